@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs Wysera locally with embedded defaults: a PostgreSQL server and the Temporal
+# dev server (both on loopback, data under $WYSERA_DATA_DIR, default ./.wysera),
+# migrations, the worker and the API. Ctrl-C stops everything it started.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+. "$here/lib.sh"
+cd "$root"
+
+data="${WYSERA_DATA_DIR:-$root/.wysera}"
+pg_port="${WYSERA_PG_PORT:-54320}"
+temporal_port="${WYSERA_TEMPORAL_PORT:-7233}"
+ui_port="${WYSERA_TEMPORAL_UI_PORT:-8233}"
+api_port="${PORT:-3000}"
+mkdir -p "$data/logs"
+data="$(cd "$data" && pwd)"
+
+bash "$here/install-tools.sh"
+bash "$here/ensure-node-modules.sh"
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  step "stopping"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  bash "$here/pg.sh" stop "$data/postgres" || true
+  info "all stopped"
+}
+trap cleanup INT TERM EXIT
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_for_port() { # PORT WHAT PID
+  for _ in $(seq 1 240); do
+    port_busy "$1" && return 0
+    kill -0 "$3" 2>/dev/null || die "$2 exited while starting (see $data/logs)"
+    sleep 0.25
+  done
+  die "$2 did not open port $1 within 60 s (see $data/logs)"
+}
+for p in "$temporal_port" "$ui_port" "$api_port"; do
+  port_busy "$p" && die "port $p is already in use: stop what uses it, or set WYSERA_TEMPORAL_PORT / WYSERA_TEMPORAL_UI_PORT / PORT"
+done
+
+bash "$here/pg.sh" start "$data/postgres" "$pg_port"
+
+step "starting the Temporal dev server on 127.0.0.1:$temporal_port (UI :$ui_port)"
+"$TEMPORAL_BIN" server start-dev --ip 127.0.0.1 --port "$temporal_port" --ui-port "$ui_port" \
+  --db-filename "$data/temporal.db" --log-level warn >"$data/logs/temporal.log" 2>&1 &
+pids+=($!)
+wait_for_port "$temporal_port" "Temporal" "${pids[-1]}"
+
+keys_file="$data/encryption-keys"
+if [ ! -s "$keys_file" ]; then
+  step "generating an encryption key for secrets at rest ($keys_file)"
+  (umask 077; echo "k1:$(head -c 32 /dev/urandom | base64)" >"$keys_file")
+fi
+
+export DATABASE_URL="${DATABASE_URL:-postgres://wysera:wysera@127.0.0.1:$pg_port/wysera}"
+export TEMPORAL_ADDRESS="127.0.0.1:$temporal_port"
+export WYSERA_ENCRYPTION_KEYS="${WYSERA_ENCRYPTION_KEYS:-$(cat "$keys_file")}"
+export PORT="$api_port"
+export HOST="${HOST:-127.0.0.1}"
+
+step "migrating the database"
+./node_modules/.bin/tsx db/migrate.ts
+
+step "starting the worker (logs: $data/logs/worker.log)"
+./node_modules/.bin/tsx workers/main.ts >"$data/logs/worker.log" 2>&1 &
+pids+=($!)
+step "starting the API (logs: $data/logs/api.log)"
+./node_modules/.bin/tsx api/main.ts >"$data/logs/api.log" 2>&1 &
+pids+=($!)
+wait_for_port "$api_port" "the API" "${pids[-1]}"
+
+cat >&2 <<MSG
+
+  Wysera is running.
+    API          http://$HOST:$api_port   (health: /healthz, readiness: /readyz, metrics: /metrics)
+    Webhooks     http://$HOST:$api_port/webhooks/stripe/<workspace id>
+    Temporal UI  http://127.0.0.1:$ui_port
+    Postgres     $DATABASE_URL
+    Data         $data   (logs in $data/logs)
+
+  Press Ctrl-C to stop everything.
+
+MSG
+# Exit (and clean up) as soon as any component dies.
+wait -n "${pids[@]}"
+die "a component exited unexpectedly; see $data/logs"
