@@ -1,0 +1,100 @@
+import type { Db } from './knex';
+
+/** Postgres channel the ingress notifies on, so the relay wakes without polling. */
+export const INBOX_CHANNEL = 'wysera_inbox';
+
+export interface InboxEventInput {
+  workspaceId: string;
+  eventId: string;
+  type: string;
+  customerId: string | null;
+  objectId: string | null;
+  stripeCreated: Date;
+  livemode: boolean;
+  /** The verified event, exactly as Stripe sent it. */
+  payload: unknown;
+}
+
+/** A stored event as the relay sees it (without the payload it does not need). */
+export interface InboxEvent extends Omit<InboxEventInput, 'livemode' | 'payload'> {
+  seq: number;
+  attempts: number;
+  nextAttemptAt: Date;
+}
+
+interface InboxRow {
+  seq: number;
+  workspace_id: string;
+  event_id: string;
+  type: string;
+  customer_id: string | null;
+  object_id: string | null;
+  stripe_created: Date;
+  attempts: number;
+  next_attempt_at: Date;
+  status: InboxStatus;
+}
+
+export type InboxStatus = 'pending' | 'processed' | 'ignored';
+
+/**
+ * Records an event in one statement; a second delivery of the same event id is a
+ * no-op. The notification is delivered when the statement commits.
+ * @returns whether this call stored the event (false for a duplicate).
+ */
+export async function insertInboxEvent(db: Db, e: InboxEventInput): Promise<{ stored: boolean }> {
+  const result = await db.raw<{ rows: { seq: number }[] }>(
+    `with ins as (
+       insert into webhook_inbox (workspace_id, event_id, type, customer_id, object_id, stripe_created, livemode, payload)
+       values (?, ?, ?, ?, ?, ?, ?, ?)
+       on conflict (workspace_id, event_id) do nothing
+       returning seq
+     )
+     select seq, pg_notify(?, '') from ins`,
+    [e.workspaceId, e.eventId, e.type, e.customerId, e.objectId, e.stripeCreated, e.livemode, JSON.stringify(e.payload), INBOX_CHANNEL],
+  );
+  return { stored: result.rows.length > 0 };
+}
+
+/** The oldest pending events, in arrival order. */
+export async function pendingInboxEvents(db: Db, limit: number): Promise<InboxEvent[]> {
+  const rows = await db<InboxRow>('webhook_inbox')
+    .select('seq', 'workspace_id', 'event_id', 'type', 'customer_id', 'object_id', 'stripe_created', 'attempts', 'next_attempt_at')
+    .where({ status: 'pending' })
+    .orderBy('seq')
+    .limit(limit);
+  return rows.map((r) => ({
+    seq: r.seq,
+    workspaceId: r.workspace_id,
+    eventId: r.event_id,
+    type: r.type,
+    customerId: r.customer_id,
+    objectId: r.object_id,
+    stripeCreated: r.stripe_created,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+  }));
+}
+
+export async function completeInboxEvent(db: Db, seq: number, status: Exclude<InboxStatus, 'pending'>): Promise<void> {
+  await db('webhook_inbox').where({ seq, status: 'pending' }).update({ status, processed_at: db.fn.now(), last_error: null });
+}
+
+/** Leaves the event pending and schedules the next attempt after `retryInMs`. */
+export async function deferInboxEvent(db: Db, seq: number, error: string, retryInMs: number): Promise<void> {
+  await db('webhook_inbox')
+    .where({ seq, status: 'pending' })
+    .update({
+      attempts: db.raw('attempts + 1'),
+      last_error: error.slice(0, 2000),
+      next_attempt_at: db.raw(`now() + (? * interval '1 millisecond')`, [retryInMs]),
+    });
+}
+
+export async function inboxCounts(db: Db, workspaceId?: string): Promise<Record<InboxStatus, number>> {
+  const q = db('webhook_inbox').select('status').count<{ status: InboxStatus; count: string }[]>('* as count').groupBy('status');
+  if (workspaceId) void q.where({ workspace_id: workspaceId });
+  const counts: Record<InboxStatus, number> = { pending: 0, processed: 0, ignored: 0 };
+  for (const r of await q) counts[r.status] = Number(r.count);
+  return counts;
+}

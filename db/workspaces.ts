@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from './knex';
+import { open, seal, type Keyring } from '../platform/crypto';
+
+export interface Workspace {
+  id: string;
+  name: string;
+  stripeAccountId: string | null;
+  livemode: boolean;
+  createdAt: Date;
+}
+
+interface WorkspaceRow {
+  id: string;
+  name: string;
+  stripe_account_id: string | null;
+  livemode: boolean;
+  stripe_key_ciphertext: string | null;
+  webhook_secret_ciphertext: string | null;
+  created_at: Date;
+}
+
+const toWorkspace = (r: WorkspaceRow): Workspace => ({
+  id: r.id,
+  name: r.name,
+  stripeAccountId: r.stripe_account_id,
+  livemode: r.livemode,
+  createdAt: r.created_at,
+});
+
+/** AAD for a workspace secret: binds the ciphertext to its row and column. */
+const secretContext = (workspaceId: string, field: 'stripe_key' | 'webhook_secret') => `workspace:${workspaceId}:${field}`;
+
+export function newWorkspaceId(): string {
+  return `ws_${randomBytes(9).toString('base64url')}`;
+}
+
+export interface NewWorkspace {
+  id?: string;
+  name: string;
+  stripeAccountId?: string | null;
+  livemode?: boolean;
+  stripeKey?: string | null;
+  webhookSecret: string;
+}
+
+export async function insertWorkspace(db: Db, ring: Keyring, input: NewWorkspace): Promise<Workspace> {
+  const id = input.id ?? newWorkspaceId();
+  const [row] = await db<WorkspaceRow>('workspaces')
+    .insert({
+      id,
+      name: input.name,
+      stripe_account_id: input.stripeAccountId ?? null,
+      livemode: input.livemode ?? false,
+      stripe_key_ciphertext: input.stripeKey ? seal(ring, input.stripeKey, secretContext(id, 'stripe_key')) : null,
+      webhook_secret_ciphertext: seal(ring, input.webhookSecret, secretContext(id, 'webhook_secret')),
+    })
+    .returning('*');
+  return toWorkspace(row!);
+}
+
+export async function findWorkspace(db: Db, id: string): Promise<Workspace | undefined> {
+  const row = await db<WorkspaceRow>('workspaces').where({ id }).first();
+  return row && toWorkspace(row);
+}
+
+/** The webhook signing secret of a workspace, or undefined when there is no such workspace. */
+export async function findWebhookSecret(db: Db, ring: Keyring, id: string): Promise<string | undefined> {
+  const row = await db<WorkspaceRow>('workspaces').select('webhook_secret_ciphertext').where({ id }).first();
+  if (!row?.webhook_secret_ciphertext) return undefined;
+  return open(ring, row.webhook_secret_ciphertext, secretContext(id, 'webhook_secret'));
+}

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { parseKeyring } from './crypto';
+
+/**
+ * Process configuration, read once from the environment and validated at start-up.
+ * A bad or missing variable stops the process with a message naming each one.
+ */
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+const envSchema = z.object({
+  DATABASE_URL: z
+    .string({ error: 'is required (e.g. postgres://wysera:wysera@127.0.0.1:5432/wysera)' })
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('wysera'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: logLevel.default('info'),
+  /**
+   * Keys that encrypt secrets at rest: `id:base64(32 bytes)[,id:...]`; the first one
+   * encrypts, all of them decrypt (so keys can rotate).
+   */
+  WYSERA_ENCRYPTION_KEYS: z
+    .string({ error: 'is required: id:base64key, e.g. k1:$(openssl rand -base64 32)' })
+    .transform((spec, ctx) => {
+      try {
+        return parseKeyring(spec);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** Largest webhook body accepted; Stripe events are far smaller. */
+  WEBHOOK_MAX_BYTES: z.coerce.number().int().min(1024).default(512 * 1024),
+  /** How long the relay waits between inbox polls when no notification arrives. */
+  RELAY_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+});
+
+export type Config = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws ConfigError listing every problem at once. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, as they do in most shells' `VAR= cmd`.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`));
+}
