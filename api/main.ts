@@ -1,0 +1,42 @@
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app';
+import { createDb } from '../db/knex';
+import { ConfigError, loadConfig } from '../platform/config';
+import { createLogger } from '../platform/logger';
+import { createMetrics } from '../platform/metrics';
+import { createTemporalClient } from '../platform/temporal';
+
+/** The API process: webhook ingress, health, metrics (and later the REST API and UI). */
+function main(): void {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL, 'wysera-api');
+  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  const { connection } = createTemporalClient(config);
+  const app = createApp({ db, temporal: connection, keyring: config.WYSERA_ENCRYPTION_KEYS, log, metrics: createMetrics(), webhookMaxBytes: config.WEBHOOK_MAX_BYTES });
+
+  const server = app.listen(config.PORT, config.HOST, () => {
+    const { port } = server.address() as AddressInfo;
+    log.info({ url: `http://${config.HOST}:${port}` }, 'api listening');
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'api stopping');
+    server.close(() => {
+      void Promise.allSettled([db.destroy(), connection.close()]).then(() => process.exit(0));
+    });
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(1), 10_000).unref();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+try {
+  main();
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+}

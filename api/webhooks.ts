@@ -1,0 +1,78 @@
+import express, { Router } from 'express';
+import Stripe from 'stripe';
+import { z } from 'zod';
+import type { Knex } from '../db/knex';
+import { insertInboxEvent } from '../db/inbox';
+import { findWebhookSecret } from '../db/workspaces';
+import { eventSubject, stripeEventEnvelope } from '../domain/stripe-events';
+import type { Keyring } from '../platform/crypto';
+import type { Metrics } from '../platform/metrics';
+import { HttpError, parseOr400 } from './errors';
+
+export interface WebhookDeps {
+  db: Knex;
+  keyring: Keyring;
+  metrics: Metrics;
+  maxBytes: number;
+  /** Stripe's default tolerance for the signature timestamp. */
+  toleranceSeconds?: number;
+}
+
+const params = z.object({ workspaceId: z.string().regex(/^ws_[A-Za-z0-9_-]{1,64}$/, 'must be a workspace id (ws_...)') });
+
+/**
+ * Stripe webhook ingress. Only verification and one insert happen on the request
+ * path; the relay does the rest, so Stripe gets its 2xx within milliseconds.
+ */
+export function webhookRouter(deps: WebhookDeps): Router {
+  const router = Router();
+  router.post(
+    '/webhooks/stripe/:workspaceId',
+    // The raw bytes are needed: the signature covers the body exactly as sent.
+    express.raw({ type: () => true, limit: deps.maxBytes }),
+    async (req, res) => {
+      const stopTimer = deps.metrics.webhookAckSeconds.startTimer();
+      try {
+        const { workspaceId } = parseOr400(params, req.params, 'path');
+        const secret = await findWebhookSecret(deps.db, deps.keyring, workspaceId);
+        if (secret === undefined) throw new HttpError(404, `unknown workspace ${workspaceId}`);
+
+        const signature = req.get('stripe-signature');
+        if (!signature) throw new HttpError(400, 'missing Stripe-Signature header');
+        const body: unknown = req.body;
+        if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'empty request body');
+        let json: unknown;
+        try {
+          json = JSON.parse(body.toString('utf8'));
+        } catch {
+          throw new HttpError(400, 'request body is not JSON');
+        }
+        try {
+          Stripe.webhooks.constructEvent(body, signature, secret, deps.toleranceSeconds ?? 300);
+        } catch (err) {
+          throw new HttpError(400, `signature verification failed: ${(err as Error).message}`);
+        }
+        const event = parseOr400(stripeEventEnvelope, json, 'Stripe event');
+        const { customerId, objectId } = eventSubject(event);
+        const { stored } = await insertInboxEvent(deps.db, {
+          workspaceId,
+          eventId: event.id,
+          type: event.type,
+          customerId,
+          objectId,
+          stripeCreated: new Date(event.created * 1000),
+          livemode: event.livemode,
+          payload: json,
+        });
+        deps.metrics.webhooksReceived.inc({ outcome: stored ? 'stored' : 'duplicate' });
+        res.status(200).json({ received: true, duplicate: !stored });
+      } catch (err) {
+        deps.metrics.webhooksReceived.inc({ outcome: err instanceof HttpError ? `rejected_${err.status}` : 'error' });
+        throw err;
+      } finally {
+        stopTimer();
+      }
+    },
+  );
+  return router;
+}

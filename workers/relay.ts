@@ -1,0 +1,188 @@
+import pg from 'pg';
+import type { Client } from '@temporalio/client';
+import type { Knex } from '../db/knex';
+import { completeInboxEvent, deferInboxEvent, INBOX_CHANNEL, pendingInboxEvents, type InboxEvent } from '../db/inbox';
+import { isSubscribedEventType } from '../domain/stripe-events';
+import type { Logger } from '../platform/logger';
+import type { customerWorkflow } from '../workflows/customer';
+import { customerWorkflowId } from '../workflows/ids';
+import { stripeEventSignal, type StripeEventSignal } from '../workflows/messages';
+import { CUSTOMER_ID, PLAY, WORKSPACE_ID } from '../workflows/search-attributes';
+
+export interface RelayOptions {
+  db: Knex;
+  /** Used for the LISTEN connection that also holds the relay's leadership lock. */
+  databaseUrl: string;
+  client: Client;
+  taskQueue: string;
+  log: Logger;
+  /** Poll interval when no notification arrives (notifications can be missed on reconnect). */
+  pollMs: number;
+  batchSize?: number;
+  /** How many customers' event streams are delivered concurrently. */
+  lanes?: number;
+  /** Deadline of one Temporal call. */
+  callTimeoutMs?: number;
+}
+
+/** Any number of workers may run a relay; the one holding this lock relays. */
+const LEADER_LOCK_KEY = 0x57595352; // "WYSR"
+
+/** Retry delay for an event whose delivery failed: 1 s doubling to 1 min. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(60_000, 1000 * 2 ** Math.min(attempts, 6));
+}
+
+/**
+ * Moves webhook events from the inbox to the customers' workflows. Events of one
+ * customer are delivered strictly in arrival order (a failed one holds back the
+ * ones behind it); different customers proceed in parallel. An event is marked
+ * processed only after Temporal accepted it, so nothing is lost when Temporal or the
+ * worker is down; a re-delivery after a crash is dropped by the workflow, which
+ * remembers event ids.
+ */
+export class InboxRelay {
+  private listener: pg.Client | undefined;
+  private leader = false;
+  private running = false;
+  private wakeUp: (() => void) | undefined;
+  private loopDone: Promise<void> | undefined;
+
+  constructor(private readonly opts: RelayOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeUp?.();
+    await this.loopDone;
+    await this.dropListener();
+  }
+
+  private async loop(): Promise<void> {
+    const { log, pollMs } = this.opts;
+    while (this.running) {
+      try {
+        if (!this.listener) await this.connectListener();
+        if (!this.leader) this.leader = await this.tryLead();
+        const done = this.leader ? await this.relayBatch() : 0;
+        if (done === 0) await this.sleep(pollMs);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'relay: database unavailable; retrying');
+        await this.dropListener();
+        await this.sleep(Math.max(pollMs, 1000));
+      }
+    }
+  }
+
+  /** One pass over the oldest pending events. Returns how many were completed. */
+  private async relayBatch(): Promise<number> {
+    const { db, batchSize = 500, lanes = 16 } = this.opts;
+    const events = await pendingInboxEvents(db, batchSize);
+    if (events.length === 0) return 0;
+    const streams = new Map<string, InboxEvent[]>();
+    for (const e of events) {
+      const key = `${e.workspaceId}/${e.customerId ?? ''}`;
+      const stream = streams.get(key);
+      if (stream) stream.push(e);
+      else streams.set(key, [e]);
+    }
+    const queue = [...streams.values()];
+    let completed = 0;
+    const worker = async () => {
+      for (let stream = queue.shift(); stream; stream = queue.shift()) completed += await this.relayStream(stream);
+    };
+    await Promise.all(Array.from({ length: Math.min(lanes, queue.length) }, worker));
+    return completed;
+  }
+
+  /** Delivers one customer's events in order, stopping at the first that cannot go yet. */
+  private async relayStream(events: InboxEvent[]): Promise<number> {
+    const { db, log } = this.opts;
+    let completed = 0;
+    for (const e of events) {
+      if (e.nextAttemptAt.getTime() > Date.now()) break;
+      try {
+        const outcome = await this.deliver(e);
+        await completeInboxEvent(db, e.seq, outcome);
+        completed++;
+        log.debug({ seq: e.seq, eventId: e.eventId, type: e.type, outcome }, 'relay: event done');
+      } catch (err) {
+        const delay = retryDelayMs(e.attempts);
+        log.warn({ seq: e.seq, eventId: e.eventId, attempts: e.attempts + 1, retryInMs: delay, err: (err as Error).message }, 'relay: delivery failed');
+        await deferInboxEvent(db, e.seq, (err as Error).message, delay);
+        break;
+      }
+    }
+    return completed;
+  }
+
+  private async deliver(e: InboxEvent): Promise<'processed' | 'ignored'> {
+    if (!isSubscribedEventType(e.type) || !e.customerId) return 'ignored';
+    const { client, taskQueue, callTimeoutMs = 10_000 } = this.opts;
+    await client.connection.withDeadline(Date.now() + callTimeoutMs, () =>
+      client.workflow.signalWithStart<typeof customerWorkflow, [StripeEventSignal]>('customerWorkflow', {
+        workflowId: customerWorkflowId(e.workspaceId, e.customerId!),
+        taskQueue,
+        args: [{ workspaceId: e.workspaceId, customerId: e.customerId! }],
+        signal: stripeEventSignal,
+        signalArgs: [
+          {
+            eventId: e.eventId,
+            type: e.type,
+            stripeCreated: e.stripeCreated.toISOString(),
+            objectId: e.objectId,
+            inboxSeq: e.seq,
+          },
+        ],
+        typedSearchAttributes: [
+          { key: WORKSPACE_ID, value: e.workspaceId },
+          { key: CUSTOMER_ID, value: e.customerId! },
+          { key: PLAY, value: 'customer' },
+        ],
+      }),
+    );
+    return 'processed';
+  }
+
+  private async connectListener(): Promise<void> {
+    const listener = new pg.Client({ connectionString: this.opts.databaseUrl, application_name: 'wysera-relay' });
+    listener.on('notification', () => this.wakeUp?.());
+    listener.on('error', (err) => {
+      this.opts.log.warn({ err: err.message }, 'relay: listener connection lost');
+      void this.dropListener();
+    });
+    await listener.connect();
+    await listener.query(`listen ${INBOX_CHANNEL}`);
+    this.listener = listener;
+  }
+
+  private async tryLead(): Promise<boolean> {
+    const res = await this.listener!.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [LEADER_LOCK_KEY]);
+    const locked = res.rows[0]?.locked === true;
+    if (locked) this.opts.log.info('relay: leading (this worker relays the inbox)');
+    return locked;
+  }
+
+  private async dropListener(): Promise<void> {
+    const listener = this.listener;
+    this.listener = undefined;
+    this.leader = false;
+    if (listener) await listener.end().catch(() => undefined);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+}

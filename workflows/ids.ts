@@ -1,0 +1,28 @@
+/**
+ * Business workflow ids. Every workflow is addressed by what it is about, so a
+ * signal for the same customer always reaches the same workflow, and ids never
+ * collide across workspaces. Build ids only here.
+ */
+export type PlayName = 'customer' | 'dunning' | 'churn' | 'renewal' | 'expansion' | 'sync';
+
+const SEPARATOR = ':';
+
+function part(name: string, value: string): string {
+  if (!value || value.includes(SEPARATOR)) throw new Error(`invalid ${name} for a workflow id: ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** The per-customer workflow that receives every Stripe event about the customer. */
+export function customerWorkflowId(workspaceId: string, customerId: string): string {
+  return ['customer', part('workspaceId', workspaceId), part('customerId', customerId)].join(SEPARATOR);
+}
+
+/** Parses an id made by one of the helpers above. */
+export function parseWorkflowId(id: string): { play: PlayName; workspaceId: string; subject: string } {
+  const [play, workspaceId, subject, ...rest] = id.split(SEPARATOR);
+  const plays: readonly string[] = ['customer', 'dunning', 'churn', 'renewal', 'expansion', 'sync'];
+  if (!play || !plays.includes(play) || !workspaceId || !subject || rest.length) {
+    throw new Error(`not a Wysera workflow id: ${id}`);
+  }
+  return { play: play as PlayName, workspaceId, subject };
+}
