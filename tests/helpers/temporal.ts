@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createWorker, workflowsPath } from '../../workers/worker';
+import { toolPaths } from '../setup/tools';
+
+let installed = false;
+/** Keeps the SDK's own logs to warnings, so test output stays readable. */
+export function quietTemporalRuntime(): void {
+  if (installed) return;
+  installed = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The workflow bundle, built once per test file. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('WARN') });
+  return bundle;
+}
+
+/** A unique task queue per test, so tests never pick up each other's tasks. */
+export const uniqueTaskQueue = (prefix: string) => `${prefix}-${randomUUID()}`;
+
+export const testServerPath = () => toolPaths().testServer;
+
+export interface DevServer {
+  client: Client;
+  clientConnection: Connection;
+  nativeConnection: NativeConnection;
+  close(): Promise<void>;
+}
+
+/** Connections to the run's shared Temporal dev server (started in tests/setup/global.ts). */
+export async function connectDevServer(): Promise<DevServer> {
+  quietTemporalRuntime();
+  const address = inject('temporalAddress');
+  const clientConnection = await Connection.connect({ address });
+  const nativeConnection = await NativeConnection.connect({ address });
+  return {
+    client: new Client({ connection: clientConnection, namespace: 'default' }),
+    clientConnection,
+    nativeConnection,
+    close: async () => {
+      await clientConnection.close();
+      await nativeConnection.close();
+    },
+  };
+}
+
+/** A Wysera worker on the dev server, running until `stop()`. */
+export async function runWorker(server: DevServer, taskQueue: string): Promise<{ worker: Worker; stop(): Promise<void> }> {
+  const worker = await createWorker({
+    connection: server.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    overrides: { workflowBundle: await workflowBundle() },
+  });
+  const running = worker.run();
+  return {
+    worker,
+    stop: async () => {
+      worker.shutdown();
+      await running;
+    },
+  };
+}
+
+/** Polls `fn` until `predicate` holds (or fails after `timeoutMs`), returning the last value. */
+export async function eventually<T>(fn: () => Promise<T>, predicate: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let value: T | undefined;
+    let error: unknown;
+    try {
+      value = await fn();
+      if (predicate(value)) return value;
+    } catch (err) {
+      error = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}${error ? `; last error: ${(error as Error).message}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

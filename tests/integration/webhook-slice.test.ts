@@ -1,0 +1,128 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { createApp } from '../../api/app';
+import { inboxCounts } from '../../db/inbox';
+import { insertWorkspace, type Workspace } from '../../db/workspaces';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { createMetrics } from '../../platform/metrics';
+import { InboxRelay } from '../../workers/relay';
+import { customerWorkflowId } from '../../workflows/ids';
+import { recentEventsQuery } from '../../workflows/messages';
+import { freshDatabase } from '../helpers/db';
+import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
+import { connectDevServer, eventually, runWorker, uniqueTaskQueue, type DevServer } from '../helpers/temporal';
+
+/**
+ * The vertical slice through the real stack: a signed Stripe webhook is posted to
+ * the API, stored in the inbox in Postgres, relayed with signalWithStart to the
+ * customer's workflow on the Temporal dev server, and read back with a query.
+ */
+describe('webhook → inbox → relay → customer workflow', () => {
+  const secret = 'whsec_slice_test_secret';
+  const keyring = parseKeyring(generateKeySpec());
+  const log = pino({ level: 'silent' });
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let temporal: DevServer;
+  let worker: Awaited<ReturnType<typeof runWorker>>;
+  let relay: InboxRelay;
+  let server: Server;
+  let baseUrl: string;
+  let workspace: Workspace;
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    workspace = await insertWorkspace(database.db, keyring, { name: 'Acme', webhookSecret: secret });
+    temporal = await connectDevServer();
+    const taskQueue = uniqueTaskQueue('slice');
+    worker = await runWorker(temporal, taskQueue);
+    relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log, pollMs: 200 });
+    relay.start();
+    const app = createApp({ db: database.db, temporal: temporal.clientConnection, keyring, log, metrics: createMetrics(), webhookMaxBytes: 64 * 1024 });
+    server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((r) => server?.close(r));
+    await relay?.stop();
+    await worker?.stop();
+    await temporal?.close();
+    await database?.drop();
+  });
+
+  const post = (body: string, headers: Record<string, string> = { 'stripe-signature': signatureFor(body, secret) }, workspaceId = workspace.id) =>
+    fetch(`${baseUrl}/webhooks/stripe/${workspaceId}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+
+  const recentEvents = (customerId: string) =>
+    temporal.client.workflow.getHandle(customerWorkflowId(workspace.id, customerId)).query(recentEventsQuery);
+
+  it('delivers a signed event to the customer workflow exactly once, even when posted twice', async () => {
+    const subscription: Record<string, unknown> = { ...stripeFixture('subscription'), customer: 'cus_slice1' };
+    const event = stripeEvent('customer.subscription.created', subscription);
+    const body = JSON.stringify(event);
+
+    const first = await post(body);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toEqual({ received: true, duplicate: false });
+
+    const events = await eventually(() => recentEvents('cus_slice1'), (e) => e.length === 1);
+    expect(events[0]).toMatchObject({ eventId: event.id, type: 'customer.subscription.created', objectId: subscription.id });
+
+    // Stripe retries with a fresh signature; the body is the same event.
+    const second = await post(body);
+    expect(second.status).toBe(200);
+    expect(await second.json()).toEqual({ received: true, duplicate: true });
+
+    const rows = await database.db<{ status: string; workspace_id: string; event_id: string }>('webhook_inbox').where({ workspace_id: workspace.id, event_id: event.id as string });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.status).toBe('processed');
+    await eventually(() => inboxCounts(database.db, workspace.id), (c) => c.pending === 0);
+    expect(await recentEvents('cus_slice1')).toHaveLength(1);
+  });
+
+  it('keeps one customer’s events in arrival order', async () => {
+    const ids: string[] = [];
+    for (const type of ['customer.subscription.created', 'invoice.payment_failed', 'invoice.payment_succeeded', 'customer.subscription.updated']) {
+      const object = { ...stripeFixture(type.startsWith('invoice') ? 'invoice' : 'subscription'), customer: 'cus_order' };
+      const event = stripeEvent(type, object);
+      ids.push(event.id as string);
+      expect((await post(JSON.stringify(event))).status).toBe(200);
+    }
+    const events = await eventually(() => recentEvents('cus_order'), (e) => e.length === 4);
+    expect(events.map((e) => e.eventId)).toEqual(ids);
+  });
+
+  it('records event types the plays do not use and marks them ignored', async () => {
+    const event = stripeEvent('customer.created', { ...stripeFixture('customer'), id: 'cus_ignored' });
+    expect((await post(JSON.stringify(event))).status).toBe(200);
+    const row = await eventually(
+      () => database.db<{ status: string; type: string; event_id: string }>('webhook_inbox').where({ event_id: event.id as string }).first(),
+      (r) => r?.status === 'ignored',
+    );
+    expect(row?.type).toBe('customer.created');
+  });
+
+  it('rejects what it cannot verify and stores nothing for it', async () => {
+    const body = JSON.stringify(stripeEvent('invoice.payment_failed', { ...stripeFixture('invoice'), customer: 'cus_bad' }));
+    const before = await database.db('webhook_inbox').count<{ count: string }[]>('* as count');
+    const cases: [Promise<Response>, number, RegExp][] = [
+      [post(body, {}), 400, /missing Stripe-Signature/],
+      [post(body, { 'stripe-signature': signatureFor(body, 'whsec_wrong') }), 400, /signature verification failed/],
+      [post(body, { 'stripe-signature': signatureFor(body, secret, Math.floor(Date.now() / 1000) - 3600) }), 400, /tolerance/i],
+      [post(body, undefined, 'ws_doesnotexist'), 404, /unknown workspace ws_doesnotexist/],
+      [post('not json', { 'stripe-signature': signatureFor('not json', secret) }), 400, /not JSON/],
+      [post('x'.repeat(70 * 1024)), 413, /larger than the limit/],
+    ];
+    for (const [response, status, message] of cases) {
+      const res = await response;
+      expect(res.status).toBe(status);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(message);
+    }
+    const after = await database.db('webhook_inbox').count<{ count: string }[]>('* as count');
+    expect(after[0]!.count).toBe(before[0]!.count);
+  });
+});

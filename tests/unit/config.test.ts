@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../platform/config';
+import { generateKeySpec } from '../../platform/crypto';
+
+const valid = { DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db', WYSERA_ENCRYPTION_KEYS: generateKeySpec() };
+
+describe('loadConfig', () => {
+  it('applies defaults to a minimal environment', () => {
+    const config = loadConfig(valid);
+    expect(config.PORT).toBe(3000);
+    expect(config.TEMPORAL_ADDRESS).toBe('127.0.0.1:7233');
+    expect(config.WYSERA_ENCRYPTION_KEYS.activeKeyId).toBe('k1');
+  });
+
+  it('names every missing or bad variable at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', TEMPORAL_ADDRESS: 'no port', LOG_LEVEL: 'loud' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['DATABASE_URL', 'WYSERA_ENCRYPTION_KEYS', 'PORT', 'TEMPORAL_ADDRESS', 'LOG_LEVEL']) {
+      expect(problems).toContain(name);
+    }
+    expect((error as ConfigError).problems).toHaveLength(5);
+  });
+
+  it('explains a malformed encryption key', () => {
+    expect(() => loadConfig({ ...valid, WYSERA_ENCRYPTION_KEYS: 'k1:c2hvcnQ=' })).toThrow(/WYSERA_ENCRYPTION_KEYS key "k1" must be 32 bytes/);
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ ...valid, PORT: '' }).PORT).toBe(3000);
+  });
+});
