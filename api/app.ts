@@ -4,6 +4,8 @@ import type { Knex } from '../db/knex';
 import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
+import { accessRouter } from './access';
+import { authenticate } from './auth';
 import { errorHandler, notFound } from './errors';
 import { healthRouter } from './health';
 import { webhookRouter } from './webhooks';
@@ -15,6 +17,8 @@ export interface AppDeps {
   log: Logger;
   metrics: Metrics;
   webhookMaxBytes: number;
+  /** Bearer token for operator-only routes; those routes answer 403 without it. */
+  operatorToken?: string | undefined;
 }
 
 /** The HTTP API: built from its dependencies so tests run it against real services. */
@@ -27,7 +31,12 @@ export function createApp(deps: AppDeps): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
+  // Webhooks are authenticated by their Stripe signature alone.
   app.use(webhookRouter({ db: deps.db, keyring: deps.keyring, metrics: deps.metrics, maxBytes: deps.webhookMaxBytes }));
+
+  app.use(express.json({ limit: '256kb' }));
+  app.use(authenticate({ db: deps.db, operatorToken: deps.operatorToken }));
+  app.use(accessRouter({ db: deps.db }));
 
   app.use(notFound);
   app.use(errorHandler(deps.log));

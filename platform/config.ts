@@ -32,6 +32,11 @@ const envSchema = z.object({
         return z.NEVER;
       }
     }),
+  /**
+   * Bearer token for operator-only routes (creating workspaces). Without it those
+   * routes answer 403.
+   */
+  WYSERA_OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Largest webhook body accepted; Stripe events are far smaller. */
   WEBHOOK_MAX_BYTES: z.coerce.number().int().min(1024).default(512 * 1024),
   /** How long the relay waits between inbox polls when no notification arrives. */

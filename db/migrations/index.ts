@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_core_schema';
+import * as m003 from './003_access';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -7,10 +8,12 @@ import * as m001 from './001_core_schema';
  */
 const migrations: Record<string, Knex.Migration> = {
   '001_core_schema': m001,
+  '003_access': m003,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
-  getMigrations: () => Promise.resolve(Object.keys(migrations)),
+  // Applied in name order, whatever order the entries above were added in.
+  getMigrations: () => Promise.resolve(Object.keys(migrations).sort()),
   getMigrationName: (name) => name,
   getMigration: (name) => {
     const m = migrations[name];

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiToken } from '../../db/api-tokens';
+import { appendAudit, verifyAuditChain } from '../../db/audit';
+import { insertWorkspace } from '../../db/workspaces';
+import { ROLES, type Role } from '../../domain/roles';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { startApi, type TestApi } from '../helpers/api';
+import { freshDatabase } from '../helpers/db';
+
+/**
+ * Authorisation of the access routes: every route with every role, no credentials,
+ * a revoked token and another workspace's token.
+ */
+describe('API tokens, roles and the audit log', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let api: TestApi;
+  const tokens = {} as Record<Role, string>;
+  let otherWorkspaceOwner: string;
+  let revoked: string;
+  const ws = 'ws_access';
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    await insertWorkspace(database.db, keyring, { id: ws, name: 'Access', webhookSecret: 'whsec_a' });
+    await insertWorkspace(database.db, keyring, { id: 'ws_other', name: 'Other', webhookSecret: 'whsec_b' });
+    for (const role of ROLES) tokens[role] = (await createApiToken(database.db, { workspaceId: ws, role, name: role, createdBy: 'test' })).token;
+    otherWorkspaceOwner = (await createApiToken(database.db, { workspaceId: 'ws_other', role: 'owner', name: 'o', createdBy: 'test' })).token;
+    revoked = (await createApiToken(database.db, { workspaceId: ws, role: 'owner', name: 'to revoke', createdBy: 'test' })).token;
+    api = await startApi(database.db, keyring);
+    const id = revoked.split('_')[1];
+    expect((await api.request('DELETE', `/workspaces/${ws}/tokens/${id}`, { token: tokens.owner })).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await database?.drop();
+  });
+
+  const routes: { method: string; path: string; minimum: Role; body?: unknown }[] = [
+    { method: 'GET', path: `/workspaces/${ws}/tokens`, minimum: 'owner' },
+    { method: 'POST', path: `/workspaces/${ws}/tokens`, minimum: 'owner', body: { name: 'ci', role: 'viewer' } },
+    { method: 'GET', path: `/workspaces/${ws}/audit`, minimum: 'finance' },
+  ];
+
+  for (const route of routes) {
+    it(`${route.method} ${route.path.replace(ws, ':ws')} needs ${route.minimum}`, async () => {
+      const call = (token?: string) => api.request(route.method, route.path, { ...(token ? { token } : {}), ...(route.body ? { body: route.body } : {}) });
+      expect((await call()).status).toBe(401);
+      expect((await call(revoked)).status).toBe(401);
+      expect((await call('wys_nonsense')).status).toBe(401);
+      expect((await call(otherWorkspaceOwner)).status).toBe(403);
+      for (const role of ROLES) {
+        const res = await call(tokens[role]);
+        const allowed = ROLES.indexOf(role) >= ROLES.indexOf(route.minimum);
+        expect({ role, status: res.status }).toEqual({ role, status: allowed ? (route.method === 'POST' ? 201 : 200) : 403 });
+      }
+    });
+  }
+
+  it('shows a new token once and stores only its hash', async () => {
+    const res = await api.request('POST', `/workspaces/${ws}/tokens`, { token: tokens.owner, body: { name: 'integration', role: 'member' } });
+    expect(res.status).toBe(201);
+    const { token, id } = res.body as { token: string; id: string };
+    expect(token).toMatch(/^wys_/);
+    const raw = JSON.stringify(await database.db('api_tokens').where({ id }));
+    expect(raw).not.toContain(token.split('_').at(-1));
+    const list = await api.request('GET', `/workspaces/${ws}/tokens`, { token: tokens.owner });
+    expect(JSON.stringify(list.body)).not.toContain(token);
+    // The new token works with its role.
+    expect((await api.request('GET', `/workspaces/${ws}/audit`, { token })).status).toBe(403);
+  });
+
+  it('rejects unknown fields and bad roles naming them', async () => {
+    const res = await api.request('POST', `/workspaces/${ws}/tokens`, { token: tokens.owner, body: { name: 'x', role: 'admin', extra: 1 } });
+    expect(res.status).toBe(400);
+    const message = (res.body as { error: { message: string } }).error.message;
+    expect(message).toMatch(/role/);
+    expect(message).toMatch(/extra/);
+  });
+
+  it('audits token changes with the actor, in a verifiable chain', async () => {
+    const res = await api.request('GET', `/workspaces/${ws}/audit?action=token.revoked`, { token: tokens.finance });
+    const entries = (res.body as { entries: { actor: string; targetId: string }[] }).entries;
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.actor).toMatch(/^token:/);
+    expect(entries[0]!.targetId).toBe(revoked.split('_')[1]);
+    expect(await verifyAuditChain(database.db, ws)).toBeNull();
+  });
+
+  it('finds the first broken link when history is changed behind the database’s back', async () => {
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await appendAudit(database.db, { workspaceId: 'ws_other', actor: 'system:test', action: `step.${i}`, targetType: 'test' })).id);
+    expect(await verifyAuditChain(database.db, 'ws_other')).toBeNull();
+    // Only a superuser can switch the append-only trigger off; the chain still tells.
+    await database.db.raw('alter table audit_log disable trigger audit_log_no_update');
+    await database.db('audit_log').where({ id: ids[1] }).update({ action: 'step.forged' });
+    await database.db.raw('alter table audit_log enable trigger audit_log_no_update');
+    expect(await verifyAuditChain(database.db, 'ws_other')).toEqual({ id: ids[1], problem: expect.stringMatching(/changed/) as unknown });
+  });
+});
