@@ -23,6 +23,8 @@ if [ -s test-results/vitest.json ]; then
   node -e '
     const r = require("./test-results/vitest.json");
     const skipped = r.numPendingTests + r.numTodoTests;
-    console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));'
+    // A file that fails to load has no failed test of its own: count it as one.
+    const brokenFiles = r.testResults.filter((f) => f.status === "failed" && f.assertionResults.length === 0).length;
+    console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests + brokenFiles} failed` + (skipped ? `, ${skipped} skipped` : ""));'
 fi
 exit $status

@@ -3,7 +3,9 @@ import path from 'node:path';
 import Stripe from 'stripe';
 
 type Json = Record<string, unknown>;
-const fixtures = JSON.parse(readFileSync(path.resolve(__dirname, '../../../shared/stripe/fixtures3.json'), 'utf8')) as { resources: Record<string, Json> };
+/** Stripe's published example objects, in the shared folder beside the checkout. */
+export const STRIPE_FIXTURES_PATH = path.resolve(__dirname, '../../../shared/stripe/fixtures3.json');
+const fixtures = JSON.parse(readFileSync(STRIPE_FIXTURES_PATH, 'utf8')) as { resources: Record<string, Json> };
 
 /** Stripe's own example object of a resource (a fresh copy). */
 export function stripeFixture(resource: string): Json {

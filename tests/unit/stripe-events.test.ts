@@ -1,19 +1,15 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eventSubject, isSubscribedEventType, stripeEventEnvelope } from '../../domain/stripe-events';
+import { stripeFixture } from '../helpers/stripe';
 
-const fixtures = JSON.parse(readFileSync(path.resolve(__dirname, '../../../shared/stripe/fixtures3.json'), 'utf8')) as {
-  resources: Record<string, Record<string, unknown>>;
-};
 
 function eventWith(object: Record<string, unknown>, type: string) {
-  return stripeEventEnvelope.parse({ ...fixtures.resources.event, id: 'evt_123', type, data: { object } });
+  return stripeEventEnvelope.parse({ ...stripeFixture('event'), id: 'evt_123', type, data: { object } });
 }
 
 describe('Stripe event envelope', () => {
   it("accepts Stripe's own example event", () => {
-    expect(stripeEventEnvelope.safeParse(fixtures.resources.event).success).toBe(true);
+    expect(stripeEventEnvelope.safeParse(stripeFixture('event')).success).toBe(true);
   });
 
   it('finds the customer of a subscription, an invoice and a charge', () => {
@@ -22,24 +18,24 @@ describe('Stripe event envelope', () => {
       ['invoice', 'invoice.payment_failed'],
       ['charge', 'charge.refunded'],
     ] as const) {
-      const object: Record<string, unknown> = { ...fixtures.resources[resource], customer: 'cus_42' };
+      const object: Record<string, unknown> = { ...stripeFixture(resource), customer: 'cus_42' };
       expect(eventSubject(eventWith(object, type))).toEqual({ customerId: 'cus_42', objectId: object.id });
     }
   });
 
   it('reads an expanded customer and a customer object', () => {
-    const sub = { ...fixtures.resources.subscription, customer: { id: 'cus_x', object: 'customer' } };
+    const sub = { ...stripeFixture('subscription'), customer: { id: 'cus_x', object: 'customer' } };
     expect(eventSubject(eventWith(sub, 'customer.subscription.created')).customerId).toBe('cus_x');
-    const customer = { ...fixtures.resources.customer, id: 'cus_y' };
+    const customer = { ...stripeFixture('customer'), id: 'cus_y' };
     expect(eventSubject(eventWith(customer, 'customer.updated')).customerId).toBe('cus_y');
   });
 
   it('has no customer for an event about a product', () => {
-    expect(eventSubject(eventWith(fixtures.resources.product!, 'product.updated')).customerId).toBeNull();
+    expect(eventSubject(eventWith(stripeFixture('product'), 'product.updated')).customerId).toBeNull();
   });
 
   it('rejects an envelope without an event id and names the field', () => {
-    const parsed = stripeEventEnvelope.safeParse({ ...fixtures.resources.event, id: 'nope' });
+    const parsed = stripeEventEnvelope.safeParse({ ...stripeFixture('event'), id: 'nope' });
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]?.path).toEqual(['id']);
   });
