@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_core_schema';
+import * as m002 from './002_sync';
 import * as m003 from './003_access';
 
 /**
@@ -8,6 +9,7 @@ import * as m003 from './003_access';
  */
 const migrations: Record<string, Knex.Migration> = {
   '001_core_schema': m001,
+  '002_sync': m002,
   '003_access': m003,
 };
 
