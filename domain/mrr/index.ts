@@ -1,0 +1,7 @@
+export * from './contributions';
+export * from './currency';
+export * from './customer';
+export * from './mirror';
+export * from './months';
+export * from './reports';
+export * from './settings';
