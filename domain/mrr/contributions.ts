@@ -194,3 +194,10 @@ export function applyContribution(into: Aggregates, contribution: Aggregates, si
 export function contributionDelta(before: Aggregates, after: Aggregates): Aggregates {
   return applyContribution(applyContribution(emptyAggregates(), after, 1), before, -1);
 }
+
+/** Aggregates of a whole workspace: the sum of every customer's contribution. */
+export function aggregateAll(contributions: Iterable<Aggregates>): Aggregates {
+  const total = emptyAggregates();
+  for (const c of contributions) applyContribution(total, c, 1);
+  return total;
+}

@@ -149,7 +149,7 @@ export function churnRateSeries(ledger: Ledger, from: MonthIndex, to: MonthIndex
     const s = ledger.sum(p.first, p.last);
     const atStart = ledger.customers(p.first - 1);
     const startMrr = ledger.mrr(p.first - 1);
-    const lost = -(s.churn_mrr + s.contraction_mrr);
+    const lost = Math.abs(s.churn_mrr + s.contraction_mrr);
     return {
       period: p.label,
       customersAtStart: atStart,
@@ -173,7 +173,7 @@ export function quickRatioSeries(ledger: Ledger, from: MonthIndex, to: MonthInde
   return periods(from, to, granularity).map((p) => {
     const s = ledger.sum(p.first, p.last);
     const gained = s.new_mrr + s.expansion_mrr + s.reactivation_mrr;
-    const lost = -(s.churn_mrr + s.contraction_mrr);
+    const lost = Math.abs(s.churn_mrr + s.contraction_mrr);
     return { period: p.label, gained, lost, quickRatio: ratio(gained, lost) };
   });
 }
