@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from './knex';
 import { open, seal, type Keyring } from '../platform/crypto';
+import { parseWorkspaceSettings, type WorkspaceSettings } from '../domain/workspace-settings';
 
 export interface Workspace {
   id: string;
@@ -17,6 +18,7 @@ interface WorkspaceRow {
   livemode: boolean;
   stripe_key_ciphertext: string | null;
   webhook_secret_ciphertext: string | null;
+  settings: unknown;
   created_at: Date;
 }
 
@@ -42,6 +44,7 @@ export interface NewWorkspace {
   livemode?: boolean;
   stripeKey?: string | null;
   webhookSecret: string;
+  settings?: Partial<WorkspaceSettings>;
 }
 
 export async function insertWorkspace(db: Db, ring: Keyring, input: NewWorkspace): Promise<Workspace> {
@@ -54,6 +57,7 @@ export async function insertWorkspace(db: Db, ring: Keyring, input: NewWorkspace
       livemode: input.livemode ?? false,
       stripe_key_ciphertext: input.stripeKey ? seal(ring, input.stripeKey, secretContext(id, 'stripe_key')) : null,
       webhook_secret_ciphertext: seal(ring, input.webhookSecret, secretContext(id, 'webhook_secret')),
+      settings: JSON.stringify(input.settings ?? {}),
     })
     .returning('*');
   return toWorkspace(row!);
@@ -69,4 +73,39 @@ export async function findWebhookSecret(db: Db, ring: Keyring, id: string): Prom
   const row = await db<WorkspaceRow>('workspaces').select('webhook_secret_ciphertext').where({ id }).first();
   if (!row?.webhook_secret_ciphertext) return undefined;
   return open(ring, row.webhook_secret_ciphertext, secretContext(id, 'webhook_secret'));
+}
+
+/** What the Stripe side of a workspace needs: the opened key, the Connect account, the mode and settings. */
+export interface WorkspaceStripe {
+  workspaceId: string;
+  apiKey: string;
+  stripeAccountId: string | null;
+  livemode: boolean;
+  settings: WorkspaceSettings;
+}
+
+/** The workspace's Stripe key and settings, or undefined when there is no such workspace (or no key). */
+export async function findWorkspaceStripe(db: Db, ring: Keyring, id: string): Promise<WorkspaceStripe | undefined> {
+  const row = await db<WorkspaceRow>('workspaces')
+    .select('stripe_key_ciphertext', 'stripe_account_id', 'livemode', 'settings')
+    .where({ id })
+    .first();
+  if (!row?.stripe_key_ciphertext) return undefined;
+  return {
+    workspaceId: id,
+    apiKey: open(ring, row.stripe_key_ciphertext, secretContext(id, 'stripe_key')),
+    stripeAccountId: row.stripe_account_id,
+    livemode: row.livemode,
+    settings: parseWorkspaceSettings(row.settings),
+  };
+}
+
+export async function findWorkspaceSettings(db: Db, id: string): Promise<WorkspaceSettings | undefined> {
+  const row = await db<WorkspaceRow>('workspaces').select('settings').where({ id }).first();
+  return row && parseWorkspaceSettings(row.settings);
+}
+
+export async function findWorkspaceByStripeAccount(db: Db, stripeAccountId: string): Promise<Workspace | undefined> {
+  const row = await db<WorkspaceRow>('workspaces').where({ stripe_account_id: stripeAccountId }).first();
+  return row && toWorkspace(row);
 }

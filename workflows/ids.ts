@@ -17,6 +17,11 @@ export function customerWorkflowId(workspaceId: string, customerId: string): str
   return ['customer', part('workspaceId', workspaceId), part('customerId', customerId)].join(SEPARATOR);
 }
 
+/** One sync run of a workspace's Stripe history. */
+export function syncWorkflowId(workspaceId: string, runId: string): string {
+  return ['sync', part('workspaceId', workspaceId), part('runId', runId)].join(SEPARATOR);
+}
+
 /** Parses an id made by one of the helpers above. */
 export function parseWorkflowId(id: string): { play: PlayName; workspaceId: string; subject: string } {
   const [play, workspaceId, subject, ...rest] = id.split(SEPARATOR);

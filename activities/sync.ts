@@ -1,0 +1,226 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import Stripe from 'stripe';
+import type { Knex } from '../db/knex';
+import {
+  upsertCharges,
+  upsertCustomers,
+  upsertInvoices,
+  upsertPaymentIntents,
+  upsertPrices,
+  upsertProducts,
+  upsertRefunds,
+  upsertSubscriptions,
+} from '../db/mirror';
+import { finishSyncRun, recordPage, resourceProgress, startResource } from '../db/sync';
+import { findWorkspaceStripe } from '../db/workspaces';
+import { estimateResource } from '../domain/sync-progress';
+import type { Keyring } from '../platform/crypto';
+import type { Logger } from '../platform/logger';
+import { syncProgressSignal, type SyncResource } from '../workflows/sync-messages';
+import type { StripeClients } from './stripe-client';
+
+export const PAGE_SIZE = 100;
+
+export interface SyncActivityDeps {
+  db: Knex;
+  keyring: Keyring;
+  stripe: StripeClients;
+  /** For progress signals to the sync workflow; without it progress is only in Postgres. */
+  client?: Client | undefined;
+  log: Logger;
+  /** Least time between two progress signals of one resource. */
+  progressEveryMs?: number;
+}
+
+export interface SyncResourceInput {
+  workspaceId: string;
+  runId: string;
+  resource: SyncResource;
+  /** ISO time: only objects created at or after it (null: all). */
+  createdGte: string | null;
+  /** ISO time the span of this resource is measured from for the estimate. */
+  spanStart: string | null;
+}
+
+export interface SyncResourceResult {
+  objects: number;
+  pages: number;
+  resumedFrom: string | null;
+}
+
+/** What the activity heartbeats: the cursor of the next page and the pages done. */
+export interface SyncHeartbeat {
+  cursor: string | null;
+  pages: number;
+}
+
+interface ListParams {
+  limit: number;
+  starting_after?: string;
+  created?: { gte: number };
+}
+
+interface Page {
+  ids: string[];
+  oldestCreated: number | null;
+  hasMore: boolean;
+  store: (trx: Knex.Transaction, stateAt: Date) => Promise<unknown>;
+}
+
+/** Pages through the rest of an embedded list (items, lines) beyond what the parent carried. */
+async function rest<T extends { id: string }>(first: Stripe.ApiList<T>, next: (startingAfter: string) => Promise<Stripe.ApiList<T>>): Promise<Stripe.ApiList<T>> {
+  const data = [...first.data];
+  let hasMore = first.has_more;
+  while (hasMore && data.length) {
+    const page = await next(data[data.length - 1]!.id);
+    data.push(...page.data);
+    hasMore = page.has_more;
+  }
+  return { ...first, data, has_more: false };
+}
+
+const created = (o: { created: number }) => o.created;
+const oldest = (xs: { created: number }[]): number | null => (xs.length ? Math.min(...xs.map(created)) : null);
+
+/** One page of a resource's list, and how to store it. */
+async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, params: ListParams): Promise<Page> {
+  const page = <T extends { id: string; created: number }>(list: Stripe.ApiList<T>, store: (trx: Knex.Transaction, items: T[], stateAt: Date) => Promise<unknown>): Page => ({
+    ids: list.data.map((o) => o.id),
+    oldestCreated: oldest(list.data),
+    hasMore: list.has_more,
+    store: (trx, stateAt) => store(trx, list.data, stateAt),
+  });
+  switch (resource) {
+    case 'products':
+      return page(await stripe.products.list(params), (trx, xs, t) => upsertProducts(trx, ws, xs, t));
+    case 'prices':
+      // Tiers are not in a list response unless asked for; MRR needs them for tiered prices.
+      return page(await stripe.prices.list({ ...params, expand: ['data.tiers'] }), (trx, xs, t) => upsertPrices(trx, ws, xs, t));
+    case 'customers':
+      return page(await stripe.customers.list(params), (trx, xs, t) => upsertCustomers(trx, ws, xs, t));
+    case 'subscriptions': {
+      const list = await stripe.subscriptions.list({ ...params, status: 'all', expand: ['data.discounts'] });
+      // A subscription carries its first items only; fetch the rest so the mirror is complete.
+      for (const s of list.data) {
+        if (s.items.has_more) s.items = await rest(s.items, (after) => stripe.subscriptionItems.list({ subscription: s.id, limit: PAGE_SIZE, starting_after: after }));
+      }
+      return page(list, (trx, xs, t) => upsertSubscriptions(trx, ws, xs, t));
+    }
+    case 'invoices': {
+      const list = await stripe.invoices.list(params);
+      for (const inv of list.data) {
+        const id = inv.id;
+        if (id && inv.lines.has_more) inv.lines = await rest(inv.lines, (after) => stripe.invoices.listLineItems(id, { limit: PAGE_SIZE, starting_after: after }));
+      }
+      return page(list, (trx, xs, t) => upsertInvoices(trx, ws, xs, t));
+    }
+    case 'charges':
+      return page(await stripe.charges.list(params), (trx, xs, t) => upsertCharges(trx, ws, xs, t));
+    case 'refunds':
+      return page(await stripe.refunds.list(params), (trx, xs, t) => upsertRefunds(trx, ws, xs, t));
+    case 'payment_intents':
+      return page(await stripe.paymentIntents.list(params), (trx, xs, t) => upsertPaymentIntents(trx, ws, xs, t));
+  }
+}
+
+/** Stripe errors that retrying will not fix: the key is wrong, revoked or lacks a permission. */
+function permanent(err: unknown): boolean {
+  return err instanceof Stripe.errors.StripeAuthenticationError || err instanceof Stripe.errors.StripePermissionError || err instanceof Stripe.errors.StripeInvalidRequestError;
+}
+
+export function createSyncActivities(deps: SyncActivityDeps) {
+  const progressEveryMs = deps.progressEveryMs ?? 1000;
+
+  /**
+   * Copies one resource of a workspace into the mirror, page by page. Each page is
+   * upserted in one transaction with its cursor, and the cursor is heartbeated, so
+   * a worker killed mid-sync resumes from the page after the last one stored: at
+   * most the page in flight is fetched twice.
+   */
+  async function syncResource(input: SyncResourceInput): Promise<SyncResourceResult> {
+    const ctx = Context.current();
+    const log = deps.log.child({ workspaceId: input.workspaceId, runId: input.runId, resource: input.resource });
+    const access = await findWorkspaceStripe(deps.db, deps.keyring, input.workspaceId);
+    if (!access) throw ApplicationFailure.nonRetryable(`workspace ${input.workspaceId} does not exist or has no Stripe key`, 'WorkspaceNotFound');
+    const stripe = deps.stripe.forWorkspace({
+      workspaceId: access.workspaceId,
+      apiKey: access.apiKey,
+      stripeAccount: access.stripeAccountId,
+      livemode: access.livemode,
+      rateLimitRps: access.settings.stripeRateLimitRps,
+    });
+
+    await startResource(deps.db, input.runId, input.resource);
+    // The committed cursor is the truth (it moves with the rows); the heartbeat is
+    // what Temporal shows and hands to the next attempt, and agrees with it.
+    const stored = await resourceProgress(deps.db, input.runId, input.resource);
+    const beat = ctx.info.heartbeatDetails as SyncHeartbeat | undefined;
+    let cursor = stored?.cursor ?? beat?.cursor ?? null;
+    let pages = stored?.pages ?? 0;
+    let objects = stored?.objects ?? 0;
+    const resumedFrom = pages > 0 ? cursor : null;
+    if (resumedFrom) log.info({ cursor, pages }, 'resuming sync from the last stored page');
+    if (stored?.done) return { objects, pages, resumedFrom };
+
+    const createdGte = input.createdGte ? Math.floor(new Date(input.createdGte).getTime() / 1000) : undefined;
+    const startedAt = stored?.startedAt ?? new Date();
+    const spanStart = input.spanStart ? new Date(input.spanStart) : null;
+    const workflowId = ctx.info.workflowExecution?.workflowId;
+    let lastSignal = 0;
+    let oldestCreated: Date | null = stored?.oldestCreated ?? null;
+
+    const signal = async (done: boolean) => {
+      if (!deps.client || !workflowId || (!done && Date.now() - lastSignal < progressEveryMs)) return;
+      lastSignal = Date.now();
+      const now = new Date();
+      const e = estimateResource({ resource: input.resource, objects, pages, done, oldestCreated, startedAt }, now, spanStart);
+      try {
+        await deps.client.workflow
+          .getHandle(workflowId)
+          .signal(syncProgressSignal, { resource: input.resource, objects, pages, done, fraction: e.fraction, etaSeconds: e.etaSeconds, at: now.toISOString() });
+      } catch (err) {
+        // Progress is also in Postgres; a lost signal only delays the query's view.
+        log.warn({ err: (err as Error).message }, 'progress signal failed');
+      }
+    };
+
+    for (;;) {
+      ctx.heartbeat({ cursor, pages } satisfies SyncHeartbeat);
+      const params: ListParams = { limit: PAGE_SIZE, ...(cursor ? { starting_after: cursor } : {}), ...(createdGte !== undefined ? { created: { gte: createdGte } } : {}) };
+      // The state is at least as new as the moment we asked for it.
+      const stateAt = new Date();
+      let page: Page;
+      try {
+        page = await fetchPage(stripe, input.resource, input.workspaceId, params);
+      } catch (err) {
+        if (permanent(err)) throw ApplicationFailure.nonRetryable(`Stripe refused the ${input.resource} list: ${(err as Error).message}`, 'StripeRefused');
+        throw err;
+      }
+      const done = !page.hasMore || page.ids.length === 0;
+      const nextCursor = page.ids.length ? page.ids[page.ids.length - 1]! : cursor;
+      const pageOldest = page.oldestCreated === null ? null : new Date(page.oldestCreated * 1000);
+      await deps.db.transaction(async (trx) => {
+        await page.store(trx, stateAt);
+        await recordPage(trx, input.runId, input.resource, { objects: page.ids.length, cursor: nextCursor, oldestCreated: pageOldest, done });
+      });
+      cursor = nextCursor;
+      pages++;
+      objects += page.ids.length;
+      if (pageOldest) oldestCreated = pageOldest;
+      ctx.heartbeat({ cursor, pages } satisfies SyncHeartbeat);
+      await signal(done);
+      if (done) break;
+    }
+    log.info({ objects, pages }, 'resource synced');
+    return { objects, pages, resumedFrom };
+  }
+
+  async function completeSyncRun(input: { runId: string; error?: string }): Promise<void> {
+    await finishSyncRun(deps.db, input.runId, input.error === undefined ? { status: 'completed' } : { status: 'failed', error: input.error });
+  }
+
+  return { syncResource, completeSyncRun };
+}
+
+export type SyncActivities = ReturnType<typeof createSyncActivities>;

@@ -1,0 +1,277 @@
+import type Stripe from 'stripe';
+import type { Db } from './knex';
+
+/**
+ * The Stripe mirror: maps stripe-node objects to rows of the stripe_* tables and
+ * upserts them. Every function takes plain Stripe objects and the time Stripe
+ * produced that state (the fetch time in a sync, the event's `created` for a
+ * webhook), and never replaces a row holding newer state: a late, older event loses
+ * to a fresher fetch. Equal times re-apply, so repeating a write changes nothing.
+ * Only what the product uses is kept: no card numbers, no payment-method details.
+ */
+
+type Id<T extends { id: string }> = string | T;
+const idOf = <T extends { id: string }>(v: Id<T> | null | undefined): string | null => (v == null ? null : typeof v === 'string' ? v : v.id);
+const at = (unix: number | null | undefined): Date | null => (unix == null ? null : new Date(unix * 1000));
+const json = (v: unknown): string => JSON.stringify(v ?? null);
+
+export type MirrorTable =
+  | 'stripe_products'
+  | 'stripe_prices'
+  | 'stripe_customers'
+  | 'stripe_subscriptions'
+  | 'stripe_subscription_items'
+  | 'stripe_invoices'
+  | 'stripe_invoice_lines'
+  | 'stripe_charges'
+  | 'stripe_refunds'
+  | 'stripe_payment_intents';
+
+type Row = Record<string, unknown> & { id: string };
+
+/** Upserts rows keyed by (workspace, id) unless the stored state is newer; returns the ids written. */
+async function upsertRows(db: Db, table: MirrorTable, workspaceId: string, stateAt: Date, rows: Row[]): Promise<string[]> {
+  if (!rows.length) return [];
+  const full = rows.map((r) => ({ ...r, workspace_id: workspaceId, stripe_state_at: stateAt, synced_at: db.fn.now() }));
+  const columns = Object.keys(full[0]!).filter((c) => c !== 'workspace_id' && c !== 'id');
+  const written: { id: string }[] = await db(table)
+    .insert(full)
+    .onConflict(['workspace_id', 'id'])
+    .merge(columns)
+    .where(`${table}.stripe_state_at`, '<=', db.ref('excluded.stripe_state_at'))
+    .returning('id');
+  return written.map((w) => w.id);
+}
+
+/** Deletes children of the written parents that the parents no longer list (one statement). */
+async function pruneChildren(db: Db, table: MirrorTable, parentColumn: string, workspaceId: string, stateAt: Date, keep: Map<string, string[]>): Promise<void> {
+  if (!keep.size) return;
+  // Child ids are unique across parents in Stripe, so one "not in" list serves all parents.
+  const childIds = [...keep.values()].flat();
+  await db(table)
+    .where({ workspace_id: workspaceId })
+    .whereIn(parentColumn, [...keep.keys()])
+    .whereRaw('not (id = any(?))', [childIds])
+    .where('stripe_state_at', '<=', stateAt)
+    .delete();
+}
+
+const base = (o: { id: string; livemode: boolean; metadata?: Stripe.Metadata | null; created?: number }) => ({
+  id: o.id,
+  livemode: o.livemode,
+  metadata: json(o.metadata ?? {}),
+  created: at(o.created),
+});
+
+export function productRow(p: Stripe.Product): Row {
+  return { ...base(p), name: p.name, active: p.active };
+}
+
+export function priceRow(p: Stripe.Price): Row {
+  return {
+    ...base(p),
+    product_id: idOf(p.product) ?? '',
+    currency: p.currency,
+    unit_amount: p.unit_amount,
+    billing_scheme: p.billing_scheme,
+    tiers: p.tiers ? json(p.tiers.map((t) => ({ up_to: t.up_to, unit_amount: t.unit_amount, flat_amount: t.flat_amount }))) : null,
+    type: p.type,
+    recurring_interval: p.recurring?.interval ?? null,
+    recurring_interval_count: p.recurring?.interval_count ?? null,
+    recurring_usage_type: p.recurring?.usage_type ?? null,
+    active: p.active,
+  };
+}
+
+export function customerRow(c: Stripe.Customer): Row {
+  return { ...base(c), email: c.email, name: c.name, currency: c.currency ?? null, delinquent: c.delinquent ?? false, deleted: false };
+}
+
+/** The coupon terms MRR needs (percent or amount off, duration, start and end). */
+export function discountTerms(d: string | Stripe.Discount): Record<string, unknown> {
+  if (typeof d === 'string') return { id: d };
+  const coupon = d.source?.coupon;
+  const c = coupon && typeof coupon !== 'string' ? coupon : undefined;
+  return {
+    id: d.id,
+    coupon: c
+      ? { id: c.id, percent_off: c.percent_off, amount_off: c.amount_off, currency: c.currency, duration: c.duration, duration_in_months: c.duration_in_months }
+      : { id: typeof coupon === 'string' ? coupon : null },
+    start: d.start,
+    end: d.end,
+  };
+}
+
+export function subscriptionRow(s: Stripe.Subscription): Row {
+  // Since API version 2025-03-31 billing periods live on the items; the
+  // subscription's period is the span of its items' periods.
+  const items = s.items?.data ?? [];
+  const starts = items.map((i) => i.current_period_start).filter((n): n is number => typeof n === 'number');
+  const ends = items.map((i) => i.current_period_end).filter((n): n is number => typeof n === 'number');
+  return {
+    ...base(s),
+    customer_id: idOf(s.customer) ?? '',
+    status: s.status,
+    currency: s.currency,
+    cancel_at_period_end: s.cancel_at_period_end,
+    cancel_at: at(s.cancel_at),
+    canceled_at: at(s.canceled_at),
+    ended_at: at(s.ended_at),
+    start_date: at(s.start_date),
+    current_period_start: starts.length ? at(Math.min(...starts)) : null,
+    current_period_end: ends.length ? at(Math.max(...ends)) : null,
+    trial_start: at(s.trial_start),
+    trial_end: at(s.trial_end),
+    discounts: json((s.discounts ?? []).map(discountTerms)),
+  };
+}
+
+export function subscriptionItemRow(subscriptionId: string, i: Stripe.SubscriptionItem, livemode: boolean): Row {
+  return {
+    ...base({ ...i, livemode }),
+    subscription_id: subscriptionId,
+    price_id: i.price.id,
+    quantity: i.quantity ?? null,
+  };
+}
+
+export function invoiceRow(inv: Stripe.Invoice): Row {
+  if (!inv.id) throw new Error('a preview invoice (no id) cannot be mirrored');
+  const subscription = inv.parent?.subscription_details?.subscription;
+  const taxes = inv.total_taxes;
+  return {
+    ...base({ ...inv, id: inv.id }),
+    customer_id: idOf(inv.customer) ?? '',
+    subscription_id: idOf(subscription),
+    status: inv.status,
+    currency: inv.currency,
+    amount_due: inv.amount_due,
+    amount_paid: inv.amount_paid,
+    amount_remaining: inv.amount_remaining,
+    subtotal: inv.subtotal,
+    total: inv.total,
+    tax: taxes ? taxes.reduce((sum, t) => sum + t.amount, 0) : null,
+    attempt_count: inv.attempt_count,
+    next_payment_attempt: at(inv.next_payment_attempt),
+    billing_reason: inv.billing_reason,
+    hosted_invoice_url: inv.hosted_invoice_url ?? null,
+    period_start: at(inv.period_start),
+    period_end: at(inv.period_end),
+    paid_at: at(inv.status_transitions?.paid_at),
+  };
+}
+
+export function invoiceLineRow(invoiceId: string, l: Stripe.InvoiceLineItem): Row {
+  const parent = l.parent;
+  const sub = parent?.subscription_item_details;
+  const item = parent?.invoice_item_details;
+  const price = l.pricing?.price_details?.price;
+  return {
+    ...base({ ...l, created: undefined }),
+    invoice_id: invoiceId,
+    subscription_id: idOf(l.subscription) ?? sub?.subscription ?? item?.subscription ?? null,
+    price_id: idOf(price),
+    type: parent?.type === 'invoice_item_details' ? 'invoiceitem' : 'subscription',
+    amount: l.amount,
+    currency: l.currency,
+    quantity: l.quantity,
+    proration: sub?.proration ?? item?.proration ?? false,
+    period_start: at(l.period?.start),
+    period_end: at(l.period?.end),
+    discount_amounts: json((l.discount_amounts ?? []).map((d) => ({ amount: d.amount, discount: idOf(d.discount) }))),
+  };
+}
+
+export function chargeRow(c: Stripe.Charge): Row {
+  // Charges lost their `invoice` field in API version 2025-03-31; an older account
+  // version still sends it, so read it when present.
+  const legacyInvoice = (c as Stripe.Charge & { invoice?: string | { id: string } | null }).invoice;
+  return {
+    ...base(c),
+    customer_id: idOf(c.customer),
+    invoice_id: idOf(legacyInvoice),
+    payment_intent_id: idOf(c.payment_intent),
+    amount: c.amount,
+    amount_refunded: c.amount_refunded,
+    currency: c.currency,
+    status: c.status,
+    paid: c.paid,
+    refunded: c.refunded,
+    failure_code: c.failure_code,
+    failure_message: c.failure_message,
+  };
+}
+
+export function refundRow(r: Stripe.Refund): Row {
+  return { ...base({ ...r, livemode: (r as Stripe.Refund & { livemode?: boolean }).livemode ?? false }), charge_id: idOf(r.charge), amount: r.amount, currency: r.currency, status: r.status, reason: r.reason };
+}
+
+export function paymentIntentRow(p: Stripe.PaymentIntent): Row {
+  const legacyInvoice = (p as Stripe.PaymentIntent & { invoice?: string | { id: string } | null }).invoice;
+  return { ...base(p), customer_id: idOf(p.customer), invoice_id: idOf(legacyInvoice), amount: p.amount, currency: p.currency, status: p.status };
+}
+
+export function upsertProducts(db: Db, workspaceId: string, products: Stripe.Product[], stateAt: Date): Promise<string[]> {
+  return upsertRows(db, 'stripe_products', workspaceId, stateAt, products.map(productRow));
+}
+
+export function upsertPrices(db: Db, workspaceId: string, prices: Stripe.Price[], stateAt: Date): Promise<string[]> {
+  return upsertRows(db, 'stripe_prices', workspaceId, stateAt, prices.map(priceRow));
+}
+
+/** Customers; a deleted customer (from `customer.deleted`) is kept and flagged. */
+export async function upsertCustomers(db: Db, workspaceId: string, customers: (Stripe.Customer | Stripe.DeletedCustomer)[], stateAt: Date): Promise<string[]> {
+  const live = customers.filter((c): c is Stripe.Customer => c.deleted !== true);
+  const written = await upsertRows(db, 'stripe_customers', workspaceId, stateAt, live.map(customerRow));
+  const deleted = customers.filter((c) => c.deleted === true);
+  if (deleted.length) {
+    const rows = await db('stripe_customers')
+      .insert(deleted.map((c) => ({ workspace_id: workspaceId, id: c.id, deleted: true, stripe_state_at: stateAt })))
+      .onConflict(['workspace_id', 'id'])
+      .merge(['deleted', 'stripe_state_at', 'synced_at'])
+      .where('stripe_customers.stripe_state_at', '<=', db.ref('excluded.stripe_state_at'))
+      .returning<{ id: string }[]>('id');
+    written.push(...rows.map((r) => r.id));
+  }
+  return written;
+}
+
+/**
+ * Subscriptions with their items. When a subscription's item list is complete
+ * (`has_more` false), items it no longer lists are removed.
+ */
+export async function upsertSubscriptions(db: Db, workspaceId: string, subs: Stripe.Subscription[], stateAt: Date): Promise<string[]> {
+  const written = new Set(await upsertRows(db, 'stripe_subscriptions', workspaceId, stateAt, subs.map(subscriptionRow)));
+  const applied = subs.filter((s) => written.has(s.id));
+  const items = applied.flatMap((s) => (s.items?.data ?? []).map((i) => subscriptionItemRow(s.id, i, s.livemode)));
+  await upsertRows(db, 'stripe_subscription_items', workspaceId, stateAt, items);
+  const complete = applied.filter((s) => s.items && !s.items.has_more);
+  await pruneChildren(db, 'stripe_subscription_items', 'subscription_id', workspaceId, stateAt, new Map(complete.map((s) => [s.id, s.items.data.map((i) => i.id)])));
+  return [...written];
+}
+
+/** Invoices with their lines; lines of a complete list replace the stored ones. */
+export async function upsertInvoices(db: Db, workspaceId: string, invoices: Stripe.Invoice[], stateAt: Date): Promise<string[]> {
+  const withId = invoices.filter((i): i is Stripe.Invoice & { id: string } => !!i.id);
+  const written = new Set(await upsertRows(db, 'stripe_invoices', workspaceId, stateAt, withId.map(invoiceRow)));
+  const applied = withId.filter((i) => written.has(i.id));
+  const lines = applied.flatMap((i) => (i.lines?.data ?? []).map((l) => invoiceLineRow(i.id, l)));
+  // A line id can repeat across invoice revisions of one page; keep the last one.
+  const unique = [...new Map(lines.map((l) => [l.id, l])).values()];
+  await upsertRows(db, 'stripe_invoice_lines', workspaceId, stateAt, unique);
+  const complete = applied.filter((i) => i.lines && !i.lines.has_more);
+  await pruneChildren(db, 'stripe_invoice_lines', 'invoice_id', workspaceId, stateAt, new Map(complete.map((i) => [i.id, i.lines.data.map((l) => l.id)])));
+  return [...written];
+}
+
+export function upsertCharges(db: Db, workspaceId: string, charges: Stripe.Charge[], stateAt: Date): Promise<string[]> {
+  return upsertRows(db, 'stripe_charges', workspaceId, stateAt, charges.map(chargeRow));
+}
+
+export function upsertRefunds(db: Db, workspaceId: string, refunds: Stripe.Refund[], stateAt: Date): Promise<string[]> {
+  return upsertRows(db, 'stripe_refunds', workspaceId, stateAt, refunds.map(refundRow));
+}
+
+export function upsertPaymentIntents(db: Db, workspaceId: string, intents: Stripe.PaymentIntent[], stateAt: Date): Promise<string[]> {
+  return upsertRows(db, 'stripe_payment_intents', workspaceId, stateAt, intents.map(paymentIntentRow));
+}
