@@ -18,6 +18,7 @@ export interface InboxEventInput {
 /** A stored event as the relay sees it (without the payload it does not need). */
 export interface InboxEvent extends Omit<InboxEventInput, 'livemode' | 'payload'> {
   seq: number;
+  receivedAt: Date;
   attempts: number;
   nextAttemptAt: Date;
 }
@@ -32,6 +33,7 @@ interface InboxRow {
   stripe_created: Date;
   attempts: number;
   next_attempt_at: Date;
+  received_at: Date;
   status: InboxStatus;
 }
 
@@ -59,7 +61,7 @@ export async function insertInboxEvent(db: Db, e: InboxEventInput): Promise<{ st
 /** The oldest pending events, in arrival order. */
 export async function pendingInboxEvents(db: Db, limit: number): Promise<InboxEvent[]> {
   const rows = await db<InboxRow>('webhook_inbox')
-    .select('seq', 'workspace_id', 'event_id', 'type', 'customer_id', 'object_id', 'stripe_created', 'attempts', 'next_attempt_at')
+    .select('seq', 'workspace_id', 'event_id', 'type', 'customer_id', 'object_id', 'stripe_created', 'attempts', 'next_attempt_at', 'received_at')
     .where({ status: 'pending' })
     .orderBy('seq')
     .limit(limit);
@@ -73,6 +75,7 @@ export async function pendingInboxEvents(db: Db, limit: number): Promise<InboxEv
     stripeCreated: r.stripe_created,
     attempts: r.attempts,
     nextAttemptAt: r.next_attempt_at,
+    receivedAt: r.received_at,
   }));
 }
 
@@ -89,6 +92,16 @@ export async function deferInboxEvent(db: Db, seq: number, error: string, retryI
       last_error: error.slice(0, 2000),
       next_attempt_at: db.raw(`now() + (? * interval '1 millisecond')`, [retryInMs]),
     });
+}
+
+/** How many events wait for the relay, and how long the oldest has waited. */
+export async function inboxBacklog(db: Db): Promise<{ pending: number; oldestPendingSeconds: number }> {
+  const { rows } = await db.raw<{ rows: { pending: number; oldest: number }[] }>(
+    `select count(*)::int as pending, coalesce(extract(epoch from now() - min(received_at)), 0)::float8 as oldest
+       from webhook_inbox where status = 'pending'`,
+  );
+  const row = rows[0];
+  return { pending: Number(row?.pending ?? 0), oldestPendingSeconds: Number(row?.oldest ?? 0) };
 }
 
 export async function inboxCounts(db: Db, workspaceId?: string): Promise<Record<InboxStatus, number>> {

@@ -39,6 +39,8 @@ const envSchema = z.object({
   WYSERA_OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Largest webhook body accepted; Stripe events are far smaller. */
   WEBHOOK_MAX_BYTES: z.coerce.number().int().min(1024).default(512 * 1024),
+  /** Port of the worker's Prometheus endpoint (GET /metrics on HOST); 0 picks a free port. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** How long the relay waits between inbox polls when no notification arrives. */
   RELAY_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
 });

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of one process, served at /metrics. */
 export function createMetrics() {
@@ -18,7 +18,45 @@ export function createMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1],
       registers: [registry],
     }),
+    relayEvents: new Counter({
+      name: 'wysera_relay_events_total',
+      help: 'Inbox events handled by the relay, by Stripe event type and outcome (processed, ignored, deferred)',
+      labelNames: ['type', 'outcome'] as const,
+      registers: [registry],
+    }),
+    relayLagSeconds: new Histogram({
+      name: 'wysera_relay_lag_seconds',
+      help: 'Time from an event entering the inbox to its delivery to workflows',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
   };
+}
+
+/**
+ * Gauges read from the inbox at scrape time: how many events wait, and how long the
+ * oldest has waited. A growing age means the relay is stuck or Temporal is down.
+ */
+export function registerInboxGauges(metrics: Metrics, read: () => Promise<{ pending: number; oldestPendingSeconds: number }>): void {
+  let last: Promise<{ pending: number; oldestPendingSeconds: number }> | undefined;
+  // Both gauges are collected in one scrape: share one query.
+  const sample = () => (last ??= read().finally(() => setTimeout(() => (last = undefined), 100)));
+  new Gauge({
+    name: 'wysera_inbox_pending',
+    help: 'Inbox events not yet delivered',
+    registers: [metrics.registry],
+    async collect() {
+      this.set((await sample()).pending);
+    },
+  });
+  new Gauge({
+    name: 'wysera_inbox_oldest_pending_seconds',
+    help: 'Age of the oldest undelivered inbox event (0 when none)',
+    registers: [metrics.registry],
+    async collect() {
+      this.set((await sample()).oldestPendingSeconds);
+    },
+  });
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -3,6 +3,10 @@ import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@tempor
 import { createDb } from '../db/knex';
 import { ConfigError, loadConfig } from '../platform/config';
 import { createLogger, type Logger } from '../platform/logger';
+import type { AddressInfo } from 'node:net';
+import { inboxBacklog } from '../db/inbox';
+import { createMetrics, registerInboxGauges } from '../platform/metrics';
+import { serveMetrics } from './metrics-server';
 import { InboxRelay } from './relay';
 import { ensureSearchAttributes } from './search-attributes';
 import { createWorker } from './worker';
@@ -44,7 +48,12 @@ async function main(): Promise<void> {
   const connection = await untilReady(log, `Temporal at ${address}`, () => NativeConnection.connect({ address }));
 
   const worker = await createWorker({ connection, namespace, taskQueue: config.TEMPORAL_TASK_QUEUE });
+  const metrics = createMetrics();
+  registerInboxGauges(metrics, () => inboxBacklog(db));
+  const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.WORKER_METRICS_PORT);
+  log.info({ url: `http://${config.HOST}:${(metricsServer.address() as AddressInfo).port}/metrics` }, 'worker metrics listening');
   const relay = new InboxRelay({
+    metrics,
     db,
     databaseUrl: config.DATABASE_URL,
     client,
@@ -59,6 +68,7 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     await relay.stop();
+    metricsServer.close();
     await Promise.allSettled([db.destroy(), connection.close(), clientConnection.close()]);
     log.info('worker stopped');
   }

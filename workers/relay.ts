@@ -4,6 +4,7 @@ import type { Knex } from '../db/knex';
 import { completeInboxEvent, deferInboxEvent, INBOX_CHANNEL, pendingInboxEvents, type InboxEvent } from '../db/inbox';
 import { isSubscribedEventType } from '../domain/stripe-events';
 import type { Logger } from '../platform/logger';
+import type { Metrics } from '../platform/metrics';
 import type { customerWorkflow } from '../workflows/customer';
 import { customerWorkflowId } from '../workflows/ids';
 import { stripeEventSignal, type StripeEventSignal } from '../workflows/messages';
@@ -23,14 +24,17 @@ export interface RelayOptions {
   lanes?: number;
   /** Deadline of one Temporal call. */
   callTimeoutMs?: number;
+  /** First retry delay after a failed delivery; doubles per attempt up to a minute. */
+  retryBaseMs?: number;
+  metrics?: Pick<Metrics, 'relayEvents' | 'relayLagSeconds'>;
 }
 
 /** Any number of workers may run a relay; the one holding this lock relays. */
 const LEADER_LOCK_KEY = 0x57595352; // "WYSR"
 
-/** Retry delay for an event whose delivery failed: 1 s doubling to 1 min. */
-export function retryDelayMs(attempts: number): number {
-  return Math.min(60_000, 1000 * 2 ** Math.min(attempts, 6));
+/** Retry delay for an event whose delivery failed: `baseMs` doubling to 1 min. */
+export function retryDelayMs(attempts: number, baseMs = 1000): number {
+  return Math.min(60_000, baseMs * 2 ** Math.min(attempts, 6));
 }
 
 /**
@@ -102,7 +106,7 @@ export class InboxRelay {
 
   /** Delivers one customer's events in order, stopping at the first that cannot go yet. */
   private async relayStream(events: InboxEvent[]): Promise<number> {
-    const { db, log } = this.opts;
+    const { db, log, metrics } = this.opts;
     let completed = 0;
     for (const e of events) {
       if (e.nextAttemptAt.getTime() > Date.now()) break;
@@ -110,9 +114,12 @@ export class InboxRelay {
         const outcome = await this.deliver(e);
         await completeInboxEvent(db, e.seq, outcome);
         completed++;
+        metrics?.relayEvents.inc({ type: e.type, outcome });
+        metrics?.relayLagSeconds.observe((Date.now() - e.receivedAt.getTime()) / 1000);
         log.debug({ seq: e.seq, eventId: e.eventId, type: e.type, outcome }, 'relay: event done');
       } catch (err) {
-        const delay = retryDelayMs(e.attempts);
+        metrics?.relayEvents.inc({ type: e.type, outcome: 'deferred' });
+        const delay = retryDelayMs(e.attempts, this.opts.retryBaseMs);
         log.warn({ seq: e.seq, eventId: e.eventId, attempts: e.attempts + 1, retryInMs: delay, err: (err as Error).message }, 'relay: delivery failed');
         await deferInboxEvent(db, e.seq, (err as Error).message, delay);
         break;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createWorker, workflowsPath } from '../../workers/worker';
 import { toolPaths } from '../setup/tools';
 
@@ -24,6 +25,21 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 export const uniqueTaskQueue = (prefix: string) => `${prefix}-${randomUUID()}`;
 
 export const testServerPath = () => toolPaths().testServer;
+
+/**
+ * A time-skipping test environment on the Java test server. The SDK allows the JVM
+ * only 5 s to start, which a busy machine can exceed, so start-up is retried.
+ */
+export async function timeSkippingEnv(attempts = 4): Promise<TestWorkflowEnvironment> {
+  quietTemporalRuntime();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerPath() } } });
+    } catch (err) {
+      if (attempt >= attempts || !/did not start within/.test((err as Error).message)) throw err;
+    }
+  }
+}
 
 export interface DevServer {
   client: Client;

@@ -1,6 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -8,6 +7,8 @@ import { Connection } from '@temporalio/client';
 import { createDb } from '../../db/knex';
 import { migrationConfig } from '../../db/migrations';
 import { ensureSearchAttributes } from '../../workers/search-attributes';
+import { freePort } from './ports';
+import { startTemporalDevServer } from './temporal-server';
 import { toolPaths } from './tools';
 
 declare module 'vitest' {
@@ -17,30 +18,6 @@ declare module 'vitest' {
     /** A migrated database that each test file clones (CREATE DATABASE ... TEMPLATE). */
     pgTemplate: string;
     temporalAddress: string;
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForTemporal(address: string, child: ChildProcess): Promise<Connection> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`Temporal dev server exited with ${child.exitCode}`);
-    try {
-      return await Connection.connect({ address, connectTimeout: 1000 });
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
   }
 }
 
@@ -65,12 +42,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await template.migrate.latest(migrationConfig);
   await template.destroy();
 
-  const temporalPort = await freePort();
-  const temporalAddress = `127.0.0.1:${temporalPort}`;
-  const temporal = spawn(tools.temporal, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(temporalPort), '--log-level', 'error'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const connection = await waitForTemporal(temporalAddress, temporal);
+  const temporal = await startTemporalDevServer(await freePort());
+  const temporalAddress = temporal.address;
+  const connection = await Connection.connect({ address: temporalAddress });
   await ensureSearchAttributes(connection, 'default');
   await connection.close();
 
@@ -79,8 +53,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('temporalAddress', temporalAddress);
 
   return async () => {
-    temporal.kill('SIGTERM');
-    await new Promise((r) => (temporal.exitCode !== null ? r(null) : temporal.once('exit', r)));
+    await temporal.stop();
     execFileSync('bash', [tools.pgScript, 'stop', pgData], { stdio: 'inherit' });
     rmSync(dir, { recursive: true, force: true });
   };

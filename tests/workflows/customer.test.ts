@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { customerWorkflow } from '../../workflows/customer';
 import { RECENT_EVENTS_KEPT } from '../../workflows/customer';
 import { recentEventsQuery, stripeEventSignal, type StripeEventSignal } from '../../workflows/messages';
 import { createWorker } from '../../workers/worker';
-import { quietTemporalRuntime, testServerPath, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
+import { timeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 
 const event = (n: number): StripeEventSignal => ({
   eventId: `evt_${n}`,
@@ -23,8 +23,7 @@ describe('customerWorkflow (time-skipping test server)', () => {
   const taskQueue = uniqueTaskQueue('customer');
 
   beforeAll(async () => {
-    quietTemporalRuntime();
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerPath() } } });
+    env = await timeSkippingEnv();
     worker = await createWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, overrides: { workflowBundle: await workflowBundle() } });
     running = worker.run();
   });

@@ -1,0 +1,180 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { pino } from 'pino';
+import { inboxCounts } from '../../db/inbox';
+import { insertWorkspace } from '../../db/workspaces';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { InboxRelay } from '../../workers/relay';
+import { ensureSearchAttributes } from '../../workers/search-attributes';
+import { createWorker } from '../../workers/worker';
+import { customerWorkflowId } from '../../workflows/ids';
+import { recentEventsQuery } from '../../workflows/messages';
+import { startApi, type TestApi } from '../helpers/api';
+import { freshDatabase } from '../helpers/db';
+import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
+import { eventually, quietTemporalRuntime, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
+import { freePort } from '../setup/ports';
+import { startTemporalDevServer, type TemporalDevServer } from '../setup/temporal-server';
+import { inject } from 'vitest';
+
+const log = pino({ level: 'silent' });
+const keyring = parseKeyring(generateKeySpec());
+const secret = 'whsec_outage';
+
+function eventFor(customer: string, type = 'invoice.payment_failed') {
+  const object = { ...stripeFixture(type.startsWith('invoice') ? 'invoice' : 'subscription'), customer };
+  const event = stripeEvent(type, object);
+  return { id: event.id as string, body: JSON.stringify(event) };
+}
+
+async function postEvent(api: TestApi, workspaceId: string, body: string) {
+  const res = await fetch(`${api.url}/webhooks/stripe/${workspaceId}`, { method: 'POST', headers: { 'stripe-signature': signatureFor(body, secret) }, body });
+  return { status: res.status, body: (await res.json()) as { duplicate?: boolean } };
+}
+
+describe('relay survives Temporal being down', () => {
+  let dir: string;
+  let temporal: TemporalDevServer;
+  let port: number;
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let api: TestApi;
+  let clientConnection: Connection;
+  let client: Client;
+  let native: NativeConnection;
+  let relay: InboxRelay;
+  let stopWorker: () => Promise<void>;
+  const ws = 'ws_outage';
+
+  beforeAll(async () => {
+    quietTemporalRuntime();
+    dir = mkdtempSync(path.join(os.tmpdir(), 'wysera-outage-'));
+    port = await freePort();
+    temporal = await startTemporalDevServer(port, path.join(dir, 'temporal.db'));
+    database = await freshDatabase();
+    await insertWorkspace(database.db, keyring, { id: ws, name: 'Outage', webhookSecret: secret });
+    clientConnection = await Connection.connect({ address: temporal.address });
+    await ensureSearchAttributes(clientConnection, 'default');
+    client = new Client({ connection: clientConnection });
+    native = await NativeConnection.connect({ address: temporal.address });
+    const taskQueue = uniqueTaskQueue('outage');
+    const worker = await createWorker({ connection: native, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle() } });
+    const running = worker.run();
+    stopWorker = async () => {
+      worker.shutdown();
+      await running;
+    };
+    relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client, taskQueue, log, pollMs: 100, retryBaseMs: 200, callTimeoutMs: 2000 });
+    relay.start();
+    api = await startApi(database.db, keyring);
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await relay?.stop();
+    await stopWorker?.();
+    await native?.close();
+    await clientConnection?.close();
+    await temporal?.stop();
+    await database?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const eventsOf = (customer: string) => client.workflow.getHandle(customerWorkflowId(ws, customer)).query(recentEventsQuery);
+
+  it('accepts events while Temporal is stopped and delivers each exactly once after it restarts', async () => {
+    const first = eventFor('cus_out1', 'customer.subscription.created');
+    expect((await postEvent(api, ws, first.body)).status).toBe(200);
+    await eventually(() => eventsOf('cus_out1'), (e) => e.length === 1);
+
+    await temporal.stop();
+    const during = [eventFor('cus_out1'), eventFor('cus_out2'), eventFor('cus_out1', 'invoice.payment_succeeded')];
+    for (const e of during) expect((await postEvent(api, ws, e.body)).status).toBe(200);
+    // Stripe retrying during the outage changes nothing.
+    expect((await postEvent(api, ws, during[0]!.body)).body.duplicate).toBe(true);
+    // The relay tried, failed and keeps the events for later.
+    await eventually(
+      () => database.db('webhook_inbox').where({ event_id: during[0]!.id }).first<{ attempts: number; status: string }>(),
+      (row) => (row?.attempts ?? 0) >= 1 && row?.status === 'pending',
+    );
+
+    temporal = await startTemporalDevServer(port, path.join(dir, 'temporal.db'));
+    await eventually(() => inboxCounts(database.db, ws), (c) => c.pending === 0, 60_000);
+    expect((await eventsOf('cus_out1')).map((e) => e.eventId)).toEqual([first.id, during[0]!.id, during[2]!.id]);
+    expect((await eventsOf('cus_out2')).map((e) => e.eventId)).toEqual([during[1]!.id]);
+  });
+});
+
+describe('relay survives its worker being killed', () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let api: TestApi;
+  let clientConnection: Connection;
+  let client: Client;
+  const workers: ChildProcess[] = [];
+  const ws = 'ws_kill';
+  const taskQueue = uniqueTaskQueue('kill');
+
+  /** A real worker process, as an operator runs it. */
+  function startWorkerProcess(): ChildProcess {
+    // One process (node with tsx's loader), so SIGKILL really kills the worker.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+      cwd: path.resolve(__dirname, '../..'),
+      env: {
+        ...process.env,
+        DATABASE_URL: database.url,
+        WYSERA_ENCRYPTION_KEYS: generateKeySpec(),
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        WORKER_METRICS_PORT: '0',
+        RELAY_POLL_MS: '50',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    workers.push(child);
+    return child;
+  }
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    await insertWorkspace(database.db, keyring, { id: ws, name: 'Kill', webhookSecret: secret });
+    clientConnection = await Connection.connect({ address: inject('temporalAddress') });
+    client = new Client({ connection: clientConnection });
+    api = await startApi(database.db, keyring);
+  });
+
+  afterAll(async () => {
+    for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+    await api?.close();
+    await clientConnection?.close();
+    await database?.drop();
+  });
+
+  it('loses and doubles nothing when the worker dies with kill -9 mid-stream', async () => {
+    const customers = ['cus_k1', 'cus_k2', 'cus_k3', 'cus_k4'];
+    const sent = new Map<string, string[]>(customers.map((c) => [c, []]));
+    const first = startWorkerProcess();
+    for (let i = 0; i < 40; i++) {
+      const customer = customers[i % customers.length]!;
+      const e = eventFor(customer, i < customers.length ? 'customer.subscription.created' : 'customer.subscription.updated');
+      sent.get(customer)!.push(e.id);
+      expect((await postEvent(api, ws, e.body)).status).toBe(200);
+      if (i === 20) {
+        // Let the first worker deliver some, then kill it without warning.
+        await eventually(() => inboxCounts(database.db, ws), (c) => c.processed > 0, 60_000);
+        first.kill('SIGKILL');
+      }
+    }
+    expect((await inboxCounts(database.db, ws)).pending).toBeGreaterThan(0);
+    startWorkerProcess();
+    await eventually(() => inboxCounts(database.db, ws), (c) => c.pending === 0 && c.processed === 40, 90_000);
+    for (const customer of customers) {
+      const events = await client.workflow.getHandle(customerWorkflowId(ws, customer)).query(recentEventsQuery);
+      expect(events.map((e) => e.eventId)).toEqual(sent.get(customer));
+    }
+  });
+});
