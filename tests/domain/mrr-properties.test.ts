@@ -1,0 +1,133 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  Ledger,
+  aggregateAll,
+  analyticsSettingsSchema,
+  applyContribution,
+  computeCustomerMrr,
+  contributionDelta,
+  createConverter,
+  customerContribution,
+  monthOf,
+  monthStart,
+  retentionSeries,
+  type Aggregates,
+  type AnalyticsSettings,
+  type CustomerHistory,
+  type ExchangeRate,
+} from '../../domain/mrr';
+import { customerSpec, historyOf, npsOf, npsSpec } from './mrr-arbitrary';
+
+const rates: ExchangeRate[] = [
+  { currency: 'eur', on: '2024-01-01', rate: 1.08 },
+  { currency: 'eur', on: '2025-01-01', rate: 1.13 },
+];
+const settingsArb = fc.record({
+  churnTiming: fc.constantFrom('period_end' as const, 'cancellation' as const),
+  pastDueGraceDays: fc.constantFrom(null, 0, 7),
+  includeMetered: fc.boolean(),
+  groupingWindowMinutes: fc.constantFrom(0, 60),
+});
+const settingsOf = (s: Partial<AnalyticsSettings>): AnalyticsSettings => ({ ...analyticsSettingsSchema.parse({}), ...s });
+const compute = (h: CustomerHistory, s: AnalyticsSettings) => computeCustomerMrr(h, s, createConverter('usd', rates));
+
+/** MRR straight from the segments at time t, without going through movements. */
+const segmentMrrAt = (h: ReturnType<typeof compute>, t: number) => h.segments.filter((s) => s.start <= t && t < s.end).reduce((a, s) => a + s.mrr, 0);
+
+const RUNS = { numRuns: 150 };
+
+describe('MRR properties over generated billing histories', () => {
+  it('movements chain and sum to the change in MRR', () => {
+    fc.assert(
+      fc.property(customerSpec, settingsArb, (spec, s) => {
+        const result = compute(historyOf('cus', spec), settingsOf(s));
+        let mrr = 0;
+        let paidBefore = false;
+        for (const m of result.movements) {
+          expect(m.mrrBefore).toBe(mrr);
+          expect(m.amount).toBe(m.mrrAfter - m.mrrBefore);
+          expect(m.amount).not.toBe(0);
+          const expected = m.mrrBefore === 0 ? (paidBefore ? 'reactivation' : 'new') : m.mrrAfter === 0 ? 'churn' : m.amount > 0 ? 'expansion' : 'contraction';
+          expect(m.kind).toBe(expected);
+          paidBefore = true;
+          mrr = m.mrrAfter;
+        }
+        expect(mrr).toBe(segmentMrrAt(result, Number.MAX_SAFE_INTEGER));
+        // At every month start (no group straddles one: changes happen on days 1-28 at
+        // hours 1-22 or at midnight), movements so far add up to the segments' MRR.
+        for (let month = monthOf(Date.UTC(2024, 0, 1)); month <= monthOf(Date.UTC(2027, 0, 1)); month++) {
+          const t = monthStart(month);
+          const fromMovements = result.movements.filter((m) => m.at.getTime() <= t).reduce((a, m) => a + m.amount, 0);
+          expect(fromMovements).toBe(segmentMrrAt(result, t));
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it('cohort sizes sum to the customers who ever paid, and no customer is in two cohorts', () => {
+    fc.assert(
+      fc.property(fc.array(customerSpec, { maxLength: 6 }), settingsArb, (specs, s) => {
+        const settings = settingsOf(s);
+        const contributions = specs.map((spec, i) => customerContribution(compute(historyOf(`cus_${i}`, spec), settings).movements));
+        const everPaid = specs.filter((spec, i) => compute(historyOf(`cus_${i}`, spec), settings).movements.length > 0).length;
+        for (const c of contributions) {
+          const memberships = [...c.cohorts.values()].reduce((a, r) => a + r.customers, 0);
+          expect(memberships).toBeLessThanOrEqual(1);
+          expect(new Set([...c.cohorts.keys()].map((k) => k.split(':')[0])).size).toBeLessThanOrEqual(1);
+        }
+        const total = aggregateAll(contributions);
+        expect([...total.cohorts.values()].reduce((a, r) => a + r.customers, 0)).toBe(everPaid);
+      }),
+      RUNS,
+    );
+  });
+
+  it('0 <= GRR <= 1 and GRR <= NRR in every month whose base MRR is positive', () => {
+    fc.assert(
+      fc.property(fc.array(customerSpec, { maxLength: 6 }), settingsArb, (specs, s) => {
+        const settings = settingsOf(s);
+        const ledger = new Ledger(aggregateAll(specs.map((spec, i) => customerContribution(compute(historyOf(`cus_${i}`, spec), settings).movements))));
+        const from = monthOf(Date.UTC(2024, 0, 1));
+        const to = monthOf(Date.UTC(2027, 6, 1));
+        for (const window of [1, 12] as const) {
+          for (const p of retentionSeries(ledger, from, to, window)) {
+            if (p.startMrr <= 0) {
+              expect(p.grr).toBeNull();
+              continue;
+            }
+            expect(p.grr).not.toBeNull();
+            expect(p.grr!).toBeGreaterThanOrEqual(0);
+            expect(p.grr!).toBeLessThanOrEqual(1);
+            expect(p.grr!).toBeLessThanOrEqual(p.nrr!);
+          }
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it('incremental and full recompute agree after any sequence of customer events', () => {
+    const event = fc.record({ customer: fc.integer({ min: 0, max: 4 }), spec: customerSpec, nps: npsSpec });
+    fc.assert(
+      fc.property(fc.array(customerSpec, { minLength: 5, maxLength: 5 }), fc.array(event, { maxLength: 8 }), settingsArb, (initial, events, s) => {
+        const settings = settingsOf(s);
+        const state = initial.map((spec) => ({ spec, nps: [] as { score: number; month: number }[] }));
+        const contribution = (i: number) => {
+          const id = `cus_${i}`;
+          return customerContribution(compute(historyOf(id, state[i]!.spec), settings).movements, npsOf(id, state[i]!.nps));
+        };
+        const incremental: Aggregates = aggregateAll(state.map((_, i) => contribution(i)));
+        for (const e of events) {
+          const before = contribution(e.customer);
+          state[e.customer] = { spec: e.spec, nps: e.nps };
+          applyContribution(incremental, contributionDelta(before, contribution(e.customer)), 1);
+        }
+        const full = aggregateAll(state.map((_, i) => contribution(i)));
+        expect(incremental).toEqual(full);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
