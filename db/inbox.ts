@@ -79,6 +79,13 @@ export async function pendingInboxEvents(db: Db, limit: number): Promise<InboxEv
   }));
 }
 
+/** The event as Stripe sent it. */
+export async function inboxPayload(db: Db, seq: number): Promise<unknown> {
+  const row = await db<{ seq: number; payload: unknown }>('webhook_inbox').select('payload').where({ seq }).first();
+  if (!row) throw new Error(`no inbox event ${seq}`);
+  return row.payload;
+}
+
 export async function completeInboxEvent(db: Db, seq: number, status: Exclude<InboxStatus, 'pending'>): Promise<void> {
   await db('webhook_inbox').where({ seq, status: 'pending' }).update({ status, processed_at: db.fn.now(), last_error: null });
 }
