@@ -342,6 +342,7 @@ export function buildPaymentIntent(p: {
     allowed_payment_method_types: null,
     amount: p.amount,
     amount_capturable: 0,
+    amount_details: { tip: {} },
     amount_received: 0,
     application: null,
     application_fee_amount: null,

@@ -1,0 +1,152 @@
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type Simulator } from '../../sim/server';
+
+/** Stripe's list order: newest first; the store keeps creation order, so it is the reverse. */
+function newestFirst<T extends { id: string }>(rows: readonly T[]): string[] {
+  return [...rows].reverse().map((r) => r.id);
+}
+
+describe('list pagination through stripe-node', () => {
+  let sim: Simulator;
+  let stripe: Stripe;
+  beforeAll(async () => {
+    sim = await startSimulator({ seed: 11, customers: 250, months: 18, now: 1_780_000_000, rateLimit: 0 });
+    stripe = new Stripe(sim.accounts[0]?.restrictedKey as string, { host: '127.0.0.1', port: sim.port, protocol: 'http', maxNetworkRetries: 0 });
+  });
+  afterAll(async () => {
+    await sim?.stop();
+  });
+
+  it('returns every object exactly once, newest first, for each resource', async () => {
+    const a = sim.account();
+    const lists: Array<[string, () => Promise<Array<{ id: string }>>, string[]]> = [
+      ['customers', () => stripe.customers.list({ limit: 100 }).autoPagingToArray({ limit: 10_000 }), newestFirst(a.customers.rows)],
+      ['products', () => stripe.products.list({ limit: 3 }).autoPagingToArray({ limit: 10_000 }), newestFirst(a.products.rows)],
+      ['prices', () => stripe.prices.list({ limit: 7 }).autoPagingToArray({ limit: 10_000 }), newestFirst(a.prices.rows)],
+      ['subscriptions', () => stripe.subscriptions.list({ limit: 100, status: 'all' }).autoPagingToArray({ limit: 10_000 }), newestFirst(a.subscriptions.rows)],
+      ['invoices', () => stripe.invoices.list({ limit: 100 }).autoPagingToArray({ limit: 10_000 }), newestFirst(a.invoices.rows)],
+      ['charges', () => stripe.charges.list({ limit: 100 }).autoPagingToArray({ limit: 10_000 }), newestFirst(a.charges.rows)],
+      ['refunds', () => stripe.refunds.list({ limit: 10 }).autoPagingToArray({ limit: 10_000 }), newestFirst(a.refunds.rows)],
+      ['payment_intents', () => stripe.paymentIntents.list({ limit: 100 }).autoPagingToArray({ limit: 10_000 }), newestFirst(a.paymentIntents.rows)],
+      ['events', () => stripe.events.list({ limit: 100 }).autoPagingToArray({ limit: 10_000 }), newestFirst(a.events.rows)],
+    ];
+    for (const [name, fetchAll, expected] of lists) {
+      expect(expected.length, `${name} generated`).toBeGreaterThan(0);
+      const ids = (await fetchAll()).map((o) => o.id);
+      expect(new Set(ids).size, `${name} unique`).toBe(ids.length);
+      expect(ids, name).toEqual(expected);
+    }
+    // Created timestamps never increase down the list.
+    const invoices = await stripe.invoices.list({ limit: 100 });
+    for (let i = 1; i < invoices.data.length; i++) expect(invoices.data[i - 1]!.created).toBeGreaterThanOrEqual(invoices.data[i]!.created);
+  });
+
+  it('pages carry Stripe list fields; ending_before walks back to the newer objects', async () => {
+    const page1 = await stripe.customers.list({ limit: 5 });
+    expect(page1.object).toBe('list');
+    expect(page1.url).toBe('/v1/customers');
+    expect(page1.has_more).toBe(true);
+    expect(page1.data).toHaveLength(5);
+    const page2 = await stripe.customers.list({ limit: 5, starting_after: page1.data[4]!.id });
+    const back = await stripe.customers.list({ limit: 5, ending_before: page2.data[0]!.id });
+    expect(back.data.map((c) => c.id)).toEqual(page1.data.map((c) => c.id));
+    expect(back.has_more).toBe(false);
+    const tail = await stripe.customers.list({ limit: 3, ending_before: page2.data[2]!.id });
+    expect(tail.data.map((c) => c.id)).toEqual([page1.data[4]!.id, page2.data[0]!.id, page2.data[1]!.id]);
+    expect(tail.has_more).toBe(true);
+  });
+
+  it('filters by customer, subscription, status and created', async () => {
+    const a = sim.account();
+    const sub = a.subscriptions.rows.find((s) => s.status === 'canceled')!;
+    const customer = sub.customer as string;
+
+    const byCustomer = await stripe.invoices.list({ customer, limit: 100 }).autoPagingToArray({ limit: 1000 });
+    expect(byCustomer.length).toBeGreaterThan(0);
+    expect(byCustomer.every((i) => i.customer === customer)).toBe(true);
+    expect(byCustomer.length).toBe(a.invoices.rows.filter((i) => i.customer === customer).length);
+
+    const bySub = await stripe.invoices.list({ subscription: sub.id, limit: 2 }).autoPagingToArray({ limit: 1000 });
+    expect(bySub.map((i) => i.id)).toEqual(newestFirst(a.invoices.rows.filter((i) => i.parent?.subscription_details?.subscription === sub.id)));
+
+    // Default subscription lists leave out canceled ones; status=all includes them.
+    const defaults = await stripe.subscriptions.list({ customer, limit: 100 });
+    expect(defaults.data.some((s) => s.id === sub.id)).toBe(false);
+    const all = await stripe.subscriptions.list({ customer, status: 'all', limit: 100 });
+    expect(all.data.some((s) => s.id === sub.id)).toBe(true);
+    const canceled = await stripe.subscriptions.list({ status: 'canceled', limit: 100 }).autoPagingToArray({ limit: 10_000 });
+    expect(canceled.length).toBe(a.subscriptions.rows.filter((s) => s.status === 'canceled').length);
+
+    const open = await stripe.invoices.list({ status: 'paid', limit: 100 });
+    expect(open.data.every((i) => i.status === 'paid')).toBe(true);
+
+    const since = a.now - 60 * 86_400;
+    const recent = await stripe.charges.list({ created: { gte: since }, limit: 100 }).autoPagingToArray({ limit: 10_000 });
+    expect(recent.length).toBe(a.charges.rows.filter((c) => c.created >= since).length);
+    expect(recent.every((c) => c.created >= since)).toBe(true);
+  });
+
+  it('lists subscription items and invoice lines with the same cursor rules', async () => {
+    const a = sim.account();
+    const withMetered = a.subscriptions.rows.find((s) => s.items.data.length > 1)!;
+    const items = await stripe.subscriptionItems.list({ subscription: withMetered.id, limit: 1 }).autoPagingToArray({ limit: 100 });
+    expect(items.map((i) => i.id)).toEqual(withMetered.items.data.map((i) => i.id));
+
+    const proration = a.invoices.rows.find((i) => i.lines.data.length > 1)!;
+    const lines = await stripe.invoices.listLineItems(proration.id, { limit: 1 }).autoPagingToArray({ limit: 100 });
+    expect(lines.map((l) => l.id)).toEqual(proration.lines.data.map((l) => l.id));
+  });
+
+  it('expands ids into objects and refuses unknown expansions like Stripe', async () => {
+    const subs = await stripe.subscriptions.list({ limit: 3, expand: ['data.customer', 'data.latest_invoice'] });
+    const first = subs.data[0]!;
+    expect(typeof first.customer).toBe('object');
+    expect((first.customer as Stripe.Customer).object).toBe('customer');
+    expect((first.latest_invoice as Stripe.Invoice).object).toBe('invoice');
+    const product = await stripe.products.retrieve(sim.account().products.rows[0]!.id, { expand: ['default_price'] });
+    expect((product.default_price as Stripe.Price).object).toBe('price');
+
+    await expect(stripe.customers.list({ expand: ['data.nope'] })).rejects.toMatchObject({ type: 'StripeInvalidRequestError', statusCode: 400, message: 'This property cannot be expanded (data.nope).' });
+    await expect(stripe.subscriptions.list({ expand: ['customer'] })).rejects.toMatchObject({ statusCode: 400, param: 'expand' });
+    // The stored objects are not changed by an expansion.
+    expect(typeof sim.account().subscriptions.get(first.id)!.customer).toBe('string');
+  });
+
+  it('rejects bad list parameters with Stripe-shaped 400s naming the parameter', async () => {
+    await expect(stripe.customers.list({ limit: 101 })).rejects.toMatchObject({ statusCode: 400, param: 'limit' });
+    await expect(stripe.customers.list({ starting_after: 'cus_doesnotexist' })).rejects.toMatchObject({ statusCode: 400, param: 'starting_after', code: 'resource_missing' });
+    await expect(stripe.subscriptionItems.list({} as Stripe.SubscriptionItemListParams)).rejects.toMatchObject({ statusCode: 400, param: 'subscription', code: 'parameter_missing' });
+    await expect(stripe.customers.retrieve('cus_missing')).rejects.toMatchObject({ statusCode: 404, code: 'resource_missing', message: "No such customer: 'cus_missing'" });
+    const res = await fetch(`${sim.url}/v1/customers?colour=red`, { headers: { Authorization: `Bearer ${sim.accounts[0]!.secretKey}` } });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: { type: 'invalid_request_error', code: 'parameter_unknown', param: 'colour', message: 'Received unknown parameter: colour', doc_url: 'https://docs.stripe.com/error-codes/parameter-unknown' },
+    });
+    expect(res.headers.get('request-id')).toMatch(/^req_/);
+  });
+
+  it('pays an invoice out of band and emits the paid events', async () => {
+    const a = sim.account();
+    const open = a.invoices.rows.find((i) => i.status === 'open')!;
+    expect(open).toBeDefined();
+    const before = a.events.size;
+    const paid = await stripe.invoices.pay(open.id, { paid_out_of_band: true });
+    expect(paid.status).toBe('paid');
+    expect(paid.amount_remaining).toBe(0);
+    const types = a.events.rows.slice(before).map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['invoice.paid', 'invoice.payment_succeeded']));
+    await expect(stripe.invoices.pay(open.id, { paid_out_of_band: true })).rejects.toMatchObject({ statusCode: 400, code: 'invoice_already_paid' });
+  });
+
+  it('creates billing portal sessions with a URL', async () => {
+    const customer = sim.account().customers.rows[0]!;
+    const session = await stripe.billingPortal.sessions.create({ customer: customer.id, return_url: 'https://example.com/back' });
+    expect(session.object).toBe('billing_portal.session');
+    expect(session.customer).toBe(customer.id);
+    expect(session.url.startsWith(sim.url)).toBe(true);
+    const page = await fetch(session.url);
+    expect(page.status).toBe(200);
+    await expect(stripe.billingPortal.sessions.create({ customer: 'cus_nobody' })).rejects.toMatchObject({ statusCode: 400, param: 'customer' });
+  });
+});
