@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as m001 from './001_core_schema';
 import * as m002 from './002_sync';
 import * as m003 from './003_access';
+import * as m004 from './004_analytics';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -11,6 +12,7 @@ const migrations: Record<string, Knex.Migration> = {
   '001_core_schema': m001,
   '002_sync': m002,
   '003_access': m003,
+  '004_analytics': m004,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

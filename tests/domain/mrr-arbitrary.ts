@@ -48,7 +48,7 @@ export function historyOf(customerId: string, spec: CustomerSpec): CustomerHisto
   const c = new CustomerBuilder(customerId);
   for (const [k, p] of Object.entries(PRICES)) c.price(k, p.unit, p.months === 12 ? 'year' : 'month');
   spec.forEach((s, n) => {
-    const subId = `sub_${n}`;
+    const subId = `sub_${customerId}_${n}`;
     let price = s.price;
     let quantity = s.quantity;
     const months = PRICES[price]!.months;

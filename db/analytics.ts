@@ -1,0 +1,313 @@
+import type { Db } from './knex';
+import {
+  COHORT_FIELDS,
+  MONTH_FIELDS,
+  NPS_FIELDS,
+  analyticsSettingsSchema,
+  cohortKey,
+  emptyAggregates,
+  monthLabel,
+  parseCohortKey,
+  parseMonth,
+  type Aggregates,
+  type AnalyticsSettings,
+  type CohortRow,
+  type CustomerHistory,
+  type ExchangeRate,
+  type MirrorCustomer,
+  type MirrorInvoice,
+  type MirrorInvoiceLine,
+  type MirrorPrice,
+  type MirrorSubscription,
+  type MirrorSubscriptionItem,
+  type MonthRow,
+  type Movement,
+  type MovementKind,
+  type NpsRow,
+  type NpsSignal,
+} from '../domain/mrr';
+
+// The mirror columns the metrics read (domain/mrr/mirror.ts has one interface per table).
+const CUSTOMER_COLUMNS = ['id', 'currency', 'deleted'];
+const PRICE_COLUMNS = ['id', 'currency', 'unit_amount', 'billing_scheme', 'type', 'recurring_interval', 'recurring_interval_count', 'recurring_usage_type'];
+const SUBSCRIPTION_COLUMNS = [
+  'id', 'customer_id', 'status', 'currency', 'cancel_at_period_end', 'cancel_at', 'canceled_at', 'ended_at',
+  'current_period_start', 'current_period_end', 'trial_start', 'trial_end',
+];
+const ITEM_COLUMNS = ['stripe_subscription_items.id', 'subscription_id', 'price_id', 'quantity'];
+const INVOICE_COLUMNS = ['id', 'customer_id', 'subscription_id', 'status', 'currency', 'created', 'period_start', 'period_end'];
+const LINE_COLUMNS = [
+  'stripe_invoice_lines.id', 'invoice_id', 'stripe_invoice_lines.subscription_id', 'price_id', 'type', 'amount',
+  'stripe_invoice_lines.currency', 'quantity', 'proration', 'stripe_invoice_lines.period_start', 'stripe_invoice_lines.period_end',
+  'discount_amounts',
+];
+
+/** The workspace's analytics settings (settings.analytics of its row), validated. */
+export async function loadAnalyticsSettings(db: Db, workspaceId: string): Promise<AnalyticsSettings> {
+  const row = await db('workspaces').where({ id: workspaceId }).first<{ settings: Record<string, unknown> } | undefined>('settings');
+  if (!row) throw new Error(`unknown workspace ${workspaceId}`);
+  const parsed = analyticsSettingsSchema.safeParse(row.settings.analytics ?? {});
+  if (!parsed.success) {
+    throw new Error(`workspace ${workspaceId} has invalid analytics settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+export async function loadExchangeRates(db: Db, reportingCurrency: string): Promise<ExchangeRate[]> {
+  const rows = await db('analytics_exchange_rates')
+    .where({ reporting_currency: reportingCurrency })
+    .select<{ currency: string; on: string; rate: string }[]>('currency', db.raw(`to_char("on", 'YYYY-MM-DD') as "on"`), 'rate');
+  return rows.map((r) => ({ currency: r.currency, on: r.on, rate: Number(r.rate) }));
+}
+
+export async function upsertExchangeRates(db: Db, reportingCurrency: string, rates: readonly ExchangeRate[]): Promise<void> {
+  if (rates.length === 0) return;
+  await db('analytics_exchange_rates')
+    .insert(rates.map((r) => ({ currency: r.currency.toLowerCase(), reporting_currency: reportingCurrency, on: r.on, rate: r.rate })))
+    .onConflict(['currency', 'reporting_currency', 'on'])
+    .merge(['rate']);
+}
+
+/** One customer's mirror rows; null when the mirror knows nothing of them. */
+export async function loadCustomerHistory(db: Db, workspaceId: string, customerId: string): Promise<CustomerHistory | null> {
+  const ws = { workspace_id: workspaceId };
+  const [customer, subscriptions, invoices] = await Promise.all([
+    db('stripe_customers').where({ ...ws, id: customerId }).first<MirrorCustomer | undefined>(CUSTOMER_COLUMNS),
+    db('stripe_subscriptions').where({ ...ws, customer_id: customerId }).select<MirrorSubscription[]>(SUBSCRIPTION_COLUMNS),
+    db('stripe_invoices').where({ ...ws, customer_id: customerId }).select<MirrorInvoice[]>(INVOICE_COLUMNS),
+  ]);
+  if (!customer && subscriptions.length === 0 && invoices.length === 0) return null;
+  const [items, lines] = await Promise.all([
+    db('stripe_subscription_items')
+      .where({ 'stripe_subscription_items.workspace_id': workspaceId })
+      .whereIn('subscription_id', subscriptions.map((s) => s.id))
+      .select<MirrorSubscriptionItem[]>(ITEM_COLUMNS),
+    db('stripe_invoice_lines')
+      .where({ 'stripe_invoice_lines.workspace_id': workspaceId })
+      .whereIn('invoice_id', invoices.map((i) => i.id))
+      .select<MirrorInvoiceLine[]>(LINE_COLUMNS),
+  ]);
+  const priceIds = [...new Set([...lines.map((l) => l.price_id), ...items.map((i) => i.price_id)].filter((p): p is string => p !== null))];
+  const prices = await db('stripe_prices').where(ws).whereIn('id', priceIds).select<MirrorPrice[]>(PRICE_COLUMNS);
+  return { customer: customer ?? { id: customerId, currency: null, deleted: false }, subscriptions, items, invoices, lines, prices };
+}
+
+/** Every customer's mirror rows of a workspace, read table by table (for a full recompute). */
+export async function loadWorkspaceHistories(db: Db, workspaceId: string): Promise<CustomerHistory[]> {
+  const ws = { workspace_id: workspaceId };
+  const [customers, subscriptions, items, invoices, lines, prices] = await Promise.all([
+    db('stripe_customers').where(ws).select<MirrorCustomer[]>(CUSTOMER_COLUMNS),
+    db('stripe_subscriptions').where(ws).select<MirrorSubscription[]>(SUBSCRIPTION_COLUMNS),
+    db('stripe_subscription_items').where({ 'stripe_subscription_items.workspace_id': workspaceId }).select<MirrorSubscriptionItem[]>(ITEM_COLUMNS),
+    db('stripe_invoices').where(ws).select<MirrorInvoice[]>(INVOICE_COLUMNS),
+    db('stripe_invoice_lines').where({ 'stripe_invoice_lines.workspace_id': workspaceId }).select<MirrorInvoiceLine[]>(LINE_COLUMNS),
+    db('stripe_prices').where(ws).select<MirrorPrice[]>(PRICE_COLUMNS),
+  ]);
+  return groupHistories(customers, subscriptions, items, invoices, lines, prices);
+}
+
+/** Groups workspace-wide mirror rows by customer (shared with the benchmark's in-memory account). */
+export function groupHistories(
+  customers: readonly MirrorCustomer[],
+  subscriptions: readonly MirrorSubscription[],
+  items: readonly MirrorSubscriptionItem[],
+  invoices: readonly MirrorInvoice[],
+  lines: readonly MirrorInvoiceLine[],
+  prices: readonly MirrorPrice[],
+): CustomerHistory[] {
+  const byCustomer = new Map<string, { customer: MirrorCustomer; subscriptions: MirrorSubscription[]; items: MirrorSubscriptionItem[]; invoices: MirrorInvoice[]; lines: MirrorInvoiceLine[] }>();
+  const entry = (id: string) => {
+    let e = byCustomer.get(id);
+    if (!e) byCustomer.set(id, (e = { customer: { id, currency: null, deleted: false }, subscriptions: [], items: [], invoices: [], lines: [] }));
+    return e;
+  };
+  for (const c of customers) entry(c.id).customer = c;
+  const subOwner = new Map<string, string>();
+  for (const s of subscriptions) {
+    entry(s.customer_id).subscriptions.push(s);
+    subOwner.set(s.id, s.customer_id);
+  }
+  for (const i of items) {
+    const owner = subOwner.get(i.subscription_id);
+    if (owner) entry(owner).items.push(i);
+  }
+  const invoiceOwner = new Map<string, string>();
+  for (const i of invoices) {
+    entry(i.customer_id).invoices.push(i);
+    invoiceOwner.set(i.id, i.customer_id);
+  }
+  for (const l of lines) {
+    const owner = invoiceOwner.get(l.invoice_id);
+    if (owner) entry(owner).lines.push(l);
+  }
+  // Prices are shared: every customer sees the whole (small) price list.
+  return [...byCustomer.values()].map((e) => ({ ...e, prices }));
+}
+
+export async function loadNpsSignals(db: Db, workspaceId: string, customerId?: string): Promise<NpsSignal[]> {
+  const q = db('nps_responses').where({ workspace_id: workspaceId });
+  if (customerId !== undefined) q.andWhere({ customer_id: customerId });
+  const rows = await q.select<{ customer_id: string; score: number; at: Date }[]>('customer_id', 'score', 'at');
+  return rows.map((r) => ({ customerId: r.customer_id, score: r.score, at: r.at }));
+}
+
+interface MovementRow {
+  customer_id: string;
+  at: Date;
+  kind: MovementKind;
+  amount: number;
+  mrr_before: number;
+  mrr_after: number;
+  currency: string;
+  original: Record<string, number>;
+}
+
+const toMovement = (r: MovementRow): Movement => ({
+  customerId: r.customer_id,
+  at: r.at,
+  kind: r.kind,
+  amount: r.amount,
+  mrrBefore: r.mrr_before,
+  mrrAfter: r.mrr_after,
+  original: r.original,
+});
+
+export async function loadCustomerMovements(db: Db, workspaceId: string, customerId: string): Promise<Movement[]> {
+  const rows = await db('analytics_movements').where({ workspace_id: workspaceId, customer_id: customerId }).orderBy([{ column: 'at' }, { column: 'id' }]).select<MovementRow[]>('*');
+  return rows.map(toMovement);
+}
+
+/** Replaces one customer's stored movements and summary row. */
+export async function replaceCustomerAnalytics(
+  db: Db,
+  workspaceId: string,
+  currency: string,
+  customerId: string,
+  movements: readonly Movement[],
+  warnings: readonly string[],
+  cohortMonth: number | null,
+): Promise<void> {
+  await db('analytics_movements').where({ workspace_id: workspaceId, customer_id: customerId }).delete();
+  await insertMovements(db, workspaceId, currency, movements);
+  await db('analytics_customers')
+    .insert({
+      workspace_id: workspaceId,
+      customer_id: customerId,
+      cohort_month: cohortMonth === null ? null : monthLabel(cohortMonth),
+      mrr: movements.at(-1)?.mrrAfter ?? 0,
+      currency,
+      warnings: JSON.stringify(warnings),
+      computed_at: new Date(),
+    })
+    .onConflict(['workspace_id', 'customer_id'])
+    .merge();
+}
+
+export async function insertMovements(db: Db, workspaceId: string, currency: string, movements: readonly Movement[]): Promise<void> {
+  const rows = movements.map((m) => ({
+    workspace_id: workspaceId,
+    customer_id: m.customerId,
+    at: m.at,
+    kind: m.kind,
+    amount: m.amount,
+    mrr_before: m.mrrBefore,
+    mrr_after: m.mrrAfter,
+    currency,
+    original: JSON.stringify(m.original),
+  }));
+  for (let i = 0; i < rows.length; i += 2000) await db('analytics_movements').insert(rows.slice(i, i + 2000));
+}
+
+/**
+ * Adds `delta` to the stored aggregates, row by row in key order (so concurrent
+ * recomputes lock rows in the same order), and drops rows that fall to zero so the
+ * tables hold exactly what a full recompute would write.
+ */
+export async function applyAggregateDelta(db: Db, workspaceId: string, delta: Aggregates): Promise<void> {
+  const increment = async (table: string, keyColumns: Record<string, string>, fields: readonly string[], row: Record<string, number>) => {
+    const values = { workspace_id: workspaceId, ...keyColumns, ...row };
+    const updates = Object.fromEntries(fields.map((f) => [f, db.raw(`${table}.${f} + excluded.${f}`)]));
+    await db(table).insert(values).onConflict(['workspace_id', ...Object.keys(keyColumns)]).merge(updates);
+    await db(table).where({ workspace_id: workspaceId, ...keyColumns }).andWhere((q) => { for (const f of fields) q.andWhere(f, 0); }).delete();
+  };
+  for (const [m, row] of [...delta.months].sort(([a], [b]) => a - b)) {
+    await increment('analytics_months', { month: monthLabel(m) }, MONTH_FIELDS, { ...row });
+  }
+  for (const [key, row] of [...delta.cohorts].sort(([a], [b]) => a.localeCompare(b))) {
+    const { cohort, month } = parseCohortKey(key);
+    await increment('analytics_cohorts', { cohort_month: monthLabel(cohort), month: monthLabel(month) }, COHORT_FIELDS, { ...row });
+  }
+  for (const [c, row] of [...delta.nps].sort(([a], [b]) => a - b)) {
+    await increment('analytics_cohort_nps', { cohort_month: monthLabel(c) }, NPS_FIELDS, { ...row });
+  }
+}
+
+/** Replaces a workspace's aggregates wholesale (full recompute). */
+export async function replaceAggregates(db: Db, workspaceId: string, agg: Aggregates): Promise<void> {
+  const ws = { workspace_id: workspaceId };
+  await db('analytics_months').where(ws).delete();
+  await db('analytics_cohorts').where(ws).delete();
+  await db('analytics_cohort_nps').where(ws).delete();
+  const chunks = async (table: string, rows: Record<string, unknown>[]) => {
+    for (let i = 0; i < rows.length; i += 1000) await db(table).insert(rows.slice(i, i + 1000));
+  };
+  await chunks('analytics_months', [...agg.months].map(([m, row]) => ({ ...ws, month: monthLabel(m), ...row })));
+  await chunks('analytics_cohorts', [...agg.cohorts].map(([key, row]) => {
+    const { cohort, month } = parseCohortKey(key);
+    return { ...ws, cohort_month: monthLabel(cohort), month: monthLabel(month), ...row };
+  }));
+  await chunks('analytics_cohort_nps', [...agg.nps].map(([c, row]) => ({ ...ws, cohort_month: monthLabel(c), ...row })));
+}
+
+export async function loadAggregates(db: Db, workspaceId: string): Promise<Aggregates> {
+  const ws = { workspace_id: workspaceId };
+  const [months, cohorts, nps] = await Promise.all([
+    db('analytics_months').where(ws).select<(MonthRow & { month: string })[]>(['month', ...MONTH_FIELDS]),
+    db('analytics_cohorts').where(ws).select<(CohortRow & { cohort_month: string; month: string })[]>(['cohort_month', 'month', ...COHORT_FIELDS]),
+    db('analytics_cohort_nps').where(ws).select<(NpsRow & { cohort_month: string })[]>(['cohort_month', ...NPS_FIELDS]),
+  ]);
+  const agg = emptyAggregates();
+  const pick = <R>(row: object, fields: readonly string[]) => Object.fromEntries(fields.map((f) => [f, (row as Record<string, unknown>)[f]])) as R;
+  for (const r of months) agg.months.set(parseMonth(r.month), pick<MonthRow>(r, MONTH_FIELDS));
+  for (const r of cohorts) agg.cohorts.set(cohortKey(parseMonth(r.cohort_month), parseMonth(r.month)), pick<CohortRow>(r, COHORT_FIELDS));
+  for (const r of nps) agg.nps.set(parseMonth(r.cohort_month), pick<NpsRow>(r, NPS_FIELDS));
+  return agg;
+}
+
+/** Movements of a workspace in [from, to), optionally of one kind: the drill-down behind a figure. */
+export async function listMovements(db: Db, workspaceId: string, range: { from: Date; to: Date; kind?: MovementKind | undefined; customerIds?: string[] | undefined; limit: number }): Promise<Movement[]> {
+  const q = db('analytics_movements').where({ workspace_id: workspaceId }).andWhere('at', '>=', range.from).andWhere('at', '<', range.to);
+  if (range.kind) q.andWhere({ kind: range.kind });
+  if (range.customerIds) q.whereIn('customer_id', range.customerIds);
+  const rows = await q.orderBy([{ column: 'at' }, { column: 'id' }]).limit(range.limit).select<MovementRow[]>('*');
+  return rows.map(toMovement);
+}
+
+/** Customers paying just before `at`, with their MRR then: the drill-down behind an MRR figure. */
+export async function payingCustomersAt(db: Db, workspaceId: string, at: Date, limit: number): Promise<{ customerId: string; mrr: number }[]> {
+  const rows = await db
+    .select<{ customer_id: string; mrr_after: number }[]>('customer_id', 'mrr_after')
+    .from(
+      db('analytics_movements')
+        .distinctOn('customer_id')
+        .where({ workspace_id: workspaceId })
+        .andWhere('at', '<', at)
+        .orderBy([{ column: 'customer_id' }, { column: 'at', order: 'desc' }, { column: 'id', order: 'desc' }])
+        .select('customer_id', 'mrr_after')
+        .as('latest'),
+    )
+    .where('mrr_after', '>', 0)
+    .orderBy([{ column: 'mrr_after', order: 'desc' }, { column: 'customer_id' }])
+    .limit(limit);
+  return rows.map((r) => ({ customerId: r.customer_id, mrr: r.mrr_after }));
+}
+
+/** Members of a cohort with their current MRR. */
+export async function cohortMembers(db: Db, workspaceId: string, cohortMonth: string, limit: number): Promise<{ customerId: string; mrr: number }[]> {
+  const rows = await db('analytics_customers')
+    .where({ workspace_id: workspaceId, cohort_month: cohortMonth })
+    .orderBy([{ column: 'mrr', order: 'desc' }, { column: 'customer_id' }])
+    .limit(limit)
+    .select<{ customer_id: string; mrr: number }[]>('customer_id', 'mrr');
+  return rows.map((r) => ({ customerId: r.customer_id, mrr: r.mrr }));
+}
