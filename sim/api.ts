@@ -12,6 +12,8 @@ export interface RouteContext {
   params: Form;
   ids: string[];
   baseUrl: string;
+  /** The current account or one connected to it (for GET /v1/accounts/:id). */
+  reachable: (id: string) => SimAccount | undefined;
   /** Counts list pages served (for stats). */
   onPage: () => void;
 }
@@ -194,8 +196,9 @@ const ROUTE_TABLE: Route[] = [
     access: 'read',
     handle: (ctx) => {
       checkParams(ctx.params, ['expand']);
-      if (ctx.ids[0] !== ctx.account.id) throw resourceMissing('account', ctx.ids[0] as string);
-      return accountObject(ctx.account);
+      const account = ctx.reachable(ctx.ids[0] as string);
+      if (!account) throw resourceMissing('account', ctx.ids[0] as string);
+      return accountObject(account);
     },
   },
   {

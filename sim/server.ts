@@ -257,7 +257,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         if (denied) throw denied;
       }
       const params = await readParams(req, url, method);
-      const body = route.handle({ account, params, ids, baseUrl, onPage: () => stats.pagesServed++ });
+      const reachable = (id: string): SimAccount | undefined => (id === account.id || connectedTo(account.id).includes(id) ? accounts.get(id) : undefined);
+      const body = route.handle({ account, params, ids, baseUrl, reachable, onPage: () => stats.pagesServed++ });
       const paths = expandPaths(params.expand);
       send(res, 200, expand(account, body, paths));
     } catch (err) {
