@@ -1,5 +1,21 @@
-import { condition, continueAsNew, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  ParentClosePolicy,
+  patched,
+  setHandler,
+  startChild,
+  workflowInfo,
+  WorkflowIdReusePolicy,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { dunningWorkflow } from './dunning';
+import { dunningWorkflowId } from './ids';
 import { recentEventsQuery, stripeEventSignal, type StripeEventSignal } from './messages';
+import { dunningEventSignal, type DunningEvent } from './play-messages';
+import { CUSTOMER_ID, PLAY, WORKSPACE_ID } from './search-attributes';
 
 /** How many recent events the workflow keeps to show (and to answer the query). */
 export const RECENT_EVENTS_KEPT = 50;
@@ -9,6 +25,14 @@ export const RECENT_EVENTS_KEPT = 50;
  * bounded window is enough.
  */
 export const SEEN_IDS_KEPT = 500;
+/** How many invoices in dunning the workflow remembers, to forward their events. */
+export const DUNNING_INVOICES_KEPT = 50;
+
+/**
+ * Guards the routing of events to the plays: histories recorded before it (events
+ * only recorded) replay unchanged.
+ */
+export const PLAYS_ROUTING_PATCH = 'customer-routes-events-to-plays';
 
 export interface CustomerWorkflowInput {
   workspaceId: string;
@@ -16,16 +40,26 @@ export interface CustomerWorkflowInput {
   /** Carried across continue-as-new. */
   recentEvents?: StripeEventSignal[];
   seenEventIds?: string[];
+  /** Invoices whose dunning workflow this customer started, oldest first. */
+  dunningInvoices?: string[];
+  /** Events received but not yet routed to the plays. */
+  pendingEvents?: StripeEventSignal[];
 }
 
 /**
  * One long-lived workflow per customer: the entry point for every Stripe event that
- * concerns the customer. It records each event once, whatever the delivery count.
+ * concerns the customer. It records each event once, whatever the delivery count,
+ * and routes it to the customer's plays: a failed payment starts the invoice's
+ * dunning workflow; a payment or the subscription's end is forwarded to it.
  */
 export async function customerWorkflow(input: CustomerWorkflowInput): Promise<void> {
   const recent: StripeEventSignal[] = [...(input.recentEvents ?? [])];
   const seen: string[] = [...(input.seenEventIds ?? [])];
   const seenSet = new Set(seen);
+  const dunningInvoices: string[] = [...(input.dunningInvoices ?? [])];
+  // Routing happens in the main loop, one event at a time, so a payment that arrives
+  // right after its failure reaches a dunning workflow that has already started.
+  const pending: StripeEventSignal[] = [...(input.pendingEvents ?? [])];
 
   setHandler(stripeEventSignal, (event) => {
     if (seenSet.has(event.eventId)) return;
@@ -34,15 +68,72 @@ export async function customerWorkflow(input: CustomerWorkflowInput): Promise<vo
     if (seen.length > SEEN_IDS_KEPT) seenSet.delete(seen.shift()!);
     recent.push(event);
     if (recent.length > RECENT_EVENTS_KEPT) recent.shift();
+    if (routed(event.type) && patched(PLAYS_ROUTING_PATCH)) pending.push(event);
   });
   setHandler(recentEventsQuery, () => recent);
 
-  await condition(() => workflowInfo().continueAsNewSuggested);
+  const forward = async (invoiceId: string, event: DunningEvent): Promise<boolean> => {
+    try {
+      await getExternalWorkflowHandle(dunningWorkflowId(input.workspaceId, invoiceId)).signal(dunningEventSignal, event);
+      return true;
+    } catch {
+      // The dunning workflow has already ended: nothing left to stop.
+      return false;
+    }
+  };
+
+  const route = async (event: StripeEventSignal): Promise<void> => {
+    const at = event.stripeCreated;
+    if (event.type === 'invoice.payment_failed' && event.objectId) {
+      const invoiceId = event.objectId;
+      try {
+        await startChild(dunningWorkflow, {
+          workflowId: dunningWorkflowId(input.workspaceId, invoiceId),
+          args: [{ workspaceId: input.workspaceId, customerId: input.customerId, invoiceId, failedAt: at }],
+          // The dunning outlives this run: the customer workflow continues as new.
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          // One dunning per invoice, ever: a later failure of a finished one starts nothing.
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          typedSearchAttributes: [
+            { key: WORKSPACE_ID, value: input.workspaceId },
+            { key: CUSTOMER_ID, value: input.customerId },
+            { key: PLAY, value: 'dunning' },
+          ],
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        await forward(invoiceId, { kind: 'payment_failed', eventId: event.eventId, subscriptionId: null, at });
+      }
+      if (!dunningInvoices.includes(invoiceId)) dunningInvoices.push(invoiceId);
+      if (dunningInvoices.length > DUNNING_INVOICES_KEPT) dunningInvoices.shift();
+    } else if (event.type === 'invoice.payment_succeeded' && event.objectId && dunningInvoices.includes(event.objectId)) {
+      await forward(event.objectId, { kind: 'payment_succeeded', eventId: event.eventId, subscriptionId: null, at });
+      dunningInvoices.splice(dunningInvoices.indexOf(event.objectId), 1);
+    } else if (event.type === 'customer.subscription.deleted') {
+      // Each dunning workflow knows its invoice's subscription and ignores the others'.
+      for (const invoiceId of [...dunningInvoices]) {
+        const delivered = await forward(invoiceId, { kind: 'subscription_deleted', eventId: event.eventId, subscriptionId: event.objectId, at });
+        if (!delivered) dunningInvoices.splice(dunningInvoices.indexOf(invoiceId), 1);
+      }
+    }
+  };
+
+  for (;;) {
+    await condition(() => pending.length > 0 || workflowInfo().continueAsNewSuggested);
+    while (pending.length > 0) await route(pending.shift()!);
+    if (workflowInfo().continueAsNewSuggested) break;
+  }
   await condition(allHandlersFinished);
   await continueAsNew<typeof customerWorkflow>({
     workspaceId: input.workspaceId,
     customerId: input.customerId,
     recentEvents: recent,
     seenEventIds: seen,
+    dunningInvoices,
+    pendingEvents: pending,
   });
+}
+
+function routed(type: string): boolean {
+  return type === 'invoice.payment_failed' || type === 'invoice.payment_succeeded' || type === 'customer.subscription.deleted';
 }

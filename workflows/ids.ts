@@ -17,6 +17,11 @@ export function customerWorkflowId(workspaceId: string, customerId: string): str
   return ['customer', part('workspaceId', workspaceId), part('customerId', customerId)].join(SEPARATOR);
 }
 
+/** The dunning sequence of one failed invoice. */
+export function dunningWorkflowId(workspaceId: string, invoiceId: string): string {
+  return ['dunning', part('workspaceId', workspaceId), part('invoiceId', invoiceId)].join(SEPARATOR);
+}
+
 /** One sync run of a workspace's Stripe history. */
 export function syncWorkflowId(workspaceId: string, runId: string): string {
   return ['sync', part('workspaceId', workspaceId), part('runId', runId)].join(SEPARATOR);

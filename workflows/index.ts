@@ -1,3 +1,4 @@
 // The workflow bundle's entry point: every workflow type the worker runs.
 export { customerWorkflow } from './customer';
+export { dunningWorkflow } from './dunning';
 export { syncWorkflow } from './sync';

@@ -3,6 +3,7 @@ import * as m001 from './001_core_schema';
 import * as m002 from './002_sync';
 import * as m003 from './003_access';
 import * as m004 from './004_analytics';
+import * as m005 from './005_plays';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -13,6 +14,7 @@ const migrations: Record<string, Knex.Migration> = {
   '002_sync': m002,
   '003_access': m003,
   '004_analytics': m004,
+  '005_plays': m005,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

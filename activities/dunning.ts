@@ -1,0 +1,211 @@
+import { z } from 'zod';
+import { closeDunningCase, openDunningCase } from '../db/dunning-cases';
+import { createDraftOnce, findStepDraft, transitionDraft, type Draft } from '../db/drafts';
+import type { Knex } from '../db/knex';
+import { getPlaySettings } from '../db/play-settings';
+import { findWorkspace } from '../db/workspaces';
+import type { DraftStatus } from '../domain/drafts';
+import { isOpenDraft } from '../domain/drafts';
+import {
+  DEFAULT_DUNNING_SCHEDULE,
+  DUNNING_TONES,
+  dunningStepName,
+  planDunningSteps,
+  scheduleProblems,
+  type DunningScheduleSettings,
+  type PlannedStep,
+} from '../domain/dunning-schedule';
+import { DEFAULT_DUNNING_TEMPLATES, type DunningFacts } from '../domain/dunning-templates';
+import { tenureMonths } from '../domain/plan-value';
+import { modeForCustomer, type RolloutMode } from '../domain/rollout';
+import type { Logger } from '../platform/logger';
+import type { DunningOutcome } from '../workflows/play-messages';
+import { renderPlayEmail } from './drafts';
+import { StripeUnavailableError, type StripeReader } from './stripe-reader';
+
+export const DUNNING_PLAY = 'dunning';
+const ACTOR = 'system:dunning';
+
+/** Dunning's part of play_settings.config, validated where it is stored and where it is read. */
+export const dunningConfigSchema = z.strictObject({
+  steps: z
+    .array(z.strictObject({ day: z.number().int().min(0).max(60), tone: z.enum(DUNNING_TONES) }))
+    .min(1)
+    .max(10),
+  quietHoursBeforeRetry: z.number().min(0).max(72).default(DEFAULT_DUNNING_SCHEDULE.quietHoursBeforeRetry),
+  hoursAfterRetry: z.number().min(0).max(72).default(DEFAULT_DUNNING_SCHEDULE.hoursAfterRetry),
+});
+
+/** The workspace's schedule; the default when unset (or no longer valid). */
+export function dunningSchedule(config: Record<string, unknown>): DunningScheduleSettings {
+  const parsed = dunningConfigSchema.safeParse(config);
+  if (!parsed.success || scheduleProblems(parsed.data).length) return DEFAULT_DUNNING_SCHEDULE;
+  return parsed.data;
+}
+
+/** Recent usage of a customer from product signals, when the workspace sends them. */
+export type UsageSource = (workspaceId: string, customerId: string) => Promise<{ summary: string } | null>;
+
+export interface DunningActivityDeps {
+  db: Knex;
+  stripe: StripeReader;
+  log: Logger;
+  usage?: UsageSource;
+}
+
+export interface DunningRef {
+  workspaceId: string;
+  customerId: string;
+  invoiceId: string;
+  workflowId: string;
+}
+
+export type BeginDunningResult =
+  | { kind: 'open'; steps: PlannedStep[]; subscriptionId: string | null; quietBeforeRetryMs: number; afterRetryMs: number }
+  | { kind: 'closed'; invoiceStatus: string }
+  | { kind: 'stripe_unavailable'; error: string };
+
+export type StepState =
+  | { kind: 'ready'; mode: RolloutMode; draft: { id: string; status: DraftStatus } | null }
+  | { kind: 'stripe_unavailable'; error: string };
+
+export function createDunningActivities(deps: DunningActivityDeps) {
+  const { db, stripe, log } = deps;
+
+  async function factsFor(ref: DunningRef, step: PlannedStep, totalSteps: number): Promise<{ facts: DunningFacts; to: string | null } | null> {
+    const invoice = await stripe.invoice(ref.workspaceId, ref.invoiceId);
+    if (!invoice) return null;
+    const [customer, plan, workspace, usage] = await Promise.all([
+      stripe.customer(ref.workspaceId, ref.customerId),
+      invoice.subscriptionId ? stripe.subscriptionPlan(ref.workspaceId, invoice.subscriptionId) : Promise.resolve(null),
+      findWorkspace(db, ref.workspaceId),
+      deps.usage ? deps.usage(ref.workspaceId, ref.customerId) : Promise.resolve(null),
+    ]);
+    const payUrl = invoice.hostedInvoiceUrl ?? (await stripe.billingPortalUrl(ref.workspaceId, ref.customerId));
+    const since = customer?.created ? new Date(customer.created) : null;
+    const facts: DunningFacts = {
+      company: { name: workspace?.name ?? ref.workspaceId },
+      customer: {
+        id: ref.customerId,
+        name: customer?.name ?? 'there',
+        email: customer?.email ?? null,
+        customerSince: customer?.created ?? null,
+        tenureMonths: since ? tenureMonths(since, new Date()) : null,
+      },
+      plan: plan?.monthlyValue ? { name: plan.name, monthlyValue: plan.monthlyValue } : null,
+      invoice: {
+        id: invoice.id,
+        number: invoice.number,
+        amountDue: { amount: invoice.amountRemaining || invoice.amountDue, currency: invoice.currency },
+        hostedUrl: invoice.hostedInvoiceUrl,
+        nextRetryAt: invoice.nextPaymentAttempt,
+      },
+      payUrl: payUrl ?? '',
+      usage,
+      step: { index: step.index, number: step.index + 1, total: totalSteps, tone: step.tone, isFinal: step.index === totalSteps - 1 },
+    };
+    return { facts, to: customer?.email ?? null };
+  }
+
+  const summary = (d: Draft) => ({ id: d.id, status: d.status });
+
+  return {
+    /** Reads the invoice, plans the steps around Stripe's next retry and opens the recovery case. */
+    async beginDunning(input: DunningRef & { failedAt: string }): Promise<BeginDunningResult> {
+      let invoice;
+      try {
+        invoice = await stripe.invoice(input.workspaceId, input.invoiceId);
+      } catch (err) {
+        if (err instanceof StripeUnavailableError) return { kind: 'stripe_unavailable', error: err.message };
+        throw err;
+      }
+      if (!invoice) return { kind: 'closed', invoiceStatus: 'missing' };
+      await openDunningCase(db, {
+        workspaceId: input.workspaceId,
+        invoiceId: input.invoiceId,
+        customerId: input.customerId,
+        workflowId: input.workflowId,
+        currency: invoice.currency,
+        amountDue: invoice.amountDue,
+        failedAt: new Date(input.failedAt),
+      });
+      if (invoice.status !== 'open') return { kind: 'closed', invoiceStatus: invoice.status ?? 'unknown' };
+      const settings = await getPlaySettings(db, input.workspaceId, DUNNING_PLAY);
+      const retries = invoice.nextPaymentAttempt ? [new Date(invoice.nextPaymentAttempt)] : [];
+      const schedule = dunningSchedule(settings.config);
+      return {
+        kind: 'open',
+        steps: planDunningSteps(new Date(input.failedAt), schedule, retries),
+        subscriptionId: invoice.subscriptionId,
+        quietBeforeRetryMs: schedule.quietHoursBeforeRetry * 3_600_000,
+        afterRetryMs: schedule.hoursAfterRetry * 3_600_000,
+      };
+    },
+
+    /**
+     * Brings a step's draft in line with the play's mode as it is now: creates it
+     * (scheduled in auto, drafted in review), returns a scheduled one to review when
+     * the mode changed to review, cancels it when the mode is off.
+     */
+    async prepareDunningStep(input: DunningRef & { step: PlannedStep; totalSteps: number }): Promise<StepState> {
+      const settings = await getPlaySettings(db, input.workspaceId, DUNNING_PLAY);
+      const mode = modeForCustomer(settings.rollout, input.workspaceId, input.customerId);
+      const stepName = dunningStepName(input.step.index);
+      let draft = await findStepDraft(db, input.workflowId, stepName);
+      if (mode === 'off') {
+        if (draft && isOpenDraft(draft.status)) draft = await transitionDraft(db, draft.id, { to: 'cancelled', actor: ACTOR, reason: 'dunning is off in this workspace' });
+        return { kind: 'ready', mode, draft: draft ? summary(draft) : null };
+      }
+      if (!draft) {
+        let built;
+        try {
+          built = await factsFor(input, input.step, input.totalSteps);
+        } catch (err) {
+          if (err instanceof StripeUnavailableError) return { kind: 'stripe_unavailable', error: err.message };
+          throw err;
+        }
+        if (!built) return { kind: 'ready', mode, draft: null };
+        const email = await renderPlayEmail(db, log, {
+          workspaceId: input.workspaceId,
+          play: DUNNING_PLAY,
+          templateKey: input.step.tone,
+          builtIn: DEFAULT_DUNNING_TEMPLATES[input.step.tone],
+          facts: built.facts,
+        });
+        ({ draft } = await createDraftOnce(
+          db,
+          {
+            workspaceId: input.workspaceId,
+            customerId: input.customerId,
+            play: DUNNING_PLAY,
+            step: stepName,
+            workflowId: input.workflowId,
+            subjectRef: input.invoiceId,
+            templateKey: input.step.tone,
+            status: mode === 'auto' ? 'scheduled' : 'drafted',
+            toAddress: built.to,
+            subject: email.subject,
+            bodyHtml: email.html,
+            bodyText: email.text,
+            facts: built.facts,
+            scheduledFor: new Date(input.step.at),
+          },
+          ACTOR,
+        ));
+      } else if (mode === 'review' && draft.status === 'scheduled') {
+        draft = await transitionDraft(db, draft.id, { to: 'drafted', actor: ACTOR, reason: 'dunning changed to review mode', onlyFrom: ['scheduled'] });
+      }
+      return { kind: 'ready', mode, draft: summary(draft) };
+    },
+
+    /** Records how the dunning ended, for recovery analytics. */
+    async closeDunning(input: DunningRef & { outcome: DunningOutcome; sentSteps: number[] }): Promise<void> {
+      await closeDunningCase(db, input.workspaceId, input.invoiceId, {
+        outcome: input.outcome,
+        emailsSent: input.sentSteps.length,
+        lastStepSent: input.sentSteps.length ? Math.max(...input.sentSteps) : null,
+        endedAt: new Date(),
+      });
+    },
+  };
+}

@@ -1,0 +1,16 @@
+import { createDraftActivities } from './drafts';
+import { createDunningActivities, type DunningActivityDeps } from './dunning';
+import { createSendingActivities, type SendingActivityDeps } from './sending';
+
+export type ActivityDeps = DunningActivityDeps & SendingActivityDeps;
+
+/** Every activity the worker runs, built from its dependencies. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createDraftActivities(deps),
+    ...createDunningActivities(deps),
+    ...createSendingActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,149 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { findDraftById, transitionDraft } from '../db/drafts';
+import type { Knex } from '../db/knex';
+import { getEmailSettings, type EmailSettings } from '../db/play-settings';
+import { finishSend, reserveSend, sendKeyOf } from '../db/sends';
+import { isSendableDraft } from '../domain/drafts';
+import { EmailSendError, type EmailSender } from '../email/sender';
+import type { Logger } from '../platform/logger';
+import { StripeUnavailableError, type StripeReader } from './stripe-reader';
+
+export interface SendingActivityDeps {
+  db: Knex;
+  email: EmailSender;
+  stripe: StripeReader;
+  log: Logger;
+  /** Used for workspaces that have not configured their own from-address. */
+  defaultFrom?: EmailSettings;
+}
+
+/** What must still hold at the moment of sending; checked right before the ledger reservation. */
+export type SendPrecondition = {
+  kind: 'invoice_open';
+  workspaceId: string;
+  invoiceId: string;
+  /** No send this close before a Stripe retry; wait for its outcome instead. */
+  quietBeforeRetryMs?: number;
+  /** How long after the retry the send may go. */
+  afterRetryMs?: number;
+};
+
+export type SendOutcome =
+  | { kind: 'sent'; providerMessageId: string | null }
+  | { kind: 'already_sent' }
+  /** A previous attempt died after calling the provider: it may have gone out, so it is not sent again. */
+  | { kind: 'unconfirmed' }
+  | { kind: 'failed'; error: string }
+  | { kind: 'not_sendable'; status: string }
+  | { kind: 'precondition_failed'; invoiceStatus: string }
+  | { kind: 'retry_soon'; resumeAt: string }
+  | { kind: 'stripe_unavailable'; error: string };
+
+export const EMAIL_PROVIDER_UNAVAILABLE = 'EmailProviderUnavailable';
+
+/**
+ * Sending a draft, exactly once at most. The ledger row (unique key per draft) is
+ * reserved and committed before the provider is called. If the process dies after
+ * the provider accepted the message but before the result is committed, the row
+ * stays 'sending'; the retry finds it and marks it 'unconfirmed' instead of sending
+ * again, because neither SendGrid's mail-send API nor SES can be asked whether a
+ * given message was accepted (SendGrid's activity feed is a paid add-on and lags).
+ * The idempotency key travels with the message (custom args / header / tag) so an
+ * operator can reconcile an unconfirmed send in the provider's logs.
+ */
+export function createSendingActivities(deps: SendingActivityDeps) {
+  const { db, email, stripe, log } = deps;
+
+  async function checkPrecondition(p: SendPrecondition): Promise<SendOutcome | null> {
+    let invoice;
+    try {
+      invoice = await stripe.invoice(p.workspaceId, p.invoiceId);
+    } catch (err) {
+      if (err instanceof StripeUnavailableError) return { kind: 'stripe_unavailable', error: err.message };
+      throw err;
+    }
+    if (!invoice) return { kind: 'precondition_failed', invoiceStatus: 'missing' };
+    if (invoice.status !== 'open') return { kind: 'precondition_failed', invoiceStatus: invoice.status ?? 'unknown' };
+    if (invoice.nextPaymentAttempt && p.quietBeforeRetryMs) {
+      const retry = Date.parse(invoice.nextPaymentAttempt);
+      const now = Date.now();
+      if (now >= retry - p.quietBeforeRetryMs && now < retry) return { kind: 'retry_soon', resumeAt: new Date(retry + (p.afterRetryMs ?? 0)).toISOString() };
+    }
+    return null;
+  }
+
+  return {
+    async sendDraft(input: { draftId: string; actor: string; allowDrafted?: boolean; precondition?: SendPrecondition }): Promise<SendOutcome> {
+      let draft = await findDraftById(db, input.draftId);
+      if (!draft) return { kind: 'not_sendable', status: 'missing' };
+      if (draft.status === 'sent') return { kind: 'already_sent' };
+      if (draft.status === 'drafted' && input.allowDrafted) {
+        draft = await transitionDraft(db, draft.id, { to: 'scheduled', actor: input.actor, reason: 'auto mode', onlyFrom: ['drafted'] });
+      }
+      if (!isSendableDraft(draft.status)) return { kind: 'not_sendable', status: draft.status };
+
+      if (input.precondition) {
+        const blocked = await checkPrecondition(input.precondition);
+        if (blocked) return blocked;
+      }
+
+      if (!draft.toAddress) {
+        const error = 'the customer has no email address in Stripe';
+        await transitionDraft(db, draft.id, { to: 'failed', actor: input.actor, reason: error });
+        return { kind: 'failed', error };
+      }
+      const from = (await getEmailSettings(db, draft.workspaceId)) ?? deps.defaultFrom;
+      if (!from) {
+        const error = 'the workspace has no from-address configured (PUT /workspaces/:id/email-settings)';
+        await transitionDraft(db, draft.id, { to: 'failed', actor: input.actor, reason: error });
+        return { kind: 'failed', error };
+      }
+
+      const key = sendKeyOf(draft.id);
+      const reservation = await reserveSend(db, { workspaceId: draft.workspaceId, draftId: draft.id, idempotencyKey: key, provider: email.provider, toAddress: draft.toAddress });
+      if ('existing' in reservation) {
+        const existing = reservation.existing;
+        if (existing.status === 'sent') {
+          await transitionDraft(db, draft.id, { to: 'sent', actor: input.actor, onlyFrom: ['approved', 'edited', 'scheduled'] });
+          return { kind: 'already_sent' };
+        }
+        if (existing.status === 'failed') {
+          await transitionDraft(db, draft.id, { to: 'failed', actor: input.actor, reason: existing.error ?? 'failed', onlyFrom: ['approved', 'edited', 'scheduled'] });
+          return { kind: 'failed', error: existing.error ?? 'failed' };
+        }
+        // 'sending' (an attempt died mid-send) or already 'unconfirmed': possibly sent, never resent.
+        const reason = 'an earlier attempt stopped after calling the provider; it may have gone out, so it is not sent again';
+        if (existing.status === 'sending') await finishSend(db, key, { status: 'unconfirmed', error: reason });
+        log.warn({ draftId: draft.id, idempotencyKey: key }, 'send unconfirmed: not resending');
+        await transitionDraft(db, draft.id, { to: 'sent', actor: input.actor, reason, onlyFrom: ['approved', 'edited', 'scheduled'] });
+        return { kind: 'unconfirmed' };
+      }
+
+      try {
+        const accepted = await email.send({
+          from: { email: from.fromEmail, name: from.fromName },
+          to: { email: draft.toAddress },
+          replyTo: from.replyTo ? { email: from.replyTo } : null,
+          subject: draft.subject,
+          html: draft.bodyHtml,
+          text: draft.bodyText,
+          idempotencyKey: key,
+          tags: { wysera_play: draft.play, wysera_workspace: draft.workspaceId },
+        });
+        await finishSend(db, key, { status: 'sent', providerMessageId: accepted.providerMessageId });
+        await transitionDraft(db, draft.id, { to: 'sent', actor: input.actor, onlyFrom: ['approved', 'edited', 'scheduled'] });
+        return { kind: 'sent', providerMessageId: accepted.providerMessageId };
+      } catch (err) {
+        if (!(err instanceof EmailSendError)) throw err;
+        if (err.retryable) {
+          // The provider did not take it: release the reservation for the next attempt.
+          await finishSend(db, key, { status: 'retry', error: err.message });
+          throw ApplicationFailure.retryable(err.message, EMAIL_PROVIDER_UNAVAILABLE);
+        }
+        await finishSend(db, key, { status: 'failed', error: err.message });
+        await transitionDraft(db, draft.id, { to: 'failed', actor: input.actor, reason: err.message, onlyFrom: ['approved', 'edited', 'scheduled'] });
+        return { kind: 'failed', error: err.message };
+      }
+    },
+  };
+}

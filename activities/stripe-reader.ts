@@ -1,0 +1,163 @@
+import Stripe from 'stripe';
+import { monthlyValue, type RecurringItem } from '../domain/plan-value';
+import type { Money } from '../domain/dunning-templates';
+
+/**
+ * What the plays read from Stripe (and the one write: paying an invoice out of
+ * band). Activities depend on this interface; the implementation below calls
+ * stripe-node, pointed at Stripe, stripe-mock or the simulator.
+ */
+export interface InvoiceSnapshot {
+  id: string;
+  customerId: string;
+  subscriptionId: string | null;
+  /** draft | open | paid | uncollectible | void */
+  status: string | null;
+  currency: string;
+  amountDue: number;
+  amountRemaining: number;
+  number: string | null;
+  hostedInvoiceUrl: string | null;
+  /** ISO-8601 UTC, or null when Stripe will not retry. */
+  nextPaymentAttempt: string | null;
+}
+
+export interface CustomerSnapshot {
+  id: string;
+  name: string | null;
+  email: string | null;
+  created: string | null;
+}
+
+export interface PlanSnapshot {
+  name: string;
+  monthlyValue: Money | null;
+}
+
+/** Stripe could not be asked or did not answer properly (network, 429, 5xx): try again later. */
+export class StripeUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StripeUnavailableError';
+  }
+}
+
+export interface StripeReader {
+  /** The invoice, or null when Stripe says it does not exist. */
+  invoice(workspaceId: string, invoiceId: string): Promise<InvoiceSnapshot | null>;
+  customer(workspaceId: string, customerId: string): Promise<CustomerSnapshot | null>;
+  subscriptionPlan(workspaceId: string, subscriptionId: string): Promise<PlanSnapshot | null>;
+  /** A billing-portal session where the customer updates their card, or null when the portal is not set up. */
+  billingPortalUrl(workspaceId: string, customerId: string): Promise<string | null>;
+  /** invoices.pay with paid_out_of_band: the only write Wysera makes to Stripe. */
+  payOutOfBand(workspaceId: string, invoiceId: string): Promise<InvoiceSnapshot>;
+}
+
+/** Where a Stripe client for a workspace comes from (its key; Stripe, stripe-mock or the simulator). */
+export type StripeClientFor = (workspaceId: string) => Promise<Stripe>;
+
+/** stripe-node options for an API base URL other than Stripe's (stripe-mock, the simulator). */
+export function stripeHostOptions(baseUrl: string | undefined): Pick<Stripe.StripeConfig, 'host' | 'port' | 'protocol'> {
+  if (!baseUrl) return {};
+  const url = new URL(baseUrl);
+  return { host: url.hostname, port: url.port || (url.protocol === 'https:' ? '443' : '80'), protocol: url.protocol === 'https:' ? 'https' : 'http' };
+}
+
+const iso = (unix: number | null | undefined) => (typeof unix === 'number' ? new Date(unix * 1000).toISOString() : null);
+const idOf = (v: string | { id: string } | null | undefined) => (typeof v === 'string' ? v : (v?.id ?? null));
+
+function invoiceSnapshot(i: Stripe.Invoice): InvoiceSnapshot {
+  // API versions from 2025-03 moved the subscription under parent.subscription_details.
+  const legacy = i as Stripe.Invoice & { subscription?: string | { id: string } | null };
+  const subscription = i.parent?.subscription_details?.subscription ?? legacy.subscription ?? null;
+  return {
+    id: i.id ?? '',
+    customerId: idOf(i.customer) ?? '',
+    subscriptionId: idOf(subscription),
+    status: i.status ?? null,
+    currency: i.currency,
+    amountDue: i.amount_due,
+    amountRemaining: i.amount_remaining,
+    number: i.number ?? null,
+    hostedInvoiceUrl: i.hosted_invoice_url ?? null,
+    nextPaymentAttempt: iso(i.next_payment_attempt),
+  };
+}
+
+/** Translates stripe-node errors: outages become StripeUnavailableError; a 404 becomes null. */
+async function read<T>(what: string, call: () => Promise<T>): Promise<T | null> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof Stripe.errors.StripeError) {
+      if (err.statusCode === 404) return null;
+      if (
+        err instanceof Stripe.errors.StripeConnectionError ||
+        err instanceof Stripe.errors.StripeAPIError ||
+        err instanceof Stripe.errors.StripeRateLimitError ||
+        (err.statusCode !== undefined && (err.statusCode >= 500 || err.statusCode === 429))
+      ) {
+        throw new StripeUnavailableError(`Stripe unavailable reading ${what}: ${err.message}`);
+      }
+    }
+    throw err;
+  }
+}
+
+export function createStripeReader(clientFor: StripeClientFor): StripeReader {
+  return {
+    async invoice(workspaceId, invoiceId) {
+      const stripe = await clientFor(workspaceId);
+      const i = await read(`invoice ${invoiceId}`, () => stripe.invoices.retrieve(invoiceId));
+      return i && invoiceSnapshot(i);
+    },
+    async customer(workspaceId, customerId) {
+      const stripe = await clientFor(workspaceId);
+      const c = await read(`customer ${customerId}`, () => stripe.customers.retrieve(customerId));
+      if (!c || c.deleted) return null;
+      return { id: c.id, name: c.name ?? null, email: c.email ?? null, created: iso(c.created) };
+    },
+    async subscriptionPlan(workspaceId, subscriptionId) {
+      const stripe = await clientFor(workspaceId);
+      const s = await read(`subscription ${subscriptionId}`, () => stripe.subscriptions.retrieve(subscriptionId, { expand: ['items.data.price.product'] }));
+      if (!s) return null;
+      const items: RecurringItem[] = [];
+      const names: string[] = [];
+      for (const item of s.items.data) {
+        const price = item.price;
+        const interval = price.recurring?.interval;
+        if (!price.recurring || !isInterval(interval)) continue;
+        const product = price.product;
+        if (typeof product === 'object' && 'name' in product && product.name) names.push(product.name);
+        items.push({ unitAmount: price.unit_amount, quantity: item.quantity ?? 1, currency: price.currency, interval, intervalCount: price.recurring.interval_count });
+      }
+      return { name: names.join(' + ') || 'your plan', monthlyValue: monthlyValue(items) };
+    },
+    async billingPortalUrl(workspaceId, customerId) {
+      const stripe = await clientFor(workspaceId);
+      try {
+        const session = await read(`billing portal for ${customerId}`, () => stripe.billingPortal.sessions.create({ customer: customerId }));
+        return session?.url ?? null;
+      } catch (err) {
+        // No portal configuration in the account: the hosted invoice page is used instead.
+        if (err instanceof Stripe.errors.StripeInvalidRequestError) return null;
+        throw err;
+      }
+    },
+    async payOutOfBand(workspaceId, invoiceId) {
+      const stripe = await clientFor(workspaceId);
+      const i = await read(`invoice ${invoiceId}`, () => stripe.invoices.pay(invoiceId, { paid_out_of_band: true }));
+      if (!i) throw new StripeNotFoundError(`Stripe has no invoice ${invoiceId}`);
+      return invoiceSnapshot(i);
+    },
+  };
+}
+
+export class StripeNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StripeNotFoundError';
+  }
+}
+
+const isInterval = (v: unknown): v is RecurringItem['interval'] => v === 'day' || v === 'week' || v === 'month' || v === 'year';

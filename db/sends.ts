@@ -1,0 +1,113 @@
+import type { Db } from './knex';
+
+/**
+ * The send ledger: one row per draft, ever (unique idempotency key). A send is
+ * reserved ('sending') and committed before the provider is called, so a crash at
+ * any point leaves evidence that the email may have gone out.
+ */
+export type SendStatus = 'sending' | 'retry' | 'sent' | 'failed' | 'unconfirmed';
+
+export interface Send {
+  id: number;
+  workspaceId: string;
+  draftId: string;
+  idempotencyKey: string;
+  provider: string;
+  status: SendStatus;
+  toAddress: string | null;
+  providerMessageId: string | null;
+  error: string | null;
+  attempts: number;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+interface SendRow {
+  id: number;
+  workspace_id: string;
+  draft_id: string;
+  idempotency_key: string;
+  provider: string;
+  status: SendStatus;
+  to_address: string | null;
+  provider_message_id: string | null;
+  error: string | null;
+  attempts: number;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+const toSend = (r: SendRow): Send => ({
+  id: r.id,
+  workspaceId: r.workspace_id,
+  draftId: r.draft_id,
+  idempotencyKey: r.idempotency_key,
+  provider: r.provider,
+  status: r.status,
+  toAddress: r.to_address,
+  providerMessageId: r.provider_message_id,
+  error: r.error,
+  attempts: r.attempts,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+});
+
+/** The ledger key of a draft: one email per draft, whatever its edits. */
+export const sendKeyOf = (draftId: string) => `draft:${draftId}`;
+
+export interface Reservation {
+  workspaceId: string;
+  draftId: string;
+  idempotencyKey: string;
+  provider: string;
+  toAddress: string;
+}
+
+/**
+ * Reserves the send: a new row, or a row left in 'retry' by a refused attempt, moves
+ * to 'sending' and is returned. Any other existing row (sending, sent, failed,
+ * unconfirmed) is returned as `existing` and nothing is reserved: the caller must
+ * not call the provider.
+ */
+export async function reserveSend(db: Db, r: Reservation): Promise<{ reserved: Send } | { existing: Send }> {
+  const rows = (await db
+    .raw(
+      `insert into sends (workspace_id, draft_id, idempotency_key, provider, status, to_address)
+       values (?, ?, ?, ?, 'sending', ?)
+       on conflict (idempotency_key) do update
+         set status = 'sending', attempts = sends.attempts + 1, provider = excluded.provider, to_address = excluded.to_address, error = null
+         where sends.status = 'retry'
+       returning *`,
+      [r.workspaceId, r.draftId, r.idempotencyKey, r.provider, r.toAddress],
+    )
+    .then((res: { rows: SendRow[] }) => res.rows));
+  if (rows[0]) return { reserved: toSend(rows[0]) };
+  const existing = await db<SendRow>('sends').where({ idempotency_key: r.idempotencyKey }).first();
+  return { existing: toSend(existing!) };
+}
+
+export async function finishSend(
+  db: Db,
+  idempotencyKey: string,
+  outcome: { status: 'sent'; providerMessageId: string | null } | { status: 'failed' | 'retry' | 'unconfirmed'; error: string },
+): Promise<Send> {
+  const [row] = (await db('sends')
+    .where({ idempotency_key: idempotencyKey })
+    .update({
+      status: outcome.status,
+      provider_message_id: outcome.status === 'sent' ? outcome.providerMessageId : null,
+      error: outcome.status === 'sent' ? null : outcome.error,
+      finished_at: outcome.status === 'retry' ? null : db.fn.now(),
+    })
+    .returning('*')) as SendRow[];
+  return toSend(row!);
+}
+
+export async function findSend(db: Db, idempotencyKey: string): Promise<Send | undefined> {
+  const row = await db<SendRow>('sends').where({ idempotency_key: idempotencyKey }).first();
+  return row && toSend(row);
+}
+
+export async function listSends(db: Db, workspaceId: string): Promise<Send[]> {
+  return (await db<SendRow>('sends').where({ workspace_id: workspaceId }).orderBy('id')).map(toSend);
+}

@@ -1,0 +1,88 @@
+/**
+ * When the emails of a dunning sequence go out. Steps are offsets in days from the
+ * failed payment (a workspace setting); each one is moved out of the window just
+ * before one of Stripe's own retries, so nobody is told "your payment failed"
+ * minutes before a retry that may well succeed: the email waits until the retry's
+ * outcome is known instead.
+ */
+export const DUNNING_TONES = ['friendly', 'helpful', 'firm', 'urgent', 'final'] as const;
+export type DunningTone = (typeof DUNNING_TONES)[number];
+
+export interface DunningStepSetting {
+  /** Days after the failed payment. */
+  day: number;
+  tone: DunningTone;
+}
+
+export interface DunningScheduleSettings {
+  steps: DunningStepSetting[];
+  /** No email within this many hours before a Stripe retry... */
+  quietHoursBeforeRetry: number;
+  /** ...it goes this many hours after the retry instead, once its outcome is known. */
+  hoursAfterRetry: number;
+}
+
+export const DEFAULT_DUNNING_SCHEDULE: DunningScheduleSettings = {
+  steps: [
+    { day: 0, tone: 'friendly' },
+    { day: 3, tone: 'helpful' },
+    { day: 7, tone: 'firm' },
+    { day: 14, tone: 'urgent' },
+    { day: 16, tone: 'final' },
+  ],
+  quietHoursBeforeRetry: 12,
+  hoursAfterRetry: 2,
+};
+
+export interface PlannedStep {
+  /** Position in the sequence, from 0; also the draft's step name `step-<n>`. */
+  index: number;
+  tone: DunningTone;
+  /** ISO-8601 UTC. */
+  at: string;
+  /** Why the time differs from the configured day, if it does. */
+  movedForRetry: boolean;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * The planned steps. `retries` are Stripe's known retry times (from the invoice's
+ * next_payment_attempt); a step inside the quiet window before a retry moves to just
+ * after it. Steps stay in order and never fall before the failure itself.
+ */
+export function planDunningSteps(failedAt: Date, settings: DunningScheduleSettings, retries: Date[]): PlannedStep[] {
+  const quiet = settings.quietHoursBeforeRetry * HOUR;
+  const after = settings.hoursAfterRetry * HOUR;
+  const sorted = [...settings.steps].sort((a, b) => a.day - b.day);
+  const planned: PlannedStep[] = [];
+  let previous = failedAt.getTime();
+  for (const [index, step] of sorted.entries()) {
+    let at = Math.max(failedAt.getTime() + step.day * DAY, previous);
+    let moved = false;
+    for (const retry of retries.map((r) => r.getTime()).sort((a, b) => a - b)) {
+      if (at >= retry - quiet && at < retry + after) {
+        at = retry + after;
+        moved = true;
+      }
+    }
+    planned.push({ index, tone: step.tone, at: new Date(at).toISOString(), movedForRetry: moved });
+    previous = at;
+  }
+  return planned;
+}
+
+/** The step name stored on drafts, shared by the workflow and the API. */
+export const dunningStepName = (index: number) => `step-${index}`;
+
+/** Problems with a schedule setting, empty when it is usable. */
+export function scheduleProblems(settings: DunningScheduleSettings): string[] {
+  const problems: string[] = [];
+  if (settings.steps.length === 0) problems.push('steps: at least one step is needed');
+  if (settings.steps.length > 10) problems.push('steps: at most 10 steps');
+  const days = settings.steps.map((s) => s.day);
+  if (new Set(days).size !== days.length) problems.push('steps: two steps on the same day');
+  if (days.some((d) => d < 0 || d > 60)) problems.push('steps: days must be between 0 and 60');
+  return problems;
+}

@@ -1,0 +1,32 @@
+import type { Money } from './dunning-templates';
+
+/** A recurring subscription item as the plays need it to state a plan's value. */
+export interface RecurringItem {
+  unitAmount: number | null;
+  quantity: number | null;
+  currency: string;
+  interval: 'day' | 'week' | 'month' | 'year';
+  intervalCount: number;
+}
+
+const MONTHS_PER: Record<RecurringItem['interval'], number> = { day: 12 / 365, week: 12 / 52, month: 1, year: 12 };
+
+/**
+ * What a subscription is worth a month, as a customer-facing figure (list price
+ * times quantity, normalised to a month and rounded to the minor unit). Null when
+ * there is nothing recurring or the items mix currencies.
+ */
+export function monthlyValue(items: RecurringItem[]): Money | null {
+  const priced = items.filter((i) => i.unitAmount !== null);
+  const currency = priced[0]?.currency;
+  if (!currency || priced.some((i) => i.currency !== currency)) return null;
+  const total = priced.reduce((sum, i) => sum + (i.unitAmount! * (i.quantity ?? 1)) / (MONTHS_PER[i.interval] * i.intervalCount), 0);
+  return { amount: Math.round(total), currency };
+}
+
+/** Whole months between two instants (for "with us for N months"). */
+export function tenureMonths(since: Date, now: Date): number {
+  let months = (now.getUTCFullYear() - since.getUTCFullYear()) * 12 + (now.getUTCMonth() - since.getUTCMonth());
+  if (now.getUTCDate() < since.getUTCDate()) months--;
+  return Math.max(0, months);
+}

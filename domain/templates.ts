@@ -1,0 +1,111 @@
+import { Liquid } from 'liquidjs';
+
+/**
+ * Email templates of every play: subject, HTML and plain-text parts written in
+ * Liquid (liquidjs), rendered against the facts a draft cites. Workspaces may
+ * override any template; an override is checked here before it is stored, and a
+ * problem is reported with its part, line and column.
+ */
+export interface EmailTemplate {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+export type TemplatePart = keyof EmailTemplate;
+
+export interface RenderedEmail {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+export interface TemplateProblem {
+  part: TemplatePart;
+  line: number | null;
+  column: number | null;
+  message: string;
+}
+
+export class TemplateError extends Error {
+  constructor(readonly problems: TemplateProblem[]) {
+    super(problems.map((p) => `${p.part}${p.line === null ? '' : ` line ${p.line}, column ${p.column}`}: ${p.message}`).join('; '));
+    this.name = 'TemplateError';
+  }
+}
+
+/** Formats integer minor units as money, e.g. (12345, 'usd') -> "$123.45", (500, 'jpy') -> "¥500". */
+export function formatMoney(amount: number, currency: string): string {
+  const format = new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() });
+  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
+  return format.format(amount / 10 ** digits);
+}
+
+function engine(escapeHtml: boolean): Liquid {
+  const liquid = new Liquid({
+    strictFilters: true,
+    // A misspelt fact fails the preview instead of rendering an empty string to a customer.
+    strictVariables: true,
+    ownPropertyOnly: true,
+    // In-memory lookup only: an {% include %} in a workspace template can never read the disk.
+    templates: {},
+    ...(escapeHtml ? { outputEscape: 'escape' as const } : {}),
+  });
+  liquid.registerFilter('money', (value: unknown) => {
+    if (typeof value === 'object' && value !== null && 'amount' in value && 'currency' in value) {
+      const { amount, currency } = value;
+      if (typeof amount === 'number' && typeof currency === 'string') return formatMoney(amount, currency);
+    }
+    return '';
+  });
+  liquid.registerFilter('date_utc', (value: unknown) => {
+    if (typeof value !== 'string') return '';
+    const d = new Date(value);
+    return Number.isNaN(d.getTime()) ? '' : d.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+  });
+  return liquid;
+}
+
+const plain = engine(false);
+const html = engine(true);
+const engineFor = (part: TemplatePart) => (part === 'html' ? html : plain);
+
+function problemOf(part: TemplatePart, err: unknown): TemplateProblem {
+  const e = err as { token?: { getPosition?: () => number[] }; message?: string; originalError?: Error };
+  const position = e.token?.getPosition?.();
+  // liquidjs appends ", line:1, col:2" to its messages; the position is reported separately.
+  const message = (e.originalError?.message ?? e.message ?? String(err)).replace(/, line:\d+, col:\d+$/, '').split('\n')[0]!;
+  return { part, line: position?.[0] ?? null, column: position?.[1] ?? null, message };
+}
+
+/**
+ * Renders a template with the given facts. Throws TemplateError with every part's
+ * problem (syntax errors, unknown filters, facts the template names but does not have).
+ */
+export function renderTemplate(template: EmailTemplate, facts: object): RenderedEmail {
+  const problems: TemplateProblem[] = [];
+  const out: Partial<RenderedEmail> = {};
+  for (const part of ['subject', 'html', 'text'] as const) {
+    try {
+      const liquid = engineFor(part);
+      out[part] = liquid.renderSync(liquid.parse(template[part]), facts) as string;
+    } catch (err) {
+      problems.push(problemOf(part, err));
+    }
+  }
+  if (problems.length) throw new TemplateError(problems);
+  const subject = out.subject!.replace(/\s+/g, ' ').trim();
+  if (!subject) throw new TemplateError([{ part: 'subject', line: null, column: null, message: 'renders to an empty subject' }]);
+  return { subject, html: out.html!, text: out.text! };
+}
+
+/** Checks a template against example facts of its play: the problems, empty when it is usable. */
+export function templateProblems(template: EmailTemplate, exampleFacts: object): TemplateProblem[] {
+  try {
+    renderTemplate(template, exampleFacts);
+    return [];
+  } catch (err) {
+    if (err instanceof TemplateError) return err.problems;
+    throw err;
+  }
+}

@@ -1,0 +1,60 @@
+import { SESv2Client, SendEmailCommand, type SESv2ClientConfig } from '@aws-sdk/client-sesv2';
+import { EmailSendError, isRetryableStatus, type EmailAddress, type EmailMessage, type EmailSender, type SendAccepted } from './sender';
+
+export interface SesOptions {
+  region: string;
+  /** A custom endpoint (e.g. a VPC endpoint or a local SES-compatible service). */
+  endpoint?: string;
+  credentials?: SESv2ClientConfig['credentials'];
+  /** The SES configuration set that records events for this sender, if any. */
+  configurationSet?: string;
+}
+
+const address = (a: EmailAddress) => (a.name ? `"${a.name.replace(/["\\]/g, '')}" <${a.email}>` : a.email);
+/** SES tag values allow only ASCII letters, digits, _ and -. */
+const tagValue = (v: string) => v.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 256);
+
+/** The Amazon SES (v2 API) adapter. The SDK's own retries are off: the ledger's caller retries. */
+export function createSesSender(options: SesOptions): EmailSender {
+  const client = new SESv2Client({
+    region: options.region,
+    maxAttempts: 1,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  });
+  return {
+    provider: 'ses',
+    async send(m: EmailMessage): Promise<SendAccepted> {
+      try {
+        const out = await client.send(
+          new SendEmailCommand({
+            FromEmailAddress: address(m.from),
+            Destination: { ToAddresses: [address(m.to)] },
+            ...(m.replyTo ? { ReplyToAddresses: [address(m.replyTo)] } : {}),
+            Content: {
+              Simple: {
+                Subject: { Data: m.subject, Charset: 'UTF-8' },
+                Body: { Text: { Data: m.text, Charset: 'UTF-8' }, Html: { Data: m.html, Charset: 'UTF-8' } },
+                Headers: [{ Name: 'X-Wysera-Idempotency-Key', Value: m.idempotencyKey }],
+              },
+            },
+            EmailTags: [
+              { Name: 'wysera_idempotency_key', Value: tagValue(m.idempotencyKey) },
+              ...Object.entries(m.tags ?? {}).map(([Name, Value]) => ({ Name, Value: tagValue(Value) })),
+            ],
+            ...(options.configurationSet ? { ConfigurationSetName: options.configurationSet } : {}),
+          }),
+        );
+        return { providerMessageId: out.MessageId ?? null };
+      } catch (err) {
+        const e = err as { $metadata?: { httpStatusCode?: number }; name?: string; message?: string };
+        const status = e.$metadata?.httpStatusCode;
+        if (typeof status === 'number') {
+          const retryable = isRetryableStatus(status) || e.name === 'TooManyRequestsException' || e.name === 'LimitExceededException';
+          throw new EmailSendError(`SES ${status} ${e.name ?? ''}: ${e.message ?? 'error'}`, retryable, status);
+        }
+        throw new EmailSendError(`SES unreachable: ${e.message ?? String(err)}`, true, null);
+      }
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import type { Activities } from '../../activities';
+import type { SendOutcome } from '../../activities/sending';
+import type { DraftStatus } from '../../domain/drafts';
+import { DEFAULT_DUNNING_SCHEDULE, planDunningSteps } from '../../domain/dunning-schedule';
+import type { RolloutMode } from '../../domain/rollout';
+
+/**
+ * Activities for workflow tests: in-memory stand-ins with the same contract as the
+ * real ones (drafts per step, mode re-read at each call, a send ledger), so the tests
+ * exercise the workflow's decisions on the time-skipping server.
+ */
+export interface FakeWorld {
+  mode: RolloutMode;
+  invoiceStatus: string;
+  stripeDown: boolean;
+  nextPaymentAttempt: string | null;
+  subscriptionId: string | null;
+  drafts: Map<string, { id: string; workflowId: string; step: number; status: DraftStatus }>;
+  sent: { draftId: string; step: number }[];
+  closed: { outcome: string; sentSteps: number[] }[];
+}
+
+export function fakeWorld(mode: RolloutMode): FakeWorld {
+  return { mode, invoiceStatus: 'open', stripeDown: false, nextPaymentAttempt: null, subscriptionId: 'sub_1', drafts: new Map(), sent: [], closed: [] };
+}
+
+export function fakeActivities(world: FakeWorld): Activities {
+  const draftOf = (workflowId: string, step: number) => [...world.drafts.values()].find((d) => d.workflowId === workflowId && d.step === step);
+  const open: DraftStatus[] = ['drafted', 'approved', 'edited', 'scheduled'];
+  return {
+    beginDunning(input) {
+      if (world.stripeDown) return Promise.resolve({ kind: 'stripe_unavailable', error: 'down' });
+      if (world.invoiceStatus !== 'open') return Promise.resolve({ kind: 'closed', invoiceStatus: world.invoiceStatus });
+      const retries = world.nextPaymentAttempt ? [new Date(world.nextPaymentAttempt)] : [];
+      return Promise.resolve({
+        kind: 'open',
+        steps: planDunningSteps(new Date(input.failedAt), DEFAULT_DUNNING_SCHEDULE, retries),
+        subscriptionId: world.subscriptionId,
+        quietBeforeRetryMs: 12 * 3_600_000,
+        afterRetryMs: 2 * 3_600_000,
+      });
+    },
+    prepareDunningStep(input) {
+      let draft = draftOf(input.workflowId, input.step.index);
+      if (world.mode === 'off') {
+        if (draft && open.includes(draft.status)) draft.status = 'cancelled';
+        return Promise.resolve({ kind: 'ready', mode: world.mode, draft: draft ? { id: draft.id, status: draft.status } : null });
+      }
+      if (!draft) {
+        if (world.stripeDown) return Promise.resolve({ kind: 'stripe_unavailable', error: 'down' });
+        draft = { id: `draft-${input.workflowId}-${input.step.index}`, workflowId: input.workflowId, step: input.step.index, status: world.mode === 'auto' ? 'scheduled' : 'drafted' };
+        world.drafts.set(draft.id, draft);
+      } else if (world.mode === 'review' && draft.status === 'scheduled') {
+        draft.status = 'drafted';
+      }
+      return Promise.resolve({ kind: 'ready', mode: world.mode, draft: { id: draft.id, status: draft.status } });
+    },
+    sendDraft(input): Promise<SendOutcome> {
+      const draft = world.drafts.get(input.draftId);
+      if (!draft) return Promise.resolve({ kind: 'not_sendable', status: 'missing' });
+      if (draft.status === 'sent') return Promise.resolve({ kind: 'already_sent' });
+      if (draft.status === 'drafted' && input.allowDrafted) draft.status = 'scheduled';
+      if (!['approved', 'edited', 'scheduled'].includes(draft.status)) return Promise.resolve({ kind: 'not_sendable', status: draft.status });
+      if (world.stripeDown) return Promise.resolve({ kind: 'stripe_unavailable', error: 'Stripe unavailable: 503' });
+      if (world.invoiceStatus !== 'open') return Promise.resolve({ kind: 'precondition_failed', invoiceStatus: world.invoiceStatus });
+      draft.status = 'sent';
+      world.sent.push({ draftId: draft.id, step: draft.step });
+      return Promise.resolve({ kind: 'sent', providerMessageId: `msg-${world.sent.length}` });
+    },
+    cancelOpenDrafts(input) {
+      let n = 0;
+      for (const d of world.drafts.values()) {
+        if (d.workflowId === input.workflowId && open.includes(d.status) && (!input.draftIds || input.draftIds.includes(d.id))) {
+          d.status = 'cancelled';
+          n++;
+        }
+      }
+      return Promise.resolve(n);
+    },
+    closeDunning(input) {
+      world.closed.push({ outcome: input.outcome, sentSteps: input.sentSteps });
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,206 @@
+import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import type { PlannedStep } from '../domain/dunning-schedule';
+import type { DraftStatus } from '../domain/drafts';
+import { isSendableDraft } from '../domain/drafts';
+import {
+  draftDecisionSignal,
+  dunningEventSignal,
+  dunningStateQuery,
+  type DraftDecision,
+  type DunningOutcome,
+  type DunningState,
+} from './play-messages';
+
+type Activities = ReturnType<typeof createActivities>;
+
+// Reads and draft bookkeeping: quick, retried until they work (the database may be restarting).
+const { beginDunning, prepareDunningStep, cancelOpenDrafts, closeDunning } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+});
+// Sending: a provider's 429/5xx is retried with backoff. Each attempt re-reads the
+// invoice first and the send ledger keeps every draft to at most one email.
+const { sendDraft } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '30 minutes' },
+});
+
+export interface DunningWorkflowInput {
+  workspaceId: string;
+  customerId: string;
+  invoiceId: string;
+  /** When the payment failed (the Stripe event's time), ISO-8601 UTC: day 0 of the schedule. */
+  failedAt: string;
+}
+
+export interface DunningResult {
+  outcome: DunningOutcome;
+  sentSteps: number[];
+}
+
+/** How long a review may take when there is no later step to give way to. */
+const LAST_REVIEW_WINDOW_MS = 7 * 24 * 3_600_000;
+/** A waiting review re-reads the draft and the mode this often (signals wake it sooner). */
+const REVIEW_POLL_MS = 6 * 3_600_000;
+/** After the last step, payments are still recorded as recoveries for this long. */
+const SETTLE_MS = 7 * 24 * 3_600_000;
+/** Stripe unreachable: try again after 1 minute, doubling to 1 hour. */
+const stripeRetryDelayMs = (attempt: number) => Math.min(3_600_000, 60_000 * 2 ** Math.min(attempt, 6));
+
+// Temporal's workflow sandbox makes `new Date()` the deterministic time of the
+// current workflow task, which is what every timer below is measured against.
+const nowMs = () => new Date().getTime();
+
+/**
+ * One failed invoice's dunning sequence: `dunning:<workspace>:<invoice>`, started by
+ * the customer's workflow on invoice.payment_failed. Each step drafts an email ahead
+ * of its time (so a reviewer can approve it before it is due), re-reads the play's
+ * mode at its time, waits for a review when the mode says so, re-reads the invoice
+ * from Stripe right before sending and sends through the ledger. A payment, the
+ * invoice closing or the subscription ending stops it at once and cancels every
+ * draft not yet sent.
+ */
+export async function dunningWorkflow(input: DunningWorkflowInput): Promise<DunningResult> {
+  const workflowId = workflowInfo().workflowId;
+  const ref = { workspaceId: input.workspaceId, customerId: input.customerId, invoiceId: input.invoiceId, workflowId };
+  let stop: DunningOutcome | null = null;
+  let subscriptionId: string | null = null;
+  const decisions = new Map<string, DraftDecision>();
+  const state: DunningState = { invoiceId: input.invoiceId, phase: 'starting', stepIndex: null, steps: [], sentSteps: [], outcome: null };
+
+  setHandler(dunningEventSignal, (event) => {
+    if (stop) return;
+    if (event.kind === 'payment_succeeded') stop = 'recovered';
+    else if (event.kind === 'paid_out_of_band') stop = 'paid_out_of_band';
+    else if (event.kind === 'subscription_deleted' && (subscriptionId === null || event.subscriptionId === subscriptionId)) stop = 'subscription_deleted';
+    // payment_failed again (a Stripe retry failed): the schedule already accounts for
+    // retries and each send re-reads the invoice, so nothing changes.
+  });
+  setHandler(draftDecisionSignal, (decision) => {
+    decisions.set(decision.draftId, decision);
+  });
+  setHandler(dunningStateQuery, () => state);
+
+  /** Waits until `untilMs` or a stop; true when the time came without a stop. */
+  const waitUntil = async (untilMs: number, wake: () => boolean = () => false): Promise<boolean> => {
+    const ms = untilMs - nowMs();
+    if (ms > 0) await condition(() => stop !== null || wake(), ms);
+    return stop === null;
+  };
+
+  const finish = async (outcome: DunningOutcome): Promise<DunningResult> => {
+    state.phase = 'finished';
+    state.outcome = outcome;
+    await cancelOpenDrafts({ workspaceId: input.workspaceId, workflowId, reason: `dunning ended: ${outcome}` });
+    await closeDunning({ ...ref, outcome, sentSteps: state.sentSteps });
+    return { outcome, sentSteps: state.sentSteps };
+  };
+
+  /** Waits after a Stripe outage (1 minute doubling to 1 hour); false when stopped meanwhile. */
+  const waitForStripe = async (attempt: number): Promise<boolean> => {
+    const phase = state.phase;
+    state.phase = 'waiting_for_stripe';
+    await condition(() => stop !== null, stripeRetryDelayMs(attempt));
+    state.phase = phase;
+    return stop === null;
+  };
+
+  // Start: the invoice as Stripe has it now, and the plan around its next retry.
+  let begun: Extract<Awaited<ReturnType<Activities['beginDunning']>>, { kind: 'open' }>;
+  for (let attempt = 0; ; attempt++) {
+    const result = await beginDunning({ ...ref, failedAt: input.failedAt });
+    if (result.kind === 'open') {
+      begun = result;
+      break;
+    }
+    if (result.kind === 'closed') return finish(result.invoiceStatus === 'paid' ? 'recovered' : 'invoice_closed');
+    if (!(await waitForStripe(attempt))) return finish(stop ?? 'exhausted');
+  }
+  const steps: PlannedStep[] = begun.steps;
+  subscriptionId = begun.subscriptionId;
+  state.steps = steps.map(({ index, tone, at }) => ({ index, tone, at }));
+
+  for (const step of steps) {
+    if (stop) return finish(stop);
+    state.stepIndex = step.index;
+    const next = steps[step.index + 1];
+    const stepInput = { ...ref, step, totalSteps: steps.length };
+    /** The step's draft as the current mode wants it; waits out Stripe outages. Null when stopped. */
+    const prepare = async () => {
+      for (let attempt = 0; ; attempt++) {
+        const prepared = await prepareDunningStep(stepInput);
+        if (prepared.kind === 'ready') return stop ? null : prepared;
+        if (!(await waitForStripe(attempt))) return null;
+      }
+    };
+
+    // Draft it now, so a reviewer can approve it before it is due.
+    state.phase = 'waiting_for_step';
+    if (!(await prepare())) return finish(stop ?? 'exhausted');
+    if (!(await waitUntil(Date.parse(step.at)))) return finish(stop ?? 'exhausted');
+
+    // At the step's time: the mode as it is now decides.
+    let current = await prepare();
+    if (!current) return finish(stop ?? 'exhausted');
+    if (current.mode === 'off' || !current.draft) continue;
+    const draftId = current.draft.id;
+    let status: DraftStatus = current.draft.status;
+
+    if (status === 'drafted' && current.mode === 'review') {
+      state.phase = 'waiting_for_review';
+      const deadline = next ? Date.parse(next.at) : Date.parse(step.at) + LAST_REVIEW_WINDOW_MS;
+      while (status === 'drafted' && current.mode === 'review' && nowMs() < deadline) {
+        await waitUntil(Math.min(deadline, nowMs() + REVIEW_POLL_MS), () => decisions.has(draftId));
+        if (stop) return finish(stop);
+        const decision = decisions.get(draftId);
+        decisions.delete(draftId);
+        if (decision?.status === 'discarded' && decision.endSequence) return finish('discarded');
+        current = await prepare();
+        if (!current) return finish(stop ?? 'exhausted');
+        status = current.draft?.status ?? 'cancelled';
+      }
+    }
+    if (current.mode === 'off') continue;
+    // Not reviewed in time: it would now be stale; the next step takes over.
+    if (status === 'drafted' && current.mode === 'review') {
+      await cancelOpenDrafts({ workspaceId: input.workspaceId, workflowId, reason: 'not reviewed before the next step', draftIds: [draftId] });
+      continue;
+    }
+    if (!isSendableDraft(status) && !(status === 'drafted' && current.mode === 'auto')) continue;
+
+    // Send, once Stripe confirms the invoice is still unpaid and no retry of its own is imminent.
+    state.phase = 'sending';
+    for (let attempt = 0; ; ) {
+      const sent = await sendDraft({
+        draftId,
+        actor: 'system:dunning',
+        allowDrafted: current.mode === 'auto',
+        precondition: {
+          kind: 'invoice_open',
+          workspaceId: input.workspaceId,
+          invoiceId: input.invoiceId,
+          quietBeforeRetryMs: begun.quietBeforeRetryMs,
+          afterRetryMs: begun.afterRetryMs,
+        },
+      });
+      if (sent.kind === 'stripe_unavailable') {
+        if (!(await waitForStripe(attempt++))) return finish(stop ?? 'exhausted');
+        continue;
+      }
+      if (sent.kind === 'retry_soon') {
+        if (!(await waitUntil(Date.parse(sent.resumeAt)))) return finish(stop ?? 'exhausted');
+        continue;
+      }
+      if (sent.kind === 'precondition_failed') return finish(sent.invoiceStatus === 'paid' ? 'recovered' : 'invoice_closed');
+      if (sent.kind === 'sent' || sent.kind === 'already_sent' || sent.kind === 'unconfirmed') state.sentSteps.push(step.index);
+      break;
+    }
+  }
+
+  // The sequence is over; a payment in the next days still counts as a recovery.
+  state.phase = 'settling';
+  state.stepIndex = null;
+  await condition(() => stop !== null, SETTLE_MS);
+  return finish(stop ?? 'exhausted');
+}
