@@ -112,7 +112,7 @@ describe('rate limiting', () => {
     expect(results.filter((r) => r.status === 'fulfilled').length).toBe(5);
     expect(refused.length).toBe(15);
     for (const r of refused) {
-      const reason: unknown = (r as PromiseRejectedResult).reason;
+      const reason: unknown = (r).reason;
       expect(reason).toBeInstanceOf(Stripe.errors.StripeRateLimitError);
       expect(reason).toMatchObject({ statusCode: 429, code: 'rate_limit' });
     }
