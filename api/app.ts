@@ -9,6 +9,8 @@ import { authenticate } from './auth';
 import { errorHandler, notFound } from './errors';
 import { healthRouter } from './health';
 import { webhookRouter } from './webhooks';
+import { workspacesRouter } from './workspaces';
+import { StripeClients, stripeEndpointFromEnv } from '../activities/stripe-client';
 
 export interface AppDeps {
   db: Knex;
@@ -19,6 +21,11 @@ export interface AppDeps {
   webhookMaxBytes: number;
   /** Bearer token for operator-only routes; those routes answer 403 without it. */
   operatorToken?: string | undefined;
+  /** Stripe clients with each workspace's rate limiter (default: api.stripe.com or STRIPE_API_BASE). */
+  stripe?: StripeClients;
+  temporalNamespace?: string;
+  /** Task queue the sync workflows are started on. */
+  taskQueue?: string;
 }
 
 /** The HTTP API: built from its dependencies so tests run it against real services. */
@@ -37,6 +44,16 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: '256kb' }));
   app.use(authenticate({ db: deps.db, operatorToken: deps.operatorToken }));
   app.use(accessRouter({ db: deps.db }));
+  app.use(
+    workspacesRouter({
+      db: deps.db,
+      keyring: deps.keyring,
+      stripe: deps.stripe ?? new StripeClients({ endpoint: stripeEndpointFromEnv() }),
+      temporal: deps.temporal,
+      namespace: deps.temporalNamespace ?? 'default',
+      taskQueue: deps.taskQueue ?? 'wysera',
+    }),
+  );
 
   app.use(notFound);
   app.use(errorHandler(deps.log));

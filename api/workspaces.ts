@@ -1,0 +1,216 @@
+import { Router, type Response } from 'express';
+import { Client, type Connection } from '@temporalio/client';
+import { z } from 'zod';
+import { ConnectRefused, validateConnection } from '../activities/stripe-connect';
+import type { StripeClients } from '../activities/stripe-client';
+import { startSync, WorkspaceNotFound } from '../activities/sync-start';
+import { createApiToken } from '../db/api-tokens';
+import { appendAudit } from '../db/audit';
+import type { Knex } from '../db/knex';
+import { listOverrides, loadCatalog, replaceOverrides } from '../db/product-mapping';
+import { latestSyncRun, SyncAlreadyRunning, syncProgress, type SyncRun } from '../db/sync';
+import { findWorkspace, findWorkspaceByStripeAccount, findWorkspaceSettings, insertWorkspace, newWorkspaceId } from '../db/workspaces';
+import { applyOverrides, deriveDefaults, overrideProblems } from '../domain/product-mapping';
+import { checkStripeKey } from '../domain/stripe-keys';
+import { estimateResource, overallEta } from '../domain/sync-progress';
+import { workspaceSettingsSchema } from '../domain/workspace-settings';
+import type { Keyring } from '../platform/crypto';
+import { authOf, requireOperator, requireWorkspaceRole } from './auth';
+import { HttpError, parseOr400 } from './errors';
+
+export interface WorkspacesRouterDeps {
+  db: Knex;
+  keyring: Keyring;
+  stripe: StripeClients;
+  temporal: Connection;
+  namespace: string;
+  taskQueue: string;
+}
+
+const newWorkspace = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  stripeKey: z.string().trim().min(1).max(500),
+  webhookSecret: z.string().trim().regex(/^whsec_[A-Za-z0-9]+$/, 'must be a Stripe webhook signing secret (whsec_...)'),
+  stripeAccount: z.string().trim().regex(/^acct_[A-Za-z0-9]+$/, 'must be a Stripe account id (acct_...)').optional(),
+  settings: workspaceSettingsSchema.partial().strict().optional(),
+  /** Start the first sync at once (default). */
+  sync: z.boolean().default(true),
+});
+
+const syncRequest = z
+  .strictObject({
+    mode: z.enum(['full', 'since']).default('full'),
+    since: z.iso
+      .datetime({ offset: true })
+      .transform((s) => new Date(s))
+      .optional(),
+  })
+  .refine((b) => b.mode !== 'since' || b.since, { path: ['since'], message: 'is required when mode is "since"' })
+  .refine((b) => !b.since || b.since.getTime() <= Date.now(), { path: ['since'], message: 'must not be in the future' });
+
+const limitsSchema = z.record(z.string().regex(/^[a-z0-9_]{1,64}$/, 'metric names are lower-case letters, digits and _'), z.number().int().nonnegative().nullable());
+
+const mappingBody = z.strictObject({
+  products: z
+    .array(
+      z.strictObject({
+        productId: z.string().min(1).max(255),
+        planName: z.string().trim().min(1).max(200),
+        tierRank: z.number().int().min(1).max(10_000),
+        limits: limitsSchema.default({}),
+      }),
+    )
+    .max(1000),
+});
+
+function runView(run: SyncRun) {
+  return {
+    runId: run.id,
+    workflowId: run.workflowId,
+    mode: run.mode,
+    windowStart: run.windowStart,
+    status: run.status,
+    error: run.error,
+    requestedBy: run.requestedBy,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+  };
+}
+
+/** Answers a refused sync start with the HTTP status that says why. */
+function syncStartError(err: unknown): never {
+  if (err instanceof SyncAlreadyRunning) throw new HttpError(409, err.message, { runId: err.run.id });
+  if (err instanceof WorkspaceNotFound) throw new HttpError(404, err.message);
+  throw new HttpError(503, `the sync could not be started: ${(err as Error).message}`);
+}
+
+/**
+ * Workspaces: creation (operator only) validates the Stripe key before storing
+ * anything; sync progress and re-sync; the product mapping.
+ */
+export function workspacesRouter(deps: WorkspacesRouterDeps): Router {
+  const router = Router();
+  const client = new Client({ connection: deps.temporal, namespace: deps.namespace });
+  const syncDeps = { db: deps.db, client, taskQueue: deps.taskQueue };
+
+  router.post('/workspaces', requireOperator, async (req, res) => {
+    const body = parseOr400(newWorkspace, req.body, 'workspace');
+    const key = checkStripeKey(body.stripeKey);
+    if (!key.ok) throw new HttpError(400, `stripeKey: ${key.message}`, { issues: [{ path: 'stripeKey', message: key.message }] });
+    if (body.stripeAccount && (await findWorkspaceByStripeAccount(deps.db, body.stripeAccount))) {
+      throw new HttpError(409, `stripeAccount: ${body.stripeAccount} is already connected to another workspace`);
+    }
+    const { stripe } = deps.stripe.forCandidate(body.stripeKey, body.stripeAccount, key.livemode);
+    let check;
+    try {
+      check = await validateConnection(stripe);
+    } catch (err) {
+      if (err instanceof ConnectRefused) throw new HttpError(err.status, err.message, err.details);
+      throw err;
+    }
+    const id = newWorkspaceId();
+    const created = await deps.db
+      .transaction(async (trx) => {
+        const workspace = await insertWorkspace(trx, deps.keyring, {
+          id,
+          name: body.name,
+          stripeAccountId: body.stripeAccount ?? null,
+          livemode: key.livemode,
+          stripeKey: body.stripeKey,
+          webhookSecret: body.webhookSecret,
+          settings: body.settings ?? {},
+        });
+        // The first owner token: without it nobody could use the workspace's routes.
+        const token = await createApiToken(trx, { workspaceId: id, role: 'owner', name: 'first owner (created with the workspace)', createdBy: 'operator' });
+        await appendAudit(trx, {
+          workspaceId: id,
+          actor: 'operator',
+          action: 'workspace.created',
+          targetType: 'workspace',
+          targetId: id,
+          after: { name: workspace.name, stripeAccountId: workspace.stripeAccountId, livemode: workspace.livemode, keyKind: key.kind, unverifiedPermissions: check.unverified },
+        });
+        return { workspace, token };
+      })
+      .catch((err: unknown) => {
+        if ((err as { code?: string }).code === '23505') throw new HttpError(409, `stripeAccount: ${body.stripeAccount ?? ''} is already connected to another workspace`);
+        throw err;
+      });
+    let sync: ReturnType<typeof runView> | null = null;
+    let syncError: string | null = null;
+    if (body.sync) {
+      try {
+        sync = runView(await startSync(syncDeps, { workspaceId: id, mode: 'full', requestedBy: 'operator' }));
+      } catch (err) {
+        // The workspace is complete without its first sync; it can be started again.
+        syncError = (err as Error).message;
+      }
+    }
+    res.status(201).json({
+      workspace: { ...created.workspace, settings: workspaceSettingsSchema.parse(body.settings ?? {}) },
+      ownerToken: created.token.token,
+      validation: check,
+      sync,
+      ...(syncError ? { syncError } : {}),
+    });
+  });
+
+  router.get('/workspaces/:workspaceId', requireWorkspaceRole('viewer'), async (_req, res) => {
+    const id = authOf(res).workspaceId;
+    const workspace = await findWorkspace(deps.db, id);
+    if (!workspace) throw new HttpError(404, `no workspace ${id}`);
+    res.json({ ...workspace, settings: await findWorkspaceSettings(deps.db, id) });
+  });
+
+  const progressOf = async (res: Response) => {
+    const id = authOf(res).workspaceId;
+    const run = await latestSyncRun(deps.db, id);
+    if (!run) return { run: null, resources: [], etaSeconds: null };
+    const now = new Date();
+    const resources = (await syncProgress(deps.db, run.id)).map((p) => estimateResource(p, now, run.windowStart));
+    return { run: runView(run), resources, etaSeconds: run.status === 'running' ? overallEta(resources) : 0 };
+  };
+
+  router.get('/workspaces/:workspaceId/sync', requireWorkspaceRole('viewer'), async (_req, res) => {
+    res.json(await progressOf(res));
+  });
+
+  router.post('/workspaces/:workspaceId/sync', requireWorkspaceRole('owner'), async (req, res) => {
+    const auth = authOf(res);
+    const body = parseOr400(syncRequest, req.body ?? {}, 'sync request');
+    const run = await startSync(syncDeps, { workspaceId: auth.workspaceId, mode: body.mode, since: body.since, requestedBy: auth.actor }).catch(syncStartError);
+    await appendAudit(deps.db, { workspaceId: auth.workspaceId, actor: auth.actor, action: 'sync.started', targetType: 'sync_run', targetId: run.id, after: { mode: run.mode, windowStart: run.windowStart } });
+    res.status(202).json(runView(run));
+  });
+
+  const mappingOf = async (db: Knex | Knex.Transaction, workspaceId: string) => {
+    const { products, prices } = await loadCatalog(db, workspaceId);
+    const defaults = deriveDefaults(products, prices);
+    return { defaults, overrides: await listOverrides(db, workspaceId) };
+  };
+
+  router.get('/workspaces/:workspaceId/product-mapping', requireWorkspaceRole('viewer'), async (_req, res) => {
+    const { defaults, overrides } = await mappingOf(deps.db, authOf(res).workspaceId);
+    res.json({ products: applyOverrides(defaults, overrides) });
+  });
+
+  router.put('/workspaces/:workspaceId/product-mapping', requireWorkspaceRole('owner'), async (req, res) => {
+    const auth = authOf(res);
+    const body = parseOr400(mappingBody, req.body, 'product mapping');
+    const mapping = await deps.db.transaction(async (trx) => {
+      // Serialise concurrent edits of one workspace's mapping.
+      await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`product-mapping:${auth.workspaceId}`]);
+      const { defaults, overrides: before } = await mappingOf(trx, auth.workspaceId);
+      const problems = overrideProblems(defaults, body.products);
+      if (problems.length) {
+        throw new HttpError(400, `invalid product mapping: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { issues: problems });
+      }
+      await replaceOverrides(trx, auth.workspaceId, body.products, auth.actor);
+      await appendAudit(trx, { workspaceId: auth.workspaceId, actor: auth.actor, action: 'product_mapping.updated', targetType: 'product_mapping', targetId: auth.workspaceId, before, after: body.products });
+      return applyOverrides(defaults, body.products);
+    });
+    res.json({ products: mapping });
+  });
+
+  return router;
+}

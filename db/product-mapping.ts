@@ -1,0 +1,57 @@
+import type { Db } from './knex';
+import type { CatalogPrice, CatalogProduct, Limits, MappingOverride } from '../domain/product-mapping';
+
+/** The workspace's catalogue from the mirror, in the shape the mapping logic reads. */
+export async function loadCatalog(db: Db, workspaceId: string): Promise<{ products: CatalogProduct[]; prices: CatalogPrice[] }> {
+  const products = await db('stripe_products').select('id', 'name', 'active', 'metadata').where({ workspace_id: workspaceId });
+  const prices = await db('stripe_prices')
+    .select('id', 'product_id', 'active', 'currency', 'unit_amount', 'tiers', 'type', 'recurring_interval', 'recurring_interval_count', 'recurring_usage_type', 'metadata')
+    .where({ workspace_id: workspaceId });
+  return {
+    products: products.map((p: { id: string; name: string; active: boolean; metadata: Record<string, string> }) => ({ id: p.id, name: p.name, active: p.active, metadata: p.metadata })),
+    prices: prices.map(
+      (p: {
+        id: string;
+        product_id: string;
+        active: boolean;
+        currency: string;
+        unit_amount: number | null;
+        tiers: CatalogPrice['tiers'];
+        type: string;
+        recurring_interval: string | null;
+        recurring_interval_count: number | null;
+        recurring_usage_type: string | null;
+        metadata: Record<string, string>;
+      }) => ({
+        id: p.id,
+        productId: p.product_id,
+        active: p.active,
+        currency: p.currency.trim(),
+        unitAmount: p.unit_amount,
+        tiers: p.tiers,
+        type: p.type,
+        interval: p.recurring_interval,
+        intervalCount: p.recurring_interval_count,
+        usageType: p.recurring_usage_type,
+        metadata: p.metadata,
+      }),
+    ),
+  };
+}
+
+export async function listOverrides(db: Db, workspaceId: string): Promise<MappingOverride[]> {
+  const rows = await db<{ workspace_id: string; product_id: string; plan_name: string; tier_rank: number; limits: Limits }>('product_mapping_overrides')
+    .select('product_id', 'plan_name', 'tier_rank', 'limits')
+    .where({ workspace_id: workspaceId })
+    .orderBy('tier_rank');
+  return rows.map((r) => ({ productId: r.product_id, planName: r.plan_name, tierRank: r.tier_rank, limits: r.limits }));
+}
+
+/** Replaces the workspace's overrides with `overrides` (products not listed go back to their defaults). */
+export async function replaceOverrides(db: Db, workspaceId: string, overrides: MappingOverride[], actor: string): Promise<void> {
+  await db('product_mapping_overrides').where({ workspace_id: workspaceId }).delete();
+  if (!overrides.length) return;
+  await db('product_mapping_overrides').insert(
+    overrides.map((o) => ({ workspace_id: workspaceId, product_id: o.productId, plan_name: o.planName, tier_rank: o.tierRank, limits: JSON.stringify(o.limits), updated_by: actor })),
+  );
+}

@@ -1,0 +1,184 @@
+/**
+ * Product mapping: each Stripe product that is sold by subscription becomes a plan
+ * with a name, a tier rank (1 = cheapest) and limits. Defaults come from the
+ * catalogue; a workspace overrides any of it. Plays read the ranks to find "the next
+ * plan up" and "the next plan down".
+ */
+export interface CatalogProduct {
+  id: string;
+  name: string;
+  active: boolean;
+  metadata: Record<string, string>;
+}
+
+export interface CatalogPrice {
+  id: string;
+  productId: string;
+  active: boolean;
+  currency: string;
+  unitAmount: number | null;
+  tiers: { unit_amount: number | null; flat_amount: number | null }[] | null;
+  type: string;
+  interval: string | null;
+  intervalCount: number | null;
+  usageType: string | null;
+  metadata: Record<string, string>;
+}
+
+/** metric -> included amount; null means unlimited. */
+export type Limits = Record<string, number | null>;
+
+export interface PlanMapping {
+  productId: string;
+  productName: string;
+  planName: string;
+  tierRank: number;
+  limits: Limits;
+  /** The plan's entry price per month in the ranking currency (minor units), when it has one. */
+  monthlyAmount: number | null;
+  currency: string | null;
+  source: 'default' | 'override';
+}
+
+export interface MappingOverride {
+  productId: string;
+  planName: string;
+  tierRank: number;
+  limits: Limits;
+}
+
+const MONTHS_PER: Record<string, number> = { day: 12 / 365.25, week: 12 / 52.1775, month: 1, year: 12 };
+
+/** A recurring price per month in minor units (amount / months in the period), or null. */
+export function monthlyAmount(p: CatalogPrice): number | null {
+  if (p.type !== 'recurring' || !p.interval) return null;
+  const months = (MONTHS_PER[p.interval] ?? NaN) * (p.intervalCount ?? 1);
+  const first = p.tiers?.[0];
+  const amount = p.unitAmount ?? (first ? (first.flat_amount ?? 0) + (first.unit_amount ?? 0) : null);
+  if (amount === null || !Number.isFinite(months) || months <= 0) return null;
+  return Math.round(amount / months);
+}
+
+const SEAT_KEYS = new Set(['seats', 'seats_included', 'included_seats']);
+
+/**
+ * Limits from metadata: `seats` / `seats_included` / `included_seats` give the seats
+ * included; `limit_<metric>` (or `limit.<metric>`, `<metric>_limit`) a usage limit.
+ * A value is a whole number or `unlimited`; anything else is ignored.
+ */
+export function limitsFromMetadata(meta: Record<string, string>): Limits {
+  const out: Limits = {};
+  for (const [rawKey, rawValue] of Object.entries(meta)) {
+    const key = rawKey.trim().toLowerCase();
+    let metric: string | undefined;
+    if (SEAT_KEYS.has(key)) metric = 'seats';
+    else if (/^limit[_.:]/.test(key)) metric = key.slice(6);
+    else if (/_limit$/.test(key)) metric = key.slice(0, -6);
+    if (!metric) continue;
+    const value = rawValue.trim().toLowerCase();
+    if (value === 'unlimited' || value === 'inf' || value === '-1') out[metric] = null;
+    else if (/^\d+$/.test(value)) out[metric] = Number(value);
+  }
+  return out;
+}
+
+/** The currency most plans are priced in: ranks compare amounts in it. */
+function rankingCurrency(plans: { product: CatalogProduct; prices: CatalogPrice[] }[]): string | null {
+  const counts = new Map<string, number>();
+  for (const { prices } of plans) for (const c of new Set(prices.map((p) => p.currency))) counts.set(c, (counts.get(c) ?? 0) + 1);
+  const sorted = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  return sorted[0]?.[0] ?? null;
+}
+
+/**
+ * Defaults: products with a recurring price, ranked by the cheapest monthly price in
+ * the ranking currency (active prices preferred), plan name from `metadata.plan_name`
+ * or the product name, limits from product metadata overlaid by the entry price's.
+ */
+export function deriveDefaults(products: CatalogProduct[], prices: CatalogPrice[]): PlanMapping[] {
+  const byProduct = new Map<string, CatalogPrice[]>();
+  for (const p of prices) if (p.type === 'recurring') byProduct.set(p.productId, [...(byProduct.get(p.productId) ?? []), p]);
+  const plans = products.filter((p) => byProduct.has(p.id)).map((product) => ({ product, prices: byProduct.get(product.id)! }));
+  const currency = rankingCurrency(plans);
+  const entries = plans.map(({ product, prices: ps }) => {
+    const candidates = ps
+      .filter((p) => p.currency === currency && p.usageType !== 'metered')
+      .map((p) => ({ price: p, monthly: monthlyAmount(p) }))
+      .filter((c): c is { price: CatalogPrice; monthly: number } => c.monthly !== null)
+      .sort((a, b) => Number(b.price.active) - Number(a.price.active) || a.monthly - b.monthly);
+    const entry = candidates[0];
+    return {
+      product,
+      monthly: entry?.monthly ?? null,
+      limits: { ...limitsFromMetadata(product.metadata), ...limitsFromMetadata(entry?.price.metadata ?? {}) },
+    };
+  });
+  entries.sort(
+    (a, b) =>
+      (a.monthly === null ? 1 : 0) - (b.monthly === null ? 1 : 0) ||
+      (a.monthly ?? 0) - (b.monthly ?? 0) ||
+      a.product.name.localeCompare(b.product.name) ||
+      a.product.id.localeCompare(b.product.id),
+  );
+  return entries.map((e, i) => ({
+    productId: e.product.id,
+    productName: e.product.name,
+    planName: e.product.metadata.plan_name?.trim() || e.product.name,
+    tierRank: i + 1,
+    limits: e.limits,
+    monthlyAmount: e.monthly,
+    currency: e.monthly === null ? null : currency,
+    source: 'default' as const,
+  }));
+}
+
+export interface MappingProblem {
+  path: string;
+  message: string;
+}
+
+/**
+ * What is wrong with a set of overrides against the defaults: products that are not
+ * plans of this workspace, and tier ranks held twice once the overrides are applied.
+ * Paths name the field of the request body (`products.<i>.<field>`).
+ */
+export function overrideProblems(defaults: PlanMapping[], overrides: MappingOverride[]): MappingProblem[] {
+  const problems: MappingProblem[] = [];
+  const known = new Set(defaults.map((d) => d.productId));
+  const seenProduct = new Map<string, number>();
+  overrides.forEach((o, i) => {
+    if (!known.has(o.productId)) problems.push({ path: `products.${i}.productId`, message: `unknown product ${o.productId}: not a subscription product of this workspace` });
+    const prior = seenProduct.get(o.productId);
+    if (prior !== undefined) problems.push({ path: `products.${i}.productId`, message: `product ${o.productId} is listed twice (also at products.${prior})` });
+    seenProduct.set(o.productId, i);
+  });
+  if (problems.length) return problems;
+  const holders = new Map<number, string>();
+  const overridden = new Set(overrides.map((o) => o.productId));
+  for (const d of defaults) if (!overridden.has(d.productId)) holders.set(d.tierRank, `${d.productId} (default)`);
+  overrides.forEach((o, i) => {
+    const holder = holders.get(o.tierRank);
+    if (holder) problems.push({ path: `products.${i}.tierRank`, message: `tier rank ${o.tierRank} is also held by ${holder}` });
+    else holders.set(o.tierRank, `products.${i}`);
+  });
+  return problems;
+}
+
+/** The effective mapping: defaults with overrides applied, ordered by tier rank. */
+export function applyOverrides(defaults: PlanMapping[], overrides: MappingOverride[]): PlanMapping[] {
+  const byId = new Map(overrides.map((o) => [o.productId, o]));
+  return defaults
+    .map((d) => {
+      const o = byId.get(d.productId);
+      return o ? { ...d, planName: o.planName, tierRank: o.tierRank, limits: o.limits, source: 'override' as const } : d;
+    })
+    .sort((a, b) => a.tierRank - b.tierRank || a.productId.localeCompare(b.productId));
+}
+
+/** The plans one step up and down from a product (for upgrade and downgrade plays). */
+export function neighbours(mapping: PlanMapping[], productId: string): { up: PlanMapping | null; down: PlanMapping | null } {
+  const sorted = [...mapping].sort((a, b) => a.tierRank - b.tierRank);
+  const i = sorted.findIndex((m) => m.productId === productId);
+  if (i < 0) return { up: null, down: null };
+  return { up: sorted[i + 1] ?? null, down: sorted[i - 1] ?? null };
+}

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syncHarness, type SyncHarness } from './sync-harness';
+
+const WEBHOOK_SECRET = 'whsec_connectTestSecret123';
+let h: SyncHarness;
+
+beforeAll(async () => {
+  h = await syncHarness({ seed: 'connect', customers: 5, months: 2, rateLimit: 0, connected: [{ customers: 3 }] });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const workspaceCount = async () => Number((await h.db('workspaces').count<{ count: string }[]>('* as count'))[0]!.count);
+const body = (over: Record<string, unknown> = {}) => ({ name: 'Acme', stripeKey: h.sim.accounts[0]!.restrictedKey, webhookSecret: WEBHOOK_SECRET, sync: false, ...over });
+
+describe('POST /workspaces refuses and creates nothing', () => {
+  it('refuses a full-access live key, saying how to make a restricted one and which permissions', async () => {
+    const before = await workspaceCount();
+    const res = await h.call('POST', '/workspaces', body({ stripeKey: 'sk_live_abcdef123456' }));
+    expect(res.status).toBe(400);
+    expect((res.body.error as { message: string }).message).toContain('stripeKey');
+    expect(res.text).toContain('restricted key');
+    for (const p of ['Customers: Read', 'Subscriptions: Read', 'Invoices: Write', 'Charges: Read', 'PaymentIntents: Read']) expect(res.text).toContain(p);
+    expect(await workspaceCount()).toBe(before);
+  });
+
+  it('refuses what is not a secret or restricted key', async () => {
+    const res = await h.call('POST', '/workspaces', body({ stripeKey: 'pk_test_123' }));
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('publishable');
+  });
+
+  it('refuses a key Stripe does not know', async () => {
+    const before = await workspaceCount();
+    const res = await h.call('POST', '/workspaces', body({ stripeKey: 'rk_test_doesNotExist1234' }));
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('invalid or revoked');
+    expect(await workspaceCount()).toBe(before);
+  });
+
+  it('refuses a revoked key', async () => {
+    const key = h.sim.addRestrictedKey({ customers: 'read' });
+    h.sim.revokeKey(key);
+    const res = await h.call('POST', '/workspaces', body({ stripeKey: key }));
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('invalid or revoked');
+  });
+
+  it('names every missing permission', async () => {
+    const before = await workspaceCount();
+    const key = h.sim.addRestrictedKey({ customers: 'read', subscriptions: 'read', invoices: 'read', products: 'read', prices: 'read', refunds: 'read' });
+    const res = await h.call('POST', '/workspaces', body({ stripeKey: key }));
+    expect(res.status).toBe(400);
+    const details = (res.body.error as { details: { missing: string[] } }).details;
+    expect(details.missing.sort()).toEqual(['charges read', 'invoices write', 'payment_intents read']);
+    expect(await workspaceCount()).toBe(before);
+  });
+
+  it('answers 503 when Stripe is down, and stores nothing', async () => {
+    const before = await workspaceCount();
+    h.sim.setOutage({ mode: 'down' });
+    try {
+      const res = await h.call('POST', '/workspaces', body());
+      expect(res.status).toBe(503);
+      expect(res.text).toContain('nothing was created');
+    } finally {
+      h.sim.clearOutage();
+    }
+    expect(await workspaceCount()).toBe(before);
+  });
+
+  it('names the malformed fields', async () => {
+    const res = await h.call('POST', '/workspaces', { name: '', stripeKey: 'rk_test_x', webhookSecret: 'nope', extra: 1 });
+    expect(res.status).toBe(400);
+    const paths = (res.body.error as { details: { issues: { path: string }[] } }).details.issues.map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(['name', 'webhookSecret']));
+    const notJson = await h.call('POST', '/workspaces', '{"name":');
+    expect(notJson.status).toBe(400);
+  });
+
+  it('is for the operator only', async () => {
+    expect((await h.call('POST', '/workspaces', body(), null)).status).toBe(401);
+  });
+});
+
+describe('POST /workspaces creates a workspace', () => {
+  it('stores the secrets sealed, never returns them, and hands out a first owner token', async () => {
+    const key = h.sim.accounts[0]!.restrictedKey;
+    const res = await h.call('POST', '/workspaces', body({ settings: { historyMonths: 36 } }));
+    expect(res.status).toBe(201);
+    expect(res.text).not.toContain(key);
+    expect(res.text).not.toContain(WEBHOOK_SECRET);
+    const ws = res.body.workspace as { id: string; livemode: boolean; settings: { historyMonths: number } };
+    expect(ws.livemode).toBe(false);
+    expect(ws.settings.historyMonths).toBe(36);
+    const validation = res.body.validation as { unverified: string[]; verified: string[] };
+    expect(validation.unverified).toEqual([]);
+    expect(validation.verified).toContain('invoices write');
+    expect(validation.verified).toContain('customers read');
+    const row = await h.db('workspaces').where({ id: ws.id }).first<{ stripe_key_ciphertext: string; webhook_secret_ciphertext: string }>();
+    expect(row.stripe_key_ciphertext).toMatch(/^v1\./);
+    expect(row.stripe_key_ciphertext).not.toContain(key.slice(8));
+    expect(row.webhook_secret_ciphertext).not.toContain('connectTestSecret');
+    const got = await h.call('GET', `/workspaces/${ws.id}`, undefined, res.body.ownerToken as string);
+    expect(got.status).toBe(200);
+    expect(got.text).not.toContain(key);
+    expect(got.body).toMatchObject({ id: ws.id, name: 'Acme' });
+  });
+
+  it('connects a Connect account through the platform key, once', async () => {
+    const connected = h.sim.accounts[1]!;
+    const platformKey = h.sim.accounts[0]!.restrictedKey;
+    const first = await h.call('POST', '/workspaces', body({ name: 'Connected', stripeKey: platformKey, stripeAccount: connected.id }));
+    expect(first.status).toBe(201);
+    expect((first.body.workspace as { stripeAccountId: string }).stripeAccountId).toBe(connected.id);
+    const again = await h.call('POST', '/workspaces', body({ name: 'Again', stripeKey: platformKey, stripeAccount: connected.id }));
+    expect(again.status).toBe(409);
+    const unknown = await h.call('POST', '/workspaces', body({ name: 'Nope', stripeKey: platformKey, stripeAccount: 'acct_doesNotExist' }));
+    expect(unknown.status).toBe(400);
+  });
+
+  it('keeps workspaces apart: another workspace is 403 with the owner token of this one', async () => {
+    const res = await h.call('POST', '/workspaces', body({ name: 'Other' }));
+    const token = res.body.ownerToken as string;
+    const other = await h.call('GET', '/workspaces/ws_unknownWorkspace/sync', undefined, token);
+    expect(other.status).toBe(403);
+    expect(other.text).toContain('ws_unknownWorkspace');
+  });
+});

@@ -1,0 +1,90 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Worker } from '@temporalio/worker';
+import { createApp } from '../api/app';
+import { endpointOf, StripeClients } from '../activities/stripe-client';
+import { createSyncActivities } from '../activities/sync';
+import type { Knex } from '../db/knex';
+import { generateKeySpec, parseKeyring, type Keyring } from '../platform/crypto';
+import { createLogger } from '../platform/logger';
+import { createMetrics } from '../platform/metrics';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../sim/server';
+import { createWorker } from '../workers/worker';
+import { freshDatabase } from './helpers/db';
+import { connectDevServer, uniqueTaskQueue, workflowBundle, type DevServer } from './helpers/temporal';
+
+export const OPERATOR_TOKEN = `op_${'k'.repeat(40)}`;
+
+export interface SyncHarness {
+  db: Knex;
+  sim: Simulator;
+  server: DevServer;
+  keyring: Keyring;
+  stripe: StripeClients;
+  taskQueue: string;
+  baseUrl: string;
+  /** JSON request to the API; `token` defaults to the operator token. */
+  call(method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; body: Record<string, unknown>; text: string }>;
+  startWorker(): Promise<{ worker: Worker; stop(): Promise<void> }>;
+  close(): Promise<void>;
+}
+
+/** Real Postgres, the shared Temporal dev server, the simulator and the API on a free port. */
+export async function syncHarness(simOptions: SimulatorOptions): Promise<SyncHarness> {
+  const { db, drop } = await freshDatabase();
+  const server = await connectDevServer();
+  const sim = await startSimulator({ port: 0, ...simOptions });
+  const keyring = parseKeyring(generateKeySpec());
+  const stripe = new StripeClients({ endpoint: endpointOf(sim.url) });
+  const taskQueue = uniqueTaskQueue('sync');
+  const log = createLogger('silent', 'test');
+  const app = createApp({ db, temporal: server.clientConnection, keyring, log, metrics: createMetrics(), webhookMaxBytes: 1 << 20, operatorToken: OPERATOR_TOKEN, stripe, taskQueue });
+  const http: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const workers: { stop(): Promise<void> }[] = [];
+  return {
+    db,
+    sim,
+    server,
+    keyring,
+    stripe,
+    taskQueue,
+    baseUrl,
+    async call(method, path, body, token = OPERATOR_TOKEN) {
+      const res = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown>, text };
+    },
+    async startWorker() {
+      const worker = await createWorker({
+        connection: server.nativeConnection,
+        namespace: 'default',
+        taskQueue,
+        overrides: { workflowBundle: await workflowBundle(), activities: createSyncActivities({ db, keyring, stripe, client: server.client, log, progressEveryMs: 200 }) },
+      });
+      const running = worker.run();
+      const handle = {
+        worker,
+        stop: async () => {
+          if (worker.getState() === 'RUNNING') worker.shutdown();
+          await running;
+        },
+      };
+      workers.push(handle);
+      return handle;
+    },
+    async close() {
+      for (const w of workers) await w.stop();
+      await new Promise((r) => http.close(r));
+      await sim.stop();
+      await server.close();
+      await drop();
+    },
+  };
+}
