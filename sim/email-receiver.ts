@@ -1,0 +1,238 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+
+/**
+ * A local SendGrid-compatible receiver: `POST /v3/mail/send` checked against
+ * SendGrid's v3 mail-send format, answered like SendGrid (202 with X-Message-Id, or
+ * 400/401/413 with `{ errors: [{ message, field, help }] }`), and every accepted
+ * message recorded. Tests and the demo point @sendgrid/mail at it; it can be told to
+ * fail the next requests with 429/5xx or to hold its answers (a provider that
+ * accepted a message but whose answer never reached the sender).
+ *
+ * Run it alone with `tsx sim/email-receiver.ts [port]`; GET /_receiver/messages
+ * lists what arrived.
+ */
+const address = z.strictObject({ email: z.email({ error: 'does not contain a valid address.' }), name: z.string().optional() });
+const headerMap = z.record(z.string(), z.string());
+/** Headers SendGrid refuses to take from the request (it sets them itself). */
+const RESERVED_HEADERS = ['x-sg-id', 'x-sg-eid', 'received', 'dkim-signature', 'content-type', 'content-transfer-encoding', 'to', 'from', 'subject', 'reply-to', 'cc', 'bcc'];
+
+const personalization = z.strictObject({
+  to: z.array(address).min(1, { error: 'The to array is required for all personalization objects, and must have at least one email object with a valid email address.' }).max(1000),
+  cc: z.array(address).max(1000).optional(),
+  bcc: z.array(address).max(1000).optional(),
+  from: address.optional(),
+  subject: z.string().min(1).optional(),
+  headers: headerMap.optional(),
+  substitutions: z.record(z.string(), z.string()).optional(),
+  dynamic_template_data: z.record(z.string(), z.unknown()).optional(),
+  custom_args: z.record(z.string(), z.string()).optional(),
+  send_at: z.number().int().optional(),
+});
+
+export const mailSendSchema = z
+  .strictObject({
+    personalizations: z.array(personalization).min(1, { error: 'The personalizations field is required and must have at least one personalization.' }).max(1000),
+    from: address,
+    reply_to: address.optional(),
+    reply_to_list: z.array(address).optional(),
+    subject: z.string().min(1).optional(),
+    content: z
+      .array(z.strictObject({ type: z.string().min(1), value: z.string().min(1, { error: 'The content value must be a string at least one character in length.' }) }))
+      .min(1)
+      .optional(),
+    attachments: z.array(z.strictObject({ content: z.string(), type: z.string().optional(), filename: z.string(), disposition: z.string().optional(), content_id: z.string().optional() })).optional(),
+    template_id: z.string().optional(),
+    headers: headerMap.optional(),
+    categories: z.array(z.string().max(255)).max(10).optional(),
+    custom_args: z.record(z.string(), z.string()).optional(),
+    send_at: z.number().int().optional(),
+    batch_id: z.string().optional(),
+    asm: z.strictObject({ group_id: z.number().int(), groups_to_display: z.array(z.number().int()).optional() }).optional(),
+    ip_pool_name: z.string().min(2).max(64).optional(),
+    mail_settings: z.record(z.string(), z.unknown()).optional(),
+    tracking_settings: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((body, ctx) => {
+    const everySubject = body.personalizations.every((p) => p.subject);
+    if (!body.subject && !everySubject && !body.template_id) {
+      ctx.addIssue({ code: 'custom', path: ['subject'], message: 'The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.' });
+    }
+    if (!body.content && !body.template_id) {
+      ctx.addIssue({ code: 'custom', path: ['content'], message: 'Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block.' });
+    }
+    if (body.content && body.content.length > 1) {
+      const plainAt = body.content.findIndex((c) => c.type === 'text/plain');
+      if (plainAt > 0) ctx.addIssue({ code: 'custom', path: ['content', plainAt, 'type'], message: 'If present, text/plain content must be first, followed by text/html, followed by any other content.' });
+    }
+    for (const [key, where] of [...Object.keys(body.headers ?? {}).map((k) => [k, ['headers', k]] as const)]) {
+      if (RESERVED_HEADERS.includes(key.toLowerCase())) ctx.addIssue({ code: 'custom', path: [...where], message: `The header ${key} is reserved and cannot be set.` });
+    }
+  });
+
+export type MailSendBody = z.infer<typeof mailSendSchema>;
+
+export interface ReceivedMessage {
+  messageId: string;
+  receivedAt: Date;
+  apiKey: string;
+  body: MailSendBody;
+  /** The custom arg Wysera puts on every message: its send-ledger key. */
+  idempotencyKey: string | null;
+  to: string[];
+  subject: string | null;
+}
+
+export interface EmailReceiver {
+  url: string;
+  port: number;
+  /** Accepted messages, in arrival order. */
+  messages: ReceivedMessage[];
+  /** Every POST /v3/mail/send, accepted or not. */
+  requests: number;
+  /** The next `count` requests get `status` (429, 500, 503...) without being recorded. */
+  failNext(count: number, status: number): void;
+  /** Accept and record messages but hold the answers for `ms` (0 answers at once again). */
+  holdResponses(ms: number): void;
+  /** Resolves when `n` messages have arrived. */
+  waitForMessages(n: number, timeoutMs?: number): Promise<ReceivedMessage[]>;
+  close(): Promise<void>;
+}
+
+const sgError = (message: string, field: string | null = null, help: string | null = null) => ({ message, field, help });
+
+export async function startEmailReceiver(opts: { port?: number; host?: string } = {}): Promise<EmailReceiver> {
+  const messages: ReceivedMessage[] = [];
+  let requests = 0;
+  let failures: { count: number; status: number } = { count: 0, status: 500 };
+  let holdMs = 0;
+  const waiters = new Set<() => void>();
+  const held = new Set<ServerResponse>();
+
+  const reply = (res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers });
+    res.end(body === undefined ? undefined : JSON.stringify(body));
+  };
+
+  const readBody = (req: IncomingMessage) =>
+    new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        // SendGrid's limit for the whole request is 30 MB.
+        if (size > 30 * 1024 * 1024) reject(new Error('too large'));
+        else chunks.push(c);
+      });
+      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      req.on('error', reject);
+    });
+
+  async function mailSend(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    requests++;
+    const auth = req.headers.authorization ?? '';
+    const apiKey = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    let raw: string;
+    try {
+      raw = await readBody(req);
+    } catch {
+      return reply(res, 413, { errors: [sgError('The JSON payload you have included in your request is too large.')] });
+    }
+    if (!apiKey) return reply(res, 401, { errors: [sgError('The provided authorization grant is invalid, expired, or revoked')] });
+    if (failures.count > 0) {
+      failures.count--;
+      const message = failures.status === 429 ? 'too many requests' : 'internal error';
+      return reply(res, failures.status, { errors: [sgError(message)] }, failures.status === 429 ? { 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 1) } : {});
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      return reply(res, 400, { errors: [sgError('Bad Request', null, null)] });
+    }
+    const parsed = mailSendSchema.safeParse(json);
+    if (!parsed.success) {
+      const errors = parsed.error.issues.map((i) => sgError(i.message, i.path.length ? i.path.join('.') : null, 'http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html'));
+      return reply(res, 400, { errors });
+    }
+    const body = parsed.data;
+    const messageId = randomBytes(16).toString('base64url');
+    messages.push({
+      messageId,
+      receivedAt: new Date(),
+      apiKey,
+      body,
+      idempotencyKey: body.custom_args?.wysera_idempotency_key ?? body.personalizations[0]?.custom_args?.wysera_idempotency_key ?? null,
+      to: body.personalizations.flatMap((p) => p.to.map((t) => t.email)),
+      subject: body.subject ?? body.personalizations[0]?.subject ?? null,
+    });
+    for (const wake of waiters) wake();
+    if (holdMs > 0) {
+      held.add(res);
+      await new Promise((r) => setTimeout(r, holdMs));
+      held.delete(res);
+      if (res.destroyed) return;
+    }
+    reply(res, 202, undefined, { 'x-message-id': messageId });
+  }
+
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://receiver');
+    const run = async () => {
+      if (req.method === 'POST' && url.pathname === '/v3/mail/send') return mailSend(req, res);
+      if (req.method === 'GET' && url.pathname === '/_receiver/messages') {
+        const key = url.searchParams.get('idempotency_key');
+        return reply(res, 200, { requests, messages: key ? messages.filter((m) => m.idempotencyKey === key) : messages });
+      }
+      reply(res, 404, { errors: [sgError(`no route for ${req.method} ${url.pathname}`)] });
+    };
+    run().catch((err: unknown) => reply(res, 500, { errors: [sgError((err as Error).message)] }));
+  });
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    port,
+    messages,
+    get requests() {
+      return requests;
+    },
+    failNext(count, status) {
+      failures = { count, status };
+    },
+    holdResponses(ms) {
+      holdMs = ms;
+    },
+    async waitForMessages(n, timeoutMs = 20_000) {
+      if (messages.length >= n) return messages;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`expected ${n} messages within ${timeoutMs} ms; got ${messages.length}`));
+        }, timeoutMs);
+        const check = () => {
+          if (messages.length < n) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+      });
+      return messages;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of held) res.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+if (require.main === module) {
+  const port = Number(process.argv[2] ?? 8025);
+  void startEmailReceiver({ port }).then((r) => console.log(`SendGrid-compatible receiver on ${r.url} (POST /v3/mail/send, GET /_receiver/messages)`));
+}
