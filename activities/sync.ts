@@ -94,9 +94,15 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, par
   switch (resource) {
     case 'products':
       return page(await stripe.products.list(params), (trx, xs, t) => upsertProducts(trx, ws, xs, t));
-    case 'prices':
-      // Tiers are not in a list response unless asked for; MRR needs them for tiered prices.
-      return page(await stripe.prices.list({ ...params, expand: ['data.tiers'] }), (trx, xs, t) => upsertPrices(trx, ws, xs, t));
+    case 'prices': {
+      const list = await stripe.prices.list(params);
+      // Tiers come only when asked for; MRR needs them, so fetch them for the (few)
+      // tiered prices rather than expanding every page.
+      for (const [i, p] of list.data.entries()) {
+        if (p.billing_scheme === 'tiered' && !p.tiers) list.data[i] = await stripe.prices.retrieve(p.id, { expand: ['tiers'] });
+      }
+      return page(list, (trx, xs, t) => upsertPrices(trx, ws, xs, t));
+    }
     case 'customers':
       return page(await stripe.customers.list(params), (trx, xs, t) => upsertCustomers(trx, ws, xs, t));
     case 'subscriptions': {

@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SyncProgressView } from '../workflows/sync-messages';
+import { syncProgressQuery } from '../workflows/sync-messages';
+import { eventually } from './helpers/temporal';
+import { syncHarness, type SyncHarness } from './sync-harness';
+
+let h: SyncHarness;
+let workspaceId: string;
+let owner: string;
+
+const MIRROR = ['stripe_products', 'stripe_prices', 'stripe_customers', 'stripe_subscriptions', 'stripe_subscription_items', 'stripe_invoices', 'stripe_invoice_lines', 'stripe_charges', 'stripe_refunds', 'stripe_payment_intents'];
+
+/** Everything the mirror holds except the bookkeeping times a re-sync moves on. */
+async function mirrorContent(): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const t of MIRROR) {
+    const rows = await h.db<Record<string, unknown>>(t).where({ workspace_id: workspaceId }).orderBy('id');
+    out[t] = rows.map(({ stripe_state_at: _s, synced_at: _y, ...rest }) => rest);
+  }
+  return out;
+}
+
+type SyncBody = { run: { runId: string; status: string; workflowId: string; error: string | null }; resources: { resource: string; objects: number; pages: number; done: boolean; fraction: number | null }[]; etaSeconds: number | null };
+
+async function waitForSync(runId: string): Promise<SyncBody> {
+  return eventually(
+    async () => (await h.call('GET', `/workspaces/${workspaceId}/sync`, undefined, owner)).body as SyncBody,
+    (b) => b.run?.runId === runId && b.run.status !== 'running',
+    90_000,
+  );
+}
+
+beforeAll(async () => {
+  // A limit the sync must stay under: the simulator answers 429 above it.
+  h = await syncHarness({ seed: 'sync-test', customers: 60, months: 24, rateLimit: 40 });
+  await h.startWorker();
+  const res = await h.call('POST', '/workspaces', {
+    name: 'Sync test',
+    stripeKey: h.sim.accounts[0]!.restrictedKey,
+    webhookSecret: 'whsec_syncTest1',
+    settings: { stripeRateLimitRps: 30 },
+  });
+  expect(res.status).toBe(201);
+  workspaceId = (res.body.workspace as { id: string }).id;
+  owner = res.body.ownerToken as string;
+}, 120_000);
+
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('the first sync', () => {
+  let body: SyncBody;
+
+  it('copies every resource of the account, under the rate limit', async () => {
+    const first = (await h.call('GET', `/workspaces/${workspaceId}/sync`, undefined, owner)).body as SyncBody;
+    body = await waitForSync(first.run.runId);
+    expect({ status: body.run.status, error: body.run.error }).toEqual({ status: 'completed', error: null });
+    const account = h.sim.account();
+    const count = async (t: string) => Number((await h.db(t).where({ workspace_id: workspaceId }).count<{ c: string }[]>('* as c'))[0]!.c);
+    expect(await count('stripe_customers')).toBe(account.customers.size);
+    expect(await count('stripe_subscriptions')).toBe(account.subscriptions.size);
+    expect(await count('stripe_products')).toBe(account.products.size);
+    expect(await count('stripe_prices')).toBe(account.prices.size);
+    // The account's history fits the 24-month window, so nothing is left out.
+    expect(await count('stripe_invoices')).toBe(account.invoices.size);
+    expect(await count('stripe_charges')).toBe(account.charges.size);
+    expect(await count('stripe_refunds')).toBe(account.refunds.size);
+    expect(await count('stripe_payment_intents')).toBe(account.paymentIntents.size);
+    const items = account.subscriptions.rows.reduce((n, s) => n + s.items.data.length, 0);
+    expect(await count('stripe_subscription_items')).toBe(items);
+    expect(await count('stripe_invoice_lines')).toBeGreaterThan(0);
+    expect(h.sim.stats().rateLimited).toBe(0);
+  });
+
+  it('reports progress per resource: objects, pages, done', () => {
+    const byName = Object.fromEntries(body.resources.map((r) => [r.resource, r]));
+    expect(Object.keys(byName).sort()).toEqual(['charges', 'customers', 'invoices', 'payment_intents', 'prices', 'products', 'refunds', 'subscriptions']);
+    expect(byName.customers).toMatchObject({ objects: h.sim.account().customers.size, done: true, fraction: 1 });
+    expect(byName.invoices!.pages).toBeGreaterThanOrEqual(Math.ceil(h.sim.account().invoices.size / 100));
+    expect(body.etaSeconds).toBe(0);
+  });
+
+  it('answers the same progress as a workflow query', async () => {
+    const view: SyncProgressView = await h.server.client.workflow.getHandle(body.run.workflowId).query(syncProgressQuery);
+    expect(view.status).toBe('completed');
+    expect(view.resources.find((r) => r.resource === 'customers')).toMatchObject({ objects: h.sim.account().customers.size, done: true });
+  });
+
+  it('stores no card or payment-method details', async () => {
+    const charges = await h.db<Record<string, unknown>>('stripe_charges').where({ workspace_id: workspaceId });
+    expect(charges.length).toBeGreaterThan(0);
+    const text = JSON.stringify(charges);
+    expect(text).not.toMatch(/last4|fingerprint|exp_month|payment_method/);
+  });
+});
+
+describe('re-sync', () => {
+  it('a repeated full sync changes nothing', async () => {
+    const before = await mirrorContent();
+    const res = await h.call('POST', `/workspaces/${workspaceId}/sync`, { mode: 'full' }, owner);
+    expect(res.status).toBe(202);
+    const done = await waitForSync(res.body.runId as string);
+    expect({ status: done.run.status, error: done.run.error }).toEqual({ status: 'completed', error: null });
+    expect(await mirrorContent()).toEqual(before);
+  });
+
+  it('since a date fetches only what was created since then', async () => {
+    const account = h.sim.account();
+    const invoices = account.invoices.rows;
+    const created = invoices.map((i) => i.created).sort((a, b) => a - b);
+    const since = new Date(created[Math.floor(created.length / 2)]! * 1000);
+    const res = await h.call('POST', `/workspaces/${workspaceId}/sync`, { mode: 'since', since: since.toISOString() }, owner);
+    expect(res.status).toBe(202);
+    const done = await waitForSync(res.body.runId as string);
+    const inv = done.resources.find((r) => r.resource === 'invoices')!;
+    expect(inv.objects).toBe(invoices.filter((i) => i.created >= since.getTime() / 1000).length);
+    expect(inv.objects).toBeLessThan(invoices.length);
+  });
+
+  it('refuses a second sync while one runs, and bad requests by field', async () => {
+    const first = await h.call('POST', `/workspaces/${workspaceId}/sync`, {}, owner);
+    expect(first.status).toBe(202);
+    const second = await h.call('POST', `/workspaces/${workspaceId}/sync`, {}, owner);
+    expect(second.status).toBe(409);
+    await waitForSync(first.body.runId as string);
+    const noSince = await h.call('POST', `/workspaces/${workspaceId}/sync`, { mode: 'since' }, owner);
+    expect(noSince.status).toBe(400);
+    expect(noSince.text).toContain('since');
+    const future = await h.call('POST', `/workspaces/${workspaceId}/sync`, { mode: 'since', since: '2999-01-01T00:00:00Z' }, owner);
+    expect(future.status).toBe(400);
+  });
+
+  it('needs the owner role', async () => {
+    const viewer = await h.call('POST', `/workspaces/${workspaceId}/tokens`, { name: 'viewer', role: 'viewer' }, owner);
+    expect(viewer.status).toBe(201);
+    const token = viewer.body.token as string;
+    expect((await h.call('GET', `/workspaces/${workspaceId}/sync`, undefined, token)).status).toBe(200);
+    expect((await h.call('POST', `/workspaces/${workspaceId}/sync`, {}, token)).status).toBe(403);
+  });
+});
+
+describe('product mapping', () => {
+  type Plan = { productId: string; planName: string; tierRank: number; limits: Record<string, number | null>; monthlyAmount: number | null; source: string };
+
+  it('derives defaults ranked by monthly price', async () => {
+    const res = await h.call('GET', `/workspaces/${workspaceId}/product-mapping`, undefined, owner);
+    expect(res.status).toBe(200);
+    const plans = res.body.products as Plan[];
+    expect(plans.length).toBeGreaterThan(1);
+    expect(plans.map((p) => p.tierRank)).toEqual(plans.map((_, i) => i + 1));
+    const priced = plans.filter((p) => p.monthlyAmount !== null).map((p) => p.monthlyAmount!);
+    expect(priced).toEqual([...priced].sort((a, b) => a - b));
+    expect(plans.every((p) => p.source === 'default')).toBe(true);
+  });
+
+  it('takes overrides and refuses unknown products, duplicate ranks and negative limits by field', async () => {
+    const plans = (await h.call('GET', `/workspaces/${workspaceId}/product-mapping`, undefined, owner)).body.products as Plan[];
+    const [a, b] = plans;
+    const put = (products: unknown[]) => h.call('PUT', `/workspaces/${workspaceId}/product-mapping`, { products }, owner);
+    const swapped = await put([
+      { productId: a!.productId, planName: 'Starter', tierRank: b!.tierRank, limits: { seats: 3 } },
+      { productId: b!.productId, planName: 'Growth', tierRank: a!.tierRank, limits: { seats: null, api_calls: 10000 } },
+    ]);
+    expect(swapped.status).toBe(200);
+    const after = swapped.body.products as Plan[];
+    expect(after.find((p) => p.productId === a!.productId)).toMatchObject({ planName: 'Starter', tierRank: b!.tierRank, limits: { seats: 3 }, source: 'override' });
+
+    const unknown = await put([{ productId: 'prod_nope', planName: 'X', tierRank: 99 }]);
+    expect(unknown.status).toBe(400);
+    expect(unknown.text).toContain('products.0.productId');
+    const dup = await put([{ productId: a!.productId, planName: 'X', tierRank: b!.tierRank }]);
+    expect(dup.status).toBe(400);
+    expect(dup.text).toContain('products.0.tierRank');
+    const negative = await put([{ productId: a!.productId, planName: 'X', tierRank: 50, limits: { seats: -1 } }]);
+    expect(negative.status).toBe(400);
+    expect(negative.text).toContain('products.0.limits.seats');
+    // The refused requests left the accepted mapping as it was.
+    const now = (await h.call('GET', `/workspaces/${workspaceId}/product-mapping`, undefined, owner)).body.products as Plan[];
+    expect(now).toEqual(after);
+  });
+});
