@@ -8,6 +8,7 @@ import { accessRouter } from './access';
 import { authenticate } from './auth';
 import { errorHandler, notFound } from './errors';
 import { healthRouter } from './health';
+import { metricsRouter } from './metrics';
 import { webhookRouter } from './webhooks';
 import { workspacesRouter } from './workspaces';
 import { StripeClients, stripeEndpointFromEnv } from '../activities/stripe-client';
@@ -44,6 +45,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: '256kb' }));
   app.use(authenticate({ db: deps.db, operatorToken: deps.operatorToken }));
   app.use(accessRouter({ db: deps.db }));
+  app.use(metricsRouter({ db: deps.db }));
   app.use(
     workspacesRouter({
       db: deps.db,

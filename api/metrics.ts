@@ -1,0 +1,205 @@
+import { Router, type Response } from 'express';
+import { z } from 'zod';
+import type { Knex } from '../db/knex';
+import { cohortMembers, listMovements, loadAggregates, loadAnalyticsSettings, payingCustomersAt } from '../db/analytics';
+import {
+  GRANULARITIES,
+  Ledger,
+  MOVEMENT_KINDS,
+  churnRateSeries,
+  cohortCurves,
+  ltvSeries,
+  monthOf,
+  monthStart,
+  movementsSeries,
+  mrrSeries,
+  npsByCohort,
+  parseMonth,
+  quickRatioSeries,
+  retentionSeries,
+  type MonthIndex,
+} from '../domain/mrr';
+import { authOf, requireWorkspaceRole } from './auth';
+import { HttpError, parseOr400 } from './errors';
+import { toCsv } from './metrics-csv';
+
+export const METRICS = ['mrr', 'movements', 'cohorts', 'retention', 'grr', 'nrr', 'arpa', 'ltv', 'churn-rate', 'quick-ratio', 'nps'] as const;
+type Metric = (typeof METRICS)[number];
+
+const month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a month as YYYY-MM');
+const MAX_MONTHS = 240;
+
+const seriesQuery = z
+  .strictObject({
+    from: month.optional(),
+    to: month.optional(),
+    granularity: z.enum(GRANULARITIES).default('month'),
+    window: z.enum(['month', 'trailing12']).default('month'),
+    format: z.enum(['json', 'csv']).default('json'),
+  })
+  .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'from must not be after to', path: ['from'] });
+
+const drilldownQuery = z.strictObject({
+  period: z.string().regex(/^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$/, 'a period as YYYY-MM, YYYY-Qn or YYYY').optional(),
+  cohort: month.optional(),
+  kind: z.enum(MOVEMENT_KINDS).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  format: z.enum(['json', 'csv']).default('json'),
+});
+
+const metricParam = z.enum(METRICS);
+
+/** Money fields: hidden (null) from roles that may not see revenue. Ratios and counts stay. */
+const MONEY = new Set([
+  'mrr', 'arpa', 'ltv', 'startMrr', 'endMrr', 'retainedMrr', 'initialMrr', 'new', 'expansion', 'contraction', 'churn',
+  'reactivation', 'net', 'gained', 'lost', 'amount', 'mrrBefore', 'mrrAfter', 'original',
+]);
+
+function redact(value: unknown, parent?: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => redact(v, parent));
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
+  // Counts of movements are not money: keep `counts.new` etc.
+  if (parent === 'counts') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, MONEY.has(k) ? null : redact(v, k)]));
+}
+
+/** [first, last] months of a period label. */
+function periodMonths(label: string): [MonthIndex, MonthIndex] {
+  const quarter = /^(\d{4})-Q([1-4])$/.exec(label);
+  if (quarter) {
+    const first = Number(quarter[1]) * 12 + (Number(quarter[2]) - 1) * 3;
+    return [first, first + 2];
+  }
+  if (/^\d{4}$/.test(label)) return [Number(label) * 12, Number(label) * 12 + 11];
+  const m = parseMonth(label);
+  return [m, m];
+}
+
+function send(res: Response, format: 'json' | 'csv', body: Record<string, unknown>, rows: Record<string, unknown>[], filename: string) {
+  if (format === 'csv') {
+    res.type('text/csv').attachment(`${filename}.csv`).send(toCsv(rows));
+    return;
+  }
+  res.json(body);
+}
+
+/**
+ * The MRR dashboard's figures (docs/metrics.md), read from the precomputed analytics
+ * tables: `GET /workspaces/:workspaceId/metrics/:metric` with from/to (YYYY-MM),
+ * granularity and `format=csv`, and `.../:metric/drilldown` for the customers and
+ * movements behind one figure. Viewers and members get money figures as null.
+ */
+export function metricsRouter({ db }: { db: Knex }): Router {
+  const router = Router();
+
+  router.get('/workspaces/:workspaceId/metrics/:metric', requireWorkspaceRole('viewer'), async (req, res) => {
+    const auth = authOf(res);
+    const metric: Metric = parseOr400(metricParam, req.params.metric, 'metric');
+    const q = parseOr400(seriesQuery, req.query, 'query');
+    const to = q.to ? parseMonth(q.to) : monthOf(Date.now());
+    const from = q.from ? parseMonth(q.from) : to - 11;
+    if (to - from + 1 > MAX_MONTHS) throw new HttpError(400, `invalid query: from: at most ${MAX_MONTHS} months from from to to`);
+    if (q.granularity !== 'month' && ['grr', 'nrr', 'retention', 'ltv'].includes(metric)) {
+      throw new HttpError(400, `invalid query: granularity: ${metric} is monthly; use granularity=month`);
+    }
+    const [settings, agg] = await Promise.all([loadAnalyticsSettings(db, auth.workspaceId), loadAggregates(db, auth.workspaceId)]);
+    const ledger = new Ledger(agg);
+    const window = q.window === 'trailing12' ? 12 : 1;
+    let points: Record<string, unknown>[];
+    let rows: Record<string, unknown>[] | undefined;
+    switch (metric) {
+      case 'mrr':
+        points = mrrSeries(ledger, from, to, q.granularity).map(({ period, mrr, customers }) => ({ period, mrr, customers }));
+        break;
+      case 'arpa':
+        points = mrrSeries(ledger, from, to, q.granularity).map(({ period, arpa, customers }) => ({ period, arpa, customers }));
+        break;
+      case 'movements':
+        points = movementsSeries(ledger, from, to, q.granularity).map((p) => ({ ...p }));
+        break;
+      case 'churn-rate':
+        points = churnRateSeries(ledger, from, to, q.granularity).map((p) => ({ ...p }));
+        break;
+      case 'quick-ratio':
+        points = quickRatioSeries(ledger, from, to, q.granularity).map((p) => ({ ...p }));
+        break;
+      case 'ltv':
+        points = ltvSeries(ledger, from, to).map((p) => ({ ...p }));
+        break;
+      case 'retention':
+        points = retentionSeries(ledger, from, to, window).map((p) => ({ ...p }));
+        break;
+      case 'grr':
+        points = retentionSeries(ledger, from, to, window).map(({ period, startMrr, retainedMrr, grr }) => ({ period, startMrr, retainedMrr, grr }));
+        break;
+      case 'nrr':
+        points = retentionSeries(ledger, from, to, window).map(({ period, startMrr, endMrr, nrr }) => ({ period, startMrr, endMrr, nrr }));
+        break;
+      case 'cohorts': {
+        const curves = cohortCurves(agg, from, to, Math.max(to, monthOf(Date.now())));
+        points = curves.map((c) => ({ ...c }));
+        rows = curves.flatMap((c) => c.ages.map((a) => ({ cohort: c.cohort, cohortCustomers: c.customers, initialMrr: c.initialMrr, ...a })));
+        break;
+      }
+      case 'nps':
+        points = npsByCohort(agg, from, to).map((p) => ({ ...p }));
+        break;
+    }
+    const redacted = !auth.canSeeRevenue;
+    const shown = redacted ? (redact(points) as Record<string, unknown>[]) : points;
+    const csvRows = rows ? (redacted ? (redact(rows) as Record<string, unknown>[]) : rows) : shown;
+    send(
+      res,
+      q.format,
+      {
+        workspaceId: auth.workspaceId,
+        metric,
+        currency: settings.reportingCurrency,
+        from: `${Math.floor(from / 12)}-${String((from % 12) + 1).padStart(2, '0')}`,
+        to: `${Math.floor(to / 12)}-${String((to % 12) + 1).padStart(2, '0')}`,
+        granularity: q.granularity,
+        ...(['grr', 'nrr', 'retention'].includes(metric) ? { window: q.window } : {}),
+        redacted,
+        points: shown,
+      },
+      csvRows,
+      `${metric}-${auth.workspaceId}`,
+    );
+  });
+
+  router.get('/workspaces/:workspaceId/metrics/:metric/drilldown', requireWorkspaceRole('viewer'), async (req, res) => {
+    const auth = authOf(res);
+    const metric: Metric = parseOr400(metricParam, req.params.metric, 'metric');
+    const q = parseOr400(drilldownQuery, req.query, 'query');
+    const redacted = !auth.canSeeRevenue;
+    const base = { workspaceId: auth.workspaceId, metric, redacted };
+    if (metric === 'cohorts' || metric === 'nps') {
+      if (!q.cohort) throw new HttpError(400, 'invalid query: cohort: required for the cohort drill-down (YYYY-MM)');
+      const customers = await cohortMembers(db, auth.workspaceId, q.cohort, q.limit);
+      const shown = (redacted ? redact(customers) : customers) as Record<string, unknown>[];
+      send(res, q.format, { ...base, cohort: q.cohort, customers: shown }, shown, `${metric}-${q.cohort}`);
+      return;
+    }
+    if (!q.period) throw new HttpError(400, 'invalid query: period: required (YYYY-MM, YYYY-Qn or YYYY)');
+    const [first, last] = periodMonths(q.period);
+    if (metric === 'mrr' || metric === 'arpa' || metric === 'ltv') {
+      const customers = await payingCustomersAt(db, auth.workspaceId, new Date(monthStart(last + 1)), q.limit);
+      const shown = (redacted ? redact(customers) : customers) as Record<string, unknown>[];
+      send(res, q.format, { ...base, period: q.period, customers: shown }, shown, `${metric}-${q.period}`);
+      return;
+    }
+    // Movement-based figures: the movements of the period. Retention leaves out new
+    // business and reactivations, as its formula does.
+    const retention = metric === 'grr' || metric === 'nrr' || metric === 'retention';
+    if (retention && (q.kind === 'new' || q.kind === 'reactivation')) {
+      throw new HttpError(400, `invalid query: kind: ${q.kind} movements are not part of ${metric}`);
+    }
+    const movements = (await listMovements(db, auth.workspaceId, { from: new Date(monthStart(first)), to: new Date(monthStart(last + 1)), kind: q.kind, limit: q.limit }))
+      .filter((m) => !retention || (m.kind !== 'new' && m.kind !== 'reactivation'))
+      .map((m) => ({ customerId: m.customerId, at: m.at.toISOString(), kind: m.kind, amount: m.amount, mrrBefore: m.mrrBefore, mrrAfter: m.mrrAfter, original: m.original }));
+    const shown = (redacted ? redact(movements) : movements) as Record<string, unknown>[];
+    send(res, q.format, { ...base, period: q.period, movements: shown }, shown, `${metric}-${q.period}`);
+  });
+
+  return router;
+}
