@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import Stripe from 'stripe';
+import { createStripeReader, stripeHostOptions, type StripeReader } from '../../activities/stripe-reader';
+import { createDraftOnce, type Draft } from '../../db/drafts';
+import type { Knex } from '../../db/knex';
+import { startSimulator, type Simulator } from '../../sim/server';
+
+/** A simulator whose generated history has run until at least one invoice is open after a failed payment. */
+export async function simulatorWithOpenInvoice(): Promise<{ sim: Simulator; open: Stripe.Invoice; paid: Stripe.Invoice }> {
+  const sim = await startSimulator({ customers: 100, months: 3, rateLimit: 0 });
+  for (let day = 0; day < 120; day++) {
+    const invoices = sim.account().invoices.rows;
+    const open = invoices.find((i) => i.status === 'open' && i.attempt_count > 0 && i.next_payment_attempt);
+    const paid = invoices.find((i) => i.status === 'paid');
+    if (open && paid) return { sim, open, paid };
+    sim.advance(86_400);
+  }
+  await sim.stop();
+  throw new Error('the simulator produced no failed payment in 120 days');
+}
+
+/** A StripeReader on the simulator with the restricted key Wysera asks users for. */
+export function simulatorReader(sim: Simulator): StripeReader {
+  const stripe = new Stripe(sim.accounts[0]!.restrictedKey, { ...stripeHostOptions(sim.url), maxNetworkRetries: 0 });
+  return createStripeReader(() => Promise.resolve(stripe));
+}
+
+/** A draft ready to send (as the dunning activities would leave it). */
+export async function sendableDraft(db: Knex, workspaceId: string, over: { status?: 'approved' | 'scheduled' | 'drafted'; to?: string | null } = {}): Promise<Draft> {
+  const { draft } = await createDraftOnce(
+    db,
+    {
+      workspaceId,
+      customerId: 'cus_test',
+      play: 'dunning',
+      step: 'step-0',
+      workflowId: `dunning:${workspaceId}:in_${randomUUID().slice(0, 8)}`,
+      subjectRef: null,
+      templateKey: 'friendly',
+      status: over.status === 'drafted' ? 'drafted' : 'scheduled',
+      toAddress: over.to === undefined ? 'jo@customer.test' : over.to,
+      subject: 'Your payment did not go through',
+      bodyHtml: '<p>Please update your card</p>',
+      bodyText: 'Please update your card',
+      facts: { test: true },
+      scheduledFor: new Date(),
+    },
+    'system:test',
+  );
+  return draft;
+}
