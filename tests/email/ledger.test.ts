@@ -50,7 +50,7 @@ describe('sendDraft and the send ledger', () => {
   });
 
   const sentTo = (key: string) => receiver.messages.filter((m) => m.idempotencyKey === key);
-  const invoiceOpen = (invoice: Stripe.Invoice): SendPrecondition => ({ kind: 'invoice_open', workspaceId: ws, invoiceId: invoice.id! });
+  const invoiceOpen = (invoice: Stripe.Invoice): SendPrecondition => ({ kind: 'invoice_open', workspaceId: ws, invoiceId: invoice.id });
 
   it('sends a draft once and records it; a second call sends nothing', async () => {
     const draft = await sendableDraft(database.db, ws);
