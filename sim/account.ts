@@ -57,6 +57,7 @@ interface Task {
   /** The period the task was planned in: stale tasks (plan changed, canceled) are dropped. */
   periodEnd?: number;
   charge?: Stripe.Charge;
+  invoice?: Stripe.Invoice;
 }
 
 type ChangeKind = 'upgrade' | 'downgrade' | 'seats_up' | 'seats_down' | 'cancel_at_period_end' | 'cancel_now';
@@ -75,7 +76,8 @@ interface SubState {
   periodEnd: number;
   discount: { d: Stripe.Discount; coupon: Stripe.Coupon; invoicesLeft: number | null } | null;
   pending: { tier: Tier; seats: number } | null;
-  open: { invoice: Stripe.Invoice; pi: Stripe.PaymentIntent; failures: number } | null;
+  /** Invoices in dunning, by id, with their failed attempts so far. */
+  open: Map<string, { invoice: Stripe.Invoice; failures: number }>;
   /** Chance that a charge of this customer is declined (some customers are riskier). */
   declineRate: number;
   trialConverts: boolean;
@@ -235,7 +237,7 @@ export class SimAccount {
         if (task.sub && this.current(task) && task.sub.sub.status === 'trialing') this.emit('customer.subscription.trial_will_end', task.sub.sub);
         return;
       case 'retry':
-        if (task.sub?.open && task.sub.sub.status !== 'canceled') this.attemptPayment(task.sub, task.sub.open.invoice, true);
+        if (task.sub && task.invoice && task.sub.open.has(task.invoice.id) && task.sub.sub.status !== 'canceled') this.attemptPayment(task.sub, task.invoice, true);
         return;
       case 'change':
         if (task.sub && this.current(task) && (task.sub.sub.status === 'active' || task.sub.sub.status === 'past_due')) this.change(task.sub);
@@ -353,7 +355,7 @@ export class SimAccount {
       periodEnd,
       discount: null,
       pending: null,
-      open: null,
+      open: new Map(),
       declineRate: rng.weighted<number>([[0.02, 70], [0.08, 22], [0.3, 8]]),
       trialConverts: rng.chance(0.72),
     };
@@ -514,11 +516,9 @@ export class SimAccount {
     sub.cancel_at_period_end = false;
     sub.cancellation_details = { ...(sub.cancellation_details ?? noCancellation()), reason };
     for (const item of sub.items.data) item.current_period_end = Math.min(item.current_period_end, this.now);
-    if (state.open) {
-      // Stripe stops retrying once the subscription is gone; the invoice stays open.
-      state.open.invoice.next_payment_attempt = null;
-      state.open = null;
-    }
+    // Stripe stops retrying once the subscription is gone; the invoices stay open.
+    for (const { invoice } of state.open.values()) invoice.next_payment_attempt = null;
+    state.open.clear();
     this.emit('customer.subscription.deleted', sub);
     // Some churned customers come back months later with a new subscription.
     if (this.rng.chance(0.12)) {
@@ -698,7 +698,7 @@ export class SimAccount {
     invoice.attempt_count++;
     if (!decline) {
       this.emit('charge.succeeded', charge);
-      if (retry || (state.open && state.open.invoice.id === invoice.id)) this.counts.recoveries++;
+      if (retry || state.open.has(invoice.id)) this.counts.recoveries++;
       this.markPaid(state, invoice, charge);
       pi.status = 'succeeded';
       pi.amount_received = pi.amount;
@@ -712,8 +712,8 @@ export class SimAccount {
     pi.last_payment_error = { type: 'card_error', code: decline.code, decline_code: decline.declineCode, message: decline.message, charge: charge.id };
     this.emit('charge.failed', charge);
     this.emit('payment_intent.payment_failed', pi);
-    const failures = (state.open && state.open.invoice.id === invoice.id ? state.open.failures : 0) + 1;
-    state.open = { invoice, pi, failures };
+    const failures = (state.open.get(invoice.id)?.failures ?? 0) + 1;
+    state.open.set(invoice.id, { invoice, failures });
     const delay = RETRY_DELAYS_DAYS[failures - 1];
     invoice.next_payment_attempt = delay === undefined ? null : this.now + delay * DAY;
     this.emit('invoice.payment_failed', invoice);
@@ -723,14 +723,14 @@ export class SimAccount {
       this.emit('customer.subscription.updated', state.sub, { status: previous });
     }
     if (delay !== undefined) {
-      this.schedule({ at: invoice.next_payment_attempt as number, kind: 'retry', sub: state });
+      this.schedule({ at: invoice.next_payment_attempt as number, kind: 'retry', sub: state, invoice });
       return;
     }
     // Retries exhausted: the invoice is written off and the subscription ends.
     this.counts.dunningExhausted++;
     invoice.status = 'uncollectible';
     invoice.status_transitions.marked_uncollectible_at = this.now;
-    state.open = null;
+    state.open.delete(invoice.id);
     this.emit('invoice.marked_uncollectible', invoice);
     this.endSubscription(state, 'payment_failed');
   }
@@ -744,8 +744,8 @@ export class SimAccount {
     if (charge === null && invoice.amount_due > 0) invoice.amount_paid_off_stripe = invoice.amount_due;
     this.emit('invoice.paid', invoice);
     this.emit('invoice.payment_succeeded', invoice);
-    if (state.open?.invoice.id === invoice.id) state.open = null;
-    if (state.sub.status === 'past_due' && !state.open) {
+    state.open.delete(invoice.id);
+    if (state.sub.status === 'past_due' && state.open.size === 0) {
       state.sub.status = 'active';
       this.emit('customer.subscription.updated', state.sub, { status: 'past_due' });
     }

@@ -65,7 +65,7 @@ describe('keys, permissions and connected accounts', () => {
     await expect(stripe.refunds.list({ limit: 1 })).resolves.toBeTruthy();
     await expect(stripe.paymentIntents.list({ limit: 1 })).resolves.toBeTruthy();
     await expect(stripe.events.list({ limit: 1 })).resolves.toBeTruthy();
-    await expect(stripe.accounts.retrieve()).resolves.toMatchObject({ id: sim.accounts[0]!.id, object: 'account' });
+    await expect(stripe.accounts.retrieveCurrent()).resolves.toMatchObject({ id: sim.accounts[0]!.id, object: 'account' });
   });
 
   it('Stripe-Account selects a connected account; a foreign one is refused', async () => {
@@ -79,6 +79,7 @@ describe('keys, permissions and connected accounts', () => {
     expect(own.length).toBe(sim.account(platform.id).customers.size);
     expect(theirs.length).toBe(sim.account(connected.id).customers.size);
     expect(theirs.map((c) => c.id)).not.toEqual(own.map((c) => c.id));
+    await expect(stripe.accounts.retrieveCurrent({}, { stripeAccount: connected.id })).resolves.toMatchObject({ id: connected.id });
     await expect(stripe.accounts.retrieve(connected.id)).resolves.toMatchObject({ id: connected.id, object: 'account' });
     await expect(client(sim, connected.secretKey).accounts.retrieve(platform.id)).rejects.toMatchObject({ statusCode: 404 });
     // Connect events name their account.
