@@ -3,7 +3,7 @@ import type { SimAccount } from './account';
 import { invalidRequest, missingParameter, resourceMissing, unknownParameter } from './errors';
 import type { Form, FormValue } from './form';
 import type { Access, Resource } from './keys';
-import { buildPortalSession } from './objects';
+import { buildInvoicePayment, buildPortalSession } from './objects';
 import type { Collection, Stored } from './store';
 
 /** What a route handler gets: the account acted on, the parsed parameters, and the server's address. */
@@ -352,6 +352,21 @@ const ROUTE_TABLE: Route[] = [
   },
   {
     method: 'GET',
+    pattern: id('invoice_payments'),
+    resource: 'invoices',
+    access: 'read',
+    handle: (ctx) => {
+      checkParams(ctx.params, ['limit', 'starting_after', 'ending_before', 'expand', 'invoice']);
+      const invoiceId = str(ctx.params.invoice, 'invoice');
+      // Listing every payment of an account is not needed by the project; by invoice is.
+      if (!invoiceId) throw missingParameter('invoice');
+      const inv = ctx.account.invoices.get(invoiceId);
+      if (!inv) throw invalidRequest(`No such invoice: '${invoiceId}'`, { code: 'resource_missing', param: 'invoice' });
+      return pageArray(ctx, invoicePayments(ctx.account, inv), `/v1/invoice_payments`);
+    },
+  },
+  {
+    method: 'GET',
     pattern: id('charges'),
     resource: 'charges',
     access: 'read',
@@ -416,6 +431,11 @@ const ROUTE_TABLE: Route[] = [
 ];
 
 export const ROUTES: Route[] = ROUTE_TABLE.map((r) => ({ ...r, path: r.pattern.source.replace(/^\^/, '').replace(/\$$/, '').replace(/\(\[\^\/\]\+\)/g, ':id').replace(/\\\//g, '/') }));
+
+export function invoicePayments(account: SimAccount, invoice: Stripe.Invoice): Stripe.InvoicePayment[] {
+  const pi = account.invoicePayment.get(invoice.id);
+  return pi ? [buildInvoicePayment(invoice, pi)] : [];
+}
 
 /** A declined `pay` answers 402 with a card error, as Stripe does. */
 export class PaymentDeclined extends Error {

@@ -1,4 +1,5 @@
 import type { SimAccount } from './account';
+import { invoicePayments } from './api';
 import { invalidRequest } from './errors';
 
 /**
@@ -62,6 +63,22 @@ export function expand(account: SimAccount, body: unknown, paths: string[]): unk
   return copy;
 }
 
+/**
+ * Fields Stripe leaves out unless asked for with `expand` ("includable"): an invoice's
+ * `payments`, a price's `tiers` (only tiered prices have any; the simulator's are per unit).
+ */
+function include(account: SimAccount, node: { [key: string]: Json }, field: string): boolean {
+  if (node.object === 'invoice' && field === 'payments' && typeof node.id === 'string') {
+    const invoice = account.invoices.get(node.id);
+    if (!invoice) return false;
+    const data = JSON.parse(JSON.stringify(invoicePayments(account, invoice))) as Json[];
+    node.payments = { object: 'list', data, has_more: false, url: `/v1/invoice_payments?invoice=${node.id}` };
+    return true;
+  }
+  if (node.object === 'price' && field === 'tiers') return true;
+  return false;
+}
+
 function walk(account: SimAccount, node: Json, parts: string[]): boolean {
   if (Array.isArray(node)) {
     // An empty list has nothing to expand, which is fine.
@@ -69,7 +86,7 @@ function walk(account: SimAccount, node: Json, parts: string[]): boolean {
   }
   if (node === null || typeof node !== 'object') return false;
   const [head, ...rest] = parts as [string, ...string[]];
-  if (!(head in node)) return false;
+  if (!(head in node)) return rest.length === 0 && include(account, node, head);
   const value = node[head] as Json;
   if (rest.length > 0) {
     if (value === null) return true;

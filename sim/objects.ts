@@ -541,3 +541,26 @@ export function buildPortalSession(p: { id: string; created: number; customer: s
     url: p.url,
   };
 }
+
+/**
+ * How an invoice was paid. Since API version 2025-03-31 the invoice no longer names
+ * its payment intent; this object (listed at /v1/invoice_payments, or expanded as
+ * `payments` on an invoice) does.
+ */
+export function buildInvoicePayment(invoice: Stripe.Invoice, pi: Stripe.PaymentIntent): Stripe.InvoicePayment {
+  const paid = invoice.status === 'paid';
+  return {
+    id: `inpay_${pi.id.slice(3)}`,
+    object: 'invoice_payment',
+    amount_paid: paid ? invoice.amount_paid : null,
+    amount_requested: pi.amount,
+    created: pi.created,
+    currency: invoice.currency,
+    invoice: invoice.id,
+    is_default: true,
+    livemode: false,
+    payment: { type: 'payment_intent', payment_intent: pi.id },
+    status: paid ? 'paid' : invoice.status === 'void' ? 'canceled' : 'open',
+    status_transitions: { canceled_at: null, paid_at: paid ? invoice.status_transitions.paid_at : null },
+  };
+}

@@ -113,6 +113,33 @@ describe('list pagination through stripe-node', () => {
     expect(typeof sim.account().subscriptions.get(first.id)!.customer).toBe('string');
   });
 
+  it('supports the expansions the project uses, includable fields and invoice payments', async () => {
+    const a = sim.account();
+    const sub = a.subscriptions.rows.find((x) => x.discounts.length > 0)!;
+    const full = await stripe.subscriptions.retrieve(sub.id, { expand: ['items.data.price.product'] });
+    expect((full.items.data[0]!.price.product as Stripe.Product).object).toBe('product');
+    const listed = await stripe.subscriptions.list({ customer: sub.customer as string, status: 'all', expand: ['data.discounts'] });
+    const withDiscount = listed.data.find((x) => x.id === sub.id)!;
+    expect((withDiscount.discounts[0] as Stripe.Discount).object).toBe('discount');
+    await expect(stripe.prices.retrieve(a.prices.rows[0]!.id, { expand: ['tiers'] })).resolves.toMatchObject({ id: a.prices.rows[0]!.id });
+
+    // The invoice's payment intent, which this API version reaches through invoice payments.
+    const paid = a.invoices.rows.find((i) => i.status === 'paid' && i.amount_due > 0 && a.invoicePayment.has(i.id))!;
+    const pi = a.invoicePayment.get(paid.id)!;
+    const inv = await stripe.invoices.retrieve(paid.id, { expand: ['payments'] });
+    expect(inv.payments?.data[0]).toMatchObject({ object: 'invoice_payment', invoice: paid.id, status: 'paid', payment: { type: 'payment_intent', payment_intent: pi.id } });
+    const payments = await stripe.invoicePayments.list({ invoice: paid.id });
+    expect(payments.data.map((p) => p.payment.payment_intent)).toEqual([pi.id]);
+    const withPi = await stripe.invoicePayments.list({ invoice: paid.id, expand: ['data.payment.payment_intent'] });
+    expect((withPi.data[0]!.payment.payment_intent as Stripe.PaymentIntent).status).toBe('succeeded');
+  });
+
+  it('checks a write permission before looking the invoice up, as the connect probe relies on', async () => {
+    await expect(stripe.invoices.pay('in_wyseraPermissionProbe', { paid_out_of_band: true })).rejects.toMatchObject({ statusCode: 404, code: 'resource_missing' });
+    const readOnly = new Stripe(sim.addRestrictedKey({ invoices: 'read' }), { host: '127.0.0.1', port: sim.port, protocol: 'http', maxNetworkRetries: 0 });
+    await expect(readOnly.invoices.pay('in_wyseraPermissionProbe', { paid_out_of_band: true })).rejects.toBeInstanceOf(Stripe.errors.StripePermissionError);
+  });
+
   it('rejects bad list parameters with Stripe-shaped 400s naming the parameter', async () => {
     await expect(stripe.customers.list({ limit: 101 })).rejects.toMatchObject({ statusCode: 400, param: 'limit' });
     await expect(stripe.customers.list({ starting_after: 'cus_doesnotexist' })).rejects.toMatchObject({ statusCode: 400, param: 'starting_after', code: 'resource_missing' });

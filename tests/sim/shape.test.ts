@@ -137,6 +137,14 @@ describe('simulator objects have the fields and JSON types of Stripe fixtures', 
       },
     ],
     [
+      'invoice_payment',
+      async () => {
+        const inv = await richest('/v1/invoices?status=paid', (i) => i.amount_paid as number);
+        const list = (await get(`/v1/invoice_payments?invoice=${inv.id as string}`)) as { data: Json[] };
+        return list.data[0] as Json;
+      },
+    ],
+    [
       'billing_portal.session',
       async () => {
         const customer = await first('/v1/customers');
