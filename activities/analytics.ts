@@ -54,12 +54,11 @@ export async function recomputeCustomer(db: Knex, workspaceId: string, customerI
 
 async function recomputeCustomerIn(trx: Db, workspaceId: string, customerId: string): Promise<RecomputeResult> {
   const settings = await loadAnalyticsSettings(trx, workspaceId);
-  const [history, rates, nps, before] = await Promise.all([
-    loadCustomerHistory(trx, workspaceId, customerId),
-    loadExchangeRates(trx, settings.reportingCurrency),
-    loadNpsSignals(trx, workspaceId, customerId),
-    loadCustomerMovements(trx, workspaceId, customerId),
-  ]);
+  // Sequential: a transaction is one connection.
+  const history = await loadCustomerHistory(trx, workspaceId, customerId);
+  const rates = await loadExchangeRates(trx, settings.reportingCurrency);
+  const nps = await loadNpsSignals(trx, workspaceId, customerId);
+  const before = await loadCustomerMovements(trx, workspaceId, customerId);
   const result = history
     ? computeCustomerMrr(history, settings, createConverter(settings.reportingCurrency, rates))
     : { movements: [], warnings: [] };
@@ -81,11 +80,9 @@ export async function recomputeWorkspace(db: Knex, workspaceId: string): Promise
   return db.transaction(async (trx) => {
     await workspaceLock(trx, workspaceId, false);
     const settings = await loadAnalyticsSettings(trx, workspaceId);
-    const [histories, rates, nps] = await Promise.all([
-      loadWorkspaceHistories(trx, workspaceId),
-      loadExchangeRates(trx, settings.reportingCurrency),
-      loadNpsSignals(trx, workspaceId),
-    ]);
+    const histories = await loadWorkspaceHistories(trx, workspaceId);
+    const rates = await loadExchangeRates(trx, settings.reportingCurrency);
+    const nps = await loadNpsSignals(trx, workspaceId);
     const converter = createConverter(settings.reportingCurrency, rates);
     const npsByCustomer = new Map<string, NpsSignal[]>();
     for (const s of nps) npsByCustomer.set(s.customerId, [...(npsByCustomer.get(s.customerId) ?? []), s]);

@@ -71,22 +71,19 @@ export async function upsertExchangeRates(db: Db, reportingCurrency: string, rat
 /** One customer's mirror rows; null when the mirror knows nothing of them. */
 export async function loadCustomerHistory(db: Db, workspaceId: string, customerId: string): Promise<CustomerHistory | null> {
   const ws = { workspace_id: workspaceId };
-  const [customer, subscriptions, invoices] = await Promise.all([
-    db('stripe_customers').where({ ...ws, id: customerId }).first<MirrorCustomer | undefined>(CUSTOMER_COLUMNS),
-    db('stripe_subscriptions').where({ ...ws, customer_id: customerId }).select<MirrorSubscription[]>(SUBSCRIPTION_COLUMNS),
-    db('stripe_invoices').where({ ...ws, customer_id: customerId }).select<MirrorInvoice[]>(INVOICE_COLUMNS),
-  ]);
+  // Sequential: inside a transaction all queries share one connection.
+  const customer = await db('stripe_customers').where({ ...ws, id: customerId }).first<MirrorCustomer | undefined>(CUSTOMER_COLUMNS);
+  const subscriptions = await db('stripe_subscriptions').where({ ...ws, customer_id: customerId }).select<MirrorSubscription[]>(SUBSCRIPTION_COLUMNS);
+  const invoices = await db('stripe_invoices').where({ ...ws, customer_id: customerId }).select<MirrorInvoice[]>(INVOICE_COLUMNS);
   if (!customer && subscriptions.length === 0 && invoices.length === 0) return null;
-  const [items, lines] = await Promise.all([
-    db('stripe_subscription_items')
-      .where({ 'stripe_subscription_items.workspace_id': workspaceId })
-      .whereIn('subscription_id', subscriptions.map((s) => s.id))
-      .select<MirrorSubscriptionItem[]>(ITEM_COLUMNS),
-    db('stripe_invoice_lines')
-      .where({ 'stripe_invoice_lines.workspace_id': workspaceId })
-      .whereIn('invoice_id', invoices.map((i) => i.id))
-      .select<MirrorInvoiceLine[]>(LINE_COLUMNS),
-  ]);
+  const items = await db('stripe_subscription_items')
+    .where({ 'stripe_subscription_items.workspace_id': workspaceId })
+    .whereIn('subscription_id', subscriptions.map((s) => s.id))
+    .select<MirrorSubscriptionItem[]>(ITEM_COLUMNS);
+  const lines = await db('stripe_invoice_lines')
+    .where({ 'stripe_invoice_lines.workspace_id': workspaceId })
+    .whereIn('invoice_id', invoices.map((i) => i.id))
+    .select<MirrorInvoiceLine[]>(LINE_COLUMNS);
   const priceIds = [...new Set([...lines.map((l) => l.price_id), ...items.map((i) => i.price_id)].filter((p): p is string => p !== null))];
   const prices = await db('stripe_prices').where(ws).whereIn('id', priceIds).select<MirrorPrice[]>(PRICE_COLUMNS);
   return { customer: customer ?? { id: customerId, currency: null, deleted: false }, subscriptions, items, invoices, lines, prices };
@@ -95,14 +92,12 @@ export async function loadCustomerHistory(db: Db, workspaceId: string, customerI
 /** Every customer's mirror rows of a workspace, read table by table (for a full recompute). */
 export async function loadWorkspaceHistories(db: Db, workspaceId: string): Promise<CustomerHistory[]> {
   const ws = { workspace_id: workspaceId };
-  const [customers, subscriptions, items, invoices, lines, prices] = await Promise.all([
-    db('stripe_customers').where(ws).select<MirrorCustomer[]>(CUSTOMER_COLUMNS),
-    db('stripe_subscriptions').where(ws).select<MirrorSubscription[]>(SUBSCRIPTION_COLUMNS),
-    db('stripe_subscription_items').where({ 'stripe_subscription_items.workspace_id': workspaceId }).select<MirrorSubscriptionItem[]>(ITEM_COLUMNS),
-    db('stripe_invoices').where(ws).select<MirrorInvoice[]>(INVOICE_COLUMNS),
-    db('stripe_invoice_lines').where({ 'stripe_invoice_lines.workspace_id': workspaceId }).select<MirrorInvoiceLine[]>(LINE_COLUMNS),
-    db('stripe_prices').where(ws).select<MirrorPrice[]>(PRICE_COLUMNS),
-  ]);
+  const customers = await db('stripe_customers').where(ws).select<MirrorCustomer[]>(CUSTOMER_COLUMNS);
+  const subscriptions = await db('stripe_subscriptions').where(ws).select<MirrorSubscription[]>(SUBSCRIPTION_COLUMNS);
+  const items = await db('stripe_subscription_items').where({ 'stripe_subscription_items.workspace_id': workspaceId }).select<MirrorSubscriptionItem[]>(ITEM_COLUMNS);
+  const invoices = await db('stripe_invoices').where(ws).select<MirrorInvoice[]>(INVOICE_COLUMNS);
+  const lines = await db('stripe_invoice_lines').where({ 'stripe_invoice_lines.workspace_id': workspaceId }).select<MirrorInvoiceLine[]>(LINE_COLUMNS);
+  const prices = await db('stripe_prices').where(ws).select<MirrorPrice[]>(PRICE_COLUMNS);
   return groupHistories(customers, subscriptions, items, invoices, lines, prices);
 }
 
