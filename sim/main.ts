@@ -1,6 +1,6 @@
 /**
  * Runs the Stripe simulator as a process:
- *   tsx sim/main.ts --seed 1 --customers 300 --months 24 --port 12112 [--live]
+ *   tsx sim/main.ts --seed 1 --customers 300 --months 24 --port 12112 [--now <unix seconds>] [--live]
  * Prints one JSON line with the URL, account ids and keys, then serves until killed.
  * With --live, simulated time moves on by --tick-seconds every --tick-ms, so new
  * signups, renewals, failed payments and cancellations keep arriving (as webhooks
@@ -15,6 +15,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     customers: { type: 'string', default: '300' },
     months: { type: 'string', default: '24' },
+    now: { type: 'string' },
     port: { type: 'string', default: '12112' },
     host: { type: 'string', default: '127.0.0.1' },
     'rate-limit': { type: 'string', default: '25' },
@@ -34,6 +35,7 @@ const args = z
     seed: z.string().min(1),
     customers: int('customers', 0),
     months: int('months', 1),
+    now: int('now', 0).optional(),
     port: int('port', 0).max(65_535),
     host: z.string().min(1),
     'rate-limit': z.coerce.number().min(0),
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
     seed,
     customers: a.customers,
     months: a.months,
+    ...(a.now !== undefined ? { now: a.now } : {}),
     port: a.port,
     host: a.host,
     rateLimit: a['rate-limit'],
