@@ -20,7 +20,7 @@ function start(args: string[]): Promise<{ child: ChildProcess; info: Started }> 
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.once('line', (line) => resolve({ child, info: JSON.parse(line) as Started }));
     child.once('exit', (code) => reject(new Error(`sim exited with ${code}: ${stderr}`)));
   });
