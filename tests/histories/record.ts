@@ -1,46 +1,169 @@
 /**
  * Records workflow histories for the replay tests: `npm run record-histories`.
  * Run it when a workflow gains new behaviour worth protecting, and commit the JSON.
- * Never re-record to make a failing replay test pass: that failure means running
- * workflows would break; guard the change with patched() instead.
+ * Only files that do not exist yet are recorded (name one to record it again:
+ * `npm run record-histories -- <file>`). Never re-record to make a failing replay
+ * test pass: that failure means running workflows would break; guard the change
+ * with patched() instead.
  */
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { temporal } from '@temporalio/proto';
 import type { customerWorkflow } from '../../workflows/customer';
+import type { dunningWorkflow } from '../../workflows/dunning';
+import { dunningWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery, stripeEventSignal } from '../../workflows/messages';
+import { draftDecisionSignal, dunningEventSignal, dunningStateQuery } from '../../workflows/play-messages';
+import { ensureSearchAttributes } from '../../workers/search-attributes';
 import { workflowsPath } from '../../workers/worker';
 import { toolPaths } from '../setup/tools';
+import { fakeActivities, fakeWorld } from '../workflows/dunning-activities';
+
+type History = temporal.api.history.v1.IHistory;
+
+interface Recording {
+  file: string;
+  /** The dev server (real time) or the time-skipping test server (for sequences over days). */
+  server: 'dev' | 'time-skipping';
+  record(env: TestWorkflowEnvironment, taskQueue: string): Promise<History>;
+}
+
+const until = async (what: string, check: () => Promise<boolean> | boolean) => {
+  for (let i = 0; i < 200; i++) {
+    // Not there yet (e.g. a workflow not started yet) counts as "not yet".
+    if (await Promise.resolve(check()).catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+};
+
+const recordings: Recording[] = [
+  {
+    file: 'customerWorkflow-signals-and-duplicate.json',
+    server: 'dev',
+    async record(env, taskQueue) {
+      const handle = await env.client.workflow.start<typeof customerWorkflow>('customerWorkflow', {
+        taskQueue,
+        workflowId: 'customer:ws_record:cus_record',
+        args: [{ workspaceId: 'ws_record', customerId: 'cus_record' }],
+      });
+      const types = ['customer.subscription.created', 'invoice.payment_failed', 'invoice.payment_failed', 'invoice.payment_succeeded'];
+      for (const [i, type] of types.entries()) {
+        // The third signal repeats the second event id: a re-delivery.
+        const n = i === 2 ? 1 : i;
+        await handle.signal(stripeEventSignal, { eventId: `evt_rec_${n}`, type, stripeCreated: new Date(Date.UTC(2026, 0, 1, n)).toISOString(), objectId: `obj_${n}`, inboxSeq: n + 1 });
+      }
+      await handle.query(recentEventsQuery);
+      await handle.terminate('recorded');
+      return handle.fetchHistory();
+    },
+  },
+  {
+    // The customer workflow as a hub: a failed payment starts the invoice's dunning,
+    // a re-delivery and a second failure do not start another, the payment stops it.
+    file: 'customerWorkflow-routes-dunning.json',
+    // The dev server: the dunning workflows start with search attributes, which the
+    // time-skipping server cannot register.
+    server: 'dev',
+    async record(env, taskQueue) {
+      const handle = await env.client.workflow.start<typeof customerWorkflow>('customerWorkflow', {
+        taskQueue,
+        workflowId: 'customer:ws_record:cus_route',
+        args: [{ workspaceId: 'ws_record', customerId: 'cus_route' }],
+      });
+      const event = (n: number, type: string, objectId: string) => ({ eventId: `evt_route_${n}`, type, stripeCreated: new Date().toISOString(), objectId, inboxSeq: n });
+      await handle.signal(stripeEventSignal, event(1, 'invoice.payment_failed', 'in_route'));
+      await handle.signal(stripeEventSignal, event(1, 'invoice.payment_failed', 'in_route'));
+      await handle.signal(stripeEventSignal, event(2, 'invoice.payment_failed', 'in_route'));
+      const dunning = env.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId('ws_record', 'in_route'));
+      await until('the dunning to send its first email', async () => (await dunning.query(dunningStateQuery)).sentSteps.length === 1);
+      await handle.signal(stripeEventSignal, event(3, 'invoice.payment_succeeded', 'in_route'));
+      await dunning.result();
+      await handle.signal(stripeEventSignal, event(4, 'customer.subscription.deleted', 'sub_1'));
+      await handle.query(recentEventsQuery);
+      await handle.terminate('recorded');
+      return handle.fetchHistory();
+    },
+  },
+  {
+    // Review mode: a reviewed and approved step, a discarded one, an outage at a send,
+    // a mode change to auto and a payment at the end.
+    file: 'dunningWorkflow-review-outage-payment.json',
+    server: 'time-skipping',
+    async record(env, taskQueue) {
+      const workflowId = dunningWorkflowId('ws_record', 'in_review');
+      world.set(workflowId, fakeWorld('review'));
+      const w = world.get(workflowId)!;
+      const handle = await env.client.workflow.start<typeof dunningWorkflow>('dunningWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [{ workspaceId: 'ws_record', customerId: 'cus_review', invoiceId: 'in_review', failedAt: new Date(await env.currentTimeMs()).toISOString() }],
+      });
+      const draft = (step: number) => `draft-${workflowId}-${step}`;
+      await until('step 0 drafted', () => w.drafts.has(draft(0)));
+      w.drafts.get(draft(0))!.status = 'approved';
+      await handle.signal(draftDecisionSignal, { draftId: draft(0), status: 'approved' });
+      await until('step 0 sent', () => w.sent.length === 1);
+      await until('step 1 drafted', () => w.drafts.has(draft(1)));
+      w.drafts.get(draft(1))!.status = 'discarded';
+      await handle.signal(draftDecisionSignal, { draftId: draft(1), status: 'discarded' });
+      await env.sleep('4 days');
+      await until('step 2 drafted', () => w.drafts.has(draft(2)));
+      w.stripeDown = true;
+      w.mode = 'auto';
+      await env.sleep('4 days');
+      w.stripeDown = false;
+      await env.sleep('2 hours');
+      await until('step 2 sent', () => w.sent.length === 2);
+      await handle.signal(dunningEventSignal, { kind: 'payment_succeeded', eventId: 'evt_paid', subscriptionId: null, at: new Date().toISOString() });
+      await handle.result();
+      return handle.fetchHistory();
+    },
+  },
+];
+
+/** The stand-in activities' state per dunning workflow, for the recordings above. */
+const world = new Map<string, ReturnType<typeof fakeWorld>>();
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: toolPaths().temporal } } });
-  const taskQueue = `record-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: workflowsPath() });
-  await worker.runUntil(async () => {
-    const workflowId = 'customer:ws_record:cus_record';
-    const handle = await env.client.workflow.start<typeof customerWorkflow>('customerWorkflow', {
-      taskQueue,
-      workflowId,
-      args: [{ workspaceId: 'ws_record', customerId: 'cus_record' }],
+  const requested = process.argv.slice(2);
+  const todo = recordings.filter((r) => (requested.length ? requested.includes(r.file) : !existsSync(path.join(__dirname, r.file))));
+  if (!todo.length) console.log('every history is recorded; name a file to record it again');
+  for (const recording of todo) {
+    const env =
+      recording.server === 'dev'
+        ? await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: toolPaths().temporal } } })
+        : await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: toolPaths().testServer } } });
+    const taskQueue = `record-${randomUUID()}`;
+    if (recording.server === 'dev') await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
+    // Activities run against in-memory stand-ins keyed by workflow id (the routing recording's dunning included).
+    world.set(dunningWorkflowId('ws_record', 'in_route'), fakeWorld('auto'));
+    const names = Object.keys(fakeActivities(fakeWorld('off'))) as (keyof ReturnType<typeof fakeActivities>)[];
+    const activities = Object.fromEntries(
+      names.map((name) => [
+        name,
+        (input: { workflowId?: string; draftId?: string }) => {
+          const id = input.workflowId ?? [...world.keys()].find((k) => input.draftId?.startsWith(`draft-${k}-`));
+          const w = id ? world.get(id) : undefined;
+          if (!w) throw new Error(`no stand-in state for ${JSON.stringify(input)}`);
+          return (fakeActivities(w)[name] as (i: unknown) => Promise<unknown>)(input);
+        },
+      ]),
+    );
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: workflowsPath(), activities });
+    await worker.runUntil(async () => {
+      const history = await recording.record(env, taskQueue);
+      const file = path.join(__dirname, recording.file);
+      writeFileSync(file, `${historyToJSON(history)}\n`);
+      console.log(`wrote ${file} (${history.events?.length} events)`);
     });
-    const types = ['customer.subscription.created', 'invoice.payment_failed', 'invoice.payment_failed', 'invoice.payment_succeeded'];
-    for (const [i, type] of types.entries()) {
-      // The third signal repeats the second event id: a re-delivery.
-      const n = i === 2 ? 1 : i;
-      await handle.signal(stripeEventSignal, { eventId: `evt_rec_${n}`, type, stripeCreated: new Date(Date.UTC(2026, 0, 1, n)).toISOString(), objectId: `obj_${n}`, inboxSeq: n + 1 });
-    }
-    await handle.query(recentEventsQuery);
-    await handle.terminate('recorded');
-    const history = await handle.fetchHistory();
-    const file = path.join(__dirname, 'customerWorkflow-signals-and-duplicate.json');
-    writeFileSync(file, `${historyToJSON(history)}\n`);
-    console.log(`wrote ${file} (${history.events?.length} events)`);
-  });
-  await env.teardown();
+    await env.teardown();
+  }
 }
 
 main().catch((err: unknown) => {
