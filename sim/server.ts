@@ -63,6 +63,17 @@ export interface SimStats {
   webhooks: WebhookStats;
 }
 
+/** One /v1 request as the simulator saw it (status 0: no answer, e.g. an outage cut it). */
+export interface LoggedRequest {
+  at: number;
+  method: string;
+  path: string;
+  /** The raw query string, including the leading `?` when there is one. */
+  query: string;
+  account: string | null;
+  status: number;
+}
+
 export interface Simulator {
   url: string;
   port: number;
@@ -81,11 +92,14 @@ export interface Simulator {
   addRestrictedKey(permissions: Permissions, accountId?: string): string;
   revokeKey(key: string): boolean;
   stats(): SimStats;
+  /** The most recent /v1 requests (up to 200,000), oldest first; cleared by resetStats(). */
+  requests(): LoggedRequest[];
   resetStats(): void;
   stop(): Promise<void>;
 }
 
 const MAX_BODY = 1 << 20;
+const MAX_LOG = 200_000;
 
 function emptyStats(webhooks: WebhookStats): SimStats {
   return { requests: 0, byPath: {}, byStatus: {}, byAccount: {}, rateLimited: 0, rateLimitedByAccount: {}, pagesServed: 0, outageRefusals: 0, webhooks };
@@ -133,6 +147,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   const limiter = new RateLimiter(opts.rateLimit ?? 25);
   let stats = emptyStats(webhooks.stats);
+  let log: LoggedRequest[] = [];
   let outage: Outage | null = null;
   const hanging = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
@@ -187,8 +202,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     },
     revokeKey: (key) => keys.revoke(key),
     stats: () => structuredClone(stats),
+    requests: () => log.map((r) => ({ ...r })),
     resetStats() {
       stats = emptyStats(webhooks.stats);
+      log = [];
     },
     async stop() {
       webhooks.stop();
@@ -221,6 +238,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const method = (req.method ?? 'GET').toUpperCase();
     const path = url.pathname.replace(/\/+$/, '');
     stats.requests++;
+    const entry: LoggedRequest = { at: Date.now(), method, path, query: url.search, account: null, status: 0 };
+    if (log.length >= MAX_LOG) log.splice(0, log.length - MAX_LOG + 1);
+    log.push(entry);
+    res.on('finish', () => {
+      entry.status = res.statusCode;
+    });
     try {
       const auth = keys.authenticate(req.headers.authorization);
       if (auth instanceof StripeHttpError) throw auth;
@@ -228,6 +251,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       const target = targetAccount(auth, Array.isArray(accountHeader) ? accountHeader[0] : accountHeader, connectedTo);
       if (target instanceof StripeHttpError) throw target;
       const account = getAccount(target);
+      entry.account = account.id;
       stats.byAccount[account.id] = (stats.byAccount[account.id] ?? 0) + 1;
       const down = activeOutage(account.id);
       if (down) {
@@ -324,6 +348,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     };
     if (method === 'GET' && path === '/_sim/info') return reply(200, info());
     if (method === 'GET' && path === '/_sim/stats') return reply(200, sim.stats());
+    if (method === 'GET' && path === '/_sim/requests') return reply(200, { data: sim.requests() });
     if (method === 'POST' && path === '/_sim/stats/reset') return (sim.resetStats(), reply(200, sim.stats()));
     if (method === 'POST' && path === '/_sim/advance') {
       const body = await parse(advanceBody);

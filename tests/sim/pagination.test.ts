@@ -166,6 +166,37 @@ describe('list pagination through stripe-node', () => {
     await expect(stripe.invoices.pay(open.id, { paid_out_of_band: true })).rejects.toMatchObject({ statusCode: 400, code: 'invoice_already_paid' });
   });
 
+  it('charging an invoice through pay either pays it or answers 402 card_error', async () => {
+    const a = sim.account();
+    const open = a.invoices.rows.filter((i) => i.status === 'open');
+    expect(open.length).toBeGreaterThan(0);
+    for (const inv of open) {
+      const outcome = await stripe.invoices.pay(inv.id).then(
+        (paid) => paid.status,
+        (err: unknown) => err,
+      );
+      if (outcome === 'paid') continue;
+      expect(outcome).toBeInstanceOf(Stripe.errors.StripeCardError);
+      expect(outcome).toMatchObject({ statusCode: 402, code: 'card_declined' });
+      expect(a.invoices.get(inv.id)?.status).toBe('open');
+    }
+  });
+
+  it('logs each request with its query and status, so duplicate page fetches can be counted', async () => {
+    sim.resetStats();
+    await stripe.customers.list({ limit: 2 });
+    await stripe.customers.list({ limit: 2 });
+    await stripe.customers.retrieve('cus_missing').catch(() => undefined);
+    const log = sim.requests();
+    expect(log.map((r) => `${r.method} ${r.path}${r.query} ${r.status}`)).toEqual([
+      'GET /v1/customers?limit=2 200',
+      'GET /v1/customers?limit=2 200',
+      'GET /v1/customers/cus_missing 404',
+    ]);
+    expect(log.every((r) => r.account === sim.accounts[0]!.id)).toBe(true);
+    expect(sim.stats().pagesServed).toBe(2);
+  });
+
   it('creates billing portal sessions with a URL', async () => {
     const customer = sim.account().customers.rows[0]!;
     const session = await stripe.billingPortal.sessions.create({ customer: customer.id, return_url: 'https://example.com/back' });
