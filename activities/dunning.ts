@@ -69,43 +69,54 @@ export type StepState =
   | { kind: 'ready'; mode: RolloutMode; draft: { id: string; status: DraftStatus } | null }
   | { kind: 'stripe_unavailable'; error: string };
 
+/**
+ * The facts a dunning email cites, read from Stripe (invoice, customer, plan), the
+ * workspace and product signals. Null when Stripe has no such invoice. Also used by
+ * the template preview.
+ */
+export async function buildDunningFacts(
+  deps: Pick<DunningActivityDeps, 'db' | 'stripe' | 'usage'>,
+  ref: Pick<DunningRef, 'workspaceId' | 'customerId' | 'invoiceId'>,
+  step: Pick<PlannedStep, 'index' | 'tone'>,
+  totalSteps: number,
+): Promise<{ facts: DunningFacts; to: string | null } | null> {
+  const { db, stripe } = deps;
+  const invoice = await stripe.invoice(ref.workspaceId, ref.invoiceId);
+  if (!invoice) return null;
+  const [customer, plan, workspace, usage] = await Promise.all([
+    stripe.customer(ref.workspaceId, ref.customerId),
+    invoice.subscriptionId ? stripe.subscriptionPlan(ref.workspaceId, invoice.subscriptionId) : Promise.resolve(null),
+    findWorkspace(db, ref.workspaceId),
+    deps.usage ? deps.usage(ref.workspaceId, ref.customerId) : Promise.resolve(null),
+  ]);
+  const payUrl = invoice.hostedInvoiceUrl ?? (await stripe.billingPortalUrl(ref.workspaceId, ref.customerId));
+  const since = customer?.created ? new Date(customer.created) : null;
+  const facts: DunningFacts = {
+    company: { name: workspace?.name ?? ref.workspaceId },
+    customer: {
+      id: ref.customerId,
+      name: customer?.name ?? 'there',
+      email: customer?.email ?? null,
+      customerSince: customer?.created ?? null,
+      tenureMonths: since ? tenureMonths(since, new Date()) : null,
+    },
+    plan: plan?.monthlyValue ? { name: plan.name, monthlyValue: plan.monthlyValue } : null,
+    invoice: {
+      id: invoice.id,
+      number: invoice.number,
+      amountDue: { amount: invoice.amountRemaining || invoice.amountDue, currency: invoice.currency },
+      hostedUrl: invoice.hostedInvoiceUrl,
+      nextRetryAt: invoice.nextPaymentAttempt,
+    },
+    payUrl: payUrl ?? '',
+    usage,
+    step: { index: step.index, number: step.index + 1, total: totalSteps, tone: step.tone, isFinal: step.index === totalSteps - 1 },
+  };
+  return { facts, to: customer?.email ?? null };
+}
+
 export function createDunningActivities(deps: DunningActivityDeps) {
   const { db, stripe, log } = deps;
-
-  async function factsFor(ref: DunningRef, step: PlannedStep, totalSteps: number): Promise<{ facts: DunningFacts; to: string | null } | null> {
-    const invoice = await stripe.invoice(ref.workspaceId, ref.invoiceId);
-    if (!invoice) return null;
-    const [customer, plan, workspace, usage] = await Promise.all([
-      stripe.customer(ref.workspaceId, ref.customerId),
-      invoice.subscriptionId ? stripe.subscriptionPlan(ref.workspaceId, invoice.subscriptionId) : Promise.resolve(null),
-      findWorkspace(db, ref.workspaceId),
-      deps.usage ? deps.usage(ref.workspaceId, ref.customerId) : Promise.resolve(null),
-    ]);
-    const payUrl = invoice.hostedInvoiceUrl ?? (await stripe.billingPortalUrl(ref.workspaceId, ref.customerId));
-    const since = customer?.created ? new Date(customer.created) : null;
-    const facts: DunningFacts = {
-      company: { name: workspace?.name ?? ref.workspaceId },
-      customer: {
-        id: ref.customerId,
-        name: customer?.name ?? 'there',
-        email: customer?.email ?? null,
-        customerSince: customer?.created ?? null,
-        tenureMonths: since ? tenureMonths(since, new Date()) : null,
-      },
-      plan: plan?.monthlyValue ? { name: plan.name, monthlyValue: plan.monthlyValue } : null,
-      invoice: {
-        id: invoice.id,
-        number: invoice.number,
-        amountDue: { amount: invoice.amountRemaining || invoice.amountDue, currency: invoice.currency },
-        hostedUrl: invoice.hostedInvoiceUrl,
-        nextRetryAt: invoice.nextPaymentAttempt,
-      },
-      payUrl: payUrl ?? '',
-      usage,
-      step: { index: step.index, number: step.index + 1, total: totalSteps, tone: step.tone, isFinal: step.index === totalSteps - 1 },
-    };
-    return { facts, to: customer?.email ?? null };
-  }
 
   const summary = (d: Draft) => ({ id: d.id, status: d.status });
 
@@ -159,7 +170,7 @@ export function createDunningActivities(deps: DunningActivityDeps) {
       if (!draft) {
         let built;
         try {
-          built = await factsFor(input, input.step, input.totalSteps);
+          built = await buildDunningFacts(deps, input, input.step, input.totalSteps);
         } catch (err) {
           if (err instanceof StripeUnavailableError) return { kind: 'stripe_unavailable', error: err.message };
           throw err;

@@ -1,4 +1,8 @@
 import Stripe from 'stripe';
+import type { Db } from '../db/knex';
+import { findWorkspaceStripe } from '../db/workspaces';
+import type { Keyring } from '../platform/crypto';
+import type { StripeClients } from './stripe-client';
 import { monthlyValue, type RecurringItem } from '../domain/plan-value';
 import type { Money } from '../domain/dunning-templates';
 
@@ -55,6 +59,26 @@ export interface StripeReader {
 
 /** Where a Stripe client for a workspace comes from (its key; Stripe, stripe-mock or the simulator). */
 export type StripeClientFor = (workspaceId: string) => Promise<Stripe>;
+
+/**
+ * Each workspace's own client from its stored key, through the process's shared
+ * StripeClients so the plays' reads count against the same per-workspace rate limit
+ * as the sync. The clients retry 429/5xx a few times themselves; what still fails
+ * reaches the plays as StripeUnavailableError.
+ */
+export function workspaceStripeClients(db: Db, keyring: Keyring, clients: StripeClients): StripeClientFor {
+  return async (workspaceId) => {
+    const access = await findWorkspaceStripe(db, keyring, workspaceId);
+    if (!access) throw new StripeNotFoundError(`workspace ${workspaceId} does not exist or has no Stripe key`);
+    return clients.forWorkspace({
+      workspaceId: access.workspaceId,
+      apiKey: access.apiKey,
+      stripeAccount: access.stripeAccountId,
+      livemode: access.livemode,
+      rateLimitRps: access.settings.stripeRateLimitRps,
+    });
+  };
+}
 
 /** stripe-node options for an API base URL other than Stripe's (stripe-mock, the simulator). */
 export function stripeHostOptions(baseUrl: string | undefined): Pick<Stripe.StripeConfig, 'host' | 'port' | 'protocol'> {
