@@ -714,6 +714,7 @@ export class SimAccount {
     this.emit('payment_intent.payment_failed', pi);
     const failures = (state.open.get(invoice.id)?.failures ?? 0) + 1;
     state.open.set(invoice.id, { invoice, failures });
+    state.customer.delinquent = true;
     const delay = RETRY_DELAYS_DAYS[failures - 1];
     invoice.next_payment_attempt = delay === undefined ? null : this.now + delay * DAY;
     this.emit('invoice.payment_failed', invoice);
@@ -745,6 +746,7 @@ export class SimAccount {
     this.emit('invoice.paid', invoice);
     this.emit('invoice.payment_succeeded', invoice);
     state.open.delete(invoice.id);
+    if (state.open.size === 0) state.customer.delinquent = false;
     if (state.sub.status === 'past_due' && state.open.size === 0) {
       state.sub.status = 'active';
       this.emit('customer.subscription.updated', state.sub, { status: 'past_due' });

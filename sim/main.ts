@@ -22,7 +22,7 @@ const { values } = parseArgs({
     connected: { type: 'string', default: '0' },
     live: { type: 'boolean', default: false },
     'tick-ms': { type: 'string', default: '5000' },
-    'tick-seconds': { type: 'string', default: '3600' },
+    'tick-seconds': { type: 'string', default: '21600' },
     'webhook-url': { type: 'string' },
     'webhook-secret': { type: 'string' },
   },
