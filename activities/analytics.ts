@@ -2,6 +2,7 @@ import type { Db, Knex } from '../db/knex';
 import {
   applyAggregateDelta,
   insertMovements,
+  insertNpsResponse,
   loadAnalyticsSettings,
   loadCustomerHistory,
   loadCustomerMovements,
@@ -68,6 +69,25 @@ async function recomputeCustomerIn(trx: Db, workspaceId: string, customerId: str
   return { customerId, movements: result.movements.length, mrr: result.movements.at(-1)?.mrrAfter ?? 0, warnings: result.warnings };
 }
 
+/**
+ * Records an NPS answer and moves the cohort NPS aggregate by the change of the
+ * customer's latest answer. Answers are only ever added, and each addition applies
+ * its own difference here, so a customer recompute (which sees the same answers
+ * before and after) never needs the answers as they were.
+ */
+export async function recordNpsAnswer(db: Knex, workspaceId: string, signal: NpsSignal): Promise<number> {
+  return db.transaction(async (trx) => {
+    await workspaceLock(trx, workspaceId, true);
+    await customerLock(trx, workspaceId, signal.customerId);
+    const before = await loadNpsSignals(trx, workspaceId, signal.customerId);
+    const id = await insertNpsResponse(trx, workspaceId, signal);
+    const movements = await loadCustomerMovements(trx, workspaceId, signal.customerId);
+    const delta = contributionDelta(customerContribution(movements, before), customerContribution(movements, [...before, signal]));
+    await applyAggregateDelta(trx, workspaceId, delta);
+    return id;
+  });
+}
+
 export interface WorkspaceRecomputeResult {
   customers: number;
   movements: number;
@@ -119,5 +139,6 @@ export function createAnalyticsActivities(deps: { db: Knex }) {
   return {
     recomputeCustomerAnalytics: (workspaceId: string, customerId: string) => recomputeCustomer(deps.db, workspaceId, customerId),
     recomputeWorkspaceAnalytics: (workspaceId: string) => recomputeWorkspace(deps.db, workspaceId),
+    recordNpsAnswer: (workspaceId: string, signal: NpsSignal) => recordNpsAnswer(deps.db, workspaceId, signal),
   };
 }

@@ -21,6 +21,7 @@ import {
 } from '../domain/mrr';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
+import { metricsAdminRouter } from './metrics-admin';
 import { toCsv } from './metrics-csv';
 
 export const METRICS = ['mrr', 'movements', 'cohorts', 'retention', 'grr', 'nrr', 'arpa', 'ltv', 'churn-rate', 'quick-ratio', 'nps'] as const;
@@ -91,6 +92,8 @@ function send(res: Response, format: 'json' | 'csv', body: Record<string, unknow
  */
 export function metricsRouter({ db }: { db: Knex }): Router {
   const router = Router();
+  // Settings, recompute, NPS answers and rates; first, so /metrics/settings is not read as a metric.
+  router.use(metricsAdminRouter({ db }));
 
   router.get('/workspaces/:workspaceId/metrics/:metric', requireWorkspaceRole('viewer'), async (req, res) => {
     const auth = authOf(res);

@@ -306,3 +306,18 @@ export async function cohortMembers(db: Db, workspaceId: string, cohortMonth: st
     .select<{ customer_id: string; mrr: number }[]>('customer_id', 'mrr');
   return rows.map((r) => ({ customerId: r.customer_id, mrr: r.mrr }));
 }
+
+/** Stores the analytics settings under settings.analytics, leaving the workspace's other settings alone. */
+export async function storeAnalyticsSettings(db: Db, workspaceId: string, settings: AnalyticsSettings): Promise<void> {
+  const updated = await db('workspaces')
+    .where({ id: workspaceId })
+    .update({ settings: db.raw(`jsonb_set(settings, '{analytics}', ?::jsonb)`, [JSON.stringify(settings)]), updated_at: db.fn.now() });
+  if (updated === 0) throw new Error(`unknown workspace ${workspaceId}`);
+}
+
+export async function insertNpsResponse(db: Db, workspaceId: string, signal: NpsSignal): Promise<number> {
+  const [row] = await db('nps_responses')
+    .insert({ workspace_id: workspaceId, customer_id: signal.customerId, score: signal.score, at: signal.at })
+    .returning<{ id: number }[]>('id');
+  return row!.id;
+}

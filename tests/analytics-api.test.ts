@@ -38,12 +38,13 @@ describe('GET /workspaces/:id/metrics/:metric', () => {
     await db('workspaces').insert([{ id: ws, name: 'Metrics' }, { id: 'ws_other', name: 'Other' }]);
     await seedMirror(db, ws, [x.build(), y.build()]);
     await recomputeWorkspace(db, ws);
-    for (const role of ['viewer', 'finance'] as const) {
+    for (const role of ['viewer', 'member', 'finance', 'owner'] as const) {
       tokens[role] = (await createApiToken(db, { workspaceId: ws, role, name: role, createdBy: 'test' })).token;
     }
     tokens.other = (await createApiToken(db, { workspaceId: 'ws_other', role: 'owner', name: 'other', createdBy: 'test' })).token;
     const app = express();
-    app.use(authenticate({ db }));
+    app.use(express.json());
+    app.use(authenticate({ db, operatorToken: 'operator-secret' }));
     app.use(metricsRouter({ db }));
     app.use(notFound);
     app.use(errorHandler(pino({ level: 'silent' })));
@@ -56,6 +57,11 @@ describe('GET /workspaces/:id/metrics/:metric', () => {
     await new Promise((r) => server?.close(r));
     await database?.drop();
   });
+
+  const send = async (method: 'PUT' | 'POST', path: string, token: string | undefined, body: unknown) => {
+    const res = await fetch(url + path, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
 
   const get = async (path: string, token: string | undefined = tokens.finance) => {
     const res = await fetch(url + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
@@ -143,5 +149,40 @@ describe('GET /workspaces/:id/metrics/:metric', () => {
     expect(quarterly.status).toBe(400);
     expect((await get(`/workspaces/${ws}/metrics/mrr`, '')).status).toBe(401);
     expect((await get(`/workspaces/${ws}/metrics/mrr`, tokens.other)).status).toBe(403);
+  });
+
+  it('records NPS answers from the signals API into NPS by cohort', async () => {
+    const bad = await send('POST', `/workspaces/${ws}/signals/nps`, tokens.member, { customerId: 'cus_x', score: 11 });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('score');
+    expect((await send('POST', `/workspaces/${ws}/signals/nps`, tokens.viewer, { customerId: 'cus_x', score: 9 })).status).toBe(403);
+    const ok = await send('POST', `/workspaces/${ws}/signals/nps`, tokens.member, { customerId: 'cus_x', score: 10, at: '2025-05-01T00:00:00Z' });
+    expect(ok.status).toBe(201);
+    const nps = await get(`/workspaces/${ws}/metrics/nps?from=2025-01&to=2025-12`);
+    expect(nps.body.points).toEqual([{ cohort: '2025-01', responses: 1, promoters: 1, detractors: 0, nps: 100 }]);
+  });
+
+  it('stores exchange rates for the operator only', async () => {
+    const rates = { rates: [{ currency: 'EUR', on: '2025-01-01', rate: 1.1 }] };
+    expect((await send('PUT', '/exchange-rates/usd', tokens.owner, rates)).status).toBe(403);
+    const bad = await send('PUT', '/exchange-rates/usd', 'operator-secret', { rates: [{ currency: 'EUR', on: '2025-13-01', rate: -1 }] });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('rates.0.on');
+    expect(JSON.stringify(bad.body)).toContain('rates.0.rate');
+    expect((await send('PUT', '/exchange-rates/usd', 'operator-secret', rates)).body).toMatchObject({ reportingCurrency: 'usd', stored: 1 });
+  });
+
+  it('lets owners change the settings, which recomputes the figures', async () => {
+    expect((await send('PUT', `/workspaces/${ws}/metrics/settings`, tokens.finance, { churnTiming: 'cancellation' })).status).toBe(403);
+    const bad = await send('PUT', `/workspaces/${ws}/metrics/settings`, tokens.owner, { churnTiming: 'never' });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('churnTiming');
+    const ok = await send('PUT', `/workspaces/${ws}/metrics/settings`, tokens.owner, { churnTiming: 'cancellation' });
+    expect(ok.status).toBe(200);
+    expect(ok.body.settings).toMatchObject({ churnTiming: 'cancellation', reportingCurrency: 'usd' });
+    expect((await get(`/workspaces/${ws}/metrics/settings`, tokens.viewer)).body.settings).toMatchObject({ churnTiming: 'cancellation' });
+    // Y cancelled on 2025-03-10: with churn at cancellation, March ends at 30.00.
+    const mrr = await get(`/workspaces/${ws}/metrics/mrr?from=2025-03&to=2025-03`);
+    expect(mrr.body.points).toEqual([{ period: '2025-03', mrr: 3000, customers: 1 }]);
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recomputeCustomer, recomputeWorkspace } from '../activities/analytics';
+import { recomputeCustomer, recomputeWorkspace, recordNpsAnswer } from '../activities/analytics';
 import { loadAggregates, loadCustomerMovements, upsertExchangeRates } from '../db/analytics';
 import { clearCustomerMirror, seedMirror } from '../db/analytics-seed';
 import {
@@ -74,5 +74,16 @@ describe('analytics storage: incremental recompute against real Postgres', () =>
     const before = await loadAggregates(database.db, ws);
     expect(await recomputeCustomer(database.db, ws, 'cus_unknown')).toEqual({ customerId: 'cus_unknown', movements: 0, mrr: 0, warnings: [] });
     expect(await loadAggregates(database.db, ws)).toEqual(before);
+  });
+
+  it('NPS answers move the cohort NPS by the change of the latest answer, as a full recompute would', async () => {
+    await recordNpsAnswer(database.db, ws, { customerId: 'cus_1', score: 3, at: new Date('2025-01-01T00:00:00Z') });
+    await recordNpsAnswer(database.db, ws, { customerId: 'cus_1', score: 10, at: new Date('2025-02-01T00:00:00Z') });
+    await recordNpsAnswer(database.db, ws, { customerId: 'cus_2', score: 6, at: new Date('2025-02-01T00:00:00Z') });
+    await recomputeCustomer(database.db, ws, 'cus_1');
+    const incremental = await loadAggregates(database.db, ws);
+    await recomputeWorkspace(database.db, ws);
+    expect(await loadAggregates(database.db, ws)).toEqual(incremental);
+    expect([...incremental.nps.values()].reduce((a, r) => a + r.responses, 0)).toBeGreaterThan(0);
   });
 });
