@@ -198,9 +198,10 @@ export function computeCustomerMrr(history: CustomerHistory, settings: Analytics
       const next = list[i + 1];
       let end = rate.lineEnd;
       // The latest paid period of an item still on a running subscription runs on
-      // until something ends it, so a renewal not yet invoiced is not churn.
+      // until something ends it, so a renewal not yet invoiced (Stripe finalises
+      // renewal invoices about an hour after the period starts) is not churn.
       const latest = !next && rate.paid && currentItems.has(key) && RUNNING.has(sub.status) && sub.ended_at === null;
-      if (latest && rate.lineEnd >= (sub.current_period_end?.getTime() ?? rate.lineEnd)) end = Infinity;
+      if (latest && rate.lineEnd >= (sub.current_period_start?.getTime() ?? rate.lineEnd)) end = Infinity;
       if (next) end = Math.min(end, next.start);
       for (const m of markers) if (m > rate.start) end = Math.min(end, m);
       end = Math.min(end, subscriptionEnd(sub, settings), rate.countUntil);

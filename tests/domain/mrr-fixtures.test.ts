@@ -7,7 +7,7 @@ import {
   type CustomerHistory,
   type ExchangeRate,
 } from '../../domain/mrr';
-import { CustomerBuilder } from './mrr-builder';
+import { at, CustomerBuilder } from './mrr-builder';
 
 const settings = (overrides: Partial<AnalyticsSettings> = {}): AnalyticsSettings => ({ ...analyticsSettingsSchema.parse({}), ...overrides });
 
@@ -317,5 +317,13 @@ describe('MRR of hand-computed billing histories', () => {
       .monthly('sub_1', 'pro', 3000, '2025-01', 1);
     const result = computeCustomerMrr(c.build(), settings(), createConverter('usd', []));
     expect(result.segments.map((s) => [s.start, s.end])).toEqual([[Date.parse('2025-01-01T00:00:00Z'), Infinity]]);
+  });
+
+  it('a renewal invoice still in draft is not churn: the paid period runs on until the renewal is final', () => {
+    const c = new CustomerBuilder('cus_draft')
+      .price('pro', 3000)
+      .subscription('sub_1', { items: ['pro'], current_period_start: at('2025-02-01'), current_period_end: at('2025-03-01') })
+      .monthly('sub_1', 'pro', 3000, '2025-01', 2, { status: (i) => (i === 1 ? 'draft' : 'paid') });
+    expect(movements(c.build())).toEqual([['2025-01-01', 'new', 3000, 3000]]);
   });
 });
