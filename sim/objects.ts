@@ -248,6 +248,9 @@ export function buildInvoice(i: {
   }
   const discountTotal = [...byDiscount.values()].reduce((a, b) => a + b, 0);
   const total = subtotal - discountTotal;
+  // No top-level `subscription` (nor `charge`, `payment_intent`): API version
+  // 2025-03-31 moved the subscription to `parent.subscription_details` and payments to
+  // invoice payments. Stripe's fixture still shows `subscription`; the shape test lists it.
   return {
     id: i.id,
     object: 'invoice',
