@@ -148,6 +148,9 @@ export class SimAccount {
     reactivations: 0, resubscriptions: 0, couponsApplied: 0, meteredLines: 0, prorationLines: 0,
   };
 
+  /** Set by the server while an API request runs, so the events it causes name it. */
+  request: { id: string; idempotency_key: string | null } | null = null;
+
   /** Called for every event recorded (webhook delivery hooks in here). */
   onEvent: ((event: Stripe.Event) => void) | null = null;
 
@@ -276,7 +279,7 @@ export class SimAccount {
     if (this.now < this.eventsFrom) return;
     // Events carry a snapshot: later changes to the object must not show in old events.
     const snapshot = JSON.parse(JSON.stringify(object)) as EventOf<T>['data']['object'];
-    const event = buildEvent({ id: this.newId('evt_1'), type, created: this.now, apiVersion: API_VERSION, object: snapshot, previous, ...(this.connected ? { account: this.id } : {}) });
+    const event = buildEvent({ id: this.newId('evt_1'), type, created: this.now, apiVersion: API_VERSION, object: snapshot, previous, request: this.request, ...(this.connected ? { account: this.id } : {}) });
     this.events.add(event);
     this.onEvent?.(event);
   }

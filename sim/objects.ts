@@ -510,6 +510,8 @@ export function buildEvent<T extends EventType>(e: {
   object: EventOf<T>['data']['object'];
   previous?: EventOf<T>['data']['previous_attributes'];
   account?: string;
+  /** The API request that caused the event; null for Stripe's own automatic changes. */
+  request?: { id: string; idempotency_key: string | null } | null;
 }): EventOf<T> {
   const event = {
     id: e.id,
@@ -519,7 +521,7 @@ export function buildEvent<T extends EventType>(e: {
     data: e.previous ? { object: e.object, previous_attributes: e.previous } : { object: e.object },
     livemode: false,
     pending_webhooks: 0,
-    request: { id: null, idempotency_key: null },
+    request: e.request ?? { id: null, idempotency_key: null },
     type: e.type,
     ...(e.account ? { account: e.account } : {}),
   };

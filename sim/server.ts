@@ -230,7 +230,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sim');
-    res.setHeader('Request-Id', `req_${randomBytes(7).toString('hex')}`);
+    const requestId = `req_${randomBytes(7).toString('hex')}`;
+    res.setHeader('Request-Id', requestId);
     if (url.pathname.startsWith('/_sim/')) {
       await control(req, res, url);
       return;
@@ -282,23 +283,43 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       }
       const params = await readParams(req, url, method);
       const reachable = (id: string): SimAccount | undefined => (id === account.id || connectedTo(account.id).includes(id) ? accounts.get(id) : undefined);
-      const body = route.handle({ account, params, ids, baseUrl, reachable, onPage: () => stats.pagesServed++ });
-      const paths = expandPaths(params.expand);
-      send(res, 200, expand(account, body, paths));
+      // Stripe replays a POST with a seen Idempotency-Key instead of running it again.
+      const idemHeader = req.headers['idempotency-key'];
+      const idemKey = method === 'POST' && typeof idemHeader === 'string' && idemHeader ? `${auth.key}|${account.id}|${idemHeader}` : null;
+      const replay = idemKey ? idempotent.get(idemKey) : undefined;
+      if (replay) {
+        res.setHeader('Idempotent-Replayed', 'true');
+        send(res, replay.status, replay.body);
+        return;
+      }
+      let status = 200;
+      let body: unknown;
+      account.request = method === 'POST' ? { id: requestId, idempotency_key: typeof idemHeader === 'string' ? idemHeader : null } : null;
+      try {
+        body = expand(account, route.handle({ account, params, ids, baseUrl, reachable, onPage: () => stats.pagesServed++ }), expandPaths(params.expand));
+      } catch (err) {
+        const answer = errorAnswer(err);
+        if (!answer) throw err;
+        ({ status, body } = answer);
+      } finally {
+        account.request = null;
+      }
+      if (idemKey) remember(idemKey, { status, body });
+      send(res, status, body);
+      return;
     } catch (err) {
-      if (err instanceof StripeHttpError) {
-        for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-        send(res, err.status, err.body);
-        return;
-      }
-      if (err instanceof PaymentDeclined) {
-        send(res, 402, {
-          error: { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.', doc_url: 'https://docs.stripe.com/error-codes/card-declined' },
-        });
-        return;
-      }
-      throw err;
+      if (err instanceof StripeHttpError) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+      const answer = errorAnswer(err);
+      if (!answer) throw err;
+      send(res, answer.status, answer.body);
     }
+  }
+
+  const idempotent = new Map<string, { status: number; body: unknown }>();
+  function remember(key: string, answer: { status: number; body: unknown }): void {
+    // Stripe keeps keys for 24 hours; a bounded map is enough for a simulator.
+    if (idempotent.size >= 10_000) idempotent.delete(idempotent.keys().next().value as string);
+    idempotent.set(key, answer);
   }
 
   function send(res: ServerResponse, status: number, body: unknown): void {
@@ -414,6 +435,17 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   sim.url = baseUrl;
   sim.port = port;
   return sim;
+}
+
+function errorAnswer(err: unknown): { status: number; body: unknown } | null {
+  if (err instanceof StripeHttpError) return { status: err.status, body: err.body };
+  if (err instanceof PaymentDeclined) {
+    return {
+      status: 402,
+      body: { error: { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.', doc_url: 'https://docs.stripe.com/error-codes/card-declined' } },
+    };
+  }
+  return null;
 }
 
 function findRoute(method: string, path: string): { route: Route; ids: string[] } | null {

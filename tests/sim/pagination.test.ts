@@ -164,6 +164,25 @@ describe('list pagination through stripe-node', () => {
     const types = a.events.rows.slice(before).map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(['invoice.paid', 'invoice.payment_succeeded']));
     await expect(stripe.invoices.pay(open.id, { paid_out_of_band: true })).rejects.toMatchObject({ statusCode: 400, code: 'invoice_already_paid' });
+    // Events caused by an API request name it.
+    const paidEvent = a.events.rows.slice(before).find((e) => e.type === 'invoice.paid')!;
+    expect(paidEvent.request?.id).toMatch(/^req_/);
+  });
+
+  it('replays a POST with a seen Idempotency-Key instead of running it again', async () => {
+    const a = sim.account();
+    const open = a.invoices.rows.find((i) => i.status === 'open')!;
+    const first = await stripe.invoices.pay(open.id, { paid_out_of_band: true }, { idempotencyKey: 'pay-once-1' });
+    const events = a.events.size;
+    const again = await stripe.invoices.pay(open.id, { paid_out_of_band: true }, { idempotencyKey: 'pay-once-1' });
+    expect(again.id).toBe(first.id);
+    expect(again.status).toBe('paid');
+    expect(again.lastResponse.headers['idempotent-replayed']).toBe('true');
+    expect(a.events.size).toBe(events);
+    const paidEvent = a.events.rows.filter((e) => e.type === 'invoice.paid').at(-1)!;
+    expect(paidEvent.request?.idempotency_key).toBe('pay-once-1');
+    // A new key runs the request again.
+    await expect(stripe.invoices.pay(open.id, { paid_out_of_band: true }, { idempotencyKey: 'pay-once-2' })).rejects.toMatchObject({ code: 'invoice_already_paid' });
   });
 
   it('charging an invoice through pay either pays it or answers 402 card_error', async () => {
