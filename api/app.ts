@@ -12,6 +12,9 @@ import { metricsRouter } from './metrics';
 import { webhookRouter } from './webhooks';
 import { workspacesRouter } from './workspaces';
 import { StripeClients, stripeEndpointFromEnv } from '../activities/stripe-client';
+import { createStripeReader, workspaceStripeClients } from '../activities/stripe-reader';
+import { draftsRouter } from './drafts';
+import { playsRouter } from './dunning';
 
 export interface AppDeps {
   db: Knex;
@@ -42,6 +45,7 @@ export function createApp(deps: AppDeps): Express {
   // Webhooks are authenticated by their Stripe signature alone.
   app.use(webhookRouter({ db: deps.db, keyring: deps.keyring, metrics: deps.metrics, maxBytes: deps.webhookMaxBytes }));
 
+  const stripeClients = deps.stripe ?? new StripeClients({ endpoint: stripeEndpointFromEnv() });
   app.use(express.json({ limit: '256kb' }));
   app.use(authenticate({ db: deps.db, operatorToken: deps.operatorToken }));
   app.use(accessRouter({ db: deps.db }));
@@ -50,12 +54,16 @@ export function createApp(deps: AppDeps): Express {
     workspacesRouter({
       db: deps.db,
       keyring: deps.keyring,
-      stripe: deps.stripe ?? new StripeClients({ endpoint: stripeEndpointFromEnv() }),
+      stripe: stripeClients,
       temporal: deps.temporal,
       namespace: deps.temporalNamespace ?? 'default',
       taskQueue: deps.taskQueue ?? 'wysera',
     }),
   );
+
+  const namespace = deps.temporalNamespace ?? 'default';
+  app.use(draftsRouter({ db: deps.db, temporal: deps.temporal, namespace, log: deps.log }));
+  app.use(playsRouter({ db: deps.db, temporal: deps.temporal, namespace, log: deps.log, stripe: createStripeReader(workspaceStripeClients(deps.db, deps.keyring, stripeClients)) }));
 
   app.use(notFound);
   app.use(errorHandler(deps.log));

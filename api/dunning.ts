@@ -1,0 +1,238 @@
+import { Router } from 'express';
+import Stripe from 'stripe';
+import { Client, type Connection } from '@temporalio/client';
+import { z } from 'zod';
+import { buildDunningFacts, dunningConfigSchema, dunningSchedule, DUNNING_PLAY, type UsageSource } from '../activities/dunning';
+import { StripeNotFoundError, StripeUnavailableError, type StripeReader } from '../activities/stripe-reader';
+import { appendAudit } from '../db/audit';
+import { listDunningCases } from '../db/dunning-cases';
+import type { Knex } from '../db/knex';
+import {
+  deleteTemplateOverride,
+  getEmailSettings,
+  getPlaySettings,
+  listTemplateOverrides,
+  putEmailSettings,
+  putPlaySettings,
+  putTemplateOverride,
+} from '../db/play-settings';
+import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, scheduleProblems } from '../domain/dunning-schedule';
+import { recoveryReport } from '../domain/dunning-recovery';
+import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS } from '../domain/dunning-templates';
+import { ROLLOUT_MODES } from '../domain/rollout';
+import { renderTemplate, TemplateError, templateProblems, type EmailTemplate } from '../domain/templates';
+import type { Logger } from '../platform/logger';
+import { dunningWorkflowId } from '../workflows/ids';
+import { dunningEventSignal } from '../workflows/play-messages';
+import { PLAYS } from './drafts';
+import { authOf, requireWorkspaceRole } from './auth';
+import { HttpError, parseOr400 } from './errors';
+
+export interface PlaysRouterDeps {
+  db: Knex;
+  temporal: Connection;
+  namespace: string;
+  log: Logger;
+  /** Stripe reads and the out-of-band payment; without it those routes answer 503. */
+  stripe?: StripeReader | undefined;
+  usage?: UsageSource;
+}
+
+const settingsBody = z
+  .strictObject({
+    mode: z.enum(ROLLOUT_MODES),
+    autoPercentage: z.number().int().min(0).max(100).nullable().default(null),
+    config: z.record(z.string(), z.unknown()).default({}),
+  })
+  .refine((b) => b.autoPercentage === null || b.mode === 'auto', { message: 'autoPercentage applies only to mode auto', path: ['autoPercentage'] });
+
+const emailSettingsBody = z.strictObject({
+  fromEmail: z.email(),
+  fromName: z.string().trim().min(1).max(100).nullable().default(null),
+  replyTo: z.email().nullable().default(null),
+});
+
+const templateBody = z.strictObject({ subject: z.string().min(1).max(2000), html: z.string().min(1).max(200_000), text: z.string().min(1).max(200_000) });
+
+const previewBody = z.strictObject({
+  play: z.literal(DUNNING_PLAY, { error: 'only dunning templates can be previewed so far' }),
+  templateKey: z.enum(DUNNING_TONES),
+  customerId: z.string().min(1).max(255),
+  invoiceId: z.string().min(1).max(255).optional(),
+  /** A template to try instead of the stored one. */
+  template: templateBody.optional(),
+});
+
+const day = z.iso.date({ error: 'a date as YYYY-MM-DD' });
+const recoveryQuery = z
+  .strictObject({ from: day.optional(), to: day.optional() })
+  .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'from must be before to', path: ['from'] });
+
+const playParam = z.enum(PLAYS);
+
+/** Rejects a template with each part's line and problem. */
+function checkTemplate(t: EmailTemplate): void {
+  const problems = templateProblems(t, EXAMPLE_DUNNING_FACTS);
+  if (problems.length) {
+    throw new HttpError(400, `invalid template: ${new TemplateError(problems).message}`, { problems });
+  }
+}
+
+const stripeError = (err: unknown): never => {
+  if (err instanceof StripeUnavailableError) throw new HttpError(503, `${err.message}; try again shortly`);
+  if (err instanceof StripeNotFoundError) throw new HttpError(404, err.message);
+  if (err instanceof Stripe.errors.StripeError && err.statusCode && err.statusCode < 500) throw new HttpError(409, `Stripe refused: ${err.message}`);
+  throw err;
+};
+
+/**
+ * Play settings (rollout mode, dunning's steps), the from-address, templates and
+ * their preview, dunning's recovery analytics and "mark paid out of band", the only
+ * write Wysera makes to Stripe.
+ */
+export function playsRouter(deps: PlaysRouterDeps): Router {
+  const router = Router();
+  const client = new Client({ connection: deps.temporal, namespace: deps.namespace });
+  const stripe = (): StripeReader => {
+    if (!deps.stripe) throw new HttpError(503, 'Stripe is not configured for this API process');
+    return deps.stripe;
+  };
+
+  router.get('/workspaces/:workspaceId/plays/:play/settings', requireWorkspaceRole('viewer'), async (req, res) => {
+    const auth = authOf(res);
+    const play = parseOr400(playParam, req.params.play, 'play');
+    const s = await getPlaySettings(deps.db, auth.workspaceId, play);
+    res.json({
+      play,
+      mode: s.rollout.mode,
+      autoPercentage: s.rollout.autoPercentage,
+      config: play === DUNNING_PLAY ? dunningSchedule(s.config) : s.config,
+      updatedBy: s.updatedBy,
+      updatedAt: s.updatedAt,
+    });
+  });
+
+  // A new mode reaches running workflows at their next step, or within hours while
+  // one waits for a review: each re-reads the setting before it acts.
+  router.put('/workspaces/:workspaceId/plays/:play/settings', requireWorkspaceRole('owner'), async (req, res) => {
+    const auth = authOf(res);
+    const play = parseOr400(playParam, req.params.play, 'play');
+    const body = parseOr400(settingsBody, req.body, 'body');
+    let config: Record<string, unknown> = body.config;
+    if (play === DUNNING_PLAY) {
+      const parsed = parseOr400(dunningConfigSchema, Object.keys(body.config).length ? body.config : DEFAULT_DUNNING_SCHEDULE, 'config');
+      const problems = scheduleProblems(parsed);
+      if (problems.length) throw new HttpError(400, `invalid config: ${problems.join('; ')}`);
+      config = parsed;
+    }
+    const s = await putPlaySettings(deps.db, auth.workspaceId, play, { rollout: { mode: body.mode, autoPercentage: body.autoPercentage }, config }, auth.actor);
+    res.json({ play, mode: s.rollout.mode, autoPercentage: s.rollout.autoPercentage, config: s.config, updatedBy: s.updatedBy, updatedAt: s.updatedAt });
+  });
+
+  router.get('/workspaces/:workspaceId/email-settings', requireWorkspaceRole('viewer'), async (_req, res) => {
+    const auth = authOf(res);
+    res.json({ emailSettings: (await getEmailSettings(deps.db, auth.workspaceId)) ?? null });
+  });
+
+  router.put('/workspaces/:workspaceId/email-settings', requireWorkspaceRole('owner'), async (req, res) => {
+    const auth = authOf(res);
+    const body = parseOr400(emailSettingsBody, req.body, 'body');
+    res.json({ emailSettings: await putEmailSettings(deps.db, auth.workspaceId, body, auth.actor) });
+  });
+
+  router.get('/workspaces/:workspaceId/templates/:play', requireWorkspaceRole('viewer'), async (req, res) => {
+    const auth = authOf(res);
+    const play = parseOr400(z.literal(DUNNING_PLAY), req.params.play, 'play');
+    const overrides = await listTemplateOverrides(deps.db, auth.workspaceId, play);
+    res.json({
+      play,
+      templates: DUNNING_TONES.map((key) => ({ key, overridden: key in overrides, template: overrides[key] ?? DEFAULT_DUNNING_TEMPLATES[key], builtIn: DEFAULT_DUNNING_TEMPLATES[key] })),
+    });
+  });
+
+  router.put('/workspaces/:workspaceId/templates/:play/:key', requireWorkspaceRole('owner'), async (req, res) => {
+    const auth = authOf(res);
+    const play = parseOr400(z.literal(DUNNING_PLAY), req.params.play, 'play');
+    const key = parseOr400(z.enum(DUNNING_TONES), req.params.key, 'template key');
+    const body = parseOr400(templateBody, req.body, 'body');
+    checkTemplate(body);
+    await putTemplateOverride(deps.db, auth.workspaceId, play, key, body, auth.actor);
+    res.json({ play, key, template: body });
+  });
+
+  router.delete('/workspaces/:workspaceId/templates/:play/:key', requireWorkspaceRole('owner'), async (req, res) => {
+    const auth = authOf(res);
+    const play = parseOr400(z.literal(DUNNING_PLAY), req.params.play, 'play');
+    const key = parseOr400(z.enum(DUNNING_TONES), req.params.key, 'template key');
+    if (!(await deleteTemplateOverride(deps.db, auth.workspaceId, play, key, auth.actor))) throw new HttpError(404, `no override of ${play}.${key}`);
+    res.json({ play, key, template: DEFAULT_DUNNING_TEMPLATES[key] });
+  });
+
+  router.post('/workspaces/:workspaceId/templates/preview', requireWorkspaceRole('member'), async (req, res) => {
+    const auth = authOf(res);
+    const body = parseOr400(previewBody, req.body, 'body');
+    if (body.template) checkTemplate(body.template);
+    const invoiceId = body.invoiceId ?? (await latestInvoiceOf(deps.db, auth.workspaceId, body.customerId));
+    if (!invoiceId) throw new HttpError(404, `no invoice of customer ${body.customerId} is known; pass invoiceId`);
+    const index = DUNNING_TONES.indexOf(body.templateKey);
+    const built = await buildDunningFacts({ db: deps.db, stripe: stripe(), ...(deps.usage ? { usage: deps.usage } : {}) }, { workspaceId: auth.workspaceId, customerId: body.customerId, invoiceId }, { index, tone: body.templateKey }, DUNNING_TONES.length).catch(stripeError);
+    if (!built) throw new HttpError(404, `Stripe has no invoice ${invoiceId}`);
+    const overrides = await listTemplateOverrides(deps.db, auth.workspaceId, body.play);
+    const template = body.template ?? overrides[body.templateKey] ?? DEFAULT_DUNNING_TEMPLATES[body.templateKey];
+    let rendered;
+    try {
+      rendered = renderTemplate(template, built.facts);
+    } catch (err) {
+      if (err instanceof TemplateError) throw new HttpError(400, `invalid template: ${err.message}`, { problems: err.problems });
+      throw err;
+    }
+    res.json({ to: built.to, ...rendered, facts: built.facts });
+  });
+
+  router.post('/workspaces/:workspaceId/invoices/:invoiceId/paid-out-of-band', requireWorkspaceRole('finance'), async (req, res) => {
+    const auth = authOf(res);
+    const invoiceId = parseOr400(z.string().regex(/^in_[A-Za-z0-9_]+$/, 'a Stripe invoice id (in_...)'), req.params.invoiceId, 'invoiceId');
+    const reader = stripe();
+    const before = await reader.invoice(auth.workspaceId, invoiceId).catch(stripeError);
+    if (!before) throw new HttpError(404, `Stripe has no invoice ${invoiceId}`);
+    const after = await reader.payOutOfBand(auth.workspaceId, invoiceId).catch(stripeError);
+    await appendAudit(deps.db, {
+      workspaceId: auth.workspaceId,
+      actor: auth.actor,
+      action: 'invoice.paid_out_of_band',
+      targetType: 'invoice',
+      targetId: invoiceId,
+      before: { status: before.status, amountRemaining: before.amountRemaining, currency: before.currency },
+      after: { status: after.status, amountRemaining: after.amountRemaining, currency: after.currency },
+    });
+    let dunningStopped = false;
+    try {
+      await client.workflow.getHandle(dunningWorkflowId(auth.workspaceId, invoiceId)).signal(dunningEventSignal, { kind: 'paid_out_of_band', eventId: null, subscriptionId: null, at: new Date().toISOString() });
+      dunningStopped = true;
+    } catch (err) {
+      // No dunning running for it (or Temporal unreachable: its next send re-reads the invoice and stops).
+      deps.log.info({ err: (err as Error).message, invoiceId }, 'paid out of band: no running dunning was told');
+    }
+    res.json({ invoice: { id: after.id, status: after.status, amountRemaining: after.amountRemaining, currency: after.currency }, dunningStopped });
+  });
+
+  router.get('/workspaces/:workspaceId/dunning/recovery', requireWorkspaceRole('viewer'), async (req, res) => {
+    const auth = authOf(res);
+    const q = parseOr400(recoveryQuery, req.query, 'query');
+    const to = q.to ? new Date(`${q.to}T00:00:00Z`) : new Date(Date.now() + 86_400_000);
+    const from = q.from ? new Date(`${q.from}T00:00:00Z`) : new Date(to.getTime() - 90 * 86_400_000);
+    const report = recoveryReport(await listDunningCases(deps.db, auth.workspaceId, from, to));
+    // Amounts are revenue figures; rates and counts are not.
+    const shown = auth.canSeeRevenue
+      ? report
+      : report.map((r) => ({ ...r, failedAmount: null, recoveredAmount: null, perStep: r.perStep.map((s) => ({ ...s, recoveredAmount: null })) }));
+    res.json({ from: from.toISOString(), to: to.toISOString(), currencies: shown });
+  });
+
+  return router;
+}
+
+async function latestInvoiceOf(db: Knex, workspaceId: string, customerId: string): Promise<string | undefined> {
+  const row = await db<{ id: string; workspace_id: string; customer_id: string; created: Date }>('stripe_invoices').select('id').where({ workspace_id: workspaceId, customer_id: customerId }).orderBy('created', 'desc').first();
+  return row?.id;
+}
