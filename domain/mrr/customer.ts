@@ -146,15 +146,17 @@ export function computeCustomerMrr(history: CustomerHistory, settings: Analytics
   const endMarkers = new Map<string, number[]>();
   for (const line of history.lines) {
     const invoice = invoices.get(line.invoice_id);
-    if (!invoice || line.type !== 'subscription' || !line.subscription_id || !line.price_id) continue;
+    // Older API versions leave the line's subscription empty; the invoice names it.
+    const subscriptionId = line.subscription_id ?? invoice?.subscription_id ?? null;
+    if (!invoice || line.type !== 'subscription' || !subscriptionId || !line.price_id) continue;
     if (!line.period_start || !line.period_end) continue;
-    const sub = subs.get(line.subscription_id);
+    const sub = subs.get(subscriptionId);
     if (!sub || NEVER_STARTED.has(sub.status)) continue;
     const price = prices.get(line.price_id);
     if (price?.type === 'one_time') continue;
     if (price?.recurring_usage_type === 'metered' && !settings.includeMetered) continue;
     const start = line.period_start.getTime();
-    const key = `${line.subscription_id}|${line.price_id}`;
+    const key = `${subscriptionId}|${line.price_id}`;
     if (invoice.status !== 'paid' && invoice.status !== 'open') continue;
     if (line.proration && line.amount < 0) {
       // "Unused time on ..." credits: the item stopped at the start of the credited period.
@@ -168,7 +170,7 @@ export function computeCustomerMrr(history: CustomerHistory, settings: Analytics
     const net = inTrial ? 0 : fullPeriodNet(line, price, months);
     const rate: Rate = {
       key,
-      subscriptionId: line.subscription_id,
+      subscriptionId,
       priceId: line.price_id,
       invoiceId: invoice.id,
       invoiceCreated: invoice.created?.getTime() ?? 0,

@@ -326,4 +326,15 @@ describe('MRR of hand-computed billing histories', () => {
       .monthly('sub_1', 'pro', 3000, '2025-01', 2, { status: (i) => (i === 1 ? 'draft' : 'paid') });
     expect(movements(c.build())).toEqual([['2025-01-01', 'new', 3000, 3000]]);
   });
+
+  it('a subscription line without its subscription id belongs to the invoice\'s subscription', () => {
+    const history = new CustomerBuilder('cus_old_api')
+      .price('pro', 3000)
+      .subscription('sub_1', { items: ['pro'], current_period_end: at('2025-02-01') })
+      .monthly('sub_1', 'pro', 3000, '2025-01', 1)
+      .build();
+    const lines = history.lines.map((l) => ({ ...l, subscription_id: null }));
+    expect(movements({ ...history, lines })).toEqual([['2025-01-01', 'new', 3000, 3000]]);
+  });
 });
+
