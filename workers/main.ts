@@ -1,6 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { StripeClients, stripeEndpointFromEnv } from '../activities/stripe-client';
+import { createStripeReader, workspaceStripeClients } from '../activities/stripe-reader';
 import { createDb } from '../db/knex';
+import { emailFromEnv } from '../email/from-env';
 import { ConfigError, loadConfig } from '../platform/config';
 import { createLogger, type Logger } from '../platform/logger';
 import type { AddressInfo } from 'node:net';
@@ -47,7 +51,17 @@ async function main(): Promise<void> {
   const client = new Client({ connection: clientConnection, namespace });
   const connection = await untilReady(log, `Temporal at ${address}`, () => NativeConnection.connect({ address }));
 
-  const worker = await createWorker({ connection, namespace, taskQueue: config.TEMPORAL_TASK_QUEUE });
+  // One StripeClients per process: every Stripe call for a workspace shares its rate limiter.
+  const stripeClients = new StripeClients({ endpoint: stripeEndpointFromEnv() });
+  const email = emailFromEnv();
+  const activities = createActivities({
+    db,
+    log: log.child({ component: 'activities' }),
+    stripe: createStripeReader(workspaceStripeClients(db, config.WYSERA_ENCRYPTION_KEYS, stripeClients)),
+    email: email.sender,
+    ...(email.defaultFrom ? { defaultFrom: { fromEmail: email.defaultFrom, fromName: null, replyTo: null } } : {}),
+  });
+  const worker = await createWorker({ connection, namespace, taskQueue: config.TEMPORAL_TASK_QUEUE, overrides: { activities } });
   const metrics = createMetrics();
   registerInboxGauges(metrics, () => inboxBacklog(db));
   const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.WORKER_METRICS_PORT);
