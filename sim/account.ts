@@ -44,6 +44,11 @@ export interface GenerateOptions {
   name?: string;
   /** A connected account: its events carry `account`, as Connect webhooks do. */
   connected?: boolean;
+  /**
+   * Where hosted invoice pages live (the simulator serves them, so a dunning email's
+   * "pay now" link works in the demo). Default: Stripe-like invoice.stripe.com URLs.
+   */
+  hostedInvoiceBase?: string;
 }
 
 type TaskKind = 'signup' | 'period_end' | 'retry' | 'change' | 'undo_cancel' | 'refund' | 'resubscribe' | 'trial_will_end';
@@ -162,6 +167,9 @@ export class SimAccount {
   private eventsFrom: number;
   private readonly historyEnd: number;
   private readonly connected: boolean;
+  private readonly hostedInvoiceBase: string | null;
+  /** Hosted invoice page token -> invoice id. */
+  readonly hostedInvoices = new Map<string, string>();
   private signupTimes: number[] = [];
   private signupIndex = 0;
   /** Signups per second once the generated history has been played. */
@@ -181,6 +189,7 @@ export class SimAccount {
     this.eventsFrom = end - EVENT_RETENTION_DAYS * DAY;
     this.historyEnd = end;
     this.connected = opts.connected ?? false;
+    this.hostedInvoiceBase = opts.hostedInvoiceBase ?? null;
 
     this.catalog = buildCatalog(start, (prefix, len) => this.newId(prefix, len ?? 14));
     for (const p of this.catalog.products) this.products.add(p);
@@ -637,13 +646,14 @@ export class SimAccount {
       lines,
       discountIds,
       number: `${customer.invoice_prefix}-${String(seq).padStart(4, '0')}`,
-      hostedUrl: `https://invoice.stripe.com/i/${this.id}/test_${token}`,
+      hostedUrl: this.hostedInvoiceBase ? `${this.hostedInvoiceBase}/${this.id}/test_${token}` : `https://invoice.stripe.com/i/${this.id}/test_${token}`,
       pdfUrl: `https://pay.stripe.com/invoice/${this.id}/test_${token}/pdf`,
       periodStart,
       periodEnd,
       paymentMethod: state.sub.default_payment_method as string,
     });
     this.invoices.add(invoice);
+    this.hostedInvoices.set(`test_${token}`, invoice.id);
     state.sub.latest_invoice = invoice.id;
     this.emit('invoice.created', invoice);
     this.emit('invoice.finalized', invoice);
@@ -658,7 +668,7 @@ export class SimAccount {
   }
 
   /** Charges an open invoice; on decline, schedules Stripe-style retries. */
-  attemptPayment(state: SubState, invoice: Stripe.Invoice, retry: boolean): void {
+  attemptPayment(state: SubState, invoice: Stripe.Invoice, retry: boolean, newCard = false): void {
     if (invoice.status !== 'open') return;
     if (invoice.amount_due <= 0) {
       this.markPaid(state, invoice, null);
@@ -680,7 +690,8 @@ export class SimAccount {
       this.invoicePayment.set(invoice.id, pi);
     }
     // Retries succeed about half the time: that is what recoveries look like.
-    const declined = retry ? this.rng.chance(0.5) : this.rng.chance(state.declineRate);
+    // A card entered on the hosted page goes through.
+    const declined = newCard ? false : retry ? this.rng.chance(0.5) : this.rng.chance(state.declineRate);
     const decline = declined ? this.rng.pick(DECLINES) : null;
     const charge = buildCharge({
       id: this.newId('ch_3'),
@@ -783,16 +794,20 @@ export class SimAccount {
 
   // ---- API-driven changes ----------------------------------------------------
 
-  /** POST /v1/invoices/:id/pay. Out of band: marked paid without a charge. */
-  payInvoice(invoice: Stripe.Invoice, outOfBand: boolean): void {
+  /**
+   * Pays an open invoice: out of band (marked paid, no charge; POST /v1/invoices/:id/pay
+   * with paid_out_of_band), with the default card (may be declined), or with a new
+   * card on the hosted invoice page (goes through).
+   */
+  payInvoice(invoice: Stripe.Invoice, how: 'out_of_band' | 'default_card' | 'new_card'): void {
     const subId = invoice.parent?.subscription_details?.subscription;
     const state = typeof subId === 'string' ? this.subs.get(subId) : undefined;
     if (!state) throw new Error(`invoice ${invoice.id} has no simulated subscription`);
-    if (outOfBand) {
+    if (how === 'out_of_band') {
       this.markPaid(state, invoice, null);
       return;
     }
-    this.attemptPayment(state, invoice, true);
+    this.attemptPayment(state, invoice, true, how === 'new_card');
   }
 }
 

@@ -343,7 +343,7 @@ const ROUTE_TABLE: Route[] = [
         throw invalidRequest(`You can only pay an invoice that is open or uncollectible; this invoice is ${inv.status}.`, { code: 'invoice_not_editable' });
       }
       if (inv.status === 'uncollectible') inv.status = 'open';
-      ctx.account.payInvoice(inv, ctx.params.paid_out_of_band === 'true');
+      ctx.account.payInvoice(inv, ctx.params.paid_out_of_band === 'true' ? 'out_of_band' : 'default_card');
       if (inv.status !== 'paid') {
         throw new PaymentDeclined(inv);
       }

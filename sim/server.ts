@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type Stripe from 'stripe';
 import { z } from 'zod';
 import { API_VERSION, SimAccount, type GenerateOptions } from './account';
 import { PaymentDeclined, ROUTES, type Route } from './api';
@@ -108,13 +109,44 @@ function emptyStats(webhooks: WebhookStats): SimStats {
 /** Starts an HTTP server speaking the Stripe API for generated accounts. */
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const seed = opts.seed ?? 1;
-  const platform = new SimAccount({
-    seed,
-    customers: opts.customers ?? 300,
-    months: opts.months ?? 24,
-    ...(opts.now !== undefined ? { now: opts.now } : {}),
-    ...(opts.accountId ? { accountId: opts.accountId } : {}),
+  // Listen first: the hosted invoice pages' URLs, generated with the history, need the port.
+  // Requests wait until the accounts exist.
+  let markReady = (): void => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((req, res) => {
+    void ready
+      .then(() => handle(req, res))
+      .catch((err: unknown) => {
+        if (!res.headersSent) send(res, 500, { error: { type: 'api_error', message: err instanceof Error ? err.message : 'internal error' } });
+      });
   });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port, address } = server.address() as AddressInfo;
+  const baseUrl = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  const hostedInvoiceBase = `${baseUrl}/_sim/hosted/invoices`;
+
+  let platform: SimAccount;
+  try {
+    platform = new SimAccount({
+      seed,
+      customers: opts.customers ?? 300,
+      months: opts.months ?? 24,
+      hostedInvoiceBase,
+      ...(opts.now !== undefined ? { now: opts.now } : {}),
+      ...(opts.accountId ? { accountId: opts.accountId } : {}),
+    });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
   const accounts = new Map<string, SimAccount>([[platform.id, platform]]);
   const infos: AccountInfo[] = [];
   const keys = new KeyRing();
@@ -125,6 +157,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     infos.push({ id: account.id, secretKey: secret.key, restrictedKey: restricted.key, platform: platformId });
   };
   addAccountKeys(platform, null);
+  try {
   (opts.connected ?? []).forEach((c, i) => {
     const account = new SimAccount({
       seed: c.seed ?? `${String(seed)}:connected:${i}`,
@@ -132,11 +165,16 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       months: c.months ?? opts.months ?? 24,
       now: c.now ?? opts.now ?? platform.now,
       connected: true,
+      hostedInvoiceBase,
       ...(c.accountId ? { accountId: c.accountId } : {}),
     });
     accounts.set(account.id, account);
     addAccountKeys(account, platform.id);
   });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
   for (const extra of opts.restrictedKeys ?? []) {
     keys.add({ key: extra.key ?? `rk_test_51${keyRng.token(96)}`, account: extra.account ?? platform.id, permissions: extra.permissions, revoked: false });
   }
@@ -150,8 +188,6 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   let log: LoggedRequest[] = [];
   let outage: Outage | null = null;
   const hanging = new Set<ServerResponse>();
-  const sockets = new Set<Socket>();
-  let baseUrl = '';
 
   const activeOutage = (account: string): Outage | null => {
     if (!outage) return null;
@@ -218,15 +254,6 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     },
   };
 
-  const server: Server = createServer((req, res) => {
-    void handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) send(res, 500, { error: { type: 'api_error', message: err instanceof Error ? err.message : 'internal error' } });
-    });
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sim');
@@ -408,6 +435,28 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       if (!body) return;
       return reply(sim.revokeKey(body.key) ? 200 : 404, { revoked: body.key.slice(0, 8) });
     }
+    const hosted = /^\/_sim\/hosted\/invoices\/([^/]+)\/([^/]+?)(\/pay)?$/.exec(path);
+    if (hosted) {
+      const account = accounts.get(hosted[1] as string);
+      const invoiceId = account?.hostedInvoices.get(hosted[2] as string);
+      const invoice = invoiceId ? account?.invoices.get(invoiceId) : undefined;
+      if (!account || !invoice) return reply(404, { error: 'no such invoice page' });
+      if (method === 'POST' && hosted[3]) {
+        // Paying on the hosted page: a new card, which goes through.
+        if (invoice.status === 'open' || invoice.status === 'uncollectible') {
+          invoice.status = 'open';
+          account.payInvoice(invoice, 'new_card');
+        }
+        res.writeHead(303, { Location: path.slice(0, -'/pay'.length) });
+        res.end();
+        return;
+      }
+      if (method === 'GET' && !hosted[3]) {
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+        res.end(hostedInvoicePage(account, invoice, path));
+        return;
+      }
+    }
     const portal = /^\/_sim\/portal\/([^/]+)$/.exec(path);
     if (method === 'GET' && portal) {
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
@@ -426,14 +475,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     };
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
-  });
-  const { port, address } = server.address() as AddressInfo;
-  baseUrl = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
   sim.url = baseUrl;
   sim.port = port;
+  markReady();
   return sim;
 }
 
@@ -479,6 +523,20 @@ async function readParams(req: IncomingMessage, url: URL, method: string): Promi
     throw invalidRequest('Invalid request: request body must be application/x-www-form-urlencoded', { status: 400 });
   }
   return { ...query, ...parseForm(raw) };
+}
+
+function hostedInvoicePage(account: SimAccount, invoice: Stripe.Invoice, path: string): string {
+  const money = (amount: number): string => `${(amount / 100).toFixed(2)} ${invoice.currency.toUpperCase()}`;
+  const lines = invoice.lines.data.map((l) => `<tr><td>${escapeHtml(l.description ?? '')}</td><td style="text-align:right">${money(l.amount)}</td></tr>`).join('');
+  const payable = invoice.status === 'open' || invoice.status === 'uncollectible';
+  return `<!doctype html><meta charset="utf-8"><title>Invoice ${escapeHtml(invoice.number ?? invoice.id)}</title>
+<body style="font-family:sans-serif;max-width:36rem;margin:2rem auto">
+<p>${escapeHtml(account.name)} (simulated Stripe invoice page)</p>
+<h1>Invoice ${escapeHtml(invoice.number ?? invoice.id)}</h1>
+<p>Status: <strong id="status">${escapeHtml(invoice.status ?? 'draft')}</strong></p>
+<table style="width:100%">${lines}<tr><td><strong>Amount due</strong></td><td style="text-align:right"><strong>${money(invoice.amount_remaining)}</strong></td></tr></table>
+${payable ? `<form method="post" action="${escapeHtml(path)}/pay"><button type="submit">Pay ${money(invoice.amount_remaining)} with a new card</button></form>` : '<p>Nothing to pay.</p>'}
+</body>`;
 }
 
 function escapeHtml(s: string): string {

@@ -216,6 +216,26 @@ describe('list pagination through stripe-node', () => {
     expect(sim.stats().pagesServed).toBe(2);
   });
 
+  it('serves hosted invoice pages where a customer in dunning can pay', async () => {
+    const a = sim.account();
+    const dunning = a.invoices.rows.find((i) => i.status === 'open' && i.next_payment_attempt !== null)!;
+    expect(dunning).toBeDefined();
+    const url = (await stripe.invoices.retrieve(dunning.id)).hosted_invoice_url!;
+    expect(url.startsWith(`${sim.url}/_sim/hosted/invoices/${a.id}/`)).toBe(true);
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain(dunning.number!);
+    expect(html).toContain((dunning.amount_remaining / 100).toFixed(2));
+    const before = a.events.size;
+    const paid = await fetch(`${url}/pay`, { method: 'POST', redirect: 'manual' });
+    expect(paid.status).toBe(303);
+    expect(a.invoices.get(dunning.id)!.status).toBe('paid');
+    expect(a.events.rows.slice(before).map((e) => e.type)).toEqual(expect.arrayContaining(['charge.succeeded', 'invoice.paid']));
+    expect(await (await fetch(url)).text()).toContain('Nothing to pay.');
+    expect((await fetch(`${sim.url}/_sim/hosted/invoices/${a.id}/test_nope`)).status).toBe(404);
+  });
+
   it('creates billing portal sessions with a URL', async () => {
     const customer = sim.account().customers.rows[0]!;
     const session = await stripe.billingPortal.sessions.create({ customer: customer.id, return_url: 'https://example.com/back' });
