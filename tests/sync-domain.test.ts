@@ -1,0 +1,173 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { applyOverrides, deriveDefaults, limitsFromMetadata, monthlyAmount, neighbours, overrideProblems, type CatalogPrice, type CatalogProduct, type MappingOverride } from '../domain/product-mapping';
+import { effectiveRate, fullBucket, pauseUntil, reserve, retryDelayMs, type Bucket, type BucketConfig } from '../domain/rate-limit';
+import { checkStripeKey } from '../domain/stripe-keys';
+import { estimateResource, overallEta } from '../domain/sync-progress';
+import { historyWindowStart, parseWorkspaceSettings } from '../domain/workspace-settings';
+
+describe('token bucket', () => {
+  it('never lets more than rate * window + burst requests start in any window', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 200 }), fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 300 }), (rate, gaps) => {
+        const config: BucketConfig = { ratePerSecond: rate, burst: 1 };
+        let bucket: Bucket = fullBucket(config, 0);
+        let now = 0;
+        const starts: number[] = [];
+        for (const gap of gaps) {
+          now += gap;
+          const r = reserve(bucket, config, now);
+          bucket = r.bucket;
+          starts.push(now + r.waitMs);
+        }
+        starts.sort((a, b) => a - b);
+        // Consecutive starts are at least 1/rate apart (allowing float rounding).
+        for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(1000 / rate - 1e-6);
+      }),
+    );
+  });
+
+  it('serves concurrent callers in order, one interval apart', () => {
+    const config = { ratePerSecond: 10, burst: 1 };
+    let bucket = fullBucket(config, 0);
+    const waits = [0, 1, 2, 3].map(() => {
+      const r = reserve(bucket, config, 0);
+      bucket = r.bucket;
+      return r.waitMs;
+    });
+    expect(waits).toEqual([0, 100, 200, 300]);
+  });
+
+  it('holds everyone until a pause ends', () => {
+    const config = { ratePerSecond: 10, burst: 1 };
+    const paused = pauseUntil(fullBucket(config, 0), 2000);
+    expect(reserve(paused, config, 500).waitMs).toBe(1500 + 100);
+  });
+
+  it('caps the rate at Stripe\'s limits only against Stripe itself', () => {
+    expect(effectiveRate({ livemode: false, realStripe: true })).toBe(20);
+    expect(effectiveRate({ livemode: true, realStripe: true })).toBe(80);
+    expect(effectiveRate({ configured: 500, livemode: true, realStripe: true })).toBe(100);
+    expect(effectiveRate({ configured: 500, livemode: false, realStripe: true })).toBe(25);
+    expect(effectiveRate({ configured: 500, livemode: false, realStripe: false })).toBe(500);
+  });
+
+  it('honours Retry-After, else backs off exponentially with bounded jitter', () => {
+    expect(retryDelayMs(3, 2, 0.5)).toBe(2000);
+    expect(retryDelayMs(1, undefined, 0)).toBe(500);
+    expect(retryDelayMs(3, undefined, 0)).toBe(2000);
+    expect(retryDelayMs(10, undefined, 0)).toBe(8000);
+    expect(retryDelayMs(1, undefined, 1)).toBe(625);
+  });
+});
+
+describe('Stripe keys', () => {
+  it('refuses full-access live keys with the way to a restricted key', () => {
+    const r = checkStripeKey('sk_live_abc123');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.message).toContain('Create a restricted key');
+  });
+  it('accepts restricted and test keys, telling the mode', () => {
+    expect(checkStripeKey('rk_live_abc')).toEqual({ ok: true, livemode: true, kind: 'restricted' });
+    expect(checkStripeKey('rk_test_abc')).toEqual({ ok: true, livemode: false, kind: 'restricted' });
+    expect(checkStripeKey('sk_test_abc')).toEqual({ ok: true, livemode: false, kind: 'secret' });
+    expect(checkStripeKey('pk_test_abc').ok).toBe(false);
+    expect(checkStripeKey('whsec_abc').ok).toBe(false);
+  });
+});
+
+const product = (id: string, name: string, metadata: Record<string, string> = {}): CatalogProduct => ({ id, name, active: true, metadata });
+const price = (id: string, productId: string, unitAmount: number, interval: string, over: Partial<CatalogPrice> = {}): CatalogPrice => ({
+  id,
+  productId,
+  active: true,
+  currency: 'usd',
+  unitAmount,
+  tiers: null,
+  type: 'recurring',
+  interval,
+  intervalCount: 1,
+  usageType: 'licensed',
+  metadata: {},
+  ...over,
+});
+
+describe('product mapping', () => {
+  it('normalises prices to a month', () => {
+    expect(monthlyAmount(price('p', 'x', 12000, 'year'))).toBe(1000);
+    expect(monthlyAmount(price('p', 'x', 3000, 'month', { intervalCount: 3 }))).toBe(1000);
+    expect(monthlyAmount(price('p', 'x', 500, 'month', { type: 'one_time', interval: null }))).toBeNull();
+  });
+
+  it('reads limits from metadata, ignoring what is not a count', () => {
+    expect(limitsFromMetadata({ seats_included: '5', limit_api_calls: '10000', projects_limit: 'unlimited', colour: 'red', limit_x: '-3' })).toEqual({
+      seats: 5,
+      api_calls: 10000,
+      projects: null,
+    });
+  });
+
+  const products = [product('prod_pro', 'Pro', { seats: '10' }), product('prod_basic', 'Basic', { plan_name: 'Starter' }), product('prod_team', 'Team'), product('prod_tshirt', 'T-shirt')];
+  const prices = [
+    price('price_pro_y', 'prod_pro', 480000, 'year', { metadata: { limit_api_calls: '1000000' } }),
+    price('price_basic', 'prod_basic', 1000, 'month'),
+    price('price_team', 'prod_team', 9000, 'month', { metadata: { seats: '3' } }),
+    price('price_team_eur', 'prod_team', 8000, 'month', { currency: 'eur' }),
+    price('price_tshirt', 'prod_tshirt', 2000, 'month', { type: 'one_time', interval: null }),
+  ];
+
+  it('ranks subscription products by monthly price, with names and limits from metadata', () => {
+    const d = deriveDefaults(products, prices);
+    expect(d.map((m) => [m.productId, m.tierRank, m.planName, m.monthlyAmount])).toEqual([
+      ['prod_basic', 1, 'Starter', 1000],
+      ['prod_team', 2, 'Team', 9000],
+      ['prod_pro', 3, 'Pro', 40000],
+    ]);
+    expect(d.find((m) => m.productId === 'prod_pro')!.limits).toEqual({ seats: 10, api_calls: 1000000 });
+    expect(d.find((m) => m.productId === 'prod_team')!.limits).toEqual({ seats: 3 });
+    expect(neighbours(d, 'prod_team')).toMatchObject({ up: { productId: 'prod_pro' }, down: { productId: 'prod_basic' } });
+  });
+
+  it('names the field of unknown products and duplicate ranks, and applies valid overrides', () => {
+    const d = deriveDefaults(products, prices);
+    expect(overrideProblems(d, [{ productId: 'prod_tshirt', planName: 'X', tierRank: 9, limits: {} }])).toEqual([{ path: 'products.0.productId', message: expect.stringContaining('unknown product') as string }]);
+    expect(overrideProblems(d, [{ productId: 'prod_basic', planName: 'X', tierRank: 2, limits: {} }])[0]!.path).toBe('products.0.tierRank');
+    const swap: MappingOverride[] = [
+      { productId: 'prod_basic', planName: 'Basic', tierRank: 2, limits: {} },
+      { productId: 'prod_team', planName: 'Team', tierRank: 1, limits: { seats: 4 } },
+    ];
+    expect(overrideProblems(d, swap)).toEqual([]);
+    expect(applyOverrides(d, swap).map((m) => [m.productId, m.tierRank, m.source])).toEqual([
+      ['prod_team', 1, 'override'],
+      ['prod_basic', 2, 'override'],
+      ['prod_pro', 3, 'default'],
+    ]);
+  });
+});
+
+describe('sync progress', () => {
+  const now = new Date('2026-01-01T00:00:00Z');
+  const windowStart = new Date('2024-01-01T00:00:00Z');
+  it('estimates the share done from how far back the list has got', () => {
+    const e = estimateResource(
+      { resource: 'invoices', objects: 500, pages: 5, done: false, oldestCreated: new Date('2025-01-01T00:00:00Z'), startedAt: new Date(now.getTime() - 10_000) },
+      now,
+      windowStart,
+    );
+    expect(e.fraction).toBeCloseTo(365 / 731, 2);
+    expect(e.etaSeconds).toBe(10);
+    expect(overallEta([e, { ...e, resource: 'x', done: true, etaSeconds: 0 }])).toBe(10);
+  });
+  it('is done only when the list says so', () => {
+    const e = estimateResource({ resource: 'customers', objects: 1, pages: 1, done: false, oldestCreated: new Date('2020-01-01T00:00:00Z'), startedAt: now }, now, windowStart);
+    expect(e.fraction).toBe(0.99);
+  });
+});
+
+describe('workspace settings', () => {
+  it('defaults to 24 months and drops stored values that no longer validate', () => {
+    expect(parseWorkspaceSettings({})).toEqual({ historyMonths: 24 });
+    expect(parseWorkspaceSettings({ historyMonths: -1, stripeRateLimitRps: 50 })).toEqual({ historyMonths: 24, stripeRateLimitRps: 50 });
+    expect(historyWindowStart(new Date('2026-03-31T12:00:00Z'), 24).toISOString()).toBe('2024-03-31T12:00:00.000Z');
+  });
+});
