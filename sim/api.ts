@@ -157,7 +157,9 @@ function id(path: string): RegExp {
   return new RegExp(`^/v1/${path.replace(/:id/g, '([^/]+)')}$`);
 }
 
-export function accountObject(a: SimAccount): Pick<Stripe.Account, 'id' | 'object' | 'business_profile' | 'charges_enabled' | 'country' | 'created' | 'default_currency' | 'details_submitted' | 'email' | 'metadata' | 'payouts_enabled' | 'type'> {
+export function accountObject(a: SimAccount): Stripe.Account {
+  const created = a.catalog.products[0]?.created ?? a.now;
+  const noRequirements = { alternatives: [], current_deadline: null, currently_due: [], disabled_reason: null, errors: [], eventually_due: [], past_due: [], pending_verification: [] };
   return {
     id: a.id,
     object: 'account',
@@ -175,14 +177,23 @@ export function accountObject(a: SimAccount): Pick<Stripe.Account, 'id' | 'objec
       support_url: null,
       url: null,
     },
+    business_type: 'company',
+    capabilities: { card_payments: 'active', transfers: 'active' },
     charges_enabled: true,
+    controller: { type: 'account' },
     country: a.country,
-    created: a.catalog.products[0]?.created ?? a.now,
+    created,
     default_currency: 'usd',
     details_submitted: true,
     email: null,
+    external_accounts: { object: 'list', data: [], has_more: false, url: `/v1/accounts/${a.id}/external_accounts` },
+    future_requirements: noRequirements,
     metadata: {},
     payouts_enabled: true,
+    requirements: noRequirements,
+    // Dashboard and payout settings are not simulated.
+    settings: null,
+    tos_acceptance: { date: created, ip: null, user_agent: null },
     type: 'standard',
   };
 }

@@ -91,6 +91,7 @@ describe('simulator objects have the fields and JSON types of Stripe fixtures', 
   };
 
   const cases: Array<[fixture: string, fetchOne: () => Promise<Json>]> = [
+    ['account', async () => get('/v1/account')],
     ['customer', async () => get(`/v1/customers/${(await first('/v1/customers')).id as string}`)],
     ['product', async () => get(`/v1/products/${(await first('/v1/products')).id as string}`)],
     ['price', async () => get(`/v1/prices/${(await first('/v1/prices')).id as string}`)],
