@@ -79,6 +79,8 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
   });
   setHandler(draftDecisionSignal, (decision) => {
     decisions.set(decision.draftId, decision);
+    // "Discard and stop": ends the sequence at once, whichever step the draft was for.
+    if (decision.status === 'discarded' && decision.endSequence && !stop) stop = 'discarded';
   });
   setHandler(dunningStateQuery, () => state);
 
@@ -153,9 +155,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
       while (status === 'drafted' && current.mode === 'review' && nowMs() < deadline) {
         await waitUntil(Math.min(deadline, nowMs() + REVIEW_POLL_MS), () => decisions.has(draftId));
         if (stop) return finish(stop);
-        const decision = decisions.get(draftId);
         decisions.delete(draftId);
-        if (decision?.status === 'discarded' && decision.endSequence) return finish('discarded');
         current = await prepare();
         if (!current) return finish(stop ?? 'exhausted');
         status = current.draft?.status ?? 'cancelled';

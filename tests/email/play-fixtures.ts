@@ -5,18 +5,31 @@ import { createDraftOnce, type Draft } from '../../db/drafts';
 import type { Knex } from '../../db/knex';
 import { startSimulator, type Simulator } from '../../sim/server';
 
-/** A simulator whose generated history has run until at least one invoice is open after a failed payment. */
-export async function simulatorWithOpenInvoice(): Promise<{ sim: Simulator; open: Stripe.Invoice; paid: Stripe.Invoice }> {
+/**
+ * A simulator whose generated history has run until at least `count` invoices of
+ * different customers are open after a failed payment, with Stripe's next retry more
+ * than a day away (so no step is held back for an imminent retry).
+ */
+export async function simulatorWithOpenInvoices(count: number): Promise<{ sim: Simulator; opens: Stripe.Invoice[]; paid: Stripe.Invoice }> {
   const sim = await startSimulator({ customers: 100, months: 3, rateLimit: 0 });
-  for (let day = 0; day < 120; day++) {
+  for (let day = 0; day < 180; day++) {
     const invoices = sim.account().invoices.rows;
-    const open = invoices.find((i) => i.status === 'open' && i.attempt_count > 0 && i.next_payment_attempt);
+    const soon = Date.now() / 1000 + 86_400;
+    const opens = new Map<string, Stripe.Invoice>();
+    for (const i of invoices) {
+      if (i.status === 'open' && i.attempt_count > 0 && (i.next_payment_attempt ?? 0) > soon) opens.set(typeof i.customer === 'string' ? i.customer : (i.customer?.id ?? ''), i);
+    }
     const paid = invoices.find((i) => i.status === 'paid');
-    if (open && paid) return { sim, open, paid };
+    if (opens.size >= count && paid) return { sim, opens: [...opens.values()].slice(0, count), paid };
     sim.advance(86_400);
   }
   await sim.stop();
-  throw new Error('the simulator produced no failed payment in 120 days');
+  throw new Error(`the simulator produced fewer than ${count} open invoices in 180 days`);
+}
+
+export async function simulatorWithOpenInvoice(): Promise<{ sim: Simulator; open: Stripe.Invoice; paid: Stripe.Invoice }> {
+  const { sim, opens, paid } = await simulatorWithOpenInvoices(1);
+  return { sim, open: opens[0]!, paid };
 }
 
 /** A StripeReader on the simulator with the restricted key Wysera asks users for. */

@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import type Stripe from 'stripe';
+import type { Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { endpointOf, StripeClients } from '../../activities/stripe-client';
+import { createStripeReader, workspaceStripeClients } from '../../activities/stripe-reader';
+import { createApiToken } from '../../db/api-tokens';
+import { listDrafts, type Draft } from '../../db/drafts';
+import { findDunningCase } from '../../db/dunning-cases';
+import { listSends } from '../../db/sends';
+import { insertWorkspace } from '../../db/workspaces';
+import { createSendGridSender } from '../../email/sendgrid';
+import { formatMoney } from '../../domain/templates';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { startEmailReceiver, type EmailReceiver } from '../../sim/email-receiver';
+import type { Simulator } from '../../sim/server';
+import { InboxRelay } from '../../workers/relay';
+import { createWorker } from '../../workers/worker';
+import type { dunningWorkflow } from '../../workflows/dunning';
+import { customerWorkflowId, dunningWorkflowId } from '../../workflows/ids';
+import { startApi, type TestApi } from '../helpers/api';
+import { freshDatabase } from '../helpers/db';
+import { signatureFor, stripeEvent } from '../helpers/stripe';
+import { connectDevServer, eventually, uniqueTaskQueue, workflowBundle, type DevServer } from '../helpers/temporal';
+import { simulatorWithOpenInvoices } from '../email/play-fixtures';
+
+/**
+ * Dunning end to end on the real stack: signed Stripe webhooks into the API, the
+ * inbox and relay in Postgres, the customer and dunning workflows on the Temporal dev
+ * server with the real activities, Stripe played by the simulator and email received
+ * by the local SendGrid-compatible receiver.
+ */
+describe('dunning end to end', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  const log = pino({ level: 'silent' });
+  const secret = 'whsec_dunning_e2e';
+  const ws = 'ws_dunning_e2e';
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let temporal: DevServer;
+  let worker: Worker;
+  let running: Promise<void>;
+  let relay: InboxRelay;
+  let api: TestApi;
+  let receiver: EmailReceiver;
+  let sim: Simulator;
+  let opens: Stripe.Invoice[];
+  let owner: string;
+  let member: string;
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    receiver = await startEmailReceiver();
+    ({ sim, opens } = await simulatorWithOpenInvoices(2));
+    await insertWorkspace(database.db, keyring, { id: ws, name: 'Acme Analytics', webhookSecret: secret, stripeKey: sim.accounts[0]!.restrictedKey });
+    owner = (await createApiToken(database.db, { workspaceId: ws, role: 'owner', name: 'owner', createdBy: 'test' })).token;
+    member = (await createApiToken(database.db, { workspaceId: ws, role: 'member', name: 'member', createdBy: 'test' })).token;
+    const stripeClients = new StripeClients({ endpoint: endpointOf(sim.url), retry: { maxRetries: 0 } });
+
+    temporal = await connectDevServer();
+    const taskQueue = uniqueTaskQueue('dunning-e2e');
+    const activities = createActivities({
+      db: database.db,
+      log,
+      stripe: createStripeReader(workspaceStripeClients(database.db, keyring, stripeClients)),
+      email: createSendGridSender({ apiKey: 'SG.e2e', baseUrl: receiver.url }),
+    });
+    worker = await createWorker({ connection: temporal.nativeConnection, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
+    running = worker.run();
+    relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log, pollMs: 200 });
+    relay.start();
+    api = await startApi(database.db, keyring, { stripe: stripeClients });
+    expect((await api.request('PUT', `/workspaces/${ws}/email-settings`, { token: owner, body: { fromEmail: 'billing@acme.test', fromName: 'Acme Billing' } })).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    for (const invoice of opens ?? []) {
+      const customer = customerOf(invoice);
+      await temporal?.client.workflow.getHandle(customerWorkflowId(ws, customer)).terminate('test done').catch(() => undefined);
+      await temporal?.client.workflow.getHandle(dunningWorkflowId(ws, invoice.id)).terminate('test done').catch(() => undefined);
+    }
+    await api?.close();
+    await relay?.stop();
+    worker?.shutdown();
+    await running;
+    await temporal?.close();
+    await receiver?.close();
+    await sim?.stop();
+    await database?.drop();
+  });
+
+  const customerOf = (i: Stripe.Invoice) => (typeof i.customer === 'string' ? i.customer : i.customer!.id);
+
+  async function postEvent(type: string, invoice: Stripe.Invoice): Promise<void> {
+    const body = JSON.stringify(stripeEvent(type, { ...invoice }));
+    const res = await fetch(`${api.url}/webhooks/stripe/${ws}`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signatureFor(body, secret) }, body });
+    expect(res.status).toBe(200);
+  }
+
+  const draftsOf = async (invoice: Stripe.Invoice): Promise<Draft[]> =>
+    (await listDrafts(database.db, ws, { play: 'dunning', limit: 100 })).filter((d) => d.subjectRef === invoice.id).sort((a, b) => a.step.localeCompare(b.step));
+  const mailFor = (drafts: Draft[]) => receiver.messages.filter((m) => drafts.some((d) => m.idempotencyKey === `draft:${d.id}`));
+  const setMode = async (mode: 'auto' | 'review') => expect((await api.request('PUT', `/workspaces/${ws}/plays/dunning/settings`, { token: owner, body: { mode } })).status).toBe(200);
+
+  it('in auto mode a failed payment sends the day-0 email at once, and the payment stops the sequence', async () => {
+    await setMode('auto');
+    const invoice = opens[0]!;
+    const customer = sim.account().customers.get(customerOf(invoice))!;
+    await postEvent('invoice.payment_failed', invoice);
+
+    const [mail] = await receiver.waitForMessages(1, 30_000).then(() => eventually(async () => mailFor(await draftsOf(invoice)), (m) => m.length === 1));
+    expect(mail!.to).toEqual([customer.email]);
+    expect(mail!.body.from).toEqual({ email: 'billing@acme.test', name: 'Acme Billing' });
+    const text = mail!.body.content!.find((c) => c.type === 'text/plain')!.value;
+    expect(text).toContain(formatMoney(invoice.amount_remaining, invoice.currency));
+    expect(text).toContain(invoice.hosted_invoice_url!);
+    expect(mail!.subject).toMatch(/did not go through/);
+
+    // Step 1 is drafted ahead (scheduled for day 3); the payment arrives before it.
+    const drafts = await eventually(() => draftsOf(invoice), (d) => d.length === 2);
+    expect(drafts.map((d) => [d.step, d.status])).toEqual([['step-0', 'sent'], ['step-1', 'scheduled']]);
+    sim.account().payInvoice(sim.account().invoices.get(invoice.id)!, false);
+    await postEvent('invoice.payment_succeeded', { ...invoice, status: 'paid' });
+
+    const result = await temporal.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId(ws, invoice.id)).result();
+    expect(result).toEqual({ outcome: 'recovered', sentSteps: [0] });
+    expect((await draftsOf(invoice)).map((d) => d.status)).toEqual(['sent', 'cancelled']);
+    expect(mailFor(await draftsOf(invoice))).toHaveLength(1);
+    expect(await findDunningCase(database.db, ws, invoice.id)).toMatchObject({ outcome: 'recovered', emailsSent: 1, lastStepSent: 0, amountDue: invoice.amount_due });
+  });
+
+  it('in review mode exactly one email goes out per approved draft and none for a discarded one', async () => {
+    await setMode('review');
+    const invoice = opens[1]!;
+    const before = receiver.messages.length;
+    await postEvent('invoice.payment_failed', invoice);
+    const [first] = await eventually(() => draftsOf(invoice), (d) => d.length === 1 && d[0]!.status === 'drafted');
+    // Waiting for a person: nothing is sent.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(receiver.messages.length).toBe(before);
+
+    const approved = await api.request('POST', `/workspaces/${ws}/drafts/${first!.id}/approve`, { token: member });
+    expect(approved.body).toMatchObject({ draft: { status: 'approved' }, workflowNotified: true });
+    await eventually(async () => mailFor(await draftsOf(invoice)), (m) => m.length === 1);
+
+    const drafts = await eventually(() => draftsOf(invoice), (d) => d.length === 2);
+    expect(drafts[1]).toMatchObject({ step: 'step-1', status: 'drafted' });
+    const discarded = await api.request('POST', `/workspaces/${ws}/drafts/${drafts[1]!.id}/discard`, { token: member, body: { endSequence: true } });
+    expect(discarded.status).toBe(200);
+
+    const result = await temporal.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId(ws, invoice.id)).result();
+    expect(result).toEqual({ outcome: 'discarded', sentSteps: [0] });
+    const final = await draftsOf(invoice);
+    expect(final.map((d) => d.status)).toEqual(['sent', 'discarded']);
+    expect(mailFor(final).map((m) => m.idempotencyKey)).toEqual([`draft:${final[0]!.id}`]);
+    expect((await listSends(database.db, ws)).filter((s) => final.some((d) => d.id === s.draftId)).map((s) => s.status)).toEqual(['sent']);
+  });
+});
