@@ -100,7 +100,24 @@ function fullPeriodNet(line: MirrorInvoiceLine, price: MirrorPrice | undefined, 
     const covered = (line.period_end?.getTime() ?? 0) - (line.period_start?.getTime() ?? 0);
     gross = covered > 0 ? Math.round((line.amount * periodMs(months)) / covered) : line.amount;
   }
-  return Math.max(0, gross - Math.round((discount * gross) / line.amount));
+  return Math.max(0, gross - fullPeriodDiscount(discount, line.amount, gross));
+}
+
+/**
+ * The discount a prorated line's coupon takes off the full-period price. A percent
+ * coupon took round(amount x p) off the prorated amount: when a whole or hundredth
+ * percent explains that rounding, it is the coupon's and is applied to the full
+ * price exactly; otherwise the discount is scaled by the proration factor.
+ */
+export function fullPeriodDiscount(discount: number, amount: number, gross: number): number {
+  if (discount <= 0 || amount <= 0) return 0;
+  const low = (discount - 0.5) / amount;
+  const high = (discount + 0.5) / amount;
+  for (const scale of [100, 10_000]) {
+    const k = Math.ceil(low * scale - 1e-9);
+    if (k / scale <= high + 1e-12) return Math.round((gross * k) / scale);
+  }
+  return Math.round((discount * gross) / amount);
 }
 
 interface Rate {

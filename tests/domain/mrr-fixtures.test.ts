@@ -336,5 +336,22 @@ describe('MRR of hand-computed billing histories', () => {
     const lines = history.lines.map((l) => ({ ...l, subscription_id: null }));
     expect(movements({ ...history, lines })).toEqual([['2025-01-01', 'new', 3000, 3000]]);
   });
+
+  it('a prorated line with a percent coupon is valued at the coupon applied to the full price', () => {
+    const c = new CustomerBuilder('cus_prorated_coupon')
+      .price('small', 2500)
+      .price('large', 4500)
+      .subscription('sub_1', { items: ['large'], current_period_start: at('2026-10-27'), current_period_end: at('2026-11-27') })
+      .invoice('sub_1', 'paid', '2026-10-27', [{ price: 'small', amount: 60000, quantity: 24, discount: 6000, start: '2026-10-27', end: '2026-11-27' }])
+      .invoice('sub_1', 'paid', '2026-11-12T03:42', [
+        { price: 'small', amount: -29087, quantity: 24, proration: true, discount: -2909, start: '2026-11-12T03:42', end: '2026-11-27' },
+        // 10% of 523.56 is 52.356, invoiced as 52.36: the full price is 24 x 45.00 - 10% = 972.00.
+        { price: 'large', amount: 52356, quantity: 24, proration: true, discount: 5236, start: '2026-11-12T03:42', end: '2026-11-27' },
+      ]);
+    expect(movements(c.build())).toEqual([
+      ['2026-10-27', 'new', 54000, 54000],
+      ['2026-11-12T03:42', 'expansion', 43200, 97200],
+    ]);
+  });
 });
 
