@@ -97,6 +97,19 @@ function walk(account: SimAccount, node: Json, parts: string[]): boolean {
       node[head] = JSON.parse(JSON.stringify(obj)) as Json;
       return walk(account, node[head], rest);
     }
+    if (Array.isArray(value)) {
+      // A list of ids on the way (`discounts.source.coupon`): expand each, then go on.
+      for (let i = 0; i < value.length; i++) {
+        const el = value[i] as Json;
+        if (typeof el === 'string') {
+          const obj = lookup(account, el);
+          if (!obj) return false;
+          value[i] = JSON.parse(JSON.stringify(obj)) as Json;
+        }
+        if (!walk(account, value[i] as Json, rest)) return false;
+      }
+      return true;
+    }
     return walk(account, value, rest);
   }
   if (value === null) return true;

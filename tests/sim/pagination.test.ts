@@ -121,6 +121,8 @@ describe('list pagination through stripe-node', () => {
     const listed = await stripe.subscriptions.list({ customer: sub.customer as string, status: 'all', expand: ['data.discounts'] });
     const withDiscount = listed.data.find((x) => x.id === sub.id)!;
     expect((withDiscount.discounts[0] as Stripe.Discount).object).toBe('discount');
+    const deep = await stripe.subscriptions.retrieve(sub.id, { expand: ['discounts.source.coupon'] });
+    expect(((deep.discounts[0] as Stripe.Discount).source.coupon as Stripe.Coupon).object).toBe('coupon');
     await expect(stripe.prices.retrieve(a.prices.rows[0]!.id, { expand: ['tiers'] })).resolves.toMatchObject({ id: a.prices.rows[0]!.id });
 
     // The invoice's payment intent, which this API version reaches through invoice payments.
