@@ -119,7 +119,7 @@ describe('dunning end to end', () => {
     // Step 1 is drafted ahead (scheduled for day 3); the payment arrives before it.
     const drafts = await eventually(() => draftsOf(invoice), (d) => d.length === 2);
     expect(drafts.map((d) => [d.step, d.status])).toEqual([['step-0', 'sent'], ['step-1', 'scheduled']]);
-    sim.account().payInvoice(sim.account().invoices.get(invoice.id)!, false);
+    sim.account().payInvoice(sim.account().invoices.get(invoice.id)!, 'new_card');
     await postEvent('invoice.payment_succeeded', { ...invoice, status: 'paid' });
 
     const result = await temporal.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId(ws, invoice.id)).result();
