@@ -45,6 +45,8 @@ const drilldownQuery = z.strictObject({
   period: z.string().regex(/^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$/, 'a period as YYYY-MM, YYYY-Qn or YYYY').optional(),
   cohort: month.optional(),
   kind: z.enum(MOVEMENT_KINDS).optional(),
+  /** Only this customer's movements. */
+  customerId: z.string().trim().min(1).max(255).optional(),
   /** For grr, nrr and retention: the movements of the trailing twelve months up to `period`. */
   window: z.enum(['month', 'trailing12']).default('month'),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
@@ -201,7 +203,7 @@ export function metricsRouter({ db }: { db: Knex }): Router {
       throw new HttpError(400, `invalid query: kind: ${q.kind} movements are not part of ${metric}`);
     }
     const since = retention && q.window === 'trailing12' ? last - 11 : first;
-    const movements = (await listMovements(db, auth.workspaceId, { from: new Date(monthStart(since)), to: new Date(monthStart(last + 1)), kind: q.kind, limit: q.limit }))
+    const movements = (await listMovements(db, auth.workspaceId, { from: new Date(monthStart(since)), to: new Date(monthStart(last + 1)), kind: q.kind, customerIds: q.customerId ? [q.customerId] : undefined, limit: q.limit }))
       .filter((m) => !retention || (m.kind !== 'new' && m.kind !== 'reactivation'))
       .map((m) => ({ customerId: m.customerId, at: m.at.toISOString(), kind: m.kind, amount: m.amount, mrrBefore: m.mrrBefore, mrrAfter: m.mrrAfter, original: m.original }));
     const shown = (redacted ? redact(movements) : movements) as Record<string, unknown>[];

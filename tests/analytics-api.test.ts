@@ -124,6 +124,8 @@ describe('GET /workspaces/:id/metrics/:metric', () => {
     expect(churn.body.movements).toEqual([
       { customerId: 'cus_y', at: '2025-04-01T00:00:00.000Z', kind: 'churn', amount: -2000, mrrBefore: 2000, mrrAfter: 0, original: { usd: -2000 } },
     ]);
+    const ofX = await get(`/workspaces/${ws}/metrics/movements/drilldown?period=2025&customerId=cus_x`);
+    expect(ofX.body.movements).toMatchObject([{ customerId: 'cus_x', kind: 'new', amount: 3000 }]);
     const monthly = await get(`/workspaces/${ws}/metrics/grr/drilldown?period=2025-04`);
     expect((monthly.body.movements as { kind: string }[]).map((m) => m.kind)).toEqual(['churn']);
     const yearly = await get(`/workspaces/${ws}/metrics/nrr/drilldown?period=2025-12&window=trailing12`);
