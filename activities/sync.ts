@@ -196,6 +196,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       const params: ListParams = { limit: PAGE_SIZE, ...(cursor ? { starting_after: cursor } : {}), ...(createdGte !== undefined ? { created: { gte: createdGte } } : {}) };
       // The state is at least as new as the moment we asked for it.
       const stateAt = new Date();
+      const fetchStarted = performance.now();
       let page: Page;
       try {
         page = await fetchPage(stripe, input.resource, input.workspaceId, params);
@@ -206,10 +207,12 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       const done = !page.hasMore || page.ids.length === 0;
       const nextCursor = page.ids.length ? page.ids[page.ids.length - 1]! : cursor;
       const pageOldest = page.oldestCreated === null ? null : new Date(page.oldestCreated * 1000);
+      const storeStarted = performance.now();
       await deps.db.transaction(async (trx) => {
         await page.store(trx, stateAt);
         await recordPage(trx, input.runId, input.resource, { objects: page.ids.length, cursor: nextCursor, oldestCreated: pageOldest, done });
       });
+      log.debug({ page: pages + 1, objects: page.ids.length, fetchMs: Math.round(storeStarted - fetchStarted), storeMs: Math.round(performance.now() - storeStarted) }, 'page stored');
       cursor = nextCursor;
       pages++;
       objects += page.ids.length;

@@ -1,0 +1,146 @@
+/**
+ * The Wysera command line, a client of the HTTP API.
+ *
+ *   npm run wysera -- workspace create --name Acme [--stripe-key rk_...] [--webhook-secret whsec_...]
+ *                     [--stripe-account acct_...] [--history-months 24] [--rate-limit 20] [--no-sync] [--watch]
+ *   npm run wysera -- sync [--since 2025-01-01] [--watch]       start a re-sync (full, or since a date)
+ *   npm run wysera -- sync status [--watch]                      progress of the latest sync
+ *
+ * Environment: WYSERA_API_URL (default http://127.0.0.1:3000), WYSERA_OPERATOR_TOKEN
+ * (workspace create), WYSERA_TOKEN and WYSERA_WORKSPACE (sync), and STRIPE_API_KEY /
+ * STRIPE_WEBHOOK_SECRET instead of the flags, which keeps secrets out of the process list.
+ */
+import { parseArgs } from 'node:util';
+import { progressBar, type ResourceEstimate } from '../domain/sync-progress';
+
+type Json = Record<string, unknown>;
+
+class CliError extends Error {}
+
+const api = (process.env.WYSERA_API_URL ?? `http://127.0.0.1:${process.env.PORT ?? '3000'}`).replace(/\/$/, '');
+
+async function call(method: string, path: string, token: string | undefined, body?: unknown): Promise<Json> {
+  if (!token) throw new CliError(`${method} ${path} needs a token: set ${path === '/workspaces' ? 'WYSERA_OPERATOR_TOKEN' : 'WYSERA_TOKEN (or --token)'}`);
+  let res: Response;
+  try {
+    res = await fetch(`${api}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (err) {
+    throw new CliError(`cannot reach the Wysera API at ${api} (${(err as Error).message}); is it running (npm start)?`);
+  }
+  const json = (await res.json().catch(() => ({}))) as Json;
+  if (!res.ok) {
+    const e = json.error as { message?: string } | undefined;
+    throw new CliError(`${method} ${path} answered ${res.status}: ${e?.message ?? JSON.stringify(json)}`);
+  }
+  return json;
+}
+
+interface SyncView {
+  run: { runId: string; status: string; error: string | null; mode: string } | null;
+  resources: ResourceEstimate[];
+  etaSeconds: number | null;
+}
+
+/** Prints the progress bars of the latest sync until it ends (redrawn in place on a terminal). */
+async function watch(workspaceId: string, token: string): Promise<SyncView> {
+  const tty = process.stderr.isTTY;
+  let drawn = 0;
+  for (;;) {
+    const view = (await call('GET', `/workspaces/${workspaceId}/sync`, token)) as unknown as SyncView;
+    if (!view.run) throw new CliError('this workspace has never been synced');
+    const lines = [
+      `sync ${view.run.runId} (${view.run.mode}): ${view.run.status}${view.etaSeconds ? `, about ${view.etaSeconds} s left` : ''}`,
+      ...view.resources.map((r) => `  ${progressBar(r)}`),
+    ];
+    if (tty && drawn) process.stderr.write(`\x1b[${drawn}A\x1b[0J`);
+    process.stderr.write(`${lines.join('\n')}\n`);
+    drawn = lines.length;
+    if (view.run.status !== 'running') {
+      if (view.run.status === 'failed') throw new CliError(`the sync failed: ${view.run.error ?? 'unknown error'}`);
+      return view;
+    }
+    await new Promise((r) => setTimeout(r, tty ? 500 : 2000));
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      name: { type: 'string' },
+      'stripe-key': { type: 'string' },
+      'webhook-secret': { type: 'string' },
+      'stripe-account': { type: 'string' },
+      'history-months': { type: 'string' },
+      'rate-limit': { type: 'string' },
+      'no-sync': { type: 'boolean', default: false },
+      watch: { type: 'boolean', default: false },
+      since: { type: 'string' },
+      workspace: { type: 'string' },
+      token: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const [group, action] = positionals;
+  const token = values.token ?? process.env.WYSERA_TOKEN;
+  const workspace = values.workspace ?? process.env.WYSERA_WORKSPACE;
+
+  if (group === 'workspace' && action === 'create') {
+    const stripeKey = values['stripe-key'] ?? process.env.STRIPE_API_KEY;
+    const webhookSecret = values['webhook-secret'] ?? process.env.STRIPE_WEBHOOK_SECRET;
+    if (!values.name || !stripeKey || !webhookSecret) throw new CliError('workspace create needs --name, --stripe-key (or STRIPE_API_KEY) and --webhook-secret (or STRIPE_WEBHOOK_SECRET)');
+    const settings: Json = {};
+    if (values['history-months']) settings.historyMonths = Number(values['history-months']);
+    if (values['rate-limit']) settings.stripeRateLimitRps = Number(values['rate-limit']);
+    const created = await call('POST', '/workspaces', process.env.WYSERA_OPERATOR_TOKEN, {
+      name: values.name,
+      stripeKey,
+      webhookSecret,
+      ...(values['stripe-account'] ? { stripeAccount: values['stripe-account'] } : {}),
+      ...(Object.keys(settings).length ? { settings } : {}),
+      sync: !values['no-sync'],
+    });
+    const ws = created.workspace as { id: string; name: string; livemode: boolean };
+    if (values.json) process.stdout.write(`${JSON.stringify({ workspaceId: ws.id, ownerToken: created.ownerToken, sync: created.sync })}\n`);
+    else {
+      process.stderr.write(`created workspace ${ws.id} (${ws.name}, ${ws.livemode ? 'live' : 'test'} mode)\n`);
+      process.stderr.write(`owner token (shown once, keep it): ${String(created.ownerToken)}\n`);
+      const unverified = (created.validation as { unverified: string[] }).unverified;
+      if (unverified.length) process.stderr.write(`could not verify without writing: ${unverified.join(', ')}\n`);
+      if (created.syncError) process.stderr.write(`the first sync did not start: ${JSON.stringify(created.syncError)}; run: npm run wysera -- sync\n`);
+    }
+    if (values.watch && created.sync) await watch(ws.id, created.ownerToken as string);
+    return;
+  }
+
+  if (group === 'sync') {
+    if (!workspace) throw new CliError('sync needs --workspace (or WYSERA_WORKSPACE)');
+    if (!token) throw new CliError('sync needs an owner (or, for status, viewer) token: --token or WYSERA_TOKEN');
+    if (action === 'status') {
+      if (values.watch) await watch(workspace, token);
+      else process.stdout.write(`${JSON.stringify(await call('GET', `/workspaces/${workspace}/sync`, token), null, 2)}\n`);
+      return;
+    }
+    if (action !== undefined) throw new CliError(`unknown sync action "${action}" (use: sync, sync status)`);
+    const run = await call('POST', `/workspaces/${workspace}/sync`, token, values.since ? { mode: 'since', since: new Date(values.since).toISOString() } : { mode: 'full' });
+    process.stderr.write(`started sync ${String(run.runId)}\n`);
+    if (values.watch) await watch(workspace, token);
+    return;
+  }
+
+  throw new CliError('usage: npm run wysera -- workspace create --name <name> ... | sync [--since <date>] [--watch] | sync status [--watch]');
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`wysera: ${err instanceof CliError || err instanceof TypeError ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
