@@ -3,6 +3,7 @@ import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@tempor
 import { createActivities } from '../activities';
 import { StripeClients, stripeEndpointFromEnv } from '../activities/stripe-client';
 import { createStripeReader, workspaceStripeClients } from '../activities/stripe-reader';
+import { createSyncActivities } from '../activities/sync';
 import { createDb } from '../db/knex';
 import { emailFromEnv } from '../email/from-env';
 import { ConfigError, loadConfig } from '../platform/config';
@@ -61,7 +62,8 @@ async function main(): Promise<void> {
     email: email.sender,
     ...(email.defaultFrom ? { defaultFrom: { fromEmail: email.defaultFrom, fromName: null, replyTo: null } } : {}),
   });
-  const worker = await createWorker({ connection, namespace, taskQueue: config.TEMPORAL_TASK_QUEUE, overrides: { activities } });
+  const syncActivities = createSyncActivities({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients, client, log: log.child({ component: 'sync' }) });
+  const worker = await createWorker({ connection, namespace, taskQueue: config.TEMPORAL_TASK_QUEUE, overrides: { activities: { ...activities, ...syncActivities } } });
   const metrics = createMetrics();
   registerInboxGauges(metrics, () => inboxBacklog(db));
   const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.WORKER_METRICS_PORT);
