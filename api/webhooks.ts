@@ -18,6 +18,27 @@ export interface WebhookDeps {
   toleranceSeconds?: number;
 }
 
+/**
+ * Webhook secrets by workspace, kept for a short while: ingress would otherwise
+ * read and decrypt the secret on every event. A rotated secret takes effect within
+ * the TTL (Stripe signs with both secrets during a rotation). Unknown workspaces are
+ * not cached, so the map only holds real ones.
+ */
+function secretCache(load: (workspaceId: string) => Promise<string | undefined>, ttlMs = 30_000, maxEntries = 10_000) {
+  const entries = new Map<string, { secret: string; expires: number }>();
+  return {
+    async get(workspaceId: string): Promise<string | undefined> {
+      const hit = entries.get(workspaceId);
+      if (hit && hit.expires > Date.now()) return hit.secret;
+      const secret = await load(workspaceId);
+      if (secret === undefined) return undefined;
+      if (entries.size >= maxEntries) entries.clear();
+      entries.set(workspaceId, { secret, expires: Date.now() + ttlMs });
+      return secret;
+    },
+  };
+}
+
 const params = z.object({ workspaceId: z.string().regex(/^ws_[A-Za-z0-9_-]{1,64}$/, 'must be a workspace id (ws_...)') });
 
 /**
@@ -26,6 +47,7 @@ const params = z.object({ workspaceId: z.string().regex(/^ws_[A-Za-z0-9_-]{1,64}
  */
 export function webhookRouter(deps: WebhookDeps): Router {
   const router = Router();
+  const secrets = secretCache((id) => findWebhookSecret(deps.db, deps.keyring, id));
   router.post(
     '/webhooks/stripe/:workspaceId',
     // The raw bytes are needed: the signature covers the body exactly as sent.
@@ -34,7 +56,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
       const stopTimer = deps.metrics.webhookAckSeconds.startTimer();
       try {
         const { workspaceId } = parseOr400(params, req.params, 'path');
-        const secret = await findWebhookSecret(deps.db, deps.keyring, workspaceId);
+        const secret = await secrets.get(workspaceId);
         if (secret === undefined) throw new HttpError(404, `unknown workspace ${workspaceId}`);
 
         const signature = req.get('stripe-signature');

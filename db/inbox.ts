@@ -15,8 +15,8 @@ export interface InboxEventInput {
   payload: unknown;
 }
 
-/** A stored event as the relay sees it (without the payload it does not need). */
-export interface InboxEvent extends Omit<InboxEventInput, 'livemode' | 'payload'> {
+/** A stored event as the relay sees it. */
+export interface InboxEvent extends Omit<InboxEventInput, 'livemode'> {
   seq: number;
   receivedAt: Date;
   attempts: number;
@@ -34,6 +34,7 @@ interface InboxRow {
   attempts: number;
   next_attempt_at: Date;
   received_at: Date;
+  payload: unknown;
   status: InboxStatus;
 }
 
@@ -61,7 +62,7 @@ export async function insertInboxEvent(db: Db, e: InboxEventInput): Promise<{ st
 /** The oldest pending events, in arrival order. */
 export async function pendingInboxEvents(db: Db, limit: number): Promise<InboxEvent[]> {
   const rows = await db<InboxRow>('webhook_inbox')
-    .select('seq', 'workspace_id', 'event_id', 'type', 'customer_id', 'object_id', 'stripe_created', 'attempts', 'next_attempt_at', 'received_at')
+    .select('seq', 'workspace_id', 'event_id', 'type', 'customer_id', 'object_id', 'stripe_created', 'attempts', 'next_attempt_at', 'received_at', 'payload')
     .where({ status: 'pending' })
     .orderBy('seq')
     .limit(limit);
@@ -76,14 +77,8 @@ export async function pendingInboxEvents(db: Db, limit: number): Promise<InboxEv
     attempts: r.attempts,
     nextAttemptAt: r.next_attempt_at,
     receivedAt: r.received_at,
+    payload: r.payload,
   }));
-}
-
-/** The event as Stripe sent it. */
-export async function inboxPayload(db: Db, seq: number): Promise<unknown> {
-  const row = await db<{ seq: number; payload: unknown }>('webhook_inbox').select('payload').where({ seq }).first();
-  if (!row) throw new Error(`no inbox event ${seq}`);
-  return row.payload;
 }
 
 export async function completeInboxEvent(db: Db, seq: number, status: Exclude<InboxStatus, 'pending'>): Promise<void> {

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Client } from '@temporalio/client';
 import type { Knex } from '../db/knex';
-import { completeInboxEvent, deferInboxEvent, INBOX_CHANNEL, inboxPayload, pendingInboxEvents, type InboxEvent } from '../db/inbox';
+import { completeInboxEvent, deferInboxEvent, INBOX_CHANNEL, pendingInboxEvents, type InboxEvent } from '../db/inbox';
 import { applyEventToMirror } from './mirror-events';
 import { isSubscribedEventType } from '../domain/stripe-events';
 import type { Logger } from '../platform/logger';
@@ -133,7 +133,7 @@ export class InboxRelay {
     if (!isSubscribedEventType(e.type)) return 'ignored';
     const { db, client, taskQueue, callTimeoutMs = 10_000 } = this.opts;
     // Mirror first: plays woken by the signal read the state the event brought.
-    await applyEventToMirror(db, e.workspaceId, e.type, await inboxPayload(db, e.seq));
+    await applyEventToMirror(db, e.workspaceId, e.type, e.payload);
     if (!e.customerId) return 'processed';
     await client.connection.withDeadline(Date.now() + callTimeoutMs, () =>
       client.workflow.signalWithStart<typeof customerWorkflow, [StripeEventSignal]>('customerWorkflow', {

@@ -1,13 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
 import { Connection } from '@temporalio/client';
 import { createDb } from '../../db/knex';
 import { migrationConfig } from '../../db/migrations';
 import { ensureSearchAttributes } from '../../workers/search-attributes';
 import { freePort } from './ports';
+import { startThrowawayPostgres } from './postgres';
 import { startTemporalDevServer } from './temporal-server';
 import { toolPaths } from './tools';
 
@@ -27,18 +25,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   for (const [name, p] of Object.entries({ temporal: tools.temporal, testServer: tools.testServer })) {
     if (!existsSync(p)) throw new Error(`${name} not found at ${p}: run scripts/install-tools.sh (npm test does)`);
   }
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wysera-test-'));
-  // As root, Postgres runs as the postgres user, which must be able to enter this folder.
-  chmodSync(dir, 0o755);
-  const pgPort = await freePort();
-  const pgData = path.join(dir, 'pg');
-  execFileSync('bash', [tools.pgScript, 'start', pgData, String(pgPort)], { stdio: 'inherit', env: { ...process.env, WYSERA_PG_FSYNC: 'off' } });
-  const pgAdminUrl = `postgres://wysera:wysera@127.0.0.1:${pgPort}/postgres`;
+  const postgres = await startThrowawayPostgres('wysera-test-');
+  const pgAdminUrl = postgres.adminUrl;
 
   const admin = createDb(pgAdminUrl, 1);
   await admin.raw('create database wysera_template');
   await admin.destroy();
-  const template = createDb(`postgres://wysera:wysera@127.0.0.1:${pgPort}/wysera_template`, 1);
+  const template = createDb(postgres.urlOf('wysera_template'), 1);
   await template.migrate.latest(migrationConfig);
   await template.destroy();
 
@@ -54,7 +47,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   return async () => {
     await temporal.stop();
-    execFileSync('bash', [tools.pgScript, 'stop', pgData], { stdio: 'inherit' });
-    rmSync(dir, { recursive: true, force: true });
+    await postgres.stop();
   };
 }

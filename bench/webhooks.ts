@@ -1,0 +1,209 @@
+/**
+ * `npm run bench -- webhooks [--rate 500] [--seconds 30]`
+ *
+ * Posts correctly signed Stripe webhooks at a steady rate to the real ingress (the
+ * API and worker processes, Postgres inbox, relay to a Temporal dev server, mirror
+ * updates), and the same load to a bare Express endpoint that only answers 200, in the same run. Load comes
+ * from a worker thread with open-loop pacing (requests are sent on schedule whether
+ * or not earlier ones were answered), so slow answers show up as latency.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Worker as Thread } from 'node:worker_threads';
+import express from 'express';
+import Stripe from 'stripe';
+import { inboxCounts } from '../db/inbox';
+import { createDb } from '../db/knex';
+import { migrationConfig } from '../db/migrations';
+import { insertWorkspace } from '../db/workspaces';
+import { generateKeySpec, parseKeyring } from '../platform/crypto';
+import { freePort } from '../tests/setup/ports';
+import { startThrowawayPostgres } from '../tests/setup/postgres';
+import { startTemporalDevServer } from '../tests/setup/temporal-server';
+import { percentile, recordBenchmark } from './report';
+
+const { values } = parseArgs({ options: { rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '30' }, customers: { type: 'string', default: '2000' } } });
+const rate = Number(values.rate);
+const seconds = Number(values.seconds);
+const customers = Number(values.customers);
+const secret = 'whsec_bench';
+const workspaceId = 'ws_bench';
+
+const progress = (msg: string) => console.error(`[bench webhooks] ${msg}`);
+
+/** Runs the open-loop load in a thread of its own; returns per-request latencies and failures. */
+function load(url: string, requests: { body: string; signature: string }[]): Promise<{ latencies: number[]; errors: number; statuses: Record<string, number> }> {
+  const code = `
+    const { workerData, parentPort } = require('node:worker_threads');
+    const http = require('node:http');
+    const { url, requests, rate } = workerData;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+    const target = new URL(url);
+    const latencies = []; let errors = 0; const statuses = {}; let done = 0;
+    const start = performance.now();
+    const send = (r) => {
+      const t0 = performance.now();
+      const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
+        headers: { 'content-type': 'application/json', 'stripe-signature': r.signature, 'content-length': Buffer.byteLength(r.body) } }, (res) => {
+        res.resume();
+        res.on('end', () => { latencies.push(performance.now() - t0); statuses[res.statusCode] = (statuses[res.statusCode] || 0) + 1; if (res.statusCode !== 200) errors++; finish(); });
+      });
+      req.on('error', () => { errors++; statuses.error = (statuses.error || 0) + 1; finish(); });
+      req.end(r.body);
+    };
+    const finish = () => { if (++done === requests.length) { agent.destroy(); parentPort.postMessage({ latencies, errors, statuses }); } };
+    let next = 0;
+    const tick = () => {
+      const due = Math.min(requests.length, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
+      while (next < due) send(requests[next++]);
+      if (next < requests.length) setTimeout(tick, 1);
+    };
+    tick();
+  `;
+  return new Promise((resolve, reject) => {
+    const thread = new Thread(code, { eval: true, workerData: { url, requests, rate } });
+    thread.once('message', resolve);
+    thread.once('error', reject);
+  });
+}
+
+function signedRequests(count: number, offset: number): { body: string; signature: string }[] {
+  const now = Math.floor(Date.now() / 1000);
+  return Array.from({ length: count }, (_, i) => {
+    const n = offset + i;
+    const body = JSON.stringify({
+      id: `evt_bench${n}`,
+      object: 'event',
+      api_version: '2024-06-20',
+      created: now,
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type: 'customer.subscription.updated',
+      data: {
+        object: {
+          id: `sub_bench${n % customers}`,
+          object: 'subscription',
+          customer: `cus_bench${n % customers}`,
+          status: 'active',
+          currency: 'usd',
+          cancel_at_period_end: false,
+          created: now - 86400,
+          start_date: now - 86400,
+          livemode: false,
+          metadata: {},
+          items: { object: 'list', has_more: false, data: [{ id: `si_bench${n % customers}`, object: 'subscription_item', quantity: 1 + (n % 7), price: { id: 'price_bench', object: 'price' }, created: now - 86400, metadata: {} }] },
+        },
+      },
+    });
+    return { body, signature: Stripe.webhooks.generateTestHeaderString({ payload: body, secret }) };
+  });
+}
+
+async function main(): Promise<void> {
+  progress(`starting Postgres and the Temporal dev server`);
+  const postgres = await startThrowawayPostgres('wysera-bench-');
+  const temporal = await startTemporalDevServer(await freePort());
+  try {
+    await measure(postgres.urlOf('wysera'), temporal.address);
+  } finally {
+    await temporal.stop();
+    await postgres.stop();
+  }
+}
+
+/** Runs a Wysera process (api or worker) as an operator would, with its own event loop. */
+function spawnProcess(entry: string, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: path.resolve(__dirname, '..'),
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function measure(databaseUrl: string, temporalAddress: string): Promise<void> {
+  const db = createDb(databaseUrl, 5);
+  await db.migrate.latest(migrationConfig);
+  const keySpec = generateKeySpec();
+  await insertWorkspace(db, parseKeyring(keySpec), { id: workspaceId, name: 'Bench', webhookSecret: secret });
+
+  const apiPort = await freePort();
+  const env = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, WYSERA_ENCRYPTION_KEYS: keySpec, TEMPORAL_TASK_QUEUE: 'bench' };
+  const worker = spawnProcess('workers/main.ts', { ...env, WORKER_METRICS_PORT: '0', RELAY_POLL_MS: '100' });
+  const api = spawnProcess('api/main.ts', { ...env, PORT: String(apiPort) });
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${apiPort}/healthz`)).ok) break;
+    } catch {
+      if (i > 600) throw new Error('the API did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  const bare = express();
+  bare.post('/webhooks/stripe/:workspaceId', express.raw({ type: () => true }), (_req, res) => {
+    res.status(200).json({ received: true });
+  });
+  const bareServer = await new Promise<Server>((resolve) => {
+    const srv = bare.listen(0, '127.0.0.1', () => resolve(srv));
+  });
+  const urlOf = (port: number) => `http://127.0.0.1:${port}/webhooks/stripe/${workspaceId}`;
+
+  const count = rate * seconds;
+  progress(`baseline: ${count} requests at ${rate}/s to a bare Express endpoint`);
+  const baseline = await load(urlOf((bareServer.address() as AddressInfo).port), signedRequests(count, 0));
+  progress(`baseline p99 ${percentile(baseline.latencies, 99).toFixed(2)} ms; now the real ingress`);
+  const requests = signedRequests(count, 0);
+  const startedAt = Date.now();
+  const real = await load(urlOf(apiPort), requests);
+  progress(`sent ${count} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; waiting for the relay to drain the inbox`);
+
+  let counts = await inboxCounts(db);
+  while (counts.pending > 0) {
+    progress(`${counts.pending} events still pending`);
+    await new Promise((r) => setTimeout(r, 1000));
+    counts = await inboxCounts(db);
+  }
+  const stored = counts.pending + counts.processed + counts.ignored;
+  const lags = (await db.raw<{ rows: { lag_ms: number }[] }>(`select extract(epoch from processed_at - received_at) * 1000 as lag_ms from webhook_inbox`)).rows.map((r) => Number(r.lag_ms));
+
+  const p99 = percentile(real.latencies, 99);
+  const baselineP99 = percentile(baseline.latencies, 99);
+  const figures = {
+    rate,
+    seconds,
+    sent: count,
+    stored,
+    errors: real.errors,
+    p50_ms: Number(percentile(real.latencies, 50).toFixed(2)),
+    p99_ms: Number(p99.toFixed(2)),
+    baseline_p99_ms: Number(baselineP99.toFixed(2)),
+    ratio: Number((p99 / baselineP99).toFixed(2)),
+    relay_lag_p50_ms: Number(percentile(lags, 50).toFixed(1)),
+    relay_lag_p99_ms: Number(percentile(lags, 99).toFixed(1)),
+  };
+
+  await new Promise((r) => bareServer.close(r));
+  await Promise.all([stopProcess(api), stopProcess(worker)]);
+  await db.destroy();
+
+  recordBenchmark('webhooks', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds}`, figures, [
+    `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
+    `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers; relay lag = processed_at − received_at per event`,
+  ]);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

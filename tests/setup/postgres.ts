@@ -1,0 +1,36 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './ports';
+import { toolPaths } from './tools';
+
+export interface ThrowawayPostgres {
+  /** Superuser URL of the maintenance database. */
+  adminUrl: string;
+  /** URL of another database on the same server. */
+  urlOf(database: string): string;
+  stop(): Promise<void>;
+}
+
+/** A Postgres cluster in a temporary folder on a free loopback port (scripts/pg.sh), removed on stop. */
+export async function startThrowawayPostgres(prefix = 'wysera-pg-'): Promise<ThrowawayPostgres> {
+  const { pgScript } = toolPaths();
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  // As root, Postgres runs as the postgres user, which must be able to enter this folder.
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const data = path.join(dir, 'pg');
+  // Durability is not needed for throwaway data; fsync off makes it much faster.
+  execFileSync('bash', [pgScript, 'start', data, String(port)], { stdio: 'inherit', env: { ...process.env, WYSERA_PG_FSYNC: 'off' } });
+  const urlOf = (database: string) => `postgres://wysera:wysera@127.0.0.1:${port}/${database}`;
+  return {
+    adminUrl: urlOf('postgres'),
+    urlOf,
+    stop: () => {
+      execFileSync('bash', [pgScript, 'stop', data], { stdio: 'inherit' });
+      rmSync(dir, { recursive: true, force: true });
+      return Promise.resolve();
+    },
+  };
+}
