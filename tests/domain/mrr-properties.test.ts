@@ -11,6 +11,7 @@ import {
   customerContribution,
   monthOf,
   monthStart,
+  mrrAtMonthEnd,
   retentionSeries,
   type Aggregates,
   type AnalyticsSettings,
@@ -84,15 +85,22 @@ describe('MRR properties over generated billing histories', () => {
     );
   });
 
-  it('0 <= GRR <= 1 and GRR <= NRR in every month whose base MRR is positive', () => {
+  it('0 <= GRR <= 1 and GRR <= NRR in every month whose base MRR is positive, and both match each customer\'s month ends', () => {
     fc.assert(
       fc.property(fc.array(customerSpec, { maxLength: 6 }), settingsArb, (specs, s) => {
         const settings = settingsOf(s);
-        const ledger = new Ledger(aggregateAll(specs.map((spec, i) => customerContribution(compute(historyOf(`cus_${i}`, spec), settings).movements))));
+        const all = specs.map((spec, i) => compute(historyOf(`cus_${i}`, spec), settings).movements);
+        const ledger = new Ledger(aggregateAll(all.map((m) => customerContribution(m))));
         const from = monthOf(Date.UTC(2024, 0, 1));
         const to = monthOf(Date.UTC(2027, 6, 1));
         for (const window of [1, 12] as const) {
-          for (const p of retentionSeries(ledger, from, to, window)) {
+          for (const [i, p] of retentionSeries(ledger, from, to, window).entries()) {
+            // The same figures straight from each customer's MRR at the two month ends.
+            const m = from + i;
+            const pairs = all.map((mv) => [mrrAtMonthEnd(mv, m - window), mrrAtMonthEnd(mv, m)] as const).filter(([start]) => start > 0);
+            expect(p.startMrr).toBe(pairs.reduce((a, [start]) => a + start, 0));
+            expect(p.retainedMrr).toBe(pairs.reduce((a, [start, end]) => a + Math.min(start, end), 0));
+            expect(p.endMrr).toBe(pairs.reduce((a, [, end]) => a + end, 0));
             if (p.startMrr <= 0) {
               expect(p.grr).toBeNull();
               continue;
