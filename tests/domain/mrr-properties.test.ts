@@ -9,9 +9,12 @@ import {
   contributionDelta,
   createConverter,
   customerContribution,
+  cohortCurves,
+  cohortOf,
   monthOf,
   monthStart,
   mrrAtMonthEnd,
+  parseMonth,
   retentionSeries,
   type Aggregates,
   type AnalyticsSettings,
@@ -67,7 +70,7 @@ describe('MRR properties over generated billing histories', () => {
     );
   });
 
-  it('cohort sizes sum to the customers who ever paid, and no customer is in two cohorts', () => {
+  it('cohort sizes sum to the customers who ever paid, no customer is in two cohorts, and MRR and cohort curves match the customers\' month ends', () => {
     fc.assert(
       fc.property(fc.array(customerSpec, { maxLength: 6 }), settingsArb, (specs, s) => {
         const settings = settingsOf(s);
@@ -80,6 +83,25 @@ describe('MRR properties over generated billing histories', () => {
         }
         const total = aggregateAll(contributions);
         expect([...total.cohorts.values()].reduce((a, r) => a + r.customers, 0)).toBe(everPaid);
+        // MRR, paying customers and cohort curves equal the customers' own month ends.
+        const all = specs.map((spec, i) => compute(historyOf(`cus_${i}`, spec), settings).movements);
+        const ledger = new Ledger(total);
+        const from = monthOf(Date.UTC(2024, 0, 1));
+        const to = monthOf(Date.UTC(2026, 11, 1));
+        for (let m = from; m <= to; m++) {
+          const ends = all.map((mv) => mrrAtMonthEnd(mv, m));
+          expect(ledger.mrr(m)).toBe(ends.reduce((a, e) => a + e, 0));
+          expect(ledger.customers(m)).toBe(ends.filter((e) => e > 0).length);
+        }
+        for (const curve of cohortCurves(total, from, to, to)) {
+          const members = all.filter((mv) => cohortOf(mv) === parseMonth(curve.cohort));
+          expect(curve.customers).toBe(members.length);
+          for (const age of curve.ages) {
+            const ends = members.map((mv) => mrrAtMonthEnd(mv, parseMonth(age.period)));
+            expect(age.mrr).toBe(ends.reduce((a, e) => a + e, 0));
+            expect(age.customers).toBe(ends.filter((e) => e > 0).length);
+          }
+        }
       }),
       RUNS,
     );
