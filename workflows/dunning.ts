@@ -66,6 +66,8 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
   const ref = { workspaceId: input.workspaceId, customerId: input.customerId, invoiceId: input.invoiceId, workflowId };
   let stop: DunningOutcome | null = null;
   let subscriptionId: string | null = null;
+  let begun: Extract<Awaited<ReturnType<Activities['beginDunning']>>, { kind: 'open' }> | undefined;
+  const deletedSubscriptions: (string | null)[] = [];
   const decisions = new Map<string, DraftDecision>();
   const state: DunningState = { invoiceId: input.invoiceId, phase: 'starting', stepIndex: null, steps: [], sentSteps: [], outcome: null };
 
@@ -73,7 +75,11 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
     if (stop) return;
     if (event.kind === 'payment_succeeded') stop = 'recovered';
     else if (event.kind === 'paid_out_of_band') stop = 'paid_out_of_band';
-    else if (event.kind === 'subscription_deleted' && (subscriptionId === null || event.subscriptionId === subscriptionId)) stop = 'subscription_deleted';
+    else if (event.kind === 'subscription_deleted') {
+      // Before the invoice is read its subscription is unknown: keep the id and decide then.
+      if (!begun) deletedSubscriptions.push(event.subscriptionId);
+      else if (subscriptionId !== null && event.subscriptionId === subscriptionId) stop = 'subscription_deleted';
+    }
     // payment_failed again (a Stripe retry failed): the schedule already accounts for
     // retries and each send re-reads the invoice, so nothing changes.
   });
@@ -109,7 +115,6 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
   };
 
   // Start: the invoice as Stripe has it now, and the plan around its next retry.
-  let begun: Extract<Awaited<ReturnType<Activities['beginDunning']>>, { kind: 'open' }>;
   for (let attempt = 0; ; attempt++) {
     const result = await beginDunning({ ...ref, failedAt: input.failedAt });
     if (result.kind === 'open') {
@@ -121,6 +126,8 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
   }
   const steps: PlannedStep[] = begun.steps;
   subscriptionId = begun.subscriptionId;
+  if (subscriptionId !== null && deletedSubscriptions.includes(subscriptionId)) stop = 'subscription_deleted';
+  const { quietBeforeRetryMs, afterRetryMs } = begun;
   state.steps = steps.map(({ index, tone, at }) => ({ index, tone, at }));
 
   for (const step of steps) {
@@ -180,8 +187,8 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
           kind: 'invoice_open',
           workspaceId: input.workspaceId,
           invoiceId: input.invoiceId,
-          quietBeforeRetryMs: begun.quietBeforeRetryMs,
-          afterRetryMs: begun.afterRetryMs,
+          quietBeforeRetryMs,
+          afterRetryMs,
         },
       });
       if (sent.kind === 'stripe_unavailable') {
