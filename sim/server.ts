@@ -89,6 +89,12 @@ export interface Simulator {
   webhooksIdle(timeoutMs?: number): Promise<void>;
   setOutage(outage: { mode: OutageMode; durationMs?: number; accountId?: string }): void;
   clearOutage(): void;
+  /**
+   * A full stop: the port is closed, so connections are refused (ECONNREFUSED), for
+   * `durationMs` or until acceptConnections(). The control API is unreachable meanwhile.
+   */
+  refuseConnections(durationMs?: number): Promise<void>;
+  acceptConnections(): Promise<void>;
   setRateLimit(rps: number, accountId?: string): void;
   addRestrictedKey(permissions: Permissions, accountId?: string): string;
   revokeKey(key: string): boolean;
@@ -132,6 +138,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const { port, address } = server.address() as AddressInfo;
   const baseUrl = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
   const hostedInvoiceBase = `${baseUrl}/_sim/hosted/invoices`;
+  let refuseTimer: NodeJS.Timeout | null = null;
+  let stopped = false;
 
   let platform: SimAccount;
   try {
@@ -243,10 +251,34 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       stats = emptyStats(webhooks.stats);
       log = [];
     },
+    async refuseConnections(durationMs) {
+      if (refuseTimer) clearTimeout(refuseTimer);
+      refuseTimer = durationMs ? setTimeout(() => void sim.acceptConnections(), durationMs) : null;
+      if (!server.listening) return;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+    },
+    async acceptConnections() {
+      if (refuseTimer) clearTimeout(refuseTimer);
+      refuseTimer = null;
+      if (server.listening || stopped) return;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, opts.host ?? '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    },
     async stop() {
+      stopped = true;
+      if (refuseTimer) clearTimeout(refuseTimer);
       webhooks.stop();
       for (const account of accounts.values()) account.onEvent = null;
       clearOutage();
+      if (!server.listening) return;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
@@ -359,7 +391,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   // ---- control API (for the launcher, a separate process) -----------------------
 
   const advanceBody = z.object({ seconds: z.number().int().min(0).max(10 * 365 * 86_400), account: z.string().optional() });
-  const outageBody = z.object({ mode: z.enum(['error', 'timeout', 'down']), durationMs: z.number().int().positive().optional(), account: z.string().optional() });
+  const outageBody = z
+    .object({ mode: z.enum(['error', 'timeout', 'down', 'refuse']), durationMs: z.number().int().positive().optional(), account: z.string().optional() })
+    // Once the port is closed nobody can ask for it to open again.
+    .refine((b) => b.mode !== 'refuse' || b.durationMs !== undefined, { message: 'mode refuse needs durationMs', path: ['durationMs'] })
+    .refine((b) => b.mode !== 'refuse' || b.account === undefined, { message: 'mode refuse stops the whole simulator, not one account', path: ['account'] });
   const rateBody = z.object({ rps: z.number().min(0), account: z.string().optional() });
   const webhookBody = z.object({ url: z.url(), secret: z.string().min(1), account: z.string().optional() });
   const keyBody = z.object({ permissions: z.partialRecord(z.enum(RESOURCES), z.enum(['read', 'write'])), account: z.string().optional() });
@@ -407,6 +443,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (method === 'POST' && path === '/_sim/outage') {
       const body = await parse(outageBody);
       if (!body) return;
+      if (body.mode === 'refuse') {
+        reply(200, { refusingForMs: body.durationMs });
+        res.on('finish', () => void sim.refuseConnections(body.durationMs));
+        return;
+      }
       sim.setOutage({ mode: body.mode, ...(body.durationMs ? { durationMs: body.durationMs } : {}), ...(body.account ? { accountId: body.account } : {}) });
       return reply(200, { outage });
     }

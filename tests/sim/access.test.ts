@@ -201,6 +201,30 @@ describe('outages', () => {
     await expect(stripe.customers.list({ limit: 1 })).resolves.toMatchObject({ object: 'list' });
   });
 
+  it('refuse: the port closes, connections are refused, then it opens again on the same port', async () => {
+    const stripe = client(sim, sim.accounts[0]!.secretKey);
+    await sim.refuseConnections();
+    const err: unknown = await stripe.customers.list().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Stripe.errors.StripeConnectionError);
+    const raw: unknown = await fetch(`${sim.url}/_sim/info`).catch((e: unknown) => e);
+    expect((raw as { cause?: { code?: string } }).cause?.code).toBe('ECONNREFUSED');
+    await sim.acceptConnections();
+    await expect(stripe.customers.list({ limit: 1 })).resolves.toMatchObject({ object: 'list' });
+  });
+
+  it('refuse over the control API needs a duration and reopens by itself', async () => {
+    const post = (body: unknown) => fetch(`${sim.url}/_sim/outage`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const bad = await post({ mode: 'refuse' });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toContain('durationMs');
+    expect((await post({ mode: 'refuse', durationMs: 400 })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 100));
+    const refused: unknown = await fetch(`${sim.url}/_sim/info`).catch((e: unknown) => e);
+    expect((refused as { cause?: { code?: string } }).cause?.code).toBe('ECONNREFUSED');
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await fetch(`${sim.url}/_sim/info`)).status).toBe(200);
+  });
+
   it('the control API drives outages and reports stats over HTTP', async () => {
     const post = (path: string, body: unknown) => fetch(sim.url + path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
     expect((await post('/_sim/outage', { mode: 'error' })).status).toBe(200);
