@@ -39,6 +39,17 @@ function secretCache(load: (workspaceId: string) => Promise<string | undefined>,
   };
 }
 
+/** Postgres unreachable, restarting or shutting down, or no pool connection in time. */
+function isStorageOutage(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return (
+    err.name === 'KnexTimeoutError' ||
+    ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P02', '57P03', '08000', '08003', '08006'].includes(String(code)) ||
+    /Connection terminated/.test(err.message)
+  );
+}
+
 const params = z.object({ workspaceId: z.string().regex(/^ws_[A-Za-z0-9_-]{1,64}$/, 'must be a workspace id (ws_...)') });
 
 /**
@@ -88,7 +99,8 @@ export function webhookRouter(deps: WebhookDeps): Router {
         });
         deps.metrics.webhooksReceived.inc({ outcome: stored ? 'stored' : 'duplicate' });
         res.status(200).json({ received: true, duplicate: !stored });
-      } catch (err) {
+      } catch (caught) {
+        const err = isStorageOutage(caught) ? new HttpError(503, 'the event store is unavailable; the event was not stored (Stripe retries it)') : caught;
         deps.metrics.webhooksReceived.inc({ outcome: err instanceof HttpError ? `rejected_${err.status}` : 'error' });
         throw err;
       } finally {

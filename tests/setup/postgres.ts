@@ -10,6 +10,10 @@ export interface ThrowawayPostgres {
   adminUrl: string;
   /** URL of another database on the same server. */
   urlOf(database: string): string;
+  /** Stops the server but keeps its data, for outage tests. */
+  pause(): void;
+  /** Starts a paused server again on the same port. */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -27,6 +31,8 @@ export async function startThrowawayPostgres(prefix = 'wysera-pg-'): Promise<Thr
   return {
     adminUrl: urlOf('postgres'),
     urlOf,
+    pause: () => execFileSync('bash', [pgScript, 'stop', data], { stdio: 'inherit' }),
+    resume: () => execFileSync('bash', [pgScript, 'start', data, String(port)], { stdio: 'inherit', env: { ...process.env, WYSERA_PG_FSYNC: 'off' } }),
     stop: () => {
       execFileSync('bash', [pgScript, 'stop', data], { stdio: 'inherit' });
       rmSync(dir, { recursive: true, force: true });
