@@ -131,6 +131,26 @@ describe('re-sync', () => {
     expect(future.status).toBe(400);
   });
 
+  it('rides out 429s above the account\'s limit and a Stripe outage, ending with the same mirror', async () => {
+    const before = await mirrorContent();
+    // The workspace asks for 30 req/s; the account now allows 8, and fails for a while.
+    h.sim.setRateLimit(8);
+    h.sim.resetStats();
+    try {
+      const res = await h.call('POST', `/workspaces/${workspaceId}/sync`, { mode: 'full' }, owner);
+      expect(res.status).toBe(202);
+      h.sim.setOutage({ mode: 'error', durationMs: 1500 });
+      const done = await waitForSync(res.body.runId as string);
+      expect({ status: done.run.status, error: done.run.error }).toEqual({ status: 'completed', error: null });
+      const stats = h.sim.stats();
+      expect(stats.rateLimited + stats.outageRefusals).toBeGreaterThan(0);
+    } finally {
+      h.sim.clearOutage();
+      h.sim.setRateLimit(40);
+    }
+    expect(await mirrorContent()).toEqual(before);
+  });
+
   it('needs the owner role', async () => {
     const viewer = await h.call('POST', `/workspaces/${workspaceId}/tokens`, { name: 'viewer', role: 'viewer' }, owner);
     expect(viewer.status).toBe(201);
