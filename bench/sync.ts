@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- sync [--customers 5000] [--months 24] [--rps 50] [--kill-at 0.4] [--no-record]`
+ * `npm run bench -- sync [--customers 5000] [--months 24] [--rps 12] [--kill-at 0.4] [--no-record]`
  *
  * Syncs a generated account from the simulator at a fixed rate limit, with a real
  * Postgres, a Temporal dev server and a worker in its own process, which it kills
@@ -112,7 +112,7 @@ async function main(argv: string[]): Promise<void> {
     options: {
       customers: { type: 'string', default: '5000' },
       months: { type: 'string', default: '24' },
-      rps: { type: 'string', default: '50' },
+      rps: { type: 'string', default: '12' },
       'kill-at': { type: 'string', default: '0.4' },
       seed: { type: 'string', default: 'bench' },
       'no-record': { type: 'boolean', default: false },
