@@ -12,9 +12,14 @@ export class Collection<T extends Stored> {
   readonly rows: T[] = [];
   private readonly pos = new Map<string, number>();
   private readonly indexes = new Map<string, Map<string, number[]>>();
+  private readonly keyed: Array<[key: (obj: T) => string | null | undefined, index: Map<string, number[]>]> = [];
 
-  constructor(private readonly keys: Record<string, (obj: T) => string | null | undefined> = {}) {
-    for (const name of Object.keys(keys)) this.indexes.set(name, new Map());
+  constructor(keys: Record<string, (obj: T) => string | null | undefined> = {}) {
+    for (const [name, key] of Object.entries(keys)) {
+      const index = new Map<string, number[]>();
+      this.indexes.set(name, index);
+      this.keyed.push([key, index]);
+    }
   }
 
   add(obj: T): T {
@@ -22,11 +27,9 @@ export class Collection<T extends Stored> {
     const at = this.rows.length;
     this.rows.push(obj);
     this.pos.set(obj.id, at);
-    for (const [name, key] of Object.entries(this.keys)) {
+    for (const [key, index] of this.keyed) {
       const value = key(obj);
       if (!value) continue;
-      const index = this.indexes.get(name);
-      if (!index) continue;
       let list = index.get(value);
       if (!list) index.set(value, (list = []));
       list.push(at);
