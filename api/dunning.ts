@@ -23,7 +23,7 @@ import { ROLLOUT_MODES } from '../domain/rollout';
 import { renderTemplate, TemplateError, templateProblems, type EmailTemplate } from '../domain/templates';
 import type { Logger } from '../platform/logger';
 import { dunningWorkflowId } from '../workflows/ids';
-import { dunningEventSignal } from '../workflows/play-messages';
+import { dunningEventSignal, playSettingsChangedSignal } from '../workflows/play-messages';
 import { PLAYS } from './drafts';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
@@ -98,6 +98,28 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     return deps.stripe;
   };
 
+  /**
+   * Tells the play's running workflows in the workspace (found through the search
+   * attributes) that its settings changed, so one waiting for a review re-reads the
+   * mode now. Best effort: each re-reads the setting before every step anyway.
+   */
+  const notifyRunning = async (workspaceId: string, play: string): Promise<number> => {
+    let notified = 0;
+    try {
+      const query = `WyseraWorkspaceId = '${workspaceId.replace(/'/g, '')}' AND WyseraPlay = '${play}' AND ExecutionStatus = 'Running'`;
+      for await (const wf of client.workflow.list({ query, pageSize: 500 })) {
+        await client.workflow.getHandle(wf.workflowId, wf.runId).signal(playSettingsChangedSignal).then(
+          () => notified++,
+          (err: unknown) => deps.log.info({ err: (err as Error).message, workflowId: wf.workflowId }, 'settings changed: workflow not told'),
+        );
+        if (notified >= 10_000) break;
+      }
+    } catch (err) {
+      deps.log.warn({ err: (err as Error).message, workspaceId, play }, 'settings changed: running workflows not listed; they see it at their next step');
+    }
+    return notified;
+  };
+
   router.get('/workspaces/:workspaceId/plays/:play/settings', requireWorkspaceRole('viewer'), async (req, res) => {
     const auth = authOf(res);
     const play = parseOr400(playParam, req.params.play, 'play');
@@ -126,7 +148,8 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
       config = parsed;
     }
     const s = await putPlaySettings(deps.db, auth.workspaceId, play, { rollout: { mode: body.mode, autoPercentage: body.autoPercentage }, config }, auth.actor);
-    res.json({ play, mode: s.rollout.mode, autoPercentage: s.rollout.autoPercentage, config: s.config, updatedBy: s.updatedBy, updatedAt: s.updatedAt });
+    const workflowsNotified = await notifyRunning(auth.workspaceId, play);
+    res.json({ play, mode: s.rollout.mode, autoPercentage: s.rollout.autoPercentage, config: s.config, updatedBy: s.updatedBy, updatedAt: s.updatedAt, workflowsNotified });
   });
 
   router.get('/workspaces/:workspaceId/email-settings', requireWorkspaceRole('viewer'), async (_req, res) => {

@@ -7,6 +7,7 @@ import {
   draftDecisionSignal,
   dunningEventSignal,
   dunningStateQuery,
+  playSettingsChangedSignal,
   type DraftDecision,
   type DunningOutcome,
   type DunningState,
@@ -88,6 +89,10 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
     // "Discard and stop": ends the sequence at once, whichever step the draft was for.
     if (decision.status === 'discarded' && decision.endSequence && !stop) stop = 'discarded';
   });
+  let settingsVersion = 0;
+  setHandler(playSettingsChangedSignal, () => {
+    settingsVersion++;
+  });
   setHandler(dunningStateQuery, () => state);
 
   /** Waits until `untilMs` or a stop; true when the time came without a stop. */
@@ -160,7 +165,8 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
       state.phase = 'waiting_for_review';
       const deadline = next ? Date.parse(next.at) : Date.parse(step.at) + LAST_REVIEW_WINDOW_MS;
       while (status === 'drafted' && current.mode === 'review' && nowMs() < deadline) {
-        await waitUntil(Math.min(deadline, nowMs() + REVIEW_POLL_MS), () => decisions.has(draftId));
+        const seenSettings = settingsVersion;
+        await waitUntil(Math.min(deadline, nowMs() + REVIEW_POLL_MS), () => decisions.has(draftId) || settingsVersion !== seenSettings);
         if (stop) return finish(stop);
         decisions.delete(draftId);
         current = await prepare();

@@ -19,6 +19,12 @@ export interface DraftDecision {
 }
 export const draftDecisionSignal = defineSignal<[DraftDecision]>('draftDecision');
 
+/**
+ * A play's settings changed (e.g. its rollout mode): running workflows re-read them
+ * now instead of at their next check. Sent by the API, best effort.
+ */
+export const playSettingsChangedSignal = defineSignal('playSettingsChanged');
+
 /** Something happened to a dunning workflow's invoice or subscription. */
 export interface DunningEvent {
   kind: 'payment_failed' | 'payment_succeeded' | 'subscription_deleted' | 'paid_out_of_band';

@@ -19,6 +19,7 @@ import { InboxRelay } from '../../workers/relay';
 import { createWorker } from '../../workers/worker';
 import type { dunningWorkflow } from '../../workflows/dunning';
 import { customerWorkflowId, dunningWorkflowId } from '../../workflows/ids';
+import { dunningStateQuery } from '../../workflows/play-messages';
 import { startApi, type TestApi } from '../helpers/api';
 import { freshDatabase } from '../helpers/db';
 import { signatureFor, stripeEvent } from '../helpers/stripe';
@@ -51,7 +52,7 @@ describe('dunning end to end', () => {
   beforeAll(async () => {
     database = await freshDatabase();
     receiver = await startEmailReceiver();
-    ({ sim, opens } = await simulatorWithOpenInvoices(2));
+    ({ sim, opens } = await simulatorWithOpenInvoices(3));
     await insertWorkspace(database.db, keyring, { id: ws, name: 'Acme Analytics', webhookSecret: secret, stripeKey: sim.accounts[0]!.restrictedKey });
     owner = (await createApiToken(database.db, { workspaceId: ws, role: 'owner', name: 'owner', createdBy: 'test' })).token;
     member = (await createApiToken(database.db, { workspaceId: ws, role: 'member', name: 'member', createdBy: 'test' })).token;
@@ -154,5 +155,25 @@ describe('dunning end to end', () => {
     expect(final.map((d) => d.status)).toEqual(['sent', 'discarded']);
     expect(mailFor(final).map((m) => m.idempotencyKey)).toEqual([`draft:${final[0]!.id}`]);
     expect((await listSends(database.db, ws)).filter((s) => final.some((d) => d.id === s.draftId)).map((s) => s.status)).toEqual(['sent']);
+  });
+
+  it('a mode change reaches a running workflow: a draft waiting for review goes out once the play is switched to auto', async () => {
+    await setMode('review');
+    const invoice = opens[2]!;
+    await postEvent('invoice.payment_failed', invoice);
+    await eventually(() => draftsOf(invoice), (d) => d.length === 1 && d[0]!.status === 'drafted');
+    const dunning = temporal.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId(ws, invoice.id));
+    await eventually(() => dunning.query(dunningStateQuery), (s) => s.phase === 'waiting_for_review');
+    expect(mailFor(await draftsOf(invoice))).toHaveLength(0);
+
+    // Visibility (the search attributes) may lag the start by a moment.
+    const changed = await eventually(
+      () => api.request('PUT', `/workspaces/${ws}/plays/dunning/settings`, { token: owner, body: { mode: 'auto' } }),
+      (r) => (r.body as { workflowsNotified: number }).workflowsNotified >= 1,
+    );
+    expect(changed.status).toBe(200);
+    const mail = await eventually(async () => mailFor(await draftsOf(invoice)), (m) => m.length === 1);
+    expect(mail[0]!.idempotencyKey).toBe(`draft:${(await draftsOf(invoice))[0]!.id}`);
+    expect((await draftsOf(invoice))[0]!.status).toBe('sent');
   });
 });
