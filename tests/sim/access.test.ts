@@ -109,18 +109,21 @@ describe('rate limiting', () => {
     sim.resetStats();
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => stripe.customers.list({ limit: 1 })));
     const refused = results.filter((r) => r.status === 'rejected');
-    // A full bucket holds one second's worth: 5 pass at once, the rest are refused.
-    expect(results.filter((r) => r.status === 'fulfilled').length).toBe(5);
-    expect(refused.length).toBe(15);
+    // A full bucket holds one second's worth: 5 pass at once, the rest are refused
+    // (a few more may pass if the machine is slow enough for the bucket to refill).
+    const passed = results.length - refused.length;
+    expect(passed).toBeGreaterThanOrEqual(5);
+    expect(refused.length).toBeGreaterThanOrEqual(10);
     for (const r of refused) {
       const reason: unknown = (r).reason;
       expect(reason).toBeInstanceOf(Stripe.errors.StripeRateLimitError);
       expect(reason).toMatchObject({ statusCode: 429, code: 'rate_limit' });
     }
     const stats = sim.stats();
-    expect(stats.rateLimited).toBe(15);
-    expect(stats.rateLimitedByAccount[sim.accounts[0]!.id]).toBe(15);
-    expect(stats.byStatus['429']).toBe(15);
+    expect(stats.rateLimited).toBe(refused.length);
+    expect(stats.rateLimitedByAccount[sim.accounts[0]!.id]).toBe(refused.length);
+    expect(stats.byStatus['429']).toBe(refused.length);
+    expect(stats.byStatus['200']).toBe(passed);
 
     // Stripe's headers: stripe-node retries a 429 because Stripe-Should-Retry says so.
     const res = await fetch(`${sim.url}/v1/customers`, { headers: { Authorization: `Bearer ${sim.accounts[0]!.secretKey}` } });
@@ -146,8 +149,8 @@ describe('rate limiting', () => {
     await new Promise((r) => setTimeout(r, 1100));
     sim.resetStats();
     const stripe = client(sim, sim.accounts[0]!.secretKey, { maxNetworkRetries: 5 });
-    const results = await Promise.all(Array.from({ length: 8 }, () => stripe.customers.list({ limit: 1 })));
-    expect(results).toHaveLength(8);
+    const results = await Promise.all(Array.from({ length: 20 }, () => stripe.customers.list({ limit: 1 })));
+    expect(results).toHaveLength(20);
     expect(sim.stats().rateLimited).toBeGreaterThan(0);
   });
 });
@@ -217,12 +220,24 @@ describe('outages', () => {
     const bad = await post({ mode: 'refuse' });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(await bad.json())).toContain('durationMs');
-    expect((await post({ mode: 'refuse', durationMs: 400 })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 100));
-    const refused: unknown = await fetch(`${sim.url}/_sim/info`).catch((e: unknown) => e);
-    expect((refused as { cause?: { code?: string } }).cause?.code).toBe('ECONNREFUSED');
-    await new Promise((r) => setTimeout(r, 600));
-    expect((await fetch(`${sim.url}/_sim/info`)).status).toBe(200);
+    const started = Date.now();
+    expect((await post({ mode: 'refuse', durationMs: 1500 })).status).toBe(200);
+    const probe = async (): Promise<string> => {
+      const r: unknown = await fetch(`${sim.url}/_sim/info`).catch((e: unknown) => e);
+      return r instanceof Response ? String(r.status) : ((r as { cause?: { code?: string } }).cause?.code ?? 'error');
+    };
+    const until = async (want: string, ms: number): Promise<string> => {
+      const deadline = Date.now() + ms;
+      let got = await probe();
+      while (got !== want && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        got = await probe();
+      }
+      return got;
+    };
+    expect(await until('ECONNREFUSED', 1000)).toBe('ECONNREFUSED');
+    expect(await until('200', 10_000)).toBe('200');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
   });
 
   it('the control API drives outages and reports stats over HTTP', async () => {
