@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Client } from '@temporalio/client';
 import type { Knex } from '../db/knex';
 import { completeInboxEvent, deferInboxEvent, INBOX_CHANNEL, pendingInboxEvents, type InboxEvent } from '../db/inbox';
+import { recomputeCustomer } from '../activities/analytics';
 import { applyEventToMirror } from './mirror-events';
 import { isSubscribedEventType } from '../domain/stripe-events';
 import type { Logger } from '../platform/logger';
@@ -135,6 +136,8 @@ export class InboxRelay {
     // Mirror first: plays woken by the signal read the state the event brought.
     await applyEventToMirror(db, e.workspaceId, e.type, e.payload);
     if (!e.customerId) return 'processed';
+    // Every event refreshes the customer's MRR and the aggregates it touches.
+    await recomputeCustomer(db, e.workspaceId, e.customerId);
     await client.connection.withDeadline(Date.now() + callTimeoutMs, () =>
       client.workflow.signalWithStart<typeof customerWorkflow, [StripeEventSignal]>('customerWorkflow', {
         workflowId: customerWorkflowId(e.workspaceId, e.customerId!),

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import type Stripe from 'stripe';
+import { recomputeWorkspace } from '../../activities/analytics';
+import { loadAggregates, loadCustomerMovements } from '../../db/analytics';
+import { inboxCounts } from '../../db/inbox';
+import { upsertPrices } from '../../db/mirror';
+import { insertWorkspace } from '../../db/workspaces';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { InboxRelay } from '../../workers/relay';
+import { startApi, type TestApi } from '../helpers/api';
+import { freshDatabase } from '../helpers/db';
+import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
+import { connectDevServer, eventually, runWorker, uniqueTaskQueue, type DevServer } from '../helpers/temporal';
+
+const DAY = 86_400;
+
+/** A paid monthly subscription invoice of `amount` cents for `customer`, as Stripe sends it. */
+function paidInvoice(id: string, customer: string, subscription: string, amount: number, periodStart: number): Record<string, unknown> {
+  const invoice = stripeFixture('invoice');
+  const line = (invoice.lines as { data: Record<string, unknown>[] }).data[0]!;
+  const periodEnd = periodStart + 30 * DAY;
+  return {
+    ...invoice,
+    id,
+    customer,
+    status: 'paid',
+    billing_reason: 'subscription_cycle',
+    amount_due: amount,
+    amount_paid: amount,
+    amount_remaining: 0,
+    subtotal: amount,
+    total: amount,
+    total_taxes: [],
+    created: periodStart,
+    period_start: periodStart,
+    period_end: periodStart,
+    status_transitions: { finalized_at: periodStart, paid_at: periodStart, marked_uncollectible_at: null, voided_at: null },
+    parent: { type: 'subscription_details', quote_details: null, subscription_details: { subscription, metadata: {} } },
+    lines: {
+      object: 'list',
+      has_more: false,
+      url: `/v1/invoices/${id}/lines`,
+      data: [
+        {
+          ...line,
+          id: `il_${id}`,
+          invoice: id,
+          amount,
+          subtotal: amount,
+          quantity: 1,
+          period: { start: periodStart, end: periodEnd },
+          discount_amounts: [],
+          parent: {
+            type: 'subscription_item_details',
+            invoice_item_details: null,
+            subscription_item_details: { subscription, subscription_item: `si_${subscription}`, proration: false, proration_details: null, invoice_item: null },
+          },
+          pricing: { type: 'price_details', unit_amount_decimal: String(amount), price_details: { price: 'price_monthly', product: 'prod_x' } },
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * Every webhook refreshes the customer's analytics: after a stream of paid
+ * invoices arrives through the relay, the stored movements and aggregates are those
+ * of a full recompute of the mirror.
+ */
+describe('relay keeps analytics current', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  const secret = 'whsec_analytics';
+  const ws = 'ws_relay_mrr';
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let temporal: DevServer;
+  let worker: Awaited<ReturnType<typeof runWorker>>;
+  let relay: InboxRelay;
+  let api: TestApi;
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    await insertWorkspace(database.db, keyring, { id: ws, name: 'MRR', webhookSecret: secret });
+    const price = { ...stripeFixture('price'), id: 'price_monthly', product: 'prod_x', currency: 'usd', unit_amount: 5000, type: 'recurring', recurring: { interval: 'month', interval_count: 1, usage_type: 'licensed', meter: null, trial_period_days: null } };
+    await upsertPrices(database.db, ws, [price as unknown as Stripe.Price], new Date());
+    temporal = await connectDevServer();
+    const taskQueue = uniqueTaskQueue('relay-mrr');
+    worker = await runWorker(temporal, taskQueue);
+    relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50 });
+    relay.start();
+    api = await startApi(database.db, keyring);
+  });
+  afterAll(async () => {
+    await api?.close();
+    await relay?.stop();
+    await worker?.stop();
+    await temporal?.close();
+    await database?.drop();
+  });
+
+  it('matches a full recompute after each customer’s paid invoices arrive', async () => {
+    const start = Math.floor(Date.UTC(2026, 0, 1) / 1000);
+    const plan: [string, number[]][] = [
+      ['cus_a', [5000, 5000, 7500]],
+      ['cus_b', [5000]],
+    ];
+    let sent = 0;
+    const post = async (event: Record<string, unknown>) => {
+      const body = JSON.stringify(event);
+      const res = await fetch(`${api.url}/webhooks/stripe/${ws}`, { method: 'POST', headers: { 'stripe-signature': signatureFor(body, secret) }, body });
+      expect(res.status).toBe(200);
+      sent++;
+    };
+    for (const [customer, amounts] of plan) {
+      const sub = stripeFixture('subscription');
+      const items = sub.items as { data: Record<string, unknown>[] };
+      await post(
+        stripeEvent(
+          'customer.subscription.created',
+          { ...sub, id: `sub_${customer}`, customer, status: 'active', start_date: start, created: start, trial_start: null, trial_end: null, ended_at: null, canceled_at: null, cancel_at: null, cancel_at_period_end: false, items: { ...items, has_more: false, data: [{ ...items.data[0], id: `si_sub_${customer}`, subscription: `sub_${customer}`, current_period_start: start + (amounts.length - 1) * 30 * DAY, current_period_end: start + amounts.length * 30 * DAY, price: { ...stripeFixture('price'), id: 'price_monthly' } }] } },
+          { created: start },
+        ),
+      );
+      for (const [month, amount] of amounts.entries()) {
+        const invoice = paidInvoice(`in_${customer}_${month}`, customer, `sub_${customer}`, amount, start + month * 30 * DAY);
+        await post(stripeEvent('invoice.payment_succeeded', invoice, { created: start + month * 30 * DAY + 60 }));
+      }
+    }
+    await eventually(() => inboxCounts(database.db, ws), (c) => c.processed === sent);
+
+    const movementsA = await loadCustomerMovements(database.db, ws, 'cus_a');
+    expect(movementsA.map((m) => m.kind)).toEqual(expect.arrayContaining(['new', 'expansion']));
+    expect(movementsA.at(-1)?.mrrAfter).toBe(7500);
+    expect((await loadCustomerMovements(database.db, ws, 'cus_b'))[0]?.kind).toBe('new');
+
+    const incremental = await loadAggregates(database.db, ws);
+    await recomputeWorkspace(database.db, ws);
+    expect(await loadAggregates(database.db, ws)).toEqual(incremental);
+  });
+});
