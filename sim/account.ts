@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { buildCatalog, CURRENCIES, INTERVALS, TIERS, type BillingInterval, type Catalog, type Currency, type Tier, planOf } from './catalog';
+import { buildCatalog, INTERVALS, TIERS, type BillingInterval, type Catalog, type Currency, type Tier, planOf } from './catalog';
 import { Agenda } from './heap';
 import {
   buildCharge,
@@ -826,4 +826,3 @@ function money(amount: number, currency: string): string {
   return `${symbol[currency] ?? ''}${(amount / 100).toFixed(2)}`;
 }
 
-export { CURRENCIES };
