@@ -63,6 +63,26 @@ export WYSERA_ENCRYPTION_KEYS="${WYSERA_ENCRYPTION_KEYS:-$(cat "$keys_file")}"
 export PORT="$api_port"
 export HOST="${HOST:-127.0.0.1}"
 
+# Without a Stripe key, run against the simulator: a generated SaaS account that
+# keeps living (signups, renewals, failed payments arrive as signed webhooks).
+demo=""
+if [ -z "${STRIPE_API_KEY:-}" ]; then
+  demo=1
+  sim_port="${WYSERA_SIM_PORT:-12112}"
+  port_busy "$sim_port" && die "port $sim_port (the Stripe simulator) is in use: stop what uses it, or set WYSERA_SIM_PORT"
+  step "no STRIPE_API_KEY: starting the Stripe simulator with a generated demo account on 127.0.0.1:$sim_port (logs: $data/logs/sim.log)"
+  ./node_modules/.bin/tsx sim/main.ts --seed "${WYSERA_DEMO_SEED:-demo}" --customers "${WYSERA_DEMO_CUSTOMERS:-300}" --months 24 \
+    --port "$sim_port" --rate-limit 25 --live >"$data/sim.json" 2>"$data/logs/sim.log" &
+  pids+=($!)
+  wait_for_port "$sim_port" "the Stripe simulator" "${pids[-1]}"
+  export STRIPE_API_BASE="http://127.0.0.1:$sim_port"
+  if [ -z "${WYSERA_OPERATOR_TOKEN:-}" ]; then
+    token_file="$data/operator-token"
+    [ -s "$token_file" ] || (umask 077; node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))' >"$token_file")
+    export WYSERA_OPERATOR_TOKEN="$(cat "$token_file")"
+  fi
+fi
+
 step "migrating the database"
 ./node_modules/.bin/tsx db/migrate.ts
 
@@ -74,6 +94,36 @@ step "starting the API (logs: $data/logs/api.log)"
 pids+=($!)
 wait_for_port "$api_port" "the API" "${pids[-1]}"
 
+if [ -n "$demo" ]; then
+  # json FILE KEY: one field of a JSON file.
+  json() { node -e 'const v=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"))[process.argv[2]]; if (v === undefined) process.exit(1); console.log(v)' "$1" "$2"; }
+  demo_file="$data/demo-workspace.json"
+  api_url="http://$HOST:$api_port"
+  export WYSERA_API_URL="$api_url"
+  if [ -s "$demo_file" ] && curl -fsS -o /dev/null -H "authorization: Bearer $(json "$demo_file" ownerToken)" "$api_url/workspaces/$(json "$demo_file" workspaceId)"; then
+    step "demo workspace $(json "$demo_file" workspaceId) exists: re-syncing it with the simulator"
+    WYSERA_TOKEN="$(json "$demo_file" ownerToken)" WYSERA_WORKSPACE="$(json "$demo_file" workspaceId)" \
+      ./node_modules/.bin/tsx scripts/wysera.ts sync >/dev/null || info "could not start the re-sync (see $data/logs/api.log)"
+  else
+    step "creating the demo workspace, connected to the simulator"
+    secret="whsec_$(node -e 'console.log(require("crypto").randomBytes(16).toString("hex"))')"
+    STRIPE_API_KEY="$(json "$data/sim.json" restrictedKey)" STRIPE_WEBHOOK_SECRET="$secret" \
+      ./node_modules/.bin/tsx scripts/wysera.ts workspace create --name "Demo (simulated Stripe)" --json >"$demo_file.new" \
+      || die "could not create the demo workspace (see $data/logs/api.log)"
+    node -e 'const fs=require("fs"); const j=JSON.parse(fs.readFileSync(process.argv[1],"utf8")); j.webhookSecret=process.argv[2]; fs.writeFileSync(process.argv[3], JSON.stringify(j)+"\n", {mode: 0o600})' \
+      "$demo_file.new" "$secret" "$demo_file"
+    rm -f "$demo_file.new"
+  fi
+  demo_ws="$(json "$demo_file" workspaceId)"
+  # The simulator starts afresh each run: tell it where to send the account's webhooks.
+  curl -fsS -o /dev/null -X POST "$STRIPE_API_BASE/_sim/webhooks" -H 'content-type: application/json' \
+    -d "{\"url\":\"$api_url/webhooks/stripe/$demo_ws\",\"secret\":\"$(json "$demo_file" webhookSecret)\"}" \
+    || info "could not register the webhook endpoint with the simulator"
+  step "syncing the demo account (owner token in $demo_file)"
+  WYSERA_TOKEN="$(json "$demo_file" ownerToken)" WYSERA_WORKSPACE="$demo_ws" \
+    ./node_modules/.bin/tsx scripts/wysera.ts sync status --watch || info "the sync did not finish; see $data/logs/worker.log"
+fi
+
 cat >&2 <<MSG
 
   Wysera is running.
@@ -82,6 +132,7 @@ cat >&2 <<MSG
     Temporal UI  http://127.0.0.1:$ui_port
     Postgres     $DATABASE_URL
     Data         $data   (logs in $data/logs)
+${demo:+    Stripe       simulated at $STRIPE_API_BASE (demo workspace and owner token: $data/demo-workspace.json)}
 
   Press Ctrl-C to stop everything.
 
