@@ -62,13 +62,22 @@ export function authenticate(deps: AuthenticateDeps): RequestHandler {
   };
 }
 
+/** What a route's guard demands; read back from the router stack by the authorisation matrix test. */
+export type Guard = { kind: 'workspace'; minimum: Role } | { kind: 'operator' };
+const guards = new WeakMap<object, Guard>();
+
+/** The guard a handler is, if it is one (requireWorkspaceRole(...) or requireOperator). */
+export function guardOf(handler: unknown): Guard | undefined {
+  return typeof handler === 'function' ? guards.get(handler) : undefined;
+}
+
 /**
  * Guard for routes under /workspaces/:workspaceId: the caller must hold at least
  * `minimum` in that very workspace. No credentials: 401; another workspace's or too
  * small a role: 403.
  */
 export function requireWorkspaceRole(minimum: Role): RequestHandler {
-  return (req, res, next) => {
+  const guard: RequestHandler = (req, res, next) => {
     const principal = locals(res).principal;
     if (!principal) throw new HttpError(401, 'authentication required: send "Authorization: Bearer <API token>"');
     const workspaceId = req.params.workspaceId;
@@ -82,6 +91,8 @@ export function requireWorkspaceRole(minimum: Role): RequestHandler {
     locals(res).auth = { actor: principal.actor, workspaceId, role: principal.role, canSeeRevenue: canSeeRevenue(principal.role) };
     next();
   };
+  guards.set(guard, { kind: 'workspace', minimum });
+  return guard;
 }
 
 /** Guard for operator-only routes (e.g. creating a workspace). */
@@ -91,6 +102,7 @@ export const requireOperator: RequestHandler = (_req, res, next) => {
   if (principal.kind !== 'operator') throw new HttpError(403, 'this action needs the operator token');
   next();
 };
+guards.set(requireOperator, { kind: 'operator' });
 
 /** The caller of a route guarded by requireWorkspaceRole. */
 export function authOf(res: Response): AuthContext {

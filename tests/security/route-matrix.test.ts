@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { createApp } from '../../api/app';
+import { createApiToken } from '../../db/api-tokens';
+import { insertWorkspace } from '../../db/workspaces';
+import { ROLES, type Role } from '../../domain/roles';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { createMetrics } from '../../platform/metrics';
+import { createTemporalClient } from '../../platform/temporal';
+import { startApi, type TestApi } from '../helpers/api';
+import { freshDatabase } from '../helpers/db';
+import { inject } from 'vitest';
+import knexFactory from 'knex';
+import { appRoutes, type AppRoute } from './routes';
+
+/**
+ * Who may call what: the minimum each route needs. A route the app has and this table
+ * lacks fails the test, so every new route is born with its row here.
+ * - 'public': probes and the Prometheus scrape;
+ * - 'signature': the Stripe webhook, authenticated by its signature only;
+ * - 'operator': the platform operator's token;
+ * - a role: that role or a higher one in the route's own workspace.
+ */
+type Access = Role | 'public' | 'signature' | 'operator';
+const EXPECTED: Record<string, Access> = {
+  'GET /healthz': 'public',
+  'GET /readyz': 'public',
+  'GET /metrics': 'public',
+  'POST /webhooks/stripe/:workspaceId': 'signature',
+  'POST /workspaces': 'operator',
+  'PUT /exchange-rates/:reportingCurrency': 'operator',
+  'GET /workspaces/:workspaceId': 'viewer',
+  'POST /workspaces/:workspaceId/tokens': 'owner',
+  'GET /workspaces/:workspaceId/tokens': 'owner',
+  'DELETE /workspaces/:workspaceId/tokens/:tokenId': 'owner',
+  'GET /workspaces/:workspaceId/audit': 'finance',
+  'GET /workspaces/:workspaceId/metrics/settings': 'viewer',
+  'PUT /workspaces/:workspaceId/metrics/settings': 'owner',
+  'POST /workspaces/:workspaceId/metrics/recompute': 'owner',
+  'POST /workspaces/:workspaceId/signals/nps': 'member',
+  'GET /workspaces/:workspaceId/metrics/:metric': 'viewer',
+  'GET /workspaces/:workspaceId/metrics/:metric/drilldown': 'viewer',
+  'GET /workspaces/:workspaceId/sync': 'viewer',
+  'POST /workspaces/:workspaceId/sync': 'owner',
+  'GET /workspaces/:workspaceId/product-mapping': 'viewer',
+  'PUT /workspaces/:workspaceId/product-mapping': 'owner',
+  'GET /workspaces/:workspaceId/drafts': 'viewer',
+  'GET /workspaces/:workspaceId/drafts/:draftId': 'viewer',
+  'POST /workspaces/:workspaceId/drafts/:draftId/approve': 'member',
+  'POST /workspaces/:workspaceId/drafts/:draftId/edit': 'member',
+  'POST /workspaces/:workspaceId/drafts/:draftId/discard': 'member',
+  'GET /workspaces/:workspaceId/plays/:play/settings': 'viewer',
+  'PUT /workspaces/:workspaceId/plays/:play/settings': 'owner',
+  'GET /workspaces/:workspaceId/email-settings': 'viewer',
+  'PUT /workspaces/:workspaceId/email-settings': 'owner',
+  'GET /workspaces/:workspaceId/templates/:play': 'viewer',
+  'PUT /workspaces/:workspaceId/templates/:play/:key': 'owner',
+  'DELETE /workspaces/:workspaceId/templates/:play/:key': 'owner',
+  'POST /workspaces/:workspaceId/templates/preview': 'member',
+  'POST /workspaces/:workspaceId/invoices/:invoiceId/paid-out-of-band': 'finance',
+  'GET /workspaces/:workspaceId/dunning/recovery': 'viewer',
+};
+
+const OPERATOR = 'operator-token-for-the-route-matrix';
+const WS = 'ws_matrix';
+const PARAMS: Record<string, string> = { workspaceId: WS, metric: 'mrr', play: 'dunning', reportingCurrency: 'usd' };
+
+const keyOf = (r: AppRoute) => `${r.method} ${r.path}`;
+/** A concrete path for a route pattern: known values for known parameters, a probe id for the rest. */
+const concrete = (pattern: string) => pattern.replace(/:([A-Za-z]+)/g, (_m, name: string) => PARAMS[name] ?? `probe_${name}`);
+
+/** What the guard on the router stack says, in the table's terms. */
+function accessFromStack(route: AppRoute): Access | 'unguarded' | 'several guards' {
+  if (route.guards.length > 1) return 'several guards';
+  const [guard] = route.guards;
+  if (!guard) return 'unguarded';
+  return guard.kind === 'operator' ? 'operator' : guard.minimum;
+}
+
+describe('authorisation matrix over every route of the app', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let api: TestApi;
+  const tokens = {} as Record<Role, string>;
+  let otherOwner: string;
+  let revoked: string;
+
+  // The routes, read from a built app's router stack (no services are called to build it).
+  const { connection } = createTemporalClient({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: 'default' });
+  const routes = appRoutes(createApp({ db: knexFactory({ client: 'pg' }), temporal: connection, keyring, log: pino({ level: 'silent' }), metrics: createMetrics(), webhookMaxBytes: 1024 }));
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    await insertWorkspace(database.db, keyring, { id: WS, name: 'Matrix', webhookSecret: 'whsec_matrix' });
+    await insertWorkspace(database.db, keyring, { id: 'ws_matrix_other', name: 'Other', webhookSecret: 'whsec_other' });
+    for (const role of ROLES) tokens[role] = (await createApiToken(database.db, { workspaceId: WS, role, name: role, createdBy: 'test' })).token;
+    otherOwner = (await createApiToken(database.db, { workspaceId: 'ws_matrix_other', role: 'owner', name: 'o', createdBy: 'test' })).token;
+    const toRevoke = await createApiToken(database.db, { workspaceId: WS, role: 'owner', name: 'revoked', createdBy: 'test' });
+    revoked = toRevoke.token;
+    api = await startApi(database.db, keyring, { operatorToken: OPERATOR});
+    expect((await api.request('DELETE', `/workspaces/${WS}/tokens/${toRevoke.apiToken.id}`, { token: tokens.owner })).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await connection.close();
+    await database?.drop();
+  });
+
+  it('finds the routes of every router', () => {
+    expect(routes.length).toBeGreaterThanOrEqual(Object.keys(EXPECTED).length);
+    expect(routes.map(keyOf)).toContain('POST /workspaces/:workspaceId/drafts/:draftId/approve');
+  });
+
+  it('has a row for every route and a guard on every non-public route that matches its row', () => {
+    const actual = Object.fromEntries(routes.map((r) => [keyOf(r), accessFromStack(r)]));
+    const expected = Object.fromEntries(
+      routes.map((r) => {
+        const access = EXPECTED[keyOf(r)];
+        if (access === undefined) return [keyOf(r), 'no row in the matrix table'];
+        return [keyOf(r), access === 'public' || access === 'signature' ? 'unguarded' : access];
+      }),
+    );
+    expect(actual).toEqual(expected);
+    // Rows for routes that no longer exist would hide a renamed route's missing test.
+    expect(Object.keys(EXPECTED).filter((k) => !routes.some((r) => keyOf(r) === k))).toEqual([]);
+  });
+
+  for (const route of routes) {
+    const access = EXPECTED[keyOf(route)];
+    it(`${keyOf(route)} answers as a ${access ?? 'MISSING ROW'} route`, async () => {
+      expect(access, 'the route needs a row in EXPECTED').toBeDefined();
+      const path = concrete(route.path);
+      // An unknown field: every guarded mutation that gets past its guard stops at validation.
+      const body = route.method === 'GET' || route.method === 'DELETE' ? undefined : { matrixProbe: true };
+      const call = (token?: string) => api.request(route.method, path, { ...(token ? { token } : {}), ...(body ? { body } : {}) });
+      const denied = (status: number) => status === 401 || status === 403;
+
+      if (access === 'public') {
+        expect(denied((await call()).status)).toBe(false);
+        return;
+      }
+      if (access === 'signature') {
+        // No signature: refused whatever bearer token comes with it.
+        for (const token of [undefined, tokens.owner, OPERATOR]) {
+          const res = await call(token);
+          expect({ token, status: res.status }).toEqual({ token, status: 400 });
+        }
+        return;
+      }
+      expect((await call()).status).toBe(401);
+      expect((await call(revoked)).status).toBe(401);
+      expect((await call('wys_not_a_token')).status).toBe(401);
+      expect((await call(otherOwner)).status).toBe(403);
+      for (const role of ROLES) {
+        const status = (await call(tokens[role])).status;
+        const allowed = access !== 'operator' && ROLES.indexOf(role) >= ROLES.indexOf(access as Role);
+        expect({ role, denied: denied(status) }).toEqual({ role, denied: !allowed });
+        if (allowed) expect(status, `${role} got ${status}`).toBeLessThan(500);
+      }
+      const operator = (await call(OPERATOR)).status;
+      expect(denied(operator)).toBe(access !== 'operator');
+    });
+  }
+});
