@@ -219,22 +219,44 @@ export async function insertMovements(db: Db, workspaceId: string, currency: str
  * tables hold exactly what a full recompute would write.
  */
 export async function applyAggregateDelta(db: Db, workspaceId: string, delta: Aggregates): Promise<void> {
-  const increment = async (table: string, keyColumns: Record<string, string>, fields: readonly string[], row: Record<string, number>) => {
-    const values = { workspace_id: workspaceId, ...keyColumns, ...row };
+  // One statement per table: rows go in key order, so concurrent recomputes of
+  // different customers lock shared rows in the same order.
+  const increment = async (table: string, keyNames: string[], fields: readonly string[], rows: Record<string, string | number>[]) => {
+    if (rows.length === 0) return;
     const updates = Object.fromEntries(fields.map((f) => [f, db.raw(`${table}.${f} + excluded.${f}`)]));
-    await db(table).insert(values).onConflict(['workspace_id', ...Object.keys(keyColumns)]).merge(updates);
-    await db(table).where({ workspace_id: workspaceId, ...keyColumns }).andWhere((q) => { for (const f of fields) q.andWhere(f, 0); }).delete();
+    await db(table)
+      .insert(rows.map((r) => ({ workspace_id: workspaceId, ...r })))
+      .onConflict(['workspace_id', ...keyNames])
+      .merge(updates);
+    await db(table)
+      .where({ workspace_id: workspaceId })
+      .whereIn(keyNames, rows.map((r) => keyNames.map((k) => r[k]!)))
+      .andWhere((q) => {
+        for (const f of fields) q.andWhere(f, 0);
+      })
+      .delete();
   };
-  for (const [m, row] of [...delta.months].sort(([a], [b]) => a - b)) {
-    await increment('analytics_months', { month: monthLabel(m) }, MONTH_FIELDS, { ...row });
-  }
-  for (const [key, row] of [...delta.cohorts].sort(([a], [b]) => a.localeCompare(b))) {
-    const { cohort, month } = parseCohortKey(key);
-    await increment('analytics_cohorts', { cohort_month: monthLabel(cohort), month: monthLabel(month) }, COHORT_FIELDS, { ...row });
-  }
-  for (const [c, row] of [...delta.nps].sort(([a], [b]) => a - b)) {
-    await increment('analytics_cohort_nps', { cohort_month: monthLabel(c) }, NPS_FIELDS, { ...row });
-  }
+  await increment(
+    'analytics_months',
+    ['month'],
+    MONTH_FIELDS,
+    [...delta.months].sort(([a], [b]) => a - b).map(([m, row]) => ({ month: monthLabel(m), ...row })),
+  );
+  await increment(
+    'analytics_cohorts',
+    ['cohort_month', 'month'],
+    COHORT_FIELDS,
+    [...delta.cohorts]
+      .map(([key, row]) => ({ key: parseCohortKey(key), row }))
+      .sort((a, b) => a.key.cohort - b.key.cohort || a.key.month - b.key.month)
+      .map(({ key, row }) => ({ cohort_month: monthLabel(key.cohort), month: monthLabel(key.month), ...row })),
+  );
+  await increment(
+    'analytics_cohort_nps',
+    ['cohort_month'],
+    NPS_FIELDS,
+    [...delta.nps].sort(([a], [b]) => a - b).map(([c, row]) => ({ cohort_month: monthLabel(c), ...row })),
+  );
 }
 
 /** Replaces a workspace's aggregates wholesale (full recompute). */
