@@ -85,8 +85,9 @@ async function recordingProxy(target: string): Promise<{ url: string; log: Logge
   };
 }
 
+/** The worker runs in one node process (tsx as a loader, not a wrapper), so SIGKILL really kills it. */
 function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'bench', '_sync-worker.ts')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bench', '_sync-worker.ts')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`sync worker exited with ${code} before it was ready`)));
     child.stdout.on('data', (d: Buffer) => {

@@ -17,6 +17,9 @@ export const OPERATOR_TOKEN = `op_${'k'.repeat(40)}`;
 
 export interface SyncHarness {
   db: Knex;
+  databaseUrl: string;
+  /** The keyring spec, for worker processes that must open the sealed keys. */
+  keySpec: string;
   sim: Simulator;
   server: DevServer;
   keyring: Keyring;
@@ -30,11 +33,12 @@ export interface SyncHarness {
 }
 
 /** Real Postgres, the shared Temporal dev server, the simulator and the API on a free port. */
-export async function syncHarness(simOptions: SimulatorOptions): Promise<SyncHarness> {
-  const { db, drop } = await freshDatabase();
+export async function syncHarness(simOptions: SimulatorOptions, opts: { keySpec?: string } = {}): Promise<SyncHarness> {
+  const { db, url: databaseUrl, drop } = await freshDatabase();
   const server = await connectDevServer();
   const sim = await startSimulator({ port: 0, ...simOptions });
-  const keyring = parseKeyring(generateKeySpec());
+  const keySpec = opts.keySpec ?? generateKeySpec();
+  const keyring = parseKeyring(keySpec);
   const stripe = new StripeClients({ endpoint: endpointOf(sim.url) });
   const taskQueue = uniqueTaskQueue('sync');
   const log = createLogger('silent', 'test');
@@ -46,6 +50,8 @@ export async function syncHarness(simOptions: SimulatorOptions): Promise<SyncHar
   const workers: { stop(): Promise<void> }[] = [];
   return {
     db,
+    databaseUrl,
+    keySpec,
     sim,
     server,
     keyring,
