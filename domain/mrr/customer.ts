@@ -200,10 +200,12 @@ export function computeCustomerMrr(history: CustomerHistory, settings: Analytics
     };
     const list = rates.get(key) ?? [];
     // Two lines of one invoice for the same item and start add up; a later invoice
-    // for the same item and start replaces an earlier one.
+    // (by creation, then id, so row order never matters) for the same item and start
+    // replaces an earlier one.
     const same = list.find((r) => r.start === start);
+    const later = (a: Rate, b: Rate) => a.invoiceCreated > b.invoiceCreated || (a.invoiceCreated === b.invoiceCreated && a.invoiceId > b.invoiceId);
     if (same && same.invoiceId === rate.invoiceId) same.mrrOriginal += rate.mrrOriginal;
-    else if (same && same.invoiceCreated <= rate.invoiceCreated) list.splice(list.indexOf(same), 1, rate);
+    else if (same && later(rate, same)) list.splice(list.indexOf(same), 1, rate);
     else if (!same) list.push(rate);
     rates.set(key, list);
   }
