@@ -15,6 +15,7 @@ import { StripeClients, stripeEndpointFromEnv } from '../activities/stripe-clien
 import { createStripeReader, workspaceStripeClients } from '../activities/stripe-reader';
 import { draftsRouter } from './drafts';
 import { playsRouter } from './dunning';
+import { redactionRouter, redactResponses } from './redaction';
 
 export interface AppDeps {
   db: Knex;
@@ -48,7 +49,9 @@ export function createApp(deps: AppDeps): Express {
   const stripeClients = deps.stripe ?? new StripeClients({ endpoint: stripeEndpointFromEnv() });
   app.use(express.json({ limit: '256kb' }));
   app.use(authenticate({ db: deps.db, operatorToken: deps.operatorToken }));
+  app.use(redactResponses({ db: deps.db }));
   app.use(accessRouter({ db: deps.db }));
+  app.use(redactionRouter({ db: deps.db }));
   app.use(metricsRouter({ db: deps.db }));
   app.use(
     workspacesRouter({

@@ -104,6 +104,11 @@ export const requireOperator: RequestHandler = (_req, res, next) => {
 };
 guards.set(requireOperator, { kind: 'operator' });
 
+/** The caller as `authenticate` established it (undefined: no credentials). */
+export function principalOf(res: Response): Principal | undefined {
+  return locals(res).principal;
+}
+
 /** The caller of a route guarded by requireWorkspaceRole. */
 export function authOf(res: Response): AuthContext {
   const auth = locals(res).auth;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DraftTransitionError, findDraft, listDrafts, transitionDraft, type Draft } from '../db/drafts';
 import type { Knex } from '../db/knex';
 import { DRAFT_STATUSES } from '../domain/drafts';
+import { redact, REVENUE_HIDDEN } from '../domain/redaction';
 import type { Logger } from '../platform/logger';
 import { draftDecisionSignal, type DraftDecision } from '../workflows/play-messages';
 import { authOf, requireWorkspaceRole } from './auth';
@@ -43,13 +44,7 @@ const discardBody = z.strictObject({
 const approveBody = z.strictObject({ reason: z.string().max(1000).optional() });
 
 /** Money in a draft's facts is a revenue figure: hidden from roles below finance. */
-function redactFacts(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redactFacts);
-  if (typeof value !== 'object' || value === null) return value;
-  const obj = value as Record<string, unknown>;
-  if (typeof obj.amount === 'number' && typeof obj.currency === 'string') return { amount: null, currency: obj.currency };
-  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, redactFacts(v)]));
-}
+const redactFacts = (facts: unknown) => redact(facts, REVENUE_HIDDEN);
 
 const view = (d: Draft, canSeeRevenue: boolean) => ({
   id: d.id,

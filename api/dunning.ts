@@ -26,6 +26,7 @@ import { dunningWorkflowId } from '../workflows/ids';
 import { dunningEventSignal, playSettingsChangedSignal } from '../workflows/play-messages';
 import { PLAYS } from './drafts';
 import { authOf, requireWorkspaceRole } from './auth';
+import { redactionOf } from './redaction';
 import { HttpError, parseOr400 } from './errors';
 
 export interface PlaysRouterDeps {
@@ -246,9 +247,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const from = q.from ? new Date(`${q.from}T00:00:00Z`) : new Date(to.getTime() - 90 * 86_400_000);
     const report = recoveryReport(await listDunningCases(deps.db, auth.workspaceId, from, to));
     // Amounts are revenue figures; rates and counts are not.
-    const shown = auth.canSeeRevenue
-      ? report
-      : report.map((r) => ({ ...r, failedAmount: null, recoveredAmount: null, perStep: r.perStep.map((s) => ({ ...s, recoveredAmount: null })) }));
+    const shown = redactionOf(res).apply(report);
     res.json({ from: from.toISOString(), to: to.toISOString(), currencies: shown });
   });
 

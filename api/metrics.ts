@@ -24,6 +24,7 @@ import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 import { metricsAdminRouter } from './metrics-admin';
 import { toCsv } from './metrics-csv';
+import { redactionOf } from './redaction';
 
 export const METRICS = ['mrr', 'movements', 'cohorts', 'retention', 'grr', 'nrr', 'arpa', 'ltv', 'churn-rate', 'quick-ratio', 'nps'] as const;
 type Metric = (typeof METRICS)[number];
@@ -54,20 +55,6 @@ const drilldownQuery = z.strictObject({
 });
 
 const metricParam = z.enum(METRICS);
-
-/** Money fields: hidden (null) from roles that may not see revenue. Ratios and counts stay. */
-const MONEY = new Set([
-  'mrr', 'arpa', 'ltv', 'startMrr', 'endMrr', 'retainedMrr', 'initialMrr', 'new', 'expansion', 'contraction', 'churn',
-  'reactivation', 'net', 'gained', 'lost', 'amount', 'mrrBefore', 'mrrAfter', 'original',
-]);
-
-function redact(value: unknown, parent?: string): unknown {
-  if (Array.isArray(value)) return value.map((v) => redact(v, parent));
-  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
-  // Counts of movements are not money: keep `counts.new` etc.
-  if (parent === 'counts') return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, MONEY.has(k) ? null : redact(v, k)]));
-}
 
 /** [first, last] months of a period label. */
 function periodMonths(label: string): [MonthIndex, MonthIndex] {
@@ -153,9 +140,10 @@ export function metricsRouter({ db }: { db: Knex }): Router {
         points = npsByCohort(agg, from, to).map((p) => ({ ...p }));
         break;
     }
-    const redacted = !auth.canSeeRevenue;
-    const shown = redacted ? (redact(points) as Record<string, unknown>[]) : points;
-    const csvRows = rows ? (redacted ? (redact(rows) as Record<string, unknown>[]) : rows) : shown;
+    const redaction = redactionOf(res);
+    const redacted = redaction.active;
+    const shown = redaction.apply(points);
+    const csvRows = rows ? redaction.apply(rows) : shown;
     send(
       res,
       q.format,
@@ -179,12 +167,13 @@ export function metricsRouter({ db }: { db: Knex }): Router {
     const auth = authOf(res);
     const metric: Metric = parseOr400(metricParam, req.params.metric, 'metric');
     const q = parseOr400(drilldownQuery, req.query, 'query');
-    const redacted = !auth.canSeeRevenue;
+    const redaction = redactionOf(res);
+    const redacted = redaction.active;
     const base = { workspaceId: auth.workspaceId, metric, redacted };
     if (metric === 'cohorts' || metric === 'nps') {
       if (!q.cohort) throw new HttpError(400, 'invalid query: cohort: required for the cohort drill-down (YYYY-MM)');
       const customers = await cohortMembers(db, auth.workspaceId, q.cohort, q.limit);
-      const shown = (redacted ? redact(customers) : customers) as Record<string, unknown>[];
+      const shown = redaction.apply(customers) as Record<string, unknown>[];
       send(res, q.format, { ...base, cohort: q.cohort, customers: shown }, shown, `${metric}-${q.cohort}`);
       return;
     }
@@ -192,7 +181,7 @@ export function metricsRouter({ db }: { db: Knex }): Router {
     const [first, last] = periodMonths(q.period);
     if (metric === 'mrr' || metric === 'arpa' || metric === 'ltv') {
       const customers = await payingCustomersAt(db, auth.workspaceId, new Date(monthStart(last + 1)), q.limit);
-      const shown = (redacted ? redact(customers) : customers) as Record<string, unknown>[];
+      const shown = redaction.apply(customers) as Record<string, unknown>[];
       send(res, q.format, { ...base, period: q.period, customers: shown }, shown, `${metric}-${q.period}`);
       return;
     }
@@ -206,7 +195,7 @@ export function metricsRouter({ db }: { db: Knex }): Router {
     const movements = (await listMovements(db, auth.workspaceId, { from: new Date(monthStart(since)), to: new Date(monthStart(last + 1)), kind: q.kind, customerIds: q.customerId ? [q.customerId] : undefined, limit: q.limit }))
       .filter((m) => !retention || (m.kind !== 'new' && m.kind !== 'reactivation'))
       .map((m) => ({ customerId: m.customerId, at: m.at.toISOString(), kind: m.kind, amount: m.amount, mrrBefore: m.mrrBefore, mrrAfter: m.mrrAfter, original: m.original }));
-    const shown = (redacted ? redact(movements) : movements) as Record<string, unknown>[];
+    const shown = redaction.apply(movements) as Record<string, unknown>[];
     send(res, q.format, { ...base, period: q.period, movements: shown }, shown, `${metric}-${q.period}`);
   });
 

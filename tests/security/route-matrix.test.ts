@@ -30,6 +30,8 @@ const EXPECTED: Record<string, Access> = {
   'POST /workspaces': 'operator',
   'PUT /exchange-rates/:reportingCurrency': 'operator',
   'GET /workspaces/:workspaceId': 'viewer',
+  'GET /workspaces/:workspaceId/redaction': 'viewer',
+  'PUT /workspaces/:workspaceId/redaction': 'owner',
   'POST /workspaces/:workspaceId/tokens': 'owner',
   'GET /workspaces/:workspaceId/tokens': 'owner',
   'DELETE /workspaces/:workspaceId/tokens/:tokenId': 'owner',

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { canSeeRevenue, ROLES, roleAtLeast, type Role } from './roles';
+
+/**
+ * Field-level redaction: one rule for every response (JSON and CSV alike). A hidden
+ * field keeps its key with a null value, so clients and CSV columns keep their shape
+ * and a hidden figure is never mistaken for a zero.
+ */
+
+/** Revenue fields, wherever they appear (metrics, drill-downs, draft facts, dunning reports). */
+export const REVENUE_FIELDS: ReadonlySet<string> = new Set([
+  // MRR and its movements
+  'mrr', 'startMrr', 'endMrr', 'retainedMrr', 'initialMrr', 'mrrBefore', 'mrrAfter',
+  'new', 'expansion', 'contraction', 'churn', 'reactivation', 'net', 'gained', 'lost', 'original',
+  // per-account figures
+  'arpa', 'ltv', 'planValue', 'monthlyValue', 'revenue',
+  // invoice and payment amounts
+  'amount', 'amountDue', 'amountPaid', 'amountRemaining', 'unitAmount', 'total', 'subtotal', 'failedAmount', 'recoveredAmount',
+]);
+
+/** Objects under these keys hold counts named like movements (`counts.new`): never money. */
+const COUNT_PARENTS: ReadonlySet<string> = new Set(['counts']);
+
+const FIELD = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+/** A workspace's own redaction: more fields hidden from the roles below `visibleTo`. */
+export const redactionSettingSchema = z.strictObject({
+  fields: z
+    .array(z.string().regex(FIELD, 'a field name: a letter, then letters, digits or _ (at most 64)'))
+    .max(200)
+    .refine((f) => new Set(f).size === f.length, 'each field once'),
+  /** The least role that still sees these fields (default finance, like revenue). */
+  visibleTo: z.enum(ROLES).default('finance'),
+});
+export type RedactionSetting = z.infer<typeof redactionSettingSchema>;
+
+export const DEFAULT_REDACTION_SETTING: RedactionSetting = { fields: [], visibleTo: 'finance' };
+
+/** Reads a stored setting; a stored value that no longer validates hides nothing extra. */
+export function parseRedactionSetting(raw: unknown): RedactionSetting {
+  const parsed = redactionSettingSchema.safeParse(raw ?? DEFAULT_REDACTION_SETTING);
+  return parsed.success ? parsed.data : DEFAULT_REDACTION_SETTING;
+}
+
+/** What one caller may not see. */
+export interface RedactionPolicy {
+  revenue: boolean;
+  fields: ReadonlySet<string>;
+}
+
+export function redactionPolicy(role: Role, setting: RedactionSetting = DEFAULT_REDACTION_SETTING): RedactionPolicy {
+  return { revenue: !canSeeRevenue(role), fields: roleAtLeast(role, setting.visibleTo) ? new Set() : new Set(setting.fields) };
+}
+
+/** The policy of roles without revenue and without workspace extras (e.g. for pure tests). */
+export const REVENUE_HIDDEN: RedactionPolicy = { revenue: true, fields: new Set() };
+
+export const hidesAnything = (p: RedactionPolicy) => p.revenue || p.fields.size > 0;
+
+const isMoney = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v) && 'amount' in v && 'currency' in v;
+
+/**
+ * A copy of `value` with every hidden field set to null. A hidden revenue field that
+ * holds Money ({amount, currency}) is descended into instead, so the currency stays
+ * and only the amount goes; any other value under a revenue key (a per-currency map
+ * such as `original: {eur: -100}`) goes whole.
+ */
+export function redact<T>(value: T, policy: RedactionPolicy): T {
+  if (!hidesAnything(policy)) return value;
+  const walk = (v: unknown, parent: string | undefined): unknown => {
+    if (Array.isArray(v)) return v.map((x) => walk(x, parent));
+    if (v === null || typeof v !== 'object' || v instanceof Date) return v;
+    const counts = parent !== undefined && COUNT_PARENTS.has(parent);
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => {
+        if (policy.fields.has(k)) return [k, null];
+        const revenue = policy.revenue && !counts && REVENUE_FIELDS.has(k);
+        if (revenue && !isMoney(x)) return [k, null];
+        return [k, walk(x, k)];
+      }),
+    );
+  };
+  return walk(value, undefined) as T;
+}
