@@ -35,10 +35,15 @@ function mirrorOf(account: SimAccount) {
  * stand now (active or past due; licensed items; unit price x quantity / months;
  * percent coupons still on the subscription).
  */
-function mrrFromSubscriptions(account: SimAccount, subs: Stripe.Subscription[]): number | null {
+function mrrFromSubscriptions(account: SimAccount, subs: Stripe.Subscription[], asOf: number): number | null {
   let total = 0;
   for (const s of subs) {
     if (s.status !== 'active' && s.status !== 'past_due') continue;
+    // Past due before ever paying (a trial whose first charge failed): not a paying customer yet.
+    const everPaid = account.invoices.rows.some(
+      (i) => i.parent?.subscription_details?.subscription === s.id && i.status === 'paid' && i.amount_paid > 0 && (i.status_transitions.paid_at ?? Infinity) * 1000 <= asOf,
+    );
+    if (s.status === 'past_due' && !everPaid) continue;
     const coupons = (s.discounts ?? []).map((d) => {
       const discount = typeof d === 'string' ? account.discounts.get(d) : d;
       const c = discount?.source?.coupon;
@@ -73,7 +78,7 @@ describe('MRR of a simulated account agrees with its live subscriptions', () => 
       const result = computeCustomerMrr(history, settings, converter);
       const current = result.segments.filter((s) => s.start <= now && now < s.end);
       const subs = account.subscriptions.rows.filter((s) => s.customer === history.customer.id);
-      const expected = mrrFromSubscriptions(account, subs);
+      const expected = mrrFromSubscriptions(account, subs, now);
       // A coupon that ran out during the current paid period still discounts that
       // period's invoice, which is what MRR counts until the next invoice.
       const invoiced = new Set(current.map((s) => s.invoiceId));
@@ -103,7 +108,7 @@ describe('MRR of a simulated account agrees with its live subscriptions', () => 
     const unexplained: string[] = [];
     for (const history of mirrorOf(account)) {
       const subs = snapshot.get(history.customer.id) ?? [];
-      const expected = mrrFromSubscriptions(account, subs);
+      const expected = mrrFromSubscriptions(account, subs, then);
       const result = computeCustomerMrr(history, settings, converter);
       const current = result.segments.filter((s) => s.start <= then && then < s.end);
       const invoiced = new Set(current.map((s) => s.invoiceId));

@@ -139,12 +139,19 @@ interface Rate {
 function subscriptionEnd(sub: MirrorSubscription, settings: AnalyticsSettings): number {
   const t = (d: Date | null) => (d ? d.getTime() : Infinity);
   const scheduledEnd = sub.cancel_at ? t(sub.cancel_at) : sub.cancel_at_period_end ? t(sub.current_period_end) : Infinity;
-  const periodEnd = Math.min(t(sub.ended_at), scheduledEnd);
-  if (settings.churnTiming === 'cancellation') {
-    const cancelling = sub.status === 'canceled' || sub.cancel_at_period_end || sub.cancel_at !== null || sub.ended_at !== null;
-    return cancelling ? Math.min(t(sub.canceled_at), periodEnd) : periodEnd;
+  const endsInStripe = Math.min(t(sub.ended_at), scheduledEnd);
+  switch (settings.churnTiming) {
+    case 'subscription_end':
+      return endsInStripe;
+    case 'service_period_end':
+      // An ended subscription is not extended past its invoices, so its last paid
+      // period ends it; only a scheduled end of a running one needs a cap.
+      return scheduledEnd;
+    case 'cancellation': {
+      const cancelling = sub.status === 'canceled' || sub.cancel_at_period_end || sub.cancel_at !== null || sub.ended_at !== null;
+      return cancelling ? Math.min(t(sub.canceled_at), endsInStripe) : endsInStripe;
+    }
   }
-  return periodEnd;
 }
 
 /**
@@ -158,6 +165,17 @@ export function computeCustomerMrr(history: CustomerHistory, settings: Analytics
   const subs = new Map(history.subscriptions.map((s) => [s.id, s]));
   const invoices = new Map(history.invoices.map((i) => [i.id, i]));
   const currentItems = new Set(history.items.map((i) => `${i.subscription_id}|${i.price_id}`));
+
+  // Where each subscription's first paid service period starts: an unpaid invoice
+  // counts only after it (an open first invoice makes no paying customer yet).
+  const firstPaid = new Map<string, number>();
+  for (const line of history.lines) {
+    const invoice = invoices.get(line.invoice_id);
+    const subscriptionId = line.subscription_id ?? invoice?.subscription_id ?? null;
+    if (invoice?.status !== 'paid' || !subscriptionId || !line.period_start || line.amount <= 0) continue;
+    const start = line.period_start.getTime();
+    firstPaid.set(subscriptionId, Math.min(firstPaid.get(subscriptionId) ?? Infinity, start));
+  }
 
   const rates = new Map<string, Rate[]>();
   const endMarkers = new Map<string, number[]>();
@@ -181,6 +199,7 @@ export function computeCustomerMrr(history: CustomerHistory, settings: Analytics
       continue;
     }
     const paid = invoice.status === 'paid';
+    if (!paid && !(start > (firstPaid.get(subscriptionId) ?? Infinity))) continue;
     const countUntil = paid || settings.pastDueGraceDays === null ? Infinity : start + settings.pastDueGraceDays * DAY_MS;
     const inTrial = sub.trial_end !== null && line.period_end.getTime() <= sub.trial_end.getTime();
     const months = periodMonths(price, line);

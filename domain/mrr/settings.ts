@@ -13,10 +13,12 @@ export const analyticsSettingsSchema = z.strictObject({
     .transform((c) => c.toLowerCase())
     .default('usd'),
   /**
-   * When a cancelled subscription stops counting: `period_end` (when the paid service
-   * period ends, ChartMogul's default) or `cancellation` (the moment it was cancelled).
+   * When a cancelled subscription stops counting: `subscription_end` (when it ends in
+   * Stripe, ChartMogul's default), `service_period_end` (when the last paid service
+   * period ends, even if Stripe ended it earlier) or `cancellation` (the moment the
+   * customer cancelled, even if it runs to the period end).
    */
-  churnTiming: z.enum(['period_end', 'cancellation']).default('period_end'),
+  churnTiming: z.enum(['subscription_end', 'service_period_end', 'cancellation']).default('subscription_end'),
   /**
    * How long an unpaid (open) invoice keeps counting: null = until it is voided or
    * marked uncollectible; N = for N days after its service period starts.

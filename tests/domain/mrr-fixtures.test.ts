@@ -353,5 +353,33 @@ describe('MRR of hand-computed billing histories', () => {
       ['2026-11-12T03:42', 'expansion', 43200, 97200],
     ]);
   });
+
+  it('an immediate cancellation churns when Stripe ends it, or at the end of the paid period, by setting', () => {
+    const c = new CustomerBuilder('cus_now')
+      .price('pro', 4000)
+      .subscription('sub_1', { status: 'canceled', ended_at: at('2025-02-10'), canceled_at: at('2025-02-10') })
+      .monthly('sub_1', 'pro', 4000, '2025-01', 2);
+    expect(movements(c.build())).toEqual([
+      ['2025-01-01', 'new', 4000, 4000],
+      ['2025-02-10', 'churn', -4000, 0],
+    ]);
+    expect(movements(c.build(), { churnTiming: 'service_period_end' })).toEqual([
+      ['2025-01-01', 'new', 4000, 4000],
+      ['2025-03-01', 'churn', -4000, 0],
+    ]);
+  });
+
+  it('an unpaid first invoice makes no paying customer; paying it does', () => {
+    const unpaid = new CustomerBuilder('cus_invoiced')
+      .price('pro', 4000)
+      .subscription('sub_1', { items: ['pro'], current_period_start: at('2025-01-01'), current_period_end: at('2025-02-01') })
+      .monthly('sub_1', 'pro', 4000, '2025-01', 1, { status: () => 'open' });
+    expect(movements(unpaid.build())).toEqual([]);
+    const paid = new CustomerBuilder('cus_invoiced')
+      .price('pro', 4000)
+      .subscription('sub_1', { items: ['pro'], current_period_start: at('2025-01-01'), current_period_end: at('2025-02-01') })
+      .monthly('sub_1', 'pro', 4000, '2025-01', 1);
+    expect(movements(paid.build())).toEqual([['2025-01-01', 'new', 4000, 4000]]);
+  });
 });
 

@@ -28,7 +28,7 @@ const rates: ExchangeRate[] = [
   { currency: 'eur', on: '2025-01-01', rate: 1.13 },
 ];
 const settingsArb = fc.record({
-  churnTiming: fc.constantFrom('period_end' as const, 'cancellation' as const),
+  churnTiming: fc.constantFrom('subscription_end' as const, 'service_period_end' as const, 'cancellation' as const),
   pastDueGraceDays: fc.constantFrom(null, 0, 7),
   includeMetered: fc.boolean(),
   groupingWindowMinutes: fc.constantFrom(0, 60),
