@@ -17,7 +17,7 @@ import type { customerWorkflow } from '../../workflows/customer';
 import type { dunningWorkflow } from '../../workflows/dunning';
 import { dunningWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery, stripeEventSignal } from '../../workflows/messages';
-import { draftDecisionSignal, dunningEventSignal, dunningStateQuery } from '../../workflows/play-messages';
+import { draftDecisionSignal, dunningEventSignal, dunningStateQuery, playSettingsChangedSignal } from '../../workflows/play-messages';
 import { ensureSearchAttributes } from '../../workers/search-attributes';
 import { workflowsPath } from '../../workers/worker';
 import { toolPaths } from '../setup/tools';
@@ -120,6 +120,30 @@ const recordings: Recording[] = [
       await env.sleep('2 hours');
       await until('step 2 sent', () => w.sent.length === 2);
       await handle.signal(dunningEventSignal, { kind: 'payment_succeeded', eventId: 'evt_paid', subscriptionId: null, at: new Date().toISOString() });
+      await handle.result();
+      return handle.fetchHistory();
+    },
+  },
+  {
+    // Auto mode, then a switch to review (told by the settings signal) and to off:
+    // the waiting draft is cancelled and the sequence settles as exhausted.
+    file: 'dunningWorkflow-auto-mode-changes-exhausted.json',
+    server: 'time-skipping',
+    async record(env, taskQueue) {
+      const workflowId = dunningWorkflowId('ws_record', 'in_modes');
+      world.set(workflowId, fakeWorld('auto'));
+      const w = world.get(workflowId)!;
+      const handle = await env.client.workflow.start<typeof dunningWorkflow>('dunningWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [{ workspaceId: 'ws_record', customerId: 'cus_modes', invoiceId: 'in_modes', failedAt: new Date(await env.currentTimeMs()).toISOString() }],
+      });
+      await until('step 0 sent', () => w.sent.length === 1);
+      w.mode = 'review';
+      await env.sleep('4 days');
+      await until('step 1 waiting for review', async () => (await handle.query(dunningStateQuery)).phase === 'waiting_for_review');
+      w.mode = 'off';
+      await handle.signal(playSettingsChangedSignal);
       await handle.result();
       return handle.fetchHistory();
     },
