@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import type { SyncActivities, SyncResourceInput } from '../activities/sync';
+import { createWorker } from '../workers/worker';
+import { syncWorkflowId } from '../workflows/ids';
+import type { syncWorkflow } from '../workflows/sync';
+import { syncProgressQuery, syncProgressSignal, SYNC_RESOURCES, type SyncInput } from '../workflows/sync-messages';
+import { quietTemporalRuntime, testServerPath, uniqueTaskQueue, workflowBundle } from './helpers/temporal';
+
+/**
+ * The sync workflow on the time-skipping server, with activities that record their
+ * calls: which resources it asks for with which window, how a failure ends the run.
+ */
+interface Call {
+  input: SyncResourceInput;
+}
+const calls = new Map<string, Call[]>();
+const completions = new Map<string, { error?: string }>();
+const failing = new Set<string>();
+/** Runs whose activities wait until the test releases them. */
+const gates = new Map<string, Promise<void>>();
+
+const activities: SyncActivities = {
+  syncResource: async (input) => {
+    calls.set(input.runId, [...(calls.get(input.runId) ?? []), { input }]);
+    await gates.get(input.runId);
+    if (failing.has(`${input.runId}:${input.resource}`)) {
+      return Promise.reject(ApplicationFailure.nonRetryable('Stripe refused the charges list: permission missing', 'StripeRefused'));
+    }
+    return Promise.resolve({ objects: input.resource.length * 10, pages: 2, resumedFrom: null });
+  },
+  completeSyncRun: (input) => {
+    completions.set(input.runId, input.error === undefined ? {} : { error: input.error });
+    return Promise.resolve();
+  },
+};
+
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let running: Promise<void>;
+const taskQueue = uniqueTaskQueue('sync-wf');
+
+beforeAll(async () => {
+  quietTemporalRuntime();
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerPath() } } });
+  worker = await createWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await env?.teardown();
+});
+
+const input = (runId: string, mode: 'full' | 'since' = 'full'): SyncInput => ({ workspaceId: 'ws_wf', runId, windowStart: '2024-01-01T00:00:00.000Z', mode });
+
+describe('syncWorkflow', () => {
+  it('syncs every resource, windowing only the history in a full sync, and completes the run', async () => {
+    const result = await env.client.workflow.execute<typeof syncWorkflow>('syncWorkflow', { taskQueue, workflowId: syncWorkflowId('ws_wf', 'run1'), args: [input('run1')] });
+    expect(result.status).toBe('completed');
+    expect(result.resources.every((r) => r.done && r.pages === 2)).toBe(true);
+    const byResource = Object.fromEntries((calls.get('run1') ?? []).map((c) => [c.input.resource, c.input.createdGte]));
+    expect(Object.keys(byResource).sort()).toEqual([...SYNC_RESOURCES].sort());
+    expect(byResource.customers).toBeNull();
+    expect(byResource.subscriptions).toBeNull();
+    expect(byResource.invoices).toBe('2024-01-01T00:00:00.000Z');
+    expect(byResource.charges).toBe('2024-01-01T00:00:00.000Z');
+    expect(completions.get('run1')).toEqual({});
+  });
+
+  it('applies "since" to every resource', async () => {
+    await env.client.workflow.execute<typeof syncWorkflow>('syncWorkflow', { taskQueue, workflowId: syncWorkflowId('ws_wf', 'run2'), args: [input('run2', 'since')] });
+    expect((calls.get('run2') ?? []).every((c) => c.input.createdGte === '2024-01-01T00:00:00.000Z')).toBe(true);
+  });
+
+  it('fails the run with the reason when a resource is refused', async () => {
+    failing.add('run3:charges');
+    const run = env.client.workflow.execute<typeof syncWorkflow>('syncWorkflow', { taskQueue, workflowId: syncWorkflowId('ws_wf', 'run3'), args: [input('run3')] });
+    await expect(run).rejects.toBeInstanceOf(WorkflowFailedError);
+    expect(completions.get('run3')?.error).toContain('permission missing');
+  });
+
+  it('answers progress from signals, keeping the furthest', async () => {
+    let release = () => {};
+    gates.set('run4', new Promise<void>((r) => (release = r)));
+    const handle = await env.client.workflow.start<typeof syncWorkflow>('syncWorkflow', { taskQueue, workflowId: syncWorkflowId('ws_wf', 'run4'), args: [input('run4')] });
+    const at = new Date().toISOString();
+    await handle.signal(syncProgressSignal, { resource: 'invoices', objects: 300, pages: 3, done: false, fraction: 0.5, etaSeconds: 12, at });
+    await handle.signal(syncProgressSignal, { resource: 'invoices', objects: 100, pages: 1, done: false, fraction: 0.1, etaSeconds: 90, at });
+    const view = await handle.query(syncProgressQuery);
+    expect(view.status).toBe('running');
+    expect(view.resources.find((r) => r.resource === 'invoices')).toMatchObject({ objects: 300, pages: 3, etaSeconds: 12 });
+    release();
+    expect((await handle.result()).status).toBe('completed');
+  });
+});
