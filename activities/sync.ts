@@ -84,7 +84,7 @@ const created = (o: { created: number }) => o.created;
 const oldest = (xs: { created: number }[]): number | null => (xs.length ? Math.min(...xs.map(created)) : null);
 
 /** One page of a resource's list, and how to store it. */
-async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, params: ListParams): Promise<Page> {
+async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, params: ListParams, ring: Keyring): Promise<Page> {
   const page = <T extends { id: string; created: number }>(list: Stripe.ApiList<T>, store: (trx: Knex.Transaction, items: T[], stateAt: Date) => Promise<unknown>): Page => ({
     ids: list.data.map((o) => o.id),
     oldestCreated: oldest(list.data),
@@ -104,7 +104,7 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, par
       return page(list, (trx, xs, t) => upsertPrices(trx, ws, xs, t));
     }
     case 'customers':
-      return page(await stripe.customers.list(params), (trx, xs, t) => upsertCustomers(trx, ws, xs, t));
+      return page(await stripe.customers.list(params), (trx, xs, t) => upsertCustomers(trx, ws, xs, t, ring));
     case 'subscriptions': {
       const list = await stripe.subscriptions.list({ ...params, status: 'all', expand: ['data.discounts'] });
       // A subscription carries its first items only; fetch the rest so the mirror is complete.
@@ -199,7 +199,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       const fetchStarted = performance.now();
       let page: Page;
       try {
-        page = await fetchPage(stripe, input.resource, input.workspaceId, params);
+        page = await fetchPage(stripe, input.resource, input.workspaceId, params, deps.keyring);
       } catch (err) {
         if (permanent(err)) throw ApplicationFailure.nonRetryable(`Stripe refused the ${input.resource} list: ${(err as Error).message}`, 'StripeRefused');
         throw err;

@@ -26,7 +26,11 @@ import { eventSubject, isSubscribedEventType, stripeEventEnvelope } from '../dom
 import { generateAccount } from '../sim/generator';
 import { applyEventToMirror } from '../workers/mirror-events';
 import { startThrowawayPostgres } from '../tests/setup/postgres';
+import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { percentile, recordBenchmark } from './report';
+
+/** A throwaway keyring: mirrored customer PII is sealed as in production. */
+const benchKeyring = parseKeyring(generateKeySpec());
 
 const log = (msg: string) => console.error(`[analytics] ${msg}`);
 const time = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
@@ -76,7 +80,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     const [, loadMs] = await time(async () => {
       await upsertProducts(db, ws, account.products.rows, stateAt);
       await upsertPrices(db, ws, account.prices.rows, stateAt);
-      await inChunks(account.customers.rows, 1000, (c) => upsertCustomers(db, ws, c, stateAt));
+      await inChunks(account.customers.rows, 1000, (c) => upsertCustomers(db, ws, c, stateAt, benchKeyring));
       await inChunks(account.subscriptions.rows, 500, (s) => upsertSubscriptions(db, ws, s, stateAt));
       await inChunks(account.invoices.rows, 500, (i) => upsertInvoices(db, ws, i, stateAt));
     });

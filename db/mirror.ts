@@ -1,5 +1,7 @@
 import type Stripe from 'stripe';
 import type { Db } from './knex';
+import type { Keyring } from '../platform/crypto';
+import { sealCustomerPii } from './customer-pii';
 
 /**
  * The Stripe mirror: maps stripe-node objects to rows of the stripe_* tables and
@@ -219,10 +221,13 @@ export function upsertPrices(db: Db, workspaceId: string, prices: Stripe.Price[]
   return upsertRows(db, 'stripe_prices', workspaceId, stateAt, prices.map(priceRow));
 }
 
-/** Customers; a deleted customer (from `customer.deleted`) is kept and flagged. */
-export async function upsertCustomers(db: Db, workspaceId: string, customers: (Stripe.Customer | Stripe.DeletedCustomer)[], stateAt: Date): Promise<string[]> {
+/**
+ * Customers; a deleted customer (from `customer.deleted`) is kept and flagged. Email
+ * and name are sealed with the keyring (db/customer-pii.ts); the table refuses plaintext.
+ */
+export async function upsertCustomers(db: Db, workspaceId: string, customers: (Stripe.Customer | Stripe.DeletedCustomer)[], stateAt: Date, ring: Keyring): Promise<string[]> {
   const live = customers.filter((c): c is Stripe.Customer => c.deleted !== true);
-  const written = await upsertRows(db, 'stripe_customers', workspaceId, stateAt, live.map(customerRow));
+  const written = await upsertRows(db, 'stripe_customers', workspaceId, stateAt, live.map((c) => sealCustomerPii(ring, workspaceId, customerRow(c))));
   const deleted = customers.filter((c) => c.deleted === true);
   if (deleted.length) {
     const rows = await db('stripe_customers')

@@ -3,6 +3,7 @@ import type Stripe from 'stripe';
 import { upsertCustomers, upsertInvoices, upsertSubscriptions } from '../db/mirror';
 import type { Knex } from '../db/knex';
 import { insertWorkspace } from '../db/workspaces';
+import { findCustomerContact } from '../db/customer-pii';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { freshDatabase } from './helpers/db';
 import { stripeFixture } from './helpers/stripe';
@@ -10,10 +11,13 @@ import { stripeFixture } from './helpers/stripe';
 let db: Knex;
 let drop: () => Promise<void>;
 const ws = 'ws_mirrorTest';
+const keyring = parseKeyring(generateKeySpec());
+/** The mirrored email, opened with the keyring (the column holds a sealed value). */
+const emailOf = async (id: string) => (await findCustomerContact(db, keyring, ws, id))?.email;
 
 beforeAll(async () => {
   ({ db, drop } = await freshDatabase());
-  await insertWorkspace(db, parseKeyring(generateKeySpec()), { id: ws, name: 'Mirror', webhookSecret: 'whsec_x' });
+  await insertWorkspace(db, keyring, { id: ws, name: 'Mirror', webhookSecret: 'whsec_x' });
 });
 afterAll(async () => {
   await drop?.();
@@ -24,22 +28,22 @@ const customer = (over: Partial<Stripe.Customer>) => ({ ...(stripeFixture('custo
 
 describe('mirror upserts', () => {
   it('never let older state overwrite newer state, and re-apply equal state', async () => {
-    expect(await upsertCustomers(db, ws, [customer({ email: 'new@example.com' })], t('20'))).toEqual(['cus_mirror1']);
+    expect(await upsertCustomers(db, ws, [customer({ email: 'new@example.com' })], t('20'), keyring)).toEqual(['cus_mirror1']);
     // An older event arriving late loses.
-    expect(await upsertCustomers(db, ws, [customer({ email: 'old@example.com' })], t('10'))).toEqual([]);
-    expect((await db('stripe_customers').where({ workspace_id: ws, id: 'cus_mirror1' }).first<{ email: string }>()).email).toBe('new@example.com');
+    expect(await upsertCustomers(db, ws, [customer({ email: 'old@example.com' })], t('10'), keyring)).toEqual([]);
+    expect(await emailOf('cus_mirror1')).toBe('new@example.com');
     // The same state again is written (idempotent); newer state wins.
-    expect(await upsertCustomers(db, ws, [customer({ email: 'new@example.com' })], t('20'))).toEqual(['cus_mirror1']);
-    await upsertCustomers(db, ws, [customer({ email: 'newer@example.com' })], t('30'));
-    expect((await db('stripe_customers').where({ workspace_id: ws, id: 'cus_mirror1' }).first<{ email: string }>()).email).toBe('newer@example.com');
+    expect(await upsertCustomers(db, ws, [customer({ email: 'new@example.com' })], t('20'), keyring)).toEqual(['cus_mirror1']);
+    await upsertCustomers(db, ws, [customer({ email: 'newer@example.com' })], t('30'), keyring);
+    expect(await emailOf('cus_mirror1')).toBe('newer@example.com');
   });
 
   it('flags a deleted customer without losing what was known, unless the deletion is older', async () => {
-    await upsertCustomers(db, ws, [{ id: 'cus_mirror1', object: 'customer', deleted: true }], t('25'));
+    await upsertCustomers(db, ws, [{ id: 'cus_mirror1', object: 'customer', deleted: true }], t('25'), keyring);
     expect((await db('stripe_customers').where({ id: 'cus_mirror1' }).first<{ deleted: boolean }>()).deleted).toBe(false);
-    await upsertCustomers(db, ws, [{ id: 'cus_mirror1', object: 'customer', deleted: true }], t('40'));
-    const row = await db('stripe_customers').where({ id: 'cus_mirror1' }).first<{ deleted: boolean; email: string }>();
-    expect(row).toMatchObject({ deleted: true, email: 'newer@example.com' });
+    await upsertCustomers(db, ws, [{ id: 'cus_mirror1', object: 'customer', deleted: true }], t('40'), keyring);
+    expect(await db('stripe_customers').where({ id: 'cus_mirror1' }).first<{ deleted: boolean }>()).toMatchObject({ deleted: true });
+    expect(await emailOf('cus_mirror1')).toBe('newer@example.com');
   });
 
   it('replaces a subscription\'s items with the complete list it carries', async () => {

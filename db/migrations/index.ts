@@ -4,6 +4,7 @@ import * as m002 from './002_sync';
 import * as m003 from './003_access';
 import * as m004 from './004_analytics';
 import * as m005 from './005_plays';
+import * as m006 from './006_customer_pii';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -15,6 +16,7 @@ const migrations: Record<string, Knex.Migration> = {
   '003_access': m003,
   '004_analytics': m004,
   '005_plays': m005,
+  '006_customer_pii': m006,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

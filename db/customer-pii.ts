@@ -1,0 +1,74 @@
+import { createHmac, hkdfSync } from 'node:crypto';
+import type { Db } from './knex';
+import { open, seal, type Keyring } from '../platform/crypto';
+
+/**
+ * Customer PII in the Stripe mirror (stripe_customers.email, .name) is sealed with
+ * the keyring, bound to its workspace, customer and column; a keyed hash of the
+ * email (email_hash) finds customers by email without decrypting every row.
+ *
+ * The hash key is derived (HKDF) from a keyring key, and the stored hash names that
+ * key: `<keyId>.<hex>`. A lookup hashes the email under every key in the ring, so it
+ * finds rows hashed under the old key and the new one while a rotation runs; the
+ * rotation re-hashes each row under the active key as it re-seals it, after which
+ * the old key can leave the ring. No separate lookup secret to manage or leak.
+ */
+
+export const piiContext = (workspaceId: string, customerId: string, field: 'email' | 'name') => `stripe_customer:${workspaceId}:${customerId}:${field}`;
+
+const lookupKey = (key: Buffer) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'wysera email lookup v1', 32));
+
+/** Emails match case-insensitively and without surrounding blanks, as mail systems treat them. */
+const normalEmail = (email: string) => email.trim().toLowerCase();
+
+export function emailHash(ring: Keyring, workspaceId: string, email: string, keyId = ring.activeKeyId): string {
+  const key = ring.keys.get(keyId);
+  if (!key) throw new Error(`key "${keyId}" is not in the keyring`);
+  // The workspace is part of the input: one email in two workspaces hashes apart.
+  return `${keyId}.${createHmac('sha256', lookupKey(key)).update(`${workspaceId}\n${normalEmail(email)}`).digest('hex')}`;
+}
+
+/** The hashes an email may be stored under: one per key in the ring. */
+export const emailHashes = (ring: Keyring, workspaceId: string, email: string) => [...ring.keys.keys()].map((id) => emailHash(ring, workspaceId, email, id));
+
+/** Seals a mirror customer row's email and name (with the email's hash) before it is written. */
+export function sealCustomerPii<R extends { id: string } & Record<string, unknown>>(ring: Keyring, workspaceId: string, row: R): R & { email: string | null; name: string | null; email_hash: string | null } {
+  const email = typeof row.email === 'string' ? row.email : null;
+  const name = typeof row.name === 'string' ? row.name : null;
+  return {
+    ...row,
+    email: email === null ? null : seal(ring, email, piiContext(workspaceId, row.id, 'email')),
+    name: name === null ? null : seal(ring, name, piiContext(workspaceId, row.id, 'name')),
+    email_hash: email === null ? null : emailHash(ring, workspaceId, email),
+  };
+}
+
+export interface CustomerContact {
+  id: string;
+  email: string | null;
+  name: string | null;
+}
+
+interface PiiRow {
+  id: string;
+  email: string | null;
+  name: string | null;
+}
+
+const openRow = (ring: Keyring, workspaceId: string, r: PiiRow): CustomerContact => ({
+  id: r.id,
+  email: r.email === null ? null : open(ring, r.email, piiContext(workspaceId, r.id, 'email')),
+  name: r.name === null ? null : open(ring, r.name, piiContext(workspaceId, r.id, 'name')),
+});
+
+/** A mirrored customer's email and name, decrypted. */
+export async function findCustomerContact(db: Db, ring: Keyring, workspaceId: string, customerId: string): Promise<CustomerContact | undefined> {
+  const row = await db('stripe_customers').select('id', 'email', 'name').where({ workspace_id: workspaceId, id: customerId }).first<PiiRow | undefined>();
+  return row && openRow(ring, workspaceId, row);
+}
+
+/** The workspace's mirrored customers with this email (any case), decrypted. */
+export async function findCustomersByEmail(db: Db, ring: Keyring, workspaceId: string, email: string): Promise<CustomerContact[]> {
+  const rows = await db('stripe_customers').select('id', 'email', 'name').where({ workspace_id: workspaceId }).whereIn('email_hash', emailHashes(ring, workspaceId, email)).orderBy('id');
+  return (rows as PiiRow[]).map((r) => openRow(ring, workspaceId, r));
+}

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type Stripe from 'stripe';
+import { findCustomerContact, findCustomersByEmail } from '../../db/customer-pii';
+import { upsertCustomers } from '../../db/mirror';
+import { findWebhookSecret, findWorkspaceStripe, insertWorkspace } from '../../db/workspaces';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { freshDatabase } from '../helpers/db';
+import { stripeFixture } from '../helpers/stripe';
+
+const STRIPE_KEY = 'sk_test_plaintextNeverStored4242';
+const WEBHOOK_SECRET = 'whsec_plaintextNeverStored';
+const EMAIL = 'Ada.Lovelace@Example.com';
+const NAME = 'Ada Lovelace-Byron';
+
+describe('encryption at rest', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  const ws = 'ws_at_rest';
+  const customer = (id: string, over: Partial<Stripe.Customer> = {}) => ({ ...(stripeFixture('customer') as unknown as Stripe.Customer), id, email: EMAIL, name: NAME, ...over });
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    await insertWorkspace(database.db, keyring, { id: ws, name: 'At rest', stripeKey: STRIPE_KEY, webhookSecret: WEBHOOK_SECRET });
+    await insertWorkspace(database.db, keyring, { id: 'ws_at_rest_2', name: 'Other', webhookSecret: 'whsec_other' });
+    await upsertCustomers(database.db, ws, [customer('cus_ada'), customer('cus_other', { email: 'someone@example.com', name: 'Someone Else' })], new Date(), keyring);
+    await upsertCustomers(database.db, 'ws_at_rest_2', [customer('cus_ada')], new Date(), keyring);
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('leaves no plaintext secret, email or name in any table', async () => {
+    const tables = (await database.db.raw<{ rows: { table_name: string }[] }>(`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`)).rows.map((r) => r.table_name);
+    expect(tables).toContain('stripe_customers');
+    let dump = '';
+    for (const table of tables) dump += JSON.stringify((await database.db.raw<{ rows: unknown[] }>('select row_to_json(t) as r from ?? t', [table])).rows);
+    expect(dump).toContain('cus_ada');
+    for (const plaintext of [STRIPE_KEY, WEBHOOK_SECRET, EMAIL, EMAIL.toLowerCase(), NAME, 'someone@example.com', 'Someone Else', 'Lovelace']) {
+      expect({ plaintext, found: dump.includes(plaintext) }).toEqual({ plaintext, found: false });
+    }
+  });
+
+  it('opens what it sealed, with the keyring only', async () => {
+    expect(await findCustomerContact(database.db, keyring, ws, 'cus_ada')).toEqual({ id: 'cus_ada', email: EMAIL, name: NAME });
+    expect((await findWorkspaceStripe(database.db, keyring, ws))?.apiKey).toBe(STRIPE_KEY);
+    expect(await findWebhookSecret(database.db, keyring, ws)).toBe(WEBHOOK_SECRET);
+    await expect(findCustomerContact(database.db, parseKeyring(generateKeySpec()), ws, 'cus_ada')).rejects.toThrow();
+  });
+
+  it('finds customers by email through the keyed hash, case-insensitively and per workspace', async () => {
+    expect((await findCustomersByEmail(database.db, keyring, ws, '  ada.lovelace@example.COM ')).map((c) => c.id)).toEqual(['cus_ada']);
+    expect((await findCustomersByEmail(database.db, keyring, ws, 'nobody@example.com')).map((c) => c.id)).toEqual([]);
+    const [a, b] = await Promise.all([ws, 'ws_at_rest_2'].map((w) => database.db('stripe_customers').where({ workspace_id: w, id: 'cus_ada' }).first<{ email_hash: string }>()));
+    // One email in two workspaces hashes apart: the hashes do not link tenants.
+    expect(a?.email_hash).not.toBe(b?.email_hash);
+  });
+
+  it('binds a sealed value to its customer: copied to another row it does not open', async () => {
+    const ada = await database.db('stripe_customers').where({ workspace_id: ws, id: 'cus_ada' }).first<{ email: string }>();
+    await database.db('stripe_customers').where({ workspace_id: ws, id: 'cus_other' }).update({ email: ada?.email });
+    await expect(findCustomerContact(database.db, keyring, ws, 'cus_other')).rejects.toThrow();
+  });
+
+  it('refuses plaintext email or name from any writer', async () => {
+    await expect(database.db('stripe_customers').where({ workspace_id: ws, id: 'cus_ada' }).update({ email: 'plain@example.com' })).rejects.toThrow(/stripe_customers_email_sealed/);
+    await expect(database.db('stripe_customers').where({ workspace_id: ws, id: 'cus_ada' }).update({ name: 'Plain Name' })).rejects.toThrow(/stripe_customers_name_sealed/);
+  });
+});
