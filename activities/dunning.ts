@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { closeDunningCase, openDunningCase } from '../db/dunning-cases';
-import { createDraftOnce, findStepDraft, transitionDraft, type Draft } from '../db/drafts';
+import { createDraftOnce, discardEndedSequence, findStepDraft, transitionDraft, type Draft } from '../db/drafts';
 import type { Knex } from '../db/knex';
 import { getPlaySettings } from '../db/play-settings';
 import { findWorkspace } from '../db/workspaces';
@@ -66,7 +66,7 @@ export type BeginDunningResult =
   | { kind: 'stripe_unavailable'; error: string };
 
 export type StepState =
-  | { kind: 'ready'; mode: RolloutMode; draft: { id: string; status: DraftStatus } | null }
+  | { kind: 'ready'; mode: RolloutMode; draft: { id: string; status: DraftStatus; endSequence?: boolean } | null }
   | { kind: 'stripe_unavailable'; error: string };
 
 /**
@@ -206,6 +206,7 @@ export function createDunningActivities(deps: DunningActivityDeps) {
       } else if (mode === 'review' && draft.status === 'scheduled') {
         draft = await transitionDraft(db, draft.id, { to: 'drafted', actor: ACTOR, reason: 'dunning changed to review mode', onlyFrom: ['scheduled'] });
       }
+      if (draft.status === 'discarded' && (await discardEndedSequence(db, draft.workspaceId, draft.id))) return { kind: 'ready', mode, draft: { ...summary(draft), endSequence: true } };
       return { kind: 'ready', mode, draft: summary(draft) };
     },
 

@@ -143,6 +143,7 @@ export function draftsRouter(deps: DraftsRouterDeps): Router {
       to: 'discarded',
       actor: auth.actor,
       reason: body.reason ?? (body.endSequence ? 'discarded; sequence ended' : 'discarded'),
+      note: { endSequence: body.endSequence },
     });
     const workflowNotified = await notify(draft, { draftId: draft.id, status: 'discarded', endSequence: body.endSequence });
     res.json({ draft: view(draft, auth.canSeeRevenue), workflowNotified });

@@ -178,6 +178,8 @@ export interface DraftChange {
   content?: { subject?: string; bodyHtml?: string; bodyText?: string };
   /** Only from these statuses; otherwise the draft is returned unchanged (no error). */
   onlyFrom?: readonly DraftStatus[];
+  /** Recorded with the audit entry, e.g. `{ endSequence: true }` with a discard. */
+  note?: Record<string, unknown>;
 }
 
 /**
@@ -211,11 +213,25 @@ export async function transitionDraft(db: Db, draftId: string, change: DraftChan
       targetType: 'draft',
       targetId: draftId,
       before: auditView(before),
-      after: { ...auditView(after), ...(change.reason ? { reason: change.reason } : {}) },
+      after: { ...auditView(after), ...(change.reason ? { reason: change.reason } : {}), ...(change.note ?? {}) },
     });
     return after;
   };
   return 'isTransaction' in db && db.isTransaction ? run(db) : db.transaction(run);
+}
+
+/**
+ * Whether the person who discarded a draft also ended its sequence. Kept with the
+ * audit entry of the discard, so the play's workflow learns it from the database even
+ * when the API's signal did not reach it.
+ */
+export async function discardEndedSequence(db: Db, workspaceId: string, draftId: string): Promise<boolean> {
+  const row = await db<{ id: number; workspace_id: string; target_type: string; target_id: string; action: string; after: { endSequence?: unknown } | null }>('audit_log')
+    .select('after')
+    .where({ workspace_id: workspaceId, target_type: 'draft', target_id: draftId, action: 'draft.discarded' })
+    .orderBy('id', 'desc')
+    .first();
+  return row?.after?.endSequence === true;
 }
 
 /** Cancels every unsent draft of a workflow (or only the given ones); returns how many. */

@@ -144,6 +144,8 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
     const prepare = async () => {
       for (let attempt = 0; ; attempt++) {
         const prepared = await prepareDunningStep(stepInput);
+        // "Discard and stop" as stored with the discard, in case its signal was lost.
+        if (prepared.kind === 'ready' && prepared.draft?.endSequence && !stop) stop = 'discarded';
         if (prepared.kind === 'ready') return stop ? null : prepared;
         if (!(await waitForStripe(attempt))) return null;
       }

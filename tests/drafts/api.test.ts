@@ -11,7 +11,9 @@ import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import type { Simulator } from '../../sim/server';
 import { startApi, type TestApi } from '../helpers/api';
 import { freshDatabase } from '../helpers/db';
-import { simulatorWithOpenInvoice } from '../email/play-fixtures';
+import { simulatorReader, simulatorWithOpenInvoice } from '../email/play-fixtures';
+import { createDunningActivities } from '../../activities/dunning';
+import { pino } from 'pino';
 
 type Json = Record<string, unknown>;
 
@@ -138,6 +140,12 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
     expect(again.status).toBe(409);
     expect(errorOf(again).message).toMatch(/is discarded; it cannot become approved/);
     expect((await call('member', 'GET', '/drafts/00000000-0000-0000-0000-000000000000')).status).toBe(404);
+
+    // The workflow learns "discard and stop" from the database too, should the signal be lost.
+    const acts = createDunningActivities({ db: database.db, stripe: simulatorReader(sim), log: pino({ level: 'silent' }) });
+    const step = { index: 1, tone: 'helpful' as const, at: new Date().toISOString(), movedForRetry: false };
+    const prepared = await acts.prepareDunningStep({ workspaceId: ws, customerId: 'cus_api', invoiceId: 'in_apitest', workflowId: `dunning:${ws}:in_apitest`, step, totalSteps: 5 });
+    expect(prepared).toMatchObject({ kind: 'ready', draft: { id: b.id, status: 'discarded', endSequence: true } });
 
     const trail = (await listAudit(database.db, ws, { targetId: b.id })).reverse();
     expect(trail.map((e) => e.action)).toEqual(['draft.created', 'draft.edited', 'draft.discarded']);
