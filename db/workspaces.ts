@@ -31,7 +31,7 @@ const toWorkspace = (r: WorkspaceRow): Workspace => ({
 });
 
 /** AAD for a workspace secret: binds the ciphertext to its row and column. */
-const secretContext = (workspaceId: string, field: 'stripe_key' | 'webhook_secret') => `workspace:${workspaceId}:${field}`;
+export const secretContext = (workspaceId: string, field: 'stripe_key' | 'webhook_secret') => `workspace:${workspaceId}:${field}`;
 
 export function newWorkspaceId(): string {
   return `ws_${randomBytes(9).toString('base64url')}`;

@@ -4,6 +4,7 @@
  *   npm run access -- token create --workspace ws_... --role owner --name "first owner"
  *   npm run access -- token revoke --workspace ws_... --id <token id>
  *   npm run access -- audit verify --workspace ws_...
+ *   npm run access -- keys rotate [--batch 500]   (WYSERA_ENCRYPTION_KEYS: the new key first)
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -11,19 +12,29 @@ import { createApiToken, revokeApiToken } from '../db/api-tokens';
 import { appendAudit, verifyAuditChain } from '../db/audit';
 import { createDb } from '../db/knex';
 import { findWorkspace } from '../db/workspaces';
+import { rotateKeys } from '../db/key-rotation';
+import { parseKeyring } from '../platform/crypto';
 import { ROLES } from '../domain/roles';
 
-const usage = 'usage: access token create --workspace ID --role owner|finance|member|viewer --name NAME | token revoke --workspace ID --id TOKEN_ID | audit verify --workspace ID';
+const usage = 'usage: access token create --workspace ID --role owner|finance|member|viewer --name NAME | token revoke --workspace ID --id TOKEN_ID | audit verify --workspace ID | keys rotate [--batch N]';
 
 async function main(): Promise<number> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { workspace: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, id: { type: 'string' } },
+    options: { workspace: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, id: { type: 'string' }, batch: { type: 'string' } },
   });
   const databaseUrl = z.string().min(1, 'DATABASE_URL is required').parse(process.env.DATABASE_URL ?? '');
   const command = positionals.join(' ');
   const db = createDb(databaseUrl, 1);
   try {
+    if (command === 'keys rotate') {
+      // Every workspace at once: the keyring is the platform's, not a workspace's.
+      const ring = parseKeyring(z.string().min(1, 'WYSERA_ENCRYPTION_KEYS is required (the new key first)').parse(process.env.WYSERA_ENCRYPTION_KEYS ?? ''));
+      const batchSize = z.coerce.number().int().min(1).max(10_000).parse(values.batch ?? 500);
+      const report = await rotateKeys(db, ring, { batchSize, actor: 'cli', onBatch: (table, n) => console.error(`${table}: re-sealed ${n}`) });
+      console.log(JSON.stringify(report));
+      return 0;
+    }
     const workspaceId = values.workspace;
     if (!workspaceId || !(await findWorkspace(db, workspaceId))) {
       console.error(workspaceId ? `no workspace ${workspaceId}` : `--workspace is required\n${usage}`);
