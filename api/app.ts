@@ -8,6 +8,7 @@ import { accessRouter } from './access';
 import { authenticate } from './auth';
 import { errorHandler, notFound } from './errors';
 import { healthRouter } from './health';
+import { authFailureLimit, securityHeaders, webhookRateLimit } from './hardening';
 import { metricsRouter } from './metrics';
 import { webhookRouter } from './webhooks';
 import { workspacesRouter } from './workspaces';
@@ -31,6 +32,10 @@ export interface AppDeps {
   temporalNamespace?: string;
   /** Task queue the sync workflows are started on. */
   taskQueue?: string;
+  /** Webhook deliveries accepted per workspace per minute (default 60,000; 0: no limit). */
+  webhookRequestsPerMinute?: number;
+  /** Failed authentications (401s) per client address per 15 minutes before 429s (default 100; 0: no limit). */
+  authFailuresPerWindow?: number;
 }
 
 /** The HTTP API: built from its dependencies so tests run it against real services. */
@@ -38,16 +43,21 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(securityHeaders());
 
   app.use(healthRouter({ db: deps.db, temporal: deps.temporal }));
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   // Webhooks are authenticated by their Stripe signature alone.
+  const webhookLimit = deps.webhookRequestsPerMinute ?? 60_000;
+  if (webhookLimit > 0) app.use('/webhooks/stripe', webhookRateLimit(webhookLimit));
   app.use(webhookRouter({ db: deps.db, keyring: deps.keyring, metrics: deps.metrics, maxBytes: deps.webhookMaxBytes }));
 
   const stripeClients = deps.stripe ?? new StripeClients({ endpoint: stripeEndpointFromEnv() });
   app.use(express.json({ limit: '256kb' }));
+  const authFailures = deps.authFailuresPerWindow ?? 100;
+  if (authFailures > 0) app.use(authFailureLimit(authFailures));
   app.use(authenticate({ db: deps.db, operatorToken: deps.operatorToken }));
   app.use(redactResponses({ db: deps.db }));
   app.use(accessRouter({ db: deps.db }));

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiToken } from '../../db/api-tokens';
+import { insertWorkspace } from '../../db/workspaces';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { startApi, type TestApi } from '../helpers/api';
+import { freshDatabase } from '../helpers/db';
+
+describe('HTTP hardening', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let api: TestApi;
+  let viewer: string;
+  const ws = 'ws_hardening';
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    await insertWorkspace(database.db, keyring, { id: ws, name: 'Hardening', webhookSecret: 'whsec_h' });
+    await insertWorkspace(database.db, keyring, { id: 'ws_hardening_b', name: 'B', webhookSecret: 'whsec_b' });
+    viewer = (await createApiToken(database.db, { workspaceId: ws, role: 'viewer', name: 'v', createdBy: 'test' })).token;
+    api = await startApi(database.db, keyring, { webhookRequestsPerMinute: 3, authFailuresPerWindow: 3 });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await database?.drop();
+  });
+
+  it('sends helmet security headers on every answer', async () => {
+    for (const path of ['/healthz', `/workspaces/${ws}`]) {
+      const res = await fetch(api.url + path, { headers: { authorization: `Bearer ${viewer}` } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
+      expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+      expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(res.headers.get('x-powered-by')).toBeNull();
+    }
+  });
+
+  it('refuses JSON bodies over the size limit with 413', async () => {
+    const res = await api.request('PUT', `/workspaces/${ws}/redaction`, { token: viewer, body: { fields: ['x'.repeat(300 * 1024)] } });
+    expect(res.status).toBe(413);
+  });
+
+  it('limits webhook deliveries per workspace: 429 past the limit, other workspaces unaffected', async () => {
+    const deliver = (workspace: string) => api.request('POST', `/webhooks/stripe/${workspace}`, { body: { id: 'evt_1' }, headers: { 'stripe-signature': 't=1,v1=00' } });
+    for (let i = 0; i < 3; i++) expect((await deliver(ws)).status).toBe(400);
+    const limited = await deliver(ws);
+    expect(limited.status).toBe(429);
+    expect((limited.body as { error: { message: string } }).error.message).toMatch(/webhook deliveries/);
+    expect((await deliver('ws_hardening_b')).status).toBe(400);
+  });
+
+  it('limits failed authentications per address; successful calls do not count', async () => {
+    for (let i = 0; i < 5; i++) expect((await api.request('GET', `/workspaces/${ws}`, { token: viewer })).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await api.request('GET', `/workspaces/${ws}`, { token: `wys_guess${i}` })).status).toBe(401);
+    const blocked = await api.request('GET', `/workspaces/${ws}`, { token: 'wys_guess4' });
+    expect(blocked.status).toBe(429);
+    // Locked out for the window, even with a valid token: guessing cannot continue.
+    expect((await api.request('GET', `/workspaces/${ws}`, { token: viewer })).status).toBe(429);
+  });
+});
