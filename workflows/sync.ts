@@ -1,4 +1,4 @@
-import { ApplicationFailure, proxyActivities, setHandler, ActivityFailure } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, proxyActivities, setHandler, ActivityFailure } from '@temporalio/workflow';
 import type { SyncActivities } from '../activities/sync';
 import {
   SYNC_RESOURCES,
@@ -53,8 +53,10 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncProgressView> 
   });
 
   try {
-    await Promise.all(
-      SYNC_RESOURCES.map(async (resource) => {
+    // One refused resource ends the run: the others are cancelled rather than left
+    // writing pages for a run already marked failed.
+    await CancellationScope.cancellable(async () => {
+      const all = SYNC_RESOURCES.map(async (resource) => {
         const windowed = input.mode === 'since' || !UNWINDOWED_IN_FULL.includes(resource);
         const result = await syncResource({
           workspaceId: input.workspaceId,
@@ -67,8 +69,15 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncProgressView> 
         });
         const i = view.resources.findIndex((r) => r.resource === resource);
         view.resources[i] = { ...view.resources[i]!, objects: result.objects, pages: result.pages, done: true, fraction: 1, etaSeconds: 0 };
-      }),
-    );
+      });
+      try {
+        await Promise.all(all);
+      } catch (err) {
+        CancellationScope.current().cancel();
+        await Promise.allSettled(all);
+        throw err;
+      }
+    });
   } catch (err) {
     view.status = 'failed';
     view.error = reason(err);
