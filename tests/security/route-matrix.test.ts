@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createApp } from '../../api/app';
 import { createApiToken } from '../../db/api-tokens';
+import { createDraftOnce } from '../../db/drafts';
 import { insertWorkspace } from '../../db/workspaces';
 import { ROLES, type Role } from '../../domain/roles';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -127,6 +128,22 @@ describe('authorisation matrix over every route of the app', () => {
     expect(actual).toEqual(expected);
     // Rows for routes that no longer exist would hide a renamed route's missing test.
     expect(Object.keys(EXPECTED).filter((k) => !routes.some((r) => keyOf(r) === k))).toEqual([]);
+  });
+
+  it("reaches no other tenant's objects through its own workspace's path", async () => {
+    const { draft } = await createDraftOnce(
+      database.db,
+      { workspaceId: 'ws_matrix_other', customerId: 'cus_o', play: 'dunning', step: 'step-0', workflowId: 'wf-matrix-other', subjectRef: 'in_o', templateKey: 'friendly', status: 'drafted', toAddress: 'o@example.com', subject: 's', bodyHtml: '<p>b</p>', bodyText: 'b', facts: {}, scheduledFor: null },
+      'test',
+    );
+    const foreignToken = await createApiToken(database.db, { workspaceId: 'ws_matrix_other', role: 'viewer', name: 'foreign', createdBy: 'test' });
+    expect((await api.request('GET', `/workspaces/${WS}/drafts/${draft.id}`, { token: tokens.owner })).status).toBe(404);
+    expect((await api.request('POST', `/workspaces/${WS}/drafts/${draft.id}/approve`, { token: tokens.owner, body: {} })).status).toBe(404);
+    expect((await api.request('DELETE', `/workspaces/${WS}/tokens/${foreignToken.apiToken.id}`, { token: tokens.owner })).status).toBe(404);
+    const list = await api.request('GET', `/workspaces/${WS}/drafts`, { token: tokens.owner });
+    expect((list.body as { drafts: { id: string }[] }).drafts.map((d) => d.id)).not.toContain(draft.id);
+    // Untouched: still drafted, and the foreign token still works.
+    expect((await api.request('GET', '/workspaces/ws_matrix_other/drafts/' + draft.id, { token: foreignToken.token })).status).toBe(200);
   });
 
   for (const route of routes) {
