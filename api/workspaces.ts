@@ -9,7 +9,7 @@ import { appendAudit } from '../db/audit';
 import type { Knex } from '../db/knex';
 import { listOverrides, loadCatalog, replaceOverrides } from '../db/product-mapping';
 import { latestSyncRun, SyncAlreadyRunning, syncProgress, type SyncRun } from '../db/sync';
-import { findWorkspace, findWorkspaceByStripeAccount, findWorkspaceSettings, insertWorkspace, newWorkspaceId } from '../db/workspaces';
+import { findWorkspace, findWorkspaceByStripeAccount, findWorkspaceSettings, insertWorkspace, newWorkspaceId, updateWorkspaceSettings } from '../db/workspaces';
 import { applyOverrides, deriveDefaults, overrideProblems } from '../domain/product-mapping';
 import { checkStripeKey } from '../domain/stripe-keys';
 import { estimateResource, overallEta } from '../domain/sync-progress';
@@ -47,6 +47,14 @@ const syncRequest = z
   })
   .refine((b) => b.mode !== 'since' || b.since, { path: ['since'], message: 'is required when mode is "since"' })
   .refine((b) => !b.since || b.since.getTime() <= Date.now(), { path: ['since'], message: 'must not be in the future' });
+
+const settingsPatch = z
+  .strictObject({
+    historyMonths: z.number().int().min(1).max(120).optional(),
+    /** null goes back to the mode's default (20 test, 80 live). */
+    stripeRateLimitRps: z.number().positive().max(1000).nullable().optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'give at least one of historyMonths, stripeRateLimitRps' });
 
 const limitsSchema = z.record(z.string().regex(/^[a-z0-9_]{1,64}$/, 'metric names are lower-case letters, digits and _'), z.number().int().nonnegative().nullable());
 
@@ -160,6 +168,20 @@ export function workspacesRouter(deps: WorkspacesRouterDeps): Router {
     const workspace = await findWorkspace(deps.db, id);
     if (!workspace) throw new HttpError(404, `no workspace ${id}`);
     res.json({ ...workspace, settings: await findWorkspaceSettings(deps.db, id) });
+  });
+
+  router.patch('/workspaces/:workspaceId/settings', requireWorkspaceRole('owner'), async (req, res) => {
+    const auth = authOf(res);
+    const patch = parseOr400(settingsPatch, req.body, 'settings');
+    const settings = await deps.db.transaction(async (trx) => {
+      const before = await findWorkspaceSettings(trx, auth.workspaceId);
+      const after = await updateWorkspaceSettings(trx, auth.workspaceId, patch);
+      if (!after) throw new HttpError(404, `no workspace ${auth.workspaceId}`);
+      await appendAudit(trx, { workspaceId: auth.workspaceId, actor: auth.actor, action: 'workspace.settings_updated', targetType: 'workspace', targetId: auth.workspaceId, before, after });
+      return after;
+    });
+    // The workers pick the new rate up when their next Stripe call for the workspace starts.
+    res.json({ settings });
   });
 
   const progressOf = async (res: Response) => {

@@ -109,3 +109,19 @@ export async function findWorkspaceByStripeAccount(db: Db, stripeAccountId: stri
   const row = await db<WorkspaceRow>('workspaces').where({ stripe_account_id: stripeAccountId }).first();
   return row && toWorkspace(row);
 }
+
+/**
+ * Merges `patch` into the workspace's settings; a null value removes the key (back
+ * to its default). Returns the resulting settings, or undefined for no such workspace.
+ */
+export async function updateWorkspaceSettings(db: Db, id: string, patch: Record<string, unknown>): Promise<WorkspaceSettings | undefined> {
+  const set = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== null && v !== undefined));
+  const remove = Object.entries(patch)
+    .filter(([, v]) => v === null)
+    .map(([k]) => k);
+  const rows = await db('workspaces')
+    .where({ id })
+    .update({ settings: db.raw('(settings || ?::jsonb) - ?::text[]', [JSON.stringify(set), remove]), updated_at: db.fn.now() })
+    .returning<{ settings: unknown }[]>('settings');
+  return rows[0] && parseWorkspaceSettings(rows[0].settings);
+}

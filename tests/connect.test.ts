@@ -108,6 +108,21 @@ describe('POST /workspaces creates a workspace', () => {
     expect(got.body).toMatchObject({ id: ws.id, name: 'Acme' });
   });
 
+  it('lets the owner change the history window and the rate limit, by field', async () => {
+    const res = await h.call('POST', '/workspaces', body({ name: 'Settings' }));
+    const id = (res.body.workspace as { id: string }).id;
+    const owner = res.body.ownerToken as string;
+    const patched = await h.call('PATCH', `/workspaces/${id}/settings`, { historyMonths: 36, stripeRateLimitRps: 50 }, owner);
+    expect(patched.status).toBe(200);
+    expect(patched.body.settings).toEqual({ historyMonths: 36, stripeRateLimitRps: 50 });
+    const back = await h.call('PATCH', `/workspaces/${id}/settings`, { stripeRateLimitRps: null }, owner);
+    expect(back.body.settings).toEqual({ historyMonths: 36 });
+    const bad = await h.call('PATCH', `/workspaces/${id}/settings`, { historyMonths: 0, colour: 'red' }, owner);
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('historyMonths');
+    expect((await h.call('PATCH', `/workspaces/${id}/settings`, { historyMonths: 12 })).status).toBe(403);
+  });
+
   it('connects a Connect account through the platform key, once', async () => {
     const connected = h.sim.accounts[1]!;
     const platformKey = h.sim.accounts[0]!.restrictedKey;
