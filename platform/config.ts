@@ -39,6 +39,10 @@ const envSchema = z.object({
   WYSERA_OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Largest webhook body accepted; Stripe events are far smaller. */
   WEBHOOK_MAX_BYTES: z.coerce.number().int().min(1024).default(512 * 1024),
+  /** Webhook deliveries accepted per workspace per minute (0: no limit); docs/security.md. */
+  WEBHOOK_RATE_PER_MINUTE: z.coerce.number().int().min(0).default(60_000),
+  /** Failed authentications (401s) per client address per 15 minutes before 429s (0: no limit). */
+  AUTH_FAILURES_PER_WINDOW: z.coerce.number().int().min(0).default(100),
   /** Port of the worker's Prometheus endpoint (GET /metrics on HOST); 0 picks a free port. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** How long the relay waits between inbox polls when no notification arrives. */
