@@ -14,8 +14,8 @@ export const REVENUE_FIELDS: ReadonlySet<string> = new Set([
   'new', 'expansion', 'contraction', 'churn', 'reactivation', 'net', 'gained', 'lost', 'original',
   // per-account figures
   'arpa', 'ltv', 'planValue', 'monthlyValue', 'revenue',
-  // invoice and payment amounts
-  'amount', 'amountDue', 'amountPaid', 'amountRemaining', 'unitAmount', 'total', 'subtotal', 'failedAmount', 'recoveredAmount',
+  // invoice and payment amounts (not a bare `total`: step.total counts dunning steps)
+  'amount', 'amountDue', 'amountPaid', 'amountRemaining', 'unitAmount', 'failedAmount', 'recoveredAmount',
 ]);
 
 /** Objects under these keys hold counts named like movements (`counts.new`): never money. */

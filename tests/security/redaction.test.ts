@@ -86,6 +86,8 @@ describe('redaction on every response path, per role', () => {
       expect(facts.invoice.amountDue).toEqual({ amount: seesRevenue(role) ? 9900 : null, currency: 'usd' });
       expect(facts.plan?.monthlyValue.amount).toBe(seesRevenue(role) ? 9900 : null);
       expect(facts.customer.email).toBe('jordan@example.com');
+      // Not money: the number of dunning steps and the customer's tenure stay for every role.
+      expect([facts.step.total, facts.customer.tenureMonths]).toEqual([5, 20]);
 
       const recovery = await api.request('GET', `/workspaces/${ws}/dunning/recovery`, { token: tokens[role] });
       expect(recovery.status).toBe(200);
