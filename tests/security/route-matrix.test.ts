@@ -43,6 +43,7 @@ const EXPECTED: Record<string, Access> = {
   'POST /workspaces/:workspaceId/signals/nps': 'member',
   'GET /workspaces/:workspaceId/metrics/:metric': 'viewer',
   'GET /workspaces/:workspaceId/metrics/:metric/drilldown': 'viewer',
+  'PATCH /workspaces/:workspaceId/settings': 'owner',
   'GET /workspaces/:workspaceId/sync': 'viewer',
   'POST /workspaces/:workspaceId/sync': 'owner',
   'GET /workspaces/:workspaceId/product-mapping': 'viewer',
