@@ -142,3 +142,5 @@ export function createAnalyticsActivities(deps: { db: Knex }) {
     recordNpsAnswer: (workspaceId: string, signal: NpsSignal) => recordNpsAnswer(deps.db, workspaceId, signal),
   };
 }
+
+export type AnalyticsActivities = ReturnType<typeof createAnalyticsActivities>;

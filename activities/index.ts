@@ -1,3 +1,4 @@
+import { createAnalyticsActivities } from './analytics';
 import { createDraftActivities } from './drafts';
 import { createDunningActivities, type DunningActivityDeps } from './dunning';
 import { createSendingActivities, type SendingActivityDeps } from './sending';
@@ -7,6 +8,7 @@ export type ActivityDeps = DunningActivityDeps & SendingActivityDeps;
 /** Every activity the worker runs, built from its dependencies. */
 export function createActivities(deps: ActivityDeps) {
   return {
+    ...createAnalyticsActivities(deps),
     ...createDraftActivities(deps),
     ...createDunningActivities(deps),
     ...createSendingActivities(deps),

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import { endpointOf, StripeClients } from '../activities/stripe-client';
+import { createAnalyticsActivities } from '../activities/analytics';
 import { createSyncActivities } from '../activities/sync';
 import type { Knex } from '../db/knex';
 import { generateKeySpec, parseKeyring, type Keyring } from '../platform/crypto';
@@ -72,7 +73,7 @@ export async function syncHarness(simOptions: SimulatorOptions, opts: { keySpec?
         connection: server.nativeConnection,
         namespace: 'default',
         taskQueue,
-        overrides: { workflowBundle: await workflowBundle(), activities: createSyncActivities({ db, keyring, stripe, client: server.client, log, progressEveryMs: 200 }) },
+        overrides: { workflowBundle: await workflowBundle(), activities: { ...createSyncActivities({ db, keyring, stripe, client: server.client, log, progressEveryMs: 200 }), ...createAnalyticsActivities({ db }) } },
       });
       const running = worker.run();
       const handle = {

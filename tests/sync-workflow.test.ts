@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import type { AnalyticsActivities } from '../activities/analytics';
 import type { SyncActivities, SyncResourceInput } from '../activities/sync';
 import { createWorker } from '../workers/worker';
 import { syncWorkflowId } from '../workflows/ids';
 import type { syncWorkflow } from '../workflows/sync';
 import { syncProgressQuery, syncProgressSignal, SYNC_RESOURCES, type SyncInput } from '../workflows/sync-messages';
-import { quietTemporalRuntime, testServerPath, uniqueTaskQueue, workflowBundle } from './helpers/temporal';
+import { timeSkippingEnv, uniqueTaskQueue, workflowBundle } from './helpers/temporal';
 
 /**
  * The sync workflow on the time-skipping server, with activities that record their
@@ -20,10 +21,16 @@ interface Call {
 const calls = new Map<string, Call[]>();
 const completions = new Map<string, { error?: string }>();
 const failing = new Set<string>();
+/** Workspaces whose analytics the workflow asked to rebuild, in order. */
+const recomputes: string[] = [];
 /** Runs whose activities wait until the test releases them. */
 const gates = new Map<string, Promise<void>>();
 
-const activities: SyncActivities = {
+const activities: SyncActivities & Pick<AnalyticsActivities, 'recomputeWorkspaceAnalytics'> = {
+  recomputeWorkspaceAnalytics: (workspaceId) => {
+    recomputes.push(workspaceId);
+    return Promise.resolve({ customers: 0, movements: 0, mrr: 0, warnings: 0 });
+  },
   syncResource: async (input) => {
     calls.set(input.runId, [...(calls.get(input.runId) ?? []), { input }]);
     await gates.get(input.runId);
@@ -44,8 +51,7 @@ let running: Promise<void>;
 const taskQueue = uniqueTaskQueue('sync-wf');
 
 beforeAll(async () => {
-  quietTemporalRuntime();
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerPath() } } });
+  env = await timeSkippingEnv();
   worker = await createWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
   running = worker.run();
 });
@@ -70,6 +76,8 @@ describe('syncWorkflow', () => {
     expect(byResource.invoices).toBe('2024-01-01T00:00:00.000Z');
     expect(byResource.charges).toBe('2024-01-01T00:00:00.000Z');
     expect(completions.get('run1')).toEqual({});
+    // The mirror changed wholesale, so the analytics are rebuilt once.
+    expect(recomputes).toEqual(['ws_wf']);
   });
 
   it('applies "since" to every resource', async () => {
@@ -82,6 +90,7 @@ describe('syncWorkflow', () => {
     const run = env.client.workflow.execute<typeof syncWorkflow>('syncWorkflow', { taskQueue, workflowId: syncWorkflowId('ws_wf', 'run3'), args: [input('run3')] });
     await expect(run).rejects.toBeInstanceOf(WorkflowFailedError);
     expect(completions.get('run3')?.error).toContain('permission missing');
+    expect(recomputes).toEqual(['ws_wf', 'ws_wf']);
   });
 
   it('answers progress from signals, keeping the furthest', async () => {

@@ -78,6 +78,9 @@ describe('the first sync', () => {
     expect(await count('stripe_subscription_items')).toBe(items);
     expect(await count('stripe_invoice_lines')).toBeGreaterThan(0);
     expect(h.sim.stats().rateLimited).toBe(0);
+    // The finished sync rebuilt the analytics from the new mirror.
+    const paying = await h.db('analytics_movements').where({ workspace_id: workspaceId, kind: 'new' }).countDistinct<{ c: string }[]>('customer_id as c');
+    expect(Number(paying[0]!.c)).toBeGreaterThan(0);
   });
 
   it('reports progress per resource: objects, pages, done', () => {

@@ -1,4 +1,5 @@
 import { ApplicationFailure, CancellationScope, proxyActivities, setHandler, ActivityFailure } from '@temporalio/workflow';
+import type { AnalyticsActivities } from '../activities/analytics';
 import type { SyncActivities } from '../activities/sync';
 import {
   SYNC_RESOURCES,
@@ -21,6 +22,12 @@ const { syncResource } = proxyActivities<SyncActivities>({
 const { completeSyncRun } = proxyActivities<SyncActivities>({
   startToCloseTimeout: '30s',
   retry: { maximumAttempts: 20 },
+});
+
+// A workspace recompute reads the whole mirror: seconds for 10,000 customers.
+const { recomputeWorkspaceAnalytics } = proxyActivities<AnalyticsActivities>({
+  startToCloseTimeout: '30m',
+  retry: { initialInterval: '5s', maximumAttempts: 10 },
 });
 
 /** Full syncs copy these whole: current state needs every customer and subscription. */
@@ -84,6 +91,8 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncProgressView> 
     await completeSyncRun({ runId: input.runId, error: view.error });
     throw ApplicationFailure.nonRetryable(`sync ${input.runId} failed: ${view.error}`, 'SyncFailed');
   }
+  // The mirror changed wholesale: rebuild MRR, movements and cohorts from it.
+  await recomputeWorkspaceAnalytics(input.workspaceId);
   await completeSyncRun({ runId: input.runId });
   view.status = 'completed';
   return view;

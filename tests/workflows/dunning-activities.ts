@@ -1,3 +1,4 @@
+import type { AnalyticsActivities } from '../../activities/analytics';
 import type { Activities } from '../../activities';
 import type { SendOutcome } from '../../activities/sending';
 import type { DraftStatus } from '../../domain/drafts';
@@ -24,7 +25,8 @@ export function fakeWorld(mode: RolloutMode): FakeWorld {
   return { mode, invoiceStatus: 'open', stripeDown: false, nextPaymentAttempt: null, subscriptionId: 'sub_1', drafts: new Map(), sent: [], closed: [] };
 }
 
-export function fakeActivities(world: FakeWorld): Activities {
+/** The dunning play's activities (analytics run elsewhere). */
+export function fakeActivities(world: FakeWorld): Omit<Activities, keyof AnalyticsActivities> {
   const draftOf = (workflowId: string, step: number) => [...world.drafts.values()].find((d) => d.workflowId === workflowId && d.step === step);
   const open: DraftStatus[] = ['drafted', 'approved', 'edited', 'scheduled'];
   return {
