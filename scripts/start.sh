@@ -76,6 +76,14 @@ if [ -z "${STRIPE_API_KEY:-}" ]; then
   pids+=($!)
   wait_for_port "$sim_port" "the Stripe simulator" "${pids[-1]}"
   export STRIPE_API_BASE="http://127.0.0.1:$sim_port"
+  # Emails of the demo go to a local SendGrid-compatible receiver, never out.
+  email_port="${WYSERA_EMAIL_PORT:-8025}"
+  port_busy "$email_port" && die "port $email_port (the demo email receiver) is in use: stop what uses it, or set WYSERA_EMAIL_PORT"
+  step "starting the demo email receiver on 127.0.0.1:$email_port (what would be sent: /_receiver/messages)"
+  ./node_modules/.bin/tsx sim/email-receiver.ts "$email_port" >"$data/logs/email.log" 2>&1 &
+  pids+=($!)
+  wait_for_port "$email_port" "the email receiver" "${pids[-1]}"
+  export SENDGRID_API_KEY="SG.demo" SENDGRID_API_BASE="http://127.0.0.1:$email_port" EMAIL_DEFAULT_FROM="billing@demo.wysera.test"
   if [ -z "${WYSERA_OPERATOR_TOKEN:-}" ]; then
     token_file="$data/operator-token"
     [ -s "$token_file" ] || (umask 077; node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))' >"$token_file")
@@ -132,7 +140,8 @@ cat >&2 <<MSG
     Temporal UI  http://127.0.0.1:$ui_port
     Postgres     $DATABASE_URL
     Data         $data   (logs in $data/logs)
-${demo:+    Stripe       simulated at $STRIPE_API_BASE (demo workspace and owner token: $data/demo-workspace.json)}
+${demo:+    Stripe       simulated at $STRIPE_API_BASE (demo workspace and owner token: $data/demo-workspace.json)
+    Emails       http://127.0.0.1:$email_port/_receiver/messages   (the demo sends nothing out)}
 
   Press Ctrl-C to stop everything.
 
