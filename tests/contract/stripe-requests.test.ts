@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
 import { endpointOf, StripeClients } from '../../activities/stripe-client';
@@ -7,6 +6,7 @@ import { PROBE_INVOICE_ID, validateConnection } from '../../activities/stripe-co
 import { PAGE_SIZE } from '../../activities/sync';
 import { chargeRow, customerRow, invoiceLineRow, invoiceRow, paymentIntentRow, priceRow, productRow, refundRow, subscriptionItemRow, subscriptionRow } from '../../db/mirror';
 import { toolPaths } from '../setup/tools';
+import { freePort } from '../setup/ports';
 
 /**
  * Every kind of Stripe request the connect and sync code makes, sent to stripe-mock
@@ -20,17 +20,6 @@ import { toolPaths } from '../setup/tools';
 let mock: ChildProcess;
 let stripe: Stripe;
 let clients: StripeClients;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   const port = await freePort();

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import type Stripe from 'stripe';
 import { recomputeWorkspace } from '../../activities/analytics';
 import { loadAggregates, loadCustomerMovements } from '../../db/analytics';
@@ -7,11 +6,9 @@ import { inboxCounts } from '../../db/inbox';
 import { upsertPrices } from '../../db/mirror';
 import { insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
-import { InboxRelay } from '../../workers/relay';
-import { startApi, type TestApi } from '../helpers/api';
-import { freshDatabase } from '../helpers/db';
-import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
-import { connectDevServer, eventually, runWorker, uniqueTaskQueue, type DevServer } from '../helpers/temporal';
+import { startIngressStack, type IngressStack } from '../helpers/stack';
+import { stripeEvent, stripeFixture } from '../helpers/stripe';
+import { eventually } from '../helpers/temporal';
 
 const DAY = 86_400;
 
@@ -72,30 +69,17 @@ describe('relay keeps analytics current', () => {
   const keyring = parseKeyring(generateKeySpec());
   const secret = 'whsec_analytics';
   const ws = 'ws_relay_mrr';
-  let database: Awaited<ReturnType<typeof freshDatabase>>;
-  let temporal: DevServer;
-  let worker: Awaited<ReturnType<typeof runWorker>>;
-  let relay: InboxRelay;
-  let api: TestApi;
+  let stack: IngressStack;
 
   beforeAll(async () => {
-    database = await freshDatabase();
-    await insertWorkspace(database.db, keyring, { id: ws, name: 'MRR', webhookSecret: secret });
-    const price = { ...stripeFixture('price'), id: 'price_monthly', product: 'prod_x', currency: 'usd', unit_amount: 5000, type: 'recurring', recurring: { interval: 'month', interval_count: 1, usage_type: 'licensed', meter: null, trial_period_days: null } };
-    await upsertPrices(database.db, ws, [price as unknown as Stripe.Price], new Date());
-    temporal = await connectDevServer();
-    const taskQueue = uniqueTaskQueue('relay-mrr');
-    worker = await runWorker(temporal, taskQueue);
-    relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50 });
-    relay.start();
-    api = await startApi(database.db, keyring);
+    stack = await startIngressStack(keyring, async (db) => {
+      await insertWorkspace(db, keyring, { id: ws, name: 'MRR', webhookSecret: secret });
+      const price = { ...stripeFixture('price'), id: 'price_monthly', product: 'prod_x', currency: 'usd', unit_amount: 5000, type: 'recurring', recurring: { interval: 'month', interval_count: 1, usage_type: 'licensed', meter: null, trial_period_days: null } };
+      await upsertPrices(db, ws, [price as unknown as Stripe.Price], new Date());
+    });
   });
   afterAll(async () => {
-    await api?.close();
-    await relay?.stop();
-    await worker?.stop();
-    await temporal?.close();
-    await database?.drop();
+    await stack?.close();
   });
 
   it('matches a full recompute after each customer’s paid invoices arrive', async () => {
@@ -106,9 +90,7 @@ describe('relay keeps analytics current', () => {
     ];
     let sent = 0;
     const post = async (event: Record<string, unknown>) => {
-      const body = JSON.stringify(event);
-      const res = await fetch(`${api.url}/webhooks/stripe/${ws}`, { method: 'POST', headers: { 'stripe-signature': signatureFor(body, secret) }, body });
-      expect(res.status).toBe(200);
+      expect((await stack.postEvent(ws, secret, event)).status).toBe(200);
       sent++;
     };
     for (const [customer, amounts] of plan) {
@@ -126,15 +108,15 @@ describe('relay keeps analytics current', () => {
         await post(stripeEvent('invoice.payment_succeeded', invoice, { created: start + month * 30 * DAY + 60 }));
       }
     }
-    await eventually(() => inboxCounts(database.db, ws), (c) => c.processed === sent);
+    await eventually(() => inboxCounts(stack.database.db, ws), (c) => c.processed === sent);
 
-    const movementsA = await loadCustomerMovements(database.db, ws, 'cus_a');
+    const movementsA = await loadCustomerMovements(stack.database.db, ws, 'cus_a');
     expect(movementsA.map((m) => m.kind)).toEqual(expect.arrayContaining(['new', 'expansion']));
     expect(movementsA.at(-1)?.mrrAfter).toBe(7500);
-    expect((await loadCustomerMovements(database.db, ws, 'cus_b'))[0]?.kind).toBe('new');
+    expect((await loadCustomerMovements(stack.database.db, ws, 'cus_b'))[0]?.kind).toBe('new');
 
-    const incremental = await loadAggregates(database.db, ws);
-    await recomputeWorkspace(database.db, ws);
-    expect(await loadAggregates(database.db, ws)).toEqual(incremental);
+    const incremental = await loadAggregates(stack.database.db, ws);
+    await recomputeWorkspace(stack.database.db, ws);
+    expect(await loadAggregates(stack.database.db, ws)).toEqual(incremental);
   });
 });

@@ -1,14 +1,11 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import { inboxCounts } from '../../db/inbox';
 import { insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
-import { InboxRelay } from '../../workers/relay';
-import { startApi, type TestApi } from '../helpers/api';
-import { freshDatabase } from '../helpers/db';
-import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
-import { connectDevServer, eventually, runWorker, uniqueTaskQueue, type DevServer } from '../helpers/temporal';
+import { startIngressStack, type IngressStack } from '../helpers/stack';
+import { stripeEvent, stripeFixture } from '../helpers/stripe';
+import { eventually } from '../helpers/temporal';
 
 type Json = Record<string, unknown>;
 
@@ -19,27 +16,13 @@ type Json = Record<string, unknown>;
 describe('duplicate and shuffled webhook storms', () => {
   const keyring = parseKeyring(generateKeySpec());
   const secret = 'whsec_storm';
-  let database: Awaited<ReturnType<typeof freshDatabase>>;
-  let temporal: DevServer;
-  let worker: Awaited<ReturnType<typeof runWorker>>;
-  let relay: InboxRelay;
-  let api: TestApi;
+  let stack: IngressStack;
 
   beforeAll(async () => {
-    database = await freshDatabase();
-    temporal = await connectDevServer();
-    const taskQueue = uniqueTaskQueue('storm');
-    worker = await runWorker(temporal, taskQueue);
-    relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50 });
-    relay.start();
-    api = await startApi(database.db, keyring);
+    stack = await startIngressStack(keyring);
   });
   afterAll(async () => {
-    await api?.close();
-    await relay?.stop();
-    await worker?.stop();
-    await temporal?.close();
-    await database?.drop();
+    await stack?.close();
   });
 
   /** The history of one subscription: quantity and status change at increasing times. */
@@ -61,19 +44,15 @@ describe('duplicate and shuffled webhook storms', () => {
       fc.asyncProperty(fc.array(fc.array(step, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 3 }), fc.nat(), async (histories, seed) => {
         round++;
         const ws = `ws_storm${round}`;
-        await insertWorkspace(database.db, keyring, { id: ws, name: ws, webhookSecret: secret });
+        await insertWorkspace(stack.database.db, keyring, { id: ws, name: ws, webhookSecret: secret });
         const events = histories.flatMap((steps, i) => subscriptionHistory(`sub_storm${round}_${i}`, `cus_storm${round}_${i}`, steps, 1_700_000_000));
         // Every event once or three times, in a shuffled order.
         const deliveries = events.flatMap((e, i) => ((seed >> i % 16) & 1 ? [e, e, e] : [e]));
         const shuffled = fc.sample(fc.shuffledSubarray(deliveries, { minLength: deliveries.length, maxLength: deliveries.length }), { seed, numRuns: 1 })[0]!;
-        for (const e of shuffled) {
-          const body = JSON.stringify(e);
-          const res = await fetch(`${api.url}/webhooks/stripe/${ws}`, { method: 'POST', headers: { 'stripe-signature': signatureFor(body, secret) }, body });
-          expect(res.status).toBe(200);
-        }
-        await eventually(() => inboxCounts(database.db, ws), (c) => c.pending === 0 && c.processed === events.length);
-        const rows = await database.db('stripe_subscriptions').where({ workspace_id: ws }).orderBy('id').select('id', 'status');
-        const items = await database.db('stripe_subscription_items').where({ workspace_id: ws }).orderBy('id').select('subscription_id', 'quantity');
+        for (const e of shuffled) expect((await stack.postEvent(ws, secret, e)).status).toBe(200);
+        await eventually(() => inboxCounts(stack.database.db, ws), (c) => c.pending === 0 && c.processed === events.length);
+        const rows = await stack.database.db('stripe_subscriptions').where({ workspace_id: ws }).orderBy('id').select('id', 'status');
+        const items = await stack.database.db('stripe_subscription_items').where({ workspace_id: ws }).orderBy('id').select('subscription_id', 'quantity');
         // One ordered delivery leaves each subscription as its last step.
         expect(rows).toEqual(histories.map((steps, i) => ({ id: `sub_storm${round}_${i}`, status: steps.at(-1)!.status })).sort((a, b) => a.id.localeCompare(b.id)));
         expect(items).toEqual(histories.map((steps, i) => ({ subscription_id: `sub_storm${round}_${i}`, quantity: steps.at(-1)!.quantity })).sort((a, b) => a.subscription_id.localeCompare(b.subscription_id)));
