@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { z } from 'zod';
 import { StripeClients, stripeEndpointFromEnv } from '../activities/stripe-client';
+import { createAnalyticsActivities } from '../activities/analytics';
 import { createSyncActivities } from '../activities/sync';
 import { createDb } from '../db/knex';
 import { parseKeyring } from '../platform/crypto';
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
     taskQueue: env.BENCH_TASK_QUEUE,
     overrides: {
       workflowBundle: { code: readFileSync(env.BENCH_WORKFLOW_BUNDLE, 'utf8') },
-      activities: createSyncActivities({ db, keyring: parseKeyring(env.WYSERA_ENCRYPTION_KEYS), stripe, client, log }),
+      activities: { ...createSyncActivities({ db, keyring: parseKeyring(env.WYSERA_ENCRYPTION_KEYS), stripe, client, log }), ...createAnalyticsActivities({ db }) },
       maxConcurrentActivityTaskExecutions: 32,
     },
   });
