@@ -1,12 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
-import { endpointOf, StripeClients } from '../../activities/stripe-client';
+import type { StripeClients } from '../../activities/stripe-client';
 import { PROBE_INVOICE_ID, validateConnection } from '../../activities/stripe-connect';
 import { PAGE_SIZE } from '../../activities/sync';
 import { chargeRow, customerRow, invoiceLineRow, invoiceRow, paymentIntentRow, priceRow, productRow, refundRow, subscriptionItemRow, subscriptionRow } from '../../db/mirror';
-import { toolPaths } from '../setup/tools';
-import { freePort } from '../setup/ports';
+import { startStripeMock } from '../setup/stripe-mock';
 
 /**
  * Every kind of Stripe request the connect and sync code makes, sent to stripe-mock
@@ -17,29 +15,17 @@ import { freePort } from '../setup/ports';
  * 23 sends (2026-10-28); where they disagree it is noted below. So far they agree on
  * every request we make; the responses differ (see the last test).
  */
-let mock: ChildProcess;
+let mock: Awaited<ReturnType<typeof startStripeMock>>;
 let stripe: Stripe;
 let clients: StripeClients;
 
 beforeAll(async () => {
-  const port = await freePort();
-  mock = spawn(toolPaths().stripeMock, ['-http-port', String(port)], { stdio: 'ignore' });
-  clients = new StripeClients({ endpoint: endpointOf(`http://127.0.0.1:${port}`), retry: { maxRetries: 0 } });
-  stripe = clients.forWorkspace({ workspaceId: 'ws_contract', apiKey: 'sk_test_contract123', livemode: false, rateLimitRps: 200 });
-  // Wait until the mock answers.
-  for (let i = 0; ; i++) {
-    try {
-      await stripe.customers.list({ limit: 1 });
-      break;
-    } catch (err) {
-      if (i > 100) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  mock = await startStripeMock();
+  ({ stripe, clients } = mock);
 }, 30_000);
 
 afterAll(() => {
-  mock?.kill('SIGTERM');
+  mock?.stop();
 });
 
 const created = { gte: 1_700_000_000 };

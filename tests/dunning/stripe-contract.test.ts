@@ -1,9 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpointOf, StripeClients } from '../../activities/stripe-client';
 import { createStripeReader, StripeUnavailableError, type StripeReader } from '../../activities/stripe-reader';
-import { toolPaths } from '../setup/tools';
+import { startStripeMock } from '../setup/stripe-mock';
 
 /**
  * Every Stripe request the plays make (reads before drafting and sending, the
@@ -12,38 +10,18 @@ import { toolPaths } from '../setup/tools';
  * answers are Stripe's example objects, so only the requests are checked here; the
  * behaviour is tested against the simulator.
  */
-let mock: ChildProcess;
 let reader: StripeReader;
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
+
+let mock: Awaited<ReturnType<typeof startStripeMock>>;
 
 beforeAll(async () => {
-  const port = await freePort();
-  mock = spawn(toolPaths().stripeMock, ['-http-port', String(port)], { stdio: 'ignore' });
-  const clients = new StripeClients({ endpoint: endpointOf(`http://127.0.0.1:${port}`), retry: { maxRetries: 0 } });
-  const stripe = clients.forWorkspace({ workspaceId: 'ws_contract', apiKey: 'sk_test_contract123', livemode: false, rateLimitRps: 200 });
-  reader = createStripeReader(() => Promise.resolve(stripe));
-  for (let i = 0; ; i++) {
-    try {
-      await stripe.customers.list({ limit: 1 });
-      break;
-    } catch (err) {
-      if (i > 100) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  mock = await startStripeMock();
+  reader = createStripeReader(() => Promise.resolve(mock.stripe));
 }, 30_000);
 
 afterAll(() => {
-  mock?.kill('SIGTERM');
+  mock?.stop();
 });
 
 describe("the plays' Stripe requests are valid", () => {
