@@ -70,22 +70,13 @@ const toDraft = (r: DraftRow): Draft => ({
 /** What the audit log keeps of a draft: enough to see what changed, not the whole body twice. */
 const auditView = (d: Draft) => ({ status: d.status, subject: d.subject, version: d.version, scheduledFor: d.scheduledFor, bodyText: d.bodyText });
 
-export interface NewDraft {
-  workspaceId: string;
-  customerId: string;
-  play: string;
-  step: string;
-  workflowId: string;
-  subjectRef: string | null;
-  templateKey: string | null;
+export type NewDraft = Pick<
+  Draft,
+  'workspaceId' | 'customerId' | 'play' | 'step' | 'workflowId' | 'subjectRef' | 'templateKey' | 'toAddress' | 'subject' | 'bodyHtml' | 'bodyText' | 'scheduledFor'
+> & {
   status: Extract<DraftStatus, 'drafted' | 'scheduled'>;
-  toAddress: string | null;
-  subject: string;
-  bodyHtml: string;
-  bodyText: string;
   facts: object;
-  scheduledFor: Date | null;
-}
+};
 
 /**
  * Creates the draft of a workflow's step, or returns the one already there: an

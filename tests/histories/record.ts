@@ -41,6 +41,19 @@ const until = async (what: string, check: () => Promise<boolean> | boolean) => {
   throw new Error(`timed out waiting for ${what}`);
 };
 
+/** Starts a dunning workflow for `invoiceId` with its stand-in world in `mode`. */
+async function startDunning(env: TestWorkflowEnvironment, taskQueue: string, invoiceId: string, customerId: string, mode: Parameters<typeof fakeWorld>[0]) {
+  const workflowId = dunningWorkflowId('ws_record', invoiceId);
+  const w = fakeWorld(mode);
+  world.set(workflowId, w);
+  const handle = await env.client.workflow.start<typeof dunningWorkflow>('dunningWorkflow', {
+    taskQueue,
+    workflowId,
+    args: [{ workspaceId: 'ws_record', customerId, invoiceId, failedAt: new Date(await env.currentTimeMs()).toISOString() }],
+  });
+  return { workflowId, w, handle };
+}
+
 const recordings: Recording[] = [
   {
     file: 'customerWorkflow-signals-and-duplicate.json',
@@ -95,14 +108,7 @@ const recordings: Recording[] = [
     file: 'dunningWorkflow-review-outage-payment.json',
     server: 'time-skipping',
     async record(env, taskQueue) {
-      const workflowId = dunningWorkflowId('ws_record', 'in_review');
-      world.set(workflowId, fakeWorld('review'));
-      const w = world.get(workflowId)!;
-      const handle = await env.client.workflow.start<typeof dunningWorkflow>('dunningWorkflow', {
-        taskQueue,
-        workflowId,
-        args: [{ workspaceId: 'ws_record', customerId: 'cus_review', invoiceId: 'in_review', failedAt: new Date(await env.currentTimeMs()).toISOString() }],
-      });
+      const { workflowId, w, handle } = await startDunning(env, taskQueue, 'in_review', 'cus_review', 'review');
       const draft = (step: number) => `draft-${workflowId}-${step}`;
       await until('step 0 drafted', () => w.drafts.has(draft(0)));
       w.drafts.get(draft(0))!.status = 'approved';
@@ -130,14 +136,7 @@ const recordings: Recording[] = [
     file: 'dunningWorkflow-auto-mode-changes-exhausted.json',
     server: 'time-skipping',
     async record(env, taskQueue) {
-      const workflowId = dunningWorkflowId('ws_record', 'in_modes');
-      world.set(workflowId, fakeWorld('auto'));
-      const w = world.get(workflowId)!;
-      const handle = await env.client.workflow.start<typeof dunningWorkflow>('dunningWorkflow', {
-        taskQueue,
-        workflowId,
-        args: [{ workspaceId: 'ws_record', customerId: 'cus_modes', invoiceId: 'in_modes', failedAt: new Date(await env.currentTimeMs()).toISOString() }],
-      });
+      const { w, handle } = await startDunning(env, taskQueue, 'in_modes', 'cus_modes', 'auto');
       await until('step 0 sent', () => w.sent.length === 1);
       w.mode = 'review';
       await env.sleep('4 days');
