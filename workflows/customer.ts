@@ -13,7 +13,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { dunningWorkflow } from './dunning';
 import { dunningWorkflowId } from './ids';
-import { recentEventsQuery, stripeEventSignal, type StripeEventSignal } from './messages';
+import { recentEventsQuery, stripeEventSignal, stripeEventsSignal, type StripeEventSignal } from './messages';
 import { dunningEventSignal, type DunningEvent } from './play-messages';
 import { CUSTOMER_ID, PLAY, WORKSPACE_ID } from './search-attributes';
 
@@ -61,7 +61,7 @@ export async function customerWorkflow(input: CustomerWorkflowInput): Promise<vo
   // right after its failure reaches a dunning workflow that has already started.
   const pending: StripeEventSignal[] = [...(input.pendingEvents ?? [])];
 
-  setHandler(stripeEventSignal, (event) => {
+  const receive = (event: StripeEventSignal) => {
     if (seenSet.has(event.eventId)) return;
     seenSet.add(event.eventId);
     seen.push(event.eventId);
@@ -69,7 +69,9 @@ export async function customerWorkflow(input: CustomerWorkflowInput): Promise<vo
     recent.push(event);
     if (recent.length > RECENT_EVENTS_KEPT) recent.shift();
     if (routed(event.type) && patched(PLAYS_ROUTING_PATCH)) pending.push(event);
-  });
+  };
+  setHandler(stripeEventSignal, receive);
+  setHandler(stripeEventsSignal, (events) => events.forEach(receive));
   setHandler(recentEventsQuery, () => recent);
 
   const forward = async (invoiceId: string, event: DunningEvent): Promise<boolean> => {

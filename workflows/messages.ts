@@ -13,5 +13,12 @@ export interface StripeEventSignal {
   inboxSeq: number;
 }
 
+/** One event. Kept for histories and relays that deliver events one at a time. */
 export const stripeEventSignal = defineSignal<[StripeEventSignal]>('stripeEvent');
+/**
+ * Several events of one customer, in inbox order. The relay sends everything a
+ * customer has pending in one signal: a backlog then costs one Temporal call per
+ * customer instead of one per event.
+ */
+export const stripeEventsSignal = defineSignal<[StripeEventSignal[]]>('stripeEvents');
 export const recentEventsQuery = defineQuery<StripeEventSignal[]>('recentEvents');

@@ -16,7 +16,7 @@ import type { temporal } from '@temporalio/proto';
 import type { customerWorkflow } from '../../workflows/customer';
 import type { dunningWorkflow } from '../../workflows/dunning';
 import { dunningWorkflowId } from '../../workflows/ids';
-import { recentEventsQuery, stripeEventSignal } from '../../workflows/messages';
+import { recentEventsQuery, stripeEventSignal, stripeEventsSignal } from '../../workflows/messages';
 import { draftDecisionSignal, dunningEventSignal, dunningStateQuery, playSettingsChangedSignal } from '../../workflows/play-messages';
 import { ensureSearchAttributes } from '../../workers/search-attributes';
 import { workflowsPath } from '../../workers/worker';
@@ -103,6 +103,29 @@ const recordings: Recording[] = [
     },
   },
   {
+    // Events in batches, as the relay sends a customer's backlog: a batch with a
+    // re-delivered id, a failed payment that starts dunning, then its payment.
+    file: 'customerWorkflow-event-batches.json',
+    server: 'dev',
+    async record(env, taskQueue) {
+      const handle = await env.client.workflow.start<typeof customerWorkflow>('customerWorkflow', {
+        taskQueue,
+        workflowId: 'customer:ws_record:cus_batch',
+        args: [{ workspaceId: 'ws_record', customerId: 'cus_batch' }],
+      });
+      const event = (n: number, type: string, objectId: string) => ({ eventId: `evt_batch_${n}`, type, stripeCreated: new Date().toISOString(), objectId, inboxSeq: n });
+      await handle.signal(stripeEventsSignal, [event(1, 'customer.subscription.created', 'sub_b'), event(2, 'customer.subscription.updated', 'sub_b'), event(1, 'customer.subscription.created', 'sub_b')]);
+      await handle.signal(stripeEventsSignal, [event(3, 'customer.subscription.updated', 'sub_b'), event(4, 'invoice.payment_failed', 'in_batch')]);
+      const dunning = env.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId('ws_record', 'in_batch'));
+      await until('the dunning to send its first email', async () => (await dunning.query(dunningStateQuery)).sentSteps.length === 1);
+      await handle.signal(stripeEventsSignal, [event(5, 'invoice.payment_succeeded', 'in_batch')]);
+      await dunning.result();
+      await handle.query(recentEventsQuery);
+      await handle.terminate('recorded');
+      return handle.fetchHistory();
+    },
+  },
+  {
     // Review mode: a reviewed and approved step, a discarded one, an outage at a send,
     // a mode change to auto and a payment at the end.
     file: 'dunningWorkflow-review-outage-payment.json',
@@ -166,6 +189,7 @@ async function main(): Promise<void> {
     if (recording.server === 'dev') await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
     // Activities run against in-memory stand-ins keyed by workflow id (the routing recording's dunning included).
     world.set(dunningWorkflowId('ws_record', 'in_route'), fakeWorld('auto'));
+    world.set(dunningWorkflowId('ws_record', 'in_batch'), fakeWorld('auto'));
     const names = Object.keys(fakeActivities(fakeWorld('off'))) as (keyof ReturnType<typeof fakeActivities>)[];
     const activities = Object.fromEntries(
       names.map((name) => [

@@ -4,7 +4,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { customerWorkflow } from '../../workflows/customer';
 import { RECENT_EVENTS_KEPT } from '../../workflows/customer';
-import { recentEventsQuery, stripeEventSignal, type StripeEventSignal } from '../../workflows/messages';
+import { recentEventsQuery, stripeEventSignal, stripeEventsSignal, type StripeEventSignal } from '../../workflows/messages';
 import { createWorker } from '../../workers/worker';
 import { timeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 
@@ -42,6 +42,15 @@ describe('customerWorkflow (time-skipping test server)', () => {
     for (const e of [event(1), event(2), event(1), event(3), event(2)]) await handle.signal(stripeEventSignal, e);
     const events = await handle.query(recentEventsQuery);
     expect(events.map((e) => e.eventId)).toEqual(['evt_1', 'evt_2', 'evt_3']);
+    await handle.terminate();
+  });
+
+  it('takes events in batches, in order, dropping ids seen in this or an earlier batch', async () => {
+    const handle = await start({ workspaceId: 'ws_t', customerId: 'cus_batch' });
+    await handle.signal(stripeEventSignal, event(1));
+    await handle.signal(stripeEventsSignal, [event(2), event(1), event(3), event(2)]);
+    await handle.signal(stripeEventsSignal, [event(3), event(4)]);
+    expect((await handle.query(recentEventsQuery)).map((e) => e.eventId)).toEqual(['evt_1', 'evt_2', 'evt_3', 'evt_4']);
     await handle.terminate();
   });
 
