@@ -81,8 +81,21 @@ export async function pendingInboxEvents(db: Db, limit: number): Promise<InboxEv
   }));
 }
 
-export async function completeInboxEvent(db: Db, seq: number, status: Exclude<InboxStatus, 'pending'>): Promise<void> {
-  await db('webhook_inbox').where({ seq, status: 'pending' }).update({ status, processed_at: db.fn.now(), last_error: null });
+/** Marks several events done in one statement (one commit for a whole batch). */
+export async function completeInboxEvents(db: Db, done: { seq: number; status: Exclude<InboxStatus, 'pending'> }[]): Promise<void> {
+  if (done.length === 0) return;
+  const ignored = done.filter((d) => d.status === 'ignored').map((d) => d.seq);
+  await db('webhook_inbox')
+    .whereIn(
+      'seq',
+      done.map((d) => d.seq),
+    )
+    .where({ status: 'pending' })
+    .update({
+      status: db.raw(`case when seq = any(?::bigint[]) then 'ignored' else 'processed' end`, [ignored]),
+      processed_at: db.fn.now(),
+      last_error: null,
+    });
 }
 
 /** Leaves the event pending and schedules the next attempt after `retryInMs`. */

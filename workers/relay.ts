@@ -1,15 +1,15 @@
 import pg from 'pg';
 import type { Client } from '@temporalio/client';
 import type { Knex } from '../db/knex';
-import { completeInboxEvent, deferInboxEvent, INBOX_CHANNEL, pendingInboxEvents, type InboxEvent } from '../db/inbox';
-import { recomputeCustomer } from '../activities/analytics';
+import { completeInboxEvents, deferInboxEvent, INBOX_CHANNEL, pendingInboxEvents, type InboxEvent } from '../db/inbox';
+import { recomputeCustomerWithin } from '../activities/analytics';
 import { applyEventToMirror } from './mirror-events';
-import { isSubscribedEventType } from '../domain/stripe-events';
+import { isSubscribedEventType, type SubscribedEventType } from '../domain/stripe-events';
 import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
 import type { customerWorkflow } from '../workflows/customer';
 import { customerWorkflowId } from '../workflows/ids';
-import { stripeEventSignal, type StripeEventSignal } from '../workflows/messages';
+import { stripeEventsSignal, type StripeEventSignal } from '../workflows/messages';
 import { CUSTOMER_ID, PLAY, WORKSPACE_ID } from '../workflows/search-attributes';
 
 export interface RelayOptions {
@@ -87,7 +87,7 @@ export class InboxRelay {
 
   /** One pass over the oldest pending events. Returns how many were completed. */
   private async relayBatch(): Promise<number> {
-    const { db, batchSize = 500, lanes = 16 } = this.opts;
+    const { db, batchSize = 1000, lanes = 16 } = this.opts;
     const events = await pendingInboxEvents(db, batchSize);
     if (events.length === 0) return 0;
     const streams = new Map<string, InboxEvent[]>();
@@ -106,61 +106,98 @@ export class InboxRelay {
     return completed;
   }
 
-  /** Delivers one customer's events in order, stopping at the first that cannot go yet. */
-  private async relayStream(events: InboxEvent[]): Promise<number> {
-    const { db, log, metrics } = this.opts;
-    let completed = 0;
-    for (const e of events) {
-      if (e.nextAttemptAt.getTime() > Date.now()) break;
+  /**
+   * Delivers one customer's due events in order, all at once: one transaction for the
+   * mirror and analytics, one signal, one completion. A backlog therefore costs per
+   * customer, not per event, and the relay catches up faster the further it falls
+   * behind. If the batch fails, the events go one at a time so that a bad event
+   * holds back only itself and the customer's events after it.
+   */
+  private async relayStream(stream: InboxEvent[]): Promise<number> {
+    const now = Date.now();
+    const firstNotDue = stream.findIndex((e) => e.nextAttemptAt.getTime() > now);
+    const due = firstNotDue === -1 ? stream : stream.slice(0, firstNotDue);
+    if (due.length === 0) return 0;
+    if (due.length > 1) {
       try {
-        const outcome = await this.deliver(e);
-        await completeInboxEvent(db, e.seq, outcome);
-        completed++;
-        metrics?.relayEvents.inc({ type: e.type, outcome });
-        metrics?.relayLagSeconds.observe((Date.now() - e.receivedAt.getTime()) / 1000);
-        log.debug({ seq: e.seq, eventId: e.eventId, type: e.type, outcome }, 'relay: event done');
+        await this.deliver(due);
+        return due.length;
       } catch (err) {
-        metrics?.relayEvents.inc({ type: e.type, outcome: 'deferred' });
-        const delay = retryDelayMs(e.attempts, this.opts.retryBaseMs);
-        log.warn({ seq: e.seq, eventId: e.eventId, attempts: e.attempts + 1, retryInMs: delay, err: (err as Error).message }, 'relay: delivery failed');
-        await deferInboxEvent(db, e.seq, (err as Error).message, delay);
+        this.opts.log.info({ events: due.length, err: (err as Error).message }, 'relay: batch failed; retrying its events one at a time');
+      }
+    }
+    let completed = 0;
+    for (const e of due) {
+      try {
+        await this.deliver([e]);
+        completed++;
+      } catch (err) {
+        await this.defer(e, err as Error);
         break;
       }
     }
     return completed;
   }
 
-  private async deliver(e: InboxEvent): Promise<'processed' | 'ignored'> {
-    if (!isSubscribedEventType(e.type)) return 'ignored';
-    const { db, client, taskQueue, callTimeoutMs = 10_000 } = this.opts;
-    // Mirror first: plays woken by the signal read the state the event brought.
-    await applyEventToMirror(db, e.workspaceId, e.type, e.payload);
-    if (!e.customerId) return 'processed';
-    // Every event refreshes the customer's MRR and the aggregates it touches.
-    await recomputeCustomer(db, e.workspaceId, e.customerId);
+  /** Mirror, analytics, signal, completion for events of one customer, in inbox order. */
+  private async deliver(events: InboxEvent[]): Promise<void> {
+    const { db, log, metrics } = this.opts;
+    const first = events[0]!;
+    const subscribed = events.filter((e) => isSubscribedEventType(e.type));
+    if (subscribed.length > 0) {
+      // Mirror first: plays woken by the signal read the state the events brought.
+      await db.transaction(async (trx) => {
+        for (const e of subscribed) await applyEventToMirror(trx, e.workspaceId, e.type as SubscribedEventType, e.payload);
+        // Every event refreshes the customer's MRR and the aggregates it touches;
+        // one recompute after the customer's last event gives the same result.
+        if (first.customerId) await recomputeCustomerWithin(trx, first.workspaceId, first.customerId);
+      });
+      if (first.customerId) await this.signal(first.workspaceId, first.customerId, subscribed);
+    }
+    await completeInboxEvents(
+      db,
+      events.map((e) => ({ seq: e.seq, status: isSubscribedEventType(e.type) ? 'processed' : 'ignored' })),
+    );
+    const doneAt = Date.now();
+    for (const e of events) {
+      const outcome = isSubscribedEventType(e.type) ? 'processed' : 'ignored';
+      metrics?.relayEvents.inc({ type: e.type, outcome });
+      metrics?.relayLagSeconds.observe((doneAt - e.receivedAt.getTime()) / 1000);
+      log.debug({ seq: e.seq, eventId: e.eventId, type: e.type, outcome }, 'relay: event done');
+    }
+  }
+
+  private async defer(e: InboxEvent, err: Error): Promise<void> {
+    const { db, log, metrics } = this.opts;
+    metrics?.relayEvents.inc({ type: e.type, outcome: 'deferred' });
+    const delay = retryDelayMs(e.attempts, this.opts.retryBaseMs);
+    log.warn({ seq: e.seq, eventId: e.eventId, attempts: e.attempts + 1, retryInMs: delay, err: err.message }, 'relay: delivery failed');
+    await deferInboxEvent(db, e.seq, err.message, delay);
+  }
+
+  private async signal(workspaceId: string, customerId: string, events: InboxEvent[]): Promise<void> {
+    const { client, taskQueue, callTimeoutMs = 10_000 } = this.opts;
+    const signalArgs: StripeEventSignal[] = events.map((e) => ({
+      eventId: e.eventId,
+      type: e.type,
+      stripeCreated: e.stripeCreated.toISOString(),
+      objectId: e.objectId,
+      inboxSeq: e.seq,
+    }));
     await client.connection.withDeadline(Date.now() + callTimeoutMs, () =>
-      client.workflow.signalWithStart<typeof customerWorkflow, [StripeEventSignal]>('customerWorkflow', {
-        workflowId: customerWorkflowId(e.workspaceId, e.customerId!),
+      client.workflow.signalWithStart<typeof customerWorkflow, [StripeEventSignal[]]>('customerWorkflow', {
+        workflowId: customerWorkflowId(workspaceId, customerId),
         taskQueue,
-        args: [{ workspaceId: e.workspaceId, customerId: e.customerId! }],
-        signal: stripeEventSignal,
-        signalArgs: [
-          {
-            eventId: e.eventId,
-            type: e.type,
-            stripeCreated: e.stripeCreated.toISOString(),
-            objectId: e.objectId,
-            inboxSeq: e.seq,
-          },
-        ],
+        args: [{ workspaceId, customerId }],
+        signal: stripeEventsSignal,
+        signalArgs: [signalArgs],
         typedSearchAttributes: [
-          { key: WORKSPACE_ID, value: e.workspaceId },
-          { key: CUSTOMER_ID, value: e.customerId! },
+          { key: WORKSPACE_ID, value: workspaceId },
+          { key: CUSTOMER_ID, value: customerId },
           { key: PLAY, value: 'customer' },
         ],
       }),
     );
-    return 'processed';
   }
 
   private async connectListener(): Promise<void> {

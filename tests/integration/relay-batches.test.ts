@@ -1,0 +1,129 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inboxCounts, insertInboxEvent } from '../../db/inbox';
+import { insertWorkspace } from '../../db/workspaces';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { InboxRelay } from '../../workers/relay';
+import { customerWorkflowId } from '../../workflows/ids';
+import { recentEventsQuery } from '../../workflows/messages';
+import { freshDatabase } from '../helpers/db';
+import { stripeEvent, stripeFixture } from '../helpers/stripe';
+import { connectDevServer, eventually, runWorker, uniqueTaskQueue, type DevServer } from '../helpers/temporal';
+
+type Json = Record<string, unknown>;
+interface InboxRow {
+  event_id: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+}
+
+/**
+ * The relay takes a customer's whole backlog at once: one transaction, one signal,
+ * one completion. These tests fill the inbox while no relay runs, then start one.
+ */
+describe('relay batches per customer', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  const ws = 'ws_batches';
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let temporal: DevServer;
+  let worker: Awaited<ReturnType<typeof runWorker>>;
+  let taskQueue: string;
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    await insertWorkspace(database.db, keyring, { id: ws, name: ws, webhookSecret: 'whsec_batches' });
+    temporal = await connectDevServer();
+    taskQueue = uniqueTaskQueue('batches');
+    worker = await runWorker(temporal, taskQueue);
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await temporal?.close();
+    await database?.drop();
+  });
+
+  let n = 0;
+  /** Stores a subscription update for `customer` in the inbox, as the ingress would. */
+  async function store(customer: string, quantity: number, object: Json = {}): Promise<string> {
+    const sub = stripeFixture('subscription');
+    const items = sub.items as { data: Json[] };
+    const subId = `sub_${customer}`;
+    const event = stripeEvent(
+      'customer.subscription.updated',
+      { ...sub, id: subId, customer, quantity, items: { ...items, has_more: false, data: [{ ...items.data[0], id: `si_${customer}`, quantity, subscription: subId }] }, ...object },
+      { id: `evt_batch_${++n}`, created: 1_700_000_000 + n },
+    );
+    await insertInboxEvent(database.db, {
+      workspaceId: ws,
+      eventId: event.id as string,
+      type: 'customer.subscription.updated',
+      customerId: customer,
+      objectId: subId,
+      stripeCreated: new Date((event.created as number) * 1000),
+      livemode: false,
+      payload: event,
+    });
+    return event.id as string;
+  }
+
+  function relay(): InboxRelay {
+    return new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000 });
+  }
+
+  async function signalsReceived(customer: string): Promise<number> {
+    const history = await temporal.client.workflow.getHandle(customerWorkflowId(ws, customer)).fetchHistory();
+    return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+  }
+
+  it("delivers a customer's backlog in one signal, in inbox order, and the mirror ends at the last state", async () => {
+    const a = [await store('cus_a', 1), await store('cus_b', 5), await store('cus_a', 2), await store('cus_a', 3), await store('cus_b', 6)];
+    const r = relay();
+    r.start();
+    try {
+      await eventually(() => inboxCounts(database.db, ws), (c) => c.pending === 0 && c.processed === a.length);
+    } finally {
+      await r.stop();
+    }
+    const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_a')).query(recentEventsQuery);
+    expect(recent.map((e) => e.eventId)).toEqual([a[0], a[2], a[3]]);
+    expect(await signalsReceived('cus_a')).toBe(1);
+    expect(await signalsReceived('cus_b')).toBe(1);
+    const items = await database.db('stripe_subscription_items').where({ workspace_id: ws }).orderBy('id').select('id', 'quantity');
+    expect(items).toEqual([
+      { id: 'si_cus_a', quantity: 3 },
+      { id: 'si_cus_b', quantity: 6 },
+    ]);
+  });
+
+  it("holds back only a bad event and the same customer's later ones; the events before it and other customers go through", async () => {
+    const good = await store('cus_c', 1);
+    const bad = await store('cus_c', 2, { items: { object: 'list', has_more: false, data: 42 } });
+    const after = await store('cus_c', 3);
+    const other = await store('cus_d', 4);
+    const r = relay();
+    r.start();
+    try {
+      await eventually(
+        () => database.db('webhook_inbox').where({ workspace_id: ws }).whereIn('event_id', [good, bad, after, other]).select<InboxRow[]>('event_id', 'status', 'attempts', 'last_error'),
+        (rows) => rows.filter((row) => row.status === 'processed').length === 2 && rows.some((row) => row.attempts > 0),
+      );
+    } finally {
+      await r.stop();
+    }
+    const rows = await database.db('webhook_inbox').whereIn('event_id', [good, bad, after, other]).orderBy('seq').select<InboxRow[]>('event_id', 'status', 'attempts', 'last_error');
+    expect(rows.map((row) => [row.event_id, row.status])).toEqual([
+      [good, 'processed'],
+      [bad, 'pending'],
+      [after, 'pending'],
+      [other, 'processed'],
+    ]);
+    expect(rows[1]!.attempts).toBe(1);
+    expect(rows[1]!.last_error).toMatch(/\w/);
+    expect(rows[2]!.attempts).toBe(0);
+    const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_c')).query(recentEventsQuery);
+    expect(recent.map((e) => e.eventId)).toEqual([good]);
+    const item = await database.db('stripe_subscription_items').where({ workspace_id: ws, id: 'si_cus_c' }).first<{ quantity: number } | undefined>('quantity');
+    expect(item?.quantity).toBe(1);
+  });
+});
