@@ -47,3 +47,37 @@ export function authFailureLimit(failures: number, windowMs = 15 * 60_000): Requ
     requestWasSuccessful: (_req, res) => res.statusCode !== 401,
   });
 }
+
+/**
+ * Failed logins (answers of 401), counted per client address and per email, so
+ * neither guessing one account's password from many addresses nor many accounts'
+ * from one address gets far. Successful logins do not count; past a limit the
+ * address or the email gets 429 with Retry-After until its window ends, right
+ * password or not. Mounted on POST /auth/login after the JSON body parser.
+ */
+export function loginRateLimit(limits: { perEmail: number; perAddress: number; windowMs?: number }): RequestHandler[] {
+  const windowMs = limits.windowMs ?? 15 * 60_000;
+  const minutes = Math.round(windowMs / 60_000);
+  const failuresOnly = { windowMs, skipSuccessfulRequests: true, requestWasSuccessful: (_req: unknown, res: { statusCode: number }) => res.statusCode !== 401 };
+  const handlers: RequestHandler[] = [];
+  if (limits.perAddress > 0) {
+    handlers.push(rateLimit({ ...refuse(`too many failed logins from this address; retry in ${minutes} minutes`), ...failuresOnly, limit: limits.perAddress }));
+  }
+  if (limits.perEmail > 0) {
+    const emailOf = (body: unknown) => {
+      const email = (body as { email?: unknown } | undefined)?.email;
+      return typeof email === 'string' ? email.trim().toLowerCase() : undefined;
+    };
+    handlers.push(
+      rateLimit({
+        ...refuse(`too many failed logins for this email; retry in ${minutes} minutes`),
+        ...failuresOnly,
+        limit: limits.perEmail,
+        // A body without an email is refused by validation (400) and needs no count.
+        skip: (req) => emailOf(req.body) === undefined,
+        keyGenerator: (req) => `login:${emailOf(req.body) ?? ''}`,
+      }),
+    );
+  }
+  return handlers;
+}

@@ -3,7 +3,7 @@ import { appendAudit } from '../db/audit';
 import type { Knex } from '../db/knex';
 import { loadRedactionSetting, storeRedactionSetting } from '../db/redaction';
 import { hidesAnything, redact, redactionPolicy, redactionSettingSchema, type RedactionPolicy } from '../domain/redaction';
-import { authOf, principalOf, requireWorkspaceRole } from './auth';
+import { authOf, onAuthorised, principalOf, requireWorkspaceRole, type AuthContext } from './auth';
 import { HttpError, parseOr400 } from './errors';
 
 const NOTHING_HIDDEN: RedactionPolicy = { revenue: false, fields: new Set() };
@@ -26,26 +26,33 @@ export function redactionOf(res: Response): Redaction {
   const resolved = (res.locals as { redaction?: Redaction }).redaction;
   if (resolved) return resolved;
   const principal = principalOf(res);
-  return redactionFrom(principal?.kind === 'token' ? redactionPolicy(principal.role) : NOTHING_HIDDEN);
+  if (principal?.kind === 'token') return redactionFrom(redactionPolicy(principal.role));
+  // A session's role is per workspace: the guard's, or the least one if none ran.
+  if (principal?.kind === 'session') return redactionFrom(redactionPolicy((res.locals as { auth?: AuthContext }).auth?.role ?? 'viewer'));
+  return redactionFrom(NOTHING_HIDDEN);
 }
 
 /**
- * Resolves the caller's redaction (role + the token's workspace setting) and applies
- * it to every successful JSON body, so no route can forget it. Routes that write CSV
- * pass their rows through redactionOf(res).apply before formatting them: the same
- * rule for both. The token's workspace is the only one its routes can reach (the
- * guards refuse any other), so its setting is the one that applies.
+ * Resolves the caller's redaction (role + the workspace's setting) and applies it to
+ * every successful JSON body, so no route can forget it. Routes that write CSV pass
+ * their rows through redactionOf(res).apply before formatting them: the same rule for
+ * both. A token's workspace is the only one its routes can reach (the guards refuse
+ * any other), so its setting applies from the start; a session's role depends on the
+ * workspace a route names, so its redaction is resolved when the guard has decided.
  */
 export function redactResponses({ db }: { db: Knex }): RequestHandler {
-  return async (_req, res, next) => {
-    const principal = principalOf(res);
-    if (principal?.kind !== 'token') return next();
-    const redaction = redactionFrom(redactionPolicy(principal.role, await loadRedactionSetting(db, principal.workspaceId)));
+  const install = async (res: Response, role: AuthContext['role'], workspaceId: string) => {
+    const redaction = redactionFrom(redactionPolicy(role, await loadRedactionSetting(db, workspaceId)));
     (res.locals as { redaction?: Redaction }).redaction = redaction;
     if (redaction.active) {
       const json = res.json.bind(res);
       res.json = (body: unknown) => json(res.statusCode < 300 ? redaction.apply(body) : body);
     }
+  };
+  return async (_req, res, next) => {
+    const principal = principalOf(res);
+    if (principal?.kind === 'token') await install(res, principal.role, principal.workspaceId);
+    if (principal?.kind === 'session') onAuthorised(res, (auth) => install(res, auth.role, auth.workspaceId));
     next();
   };
 }

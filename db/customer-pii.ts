@@ -1,6 +1,5 @@
-import { createHmac, hkdfSync } from 'node:crypto';
 import type { Db } from './knex';
-import { open, seal, type Keyring } from '../platform/crypto';
+import { keyedHash, keyedHashes, open, seal, type Keyring } from '../platform/crypto';
 
 /**
  * Customer PII in the Stripe mirror (stripe_customers.email, .name) is sealed with
@@ -16,20 +15,17 @@ import { open, seal, type Keyring } from '../platform/crypto';
 
 export const piiContext = (workspaceId: string, customerId: string, field: 'email' | 'name') => `stripe_customer:${workspaceId}:${customerId}:${field}`;
 
-const lookupKey = (key: Buffer) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'wysera email lookup v1', 32));
-
 /** Emails match case-insensitively and without surrounding blanks, as mail systems treat them. */
-const normalEmail = (email: string) => email.trim().toLowerCase();
+export const normalEmail = (email: string) => email.trim().toLowerCase();
 
-export function emailHash(ring: Keyring, workspaceId: string, email: string, keyId = ring.activeKeyId): string {
-  const key = ring.keys.get(keyId);
-  if (!key) throw new Error(`key "${keyId}" is not in the keyring`);
-  // The workspace is part of the input: one email in two workspaces hashes apart.
-  return `${keyId}.${createHmac('sha256', lookupKey(key)).update(`${workspaceId}\n${normalEmail(email)}`).digest('hex')}`;
-}
+const CUSTOMER_EMAIL_LOOKUP = 'wysera email lookup v1';
+
+// The workspace is part of the input: one email in two workspaces hashes apart.
+export const emailHash = (ring: Keyring, workspaceId: string, email: string, keyId = ring.activeKeyId): string =>
+  keyedHash(ring, CUSTOMER_EMAIL_LOOKUP, `${workspaceId}\n${normalEmail(email)}`, keyId);
 
 /** The hashes an email may be stored under: one per key in the ring. */
-export const emailHashes = (ring: Keyring, workspaceId: string, email: string) => [...ring.keys.keys()].map((id) => emailHash(ring, workspaceId, email, id));
+export const emailHashes = (ring: Keyring, workspaceId: string, email: string) => keyedHashes(ring, CUSTOMER_EMAIL_LOOKUP, `${workspaceId}\n${normalEmail(email)}`);
 
 /** Seals a mirror customer row's email and name (with the email's hash) before it is written. */
 export function sealCustomerPii<R extends { id: string } & Record<string, unknown>>(ring: Keyring, workspaceId: string, row: R): R & { email: string | null; name: string | null; email_hash: string | null } {

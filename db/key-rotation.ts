@@ -2,6 +2,7 @@ import type { Db, Knex } from './knex';
 import { appendAudit } from './audit';
 import { emailHash, piiContext } from './customer-pii';
 import { secretContext } from './workspaces';
+import { userEmailContext, userEmailHash } from './users';
 import { open, seal, sealedKeyId, type Keyring } from '../platform/crypto';
 
 type Row = Record<string, unknown>;
@@ -35,6 +36,12 @@ export const SEALED_TABLES: readonly SealedTable[] = [
       { name: 'name', context: (r) => piiContext(str(r.workspace_id), str(r.id), 'name') },
     ],
     derived: { name: 'email_hash', compute: (ring, r, opened) => (opened.email == null ? null : emailHash(ring, str(r.workspace_id), opened.email)) },
+  },
+  {
+    table: 'users',
+    key: ['id'],
+    columns: [{ name: 'email', context: (r) => userEmailContext(str(r.id)) }],
+    derived: { name: 'email_hash', compute: (ring, _r, opened) => (opened.email == null ? null : userEmailHash(ring, opened.email)) },
   },
 ];
 

@@ -21,3 +21,11 @@ export function roleAtLeast(role: Role, minimum: Role): boolean {
 export function canSeeRevenue(role: Role): boolean {
   return roleAtLeast(role, 'finance');
 }
+
+/**
+ * Whether a workspace keeps an owner when one member's role goes from `before` to
+ * `after` (null: the member is removed), given how many owners it has now.
+ */
+export function keepsAnOwner(owners: number, before: Role, after: Role | null): boolean {
+  return before !== 'owner' || after === 'owner' || owners > 1;
+}

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 /**
  * Encryption of secrets at rest with AES-256-GCM. A sealed value is
@@ -64,3 +64,19 @@ export function open(ring: Keyring, sealed: string, context: string): string {
 export function sealedKeyId(sealed: string): string | undefined {
   return sealed.split('.')[1];
 }
+
+/**
+ * A keyed hash for finding sealed values without opening them: HMAC-SHA256 of the
+ * input under a key derived (HKDF) from a keyring key for one purpose, returned as
+ * `<keyId>.<hex>` so a rotation can tell which rows still hash under an old key.
+ * Distinct purposes give unrelated hashes of the same input.
+ */
+export function keyedHash(ring: Keyring, purpose: string, input: string, keyId = ring.activeKeyId): string {
+  const key = ring.keys.get(keyId);
+  if (!key) throw new Error(`key "${keyId}" is not in the keyring`);
+  const derived = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), purpose, 32));
+  return `${keyId}.${createHmac('sha256', derived).update(input).digest('hex')}`;
+}
+
+/** The hashes an input may be stored under: one per key in the ring (old and new during a rotation). */
+export const keyedHashes = (ring: Keyring, purpose: string, input: string) => [...ring.keys.keys()].map((id) => keyedHash(ring, purpose, input, id));

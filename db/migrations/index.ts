@@ -5,6 +5,7 @@ import * as m003 from './003_access';
 import * as m004 from './004_analytics';
 import * as m005 from './005_plays';
 import * as m006 from './006_customer_pii';
+import * as m007 from './007_users_sessions';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -17,6 +18,7 @@ const migrations: Record<string, Knex.Migration> = {
   '004_analytics': m004,
   '005_plays': m005,
   '006_customer_pii': m006,
+  '007_users_sessions': m007,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

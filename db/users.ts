@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from './knex';
+import { normalEmail } from './customer-pii';
+import { keyedHash, keyedHashes, open, seal, type Keyring } from '../platform/crypto';
+import { hashPassword, passwordParamsSchema, type PasswordHash } from '../platform/passwords';
+
+/**
+ * People who sign in to the web UI. A user's email is sealed with the keyring (bound
+ * to the user's id) and found through a keyed hash of the normalised email, as
+ * customer emails are (db/customer-pii.ts); the password is a scrypt hash with its
+ * salt and parameters (platform/passwords.ts).
+ */
+export interface User {
+  id: string;
+  email: string;
+  createdAt: Date;
+}
+
+export interface UserWithPassword extends User {
+  password: PasswordHash;
+}
+
+interface UserRow {
+  id: string;
+  email: string;
+  email_hash: string;
+  password_hash: string;
+  password_salt: string;
+  password_params: unknown;
+  created_at: Date;
+  password_changed_at: Date;
+}
+
+export const userEmailContext = (userId: string) => `user:${userId}:email`;
+
+// Not per workspace: one person has one account across workspaces.
+const USER_EMAIL_LOOKUP = 'wysera user email lookup v1';
+export const userEmailHash = (ring: Keyring, email: string, keyId = ring.activeKeyId) => keyedHash(ring, USER_EMAIL_LOOKUP, normalEmail(email), keyId);
+
+export const newUserId = () => `usr_${randomBytes(9).toString('base64url')}`;
+
+const toUser = (ring: Keyring, r: UserRow): User => ({ id: r.id, email: open(ring, r.email, userEmailContext(r.id)), createdAt: r.created_at });
+
+const passwordColumns = (p: PasswordHash) => ({ password_hash: p.hash, password_salt: p.salt, password_params: JSON.stringify(p.params) });
+
+export async function findUser(db: Db, ring: Keyring, id: string): Promise<User | undefined> {
+  const row = await db<UserRow>('users').where({ id }).first();
+  return row && toUser(ring, row);
+}
+
+/** The user with this email (any case, any key of the ring), with its password hash to check. */
+export async function findUserByEmail(db: Db, ring: Keyring, email: string): Promise<UserWithPassword | undefined> {
+  const row = await db<UserRow>('users').whereIn('email_hash', keyedHashes(ring, USER_EMAIL_LOOKUP, normalEmail(email))).first();
+  if (!row) return undefined;
+  return { ...toUser(ring, row), password: { hash: row.password_hash, salt: row.password_salt, params: passwordParamsSchema.parse(row.password_params) } };
+}
+
+export async function setPassword(db: Db, userId: string, password: string): Promise<void> {
+  await db('users').where({ id: userId }).update({ ...passwordColumns(await hashPassword(password)), password_changed_at: db.fn.now() });
+}
+
+/**
+ * The user with this email, created with `password` if there is none. Creation is
+ * serialised by a transaction-scoped advisory lock, since the unique hash cannot
+ * catch one email hashed under two keys during a rotation.
+ */
+export async function findOrCreateUser(db: Db, ring: Keyring, email: string, password: string): Promise<{ user: User; created: boolean }> {
+  const run = async (trx: Db) => {
+    await trx.raw('select pg_advisory_xact_lock(hashtext(?))', ['users:create']);
+    const existing = await findUserByEmail(trx, ring, email);
+    if (existing) return { user: { id: existing.id, email: existing.email, createdAt: existing.createdAt }, created: false };
+    const id = newUserId();
+    const trimmed = email.trim();
+    const [row] = await trx<UserRow>('users')
+      .insert({ id, email: seal(ring, trimmed, userEmailContext(id)), email_hash: userEmailHash(ring, trimmed), ...passwordColumns(await hashPassword(password)) })
+      .returning('*');
+    return { user: toUser(ring, row!), created: true };
+  };
+  return 'isTransaction' in db && db.isTransaction ? run(db) : db.transaction(run);
+}
