@@ -109,7 +109,7 @@ function invoiceSnapshot(i: Stripe.Invoice): InvoiceSnapshot {
 }
 
 /** Translates stripe-node errors: outages become StripeUnavailableError; a 404 becomes null. */
-async function read<T>(what: string, call: () => Promise<T>): Promise<T | null> {
+export async function readStripe<T>(what: string, call: () => Promise<T>): Promise<T | null> {
   try {
     return await call();
   } catch (err) {
@@ -132,18 +132,18 @@ export function createStripeReader(clientFor: StripeClientFor): StripeReader {
   return {
     async invoice(workspaceId, invoiceId) {
       const stripe = await clientFor(workspaceId);
-      const i = await read(`invoice ${invoiceId}`, () => stripe.invoices.retrieve(invoiceId));
+      const i = await readStripe(`invoice ${invoiceId}`, () => stripe.invoices.retrieve(invoiceId));
       return i && invoiceSnapshot(i);
     },
     async customer(workspaceId, customerId) {
       const stripe = await clientFor(workspaceId);
-      const c = await read(`customer ${customerId}`, () => stripe.customers.retrieve(customerId));
+      const c = await readStripe(`customer ${customerId}`, () => stripe.customers.retrieve(customerId));
       if (!c || c.deleted) return null;
       return { id: c.id, name: c.name ?? null, email: c.email ?? null, created: iso(c.created) };
     },
     async subscriptionPlan(workspaceId, subscriptionId) {
       const stripe = await clientFor(workspaceId);
-      const s = await read(`subscription ${subscriptionId}`, () => stripe.subscriptions.retrieve(subscriptionId, { expand: ['items.data.price.product'] }));
+      const s = await readStripe(`subscription ${subscriptionId}`, () => stripe.subscriptions.retrieve(subscriptionId, { expand: ['items.data.price.product'] }));
       if (!s) return null;
       const items: RecurringItem[] = [];
       const names: string[] = [];
@@ -160,7 +160,7 @@ export function createStripeReader(clientFor: StripeClientFor): StripeReader {
     async billingPortalUrl(workspaceId, customerId) {
       const stripe = await clientFor(workspaceId);
       try {
-        const session = await read(`billing portal for ${customerId}`, () => stripe.billingPortal.sessions.create({ customer: customerId }));
+        const session = await readStripe(`billing portal for ${customerId}`, () => stripe.billingPortal.sessions.create({ customer: customerId }));
         return session?.url ?? null;
       } catch (err) {
         // No portal configuration in the account: the hosted invoice page is used instead.
@@ -170,7 +170,7 @@ export function createStripeReader(clientFor: StripeClientFor): StripeReader {
     },
     async payOutOfBand(workspaceId, invoiceId) {
       const stripe = await clientFor(workspaceId);
-      const i = await read(`invoice ${invoiceId}`, () => stripe.invoices.pay(invoiceId, { paid_out_of_band: true }));
+      const i = await readStripe(`invoice ${invoiceId}`, () => stripe.invoices.pay(invoiceId, { paid_out_of_band: true }));
       if (!i) throw new StripeNotFoundError(`Stripe has no invoice ${invoiceId}`);
       return invoiceSnapshot(i);
     },

@@ -19,8 +19,9 @@ import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
 import { syncProgressSignal, type SyncResource } from '../workflows/sync-messages';
 import type { StripeClients } from './stripe-client';
+import { PAGE_SIZE, restOfList } from './stripe-lists';
 
-export const PAGE_SIZE = 100;
+export { PAGE_SIZE };
 
 export interface SyncActivityDeps {
   db: Knex;
@@ -68,18 +69,6 @@ interface Page {
   store: (trx: Knex.Transaction, stateAt: Date) => Promise<unknown>;
 }
 
-/** Pages through the rest of an embedded list (items, lines) beyond what the parent carried. */
-async function rest<T extends { id: string }>(first: Stripe.ApiList<T>, next: (startingAfter: string) => Promise<Stripe.ApiList<T>>): Promise<Stripe.ApiList<T>> {
-  const data = [...first.data];
-  let hasMore = first.has_more;
-  while (hasMore && data.length) {
-    const page = await next(data[data.length - 1]!.id);
-    data.push(...page.data);
-    hasMore = page.has_more;
-  }
-  return { ...first, data, has_more: false };
-}
-
 const created = (o: { created: number }) => o.created;
 const oldest = (xs: { created: number }[]): number | null => (xs.length ? Math.min(...xs.map(created)) : null);
 
@@ -109,7 +98,7 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, par
       const list = await stripe.subscriptions.list({ ...params, status: 'all', expand: ['data.discounts'] });
       // A subscription carries its first items only; fetch the rest so the mirror is complete.
       for (const s of list.data) {
-        if (s.items.has_more) s.items = await rest(s.items, (after) => stripe.subscriptionItems.list({ subscription: s.id, limit: PAGE_SIZE, starting_after: after }));
+        if (s.items.has_more) s.items = await restOfList(s.items, (after) => stripe.subscriptionItems.list({ subscription: s.id, limit: PAGE_SIZE, starting_after: after }));
       }
       return page(list, (trx, xs, t) => upsertSubscriptions(trx, ws, xs, t));
     }
@@ -117,7 +106,7 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, par
       const list = await stripe.invoices.list(params);
       for (const inv of list.data) {
         const id = inv.id;
-        if (id && inv.lines.has_more) inv.lines = await rest(inv.lines, (after) => stripe.invoices.listLineItems(id, { limit: PAGE_SIZE, starting_after: after }));
+        if (id && inv.lines.has_more) inv.lines = await restOfList(inv.lines, (after) => stripe.invoices.listLineItems(id, { limit: PAGE_SIZE, starting_after: after }));
       }
       return page(list, (trx, xs, t) => upsertInvoices(trx, ws, xs, t));
     }

@@ -30,6 +30,8 @@ export type MirrorTable =
   | 'stripe_payment_intents';
 
 type Row = Record<string, unknown> & { id: string };
+/** A mirror row as the row mappers below build it (before workspace and state time are added). */
+export type MirrorRow = Row;
 
 /** Upserts rows keyed by (workspace, id) unless the stored state is newer; returns the ids written. */
 async function upsertRows(db: Db, table: MirrorTable, workspaceId: string, stateAt: Date, rows: Row[]): Promise<string[]> {
@@ -43,6 +45,16 @@ async function upsertRows(db: Db, table: MirrorTable, workspaceId: string, state
     .where(`${table}.stripe_state_at`, '<=', db.ref('excluded.stripe_state_at'))
     .returning('id');
   return written.map((w) => w.id);
+}
+
+/** The mirror's row of one object, with its `stripe_state_at`, or undefined when it is not mirrored. */
+export async function mirroredRow(db: Db, table: MirrorTable, workspaceId: string, id: string): Promise<(Record<string, unknown> & { stripe_state_at: Date }) | undefined> {
+  return db(table).where({ workspace_id: workspaceId, id }).first<(Record<string, unknown> & { stripe_state_at: Date }) | undefined>();
+}
+
+/** The mirrored rows of an object's embedded list (subscription items, invoice lines, a charge's refunds). */
+export async function mirroredChildren(db: Db, table: MirrorTable, parentColumn: string, workspaceId: string, parentId: string): Promise<Record<string, unknown>[]> {
+  return db(table).where({ workspace_id: workspaceId, [parentColumn]: parentId });
 }
 
 /** Deletes children of the written parents that the parents no longer list (one statement). */

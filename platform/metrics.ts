@@ -24,6 +24,12 @@ export function createMetrics() {
       labelNames: ['type', 'outcome'] as const,
       registers: [registry],
     }),
+    relayRefetches: new Counter({
+      name: 'wysera_relay_refetches_total',
+      help: 'Events whose object the relay read again from Stripe instead of trusting the event (same-second tie or truncated list), by Stripe event type',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    }),
     relayLagSeconds: new Histogram({
       name: 'wysera_relay_lag_seconds',
       help: 'Time from an event entering the inbox to its delivery to workflows',

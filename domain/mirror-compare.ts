@@ -1,0 +1,86 @@
+/**
+ * Whether a webhook event's copy of a Stripe object can be trusted against what the
+ * mirror already holds. Stripe's event `created` has a one-second resolution, so two
+ * states of one object produced in the same second carry the same time, and the
+ * mirror's "newest state wins" cannot tell which is current.
+ */
+
+/**
+ * - `stale`: the mirror holds state from a later second; the event changes nothing.
+ * - `doubt`: the event alone cannot give the current state; ask Stripe.
+ * - `clear`: apply the event as the state of its time.
+ */
+export type MirrorVerdict = 'stale' | 'doubt' | 'clear';
+
+export interface MirrorVerdictInput {
+  /** Stripe's `event.created` as a time (whole seconds). */
+  eventAt: Date;
+  /** When the mirror's state of the object is from; null when it is not mirrored yet. */
+  storedAt: Date | null;
+  /** The event's object carries a truncated embedded list (`has_more`). */
+  truncated: boolean;
+  /** Only asked when the stored state is from the event's second: do the contents differ? */
+  differs: () => Promise<boolean>;
+}
+
+export async function mirrorVerdict(input: MirrorVerdictInput): Promise<MirrorVerdict> {
+  const second = Math.floor(input.eventAt.getTime() / 1000) * 1000;
+  const stored = input.storedAt?.getTime() ?? null;
+  // Older news never overwrites newer state, truncated or not: nothing to ask Stripe.
+  if (stored !== null && stored >= second + 1000) return 'stale';
+  if (input.truncated) return 'doubt';
+  if (stored === null || stored < second) return 'clear';
+  // The same second: arrival order would decide, and arrival order is not Stripe's order.
+  return (await input.differs()) ? 'doubt' : 'clear';
+}
+
+/** A value made comparable across what the mirror writes and what Postgres reads back. */
+function canonical(v: unknown): unknown {
+  if (v === undefined || v === null) return null;
+  if (v instanceof Date) return { $date: v.getTime() };
+  if (typeof v === 'bigint') return Number(v);
+  if (Array.isArray(v)) return v.map(canonical);
+  if (typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    // jsonb does not keep key order.
+    return Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, canonical(o[k])]),
+    );
+  }
+  return v;
+}
+
+function parsedJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Whether one column's value as the mirror would write it equals the stored one.
+ * jsonb columns are written as JSON text and read back parsed, so text compared with
+ * a stored object or array is compared parsed.
+ */
+export function sameColumnValue(incoming: unknown, stored: unknown): boolean {
+  const a = typeof incoming === 'string' && stored !== null && typeof stored === 'object' && !(stored instanceof Date) ? parsedJson(incoming) : incoming;
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(stored));
+}
+
+/** Whether every column of an incoming row equals the stored row's (bookkeeping columns aside). */
+export function sameRowContents(incoming: Record<string, unknown>, stored: Record<string, unknown>): boolean {
+  return Object.keys(incoming).every((k) => sameColumnValue(incoming[k], stored[k]));
+}
+
+/** Whether an embedded list's rows are exactly the stored ones: the same ids with the same contents. */
+export function sameRowSet(incoming: (Record<string, unknown> & { id: string })[], stored: Record<string, unknown>[]): boolean {
+  if (incoming.length !== stored.length) return false;
+  const byId = new Map(stored.map((r) => [String(r.id), r]));
+  return incoming.every((r) => {
+    const s = byId.get(r.id);
+    return s !== undefined && sameRowContents(r, s);
+  });
+}

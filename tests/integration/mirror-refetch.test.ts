@@ -1,0 +1,243 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type Stripe from 'stripe';
+import { endpointOf, StripeClients } from '../../activities/stripe-client';
+import { StripeUnavailableError } from '../../activities/stripe-reader';
+import type { Knex } from '../../db/knex';
+import { upsertSubscriptions } from '../../db/mirror';
+import { insertWorkspace } from '../../db/workspaces';
+import type { SubscribedEventType } from '../../domain/stripe-events';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { startSimulator, type Simulator } from '../../sim/server';
+import { applyEventToMirror, type MirrorApplyResult } from '../../workers/mirror-events';
+import { createMirrorRefetch, type MirrorRefetch } from '../../workers/mirror-refetch';
+import { freshDatabase } from '../helpers/db';
+import { stripeEvent } from '../helpers/stripe';
+
+/**
+ * The relay's "re-fetch when in doubt", against real Postgres and the project's
+ * Stripe simulator as the Stripe peer: a workspace connected to the simulated
+ * account with its restricted key, sealed like any other.
+ */
+const keyring = parseKeyring(generateKeySpec());
+const ws = 'ws_refetch';
+/** Same account, no refetch: today's event-only behaviour, for contrast. */
+const wsPlain = 'ws_refetchPlain';
+/** Same account, a slow configured rate: shows refetches wait for the workspace's limiter. */
+const wsSlow = 'ws_refetchSlow';
+const SLOW_RPS = 4;
+
+let db: Knex;
+let drop: () => Promise<void>;
+let sim: Simulator;
+let stripe: StripeClients;
+let refetch: MirrorRefetch;
+let accountId: string;
+
+beforeAll(async () => {
+  ({ db, drop } = await freshDatabase());
+  sim = await startSimulator({ seed: 'mirror-refetch', customers: 40, months: 6, port: 0 });
+  accountId = sim.accounts[0]!.id;
+  // One retry, short timeout: an outage is reported in about a second.
+  stripe = new StripeClients({ endpoint: endpointOf(sim.url), retry: { maxRetries: 1 }, timeoutMs: 3000 });
+  const stripeKey = sim.accounts[0]!.restrictedKey;
+  await insertWorkspace(db, keyring, { id: ws, name: 'Refetch', webhookSecret: 'whsec_refetch', stripeKey });
+  await insertWorkspace(db, keyring, { id: wsPlain, name: 'Refetch plain', webhookSecret: 'whsec_refetch', stripeKey });
+  await insertWorkspace(db, keyring, { id: wsSlow, name: 'Refetch slow', webhookSecret: 'whsec_refetch', stripeKey, settings: { stripeRateLimitRps: SLOW_RPS } });
+  refetch = createMirrorRefetch({ db, keyring, stripe });
+}, 60_000);
+
+afterAll(async () => {
+  sim?.clearOutage();
+  await sim?.stop();
+  await drop?.();
+});
+
+beforeEach(() => {
+  sim.clearOutage();
+  sim.resetStats();
+});
+
+type Json = Record<string, unknown>;
+const clone = <T>(v: T): T => structuredClone(v);
+/** A second well in the past on both clocks, so a refetch's time is clearly later. */
+const pastSecond = (offset = 0) => Math.floor(Date.now() / 1000) - 600 + offset;
+const apply = (workspace: string, type: SubscribedEventType, object: object, created: number, withRefetch = true): Promise<MirrorApplyResult> =>
+  applyEventToMirror(db, workspace, type, stripeEvent(type, object as Json, { created }), withRefetch ? refetch : undefined);
+/** The simulator's requests for our account, as it logged them. */
+const stripeRequests = () => sim.requests().filter((r) => r.account === accountId);
+
+const account = () => sim.account();
+/** Simulated subscriptions, each used by one test only (tests share the mirror). */
+const used = new Set<string>();
+function simSubscription(pred: (s: Stripe.Subscription) => boolean): Stripe.Subscription {
+  const s = account().subscriptions.rows.find((x) => !used.has(x.id) && pred(x));
+  if (!s) throw new Error('the generated account has no such subscription');
+  used.add(s.id);
+  return clone(s);
+}
+
+/** A same-second copy of `sub` with other contents than Stripe's current state. */
+function alteredSubscription(sub: Stripe.Subscription, status: Stripe.Subscription.Status, quantity: number): Stripe.Subscription {
+  return { ...sub, status, items: { ...sub.items, data: sub.items.data.map((i) => ({ ...i, quantity })), has_more: false } };
+}
+
+const subscriptionRow = (workspace: string, id: string) => db('stripe_subscriptions').where({ workspace_id: workspace, id }).first<{ status: string; stripe_state_at: Date }>();
+const itemsOf = async (workspace: string, subId: string) =>
+  (await db('stripe_subscription_items').where({ workspace_id: workspace, subscription_id: subId }).orderBy('id').select<{ id: string; quantity: number | null }[]>('id', 'quantity')).map((r) => ({ id: r.id, quantity: r.quantity }));
+const stripeItems = (s: Stripe.Subscription) => s.items.data.map((i) => ({ id: i.id, quantity: i.quantity ?? null })).sort((a, b) => a.id.localeCompare(b.id));
+
+describe('same-second updates with different contents', () => {
+  it("end in Stripe's current state, read once through the workspace's client", async () => {
+    const current = simSubscription((s) => s.status !== 'past_due' && s.items.data.every((i) => i.quantity !== 7 && i.quantity !== 9));
+    const t = pastSecond();
+    const first = await apply(ws, 'customer.subscription.updated', alteredSubscription(current, 'past_due', 7), t);
+    expect(first).toEqual({ written: true, refetched: false });
+    expect(stripeRequests()).toEqual([]);
+
+    const requestsBefore = stripe.statsOf(ws).requests;
+    const second = await apply(ws, 'customer.subscription.updated', alteredSubscription(current, 'past_due', 9), t);
+    expect(second).toEqual({ written: true, refetched: true });
+    // Neither event's contents: the state Stripe holds now.
+    expect((await subscriptionRow(ws, current.id))?.status).toBe(current.status);
+    expect(await itemsOf(ws, current.id)).toEqual(stripeItems(current));
+    // The refetch is stamped with the time it was made, so both events are older now.
+    expect((await subscriptionRow(ws, current.id)).stripe_state_at.getTime()).toBeGreaterThan((t + 1) * 1000);
+    const requests = stripeRequests();
+    expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/subscriptions/${current.id}`]);
+    expect(requests[0]!.status).toBe(200);
+    // Counted by the workspace's paced client: it went through the workspace's limiter.
+    expect(stripe.statsOf(ws).requests - requestsBefore).toBe(1);
+
+    // Either event delivered again is older than the refetched state: nothing changes, nothing is asked.
+    expect(await apply(ws, 'customer.subscription.updated', alteredSubscription(current, 'past_due', 7), t)).toEqual({ written: false, refetched: false });
+    expect(stripeRequests()).toHaveLength(1);
+  });
+
+  it('the same state delivered twice in one second is not in doubt', async () => {
+    const current = simSubscription(() => true);
+    const t = pastSecond(1);
+    expect(await apply(ws, 'customer.subscription.created', current, t)).toEqual({ written: true, refetched: false });
+    expect(await apply(ws, 'customer.subscription.created', clone(current), t)).toEqual({ written: true, refetched: false });
+    expect(stripeRequests()).toEqual([]);
+  });
+
+  it('without a refetch, arrival order decides the tie (the event-only behaviour)', async () => {
+    const current = simSubscription((s) => s.items.data.every((i) => i.quantity !== 9));
+    const t = pastSecond();
+    await apply(wsPlain, 'customer.subscription.updated', alteredSubscription(current, 'past_due', 7), t, false);
+    expect(await apply(wsPlain, 'customer.subscription.updated', alteredSubscription(current, 'past_due', 9), t, false)).toEqual({ written: true, refetched: false });
+    expect((await itemsOf(wsPlain, current.id)).map((i) => i.quantity)).toEqual(current.items.data.map(() => 9));
+    expect(stripeRequests()).toEqual([]);
+  });
+
+  it('a sync-stored state from the same second loses to a different event only through Stripe', async () => {
+    // A state stored at T.500 (a sync's fetch time) and an event stamped T: event-only
+    // logic would drop the event; Stripe decides instead.
+    const current = simSubscription((s) => s.status !== 'past_due');
+    const t = pastSecond(2);
+    await upsertSubscriptions(db, ws, [alteredSubscription(current, 'past_due', 5)], new Date(t * 1000 + 500));
+    expect(await apply(ws, 'customer.subscription.updated', alteredSubscription(current, 'trialing', 6), t)).toEqual({ written: true, refetched: true });
+    expect((await subscriptionRow(ws, current.id))?.status).toBe(current.status);
+    expect(await itemsOf(ws, current.id)).toEqual(stripeItems(current));
+  });
+});
+
+describe('truncated embedded lists', () => {
+  it('a subscription event with items.has_more ends with every item Stripe has', async () => {
+    const current = simSubscription((s) => s.items.data.length >= 2);
+    const truncated: Stripe.Subscription = { ...current, items: { ...current.items, data: current.items.data.slice(0, 1), has_more: true } };
+    expect(await apply(ws, 'customer.subscription.updated', truncated, pastSecond())).toEqual({ written: true, refetched: true });
+    expect(await itemsOf(ws, current.id)).toEqual(stripeItems(current));
+    expect(stripeRequests().map((r) => r.path)).toEqual([`/v1/subscriptions/${current.id}`]);
+
+    // The event alone (no refetch) keeps only what it carries.
+    await apply(wsPlain, 'customer.subscription.updated', clone(truncated), pastSecond(), false);
+    expect((await itemsOf(wsPlain, current.id)).map((i) => i.id)).toEqual([current.items.data[0]!.id]);
+  });
+
+  it('an invoice event with lines.has_more ends with every line Stripe has', async () => {
+    const current = clone(account().invoices.rows.find((i) => i.lines.data.length >= 2)!);
+    const truncated: Stripe.Invoice = { ...current, lines: { ...current.lines, data: current.lines.data.slice(0, 1), has_more: true } };
+    expect(await apply(ws, 'invoice.payment_succeeded', truncated, pastSecond())).toEqual({ written: true, refetched: true });
+    const lines = await db('stripe_invoice_lines').where({ workspace_id: ws, invoice_id: current.id }).orderBy('id').pluck<string[]>('id');
+    expect(lines).toEqual(current.lines.data.map((l) => l.id).sort());
+    expect(stripeRequests().map((r) => r.path)).toEqual([`/v1/invoices/${current.id}`]);
+  });
+
+  it('a charge.refunded event with refunds.has_more ends with every refund Stripe has', async () => {
+    const current = clone(account().charges.rows.find((c) => c.amount_refunded > 0)!);
+    const refunds = account().refunds.rows.filter((r) => r.charge === current.id);
+    expect(refunds.length).toBeGreaterThan(0);
+    const truncated: Stripe.Charge = { ...current, refunds: { object: 'list', data: [], has_more: true, url: `/v1/charges/${current.id}/refunds` } };
+    expect(await apply(ws, 'charge.refunded', truncated, pastSecond())).toEqual({ written: true, refetched: true });
+    const stored = await db('stripe_refunds').where({ workspace_id: ws, charge_id: current.id }).orderBy('id').pluck<string[]>('id');
+    expect(stored).toEqual(refunds.map((r) => r.id).sort());
+    expect(stripeRequests().map((r) => r.path)).toEqual([`/v1/charges/${current.id}`, '/v1/refunds']);
+  });
+});
+
+describe('out-of-order delivery', () => {
+  it('an older event after a newer one writes nothing and asks Stripe nothing, even truncated', async () => {
+    const current = simSubscription((s) => s.items.data.length >= 2);
+    const t = pastSecond();
+    expect(await apply(ws, 'customer.subscription.updated', alteredSubscription(current, 'active', 3), t + 10)).toEqual({ written: true, refetched: false });
+    const before = await itemsOf(ws, current.id);
+    const older: Stripe.Subscription = { ...alteredSubscription(current, 'past_due', 8), items: { ...current.items, data: current.items.data.slice(0, 1), has_more: true } };
+    expect(await apply(ws, 'customer.subscription.updated', older, t)).toEqual({ written: false, refetched: false });
+    expect((await subscriptionRow(ws, current.id))?.status).toBe('active');
+    expect(await itemsOf(ws, current.id)).toEqual(before);
+    expect(stripeRequests()).toEqual([]);
+  });
+});
+
+describe('Stripe unavailable', () => {
+  for (const mode of ['error', 'down'] as const) {
+    it(`a doubtful event during an outage (${mode}) throws a retryable error and leaves the mirror unchanged`, async () => {
+      const current = simSubscription((s) => s.status !== 'past_due');
+      const t = pastSecond();
+      await apply(ws, 'customer.subscription.updated', alteredSubscription(current, 'past_due', 4), t);
+      const rowBefore = await subscriptionRow(ws, current.id);
+      const itemsBefore = await itemsOf(ws, current.id);
+
+      sim.setOutage({ mode });
+      await expect(apply(ws, 'customer.subscription.updated', alteredSubscription(current, 'trialing', 11), t)).rejects.toBeInstanceOf(StripeUnavailableError);
+      expect(await subscriptionRow(ws, current.id)).toEqual(rowBefore);
+      expect(await itemsOf(ws, current.id)).toEqual(itemsBefore);
+
+      // When Stripe is back, the relay's retry of the same event ends in Stripe's state.
+      sim.clearOutage();
+      expect(await apply(ws, 'customer.subscription.updated', alteredSubscription(current, 'trialing', 11), t)).toEqual({ written: true, refetched: true });
+      expect((await subscriptionRow(ws, current.id))?.status).toBe(current.status);
+      expect(await itemsOf(ws, current.id)).toEqual(stripeItems(current));
+    }, 30_000);
+  }
+});
+
+describe('the rate limit', () => {
+  it("every refetch waits for the workspace's limiter", async () => {
+    const subs = [0, 1, 2, 3].map(() => simSubscription((s) => s.items.data.length >= 1));
+    const requestsBefore = stripe.statsOf(wsSlow).requests;
+    const started = Date.now();
+    const results = await Promise.all(
+      subs.map((s) => apply(wsSlow, 'customer.subscription.updated', { ...s, items: { ...s.items, data: s.items.data.slice(0, 1), has_more: true } }, pastSecond())),
+    );
+    expect(results.every((r) => r.refetched)).toBe(true);
+    const requests = stripeRequests();
+    expect(requests.map((r) => r.path).sort()).toEqual(subs.map((s) => `/v1/subscriptions/${s.id}`).sort());
+    expect(stripe.statsOf(wsSlow).requests - requestsBefore).toBe(requests.length);
+    // One token per request at SLOW_RPS: the fourth cannot leave before three intervals.
+    const last = Math.max(...requests.map((r) => r.at));
+    expect(last - started).toBeGreaterThanOrEqual(((requests.length - 1) * 1000) / SLOW_RPS - 20);
+  });
+});
+
+describe('a workspace without a Stripe key', () => {
+  it('cannot ask Stripe, so the event is applied as it is', async () => {
+    await insertWorkspace(db, keyring, { id: 'ws_refetchNoKey', name: 'No key', webhookSecret: 'whsec_refetch' });
+    const current = simSubscription((s) => s.items.data.length >= 2);
+    const truncated: Stripe.Subscription = { ...current, items: { ...current.items, data: current.items.data.slice(0, 1), has_more: true } };
+    expect(await apply('ws_refetchNoKey', 'customer.subscription.updated', truncated, pastSecond())).toEqual({ written: true, refetched: false });
+    expect((await itemsOf('ws_refetchNoKey', current.id)).map((i) => i.id)).toEqual([current.items.data[0]!.id]);
+    expect(stripeRequests()).toEqual([]);
+  });
+});

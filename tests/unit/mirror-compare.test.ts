@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { mirrorVerdict, sameColumnValue, sameRowContents, sameRowSet } from '../../domain/mirror-compare';
+
+const at = (iso: string) => new Date(iso);
+
+describe('mirror verdict', () => {
+  const event = at('2026-03-01T10:00:05Z');
+  const differs = (answer: boolean) => () => Promise.resolve(answer);
+  const asked = () => Promise.reject(new Error('contents must not be compared here'));
+
+  it('trusts an event for an object not mirrored yet, unless its list is truncated', async () => {
+    expect(await mirrorVerdict({ eventAt: event, storedAt: null, truncated: false, differs: asked })).toBe('clear');
+    expect(await mirrorVerdict({ eventAt: event, storedAt: null, truncated: true, differs: asked })).toBe('doubt');
+  });
+
+  it('calls state from a later second stale, even when the event is truncated', async () => {
+    expect(await mirrorVerdict({ eventAt: event, storedAt: at('2026-03-01T10:00:06Z'), truncated: true, differs: asked })).toBe('stale');
+    expect(await mirrorVerdict({ eventAt: event, storedAt: at('2026-03-01T10:01:00Z'), truncated: false, differs: asked })).toBe('stale');
+  });
+
+  it('trusts an event newer than the stored second without comparing', async () => {
+    expect(await mirrorVerdict({ eventAt: event, storedAt: at('2026-03-01T10:00:04.999Z'), truncated: false, differs: asked })).toBe('clear');
+  });
+
+  it('doubts a same-second event only when its contents differ (a sync fetch inside that second counts)', async () => {
+    for (const stored of ['2026-03-01T10:00:05Z', '2026-03-01T10:00:05.900Z']) {
+      expect(await mirrorVerdict({ eventAt: event, storedAt: at(stored), truncated: false, differs: differs(true) })).toBe('doubt');
+      expect(await mirrorVerdict({ eventAt: event, storedAt: at(stored), truncated: false, differs: differs(false) })).toBe('clear');
+    }
+  });
+});
+
+describe('comparing what the mirror would write with what it holds', () => {
+  it('reads jsonb text against parsed values regardless of key order', () => {
+    expect(sameColumnValue('{"a":1,"b":[{"y":2,"x":1}]}', { b: [{ x: 1, y: 2 }], a: 1 })).toBe(true);
+    expect(sameColumnValue('{"a":1}', { a: 2 })).toBe(false);
+    expect(sameColumnValue('[]', [])).toBe(true);
+  });
+
+  it('compares times by instant, and undefined like null', () => {
+    expect(sameColumnValue(at('2026-01-01T00:00:00Z'), at('2026-01-01T00:00:00.000Z'))).toBe(true);
+    expect(sameColumnValue(at('2026-01-01T00:00:00Z'), at('2026-01-01T00:00:01Z'))).toBe(false);
+    expect(sameColumnValue(undefined, null)).toBe(true);
+    expect(sameColumnValue(null, 'x')).toBe(false);
+  });
+
+  it('keeps text that only looks like JSON as text when the stored value is text', () => {
+    expect(sameColumnValue('{"a":1}', '{"a":1}')).toBe(true);
+    expect(sameColumnValue('usd', 'eur')).toBe(false);
+  });
+
+  it('ignores stored bookkeeping columns and compares lists by id', () => {
+    const stored = { id: 'si_1', quantity: 2, workspace_id: 'ws_1', stripe_state_at: at('2026-01-01T00:00:00Z') };
+    expect(sameRowContents({ id: 'si_1', quantity: 2 }, stored)).toBe(true);
+    expect(sameRowContents({ id: 'si_1', quantity: 3 }, stored)).toBe(false);
+    expect(sameRowSet([{ id: 'si_1', quantity: 2 }], [stored])).toBe(true);
+    expect(sameRowSet([{ id: 'si_2', quantity: 2 }], [stored])).toBe(false);
+    expect(sameRowSet([{ id: 'si_1', quantity: 2 }, { id: 'si_2', quantity: 1 }], [stored])).toBe(false);
+    expect(sameRowSet([], [stored])).toBe(false);
+  });
+});

@@ -1,0 +1,77 @@
+import type Stripe from 'stripe';
+import type { StripeClients } from '../activities/stripe-client';
+import { PAGE_SIZE, restOfList } from '../activities/stripe-lists';
+import { readStripe, StripeNotFoundError, workspaceStripeClients } from '../activities/stripe-reader';
+import type { Db } from '../db/knex';
+import type { Keyring } from '../platform/crypto';
+
+/**
+ * Reads an object's current state from Stripe when a webhook event alone cannot be
+ * trusted (see applyEventToMirror). Every object comes back complete: embedded lists
+ * are paged to their end. Each method answers null when Stripe cannot tell (it has no
+ * such object, or the workspace has no Stripe key), and throws StripeUnavailableError
+ * when Stripe cannot be reached or keeps refusing (429, 5xx): worth retrying later.
+ */
+export interface MirrorRefetch {
+  /** The subscription with every item and its discounts' coupon terms. */
+  subscription(workspaceId: string, subscriptionId: string): Promise<Stripe.Subscription | null>;
+  /** The invoice with every line. */
+  invoice(workspaceId: string, invoiceId: string): Promise<Stripe.Invoice | null>;
+  /** The charge with every refund in `refunds`. */
+  charge(workspaceId: string, chargeId: string): Promise<Stripe.Charge | null>;
+}
+
+export interface MirrorRefetchDeps {
+  db: Db;
+  keyring: Keyring;
+  /** The process's shared clients: refetches take tokens from the same per-workspace limiter as the sync and the plays. */
+  stripe: StripeClients;
+}
+
+export function createMirrorRefetch(deps: MirrorRefetchDeps): MirrorRefetch {
+  const clientFor = workspaceStripeClients(deps.db, deps.keyring, deps.stripe);
+  /** The workspace's client, or null when it has no Stripe key to ask with (webhook-only workspaces). */
+  const client = async (workspaceId: string): Promise<Stripe | null> => {
+    try {
+      return await clientFor(workspaceId);
+    } catch (err) {
+      if (err instanceof StripeNotFoundError) return null;
+      throw err;
+    }
+  };
+
+  return {
+    async subscription(workspaceId, id) {
+      const stripe = await client(workspaceId);
+      if (!stripe) return null;
+      return readStripe(`subscription ${id}`, async () => {
+        // Discounts expanded as the sync stores them: the mirror keeps coupon terms for MRR.
+        const s = await stripe.subscriptions.retrieve(id, { expand: ['discounts'] });
+        if (s.items.has_more) s.items = await restOfList(s.items, (after) => stripe.subscriptionItems.list({ subscription: id, limit: PAGE_SIZE, starting_after: after }));
+        return s;
+      });
+    },
+
+    async invoice(workspaceId, id) {
+      const stripe = await client(workspaceId);
+      if (!stripe) return null;
+      return readStripe(`invoice ${id}`, async () => {
+        const inv = await stripe.invoices.retrieve(id);
+        if (inv.lines.has_more) inv.lines = await restOfList(inv.lines, (after) => stripe.invoices.listLineItems(id, { limit: PAGE_SIZE, starting_after: after }));
+        return inv;
+      });
+    },
+
+    async charge(workspaceId, id) {
+      const stripe = await client(workspaceId);
+      if (!stripe) return null;
+      return readStripe(`charge ${id}`, async () => {
+        const charge = await stripe.charges.retrieve(id);
+        // Charges no longer embed their refunds unless expanded; list them all instead.
+        const first = await stripe.refunds.list({ charge: id, limit: PAGE_SIZE });
+        charge.refunds = await restOfList(first, (after) => stripe.refunds.list({ charge: id, limit: PAGE_SIZE, starting_after: after }));
+        return charge;
+      });
+    },
+  };
+}
