@@ -12,5 +12,7 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist
+# The API bundles the browser UI from these sources when it starts (api/web.ts).
+COPY --from=build /app/web ./web
 USER node
 CMD ["node", "dist/api/main.js"]

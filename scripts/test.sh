@@ -14,6 +14,7 @@ step "lint"
 ./node_modules/.bin/eslint .
 step "type check"
 ./node_modules/.bin/tsc --noEmit -p tsconfig.json
+./node_modules/.bin/tsc --noEmit -p web
 step "tests"
 mkdir -p test-results
 status=0

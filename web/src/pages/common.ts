@@ -1,0 +1,25 @@
+import { ApiError } from '../api';
+import { h } from '../dom';
+
+export function errorBox(err: unknown): HTMLElement {
+  const message = err instanceof ApiError ? err.message : err instanceof Error ? err.message : String(err);
+  return h('div', { class: 'error', role: 'alert' }, message);
+}
+
+export function card(title: string, value: string, opts: { sub?: string | undefined; hidden?: boolean; testid?: string } = {}): HTMLElement {
+  return h(
+    'div',
+    { class: `kpi${opts.hidden ? ' hidden-figure' : ''}`, 'data-testid': opts.testid },
+    h('div', { class: 'kpi-title' }, title),
+    h('div', { class: 'kpi-value' }, value),
+    opts.sub ? h('div', { class: 'kpi-sub' }, opts.sub) : null,
+  );
+}
+
+export function section(title: string, ...children: (Node | null)[]): HTMLElement {
+  return h('section', { class: 'panel' }, h('h2', {}, title), ...children);
+}
+
+export function loading(): HTMLElement {
+  return h('p', { class: 'loading' }, 'Loading…');
+}

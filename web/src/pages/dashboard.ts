@@ -1,0 +1,237 @@
+import { get } from '../api';
+import { chartNotice, legend, lineChart, stackedBars, type BarSeries } from '../charts';
+import type { PageContext } from '../context';
+import { h, mount } from '../dom';
+import { count, HIDDEN, longMonth, money, monthFromNow, percent, ratio, shortMonth } from '../format';
+import { isHidden } from '../redaction';
+import { card, errorBox, loading, section } from './common';
+
+interface Series<P> {
+  currency: string;
+  redacted: boolean;
+  from: string;
+  to: string;
+  points: P[];
+}
+interface MrrPoint { period: string; mrr: number | null; customers: number }
+interface ArpaPoint { period: string; arpa: number | null; customers: number }
+type Kind = 'new' | 'expansion' | 'contraction' | 'churn' | 'reactivation';
+type MovementsPoint = { period: string; startMrr: number | null; endMrr: number | null; net: number | null; counts: Record<Kind, number> } & Record<Kind, number | null>;
+interface ChurnPoint { period: string; customersAtStart: number; churnedCustomers: number; customerChurnRate: number | null; grossMrrChurnRate: number | null; netMrrChurnRate: number | null }
+interface QuickPoint { period: string; quickRatio: number | null }
+interface LtvPoint { period: string; ltv: number | null; arpa: number | null; trailingChurnRate: number | null }
+interface GrrPoint { period: string; grr: number | null }
+interface NrrPoint { period: string; nrr: number | null }
+interface Cohort { cohort: string; customers: number; initialMrr: number | null; ages: { age: number; period: string; customers: number; mrr: number | null; customerRetention: number | null; mrrRetention: number | null }[] }
+
+const KINDS: { key: Kind; label: string; negative: boolean }[] = [
+  { key: 'new', label: 'New business', negative: false },
+  { key: 'expansion', label: 'Expansion', negative: false },
+  { key: 'reactivation', label: 'Reactivation', negative: false },
+  { key: 'contraction', label: 'Contraction', negative: true },
+  { key: 'churn', label: 'Churn', negative: true },
+];
+
+const RANGES = [6, 12, 24];
+const EXPORTS = ['mrr', 'movements', 'cohorts', 'arpa', 'ltv', 'churn-rate', 'quick-ratio', 'grr', 'nrr'];
+
+const last = <T>(list: T[]): T | undefined => list[list.length - 1];
+
+export async function dashboardPage(ctx: PageContext, root: HTMLElement): Promise<void> {
+  const months = RANGES.includes(Number(ctx.query.get('months'))) ? Number(ctx.query.get('months')) : 12;
+  const to = monthFromNow(0);
+  const from = monthFromNow(-(months - 1));
+  const range = `from=${from}&to=${to}`;
+  const metric = <P>(name: string) => get<Series<P>>(`${ctx.apiBase}/metrics/${name}?${range}`);
+  mount(root, loading());
+  let data;
+  try {
+    const [mrr, arpa, movements, churn, quick, ltv, grr, nrr, cohorts] = await Promise.all([
+      metric<MrrPoint>('mrr'),
+      metric<ArpaPoint>('arpa'),
+      metric<MovementsPoint>('movements'),
+      metric<ChurnPoint>('churn-rate'),
+      metric<QuickPoint>('quick-ratio'),
+      metric<LtvPoint>('ltv'),
+      metric<GrrPoint>('grr'),
+      metric<NrrPoint>('nrr'),
+      metric<Cohort>('cohorts'),
+    ]);
+    data = { mrr, arpa, movements, churn, quick, ltv, grr, nrr, cohorts };
+  } catch (err) {
+    mount(root, errorBox(err));
+    return;
+  }
+  const { mrr, arpa, movements, churn, quick, ltv, grr, nrr, cohorts } = data;
+  const v = ctx.visibility;
+  const cur = mrr.currency;
+  const hiddenMoney = (field: string) => isHidden(v, field, true);
+  const hiddenRatio = (field: string) => isHidden(v, field, false);
+  const fmt = (field: string) => (n: number | null | undefined) => money(n, cur, { hidden: hiddenMoney(field) });
+
+  const now = last(mrr.points);
+  const prev = mrr.points[mrr.points.length - 2];
+  const change = now?.mrr != null && prev?.mrr != null ? now.mrr - prev.mrr : null;
+  const move = last(movements.points);
+  const period = now?.period ?? to;
+
+  const header = h(
+    'div',
+    { class: 'page-head' },
+    h('div', {}, h('h1', {}, 'MRR dashboard'), h('p', { class: 'muted' }, `${longMonth(from)} to ${longMonth(to)} · ${cur.toUpperCase()} · figures at each month end`)),
+    h(
+      'div',
+      { class: 'segmented', role: 'group', 'aria-label': 'Range' },
+      RANGES.map((r) => h('a', { href: `${ctx.pageBase}/dashboard?months=${r}`, class: r === months ? 'active' : '' }, `${r} months`)),
+    ),
+  );
+
+  const kpis = h(
+    'div',
+    { class: 'kpis' },
+    card('MRR', fmt('mrr')(now?.mrr), { testid: 'kpi-mrr', hidden: now?.mrr === null, sub: change === null ? undefined : `${money(change, cur, { signed: true })} vs ${shortMonth(prev!.period, false)}` }),
+    card('Paying customers', count(now?.customers), { testid: 'kpi-customers' }),
+    card('ARPA', fmt('arpa')(last(arpa.points)?.arpa), { testid: 'kpi-arpa', hidden: last(arpa.points)?.arpa === null && hiddenMoney('arpa') }),
+    card('LTV', fmt('ltv')(last(ltv.points)?.ltv), { testid: 'kpi-ltv', hidden: last(ltv.points)?.ltv === null && hiddenMoney('ltv'), sub: `at ${percent(last(ltv.points)?.trailingChurnRate)} avg. monthly churn` }),
+    card('GRR', percent(last(grr.points)?.grr, { hidden: hiddenRatio('grr') }), { testid: 'kpi-grr', sub: 'gross revenue retention, month' }),
+    card('NRR', percent(last(nrr.points)?.nrr, { hidden: hiddenRatio('nrr') }), { testid: 'kpi-nrr', sub: 'net revenue retention, month' }),
+    card('Customer churn', percent(last(churn.points)?.customerChurnRate, { hidden: hiddenRatio('customerChurnRate') }), { testid: 'kpi-churn', sub: `${count(last(churn.points)?.churnedCustomers)} of ${count(last(churn.points)?.customersAtStart)} customers` }),
+    card('Revenue churn', percent(last(churn.points)?.grossMrrChurnRate, { hidden: hiddenRatio('grossMrrChurnRate') }), { testid: 'kpi-revenue-churn', sub: `net ${percent(last(churn.points)?.netMrrChurnRate, { hidden: hiddenRatio('netMrrChurnRate') })}` }),
+    card('Quick ratio', ratio(last(quick.points)?.quickRatio, { hidden: hiddenRatio('quickRatio') }), { testid: 'kpi-quick', sub: 'gains / losses' }),
+  );
+
+  const thisMonth = section(
+    `Movements in ${longMonth(period)}`,
+    h(
+      'div',
+      { class: 'movements' },
+      KINDS.map((k) =>
+        h(
+          'div',
+          { class: `movement ${k.key}`, 'data-testid': `movement-${k.key}` },
+          h('span', { class: `swatch ${k.key}` }),
+          h('div', { class: 'movement-label' }, k.label),
+          h('div', { class: 'movement-value' }, money(move?.[k.key], cur, { hidden: hiddenMoney(k.key), signed: true })),
+          h('div', { class: 'kpi-sub' }, `${count(move?.counts[k.key])} customer${move?.counts[k.key] === 1 ? '' : 's'}`),
+        ),
+      ),
+      h('div', { class: 'movement net' }, h('div', { class: 'movement-label' }, 'Net'), h('div', { class: 'movement-value' }, money(move?.net, cur, { hidden: hiddenMoney('net'), signed: true }))),
+    ),
+  );
+
+  const periods = mrr.points.map((p) => p.period);
+  const mrrValues = mrr.points.map((p) => p.mrr);
+  const mrrChart = mrrValues.every((x) => x === null)
+    ? chartNotice(hiddenMoney('mrr') ? `MRR is ${HIDDEN.toLowerCase()} for your role (${v.role}).` : 'No MRR in this range yet.', hiddenMoney('mrr') ? 'hidden' : 'empty')
+    : lineChart({ label: 'MRR by month', periods, values: mrrValues, format: (n) => money(n, cur), axisFormat: (n) => money(n, cur, { compact: true }), className: 'mrr' });
+
+  const movementsHidden = KINDS.some((k) => hiddenMoney(k.key) && movements.points.every((p) => p[k.key] === null));
+  const series: BarSeries[] = KINDS.map((k) => ({ key: k.key, label: k.label, negative: k.negative, values: movements.points.map((p) => p[k.key] ?? 0) }));
+  const movementsChart = movementsHidden
+    ? chartNotice(`MRR movements are ${HIDDEN.toLowerCase()} for your role (${v.role}); the counts are in the table below.`, 'hidden')
+    : stackedBars({ label: 'MRR movements by month', periods: movements.points.map((p) => p.period), series, format: (n) => money(n, cur, { signed: true }), axisFormat: (n) => money(n, cur, { compact: true }) });
+
+  const countsTable = h(
+    'table',
+    { class: 'data compact' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'Month'), KINDS.map((k) => h('th', { class: 'num' }, k.label)), h('th', { class: 'num' }, 'Net MRR'))),
+    h(
+      'tbody',
+      {},
+      [...movements.points].reverse().map((p) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, longMonth(p.period)),
+          KINDS.map((k) => h('td', { class: 'num', title: `${p.counts[k.key]} customers` }, money(p[k.key], cur, { hidden: hiddenMoney(k.key), signed: true }), h('span', { class: 'muted small' }, ` · ${p.counts[k.key]}`))),
+          h('td', { class: 'num' }, money(p.net, cur, { hidden: hiddenMoney('net'), signed: true })),
+        ),
+      ),
+    ),
+  );
+
+  const exports = h(
+    'ul',
+    { class: 'exports' },
+    EXPORTS.map((m) => h('li', {}, h('a', { href: `${ctx.apiBase}/metrics/${m}?${range}&format=csv`, download: `${m}-${from}-${to}.csv`, 'data-external': 'true' }, `${m}.csv`))),
+  );
+
+  mount(
+    root,
+    header,
+    kpis,
+    thisMonth,
+    section('MRR', mrrChart),
+    section('MRR movements', movementsChart, movementsHidden ? null : legend(KINDS), h('details', {}, h('summary', {}, 'Movements by month'), countsTable)),
+    cohortSection(cohorts, cur, ctx),
+    section('Export', h('p', { class: 'muted' }, 'CSV files of each figure for this range, with the same fields hidden as on this page.'), exports),
+  );
+}
+
+function cohortSection(cohorts: Series<Cohort>, cur: string, ctx: PageContext): HTMLElement {
+  const v = ctx.visibility;
+  const body = h('div', {});
+  const modes = [
+    { key: 'customerRetention' as const, label: 'Customer retention' },
+    { key: 'mrrRetention' as const, label: 'Net MRR retention' },
+  ];
+  let mode: 'customerRetention' | 'mrrRetention' = 'customerRetention';
+  const maxAge = Math.max(0, ...cohorts.points.map((c) => c.ages.length - 1));
+  const draw = () => {
+    const hidden = isHidden(v, mode, false);
+    const table = h(
+      'table',
+      { class: 'heatmap' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Cohort'), h('th', { class: 'num' }, 'Customers'), h('th', { class: 'num' }, 'Initial MRR'), Array.from({ length: maxAge + 1 }, (_, i) => h('th', { class: 'num' }, `M${i}`)))),
+      h(
+        'tbody',
+        {},
+        [...cohorts.points].reverse().map((c) =>
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'row' }, longMonth(c.cohort)),
+            h('td', { class: 'num' }, count(c.customers)),
+            h('td', { class: 'num' }, money(c.initialMrr, cur, { hidden: isHidden(v, 'initialMrr', true) })),
+            Array.from({ length: maxAge + 1 }, (_, i) => {
+              const a = c.ages[i];
+              if (!a) return h('td', { class: 'empty' });
+              const value = a[mode];
+              const shade = value === null ? 0 : Math.max(0, Math.min(1, value));
+              const mrrText = a.mrr === null ? '' : `, MRR ${money(a.mrr, cur)}`;
+              return h(
+                'td',
+                { class: `cell${value === null ? ' none' : shade > 0.55 ? ' dark' : ''}`, style: value === null ? undefined : `--v:${shade.toFixed(3)}`, title: `${longMonth(c.cohort)} cohort, ${shortMonth(a.period, true)}: ${a.customers} of ${c.customers} customers${mrrText}` },
+                percent(value, { hidden, digits: 0 }),
+              );
+            }),
+          ),
+        ),
+      ),
+    );
+    mount(
+      body,
+      h(
+        'div',
+        { class: 'segmented', role: 'group', 'aria-label': 'Retention' },
+        modes.map((m) =>
+          h(
+            'button',
+            {
+              type: 'button',
+              class: m.key === mode ? 'active' : '',
+              onclick: () => {
+                mode = m.key;
+                draw();
+              },
+            },
+            m.label,
+          ),
+        ),
+      ),
+      cohorts.points.length ? h('div', { class: 'scroll' }, table) : h('p', { class: 'muted' }, 'No cohorts started in this range.'),
+    );
+  };
+  draw();
+  return section('Cohort retention', h('p', { class: 'muted' }, 'Customers grouped by the month of their first payment; each cell is what is left of the cohort at that month end.'), body);
+}
