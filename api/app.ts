@@ -18,6 +18,8 @@ import { createStripeReader, workspaceStripeClients } from '../activities/stripe
 import { draftsRouter } from './drafts';
 import { playsRouter } from './dunning';
 import { redactionRouter, redactResponses } from './redaction';
+import { membersRouter } from './members';
+import { loginRouter, sessionRouter } from './sessions';
 
 export interface AppDeps {
   db: Knex;
@@ -37,6 +39,9 @@ export interface AppDeps {
   webhookRequestsPerMinute?: number;
   /** Failed authentications (401s) per client address per 15 minutes before 429s (default 100; 0: no limit). */
   authFailuresPerWindow?: number;
+  /** Failed logins per email / per client address per 15 minutes before 429s (defaults 10 / 100; 0: no limit). */
+  loginFailuresPerEmail?: number;
+  loginFailuresPerAddress?: number;
 }
 
 /** The HTTP API: built from its dependencies so tests run it against real services. */
@@ -60,9 +65,13 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: '256kb' }));
   const authFailures = deps.authFailuresPerWindow ?? 100;
   if (authFailures > 0) app.use(authFailureLimit(authFailures));
+  const sessions = { db: deps.db, keyring: deps.keyring, loginFailuresPerEmail: deps.loginFailuresPerEmail, loginFailuresPerAddress: deps.loginFailuresPerAddress };
+  app.use(loginRouter(sessions));
   app.use(authenticate({ db: deps.db, operatorToken: deps.operatorToken }));
   app.use(redactResponses({ db: deps.db }));
+  app.use(sessionRouter(sessions));
   app.use(accessRouter({ db: deps.db }));
+  app.use(membersRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(redactionRouter({ db: deps.db }));
   app.use(metricsRouter({ db: deps.db }));
   app.use(

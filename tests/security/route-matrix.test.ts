@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createApp } from '../../api/app';
+import { CSRF_REFUSED, SESSION_COOKIE } from '../../api/auth';
 import { createApiToken } from '../../db/api-tokens';
 import { createDraftOnce } from '../../db/drafts';
+import { insertMember } from '../../db/members';
+import { createSession, csrfTokenFor, revokeSession } from '../../db/sessions';
+import { findOrCreateUser } from '../../db/users';
 import { insertWorkspace } from '../../db/workspaces';
 import { ROLES, type Role } from '../../domain/roles';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -20,9 +24,11 @@ import { appRoutes, type AppRoute } from './routes';
  * - 'public': probes and the Prometheus scrape;
  * - 'signature': the Stripe webhook, authenticated by its signature only;
  * - 'operator': the platform operator's token;
- * - a role: that role or a higher one in the route's own workspace.
+ * - 'session': any signed-in user's own browser session;
+ * - a role: that role or a higher one in the route's own workspace (an API token of
+ *   it, or a session of a user who is a member with that role).
  */
-type Access = Role | 'public' | 'signature' | 'operator';
+type Access = Role | 'public' | 'signature' | 'operator' | 'session';
 const EXPECTED: Record<string, Access> = {
   'GET /healthz': 'public',
   'GET /readyz': 'public',
@@ -33,8 +39,21 @@ const EXPECTED: Record<string, Access> = {
   'GET /w/:workspaceId/*page': 'public',
   'GET /assets/app.js': 'public',
   'GET /assets/app.css': 'public',
+  // The web UI's page and bundle: no data in them; the pages read the guarded API.
+  'GET /': 'public',
+  'GET /login': 'public',
+  'GET /w/:workspaceId/*page': 'public',
+  'GET /assets/app.js': 'public',
+  'GET /assets/app.css': 'public',
   'POST /webhooks/stripe/:workspaceId': 'signature',
   'POST /workspaces': 'operator',
+  'POST /auth/login': 'public',
+  'GET /auth/session': 'session',
+  'POST /auth/logout': 'public',
+  'GET /workspaces/:workspaceId/members': 'owner',
+  'POST /workspaces/:workspaceId/members': 'owner',
+  'PATCH /workspaces/:workspaceId/members/:userId': 'owner',
+  'DELETE /workspaces/:workspaceId/members/:userId': 'owner',
   'PUT /exchange-rates/:reportingCurrency': 'operator',
   'GET /workspaces/:workspaceId': 'viewer',
   'GET /workspaces/:workspaceId/redaction': 'viewer',
@@ -71,6 +90,13 @@ const EXPECTED: Record<string, Access> = {
   'GET /workspaces/:workspaceId/dunning/recovery': 'viewer',
 };
 
+/**
+ * Routes a session may call without the CSRF header: the login (no session in play;
+ * SameSite and its Origin check guard it) and the webhook (before any credentials).
+ */
+const CSRF_EXEMPT = new Set(['POST /auth/login', 'POST /webhooks/stripe/:workspaceId']);
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 const OPERATOR = 'operator-token-for-the-route-matrix';
 const WS = 'ws_matrix';
 const PARAMS: Record<string, string> = { workspaceId: WS, metric: 'mrr', play: 'dunning', reportingCurrency: 'usd' };
@@ -84,7 +110,7 @@ function accessFromStack(route: AppRoute): Access | 'unguarded' | 'several guard
   if (route.guards.length > 1) return 'several guards';
   const [guard] = route.guards;
   if (!guard) return 'unguarded';
-  return guard.kind === 'operator' ? 'operator' : guard.minimum;
+  return guard.kind === 'workspace' ? guard.minimum : guard.kind;
 }
 
 describe('authorisation matrix over every route of the app', () => {
@@ -94,6 +120,11 @@ describe('authorisation matrix over every route of the app', () => {
   const tokens = {} as Record<Role, string>;
   let otherOwner: string;
   let revoked: string;
+  /** Browser sessions (cookie value) of a member of WS with each role. */
+  const sessions = {} as Record<Role, string>;
+  let otherMemberSession: string;
+  let expiredSession: string;
+  let revokedSession: string;
 
   // The routes, read from a built app's router stack (no services are called to build it).
   const { connection } = createTemporalClient({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: 'default' });
@@ -107,6 +138,17 @@ describe('authorisation matrix over every route of the app', () => {
     otherOwner = (await createApiToken(database.db, { workspaceId: 'ws_matrix_other', role: 'owner', name: 'o', createdBy: 'test' })).token;
     const toRevoke = await createApiToken(database.db, { workspaceId: WS, role: 'owner', name: 'revoked', createdBy: 'test' });
     revoked = toRevoke.token;
+    const member = async (email: string, workspaceId: string, role: Role) => {
+      const { user } = await findOrCreateUser(database.db, keyring, email, 'a long enough password');
+      await insertMember(database.db, keyring, { workspaceId, userId: user.id, role, addedBy: 'test' });
+      return user.id;
+    };
+    for (const role of ROLES) sessions[role] = (await createSession(database.db, await member(`${role}@matrix.example`, WS, role))).token;
+    otherMemberSession = (await createSession(database.db, await member('owner@other.example', 'ws_matrix_other', 'owner'))).token;
+    expiredSession = (await createSession(database.db, await member('expired@matrix.example', WS, 'owner'), -1)).token;
+    const toRevokeSession = await createSession(database.db, await member('revoked@matrix.example', WS, 'owner'));
+    await revokeSession(database.db, toRevokeSession.session.id);
+    revokedSession = toRevokeSession.token;
     // Many deliberate bad-token calls from one address: no failed-auth limit here (tests/security/hardening.test.ts has it).
     api = await startApi(database.db, keyring, { operatorToken: OPERATOR, authFailuresPerWindow: 0 });
     expect((await api.request('DELETE', `/workspaces/${WS}/tokens/${toRevoke.apiToken.id}`, { token: tokens.owner })).status).toBe(200);
@@ -161,18 +203,36 @@ describe('authorisation matrix over every route of the app', () => {
       // An unknown field: every guarded mutation that gets past its guard stops at validation.
       const body = route.method === 'GET' || route.method === 'DELETE' ? undefined : { matrixProbe: true };
       const call = (token?: string) => api.request(route.method, path, { ...(token ? { token } : {}), ...(body ? { body } : {}) });
+      // A browser's call: the session cookie, and the CSRF header unless `csrf` is false.
+      const browser = (session: string, csrf = true) =>
+        api.request(route.method, path, { headers: { cookie: `${SESSION_COOKIE}=${session}`, ...(csrf ? { 'x-csrf-token': csrfTokenFor(session) } : {}) }, ...(body ? { body } : {}) });
       const denied = (status: number) => status === 401 || status === 403;
+      const unsafe = !SAFE.has(route.method) && !CSRF_EXEMPT.has(keyOf(route));
+      if (unsafe) {
+        // Without the header a session changes nothing, whatever its role: 403 before the route runs.
+        const res = await browser(sessions.owner, false);
+        expect({ status: res.status, body: res.body }).toEqual({ status: 403, body: { error: { status: 403, message: CSRF_REFUSED } } });
+        expect((await browser(sessions.owner, false)).status).toBe(403);
+      }
 
       if (access === 'public') {
         expect(denied((await call()).status)).toBe(false);
         return;
       }
       if (access === 'signature') {
-        // No signature: refused whatever bearer token comes with it.
+        // No signature: refused whatever bearer token or session comes with it.
         for (const token of [undefined, tokens.owner, OPERATOR]) {
           const res = await call(token);
           expect({ token, status: res.status }).toEqual({ token, status: 400 });
         }
+        expect((await browser(sessions.owner)).status).toBe(400);
+        return;
+      }
+      if (access === 'session') {
+        expect((await call()).status).toBe(401);
+        for (const token of [tokens.owner, OPERATOR]) expect((await call(token)).status).toBe(401);
+        for (const session of [expiredSession, revokedSession, 'not-a-session']) expect((await browser(session)).status).toBe(401);
+        for (const session of [...ROLES.map((r) => sessions[r]), otherMemberSession]) expect((await browser(session)).status).toBe(200);
         return;
       }
       expect((await call()).status).toBe(401);
@@ -187,6 +247,18 @@ describe('authorisation matrix over every route of the app', () => {
       }
       const operator = (await call(OPERATOR)).status;
       expect(denied(operator)).toBe(access !== 'operator');
+
+      // Sessions: expired or revoked ones are no credentials; another workspace's
+      // member is refused; each role's member gets what that role's token gets.
+      expect((await browser(expiredSession)).status).toBe(401);
+      expect((await browser(revokedSession)).status).toBe(401);
+      expect((await browser(otherMemberSession)).status).toBe(403);
+      for (const role of ROLES) {
+        const status = (await browser(sessions[role])).status;
+        const allowed = access !== 'operator' && ROLES.indexOf(role) >= ROLES.indexOf(access as Role);
+        expect({ role, session: true, denied: denied(status) }).toEqual({ role, session: true, denied: !allowed });
+        if (allowed) expect(status, `${role} session got ${status}`).toBeLessThan(500);
+      }
     });
   }
 });
