@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
 import { endpointOf, StripeClients } from '../../activities/stripe-client';
@@ -188,6 +189,36 @@ describe('out-of-order delivery', () => {
     expect(await itemsOf(ws, current.id)).toEqual(before);
     expect(stripeRequests()).toEqual([]);
   });
+});
+
+describe('shuffled and duplicated storms with same-second ties', () => {
+  it("end in Stripe's current state, as one ordered delivery would", async () => {
+    // Each run: a history of one subscription whose last step is the state Stripe
+    // holds now, with some steps in the same second, delivered shuffled and repeated.
+    const current = simSubscription((s) => s.items.data.length === 1 && s.status !== 'canceled');
+    const quantity = current.items.data[0]!.quantity ?? 1;
+    const step = fc.record({ quantity: fc.integer({ min: 1, max: 40 }), status: fc.constantFrom<Stripe.Subscription.Status>('trialing', 'active', 'past_due'), sameSecond: fc.boolean() });
+    let round = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 5 }), fc.boolean(), fc.nat(), async (steps, lastTied, seed) => {
+        round++;
+        const workspace = `ws_refetchStorm${round}`;
+        await insertWorkspace(db, keyring, { id: workspace, name: workspace, webhookSecret: 'whsec_refetch', stripeKey: sim.accounts[0]!.restrictedKey });
+        const history = [...steps, { quantity, status: current.status, sameSecond: lastTied }];
+        let second = pastSecond();
+        const events = history.map((h, i) => {
+          if (i > 0 && !h.sameSecond) second += 1;
+          return { object: alteredSubscription(current, h.status, h.quantity), created: second };
+        });
+        const deliveries = events.flatMap((e, i) => ((seed >> i % 16) & 1 ? [e, e] : [e]));
+        const shuffled = fc.sample(fc.shuffledSubarray(deliveries, { minLength: deliveries.length, maxLength: deliveries.length }), { seed, numRuns: 1 })[0]!;
+        for (const e of shuffled) await apply(workspace, 'customer.subscription.updated', clone(e.object), e.created);
+        expect((await subscriptionRow(workspace, current.id))?.status).toBe(current.status);
+        expect(await itemsOf(workspace, current.id)).toEqual(stripeItems(current));
+      }),
+      { numRuns: 25 },
+    );
+  }, 60_000);
 });
 
 describe('Stripe unavailable', () => {
