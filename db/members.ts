@@ -66,7 +66,8 @@ export async function membershipsOf(db: Db, userId: string): Promise<Membership[
  * always stays.
  */
 export async function lockOwners(trx: Db, workspaceId: string): Promise<number> {
-  const rows = await trx<MemberRow>('workspace_members').where({ workspace_id: workspaceId }).forUpdate().select('role');
+  // One lock order for every caller, so two such transactions queue instead of deadlocking.
+  const rows = await trx<MemberRow>('workspace_members').where({ workspace_id: workspaceId }).orderBy('user_id').forUpdate().select('role');
   return rows.filter((r) => r.role === 'owner').length;
 }
 

@@ -4,6 +4,9 @@ import { seedMirror } from '../../db/analytics-seed';
 import { createApiToken } from '../../db/api-tokens';
 import { listAudit } from '../../db/audit';
 import { createDraftOnce } from '../../db/drafts';
+import { insertMember } from '../../db/members';
+import { createSession } from '../../db/sessions';
+import { findOrCreateUser } from '../../db/users';
 import { insertWorkspace } from '../../db/workspaces';
 import { EXAMPLE_DUNNING_FACTS } from '../../domain/dunning-templates';
 import { redact, redactionPolicy, REVENUE_HIDDEN } from '../../domain/redaction';
@@ -37,6 +40,8 @@ describe('redaction on every response path, per role', () => {
   let database: Awaited<ReturnType<typeof freshDatabase>>;
   let api: TestApi;
   const tokens = {} as Record<Role, string>;
+  /** Session cookies of members with each role: the web UI's way in gets the same redaction. */
+  const sessions = {} as Record<Role, string>;
   const ws = 'ws_redaction';
   let draftId: string;
   const seesRevenue = (role: Role) => role === 'finance' || role === 'owner';
@@ -47,6 +52,11 @@ describe('redaction on every response path, per role', () => {
     await seedMirror(database.db, ws, [x.build()]);
     await recomputeWorkspace(database.db, ws);
     for (const role of ROLES) tokens[role] = (await createApiToken(database.db, { workspaceId: ws, role, name: role, createdBy: 'test' })).token;
+    for (const role of ROLES) {
+      const { user } = await findOrCreateUser(database.db, keyring, `${role}@redaction.example`, 'a long enough password');
+      await insertMember(database.db, keyring, { workspaceId: ws, userId: user.id, role, addedBy: 'test' });
+      sessions[role] = (await createSession(database.db, user.id)).token;
+    }
     const { draft } = await createDraftOnce(
       database.db,
       { workspaceId: ws, customerId: 'cus_x', play: 'dunning', step: 'step-0', workflowId: 'wf-redaction', subjectRef: 'in_1', templateKey: 'friendly', status: 'drafted', toAddress: 'jordan@example.com', subject: 's', bodyHtml: '<p>b</p>', bodyText: 'b', facts: EXAMPLE_DUNNING_FACTS, scheduledFor: null },
@@ -63,25 +73,26 @@ describe('redaction on every response path, per role', () => {
 
   const mrrPath = `/workspaces/${ws}/metrics/mrr?from=2025-01&to=2025-03`;
 
-  for (const role of ROLES) {
-    it(`${role}: metrics JSON and CSV, drill-down CSV, draft facts and the dunning report`, async () => {
-      const json = await api.request('GET', mrrPath, { token: tokens[role] });
+  for (const [via, role] of (['token', 'session'] as const).flatMap((v) => ROLES.map((r) => [v, r] as const))) {
+    it(`${role} (${via}): metrics JSON and CSV, drill-down CSV, draft facts and the dunning report`, async () => {
+      const get = (path: string) => api.request('GET', path, via === 'token' ? { token: tokens[role] } : { headers: { cookie: `wysera_session=${sessions[role]}` } });
+      const json = await get(mrrPath);
       expect(json.status).toBe(200);
       const points = (json.body as { points: { mrr: number | null; customers: number }[]; redacted: boolean }).points;
       expect(points.map((p) => p.mrr)).toEqual(seesRevenue(role) ? [3000, 3000, 3000] : [null, null, null]);
       expect(points.map((p) => p.customers)).toEqual([1, 1, 1]);
 
-      const csv = await api.request('GET', `${mrrPath}&format=csv`, { token: tokens[role] });
+      const csv = await get(`${mrrPath}&format=csv`);
       expect(csv.status).toBe(200);
       const lines = csv.text.trim().split('\r\n');
       expect(lines[0]).toBe('period,mrr,customers');
       expect(lines[1]).toBe(seesRevenue(role) ? '2025-01,3000,1' : '2025-01,,1');
 
-      const drill = await api.request('GET', `/workspaces/${ws}/metrics/mrr/drilldown?period=2025-02&format=csv`, { token: tokens[role] });
+      const drill = await get(`/workspaces/${ws}/metrics/mrr/drilldown?period=2025-02&format=csv`);
       expect(drill.status).toBe(200);
       expect(drill.text.includes('3000')).toBe(seesRevenue(role));
 
-      const draft = await api.request('GET', `/workspaces/${ws}/drafts/${draftId}`, { token: tokens[role] });
+      const draft = await get(`/workspaces/${ws}/drafts/${draftId}`);
       const facts = (draft.body as { draft: { facts: typeof EXAMPLE_DUNNING_FACTS } }).draft.facts;
       expect(facts.invoice.amountDue).toEqual({ amount: seesRevenue(role) ? 9900 : null, currency: 'usd' });
       expect(facts.plan?.monthlyValue.amount).toBe(seesRevenue(role) ? 9900 : null);
@@ -89,7 +100,7 @@ describe('redaction on every response path, per role', () => {
       // Not money: the number of dunning steps and the customer's tenure stay for every role.
       expect([facts.step.total, facts.customer.tenureMonths]).toEqual([5, 20]);
 
-      const recovery = await api.request('GET', `/workspaces/${ws}/dunning/recovery`, { token: tokens[role] });
+      const recovery = await get(`/workspaces/${ws}/dunning/recovery`);
       expect(recovery.status).toBe(200);
     });
   }
@@ -114,6 +125,9 @@ describe('redaction on every response path, per role', () => {
       expect({ role, row: csv.text.split('\r\n')[1] }).toEqual({ role, row: `2025-01,${seesRevenue(role) ? '3000' : ''},${hidden ? '' : '1'}` });
       const workspace = await api.request('GET', `/workspaces/${ws}`, { token: tokens[role] });
       expect({ role, name: (workspace.body as { name: string | null }).name }).toEqual({ role, name: hidden ? null : 'Redaction' });
+      const viaSession = await api.request('GET', `/workspaces/${ws}/drafts/${draftId}`, { headers: { cookie: `wysera_session=${sessions[role]}` } });
+      const sessionFacts = (viaSession.body as { draft: { facts: typeof EXAMPLE_DUNNING_FACTS } }).draft.facts;
+      expect({ role, session: true, email: sessionFacts.customer.email }).toEqual({ role, session: true, email: hidden ? null : 'jordan@example.com' });
     }
     const read = await api.request('GET', `/workspaces/${ws}/redaction`, { token: tokens.viewer });
     expect(read.body).toEqual({ redaction: { fields: ['email', 'customers', 'name'], visibleTo: 'owner' } });
