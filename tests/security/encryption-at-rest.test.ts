@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
 import { findCustomerContact, findCustomersByEmail } from '../../db/customer-pii';
 import { upsertCustomers } from '../../db/mirror';
+import { createSession } from '../../db/sessions';
+import { findOrCreateUser, findUserByEmail } from '../../db/users';
 import { findWebhookSecret, findWorkspaceStripe, insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { freshDatabase } from '../helpers/db';
@@ -11,11 +13,14 @@ const STRIPE_KEY = 'sk_test_plaintextNeverStored4242';
 const WEBHOOK_SECRET = 'whsec_plaintextNeverStored';
 const EMAIL = 'Ada.Lovelace@Example.com';
 const NAME = 'Ada Lovelace-Byron';
+const USER_EMAIL = 'Grace.Hopper@Wysera-Users.example';
+const USER_PASSWORD = 'cobol-and-nanoseconds-1906';
 
 describe('encryption at rest', () => {
   const keyring = parseKeyring(generateKeySpec());
   let database: Awaited<ReturnType<typeof freshDatabase>>;
   const ws = 'ws_at_rest';
+  let sessionToken: string;
   const customer = (id: string, over: Partial<Stripe.Customer> = {}) => ({ ...(stripeFixture('customer') as unknown as Stripe.Customer), id, email: EMAIL, name: NAME, ...over });
 
   beforeAll(async () => {
@@ -24,19 +29,22 @@ describe('encryption at rest', () => {
     await insertWorkspace(database.db, keyring, { id: 'ws_at_rest_2', name: 'Other', webhookSecret: 'whsec_other' });
     await upsertCustomers(database.db, ws, [customer('cus_ada'), customer('cus_other', { email: 'someone@example.com', name: 'Someone Else' })], new Date(), keyring);
     await upsertCustomers(database.db, 'ws_at_rest_2', [customer('cus_ada')], new Date(), keyring);
+    const { user } = await findOrCreateUser(database.db, keyring, USER_EMAIL, USER_PASSWORD);
+    sessionToken = (await createSession(database.db, user.id)).token;
   });
 
   afterAll(async () => {
     await database?.drop();
   });
 
-  it('leaves no plaintext secret, email or name in any table', async () => {
+  it('leaves no plaintext secret, email, name, password or session token in any table', async () => {
     const tables = (await database.db.raw<{ rows: { table_name: string }[] }>(`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`)).rows.map((r) => r.table_name);
     expect(tables).toContain('stripe_customers');
     let dump = '';
     for (const table of tables) dump += JSON.stringify((await database.db.raw<{ rows: unknown[] }>('select row_to_json(t) as r from ?? t', [table])).rows);
     expect(dump).toContain('cus_ada');
-    for (const plaintext of [STRIPE_KEY, WEBHOOK_SECRET, EMAIL, EMAIL.toLowerCase(), NAME, 'someone@example.com', 'Someone Else', 'Lovelace']) {
+    expect(dump).toContain('usr_');
+    for (const plaintext of [STRIPE_KEY, WEBHOOK_SECRET, EMAIL, EMAIL.toLowerCase(), NAME, 'someone@example.com', 'Someone Else', 'Lovelace', USER_EMAIL, USER_EMAIL.toLowerCase(), 'Hopper', 'wysera-users', USER_PASSWORD, sessionToken]) {
       expect({ plaintext, found: dump.includes(plaintext) }).toEqual({ plaintext, found: false });
     }
   });
@@ -60,6 +68,14 @@ describe('encryption at rest', () => {
     const ada = await database.db('stripe_customers').where({ workspace_id: ws, id: 'cus_ada' }).first<{ email: string }>();
     await database.db('stripe_customers').where({ workspace_id: ws, id: 'cus_other' }).update({ email: ada?.email });
     await expect(findCustomerContact(database.db, keyring, ws, 'cus_other')).rejects.toThrow();
+  });
+
+  it('opens a user email and checks its password through the keyed hash, with the keyring only', async () => {
+    const user = await findUserByEmail(database.db, keyring, ' grace.hopper@wysera-users.EXAMPLE');
+    expect(user?.email).toBe(USER_EMAIL);
+    expect(user?.password.params).toEqual({ N: 32768, r: 8, p: 3, keylen: 64 });
+    expect(await findUserByEmail(database.db, parseKeyring(generateKeySpec()), USER_EMAIL)).toBeUndefined();
+    await expect(database.db('users').update({ email: USER_EMAIL })).rejects.toThrow(/users_email_sealed/);
   });
 
   it('refuses plaintext email or name from any writer', async () => {
