@@ -21,6 +21,10 @@ export interface RelayOptions {
   log: Logger;
   /** Poll interval when no notification arrives (notifications can be missed on reconnect). */
   pollMs: number;
+  /**
+   * Events taken from the head of the inbox per pass; their customers' later pending
+   * events come along (up to five times as many in all).
+   */
   batchSize?: number;
   /** How many customers' event streams are delivered concurrently. */
   lanes?: number;

@@ -67,8 +67,8 @@ describe('relay batches per customer', () => {
     return event.id as string;
   }
 
-  function relay(): InboxRelay {
-    return new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000 });
+  function relay(batchSize?: number): InboxRelay {
+    return new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000, ...(batchSize ? { batchSize } : {}) });
   }
 
   async function signalsReceived(customer: string): Promise<number> {
@@ -94,6 +94,21 @@ describe('relay batches per customer', () => {
       { id: 'si_cus_a', quantity: 3 },
       { id: 'si_cus_b', quantity: 6 },
     ]);
+  });
+
+  it("takes along a head customer's later events, however far behind the head they arrived", async () => {
+    const e = [await store('cus_e', 1), await store('cus_f', 1), await store('cus_g', 1), await store('cus_h', 1), await store('cus_e', 2), await store('cus_e', 3)];
+    // Two events per pass from the head: cus_e and cus_f; cus_e's other two come along.
+    const r = relay(2);
+    r.start();
+    try {
+      await eventually(() => inboxCounts(database.db, ws), (c) => c.pending === 0);
+    } finally {
+      await r.stop();
+    }
+    const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_e')).query(recentEventsQuery);
+    expect(recent.map((x) => x.eventId)).toEqual([e[0], e[4], e[5]]);
+    expect(await signalsReceived('cus_e')).toBe(1);
   });
 
   it("holds back only a bad event and the same customer's later ones; the events before it and other customers go through", async () => {
