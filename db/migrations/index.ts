@@ -6,6 +6,7 @@ import * as m004 from './004_analytics';
 import * as m005 from './005_plays';
 import * as m006 from './006_customer_pii';
 import * as m007 from './007_users_sessions';
+import * as m008 from './008_inbox_customer_index';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -19,6 +20,7 @@ const migrations: Record<string, Knex.Migration> = {
   '005_plays': m005,
   '006_customer_pii': m006,
   '007_users_sessions': m007,
+  '008_inbox_customer_index': m008,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
