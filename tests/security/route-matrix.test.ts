@@ -39,12 +39,6 @@ const EXPECTED: Record<string, Access> = {
   'GET /w/:workspaceId/*page': 'public',
   'GET /assets/app.js': 'public',
   'GET /assets/app.css': 'public',
-  // The web UI's page and bundle: no data in them; the pages read the guarded API.
-  'GET /': 'public',
-  'GET /login': 'public',
-  'GET /w/:workspaceId/*page': 'public',
-  'GET /assets/app.js': 'public',
-  'GET /assets/app.css': 'public',
   'POST /webhooks/stripe/:workspaceId': 'signature',
   'POST /workspaces': 'operator',
   'POST /auth/login': 'public',
