@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { DraftTransitionError, findDraft, listDrafts, transitionDraft, type Draft } from '../db/drafts';
 import type { Knex } from '../db/knex';
 import { DRAFT_STATUSES } from '../domain/drafts';
-import { redact, REVENUE_HIDDEN } from '../domain/redaction';
+import { hideCitedAmounts, HIDDEN_AMOUNT, redact, REVENUE_HIDDEN } from '../domain/redaction';
 import type { Logger } from '../platform/logger';
 import { draftDecisionSignal, type DraftDecision } from '../workflows/play-messages';
 import { authOf, requireWorkspaceRole } from './auth';
@@ -56,9 +56,10 @@ const view = (d: Draft, canSeeRevenue: boolean) => ({
   workflowId: d.workflowId,
   templateKey: d.templateKey,
   to: d.toAddress,
-  subject: d.subject,
-  bodyHtml: d.bodyHtml,
-  bodyText: d.bodyText,
+  // The text cites the facts' amounts: hidden where the facts are.
+  subject: canSeeRevenue ? d.subject : hideCitedAmounts(d.subject, d.facts),
+  bodyHtml: canSeeRevenue ? d.bodyHtml : hideCitedAmounts(d.bodyHtml, d.facts),
+  bodyText: canSeeRevenue ? d.bodyText : hideCitedAmounts(d.bodyText, d.facts),
   facts: canSeeRevenue ? d.facts : redactFacts(d.facts),
   scheduledFor: d.scheduledFor,
   version: d.version,
@@ -131,6 +132,12 @@ export function draftsRouter(deps: DraftsRouterDeps): Router {
   router.post(`${base}/:draftId/edit`, requireWorkspaceRole('member'), async (req, res) => {
     const auth = authOf(res);
     const body = parseOr400(editBody, req.body, 'body');
+    // An edit made from a redacted view must not send the placeholder to the customer.
+    for (const [field, value] of Object.entries(body)) {
+      if (typeof value === 'string' && value.includes(HIDDEN_AMOUNT)) {
+        throw new HttpError(400, `invalid body: ${field}: still contains "${HIDDEN_AMOUNT}"; write the email without it, or ask someone with the finance role to edit it`);
+      }
+    }
     const draft = await decide(await load(auth.workspaceId, String(req.params.draftId)), { to: 'edited', actor: auth.actor, content: body });
     const workflowNotified = await notify(draft, { draftId: draft.id, status: 'edited' });
     res.json({ draft: view(draft, auth.canSeeRevenue), workflowNotified });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { canSeeRevenue, ROLES, roleAtLeast, type Role } from './roles';
+import { formatMoney } from './templates';
 
 /**
  * Field-level redaction: one rule for every response (JSON and CSV alike). A hidden
@@ -81,4 +82,28 @@ export function redact<T>(value: T, policy: RedactionPolicy): T {
     );
   };
   return walk(value, undefined) as T;
+}
+
+/** What a cited amount reads as in a draft's text for a caller who may not see it. */
+export const HIDDEN_AMOUNT = '[amount hidden]';
+
+function moneyIn(value: unknown, out: { amount: number; currency: string }[] = []): { amount: number; currency: string }[] {
+  if (Array.isArray(value)) value.forEach((v) => moneyIn(v, out));
+  else if (value !== null && typeof value === 'object') {
+    const { amount, currency } = value as { amount?: unknown; currency?: unknown };
+    if (typeof amount === 'number' && typeof currency === 'string') out.push({ amount, currency });
+    else Object.values(value).forEach((v) => moneyIn(v, out));
+  }
+  return out;
+}
+
+/**
+ * A draft's subject and bodies repeat the money of its facts, formatted as the
+ * templates' `money` filter formats it; for a caller who may not see revenue each
+ * such amount reads HIDDEN_AMOUNT, so the email hides what its facts hide. Amounts a
+ * person typed into an edit are not facts and are not found.
+ */
+export function hideCitedAmounts(text: string, facts: unknown): string {
+  const cited = [...new Set(moneyIn(facts).map((m) => formatMoney(m.amount, m.currency)))].sort((a, b) => b.length - a.length);
+  return cited.reduce((t, amount) => t.split(amount).join(HIDDEN_AMOUNT), text);
 }

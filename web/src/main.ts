@@ -74,7 +74,20 @@ function shell(content: HTMLElement, workspace?: { id: string; name: string; rol
   );
 }
 
+/** Renders the current path; body[data-ready] marks a finished page (the browser tests wait for it). */
+let generation = 0;
 async function render(): Promise<void> {
+  // A render that navigates on (a redirect) leaves the marking to the newer one.
+  const mine = ++generation;
+  delete document.body.dataset.ready;
+  try {
+    await renderPath();
+  } finally {
+    if (mine === generation) document.body.dataset.ready = 'true';
+  }
+}
+
+async function renderPath(): Promise<void> {
   const url = new URL(location.href);
   const path = url.pathname;
   if (path === '/login') {

@@ -145,7 +145,7 @@ async function draftDetail(ctx: PageContext, root: HTMLElement, id: string): Pro
     editor,
     h('label', {}, 'Subject', subject),
     h('label', {}, 'Text body', text),
-    h('p', { class: 'muted small' }, 'The HTML version is rebuilt from this text.'),
+    h('p', { class: 'muted small' }, 'The HTML version is rebuilt from this text.', ctx.visibility.revenue ? '' : ' Amounts hidden from your role read "[amount hidden]": an edit cannot keep them.'),
     h(
       'div',
       { class: 'actions' },

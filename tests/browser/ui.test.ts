@@ -1,0 +1,259 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recomputeWorkspace } from '../../activities/analytics';
+import { upsertExchangeRates } from '../../db/analytics';
+import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
+import { createDraftOnce, findDraft, type Draft } from '../../db/drafts';
+import { insertMember } from '../../db/members';
+import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../../db/mirror';
+import { findOrCreateUser } from '../../db/users';
+import { insertWorkspace } from '../../db/workspaces';
+import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS } from '../../domain/dunning-templates';
+import type { Role } from '../../domain/roles';
+import { renderTemplate } from '../../domain/templates';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { generateAccount } from '../../sim/generator';
+import { startApi, type TestApi } from '../helpers/api';
+import { freshDatabase } from '../helpers/db';
+
+/**
+ * The web UI in Debian's chromium against the real API and Postgres, with a simulated
+ * Stripe account's history in the mirror: every page with real figures for finance,
+ * "Hidden" and no amount anywhere for viewers and members, draft decisions through
+ * the UI, CSRF and logout. Screenshots land in tests/browser/artifacts/.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = path.resolve(__dirname, 'artifacts');
+const WS = 'ws_ui';
+const PASSWORD = 'correct horse battery staple';
+const EMAIL: Record<Exclude<Role, 'owner'>, string> = { finance: 'fin@ui.example', member: 'member@ui.example', viewer: 'viewer@ui.example' };
+/** A formatted amount in any of the simulator's currencies ("$1,234.00", "€12", "-£3.50"). */
+const AMOUNT = /[$€£]\s?-?\d/;
+
+describe('web UI in a browser', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let api: TestApi;
+  let browser: Browser;
+  const drafts: Draft[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: the browser tests drive Debian's chromium; install it with "apt-get install -y chromium"`);
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    database = await freshDatabase();
+    const { db } = database;
+    await insertWorkspace(db, keyring, { id: WS, name: 'Acme Analytics', webhookSecret: 'whsec_ui' });
+
+    // Two years of a simulated SaaS account, written through the sync's own upserts.
+    const account = generateAccount({ seed: 'ui', customers: 150, months: 24 });
+    const stateAt = new Date(account.now * 1000);
+    await upsertExchangeRates(db, 'usd', [
+      { currency: 'eur', on: '2000-01-01', rate: 1.08 },
+      { currency: 'gbp', on: '2000-01-01', rate: 1.27 },
+    ]);
+    await upsertProducts(db, WS, account.products.rows, stateAt);
+    await upsertPrices(db, WS, account.prices.rows, stateAt);
+    await upsertCustomers(db, WS, account.customers.rows, stateAt, keyring);
+    await upsertSubscriptions(db, WS, account.subscriptions.rows, stateAt);
+    await upsertInvoices(db, WS, account.invoices.rows, stateAt);
+    await recomputeWorkspace(db, WS);
+
+    // Dunning: three failed invoices in the last weeks, two of them recovered.
+    const day = 86_400_000;
+    for (const [i, outcome] of (['recovered', 'recovered', null] as const).entries()) {
+      const invoiceId = `in_ui_${i}`;
+      const failedAt = new Date(Date.now() - (20 - i * 5) * day);
+      await openDunningCase(db, { workspaceId: WS, invoiceId, customerId: `cus_ui_${i}`, workflowId: `dunning:${WS}:${invoiceId}`, currency: 'usd', amountDue: 4900 * (i + 1), failedAt });
+      if (outcome) await closeDunningCase(db, WS, invoiceId, { outcome, emailsSent: i + 1, lastStepSent: i, endedAt: new Date(failedAt.getTime() + (i + 1) * day) });
+    }
+
+    // Two dunning drafts waiting for review, rendered from the built-in templates.
+    for (const [i, tone] of (['friendly', 'firm'] as const).entries()) {
+      const facts = { ...EXAMPLE_DUNNING_FACTS, invoice: { ...EXAMPLE_DUNNING_FACTS.invoice, id: `in_ui_${i}` }, step: { ...EXAMPLE_DUNNING_FACTS.step, index: i, number: i + 1, tone } };
+      const rendered = renderTemplate(DEFAULT_DUNNING_TEMPLATES[tone], facts);
+      const { draft } = await createDraftOnce(
+        db,
+        { workspaceId: WS, customerId: `cus_ui_${i}`, play: 'dunning', step: `step-${i}`, workflowId: `dunning:${WS}:in_ui_${i}`, subjectRef: `in_ui_${i}`, templateKey: tone, status: 'drafted', toAddress: `customer${i}@example.com`, subject: rendered.subject, bodyHtml: rendered.html, bodyText: rendered.text, facts, scheduledFor: null },
+        'test',
+      );
+      drafts.push(draft);
+    }
+
+    for (const [role, email] of Object.entries(EMAIL) as [Role, string][]) {
+      const { user } = await findOrCreateUser(db, keyring, email, PASSWORD);
+      await insertMember(db, keyring, { workspaceId: WS, userId: user.id, role, addedBy: 'test' });
+    }
+
+    api = await startApi(db, keyring);
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await api?.close();
+    await database?.drop();
+  });
+
+  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  async function loggedIn(role: keyof typeof EMAIL): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${api.url}/`);
+    await page.waitForURL(/\/login/);
+    await page.fill('input[name=email]', EMAIL[role]);
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('button[type=submit]');
+    // One membership: straight to that workspace's dashboard.
+    await page.waitForURL(`${api.url}/w/${WS}/dashboard`);
+    await page.waitForSelector('[data-testid=kpi-mrr]');
+    return { context, page };
+  }
+
+  /** The text of the page's main content once it has loaded (no "Loading…" left). */
+  async function contentText(page: Page): Promise<string> {
+    await page.waitForSelector('body[data-ready]');
+    return page.innerText('main');
+  }
+
+  it('refuses a wrong password on the login page and says so', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${api.url}/w/${WS}/dashboard`);
+    await page.waitForURL(/\/login\?next=/);
+    await page.fill('input[name=email]', EMAIL.finance);
+    await page.fill('input[name=password]', 'not the password at all');
+    await page.click('button[type=submit]');
+    await expect(page.waitForSelector('.error', { timeout: 10_000 })).resolves.toBeTruthy();
+    expect(await page.innerText('.error')).toBe('Wrong email or password.');
+    await shot(page, 'login-error');
+    await context.close();
+  });
+
+  it('shows finance every figure: dashboard, charts, cohorts, recovery, audit; approves a draft', async () => {
+    const { context, page } = await loggedIn('finance');
+    const dashboard = await contentText(page);
+    expect(dashboard).not.toContain('Hidden');
+    expect(await page.innerText('[data-testid=kpi-mrr] .kpi-value')).toMatch(/^\$[\d,]+\.\d{2}$/);
+    expect(await page.innerText('[data-testid=kpi-arpa] .kpi-value')).toMatch(/^\$[\d,]+\.\d{2}$/);
+    expect(await page.innerText('[data-testid=movement-new] .movement-value')).toMatch(/^(\+\$[\d,]+\.\d{2}|\$0\.00)$/);
+    // The MRR line chart: one point per month with its figure on hover, month names on the axis.
+    expect(await page.locator('svg.chart circle.mrr').count()).toBe(12);
+    expect(await page.locator('svg.chart circle.mrr title').first().textContent()).toMatch(/^[A-Z][a-z]{2} '\d{2}: \$[\d,]+\.\d{2}$/);
+    expect(await page.locator('svg.chart .axis.x text').allTextContents()).toContain(new Intl.DateTimeFormat('en-US', { month: 'short', timeZone: 'UTC' }).format(new Date()));
+    expect(await page.locator('svg.chart rect.bar.new').count()).toBeGreaterThan(0);
+    expect(await page.locator('table.heatmap tbody tr').count()).toBeGreaterThan(0);
+    expect(await page.locator('table.heatmap td.cell').first().innerText()).toMatch(/^\d+%$/);
+    await shot(page, 'finance-dashboard');
+
+    // CSV export through the session cookie.
+    const csvHref = await page.locator('.exports a', { hasText: 'mrr.csv' }).getAttribute('href');
+    const csv = await page.evaluate(async (href) => (await fetch(href!, { credentials: 'same-origin' })).text(), csvHref);
+    expect(csv.split('\n')[0]).toContain('mrr');
+    expect(csv).toMatch(/\n\d{4}-\d{2},\d+,/);
+
+    await page.click('a[data-page=recovery]');
+    const recovery = await contentText(page);
+    expect(await page.innerText('[data-testid=failed-usd] .kpi-value')).toBe('$294.00');
+    expect(await page.innerText('[data-testid=recovered-usd] .kpi-value')).toBe('$147.00');
+    expect(recovery).not.toContain('Hidden');
+    await shot(page, 'finance-recovery');
+
+    await page.click('a[data-page=drafts]');
+    await contentText(page);
+    expect(await page.locator('table.drafts tbody tr').count()).toBe(2);
+    await shot(page, 'finance-drafts');
+    await page.click(`a[href="/w/${WS}/drafts/${drafts[0]!.id}"]`);
+    const detail = await contentText(page);
+    expect(detail).toContain(drafts[0]!.subject);
+    expect(detail).toContain('$99.00');
+    await shot(page, 'finance-draft');
+    await page.click('button:has-text("Approve")');
+    await page.waitForSelector('.success');
+    expect(await page.textContent('.page-head .badge')).toBe('approved');
+    expect((await findDraft(database.db, WS, drafts[0]!.id))?.status).toBe('approved');
+
+    // A write without the CSRF token is refused even with the session cookie.
+    const refused = await page.evaluate(async (p) => {
+      const res = await fetch(p, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{}' });
+      return res.status;
+    }, `/workspaces/${WS}/drafts/${drafts[1]!.id}/approve`);
+    expect(refused).toBe(403);
+    expect((await findDraft(database.db, WS, drafts[1]!.id))?.status).toBe('drafted');
+
+    await page.click('a[data-page=audit]');
+    await contentText(page);
+    const audit = await page.innerText('table.audit');
+    expect(audit).toContain('draft.approved');
+    await shot(page, 'finance-audit');
+
+    // Logout ends the session: the API refuses it, the pages send to the login.
+    await page.click('[data-testid=logout]');
+    await page.waitForURL(`${api.url}/login`);
+    const after = await page.evaluate(async () => (await fetch('/auth/session', { credentials: 'same-origin' })).status);
+    expect(after).toBe(401);
+    await page.goto(`${api.url}/w/${WS}/dashboard`);
+    await page.waitForURL(/\/login\?next=/);
+    await context.close();
+  });
+
+  for (const role of ['viewer', 'member'] as const) {
+    it(`shows a ${role} every page with revenue "Hidden" and no amount anywhere`, async () => {
+      const { context, page } = await loggedIn(role);
+      const pages: [string, string][] = [['dashboard', 'dashboard'], ['recovery', 'recovery'], ['drafts', 'drafts'], [`drafts/${drafts[1]!.id}`, 'draft']];
+      for (const [route, name] of pages) {
+        await page.goto(`${api.url}/w/${WS}/${route}`);
+        const text = await contentText(page);
+        const html = await page.content();
+        await shot(page, `${role}-${name}`);
+        expect({ name, amount: AMOUNT.exec(text)?.[0] ?? null }).toEqual({ name, amount: null });
+        // Hover titles and attributes too.
+        expect({ name, amount: AMOUNT.exec(html)?.[0] ?? null }).toEqual({ name, amount: null });
+        if (name !== 'drafts') expect(text, name).toContain('Hidden');
+      }
+      await page.goto(`${api.url}/w/${WS}/dashboard`);
+      await contentText(page);
+      expect(await page.innerText('[data-testid=kpi-mrr] .kpi-value')).toBe('Hidden');
+      expect(await page.innerText('.chart-notice')).toContain('hidden for your role');
+      expect(await page.locator('svg.chart circle.mrr').count()).toBe(0);
+      // Counts are not revenue: the cohort table still shows its customers.
+      expect(await page.locator('table.heatmap td.cell').first().innerText()).toMatch(/^\d+%$/);
+      expect(await page.locator('a[data-page=audit]').count()).toBe(0);
+      await context.close();
+    });
+  }
+
+  it('lets a member discard a draft through the UI and shows a viewer no actions', async () => {
+    const member = await loggedIn('member');
+    await member.page.goto(`${api.url}/w/${WS}/drafts/${drafts[1]!.id}`);
+    await contentText(member.page);
+    // The member sees the text with its amounts hidden; saving that as an edit is refused, and the page says why.
+    await member.page.click('button:has-text("Edit")');
+    await member.page.click('button:has-text("Save edit")');
+    await member.page.waitForSelector('.feedback .error');
+    expect(await member.page.innerText('.feedback .error')).toContain('still contains "[amount hidden]"');
+    expect((await findDraft(database.db, WS, drafts[1]!.id))?.status).toBe('drafted');
+    await shot(member.page, 'member-edit-refused');
+    await member.page.click('button:has-text("Discard")');
+    await member.page.fill('input[name=reason]', 'customer paid by wire');
+    await member.page.click('button:has-text("Discard draft")');
+    await member.page.waitForSelector('.success');
+    expect(await member.page.textContent('.page-head .badge')).toBe('discarded');
+    expect((await findDraft(database.db, WS, drafts[1]!.id))?.status).toBe('discarded');
+    // A second decision on a final draft: the page shows it can no longer change.
+    expect(await member.page.innerText('main')).toContain('can no longer change');
+    await member.context.close();
+
+    const viewer = await loggedIn('viewer');
+    await viewer.page.goto(`${api.url}/w/${WS}/drafts/${drafts[0]!.id}`);
+    const text = await contentText(viewer.page);
+    expect(text).toContain('can read drafts but not approve');
+    expect(await viewer.page.locator('button:has-text("Approve")').count()).toBe(0);
+    await viewer.context.close();
+  });
+});
