@@ -127,6 +127,14 @@ if [ -n "$demo" ]; then
   curl -fsS -o /dev/null -X POST "$STRIPE_API_BASE/_sim/webhooks" -H 'content-type: application/json' \
     -d "{\"url\":\"$api_url/webhooks/stripe/$demo_ws\",\"secret\":\"$(json "$demo_file" webhookSecret)\"}" \
     || info "could not register the webhook endpoint with the simulator"
+  # A person to sign in to the web UI as: the demo owner, with a password made on the
+  # first run and kept beside the data (set again each run, so it always works).
+  demo_email="demo@wysera.local"
+  password_file="$data/demo-password"
+  [ -s "$password_file" ] || (umask 077; node -e 'console.log(require("crypto").randomBytes(18).toString("base64url"))' >"$password_file")
+  demo_password="$(cat "$password_file")"
+  ./node_modules/.bin/tsx scripts/access.ts owner create --workspace "$demo_ws" --email "$demo_email" --password-stdin --no-token \
+    <"$password_file" >/dev/null 2>"$data/logs/demo-owner.log" || die "could not create the demo owner (see $data/logs/demo-owner.log)"
   step "syncing the demo account (owner token in $demo_file)"
   WYSERA_TOKEN="$(json "$demo_file" ownerToken)" WYSERA_WORKSPACE="$demo_ws" \
     ./node_modules/.bin/tsx scripts/wysera.ts sync status --watch || info "the sync did not finish; see $data/logs/worker.log"
@@ -140,7 +148,8 @@ cat >&2 <<MSG
     Temporal UI  http://127.0.0.1:$ui_port
     Postgres     $DATABASE_URL
     Data         $data   (logs in $data/logs)
-${demo:+    Stripe       simulated at $STRIPE_API_BASE (demo workspace and owner token: $data/demo-workspace.json)
+${demo:+    Sign in      http://localhost:$api_port/   email $demo_email   password $demo_password
+    Stripe       simulated at $STRIPE_API_BASE (demo workspace and owner token: $data/demo-workspace.json)
     Emails       http://127.0.0.1:$email_port/_receiver/messages   (the demo sends nothing out)}
 
   Press Ctrl-C to stop everything.
