@@ -89,6 +89,12 @@ describe('web UI in a browser', () => {
       await insertMember(db, keyring, { workspaceId: WS, userId: user.id, role, addedBy: 'test' });
     }
 
+    // A user in two workspaces (viewer here, finance in the other) starts at the picker.
+    await insertWorkspace(db, keyring, { id: 'ws_ui_two', name: 'Beta Labs', webhookSecret: 'whsec_ui_two' });
+    const { user: two } = await findOrCreateUser(db, keyring, 'two@ui.example', PASSWORD);
+    await insertMember(db, keyring, { workspaceId: WS, userId: two.id, role: 'viewer', addedBy: 'test' });
+    await insertMember(db, keyring, { workspaceId: 'ws_ui_two', userId: two.id, role: 'finance', addedBy: 'test' });
+
     api = await startApi(db, keyring);
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   });
@@ -227,6 +233,26 @@ describe('web UI in a browser', () => {
       await context.close();
     });
   }
+
+  it('offers a user of two workspaces the picker, with each role, and no page of a third', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const page = await context.newPage();
+    await page.goto(`${api.url}/login`);
+    await page.fill('input[name=email]', 'two@ui.example');
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${api.url}/`);
+    await page.waitForSelector('body[data-ready]');
+    const items = await page.locator('ul.workspaces li').allInnerTexts();
+    expect(items.map((t) => t.replace(/\s+/g, ' '))).toEqual([expect.stringMatching(/Acme Analytics ws_ui viewer/i), expect.stringMatching(/Beta Labs ws_ui_two finance/i)]);
+    await shot(page, 'picker');
+    await page.click('text=Acme Analytics');
+    await page.waitForURL(`${api.url}/w/${WS}/dashboard`);
+    expect(await contentText(page)).toContain('Hidden');
+    await page.goto(`${api.url}/w/ws_matrix_nobody/dashboard`);
+    expect(await contentText(page)).toContain('You are not a member of workspace ws_matrix_nobody');
+    await context.close();
+  });
 
   it('lets a member discard a draft through the UI and shows a viewer no actions', async () => {
     const member = await loggedIn('member');

@@ -7,9 +7,9 @@ import { shortMonth } from './format';
  * not see draws no marks and says so.
  */
 
-const W = 720;
-const H = 260;
-const M = { top: 16, right: 16, bottom: 34, left: 72 };
+const W = 960;
+const H = 300;
+const M = { top: 16, right: 16, bottom: 36, left: 76 };
 const innerW = W - M.left - M.right;
 const innerH = H - M.top - M.bottom;
 
@@ -35,7 +35,12 @@ function frame(label: string, ...children: (SVGElement | null)[]): SVGSVGElement
 
 /** Placeholder where a chart of a hidden (or empty) series would be. */
 export function chartNotice(text: string, kind: 'hidden' | 'empty'): HTMLElement {
-  return h('div', { class: `chart-notice ${kind}` }, kind === 'hidden' ? h('span', { class: 'lock', 'aria-hidden': 'true' }, '🔒') : null, h('span', {}, text));
+  return h('div', { class: `chart-notice ${kind}` }, kind === 'hidden' ? lockIcon() : null, h('span', {}, text));
+}
+
+/** A padlock drawn in SVG (no emoji font needed). */
+export function lockIcon(): SVGSVGElement {
+  return s('svg', { viewBox: '0 0 24 24', class: 'lock', 'aria-hidden': 'true' }, s('rect', { x: 5, y: 11, width: 14, height: 10, rx: 2 }), s('path', { d: 'M8 11V7a4 4 0 0 1 8 0v4' }));
 }
 
 function yAxis(ticks: number[], y: (v: number) => number, format: (n: number) => string): SVGGElement {

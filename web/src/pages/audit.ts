@@ -54,7 +54,7 @@ export async function auditPage(ctx: PageContext, root: HTMLElement): Promise<vo
                 'tr',
                 {},
                 h('td', { class: 'nowrap' }, when(e.at)),
-                h('td', {}, e.actor),
+                h('td', {}, e.actor === `user:${ctx.session.user.id}` ? `you (${ctx.session.user.email})` : e.actor),
                 h('td', {}, h('code', {}, e.action)),
                 h('td', {}, e.targetType, e.targetId ? h('div', { class: 'muted small' }, e.targetId) : null),
                 h(

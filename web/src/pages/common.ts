@@ -1,4 +1,5 @@
 import { ApiError } from '../api';
+import { lockIcon } from '../charts';
 import { h } from '../dom';
 
 export function errorBox(err: unknown): HTMLElement {
@@ -11,7 +12,7 @@ export function card(title: string, value: string, opts: { sub?: string | undefi
     'div',
     { class: `kpi${opts.hidden ? ' hidden-figure' : ''}`, 'data-testid': opts.testid },
     h('div', { class: 'kpi-title' }, title),
-    h('div', { class: 'kpi-value' }, value),
+    h('div', { class: 'kpi-value' }, opts.hidden ? lockIcon() : null, value),
     opts.sub ? h('div', { class: 'kpi-sub' }, opts.sub) : null,
   );
 }

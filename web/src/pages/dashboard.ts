@@ -111,11 +111,11 @@ export async function dashboardPage(ctx: PageContext, root: HTMLElement): Promis
           { class: `movement ${k.key}`, 'data-testid': `movement-${k.key}` },
           h('span', { class: `swatch ${k.key}` }),
           h('div', { class: 'movement-label' }, k.label),
-          h('div', { class: 'movement-value' }, money(move?.[k.key], cur, { hidden: hiddenMoney(k.key), signed: true })),
+          h('div', { class: `movement-value${move?.[k.key] === null ? ' hidden-figure' : ''}` }, money(move?.[k.key], cur, { hidden: hiddenMoney(k.key), signed: true })),
           h('div', { class: 'kpi-sub' }, `${count(move?.counts[k.key])} customer${move?.counts[k.key] === 1 ? '' : 's'}`),
         ),
       ),
-      h('div', { class: 'movement net' }, h('div', { class: 'movement-label' }, 'Net'), h('div', { class: 'movement-value' }, money(move?.net, cur, { hidden: hiddenMoney('net'), signed: true }))),
+      h('div', { class: 'movement net' }, h('div', { class: 'movement-label' }, 'Net'), h('div', { class: `movement-value${move?.net === null ? ' hidden-figure' : ''}` }, money(move?.net, cur, { hidden: hiddenMoney('net'), signed: true }))),
     ),
   );
 

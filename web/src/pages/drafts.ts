@@ -76,10 +76,19 @@ export async function draftsPage(ctx: PageContext, root: HTMLElement): Promise<v
 
 const isMoney = (v: unknown): v is { amount: number | null; currency: string } => typeof v === 'object' && v !== null && 'amount' in v && 'currency' in v && typeof (v as { currency: unknown }).currency === 'string';
 
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
 function scalar(v: unknown): string {
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') return ISO_TIME.test(v) ? when(v) : v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return v === null || v === undefined ? NONE : JSON.stringify(v);
+}
+
+/** "plan.monthlyValue" -> "Plan · monthly value". */
+function factLabel(path: string): string {
+  const words = path.split('.').map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase());
+  const text = words.join(' · ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** The facts a draft cites, flattened to labelled rows; money formatted, hidden money says so. */
@@ -202,7 +211,7 @@ async function draftDetail(ctx: PageContext, root: HTMLElement, id: string): Pro
         { class: 'panel' },
         h('h2', {}, 'Facts it cites'),
         facts.length
-          ? h('table', { class: 'facts' }, h('tbody', {}, facts.map(([k, val, hidden]) => h('tr', {}, h('th', {}, k), h('td', { class: hidden ? 'hidden-figure' : '' }, val)))))
+          ? h('table', { class: 'facts' }, h('tbody', {}, facts.map(([k, val, hidden]) => h('tr', {}, h('th', { title: k }, factLabel(k)), h('td', { class: hidden ? 'hidden-figure' : '' }, val)))))
           : h('p', { class: 'muted' }, 'No facts.'),
         h('dl', { class: 'meta' }, h('dt', {}, 'Customer'), h('dd', {}, draft.customerId), h('dt', {}, 'About'), h('dd', {}, draft.subjectRef ?? NONE), h('dt', {}, 'Scheduled for'), h('dd', {}, when(draft.scheduledFor)), h('dt', {}, 'Updated'), h('dd', {}, when(draft.updatedAt))),
       ),
