@@ -43,6 +43,9 @@ const envSchema = z.object({
   WEBHOOK_RATE_PER_MINUTE: z.coerce.number().int().min(0).default(60_000),
   /** Failed authentications (401s) per client address per 15 minutes before 429s (0: no limit). */
   AUTH_FAILURES_PER_WINDOW: z.coerce.number().int().min(0).default(100),
+  /** Failed logins per email / per client address per 15 minutes before 429s (0: no limit); docs/security.md. */
+  LOGIN_FAILURES_PER_EMAIL: z.coerce.number().int().min(0).default(10),
+  LOGIN_FAILURES_PER_ADDRESS: z.coerce.number().int().min(0).default(100),
   /** Port of the worker's Prometheus endpoint (GET /metrics on HOST); 0 picks a free port. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** How long the relay waits between inbox polls when no notification arrives. */

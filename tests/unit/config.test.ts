@@ -10,6 +10,8 @@ describe('loadConfig', () => {
     expect(config.PORT).toBe(3000);
     expect(config.TEMPORAL_ADDRESS).toBe('127.0.0.1:7233');
     expect(config.WYSERA_ENCRYPTION_KEYS.activeKeyId).toBe('k1');
+    expect([config.LOGIN_FAILURES_PER_EMAIL, config.LOGIN_FAILURES_PER_ADDRESS]).toEqual([10, 100]);
+    expect(loadConfig({ ...valid, LOGIN_FAILURES_PER_EMAIL: '0' }).LOGIN_FAILURES_PER_EMAIL).toBe(0);
   });
 
   it('names every missing or bad variable at once', () => {
