@@ -63,7 +63,7 @@ export async function draftsPage(ctx: PageContext, root: HTMLElement): Promise<v
                 {},
                 h('td', {}, h('a', { href: `${ctx.pageBase}/drafts/${encodeURIComponent(d.id)}`, class: 'strong' }, d.subject)),
                 h('td', {}, d.to ?? d.customerId, h('div', { class: 'muted small' }, d.customerId)),
-                h('td', {}, `${d.play} · ${d.step}`),
+                h('td', { class: 'nowrap' }, `${d.play} · ${d.step}`),
                 h('td', {}, statusBadge(d.status)),
                 h('td', { class: 'nowrap' }, when(d.createdAt)),
               ),
