@@ -9,7 +9,10 @@ import { HttpError } from './errors';
  * RateLimit / Retry-After headers).
  */
 
-/** Helmet's defaults: an API serves no pages, so its strict CSP and no-sniff cost nothing. */
+/**
+ * Helmet's defaults. The web UI (api/web.ts) lives within them: one page whose script
+ * and stylesheet come from this origin, no inline script, data only through fetch.
+ */
 export const securityHeaders = (): RequestHandler => helmet();
 
 const refuse = (message: string): Parameters<typeof rateLimit>[0] => ({
