@@ -55,8 +55,11 @@ export async function findUserByEmail(db: Db, ring: Keyring, email: string): Pro
   return { ...toUser(ring, row), password: { hash: row.password_hash, salt: row.password_salt, params: passwordParamsSchema.parse(row.password_params) } };
 }
 
+/** Sets a new password and ends the user's sessions: whoever knew the old one is signed out. */
 export async function setPassword(db: Db, userId: string, password: string): Promise<void> {
-  await db('users').where({ id: userId }).update({ ...passwordColumns(await hashPassword(password)), password_changed_at: db.fn.now() });
+  const hashed = passwordColumns(await hashPassword(password));
+  await db('users').where({ id: userId }).update({ ...hashed, password_changed_at: db.fn.now() });
+  await db('sessions').where({ user_id: userId }).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
 }
 
 /**

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAudit } from '../../db/audit';
+import { createSession } from '../../db/sessions';
 import { insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { startApi, type TestApi } from '../helpers/api';
@@ -87,13 +88,16 @@ describe('npm run access -- owner create (the first-run command)', () => {
     expect(await login('founder@first-run.example', first.password!)).toBe(200);
   });
 
-  it('takes the password from stdin with --password-stdin, and can skip the token', async () => {
+  it('takes the password from stdin with --password-stdin (ending the old sessions), and can skip the token', async () => {
+    const before = await createSession(database.db, first.userId);
+    expect((await api.request('GET', '/auth/session', { headers: { cookie: `wysera_session=${before.token}` } })).status).toBe(200);
     const res = await run(['owner', 'create', '--workspace', ws, '--email', 'founder@first-run.example', '--password-stdin', '--no-token'], 'a chosen passphrase 42\n');
     expect(res.code, res.stderr).toBe(0);
     expect(JSON.parse(res.stdout)).toMatchObject({ userId: first.userId, password: null, token: null });
     expect(res.stdout).not.toContain('a chosen passphrase');
     expect(await login('founder@first-run.example', 'a chosen passphrase 42')).toBe(200);
     expect(await login('founder@first-run.example', first.password!)).toBe(401);
+    expect((await api.request('GET', '/auth/session', { headers: { cookie: `wysera_session=${before.token}` } })).status).toBe(401);
   });
 
   it('refuses an unknown workspace, a bad email and a short password, saying why', async () => {
