@@ -155,6 +155,9 @@ describe('web UI in a browser', () => {
     expect(await page.locator('svg.chart rect.bar.new').count()).toBeGreaterThan(0);
     expect(await page.locator('table.heatmap tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('table.heatmap td.cell').first().innerText()).toMatch(/^\d+%$/);
+    // Who moved this month: the drill-down's customers with their changes.
+    expect(await page.locator('.drilldown tbody tr').count()).toBeGreaterThan(0);
+    expect(await page.locator('.drilldown tbody tr td.num').first().innerText()).toMatch(/^[+-]?\$[\d,]+\.\d{2}$/);
     await shot(page, 'finance-dashboard');
 
     // CSV export through the session cookie.
@@ -230,6 +233,14 @@ describe('web UI in a browser', () => {
       // Counts are not revenue: the cohort table still shows its customers.
       expect(await page.locator('table.heatmap td.cell').first().innerText()).toMatch(/^\d+%$/);
       expect(await page.locator('a[data-page=audit]').count()).toBe(0);
+      expect(await page.locator('.drilldown tbody tr td.num').first().innerText()).toBe('Hidden');
+      // The export links serve the same redaction: periods and counts, no MRR.
+      const csvHref = await page.locator('.exports a', { hasText: 'mrr.csv' }).getAttribute('href');
+      const csv = await page.evaluate(async (href) => (await fetch(href!, { credentials: 'same-origin' })).text(), csvHref);
+      const [head, ...rows] = csv.trim().split(/\r?\n/);
+      expect(head).toBe('period,mrr,customers');
+      expect(rows.length).toBe(12);
+      for (const row of rows) expect(row).toMatch(/^\d{4}-\d{2},,\d+$/);
       await context.close();
     });
   }

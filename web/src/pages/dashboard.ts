@@ -2,7 +2,7 @@ import { get } from '../api';
 import { chartNotice, legend, lineChart, stackedBars, type BarSeries } from '../charts';
 import type { PageContext } from '../context';
 import { h, mount } from '../dom';
-import { count, HIDDEN, longMonth, money, monthFromNow, percent, ratio, shortMonth } from '../format';
+import { count, HIDDEN, longMonth, when, money, monthFromNow, percent, ratio, shortMonth } from '../format';
 import { isHidden } from '../redaction';
 import { card, errorBox, loading, section } from './common';
 
@@ -22,6 +22,8 @@ interface QuickPoint { period: string; quickRatio: number | null }
 interface LtvPoint { period: string; ltv: number | null; arpa: number | null; trailingChurnRate: number | null }
 interface GrrPoint { period: string; grr: number | null }
 interface NrrPoint { period: string; nrr: number | null }
+interface NpsPoint { cohort: string; responses: number; nps: number | null }
+interface Movement { customerId: string; at: string; kind: Kind; amount: number | null; mrrBefore: number | null; mrrAfter: number | null }
 interface Cohort { cohort: string; customers: number; initialMrr: number | null; ages: { age: number; period: string; customers: number; mrr: number | null; customerRetention: number | null; mrrRetention: number | null }[] }
 
 const KINDS: { key: Kind; label: string; negative: boolean }[] = [
@@ -46,7 +48,7 @@ export async function dashboardPage(ctx: PageContext, root: HTMLElement): Promis
   mount(root, loading());
   let data;
   try {
-    const [mrr, arpa, movements, churn, quick, ltv, grr, nrr, cohorts] = await Promise.all([
+    const [mrr, arpa, movements, churn, quick, ltv, grr, nrr, cohorts, nps] = await Promise.all([
       metric<MrrPoint>('mrr'),
       metric<ArpaPoint>('arpa'),
       metric<MovementsPoint>('movements'),
@@ -56,13 +58,14 @@ export async function dashboardPage(ctx: PageContext, root: HTMLElement): Promis
       metric<GrrPoint>('grr'),
       metric<NrrPoint>('nrr'),
       metric<Cohort>('cohorts'),
+      metric<NpsPoint>('nps'),
     ]);
-    data = { mrr, arpa, movements, churn, quick, ltv, grr, nrr, cohorts };
+    data = { mrr, arpa, movements, churn, quick, ltv, grr, nrr, cohorts, nps };
   } catch (err) {
     mount(root, errorBox(err));
     return;
   }
-  const { mrr, arpa, movements, churn, quick, ltv, grr, nrr, cohorts } = data;
+  const { mrr, arpa, movements, churn, quick, ltv, grr, nrr, cohorts, nps } = data;
   const v = ctx.visibility;
   const cur = mrr.currency;
   const hiddenMoney = (field: string) => isHidden(v, field, true);
@@ -163,12 +166,55 @@ export async function dashboardPage(ctx: PageContext, root: HTMLElement): Promis
     thisMonth,
     section('MRR', mrrChart),
     section('MRR movements', movementsChart, movementsHidden ? null : legend(KINDS), h('details', {}, h('summary', {}, 'Movements by month'), countsTable)),
-    cohortSection(cohorts, cur, ctx),
+    await drilldownSection(ctx, cur, movements.points.map((p) => p.period)),
+    cohortSection(cohorts, cur, ctx, new Map(nps.points.map((p) => [p.cohort, p]))),
     section('Export', h('p', { class: 'muted' }, 'CSV files of each figure for this range, with the same fields hidden as on this page.'), exports),
   );
 }
 
-function cohortSection(cohorts: Series<Cohort>, cur: string, ctx: PageContext): HTMLElement {
+/** What is behind a month's movements: each customer's change, from the drill-down API. */
+async function drilldownSection(ctx: PageContext, cur: string, periods: string[]): Promise<HTMLElement> {
+  const body = h('div', {});
+  const select = h('select', { name: 'period', 'aria-label': 'Month' }, [...periods].reverse().map((p) => h('option', { value: p }, longMonth(p))));
+  const show = async () => {
+    mount(body, h('p', { class: 'loading' }, 'Loading…'));
+    try {
+      const { movements } = await get<{ movements: Movement[] }>(`${ctx.apiBase}/metrics/movements/drilldown?period=${select.value}&limit=200`);
+      mount(
+        body,
+        movements.length
+          ? h(
+              'table',
+              { class: 'data compact' },
+              h('thead', {}, h('tr', {}, h('th', {}, 'When'), h('th', {}, 'Customer'), h('th', {}, 'Movement'), h('th', { class: 'num' }, 'Change'), h('th', { class: 'num' }, 'MRR after'))),
+              h(
+                'tbody',
+                {},
+                movements.map((m) =>
+                  h(
+                    'tr',
+                    {},
+                    h('td', { class: 'nowrap' }, when(m.at)),
+                    h('td', {}, m.customerId),
+                    h('td', {}, h('span', { class: `swatch ${m.kind}` }), ` ${KINDS.find((k) => k.key === m.kind)?.label ?? m.kind}`),
+                    h('td', { class: 'num' }, money(m.amount, cur, { hidden: isHidden(ctx.visibility, 'amount', true), signed: true })),
+                    h('td', { class: 'num' }, money(m.mrrAfter, cur, { hidden: isHidden(ctx.visibility, 'mrrAfter', true) })),
+                  ),
+                ),
+              ),
+            )
+          : h('p', { class: 'muted' }, `No movements in ${longMonth(select.value)}.`),
+      );
+    } catch (err) {
+      mount(body, errorBox(err));
+    }
+  };
+  select.addEventListener('change', () => void show());
+  await show();
+  return section('Who moved', h('div', { class: 'range' }, h('label', {}, 'Month', select)), h('div', { class: 'drilldown' }, body));
+}
+
+function cohortSection(cohorts: Series<Cohort>, cur: string, ctx: PageContext, nps: Map<string, NpsPoint>): HTMLElement {
   const v = ctx.visibility;
   const body = h('div', {});
   const modes = [
@@ -182,7 +228,7 @@ function cohortSection(cohorts: Series<Cohort>, cur: string, ctx: PageContext): 
     const table = h(
       'table',
       { class: 'heatmap' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Cohort'), h('th', { class: 'num' }, 'Customers'), h('th', { class: 'num' }, 'Initial MRR'), Array.from({ length: maxAge + 1 }, (_, i) => h('th', { class: 'num' }, `M${i}`)))),
+      h('thead', {}, h('tr', {}, h('th', {}, 'Cohort'), h('th', { class: 'num' }, 'Customers'), h('th', { class: 'num' }, 'Initial MRR'), h('th', { class: 'num', title: 'Net promoter score of the cohort (latest answer of each customer)' }, 'NPS'), Array.from({ length: maxAge + 1 }, (_, i) => h('th', { class: 'num' }, `M${i}`)))),
       h(
         'tbody',
         {},
@@ -193,6 +239,7 @@ function cohortSection(cohorts: Series<Cohort>, cur: string, ctx: PageContext): 
             h('th', { scope: 'row' }, longMonth(c.cohort)),
             h('td', { class: 'num' }, count(c.customers)),
             h('td', { class: 'num' }, money(c.initialMrr, cur, { hidden: isHidden(v, 'initialMrr', true) })),
+            h('td', { class: 'num', title: `${nps.get(c.cohort)?.responses ?? 0} answers` }, nps.get(c.cohort)?.nps == null ? '—' : String(Math.round(nps.get(c.cohort)!.nps!))),
             Array.from({ length: maxAge + 1 }, (_, i) => {
               const a = c.ages[i];
               if (!a) return h('td', { class: 'empty' });
