@@ -84,3 +84,18 @@ export function loginRateLimit(limits: { perEmail: number; perAddress: number; w
   }
   return handlers;
 }
+
+/**
+ * Wrong current passwords when a signed-in user changes theirs (answers of 403), per
+ * user: a borrowed session cannot be used to guess the password behind it.
+ */
+export function passwordChangeLimit(failures: number, userOf: (res: Parameters<RequestHandler>[1]) => string, windowMs = 15 * 60_000): RequestHandler {
+  return rateLimit({
+    ...refuse(`too many wrong current passwords; retry in ${Math.round(windowMs / 60_000)} minutes`),
+    windowMs,
+    limit: failures,
+    skipSuccessfulRequests: true,
+    requestWasSuccessful: (_req, res) => res.statusCode !== 403,
+    keyGenerator: (_req, res) => `password:${userOf(res)}`,
+  });
+}

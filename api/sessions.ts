@@ -4,18 +4,19 @@ import { appendAudit } from '../db/audit';
 import type { Knex } from '../db/knex';
 import { membershipsOf } from '../db/members';
 import { createSession, csrfTokenFor, revokeSession, SESSION_TTL_SECONDS } from '../db/sessions';
-import { findUser, findUserByEmail, type User } from '../db/users';
+import { findUser, findUserByEmail, findUserWithPassword, setPassword, type User } from '../db/users';
 import type { Keyring } from '../platform/crypto';
-import { checkAgainstDecoy, verifyPassword } from '../platform/passwords';
+import { checkAgainstDecoy, passwordSchema, verifyPassword } from '../platform/passwords';
 import { principalOf, requireSession, sessionOf, SESSION_COOKIE } from './auth';
 import { HttpError, parseOr400 } from './errors';
-import { loginRateLimit } from './hardening';
+import { loginRateLimit, passwordChangeLimit } from './hardening';
 
 /**
  * Browser sessions for the web UI (docs/security.md, "Sessions"):
  *   POST /auth/login {email, password} -> the session view and the session cookie
  *   GET /auth/session                  -> the session view, or 401
  *   POST /auth/logout                  -> 204; the session is revoked, the cookie cleared
+ *   POST /auth/password {currentPassword, newPassword} -> 204; the user's other sessions end
  * The view is `{ user: {id, email}, memberships: [{workspaceId, workspaceName, role}], csrfToken }`.
  */
 
@@ -25,6 +26,11 @@ const login = z.strictObject({
 });
 
 const WRONG = 'email or password is wrong';
+
+const passwordChange = z.strictObject({
+  currentPassword: z.string().min(1).max(1024),
+  newPassword: passwordSchema,
+});
 
 // Secure: browsers accept it on http://localhost too, and nowhere else over plain HTTP.
 const cookie = (value: string, maxAge: number) => `${SESSION_COOKIE}=${value}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=${maxAge}`;
@@ -96,6 +102,17 @@ export function sessionRouter(deps: SessionDeps): Router {
     const user = await findUser(deps.db, deps.keyring, session.userId);
     if (!user) throw new HttpError(401, 'no session: sign in with POST /auth/login');
     res.json(await view(deps.db, user, session.csrfToken));
+  });
+
+  router.post('/auth/password', requireSession, passwordChangeLimit(10, (res) => sessionOf(res).userId), async (req, res) => {
+    const session = sessionOf(res);
+    const input = parseOr400(passwordChange, req.body, 'password change');
+    const user = await findUserWithPassword(deps.db, deps.keyring, session.userId);
+    // 403, not 401: the session is fine, only the proof of the old password is not.
+    if (!user || !(await verifyPassword(input.currentPassword, user.password))) throw new HttpError(403, 'the current password is wrong');
+    await setPassword(deps.db, session.userId, input.newPassword, session.sessionId);
+    await appendAudit(deps.db, { workspaceId: null, actor: session.actor, action: 'user.password_changed', targetType: 'user', targetId: session.userId });
+    res.status(204).end();
   });
 
   // Answers 204 with or without a live session, so a stale cookie is always cleared.

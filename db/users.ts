@@ -48,18 +48,28 @@ export async function findUser(db: Db, ring: Keyring, id: string): Promise<User 
   return row && toUser(ring, row);
 }
 
+const withPassword = (ring: Keyring, row: UserRow | undefined): UserWithPassword | undefined =>
+  row && { ...toUser(ring, row), password: { hash: row.password_hash, salt: row.password_salt, params: passwordParamsSchema.parse(row.password_params) } };
+
 /** The user with this email (any case, any key of the ring), with its password hash to check. */
 export async function findUserByEmail(db: Db, ring: Keyring, email: string): Promise<UserWithPassword | undefined> {
-  const row = await db<UserRow>('users').whereIn('email_hash', keyedHashes(ring, USER_EMAIL_LOOKUP, normalEmail(email))).first();
-  if (!row) return undefined;
-  return { ...toUser(ring, row), password: { hash: row.password_hash, salt: row.password_salt, params: passwordParamsSchema.parse(row.password_params) } };
+  return withPassword(ring, await db<UserRow>('users').whereIn('email_hash', keyedHashes(ring, USER_EMAIL_LOOKUP, normalEmail(email))).first());
 }
 
-/** Sets a new password and ends the user's sessions: whoever knew the old one is signed out. */
-export async function setPassword(db: Db, userId: string, password: string): Promise<void> {
+export async function findUserWithPassword(db: Db, ring: Keyring, id: string): Promise<UserWithPassword | undefined> {
+  return withPassword(ring, await db<UserRow>('users').where({ id }).first());
+}
+
+/**
+ * Sets a new password and ends the user's sessions (but `keepSessionId`, the one that
+ * made the change): whoever knew the old password is signed out.
+ */
+export async function setPassword(db: Db, userId: string, password: string, keepSessionId?: string): Promise<void> {
   const hashed = passwordColumns(await hashPassword(password));
   await db('users').where({ id: userId }).update({ ...hashed, password_changed_at: db.fn.now() });
-  await db('sessions').where({ user_id: userId }).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
+  const others = db('sessions').where({ user_id: userId }).whereNull('revoked_at');
+  if (keepSessionId) void others.whereNot({ id: keepSessionId });
+  await others.update({ revoked_at: db.fn.now() });
 }
 
 /**

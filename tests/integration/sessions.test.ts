@@ -177,6 +177,29 @@ describe('browser sessions', () => {
     expect(audit).toEqual(expect.arrayContaining(['session.created', 'session.revoked']));
   });
 
+  it('changes the password with the current one: other sessions end, this one stays, audited', async () => {
+    const { user } = await findOrCreateUser(database.db, keyring, 'kim@sessions.example', PASSWORD);
+    const here = await login(api, 'kim@sessions.example', PASSWORD);
+    const cookie = cookieOf(here)!;
+    const { csrfToken } = here.body as SessionView;
+    const elsewhere = cookieOf(await login(api, 'kim@sessions.example', PASSWORD))!;
+
+    const wrong = await send(api, 'POST', '/auth/password', { cookie, csrf: csrfToken, body: { currentPassword: 'not it', newPassword: 'a brand new passphrase' } });
+    expect([wrong.status, messageOf(wrong)]).toEqual([403, 'the current password is wrong']);
+    const short = await send(api, 'POST', '/auth/password', { cookie, csrf: csrfToken, body: { currentPassword: PASSWORD, newPassword: 'short' } });
+    expect([short.status, messageOf(short)]).toEqual([400, 'invalid password change: newPassword: must be at least 12 characters']);
+    expect((await send(api, 'POST', '/auth/password', { cookie, body: { currentPassword: PASSWORD, newPassword: 'a brand new passphrase' } })).status).toBe(403);
+
+    const changed = await send(api, 'POST', '/auth/password', { cookie, csrf: csrfToken, body: { currentPassword: PASSWORD, newPassword: 'a brand new passphrase' } });
+    expect(changed.status).toBe(204);
+    expect((await send(api, 'GET', '/auth/session', { cookie })).status).toBe(200);
+    expect((await send(api, 'GET', '/auth/session', { cookie: elsewhere })).status).toBe(401);
+    expect((await login(api, 'kim@sessions.example', PASSWORD)).status).toBe(401);
+    expect((await login(api, 'kim@sessions.example', 'a brand new passphrase')).status).toBe(200);
+    const audit = await database.db('audit_log').whereNull('workspace_id').where({ action: 'user.password_changed' }).pluck('target_id');
+    expect(audit).toEqual([user.id]);
+  });
+
   it('refuses an expired session like none at all', async () => {
     const { token } = await createSession(database.db, userId, -1);
     expect((await send(api, 'GET', '/auth/session', { cookie: token })).status).toBe(401);
