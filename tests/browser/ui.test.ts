@@ -7,6 +7,7 @@ import { upsertExchangeRates } from '../../db/analytics';
 import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
 import { createDraftOnce, findDraft, type Draft } from '../../db/drafts';
 import { insertMember } from '../../db/members';
+import { storeRedactionSetting } from '../../db/redaction';
 import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../../db/mirror';
 import { findOrCreateUser } from '../../db/users';
 import { insertWorkspace } from '../../db/workspaces';
@@ -292,5 +293,19 @@ describe('web UI in a browser', () => {
     expect(text).toContain('can read drafts but not approve');
     expect(await viewer.page.locator('button:has-text("Approve")').count()).toBe(0);
     await viewer.context.close();
+  });
+
+  it("labels the fields a workspace hides as Hidden too, even for finance", async () => {
+    // Runs last: the setting hides GRR and customer counts from everyone below owner.
+    expect(await storeRedactionSetting(database.db, WS, { fields: ['grr', 'customers'], visibleTo: 'owner' })).toBe(true);
+    const { context, page } = await loggedIn('finance');
+    await contentText(page);
+    expect(await page.innerText('[data-testid=kpi-grr] .kpi-value')).toBe('Hidden');
+    expect(await page.innerText('[data-testid=kpi-customers] .kpi-value')).toBe('Hidden');
+    // Revenue stays visible to finance.
+    expect(await page.innerText('[data-testid=kpi-mrr] .kpi-value')).toMatch(/^\$[\d,]+\.\d{2}$/);
+    expect(await page.innerText('[data-testid=kpi-nrr] .kpi-value')).toMatch(/^\d+\.\d%$/);
+    await shot(page, 'finance-dashboard-workspace-redaction');
+    await context.close();
   });
 });

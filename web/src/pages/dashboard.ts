@@ -13,18 +13,18 @@ interface Series<P> {
   to: string;
   points: P[];
 }
-interface MrrPoint { period: string; mrr: number | null; customers: number }
+interface MrrPoint { period: string; mrr: number | null; customers: number | null }
 interface ArpaPoint { period: string; arpa: number | null; customers: number }
 type Kind = 'new' | 'expansion' | 'contraction' | 'churn' | 'reactivation';
-type MovementsPoint = { period: string; startMrr: number | null; endMrr: number | null; net: number | null; counts: Record<Kind, number> } & Record<Kind, number | null>;
-interface ChurnPoint { period: string; customersAtStart: number; churnedCustomers: number; customerChurnRate: number | null; grossMrrChurnRate: number | null; netMrrChurnRate: number | null }
+type MovementsPoint = { period: string; startMrr: number | null; endMrr: number | null; net: number | null; counts: Record<Kind, number | null> | null } & Record<Kind, number | null>;
+interface ChurnPoint { period: string; customersAtStart: number | null; churnedCustomers: number | null; customerChurnRate: number | null; grossMrrChurnRate: number | null; netMrrChurnRate: number | null }
 interface QuickPoint { period: string; quickRatio: number | null }
 interface LtvPoint { period: string; ltv: number | null; arpa: number | null; trailingChurnRate: number | null }
 interface GrrPoint { period: string; grr: number | null }
 interface NrrPoint { period: string; nrr: number | null }
 interface NpsPoint { cohort: string; responses: number; nps: number | null }
 interface Movement { customerId: string; at: string; kind: Kind; amount: number | null; mrrBefore: number | null; mrrAfter: number | null }
-interface Cohort { cohort: string; customers: number; initialMrr: number | null; ages: { age: number; period: string; customers: number; mrr: number | null; customerRetention: number | null; mrrRetention: number | null }[] }
+interface Cohort { cohort: string; customers: number | null; initialMrr: number | null; ages: { age: number; period: string; customers: number | null; mrr: number | null; customerRetention: number | null; mrrRetention: number | null }[] }
 
 const KINDS: { key: Kind; label: string; negative: boolean }[] = [
   { key: 'new', label: 'New business', negative: false },
@@ -93,12 +93,12 @@ export async function dashboardPage(ctx: PageContext, root: HTMLElement): Promis
     'div',
     { class: 'kpis' },
     card('MRR', fmt('mrr')(now?.mrr), { testid: 'kpi-mrr', hidden: now?.mrr === null, sub: change === null ? undefined : `${money(change, cur, { signed: true })} vs ${shortMonth(prev!.period, false)}` }),
-    card('Paying customers', count(now?.customers), { testid: 'kpi-customers' }),
+    card('Paying customers', count(now?.customers, { hidden: hiddenRatio('customers') }), { testid: 'kpi-customers', hidden: hiddenRatio('customers') }),
     card('ARPA', fmt('arpa')(last(arpa.points)?.arpa), { testid: 'kpi-arpa', hidden: last(arpa.points)?.arpa === null && hiddenMoney('arpa') }),
-    card('LTV', fmt('ltv')(last(ltv.points)?.ltv), { testid: 'kpi-ltv', hidden: last(ltv.points)?.ltv === null && hiddenMoney('ltv'), sub: `at ${percent(last(ltv.points)?.trailingChurnRate)} avg. monthly churn` }),
+    card('LTV', fmt('ltv')(last(ltv.points)?.ltv), { testid: 'kpi-ltv', hidden: last(ltv.points)?.ltv === null && hiddenMoney('ltv'), sub: `at ${percent(last(ltv.points)?.trailingChurnRate, { hidden: hiddenRatio('trailingChurnRate') })} avg. monthly churn` }),
     card('GRR', percent(last(grr.points)?.grr, { hidden: hiddenRatio('grr') }), { testid: 'kpi-grr', sub: 'gross revenue retention, month' }),
     card('NRR', percent(last(nrr.points)?.nrr, { hidden: hiddenRatio('nrr') }), { testid: 'kpi-nrr', sub: 'net revenue retention, month' }),
-    card('Customer churn', percent(last(churn.points)?.customerChurnRate, { hidden: hiddenRatio('customerChurnRate') }), { testid: 'kpi-churn', sub: `${count(last(churn.points)?.churnedCustomers)} of ${count(last(churn.points)?.customersAtStart)} customers` }),
+    card('Customer churn', percent(last(churn.points)?.customerChurnRate, { hidden: hiddenRatio('customerChurnRate') }), { testid: 'kpi-churn', sub: `${count(last(churn.points)?.churnedCustomers, { hidden: hiddenRatio('churnedCustomers') })} of ${count(last(churn.points)?.customersAtStart, { hidden: hiddenRatio('customersAtStart') })} customers` }),
     card('Revenue churn', percent(last(churn.points)?.grossMrrChurnRate, { hidden: hiddenRatio('grossMrrChurnRate') }), { testid: 'kpi-revenue-churn', sub: `net ${percent(last(churn.points)?.netMrrChurnRate, { hidden: hiddenRatio('netMrrChurnRate') })}` }),
     card('Quick ratio', ratio(last(quick.points)?.quickRatio, { hidden: hiddenRatio('quickRatio') }), { testid: 'kpi-quick', sub: 'gains / losses' }),
   );
@@ -115,7 +115,7 @@ export async function dashboardPage(ctx: PageContext, root: HTMLElement): Promis
           h('span', { class: `swatch ${k.key}` }),
           h('div', { class: 'movement-label' }, k.label),
           h('div', { class: `movement-value${move?.[k.key] === null ? ' hidden-figure' : ''}` }, money(move?.[k.key], cur, { hidden: hiddenMoney(k.key), signed: true })),
-          h('div', { class: 'kpi-sub' }, `${count(move?.counts[k.key])} customer${move?.counts[k.key] === 1 ? '' : 's'}`),
+          h('div', { class: 'kpi-sub' }, `${count(move?.counts?.[k.key], { hidden: hiddenRatio('counts') || hiddenRatio(k.key) })} customer${move?.counts?.[k.key] === 1 ? '' : 's'}`),
         ),
       ),
       h('div', { class: 'movement net' }, h('div', { class: 'movement-label' }, 'Net'), h('div', { class: `movement-value${move?.net === null ? ' hidden-figure' : ''}` }, money(move?.net, cur, { hidden: hiddenMoney('net'), signed: true }))),
@@ -146,7 +146,10 @@ export async function dashboardPage(ctx: PageContext, root: HTMLElement): Promis
           'tr',
           {},
           h('td', {}, longMonth(p.period)),
-          KINDS.map((k) => h('td', { class: 'num', title: `${p.counts[k.key]} customers` }, money(p[k.key], cur, { hidden: hiddenMoney(k.key), signed: true }), h('span', { class: 'muted small' }, ` · ${p.counts[k.key]}`))),
+          KINDS.map((k) => {
+            const n = count(p.counts?.[k.key], { hidden: hiddenRatio('counts') || hiddenRatio(k.key) });
+            return h('td', { class: 'num', title: `${n} customers` }, money(p[k.key], cur, { hidden: hiddenMoney(k.key), signed: true }), h('span', { class: 'muted small' }, ` · ${n}`));
+          }),
           h('td', { class: 'num' }, money(p.net, cur, { hidden: hiddenMoney('net'), signed: true })),
         ),
       ),
@@ -216,6 +219,7 @@ async function drilldownSection(ctx: PageContext, cur: string, periods: string[]
 
 function cohortSection(cohorts: Series<Cohort>, cur: string, ctx: PageContext, nps: Map<string, NpsPoint>): HTMLElement {
   const v = ctx.visibility;
+  const hiddenRatio = (field: string) => isHidden(v, field, false);
   const body = h('div', {});
   const modes = [
     { key: 'customerRetention' as const, label: 'Customer retention' },
@@ -237,7 +241,7 @@ function cohortSection(cohorts: Series<Cohort>, cur: string, ctx: PageContext, n
             'tr',
             {},
             h('th', { scope: 'row' }, longMonth(c.cohort)),
-            h('td', { class: 'num' }, count(c.customers)),
+            h('td', { class: 'num' }, count(c.customers, { hidden: hiddenRatio('customers') })),
             h('td', { class: 'num' }, money(c.initialMrr, cur, { hidden: isHidden(v, 'initialMrr', true) })),
             h('td', { class: 'num', title: `${nps.get(c.cohort)?.responses ?? 0} answers` }, nps.get(c.cohort)?.nps == null ? '—' : String(Math.round(nps.get(c.cohort)!.nps!))),
             Array.from({ length: maxAge + 1 }, (_, i) => {
@@ -248,7 +252,7 @@ function cohortSection(cohorts: Series<Cohort>, cur: string, ctx: PageContext, n
               const mrrText = a.mrr === null ? '' : `, MRR ${money(a.mrr, cur)}`;
               return h(
                 'td',
-                { class: `cell${value === null ? ' none' : shade > 0.55 ? ' dark' : ''}`, style: value === null ? undefined : `--v:${shade.toFixed(3)}`, title: `${longMonth(c.cohort)} cohort, ${shortMonth(a.period, true)}: ${a.customers} of ${c.customers} customers${mrrText}` },
+                { class: `cell${value === null ? ' none' : shade > 0.55 ? ' dark' : ''}`, style: value === null ? undefined : `--v:${shade.toFixed(3)}`, title: `${longMonth(c.cohort)} cohort, ${shortMonth(a.period, true)}: ${count(a.customers, { hidden: hiddenRatio('customers') })} of ${count(c.customers, { hidden: hiddenRatio('customers') })} customers${mrrText}` },
                 percent(value, { hidden, digits: 0 }),
               );
             }),
