@@ -2,7 +2,7 @@ import { get } from '../api';
 import { chartNotice, rateBars } from '../charts';
 import type { PageContext } from '../context';
 import { h, mount } from '../dom';
-import { count, money, NONE, percent } from '../format';
+import { count, HIDDEN, money, NONE, percent } from '../format';
 import { isHidden } from '../redaction';
 import { card, errorBox, loading, section } from './common';
 
@@ -58,18 +58,18 @@ export async function recoveryPage(ctx: PageContext, root: HTMLElement): Promise
       h(
         'div',
         { class: 'kpis' },
-        card('Failed', money(c.failedAmount, cur, { hidden: isHidden(v, 'failedAmount', true) }), { testid: `failed-${cur}`, hidden: c.failedAmount === null, sub: `${count(c.cases)} invoices` }),
-        card('Recovered', money(c.recoveredAmount, cur, { hidden: isHidden(v, 'recoveredAmount', true) }), { testid: `recovered-${cur}`, hidden: c.recoveredAmount === null, sub: `${count(c.recoveredCases)} invoices` }),
+        card('Failed', money(c.failedAmount, cur, { hidden: isHidden(v, 'failedAmount', true) }), { testid: `failed-${cur}`, hidden: c.failedAmount === null, sub: `${count(c.cases, { hidden: isHidden(v, 'cases', false) })} invoices` }),
+        card('Recovered', money(c.recoveredAmount, cur, { hidden: isHidden(v, 'recoveredAmount', true) }), { testid: `recovered-${cur}`, hidden: c.recoveredAmount === null, sub: `${count(c.recoveredCases, { hidden: isHidden(v, 'recoveredCases', false) })} invoices` }),
         card('Recovery rate', percent(c.recoveryRate, { hidden: isHidden(v, 'recoveryRate', false) }), { sub: `${percent(c.caseRecoveryRate, { hidden: isHidden(v, 'caseRecoveryRate', false) })} of invoices` }),
-        card('Median time to recover', duration(c.medianHoursToRecover)),
-        card('Still running', count(c.running), { sub: `${count(c.cancelledCases)} cancelled · ${count(c.exhaustedCases)} exhausted` }),
+        card('Median time to recover', isHidden(v, 'medianHoursToRecover', false) && c.medianHoursToRecover === null ? HIDDEN : duration(c.medianHoursToRecover)),
+        card('Still running', count(c.running, { hidden: isHidden(v, 'running', false) }), { sub: `${count(c.cancelledCases, { hidden: isHidden(v, 'cancelledCases', false) })} cancelled · ${count(c.exhaustedCases, { hidden: isHidden(v, 'exhaustedCases', false) })} exhausted` }),
       ),
       steps.some((st) => st.rate !== null)
         ? rateBars({
             label: 'Recovery rate per dunning step',
             categories: steps.map((st) => stepName(st.step)),
             rates: steps.map((st) => st.rate),
-            titles: steps.map((st) => `${stepName(st.step)}: ${st.recovered} of ${st.reached} recovered (${percent(st.rate)})`),
+            titles: steps.map((st) => `${stepName(st.step)}: ${count(st.recovered)} of ${count(st.reached)} recovered (${percent(st.rate)})`),
           })
         : chartNotice('No step has been reached yet.', 'empty'),
       h(
@@ -84,9 +84,9 @@ export async function recoveryPage(ctx: PageContext, root: HTMLElement): Promise
               'tr',
               {},
               h('td', {}, stepName(st.step)),
-              h('td', { class: 'num' }, count(st.reached)),
-              h('td', { class: 'num' }, count(st.recovered)),
-              h('td', { class: 'num' }, percent(st.rate)),
+              h('td', { class: 'num' }, count(st.reached, { hidden: isHidden(v, 'reached', false) })),
+              h('td', { class: 'num' }, count(st.recovered, { hidden: isHidden(v, 'recovered', false) })),
+              h('td', { class: 'num' }, percent(st.rate, { hidden: isHidden(v, 'rate', false) })),
               h('td', { class: 'num' }, money(st.recoveredAmount, cur, { hidden: isHidden(v, 'recoveredAmount', true) })),
             ),
           ),
