@@ -97,7 +97,8 @@ async function renderPath(): Promise<void> {
       session = s;
       setSession(s);
       const next = url.searchParams.get('next');
-      navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/', true);
+      // Only a path of this site (not //host or /\host, which browsers read as another origin).
+      navigate(next && /^\/(?![/\\])/.test(next) ? next : '/', true);
     });
   }
   if (!session) return navigate(`/login${path === '/' ? '' : `?next=${encodeURIComponent(path + url.search)}`}`, true);
