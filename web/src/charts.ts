@@ -54,12 +54,18 @@ function yAxis(ticks: number[], y: (v: number) => number, format: (n: number) =>
 }
 
 function xAxis(periods: string[], x: (i: number) => number): SVGGElement {
-  // At most ~12 labels, the year shown at the first label and at each January.
+  // At most ~12 labels; the year shows on the first label and wherever it changes.
   const every = Math.max(1, Math.ceil(periods.length / 12));
+  let year = '';
   return s(
     'g',
     { class: 'axis x' },
-    periods.map((p, i) => (i % every === 0 ? s('text', { x: x(i), y: H - M.bottom + 20, 'text-anchor': 'middle' }, shortMonth(p, i === 0 || p.endsWith('-01'))) : null)),
+    periods.map((p, i) => {
+      if (i % every !== 0) return null;
+      const newYear = p.slice(0, 4) !== year;
+      year = p.slice(0, 4);
+      return s('text', { x: x(i), y: H - M.bottom + 20, 'text-anchor': 'middle' }, shortMonth(p, newYear));
+    }),
   );
 }
 
