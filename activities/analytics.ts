@@ -46,17 +46,11 @@ export interface RecomputeResult {
  * Stripe event of the customer; running it twice changes nothing.
  */
 export async function recomputeCustomer(db: Knex, workspaceId: string, customerId: string): Promise<RecomputeResult> {
-  return db.transaction((trx) => recomputeCustomerWithin(trx, workspaceId, customerId));
-}
-
-/**
- * recomputeCustomer inside the caller's transaction, so the relay commits a
- * customer's mirror writes and their analytics together, once per batch.
- */
-export async function recomputeCustomerWithin(trx: Knex.Transaction, workspaceId: string, customerId: string): Promise<RecomputeResult> {
-  await workspaceLock(trx, workspaceId, true);
-  await customerLock(trx, workspaceId, customerId);
-  return recomputeCustomerIn(trx, workspaceId, customerId);
+  return db.transaction(async (trx) => {
+    await workspaceLock(trx, workspaceId, true);
+    await customerLock(trx, workspaceId, customerId);
+    return recomputeCustomerIn(trx, workspaceId, customerId);
+  });
 }
 
 async function recomputeCustomerIn(trx: Db, workspaceId: string, customerId: string): Promise<RecomputeResult> {

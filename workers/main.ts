@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { inboxBacklog } from '../db/inbox';
 import { createMetrics, registerInboxGauges } from '../platform/metrics';
 import { serveMetrics } from './metrics-server';
+import { createMirrorRefetch } from './mirror-refetch';
 import { InboxRelay } from './relay';
 import { ensureSearchAttributes } from './search-attributes';
 import { createWorker } from './worker';
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     log: log.child({ component: 'relay' }),
     pollMs: config.RELAY_POLL_MS,
+    refetch: createMirrorRefetch({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients }),
   });
   relay.start();
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace }, 'worker running');

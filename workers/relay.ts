@@ -2,8 +2,9 @@ import pg from 'pg';
 import type { Client } from '@temporalio/client';
 import type { Knex } from '../db/knex';
 import { completeInboxEvents, deferInboxEvent, INBOX_CHANNEL, pendingInboxEvents, type InboxEvent } from '../db/inbox';
-import { recomputeCustomerWithin } from '../activities/analytics';
+import { recomputeCustomer } from '../activities/analytics';
 import { applyEventToMirror } from './mirror-events';
+import type { MirrorRefetch } from './mirror-refetch';
 import { isSubscribedEventType, type SubscribedEventType } from '../domain/stripe-events';
 import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
@@ -32,7 +33,9 @@ export interface RelayOptions {
   callTimeoutMs?: number;
   /** First retry delay after a failed delivery; doubles per attempt up to a minute. */
   retryBaseMs?: number;
-  metrics?: Pick<Metrics, 'relayEvents' | 'relayLagSeconds'>;
+  metrics?: Pick<Metrics, 'relayEvents' | 'relayLagSeconds' | 'relayRefetches'>;
+  /** Reads an object from Stripe when an event alone cannot be trusted (see mirror-events.ts). */
+  refetch?: MirrorRefetch;
 }
 
 /** Any number of workers may run a relay; the one holding this lock relays. */
@@ -111,8 +114,8 @@ export class InboxRelay {
   }
 
   /**
-   * Delivers one customer's due events in order, all at once: one transaction for the
-   * mirror and analytics, one signal, one completion. A backlog therefore costs per
+   * Delivers one customer's due events in order, all at once: the mirror writes, one
+   * analytics recompute, one signal, one completion. A backlog therefore costs per
    * customer, not per event, and the relay catches up faster the further it falls
    * behind. If the batch fails, the events go one at a time so that a bad event
    * holds back only itself and the customer's events after it.
@@ -150,12 +153,15 @@ export class InboxRelay {
     const subscribed = events.filter((e) => isSubscribedEventType(e.type));
     if (subscribed.length > 0) {
       // Mirror first: plays woken by the signal read the state the events brought.
-      await db.transaction(async (trx) => {
-        for (const e of subscribed) await applyEventToMirror(trx, e.workspaceId, e.type as SubscribedEventType, e.payload);
-        // Every event refreshes the customer's MRR and the aggregates it touches;
-        // one recompute after the customer's last event gives the same result.
-        if (first.customerId) await recomputeCustomerWithin(trx, first.workspaceId, first.customerId);
-      });
+      // Outside a transaction: an event in doubt waits on Stripe, and that wait must
+      // not hold a transaction open. Each write is idempotent (newest state wins).
+      for (const e of subscribed) {
+        const { refetched } = await applyEventToMirror(db, e.workspaceId, e.type as SubscribedEventType, e.payload, this.opts.refetch);
+        if (refetched) metrics?.relayRefetches.inc({ type: e.type });
+      }
+      // Every event refreshes the customer's MRR and the aggregates it touches;
+      // one recompute after the customer's last event gives the same result.
+      if (first.customerId) await recomputeCustomer(db, first.workspaceId, first.customerId);
       if (first.customerId) await this.signal(first.workspaceId, first.customerId, subscribed);
     }
     await completeInboxEvents(

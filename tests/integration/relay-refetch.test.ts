@@ -1,0 +1,86 @@
+import { pino } from 'pino';
+import type Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endpointOf, StripeClients } from '../../activities/stripe-client';
+import { inboxCounts, insertInboxEvent } from '../../db/inbox';
+import { insertWorkspace } from '../../db/workspaces';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { createMetrics } from '../../platform/metrics';
+import { startSimulator, type Simulator } from '../../sim/server';
+import { createMirrorRefetch } from '../../workers/mirror-refetch';
+import { InboxRelay } from '../../workers/relay';
+import { freshDatabase } from '../helpers/db';
+import { stripeEvent } from '../helpers/stripe';
+import { connectDevServer, eventually, runWorker, uniqueTaskQueue, type DevServer } from '../helpers/temporal';
+
+/**
+ * The relay wired as the worker wires it: two different states of one subscription
+ * stamped with the same second cannot be ordered, so the relay asks Stripe (the
+ * simulator) and keeps what Stripe says now.
+ */
+describe('relay re-fetches when ordering is in doubt', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  const ws = 'ws_relayRefetch';
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let temporal: DevServer;
+  let worker: Awaited<ReturnType<typeof runWorker>>;
+  let sim: Simulator;
+  let taskQueue: string;
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    sim = await startSimulator({ seed: 'relay-refetch', customers: 10, months: 3, port: 0 });
+    await insertWorkspace(database.db, keyring, { id: ws, name: ws, webhookSecret: 'whsec_rr', stripeKey: sim.accounts[0]!.restrictedKey });
+    temporal = await connectDevServer();
+    taskQueue = uniqueTaskQueue('relay-refetch');
+    worker = await runWorker(temporal, taskQueue);
+  }, 60_000);
+  afterAll(async () => {
+    await worker?.stop();
+    await temporal?.close();
+    await sim?.stop();
+    await database?.drop();
+  });
+
+  it("stores Stripe's current state, not the later arrival, and counts the re-fetch", async () => {
+    const current = sim.account().subscriptions.rows.find((s) => s.items.data.length === 1 && s.status === 'active')!;
+    const customer = typeof current.customer === 'string' ? current.customer : current.customer.id;
+    const second = Math.floor(Date.now() / 1000) - 600;
+    const withQuantity = (quantity: number): Stripe.Subscription => ({ ...current, items: { ...current.items, data: [{ ...current.items.data[0]!, quantity }] } });
+    for (const [i, quantity] of [97, 98].entries()) {
+      const event = stripeEvent('customer.subscription.updated', withQuantity(quantity) as unknown as Record<string, unknown>, { id: `evt_rr_${i}`, created: second });
+      await insertInboxEvent(database.db, {
+        workspaceId: ws,
+        eventId: `evt_rr_${i}`,
+        type: 'customer.subscription.updated',
+        customerId: customer,
+        objectId: current.id,
+        stripeCreated: new Date(second * 1000),
+        livemode: false,
+        payload: event,
+      });
+    }
+    const metrics = createMetrics();
+    const stripe = new StripeClients({ endpoint: endpointOf(sim.url) });
+    const relay = new InboxRelay({
+      db: database.db,
+      databaseUrl: database.url,
+      client: temporal.client,
+      taskQueue,
+      log: pino({ level: 'silent' }),
+      pollMs: 50,
+      metrics,
+      refetch: createMirrorRefetch({ db: database.db, keyring, stripe }),
+    });
+    relay.start();
+    try {
+      await eventually(() => inboxCounts(database.db, ws), (c) => c.pending === 0 && c.processed === 2);
+    } finally {
+      await relay.stop();
+    }
+    const item = await database.db('stripe_subscription_items').where({ workspace_id: ws, id: current.items.data[0]!.id }).first<{ quantity: number } | undefined>('quantity');
+    expect(item?.quantity).toBe(current.items.data[0]!.quantity);
+    const refetches = await metrics.relayRefetches.get();
+    expect(refetches.values.find((v) => v.labels.type === 'customer.subscription.updated')?.value).toBe(1);
+  });
+});
