@@ -24,10 +24,12 @@ export async function auditPage(ctx: PageContext, root: HTMLElement): Promise<vo
     return;
   }
   const action = ctx.query.get('action') ?? '';
+  const beforeId = /^\d+$/.test(ctx.query.get('beforeId') ?? '') ? ctx.query.get('beforeId') : null;
+  const PAGE = 200;
   mount(root, loading());
   let entries: AuditRecord[];
   try {
-    entries = (await get<{ entries: AuditRecord[] }>(`${ctx.apiBase}/audit?limit=200${action ? `&action=${encodeURIComponent(action)}` : ''}`)).entries;
+    entries = (await get<{ entries: AuditRecord[] }>(`${ctx.apiBase}/audit?limit=${PAGE}${action ? `&action=${encodeURIComponent(action)}` : ''}${beforeId ? `&beforeId=${beforeId}` : ''}`)).entries;
   } catch (err) {
     mount(root, errorBox(err));
     return;
@@ -69,5 +71,9 @@ export async function auditPage(ctx: PageContext, root: HTMLElement): Promise<vo
           ),
         )
       : h('p', { class: 'empty-state' }, 'No entries.'),
+    // Newest first, a page at a time: the next page starts below the last id shown.
+    entries.length === PAGE
+      ? h('p', { class: 'actions' }, h('a', { href: `${ctx.pageBase}/audit?${new URLSearchParams({ ...(action ? { action } : {}), beforeId: String(entries[entries.length - 1]!.id) }).toString()}` }, 'Older entries →'))
+      : null,
   );
 }
