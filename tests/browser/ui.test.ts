@@ -7,10 +7,12 @@ import { upsertExchangeRates } from '../../db/analytics';
 import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
 import { createDraftOnce, findDraft, type Draft } from '../../db/drafts';
 import { insertMember } from '../../db/members';
+import { getPlaySettings } from '../../db/play-settings';
 import { storeRedactionSetting } from '../../db/redaction';
 import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../../db/mirror';
 import { findOrCreateUser } from '../../db/users';
 import { insertWorkspace } from '../../db/workspaces';
+import { DEFAULT_DUNNING_SCHEDULE } from '../../domain/dunning-schedule';
 import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS } from '../../domain/dunning-templates';
 import type { Role } from '../../domain/roles';
 import { renderTemplate } from '../../domain/templates';
@@ -30,7 +32,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, 'artifacts');
 const WS = 'ws_ui';
 const PASSWORD = 'correct horse battery staple';
-const EMAIL: Record<Exclude<Role, 'owner'>, string> = { finance: 'fin@ui.example', member: 'member@ui.example', viewer: 'viewer@ui.example' };
+const EMAIL: Record<Role, string> = { owner: 'owner@ui.example', finance: 'fin@ui.example', member: 'member@ui.example', viewer: 'viewer@ui.example' };
 /** A formatted amount in any of the simulator's currencies ("$1,234.00", "€12", "-£3.50"). */
 const AMOUNT = /[$€£]\s?-?\d/;
 
@@ -293,6 +295,32 @@ describe('web UI in a browser', () => {
     expect(text).toContain('can read drafts but not approve');
     expect(await viewer.page.locator('button:has-text("Approve")').count()).toBe(0);
     await viewer.context.close();
+  });
+
+  it('lets an owner switch dunning to auto for a share of customers; finance sees the switch read-only', async () => {
+    const owner = await loggedIn('owner');
+    await owner.page.click('a[data-page=plays]');
+    await contentText(owner.page);
+    await owner.page.check('input[name=mode][value=auto]');
+    await owner.page.fill('input[name=autoPercentage]', '25');
+    await owner.page.click('button:has-text("Save")');
+    await owner.page.waitForSelector('.success');
+    expect(await owner.page.innerText('.success')).toContain('dunning is auto for 25% of customers');
+    await shot(owner.page, 'owner-plays');
+    const stored = await getPlaySettings(database.db, WS, 'dunning');
+    expect(stored.rollout).toEqual({ mode: 'auto', autoPercentage: 25 });
+    // The schedule went back unchanged, not reset.
+    expect(stored.config).toMatchObject(DEFAULT_DUNNING_SCHEDULE);
+    await owner.context.close();
+
+    const finance = await loggedIn('finance');
+    await finance.page.click('a[data-page=plays]');
+    const text = await contentText(finance.page);
+    expect(text).toContain("Only owners change a play's mode");
+    expect(await finance.page.locator('input[name=mode][value=auto]').isChecked()).toBe(true);
+    expect(await finance.page.locator('input[name=mode][value=off]').isDisabled()).toBe(true);
+    expect(await finance.page.locator('button:has-text("Save")').count()).toBe(0);
+    await finance.context.close();
   });
 
   it("labels the fields a workspace hides as Hidden too, even for finance", async () => {

@@ -7,6 +7,7 @@ import { dashboardPage } from './pages/dashboard';
 import { draftsPage } from './pages/drafts';
 import { loginPage } from './pages/login';
 import { pickerPage } from './pages/picker';
+import { playsPage } from './pages/plays';
 import { recoveryPage } from './pages/recovery';
 import { canAudit, loadVisibility, type Visibility } from './redaction';
 
@@ -24,6 +25,7 @@ const PAGES: Record<string, { title: string; render: (ctx: PageContext, root: HT
   dashboard: { title: 'Dashboard', render: dashboardPage },
   drafts: { title: 'Drafts', render: draftsPage },
   recovery: { title: 'Recovery', render: recoveryPage },
+  plays: { title: 'Plays', render: playsPage },
   audit: { title: 'Audit log', render: auditPage, show: canAudit },
 };
 

@@ -17,6 +17,7 @@ export interface Visibility {
 
 export const canAct = (role: string) => atLeast(role, 'member');
 export const canAudit = (role: string) => atLeast(role, 'finance');
+export const canConfigure = (role: string) => atLeast(role, 'owner');
 
 export async function loadVisibility(workspaceId: string, role: string): Promise<Visibility> {
   const { redaction } = await get<{ redaction: { fields: string[]; visibleTo: string } }>(`/workspaces/${encodeURIComponent(workspaceId)}/redaction`);

@@ -1,0 +1,100 @@
+import { get, request } from '../api';
+import type { PageContext } from '../context';
+import { h, mount } from '../dom';
+import { when } from '../format';
+import { canConfigure } from '../redaction';
+import { errorBox, loading, section } from './common';
+
+interface DunningSettings {
+  play: string;
+  mode: 'off' | 'review' | 'auto';
+  autoPercentage: number | null;
+  config: { steps: { day: number; tone: string }[]; quietHoursBeforeRetry: number; hoursAfterRetry: number };
+  updatedBy: string | null;
+  updatedAt: string | null;
+}
+
+const MODES: { key: DunningSettings['mode']; label: string; help: string }[] = [
+  { key: 'off', label: 'Off', help: 'No dunning emails are drafted.' },
+  { key: 'review', label: 'Review', help: 'Each email waits as a draft until someone approves, edits or discards it.' },
+  { key: 'auto', label: 'Auto', help: 'Emails go out on schedule, for all customers or a percentage of them.' },
+];
+
+/** The play switches: dunning's rollout mode (owners change it) and its schedule. */
+export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
+  mount(root, loading());
+  const path = `${ctx.apiBase}/plays/dunning/settings`;
+  let settings: DunningSettings;
+  try {
+    settings = await get<DunningSettings>(path);
+  } catch (err) {
+    mount(root, errorBox(err));
+    return;
+  }
+  const owner = canConfigure(ctx.visibility.role);
+  const feedback = h('div', { 'aria-live': 'polite' }, notice ? h('div', { class: 'success', role: 'status' }, notice) : null);
+  let mode = settings.mode;
+  const percentage = h('input', { type: 'number', name: 'autoPercentage', min: 0, max: 100, step: 1, placeholder: 'all', value: settings.autoPercentage ?? '', disabled: !owner });
+  const percentRow = h('label', { class: 'inline' }, 'Share of customers in auto mode (%)', percentage);
+  const choices = h('div', { class: 'modes', role: 'radiogroup', 'aria-label': 'Rollout mode' });
+  const drawChoices = () => {
+    mount(
+      choices,
+      MODES.map((m) =>
+        h(
+          'label',
+          { class: `mode${m.key === mode ? ' active' : ''}${owner ? '' : ' readonly'}` },
+          h('input', {
+            type: 'radio',
+            name: 'mode',
+            value: m.key,
+            checked: m.key === mode,
+            disabled: !owner,
+            onchange: () => {
+              mode = m.key;
+              drawChoices();
+            },
+          }),
+          h('span', { class: 'mode-label' }, m.label),
+          h('span', { class: 'mode-help' }, m.help),
+        ),
+      ),
+    );
+    percentRow.hidden = mode !== 'auto';
+  };
+  drawChoices();
+
+  const form = h('form', { class: 'plays' }, choices, percentRow, feedback);
+  if (owner) form.append(h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save')));
+  else form.append(h('p', { class: 'muted' }, `Only owners change a play's mode; your role is ${ctx.visibility.role}.`));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    mount(feedback);
+    const share = percentage.value.trim() === '' ? null : Number(percentage.value);
+    // The schedule goes back unchanged: an empty config would reset it to the defaults.
+    request<DunningSettings & { workflowsNotified: number }>('PUT', path, { mode, autoPercentage: mode === 'auto' ? share : null, config: settings.config }).then(
+      (saved) =>
+        playsPage(ctx, root, `Saved: dunning is ${saved.mode}${saved.mode === 'auto' && saved.autoPercentage !== null ? ` for ${saved.autoPercentage}% of customers` : ''}; ${saved.workflowsNotified} running workflow${saved.workflowsNotified === 1 ? '' : 's'} told.`),
+      (err: unknown) => mount(feedback, errorBox(err)),
+    );
+  });
+
+  mount(
+    root,
+    h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Plays'), h('p', { class: 'muted' }, 'What Wysera does on its own, per play. A new mode reaches running workflows at their next step.'))),
+    section(
+      'Smart dunning',
+      h('p', { class: 'muted small' }, settings.updatedAt ? `Last changed ${when(settings.updatedAt)} by ${settings.updatedBy === `user:${ctx.session.user.id}` ? 'you' : (settings.updatedBy ?? 'unknown')}.` : 'Never changed: the default applies.'),
+      form,
+      h('h3', {}, 'Schedule'),
+      h(
+        'table',
+        { class: 'data compact narrow' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Email'), h('th', { class: 'num' }, 'Day after the failed payment'), h('th', {}, 'Tone'))),
+        h('tbody', {}, settings.config.steps.map((st, i) => h('tr', {}, h('td', {}, `Email ${i + 1}`), h('td', { class: 'num' }, String(st.day)), h('td', {}, st.tone)))),
+      ),
+      h('p', { class: 'muted small' }, `No email in the ${settings.config.quietHoursBeforeRetry} hours before a Stripe retry, nor in the ${settings.config.hoursAfterRetry} hours after one.`),
+    ),
+    section('Renewal notes, churn radar, expansion', h('p', { class: 'muted' }, 'Not available yet.')),
+  );
+}
