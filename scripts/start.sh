@@ -95,7 +95,8 @@ step "migrating the database"
 ./node_modules/.bin/tsx db/migrate.ts
 
 step "starting the worker (logs: $data/logs/worker.log)"
-./node_modules/.bin/tsx workers/main.ts >"$data/logs/worker.log" 2>&1 &
+# Lower CPU priority than the API: webhooks are answered first, the relay catches up.
+nice -n 10 ./node_modules/.bin/tsx workers/main.ts >"$data/logs/worker.log" 2>&1 &
 pids+=($!)
 step "starting the API (logs: $data/logs/api.log)"
 ./node_modules/.bin/tsx api/main.ts >"$data/logs/api.log" 2>&1 &
