@@ -7,7 +7,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 cd "$here/.."
 
-bash "$here/install-tools.sh"
+bash "$here/install-tools.sh" --with-browser
 bash "$here/ensure-node-modules.sh"
 
 step "lint"
