@@ -7,10 +7,14 @@ import { isSendableDraft } from '../domain/drafts';
 import { EmailSendError, type EmailSender } from '../email/sender';
 import type { Logger } from '../platform/logger';
 import { StripeUnavailableError, type StripeReader } from './stripe-reader';
+import type { WorkspaceSenders } from './workspace-senders';
 
 export interface SendingActivityDeps {
   db: Knex;
+  /** The deployment's provider; used for every workspace when `senders` is not given. */
   email: EmailSender;
+  /** Each workspace's own provider when it configured one (falling back to `email`). */
+  senders?: WorkspaceSenders;
   stripe: StripeReader;
   log: Logger;
   /** Used for workspaces that have not configured their own from-address. */
@@ -99,8 +103,10 @@ export function createSendingActivities(deps: SendingActivityDeps) {
         return { kind: 'failed', error };
       }
 
+      // Chosen before the reservation, so the ledger records the provider that is called.
+      const sender = deps.senders ? await deps.senders.forWorkspace(draft.workspaceId) : email;
       const key = sendKeyOf(draft.id);
-      const reservation = await reserveSend(db, { workspaceId: draft.workspaceId, draftId: draft.id, idempotencyKey: key, provider: email.provider, toAddress: draft.toAddress });
+      const reservation = await reserveSend(db, { workspaceId: draft.workspaceId, draftId: draft.id, idempotencyKey: key, provider: sender.provider, toAddress: draft.toAddress });
       if ('existing' in reservation) {
         const existing = reservation.existing;
         if (existing.status === 'sent') {
@@ -120,7 +126,7 @@ export function createSendingActivities(deps: SendingActivityDeps) {
       }
 
       try {
-        const accepted = await email.send({
+        const accepted = await sender.send({
           from: { email: from.fromEmail, name: from.fromName },
           to: { email: draft.toAddress },
           replyTo: from.replyTo ? { email: from.replyTo } : null,

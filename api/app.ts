@@ -87,7 +87,7 @@ export function createApp(deps: AppDeps): Express {
 
   const namespace = deps.temporalNamespace ?? 'default';
   app.use(draftsRouter({ db: deps.db, temporal: deps.temporal, namespace, log: deps.log }));
-  app.use(playsRouter({ db: deps.db, temporal: deps.temporal, namespace, log: deps.log, stripe: createStripeReader(workspaceStripeClients(deps.db, deps.keyring, stripeClients)) }));
+  app.use(playsRouter({ db: deps.db, keyring: deps.keyring, temporal: deps.temporal, namespace, log: deps.log, stripe: createStripeReader(workspaceStripeClients(deps.db, deps.keyring, stripeClients)) }));
 
   app.use(notFound);
   app.use(errorHandler(deps.log));

@@ -21,6 +21,8 @@ import { recoveryReport } from '../domain/dunning-recovery';
 import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS } from '../domain/dunning-templates';
 import { ROLLOUT_MODES } from '../domain/rollout';
 import { renderTemplate, TemplateError, templateProblems, type EmailTemplate } from '../domain/templates';
+import { emailProviderSchema } from '../email/provider-config';
+import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
 import { dunningWorkflowId } from '../workflows/ids';
 import { dunningEventSignal, playSettingsChangedSignal } from '../workflows/play-messages';
@@ -34,6 +36,8 @@ export interface PlaysRouterDeps {
   temporal: Connection;
   namespace: string;
   log: Logger;
+  /** Seals a workspace's own email-provider key. */
+  keyring: Keyring;
   /** Stripe reads and the out-of-band payment; without it those routes answer 503. */
   stripe?: StripeReader | undefined;
   usage?: UsageSource;
@@ -51,6 +55,8 @@ const emailSettingsBody = z.strictObject({
   fromEmail: z.email(),
   fromName: z.string().trim().min(1).max(100).nullable().default(null),
   replyTo: z.email().nullable().default(null),
+  /** The workspace's own provider; null removes it, absent keeps what is stored. */
+  provider: emailProviderSchema.nullable().optional(),
 });
 
 const templateBody = z.strictObject({ subject: z.string().min(1).max(2000), html: z.string().min(1).max(200_000), text: z.string().min(1).max(200_000) });
@@ -161,7 +167,8 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
   router.put('/workspaces/:workspaceId/email-settings', requireWorkspaceRole('owner'), async (req, res) => {
     const auth = authOf(res);
     const body = parseOr400(emailSettingsBody, req.body, 'body');
-    res.json({ emailSettings: await putEmailSettings(deps.db, auth.workspaceId, body, auth.actor) });
+    const { provider, ...from } = body;
+    res.json({ emailSettings: await putEmailSettings(deps.db, auth.workspaceId, { ...from, ...(provider === undefined ? {} : { provider }) }, auth.actor, deps.keyring) });
   });
 
   router.get('/workspaces/:workspaceId/templates/:play', requireWorkspaceRole('viewer'), async (req, res) => {

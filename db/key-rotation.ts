@@ -1,6 +1,7 @@
 import type { Db, Knex } from './knex';
 import { appendAudit } from './audit';
 import { emailHash, piiContext } from './customer-pii';
+import { providerSecretContext } from './email-provider';
 import { secretContext } from './workspaces';
 import { userEmailContext, userEmailHash } from './users';
 import { open, seal, sealedKeyId, type Keyring } from '../platform/crypto';
@@ -27,6 +28,11 @@ export const SEALED_TABLES: readonly SealedTable[] = [
       { name: 'stripe_key_ciphertext', context: (r) => secretContext(str(r.id), 'stripe_key') },
       { name: 'webhook_secret_ciphertext', context: (r) => secretContext(str(r.id), 'webhook_secret') },
     ],
+  },
+  {
+    table: 'email_settings',
+    key: ['workspace_id'],
+    columns: [{ name: 'provider_secret_ciphertext', context: (r) => providerSecretContext(str(r.workspace_id)) }],
   },
   {
     table: 'stripe_customers',

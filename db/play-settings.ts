@@ -1,6 +1,8 @@
 import { DEFAULT_ROLLOUT, type RolloutMode, type RolloutSetting } from '../domain/rollout';
 import type { EmailTemplate } from '../domain/templates';
 import { appendAudit } from './audit';
+import { NO_PROVIDER, providerColumns, summaryOfRow, type EmailProviderConfig, type EmailProviderSummary, type ProviderColumns } from './email-provider';
+import type { Keyring } from '../platform/crypto';
 import type { Db } from './knex';
 
 /** A play's settings in a workspace: its rollout and its own configuration (e.g. dunning's steps). */
@@ -70,27 +72,50 @@ export interface EmailSettings {
   replyTo: string | null;
 }
 
-interface EmailSettingsRow {
+/** The stored settings: the from-address and the workspace's own provider, shown without its key. */
+export interface StoredEmailSettings extends EmailSettings {
+  provider: EmailProviderSummary | null;
+}
+
+interface EmailSettingsRow extends ProviderColumns {
   workspace_id: string;
   from_email: string;
   from_name: string | null;
   reply_to: string | null;
 }
 
-export async function getEmailSettings(db: Db, workspaceId: string): Promise<EmailSettings | undefined> {
+export async function getEmailSettings(db: Db, workspaceId: string): Promise<StoredEmailSettings | undefined> {
   const row = await db<EmailSettingsRow>('email_settings').where({ workspace_id: workspaceId }).first();
-  return row && { fromEmail: row.from_email, fromName: row.from_name, replyTo: row.reply_to };
+  return row && { fromEmail: row.from_email, fromName: row.from_name, replyTo: row.reply_to, provider: summaryOfRow(row) };
 }
 
-export async function putEmailSettings(db: Db, workspaceId: string, s: EmailSettings, actor: string): Promise<EmailSettings> {
+/**
+ * Stores the from-address and, when `provider` is given, the workspace's own
+ * provider (sealed; null removes it, absent keeps what is stored). The audit entry
+ * shows the provider's kind and key hint, never the key.
+ */
+export async function putEmailSettings(
+  db: Db,
+  workspaceId: string,
+  s: EmailSettings & { provider?: EmailProviderConfig | null },
+  actor: string,
+  keyring?: Keyring,
+): Promise<StoredEmailSettings> {
+  let provider: ProviderColumns | undefined;
+  if (s.provider === null) provider = NO_PROVIDER;
+  else if (s.provider) {
+    if (!keyring) throw new Error('a keyring is needed to store an email provider key');
+    provider = providerColumns(keyring, workspaceId, s.provider);
+  }
   return db.transaction(async (trx) => {
     const before = await getEmailSettings(trx, workspaceId);
     await trx('email_settings')
-      .insert({ workspace_id: workspaceId, from_email: s.fromEmail, from_name: s.fromName, reply_to: s.replyTo, updated_by: actor, updated_at: trx.fn.now() })
+      .insert({ workspace_id: workspaceId, from_email: s.fromEmail, from_name: s.fromName, reply_to: s.replyTo, ...provider, updated_by: actor, updated_at: trx.fn.now() })
       .onConflict('workspace_id')
       .merge();
-    await appendAudit(trx, { workspaceId, actor, action: 'email_settings.updated', targetType: 'email_settings', targetId: workspaceId, before: before ?? null, after: s });
-    return s;
+    const after = (await getEmailSettings(trx, workspaceId))!;
+    await appendAudit(trx, { workspaceId, actor, action: 'email_settings.updated', targetType: 'email_settings', targetId: workspaceId, before: before ?? null, after });
+    return after;
   });
 }
 

@@ -4,6 +4,7 @@ import { createActivities } from '../activities';
 import { StripeClients, stripeEndpointFromEnv } from '../activities/stripe-client';
 import { createStripeReader, workspaceStripeClients } from '../activities/stripe-reader';
 import { createSyncActivities } from '../activities/sync';
+import { createWorkspaceSenders } from '../activities/workspace-senders';
 import { createDb } from '../db/knex';
 import { emailFromEnv } from '../email/from-env';
 import { ConfigError, loadConfig } from '../platform/config';
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
     log: log.child({ component: 'activities' }),
     stripe: createStripeReader(workspaceStripeClients(db, config.WYSERA_ENCRYPTION_KEYS, stripeClients)),
     email: email.sender,
+    senders: createWorkspaceSenders({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, fallback: email.sender, endpoints: email.endpoints }),
     ...(email.defaultFrom ? { defaultFrom: { fromEmail: email.defaultFrom, fromName: null, replyTo: null } } : {}),
   });
   const syncActivities = createSyncActivities({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients, client, log: log.child({ component: 'sync' }) });

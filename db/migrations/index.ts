@@ -7,6 +7,7 @@ import * as m005 from './005_plays';
 import * as m006 from './006_customer_pii';
 import * as m007 from './007_users_sessions';
 import * as m008 from './008_inbox_customer_index';
+import * as m009 from './009_email_provider_keys';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -21,6 +22,7 @@ const migrations: Record<string, Knex.Migration> = {
   '006_customer_pii': m006,
   '007_users_sessions': m007,
   '008_inbox_customer_index': m008,
+  '009_email_provider_keys': m009,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
 import { findCustomerContact, findCustomersByEmail } from '../../db/customer-pii';
+import { findEmailProvider, openProvider } from '../../db/email-provider';
 import { upsertCustomers } from '../../db/mirror';
+import { putEmailSettings } from '../../db/play-settings';
 import { createSession } from '../../db/sessions';
 import { findOrCreateUser, findUserByEmail } from '../../db/users';
 import { findWebhookSecret, findWorkspaceStripe, insertWorkspace } from '../../db/workspaces';
@@ -15,6 +17,9 @@ const EMAIL = 'Ada.Lovelace@Example.com';
 const NAME = 'Ada Lovelace-Byron';
 const USER_EMAIL = 'Grace.Hopper@Wysera-Users.example';
 const USER_PASSWORD = 'cobol-and-nanoseconds-1906';
+const SENDGRID_KEY = 'SG.plaintextNeverStored.sendgridKey9876';
+const SES_SECRET = 'sesSecretPlaintextNeverStored/abc+123';
+const SES_ACCESS_KEY = 'AKIAPLAINTEXTNEVERSTORED';
 
 describe('encryption at rest', () => {
   const keyring = parseKeyring(generateKeySpec());
@@ -31,20 +36,22 @@ describe('encryption at rest', () => {
     await upsertCustomers(database.db, 'ws_at_rest_2', [customer('cus_ada')], new Date(), keyring);
     const { user } = await findOrCreateUser(database.db, keyring, USER_EMAIL, USER_PASSWORD);
     sessionToken = (await createSession(database.db, user.id)).token;
+    await putEmailSettings(database.db, ws, { fromEmail: 'billing@at-rest.example', fromName: null, replyTo: null, provider: { kind: 'sendgrid', apiKey: SENDGRID_KEY } }, 'user:test', keyring);
+    await putEmailSettings(database.db, 'ws_at_rest_2', { fromEmail: 'billing@other.example', fromName: null, replyTo: null, provider: { kind: 'ses', region: 'eu-west-1', accessKeyId: SES_ACCESS_KEY, secretAccessKey: SES_SECRET } }, 'user:test', keyring);
   });
 
   afterAll(async () => {
     await database?.drop();
   });
 
-  it('leaves no plaintext secret, email, name, password or session token in any table', async () => {
+  it('leaves no plaintext secret, email, name, password, session token or email-provider key in any table', async () => {
     const tables = (await database.db.raw<{ rows: { table_name: string }[] }>(`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`)).rows.map((r) => r.table_name);
     expect(tables).toContain('stripe_customers');
     let dump = '';
     for (const table of tables) dump += JSON.stringify((await database.db.raw<{ rows: unknown[] }>('select row_to_json(t) as r from ?? t', [table])).rows);
     expect(dump).toContain('cus_ada');
     expect(dump).toContain('usr_');
-    for (const plaintext of [STRIPE_KEY, WEBHOOK_SECRET, EMAIL, EMAIL.toLowerCase(), NAME, 'someone@example.com', 'Someone Else', 'Lovelace', USER_EMAIL, USER_EMAIL.toLowerCase(), 'Hopper', 'wysera-users', USER_PASSWORD, sessionToken]) {
+    for (const plaintext of [STRIPE_KEY, WEBHOOK_SECRET, EMAIL, EMAIL.toLowerCase(), NAME, 'someone@example.com', 'Someone Else', 'Lovelace', USER_EMAIL, USER_EMAIL.toLowerCase(), 'Hopper', 'wysera-users', USER_PASSWORD, sessionToken, SENDGRID_KEY, SES_SECRET, SES_ACCESS_KEY]) {
       expect({ plaintext, found: dump.includes(plaintext) }).toEqual({ plaintext, found: false });
     }
   });
@@ -54,6 +61,17 @@ describe('encryption at rest', () => {
     expect((await findWorkspaceStripe(database.db, keyring, ws))?.apiKey).toBe(STRIPE_KEY);
     expect(await findWebhookSecret(database.db, keyring, ws)).toBe(WEBHOOK_SECRET);
     await expect(findCustomerContact(database.db, parseKeyring(generateKeySpec()), ws, 'cus_ada')).rejects.toThrow();
+    expect(await findEmailProvider(database.db, keyring, ws)).toEqual({ kind: 'sendgrid', apiKey: SENDGRID_KEY });
+    expect(await findEmailProvider(database.db, keyring, 'ws_at_rest_2')).toEqual({ kind: 'ses', region: 'eu-west-1', accessKeyId: SES_ACCESS_KEY, secretAccessKey: SES_SECRET });
+    await expect(findEmailProvider(database.db, parseKeyring(generateKeySpec()), ws)).rejects.toThrow();
+  });
+
+  it('binds a sealed email-provider key to its workspace, and refuses a plaintext one', async () => {
+    const row = await database.db('email_settings').where({ workspace_id: ws }).first<{ provider_secret_ciphertext: string; provider_key_hint: string }>();
+    expect(row?.provider_key_hint).toBe('9876');
+    expect(() => openProvider(keyring, 'ws_at_rest_2', row.provider_secret_ciphertext)).toThrow();
+    await expect(database.db('email_settings').where({ workspace_id: ws }).update({ provider_secret_ciphertext: SENDGRID_KEY })).rejects.toThrow(/email_settings_provider_secret_sealed/);
+    await expect(database.db('email_settings').where({ workspace_id: ws }).update({ provider_secret_ciphertext: null })).rejects.toThrow(/email_settings_provider_complete/);
   });
 
   it('finds customers by email through the keyed hash, case-insensitively and per workspace', async () => {
