@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type Stripe from 'stripe';
+import { createSendingActivities } from '../../activities/sending';
+import { createWorkspaceSenders } from '../../activities/workspace-senders';
+import { createApiToken } from '../../db/api-tokens';
+import { listAudit, verifyAuditChain } from '../../db/audit';
+import { rotateKeys } from '../../db/key-rotation';
+import { putEmailSettings } from '../../db/play-settings';
+import { findSend, sendKeyOf } from '../../db/sends';
+import { insertWorkspace } from '../../db/workspaces';
+import { createSendGridSender } from '../../email/sendgrid';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { createLogger } from '../../platform/logger';
+import { startEmailReceiver, type EmailReceiver } from '../../sim/email-receiver';
+import type { Simulator } from '../../sim/server';
+import { startApi, type TestApi } from '../helpers/api';
+import { freshDatabase } from '../helpers/db';
+import { sendableDraft, simulatorReader, simulatorWithOpenInvoice } from './play-fixtures';
+
+const OWN_KEY = 'SG.workspaceOwnKey.secretPart-1234';
+const NEW_KEY = 'SG.workspaceNewKey.secretPart-5678';
+const DEPLOYMENT_KEY = 'SG.deploymentDefaultKey';
+const SES = { kind: 'ses', region: 'eu-west-1', accessKeyId: 'AKIAWORKSPACEOWNKEY9', secretAccessKey: 'sesSecretNeverShown/abcdef+123456' } as const;
+
+/**
+ * A workspace's own email provider, end to end: set through the API (owner only,
+ * never shown or audited with its key), used for that workspace's sends (the local
+ * SendGrid receiver sees its key), while other workspaces use the deployment's.
+ */
+describe("a workspace's own email provider", () => {
+  const k1 = generateKeySpec('k1');
+  const k2 = generateKeySpec('k2');
+  const keyring = parseKeyring(k1);
+  const own = 'ws_own_provider';
+  const plain = 'ws_default_provider';
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let receiver: EmailReceiver;
+  let sim: Simulator;
+  let open: Stripe.Invoice;
+  let api: TestApi;
+  let owner: string;
+  let viewer: string;
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    receiver = await startEmailReceiver();
+    ({ sim, open } = await simulatorWithOpenInvoice());
+    for (const id of [own, plain]) await insertWorkspace(database.db, keyring, { id, name: id, webhookSecret: `whsec_${id}` });
+    owner = (await createApiToken(database.db, { workspaceId: own, role: 'owner', name: 'owner', createdBy: 'test' })).token;
+    viewer = (await createApiToken(database.db, { workspaceId: own, role: 'viewer', name: 'viewer', createdBy: 'test' })).token;
+    await putEmailSettings(database.db, plain, { fromEmail: 'billing@plain.test', fromName: null, replyTo: null }, 'user:test');
+    api = await startApi(database.db, keyring);
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await receiver?.close();
+    await sim?.stop();
+    await database?.drop();
+  });
+
+  const put = (body: unknown) => api.request('PUT', `/workspaces/${own}/email-settings`, { token: owner, body });
+  const activities = (ring = keyring) =>
+    createSendingActivities({
+      db: database.db,
+      email: createSendGridSender({ apiKey: DEPLOYMENT_KEY, baseUrl: receiver.url }),
+      senders: createWorkspaceSenders({ db: database.db, keyring: ring, fallback: createSendGridSender({ apiKey: DEPLOYMENT_KEY, baseUrl: receiver.url }), endpoints: { sendgridBaseUrl: receiver.url } }),
+      stripe: simulatorReader(sim),
+      log: createLogger('silent', 'test'),
+    });
+  /** Sends a fresh draft of the workspace and returns the API key the receiver saw. */
+  const sendAndSeeKey = async (acts: ReturnType<typeof activities>, workspaceId: string) => {
+    const draft = await sendableDraft(database.db, workspaceId);
+    const outcome = await acts.sendDraft({ draftId: draft.id, actor: 'system:test', precondition: { kind: 'invoice_open', workspaceId, invoiceId: open.id } });
+    expect(outcome.kind).toBe('sent');
+    expect(await findSend(database.db, sendKeyOf(draft.id))).toMatchObject({ status: 'sent', provider: 'sendgrid' });
+    const seen = receiver.messages.filter((m) => m.idempotencyKey === sendKeyOf(draft.id));
+    expect(seen).toHaveLength(1);
+    return seen[0]!.apiKey;
+  };
+
+  it('stores a SendGrid key sealed; PUT and GET answer with its kind and last four characters only', async () => {
+    const res = await put({ fromEmail: 'billing@own.test', fromName: 'Own Billing', provider: { kind: 'sendgrid', apiKey: OWN_KEY } });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ emailSettings: { fromEmail: 'billing@own.test', fromName: 'Own Billing', replyTo: null, provider: { kind: 'sendgrid', keyHint: '1234' } } });
+    const got = await api.request('GET', `/workspaces/${own}/email-settings`, { token: viewer });
+    expect(got.status).toBe(200);
+    expect(got.body).toEqual(res.body);
+    expect(got.text).not.toContain('secretPart');
+    const row = await database.db('email_settings').where({ workspace_id: own }).first<{ provider_secret_ciphertext: string }>();
+    expect(row.provider_secret_ciphertext).toMatch(/^v1\.k1\./);
+    expect(JSON.stringify(row)).not.toContain('secretPart');
+  });
+
+  it("sends through the workspace's own key; a workspace without one uses the deployment's", async () => {
+    const acts = activities();
+    expect(await sendAndSeeKey(acts, own)).toBe(OWN_KEY);
+    expect(await sendAndSeeKey(acts, plain)).toBe(DEPLOYMENT_KEY);
+    // Cached now, and still the right key for each.
+    expect(await sendAndSeeKey(acts, own)).toBe(OWN_KEY);
+  });
+
+  it('a changed key is used from the next send, and a removed provider falls back to the deployment', async () => {
+    const acts = activities();
+    expect(await sendAndSeeKey(acts, own)).toBe(OWN_KEY);
+    expect((await put({ fromEmail: 'billing@own.test', provider: { kind: 'sendgrid', apiKey: NEW_KEY } })).status).toBe(200);
+    expect(await sendAndSeeKey(acts, own)).toBe(NEW_KEY);
+    // Without `provider` the stored one stays.
+    const kept = await put({ fromEmail: 'billing@own.test', fromName: 'Renamed' });
+    expect(kept.body).toMatchObject({ emailSettings: { fromName: 'Renamed', provider: { kind: 'sendgrid', keyHint: '5678' } } });
+    expect(await sendAndSeeKey(acts, own)).toBe(NEW_KEY);
+    const removed = await put({ fromEmail: 'billing@own.test', provider: null });
+    expect(removed.body).toMatchObject({ emailSettings: { provider: null } });
+    expect(await database.db('email_settings').where({ workspace_id: own }).first()).toMatchObject({ provider_kind: null, provider_secret_ciphertext: null, provider_key_hint: null });
+    expect(await sendAndSeeKey(acts, own)).toBe(DEPLOYMENT_KEY);
+  });
+
+  it('after a key rotation the re-sealed key still sends, with senders holding the new ring', async () => {
+    expect((await put({ fromEmail: 'billing@own.test', provider: { kind: 'sendgrid', apiKey: OWN_KEY } })).status).toBe(200);
+    const ring = parseKeyring(`${k2},${k1}`);
+    const acts = activities(ring);
+    expect(await sendAndSeeKey(acts, own)).toBe(OWN_KEY);
+    await rotateKeys(database.db, ring, { actor: 'test' });
+    const row = await database.db('email_settings').where({ workspace_id: own }).first<{ provider_secret_ciphertext: string }>();
+    expect(row.provider_secret_ciphertext).toMatch(/^v1\.k2\./);
+    expect(await sendAndSeeKey(acts, own)).toBe(OWN_KEY);
+    // Only k2 is needed from now on.
+    expect(await sendAndSeeKey(activities(parseKeyring(k2)), own)).toBe(OWN_KEY);
+  });
+
+  it('stores SES credentials and shows the region and the access key id hint only', async () => {
+    const res = await put({ fromEmail: 'billing@own.test', provider: SES });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ emailSettings: { provider: { kind: 'ses', region: 'eu-west-1', keyHint: 'KEY9' } } });
+    const got = await api.request('GET', `/workspaces/${own}/email-settings`, { token: viewer });
+    expect(got.body).toEqual(res.body);
+    expect(got.text).not.toContain(SES.secretAccessKey);
+    expect(got.text).not.toContain(SES.accessKeyId);
+  });
+
+  it('audits every change with the kind and hint, never the key', async () => {
+    const entries = await listAudit(database.db, own, { action: 'email_settings.updated' });
+    expect(entries.length).toBeGreaterThanOrEqual(6);
+    const dump = JSON.stringify(entries);
+    for (const secret of [OWN_KEY, NEW_KEY, 'secretPart', SES.secretAccessKey, SES.accessKeyId]) expect({ secret, found: dump.includes(secret) }).toEqual({ secret, found: false });
+    const [latest] = entries;
+    expect(latest?.actor).toMatch(/^token:/);
+    expect(latest).toMatchObject({ targetType: 'email_settings', targetId: own, after: { provider: { kind: 'ses', keyHint: 'KEY9', region: 'eu-west-1' } } });
+    expect(entries.some((e) => (e.before as { provider: unknown } | null)?.provider !== null && (e.after as { provider: unknown }).provider === null)).toBe(true);
+    expect(await verifyAuditChain(database.db, own)).toBeNull();
+  });
+
+  it.each([
+    [{ kind: 'sendgrid' }, 'provider.apiKey'],
+    [{ kind: 'mailgun', apiKey: 'key-abcdefgh' }, 'provider.kind'],
+    [{ kind: 'sendgrid', apiKey: 'SG.has a space in it' }, 'provider.apiKey'],
+    [{ kind: 'sendgrid', apiKey: 'SG.valid-looking-key', region: 'eu-west-1' }, 'region'],
+    [{ ...SES, region: 'Europe' }, 'provider.region'],
+    [{ ...SES, accessKeyId: 'akia-lower' }, 'provider.accessKeyId'],
+    [{ ...SES, secretAccessKey: undefined }, 'provider.secretAccessKey'],
+    ['SG.just-a-string', 'provider'],
+  ])('refuses provider %j with a 400 naming %s, and echoes no key', async (provider, field) => {
+    const res = await put({ fromEmail: 'billing@own.test', provider });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain(field);
+    expect(res.text).not.toContain('valid-looking-key');
+    expect(res.text).not.toContain(SES.secretAccessKey);
+  });
+
+  it('only owners may set it', async () => {
+    const res = await api.request('PUT', `/workspaces/${own}/email-settings`, { token: viewer, body: { fromEmail: 'billing@own.test', provider: { kind: 'sendgrid', apiKey: OWN_KEY } } });
+    expect(res.status).toBe(403);
+    expect(await database.db('email_settings').where({ workspace_id: own }).first()).toMatchObject({ provider_kind: 'ses' });
+  });
+});
