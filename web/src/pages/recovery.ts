@@ -5,22 +5,12 @@ import { h, mount } from '../dom';
 import { count, HIDDEN, money, NONE, percent } from '../format';
 import { isHidden } from '../redaction';
 import { card, errorBox, loading, section } from './common';
+import type { CurrencyRecovery as Report, StepRecovery as Step } from '../../../domain/dunning-recovery';
 
-interface StepRecovery { step: number | null; reached: number; recovered: number; recoveredAmount: number | null; rate: number | null }
-interface CurrencyRecovery {
-  currency: string;
-  cases: number;
-  running: number;
-  recoveredCases: number;
-  cancelledCases: number;
-  exhaustedCases: number;
-  failedAmount: number | null;
-  recoveredAmount: number | null;
-  recoveryRate: number | null;
-  caseRecoveryRate: number | null;
-  perStep: StepRecovery[];
-  medianHoursToRecover: number | null;
-}
+/** As the API sends them: amounts are null where the caller's role may not see them. */
+type WithHidden<T, K extends keyof T> = Omit<T, K> & { [P in K]: T[P] | null };
+type StepRecovery = WithHidden<Step, 'recoveredAmount'>;
+type CurrencyRecovery = Omit<WithHidden<Report, 'failedAmount' | 'recoveredAmount'>, 'perStep'> & { perStep: StepRecovery[] };
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 const stepName = (step: number | null) => (step === null ? 'Before any email' : `Email ${step + 1}`);
