@@ -102,7 +102,7 @@ export function customerRow(c: Stripe.Customer): Row {
 }
 
 /** The coupon terms MRR needs (percent or amount off, duration, start and end). */
-export function discountTerms(d: string | Stripe.Discount): Record<string, unknown> {
+export function discountTerms(d: string | Stripe.Discount): Record<string, unknown> & { id: string } {
   if (typeof d === 'string') return { id: d };
   const coupon = d.source?.coupon;
   const c = coupon && typeof coupon !== 'string' ? coupon : undefined;
@@ -138,6 +138,15 @@ export function subscriptionRow(s: Stripe.Subscription): Row {
     trial_end: at(s.trial_end),
     discounts: json((s.discounts ?? []).map(discountTerms)),
   };
+}
+
+/**
+ * The subscription's row with the given discount terms instead of its own: an
+ * event's bare discount ids completed from the mirror (domain/mirror-discounts.ts).
+ */
+export function subscriptionRowWithDiscounts(s: Stripe.Subscription, discounts: Record<string, unknown>[] | undefined): Row {
+  const row = subscriptionRow(s);
+  return discounts ? { ...row, discounts: json(discounts) } : row;
 }
 
 export function subscriptionItemRow(subscriptionId: string, i: Stripe.SubscriptionItem, livemode: boolean): Row {
@@ -255,10 +264,13 @@ export async function upsertCustomers(db: Db, workspaceId: string, customers: (S
 
 /**
  * Subscriptions with their items. When a subscription's item list is complete
- * (`has_more` false), items it no longer lists are removed.
+ * (`has_more` false), items it no longer lists are removed. `discounts` gives, by
+ * subscription id, discount terms to store instead of the object's own (see
+ * subscriptionRowWithDiscounts).
  */
-export async function upsertSubscriptions(db: Db, workspaceId: string, subs: Stripe.Subscription[], stateAt: Date): Promise<string[]> {
-  const written = new Set(await upsertRows(db, 'stripe_subscriptions', workspaceId, stateAt, subs.map(subscriptionRow)));
+export async function upsertSubscriptions(db: Db, workspaceId: string, subs: Stripe.Subscription[], stateAt: Date, discounts?: ReadonlyMap<string, Record<string, unknown>[]>): Promise<string[]> {
+  const rows = subs.map((s) => subscriptionRowWithDiscounts(s, discounts?.get(s.id)));
+  const written = new Set(await upsertRows(db, 'stripe_subscriptions', workspaceId, stateAt, rows));
   const applied = subs.filter((s) => written.has(s.id));
   const items = applied.flatMap((s) => (s.items?.data ?? []).map((i) => subscriptionItemRow(s.id, i, s.livemode)));
   await upsertRows(db, 'stripe_subscription_items', workspaceId, stateAt, items);

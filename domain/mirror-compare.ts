@@ -17,7 +17,10 @@ export interface MirrorVerdictInput {
   eventAt: Date;
   /** When the mirror's state of the object is from; null when it is not mirrored yet. */
   storedAt: Date | null;
-  /** The event's object carries a truncated embedded list (`has_more`). */
+  /**
+   * The event's object is not the object's full state: a truncated embedded list
+   * (`has_more`), or a discount the mirror holds no terms for.
+   */
   truncated: boolean;
   /** Only asked when the stored state is from the event's second: do the contents differ? */
   differs: () => Promise<boolean>;

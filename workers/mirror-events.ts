@@ -7,8 +7,9 @@ import {
   mirroredChildren,
   mirroredRow,
   refundRow,
+  discountTerms,
   subscriptionItemRow,
-  subscriptionRow,
+  subscriptionRowWithDiscounts,
   upsertCharges,
   upsertInvoices,
   upsertRefunds,
@@ -17,6 +18,7 @@ import {
   type MirrorTable,
 } from '../db/mirror';
 import { mirrorVerdict, sameRowContents, sameRowSet } from '../domain/mirror-compare';
+import { resolveDiscounts, type DiscountTerms } from '../domain/mirror-discounts';
 import type { SubscribedEventType } from '../domain/stripe-events';
 import type { MirrorRefetch } from './mirror-refetch';
 
@@ -27,30 +29,45 @@ export interface MirrorApplyResult {
   refetched: boolean;
 }
 
-/** How one kind of Stripe object is compared with the mirror, read again from Stripe, and written. */
-interface MirrorKind<T extends { id: string }> {
+/**
+ * How one kind of Stripe object is compared with the mirror, read again from Stripe,
+ * and written. `C` is what an event's object may lack and the mirror may already
+ * hold (a subscription's discount terms), carried over into the row written.
+ */
+interface MirrorKind<T extends { id: string }, C = never> {
   table: MirrorTable;
   /** Where the object's embedded list is mirrored, keyed by `parentColumn`. */
   childTable: MirrorTable;
   parentColumn: string;
-  row(o: T): MirrorRow;
+  row(o: T, carry?: C): MirrorRow;
   /** The embedded list's rows, or null when the object does not carry the list. */
   children(o: T): MirrorRow[] | null;
   /** The embedded list stops short (`has_more`): the object alone is not its full state. */
   truncated(o: T): boolean;
+  /**
+   * Completes the event's object from the stored row (undefined: not mirrored):
+   * what to carry over, or `doubt` when only Stripe can tell. Absent: the object is
+   * complete as it is.
+   */
+  complete?(o: T, stored: Record<string, unknown> | undefined): { carry: C } | 'doubt';
   refetch(r: MirrorRefetch, workspaceId: string, id: string): Promise<T | null>;
-  write(db: Db, workspaceId: string, o: T, stateAt: Date): Promise<boolean>;
+  write(db: Db, workspaceId: string, o: T, stateAt: Date, carry?: C): Promise<boolean>;
 }
 
-const subscriptions: MirrorKind<Stripe.Subscription> = {
+const subscriptions: MirrorKind<Stripe.Subscription, DiscountTerms[]> = {
   table: 'stripe_subscriptions',
   childTable: 'stripe_subscription_items',
   parentColumn: 'subscription_id',
-  row: subscriptionRow,
+  row: subscriptionRowWithDiscounts,
   children: (s) => (s.items ? s.items.data.map((i) => subscriptionItemRow(s.id, i, s.livemode)) : null),
   truncated: (s) => s.items?.has_more === true,
+  // Events carry discounts as bare ids; the sync and the refetch store their coupon terms.
+  complete: (s, stored) => {
+    const resolved = resolveDiscounts((s.discounts ?? []).map(discountTerms), stored?.discounts);
+    return resolved === 'doubt' ? 'doubt' : { carry: resolved.terms };
+  },
   refetch: (r, ws, id) => r.subscription(ws, id),
-  write: async (db, ws, s, at) => (await upsertSubscriptions(db, ws, [s], at)).length > 0,
+  write: async (db, ws, s, at, discounts) => (await upsertSubscriptions(db, ws, [s], at, discounts ? new Map([[s.id, discounts]]) : undefined)).length > 0,
 };
 
 type InvoiceWithId = Stripe.Invoice & { id: string };
@@ -92,10 +109,14 @@ const charges: MirrorKind<Stripe.Charge> = {
  * `event.created`. The mirror keeps whichever state is newest, so events applied
  * out of order, or twice, end in the same rows as one ordered delivery.
  *
+ * A subscription event's discounts are bare ids: the coupon terms the mirror already
+ * holds for those discount ids are kept (domain/mirror-discounts.ts).
+ *
  * With `refetch`, an event in doubt is not trusted: when the mirror already holds a
  * different state from the same second (Stripe's event times have one-second
- * resolution, so arrival order would decide), or when the object's embedded list is
- * truncated, the object's current state is read from Stripe through the workspace's
+ * resolution, so arrival order would decide), when the object's embedded list is
+ * truncated, or when a subscription lists a discount the mirror holds no terms for
+ * (added or changed), the object's current state is read from Stripe through the workspace's
  * rate-limited client and written instead. If Stripe cannot be reached that throws
  * StripeUnavailableError and nothing is written, so the caller retries the event
  * later. Without `refetch` the event's state is applied as it is.
@@ -121,17 +142,21 @@ export async function applyEventToMirror(db: Db, workspaceId: string, type: Subs
   }
 }
 
-async function apply<T extends { id: string }>(db: Db, workspaceId: string, kind: MirrorKind<T>, object: T, eventAt: Date, refetch: MirrorRefetch | undefined): Promise<MirrorApplyResult> {
-  const fromEvent = async (): Promise<MirrorApplyResult> => ({ written: await kind.write(db, workspaceId, object, eventAt), refetched: false });
+async function apply<T extends { id: string }, C>(db: Db, workspaceId: string, kind: MirrorKind<T, C>, object: T, eventAt: Date, refetch: MirrorRefetch | undefined): Promise<MirrorApplyResult> {
+  const stored = refetch || kind.complete ? await mirroredRow(db, kind.table, workspaceId, object.id) : undefined;
+  const completed = kind.complete?.(object, stored);
+  // In doubt and nothing to carry: the event's state as it is, unless Stripe is asked below.
+  const carry = completed === undefined || completed === 'doubt' ? undefined : completed.carry;
+  const fromEvent = async (): Promise<MirrorApplyResult> => ({ written: await kind.write(db, workspaceId, object, eventAt, carry), refetched: false });
   if (!refetch) return fromEvent();
 
-  const stored = await mirroredRow(db, kind.table, workspaceId, object.id);
   const verdict = await mirrorVerdict({
     eventAt,
     storedAt: stored?.stripe_state_at ?? null,
-    truncated: kind.truncated(object),
+    // An object the mirror cannot complete is no more the full state than a truncated list.
+    truncated: kind.truncated(object) || completed === 'doubt',
     differs: async () => {
-      if (!stored || !sameRowContents(kind.row(object), stored)) return true;
+      if (!stored || !sameRowContents(kind.row(object, carry), stored)) return true;
       const children = kind.children(object);
       return children !== null && !sameRowSet(children, await mirroredChildren(db, kind.childTable, kind.parentColumn, workspaceId, object.id));
     },

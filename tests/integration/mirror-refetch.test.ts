@@ -4,7 +4,7 @@ import type Stripe from 'stripe';
 import { endpointOf, StripeClients } from '../../activities/stripe-client';
 import { StripeUnavailableError } from '../../activities/stripe-reader';
 import type { Knex } from '../../db/knex';
-import { upsertSubscriptions } from '../../db/mirror';
+import { discountTerms, upsertSubscriptions } from '../../db/mirror';
 import { insertWorkspace } from '../../db/workspaces';
 import type { SubscribedEventType } from '../../domain/stripe-events';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -269,6 +269,77 @@ describe('a workspace without a Stripe key', () => {
     const truncated: Stripe.Subscription = { ...current, items: { ...current.items, data: current.items.data.slice(0, 1), has_more: true } };
     expect(await apply('ws_refetchNoKey', 'customer.subscription.updated', truncated, pastSecond())).toEqual({ written: true, refetched: false });
     expect((await itemsOf('ws_refetchNoKey', current.id)).map((i) => i.id)).toEqual([current.items.data[0]!.id]);
+    expect(stripeRequests()).toEqual([]);
+  });
+});
+
+describe('discounts as bare ids', () => {
+  // Stripe's subscription events list discounts by id; the sync stores them expanded.
+  // The generated account has few discounted subscriptions: each test shares one and
+  // takes its own workspace instead.
+  const discounted = () => clone(account().subscriptions.rows.find((s) => (s.discounts ?? []).length > 0)!);
+  let n = 0;
+  async function freshWorkspace(): Promise<string> {
+    const id = `ws_refetchDiscount${++n}`;
+    await insertWorkspace(db, keyring, { id, name: id, webhookSecret: 'whsec_refetch', stripeKey: sim.accounts[0]!.restrictedKey });
+    return id;
+  }
+  /** The subscription as a sync stores it: discounts expanded, their coupons too (full terms). */
+  function syncShaped(s: Stripe.Subscription): Stripe.Subscription {
+    const discounts = (s.discounts ?? []).map((d) => {
+      const discount = clone(account().discounts.get(typeof d === 'string' ? d : d.id)!);
+      const coupon = discount.source.coupon;
+      return { ...discount, source: { ...discount.source, coupon: account().coupons.get(typeof coupon === 'string' ? coupon : coupon!.id)! } };
+    });
+    return { ...s, discounts };
+  }
+  const storedDiscounts = async (workspace: string, id: string) => (await db('stripe_subscriptions').where({ workspace_id: workspace, id }).first<{ discounts: unknown }>())?.discounts;
+
+  for (const [label, withRefetch] of [
+    ['with a refetch', true],
+    ['without a refetch', false],
+  ] as const) {
+    it(`keep the stored coupon terms when the ids are the ones stored, asking Stripe nothing (${label})`, async () => {
+      const workspace = await freshWorkspace();
+      const current = discounted();
+      const synced = syncShaped(current);
+      const t = pastSecond(3);
+      await upsertSubscriptions(db, workspace, [synced], new Date((t - 5) * 1000));
+      const terms = synced.discounts.map(discountTerms);
+      expect(terms.every((d) => typeof (d.coupon as { percent_off?: unknown }).percent_off !== 'undefined')).toBe(true);
+
+      const status = current.status === 'past_due' ? 'active' : 'past_due';
+      expect(await apply(workspace, 'customer.subscription.updated', { ...current, status }, t, withRefetch)).toEqual({ written: true, refetched: false });
+      // The event's fields are written, the discounts keep their terms.
+      expect((await subscriptionRow(workspace, current.id))?.status).toBe(status);
+      expect(await storedDiscounts(workspace, current.id)).toEqual(terms);
+      expect(stripeRequests()).toEqual([]);
+    });
+  }
+
+  it("a discount the mirror holds no terms for is read from Stripe once, and ends with Stripe's terms", async () => {
+    const workspace = await freshWorkspace();
+    const current = discounted();
+    const t = pastSecond(3);
+    await upsertSubscriptions(db, workspace, [{ ...syncShaped(current), discounts: [] }], new Date((t - 5) * 1000));
+    expect(await apply(workspace, 'customer.subscription.updated', clone(current), t)).toEqual({ written: true, refetched: true });
+    expect(stripeRequests().map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/subscriptions/${current.id}`]);
+    const fromStripe = (current.discounts ?? []).map((d) => discountTerms(account().discounts.get(typeof d === 'string' ? d : d.id)!));
+    expect(fromStripe.every((d) => d.start !== undefined && 'coupon' in d)).toBe(true);
+    expect(await storedDiscounts(workspace, current.id)).toEqual(fromStripe);
+
+    // Delivered again, the event is older than the refetched state: nothing is asked.
+    expect(await apply(workspace, 'customer.subscription.updated', clone(current), t)).toEqual({ written: false, refetched: false });
+    expect(stripeRequests()).toHaveLength(1);
+  });
+
+  it('without a refetch, a discount the mirror holds no terms for is stored as the event has it', async () => {
+    const workspace = await freshWorkspace();
+    const current = discounted();
+    const t = pastSecond(3);
+    await upsertSubscriptions(db, workspace, [{ ...syncShaped(current), discounts: [] }], new Date((t - 5) * 1000));
+    expect(await apply(workspace, 'customer.subscription.updated', clone(current), t, false)).toEqual({ written: true, refetched: false });
+    expect(await storedDiscounts(workspace, current.id)).toEqual((current.discounts ?? []).map((d) => ({ id: d })));
     expect(stripeRequests()).toEqual([]);
   });
 });

@@ -1,0 +1,42 @@
+/**
+ * A subscription's discounts as the mirror stores them: one entry per discount with
+ * its coupon terms (db/mirror.ts `discountTerms`). A sync expands discounts, so it
+ * stores full terms; Stripe's `customer.subscription.*` events carry discounts as bare
+ * ids, which map to `{ id }` only. Writing those over full terms would lose them.
+ */
+
+export type DiscountTerms = Record<string, unknown> & { id: string };
+
+/**
+ * - `terms`: the discounts to store, every entry with its coupon terms.
+ * - `doubt`: a bare id the mirror holds no terms for (a discount added or changed);
+ *   only Stripe can tell its terms.
+ */
+export type DiscountResolution = { terms: DiscountTerms[] } | 'doubt';
+
+/** Whether an entry carries terms, not only an id: `discountTerms` of an expanded discount always has `coupon`. */
+function hasTerms(entry: unknown): entry is DiscountTerms {
+  return typeof entry === 'object' && entry !== null && typeof (entry as { id?: unknown }).id === 'string' && 'coupon' in entry;
+}
+
+/**
+ * Completes an event's discounts from the stored ones. A discount's terms never
+ * change once it exists (its coupon is fixed, and so are its start and end), so a
+ * stored entry for the same discount id is as good as an expanded one. The event's
+ * list decides which discounts there are and in what order; a discount the event no
+ * longer lists is dropped.
+ *
+ * @param event the event's discounts mapped by `discountTerms` (bare ids give `{ id }`)
+ * @param stored the mirror's `discounts` column as read back (parsed jsonb), or
+ *   undefined when the subscription is not mirrored yet
+ */
+export function resolveDiscounts(event: DiscountTerms[], stored: unknown): DiscountResolution {
+  const known = new Map((Array.isArray(stored) ? stored : []).filter(hasTerms).map((d) => [d.id, d]));
+  const terms: DiscountTerms[] = [];
+  for (const d of event) {
+    const full = 'coupon' in d ? d : known.get(d.id);
+    if (!full) return 'doubt';
+    terms.push(full);
+  }
+  return { terms };
+}
