@@ -38,6 +38,12 @@ export const csrfTokenFor = (sessionToken: string) => createHmac('sha256', sessi
 /** Opens a session; the token is returned once, for the cookie. */
 export async function createSession(db: Db, userId: string, ttlSeconds = SESSION_TTL_SECONDS): Promise<{ token: string; session: Session }> {
   const token = randomBytes(32).toString('base64url');
+  // Sessions that ended a day ago or more are of no further use (their creation and end
+  // are in the audit log): each sign-in clears the user's, so the table stays small.
+  await db('sessions')
+    .where({ user_id: userId })
+    .whereRaw(`(expires_at < now() - interval '1 day' or revoked_at < now() - interval '1 day')`)
+    .delete();
   const [row] = await db<SessionRow>('sessions')
     .insert({
       id: `ses_${randomBytes(9).toString('base64url')}`,
