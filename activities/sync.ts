@@ -95,7 +95,7 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, par
     case 'customers':
       return page(await stripe.customers.list(params), (trx, xs, t) => upsertCustomers(trx, ws, xs, t, ring));
     case 'subscriptions': {
-      const list = await stripe.subscriptions.list({ ...params, status: 'all', expand: ['data.discounts'] });
+      const list = await stripe.subscriptions.list({ ...params, status: 'all', expand: ['data.discounts.source.coupon'] });
       // A subscription carries its first items only; fetch the rest so the mirror is complete.
       for (const s of list.data) {
         if (s.items.has_more) s.items = await restOfList(s.items, (after) => stripe.subscriptionItems.list({ subscription: s.id, limit: PAGE_SIZE, starting_after: after }));

@@ -83,6 +83,19 @@ describe('the first sync', () => {
     expect(Number(paying[0]!.c)).toBeGreaterThan(0);
   });
 
+  it("stores each subscription discount with its coupon's terms", async () => {
+    const discounted = h.sim.account().subscriptions.rows.filter((s) => (s.discounts ?? []).length > 0);
+    expect(discounted.length).toBeGreaterThan(0);
+    for (const s of discounted) {
+      const row = await h.db('stripe_subscriptions').where({ workspace_id: workspaceId, id: s.id }).first<{ discounts: { id: string; coupon: { percent_off: number | null; amount_off: number | null; duration: string } }[] }>();
+      expect(row?.discounts.map((d) => d.id)).toEqual(s.discounts.map((d) => (typeof d === 'string' ? d : d.id)));
+      for (const d of row.discounts) {
+        expect(typeof d.coupon.percent_off === 'number' || typeof d.coupon.amount_off === 'number').toBe(true);
+        expect(['once', 'repeating', 'forever']).toContain(d.coupon.duration);
+      }
+    }
+  });
+
   it('reports progress per resource: objects, pages, done', () => {
     const byName = Object.fromEntries(body.resources.map((r) => [r.resource, r]));
     expect(Object.keys(byName).sort()).toEqual(['charges', 'customers', 'invoices', 'payment_intents', 'prices', 'products', 'refunds', 'subscriptions']);

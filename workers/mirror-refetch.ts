@@ -45,8 +45,8 @@ export function createMirrorRefetch(deps: MirrorRefetchDeps): MirrorRefetch {
       const stripe = await client(workspaceId);
       if (!stripe) return null;
       return readStripe(`subscription ${id}`, async () => {
-        // Discounts expanded as the sync stores them: the mirror keeps coupon terms for MRR.
-        const s = await stripe.subscriptions.retrieve(id, { expand: ['discounts'] });
+        // Discounts with their coupons expanded, as the sync stores them: the mirror keeps each discount's terms.
+        const s = await stripe.subscriptions.retrieve(id, { expand: ['discounts.source.coupon'] });
         if (s.items.has_more) s.items = await restOfList(s.items, (after) => stripe.subscriptionItems.list({ subscription: id, limit: PAGE_SIZE, starting_after: after }));
         return s;
       });

@@ -324,8 +324,11 @@ describe('discounts as bare ids', () => {
     await upsertSubscriptions(db, workspace, [{ ...syncShaped(current), discounts: [] }], new Date((t - 5) * 1000));
     expect(await apply(workspace, 'customer.subscription.updated', clone(current), t)).toEqual({ written: true, refetched: true });
     expect(stripeRequests().map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/subscriptions/${current.id}`]);
-    const fromStripe = (current.discounts ?? []).map((d) => discountTerms(account().discounts.get(typeof d === 'string' ? d : d.id)!));
+    // Read with the coupons expanded: the stored terms carry percent_off / amount_off.
+    const fromStripe = (syncShaped(current).discounts as Stripe.Discount[]).map(discountTerms);
     expect(fromStripe.every((d) => d.start !== undefined && 'coupon' in d)).toBe(true);
+    const coupons = fromStripe.map((d) => d.coupon as { percent_off?: number | null; amount_off?: number | null });
+    expect(coupons.every((c) => typeof c.percent_off === 'number' || typeof c.amount_off === 'number')).toBe(true);
     expect(await storedDiscounts(workspace, current.id)).toEqual(fromStripe);
 
     // Delivered again, the event is older than the refetched state: nothing is asked.
