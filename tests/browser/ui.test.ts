@@ -6,7 +6,7 @@ import { recomputeWorkspace } from '../../activities/analytics';
 import { upsertExchangeRates } from '../../db/analytics';
 import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
 import { createDraftOnce, findDraft, type Draft } from '../../db/drafts';
-import { insertMember } from '../../db/members';
+import { findMember, insertMember } from '../../db/members';
 import { getPlaySettings } from '../../db/play-settings';
 import { storeRedactionSetting } from '../../db/redaction';
 import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../../db/mirror';
@@ -322,6 +322,81 @@ describe('web UI in a browser', () => {
     expect(await finance.page.locator('input[name=mode][value=off]').isDisabled()).toBe(true);
     expect(await finance.page.locator('button:has-text("Save")').count()).toBe(0);
     await finance.context.close();
+  });
+
+  it('lets an owner add a member (who signs in with the one-time password), change the role and remove them', async () => {
+    const owner = await loggedIn('owner');
+    await owner.page.click('a[data-page=members]');
+    const list = await contentText(owner.page);
+    expect(list).toContain(EMAIL.finance);
+    await owner.page.fill('input[name=email]', 'new@ui.example');
+    await owner.page.selectOption('select[name=role]', 'member');
+    await owner.page.click('button:has-text("Add member")');
+    await owner.page.waitForSelector('[data-testid=one-time-password]');
+    expect(await owner.page.innerText('.success')).toContain('Added new@ui.example as member');
+    expect(await owner.page.innerText('.one-time')).toContain('shown only this once');
+    const password = await owner.page.innerText('[data-testid=one-time-password]');
+    expect(password.length).toBeGreaterThanOrEqual(12);
+    await shot(owner.page, 'owner-members-added');
+
+    // The new person signs in with it and lands in the workspace as a member.
+    const fresh = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const newcomer = await fresh.newPage();
+    await newcomer.goto(`${api.url}/login`);
+    await newcomer.fill('input[name=email]', 'new@ui.example');
+    await newcomer.fill('input[name=password]', password);
+    await newcomer.click('button[type=submit]');
+    await newcomer.waitForURL(`${api.url}/w/${WS}/dashboard`);
+    await newcomer.waitForSelector('body[data-ready]');
+    expect(await newcomer.textContent('.user .badge')).toBe('member');
+    await fresh.close();
+
+    // The password is not shown again.
+    await owner.page.reload();
+    await contentText(owner.page);
+    expect(await owner.page.locator('[data-testid=one-time-password]').count()).toBe(0);
+    const row = owner.page.locator('table.members tr', { hasText: 'new@ui.example' });
+    const userId = await row.getAttribute('data-user');
+    await row.locator('select').selectOption('finance');
+    await row.locator('button:has-text("Change role")').click();
+    await owner.page.waitForSelector('.success');
+    expect(await owner.page.innerText('.success')).toBe('new@ui.example is now finance.');
+    expect((await findMember(database.db, keyring, WS, userId!))?.role).toBe('finance');
+
+    // Removing asks first; cancelling keeps them.
+    const again = owner.page.locator('table.members tr', { hasText: 'new@ui.example' });
+    await again.locator('button.danger-outline').click();
+    expect(await again.locator('.confirm').innerText()).toContain('Remove new@ui.example?');
+    await shot(owner.page, 'owner-members-confirm');
+    await again.locator('button:has-text("Remove member")').click();
+    await owner.page.waitForSelector('.success');
+    expect(await owner.page.innerText('.success')).toBe('Removed new@ui.example from the workspace.');
+    expect(await owner.page.locator('table.members tr', { hasText: 'new@ui.example' }).count()).toBe(0);
+    expect(await findMember(database.db, keyring, WS, userId!)).toBeUndefined();
+
+    // The only owner cannot demote themselves: the API's 409 is on the page.
+    const me = owner.page.locator('table.members tr', { hasText: EMAIL.owner });
+    await me.locator('select').selectOption('finance');
+    await me.locator('button:has-text("Change role")').click();
+    await owner.page.waitForSelector('.feedback .error');
+    expect(await owner.page.innerText('.feedback .error')).toBe(`workspace ${WS} must keep at least one owner: make another member owner first`);
+    expect(owner.page.url()).toBe(`${api.url}/w/${WS}/members`);
+    await shot(owner.page, 'owner-members-last-owner');
+    await owner.context.close();
+
+    const ownerRow = await database.db('workspace_members').where({ workspace_id: WS, role: 'owner' }).count<{ count: string }[]>({ count: '*' });
+    expect(Number(ownerRow[0]!.count)).toBe(1);
+  });
+
+  it('shows finance no Members link, and the refusal at its address', async () => {
+    const { context, page } = await loggedIn('finance');
+    expect(await page.locator('a[data-page=audit]').count()).toBe(1);
+    expect(await page.locator('a[data-page=members]').count()).toBe(0);
+    await page.goto(`${api.url}/w/${WS}/members`);
+    expect(await contentText(page)).toContain('Only owners manage members; your role is finance.');
+    expect(await page.locator('table.members').count()).toBe(0);
+    await shot(page, 'finance-members');
+    await context.close();
   });
 
   it("labels the fields a workspace hides as Hidden too, even for finance", async () => {

@@ -6,10 +6,11 @@ import { errorBox, loading } from './pages/common';
 import { dashboardPage } from './pages/dashboard';
 import { draftsPage } from './pages/drafts';
 import { loginPage } from './pages/login';
+import { membersPage } from './pages/members';
 import { pickerPage } from './pages/picker';
 import { playsPage } from './pages/plays';
 import { recoveryPage } from './pages/recovery';
-import { canAudit, loadVisibility, type Visibility } from './redaction';
+import { canAudit, canConfigure, loadVisibility, type Visibility } from './redaction';
 
 /**
  * The single page: routes on the path (/login, /, /w/<workspace>/<page>), keeps the
@@ -27,6 +28,7 @@ const PAGES: Record<string, { title: string; render: (ctx: PageContext, root: HT
   recovery: { title: 'Recovery', render: recoveryPage },
   plays: { title: 'Plays', render: playsPage },
   audit: { title: 'Audit log', render: auditPage, show: canAudit },
+  members: { title: 'Members', render: membersPage, show: canConfigure },
 };
 
 function navigate(path: string, replace = false): void {
