@@ -59,6 +59,8 @@ export async function insertInboxEvent(db: Db, e: InboxEventInput): Promise<{ st
   return { stored: result.rows.length > 0 };
 }
 
+const PENDING_COLUMNS = ['seq', 'workspace_id', 'event_id', 'type', 'customer_id', 'object_id', 'stripe_created', 'attempts', 'next_attempt_at', 'received_at', 'payload'];
+
 /**
  * The oldest pending events, in arrival order, together with every other pending
  * event of the same customers (up to `limit` rows in all): a customer with a backlog
@@ -67,16 +69,15 @@ export async function insertInboxEvent(db: Db, e: InboxEventInput): Promise<{ st
  * customer come only from the head.
  */
 export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 5): Promise<InboxEvent[]> {
-  const columns = 'seq, workspace_id, event_id, type, customer_id, object_id, stripe_created, attempts, next_attempt_at, received_at, payload';
   const { rows } = await db.raw<{ rows: InboxRow[] }>(
     `with head as (
        select seq, workspace_id, customer_id from webhook_inbox where status = 'pending' order by seq limit ?
      ), customers as (
        select distinct workspace_id, customer_id from head where customer_id is not null
      )
-     select ${columns} from webhook_inbox where seq in (select seq from head where customer_id is null)
+     select ${PENDING_COLUMNS.join(', ')} from webhook_inbox where seq in (select seq from head where customer_id is null)
      union all
-     select i.${columns.split(', ').join(', i.')}
+     select ${PENDING_COLUMNS.map((c) => `i.${c}`).join(', ')}
        from customers c
        join webhook_inbox i on i.workspace_id = c.workspace_id and i.customer_id = c.customer_id and i.status = 'pending'
      order by seq
@@ -84,7 +85,7 @@ export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 
     [heads, limit],
   );
   return rows.map((r) => ({
-    seq: Number(r.seq),
+    seq: r.seq,
     workspaceId: r.workspace_id,
     eventId: r.event_id,
     type: r.type,

@@ -40,38 +40,35 @@ export function createMirrorRefetch(deps: MirrorRefetchDeps): MirrorRefetch {
     }
   };
 
+  /** Reads through the workspace's client; null when there is none (see `client`) or Stripe has no such object. */
+  const read = async <T>(workspaceId: string, what: string, call: (stripe: Stripe) => Promise<T>): Promise<T | null> => {
+    const stripe = await client(workspaceId);
+    return stripe ? readStripe(what, () => call(stripe)) : null;
+  };
+
   return {
-    async subscription(workspaceId, id) {
-      const stripe = await client(workspaceId);
-      if (!stripe) return null;
-      return readStripe(`subscription ${id}`, async () => {
+    subscription: (workspaceId, id) =>
+      read(workspaceId, `subscription ${id}`, async (stripe) => {
         // Discounts with their coupons expanded, as the sync stores them: the mirror keeps each discount's terms.
         const s = await stripe.subscriptions.retrieve(id, { expand: ['discounts.source.coupon'] });
         if (s.items.has_more) s.items = await restOfList(s.items, (after) => stripe.subscriptionItems.list({ subscription: id, limit: PAGE_SIZE, starting_after: after }));
         return s;
-      });
-    },
+      }),
 
-    async invoice(workspaceId, id) {
-      const stripe = await client(workspaceId);
-      if (!stripe) return null;
-      return readStripe(`invoice ${id}`, async () => {
+    invoice: (workspaceId, id) =>
+      read(workspaceId, `invoice ${id}`, async (stripe) => {
         const inv = await stripe.invoices.retrieve(id);
         if (inv.lines.has_more) inv.lines = await restOfList(inv.lines, (after) => stripe.invoices.listLineItems(id, { limit: PAGE_SIZE, starting_after: after }));
         return inv;
-      });
-    },
+      }),
 
-    async charge(workspaceId, id) {
-      const stripe = await client(workspaceId);
-      if (!stripe) return null;
-      return readStripe(`charge ${id}`, async () => {
+    charge: (workspaceId, id) =>
+      read(workspaceId, `charge ${id}`, async (stripe) => {
         const charge = await stripe.charges.retrieve(id);
         // Charges no longer embed their refunds unless expanded; list them all instead.
         const first = await stripe.refunds.list({ charge: id, limit: PAGE_SIZE });
         charge.refunds = await restOfList(first, (after) => stripe.refunds.list({ charge: id, limit: PAGE_SIZE, starting_after: after }));
         return charge;
-      });
-    },
+      }),
   };
 }

@@ -149,32 +149,35 @@ export class InboxRelay {
   /** Mirror, analytics, signal, completion for events of one customer, in inbox order. */
   private async deliver(events: InboxEvent[]): Promise<void> {
     const { db, log, metrics } = this.opts;
-    const first = events[0]!;
-    const subscribed = events.filter((e) => isSubscribedEventType(e.type));
+    const { workspaceId, customerId } = events[0]!;
+    const outcomes = events.map((e) => (isSubscribedEventType(e.type) ? 'processed' : 'ignored'));
+    const subscribed = events.filter((_, i) => outcomes[i] === 'processed');
     if (subscribed.length > 0) {
       // Mirror first: plays woken by the signal read the state the events brought.
       // Outside a transaction: an event in doubt waits on Stripe, and that wait must
       // not hold a transaction open. Each write is idempotent (newest state wins).
       for (const e of subscribed) {
-        const { refetched } = await applyEventToMirror(db, e.workspaceId, e.type as SubscribedEventType, e.payload, this.opts.refetch);
+        const { refetched } = await applyEventToMirror(db, workspaceId, e.type as SubscribedEventType, e.payload, this.opts.refetch);
         if (refetched) metrics?.relayRefetches.inc({ type: e.type });
       }
-      // Every event refreshes the customer's MRR and the aggregates it touches;
-      // one recompute after the customer's last event gives the same result.
-      if (first.customerId) await recomputeCustomer(db, first.workspaceId, first.customerId);
-      if (first.customerId) await this.signal(first.workspaceId, first.customerId, subscribed);
+      if (customerId) {
+        // Every event refreshes the customer's MRR and the aggregates it touches;
+        // one recompute after the customer's last event gives the same result.
+        await recomputeCustomer(db, workspaceId, customerId);
+        await this.signal(workspaceId, customerId, subscribed);
+      }
     }
     await completeInboxEvents(
       db,
-      events.map((e) => ({ seq: e.seq, status: isSubscribedEventType(e.type) ? 'processed' : 'ignored' })),
+      events.map((e, i) => ({ seq: e.seq, status: outcomes[i]! })),
     );
     const doneAt = Date.now();
-    for (const e of events) {
-      const outcome = isSubscribedEventType(e.type) ? 'processed' : 'ignored';
+    events.forEach((e, i) => {
+      const outcome = outcomes[i]!;
       metrics?.relayEvents.inc({ type: e.type, outcome });
       metrics?.relayLagSeconds.observe((doneAt - e.receivedAt.getTime()) / 1000);
       log.debug({ seq: e.seq, eventId: e.eventId, type: e.type, outcome }, 'relay: event done');
-    }
+    });
   }
 
   private async defer(e: InboxEvent, err: Error): Promise<void> {

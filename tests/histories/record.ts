@@ -15,7 +15,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { temporal } from '@temporalio/proto';
 import type { customerWorkflow } from '../../workflows/customer';
 import type { dunningWorkflow } from '../../workflows/dunning';
-import { dunningWorkflowId } from '../../workflows/ids';
+import { customerWorkflowId, dunningWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery, stripeEventSignal, stripeEventsSignal } from '../../workflows/messages';
 import { draftDecisionSignal, dunningEventSignal, dunningStateQuery, playSettingsChangedSignal } from '../../workflows/play-messages';
 import { ensureSearchAttributes } from '../../workers/search-attributes';
@@ -41,6 +41,14 @@ const until = async (what: string, check: () => Promise<boolean> | boolean) => {
   throw new Error(`timed out waiting for ${what}`);
 };
 
+/** Starts the customer workflow of `customerId` in the recordings' workspace. */
+const startCustomer = (env: TestWorkflowEnvironment, taskQueue: string, customerId: string) =>
+  env.client.workflow.start<typeof customerWorkflow>('customerWorkflow', {
+    taskQueue,
+    workflowId: customerWorkflowId('ws_record', customerId),
+    args: [{ workspaceId: 'ws_record', customerId }],
+  });
+
 /** Starts a dunning workflow for `invoiceId` with its stand-in world in `mode`. */
 async function startDunning(env: TestWorkflowEnvironment, taskQueue: string, invoiceId: string, customerId: string, mode: Parameters<typeof fakeWorld>[0]) {
   const workflowId = dunningWorkflowId('ws_record', invoiceId);
@@ -59,11 +67,7 @@ const recordings: Recording[] = [
     file: 'customerWorkflow-signals-and-duplicate.json',
     server: 'dev',
     async record(env, taskQueue) {
-      const handle = await env.client.workflow.start<typeof customerWorkflow>('customerWorkflow', {
-        taskQueue,
-        workflowId: 'customer:ws_record:cus_record',
-        args: [{ workspaceId: 'ws_record', customerId: 'cus_record' }],
-      });
+      const handle = await startCustomer(env, taskQueue, 'cus_record');
       const types = ['customer.subscription.created', 'invoice.payment_failed', 'invoice.payment_failed', 'invoice.payment_succeeded'];
       for (const [i, type] of types.entries()) {
         // The third signal repeats the second event id: a re-delivery.
@@ -83,11 +87,7 @@ const recordings: Recording[] = [
     // time-skipping server cannot register.
     server: 'dev',
     async record(env, taskQueue) {
-      const handle = await env.client.workflow.start<typeof customerWorkflow>('customerWorkflow', {
-        taskQueue,
-        workflowId: 'customer:ws_record:cus_route',
-        args: [{ workspaceId: 'ws_record', customerId: 'cus_route' }],
-      });
+      const handle = await startCustomer(env, taskQueue, 'cus_route');
       const event = (n: number, type: string, objectId: string) => ({ eventId: `evt_route_${n}`, type, stripeCreated: new Date().toISOString(), objectId, inboxSeq: n });
       await handle.signal(stripeEventSignal, event(1, 'invoice.payment_failed', 'in_route'));
       await handle.signal(stripeEventSignal, event(1, 'invoice.payment_failed', 'in_route'));
@@ -108,11 +108,7 @@ const recordings: Recording[] = [
     file: 'customerWorkflow-event-batches.json',
     server: 'dev',
     async record(env, taskQueue) {
-      const handle = await env.client.workflow.start<typeof customerWorkflow>('customerWorkflow', {
-        taskQueue,
-        workflowId: 'customer:ws_record:cus_batch',
-        args: [{ workspaceId: 'ws_record', customerId: 'cus_batch' }],
-      });
+      const handle = await startCustomer(env, taskQueue, 'cus_batch');
       const event = (n: number, type: string, objectId: string) => ({ eventId: `evt_batch_${n}`, type, stripeCreated: new Date().toISOString(), objectId, inboxSeq: n });
       await handle.signal(stripeEventsSignal, [event(1, 'customer.subscription.created', 'sub_b'), event(2, 'customer.subscription.updated', 'sub_b'), event(1, 'customer.subscription.created', 'sub_b')]);
       await handle.signal(stripeEventsSignal, [event(3, 'customer.subscription.updated', 'sub_b'), event(4, 'invoice.payment_failed', 'in_batch')]);
