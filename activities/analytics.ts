@@ -1,25 +1,26 @@
 import type { Db, Knex } from '../db/knex';
 import {
   applyAggregateDelta,
+  insertCustomerSummaries,
   insertMovements,
   insertNpsResponse,
   loadAnalyticsSettings,
-  loadCustomerHistory,
+  loadCustomerHistories,
   loadCustomerMovements,
   loadExchangeRates,
+  loadMovementsOf,
   loadNpsSignals,
   loadWorkspaceHistories,
   replaceAggregates,
-  replaceCustomerAnalytics,
+  replaceCustomersAnalytics,
 } from '../db/analytics';
 import {
   aggregateAll,
-  cohortOf,
   computeCustomerMrr,
   contributionDelta,
+  contributionsDelta,
   createConverter,
   customerContribution,
-  monthLabel,
   type NpsSignal,
 } from '../domain/mrr';
 
@@ -27,11 +28,25 @@ import {
  * Locks: a customer's recompute holds its workspace's analytics lock shared and the
  * customer's exclusively (two recomputes of one customer must not both subtract the
  * same old contribution); a workspace recompute holds the workspace lock exclusively.
+ * A batch of customers takes all their locks in one statement, in the order of the
+ * lock keys, so two batches that share customers wait for each other and never deadlock.
  */
 const workspaceLock = (trx: Knex.Transaction, workspaceId: string, shared: boolean) =>
   trx.raw(`select ${shared ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}(hashtext('analytics:' || ?))`, [workspaceId]);
-const customerLock = (trx: Knex.Transaction, workspaceId: string, customerId: string) =>
-  trx.raw(`select pg_advisory_xact_lock(hashtext('analytics:' || ? || ':' || ?))`, [workspaceId, customerId]);
+const customerLockKey = `hashtext('analytics:' || ? || ':' || id)`;
+const customerLocks = (trx: Knex.Transaction, workspaceId: string, customerIds: readonly string[]) =>
+  // Ordered by the key itself (not the id): ids whose hashes collide still lock in one global order.
+  trx.raw(`select pg_advisory_xact_lock(k) from (select distinct ${customerLockKey} as k from unnest(?::text[]) as id) keys order by k`, [workspaceId, [...customerIds]]);
+
+function npsByCustomer(signals: readonly NpsSignal[]): Map<string, NpsSignal[]> {
+  const out = new Map<string, NpsSignal[]>();
+  for (const s of signals) {
+    const list = out.get(s.customerId);
+    if (list) list.push(s);
+    else out.set(s.customerId, [s]);
+  }
+  return out;
+}
 
 export interface RecomputeResult {
   customerId: string;
@@ -42,31 +57,57 @@ export interface RecomputeResult {
 
 /**
  * Recomputes one customer's MRR movements from the mirror and moves the stored
- * aggregates by the difference of their contribution. The relay calls it for every
- * Stripe event of the customer; running it twice changes nothing.
+ * aggregates by the difference of their contribution; running it twice changes
+ * nothing. The same as recomputeCustomers with one id.
  */
 export async function recomputeCustomer(db: Knex, workspaceId: string, customerId: string): Promise<RecomputeResult> {
-  return db.transaction(async (trx) => {
-    await workspaceLock(trx, workspaceId, true);
-    await customerLock(trx, workspaceId, customerId);
-    return recomputeCustomerIn(trx, workspaceId, customerId);
-  });
+  const [result] = await recomputeCustomers(db, workspaceId, [customerId]);
+  return result!;
 }
 
-async function recomputeCustomerIn(trx: Db, workspaceId: string, customerId: string): Promise<RecomputeResult> {
-  const settings = await loadAnalyticsSettings(trx, workspaceId);
+/**
+ * Recomputes a set of customers (what the relay runs for each delivery): the same
+ * stored rows as recomputeCustomer for each id in turn, in one transaction whose
+ * number of queries does not grow with the set (only the chunked inserts do, per
+ * 2,000 rows). Results follow `customerIds` (a repeated id repeats its result); an
+ * empty list touches nothing.
+ */
+export async function recomputeCustomers(db: Knex, workspaceId: string, customerIds: readonly string[]): Promise<RecomputeResult[]> {
+  if (customerIds.length === 0) return [];
+  const ids = [...new Set(customerIds)].sort();
+  const results = await db.transaction(async (trx) => {
+    await workspaceLock(trx, workspaceId, true);
+    await customerLocks(trx, workspaceId, ids);
+    return recomputeCustomersIn(trx, workspaceId, ids);
+  });
+  return customerIds.map((id) => results.get(id)!);
+}
+
+async function recomputeCustomersIn(trx: Db, workspaceId: string, customerIds: readonly string[]): Promise<Map<string, RecomputeResult>> {
   // Sequential: a transaction is one connection.
-  const history = await loadCustomerHistory(trx, workspaceId, customerId);
+  const settings = await loadAnalyticsSettings(trx, workspaceId);
   const rates = await loadExchangeRates(trx, settings.reportingCurrency);
-  const nps = await loadNpsSignals(trx, workspaceId, customerId);
-  const before = await loadCustomerMovements(trx, workspaceId, customerId);
-  const result = history
-    ? computeCustomerMrr(history, settings, createConverter(settings.reportingCurrency, rates))
-    : { movements: [], warnings: [] };
-  const delta = contributionDelta(customerContribution(before, nps), customerContribution(result.movements, nps));
+  const histories = new Map((await loadCustomerHistories(trx, workspaceId, customerIds)).map((h) => [h.customer.id, h] as const));
+  const nps = npsByCustomer(await loadNpsSignals(trx, workspaceId, customerIds));
+  const stored = await loadMovementsOf(trx, workspaceId, customerIds);
+  const converter = createConverter(settings.reportingCurrency, rates);
+  const computed = customerIds.map((customerId) => {
+    const history = histories.get(customerId);
+    // The mirror knows nothing of the customer: no movements, and a summary row of zero.
+    const result = history ? computeCustomerMrr(history, settings, converter) : { movements: [], warnings: [] };
+    return { customerId, movements: result.movements, warnings: result.warnings };
+  });
+  const delta = contributionsDelta(
+    computed.map((c) => {
+      const signals = nps.get(c.customerId) ?? [];
+      return { before: customerContribution(stored.get(c.customerId) ?? [], signals), after: customerContribution(c.movements, signals) };
+    }),
+  );
   await applyAggregateDelta(trx, workspaceId, delta);
-  await replaceCustomerAnalytics(trx, workspaceId, settings.reportingCurrency, customerId, result.movements, result.warnings, cohortOf(result.movements));
-  return { customerId, movements: result.movements.length, mrr: result.movements.at(-1)?.mrrAfter ?? 0, warnings: result.warnings };
+  await replaceCustomersAnalytics(trx, workspaceId, settings.reportingCurrency, computed);
+  return new Map(
+    computed.map((c) => [c.customerId, { customerId: c.customerId, movements: c.movements.length, mrr: c.movements.at(-1)?.mrrAfter ?? 0, warnings: c.warnings }] as const),
+  );
 }
 
 /**
@@ -78,8 +119,8 @@ async function recomputeCustomerIn(trx: Db, workspaceId: string, customerId: str
 export async function recordNpsAnswer(db: Knex, workspaceId: string, signal: NpsSignal): Promise<number> {
   return db.transaction(async (trx) => {
     await workspaceLock(trx, workspaceId, true);
-    await customerLock(trx, workspaceId, signal.customerId);
-    const before = await loadNpsSignals(trx, workspaceId, signal.customerId);
+    await customerLocks(trx, workspaceId, [signal.customerId]);
+    const before = await loadNpsSignals(trx, workspaceId, [signal.customerId]);
     const id = await insertNpsResponse(trx, workspaceId, signal);
     const movements = await loadCustomerMovements(trx, workspaceId, signal.customerId);
     const delta = contributionDelta(customerContribution(movements, before), customerContribution(movements, [...before, signal]));
@@ -104,26 +145,14 @@ export async function recomputeWorkspace(db: Knex, workspaceId: string): Promise
     const rates = await loadExchangeRates(trx, settings.reportingCurrency);
     const nps = await loadNpsSignals(trx, workspaceId);
     const converter = createConverter(settings.reportingCurrency, rates);
-    const npsByCustomer = new Map<string, NpsSignal[]>();
-    for (const s of nps) npsByCustomer.set(s.customerId, [...(npsByCustomer.get(s.customerId) ?? []), s]);
+    const npsOf = npsByCustomer(nps);
     const results = histories.map((h) => computeCustomerMrr(h, settings, converter));
-    const agg = aggregateAll(results.map((r) => customerContribution(r.movements, npsByCustomer.get(r.customerId) ?? [])));
+    const agg = aggregateAll(results.map((r) => customerContribution(r.movements, npsOf.get(r.customerId) ?? [])));
 
     await trx('analytics_movements').where({ workspace_id: workspaceId }).delete();
     await trx('analytics_customers').where({ workspace_id: workspaceId }).delete();
     await insertMovements(trx, workspaceId, settings.reportingCurrency, results.flatMap((r) => r.movements));
-    const customerRows = results.map((r) => {
-      const cohort = cohortOf(r.movements);
-      return {
-        workspace_id: workspaceId,
-        customer_id: r.customerId,
-        cohort_month: cohort === null ? null : monthLabel(cohort),
-        mrr: r.movements.at(-1)?.mrrAfter ?? 0,
-        currency: settings.reportingCurrency,
-        warnings: JSON.stringify(r.warnings),
-      };
-    });
-    for (let i = 0; i < customerRows.length; i += 2000) await trx('analytics_customers').insert(customerRows.slice(i, i + 2000));
+    await insertCustomerSummaries(trx, workspaceId, settings.reportingCurrency, results);
     await replaceAggregates(trx, workspaceId, agg);
     return {
       customers: results.length,

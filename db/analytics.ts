@@ -1,10 +1,11 @@
-import type { Db } from './knex';
+import type { Db, Knex } from './knex';
 import {
   COHORT_FIELDS,
   MONTH_FIELDS,
   NPS_FIELDS,
   analyticsSettingsSchema,
   cohortKey,
+  cohortOf,
   emptyAggregates,
   monthLabel,
   parseCohortKey,
@@ -70,38 +71,43 @@ export async function upsertExchangeRates(db: Db, reportingCurrency: string, rat
 
 /** One customer's mirror rows; null when the mirror knows nothing of them. */
 export async function loadCustomerHistory(db: Db, workspaceId: string, customerId: string): Promise<CustomerHistory | null> {
-  const ws = { workspace_id: workspaceId };
-  // Sequential: inside a transaction all queries share one connection.
-  const customer = await db('stripe_customers').where({ ...ws, id: customerId }).first<MirrorCustomer | undefined>(CUSTOMER_COLUMNS);
-  const subscriptions = await db('stripe_subscriptions').where({ ...ws, customer_id: customerId }).select<MirrorSubscription[]>(SUBSCRIPTION_COLUMNS);
-  const invoices = await db('stripe_invoices').where({ ...ws, customer_id: customerId }).select<MirrorInvoice[]>(INVOICE_COLUMNS);
-  if (!customer && subscriptions.length === 0 && invoices.length === 0) return null;
-  const items = await db('stripe_subscription_items')
-    .where({ 'stripe_subscription_items.workspace_id': workspaceId })
-    .whereIn('subscription_id', subscriptions.map((s) => s.id))
-    .select<MirrorSubscriptionItem[]>(ITEM_COLUMNS);
-  const lines = await db('stripe_invoice_lines')
-    .where({ 'stripe_invoice_lines.workspace_id': workspaceId })
-    .whereIn('invoice_id', invoices.map((i) => i.id))
-    .select<MirrorInvoiceLine[]>(LINE_COLUMNS);
-  const priceIds = [...new Set([...lines.map((l) => l.price_id), ...items.map((i) => i.price_id)].filter((p): p is string => p !== null))];
-  const prices = await db('stripe_prices').where(ws).whereIn('id', priceIds).select<MirrorPrice[]>(PRICE_COLUMNS);
-  return { customer: customer ?? { id: customerId, currency: null, deleted: false }, subscriptions, items, invoices, lines, prices };
+  return (await loadCustomerHistories(db, workspaceId, [customerId]))[0] ?? null;
+}
+
+/**
+ * The mirror rows of a set of customers, six queries however many there are, with
+ * the prices they refer to. Customers the mirror knows nothing of are left out.
+ */
+export async function loadCustomerHistories(db: Db, workspaceId: string, customerIds: readonly string[]): Promise<CustomerHistory[]> {
+  return loadHistories(db, workspaceId, customerIds);
 }
 
 /** Every customer's mirror rows of a workspace, read table by table (for a full recompute). */
 export async function loadWorkspaceHistories(db: Db, workspaceId: string): Promise<CustomerHistory[]> {
+  return loadHistories(db, workspaceId, null);
+}
+
+/** Mirror rows table by table, of the given customers (null: all of them), grouped by customer. */
+async function loadHistories(db: Db, workspaceId: string, customerIds: readonly string[] | null): Promise<CustomerHistory[]> {
   const ws = { workspace_id: workspaceId };
-  const customers = await db('stripe_customers').where(ws).select<MirrorCustomer[]>(CUSTOMER_COLUMNS);
-  const subscriptions = await db('stripe_subscriptions').where(ws).select<MirrorSubscription[]>(SUBSCRIPTION_COLUMNS);
-  const items = await db('stripe_subscription_items').where({ 'stripe_subscription_items.workspace_id': workspaceId }).select<MirrorSubscriptionItem[]>(ITEM_COLUMNS);
-  const invoices = await db('stripe_invoices').where(ws).select<MirrorInvoice[]>(INVOICE_COLUMNS);
-  const lines = await db('stripe_invoice_lines').where({ 'stripe_invoice_lines.workspace_id': workspaceId }).select<MirrorInvoiceLine[]>(LINE_COLUMNS);
-  const prices = await db('stripe_prices').where(ws).select<MirrorPrice[]>(PRICE_COLUMNS);
+  // Restricts to the set (no restriction for the whole workspace); one array
+  // parameter, so a large set does not become thousands of bind parameters.
+  const inSet = (q: Knex.QueryBuilder, column: string, ids: readonly string[] | null) => (ids === null ? q : q.whereRaw(`${column} = any(?::text[])`, [[...ids]]));
+  const whole = customerIds === null;
+  // Sequential: inside a transaction all queries share one connection.
+  const customers = await inSet(db('stripe_customers').where(ws), 'id', customerIds).select<MirrorCustomer[]>(CUSTOMER_COLUMNS);
+  const subscriptions = await inSet(db('stripe_subscriptions').where(ws), 'customer_id', customerIds).select<MirrorSubscription[]>(SUBSCRIPTION_COLUMNS);
+  const items = await inSet(db('stripe_subscription_items').where({ 'stripe_subscription_items.workspace_id': workspaceId }), 'subscription_id', whole ? null : subscriptions.map((s) => s.id))
+    .select<MirrorSubscriptionItem[]>(ITEM_COLUMNS);
+  const invoices = await inSet(db('stripe_invoices').where(ws), 'customer_id', customerIds).select<MirrorInvoice[]>(INVOICE_COLUMNS);
+  const lines = await inSet(db('stripe_invoice_lines').where({ 'stripe_invoice_lines.workspace_id': workspaceId }), 'invoice_id', whole ? null : invoices.map((i) => i.id))
+    .select<MirrorInvoiceLine[]>(LINE_COLUMNS);
+  const priceIds = whole ? null : [...new Set([...lines.map((l) => l.price_id), ...items.map((i) => i.price_id)].filter((p): p is string => p !== null))];
+  const prices = await inSet(db('stripe_prices').where(ws), 'id', priceIds).select<MirrorPrice[]>(PRICE_COLUMNS);
   return groupHistories(customers, subscriptions, items, invoices, lines, prices);
 }
 
-/** Groups workspace-wide mirror rows by customer (shared with the benchmark's in-memory account). */
+/** Groups mirror rows (a workspace's or a set of customers') by customer; also the benchmark's in-memory account. */
 export function groupHistories(
   customers: readonly MirrorCustomer[],
   subscriptions: readonly MirrorSubscription[],
@@ -139,9 +145,10 @@ export function groupHistories(
   return [...byCustomer.values()].map((e) => ({ ...e, prices }));
 }
 
-export async function loadNpsSignals(db: Db, workspaceId: string, customerId?: string): Promise<NpsSignal[]> {
+/** NPS answers of a workspace, or of the given customers only. */
+export async function loadNpsSignals(db: Db, workspaceId: string, customerIds?: readonly string[]): Promise<NpsSignal[]> {
   const q = db('nps_responses').where({ workspace_id: workspaceId });
-  if (customerId !== undefined) q.andWhere({ customer_id: customerId });
+  if (customerIds !== undefined) q.whereRaw('customer_id = any(?::text[])', [[...customerIds]]);
   const rows = await q.select<{ customer_id: string; score: number; at: Date }[]>('customer_id', 'score', 'at');
   return rows.map((r) => ({ customerId: r.customer_id, score: r.score, at: r.at }));
 }
@@ -168,34 +175,58 @@ const toMovement = (r: MovementRow): Movement => ({
 });
 
 export async function loadCustomerMovements(db: Db, workspaceId: string, customerId: string): Promise<Movement[]> {
-  const rows = await db('analytics_movements').where({ workspace_id: workspaceId, customer_id: customerId }).orderBy([{ column: 'at' }, { column: 'id' }]).select<MovementRow[]>('*');
-  return rows.map(toMovement);
+  return (await loadMovementsOf(db, workspaceId, [customerId])).get(customerId) ?? [];
 }
 
-/** Replaces one customer's stored movements and summary row. */
-export async function replaceCustomerAnalytics(
-  db: Db,
-  workspaceId: string,
-  currency: string,
-  customerId: string,
-  movements: readonly Movement[],
-  warnings: readonly string[],
-  cohortMonth: number | null,
-): Promise<void> {
-  await db('analytics_movements').where({ workspace_id: workspaceId, customer_id: customerId }).delete();
-  await insertMovements(db, workspaceId, currency, movements);
-  await db('analytics_customers')
-    .insert({
+/** The stored movements of a set of customers in one query, by customer (each in time order; absent: none). */
+export async function loadMovementsOf(db: Db, workspaceId: string, customerIds: readonly string[]): Promise<Map<string, Movement[]>> {
+  const rows = await db('analytics_movements')
+    .where({ workspace_id: workspaceId })
+    .whereRaw('customer_id = any(?::text[])', [[...customerIds]])
+    .orderBy([{ column: 'at' }, { column: 'id' }])
+    .select<MovementRow[]>('*');
+  const byCustomer = new Map<string, Movement[]>();
+  for (const r of rows) {
+    const list = byCustomer.get(r.customer_id);
+    if (list) list.push(toMovement(r));
+    else byCustomer.set(r.customer_id, [toMovement(r)]);
+  }
+  return byCustomer;
+}
+
+/** What a recompute stores for one customer: their movements (time order) and the warnings met. */
+export interface CustomerAnalytics {
+  customerId: string;
+  movements: readonly Movement[];
+  warnings: readonly string[];
+}
+
+/**
+ * Replaces the stored movements and summary rows of a set of customers with bulk
+ * statements (a delete and chunked multi-row inserts per table), whatever the set's size.
+ */
+export async function replaceCustomersAnalytics(db: Db, workspaceId: string, currency: string, customers: readonly CustomerAnalytics[]): Promise<void> {
+  const ids = customers.map((c) => c.customerId);
+  await db('analytics_movements').where({ workspace_id: workspaceId }).whereRaw('customer_id = any(?::text[])', [ids]).delete();
+  await db('analytics_customers').where({ workspace_id: workspaceId }).whereRaw('customer_id = any(?::text[])', [ids]).delete();
+  await insertMovements(db, workspaceId, currency, customers.flatMap((c) => c.movements));
+  await insertCustomerSummaries(db, workspaceId, currency, customers);
+}
+
+/** One analytics_customers row per customer: cohort, current MRR and warnings. */
+export async function insertCustomerSummaries(db: Db, workspaceId: string, currency: string, customers: readonly CustomerAnalytics[]): Promise<void> {
+  const rows = customers.map((c) => {
+    const cohort = cohortOf(c.movements);
+    return {
       workspace_id: workspaceId,
-      customer_id: customerId,
-      cohort_month: cohortMonth === null ? null : monthLabel(cohortMonth),
-      mrr: movements.at(-1)?.mrrAfter ?? 0,
+      customer_id: c.customerId,
+      cohort_month: cohort === null ? null : monthLabel(cohort),
+      mrr: c.movements.at(-1)?.mrrAfter ?? 0,
       currency,
-      warnings: JSON.stringify(warnings),
-      computed_at: new Date(),
-    })
-    .onConflict(['workspace_id', 'customer_id'])
-    .merge();
+      warnings: JSON.stringify(c.warnings),
+    };
+  });
+  for (let i = 0; i < rows.length; i += 2000) await db('analytics_customers').insert(rows.slice(i, i + 2000));
 }
 
 export async function insertMovements(db: Db, workspaceId: string, currency: string, movements: readonly Movement[]): Promise<void> {

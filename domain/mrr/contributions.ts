@@ -192,7 +192,18 @@ export function applyContribution(into: Aggregates, contribution: Aggregates, si
 
 /** The rows to add to stored aggregates when a customer's contribution changes from `before` to `after`. */
 export function contributionDelta(before: Aggregates, after: Aggregates): Aggregates {
-  return applyContribution(applyContribution(emptyAggregates(), after, 1), before, -1);
+  return contributionsDelta([{ before, after }]);
+}
+
+/**
+ * The rows to add to stored aggregates when several customers' contributions change
+ * at once: the sum of their deltas. Addition commutes, so applying this one delta
+ * leaves the same rows as applying each customer's delta in turn.
+ */
+export function contributionsDelta(changes: Iterable<{ before: Aggregates; after: Aggregates }>): Aggregates {
+  const total = emptyAggregates();
+  for (const { before, after } of changes) applyContribution(applyContribution(total, after, 1), before, -1);
+  return total;
 }
 
 /** Aggregates of a whole workspace: the sum of every customer's contribution. */

@@ -7,6 +7,7 @@ import {
   applyContribution,
   computeCustomerMrr,
   contributionDelta,
+  contributionsDelta,
   createConverter,
   customerContribution,
   cohortCurves,
@@ -177,6 +178,31 @@ describe('MRR properties over generated billing histories', () => {
         }
         const full = aggregateAll(state.map((_, i) => contribution(i)));
         expect(incremental).toEqual(full);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('one summed delta for a batch of changed customers moves the aggregates as their deltas one by one do', () => {
+    const change = fc.record({ customer: fc.integer({ min: 0, max: 5 }), spec: customerSpec, nps: npsSpec });
+    fc.assert(
+      fc.property(fc.array(customerSpec, { minLength: 6, maxLength: 6 }), fc.array(change, { maxLength: 6 }), (initial, changes) => {
+        const settings = settingsOf({});
+        const contribution = (i: number, spec: (typeof initial)[number], nps: { score: number; month: number }[]) =>
+          customerContribution(compute(historyOf(`cus_${i}`, spec), settings).movements, npsOf(`cus_${i}`, nps));
+        const state = initial.map((spec, i) => ({ spec, nps: [] as { score: number; month: number }[], contribution: contribution(i, spec, []) }));
+        const start = () => aggregateAll(state.map((c) => c.contribution));
+        const oneByOne = start();
+        const batched = start();
+        // A batch recomputes each customer once from its latest state: the later change of a customer wins.
+        const last = new Map(changes.map((c) => [c.customer, c] as const));
+        const pairs = [...last.values()].map((c) => ({ before: state[c.customer]!.contribution, after: contribution(c.customer, c.spec, c.nps) }));
+        for (const { before, after } of pairs) applyContribution(oneByOne, contributionDelta(before, after), 1);
+        applyContribution(batched, contributionsDelta(pairs), 1);
+        expect(batched).toEqual(oneByOne);
+        for (const c of last.values()) state[c.customer] = { spec: c.spec, nps: c.nps, contribution: contribution(c.customer, c.spec, c.nps) };
+        expect(batched).toEqual(start());
+        expect(contributionsDelta([])).toEqual(aggregateAll([]));
       }),
       { numRuns: 100 },
     );
