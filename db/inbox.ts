@@ -144,3 +144,16 @@ export async function inboxCounts(db: Db, workspaceId?: string): Promise<Record<
   for (const r of await q) counts[r.status] = Number(r.count);
   return counts;
 }
+
+/**
+ * Of the given invoices, those the inbox holds a failed payment for (any status):
+ * their payments matter to the dunning play (domain/play-routing.ts).
+ */
+export async function invoicesWithFailedPayment(db: Db, workspaceId: string, invoiceIds: readonly string[]): Promise<Set<string>> {
+  if (invoiceIds.length === 0) return new Set();
+  const rows = await db('webhook_inbox')
+    .distinct('object_id')
+    .where({ workspace_id: workspaceId, type: 'invoice.payment_failed' })
+    .whereIn('object_id', [...new Set(invoiceIds)]);
+  return new Set(rows.map((r: { object_id: string }) => r.object_id));
+}

@@ -11,6 +11,7 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { playInterest } from '../domain/play-routing';
 import { dunningWorkflow } from './dunning';
 import { dunningWorkflowId } from './ids';
 import { recentEventsQuery, stripeEventSignal, stripeEventsSignal, type StripeEventSignal } from './messages';
@@ -136,6 +137,7 @@ export async function customerWorkflow(input: CustomerWorkflowInput): Promise<vo
   });
 }
 
+/** Whether a play may act on the event (the relay sends only those since play routing). */
 function routed(type: string): boolean {
-  return type === 'invoice.payment_failed' || type === 'invoice.payment_succeeded' || type === 'customer.subscription.deleted';
+  return playInterest(type) !== 'never';
 }

@@ -8,6 +8,7 @@ import * as m006 from './006_customer_pii';
 import * as m007 from './007_users_sessions';
 import * as m008 from './008_inbox_customer_index';
 import * as m009 from './009_email_provider_keys';
+import * as m010 from './010_inbox_failed_invoices';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -23,6 +24,7 @@ const migrations: Record<string, Knex.Migration> = {
   '007_users_sessions': m007,
   '008_inbox_customer_index': m008,
   '009_email_provider_keys': m009,
+  '010_inbox_failed_invoices': m010,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

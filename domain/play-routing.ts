@@ -1,0 +1,32 @@
+import { isSubscribedEventType } from './stripe-events';
+
+/**
+ * Which Stripe events the customer's plays act on, and so which ones the relay
+ * signals the customer's workflow with. The mirror and the analytics take every
+ * subscribed event; a workflow is woken only when a play has something to do:
+ * each signal is a Temporal action (billed per action on Temporal Cloud) and a
+ * history event the workflow carries until it continues as new, and most of an
+ * account's events (renewals, plan edits, first-try payments) concern no play.
+ *
+ * - `always`: a failed payment starts its invoice's dunning; a subscription's end
+ *   stops the dunning of its invoices.
+ * - `after_failed_payment`: a payment matters only to an invoice in dunning, and
+ *   dunning starts only from a failed payment the inbox has seen.
+ * - `never`: no play acts on it yet (a new play that does adds its types here).
+ */
+export type PlayInterest = 'always' | 'after_failed_payment' | 'never';
+
+export function playInterest(type: string): PlayInterest {
+  if (!isSubscribedEventType(type)) return 'never';
+  switch (type) {
+    case 'invoice.payment_failed':
+    case 'customer.subscription.deleted':
+      return 'always';
+    case 'invoice.payment_succeeded':
+      return 'after_failed_payment';
+    case 'customer.subscription.created':
+    case 'customer.subscription.updated':
+    case 'charge.refunded':
+      return 'never';
+  }
+}
