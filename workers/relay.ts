@@ -1,10 +1,11 @@
 import pg from 'pg';
 import type { Client } from '@temporalio/client';
 import type { Knex } from '../db/knex';
-import { completeInboxEvents, deferInboxEvent, INBOX_CHANNEL, pendingInboxEvents, type InboxEvent } from '../db/inbox';
-import { recomputeCustomer } from '../activities/analytics';
+import { completeInboxEvents, deferInboxEvent, INBOX_CHANNEL, invoicesWithFailedPayment, pendingInboxEvents, type InboxEvent } from '../db/inbox';
+import { recomputeCustomers } from '../activities/analytics';
 import { applyEventToMirror } from './mirror-events';
 import type { MirrorRefetch } from './mirror-refetch';
+import { playInterest } from '../domain/play-routing';
 import { isSubscribedEventType, type SubscribedEventType } from '../domain/stripe-events';
 import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
@@ -46,12 +47,46 @@ export function retryDelayMs(attempts: number, baseMs = 1000): number {
   return Math.min(60_000, baseMs * 2 ** Math.min(attempts, 6));
 }
 
+interface StreamFailure {
+  /** One customer's due events, in inbox order. */
+  stream: InboxEvent[];
+  err: Error;
+}
+
 /**
- * Moves webhook events from the inbox to the customers' workflows. Events of one
- * customer are delivered strictly in arrival order (a failed one holds back the
- * ones behind it); different customers proceed in parallel. An event is marked
- * processed only after Temporal accepted it, so nothing is lost when Temporal or the
- * worker is down; a re-delivery after a crash is dropped by the workflow, which
+ * The events grouped per customer (events without a customer: one group per
+ * workspace), each group cut before its first event that is not due yet: a deferred
+ * event holds back the customer's events after it.
+ */
+function dueStreams(events: InboxEvent[], now: number): InboxEvent[][] {
+  return [...groupBy(events, (e) => `${e.workspaceId}/${e.customerId ?? ''}`).values()]
+    .map((s) => {
+      const firstNotDue = s.findIndex((e) => e.nextAttemptAt.getTime() > now);
+      return firstNotDue === -1 ? s : s.slice(0, firstNotDue);
+    })
+    .filter((s) => s.length > 0);
+}
+
+/** Items grouped by key, in first-seen order of the keys and input order within a group. */
+function groupBy<T, K>(items: Iterable<T>, key: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+/**
+ * Moves webhook events from the inbox into the mirror, the analytics and the
+ * customers' workflows (those events a play acts on: domain/play-routing.ts).
+ * Events of one customer are applied strictly in arrival order (a failed one holds
+ * back the ones behind it); different customers proceed in parallel. An event is
+ * marked processed only after all of that succeeded (Temporal accepted the signal),
+ * so nothing is lost when Temporal or the worker is down; a re-delivery after a
+ * crash rewrites the same mirror state and is dropped by the workflow, which
  * remembers event ids.
  */
 export class InboxRelay {
@@ -94,90 +129,131 @@ export class InboxRelay {
 
   /** One pass over the oldest pending events. Returns how many were completed. */
   private async relayBatch(): Promise<number> {
-    const { db, batchSize = 1000, lanes = 16 } = this.opts;
+    const { db, batchSize = 1000 } = this.opts;
     const events = await pendingInboxEvents(db, batchSize);
     if (events.length === 0) return 0;
-    const streams = new Map<string, InboxEvent[]>();
-    for (const e of events) {
-      const key = `${e.workspaceId}/${e.customerId ?? ''}`;
-      const stream = streams.get(key);
-      if (stream) stream.push(e);
-      else streams.set(key, [e]);
-    }
-    const queue = [...streams.values()];
-    let completed = 0;
-    const worker = async () => {
-      for (let stream = queue.shift(); stream; stream = queue.shift()) completed += await this.relayStream(stream);
-    };
-    await Promise.all(Array.from({ length: Math.min(lanes, queue.length) }, worker));
+    const streams = dueStreams(events, Date.now());
+    const failures = await this.deliver(streams);
+    let completed = streams.reduce((n, s) => n + s.length, 0) - failures.reduce((n, f) => n + f.stream.length, 0);
+    for (const { stream, err } of failures) completed += await this.deliverOneByOne(stream, err);
     return completed;
   }
 
   /**
-   * Delivers one customer's due events in order, all at once: the mirror writes, one
-   * analytics recompute, one signal, one completion. A backlog therefore costs per
-   * customer, not per event, and the relay catches up faster the further it falls
-   * behind. If the batch fails, the events go one at a time so that a bad event
-   * holds back only itself and the customer's events after it.
+   * Delivers customers' due events together, in four steps: the mirror writes (each
+   * customer's events in order, customers in parallel), one analytics recompute per
+   * workspace for all the customers, one signal per customer whose events a play acts
+   * on, one completion for everything. A backlog therefore costs per customer, not
+   * per event, and a pass costs a handful of statements on top of the mirror writes.
+   * @returns the streams that failed, with why; their events are still pending.
    */
-  private async relayStream(stream: InboxEvent[]): Promise<number> {
-    const now = Date.now();
-    const firstNotDue = stream.findIndex((e) => e.nextAttemptAt.getTime() > now);
-    const due = firstNotDue === -1 ? stream : stream.slice(0, firstNotDue);
-    if (due.length === 0) return 0;
-    if (due.length > 1) {
-      try {
-        await this.deliver(due);
-        return due.length;
-      } catch (err) {
-        this.opts.log.info({ events: due.length, err: (err as Error).message }, 'relay: batch failed; retrying its events one at a time');
+  private async deliver(streams: InboxEvent[][]): Promise<StreamFailure[]> {
+    const { db, metrics } = this.opts;
+    const failures: StreamFailure[] = [];
+    // Mirror first: the analytics and the plays read the state the events brought.
+    // Outside a transaction: an event in doubt waits on Stripe, and that wait must not
+    // hold a transaction open. Each write is idempotent (newest state wins).
+    const mirrored = await this.inLanes(streams, failures, async (stream) => {
+      for (const e of stream.filter((e) => isSubscribedEventType(e.type))) {
+        const { refetched } = await applyEventToMirror(db, e.workspaceId, e.type as SubscribedEventType, e.payload, this.opts.refetch);
+        if (refetched) metrics?.relayRefetches.inc({ type: e.type });
       }
+    });
+    const recomputed = await this.recompute(mirrored, failures);
+    const forPlays = await this.eventsForPlays(recomputed);
+    const signalled = await this.inLanes(recomputed, failures, async (stream) => {
+      const events = forPlays.get(stream) ?? [];
+      if (events.length > 0) await this.signal(events);
+    });
+    const done = signalled.flat().map((e) => ({ e, status: isSubscribedEventType(e.type) ? ('processed' as const) : ('ignored' as const) }));
+    await completeInboxEvents(
+      db,
+      done.map(({ e, status }) => ({ seq: e.seq, status })),
+    );
+    const doneAt = Date.now();
+    for (const { e, status } of done) {
+      metrics?.relayEvents.inc({ type: e.type, outcome: status });
+      metrics?.relayLagSeconds.observe((doneAt - e.receivedAt.getTime()) / 1000);
     }
+    return failures;
+  }
+
+  /**
+   * After a failed delivery: a customer's events one at a time, so that a bad event
+   * holds back only itself and the customer's events after it (it is deferred).
+   */
+  private async deliverOneByOne(stream: InboxEvent[], firstErr: Error): Promise<number> {
+    if (stream.length > 1) this.opts.log.info({ events: stream.length, err: firstErr.message }, 'relay: batch failed; retrying its events one at a time');
     let completed = 0;
-    for (const e of due) {
-      try {
-        await this.deliver([e]);
-        completed++;
-      } catch (err) {
-        await this.defer(e, err as Error);
+    for (const e of stream) {
+      const failure = stream.length === 1 ? { stream, err: firstErr } : (await this.deliver([[e]]))[0];
+      if (failure) {
+        await this.defer(e, failure.err);
         break;
       }
+      completed++;
     }
     return completed;
   }
 
-  /** Mirror, analytics, signal, completion for events of one customer, in inbox order. */
-  private async deliver(events: InboxEvent[]): Promise<void> {
-    const { db, log, metrics } = this.opts;
-    const { workspaceId, customerId } = events[0]!;
-    const outcomes = events.map((e) => (isSubscribedEventType(e.type) ? 'processed' : 'ignored'));
-    const subscribed = events.filter((_, i) => outcomes[i] === 'processed');
-    if (subscribed.length > 0) {
-      // Mirror first: plays woken by the signal read the state the events brought.
-      // Outside a transaction: an event in doubt waits on Stripe, and that wait must
-      // not hold a transaction open. Each write is idempotent (newest state wins).
-      for (const e of subscribed) {
-        const { refetched } = await applyEventToMirror(db, workspaceId, e.type as SubscribedEventType, e.payload, this.opts.refetch);
-        if (refetched) metrics?.relayRefetches.inc({ type: e.type });
-      }
-      if (customerId) {
-        // Every event refreshes the customer's MRR and the aggregates it touches;
-        // one recompute after the customer's last event gives the same result.
-        await recomputeCustomer(db, workspaceId, customerId);
-        await this.signal(workspaceId, customerId, subscribed);
+  /**
+   * Every event refreshes its customer's MRR and the aggregates it touches; one
+   * recompute after a customer's last event gives the same result, and one per
+   * workspace for all its customers costs a constant number of statements. If it
+   * fails, the workspace's streams fail (one at a time, a bad customer stands alone).
+   */
+  private async recompute(streams: InboxEvent[][], failures: StreamFailure[]): Promise<InboxEvent[][]> {
+    const ok: InboxEvent[][] = [];
+    for (const [workspaceId, group] of groupBy(streams, (s) => s[0]!.workspaceId)) {
+      const customers = group.filter((s) => s[0]!.customerId && s.some((e) => isSubscribedEventType(e.type))).map((s) => s[0]!.customerId!);
+      try {
+        await recomputeCustomers(this.opts.db, workspaceId, customers);
+        ok.push(...group);
+      } catch (err) {
+        failures.push(...group.map((stream) => ({ stream, err: err as Error })));
       }
     }
-    await completeInboxEvents(
-      db,
-      events.map((e, i) => ({ seq: e.seq, status: outcomes[i]! })),
+    return ok;
+  }
+
+  /** Each customer's events that a play acts on (domain/play-routing.ts). */
+  private async eventsForPlays(streams: InboxEvent[][]): Promise<Map<InboxEvent[], InboxEvent[]>> {
+    const payments = groupBy(
+      streams.flat().filter((e) => e.customerId && e.objectId && playInterest(e.type) === 'after_failed_payment'),
+      (e) => e.workspaceId,
     );
-    const doneAt = Date.now();
-    events.forEach((e, i) => {
-      const outcome = outcomes[i]!;
-      metrics?.relayEvents.inc({ type: e.type, outcome });
-      metrics?.relayLagSeconds.observe((doneAt - e.receivedAt.getTime()) / 1000);
-      log.debug({ seq: e.seq, eventId: e.eventId, type: e.type, outcome }, 'relay: event done');
-    });
+    const failed = new Map<string, Set<string>>();
+    for (const [workspaceId, events] of payments) {
+      failed.set(workspaceId, await invoicesWithFailedPayment(this.opts.db, workspaceId, events.map((e) => e.objectId!)));
+    }
+    const forPlays = new Map<InboxEvent[], InboxEvent[]>();
+    for (const s of streams) {
+      const events = s.filter((e) => {
+        if (!e.customerId) return false;
+        const interest = playInterest(e.type);
+        return interest === 'always' || (interest === 'after_failed_payment' && e.objectId !== null && failed.get(e.workspaceId)?.has(e.objectId) === true);
+      });
+      forPlays.set(s, events);
+    }
+    return forPlays;
+  }
+
+  /** Runs `fn` for each stream, `lanes` at a time; returns those that succeeded, in order. */
+  private async inLanes(streams: InboxEvent[][], failures: StreamFailure[], fn: (stream: InboxEvent[]) => Promise<void>): Promise<InboxEvent[][]> {
+    const succeeded = new Array<boolean>(streams.length).fill(false);
+    let next = 0;
+    const lane = async () => {
+      for (let i = next++; i < streams.length; i = next++) {
+        try {
+          await fn(streams[i]!);
+          succeeded[i] = true;
+        } catch (err) {
+          failures.push({ stream: streams[i]!, err: err as Error });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.lanes ?? 16, streams.length) }, lane));
+    return streams.filter((_, i) => succeeded[i]);
   }
 
   private async defer(e: InboxEvent, err: Error): Promise<void> {
@@ -188,8 +264,10 @@ export class InboxRelay {
     await deferInboxEvent(db, e.seq, err.message, delay);
   }
 
-  private async signal(workspaceId: string, customerId: string, events: InboxEvent[]): Promise<void> {
+  /** One signal with a customer's events for its plays, starting its workflow if needed. */
+  private async signal(events: InboxEvent[]): Promise<void> {
     const { client, taskQueue, callTimeoutMs = 10_000 } = this.opts;
+    const { workspaceId, customerId } = events[0]! as InboxEvent & { customerId: string };
     const signalArgs: StripeEventSignal[] = events.map((e) => ({
       eventId: e.eventId,
       type: e.type,

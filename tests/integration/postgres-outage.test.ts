@@ -57,7 +57,7 @@ describe('Postgres restarting under the ingress and the relay', () => {
   const eventsOf = () => temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_pg')).query(recentEventsQuery);
 
   it('answers 503 while Postgres is down, then stores and delivers Stripe’s retry once', async () => {
-    const first = stripeEvent('customer.subscription.created', { ...stripeFixture('subscription'), customer: 'cus_pg' });
+    const first = stripeEvent('customer.subscription.deleted', { ...stripeFixture('subscription'), customer: 'cus_pg' });
     expect((await post(JSON.stringify(first))).status).toBe(200);
     await eventually(eventsOf, (e) => e.length === 1);
 

@@ -44,28 +44,34 @@ describe('relay batches per customer', () => {
   });
 
   let n = 0;
-  /** Stores a subscription update for `customer` in the inbox, as the ingress would. */
-  async function store(customer: string, quantity: number, object: Json = {}): Promise<string> {
-    const sub = stripeFixture('subscription');
-    const items = sub.items as { data: Json[] };
-    const subId = `sub_${customer}`;
-    const event = stripeEvent(
-      'customer.subscription.updated',
-      { ...sub, id: subId, customer, quantity, items: { ...items, has_more: false, data: [{ ...items.data[0], id: `si_${customer}`, quantity, subscription: subId }] }, ...object },
-      { id: `evt_batch_${++n}`, created: 1_700_000_000 + n },
-    );
+  /** Stores an event about `object` of `customer` in the inbox, as the ingress would. */
+  async function storeEvent(type: string, customer: string, object: Json): Promise<string> {
+    const event = stripeEvent(type, { ...object, customer }, { id: `evt_batch_${++n}`, created: 1_700_000_000 + n });
     await insertInboxEvent(database.db, {
       workspaceId: ws,
       eventId: event.id as string,
-      type: 'customer.subscription.updated',
+      type,
       customerId: customer,
-      objectId: subId,
+      objectId: object.id as string,
       stripeCreated: new Date((event.created as number) * 1000),
       livemode: false,
       payload: event,
     });
     return event.id as string;
   }
+
+  /**
+   * Stores a subscription event for `customer` with the item's quantity. By default the
+   * subscription's end: a type the plays act on, so each delivery reaches the workflow.
+   */
+  function store(customer: string, quantity: number, object: Json = {}, type = 'customer.subscription.deleted'): Promise<string> {
+    const sub = stripeFixture('subscription');
+    const items = sub.items as { data: Json[] };
+    const subId = `sub_${customer}`;
+    return storeEvent(type, customer, { ...sub, id: subId, quantity, items: { ...items, has_more: false, data: [{ ...items.data[0], id: `si_${customer}`, quantity, subscription: subId }] }, ...object });
+  }
+
+  const invoice = (id: string): Json => ({ ...stripeFixture('invoice'), id });
 
   function relay(batchSize?: number): InboxRelay {
     return new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000, ...(batchSize ? { batchSize } : {}) });
@@ -140,5 +146,33 @@ describe('relay batches per customer', () => {
     expect(recent.map((e) => e.eventId)).toEqual([good]);
     const item = await database.db('stripe_subscription_items').where({ workspace_id: ws, id: 'si_cus_c' }).first<{ quantity: number } | undefined>('quantity');
     expect(item?.quantity).toBe(1);
+  });
+
+  it('wakes the workflow only for events a play acts on; the mirror and the analytics take every event', async () => {
+    const quiet = [await store('cus_q', 2, {}, 'customer.subscription.created'), await storeEvent('invoice.payment_succeeded', 'cus_q', invoice('in_q_paid_first_try'))];
+    const loud = [
+      await store('cus_l', 1, {}, 'customer.subscription.updated'),
+      await storeEvent('invoice.payment_succeeded', 'cus_l', invoice('in_l_paid')),
+      await storeEvent('invoice.payment_failed', 'cus_l', invoice('in_l_failed')),
+      await storeEvent('invoice.payment_succeeded', 'cus_l', invoice('in_l_failed')),
+    ];
+    const r = relay();
+    r.start();
+    try {
+      await eventually(
+        () => database.db('webhook_inbox').whereIn('event_id', [...quiet, ...loud]).select<InboxRow[]>('status'),
+        (rows) => rows.every((row) => row.status === 'processed'),
+      );
+    } finally {
+      await r.stop();
+    }
+    // cus_q had a new subscription and a first-try payment: nothing for a play, no workflow.
+    await expect(temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_q')).describe()).rejects.toThrow(/not found/i);
+    expect(await database.db('stripe_subscription_items').where({ workspace_id: ws, id: 'si_cus_q' }).first('quantity')).toEqual({ quantity: 2 });
+    expect(await database.db('stripe_invoices').where({ workspace_id: ws, id: 'in_q_paid_first_try' }).first('id')).toEqual({ id: 'in_q_paid_first_try' });
+    expect(await database.db('analytics_customers').where({ workspace_id: ws, customer_id: 'cus_q' }).first('customer_id')).toEqual({ customer_id: 'cus_q' });
+    // cus_l: the failed payment, and the payment of that same invoice, reach the plays.
+    const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_l')).query(recentEventsQuery);
+    expect(recent.map((e) => e.eventId)).toEqual([loud[2], loud[3]]);
   });
 });

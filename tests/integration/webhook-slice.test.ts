@@ -62,7 +62,8 @@ describe('webhook → inbox → relay → customer workflow', () => {
 
   it('delivers a signed event to the customer workflow exactly once, even when posted twice', async () => {
     const subscription: Record<string, unknown> = { ...stripeFixture('subscription'), customer: 'cus_slice1' };
-    const event = stripeEvent('customer.subscription.created', subscription);
+    // A subscription's end: a type the plays act on, so it reaches the workflow.
+    const event = stripeEvent('customer.subscription.deleted', subscription);
     const body = JSON.stringify(event);
 
     const first = await post(body);
@@ -70,7 +71,7 @@ describe('webhook → inbox → relay → customer workflow', () => {
     expect(await first.json()).toEqual({ received: true, duplicate: false });
 
     const events = await eventually(() => recentEvents('cus_slice1'), (e) => e.length === 1);
-    expect(events[0]).toMatchObject({ eventId: event.id, type: 'customer.subscription.created', objectId: subscription.id });
+    expect(events[0]).toMatchObject({ eventId: event.id, type: 'customer.subscription.deleted', objectId: subscription.id });
 
     // Stripe retries with a fresh signature; the body is the same event.
     const second = await post(body);
@@ -84,16 +85,18 @@ describe('webhook → inbox → relay → customer workflow', () => {
     expect(await recentEvents('cus_slice1')).toHaveLength(1);
   });
 
-  it('keeps one customer’s events in arrival order', async () => {
-    const ids: string[] = [];
-    for (const type of ['customer.subscription.created', 'invoice.payment_failed', 'invoice.payment_succeeded', 'customer.subscription.updated']) {
+  it('keeps one customer’s events in arrival order, and wakes its plays only for those they act on', async () => {
+    const forPlays: string[] = [];
+    const types = ['customer.subscription.created', 'invoice.payment_failed', 'customer.subscription.updated', 'invoice.payment_succeeded', 'customer.subscription.deleted'];
+    for (const type of types) {
       const object = { ...stripeFixture(type.startsWith('invoice') ? 'invoice' : 'subscription'), customer: 'cus_order' };
       const event = stripeEvent(type, object);
-      ids.push(event.id as string);
+      if (!type.startsWith('customer.subscription.') || type.endsWith('deleted')) forPlays.push(event.id as string);
       expect((await post(JSON.stringify(event))).status).toBe(200);
     }
-    const events = await eventually(() => recentEvents('cus_order'), (e) => e.length === 4);
-    expect(events.map((e) => e.eventId)).toEqual(ids);
+    const events = await eventually(() => recentEvents('cus_order'), (e) => e.length === forPlays.length);
+    expect(events.map((e) => e.eventId)).toEqual(forPlays);
+    expect(await inboxCounts(database.db, workspace.id)).toMatchObject({ pending: 0 });
   });
 
   it('records event types the plays do not use and marks them ignored', async () => {
