@@ -47,9 +47,11 @@ async function upsertRows(db: Db, table: MirrorTable, workspaceId: string, state
   return written.map((w) => w.id);
 }
 
-/** The mirror's row of one object, with its `stripe_state_at`, or undefined when it is not mirrored. */
-export async function mirroredRow(db: Db, table: MirrorTable, workspaceId: string, id: string): Promise<(Record<string, unknown> & { stripe_state_at: Date }) | undefined> {
-  return db(table).where({ workspace_id: workspaceId, id }).first<(Record<string, unknown> & { stripe_state_at: Date }) | undefined>();
+/** The mirror's rows of these objects (with their `stripe_state_at`) by id; objects not mirrored are absent. */
+export async function mirroredRows(db: Db, table: MirrorTable, workspaceId: string, ids: readonly string[]): Promise<Map<string, MirrorRow & { stripe_state_at: Date }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db(table).where({ workspace_id: workspaceId }).whereRaw('id = any(?)', [[...ids]]).select<(MirrorRow & { stripe_state_at: Date; id: string })[]>('*');
+  return new Map(rows.map((r) => [r.id, r]));
 }
 
 /** The mirrored rows of an object's embedded list (subscription items, invoice lines, a charge's refunds). */

@@ -5,7 +5,7 @@ import {
   invoiceLineRow,
   invoiceRow,
   mirroredChildren,
-  mirroredRow,
+  mirroredRows,
   refundRow,
   discountTerms,
   subscriptionItemRow,
@@ -51,7 +51,8 @@ interface MirrorKind<T extends { id: string }, C = never> {
    */
   complete?(o: T, stored: Record<string, unknown> | undefined): { carry: C } | 'doubt';
   refetch(r: MirrorRefetch, workspaceId: string, id: string): Promise<T | null>;
-  write(db: Db, workspaceId: string, o: T, stateAt: Date, carry?: C): Promise<boolean>;
+  /** Writes objects as the state of `stateAt` (newest state wins); returns the ids written. */
+  write(db: Db, workspaceId: string, objects: T[], stateAt: Date, carries: ReadonlyMap<string, C>): Promise<Set<string>>;
 }
 
 const subscriptions: MirrorKind<Stripe.Subscription, DiscountTerms[]> = {
@@ -67,7 +68,7 @@ const subscriptions: MirrorKind<Stripe.Subscription, DiscountTerms[]> = {
     return resolved === 'doubt' ? 'doubt' : { carry: resolved.terms };
   },
   refetch: (r, ws, id) => r.subscription(ws, id),
-  write: async (db, ws, s, at, discounts) => (await upsertSubscriptions(db, ws, [s], at, discounts ? new Map([[s.id, discounts]]) : undefined)).length > 0,
+  write: async (db, ws, subs, at, discounts) => new Set(await upsertSubscriptions(db, ws, subs, at, discounts)),
 };
 
 type InvoiceWithId = Stripe.Invoice & { id: string };
@@ -84,7 +85,7 @@ const invoices: MirrorKind<InvoiceWithId> = {
     const inv = await r.invoice(ws, id);
     return inv?.id ? { ...inv, id: inv.id } : null;
   },
-  write: async (db, ws, i, at) => (await upsertInvoices(db, ws, [i], at)).length > 0,
+  write: async (db, ws, invs, at) => new Set(await upsertInvoices(db, ws, invs, at)),
 };
 
 const charges: MirrorKind<Stripe.Charge> = {
@@ -95,82 +96,173 @@ const charges: MirrorKind<Stripe.Charge> = {
   children: (c) => (c.refunds ? c.refunds.data.map(refundRow) : null),
   truncated: (c) => c.refunds?.has_more === true,
   refetch: (r, ws, id) => r.charge(ws, id),
-  write: async (db, ws, charge, at) => {
-    const written = await upsertCharges(db, ws, [charge], at);
+  write: async (db, ws, list, at) => {
+    const written = await upsertCharges(db, ws, list, at);
     // Refunds arrive inside the charge (Stripe lists them under `refunds`).
-    const refunds = charge.refunds?.data ?? [];
+    const refunds = list.flatMap((c) => c.refunds?.data ?? []);
     if (refunds.length) await upsertRefunds(db, ws, refunds, at);
-    return written.length > 0;
+    return new Set(written);
   },
 };
 
+/** A subscribed event as the relay holds it: its type and the payload Stripe sent. */
+export interface MirrorEvent {
+  type: SubscribedEventType;
+  payload: unknown;
+}
+
 /**
- * Applies a subscribed Stripe event's object to the mirror, as the state of
- * `event.created`. The mirror keeps whichever state is newest, so events applied
- * out of order, or twice, end in the same rows as one ordered delivery.
+ * Applies subscribed Stripe events' objects to the mirror, each as the state of its
+ * `event.created`. The mirror keeps whichever state is newest, so events applied out
+ * of order, or twice, end in the same rows as one ordered delivery.
+ *
+ * Together: of several events about one object only the newest is written (the
+ * others would be overwritten by it), the stored rows of all the objects are read in
+ * one query per kind, and the objects whose events are clear are written in one
+ * statement per kind and second. A pass of the relay thus costs a few statements per
+ * kind instead of a few per event.
  *
  * A subscription event's discounts are bare ids: the coupon terms the mirror already
  * holds for those discount ids are kept (domain/mirror-discounts.ts).
  *
  * With `refetch`, an event in doubt is not trusted: when the mirror already holds a
  * different state from the same second (Stripe's event times have one-second
- * resolution, so arrival order would decide), when the object's embedded list is
- * truncated, or when a subscription lists a discount the mirror holds no terms for
- * (added or changed), the object's current state is read from Stripe through the workspace's
+ * resolution, so arrival order would decide; two different events of one object in
+ * the same second count the same), when the object's embedded list is truncated, or
+ * when a subscription lists a discount the mirror holds no terms for (added or
+ * changed), the object's current state is read from Stripe through the workspace's
  * rate-limited client and written instead. If Stripe cannot be reached that throws
- * StripeUnavailableError and nothing is written, so the caller retries the event
- * later. Without `refetch` the event's state is applied as it is.
+ * StripeUnavailableError and the caller retries the events later (writes already made
+ * are newest-wins, so the retry changes nothing twice). Without `refetch` the event's
+ * state is applied as it is.
+ * @returns one result per event, in order (an event superseded by a newer one of the
+ *   same object: nothing written).
  */
-export async function applyEventToMirror(db: Db, workspaceId: string, type: SubscribedEventType, payload: unknown, refetch?: MirrorRefetch): Promise<MirrorApplyResult> {
-  const event = payload as { created: number; data: { object: unknown } };
-  const eventAt = new Date(event.created * 1000);
-  const object = event.data.object;
-  switch (type) {
-    case 'customer.subscription.created':
-    case 'customer.subscription.updated':
-    case 'customer.subscription.deleted':
-      return apply(db, workspaceId, subscriptions, object as Stripe.Subscription, eventAt, refetch);
-    case 'invoice.payment_failed':
-    case 'invoice.payment_succeeded': {
-      const inv = object as Stripe.Invoice;
-      // A preview invoice (no id) is never mirrored.
-      if (!inv.id) return { written: false, refetched: false };
-      return apply(db, workspaceId, invoices, { ...inv, id: inv.id }, eventAt, refetch);
+export async function applyEventsToMirror(db: Db, workspaceId: string, events: readonly MirrorEvent[], refetch?: MirrorRefetch): Promise<MirrorApplyResult[]> {
+  const results: MirrorApplyResult[] = events.map(() => ({ written: false, refetched: false }));
+  const subs: Target<Stripe.Subscription>[] = [];
+  const invs: Target<InvoiceWithId>[] = [];
+  const chgs: Target<Stripe.Charge>[] = [];
+  events.forEach(({ type, payload }, index) => {
+    const event = payload as { created: number; data: { object: unknown } };
+    const eventAt = new Date(event.created * 1000);
+    const object = event.data.object;
+    switch (type) {
+      case 'customer.subscription.created':
+      case 'customer.subscription.updated':
+      case 'customer.subscription.deleted':
+        subs.push({ object: object as Stripe.Subscription, eventAt, index });
+        break;
+      case 'invoice.payment_failed':
+      case 'invoice.payment_succeeded': {
+        const inv = object as Stripe.Invoice;
+        // A preview invoice (no id) is never mirrored.
+        if (inv.id) invs.push({ object: { ...inv, id: inv.id }, eventAt, index });
+        break;
+      }
+      case 'charge.refunded':
+        chgs.push({ object: object as Stripe.Charge, eventAt, index });
     }
-    case 'charge.refunded':
-      return apply(db, workspaceId, charges, object as Stripe.Charge, eventAt, refetch);
-  }
+  });
+  await applyKind(db, workspaceId, subscriptions, subs, refetch, results);
+  await applyKind(db, workspaceId, invoices, invs, refetch, results);
+  await applyKind(db, workspaceId, charges, chgs, refetch, results);
+  return results;
 }
 
-async function apply<T extends { id: string }, C>(db: Db, workspaceId: string, kind: MirrorKind<T, C>, object: T, eventAt: Date, refetch: MirrorRefetch | undefined): Promise<MirrorApplyResult> {
-  const stored = refetch || kind.complete ? await mirroredRow(db, kind.table, workspaceId, object.id) : undefined;
-  const completed = kind.complete?.(object, stored);
-  // In doubt and nothing to carry: the event's state as it is, unless Stripe is asked below.
-  const carry = completed === undefined || completed === 'doubt' ? undefined : completed.carry;
-  const fromEvent = async (): Promise<MirrorApplyResult> => ({ written: await kind.write(db, workspaceId, object, eventAt, carry), refetched: false });
-  if (!refetch) return fromEvent();
+/** One event: see applyEventsToMirror. */
+export async function applyEventToMirror(db: Db, workspaceId: string, type: SubscribedEventType, payload: unknown, refetch?: MirrorRefetch): Promise<MirrorApplyResult> {
+  const [result] = await applyEventsToMirror(db, workspaceId, [{ type, payload }], refetch);
+  return result!;
+}
 
-  const verdict = await mirrorVerdict({
-    eventAt,
-    storedAt: stored?.stripe_state_at ?? null,
-    // An object the mirror cannot complete is no more the full state than a truncated list.
-    truncated: kind.truncated(object) || completed === 'doubt',
-    differs: async () => {
-      if (!stored || !sameRowContents(kind.row(object, carry), stored)) return true;
-      const children = kind.children(object);
-      return children !== null && !sameRowSet(children, await mirroredChildren(db, kind.childTable, kind.parentColumn, workspaceId, object.id));
-    },
-  });
-  if (verdict === 'stale') return { written: false, refetched: false };
-  if (verdict === 'clear') return fromEvent();
+interface Target<T> {
+  object: T;
+  eventAt: Date;
+  /** The event's place in the input. */
+  index: number;
+}
 
-  // The state read now is at least as new as the moment we asked. Stripe's clock may
-  // run ahead of ours: never date it before the event, or the doubtful state it
-  // replaces would win the tie.
-  const askedAt = Date.now();
-  const current = await kind.refetch(refetch, workspaceId, object.id);
-  // Stripe cannot tell (no such object, or no key to ask with): the event is all there is.
-  if (!current) return fromEvent();
-  const stateAt = new Date(Math.max(askedAt, eventAt.getTime()));
-  return { written: await kind.write(db, workspaceId, current, stateAt), refetched: true };
+/** Whether two copies of one object differ in what the mirror stores of them. */
+function differentStates<T extends { id: string }, C>(kind: MirrorKind<T, C>, a: T, b: T): boolean {
+  if (!sameRowContents(kind.row(a), kind.row(b))) return true;
+  const [ca, cb] = [kind.children(a), kind.children(b)];
+  return ca !== null && cb !== null && !sameRowSet(ca, cb);
+}
+
+async function applyKind<T extends { id: string }, C>(
+  db: Db,
+  workspaceId: string,
+  kind: MirrorKind<T, C>,
+  targets: Target<T>[],
+  refetch: MirrorRefetch | undefined,
+  results: MirrorApplyResult[],
+): Promise<void> {
+  if (targets.length === 0) return;
+  // The newest event of each object; the last one wins a tie, as it would one by one.
+  const newest = new Map<string, Target<T> & { tiedWithOther: boolean }>();
+  for (const t of targets) {
+    const cur = newest.get(t.object.id);
+    if (cur && t.eventAt < cur.eventAt) continue;
+    const tied = cur !== undefined && t.eventAt.getTime() === cur.eventAt.getTime() && (cur.tiedWithOther || differentStates(kind, cur.object, t.object));
+    newest.set(t.object.id, { ...t, tiedWithOther: tied });
+  }
+  const stored = refetch || kind.complete ? await mirroredRows(db, kind.table, workspaceId, [...newest.keys()]) : new Map<string, MirrorRow>();
+
+  const clear = new Map<number, { targets: Target<T>[]; carries: Map<string, C> }>();
+  const doubtful: (Target<T> & { carry: C | undefined })[] = [];
+  for (const t of newest.values()) {
+    const row = stored.get(t.object.id);
+    const completed = kind.complete?.(t.object, row);
+    // In doubt and nothing to carry: the event's state as it is, unless Stripe is asked below.
+    const carry = completed === undefined || completed === 'doubt' ? undefined : completed.carry;
+    if (refetch) {
+      const verdict = await mirrorVerdict({
+        eventAt: t.eventAt,
+        storedAt: (row?.stripe_state_at as Date | undefined) ?? null,
+        // An object the mirror cannot complete is no more the full state than a truncated
+        // list; two different states in this batch from the same second are a tie as well.
+        truncated: kind.truncated(t.object) || completed === 'doubt' || t.tiedWithOther,
+        differs: async () => {
+          if (!row || !sameRowContents(kind.row(t.object, carry), row)) return true;
+          const children = kind.children(t.object);
+          return children !== null && !sameRowSet(children, await mirroredChildren(db, kind.childTable, kind.parentColumn, workspaceId, t.object.id));
+        },
+      });
+      if (verdict === 'stale') continue;
+      if (verdict === 'doubt') {
+        doubtful.push({ ...t, carry });
+        continue;
+      }
+    }
+    const at = t.eventAt.getTime();
+    const group = clear.get(at) ?? { targets: [], carries: new Map<string, C>() };
+    group.targets.push(t);
+    if (carry !== undefined) group.carries.set(t.object.id, carry);
+    clear.set(at, group);
+  }
+
+  for (const [at, group] of clear) {
+    const written = await kind.write(
+      db,
+      workspaceId,
+      group.targets.map((t) => t.object),
+      new Date(at),
+      group.carries,
+    );
+    for (const t of group.targets) results[t.index] = { written: written.has(t.object.id), refetched: false };
+  }
+
+  for (const t of doubtful) {
+    // The state read now is at least as new as the moment we asked. Stripe's clock may
+    // run ahead of ours: never date it before the event, or the doubtful state it
+    // replaces would win the tie.
+    const askedAt = Date.now();
+    const current = await kind.refetch(refetch!, workspaceId, t.object.id);
+    // Stripe cannot tell (no such object, or no key to ask with): the event is all there is.
+    const written = current
+      ? await kind.write(db, workspaceId, [current], new Date(Math.max(askedAt, t.eventAt.getTime())), new Map())
+      : await kind.write(db, workspaceId, [t.object], t.eventAt, new Map(t.carry === undefined ? [] : [[t.object.id, t.carry]]));
+    results[t.index] = { written: written.has(t.object.id), refetched: current !== null };
+  }
 }

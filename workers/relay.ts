@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Knex } from '../db/knex';
 import { completeInboxEvents, deferInboxEvent, INBOX_CHANNEL, invoicesWithFailedPayment, pendingInboxEvents, type InboxEvent } from '../db/inbox';
 import { recomputeCustomers } from '../activities/analytics';
-import { applyEventToMirror } from './mirror-events';
+import { applyEventsToMirror } from './mirror-events';
 import type { MirrorRefetch } from './mirror-refetch';
 import { playInterest } from '../domain/play-routing';
 import { isSubscribedEventType, type SubscribedEventType } from '../domain/stripe-events';
@@ -150,15 +150,7 @@ export class InboxRelay {
   private async deliver(streams: InboxEvent[][]): Promise<StreamFailure[]> {
     const { db, metrics } = this.opts;
     const failures: StreamFailure[] = [];
-    // Mirror first: the analytics and the plays read the state the events brought.
-    // Outside a transaction: an event in doubt waits on Stripe, and that wait must not
-    // hold a transaction open. Each write is idempotent (newest state wins).
-    const mirrored = await this.inLanes(streams, failures, async (stream) => {
-      for (const e of stream.filter((e) => isSubscribedEventType(e.type))) {
-        const { refetched } = await applyEventToMirror(db, e.workspaceId, e.type as SubscribedEventType, e.payload, this.opts.refetch);
-        if (refetched) metrics?.relayRefetches.inc({ type: e.type });
-      }
-    });
+    const mirrored = await this.mirror(streams, failures);
     const recomputed = await this.recompute(mirrored, failures);
     const forPlays = await this.eventsForPlays(recomputed);
     const signalled = await this.inLanes(recomputed, failures, async (stream) => {
@@ -194,6 +186,39 @@ export class InboxRelay {
       completed++;
     }
     return completed;
+  }
+
+  /**
+   * The mirror first: the analytics and the plays read the state the events brought.
+   * All of a workspace's events in one go; if that fails, each customer's events on
+   * their own, so a bad event fails only its customer's stream. Outside a
+   * transaction: an event in doubt waits on Stripe, and that wait must not hold a
+   * transaction open. Each write is idempotent (newest state wins).
+   */
+  private async mirror(streams: InboxEvent[][], failures: StreamFailure[]): Promise<InboxEvent[][]> {
+    const apply = async (group: InboxEvent[][]) => {
+      const events = group.flat().filter((e) => isSubscribedEventType(e.type));
+      if (events.length === 0) return;
+      const results = await applyEventsToMirror(
+        this.opts.db,
+        events[0]!.workspaceId,
+        events.map((e) => ({ type: e.type as SubscribedEventType, payload: e.payload })),
+        this.opts.refetch,
+      );
+      results.forEach((r, i) => {
+        if (r.refetched) this.opts.metrics?.relayRefetches.inc({ type: events[i]!.type });
+      });
+    };
+    const ok: InboxEvent[][] = [];
+    for (const group of groupBy(streams, (s) => s[0]!.workspaceId).values()) {
+      try {
+        await apply(group);
+        ok.push(...group);
+      } catch {
+        ok.push(...(await this.inLanes(group, failures, (stream) => apply([stream]))));
+      }
+    }
+    return ok;
   }
 
   /**

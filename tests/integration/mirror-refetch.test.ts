@@ -9,7 +9,7 @@ import { insertWorkspace } from '../../db/workspaces';
 import type { SubscribedEventType } from '../../domain/stripe-events';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { startSimulator, type Simulator } from '../../sim/server';
-import { applyEventToMirror, type MirrorApplyResult } from '../../workers/mirror-events';
+import { applyEventsToMirror, applyEventToMirror, type MirrorApplyResult } from '../../workers/mirror-events';
 import { createMirrorRefetch, type MirrorRefetch } from '../../workers/mirror-refetch';
 import { freshDatabase } from '../helpers/db';
 import { stripeEvent } from '../helpers/stripe';
@@ -343,6 +343,68 @@ describe('discounts as bare ids', () => {
     await upsertSubscriptions(db, workspace, [{ ...syncShaped(current), discounts: [] }], new Date((t - 5) * 1000));
     expect(await apply(workspace, 'customer.subscription.updated', clone(current), t, false)).toEqual({ written: true, refetched: false });
     expect(await storedDiscounts(workspace, current.id)).toEqual((current.discounts ?? []).map((d) => ({ id: d })));
+    expect(stripeRequests()).toEqual([]);
+  });
+});
+
+describe('events applied together (a relay pass)', () => {
+  const applyAll = (workspace: string, events: { type: SubscribedEventType; object: object; created: number }[]) =>
+    applyEventsToMirror(
+      db,
+      workspace,
+      events.map((e) => ({ type: e.type, payload: stripeEvent(e.type, e.object as Json, { created: e.created }) })),
+      refetch,
+    );
+
+  it('writes only the newest event of each object, whatever the order, without asking Stripe', async () => {
+    const a = simSubscription((s) => s.items.data.length > 0);
+    const b = simSubscription((s) => s.items.data.length > 0);
+    const t = pastSecond(10);
+    const results = await applyAll(ws, [
+      { type: 'customer.subscription.updated', object: alteredSubscription(a, 'active', 3), created: t + 2 },
+      { type: 'customer.subscription.updated', object: alteredSubscription(b, 'active', 4), created: t },
+      { type: 'customer.subscription.updated', object: alteredSubscription(a, 'past_due', 5), created: t + 1 },
+      { type: 'customer.subscription.deleted', object: alteredSubscription(b, 'canceled', 6), created: t + 3 },
+    ]);
+    expect(results).toEqual([
+      { written: true, refetched: false },
+      { written: false, refetched: false },
+      { written: false, refetched: false },
+      { written: true, refetched: false },
+    ]);
+    expect((await subscriptionRow(ws, a.id))?.status).toBe('active');
+    expect((await itemsOf(ws, a.id)).map((i) => i.quantity)).toEqual(a.items.data.map(() => 3));
+    expect((await subscriptionRow(ws, b.id))?.status).toBe('canceled');
+    expect((await subscriptionRow(ws, b.id)).stripe_state_at.getTime()).toBe((t + 3) * 1000);
+    expect(stripeRequests()).toEqual([]);
+  });
+
+  it("two different states of one object from the same second end in Stripe's current state", async () => {
+    const current = simSubscription((s) => s.status !== 'past_due' && s.items.data.every((i) => i.quantity !== 7 && i.quantity !== 9));
+    const t = pastSecond(20);
+    const results = await applyAll(ws, [
+      { type: 'customer.subscription.updated', object: alteredSubscription(current, 'past_due', 7), created: t },
+      { type: 'customer.subscription.updated', object: alteredSubscription(current, 'past_due', 9), created: t },
+    ]);
+    expect(results).toEqual([
+      { written: false, refetched: false },
+      { written: true, refetched: true },
+    ]);
+    expect((await subscriptionRow(ws, current.id))?.status).toBe(current.status);
+    expect(await itemsOf(ws, current.id)).toEqual(stripeItems(current));
+    expect(stripeRequests().map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/subscriptions/${current.id}`]);
+  });
+
+  it('the same event twice in a pass is not a tie: written once, Stripe not asked', async () => {
+    const current = simSubscription((s) => s.items.data.length > 0);
+    const t = pastSecond(30);
+    const same = alteredSubscription(current, 'active', 2);
+    const results = await applyAll(ws, [
+      { type: 'customer.subscription.updated', object: same, created: t },
+      { type: 'customer.subscription.updated', object: clone(same), created: t },
+    ]);
+    expect(results.map((r) => r.refetched)).toEqual([false, false]);
+    expect(results[1]!.written).toBe(true);
     expect(stripeRequests()).toEqual([]);
   });
 });
