@@ -1,9 +1,11 @@
 import { Router } from 'express';
 import type { Connection } from '@temporalio/client';
+import { grpc } from '@temporalio/proto';
 import type { Knex } from '../db/knex';
 
 export interface HealthDeps {
   db: Knex;
+  /** The API's connection (platform/temporal.ts), on which health checks are never retried. */
   temporal: Connection;
   /** How long each dependency may take to answer a readiness probe. */
   timeoutMs?: number;
@@ -28,6 +30,19 @@ async function withTimeout(ms: number, what: string, fn: () => Promise<unknown>)
   }
 }
 
+const { ServingStatus } = grpc.health.v1.HealthCheckResponse;
+
+/**
+ * Asks Temporal's gRPC health service whether its workflow service serves. The check is one call
+ * with the probe's deadline: a retry of it would outlive the probe (the probe asks again anyway).
+ */
+async function temporalServes(connection: Connection, deadline: number): Promise<void> {
+  const { status } = await connection.withDeadline(deadline, () =>
+    connection.healthService.check({ service: 'temporal.api.workflowservice.v1.WorkflowService' }),
+  );
+  if (status !== ServingStatus.SERVING) throw new Error(`Temporal's workflow service is ${ServingStatus[status]}`);
+}
+
 /** `/healthz`: the process is up. `/readyz`: Postgres and Temporal both answer. */
 export function healthRouter(deps: HealthDeps): Router {
   const router = Router();
@@ -40,9 +55,7 @@ export function healthRouter(deps: HealthDeps): Router {
   router.get('/readyz', async (_req, res) => {
     const [postgres, temporal] = await Promise.all([
       withTimeout(timeoutMs, 'Postgres', () => deps.db.raw('select 1')),
-      withTimeout(timeoutMs, 'Temporal', () =>
-        deps.temporal.withDeadline(Date.now() + timeoutMs, () => deps.temporal.workflowService.getSystemInfo({})),
-      ),
+      withTimeout(timeoutMs, 'Temporal', () => temporalServes(deps.temporal, Date.now() + timeoutMs)),
     ]);
     const ready = postgres.ok && temporal.ok;
     const unavailable = [!postgres.ok && 'postgres', !temporal.ok && 'temporal'].filter(Boolean);

@@ -1,5 +1,31 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Config } from './config';
+import { temporalRetries, type TemporalRetries } from './temporal-retry';
+
+/**
+ * The API's connection: calls are retried as platform/temporal-retry.ts describes, and `close()`
+ * first lets every retry already scheduled start, so closing it (at shutdown, or a test's end)
+ * never leaves a retry timer to throw on a closed channel.
+ */
+class DrainingConnection extends Connection {
+  private readonly retries: TemporalRetries;
+
+  private constructor(ctorOptions: ReturnType<typeof DrainingConnection.createCtorOptions>, retries: TemporalRetries) {
+    super(ctorOptions);
+    this.retries = retries;
+  }
+
+  /** Made on first use, like `Connection.lazy`. */
+  static open(address: string): DrainingConnection {
+    const retries = temporalRetries();
+    return new DrainingConnection(this.createCtorOptions({ address, interceptors: [retries.interceptor] }), retries);
+  }
+
+  override async close(): Promise<void> {
+    await this.retries.drain();
+    await super.close();
+  }
+}
 
 /**
  * A client whose connection is made on first use, so the API starts (and keeps
@@ -9,7 +35,7 @@ export function createTemporalClient(config: Pick<Config, 'TEMPORAL_ADDRESS' | '
   connection: Connection;
   client: Client;
 } {
-  const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
+  const connection = DrainingConnection.open(config.TEMPORAL_ADDRESS);
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   return { connection, client };
 }

@@ -1,13 +1,16 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createApp } from '../../api/app';
+import { healthRouter } from '../../api/health';
 import { createDb, type Knex } from '../../db/knex';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { createMetrics } from '../../platform/metrics';
 import { createTemporalClient } from '../../platform/temporal';
 import { freshDatabase } from '../helpers/db';
+import { strayErrors } from '../helpers/stray-errors';
 import { inject } from 'vitest';
 
 async function serve(db: Knex, temporalAddress: string) {
@@ -25,6 +28,43 @@ async function serve(db: Knex, temporalAddress: string) {
     close: async () => {
       await new Promise((r) => server.close(r));
       await connection.close();
+    },
+  };
+}
+
+/** Only the readiness route, with a short deadline, over the API's own Temporal connection. */
+async function serveProbe(db: Knex, temporalAddress: string, timeoutMs: number) {
+  const { connection } = createTemporalClient({ TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default' });
+  const app = express().use(healthRouter({ db, temporal: connection, timeoutMs }));
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`;
+  return {
+    readyz: async () => {
+      const res = await fetch(url);
+      return { status: res.status, body: (await res.json()) as { unavailable: string[]; checks: { temporal: { error?: string } } } };
+    },
+    close: async () => {
+      await new Promise((r) => server.close(r));
+      await connection.close();
+    },
+  };
+}
+
+/** A TCP port that accepts connections and never answers: a Temporal that hangs. */
+async function silentPort(): Promise<{ address: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((r) => server.close(r));
     },
   };
 }
@@ -60,6 +100,46 @@ describe('health and readiness against real services', () => {
       expect((await api.get('/healthz')).status).toBe(200);
     } finally {
       await api.close();
+    }
+  });
+
+  // A refused call fails at once and the Temporal client retries it with backoff. A probe must
+  // not leave such a retry pending (once the connection closes, it throws from its timer): its
+  // call ends with the refusal itself, not cut by the probe's deadline.
+  it('leaves no retry behind when Temporal refuses and the connection closes right after the probe', async () => {
+    const errors = await strayErrors(1500, async () => {
+      const api = await serveProbe(database.db, '127.0.0.1:1', 300);
+      try {
+        const ready = await api.readyz();
+        expect(ready.status).toBe(503);
+        expect(ready.body.unavailable).toEqual(['temporal']);
+        expect(ready.body.checks.temporal.error).toMatch(/^14 UNAVAILABLE/);
+      } finally {
+        await api.close();
+      }
+    });
+    expect(errors).toEqual([]);
+  });
+
+  it('answers within its deadline when Temporal hangs, and leaves nothing behind', async () => {
+    const silent = await silentPort();
+    try {
+      const errors = await strayErrors(1000, async () => {
+        const api = await serveProbe(database.db, silent.address, 300);
+        try {
+          const started = Date.now();
+          const ready = await api.readyz();
+          expect(Date.now() - started).toBeLessThan(1300);
+          expect(ready.status).toBe(503);
+          expect(ready.body.unavailable).toEqual(['temporal']);
+          expect(ready.body.checks.temporal.error).toMatch(/DEADLINE_EXCEEDED|did not answer within 300 ms/);
+        } finally {
+          await api.close();
+        }
+      });
+      expect(errors).toEqual([]);
+    } finally {
+      await silent.close();
     }
   });
 
