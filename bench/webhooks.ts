@@ -2,8 +2,8 @@
  * `npm run bench -- webhooks [--rate 500] [--seconds 30]`
  *
  * Posts correctly signed Stripe webhooks at a steady rate to the real ingress (the
- * API and worker processes, Postgres inbox, relay to a Temporal dev server, mirror
- * updates), and the same load to a bare Express endpoint that only answers 200, in the same run. Load comes
+ * API and worker processes, Postgres inbox, relay into the mirror and the analytics
+ * and to the plays' workflows on a Temporal dev server), and the same load to a bare Express endpoint that only answers 200, in the same run. Load comes
  * from a worker thread with open-loop pacing (requests are sent on schedule whether
  * or not earlier ones were answered), so slow answers show up as latency.
  */
@@ -23,6 +23,7 @@ import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { freePort } from '../tests/setup/ports';
 import { startThrowawayPostgres } from '../tests/setup/postgres';
 import { startTemporalDevServer } from '../tests/setup/temporal-server';
+import { startSimulator, type Simulator } from '../sim/server';
 import { percentile, recordBenchmark } from './report';
 
 const { values } = parseArgs({
@@ -35,6 +36,8 @@ const { values } = parseArgs({
     relay: { type: 'string', default: 'on' },
     // --cold: no warm-up, so the timed load also starts every customer's workflow.
     cold: { type: 'boolean', default: false },
+    // --profile DIR: the API and the worker write V8 CPU profiles there when they exit.
+    profile: { type: 'string' },
   },
 });
 const relayDuringLoad = values.relay !== 'off';
@@ -82,46 +85,137 @@ function load(url: string, requests: { body: string; signature: string }[]): Pro
   });
 }
 
+/**
+ * A subscription business's webhook traffic: each customer's events rotate through
+ * twenty slots, so any stretch of the load has the same mix: 8 subscription updates
+ * (quantity changes, renewals), 8 first-try payments, 1 failed payment, 1 payment of
+ * the invoice that failed the round before (a recovery), 1 refund, 1 subscription end.
+ * The last three kinds reach the plays (domain/play-routing.ts); the rest update the
+ * mirror and the analytics only.
+ */
+function benchEvent(n: number, now: number, idPrefix: string): Record<string, unknown> {
+  const c = n % customers;
+  const round = Math.floor(n / customers);
+  const slot = slotOf(n);
+  const customer = `cus_bench${c}`;
+  const sub = `sub_bench${c}`;
+  const quantity = 1 + (n % 7);
+  const amount = 2900 * quantity;
+  const envelope = (type: string, object: Record<string, unknown>) => ({
+    id: `${idPrefix}${n}`,
+    object: 'event',
+    api_version: '2024-06-20',
+    created: now,
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type,
+    data: { object },
+  });
+  const invoice = (id: string, paid: boolean, attempts: number) => ({
+    id,
+    object: 'invoice',
+    customer,
+    currency: 'usd',
+    status: paid ? 'paid' : 'open',
+    amount_due: amount,
+    amount_paid: paid ? amount : 0,
+    amount_remaining: paid ? 0 : amount,
+    subtotal: amount,
+    total: amount,
+    attempt_count: attempts,
+    attempted: true,
+    billing_reason: 'subscription_cycle',
+    created: now - 3600,
+    period_start: now - 3600,
+    period_end: now - 3600 + 30 * 86400,
+    next_payment_attempt: paid ? null : now + 3 * 86400,
+    livemode: false,
+    metadata: {},
+    parent: { type: 'subscription_details', subscription_details: { subscription: sub, metadata: {} } },
+    status_transitions: { paid_at: paid ? now : null, finalized_at: now - 3600 },
+    lines: {
+      object: 'list',
+      has_more: false,
+      data: [
+        {
+          id: `il_${id}`,
+          object: 'line_item',
+          amount,
+          currency: 'usd',
+          quantity,
+          period: { start: now - 3600, end: now - 3600 + 30 * 86400 },
+          parent: { type: 'subscription_item_details', subscription_item_details: { subscription: sub, subscription_item: `si_bench${c}`, proration: false } },
+          pricing: { type: 'price_details', price_details: { price: 'price_bench', product: 'prod_bench' } },
+          discount_amounts: [],
+          metadata: {},
+        },
+      ],
+    },
+  });
+  if (slot < 8 || slot === 19) {
+    return envelope(slot === 19 ? 'customer.subscription.deleted' : 'customer.subscription.updated', {
+      id: sub,
+      object: 'subscription',
+      customer,
+      status: slot === 19 ? 'canceled' : 'active',
+      currency: 'usd',
+      cancel_at_period_end: false,
+      created: now - 86400,
+      start_date: now - 86400,
+      livemode: false,
+      metadata: {},
+      items: { object: 'list', has_more: false, data: [{ id: `si_bench${c}`, object: 'subscription_item', quantity, price: { id: 'price_bench', object: 'price' }, created: now - 86400, metadata: {} }] },
+    });
+  }
+  if (slot < 16) return envelope('invoice.payment_succeeded', invoice(`in_bench${n}`, true, 1));
+  if (slot === 16) return envelope('invoice.payment_failed', invoice(`in_bench_failed_${c}_${round}`, false, 1));
+  // The invoice that failed in this customer's previous round (slot 16 then).
+  if (slot === 17) return envelope('invoice.payment_succeeded', invoice(`in_bench_failed_${c}_${round - 1}`, true, 2));
+  const charge = `ch_bench${n}`;
+  return envelope('charge.refunded', {
+    id: charge,
+    object: 'charge',
+    customer,
+    amount,
+    amount_refunded: 900,
+    currency: 'usd',
+    status: 'succeeded',
+    paid: true,
+    refunded: false,
+    created: now - 7200,
+    livemode: false,
+    metadata: {},
+    refunds: { object: 'list', has_more: false, data: [{ id: `re_bench${n}`, object: 'refund', amount: 900, charge, currency: 'usd', status: 'succeeded', reason: 'requested_by_customer', created: now }] },
+  });
+}
+
+/** Where event `n` falls in its customer's rotation of twenty (see benchEvent). */
+const slotOf = (n: number) => ((n % customers) + Math.floor(n / customers)) % 20;
+/** Whether event `n` reaches a play: a failed payment, a recovery (after round 0), a subscription's end. */
+const reachesPlays = (n: number) => slotOf(n) === 16 || slotOf(n) === 19 || (slotOf(n) === 17 && n >= customers);
+
 function signedRequests(count: number, offset: number, idPrefix = 'evt_bench'): { body: string; signature: string }[] {
   const now = Math.floor(Date.now() / 1000);
   return Array.from({ length: count }, (_, i) => {
-    const n = offset + i;
-    const body = JSON.stringify({
-      id: `${idPrefix}${n}`,
-      object: 'event',
-      api_version: '2024-06-20',
-      created: now,
-      livemode: false,
-      pending_webhooks: 1,
-      request: { id: null, idempotency_key: null },
-      type: 'customer.subscription.updated',
-      data: {
-        object: {
-          id: `sub_bench${n % customers}`,
-          object: 'subscription',
-          customer: `cus_bench${n % customers}`,
-          status: 'active',
-          currency: 'usd',
-          cancel_at_period_end: false,
-          created: now - 86400,
-          start_date: now - 86400,
-          livemode: false,
-          metadata: {},
-          items: { object: 'list', has_more: false, data: [{ id: `si_bench${n % customers}`, object: 'subscription_item', quantity: 1 + (n % 7), price: { id: 'price_bench', object: 'price' }, created: now - 86400, metadata: {} }] },
-        },
-      },
-    });
+    // Stripe stamps an event when it happens, shortly before sending it: here, at the
+    // second the load sends it (relative to the first), so one object's events differ in time.
+    const body = JSON.stringify(benchEvent(offset + i, now + Math.floor(i / rate), idPrefix));
     return { body, signature: Stripe.webhooks.generateTestHeaderString({ payload: body, secret }) };
   });
 }
 
 async function main(): Promise<void> {
-  progress(`starting Postgres and the Temporal dev server`);
+  progress(`starting Postgres, the Temporal dev server and the Stripe simulator`);
   const postgres = await startThrowawayPostgres('wysera-bench-');
   const temporal = await startTemporalDevServer(await freePort());
+  // The workspace is connected to a Stripe peer, as a real one is: the plays the events
+  // start read Stripe (the bench's invoices are unknown there, so each dunning ends at once).
+  const sim = await startSimulator({ seed: 'bench-webhooks', customers: 5, months: 1, port: 0 });
   try {
-    await measure(postgres.urlOf('wysera'), temporal.address);
+    await measure(postgres.urlOf('wysera'), temporal.address, sim);
   } finally {
+    await sim.stop();
     await temporal.stop();
     await postgres.stop();
   }
@@ -129,7 +223,8 @@ async function main(): Promise<void> {
 
 /** Runs a Wysera process (api or worker) as an operator would, with its own event loop. */
 function spawnProcess(entry: string, env: Record<string, string>): ChildProcess {
-  const cmd = [process.execPath, '--import', 'tsx', entry];
+  const profiling = values.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(values.profile)] : [];
+  const cmd = [process.execPath, ...profiling, '--import', 'tsx', entry];
   // As npm start runs it: the worker at a lower CPU priority, so that on a shared host
   // Stripe's webhooks are answered first and the relay catches up with what is left.
   const prioritised = entry.startsWith('workers/') ? ['nice', '-n', '10', ...cmd] : cmd;
@@ -147,14 +242,14 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function measure(databaseUrl: string, temporalAddress: string): Promise<void> {
+async function measure(databaseUrl: string, temporalAddress: string, sim: Simulator): Promise<void> {
   const db = createDb(databaseUrl, 5);
   await db.migrate.latest(migrationConfig);
   const keySpec = generateKeySpec();
-  await insertWorkspace(db, parseKeyring(keySpec), { id: workspaceId, name: 'Bench', webhookSecret: secret });
+  await insertWorkspace(db, parseKeyring(keySpec), { id: workspaceId, name: 'Bench', webhookSecret: secret, stripeKey: sim.accounts[0]!.restrictedKey });
 
   const apiPort = await freePort();
-  const env = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, WYSERA_ENCRYPTION_KEYS: keySpec, TEMPORAL_TASK_QUEUE: 'bench' };
+  const env = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, WYSERA_ENCRYPTION_KEYS: keySpec, TEMPORAL_TASK_QUEUE: 'bench', STRIPE_API_BASE: sim.url };
   const startWorker = () => spawnProcess('workers/main.ts', { ...env, WORKER_METRICS_PORT: '0', RELAY_POLL_MS: '100' });
   let worker = relayDuringLoad ? startWorker() : undefined;
   const api = spawnProcess('api/main.ts', { ...env, PORT: String(apiPort) });
@@ -176,8 +271,9 @@ async function measure(databaseUrl: string, temporalAddress: string): Promise<vo
   });
   const urlOf = (port: number) => `http://127.0.0.1:${port}/webhooks/stripe/${workspaceId}`;
 
-  // Steady state: every customer already has its workflow, as in an account whose
-  // customers have had events before. One event per customer, drained before timing.
+  // Steady state, as in an account whose customers have had events before: each has
+  // mirror rows and analytics, and those whose events reached a play have a running
+  // workflow. One round of the mix (one event per customer), drained before timing.
   let warmedUp = 0;
   if (!values.cold) {
     progress(`warm-up: one event for each of ${customers} customers`);
@@ -195,10 +291,12 @@ async function measure(databaseUrl: string, temporalAddress: string): Promise<vo
   }
 
   const count = rate * seconds;
+  // The timed events follow the warm-up's round, so recoveries pay invoices that failed in it.
+  const offset = warmedUp;
   progress(`baseline: ${count} requests at ${rate}/s to a bare Express endpoint`);
-  const baseline = await load(urlOf((bareServer.address() as AddressInfo).port), signedRequests(count, 0));
+  const baseline = await load(urlOf((bareServer.address() as AddressInfo).port), signedRequests(count, offset));
   progress(`baseline p99 ${percentile(baseline.latencies, 99).toFixed(2)} ms; now the real ingress`);
-  const requests = signedRequests(count, 0);
+  const requests = signedRequests(count, offset);
   const startedAt = Date.now();
   const real = await load(urlOf(apiPort), requests);
   progress(`sent ${count} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (answers: ${JSON.stringify(real.statuses)}); waiting for the relay to drain the inbox`);
@@ -224,6 +322,7 @@ async function measure(databaseUrl: string, temporalAddress: string): Promise<vo
     sent: count,
     stored,
     errors: real.errors,
+    for_plays: Array.from({ length: count }, (_, i) => offset + i).filter(reachesPlays).length,
     p50_ms: Number(percentile(real.latencies, 50).toFixed(2)),
     p99_ms: Number(p99.toFixed(2)),
     baseline_p99_ms: Number(baselineP99.toFixed(2)),
@@ -241,7 +340,7 @@ async function measure(databaseUrl: string, temporalAddress: string): Promise<vo
 
   recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds}${relayDuringLoad ? '' : ' --relay off'}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, each ${values.cold ? 'without a workflow yet (--cold)' : 'with its workflow already running (one warm-up event each, not timed)'}; relay lag = processed_at − received_at per event`,
+    `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }
 
