@@ -50,6 +50,11 @@ function isStorageOutage(err: unknown): boolean {
   );
 }
 
+const signatureHelper = Stripe.webhooks.signature;
+if (!signatureHelper) throw new Error('the stripe package has no webhook signature helper');
+/** Checks the Stripe-Signature header (HMAC and timestamp tolerance) against the raw body; throws Stripe's reason. */
+const verifySignature = signatureHelper.verifyHeader.bind(signatureHelper);
+
 const params = z.object({ workspaceId: z.string().regex(/^ws_[A-Za-z0-9_-]{1,64}$/, 'must be a workspace id (ws_...)') });
 
 /**
@@ -74,29 +79,36 @@ export function webhookRouter(deps: WebhookDeps): Router {
         if (!signature) throw new HttpError(400, 'missing Stripe-Signature header');
         const body: unknown = req.body;
         if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'empty request body');
+        const text = body.toString('utf8');
         let json: unknown;
         try {
-          json = JSON.parse(body.toString('utf8'));
+          json = JSON.parse(text);
         } catch {
           throw new HttpError(400, 'request body is not JSON');
         }
         try {
-          Stripe.webhooks.constructEvent(body, signature, secret, deps.toleranceSeconds ?? 300);
+          // Stripe's check alone: constructEvent would parse the body a second time.
+          verifySignature(body, signature, secret, deps.toleranceSeconds ?? 300);
         } catch (err) {
           throw new HttpError(400, `signature verification failed: ${(err as Error).message}`);
         }
         const event = parseOr400(stripeEventEnvelope, json, 'Stripe event');
         const { customerId, objectId } = eventSubject(event);
-        const { stored } = await insertInboxEvent(deps.db, {
-          workspaceId,
-          eventId: event.id,
-          type: event.type,
-          customerId,
-          objectId,
-          stripeCreated: new Date(event.created * 1000),
-          livemode: event.livemode,
-          payload: json,
-        });
+        const { stored } = await insertInboxEvent(
+          deps.db,
+          {
+            workspaceId,
+            eventId: event.id,
+            type: event.type,
+            customerId,
+            objectId,
+            stripeCreated: new Date(event.created * 1000),
+            livemode: event.livemode,
+            payload: json,
+          },
+          // Stored as sent: Postgres parses the verified text into jsonb.
+          text,
+        );
         deps.metrics.webhooksReceived.inc({ outcome: stored ? 'stored' : 'duplicate' });
         res.status(200).json({ received: true, duplicate: !stored });
       } catch (caught) {

@@ -43,9 +43,12 @@ export type InboxStatus = 'pending' | 'processed' | 'ignored';
 /**
  * Records an event in one statement; a second delivery of the same event id is a
  * no-op. The notification is delivered when the statement commits.
+ * @param payloadText the payload's JSON text when the caller has it (the ingress has
+ *   the verified request body): Postgres parses it into the jsonb column, so the
+ *   event is not serialized a second time.
  * @returns whether this call stored the event (false for a duplicate).
  */
-export async function insertInboxEvent(db: Db, e: InboxEventInput): Promise<{ stored: boolean }> {
+export async function insertInboxEvent(db: Db, e: InboxEventInput, payloadText: string = JSON.stringify(e.payload)): Promise<{ stored: boolean }> {
   const result = await db.raw<{ rows: { seq: number }[] }>(
     `with ins as (
        insert into webhook_inbox (workspace_id, event_id, type, customer_id, object_id, stripe_created, livemode, payload)
@@ -54,7 +57,7 @@ export async function insertInboxEvent(db: Db, e: InboxEventInput): Promise<{ st
        returning seq
      )
      select seq, pg_notify(?, '') from ins`,
-    [e.workspaceId, e.eventId, e.type, e.customerId, e.objectId, e.stripeCreated, e.livemode, JSON.stringify(e.payload), INBOX_CHANNEL],
+    [e.workspaceId, e.eventId, e.type, e.customerId, e.objectId, e.stripeCreated, e.livemode, payloadText, INBOX_CHANNEL],
   );
   return { stored: result.rows.length > 0 };
 }
