@@ -28,8 +28,10 @@ export interface RelayOptions {
    * events come along (up to five times as many in all).
    */
   batchSize?: number;
-  /** How many customers' event streams are delivered concurrently. */
+  /** How many customers' event streams are mirrored concurrently when one at a time. */
   lanes?: number;
+  /** How many customers' signals may be under way at once (default 64). */
+  signalLanes?: number;
   /** Deadline of one Temporal call. */
   callTimeoutMs?: number;
   /** First retry delay after a failed delivery; doubles per attempt up to a minute. */
@@ -47,6 +49,14 @@ export function retryDelayMs(attempts: number, baseMs = 1000): number {
   return Math.min(60_000, baseMs * 2 ** Math.min(attempts, 6));
 }
 
+/** A customer's events (`stream`), of which `forPlays` reach its workflow. */
+interface LoudStream {
+  stream: InboxEvent[];
+  forPlays: InboxEvent[];
+}
+
+const streamKey = (e: InboxEvent) => `${e.workspaceId}/${e.customerId ?? ''}`;
+
 interface StreamFailure {
   /** One customer's due events, in inbox order. */
   stream: InboxEvent[];
@@ -59,7 +69,7 @@ interface StreamFailure {
  * event holds back the customer's events after it.
  */
 function dueStreams(events: InboxEvent[], now: number): InboxEvent[][] {
-  return [...groupBy(events, (e) => `${e.workspaceId}/${e.customerId ?? ''}`).values()]
+  return [...groupBy(events, streamKey).values()]
     .map((s) => {
       const firstNotDue = s.findIndex((e) => e.nextAttemptAt.getTime() > now);
       return firstNotDue === -1 ? s : s.slice(0, firstNotDue);
@@ -95,6 +105,8 @@ export class InboxRelay {
   private running = false;
   private wakeUp: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
+  /** Customers whose signal is under way, by stream key. */
+  private readonly signalling = new Map<string, Promise<unknown>>();
 
   constructor(private readonly opts: RelayOptions) {}
 
@@ -108,6 +120,7 @@ export class InboxRelay {
     this.running = false;
     this.wakeUp?.();
     await this.loopDone;
+    await Promise.all(this.signalling.values());
     await this.dropListener();
   }
 
@@ -127,37 +140,80 @@ export class InboxRelay {
     }
   }
 
-  /** One pass over the oldest pending events. Returns how many were completed. */
+  /**
+   * One pass over the oldest pending events. Customers whose events a play acts on
+   * are signalled in the background (the next pass skips them until that is done),
+   * so one slow signal never holds back the other customers' events.
+   * @returns how many events this pass took on.
+   */
   private async relayBatch(): Promise<number> {
     const { db, batchSize = 1000 } = this.opts;
     const events = await pendingInboxEvents(db, batchSize);
-    if (events.length === 0) return 0;
-    const streams = dueStreams(events, Date.now());
-    const failures = await this.deliver(streams);
-    let completed = streams.reduce((n, s) => n + s.length, 0) - failures.reduce((n, f) => n + f.stream.length, 0);
-    for (const { stream, err } of failures) completed += await this.deliverOneByOne(stream, err);
-    return completed;
+    const streams = dueStreams(events, Date.now()).filter((s) => !this.signalling.has(streamKey(s[0]!)));
+    if (streams.length === 0) return 0;
+    const failures: StreamFailure[] = [];
+    for (const loud of await this.applyAndCompleteQuiet(streams, failures)) {
+      await this.signalSlot();
+      const key = streamKey(loud.stream[0]!);
+      const task = this.signalAndComplete(loud)
+        .catch((err: Error) => this.deliverOneByOne(loud.stream, err))
+        .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'relay: delivery failed; the events stay pending'))
+        .finally(() => this.signalling.delete(key));
+      this.signalling.set(key, task);
+    }
+    for (const { stream, err } of failures) await this.deliverOneByOne(stream, err);
+    return streams.reduce((n, s) => n + s.length, 0);
+  }
+
+  /** Waits until fewer than `signalLanes` signals are under way. */
+  private async signalSlot(): Promise<void> {
+    const lanes = this.opts.signalLanes ?? 64;
+    while (this.signalling.size >= lanes) await Promise.race(this.signalling.values());
   }
 
   /**
-   * Delivers customers' due events together, in four steps: the mirror writes (each
-   * customer's events in order, customers in parallel), one analytics recompute per
-   * workspace for all the customers, one signal per customer whose events a play acts
-   * on, one completion for everything. A backlog therefore costs per customer, not
-   * per event, and a pass costs a handful of statements on top of the mirror writes.
+   * Delivers customers' due events together, and waits for all of it: the steps of
+   * applyAndCompleteQuiet, then the signals.
    * @returns the streams that failed, with why; their events are still pending.
    */
   private async deliver(streams: InboxEvent[][]): Promise<StreamFailure[]> {
-    const { db, metrics } = this.opts;
     const failures: StreamFailure[] = [];
+    const loud = await this.applyAndCompleteQuiet(streams, failures);
+    const byStream = new Map(loud.map((l) => [l.stream, l]));
+    await this.inLanes(
+      loud.map((l) => l.stream),
+      failures,
+      (stream) => this.signalAndComplete(byStream.get(stream)!),
+    );
+    return failures;
+  }
+
+  /**
+   * The steps every event takes, for many customers together: the mirror writes, one
+   * analytics recompute per workspace for all the customers, and one completion for
+   * the customers none of whose events a play acts on. A backlog therefore costs per
+   * customer, not per event, and a pass costs a handful of statements.
+   * @returns the customers whose events still need their signal, with those events.
+   */
+  private async applyAndCompleteQuiet(streams: InboxEvent[][], failures: StreamFailure[]): Promise<LoudStream[]> {
     const mirrored = await this.mirror(streams, failures);
     const recomputed = await this.recompute(mirrored, failures);
     const forPlays = await this.eventsForPlays(recomputed);
-    const signalled = await this.inLanes(recomputed, failures, async (stream) => {
-      const events = forPlays.get(stream) ?? [];
-      if (events.length > 0) await this.signal(events);
-    });
-    const done = signalled.flat().map((e) => ({ e, status: isSubscribedEventType(e.type) ? ('processed' as const) : ('ignored' as const) }));
+    const loud = recomputed.filter((s) => forPlays.get(s)!.length > 0).map((stream) => ({ stream, forPlays: forPlays.get(stream)! }));
+    await this.complete(recomputed.filter((s) => forPlays.get(s)!.length === 0));
+    return loud;
+  }
+
+  /** One signal with the customer's events for its plays, then the whole stream is done. */
+  private async signalAndComplete({ stream, forPlays }: LoudStream): Promise<void> {
+    await this.signal(forPlays);
+    await this.complete([stream]);
+  }
+
+  /** Marks events done (one statement) and counts them. */
+  private async complete(streams: InboxEvent[][]): Promise<void> {
+    const { db, metrics } = this.opts;
+    const done = streams.flat().map((e) => ({ e, status: isSubscribedEventType(e.type) ? ('processed' as const) : ('ignored' as const) }));
     await completeInboxEvents(
       db,
       done.map(({ e, status }) => ({ seq: e.seq, status })),
@@ -167,7 +223,6 @@ export class InboxRelay {
       metrics?.relayEvents.inc({ type: e.type, outcome: status });
       metrics?.relayLagSeconds.observe((doneAt - e.receivedAt.getTime()) / 1000);
     }
-    return failures;
   }
 
   /**
