@@ -51,15 +51,17 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', 'loopback');
   app.use(securityHeaders());
 
+  // Webhooks are authenticated by their Stripe signature alone. They come first: they
+  // are most of the traffic, and no route below answers under /webhooks/stripe.
+  const webhookLimit = deps.webhookRequestsPerMinute ?? 60_000;
+  if (webhookLimit > 0) app.use('/webhooks/stripe', webhookRateLimit(webhookLimit));
+  app.use(webhookRouter({ db: deps.db, keyring: deps.keyring, metrics: deps.metrics, maxBytes: deps.webhookMaxBytes }));
+
   app.use(healthRouter({ db: deps.db, temporal: deps.temporal }));
   app.use(webRouter({ log: deps.log }));
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
-  // Webhooks are authenticated by their Stripe signature alone.
-  const webhookLimit = deps.webhookRequestsPerMinute ?? 60_000;
-  if (webhookLimit > 0) app.use('/webhooks/stripe', webhookRateLimit(webhookLimit));
-  app.use(webhookRouter({ db: deps.db, keyring: deps.keyring, metrics: deps.metrics, maxBytes: deps.webhookMaxBytes }));
 
   const stripeClients = deps.stripe ?? new StripeClients({ endpoint: stripeEndpointFromEnv() });
   app.use(express.json({ limit: '256kb' }));
