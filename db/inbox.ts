@@ -1,4 +1,4 @@
-import type { Db } from './knex';
+import { runPrepared, type Db, type PreparedStatement } from './knex';
 
 /** Postgres channel the ingress notifies on, so the relay wakes without polling. */
 export const INBOX_CHANNEL = 'wysera_inbox';
@@ -40,26 +40,39 @@ interface InboxRow {
 
 export type InboxStatus = 'pending' | 'processed' | 'ignored';
 
+const INSERT_EVENT: PreparedStatement = {
+  name: 'wysera_insert_inbox_event',
+  text: `with ins as (
+           insert into webhook_inbox (workspace_id, event_id, type, customer_id, object_id, stripe_created, livemode, payload)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)
+           on conflict (workspace_id, event_id) do nothing
+           returning seq
+         )
+         select seq, pg_notify($9, '') from ins`,
+};
+
 /**
  * Records an event in one statement; a second delivery of the same event id is a
- * no-op. The notification is delivered when the statement commits.
+ * no-op. The notification is delivered when the statement commits. The ingress runs
+ * it for every Stripe event, so it is a prepared statement run on the pool directly.
  * @param payloadText the payload's JSON text when the caller has it (the ingress has
  *   the verified request body): Postgres parses it into the jsonb column, so the
  *   event is not serialized a second time.
  * @returns whether this call stored the event (false for a duplicate).
  */
 export async function insertInboxEvent(db: Db, e: InboxEventInput, payloadText: string = JSON.stringify(e.payload)): Promise<{ stored: boolean }> {
-  const result = await db.raw<{ rows: { seq: number }[] }>(
-    `with ins as (
-       insert into webhook_inbox (workspace_id, event_id, type, customer_id, object_id, stripe_created, livemode, payload)
-       values (?, ?, ?, ?, ?, ?, ?, ?)
-       on conflict (workspace_id, event_id) do nothing
-       returning seq
-     )
-     select seq, pg_notify(?, '') from ins`,
-    [e.workspaceId, e.eventId, e.type, e.customerId, e.objectId, e.stripeCreated, e.livemode, payloadText, INBOX_CHANNEL],
-  );
-  return { stored: result.rows.length > 0 };
+  const rows = await runPrepared<{ seq: number }>(db, INSERT_EVENT, [
+    e.workspaceId,
+    e.eventId,
+    e.type,
+    e.customerId,
+    e.objectId,
+    e.stripeCreated,
+    e.livemode,
+    payloadText,
+    INBOX_CHANNEL,
+  ]);
+  return { stored: rows.length > 0 };
 }
 
 const PENDING_COLUMNS = ['seq', 'workspace_id', 'event_id', 'type', 'customer_id', 'object_id', 'stripe_created', 'attempts', 'next_attempt_at', 'received_at', 'payload'];

@@ -17,3 +17,32 @@ export function createDb(databaseUrl: string, poolMax = 10): Knex {
     acquireConnectionTimeout: 10_000,
   });
 }
+
+/** A named prepared statement: Postgres parses and plans it once per connection. */
+export interface PreparedStatement {
+  name: string;
+  text: string;
+}
+
+/** What knex's client offers to run a query outside its builder: its pool's (or a transaction's) connection. */
+interface ConnectionSource {
+  acquireConnection(): Promise<pg.Client>;
+  releaseConnection(connection: pg.Client): Promise<unknown>;
+}
+
+/**
+ * Runs a prepared statement on a connection of db's pool, or on the transaction's own
+ * connection when db is one, without knex's query builder and runner. Only for
+ * statements on a hot path: the webhook ingress inserts every Stripe event this way,
+ * where knex cost about 50 µs of the API's CPU per event and Postgres re-planned the
+ * statement each time. Errors are the pg driver's, as through knex.
+ */
+export async function runPrepared<Row extends pg.QueryResultRow>(db: Db, statement: PreparedStatement, values: unknown[]): Promise<Row[]> {
+  const source = db.client as ConnectionSource;
+  const connection = await source.acquireConnection();
+  try {
+    return (await connection.query<Row>({ name: statement.name, text: statement.text, values })).rows;
+  } finally {
+    await source.releaseConnection(connection);
+  }
+}
