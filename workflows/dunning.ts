@@ -1,4 +1,4 @@
-import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { PlannedStep } from '../domain/dunning-schedule';
 import type { DraftStatus } from '../domain/drafts';
@@ -16,10 +16,17 @@ import {
 type Activities = ReturnType<typeof createActivities>;
 
 // Reads and draft bookkeeping: quick, retried until they work (the database may be restarting).
-const { beginDunning, prepareDunningStep, cancelOpenDrafts, closeDunning } = proxyActivities<Activities>({
+const bookkeepingOptions = {
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
-});
+} as const;
+/**
+ * Since this patch the bookkeeping runs as local activities: in the worker that runs
+ * the workflow task, recorded with its result, without a task round trip through the
+ * Temporal server each (about three fewer server tasks per step). Histories recorded
+ * before it scheduled them as activities and replay that way.
+ */
+export const LOCAL_BOOKKEEPING_PATCH = 'dunning-local-bookkeeping';
 // Sending: a provider's 429/5xx is retried with backoff. Each attempt re-reads the
 // invoice first and the send ledger keeps every draft to at most one email.
 const { sendDraft } = proxyActivities<Activities>({
@@ -63,6 +70,9 @@ const nowMs = () => new Date().getTime();
  * draft not yet sent.
  */
 export async function dunningWorkflow(input: DunningWorkflowInput): Promise<DunningResult> {
+  const { beginDunning, prepareDunningStep, cancelOpenDrafts, closeDunning } = patched(LOCAL_BOOKKEEPING_PATCH)
+    ? proxyLocalActivities<Activities>(bookkeepingOptions)
+    : proxyActivities<Activities>(bookkeepingOptions);
   const workflowId = workflowInfo().workflowId;
   const ref = { workspaceId: input.workspaceId, customerId: input.customerId, invoiceId: input.invoiceId, workflowId };
   let stop: DunningOutcome | null = null;

@@ -62,6 +62,33 @@ async function startDunning(env: TestWorkflowEnvironment, taskQueue: string, inv
   return { workflowId, w, handle };
 }
 
+/**
+ * Review mode: a reviewed and approved step, a discarded one, an outage at a send, a
+ * mode change to auto and a payment at the end.
+ */
+async function reviewOutagePayment(env: TestWorkflowEnvironment, taskQueue: string, invoiceId: string, customerId: string): Promise<History> {
+  const { workflowId, w, handle } = await startDunning(env, taskQueue, invoiceId, customerId, 'review');
+  const draft = (step: number) => `draft-${workflowId}-${step}`;
+  await until('step 0 drafted', () => w.drafts.has(draft(0)));
+  w.drafts.get(draft(0))!.status = 'approved';
+  await handle.signal(draftDecisionSignal, { draftId: draft(0), status: 'approved' });
+  await until('step 0 sent', () => w.sent.length === 1);
+  await until('step 1 drafted', () => w.drafts.has(draft(1)));
+  w.drafts.get(draft(1))!.status = 'discarded';
+  await handle.signal(draftDecisionSignal, { draftId: draft(1), status: 'discarded' });
+  await env.sleep('4 days');
+  await until('step 2 drafted', () => w.drafts.has(draft(2)));
+  w.stripeDown = true;
+  w.mode = 'auto';
+  await env.sleep('4 days');
+  w.stripeDown = false;
+  await env.sleep('2 hours');
+  await until('step 2 sent', () => w.sent.length === 2);
+  await handle.signal(dunningEventSignal, { kind: 'payment_succeeded', eventId: 'evt_paid', subscriptionId: null, at: new Date().toISOString() });
+  await handle.result();
+  return handle.fetchHistory();
+}
+
 const recordings: Recording[] = [
   {
     file: 'customerWorkflow-signals-and-duplicate.json',
@@ -123,31 +150,16 @@ const recordings: Recording[] = [
   },
   {
     // Review mode: a reviewed and approved step, a discarded one, an outage at a send,
-    // a mode change to auto and a payment at the end.
+    // a mode change to auto and a payment at the end (bookkeeping as activities).
     file: 'dunningWorkflow-review-outage-payment.json',
     server: 'time-skipping',
-    async record(env, taskQueue) {
-      const { workflowId, w, handle } = await startDunning(env, taskQueue, 'in_review', 'cus_review', 'review');
-      const draft = (step: number) => `draft-${workflowId}-${step}`;
-      await until('step 0 drafted', () => w.drafts.has(draft(0)));
-      w.drafts.get(draft(0))!.status = 'approved';
-      await handle.signal(draftDecisionSignal, { draftId: draft(0), status: 'approved' });
-      await until('step 0 sent', () => w.sent.length === 1);
-      await until('step 1 drafted', () => w.drafts.has(draft(1)));
-      w.drafts.get(draft(1))!.status = 'discarded';
-      await handle.signal(draftDecisionSignal, { draftId: draft(1), status: 'discarded' });
-      await env.sleep('4 days');
-      await until('step 2 drafted', () => w.drafts.has(draft(2)));
-      w.stripeDown = true;
-      w.mode = 'auto';
-      await env.sleep('4 days');
-      w.stripeDown = false;
-      await env.sleep('2 hours');
-      await until('step 2 sent', () => w.sent.length === 2);
-      await handle.signal(dunningEventSignal, { kind: 'payment_succeeded', eventId: 'evt_paid', subscriptionId: null, at: new Date().toISOString() });
-      await handle.result();
-      return handle.fetchHistory();
-    },
+    record: (env, taskQueue) => reviewOutagePayment(env, taskQueue, 'in_review', 'cus_review'),
+  },
+  {
+    // The same story since LOCAL_BOOKKEEPING_PATCH: bookkeeping as local activities.
+    file: 'dunningWorkflow-local-bookkeeping-review.json',
+    server: 'time-skipping',
+    record: (env, taskQueue) => reviewOutagePayment(env, taskQueue, 'in_local', 'cus_local'),
   },
   {
     // Auto mode, then a switch to review (told by the settings signal) and to off:
