@@ -9,7 +9,7 @@ import { authenticate } from './auth';
 import { errorHandler, notFound } from './errors';
 import { healthRouter } from './health';
 import { webRouter } from './web';
-import { authFailureLimit, securityHeaders, webhookRateLimit } from './hardening';
+import { authFailureLimit, securityHeaders } from './hardening';
 import { metricsRouter } from './metrics';
 import { webhookRouter } from './webhooks';
 import { workspacesRouter } from './workspaces';
@@ -53,9 +53,15 @@ export function createApp(deps: AppDeps): Express {
 
   // Webhooks are authenticated by their Stripe signature alone. They come first: they
   // are most of the traffic, and no route below answers under /webhooks/stripe.
-  const webhookLimit = deps.webhookRequestsPerMinute ?? 60_000;
-  if (webhookLimit > 0) app.use('/webhooks/stripe', webhookRateLimit(webhookLimit));
-  app.use(webhookRouter({ db: deps.db, keyring: deps.keyring, metrics: deps.metrics, maxBytes: deps.webhookMaxBytes }));
+  app.use(
+    webhookRouter({
+      db: deps.db,
+      keyring: deps.keyring,
+      metrics: deps.metrics,
+      maxBytes: deps.webhookMaxBytes,
+      requestsPerMinute: deps.webhookRequestsPerMinute ?? 60_000,
+    }),
+  );
 
   app.use(healthRouter({ db: deps.db, temporal: deps.temporal }));
   app.use(webRouter({ log: deps.log }));

@@ -54,7 +54,8 @@ const refuse = (message: string): Parameters<typeof rateLimit>[0] => ({
  * Webhook ingestion per workspace (the path's workspace id, since the signature is
  * checked later): a flood aimed at one workspace cannot starve the inbox for the
  * others. Stripe retries a 429 delivery with backoff, so nothing is lost.
- * Mounted at /webhooks/stripe, where req.path is "/<workspaceId>".
+ * Mounted on the webhook route ahead of its body parser, keyed by the route's
+ * workspaceId parameter.
  *
  * It counts as express-rate-limit's memory store does (a window of a minute from a
  * workspace's first delivery in it) and answers with the same draft-8 RateLimit
@@ -62,7 +63,7 @@ const refuse = (message: string): Parameters<typeof rateLimit>[0] => ({
  * once: express-rate-limit's promise chain, debug calls and per-request SHA-256 cost
  * every Stripe webhook about 50 µs of the API's CPU.
  */
-export function webhookRateLimit(perMinute: number): RequestHandler {
+export function webhookRateLimit(perMinute: number): RequestHandler<{ workspaceId: string }> {
   const windowMs = 60_000;
   const name = `"${perMinute}-in-1min"`;
   const message = `too many webhook deliveries for this workspace (limit ${perMinute} a minute); retry later`;
@@ -99,7 +100,7 @@ export function webhookRateLimit(perMinute: number): RequestHandler {
   };
   return (req, res, next) => {
     const now = Date.now();
-    const window = windowOf(`webhook:${req.path.split('/')[1] ?? ''}`, now);
+    const window = windowOf(`webhook:${req.params.workspaceId}`, now);
     window.hits++;
     const resetSeconds = Math.max(0, Math.ceil((window.resetAt - now) / 1000));
     res.setHeader('RateLimit', `${name}; r=${Math.max(perMinute - window.hits, 0)}; t=${resetSeconds}`);

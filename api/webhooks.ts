@@ -8,6 +8,7 @@ import { eventSubject, stripeEventEnvelope } from '../domain/stripe-events';
 import type { Keyring } from '../platform/crypto';
 import type { Metrics } from '../platform/metrics';
 import { HttpError, parseOr400 } from './errors';
+import { webhookRateLimit } from './hardening';
 
 export interface WebhookDeps {
   db: Knex;
@@ -16,6 +17,8 @@ export interface WebhookDeps {
   maxBytes: number;
   /** Stripe's default tolerance for the signature timestamp. */
   toleranceSeconds?: number;
+  /** Deliveries accepted per workspace per minute (0 or unset: no limit); past it, 429. */
+  requestsPerMinute?: number;
 }
 
 /**
@@ -93,8 +96,12 @@ export function webhookRouter(deps: WebhookDeps): Router {
   const router = Router();
   const secrets = secretCache((id) => findWebhookSecret(deps.db, deps.keyring, id));
   const answers = acceptedAnswers();
+  // Counted before the body is read; on the route itself, so no middleware mounted by
+  // path has to match every request.
+  const limit = deps.requestsPerMinute ? [webhookRateLimit(deps.requestsPerMinute)] : [];
   router.post(
     '/webhooks/stripe/:workspaceId',
+    ...limit,
     // The raw bytes are needed: the signature covers the body exactly as sent.
     express.raw({ type: () => true, limit: deps.maxBytes }),
     async (req, res) => {

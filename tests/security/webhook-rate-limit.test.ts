@@ -19,8 +19,7 @@ describe('webhook rate limit and security headers', () => {
     const app = express();
     app.disable('x-powered-by');
     app.use(securityHeaders());
-    app.use('/webhooks/stripe', webhookRateLimit(2));
-    app.post('/webhooks/stripe/:workspaceId', (_req, res) => {
+    app.post('/webhooks/stripe/:workspaceId', webhookRateLimit(2), (_req, res) => {
       res.json({ received: true });
     });
     app.use(errorHandler(pino({ level: 'silent' })));
