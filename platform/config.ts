@@ -50,6 +50,11 @@ const envSchema = z.object({
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** How long the relay waits between inbox polls when no notification arrives. */
   RELAY_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  /**
+   * Events the relay takes from the head of the inbox per pass (their customers' later
+   * events come along): smaller passes finish sooner, larger ones share more work.
+   */
+  RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(250),
 });
 
 export type Config = z.infer<typeof envSchema>;

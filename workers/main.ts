@@ -79,6 +79,7 @@ async function main(): Promise<void> {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     log: log.child({ component: 'relay' }),
     pollMs: config.RELAY_POLL_MS,
+    batchSize: config.RELAY_BATCH_SIZE,
     refetch: createMirrorRefetch({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients }),
   });
   relay.start();

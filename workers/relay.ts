@@ -147,7 +147,7 @@ export class InboxRelay {
    * @returns how many events this pass took on.
    */
   private async relayBatch(): Promise<number> {
-    const { db, batchSize = 1000 } = this.opts;
+    const { db, batchSize = 250 } = this.opts;
     const events = await pendingInboxEvents(db, batchSize);
     const streams = dueStreams(events, Date.now()).filter((s) => !this.signalling.has(streamKey(s[0]!)));
     if (streams.length === 0) return 0;
