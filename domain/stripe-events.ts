@@ -17,6 +17,15 @@ export function isSubscribedEventType(type: string): type is SubscribedEventType
 }
 
 /**
+ * Whether an event's object is an input of MRR: subscriptions and invoices are; a
+ * refund is not (refunds do not change MRR, docs/metrics.md), so the analytics need
+ * no recompute for it.
+ */
+export function changesMrrInputs(type: SubscribedEventType): boolean {
+  return type !== 'charge.refunded';
+}
+
+/**
  * The parts of a Stripe event envelope we read. Other fields are neither checked nor
  * copied into the result (the event is stored as received), so Stripe adding fields
  * never breaks ingress, and parsing costs the same whatever the object's size.

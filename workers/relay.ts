@@ -6,7 +6,7 @@ import { recomputeCustomers } from '../activities/analytics';
 import { applyEventsToMirror } from './mirror-events';
 import type { MirrorRefetch } from './mirror-refetch';
 import { playInterest } from '../domain/play-routing';
-import { isSubscribedEventType, type SubscribedEventType } from '../domain/stripe-events';
+import { changesMrrInputs, isSubscribedEventType, type SubscribedEventType } from '../domain/stripe-events';
 import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
 import type { customerWorkflow } from '../workflows/customer';
@@ -277,15 +277,16 @@ export class InboxRelay {
   }
 
   /**
-   * Every event refreshes its customer's MRR and the aggregates it touches; one
-   * recompute after a customer's last event gives the same result, and one per
-   * workspace for all its customers costs a constant number of statements. If it
-   * fails, the workspace's streams fail (one at a time, a bad customer stands alone).
+   * Every event about an MRR input (not a refund) refreshes its customer's MRR and the
+   * aggregates it touches; one recompute after a customer's last event gives the same
+   * result, and one per workspace for all its customers costs a constant number of
+   * statements. If it fails, the workspace's streams fail (one at a time, a bad
+   * customer stands alone).
    */
   private async recompute(streams: InboxEvent[][], failures: StreamFailure[]): Promise<InboxEvent[][]> {
     const ok: InboxEvent[][] = [];
     for (const [workspaceId, group] of groupBy(streams, (s) => s[0]!.workspaceId)) {
-      const customers = group.filter((s) => s[0]!.customerId && s.some((e) => isSubscribedEventType(e.type))).map((s) => s[0]!.customerId!);
+      const customers = group.filter((s) => s[0]!.customerId && s.some((e) => isSubscribedEventType(e.type) && changesMrrInputs(e.type))).map((s) => s[0]!.customerId!);
       try {
         await recomputeCustomers(this.opts.db, workspaceId, customers);
         ok.push(...group);

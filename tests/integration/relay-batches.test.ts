@@ -178,4 +178,28 @@ describe('relay batches per customer', () => {
     const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_l')).query(recentEventsQuery);
     expect(recent.map((e) => e.eventId)).toEqual([loud[2], loud[3]]);
   });
+
+  it('leaves the analytics alone for a refund (not an MRR input), and still mirrors it', async () => {
+    const relayOnce = async (ids: string[]) => {
+      const r = relay();
+      r.start();
+      try {
+        await eventually(
+          () => database.db('webhook_inbox').whereIn('event_id', ids).select<InboxRow[]>('status'),
+          (rows) => rows.every((row) => row.status === 'processed'),
+        );
+      } finally {
+        await r.stop();
+      }
+    };
+    const computedAt = async () =>
+      (await database.db('analytics_customers').where({ workspace_id: ws, customer_id: 'cus_r' }).first<{ computed_at: Date }>('computed_at')).computed_at.getTime();
+    await relayOnce([await store('cus_r', 1, {}, 'customer.subscription.created')]);
+    const before = await computedAt();
+    const charge = stripeFixture('charge');
+    const refund = { ...stripeFixture('refund'), id: 're_cus_r', charge: 'ch_cus_r' };
+    await relayOnce([await storeEvent('charge.refunded', 'cus_r', { ...charge, id: 'ch_cus_r', refunds: { object: 'list', has_more: false, data: [refund] } })]);
+    expect(await database.db('stripe_refunds').where({ workspace_id: ws, id: 're_cus_r' }).first('charge_id')).toEqual({ charge_id: 'ch_cus_r' });
+    expect(await computedAt()).toBe(before);
+  });
 });
