@@ -78,16 +78,29 @@ export async function insertInboxEvent(db: Db, e: InboxEventInput, payloadText: 
 const PENDING_COLUMNS = ['seq', 'workspace_id', 'event_id', 'type', 'customer_id', 'object_id', 'stripe_created', 'attempts', 'next_attempt_at', 'received_at', 'payload'];
 
 /**
- * The oldest pending events, in arrival order, together with every other pending
- * event of the same customers (up to `limit` rows in all): a customer with a backlog
- * is then delivered in one go, however far apart its events arrived. Each customer's
- * events are a prefix of its pending events, so its order holds. Events without a
- * customer come only from the head.
+ * The oldest pending events that can go now, in arrival order, together with every
+ * other pending event of the same customers (up to `limit` rows in all): a customer
+ * with a backlog is then delivered in one go, however far apart its events arrived.
+ * Each customer's events are a prefix of its pending events, so its order holds.
+ * Events without a customer come only from the head.
+ *
+ * The head leaves out customers that cannot go now, so they never crowd out the
+ * others: those whose earliest pending event waits for a retry (a deferred event holds
+ * back the customer's later ones), and the `busy` ones (keys `<workspace>/<customer>`,
+ * the relay's signals under way).
  */
-export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 5): Promise<InboxEvent[]> {
+export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 5, busy: readonly string[] = []): Promise<InboxEvent[]> {
   const { rows } = await db.raw<{ rows: InboxRow[] }>(
     `with head as (
-       select seq, workspace_id, customer_id from webhook_inbox where status = 'pending' order by seq limit ?
+       select h.seq, h.workspace_id, h.customer_id from webhook_inbox h
+        where h.status = 'pending'
+          and h.next_attempt_at <= now()
+          and (h.workspace_id || '/' || coalesce(h.customer_id, '')) <> all(?::text[])
+          and (h.customer_id is null or not exists (
+            select 1 from webhook_inbox p
+             where p.status = 'pending' and p.workspace_id = h.workspace_id and p.customer_id = h.customer_id
+               and p.seq < h.seq and p.next_attempt_at > now()))
+        order by h.seq limit ?
      ), customers as (
        select distinct workspace_id, customer_id from head where customer_id is not null
      )
@@ -98,7 +111,7 @@ export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 
        join webhook_inbox i on i.workspace_id = c.workspace_id and i.customer_id = c.customer_id and i.status = 'pending'
      order by seq
      limit ?`,
-    [heads, limit],
+    [[...busy], heads, limit],
   );
   return rows.map((r) => ({
     seq: r.seq,

@@ -55,6 +55,7 @@ interface LoudStream {
   forPlays: InboxEvent[];
 }
 
+/** A customer's key, as pendingInboxEvents takes its `busy` ones. */
 const streamKey = (e: InboxEvent) => `${e.workspaceId}/${e.customerId ?? ''}`;
 
 interface StreamFailure {
@@ -142,14 +143,15 @@ export class InboxRelay {
 
   /**
    * One pass over the oldest pending events. Customers whose events a play acts on
-   * are signalled in the background (the next pass skips them until that is done),
-   * so one slow signal never holds back the other customers' events.
+   * are signalled in the background (passes leave them out until that is done), so
+   * a slow signal holds back only its own customer's events, as long as fewer than
+   * `signalLanes` signals are under way.
    * @returns how many events this pass took on.
    */
   private async relayBatch(): Promise<number> {
     const { db, batchSize = 250 } = this.opts;
-    const events = await pendingInboxEvents(db, batchSize);
-    const streams = dueStreams(events, Date.now()).filter((s) => !this.signalling.has(streamKey(s[0]!)));
+    const events = await pendingInboxEvents(db, batchSize, batchSize * 5, [...this.signalling.keys()]);
+    const streams = dueStreams(events, Date.now());
     if (streams.length === 0) return 0;
     const failures: StreamFailure[] = [];
     for (const loud of await this.applyAndCompleteQuiet(streams, failures)) {
@@ -158,7 +160,11 @@ export class InboxRelay {
       const task = this.signalAndComplete(loud)
         .catch((err: Error) => this.deliverOneByOne(loud.stream, err))
         .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'relay: delivery failed; the events stay pending'))
-        .finally(() => this.signalling.delete(key));
+        .finally(() => {
+          this.signalling.delete(key);
+          // The customer's later events may be waiting for this one.
+          this.wakeUp?.();
+        });
       this.signalling.set(key, task);
     }
     for (const { stream, err } of failures) await this.deliverOneByOne(stream, err);
@@ -280,22 +286,25 @@ export class InboxRelay {
    * Every event about an MRR input (not a refund) refreshes its customer's MRR and the
    * aggregates it touches; one recompute after a customer's last event gives the same
    * result, and one per workspace for all its customers costs a constant number of
-   * statements. If it fails, the workspace's streams fail (one at a time, a bad
-   * customer stands alone).
+   * statements. If that fails, each customer is recomputed on its own, so a bad
+   * customer fails only its own stream.
    */
   private async recompute(streams: InboxEvent[][], failures: StreamFailure[]): Promise<InboxEvent[][]> {
+    const customersOf = (group: InboxEvent[][]) =>
+      group.filter((s) => s[0]!.customerId && s.some((e) => isSubscribedEventType(e.type) && changesMrrInputs(e.type))).map((s) => s[0]!.customerId!);
     const ok: InboxEvent[][] = [];
     for (const [workspaceId, group] of groupBy(streams, (s) => s[0]!.workspaceId)) {
-      const customers = group.filter((s) => s[0]!.customerId && s.some((e) => isSubscribedEventType(e.type) && changesMrrInputs(e.type))).map((s) => s[0]!.customerId!);
       try {
-        await recomputeCustomers(this.opts.db, workspaceId, customers);
+        await recomputeCustomers(this.opts.db, workspaceId, customersOf(group));
         ok.push(...group);
-      } catch (err) {
-        failures.push(...group.map((stream) => ({ stream, err: err as Error })));
+      } catch {
+        // One customer's data may be at fault: each on its own, so only that one fails.
+        ok.push(...(await this.inLanes(group, failures, (stream) => recomputeCustomers(this.opts.db, workspaceId, customersOf([stream])).then(() => undefined))));
       }
     }
     return ok;
   }
+
 
   /** Each customer's events that a play acts on (domain/play-routing.ts). */
   private async eventsForPlays(streams: InboxEvent[][]): Promise<Map<InboxEvent[], InboxEvent[]>> {
@@ -395,6 +404,9 @@ export class InboxRelay {
     const listener = this.listener;
     this.listener = undefined;
     this.leader = false;
+    // Signals under way finish first: the leadership lock goes with the listener, and
+    // another relay must not take on the same customers while they run.
+    await Promise.all(this.signalling.values());
     if (listener) await listener.end().catch(() => undefined);
   }
 

@@ -77,6 +77,20 @@ describe('relay batches per customer', () => {
     return new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000, ...(batchSize ? { batchSize } : {}) });
   }
 
+  /** Runs a relay until the events `ids` are processed. */
+  async function relayUntilProcessed(ids: string[]): Promise<void> {
+    const r = relay();
+    r.start();
+    try {
+      await eventually(
+        () => database.db('webhook_inbox').whereIn('event_id', ids).select<InboxRow[]>('status'),
+        (rows) => rows.every((row) => row.status === 'processed'),
+      );
+    } finally {
+      await r.stop();
+    }
+  }
+
   async function signalsReceived(customer: string): Promise<number> {
     const history = await temporal.client.workflow.getHandle(customerWorkflowId(ws, customer)).fetchHistory();
     return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
@@ -180,26 +194,24 @@ describe('relay batches per customer', () => {
   });
 
   it('leaves the analytics alone for a refund (not an MRR input), and still mirrors it', async () => {
-    const relayOnce = async (ids: string[]) => {
-      const r = relay();
-      r.start();
-      try {
-        await eventually(
-          () => database.db('webhook_inbox').whereIn('event_id', ids).select<InboxRow[]>('status'),
-          (rows) => rows.every((row) => row.status === 'processed'),
-        );
-      } finally {
-        await r.stop();
-      }
-    };
     const computedAt = async () =>
       (await database.db('analytics_customers').where({ workspace_id: ws, customer_id: 'cus_r' }).first<{ computed_at: Date }>('computed_at')).computed_at.getTime();
-    await relayOnce([await store('cus_r', 1, {}, 'customer.subscription.created')]);
+    await relayUntilProcessed([await store('cus_r', 1, {}, 'customer.subscription.created')]);
     const before = await computedAt();
     const charge = stripeFixture('charge');
     const refund = { ...stripeFixture('refund'), id: 're_cus_r', charge: 'ch_cus_r' };
-    await relayOnce([await storeEvent('charge.refunded', 'cus_r', { ...charge, id: 'ch_cus_r', refunds: { object: 'list', has_more: false, data: [refund] } })]);
+    await relayUntilProcessed([await storeEvent('charge.refunded', 'cus_r', { ...charge, id: 'ch_cus_r', refunds: { object: 'list', has_more: false, data: [refund] } })]);
     expect(await database.db('stripe_refunds').where({ workspace_id: ws, id: 're_cus_r' }).first('charge_id')).toEqual({ charge_id: 'ch_cus_r' });
     expect(await computedAt()).toBe(before);
+  });
+
+  it('sends a payment to the plays when its invoice failed in an earlier pass', async () => {
+    const failed = await storeEvent('invoice.payment_failed', 'cus_p', invoice('in_p'));
+    await relayUntilProcessed([failed]);
+    const paidFirstTry = await storeEvent('invoice.payment_succeeded', 'cus_p', invoice('in_p_other'));
+    const recovered = await storeEvent('invoice.payment_succeeded', 'cus_p', invoice('in_p'));
+    await relayUntilProcessed([paidFirstTry, recovered]);
+    const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_p')).query(recentEventsQuery);
+    expect(recent.map((e) => e.eventId)).toEqual([failed, recovered]);
   });
 });
