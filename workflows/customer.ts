@@ -18,7 +18,7 @@ import { recentEventsQuery, stripeEventSignal, stripeEventsSignal, type StripeEv
 import { dunningEventSignal, type DunningEvent } from './play-messages';
 import { CUSTOMER_ID, PLAY, WORKSPACE_ID } from './search-attributes';
 
-/** How many recent events the workflow keeps to show (and to answer the query). */
+/** How many recent events the workflow keeps (they answer the recent-events query). */
 export const RECENT_EVENTS_KEPT = 50;
 /**
  * How many event ids are remembered for de-duplication. The relay may re-deliver an
@@ -48,10 +48,12 @@ export interface CustomerWorkflowInput {
 }
 
 /**
- * One long-lived workflow per customer: the entry point for every Stripe event that
- * concerns the customer. It records each event once, whatever the delivery count,
- * and routes it to the customer's plays: a failed payment starts the invoice's
- * dunning workflow; a payment or the subscription's end is forwarded to it.
+ * One long-lived workflow per customer: the entry point for the customer's Stripe
+ * events that a play acts on (the relay sends only those: domain/play-routing.ts;
+ * the mirror and the analytics take all of them). It records each event once,
+ * whatever the delivery count, and routes it to the customer's plays: a failed
+ * payment starts the invoice's dunning workflow; a payment or the subscription's end
+ * is forwarded to it.
  */
 export async function customerWorkflow(input: CustomerWorkflowInput): Promise<void> {
   const recent: StripeEventSignal[] = [...(input.recentEvents ?? [])];
