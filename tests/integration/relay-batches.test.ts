@@ -1,3 +1,4 @@
+import { Client } from '@temporalio/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inboxCounts, insertInboxEvent } from '../../db/inbox';
@@ -213,5 +214,54 @@ describe('relay batches per customer', () => {
     await relayUntilProcessed([paidFirstTry, recovered]);
     const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_p')).query(recentEventsQuery);
     expect(recent.map((e) => e.eventId)).toEqual([failed, recovered]);
+  });
+
+  it('signals in the background: a slow signal holds back only its own customer, and stop() waits for it', async () => {
+    let release = () => undefined as void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held = 0;
+    // A Temporal client whose signals to cus_slow wait at the gate.
+    const client = new Client({
+      connection: temporal.clientConnection,
+      interceptors: {
+        workflow: [
+          {
+            signalWithStart: async (input, next) => {
+              if (input.options.workflowId === customerWorkflowId(ws, 'cus_slow')) {
+                held++;
+                await gate;
+              }
+              return next(input);
+            },
+          },
+        ],
+      },
+    });
+    const statusOf = async (id: string) => (await database.db('webhook_inbox').where({ event_id: id }).first<{ status: string }>('status')).status;
+    const first = await store('cus_slow', 1);
+    const r = new InboxRelay({ db: database.db, databaseUrl: database.url, client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000 });
+    r.start();
+    let later: string | undefined;
+    try {
+      await eventually(() => Promise.resolve(held), (h) => h === 1);
+      later = await store('cus_slow', 2);
+      const other = await store('cus_fast', 3);
+      // Another customer goes through while cus_slow's signal waits; cus_slow's events wait.
+      await eventually(() => statusOf(other), (s) => s === 'processed');
+      expect(await statusOf(first)).toBe('pending');
+      expect(await statusOf(later)).toBe('pending');
+      expect(held).toBe(1);
+      const stopped = r.stop();
+      release();
+      await stopped;
+      // stop() returned after the signal under way finished and its event was completed.
+      expect(await statusOf(first)).toBe('processed');
+    } finally {
+      release();
+      await r.stop();
+    }
+    await relayUntilProcessed([later]);
+    const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_slow')).query(recentEventsQuery);
+    expect(recent.map((e) => e.eventId)).toEqual([first, later]);
   });
 });
