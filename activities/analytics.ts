@@ -1,4 +1,5 @@
 import type { Db, Knex } from '../db/knex';
+import { groupBy } from '../domain/group-by';
 import {
   applyAggregateDelta,
   insertCustomerSummaries,
@@ -38,15 +39,7 @@ const customerLocks = (trx: Knex.Transaction, workspaceId: string, customerIds: 
   // Ordered by the key itself (not the id): ids whose hashes collide still lock in one global order.
   trx.raw(`select pg_advisory_xact_lock(k) from (select distinct ${customerLockKey} as k from unnest(?::text[]) as id) keys order by k`, [workspaceId, [...customerIds]]);
 
-function npsByCustomer(signals: readonly NpsSignal[]): Map<string, NpsSignal[]> {
-  const out = new Map<string, NpsSignal[]>();
-  for (const s of signals) {
-    const list = out.get(s.customerId);
-    if (list) list.push(s);
-    else out.set(s.customerId, [s]);
-  }
-  return out;
-}
+const npsByCustomer = (signals: readonly NpsSignal[]) => groupBy(signals, (s) => s.customerId);
 
 export interface RecomputeResult {
   customerId: string;

@@ -1,4 +1,5 @@
 import type { Db, Knex } from './knex';
+import { groupBy } from '../domain/group-by';
 import {
   COHORT_FIELDS,
   MONTH_FIELDS,
@@ -185,13 +186,8 @@ export async function loadMovementsOf(db: Db, workspaceId: string, customerIds: 
     .whereRaw('customer_id = any(?::text[])', [[...customerIds]])
     .orderBy([{ column: 'at' }, { column: 'id' }])
     .select<MovementRow[]>('*');
-  const byCustomer = new Map<string, Movement[]>();
-  for (const r of rows) {
-    const list = byCustomer.get(r.customer_id);
-    if (list) list.push(toMovement(r));
-    else byCustomer.set(r.customer_id, [toMovement(r)]);
-  }
-  return byCustomer;
+  const byCustomer = groupBy(rows, (r) => r.customer_id);
+  return new Map([...byCustomer].map(([customerId, list]) => [customerId, list.map(toMovement)]));
 }
 
 /** What a recompute stores for one customer: their movements (time order) and the warnings met. */

@@ -5,6 +5,7 @@ import { completeInboxEvents, deferInboxEvent, INBOX_CHANNEL, invoicesWithFailed
 import { recomputeCustomers } from '../activities/analytics';
 import { applyEventsToMirror } from './mirror-events';
 import type { MirrorRefetch } from './mirror-refetch';
+import { groupBy } from '../domain/group-by';
 import { playInterest } from '../domain/play-routing';
 import { changesMrrInputs, isSubscribedEventType, type SubscribedEventType } from '../domain/stripe-events';
 import type { Logger } from '../platform/logger';
@@ -76,18 +77,6 @@ function dueStreams(events: InboxEvent[], now: number): InboxEvent[][] {
       return firstNotDue === -1 ? s : s.slice(0, firstNotDue);
     })
     .filter((s) => s.length > 0);
-}
-
-/** Items grouped by key, in first-seen order of the keys and input order within a group. */
-function groupBy<T, K>(items: Iterable<T>, key: (item: T) => K): Map<K, T[]> {
-  const groups = new Map<K, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const group = groups.get(k);
-    if (group) group.push(item);
-    else groups.set(k, [item]);
-  }
-  return groups;
 }
 
 /**
