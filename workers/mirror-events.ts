@@ -27,7 +27,15 @@ export interface MirrorApplyResult {
   written: boolean;
   /** Whether the state written was read from Stripe instead of taken from the event. */
   refetched: boolean;
+  /**
+   * Only from applyEventsToMirror: why the object of an event in doubt could not be read
+   * from Stripe (e.g. StripeUnavailableError); nothing was written for it.
+   */
+  error?: Error;
 }
+
+/** How many objects in doubt are read from Stripe at once (each through the workspace's limiter). */
+const REFETCH_LANES = 4;
 
 /**
  * How one kind of Stripe object is compared with the mirror, read again from Stripe,
@@ -131,10 +139,10 @@ export interface MirrorEvent {
  * the same second count the same), when the object's embedded list is truncated, or
  * when a subscription lists a discount the mirror holds no terms for (added or
  * changed), the object's current state is read from Stripe through the workspace's
- * rate-limited client and written instead. If Stripe cannot be reached that throws
- * StripeUnavailableError and the caller retries the events later (writes already made
- * are newest-wins, so the retry changes nothing twice). Without `refetch` the event's
- * state is applied as it is.
+ * rate-limited client (a few at a time) and written instead. If Stripe cannot be
+ * reached, that event's result carries the error (StripeUnavailableError) and nothing
+ * is written for it; the other events go through, and the caller retries the failed
+ * ones later. Without `refetch` the event's state is applied as it is.
  * @returns one result per event, in order (an event superseded by a newer one of the
  *   same object: nothing written).
  */
@@ -173,6 +181,7 @@ export async function applyEventsToMirror(db: Db, workspaceId: string, events: r
 /** One event: see applyEventsToMirror. */
 export async function applyEventToMirror(db: Db, workspaceId: string, type: SubscribedEventType, payload: unknown, refetch?: MirrorRefetch): Promise<MirrorApplyResult> {
   const [result] = await applyEventsToMirror(db, workspaceId, [{ type, payload }], refetch);
+  if (result!.error) throw result!.error;
   return result!;
 }
 
@@ -253,16 +262,26 @@ async function applyKind<T extends { id: string }, C>(
     for (const t of group.targets) results[t.index] = { written: written.has(t.object.id), refetched: false };
   }
 
-  for (const t of doubtful) {
-    // The state read now is at least as new as the moment we asked. Stripe's clock may
-    // run ahead of ours: never date it before the event, or the doubtful state it
-    // replaces would win the tie.
-    const askedAt = Date.now();
-    const current = await kind.refetch(refetch!, workspaceId, t.object.id);
-    // Stripe cannot tell (no such object, or no key to ask with): the event is all there is.
-    const written = current
-      ? await kind.write(db, workspaceId, [current], new Date(Math.max(askedAt, t.eventAt.getTime())), new Map())
-      : await kind.write(db, workspaceId, [t.object], t.eventAt, new Map(t.carry === undefined ? [] : [[t.object.id, t.carry]]));
-    results[t.index] = { written: written.has(t.object.id), refetched: current !== null };
-  }
+  // Objects in doubt, a few at a time; one that Stripe cannot give fails only its event.
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < doubtful.length; i = next++) {
+      const t = doubtful[i]!;
+      try {
+        // The state read now is at least as new as the moment we asked. Stripe's clock may
+        // run ahead of ours: never date it before the event, or the doubtful state it
+        // replaces would win the tie.
+        const askedAt = Date.now();
+        const current = await kind.refetch(refetch!, workspaceId, t.object.id);
+        // Stripe cannot tell (no such object, or no key to ask with): the event is all there is.
+        const written = current
+          ? await kind.write(db, workspaceId, [current], new Date(Math.max(askedAt, t.eventAt.getTime())), new Map())
+          : await kind.write(db, workspaceId, [t.object], t.eventAt, new Map(t.carry === undefined ? [] : [[t.object.id, t.carry]]));
+        results[t.index] = { written: written.has(t.object.id), refetched: current !== null };
+      } catch (err) {
+        results[t.index] = { written: false, refetched: false, error: err as Error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(REFETCH_LANES, doubtful.length) }, lane));
 }

@@ -240,36 +240,52 @@ export class InboxRelay {
 
   /**
    * The mirror first: the analytics and the plays read the state the events brought.
-   * All of a workspace's events in one go; if that fails, each customer's events on
-   * their own, so a bad event fails only its customer's stream. Outside a
+   * All of a workspace's events in one go; a customer whose event in doubt Stripe
+   * could not settle fails alone, and if the whole write fails, each customer's events
+   * go on their own, so a bad event fails only its customer's stream. Outside a
    * transaction: an event in doubt waits on Stripe, and that wait must not hold a
    * transaction open. Each write is idempotent (newest state wins).
    */
   private async mirror(streams: InboxEvent[][], failures: StreamFailure[]): Promise<InboxEvent[][]> {
-    const apply = async (group: InboxEvent[][]) => {
-      const events = group.flat().filter((e) => isSubscribedEventType(e.type));
-      if (events.length === 0) return;
+    /** Applies the streams' events; returns the streams an event of which Stripe could not settle. */
+    const apply = async (group: InboxEvent[][]): Promise<Map<InboxEvent[], Error>> => {
+      const events = group.flatMap((stream) => stream.filter((e) => isSubscribedEventType(e.type)).map((e) => ({ e, stream })));
+      const failed = new Map<InboxEvent[], Error>();
+      if (events.length === 0) return failed;
       const results = await applyEventsToMirror(
         this.opts.db,
-        events[0]!.workspaceId,
-        events.map((e) => ({ type: e.type as SubscribedEventType, payload: e.payload })),
+        events[0]!.e.workspaceId,
+        events.map(({ e }) => ({ type: e.type as SubscribedEventType, payload: e.payload })),
         this.opts.refetch,
       );
       results.forEach((r, i) => {
-        if (r.refetched) this.opts.metrics?.relayRefetches.inc({ type: events[i]!.type });
+        if (r.refetched) this.opts.metrics?.relayRefetches.inc({ type: events[i]!.e.type });
+        if (r.error) failed.set(events[i]!.stream, r.error);
       });
+      return failed;
     };
     const ok: InboxEvent[][] = [];
     for (const group of groupBy(streams, (s) => s[0]!.workspaceId).values()) {
+      let failed: Map<InboxEvent[], Error>;
       try {
-        await apply(group);
-        ok.push(...group);
+        failed = await apply(group);
       } catch {
-        ok.push(...(await this.inLanes(group, failures, (stream) => apply([stream]))));
+        // Bad data or a failing write: each customer on its own, so only the bad one fails.
+        ok.push(...(await this.inLanes(group, failures, async (stream) => {
+          const [err] = (await apply([stream])).values();
+          if (err) throw err;
+        })));
+        continue;
+      }
+      for (const stream of group) {
+        const err = failed.get(stream);
+        if (err) failures.push({ stream, err });
+        else ok.push(stream);
       }
     }
     return ok;
   }
+
 
   /**
    * Every event about an MRR input (not a refund) refreshes its customer's MRR and the

@@ -83,4 +83,61 @@ describe('relay re-fetches when ordering is in doubt', () => {
     const refetches = await metrics.relayRefetches.get();
     expect(refetches.values.find((v) => v.labels.type === 'customer.subscription.updated')?.value).toBe(1);
   });
+
+  it('defers only the customer whose event in doubt Stripe cannot settle; the others in the pass go through', async () => {
+    const subs = sim.account().subscriptions.rows.filter((s) => s.items.data.length === 1 && s.status === 'active');
+    const customerOf = (sub: Stripe.Subscription) => (typeof sub.customer === 'string' ? sub.customer : sub.customer.id);
+    const doubtful = subs.find((s) => customerOf(s) !== customerOf(subs[0]!) && s.id !== subs[0]!.id)!;
+    // Neither is the first test's subscription (its mirror state is newer than these events).
+    const clear = subs.find((s) => customerOf(s) !== customerOf(doubtful) && customerOf(s) !== customerOf(subs[0]!))!;
+    const second = Math.floor(Date.now() / 1000) - 300;
+    const store = async (sub: Stripe.Subscription, id: string, quantity: number) => {
+      const object = { ...sub, items: { ...sub.items, data: [{ ...sub.items.data[0]!, quantity }] } };
+      await insertInboxEvent(database.db, {
+        workspaceId: ws,
+        eventId: id,
+        type: 'customer.subscription.updated',
+        customerId: customerOf(sub),
+        objectId: sub.id,
+        stripeCreated: new Date(second * 1000),
+        livemode: false,
+        payload: stripeEvent('customer.subscription.updated', object, { id, created: second }),
+      });
+    };
+    // Two states of one subscription in one second: only Stripe can tell. Stripe is down.
+    await store(doubtful, 'evt_rrd_1', 51);
+    await store(doubtful, 'evt_rrd_2', 52);
+    await store(clear, 'evt_rrc_1', 53);
+    sim.setOutage({ mode: 'error' });
+    const relay = new InboxRelay({
+      db: database.db,
+      databaseUrl: database.url,
+      client: temporal.client,
+      taskQueue,
+      log: pino({ level: 'silent' }),
+      pollMs: 50,
+      retryBaseMs: 60_000,
+      refetch: createMirrorRefetch({ db: database.db, keyring, stripe: new StripeClients({ endpoint: endpointOf(sim.url), retry: { maxRetries: 0 }, timeoutMs: 2000 }) }),
+    });
+    relay.start();
+    try {
+      const rows = () => database.db('webhook_inbox').whereIn('event_id', ['evt_rrd_1', 'evt_rrd_2', 'evt_rrc_1']).orderBy('seq').select<{ event_id: string; status: string; attempts: number }[]>('event_id', 'status', 'attempts');
+      // One at a time, the first is clear (nothing stored from its second yet); the
+      // second then ties with it, and waits for Stripe.
+      const done = await eventually(rows, (r) => r[1]!.attempts > 0 && r[2]!.status === 'processed');
+      expect(done.map((r) => [r.event_id, r.status])).toEqual([
+        ['evt_rrd_1', 'processed'],
+        ['evt_rrd_2', 'pending'],
+        ['evt_rrc_1', 'processed'],
+      ]);
+    } finally {
+      await relay.stop();
+      sim.clearOutage();
+    }
+    const quantityOf = async (sub: Stripe.Subscription) =>
+      (await database.db('stripe_subscription_items').where({ workspace_id: ws, id: sub.items.data[0]!.id }).first<{ quantity: number }>('quantity'))?.quantity;
+    expect(await quantityOf(clear)).toBe(53);
+    // The state in doubt was not written.
+    expect(await quantityOf(doubtful)).toBe(51);
+  });
 });
