@@ -224,18 +224,15 @@ export class InboxRelay {
    * After a failed delivery: a customer's events one at a time, so that a bad event
    * holds back only itself and the customer's events after it (it is deferred).
    */
-  private async deliverOneByOne(stream: InboxEvent[], firstErr: Error): Promise<number> {
+  private async deliverOneByOne(stream: InboxEvent[], firstErr: Error): Promise<void> {
     if (stream.length > 1) this.opts.log.info({ events: stream.length, err: firstErr.message }, 'relay: batch failed; retrying its events one at a time');
-    let completed = 0;
     for (const e of stream) {
       const failure = stream.length === 1 ? { stream, err: firstErr } : (await this.deliver([[e]]))[0];
       if (failure) {
         await this.defer(e, failure.err);
-        break;
+        return;
       }
-      completed++;
     }
-    return completed;
   }
 
   /**
