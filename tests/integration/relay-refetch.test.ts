@@ -8,7 +8,7 @@ import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { createMetrics } from '../../platform/metrics';
 import { startSimulator, type Simulator } from '../../sim/server';
 import { createMirrorRefetch } from '../../workers/mirror-refetch';
-import { InboxRelay } from '../../workers/relay';
+import { InboxRelay, type RelayOptions } from '../../workers/relay';
 import { freshDatabase } from '../helpers/db';
 import { stripeEvent } from '../helpers/stripe';
 import { connectDevServer, eventually, runWorker, uniqueTaskQueue, type DevServer } from '../helpers/temporal';
@@ -42,6 +42,19 @@ describe('relay re-fetches when ordering is in doubt', () => {
     await database?.drop();
   });
 
+  /** A relay as the worker wires it, re-fetching through `stripe`. */
+  const relayAskingStripe = (stripe: StripeClients, more: Partial<RelayOptions> = {}) =>
+    new InboxRelay({
+      db: database.db,
+      databaseUrl: database.url,
+      client: temporal.client,
+      taskQueue,
+      log: pino({ level: 'silent' }),
+      pollMs: 50,
+      refetch: createMirrorRefetch({ db: database.db, keyring, stripe }),
+      ...more,
+    });
+
   it("stores Stripe's current state, not the later arrival, and counts the re-fetch", async () => {
     const current = sim.account().subscriptions.rows.find((s) => s.items.data.length === 1 && s.status === 'active')!;
     const customer = typeof current.customer === 'string' ? current.customer : current.customer.id;
@@ -61,17 +74,7 @@ describe('relay re-fetches when ordering is in doubt', () => {
       });
     }
     const metrics = createMetrics();
-    const stripe = new StripeClients({ endpoint: endpointOf(sim.url) });
-    const relay = new InboxRelay({
-      db: database.db,
-      databaseUrl: database.url,
-      client: temporal.client,
-      taskQueue,
-      log: pino({ level: 'silent' }),
-      pollMs: 50,
-      metrics,
-      refetch: createMirrorRefetch({ db: database.db, keyring, stripe }),
-    });
+    const relay = relayAskingStripe(new StripeClients({ endpoint: endpointOf(sim.url) }), { metrics });
     relay.start();
     try {
       await eventually(() => inboxCounts(database.db, ws), (c) => c.pending === 0 && c.processed === 2);
@@ -109,16 +112,7 @@ describe('relay re-fetches when ordering is in doubt', () => {
     await store(doubtful, 'evt_rrd_2', 52);
     await store(clear, 'evt_rrc_1', 53);
     sim.setOutage({ mode: 'error' });
-    const relay = new InboxRelay({
-      db: database.db,
-      databaseUrl: database.url,
-      client: temporal.client,
-      taskQueue,
-      log: pino({ level: 'silent' }),
-      pollMs: 50,
-      retryBaseMs: 60_000,
-      refetch: createMirrorRefetch({ db: database.db, keyring, stripe: new StripeClients({ endpoint: endpointOf(sim.url), retry: { maxRetries: 0 }, timeoutMs: 2000 }) }),
-    });
+    const relay = relayAskingStripe(new StripeClients({ endpoint: endpointOf(sim.url), retry: { maxRetries: 0 }, timeoutMs: 2000 }), { retryBaseMs: 60_000 });
     relay.start();
     try {
       const rows = () => database.db('webhook_inbox').whereIn('event_id', ['evt_rrd_1', 'evt_rrd_2', 'evt_rrc_1']).orderBy('seq').select<{ event_id: string; status: string; attempts: number }[]>('event_id', 'status', 'attempts');
