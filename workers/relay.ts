@@ -167,20 +167,20 @@ export class InboxRelay {
   }
 
   /**
-   * Delivers customers' due events together, and waits for all of it: the steps of
-   * applyAndCompleteQuiet, then the signals.
-   * @returns the streams that failed, with why; their events are still pending.
+   * Delivers one event on its own and waits for all of it: the steps of
+   * applyAndCompleteQuiet, then its signal if a play acts on it.
+   * @returns why it failed (it is still pending), or undefined when it is done.
    */
-  private async deliver(streams: InboxEvent[][]): Promise<StreamFailure[]> {
+  private async deliverOne(e: InboxEvent): Promise<Error | undefined> {
     const failures: StreamFailure[] = [];
-    const loud = await this.applyAndCompleteQuiet(streams, failures);
-    const byStream = new Map(loud.map((l) => [l.stream, l]));
-    await this.inLanes(
-      loud.map((l) => l.stream),
-      failures,
-      (stream) => this.signalAndComplete(byStream.get(stream)!),
-    );
-    return failures;
+    const [loud] = await this.applyAndCompleteQuiet([[e]], failures);
+    if (!loud) return failures[0]?.err;
+    try {
+      await this.signalAndComplete(loud);
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
   }
 
   /**
@@ -227,9 +227,9 @@ export class InboxRelay {
   private async deliverOneByOne(stream: InboxEvent[], firstErr: Error): Promise<void> {
     if (stream.length > 1) this.opts.log.info({ events: stream.length, err: firstErr.message }, 'relay: batch failed; retrying its events one at a time');
     for (const e of stream) {
-      const failure = stream.length === 1 ? { stream, err: firstErr } : (await this.deliver([[e]]))[0];
-      if (failure) {
-        await this.defer(e, failure.err);
+      const err = stream.length === 1 ? firstErr : await this.deliverOne(e);
+      if (err) {
+        await this.defer(e, err);
         return;
       }
     }
