@@ -34,6 +34,11 @@ export const DUNNING_INVOICES_KEPT = 50;
  * only recorded) replay unchanged.
  */
 export const PLAYS_ROUTING_PATCH = 'customer-routes-events-to-plays';
+/**
+ * Guards skipping the forward to a dunning workflow this run saw end: histories
+ * recorded before it signalled the ended workflow (and recorded the failure).
+ */
+export const SKIP_ENDED_DUNNING_PATCH = 'customer-skips-ended-dunning';
 
 export interface CustomerWorkflowInput {
   workspaceId: string;
@@ -63,6 +68,11 @@ export async function customerWorkflow(input: CustomerWorkflowInput): Promise<vo
   // Routing happens in the main loop, one event at a time, so a payment that arrives
   // right after its failure reaches a dunning workflow that has already started.
   const pending: StripeEventSignal[] = [...(input.pendingEvents ?? [])];
+  // Dunnings this run started and saw end (their completion reaches the parent anyway):
+  // a later payment or subscription end has nothing left to stop there, and a signal to
+  // an ended workflow costs Temporal a failed delivery and this workflow another task.
+  // Not carried across continue-as-new: a later run forwards, and learns from the failure.
+  const ended = new Set<string>();
 
   const receive = (event: StripeEventSignal) => {
     if (seenSet.has(event.eventId)) return;
@@ -78,6 +88,7 @@ export async function customerWorkflow(input: CustomerWorkflowInput): Promise<vo
   setHandler(recentEventsQuery, () => recent);
 
   const forward = async (invoiceId: string, event: DunningEvent): Promise<boolean> => {
+    if (ended.has(invoiceId) && patched(SKIP_ENDED_DUNNING_PATCH)) return false;
     try {
       await getExternalWorkflowHandle(dunningWorkflowId(input.workspaceId, invoiceId)).signal(dunningEventSignal, event);
       return true;
@@ -92,7 +103,7 @@ export async function customerWorkflow(input: CustomerWorkflowInput): Promise<vo
     if (event.type === 'invoice.payment_failed' && event.objectId) {
       const invoiceId = event.objectId;
       try {
-        await startChild(dunningWorkflow, {
+        const child = await startChild(dunningWorkflow, {
           workflowId: dunningWorkflowId(input.workspaceId, invoiceId),
           args: [{ workspaceId: input.workspaceId, customerId: input.customerId, invoiceId, failedAt: at }],
           // The dunning outlives this run: the customer workflow continues as new.
@@ -105,6 +116,8 @@ export async function customerWorkflow(input: CustomerWorkflowInput): Promise<vo
             { key: PLAY, value: 'dunning' },
           ],
         });
+        const end = () => void ended.add(invoiceId);
+        void child.result().then(end, end);
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         await forward(invoiceId, { kind: 'payment_failed', eventId: event.eventId, subscriptionId: null, at });

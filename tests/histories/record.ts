@@ -135,6 +135,28 @@ const recordings: Recording[] = [
     },
   },
   {
+    // SKIP_ENDED_DUNNING_PATCH: a dunning that ends at once (its invoice is void) gets
+    // nothing when its invoice is paid later; a live one still gets the subscription's end.
+    file: 'customerWorkflow-skips-ended-dunning.json',
+    server: 'dev',
+    async record(env, taskQueue) {
+      const handle = await startCustomer(env, taskQueue, 'cus_skip');
+      const event = (n: number, type: string, objectId: string) => ({ eventId: `evt_skip_${n}`, type, stripeCreated: new Date().toISOString(), objectId, inboxSeq: n });
+      await handle.signal(stripeEventSignal, event(1, 'invoice.payment_failed', 'in_void'));
+      const ended = env.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId('ws_record', 'in_void'));
+      await until('the void invoice’s dunning to end', async () => (await ended.describe()).status.name === 'COMPLETED');
+      await handle.signal(stripeEventSignal, event(2, 'invoice.payment_failed', 'in_live'));
+      const live = env.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId('ws_record', 'in_live'));
+      await until('the live dunning to send its first email', async () => (await live.query(dunningStateQuery)).sentSteps.length === 1);
+      await handle.signal(stripeEventSignal, event(3, 'invoice.payment_succeeded', 'in_void'));
+      await handle.signal(stripeEventSignal, event(4, 'customer.subscription.deleted', 'sub_1'));
+      await live.result();
+      await handle.query(recentEventsQuery);
+      await handle.terminate('recorded');
+      return handle.fetchHistory();
+    },
+  },
+  {
     // Events in batches, as the relay sends a customer's backlog: a batch with a
     // re-delivered id, a failed payment that starts dunning, then its payment.
     file: 'customerWorkflow-event-batches.json',
@@ -205,6 +227,8 @@ async function main(): Promise<void> {
     // Activities run against in-memory stand-ins keyed by workflow id (the routing recording's dunning included).
     world.set(dunningWorkflowId('ws_record', 'in_route'), fakeWorld('auto'));
     world.set(dunningWorkflowId('ws_record', 'in_batch'), fakeWorld('auto'));
+    world.set(dunningWorkflowId('ws_record', 'in_void'), { ...fakeWorld('auto'), invoiceStatus: 'void' });
+    world.set(dunningWorkflowId('ws_record', 'in_live'), fakeWorld('auto'));
     const names = Object.keys(fakeActivities(fakeWorld('off'))) as (keyof ReturnType<typeof fakeActivities>)[];
     const activities = Object.fromEntries(
       names.map((name) => [

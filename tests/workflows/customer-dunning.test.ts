@@ -79,6 +79,34 @@ describe('customerWorkflow routes payment events to dunning', () => {
     await customer.terminate('test done');
   });
 
+  it('sends nothing to a dunning it saw end; a live one still gets the subscription’s end', async () => {
+    const ws = `ws_${randomUUID().slice(0, 8)}`;
+    const closed = fakeWorld('auto');
+    closed.invoiceStatus = 'void';
+    worlds.set(dunningWorkflowId(ws, 'in_void'), closed);
+    const live = fakeWorld('auto');
+    worlds.set(dunningWorkflowId(ws, 'in_live'), live);
+    const customer = await server.client.workflow.start<typeof customerWorkflow>('customerWorkflow', { taskQueue, workflowId: `customer:${ws}:cus_4`, args: [{ workspaceId: ws, customerId: 'cus_4' }] });
+    await customer.signal(stripeEventSignal, event('invoice.payment_failed', 'in_void'));
+    const ended = server.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId(ws, 'in_void'));
+    await eventually(() => ended.describe(), (d) => d.status.name === 'COMPLETED');
+    expect(await ended.result()).toEqual({ outcome: 'invoice_closed', sentSteps: [] });
+    await customer.signal(stripeEventSignal, event('invoice.payment_failed', 'in_live'));
+    const dunning = server.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId(ws, 'in_live'));
+    await eventually(() => dunning.query(dunningStateQuery), (s) => s.sentSteps.length === 1);
+    // The ended invoice is paid after all, then the subscription ends.
+    await customer.signal(stripeEventSignal, event('invoice.payment_succeeded', 'in_void'));
+    await customer.signal(stripeEventSignal, event('customer.subscription.deleted', 'sub_1'));
+    expect(await dunning.result()).toEqual({ outcome: 'subscription_deleted', sentSteps: [0] });
+
+    const history = await customer.fetchHistory();
+    const signalled = (history.events ?? []).flatMap((e) => (e.signalExternalWorkflowExecutionInitiatedEventAttributes ? [e.signalExternalWorkflowExecutionInitiatedEventAttributes.workflowExecution?.workflowId] : []));
+    // Only the live dunning was signalled (the subscription's end); no delivery to the ended one was tried.
+    expect(signalled).toEqual([dunningWorkflowId(ws, 'in_live')]);
+    expect((history.events ?? []).some((e) => e.signalExternalWorkflowExecutionFailedEventAttributes)).toBe(false);
+    await customer.terminate('test done');
+  });
+
   it("forwards the subscription's deletion, and keeps dunning running when the customer workflow is gone", async () => {
     const ws = `ws_${randomUUID().slice(0, 8)}`;
     const world = fakeWorld('auto');
