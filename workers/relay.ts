@@ -97,6 +97,10 @@ export class InboxRelay {
   private loopDone: Promise<void> | undefined;
   /** Customers whose signal is under way, by stream key. */
   private readonly signalling = new Map<string, Promise<unknown>>();
+  /** Customers in a pass whose analytics and completion are under way, by stream key. */
+  private readonly passing = new Set<string>();
+  /** Those passes' remaining work (see startPass). */
+  private readonly passTails = new Set<Promise<void>>();
 
   constructor(private readonly opts: RelayOptions) {}
 
@@ -110,7 +114,7 @@ export class InboxRelay {
     this.running = false;
     this.wakeUp?.();
     await this.loopDone;
-    await Promise.all(this.signalling.values());
+    await this.settle();
     await this.dropListener();
   }
 
@@ -120,7 +124,7 @@ export class InboxRelay {
       try {
         if (!this.listener) await this.connectListener();
         if (!this.leader) this.leader = await this.tryLead();
-        const done = this.leader ? await this.relayBatch() : 0;
+        const done = this.leader ? await this.startPass() : 0;
         if (done === 0) await this.sleep(pollMs);
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'relay: database unavailable; retrying');
@@ -131,19 +135,47 @@ export class InboxRelay {
   }
 
   /**
-   * One pass over the oldest pending events. Customers whose events a play acts on
-   * are signalled in the background (passes leave them out until that is done), so
-   * a slow signal holds back only its own customer's events, as long as fewer than
-   * `signalLanes` signals are under way.
-   * @returns how many events this pass took on.
+   * Starts a pass over the oldest pending events and returns how many it took on once
+   * their mirror writes are done; the pass's analytics, completion and signals go on in
+   * the background, so the next pass reads and mirrors while this one recomputes (its
+   * customers are left out of the next passes' heads until it is done: one customer's
+   * events never run in two passes at once). At most two passes overlap. Customers
+   * whose events a play acts on are signalled in the background too (and left out the
+   * same way), so a slow signal holds back only its own customer's events, as long as
+   * fewer than `signalLanes` signals are under way.
    */
-  private async relayBatch(): Promise<number> {
-    const { db, batchSize = 250 } = this.opts;
-    const events = await pendingInboxEvents(db, batchSize, batchSize * 5, [...this.signalling.keys()]);
+  private async startPass(): Promise<number> {
+    const { db, log, batchSize = 250 } = this.opts;
+    while (this.passTails.size >= 2) await Promise.race(this.passTails);
+    const events = await pendingInboxEvents(db, batchSize, batchSize * 5, [...this.signalling.keys(), ...this.passing]);
     const streams = dueStreams(events, Date.now());
     if (streams.length === 0) return 0;
+    const keys = streams.map((s) => streamKey(s[0]!));
+    for (const k of keys) this.passing.add(k);
     const failures: StreamFailure[] = [];
-    for (const loud of await this.applyAndCompleteQuiet(streams, failures)) {
+    let mirrored: InboxEvent[][];
+    try {
+      mirrored = await this.mirror(streams, failures);
+    } catch (err) {
+      for (const k of keys) this.passing.delete(k);
+      throw err;
+    }
+    const tail: Promise<void> = this.finishPass(mirrored, failures)
+      // Events whose pass failed stay pending; a later pass takes them again.
+      .catch((err: Error) => log.warn({ err: err.message }, 'relay: pass failed; its events stay pending'))
+      .finally(() => {
+        for (const k of keys) this.passing.delete(k);
+        this.passTails.delete(tail);
+        // Those customers' later events may be waiting for this pass.
+        this.wakeUp?.();
+      });
+    this.passTails.add(tail);
+    return streams.reduce((n, s) => n + s.length, 0);
+  }
+
+  /** A pass after its mirror writes: analytics, completion, signals, and its failures one by one. */
+  private async finishPass(mirrored: InboxEvent[][], failures: StreamFailure[]): Promise<void> {
+    for (const loud of await this.recomputeAndCompleteQuiet(mirrored, failures)) {
       await this.signalSlot();
       const key = streamKey(loud.stream[0]!);
       const task = this.signalAndComplete(loud)
@@ -157,7 +189,12 @@ export class InboxRelay {
       this.signalling.set(key, task);
     }
     for (const { stream, err } of failures) await this.deliverOneByOne(stream, err);
-    return streams.reduce((n, s) => n + s.length, 0);
+  }
+
+  /** Waits for the passes and the signals under way. */
+  private async settle(): Promise<void> {
+    await Promise.all(this.passTails);
+    await Promise.all(this.signalling.values());
   }
 
   /** Waits until fewer than `signalLanes` signals are under way. */
@@ -191,7 +228,11 @@ export class InboxRelay {
    * @returns the customers whose events still need their signal, with those events.
    */
   private async applyAndCompleteQuiet(streams: InboxEvent[][], failures: StreamFailure[]): Promise<LoudStream[]> {
-    const mirrored = await this.mirror(streams, failures);
+    return this.recomputeAndCompleteQuiet(await this.mirror(streams, failures), failures);
+  }
+
+  /** applyAndCompleteQuiet after the mirror writes. */
+  private async recomputeAndCompleteQuiet(mirrored: InboxEvent[][], failures: StreamFailure[]): Promise<LoudStream[]> {
     const recomputed = await this.recompute(mirrored, failures);
     const forPlays = await this.eventsForPlays(recomputed);
     const loud = recomputed.filter((s) => forPlays.get(s)!.length > 0).map((stream) => ({ stream, forPlays: forPlays.get(stream)! }));
@@ -406,9 +447,9 @@ export class InboxRelay {
     const listener = this.listener;
     this.listener = undefined;
     this.leader = false;
-    // Signals under way finish first: the leadership lock goes with the listener, and
-    // another relay must not take on the same customers while they run.
-    await Promise.all(this.signalling.values());
+    // Passes and signals under way finish first: the leadership lock goes with the
+    // listener, and another relay must not take on the same customers while they run.
+    await this.settle();
     if (listener) await listener.end().catch(() => undefined);
   }
 

@@ -46,10 +46,10 @@ describe('relay batches per customer', () => {
 
   let n = 0;
   /** Stores an event about `object` of `customer` in the inbox, as the ingress would. */
-  async function storeEvent(type: string, customer: string, object: Json): Promise<string> {
+  async function storeEvent(type: string, customer: string, object: Json, workspaceId = ws): Promise<string> {
     const event = stripeEvent(type, { ...object, customer }, { id: `evt_batch_${++n}`, created: 1_700_000_000 + n });
     await insertInboxEvent(database.db, {
-      workspaceId: ws,
+      workspaceId,
       eventId: event.id as string,
       type,
       customerId: customer,
@@ -65,11 +65,11 @@ describe('relay batches per customer', () => {
    * Stores a subscription event for `customer` with the item's quantity. By default the
    * subscription's end: a type the plays act on, so each delivery reaches the workflow.
    */
-  function store(customer: string, quantity: number, object: Json = {}, type = 'customer.subscription.deleted'): Promise<string> {
+  function store(customer: string, quantity: number, object: Json = {}, type = 'customer.subscription.deleted', workspaceId = ws): Promise<string> {
     const sub = stripeFixture('subscription');
     const items = sub.items as { data: Json[] };
     const subId = `sub_${customer}`;
-    return storeEvent(type, customer, { ...sub, id: subId, quantity, items: { ...items, has_more: false, data: [{ ...items.data[0], id: `si_${customer}`, quantity, subscription: subId }] }, ...object });
+    return storeEvent(type, customer, { ...sub, id: subId, quantity, items: { ...items, has_more: false, data: [{ ...items.data[0], id: `si_${customer}`, quantity, subscription: subId }] }, ...object }, workspaceId);
   }
 
   const invoice = (id: string): Json => ({ ...stripeFixture('invoice'), id });
@@ -263,5 +263,48 @@ describe('relay batches per customer', () => {
     await relayUntilProcessed([later]);
     const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_slow')).query(recentEventsQuery);
     expect(recent.map((e) => e.eventId)).toEqual([first, later]);
+  });
+
+  it('overlaps passes: while one waits on its analytics, the next takes other customers, never the same one', async () => {
+    const other = 'ws_batches_other';
+    await insertWorkspace(database.db, keyring, { id: other, name: other, webhookSecret: 'whsec_other' });
+    const statusOf = async (id: string) => (await database.db('webhook_inbox').where({ event_id: id }).first<{ status: string }>('status')).status;
+    const quantityOf = async (customer: string) => (await database.db('stripe_subscription_items').where({ workspace_id: ws, id: `si_${customer}` }).first<{ quantity: number }>('quantity'))?.quantity;
+    // Holding the workspace's analytics lock keeps a pass with its customers in its recompute.
+    let unlock = () => undefined as void;
+    const held = new Promise<void>((resolve) => (unlock = resolve));
+    let locked = () => undefined as void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const lock = database.db.transaction(async (trx) => {
+      await trx.raw(`select pg_advisory_xact_lock(hashtext('analytics:' || ?))`, [ws]);
+      locked();
+      await held;
+    });
+    await isLocked;
+    const first = await store('cus_overlap', 1, {}, 'customer.subscription.updated');
+    const r = relay();
+    r.start();
+    try {
+      // The first pass has mirrored its event and waits for the analytics.
+      await eventually(() => quantityOf('cus_overlap'), (q) => q === 1);
+      const second = await store('cus_overlap', 2, {}, 'customer.subscription.updated');
+      const elsewhere = await store('cus_elsewhere', 1, {}, 'customer.subscription.updated', other);
+      // A later pass goes through for another workspace's customer...
+      await eventually(() => statusOf(elsewhere), (s) => s === 'processed');
+      // ...but leaves the customer of the waiting pass alone: its later event is not even mirrored.
+      expect(await statusOf(first)).toBe('pending');
+      expect(await statusOf(second)).toBe('pending');
+      expect(await quantityOf('cus_overlap')).toBe(1);
+      unlock();
+      await lock;
+      await eventually(() => Promise.all([statusOf(first), statusOf(second)]), (st) => st.every((s) => s === 'processed'));
+      expect(await quantityOf('cus_overlap')).toBe(2);
+      const processed = await database.db('webhook_inbox').whereIn('event_id', [first, second]).orderBy('processed_at').select<{ event_id: string }[]>('event_id');
+      expect(processed.map((p) => p.event_id)).toEqual([first, second]);
+    } finally {
+      unlock();
+      await lock;
+      await r.stop();
+    }
   });
 });
