@@ -46,7 +46,8 @@ done
 bash "$here/pg.sh" start "$data/postgres" "$pg_port"
 
 step "starting the Temporal dev server on 127.0.0.1:$temporal_port (UI :$ui_port)"
-"$TEMPORAL_BIN" server start-dev --ip 127.0.0.1 --port "$temporal_port" --ui-port "$ui_port" \
+# At the worker's lower CPU priority: it serves the plays, which can wait; webhooks cannot.
+nice -n 10 "$TEMPORAL_BIN" server start-dev --ip 127.0.0.1 --port "$temporal_port" --ui-port "$ui_port" \
   --db-filename "$data/temporal.db" --log-level warn >"$data/logs/temporal.log" 2>&1 &
 pids+=($!)
 wait_for_port "$temporal_port" "Temporal" "${pids[-1]}"

@@ -10,12 +10,14 @@ export interface TemporalDevServer {
 
 /**
  * Starts `temporal server start-dev` on a loopback port and waits until it answers.
- * With `dbFile` its state survives a stop and a restart on the same port.
+ * With `dbFile` its state survives a stop and a restart on the same port; with `nice`
+ * it runs at that lower CPU priority (as `npm start` runs it beside the API).
  */
-export async function startTemporalDevServer(port: number, dbFile?: string): Promise<TemporalDevServer> {
+export async function startTemporalDevServer(port: number, dbFile?: string, opts: { nice?: number } = {}): Promise<TemporalDevServer> {
   const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
   if (dbFile) args.push('--db-filename', dbFile);
-  const child: ChildProcess = spawn(toolPaths().temporal, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const cmd = opts.nice ? ['nice', '-n', String(opts.nice), toolPaths().temporal, ...args] : [toolPaths().temporal, ...args];
+  const child: ChildProcess = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
   const address = `127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
