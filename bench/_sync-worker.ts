@@ -36,6 +36,7 @@ async function main(): Promise<void> {
   const stripe = new StripeClients({ endpoint: stripeEndpointFromEnv() });
   const worker = await createWorker({
     connection: native,
+    client,
     namespace: 'default',
     taskQueue: env.BENCH_TASK_QUEUE,
     overrides: {

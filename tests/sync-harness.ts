@@ -71,6 +71,7 @@ export async function syncHarness(simOptions: SimulatorOptions, opts: { keySpec?
     async startWorker() {
       const worker = await createWorker({
         connection: server.nativeConnection,
+        client: server.client,
         namespace: 'default',
         taskQueue,
         overrides: { workflowBundle: await workflowBundle(), activities: { ...createSyncActivities({ db, keyring, stripe, client: server.client, log, progressEveryMs: 200 }), ...createAnalyticsActivities({ db }) } },

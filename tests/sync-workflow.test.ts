@@ -52,7 +52,7 @@ const taskQueue = uniqueTaskQueue('sync-wf');
 
 beforeAll(async () => {
   env = await timeSkippingEnv();
-  worker = await createWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
+  worker = await createWorker({ connection: env.nativeConnection, client: env.client, namespace: env.namespace ?? 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
   running = worker.run();
 });
 

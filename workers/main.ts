@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     ...(email.defaultFrom ? { defaultFrom: { fromEmail: email.defaultFrom, fromName: null, replyTo: null } } : {}),
   });
   const syncActivities = createSyncActivities({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients, client, log: log.child({ component: 'sync' }) });
-  const worker = await createWorker({ connection, namespace, taskQueue: config.TEMPORAL_TASK_QUEUE, overrides: { activities: { ...activities, ...syncActivities } } });
+  const worker = await createWorker({ connection, client, namespace, taskQueue: config.TEMPORAL_TASK_QUEUE, overrides: { activities: { ...activities, ...syncActivities } } });
   const metrics = createMetrics();
   registerInboxGauges(metrics, () => inboxBacklog(db));
   const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.WORKER_METRICS_PORT);

@@ -5,12 +5,14 @@ import {
   getExternalWorkflowHandle,
   ParentClosePolicy,
   patched,
+  proxyLocalActivities,
   setHandler,
   startChild,
   workflowInfo,
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { PlayHubActivities } from '../activities/play-hub';
 import { playInterest } from '../domain/play-routing';
 import { dunningWorkflow } from './dunning';
 import { dunningWorkflowId } from './ids';
@@ -39,6 +41,17 @@ export const PLAYS_ROUTING_PATCH = 'customer-routes-events-to-plays';
  * recorded before it signalled the ended workflow (and recorded the failure).
  */
 export const SKIP_ENDED_DUNNING_PATCH = 'customer-skips-ended-dunning';
+/**
+ * Guards starting and signalling the plays through local activities (activities/
+ * play-hub.ts) instead of a child workflow and external signals: histories recorded
+ * before it started children and signalled them.
+ */
+export const PLAYS_BY_LOCAL_ACTIVITY_PATCH = 'customer-plays-by-local-activity';
+
+const hub = proxyLocalActivities<PlayHubActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
 
 export interface CustomerWorkflowInput {
   workspaceId: string;
@@ -58,7 +71,9 @@ export interface CustomerWorkflowInput {
  * the mirror and the analytics take all of them). It records each event once,
  * whatever the delivery count, and routes it to the customer's plays: a failed
  * payment starts the invoice's dunning workflow; a payment or the subscription's end
- * is forwarded to it.
+ * is forwarded to it. Starts and forwards go through local activities
+ * (activities/play-hub.ts); runs from before PLAYS_BY_LOCAL_ACTIVITY_PATCH started the
+ * dunnings as children and signalled them from here.
  */
 export async function customerWorkflow(input: CustomerWorkflowInput): Promise<void> {
   const recent: StripeEventSignal[] = [...(input.recentEvents ?? [])];
@@ -68,7 +83,7 @@ export async function customerWorkflow(input: CustomerWorkflowInput): Promise<vo
   // Routing happens in the main loop, one event at a time, so a payment that arrives
   // right after its failure reaches a dunning workflow that has already started.
   const pending: StripeEventSignal[] = [...(input.pendingEvents ?? [])];
-  // Dunnings this run started and saw end (their completion reaches the parent anyway):
+  // Dunnings this run started as children and saw end (their completion reaches the parent anyway):
   // a later payment or subscription end has nothing left to stop there, and a signal to
   // an ended workflow costs Temporal a failed delivery and this workflow another task.
   // Not carried across continue-as-new: a later run forwards, and learns from the failure.
@@ -89,6 +104,7 @@ export async function customerWorkflow(input: CustomerWorkflowInput): Promise<vo
 
   const forward = async (invoiceId: string, event: DunningEvent): Promise<boolean> => {
     if (ended.has(invoiceId) && patched(SKIP_ENDED_DUNNING_PATCH)) return false;
+    if (patched(PLAYS_BY_LOCAL_ACTIVITY_PATCH)) return hub.signalDunningPlay({ workspaceId: input.workspaceId, invoiceId, event });
     try {
       await getExternalWorkflowHandle(dunningWorkflowId(input.workspaceId, invoiceId)).signal(dunningEventSignal, event);
       return true;
@@ -98,9 +114,20 @@ export async function customerWorkflow(input: CustomerWorkflowInput): Promise<vo
     }
   };
 
+  const remember = (invoiceId: string) => {
+    if (!dunningInvoices.includes(invoiceId)) dunningInvoices.push(invoiceId);
+    if (dunningInvoices.length > DUNNING_INVOICES_KEPT) dunningInvoices.shift();
+  };
+
   const route = async (event: StripeEventSignal): Promise<void> => {
     const at = event.stripeCreated;
-    if (event.type === 'invoice.payment_failed' && event.objectId) {
+    if (event.type === 'invoice.payment_failed' && event.objectId && patched(PLAYS_BY_LOCAL_ACTIVITY_PATCH)) {
+      const invoiceId = event.objectId;
+      const started = await hub.startDunningPlay({ workspaceId: input.workspaceId, customerId: input.customerId, invoiceId, failedAt: at });
+      // One dunning per invoice, ever: a later failure of a running one is passed on to it.
+      if (started === 'already_started') await forward(invoiceId, { kind: 'payment_failed', eventId: event.eventId, subscriptionId: null, at });
+      remember(invoiceId);
+    } else if (event.type === 'invoice.payment_failed' && event.objectId) {
       const invoiceId = event.objectId;
       try {
         const child = await startChild(dunningWorkflow, {
@@ -122,8 +149,7 @@ export async function customerWorkflow(input: CustomerWorkflowInput): Promise<vo
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         await forward(invoiceId, { kind: 'payment_failed', eventId: event.eventId, subscriptionId: null, at });
       }
-      if (!dunningInvoices.includes(invoiceId)) dunningInvoices.push(invoiceId);
-      if (dunningInvoices.length > DUNNING_INVOICES_KEPT) dunningInvoices.shift();
+      remember(invoiceId);
     } else if (event.type === 'invoice.payment_succeeded' && event.objectId && dunningInvoices.includes(event.objectId)) {
       await forward(event.objectId, { kind: 'payment_succeeded', eventId: event.eventId, subscriptionId: null, at });
       dunningInvoices.splice(dunningInvoices.indexOf(event.objectId), 1);

@@ -66,7 +66,7 @@ describe('dunning end to end', () => {
       stripe: createStripeReader(workspaceStripeClients(database.db, keyring, stripeClients)),
       email: createSendGridSender({ apiKey: 'SG.e2e', baseUrl: receiver.url }),
     });
-    worker = await createWorker({ connection: temporal.nativeConnection, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
+    worker = await createWorker({ connection: temporal.nativeConnection, client: temporal.client, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
     running = worker.run();
     relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log, pollMs: 200 });
     relay.start();

@@ -69,6 +69,7 @@ export async function connectDevServer(): Promise<DevServer> {
 export async function runWorker(server: DevServer, taskQueue: string): Promise<{ worker: Worker; stop(): Promise<void> }> {
   const worker = await createWorker({
     connection: server.nativeConnection,
+    client: server.client,
     namespace: 'default',
     taskQueue,
     overrides: { workflowBundle: await workflowBundle() },

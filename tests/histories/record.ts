@@ -13,6 +13,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { temporal } from '@temporalio/proto';
+import { createPlayHubActivities } from '../../activities/play-hub';
 import type { customerWorkflow } from '../../workflows/customer';
 import type { dunningWorkflow } from '../../workflows/dunning';
 import { customerWorkflowId, dunningWorkflowId } from '../../workflows/ids';
@@ -118,6 +119,7 @@ const recordings: Recording[] = [
     // The dev server: the dunning workflows start with search attributes, which the
     // time-skipping server cannot register.
     server: 'dev',
+    frozen: 'recorded before PLAYS_BY_LOCAL_ACTIVITY_PATCH: the dunning started as a child and signalled from the workflow',
     async record(env, taskQueue) {
       const handle = await startCustomer(env, taskQueue, 'cus_route');
       const event = (n: number, type: string, objectId: string) => ({ eventId: `evt_route_${n}`, type, stripeCreated: new Date().toISOString(), objectId, inboxSeq: n });
@@ -139,6 +141,7 @@ const recordings: Recording[] = [
     // nothing when its invoice is paid later; a live one still gets the subscription's end.
     file: 'customerWorkflow-skips-ended-dunning.json',
     server: 'dev',
+    frozen: 'recorded before PLAYS_BY_LOCAL_ACTIVITY_PATCH: the only history where a child seen to end is not signalled',
     async record(env, taskQueue) {
       const handle = await startCustomer(env, taskQueue, 'cus_skip');
       const event = (n: number, type: string, objectId: string) => ({ eventId: `evt_skip_${n}`, type, stripeCreated: new Date().toISOString(), objectId, inboxSeq: n });
@@ -157,10 +160,34 @@ const recordings: Recording[] = [
     },
   },
   {
+    // PLAYS_BY_LOCAL_ACTIVITY_PATCH: the same story with the dunnings started and
+    // signalled through local activities (markers instead of child and signal events).
+    file: 'customerWorkflow-plays-by-local-activity.json',
+    server: 'dev',
+    async record(env, taskQueue) {
+      const handle = await startCustomer(env, taskQueue, 'cus_hub');
+      const event = (n: number, type: string, objectId: string) => ({ eventId: `evt_hub_${n}`, type, stripeCreated: new Date().toISOString(), objectId, inboxSeq: n });
+      await handle.signal(stripeEventSignal, event(1, 'invoice.payment_failed', 'in_hub_void'));
+      const ended = env.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId('ws_record', 'in_hub_void'));
+      await until('the void invoice’s dunning to end', async () => (await ended.describe()).status.name === 'COMPLETED');
+      await handle.signal(stripeEventSignal, event(2, 'invoice.payment_failed', 'in_hub_live'));
+      await handle.signal(stripeEventSignal, event(3, 'invoice.payment_failed', 'in_hub_live'));
+      const live = env.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId('ws_record', 'in_hub_live'));
+      await until('the live dunning to send its first email', async () => (await live.query(dunningStateQuery)).sentSteps.length === 1);
+      await handle.signal(stripeEventSignal, event(4, 'invoice.payment_succeeded', 'in_hub_void'));
+      await handle.signal(stripeEventSignal, event(5, 'customer.subscription.deleted', 'sub_1'));
+      await live.result();
+      await handle.query(recentEventsQuery);
+      await handle.terminate('recorded');
+      return handle.fetchHistory();
+    },
+  },
+  {
     // Events in batches, as the relay sends a customer's backlog: a batch with a
     // re-delivered id, a failed payment that starts dunning, then its payment.
     file: 'customerWorkflow-event-batches.json',
     server: 'dev',
+    frozen: 'recorded before PLAYS_BY_LOCAL_ACTIVITY_PATCH: the dunning started as a child and signalled from the workflow',
     async record(env, taskQueue) {
       const handle = await startCustomer(env, taskQueue, 'cus_batch');
       const event = (n: number, type: string, objectId: string) => ({ eventId: `evt_batch_${n}`, type, stripeCreated: new Date().toISOString(), objectId, inboxSeq: n });
@@ -229,6 +256,8 @@ async function main(): Promise<void> {
     world.set(dunningWorkflowId('ws_record', 'in_batch'), fakeWorld('auto'));
     world.set(dunningWorkflowId('ws_record', 'in_void'), { ...fakeWorld('auto'), invoiceStatus: 'void' });
     world.set(dunningWorkflowId('ws_record', 'in_live'), fakeWorld('auto'));
+    world.set(dunningWorkflowId('ws_record', 'in_hub_void'), { ...fakeWorld('auto'), invoiceStatus: 'void' });
+    world.set(dunningWorkflowId('ws_record', 'in_hub_live'), fakeWorld('auto'));
     const names = Object.keys(fakeActivities(fakeWorld('off'))) as (keyof ReturnType<typeof fakeActivities>)[];
     const activities = Object.fromEntries(
       names.map((name) => [
@@ -241,7 +270,7 @@ async function main(): Promise<void> {
         },
       ]),
     );
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: workflowsPath(), activities });
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: workflowsPath(), activities: { ...createPlayHubActivities({ client: env.client }), ...activities } });
     await worker.runUntil(async () => {
       const history = await recording.record(env, taskQueue);
       const file = path.join(__dirname, recording.file);

@@ -62,7 +62,7 @@ describe('relay survives Temporal being down', () => {
     client = new Client({ connection: clientConnection });
     native = await NativeConnection.connect({ address: temporal.address });
     const taskQueue = uniqueTaskQueue('outage');
-    const worker = await createWorker({ connection: native, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle() } });
+    const worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle() } });
     const running = worker.run();
     stopWorker = async () => {
       worker.shutdown();

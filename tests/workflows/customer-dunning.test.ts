@@ -7,6 +7,8 @@ import type { dunningWorkflow } from '../../workflows/dunning';
 import { dunningWorkflowId } from '../../workflows/ids';
 import { stripeEventSignal } from '../../workflows/messages';
 import { dunningStateQuery } from '../../workflows/play-messages';
+import { PLAY } from '../../workflows/search-attributes';
+import { temporal } from '@temporalio/proto';
 import { connectDevServer, uniqueTaskQueue, workflowBundle, type DevServer } from '../helpers/temporal';
 import { fakeActivities, fakeWorld, type FakeWorld } from './dunning-activities';
 
@@ -36,7 +38,7 @@ describe('customerWorkflow routes payment events to dunning', () => {
         },
       ]),
     );
-    worker = await createWorker({ connection: server.nativeConnection, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
+    worker = await createWorker({ connection: server.nativeConnection, client: server.client, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
     running = worker.run();
   });
 
@@ -79,7 +81,7 @@ describe('customerWorkflow routes payment events to dunning', () => {
     await customer.terminate('test done');
   });
 
-  it('sends nothing to a dunning it saw end; a live one still gets the subscription’s end', async () => {
+  it('starts and tells its dunnings through local activities: no child or external-signal events in its history', async () => {
     const ws = `ws_${randomUUID().slice(0, 8)}`;
     const closed = fakeWorld('auto');
     closed.invoiceStatus = 'void';
@@ -94,16 +96,21 @@ describe('customerWorkflow routes payment events to dunning', () => {
     await customer.signal(stripeEventSignal, event('invoice.payment_failed', 'in_live'));
     const dunning = server.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId(ws, 'in_live'));
     await eventually(() => dunning.query(dunningStateQuery), (s) => s.sentSteps.length === 1);
-    // The ended invoice is paid after all, then the subscription ends.
+    // Started as a play of its own, findable like one.
+    expect((await dunning.describe()).typedSearchAttributes.get(PLAY)).toBe('dunning');
+    // The ended invoice is paid after all (nothing left to stop), then the subscription ends.
     await customer.signal(stripeEventSignal, event('invoice.payment_succeeded', 'in_void'));
     await customer.signal(stripeEventSignal, event('customer.subscription.deleted', 'sub_1'));
     expect(await dunning.result()).toEqual({ outcome: 'subscription_deleted', sentSteps: [0] });
+    // The ended one took no signal.
+    expect((await ended.fetchHistory()).events?.some((e) => e.workflowExecutionSignaledEventAttributes)).toBe(false);
 
-    const history = await customer.fetchHistory();
-    const signalled = (history.events ?? []).flatMap((e) => (e.signalExternalWorkflowExecutionInitiatedEventAttributes ? [e.signalExternalWorkflowExecutionInitiatedEventAttributes.workflowExecution?.workflowId] : []));
-    // Only the live dunning was signalled (the subscription's end); no delivery to the ended one was tried.
-    expect(signalled).toEqual([dunningWorkflowId(ws, 'in_live')]);
-    expect((history.events ?? []).some((e) => e.signalExternalWorkflowExecutionFailedEventAttributes)).toBe(false);
+    const types = ((await customer.fetchHistory()).events ?? []).map((e) => e.eventType);
+    const { EventType } = temporal.api.enums.v1;
+    expect(types).not.toContain(EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED);
+    expect(types).not.toContain(EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED);
+    // Two starts and two signals (the payment, tried and refused; the subscription's end), each a local activity's marker.
+    expect(types.filter((t) => t === EventType.EVENT_TYPE_MARKER_RECORDED).length).toBeGreaterThanOrEqual(4);
     await customer.terminate('test done');
   });
 

@@ -24,7 +24,7 @@ describe('customerWorkflow (time-skipping test server)', () => {
 
   beforeAll(async () => {
     env = await timeSkippingEnv();
-    worker = await createWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, overrides: { workflowBundle: await workflowBundle() } });
+    worker = await createWorker({ connection: env.nativeConnection, client: env.client, namespace: env.namespace ?? 'default', taskQueue, overrides: { workflowBundle: await workflowBundle() } });
     running = worker.run();
   });
 

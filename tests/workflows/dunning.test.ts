@@ -40,6 +40,7 @@ describe('dunningWorkflow (time-skipping test server)', () => {
     );
     worker = await createWorker({
       connection: env.nativeConnection,
+      client: env.client,
       namespace: env.namespace ?? 'default',
       taskQueue,
       overrides: { workflowBundle: await workflowBundle(), activities: route },
