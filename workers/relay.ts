@@ -6,6 +6,7 @@ import { recomputeCustomers } from '../activities/analytics';
 import { applyEventsToMirror } from './mirror-events';
 import type { MirrorRefetch } from './mirror-refetch';
 import { groupBy } from '../domain/group-by';
+import { createBatcher } from '../platform/batcher';
 import { playInterest } from '../domain/play-routing';
 import { changesMrrInputs, isSubscribedEventType, type SubscribedEventType } from '../domain/stripe-events';
 import type { Logger } from '../platform/logger';
@@ -101,6 +102,11 @@ export class InboxRelay {
   private readonly passing = new Set<string>();
   /** Those passes' remaining work (see startPass). */
   private readonly passTails = new Set<Promise<void>>();
+  /**
+   * Completes signalled customers' events: those whose signals return while one
+   * completion is under way go together in the next (one statement, not one each).
+   */
+  private readonly completeSignalled = createBatcher((streams: InboxEvent[][]) => this.complete(streams));
 
   constructor(private readonly opts: RelayOptions) {}
 
@@ -243,7 +249,7 @@ export class InboxRelay {
   /** One signal with the customer's events for its plays, then the whole stream is done. */
   private async signalAndComplete({ stream, forPlays }: LoudStream): Promise<void> {
     await this.signal(forPlays);
-    await this.complete([stream]);
+    await this.completeSignalled(stream);
   }
 
   /** Marks events done (one statement) and counts them. */
