@@ -96,12 +96,12 @@ function load(url: string, requests: { body: string; signature: string }[]): Pro
  * The last three kinds reach the plays (domain/play-routing.ts); the rest update the
  * mirror and the analytics only.
  */
-function benchEvent(n: number, now: number, idPrefix: string, forced?: { slot: number; subscription: string }): Record<string, unknown> {
+function benchEvent(n: number, now: number, idPrefix: string): Record<string, unknown> {
   const c = n % customers;
   const round = Math.floor(n / customers);
-  const slot = forced?.slot ?? slotOf(n);
+  const slot = slotOf(n);
   const customer = `cus_bench${c}`;
-  const sub = forced?.subscription ?? `sub_bench${c}`;
+  const sub = `sub_bench${c}`;
   const quantity = 1 + (n % 7);
   const amount = 2900 * quantity;
   const envelope = (type: string, object: Record<string, unknown>) => ({
@@ -168,7 +168,7 @@ function benchEvent(n: number, now: number, idPrefix: string, forced?: { slot: n
       start_date: now - 86400,
       livemode: false,
       metadata: {},
-      items: { object: 'list', has_more: false, data: [{ id: sub.replace('sub_', 'si_'), object: 'subscription_item', quantity, price: { id: 'price_bench', object: 'price' }, created: now - 86400, metadata: {} }] },
+      items: { object: 'list', has_more: false, data: [{ id: `si_bench${c}`, object: 'subscription_item', quantity, price: { id: 'price_bench', object: 'price' }, created: now - 86400, metadata: {} }] },
     });
   }
   if (slot < 16) return envelope('invoice.payment_succeeded', invoice(`in_bench${n}`, true, 1));
@@ -198,22 +198,16 @@ const slotOf = (n: number) => ((n % customers) + Math.floor(n / customers)) % 20
 /** Whether event `n` reaches a play: a failed payment, a recovery (after round 0), a subscription's end. */
 const reachesPlays = (n: number) => slotOf(n) === 16 || slotOf(n) === 19 || (slotOf(n) === 17 && n >= customers);
 
-function signedRequests(count: number, offset: number, idPrefix = 'evt_bench', forced?: (n: number) => { slot: number; subscription: string }): { body: string; signature: string }[] {
+function signedRequests(count: number, offset: number, idPrefix = 'evt_bench'): { body: string; signature: string }[] {
   const now = Math.floor(Date.now() / 1000);
   return Array.from({ length: count }, (_, i) => {
     // Stripe stamps an event when it happens, shortly before sending it: here, at the
     // second the load sends it (relative to the first), so one object's events differ in time.
-    const body = JSON.stringify(benchEvent(offset + i, now + Math.floor(i / rate), idPrefix, forced?.(offset + i)));
+    const body = JSON.stringify(benchEvent(offset + i, now + Math.floor(i / rate), idPrefix));
     return { body, signature: Stripe.webhooks.generateTestHeaderString({ payload: body, secret }) };
   });
 }
 
-/**
- * Each customer's earlier subscription, ended before the run: an event a play hears
- * of, so every customer has a running workflow, as in an account whose customers
- * have had such events before (its own workflow is started once in a customer's life).
- */
-const endedBefore = (n: number) => ({ slot: 19, subscription: `sub_bench_old${n % customers}` });
 
 async function main(): Promise<void> {
   progress(`starting Postgres, the Temporal dev server and the Stripe simulator`);
@@ -283,12 +277,11 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
   const urlOf = (port: number) => `http://127.0.0.1:${port}/webhooks/stripe/${workspaceId}`;
 
   // Steady state, as in an account whose customers have had events before: each has
-  // mirror rows, analytics and a running workflow (an earlier subscription's end), then
-  // one round of the mix (one event per customer), drained before timing.
+  // mirror rows and analytics, and those whose events reached a play have a running
+  // workflow. One round of the mix (one event per customer), drained before timing.
   let warmedUp = 0;
   if (!values.cold) {
-    progress(`warm-up: two events for each of ${customers} customers`);
-    await load(urlOf(apiPort), signedRequests(customers, 0, 'evt_warmup_ended', endedBefore));
+    progress(`warm-up: one event for each of ${customers} customers`);
     await load(urlOf(apiPort), signedRequests(customers, 0, 'evt_warmup'));
     worker ??= startWorker();
     for (let c = await inboxCounts(db); c.pending > 0; c = await inboxCounts(db)) {
@@ -321,8 +314,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     counts = await inboxCounts(db);
   }
   const drainedAt = Date.now();
-  // The warm-up stored two events per customer.
-  const stored = counts.pending + counts.processed + counts.ignored - 2 * warmedUp;
+  const stored = counts.pending + counts.processed + counts.ignored - warmedUp;
   const lagRows = (
     await db.raw<{ rows: { event_id: string; received_ms: number; lag_ms: number }[] }>(
       `select event_id, extract(epoch from received_at) * 1000 as received_ms, extract(epoch from processed_at - received_at) * 1000 as lag_ms from webhook_inbox where event_id like 'evt_bench%'`,
@@ -367,7 +359,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
 
   recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds}${relayDuringLoad ? '' : ' --relay off'}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'a warm-up of two events each (an earlier subscription\'s end, so every customer has a running workflow, then one round of the mix), not timed'}; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
+    `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }
 
