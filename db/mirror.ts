@@ -33,10 +33,27 @@ type Row = Record<string, unknown> & { id: string };
 /** A mirror row as the row mappers below build it (before workspace and state time are added). */
 export type MirrorRow = Row;
 
-/** Upserts rows keyed by (workspace, id) unless the stored state is newer; returns the ids written. */
-async function upsertRows(db: Db, table: MirrorTable, workspaceId: string, stateAt: Date, rows: Row[]): Promise<string[]> {
+/**
+ * When the state written is from: one time for every object (a sync page), or each
+ * object's own by its id (a relay pass writes the events of many seconds in one go).
+ */
+export type StateAt = Date | ReadonlyMap<string, Date>;
+
+function timeOf(stateAt: StateAt, objectId: string): Date {
+  if (stateAt instanceof Date) return stateAt;
+  const t = stateAt.get(objectId);
+  if (!t) throw new Error(`no state time given for ${objectId}`);
+  return t;
+}
+
+/**
+ * Upserts rows keyed by (workspace, id) unless the stored state is newer; returns the
+ * ids written. `ownerOf` names the object whose state time a row takes (itself, or
+ * the parent object of an embedded list's row).
+ */
+async function upsertRows(db: Db, table: MirrorTable, workspaceId: string, stateAt: StateAt, rows: Row[], ownerOf: (r: Row) => string = (r) => r.id): Promise<string[]> {
   if (!rows.length) return [];
-  const full = rows.map((r) => ({ ...r, workspace_id: workspaceId, stripe_state_at: stateAt, synced_at: db.fn.now() }));
+  const full = rows.map((r) => ({ ...r, workspace_id: workspaceId, stripe_state_at: timeOf(stateAt, ownerOf(r)), synced_at: db.fn.now() }));
   const columns = Object.keys(full[0]!).filter((c) => c !== 'workspace_id' && c !== 'id');
   const written: { id: string }[] = await db(table)
     .insert(full)
@@ -59,17 +76,20 @@ export async function mirroredChildren(db: Db, table: MirrorTable, parentColumn:
   return db(table).where({ workspace_id: workspaceId, [parentColumn]: parentId });
 }
 
-/** Deletes children of the written parents that the parents no longer list (one statement). */
-async function pruneChildren(db: Db, table: MirrorTable, parentColumn: string, workspaceId: string, stateAt: Date, keep: Map<string, string[]>): Promise<void> {
+/**
+ * Deletes children of the written parents that the parents no longer list, unless a
+ * child holds newer state than its parent's write (one statement).
+ */
+async function pruneChildren(db: Db, table: MirrorTable, parentColumn: string, workspaceId: string, stateAt: StateAt, keep: Map<string, string[]>): Promise<void> {
   if (!keep.size) return;
   // Child ids are unique across parents in Stripe, so one "not in" list serves all parents.
   const childIds = [...keep.values()].flat();
-  await db(table)
-    .where({ workspace_id: workspaceId })
-    .whereIn(parentColumn, [...keep.keys()])
-    .whereRaw('not (id = any(?))', [childIds])
-    .where('stripe_state_at', '<=', stateAt)
-    .delete();
+  const parents = [...keep.keys()];
+  await db.raw(
+    `delete from ?? as c using unnest(?::text[], ?::timestamptz[]) as p(id, state_at)
+      where c.workspace_id = ? and c.?? = p.id and c.stripe_state_at <= p.state_at and not (c.id = any(?))`,
+    [table, parents, parents.map((id) => timeOf(stateAt, id)), workspaceId, parentColumn, childIds],
+  );
 }
 
 const base = (o: { id: string; livemode: boolean; metadata?: Stripe.Metadata | null; created?: number }) => ({
@@ -270,37 +290,41 @@ export async function upsertCustomers(db: Db, workspaceId: string, customers: (S
  * subscription id, discount terms to store instead of the object's own (see
  * subscriptionRowWithDiscounts).
  */
-export async function upsertSubscriptions(db: Db, workspaceId: string, subs: Stripe.Subscription[], stateAt: Date, discounts?: ReadonlyMap<string, Record<string, unknown>[]>): Promise<string[]> {
+export async function upsertSubscriptions(db: Db, workspaceId: string, subs: Stripe.Subscription[], stateAt: StateAt, discounts?: ReadonlyMap<string, Record<string, unknown>[]>): Promise<string[]> {
   const rows = subs.map((s) => subscriptionRowWithDiscounts(s, discounts?.get(s.id)));
   const written = new Set(await upsertRows(db, 'stripe_subscriptions', workspaceId, stateAt, rows));
   const applied = subs.filter((s) => written.has(s.id));
   const items = applied.flatMap((s) => (s.items?.data ?? []).map((i) => subscriptionItemRow(s.id, i, s.livemode)));
-  await upsertRows(db, 'stripe_subscription_items', workspaceId, stateAt, items);
+  await upsertRows(db, 'stripe_subscription_items', workspaceId, stateAt, items, (r) => r.subscription_id as string);
   const complete = applied.filter((s) => s.items && !s.items.has_more);
   await pruneChildren(db, 'stripe_subscription_items', 'subscription_id', workspaceId, stateAt, new Map(complete.map((s) => [s.id, s.items.data.map((i) => i.id)])));
   return [...written];
 }
 
 /** Invoices with their lines; lines of a complete list replace the stored ones. */
-export async function upsertInvoices(db: Db, workspaceId: string, invoices: Stripe.Invoice[], stateAt: Date): Promise<string[]> {
+export async function upsertInvoices(db: Db, workspaceId: string, invoices: Stripe.Invoice[], stateAt: StateAt): Promise<string[]> {
   const withId = invoices.filter((i): i is Stripe.Invoice & { id: string } => !!i.id);
   const written = new Set(await upsertRows(db, 'stripe_invoices', workspaceId, stateAt, withId.map(invoiceRow)));
   const applied = withId.filter((i) => written.has(i.id));
   const lines = applied.flatMap((i) => (i.lines?.data ?? []).map((l) => invoiceLineRow(i.id, l)));
   // A line id can repeat across invoice revisions of one page; keep the last one.
   const unique = [...new Map(lines.map((l) => [l.id, l])).values()];
-  await upsertRows(db, 'stripe_invoice_lines', workspaceId, stateAt, unique);
+  await upsertRows(db, 'stripe_invoice_lines', workspaceId, stateAt, unique, (r) => r.invoice_id as string);
   const complete = applied.filter((i) => i.lines && !i.lines.has_more);
   await pruneChildren(db, 'stripe_invoice_lines', 'invoice_id', workspaceId, stateAt, new Map(complete.map((i) => [i.id, i.lines.data.map((l) => l.id)])));
   return [...written];
 }
 
-export function upsertCharges(db: Db, workspaceId: string, charges: Stripe.Charge[], stateAt: Date): Promise<string[]> {
+export function upsertCharges(db: Db, workspaceId: string, charges: Stripe.Charge[], stateAt: StateAt): Promise<string[]> {
   return upsertRows(db, 'stripe_charges', workspaceId, stateAt, charges.map(chargeRow));
 }
 
-export function upsertRefunds(db: Db, workspaceId: string, refunds: Stripe.Refund[], stateAt: Date): Promise<string[]> {
-  return upsertRows(db, 'stripe_refunds', workspaceId, stateAt, refunds.map(refundRow));
+/**
+ * Refunds; with `byCharge` each takes its charge's state time (refunds embedded in
+ * charges, keyed by charge id), otherwise its own.
+ */
+export function upsertRefunds(db: Db, workspaceId: string, refunds: Stripe.Refund[], stateAt: StateAt, byCharge = false): Promise<string[]> {
+  return upsertRows(db, 'stripe_refunds', workspaceId, stateAt, refunds.map(refundRow), byCharge ? (r) => r.charge_id as string : undefined);
 }
 
 export function upsertPaymentIntents(db: Db, workspaceId: string, intents: Stripe.PaymentIntent[], stateAt: Date): Promise<string[]> {

@@ -62,6 +62,43 @@ describe('mirror upserts', () => {
     expect((await db('stripe_subscription_items').where({ subscription_id: 'sub_mirror1' })).map((r: { id: string }) => r.id)).toEqual(['si_c']);
   });
 
+  it('writes objects of different times in one go, each as the state of its own time', async () => {
+    const fixture = stripeFixture('subscription') as unknown as Stripe.Subscription;
+    const item = fixture.items.data[0]!;
+    const sub = (id: string, items: string[], quantity: number): Stripe.Subscription => ({
+      ...fixture,
+      id,
+      items: { ...fixture.items, has_more: false, data: items.map((i) => ({ ...item, id: i, quantity, subscription: id })) },
+    });
+    await upsertSubscriptions(db, ws, [sub('sub_early', ['si_e1'], 1)], t('10'));
+    await upsertSubscriptions(db, ws, [sub('sub_late', ['si_l1'], 1)], t('30'));
+    let statements = 0;
+    const count = () => void statements++;
+    db.on('query', count);
+    try {
+      // One call: sub_early moves to :20 with a new item list; sub_late's :20 state is older than what is stored.
+      const written = await upsertSubscriptions(
+        db,
+        ws,
+        [sub('sub_early', ['si_e2'], 2), sub('sub_late', ['si_l2'], 2)],
+        new Map([
+          ['sub_early', t('20')],
+          ['sub_late', t('20')],
+        ]),
+      );
+      expect(written).toEqual(['sub_early']);
+    } finally {
+      db.off('query', count);
+    }
+    // Subscriptions, their items, the removal of items no longer listed: three statements.
+    expect(statements).toBe(3);
+    const items = await db('stripe_subscription_items').whereIn('subscription_id', ['sub_early', 'sub_late']).orderBy('id').select<{ id: string; quantity: number; stripe_state_at: Date }[]>('id', 'quantity', 'stripe_state_at');
+    expect(items.map((i) => [i.id, i.quantity, i.stripe_state_at.toISOString()])).toEqual([
+      ['si_e2', 2, t('20').toISOString()],
+      ['si_l1', 1, t('30').toISOString()],
+    ]);
+  });
+
   it('maps an invoice of the current API version: subscription from parent, tax from total_taxes, paid_at', async () => {
     const fixture = stripeFixture('invoice') as unknown as Stripe.Invoice;
     const inv: Stripe.Invoice = {

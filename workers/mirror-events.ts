@@ -16,6 +16,7 @@ import {
   upsertSubscriptions,
   type MirrorRow,
   type MirrorTable,
+  type StateAt,
 } from '../db/mirror';
 import { mirrorVerdict, sameRowContents, sameRowSet } from '../domain/mirror-compare';
 import { resolveDiscounts, type DiscountTerms } from '../domain/mirror-discounts';
@@ -60,7 +61,7 @@ interface MirrorKind<T extends { id: string }, C = never> {
   complete?(o: T, stored: Record<string, unknown> | undefined): { carry: C } | 'doubt';
   refetch(r: MirrorRefetch, workspaceId: string, id: string): Promise<T | null>;
   /** Writes objects as the state of `stateAt` (newest state wins); returns the ids written. */
-  write(db: Db, workspaceId: string, objects: T[], stateAt: Date, carries: ReadonlyMap<string, C>): Promise<Set<string>>;
+  write(db: Db, workspaceId: string, objects: T[], stateAt: StateAt, carries: ReadonlyMap<string, C>): Promise<Set<string>>;
 }
 
 const subscriptions: MirrorKind<Stripe.Subscription, DiscountTerms[]> = {
@@ -106,9 +107,9 @@ const charges: MirrorKind<Stripe.Charge> = {
   refetch: (r, ws, id) => r.charge(ws, id),
   write: async (db, ws, list, at) => {
     const written = await upsertCharges(db, ws, list, at);
-    // Refunds arrive inside the charge (Stripe lists them under `refunds`).
-    const refunds = list.flatMap((c) => c.refunds?.data ?? []);
-    if (refunds.length) await upsertRefunds(db, ws, refunds, at);
+    // Refunds arrive inside the charge (Stripe lists them under `refunds`): the charge's state time.
+    const refunds = list.flatMap((c) => (c.refunds?.data ?? []).map((r) => ({ ...r, charge: c.id })));
+    if (refunds.length) await upsertRefunds(db, ws, refunds, at, true);
     return new Set(written);
   },
 };
@@ -127,7 +128,7 @@ export interface MirrorEvent {
  * Together: of several events about one object only the newest is written (the
  * others would be overwritten by it), the stored rows of all the objects are read in
  * one query per kind, and the objects whose events are clear are written in one
- * statement per kind and second. A pass of the relay thus costs a few statements per
+ * statement per kind (each as the state of its own event's time). A pass of the relay thus costs a few statements per
  * kind instead of a few per event.
  *
  * A subscription event's discounts are bare ids: the coupon terms the mirror already
@@ -218,7 +219,8 @@ async function applyKind<T extends { id: string }, C>(
   }
   const stored = refetch || kind.complete ? await mirroredRows(db, kind.table, workspaceId, [...newest.keys()]) : new Map<string, MirrorRow>();
 
-  const clear = new Map<number, { targets: Target<T>[]; carries: Map<string, C> }>();
+  const clear: Target<T>[] = [];
+  const carries = new Map<string, C>();
   const doubtful: (Target<T> & { carry: C | undefined })[] = [];
   for (const t of newest.values()) {
     const row = stored.get(t.object.id);
@@ -244,22 +246,20 @@ async function applyKind<T extends { id: string }, C>(
         continue;
       }
     }
-    const at = t.eventAt.getTime();
-    const group = clear.get(at) ?? { targets: [], carries: new Map<string, C>() };
-    group.targets.push(t);
-    if (carry !== undefined) group.carries.set(t.object.id, carry);
-    clear.set(at, group);
+    clear.push(t);
+    if (carry !== undefined) carries.set(t.object.id, carry);
   }
 
-  for (const [at, group] of clear) {
+  if (clear.length > 0) {
+    // One write for all of them, each object as the state of its own event's time.
     const written = await kind.write(
       db,
       workspaceId,
-      group.targets.map((t) => t.object),
-      new Date(at),
-      group.carries,
+      clear.map((t) => t.object),
+      new Map(clear.map((t) => [t.object.id, t.eventAt])),
+      carries,
     );
-    for (const t of group.targets) results[t.index] = { written: written.has(t.object.id), refetched: false };
+    for (const t of clear) results[t.index] = { written: written.has(t.object.id), refetched: false };
   }
 
   // Objects in doubt, a few at a time; one that Stripe cannot give fails only its event.
