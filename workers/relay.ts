@@ -7,6 +7,7 @@ import { applyEventsToMirror } from './mirror-events';
 import type { MirrorRefetch } from './mirror-refetch';
 import { groupBy } from '../domain/group-by';
 import { createBatcher } from '../platform/batcher';
+import { createLimiter } from '../platform/limiter';
 import { playInterest } from '../domain/play-routing';
 import { changesMrrInputs, isSubscribedEventType, type SubscribedEventType } from '../domain/stripe-events';
 import type { Logger } from '../platform/logger';
@@ -32,7 +33,11 @@ export interface RelayOptions {
   batchSize?: number;
   /** How many customers' event streams are mirrored concurrently when one at a time. */
   lanes?: number;
-  /** How many customers' signals may be under way at once (default 64). */
+  /**
+   * How many customers' signals may be under way at once (default 64). Up to sixteen
+   * times as many wait for a lane without holding back the passes; beyond that a pass
+   * waits (Temporal is far behind).
+   */
   signalLanes?: number;
   /** Deadline of one Temporal call. */
   callTimeoutMs?: number;
@@ -108,7 +113,12 @@ export class InboxRelay {
    */
   private readonly completeSignalled = createBatcher((streams: InboxEvent[][]) => this.complete(streams));
 
-  constructor(private readonly opts: RelayOptions) {}
+  /** Runs a signal when one of the `signalLanes` is free. */
+  private readonly inSignalLane: <T>(task: () => Promise<T>) => Promise<T>;
+
+  constructor(private readonly opts: RelayOptions) {
+    this.inSignalLane = createLimiter(opts.signalLanes ?? 64);
+  }
 
   start(): void {
     if (this.running) return;
@@ -147,8 +157,9 @@ export class InboxRelay {
    * customers are left out of the next passes' heads until it is done: one customer's
    * events never run in two passes at once). At most two passes overlap. Customers
    * whose events a play acts on are signalled in the background too (and left out the
-   * same way), so a slow signal holds back only its own customer's events, as long as
-   * fewer than `signalLanes` signals are under way.
+   * same way), `signalLanes` at a time, the others waiting for a lane: a slow signal, or
+   * Temporal falling behind, holds back only those customers' events, and the passes go
+   * on with everyone else.
    */
   private async startPass(): Promise<number> {
     const { db, log, batchSize = 250 } = this.opts;
@@ -182,9 +193,9 @@ export class InboxRelay {
   /** A pass after its mirror writes: analytics, completion, signals, and its failures one by one. */
   private async finishPass(mirrored: InboxEvent[][], failures: StreamFailure[]): Promise<void> {
     for (const loud of await this.recomputeAndCompleteQuiet(mirrored, failures)) {
-      await this.signalSlot();
+      await this.signalQueueRoom();
       const key = streamKey(loud.stream[0]!);
-      const task = this.signalAndComplete(loud)
+      const task = this.inSignalLane(() => this.signalAndComplete(loud))
         .catch((err: Error) => this.deliverOneByOne(loud.stream, err))
         .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'relay: delivery failed; the events stay pending'))
         .finally(() => {
@@ -203,10 +214,10 @@ export class InboxRelay {
     await Promise.all(this.signalling.values());
   }
 
-  /** Waits until fewer than `signalLanes` signals are under way. */
-  private async signalSlot(): Promise<void> {
-    const lanes = this.opts.signalLanes ?? 64;
-    while (this.signalling.size >= lanes) await Promise.race(this.signalling.values());
+  /** Waits until fewer than sixteen times `signalLanes` customers' signals are waiting or under way. */
+  private async signalQueueRoom(): Promise<void> {
+    const limit = (this.opts.signalLanes ?? 64) * 16;
+    while (this.signalling.size >= limit) await Promise.race(this.signalling.values());
   }
 
   /**

@@ -307,4 +307,43 @@ describe('relay batches per customer', () => {
       await r.stop();
     }
   });
+
+  it('keeps passing while signals wait for a lane: Temporal falling behind holds back only the customers it owes', async () => {
+    let release = () => undefined as void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held = 0;
+    const client = new Client({
+      connection: temporal.clientConnection,
+      interceptors: {
+        workflow: [
+          {
+            signalWithStart: async (input, next) => {
+              if (input.options.workflowId === customerWorkflowId(ws, 'cus_lane_slow')) {
+                held++;
+                await gate;
+              }
+              return next(input);
+            },
+          },
+        ],
+      },
+    });
+    const statusOf = async (id: string) => (await database.db('webhook_inbox').where({ event_id: id }).first<{ status: string }>('status')).status;
+    const slow = await store('cus_lane_slow', 1);
+    // One lane, one customer per pass: each loud customer's pass ends with its signal waiting for the lane.
+    const r = new InboxRelay({ db: database.db, databaseUrl: database.url, client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000, signalLanes: 1, batchSize: 1 });
+    r.start();
+    try {
+      await eventually(() => Promise.resolve(held), (h) => h === 1);
+      const waiting = [await store('cus_lane_1', 1), await store('cus_lane_2', 1)];
+      const quiet = await store('cus_lane_quiet', 1, {}, 'customer.subscription.updated');
+      await eventually(() => statusOf(quiet), (st) => st === 'processed');
+      for (const id of [slow, ...waiting]) expect(await statusOf(id)).toBe('pending');
+      release();
+      await eventually(() => Promise.all([slow, ...waiting].map(statusOf)), (st) => st.every((x) => x === 'processed'));
+    } finally {
+      release();
+      await r.stop();
+    }
+  });
 });
