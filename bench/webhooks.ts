@@ -31,6 +31,9 @@ const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '30' },
+    // --ramp S: the same load runs S seconds before the timed seconds, untimed, so the
+    // figures describe the steady state rather than the relay waking from idle.
+    ramp: { type: 'string', default: '10' },
     customers: { type: 'string', default: '2000' },
     // --relay off: measure ingress alone (no worker competing for the two cores); the
     // inbox is then drained by a worker started after the load, and no lag is reported.
@@ -44,6 +47,7 @@ const { values } = parseArgs({
 const relayDuringLoad = values.relay !== 'off';
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
+const rampSeconds = Number(values.ramp);
 const customers = Number(values.customers);
 const secret = 'whsec_bench';
 /** The CPU priority npm start gives the worker and the Temporal dev server (scripts/start.sh). */
@@ -52,22 +56,26 @@ const workspaceId = 'ws_bench';
 
 const progress = (msg: string) => console.error(`[bench webhooks] ${msg}`);
 
-/** Runs the open-loop load in a thread of its own; returns per-request latencies and failures. */
-function load(url: string, requests: { body: string; signature: string }[]): Promise<{ latencies: number[]; errors: number; statuses: Record<string, number> }> {
+/**
+ * Runs the open-loop load in a thread of its own; returns the latencies of the requests
+ * after the first `untimed` (those only bring the receiver up to speed) and the
+ * failures of all of them.
+ */
+function load(url: string, requests: { body: string; signature: string }[], untimed = 0): Promise<{ latencies: number[]; errors: number; statuses: Record<string, number> }> {
   const code = `
     const { workerData, parentPort } = require('node:worker_threads');
     const http = require('node:http');
-    const { url, requests, rate } = workerData;
+    const { url, requests, rate, untimed } = workerData;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
     const target = new URL(url);
     const latencies = []; let errors = 0; const statuses = {}; let done = 0;
     const start = performance.now();
-    const send = (r) => {
+    const send = (r, i) => {
       const t0 = performance.now();
       const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
         headers: { 'content-type': 'application/json', 'stripe-signature': r.signature, 'content-length': Buffer.byteLength(r.body) } }, (res) => {
         res.resume();
-        res.on('end', () => { latencies.push(performance.now() - t0); statuses[res.statusCode] = (statuses[res.statusCode] || 0) + 1; if (res.statusCode !== 200) errors++; finish(); });
+        res.on('end', () => { if (i >= untimed) latencies.push(performance.now() - t0); statuses[res.statusCode] = (statuses[res.statusCode] || 0) + 1; if (res.statusCode !== 200) errors++; finish(); });
       });
       req.on('error', () => { errors++; statuses.error = (statuses.error || 0) + 1; finish(); });
       req.end(r.body);
@@ -76,13 +84,13 @@ function load(url: string, requests: { body: string; signature: string }[]): Pro
     let next = 0;
     const tick = () => {
       const due = Math.min(requests.length, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
-      while (next < due) send(requests[next++]);
+      while (next < due) { send(requests[next], next); next++; }
       if (next < requests.length) setTimeout(tick, 1);
     };
     tick();
   `;
   return new Promise((resolve, reject) => {
-    const thread = new Thread(code, { eval: true, workerData: { url, requests, rate } });
+    const thread = new Thread(code, { eval: true, workerData: { url, requests, rate, untimed } });
     thread.once('message', resolve);
     thread.once('error', reject);
   });
@@ -198,12 +206,13 @@ const slotOf = (n: number) => ((n % customers) + Math.floor(n / customers)) % 20
 /** Whether event `n` reaches a play: a failed payment, a recovery (after round 0), a subscription's end. */
 const reachesPlays = (n: number) => slotOf(n) === 16 || slotOf(n) === 19 || (slotOf(n) === 17 && n >= customers);
 
-function signedRequests(count: number, offset: number, idPrefix = 'evt_bench'): { body: string; signature: string }[] {
+/** Events `offset`.. as signed requests; the first is sent `startIndex` requests into its load. */
+function signedRequests(count: number, offset: number, idPrefix = 'evt_bench', startIndex = 0): { body: string; signature: string }[] {
   const now = Math.floor(Date.now() / 1000);
   return Array.from({ length: count }, (_, i) => {
     // Stripe stamps an event when it happens, shortly before sending it: here, at the
     // second the load sends it (relative to the first), so one object's events differ in time.
-    const body = JSON.stringify(benchEvent(offset + i, now + Math.floor(i / rate), idPrefix));
+    const body = JSON.stringify(benchEvent(offset + i, now + Math.floor((startIndex + i) / rate), idPrefix));
     return { body, signature: Stripe.webhooks.generateTestHeaderString({ payload: body, secret }) };
   });
 }
@@ -296,15 +305,18 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
   }
 
   const count = rate * seconds;
-  // The timed events follow the warm-up's round, so recoveries pay invoices that failed in it.
-  const offset = warmedUp;
-  progress(`baseline: ${count} requests at ${rate}/s to a bare Express endpoint`);
-  const baseline = await load(urlOf((bareServer.address() as AddressInfo).port), signedRequests(count, offset));
+  const ramp = rate * rampSeconds;
+  // The load follows the warm-up's round, so recoveries pay invoices that failed in it:
+  // first the ramp's events (untimed), then the timed ones, in one open-loop stream.
+  const offset = warmedUp + ramp;
+  const stream = () => [...signedRequests(ramp, warmedUp, 'evt_ramp'), ...signedRequests(count, offset, 'evt_bench', ramp)];
+  progress(`baseline: ${ramp + count} requests at ${rate}/s to a bare Express endpoint (the first ${rampSeconds} s untimed)`);
+  const baseline = await load(urlOf((bareServer.address() as AddressInfo).port), stream(), ramp);
   progress(`baseline p99 ${percentile(baseline.latencies, 99).toFixed(2)} ms; now the real ingress`);
-  const requests = signedRequests(count, offset);
+  const requests = stream();
   const startedAt = Date.now();
-  const real = await load(urlOf(apiPort), requests);
-  progress(`sent ${count} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (answers: ${JSON.stringify(real.statuses)}); waiting for the relay to drain the inbox`);
+  const real = await load(urlOf(apiPort), requests, ramp);
+  progress(`sent ${requests.length} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (answers: ${JSON.stringify(real.statuses)}); waiting for the relay to drain the inbox`);
   worker ??= startWorker();
 
   let counts = await inboxCounts(db);
@@ -314,7 +326,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     counts = await inboxCounts(db);
   }
   const drainedAt = Date.now();
-  const stored = counts.pending + counts.processed + counts.ignored - warmedUp;
+  const stored = counts.pending + counts.processed + counts.ignored - warmedUp - ramp;
   const lagRows = (
     await db.raw<{ rows: { event_id: string; received_ms: number; lag_ms: number }[] }>(
       `select event_id, extract(epoch from received_at) * 1000 as received_ms, extract(epoch from processed_at - received_at) * 1000 as lag_ms from webhook_inbox where event_id like 'evt_bench%'`,
@@ -327,6 +339,9 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     progress(`arrived ${window * 5}-${window * 5 + 5} s: relay lag p50 ${percentile(l, 50).toFixed(0)} ms, p99 ${percentile(l, 99).toFixed(0)} ms`);
   }
   const lags = lagRows.map((r) => r.lag);
+  const rampLags = (
+    await db.raw<{ rows: { lag_ms: number }[] }>(`select extract(epoch from processed_at - received_at) * 1000 as lag_ms from webhook_inbox where event_id like 'evt_ramp%'`)
+  ).rows.map((r) => Number(r.lag_ms));
   const playLags = lagRows.filter((r) => r.forPlays).map((r) => r.lag);
   const otherLags = lagRows.filter((r) => !r.forPlays).map((r) => r.lag);
 
@@ -335,6 +350,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
   const figures = {
     rate,
     seconds,
+    ramp_seconds: rampSeconds,
     sent: count,
     stored,
     errors: real.errors,
@@ -350,16 +366,18 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     // The same split by whether the event reached a play (its signal is part of its lag).
     relay_lag_p99_ms_plays: relayDuringLoad ? Number(percentile(playLags, 99).toFixed(1)) : 'n/a',
     relay_lag_p99_ms_others: relayDuringLoad ? Number(percentile(otherLags, 99).toFixed(1)) : 'n/a',
-    drain_events_per_s: Number((stored / Math.max(0.001, (drainedAt - startedAt) / 1000)).toFixed(1)),
+    // The ramp's own events: the relay starting from idle into the full rate.
+    ramp_relay_lag_p99_ms: relayDuringLoad && ramp > 0 ? Number(percentile(rampLags, 99).toFixed(1)) : 'n/a',
+    drain_events_per_s: Number(((stored + ramp) / Math.max(0.001, (drainedAt - startedAt) / 1000)).toFixed(1)),
   };
 
   await new Promise((r) => bareServer.close(r));
   await Promise.all([stopProcess(api), stopProcess(worker)]);
   await db.destroy();
 
-  recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds}${relayDuringLoad ? '' : ' --relay off'}`, figures, [
+  recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds}${relayDuringLoad ? '' : ' --relay off'}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
+    `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }
 
