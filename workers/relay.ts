@@ -195,7 +195,9 @@ export class InboxRelay {
     for (const loud of await this.recomputeAndCompleteQuiet(mirrored, failures)) {
       await this.signalQueueRoom();
       const key = streamKey(loud.stream[0]!);
-      const task = this.inSignalLane(() => this.signalAndComplete(loud))
+      // A signal still waiting for its lane when the relay stops is left for the next
+      // relay (its events stay pending), so stop() never waits out a queue of them.
+      const task = this.inSignalLane(async () => (this.running ? this.signalAndComplete(loud) : undefined))
         .catch((err: Error) => this.deliverOneByOne(loud.stream, err))
         .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'relay: delivery failed; the events stay pending'))
         .finally(() => {

@@ -346,4 +346,45 @@ describe('relay batches per customer', () => {
       await r.stop();
     }
   });
+
+  it('leaves signals still waiting for a lane to the next relay when it stops', async () => {
+    let release = () => undefined as void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const signalled: string[] = [];
+    const client = new Client({
+      connection: temporal.clientConnection,
+      interceptors: {
+        workflow: [
+          {
+            signalWithStart: async (input, next) => {
+              signalled.push(input.options.workflowId);
+              if (input.options.workflowId === customerWorkflowId(ws, 'cus_stop_slow')) await gate;
+              return next(input);
+            },
+          },
+        ],
+      },
+    });
+    const statusOf = async (id: string) => (await database.db('webhook_inbox').where({ event_id: id }).first<{ status: string }>('status')).status;
+    const slow = await store('cus_stop_slow', 1);
+    const r = new InboxRelay({ db: database.db, databaseUrl: database.url, client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000, signalLanes: 1, batchSize: 1 });
+    r.start();
+    let queued: string | undefined;
+    try {
+      await eventually(() => Promise.resolve(signalled.length), (n) => n === 1);
+      queued = await store('cus_stop_queued', 1);
+      // Its pass is done once the quiet steps are (the mirror holds its state); its signal waits for the lane.
+      await eventually(() => database.db('stripe_subscription_items').where({ workspace_id: ws, id: 'si_cus_stop_queued' }).first(), (row) => row !== undefined);
+      const stopped = r.stop();
+      release();
+      await stopped;
+    } finally {
+      release();
+      await r.stop();
+    }
+    expect(await statusOf(slow)).toBe('processed');
+    expect(await statusOf(queued)).toBe('pending');
+    expect(signalled).toEqual([customerWorkflowId(ws, 'cus_stop_slow')]);
+    await relayUntilProcessed([queued]);
+  });
 });
