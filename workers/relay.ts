@@ -190,33 +190,15 @@ export class InboxRelay {
     return streams.reduce((n, s) => n + s.length, 0);
   }
 
-  /**
-   * A pass after its mirror writes. The plays read the mirror, not the analytics, so
-   * the signals go out at once, beside the analytics recompute; an event is completed
-   * only when all its steps are done (a signalled customer's when its signal and the
-   * recompute are). Then the failures, one by one.
-   */
+  /** A pass after its mirror writes: analytics, completion, signals, and its failures one by one. */
   private async finishPass(mirrored: InboxEvent[][], failures: StreamFailure[]): Promise<void> {
-    const forPlays = await this.eventsForPlays(mirrored);
-    const recomputeFailures: StreamFailure[] = [];
-    const recomputed = this.recompute(mirrored, recomputeFailures);
-    for (const stream of mirrored) {
-      const events = forPlays.get(stream)!;
-      if (events.length === 0) continue;
+    for (const loud of await this.recomputeAndCompleteQuiet(mirrored, failures)) {
       await this.signalQueueRoom();
-      const key = streamKey(stream[0]!);
+      const key = streamKey(loud.stream[0]!);
       // A signal still waiting for its lane when the relay stops is left for the next
       // relay (its events stay pending), so stop() never waits out a queue of them.
-      const task = this.inSignalLane(async () => {
-        if (!this.running) return false;
-        await this.signal(events);
-        return true;
-      })
-        // A customer whose recompute failed is done over by the failure path below.
-        .then(async (sent) => {
-          if (sent && (await recomputed).includes(stream)) await this.completeSignalled(stream);
-        })
-        .catch((err: Error) => this.deliverOneByOne(stream, err))
+      const task = this.inSignalLane(async () => (this.running ? this.signalAndComplete(loud) : undefined))
+        .catch((err: Error) => this.deliverOneByOne(loud.stream, err))
         .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'relay: delivery failed; the events stay pending'))
         .finally(() => {
           this.signalling.delete(key);
@@ -225,9 +207,7 @@ export class InboxRelay {
         });
       this.signalling.set(key, task);
     }
-    const ok = await recomputed;
-    await this.complete(ok.filter((s) => forPlays.get(s)!.length === 0));
-    for (const { stream, err } of [...failures, ...recomputeFailures]) await this.deliverOneByOne(stream, err);
+    for (const { stream, err } of failures) await this.deliverOneByOne(stream, err);
   }
 
   /** Waits for the passes and the signals under way. */
@@ -267,7 +247,11 @@ export class InboxRelay {
    * @returns the customers whose events still need their signal, with those events.
    */
   private async applyAndCompleteQuiet(streams: InboxEvent[][], failures: StreamFailure[]): Promise<LoudStream[]> {
-    const mirrored = await this.mirror(streams, failures);
+    return this.recomputeAndCompleteQuiet(await this.mirror(streams, failures), failures);
+  }
+
+  /** applyAndCompleteQuiet after the mirror writes. */
+  private async recomputeAndCompleteQuiet(mirrored: InboxEvent[][], failures: StreamFailure[]): Promise<LoudStream[]> {
     const recomputed = await this.recompute(mirrored, failures);
     const forPlays = await this.eventsForPlays(recomputed);
     const loud = recomputed.filter((s) => forPlays.get(s)!.length > 0).map((stream) => ({ stream, forPlays: forPlays.get(stream)! }));

@@ -387,34 +387,4 @@ describe('relay batches per customer', () => {
     expect(signalled).toEqual([customerWorkflowId(ws, 'cus_stop_slow')]);
     await relayUntilProcessed([queued]);
   });
-
-  it('signals a play without waiting for the analytics; the event is done when both are', async () => {
-    const statusOf = async (id: string) => (await database.db('webhook_inbox').where({ event_id: id }).first<{ status: string }>('status')).status;
-    let unlock = () => undefined as void;
-    const held = new Promise<void>((resolve) => (unlock = resolve));
-    let locked = () => undefined as void;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    // The workspace's analytics lock held: the pass's recompute waits.
-    const lock = database.db.transaction(async (trx) => {
-      await trx.raw(`select pg_advisory_xact_lock(hashtext('analytics:' || ?))`, [ws]);
-      locked();
-      await held;
-    });
-    await isLocked;
-    const id = await store('cus_early', 1);
-    const r = relay();
-    r.start();
-    try {
-      const recent = () => temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_early')).query(recentEventsQuery);
-      await eventually(recent, (events) => events.some((e) => e.eventId === id));
-      expect(await statusOf(id)).toBe('pending');
-      unlock();
-      await lock;
-      await eventually(() => statusOf(id), (st) => st === 'processed');
-    } finally {
-      unlock();
-      await lock;
-      await r.stop();
-    }
-  });
 });
