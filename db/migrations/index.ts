@@ -9,6 +9,7 @@ import * as m007 from './007_users_sessions';
 import * as m008 from './008_inbox_customer_index';
 import * as m009 from './009_email_provider_keys';
 import * as m010 from './010_inbox_failed_invoices';
+import * as m011 from './011_inbox_payload_text';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -25,6 +26,7 @@ const migrations: Record<string, Knex.Migration> = {
   '008_inbox_customer_index': m008,
   '009_email_provider_keys': m009,
   '010_inbox_failed_invoices': m010,
+  '011_inbox_payload_text': m011,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
