@@ -55,6 +55,9 @@ function isStorageOutage(err: unknown): boolean {
 
 const signatureHelper = Stripe.webhooks.signature;
 if (!signatureHelper) throw new Error('the stripe package has no webhook signature helper');
+/** A `\u0000` escape in JSON text (one not itself escaped: preceded by an even number of backslashes). */
+const NUL_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u0000/;
+
 /** Checks the Stripe-Signature header (HMAC and timestamp tolerance) against the raw body; throws Stripe's reason. */
 const verifySignature = signatureHelper.verifyHeader.bind(signatureHelper);
 
@@ -128,6 +131,8 @@ export function webhookRouter(deps: WebhookDeps): Router {
         } catch (err) {
           throw new HttpError(400, `signature verification failed: ${(err as Error).message}`);
         }
+        // Valid JSON, but no Postgres text or jsonb value (the mirror's) can hold it.
+        if (NUL_ESCAPE.test(text)) throw new HttpError(400, 'event contains \\u0000, which cannot be stored');
         const event = parseOr400(stripeEventEnvelope, json, 'Stripe event');
         const { customerId, objectId } = eventSubject(event);
         const { stored } = await insertInboxEvent(
@@ -142,7 +147,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
             livemode: event.livemode,
             payload: json,
           },
-          // Stored as sent: Postgres parses the verified text into jsonb.
+          // Stored as sent: the json column keeps the verified text itself.
           text,
         );
         deps.metrics.webhooksReceived.inc({ outcome: stored ? 'stored' : 'duplicate' });

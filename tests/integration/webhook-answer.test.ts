@@ -57,4 +57,15 @@ describe('accepted webhook: answer and stored payload', () => {
     );
     expect(rows).toEqual([{ big: '12345678901234567890123', fixed: '1.50', same: true }]);
   });
+
+  it('refuses an event holding \\u0000 with a 400 that says why, and stores nothing; an escaped backslash before u0000 is fine', async () => {
+    const nul = stripeEvent('invoice.payment_failed', { ...stripeFixture('invoice'), customer: 'cus_nul', description: 'a\u0000b' });
+    const res = await post(JSON.stringify(nul));
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('\\u0000');
+    expect(await database.db('webhook_inbox').where({ event_id: String(nul.id) }).first()).toBeUndefined();
+    const literal = stripeEvent('invoice.payment_failed', { ...stripeFixture('invoice'), customer: 'cus_nul', description: 'C:\\u0000' });
+    expect(JSON.stringify(literal)).toContain('\\\\u0000');
+    expect((await post(JSON.stringify(literal))).status).toBe(200);
+  });
 });
