@@ -70,11 +70,6 @@ export async function upsertExchangeRates(db: Db, reportingCurrency: string, rat
     .merge(['rate']);
 }
 
-/** One customer's mirror rows; null when the mirror knows nothing of them. */
-export async function loadCustomerHistory(db: Db, workspaceId: string, customerId: string): Promise<CustomerHistory | null> {
-  return (await loadCustomerHistories(db, workspaceId, [customerId]))[0] ?? null;
-}
-
 /**
  * The mirror rows of a set of customers, six queries however many there are, with
  * the prices they refer to. Customers the mirror knows nothing of are left out.
