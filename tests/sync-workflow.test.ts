@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/activity';
-import { WorkflowFailedError } from '@temporalio/client';
+import { Client, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { AnalyticsActivities } from '../activities/analytics';
@@ -46,12 +46,20 @@ const activities: SyncActivities & Pick<AnalyticsActivities, 'recomputeWorkspace
 };
 
 let env: TestWorkflowEnvironment;
+/**
+ * A plain client, not the environment's: that one lets the server skip time while it
+ * waits for a result, and the server then jumps over the activities' heartbeat timeout
+ * while a busy machine is still picking them up, so every attempt times out. Nothing
+ * here waits on a timer; real time is what these runs need.
+ */
+let client: Client;
 let worker: Worker;
 let running: Promise<void>;
 const taskQueue = uniqueTaskQueue('sync-wf');
 
 beforeAll(async () => {
   env = await timeSkippingEnv();
+  client = new Client({ connection: env.connection, namespace: env.namespace ?? 'default' });
   worker = await createWorker({ connection: env.nativeConnection, client: env.client, namespace: env.namespace ?? 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
   running = worker.run();
 });
@@ -66,7 +74,7 @@ const input = (runId: string, mode: 'full' | 'since' = 'full'): SyncInput => ({ 
 
 describe('syncWorkflow', () => {
   it('syncs every resource, windowing only the history in a full sync, and completes the run', async () => {
-    const result = await env.client.workflow.execute<typeof syncWorkflow>('syncWorkflow', { taskQueue, workflowId: syncWorkflowId('ws_wf', 'run1'), args: [input('run1')] });
+    const result = await client.workflow.execute<typeof syncWorkflow>('syncWorkflow', { taskQueue, workflowId: syncWorkflowId('ws_wf', 'run1'), args: [input('run1')] });
     expect(result.status).toBe('completed');
     expect(result.resources.every((r) => r.done && r.pages === 2)).toBe(true);
     const byResource = Object.fromEntries((calls.get('run1') ?? []).map((c) => [c.input.resource, c.input.createdGte]));
@@ -81,13 +89,13 @@ describe('syncWorkflow', () => {
   });
 
   it('applies "since" to every resource', async () => {
-    await env.client.workflow.execute<typeof syncWorkflow>('syncWorkflow', { taskQueue, workflowId: syncWorkflowId('ws_wf', 'run2'), args: [input('run2', 'since')] });
+    await client.workflow.execute<typeof syncWorkflow>('syncWorkflow', { taskQueue, workflowId: syncWorkflowId('ws_wf', 'run2'), args: [input('run2', 'since')] });
     expect((calls.get('run2') ?? []).every((c) => c.input.createdGte === '2024-01-01T00:00:00.000Z')).toBe(true);
   });
 
   it('fails the run with the reason when a resource is refused', async () => {
     failing.add('run3:charges');
-    const run = env.client.workflow.execute<typeof syncWorkflow>('syncWorkflow', { taskQueue, workflowId: syncWorkflowId('ws_wf', 'run3'), args: [input('run3')] });
+    const run = client.workflow.execute<typeof syncWorkflow>('syncWorkflow', { taskQueue, workflowId: syncWorkflowId('ws_wf', 'run3'), args: [input('run3')] });
     await expect(run).rejects.toBeInstanceOf(WorkflowFailedError);
     expect(completions.get('run3')?.error).toContain('permission missing');
     expect(recomputes).toEqual(['ws_wf', 'ws_wf']);
@@ -96,7 +104,7 @@ describe('syncWorkflow', () => {
   it('answers progress from signals, keeping the furthest', async () => {
     let release = () => {};
     gates.set('run4', new Promise<void>((r) => (release = r)));
-    const handle = await env.client.workflow.start<typeof syncWorkflow>('syncWorkflow', { taskQueue, workflowId: syncWorkflowId('ws_wf', 'run4'), args: [input('run4')] });
+    const handle = await client.workflow.start<typeof syncWorkflow>('syncWorkflow', { taskQueue, workflowId: syncWorkflowId('ws_wf', 'run4'), args: [input('run4')] });
     const at = new Date().toISOString();
     await handle.signal(syncProgressSignal, { resource: 'invoices', objects: 300, pages: 3, done: false, fraction: 0.5, etaSeconds: 12, at });
     await handle.signal(syncProgressSignal, { resource: 'invoices', objects: 100, pages: 1, done: false, fraction: 0.1, etaSeconds: 90, at });
