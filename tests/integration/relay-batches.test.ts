@@ -97,6 +97,31 @@ describe('relay batches per customer', () => {
     return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
   }
 
+  /**
+   * A Temporal client whose signals to `customer`'s workflow wait until `release()`;
+   * `signalled` lists the workflows it was asked to signal, `held()` how often `customer`'s.
+   */
+  function gatedClient(customer: string) {
+    let release = () => undefined as void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const signalled: string[] = [];
+    const client = new Client({
+      connection: temporal.clientConnection,
+      interceptors: {
+        workflow: [
+          {
+            signalWithStart: async (input, next) => {
+              signalled.push(input.options.workflowId);
+              if (input.options.workflowId === customerWorkflowId(ws, customer)) await gate;
+              return next(input);
+            },
+          },
+        ],
+      },
+    });
+    return { client, release: () => release(), signalled, held: () => signalled.filter((id) => id === customerWorkflowId(ws, customer)).length };
+  }
+
   it("delivers a customer's backlog in one signal, in inbox order, and the mirror ends at the last state", async () => {
     const a = [await store('cus_a', 1), await store('cus_b', 5), await store('cus_a', 2), await store('cus_a', 3), await store('cus_b', 6)];
     const r = relay();
@@ -217,40 +242,22 @@ describe('relay batches per customer', () => {
   });
 
   it('signals in the background: a slow signal holds back only its own customer, and stop() waits for it', async () => {
-    let release = () => undefined as void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let held = 0;
     // A Temporal client whose signals to cus_slow wait at the gate.
-    const client = new Client({
-      connection: temporal.clientConnection,
-      interceptors: {
-        workflow: [
-          {
-            signalWithStart: async (input, next) => {
-              if (input.options.workflowId === customerWorkflowId(ws, 'cus_slow')) {
-                held++;
-                await gate;
-              }
-              return next(input);
-            },
-          },
-        ],
-      },
-    });
+    const { client, release, held } = gatedClient('cus_slow');
     const statusOf = async (id: string) => (await database.db('webhook_inbox').where({ event_id: id }).first<{ status: string }>('status')).status;
     const first = await store('cus_slow', 1);
     const r = new InboxRelay({ db: database.db, databaseUrl: database.url, client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000 });
     r.start();
     let later: string | undefined;
     try {
-      await eventually(() => Promise.resolve(held), (h) => h === 1);
+      await eventually(() => Promise.resolve(held()), (h) => h === 1);
       later = await store('cus_slow', 2);
       const other = await store('cus_fast', 3);
       // Another customer goes through while cus_slow's signal waits; cus_slow's events wait.
       await eventually(() => statusOf(other), (s) => s === 'processed');
       expect(await statusOf(first)).toBe('pending');
       expect(await statusOf(later)).toBe('pending');
-      expect(held).toBe(1);
+      expect(held()).toBe(1);
       const stopped = r.stop();
       release();
       await stopped;
@@ -309,32 +316,14 @@ describe('relay batches per customer', () => {
   });
 
   it('keeps passing while signals wait for a lane: Temporal falling behind holds back only the customers it owes', async () => {
-    let release = () => undefined as void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let held = 0;
-    const client = new Client({
-      connection: temporal.clientConnection,
-      interceptors: {
-        workflow: [
-          {
-            signalWithStart: async (input, next) => {
-              if (input.options.workflowId === customerWorkflowId(ws, 'cus_lane_slow')) {
-                held++;
-                await gate;
-              }
-              return next(input);
-            },
-          },
-        ],
-      },
-    });
+    const { client, release, held } = gatedClient('cus_lane_slow');
     const statusOf = async (id: string) => (await database.db('webhook_inbox').where({ event_id: id }).first<{ status: string }>('status')).status;
     const slow = await store('cus_lane_slow', 1);
     // One lane, one customer per pass: each loud customer's pass ends with its signal waiting for the lane.
     const r = new InboxRelay({ db: database.db, databaseUrl: database.url, client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000, signalLanes: 1, batchSize: 1 });
     r.start();
     try {
-      await eventually(() => Promise.resolve(held), (h) => h === 1);
+      await eventually(() => Promise.resolve(held()), (h) => h === 1);
       const waiting = [await store('cus_lane_1', 1), await store('cus_lane_2', 1)];
       const quiet = await store('cus_lane_quiet', 1, {}, 'customer.subscription.updated');
       await eventually(() => statusOf(quiet), (st) => st === 'processed');
@@ -348,23 +337,7 @@ describe('relay batches per customer', () => {
   });
 
   it('leaves signals still waiting for a lane to the next relay when it stops', async () => {
-    let release = () => undefined as void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const signalled: string[] = [];
-    const client = new Client({
-      connection: temporal.clientConnection,
-      interceptors: {
-        workflow: [
-          {
-            signalWithStart: async (input, next) => {
-              signalled.push(input.options.workflowId);
-              if (input.options.workflowId === customerWorkflowId(ws, 'cus_stop_slow')) await gate;
-              return next(input);
-            },
-          },
-        ],
-      },
-    });
+    const { client, release, signalled } = gatedClient('cus_stop_slow');
     const statusOf = async (id: string) => (await database.db('webhook_inbox').where({ event_id: id }).first<{ status: string }>('status')).status;
     const slow = await store('cus_stop_slow', 1);
     const r = new InboxRelay({ db: database.db, databaseUrl: database.url, client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000, signalLanes: 1, batchSize: 1 });
