@@ -95,6 +95,35 @@ async function reviewOutagePayment(env: TestWorkflowEnvironment, taskQueue: stri
   return handle.fetchHistory();
 }
 
+/**
+ * A customer whose first dunning ends at once (its invoice is void) and whose second
+ * stays live: the void invoice is paid later, then the subscription ends (which stops
+ * the live one). `repeatLiveFailure`: Stripe's retry of the live invoice fails too.
+ */
+async function voidThenLive(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  o: { customer: string; ids: string; voidInvoice: string; liveInvoice: string; repeatLiveFailure: boolean },
+): Promise<History> {
+  const handle = await startCustomer(env, taskQueue, o.customer);
+  let n = 0;
+  const send = (type: string, objectId: string) =>
+    handle.signal(stripeEventSignal, { eventId: `evt_${o.ids}_${++n}`, type, stripeCreated: new Date().toISOString(), objectId, inboxSeq: n });
+  await send('invoice.payment_failed', o.voidInvoice);
+  const ended = env.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId('ws_record', o.voidInvoice));
+  await until('the void invoice’s dunning to end', async () => (await ended.describe()).status.name === 'COMPLETED');
+  await send('invoice.payment_failed', o.liveInvoice);
+  if (o.repeatLiveFailure) await send('invoice.payment_failed', o.liveInvoice);
+  const live = env.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId('ws_record', o.liveInvoice));
+  await until('the live dunning to send its first email', async () => (await live.query(dunningStateQuery)).sentSteps.length === 1);
+  await send('invoice.payment_succeeded', o.voidInvoice);
+  await send('customer.subscription.deleted', 'sub_1');
+  await live.result();
+  await handle.query(recentEventsQuery);
+  await handle.terminate('recorded');
+  return handle.fetchHistory();
+}
+
 const recordings: Recording[] = [
   {
     file: 'customerWorkflow-signals-and-duplicate.json',
@@ -142,45 +171,14 @@ const recordings: Recording[] = [
     file: 'customerWorkflow-skips-ended-dunning.json',
     server: 'dev',
     frozen: 'recorded before PLAYS_BY_LOCAL_ACTIVITY_PATCH: the only history where a child seen to end is not signalled',
-    async record(env, taskQueue) {
-      const handle = await startCustomer(env, taskQueue, 'cus_skip');
-      const event = (n: number, type: string, objectId: string) => ({ eventId: `evt_skip_${n}`, type, stripeCreated: new Date().toISOString(), objectId, inboxSeq: n });
-      await handle.signal(stripeEventSignal, event(1, 'invoice.payment_failed', 'in_void'));
-      const ended = env.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId('ws_record', 'in_void'));
-      await until('the void invoice’s dunning to end', async () => (await ended.describe()).status.name === 'COMPLETED');
-      await handle.signal(stripeEventSignal, event(2, 'invoice.payment_failed', 'in_live'));
-      const live = env.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId('ws_record', 'in_live'));
-      await until('the live dunning to send its first email', async () => (await live.query(dunningStateQuery)).sentSteps.length === 1);
-      await handle.signal(stripeEventSignal, event(3, 'invoice.payment_succeeded', 'in_void'));
-      await handle.signal(stripeEventSignal, event(4, 'customer.subscription.deleted', 'sub_1'));
-      await live.result();
-      await handle.query(recentEventsQuery);
-      await handle.terminate('recorded');
-      return handle.fetchHistory();
-    },
+    record: (env, taskQueue) => voidThenLive(env, taskQueue, { customer: 'cus_skip', ids: 'skip', voidInvoice: 'in_void', liveInvoice: 'in_live', repeatLiveFailure: false }),
   },
   {
     // PLAYS_BY_LOCAL_ACTIVITY_PATCH: the same story with the dunnings started and
     // signalled through local activities (markers instead of child and signal events).
     file: 'customerWorkflow-plays-by-local-activity.json',
     server: 'dev',
-    async record(env, taskQueue) {
-      const handle = await startCustomer(env, taskQueue, 'cus_hub');
-      const event = (n: number, type: string, objectId: string) => ({ eventId: `evt_hub_${n}`, type, stripeCreated: new Date().toISOString(), objectId, inboxSeq: n });
-      await handle.signal(stripeEventSignal, event(1, 'invoice.payment_failed', 'in_hub_void'));
-      const ended = env.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId('ws_record', 'in_hub_void'));
-      await until('the void invoice’s dunning to end', async () => (await ended.describe()).status.name === 'COMPLETED');
-      await handle.signal(stripeEventSignal, event(2, 'invoice.payment_failed', 'in_hub_live'));
-      await handle.signal(stripeEventSignal, event(3, 'invoice.payment_failed', 'in_hub_live'));
-      const live = env.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId('ws_record', 'in_hub_live'));
-      await until('the live dunning to send its first email', async () => (await live.query(dunningStateQuery)).sentSteps.length === 1);
-      await handle.signal(stripeEventSignal, event(4, 'invoice.payment_succeeded', 'in_hub_void'));
-      await handle.signal(stripeEventSignal, event(5, 'customer.subscription.deleted', 'sub_1'));
-      await live.result();
-      await handle.query(recentEventsQuery);
-      await handle.terminate('recorded');
-      return handle.fetchHistory();
-    },
+    record: (env, taskQueue) => voidThenLive(env, taskQueue, { customer: 'cus_hub', ids: 'hub', voidInvoice: 'in_hub_void', liveInvoice: 'in_hub_live', repeatLiveFailure: true }),
   },
   {
     // Events in batches, as the relay sends a customer's backlog: a batch with a

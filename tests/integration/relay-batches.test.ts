@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inboxCounts, insertInboxEvent } from '../../db/inbox';
 import { insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
-import { InboxRelay } from '../../workers/relay';
+import { InboxRelay, type RelayOptions } from '../../workers/relay';
 import { customerWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery } from '../../workflows/messages';
 import { freshDatabase } from '../helpers/db';
@@ -74,9 +74,13 @@ describe('relay batches per customer', () => {
 
   const invoice = (id: string): Json => ({ ...stripeFixture('invoice'), id });
 
-  function relay(batchSize?: number): InboxRelay {
-    return new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000, ...(batchSize ? { batchSize } : {}) });
+  /** A relay on the test database and dev server; `options` override the defaults (client, lanes, batch size). */
+  function relay(options: Partial<RelayOptions> = {}): InboxRelay {
+    return new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000, ...options });
   }
+
+  /** An inbox event's status. */
+  const statusOf = async (id: string) => (await database.db('webhook_inbox').where({ event_id: id }).first<{ status: string }>('status')).status;
 
   /** Runs a relay until the events `ids` are processed. */
   async function relayUntilProcessed(ids: string[]): Promise<void> {
@@ -145,7 +149,7 @@ describe('relay batches per customer', () => {
   it("takes along a head customer's later events, however far behind the head they arrived", async () => {
     const e = [await store('cus_e', 1), await store('cus_f', 1), await store('cus_g', 1), await store('cus_h', 1), await store('cus_e', 2), await store('cus_e', 3)];
     // Two events per pass from the head: cus_e and cus_f; cus_e's other two come along.
-    const r = relay(2);
+    const r = relay({ batchSize: 2 });
     r.start();
     try {
       await eventually(() => inboxCounts(database.db, ws), (c) => c.pending === 0);
@@ -244,9 +248,8 @@ describe('relay batches per customer', () => {
   it('signals in the background: a slow signal holds back only its own customer, and stop() waits for it', async () => {
     // A Temporal client whose signals to cus_slow wait at the gate.
     const { client, release, held } = gatedClient('cus_slow');
-    const statusOf = async (id: string) => (await database.db('webhook_inbox').where({ event_id: id }).first<{ status: string }>('status')).status;
     const first = await store('cus_slow', 1);
-    const r = new InboxRelay({ db: database.db, databaseUrl: database.url, client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000 });
+    const r = relay({ client });
     r.start();
     let later: string | undefined;
     try {
@@ -275,7 +278,6 @@ describe('relay batches per customer', () => {
   it('overlaps passes: while one waits on its analytics, the next takes other customers, never the same one', async () => {
     const other = 'ws_batches_other';
     await insertWorkspace(database.db, keyring, { id: other, name: other, webhookSecret: 'whsec_other' });
-    const statusOf = async (id: string) => (await database.db('webhook_inbox').where({ event_id: id }).first<{ status: string }>('status')).status;
     const quantityOf = async (customer: string) => (await database.db('stripe_subscription_items').where({ workspace_id: ws, id: `si_${customer}` }).first<{ quantity: number }>('quantity'))?.quantity;
     // Holding the workspace's analytics lock keeps a pass with its customers in its recompute.
     let unlock = () => undefined as void;
@@ -317,10 +319,9 @@ describe('relay batches per customer', () => {
 
   it('keeps passing while signals wait for a lane: Temporal falling behind holds back only the customers it owes', async () => {
     const { client, release, held } = gatedClient('cus_lane_slow');
-    const statusOf = async (id: string) => (await database.db('webhook_inbox').where({ event_id: id }).first<{ status: string }>('status')).status;
     const slow = await store('cus_lane_slow', 1);
     // One lane, one customer per pass: each loud customer's pass ends with its signal waiting for the lane.
-    const r = new InboxRelay({ db: database.db, databaseUrl: database.url, client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000, signalLanes: 1, batchSize: 1 });
+    const r = relay({ client, signalLanes: 1, batchSize: 1 });
     r.start();
     try {
       await eventually(() => Promise.resolve(held()), (h) => h === 1);
@@ -338,9 +339,8 @@ describe('relay batches per customer', () => {
 
   it('leaves signals still waiting for a lane to the next relay when it stops', async () => {
     const { client, release, signalled } = gatedClient('cus_stop_slow');
-    const statusOf = async (id: string) => (await database.db('webhook_inbox').where({ event_id: id }).first<{ status: string }>('status')).status;
     const slow = await store('cus_stop_slow', 1);
-    const r = new InboxRelay({ db: database.db, databaseUrl: database.url, client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000, signalLanes: 1, batchSize: 1 });
+    const r = relay({ client, signalLanes: 1, batchSize: 1 });
     r.start();
     let queued: string | undefined;
     try {
