@@ -1,4 +1,4 @@
-import { isSubscribedEventType } from './stripe-events';
+import { isSubscribedEventType } from './event-types';
 
 /**
  * Which Stripe events the customer's plays act on, and so which ones the relay

@@ -20,7 +20,7 @@ import {
 } from '../db/mirror';
 import { mirrorVerdict, sameRowContents, sameRowSet } from '../domain/mirror-compare';
 import { resolveDiscounts, type DiscountTerms } from '../domain/mirror-discounts';
-import type { SubscribedEventType } from '../domain/stripe-events';
+import type { SubscribedEventType } from '../domain/event-types';
 import type { MirrorRefetch } from './mirror-refetch';
 
 export interface MirrorApplyResult {

@@ -9,7 +9,7 @@ import { groupBy } from '../domain/group-by';
 import { createBatcher } from '../platform/batcher';
 import { createLimiter } from '../platform/limiter';
 import { playInterest } from '../domain/play-routing';
-import { changesMrrInputs, isSubscribedEventType, type SubscribedEventType } from '../domain/stripe-events';
+import { changesMrrInputs, isSubscribedEventType, type SubscribedEventType } from '../domain/event-types';
 import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
 import type { customerWorkflow } from '../workflows/customer';

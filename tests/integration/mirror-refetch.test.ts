@@ -6,7 +6,7 @@ import { StripeUnavailableError } from '../../activities/stripe-reader';
 import type { Knex } from '../../db/knex';
 import { discountTerms, upsertSubscriptions } from '../../db/mirror';
 import { insertWorkspace } from '../../db/workspaces';
-import type { SubscribedEventType } from '../../domain/stripe-events';
+import type { SubscribedEventType } from '../../domain/event-types';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { startSimulator, type Simulator } from '../../sim/server';
 import { applyEventsToMirror, applyEventToMirror, type MirrorApplyResult } from '../../workers/mirror-events';

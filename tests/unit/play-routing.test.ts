@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { playInterest } from '../../domain/play-routing';
-import { SUBSCRIBED_EVENT_TYPES } from '../../domain/stripe-events';
+import { SUBSCRIBED_EVENT_TYPES } from '../../domain/event-types';
 
 describe('play routing', () => {
   it('wakes the plays for failed payments and subscription ends, payments only after a failure', () => {

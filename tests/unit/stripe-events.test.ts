@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { eventSubject, isSubscribedEventType, stripeEventEnvelope } from '../../domain/stripe-events';
+import { isSubscribedEventType } from '../../domain/event-types';
+import { eventSubject, stripeEventEnvelope } from '../../domain/stripe-events';
 import { stripeFixture } from '../helpers/stripe';
 
 
