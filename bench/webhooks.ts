@@ -1,11 +1,13 @@
 /**
- * `npm run bench -- webhooks [--rate 500] [--seconds 30]`
+ * `npm run bench -- webhooks [--rate 500] [--seconds 30] [--trials 3] [--relay off]`
  *
  * Posts correctly signed Stripe webhooks at a steady rate to the real ingress (the
  * API and worker processes, Postgres inbox, relay into the mirror and the analytics
- * and to the plays' workflows on a Temporal dev server), and the same load to a bare Express endpoint that only answers 200, in the same run. Load comes
- * from a worker thread with open-loop pacing (requests are sent on schedule whether
- * or not earlier ones were answered), so slow answers show up as latency.
+ * and to the plays' workflows on a Temporal dev server), and the same load to a bare
+ * Express endpoint that only answers 200, in the same run: in turns, several trials.
+ * Load comes from a worker thread with open-loop pacing (requests are sent on
+ * schedule whether or not earlier ones were answered), so slow answers show up as
+ * latency.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
@@ -15,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { Worker as Thread } from 'node:worker_threads';
 import express from 'express';
 import Stripe from 'stripe';
+import type { Knex } from 'knex';
 import { inboxCounts } from '../db/inbox';
 import { createDb } from '../db/knex';
 import { migrationConfig } from '../db/migrations';
@@ -35,6 +38,9 @@ const { values } = parseArgs({
     // figures describe the steady state rather than the relay waking from idle.
     ramp: { type: 'string', default: '10' },
     customers: { type: 'string', default: '2000' },
+    // --trials N: baseline and real ingress measured N times in turn; figures are medians,
+    // since on a shared machine one run's p99 can be twice the next one's.
+    trials: { type: 'string', default: '3' },
     // --relay off: measure ingress alone (no worker competing for the two cores); the
     // inbox is then drained by a worker started after the load, and no lag is reported.
     relay: { type: 'string', default: 'on' },
@@ -49,6 +55,7 @@ const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const rampSeconds = Number(values.ramp);
 const customers = Number(values.customers);
+const trials = Math.max(1, Number(values.trials));
 const secret = 'whsec_bench';
 /** The CPU priority npm start gives the worker and the Temporal dev server (scripts/start.sh). */
 const PLAYS_NICE = 10;
@@ -218,6 +225,59 @@ function signedRequests(count: number, offset: number, idPrefix = 'evt_bench', s
 }
 
 
+interface TrialResult {
+  stored: number;
+  errors: number;
+  forPlays: number;
+  p50: number;
+  p99: number;
+  baselineP99: number;
+  lagP50: number;
+  lagP99: number;
+  lagP99Plays: number;
+  lagP99Others: number;
+  rampLagP99: number;
+  drainPerSecond: number;
+}
+
+type LoadResult = Awaited<ReturnType<typeof load>>;
+
+/** One trial's figures, from its answers and from its events' rows in the inbox. */
+async function trialResult(db: Knex, t: number, run: { baseline: LoadResult; real: LoadResult; ramp: number; drainSeconds: number }): Promise<TrialResult> {
+  const prefix = `evt_t${t}_bench`;
+  const lagRows = (
+    await db.raw<{ rows: { event_id: string; received_ms: number; lag_ms: number }[] }>(
+      `select event_id, extract(epoch from received_at) * 1000 as received_ms, extract(epoch from processed_at - received_at) * 1000 as lag_ms from webhook_inbox where event_id like ?`,
+      [`${prefix}%`],
+    )
+  ).rows.map((r) => ({ at: Number(r.received_ms), lag: Number(r.lag_ms), forPlays: reachesPlays(Number(r.event_id.slice(prefix.length))) }));
+  // Lag over the run, by when events arrived: a relay that falls behind shows as a rising line.
+  const first = lagRows.reduce((m, r) => Math.min(m, r.at), Infinity);
+  const windows = relayDuringLoad ? [...groupBy(lagRows, (r) => Math.floor((r.at - first) / 5000))].sort(([a], [b]) => a - b) : [];
+  for (const [window, rows] of windows) {
+    const l = rows.map((r) => r.lag);
+    progress(`trial ${t + 1}: arrived ${window * 5}-${window * 5 + 5} s: relay lag p50 ${percentile(l, 50).toFixed(0)} ms, p99 ${percentile(l, 99).toFixed(0)} ms`);
+  }
+  const rampLags = (
+    await db.raw<{ rows: { lag_ms: number }[] }>(`select extract(epoch from processed_at - received_at) * 1000 as lag_ms from webhook_inbox where event_id like ?`, [`evt_t${t}_ramp%`])
+  ).rows.map((r) => Number(r.lag_ms));
+  const lags = lagRows.map((r) => r.lag);
+  return {
+    stored: lagRows.length,
+    errors: run.real.errors,
+    forPlays: lagRows.filter((r) => r.forPlays).length,
+    p50: percentile(run.real.latencies, 50),
+    p99: percentile(run.real.latencies, 99),
+    baselineP99: percentile(run.baseline.latencies, 99),
+    lagP50: percentile(lags, 50),
+    lagP99: percentile(lags, 99),
+    lagP99Plays: percentile(lagRows.filter((r) => r.forPlays).map((r) => r.lag), 99),
+    lagP99Others: percentile(lagRows.filter((r) => !r.forPlays).map((r) => r.lag), 99),
+    rampLagP99: percentile(rampLags, 99),
+    drainPerSecond: (lagRows.length + run.ramp) / Math.max(0.001, run.drainSeconds),
+  };
+}
+
 async function main(): Promise<void> {
   progress(`starting Postgres, the Temporal dev server and the Stripe simulator`);
   const postgres = await startThrowawayPostgres('wysera-bench-');
@@ -249,8 +309,8 @@ function spawnProcess(entry: string, env: Record<string, string>): ChildProcess 
   });
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+async function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;
@@ -306,78 +366,77 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
 
   const count = rate * seconds;
   const ramp = rate * rampSeconds;
-  // The load follows the warm-up's round, so recoveries pay invoices that failed in it:
-  // first the ramp's events (untimed), then the timed ones, in one open-loop stream.
-  const offset = warmedUp + ramp;
-  const stream = () => [...signedRequests(ramp, warmedUp, 'evt_ramp'), ...signedRequests(count, offset, 'evt_bench', ramp)];
-  progress(`baseline: ${ramp + count} requests at ${rate}/s to a bare Express endpoint (the first ${rampSeconds} s untimed)`);
-  const baseline = await load(urlOf((bareServer.address() as AddressInfo).port), stream(), ramp);
-  progress(`baseline p99 ${percentile(baseline.latencies, 99).toFixed(2)} ms; now the real ingress`);
-  const requests = stream();
-  const startedAt = Date.now();
-  const real = await load(urlOf(apiPort), requests, ramp);
-  progress(`sent ${requests.length} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (answers: ${JSON.stringify(real.statuses)}); waiting for the relay to drain the inbox`);
-  worker ??= startWorker();
-
-  let counts = await inboxCounts(db);
-  while (counts.pending > 0) {
-    progress(`${counts.pending} events still pending`);
-    await new Promise((r) => setTimeout(r, 1000));
-    counts = await inboxCounts(db);
+  const results: TrialResult[] = [];
+  for (let t = 0; t < trials; t++) {
+    // Each trial's events follow the previous ones', the first trial's the warm-up's
+    // round, so recoveries pay invoices that failed the round before.
+    const first = warmedUp + t * (ramp + count);
+    // The ramp's events (untimed), then the timed ones, in one open-loop stream.
+    const stream = () => [...signedRequests(ramp, first, `evt_t${t}_ramp`), ...signedRequests(count, first + ramp, `evt_t${t}_bench`, ramp)];
+    const label = `trial ${t + 1} of ${trials}`;
+    progress(`${label}: ${ramp + count} requests at ${rate}/s to a bare Express endpoint (the first ${rampSeconds} s untimed)`);
+    const baseline = await load(urlOf((bareServer.address() as AddressInfo).port), stream(), ramp);
+    progress(`${label}: baseline p99 ${percentile(baseline.latencies, 99).toFixed(2)} ms; now the real ingress`);
+    const startedAt = Date.now();
+    const real = await load(urlOf(apiPort), stream(), ramp);
+    progress(`${label}: sent ${ramp + count} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (answers: ${JSON.stringify(real.statuses)}); waiting for the relay to drain the inbox`);
+    worker ??= startWorker();
+    for (let c = await inboxCounts(db); c.pending > 0; c = await inboxCounts(db)) {
+      progress(`${label}: ${c.pending} events still pending`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const drainedAt = Date.now();
+    if (!relayDuringLoad) {
+      // The next trial's ingress runs without a worker again.
+      await stopProcess(worker);
+      worker = undefined;
+    }
+    results.push(await trialResult(db, t, { baseline, real, ramp, drainSeconds: (drainedAt - startedAt) / 1000 }));
   }
-  const drainedAt = Date.now();
-  const stored = counts.pending + counts.processed + counts.ignored - warmedUp - ramp;
-  const lagRows = (
-    await db.raw<{ rows: { event_id: string; received_ms: number; lag_ms: number }[] }>(
-      `select event_id, extract(epoch from received_at) * 1000 as received_ms, extract(epoch from processed_at - received_at) * 1000 as lag_ms from webhook_inbox where event_id like 'evt_bench%'`,
-    )
-  ).rows.map((r) => ({ at: Number(r.received_ms), lag: Number(r.lag_ms), forPlays: reachesPlays(Number(r.event_id.slice('evt_bench'.length))) }));
-  // Lag over the run, by when events arrived: a relay that falls behind shows as a rising line.
-  const first = lagRows.reduce((m, r) => Math.min(m, r.at), Infinity);
-  for (const [window, rows] of [...groupBy(lagRows, (r) => Math.floor((r.at - first) / 5000))].sort(([a], [b]) => a - b)) {
-    const l = rows.map((r) => r.lag);
-    progress(`arrived ${window * 5}-${window * 5 + 5} s: relay lag p50 ${percentile(l, 50).toFixed(0)} ms, p99 ${percentile(l, 99).toFixed(0)} ms`);
-  }
-  const lags = lagRows.map((r) => r.lag);
-  const rampLags = (
-    await db.raw<{ rows: { lag_ms: number }[] }>(`select extract(epoch from processed_at - received_at) * 1000 as lag_ms from webhook_inbox where event_id like 'evt_ramp%'`)
-  ).rows.map((r) => Number(r.lag_ms));
-  const playLags = lagRows.filter((r) => r.forPlays).map((r) => r.lag);
-  const otherLags = lagRows.filter((r) => !r.forPlays).map((r) => r.lag);
 
-  const p99 = percentile(real.latencies, 99);
-  const baselineP99 = percentile(baseline.latencies, 99);
+  const median = (pick: (r: TrialResult) => number) => {
+    const sorted = results.map(pick).sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
+  const byTrial = (pick: (r: TrialResult) => number) => results.map((r) => pick(r).toFixed(pick(r) >= 100 ? 0 : 2)).join(' / ');
+  const lagFigure = (pick: (r: TrialResult) => number) => (relayDuringLoad ? Number(median(pick).toFixed(1)) : 'n/a');
   const figures = {
     rate,
     seconds,
     ramp_seconds: rampSeconds,
-    sent: count,
-    stored,
-    errors: real.errors,
-    for_plays: Array.from({ length: count }, (_, i) => offset + i).filter(reachesPlays).length,
-    p50_ms: Number(percentile(real.latencies, 50).toFixed(2)),
-    p99_ms: Number(p99.toFixed(2)),
-    baseline_p99_ms: Number(baselineP99.toFixed(2)),
-    ratio: Number((p99 / baselineP99).toFixed(2)),
+    trials,
+    sent: count * trials,
+    stored: results.reduce((n, r) => n + r.stored, 0),
+    errors: results.reduce((n, r) => n + r.errors, 0),
+    for_plays: results.reduce((n, r) => n + r.forPlays, 0),
+    // Each figure is the median over the trials; a trial's ratio pairs its own baseline.
+    p50_ms: Number(median((r) => r.p50).toFixed(2)),
+    p99_ms: Number(median((r) => r.p99).toFixed(2)),
+    baseline_p99_ms: Number(median((r) => r.baselineP99).toFixed(2)),
+    ratio: Number(median((r) => r.p99 / r.baselineP99).toFixed(2)),
+    p99_ms_by_trial: byTrial((r) => r.p99),
+    baseline_p99_ms_by_trial: byTrial((r) => r.baselineP99),
     relay: relayDuringLoad ? 'during load' : 'after load',
     // Lag means something only when the relay ran while events arrived.
-    relay_lag_p50_ms: relayDuringLoad ? Number(percentile(lags, 50).toFixed(1)) : 'n/a',
-    relay_lag_p99_ms: relayDuringLoad ? Number(percentile(lags, 99).toFixed(1)) : 'n/a',
+    relay_lag_p50_ms: lagFigure((r) => r.lagP50),
+    relay_lag_p99_ms: lagFigure((r) => r.lagP99),
+    relay_lag_p99_ms_by_trial: relayDuringLoad ? byTrial((r) => r.lagP99) : 'n/a',
     // The same split by whether the event reached a play (its signal is part of its lag).
-    relay_lag_p99_ms_plays: relayDuringLoad ? Number(percentile(playLags, 99).toFixed(1)) : 'n/a',
-    relay_lag_p99_ms_others: relayDuringLoad ? Number(percentile(otherLags, 99).toFixed(1)) : 'n/a',
-    // The ramp's own events: the relay starting from idle into the full rate.
-    ramp_relay_lag_p99_ms: relayDuringLoad && ramp > 0 ? Number(percentile(rampLags, 99).toFixed(1)) : 'n/a',
-    drain_events_per_s: Number(((stored + ramp) / Math.max(0.001, (drainedAt - startedAt) / 1000)).toFixed(1)),
+    relay_lag_p99_ms_plays: lagFigure((r) => r.lagP99Plays),
+    relay_lag_p99_ms_others: lagFigure((r) => r.lagP99Others),
+    // The ramp's own events: the relay going from idle (the baseline's time) to the full rate.
+    ramp_relay_lag_p99_ms: relayDuringLoad && rampSeconds > 0 ? Number(median((r) => r.rampLagP99).toFixed(1)) : 'n/a',
+    drain_events_per_s: Number(median((r) => r.drainPerSecond).toFixed(1)),
   };
 
   await new Promise((r) => bareServer.close(r));
   await Promise.all([stopProcess(api), stopProcess(worker)]);
   await db.destroy();
 
-  recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds}${relayDuringLoad ? '' : ' --relay off'}`, figures, [
+  recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
+    `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; ${trials} trials, each the bare endpoint then the real ingress (after the inbox drained), each figure the median over the trials (ratio: of each trial's own ratio), by_trial rows list each trial's; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }
 
