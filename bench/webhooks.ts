@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker as Thread } from 'node:worker_threads';
+import { Client, Connection } from '@temporalio/client';
 import express from 'express';
 import Stripe from 'stripe';
 import type { Knex } from 'knex';
@@ -309,6 +310,27 @@ function spawnProcess(entry: string, env: Record<string, string>): ChildProcess 
   });
 }
 
+/**
+ * Waits until no dunning workflow runs. The relay is done with an event once its play
+ * has the signal; the play's own work (a dunning reads the invoice from Stripe, within
+ * the workspace's Stripe rate limit) can go on for a while after, and a baseline or a
+ * trial measured meanwhile would pay for the one before.
+ */
+async function playsSettled(temporalAddress: string, label: string): Promise<void> {
+  const connection = await Connection.connect({ address: temporalAddress });
+  try {
+    const client = new Client({ connection });
+    for (;;) {
+      const { count } = await client.workflow.count(`WorkflowType = 'dunningWorkflow' AND ExecutionStatus = 'Running'`);
+      if (count === 0) return;
+      progress(`${label}: ${count} dunnings still running`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
 async function stopProcess(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -357,6 +379,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
       progress(`warm-up: ${c.pending} events still pending`);
       await new Promise((r) => setTimeout(r, 1000));
     }
+    await playsSettled(temporalAddress, 'warm-up');
     warmedUp = customers;
     if (!relayDuringLoad) {
       await stopProcess(worker);
@@ -386,6 +409,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
       await new Promise((r) => setTimeout(r, 1000));
     }
     const drainedAt = Date.now();
+    await playsSettled(temporalAddress, label);
     if (!relayDuringLoad) {
       // The next trial's ingress runs without a worker again.
       await stopProcess(worker);
