@@ -418,12 +418,13 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     results.push(await trialResult(db, t, { baseline, real, ramp, drainSeconds: (drainedAt - startedAt) / 1000 }));
   }
 
-  const median = (pick: (r: TrialResult) => number) => {
-    const sorted = results.map(pick).sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  };
-  const byTrial = (pick: (r: TrialResult) => number) => results.map((r) => pick(r).toFixed(pick(r) >= 100 ? 0 : 2)).join(' / ');
+  // The 50th percentile by nearest rank (report.ts): with an odd number of trials, the middle one.
+  const median = (pick: (r: TrialResult) => number) => percentile(results.map(pick), 50);
+  const byTrial = (pick: (r: TrialResult) => number) =>
+    results
+      .map(pick)
+      .map((v) => v.toFixed(v >= 100 ? 0 : 2))
+      .join(' / ');
   const lagFigure = (pick: (r: TrialResult) => number) => (relayDuringLoad ? Number(median(pick).toFixed(1)) : 'n/a');
   const figures = {
     rate,
