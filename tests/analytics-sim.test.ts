@@ -120,7 +120,8 @@ describe('MRR of a simulated account agrees with its live subscriptions', () => 
       // The one documented rewrite of history: a past-due invoice later voided or
       // marked uncollectible never counted, so the churn moves back to its period start.
       const writtenOff = subs.some((s) => s.status === 'past_due') && history.invoices.some((i) => i.status === 'void' || i.status === 'uncollectible');
-      if (mine !== expected && !writtenOff) unexplained.push(`${history.customer.id}: ${mine} != ${expected}`);
+      // The account ends at the wall clock's second, so name it: a failure reproduces with generateAccount({ ..., now }).
+      if (mine !== expected && !writtenOff) unexplained.push(`${history.customer.id}: ${mine} != ${expected} (account made with now=${then / 1000})`);
     }
     expect(unexplained).toEqual([]);
     expect(compared).toBeGreaterThan(350);
