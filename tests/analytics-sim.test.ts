@@ -94,8 +94,17 @@ describe('MRR of a simulated account agrees with its live subscriptions', () => 
     expect(compared).toBeGreaterThan(250);
   });
 
-  it('history stays put: MRR at a past moment, computed after four more months of billing, equals the subscriptions then', () => {
-    const account = generateAccount({ seed: 5, customers: 400, months: 24 });
+  /**
+   * Customers whose MRR at the account's last second, computed again after four more
+   * months of billing, differs from what their subscriptions said then, beyond the two
+   * documented rewrites of history (docs/metrics.md, "Which invoices count"):
+   * - a past-due invoice later voided or marked uncollectible never counted, so the
+   *   churn moves back to the start of its period;
+   * - an unpaid first paying invoice (the first after a trial, too) makes no paying
+   *   customer until it is paid; once paid, it counts from the start of its period.
+   */
+  function historyRewrites(now: number) {
+    const account = generateAccount({ seed: 5, customers: 400, months: 24, now });
     const then = account.now * 1000;
     const snapshot = new Map(account.customers.rows.map((c) => [c.id, account.subscriptions.rows.filter((s) => s.customer === c.id).map((s) => structuredClone(s))] as const));
     account.advance(120 * 86_400);
@@ -117,14 +126,23 @@ describe('MRR of a simulated account agrees with its live subscriptions', () => 
       if (expected === null || discountedThen !== couponThen) continue;
       compared++;
       const mine = current.reduce((sum, s) => sum + s.mrr, 0);
-      // The one documented rewrite of history: a past-due invoice later voided or
-      // marked uncollectible never counted, so the churn moves back to its period start.
-      const writtenOff = subs.some((s) => s.status === 'past_due') && history.invoices.some((i) => i.status === 'void' || i.status === 'uncollectible');
-      // The account ends at the wall clock's second, so name it: a failure reproduces with generateAccount({ ..., now }).
-      if (mine !== expected && !writtenOff) unexplained.push(`${history.customer.id}: ${mine} != ${expected} (account made with now=${then / 1000})`);
+      const pastDue = subs.filter((s) => s.status === 'past_due');
+      const writtenOff = pastDue.length > 0 && history.invoices.some((i) => i.status === 'void' || i.status === 'uncollectible');
+      const paidAt = (s: Stripe.Subscription) =>
+        account.invoices.rows.filter((i) => i.parent?.subscription_details?.subscription === s.id && i.status === 'paid' && i.amount_paid > 0).map((i) => (i.status_transitions.paid_at ?? 0) * 1000);
+      const firstPaidLater = pastDue.some((s) => paidAt(s).every((t) => t > then) && paidAt(s).length > 0);
+      if (mine !== expected && !writtenOff && !firstPaidLater) unexplained.push(`${history.customer.id}: ${mine} != ${expected} (account made with now=${now})`);
     }
-    expect(unexplained).toEqual([]);
-    expect(compared).toBeGreaterThan(350);
+    return { compared, unexplained };
+  }
+
+  it('history stays put: MRR at a past moment, computed after four more months of billing, equals the subscriptions then', () => {
+    // The wall clock's second makes a different account each run; the fixed ones are
+    // accounts that once found a rewrite the list above did not explain.
+    for (const now of [Math.floor(Date.now() / 1000), 1_795_000_000, 1_795_245_489]) {
+      const { compared, unexplained } = historyRewrites(now);
+      expect(unexplained).toEqual([]);
+      expect(compared).toBeGreaterThan(350);
+    }
   });
 });
-
