@@ -43,7 +43,7 @@ export interface RelayOptions {
   callTimeoutMs?: number;
   /** First retry delay after a failed delivery; doubles per attempt up to a minute. */
   retryBaseMs?: number;
-  metrics?: Pick<Metrics, 'relayEvents' | 'relayLagSeconds' | 'relayRefetches'>;
+  metrics?: Pick<Metrics, 'relayEvents' | 'relayLagSeconds' | 'relayRefetches' | 'relayStepSeconds' | 'relayPassEvents'>;
   /** Reads an object from Stripe when an event alone cannot be trusted (see mirror-events.ts). */
   refetch?: MirrorRefetch;
 }
@@ -164,15 +164,18 @@ export class InboxRelay {
   private async startPass(): Promise<number> {
     const { db, log, batchSize = 250 } = this.opts;
     while (this.passTails.size >= 2) await Promise.race(this.passTails);
+    const endRead = this.opts.metrics?.relayStepSeconds.startTimer({ step: 'read' });
     const events = await pendingInboxEvents(db, batchSize, batchSize * 5, [...this.signalling.keys(), ...this.passing]);
     const streams = dueStreams(events, Date.now());
     if (streams.length === 0) return 0;
+    // Only reads that found work: an idle relay's polls would drown the passes' figures.
+    endRead?.();
     const keys = streams.map((s) => streamKey(s[0]!));
     for (const k of keys) this.passing.add(k);
     const failures: StreamFailure[] = [];
     let mirrored: InboxEvent[][];
     try {
-      mirrored = await this.mirror(streams, failures);
+      mirrored = await this.step('mirror', () => this.mirror(streams, failures));
     } catch (err) {
       for (const k of keys) this.passing.delete(k);
       throw err;
@@ -187,7 +190,9 @@ export class InboxRelay {
         this.wakeUp?.();
       });
     this.passTails.add(tail);
-    return streams.reduce((n, s) => n + s.length, 0);
+    const taken = streams.reduce((n, s) => n + s.length, 0);
+    this.opts.metrics?.relayPassEvents.observe(taken);
+    return taken;
   }
 
   /** A pass after its mirror writes: analytics, completion, signals, and its failures one by one. */
@@ -208,6 +213,16 @@ export class InboxRelay {
       this.signalling.set(key, task);
     }
     for (const { stream, err } of failures) await this.deliverOneByOne(stream, err);
+  }
+
+  /** Runs one step of the relay's work, timed in the step metric (failed ones too: their time was spent). */
+  private async step<T>(step: 'mirror' | 'analytics' | 'signal', work: () => Promise<T>): Promise<T> {
+    const end = this.opts.metrics?.relayStepSeconds.startTimer({ step });
+    try {
+      return await work();
+    } finally {
+      end?.();
+    }
   }
 
   /** Waits for the passes and the signals under way. */
@@ -252,7 +267,7 @@ export class InboxRelay {
 
   /** applyAndCompleteQuiet after the mirror writes. */
   private async recomputeAndCompleteQuiet(mirrored: InboxEvent[][], failures: StreamFailure[]): Promise<LoudStream[]> {
-    const recomputed = await this.recompute(mirrored, failures);
+    const recomputed = await this.step('analytics', () => this.recompute(mirrored, failures));
     const forPlays = await this.eventsForPlays(recomputed);
     const loud = recomputed.filter((s) => forPlays.get(s)!.length > 0).map((stream) => ({ stream, forPlays: forPlays.get(stream)! }));
     await this.complete(recomputed.filter((s) => forPlays.get(s)!.length === 0));
@@ -261,7 +276,7 @@ export class InboxRelay {
 
   /** One signal with the customer's events for its plays, then the whole stream is done. */
   private async signalAndComplete({ stream, forPlays }: LoudStream): Promise<void> {
-    await this.signal(forPlays);
+    await this.step('signal', () => this.signal(forPlays));
     await this.completeSignalled(stream);
   }
 

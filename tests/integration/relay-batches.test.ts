@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inboxCounts, insertInboxEvent } from '../../db/inbox';
 import { insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { createMetrics } from '../../platform/metrics';
 import { InboxRelay, type RelayOptions } from '../../workers/relay';
 import { customerWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery } from '../../workflows/messages';
@@ -195,7 +196,7 @@ describe('relay batches per customer', () => {
     expect(await database.db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_cus_c_other' }).first()).toBeUndefined();
   });
 
-  it('wakes the workflow only for events a play acts on; the mirror and the analytics take every event', async () => {
+  it('wakes the workflow only for events a play acts on; the mirror and the analytics take every event; each step is timed', async () => {
     const quiet = [await store('cus_q', 2, {}, 'customer.subscription.created'), await storeEvent('invoice.payment_succeeded', 'cus_q', invoice('in_q_paid_first_try'))];
     const loud = [
       await store('cus_l', 1, {}, 'customer.subscription.updated'),
@@ -203,7 +204,8 @@ describe('relay batches per customer', () => {
       await storeEvent('invoice.payment_failed', 'cus_l', invoice('in_l_failed')),
       await storeEvent('invoice.payment_succeeded', 'cus_l', invoice('in_l_failed')),
     ];
-    const r = relay();
+    const metrics = createMetrics();
+    const r = relay({ metrics });
     r.start();
     try {
       await eventually(
@@ -221,6 +223,15 @@ describe('relay batches per customer', () => {
     // cus_l: the failed payment, and the payment of that same invoice, reach the plays.
     const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_l')).query(recentEventsQuery);
     expect(recent.map((e) => e.eventId)).toEqual([loud[2], loud[3]]);
+    // Each pass that took events: one read, one mirror write, one recompute; one signal, cus_l's.
+    const counted = async (histogram: { get(): Promise<{ values: { metricName?: string; labels: Record<string, unknown>; value: number }[] }> }, suffix: string, step?: string) =>
+      (await histogram.get()).values.find((v) => v.metricName?.endsWith(suffix) && v.labels.step === step)?.value ?? 0;
+    const passes = await counted(metrics.relayPassEvents, '_count');
+    expect(passes).toBeGreaterThan(0);
+    expect(await counted(metrics.relayPassEvents, '_sum')).toBe(quiet.length + loud.length);
+    for (const step of ['read', 'mirror', 'analytics']) expect([step, await counted(metrics.relayStepSeconds, '_count', step)]).toEqual([step, passes]);
+    expect(await counted(metrics.relayStepSeconds, '_count', 'signal')).toBe(1);
+    expect(await counted(metrics.relayStepSeconds, '_sum', 'signal')).toBeGreaterThan(0);
   });
 
   it('leaves the analytics alone for a refund (not an MRR input), and still mirrors it', async () => {
