@@ -239,6 +239,8 @@ interface TrialResult {
   lagP99Others: number;
   rampLagP99: number;
   drainPerSecond: number;
+  /** Where the relay's time went over the trial's ramp, load and drain (describeSteps). */
+  relaySteps?: string;
 }
 
 type LoadResult = Awaited<ReturnType<typeof load>>;
@@ -296,6 +298,40 @@ async function main(): Promise<void> {
   }
 }
 
+type RelaySteps = Map<string, { seconds: number; calls: number }>;
+
+/**
+ * The worker's relay totals from its /metrics: seconds and calls per step (read,
+ * mirror, analytics, signal) and, as step "pass", events and passes. Empty when no
+ * worker runs (with --relay off it starts only after the load).
+ */
+async function relaySteps(metricsPort: number | undefined): Promise<RelaySteps> {
+  const steps: RelaySteps = new Map();
+  if (metricsPort === undefined) return steps;
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const entry = (step: string) => steps.get(step) ?? steps.set(step, { seconds: 0, calls: 0 }).get(step)!;
+  for (const m of text.matchAll(/^wysera_relay_step_seconds_(sum|count)\{step="(\w+)"\} (\S+)$/gm)) entry(m[2]!)[m[1] === 'sum' ? 'seconds' : 'calls'] = Number(m[3]);
+  for (const m of text.matchAll(/^wysera_relay_pass_events_(sum|count) (\S+)$/gm)) entry('pass')[m[1] === 'sum' ? 'seconds' : 'calls'] = Number(m[2]);
+  return steps;
+}
+
+/** What the relay's steps took on average between two scrapes, as one line: ms per call, and events per pass. */
+function describeSteps(before: RelaySteps, after: RelaySteps): string {
+  const delta = (step: string) => {
+    const a = after.get(step) ?? { seconds: 0, calls: 0 };
+    const b = before.get(step) ?? { seconds: 0, calls: 0 };
+    return { seconds: a.seconds - b.seconds, calls: a.calls - b.calls };
+  };
+  const perCall = (step: string) => {
+    const d = delta(step);
+    return d.calls > 0 ? `${step} ${Math.round((d.seconds * 1000) / d.calls)}` : `${step} -`;
+  };
+  const passes = delta('pass');
+  // For "pass", the histogram's sum counts events, not seconds.
+  const perPass = passes.calls > 0 ? Math.round(passes.seconds / passes.calls) : 0;
+  return `${['read', 'mirror', 'analytics', 'signal'].map(perCall).join(', ')} ms; ${passes.calls} passes of ${perPass} events`;
+}
+
 /** Runs a Wysera process (api or worker) as an operator would, with its own event loop. */
 function spawnProcess(entry: string, env: Record<string, string>): ChildProcess {
   const profiling = values.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(values.profile)] : [];
@@ -346,7 +382,9 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
 
   const apiPort = await freePort();
   const env = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, WYSERA_ENCRYPTION_KEYS: keySpec, TEMPORAL_TASK_QUEUE: 'bench', STRIPE_API_BASE: sim.url };
-  const startWorker = () => spawnProcess('workers/main.ts', { ...env, WORKER_METRICS_PORT: '0', RELAY_POLL_MS: '100' });
+  // A known port, so each trial can read where the relay's time went (relaySteps).
+  const workerMetricsPort = await freePort();
+  const startWorker = () => spawnProcess('workers/main.ts', { ...env, WORKER_METRICS_PORT: String(workerMetricsPort), RELAY_POLL_MS: '100' });
   let worker = relayDuringLoad ? startWorker() : undefined;
   const api = spawnProcess('api/main.ts', { ...env, PORT: String(apiPort) });
   for (let i = 0; ; i++) {
@@ -400,6 +438,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     progress(`${label}: ${ramp + count} requests at ${rate}/s to a bare Express endpoint (the first ${rampSeconds} s untimed)`);
     const baseline = await load(urlOf((bareServer.address() as AddressInfo).port), stream(), ramp);
     progress(`${label}: baseline p99 ${percentile(baseline.latencies, 99).toFixed(2)} ms; now the real ingress`);
+    const stepsBefore = await relaySteps(worker ? workerMetricsPort : undefined);
     const startedAt = Date.now();
     const real = await load(urlOf(apiPort), stream(), ramp);
     progress(`${label}: sent ${ramp + count} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (answers: ${JSON.stringify(real.statuses)}); waiting for the relay to drain the inbox`);
@@ -409,13 +448,15 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
       await new Promise((r) => setTimeout(r, 1000));
     }
     const drainedAt = Date.now();
+    const steps = describeSteps(stepsBefore, await relaySteps(workerMetricsPort));
+    progress(`${label}: relay, per call: ${steps}`);
     await playsSettled(temporalAddress, label);
     if (!relayDuringLoad) {
       // The next trial's ingress runs without a worker again.
       await stopProcess(worker);
       worker = undefined;
     }
-    results.push(await trialResult(db, t, { baseline, real, ramp, drainSeconds: (drainedAt - startedAt) / 1000 }));
+    results.push({ ...(await trialResult(db, t, { baseline, real, ramp, drainSeconds: (drainedAt - startedAt) / 1000 })), relaySteps: steps });
   }
 
   // The 50th percentile by nearest rank (report.ts): with an odd number of trials, the middle one.
@@ -453,6 +494,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     // The ramp's own events: the relay going from idle (the baseline's time) to the full rate.
     ramp_relay_lag_p99_ms: relayDuringLoad && rampSeconds > 0 ? Number(median((r) => r.rampLagP99).toFixed(1)) : 'n/a',
     drain_events_per_s: Number(median((r) => r.drainPerSecond).toFixed(1)),
+    relay_steps_by_trial: results.map((r) => r.relaySteps).join(' / '),
   };
 
   await new Promise((r) => bareServer.close(r));
