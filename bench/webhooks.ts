@@ -298,7 +298,8 @@ async function main(): Promise<void> {
   }
 }
 
-type RelaySteps = Map<string, { seconds: number; calls: number }>;
+/** Per step, a histogram's sum (seconds; events for "pass") and count (calls; passes). */
+type RelaySteps = Map<string, { sum: number; count: number }>;
 
 /**
  * The worker's relay totals from its /metrics: seconds and calls per step (read,
@@ -309,27 +310,26 @@ async function relaySteps(metricsPort: number | undefined): Promise<RelaySteps> 
   const steps: RelaySteps = new Map();
   if (metricsPort === undefined) return steps;
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const entry = (step: string) => steps.get(step) ?? steps.set(step, { seconds: 0, calls: 0 }).get(step)!;
-  for (const m of text.matchAll(/^wysera_relay_step_seconds_(sum|count)\{step="(\w+)"\} (\S+)$/gm)) entry(m[2]!)[m[1] === 'sum' ? 'seconds' : 'calls'] = Number(m[3]);
-  for (const m of text.matchAll(/^wysera_relay_pass_events_(sum|count) (\S+)$/gm)) entry('pass')[m[1] === 'sum' ? 'seconds' : 'calls'] = Number(m[2]);
+  const entry = (step: string) => steps.get(step) ?? steps.set(step, { sum: 0, count: 0 }).get(step)!;
+  for (const m of text.matchAll(/^wysera_relay_step_seconds_(sum|count)\{step="(\w+)"\} (\S+)$/gm)) entry(m[2]!)[m[1] as 'sum' | 'count'] = Number(m[3]);
+  for (const m of text.matchAll(/^wysera_relay_pass_events_(sum|count) (\S+)$/gm)) entry('pass')[m[1] as 'sum' | 'count'] = Number(m[2]);
   return steps;
 }
 
 /** What the relay's steps took on average between two scrapes, as one line: ms per call, and events per pass. */
 function describeSteps(before: RelaySteps, after: RelaySteps): string {
   const delta = (step: string) => {
-    const a = after.get(step) ?? { seconds: 0, calls: 0 };
-    const b = before.get(step) ?? { seconds: 0, calls: 0 };
-    return { seconds: a.seconds - b.seconds, calls: a.calls - b.calls };
+    const a = after.get(step) ?? { sum: 0, count: 0 };
+    const b = before.get(step) ?? { sum: 0, count: 0 };
+    return { sum: a.sum - b.sum, count: a.count - b.count };
   };
   const perCall = (step: string) => {
     const d = delta(step);
-    return d.calls > 0 ? `${step} ${Math.round((d.seconds * 1000) / d.calls)}` : `${step} -`;
+    return d.count > 0 ? `${step} ${Math.round((d.sum * 1000) / d.count)}` : `${step} -`;
   };
   const passes = delta('pass');
-  // For "pass", the histogram's sum counts events, not seconds.
-  const perPass = passes.calls > 0 ? Math.round(passes.seconds / passes.calls) : 0;
-  return `${['read', 'mirror', 'analytics', 'signal'].map(perCall).join(', ')} ms; ${passes.calls} passes of ${perPass} events`;
+  const perPass = passes.count > 0 ? Math.round(passes.sum / passes.count) : 0;
+  return `${['read', 'mirror', 'analytics', 'signal'].map(perCall).join(', ')} ms; ${passes.count} passes of ${perPass} events`;
 }
 
 /** Runs a Wysera process (api or worker) as an operator would, with its own event loop. */

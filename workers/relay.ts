@@ -262,7 +262,7 @@ export class InboxRelay {
    * @returns the customers whose events still need their signal, with those events.
    */
   private async applyAndCompleteQuiet(streams: InboxEvent[][], failures: StreamFailure[]): Promise<LoudStream[]> {
-    return this.recomputeAndCompleteQuiet(await this.mirror(streams, failures), failures);
+    return this.recomputeAndCompleteQuiet(await this.step('mirror', () => this.mirror(streams, failures)), failures);
   }
 
   /** applyAndCompleteQuiet after the mirror writes. */
