@@ -42,6 +42,23 @@ export interface StripeCallStats {
   networkErrors: number;
 }
 
+/** Milliseconds as seconds for a message: 0.5, 20. */
+const seconds = (ms: number) => Number((ms / 1000).toFixed(1));
+
+/**
+ * A call that would have waited longer than its caller allows for the workspace's rate
+ * limit: nothing was reserved, so it costs the calls behind it nothing.
+ */
+export class StripeBacklogError extends Error {
+  constructor(
+    readonly waitMs: number,
+    readonly maxWaitMs: number,
+  ) {
+    super(`the workspace's Stripe rate limit is booked ${seconds(waitMs)} s ahead, longer than this call may wait (${seconds(maxWaitMs)} s)`);
+    this.name = 'StripeBacklogError';
+  }
+}
+
 /** The one token bucket of a workspace: every Stripe call it makes takes a token. */
 export class RateLimiter {
   private bucket: Bucket;
@@ -62,8 +79,13 @@ export class RateLimiter {
     this.config = { ...this.config, ratePerSecond };
   }
 
-  async acquire(): Promise<void> {
+  /**
+   * Waits for the caller's token. With `maxWaitMs`, a call that would wait longer takes
+   * no token and throws StripeBacklogError at once.
+   */
+  async acquire(maxWaitMs = Infinity): Promise<void> {
     const { bucket, waitMs } = reserve(this.bucket, this.config, this.now());
+    if (waitMs > maxWaitMs) throw new StripeBacklogError(waitMs, maxWaitMs);
     this.bucket = bucket;
     if (waitMs > 0) await sleep(waitMs);
   }
@@ -77,6 +99,8 @@ export class RateLimiter {
 export interface RetryPolicy {
   /** Retries after the first attempt for 429, 5xx and network failures. */
   maxRetries: number;
+  /** The longest an attempt waits for the rate limit; beyond it, StripeBacklogError. Unset: no bound. */
+  maxQueueMs?: number | undefined;
 }
 
 type MakeRequest = Stripe.HttpClient['makeRequest'];
@@ -112,7 +136,7 @@ export class PacedHttpClient implements Stripe.HttpClient {
     const [, , , method, headers] = args;
     const retriable = method === 'GET' || method === 'DELETE' || Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key');
     for (let attempt = 1; ; attempt++) {
-      await this.limiter.acquire();
+      await this.limiter.acquire(this.policy.maxQueueMs);
       this.stats.requests++;
       let res: Stripe.HttpClientResponse;
       try {
@@ -198,14 +222,20 @@ export class StripeClients {
     return s;
   }
 
-  /** The workspace's client (cached; rebuilt when the key changes). */
-  forWorkspace(access: WorkspaceStripeAccess): Stripe {
+  /**
+   * The workspace's client (cached; rebuilt when the key changes). With `maxQueueMs`,
+   * its calls wait at most that long for the workspace's rate limit (a separate cached
+   * client on the same limiter): for callers that have a better place to wait than a
+   * queue, such as a workflow's durable timer.
+   */
+  forWorkspace(access: WorkspaceStripeAccess, maxQueueMs?: number): Stripe {
     const keyDigest = createHash('sha256').update(`${access.apiKey}\0${access.stripeAccount ?? ''}`).digest('hex');
-    const cached = this.clients.get(access.workspaceId);
+    const cacheKey = `${access.workspaceId}\0${maxQueueMs ?? ''}`;
+    const cached = this.clients.get(cacheKey);
     const limiter = this.limiter(access.workspaceId, this.rateFor(access));
     if (cached?.keyDigest === keyDigest) return cached.stripe;
-    const stripe = this.build(access.apiKey, access.stripeAccount, limiter, this.statsOf(access.workspaceId), this.opts.retry ?? { maxRetries: 6 });
-    this.clients.set(access.workspaceId, { keyDigest, stripe });
+    const stripe = this.build(access.apiKey, access.stripeAccount, limiter, this.statsOf(access.workspaceId), { ...(this.opts.retry ?? { maxRetries: 6 }), maxQueueMs });
+    this.clients.set(cacheKey, { keyDigest, stripe });
     return stripe;
   }
 

@@ -2,7 +2,7 @@ import Stripe from 'stripe';
 import type { Db } from '../db/knex';
 import { findWorkspaceStripe } from '../db/workspaces';
 import type { Keyring } from '../platform/crypto';
-import type { StripeClients } from './stripe-client';
+import { StripeBacklogError, type StripeClients } from './stripe-client';
 import { monthlyValue, type RecurringItem } from '../domain/plan-value';
 import type { Money } from '../domain/dunning-templates';
 
@@ -61,12 +61,24 @@ export interface StripeReader {
 export type StripeClientFor = (workspaceId: string) => Promise<Stripe>;
 
 /**
+ * How long a play's (or a relay re-fetch's, or a person's) Stripe call waits for the
+ * workspace's rate limit before it gives up as unavailable. Their callers wait better
+ * elsewhere: a dunning on a durable timer, the relay by deferring the event. Without
+ * a bound, a billing run's burst of failed payments (more than a minute of the limit:
+ * 1,200 in test mode, 4,800 live) would queue every dunning's first read past its
+ * local activity's one-minute timeout; each retry would queue again at the back, and
+ * the abandoned calls would still spend the tokens, so none would ever begin.
+ */
+export const PLAYS_MAX_STRIPE_QUEUE_MS = 20_000;
+
+/**
  * Each workspace's own client from its stored key, through the process's shared
  * StripeClients so the plays' reads count against the same per-workspace rate limit
- * as the sync. The clients retry 429/5xx a few times themselves; what still fails
- * reaches the plays as StripeUnavailableError.
+ * as the sync. The clients retry 429/5xx a few times themselves; what still fails, or
+ * would wait longer than `maxQueueMs` for the rate limit, reaches the plays as
+ * StripeUnavailableError.
  */
-export function workspaceStripeClients(db: Db, keyring: Keyring, clients: StripeClients): StripeClientFor {
+export function workspaceStripeClients(db: Db, keyring: Keyring, clients: StripeClients, maxQueueMs = PLAYS_MAX_STRIPE_QUEUE_MS): StripeClientFor {
   return async (workspaceId) => {
     const access = await findWorkspaceStripe(db, keyring, workspaceId);
     if (!access) throw new StripeNotFoundError(`workspace ${workspaceId} does not exist or has no Stripe key`);
@@ -76,7 +88,7 @@ export function workspaceStripeClients(db: Db, keyring: Keyring, clients: Stripe
       stripeAccount: access.stripeAccountId,
       livemode: access.livemode,
       rateLimitRps: access.settings.stripeRateLimitRps,
-    });
+    }, maxQueueMs);
   };
 }
 
@@ -115,6 +127,8 @@ export async function readStripe<T>(what: string, call: () => Promise<T>): Promi
   } catch (err) {
     if (err instanceof Stripe.errors.StripeError) {
       if (err.statusCode === 404) return null;
+      // stripe-node reports the HTTP layer's refusal as a connection error; say what it was.
+      if (err.detail instanceof StripeBacklogError) throw new StripeUnavailableError(`Stripe busy reading ${what}: ${err.detail.message}`);
       if (
         err instanceof Stripe.errors.StripeConnectionError ||
         err instanceof Stripe.errors.StripeAPIError ||
