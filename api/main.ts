@@ -4,7 +4,7 @@ import { listen } from './listen';
 import { createDb } from '../db/knex';
 import { ConfigError, loadConfig } from '../platform/config';
 import { createLogger } from '../platform/logger';
-import { createMetrics } from '../platform/metrics';
+import { createMetrics, observePoolWaits } from '../platform/metrics';
 import { createTemporalClient } from '../platform/temporal';
 
 /** The API process: webhook ingress, health, metrics (and later the REST API and UI). */
@@ -13,7 +13,9 @@ function main(): void {
   const log = createLogger(config.LOG_LEVEL, 'wysera-api');
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX);
   const { connection } = createTemporalClient(config);
-  const app = createApp({ db, temporal: connection, keyring: config.WYSERA_ENCRYPTION_KEYS, log, metrics: createMetrics(), webhookMaxBytes: config.WEBHOOK_MAX_BYTES, webhookRequestsPerMinute: config.WEBHOOK_RATE_PER_MINUTE, authFailuresPerWindow: config.AUTH_FAILURES_PER_WINDOW, loginFailuresPerEmail: config.LOGIN_FAILURES_PER_EMAIL, loginFailuresPerAddress: config.LOGIN_FAILURES_PER_ADDRESS, operatorToken: config.WYSERA_OPERATOR_TOKEN, temporalNamespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE });
+  const metrics = createMetrics();
+  observePoolWaits(metrics, db);
+  const app = createApp({ db, temporal: connection, keyring: config.WYSERA_ENCRYPTION_KEYS, log, metrics, webhookMaxBytes: config.WEBHOOK_MAX_BYTES, webhookRequestsPerMinute: config.WEBHOOK_RATE_PER_MINUTE, authFailuresPerWindow: config.AUTH_FAILURES_PER_WINDOW, loginFailuresPerEmail: config.LOGIN_FAILURES_PER_EMAIL, loginFailuresPerAddress: config.LOGIN_FAILURES_PER_ADDRESS, operatorToken: config.WYSERA_OPERATOR_TOKEN, temporalNamespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE });
 
   const server = listen(app, config.PORT, config.HOST, () => {
     const { port } = server.address() as AddressInfo;

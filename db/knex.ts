@@ -46,3 +46,14 @@ export async function runPrepared<Row extends pg.QueryResultRow>(db: Db, stateme
     await source.releaseConnection(connection);
   }
 }
+
+/** The events knex's connection pool (tarn) emits around each acquire, by the acquire's id. */
+export interface PoolEvents {
+  on(event: 'acquireRequest' | 'acquireSuccess' | 'acquireFail', listener: (eventId: number) => void): unknown;
+}
+
+/** db's connection pool, for watching its acquires (undefined when knex was given no pool of its own). */
+export function poolEvents(db: Knex): PoolEvents | undefined {
+  const { pool } = db.client as { pool?: Partial<PoolEvents> };
+  return typeof pool?.on === 'function' ? (pool as PoolEvents) : undefined;
+}

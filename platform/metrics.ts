@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { poolEvents, type Knex } from '../db/knex';
 
 /** Prometheus metrics of one process, served at /metrics. */
 export function createMetrics() {
@@ -49,6 +50,12 @@ export function createMetrics() {
       buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
       registers: [registry],
     }),
+    dbPoolWaitSeconds: new Histogram({
+      name: 'wysera_db_pool_wait_seconds',
+      help: "Time a query waited for one of the process's pooled Postgres connections (DATABASE_POOL_MAX): a full pool shows here first",
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
+    }),
   };
 }
 
@@ -76,6 +83,24 @@ export function registerInboxGauges(metrics: Metrics, read: () => Promise<{ pend
       this.set((await sample()).oldestPendingSeconds);
     },
   });
+}
+
+/**
+ * Times every wait for a connection of db's pool into `dbPoolWaitSeconds`, from the
+ * pool's request to its hand-over (or failure). A query's own time says nothing of
+ * how long it queued for a connection first; under load that queue can be most of it.
+ */
+export function observePoolWaits(metrics: Pick<Metrics, 'dbPoolWaitSeconds'>, db: Knex): void {
+  const pool = poolEvents(db);
+  if (!pool) return;
+  const started = new Map<number, () => void>();
+  pool.on('acquireRequest', (eventId: number) => started.set(eventId, metrics.dbPoolWaitSeconds.startTimer()));
+  const done = (eventId: number) => {
+    started.get(eventId)?.();
+    started.delete(eventId);
+  };
+  pool.on('acquireSuccess', done);
+  pool.on('acquireFail', done);
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

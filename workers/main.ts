@@ -11,7 +11,7 @@ import { ConfigError, loadConfig } from '../platform/config';
 import { createLogger, type Logger } from '../platform/logger';
 import type { AddressInfo } from 'node:net';
 import { inboxBacklog } from '../db/inbox';
-import { createMetrics, registerInboxGauges } from '../platform/metrics';
+import { createMetrics, observePoolWaits, registerInboxGauges } from '../platform/metrics';
 import { serveMetrics } from './metrics-server';
 import { createMirrorRefetch } from './mirror-refetch';
 import { InboxRelay } from './relay';
@@ -68,6 +68,7 @@ async function main(): Promise<void> {
   const syncActivities = createSyncActivities({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients, client, log: log.child({ component: 'sync' }) });
   const worker = await createWorker({ connection, client, namespace, taskQueue: config.TEMPORAL_TASK_QUEUE, overrides: { activities: { ...activities, ...syncActivities } } });
   const metrics = createMetrics();
+  observePoolWaits(metrics, db);
   registerInboxGauges(metrics, () => inboxBacklog(db));
   const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.WORKER_METRICS_PORT);
   log.info({ url: `http://${config.HOST}:${(metricsServer.address() as AddressInfo).port}/metrics` }, 'worker metrics listening');
