@@ -303,7 +303,8 @@ type RelaySteps = Map<string, { sum: number; count: number }>;
 
 /**
  * The worker's relay totals from its /metrics: seconds and calls per step (read,
- * mirror, analytics, signal) and, as step "pass", events and passes. Empty when no
+ * mirror, analytics, signal), as step "pass" events and passes, and as "pool" the
+ * seconds spent waiting for pooled database connections and how many were taken. Empty when no
  * worker runs (with --relay off it starts only after the load).
  */
 async function relaySteps(metricsPort: number | undefined): Promise<RelaySteps> {
@@ -313,6 +314,7 @@ async function relaySteps(metricsPort: number | undefined): Promise<RelaySteps> 
   const entry = (step: string) => steps.get(step) ?? steps.set(step, { sum: 0, count: 0 }).get(step)!;
   for (const m of text.matchAll(/^wysera_relay_step_seconds_(sum|count)\{step="(\w+)"\} (\S+)$/gm)) entry(m[2]!)[m[1] as 'sum' | 'count'] = Number(m[3]);
   for (const m of text.matchAll(/^wysera_relay_pass_events_(sum|count) (\S+)$/gm)) entry('pass')[m[1] as 'sum' | 'count'] = Number(m[2]);
+  for (const m of text.matchAll(/^wysera_db_pool_wait_seconds_(sum|count) (\S+)$/gm)) entry('pool')[m[1] as 'sum' | 'count'] = Number(m[2]);
   return steps;
 }
 
@@ -329,7 +331,8 @@ function describeSteps(before: RelaySteps, after: RelaySteps): string {
   };
   const passes = delta('pass');
   const perPass = passes.count > 0 ? Math.round(passes.sum / passes.count) : 0;
-  return `${['read', 'mirror', 'analytics', 'signal'].map(perCall).join(', ')} ms; ${passes.count} passes of ${perPass} events`;
+  const pool = delta('pool');
+  return `${['read', 'mirror', 'analytics', 'signal'].map(perCall).join(', ')} ms; ${passes.count} passes of ${perPass} events; ${pool.sum.toFixed(1)} s waited over the worker's ${pool.count} connection acquires`;
 }
 
 /** Runs a Wysera process (api or worker) as an operator would, with its own event loop. */
