@@ -304,8 +304,8 @@ type RelaySteps = Map<string, { sum: number; count: number }>;
 /**
  * The worker's relay totals from its /metrics: seconds and calls per step (read,
  * mirror, analytics, signal), as step "pass" events and passes, and as "pool" the
- * seconds spent waiting for pooled database connections and how many were taken. Empty when no
- * worker runs (with --relay off it starts only after the load).
+ * seconds spent waiting for pooled database connections and how many were taken.
+ * Empty when no worker runs (with --relay off it starts only after the load).
  */
 async function relaySteps(metricsPort: number | undefined): Promise<RelaySteps> {
   const steps: RelaySteps = new Map();
@@ -318,7 +318,7 @@ async function relaySteps(metricsPort: number | undefined): Promise<RelaySteps> 
   return steps;
 }
 
-/** What the relay's steps took on average between two scrapes, as one line: ms per call, and events per pass. */
+/** What the relay's steps took on average between two scrapes, as one line: ms per call, events per pass, the worker's pool waits. */
 function describeSteps(before: RelaySteps, after: RelaySteps): string {
   const delta = (step: string) => {
     const a = after.get(step) ?? { sum: 0, count: 0 };

@@ -130,7 +130,10 @@ describe('MRR of a simulated account agrees with its live subscriptions', () => 
       const writtenOff = pastDue.length > 0 && history.invoices.some((i) => i.status === 'void' || i.status === 'uncollectible');
       const paidAt = (s: Stripe.Subscription) =>
         account.invoices.rows.filter((i) => i.parent?.subscription_details?.subscription === s.id && i.status === 'paid' && i.amount_paid > 0).map((i) => (i.status_transitions.paid_at ?? 0) * 1000);
-      const firstPaidLater = pastDue.some((s) => paidAt(s).every((t) => t > then) && paidAt(s).length > 0);
+      const firstPaidLater = pastDue.some((s) => {
+        const times = paidAt(s);
+        return times.length > 0 && times.every((t) => t > then);
+      });
       if (mine !== expected && !writtenOff && !firstPaidLater) unexplained.push(`${history.customer.id}: ${mine} != ${expected} (account made with now=${now})`);
     }
     return { compared, unexplained };

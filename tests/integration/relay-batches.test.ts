@@ -1,5 +1,6 @@
 import { Client } from '@temporalio/client';
 import { pino } from 'pino';
+import type { Histogram } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inboxCounts, insertInboxEvent } from '../../db/inbox';
 import { insertWorkspace } from '../../db/workspaces';
@@ -224,7 +225,7 @@ describe('relay batches per customer', () => {
     const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_l')).query(recentEventsQuery);
     expect(recent.map((e) => e.eventId)).toEqual([loud[2], loud[3]]);
     // Each pass that took events: one read, one mirror write, one recompute; one signal, cus_l's.
-    const counted = async (histogram: { get(): Promise<{ values: { metricName?: string; labels: Record<string, unknown>; value: number }[] }> }, suffix: string, step?: string) =>
+    const counted = async (histogram: Histogram, suffix: string, step?: string) =>
       (await histogram.get()).values.find((v) => v.metricName?.endsWith(suffix) && v.labels.step === step)?.value ?? 0;
     const passes = await counted(metrics.relayPassEvents, '_count');
     expect(passes).toBeGreaterThan(0);
