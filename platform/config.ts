@@ -55,6 +55,8 @@ const envSchema = z.object({
    * events come along): smaller passes finish sooner, larger ones share more work.
    */
   RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(250),
+  /** Under load, the least time between the starts of two relay passes (workers/relay.ts gatherMs). */
+  RELAY_GATHER_MS: z.coerce.number().int().min(0).max(10_000).default(200),
 });
 
 export type Config = z.infer<typeof envSchema>;

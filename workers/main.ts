@@ -81,6 +81,7 @@ async function main(): Promise<void> {
     log: log.child({ component: 'relay' }),
     pollMs: config.RELAY_POLL_MS,
     batchSize: config.RELAY_BATCH_SIZE,
+    gatherMs: config.RELAY_GATHER_MS,
     refetch: createMirrorRefetch({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients }),
   });
   relay.start();

@@ -31,6 +31,15 @@ export interface RelayOptions {
    * events come along (up to five times as many in all).
    */
   batchSize?: number;
+  /**
+   * Under load, a pass starts at least this long after the previous one started
+   * (default 200 ms), so the events that arrive meanwhile go through together. A pass
+   * costs about as much for a few events as for a hundred (a handful of statements
+   * each), so back-to-back small passes spend several times the CPU per event. After a
+   * full pass (a backlog) the next starts at once, and so does the first pass after a
+   * quiet spell: this only adds delay while events keep coming.
+   */
+  gatherMs?: number;
   /** How many customers' event streams are mirrored concurrently when one at a time. */
   lanes?: number;
   /**
@@ -47,6 +56,9 @@ export interface RelayOptions {
   /** Reads an object from Stripe when an event alone cannot be trusted (see mirror-events.ts). */
   refetch?: MirrorRefetch;
 }
+
+const DEFAULT_BATCH_SIZE = 250;
+const DEFAULT_GATHER_MS = 200;
 
 /** Any number of workers may run a relay; the one holding this lock relays. */
 const LEADER_LOCK_KEY = 0x57595352; // "WYSR"
@@ -100,6 +112,8 @@ export class InboxRelay {
   private leader = false;
   private running = false;
   private wakeUp: (() => void) | undefined;
+  /** Ends a pause between passes early (stop() only; arrivals do not). */
+  private endPause: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
   /** Customers whose signal is under way, by stream key. */
   private readonly signalling = new Map<string, Promise<unknown>>();
@@ -129,19 +143,22 @@ export class InboxRelay {
   async stop(): Promise<void> {
     this.running = false;
     this.wakeUp?.();
+    this.endPause?.();
     await this.loopDone;
     await this.settle();
     await this.dropListener();
   }
 
   private async loop(): Promise<void> {
-    const { log, pollMs } = this.opts;
+    const { log, pollMs, batchSize = DEFAULT_BATCH_SIZE, gatherMs = DEFAULT_GATHER_MS } = this.opts;
     while (this.running) {
       try {
         if (!this.listener) await this.connectListener();
         if (!this.leader) this.leader = await this.tryLead();
+        const startedAt = Date.now();
         const done = this.leader ? await this.startPass() : 0;
         if (done === 0) await this.sleep(pollMs);
+        else if (done < batchSize) await this.pause(startedAt + gatherMs - Date.now());
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'relay: database unavailable; retrying');
         await this.dropListener();
@@ -162,7 +179,7 @@ export class InboxRelay {
    * on with everyone else.
    */
   private async startPass(): Promise<number> {
-    const { db, log, batchSize = 250 } = this.opts;
+    const { db, log, batchSize = DEFAULT_BATCH_SIZE } = this.opts;
     while (this.passTails.size >= 2) await Promise.race(this.passTails);
     const endRead = this.opts.metrics?.relayStepSeconds.startTimer({ step: 'read' });
     const events = await pendingInboxEvents(db, batchSize, batchSize * 5, [...this.signalling.keys(), ...this.passing]);
@@ -485,6 +502,20 @@ export class InboxRelay {
     // listener, and another relay must not take on the same customers while they run.
     await this.settle();
     if (listener) await listener.end().catch(() => undefined);
+  }
+
+  /** Waits `ms` whatever arrives meanwhile (see gatherMs); only stop() ends it early. */
+  private pause(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.endPause = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.endPause = done;
+    });
   }
 
   private sleep(ms: number): Promise<void> {

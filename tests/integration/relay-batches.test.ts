@@ -329,6 +329,51 @@ describe('relay batches per customer', () => {
     }
   });
 
+  it('gathers events under load: a pass starts gatherMs after the one before, unless that one was full or the inbox was quiet', async () => {
+    const passes = async (metrics: ReturnType<typeof createMetrics>) => {
+      const values = (await metrics.relayPassEvents.get()).values;
+      const of = (suffix: string) => values.find((v) => v.metricName?.endsWith(suffix))?.value ?? 0;
+      return { count: of('_count'), events: of('_sum') };
+    };
+    const times = (ids: string[]) =>
+      database.db('webhook_inbox').whereIn('event_id', ids).select<{ received_at: Date; processed_at: Date | null }[]>('received_at', 'processed_at');
+
+    // Events that arrive right after a pass wait for the next, which takes them all at once.
+    const gathering = createMetrics();
+    const r = relay({ metrics: gathering, gatherMs: 1500 });
+    r.start();
+    try {
+      const first = await store('cus_gather_0', 1, {}, 'customer.subscription.updated');
+      await eventually(() => statusOf(first), (s) => s === 'processed');
+      const later: string[] = [];
+      for (let i = 1; i <= 5; i++) later.push(await store(`cus_gather_${i}`, 1, {}, 'customer.subscription.updated'));
+      await eventually(() => times(later), (rows) => rows.every((row) => row.processed_at !== null));
+      expect(await passes(gathering)).toEqual({ count: 2, events: 6 });
+      // The second pass began no sooner than 1.5 s after the first, which began no sooner than the first event arrived.
+      const [firstRow] = await times([first]);
+      for (const row of await times(later)) expect(row.processed_at!.getTime() - firstRow!.received_at.getTime()).toBeGreaterThanOrEqual(1490);
+    } finally {
+      await r.stop();
+    }
+
+    // A backlog goes pass after pass (each full), and a lone event after it goes at once:
+    // with a minute between passes otherwise, neither would finish within the test.
+    const backlog: string[] = [];
+    for (let i = 0; i < 6; i++) backlog.push(await store(`cus_backlog_${i}`, 1, {}, 'customer.subscription.updated'));
+    const draining = createMetrics();
+    const slow = relay({ metrics: draining, gatherMs: 60_000, batchSize: 2 });
+    slow.start();
+    try {
+      await eventually(() => times(backlog), (rows) => rows.every((row) => row.processed_at !== null));
+      expect(await passes(draining)).toEqual({ count: 3, events: 6 });
+      const lone = await store('cus_backlog_lone', 1, {}, 'customer.subscription.updated');
+      await eventually(() => statusOf(lone), (s) => s === 'processed');
+      expect(await passes(draining)).toEqual({ count: 4, events: 7 });
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it('keeps passing while signals wait for a lane: Temporal falling behind holds back only the customers it owes', async () => {
     const { client, release, held } = gatedClient('cus_lane_slow');
     const slow = await store('cus_lane_slow', 1);
