@@ -241,6 +241,8 @@ interface TrialResult {
   drainPerSecond: number;
   /** Where the relay's time went over the trial's ramp, load and drain (describeSteps). */
   relaySteps?: string;
+  /** The API's own view of the trial's load (describeApi). */
+  apiSide?: string;
 }
 
 type LoadResult = Awaited<ReturnType<typeof load>>;
@@ -333,6 +335,28 @@ function describeSteps(before: RelaySteps, after: RelaySteps): string {
   const perPass = passes.count > 0 ? Math.round(passes.sum / passes.count) : 0;
   const pool = delta('pool');
   return `${['read', 'mirror', 'analytics', 'signal'].map(perCall).join(', ')} ms; ${passes.count} passes of ${perPass} events; ${pool.sum.toFixed(1)} s waited over the worker's ${pool.count} connection acquires`;
+}
+
+/** Sums of the Prometheus samples in `text` whose name and labels match `pattern` (its first group names the sample). */
+function samples(text: string, pattern: RegExp): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const m of text.matchAll(pattern)) found.set(m[1]!, (found.get(m[1]!) ?? 0) + Number(m[2]));
+  return found;
+}
+
+/**
+ * The API's own view of a load, from its /metrics before and after: how many acks
+ * took over 10 ms in the handler (verification and the insert), the time its event
+ * loop stood still for garbage collection, and the longest event-loop delay. Tells
+ * whether a slow answer was slow inside the API or on the way to it.
+ */
+function describeApi(before: string, after: string): string {
+  const delta = (pattern: RegExp, key: string) => (samples(after, pattern).get(key) ?? 0) - (samples(before, pattern).get(key) ?? 0);
+  const acks = /^wysera_webhook_ack_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm;
+  const gc = /^nodejs_gc_duration_seconds_(sum|count)\{kind="\w+"\} (\S+)$/gm;
+  const total = delta(acks, '+Inf');
+  const loopMax = samples(after, /^nodejs_eventloop_lag_(max)_seconds (\S+)$/gm).get('max') ?? 0;
+  return `${total - delta(acks, '0.01')} of ${total} acks over 10 ms in the handler; GC paused it ${Math.round(delta(gc, 'sum') * 1000)} ms in ${delta(gc, 'count')} pauses; longest event-loop delay ${Math.round(loopMax * 1000)} ms`;
 }
 
 /** Runs a Wysera process (api or worker) as an operator would, with its own event loop. */
@@ -442,8 +466,12 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     const baseline = await load(urlOf((bareServer.address() as AddressInfo).port), stream(), ramp);
     progress(`${label}: baseline p99 ${percentile(baseline.latencies, 99).toFixed(2)} ms; now the real ingress`);
     const stepsBefore = await relaySteps(worker ? workerMetricsPort : undefined);
+    const apiMetrics = async () => (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+    const apiBefore = await apiMetrics();
     const startedAt = Date.now();
     const real = await load(urlOf(apiPort), stream(), ramp);
+    const apiSide = describeApi(apiBefore, await apiMetrics());
+    progress(`${label}: the API's view: ${apiSide}`);
     progress(`${label}: sent ${ramp + count} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (answers: ${JSON.stringify(real.statuses)}); waiting for the relay to drain the inbox`);
     worker ??= startWorker();
     for (let c = await inboxCounts(db); c.pending > 0; c = await inboxCounts(db)) {
@@ -459,7 +487,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
       await stopProcess(worker);
       worker = undefined;
     }
-    results.push({ ...(await trialResult(db, t, { baseline, real, ramp, drainSeconds: (drainedAt - startedAt) / 1000 })), relaySteps: steps });
+    results.push({ ...(await trialResult(db, t, { baseline, real, ramp, drainSeconds: (drainedAt - startedAt) / 1000 })), relaySteps: steps, apiSide });
   }
 
   // The 50th percentile by nearest rank (report.ts): with an odd number of trials, the middle one.
@@ -498,6 +526,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     ramp_relay_lag_p99_ms: relayDuringLoad && rampSeconds > 0 ? Number(median((r) => r.rampLagP99).toFixed(1)) : 'n/a',
     drain_events_per_s: Number(median((r) => r.drainPerSecond).toFixed(1)),
     relay_steps_by_trial: results.map((r) => r.relaySteps).join(' / '),
+    api_by_trial: results.map((r) => r.apiSide).join(' / '),
   };
 
   await new Promise((r) => bareServer.close(r));
