@@ -36,8 +36,9 @@ export interface RelayOptions {
    * (default 200 ms), so the events that arrive meanwhile go through together. A pass
    * costs about as much for a few events as for a hundred (a handful of statements
    * each), so back-to-back small passes spend several times the CPU per event. After a
-   * full pass (a backlog) the next starts at once, and so does the first pass after a
-   * quiet spell: this only adds delay while events keep coming.
+   * pass that took `batchSize` events or more (a backlog) the next starts at once, and
+   * so does the first pass after a quiet spell: this only adds delay while events keep
+   * coming.
    */
   gatherMs?: number;
   /** How many customers' event streams are mirrored concurrently when one at a time. */
