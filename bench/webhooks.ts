@@ -303,16 +303,28 @@ async function main(): Promise<void> {
 /** Per step, a histogram's sum (seconds; events for "pass") and count (calls; passes). */
 type RelaySteps = Map<string, { sum: number; count: number }>;
 
+/** The interval of prom-client's event-loop timer (its default, which platform/metrics.ts keeps). */
+const EVENT_LOOP_MONITOR_MS = 10;
+
+/** Sums of the Prometheus samples in `text` whose name and labels match `pattern` (its first group names the sample). */
+function samples(text: string, pattern: RegExp): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const m of text.matchAll(pattern)) found.set(m[1]!, (found.get(m[1]!) ?? 0) + Number(m[2]));
+  return found;
+}
+
+/** A process's /metrics text; empty when it does not run (with --relay off the worker starts only after the load). */
+async function scrape(metricsPort: number | undefined): Promise<string> {
+  return metricsPort === undefined ? '' : (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+}
+
 /**
  * The worker's relay totals from its /metrics: seconds and calls per step (read,
  * mirror, analytics, signal), as step "pass" events and passes, and as "pool" the
  * seconds spent waiting for pooled database connections and how many were taken.
- * Empty when no worker runs (with --relay off it starts only after the load).
  */
-async function relaySteps(metricsPort: number | undefined): Promise<RelaySteps> {
+function relaySteps(text: string): RelaySteps {
   const steps: RelaySteps = new Map();
-  if (metricsPort === undefined) return steps;
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const entry = (step: string) => steps.get(step) ?? steps.set(step, { sum: 0, count: 0 }).get(step)!;
   for (const m of text.matchAll(/^wysera_relay_step_seconds_(sum|count)\{step="(\w+)"\} (\S+)$/gm)) entry(m[2]!)[m[1] as 'sum' | 'count'] = Number(m[3]);
   for (const m of text.matchAll(/^wysera_relay_pass_events_(sum|count) (\S+)$/gm)) entry('pass')[m[1] as 'sum' | 'count'] = Number(m[2]);
@@ -320,8 +332,12 @@ async function relaySteps(metricsPort: number | undefined): Promise<RelaySteps> 
   return steps;
 }
 
-/** What the relay's steps took on average between two scrapes, as one line: ms per call, events per pass, the worker's pool waits. */
-function describeSteps(before: RelaySteps, after: RelaySteps): string {
+/**
+ * What the relay's steps took on average between two scrapes, as one line: ms per
+ * call, events per pass, the worker's pool waits, and how late its event loop ran
+ * (every await of the relay's waits that long once its answer is in).
+ */
+function describeSteps(before: RelaySteps, after: RelaySteps, afterText: string): string {
   const delta = (step: string) => {
     const a = after.get(step) ?? { sum: 0, count: 0 };
     const b = before.get(step) ?? { sum: 0, count: 0 };
@@ -334,17 +350,9 @@ function describeSteps(before: RelaySteps, after: RelaySteps): string {
   const passes = delta('pass');
   const perPass = passes.count > 0 ? Math.round(passes.sum / passes.count) : 0;
   const pool = delta('pool');
-  return `${['read', 'mirror', 'analytics', 'signal'].map(perCall).join(', ')} ms; ${passes.count} passes of ${perPass} events; ${pool.sum.toFixed(1)} s waited over the worker's ${pool.count} connection acquires`;
-}
-
-/** The interval of prom-client's event-loop timer (its default, which platform/metrics.ts keeps). */
-const EVENT_LOOP_MONITOR_MS = 10;
-
-/** Sums of the Prometheus samples in `text` whose name and labels match `pattern` (its first group names the sample). */
-function samples(text: string, pattern: RegExp): Map<string, number> {
-  const found = new Map<string, number>();
-  for (const m of text.matchAll(pattern)) found.set(m[1]!, (found.get(m[1]!) ?? 0) + Number(m[2]));
-  return found;
+  const loop = samples(afterText, /^nodejs_eventloop_lag_(mean|p99)_seconds (\S+)$/gm);
+  const late = (stat: string) => Math.max(0, Math.round((loop.get(stat) ?? 0) * 1000 - EVENT_LOOP_MONITOR_MS));
+  return `${['read', 'mirror', 'analytics', 'signal'].map(perCall).join(', ')} ms; ${passes.count} passes of ${perPass} events; ${pool.sum.toFixed(1)} s waited over the worker's ${pool.count} connection acquires; its event loop ran ${late('mean')} ms late on average, ${late('p99')} ms at p99`;
 }
 
 /**
@@ -471,12 +479,12 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     progress(`${label}: ${ramp + count} requests at ${rate}/s to a bare Express endpoint (the first ${rampSeconds} s untimed)`);
     const baseline = await load(urlOf((bareServer.address() as AddressInfo).port), stream(), ramp);
     progress(`${label}: baseline p99 ${percentile(baseline.latencies, 99).toFixed(2)} ms; now the real ingress`);
-    const stepsBefore = await relaySteps(worker ? workerMetricsPort : undefined);
-    const apiMetrics = async () => (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
-    const apiBefore = await apiMetrics();
+    // Scraping also resets prom-client's event-loop figures: the ones after cover this trial.
+    const stepsBefore = relaySteps(await scrape(worker ? workerMetricsPort : undefined));
+    const apiBefore = await scrape(apiPort);
     const startedAt = Date.now();
     const real = await load(urlOf(apiPort), stream(), ramp);
-    const apiSide = describeApi(apiBefore, await apiMetrics());
+    const apiSide = describeApi(apiBefore, await scrape(apiPort));
     progress(`${label}: the API's view: ${apiSide}`);
     progress(`${label}: sent ${ramp + count} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (answers: ${JSON.stringify(real.statuses)}); waiting for the relay to drain the inbox`);
     worker ??= startWorker();
@@ -485,7 +493,8 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
       await new Promise((r) => setTimeout(r, 1000));
     }
     const drainedAt = Date.now();
-    const steps = describeSteps(stepsBefore, await relaySteps(workerMetricsPort));
+    const workerAfter = await scrape(workerMetricsPort);
+    const steps = describeSteps(stepsBefore, relaySteps(workerAfter), workerAfter);
     progress(`${label}: relay, per call: ${steps}`);
     await playsSettled(temporalAddress, label);
     if (!relayDuringLoad) {
