@@ -81,6 +81,10 @@ describe('relay batches per customer', () => {
     return new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000, ...options });
   }
 
+  /** A histogram's `_count` or `_sum` (of one step's series when `step` is given). */
+  const counted = async (histogram: Histogram, suffix: '_count' | '_sum', step?: string) =>
+    (await histogram.get()).values.find((v) => v.metricName?.endsWith(suffix) && v.labels.step === step)?.value ?? 0;
+
   /** An inbox event's status. */
   const statusOf = async (id: string) => (await database.db('webhook_inbox').where({ event_id: id }).first<{ status: string }>('status')).status;
 
@@ -225,8 +229,6 @@ describe('relay batches per customer', () => {
     const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_l')).query(recentEventsQuery);
     expect(recent.map((e) => e.eventId)).toEqual([loud[2], loud[3]]);
     // Each pass that took events: one read, one mirror write, one recompute; one signal, cus_l's.
-    const counted = async (histogram: Histogram, suffix: string, step?: string) =>
-      (await histogram.get()).values.find((v) => v.metricName?.endsWith(suffix) && v.labels.step === step)?.value ?? 0;
     const passes = await counted(metrics.relayPassEvents, '_count');
     expect(passes).toBeGreaterThan(0);
     expect(await counted(metrics.relayPassEvents, '_sum')).toBe(quiet.length + loud.length);
@@ -330,11 +332,7 @@ describe('relay batches per customer', () => {
   });
 
   it('gathers events under load: a pass starts gatherMs after the one before, unless that one was full or the inbox was quiet', async () => {
-    const passes = async (metrics: ReturnType<typeof createMetrics>) => {
-      const values = (await metrics.relayPassEvents.get()).values;
-      const of = (suffix: string) => values.find((v) => v.metricName?.endsWith(suffix))?.value ?? 0;
-      return { count: of('_count'), events: of('_sum') };
-    };
+    const passes = async (metrics: ReturnType<typeof createMetrics>) => ({ count: await counted(metrics.relayPassEvents, '_count'), events: await counted(metrics.relayPassEvents, '_sum') });
     const times = (ids: string[]) =>
       database.db('webhook_inbox').whereIn('event_id', ids).select<{ received_at: Date; processed_at: Date | null }[]>('received_at', 'processed_at');
 
