@@ -5,18 +5,24 @@ import { z } from 'zod';
  * copied into the result (the event is stored as received), so Stripe adding fields
  * never breaks ingress, and parsing costs the same whatever the object's size.
  */
+/** Stripe's ids are at most 255 characters; the bound also keeps every id within what Postgres can index. */
+const STRIPE_ID_MAX = 255;
+const stripeId = z.string().min(1).max(STRIPE_ID_MAX);
+/** 9999-12-31T23:59:59Z: any later time is not a real event's, and Postgres and Date cannot hold them all. */
+const LATEST_CREATED = 253_402_300_799;
+
 export const stripeEventEnvelope = z.object({
-  id: z.string().regex(/^evt_\w+$/, 'must be a Stripe event id (evt_...)'),
+  id: stripeId.regex(/^evt_\w+$/, 'must be a Stripe event id (evt_...)'),
   object: z.literal('event'),
   type: z.string().min(1).max(200),
-  created: z.number().int().positive(),
+  created: z.number().int().positive().max(LATEST_CREATED, 'must be a Unix time in seconds no later than 9999-12-31'),
   livemode: z.boolean(),
   data: z.object({
     object: z.object({
-      id: z.string().min(1).optional(),
+      id: stripeId.optional(),
       object: z.string().min(1),
       // A customer is an id, or an expanded object with an id.
-      customer: z.union([z.string(), z.object({ id: z.string() }), z.null()]).optional(),
+      customer: z.union([stripeId, z.object({ id: stripeId }), z.null()]).optional(),
     }),
   }),
 });

@@ -74,6 +74,26 @@ describe('webhook endpoint under fuzzing', () => {
     expect(await rowCount()).toBe(before);
   });
 
+  it('answers correctly signed events with odd ids, times and customers with 200 or a 4xx, never a 5xx', async () => {
+    const text = (max: number) => fc.oneof(fc.string({ maxLength: max }), fc.stringMatching(/^\w+$/).map((w) => w.repeat(1 + Math.floor(max / Math.max(1, w.length)))));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(text(40), text(6000).map((s) => `evt_${s}`)),
+        fc.oneof(fc.integer(), fc.double(), fc.constantFrom(2 ** 53 - 1, 8.64e12, 253402300800, Number.MAX_SAFE_INTEGER)),
+        fc.oneof(text(40), text(6000).map((s) => `cus_${s}`)),
+        async (id, created, customer) => {
+          const event = { ...stripeEvent('invoice.payment_failed', { ...stripeFixture('invoice'), id: `in_${customer.slice(0, 10)}`, customer }), id, created };
+          const body = JSON.stringify(event);
+          const res = await fetch(`${api.url}/webhooks/stripe/ws_fuzz_a`, { method: 'POST', headers: { 'stripe-signature': signatureFor(body, secrets.ws_fuzz_a) }, body });
+          const answer = (await res.json()) as { error?: { message: string } };
+          expect(res.status, JSON.stringify(answer)).toBeLessThan(500);
+          if (res.status !== 200) expect(answer.error?.message).toMatch(/id|created|customer/);
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
+
   it('refuses signed JSON that is not a Stripe event, naming the field', async () => {
     const body = JSON.stringify({ id: 'evt_1', object: 'event', type: 'x', created: 'yesterday', livemode: false, data: { object: { object: 'invoice' } } });
     const res = await fetch(`${api.url}/webhooks/stripe/ws_fuzz_a`, { method: 'POST', headers: { 'stripe-signature': signatureFor(body, secrets.ws_fuzz_a) }, body });
