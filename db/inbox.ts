@@ -40,39 +40,54 @@ interface InboxRow {
 
 export type InboxStatus = 'pending' | 'processed' | 'ignored';
 
-const INSERT_EVENT: PreparedStatement = {
-  name: 'wysera_insert_inbox_event',
+const INSERT_EVENTS: PreparedStatement = {
+  name: 'wysera_insert_inbox_events',
   text: `with ins as (
            insert into webhook_inbox (workspace_id, event_id, type, customer_id, object_id, stripe_created, livemode, payload)
-           values ($1, $2, $3, $4, $5, $6, $7, $8)
+           select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::boolean[], $8::json[])
            on conflict (workspace_id, event_id) do nothing
-           returning seq
+           returning workspace_id, event_id
          )
-         select seq, pg_notify($9, '') from ins`,
+         select workspace_id, event_id, pg_notify($9, '') from ins`,
 };
 
+/** An event for the inbox and its payload's JSON text (the ingress has the verified request body). */
+export interface InboxEventToStore {
+  event: InboxEventInput;
+  /** Postgres parses it into the json column, so the event is not serialized a second time. */
+  payloadText: string;
+}
+
 /**
- * Records an event in one statement; a second delivery of the same event id is a
- * no-op. The notification is delivered when the statement commits. The ingress runs
- * it for every Stripe event, so it is a prepared statement run on the pool directly.
- * @param payloadText the payload's JSON text when the caller has it (the ingress has
- *   the verified request body): Postgres parses it into the jsonb column, so the
- *   event is not serialized a second time.
- * @returns whether this call stored the event (false for a duplicate).
+ * Records events in one statement (one commit, one notification); an event id already
+ * stored, or met earlier in the same call, is a no-op. The notification is delivered
+ * when the statement commits. The ingress runs it for every Stripe event, so it is a
+ * prepared statement run on the pool directly.
+ * @returns for each event in order, whether this call stored it (false for a duplicate).
  */
-export async function insertInboxEvent(db: Db, e: InboxEventInput, payloadText: string = JSON.stringify(e.payload)): Promise<{ stored: boolean }> {
-  const rows = await runPrepared<{ seq: number }>(db, INSERT_EVENT, [
-    e.workspaceId,
-    e.eventId,
-    e.type,
-    e.customerId,
-    e.objectId,
-    e.stripeCreated,
-    e.livemode,
-    payloadText,
+export async function insertInboxEvents(db: Db, events: readonly InboxEventToStore[]): Promise<boolean[]> {
+  const column = <V>(pick: (e: InboxEventInput) => V) => events.map(({ event }) => pick(event));
+  const rows = await runPrepared<{ workspace_id: string; event_id: string }>(db, INSERT_EVENTS, [
+    column((e) => e.workspaceId),
+    column((e) => e.eventId),
+    column((e) => e.type),
+    column((e) => e.customerId),
+    column((e) => e.objectId),
+    column((e) => e.stripeCreated),
+    column((e) => e.livemode),
+    events.map((e) => e.payloadText),
     INBOX_CHANNEL,
   ]);
-  return { stored: rows.length > 0 };
+  const key = (workspaceId: string, eventId: string) => `${workspaceId}\u0000${eventId}`;
+  // Each inserted key is claimed by the first of the call's events that carries it.
+  const inserted = new Set(rows.map((r) => key(r.workspace_id, r.event_id)));
+  return events.map(({ event }) => inserted.delete(key(event.workspaceId, event.eventId)));
+}
+
+/** Records one event (insertInboxEvents for a single event). */
+export async function insertInboxEvent(db: Db, e: InboxEventInput, payloadText: string = JSON.stringify(e.payload)): Promise<{ stored: boolean }> {
+  const [stored] = await insertInboxEvents(db, [{ event: e, payloadText }]);
+  return { stored: stored! };
 }
 
 const PENDING_COLUMNS = ['seq', 'workspace_id', 'event_id', 'type', 'customer_id', 'object_id', 'stripe_created', 'attempts', 'next_attempt_at', 'received_at', 'payload'];

@@ -1,32 +1,65 @@
 /**
- * Gathers items that arrive one by one into batches for `flush`: an item waits for the
- * flush under way (if any) to end, then goes with every item that arrived meanwhile in
- * one call. One flush runs at a time, so under load each call takes all that piled up
- * while the previous one ran, and an idle batcher flushes an item at once.
+ * Gathers items that arrive one by one into batches for `flush`: while `concurrency`
+ * flushes are under way, an item waits, then goes with every item that arrived
+ * meanwhile in one call. So under load each call takes all that piled up while the
+ * others ran, and an idle queue flushes an item at once (with whatever else arrived in
+ * the same tick).
  *
- * The promise an item gets settles with its batch: rejected with the batch's error if
- * the flush failed (every item of that batch then failed; later items are unaffected).
+ * `flush` settles each item of its batch (same order, same length): one item may fail
+ * while its batchmates succeed. A flush that throws fails every item of its batch;
+ * later batches are unaffected.
+ */
+export function createBatchQueue<T, R>(
+  flush: (items: T[]) => Promise<readonly PromiseSettledResult<R>[]>,
+  concurrency = 1,
+): (item: T) => Promise<R> {
+  type Waiter = { item: T; resolve: (result: R) => void; reject: (reason: unknown) => void };
+  let waiting: Waiter[] = [];
+  /** Flushes under way, and those started but not yet taken their batch. */
+  let running = 0;
+
+  const start = () => {
+    running++;
+    // On a microtask, so that items added in the same synchronous run share the batch.
+    queueMicrotask(() => {
+      const batch = waiting;
+      waiting = [];
+      void Promise.resolve()
+        .then(() => flush(batch.map((w) => w.item)))
+        .then(
+          (results) => {
+            if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} items was settled with ${results.length} results`);
+            batch.forEach((w, i) => {
+              const result = results[i]!;
+              if (result.status === 'fulfilled') w.resolve(result.value);
+              else w.reject(result.reason);
+            });
+          },
+        )
+        .catch((err: unknown) => batch.forEach((w) => w.reject(err)))
+        .finally(() => {
+          running--;
+          if (waiting.length > 0 && running < concurrency) start();
+        });
+    });
+  };
+
+  return (item: T) =>
+    new Promise<R>((resolve, reject) => {
+      waiting.push({ item, resolve, reject });
+      // A flush started but not yet under way takes this item too.
+      if (waiting.length === 1 && running < concurrency) start();
+    });
+}
+
+/**
+ * createBatchQueue for a flush that succeeds or fails as a whole, one flush at a time:
+ * an item waits for the flush under way (if any) to end, then goes with every item
+ * that arrived meanwhile. The promise an item gets settles with its batch.
  */
 export function createBatcher<T>(flush: (items: T[]) => Promise<void>): (item: T) => Promise<void> {
-  let waiting: T[] = [];
-  /** The next batch's flush, once an item waits for it. */
-  let next: Promise<void> | undefined;
-  /** The flush under way. */
-  let current: Promise<void> = Promise.resolve();
-
-  return (item: T) => {
-    waiting.push(item);
-    if (!next) {
-      next = current
-        .catch(() => undefined)
-        .then(() => {
-          const items = waiting;
-          waiting = [];
-          next = undefined;
-          current = flush(items);
-          return current;
-        });
-    }
-    return next;
-  };
+  return createBatchQueue<T, void>(async (items) => {
+    await flush(items);
+    return items.map(() => ({ status: 'fulfilled', value: undefined }));
+  }, 1);
 }

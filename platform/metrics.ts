@@ -19,6 +19,11 @@ export function createMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1],
       registers: [registry],
     }),
+    webhookEventsWaiting: new Gauge({
+      name: 'wysera_webhook_events_waiting',
+      help: 'Verified Stripe events waiting for their inbox insert to start (they go together in the next one; many: Postgres is slow to take them)',
+      registers: [registry],
+    }),
     relayEvents: new Counter({
       name: 'wysera_relay_events_total',
       help: 'Inbox events handled by the relay, by Stripe event type and outcome (processed, ignored, deferred)',
