@@ -370,7 +370,9 @@ function describeApi(before: string, after: string): string {
   // tick since the scrape before the load, less the 10 ms it should have taken.
   const loopMax = samples(after, /^nodejs_eventloop_lag_(max)_seconds (\S+)$/gm).get('max') ?? 0;
   const stall = Math.max(0, Math.round(loopMax * 1000 - EVENT_LOOP_MONITOR_MS));
-  return `${total - delta(acks, '0.01')} of ${total} acks over 10 ms in the handler; GC paused it ${Math.round(delta(gc, 'sum') * 1000)} ms in ${delta(gc, 'count')} pauses; its event loop stalled at most ${stall} ms`;
+  const pool = /^wysera_db_pool_wait_seconds_(sum|count) (\S+)$/gm;
+  const poolWait = `${Math.round(delta(pool, 'sum') * 1000)} ms waited over ${delta(pool, 'count')} connection acquires`;
+  return `${total - delta(acks, '0.01')} of ${total} acks over 10 ms in the handler; GC paused it ${Math.round(delta(gc, 'sum') * 1000)} ms in ${delta(gc, 'count')} pauses; its event loop stalled at most ${stall} ms; ${poolWait}`;
 }
 
 /** Runs a Wysera process (api or worker) as an operator would, with its own event loop. */
