@@ -1,10 +1,14 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { poolEvents, type Knex } from '../db/knex';
 
-/** Prometheus metrics of one process, served at /metrics. */
-export function createMetrics() {
+/**
+ * Prometheus metrics of one process, served at /metrics. A worker thread whose metrics
+ * are added to its process's (the relay's) passes `processMetrics: false`: Node's
+ * process figures (CPU, memory, event loop) come from the main thread once.
+ */
+export function createMetrics({ processMetrics = true }: { processMetrics?: boolean } = {}) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  if (processMetrics) collectDefaultMetrics({ register: registry });
   return {
     registry,
     webhooksReceived: new Counter({

@@ -8,28 +8,17 @@ import { createWorkspaceSenders } from '../activities/workspace-senders';
 import { createDb } from '../db/knex';
 import { emailFromEnv } from '../email/from-env';
 import { ConfigError, loadConfig } from '../platform/config';
-import { createLogger, type Logger } from '../platform/logger';
+import { createLogger } from '../platform/logger';
 import type { AddressInfo } from 'node:net';
+import { AggregatorRegistry } from 'prom-client';
 import { inboxBacklog } from '../db/inbox';
 import { createMetrics, observePoolWaits, registerInboxGauges } from '../platform/metrics';
 import { serveMetrics } from './metrics-server';
 import { createMirrorRefetch } from './mirror-refetch';
-import { InboxRelay } from './relay';
+import { startRelayThread } from './relay-host';
 import { ensureSearchAttributes } from './search-attributes';
+import { untilReady } from './until-ready';
 import { createWorker } from './worker';
-
-/** Retries `fn` until it succeeds, logging each failure: Temporal may still be starting. */
-async function untilReady<T>(log: Logger, what: string, fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const delay = Math.min(10_000, 500 * attempt);
-      log.warn({ attempt, retryInMs: delay, err: (err as Error).message }, `waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
-}
 
 /** The worker process: runs the workflows and the inbox relay. */
 async function main(): Promise<void> {
@@ -70,21 +59,20 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
   observePoolWaits(metrics, db);
   registerInboxGauges(metrics, () => inboxBacklog(db));
-  const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.WORKER_METRICS_PORT);
-  log.info({ url: `http://${config.HOST}:${(metricsServer.address() as AddressInfo).port}/metrics` }, 'worker metrics listening');
-  const relay = new InboxRelay({
-    metrics,
-    db,
-    databaseUrl: config.DATABASE_URL,
-    client,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    log: log.child({ component: 'relay' }),
-    pollMs: config.RELAY_POLL_MS,
-    batchSize: config.RELAY_BATCH_SIZE,
-    gatherMs: config.RELAY_GATHER_MS,
+  const relay = await startRelayThread({
+    log,
     refetch: createMirrorRefetch({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients }),
+    // Without its relay the worker would leave the inbox unread: exit, so that a
+    // supervisor restarts both (the worker's tasks are retried by Temporal).
+    onFailure: () => process.exit(1),
   });
-  relay.start();
+  // The relay's figures (its steps, its pool's waits) added to the process's own.
+  const scraped = {
+    contentType: metrics.registry.contentType,
+    metrics: async () => AggregatorRegistry.aggregate([await metrics.registry.getMetricsAsJSON(), await relay.metrics()]).metrics(),
+  };
+  const metricsServer = await serveMetrics(scraped, config.HOST, config.WORKER_METRICS_PORT);
+  log.info({ url: `http://${config.HOST}:${(metricsServer.address() as AddressInfo).port}/metrics` }, 'worker metrics listening');
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace }, 'worker running');
   // The SDK's runtime shuts the worker down on SIGINT/SIGTERM; run() then resolves.
   try {

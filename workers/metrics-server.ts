@@ -1,8 +1,12 @@
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
+/** What /metrics serves: a prom-client Registry, or figures put together at each scrape. */
+export interface MetricsSource {
+  contentType: string;
+  metrics(): Promise<string>;
+}
 
 /** Serves the worker's Prometheus metrics at GET /metrics (the worker has no other HTTP). */
-export function serveMetrics(registry: Registry, host: string, port: number): Promise<Server> {
+export function serveMetrics(registry: MetricsSource, host: string, port: number): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || req.url !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');

@@ -119,7 +119,7 @@ describe('relay survives its worker being killed', () => {
   const taskQueue = uniqueTaskQueue('kill');
 
   /** A real worker process, as an operator runs it. */
-  function startWorkerProcess(): ChildProcess {
+  function startWorkerProcess(metricsPort = 0): ChildProcess {
     // One process (node with tsx's loader), so SIGKILL really kills the worker.
     const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
       cwd: path.resolve(__dirname, '../..'),
@@ -129,7 +129,7 @@ describe('relay survives its worker being killed', () => {
         WYSERA_ENCRYPTION_KEYS: generateKeySpec(),
         TEMPORAL_ADDRESS: inject('temporalAddress'),
         TEMPORAL_TASK_QUEUE: taskQueue,
-        WORKER_METRICS_PORT: '0',
+        WORKER_METRICS_PORT: String(metricsPort),
         RELAY_POLL_MS: '50',
         LOG_LEVEL: 'warn',
       },
@@ -170,12 +170,37 @@ describe('relay survives its worker being killed', () => {
         first.kill('SIGKILL');
       }
     }
-    expect((await inboxCounts(database.db, ws)).pending).toBeGreaterThan(0);
-    startWorkerProcess();
+    const left = (await inboxCounts(database.db, ws)).pending;
+    expect(left).toBeGreaterThan(0);
+    const metricsPort = await freePort();
+    startWorkerProcess(metricsPort);
     await eventually(() => inboxCounts(database.db, ws), (c) => c.pending === 0 && c.processed === 40, 90_000);
+    // The relay runs on its own thread: its figures are in the process's /metrics, Node's own once.
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(Number(/^wysera_relay_events_total\{type="customer.subscription.deleted",outcome="processed"\} (\d+)$/m.exec(metrics)?.[1])).toBe(left);
+    expect(metrics).toMatch(/^wysera_relay_event_loop_delay_seconds\{stat="p99"\} [\d.e+-]+$/m);
+    expect(metrics).toMatch(/^wysera_relay_pass_events_count [1-9]\d*$/m);
+    expect(metrics.match(/^process_cpu_user_seconds_total /gm)).toHaveLength(1);
+    expect(metrics).toMatch(/^wysera_inbox_pending 0$/m);
     for (const customer of customers) {
       const events = await client.workflow.getHandle(customerWorkflowId(ws, customer)).query(recentEventsQuery);
       expect(events.map((e) => e.eventId)).toEqual(sent.get(customer));
     }
+  });
+
+  it('stops on SIGTERM with its relay thread, and exits 0', async () => {
+    const metricsPort = await freePort();
+    const worker = startWorkerProcess(metricsPort);
+    const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+    await eventually(
+      () => fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text()),
+      (text) => /^wysera_relay_event_loop_delay_seconds/m.test(text),
+      60_000,
+    );
+    const e = eventFor('cus_k5', 'customer.subscription.deleted');
+    expect((await postEvent(api, ws, e.body)).status).toBe(200);
+    await eventually(() => database.db('webhook_inbox').where({ event_id: e.id }).first<{ status: string }>(), (row) => row?.status === 'processed', 60_000);
+    worker.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });

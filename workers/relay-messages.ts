@@ -1,0 +1,91 @@
+import type { MessagePort } from 'node:worker_threads';
+import { z } from 'zod';
+import { StripeUnavailableError } from '../activities/stripe-reader';
+import type { MirrorRefetch } from './mirror-refetch';
+
+/**
+ * What the worker's main thread and its relay thread say to each other. The relay
+ * runs on an event loop of its own (workers/relay-thread.ts) so that its passes do not
+ * wait behind the Temporal SDK's work on the main thread; the main thread keeps what
+ * must stay one per process: the metrics endpoint and the Stripe rate limiters (the
+ * relay's re-fetches are asked of it).
+ */
+
+export const REFETCH_KINDS = ['subscription', 'invoice', 'charge'] as const satisfies readonly (keyof MirrorRefetch)[];
+
+/** Main thread to relay thread. */
+export const toRelay = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('metrics'), id: z.number().int() }),
+  z.object({ kind: z.literal('stop') }),
+  z.object({
+    kind: z.literal('refetched'),
+    id: z.number().int(),
+    ok: z.boolean(),
+    value: z.unknown().optional(),
+    error: z.object({ name: z.string(), message: z.string() }).optional(),
+  }),
+]);
+export type ToRelay = z.infer<typeof toRelay>;
+
+/** A registry's figures as prom-client's getMetricsAsJSON gives them (its aggregate() takes that shape). */
+const metricsJson = z.array(
+  z.object({
+    name: z.string(),
+    help: z.string(),
+    // A string at run time ('counter', ...); prom-client's types call it an enum.
+    type: z.union([z.string(), z.number()]),
+    aggregator: z.string(),
+    values: z.array(z.object({ value: z.number(), labels: z.record(z.string(), z.unknown()), metricName: z.string().optional() })),
+  }),
+);
+export type MetricsJson = z.infer<typeof metricsJson>;
+
+/** Relay thread to main thread. */
+export const fromRelay = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('started') }),
+  z.object({ kind: z.literal('metrics'), id: z.number().int(), metrics: metricsJson }),
+  z.object({ kind: z.literal('stopped') }),
+  z.object({ kind: z.literal('refetch'), id: z.number().int(), what: z.enum(REFETCH_KINDS), workspaceId: z.string(), objectId: z.string() }),
+]);
+export type FromRelay = z.infer<typeof fromRelay>;
+
+/**
+ * A MirrorRefetch for the relay thread that asks the main thread's (see answerRefetches):
+ * every read then takes its tokens from the process's one limiter per workspace.
+ * Stripe being unreachable comes back as StripeUnavailableError, as it would in place.
+ */
+export function refetchThrough(port: MessagePort): { refetch: MirrorRefetch; settle(message: Extract<ToRelay, { kind: 'refetched' }>): void } {
+  let nextId = 1;
+  const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
+  const ask = (what: (typeof REFETCH_KINDS)[number]) => (workspaceId: string, objectId: string) =>
+    new Promise<never>((resolve, reject) => {
+      const id = nextId++;
+      waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      port.postMessage({ kind: 'refetch', id, what, workspaceId, objectId } satisfies FromRelay);
+    });
+  return {
+    refetch: { subscription: ask('subscription'), invoice: ask('invoice'), charge: ask('charge') },
+    settle(message) {
+      const call = waiting.get(message.id);
+      if (!call) return;
+      waiting.delete(message.id);
+      if (message.ok) call.resolve(message.value);
+      else {
+        const { name = 'Error', message: text = 'the re-fetch failed' } = message.error ?? {};
+        call.reject(name === 'StripeUnavailableError' ? new StripeUnavailableError(text) : Object.assign(new Error(text), { name }));
+      }
+    },
+  };
+}
+
+/** Answers the relay thread's re-fetch requests with the main thread's MirrorRefetch. */
+export function answerRefetch(port: { postMessage(message: ToRelay): void }, refetch: MirrorRefetch, request: Extract<FromRelay, { kind: 'refetch' }>): void {
+  refetch[request.what](request.workspaceId, request.objectId).then(
+    // As JSON: Stripe's list objects carry paging functions, which cannot cross threads.
+    (value) => port.postMessage({ kind: 'refetched', id: request.id, ok: true, value: value === null ? null : (JSON.parse(JSON.stringify(value)) as unknown) }),
+    (err: unknown) => {
+      const error = err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) };
+      port.postMessage({ kind: 'refetched', id: request.id, ok: false, error });
+    },
+  );
+}
