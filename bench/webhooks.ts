@@ -329,6 +329,7 @@ function relaySteps(text: string): RelaySteps {
   for (const m of text.matchAll(/^wysera_relay_step_seconds_(sum|count)\{step="(\w+)"\} (\S+)$/gm)) entry(m[2]!)[m[1] as 'sum' | 'count'] = Number(m[3]);
   for (const m of text.matchAll(/^wysera_relay_pass_events_(sum|count) (\S+)$/gm)) entry('pass')[m[1] as 'sum' | 'count'] = Number(m[2]);
   for (const m of text.matchAll(/^wysera_db_pool_wait_seconds_(sum|count) (\S+)$/gm)) entry('pool')[m[1] as 'sum' | 'count'] = Number(m[2]);
+  for (const [stat, value] of samples(text, /^nodejs_gc_duration_seconds_(sum|count)\{kind="\w+"\} (\S+)$/gm)) entry('gc')[stat as 'sum' | 'count'] = value;
   return steps;
 }
 
@@ -350,9 +351,12 @@ function describeSteps(before: RelaySteps, after: RelaySteps, afterText: string)
   const passes = delta('pass');
   const perPass = passes.count > 0 ? Math.round(passes.sum / passes.count) : 0;
   const pool = delta('pool');
-  const loop = samples(afterText, /^nodejs_eventloop_lag_(mean|p99)_seconds (\S+)$/gm);
-  const late = (stat: string) => Math.max(0, Math.round((loop.get(stat) ?? 0) * 1000 - EVENT_LOOP_MONITOR_MS));
-  return `${['read', 'mirror', 'analytics', 'signal'].map(perCall).join(', ')} ms; ${passes.count} passes of ${perPass} events; ${pool.sum.toFixed(1)} s waited over the worker's ${pool.count} connection acquires; its event loop ran ${late('mean')} ms late on average, ${late('p99')} ms at p99`;
+  // The relay thread's own figure (net of its timer), read at this scrape since the one before.
+  const loop = samples(afterText, /^wysera_relay_event_loop_delay_seconds\{stat="(mean|p99)"\} (\S+)$/gm);
+  const late = (stat: string) => Math.round((loop.get(stat) ?? 0) * 1000);
+  const gc = delta('gc');
+  const heap = samples(afterText, /^nodejs_heap_size_(used)_bytes (\S+)$/gm).get('used') ?? 0;
+  return `${['read', 'mirror', 'analytics', 'signal'].map(perCall).join(', ')} ms; ${passes.count} passes of ${perPass} events; ${pool.sum.toFixed(1)} s waited over the worker's ${pool.count} connection acquires; the relay thread's event loop ran ${late('mean')} ms late on average, ${late('p99')} ms at p99; GC paused the worker's main thread ${Math.round(gc.sum * 1000)} ms in ${gc.count} pauses, heap ${Math.round(heap / 1e6)} MB after`;
 }
 
 /**
