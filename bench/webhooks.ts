@@ -320,8 +320,9 @@ async function scrape(metricsPort: number | undefined): Promise<string> {
 
 /**
  * The worker's relay totals from its /metrics: seconds and calls per step (read,
- * mirror, analytics, signal), as step "pass" events and passes, and as "pool" the
- * seconds spent waiting for pooled database connections and how many were taken.
+ * mirror, analytics, signal), as step "pass" events and passes, as "pool" the
+ * seconds spent waiting for pooled database connections and how many were taken, and
+ * as "gc" the seconds and pauses of garbage collection on the worker's main thread.
  */
 function relaySteps(text: string): RelaySteps {
   const steps: RelaySteps = new Map();
@@ -335,8 +336,9 @@ function relaySteps(text: string): RelaySteps {
 
 /**
  * What the relay's steps took on average between two scrapes, as one line: ms per
- * call, events per pass, the worker's pool waits, and how late its event loop ran
- * (every await of the relay's waits that long once its answer is in).
+ * call, events per pass, the worker's pool waits, how late the relay thread's event
+ * loop ran (every await of the relay's waits that long once its answer is in), and the
+ * worker's main thread's GC pauses and heap.
  */
 function describeSteps(before: RelaySteps, after: RelaySteps, afterText: string): string {
   const delta = (step: string) => {

@@ -1,16 +1,16 @@
 import { z } from 'zod';
 
-/**
- * The parts of a Stripe event envelope we read. Other fields are neither checked nor
- * copied into the result (the event is stored as received), so Stripe adding fields
- * never breaks ingress, and parsing costs the same whatever the object's size.
- */
 /** Stripe's ids are at most 255 characters; the bound also keeps every id within what Postgres can index. */
 const STRIPE_ID_MAX = 255;
 const stripeId = z.string().min(1).max(STRIPE_ID_MAX);
 /** 9999-12-31T23:59:59Z: any later time is not a real event's, and Postgres and Date cannot hold them all. */
 const LATEST_CREATED = 253_402_300_799;
 
+/**
+ * The parts of a Stripe event envelope we read. Other fields are neither checked nor
+ * copied into the result (the event is stored as received), so Stripe adding fields
+ * never breaks ingress, and parsing costs the same whatever the object's size.
+ */
 export const stripeEventEnvelope = z.object({
   id: stripeId.regex(/^evt_\w+$/, 'must be a Stripe event id (evt_...)'),
   object: z.literal('event'),

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+
 /** What /metrics serves: a prom-client Registry, or figures put together at each scrape. */
 export interface MetricsSource {
   contentType: string;
@@ -6,14 +7,14 @@ export interface MetricsSource {
 }
 
 /** Serves the worker's Prometheus metrics at GET /metrics (the worker has no other HTTP). */
-export function serveMetrics(registry: MetricsSource, host: string, port: number): Promise<Server> {
+export function serveMetrics(source: MetricsSource, host: string, port: number): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || req.url !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
       return;
     }
-    registry.metrics().then(
-      (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+    source.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': source.contentType }).end(body),
       (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
     );
   });

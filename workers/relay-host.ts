@@ -67,7 +67,12 @@ export async function startRelayThread(opts: { log: Logger; refetch: MirrorRefet
       opts.log.error({ err }, 'the relay thread failed');
       opts.onFailure(err);
     };
-    thread.on('error', fail);
+    thread.on('error', (err) => {
+      // While stopping, a failure ends the thread all the same: the process is on its way out.
+      if (!stopping) return fail(err);
+      opts.log.error({ err }, 'the relay thread failed while stopping');
+      resolveStopped();
+    });
     thread.on('exit', (code) => (stopping ? resolveStopped() : fail(new Error(`the relay thread exited (code ${code})`))));
   });
   await started;

@@ -69,7 +69,11 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
         return;
       case 'stop':
         void (async () => {
-          await relay.stop();
+          try {
+            await relay.stop();
+          } catch (err) {
+            log.error({ err }, 'the relay did not stop cleanly');
+          }
           loop.disable();
           await Promise.allSettled([db.destroy(), connection.close()]);
           send({ kind: 'stopped' });
