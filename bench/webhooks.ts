@@ -294,6 +294,7 @@ async function main(): Promise<void> {
   try {
     await measure(postgres.urlOf('wysera'), temporal.address, sim);
   } finally {
+    await Promise.all([...spawned].map(stopProcess));
     await sim.stop();
     await temporal.stop();
     await postgres.stop();
@@ -381,6 +382,9 @@ function describeApi(before: string, after: string): string {
   return `${total - delta(acks, '0.01')} of ${total} acks over 10 ms in the handler; GC paused it ${Math.round(delta(gc, 'sum') * 1000)} ms in ${delta(gc, 'count')} pauses; its event loop stalled at most ${stall} ms; ${poolWait}`;
 }
 
+/** Every Wysera process the run started: stopped at the end, whether the run got there or failed. */
+const spawned = new Set<ChildProcess>();
+
 /** Runs a Wysera process (api or worker) as an operator would, with its own event loop. */
 function spawnProcess(entry: string, env: Record<string, string>): ChildProcess {
   const profiling = values.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(values.profile)] : [];
@@ -388,11 +392,13 @@ function spawnProcess(entry: string, env: Record<string, string>): ChildProcess 
   // As npm start runs it: the worker at a lower CPU priority, so that on a shared host
   // Stripe's webhooks are answered first and the relay catches up with what is left.
   const prioritised = entry.startsWith('workers/') ? ['nice', '-n', String(PLAYS_NICE), ...cmd] : cmd;
-  return spawn(prioritised[0]!, prioritised.slice(1), {
+  const child = spawn(prioritised[0]!, prioritised.slice(1), {
     cwd: path.resolve(__dirname, '..'),
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  spawned.add(child);
+  return child;
 }
 
 /**
@@ -401,11 +407,12 @@ function spawnProcess(entry: string, env: Record<string, string>): ChildProcess 
  * the workspace's Stripe rate limit) can go on for a while after, and a baseline or a
  * trial measured meanwhile would pay for the one before.
  */
-async function playsSettled(temporalAddress: string, label: string): Promise<void> {
+async function playsSettled(temporalAddress: string, label: string, running: () => void): Promise<void> {
   const connection = await Connection.connect({ address: temporalAddress });
   try {
     const client = new Client({ connection });
     for (;;) {
+      running();
       const { count } = await client.workflow.count(`WorkflowType = 'dunningWorkflow' AND ExecutionStatus = 'Running'`);
       if (count === 0) return;
       progress(`${label}: ${count} dunnings still running`);
@@ -416,8 +423,18 @@ async function playsSettled(temporalAddress: string, label: string): Promise<voi
   }
 }
 
+/** Whether the process has ended (on its own, or killed by a signal). */
+const ended = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+
+/** Fails the run when a process it waits on has exited: the wait would never end. */
+function assertRunning(child: ChildProcess | undefined, name: string): void {
+  if (child && ended(child)) {
+    throw new Error(`the ${name} process exited (${child.exitCode ?? child.signalCode}) during the run; its output is above`);
+  }
+}
+
 async function stopProcess(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null) return;
+  if (!child || ended(child)) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;
@@ -462,11 +479,13 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     progress(`warm-up: one event for each of ${customers} customers`);
     await load(urlOf(apiPort), signedRequests(customers, 0, 'evt_warmup'));
     worker ??= startWorker();
+    const workerRunning = () => assertRunning(worker, 'worker');
     for (let c = await inboxCounts(db); c.pending > 0; c = await inboxCounts(db)) {
+      workerRunning();
       progress(`warm-up: ${c.pending} events still pending`);
       await new Promise((r) => setTimeout(r, 1000));
     }
-    await playsSettled(temporalAddress, 'warm-up');
+    await playsSettled(temporalAddress, 'warm-up', workerRunning);
     warmedUp = customers;
     if (!relayDuringLoad) {
       await stopProcess(worker);
@@ -496,7 +515,9 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     progress(`${label}: the API's view: ${apiSide}`);
     progress(`${label}: sent ${ramp + count} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (answers: ${JSON.stringify(real.statuses)}); waiting for the relay to drain the inbox`);
     worker ??= startWorker();
+    const workerRunning = () => assertRunning(worker, 'worker');
     for (let c = await inboxCounts(db); c.pending > 0; c = await inboxCounts(db)) {
+      workerRunning();
       progress(`${label}: ${c.pending} events still pending`);
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -504,7 +525,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     const workerAfter = await scrape(workerMetricsPort);
     const steps = describeSteps(stepsBefore, relaySteps(workerAfter), workerAfter);
     progress(`${label}: relay, per call: ${steps}`);
-    await playsSettled(temporalAddress, label);
+    await playsSettled(temporalAddress, label, workerRunning);
     if (!relayDuringLoad) {
       // The next trial's ingress runs without a worker again.
       await stopProcess(worker);
