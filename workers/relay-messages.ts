@@ -11,7 +11,7 @@ import type { MirrorRefetch } from './mirror-refetch';
  * relay's re-fetches are asked of it).
  */
 
-export const REFETCH_KINDS = ['subscription', 'invoice', 'charge'] as const satisfies readonly (keyof MirrorRefetch)[];
+const REFETCH_KINDS = ['subscription', 'invoice', 'charge'] as const satisfies readonly (keyof MirrorRefetch)[];
 
 /** Main thread to relay thread. */
 export const toRelay = z.discriminatedUnion('kind', [
@@ -50,7 +50,7 @@ export const fromRelay = z.discriminatedUnion('kind', [
 export type FromRelay = z.infer<typeof fromRelay>;
 
 /**
- * A MirrorRefetch for the relay thread that asks the main thread's (see answerRefetches):
+ * A MirrorRefetch for the relay thread that asks the main thread's (see answerRefetch):
  * every read then takes its tokens from the process's one limiter per workspace.
  * Stripe being unreachable comes back as StripeUnavailableError, as it would in place.
  */

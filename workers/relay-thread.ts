@@ -16,7 +16,7 @@ import { untilReady } from './until-ready';
  * Temporal SDK's work on the main thread, nor for the other's garbage collection.
  */
 
-/** prom-client's event-loop timer interval, which the delay figures leave out. */
+/** The delay monitor's timer interval, which the reported figures leave out (they say how late it fired). */
 const LOOP_RESOLUTION_MS = 10;
 
 async function main(port: NonNullable<typeof parentPort>): Promise<void> {

@@ -47,7 +47,7 @@ describe('webhook ingress: events that arrive together share an insert', () => {
 
   const lockWaiters = async () =>
     Number(
-      (await database.db.raw<{ rows: { n: string }[] }>(`select count(*) as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%insert into webhook_inbox%'`))
+      (await database.db.raw<{ rows: { n: string }[] }>(`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%insert into webhook_inbox%'`))
         .rows[0]!.n,
     );
   const waiting = async () => (await metrics.webhookEventsWaiting.get()).values[0]?.value;
