@@ -105,27 +105,35 @@ const PENDING_COLUMNS = ['seq', 'workspace_id', 'event_id', 'type', 'customer_id
  * the relay's signals under way).
  */
 export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 5, busy: readonly string[] = []): Promise<InboxEvent[]> {
+  /*
+   * Shaped so that no plan can scan the pending events once per customer. Autovacuum
+   * analyzes the inbox when it has just drained, so the planner expects no pending
+   * event at all, and with correlated lookups it would walk every pending event for
+   * each head (tests/db/inbox-read-plan.test.ts): the deferred customers are found
+   * once, and the heads' customers are handed to the last scan as arrays computed
+   * once, so the worst plan reads each pending event once.
+   */
   const { rows } = await db.raw<{ rows: InboxRow[] }>(
-    `with head as (
+    `with deferred as materialized (
+       select workspace_id, customer_id, min(seq) as seq from webhook_inbox
+        where status = 'pending' and next_attempt_at > now() and customer_id is not null
+        group by workspace_id, customer_id
+     ), head as materialized (
        select h.seq, h.workspace_id, h.customer_id from webhook_inbox h
         where h.status = 'pending'
           and h.next_attempt_at <= now()
           and (h.workspace_id || '/' || coalesce(h.customer_id, '')) <> all(?::text[])
-          and (h.customer_id is null or not exists (
-            select 1 from webhook_inbox p
-             where p.status = 'pending' and p.workspace_id = h.workspace_id and p.customer_id = h.customer_id
-               and p.seq < h.seq and p.next_attempt_at > now()))
+          and not exists (select 1 from deferred d where d.workspace_id = h.workspace_id and d.customer_id = h.customer_id and d.seq < h.seq)
         order by h.seq limit ?
-     ), customers as (
-       select distinct workspace_id, customer_id from head where customer_id is not null
      )
-     select ${PENDING_COLUMNS.join(', ')} from webhook_inbox where seq in (select seq from head where customer_id is null)
-     union all
-     select ${PENDING_COLUMNS.map((c) => `i.${c}`).join(', ')}
-       from customers c
-       join webhook_inbox i on i.workspace_id = c.workspace_id and i.customer_id = c.customer_id and i.status = 'pending'
-     order by seq
-     limit ?`,
+     select ${PENDING_COLUMNS.join(', ')} from webhook_inbox
+      where status = 'pending'
+        and (seq = any(array(select seq from head where customer_id is null))
+          or (workspace_id = any(array(select distinct workspace_id from head where customer_id is not null))
+              and customer_id = any(array(select distinct customer_id from head where customer_id is not null))
+              and (workspace_id || '/' || customer_id) = any(array(select workspace_id || '/' || customer_id from head where customer_id is not null))))
+      order by seq
+      limit ?`,
     [[...busy], heads, limit],
   );
   return rows.map((r) => ({

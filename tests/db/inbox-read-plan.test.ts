@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pendingInboxEvents } from '../../db/inbox';
+import type { Knex } from '../../db/knex';
+import { freshDatabase } from '../helpers/db';
+
+/*
+ * The relay's read of the inbox must stay cheap however Postgres's statistics were
+ * taken. Autovacuum analyzes the inbox when it has just drained (no event pending), so
+ * the planner believes the pending set is empty; a plan that is fine for an empty queue
+ * then meets thousands of pending events under load. A plan that walks every pending
+ * event for each customer it reads made each read cost 100-280 ms, where the right one
+ * costs a few.
+ */
+
+const ws = 'ws_plan';
+
+interface PlanNode {
+  'Shared Hit Blocks': number;
+  'Shared Read Blocks': number;
+}
+
+/** Runs `work` and returns the statements it sent with their bindings. */
+async function statementsOf(db: Knex, work: () => Promise<unknown>): Promise<{ sql: string; bindings: readonly unknown[] }[]> {
+  const seen: { sql: string; bindings: readonly unknown[] }[] = [];
+  const onQuery = (q: { sql: string; bindings?: readonly unknown[] }) => seen.push({ sql: q.sql, bindings: q.bindings ?? [] });
+  db.on('query', onQuery);
+  try {
+    await work();
+  } finally {
+    db.off('query', onQuery);
+  }
+  return seen;
+}
+
+/** How many shared buffers a statement touches when Postgres runs it now. */
+async function buffersOf(db: Knex, statement: { sql: string; bindings: readonly unknown[] }): Promise<number> {
+  // The statement as sent has Postgres's $n placeholders, each used once and in order.
+  const sql = statement.sql.replace(/\$\d+/g, '?');
+  const explained = await db.raw<{ rows: { 'QUERY PLAN': { Plan: PlanNode }[] }[] }>(`explain (analyze, buffers, format json) ${sql}`, [...statement.bindings] as Knex.RawBinding[]);
+  const plan = explained.rows[0]!['QUERY PLAN'][0]!.Plan;
+  return plan['Shared Hit Blocks'] + plan['Shared Read Blocks'];
+}
+
+/** Adds `count` events in turn for customers cus_0..cus_<customers - 1>, with the given status. */
+async function addEvents(db: Knex, opts: { count: number; customers: number; status: 'pending' | 'processed'; prefix: string }) {
+  await db.raw(
+    `insert into webhook_inbox (workspace_id, event_id, type, customer_id, object_id, stripe_created, livemode, payload, status, processed_at)
+     select ?, ? || n, 'customer.subscription.updated', 'cus_' || (n % ?), 'sub_' || (n % ?), now(), false, json_build_object('pad', repeat('x', 1000)), ?, case when ? = 'pending' then null else now() end
+       from generate_series(0, ? - 1) as n`,
+    [ws, opts.prefix, opts.customers, opts.customers, opts.status, opts.status, opts.count],
+  );
+}
+
+describe('inbox: the relay read stays cheap after statistics taken on an empty queue', () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    await database.db('workspaces').insert({ id: ws, name: 'Plan' });
+    // A busy inbox's history, all processed, and the statistics autovacuum takes once it drained.
+    await addEvents(database.db, { count: 60_000, customers: 2_000, status: 'processed', prefix: 'evt_done_' });
+    await database.db.raw('vacuum analyze webhook_inbox');
+    // Then a load: 5,000 events pending for 1,000 customers.
+    await addEvents(database.db, { count: 5_000, customers: 1_000, status: 'pending', prefix: 'evt_new_' });
+  }, 120_000);
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  /** Reads a pass (250 heads) and returns how many events it got and how many buffers its statement touches. */
+  async function readPass(): Promise<{ events: number; buffers: number }> {
+    let events = 0;
+    const [read] = await statementsOf(database.db, async () => {
+      events = (await pendingInboxEvents(database.db, 250)).length;
+    });
+    return { events, buffers: await buffersOf(database.db, read!) };
+  }
+
+  it('reads a pass of 250 customers touching a few buffers per event, not the whole queue per customer', async () => {
+    const { events, buffers } = await readPass();
+    // 250 customers with 5 events each.
+    expect(events).toBe(1250);
+    expect(buffers).toBeGreaterThan(0);
+    expect(buffers / events).toBeLessThan(20);
+  });
+
+  it('stays as cheap with statistics taken in the middle of the load', async () => {
+    await database.db.raw('analyze webhook_inbox');
+    const { events, buffers } = await readPass();
+    expect(events).toBe(1250);
+    expect(buffers / events).toBeLessThan(20);
+  });
+});
