@@ -9,11 +9,11 @@ import {
   loadCustomerHistories,
   loadCustomerMovements,
   loadExchangeRates,
-  loadMovementsOf,
   loadNpsSignals,
+  loadStoredAnalytics,
   loadWorkspaceHistories,
   replaceAggregates,
-  replaceCustomersAnalytics,
+  writeAnalyticsChanges,
 } from '../db/analytics';
 import {
   aggregateAll,
@@ -22,6 +22,10 @@ import {
   contributionsDelta,
   createConverter,
   customerContribution,
+  customerSummary,
+  movementChanges,
+  noMovementChanges,
+  sameSummary,
   type NpsSignal,
 } from '../domain/mrr';
 
@@ -49,9 +53,10 @@ export interface RecomputeResult {
 }
 
 /**
- * Recomputes one customer's MRR movements from the mirror and moves the stored
- * aggregates by the difference of their contribution; running it twice changes
- * nothing. The same as recomputeCustomers with one id.
+ * Recomputes one customer's MRR movements from the mirror, writes the rows that
+ * changed (domain/mrr/stored-changes.ts) and moves the stored aggregates by the
+ * difference of their contribution; running it twice changes nothing. The same as
+ * recomputeCustomers with one id.
  */
 export async function recomputeCustomer(db: Knex, workspaceId: string, customerId: string): Promise<RecomputeResult> {
   const [result] = await recomputeCustomers(db, workspaceId, [customerId]);
@@ -79,25 +84,44 @@ export async function recomputeCustomers(db: Knex, workspaceId: string, customer
 async function recomputeCustomersIn(trx: Db, workspaceId: string, customerIds: readonly string[]): Promise<Map<string, RecomputeResult>> {
   // Sequential: a transaction is one connection.
   const settings = await loadAnalyticsSettings(trx, workspaceId);
-  const rates = await loadExchangeRates(trx, settings.reportingCurrency);
+  const currency = settings.reportingCurrency;
+  const rates = await loadExchangeRates(trx, currency);
   const histories = new Map((await loadCustomerHistories(trx, workspaceId, customerIds)).map((h) => [h.customer.id, h] as const));
-  const nps = npsByCustomer(await loadNpsSignals(trx, workspaceId, customerIds));
-  const stored = await loadMovementsOf(trx, workspaceId, customerIds);
-  const converter = createConverter(settings.reportingCurrency, rates);
+  const stored = await loadStoredAnalytics(trx, workspaceId, customerIds);
+  const converter = createConverter(currency, rates);
   const computed = customerIds.map((customerId) => {
     const history = histories.get(customerId);
     // The mirror knows nothing of the customer: no movements, and a summary row of zero.
-    const result = history ? computeCustomerMrr(history, settings, converter) : { movements: [], warnings: [] };
-    return { customerId, movements: result.movements, warnings: result.warnings };
+    const { movements, warnings } = history ? computeCustomerMrr(history, settings, converter) : { movements: [], warnings: [] };
+    const before = stored.movements.get(customerId) ?? [];
+    const storedSummary = stored.summaries.get(customerId);
+    const summary = customerSummary(movements, warnings, currency);
+    return {
+      customerId,
+      movements,
+      warnings,
+      before: before.map((s) => s.movement),
+      changes: movementChanges(before, movements, currency),
+      summaryToWrite: storedSummary && sameSummary(storedSummary, summary) ? null : summary,
+    };
   });
-  const delta = contributionsDelta(
-    computed.map((c) => {
-      const signals = nps.get(c.customerId) ?? [];
-      return { before: customerContribution(stored.get(c.customerId) ?? [], signals), after: customerContribution(c.movements, signals) };
-    }),
-  );
-  await applyAggregateDelta(trx, workspaceId, delta);
-  await replaceCustomersAnalytics(trx, workspaceId, settings.reportingCurrency, computed);
+  // A customer whose movements stay as they were contributes to the aggregates as before.
+  const moved = computed.filter((c) => !noMovementChanges(c.changes));
+  if (moved.length > 0) {
+    const nps = npsByCustomer(await loadNpsSignals(trx, workspaceId, moved.map((c) => c.customerId)));
+    const delta = contributionsDelta(
+      moved.map((c) => {
+        const signals = nps.get(c.customerId) ?? [];
+        return { before: customerContribution(c.before, signals), after: customerContribution(c.movements, signals) };
+      }),
+    );
+    await applyAggregateDelta(trx, workspaceId, delta);
+  }
+  await writeAnalyticsChanges(trx, workspaceId, currency, {
+    removedMovements: moved.flatMap((c) => c.changes.removed),
+    addedMovements: moved.flatMap((c) => c.changes.added),
+    summaries: computed.flatMap((c) => (c.summaryToWrite ? [{ customerId: c.customerId, summary: c.summaryToWrite }] : [])),
+  });
   return new Map(
     computed.map((c) => [c.customerId, { customerId: c.customerId, movements: c.movements.length, mrr: c.movements.at(-1)?.mrrAfter ?? 0, warnings: c.warnings }] as const),
   );

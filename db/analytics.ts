@@ -6,7 +6,7 @@ import {
   NPS_FIELDS,
   analyticsSettingsSchema,
   cohortKey,
-  cohortOf,
+  customerSummary,
   emptyAggregates,
   monthLabel,
   parseCohortKey,
@@ -14,6 +14,7 @@ import {
   type Aggregates,
   type AnalyticsSettings,
   type CohortRow,
+  type CustomerSummary,
   type CustomerHistory,
   type ExchangeRate,
   type MirrorCustomer,
@@ -27,6 +28,7 @@ import {
   type MovementKind,
   type NpsRow,
   type NpsSignal,
+  type StoredMovement,
 } from '../domain/mrr';
 
 // The mirror columns the metrics read (domain/mrr/mirror.ts has one interface per table).
@@ -171,52 +173,75 @@ const toMovement = (r: MovementRow): Movement => ({
 });
 
 export async function loadCustomerMovements(db: Db, workspaceId: string, customerId: string): Promise<Movement[]> {
-  return (await loadMovementsOf(db, workspaceId, [customerId])).get(customerId) ?? [];
+  return ((await loadStoredMovementsOf(db, workspaceId, [customerId])).get(customerId) ?? []).map((s) => s.movement);
 }
 
-/** The stored movements of a set of customers in one query, by customer (each in time order; absent: none). */
-export async function loadMovementsOf(db: Db, workspaceId: string, customerIds: readonly string[]): Promise<Map<string, Movement[]>> {
+/** The stored movement rows of a set of customers in one query, by customer (each in time order; absent: none). */
+async function loadStoredMovementsOf(db: Db, workspaceId: string, customerIds: readonly string[]): Promise<Map<string, StoredMovement[]>> {
   const rows = await db('analytics_movements')
     .where({ workspace_id: workspaceId })
     .whereRaw('customer_id = any(?::text[])', [[...customerIds]])
     .orderBy([{ column: 'at' }, { column: 'id' }])
-    .select<MovementRow[]>('*');
+    .select<(MovementRow & { id: number })[]>('*');
   const byCustomer = groupBy(rows, (r) => r.customer_id);
-  return new Map([...byCustomer].map(([customerId, list]) => [customerId, list.map(toMovement)]));
+  return new Map([...byCustomer].map(([customerId, list]) => [customerId, list.map((r) => ({ id: r.id, currency: r.currency, movement: toMovement(r) }))]));
 }
 
-/** What a recompute stores for one customer: their movements (time order) and the warnings met. */
-export interface CustomerAnalytics {
-  customerId: string;
-  movements: readonly Movement[];
-  warnings: readonly string[];
+/** What is stored for a set of customers: their movement rows and summary rows, by customer. */
+export interface StoredAnalytics {
+  movements: Map<string, StoredMovement[]>;
+  summaries: Map<string, CustomerSummary>;
+}
+
+export async function loadStoredAnalytics(db: Db, workspaceId: string, customerIds: readonly string[]): Promise<StoredAnalytics> {
+  const movements = await loadStoredMovementsOf(db, workspaceId, customerIds);
+  const rows = await db('analytics_customers')
+    .where({ workspace_id: workspaceId })
+    .whereRaw('customer_id = any(?::text[])', [[...customerIds]])
+    .select<{ customer_id: string; cohort_month: string | null; mrr: number; currency: string; warnings: string[] }[]>('customer_id', 'cohort_month', 'mrr', 'currency', 'warnings');
+  const summaries = new Map(rows.map((r) => [r.customer_id, { cohortMonth: r.cohort_month, mrr: r.mrr, currency: r.currency, warnings: r.warnings }] as const));
+  return { movements, summaries };
+}
+
+/** What a recompute of a set of customers writes: movement rows to delete and to add, summary rows to set. */
+export interface AnalyticsChanges {
+  removedMovements: readonly number[];
+  addedMovements: readonly Movement[];
+  summaries: readonly { customerId: string; summary: CustomerSummary }[];
 }
 
 /**
- * Replaces the stored movements and summary rows of a set of customers with bulk
- * statements (a delete and chunked multi-row inserts per table), whatever the set's size.
+ * Writes a recompute's changes with bulk statements (one delete, chunked multi-row
+ * inserts, one upsert of the summaries), whatever the number of customers; a part
+ * with nothing to write costs no statement.
  */
-export async function replaceCustomersAnalytics(db: Db, workspaceId: string, currency: string, customers: readonly CustomerAnalytics[]): Promise<void> {
-  const ids = customers.map((c) => c.customerId);
-  await db('analytics_movements').where({ workspace_id: workspaceId }).whereRaw('customer_id = any(?::text[])', [ids]).delete();
-  await db('analytics_customers').where({ workspace_id: workspaceId }).whereRaw('customer_id = any(?::text[])', [ids]).delete();
-  await insertMovements(db, workspaceId, currency, customers.flatMap((c) => c.movements));
-  await insertCustomerSummaries(db, workspaceId, currency, customers);
+export async function writeAnalyticsChanges(db: Db, workspaceId: string, currency: string, changes: AnalyticsChanges): Promise<void> {
+  if (changes.removedMovements.length > 0) {
+    await db('analytics_movements').where({ workspace_id: workspaceId }).whereRaw('id = any(?::bigint[])', [[...changes.removedMovements]]).delete();
+  }
+  await insertMovements(db, workspaceId, currency, changes.addedMovements);
+  const rows = changes.summaries.map((s) => summaryRow(workspaceId, s.customerId, s.summary));
+  for (let i = 0; i < rows.length; i += 2000) {
+    await db('analytics_customers')
+      .insert(rows.slice(i, i + 2000))
+      .onConflict(['workspace_id', 'customer_id'])
+      // computed_at: when the row last changed.
+      .merge({ cohort_month: db.raw('excluded.cohort_month'), mrr: db.raw('excluded.mrr'), currency: db.raw('excluded.currency'), warnings: db.raw('excluded.warnings'), computed_at: db.fn.now() });
+  }
 }
 
+const summaryRow = (workspaceId: string, customerId: string, s: CustomerSummary) => ({
+  workspace_id: workspaceId,
+  customer_id: customerId,
+  cohort_month: s.cohortMonth,
+  mrr: s.mrr,
+  currency: s.currency,
+  warnings: JSON.stringify(s.warnings),
+});
+
 /** One analytics_customers row per customer: cohort, current MRR and warnings. */
-export async function insertCustomerSummaries(db: Db, workspaceId: string, currency: string, customers: readonly CustomerAnalytics[]): Promise<void> {
-  const rows = customers.map((c) => {
-    const cohort = cohortOf(c.movements);
-    return {
-      workspace_id: workspaceId,
-      customer_id: c.customerId,
-      cohort_month: cohort === null ? null : monthLabel(cohort),
-      mrr: c.movements.at(-1)?.mrrAfter ?? 0,
-      currency,
-      warnings: JSON.stringify(c.warnings),
-    };
-  });
+export async function insertCustomerSummaries(db: Db, workspaceId: string, currency: string, customers: readonly { customerId: string; movements: readonly Movement[]; warnings: readonly string[] }[]): Promise<void> {
+  const rows = customers.map((c) => summaryRow(workspaceId, c.customerId, customerSummary(c.movements, c.warnings, currency)));
   for (let i = 0; i < rows.length; i += 2000) await db('analytics_customers').insert(rows.slice(i, i + 2000));
 }
 

@@ -6,6 +6,7 @@ import type { Knex } from '../db/knex';
 import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../db/mirror';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { generateAccount } from '../sim/generator';
+import { groupBy } from '../domain/group-by';
 import { freshDatabase } from './helpers/db';
 
 /*
@@ -115,7 +116,7 @@ describe('analytics: batch recompute of a set of customers', () => {
     const few = await measure(customerIds.filter((_, i) => i % 7 === 0).slice(0, 8));
     const all = await measure(customerIds);
     expect(few.queries).toBeGreaterThan(10);
-    // Two locks, settings, rates, six mirror tables, NPS, stored movements, six aggregate statements, two deletes, two inserts, begin and commit.
+    // Two locks, settings, rates, six mirror tables, stored movements and summaries, NPS, six aggregate statements, the movement inserts, the summary upsert, begin and commit.
     expect(all.queries - all.insertChunks).toBeLessThanOrEqual(24);
     // Only the chunked movement inserts grow, by one statement per 2,000 rows.
     expect(all.queries - all.insertChunks).toBe(few.queries - few.insertChunks);
@@ -198,5 +199,59 @@ describe('analytics: batch recompute of a set of customers', () => {
     const after = await snapshot(db, ws);
     expect(after.movements).toEqual(before.movements);
     expect(after.months).toEqual(before.months);
+  });
+
+  it('writes only what changed: nothing for customers whose analytics stay, and only the moved rows of a customer who changed', async () => {
+    await recomputeWorkspace(db, ws);
+    const rows = async () =>
+      db('analytics_movements').where({ workspace_id: ws }).orderBy(['customer_id', 'at']).select<{ id: number; customer_id: string; at: Date }[]>('id', 'customer_id', 'at');
+    const summaryVersions = async () =>
+      db('analytics_customers').where({ workspace_id: ws }).orderBy('customer_id').select<{ customer_id: string; xmin: string }[]>('customer_id', db.raw('xmin::text as xmin'));
+    const writes: string[] = [];
+    const onQuery = (q: { sql: string }) => {
+      if (/^\s*(insert|update|delete)/i.test(q.sql)) writes.push(q.sql);
+    };
+    const writesOf = async (work: () => Promise<unknown>) => {
+      writes.length = 0;
+      db.on('query', onQuery);
+      try {
+        await work();
+      } finally {
+        db.off('query', onQuery);
+      }
+      return [...writes];
+    };
+
+    const before = await rows();
+    const summariesBefore = await summaryVersions();
+    expect(await writesOf(() => recomputeCustomers(db, ws, customerIds))).toEqual([]);
+    expect(await rows()).toEqual(before);
+    expect(await summaryVersions()).toEqual(summariesBefore);
+
+    // A customer with a long history pays more on their latest invoice only.
+    const counts = groupBy(before, (r) => r.customer_id);
+    const customer = [...counts].find(([, list]) => list.length >= 4)?.[0] ?? '(none with four movements)';
+    const latest = await db('stripe_invoices')
+      .where({ workspace_id: ws, customer_id: customer, status: 'paid' })
+      .orderBy('period_start', 'desc')
+      .first<{ id: string; period_start: Date } | undefined>('id', 'period_start');
+    const changedFrom = latest?.period_start ?? new Date(0);
+    expect(await db('stripe_invoice_lines').where({ workspace_id: ws, invoice_id: latest?.id ?? '(no paid invoice)', type: 'subscription' }).where('amount', '>', 0).increment('amount', 1000)).toBeGreaterThan(0);
+    const statements = await writesOf(() => recomputeCustomers(db, ws, customerIds));
+    expect(statements.length).toBeGreaterThan(0);
+    const after = await rows();
+    const of = (list: { id: number; customer_id: string; at: Date }[]) => list.filter((r) => r.customer_id === customer);
+    // Every other customer's rows are the very same rows; this one's history before the change stays as stored.
+    expect(after.filter((r) => r.customer_id !== customer)).toEqual(before.filter((r) => r.customer_id !== customer));
+    const earlier = of(before).filter((r) => r.at < changedFrom);
+    expect(earlier.length).toBeGreaterThan(0);
+    expect(of(after).filter((r) => r.at < changedFrom)).toEqual(earlier);
+    expect(of(after)).not.toEqual(of(before));
+    const changedSummaries = (await summaryVersions()).filter((r, i) => r.xmin !== summariesBefore[i]!.xmin).map((r) => r.customer_id);
+    expect(changedSummaries.every((id) => id === customer)).toBe(true);
+    // And what is stored is what a full recompute stores.
+    const incremental = await snapshot(db, ws);
+    await recomputeWorkspace(db, ws);
+    expect(await snapshot(db, ws)).toEqual(incremental);
   });
 });

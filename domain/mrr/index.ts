@@ -5,3 +5,4 @@ export * from './mirror';
 export * from './months';
 export * from './reports';
 export * from './settings';
+export * from './stored-changes';
