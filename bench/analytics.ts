@@ -30,6 +30,7 @@ import { applyEventToMirror } from '../workers/mirror-events';
 import { startThrowawayPostgres } from '../tests/setup/postgres';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { percentile, recordBenchmark } from './report';
+import { stopOnInterrupt } from './_interrupt';
 
 /** A throwaway keyring: mirrored customer PII is sealed as in production. */
 const benchKeyring = parseKeyring(generateKeySpec());
@@ -69,6 +70,11 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
   await admin.destroy();
   const db = createDb(pg.urlOf('wysera_bench'), 10);
   let server: Server | undefined;
+  const stop = stopOnInterrupt(async () => {
+    if (server) await new Promise((r) => server!.close(r));
+    await db.destroy();
+    await pg.stop();
+  });
   try {
     await db.migrate.latest(migrationConfig);
     const ws = 'ws_bench';
@@ -178,9 +184,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
       ],
     );
   } finally {
-    if (server) await new Promise((r) => server!.close(r));
-    await db.destroy();
-    await pg.stop();
+    await stop();
   }
 }
 

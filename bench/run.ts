@@ -4,7 +4,8 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import os from 'node:os';
 
 const [name, ...args] = process.argv.slice(2);
 const available = readdirSync(__dirname)
@@ -14,5 +15,7 @@ if (!name || !existsSync(path.join(__dirname, `${name}.ts`)) || !available.inclu
   console.error(`usage: npm run bench -- <${available.join('|')}> [args]`);
   process.exit(2);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, `${name}.ts`), ...args], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, `${name}.ts`), ...args], { stdio: 'inherit' });
+// A stopped run passes the signal on, so the benchmark stops what it started (bench/_interrupt.ts).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + os.constants.signals[signal] : 1)));

@@ -34,6 +34,7 @@ import { startSimulator } from '../sim/server';
 import { toolPaths } from '../tests/setup/tools';
 import { workflowsPath } from '../workers/worker';
 import { recordBenchmark } from './report';
+import { stopOnInterrupt } from './_interrupt';
 
 const root = path.resolve(__dirname, '..');
 
@@ -129,6 +130,20 @@ async function main(argv: string[]): Promise<void> {
   chmodSync(dir, 0o755);
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   let worker: ChildProcess | undefined;
+  const stop = stopOnInterrupt(async () => {
+    if (worker && worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 500));
+      if (worker.exitCode === null) worker.kill('SIGKILL');
+    }
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch {
+        // Best effort: the next step still runs.
+      }
+    }
+  });
   try {
     say(`==> Postgres, Temporal dev server, simulator (${o.customers} customers, ${o.months} months, limit ${o.rps} req/s)`);
     const pgPort = await freePort();
@@ -302,18 +317,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${JSON.stringify(result)}\n`);
     }
   } finally {
-    if (worker && worker.exitCode === null) {
-      worker.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 500));
-      if (worker.exitCode === null) worker.kill('SIGKILL');
-    }
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch {
-        // Best effort: the next step still runs.
-      }
-    }
+    await stop();
   }
 }
 

@@ -30,6 +30,7 @@ import { startTemporalDevServer } from '../tests/setup/temporal-server';
 import { startSimulator, type Simulator } from '../sim/server';
 import { groupBy } from '../domain/group-by';
 import { percentile, recordBenchmark } from './report';
+import { stopOnInterrupt } from './_interrupt';
 
 const { values } = parseArgs({
   options: {
@@ -291,13 +292,16 @@ async function main(): Promise<void> {
   // The workspace is connected to a Stripe peer, as a real one is: the plays the events
   // start read Stripe (the bench's invoices are unknown there, so each dunning ends at once).
   const sim = await startSimulator({ seed: 'bench-webhooks', customers: 5, months: 1, port: 0 });
-  try {
-    await measure(postgres.urlOf('wysera'), temporal.address, sim);
-  } finally {
+  const stop = stopOnInterrupt(async () => {
     await Promise.all([...spawned].map(stopProcess));
     await sim.stop();
     await temporal.stop();
     await postgres.stop();
+  });
+  try {
+    await measure(postgres.urlOf('wysera'), temporal.address, sim);
+  } finally {
+    await stop();
   }
 }
 

@@ -1,0 +1,28 @@
+/**
+ * Stopping a benchmark part-way (Ctrl-C, or a SIGTERM passed on by bench/run.ts) must
+ * leave nothing running: a benchmark starts its own Postgres, Temporal dev server and
+ * Wysera processes, and without this an interrupted run leaves them behind, with a
+ * temporary Postgres cluster on disk.
+ *
+ * Returns `stop`, which runs `cleanUp` once however often it is called: the benchmark
+ * calls it in its `finally`, and the first SIGINT or SIGTERM calls it too and then
+ * exits with 128 + the signal's number. Signals that come while it cleans up are
+ * ignored (Ctrl-C reaches both bench/run.ts and the benchmark, and run.ts passes its
+ * copy on), so the clean-up is never cut short.
+ */
+import os from 'node:os';
+
+export function stopOnInterrupt(cleanUp: () => Promise<void>): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= cleanUp());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      process.stderr.write(`\n${signal}: stopping what the benchmark started\n`);
+      void stop()
+        .catch((err: unknown) => process.stderr.write(`clean-up failed: ${(err as Error).message}\n`))
+        .finally(() => process.exit(128 + os.constants.signals[signal]));
+    });
+  }
+  return stop;
+}
