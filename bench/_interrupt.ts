@@ -8,20 +8,24 @@
  * calls it in its `finally`, and the first SIGINT or SIGTERM calls it too and then
  * exits with 128 + the signal's number. Signals that come while it cleans up are
  * ignored (Ctrl-C reaches both bench/run.ts and the benchmark, and run.ts passes its
- * copy on), so the clean-up is never cut short.
+ * copy on), so the clean-up is never cut short; once it is done, a signal exits at once.
  */
 import os from 'node:os';
 
 export function stopOnInterrupt(cleanUp: () => Promise<void>): () => Promise<void> {
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= cleanUp());
+  let stopped = false;
+  const stop = () => (stopping ??= cleanUp().finally(() => (stopped = true)));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
+      const exit = () => process.exit(128 + os.constants.signals[signal]);
+      // Cleaned up already (the run is ending): nothing to wait for.
+      if (stopped) exit();
       if (stopping) return;
       process.stderr.write(`\n${signal}: stopping what the benchmark started\n`);
       void stop()
         .catch((err: unknown) => process.stderr.write(`clean-up failed: ${(err as Error).message}\n`))
-        .finally(() => process.exit(128 + os.constants.signals[signal]));
+        .finally(exit);
     });
   }
   return stop;
