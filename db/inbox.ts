@@ -106,31 +106,34 @@ const PENDING_COLUMNS = ['seq', 'workspace_id', 'event_id', 'type', 'customer_id
  */
 export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 5, busy: readonly string[] = []): Promise<InboxEvent[]> {
   /*
-   * Shaped so that no plan can scan the pending events once per customer. Autovacuum
-   * analyzes the inbox when it has just drained, so the planner expects no pending
-   * event at all, and with correlated lookups it would walk every pending event for
-   * each head (tests/db/inbox-read-plan.test.ts): the deferred customers are found
-   * once, and the heads' customers are handed to the last scan as arrays computed
-   * once, so the worst plan reads each pending event once.
+   * Shaped so that no plan can compare each pending event with every other one.
+   * Autovacuum analyzes the inbox when it has just drained, so the planner expects no
+   * pending event at all; correlated lookups (per head, the customer's deferred events;
+   * per customer, its other events) then walk every pending event for each head
+   * (tests/db/inbox-read-plan.test.ts). So the pending events are read once, and a
+   * window over them says from which event each customer is held back; the busy
+   * customers are a hashed NOT IN; the heads' customers reach the last scan as arrays
+   * computed once. The worst plan reads and sorts each pending event once.
    */
   const { rows } = await db.raw<{ rows: InboxRow[] }>(
-    `with deferred as materialized (
-       select workspace_id, customer_id, min(seq) as seq from webhook_inbox
-        where status = 'pending' and next_attempt_at > now() and customer_id is not null
-        group by workspace_id, customer_id
+    `with pending as materialized (
+       select seq, workspace_id, customer_id, next_attempt_at,
+              min(case when next_attempt_at > now() then seq end) over (partition by workspace_id, customer_id) as held_from
+         from webhook_inbox
+        where status = 'pending'
      ), head as materialized (
-       select h.seq, h.workspace_id, h.customer_id from webhook_inbox h
-        where h.status = 'pending'
-          and h.next_attempt_at <= now()
-          and (h.workspace_id || '/' || coalesce(h.customer_id, '')) <> all(?::text[])
-          and not exists (select 1 from deferred d where d.workspace_id = h.workspace_id and d.customer_id = h.customer_id and d.seq < h.seq)
-        order by h.seq limit ?
+       select seq, workspace_id, customer_id from pending
+        where next_attempt_at <= now()
+          and (workspace_id || '/' || coalesce(customer_id, '')) not in (select unnest(?::text[]))
+          and (customer_id is null or held_from is null or seq < held_from)
+        order by seq limit ?
      )
      select ${PENDING_COLUMNS.join(', ')} from webhook_inbox
       where status = 'pending'
         and (seq = any(array(select seq from head where customer_id is null))
           or (workspace_id = any(array(select distinct workspace_id from head where customer_id is not null))
               and customer_id = any(array(select distinct customer_id from head where customer_id is not null))
+              -- Workspace ids hold no '/' (api/webhooks.ts), so the key names one customer.
               and (workspace_id || '/' || customer_id) = any(array(select workspace_id || '/' || customer_id from head where customer_id is not null))))
       order by seq
       limit ?`,
