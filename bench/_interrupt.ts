@@ -9,10 +9,11 @@
  * exits with 128 + the signal's number. Signals that come while it cleans up are
  * ignored (Ctrl-C reaches both bench/run.ts and the benchmark, and run.ts passes its
  * copy on), so the clean-up is never cut short; once it is done, a signal exits at once.
+ * `stopping()` tells the benchmark, which runs on meanwhile, not to start anything more.
  */
 import os from 'node:os';
 
-export function stopOnInterrupt(cleanUp: () => Promise<void>): () => Promise<void> {
+export function stopOnInterrupt(cleanUp: () => Promise<void>): { stop: () => Promise<void>; stopping: () => boolean } {
   let stopping: Promise<void> | undefined;
   let stopped = false;
   const stop = () => (stopping ??= cleanUp().finally(() => (stopped = true)));
@@ -28,5 +29,6 @@ export function stopOnInterrupt(cleanUp: () => Promise<void>): () => Promise<voi
         .finally(exit);
     });
   }
-  return stop;
+  // The benchmark goes on while it cleans up: what it would start then must not start.
+  return { stop, stopping: () => stopping !== undefined };
 }

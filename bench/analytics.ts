@@ -20,7 +20,7 @@ import { errorHandler, notFound } from '../api/errors';
 import { METRICS, metricsRouter } from '../api/metrics';
 import { loadAggregates, upsertExchangeRates } from '../db/analytics';
 import { createApiToken } from '../db/api-tokens';
-import { createDb } from '../db/knex';
+import { createDb, type Knex } from '../db/knex';
 import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../db/mirror';
 import { migrationConfig } from '../db/migrations';
 import { isSubscribedEventType } from '../domain/event-types';
@@ -64,18 +64,21 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
   const [account, generateMs] = await time(() => Promise.resolve(generateAccount({ seed: values.seed, customers, months })));
   log(`generated in ${Math.round(generateMs)} ms: ${account.subscriptions.size} subscriptions, ${account.invoices.size} invoices`);
 
-  const pg = await startThrowawayPostgres('wysera-bench-');
-  const admin = createDb(pg.adminUrl, 1);
-  await admin.raw('create database wysera_bench');
-  await admin.destroy();
-  const db = createDb(pg.urlOf('wysera_bench'), 10);
+  let pg: Awaited<ReturnType<typeof startThrowawayPostgres>> | undefined;
+  let openDb: Knex | undefined;
   let server: Server | undefined;
-  const stop = stopOnInterrupt(async () => {
+  // Set up before Postgres starts, so an interrupt at any point stops what is up by then.
+  const { stop } = stopOnInterrupt(async () => {
     if (server) await new Promise((r) => server!.close(r));
-    await db.destroy();
-    await pg.stop();
+    await openDb?.destroy();
+    await pg?.stop();
   });
   try {
+    pg = await startThrowawayPostgres('wysera-bench-');
+    const admin = createDb(pg.adminUrl, 1);
+    await admin.raw('create database wysera_bench');
+    await admin.destroy();
+    const db = (openDb = createDb(pg.urlOf('wysera_bench'), 10));
     await db.migrate.latest(migrationConfig);
     const ws = 'ws_bench';
     await db('workspaces').insert({ id: ws, name: 'Benchmark' });

@@ -86,9 +86,14 @@ async function recordingProxy(target: string): Promise<{ url: string; log: Logge
   };
 }
 
+/** Worker processes not yet ended, from the moment they are spawned: the clean-up stops them all. */
+const liveWorkers = new Set<ChildProcess>();
+
 /** The worker runs in one node process (tsx as a loader, not a wrapper), so SIGKILL really kills it. */
 function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bench', '_sync-worker.ts')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  liveWorkers.add(child);
+  child.once('exit', () => liveWorkers.delete(child));
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`sync worker exited with ${code} before it was ready`)));
     child.stdout.on('data', (d: Buffer) => {
@@ -130,12 +135,12 @@ async function main(argv: string[]): Promise<void> {
   chmodSync(dir, 0o755);
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   let worker: ChildProcess | undefined;
-  const stop = stopOnInterrupt(async () => {
-    if (worker && worker.exitCode === null) {
-      worker.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 500));
-      if (worker.exitCode === null) worker.kill('SIGKILL');
-    }
+  const { stop } = stopOnInterrupt(async () => {
+    // Every worker, also one still starting (a replacement, or the first when interrupted).
+    const workers = [...liveWorkers];
+    for (const w of workers) w.kill('SIGTERM');
+    if (workers.length > 0) await new Promise((r) => setTimeout(r, 500));
+    for (const w of liveWorkers) w.kill('SIGKILL');
     for (const c of cleanups.reverse()) {
       try {
         await c();

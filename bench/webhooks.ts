@@ -285,20 +285,25 @@ async function trialResult(db: Knex, t: number, run: { baseline: LoadResult; rea
 }
 
 async function main(): Promise<void> {
-  progress(`starting Postgres, the Temporal dev server and the Stripe simulator`);
-  const postgres = await startThrowawayPostgres('wysera-bench-');
-  // At the worker's priority, as npm start runs both: the plays' side yields to the ingress.
-  const temporal = await startTemporalDevServer(await freePort(), undefined, { nice: PLAYS_NICE });
-  // The workspace is connected to a Stripe peer, as a real one is: the plays the events
-  // start read Stripe (the bench's invoices are unknown there, so each dunning ends at once).
-  const sim = await startSimulator({ seed: 'bench-webhooks', customers: 5, months: 1, port: 0 });
-  const stop = stopOnInterrupt(async () => {
+  let postgres: Awaited<ReturnType<typeof startThrowawayPostgres>> | undefined;
+  let temporal: Awaited<ReturnType<typeof startTemporalDevServer>> | undefined;
+  let sim: Simulator | undefined;
+  // Set up before anything starts, so an interrupt during the start-up stops what is up by then.
+  const { stop, stopping } = stopOnInterrupt(async () => {
     await Promise.all([...spawned].map(stopProcess));
-    await sim.stop();
-    await temporal.stop();
-    await postgres.stop();
+    await sim?.stop();
+    await temporal?.stop();
+    await postgres?.stop();
   });
+  interrupted = stopping;
   try {
+    progress(`starting Postgres, the Temporal dev server and the Stripe simulator`);
+    postgres = await startThrowawayPostgres('wysera-bench-');
+    // At the worker's priority, as npm start runs both: the plays' side yields to the ingress.
+    temporal = await startTemporalDevServer(await freePort(), undefined, { nice: PLAYS_NICE });
+    // The workspace is connected to a Stripe peer, as a real one is: the plays the events
+    // start read Stripe (the bench's invoices are unknown there, so each dunning ends at once).
+    sim = await startSimulator({ seed: 'bench-webhooks', customers: 5, months: 1, port: 0 });
     await measure(postgres.urlOf('wysera'), temporal.address, sim);
   } finally {
     await stop();
@@ -389,8 +394,12 @@ function describeApi(before: string, after: string): string {
 /** Every Wysera process the run started: stopped at the end, whether the run got there or failed. */
 const spawned = new Set<ChildProcess>();
 
+/** Whether the run is being stopped (an interrupt): then it starts no more processes. */
+let interrupted = () => false;
+
 /** Runs a Wysera process (api or worker) as an operator would, with its own event loop. */
 function spawnProcess(entry: string, env: Record<string, string>): ChildProcess {
+  if (interrupted()) throw new Error(`interrupted: not starting ${entry}`);
   const profiling = values.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(values.profile)] : [];
   const cmd = [process.execPath, ...profiling, '--import', 'tsx', entry];
   // As npm start runs it: the worker at a lower CPU priority, so that on a shared host
