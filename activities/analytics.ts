@@ -100,7 +100,7 @@ async function recomputeCustomersIn(trx: Db, workspaceId: string, customerIds: r
       customerId,
       movements,
       warnings,
-      before: before.map((s) => s.movement),
+      before,
       changes: movementChanges(before, movements, currency),
       summaryToWrite: storedSummary && sameSummary(storedSummary, summary) ? null : summary,
     };
@@ -112,7 +112,7 @@ async function recomputeCustomersIn(trx: Db, workspaceId: string, customerIds: r
     const delta = contributionsDelta(
       moved.map((c) => {
         const signals = nps.get(c.customerId) ?? [];
-        return { before: customerContribution(c.before, signals), after: customerContribution(c.movements, signals) };
+        return { before: customerContribution(c.before.map((s) => s.movement), signals), after: customerContribution(c.movements, signals) };
       }),
     );
     await applyAggregateDelta(trx, workspaceId, delta);

@@ -21,7 +21,7 @@ export function stopOnInterrupt(cleanUp: () => Promise<void>): { stop: () => Pro
     process.on(signal, () => {
       const exit = () => process.exit(128 + os.constants.signals[signal]);
       // Cleaned up already (the run is ending): nothing to wait for.
-      if (stopped) exit();
+      if (stopped) return exit();
       if (stopping) return;
       process.stderr.write(`\n${signal}: stopping what the benchmark started\n`);
       void stop()

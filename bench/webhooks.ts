@@ -465,6 +465,16 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
   const workerMetricsPort = await freePort();
   const startWorker = () => spawnProcess('workers/main.ts', { ...env, WORKER_METRICS_PORT: String(workerMetricsPort), RELAY_POLL_MS: '100' });
   let worker = relayDuringLoad ? startWorker() : undefined;
+  const workerRunning = () => assertRunning(worker, 'worker');
+  /** Starts the worker if the ingress ran without it, and waits until its relay has drained the inbox. */
+  const drainInbox = async (label: string) => {
+    worker ??= startWorker();
+    for (let c = await inboxCounts(db); c.pending > 0; c = await inboxCounts(db)) {
+      workerRunning();
+      progress(`${label}: ${c.pending} events still pending`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  };
   const api = spawnProcess('api/main.ts', { ...env, PORT: String(apiPort) });
   for (let i = 0; ; i++) {
     try {
@@ -491,13 +501,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
   if (!values.cold) {
     progress(`warm-up: one event for each of ${customers} customers`);
     await load(urlOf(apiPort), signedRequests(customers, 0, 'evt_warmup'));
-    worker ??= startWorker();
-    const workerRunning = () => assertRunning(worker, 'worker');
-    for (let c = await inboxCounts(db); c.pending > 0; c = await inboxCounts(db)) {
-      workerRunning();
-      progress(`warm-up: ${c.pending} events still pending`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    await drainInbox('warm-up');
     await playsSettled(temporalAddress, 'warm-up', workerRunning);
     warmedUp = customers;
     if (!relayDuringLoad) {
@@ -527,13 +531,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     const apiSide = describeApi(apiBefore, await scrape(apiPort));
     progress(`${label}: the API's view: ${apiSide}`);
     progress(`${label}: sent ${ramp + count} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (answers: ${JSON.stringify(real.statuses)}); waiting for the relay to drain the inbox`);
-    worker ??= startWorker();
-    const workerRunning = () => assertRunning(worker, 'worker');
-    for (let c = await inboxCounts(db); c.pending > 0; c = await inboxCounts(db)) {
-      workerRunning();
-      progress(`${label}: ${c.pending} events still pending`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    await drainInbox(label);
     const drainedAt = Date.now();
     const workerAfter = await scrape(workerMetricsPort);
     const steps = describeSteps(stepsBefore, relaySteps(workerAfter), workerAfter);
