@@ -50,17 +50,34 @@ export const fromRelay = z.discriminatedUnion('kind', [
 export type FromRelay = z.infer<typeof fromRelay>;
 
 /**
+ * How long the relay thread waits for the main thread's answer to a re-fetch. The main
+ * thread always answers (its reads have their own timeouts and retries, minutes at
+ * most); this only keeps a pass from waiting forever, holding its customers back, if
+ * that ever fails to happen.
+ */
+export const REFETCH_ANSWER_TIMEOUT_MS = 10 * 60_000;
+
+/**
  * A MirrorRefetch for the relay thread that asks the main thread's (see answerRefetch):
  * every read then takes its tokens from the process's one limiter per workspace.
- * Stripe being unreachable comes back as StripeUnavailableError, as it would in place.
+ * Stripe being unreachable comes back as StripeUnavailableError, as it would in place,
+ * and so does no answer within `answerTimeoutMs` (the event is retried later).
  */
-export function refetchThrough(port: MessagePort): { refetch: MirrorRefetch; settle(message: Extract<ToRelay, { kind: 'refetched' }>): void } {
+export function refetchThrough(
+  port: Pick<MessagePort, 'postMessage'>,
+  answerTimeoutMs = REFETCH_ANSWER_TIMEOUT_MS,
+): { refetch: MirrorRefetch; settle(message: Extract<ToRelay, { kind: 'refetched' }>): void } {
   let nextId = 1;
-  const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
+  const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
   const ask = (what: (typeof REFETCH_KINDS)[number]) => (workspaceId: string, objectId: string) =>
     new Promise<never>((resolve, reject) => {
       const id = nextId++;
-      waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      const timer = setTimeout(() => {
+        // A late answer finds nothing waiting and is dropped (settle).
+        waiting.delete(id);
+        reject(new StripeUnavailableError(`no answer to the re-fetch of ${what} ${objectId} within ${answerTimeoutMs} ms`));
+      }, answerTimeoutMs);
+      waiting.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
       port.postMessage({ kind: 'refetch', id, what, workspaceId, objectId } satisfies FromRelay);
     });
   return {
@@ -69,6 +86,7 @@ export function refetchThrough(port: MessagePort): { refetch: MirrorRefetch; set
       const call = waiting.get(message.id);
       if (!call) return;
       waiting.delete(message.id);
+      clearTimeout(call.timer);
       if (message.ok) call.resolve(message.value);
       else {
         const { name = 'Error', message: text = 'the re-fetch failed' } = message.error ?? {};

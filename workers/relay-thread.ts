@@ -62,7 +62,12 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
     const message = toRelay.parse(raw);
     switch (message.kind) {
       case 'metrics':
-        void metrics.registry.getMetricsAsJSON().then((json) => send({ kind: 'metrics', id: message.id, metrics: json }));
+        // A collect that throws must not end the thread (an unhandled rejection would):
+        // the scrape then times out on the main thread and says so.
+        metrics.registry.getMetricsAsJSON().then(
+          (json) => send({ kind: 'metrics', id: message.id, metrics: json }),
+          (err: unknown) => log.warn({ err }, 'relay metrics could not be collected'),
+        );
         return;
       case 'refetched':
         remote.settle(message);

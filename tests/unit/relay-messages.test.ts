@@ -21,10 +21,10 @@ describe('relay thread re-fetches through the main thread', () => {
   });
 
   /** The two ends: the relay thread's MirrorRefetch (port1) and the main thread's `answering` behind port2. */
-  function connect(answering: MirrorRefetch) {
+  function connect(answering: MirrorRefetch, answerTimeoutMs?: number) {
     const channel = new MessageChannel();
     channels.push(channel);
-    const relaySide = refetchThrough(channel.port1);
+    const relaySide = refetchThrough(channel.port1, answerTimeoutMs);
     channel.port1.on('message', (raw: unknown) => {
       const message = toRelay.parse(raw);
       if (message.kind === 'refetched') relaySide.settle(message);
@@ -65,6 +65,24 @@ describe('relay thread re-fetches through the main thread', () => {
     const other = await refetch.invoice('ws_a', 'in_1').catch((err: unknown) => err);
     expect(other).not.toBeInstanceOf(StripeUnavailableError);
     expect(other).toMatchObject({ name: 'TypeError', message: 'no such key' });
+  });
+
+  it('gives up on an answer that does not come in time as StripeUnavailableError, and drops the late answer', async () => {
+    let answerLate: () => void = () => undefined;
+    const refetch = connect(
+      {
+        subscription: () => new Promise((resolve) => (answerLate = () => resolve(null))),
+        invoice: () => Promise.resolve(null),
+        charge: () => Promise.resolve(null),
+      },
+      100,
+    );
+    const err = await refetch.subscription('ws_a', 'sub_1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StripeUnavailableError);
+    expect((err as Error).message).toBe('no answer to the re-fetch of subscription sub_1 within 100 ms');
+    answerLate();
+    // The late answer arrives and is dropped; a new request is answered as usual.
+    await expect(refetch.invoice('ws_a', 'in_1')).resolves.toBeNull();
   });
 
   it('refuses a message that is not one of the protocol, naming the field', () => {
