@@ -298,7 +298,8 @@ async function main(): Promise<void> {
   interrupted = stopping;
   try {
     progress(`starting Postgres, the Temporal dev server and the Stripe simulator`);
-    postgres = await startThrowawayPostgres('wysera-bench-');
+    // With fsync, as npm start runs it: an ack promises the event is on disk.
+    postgres = await startThrowawayPostgres('wysera-bench-', { durable: true });
     // At the worker's priority, as npm start runs both: the plays' side yields to the ingress.
     temporal = await startTemporalDevServer(await freePort(), undefined, { nice: PLAYS_NICE });
     // The workspace is connected to a Stripe peer, as a real one is: the plays the events
@@ -590,6 +591,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
 
   recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
+    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server and the worker at nice ${PLAYS_NICE}`,
     `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; ${trials} trials, each the bare endpoint then the real ingress (after the inbox drained), each figure the median over the trials (ratio: of each trial's own ratio), by_trial rows list each trial's; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }

@@ -17,22 +17,26 @@ export interface ThrowawayPostgres {
   stop(): Promise<void>;
 }
 
-/** A Postgres cluster in a temporary folder on a free loopback port (scripts/pg.sh), removed on stop. */
-export async function startThrowawayPostgres(prefix = 'wysera-pg-'): Promise<ThrowawayPostgres> {
+/**
+ * A Postgres cluster in a temporary folder on a free loopback port (scripts/pg.sh),
+ * removed on stop. Without fsync unless `durable`: tests need no durability, but a
+ * benchmark of work whose answer promises it (the webhook ack) must pay for the flush.
+ */
+export async function startThrowawayPostgres(prefix = 'wysera-pg-', opts: { durable?: boolean } = {}): Promise<ThrowawayPostgres> {
   const { pgScript } = toolPaths();
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   // As root, Postgres runs as the postgres user, which must be able to enter this folder.
   chmodSync(dir, 0o755);
   const port = await freePort();
   const data = path.join(dir, 'pg');
-  // Durability is not needed for throwaway data; fsync off makes it much faster.
-  execFileSync('bash', [pgScript, 'start', data, String(port)], { stdio: 'inherit', env: { ...process.env, WYSERA_PG_FSYNC: 'off' } });
+  const env = { ...process.env, WYSERA_PG_FSYNC: opts.durable ? 'on' : 'off' };
+  execFileSync('bash', [pgScript, 'start', data, String(port)], { stdio: 'inherit', env });
   const urlOf = (database: string) => `postgres://wysera:wysera@127.0.0.1:${port}/${database}`;
   return {
     adminUrl: urlOf('postgres'),
     urlOf,
     pause: () => execFileSync('bash', [pgScript, 'stop', data], { stdio: 'inherit' }),
-    resume: () => execFileSync('bash', [pgScript, 'start', data, String(port)], { stdio: 'inherit', env: { ...process.env, WYSERA_PG_FSYNC: 'off' } }),
+    resume: () => execFileSync('bash', [pgScript, 'start', data, String(port)], { stdio: 'inherit', env }),
     stop: () => {
       execFileSync('bash', [pgScript, 'stop', data], { stdio: 'inherit' });
       rmSync(dir, { recursive: true, force: true });
