@@ -21,7 +21,7 @@ import { modeForCustomer, type RolloutMode } from '../domain/rollout';
 import type { Logger } from '../platform/logger';
 import type { DunningOutcome } from '../workflows/play-messages';
 import { renderPlayEmail } from './drafts';
-import { StripeUnavailableError, type StripeReader } from './stripe-reader';
+import { isWorthWaitingFor, type StripeReader } from './stripe-reader';
 
 export const DUNNING_PLAY = 'dunning';
 const ACTOR = 'system:dunning';
@@ -127,7 +127,7 @@ export function createDunningActivities(deps: DunningActivityDeps) {
       try {
         invoice = await stripe.invoice(input.workspaceId, input.invoiceId);
       } catch (err) {
-        if (err instanceof StripeUnavailableError) return { kind: 'stripe_unavailable', error: err.message };
+        if (isWorthWaitingFor(err)) return { kind: 'stripe_unavailable', error: err.message };
         throw err;
       }
       if (!invoice) return { kind: 'closed', invoiceStatus: 'missing' };
@@ -172,7 +172,7 @@ export function createDunningActivities(deps: DunningActivityDeps) {
         try {
           built = await buildDunningFacts(deps, input, input.step, input.totalSteps);
         } catch (err) {
-          if (err instanceof StripeUnavailableError) return { kind: 'stripe_unavailable', error: err.message };
+          if (isWorthWaitingFor(err)) return { kind: 'stripe_unavailable', error: err.message };
           throw err;
         }
         if (!built) return { kind: 'ready', mode, draft: null };

@@ -6,7 +6,7 @@ import { finishSend, reserveSend, sendKeyOf } from '../db/sends';
 import { isSendableDraft } from '../domain/drafts';
 import { EmailSendError, type EmailSender } from '../email/sender';
 import type { Logger } from '../platform/logger';
-import { StripeUnavailableError, type StripeReader } from './stripe-reader';
+import { isWorthWaitingFor, type StripeReader } from './stripe-reader';
 import type { WorkspaceSenders } from './workspace-senders';
 
 export interface SendingActivityDeps {
@@ -63,7 +63,7 @@ export function createSendingActivities(deps: SendingActivityDeps) {
     try {
       invoice = await stripe.invoice(p.workspaceId, p.invoiceId);
     } catch (err) {
-      if (err instanceof StripeUnavailableError) return { kind: 'stripe_unavailable', error: err.message };
+      if (isWorthWaitingFor(err)) return { kind: 'stripe_unavailable', error: err.message };
       throw err;
     }
     if (!invoice) return { kind: 'precondition_failed', invoiceStatus: 'missing' };

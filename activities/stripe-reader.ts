@@ -198,4 +198,13 @@ export class StripeNotFoundError extends Error {
   }
 }
 
+/**
+ * Whether a play should wait and read again later rather than fail: Stripe is
+ * unavailable, or the workspace has no Stripe key yet (webhook-only: its plays begin
+ * once a key is connected). Retrying such a read at once would only fail again.
+ */
+export function isWorthWaitingFor(err: unknown): err is StripeUnavailableError | StripeNotFoundError {
+  return err instanceof StripeUnavailableError || err instanceof StripeNotFoundError;
+}
+
 const isInterval = (v: unknown): v is RecurringItem['interval'] => v === 'day' || v === 'week' || v === 'month' || v === 'year';

@@ -37,6 +37,8 @@ describe('dunning end to end', () => {
   const log = pino({ level: 'silent' });
   const secret = 'whsec_dunning_e2e';
   const ws = 'ws_dunning_e2e';
+  /** A webhook-only workspace: no Stripe key to read its invoices with. */
+  const keyless = 'ws_dunning_keyless';
   let database: Awaited<ReturnType<typeof freshDatabase>>;
   let temporal: DevServer;
   let worker: Worker;
@@ -54,6 +56,7 @@ describe('dunning end to end', () => {
     receiver = await startEmailReceiver();
     ({ sim, opens } = await simulatorWithOpenInvoices(3));
     await insertWorkspace(database.db, keyring, { id: ws, name: 'Acme Analytics', webhookSecret: secret, stripeKey: sim.accounts[0]!.restrictedKey });
+    await insertWorkspace(database.db, keyring, { id: keyless, name: 'Webhooks Only', webhookSecret: secret });
     owner = (await createApiToken(database.db, { workspaceId: ws, role: 'owner', name: 'owner', createdBy: 'test' })).token;
     member = (await createApiToken(database.db, { workspaceId: ws, role: 'member', name: 'member', createdBy: 'test' })).token;
     const stripeClients = new StripeClients({ endpoint: endpointOf(sim.url), retry: { maxRetries: 0 } });
@@ -79,6 +82,8 @@ describe('dunning end to end', () => {
       const customer = customerOf(invoice);
       await temporal?.client.workflow.getHandle(customerWorkflowId(ws, customer)).terminate('test done').catch(() => undefined);
       await temporal?.client.workflow.getHandle(dunningWorkflowId(ws, invoice.id)).terminate('test done').catch(() => undefined);
+      await temporal?.client.workflow.getHandle(customerWorkflowId(keyless, customer)).terminate('test done').catch(() => undefined);
+      await temporal?.client.workflow.getHandle(dunningWorkflowId(keyless, invoice.id)).terminate('test done').catch(() => undefined);
     }
     await api?.close();
     await relay?.stop();
@@ -92,9 +97,9 @@ describe('dunning end to end', () => {
 
   const customerOf = (i: Stripe.Invoice) => (typeof i.customer === 'string' ? i.customer : i.customer!.id);
 
-  async function postEvent(type: string, invoice: Stripe.Invoice): Promise<void> {
+  async function postEvent(type: string, invoice: Stripe.Invoice, workspace = ws): Promise<void> {
     const body = JSON.stringify(stripeEvent(type, { ...invoice }));
-    const res = await fetch(`${api.url}/webhooks/stripe/${ws}`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signatureFor(body, secret) }, body });
+    const res = await fetch(`${api.url}/webhooks/stripe/${workspace}`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signatureFor(body, secret) }, body });
     expect(res.status).toBe(200);
   }
 
@@ -176,5 +181,23 @@ describe('dunning end to end', () => {
     expect(mail[0]!.idempotencyKey).toBe(`draft:${(await draftsOf(invoice))[0]!.id}`);
     // The provider's answer comes before the ledger's commit.
     await eventually(() => draftsOf(invoice), (d) => d[0]?.status === 'sent');
+  });
+
+  it('in a workspace without a Stripe key a dunning waits for one instead of failing over and over, and a payment still ends it', async () => {
+    const invoice = opens[0]!;
+    await postEvent('invoice.payment_failed', invoice, keyless);
+    const dunning = temporal.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId(keyless, invoice.id));
+    // It cannot read the invoice: it waits as for a Stripe outage (backing off to an hour), visibly.
+    const waiting = await eventually(
+      () => dunning.query(dunningStateQuery),
+      (s) => s.phase === 'waiting_for_stripe',
+    );
+    expect(waiting.steps).toEqual([]);
+    const history = await dunning.fetchHistory();
+    expect((history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
+    expect(await listDrafts(database.db, keyless, { play: 'dunning', limit: 100 })).toEqual([]);
+
+    await postEvent('invoice.payment_succeeded', { ...invoice, status: 'paid' }, keyless);
+    expect(await dunning.result()).toEqual({ outcome: 'recovered', sentSteps: [] });
   });
 });
