@@ -48,6 +48,23 @@ const envSchema = z.object({
   LOGIN_FAILURES_PER_ADDRESS: z.coerce.number().int().min(0).default(100),
   /** Port of the worker's Prometheus endpoint (GET /metrics on HOST); 0 picks a free port. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /**
+   * Port of the Temporal SDK's own Prometheus endpoint in the worker (its task latencies,
+   * pollers, sticky cache hits and misses), on HOST; unset: none.
+   */
+  TEMPORAL_SDK_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /**
+   * Workflows the worker keeps in memory between their tasks (the SDK's sticky cache);
+   * unset: the SDK's default from the heap size (about 2,300 with Node's default heap).
+   * A task of a workflow not in the cache replays its whole history first, so with more
+   * customers active than this, every event costs a replay.
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .refine((n) => n !== 1, 'must be 0 (no cache) or at least 2')
+    .optional(),
   /** How long the relay waits between inbox polls when no notification arrives. */
   RELAY_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
   /**

@@ -32,6 +32,9 @@ async function main(): Promise<void> {
       const method = level === 'ERROR' ? 'error' : level === 'WARN' ? 'warn' : level === 'INFO' ? 'info' : 'debug';
       sdkLog[method](meta ?? {}, message);
     }),
+    ...(config.TEMPORAL_SDK_METRICS_PORT
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `${config.HOST}:${config.TEMPORAL_SDK_METRICS_PORT}` } } } }
+      : {}),
   });
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX);
   const address = config.TEMPORAL_ADDRESS;
@@ -55,7 +58,16 @@ async function main(): Promise<void> {
     ...(email.defaultFrom ? { defaultFrom: { fromEmail: email.defaultFrom, fromName: null, replyTo: null } } : {}),
   });
   const syncActivities = createSyncActivities({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients, client, log: log.child({ component: 'sync' }) });
-  const worker = await createWorker({ connection, client, namespace, taskQueue: config.TEMPORAL_TASK_QUEUE, overrides: { activities: { ...activities, ...syncActivities } } });
+  const worker = await createWorker({
+    connection,
+    client,
+    namespace,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    overrides: {
+      activities: { ...activities, ...syncActivities },
+      ...(config.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS } : {}),
+    },
+  });
   const metrics = createMetrics();
   observePoolWaits(metrics, db);
   registerInboxGauges(metrics, () => inboxBacklog(db));

@@ -119,7 +119,7 @@ describe('relay survives its worker being killed', () => {
   const taskQueue = uniqueTaskQueue('kill');
 
   /** A real worker process, as an operator runs it. */
-  function startWorkerProcess(metricsPort = 0): ChildProcess {
+  function startWorkerProcess(metricsPort = 0, extraEnv: Record<string, string> = {}): ChildProcess {
     // One process (node with tsx's loader), so SIGKILL really kills the worker.
     const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
       cwd: path.resolve(__dirname, '../..'),
@@ -132,6 +132,7 @@ describe('relay survives its worker being killed', () => {
         WORKER_METRICS_PORT: String(metricsPort),
         RELAY_POLL_MS: '50',
         LOG_LEVEL: 'warn',
+        ...extraEnv,
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -173,7 +174,9 @@ describe('relay survives its worker being killed', () => {
     const left = (await inboxCounts(database.db, ws)).pending;
     expect(left).toBeGreaterThan(0);
     const metricsPort = await freePort();
-    startWorkerProcess(metricsPort);
+    const sdkMetricsPort = await freePort();
+    // A cache of two workflows for the four customers: the SDK's own figures show it held.
+    startWorkerProcess(metricsPort, { WORKER_MAX_CACHED_WORKFLOWS: '2', TEMPORAL_SDK_METRICS_PORT: String(sdkMetricsPort) });
     await eventually(() => inboxCounts(database.db, ws), (c) => c.pending === 0 && c.processed === 40, 90_000);
     // The relay runs on its own thread: its figures are in the process's /metrics, Node's own once.
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -186,6 +189,11 @@ describe('relay survives its worker being killed', () => {
       const events = await client.workflow.getHandle(customerWorkflowId(ws, customer)).query(recentEventsQuery);
       expect(events.map((e) => e.eventId)).toEqual(sent.get(customer));
     }
+    // The four customers' workflows ran (the queries above) in a cache of two.
+    const sdkMetrics = await (await fetch(`http://127.0.0.1:${sdkMetricsPort}/metrics`)).text();
+    const sdkFigure = (name: string) => [...sdkMetrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+    expect(sdkFigure('temporal_sticky_cache_size')).toBeLessThanOrEqual(2);
+    expect(sdkFigure('temporal_sticky_cache_total_forced_eviction')).toBeGreaterThan(0);
   });
 
   it('stops on SIGTERM with its relay thread, and exits 0', async () => {

@@ -33,6 +33,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...valid, WYSERA_ENCRYPTION_KEYS: 'k1:c2hvcnQ=' })).toThrow(/WYSERA_ENCRYPTION_KEYS key "k1" must be 32 bytes/);
   });
 
+  it('takes the worker cache size as 0 or at least 2, and leaves both SDK settings unset by default', () => {
+    expect([loadConfig(valid).WORKER_MAX_CACHED_WORKFLOWS, loadConfig(valid).TEMPORAL_SDK_METRICS_PORT]).toEqual([undefined, undefined]);
+    expect(loadConfig({ ...valid, WORKER_MAX_CACHED_WORKFLOWS: '0' }).WORKER_MAX_CACHED_WORKFLOWS).toBe(0);
+    expect(loadConfig({ ...valid, WORKER_MAX_CACHED_WORKFLOWS: '20000', TEMPORAL_SDK_METRICS_PORT: '9465' })).toMatchObject({ WORKER_MAX_CACHED_WORKFLOWS: 20000, TEMPORAL_SDK_METRICS_PORT: 9465 });
+    expect(() => loadConfig({ ...valid, WORKER_MAX_CACHED_WORKFLOWS: '1' })).toThrow(/WORKER_MAX_CACHED_WORKFLOWS must be 0 \(no cache\) or at least 2/);
+    expect(() => loadConfig({ ...valid, TEMPORAL_SDK_METRICS_PORT: '0' })).toThrow(/TEMPORAL_SDK_METRICS_PORT/);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ ...valid, PORT: '' }).PORT).toBe(3000);
   });
