@@ -48,6 +48,17 @@ export const SKIP_ENDED_DUNNING_PATCH = 'customer-skips-ended-dunning';
  */
 export const PLAYS_BY_LOCAL_ACTIVITY_PATCH = 'customer-plays-by-local-activity';
 
+/**
+ * A run continues as new once its history holds this many events (the server's own
+ * suggestion comes only after thousands): a task for a workflow the worker no longer
+ * holds in its cache (after a restart, or with more customers active than the cache
+ * holds: WORKER_MAX_CACHED_WORKFLOWS) replays the run's history first, so short runs
+ * keep that cheap. The carried state is small (recent events, seen ids, dunnings).
+ */
+export const RUN_HISTORY_EVENTS = 1000;
+/** Guards ending a run at RUN_HISTORY_EVENTS: runs recorded before it went on. */
+export const BOUNDED_RUN_PATCH = 'customer-bounded-run';
+
 const hub = proxyLocalActivities<PlayHubActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
@@ -162,10 +173,12 @@ export async function customerWorkflow(input: CustomerWorkflowInput): Promise<vo
     }
   };
 
+  // patched() only once the run is long, so shorter runs record no marker.
+  const runIsLong = () => workflowInfo().continueAsNewSuggested || (workflowInfo().historyLength >= RUN_HISTORY_EVENTS && patched(BOUNDED_RUN_PATCH));
   for (;;) {
     await condition(() => pending.length > 0 || workflowInfo().continueAsNewSuggested);
     while (pending.length > 0) await route(pending.shift()!);
-    if (workflowInfo().continueAsNewSuggested) break;
+    if (runIsLong()) break;
   }
   await condition(allHandlersFinished);
   await continueAsNew<typeof customerWorkflow>({

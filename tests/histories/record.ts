@@ -14,7 +14,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { temporal } from '@temporalio/proto';
 import { createPlayHubActivities } from '../../activities/play-hub';
-import type { customerWorkflow } from '../../workflows/customer';
+import { RUN_HISTORY_EVENTS, type customerWorkflow } from '../../workflows/customer';
 import type { dunningWorkflow } from '../../workflows/dunning';
 import { customerWorkflowId, dunningWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery, stripeEventSignal, stripeEventsSignal } from '../../workflows/messages';
@@ -179,6 +179,23 @@ const recordings: Recording[] = [
     file: 'customerWorkflow-plays-by-local-activity.json',
     server: 'dev',
     record: (env, taskQueue) => voidThenLive(env, taskQueue, { customer: 'cus_hub', ids: 'hub', voidInvoice: 'in_hub_void', liveInvoice: 'in_hub_live', repeatLiveFailure: true }),
+  },
+  {
+    // BOUNDED_RUN_PATCH: a run that reaches RUN_HISTORY_EVENTS continues as new (its
+    // first run is recorded, ending in the continue-as-new with the patch's marker).
+    file: 'customerWorkflow-bounded-run.json',
+    server: 'dev',
+    async record(env, taskQueue) {
+      const handle = await startCustomer(env, taskQueue, 'cus_bounded');
+      const firstRun = handle.firstExecutionRunId;
+      for (let n = 1; (await handle.describe()).runId === firstRun; n++) {
+        if (n > RUN_HISTORY_EVENTS) throw new Error('the run did not continue as new');
+        await handle.signal(stripeEventSignal, { eventId: `evt_bounded_${n}`, type: 'invoice.payment_succeeded', stripeCreated: new Date().toISOString(), objectId: `in_bounded_${n}`, inboxSeq: n });
+      }
+      const history = await env.client.workflow.getHandle(handle.workflowId, firstRun).fetchHistory();
+      await handle.terminate('recorded');
+      return history;
+    },
   },
   {
     // Events in batches, as the relay sends a customer's backlog: a batch with a
