@@ -221,13 +221,21 @@ export async function writeAnalyticsChanges(db: Db, workspaceId: string, currenc
   }
   await insertMovements(db, workspaceId, currency, changes.addedMovements);
   const rows = changes.summaries.map((s) => summaryRow(workspaceId, s.customerId, s.summary));
-  for (let i = 0; i < rows.length; i += 2000) {
-    await db('analytics_customers')
-      .insert(rows.slice(i, i + 2000))
+  await inChunks(rows, (chunk) =>
+    db('analytics_customers')
+      .insert(chunk)
       .onConflict(['workspace_id', 'customer_id'])
       // computed_at: when the row last changed.
-      .merge({ cohort_month: db.raw('excluded.cohort_month'), mrr: db.raw('excluded.mrr'), currency: db.raw('excluded.currency'), warnings: db.raw('excluded.warnings'), computed_at: db.fn.now() });
-  }
+      .merge({ cohort_month: db.raw('excluded.cohort_month'), mrr: db.raw('excluded.mrr'), currency: db.raw('excluded.currency'), warnings: db.raw('excluded.warnings'), computed_at: db.fn.now() }),
+  );
+}
+
+/** Rows per multi-row statement: well under Postgres's 65,535 bind parameters for these tables. */
+const ROWS_PER_STATEMENT = 2000;
+
+/** Writes `rows` with one statement per ROWS_PER_STATEMENT of them (none for no rows). */
+async function inChunks<Row>(rows: readonly Row[], write: (chunk: Row[]) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) await write(rows.slice(i, i + ROWS_PER_STATEMENT));
 }
 
 const summaryRow = (workspaceId: string, customerId: string, s: CustomerSummary) => ({
@@ -242,7 +250,7 @@ const summaryRow = (workspaceId: string, customerId: string, s: CustomerSummary)
 /** One analytics_customers row per customer: cohort, current MRR and warnings. */
 export async function insertCustomerSummaries(db: Db, workspaceId: string, currency: string, customers: readonly { customerId: string; movements: readonly Movement[]; warnings: readonly string[] }[]): Promise<void> {
   const rows = customers.map((c) => summaryRow(workspaceId, c.customerId, customerSummary(c.movements, c.warnings, currency)));
-  for (let i = 0; i < rows.length; i += 2000) await db('analytics_customers').insert(rows.slice(i, i + 2000));
+  await inChunks(rows, (chunk) => db('analytics_customers').insert(chunk));
 }
 
 export async function insertMovements(db: Db, workspaceId: string, currency: string, movements: readonly Movement[]): Promise<void> {
@@ -257,7 +265,7 @@ export async function insertMovements(db: Db, workspaceId: string, currency: str
     currency,
     original: JSON.stringify(m.original),
   }));
-  for (let i = 0; i < rows.length; i += 2000) await db('analytics_movements').insert(rows.slice(i, i + 2000));
+  await inChunks(rows, (chunk) => db('analytics_movements').insert(chunk));
 }
 
 /**

@@ -7,7 +7,7 @@ import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSu
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { generateAccount } from '../sim/generator';
 import { groupBy } from '../domain/group-by';
-import { freshDatabase } from './helpers/db';
+import { freshDatabase, statementsOf } from './helpers/db';
 
 /*
  * recomputeCustomers (what the relay runs per delivery) against a simulated account
@@ -102,15 +102,8 @@ describe('analytics: batch recompute of a set of customers', () => {
   it('runs a fixed number of queries however many customers it recomputes', async () => {
     const measure = async (ids: string[]) => {
       await clearAnalytics(db, ws);
-      let queries = 0;
-      const onQuery = () => queries++;
-      db.on('query', onQuery);
-      try {
-        const results = await recomputeCustomers(db, ws, ids);
-        return { queries, insertChunks: Math.ceil(results.reduce((a, r) => a + r.movements, 0) / 2000) };
-      } finally {
-        db.off('query', onQuery);
-      }
+      const { result, statements } = await statementsOf(db, () => recomputeCustomers(db, ws, ids));
+      return { queries: statements.length, insertChunks: Math.ceil(result.reduce((a, r) => a + r.movements, 0) / 2000) };
     };
     // Customers with NPS answers, most of them paying: every aggregate table moves for both sets.
     const few = await measure(customerIds.filter((_, i) => i % 7 === 0).slice(0, 8));
@@ -182,15 +175,9 @@ describe('analytics: batch recompute of a set of customers', () => {
 
   it('an empty list does nothing; a repeated id is recomputed once and answered at each place', async () => {
     const before = await snapshot(db, ws);
-    let queries = 0;
-    const onQuery = () => queries++;
-    db.on('query', onQuery);
-    try {
-      expect(await recomputeCustomers(db, ws, [])).toEqual([]);
-    } finally {
-      db.off('query', onQuery);
-    }
-    expect(queries).toBe(0);
+    const empty = await statementsOf(db, () => recomputeCustomers(db, ws, []));
+    expect(empty.result).toEqual([]);
+    expect(empty.statements).toEqual([]);
     const [x, y] = [customerIds[3]!, customerIds[4]!];
     const results = await recomputeCustomers(db, ws, [x, y, x, 'cus_unknown_to_mirror']);
     expect(results.map((r) => r.customerId)).toEqual([x, y, x, 'cus_unknown_to_mirror']);
@@ -207,20 +194,8 @@ describe('analytics: batch recompute of a set of customers', () => {
       db('analytics_movements').where({ workspace_id: ws }).orderBy(['customer_id', 'at']).select<{ id: number; customer_id: string; at: Date }[]>('id', 'customer_id', 'at');
     const summaryVersions = async () =>
       db('analytics_customers').where({ workspace_id: ws }).orderBy('customer_id').select<{ customer_id: string; xmin: string }[]>('customer_id', db.raw('xmin::text as xmin'));
-    const writes: string[] = [];
-    const onQuery = (q: { sql: string }) => {
-      if (/^\s*(insert|update|delete)/i.test(q.sql)) writes.push(q.sql);
-    };
-    const writesOf = async (work: () => Promise<unknown>) => {
-      writes.length = 0;
-      db.on('query', onQuery);
-      try {
-        await work();
-      } finally {
-        db.off('query', onQuery);
-      }
-      return [...writes];
-    };
+    const writesOf = async (work: () => Promise<unknown>) =>
+      (await statementsOf(db, work)).statements.map((st) => st.sql).filter((sql) => /^\s*(insert|update|delete)/i.test(sql));
 
     const before = await rows();
     const summariesBefore = await summaryVersions();

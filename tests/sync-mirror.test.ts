@@ -5,7 +5,7 @@ import type { Knex } from '../db/knex';
 import { insertWorkspace } from '../db/workspaces';
 import { findCustomerContact } from '../db/customer-pii';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
-import { freshDatabase } from './helpers/db';
+import { freshDatabase, statementsOf } from './helpers/db';
 import { stripeFixture } from './helpers/stripe';
 
 let db: Knex;
@@ -72,12 +72,9 @@ describe('mirror upserts', () => {
     });
     await upsertSubscriptions(db, ws, [sub('sub_early', ['si_e1'], 1)], t('10'));
     await upsertSubscriptions(db, ws, [sub('sub_late', ['si_l1'], 1)], t('30'));
-    let statements = 0;
-    const count = () => void statements++;
-    db.on('query', count);
-    try {
-      // One call: sub_early moves to :20 with a new item list; sub_late's :20 state is older than what is stored.
-      const written = await upsertSubscriptions(
+    // One call: sub_early moves to :20 with a new item list; sub_late's :20 state is older than what is stored.
+    const { result: written, statements } = await statementsOf(db, () =>
+      upsertSubscriptions(
         db,
         ws,
         [sub('sub_early', ['si_e2'], 2), sub('sub_late', ['si_l2'], 2)],
@@ -85,13 +82,11 @@ describe('mirror upserts', () => {
           ['sub_early', t('20')],
           ['sub_late', t('20')],
         ]),
-      );
-      expect(written).toEqual(['sub_early']);
-    } finally {
-      db.off('query', count);
-    }
+      ),
+    );
+    expect(written).toEqual(['sub_early']);
     // Subscriptions, their items, the removal of items no longer listed: three statements.
-    expect(statements).toBe(3);
+    expect(statements).toHaveLength(3);
     const items = await db('stripe_subscription_items').whereIn('subscription_id', ['sub_early', 'sub_late']).orderBy('id').select<{ id: string; quantity: number; stripe_state_at: Date }[]>('id', 'quantity', 'stripe_state_at');
     expect(items.map((i) => [i.id, i.quantity, i.stripe_state_at.toISOString()])).toEqual([
       ['si_e2', 2, t('20').toISOString()],

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pendingInboxEvents } from '../../db/inbox';
 import type { Knex } from '../../db/knex';
-import { freshDatabase } from '../helpers/db';
+import { freshDatabase, statementsOf, type SentStatement } from '../helpers/db';
 
 /*
  * The relay's read of the inbox must stay cheap however Postgres's statistics were
@@ -25,21 +25,8 @@ interface PlanNode {
 /** Rows every node of a plan produced, over all its loops: what a plan that compares everything with everything inflates. */
 const rowsProduced = (n: PlanNode): number => n['Actual Rows'] * n['Actual Loops'] + (n.Plans ?? []).reduce((sum, child) => sum + rowsProduced(child), 0);
 
-/** Runs `work` and returns the statements it sent with their bindings. */
-async function statementsOf(db: Knex, work: () => Promise<unknown>): Promise<{ sql: string; bindings: readonly unknown[] }[]> {
-  const seen: { sql: string; bindings: readonly unknown[] }[] = [];
-  const onQuery = (q: { sql: string; bindings?: readonly unknown[] }) => seen.push({ sql: q.sql, bindings: q.bindings ?? [] });
-  db.on('query', onQuery);
-  try {
-    await work();
-  } finally {
-    db.off('query', onQuery);
-  }
-  return seen;
-}
-
 /** The plan of a statement as Postgres runs it now, with its actual figures. */
-async function planOf(db: Knex, statement: { sql: string; bindings: readonly unknown[] }): Promise<PlanNode> {
+async function planOf(db: Knex, statement: SentStatement): Promise<PlanNode> {
   // The statement as sent has Postgres's $n placeholders, each used once and in order.
   const sql = statement.sql.replace(/\$\d+/g, '?');
   const explained = await db.raw<{ rows: { 'QUERY PLAN': { Plan: PlanNode }[] }[] }>(`explain (analyze, buffers, format json) ${sql}`, [...statement.bindings] as Knex.RawBinding[]);
@@ -74,11 +61,8 @@ describe('inbox: the relay read stays cheap after statistics taken on an empty q
 
   /** Reads a pass (250 heads): its events, the buffers its statement touches and the rows its plan produces. */
   async function readPass(): Promise<{ events: Awaited<ReturnType<typeof pendingInboxEvents>>; buffers: number; rows: number }> {
-    let events: Awaited<ReturnType<typeof pendingInboxEvents>> = [];
-    const [read] = await statementsOf(database.db, async () => {
-      events = await pendingInboxEvents(database.db, 250);
-    });
-    const plan = await planOf(database.db, read!);
+    const { result: events, statements } = await statementsOf(database.db, () => pendingInboxEvents(database.db, 250));
+    const plan = await planOf(database.db, statements[0]!);
     return { events, buffers: plan['Shared Hit Blocks'] + plan['Shared Read Blocks'], rows: rowsProduced(plan) };
   }
 

@@ -23,3 +23,21 @@ export async function freshDatabase(): Promise<{ db: Knex; url: string; drop: ()
     },
   };
 }
+
+/** A statement as knex sent it: Postgres's $n placeholders, and the values bound to them. */
+export interface SentStatement {
+  sql: string;
+  bindings: readonly unknown[];
+}
+
+/** Runs `work` and returns its result with every statement it sent through `db`, in order. */
+export async function statementsOf<T>(db: Knex, work: () => Promise<T>): Promise<{ result: T; statements: SentStatement[] }> {
+  const statements: SentStatement[] = [];
+  const onQuery = (q: { sql: string; bindings?: readonly unknown[] }) => statements.push({ sql: q.sql, bindings: q.bindings ?? [] });
+  db.on('query', onQuery);
+  try {
+    return { result: await work(), statements };
+  } finally {
+    db.off('query', onQuery);
+  }
+}

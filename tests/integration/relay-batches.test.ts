@@ -9,7 +9,7 @@ import { createMetrics } from '../../platform/metrics';
 import { InboxRelay, type RelayOptions } from '../../workers/relay';
 import { customerWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery } from '../../workflows/messages';
-import { freshDatabase } from '../helpers/db';
+import { freshDatabase, statementsOf } from '../helpers/db';
 import { stripeEvent, stripeFixture } from '../helpers/stripe';
 import { connectDevServer, eventually, runWorker, uniqueTaskQueue, type DevServer } from '../helpers/temporal';
 
@@ -243,16 +243,9 @@ describe('relay batches per customer', () => {
     const refund = { ...stripeFixture('refund'), id: 're_cus_r', charge: 'ch_cus_r' };
     const refunded = await storeEvent('charge.refunded', 'cus_r', { ...charge, id: 'ch_cus_r', refunds: { object: 'list', has_more: false, data: [refund] } });
     // Every statement the relay sends while it takes the refund: none reads or writes the analytics.
-    const statements: string[] = [];
-    const onQuery = (q: { sql: string }) => statements.push(q.sql);
-    database.db.on('query', onQuery);
-    try {
-      await relayUntilProcessed([refunded]);
-    } finally {
-      database.db.off('query', onQuery);
-    }
-    expect(statements.some((sql) => sql.includes('stripe_refunds'))).toBe(true);
-    expect(statements.filter((sql) => sql.includes('analytics'))).toEqual([]);
+    const sqls = (await statementsOf(database.db, () => relayUntilProcessed([refunded]))).statements.map((st) => st.sql);
+    expect(sqls.some((sql) => sql.includes('stripe_refunds'))).toBe(true);
+    expect(sqls.filter((sql) => sql.includes('analytics'))).toEqual([]);
     expect(await database.db('stripe_refunds').where({ workspace_id: ws, id: 're_cus_r' }).first('charge_id')).toEqual({ charge_id: 'ch_cus_r' });
   });
 
