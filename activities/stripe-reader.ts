@@ -81,7 +81,7 @@ export const PLAYS_MAX_STRIPE_QUEUE_MS = 20_000;
 export function workspaceStripeClients(db: Db, keyring: Keyring, clients: StripeClients, maxQueueMs = PLAYS_MAX_STRIPE_QUEUE_MS): StripeClientFor {
   return async (workspaceId) => {
     const access = await findWorkspaceStripe(db, keyring, workspaceId);
-    if (!access) throw new StripeNotFoundError(`workspace ${workspaceId} does not exist or has no Stripe key`);
+    if (!access) throw new StripeKeyMissingError(`workspace ${workspaceId} does not exist or has no Stripe key`);
     return clients.forWorkspace({
       workspaceId: access.workspaceId,
       apiKey: access.apiKey,
@@ -191,6 +191,7 @@ export function createStripeReader(clientFor: StripeClientFor): StripeReader {
   };
 }
 
+/** Stripe has no such object (a read that must find one, such as paying an invoice). */
 export class StripeNotFoundError extends Error {
   constructor(message: string) {
     super(message);
@@ -199,12 +200,24 @@ export class StripeNotFoundError extends Error {
 }
 
 /**
+ * The workspace has no Stripe key to ask with (webhook-only, or not yet connected).
+ * Not the same as StripeNotFoundError: a play waits for a key, but never for an
+ * object Stripe says does not exist.
+ */
+export class StripeKeyMissingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StripeKeyMissingError';
+  }
+}
+
+/**
  * Whether a play should wait and read again later rather than fail: Stripe is
  * unavailable, or the workspace has no Stripe key yet (webhook-only: its plays begin
  * once a key is connected). Retrying such a read at once would only fail again.
  */
-export function isWorthWaitingFor(err: unknown): err is StripeUnavailableError | StripeNotFoundError {
-  return err instanceof StripeUnavailableError || err instanceof StripeNotFoundError;
+export function isWorthWaitingFor(err: unknown): err is StripeUnavailableError | StripeKeyMissingError {
+  return err instanceof StripeUnavailableError || err instanceof StripeKeyMissingError;
 }
 
 const isInterval = (v: unknown): v is RecurringItem['interval'] => v === 'day' || v === 'week' || v === 'month' || v === 'year';

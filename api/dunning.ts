@@ -3,7 +3,7 @@ import Stripe from 'stripe';
 import { Client, type Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { buildDunningFacts, dunningConfigSchema, dunningSchedule, DUNNING_PLAY, type UsageSource } from '../activities/dunning';
-import { StripeNotFoundError, StripeUnavailableError, type StripeReader } from '../activities/stripe-reader';
+import { StripeKeyMissingError, StripeNotFoundError, StripeUnavailableError, type StripeReader } from '../activities/stripe-reader';
 import { appendAudit } from '../db/audit';
 import { listDunningCases } from '../db/dunning-cases';
 import type { Knex } from '../db/knex';
@@ -88,6 +88,7 @@ function checkTemplate(t: EmailTemplate): void {
 const stripeError = (err: unknown): never => {
   if (err instanceof StripeUnavailableError) throw new HttpError(503, `${err.message}; try again shortly`);
   if (err instanceof StripeNotFoundError) throw new HttpError(404, err.message);
+  if (err instanceof StripeKeyMissingError) throw new HttpError(409, `${err.message}: connect the workspace's Stripe account first`);
   if (err instanceof Stripe.errors.StripeError && err.statusCode && err.statusCode < 500) throw new HttpError(409, `Stripe refused: ${err.message}`);
   throw err;
 };

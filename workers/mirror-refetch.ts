@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import type { StripeClients } from '../activities/stripe-client';
 import { PAGE_SIZE, restOfList } from '../activities/stripe-lists';
-import { readStripe, StripeNotFoundError, workspaceStripeClients } from '../activities/stripe-reader';
+import { readStripe, StripeKeyMissingError, workspaceStripeClients } from '../activities/stripe-reader';
 import type { Db } from '../db/knex';
 import type { Keyring } from '../platform/crypto';
 
@@ -35,7 +35,7 @@ export function createMirrorRefetch(deps: MirrorRefetchDeps): MirrorRefetch {
     try {
       return await clientFor(workspaceId);
     } catch (err) {
-      if (err instanceof StripeNotFoundError) return null;
+      if (err instanceof StripeKeyMissingError) return null;
       throw err;
     }
   };

@@ -169,6 +169,18 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
     expect(errorOf(second).message).toMatch(/already paid/);
   });
 
+  it('paying out of band needs a Stripe key for the workspace (409) and an invoice Stripe has (404)', async () => {
+    const keyless = 'ws_drafts_keyless';
+    await insertWorkspace(database.db, keyring, { id: keyless, name: 'Webhook only', webhookSecret: 'whsec_k' });
+    const { token } = await createApiToken(database.db, { workspaceId: keyless, role: 'finance', name: 'finance', createdBy: 'test' });
+    const noKey = await api.request('POST', `/workspaces/${keyless}/invoices/in_anything/paid-out-of-band`, { token });
+    expect(noKey.status).toBe(409);
+    expect(errorOf(noKey).message).toMatch(/no Stripe key: connect the workspace's Stripe account/);
+    const missing = await call('finance', 'POST', '/invoices/in_nosuchinvoice/paid-out-of-band');
+    expect(missing.status).toBe(404);
+    expect(errorOf(missing).message).toMatch(/no invoice in_nosuchinvoice/);
+  });
+
   it('recovery: amounts, rate with cancellations in the denominator, per step, median time; amounts hidden from viewers', async () => {
     const t0 = new Date('2026-03-01T00:00:00Z');
     const hours = (h: number) => new Date(t0.getTime() + h * 3_600_000);
