@@ -9,16 +9,21 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { temporal } from '@temporalio/proto';
+import type { AnalyticsActivities } from '../../activities/analytics';
 import { createPlayHubActivities } from '../../activities/play-hub';
+import type { SyncActivities } from '../../activities/sync';
 import { RUN_HISTORY_EVENTS, type customerWorkflow } from '../../workflows/customer';
 import type { dunningWorkflow } from '../../workflows/dunning';
-import { customerWorkflowId, dunningWorkflowId } from '../../workflows/ids';
+import { customerWorkflowId, dunningWorkflowId, syncWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery, stripeEventSignal, stripeEventsSignal } from '../../workflows/messages';
 import { draftDecisionSignal, dunningEventSignal, dunningStateQuery, playSettingsChangedSignal } from '../../workflows/play-messages';
+import type { syncWorkflow } from '../../workflows/sync';
+import { syncProgressQuery, syncProgressSignal, SYNC_RESOURCES } from '../../workflows/sync-messages';
 import { ensureSearchAttributes } from '../../workers/search-attributes';
 import { workflowsPath } from '../../workers/worker';
 import { toolPaths } from '../setup/tools';
@@ -122,6 +127,39 @@ async function voidThenLive(
   await handle.query(recentEventsQuery);
   await handle.terminate('recorded');
   return handle.fetchHistory();
+}
+
+/** Sync runs whose resources wait until the recording releases them. */
+const syncGates = new Map<string, { waiting: Promise<void>; release: () => void; calls: number }>();
+/** `<run>:<resource>` pairs the stand-in sync refuses, as Stripe refuses a key without a permission. */
+const syncRefusals = new Set<string>();
+
+/** Stand-ins for the sync's activities: each resource waits at its run's gate, then reports two pages. */
+const syncActivities: SyncActivities & Pick<AnalyticsActivities, 'recomputeWorkspaceAnalytics'> = {
+  async syncResource(input) {
+    const gate = syncGates.get(input.runId);
+    if (gate) gate.calls++;
+    // A refusal comes at once, while the run's other resources still wait at the gate.
+    if (syncRefusals.has(`${input.runId}:${input.resource}`)) throw ApplicationFailure.nonRetryable('Stripe refused the charges list: permission missing', 'StripeRefused');
+    await gate?.waiting;
+    return { objects: 20, pages: 2, resumedFrom: null };
+  },
+  completeSyncRun: () => Promise.resolve(),
+  recomputeWorkspaceAnalytics: () => Promise.resolve({ customers: 0, movements: 0, mrr: 0, warnings: 0 }),
+};
+
+/** Starts a full sync whose resources all wait until `release`, which lets them finish together. */
+async function startSync(env: TestWorkflowEnvironment, taskQueue: string, runId: string) {
+  let release = () => {};
+  const gate = { waiting: new Promise<void>((r) => (release = r)), release: () => release(), calls: 0 };
+  syncGates.set(runId, gate);
+  const handle = await env.client.workflow.start<typeof syncWorkflow>('syncWorkflow', {
+    taskQueue,
+    workflowId: syncWorkflowId('ws_record', runId),
+    args: [{ workspaceId: 'ws_record', runId, windowStart: '2024-01-01T00:00:00.000Z', mode: 'full' }],
+  });
+  await until(`every resource of ${runId} under way`, () => gate.calls === SYNC_RESOURCES.length);
+  return { handle, release: gate.release };
 }
 
 const recordings: Recording[] = [
@@ -248,6 +286,35 @@ const recordings: Recording[] = [
       return handle.fetchHistory();
     },
   },
+  {
+    // A full sync: progress signals (one older than the last, which is kept out) and a
+    // query while the resources run, then the rebuild of the analytics and completion.
+    file: 'syncWorkflow-progress-and-completion.json',
+    server: 'dev',
+    async record(env, taskQueue) {
+      const { handle, release } = await startSync(env, taskQueue, 'run_progress');
+      const at = new Date().toISOString();
+      await handle.signal(syncProgressSignal, { resource: 'invoices', objects: 300, pages: 3, done: false, fraction: 0.5, etaSeconds: 12, at });
+      await handle.signal(syncProgressSignal, { resource: 'invoices', objects: 100, pages: 1, done: false, fraction: 0.1, etaSeconds: 90, at });
+      await handle.query(syncProgressQuery);
+      release();
+      await handle.result();
+      return handle.fetchHistory();
+    },
+  },
+  {
+    // One resource refused while the others still run: they are cancelled, the run is
+    // marked failed and the workflow fails.
+    file: 'syncWorkflow-refused-resource.json',
+    server: 'dev',
+    async record(env, taskQueue) {
+      syncRefusals.add('run_refused:charges');
+      const { handle, release } = await startSync(env, taskQueue, 'run_refused');
+      await handle.result().catch(() => undefined);
+      release();
+      return handle.fetchHistory();
+    },
+  },
 ];
 
 /** The stand-in activities' state per dunning workflow, for the recordings above. */
@@ -285,7 +352,7 @@ async function main(): Promise<void> {
         },
       ]),
     );
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: workflowsPath(), activities: { ...createPlayHubActivities({ client: env.client }), ...activities } });
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: workflowsPath(), activities: { ...createPlayHubActivities({ client: env.client }), ...activities, ...syncActivities } });
     await worker.runUntil(async () => {
       const history = await recording.record(env, taskQueue);
       const file = path.join(__dirname, recording.file);
