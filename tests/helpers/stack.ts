@@ -25,7 +25,7 @@ export async function startIngressStack(keyring: Keyring, prepare: (db: IngressS
   await prepare(database.db);
   const temporal = await connectDevServer();
   const taskQueue = uniqueTaskQueue('ingress');
-  const worker = await runWorker(temporal, taskQueue);
+  const worker = await runWorker(temporal, taskQueue, { db: database.db, keyring });
   const relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log: pino({ level: 'silent' }), pollMs: 50 });
   relay.start();
   const api = await startApi(database.db, keyring);

@@ -3,6 +3,13 @@ import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { pino } from 'pino';
+import { createActivities } from '../../activities';
+import { StripeClients } from '../../activities/stripe-client';
+import { createStripeReader, workspaceStripeClients } from '../../activities/stripe-reader';
+import type { Db } from '../../db/knex';
+import { emailFromEnv } from '../../email/from-env';
+import type { Keyring } from '../../platform/crypto';
 import { createWorker, workflowsPath } from '../../workers/worker';
 import { toolPaths } from '../setup/tools';
 
@@ -65,14 +72,33 @@ export async function connectDevServer(): Promise<DevServer> {
   };
 }
 
-/** A Wysera worker on the dev server, running until `stop()`. */
-export async function runWorker(server: DevServer, taskQueue: string): Promise<{ worker: Worker; stop(): Promise<void> }> {
+/**
+ * The plays' activities as the worker builds them, over a test's database. Email has
+ * no provider (as a worker without SENDGRID_API_KEY), and Stripe is the real API's
+ * address: the tests that use it post events for webhook-only workspaces, whose plays
+ * wait for a Stripe key and so never reach either.
+ */
+function playActivities(db: Db, keyring: Keyring) {
+  return createActivities({
+    db,
+    log: pino({ level: 'silent' }),
+    stripe: createStripeReader(workspaceStripeClients(db, keyring, new StripeClients())),
+    email: emailFromEnv({}).sender,
+  });
+}
+
+/**
+ * A Wysera worker on the dev server, running until `stop()`. With `plays` (the test's
+ * database and keyring) it also runs the plays' activities, so a failed payment
+ * begins a dunning as it would in production.
+ */
+export async function runWorker(server: DevServer, taskQueue: string, plays?: { db: Db; keyring: Keyring }): Promise<{ worker: Worker; stop(): Promise<void> }> {
   const worker = await createWorker({
     connection: server.nativeConnection,
     client: server.client,
     namespace: 'default',
     taskQueue,
-    overrides: { workflowBundle: await workflowBundle() },
+    overrides: { workflowBundle: await workflowBundle(), ...(plays ? { activities: playActivities(plays.db, plays.keyring) } : {}) },
   });
   const running = worker.run();
   return {

@@ -35,7 +35,7 @@ describe('Postgres restarting under the ingress and the relay', () => {
     await insertWorkspace(db, keyring, { id: ws, name: 'PG outage', webhookSecret: secret });
     temporal = await connectDevServer();
     const taskQueue = uniqueTaskQueue('pgout');
-    worker = await runWorker(temporal, taskQueue);
+    worker = await runWorker(temporal, taskQueue, { db, keyring });
     relay = new InboxRelay({ db, databaseUrl: postgres.urlOf('wysera'), client: temporal.client, taskQueue, log: pino({ level: 'silent' }), pollMs: 100 });
     relay.start();
     api = await startApi(db, keyring);

@@ -38,7 +38,7 @@ describe('relay batches per customer', () => {
     await insertWorkspace(database.db, keyring, { id: ws, name: ws, webhookSecret: 'whsec_batches' });
     temporal = await connectDevServer();
     taskQueue = uniqueTaskQueue('batches');
-    worker = await runWorker(temporal, taskQueue);
+    worker = await runWorker(temporal, taskQueue, { db: database.db, keyring });
   });
   afterAll(async () => {
     await worker?.stop();

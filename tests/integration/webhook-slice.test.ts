@@ -8,7 +8,8 @@ import { insertWorkspace, type Workspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { createMetrics } from '../../platform/metrics';
 import { InboxRelay } from '../../workers/relay';
-import { customerWorkflowId } from '../../workflows/ids';
+import type { dunningWorkflow } from '../../workflows/dunning';
+import { customerWorkflowId, dunningWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery } from '../../workflows/messages';
 import { freshDatabase } from '../helpers/db';
 import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
@@ -36,7 +37,7 @@ describe('webhook → inbox → relay → customer workflow', () => {
     workspace = await insertWorkspace(database.db, keyring, { name: 'Acme', webhookSecret: secret });
     temporal = await connectDevServer();
     const taskQueue = uniqueTaskQueue('slice');
-    worker = await runWorker(temporal, taskQueue);
+    worker = await runWorker(temporal, taskQueue, { db: database.db, keyring });
     relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log, pollMs: 200 });
     relay.start();
     const app = createApp({ db: database.db, temporal: temporal.clientConnection, keyring, log, metrics: createMetrics(), webhookMaxBytes: 64 * 1024 });
@@ -97,6 +98,11 @@ describe('webhook → inbox → relay → customer workflow', () => {
     const events = await eventually(() => recentEvents('cus_order'), (e) => e.length === forPlays.length);
     expect(events.map((e) => e.eventId)).toEqual(forPlays);
     expect(await inboxCounts(database.db, workspace.id)).toMatchObject({ pending: 0 });
+    // The failed payment began a dunning, on the worker's real activities: with no
+    // Stripe key in this workspace it waited for one, and the payment ended it.
+    const dunning = temporal.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId(workspace.id, stripeFixture('invoice').id as string));
+    expect(await dunning.result()).toEqual({ outcome: 'recovered', sentSteps: [] });
+    expect(((await dunning.fetchHistory()).events ?? []).filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
   });
 
   it('records event types the plays do not use and marks them ignored', async () => {
