@@ -60,7 +60,9 @@ function checkOrigin(req: Request): void {
   } catch {
     host = undefined;
   }
-  if (!host || host !== req.get('host')) throw new HttpError(403, `login from another origin (${origin}) is refused`);
+  // req.host: the Host header, or a trusted proxy's X-Forwarded-Host (app.ts trusts
+  // loopback), so the check holds behind a proxy that passes the public host that way.
+  if (!host || host !== req.host) throw new HttpError(403, `login from another origin (${origin}) is refused`);
 }
 
 export interface SessionDeps {

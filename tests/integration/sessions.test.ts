@@ -122,6 +122,15 @@ describe('browser sessions', () => {
     expect((await login(api, 'ada@sessions.example', PASSWORD, { origin: api.url })).status).toBe(200);
   });
 
+  it('behind a proxy on this host, compares the Origin with the public host it forwards', async () => {
+    // The test talks to the API over loopback, which app.ts trusts as a proxy.
+    const proxied = { origin: 'https://wysera.example', 'x-forwarded-host': 'wysera.example' };
+    expect((await login(api, 'ada@sessions.example', PASSWORD, proxied)).status).toBe(200);
+    const foreign = await login(api, 'ada@sessions.example', PASSWORD, { ...proxied, origin: 'https://evil.example' });
+    expect(foreign.status).toBe(403);
+    expect(messageOf(foreign)).toMatch(/another origin/);
+  });
+
   it('validates the login body strictly, naming the field', async () => {
     const res = await send(api, 'POST', '/auth/login', { body: { email: 'ada@sessions.example', password: PASSWORD, remember: true } });
     expect(res.status).toBe(400);
