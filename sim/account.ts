@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
 import { buildCatalog, INTERVALS, TIERS, type BillingInterval, type Catalog, type Currency, type Tier, planOf } from './catalog';
+import { stripeJson } from './embedded-lists';
 import { Agenda } from './heap';
 import {
   buildCharge,
@@ -286,8 +287,9 @@ export class SimAccount {
 
   emit<T extends EventType>(type: T, object: EventOf<T>['data']['object'], previous?: EventOf<T>['data']['previous_attributes']): void {
     if (this.now < this.eventsFrom) return;
-    // Events carry a snapshot: later changes to the object must not show in old events.
-    const snapshot = JSON.parse(JSON.stringify(object)) as EventOf<T>['data']['object'];
+    // Events carry a snapshot: later changes to the object must not show in old events;
+    // and its embedded lists cut, as Stripe's payloads are.
+    const snapshot = JSON.parse(stripeJson(object)) as EventOf<T>['data']['object'];
     const event = buildEvent({ id: this.newId('evt_1'), type, created: this.now, apiVersion: API_VERSION, object: snapshot, previous, request: this.request, ...(this.connected ? { account: this.id } : {}) });
     this.events.add(event);
     this.onEvent?.(event);

@@ -5,6 +5,7 @@ import type Stripe from 'stripe';
 import { z } from 'zod';
 import { API_VERSION, SimAccount, type GenerateOptions } from './account';
 import { PaymentDeclined, ROUTES, type Route } from './api';
+import { stripeJson } from './embedded-lists';
 import { apiError, invalidRequest, rateLimited, StripeHttpError, unrecognizedUrl } from './errors';
 import { expand, expandPaths } from './expand';
 import { parseForm, type Form } from './form';
@@ -383,7 +384,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   function send(res: ServerResponse, status: number, body: unknown): void {
     stats.byStatus[String(status)] = (stats.byStatus[String(status)] ?? 0) + 1;
-    const text = JSON.stringify(body);
+    const text = stripeJson(body);
     res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Stripe-Version': API_VERSION });
     res.end(text);
   }

@@ -2,12 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncProgressView } from '../workflows/sync-messages';
 import { syncProgressQuery } from '../workflows/sync-messages';
 import { findCustomerContact } from '../db/customer-pii';
+import { giveLongLists } from './helpers/sim-long-lists';
 import { eventually } from './helpers/temporal';
 import { syncHarness, type SyncHarness } from './sync-harness';
 
 let h: SyncHarness;
 let workspaceId: string;
 let owner: string;
+let longLists: ReturnType<typeof giveLongLists>;
 
 const MIRROR = ['stripe_products', 'stripe_prices', 'stripe_customers', 'stripe_subscriptions', 'stripe_subscription_items', 'stripe_invoices', 'stripe_invoice_lines', 'stripe_charges', 'stripe_refunds', 'stripe_payment_intents'];
 
@@ -40,6 +42,8 @@ async function waitForSync(runId: string): Promise<SyncBody> {
 beforeAll(async () => {
   // A limit the sync must stay under: the simulator answers 429 above it.
   h = await syncHarness({ seed: 'sync-test', customers: 60, months: 24, rateLimit: 40 });
+  // Lists longer than Stripe embeds: the sync must page the rest from their own urls.
+  longLists = giveLongLists(h.sim.account());
   await h.startWorker();
   const res = await h.call('POST', '/workspaces', {
     name: 'Sync test',
@@ -76,7 +80,15 @@ describe('the first sync', () => {
     expect(await count('stripe_payment_intents')).toBe(account.paymentIntents.size);
     const items = account.subscriptions.rows.reduce((n, s) => n + s.items.data.length, 0);
     expect(await count('stripe_subscription_items')).toBe(items);
-    expect(await count('stripe_invoice_lines')).toBeGreaterThan(0);
+    expect(await count('stripe_invoice_lines')).toBe(account.invoices.rows.reduce((n, i) => n + i.lines.data.length, 0));
+    const linesOfLong = await h.db('stripe_invoice_lines').where({ workspace_id: workspaceId, invoice_id: longLists.invoice.id }).pluck('id');
+    expect(linesOfLong.sort()).toEqual(longLists.invoice.lines.data.map((l) => l.id).sort());
+    // The rest came from the lists' own urls.
+    const paths = h.sim.requests().map((r) => r.path);
+    expect(paths).toContain(`/v1/invoices/${longLists.invoice.id}/lines`);
+    expect(paths).toContain('/v1/subscription_items');
+    const itemsOfLong = await h.db('stripe_subscription_items').where({ workspace_id: workspaceId, subscription_id: longLists.subscription.id }).pluck('id');
+    expect(itemsOfLong.sort()).toEqual(longLists.subscription.items.data.map((i) => i.id).sort());
     expect(h.sim.stats().rateLimited).toBe(0);
     // The finished sync rebuilt the analytics from the new mirror.
     const paying = await h.db('analytics_movements').where({ workspace_id: workspaceId, kind: 'new' }).countDistinct<{ c: string }[]>('customer_id as c');

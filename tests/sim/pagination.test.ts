@@ -1,6 +1,8 @@
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EMBEDDED_LIST_ITEMS } from '../../sim/embedded-lists';
 import { startSimulator, type Simulator } from '../../sim/server';
+import { giveLongLists } from '../helpers/sim-long-lists';
 
 /** Stripe's list order: newest first; the store keeps creation order, so it is the reverse. */
 function newestFirst<T extends { id: string }>(rows: readonly T[]): string[] {
@@ -236,6 +238,35 @@ describe('list pagination through stripe-node', () => {
     expect(a.events.rows.slice(before).map((e) => e.type)).toEqual(expect.arrayContaining(['charge.succeeded', 'invoice.paid']));
     expect(await (await fetch(url)).text()).toContain('Nothing to pay.');
     expect((await fetch(`${sim.url}/_sim/hosted/invoices/${a.id}/test_nope`)).status).toBe(404);
+  });
+
+  it('embeds only the first entries of a long list inside an object, as Stripe does; the rest pages from its url', async () => {
+    const { invoice, subscription } = giveLongLists(sim.account());
+    const all = EMBEDDED_LIST_ITEMS + 3;
+    const got = await stripe.invoices.retrieve(invoice.id);
+    expect(got.lines.data.map((l) => l.id)).toEqual(invoice.lines.data.slice(0, EMBEDDED_LIST_ITEMS).map((l) => l.id));
+    expect(got.lines.has_more).toBe(true);
+    expect((await stripe.invoices.listLineItems(invoice.id, { limit: 100 }).autoPagingToArray({ limit: 1000 })).map((l) => l.id)).toEqual(invoice.lines.data.map((l) => l.id));
+    expect(invoice.lines.data).toHaveLength(all);
+    const sub = await stripe.subscriptions.retrieve(subscription.id);
+    expect(sub.items.data).toHaveLength(EMBEDDED_LIST_ITEMS);
+    expect(sub.items.has_more).toBe(true);
+    expect(await stripe.subscriptionItems.list({ subscription: subscription.id, limit: 100 }).autoPagingToArray({ limit: 1000 })).toHaveLength(all);
+    // In a list page too, each object's embedded list is cut (the page itself is cut by
+    // its limit only: the first test reads pages of 100).
+    const page = await stripe.invoices.list({ customer: invoice.customer as string, limit: 100 });
+    expect(page.data.find((i) => i.id === invoice.id)?.lines).toMatchObject({ has_more: true, data: expect.any(Array) as unknown });
+    expect(page.data.find((i) => i.id === invoice.id)?.lines.data).toHaveLength(EMBEDDED_LIST_ITEMS);
+    // A short list stays whole.
+    const short = sim.account().invoices.rows.find((i) => i.id !== invoice.id && i.lines.data.length > 0)!;
+    expect((await stripe.invoices.retrieve(short.id)).lines).toMatchObject({ has_more: false, data: short.lines.data.map((l) => expect.objectContaining({ id: l.id }) as unknown) });
+    // An event's payload is cut the same way, for webhooks and the events API alike.
+    sim.account().emit('customer.subscription.updated', subscription);
+    const event = sim.account().events.rows.at(-1)!;
+    expect((event.data.object as Stripe.Subscription).items).toMatchObject({ has_more: true, data: expect.any(Array) as unknown });
+    const fetched = await stripe.events.retrieve(event.id);
+    expect((fetched.data.object as Stripe.Subscription).items.data).toHaveLength(EMBEDDED_LIST_ITEMS);
+    expect(subscription.items.data).toHaveLength(all);
   });
 
   it('creates billing portal sessions with a URL', async () => {
