@@ -78,7 +78,7 @@ export async function connectDevServer(): Promise<DevServer> {
  * address: the tests that use it post events for webhook-only workspaces, whose plays
  * wait for a Stripe key and so never reach either.
  */
-function playActivities(db: Db, keyring: Keyring) {
+export function playActivities(db: Db, keyring: Keyring) {
   return createActivities({
     db,
     log: pino({ level: 'silent' }),

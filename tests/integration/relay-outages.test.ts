@@ -17,7 +17,7 @@ import { recentEventsQuery } from '../../workflows/messages';
 import { startApi, type TestApi } from '../helpers/api';
 import { freshDatabase } from '../helpers/db';
 import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
-import { eventually, quietTemporalRuntime, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
+import { eventually, playActivities, quietTemporalRuntime, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 import { freePort } from '../setup/ports';
 import { startTemporalDevServer, type TemporalDevServer } from '../setup/temporal-server';
 import { inject } from 'vitest';
@@ -62,7 +62,7 @@ describe('relay survives Temporal being down', () => {
     client = new Client({ connection: clientConnection });
     native = await NativeConnection.connect({ address: temporal.address });
     const taskQueue = uniqueTaskQueue('outage');
-    const worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle() } });
+    const worker = await createWorker({ connection: native, client, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities: playActivities(database.db, keyring) } });
     const running = worker.run();
     stopWorker = async () => {
       worker.shutdown();
