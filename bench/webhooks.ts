@@ -30,6 +30,7 @@ import { startTemporalDevServer } from '../tests/setup/temporal-server';
 import { startSimulator, type Simulator } from '../sim/server';
 import { groupBy } from '../domain/group-by';
 import { percentile, recordBenchmark } from './report';
+import { cpuShares, cpuSnapshot, parentPid, type PartOf } from './_cpu';
 import { stopOnInterrupt } from './_interrupt';
 
 const { values } = parseArgs({
@@ -244,6 +245,8 @@ interface TrialResult {
   relaySteps?: string;
   /** The API's own view of the trial's load (describeApi). */
   apiSide?: string;
+  /** Cores each part of the stack used while the real ingress was loaded (cpuShares). */
+  cpu?: string;
 }
 
 type LoadResult = Awaited<ReturnType<typeof load>>;
@@ -454,9 +457,29 @@ async function stopProcess(child: ChildProcess | undefined): Promise<void> {
   await exited;
 }
 
+/**
+ * The parts of the stack the benchmark runs, for cpuShares: the Wysera processes by
+ * their entry, the Temporal dev server by its port, Postgres's server and its
+ * children, and this process (the load generator's thread and the Stripe simulator).
+ */
+async function stackParts(db: Knex, temporalAddress: string): Promise<PartOf> {
+  const { rows } = await db.raw<{ rows: { pid: number }[] }>('select pg_backend_pid() as pid');
+  const postmaster = parentPid(rows[0]!.pid);
+  const temporalPort = temporalAddress.slice(temporalAddress.lastIndexOf(':') + 1);
+  return ({ pid, ppid, cmdline }) => {
+    if (pid === process.pid) return 'bench (load, simulator)';
+    if (pid === postmaster || ppid === postmaster) return 'postgres';
+    if (cmdline.endsWith('api/main.ts')) return 'api';
+    if (cmdline.endsWith('workers/main.ts')) return 'worker';
+    if (cmdline.includes('start-dev') && cmdline.includes(`--port ${temporalPort} `)) return 'temporal';
+    return null;
+  };
+}
+
 async function measure(databaseUrl: string, temporalAddress: string, sim: Simulator): Promise<void> {
   const db = createDb(databaseUrl, 5);
   await db.migrate.latest(migrationConfig);
+  const parts = await stackParts(db, temporalAddress);
   const keySpec = generateKeySpec();
   await insertWorkspace(db, parseKeyring(keySpec), { id: workspaceId, name: 'Bench', webhookSecret: secret, stripeKey: sim.accounts[0]!.restrictedKey });
 
@@ -528,9 +551,12 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     const stepsBefore = relaySteps(await scrape(worker ? workerMetricsPort : undefined));
     const apiBefore = await scrape(apiPort);
     const startedAt = Date.now();
+    const cpuBefore = cpuSnapshot(parts);
     const real = await load(urlOf(apiPort), stream(), ramp);
+    const cpu = cpuShares(cpuBefore, cpuSnapshot(parts)) ?? 'n/a (no /proc)';
     const apiSide = describeApi(apiBefore, await scrape(apiPort));
     progress(`${label}: the API's view: ${apiSide}`);
+    progress(`${label}: cores used under the real load: ${cpu}`);
     progress(`${label}: sent ${ramp + count} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (answers: ${JSON.stringify(real.statuses)}); waiting for the relay to drain the inbox`);
     await drainInbox(label);
     const drainedAt = Date.now();
@@ -543,7 +569,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
       await stopProcess(worker);
       worker = undefined;
     }
-    results.push({ ...(await trialResult(db, t, { baseline, real, ramp, drainSeconds: (drainedAt - startedAt) / 1000 })), relaySteps: steps, apiSide });
+    results.push({ ...(await trialResult(db, t, { baseline, real, ramp, drainSeconds: (drainedAt - startedAt) / 1000 })), relaySteps: steps, apiSide, cpu });
   }
 
   // The 50th percentile by nearest rank (report.ts): with an odd number of trials, the middle one.
@@ -583,6 +609,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     drain_events_per_s: Number(median((r) => r.drainPerSecond).toFixed(1)),
     relay_steps_by_trial: results.map((r) => r.relaySteps).join(' / '),
     api_by_trial: results.map((r) => r.apiSide).join(' / '),
+    cpu_by_trial: results.map((r) => r.cpu).join(' / '),
   };
 
   await new Promise((r) => bareServer.close(r));
@@ -591,7 +618,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
 
   recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server and the worker at nice ${PLAYS_NICE}`,
+    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server and the worker at nice ${PLAYS_NICE}; cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy`,
     `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; ${trials} trials, each the bare endpoint then the real ingress (after the inbox drained), each figure the median over the trials (ratio: of each trial's own ratio), by_trial rows list each trial's; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }
