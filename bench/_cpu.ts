@@ -56,7 +56,7 @@ export function cpuSnapshot(partOf: PartOf): CpuSnapshot | null {
 
 /**
  * Cores each part used on average between two snapshots, and the machine's busy cores,
- * as one line: `api 0.42, worker 0.53, ... of 2 cores busy 1.98`.
+ * as one line: `worker 0.53, temporal 0.47, api 0.42, ...; 1.98 of 2 cores busy`.
  */
 export function cpuShares(before: CpuSnapshot | null, after: CpuSnapshot | null): string | null {
   if (!before || !after || after.at <= before.at) return null;

@@ -20,12 +20,12 @@ const isList = (v: unknown): v is ListObject =>
  * JSON.stringify replacer that cuts embedded lists. The root (key '') is left whole:
  * a list answered on its own is a page, already cut by its `limit`.
  */
-export function embeddedListReplacer(this: unknown, key: string, value: unknown): unknown {
+function embeddedListReplacer(this: unknown, key: string, value: unknown): unknown {
   if (key === '' || !isList(value) || value.data.length <= EMBEDDED_LIST_ITEMS) return value;
   return { ...value, data: value.data.slice(0, EMBEDDED_LIST_ITEMS), has_more: true };
 }
 
 /** JSON text of a Stripe answer or event, its embedded lists cut as Stripe cuts them. */
-export function stripeJson(value: unknown, indent?: number): string {
-  return JSON.stringify(value, embeddedListReplacer, indent);
+export function stripeJson(value: unknown): string {
+  return JSON.stringify(value, embeddedListReplacer);
 }
