@@ -82,7 +82,7 @@ export async function validateConnection(stripe: Stripe): Promise<ConnectCheck> 
         continue;
       }
       if (unreachable(err)) {
-        throw new ConnectRefused(503, `Stripe could not be reached to validate the key (${(err as Error).message}); nothing was created, try again`);
+        throw new ConnectRefused(503, `Stripe could not be reached to validate the key (${(err as Error).message}); nothing was stored, try again`);
       }
       if (err instanceof Stripe.errors.StripeInvalidRequestError && name !== 'invoices write') {
         // e.g. a Stripe-Account the key cannot act for.

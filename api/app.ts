@@ -12,6 +12,7 @@ import { webRouter } from './web';
 import { authFailureLimit, securityHeaders } from './hardening';
 import { metricsRouter } from './metrics';
 import { webhookRouter } from './webhooks';
+import { stripeConnectionRouter } from './stripe-connection';
 import { workspacesRouter } from './workspaces';
 import { StripeClients, stripeEndpointFromEnv } from '../activities/stripe-client';
 import { createStripeReader, workspaceStripeClients } from '../activities/stripe-reader';
@@ -82,18 +83,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(membersRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(redactionRouter({ db: deps.db }));
   app.use(metricsRouter({ db: deps.db }));
-  app.use(
-    workspacesRouter({
-      db: deps.db,
-      keyring: deps.keyring,
-      stripe: stripeClients,
-      temporal: deps.temporal,
-      namespace: deps.temporalNamespace ?? 'default',
-      taskQueue: deps.taskQueue ?? 'wysera',
-    }),
-  );
-
   const namespace = deps.temporalNamespace ?? 'default';
+  const workspaceDeps = { db: deps.db, keyring: deps.keyring, stripe: stripeClients, temporal: deps.temporal, namespace, taskQueue: deps.taskQueue ?? 'wysera' };
+  app.use(workspacesRouter(workspaceDeps));
+  app.use(stripeConnectionRouter(workspaceDeps));
   app.use(draftsRouter({ db: deps.db, temporal: deps.temporal, namespace, log: deps.log }));
   app.use(playsRouter({ db: deps.db, keyring: deps.keyring, temporal: deps.temporal, namespace, log: deps.log, stripe: createStripeReader(workspaceStripeClients(deps.db, deps.keyring, stripeClients)) }));
 

@@ -88,7 +88,8 @@ function checkTemplate(t: EmailTemplate): void {
 const stripeError = (err: unknown): never => {
   if (err instanceof StripeUnavailableError) throw new HttpError(503, `${err.message}; try again shortly`);
   if (err instanceof StripeNotFoundError) throw new HttpError(404, err.message);
-  if (err instanceof StripeKeyMissingError) throw new HttpError(409, `${err.message}: connect the workspace's Stripe account first`);
+  // The caller is authenticated to the workspace, so it exists: only the key can be missing.
+  if (err instanceof StripeKeyMissingError) throw new HttpError(409, `the workspace has no Stripe key yet: an owner connects one with PUT /workspaces/:workspaceId/stripe-key`);
   if (err instanceof Stripe.errors.StripeError && err.statusCode && err.statusCode < 500) throw new HttpError(409, `Stripe refused: ${err.message}`);
   throw err;
 };

@@ -24,21 +24,40 @@ export interface WebhookDeps {
 
 /**
  * Webhook secrets by workspace, kept for a short while: ingress would otherwise
- * read and decrypt the secret on every event. A rotated secret takes effect within
- * the TTL (Stripe signs with both secrets during a rotation). Unknown workspaces are
- * not cached, so the map only holds real ones.
+ * read and decrypt the secret on every event. Unknown workspaces are not cached, so
+ * the map only holds real ones. A secret replaced meanwhile (PUT .../webhook-secret,
+ * in any API process) counts from the first delivery it signs: `fresher` reads it
+ * again when a signature fails, at most once a second per workspace, so forged
+ * requests cannot each cost a database read.
  */
-function secretCache(load: (workspaceId: string) => Promise<string | undefined>, ttlMs = 30_000, maxEntries = 10_000) {
-  const entries = new Map<string, { secret: string; expires: number }>();
+export function secretCache(load: (workspaceId: string) => Promise<string | undefined>, ttlMs = 30_000, maxEntries = 10_000, reloadEveryMs = 1_000) {
+  const entries = new Map<string, { secret: string; loaded: number }>();
+  /** When a failed signature last made each workspace's secret be read again. */
+  const reloaded = new Map<string, number>();
+  const read = async (workspaceId: string) => {
+    const secret = await load(workspaceId);
+    if (entries.size >= maxEntries) entries.clear();
+    if (secret === undefined) entries.delete(workspaceId);
+    else entries.set(workspaceId, { secret, loaded: Date.now() });
+    return secret;
+  };
   return {
     async get(workspaceId: string): Promise<string | undefined> {
       const hit = entries.get(workspaceId);
-      if (hit && hit.expires > Date.now()) return hit.secret;
-      const secret = await load(workspaceId);
-      if (secret === undefined) return undefined;
-      if (entries.size >= maxEntries) entries.clear();
-      entries.set(workspaceId, { secret, expires: Date.now() + ttlMs });
-      return secret;
+      return hit && Date.now() - hit.loaded < ttlMs ? hit.secret : read(workspaceId);
+    },
+    /** The stored secret if it is no longer `stale` (read again unless a failure did so within the last second), else undefined. */
+    async fresher(workspaceId: string, stale: string): Promise<string | undefined> {
+      const last = reloaded.get(workspaceId);
+      let secret: string | undefined;
+      if (last !== undefined && Date.now() - last < reloadEveryMs) {
+        secret = entries.get(workspaceId)?.secret;
+      } else {
+        if (reloaded.size >= maxEntries) reloaded.clear();
+        reloaded.set(workspaceId, Date.now());
+        secret = await read(workspaceId);
+      }
+      return secret === stale ? undefined : secret;
     },
   };
 }
@@ -153,11 +172,18 @@ export function webhookRouter(deps: WebhookDeps): Router {
         } catch {
           throw new HttpError(400, 'request body is not JSON');
         }
+        // Stripe's check alone: constructEvent would parse the body a second time.
+        const verify = (candidate: string) => verifySignature(body, signature, candidate, deps.toleranceSeconds ?? 300);
         try {
-          // Stripe's check alone: constructEvent would parse the body a second time.
-          verifySignature(body, signature, secret, deps.toleranceSeconds ?? 300);
+          verify(secret);
         } catch (err) {
-          throw new HttpError(400, `signature verification failed: ${(err as Error).message}`);
+          const replaced = await secrets.fresher(workspaceId, secret);
+          try {
+            if (replaced === undefined) throw err;
+            verify(replaced);
+          } catch (again) {
+            throw new HttpError(400, `signature verification failed: ${(again as Error).message}`);
+          }
         }
         // Valid JSON, but no Postgres text or jsonb value (the mirror's) can hold it.
         if (NUL_ESCAPE.test(text)) throw new HttpError(400, 'event contains \\u0000, which cannot be stored');

@@ -1,22 +1,22 @@
 import { Router, type Response } from 'express';
 import { Client, type Connection } from '@temporalio/client';
 import { z } from 'zod';
-import { ConnectRefused, validateConnection } from '../activities/stripe-connect';
 import type { StripeClients } from '../activities/stripe-client';
 import { startSync, WorkspaceNotFound } from '../activities/sync-start';
 import { createApiToken } from '../db/api-tokens';
 import { appendAudit } from '../db/audit';
 import type { Knex } from '../db/knex';
 import { listOverrides, loadCatalog, replaceOverrides } from '../db/product-mapping';
-import { latestSyncRun, SyncAlreadyRunning, syncProgress, type SyncRun } from '../db/sync';
-import { findWorkspace, findWorkspaceByStripeAccount, findWorkspaceSettings, insertWorkspace, newWorkspaceId, updateWorkspaceSettings } from '../db/workspaces';
+import { latestSyncRun, SyncAlreadyRunning, syncProgress } from '../db/sync';
+import { findWorkspace, findWorkspaceSettings, insertWorkspace, newWorkspaceId, updateWorkspaceSettings } from '../db/workspaces';
 import { applyOverrides, deriveDefaults, overrideProblems } from '../domain/product-mapping';
-import { checkStripeKey } from '../domain/stripe-keys';
 import { estimateResource, overallEta } from '../domain/sync-progress';
 import { workspaceSettingsSchema } from '../domain/workspace-settings';
 import type { Keyring } from '../platform/crypto';
 import { authOf, requireOperator, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
+import { accountTaken, assertAccountFree, keyFormOr400, proveKey, stripeAccountField, stripeKeyField, webhookSecretField } from './stripe-connection';
+import { runView } from './sync-view';
 
 export interface WorkspacesRouterDeps {
   db: Knex;
@@ -29,9 +29,9 @@ export interface WorkspacesRouterDeps {
 
 const newWorkspace = z.strictObject({
   name: z.string().trim().min(1).max(200),
-  stripeKey: z.string().trim().min(1).max(500),
-  webhookSecret: z.string().trim().regex(/^whsec_[A-Za-z0-9]+$/, 'must be a Stripe webhook signing secret (whsec_...)'),
-  stripeAccount: z.string().trim().regex(/^acct_[A-Za-z0-9]+$/, 'must be a Stripe account id (acct_...)').optional(),
+  stripeKey: stripeKeyField,
+  webhookSecret: webhookSecretField,
+  stripeAccount: stripeAccountField.optional(),
   settings: workspaceSettingsSchema.partial().strict().optional(),
   /** Start the first sync at once (default). */
   sync: z.boolean().default(true),
@@ -71,20 +71,6 @@ const mappingBody = z.strictObject({
     .max(1000),
 });
 
-function runView(run: SyncRun) {
-  return {
-    runId: run.id,
-    workflowId: run.workflowId,
-    mode: run.mode,
-    windowStart: run.windowStart,
-    status: run.status,
-    error: run.error,
-    requestedBy: run.requestedBy,
-    startedAt: run.startedAt,
-    finishedAt: run.finishedAt,
-  };
-}
-
 /** Answers a refused sync start with the HTTP status that says why. */
 function syncStartError(err: unknown): never {
   if (err instanceof SyncAlreadyRunning) throw new HttpError(409, err.message, { runId: err.run.id });
@@ -103,19 +89,9 @@ export function workspacesRouter(deps: WorkspacesRouterDeps): Router {
 
   router.post('/workspaces', requireOperator, async (req, res) => {
     const body = parseOr400(newWorkspace, req.body, 'workspace');
-    const key = checkStripeKey(body.stripeKey);
-    if (!key.ok) throw new HttpError(400, `stripeKey: ${key.message}`, { issues: [{ path: 'stripeKey', message: key.message }] });
-    if (body.stripeAccount && (await findWorkspaceByStripeAccount(deps.db, body.stripeAccount))) {
-      throw new HttpError(409, `stripeAccount: ${body.stripeAccount} is already connected to another workspace`);
-    }
-    const { stripe } = deps.stripe.forCandidate(body.stripeKey, body.stripeAccount, key.livemode);
-    let check;
-    try {
-      check = await validateConnection(stripe);
-    } catch (err) {
-      if (err instanceof ConnectRefused) throw new HttpError(err.status, err.message, err.details);
-      throw err;
-    }
+    const key = keyFormOr400(body.stripeKey);
+    await assertAccountFree(deps.db, body.stripeAccount);
+    const check = await proveKey(deps.stripe, body.stripeKey, body.stripeAccount, key.livemode);
     const id = newWorkspaceId();
     const created = await deps.db
       .transaction(async (trx) => {
@@ -140,10 +116,7 @@ export function workspacesRouter(deps: WorkspacesRouterDeps): Router {
         });
         return { workspace, token };
       })
-      .catch((err: unknown) => {
-        if ((err as { code?: string }).code === '23505') throw new HttpError(409, `stripeAccount: ${body.stripeAccount ?? ''} is already connected to another workspace`);
-        throw err;
-      });
+      .catch(accountTaken(body.stripeAccount));
     let sync: ReturnType<typeof runView> | null = null;
     let syncError: string | null = null;
     if (body.sync) {

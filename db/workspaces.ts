@@ -8,6 +8,8 @@ export interface Workspace {
   name: string;
   stripeAccountId: string | null;
   livemode: boolean;
+  /** Whether a Stripe key is stored (a webhook-only workspace has none until one is connected). */
+  hasStripeKey: boolean;
   createdAt: Date;
 }
 
@@ -20,6 +22,7 @@ interface WorkspaceRow {
   webhook_secret_ciphertext: string | null;
   settings: unknown;
   created_at: Date;
+  updated_at: Date;
 }
 
 const toWorkspace = (r: WorkspaceRow): Workspace => ({
@@ -27,6 +30,7 @@ const toWorkspace = (r: WorkspaceRow): Workspace => ({
   name: r.name,
   stripeAccountId: r.stripe_account_id,
   livemode: r.livemode,
+  hasStripeKey: r.stripe_key_ciphertext !== null,
   createdAt: r.created_at,
 });
 
@@ -98,6 +102,28 @@ export async function findWorkspaceStripe(db: Db, ring: Keyring, id: string): Pr
     livemode: row.livemode,
     settings: parseWorkspaceSettings(row.settings),
   };
+}
+
+/**
+ * Stores a new Stripe key (and the Connect account it acts for) in place of the
+ * workspace's key, or as its first. Returns the workspace, or undefined for no such
+ * workspace.
+ */
+export async function replaceStripeKey(db: Db, ring: Keyring, id: string, key: { stripeKey: string; stripeAccountId: string | null }): Promise<Workspace | undefined> {
+  const [row] = await db<WorkspaceRow>('workspaces')
+    .where({ id })
+    .update({ stripe_key_ciphertext: seal(ring, key.stripeKey, secretContext(id, 'stripe_key')), stripe_account_id: key.stripeAccountId, updated_at: db.fn.now() })
+    .returning('*');
+  return row && toWorkspace(row);
+}
+
+/** Stores a new webhook signing secret in place of the workspace's. Returns the workspace, or undefined for no such workspace. */
+export async function replaceWebhookSecret(db: Db, ring: Keyring, id: string, webhookSecret: string): Promise<Workspace | undefined> {
+  const [row] = await db<WorkspaceRow>('workspaces')
+    .where({ id })
+    .update({ webhook_secret_ciphertext: seal(ring, webhookSecret, secretContext(id, 'webhook_secret')), updated_at: db.fn.now() })
+    .returning('*');
+  return row && toWorkspace(row);
 }
 
 export async function findWorkspaceSettings(db: Db, id: string): Promise<WorkspaceSettings | undefined> {

@@ -1,4 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Stripe from 'stripe';
+import { createApiToken } from '../db/api-tokens';
+import { listAudit } from '../db/audit';
+import { findWorkspaceStripe, insertWorkspace } from '../db/workspaces';
+import { WYSERA_PERMISSIONS } from '../sim/keys';
 import { syncHarness, type SyncHarness } from './sync-harness';
 
 const WEBHOOK_SECRET = 'whsec_connectTestSecret123';
@@ -63,7 +68,7 @@ describe('POST /workspaces refuses and creates nothing', () => {
     try {
       const res = await h.call('POST', '/workspaces', body());
       expect(res.status).toBe(503);
-      expect(res.text).toContain('nothing was created');
+      expect(res.text).toContain('nothing was stored');
     } finally {
       h.sim.clearOutage();
     }
@@ -141,5 +146,117 @@ describe('POST /workspaces creates a workspace', () => {
     const other = await h.call('GET', '/workspaces/ws_unknownWorkspace/sync', undefined, token);
     expect(other.status).toBe(403);
     expect(other.text).toContain('ws_unknownWorkspace');
+  });
+});
+
+describe("an owner connects or replaces the workspace's credentials", () => {
+  /** A webhook-only workspace (no Stripe key), as the relay's deployments without a key have, and its owner's token. */
+  const keylessWorkspace = async (name: string) => {
+    const ws = await insertWorkspace(h.db, h.keyring, { name, webhookSecret: WEBHOOK_SECRET });
+    const { token } = await createApiToken(h.db, { workspaceId: ws.id, role: 'owner', name: 'owner', createdBy: 'test' });
+    return { id: ws.id, owner: token };
+  };
+  const keyedWorkspace = async (name: string) => {
+    const res = await h.call('POST', '/workspaces', body({ name }));
+    expect(res.status).toBe(201);
+    return { id: (res.body.workspace as { id: string }).id, owner: res.body.ownerToken as string };
+  };
+  const storedKey = async (id: string) => (await findWorkspaceStripe(h.db, h.keyring, id))?.apiKey;
+  const freshKey = () => h.sim.addRestrictedKey(WYSERA_PERMISSIONS);
+
+  it('connects a key to a workspace that has none, starts its first sync, and audits it without the key', async () => {
+    const { id, owner } = await keylessWorkspace('Webhook only');
+    expect((await h.call('GET', `/workspaces/${id}`, undefined, owner)).body.hasStripeKey).toBe(false);
+    const key = freshKey();
+    const res = await h.call('PUT', `/workspaces/${id}/stripe-key`, { stripeKey: key }, owner);
+    expect(res.status).toBe(200);
+    expect(res.text).not.toContain(key);
+    expect(res.body.workspace).toMatchObject({ id, hasStripeKey: true, stripeAccountId: null });
+    expect((res.body.validation as { verified: string[] }).verified).toContain('invoices write');
+    expect(res.body.sync).toMatchObject({ mode: 'full', status: 'running' });
+    expect(await storedKey(id)).toBe(key);
+    const [entry] = await listAudit(h.db, id, { action: 'workspace.stripe_key_connected' });
+    expect(entry).toMatchObject({ before: { hasStripeKey: false }, after: { keyKind: 'restricted' } });
+    expect(JSON.stringify(entry)).not.toContain(key);
+  });
+
+  it('replaces a rolled key without a sync unless asked, keeping the account', async () => {
+    const { id, owner } = await keyedWorkspace('Rolled');
+    const key = freshKey();
+    const res = await h.call('PUT', `/workspaces/${id}/stripe-key`, { stripeKey: key }, owner);
+    expect(res.status).toBe(200);
+    expect(res.body.sync).toBeNull();
+    expect(await storedKey(id)).toBe(key);
+    expect(await listAudit(h.db, id, { action: 'workspace.stripe_key_replaced' })).toHaveLength(1);
+  });
+
+  it('refuses a key it cannot use, and keeps the one it had', async () => {
+    const { id, owner } = await keyedWorkspace('Kept');
+    const before = await storedKey(id);
+    const revoked = freshKey();
+    h.sim.revokeKey(revoked);
+    const refusals: [Record<string, unknown>, number, string][] = [
+      [{ stripeKey: revoked }, 400, 'invalid or revoked'],
+      [{ stripeKey: h.sim.addRestrictedKey({ customers: 'read' }) }, 400, 'invoices write'],
+      [{ stripeKey: 'rk_live_51abcdef' }, 409, 'live-mode key cannot replace the key of a test-mode workspace'],
+      [{ stripeKey: freshKey(), stripeAccount: h.sim.accounts[1]!.id }, 409, 'needs a workspace of its own'],
+      [{ stripeKey: 'pk_test_123' }, 400, 'publishable'],
+      [{ stripeKey: freshKey(), colour: 'red' }, 400, 'colour'],
+      [{}, 400, 'stripeKey'],
+    ];
+    for (const [request, status, says] of refusals) {
+      const res = await h.call('PUT', `/workspaces/${id}/stripe-key`, request, owner);
+      expect({ request, status: res.status }).toEqual({ request, status });
+      expect(res.text).toContain(says);
+    }
+    expect(await storedKey(id)).toBe(before);
+    expect(await listAudit(h.db, id, { action: 'workspace.stripe_key_replaced' })).toHaveLength(0);
+  });
+
+  it("refuses another workspace's Connect account", async () => {
+    const connected = h.sim.accounts[1]!;
+    const platformKey = h.sim.accounts[0]!.restrictedKey;
+    const holder = await h.call('POST', '/workspaces', body({ name: 'Holder', stripeAccount: connected.id }));
+    expect([201, 409]).toContain(holder.status); // 409: an earlier test connected it already
+    const { id, owner } = await keylessWorkspace('Second');
+    const res = await h.call('PUT', `/workspaces/${id}/stripe-key`, { stripeKey: platformKey, stripeAccount: connected.id }, owner);
+    expect(res.status).toBe(409);
+    expect(res.text).toContain('already connected to another workspace');
+    expect(await storedKey(id)).toBeUndefined();
+  });
+
+  it('replaces the webhook signing secret: deliveries signed with the new one are taken at once, the old one no longer', async () => {
+    const { id, owner } = await keylessWorkspace('Rolled secret');
+    const deliver = async (secret: string, eventId: string) => {
+      const payload = JSON.stringify({ id: eventId, object: 'event', type: 'customer.created', created: Math.floor(Date.now() / 1000), livemode: false, data: { object: { id: 'cus_rolled', object: 'customer' } } });
+      const res = await fetch(`${h.baseUrl}/webhooks/stripe/${id}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret }) },
+        body: payload,
+      });
+      return res.status;
+    };
+    // The first delivery puts the old secret in the ingress's cache.
+    expect(await deliver(WEBHOOK_SECRET, 'evt_before_roll')).toBe(200);
+    const rolled = 'whsec_rolledSecret456';
+    const res = await h.call('PUT', `/workspaces/${id}/webhook-secret`, { webhookSecret: rolled }, owner);
+    expect(res.status).toBe(200);
+    expect(res.text).not.toContain(rolled);
+    expect(await deliver(rolled, 'evt_after_roll')).toBe(200);
+    expect(await deliver(WEBHOOK_SECRET, 'evt_old_secret')).toBe(400);
+    expect(await h.db('webhook_inbox').where({ workspace_id: id }).pluck('event_id')).toEqual(expect.arrayContaining(['evt_before_roll', 'evt_after_roll']));
+    expect(await h.db('webhook_inbox').where({ workspace_id: id, event_id: 'evt_old_secret' }).first()).toBeUndefined();
+    expect(await listAudit(h.db, id, { action: 'workspace.webhook_secret_replaced' })).toHaveLength(1);
+    const bad = await h.call('PUT', `/workspaces/${id}/webhook-secret`, { webhookSecret: 'secret' }, owner);
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('whsec_');
+  });
+
+  it('is for owners only', async () => {
+    const { id } = await keylessWorkspace('Roles');
+    const { token: finance } = await createApiToken(h.db, { workspaceId: id, role: 'finance', name: 'finance', createdBy: 'test' });
+    expect((await h.call('PUT', `/workspaces/${id}/stripe-key`, { stripeKey: freshKey() }, finance)).status).toBe(403);
+    expect((await h.call('PUT', `/workspaces/${id}/webhook-secret`, { webhookSecret: 'whsec_abc' }, finance)).status).toBe(403);
+    expect(await storedKey(id)).toBeUndefined();
   });
 });

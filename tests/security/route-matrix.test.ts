@@ -64,6 +64,8 @@ const EXPECTED: Record<string, Access> = {
   'GET /workspaces/:workspaceId/metrics/:metric': 'viewer',
   'GET /workspaces/:workspaceId/metrics/:metric/drilldown': 'viewer',
   'PATCH /workspaces/:workspaceId/settings': 'owner',
+  'PUT /workspaces/:workspaceId/stripe-key': 'owner',
+  'PUT /workspaces/:workspaceId/webhook-secret': 'owner',
   'GET /workspaces/:workspaceId/sync': 'viewer',
   'POST /workspaces/:workspaceId/sync': 'owner',
   'GET /workspaces/:workspaceId/product-mapping': 'viewer',
