@@ -3,11 +3,15 @@
  *
  *   npm run wysera -- workspace create --name Acme [--stripe-key rk_...] [--webhook-secret whsec_...]
  *                     [--stripe-account acct_...] [--history-months 24] [--rate-limit 20] [--no-sync] [--watch]
+ *   npm run wysera -- workspace set-key [--stripe-key rk_...] [--stripe-account acct_...] [--sync | --no-sync]
+ *                                                               replace (or first connect) the Stripe key
+ *   npm run wysera -- workspace set-webhook-secret [--webhook-secret whsec_...]
+ *                                                               replace the webhook signing secret
  *   npm run wysera -- sync [--since 2025-01-01] [--watch]       start a re-sync (full, or since a date)
  *   npm run wysera -- sync status [--watch]                      progress of the latest sync
  *
  * Environment: WYSERA_API_URL (default http://127.0.0.1:3000), WYSERA_OPERATOR_TOKEN
- * (workspace create), WYSERA_TOKEN and WYSERA_WORKSPACE (sync), and STRIPE_API_KEY /
+ * (workspace create), WYSERA_TOKEN and WYSERA_WORKSPACE (an owner's, for the others), and STRIPE_API_KEY /
  * STRIPE_WEBHOOK_SECRET instead of the flags, which keeps secrets out of the process list.
  */
 import { parseArgs } from 'node:util';
@@ -79,6 +83,7 @@ async function main(argv: string[]): Promise<void> {
       'stripe-account': { type: 'string' },
       'history-months': { type: 'string' },
       'rate-limit': { type: 'string' },
+      sync: { type: 'boolean' },
       'no-sync': { type: 'boolean', default: false },
       watch: { type: 'boolean', default: false },
       since: { type: 'string' },
@@ -119,6 +124,31 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
+  if (group === 'workspace' && (action === 'set-key' || action === 'set-webhook-secret')) {
+    if (!workspace) throw new CliError(`workspace ${action} needs --workspace (or WYSERA_WORKSPACE)`);
+    if (!token) throw new CliError(`workspace ${action} needs an owner token: --token or WYSERA_TOKEN`);
+    if (action === 'set-webhook-secret') {
+      const webhookSecret = values['webhook-secret'] ?? process.env.STRIPE_WEBHOOK_SECRET;
+      if (!webhookSecret) throw new CliError('workspace set-webhook-secret needs --webhook-secret (or STRIPE_WEBHOOK_SECRET)');
+      await call('PUT', `/workspaces/${workspace}/webhook-secret`, token, { webhookSecret });
+      process.stderr.write(`replaced the webhook signing secret of ${workspace}\n`);
+      return;
+    }
+    const stripeKey = values['stripe-key'] ?? process.env.STRIPE_API_KEY;
+    if (!stripeKey) throw new CliError('workspace set-key needs --stripe-key (or STRIPE_API_KEY)');
+    const sync = values['no-sync'] ? false : values.sync;
+    const done = await call('PUT', `/workspaces/${workspace}/stripe-key`, token, {
+      stripeKey,
+      ...(values['stripe-account'] ? { stripeAccount: values['stripe-account'] } : {}),
+      ...(sync === undefined ? {} : { sync }),
+    });
+    process.stderr.write(`stored the new Stripe key of ${workspace}\n`);
+    if (done.syncError) process.stderr.write(`the sync did not start: ${JSON.stringify(done.syncError)}; run: npm run wysera -- sync\n`);
+    else if (done.sync) process.stderr.write(`started sync ${String((done.sync as Json).runId)}\n`);
+    if (values.watch && done.sync) await watch(workspace, token);
+    return;
+  }
+
   if (group === 'sync') {
     if (!workspace) throw new CliError('sync needs --workspace (or WYSERA_WORKSPACE)');
     if (!token) throw new CliError('sync needs an owner (or, for status, viewer) token: --token or WYSERA_TOKEN');
@@ -134,7 +164,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  throw new CliError('usage: npm run wysera -- workspace create --name <name> ... | sync [--since <date>] [--watch] | sync status [--watch]');
+  throw new CliError('usage: npm run wysera -- workspace create --name <name> ... | workspace set-key | workspace set-webhook-secret | sync [--since <date>] [--watch] | sync status [--watch]');
 }
 
 main(process.argv.slice(2)).then(

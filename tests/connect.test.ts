@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
 import Stripe from 'stripe';
 import { createApiToken } from '../db/api-tokens';
 import { listAudit } from '../db/audit';
-import { findWorkspaceStripe, insertWorkspace } from '../db/workspaces';
+import { findWebhookSecret, findWorkspaceStripe, insertWorkspace } from '../db/workspaces';
 import { WYSERA_PERMISSIONS } from '../sim/keys';
 import { syncHarness, type SyncHarness } from './sync-harness';
 
@@ -258,5 +259,37 @@ describe("an owner connects or replaces the workspace's credentials", () => {
     expect((await h.call('PUT', `/workspaces/${id}/stripe-key`, { stripeKey: freshKey() }, finance)).status).toBe(403);
     expect((await h.call('PUT', `/workspaces/${id}/webhook-secret`, { webhookSecret: 'whsec_abc' }, finance)).status).toBe(403);
     expect(await storedKey(id)).toBeUndefined();
+  });
+});
+
+describe('the command line replaces credentials', () => {
+  /** Runs `npm run wysera -- ...args` against this API; never throws, so a refusal can be read. */
+  const wysera = (args: string[], env: Record<string, string>) =>
+    new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', 'scripts/wysera.ts', ...args], { env: { ...process.env, WYSERA_API_URL: h.baseUrl, ...env } }, (err, _stdout, stderr) => {
+        resolve({ code: err ? Number(err.code ?? 1) : 0, stderr });
+      });
+    });
+
+  it('takes the key and the secret from the environment, and says why a key is refused', async () => {
+    const res = await h.call('POST', '/workspaces', body({ name: 'Command line' }));
+    const id = (res.body.workspace as { id: string }).id;
+    const owner = { WYSERA_TOKEN: res.body.ownerToken as string, WYSERA_WORKSPACE: id };
+    const key = h.sim.addRestrictedKey(WYSERA_PERMISSIONS);
+    const stored = await wysera(['workspace', 'set-key'], { ...owner, STRIPE_API_KEY: key });
+    expect(stored).toMatchObject({ code: 0 });
+    expect(stored.stderr).toContain(`stored the new Stripe key of ${id}`);
+    expect((await findWorkspaceStripe(h.db, h.keyring, id))?.apiKey).toBe(key);
+
+    const revoked = h.sim.addRestrictedKey(WYSERA_PERMISSIONS);
+    h.sim.revokeKey(revoked);
+    const refused = await wysera(['workspace', 'set-key'], { ...owner, STRIPE_API_KEY: revoked });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/answered 400: Stripe rejected the key as invalid or revoked/);
+    expect((await findWorkspaceStripe(h.db, h.keyring, id))?.apiKey).toBe(key);
+
+    const secret = await wysera(['workspace', 'set-webhook-secret'], { ...owner, STRIPE_WEBHOOK_SECRET: 'whsec_fromTheCommandLine' });
+    expect(secret).toMatchObject({ code: 0 });
+    expect(await findWebhookSecret(h.db, h.keyring, id)).toBe('whsec_fromTheCommandLine');
   });
 });
