@@ -17,13 +17,6 @@ export const stripeKeyField = z.string().trim().min(1).max(500);
 export const webhookSecretField = z.string().trim().regex(/^whsec_[A-Za-z0-9]+$/, 'must be a Stripe webhook signing secret (whsec_...)');
 export const stripeAccountField = z.string().trim().regex(/^acct_[A-Za-z0-9]+$/, 'must be a Stripe account id (acct_...)');
 
-/** What a key turned out to be, once its form and Stripe itself accepted it. */
-export interface CheckedKey {
-  livemode: boolean;
-  kind: 'restricted' | 'secret';
-  check: ConnectCheck;
-}
-
 /** The form of a key alone (no Stripe call): 400 naming the field when it is not one Wysera takes. */
 export function keyFormOr400(stripeKey: string): { livemode: boolean; kind: 'restricted' | 'secret' } {
   const key = checkStripeKey(stripeKey);
