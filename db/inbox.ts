@@ -182,6 +182,36 @@ export async function deferInboxEvent(db: Db, seq: number, error: string, retryI
     });
 }
 
+/**
+ * Deletes the events the relay finished with (processed or ignored) that arrived before
+ * `cutoff`, oldest first, `batch` at a time (a statement each: no long transaction, no
+ * lock held for long); pending events stay whatever their age. `onBatch` hears the
+ * running total after each batch. Returns how many were deleted.
+ *
+ * Events arrive in seq order, so those received before the cutoff are a prefix of the
+ * table: its end is found walking the primary key from the oldest event, and each
+ * batch deletes within it, so a run reads about what it deletes, not the whole inbox.
+ */
+export async function pruneInbox(db: Db, cutoff: Date, batch = 5_000, onBatch?: (pruned: number) => void): Promise<number> {
+  const { rows } = await db.raw<{ rows: { bound: string | null }[] }>(
+    `select coalesce((select seq from webhook_inbox where received_at >= ? order by seq limit 1), (select max(seq) + 1 from webhook_inbox)) as bound`,
+    [cutoff],
+  );
+  const bound = rows[0]?.bound;
+  if (bound === null || bound === undefined) return 0;
+  let pruned = 0;
+  for (;;) {
+    const { rowCount } = await db.raw<{ rowCount: number }>(
+      `delete from webhook_inbox where seq in (
+         select seq from webhook_inbox where seq < ? and status <> 'pending' and processed_at < ? order by seq limit ?)`,
+      [bound, cutoff, batch],
+    );
+    pruned += rowCount;
+    onBatch?.(pruned);
+    if (rowCount < batch) return pruned;
+  }
+}
+
 /** How many events wait for the relay, and how long the oldest has waited. */
 export async function inboxBacklog(db: Db): Promise<{ pending: number; oldestPendingSeconds: number }> {
   const { rows } = await db.raw<{ rows: { pending: number; oldest: number }[] }>(

@@ -65,6 +65,16 @@ const envSchema = z.object({
     .min(0)
     .refine((n) => n !== 1, 'must be 0 (no cache) or at least 2')
     .optional(),
+  /**
+   * Days the inbox keeps events the relay is done with; older ones are deleted hourly.
+   * An event id is recognised as a duplicate only while it is kept, so at least 30
+   * (Stripe resends an event for up to 30 days); 0 keeps every event.
+   */
+  INBOX_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .refine((n) => n === 0 || (n >= 30 && n <= 3650), 'must be 0 (keep every event) or 30 to 3650 days')
+    .default(35),
   /** How long the relay waits between inbox polls when no notification arrives. */
   RELAY_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
   /**

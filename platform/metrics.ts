@@ -34,6 +34,11 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       labelNames: ['type', 'outcome'] as const,
       registers: [registry],
     }),
+    inboxPruned: new Counter({
+      name: 'wysera_inbox_pruned_total',
+      help: 'Inbox events deleted after the retention period (INBOX_RETENTION_DAYS)',
+      registers: [registry],
+    }),
     relayRefetches: new Counter({
       name: 'wysera_relay_refetches_total',
       help: 'Events whose object the relay read again from Stripe instead of trusting the event (same-second tie or truncated list), by Stripe event type',

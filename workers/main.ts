@@ -14,6 +14,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { inboxBacklog } from '../db/inbox';
 import { createMetrics, observePoolWaits, registerInboxGauges } from '../platform/metrics';
 import { serveMetrics } from './metrics-server';
+import { startInboxRetention } from './inbox-retention';
 import { createMirrorRefetch } from './mirror-refetch';
 import { startRelayThread } from './relay-host';
 import { ensureSearchAttributes } from './search-attributes';
@@ -71,6 +72,8 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
   observePoolWaits(metrics, db);
   registerInboxGauges(metrics, () => inboxBacklog(db));
+  const retention =
+    config.INBOX_RETENTION_DAYS > 0 ? startInboxRetention({ db, log: log.child({ component: 'inbox-retention' }), metrics, retentionDays: config.INBOX_RETENTION_DAYS }) : undefined;
   const relay = await startRelayThread({
     log,
     refetch: createMirrorRefetch({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients }),
@@ -91,6 +94,7 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     await relay.stop();
+    await retention?.stop();
     metricsServer.close();
     await Promise.allSettled([db.destroy(), connection.close(), clientConnection.close()]);
     log.info('worker stopped');

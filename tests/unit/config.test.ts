@@ -29,6 +29,13 @@ describe('loadConfig', () => {
     expect((error as ConfigError).problems).toHaveLength(5);
   });
 
+  it('keeps inbox events 35 days by default, forever with 0, and never less than Stripe resends them', () => {
+    expect(loadConfig(valid).INBOX_RETENTION_DAYS).toBe(35);
+    expect(loadConfig({ ...valid, INBOX_RETENTION_DAYS: '0' }).INBOX_RETENTION_DAYS).toBe(0);
+    expect(loadConfig({ ...valid, INBOX_RETENTION_DAYS: '90' }).INBOX_RETENTION_DAYS).toBe(90);
+    expect(() => loadConfig({ ...valid, INBOX_RETENTION_DAYS: '7' })).toThrow(/INBOX_RETENTION_DAYS must be 0 \(keep every event\) or 30 to 3650 days/);
+  });
+
   it('explains a malformed encryption key', () => {
     expect(() => loadConfig({ ...valid, WYSERA_ENCRYPTION_KEYS: 'k1:c2hvcnQ=' })).toThrow(/WYSERA_ENCRYPTION_KEYS key "k1" must be 32 bytes/);
   });

@@ -1,0 +1,86 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { insertInboxEvent, pruneInbox } from '../../db/inbox';
+import type { Knex } from '../../db/knex';
+import { createMetrics } from '../../platform/metrics';
+import { startInboxRetention } from '../../workers/inbox-retention';
+import { freshDatabase } from '../helpers/db';
+
+const ws = 'ws_retention';
+const DAY_MS = 86_400_000;
+let database: Awaited<ReturnType<typeof freshDatabase>>;
+let db: Knex;
+
+beforeAll(async () => {
+  database = await freshDatabase();
+  db = database.db;
+  await db('workspaces').insert({ id: ws, name: 'Retention' });
+});
+afterAll(async () => {
+  await database?.drop();
+});
+beforeEach(async () => {
+  await db('webhook_inbox').del();
+});
+
+/** Stores an event as the ingress does, then dates it and sets where the relay left it. */
+async function event(id: string, daysAgo: number, status: 'pending' | 'processed' | 'ignored') {
+  await insertInboxEvent(db, { workspaceId: ws, eventId: id, type: 'customer.subscription.updated', customerId: 'cus_1', objectId: 'sub_1', stripeCreated: new Date(), livemode: false, payload: { id } });
+  const at = new Date(Date.now() - daysAgo * DAY_MS);
+  await db('webhook_inbox')
+    .where({ event_id: id })
+    .update({ received_at: at, status, processed_at: status === 'pending' ? null : new Date(at.getTime() + 1000) });
+}
+const kept = async () => (await db('webhook_inbox').orderBy('seq').pluck('event_id')) as string[];
+
+describe('inbox retention', () => {
+  it('deletes finished events past the cutoff, in batches, and keeps pending and recent ones', async () => {
+    for (let i = 0; i < 7; i++) await event(`evt_old_${i}`, 40 + i, i % 3 === 0 ? 'ignored' : 'processed');
+    await event('evt_old_pending', 45, 'pending');
+    await event('evt_recent', 10, 'processed');
+    await event('evt_recent_pending', 1, 'pending');
+    const totals: number[] = [];
+    expect(await pruneInbox(db, new Date(Date.now() - 35 * DAY_MS), 3, (n) => totals.push(n))).toBe(7);
+    expect(totals).toEqual([3, 6, 7]);
+    expect(await kept()).toEqual(['evt_old_pending', 'evt_recent', 'evt_recent_pending']);
+    // Nothing left to delete: a second run deletes nothing.
+    expect(await pruneInbox(db, new Date(Date.now() - 35 * DAY_MS), 3)).toBe(0);
+  });
+
+  it('does nothing on an empty inbox or when nothing is old enough', async () => {
+    expect(await pruneInbox(db, new Date())).toBe(0);
+    await event('evt_new', 0.5, 'processed');
+    expect(await pruneInbox(db, new Date(Date.now() - DAY_MS))).toBe(0);
+    expect(await kept()).toEqual(['evt_new']);
+  });
+
+  it('a deleted event id is stored again if Stripe sends it after the retention period', async () => {
+    await event('evt_resent', 40, 'processed');
+    await pruneInbox(db, new Date(Date.now() - 35 * DAY_MS));
+    expect((await insertInboxEvent(db, { workspaceId: ws, eventId: 'evt_resent', type: 'customer.subscription.updated', customerId: 'cus_1', objectId: 'sub_1', stripeCreated: new Date(), livemode: false, payload: {} })).stored).toBe(true);
+  });
+
+  it('runs at start and then periodically, counts what it deleted, logs it, and stops', async () => {
+    await event('evt_a', 50, 'processed');
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) }));
+    const metrics = createMetrics();
+    const retention = startInboxRetention({ db, log, metrics, retentionDays: 35, everyMs: 100 });
+    try {
+      await expect.poll(kept, { timeout: 5000 }).toEqual([]);
+      // Between runs: an event that became old meanwhile goes at the next run.
+      await event('evt_b', 60, 'ignored');
+      await expect.poll(kept, { timeout: 5000 }).toEqual([]);
+      await expect.poll(async () => (await metrics.inboxPruned.get()).values[0]?.value, { timeout: 5000 }).toBe(2);
+    } finally {
+      await retention.stop();
+    }
+    const deleted = lines.map((l) => JSON.parse(l) as { msg: string; pruned: number }).filter((l) => l.msg.includes('deleted finished events'));
+    expect(deleted.map((l) => l.pruned)).toEqual([1, 1]);
+    // Stopped: an old event stays.
+    await event('evt_c', 60, 'processed');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await kept()).toEqual(['evt_c']);
+  });
+});
