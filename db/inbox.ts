@@ -186,13 +186,14 @@ export async function deferInboxEvent(db: Db, seq: number, error: string, retryI
  * Deletes the events the relay finished with (processed or ignored) that arrived before
  * `cutoff`, oldest first, `batch` at a time (a statement each: no long transaction, no
  * lock held for long); pending events stay whatever their age. `onBatch` hears the
- * running total after each batch. Returns how many were deleted.
+ * running total after each batch, and ends the run early by answering false. Returns
+ * how many were deleted.
  *
  * Events arrive in seq order, so those received before the cutoff are a prefix of the
  * table: its end is found walking the primary key from the oldest event, and each
  * batch deletes within it, so a run reads about what it deletes, not the whole inbox.
  */
-export async function pruneInbox(db: Db, cutoff: Date, batch = 5_000, onBatch?: (pruned: number) => void): Promise<number> {
+export async function pruneInbox(db: Db, cutoff: Date, batch = 5_000, onBatch?: (pruned: number) => boolean | void): Promise<number> {
   const { rows } = await db.raw<{ rows: { bound: string | null }[] }>(
     `select coalesce((select seq from webhook_inbox where received_at >= ? order by seq limit 1), (select max(seq) + 1 from webhook_inbox)) as bound`,
     [cutoff],
@@ -207,8 +208,7 @@ export async function pruneInbox(db: Db, cutoff: Date, batch = 5_000, onBatch?: 
       [bound, cutoff, batch],
     );
     pruned += rowCount;
-    onBatch?.(pruned);
-    if (rowCount < batch) return pruned;
+    if (onBatch?.(pruned) === false || rowCount < batch) return pruned;
   }
 }
 

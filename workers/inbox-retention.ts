@@ -44,6 +44,8 @@ export function startInboxRetention(opts: InboxRetentionOptions): { stop(): Prom
           reported = Date.now();
           log.info({ pruned: total, cutoff }, 'inbox retention: still deleting');
         }
+        // A worker shutting down does not wait for a long first run: the rest goes next time.
+        return !stopped;
       });
       if (pruned > 0) log.info({ pruned, cutoff, ms: Date.now() - startedAt }, 'inbox retention: deleted finished events past the retention period');
     } catch (err) {

@@ -41,11 +41,22 @@ describe('inbox retention', () => {
     await event('evt_recent', 10, 'processed');
     await event('evt_recent_pending', 1, 'pending');
     const totals: number[] = [];
-    expect(await pruneInbox(db, new Date(Date.now() - 35 * DAY_MS), 3, (n) => totals.push(n))).toBe(7);
+    expect(
+      await pruneInbox(db, new Date(Date.now() - 35 * DAY_MS), 3, (n) => {
+        totals.push(n);
+      }),
+    ).toBe(7);
     expect(totals).toEqual([3, 6, 7]);
     expect(await kept()).toEqual(['evt_old_pending', 'evt_recent', 'evt_recent_pending']);
     // Nothing left to delete: a second run deletes nothing.
     expect(await pruneInbox(db, new Date(Date.now() - 35 * DAY_MS), 3)).toBe(0);
+  });
+
+  it('ends a run early when told to after a batch, leaving the rest for the next', async () => {
+    for (let i = 0; i < 5; i++) await event(`evt_stop_${i}`, 40, 'processed');
+    expect(await pruneInbox(db, new Date(Date.now() - 35 * DAY_MS), 2, () => false)).toBe(2);
+    expect(await kept()).toEqual(['evt_stop_2', 'evt_stop_3', 'evt_stop_4']);
+    expect(await pruneInbox(db, new Date(Date.now() - 35 * DAY_MS), 2)).toBe(3);
   });
 
   it('does nothing on an empty inbox or when nothing is old enough', async () => {
