@@ -101,8 +101,21 @@ if (!signatureHelper) throw new Error('the stripe package has no webhook signatu
 /** A `\u0000` escape in JSON text (one not itself escaped: preceded by an even number of backslashes). */
 const NUL_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u0000/;
 
-/** Checks the Stripe-Signature header (HMAC and timestamp tolerance) against the raw body; throws Stripe's reason. */
-const verifySignature = signatureHelper.verifyHeader.bind(signatureHelper);
+const verifyHeader = signatureHelper.verifyHeader.bind(signatureHelper);
+
+/**
+ * Why the Stripe-Signature header does not hold for the raw body under `secret` (HMAC
+ * or timestamp tolerance), in Stripe's words; undefined when it holds. Stripe's check
+ * alone: constructEvent would parse the body a second time.
+ */
+function signatureProblem(body: Buffer, header: string, secret: string, toleranceSeconds: number): string | undefined {
+  try {
+    verifyHeader(body, header, secret, toleranceSeconds);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 
 /**
  * The two answers to an accepted event ({ received, duplicate }), byte for byte and
@@ -172,18 +185,13 @@ export function webhookRouter(deps: WebhookDeps): Router {
         } catch {
           throw new HttpError(400, 'request body is not JSON');
         }
-        // Stripe's check alone: constructEvent would parse the body a second time.
-        const verify = (candidate: string) => verifySignature(body, signature, candidate, deps.toleranceSeconds ?? 300);
-        try {
-          verify(secret);
-        } catch (err) {
+        const tolerance = deps.toleranceSeconds ?? 300;
+        let problem = signatureProblem(body, signature, secret, tolerance);
+        if (problem !== undefined) {
+          // Perhaps signed with a secret replaced since this process cached its own.
           const replaced = await secrets.fresher(workspaceId, secret);
-          try {
-            if (replaced === undefined) throw err;
-            verify(replaced);
-          } catch (again) {
-            throw new HttpError(400, `signature verification failed: ${(again as Error).message}`);
-          }
+          if (replaced !== undefined) problem = signatureProblem(body, signature, replaced, tolerance);
+          if (problem !== undefined) throw new HttpError(400, `signature verification failed: ${problem}`);
         }
         // Valid JSON, but no Postgres text or jsonb value (the mirror's) can hold it.
         if (NUL_ESCAPE.test(text)) throw new HttpError(400, 'event contains \\u0000, which cannot be stored');
