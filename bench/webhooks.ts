@@ -60,7 +60,7 @@ const rampSeconds = Number(values.ramp);
 const customers = Number(values.customers);
 const trials = Math.max(1, Number(values.trials));
 const secret = 'whsec_bench';
-/** The CPU priority npm start gives the worker and the Temporal dev server (scripts/start.sh). */
+/** The CPU priority npm start gives the Temporal dev server (scripts/start.sh), and the worker its plays' threads (WORKER_PLAYS_NICE's default). */
 const PLAYS_NICE = 10;
 const workspaceId = 'ws_bench';
 
@@ -303,7 +303,7 @@ async function main(): Promise<void> {
     progress(`starting Postgres, the Temporal dev server and the Stripe simulator`);
     // With fsync, as npm start runs it: an ack promises the event is on disk.
     postgres = await startThrowawayPostgres('wysera-bench-', { durable: true });
-    // At the worker's priority, as npm start runs both: the plays' side yields to the ingress.
+    // At the priority of the worker's plays' threads, as npm start runs it: the plays' side yields to the ingress and the relay.
     temporal = await startTemporalDevServer(await freePort(), undefined, { nice: PLAYS_NICE });
     // The workspace is connected to a Stripe peer, as a real one is: the plays the events
     // start read Stripe (the bench's invoices are unknown there, so each dunning ends at once).
@@ -406,10 +406,9 @@ function spawnProcess(entry: string, env: Record<string, string>): ChildProcess 
   if (interrupted()) throw new Error(`interrupted: not starting ${entry}`);
   const profiling = values.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(values.profile)] : [];
   const cmd = [process.execPath, ...profiling, '--import', 'tsx', entry];
-  // As npm start runs it: the worker at a lower CPU priority, so that on a shared host
-  // Stripe's webhooks are answered first and the relay catches up with what is left.
-  const prioritised = entry.startsWith('workers/') ? ['nice', '-n', String(PLAYS_NICE), ...cmd] : cmd;
-  const child = spawn(prioritised[0]!, prioritised.slice(1), {
+  // As npm start runs it: the worker at the API's priority; it lowers its plays' threads
+  // itself (WORKER_PLAYS_NICE, default 10) and keeps its relay thread where it is.
+  const child = spawn(cmd[0]!, cmd.slice(1), {
     cwd: path.resolve(__dirname, '..'),
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -618,7 +617,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
 
   recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server and the worker at nice ${PLAYS_NICE}; cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy`,
+    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${PLAYS_NICE}, the worker at the API's priority with its threads but the relay's at nice ${PLAYS_NICE} (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy`,
     `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; ${trials} trials, each the bare endpoint then the real ingress (after the inbox drained), each figure the median over the trials (ratio: of each trial's own ratio), by_trial rows list each trial's; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }

@@ -75,6 +75,13 @@ const envSchema = z.object({
     .int()
     .refine((n) => n === 0 || (n >= 30 && n <= 3650), 'must be 0 (keep every event) or 30 to 3650 days')
     .default(35),
+  /**
+   * How many nice values below its relay thread the worker runs everything else: the
+   * Temporal SDK's threads, which run the plays (Linux; 0 keeps one priority). The relay
+   * keeps the mirror and the analytics a second behind Stripe and costs little; the
+   * plays are bulk work that can wait, so on a shared host they take what is left.
+   */
+  WORKER_PLAYS_NICE: z.coerce.number().int().min(0).max(19).default(10),
   /** How long the relay waits between inbox polls when no notification arrives. */
   RELAY_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
   /**

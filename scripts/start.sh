@@ -46,7 +46,7 @@ done
 bash "$here/pg.sh" start "$data/postgres" "$pg_port"
 
 step "starting the Temporal dev server on 127.0.0.1:$temporal_port (UI :$ui_port)"
-# At the worker's lower CPU priority: it serves the plays, which can wait; webhooks cannot.
+# At the plays' lower CPU priority (WORKER_PLAYS_NICE): it serves them, and they can wait; webhooks cannot.
 nice -n 10 "$TEMPORAL_BIN" server start-dev --ip 127.0.0.1 --port "$temporal_port" --ui-port "$ui_port" \
   --db-filename "$data/temporal.db" --log-level warn >"$data/logs/temporal.log" 2>&1 &
 pids+=($!)
@@ -96,8 +96,9 @@ step "migrating the database"
 ./node_modules/.bin/tsx db/migrate.ts
 
 step "starting the worker (logs: $data/logs/worker.log)"
-# Lower CPU priority than the API: webhooks are answered first, the relay catches up.
-nice -n 10 ./node_modules/.bin/tsx workers/main.ts >"$data/logs/worker.log" 2>&1 &
+# At the API's priority: the worker keeps its relay there and lowers its plays' threads
+# itself (WORKER_PLAYS_NICE), so webhooks and the relay come first, the plays catch up.
+./node_modules/.bin/tsx workers/main.ts >"$data/logs/worker.log" 2>&1 &
 pids+=($!)
 step "starting the API (logs: $data/logs/api.log)"
 ./node_modules/.bin/tsx api/main.ts >"$data/logs/api.log" 2>&1 &

@@ -17,6 +17,7 @@ import { serveMetrics } from './metrics-server';
 import { startInboxRetention } from './inbox-retention';
 import { createMirrorRefetch } from './mirror-refetch';
 import { startRelayThread } from './relay-host';
+import { lowerOtherThreads } from '../platform/thread-priority';
 import { ensureSearchAttributes } from './search-attributes';
 import { untilReady } from './until-ready';
 import { createWorker } from './worker';
@@ -81,6 +82,10 @@ async function main(): Promise<void> {
     // supervisor restarts both (the worker's tasks are retried by Temporal).
     onFailure: () => process.exit(1),
   });
+  // After every thread the plays use has started: threads these start later inherit the lower priority.
+  const lowered = config.WORKER_PLAYS_NICE > 0 && relay.threadId !== undefined ? lowerOtherThreads([relay.threadId], config.WORKER_PLAYS_NICE) : undefined;
+  if (lowered !== undefined) log.info({ relayThread: relay.threadId, lowered, by: config.WORKER_PLAYS_NICE }, 'plays run below the relay');
+  else if (config.WORKER_PLAYS_NICE > 0) log.info('thread priorities are not set on this platform: the plays run at the relay\'s priority');
   // The relay's figures (its steps, its pool's waits) added to the process's own.
   const scraped = {
     contentType: metrics.registry.contentType,

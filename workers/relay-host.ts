@@ -15,6 +15,8 @@ function relayThreadPath(): string {
 const METRICS_TIMEOUT_MS = 5_000;
 
 export interface RelayThread {
+  /** The thread's kernel id (Linux; undefined elsewhere). */
+  threadId: number | undefined;
   /** The relay's metrics (prom-client JSON), to add to the process's own. */
   metrics(): Promise<MetricsJson>;
   /** Stops the relay (its pass under way finishes) and ends the thread. */
@@ -40,12 +42,12 @@ export async function startRelayThread(opts: { log: Logger; refetch: MirrorRefet
   let resolveStopped: () => void = () => undefined;
   const send = (message: ToRelay) => thread.postMessage(message);
 
-  const started = new Promise<void>((resolve, reject) => {
+  const started = new Promise<number | undefined>((resolve, reject) => {
     thread.on('message', (raw: unknown) => {
       const message = fromRelay.parse(raw);
       switch (message.kind) {
         case 'started':
-          resolve();
+          resolve(message.threadId);
           return;
         case 'metrics':
           metricsWaiting.get(message.id)?.(message.metrics);
@@ -75,9 +77,10 @@ export async function startRelayThread(opts: { log: Logger; refetch: MirrorRefet
     });
     thread.on('exit', (code) => (stopping ? resolveStopped() : fail(new Error(`the relay thread exited (code ${code})`))));
   });
-  await started;
+  const threadId = await started;
 
   return {
+    threadId,
     metrics: () =>
       new Promise<MetricsJson>((resolve, reject) => {
         const id = nextId++;

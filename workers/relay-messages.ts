@@ -42,7 +42,8 @@ export type MetricsJson = z.infer<typeof metricsJson>;
 
 /** Relay thread to main thread. */
 export const fromRelay = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('started') }),
+  // The thread's kernel id (Linux), so the main thread can leave its priority alone.
+  z.object({ kind: z.literal('started'), threadId: z.number().int().positive().optional() }),
   z.object({ kind: z.literal('metrics'), id: z.number().int(), metrics: metricsJson }),
   z.object({ kind: z.literal('stopped') }),
   z.object({ kind: z.literal('refetch'), id: z.number().int(), what: z.enum(REFETCH_KINDS), workspaceId: z.string(), objectId: z.string() }),

@@ -6,6 +6,7 @@ import { createDb } from '../db/knex';
 import { loadConfig } from '../platform/config';
 import { createLogger } from '../platform/logger';
 import { createMetrics, observePoolWaits } from '../platform/metrics';
+import { currentThreadId } from '../platform/thread-priority';
 import { refetchThrough, toRelay, type FromRelay } from './relay-messages';
 import { InboxRelay } from './relay';
 import { untilReady } from './until-ready';
@@ -88,7 +89,8 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
     }
   });
   relay.start();
-  send({ kind: 'started' });
+  const threadId = currentThreadId();
+  send({ kind: 'started', ...(threadId !== undefined ? { threadId } : {}) });
 }
 
 if (!parentPort) throw new Error('workers/relay-thread.ts runs as a worker thread of the worker process (workers/relay-host.ts)');

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,7 +119,7 @@ describe('relay survives its worker being killed', () => {
   const taskQueue = uniqueTaskQueue('kill');
 
   /** A real worker process, as an operator runs it. */
-  function startWorkerProcess(metricsPort = 0, extraEnv: Record<string, string> = {}): ChildProcess {
+  function startWorkerProcess(metricsPort = 0, extraEnv: Record<string, string> = {}, stdout: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
     // One process (node with tsx's loader), so SIGKILL really kills the worker.
     const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
       cwd: path.resolve(__dirname, '../..'),
@@ -134,7 +134,7 @@ describe('relay survives its worker being killed', () => {
         LOG_LEVEL: 'warn',
         ...extraEnv,
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', stdout, 'inherit'],
     });
     workers.push(child);
     return child;
@@ -194,6 +194,39 @@ describe('relay survives its worker being killed', () => {
     const sdkFigure = (name: string) => [...sdkMetrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
     expect(sdkFigure('temporal_sticky_cache_size')).toBeLessThanOrEqual(2);
     expect(sdkFigure('temporal_sticky_cache_total_forced_eviction')).toBeGreaterThan(0);
+  });
+
+  // Per-thread priorities are a Linux feature; elsewhere the worker logs that it runs at one.
+  it.runIf(process.platform === 'linux')('keeps its relay thread at its own priority and runs every other thread (the plays) below it', async () => {
+    const worker = startWorkerProcess(0, { LOG_LEVEL: 'info', WORKER_PLAYS_NICE: '7' }, 'pipe');
+    const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+    const logged = await new Promise<{ relayThread: number; lowered: number; by: number }>((resolve, reject) => {
+      let out = '';
+      worker.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8');
+        const line = out.split('\n').find((l) => l.includes('"plays run below the relay"'));
+        if (line) resolve(JSON.parse(line) as { relayThread: number; lowered: number; by: number });
+      });
+      worker.once('exit', (code) => reject(new Error(`the worker exited (${code}) before saying how it set its threads`)));
+    });
+    // The worker inherits this process's priority; its relay keeps it.
+    const base = os.getPriority();
+    const threads = readdirSync(`/proc/${worker.pid}/task`).map(Number);
+    expect(logged.by).toBe(7);
+    expect(threads).toContain(logged.relayThread);
+    expect(logged.lowered).toBeGreaterThan(5);
+    expect(os.getPriority(logged.relayThread)).toBe(base);
+    // The main thread (the SDK's, which runs the activities), the workflow threads, the SDK core's.
+    expect(os.getPriority(worker.pid)).toBe(Math.min(19, base + 7));
+    for (const tid of threads.filter((t) => t !== logged.relayThread)) expect(os.getPriority(tid)).toBe(Math.min(19, base + 7));
+    // Both sides still work: an event a play acts on goes through the relay into its workflow.
+    const e = eventFor('cus_k6', 'customer.subscription.deleted');
+    expect((await postEvent(api, ws, e.body)).status).toBe(200);
+    await eventually(() => database.db('webhook_inbox').where({ event_id: e.id }).first<{ status: string }>(), (row) => row?.status === 'processed', 60_000);
+    const events = await client.workflow.getHandle(customerWorkflowId(ws, 'cus_k6')).query(recentEventsQuery);
+    expect(events.map((r) => r.eventId)).toEqual([e.id]);
+    worker.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   it('stops on SIGTERM with its relay thread, and exits 0', async () => {

@@ -36,6 +36,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...valid, INBOX_RETENTION_DAYS: '7' })).toThrow(/INBOX_RETENTION_DAYS must be 0 \(keep every event\) or 30 to 3650 days/);
   });
 
+  it('runs the plays 10 nice values below the relay by default, 0 to 19 allowed', () => {
+    expect(loadConfig(valid).WORKER_PLAYS_NICE).toBe(10);
+    expect(loadConfig({ ...valid, WORKER_PLAYS_NICE: '0' }).WORKER_PLAYS_NICE).toBe(0);
+    expect(() => loadConfig({ ...valid, WORKER_PLAYS_NICE: '20' })).toThrow(/WORKER_PLAYS_NICE/);
+    expect(() => loadConfig({ ...valid, WORKER_PLAYS_NICE: '-1' })).toThrow(/WORKER_PLAYS_NICE/);
+  });
+
   it('explains a malformed encryption key', () => {
     expect(() => loadConfig({ ...valid, WYSERA_ENCRYPTION_KEYS: 'k1:c2hvcnQ=' })).toThrow(/WYSERA_ENCRYPTION_KEYS key "k1" must be 32 bytes/);
   });
