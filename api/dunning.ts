@@ -85,11 +85,12 @@ function checkTemplate(t: EmailTemplate): void {
   }
 }
 
-const stripeError = (err: unknown): never => {
+/** A Stripe read's failure for `workspaceId` as the answer to give. */
+const stripeError = (workspaceId: string) => (err: unknown): never => {
   if (err instanceof StripeUnavailableError) throw new HttpError(503, `${err.message}; try again shortly`);
   if (err instanceof StripeNotFoundError) throw new HttpError(404, err.message);
   // The caller is authenticated to the workspace, so it exists: only the key can be missing.
-  if (err instanceof StripeKeyMissingError) throw new HttpError(409, `the workspace has no Stripe key yet: an owner connects one with PUT /workspaces/:workspaceId/stripe-key`);
+  if (err instanceof StripeKeyMissingError) throw new HttpError(409, `the workspace has no Stripe key yet: an owner connects one with PUT /workspaces/${workspaceId}/stripe-key`);
   if (err instanceof Stripe.errors.StripeError && err.statusCode && err.statusCode < 500) throw new HttpError(409, `Stripe refused: ${err.message}`);
   throw err;
 };
@@ -208,7 +209,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const invoiceId = body.invoiceId ?? (await latestInvoiceOf(deps.db, auth.workspaceId, body.customerId));
     if (!invoiceId) throw new HttpError(404, `no invoice of customer ${body.customerId} is known; pass invoiceId`);
     const index = DUNNING_TONES.indexOf(body.templateKey);
-    const built = await buildDunningFacts({ db: deps.db, stripe: stripe(), ...(deps.usage ? { usage: deps.usage } : {}) }, { workspaceId: auth.workspaceId, customerId: body.customerId, invoiceId }, { index, tone: body.templateKey }, DUNNING_TONES.length).catch(stripeError);
+    const built = await buildDunningFacts({ db: deps.db, stripe: stripe(), ...(deps.usage ? { usage: deps.usage } : {}) }, { workspaceId: auth.workspaceId, customerId: body.customerId, invoiceId }, { index, tone: body.templateKey }, DUNNING_TONES.length).catch(stripeError(auth.workspaceId));
     if (!built) throw new HttpError(404, `Stripe has no invoice ${invoiceId}`);
     const overrides = await listTemplateOverrides(deps.db, auth.workspaceId, body.play);
     const template = body.template ?? overrides[body.templateKey] ?? DEFAULT_DUNNING_TEMPLATES[body.templateKey];
@@ -226,9 +227,9 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const auth = authOf(res);
     const invoiceId = parseOr400(z.string().regex(/^in_[A-Za-z0-9_]+$/, 'a Stripe invoice id (in_...)'), req.params.invoiceId, 'invoiceId');
     const reader = stripe();
-    const before = await reader.invoice(auth.workspaceId, invoiceId).catch(stripeError);
+    const before = await reader.invoice(auth.workspaceId, invoiceId).catch(stripeError(auth.workspaceId));
     if (!before) throw new HttpError(404, `Stripe has no invoice ${invoiceId}`);
-    const after = await reader.payOutOfBand(auth.workspaceId, invoiceId).catch(stripeError);
+    const after = await reader.payOutOfBand(auth.workspaceId, invoiceId).catch(stripeError(auth.workspaceId));
     await appendAudit(deps.db, {
       workspaceId: auth.workspaceId,
       actor: auth.actor,
