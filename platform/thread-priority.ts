@@ -58,4 +58,3 @@ export function lowerOtherThreads(keep: readonly number[], steps: number): numbe
   }
   return lowered;
 }
-
