@@ -9,7 +9,9 @@ export interface InboxRetentionOptions {
   metrics?: Metrics;
   /** Events the relay finished with longer ago than this are deleted. */
   retentionDays: number;
-  /** Between runs; the first starts at once. */
+  /** Before the first run (default 5 minutes): a worker just started, perhaps after an outage, gives its relay the database first. */
+  firstRunAfterMs?: number;
+  /** Between runs (default an hour). */
   everyMs?: number;
   /** Events deleted per statement. */
   batch?: number;
@@ -21,12 +23,12 @@ const PROGRESS_EVERY_MS = 10_000;
 
 /**
  * Keeps the inbox to its retention period: deletes finished events older than
- * `retentionDays` now and then every `everyMs` (an hour by default). A run that fails
+ * `retentionDays` `firstRunAfterMs` after the start, then every `everyMs`. A run that fails
  * (Postgres away) is logged and tried again at the next. Several workers may run it at
  * once: a delete of what another already deleted deletes nothing.
  */
 export function startInboxRetention(opts: InboxRetentionOptions): { stop(): Promise<void> } {
-  const { db, log, metrics, retentionDays, everyMs = 3_600_000, batch } = opts;
+  const { db, log, metrics, retentionDays, firstRunAfterMs = 300_000, everyMs = 3_600_000, batch } = opts;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
@@ -60,7 +62,7 @@ export function startInboxRetention(opts: InboxRetentionOptions): { stop(): Prom
       });
     }, delayMs);
   };
-  schedule(0);
+  schedule(firstRunAfterMs);
 
   return {
     async stop() {

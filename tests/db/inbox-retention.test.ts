@@ -72,12 +72,27 @@ describe('inbox retention', () => {
     expect((await insertInboxEvent(db, { workspaceId: ws, eventId: 'evt_resent', type: 'customer.subscription.updated', customerId: 'cus_1', objectId: 'sub_1', stripeCreated: new Date(), livemode: false, payload: {} })).stored).toBe(true);
   });
 
-  it('runs at start and then periodically, counts what it deleted, logs it, and stops', async () => {
+  it('waits before its first run, and a stop meanwhile ends it without one', async () => {
+    await event('evt_later', 50, 'processed');
+    const early = startInboxRetention({ db, log: pino({ level: 'silent' }), retentionDays: 35, firstRunAfterMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    await early.stop();
+    expect(await kept()).toEqual(['evt_later']);
+    const soon = startInboxRetention({ db, log: pino({ level: 'silent' }), retentionDays: 35, firstRunAfterMs: 500 });
+    try {
+      expect(await kept()).toEqual(['evt_later']);
+      await expect.poll(kept, { timeout: 5000 }).toEqual([]);
+    } finally {
+      await soon.stop();
+    }
+  });
+
+  it('runs after its first delay and then periodically, counts what it deleted, logs it, and stops', async () => {
     await event('evt_a', 50, 'processed');
     const lines: string[] = [];
     const log = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) }));
     const metrics = createMetrics();
-    const retention = startInboxRetention({ db, log, metrics, retentionDays: 35, everyMs: 100 });
+    const retention = startInboxRetention({ db, log, metrics, retentionDays: 35, firstRunAfterMs: 0, everyMs: 100 });
     try {
       await expect.poll(kept, { timeout: 5000 }).toEqual([]);
       // Between runs: an event that became old meanwhile goes at the next run.
