@@ -60,8 +60,13 @@ const rampSeconds = Number(values.ramp);
 const customers = Number(values.customers);
 const trials = Math.max(1, Number(values.trials));
 const secret = 'whsec_bench';
-/** The CPU priority npm start gives the Temporal dev server (scripts/start.sh), and the worker its plays' threads (WORKER_PLAYS_NICE's default). */
+/** The CPU priority the worker gives its plays' threads (WORKER_PLAYS_NICE's default). */
 const PLAYS_NICE = 10;
+/**
+ * The CPU priority npm start gives the Temporal dev server (scripts/start.sh): below the
+ * API's, above the plays', since the relay's signals wait on it.
+ */
+const TEMPORAL_NICE = 5;
 const workspaceId = 'ws_bench';
 
 const progress = (msg: string) => console.error(`[bench webhooks] ${msg}`);
@@ -303,8 +308,8 @@ async function main(): Promise<void> {
     progress(`starting Postgres, the Temporal dev server and the Stripe simulator`);
     // With fsync, as npm start runs it: an ack promises the event is on disk.
     postgres = await startThrowawayPostgres('wysera-bench-', { durable: true });
-    // At the priority of the worker's plays' threads, as npm start runs it: the plays' side yields to the ingress and the relay.
-    temporal = await startTemporalDevServer(await freePort(), undefined, { nice: PLAYS_NICE });
+    // As npm start runs it: it yields to the ingress, and the relay's signals to it do not wait behind the plays.
+    temporal = await startTemporalDevServer(await freePort(), undefined, { nice: TEMPORAL_NICE });
     // The workspace is connected to a Stripe peer, as a real one is: the plays the events
     // start read Stripe (the bench's invoices are unknown there, so each dunning ends at once).
     sim = await startSimulator({ seed: 'bench-webhooks', customers: 5, months: 1, port: 0 });
@@ -617,7 +622,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
 
   recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${PLAYS_NICE}, the worker at the API's priority with its threads but the relay's at nice ${PLAYS_NICE} (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy`,
+    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority with its threads but the relay's at nice ${PLAYS_NICE} (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy`,
     `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; ${trials} trials, each the bare endpoint then the real ingress (after the inbox drained), each figure the median over the trials (ratio: of each trial's own ratio), by_trial rows list each trial's; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }

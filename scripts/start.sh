@@ -46,8 +46,9 @@ done
 bash "$here/pg.sh" start "$data/postgres" "$pg_port"
 
 step "starting the Temporal dev server on 127.0.0.1:$temporal_port (UI :$ui_port)"
-# At the plays' lower CPU priority (WORKER_PLAYS_NICE): it serves them, and they can wait; webhooks cannot.
-nice -n 10 "$TEMPORAL_BIN" server start-dev --ip 127.0.0.1 --port "$temporal_port" --ui-port "$ui_port" \
+# Below the API (webhooks cannot wait) and above the worker's plays (WORKER_PLAYS_NICE):
+# the relay's signals wait on it, the plays' own work can (see BENCHMARKS.md).
+nice -n 5 "$TEMPORAL_BIN" server start-dev --ip 127.0.0.1 --port "$temporal_port" --ui-port "$ui_port" \
   --db-filename "$data/temporal.db" --log-level warn >"$data/logs/temporal.log" 2>&1 &
 pids+=($!)
 wait_for_port "$temporal_port" "Temporal" "${pids[-1]}"
