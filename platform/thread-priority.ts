@@ -36,7 +36,7 @@ const LOWEST = 19;
  * Lowers every thread of this process except `keep` by `steps` nice values (never past
  * 19), the calling thread included unless kept, so threads those start later begin
  * lowered too. Lowering needs no privilege. A thread that ends meanwhile is skipped.
- * @returns how many threads were lowered, or undefined where this cannot be done per
+ * @returns how many threads were lowered (one already at 19 is not), or undefined where this cannot be done per
  * thread (not Linux): then nothing is changed.
  */
 export function lowerOtherThreads(keep: readonly number[], steps: number): number | undefined {
@@ -49,7 +49,8 @@ export function lowerOtherThreads(keep: readonly number[], steps: number): numbe
     try {
       const nice = getPriority(tid);
       const target = Math.min(LOWEST, nice + steps);
-      if (target !== nice) setPriority(tid, target);
+      if (target === nice) continue;
+      setPriority(tid, target);
       lowered++;
     } catch (err) {
       // The thread ended between the listing and now.
