@@ -1,3 +1,4 @@
+import { PassPicker } from '../domain/relay-pass';
 import { runPrepared, type Db, type PreparedStatement } from './knex';
 
 /** Postgres channel the ingress notifies on, so the relay wakes without polling. */
@@ -94,50 +95,58 @@ const PENDING_COLUMNS = ['seq', 'workspace_id', 'event_id', 'type', 'customer_id
 
 /**
  * The oldest pending events that can go now, in arrival order, together with every
- * other pending event of the same customers (up to `limit` rows in all): a customer
+ * other pending event of the same customers (up to `limit` events in all): a customer
  * with a backlog is then delivered in one go, however far apart its events arrived.
  * Each customer's events are a prefix of its pending events, so its order holds.
  * Events without a customer come only from the head.
  *
- * The head leaves out customers that cannot go now, so they never crowd out the
- * others: those whose earliest pending event waits for a retry (a deferred event holds
- * back the customer's later ones), and the `busy` ones (keys `<workspace>/<customer>`,
- * the relay's signals under way).
+ * The head (at most `heads` customers, domain/relay-pass.ts) leaves out customers that
+ * cannot go now, so they never crowd out the others: those whose earliest pending
+ * event waits for a retry (a deferred event holds back the customer's later ones), and
+ * the `busy` ones (keys `<workspace>/<customer>`, the relay's passes and signals under
+ * way).
  */
-export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 5, busy: readonly string[] = []): Promise<InboxEvent[]> {
+export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 5, busy: readonly string[] = [], maxWalk = limit * 20): Promise<InboxEvent[]> {
   /*
-   * Shaped so that no plan can compare each pending event with every other one.
-   * Autovacuum analyzes the inbox when it has just drained, so the planner expects no
-   * pending event at all; correlated lookups (per head, the customer's deferred events;
-   * per customer, its other events) then walk every pending event for each head
-   * (tests/db/inbox-read-plan.test.ts). So the pending events are read once, and a
-   * window over them says from which event each customer is held back; the busy
-   * customers are a hashed NOT IN; the heads' customers reach the last scan as arrays
-   * computed once. The worst plan reads and sorts each pending event once.
+   * A pass costs the events it looks at, never the whole backlog: a relay catching up
+   * after an outage reads a pass about as cheaply as one at the head of a short queue
+   * (bench/inbox-read.ts). The walk reads pending events in arrival order, a few
+   * columns each, until the pass has `limit` events, the queue ends, or it has looked
+   * at `maxWalk` past its first event (the taken customers' events further on then go
+   * in a later pass, still in order). Both statements have one good plan whatever the
+   * statistics say: after autovacuum analyzes a drained inbox the planner believes
+   * nothing is pending, and any shape that lets it choose between the pending indexes
+   * can make it filter the whole backlog once per customer
+   * (tests/db/inbox-read-plan.test.ts). So the walk is `order by seq limit n` on the
+   * pending index, and the payloads come by primary key from a fenced lookup that no
+   * partial index can serve.
    */
+  const picker = new PassPicker(heads, limit, new Set(busy));
+  let after = 0;
+  let walked = 0;
+  // Where the pass took its first event: the walk goes on as far as it must to find
+  // one (a held-back or busy customer's backlog ahead never starves those behind it),
+  // then at most `maxWalk` further.
+  let firstTakenAt: number | undefined;
+  let exhausted = false;
+  while (!picker.full && !exhausted && (firstTakenAt === undefined || walked - firstTakenAt < maxWalk)) {
+    const chunk = walked === 0 ? limit : limit * 4;
+    const { rows } = await db.raw<{ rows: { seq: number; workspace_id: string; customer_id: string | null; due: boolean }[] }>(
+      `select seq, workspace_id, customer_id, next_attempt_at <= now() as due
+         from webhook_inbox where status = 'pending' and seq > ? order by seq limit ?`,
+      [after, chunk],
+    );
+    for (const r of rows) picker.offer({ seq: r.seq, workspaceId: r.workspace_id, customerId: r.customer_id, due: r.due });
+    if (firstTakenAt === undefined && picker.seqs.length > 0) firstTakenAt = walked;
+    walked += rows.length;
+    exhausted = rows.length < chunk;
+    if (rows.length > 0) after = rows[rows.length - 1]!.seq;
+  }
+  if (picker.seqs.length === 0) return [];
   const { rows } = await db.raw<{ rows: InboxRow[] }>(
-    `with pending as materialized (
-       select seq, workspace_id, customer_id, next_attempt_at,
-              min(case when next_attempt_at > now() then seq end) over (partition by workspace_id, customer_id) as held_from
-         from webhook_inbox
-        where status = 'pending'
-     ), head as materialized (
-       select seq, workspace_id, customer_id from pending
-        where next_attempt_at <= now()
-          and (workspace_id || '/' || coalesce(customer_id, '')) not in (select unnest(?::text[]))
-          and (customer_id is null or held_from is null or seq < held_from)
-        order by seq limit ?
-     )
-     select ${PENDING_COLUMNS.join(', ')} from webhook_inbox
-      where status = 'pending'
-        and (seq = any(array(select seq from head where customer_id is null))
-          or (workspace_id = any(array(select distinct workspace_id from head where customer_id is not null))
-              and customer_id = any(array(select distinct customer_id from head where customer_id is not null))
-              -- Workspace ids hold no '/' (api/webhooks.ts), so the key names one customer.
-              and (workspace_id || '/' || customer_id) = any(array(select workspace_id || '/' || customer_id from head where customer_id is not null))))
-      order by seq
-      limit ?`,
-    [[...busy], heads, limit],
+    `with taken as materialized (select ${PENDING_COLUMNS.join(', ')}, status from webhook_inbox where seq = any(?::bigint[]))
+     select ${PENDING_COLUMNS.join(', ')} from taken where status = 'pending' order by seq`,
+    [picker.seqs],
   );
   return rows.map((r) => ({
     seq: r.seq,

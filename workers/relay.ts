@@ -6,6 +6,7 @@ import { recomputeCustomers } from '../activities/analytics';
 import { applyEventsToMirror } from './mirror-events';
 import type { MirrorRefetch } from './mirror-refetch';
 import { groupBy } from '../domain/group-by';
+import { customerKey } from '../domain/relay-pass';
 import { createBatcher } from '../platform/batcher';
 import { createLimiter } from '../platform/limiter';
 import { playInterest } from '../domain/play-routing';
@@ -76,7 +77,7 @@ interface LoudStream {
 }
 
 /** A customer's key, as pendingInboxEvents takes its `busy` ones. */
-const streamKey = (e: InboxEvent) => `${e.workspaceId}/${e.customerId ?? ''}`;
+const streamKey = (e: InboxEvent) => customerKey(e.workspaceId, e.customerId);
 
 interface StreamFailure {
   /** One customer's due events, in inbox order. */

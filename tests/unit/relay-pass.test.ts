@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { customerKey, PassPicker, type PendingMark } from '../../domain/relay-pass';
+
+/**
+ * Pending events in arrival order (seq 1..) from a line of tokens: `1` is an event of
+ * cus_1 that is due, `1?` one that waits for a retry, `-` and `-?` events without a customer.
+ */
+const walk = (line: string, workspaceId = 'ws_a'): PendingMark[] =>
+  line.split(' ').map((token, i) => ({
+    seq: i + 1,
+    workspaceId,
+    customerId: token.startsWith('-') ? null : `cus_${token.replace('?', '')}`,
+    due: !token.endsWith('?'),
+  }));
+
+function pick(events: PendingMark[], heads: number, limit: number, busy: string[] = []): PassPicker {
+  const picker = new PassPicker(heads, limit, new Set(busy));
+  for (const e of events) picker.offer(e);
+  return picker;
+}
+
+describe('PassPicker: which walked events a relay pass takes', () => {
+  it('takes each customer from its earliest pending event, with its later events, in arrival order', () => {
+    const picker = pick(walk('1 2 1 2'), 10, 100);
+    expect(picker.seqs).toEqual([1, 2, 3, 4]);
+    expect([...picker.taken.keys()]).toEqual(['ws_a/cus_1', 'ws_a/cus_2']);
+  });
+
+  it('holds back a customer whose earliest pending event waits for a retry, with all its later events, due or not', () => {
+    const picker = pick(walk('1? 2 1 1'), 10, 100);
+    expect(picker.seqs).toEqual([2]);
+    expect([...picker.taken.keys()]).toEqual(['ws_a/cus_2']);
+  });
+
+  it('keeps a taken customer’s later events even when one is not due (the relay cuts the stream there)', () => {
+    expect(pick(walk('1 1? 1'), 10, 100).seqs).toEqual([1, 2, 3]);
+  });
+
+  it('leaves out busy customers entirely, events without a customer included', () => {
+    const picker = pick(walk('1 - 2 1'), 10, 100, [customerKey('ws_a', 'cus_1'), customerKey('ws_a', null)]);
+    expect(picker.seqs).toEqual([3]);
+  });
+
+  it('takes due events without a customer as their workspace’s one stream; a deferred one holds back nothing', () => {
+    const picker = pick(walk('-? - 1 -'), 2, 100);
+    expect(picker.seqs).toEqual([2, 3, 4]);
+    expect([...picker.taken.keys()]).toEqual(['ws_a/', 'ws_a/cus_1']);
+  });
+
+  it('takes at most `heads` customers; customers met after that stay, their later events too', () => {
+    const picker = pick(walk('1 2 3 2 3 1'), 2, 100);
+    expect(picker.seqs).toEqual([1, 2, 4, 6]);
+    expect(picker.full).toBe(false);
+  });
+
+  it('stops at `limit` events: each taken customer keeps a prefix of its events', () => {
+    const picker = pick(walk('1 2 1 2 1'), 10, 3);
+    expect(picker.seqs).toEqual([1, 2, 3]);
+    expect(picker.full).toBe(true);
+  });
+
+  it('tells customers of different workspaces apart', () => {
+    const events = [...walk('1', 'ws_a'), ...walk('1', 'ws_b').map((e) => ({ ...e, seq: 2 }))];
+    const picker = pick(events, 10, 100, [customerKey('ws_a', 'cus_1')]);
+    expect(picker.seqs).toEqual([2]);
+    expect([...picker.taken.keys()]).toEqual(['ws_b/cus_1']);
+  });
+});
