@@ -20,6 +20,7 @@ import { draftsRouter } from './drafts';
 import { playsRouter } from './dunning';
 import { redactionRouter, redactResponses } from './redaction';
 import { membersRouter } from './members';
+import { webhookEventsRouter } from './webhook-events';
 import { loginRouter, sessionRouter } from './sessions';
 
 export interface AppDeps {
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(redactResponses({ db: deps.db }));
   app.use(sessionRouter(sessions));
   app.use(accessRouter({ db: deps.db }));
+  app.use(webhookEventsRouter({ db: deps.db }));
   app.use(membersRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(redactionRouter({ db: deps.db }));
   app.use(metricsRouter({ db: deps.db }));

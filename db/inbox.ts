@@ -221,14 +221,101 @@ export async function pruneInbox(db: Db, cutoff: Date, batch = 5_000, onBatch?: 
   }
 }
 
-/** How many events wait for the relay, and how long the oldest has waited. */
-export async function inboxBacklog(db: Db): Promise<{ pending: number; oldestPendingSeconds: number }> {
-  const { rows } = await db.raw<{ rows: { pending: number; oldest: number }[] }>(
-    `select count(*)::int as pending, coalesce(extract(epoch from now() - min(received_at)), 0)::float8 as oldest
+/** A pending event whose delivery has failed at least once, as an owner sees it (no payload). */
+export interface FailingInboxEvent {
+  seq: number;
+  eventId: string;
+  type: string;
+  customerId: string | null;
+  objectId: string | null;
+  attempts: number;
+  lastError: string | null;
+  nextAttemptAt: Date;
+  receivedAt: Date;
+}
+
+const FAILING_COLUMNS = ['seq', 'event_id', 'type', 'customer_id', 'object_id', 'attempts', 'last_error', 'next_attempt_at', 'received_at'];
+
+interface FailingRow {
+  seq: number;
+  event_id: string;
+  type: string;
+  customer_id: string | null;
+  object_id: string | null;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: Date;
+  received_at: Date;
+}
+
+const toFailing = (r: FailingRow): FailingInboxEvent => ({
+  seq: r.seq,
+  eventId: r.event_id,
+  type: r.type,
+  customerId: r.customer_id,
+  objectId: r.object_id,
+  attempts: r.attempts,
+  lastError: r.last_error,
+  nextAttemptAt: r.next_attempt_at,
+  receivedAt: r.received_at,
+});
+
+/**
+ * A workspace's pending events whose delivery has failed at least once, oldest first,
+ * after `afterSeq`. The relay retries each (every minute at most) and holds back the
+ * customer's later events meanwhile, so one that can never go stops its customer.
+ */
+export async function failingInboxEvents(db: Db, workspaceId: string, page: { limit: number; afterSeq?: number | undefined }): Promise<FailingInboxEvent[]> {
+  const { rows } = await db.raw<{ rows: FailingRow[] }>(
+    `select ${FAILING_COLUMNS.join(', ')} from webhook_inbox
+      where workspace_id = ? and status = 'pending' and attempts > 0 and seq > ?
+      order by seq limit ?`,
+    [workspaceId, page.afterSeq ?? 0, page.limit],
+  );
+  return rows.map(toFailing);
+}
+
+/**
+ * Gives up on a failing event: marks it ignored (its error kept), so its customer's
+ * later events go on, and wakes the relay for them. Only a pending event whose
+ * delivery has failed can be given up on.
+ * @returns the event as it was, or why not: `missing` (no such event in the
+ *   workspace), `not_failing` (delivered, ignored, or not yet tried).
+ */
+export async function ignoreFailingInboxEvent(db: Db, workspaceId: string, eventId: string): Promise<FailingInboxEvent | 'missing' | 'not_failing'> {
+  const { rows } = await db.raw<{ rows: FailingRow[] }>(
+    `with ignored as (
+       update webhook_inbox set status = 'ignored', processed_at = now()
+        where workspace_id = ? and event_id = ? and status = 'pending' and attempts > 0
+        returning ${FAILING_COLUMNS.join(', ')}
+     )
+     select ignored.*, pg_notify(?, '') from ignored`,
+    [workspaceId, eventId, INBOX_CHANNEL],
+  );
+  if (rows[0]) return toFailing(rows[0]);
+  const found = await db.raw<{ rows: unknown[] }>(`select 1 from webhook_inbox where workspace_id = ? and event_id = ?`, [workspaceId, eventId]);
+  return found.rows.length > 0 ? 'not_failing' : 'missing';
+}
+
+/**
+ * How many events wait for the relay, how long the oldest has waited, and how many of
+ * them have failed at least once (failingInboxEvents).
+ */
+export async function inboxBacklog(db: Db): Promise<InboxBacklog> {
+  const { rows } = await db.raw<{ rows: { pending: number; oldest: number; failing: number }[] }>(
+    `select count(*)::int as pending, coalesce(extract(epoch from now() - min(received_at)), 0)::float8 as oldest,
+            (count(*) filter (where attempts > 0))::int as failing
        from webhook_inbox where status = 'pending'`,
   );
   const row = rows[0];
-  return { pending: Number(row?.pending ?? 0), oldestPendingSeconds: Number(row?.oldest ?? 0) };
+  return { pending: Number(row?.pending ?? 0), oldestPendingSeconds: Number(row?.oldest ?? 0), failing: Number(row?.failing ?? 0) };
+}
+
+export interface InboxBacklog {
+  pending: number;
+  oldestPendingSeconds: number;
+  /** Pending events whose delivery has failed at least once. */
+  failing: number;
 }
 
 export async function inboxCounts(db: Db, workspaceId?: string): Promise<Record<InboxStatus, number>> {

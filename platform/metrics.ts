@@ -73,30 +73,39 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
   };
 }
 
+/** What registerInboxGauges reads from the inbox at each scrape (db/inbox.ts inboxBacklog). */
+interface InboxBacklogSample {
+  pending: number;
+  oldestPendingSeconds: number;
+  failing: number;
+}
+
 /**
- * Gauges read from the inbox at scrape time: how many events wait, and how long the
- * oldest has waited. A growing age means the relay is stuck or Temporal is down.
+ * Gauges read from the inbox at scrape time: how many events wait, how long the
+ * oldest has waited, and how many of them have failed. A growing age means the relay
+ * is stuck or Temporal is down; failing events that stay are ones that cannot go (each
+ * holds back its customer's later events until it goes or an owner gives up on it).
  */
-export function registerInboxGauges(metrics: Metrics, read: () => Promise<{ pending: number; oldestPendingSeconds: number }>): void {
-  let last: Promise<{ pending: number; oldestPendingSeconds: number }> | undefined;
-  // Both gauges are collected in one scrape: share one query.
+export function registerInboxGauges(metrics: Metrics, read: () => Promise<InboxBacklogSample>): void {
+  let last: Promise<InboxBacklogSample> | undefined;
+  // The gauges are collected in one scrape: share one query.
   const sample = () => (last ??= read().finally(() => setTimeout(() => (last = undefined), 100)));
-  new Gauge({
-    name: 'wysera_inbox_pending',
-    help: 'Inbox events not yet delivered',
-    registers: [metrics.registry],
-    async collect() {
-      this.set((await sample()).pending);
-    },
-  });
-  new Gauge({
-    name: 'wysera_inbox_oldest_pending_seconds',
-    help: 'Age of the oldest undelivered inbox event (0 when none)',
-    registers: [metrics.registry],
-    async collect() {
-      this.set((await sample()).oldestPendingSeconds);
-    },
-  });
+  const gauge = (name: string, help: string, pick: (s: InboxBacklogSample) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [metrics.registry],
+      async collect() {
+        this.set(pick(await sample()));
+      },
+    });
+  gauge('wysera_inbox_pending', 'Inbox events not yet delivered', (s) => s.pending);
+  gauge('wysera_inbox_oldest_pending_seconds', 'Age of the oldest undelivered inbox event (0 when none)', (s) => s.oldestPendingSeconds);
+  gauge(
+    'wysera_inbox_failing',
+    'Undelivered inbox events whose delivery failed at least once; each holds back its customer (GET /workspaces/:workspaceId/webhook-events/failing)',
+    (s) => s.failing,
+  );
 }
 
 /**

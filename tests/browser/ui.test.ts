@@ -6,6 +6,7 @@ import { recomputeWorkspace } from '../../activities/analytics';
 import { upsertExchangeRates } from '../../db/analytics';
 import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
 import { createDraftOnce, findDraft, type Draft } from '../../db/drafts';
+import { deferInboxEvent, insertInboxEvent } from '../../db/inbox';
 import { findMember, insertMember } from '../../db/members';
 import { getPlaySettings } from '../../db/play-settings';
 import { storeRedactionSetting } from '../../db/redaction';
@@ -386,6 +387,39 @@ describe('web UI in a browser', () => {
 
     const ownerRow = await database.db('workspace_members').where({ workspace_id: WS, role: 'owner' }).count<{ count: string }[]>({ count: '*' });
     expect(Number(ownerRow[0]!.count)).toBe(1);
+  });
+
+  it('shows an owner the webhook events Wysera cannot deliver, and gives up on one with a reason', async () => {
+    // An event whose delivery failed twice (as the relay records it), and its customer's next one held back behind it.
+    const stored = async (eventId: string) => {
+      await insertInboxEvent(database.db, { workspaceId: WS, eventId, type: 'customer.subscription.updated', customerId: 'cus_ui_stuck', objectId: 'sub_ui_stuck', stripeCreated: new Date(), livemode: false, payload: { id: eventId } });
+      return (await database.db('webhook_inbox').where({ event_id: eventId }).first<{ seq: number }>('seq')).seq;
+    };
+    const stuck = await stored('evt_ui_stuck');
+    await stored('evt_ui_after');
+    for (let i = 0; i < 2; i++) await deferInboxEvent(database.db, stuck, 'mirror: subscription sub_ui_stuck has no list of items', 60_000);
+
+    const owner = await loggedIn('owner');
+    await owner.page.click('a[data-page=webhooks]');
+    const listed = await contentText(owner.page);
+    expect(listed).toContain('evt_ui_stuck');
+    expect(listed).toContain('mirror: subscription sub_ui_stuck has no list of items');
+    expect(listed).not.toContain('evt_ui_after');
+    expect(await owner.page.innerText('tr[data-event=evt_ui_stuck] td:nth-child(4)')).toBe('2');
+    await shot(owner.page, 'owner-webhooks-failing');
+    await owner.page.fill('tr[data-event=evt_ui_stuck] input[name=reason]', 'subscription deleted in Stripe');
+    await owner.page.click('tr[data-event=evt_ui_stuck] button:has-text("Give up")');
+    await owner.page.waitForSelector('.feedback .success');
+    expect(await owner.page.innerText('.feedback .success')).toBe("Gave up on evt_ui_stuck: cus_ui_stuck's later events go on.");
+    expect(await contentText(owner.page)).toContain('Every event Stripe sent has been delivered or is on its way.');
+    expect((await database.db('webhook_inbox').where({ event_id: 'evt_ui_stuck' }).first<{ status: string }>('status')).status).toBe('ignored');
+    await owner.context.close();
+
+    const finance = await loggedIn('finance');
+    expect(await finance.page.locator('a[data-page=webhooks]').count()).toBe(0);
+    await finance.page.goto(`${api.url}/w/${WS}/webhooks`);
+    expect(await contentText(finance.page)).toContain('Only owners see the webhook events Wysera cannot deliver; your role is finance.');
+    await finance.context.close();
   });
 
   it('shows finance no Members link, and the refusal at its address', async () => {

@@ -57,6 +57,8 @@ const EXPECTED: Record<string, Access> = {
   'GET /workspaces/:workspaceId/tokens': 'owner',
   'DELETE /workspaces/:workspaceId/tokens/:tokenId': 'owner',
   'GET /workspaces/:workspaceId/audit': 'finance',
+  'GET /workspaces/:workspaceId/webhook-events/failing': 'owner',
+  'POST /workspaces/:workspaceId/webhook-events/:eventId/ignore': 'owner',
   'GET /workspaces/:workspaceId/metrics/settings': 'viewer',
   'PUT /workspaces/:workspaceId/metrics/settings': 'owner',
   'POST /workspaces/:workspaceId/metrics/recompute': 'owner',

@@ -10,6 +10,7 @@ import { membersPage } from './pages/members';
 import { pickerPage } from './pages/picker';
 import { playsPage } from './pages/plays';
 import { recoveryPage } from './pages/recovery';
+import { webhooksPage } from './pages/webhooks';
 import { canAudit, canConfigure, loadVisibility, type Visibility } from './redaction';
 
 /**
@@ -29,6 +30,7 @@ const PAGES: Record<string, { title: string; render: (ctx: PageContext, root: HT
   plays: { title: 'Plays', render: playsPage },
   audit: { title: 'Audit log', render: auditPage, show: canAudit },
   members: { title: 'Members', render: membersPage, show: canConfigure },
+  webhooks: { title: 'Webhooks', render: webhooksPage, show: canConfigure },
 };
 
 function navigate(path: string, replace = false): void {

@@ -1,0 +1,155 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiToken } from '../../db/api-tokens';
+import { listAudit } from '../../db/audit';
+import { inboxBacklog, insertInboxEvent } from '../../db/inbox';
+import { insertWorkspace } from '../../db/workspaces';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { createMetrics, registerInboxGauges } from '../../platform/metrics';
+import { InboxRelay } from '../../workers/relay';
+import { startApi, type TestApi } from '../helpers/api';
+import { freshDatabase } from '../helpers/db';
+import { stripeEvent, stripeFixture } from '../helpers/stripe';
+import { connectDevServer, eventually, type DevServer } from '../helpers/temporal';
+
+type Json = Record<string, unknown>;
+
+/**
+ * An event the relay can never deliver holds back its customer. Its owner sees it,
+ * with the error, through the API and a gauge, and may give up on it: then the
+ * customer's later events go through, and the audit log says who and why.
+ */
+describe('failing webhook events: seen, and given up on by an owner', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  const ws = 'ws_failing';
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let temporal: DevServer;
+  let api: TestApi;
+  let owner: string;
+  let ownerTokenId: string;
+  let member: string;
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    await insertWorkspace(database.db, keyring, { id: ws, name: ws, webhookSecret: 'whsec_failing' });
+    await insertWorkspace(database.db, keyring, { id: 'ws_failing_other', name: 'other', webhookSecret: 'whsec_other' });
+    const created = await createApiToken(database.db, { workspaceId: ws, role: 'owner', name: 'owner', createdBy: 'test' });
+    owner = created.token;
+    ownerTokenId = created.apiToken.id;
+    member = (await createApiToken(database.db, { workspaceId: ws, role: 'member', name: 'member', createdBy: 'test' })).token;
+    temporal = await connectDevServer();
+    api = await startApi(database.db, keyring);
+  });
+  afterAll(async () => {
+    await api?.close();
+    await temporal?.close();
+    await database?.drop();
+  });
+
+  let n = 0;
+  /** Stores a subscription update for `customer` (no play acts on it), as the ingress would; `object` overrides the subscription's fields. */
+  async function store(customer: string, object: Json = {}, workspaceId = ws): Promise<string> {
+    const sub = { ...stripeFixture('subscription'), id: `sub_${customer}`, customer, ...object };
+    const event = stripeEvent('customer.subscription.updated', sub, { id: `evt_failing_${++n}`, created: 1_700_000_000 + n });
+    await insertInboxEvent(database.db, {
+      workspaceId,
+      eventId: event.id as string,
+      type: 'customer.subscription.updated',
+      customerId: customer,
+      objectId: sub.id,
+      stripeCreated: new Date((event.created as number) * 1000),
+      livemode: false,
+      payload: event,
+    });
+    return event.id as string;
+  }
+
+  const statusOf = async (eventId: string) => (await database.db('webhook_inbox').where({ event_id: eventId }).first<{ status: string; last_error: string | null }>('status', 'last_error'));
+
+  /** Runs a relay until `until` holds. */
+  async function relayUntil(until: () => Promise<boolean>): Promise<void> {
+    const relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue: 'unused', log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000 });
+    relay.start();
+    try {
+      await eventually(until, (done) => done);
+    } finally {
+      await relay.stop();
+    }
+  }
+
+  it('lists the failing event with its error, holds back its customer, and lets an owner give up on it so the rest goes on', async () => {
+    // The mirror cannot take this subscription (its items are no list), so its delivery fails every time.
+    const bad = await store('cus_stuck', { id: 'sub_cus_stuck_other', items: { object: 'list', has_more: false, data: 42 } });
+    const after = await store('cus_stuck');
+    const untried = await store('cus_later');
+    const elsewhere = await store('cus_stuck', { id: 'sub_elsewhere', items: { object: 'list', has_more: false, data: 42 } }, 'ws_failing_other');
+    await relayUntil(async () => (await database.db('webhook_inbox').whereIn('event_id', [bad, elsewhere]).where('attempts', '>', 0)).length === 2);
+    expect((await statusOf(after)).status).toBe('pending');
+
+    // The gauge counts failing events of every workspace; the API lists the workspace's own.
+    const metrics = createMetrics();
+    registerInboxGauges(metrics, () => inboxBacklog(database.db));
+    expect(await metrics.registry.metrics()).toMatch(/^wysera_inbox_failing 2$/m);
+    const listed = await api.request('GET', `/workspaces/${ws}/webhook-events/failing`, { token: owner });
+    expect(listed.status).toBe(200);
+    const { events, nextAfterSeq } = listed.body as { events: Json[]; nextAfterSeq: number | null };
+    expect(events.map((e) => [e.eventId, e.type, e.customerId, e.attempts])).toEqual([[bad, 'customer.subscription.updated', 'cus_stuck', 1]]);
+    expect(events[0]!.lastError).toEqual((await statusOf(bad)).last_error);
+    expect(events[0]!.lastError).toMatch(/\w/);
+    expect(nextAfterSeq).toBeNull();
+    expect((await api.request('GET', `/workspaces/${ws}/webhook-events/failing`, { token: member })).status).toBe(403);
+
+    // Giving up needs a reason, and only a failing event of the workspace can be given up on.
+    const ignore = (eventId: string, body: unknown) => api.request('POST', `/workspaces/${ws}/webhook-events/${eventId}/ignore`, { token: owner, body });
+    const noReason = await ignore(bad, {});
+    expect(noReason.status).toBe(400);
+    expect(noReason.text).toContain('reason');
+    const notFailing = await ignore(untried, { reason: 'test' });
+    expect(notFailing.status).toBe(409);
+    expect(notFailing.text).toContain('is not failing');
+    const otherWorkspace = await ignore(elsewhere, { reason: 'test' });
+    expect(otherWorkspace.status).toBe(404);
+    expect(otherWorkspace.text).toContain(`no webhook event ${elsewhere} in workspace ${ws}`);
+    expect((await statusOf(bad)).status).toBe('pending');
+
+    const given = await ignore(bad, { reason: 'subscription removed from Stripe; its state comes with the next sync' });
+    expect(given.status).toBe(200);
+    expect((given.body as { event: Json }).event).toMatchObject({ eventId: bad, status: 'ignored', attempts: 1 });
+    const row = await statusOf(bad);
+    expect(row.status).toBe('ignored');
+    // Its error stays with it.
+    expect(row.last_error).toEqual(events[0]!.lastError);
+    const [entry] = await listAudit(database.db, ws, { action: 'webhook_event.ignored' });
+    expect(entry).toMatchObject({ actor: `token:${ownerTokenId}`, targetId: bad, after: { status: 'ignored', reason: 'subscription removed from Stripe; its state comes with the next sync' } });
+    expect((await ignore(bad, { reason: 'again' })).status).toBe(409);
+    expect((await api.request('GET', `/workspaces/${ws}/webhook-events/failing`, { token: owner })).body).toEqual({ events: [], nextAfterSeq: null });
+
+    // The customer's later event now goes through.
+    await relayUntil(async () => (await statusOf(after)).status === 'processed');
+    expect((await statusOf(untried)).status).toBe('processed');
+    expect(await metrics.registry.metrics()).toMatch(/^wysera_inbox_failing 1$/m);
+  });
+
+  it('pages through failing events and names a bad query', async () => {
+    const stuck: string[] = [];
+    for (let i = 0; i < 3; i++) stuck.push(await store(`cus_page_${i}`, { id: `sub_page_${i}`, items: { object: 'list', has_more: false, data: 42 } }));
+    await relayUntil(async () => (await database.db('webhook_inbox').whereIn('event_id', stuck).where('attempts', '>', 0)).length === 3);
+    const page = async (query: string) => (await api.request('GET', `/workspaces/${ws}/webhook-events/failing?${query}`, { token: owner })).body as { events: Json[]; nextAfterSeq: number | null };
+    const first = await page('limit=2');
+    expect(first.events.map((e) => e.eventId)).toEqual(stuck.slice(0, 2));
+    expect(first.nextAfterSeq).toBe(first.events[1]!.seq);
+    const second = await page(`limit=2&afterSeq=${first.nextAfterSeq}`);
+    expect(second.events.map((e) => e.eventId)).toEqual(stuck.slice(2));
+    expect(second.nextAfterSeq).toBeNull();
+    for (const [query, names] of [
+      ['limit=0', 'limit'],
+      ['limit=many', 'limit'],
+      ['afterSeq=-1', 'afterSeq'],
+      ['status=pending', 'status'],
+    ]) {
+      const res = await api.request('GET', `/workspaces/${ws}/webhook-events/failing?${query}`, { token: owner });
+      expect({ query, status: res.status }).toEqual({ query, status: 400 });
+      expect(res.text).toContain(names);
+    }
+  });
+});

@@ -1,0 +1,95 @@
+import { get, request } from '../api';
+import type { PageContext } from '../context';
+import { h, mount } from '../dom';
+import { when } from '../format';
+import { canConfigure } from '../redaction';
+import { errorBox, loading } from './common';
+
+interface FailingEvent {
+  seq: number;
+  eventId: string;
+  type: string;
+  customerId: string | null;
+  attempts: number;
+  lastError: string | null;
+  nextAttemptAt: string;
+  receivedAt: string;
+}
+
+/**
+ * Stripe events Wysera cannot deliver (GET .../webhook-events/failing): each holds back
+ * its customer's later events. An owner reads the error and may give up on one, with a
+ * reason that goes to the audit log.
+ */
+export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
+  if (!canConfigure(ctx.visibility.role)) {
+    mount(root, h('h1', {}, 'Webhooks'), h('p', { class: 'empty-state' }, `Only owners see the webhook events Wysera cannot deliver; your role is ${ctx.visibility.role}.`));
+    return;
+  }
+  mount(root, loading());
+  let events: FailingEvent[];
+  let more: boolean;
+  try {
+    const page = await get<{ events: FailingEvent[]; nextAfterSeq: number | null }>(`${ctx.apiBase}/webhook-events/failing?limit=200`);
+    events = page.events;
+    more = page.nextAfterSeq !== null;
+  } catch (err) {
+    mount(root, errorBox(err));
+    return;
+  }
+  const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' }, notice ? h('div', { class: 'success', role: 'status' }, notice) : null);
+
+  const giveUp = (e: FailingEvent) => {
+    const reason = h('input', { name: 'reason', required: true, maxlength: 500, placeholder: 'reason', title: 'Why you give up on it: kept in the audit log' });
+    const form = h('form', { class: 'range give-up' }, reason, h('button', { type: 'submit' }, 'Give up'));
+    form.addEventListener('submit', (submitted) => {
+      submitted.preventDefault();
+      mount(feedback);
+      request('POST', `${ctx.apiBase}/webhook-events/${encodeURIComponent(e.eventId)}/ignore`, { reason: reason.value.trim() }).then(
+        () => webhooksPage(ctx, root, `Gave up on ${e.eventId}: ${e.customerId ?? 'its workspace'}'s later events go on.`),
+        (err: unknown) => mount(feedback, errorBox(err)),
+      );
+    });
+    return form;
+  };
+
+  mount(
+    root,
+    h(
+      'div',
+      { class: 'page-head' },
+      h(
+        'div',
+        {},
+        h('h1', {}, 'Webhooks'),
+        h('p', { class: 'muted' }, 'Stripe events whose delivery keeps failing. Each is retried every minute and holds back its customer’s later events; giving up on one lets them go on, and what it would have changed comes with the object’s next event or the next sync.'),
+      ),
+    ),
+    feedback,
+    events.length
+      ? h(
+          'table',
+          { class: 'data failing-events' },
+          h('thead', {}, h('tr', {}, h('th', {}, 'Received'), h('th', {}, 'Event'), h('th', {}, 'Customer'), h('th', {}, 'Tries'), h('th', {}, 'Last error'), h('th', {}, 'Next try'), h('th', {}, ''))),
+          h(
+            'tbody',
+            {},
+            events.map((e) =>
+              h(
+                'tr',
+                { 'data-event': e.eventId },
+                h('td', {}, when(e.receivedAt)),
+                h('td', {}, h('code', {}, e.type), h('div', { class: 'muted small' }, e.eventId)),
+                h('td', {}, e.customerId ?? '—'),
+                h('td', {}, String(e.attempts)),
+                h('td', {}, h('pre', { class: 'error-text' }, e.lastError ?? '')),
+                h('td', {}, when(e.nextAttemptAt)),
+                h('td', {}, giveUp(e)),
+              ),
+            ),
+          ),
+        )
+      : h('p', { class: 'empty-state' }, 'Every event Stripe sent has been delivered or is on its way.'),
+    more ? h('p', { class: 'muted' }, 'The 200 oldest are shown; give up on or fix those to see the rest.') : null,
+  );
+}
