@@ -121,8 +121,15 @@ export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 
    * pending index, and the payloads come by primary key from a fenced lookup that no
    * partial index can serve.
    */
+  // One snapshot for the whole walk and its fetch, as one statement had: with a fresh
+  // snapshot per chunk, a customer's event committing between two chunks behind the
+  // walk's position would be skipped while the customer's later event was taken.
+  if (!('isTransaction' in db && db.isTransaction)) {
+    return db.transaction((trx) => pendingInboxEvents(trx, heads, limit, busy, maxWalk), { isolationLevel: 'repeatable read', readOnly: true });
+  }
   const picker = new PassPicker(heads, limit, new Set(busy));
-  let after = 0;
+  // Below every seq (bigserial starts at 1; tests and restores may hold others).
+  let after = -Number.MAX_SAFE_INTEGER;
   let walked = 0;
   // Where the pass took its first event: the walk goes on as far as it must to find
   // one (a held-back or busy customer's backlog ahead never starves those behind it),
@@ -136,9 +143,11 @@ export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 
          from webhook_inbox where status = 'pending' and seq > ? order by seq limit ?`,
       [after, chunk],
     );
-    for (const r of rows) picker.offer({ seq: r.seq, workspaceId: r.workspace_id, customerId: r.customer_id, due: r.due });
-    if (firstTakenAt === undefined && picker.seqs.length > 0) firstTakenAt = walked;
-    walked += rows.length;
+    for (const r of rows) {
+      picker.offer({ seq: r.seq, workspaceId: r.workspace_id, customerId: r.customer_id, due: r.due });
+      walked++;
+      if (firstTakenAt === undefined && picker.seqs.length > 0) firstTakenAt = walked;
+    }
     exhausted = rows.length < chunk;
     if (rows.length > 0) after = rows[rows.length - 1]!.seq;
   }

@@ -81,7 +81,8 @@ describe('failing webhook events: seen, and given up on by an owner', () => {
     // The mirror cannot take this subscription (its items are no list), so its delivery fails every time.
     const bad = await store('cus_stuck', { id: 'sub_cus_stuck_other', items: { object: 'list', has_more: false, data: 42 } });
     const after = await store('cus_stuck');
-    const untried = await store('cus_later');
+    // Another customer's event: delivered by now, or not yet tried; failing either way it is not.
+    const notFailing = await store('cus_later');
     const elsewhere = await store('cus_stuck', { id: 'sub_elsewhere', items: { object: 'list', has_more: false, data: 42 } }, 'ws_failing_other');
     await relayUntil(async () => (await database.db('webhook_inbox').whereIn('event_id', [bad, elsewhere]).where('attempts', '>', 0)).length === 2);
     expect((await statusOf(after)).status).toBe('pending');
@@ -104,9 +105,9 @@ describe('failing webhook events: seen, and given up on by an owner', () => {
     const noReason = await ignore(bad, {});
     expect(noReason.status).toBe(400);
     expect(noReason.text).toContain('reason');
-    const notFailing = await ignore(untried, { reason: 'test' });
-    expect(notFailing.status).toBe(409);
-    expect(notFailing.text).toContain('is not failing');
+    const refused = await ignore(notFailing, { reason: 'test' });
+    expect(refused.status).toBe(409);
+    expect(refused.text).toContain('is not failing');
     const otherWorkspace = await ignore(elsewhere, { reason: 'test' });
     expect(otherWorkspace.status).toBe(404);
     expect(otherWorkspace.text).toContain(`no webhook event ${elsewhere} in workspace ${ws}`);
@@ -126,7 +127,7 @@ describe('failing webhook events: seen, and given up on by an owner', () => {
 
     // The customer's later event now goes through.
     await relayUntil(async () => (await statusOf(after)).status === 'processed');
-    expect((await statusOf(untried)).status).toBe('processed');
+    expect((await statusOf(notFailing)).status).toBe('processed');
     expect(await metrics.registry.metrics()).toMatch(/^wysera_inbox_failing 1$/m);
   });
 

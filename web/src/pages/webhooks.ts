@@ -41,13 +41,19 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
 
   const giveUp = (e: FailingEvent) => {
     const reason = h('input', { name: 'reason', required: true, maxlength: 500, placeholder: 'reason', title: 'Why you give up on it: kept in the audit log' });
-    const form = h('form', { class: 'range give-up' }, reason, h('button', { type: 'submit' }, 'Give up'));
+    const button = h('button', { type: 'submit' }, 'Give up');
+    const form = h('form', { class: 'range give-up' }, reason, button);
     form.addEventListener('submit', (submitted) => {
       submitted.preventDefault();
+      // One request per click: a second would only be refused (the event is no longer failing).
+      button.disabled = true;
       mount(feedback);
       request('POST', `${ctx.apiBase}/webhook-events/${encodeURIComponent(e.eventId)}/ignore`, { reason: reason.value.trim() }).then(
         () => webhooksPage(ctx, root, `Gave up on ${e.eventId}: ${e.customerId ?? 'its workspace'}'s later events go on.`),
-        (err: unknown) => mount(feedback, errorBox(err)),
+        (err: unknown) => {
+          button.disabled = false;
+          mount(feedback, errorBox(err));
+        },
       );
     });
     return form;
