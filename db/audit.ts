@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Db, Knex } from './knex';
+import { inTransaction, type Db, type Knex } from './knex';
 
 /** One audited action: who did what to which target, with the state before and after. */
 export interface AuditEntry {
@@ -107,7 +107,7 @@ export async function appendAudit(db: Db, entry: AuditEntry): Promise<AuditRecor
       .returning('*')) as AuditRow[];
     return toRecord(row!);
   };
-  return 'isTransaction' in db && db.isTransaction ? run(db) : db.transaction(run);
+  return inTransaction(db, run);
 }
 
 export interface AuditFilter {

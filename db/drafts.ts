@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { canTransition, type DraftStatus } from '../domain/drafts';
 import { appendAudit } from './audit';
-import type { Db } from './knex';
+import { inTransaction, type Db } from './knex';
 
 /** A draft of any play, with the facts it cites. */
 export interface Draft {
@@ -208,7 +208,7 @@ export async function transitionDraft(db: Db, draftId: string, change: DraftChan
     });
     return after;
   };
-  return 'isTransaction' in db && db.isTransaction ? run(db) : db.transaction(run);
+  return inTransaction(db, run);
 }
 
 /**

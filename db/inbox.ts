@@ -1,5 +1,5 @@
 import { PassPicker } from '../domain/relay-pass';
-import { runPrepared, type Db, type PreparedStatement } from './knex';
+import { inTransaction, runPrepared, type Db, type PreparedStatement } from './knex';
 
 /** Postgres channel the ingress notifies on, so the relay wakes without polling. */
 export const INBOX_CHANNEL = 'wysera_inbox';
@@ -124,9 +124,11 @@ export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 
   // One snapshot for the whole walk and its fetch, as one statement had: with a fresh
   // snapshot per chunk, a customer's event committing between two chunks behind the
   // walk's position would be skipped while the customer's later event was taken.
-  if (!('isTransaction' in db && db.isTransaction)) {
-    return db.transaction((trx) => pendingInboxEvents(trx, heads, limit, busy, maxWalk), { isolationLevel: 'repeatable read', readOnly: true });
-  }
+  return inTransaction(db, (trx) => walkPendingEvents(trx, heads, limit, busy, maxWalk), { isolationLevel: 'repeatable read', readOnly: true });
+}
+
+/** pendingInboxEvents within its snapshot. */
+async function walkPendingEvents(db: Db, heads: number, limit: number, busy: readonly string[], maxWalk: number): Promise<InboxEvent[]> {
   const picker = new PassPicker(heads, limit, new Set(busy));
   // Below every seq (bigserial starts at 1; tests and restores may hold others).
   let after = -Number.MAX_SAFE_INTEGER;
@@ -306,6 +308,14 @@ export async function ignoreFailingInboxEvent(db: Db, workspaceId: string, event
   return found.rows.length > 0 ? 'not_failing' : 'missing';
 }
 
+/** The inbox's backlog, as inboxBacklog reads it (the worker's inbox gauges). */
+export interface InboxBacklog {
+  pending: number;
+  oldestPendingSeconds: number;
+  /** Pending events whose delivery has failed at least once. */
+  failing: number;
+}
+
 /**
  * How many events wait for the relay, how long the oldest has waited, and how many of
  * them have failed at least once (failingInboxEvents).
@@ -318,13 +328,6 @@ export async function inboxBacklog(db: Db): Promise<InboxBacklog> {
   );
   const row = rows[0];
   return { pending: Number(row?.pending ?? 0), oldestPendingSeconds: Number(row?.oldest ?? 0), failing: Number(row?.failing ?? 0) };
-}
-
-export interface InboxBacklog {
-  pending: number;
-  oldestPendingSeconds: number;
-  /** Pending events whose delivery has failed at least once. */
-  failing: number;
 }
 
 export async function inboxCounts(db: Db, workspaceId?: string): Promise<Record<InboxStatus, number>> {

@@ -18,6 +18,14 @@ export function createDb(databaseUrl: string, poolMax = 10): Knex {
   });
 }
 
+/**
+ * Runs `work` in db's transaction when db is one, else in a new one (with `config`):
+ * a repository function that must be atomic joins its caller's transaction if any.
+ */
+export function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>, config?: Knex.TransactionConfig): Promise<T> {
+  return 'isTransaction' in db && db.isTransaction ? work(db) : db.transaction(work, config);
+}
+
 /** A named prepared statement: Postgres parses and plans it once per connection. */
 export interface PreparedStatement {
   name: string;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Db } from './knex';
+import { inTransaction, type Db } from './knex';
 import { normalEmail } from './customer-pii';
 import { keyedHash, keyedHashes, open, seal, type Keyring } from '../platform/crypto';
 import { hashPassword, passwordParamsSchema, type PasswordHash } from '../platform/passwords';
@@ -89,5 +89,5 @@ export async function findOrCreateUser(db: Db, ring: Keyring, email: string, pas
       .returning('*');
     return { user: toUser(ring, row!), created: true };
   };
-  return 'isTransaction' in db && db.isTransaction ? run(db) : db.transaction(run);
+  return inTransaction(db, run);
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { InboxBacklog } from '../db/inbox';
 import { poolEvents, type Knex } from '../db/knex';
 
 /**
@@ -73,24 +74,17 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
   };
 }
 
-/** What registerInboxGauges reads from the inbox at each scrape (db/inbox.ts inboxBacklog). */
-interface InboxBacklogSample {
-  pending: number;
-  oldestPendingSeconds: number;
-  failing: number;
-}
-
 /**
  * Gauges read from the inbox at scrape time: how many events wait, how long the
  * oldest has waited, and how many of them have failed. A growing age means the relay
  * is stuck or Temporal is down; failing events that stay are ones that cannot go (each
  * holds back its customer's later events until it goes or an owner gives up on it).
  */
-export function registerInboxGauges(metrics: Metrics, read: () => Promise<InboxBacklogSample>): void {
-  let last: Promise<InboxBacklogSample> | undefined;
+export function registerInboxGauges(metrics: Metrics, read: () => Promise<InboxBacklog>): void {
+  let last: Promise<InboxBacklog> | undefined;
   // The gauges are collected in one scrape: share one query.
   const sample = () => (last ??= read().finally(() => setTimeout(() => (last = undefined), 100)));
-  const gauge = (name: string, help: string, pick: (s: InboxBacklogSample) => number) =>
+  const gauge = (name: string, help: string, pick: (s: InboxBacklog) => number) =>
     new Gauge({
       name,
       help,

@@ -36,8 +36,8 @@ const LOWEST = 19;
  * Lowers every thread of this process except `keep` by `steps` nice values (never past
  * 19), the calling thread included unless kept, so threads those start later begin
  * lowered too. Lowering needs no privilege. A thread that ends meanwhile is skipped.
- * @returns how many threads were lowered (one already at 19 is not), or undefined where this cannot be done per
- * thread (not Linux): then nothing is changed.
+ * @returns how many threads were lowered (one already at 19 is not), or undefined
+ * where this cannot be done per thread (not Linux): then nothing is changed.
  */
 export function lowerOtherThreads(keep: readonly number[], steps: number): number | undefined {
   if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`steps must be a whole number ≥ 0, got ${steps}`);
