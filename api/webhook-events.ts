@@ -1,8 +1,8 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { Knex } from '../db/knex';
 import { appendAudit } from '../db/audit';
-import { failingInboxEvents, ignoreFailingInboxEvent } from '../db/inbox';
+import { failingInboxEvents, ignoreFailingInboxEvent, retryFailingInboxEvent, type FailingInboxEvent, type InboxStatus, type NotFailing } from '../db/inbox';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 
@@ -11,7 +11,20 @@ const failingQuery = z.strictObject({
   afterSeq: z.coerce.number().int().nonnegative().optional(),
 });
 
+/** What an owner does to a failing event (actOnFailing). */
+interface FailingAction {
+  /** For the 409: "only an undelivered event whose delivery has failed can be <done>". */
+  done: string;
+  action: string;
+  /** The event's status once done. */
+  status: InboxStatus;
+  change: (db: Knex.Transaction, workspaceId: string, eventId: string) => Promise<FailingInboxEvent | NotFailing>;
+  audit: (event: FailingInboxEvent) => { before: Record<string, unknown>; after: Record<string, unknown> };
+}
+
 const eventParams = z.object({ eventId: z.string().min(1).max(255) });
+
+const noBody = z.strictObject({});
 
 const giveUp = z.strictObject({
   /** Why the owner gives up on the event: kept in the audit log. */
@@ -22,9 +35,9 @@ const giveUp = z.strictObject({
  * The workspace's webhook events the relay cannot deliver. A failed delivery is
  * retried (every minute at most) and holds back the customer's later events, so an
  * event that can never go (one the mirror cannot take, say) stops its customer's
- * mirror, analytics and plays. Owners see those events with their errors, and may give
- * up on one: it is marked ignored, its error kept, the customer's later events go on,
- * and the audit log says who did it and why.
+ * mirror, analytics and plays. Owners see those events with their errors, may have one
+ * tried again at once, and may give up on one: it is marked ignored, its error kept,
+ * the customer's later events go on, and the audit log says who did it and why.
  */
 export function webhookEventsRouter({ db }: { db: Knex }): Router {
   const router = Router();
@@ -36,26 +49,47 @@ export function webhookEventsRouter({ db }: { db: Knex }): Router {
     res.json({ events, nextAfterSeq: events.length === page.limit ? events[events.length - 1]!.seq : null });
   });
 
-  router.post('/workspaces/:workspaceId/webhook-events/:eventId/ignore', requireWorkspaceRole('owner'), async (req, res) => {
+  /**
+   * Applies `act.change` to a failing event of the caller's workspace and audits it, in
+   * one transaction, and answers the event as it is now; 404 for no such event in the
+   * workspace, 409 for one that is not failing.
+   */
+  const actOnFailing = async (res: Response, eventId: string, act: FailingAction): Promise<void> => {
     const auth = authOf(res);
-    const { eventId } = parseOr400(eventParams, req.params, 'path');
-    const { reason } = parseOr400(giveUp, req.body, 'request body');
-    const ignored = await db.transaction(async (trx) => {
-      const result = await ignoreFailingInboxEvent(trx, auth.workspaceId, eventId);
+    const changed = await db.transaction(async (trx) => {
+      const result = await act.change(trx, auth.workspaceId, eventId);
       if (result === 'missing') throw new HttpError(404, `no webhook event ${eventId} in workspace ${auth.workspaceId}`);
-      if (result === 'not_failing') throw new HttpError(409, `webhook event ${eventId} is not failing: only an undelivered event whose delivery has failed can be ignored`);
-      await appendAudit(trx, {
-        workspaceId: auth.workspaceId,
-        actor: auth.actor,
-        action: 'webhook_event.ignored',
-        targetType: 'webhook_event',
-        targetId: eventId,
-        before: { status: 'pending', attempts: result.attempts, lastError: result.lastError },
-        after: { status: 'ignored', reason },
-      });
+      if (result === 'not_failing') throw new HttpError(409, `webhook event ${eventId} is not failing: only an undelivered event whose delivery has failed can be ${act.done}`);
+      await appendAudit(trx, { workspaceId: auth.workspaceId, actor: auth.actor, action: act.action, targetType: 'webhook_event', targetId: eventId, ...act.audit(result) });
       return result;
     });
-    res.json({ event: { ...ignored, status: 'ignored' } });
+    res.json({ event: { ...changed, status: act.status } });
+  };
+
+  router.post('/workspaces/:workspaceId/webhook-events/:eventId/ignore', requireWorkspaceRole('owner'), async (req, res) => {
+    const { eventId } = parseOr400(eventParams, req.params, 'path');
+    const { reason } = parseOr400(giveUp, req.body, 'request body');
+    await actOnFailing(res, eventId, {
+      done: 'ignored',
+      action: 'webhook_event.ignored',
+      status: 'ignored',
+      change: ignoreFailingInboxEvent,
+      audit: (e) => ({ before: { status: 'pending', attempts: e.attempts, lastError: e.lastError }, after: { status: 'ignored', reason } }),
+    });
+  });
+
+  // Once its cause is fixed (a product mapped, a fix deployed), an owner need not wait
+  // out the retry delay. No body.
+  router.post('/workspaces/:workspaceId/webhook-events/:eventId/retry', requireWorkspaceRole('owner'), async (req, res) => {
+    const { eventId } = parseOr400(eventParams, req.params, 'path');
+    parseOr400(noBody, req.body ?? {}, 'request body');
+    await actOnFailing(res, eventId, {
+      done: 'retried',
+      action: 'webhook_event.retried',
+      status: 'pending',
+      change: retryFailingInboxEvent,
+      audit: (e) => ({ before: { attempts: e.attempts, lastError: e.lastError }, after: { nextAttemptAt: e.nextAttemptAt } }),
+    });
   });
 
   return router;

@@ -174,7 +174,11 @@ async function walkPendingEvents(db: Db, heads: number, limit: number, busy: rea
   }));
 }
 
-/** Marks several events done in one statement (one commit for a whole batch). */
+/**
+ * Marks several events done in one statement (one commit for a whole batch). The relay
+ * read them pending; one an owner gave up on meanwhile (ignoreFailingInboxEvent, while
+ * its retry was under way) was applied all the same, so it is marked for what happened.
+ */
 export async function completeInboxEvents(db: Db, done: { seq: number; status: Exclude<InboxStatus, 'pending'> }[]): Promise<void> {
   if (done.length === 0) return;
   const ignored = done.filter((d) => d.status === 'ignored').map((d) => d.seq);
@@ -183,7 +187,7 @@ export async function completeInboxEvents(db: Db, done: { seq: number; status: E
       'seq',
       done.map((d) => d.seq),
     )
-    .where({ status: 'pending' })
+    .whereIn('status', ['pending', 'ignored'])
     .update({
       status: db.raw(`case when seq = any(?::bigint[]) then 'ignored' else 'processed' end`, [ignored]),
       processed_at: db.fn.now(),
@@ -286,26 +290,45 @@ export async function failingInboxEvents(db: Db, workspaceId: string, page: { li
   return rows.map(toFailing);
 }
 
+/** Why a failing event could not be acted on: `missing` (no such event in the workspace), `not_failing` (delivered, ignored, or not yet tried). */
+export type NotFailing = 'missing' | 'not_failing';
+
 /**
- * Gives up on a failing event: marks it ignored (its error kept), so its customer's
- * later events go on, and wakes the relay for them. Only a pending event whose
- * delivery has failed can be given up on.
- * @returns the event as it was, or why not: `missing` (no such event in the
- *   workspace), `not_failing` (delivered, ignored, or not yet tried).
+ * Applies `set` (SQL) to a failing event of the workspace and wakes the relay; returns
+ * the event as it is now, or why not.
  */
-export async function ignoreFailingInboxEvent(db: Db, workspaceId: string, eventId: string): Promise<FailingInboxEvent | 'missing' | 'not_failing'> {
+async function changeFailingEvent(db: Db, workspaceId: string, eventId: string, set: string): Promise<FailingInboxEvent | NotFailing> {
   const { rows } = await db.raw<{ rows: FailingRow[] }>(
-    `with ignored as (
-       update webhook_inbox set status = 'ignored', processed_at = now()
+    `with changed as (
+       update webhook_inbox set ${set}
         where workspace_id = ? and event_id = ? and status = 'pending' and attempts > 0
         returning ${FAILING_COLUMNS.join(', ')}
      )
-     select ignored.*, pg_notify(?, '') from ignored`,
+     select changed.*, pg_notify(?, '') from changed`,
     [workspaceId, eventId, INBOX_CHANNEL],
   );
   if (rows[0]) return toFailing(rows[0]);
   const found = await db.raw<{ rows: unknown[] }>(`select 1 from webhook_inbox where workspace_id = ? and event_id = ?`, [workspaceId, eventId]);
   return found.rows.length > 0 ? 'not_failing' : 'missing';
+}
+
+/**
+ * Gives up on a failing event: marks it ignored (its error kept), so its customer's
+ * later events go on, and wakes the relay for them. Only a pending event whose
+ * delivery has failed can be given up on. Should the relay's retry of it be under way
+ * and succeed, the relay marks it processed after all (completeInboxEvents).
+ */
+export function ignoreFailingInboxEvent(db: Db, workspaceId: string, eventId: string): Promise<FailingInboxEvent | NotFailing> {
+  return changeFailingEvent(db, workspaceId, eventId, `status = 'ignored', processed_at = now()`);
+}
+
+/**
+ * Makes a failing event due now instead of at its next scheduled try (up to a minute
+ * away), and wakes the relay: for when its cause has been fixed. Its count of tries
+ * and its error stay until the relay's next attempt.
+ */
+export function retryFailingInboxEvent(db: Db, workspaceId: string, eventId: string): Promise<FailingInboxEvent | NotFailing> {
+  return changeFailingEvent(db, workspaceId, eventId, `next_attempt_at = now()`);
 }
 
 /** The inbox's backlog, as inboxBacklog reads it (the worker's inbox gauges). */

@@ -389,7 +389,7 @@ describe('web UI in a browser', () => {
     expect(Number(ownerRow[0]!.count)).toBe(1);
   });
 
-  it('shows an owner the webhook events Wysera cannot deliver, and gives up on one with a reason', async () => {
+  it('shows an owner the webhook events Wysera cannot deliver, retries one at once, and gives up on it with a reason', async () => {
     // An event whose delivery failed twice (as the relay records it), and its customer's next one held back behind it.
     const stored = async (eventId: string) => {
       await insertInboxEvent(database.db, { workspaceId: WS, eventId, type: 'customer.subscription.updated', customerId: 'cus_ui_stuck', objectId: 'sub_ui_stuck', stripeCreated: new Date(), livemode: false, payload: { id: eventId } });
@@ -407,6 +407,13 @@ describe('web UI in a browser', () => {
     expect(listed).not.toContain('evt_ui_after');
     expect(await owner.page.innerText('tr[data-event=evt_ui_stuck] td:nth-child(4)')).toBe('2');
     await shot(owner.page, 'owner-webhooks-failing');
+    // Retried at once: due now instead of in a minute, and still listed until the relay has tried it.
+    await owner.page.click('tr[data-event=evt_ui_stuck] button:has-text("Retry now")');
+    await owner.page.waitForSelector('.feedback .success');
+    expect(await owner.page.innerText('.feedback .success')).toBe('Retrying evt_ui_stuck now; this list shows whether it went through.');
+    const due = await database.db('webhook_inbox').where({ event_id: 'evt_ui_stuck' }).first<{ overdue: boolean }>(database.db.raw('next_attempt_at <= now() as overdue'));
+    expect(due.overdue).toBe(true);
+    expect(await contentText(owner.page)).toContain('evt_ui_stuck');
     await owner.page.fill('tr[data-event=evt_ui_stuck] input[name=reason]', 'subscription deleted in Stripe');
     await owner.page.click('tr[data-event=evt_ui_stuck] button:has-text("Give up")');
     await owner.page.waitForSelector('.feedback .success');

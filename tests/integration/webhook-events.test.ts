@@ -19,7 +19,7 @@ type Json = Record<string, unknown>;
  * with the error, through the API and a gauge, and may give up on it: then the
  * customer's later events go through, and the audit log says who and why.
  */
-describe('failing webhook events: seen, and given up on by an owner', () => {
+describe('failing webhook events: seen, retried and given up on by an owner', () => {
   const keyring = parseKeyring(generateKeySpec());
   const ws = 'ws_failing';
   let database: Awaited<ReturnType<typeof freshDatabase>>;
@@ -129,6 +129,39 @@ describe('failing webhook events: seen, and given up on by an owner', () => {
     await relayUntil(async () => (await statusOf(after)).status === 'processed');
     expect((await statusOf(notFailing)).status).toBe('processed');
     expect(await metrics.registry.metrics()).toMatch(/^wysera_inbox_failing 1$/m);
+  });
+
+  it('lets an owner retry a failing event at once instead of at its next try', async () => {
+    const stuck = await store('cus_retry', { id: 'sub_retry', items: { object: 'list', has_more: false, data: 42 } });
+    const delivered = await store('cus_retry_other');
+    const attemptsOf = async () => (await database.db('webhook_inbox').where({ event_id: stuck }).first<{ attempts: number }>('attempts')).attempts;
+    await relayUntil(async () => (await attemptsOf()) === 1 && (await statusOf(delivered)).status === 'processed');
+
+    const retry = (eventId: string, body?: unknown) => api.request('POST', `/workspaces/${ws}/webhook-events/${eventId}/retry`, { token: owner, body });
+    const relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue: 'unused', log: pino({ level: 'silent' }), pollMs: 50, retryBaseMs: 60_000 });
+    relay.start();
+    try {
+      // Its next try is a minute away; retried, the running relay tries it at once.
+      const retried = await retry(stuck);
+      expect(retried.status).toBe(200);
+      expect((retried.body as { event: Json }).event).toMatchObject({ eventId: stuck, status: 'pending', attempts: 1 });
+      await eventually(attemptsOf, (attempts) => attempts === 2);
+    } finally {
+      await relay.stop();
+    }
+    const [entry] = await listAudit(database.db, ws, { action: 'webhook_event.retried' });
+    expect(entry).toMatchObject({ actor: `token:${ownerTokenId}`, targetId: stuck, before: { attempts: 1 } });
+
+    const delivered409 = await retry(delivered);
+    expect(delivered409.status).toBe(409);
+    expect(delivered409.text).toContain('can be retried');
+    expect((await retry('evt_not_here')).status).toBe(404);
+    const withBody = await retry(stuck, { when: 'now' });
+    expect(withBody.status).toBe(400);
+    expect(withBody.text).toContain('when');
+    expect((await api.request('POST', `/workspaces/${ws}/webhook-events/${stuck}/retry`, { token: member })).status).toBe(403);
+    // Out of the way of the next test's listing.
+    expect((await api.request('POST', `/workspaces/${ws}/webhook-events/${stuck}/ignore`, { token: owner, body: { reason: 'cannot be mirrored' } })).status).toBe(200);
   });
 
   it('pages through failing events and names a bad query', async () => {

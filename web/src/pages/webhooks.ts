@@ -18,8 +18,8 @@ interface FailingEvent {
 
 /**
  * Stripe events Wysera cannot deliver (GET .../webhook-events/failing): each holds back
- * its customer's later events. An owner reads the error and may give up on one, with a
- * reason that goes to the audit log.
+ * its customer's later events. An owner reads the error, may have it tried again at
+ * once (its cause fixed), or give up on it with a reason that goes to the audit log.
  */
 export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
   if (!canConfigure(ctx.visibility.role)) {
@@ -38,6 +38,22 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     return;
   }
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' }, notice ? h('div', { class: 'success', role: 'status' }, notice) : null);
+
+  const retryNow = (e: FailingEvent) => {
+    const button = h('button', { type: 'button', class: 'retry-now', title: 'Try it again now instead of at its next try (once its cause is fixed)' }, 'Retry now');
+    button.addEventListener('click', () => {
+      button.disabled = true;
+      mount(feedback);
+      request('POST', `${ctx.apiBase}/webhook-events/${encodeURIComponent(e.eventId)}/retry`).then(
+        () => webhooksPage(ctx, root, `Retrying ${e.eventId} now; this list shows whether it went through.`),
+        (err: unknown) => {
+          button.disabled = false;
+          mount(feedback, errorBox(err));
+        },
+      );
+    });
+    return button;
+  };
 
   const giveUp = (e: FailingEvent) => {
     const reason = h('input', { name: 'reason', required: true, maxlength: 500, placeholder: 'reason', title: 'Why you give up on it: kept in the audit log' });
@@ -68,7 +84,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
         'div',
         {},
         h('h1', {}, 'Webhooks'),
-        h('p', { class: 'muted' }, 'Stripe events whose delivery keeps failing. Each is retried every minute and holds back its customer’s later events; giving up on one lets them go on, and what it would have changed comes with the object’s next event or the next sync.'),
+        h('p', { class: 'muted' }, 'Stripe events whose delivery keeps failing. Each is retried every minute and holds back its customer’s later events. Once its cause is fixed, retry it now; giving up on one lets the later events go on, and what it would have changed comes with the object’s next event or the next sync.'),
       ),
     ),
     feedback,
@@ -90,7 +106,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
                 h('td', {}, String(e.attempts)),
                 h('td', {}, h('pre', { class: 'error-text' }, e.lastError ?? '')),
                 h('td', {}, when(e.nextAttemptAt)),
-                h('td', {}, giveUp(e)),
+                h('td', {}, retryNow(e), giveUp(e)),
               ),
             ),
           ),
