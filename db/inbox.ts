@@ -124,11 +124,23 @@ export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 
   // One snapshot for the whole walk and its fetch, as one statement had: with a fresh
   // snapshot per chunk, a customer's event committing between two chunks behind the
   // walk's position would be skipped while the customer's later event was taken.
+  return (await pendingInboxPass(db, heads, limit, busy, maxWalk)).events;
+}
+
+/** A relay pass's events (pendingInboxEvents), and how many pending events its walk looked at to choose them. */
+export interface PendingPass {
+  events: InboxEvent[];
+  /** At least `events.length`; the rest belong to customers held back or busy, or lie past the pass's end. */
+  walked: number;
+}
+
+/** pendingInboxEvents, saying how far it walked: the relay backs off when most of a walk is spent on events it cannot take. */
+export function pendingInboxPass(db: Db, heads: number, limit = heads * 5, busy: readonly string[] = [], maxWalk = limit * 20): Promise<PendingPass> {
   return inTransaction(db, (trx) => walkPendingEvents(trx, heads, limit, busy, maxWalk), { isolationLevel: 'repeatable read', readOnly: true });
 }
 
-/** pendingInboxEvents within its snapshot. */
-async function walkPendingEvents(db: Db, heads: number, limit: number, busy: readonly string[], maxWalk: number): Promise<InboxEvent[]> {
+/** pendingInboxPass within its snapshot. */
+async function walkPendingEvents(db: Db, heads: number, limit: number, busy: readonly string[], maxWalk: number): Promise<PendingPass> {
   const picker = new PassPicker(heads, limit, new Set(busy));
   // Below every seq (bigserial starts at 1; tests and restores may hold others).
   let after = -Number.MAX_SAFE_INTEGER;
@@ -153,13 +165,13 @@ async function walkPendingEvents(db: Db, heads: number, limit: number, busy: rea
     exhausted = rows.length < chunk;
     if (rows.length > 0) after = rows[rows.length - 1]!.seq;
   }
-  if (picker.seqs.length === 0) return [];
+  if (picker.seqs.length === 0) return { events: [], walked };
   const { rows } = await db.raw<{ rows: InboxRow[] }>(
     `with taken as materialized (select ${PENDING_COLUMNS.join(', ')}, status from webhook_inbox where seq = any(?::bigint[]))
      select ${PENDING_COLUMNS.join(', ')} from taken where status = 'pending' order by seq`,
     [picker.seqs],
   );
-  return rows.map((r) => ({
+  const events = rows.map((r) => ({
     seq: r.seq,
     workspaceId: r.workspace_id,
     eventId: r.event_id,
@@ -172,6 +184,7 @@ async function walkPendingEvents(db: Db, heads: number, limit: number, busy: rea
     receivedAt: r.received_at,
     payload: r.payload,
   }));
+  return { events, walked };
 }
 
 /**

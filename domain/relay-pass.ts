@@ -19,6 +19,27 @@ export interface PendingMark {
 /** A customer's key, `<workspace>/<customer>`; events without a customer share their workspace's (`<workspace>/`). */
 export const customerKey = (workspaceId: string, customerId: string | null) => `${workspaceId}/${customerId ?? ''}`;
 
+/**
+ * A read that walked past more than a pass's worth of events it could not take (their
+ * customers held back by a retry, or busy) is followed by a pause, so that such walking
+ * takes at most 1 / (1 + WALK_BACKOFF) of the relay's time. While Temporal is down, say,
+ * every customer with a play waits for its retry, their events pile up at the head of
+ * the inbox, and without the pause each arrival would have the relay walk them all again.
+ */
+export const WALK_BACKOFF = 4;
+
+/**
+ * How long the relay waits before its next read, after a read that took `readMs` and
+ * took `taken` of the `walked` events it looked at (0: at once): WALK_BACKOFF times the
+ * share of the read spent on events it could not take, when those are more than
+ * `passLimit` (a pass's worth; in steady state a walk passes over the busy customers'
+ * few events, and that costs no pause).
+ */
+export function walkBackoffMs(readMs: number, walked: number, taken: number, passLimit: number): number {
+  const wasted = walked - taken;
+  return wasted > passLimit ? WALK_BACKOFF * readMs * (wasted / walked) : 0;
+}
+
 export class PassPicker {
   /** Customers (with a customer id) met so far in the walk, taken or not. */
   private readonly met = new Set<string>();

@@ -54,9 +54,14 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
     }),
     relayStepSeconds: new Histogram({
       name: 'wysera_relay_step_seconds',
-      help: "Time the relay spends in each step of its work: read (a pass's inbox read that found events), mirror (the events' writes to the mirror), analytics (a recompute of the customers' analytics), signal (one customer's signal to its plays, not counting its wait for a lane)",
+      help: "Time the relay spends in each step of its work: read (a pass's inbox read that found events), empty_read (one that found none it could take), mirror (the events' writes to the mirror), analytics (a recompute of the customers' analytics), signal (one customer's signal to its plays, not counting its wait for a lane)",
       labelNames: ['step'] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    relayWalkedEvents: new Counter({
+      name: 'wysera_relay_walked_events_total',
+      help: "Pending inbox events the relay's reads looked at to choose their passes: far more than the events relayed means customers held back by retries or busy at the head of the inbox (the relay then reads less often)",
       registers: [registry],
     }),
     relayPassEvents: new Histogram({

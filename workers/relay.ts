@@ -1,12 +1,12 @@
 import pg from 'pg';
 import type { Client } from '@temporalio/client';
 import type { Knex } from '../db/knex';
-import { completeInboxEvents, deferInboxEvent, INBOX_CHANNEL, invoicesWithFailedPayment, pendingInboxEvents, type InboxEvent } from '../db/inbox';
+import { completeInboxEvents, deferInboxEvent, INBOX_CHANNEL, invoicesWithFailedPayment, pendingInboxPass, type InboxEvent } from '../db/inbox';
 import { recomputeCustomers } from '../activities/analytics';
 import { applyEventsToMirror } from './mirror-events';
 import type { MirrorRefetch } from './mirror-refetch';
 import { groupBy } from '../domain/group-by';
-import { customerKey } from '../domain/relay-pass';
+import { customerKey, walkBackoffMs } from '../domain/relay-pass';
 import { createBatcher } from '../platform/batcher';
 import { createLimiter } from '../platform/limiter';
 import { playInterest } from '../domain/play-routing';
@@ -54,7 +54,7 @@ export interface RelayOptions {
   callTimeoutMs?: number;
   /** First retry delay after a failed delivery; doubles per attempt up to a minute. */
   retryBaseMs?: number;
-  metrics?: Pick<Metrics, 'relayEvents' | 'relayLagSeconds' | 'relayRefetches' | 'relayStepSeconds' | 'relayPassEvents'>;
+  metrics?: Pick<Metrics, 'relayEvents' | 'relayLagSeconds' | 'relayRefetches' | 'relayStepSeconds' | 'relayPassEvents' | 'relayWalkedEvents'>;
   /** Reads an object from Stripe when an event alone cannot be trusted (see mirror-events.ts). */
   refetch?: MirrorRefetch;
 }
@@ -114,6 +114,10 @@ export class InboxRelay {
   private leader = false;
   private running = false;
   private wakeUp: (() => void) | undefined;
+  /** Something arrived or was released since the last read began: the next sleep ends at once. */
+  private woken = false;
+  /** No read before this time (walkBackoffMs). */
+  private nextReadAt = 0;
   /** Ends a pause between passes early (stop() only; arrivals do not). */
   private endPause: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
@@ -157,14 +161,20 @@ export class InboxRelay {
       try {
         if (!this.listener) await this.connectListener();
         if (!this.leader) this.leader = await this.tryLead();
+        // What arrives or is released from here on, the coming read may not see.
+        this.woken = false;
         const startedAt = Date.now();
         const done = this.leader ? await this.startPass() : 0;
+        // After a pass that was not full, the events arriving meanwhile gather (gatherMs);
+        // after a read spent walking events it could not take, the relay waits too.
+        const gatherUntil = done > 0 && done < batchSize ? startedAt + gatherMs : 0;
+        await this.pause(Math.max(gatherUntil, this.nextReadAt) - Date.now());
         if (done === 0) await this.sleep(pollMs);
-        else if (done < batchSize) await this.pause(startedAt + gatherMs - Date.now());
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'relay: database unavailable; retrying');
         await this.dropListener();
-        await this.sleep(Math.max(pollMs, 1000));
+        // Not cut short by arrivals: the database is what the relay waits for.
+        await this.pause(Math.max(pollMs, 1000));
       }
     }
   }
@@ -183,12 +193,16 @@ export class InboxRelay {
   private async startPass(): Promise<number> {
     const { db, log, batchSize = DEFAULT_BATCH_SIZE } = this.opts;
     while (this.passTails.size >= 2) await Promise.race(this.passTails);
-    const endRead = this.opts.metrics?.relayStepSeconds.startTimer({ step: 'read' });
-    const events = await pendingInboxEvents(db, batchSize, batchSize * 5, [...this.signalling.keys(), ...this.passing]);
+    const readAt = Date.now();
+    const { events, walked } = await pendingInboxPass(db, batchSize, batchSize * 5, [...this.signalling.keys(), ...this.passing]);
+    const readMs = Date.now() - readAt;
     const streams = dueStreams(events, Date.now());
-    if (streams.length === 0) return 0;
-    // Only reads that found work: an idle relay's polls would drown the passes' figures.
-    endRead?.();
+    const taken = streams.reduce((n, s) => n + s.length, 0);
+    this.nextReadAt = Date.now() + walkBackoffMs(readMs, walked, taken, batchSize * 5);
+    this.opts.metrics?.relayWalkedEvents.inc(walked);
+    // Reads that found nothing apart: an idle relay's polls would drown the passes' figures.
+    this.opts.metrics?.relayStepSeconds.observe({ step: taken > 0 ? 'read' : 'empty_read' }, readMs / 1000);
+    if (taken === 0) return 0;
     const keys = streams.map((s) => streamKey(s[0]!));
     for (const k of keys) this.passing.add(k);
     const failures: StreamFailure[] = [];
@@ -206,10 +220,9 @@ export class InboxRelay {
         for (const k of keys) this.passing.delete(k);
         this.passTails.delete(tail);
         // Those customers' later events may be waiting for this pass.
-        this.wakeUp?.();
+        this.wake();
       });
     this.passTails.add(tail);
-    const taken = streams.reduce((n, s) => n + s.length, 0);
     this.opts.metrics?.relayPassEvents.observe(taken);
     return taken;
   }
@@ -227,7 +240,7 @@ export class InboxRelay {
         .finally(() => {
           this.signalling.delete(key);
           // The customer's later events may be waiting for this one.
-          this.wakeUp?.();
+          this.wake();
         });
       this.signalling.set(key, task);
     }
@@ -479,7 +492,7 @@ export class InboxRelay {
 
   private async connectListener(): Promise<void> {
     const listener = new pg.Client({ connectionString: this.opts.databaseUrl, application_name: 'wysera-relay' });
-    listener.on('notification', () => this.wakeUp?.());
+    listener.on('notification', () => this.wake());
     listener.on('error', (err) => {
       this.opts.log.warn({ err: err.message }, 'relay: listener connection lost');
       void this.dropListener();
@@ -520,7 +533,15 @@ export class InboxRelay {
     });
   }
 
+  /** Ends the relay's sleep, or the next one if it is not sleeping. */
+  private wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /** Waits `ms`, or until something arrives or is released (wake); at once if that happened since the last read began. */
   private sleep(ms: number): Promise<void> {
+    if (this.woken) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { customerKey, PassPicker, type PendingMark } from '../../domain/relay-pass';
+import { customerKey, PassPicker, WALK_BACKOFF, walkBackoffMs, type PendingMark } from '../../domain/relay-pass';
 
 /**
  * Pending events in arrival order (seq 1..) from a line of tokens: `1` is an event of
@@ -64,5 +64,26 @@ describe('PassPicker: which walked events a relay pass takes', () => {
     const picker = pick(events, 10, 100, [customerKey('ws_a', 'cus_1')]);
     expect(picker.seqs).toEqual([2]);
     expect([...picker.taken.keys()]).toEqual(['ws_b/cus_1']);
+  });
+});
+
+describe('walkBackoffMs: the pause after a read spent walking events it could not take', () => {
+  it('costs no pause while the events passed over are at most a pass’s worth', () => {
+    expect(walkBackoffMs(30, 1_250, 0, 1_250)).toBe(0);
+    expect(walkBackoffMs(30, 2_000, 1_000, 1_250)).toBe(0);
+  });
+
+  it('waits WALK_BACKOFF times the share of the read spent on them', () => {
+    // Nothing taken: the whole read was walking.
+    expect(walkBackoffMs(100, 50_000, 0, 1_250)).toBe(WALK_BACKOFF * 100);
+    // A full pass found behind a held-back head three times its size: three quarters.
+    expect(walkBackoffMs(100, 5_000, 1_250, 1_250)).toBe(WALK_BACKOFF * 75);
+  });
+
+  it('keeps such walking to at most 1 / (1 + WALK_BACKOFF) of the time, whatever a read takes', () => {
+    for (const readMs of [1, 40, 900]) {
+      const walkingShare = readMs / (readMs + walkBackoffMs(readMs, 100_000, 0, 1_250));
+      expect(walkingShare).toBeCloseTo(1 / (1 + WALK_BACKOFF), 10);
+    }
   });
 });
