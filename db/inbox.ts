@@ -127,14 +127,16 @@ export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 
   return (await pendingInboxPass(db, heads, limit, busy, maxWalk)).events;
 }
 
-/** A relay pass's events (pendingInboxEvents), and how many pending events its walk looked at to choose them. */
+/** A relay pass's events (pendingInboxEvents), and what its walk looked at to choose them. */
 export interface PendingPass {
   events: InboxEvent[];
-  /** At least `events.length`; the rest belong to customers held back or busy, or lie past the pass's end. */
+  /** Pending events the walk looked at until the pass was full or the walk ended. */
   walked: number;
+  /** Of those, the events of customers held back by a retry or busy (PassPicker.blocked). */
+  blocked: number;
 }
 
-/** pendingInboxEvents, saying how far it walked: the relay backs off when most of a walk is spent on events it cannot take. */
+/** pendingInboxEvents, saying what it walked: the relay backs off when much of a walk is spent on events it cannot take. */
 export function pendingInboxPass(db: Db, heads: number, limit = heads * 5, busy: readonly string[] = [], maxWalk = limit * 20): Promise<PendingPass> {
   return inTransaction(db, (trx) => walkPendingEvents(trx, heads, limit, busy, maxWalk), { isolationLevel: 'repeatable read', readOnly: true });
 }
@@ -158,6 +160,7 @@ async function walkPendingEvents(db: Db, heads: number, limit: number, busy: rea
       [after, chunk],
     );
     for (const r of rows) {
+      if (picker.full) break;
       picker.offer({ seq: r.seq, workspaceId: r.workspace_id, customerId: r.customer_id, due: r.due });
       walked++;
       if (firstTakenAt === undefined && picker.seqs.length > 0) firstTakenAt = walked;
@@ -165,7 +168,7 @@ async function walkPendingEvents(db: Db, heads: number, limit: number, busy: rea
     exhausted = rows.length < chunk;
     if (rows.length > 0) after = rows[rows.length - 1]!.seq;
   }
-  if (picker.seqs.length === 0) return { events: [], walked };
+  if (picker.seqs.length === 0) return { events: [], walked, blocked: picker.blocked };
   const { rows } = await db.raw<{ rows: InboxRow[] }>(
     `with taken as materialized (select ${PENDING_COLUMNS.join(', ')}, status from webhook_inbox where seq = any(?::bigint[]))
      select ${PENDING_COLUMNS.join(', ')} from taken where status = 'pending' order by seq`,
@@ -184,7 +187,7 @@ async function walkPendingEvents(db: Db, heads: number, limit: number, busy: rea
     receivedAt: r.received_at,
     payload: r.payload,
   }));
-  return { events, walked };
+  return { events, walked, blocked: picker.blocked };
 }
 
 /**

@@ -21,8 +21,8 @@ export const customerKey = (workspaceId: string, customerId: string | null) => `
 
 /**
  * A read that walked past more than a pass's worth of events it could not take (their
- * customers held back by a retry, or busy) is followed by a pause, so that such walking
- * takes at most 1 / (1 + WALK_BACKOFF) of the relay's time. While Temporal is down, say,
+ * customers held back by a retry, or busy) is followed by a pause, so that walking such
+ * events takes at most 1 / (1 + WALK_BACKOFF) of the relay's time. While Temporal is down, say,
  * every customer with a play waits for its retry, their events pile up at the head of
  * the inbox, and without the pause each arrival would have the relay walk them all again.
  */
@@ -30,14 +30,14 @@ export const WALK_BACKOFF = 4;
 
 /**
  * How long the relay waits before its next read, after a read that took `readMs` and
- * took `taken` of the `walked` events it looked at (0: at once): WALK_BACKOFF times the
- * share of the read spent on events it could not take, when those are more than
- * `passLimit` (a pass's worth; in steady state a walk passes over the busy customers'
- * few events, and that costs no pause).
+ * found `blocked` of the `walked` events it looked at held back or busy (PassPicker):
+ * WALK_BACKOFF times the share of the read spent on those, when they are more than
+ * `passLimit` (a pass's worth); else 0, at once. In steady state a walk passes over the
+ * busy customers' few events, and a backlog of customers that can go (catching up after
+ * an outage) blocks nothing: neither costs a pause.
  */
-export function walkBackoffMs(readMs: number, walked: number, taken: number, passLimit: number): number {
-  const wasted = walked - taken;
-  return wasted > passLimit ? WALK_BACKOFF * readMs * (wasted / walked) : 0;
+export function walkBackoffMs(readMs: number, walked: number, blocked: number, passLimit: number): number {
+  return blocked > passLimit ? WALK_BACKOFF * readMs * (blocked / walked) : 0;
 }
 
 export class PassPicker {
@@ -47,6 +47,10 @@ export class PassPicker {
   readonly taken = new Map<string, { workspaceId: string; customerId: string | null }>();
   /** The walked events the pass takes, in arrival order. */
   readonly seqs: number[] = [];
+  /** Customers whose earliest pending event waits for a retry: held back with all their events. */
+  private readonly held = new Set<string>();
+  /** Walked events of busy or held-back customers: what the walk could not take whatever the pass's room. */
+  blocked = 0;
 
   /**
    * @param heads how many customers a pass takes at most (events without a customer
@@ -65,24 +69,32 @@ export class PassPicker {
     return this.seqs.length >= this.limit;
   }
 
-  /** The next pending event in arrival order. */
+  /** The next pending event in arrival order (none once the pass is full). */
   offer(e: PendingMark): void {
     if (this.full) return;
     const key = customerKey(e.workspaceId, e.customerId);
-    if (this.busy.has(key)) return;
+    if (this.busy.has(key)) {
+      this.blocked++;
+      return;
+    }
     if (e.customerId === null) {
       // No order to keep across them: each due one goes, a deferred one holds back nothing.
-      if (e.due && this.takes(key, e)) this.seqs.push(e.seq);
+      if (!e.due) this.blocked++;
+      else if (this.takes(key, e)) this.seqs.push(e.seq);
       return;
     }
     if (this.met.has(key)) {
       // A later event of a customer whose earliest is taken goes with it (the relay cuts
       // the customer's events before any that is not due); of any other, stays.
       if (this.taken.has(key)) this.seqs.push(e.seq);
+      else if (this.held.has(key)) this.blocked++;
       return;
     }
     this.met.add(key);
-    if (e.due && this.takes(key, e)) this.seqs.push(e.seq);
+    if (!e.due) {
+      this.held.add(key);
+      this.blocked++;
+    } else if (this.takes(key, e)) this.seqs.push(e.seq);
   }
 
   /** Takes the customer if it is taken already or there is room for one more. */

@@ -61,7 +61,7 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
     }),
     relayWalkedEvents: new Counter({
       name: 'wysera_relay_walked_events_total',
-      help: "Pending inbox events the relay's reads looked at to choose their passes: far more than the events relayed means customers held back by retries or busy at the head of the inbox (the relay then reads less often)",
+      help: "Pending inbox events the relay's reads looked at to choose their passes (a walk that finds mostly customers held back by retries or busy makes the relay read less often)",
       registers: [registry],
     }),
     relayPassEvents: new Histogram({

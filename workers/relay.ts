@@ -148,7 +148,7 @@ export class InboxRelay {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wakeUp?.();
+    this.wake();
     this.endPause?.();
     await this.loopDone;
     await this.settle();
@@ -165,6 +165,7 @@ export class InboxRelay {
         this.woken = false;
         const startedAt = Date.now();
         const done = this.leader ? await this.startPass() : 0;
+        if (!this.running) break;
         // After a pass that was not full, the events arriving meanwhile gather (gatherMs);
         // after a read spent walking events it could not take, the relay waits too.
         const gatherUntil = done > 0 && done < batchSize ? startedAt + gatherMs : 0;
@@ -194,11 +195,11 @@ export class InboxRelay {
     const { db, log, batchSize = DEFAULT_BATCH_SIZE } = this.opts;
     while (this.passTails.size >= 2) await Promise.race(this.passTails);
     const readAt = Date.now();
-    const { events, walked } = await pendingInboxPass(db, batchSize, batchSize * 5, [...this.signalling.keys(), ...this.passing]);
+    const { events, walked, blocked } = await pendingInboxPass(db, batchSize, batchSize * 5, [...this.signalling.keys(), ...this.passing]);
     const readMs = Date.now() - readAt;
     const streams = dueStreams(events, Date.now());
     const taken = streams.reduce((n, s) => n + s.length, 0);
-    this.nextReadAt = Date.now() + walkBackoffMs(readMs, walked, taken, batchSize * 5);
+    this.nextReadAt = Date.now() + walkBackoffMs(readMs, walked, blocked, batchSize * 5);
     this.opts.metrics?.relayWalkedEvents.inc(walked);
     // Reads that found nothing apart: an idle relay's polls would drown the passes' figures.
     this.opts.metrics?.relayStepSeconds.observe({ step: taken > 0 ? 'read' : 'empty_read' }, readMs / 1000);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { pendingInboxEvents } from '../../db/inbox';
+import { pendingInboxEvents, pendingInboxPass } from '../../db/inbox';
+import { walkBackoffMs } from '../../domain/relay-pass';
 import { freshDatabase } from '../helpers/db';
 
 /*
@@ -59,5 +60,27 @@ describe('inbox: the extent of a relay pass', () => {
     // With a longer walk, the same pass takes both.
     const further = await pendingInboxEvents(database.db, 10, 20, ['ws_pass/cus_other'], 1_000);
     expect(further.map((e) => e.eventId)).toEqual(['evt_cus_a_0', 'evt_cus_a_later_0']);
+  });
+
+  it('tells the relay what its walk could not take: held-back and busy customers, not the customers a catch-up leaves for later', async () => {
+    // A backlog of customers that can all go: the pass has its heads long before the
+    // walk ends, and nothing it passed over was blocked.
+    for (let round = 0; round < 10; round++) for (let c = 0; c < 30; c++) await addEvents(`cus_due${c}`, 1, false, `evt_due${c}_${round}_`);
+    const catchUp = await pendingInboxPass(database.db, 10, 50, [], 1_000);
+    expect(catchUp.events).toHaveLength(50);
+    expect(catchUp.walked).toBeGreaterThan(50);
+    expect(catchUp.blocked).toBe(0);
+    // So the relay reads the next pass at once, however far this walk went.
+    expect(walkBackoffMs(100, catchUp.walked, catchUp.blocked, 50)).toBe(0);
+
+    // The same behind a held-back customer and a busy one: their events count.
+    await database.db('webhook_inbox').delete();
+    await addEvents('cus_held', 40, true);
+    await addEvents('cus_busy', 30);
+    await addEvents('cus_next', 5);
+    const behind = await pendingInboxPass(database.db, 10, 50, [`${ws}/cus_busy`], 1_000);
+    expect(behind.events.map((e) => e.eventId)).toEqual(['evt_cus_next_0', 'evt_cus_next_1', 'evt_cus_next_2', 'evt_cus_next_3', 'evt_cus_next_4']);
+    expect(behind).toMatchObject({ walked: 75, blocked: 70 });
+    expect(walkBackoffMs(100, behind.walked, behind.blocked, 50)).toBeGreaterThan(0);
   });
 });

@@ -67,22 +67,39 @@ describe('PassPicker: which walked events a relay pass takes', () => {
   });
 });
 
+describe('PassPicker.blocked: the walked events no room in the pass would have let it take', () => {
+  it('counts the events of held-back and busy customers, and deferred events without a customer', () => {
+    const picker = pick(walk('1? 2 1 3 1 -? 3 2'), 10, 100, ['ws_a/cus_3']);
+    expect(picker.seqs).toEqual([2, 8]);
+    // cus_1's three (held back by its first), cus_3's two (busy), the deferred one without a customer.
+    expect(picker.blocked).toBe(6);
+  });
+
+  it('does not count customers left out only because the pass has its heads, nor anything once it is full', () => {
+    expect(pick(walk('1 2 3 1 2 3'), 1, 100).blocked).toBe(0);
+    const full = pick(walk('1 1 2? 2'), 10, 2);
+    expect(full.seqs).toEqual([1, 2]);
+    expect(full.blocked).toBe(0);
+  });
+});
+
 describe('walkBackoffMs: the pause after a read spent walking events it could not take', () => {
-  it('costs no pause while the events passed over are at most a pass’s worth', () => {
-    expect(walkBackoffMs(30, 1_250, 0, 1_250)).toBe(0);
-    expect(walkBackoffMs(30, 2_000, 1_000, 1_250)).toBe(0);
+  it('costs no pause while the blocked events are at most a pass’s worth, however far the walk went', () => {
+    expect(walkBackoffMs(30, 1_250, 1_250, 1_250)).toBe(0);
+    // Catching up on customers that can all go: a long walk, nothing blocked.
+    expect(walkBackoffMs(150, 25_000, 0, 1_250)).toBe(0);
   });
 
   it('waits WALK_BACKOFF times the share of the read spent on them', () => {
-    // Nothing taken: the whole read was walking.
-    expect(walkBackoffMs(100, 50_000, 0, 1_250)).toBe(WALK_BACKOFF * 100);
-    // A full pass found behind a held-back head three times its size: three quarters.
-    expect(walkBackoffMs(100, 5_000, 1_250, 1_250)).toBe(WALK_BACKOFF * 75);
+    // Everything walked was blocked.
+    expect(walkBackoffMs(100, 50_000, 50_000, 1_250)).toBe(WALK_BACKOFF * 100);
+    // A pass found behind a held-back head three times its size: three quarters.
+    expect(walkBackoffMs(100, 5_000, 3_750, 1_250)).toBe(WALK_BACKOFF * 75);
   });
 
-  it('keeps such walking to at most 1 / (1 + WALK_BACKOFF) of the time, whatever a read takes', () => {
+  it('keeps walking blocked events to at most 1 / (1 + WALK_BACKOFF) of the time, whatever a read takes', () => {
     for (const readMs of [1, 40, 900]) {
-      const walkingShare = readMs / (readMs + walkBackoffMs(readMs, 100_000, 0, 1_250));
+      const walkingShare = readMs / (readMs + walkBackoffMs(readMs, 100_000, 100_000, 1_250));
       expect(walkingShare).toBeCloseTo(1 / (1 + WALK_BACKOFF), 10);
     }
   });
