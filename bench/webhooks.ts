@@ -252,11 +252,33 @@ interface TrialResult {
   apiSide?: string;
   /** Cores each part of the stack used while the real ingress was loaded (cpuShares). */
   cpu?: string;
+  /** The WAL written from the start of the real load until the inbox drained, per event (describeWal). */
+  walKbPerEvent?: number;
+  wal?: string;
 }
 
 type LoadResult = Awaited<ReturnType<typeof load>>;
 
 /** One trial's figures, from its answers and from its events' rows in the inbox. */
+/** The WAL Postgres has written so far (pg_stat_wal): bytes, full-page images, records. */
+interface WalWritten {
+  bytes: number;
+  fpi: number;
+  records: number;
+}
+
+async function walWritten(db: Knex): Promise<WalWritten> {
+  const { rows } = await db.raw<{ rows: WalWritten[] }>(`select wal_bytes::float8 as bytes, wal_fpi::float8 as fpi, wal_records::float8 as records from pg_stat_wal`);
+  return rows[0]!;
+}
+
+/** The WAL written per event between two readings, as one line (what each ack's flush shares the disk with). */
+function describeWal(before: WalWritten, after: WalWritten, events: number): { kbPerEvent: number; line: string } {
+  const per = (v: number) => v / Math.max(1, events);
+  const kbPerEvent = per(after.bytes - before.bytes) / 1024;
+  return { kbPerEvent, line: `${kbPerEvent.toFixed(1)} kB in ${per(after.records - before.records).toFixed(1)} records an event, ${per(after.fpi - before.fpi).toFixed(2)} full-page images an event` };
+}
+
 async function trialResult(db: Knex, t: number, run: { baseline: LoadResult; real: LoadResult; ramp: number; drainSeconds: number }): Promise<TrialResult> {
   const prefix = `evt_t${t}_bench`;
   const lagRows = (
@@ -556,6 +578,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     const apiBefore = await scrape(apiPort);
     const startedAt = Date.now();
     const cpuBefore = cpuSnapshot(parts);
+    const walBefore = await walWritten(db);
     const real = await load(urlOf(apiPort), stream(), ramp);
     const cpu = cpuShares(cpuBefore, cpuSnapshot(parts)) ?? 'n/a (no /proc)';
     const apiSide = describeApi(apiBefore, await scrape(apiPort));
@@ -564,6 +587,8 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     progress(`${label}: sent ${ramp + count} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (answers: ${JSON.stringify(real.statuses)}); waiting for the relay to drain the inbox`);
     await drainInbox(label);
     const drainedAt = Date.now();
+    const wal = describeWal(walBefore, await walWritten(db), ramp + count);
+    progress(`${label}: WAL from the load's start until drained: ${wal.line}`);
     const workerAfter = await scrape(workerMetricsPort);
     const steps = describeSteps(stepsBefore, relaySteps(workerAfter), workerAfter);
     progress(`${label}: relay, per call: ${steps}`);
@@ -573,7 +598,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
       await stopProcess(worker);
       worker = undefined;
     }
-    results.push({ ...(await trialResult(db, t, { baseline, real, ramp, drainSeconds: (drainedAt - startedAt) / 1000 })), relaySteps: steps, apiSide, cpu });
+    results.push({ ...(await trialResult(db, t, { baseline, real, ramp, drainSeconds: (drainedAt - startedAt) / 1000 })), relaySteps: steps, apiSide, cpu, walKbPerEvent: wal.kbPerEvent, wal: wal.line });
   }
 
   // The 50th percentile by nearest rank (report.ts): with an odd number of trials, the middle one.
@@ -614,6 +639,8 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     relay_steps_by_trial: results.map((r) => r.relaySteps).join(' / '),
     api_by_trial: results.map((r) => r.apiSide).join(' / '),
     cpu_by_trial: results.map((r) => r.cpu).join(' / '),
+    wal_kb_per_event: Number(median((r) => r.walKbPerEvent ?? 0).toFixed(1)),
+    wal_by_trial: results.map((r) => r.wal).join(' / '),
   };
 
   await new Promise((r) => bareServer.close(r));
@@ -622,7 +649,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
 
   recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority with its threads but the relay's at nice ${PLAYS_NICE} (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy`,
+    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority with its threads but the relay's at nice ${PLAYS_NICE} (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares)`,
     `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; ${trials} trials, each the bare endpoint then the real ingress (after the inbox drained), each figure the median over the trials (ratio: of each trial's own ratio), by_trial rows list each trial's; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }
