@@ -170,7 +170,9 @@ export class InboxRelay {
         // after a read spent walking events it could not take, the relay waits too.
         const gatherUntil = done > 0 && done < batchSize ? startedAt + gatherMs : 0;
         await this.pause(Math.max(gatherUntil, this.nextReadAt) - Date.now());
-        if (done === 0) await this.sleep(pollMs);
+        // Arrivals are the leader's business: a relay that does not lead only tries the
+        // lock again each poll (woken by every one, it would try hundreds of times a second).
+        if (done === 0) await (this.leader ? this.sleep(pollMs) : this.pause(pollMs));
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'relay: database unavailable; retrying');
         await this.dropListener();
