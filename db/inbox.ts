@@ -121,9 +121,6 @@ export async function pendingInboxEvents(db: Db, heads: number, limit = heads * 
    * pending index, and the payloads come by primary key from a fenced lookup that no
    * partial index can serve.
    */
-  // One snapshot for the whole walk and its fetch, as one statement had: with a fresh
-  // snapshot per chunk, a customer's event committing between two chunks behind the
-  // walk's position would be skipped while the customer's later event was taken.
   return (await pendingInboxPass(db, heads, limit, busy, maxWalk)).events;
 }
 
@@ -138,6 +135,9 @@ export interface PendingPass {
 
 /** pendingInboxEvents, saying what it walked: the relay backs off when much of a walk is spent on events it cannot take. */
 export function pendingInboxPass(db: Db, heads: number, limit = heads * 5, busy: readonly string[] = [], maxWalk = limit * 20): Promise<PendingPass> {
+  // One snapshot for the whole walk and its fetch, as one statement had: with a fresh
+  // snapshot per chunk, a customer's event committing between two chunks behind the
+  // walk's position would be skipped while the customer's later event was taken.
   return inTransaction(db, (trx) => walkPendingEvents(trx, heads, limit, busy, maxWalk), { isolationLevel: 'repeatable read', readOnly: true });
 }
 

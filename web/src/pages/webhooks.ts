@@ -39,19 +39,25 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
   }
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' }, notice ? h('div', { class: 'success', role: 'status' }, notice) : null);
 
+  /**
+   * Posts an owner's action on an event (one request per click: a second would only be
+   * refused, the event no longer failing), then shows the list again with `done`.
+   */
+  const act = (button: HTMLButtonElement, e: FailingEvent, action: 'retry' | 'ignore', body: unknown, done: string) => {
+    button.disabled = true;
+    mount(feedback);
+    request('POST', `${ctx.apiBase}/webhook-events/${encodeURIComponent(e.eventId)}/${action}`, body).then(
+      () => webhooksPage(ctx, root, done),
+      (err: unknown) => {
+        button.disabled = false;
+        mount(feedback, errorBox(err));
+      },
+    );
+  };
+
   const retryNow = (e: FailingEvent) => {
     const button = h('button', { type: 'button', class: 'retry-now', title: 'Try it again now instead of at its next try (once its cause is fixed)' }, 'Retry now');
-    button.addEventListener('click', () => {
-      button.disabled = true;
-      mount(feedback);
-      request('POST', `${ctx.apiBase}/webhook-events/${encodeURIComponent(e.eventId)}/retry`).then(
-        () => webhooksPage(ctx, root, `Retrying ${e.eventId} now; this list shows whether it went through.`),
-        (err: unknown) => {
-          button.disabled = false;
-          mount(feedback, errorBox(err));
-        },
-      );
-    });
+    button.addEventListener('click', () => act(button, e, 'retry', undefined, `Retrying ${e.eventId} now; this list shows whether it went through.`));
     return button;
   };
 
@@ -61,16 +67,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     const form = h('form', { class: 'range give-up' }, reason, button);
     form.addEventListener('submit', (submitted) => {
       submitted.preventDefault();
-      // One request per click: a second would only be refused (the event is no longer failing).
-      button.disabled = true;
-      mount(feedback);
-      request('POST', `${ctx.apiBase}/webhook-events/${encodeURIComponent(e.eventId)}/ignore`, { reason: reason.value.trim() }).then(
-        () => webhooksPage(ctx, root, `Gave up on ${e.eventId}: ${e.customerId ?? 'its workspace'}'s later events go on.`),
-        (err: unknown) => {
-          button.disabled = false;
-          mount(feedback, errorBox(err));
-        },
-      );
+      act(button, e, 'ignore', { reason: reason.value.trim() }, `Gave up on ${e.eventId}: ${e.customerId ?? 'its workspace'}'s later events go on.`);
     });
     return form;
   };
