@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pendingInboxEvents } from '../../db/inbox';
 import type { Knex } from '../../db/knex';
-import { freshDatabase, statementsOf, type SentStatement } from '../helpers/db';
+import { freshDatabase, planOf, statementsOf, type PlanNode } from '../helpers/db';
 
 /*
  * The relay's read of the inbox must stay cheap however Postgres's statistics were
@@ -14,24 +14,8 @@ import { freshDatabase, statementsOf, type SentStatement } from '../helpers/db';
 
 const ws = 'ws_plan';
 
-interface PlanNode {
-  'Shared Hit Blocks': number;
-  'Shared Read Blocks': number;
-  'Actual Rows': number;
-  'Actual Loops': number;
-  Plans?: PlanNode[];
-}
-
 /** Rows every node of a plan produced, over all its loops: what a plan that compares everything with everything inflates. */
 const rowsProduced = (n: PlanNode): number => n['Actual Rows'] * n['Actual Loops'] + (n.Plans ?? []).reduce((sum, child) => sum + rowsProduced(child), 0);
-
-/** The plan of a statement as Postgres runs it now, with its actual figures. */
-async function planOf(db: Knex, statement: SentStatement): Promise<PlanNode> {
-  // The statement as sent has Postgres's $n placeholders, each used once and in order.
-  const sql = statement.sql.replace(/\$\d+/g, '?');
-  const explained = await db.raw<{ rows: { 'QUERY PLAN': { Plan: PlanNode }[] }[] }>(`explain (analyze, buffers, format json) ${sql}`, [...statement.bindings] as Knex.RawBinding[]);
-  return explained.rows[0]!['QUERY PLAN'][0]!.Plan;
-}
 
 /** Adds `count` events in turn for customers cus_0..cus_<customers - 1>, with the given status. */
 async function addEvents(db: Knex, opts: { count: number; customers: number; status: 'pending' | 'processed'; prefix: string }) {

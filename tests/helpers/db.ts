@@ -41,3 +41,21 @@ export async function statementsOf<T>(db: Knex, work: () => Promise<T>): Promise
     db.off('query', onQuery);
   }
 }
+
+/** A node of a plan from `explain (analyze, buffers, format json)`, with what the tests read. */
+export interface PlanNode {
+  'Index Name'?: string;
+  'Shared Hit Blocks': number;
+  'Shared Read Blocks': number;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  Plans?: PlanNode[];
+}
+
+/** The plan of a statement as Postgres runs it now, with its actual figures (it runs the statement). */
+export async function planOf(db: Knex, statement: SentStatement): Promise<PlanNode> {
+  // The statement as sent has Postgres's $n placeholders, each used once and in order.
+  const sql = statement.sql.replace(/\$\d+/g, '?');
+  const explained = await db.raw<{ rows: { 'QUERY PLAN': { Plan: PlanNode }[] }[] }>(`explain (analyze, buffers, format json) ${sql}`, [...statement.bindings] as Knex.RawBinding[]);
+  return explained.rows[0]!['QUERY PLAN'][0]!.Plan;
+}
