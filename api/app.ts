@@ -9,7 +9,7 @@ import { authenticate } from './auth';
 import { errorHandler, notFound } from './errors';
 import { healthRouter } from './health';
 import { webRouter } from './web';
-import { authFailureLimit, securityHeaders } from './hardening';
+import { authFailureLimit, jsonBodiesOnly, securityHeaders } from './hardening';
 import { metricsRouter } from './metrics';
 import { webhookRouter } from './webhooks';
 import { stripeConnectionRouter } from './stripe-connection';
@@ -73,6 +73,7 @@ export function createApp(deps: AppDeps): Express {
 
   const stripeClients = deps.stripe ?? new StripeClients({ endpoint: stripeEndpointFromEnv() });
   app.use(express.json({ limit: '256kb' }));
+  app.use(jsonBodiesOnly());
   const authFailures = deps.authFailuresPerWindow ?? 100;
   if (authFailures > 0) app.use(authFailureLimit(authFailures));
   const sessions = { db: deps.db, keyring: deps.keyring, loginFailuresPerEmail: deps.loginFailuresPerEmail, loginFailuresPerAddress: deps.loginFailuresPerAddress };

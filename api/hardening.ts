@@ -177,3 +177,22 @@ export function passwordChangeLimit(failures: number, userOf: (res: Parameters<R
     keyGenerator: (_req, res) => `password:${userOf(res)}`,
   });
 }
+
+/**
+ * Refuses a request body the API would not read (415): express.json takes only
+ * `application/json`, and any other body (a form, plain text) reached the routes as no
+ * body at all, so a route whose body is optional acted as if none had been sent.
+ * An empty body (`Content-Length: 0`) is no body, whatever its type.
+ */
+export function jsonBodiesOnly(): RequestHandler {
+  return (req, _res, next) => {
+    const length = req.headers['content-length'];
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) > 0);
+    if (hasBody && !req.is('application/json')) {
+      const type = req.headers['content-type'];
+      next(new HttpError(415, `request body must be JSON (Content-Type: application/json), not ${type ? type : 'a body without a Content-Type'}`));
+      return;
+    }
+    next();
+  };
+}

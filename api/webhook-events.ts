@@ -79,7 +79,7 @@ export function webhookEventsRouter({ db }: { db: Knex }): Router {
   });
 
   // Once its cause is fixed (a product mapped, a fix deployed), an owner need not wait
-  // out the retry delay. No body.
+  // out the retry delay. No body (one that is not JSON is refused before: jsonBodiesOnly).
   router.post('/workspaces/:workspaceId/webhook-events/:eventId/retry', requireWorkspaceRole('owner'), async (req, res) => {
     const { eventId } = parseOr400(eventParams, req.params, 'path');
     parseOr400(noBody, req.body ?? {}, 'request body');

@@ -159,6 +159,10 @@ describe('failing webhook events: seen, retried and given up on by an owner', ()
     const withBody = await retry(stuck, { when: 'now' });
     expect(withBody.status).toBe(400);
     expect(withBody.text).toContain('when');
+    const asText = await fetch(`${api.url}/workspaces/${ws}/webhook-events/${stuck}/retry`, { method: 'POST', headers: { authorization: `Bearer ${owner}`, 'content-type': 'text/plain' }, body: 'now' });
+    expect(asText.status).toBe(415);
+    // Neither refused request retried or audited anything.
+    expect(await listAudit(database.db, ws, { action: 'webhook_event.retried' })).toHaveLength(1);
     expect((await api.request('POST', `/workspaces/${ws}/webhook-events/${stuck}/retry`, { token: member })).status).toBe(403);
     // Out of the way of the next test's listing.
     expect((await api.request('POST', `/workspaces/${ws}/webhook-events/${stuck}/ignore`, { token: owner, body: { reason: 'cannot be mirrored' } })).status).toBe(200);

@@ -42,6 +42,25 @@ describe('HTTP hardening', () => {
     expect(res.status).toBe(413);
   });
 
+  it('refuses a body that is not JSON with 415 instead of reading it as no body', async () => {
+    const owner = (await createApiToken(database.db, { workspaceId: ws, role: 'owner', name: 'o', createdBy: 'test' })).token;
+    const post = (headers: Record<string, string>, body?: string | Uint8Array) =>
+      fetch(`${api.url}/workspaces/${ws}/redaction`, { method: 'PUT', headers: { authorization: `Bearer ${owner}`, ...headers }, ...(body !== undefined ? { body } : {}) });
+    const form = await post({ 'content-type': 'application/x-www-form-urlencoded' }, 'fields=x');
+    expect(form.status).toBe(415);
+    expect(((await form.json()) as { error: { message: string } }).error.message).toBe(
+      'request body must be JSON (Content-Type: application/json), not application/x-www-form-urlencoded',
+    );
+    const untyped = await post({}, new Uint8Array([1, 2, 3]));
+    expect(untyped.status).toBe(415);
+    expect(await untyped.text()).toContain('not a body without a Content-Type');
+    // No body at all, or an empty one of any type, is still no body: the route's own check answers.
+    for (const empty of [await post({}), await post({ 'content-type': 'text/plain' }, '')]) {
+      expect(empty.status).toBe(400);
+      expect(await empty.text()).toContain('expected object, received undefined');
+    }
+  });
+
   it('limits webhook deliveries per workspace: 429 past the limit, other workspaces unaffected', async () => {
     const deliver = (workspace: string) => api.request('POST', `/webhooks/stripe/${workspace}`, { body: { id: 'evt_1' }, headers: { 'stripe-signature': 't=1,v1=00' } });
     for (let i = 0; i < 3; i++) expect((await deliver(ws)).status).toBe(400);
