@@ -306,6 +306,15 @@ export async function failingInboxEvents(db: Db, workspaceId: string, page: { li
   return rows.map(toFailing);
 }
 
+/** How many of a workspace's pending events have failed at least once (the failing index's entries for it). */
+export async function countFailingInboxEvents(db: Db, workspaceId: string): Promise<number> {
+  const { rows } = await db.raw<{ rows: { count: number }[] }>(
+    `select count(*)::int as count from webhook_inbox where workspace_id = ? and status = 'pending' and attempts > 0`,
+    [workspaceId],
+  );
+  return rows[0]?.count ?? 0;
+}
+
 /** Why a failing event could not be acted on: `missing` (no such event in the workspace), `not_failing` (delivered, ignored, or not yet tried). */
 export type NotFailing = 'missing' | 'not_failing';
 

@@ -406,6 +406,8 @@ describe('web UI in a browser', () => {
     expect(listed).toContain('mirror: subscription sub_ui_stuck has no list of items');
     expect(listed).not.toContain('evt_ui_after');
     expect(await owner.page.innerText('tr[data-event=evt_ui_stuck] td:nth-child(4)')).toBe('2');
+    expect(await owner.page.innerText('.failing-count')).toBe('1 failing event.');
+    expect(await owner.page.isHidden('button.show-more')).toBe(true);
     await shot(owner.page, 'owner-webhooks-failing');
     // Retried at once: due now instead of in a minute, and still listed until the relay has tried it.
     await owner.page.click('tr[data-event=evt_ui_stuck] button:has-text("Retry now")');
@@ -427,6 +429,30 @@ describe('web UI in a browser', () => {
     await finance.page.goto(`${api.url}/w/${WS}/webhooks`);
     expect(await contentText(finance.page)).toContain('Only owners see the webhook events Wysera cannot deliver; your role is finance.');
     await finance.context.close();
+  });
+
+  it('shows the oldest 100 failing webhook events with their count, and the rest a page at a time', async () => {
+    // 105 events whose delivery failed, one per customer, next tried in an hour.
+    await database.db.raw(
+      `insert into webhook_inbox (workspace_id, event_id, type, customer_id, object_id, stripe_created, livemode, payload, attempts, last_error, next_attempt_at)
+       select ?, 'evt_ui_many_' || lpad(n::text, 3, '0'), 'customer.subscription.updated', 'cus_ui_many_' || n, 'sub_ui_many_' || n, now(), false, '{}'::json, 1, 'mirror: no such price', now() + interval '1 hour'
+         from generate_series(1, 105) as n`,
+      [WS],
+    );
+    const owner = await loggedIn('owner');
+    await owner.page.click('a[data-page=webhooks]');
+    await owner.page.waitForSelector('table.failing-events');
+    expect(await owner.page.innerText('.failing-count')).toBe('105 failing events; the 100 oldest shown.');
+    expect(await owner.page.locator('table.failing-events tbody tr').count()).toBe(100);
+    expect(await owner.page.locator('tr[data-event=evt_ui_many_101]').count()).toBe(0);
+    await owner.page.click('button.show-more');
+    await owner.page.waitForSelector('tr[data-event=evt_ui_many_105]');
+    expect(await owner.page.locator('table.failing-events tbody tr').count()).toBe(105);
+    expect(await owner.page.innerText('.failing-count')).toBe('105 failing events.');
+    expect(await owner.page.isHidden('button.show-more')).toBe(true);
+    await owner.context.close();
+    // Out of the way of the tests after.
+    await database.db('webhook_inbox').where('event_id', 'like', 'evt_ui_many_%').update({ status: 'ignored', processed_at: database.db.fn.now() });
   });
 
   it('shows finance no Members link, and the refusal at its address', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { completeInboxEvents, deferInboxEvent, failingInboxEvents, ignoreFailingInboxEvent, pendingInboxEvents, retryFailingInboxEvent } from '../../db/inbox';
+import { completeInboxEvents, countFailingInboxEvents, deferInboxEvent, failingInboxEvents, ignoreFailingInboxEvent, pendingInboxEvents, retryFailingInboxEvent } from '../../db/inbox';
 import { freshDatabase, planOf, statementsOf, type PlanNode } from '../helpers/db';
 
 /*
@@ -90,6 +90,13 @@ describe('inbox: failing events', () => {
     expect(indexesOf(plan)).toEqual(['webhook_inbox_failing']);
     // A handful of pages, where the pending backlog behind it fills hundreds.
     expect(plan['Shared Hit Blocks'] + plan['Shared Read Blocks']).toBeLessThan(20);
+
+    // Their count (the listing's total) reads the same few entries.
+    const counted = await statementsOf(database.db, () => countFailingInboxEvents(database.db, ws));
+    expect(counted.result).toBe(2);
+    const countPlan = await planOf(database.db, counted.statements[0]!);
+    expect(indexesOf(countPlan)).toEqual(['webhook_inbox_failing']);
+    expect(countPlan['Shared Hit Blocks'] + countPlan['Shared Read Blocks']).toBeLessThan(20);
   });
 });
 

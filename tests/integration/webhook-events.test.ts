@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken } from '../../db/api-tokens';
 import { listAudit } from '../../db/audit';
-import { inboxBacklog, insertInboxEvent } from '../../db/inbox';
+import { deferInboxEvent, inboxBacklog, insertInboxEvent } from '../../db/inbox';
 import { insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { createMetrics, registerInboxGauges } from '../../platform/metrics';
@@ -123,7 +123,7 @@ describe('failing webhook events: seen, retried and given up on by an owner', ()
     const [entry] = await listAudit(database.db, ws, { action: 'webhook_event.ignored' });
     expect(entry).toMatchObject({ actor: `token:${ownerTokenId}`, targetId: bad, after: { status: 'ignored', reason: 'subscription removed from Stripe; its state comes with the next sync' } });
     expect((await ignore(bad, { reason: 'again' })).status).toBe(409);
-    expect((await api.request('GET', `/workspaces/${ws}/webhook-events/failing`, { token: owner })).body).toEqual({ events: [], nextAfterSeq: null });
+    expect((await api.request('GET', `/workspaces/${ws}/webhook-events/failing`, { token: owner })).body).toEqual({ events: [], nextAfterSeq: null, total: 0 });
 
     // The customer's later event now goes through.
     await relayUntil(async () => (await statusOf(after)).status === 'processed');
@@ -172,13 +172,18 @@ describe('failing webhook events: seen, retried and given up on by an owner', ()
     const stuck: string[] = [];
     for (let i = 0; i < 3; i++) stuck.push(await store(`cus_page_${i}`, { id: `sub_page_${i}`, items: { object: 'list', has_more: false, data: 42 } }));
     await relayUntil(async () => (await database.db('webhook_inbox').whereIn('event_id', stuck).where('attempts', '>', 0)).length === 3);
-    const page = async (query: string) => (await api.request('GET', `/workspaces/${ws}/webhook-events/failing?${query}`, { token: owner })).body as { events: Json[]; nextAfterSeq: number | null };
+    // Another workspace's failing event is neither listed nor counted.
+    await insertInboxEvent(database.db, { workspaceId: 'ws_failing_other', eventId: 'evt_other_failing', type: 'customer.subscription.updated', customerId: 'cus_other', objectId: 'sub_other', stripeCreated: new Date(), livemode: false, payload: {} });
+    await deferInboxEvent(database.db, (await database.db('webhook_inbox').where({ event_id: 'evt_other_failing' }).first<{ seq: number }>('seq')).seq, 'elsewhere', 60_000);
+    const page = async (query: string) => (await api.request('GET', `/workspaces/${ws}/webhook-events/failing?${query}`, { token: owner })).body as { events: Json[]; nextAfterSeq: number | null; total: number };
     const first = await page('limit=2');
     expect(first.events.map((e) => e.eventId)).toEqual(stuck.slice(0, 2));
     expect(first.nextAfterSeq).toBe(first.events[1]!.seq);
+    expect(first.total).toBe(3);
     const second = await page(`limit=2&afterSeq=${first.nextAfterSeq}`);
     expect(second.events.map((e) => e.eventId)).toEqual(stuck.slice(2));
     expect(second.nextAfterSeq).toBeNull();
+    expect(second.total).toBe(3);
     for (const [query, names] of [
       ['limit=0', 'limit'],
       ['limit=many', 'limit'],

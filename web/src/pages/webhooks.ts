@@ -16,6 +16,17 @@ interface FailingEvent {
   receivedAt: string;
 }
 
+interface FailingPage {
+  events: FailingEvent[];
+  /** Where the next page starts; null on the last. */
+  nextAfterSeq: number | null;
+  /** The workspace's failing events, on every page. */
+  total: number;
+}
+
+/** Events shown at first and added by each "Show more". */
+const PAGE_SIZE = 100;
+
 /**
  * Stripe events Wysera cannot deliver (GET .../webhook-events/failing): each holds back
  * its customer's later events. An owner reads the error, may have it tried again at
@@ -27,12 +38,12 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     return;
   }
   mount(root, loading());
-  let events: FailingEvent[];
-  let more: boolean;
+  /** One page of failing events, oldest first, after `afterSeq`. */
+  const fetchPage = (afterSeq: number | null) =>
+    get<FailingPage>(`${ctx.apiBase}/webhook-events/failing?limit=${PAGE_SIZE}${afterSeq === null ? '' : `&afterSeq=${afterSeq}`}`);
+  let first: FailingPage;
   try {
-    const page = await get<{ events: FailingEvent[]; nextAfterSeq: number | null }>(`${ctx.apiBase}/webhook-events/failing?limit=200`);
-    events = page.events;
-    more = page.nextAfterSeq !== null;
+    first = await fetchPage(null);
   } catch (err) {
     mount(root, errorBox(err));
     return;
@@ -72,6 +83,48 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     return form;
   };
 
+  const row = (e: FailingEvent) =>
+    h(
+      'tr',
+      { 'data-event': e.eventId },
+      h('td', {}, when(e.receivedAt)),
+      h('td', {}, h('code', {}, e.type), h('div', { class: 'muted small' }, e.eventId)),
+      h('td', {}, e.customerId ?? '—'),
+      h('td', {}, String(e.attempts)),
+      h('td', {}, h('pre', { class: 'error-text' }, e.lastError ?? '')),
+      h('td', {}, when(e.nextAttemptAt)),
+      h('td', {}, retryNow(e), giveUp(e)),
+    );
+
+  const tbody = h('tbody', {}, first.events.map(row));
+  let shown = first.events.length;
+  const count = h('p', { class: 'muted failing-count' });
+  const showMore = h('button', { type: 'button', class: 'show-more' }, 'Show more');
+  /** Says how many are shown of how many, and offers the next page while there is one. */
+  const showProgress = (nextAfterSeq: number | null, total: number) => {
+    count.textContent = `${total} failing ${total === 1 ? 'event' : 'events'}${shown < total ? `; the ${shown} oldest shown` : ''}.`;
+    showMore.hidden = nextAfterSeq === null;
+    showMore.onclick =
+      nextAfterSeq === null
+        ? null
+        : () => {
+            showMore.disabled = true;
+            fetchPage(nextAfterSeq).then(
+              (page) => {
+                showMore.disabled = false;
+                tbody.append(...page.events.map(row));
+                shown += page.events.length;
+                showProgress(page.nextAfterSeq, page.total);
+              },
+              (err: unknown) => {
+                showMore.disabled = false;
+                mount(feedback, errorBox(err));
+              },
+            );
+          };
+  };
+  showProgress(first.nextAfterSeq, first.total);
+
   mount(
     root,
     h(
@@ -85,30 +138,17 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
       ),
     ),
     feedback,
-    events.length
-      ? h(
-          'table',
-          { class: 'data failing-events' },
-          h('thead', {}, h('tr', {}, h('th', {}, 'Received'), h('th', {}, 'Event'), h('th', {}, 'Customer'), h('th', {}, 'Tries'), h('th', {}, 'Last error'), h('th', {}, 'Next try'), h('th', {}, ''))),
+    first.events.length
+      ? [
+          count,
           h(
-            'tbody',
-            {},
-            events.map((e) =>
-              h(
-                'tr',
-                { 'data-event': e.eventId },
-                h('td', {}, when(e.receivedAt)),
-                h('td', {}, h('code', {}, e.type), h('div', { class: 'muted small' }, e.eventId)),
-                h('td', {}, e.customerId ?? '—'),
-                h('td', {}, String(e.attempts)),
-                h('td', {}, h('pre', { class: 'error-text' }, e.lastError ?? '')),
-                h('td', {}, when(e.nextAttemptAt)),
-                h('td', {}, retryNow(e), giveUp(e)),
-              ),
-            ),
+            'table',
+            { class: 'data failing-events' },
+            h('thead', {}, h('tr', {}, h('th', {}, 'Received'), h('th', {}, 'Event'), h('th', {}, 'Customer'), h('th', {}, 'Tries'), h('th', {}, 'Last error'), h('th', {}, 'Next try'), h('th', {}, ''))),
+            tbody,
           ),
-        )
+          showMore,
+        ]
       : h('p', { class: 'empty-state' }, 'Every event Stripe sent has been delivered or is on its way.'),
-    more ? h('p', { class: 'muted' }, 'The 200 oldest are shown; give up on or fix those to see the rest.') : null,
   );
 }
