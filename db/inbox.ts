@@ -197,8 +197,13 @@ async function walkPendingEvents(db: Db, heads: number, limit: number, busy: rea
  */
 export async function completeInboxEvents(db: Db, done: { seq: number; status: Exclude<InboxStatus, 'pending'> }[]): Promise<void> {
   if (done.length === 0) return;
+  await completion(db, done);
+}
+
+/** completeInboxEvents's statement, unsent: tests examine what it writes (tests/db/inbox-rewrite.test.ts). */
+export function completion(db: Db, done: { seq: number; status: Exclude<InboxStatus, 'pending'> }[]) {
   const ignored = done.filter((d) => d.status === 'ignored').map((d) => d.seq);
-  await db('webhook_inbox')
+  return db('webhook_inbox')
     .whereIn(
       'seq',
       done.map((d) => d.seq),

@@ -11,6 +11,7 @@ import * as m009 from './009_email_provider_keys';
 import * as m010 from './010_inbox_failed_invoices';
 import * as m011 from './011_inbox_payload_text';
 import * as m012 from './012_inbox_failing_index';
+import * as m013 from './013_inbox_fillfactor';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -29,6 +30,7 @@ const migrations: Record<string, Knex.Migration> = {
   '010_inbox_failed_invoices': m010,
   '011_inbox_payload_text': m011,
   '012_inbox_failing_index': m012,
+  '013_inbox_fillfactor': m013,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
