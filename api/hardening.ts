@@ -182,7 +182,8 @@ export function passwordChangeLimit(failures: number, userOf: (res: Parameters<R
  * Refuses a request body the API would not read (415): express.json takes only
  * `application/json`, and any other body (a form, plain text) reached the routes as no
  * body at all, so a route whose body is optional acted as if none had been sent.
- * An empty body (`Content-Length: 0`) is no body, whatever its type.
+ * An empty body (`Content-Length: 0`) is no body, whatever its type; a chunked one is
+ * judged by its type alone, since telling it empty would mean reading it.
  */
 export function jsonBodiesOnly(): RequestHandler {
   return (req, _res, next) => {
@@ -190,7 +191,8 @@ export function jsonBodiesOnly(): RequestHandler {
     const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) > 0);
     if (hasBody && !req.is('application/json')) {
       const type = req.headers['content-type'];
-      next(new HttpError(415, `request body must be JSON (Content-Type: application/json), not ${type ? type : 'a body without a Content-Type'}`));
+      // The caller's header goes back to it and into the log: a bounded piece of it.
+      next(new HttpError(415, `request body must be JSON (Content-Type: application/json), not ${type ? type.slice(0, 100) : 'a body without a Content-Type'}`));
       return;
     }
     next();

@@ -2,7 +2,7 @@ import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { Knex } from '../db/knex';
 import { appendAudit } from '../db/audit';
-import { countFailingInboxEvents, failingInboxEvents, ignoreFailingInboxEvent, retryFailingInboxEvent, type FailingInboxEvent, type InboxStatus, type NotFailing } from '../db/inbox';
+import { failingInboxPage, ignoreFailingInboxEvent, retryFailingInboxEvent, type FailingInboxEvent, type InboxStatus, type NotFailing } from '../db/inbox';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 
@@ -44,8 +44,7 @@ export function webhookEventsRouter({ db }: { db: Knex }): Router {
 
   router.get('/workspaces/:workspaceId/webhook-events/failing', requireWorkspaceRole('owner'), async (req, res) => {
     const page = parseOr400(failingQuery, req.query, 'query');
-    const { workspaceId } = authOf(res);
-    const [events, total] = await Promise.all([failingInboxEvents(db, workspaceId, page), countFailingInboxEvents(db, workspaceId)]);
+    const { events, total } = await failingInboxPage(db, authOf(res).workspaceId, page);
     // A full page may have more after it: the next page starts after its last event.
     // `total` counts them all, this page's and the others'.
     res.json({ events, nextAfterSeq: events.length === page.limit ? events[events.length - 1]!.seq : null, total });

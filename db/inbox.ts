@@ -297,6 +297,12 @@ const toFailing = (r: FailingRow): FailingInboxEvent => ({
 });
 
 /**
+ * A failing event: pending, its delivery failed at least once. Written as the predicate
+ * of the webhook_inbox_failing index (migration 012), so that the planner can use it.
+ */
+const FAILING = `status = 'pending' and attempts > 0`;
+
+/**
  * A workspace's pending events whose delivery has failed at least once, oldest first,
  * after `afterSeq`. The relay retries each (every minute at most) and holds back the
  * customer's later events meanwhile, so one that can never go stops its customer.
@@ -304,7 +310,7 @@ const toFailing = (r: FailingRow): FailingInboxEvent => ({
 export async function failingInboxEvents(db: Db, workspaceId: string, page: { limit: number; afterSeq?: number | undefined }): Promise<FailingInboxEvent[]> {
   const { rows } = await db.raw<{ rows: FailingRow[] }>(
     `select ${FAILING_COLUMNS.join(', ')} from webhook_inbox
-      where workspace_id = ? and status = 'pending' and attempts > 0 and seq > ?
+      where workspace_id = ? and ${FAILING} and seq > ?
       order by seq limit ?`,
     [workspaceId, page.afterSeq ?? 0, page.limit],
   );
@@ -314,10 +320,22 @@ export async function failingInboxEvents(db: Db, workspaceId: string, page: { li
 /** How many of a workspace's pending events have failed at least once (the failing index's entries for it). */
 export async function countFailingInboxEvents(db: Db, workspaceId: string): Promise<number> {
   const { rows } = await db.raw<{ rows: { count: number }[] }>(
-    `select count(*)::int as count from webhook_inbox where workspace_id = ? and status = 'pending' and attempts > 0`,
+    `select count(*)::int as count from webhook_inbox where workspace_id = ? and ${FAILING}`,
     [workspaceId],
   );
   return rows[0]?.count ?? 0;
+}
+
+/**
+ * A page of a workspace's failing events and how many there are in all, both read from
+ * one snapshot, so the count never disagrees with the page.
+ */
+export function failingInboxPage(db: Db, workspaceId: string, page: { limit: number; afterSeq?: number | undefined }): Promise<{ events: FailingInboxEvent[]; total: number }> {
+  return inTransaction(
+    db,
+    async (trx) => ({ events: await failingInboxEvents(trx, workspaceId, page), total: await countFailingInboxEvents(trx, workspaceId) }),
+    { isolationLevel: 'repeatable read', readOnly: true },
+  );
 }
 
 /** Why a failing event could not be acted on: `missing` (no such event in the workspace), `not_failing` (delivered, ignored, or not yet tried). */
@@ -331,7 +349,7 @@ async function changeFailingEvent(db: Db, workspaceId: string, eventId: string, 
   const { rows } = await db.raw<{ rows: FailingRow[] }>(
     `with changed as (
        update webhook_inbox set ${set}
-        where workspace_id = ? and event_id = ? and status = 'pending' and attempts > 0
+        where workspace_id = ? and event_id = ? and ${FAILING}
         returning ${FAILING_COLUMNS.join(', ')}
      )
      select changed.*, pg_notify(?, '') from changed`,

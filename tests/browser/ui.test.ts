@@ -440,19 +440,31 @@ describe('web UI in a browser', () => {
       [WS],
     );
     const owner = await loggedIn('owner');
-    await owner.page.click('a[data-page=webhooks]');
-    await owner.page.waitForSelector('table.failing-events');
-    expect(await owner.page.innerText('.failing-count')).toBe('105 failing events; the 100 oldest shown.');
-    expect(await owner.page.locator('table.failing-events tbody tr').count()).toBe(100);
-    expect(await owner.page.locator('tr[data-event=evt_ui_many_101]').count()).toBe(0);
-    await owner.page.click('button.show-more');
-    await owner.page.waitForSelector('tr[data-event=evt_ui_many_105]');
-    expect(await owner.page.locator('table.failing-events tbody tr').count()).toBe(105);
-    expect(await owner.page.innerText('.failing-count')).toBe('105 failing events.');
-    expect(await owner.page.isHidden('button.show-more')).toBe(true);
-    await owner.context.close();
-    // Out of the way of the tests after.
-    await database.db('webhook_inbox').where('event_id', 'like', 'evt_ui_many_%').update({ status: 'ignored', processed_at: database.db.fn.now() });
+    try {
+      await owner.page.click('a[data-page=webhooks]');
+      await owner.page.waitForSelector('table.failing-events');
+      expect(await owner.page.innerText('.failing-count')).toBe('105 failing events; the 100 oldest shown.');
+      expect(await owner.page.locator('table.failing-events tbody tr').count()).toBe(100);
+      expect(await owner.page.locator('tr[data-event=evt_ui_many_101]').count()).toBe(0);
+      await owner.page.click('button.show-more');
+      await owner.page.waitForSelector('tr[data-event=evt_ui_many_105]');
+      expect(await owner.page.locator('table.failing-events tbody tr').count()).toBe(105);
+      expect(await owner.page.innerText('.failing-count')).toBe('105 failing events.');
+      expect(await owner.page.isHidden('button.show-more')).toBe(true);
+      // The first row added has the focus, for keyboards and screen readers.
+      expect(await owner.page.locator('tr[data-event=evt_ui_many_101]:focus').count()).toBe(1);
+      // Acting on an event reached through Show more keeps the list as long as it was.
+      await owner.page.fill('tr[data-event=evt_ui_many_103] input[name=reason]', 'price deleted');
+      await owner.page.click('tr[data-event=evt_ui_many_103] button:has-text("Give up")');
+      await owner.page.waitForSelector('.feedback .success');
+      expect(await owner.page.innerText('.failing-count')).toBe('104 failing events.');
+      expect(await owner.page.locator('table.failing-events tbody tr').count()).toBe(104);
+      expect(await owner.page.locator('tr[data-event=evt_ui_many_105]').count()).toBe(1);
+    } finally {
+      await owner.context.close();
+      // Out of the way of the tests after.
+      await database.db('webhook_inbox').where('event_id', 'like', 'evt_ui_many_%').update({ status: 'ignored', processed_at: database.db.fn.now() });
+    }
   });
 
   it('shows finance no Members link, and the refusal at its address', async () => {

@@ -54,6 +54,8 @@ describe('HTTP hardening', () => {
     const untyped = await post({}, new Uint8Array([1, 2, 3]));
     expect(untyped.status).toBe(415);
     expect(await untyped.text()).toContain('not a body without a Content-Type');
+    // JSON with its charset named is JSON.
+    expect((await post({ 'content-type': 'application/json; charset=utf-8' }, JSON.stringify({ fields: [] }))).status).toBe(200);
     // No body at all, or an empty one of any type, is still no body: the route's own check answers.
     for (const empty of [await post({}), await post({ 'content-type': 'text/plain' }, '')]) {
       expect(empty.status).toBe(400);

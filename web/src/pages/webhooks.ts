@@ -26,24 +26,26 @@ interface FailingPage {
 
 /** Events shown at first and added by each "Show more". */
 const PAGE_SIZE = 100;
+/** The most the API answers at once: after an action, the list comes back as long as it was, up to this. */
+const MAX_PAGE = 500;
 
 /**
  * Stripe events Wysera cannot deliver (GET .../webhook-events/failing): each holds back
  * its customer's later events. An owner reads the error, may have it tried again at
  * once (its cause fixed), or give up on it with a reason that goes to the audit log.
  */
-export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
+export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?: string, showing = PAGE_SIZE): Promise<void> {
   if (!canConfigure(ctx.visibility.role)) {
     mount(root, h('h1', {}, 'Webhooks'), h('p', { class: 'empty-state' }, `Only owners see the webhook events Wysera cannot deliver; your role is ${ctx.visibility.role}.`));
     return;
   }
   mount(root, loading());
-  /** One page of failing events, oldest first, after `afterSeq`. */
-  const fetchPage = (afterSeq: number | null) =>
-    get<FailingPage>(`${ctx.apiBase}/webhook-events/failing?limit=${PAGE_SIZE}${afterSeq === null ? '' : `&afterSeq=${afterSeq}`}`);
+  /** `limit` failing events, oldest first, after `afterSeq`. */
+  const fetchPage = (limit: number, afterSeq: number | null) =>
+    get<FailingPage>(`${ctx.apiBase}/webhook-events/failing?limit=${limit}${afterSeq === null ? '' : `&afterSeq=${afterSeq}`}`);
   let first: FailingPage;
   try {
-    first = await fetchPage(null);
+    first = await fetchPage(Math.min(Math.max(showing, PAGE_SIZE), MAX_PAGE), null);
   } catch (err) {
     mount(root, errorBox(err));
     return;
@@ -58,7 +60,8 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     button.disabled = true;
     mount(feedback);
     request('POST', `${ctx.apiBase}/webhook-events/${encodeURIComponent(e.eventId)}/${action}`, body).then(
-      () => webhooksPage(ctx, root, done),
+      // As many as were shown, so an event reached through Show more stays in view.
+      () => webhooksPage(ctx, root, done, shown),
       (err: unknown) => {
         button.disabled = false;
         mount(feedback, errorBox(err));
@@ -86,7 +89,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
   const row = (e: FailingEvent) =>
     h(
       'tr',
-      { 'data-event': e.eventId },
+      { 'data-event': e.eventId, tabindex: -1 },
       h('td', {}, when(e.receivedAt)),
       h('td', {}, h('code', {}, e.type), h('div', { class: 'muted small' }, e.eventId)),
       h('td', {}, e.customerId ?? '—'),
@@ -98,27 +101,32 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
 
   const tbody = h('tbody', {}, first.events.map(row));
   let shown = first.events.length;
-  const count = h('p', { class: 'muted failing-count' });
-  const showMore = h('button', { type: 'button', class: 'show-more' }, 'Show more');
+  const count = h('p', { class: 'muted failing-count', 'aria-live': 'polite' });
+  const showMore = h('button', { type: 'button', class: 'show-more' }, `Show the next ${PAGE_SIZE}`);
+  const moreError = h('div', { class: 'more-error', 'aria-live': 'polite' });
   /** Says how many are shown of how many, and offers the next page while there is one. */
   const showProgress = (nextAfterSeq: number | null, total: number) => {
     count.textContent = `${total} failing ${total === 1 ? 'event' : 'events'}${shown < total ? `; the ${shown} oldest shown` : ''}.`;
-    showMore.hidden = nextAfterSeq === null;
+    showMore.hidden = nextAfterSeq === null || shown >= total;
     showMore.onclick =
       nextAfterSeq === null
         ? null
         : () => {
             showMore.disabled = true;
-            fetchPage(nextAfterSeq).then(
+            mount(moreError);
+            fetchPage(PAGE_SIZE, nextAfterSeq).then(
               (page) => {
                 showMore.disabled = false;
-                tbody.append(...page.events.map(row));
-                shown += page.events.length;
+                const rows = page.events.map(row);
+                tbody.append(...rows);
+                shown += rows.length;
                 showProgress(page.nextAfterSeq, page.total);
+                // Keyboard and screen-reader users go on from the first row added, not from the top.
+                rows[0]?.focus();
               },
               (err: unknown) => {
                 showMore.disabled = false;
-                mount(feedback, errorBox(err));
+                mount(moreError, errorBox(err));
               },
             );
           };
@@ -148,6 +156,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
             tbody,
           ),
           showMore,
+          moreError,
         ]
       : h('p', { class: 'empty-state' }, 'Every event Stripe sent has been delivered or is on its way.'),
   );
