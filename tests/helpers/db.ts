@@ -49,20 +49,13 @@ export interface PlanNode {
   'Shared Read Blocks': number;
   'Actual Rows': number;
   'Actual Loops': number;
-  /** With `wal`: what the statement wrote to the WAL (records, full-page images, bytes). */
-  'WAL Records'?: number;
-  'WAL FPI'?: number;
-  'WAL Bytes'?: number;
   Plans?: PlanNode[];
 }
 
-/**
- * The plan of a statement as Postgres runs it now, with its actual figures (it runs the
- * statement: a write is made), and with `wal` what it wrote to the WAL.
- */
-export async function planOf(db: Knex, statement: SentStatement, opts: { wal?: boolean } = {}): Promise<PlanNode> {
+/** The plan of a statement as Postgres runs it now, with its actual figures (it runs the statement). */
+export async function planOf(db: Knex, statement: SentStatement): Promise<PlanNode> {
   // The statement as sent has Postgres's $n placeholders, each used once and in order.
   const sql = statement.sql.replace(/\$\d+/g, '?');
-  const explained = await db.raw<{ rows: { 'QUERY PLAN': { Plan: PlanNode }[] }[] }>(`explain (analyze, buffers, ${opts.wal ? 'wal, ' : ''}format json) ${sql}`, [...statement.bindings] as Knex.RawBinding[]);
+  const explained = await db.raw<{ rows: { 'QUERY PLAN': { Plan: PlanNode }[] }[] }>(`explain (analyze, buffers, format json) ${sql}`, [...statement.bindings] as Knex.RawBinding[]);
   return explained.rows[0]!['QUERY PLAN'][0]!.Plan;
 }
