@@ -44,10 +44,11 @@ export function webhookEventsRouter({ db }: { db: Knex }): Router {
 
   router.get('/workspaces/:workspaceId/webhook-events/failing', requireWorkspaceRole('owner'), async (req, res) => {
     const page = parseOr400(failingQuery, req.query, 'query');
-    const { events, total } = await failingInboxPage(db, authOf(res).workspaceId, page);
-    // A full page may have more after it: the next page starts after its last event.
-    // `total` counts them all, this page's and the others'.
-    res.json({ events, nextAfterSeq: events.length === page.limit ? events[events.length - 1]!.seq : null, total });
+    // One more than asked for tells whether a next page exists, so the last page says so
+    // even when it is full. `total` counts them all, this page's and the others'.
+    const { events, total } = await failingInboxPage(db, authOf(res).workspaceId, { ...page, limit: page.limit + 1 });
+    const shown = events.slice(0, page.limit);
+    res.json({ events: shown, nextAfterSeq: events.length > page.limit ? shown[shown.length - 1]!.seq : null, total });
   });
 
   /**

@@ -443,7 +443,7 @@ describe('web UI in a browser', () => {
     try {
       await owner.page.click('a[data-page=webhooks]');
       await owner.page.waitForSelector('table.failing-events');
-      expect(await owner.page.innerText('.failing-count')).toBe('105 failing events; the 100 oldest shown.');
+      expect(await owner.page.innerText('.failing-count')).toBe('105 failing events; 100 shown, oldest first.');
       expect(await owner.page.locator('table.failing-events tbody tr').count()).toBe(100);
       expect(await owner.page.locator('tr[data-event=evt_ui_many_101]').count()).toBe(0);
       await owner.page.click('button.show-more');

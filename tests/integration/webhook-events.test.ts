@@ -185,6 +185,10 @@ describe('failing webhook events: seen, retried and given up on by an owner', ()
     expect(second.events.map((e) => e.eventId)).toEqual(stuck.slice(2));
     expect(second.nextAfterSeq).toBeNull();
     expect(second.total).toBe(3);
+    // A full last page says it is the last.
+    const whole = await page('limit=3');
+    expect(whole.events.map((e) => e.eventId)).toEqual(stuck);
+    expect(whole.nextAfterSeq).toBeNull();
     for (const [query, names] of [
       ['limit=0', 'limit'],
       ['limit=many', 'limit'],

@@ -60,7 +60,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     button.disabled = true;
     mount(feedback);
     request('POST', `${ctx.apiBase}/webhook-events/${encodeURIComponent(e.eventId)}/${action}`, body).then(
-      // As many as were shown, so an event reached through Show more stays in view.
+      // As many as were shown (up to MAX_PAGE), so an event reached through Show more stays in view.
       () => webhooksPage(ctx, root, done, shown),
       (err: unknown) => {
         button.disabled = false;
@@ -106,8 +106,9 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
   const moreError = h('div', { class: 'more-error', 'aria-live': 'polite' });
   /** Says how many are shown of how many, and offers the next page while there is one. */
   const showProgress = (nextAfterSeq: number | null, total: number) => {
-    count.textContent = `${total} failing ${total === 1 ? 'event' : 'events'}${shown < total ? `; the ${shown} oldest shown` : ''}.`;
-    showMore.hidden = nextAfterSeq === null || shown >= total;
+    // `shown` may count rows delivered since they were listed; the API alone knows whether more follow.
+    count.textContent = `${total} failing ${total === 1 ? 'event' : 'events'}${nextAfterSeq === null ? '' : `; ${shown} shown, oldest first`}.`;
+    showMore.hidden = nextAfterSeq === null;
     showMore.onclick =
       nextAfterSeq === null
         ? null
