@@ -413,6 +413,8 @@ describe('web UI in a browser', () => {
     await owner.page.click('tr[data-event=evt_ui_stuck] button:has-text("Retry now")');
     await owner.page.waitForSelector('.feedback .success');
     expect(await owner.page.innerText('.feedback .success')).toBe('Retrying evt_ui_stuck now; this list shows whether it went through.');
+    // The page is built anew; the focus is on what was done, not back at the top.
+    expect(await owner.page.locator('.feedback .success:focus').count()).toBe(1);
     const due = await database.db('webhook_inbox').where({ event_id: 'evt_ui_stuck' }).first<{ overdue: boolean }>(database.db.raw('next_attempt_at <= now() as overdue'));
     expect(due.overdue).toBe(true);
     expect(await contentText(owner.page)).toContain('evt_ui_stuck');

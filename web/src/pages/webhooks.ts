@@ -50,7 +50,8 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     mount(root, errorBox(err));
     return;
   }
-  const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' }, notice ? h('div', { class: 'success', role: 'status' }, notice) : null);
+  const noticeBox = notice ? h('div', { class: 'success', role: 'status', tabindex: -1 }, notice) : null;
+  const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' }, noticeBox);
 
   /**
    * Posts an owner's action on an event (one request per click: a second would only be
@@ -161,4 +162,6 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
         ]
       : h('p', { class: 'empty-state' }, 'Every event Stripe sent has been delivered or is on its way.'),
   );
+  // After an action the page is built anew: keyboard users go on from what it did, not from the top.
+  noticeBox?.focus();
 }
