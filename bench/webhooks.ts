@@ -259,7 +259,6 @@ interface TrialResult {
 
 type LoadResult = Awaited<ReturnType<typeof load>>;
 
-/** One trial's figures, from its answers and from its events' rows in the inbox. */
 /** The WAL Postgres has written so far (pg_stat_wal): bytes, full-page images, records. */
 interface WalWritten {
   bytes: number;
@@ -279,6 +278,7 @@ function describeWal(before: WalWritten, after: WalWritten, events: number): { k
   return { kbPerEvent, line: `${kbPerEvent.toFixed(1)} kB in ${per(after.records - before.records).toFixed(1)} records an event, ${per(after.fpi - before.fpi).toFixed(2)} full-page images an event` };
 }
 
+/** One trial's figures, from its answers and from its events' rows in the inbox. */
 async function trialResult(db: Knex, t: number, run: { baseline: LoadResult; real: LoadResult; ramp: number; drainSeconds: number }): Promise<TrialResult> {
   const prefix = `evt_t${t}_bench`;
   const lagRows = (

@@ -307,7 +307,7 @@ const FAILING = `status = 'pending' and attempts > 0`;
  * after `afterSeq`. The relay retries each (every minute at most) and holds back the
  * customer's later events meanwhile, so one that can never go stops its customer.
  */
-export async function failingInboxEvents(db: Db, workspaceId: string, page: { limit: number; afterSeq?: number | undefined }): Promise<FailingInboxEvent[]> {
+async function failingInboxEvents(db: Db, workspaceId: string, page: { limit: number; afterSeq?: number | undefined }): Promise<FailingInboxEvent[]> {
   const { rows } = await db.raw<{ rows: FailingRow[] }>(
     `select ${FAILING_COLUMNS.join(', ')} from webhook_inbox
       where workspace_id = ? and ${FAILING} and seq > ?
@@ -318,7 +318,7 @@ export async function failingInboxEvents(db: Db, workspaceId: string, page: { li
 }
 
 /** How many of a workspace's pending events have failed at least once (the failing index's entries for it). */
-export async function countFailingInboxEvents(db: Db, workspaceId: string): Promise<number> {
+async function countFailingInboxEvents(db: Db, workspaceId: string): Promise<number> {
   const { rows } = await db.raw<{ rows: { count: number }[] }>(
     `select count(*)::int as count from webhook_inbox where workspace_id = ? and ${FAILING}`,
     [workspaceId],

@@ -63,7 +63,7 @@ const DEFAULT_BATCH_SIZE = 250;
 const DEFAULT_GATHER_MS = 200;
 
 /** Any number of workers may run a relay; the one holding this lock relays. */
-const LEADER_LOCK_KEY = 0x57595352; // "WYSR"
+export const LEADER_LOCK_KEY = 0x57595352; // "WYSR"
 
 /** Retry delay for an event whose delivery failed: `baseMs` doubling to 1 min. */
 export function retryDelayMs(attempts: number, baseMs = 1000): number {

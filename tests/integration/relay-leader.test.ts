@@ -2,7 +2,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { insertInboxEvent } from '../../db/inbox';
-import { InboxRelay } from '../../workers/relay';
+import { InboxRelay, LEADER_LOCK_KEY } from '../../workers/relay';
 import { freshDatabase } from '../helpers/db';
 import { stripeEvent, stripeFixture } from '../helpers/stripe';
 import { connectDevServer, eventually, type DevServer } from '../helpers/temporal';
@@ -13,8 +13,6 @@ import { connectDevServer, eventually, type DevServer } from '../helpers/tempora
  */
 
 const ws = 'ws_leader';
-/** The relay's leadership lock (workers/relay.ts). */
-const LEADER_LOCK_KEY = 0x57595352;
 
 describe('relay leadership', () => {
   let database: Awaited<ReturnType<typeof freshDatabase>>;

@@ -50,6 +50,9 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     mount(root, errorBox(err));
     return;
   }
+  /** Where the next page starts (null: none follows), and the rows shown so far. */
+  let next = first.nextAfterSeq;
+  let shown = first.events.length;
   const noticeBox = notice ? h('div', { class: 'success', role: 'status', tabindex: -1 }, notice) : null;
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' }, noticeBox);
 
@@ -101,39 +104,37 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     );
 
   const tbody = h('tbody', {}, first.events.map(row));
-  let shown = first.events.length;
   const count = h('p', { class: 'muted failing-count', 'aria-live': 'polite' });
   const showMore = h('button', { type: 'button', class: 'show-more' }, `Show the next ${PAGE_SIZE}`);
   const moreError = h('div', { class: 'more-error', 'aria-live': 'polite' });
-  /** Says how many are shown of how many, and offers the next page while there is one. */
-  const showProgress = (nextAfterSeq: number | null, total: number) => {
+  /** Says how many there are and how many are shown, and offers the next page while there is one. */
+  const showProgress = (total: number) => {
     // `shown` may count rows delivered since they were listed; the API alone knows whether more follow.
-    count.textContent = `${total} failing ${total === 1 ? 'event' : 'events'}${nextAfterSeq === null ? '' : `; ${shown} shown, oldest first`}.`;
-    showMore.hidden = nextAfterSeq === null;
-    showMore.onclick =
-      nextAfterSeq === null
-        ? null
-        : () => {
-            showMore.disabled = true;
-            mount(moreError);
-            fetchPage(PAGE_SIZE, nextAfterSeq).then(
-              (page) => {
-                showMore.disabled = false;
-                const rows = page.events.map(row);
-                tbody.append(...rows);
-                shown += rows.length;
-                showProgress(page.nextAfterSeq, page.total);
-                // Keyboard and screen-reader users go on from the first row added, not from the top.
-                rows[0]?.focus();
-              },
-              (err: unknown) => {
-                showMore.disabled = false;
-                mount(moreError, errorBox(err));
-              },
-            );
-          };
+    count.textContent = `${total} failing ${total === 1 ? 'event' : 'events'}${next === null ? '' : `; ${shown} shown, oldest first`}.`;
+    showMore.hidden = next === null;
   };
-  showProgress(first.nextAfterSeq, first.total);
+  showMore.addEventListener('click', () => {
+    if (next === null) return;
+    showMore.disabled = true;
+    mount(moreError);
+    fetchPage(PAGE_SIZE, next).then(
+      (page) => {
+        showMore.disabled = false;
+        const rows = page.events.map(row);
+        tbody.append(...rows);
+        shown += rows.length;
+        next = page.nextAfterSeq;
+        showProgress(page.total);
+        // Keyboard and screen-reader users go on from the first row added, not from the top.
+        rows[0]?.focus();
+      },
+      (err: unknown) => {
+        showMore.disabled = false;
+        mount(moreError, errorBox(err));
+      },
+    );
+  });
+  showProgress(first.total);
 
   mount(
     root,
