@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import type { Connection } from '@temporalio/client';
 import type { Knex } from '../db/knex';
@@ -9,9 +10,10 @@ import { authenticate } from './auth';
 import { errorHandler, notFound } from './errors';
 import { healthRouter } from './health';
 import { webRouter } from './web';
-import { authFailureLimit, jsonBodiesOnly, securityHeaders } from './hardening';
+import { authFailureLimit, jsonBodiesOnly, securityHeaderList, securityHeaders } from './hardening';
 import { metricsRouter } from './metrics';
-import { webhookRouter } from './webhooks';
+import { webhookIngress, webhookRouter, type EtagOf } from './webhooks';
+import { webhookFrontDoor } from './webhook-front-door';
 import { stripeConnectionRouter } from './stripe-connection';
 import { workspacesRouter } from './workspaces';
 import { StripeClients, stripeEndpointFromEnv } from '../activities/stripe-client';
@@ -47,23 +49,33 @@ export interface AppDeps {
 }
 
 /** The HTTP API: built from its dependencies so tests run it against real services. */
-export function createApp(deps: AppDeps): Express {
+export interface Api {
+  /** Every route, Stripe's webhook deliveries included (the route table the security tests read). */
+  app: Express;
+  /** What the HTTP server runs: webhook deliveries through their front door, everything else through the app. */
+  serve: RequestListener;
+}
+
+export function createApi(deps: AppDeps): Api {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  app.use(securityHeaders());
+  const headers = securityHeaderList();
+  app.use(securityHeaders(headers));
 
   // Webhooks are authenticated by their Stripe signature alone. They come first: they
   // are most of the traffic, and no route below answers under /webhooks/stripe.
-  app.use(
-    webhookRouter({
-      db: deps.db,
-      keyring: deps.keyring,
-      metrics: deps.metrics,
-      maxBytes: deps.webhookMaxBytes,
-      requestsPerMinute: deps.webhookRequestsPerMinute ?? 60_000,
-    }),
-  );
+  const etagOf = app.get('etag fn') as EtagOf | undefined;
+  const ingress = webhookIngress({
+    db: deps.db,
+    keyring: deps.keyring,
+    metrics: deps.metrics,
+    maxBytes: deps.webhookMaxBytes,
+    requestsPerMinute: deps.webhookRequestsPerMinute ?? 60_000,
+    etagOf,
+  });
+  app.use(webhookRouter(ingress));
+  const frontDoor = webhookFrontDoor({ ingress, securityHeaders: headers, log: deps.log, etagOf });
 
   app.use(healthRouter({ db: deps.db, temporal: deps.temporal }));
   app.use(webRouter({ log: deps.log }));
@@ -95,5 +107,10 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(notFound);
   app.use(errorHandler(deps.log));
-  return app;
+  return {
+    app,
+    serve: (req, res) => {
+      if (!frontDoor(req, res)) app(req, res);
+    },
+  };
 }

@@ -31,30 +31,41 @@ export const notFound: RequestHandler = (req, _res, next) => {
   next(new HttpError(404, `no route for ${req.method} ${req.path}`));
 };
 
+/** The JSON body of an error answer. */
+export interface ErrorBody {
+  error: { status: number; message: string; details?: unknown };
+}
+
 /**
- * The one error handler: HttpErrors and body-parser errors become their status with
- * a JSON body `{ error: { status, message, details? } }`; anything else is a 500
- * with no internals leaked, logged with its stack.
+ * How an error is answered: HttpErrors and body-parser errors become their status with
+ * a JSON body `{ error: { status, message, details? } }`; anything else is a 500 with
+ * no internals leaked, logged with its stack. Rejections are logged at info.
  */
+export function errorAnswer(log: Logger, err: unknown, request: { method: string; path: string }): { status: number; body: ErrorBody } {
+  let status = 500;
+  let message = 'internal error';
+  let details: unknown;
+  if (err instanceof HttpError) {
+    ({ status, message, details } = err);
+  } else if (err instanceof ZodError) {
+    status = 400;
+    details = { issues: describeIssues(err) };
+    message = 'invalid input';
+  } else if (isBodyParserError(err)) {
+    status = err.status;
+    message =
+      err.type === 'entity.too.large' ? `request body is larger than the limit of ${err.limit} bytes` : `unreadable request body: ${err.message}`;
+  }
+  if (status >= 500) log.error({ err, method: request.method, path: request.path }, 'request failed');
+  else log.info({ status, method: request.method, path: request.path, message }, 'request rejected');
+  return { status, body: { error: { status, message, ...(details === undefined ? {} : { details }) } } };
+}
+
+/** The one error handler of the Express app (errorAnswer). */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    let status = 500;
-    let message = 'internal error';
-    let details: unknown;
-    if (err instanceof HttpError) {
-      ({ status, message, details } = err);
-    } else if (err instanceof ZodError) {
-      status = 400;
-      details = { issues: describeIssues(err) };
-      message = 'invalid input';
-    } else if (isBodyParserError(err)) {
-      status = err.status;
-      message =
-        err.type === 'entity.too.large' ? `request body is larger than the limit of ${err.limit} bytes` : `unreadable request body: ${err.message}`;
-    }
-    if (status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
-    else log.info({ status, method: req.method, path: req.path, message }, 'request rejected');
-    res.status(status).json({ error: { status, message, ...(details === undefined ? {} : { details }) } });
+    const { status, body } = errorAnswer(log, err, req);
+    res.status(status).json(body);
   };
 }
 

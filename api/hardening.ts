@@ -20,19 +20,30 @@ import { HttpError } from './errors';
  * once, on a response of its own, and each request gets the headers it set: helmet's
  * chain of thirteen middlewares cost every Stripe webhook about 20 µs, the list half.
  */
-export function securityHeaders(): RequestHandler {
+export function securityHeaders(headers = securityHeaderList()): RequestHandler {
+  return (_req, res, next) => {
+    setSecurityHeaders(res, headers);
+    next();
+  };
+}
+
+/** The headers helmet sets on every answer, recorded once on a probe response. */
+export type SecurityHeaderList = readonly [name: string, value: number | string | readonly string[]][];
+
+export function securityHeaderList(): SecurityHeaderList {
   const probe = new HeaderRecorder(new IncomingMessage(new Socket()));
   let finished = false;
   helmet()(probe.req, probe, () => {
     finished = true;
   });
   if (!finished) throw new Error('helmet did not set its headers synchronously');
-  const headers = probe.recorded;
-  return (_req, res, next) => {
-    for (const [name, value] of headers) res.setHeader(name, value);
-    res.removeHeader('X-Powered-By');
-    next();
-  };
+  return probe.recorded;
+}
+
+/** Sets the security headers on a response (and no X-Powered-By). */
+export function setSecurityHeaders(res: ServerResponse, headers: SecurityHeaderList): void {
+  for (const [name, value] of headers) res.setHeader(name, value);
+  res.removeHeader('X-Powered-By');
 }
 
 /** A response that remembers the headers set on it, names spelled as set (they go on the wire so). */
@@ -51,11 +62,28 @@ const refuse = (message: string): Parameters<typeof rateLimit>[0] => ({
 });
 
 /**
+ * Counts a webhook delivery for `workspaceId`, sets the RateLimit headers on `res`, and
+ * past the limit sets Retry-After and throws an HttpError 429.
+ */
+export type WebhookAdmission = (workspaceId: string, res: ServerResponse) => void;
+
+/** A WebhookAdmission as Express middleware, keyed by the route's workspaceId parameter. */
+export function webhookRateLimit(admit: WebhookAdmission): RequestHandler<{ workspaceId: string }> {
+  return (req, res, next) => {
+    try {
+      admit(req.params.workspaceId, res);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+/**
  * Webhook ingestion per workspace (the path's workspace id, since the signature is
  * checked later): a flood aimed at one workspace cannot starve the inbox for the
- * others. Stripe retries a 429 delivery with backoff, so nothing is lost.
- * Mounted on the webhook route ahead of its body parser, keyed by the route's
- * workspaceId parameter.
+ * others. Stripe retries a 429 delivery with backoff, so nothing is lost. Counted
+ * before the body is read.
  *
  * It counts as express-rate-limit's memory store does (a window of a minute from a
  * workspace's first delivery in it) and answers with the same draft-8 RateLimit
@@ -63,7 +91,7 @@ const refuse = (message: string): Parameters<typeof rateLimit>[0] => ({
  * once: express-rate-limit's promise chain, debug calls and per-request SHA-256 cost
  * every Stripe webhook about 50 µs of the API's CPU.
  */
-export function webhookRateLimit(perMinute: number): RequestHandler<{ workspaceId: string }> {
+export function webhookAdmission(perMinute: number): WebhookAdmission {
   const windowMs = 60_000;
   const name = `"${perMinute}-in-1min"`;
   const message = `too many webhook deliveries for this workspace (limit ${perMinute} a minute); retry later`;
@@ -98,16 +126,16 @@ export function webhookRateLimit(perMinute: number): RequestHandler<{ workspaceI
     }
     return window;
   };
-  return (req, res, next) => {
+  return (workspaceId, res) => {
     const now = Date.now();
-    const window = windowOf(`webhook:${req.params.workspaceId}`, now);
+    const window = windowOf(`webhook:${workspaceId}`, now);
     window.hits++;
     const resetSeconds = Math.max(0, Math.ceil((window.resetAt - now) / 1000));
     res.setHeader('RateLimit', `${name}; r=${Math.max(perMinute - window.hits, 0)}; t=${resetSeconds}`);
     res.setHeader('RateLimit-Policy', window.policy);
-    if (window.hits <= perMinute) return next();
+    if (window.hits <= perMinute) return;
     res.setHeader('Retry-After', String(resetSeconds));
-    next(new HttpError(429, message));
+    throw new HttpError(429, message);
   };
 }
 

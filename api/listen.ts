@@ -1,5 +1,4 @@
-import type { Server } from 'node:http';
-import type { Express } from 'express';
+import { createServer, type RequestListener, type Server } from 'node:http';
 
 /**
  * How long an idle keep-alive connection stays open. Node's default (5 s) is shorter
@@ -10,9 +9,10 @@ import type { Express } from 'express';
  */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
-/** Starts the HTTP server for `app` with the connection timeouts above. */
-export function listen(app: Express, port: number, host: string, onListening?: () => void): Server {
-  const server = app.listen(port, host, onListening);
+/** Starts an HTTP server running `serve` (an Api's, or an Express app) with the connection timeouts above. */
+export function listen(serve: RequestListener, port: number, host: string, onListening?: () => void): Server {
+  const server = createServer(serve);
+  server.listen(port, host, onListening);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   // Node's rule: a headers timeout above the keep-alive timeout, or a reused connection
   // can be cut while its next request's headers arrive.

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createApp } from './app';
+import { createApi } from './app';
 import { listen } from './listen';
 import { createDb } from '../db/knex';
 import { ConfigError, loadConfig } from '../platform/config';
@@ -15,9 +15,9 @@ function main(): void {
   const { connection } = createTemporalClient(config);
   const metrics = createMetrics();
   observePoolWaits(metrics, db);
-  const app = createApp({ db, temporal: connection, keyring: config.WYSERA_ENCRYPTION_KEYS, log, metrics, webhookMaxBytes: config.WEBHOOK_MAX_BYTES, webhookRequestsPerMinute: config.WEBHOOK_RATE_PER_MINUTE, authFailuresPerWindow: config.AUTH_FAILURES_PER_WINDOW, loginFailuresPerEmail: config.LOGIN_FAILURES_PER_EMAIL, loginFailuresPerAddress: config.LOGIN_FAILURES_PER_ADDRESS, operatorToken: config.WYSERA_OPERATOR_TOKEN, temporalNamespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE });
+  const api = createApi({ db, temporal: connection, keyring: config.WYSERA_ENCRYPTION_KEYS, log, metrics, webhookMaxBytes: config.WEBHOOK_MAX_BYTES, webhookRequestsPerMinute: config.WEBHOOK_RATE_PER_MINUTE, authFailuresPerWindow: config.AUTH_FAILURES_PER_WINDOW, loginFailuresPerEmail: config.LOGIN_FAILURES_PER_EMAIL, loginFailuresPerAddress: config.LOGIN_FAILURES_PER_ADDRESS, operatorToken: config.WYSERA_OPERATOR_TOKEN, temporalNamespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE });
 
-  const server = listen(app, config.PORT, config.HOST, () => {
+  const server = listen(api.serve, config.PORT, config.HOST, () => {
     const { port } = server.address() as AddressInfo;
     log.info({ url: `http://${config.HOST}:${port}` }, 'api listening');
   });

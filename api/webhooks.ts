@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import express, { Router, type Request } from 'express';
 import Stripe from 'stripe';
 import { z } from 'zod';
@@ -9,7 +10,7 @@ import type { Keyring } from '../platform/crypto';
 import { createBatchQueue } from '../platform/batcher';
 import type { Metrics } from '../platform/metrics';
 import { HttpError, parseOr400 } from './errors';
-import { webhookRateLimit } from './hardening';
+import { webhookAdmission, webhookRateLimit, type WebhookAdmission } from './hardening';
 
 export interface WebhookDeps {
   db: Knex;
@@ -117,66 +118,74 @@ function signatureProblem(body: Buffer, header: string, secret: string, toleranc
   }
 }
 
-/**
- * The two answers to an accepted event ({ received, duplicate }), byte for byte and
- * header for header what res.json sends, worked out once each: res.json's
- * serialization, content-type handling and SHA-1 ETag cost every Stripe webhook about
- * 50 µs. The ETag comes from the app's own setting, read at the first answer (a router
- * belongs to one app).
- */
-function acceptedAnswers() {
-  type Answer = { body: string; headers: [string, string][] };
-  const made = new Map<boolean, Answer>();
+/** Express's weak ETag of a body (the app's 'etag fn' setting). */
+export type EtagOf = (body: string, encoding: BufferEncoding) => string | undefined;
+
+/** A JSON answer's body and headers, byte for byte and header for header what Express's res.json sends. */
+export interface JsonAnswer {
+  body: string;
+  headers: [string, string][];
+}
+
+export function jsonAnswer(value: unknown, etagOf: EtagOf | undefined): JsonAnswer {
+  const body = JSON.stringify(value);
+  const etag = etagOf?.(body, 'utf8');
   return {
-    of(req: Request, duplicate: boolean): Answer {
-      let answer = made.get(duplicate);
-      if (!answer) {
-        const body = JSON.stringify({ received: true, duplicate });
-        const etagOf = req.app.get('etag fn') as ((body: string, encoding: BufferEncoding) => string | undefined) | undefined;
-        const etag = etagOf?.(body, 'utf8');
-        answer = {
-          body,
-          headers: [['Content-Type', 'application/json; charset=utf-8'], ['Content-Length', String(Buffer.byteLength(body))], ...(etag ? [['ETag', etag] as [string, string]] : [])],
-        };
-        made.set(duplicate, answer);
-      }
-      return answer;
-    },
+    body,
+    headers: [['Content-Type', 'application/json; charset=utf-8'], ['Content-Length', String(Buffer.byteLength(body))], ...(etag ? [['ETag', etag] as [string, string]] : [])],
   };
+}
+
+export function writeAnswer(res: ServerResponse, status: number, answer: JsonAnswer): void {
+  res.statusCode = status;
+  for (const [name, value] of answer.headers) res.setHeader(name, value);
+  res.end(answer.body);
 }
 
 const params = z.object({ workspaceId: z.string().regex(/^ws_[A-Za-z0-9_-]{1,64}$/, 'must be a workspace id (ws_...)') });
 
+/** One delivery as it reached the API: the path's workspace id, the signature header and the raw body. */
+export interface WebhookDelivery {
+  workspaceId: string;
+  signature: string | undefined;
+  body: unknown;
+}
+
 /**
- * Stripe webhook ingress. Only verification and one insert happen on the request
- * path; the relay does the rest, so Stripe gets its 2xx within milliseconds.
+ * Stripe webhook ingress, whatever serves its HTTP: only verification and one insert
+ * happen on the request path; the relay does the rest, so Stripe gets its 2xx within
+ * milliseconds.
  */
-export function webhookRouter(deps: WebhookDeps): Router {
-  const router = Router();
+export interface WebhookIngress {
+  /** Counts a delivery against its workspace's limit before its body is read; undefined when there is none. */
+  admit: WebhookAdmission | undefined;
+  /** The largest body accepted, in bytes (413 beyond). */
+  maxBytes: number;
+  /** Verifies and stores one delivery and gives its 200 answer, or rejects with an HttpError saying what is wrong. */
+  receive(delivery: WebhookDelivery): Promise<JsonAnswer>;
+}
+
+export function webhookIngress(deps: WebhookDeps & { etagOf: EtagOf | undefined }): WebhookIngress {
   const secrets = secretCache((id) => findWebhookSecret(deps.db, deps.keyring, id));
-  const answers = acceptedAnswers();
+  // The two answers to an accepted event, worked out once each: res.json's
+  // serialization, content-type handling and SHA-1 ETag cost every webhook about 50 µs.
+  const accepted = new Map([false, true].map((duplicate) => [duplicate, jsonAnswer({ received: true, duplicate }, deps.etagOf)]));
   const store = createBatchQueue((batch: InboxEventToStore[]) => {
     deps.metrics.webhookEventsWaiting.dec(batch.length);
     return storeBatch(deps.db, batch);
   }, INBOX_INSERTS_AT_ONCE);
-  // Counted before the body is read; on the route itself, so no middleware mounted by
-  // path has to match every request.
-  const limit = deps.requestsPerMinute ? [webhookRateLimit(deps.requestsPerMinute)] : [];
-  router.post(
-    '/webhooks/stripe/:workspaceId',
-    ...limit,
-    // The raw bytes are needed: the signature covers the body exactly as sent.
-    express.raw({ type: () => true, limit: deps.maxBytes }),
-    async (req, res) => {
+  return {
+    admit: deps.requestsPerMinute ? webhookAdmission(deps.requestsPerMinute) : undefined,
+    maxBytes: deps.maxBytes,
+    async receive(delivery) {
       const stopTimer = deps.metrics.webhookAckSeconds.startTimer();
       try {
-        const { workspaceId } = parseOr400(params, req.params, 'path');
+        const { workspaceId } = parseOr400(params, { workspaceId: delivery.workspaceId }, 'path');
         const secret = await secrets.get(workspaceId);
         if (secret === undefined) throw new HttpError(404, `unknown workspace ${workspaceId}`);
 
-        const signature = req.get('stripe-signature');
+        const { signature, body } = delivery;
         if (!signature) throw new HttpError(400, 'missing Stripe-Signature header');
-        const body: unknown = req.body;
         if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'empty request body');
         const text = body.toString('utf8');
         let json: unknown;
@@ -213,10 +222,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
           payloadText: text,
         });
         deps.metrics.webhooksReceived.inc({ outcome: stored ? 'stored' : 'duplicate' });
-        const answer = answers.of(req, !stored);
-        res.statusCode = 200;
-        for (const [name, value] of answer.headers) res.setHeader(name, value);
-        res.end(answer.body);
+        return accepted.get(!stored)!;
       } catch (caught) {
         const err = isStorageOutage(caught) ? new HttpError(503, 'the event store is unavailable; the event was not stored (Stripe retries it)') : caught;
         deps.metrics.webhooksReceived.inc({ outcome: err instanceof HttpError ? `rejected_${err.status}` : 'error' });
@@ -224,6 +230,26 @@ export function webhookRouter(deps: WebhookDeps): Router {
       } finally {
         stopTimer();
       }
+    },
+  };
+}
+
+/**
+ * The webhook route in Express, for the deliveries the front door (api/webhook-front-door.ts)
+ * leaves to it: a trailing slash, other letter case, an encoded id, a compressed body.
+ * Its rate limit is counted before the body is read; on the route itself, so no
+ * middleware mounted by path has to match every request.
+ */
+export function webhookRouter(ingress: WebhookIngress): Router {
+  const router = Router();
+  const limit = ingress.admit ? [webhookRateLimit(ingress.admit)] : [];
+  router.post(
+    '/webhooks/stripe/:workspaceId',
+    ...limit,
+    // The raw bytes are needed: the signature covers the body exactly as sent.
+    express.raw({ type: () => true, limit: ingress.maxBytes }),
+    async (req: Request<{ workspaceId: string }>, res) => {
+      writeAnswer(res, 200, await ingress.receive({ workspaceId: req.params.workspaceId, signature: req.get('stripe-signature'), body: req.body }));
     },
   );
   return router;

@@ -23,7 +23,8 @@ import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { z } from 'zod';
 import { endpointOf, StripeClients } from '../activities/stripe-client';
 import { PAGE_SIZE } from '../activities/sync';
-import { createApp } from '../api/app';
+import { createApi } from '../api/app';
+import { listen } from '../api/listen';
 import { createDb } from '../db/knex';
 import { migrationConfig } from '../db/migrations';
 import { progressBar, type ResourceEstimate } from '../domain/sync-progress';
@@ -204,7 +205,7 @@ async function main(argv: string[]): Promise<void> {
     const keySpec = generateKeySpec();
     const taskQueue = `bench-sync-${Date.now()}`;
     const operatorToken = `op_${'b'.repeat(40)}`;
-    const app = createApp({
+    const apiServer = createApi({
       db,
       temporal: connection,
       keyring: parseKeyring(keySpec),
@@ -216,7 +217,7 @@ async function main(argv: string[]): Promise<void> {
       taskQueue,
     });
     const http: Server = await new Promise((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+      const s = listen(apiServer.serve, 0, '127.0.0.1', () => resolve(s));
     });
     cleanups.push(() => new Promise<void>((r) => http.close(() => r())));
     const api = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Worker } from '@temporalio/worker';
-import { createApp } from '../api/app';
+import { createApi } from '../api/app';
+import { listen } from '../api/listen';
 import { endpointOf, StripeClients } from '../activities/stripe-client';
 import { createAnalyticsActivities } from '../activities/analytics';
 import { createSyncActivities } from '../activities/sync';
@@ -43,9 +44,9 @@ export async function syncHarness(simOptions: SimulatorOptions, opts: { keySpec?
   const stripe = new StripeClients({ endpoint: endpointOf(sim.url) });
   const taskQueue = uniqueTaskQueue('sync');
   const log = createLogger('silent', 'test');
-  const app = createApp({ db, temporal: server.clientConnection, keyring, log, metrics: createMetrics(), webhookMaxBytes: 1 << 20, operatorToken: OPERATOR_TOKEN, stripe, taskQueue });
+  const api = createApi({ db, temporal: server.clientConnection, keyring, log, metrics: createMetrics(), webhookMaxBytes: 1 << 20, operatorToken: OPERATOR_TOKEN, stripe, taskQueue });
   const http: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = listen(api.serve, 0, '127.0.0.1', () => resolve(s));
   });
   const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   const workers: { stop(): Promise<void> }[] = [];

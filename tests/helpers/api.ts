@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { createApp, type AppDeps } from '../../api/app';
+import { createApi, type AppDeps } from '../../api/app';
+import { listen } from '../../api/listen';
 import { createMetrics } from '../../platform/metrics';
 import { createTemporalClient } from '../../platform/temporal';
 import { inject } from 'vitest';
@@ -17,9 +18,9 @@ export interface TestApi {
 /** The real API on an ephemeral port, against the test database and the run's Temporal server. */
 export async function startApi(db: Knex, keyring: Keyring, overrides: Partial<AppDeps> = {}): Promise<TestApi> {
   const { connection } = createTemporalClient({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: 'default' });
-  const app = createApp({ db, temporal: connection, keyring, log: pino({ level: 'silent' }), metrics: createMetrics(), webhookMaxBytes: 64 * 1024, ...overrides });
+  const api = createApi({ db, temporal: connection, keyring, log: pino({ level: 'silent' }), metrics: createMetrics(), webhookMaxBytes: 64 * 1024, ...overrides });
   const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = listen(api.serve, 0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -3,7 +3,8 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { createApp } from '../../api/app';
+import { createApi } from '../../api/app';
+import { listen } from '../../api/listen';
 import { healthRouter } from '../../api/health';
 import { createDb, type Knex } from '../../db/knex';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -15,9 +16,9 @@ import { inject } from 'vitest';
 
 async function serve(db: Knex, temporalAddress: string) {
   const { connection } = createTemporalClient({ TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default' });
-  const app = createApp({ db, temporal: connection, keyring: parseKeyring(generateKeySpec()), log: pino({ level: 'silent' }), metrics: createMetrics(), webhookMaxBytes: 1024 });
+  const api = createApi({ db, temporal: connection, keyring: parseKeyring(generateKeySpec()), log: pino({ level: 'silent' }), metrics: createMetrics(), webhookMaxBytes: 1024 });
   const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = listen(api.serve, 0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

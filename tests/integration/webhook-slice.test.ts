@@ -2,7 +2,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { createApp } from '../../api/app';
+import { createApi } from '../../api/app';
+import { listen } from '../../api/listen';
 import { inboxCounts } from '../../db/inbox';
 import { insertWorkspace, type Workspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -40,9 +41,9 @@ describe('webhook → inbox → relay → customer workflow', () => {
     worker = await runWorker(temporal, taskQueue, { db: database.db, keyring });
     relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log, pollMs: 200 });
     relay.start();
-    const app = createApp({ db: database.db, temporal: temporal.clientConnection, keyring, log, metrics: createMetrics(), webhookMaxBytes: 64 * 1024 });
+    const api = createApi({ db: database.db, temporal: temporal.clientConnection, keyring, log, metrics: createMetrics(), webhookMaxBytes: 64 * 1024 });
     server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+      const s = listen(api.serve, 0, '127.0.0.1', () => resolve(s));
     });
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });

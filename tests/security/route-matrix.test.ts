@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { createApp } from '../../api/app';
+import { createApi } from '../../api/app';
 import { CSRF_REFUSED, SESSION_COOKIE } from '../../api/auth';
 import { createApiToken } from '../../db/api-tokens';
 import { createDraftOnce } from '../../db/drafts';
@@ -128,7 +128,7 @@ describe('authorisation matrix over every route of the app', () => {
 
   // The routes, read from a built app's router stack (no services are called to build it).
   const { connection } = createTemporalClient({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: 'default' });
-  const routes = appRoutes(createApp({ db: knexFactory({ client: 'pg' }), temporal: connection, keyring, log: pino({ level: 'silent' }), metrics: createMetrics(), webhookMaxBytes: 1024 }));
+  const routes = appRoutes(createApi({ db: knexFactory({ client: 'pg' }), temporal: connection, keyring, log: pino({ level: 'silent' }), metrics: createMetrics(), webhookMaxBytes: 1024 }).app);
 
   beforeAll(async () => {
     database = await freshDatabase();

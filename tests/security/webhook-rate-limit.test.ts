@@ -4,7 +4,7 @@ import express from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { errorHandler } from '../../api/errors';
-import { securityHeaders, webhookRateLimit } from '../../api/hardening';
+import { securityHeaders, webhookAdmission, webhookRateLimit } from '../../api/hardening';
 
 /**
  * The webhook limiter and the security headers as the API mounts them, in front of an
@@ -19,7 +19,7 @@ describe('webhook rate limit and security headers', () => {
     // Express's X-Powered-By left on: the security headers must remove it themselves.
     const app = express();
     app.use(securityHeaders());
-    app.post('/webhooks/stripe/:workspaceId', webhookRateLimit(2), (_req, res) => {
+    app.post('/webhooks/stripe/:workspaceId', webhookRateLimit(webhookAdmission(2)), (_req, res) => {
       res.json({ received: true });
     });
     app.use(errorHandler(pino({ level: 'silent' })));
