@@ -16,8 +16,8 @@ const CANONICAL_PATH = /^\/webhooks\/stripe\/([A-Za-z0-9_-]+)(?:\?|$)/;
  * request and response a new prototype (its own request and response objects) and
  * walks its router; for a webhook that was a fifth of the API's CPU in the webhook
  * benchmark, and it made V8 keep much of each request's objects through
- * young-generation collections (15% of what a webhook allocated survived one, 6% here),
- * so the API paused for garbage collection about twice as long.
+ * young-generation collections (15% of what a webhook allocated survived one, 6% here):
+ * the API spent half again to twice as long paused for garbage collection.
  *
  * Only the route's canonical form is served here; any other (another method, a
  * trailing slash, other letter case, an encoded id, a compressed body) is left to
