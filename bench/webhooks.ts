@@ -26,7 +26,7 @@ import { insertWorkspace } from '../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { freePort } from '../tests/setup/ports';
 import { startThrowawayPostgres } from '../tests/setup/postgres';
-import { startTemporalDevServer } from '../tests/setup/temporal-server';
+import { startTemporalDevServerOnFreePort, type TemporalDevServer } from '../tests/setup/temporal-server';
 import { startSimulator, type Simulator } from '../sim/server';
 import { groupBy } from '../domain/group-by';
 import { percentile, recordBenchmark } from './report';
@@ -316,7 +316,7 @@ async function trialResult(db: Knex, t: number, run: { baseline: LoadResult; rea
 
 async function main(): Promise<void> {
   let postgres: Awaited<ReturnType<typeof startThrowawayPostgres>> | undefined;
-  let temporal: Awaited<ReturnType<typeof startTemporalDevServer>> | undefined;
+  let temporal: TemporalDevServer | undefined;
   let sim: Simulator | undefined;
   // Set up before anything starts, so an interrupt during the start-up stops what is up by then.
   const { stop, stopping } = stopOnInterrupt(async () => {
@@ -331,7 +331,7 @@ async function main(): Promise<void> {
     // With fsync, as npm start runs it: an ack promises the event is on disk.
     postgres = await startThrowawayPostgres('wysera-bench-', { durable: true });
     // As npm start runs it: it yields to the ingress, and the relay's signals to it do not wait behind the plays.
-    temporal = await startTemporalDevServer(await freePort(), undefined, { nice: TEMPORAL_NICE });
+    temporal = await startTemporalDevServerOnFreePort(undefined, { nice: TEMPORAL_NICE });
     // The workspace is connected to a Stripe peer, as a real one is: the plays the events
     // start read Stripe (the bench's invoices are unknown there, so each dunning ends at once).
     sim = await startSimulator({ seed: 'bench-webhooks', customers: 5, months: 1, port: 0 });

@@ -4,9 +4,8 @@ import { Connection } from '@temporalio/client';
 import { createDb } from '../../db/knex';
 import { migrationConfig } from '../../db/migrations';
 import { ensureSearchAttributes } from '../../workers/search-attributes';
-import { freePort } from './ports';
 import { startThrowawayPostgres } from './postgres';
-import { startTemporalDevServer } from './temporal-server';
+import { startTemporalDevServerOnFreePort } from './temporal-server';
 import { toolPaths } from './tools';
 
 declare module 'vitest' {
@@ -35,7 +34,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await template.migrate.latest(migrationConfig);
   await template.destroy();
 
-  const temporal = await startTemporalDevServer(await freePort());
+  const temporal = await startTemporalDevServerOnFreePort();
   const temporalAddress = temporal.address;
   const connection = await Connection.connect({ address: temporalAddress });
   await ensureSearchAttributes(connection, 'default');

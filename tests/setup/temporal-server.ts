@@ -1,11 +1,36 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Connection } from '@temporalio/client';
+import { freePort } from './ports';
 import { toolPaths } from './tools';
 
 export interface TemporalDevServer {
   address: string;
   /** Stops the server (SIGTERM) and waits for it to exit. */
   stop(): Promise<void>;
+}
+
+/** The dev server ended before it answered (a port taken, say). */
+export class DevServerExited extends Error {
+  constructor(readonly exitCode: number) {
+    super(`Temporal dev server exited with ${exitCode}`);
+    this.name = 'DevServerExited';
+  }
+}
+
+/**
+ * startTemporalDevServer on a free port, trying up to three: the dev server also picks
+ * free ports for its internal services as it starts, and one of them can take the port
+ * freePort() has just released (the frontend then fails to bind and the server exits).
+ */
+export async function startTemporalDevServerOnFreePort(dbFile?: string, opts: { nice?: number } = {}): Promise<TemporalDevServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startTemporalDevServer(await freePort(), dbFile, opts);
+    } catch (err) {
+      if (!(err instanceof DevServerExited) || attempt === 3) throw err;
+      console.warn(`${err.message}; trying another port`);
+    }
+  }
 }
 
 /**
@@ -21,7 +46,7 @@ export async function startTemporalDevServer(port: number, dbFile?: string, opts
   const address = `127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`Temporal dev server exited with ${child.exitCode}`);
+    if (child.exitCode !== null) throw new DevServerExited(child.exitCode);
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       await connection.workflowService.getSystemInfo({});
