@@ -48,7 +48,7 @@ export interface AppDeps {
   loginFailuresPerAddress?: number;
 }
 
-/** The HTTP API: built from its dependencies so tests run it against real services. */
+/** The HTTP API as the server runs it. */
 export interface Api {
   /** Every route, Stripe's webhook deliveries included (the route table the security tests read). */
   app: Express;
@@ -56,6 +56,7 @@ export interface Api {
   serve: RequestListener;
 }
 
+/** The HTTP API: built from its dependencies so tests run it against real services. */
 export function createApi(deps: AppDeps): Api {
   const app = express();
   app.disable('x-powered-by');

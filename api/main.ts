@@ -21,6 +21,10 @@ function main(): void {
     const { port } = server.address() as AddressInfo;
     log.info({ url: `http://${config.HOST}:${port}` }, 'api listening');
   });
+  server.once('error', (err) => {
+    log.error({ err, host: config.HOST, port: config.PORT }, 'api cannot listen');
+    process.exit(1);
+  });
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -12,9 +12,9 @@ export type FrontDoor = (req: IncomingMessage, res: ServerResponse) => boolean;
 const CANONICAL_PATH = /^\/webhooks\/stripe\/([A-Za-z0-9_-]+)(?:\?|$)/;
 
 /**
- * Stripe's deliveries served beside Express rather than through it. Express gives every
- * request and response a new prototype (its own request and response objects) and
- * walks its router; for a webhook that was a fifth of the API's CPU in the webhook
+ * Stripe's deliveries served beside Express rather than through it. Express switches
+ * every request's and response's prototype to the app's own (`Object.setPrototypeOf`)
+ * and walks its router; for a webhook that was a fifth of the API's CPU in the webhook
  * benchmark, and it made V8 keep much of each request's objects through
  * young-generation collections (15% of what a webhook allocated survived one, 6% here):
  * the API spent half again to twice as long paused for garbage collection.
@@ -45,10 +45,15 @@ export function webhookFrontDoor(opts: { ingress: WebhookIngress; securityHeader
     if (req.method !== 'POST') return false;
     const match = CANONICAL_PATH.exec(req.url ?? '');
     if (!match) return false;
-    // Express's body parser inflates gzip and deflate bodies; Stripe sends none.
+    // Express's body parser decompresses some encodings and refuses the others (415);
+    // Stripe sends none, so any encoding but identity is left to it.
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
-    void serve(req, res, match[1]!);
+    serve(req, res, match[1]!).catch((err: unknown) => {
+      // Only if answering the error failed too: what Express's final handler does then.
+      opts.log.error({ err, method: 'POST', path: req.url }, 'webhook answer failed');
+      res.destroy();
+    });
     return true;
   };
 }

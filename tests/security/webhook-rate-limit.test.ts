@@ -7,9 +7,10 @@ import { errorHandler } from '../../api/errors';
 import { securityHeaders, webhookAdmission, webhookRateLimit } from '../../api/hardening';
 
 /**
- * The webhook limiter and the security headers as the API mounts them, in front of an
- * endpoint that answers 200: the headers each answer carries, the count per workspace,
- * and the window's end.
+ * The webhook limiter and the security headers as Express's webhook route mounts them,
+ * in front of an endpoint that answers 200: the headers each answer carries, the count
+ * per workspace, and the window's end. (The front door applies the same two; the
+ * webhook front door test holds its answers to this route's.)
  */
 describe('webhook rate limit and security headers', () => {
   let server: Server;

@@ -11,8 +11,8 @@ export interface TemporalDevServer {
 
 /** The dev server ended before it answered (a port taken, say). */
 export class DevServerExited extends Error {
-  constructor(readonly exitCode: number) {
-    super(`Temporal dev server exited with ${exitCode}`);
+  constructor(how: string) {
+    super(`Temporal dev server ${how} before it answered`);
     this.name = 'DevServerExited';
   }
 }
@@ -24,11 +24,12 @@ export class DevServerExited extends Error {
  */
 export async function startTemporalDevServerOnFreePort(dbFile?: string, opts: { nice?: number } = {}): Promise<TemporalDevServer> {
   for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
     try {
-      return await startTemporalDevServer(await freePort(), dbFile, opts);
+      return await startTemporalDevServer(port, dbFile, opts);
     } catch (err) {
       if (!(err instanceof DevServerExited) || attempt === 3) throw err;
-      console.warn(`${err.message}; trying another port`);
+      console.warn(`${err.message} on port ${port} (try ${attempt} of 3; its log above says why); trying another port`);
     }
   }
 }
@@ -46,7 +47,8 @@ export async function startTemporalDevServer(port: number, dbFile?: string, opts
   const address = `127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new DevServerExited(child.exitCode);
+    if (child.exitCode !== null) throw new DevServerExited(`exited with ${child.exitCode}`);
+    if (child.signalCode !== null) throw new DevServerExited(`was ended by ${child.signalCode}`);
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       await connection.workflowService.getSystemInfo({});
