@@ -32,23 +32,14 @@ import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { createLogger } from '../platform/logger';
 import { createMetrics } from '../platform/metrics';
 import { startSimulator } from '../sim/server';
+import { freePort } from '../tests/setup/ports';
+import { startTemporalDevServerOnFreePort } from '../tests/setup/temporal-server';
 import { toolPaths } from '../tests/setup/tools';
 import { workflowsPath } from '../workers/worker';
 import { recordBenchmark } from './report';
 import { stopOnInterrupt } from './_interrupt';
 
 const root = path.resolve(__dirname, '..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface Logged {
   at: number;
@@ -161,22 +152,9 @@ async function main(argv: string[]): Promise<void> {
     cleanups.push(() => db.destroy());
     await db.migrate.latest(migrationConfig);
 
-    const temporalPort = await freePort();
-    const temporalAddress = `127.0.0.1:${temporalPort}`;
-    const temporal = spawn(tools.temporal, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(temporalPort), '--log-level', 'error'], { stdio: 'ignore' });
-    cleanups.push(async () => {
-      temporal.kill('SIGTERM');
-      await new Promise((r) => (temporal.exitCode !== null ? r(null) : temporal.once('exit', r)));
-    });
-    let connection: Connection | undefined;
-    for (let i = 0; !connection; i++) {
-      try {
-        connection = await Connection.connect({ address: temporalAddress, connectTimeout: 1000 });
-      } catch (err) {
-        if (i > 240) throw err;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    const temporal = await startTemporalDevServerOnFreePort();
+    cleanups.push(() => temporal.stop());
+    const connection = await Connection.connect({ address: temporal.address });
     cleanups.push(() => connection.close());
 
     const simStarted = Date.now();
@@ -240,7 +218,7 @@ async function main(argv: string[]): Promise<void> {
     const workerEnv = {
       ...process.env,
       DATABASE_URL: databaseUrl,
-      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_ADDRESS: temporal.address,
       WYSERA_ENCRYPTION_KEYS: keySpec,
       STRIPE_API_BASE: proxy.url,
       BENCH_TASK_QUEUE: taskQueue,
