@@ -31,7 +31,11 @@ import { startSimulator, type Simulator } from '../sim/server';
 import { groupBy } from '../domain/group-by';
 import { percentile, recordBenchmark } from './report';
 import { cpuShares, cpuSnapshot, parentPid, type PartOf } from './_cpu';
+import { startDiskProbe, type DiskFlushes } from './_disk-probe';
 import { stopOnInterrupt } from './_interrupt';
+
+/** The disk probe's flushes a second unless --disk-probe says otherwise: few beside the ingress's ~500 commits. */
+const DISK_PROBE_RATE = 50;
 
 const { values } = parseArgs({
   options: {
@@ -51,6 +55,9 @@ const { values } = parseArgs({
     cold: { type: 'boolean', default: false },
     // --profile DIR: the API and the worker write V8 CPU profiles there when they exit.
     profile: { type: 'string' },
+    // --disk-probe N: N timed 8 kB write + fdatasync pairs a second of a thread of its own
+    // during each load (bench/_disk-probe.ts), the floor under a durable ack; 0: none.
+    'disk-probe': { type: 'string', default: String(DISK_PROBE_RATE) },
   },
 });
 const relayDuringLoad = values.relay !== 'off';
@@ -59,6 +66,7 @@ const seconds = Number(values.seconds);
 const rampSeconds = Number(values.ramp);
 const customers = Number(values.customers);
 const trials = Math.max(1, Number(values.trials));
+const diskProbeRate = Number(values['disk-probe']);
 const secret = 'whsec_bench';
 /** The CPU priority the worker gives its plays' threads (WORKER_PLAYS_NICE's default). */
 const PLAYS_NICE = 10;
@@ -255,6 +263,8 @@ interface TrialResult {
   /** The WAL written from the start of the real load until the inbox drained, per event (describeWal). */
   walKbPerEvent?: number;
   wal?: string;
+  /** The disk probe's flushes during the bare endpoint's load and during the real ingress's. */
+  disk?: { bare: DiskFlushes; real: DiskFlushes };
 }
 
 type LoadResult = Awaited<ReturnType<typeof load>>;
@@ -502,6 +512,25 @@ async function stackParts(db: Knex, temporalAddress: string): Promise<PartOf> {
   };
 }
 
+/** Runs a load with the disk probe alongside (unless --disk-probe 0), and gives its flushes with the load's result. */
+async function probingDisk(run: () => Promise<LoadResult>): Promise<LoadResult & { disk?: DiskFlushes }> {
+  if (!(diskProbeRate > 0)) return run();
+  const probe = startDiskProbe(diskProbeRate);
+  try {
+    const result = await run();
+    return { ...result, disk: await probe.stop() };
+  } catch (err) {
+    await probe.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A trial's disk probe figures as one line. */
+function describeFlushes({ bare, real }: { bare: DiskFlushes; real: DiskFlushes }): string {
+  const one = (f: DiskFlushes) => `p50 ${f.p50Ms.toFixed(2)}, p99 ${f.p99Ms.toFixed(2)}, max ${f.maxMs.toFixed(1)} ms of ${f.count}`;
+  return `real load ${one(real)}; bare endpoint's load ${one(bare)}`;
+}
+
 async function measure(databaseUrl: string, temporalAddress: string, sim: Simulator): Promise<void> {
   const db = createDb(databaseUrl, 5);
   await db.migrate.latest(migrationConfig);
@@ -571,7 +600,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     const stream = () => [...signedRequests(ramp, first, `evt_t${t}_ramp`), ...signedRequests(count, first + ramp, `evt_t${t}_bench`, ramp)];
     const label = `trial ${t + 1} of ${trials}`;
     progress(`${label}: ${ramp + count} requests at ${rate}/s to a bare Express endpoint (the first ${rampSeconds} s untimed)`);
-    const baseline = await load(urlOf((bareServer.address() as AddressInfo).port), stream(), ramp);
+    const baseline = await probingDisk(() => load(urlOf((bareServer.address() as AddressInfo).port), stream(), ramp));
     progress(`${label}: baseline p99 ${percentile(baseline.latencies, 99).toFixed(2)} ms; now the real ingress`);
     // Scraping also resets prom-client's event-loop figures: the ones after cover this trial.
     const stepsBefore = relaySteps(await scrape(worker ? workerMetricsPort : undefined));
@@ -579,10 +608,12 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     const startedAt = Date.now();
     const cpuBefore = cpuSnapshot(parts);
     const walBefore = await walWritten(db);
-    const real = await load(urlOf(apiPort), stream(), ramp);
+    const real = await probingDisk(() => load(urlOf(apiPort), stream(), ramp));
     const cpu = cpuShares(cpuBefore, cpuSnapshot(parts)) ?? 'n/a (no /proc)';
     const apiSide = describeApi(apiBefore, await scrape(apiPort));
     progress(`${label}: the API's view: ${apiSide}`);
+    const disk = baseline.disk && real.disk ? { bare: baseline.disk, real: real.disk } : undefined;
+    if (disk) progress(`${label}: the disk probe's flushes: p99 ${disk.real.p99Ms.toFixed(2)} ms under the real load, ${disk.bare.p99Ms.toFixed(2)} ms under the bare endpoint's`);
     progress(`${label}: cores used under the real load: ${cpu}`);
     progress(`${label}: sent ${ramp + count} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (answers: ${JSON.stringify(real.statuses)}); waiting for the relay to drain the inbox`);
     await drainInbox(label);
@@ -598,7 +629,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
       await stopProcess(worker);
       worker = undefined;
     }
-    results.push({ ...(await trialResult(db, t, { baseline, real, ramp, drainSeconds: (drainedAt - startedAt) / 1000 })), relaySteps: steps, apiSide, cpu, walKbPerEvent: wal.kbPerEvent, wal: wal.line });
+    results.push({ ...(await trialResult(db, t, { baseline, real, ramp, drainSeconds: (drainedAt - startedAt) / 1000 })), relaySteps: steps, apiSide, cpu, walKbPerEvent: wal.kbPerEvent, wal: wal.line, disk });
   }
 
   // The 50th percentile by nearest rank (report.ts): with an odd number of trials, the middle one.
@@ -641,15 +672,17 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     cpu_by_trial: results.map((r) => r.cpu).join(' / '),
     wal_kb_per_event: Number(median((r) => r.walKbPerEvent ?? 0).toFixed(1)),
     wal_by_trial: results.map((r) => r.wal).join(' / '),
+    disk_flush_p99_ms: diskProbeRate > 0 ? Number(median((r) => r.disk?.real.p99Ms ?? 0).toFixed(2)) : 'n/a',
+    disk_flush_by_trial: diskProbeRate > 0 ? results.map((r) => (r.disk ? describeFlushes(r.disk) : 'n/a')).join(' / ') : 'n/a',
   };
 
   await new Promise((r) => bareServer.close(r));
   await Promise.all([stopProcess(api), stopProcess(worker)]);
   await db.destroy();
 
-  recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}`, figures, [
+  recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}${diskProbeRate === DISK_PROBE_RATE ? '' : ` --disk-probe ${diskProbeRate}`}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority with its threads but the relay's at nice ${PLAYS_NICE} (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares)`,
+    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's at nice ${PLAYS_NICE} (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own on Postgres's filesystem, through each load (ramp included), the floor under a durable ack (disk_flush_p99_ms: under the real load, the median over the trials)`,
     `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; ${trials} trials, each the bare endpoint then the real ingress (after the inbox drained), each figure the median over the trials (ratio: of each trial's own ratio), by_trial rows list each trial's; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }
