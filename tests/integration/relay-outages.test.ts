@@ -19,7 +19,7 @@ import { freshDatabase } from '../helpers/db';
 import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
 import { eventually, playActivities, quietTemporalRuntime, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 import { freePort } from '../setup/ports';
-import { startTemporalDevServer, type TemporalDevServer } from '../setup/temporal-server';
+import { startTemporalDevServer, startTemporalDevServerOnFreePort, type TemporalDevServer } from '../setup/temporal-server';
 import { inject } from 'vitest';
 
 const log = pino({ level: 'silent' });
@@ -53,8 +53,8 @@ describe('relay survives Temporal being down', () => {
   beforeAll(async () => {
     quietTemporalRuntime();
     dir = mkdtempSync(path.join(os.tmpdir(), 'wysera-outage-'));
-    port = await freePort();
-    temporal = await startTemporalDevServer(port, path.join(dir, 'temporal.db'));
+    temporal = await startTemporalDevServerOnFreePort(path.join(dir, 'temporal.db'));
+    port = temporal.port;
     database = await freshDatabase();
     await insertWorkspace(database.db, keyring, { id: ws, name: 'Outage', webhookSecret: secret });
     clientConnection = await Connection.connect({ address: temporal.address });

@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
 import { freePort } from './ports';
 import { toolPaths } from './tools';
 
 export interface TemporalDevServer {
   address: string;
+  /** The frontend's port (a restart with the same `dbFile` must use it again). */
+  port: number;
   /** Stops the server (SIGTERM) and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -21,8 +24,11 @@ export class DevServerExited extends Error {
  * startTemporalDevServer on a free port, trying up to three: the dev server also picks
  * free ports for its internal services as it starts, and one of them can take the port
  * freePort() has just released (the frontend then fails to bind and the server exits).
+ * A `dbFile` that a failed try created is removed before the next, so the server that
+ * answers starts from nothing written for another port.
  */
 export async function startTemporalDevServerOnFreePort(dbFile?: string, opts: { nice?: number } = {}): Promise<TemporalDevServer> {
+  const fresh = dbFile !== undefined && !existsSync(dbFile);
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     try {
@@ -30,6 +36,8 @@ export async function startTemporalDevServerOnFreePort(dbFile?: string, opts: { 
     } catch (err) {
       if (!(err instanceof DevServerExited) || attempt === 3) throw err;
       console.warn(`${err.message} on port ${port} (try ${attempt} of 3; its log above says why); trying another port`);
+      // SQLite's journal files beside the database go with it.
+      if (fresh) for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${dbFile}${suffix}`, { force: true });
     }
   }
 }
@@ -64,6 +72,7 @@ export async function startTemporalDevServer(port: number, dbFile?: string, opts
   }
   return {
     address,
+    port,
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
