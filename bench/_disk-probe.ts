@@ -1,14 +1,13 @@
 /**
- * What one durable write costs on this machine's disk while a benchmark loads the
- * stack: a thread of its own writes one 8 kB page (a WAL page's size) into a
- * preallocated file and waits for fdatasync, at a steady rate, beside whatever else runs.
- * An ack that promises its event is on disk waits for at least one such flush (its
- * commit's), so the probe's tail is a floor under the ingress's that no change to the
- * API or to Postgres's settings can go below: it tells a slow disk path apart from slow
- * code.
+ * What one durable write costs on this machine while a benchmark loads the stack: a
+ * thread of its own writes one 8 kB page (a WAL page's size) into a preallocated file
+ * beside Postgres's data and waits for fdatasync, at a steady rate, beside whatever else
+ * runs. A commit that makes its caller wait until it is on disk waits for such a flush
+ * (its own, or the rest of one under way that covers it), so the probe's tail is a
+ * rough floor under a durable ack's: it tells the cost of reaching the disk, with the
+ * cores as busy as the load makes them, apart from what the code adds.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
 import { percentile } from './report';
@@ -22,13 +21,15 @@ export interface DiskFlushes {
 }
 
 export interface DiskProbe {
-  /** Ends the probe, removes its file and gives what its flushes took. */
-  stop(): Promise<DiskFlushes>;
+  /** Ends the probe, removes its file and gives what its flushes took from `fromEpochMs` on (undefined: none timed then). */
+  stop(fromEpochMs?: number): Promise<DiskFlushes | undefined>;
 }
 
-// The thread sleeps on Atomics.wait (no event loop to run); the parent sets the shared
-// flag to stop it. Writes rotate through a 16 MB file, allocated and synced first, as a
-// WAL segment is, so a flush never has to extend the file.
+// Posts 'ready' once its 16 MB file is allocated and synced (as a WAL segment is, so a
+// flush never extends the file), then flushes on schedule until the parent sets the
+// shared flag; it sleeps on Atomics.wait, having no event loop to run. A slot missed
+// behind a slow flush is skipped rather than caught up, so the rate stays what it was
+// asked to be. Each time is posted with when it started (ms since the epoch).
 const PROBE_THREAD = `
   const { workerData, parentPort } = require('node:worker_threads');
   const fs = require('node:fs');
@@ -37,42 +38,66 @@ const PROBE_THREAD = `
   const size = 16 * 1024 * 1024;
   const page = require('node:crypto').randomBytes(8192);
   const fd = fs.openSync(file, 'w+');
-  fs.writeSync(fd, Buffer.alloc(size), 0, size, 0);
-  fs.fsyncSync(fd);
-  const times = [];
-  const start = performance.now();
-  for (let n = 0; Atomics.load(flag, 0) === 0; n++) {
-    const wait = start + (n * 1000) / rate - performance.now();
-    if (wait > 0 && Atomics.wait(flag, 0, 0, wait) !== 'timed-out') break;
-    const t0 = performance.now();
-    fs.writeSync(fd, page, 0, page.length, (n * page.length) % size);
-    fs.fdatasyncSync(fd);
-    times.push(performance.now() - t0);
+  const samples = [];
+  try {
+    fs.writeSync(fd, Buffer.alloc(size), 0, size, 0);
+    fs.fsyncSync(fd);
+    parentPort.postMessage('ready');
+    const start = performance.now();
+    for (let n = 0; Atomics.load(flag, 0) === 0; n++) {
+      n = Math.max(n, Math.floor(((performance.now() - start) * rate) / 1000));
+      const wait = start + (n * 1000) / rate - performance.now();
+      if (wait > 0 && Atomics.wait(flag, 0, 0, wait) !== 'timed-out') break;
+      const t0 = performance.now();
+      fs.writeSync(fd, page, 0, page.length, (n * page.length) % size);
+      fs.fdatasyncSync(fd);
+      samples.push([performance.timeOrigin + t0, performance.now() - t0]);
+    }
+  } finally {
+    fs.closeSync(fd);
   }
-  fs.closeSync(fd);
-  parentPort.postMessage(times);
+  parentPort.postMessage(samples);
 `;
 
-/** Starts flushing `rate` times a second into a file under the system's temporary folder (where the benchmarks' Postgres keeps its data). */
-export function startDiskProbe(rate: number): DiskProbe {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wysera-bench-disk-'));
+/**
+ * Starts flushing `rate` times a second into a file of its own under `dir` (a folder on
+ * the disk to measure, such as the one holding Postgres's data); resolves once the
+ * probe's file is in place, so its allocation falls before the load it measures.
+ */
+export async function startDiskProbe(dir: string, rate: number): Promise<DiskProbe> {
+  const own = mkdtempSync(path.join(dir, 'disk-probe-'));
+  const remove = () => rmSync(own, { recursive: true, force: true });
+  // An interrupted benchmark exits from its cleanup without stopping the probe.
+  process.once('exit', remove);
   const stopFlag = new SharedArrayBuffer(4);
-  const thread = new Thread(PROBE_THREAD, { eval: true, workerData: { file: path.join(dir, 'probe'), rate, stopFlag } });
-  const times = new Promise<number[]>((resolve, reject) => {
-    thread.once('message', resolve);
+  const thread = new Thread(PROBE_THREAD, { eval: true, workerData: { file: path.join(own, 'probe'), rate, stopFlag } });
+  let ready!: () => void;
+  const started = new Promise<void>((resolve) => (ready = resolve));
+  const samples = new Promise<[number, number][]>((resolve, reject) => {
+    thread.on('message', (m: 'ready' | [number, number][]) => (m === 'ready' ? ready() : resolve(m)));
     thread.once('error', reject);
+    thread.once('exit', (code) => reject(new Error(`the disk probe's thread exited (${code}) without its figures`)));
   });
-  return {
-    async stop() {
-      const flag = new Int32Array(stopFlag);
-      Atomics.store(flag, 0, 1);
-      Atomics.notify(flag, 0);
-      try {
-        const t = await times;
-        return { count: t.length, p50Ms: percentile(t, 50), p99Ms: percentile(t, 99), maxMs: t.reduce((m, v) => Math.max(m, v), 0) };
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
+  // Its failure is taken up by stop() (or by the wait below); until then it must not count as unhandled.
+  samples.catch(() => undefined);
+  const stop: DiskProbe['stop'] = async (fromEpochMs = 0) => {
+    const flag = new Int32Array(stopFlag);
+    Atomics.store(flag, 0, 1);
+    Atomics.notify(flag, 0);
+    try {
+      const times = (await samples).filter(([at]) => at >= fromEpochMs).map(([, ms]) => ms);
+      if (times.length === 0) return undefined;
+      return { count: times.length, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), maxMs: times.reduce((m, v) => Math.max(m, v), 0) };
+    } finally {
+      process.removeListener('exit', remove);
+      remove();
+    }
   };
+  try {
+    await Promise.race([started, samples]);
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+  return { stop };
 }

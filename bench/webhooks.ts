@@ -67,6 +67,7 @@ const rampSeconds = Number(values.ramp);
 const customers = Number(values.customers);
 const trials = Math.max(1, Number(values.trials));
 const diskProbeRate = Number(values['disk-probe']);
+if (!Number.isFinite(diskProbeRate) || diskProbeRate < 0) throw new Error(`--disk-probe must be a number of flushes a second, 0 or more (got ${values['disk-probe']})`);
 const secret = 'whsec_bench';
 /** The CPU priority the worker gives its plays' threads (WORKER_PLAYS_NICE's default). */
 const PLAYS_NICE = 10;
@@ -345,7 +346,7 @@ async function main(): Promise<void> {
     // The workspace is connected to a Stripe peer, as a real one is: the plays the events
     // start read Stripe (the bench's invoices are unknown there, so each dunning ends at once).
     sim = await startSimulator({ seed: 'bench-webhooks', customers: 5, months: 1, port: 0 });
-    await measure(postgres.urlOf('wysera'), temporal.address, sim);
+    await measure(postgres.urlOf('wysera'), temporal.address, sim, postgres.dir);
   } finally {
     await stop();
   }
@@ -503,7 +504,7 @@ async function stackParts(db: Knex, temporalAddress: string): Promise<PartOf> {
   const postmaster = parentPid(rows[0]!.pid);
   const temporalPort = temporalAddress.slice(temporalAddress.lastIndexOf(':') + 1);
   return ({ pid, ppid, cmdline }) => {
-    if (pid === process.pid) return 'bench (load, simulator)';
+    if (pid === process.pid) return 'bench (load, simulator, disk probe)';
     if (pid === postmaster || ppid === postmaster) return 'postgres';
     if (cmdline.endsWith('api/main.ts')) return 'api';
     if (cmdline.endsWith('workers/main.ts')) return 'worker';
@@ -512,17 +513,29 @@ async function stackParts(db: Knex, temporalAddress: string): Promise<PartOf> {
   };
 }
 
-/** Runs a load with the disk probe alongside (unless --disk-probe 0), and gives its flushes with the load's result. */
-async function probingDisk(run: () => Promise<LoadResult>): Promise<LoadResult & { disk?: DiskFlushes }> {
-  if (!(diskProbeRate > 0)) return run();
-  const probe = startDiskProbe(diskProbeRate);
+/**
+ * Runs a load with the disk probe alongside (unless --disk-probe 0), and gives its
+ * flushes after the load's untimed ramp with the load's result; a probe that fails is
+ * reported and leaves the trial without its figures.
+ */
+async function probingDisk(dir: string, run: () => Promise<LoadResult>): Promise<LoadResult & { disk?: DiskFlushes }> {
+  if (diskProbeRate === 0) return run();
+  const probe = await startDiskProbe(dir, diskProbeRate);
+  const timedFrom = Date.now() + rampSeconds * 1000;
+  const stopProbe = () =>
+    probe.stop(timedFrom).catch((err: unknown) => {
+      progress(`the disk probe failed: ${String(err)}`);
+      return undefined;
+    });
+  let result: LoadResult;
   try {
-    const result = await run();
-    return { ...result, disk: await probe.stop() };
+    result = await run();
   } catch (err) {
-    await probe.stop().catch(() => undefined);
+    await stopProbe();
     throw err;
   }
+  const disk = await stopProbe();
+  return disk ? { ...result, disk } : result;
 }
 
 /** A trial's disk probe figures as one line. */
@@ -531,7 +544,7 @@ function describeFlushes({ bare, real }: { bare: DiskFlushes; real: DiskFlushes 
   return `real load ${one(real)}; bare endpoint's load ${one(bare)}`;
 }
 
-async function measure(databaseUrl: string, temporalAddress: string, sim: Simulator): Promise<void> {
+async function measure(databaseUrl: string, temporalAddress: string, sim: Simulator, postgresDir: string): Promise<void> {
   const db = createDb(databaseUrl, 5);
   await db.migrate.latest(migrationConfig);
   const parts = await stackParts(db, temporalAddress);
@@ -600,7 +613,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     const stream = () => [...signedRequests(ramp, first, `evt_t${t}_ramp`), ...signedRequests(count, first + ramp, `evt_t${t}_bench`, ramp)];
     const label = `trial ${t + 1} of ${trials}`;
     progress(`${label}: ${ramp + count} requests at ${rate}/s to a bare Express endpoint (the first ${rampSeconds} s untimed)`);
-    const baseline = await probingDisk(() => load(urlOf((bareServer.address() as AddressInfo).port), stream(), ramp));
+    const baseline = await probingDisk(postgresDir, () => load(urlOf((bareServer.address() as AddressInfo).port), stream(), ramp));
     progress(`${label}: baseline p99 ${percentile(baseline.latencies, 99).toFixed(2)} ms; now the real ingress`);
     // Scraping also resets prom-client's event-loop figures: the ones after cover this trial.
     const stepsBefore = relaySteps(await scrape(worker ? workerMetricsPort : undefined));
@@ -608,7 +621,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     const startedAt = Date.now();
     const cpuBefore = cpuSnapshot(parts);
     const walBefore = await walWritten(db);
-    const real = await probingDisk(() => load(urlOf(apiPort), stream(), ramp));
+    const real = await probingDisk(postgresDir, () => load(urlOf(apiPort), stream(), ramp));
     const cpu = cpuShares(cpuBefore, cpuSnapshot(parts)) ?? 'n/a (no /proc)';
     const apiSide = describeApi(apiBefore, await scrape(apiPort));
     progress(`${label}: the API's view: ${apiSide}`);
@@ -640,6 +653,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
       .map((v) => v.toFixed(v >= 100 ? 0 : 2))
       .join(' / ');
   const lagFigure = (pick: (r: TrialResult) => number) => (relayDuringLoad ? Number(median(pick).toFixed(1)) : 'n/a');
+  const diskP99s = results.flatMap((r) => (r.disk ? [r.disk.real.p99Ms] : []));
   const figures = {
     rate,
     seconds,
@@ -672,7 +686,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     cpu_by_trial: results.map((r) => r.cpu).join(' / '),
     wal_kb_per_event: Number(median((r) => r.walKbPerEvent ?? 0).toFixed(1)),
     wal_by_trial: results.map((r) => r.wal).join(' / '),
-    disk_flush_p99_ms: diskProbeRate > 0 ? Number(median((r) => r.disk?.real.p99Ms ?? 0).toFixed(2)) : 'n/a',
+    disk_flush_p99_ms: diskP99s.length > 0 ? Number(percentile(diskP99s, 50).toFixed(2)) : 'n/a',
     disk_flush_by_trial: diskProbeRate > 0 ? results.map((r) => (r.disk ? describeFlushes(r.disk) : 'n/a')).join(' / ') : 'n/a',
   };
 
@@ -682,7 +696,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
 
   recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}${diskProbeRate === DISK_PROBE_RATE ? '' : ` --disk-probe ${diskProbeRate}`}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's at nice ${PLAYS_NICE} (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own on Postgres's filesystem, through each load (ramp included), the floor under a durable ack (disk_flush_p99_ms: under the real load, the median over the trials)`,
+    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's at nice ${PLAYS_NICE} (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own (its CPU counted with the bench's) writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own beside Postgres's data, through each load, timed after the ramp: a rough floor under a durable ack's tail, set by the disk and by how busy the cores are (it adds its own flushes to the load; disk_flush_p99_ms: under the real load, the median over the trials)`,
     `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; ${trials} trials, each the bare endpoint then the real ingress (after the inbox drained), each figure the median over the trials (ratio: of each trial's own ratio), by_trial rows list each trial's; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }

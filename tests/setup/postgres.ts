@@ -6,6 +6,8 @@ import { freePort } from './ports';
 import { toolPaths } from './tools';
 
 export interface ThrowawayPostgres {
+  /** The folder holding the cluster (its data directory inside), removed on stop. */
+  dir: string;
   /** Superuser URL of the maintenance database. */
   adminUrl: string;
   /** URL of another database on the same server. */
@@ -33,6 +35,7 @@ export async function startThrowawayPostgres(prefix = 'wysera-pg-', opts: { dura
   execFileSync('bash', [pgScript, 'start', data, String(port)], { stdio: 'inherit', env });
   const urlOf = (database: string) => `postgres://wysera:wysera@127.0.0.1:${port}/${database}`;
   return {
+    dir,
     adminUrl: urlOf('postgres'),
     urlOf,
     pause: () => execFileSync('bash', [pgScript, 'stop', data], { stdio: 'inherit' }),

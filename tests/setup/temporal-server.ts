@@ -25,7 +25,10 @@ export class DevServerExited extends Error {
  * free ports for its internal services as it starts, and one of them can take the port
  * freePort() has just released (the frontend then fails to bind and the server exits).
  * A `dbFile` that a failed try created is removed before the next, so the server that
- * answers starts from nothing written for another port.
+ * answers starts from nothing written for another port; one that existed before the
+ * call is never removed (it is opened as it is by whichever try answers), so this is
+ * for a new database, and a restart on an existing one belongs on its own port
+ * (startTemporalDevServer).
  */
 export async function startTemporalDevServerOnFreePort(dbFile?: string, opts: { nice?: number } = {}): Promise<TemporalDevServer> {
   const fresh = dbFile !== undefined && !existsSync(dbFile);
