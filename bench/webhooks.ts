@@ -21,6 +21,7 @@ import Stripe from 'stripe';
 import type { Knex } from 'knex';
 import { inboxCounts } from '../db/inbox';
 import { createDb } from '../db/knex';
+import { workerPlaysNice } from '../platform/config';
 import { migrationConfig } from '../db/migrations';
 import { insertWorkspace } from '../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
@@ -69,8 +70,8 @@ const trials = Math.max(1, Number(values.trials));
 const diskProbeRate = Number(values['disk-probe']);
 if (!Number.isFinite(diskProbeRate) || diskProbeRate < 0) throw new Error(`--disk-probe must be a number of flushes a second, 0 or more (got ${values['disk-probe']})`);
 const secret = 'whsec_bench';
-/** The CPU priority the worker gives its plays' threads (WORKER_PLAYS_NICE's default). */
-const PLAYS_NICE = 10;
+/** The CPU priority the worker gives its plays' threads (WORKER_PLAYS_NICE, as the worker reads it from this environment). */
+const PLAYS_NICE = workerPlaysNice();
 /**
  * The CPU priority npm start gives the Temporal dev server (scripts/start.sh): below the
  * API's, above the plays', since the relay's signals wait on it.
@@ -445,7 +446,7 @@ function spawnProcess(entry: string, env: Record<string, string>): ChildProcess 
   const profiling = values.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(values.profile)] : [];
   const cmd = [process.execPath, ...profiling, '--import', 'tsx', entry];
   // As npm start runs it: the worker at the API's priority; it lowers its plays' threads
-  // itself (WORKER_PLAYS_NICE, default 10) and keeps its relay thread where it is.
+  // itself (WORKER_PLAYS_NICE: PLAYS_NICE) and keeps its relay thread where it is.
   const child = spawn(cmd[0]!, cmd.slice(1), {
     cwd: path.resolve(__dirname, '..'),
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },

@@ -102,6 +102,14 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * WORKER_PLAYS_NICE as a worker started with `env` reads it (its default when unset or
+ * empty), for tools that start a worker and must say what priority its plays got.
+ */
+export function workerPlaysNice(env: NodeJS.ProcessEnv = process.env): number {
+  return envSchema.shape.WORKER_PLAYS_NICE.parse(env.WORKER_PLAYS_NICE || undefined);
+}
+
 /** Parses the environment; throws ConfigError listing every problem at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings count as unset, as they do in most shells' `VAR= cmd`.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../platform/config';
+import { ConfigError, loadConfig, workerPlaysNice } from '../../platform/config';
 import { generateKeySpec } from '../../platform/crypto';
 
 const valid = { DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db', WYSERA_ENCRYPTION_KEYS: generateKeySpec() };
@@ -41,6 +41,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...valid, WORKER_PLAYS_NICE: '0' }).WORKER_PLAYS_NICE).toBe(0);
     expect(() => loadConfig({ ...valid, WORKER_PLAYS_NICE: '20' })).toThrow(/WORKER_PLAYS_NICE/);
     expect(() => loadConfig({ ...valid, WORKER_PLAYS_NICE: '-1' })).toThrow(/WORKER_PLAYS_NICE/);
+    // What a tool that starts a worker reports: the same value the worker reads.
+    expect(workerPlaysNice({})).toBe(10);
+    expect(workerPlaysNice({ WORKER_PLAYS_NICE: '' })).toBe(10);
+    expect(workerPlaysNice({ WORKER_PLAYS_NICE: '3' })).toBe(3);
   });
 
   it('explains a malformed encryption key', () => {
