@@ -32,7 +32,7 @@ import { startSimulator, type Simulator } from '../sim/server';
 import { groupBy } from '../domain/group-by';
 import { percentile, recordBenchmark } from './report';
 import { cpuShares, cpuSnapshot, parentPid, type PartOf } from './_cpu';
-import { startDiskProbe, type DiskFlushes } from './_disk-probe';
+import { startDiskProbe, type DiskFlushes, type DiskProbe } from './_disk-probe';
 import { stopOnInterrupt } from './_interrupt';
 
 /** The disk probe's flushes a second unless --disk-probe says otherwise: few beside the ingress's ~500 commits. */
@@ -243,6 +243,12 @@ function signedRequests(count: number, offset: number, idPrefix = 'evt_bench', s
 }
 
 
+/** The disk probe's flushes during the bare endpoint's load and the real ingress's (either missing if the probe failed there). */
+interface TrialFlushes {
+  bare?: DiskFlushes | undefined;
+  real?: DiskFlushes | undefined;
+}
+
 interface TrialResult {
   stored: number;
   errors: number;
@@ -266,7 +272,7 @@ interface TrialResult {
   walKbPerEvent?: number;
   wal?: string;
   /** The disk probe's flushes during the bare endpoint's load and during the real ingress's. */
-  disk?: { bare: DiskFlushes; real: DiskFlushes };
+  disk?: TrialFlushes;
 }
 
 type LoadResult = Awaited<ReturnType<typeof load>>;
@@ -521,7 +527,13 @@ async function stackParts(db: Knex, temporalAddress: string): Promise<PartOf> {
  */
 async function probingDisk(dir: string, run: () => Promise<LoadResult>): Promise<LoadResult & { disk?: DiskFlushes }> {
   if (diskProbeRate === 0) return run();
-  const probe = await startDiskProbe(dir, diskProbeRate);
+  let probe: DiskProbe;
+  try {
+    probe = await startDiskProbe(dir, diskProbeRate);
+  } catch (err) {
+    progress(`the disk probe did not start (${String(err)}); this load runs without it`);
+    return run();
+  }
   const timedFrom = Date.now() + rampSeconds * 1000;
   const stopProbe = () =>
     probe.stop(timedFrom).catch((err: unknown) => {
@@ -540,8 +552,8 @@ async function probingDisk(dir: string, run: () => Promise<LoadResult>): Promise
 }
 
 /** A trial's disk probe figures as one line. */
-function describeFlushes({ bare, real }: { bare: DiskFlushes; real: DiskFlushes }): string {
-  const one = (f: DiskFlushes) => `p50 ${f.p50Ms.toFixed(2)}, p99 ${f.p99Ms.toFixed(2)}, max ${f.maxMs.toFixed(1)} ms of ${f.count}`;
+function describeFlushes({ bare, real }: TrialFlushes): string {
+  const one = (f: DiskFlushes | undefined) => (f ? `p50 ${f.p50Ms.toFixed(2)}, p99 ${f.p99Ms.toFixed(2)}, max ${f.maxMs.toFixed(1)} ms of ${f.count}` : 'n/a');
   return `real load ${one(real)}; bare endpoint's load ${one(bare)}`;
 }
 
@@ -614,7 +626,9 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     const stream = () => [...signedRequests(ramp, first, `evt_t${t}_ramp`), ...signedRequests(count, first + ramp, `evt_t${t}_bench`, ramp)];
     const label = `trial ${t + 1} of ${trials}`;
     progress(`${label}: ${ramp + count} requests at ${rate}/s to a bare Express endpoint (the first ${rampSeconds} s untimed)`);
-    const baseline = await probingDisk(postgresDir, () => load(urlOf((bareServer.address() as AddressInfo).port), stream(), ramp));
+    // Signed before the probe starts, so its timed window opens with the load's.
+    const bareRequests = stream();
+    const baseline = await probingDisk(postgresDir, () => load(urlOf((bareServer.address() as AddressInfo).port), bareRequests, ramp));
     progress(`${label}: baseline p99 ${percentile(baseline.latencies, 99).toFixed(2)} ms; now the real ingress`);
     // Scraping also resets prom-client's event-loop figures: the ones after cover this trial.
     const stepsBefore = relaySteps(await scrape(worker ? workerMetricsPort : undefined));
@@ -622,12 +636,13 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     const startedAt = Date.now();
     const cpuBefore = cpuSnapshot(parts);
     const walBefore = await walWritten(db);
-    const real = await probingDisk(postgresDir, () => load(urlOf(apiPort), stream(), ramp));
+    const realRequests = stream();
+    const real = await probingDisk(postgresDir, () => load(urlOf(apiPort), realRequests, ramp));
     const cpu = cpuShares(cpuBefore, cpuSnapshot(parts)) ?? 'n/a (no /proc)';
     const apiSide = describeApi(apiBefore, await scrape(apiPort));
     progress(`${label}: the API's view: ${apiSide}`);
-    const disk = baseline.disk && real.disk ? { bare: baseline.disk, real: real.disk } : undefined;
-    if (disk) progress(`${label}: the disk probe's flushes: p99 ${disk.real.p99Ms.toFixed(2)} ms under the real load, ${disk.bare.p99Ms.toFixed(2)} ms under the bare endpoint's`);
+    const disk = { bare: baseline.disk, real: real.disk };
+    if (diskProbeRate > 0) progress(`${label}: the disk probe's flushes: ${describeFlushes(disk)}`);
     progress(`${label}: cores used under the real load: ${cpu}`);
     progress(`${label}: sent ${ramp + count} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (answers: ${JSON.stringify(real.statuses)}); waiting for the relay to drain the inbox`);
     await drainInbox(label);
@@ -654,7 +669,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
       .map((v) => v.toFixed(v >= 100 ? 0 : 2))
       .join(' / ');
   const lagFigure = (pick: (r: TrialResult) => number) => (relayDuringLoad ? Number(median(pick).toFixed(1)) : 'n/a');
-  const diskP99s = results.flatMap((r) => (r.disk ? [r.disk.real.p99Ms] : []));
+  const diskP99s = results.flatMap((r) => (r.disk?.real ? [r.disk.real.p99Ms] : []));
   const figures = {
     rate,
     seconds,
@@ -688,7 +703,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     wal_kb_per_event: Number(median((r) => r.walKbPerEvent ?? 0).toFixed(1)),
     wal_by_trial: results.map((r) => r.wal).join(' / '),
     disk_flush_p99_ms: diskP99s.length > 0 ? Number(percentile(diskP99s, 50).toFixed(2)) : 'n/a',
-    disk_flush_by_trial: diskProbeRate > 0 ? results.map((r) => (r.disk ? describeFlushes(r.disk) : 'n/a')).join(' / ') : 'n/a',
+    disk_flush_by_trial: diskProbeRate > 0 ? results.map((r) => describeFlushes(r.disk ?? {})).join(' / ') : 'n/a',
   };
 
   await new Promise((r) => bareServer.close(r));
@@ -697,7 +712,7 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
 
   recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}${diskProbeRate === DISK_PROBE_RATE ? '' : ` --disk-probe ${diskProbeRate}`}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's at nice ${PLAYS_NICE} (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own (its CPU counted with the bench's) writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own beside Postgres's data, through each load, timed after the ramp: a rough floor under a durable ack's tail, set by the disk and by how busy the cores are (it adds its own flushes to the load; disk_flush_p99_ms: under the real load, the median over the trials)`,
+    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's ${PLAYS_NICE} nice values below it (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own (its CPU counted with the bench's) writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own beside Postgres's data, through each load, timed after the ramp: a rough floor under a durable ack's tail, set by the disk and by what else the machine runs (it adds its own flushes to the load, and a stall counts as one flush however long; disk_flush_p99_ms: under the real load, the median over the trials)`,
     `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; ${trials} trials, each the bare endpoint then the real ingress (after the inbox drained), each figure the median over the trials (ratio: of each trial's own ratio), by_trial rows list each trial's; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }
