@@ -169,7 +169,8 @@ export function webhookIngress(deps: WebhookDeps & { etagOf: EtagOf | undefined 
   const secrets = secretCache((id) => findWebhookSecret(deps.db, deps.keyring, id));
   // The two answers to an accepted event, worked out once each: res.json's
   // serialization, content-type handling and SHA-1 ETag cost every webhook about 50 µs.
-  const accepted = new Map([false, true].map((duplicate) => [duplicate, jsonAnswer({ received: true, duplicate }, deps.etagOf)]));
+  const storedAnswer = jsonAnswer({ received: true, duplicate: false }, deps.etagOf);
+  const duplicateAnswer = jsonAnswer({ received: true, duplicate: true }, deps.etagOf);
   const store = createBatchQueue((batch: InboxEventToStore[]) => {
     deps.metrics.webhookEventsWaiting.dec(batch.length);
     return storeBatch(deps.db, batch);
@@ -222,7 +223,7 @@ export function webhookIngress(deps: WebhookDeps & { etagOf: EtagOf | undefined 
           payloadText: text,
         });
         deps.metrics.webhooksReceived.inc({ outcome: stored ? 'stored' : 'duplicate' });
-        return accepted.get(!stored)!;
+        return stored ? storedAnswer : duplicateAnswer;
       } catch (caught) {
         const err = isStorageOutage(caught) ? new HttpError(503, 'the event store is unavailable; the event was not stored (Stripe retries it)') : caught;
         deps.metrics.webhooksReceived.inc({ outcome: err instanceof HttpError ? `rejected_${err.status}` : 'error' });

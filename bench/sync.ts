@@ -24,7 +24,7 @@ import { z } from 'zod';
 import { endpointOf, StripeClients } from '../activities/stripe-client';
 import { PAGE_SIZE } from '../activities/sync';
 import { createApi } from '../api/app';
-import { listen } from '../api/listen';
+import { serveOnLoopback } from '../tests/setup/loopback';
 import { createDb } from '../db/knex';
 import { migrationConfig } from '../db/migrations';
 import { progressBar, type ResourceEstimate } from '../domain/sync-progress';
@@ -194,11 +194,8 @@ async function main(argv: string[]): Promise<void> {
       stripe: new StripeClients({ endpoint: endpointOf(proxy.url) }),
       taskQueue,
     });
-    const http: Server = await new Promise((resolve) => {
-      const s = listen(apiServer.serve, 0, '127.0.0.1', () => resolve(s));
-    });
+    const { server: http, url: api } = await serveOnLoopback(apiServer.serve);
     cleanups.push(() => new Promise<void>((r) => http.close(() => r())));
-    const api = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
     const call = async (method: string, p: string, token: string, body?: unknown) => {
       const res = await fetch(`${api}${p}`, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, ...(body ? { body: JSON.stringify(body) } : {}) });
       const json = (await res.json()) as Record<string, unknown>;

@@ -1,8 +1,6 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import type { Worker } from '@temporalio/worker';
 import { createApi } from '../api/app';
-import { listen } from '../api/listen';
+import { serveOnLoopback } from './setup/loopback';
 import { endpointOf, StripeClients } from '../activities/stripe-client';
 import { createAnalyticsActivities } from '../activities/analytics';
 import { createSyncActivities } from '../activities/sync';
@@ -45,10 +43,7 @@ export async function syncHarness(simOptions: SimulatorOptions, opts: { keySpec?
   const taskQueue = uniqueTaskQueue('sync');
   const log = createLogger('silent', 'test');
   const api = createApi({ db, temporal: server.clientConnection, keyring, log, metrics: createMetrics(), webhookMaxBytes: 1 << 20, operatorToken: OPERATOR_TOKEN, stripe, taskQueue });
-  const http: Server = await new Promise((resolve) => {
-    const s = listen(api.serve, 0, '127.0.0.1', () => resolve(s));
-  });
-  const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const { server: http, url: baseUrl } = await serveOnLoopback(api.serve);
   const workers: { stop(): Promise<void> }[] = [];
   return {
     db,

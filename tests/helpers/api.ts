@@ -1,8 +1,6 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createApi, type AppDeps } from '../../api/app';
-import { listen } from '../../api/listen';
+import { serveOnLoopback } from '../setup/loopback';
 import { createMetrics } from '../../platform/metrics';
 import { createTemporalClient } from '../../platform/temporal';
 import { inject } from 'vitest';
@@ -19,10 +17,7 @@ export interface TestApi {
 export async function startApi(db: Knex, keyring: Keyring, overrides: Partial<AppDeps> = {}): Promise<TestApi> {
   const { connection } = createTemporalClient({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: 'default' });
   const api = createApi({ db, temporal: connection, keyring, log: pino({ level: 'silent' }), metrics: createMetrics(), webhookMaxBytes: 64 * 1024, ...overrides });
-  const server = await new Promise<Server>((resolve) => {
-    const s = listen(api.serve, 0, '127.0.0.1', () => resolve(s));
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { server, url } = await serveOnLoopback(api.serve);
   return {
     url,
     async request(method, path, opts = {}) {

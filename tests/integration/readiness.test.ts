@@ -4,7 +4,7 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createApi } from '../../api/app';
-import { listen } from '../../api/listen';
+import { serveOnLoopback } from '../setup/loopback';
 import { healthRouter } from '../../api/health';
 import { createDb, type Knex } from '../../db/knex';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -17,10 +17,7 @@ import { inject } from 'vitest';
 async function serve(db: Knex, temporalAddress: string) {
   const { connection } = createTemporalClient({ TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default' });
   const api = createApi({ db, temporal: connection, keyring: parseKeyring(generateKeySpec()), log: pino({ level: 'silent' }), metrics: createMetrics(), webhookMaxBytes: 1024 });
-  const server = await new Promise<Server>((resolve) => {
-    const s = listen(api.serve, 0, '127.0.0.1', () => resolve(s));
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { server, url } = await serveOnLoopback(api.serve);
   return {
     get: async (path: string) => {
       const res = await fetch(url + path);

@@ -1,5 +1,4 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { RequestListener, Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import express from 'express';
 import { pino } from 'pino';
@@ -11,6 +10,7 @@ import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { createMetrics } from '../../platform/metrics';
 import { createTemporalClient } from '../../platform/temporal';
 import { startApi, type TestApi } from '../helpers/api';
+import { serveOnLoopback } from '../setup/loopback';
 import { freshDatabase } from '../helpers/db';
 import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
 
@@ -55,9 +55,7 @@ describe('webhook front door', () => {
         res.statusCode = 599;
         res.end('left to the app');
       };
-      server = createServer(api.serve);
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      ({ server, url } = await serveOnLoopback(api.serve));
     });
     afterAll(async () => {
       await new Promise((resolve) => server?.close(resolve));

@@ -1,9 +1,8 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createApi } from '../../api/app';
-import { listen } from '../../api/listen';
+import { serveOnLoopback } from '../setup/loopback';
 import { inboxCounts } from '../../db/inbox';
 import { insertWorkspace, type Workspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -42,10 +41,7 @@ describe('webhook → inbox → relay → customer workflow', () => {
     relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log, pollMs: 200 });
     relay.start();
     const api = createApi({ db: database.db, temporal: temporal.clientConnection, keyring, log, metrics: createMetrics(), webhookMaxBytes: 64 * 1024 });
-    server = await new Promise<Server>((resolve) => {
-      const s = listen(api.serve, 0, '127.0.0.1', () => resolve(s));
-    });
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, url: baseUrl } = await serveOnLoopback(api.serve));
   });
 
   afterAll(async () => {
