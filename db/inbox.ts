@@ -383,22 +383,32 @@ export function retryFailingInboxEvent(db: Db, workspaceId: string, eventId: str
 export interface InboxBacklog {
   pending: number;
   oldestPendingSeconds: number;
-  /** Pending events whose delivery has failed at least once. */
-  failing: number;
+  /** Pending events whose delivery has failed at least once, by workspace (only workspaces that have any). */
+  failingByWorkspace: Map<string, number>;
 }
 
 /**
  * How many events wait for the relay, how long the oldest has waited, and how many of
- * them have failed at least once (failingInboxEvents).
+ * them have failed at least once in each workspace (failingInboxPage lists them).
  */
 export async function inboxBacklog(db: Db): Promise<InboxBacklog> {
-  const { rows } = await db.raw<{ rows: { pending: number; oldest: number; failing: number }[] }>(
-    `select count(*)::int as pending, coalesce(extract(epoch from now() - min(received_at)), 0)::float8 as oldest,
-            (count(*) filter (where attempts > 0))::int as failing
-       from webhook_inbox where status = 'pending'`,
-  );
-  const row = rows[0];
-  return { pending: Number(row?.pending ?? 0), oldestPendingSeconds: Number(row?.oldest ?? 0), failing: Number(row?.failing ?? 0) };
+  const [backlog, failing] = await Promise.all([
+    db.raw<{ rows: { pending: number; oldest: number }[] }>(
+      `select count(*)::int as pending, coalesce(extract(epoch from now() - min(received_at)), 0)::float8 as oldest
+         from webhook_inbox where status = 'pending'`,
+    ),
+    // The partial index of failing events (migration 012) covers this.
+    db.raw<{ rows: { workspace_id: string; failing: number }[] }>(
+      `select workspace_id, count(*)::int as failing from webhook_inbox
+        where status = 'pending' and attempts > 0 group by workspace_id order by workspace_id`,
+    ),
+  ]);
+  const row = backlog.rows[0];
+  return {
+    pending: Number(row?.pending ?? 0),
+    oldestPendingSeconds: Number(row?.oldest ?? 0),
+    failingByWorkspace: new Map(failing.rows.map((r) => [r.workspace_id, Number(r.failing)])),
+  };
 }
 
 export async function inboxCounts(db: Db, workspaceId?: string): Promise<Record<InboxStatus, number>> {

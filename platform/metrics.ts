@@ -81,9 +81,10 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
 
 /**
  * Gauges read from the inbox at scrape time: how many events wait, how long the
- * oldest has waited, and how many of them have failed. A growing age means the relay
- * is stuck or Temporal is down; failing events that stay are ones that cannot go (each
- * holds back its customer's later events until it goes or an owner gives up on it).
+ * oldest has waited, and how many of them have failed, by workspace. A growing age
+ * means the relay is stuck or Temporal is down; failing events that stay are ones that
+ * cannot go (each holds back its customer's later events until it goes or one of that
+ * workspace's owners gives up on it, so the workspace is what an alert should name).
  */
 export function registerInboxGauges(metrics: Metrics, read: () => Promise<InboxBacklog>): void {
   let last: Promise<InboxBacklog> | undefined;
@@ -100,11 +101,18 @@ export function registerInboxGauges(metrics: Metrics, read: () => Promise<InboxB
     });
   gauge('wysera_inbox_pending', 'Inbox events not yet delivered', (s) => s.pending);
   gauge('wysera_inbox_oldest_pending_seconds', 'Age of the oldest undelivered inbox event (0 when none)', (s) => s.oldestPendingSeconds);
-  gauge(
-    'wysera_inbox_failing',
-    'Undelivered inbox events whose delivery failed at least once; each holds back its customer (GET /workspaces/:workspaceId/webhook-events/failing)',
-    (s) => s.failing,
-  );
+  new Gauge({
+    name: 'wysera_inbox_failing',
+    help: "Undelivered inbox events whose delivery failed at least once, by workspace (a series only for workspaces that have any); each holds back its customer (GET /workspaces/:workspaceId/webhook-events/failing)",
+    labelNames: ['workspace'],
+    registers: [metrics.registry],
+    async collect() {
+      const { failingByWorkspace } = await sample();
+      // A workspace whose failing events have all gone drops out rather than staying at its last count.
+      this.reset();
+      for (const [workspace, failing] of failingByWorkspace) this.set({ workspace }, failing);
+    },
+  });
 }
 
 /**
