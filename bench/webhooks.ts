@@ -59,6 +59,12 @@ const { values } = parseArgs({
     // --disk-probe N: N timed 8 kB write + fdatasync pairs a second of a thread of its own
     // during each load (bench/_disk-probe.ts), the floor under a durable ack; 0: none.
     'disk-probe': { type: 'string', default: String(DISK_PROBE_RATE) },
+    // --bare-beside N: every N-th request of the real load also goes to the bare endpoint
+    // at the same moment, so its answers show a do-nothing endpoint on the machine as the
+    // full stack leaves it (bare_beside_p99_ms). Off unless asked for: at 10 (50 a second)
+    // it costs ~0.04 of a core, which the plays' side, short of cores under this load,
+    // pays for in relay lag (BENCHMARKS.md).
+    'bare-beside': { type: 'string', default: '0' },
   },
 });
 const relayDuringLoad = values.relay !== 'off';
@@ -69,6 +75,8 @@ const customers = Number(values.customers);
 const trials = Math.max(1, Number(values.trials));
 const diskProbeRate = Number(values['disk-probe']);
 if (!Number.isFinite(diskProbeRate) || diskProbeRate < 0) throw new Error(`--disk-probe must be a number of flushes a second, 0 or more (got ${values['disk-probe']})`);
+const bareBeside = Number(values['bare-beside']);
+if (!Number.isInteger(bareBeside) || bareBeside < 0) throw new Error(`--bare-beside must be a whole number of requests, 0 for none (got ${values['bare-beside']})`);
 const secret = 'whsec_bench';
 /** The CPU priority the worker gives its plays' threads (WORKER_PLAYS_NICE, as the worker reads it from this environment). */
 const PLAYS_NICE = workerPlaysNice();
@@ -84,28 +92,53 @@ const progress = (msg: string) => console.error(`[bench webhooks] ${msg}`);
 /**
  * Runs the open-loop load in a thread of its own; returns the latencies of the requests
  * after the first `untimed` (those only bring the receiver up to speed) and the
- * failures of all of them.
+ * failures of all of them. With `beside`, every `every`-th request also goes, at the
+ * same moment, to `beside.url` (the bare endpoint): its latencies (`besideLatencies`,
+ * after the untimed ones too) are a do-nothing endpoint's on the machine as this load
+ * leaves it.
  */
-function load(url: string, requests: { body: string; signature: string }[], untimed = 0): Promise<{ latencies: number[]; errors: number; statuses: Record<string, number> }> {
+function load(
+  url: string,
+  requests: { body: string; signature: string }[],
+  untimed = 0,
+  beside?: { url: string; every: number },
+): Promise<{ latencies: number[]; besideLatencies: number[]; errors: number; statuses: Record<string, number> }> {
   const code = `
     const { workerData, parentPort } = require('node:worker_threads');
     const http = require('node:http');
-    const { url, requests, rate, untimed } = workerData;
+    const { url, requests, rate, untimed, beside } = workerData;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+    const besideAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
     const target = new URL(url);
-    const latencies = []; let errors = 0; const statuses = {}; let done = 0;
+    const besideTarget = beside ? new URL(beside.url) : undefined;
+    const latencies = []; const besideLatencies = []; let errors = 0; const statuses = {}; let done = 0;
+    const expected = requests.length + (beside ? Math.ceil(requests.length / beside.every) : 0);
     const start = performance.now();
-    const send = (r, i) => {
+    const post = (to, via, r, onAnswer, onError) => {
       const t0 = performance.now();
-      const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
+      const req = http.request({ host: to.hostname, port: to.port, path: to.pathname, method: 'POST', agent: via,
         headers: { 'content-type': 'application/json', 'stripe-signature': r.signature, 'content-length': Buffer.byteLength(r.body) } }, (res) => {
         res.resume();
-        res.on('end', () => { if (i >= untimed) latencies.push(performance.now() - t0); statuses[res.statusCode] = (statuses[res.statusCode] || 0) + 1; if (res.statusCode !== 200) errors++; finish(); });
+        res.on('end', () => { onAnswer(res.statusCode, performance.now() - t0); finish(); });
       });
-      req.on('error', () => { errors++; statuses.error = (statuses.error || 0) + 1; finish(); });
+      req.on('error', () => { onError(); finish(); });
       req.end(r.body);
     };
-    const finish = () => { if (++done === requests.length) { agent.destroy(); parentPort.postMessage({ latencies, errors, statuses }); } };
+    const send = (r, i) => {
+      post(target, agent, r, (status, ms) => {
+        if (i >= untimed) latencies.push(ms);
+        statuses[status] = (statuses[status] || 0) + 1;
+        if (status !== 200) errors++;
+      }, () => { errors++; statuses.error = (statuses.error || 0) + 1; });
+      // The bare endpoint's answers are not the ingress's: a failure there counts apart.
+      if (besideTarget && i % beside.every === 0) {
+        post(besideTarget, besideAgent, r, (status, ms) => {
+          if (status !== 200) statuses['beside ' + status] = (statuses['beside ' + status] || 0) + 1;
+          else if (i >= untimed) besideLatencies.push(ms);
+        }, () => { statuses['beside error'] = (statuses['beside error'] || 0) + 1; });
+      }
+    };
+    const finish = () => { if (++done === expected) { agent.destroy(); besideAgent.destroy(); parentPort.postMessage({ latencies, besideLatencies, errors, statuses }); } };
     let next = 0;
     const tick = () => {
       const due = Math.min(requests.length, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
@@ -115,7 +148,7 @@ function load(url: string, requests: { body: string; signature: string }[], unti
     tick();
   `;
   return new Promise((resolve, reject) => {
-    const thread = new Thread(code, { eval: true, workerData: { url, requests, rate, untimed } });
+    const thread = new Thread(code, { eval: true, workerData: { url, requests, rate, untimed, beside } });
     thread.once('message', resolve);
     thread.once('error', reject);
   });
@@ -256,6 +289,8 @@ interface TrialResult {
   p50: number;
   p99: number;
   baselineP99: number;
+  /** The bare endpoint's p99 for the requests sent to it beside the real load (undefined: --bare-beside 0). */
+  besideP99?: number | undefined;
   lagP50: number;
   lagP99: number;
   lagP99Plays: number;
@@ -323,6 +358,7 @@ async function trialResult(db: Knex, t: number, run: { baseline: LoadResult; rea
     p50: percentile(run.real.latencies, 50),
     p99: percentile(run.real.latencies, 99),
     baselineP99: percentile(run.baseline.latencies, 99),
+    besideP99: run.real.besideLatencies.length > 0 ? percentile(run.real.besideLatencies, 99) : undefined,
     lagP50: percentile(lags, 50),
     lagP99: percentile(lags, 99),
     lagP99Plays: percentile(lagRows.filter((r) => r.forPlays).map((r) => r.lag), 99),
@@ -353,7 +389,7 @@ async function main(): Promise<void> {
     // The workspace is connected to a Stripe peer, as a real one is: the plays the events
     // start read Stripe (the bench's invoices are unknown there, so each dunning ends at once).
     sim = await startSimulator({ seed: 'bench-webhooks', customers: 5, months: 1, port: 0 });
-    await measure(postgres.urlOf('wysera'), temporal.address, sim, postgres.dir);
+    await measure(postgres.urlOf('wysera'), temporal, sim, postgres.dir);
   } finally {
     await stop();
   }
@@ -506,10 +542,9 @@ async function stopProcess(child: ChildProcess | undefined): Promise<void> {
  * their entry, the Temporal dev server by its port, Postgres's server and its
  * children, and this process (the load generator's thread and the Stripe simulator).
  */
-async function stackParts(db: Knex, temporalAddress: string): Promise<PartOf> {
+async function stackParts(db: Knex, temporalPort: number): Promise<PartOf> {
   const { rows } = await db.raw<{ rows: { pid: number }[] }>('select pg_backend_pid() as pid');
   const postmaster = parentPid(rows[0]!.pid);
-  const temporalPort = temporalAddress.slice(temporalAddress.lastIndexOf(':') + 1);
   return ({ pid, ppid, cmdline }) => {
     if (pid === process.pid) return 'bench (load, simulator, disk probe)';
     if (pid === postmaster || ppid === postmaster) return 'postgres';
@@ -557,10 +592,11 @@ function describeFlushes({ bare, real }: TrialFlushes): string {
   return `real load ${one(real)}; bare endpoint's load ${one(bare)}`;
 }
 
-async function measure(databaseUrl: string, temporalAddress: string, sim: Simulator, postgresDir: string): Promise<void> {
+async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Simulator, postgresDir: string): Promise<void> {
+  const temporalAddress = temporal.address;
   const db = createDb(databaseUrl, 5);
   await db.migrate.latest(migrationConfig);
-  const parts = await stackParts(db, temporalAddress);
+  const parts = await stackParts(db, temporal.port);
   const keySpec = generateKeySpec();
   await insertWorkspace(db, parseKeyring(keySpec), { id: workspaceId, name: 'Bench', webhookSecret: secret, stripeKey: sim.accounts[0]!.restrictedKey });
 
@@ -637,10 +673,12 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     const cpuBefore = cpuSnapshot(parts);
     const walBefore = await walWritten(db);
     const realRequests = stream();
-    const real = await probingDisk(postgresDir, () => load(urlOf(apiPort), realRequests, ramp));
+    const beside = bareBeside > 0 ? { url: urlOf((bareServer.address() as AddressInfo).port), every: bareBeside } : undefined;
+    const real = await probingDisk(postgresDir, () => load(urlOf(apiPort), realRequests, ramp, beside));
     const cpu = cpuShares(cpuBefore, cpuSnapshot(parts)) ?? 'n/a (no /proc)';
     const apiSide = describeApi(apiBefore, await scrape(apiPort));
     progress(`${label}: the API's view: ${apiSide}`);
+    if (beside) progress(`${label}: the bare endpoint beside the real load: p99 ${percentile(real.besideLatencies, 99).toFixed(2)} ms of ${real.besideLatencies.length}`);
     const disk = { bare: baseline.disk, real: real.disk };
     if (diskProbeRate > 0) progress(`${label}: the disk probe's flushes: ${describeFlushes(disk)}`);
     progress(`${label}: cores used under the real load: ${cpu}`);
@@ -669,6 +707,10 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
       .map((v) => v.toFixed(v >= 100 ? 0 : 2))
       .join(' / ');
   const lagFigure = (pick: (r: TrialResult) => number) => (relayDuringLoad ? Number(median(pick).toFixed(1)) : 'n/a');
+  const besideFigure = (pick: (p99: number, r: TrialResult) => number) => {
+    const each = results.flatMap((r) => (r.besideP99 !== undefined ? [pick(r.besideP99, r)] : []));
+    return each.length > 0 ? Number(percentile(each, 50).toFixed(2)) : 'n/a';
+  };
   const diskP99s = results.flatMap((r) => (r.disk?.real ? [r.disk.real.p99Ms] : []));
   const figures = {
     rate,
@@ -686,6 +728,11 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
     ratio: Number(median((r) => r.p99 / r.baselineP99).toFixed(2)),
     p99_ms_by_trial: byTrial((r) => r.p99),
     baseline_p99_ms_by_trial: byTrial((r) => r.baselineP99),
+    // The bare endpoint answering beside the real load (--bare-beside): the machine's
+    // share of the tail, and each trial's ratio to it.
+    bare_beside_p99_ms: besideFigure((p99) => p99),
+    ratio_to_bare_beside: besideFigure((p99, r) => r.p99 / p99),
+    bare_beside_p99_ms_by_trial: bareBeside > 0 ? byTrial((r) => r.besideP99 ?? NaN) : 'n/a',
     relay: relayDuringLoad ? 'during load' : 'after load',
     // Lag means something only when the relay ran while events arrived.
     relay_lag_p50_ms: lagFigure((r) => r.lagP50),
@@ -710,9 +757,9 @@ async function measure(databaseUrl: string, temporalAddress: string, sim: Simula
   await Promise.all([stopProcess(api), stopProcess(worker)]);
   await db.destroy();
 
-  recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}${diskProbeRate === DISK_PROBE_RATE ? '' : ` --disk-probe ${diskProbeRate}`}`, figures, [
+  recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}${diskProbeRate === DISK_PROBE_RATE ? '' : ` --disk-probe ${diskProbeRate}`}${bareBeside === 0 ? '' : ` --bare-beside ${bareBeside}`}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's ${PLAYS_NICE} nice values below it (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own (its CPU counted with the bench's) writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own beside Postgres's data, through each load, timed after the ramp: a rough floor under a durable ack's tail, set by the disk and by what else the machine runs (it adds its own flushes to the load, and a stall counts as one flush however long; disk_flush_p99_ms: under the real load, the median over the trials)`,
+    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's ${PLAYS_NICE} nice values below it (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own (its CPU counted with the bench's) writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own beside Postgres's data, through each load, timed after the ramp: a rough floor under a durable ack's tail, set by the disk and by what else the machine runs (it adds its own flushes to the load, and a stall counts as one flush however long; disk_flush_p99_ms: under the real load, the median over the trials); bare_beside: ${bareBeside > 0 ? `one request of the real load in ${bareBeside} also sent to the bare endpoint at the same moment, timed after the ramp, the same way as the baseline's: a do-nothing endpoint's tail on the machine as the full stack leaves it (ratio_to_bare_beside: the median of each trial's ack p99 over it; the ratio target is judged on ratio, the baseline on a quiet stack)` : 'off (--bare-beside 0)'}`,
     `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; ${trials} trials, each the bare endpoint then the real ingress (after the inbox drained), each figure the median over the trials (ratio: of each trial's own ratio), by_trial rows list each trial's; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }
