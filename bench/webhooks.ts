@@ -77,6 +77,7 @@ const diskProbeRate = Number(values['disk-probe']);
 if (!Number.isFinite(diskProbeRate) || diskProbeRate < 0) throw new Error(`--disk-probe must be a number of flushes a second, 0 or more (got ${values['disk-probe']})`);
 const bareBeside = Number(values['bare-beside']);
 if (!Number.isInteger(bareBeside) || bareBeside < 0) throw new Error(`--bare-beside must be a whole number of requests, 0 for none (got ${values['bare-beside']})`);
+if (bareBeside > rate * seconds) throw new Error(`--bare-beside ${bareBeside} would time no request: the timed load has ${rate * seconds}`);
 const secret = 'whsec_bench';
 /** The CPU priority the worker gives its plays' threads (WORKER_PLAYS_NICE, as the worker reads it from this environment). */
 const PLAYS_NICE = workerPlaysNice();
@@ -114,14 +115,19 @@ function load(
     const latencies = []; const besideLatencies = []; let errors = 0; const statuses = {}; let done = 0;
     const expected = requests.length + (beside ? Math.ceil(requests.length / beside.every) : 0);
     const start = performance.now();
+    // Each request settles once: answered, or failed (refused, or cut off mid-answer,
+    // which can raise errors on both the request and the response).
     const post = (to, via, r, onAnswer, onError) => {
       const t0 = performance.now();
+      let settled = false;
+      const settle = (f) => { if (settled) return; settled = true; f(); finish(); };
       const req = http.request({ host: to.hostname, port: to.port, path: to.pathname, method: 'POST', agent: via,
         headers: { 'content-type': 'application/json', 'stripe-signature': r.signature, 'content-length': Buffer.byteLength(r.body) } }, (res) => {
         res.resume();
-        res.on('end', () => { onAnswer(res.statusCode, performance.now() - t0); finish(); });
+        res.on('end', () => settle(() => onAnswer(res.statusCode, performance.now() - t0)));
+        res.on('error', () => settle(onError));
       });
-      req.on('error', () => { onError(); finish(); });
+      req.on('error', () => settle(onError));
       req.end(r.body);
     };
     const send = (r, i) => {
@@ -759,7 +765,7 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
 
   recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}${diskProbeRate === DISK_PROBE_RATE ? '' : ` --disk-probe ${diskProbeRate}`}${bareBeside === 0 ? '' : ` --bare-beside ${bareBeside}`}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's ${PLAYS_NICE} nice values below it (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own (its CPU counted with the bench's) writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own beside Postgres's data, through each load, timed after the ramp: a rough floor under a durable ack's tail, set by the disk and by what else the machine runs (it adds its own flushes to the load, and a stall counts as one flush however long; disk_flush_p99_ms: under the real load, the median over the trials); bare_beside: ${bareBeside > 0 ? `one request of the real load in ${bareBeside} also sent to the bare endpoint at the same moment, timed after the ramp, the same way as the baseline's: a do-nothing endpoint's tail on the machine as the full stack leaves it (ratio_to_bare_beside: the median of each trial's ack p99 over it; the ratio target is judged on ratio, the baseline on a quiet stack)` : 'off (--bare-beside 0)'}`,
+    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's ${PLAYS_NICE} nice values below it (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own (its CPU counted with the bench's) writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own beside Postgres's data, through each load, timed after the ramp: a rough floor under a durable ack's tail, set by the disk and by what else the machine runs (it adds its own flushes to the load, and a stall counts as one flush however long; disk_flush_p99_ms: under the real load, the median over the trials); bare_beside: ${bareBeside > 0 ? `one request of the real load in ${bareBeside} also sent to the bare endpoint at the same moment, its 200s timed after the ramp: a do-nothing endpoint's tail on the machine as the full stack leaves it, and as this process leaves it (the bare endpoint shares its event loop with the Stripe simulator, which serves the plays' reads during the real load); ratio_to_bare_beside: the median of each trial's ack p99 over it. The ratio target is judged on ratio, whose baseline runs on the quiet stack` : 'off (--bare-beside 0)'}`,
     `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; ${trials} trials, each the bare endpoint then the real ingress (after the inbox drained), each figure the median over the trials (ratio: of each trial's own ratio), by_trial rows list each trial's; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }

@@ -389,25 +389,19 @@ export interface InboxBacklog {
 
 /**
  * How many events wait for the relay, how long the oldest has waited, and how many of
- * them have failed at least once in each workspace (failingInboxPage lists them).
+ * them have failed at least once in each workspace (failingInboxPage lists them): one
+ * statement, so the figures are of one moment.
  */
 export async function inboxBacklog(db: Db): Promise<InboxBacklog> {
-  const [backlog, failing] = await Promise.all([
-    db.raw<{ rows: { pending: number; oldest: number }[] }>(
-      `select count(*)::int as pending, coalesce(extract(epoch from now() - min(received_at)), 0)::float8 as oldest
-         from webhook_inbox where status = 'pending'`,
-    ),
-    // The partial index of failing events (migration 012) covers this.
-    db.raw<{ rows: { workspace_id: string; failing: number }[] }>(
-      `select workspace_id, count(*)::int as failing from webhook_inbox
-        where status = 'pending' and attempts > 0 group by workspace_id order by workspace_id`,
-    ),
-  ]);
-  const row = backlog.rows[0];
+  const { rows } = await db.raw<{ rows: { workspace_id: string; pending: number; failing: number; oldest: number }[] }>(
+    `select workspace_id, count(*)::int as pending, (count(*) filter (where attempts > 0))::int as failing,
+            extract(epoch from now() - min(received_at))::float8 as oldest
+       from webhook_inbox where status = 'pending' group by workspace_id order by workspace_id`,
+  );
   return {
-    pending: Number(row?.pending ?? 0),
-    oldestPendingSeconds: Number(row?.oldest ?? 0),
-    failingByWorkspace: new Map(failing.rows.map((r) => [r.workspace_id, Number(r.failing)])),
+    pending: rows.reduce((n, r) => n + Number(r.pending), 0),
+    oldestPendingSeconds: rows.reduce((m, r) => Math.max(m, Number(r.oldest)), 0),
+    failingByWorkspace: new Map(rows.filter((r) => Number(r.failing) > 0).map((r) => [r.workspace_id, Number(r.failing)])),
   };
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { completeInboxEvents, deferInboxEvent, failingInboxPage, ignoreFailingInboxEvent, pendingInboxEvents, retryFailingInboxEvent } from '../../db/inbox';
+import { completeInboxEvents, deferInboxEvent, failingInboxPage, ignoreFailingInboxEvent, inboxBacklog, pendingInboxEvents, retryFailingInboxEvent } from '../../db/inbox';
 import { freshDatabase, planOf, statementsOf, type PlanNode } from '../helpers/db';
 
 /*
@@ -37,6 +37,37 @@ describe('inbox: failing events', () => {
   }
 
   const rowOf = (seq: number) => database.db('webhook_inbox').where({ seq }).first<{ status: string; attempts: number; next_attempt_at: Date; last_error: string | null }>();
+
+  it('reads the backlog for the gauges: pending and the oldest over every workspace, failing events by workspace', async () => {
+    expect(await inboxBacklog(database.db)).toEqual({ pending: 0, oldestPendingSeconds: 0, failingByWorkspace: new Map() });
+    const other = 'ws_inbox_failing_other';
+    await database.db('workspaces').insert({ id: other, name: 'Other' }).onConflict('id').ignore();
+    const [oldest, failing, done] = await addEvents(3, 'here');
+    await database.db('webhook_inbox').where({ seq: oldest }).update({ received_at: database.db.raw(`now() - interval '1 hour'`) });
+    await deferInboxEvent(database.db, failing!, 'mirror refused it', 60_000);
+    await completeInboxEvents(database.db, [{ seq: done!, status: 'processed' }]);
+    await database.db.raw(
+      `insert into webhook_inbox (workspace_id, event_id, type, customer_id, object_id, stripe_created, livemode, payload, attempts, last_error)
+       select ?, 'evt_there_' || n, 'customer.subscription.updated', 'cus_there_' || n, 'sub_1', now(), false, '{}'::json, 2, 'no such price'
+         from generate_series(1, 2) as n`,
+      [other],
+    );
+    // A failing event given up on is no longer pending, and counts nowhere.
+    await database.db.raw(
+      `insert into webhook_inbox (workspace_id, event_id, type, customer_id, object_id, stripe_created, livemode, payload, attempts, status)
+       values (?, 'evt_there_ignored', 'customer.subscription.updated', 'cus_there_x', 'sub_1', now(), false, '{}'::json, 3, 'ignored')`,
+      [other],
+    );
+
+    const backlog = await inboxBacklog(database.db);
+    expect(backlog.pending).toBe(4);
+    expect(backlog.oldestPendingSeconds).toBeGreaterThanOrEqual(3600);
+    expect(backlog.oldestPendingSeconds).toBeLessThan(3700);
+    expect([...backlog.failingByWorkspace]).toEqual([
+      [ws, 1],
+      [other, 2],
+    ]);
+  });
 
   it('retries a failing event now, and refuses one that is not failing or not there', async () => {
     const [seq] = await addEvents(1, 'retry');
