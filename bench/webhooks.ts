@@ -10,13 +10,10 @@
  * latency.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker as Thread } from 'node:worker_threads';
 import { Client, Connection } from '@temporalio/client';
-import express from 'express';
 import Stripe from 'stripe';
 import type { Knex } from 'knex';
 import { inboxCounts } from '../db/inbox';
@@ -32,6 +29,7 @@ import { startSimulator, type Simulator } from '../sim/server';
 import { groupBy } from '../domain/group-by';
 import { percentile, recordBenchmark } from './report';
 import { cpuShares, cpuSnapshot, parentPid, type PartOf } from './_cpu';
+import { startBareEndpoint } from './_bare-endpoint';
 import { startDiskProbe, type DiskFlushes, type DiskProbe } from './_disk-probe';
 import { stopOnInterrupt } from './_interrupt';
 
@@ -632,13 +630,7 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
     }
   }
 
-  const bare = express();
-  bare.post('/webhooks/stripe/:workspaceId', express.raw({ type: () => true }), (_req, res) => {
-    res.status(200).json({ received: true });
-  });
-  const bareServer = await new Promise<Server>((resolve) => {
-    const srv = bare.listen(0, '127.0.0.1', () => resolve(srv));
-  });
+  const bare = await startBareEndpoint();
   const urlOf = (port: number) => `http://127.0.0.1:${port}/webhooks/stripe/${workspaceId}`;
 
   // Steady state, as in an account whose customers have had events before: each has
@@ -670,7 +662,7 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
     progress(`${label}: ${ramp + count} requests at ${rate}/s to a bare Express endpoint (the first ${rampSeconds} s untimed)`);
     // Signed before the probe starts, so its timed window opens with the load's.
     const bareRequests = stream();
-    const baseline = await probingDisk(postgresDir, () => load(urlOf((bareServer.address() as AddressInfo).port), bareRequests, ramp));
+    const baseline = await probingDisk(postgresDir, () => load(urlOf(bare.port), bareRequests, ramp));
     progress(`${label}: baseline p99 ${percentile(baseline.latencies, 99).toFixed(2)} ms; now the real ingress`);
     // Scraping also resets prom-client's event-loop figures: the ones after cover this trial.
     const stepsBefore = relaySteps(await scrape(worker ? workerMetricsPort : undefined));
@@ -679,7 +671,7 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
     const cpuBefore = cpuSnapshot(parts);
     const walBefore = await walWritten(db);
     const realRequests = stream();
-    const beside = bareBeside > 0 ? { url: urlOf((bareServer.address() as AddressInfo).port), every: bareBeside } : undefined;
+    const beside = bareBeside > 0 ? { url: urlOf(bare.port), every: bareBeside } : undefined;
     const real = await probingDisk(postgresDir, () => load(urlOf(apiPort), realRequests, ramp, beside));
     const cpu = cpuShares(cpuBefore, cpuSnapshot(parts)) ?? 'n/a (no /proc)';
     const apiSide = describeApi(apiBefore, await scrape(apiPort));
@@ -759,13 +751,13 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
     disk_flush_by_trial: diskProbeRate > 0 ? results.map((r) => describeFlushes(r.disk ?? {})).join(' / ') : 'n/a',
   };
 
-  await new Promise((r) => bareServer.close(r));
+  await bare.stop();
   await Promise.all([stopProcess(api), stopProcess(worker)]);
   await db.destroy();
 
   recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}${diskProbeRate === DISK_PROBE_RATE ? '' : ` --disk-probe ${diskProbeRate}`}${bareBeside === 0 ? '' : ` --bare-beside ${bareBeside}`}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's ${PLAYS_NICE} nice values below it (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own (its CPU counted with the bench's) writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own beside Postgres's data, through each load, timed after the ramp: a rough floor under a durable ack's tail, set by the disk and by what else the machine runs (it adds its own flushes to the load, and a stall counts as one flush however long; disk_flush_p99_ms: under the real load, the median over the trials); bare_beside: ${bareBeside > 0 ? `one request of the real load in ${bareBeside} also sent to the bare endpoint at the same moment, its 200s timed after the ramp: a do-nothing endpoint's tail on the machine as the full stack leaves it, and as this process leaves it (the bare endpoint shares its event loop with the Stripe simulator, which serves the plays' reads during the real load); ratio_to_bare_beside: the median of each trial's ack p99 over it. The ratio target is judged on ratio, whose baseline runs on the quiet stack` : 'off (--bare-beside 0)'}`,
+    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's ${PLAYS_NICE} nice values below it (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own (its CPU counted with the bench's) writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own beside Postgres's data, through each load, timed after the ramp: a rough floor under a durable ack's tail, set by the disk and by what else the machine runs (it adds its own flushes to the load, and a stall counts as one flush however long; disk_flush_p99_ms: under the real load, the median over the trials); bare_beside: ${bareBeside > 0 ? `one request of the real load in ${bareBeside} also sent to the bare endpoint at the same moment, its 200s timed after the ramp: a do-nothing endpoint's tail on the machine as the full stack leaves it (the bare endpoint has a thread and event loop of its own, apart from the Stripe simulator's); ratio_to_bare_beside: the median of each trial's ack p99 over it. The ratio target is judged on ratio, whose baseline runs on the quiet stack` : 'off (--bare-beside 0)'}`,
     `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; ${trials} trials, each the bare endpoint then the real ingress (after the inbox drained), each figure the median over the trials (ratio: of each trial's own ratio), by_trial rows list each trial's; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }
