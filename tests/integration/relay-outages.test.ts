@@ -19,7 +19,7 @@ import { freshDatabase } from '../helpers/db';
 import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
 import { eventually, playActivities, quietTemporalRuntime, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 import { freePort } from '../setup/ports';
-import { startTemporalDevServer, startTemporalDevServerOnFreePort, type TemporalDevServer } from '../setup/temporal-server';
+import { restartTemporalDevServer, startTemporalDevServerOnFreePort, type TemporalDevServer } from '../setup/temporal-server';
 import { inject } from 'vitest';
 
 const log = pino({ level: 'silent' });
@@ -102,7 +102,7 @@ describe('relay survives Temporal being down', () => {
       (row) => (row?.attempts ?? 0) >= 1 && row?.status === 'pending',
     );
 
-    temporal = await startTemporalDevServer(port, path.join(dir, 'temporal.db'));
+    temporal = await restartTemporalDevServer({ port }, path.join(dir, 'temporal.db'));
     await eventually(() => inboxCounts(database.db, ws), (c) => c.pending === 0, 60_000);
     expect((await eventsOf('cus_out1')).map((e) => e.eventId)).toEqual([first.id, during[0]!.id, during[2]!.id]);
     expect((await eventsOf('cus_out2')).map((e) => e.eventId)).toEqual([during[1]!.id]);
