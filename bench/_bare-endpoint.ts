@@ -1,15 +1,16 @@
 /**
  * The webhook benchmark's baseline: a bare Express endpoint that only answers 200, on a
- * thread of its own. Its own event loop, so its answers wait on nothing else the
- * benchmark's process runs (the Stripe simulator serves the plays' reads on the main
- * thread while the real ingress is loaded, and a request sent beside that load must not
- * queue behind them).
+ * thread of its own. Its own event loop, so its answers queue behind no other work of
+ * the benchmark's process (the Stripe simulator serves the plays' reads on the main
+ * thread while the real ingress is loaded), though it shares the machine's cores.
  */
 import { Worker as Thread } from 'node:worker_threads';
 
 export interface BareEndpoint {
   /** Its port on 127.0.0.1. */
   port: number;
+  /** Throws if the thread has ended on its own (the figures of a load sent to it since would be of nothing). */
+  assertRunning(): void;
   /** Closes the server (idle keep-alive connections with it) and ends the thread. */
   stop(): Promise<void>;
 }
@@ -31,14 +32,25 @@ const BARE_THREAD = `
 
 export function startBareEndpoint(): Promise<BareEndpoint> {
   const thread = new Thread(BARE_THREAD, { eval: true, workerData: { express: require.resolve('express') } });
-  const ended = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+  let stopping = false;
+  let failure: string | undefined;
+  thread.on('error', (err) => (failure ??= String(err)));
+  const ended = new Promise<void>((resolve) =>
+    thread.once('exit', (code) => {
+      if (!stopping) failure ??= `exited with ${code}`;
+      resolve();
+    }),
+  );
   return new Promise((resolve, reject) => {
-    thread.once('error', reject);
-    thread.once('exit', (code) => reject(new Error(`the bare endpoint's thread ended (${code}) before it listened`)));
+    void ended.then(() => reject(new Error(`the bare endpoint's thread ended before it listened: ${failure}`)));
     thread.once('message', (port: number) =>
       resolve({
         port,
+        assertRunning: () => {
+          if (failure !== undefined) throw new Error(`the bare endpoint's thread ended during the run: ${failure}`);
+        },
         stop: async () => {
+          stopping = true;
           thread.postMessage('stop');
           await ended;
         },

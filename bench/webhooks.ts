@@ -663,6 +663,9 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
     // Signed before the probe starts, so its timed window opens with the load's.
     const bareRequests = stream();
     const baseline = await probingDisk(postgresDir, () => load(urlOf(bare.port), bareRequests, ramp));
+    bare.assertRunning();
+    // A do-nothing endpoint that failed to answer would make the baseline a figure of the failures.
+    if (baseline.errors > 0) throw new Error(`the bare endpoint failed ${baseline.errors} of ${bareRequests.length} requests (answers: ${JSON.stringify(baseline.statuses)})`);
     progress(`${label}: baseline p99 ${percentile(baseline.latencies, 99).toFixed(2)} ms; now the real ingress`);
     // Scraping also resets prom-client's event-loop figures: the ones after cover this trial.
     const stepsBefore = relaySteps(await scrape(worker ? workerMetricsPort : undefined));
@@ -673,6 +676,7 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
     const realRequests = stream();
     const beside = bareBeside > 0 ? { url: urlOf(bare.port), every: bareBeside } : undefined;
     const real = await probingDisk(postgresDir, () => load(urlOf(apiPort), realRequests, ramp, beside));
+    if (beside) bare.assertRunning();
     const cpu = cpuShares(cpuBefore, cpuSnapshot(parts)) ?? 'n/a (no /proc)';
     const apiSide = describeApi(apiBefore, await scrape(apiPort));
     progress(`${label}: the API's view: ${apiSide}`);
