@@ -60,7 +60,7 @@ const { values } = parseArgs({
     // --bare-beside N: every N-th request of the real load also goes to the bare endpoint
     // at the same moment, so its answers show a do-nothing endpoint on the machine as the
     // full stack leaves it (bare_beside_p99_ms). Off unless asked for: at 10 (50 a second)
-    // it costs ~0.04 of a core, which the plays' side, short of cores under this load,
+    // it costs ~0.05 of a core, which the plays' side, short of cores under this load,
     // pays for in relay lag (BENCHMARKS.md).
     'bare-beside': { type: 'string', default: '0' },
   },
@@ -544,7 +544,8 @@ async function stopProcess(child: ChildProcess | undefined): Promise<void> {
 /**
  * The parts of the stack the benchmark runs, for cpuShares: the Wysera processes by
  * their entry, the Temporal dev server by its port, Postgres's server and its
- * children, and this process (the load generator's thread and the Stripe simulator).
+ * children, and this process (the threads of the load generator, the bare endpoint and
+ * the disk probe, and the Stripe simulator on its main thread).
  */
 async function stackParts(db: Knex, temporalPort: number): Promise<PartOf> {
   const { rows } = await db.raw<{ rows: { pid: number }[] }>('select pg_backend_pid() as pid');
@@ -730,8 +731,8 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
     ratio: Number(median((r) => r.p99 / r.baselineP99).toFixed(2)),
     p99_ms_by_trial: byTrial((r) => r.p99),
     baseline_p99_ms_by_trial: byTrial((r) => r.baselineP99),
-    // The bare endpoint answering beside the real load (--bare-beside): the machine's
-    // share of the tail, and each trial's ratio to it.
+    // The bare endpoint answering beside the real load (--bare-beside): a do-nothing
+    // endpoint's tail on the loaded machine, and each trial's ack p99 over it.
     bare_beside_p99_ms: besideFigure((p99) => p99),
     ratio_to_bare_beside: besideFigure((p99, r) => r.p99 / p99),
     bare_beside_p99_ms_by_trial: bareBeside > 0 ? byTrial((r) => r.besideP99 ?? NaN) : 'n/a',
