@@ -107,14 +107,17 @@ export class ConfigError extends Error {
  * empty), for tools that start a worker and must say what priority its plays got.
  */
 export function workerPlaysNice(env: NodeJS.ProcessEnv = process.env): number {
-  return envSchema.shape.WORKER_PLAYS_NICE.parse(env.WORKER_PLAYS_NICE || undefined);
+  return envSchema.shape.WORKER_PLAYS_NICE.parse(setOnly(env).WORKER_PLAYS_NICE);
+}
+
+/** The variables that are set: empty strings count as unset, as they do in most shells' `VAR= cmd`. */
+function setOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
 }
 
 /** Parses the environment; throws ConfigError listing every problem at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  // Empty strings count as unset, as they do in most shells' `VAR= cmd`.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = envSchema.safeParse(cleaned);
+  const parsed = envSchema.safeParse(setOnly(env));
   if (parsed.success) return parsed.data;
   throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`));
 }

@@ -19,7 +19,6 @@ describe('restarting the Temporal dev server', () => {
   });
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
-    vi.restoreAllMocks();
   });
 
   it('comes back on the same port with the same database', async () => {
