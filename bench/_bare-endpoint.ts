@@ -5,6 +5,7 @@
  * thread while the real ingress is loaded), though it shares the machine's cores.
  */
 import { Worker as Thread } from 'node:worker_threads';
+import { KEEP_ALIVE_TIMEOUT_MS } from '../api/listen';
 
 export interface BareEndpoint {
   /** Its port on 127.0.0.1. */
@@ -16,6 +17,9 @@ export interface BareEndpoint {
 }
 
 // Posts its port once listening; on 'stop', closes the server and lets the thread end.
+// The API's connection timeouts (api/listen.ts): with Node's default 5 s keep-alive the
+// server would close idle connections the load is about to reuse, failing requests with
+// resets and opening new connections the real ingress never has to.
 const BARE_THREAD = `
   const { workerData, parentPort } = require('node:worker_threads');
   const express = require(workerData.express);
@@ -24,6 +28,8 @@ const BARE_THREAD = `
     res.status(200).json({ received: true });
   });
   const server = app.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
+  server.keepAliveTimeout = workerData.keepAliveTimeout;
+  server.headersTimeout = workerData.keepAliveTimeout + 1000;
   parentPort.on('message', () => {
     server.closeAllConnections();
     server.close(() => parentPort.close());
@@ -31,7 +37,7 @@ const BARE_THREAD = `
 `;
 
 export function startBareEndpoint(): Promise<BareEndpoint> {
-  const thread = new Thread(BARE_THREAD, { eval: true, workerData: { express: require.resolve('express') } });
+  const thread = new Thread(BARE_THREAD, { eval: true, workerData: { express: require.resolve('express'), keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS } });
   let stopping = false;
   let failure: string | undefined;
   thread.on('error', (err) => (failure ??= String(err)));

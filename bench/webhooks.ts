@@ -123,9 +123,10 @@ function load(
         headers: { 'content-type': 'application/json', 'stripe-signature': r.signature, 'content-length': Buffer.byteLength(r.body) } }, (res) => {
         res.resume();
         res.on('end', () => settle(() => onAnswer(res.statusCode, performance.now() - t0)));
-        res.on('error', () => settle(onError));
+        res.on('error', (err) => settle(() => onError(err.code || err.message)));
       });
-      req.on('error', () => settle(onError));
+      // Counted by their code (ECONNRESET...), so a failed run says what failed.
+      req.on('error', (err) => settle(() => onError(err.code || err.message)));
       req.end(r.body);
     };
     const send = (r, i) => {
@@ -133,13 +134,13 @@ function load(
         if (i >= untimed) latencies.push(ms);
         statuses[status] = (statuses[status] || 0) + 1;
         if (status !== 200) errors++;
-      }, () => { errors++; statuses.error = (statuses.error || 0) + 1; });
+      }, (why) => { errors++; statuses['error ' + why] = (statuses['error ' + why] || 0) + 1; });
       // The bare endpoint's answers are not the ingress's: a failure there counts apart.
       if (besideTarget && i % beside.every === 0) {
         post(besideTarget, besideAgent, r, (status, ms) => {
           if (status !== 200) statuses['beside ' + status] = (statuses['beside ' + status] || 0) + 1;
           else if (i >= untimed) besideLatencies.push(ms);
-        }, () => { statuses['beside error'] = (statuses['beside error'] || 0) + 1; });
+        }, (why) => { statuses['beside error ' + why] = (statuses['beside error ' + why] || 0) + 1; });
       }
     };
     const finish = () => { if (++done === expected) { agent.destroy(); besideAgent.destroy(); parentPort.postMessage({ latencies, besideLatencies, errors, statuses }); } };
