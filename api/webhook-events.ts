@@ -11,15 +11,15 @@ const failingQuery = z.strictObject({
   afterSeq: z.coerce.number().int().nonnegative().optional(),
 });
 
-/** What an owner does to a failing event (actOnFailing). */
-interface FailingAction {
+/** What an owner does to a failing event (actOnFailing); `E`: what the change answers. */
+interface FailingAction<E extends FailingInboxEvent> {
   /** For the 409: "only an undelivered event whose delivery has failed can be <done>". */
   done: string;
   action: string;
   /** The event's status once done. */
   status: InboxStatus;
-  change: (db: Knex.Transaction, workspaceId: string, eventId: string) => Promise<FailingInboxEvent | NotFailing>;
-  audit: (event: FailingInboxEvent) => { before: Record<string, unknown>; after: Record<string, unknown> };
+  change: (db: Knex.Transaction, workspaceId: string, eventId: string) => Promise<E | NotFailing>;
+  audit: (event: E) => { before: Record<string, unknown>; after: Record<string, unknown> };
 }
 
 const eventParams = z.object({ eventId: z.string().min(1).max(255) });
@@ -37,7 +37,8 @@ const giveUp = z.strictObject({
  * event that can never go (one the mirror cannot take, say) stops its customer's
  * mirror, analytics and plays. Owners see those events with their errors, may have one
  * tried again at once, and may give up on one: it is marked ignored, its error kept,
- * the customer's later events go on, and the audit log says who did it and why.
+ * the customer's later events go on, its object is read again from Stripe behind them
+ * (`rereadEventId`), and the audit log says who did it and why.
  */
 export function webhookEventsRouter({ db }: { db: Knex }): Router {
   const router = Router();
@@ -56,7 +57,7 @@ export function webhookEventsRouter({ db }: { db: Knex }): Router {
    * one transaction, and answers the event as it is now; 404 for no such event in the
    * workspace, 409 for one that is not failing.
    */
-  const actOnFailing = async (res: Response, eventId: string, act: FailingAction): Promise<void> => {
+  const actOnFailing = async <E extends FailingInboxEvent>(res: Response, eventId: string, act: FailingAction<E>): Promise<void> => {
     const auth = authOf(res);
     const changed = await db.transaction(async (trx) => {
       const result = await act.change(trx, auth.workspaceId, eventId);
@@ -76,7 +77,7 @@ export function webhookEventsRouter({ db }: { db: Knex }): Router {
       action: 'webhook_event.ignored',
       status: 'ignored',
       change: ignoreFailingInboxEvent,
-      audit: (e) => ({ before: { status: 'pending', attempts: e.attempts, lastError: e.lastError }, after: { status: 'ignored', reason } }),
+      audit: (e) => ({ before: { status: 'pending', attempts: e.attempts, lastError: e.lastError }, after: { status: 'ignored', reason, rereadEventId: e.rereadEventId } }),
     });
   });
 

@@ -1,5 +1,6 @@
+import { objectOf, REREAD_EVENT_TYPE, rereadEventId, SUBSCRIBED_EVENT_TYPES } from '../domain/event-types';
 import { PassPicker } from '../domain/relay-pass';
-import { inTransaction, runPrepared, type Db, type PreparedStatement } from './knex';
+import { inTransaction, runPrepared, type Db, type Knex, type PreparedStatement } from './knex';
 
 /** Postgres channel the ingress notifies on, so the relay wakes without polling. */
 export const INBOX_CHANNEL = 'wysera_inbox';
@@ -343,31 +344,57 @@ export type NotFailing = 'missing' | 'not_failing';
 
 /**
  * Applies `set` (SQL) to a failing event of the workspace and wakes the relay; returns
- * the event as it is now, or why not.
+ * the event as it is now (with `alsoId`), or why not. `also` is one more statement run
+ * with the change, reading the changed row from `changed` and returning one text
+ * column `id` (`alsoId`: its first row's, null for none).
  */
-async function changeFailingEvent(db: Db, workspaceId: string, eventId: string, set: string): Promise<FailingInboxEvent | NotFailing> {
-  const { rows } = await db.raw<{ rows: FailingRow[] }>(
+async function changeFailingEvent(
+  db: Db,
+  workspaceId: string,
+  eventId: string,
+  set: string,
+  also?: { sql: string; bindings: readonly Knex.RawBinding[] },
+): Promise<{ event: FailingInboxEvent; alsoId: string | null } | NotFailing> {
+  const { rows } = await db.raw<{ rows: (FailingRow & { also_id: string | null })[] }>(
     `with changed as (
        update webhook_inbox set ${set}
         where workspace_id = ? and event_id = ? and ${FAILING}
-        returning ${FAILING_COLUMNS.join(', ')}
-     )
-     select changed.*, pg_notify(?, '') from changed`,
-    [workspaceId, eventId, INBOX_CHANNEL],
+        returning ${FAILING_COLUMNS.join(', ')}, workspace_id, livemode
+     )${also ? `, also as (${also.sql})` : ''}
+     select changed.*, ${also ? '(select id from also limit 1)' : 'null'} as also_id, pg_notify(?, '') from changed`,
+    [workspaceId, eventId, ...(also?.bindings ?? []), INBOX_CHANNEL],
   );
-  if (rows[0]) return toFailing(rows[0]);
+  if (rows[0]) return { event: toFailing(rows[0]), alsoId: rows[0].also_id };
   const found = await db.raw<{ rows: unknown[] }>(`select 1 from webhook_inbox where workspace_id = ? and event_id = ?`, [workspaceId, eventId]);
   return found.rows.length > 0 ? 'not_failing' : 'missing';
 }
+
+/** A failing event an owner gave up on, and the re-read of its object queued in its place (null: none, see ignoreFailingInboxEvent). */
+export type GivenUpInboxEvent = FailingInboxEvent & { rereadEventId: string | null };
 
 /**
  * Gives up on a failing event: marks it ignored (its error kept), so its customer's
  * later events go on, and wakes the relay for them. Only a pending event whose
  * delivery has failed can be given up on. Should the relay's retry of it be under way
  * and succeed, the relay marks it processed after all (completeInboxEvents).
+ *
+ * In the same statement, a Stripe event's object is queued to be read again from
+ * Stripe (REREAD_EVENT_TYPE, behind the customer's events already waiting), so the
+ * mirror gets the state the given-up event would have brought, or newer. A re-read
+ * given up on queues none: it is not a Stripe event.
  */
-export function ignoreFailingInboxEvent(db: Db, workspaceId: string, eventId: string): Promise<FailingInboxEvent | NotFailing> {
-  return changeFailingEvent(db, workspaceId, eventId, `status = 'ignored', processed_at = now()`);
+export async function ignoreFailingInboxEvent(db: Db, workspaceId: string, eventId: string): Promise<GivenUpInboxEvent | NotFailing> {
+  const result = await changeFailingEvent(db, workspaceId, eventId, `status = 'ignored', processed_at = now()`, {
+    sql: `insert into webhook_inbox (workspace_id, event_id, type, customer_id, object_id, stripe_created, livemode, payload)
+          select c.workspace_id, ?, ?, c.customer_id, c.object_id, now(), c.livemode,
+                 json_build_object('object', m.object, 'id', c.object_id, 'givenUpEventId', c.event_id)
+            from changed c join unnest(?::text[], ?::text[]) as m (type, object) on m.type = c.type
+           where c.object_id is not null
+          on conflict (workspace_id, event_id) do nothing
+          returning event_id as id`,
+    bindings: [rereadEventId(eventId), REREAD_EVENT_TYPE, [...SUBSCRIBED_EVENT_TYPES], SUBSCRIBED_EVENT_TYPES.map(objectOf)],
+  });
+  return typeof result === 'string' ? result : { ...result.event, rereadEventId: result.alsoId };
 }
 
 /**
@@ -375,8 +402,9 @@ export function ignoreFailingInboxEvent(db: Db, workspaceId: string, eventId: st
  * away), and wakes the relay: for when its cause has been fixed. Its count of tries
  * and its error stay until the relay's next attempt.
  */
-export function retryFailingInboxEvent(db: Db, workspaceId: string, eventId: string): Promise<FailingInboxEvent | NotFailing> {
-  return changeFailingEvent(db, workspaceId, eventId, `next_attempt_at = now()`);
+export async function retryFailingInboxEvent(db: Db, workspaceId: string, eventId: string): Promise<FailingInboxEvent | NotFailing> {
+  const result = await changeFailingEvent(db, workspaceId, eventId, `next_attempt_at = now()`);
+  return typeof result === 'string' ? result : result.event;
 }
 
 /** The inbox's backlog, as inboxBacklog reads it (the worker's inbox gauges). */

@@ -18,11 +18,54 @@ export function isSubscribedEventType(type: string): type is SubscribedEventType
   return (SUBSCRIBED_EVENT_TYPES as readonly string[]).includes(type);
 }
 
+/** The Stripe objects the subscribed events carry, which the mirror can also read again from Stripe. */
+export const MIRRORED_OBJECTS = ['subscription', 'invoice', 'charge'] as const;
+export type MirroredObject = (typeof MIRRORED_OBJECTS)[number];
+
+/** The object a subscribed event carries (its `data.object`). */
+export function objectOf(type: SubscribedEventType): MirroredObject {
+  switch (type) {
+    case 'customer.subscription.created':
+    case 'customer.subscription.updated':
+    case 'customer.subscription.deleted':
+      return 'subscription';
+    case 'invoice.payment_failed':
+    case 'invoice.payment_succeeded':
+      return 'invoice';
+    case 'charge.refunded':
+      return 'charge';
+  }
+}
+
 /**
- * Whether an event's object is an input of MRR: subscriptions and invoices are; a
- * refund is not (refunds do not change MRR, docs/metrics.md), so the analytics need
+ * Whether an object is an input of MRR: subscriptions and invoices are; a charge (its
+ * refunds) is not (refunds do not change MRR, docs/metrics.md), so the analytics need
  * no recompute for it.
  */
-export function changesMrrInputs(type: SubscribedEventType): boolean {
-  return type !== 'charge.refunded';
+export function isMrrInput(object: MirroredObject): boolean {
+  return object !== 'charge';
 }
+
+/** Whether an event's object is an input of MRR (isMrrInput). */
+export function changesMrrInputs(type: SubscribedEventType): boolean {
+  return isMrrInput(objectOf(type));
+}
+
+/**
+ * Not a Stripe event: the inbox's note, made when an owner gives up on a failing event,
+ * to read that event's object from Stripe as it is now. The relay takes it in the
+ * customer's order like any event, writes what Stripe answers to the mirror and
+ * recomputes the customer's analytics, so what the given-up event would have changed
+ * is not lost until the object's next event or the next sync. No play acts on it.
+ */
+export const REREAD_EVENT_TYPE = 'wysera.reread';
+
+/** A re-read's payload: which object, and the event given up on. */
+export interface RereadPayload {
+  object: MirroredObject;
+  id: string;
+  givenUpEventId: string;
+}
+
+/** A re-read's event id in the inbox (one per given-up event; Stripe's ids start with `evt_`). */
+export const rereadEventId = (givenUpEventId: string) => `reread_${givenUpEventId}`;

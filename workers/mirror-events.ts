@@ -19,8 +19,9 @@ import {
   type StateAt,
 } from '../db/mirror';
 import { mirrorVerdict, sameRowContents, sameRowSet } from '../domain/mirror-compare';
+import { z } from 'zod';
 import { resolveDiscounts, type DiscountTerms } from '../domain/mirror-discounts';
-import type { SubscribedEventType } from '../domain/event-types';
+import { MIRRORED_OBJECTS, REREAD_EVENT_TYPE, type MirroredObject, type RereadPayload, type SubscribedEventType } from '../domain/event-types';
 import type { MirrorRefetch } from './mirror-refetch';
 
 export interface MirrorApplyResult {
@@ -114,10 +115,18 @@ const charges: MirrorKind<Stripe.Charge> = {
   },
 };
 
-/** A subscribed event as the relay holds it: its type and the payload Stripe sent. */
-export interface MirrorEvent {
-  type: SubscribedEventType;
-  payload: unknown;
+/**
+ * A subscribed event as the relay holds it: its type and the payload Stripe sent; or a
+ * re-read (REREAD_EVENT_TYPE) with its payload (RereadPayload) and when it was queued.
+ */
+export type MirrorEvent = { type: SubscribedEventType; payload: unknown } | { type: typeof REREAD_EVENT_TYPE; payload: unknown; queuedAt: Date };
+
+const rereadPayload = z.object({ object: z.enum(MIRRORED_OBJECTS), id: z.string().min(1), givenUpEventId: z.string() });
+
+/** A re-read's payload, or why it is not one (the inbox row was written by ignoreFailingInboxEvent, but is read back from storage). */
+export function parseReread(payload: unknown): RereadPayload | Error {
+  const parsed = rereadPayload.safeParse(payload);
+  return parsed.success ? parsed.data : new Error(`not a re-read's payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
 }
 
 /**
@@ -144,6 +153,11 @@ export interface MirrorEvent {
  * reached, that event's result carries the error (StripeUnavailableError) and nothing
  * is written for it; the other events go through, and the caller retries the failed
  * ones later. Without `refetch` the event's state is applied as it is.
+ *
+ * A re-read (REREAD_EVENT_TYPE, queued when an owner gives up on an event) is its
+ * object read from Stripe the same way, whatever the mirror holds, and written as the
+ * state at the moment it was asked (never before `queuedAt`). Stripe having no such
+ * object, or no `refetch`, writes nothing; an unreadable payload fails its event.
  * @returns one result per event, in order (an event superseded by a newer one of the
  *   same object: nothing written).
  */
@@ -152,7 +166,15 @@ export async function applyEventsToMirror(db: Db, workspaceId: string, events: r
   const subs: Target<Stripe.Subscription>[] = [];
   const invs: Target<InvoiceWithId>[] = [];
   const chgs: Target<Stripe.Charge>[] = [];
-  events.forEach(({ type, payload }, index) => {
+  const rereads: Record<MirroredObject, Reread[]> = { subscription: [], invoice: [], charge: [] };
+  events.forEach((e, index) => {
+    if (e.type === REREAD_EVENT_TYPE) {
+      const reread = parseReread(e.payload);
+      if (reread instanceof Error) results[index] = { written: false, refetched: false, error: reread };
+      else rereads[reread.object].push({ id: reread.id, at: e.queuedAt, index });
+      return;
+    }
+    const { type, payload } = e;
     const event = payload as { created: number; data: { object: unknown } };
     const eventAt = new Date(event.created * 1000);
     const object = event.data.object;
@@ -173,9 +195,9 @@ export async function applyEventsToMirror(db: Db, workspaceId: string, events: r
         chgs.push({ object: object as Stripe.Charge, eventAt, index });
     }
   });
-  await applyKind(db, workspaceId, subscriptions, subs, refetch, results);
-  await applyKind(db, workspaceId, invoices, invs, refetch, results);
-  await applyKind(db, workspaceId, charges, chgs, refetch, results);
+  await applyKind(db, workspaceId, subscriptions, subs, rereads.subscription, refetch, results);
+  await applyKind(db, workspaceId, invoices, invs, rereads.invoice, refetch, results);
+  await applyKind(db, workspaceId, charges, chgs, rereads.charge, refetch, results);
   return results;
 }
 
@@ -193,6 +215,13 @@ interface Target<T> {
   index: number;
 }
 
+/** An object to read from Stripe for a re-read queued `at`, the re-read's place in the input. */
+interface Reread {
+  id: string;
+  at: Date;
+  index: number;
+}
+
 /** Whether two copies of one object differ in what the mirror stores of them. */
 function differentStates<T extends { id: string }, C>(kind: MirrorKind<T, C>, a: T, b: T): boolean {
   if (!sameRowContents(kind.row(a), kind.row(b))) return true;
@@ -205,10 +234,11 @@ async function applyKind<T extends { id: string }, C>(
   workspaceId: string,
   kind: MirrorKind<T, C>,
   targets: Target<T>[],
+  rereads: Reread[],
   refetch: MirrorRefetch | undefined,
   results: MirrorApplyResult[],
 ): Promise<void> {
-  if (targets.length === 0) return;
+  if (targets.length === 0 && rereads.length === 0) return;
   // The newest event of each object; the last one wins a tie, as it would one by one.
   const newest = new Map<string, Target<T> & { tiedWithOther: boolean }>();
   for (const t of targets) {
@@ -217,7 +247,7 @@ async function applyKind<T extends { id: string }, C>(
     const tied = cur !== undefined && t.eventAt.getTime() === cur.eventAt.getTime() && (cur.tiedWithOther || differentStates(kind, cur.object, t.object));
     newest.set(t.object.id, { ...t, tiedWithOther: tied });
   }
-  const stored = refetch || kind.complete ? await mirroredRows(db, kind.table, workspaceId, [...newest.keys()]) : new Map<string, MirrorRow>();
+  const stored = newest.size > 0 && (refetch || kind.complete) ? await mirroredRows(db, kind.table, workspaceId, [...newest.keys()]) : new Map<string, MirrorRow>();
 
   const clear: Target<T>[] = [];
   const carries = new Map<string, C>();
@@ -262,26 +292,32 @@ async function applyKind<T extends { id: string }, C>(
     for (const t of clear) results[t.index] = { written: written.has(t.object.id), refetched: false };
   }
 
-  // Objects in doubt, a few at a time; one that Stripe cannot give fails only its event.
+  // Objects in doubt and re-reads, a few at a time; one that Stripe cannot give fails
+  // only its event. Without `refetch` a re-read has nothing to read with (written: false).
+  const reads: { id: string; at: Date; index: number; event?: { object: T; carry: C | undefined } }[] = [
+    ...doubtful.map((t) => ({ id: t.object.id, at: t.eventAt, index: t.index, event: { object: t.object, carry: t.carry } })),
+    ...(refetch ? rereads : []),
+  ];
   let next = 0;
   const lane = async () => {
-    for (let i = next++; i < doubtful.length; i = next++) {
-      const t = doubtful[i]!;
+    for (let i = next++; i < reads.length; i = next++) {
+      const r = reads[i]!;
       try {
         // The state read now is at least as new as the moment we asked. Stripe's clock may
         // run ahead of ours: never date it before the event, or the doubtful state it
         // replaces would win the tie.
         const askedAt = Date.now();
-        const current = await kind.refetch(refetch!, workspaceId, t.object.id);
-        // Stripe cannot tell (no such object, or no key to ask with): the event is all there is.
-        const written = current
-          ? await kind.write(db, workspaceId, [current], new Date(Math.max(askedAt, t.eventAt.getTime())), new Map())
-          : await kind.write(db, workspaceId, [t.object], t.eventAt, new Map(t.carry === undefined ? [] : [[t.object.id, t.carry]]));
-        results[t.index] = { written: written.has(t.object.id), refetched: current !== null };
+        const current = await kind.refetch(refetch!, workspaceId, r.id);
+        // Stripe cannot tell (no such object, or no key to ask with): the event is all there
+        // is, and a re-read has nothing to write.
+        let written = new Set<string>();
+        if (current) written = await kind.write(db, workspaceId, [current], new Date(Math.max(askedAt, r.at.getTime())), new Map());
+        else if (r.event) written = await kind.write(db, workspaceId, [r.event.object], r.at, new Map(r.event.carry === undefined ? [] : [[r.id, r.event.carry]]));
+        results[r.index] = { written: written.has(r.id), refetched: current !== null };
       } catch (err) {
-        results[t.index] = { written: false, refetched: false, error: err as Error };
+        results[r.index] = { written: false, refetched: false, error: err as Error };
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(REFETCH_LANES, doubtful.length) }, lane));
+  await Promise.all(Array.from({ length: Math.min(REFETCH_LANES, reads.length) }, lane));
 }

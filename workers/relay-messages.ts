@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { z } from 'zod';
 import { StripeUnavailableError } from '../activities/stripe-reader';
+import { MIRRORED_OBJECTS } from '../domain/event-types';
 import type { MirrorRefetch } from './mirror-refetch';
 
 /**
@@ -11,7 +12,7 @@ import type { MirrorRefetch } from './mirror-refetch';
  * relay's re-fetches are asked of it).
  */
 
-const REFETCH_KINDS = ['subscription', 'invoice', 'charge'] as const satisfies readonly (keyof MirrorRefetch)[];
+const REFETCH_KINDS = MIRRORED_OBJECTS satisfies readonly (keyof MirrorRefetch)[];
 
 /** Main thread to relay thread. */
 export const toRelay = z.discriminatedUnion('kind', [

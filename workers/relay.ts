@@ -3,14 +3,14 @@ import type { Client } from '@temporalio/client';
 import type { Knex } from '../db/knex';
 import { completeInboxEvents, deferInboxEvent, INBOX_CHANNEL, invoicesWithFailedPayment, pendingInboxPass, type InboxEvent } from '../db/inbox';
 import { recomputeCustomers } from '../activities/analytics';
-import { applyEventsToMirror } from './mirror-events';
+import { applyEventsToMirror, parseReread, type MirrorEvent } from './mirror-events';
 import type { MirrorRefetch } from './mirror-refetch';
 import { groupBy } from '../domain/group-by';
 import { customerKey, walkBackoffMs } from '../domain/relay-pass';
 import { createBatcher } from '../platform/batcher';
 import { createLimiter } from '../platform/limiter';
 import { playInterest } from '../domain/play-routing';
-import { changesMrrInputs, isSubscribedEventType, type SubscribedEventType } from '../domain/event-types';
+import { changesMrrInputs, isMrrInput, isSubscribedEventType, REREAD_EVENT_TYPE } from '../domain/event-types';
 import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
 import type { customerWorkflow } from '../workflows/customer';
@@ -78,6 +78,20 @@ interface LoudStream {
 
 /** A customer's key, as pendingInboxEvents takes its `busy` ones. */
 const streamKey = (e: InboxEvent) => customerKey(e.workspaceId, e.customerId);
+
+/** The event as the mirror takes it: a subscribed Stripe event or a re-read; null for the types recorded and ignored. */
+function mirrorEventOf(e: InboxEvent): MirrorEvent | null {
+  if (isSubscribedEventType(e.type)) return { type: e.type, payload: e.payload };
+  if (e.type === REREAD_EVENT_TYPE) return { type: REREAD_EVENT_TYPE, payload: e.payload, queuedAt: e.stripeCreated };
+  return null;
+}
+
+/** Whether the event may change its customer's MRR (a re-read whose payload is unreadable fails in the mirror first). */
+function changesMrr(e: MirrorEvent): boolean {
+  if (e.type !== REREAD_EVENT_TYPE) return changesMrrInputs(e.type);
+  const reread = parseReread(e.payload);
+  return reread instanceof Error || isMrrInput(reread.object);
+}
 
 interface StreamFailure {
   /** One customer's due events, in inbox order. */
@@ -318,7 +332,7 @@ export class InboxRelay {
   /** Marks events done (one statement) and counts them. */
   private async complete(streams: InboxEvent[][]): Promise<void> {
     const { db, metrics } = this.opts;
-    const done = streams.flat().map((e) => ({ e, status: isSubscribedEventType(e.type) ? ('processed' as const) : ('ignored' as const) }));
+    const done = streams.flat().map((e) => ({ e, status: mirrorEventOf(e) ? ('processed' as const) : ('ignored' as const) }));
     await completeInboxEvents(
       db,
       done.map(({ e, status }) => ({ seq: e.seq, status })),
@@ -356,13 +370,16 @@ export class InboxRelay {
   private async mirror(streams: InboxEvent[][], failures: StreamFailure[]): Promise<InboxEvent[][]> {
     /** Applies the streams' events; returns the streams an event of which Stripe could not settle. */
     const apply = async (group: InboxEvent[][]): Promise<Map<InboxEvent[], Error>> => {
-      const events = group.flatMap((stream) => stream.filter((e) => isSubscribedEventType(e.type)).map((e) => ({ e, stream })));
+      const events = group.flatMap((stream) => stream.flatMap((e) => {
+        const m = mirrorEventOf(e);
+        return m ? [{ e, m, stream }] : [];
+      }));
       const failed = new Map<InboxEvent[], Error>();
       if (events.length === 0) return failed;
       const results = await applyEventsToMirror(
         this.opts.db,
         events[0]!.e.workspaceId,
-        events.map(({ e }) => ({ type: e.type as SubscribedEventType, payload: e.payload })),
+        events.map(({ m }) => m),
         this.opts.refetch,
       );
       results.forEach((r, i) => {
@@ -403,7 +420,10 @@ export class InboxRelay {
    */
   private async recompute(streams: InboxEvent[][], failures: StreamFailure[]): Promise<InboxEvent[][]> {
     const customersOf = (group: InboxEvent[][]) =>
-      group.filter((s) => s[0]!.customerId && s.some((e) => isSubscribedEventType(e.type) && changesMrrInputs(e.type))).map((s) => s[0]!.customerId!);
+      group.filter((s) => s[0]!.customerId && s.some((e) => {
+        const m = mirrorEventOf(e);
+        return m !== null && changesMrr(m);
+      })).map((s) => s[0]!.customerId!);
     const ok: InboxEvent[][] = [];
     for (const [workspaceId, group] of groupBy(streams, (s) => s[0]!.workspaceId)) {
       try {

@@ -2,7 +2,8 @@ import { pino } from 'pino';
 import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpointOf, StripeClients } from '../../activities/stripe-client';
-import { inboxCounts, insertInboxEvent } from '../../db/inbox';
+import { recomputeCustomers } from '../../activities/analytics';
+import { ignoreFailingInboxEvent, inboxCounts, insertInboxEvent } from '../../db/inbox';
 import { insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { createMetrics } from '../../platform/metrics';
@@ -133,5 +134,61 @@ describe('relay re-fetches when ordering is in doubt', () => {
     expect(await quantityOf(clear)).toBe(53);
     // The state in doubt was not written.
     expect(await quantityOf(doubtful)).toBe(51);
+  });
+
+  it("gives the mirror Stripe's current state of an event's object once an owner gives up on the event", async () => {
+    const customerOf = (sub: Stripe.Subscription) => (typeof sub.customer === 'string' ? sub.customer : sub.customer.id);
+    // A paid invoice of a running subscription whose customer no test above touched.
+    const touched = new Set((await database.db('webhook_inbox').where({ workspace_id: ws }).pluck('customer_id')) as string[]);
+    const sub = sim.account().subscriptions.rows.find((s) => s.status === 'active' && !touched.has(customerOf(s)))!;
+    const customer = customerOf(sub);
+    const invoice = sim.account().invoices.rows.find((i) => i.status === 'paid' && i.parent?.subscription_details?.subscription === sub.id && i.amount_paid > 0)!;
+    const at = Math.floor(Date.now() / 1000) - 900;
+    const store = async (id: string, type: 'customer.subscription.updated' | 'invoice.payment_succeeded', object: Record<string, unknown>, objectId: string) =>
+      insertInboxEvent(database.db, {
+        workspaceId: ws,
+        eventId: id,
+        type,
+        customerId: customer,
+        objectId,
+        stripeCreated: new Date(at * 1000),
+        livemode: false,
+        payload: stripeEvent(type, object, { id, created: at }),
+      });
+    // The mirror learns of the subscription; then a payment event it cannot take (its
+    // lines are no list) fails at every try.
+    await store('evt_rg_sub', 'customer.subscription.updated', sub as unknown as Record<string, unknown>, sub.id);
+    await store('evt_rg_bad', 'invoice.payment_succeeded', { ...invoice, lines: { object: 'list', has_more: false, data: 42 } }, invoice.id);
+    const linesOf = async () => Number((await database.db('stripe_invoice_lines').where({ workspace_id: ws, invoice_id: invoice.id }).count<{ count: string }[]>('* as count'))[0]!.count);
+    const mrrOf = async () => (await database.db('analytics_customers').where({ workspace_id: ws, customer_id: customer }).first<{ mrr: number } | undefined>('mrr'))?.mrr;
+    const metrics = createMetrics();
+    const relay = relayAskingStripe(new StripeClients({ endpoint: endpointOf(sim.url) }), { metrics, retryBaseMs: 60_000 });
+    relay.start();
+    try {
+      const statusOf = async (eventId: string) => (await database.db('webhook_inbox').where({ workspace_id: ws, event_id: eventId }).first<{ status: string; attempts: number }>('status', 'attempts'));
+      await eventually(() => statusOf('evt_rg_bad'), (r) => r.attempts > 0);
+      expect((await statusOf('evt_rg_sub')).status).toBe('processed');
+      // Of the bad state, what the mirror could take before it failed (the invoice's row) may be stored; its lines are not.
+      expect(await linesOf()).toBe(0);
+      expect(await mrrOf()).toBe(0);
+
+      const given = await ignoreFailingInboxEvent(database.db, ws, 'evt_rg_bad');
+      expect(given).toMatchObject({ eventId: 'evt_rg_bad', rereadEventId: 'reread_evt_rg_bad' });
+      const reread = await eventually(() => statusOf('reread_evt_rg_bad'), (r) => r.status !== 'pending');
+      expect(reread.status).toBe('processed');
+      expect((await statusOf('evt_rg_bad')).status).toBe('ignored');
+    } finally {
+      await relay.stop();
+    }
+    // The invoice as Stripe holds it now, read through the workspace's client and counted as a re-fetch.
+    const stored = await database.db('stripe_invoices').where({ workspace_id: ws, id: invoice.id }).first<{ status: string; amount_paid: number }>('status', 'amount_paid');
+    expect(stored).toEqual({ status: 'paid', amount_paid: invoice.amount_paid });
+    expect(await linesOf()).toBe(invoice.lines.data.length);
+    const refetches = await metrics.relayRefetches.get();
+    expect(refetches.values.find((v) => v.labels.type === 'wysera.reread')?.value).toBe(1);
+    // And the customer's analytics were recomputed from it: paying now, as a fresh recompute says.
+    const [fresh] = await recomputeCustomers(database.db, ws, [customer]);
+    expect(fresh!.mrr).toBeGreaterThan(0);
+    expect(await mrrOf()).toBe(fresh!.mrr);
   });
 });

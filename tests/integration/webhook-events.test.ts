@@ -114,20 +114,35 @@ describe('failing webhook events: seen, retried and given up on by an owner', ()
     expect(otherWorkspace.text).toContain(`no webhook event ${elsewhere} in workspace ${ws}`);
     expect((await statusOf(bad)).status).toBe('pending');
 
-    const given = await ignore(bad, { reason: 'subscription removed from Stripe; its state comes with the next sync' });
+    const given = await ignore(bad, { reason: 'the subscription cannot be read from this event' });
     expect(given.status).toBe(200);
-    expect((given.body as { event: Json }).event).toMatchObject({ eventId: bad, status: 'ignored', attempts: 1 });
+    expect((given.body as { event: Json }).event).toMatchObject({ eventId: bad, status: 'ignored', attempts: 1, rereadEventId: `reread_${bad}` });
     const row = await statusOf(bad);
     expect(row.status).toBe('ignored');
     // Its error stays with it.
     expect(row.last_error).toEqual(events[0]!.lastError);
+    // Its object is queued to be read again from Stripe, behind the customer's waiting events.
+    const seqOf = async (eventId: string) => Number((await database.db('webhook_inbox').where({ event_id: eventId }).first<{ seq: string }>('seq')).seq);
+    const reread = await database.db('webhook_inbox').where({ event_id: `reread_${bad}` }).first<Json>();
+    expect(reread).toMatchObject({
+      workspace_id: ws,
+      type: 'wysera.reread',
+      customer_id: 'cus_stuck',
+      object_id: 'sub_cus_stuck_other',
+      status: 'pending',
+      livemode: false,
+      payload: { object: 'subscription', id: 'sub_cus_stuck_other', givenUpEventId: bad },
+    });
+    expect(await seqOf(`reread_${bad}`)).toBeGreaterThan(await seqOf(after));
     const [entry] = await listAudit(database.db, ws, { action: 'webhook_event.ignored' });
-    expect(entry).toMatchObject({ actor: `token:${ownerTokenId}`, targetId: bad, after: { status: 'ignored', reason: 'subscription removed from Stripe; its state comes with the next sync' } });
+    expect(entry).toMatchObject({ actor: `token:${ownerTokenId}`, targetId: bad, after: { status: 'ignored', reason: 'the subscription cannot be read from this event', rereadEventId: `reread_${bad}` } });
     expect((await ignore(bad, { reason: 'again' })).status).toBe(409);
     expect((await api.request('GET', `/workspaces/${ws}/webhook-events/failing`, { token: owner })).body).toEqual({ events: [], nextAfterSeq: null, total: 0 });
 
-    // The customer's later event now goes through.
-    await relayUntil(async () => (await statusOf(after)).status === 'processed');
+    // The customer's later event now goes through, then the re-read (this relay has no
+    // Stripe to ask, so it reads nothing: tests/integration/relay-refetch.test.ts reads).
+    await relayUntil(async () => (await statusOf(`reread_${bad}`)).status === 'processed');
+    expect((await statusOf(after)).status).toBe('processed');
     expect((await statusOf(notFailing)).status).toBe('processed');
     // The workspace with none left drops out; the other's stays. (The gauges share one
     // read of the inbox for 100 ms after it.)
@@ -203,5 +218,24 @@ describe('failing webhook events: seen, retried and given up on by an owner', ()
       expect({ query, status: res.status }).toEqual({ query, status: 400 });
       expect(res.text).toContain(names);
     }
+  });
+
+  it('names what is wrong with a re-read it cannot read, and queues no re-read of a re-read given up on', async () => {
+    await insertInboxEvent(database.db, {
+      workspaceId: ws,
+      eventId: 'reread_evt_unreadable',
+      type: 'wysera.reread',
+      customerId: 'cus_reread',
+      objectId: 'sub_reread',
+      stripeCreated: new Date(),
+      livemode: false,
+      payload: { object: 'subscription' },
+    });
+    await relayUntil(async () => (await database.db('webhook_inbox').where({ event_id: 'reread_evt_unreadable' }).first<{ attempts: number }>('attempts')).attempts > 0);
+    expect((await statusOf('reread_evt_unreadable')).last_error).toMatch(/not a re-read's payload: id: /);
+    const given = await api.request('POST', `/workspaces/${ws}/webhook-events/reread_evt_unreadable/ignore`, { token: owner, body: { reason: 'nothing to read' } });
+    expect(given.status).toBe(200);
+    expect((given.body as { event: Json }).event).toMatchObject({ eventId: 'reread_evt_unreadable', status: 'ignored', rereadEventId: null });
+    expect(await database.db('webhook_inbox').where({ customer_id: 'cus_reread' }).pluck('event_id')).toEqual(['reread_evt_unreadable']);
   });
 });

@@ -145,7 +145,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
         'div',
         {},
         h('h1', {}, 'Webhooks'),
-        h('p', { class: 'muted' }, 'Stripe events whose delivery keeps failing. Each is retried every minute and holds back its customer’s later events. Once its cause is fixed, retry it now; giving up on one lets the later events go on, and what it would have changed comes with the object’s next event or the next sync.'),
+        h('p', { class: 'muted' }, 'Stripe events whose delivery keeps failing. Each is retried every minute and holds back its customer’s later events. Once its cause is fixed, retry it now; giving up on one lets the later events go on, and its object is then read again from Stripe, so the mirror still gets what it would have changed.'),
       ),
     ),
     feedback,
