@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import type { Db } from '../db/knex';
+import { inTransaction, type Db } from '../db/knex';
 import {
   chargeRow,
   invoiceLineRow,
@@ -137,8 +137,9 @@ export function parseReread(payload: unknown): RereadPayload | Error {
  * Together: of several events about one object only the newest is written (the
  * others would be overwritten by it), the stored rows of all the objects are read in
  * one query per kind, and the objects whose events are clear are written in one
- * statement per kind (each as the state of its own event's time). A pass of the relay thus costs a few statements per
- * kind instead of a few per event.
+ * transaction per kind, a statement per table (each object as the state of its own
+ * event's time). A pass of the relay thus costs a few statements per kind instead of a
+ * few per event.
  *
  * A subscription event's discounts are bare ids: the coupon terms the mirror already
  * holds for those discount ids are kept (domain/mirror-discounts.ts).
@@ -239,6 +240,9 @@ async function applyKind<T extends { id: string }, C>(
   results: MirrorApplyResult[],
 ): Promise<void> {
   if (targets.length === 0 && rereads.length === 0) return;
+  // An object and its list (items, lines, refunds) in one transaction: a write that fails
+  // part-way leaves neither, and the relay commits once per write instead of per table.
+  const write = (objects: T[], stateAt: StateAt, carries: ReadonlyMap<string, C>) => inTransaction(db, (trx) => kind.write(trx, workspaceId, objects, stateAt, carries));
   // The newest event of each object; the last one wins a tie, as it would one by one.
   const newest = new Map<string, Target<T> & { tiedWithOther: boolean }>();
   for (const t of targets) {
@@ -282,9 +286,7 @@ async function applyKind<T extends { id: string }, C>(
 
   if (clear.length > 0) {
     // One write for all of them, each object as the state of its own event's time.
-    const written = await kind.write(
-      db,
-      workspaceId,
+    const written = await write(
       clear.map((t) => t.object),
       new Map(clear.map((t) => [t.object.id, t.eventAt])),
       carries,
@@ -311,8 +313,8 @@ async function applyKind<T extends { id: string }, C>(
         // Stripe cannot tell (no such object, or no key to ask with): the event is all there
         // is, and a re-read has nothing to write.
         let written = new Set<string>();
-        if (current) written = await kind.write(db, workspaceId, [current], new Date(Math.max(askedAt, r.at.getTime())), new Map());
-        else if (r.event) written = await kind.write(db, workspaceId, [r.event.object], r.at, new Map(r.event.carry === undefined ? [] : [[r.id, r.event.carry]]));
+        if (current) written = await write([current], new Date(Math.max(askedAt, r.at.getTime())), new Map());
+        else if (r.event) written = await write([r.event.object], r.at, new Map(r.event.carry === undefined ? [] : [[r.id, r.event.carry]]));
         results[r.index] = { written: written.has(r.id), refetched: current !== null };
       } catch (err) {
         results[r.index] = { written: false, refetched: false, error: err as Error };

@@ -168,7 +168,8 @@ describe('relay re-fetches when ordering is in doubt', () => {
       const statusOf = async (eventId: string) => (await database.db('webhook_inbox').where({ workspace_id: ws, event_id: eventId }).first<{ status: string; attempts: number }>('status', 'attempts'));
       await eventually(() => statusOf('evt_rg_bad'), (r) => r.attempts > 0);
       expect((await statusOf('evt_rg_sub')).status).toBe('processed');
-      // Of the bad state, what the mirror could take before it failed (the invoice's row) may be stored; its lines are not.
+      // Nothing of the bad state is stored: the invoice's row went in one transaction with its lines, which failed.
+      expect(await database.db('stripe_invoices').where({ workspace_id: ws, id: invoice.id }).first()).toBeUndefined();
       expect(await linesOf()).toBe(0);
       expect(await mrrOf()).toBe(0);
 
