@@ -9,13 +9,17 @@ import { createServer, type RequestListener, type Server } from 'node:http';
  */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
+/**
+ * Node's rule: a headers timeout above the keep-alive timeout, or a reused connection
+ * can be cut while its next request's headers arrive.
+ */
+export const HEADERS_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS + 1000;
+
 /** Starts an HTTP server running `serve` (an Api's, or an Express app) with the connection timeouts above. */
 export function listen(serve: RequestListener, port: number, host: string, onListening?: () => void): Server {
   const server = createServer(serve);
   server.listen(port, host, onListening);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  // Node's rule: a headers timeout above the keep-alive timeout, or a reused connection
-  // can be cut while its next request's headers arrive.
-  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
   return server;
 }

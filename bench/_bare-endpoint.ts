@@ -5,7 +5,7 @@
  * thread while the real ingress is loaded), though it shares the machine's cores.
  */
 import { Worker as Thread } from 'node:worker_threads';
-import { KEEP_ALIVE_TIMEOUT_MS } from '../api/listen';
+import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } from '../api/listen';
 
 export interface BareEndpoint {
   /** Its port on 127.0.0.1. */
@@ -29,7 +29,7 @@ const BARE_THREAD = `
   });
   const server = app.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
   server.keepAliveTimeout = workerData.keepAliveTimeout;
-  server.headersTimeout = workerData.keepAliveTimeout + 1000;
+  server.headersTimeout = workerData.headersTimeout;
   parentPort.on('message', () => {
     server.closeAllConnections();
     server.close(() => parentPort.close());
@@ -37,7 +37,7 @@ const BARE_THREAD = `
 `;
 
 export function startBareEndpoint(): Promise<BareEndpoint> {
-  const thread = new Thread(BARE_THREAD, { eval: true, workerData: { express: require.resolve('express'), keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS } });
+  const thread = new Thread(BARE_THREAD, { eval: true, workerData: { express: require.resolve('express'), keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS } });
   let stopping = false;
   let failure: string | undefined;
   thread.on('error', (err) => (failure ??= String(err)));

@@ -30,8 +30,9 @@ export interface MirrorApplyResult {
   /** Whether the state written was read from Stripe instead of taken from the event. */
   refetched: boolean;
   /**
-   * Only from applyEventsToMirror: why the object of an event in doubt could not be read
-   * from Stripe (e.g. StripeUnavailableError); nothing was written for it.
+   * Only from applyEventsToMirror: why an event in doubt or a re-read failed (Stripe
+   * could not be read, e.g. StripeUnavailableError; its write failed; a re-read's payload
+   * is unreadable); nothing was written for it.
    */
   error?: Error;
 }
@@ -119,7 +120,7 @@ const charges: MirrorKind<Stripe.Charge> = {
  * A subscribed event as the relay holds it: its type and the payload Stripe sent; or a
  * re-read (REREAD_EVENT_TYPE) with its payload (RereadPayload) and when it was queued.
  */
-export type MirrorEvent = { type: SubscribedEventType; payload: unknown } | { type: typeof REREAD_EVENT_TYPE; payload: unknown; queuedAt: Date };
+export type MirrorEvent = { type: SubscribedEventType; payload: unknown } | { type: typeof REREAD_EVENT_TYPE; payload: unknown };
 
 const rereadPayload = z.object({ object: z.enum(MIRRORED_OBJECTS), id: z.string().min(1), givenUpEventId: z.string() });
 
@@ -136,9 +137,8 @@ export function parseReread(payload: unknown): RereadPayload | Error {
  *
  * Together: of several events about one object only the newest is written (the
  * others would be overwritten by it), the stored rows of all the objects are read in
- * one query per kind, and the objects whose events are clear are written in one
- * transaction per kind, a statement per table (each object as the state of its own
- * event's time). A pass of the relay thus costs a few statements per kind instead of a
+ * one query per kind, and the objects of a kind whose events are clear are written
+ * together in one transaction (each object as the state of its own event's time). A pass of the relay thus costs a few statements per kind instead of a
  * few per event.
  *
  * A subscription event's discounts are bare ids: the coupon terms the mirror already
@@ -157,7 +157,7 @@ export function parseReread(payload: unknown): RereadPayload | Error {
  *
  * A re-read (REREAD_EVENT_TYPE, queued when an owner gives up on an event) is its
  * object read from Stripe the same way, whatever the mirror holds, and written as the
- * state at the moment it was asked (never before `queuedAt`). Stripe having no such
+ * state at the moment it was asked (by this process's clock). Stripe having no such
  * object, or no `refetch`, writes nothing; an unreadable payload fails its event.
  * @returns one result per event, in order (an event superseded by a newer one of the
  *   same object: nothing written).
@@ -172,7 +172,7 @@ export async function applyEventsToMirror(db: Db, workspaceId: string, events: r
     if (e.type === REREAD_EVENT_TYPE) {
       const reread = parseReread(e.payload);
       if (reread instanceof Error) results[index] = { written: false, refetched: false, error: reread };
-      else rereads[reread.object].push({ id: reread.id, at: e.queuedAt, index });
+      else rereads[reread.object].push({ id: reread.id, index });
       return;
     }
     const { type, payload } = e;
@@ -216,10 +216,9 @@ interface Target<T> {
   index: number;
 }
 
-/** An object to read from Stripe for a re-read queued `at`, the re-read's place in the input. */
+/** An object to read from Stripe for a re-read, and the re-read's place in the input. */
 interface Reread {
   id: string;
-  at: Date;
   index: number;
 }
 
@@ -296,8 +295,8 @@ async function applyKind<T extends { id: string }, C>(
 
   // Objects in doubt and re-reads, a few at a time; one that Stripe cannot give fails
   // only its event. Without `refetch` a re-read has nothing to read with (written: false).
-  const reads: { id: string; at: Date; index: number; event?: { object: T; carry: C | undefined } }[] = [
-    ...doubtful.map((t) => ({ id: t.object.id, at: t.eventAt, index: t.index, event: { object: t.object, carry: t.carry } })),
+  const reads: { id: string; index: number; event?: { object: T; eventAt: Date; carry: C | undefined } }[] = [
+    ...doubtful.map((t) => ({ id: t.object.id, index: t.index, event: { object: t.object, eventAt: t.eventAt, carry: t.carry } })),
     ...(refetch ? rereads : []),
   ];
   let next = 0;
@@ -313,8 +312,8 @@ async function applyKind<T extends { id: string }, C>(
         // Stripe cannot tell (no such object, or no key to ask with): the event is all there
         // is, and a re-read has nothing to write.
         let written = new Set<string>();
-        if (current) written = await write([current], new Date(Math.max(askedAt, r.at.getTime())), new Map());
-        else if (r.event) written = await write([r.event.object], r.at, new Map(r.event.carry === undefined ? [] : [[r.id, r.event.carry]]));
+        if (current) written = await write([current], new Date(Math.max(askedAt, r.event?.eventAt.getTime() ?? askedAt)), new Map());
+        else if (r.event) written = await write([r.event.object], r.event.eventAt, new Map(r.event.carry === undefined ? [] : [[r.id, r.event.carry]]));
         results[r.index] = { written: written.has(r.id), refetched: current !== null };
       } catch (err) {
         results[r.index] = { written: false, refetched: false, error: err as Error };

@@ -82,7 +82,7 @@ const streamKey = (e: InboxEvent) => customerKey(e.workspaceId, e.customerId);
 /** The event as the mirror takes it: a subscribed Stripe event or a re-read; null for the types recorded and ignored. */
 function mirrorEventOf(e: InboxEvent): MirrorEvent | null {
   if (isSubscribedEventType(e.type)) return { type: e.type, payload: e.payload };
-  if (e.type === REREAD_EVENT_TYPE) return { type: REREAD_EVENT_TYPE, payload: e.payload, queuedAt: e.stripeCreated };
+  if (e.type === REREAD_EVENT_TYPE) return { type: REREAD_EVENT_TYPE, payload: e.payload };
   return null;
 }
 
@@ -368,7 +368,7 @@ export class InboxRelay {
    * transaction open. Each write is idempotent (newest state wins).
    */
   private async mirror(streams: InboxEvent[][], failures: StreamFailure[]): Promise<InboxEvent[][]> {
-    /** Applies the streams' events; returns the streams an event of which Stripe could not settle. */
+    /** Applies the streams' events; returns the streams an event of which failed alone (Stripe could not settle it, or a re-read failed). */
     const apply = async (group: InboxEvent[][]): Promise<Map<InboxEvent[], Error>> => {
       const events = group.flatMap((stream) => stream.flatMap((e) => {
         const m = mirrorEventOf(e);

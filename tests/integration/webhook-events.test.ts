@@ -238,4 +238,13 @@ describe('failing webhook events: seen, retried and given up on by an owner', ()
     expect((given.body as { event: Json }).event).toMatchObject({ eventId: 'reread_evt_unreadable', status: 'ignored', rereadEventId: null });
     expect(await database.db('webhook_inbox').where({ customer_id: 'cus_reread' }).pluck('event_id')).toEqual(['reread_evt_unreadable']);
   });
+
+  it('queues no re-read for a given-up event that names no object', async () => {
+    await insertInboxEvent(database.db, { workspaceId: ws, eventId: 'evt_no_object', type: 'invoice.payment_failed', customerId: 'cus_no_object', objectId: null, stripeCreated: new Date(), livemode: false, payload: {} });
+    await deferInboxEvent(database.db, (await database.db('webhook_inbox').where({ event_id: 'evt_no_object' }).first<{ seq: number }>('seq')).seq, 'no invoice', 60_000);
+    const given = await api.request('POST', `/workspaces/${ws}/webhook-events/evt_no_object/ignore`, { token: owner, body: { reason: 'nothing to read' } });
+    expect(given.status).toBe(200);
+    expect((given.body as { event: Json }).event).toMatchObject({ eventId: 'evt_no_object', status: 'ignored', rereadEventId: null });
+    expect(await database.db('webhook_inbox').where({ customer_id: 'cus_no_object' }).pluck('event_id')).toEqual(['evt_no_object']);
+  });
 });

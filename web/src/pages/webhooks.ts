@@ -16,6 +16,11 @@ interface FailingEvent {
   receivedAt: string;
 }
 
+/** The API's answer to an action on a failing event (only what the page reads of it). */
+interface ActedOn {
+  event: { rereadEventId?: string | null };
+}
+
 interface FailingPage {
   events: FailingEvent[];
   /** Where the next page starts; null on the last. */
@@ -60,12 +65,12 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
    * Posts an owner's action on an event (one request per click: a second would only be
    * refused, the event no longer failing), then shows the list again with `done`.
    */
-  const act = (button: HTMLButtonElement, e: FailingEvent, action: 'retry' | 'ignore', body: unknown, done: string) => {
+  const act = (button: HTMLButtonElement, e: FailingEvent, action: 'retry' | 'ignore', body: unknown, done: (answer: ActedOn) => string) => {
     button.disabled = true;
     mount(feedback);
-    request('POST', `${ctx.apiBase}/webhook-events/${encodeURIComponent(e.eventId)}/${action}`, body).then(
+    request<ActedOn>('POST', `${ctx.apiBase}/webhook-events/${encodeURIComponent(e.eventId)}/${action}`, body).then(
       // As many as were shown (up to MAX_PAGE), so an event reached through Show more stays in view.
-      () => webhooksPage(ctx, root, done, shown),
+      (answer) => webhooksPage(ctx, root, done(answer), shown),
       (err: unknown) => {
         button.disabled = false;
         mount(feedback, errorBox(err));
@@ -75,7 +80,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
 
   const retryNow = (e: FailingEvent) => {
     const button = h('button', { type: 'button', class: 'retry-now', title: 'Try it again now instead of at its next try (once its cause is fixed)' }, 'Retry now');
-    button.addEventListener('click', () => act(button, e, 'retry', undefined, `Retrying ${e.eventId} now; this list shows whether it went through.`));
+    button.addEventListener('click', () => act(button, e, 'retry', undefined, () => `Retrying ${e.eventId} now; this list shows whether it went through.`));
     return button;
   };
 
@@ -85,7 +90,10 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     const form = h('form', { class: 'range give-up' }, reason, button);
     form.addEventListener('submit', (submitted) => {
       submitted.preventDefault();
-      act(button, e, 'ignore', { reason: reason.value.trim() }, `Gave up on ${e.eventId}: ${e.customerId ?? 'its workspace'}'s later events go on.`);
+      act(button, e, 'ignore', { reason: reason.value.trim() }, ({ event }) => {
+        const gaveUp = `Gave up on ${e.eventId}: ${e.customerId ?? 'its workspace'}'s later events go on`;
+        return event.rereadEventId ? `${gaveUp}, and its object is queued to be read again from Stripe (${event.rereadEventId}).` : `${gaveUp}; it queued no re-read from Stripe.`;
+      });
     });
     return form;
   };
@@ -95,7 +103,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
       'tr',
       { 'data-event': e.eventId, tabindex: -1 },
       h('td', {}, when(e.receivedAt)),
-      h('td', {}, h('code', {}, e.type), h('div', { class: 'muted small' }, e.eventId)),
+      h('td', {}, h('code', {}, e.type), h('div', { class: 'muted small' }, e.type === 'wysera.reread' ? `${e.eventId}: a re-read from Stripe, queued when an event was given up on` : e.eventId)),
       h('td', {}, e.customerId ?? '—'),
       h('td', {}, String(e.attempts)),
       h('td', {}, h('pre', { class: 'error-text' }, e.lastError ?? '')),
@@ -145,7 +153,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
         'div',
         {},
         h('h1', {}, 'Webhooks'),
-        h('p', { class: 'muted' }, 'Stripe events whose delivery keeps failing. Each is retried every minute and holds back its customer’s later events. Once its cause is fixed, retry it now; giving up on one lets the later events go on, and its object is then read again from Stripe, so the mirror still gets what it would have changed.'),
+        h('p', { class: 'muted' }, 'Stripe events whose delivery keeps failing, and re-reads from Stripe that failed. Each is retried every minute and holds back its customer’s later events. Once its cause is fixed, retry it now; giving up on a Stripe event lets the later events go on and queues a re-read of its object, so the mirror catches up with Stripe’s current state (with the workspace’s Stripe key).'),
       ),
     ),
     feedback,
