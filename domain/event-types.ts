@@ -55,8 +55,9 @@ export function changesMrrInputs(type: SubscribedEventType): boolean {
  * Not a Stripe event: the inbox's note, made when an owner gives up on a failing event,
  * to read that event's object from Stripe as it is now. The relay takes it in the
  * customer's order like any event, writes what Stripe answers to the mirror and
- * recomputes the customer's analytics, so what the given-up event would have changed
- * is not lost until the object's next event or the next sync. No play acts on it.
+ * recomputes the customer's analytics, so the mirror need not wait for the object's
+ * next event or the next sync to hold what the given-up event would have changed. No
+ * play acts on it.
  */
 export const REREAD_EVENT_TYPE = 'wysera.reread';
 

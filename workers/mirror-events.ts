@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { z } from 'zod';
 import { inTransaction, type Db } from '../db/knex';
 import {
   chargeRow,
@@ -19,7 +20,6 @@ import {
   type StateAt,
 } from '../db/mirror';
 import { mirrorVerdict, sameRowContents, sameRowSet } from '../domain/mirror-compare';
-import { z } from 'zod';
 import { resolveDiscounts, type DiscountTerms } from '../domain/mirror-discounts';
 import { MIRRORED_OBJECTS, REREAD_EVENT_TYPE, type MirroredObject, type RereadPayload, type SubscribedEventType } from '../domain/event-types';
 import type { MirrorRefetch } from './mirror-refetch';
@@ -118,7 +118,7 @@ const charges: MirrorKind<Stripe.Charge> = {
 
 /**
  * A subscribed event as the relay holds it: its type and the payload Stripe sent; or a
- * re-read (REREAD_EVENT_TYPE) with its payload (RereadPayload) and when it was queued.
+ * re-read (REREAD_EVENT_TYPE) with its payload (RereadPayload, read by parseReread).
  */
 export type MirrorEvent = { type: SubscribedEventType; payload: unknown } | { type: typeof REREAD_EVENT_TYPE; payload: unknown };
 
@@ -138,8 +138,8 @@ export function parseReread(payload: unknown): RereadPayload | Error {
  * Together: of several events about one object only the newest is written (the
  * others would be overwritten by it), the stored rows of all the objects are read in
  * one query per kind, and the objects of a kind whose events are clear are written
- * together in one transaction (each object as the state of its own event's time). A pass of the relay thus costs a few statements per kind instead of a
- * few per event.
+ * together in one transaction (each object as the state of its own event's time). A
+ * pass of the relay thus costs a few statements per kind instead of a few per event.
  *
  * A subscription event's discounts are bare ids: the coupon terms the mirror already
  * holds for those discount ids are kept (domain/mirror-discounts.ts).

@@ -86,9 +86,13 @@ function mirrorEventOf(e: InboxEvent): MirrorEvent | null {
   return null;
 }
 
+/** Whether the mirror takes the event (mirrorEventOf is not null), without building it: the relay asks for every event. */
+const mirrors = (type: string) => isSubscribedEventType(type) || type === REREAD_EVENT_TYPE;
+
 /** Whether the event may change its customer's MRR (a re-read whose payload is unreadable fails in the mirror first). */
-function changesMrr(e: MirrorEvent): boolean {
-  if (e.type !== REREAD_EVENT_TYPE) return changesMrrInputs(e.type);
+function changesMrr(e: InboxEvent): boolean {
+  if (isSubscribedEventType(e.type)) return changesMrrInputs(e.type);
+  if (e.type !== REREAD_EVENT_TYPE) return false;
   const reread = parseReread(e.payload);
   return reread instanceof Error || isMrrInput(reread.object);
 }
@@ -332,7 +336,7 @@ export class InboxRelay {
   /** Marks events done (one statement) and counts them. */
   private async complete(streams: InboxEvent[][]): Promise<void> {
     const { db, metrics } = this.opts;
-    const done = streams.flat().map((e) => ({ e, status: mirrorEventOf(e) ? ('processed' as const) : ('ignored' as const) }));
+    const done = streams.flat().map((e) => ({ e, status: mirrors(e.type) ? ('processed' as const) : ('ignored' as const) }));
     await completeInboxEvents(
       db,
       done.map(({ e, status }) => ({ seq: e.seq, status })),
@@ -420,10 +424,7 @@ export class InboxRelay {
    */
   private async recompute(streams: InboxEvent[][], failures: StreamFailure[]): Promise<InboxEvent[][]> {
     const customersOf = (group: InboxEvent[][]) =>
-      group.filter((s) => s[0]!.customerId && s.some((e) => {
-        const m = mirrorEventOf(e);
-        return m !== null && changesMrr(m);
-      })).map((s) => s[0]!.customerId!);
+      group.filter((s) => s[0]!.customerId && s.some(changesMrr)).map((s) => s[0]!.customerId!);
     const ok: InboxEvent[][] = [];
     for (const [workspaceId, group] of groupBy(streams, (s) => s[0]!.workspaceId)) {
       try {
