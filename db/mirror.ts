@@ -71,6 +71,23 @@ export async function mirroredRows(db: Db, table: MirrorTable, workspaceId: stri
   return new Map(rows.map((r) => [r.id, r]));
 }
 
+/**
+ * Of the given customers' subscriptions, those whose end a dunning may be waiting to
+ * hear of (domain/play-routing.ts): the mirror holds an open invoice of the
+ * subscription, or an open invoice of the customer's that names no subscription (the
+ * mirror could not tell which it belongs to, so it counts).
+ */
+export async function subscriptionsWithOpenInvoice(db: Db, workspaceId: string, ends: readonly { customerId: string; subscriptionId: string }[]): Promise<Set<string>> {
+  if (ends.length === 0) return new Set();
+  const { rows } = await db.raw<{ rows: { subscription_id: string }[] }>(
+    `select distinct e.subscription_id from unnest(?::text[], ?::text[]) as e (customer_id, subscription_id)
+      where exists (select 1 from stripe_invoices i where i.workspace_id = ? and i.subscription_id = e.subscription_id and i.status = 'open')
+         or exists (select 1 from stripe_invoices i where i.workspace_id = ? and i.customer_id = e.customer_id and i.subscription_id is null and i.status = 'open')`,
+    [ends.map((e) => e.customerId), ends.map((e) => e.subscriptionId), workspaceId, workspaceId],
+  );
+  return new Set(rows.map((r) => r.subscription_id));
+}
+
 /** The mirrored rows of an object's embedded list (subscription items, invoice lines, a charge's refunds). */
 export async function mirroredChildren(db: Db, table: MirrorTable, parentColumn: string, workspaceId: string, parentId: string): Promise<Record<string, unknown>[]> {
   return db(table).where({ workspace_id: workspaceId, [parentColumn]: parentId });
@@ -182,7 +199,10 @@ export function subscriptionItemRow(subscriptionId: string, i: Stripe.Subscripti
 
 export function invoiceRow(inv: Stripe.Invoice): Row {
   if (!inv.id) throw new Error('a preview invoice (no id) cannot be mirrored');
-  const subscription = inv.parent?.subscription_details?.subscription;
+  // API versions from 2025-03-31 moved the subscription under parent.subscription_details;
+  // an endpoint on an older version still sends the top-level field.
+  const legacy = inv as Stripe.Invoice & { subscription?: string | { id: string } | null };
+  const subscription = inv.parent?.subscription_details?.subscription ?? legacy.subscription;
   const taxes = inv.total_taxes;
   return {
     ...base({ ...inv, id: inv.id }),

@@ -4,12 +4,13 @@ import type { Knex } from '../db/knex';
 import { completeInboxEvents, deferInboxEvent, INBOX_CHANNEL, invoicesWithFailedPayment, pendingInboxPass, type InboxEvent } from '../db/inbox';
 import { recomputeCustomers } from '../activities/analytics';
 import { applyEventsToMirror, parseReread, type MirrorEvent } from './mirror-events';
+import { subscriptionsWithOpenInvoice } from '../db/mirror';
 import type { MirrorRefetch } from './mirror-refetch';
 import { groupBy } from '../domain/group-by';
 import { customerKey, walkBackoffMs } from '../domain/relay-pass';
 import { createBatcher } from '../platform/batcher';
 import { createLimiter } from '../platform/limiter';
-import { playInterest } from '../domain/play-routing';
+import { playInterest, type PlayInterest } from '../domain/play-routing';
 import { changesMrrInputs, isMrrInput, isSubscribedEventType, REREAD_EVENT_TYPE } from '../domain/event-types';
 import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
@@ -441,24 +442,46 @@ export class InboxRelay {
 
   /** Each customer's events that a play acts on (domain/play-routing.ts). */
   private async eventsForPlays(streams: InboxEvent[][]): Promise<Map<InboxEvent[], InboxEvent[]>> {
-    const payments = groupBy(
-      streams.flat().filter((e) => e.customerId && e.objectId && playInterest(e.type) === 'after_failed_payment'),
+    const events = streams.flat();
+    // Of the objects whose events matter to a play only in some state, those in it, by
+    // workspace: one statement per condition and workspace (the mirror is written already).
+    const [failedPayment, openInvoice] = await Promise.all([
+      this.objectsWhere(events, 'after_failed_payment', (db, workspaceId, es) => invoicesWithFailedPayment(db, workspaceId, es.map((e) => e.objectId))),
+      this.objectsWhere(events, 'while_invoice_open', (db, workspaceId, es) =>
+        subscriptionsWithOpenInvoice(db, workspaceId, es.map((e) => ({ customerId: e.customerId, subscriptionId: e.objectId }))),
+      ),
+    ]);
+    const matters = (e: InboxEvent): boolean => {
+      if (!e.customerId) return false;
+      switch (playInterest(e.type)) {
+        case 'always':
+          return true;
+        case 'after_failed_payment':
+          return e.objectId !== null && failedPayment.get(e.workspaceId)?.has(e.objectId) === true;
+        case 'while_invoice_open':
+          return e.objectId !== null && openInvoice.get(e.workspaceId)?.has(e.objectId) === true;
+        case 'never':
+          return false;
+      }
+    };
+    return new Map(streams.map((s) => [s, s.filter(matters)] as const));
+  }
+
+  /** Of the objects of `events` whose type has `interest`, those `find` answers for, by workspace. */
+  private async objectsWhere(
+    events: InboxEvent[],
+    interest: Exclude<PlayInterest, 'always' | 'never'>,
+    find: (db: Knex, workspaceId: string, events: { customerId: string; objectId: string }[]) => Promise<Set<string>>,
+  ): Promise<Map<string, Set<string>>> {
+    const byWorkspace = groupBy(
+      events.filter((e) => e.customerId && e.objectId && playInterest(e.type) === interest),
       (e) => e.workspaceId,
     );
-    const failed = new Map<string, Set<string>>();
-    for (const [workspaceId, events] of payments) {
-      failed.set(workspaceId, await invoicesWithFailedPayment(this.opts.db, workspaceId, events.map((e) => e.objectId!)));
+    const found = new Map<string, Set<string>>();
+    for (const [workspaceId, es] of byWorkspace) {
+      found.set(workspaceId, await find(this.opts.db, workspaceId, es.map((e) => ({ customerId: e.customerId!, objectId: e.objectId! }))));
     }
-    const forPlays = new Map<InboxEvent[], InboxEvent[]>();
-    for (const s of streams) {
-      const events = s.filter((e) => {
-        if (!e.customerId) return false;
-        const interest = playInterest(e.type);
-        return interest === 'always' || (interest === 'after_failed_payment' && e.objectId !== null && failed.get(e.workspaceId)?.has(e.objectId) === true);
-      });
-      forPlays.set(s, events);
-    }
-    return forPlays;
+    return found;
   }
 
   /** Runs `fn` for each stream, `lanes` at a time; returns those that succeeded, in order. */

@@ -9,6 +9,7 @@ import { InboxRelay } from '../../workers/relay';
 import { customerWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery } from '../../workflows/messages';
 import { startApi, type TestApi } from '../helpers/api';
+import { mirrorOpenInvoice } from '../helpers/mirror';
 import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
 import { connectDevServer, eventually, runWorker, uniqueTaskQueue, type DevServer } from '../helpers/temporal';
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../setup/postgres';
@@ -33,6 +34,8 @@ describe('Postgres restarting under the ingress and the relay', () => {
     db = createDb(postgres.urlOf('wysera'), 5);
     await db.migrate.latest(migrationConfig);
     await insertWorkspace(db, keyring, { id: ws, name: 'PG outage', webhookSecret: secret });
+    // The subscription's end below reaches the workflow only while an invoice of it is open.
+    await mirrorOpenInvoice(db, ws, 'cus_pg', stripeFixture('subscription').id as string);
     temporal = await connectDevServer();
     const taskQueue = uniqueTaskQueue('pgout');
     worker = await runWorker(temporal, taskQueue, { db, keyring });

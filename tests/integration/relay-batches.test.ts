@@ -2,7 +2,9 @@ import { Client } from '@temporalio/client';
 import { pino } from 'pino';
 import type { Histogram } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type Stripe from 'stripe';
 import { inboxCounts, insertInboxEvent } from '../../db/inbox';
+import { upsertInvoices } from '../../db/mirror';
 import { insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { createMetrics } from '../../platform/metrics';
@@ -11,6 +13,7 @@ import { customerWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery } from '../../workflows/messages';
 import { freshDatabase, statementsOf } from '../helpers/db';
 import { stripeEvent, stripeFixture } from '../helpers/stripe';
+import { mirrorOpenInvoice } from '../helpers/mirror';
 import { connectDevServer, eventually, runWorker, uniqueTaskQueue, type DevServer } from '../helpers/temporal';
 
 type Json = Record<string, unknown>;
@@ -65,12 +68,14 @@ describe('relay batches per customer', () => {
 
   /**
    * Stores a subscription event for `customer` with the item's quantity. By default the
-   * subscription's end: a type the plays act on, so each delivery reaches the workflow.
+   * subscription's end, of a subscription with an open invoice in the mirror: a type the
+   * plays act on then, so each delivery reaches the workflow.
    */
-  function store(customer: string, quantity: number, object: Json = {}, type = 'customer.subscription.deleted', workspaceId = ws): Promise<string> {
+  async function store(customer: string, quantity: number, object: Json = {}, type = 'customer.subscription.deleted', workspaceId = ws): Promise<string> {
     const sub = stripeFixture('subscription');
     const items = sub.items as { data: Json[] };
     const subId = `sub_${customer}`;
+    if (type === 'customer.subscription.deleted') await mirrorOpenInvoice(database.db, workspaceId, customer, subId);
     return storeEvent(type, customer, { ...sub, id: subId, quantity, items: { ...items, has_more: false, data: [{ ...items.data[0], id: `si_${customer}`, quantity, subscription: subId }] }, ...object }, workspaceId);
   }
 
@@ -257,6 +262,43 @@ describe('relay batches per customer', () => {
     await relayUntilProcessed([paidFirstTry, recovered]);
     const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_p')).query(recentEventsQuery);
     expect(recent.map((e) => e.eventId)).toEqual([failed, recovered]);
+  });
+
+  it("sends a subscription's end to the plays only while the subscription has an open invoice", async () => {
+    const ofSub = (id: string, sub: string, status: string): Json => ({ ...invoice(id), status, parent: { type: 'subscription_details', subscription_details: { subscription: sub, metadata: {} } } });
+    const ended = (customer: string) => storeEvent('customer.subscription.deleted', customer, { ...stripeFixture('subscription'), id: `sub_${customer}` });
+    // cus_so: its invoice's payment failed and it is still open: the end stops that dunning.
+    const open = [await storeEvent('invoice.payment_failed', 'cus_so', ofSub('in_so', 'sub_cus_so', 'open')), await ended('cus_so')];
+    // cus_sp: the invoice failed, then was paid: its dunning is over, so the end wakes no one.
+    const paid = [
+      await storeEvent('invoice.payment_failed', 'cus_sp', ofSub('in_sp', 'sub_cus_sp', 'open')),
+      await storeEvent('invoice.payment_succeeded', 'cus_sp', ofSub('in_sp', 'sub_cus_sp', 'paid')),
+      await ended('cus_sp'),
+    ];
+    // cus_sn: no invoice at all; cus_sx: an open invoice, of another of its subscriptions.
+    const none = await ended('cus_sn');
+    await upsertInvoices(database.db, ws, [{ ...ofSub('in_sx', 'sub_cus_sx_other', 'open'), customer: 'cus_sx' } as unknown as Stripe.Invoice], new Date());
+    const other = await ended('cus_sx');
+    // cus_sl: an open invoice as an endpoint on an API version before 2025-03-31 sends it
+    // (the subscription at the top, no parent); cus_su: an open invoice naming no
+    // subscription, which might be the one ending.
+    const { parent: _parent, ...noParent } = invoice('in_sl');
+    await upsertInvoices(database.db, ws, [{ ...noParent, status: 'open', customer: 'cus_sl', subscription: 'sub_cus_sl' } as unknown as Stripe.Invoice], new Date());
+    await upsertInvoices(database.db, ws, [{ ...noParent, id: 'in_su', status: 'open', customer: 'cus_su' } as unknown as Stripe.Invoice], new Date());
+    const legacy = await ended('cus_sl');
+    const unknown = await ended('cus_su');
+    await relayUntilProcessed([...open, ...paid, none, other, legacy, unknown]);
+    const recentOf = (customer: string) => temporal.client.workflow.getHandle(customerWorkflowId(ws, customer)).query(recentEventsQuery);
+    expect((await recentOf('cus_so')).map((e) => e.eventId)).toEqual(open);
+    expect((await recentOf('cus_sp')).map((e) => e.eventId)).toEqual(paid.slice(0, 2));
+    await expect(recentOf('cus_sn')).rejects.toThrow(/not found/i);
+    await expect(recentOf('cus_sx')).rejects.toThrow(/not found/i);
+    expect((await recentOf('cus_sl')).map((e) => e.eventId)).toEqual([legacy]);
+    expect((await recentOf('cus_su')).map((e) => e.eventId)).toEqual([unknown]);
+    expect(await database.db('stripe_invoices').where({ workspace_id: ws, id: 'in_sl' }).first('subscription_id')).toEqual({ subscription_id: 'sub_cus_sl' });
+    // Every end reached the mirror all the same.
+    const subs = ['so', 'sp', 'sn', 'sx', 'sl', 'su'].map((c) => `sub_cus_${c}`);
+    expect(await database.db('stripe_subscriptions').where({ workspace_id: ws }).whereIn('id', subs).pluck('id')).toHaveLength(subs.length);
   });
 
   it('signals in the background: a slow signal holds back only its own customer, and stop() waits for it', async () => {

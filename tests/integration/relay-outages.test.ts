@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { pino } from 'pino';
 import { inboxCounts } from '../../db/inbox';
+import type { Db } from '../../db/knex';
 import { insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { InboxRelay } from '../../workers/relay';
@@ -16,6 +17,7 @@ import { customerWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery } from '../../workflows/messages';
 import { startApi, type TestApi } from '../helpers/api';
 import { freshDatabase } from '../helpers/db';
+import { mirrorOpenInvoice } from '../helpers/mirror';
 import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
 import { eventually, playActivities, quietTemporalRuntime, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 import { freePort } from '../setup/ports';
@@ -25,6 +27,12 @@ import { inject } from 'vitest';
 const log = pino({ level: 'silent' });
 const keyring = parseKeyring(generateKeySpec());
 const secret = 'whsec_outage';
+
+/**
+ * Mirrors an open invoice of Stripe's example subscription, which every subscription
+ * event here is about, so that its end reaches the customer's workflow.
+ */
+const subscriptionWithOpenInvoice = (db: Db, workspaceId: string) => mirrorOpenInvoice(db, workspaceId, 'cus_any', stripeFixture('subscription').id as string);
 
 function eventFor(customer: string, type = 'invoice.payment_failed') {
   const object = { ...stripeFixture(type.startsWith('invoice') ? 'invoice' : 'subscription'), customer };
@@ -57,6 +65,7 @@ describe('relay survives Temporal being down', () => {
     port = temporal.port;
     database = await freshDatabase();
     await insertWorkspace(database.db, keyring, { id: ws, name: 'Outage', webhookSecret: secret });
+    await subscriptionWithOpenInvoice(database.db, ws);
     clientConnection = await Connection.connect({ address: temporal.address });
     await ensureSearchAttributes(clientConnection, 'default');
     client = new Client({ connection: clientConnection });
@@ -143,6 +152,7 @@ describe('relay survives its worker being killed', () => {
   beforeAll(async () => {
     database = await freshDatabase();
     await insertWorkspace(database.db, keyring, { id: ws, name: 'Kill', webhookSecret: secret });
+    await subscriptionWithOpenInvoice(database.db, ws);
     clientConnection = await Connection.connect({ address: inject('temporalAddress') });
     client = new Client({ connection: clientConnection });
     api = await startApi(database.db, keyring);
