@@ -166,7 +166,7 @@ function load(
  * the invoice that failed the round before (a recovery), 1 refund, 1 subscription end.
  * The failed payment and the recovery reach the plays (domain/play-routing.ts). The
  * subscription's end does not: it comes two rounds after the recovery paid the invoice
- * that failed, so no invoice of the subscription is open and no dunning is left to stop.
+ * that failed, so every invoice of the subscription is paid and no dunning is left to stop.
  * The rest update the mirror and the analytics only.
  */
 function benchEvent(n: number, now: number, idPrefix: string): Record<string, unknown> {

@@ -73,16 +73,16 @@ export async function mirroredRows(db: Db, table: MirrorTable, workspaceId: stri
 
 /**
  * Of the given customers' subscriptions, those whose end a dunning may be waiting to
- * hear of (domain/play-routing.ts): the mirror holds an open invoice of the
- * subscription, or an open invoice of the customer's that names no subscription (the
- * mirror could not tell which it belongs to, so it counts).
+ * hear of (domain/play-routing.ts): the mirror holds an invoice of the subscription
+ * that is not paid, or one of the customer's that names no subscription (the mirror
+ * could not tell which it belongs to, so it counts).
  */
-export async function subscriptionsWithOpenInvoice(db: Db, workspaceId: string, ends: readonly { customerId: string; subscriptionId: string }[]): Promise<Set<string>> {
+export async function subscriptionsWithUnpaidInvoice(db: Db, workspaceId: string, ends: readonly { customerId: string; subscriptionId: string }[]): Promise<Set<string>> {
   if (ends.length === 0) return new Set();
   const { rows } = await db.raw<{ rows: { subscription_id: string }[] }>(
     `select distinct e.subscription_id from unnest(?::text[], ?::text[]) as e (customer_id, subscription_id)
-      where exists (select 1 from stripe_invoices i where i.workspace_id = ? and i.subscription_id = e.subscription_id and i.status = 'open')
-         or exists (select 1 from stripe_invoices i where i.workspace_id = ? and i.customer_id = e.customer_id and i.subscription_id is null and i.status = 'open')`,
+      where exists (select 1 from stripe_invoices i where i.workspace_id = ? and i.subscription_id = e.subscription_id and i.status is distinct from 'paid')
+         or exists (select 1 from stripe_invoices i where i.workspace_id = ? and i.customer_id = e.customer_id and i.subscription_id is null and i.status is distinct from 'paid')`,
     [ends.map((e) => e.customerId), ends.map((e) => e.subscriptionId), workspaceId, workspaceId],
   );
   return new Set(rows.map((r) => r.subscription_id));

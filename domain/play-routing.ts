@@ -11,15 +11,16 @@ import { isSubscribedEventType } from './event-types';
  * - `always`: a failed payment starts its invoice's dunning.
  * - `after_failed_payment`: a payment matters only to an invoice in dunning, and
  *   dunning starts only from a failed payment the inbox has seen.
- * - `while_invoice_open`: a subscription's end stops the dunning of the subscription's
- *   invoices, and only an open invoice can be in dunning: it matters while the mirror
- *   holds an open invoice of the subscription (or of the customer's, naming none).
- *   Paid, void and uncollectible never turn open again, and a dunning re-reads its
- *   invoice from Stripe before each email and ends once it is not open, so one whose
- *   invoice the mirror holds closed ends on its own.
+ * - `while_invoice_unpaid`: a subscription's end stops the dunning of the
+ *   subscription's invoices: it matters while the mirror holds an invoice of the
+ *   subscription that is not paid (or one of the customer's naming no subscription).
+ *   A paid invoice never turns unpaid again, and its dunning heard of the payment (a
+ *   payment after a failure is signalled). Void and uncollectible count as unpaid: the
+ *   mirror may learn of them only from a sync, and a dunning told nothing would go on
+ *   drafting in review mode, since only a send checks that its invoice is open.
  * - `never`: no play acts on it yet (a new play that does adds its types here).
  */
-export type PlayInterest = 'always' | 'after_failed_payment' | 'while_invoice_open' | 'never';
+export type PlayInterest = 'always' | 'after_failed_payment' | 'while_invoice_unpaid' | 'never';
 
 export function playInterest(type: string): PlayInterest {
   if (!isSubscribedEventType(type)) return 'never';
@@ -29,7 +30,7 @@ export function playInterest(type: string): PlayInterest {
     case 'invoice.payment_succeeded':
       return 'after_failed_payment';
     case 'customer.subscription.deleted':
-      return 'while_invoice_open';
+      return 'while_invoice_unpaid';
     case 'customer.subscription.created':
     case 'customer.subscription.updated':
     case 'charge.refunded':

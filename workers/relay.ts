@@ -4,7 +4,7 @@ import type { Knex } from '../db/knex';
 import { completeInboxEvents, deferInboxEvent, INBOX_CHANNEL, invoicesWithFailedPayment, pendingInboxPass, type InboxEvent } from '../db/inbox';
 import { recomputeCustomers } from '../activities/analytics';
 import { applyEventsToMirror, parseReread, type MirrorEvent } from './mirror-events';
-import { subscriptionsWithOpenInvoice } from '../db/mirror';
+import { subscriptionsWithUnpaidInvoice } from '../db/mirror';
 import type { MirrorRefetch } from './mirror-refetch';
 import { groupBy } from '../domain/group-by';
 import { customerKey, walkBackoffMs } from '../domain/relay-pass';
@@ -445,10 +445,10 @@ export class InboxRelay {
     const events = streams.flat();
     // Of the objects whose events matter to a play only in some state, those in it, by
     // workspace: one statement per condition and workspace (the mirror is written already).
-    const [failedPayment, openInvoice] = await Promise.all([
+    const [failedPayment, unpaidInvoice] = await Promise.all([
       this.objectsWhere(events, 'after_failed_payment', (db, workspaceId, es) => invoicesWithFailedPayment(db, workspaceId, es.map((e) => e.objectId))),
-      this.objectsWhere(events, 'while_invoice_open', (db, workspaceId, es) =>
-        subscriptionsWithOpenInvoice(db, workspaceId, es.map((e) => ({ customerId: e.customerId, subscriptionId: e.objectId }))),
+      this.objectsWhere(events, 'while_invoice_unpaid', (db, workspaceId, es) =>
+        subscriptionsWithUnpaidInvoice(db, workspaceId, es.map((e) => ({ customerId: e.customerId, subscriptionId: e.objectId }))),
       ),
     ]);
     const matters = (e: InboxEvent): boolean => {
@@ -458,8 +458,8 @@ export class InboxRelay {
           return true;
         case 'after_failed_payment':
           return e.objectId !== null && failedPayment.get(e.workspaceId)?.has(e.objectId) === true;
-        case 'while_invoice_open':
-          return e.objectId !== null && openInvoice.get(e.workspaceId)?.has(e.objectId) === true;
+        case 'while_invoice_unpaid':
+          return e.objectId !== null && unpaidInvoice.get(e.workspaceId)?.has(e.objectId) === true;
         case 'never':
           return false;
       }

@@ -34,7 +34,7 @@ describe('Postgres restarting under the ingress and the relay', () => {
     db = createDb(postgres.urlOf('wysera'), 5);
     await db.migrate.latest(migrationConfig);
     await insertWorkspace(db, keyring, { id: ws, name: 'PG outage', webhookSecret: secret });
-    // The subscription's end below reaches the workflow only while an invoice of it is open.
+    // The subscription's end below reaches the workflow only while an invoice of it is unpaid.
     await mirrorOpenInvoice(db, ws, 'cus_pg', stripeFixture('subscription').id as string);
     temporal = await connectDevServer();
     const taskQueue = uniqueTaskQueue('pgout');

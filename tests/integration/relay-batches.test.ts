@@ -264,9 +264,15 @@ describe('relay batches per customer', () => {
     expect(recent.map((e) => e.eventId)).toEqual([failed, recovered]);
   });
 
-  it("sends a subscription's end to the plays only while the subscription has an open invoice", async () => {
+  it("sends a subscription's end to the plays only while the subscription has an unpaid invoice", async () => {
     const ofSub = (id: string, sub: string, status: string): Json => ({ ...invoice(id), status, parent: { type: 'subscription_details', subscription_details: { subscription: sub, metadata: {} } } });
-    const ended = (customer: string) => storeEvent('customer.subscription.deleted', customer, { ...stripeFixture('subscription'), id: `sub_${customer}` });
+    const ended = (customer: string) => {
+      const sub = stripeFixture('subscription');
+      const items = sub.items as { data: Json[] };
+      // An item of its own each: the pass writes all the subscriptions in one statement.
+      return storeEvent('customer.subscription.deleted', customer, { ...sub, id: `sub_${customer}`, items: { ...items, has_more: false, data: [{ ...items.data[0], id: `si_${customer}`, subscription: `sub_${customer}` }] } });
+    };
+    const mirrorInvoice = (i: Json) => upsertInvoices(database.db, ws, [i as unknown as Stripe.Invoice], new Date());
     // cus_so: its invoice's payment failed and it is still open: the end stops that dunning.
     const open = [await storeEvent('invoice.payment_failed', 'cus_so', ofSub('in_so', 'sub_cus_so', 'open')), await ended('cus_so')];
     // cus_sp: the invoice failed, then was paid: its dunning is over, so the end wakes no one.
@@ -277,27 +283,34 @@ describe('relay batches per customer', () => {
     ];
     // cus_sn: no invoice at all; cus_sx: an open invoice, of another of its subscriptions.
     const none = await ended('cus_sn');
-    await upsertInvoices(database.db, ws, [{ ...ofSub('in_sx', 'sub_cus_sx_other', 'open'), customer: 'cus_sx' } as unknown as Stripe.Invoice], new Date());
+    await mirrorInvoice({ ...ofSub('in_sx', 'sub_cus_sx_other', 'open'), customer: 'cus_sx' });
     const other = await ended('cus_sx');
-    // cus_sl: an open invoice as an endpoint on an API version before 2025-03-31 sends it
-    // (the subscription at the top, no parent); cus_su: an open invoice naming no
-    // subscription, which might be the one ending.
+    // cus_sv: a voided invoice (a dunning in review mode would not notice on its own).
+    await mirrorInvoice({ ...ofSub('in_sv', 'sub_cus_sv', 'void'), customer: 'cus_sv' });
+    const voided = await ended('cus_sv');
+    // As an endpoint on an API version before 2025-03-31 sends an invoice (the subscription
+    // at the top, no parent): cus_sl's names the subscription ending, cus_sk's another.
+    // cus_su: an open invoice naming no subscription, which might be the one ending.
     const { parent: _parent, ...noParent } = invoice('in_sl');
-    await upsertInvoices(database.db, ws, [{ ...noParent, status: 'open', customer: 'cus_sl', subscription: 'sub_cus_sl' } as unknown as Stripe.Invoice], new Date());
-    await upsertInvoices(database.db, ws, [{ ...noParent, id: 'in_su', status: 'open', customer: 'cus_su' } as unknown as Stripe.Invoice], new Date());
+    await mirrorInvoice({ ...noParent, status: 'open', customer: 'cus_sl', subscription: 'sub_cus_sl' });
+    await mirrorInvoice({ ...noParent, id: 'in_sk', status: 'open', customer: 'cus_sk', subscription: 'sub_cus_sk_other' });
+    await mirrorInvoice({ ...noParent, id: 'in_su', status: 'open', customer: 'cus_su' });
     const legacy = await ended('cus_sl');
+    const legacyOther = await ended('cus_sk');
     const unknown = await ended('cus_su');
-    await relayUntilProcessed([...open, ...paid, none, other, legacy, unknown]);
+    await relayUntilProcessed([...open, ...paid, none, other, voided, legacy, legacyOther, unknown]);
     const recentOf = (customer: string) => temporal.client.workflow.getHandle(customerWorkflowId(ws, customer)).query(recentEventsQuery);
     expect((await recentOf('cus_so')).map((e) => e.eventId)).toEqual(open);
     expect((await recentOf('cus_sp')).map((e) => e.eventId)).toEqual(paid.slice(0, 2));
     await expect(recentOf('cus_sn')).rejects.toThrow(/not found/i);
     await expect(recentOf('cus_sx')).rejects.toThrow(/not found/i);
+    expect((await recentOf('cus_sv')).map((e) => e.eventId)).toEqual([voided]);
     expect((await recentOf('cus_sl')).map((e) => e.eventId)).toEqual([legacy]);
+    await expect(recentOf('cus_sk')).rejects.toThrow(/not found/i);
     expect((await recentOf('cus_su')).map((e) => e.eventId)).toEqual([unknown]);
     expect(await database.db('stripe_invoices').where({ workspace_id: ws, id: 'in_sl' }).first('subscription_id')).toEqual({ subscription_id: 'sub_cus_sl' });
     // Every end reached the mirror all the same.
-    const subs = ['so', 'sp', 'sn', 'sx', 'sl', 'su'].map((c) => `sub_cus_${c}`);
+    const subs = ['so', 'sp', 'sn', 'sx', 'sv', 'sl', 'sk', 'su'].map((c) => `sub_cus_${c}`);
     expect(await database.db('stripe_subscriptions').where({ workspace_id: ws }).whereIn('id', subs).pluck('id')).toHaveLength(subs.length);
   });
 

@@ -3,11 +3,11 @@ import { playInterest } from '../../domain/play-routing';
 import { SUBSCRIBED_EVENT_TYPES } from '../../domain/event-types';
 
 describe('play routing', () => {
-  it('wakes the plays for failed payments, payments only after a failure, subscription ends only with an open invoice', () => {
+  it('wakes the plays for failed payments, payments only after a failure, subscription ends only with an unpaid invoice', () => {
     expect(Object.fromEntries(SUBSCRIBED_EVENT_TYPES.map((t) => [t, playInterest(t)]))).toEqual({
       'customer.subscription.created': 'never',
       'customer.subscription.updated': 'never',
-      'customer.subscription.deleted': 'while_invoice_open',
+      'customer.subscription.deleted': 'while_invoice_unpaid',
       'invoice.payment_failed': 'always',
       'invoice.payment_succeeded': 'after_failed_payment',
       'charge.refunded': 'never',
