@@ -5,9 +5,9 @@ import { stripeFixture } from './stripe';
 
 /**
  * Mirrors an open invoice of the subscription (Stripe's example invoice, without
- * lines, so no MRR), as its failed payment would: the subscription's end then concerns
- * the plays (domain/play-routing.ts: an unpaid invoice), and tests that need an event reaching a workflow
- * can send one without starting a dunning.
+ * lines, so no MRR), as its failed payment would. The subscription's end then concerns
+ * the plays (domain/play-routing.ts: an unpaid invoice), so tests that need an event
+ * reaching a workflow can send one without starting a dunning.
  */
 export async function mirrorOpenInvoice(db: Db, workspaceId: string, customerId: string, subscriptionId: string): Promise<string> {
   const id = `in_open_${subscriptionId}`;
