@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
 import type { Db } from '../db/knex';
+import { invoiceSubscriptionId } from '../db/mirror';
 import { findWorkspaceStripe } from '../db/workspaces';
 import type { Keyring } from '../platform/crypto';
 import { StripeBacklogError, type StripeClients } from './stripe-client';
@@ -103,13 +104,10 @@ const iso = (unix: number | null | undefined) => (typeof unix === 'number' ? new
 const idOf = (v: string | { id: string } | null | undefined) => (typeof v === 'string' ? v : (v?.id ?? null));
 
 function invoiceSnapshot(i: Stripe.Invoice): InvoiceSnapshot {
-  // API versions from 2025-03 moved the subscription under parent.subscription_details.
-  const legacy = i as Stripe.Invoice & { subscription?: string | { id: string } | null };
-  const subscription = i.parent?.subscription_details?.subscription ?? legacy.subscription ?? null;
   return {
     id: i.id ?? '',
     customerId: idOf(i.customer) ?? '',
-    subscriptionId: idOf(subscription),
+    subscriptionId: invoiceSubscriptionId(i),
     status: i.status ?? null,
     currency: i.currency,
     amountDue: i.amount_due,

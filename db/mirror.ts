@@ -197,17 +197,23 @@ export function subscriptionItemRow(subscriptionId: string, i: Stripe.Subscripti
   };
 }
 
+/**
+ * The id of the subscription an invoice bills, if any. API versions from 2025-03-31
+ * moved it under parent.subscription_details; an account or endpoint on an older
+ * version still sends the top-level field.
+ */
+export function invoiceSubscriptionId(inv: Stripe.Invoice): string | null {
+  const legacy = inv as Stripe.Invoice & { subscription?: string | Stripe.Subscription | null };
+  return idOf(inv.parent?.subscription_details?.subscription ?? legacy.subscription);
+}
+
 export function invoiceRow(inv: Stripe.Invoice): Row {
   if (!inv.id) throw new Error('a preview invoice (no id) cannot be mirrored');
-  // API versions from 2025-03-31 moved the subscription under parent.subscription_details;
-  // an endpoint on an older version still sends the top-level field.
-  const legacy = inv as Stripe.Invoice & { subscription?: string | { id: string } | null };
-  const subscription = inv.parent?.subscription_details?.subscription ?? legacy.subscription;
   const taxes = inv.total_taxes;
   return {
     ...base({ ...inv, id: inv.id }),
     customer_id: idOf(inv.customer) ?? '',
-    subscription_id: idOf(subscription),
+    subscription_id: invoiceSubscriptionId(inv),
     status: inv.status,
     currency: inv.currency,
     amount_due: inv.amount_due,

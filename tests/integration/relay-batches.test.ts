@@ -72,11 +72,16 @@ describe('relay batches per customer', () => {
    * plays act on then, so each delivery reaches the workflow.
    */
   async function store(customer: string, quantity: number, object: Json = {}, type = 'customer.subscription.deleted', workspaceId = ws): Promise<string> {
+    if (type === 'customer.subscription.deleted') await mirrorOpenInvoice(database.db, workspaceId, customer, `sub_${customer}`);
+    return storeEvent(type, customer, { ...subscriptionOf(customer, quantity), ...object }, workspaceId);
+  }
+
+  /** Stripe's example subscription as `sub_<customer>`, with one item of its own (`si_<customer>`) of `quantity`. */
+  function subscriptionOf(customer: string, quantity = 1): Json {
     const sub = stripeFixture('subscription');
     const items = sub.items as { data: Json[] };
     const subId = `sub_${customer}`;
-    if (type === 'customer.subscription.deleted') await mirrorOpenInvoice(database.db, workspaceId, customer, subId);
-    return storeEvent(type, customer, { ...sub, id: subId, quantity, items: { ...items, has_more: false, data: [{ ...items.data[0], id: `si_${customer}`, quantity, subscription: subId }] }, ...object }, workspaceId);
+    return { ...sub, id: subId, quantity, items: { ...items, has_more: false, data: [{ ...items.data[0], id: `si_${customer}`, quantity, subscription: subId }] } };
   }
 
   const invoice = (id: string): Json => ({ ...stripeFixture('invoice'), id });
@@ -266,12 +271,8 @@ describe('relay batches per customer', () => {
 
   it("sends a subscription's end to the plays only while the subscription has an unpaid invoice", async () => {
     const ofSub = (id: string, sub: string, status: string): Json => ({ ...invoice(id), status, parent: { type: 'subscription_details', subscription_details: { subscription: sub, metadata: {} } } });
-    const ended = (customer: string) => {
-      const sub = stripeFixture('subscription');
-      const items = sub.items as { data: Json[] };
-      // An item of its own each: the pass writes all the subscriptions in one statement.
-      return storeEvent('customer.subscription.deleted', customer, { ...sub, id: `sub_${customer}`, items: { ...items, has_more: false, data: [{ ...items.data[0], id: `si_${customer}`, subscription: `sub_${customer}` }] } });
-    };
+    // An item of its own each: the pass writes all the subscriptions in one statement.
+    const ended = (customer: string) => storeEvent('customer.subscription.deleted', customer, subscriptionOf(customer));
     const mirrorInvoice = (i: Json) => upsertInvoices(database.db, ws, [i as unknown as Stripe.Invoice], new Date());
     // cus_so: its invoice's payment failed and it is still open: the end stops that dunning.
     const open = [await storeEvent('invoice.payment_failed', 'cus_so', ofSub('in_so', 'sub_cus_so', 'open')), await ended('cus_so')];
