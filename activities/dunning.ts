@@ -2,10 +2,12 @@ import { z } from 'zod';
 import { closeDunningCase, openDunningCase } from '../db/dunning-cases';
 import { createDraftOnce, discardEndedSequence, findStepDraft, transitionDraft, type Draft } from '../db/drafts';
 import type { Knex } from '../db/knex';
+import { mirroredDunningFacts } from '../db/mirror';
 import { getPlaySettings } from '../db/play-settings';
 import { findWorkspace } from '../db/workspaces';
 import type { DraftStatus } from '../domain/drafts';
 import { isOpenDraft } from '../domain/drafts';
+import { mirroredDunningEnd, type MirroredDunningEnd } from '../domain/dunning-ends';
 import {
   DEFAULT_DUNNING_SCHEDULE,
   DUNNING_TONES,
@@ -63,10 +65,13 @@ export interface DunningRef {
 export type BeginDunningResult =
   | { kind: 'open'; steps: PlannedStep[]; subscriptionId: string | null; quietBeforeRetryMs: number; afterRetryMs: number }
   | { kind: 'closed'; invoiceStatus: string }
+  | { kind: 'ended'; outcome: MirroredDunningEnd }
   | { kind: 'stripe_unavailable'; error: string };
 
 export type StepState =
   | { kind: 'ready'; mode: RolloutMode; draft: { id: string; status: DraftStatus; endSequence?: boolean } | null }
+  /** The mirror shows the invoice closed or its subscription ended (domain/dunning-ends.ts). */
+  | { kind: 'ended'; outcome: MirroredDunningEnd }
   | { kind: 'stripe_unavailable'; error: string };
 
 /**
@@ -121,7 +126,11 @@ export function createDunningActivities(deps: DunningActivityDeps) {
   const summary = (d: Draft) => ({ id: d.id, status: d.status });
 
   return {
-    /** Reads the invoice, plans the steps around Stripe's next retry and opens the recovery case. */
+    /**
+     * Reads the invoice, opens the recovery case and plans the steps around Stripe's
+     * next retry; ends at once when the mirror shows the subscription already ended
+     * (its end delivered before the failure).
+     */
     async beginDunning(input: DunningRef & { failedAt: string }): Promise<BeginDunningResult> {
       let invoice;
       try {
@@ -141,6 +150,10 @@ export function createDunningActivities(deps: DunningActivityDeps) {
         failedAt: new Date(input.failedAt),
       });
       if (invoice.status !== 'open') return { kind: 'closed', invoiceStatus: invoice.status ?? 'unknown' };
+      // Stripe's answer on the invoice is the freshest; the mirror adds its subscription's end.
+      const facts = await mirroredDunningFacts(db, input.workspaceId, input.invoiceId, invoice.subscriptionId);
+      const ended = mirroredDunningEnd({ ...facts, invoiceStatus: invoice.status });
+      if (ended) return { kind: 'ended', outcome: ended };
       const settings = await getPlaySettings(db, input.workspaceId, DUNNING_PLAY);
       const retries = invoice.nextPaymentAttempt ? [new Date(invoice.nextPaymentAttempt)] : [];
       const schedule = dunningSchedule(settings.config);
@@ -154,11 +167,15 @@ export function createDunningActivities(deps: DunningActivityDeps) {
     },
 
     /**
-     * Brings a step's draft in line with the play's mode as it is now: creates it
+     * Ends the dunning when the mirror shows its invoice closed or its subscription
+     * ended (news no signal brings: domain/dunning-ends.ts). Otherwise brings the
+     * step's draft in line with the play's mode as it is now: creates it
      * (scheduled in auto, drafted in review), returns a scheduled one to review when
      * the mode changed to review, cancels it when the mode is off.
      */
     async prepareDunningStep(input: DunningRef & { step: PlannedStep; totalSteps: number }): Promise<StepState> {
+      const ended = mirroredDunningEnd(await mirroredDunningFacts(db, input.workspaceId, input.invoiceId));
+      if (ended) return { kind: 'ended', outcome: ended };
       const settings = await getPlaySettings(db, input.workspaceId, DUNNING_PLAY);
       const mode = modeForCustomer(settings.rollout, input.workspaceId, input.customerId);
       const stepName = dunningStepName(input.step.index);

@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import type { Db } from './knex';
 import type { Keyring } from '../platform/crypto';
 import { sealCustomerPii } from './customer-pii';
+import type { MirroredDunningFacts } from '../domain/dunning-ends';
 
 /**
  * The Stripe mirror: maps stripe-node objects to rows of the stripe_* tables and
@@ -86,6 +87,22 @@ export async function subscriptionsWithUnpaidInvoice(db: Db, workspaceId: string
     [ends.map((e) => e.customerId), ends.map((e) => e.subscriptionId), workspaceId, workspaceId],
   );
   return new Set(rows.map((r) => r.subscription_id));
+}
+
+/**
+ * What the mirror holds of an invoice in dunning and of the subscription it bills
+ * (`subscriptionId` when the caller read it from Stripe, else the mirrored invoice's).
+ */
+export async function mirroredDunningFacts(db: Db, workspaceId: string, invoiceId: string, subscriptionId: string | null = null): Promise<MirroredDunningFacts> {
+  const { rows } = await db.raw<{ rows: { invoice_status: string | null; invoice_created: Date | null; subscription_status: string | null; subscription_ended_at: Date | null }[] }>(
+    `select i.status as invoice_status, i.created as invoice_created, s.status as subscription_status, s.ended_at as subscription_ended_at
+       from (select 1) as one
+       left join stripe_invoices i on i.workspace_id = ? and i.id = ?
+       left join stripe_subscriptions s on s.workspace_id = ? and s.id = coalesce(?::text, i.subscription_id)`,
+    [workspaceId, invoiceId, workspaceId, subscriptionId],
+  );
+  const row = rows[0]!;
+  return { invoiceStatus: row.invoice_status, invoiceCreated: row.invoice_created, subscriptionStatus: row.subscription_status, subscriptionEndedAt: row.subscription_ended_at };
 }
 
 /** The mirrored rows of an object's embedded list (subscription items, invoice lines, a charge's refunds). */

@@ -16,8 +16,9 @@ import { isSubscribedEventType } from './event-types';
  *   subscription that is not paid (or one of the customer's naming no subscription).
  *   A paid invoice never turns unpaid again, and its dunning heard of the payment (a
  *   payment after a failure is signalled). Void and uncollectible count as unpaid: the
- *   mirror may learn of them only from a sync, and a dunning told nothing would go on
- *   drafting in review mode, since only a send checks that its invoice is open.
+ *   mirror may learn of them only from a sync, and the signal ends such a dunning at
+ *   once instead of at its next check of the mirror (domain/dunning-ends.ts), which in
+ *   review mode may be hours away.
  * - `never`: no play acts on it yet (a new play that does adds its types here).
  */
 export type PlayInterest = 'always' | 'after_failed_payment' | 'while_invoice_unpaid' | 'never';

@@ -67,7 +67,12 @@ const nowMs = () => new Date().getTime();
  * mode at its time, waits for a review when the mode says so, re-reads the invoice
  * from Stripe right before sending and sends through the ledger. A payment, the
  * invoice closing or the subscription ending stops it at once and cancels every
- * draft not yet sent.
+ * draft not yet sent: as a signal when an event brings the news, else at the next
+ * step's check of the mirror (an invoice voided, known from a sync; a subscription's
+ * end delivered before the failure).
+ *
+ * Histories recorded before beginDunning and prepareDunningStep could answer
+ * `ended` never hold such an answer, so its handling needs no patch.
  */
 export async function dunningWorkflow(input: DunningWorkflowInput): Promise<DunningResult> {
   const { beginDunning, prepareDunningStep, cancelOpenDrafts, closeDunning } = patched(LOCAL_BOOKKEEPING_PATCH)
@@ -137,6 +142,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
       break;
     }
     if (result.kind === 'closed') return finish(result.invoiceStatus === 'paid' ? 'recovered' : 'invoice_closed');
+    if (result.kind === 'ended') return finish(result.outcome);
     if (!(await waitForStripe(attempt))) return finish(stop ?? 'exhausted');
   }
   const steps: PlannedStep[] = begun.steps;
@@ -157,6 +163,11 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
         // "Discard and stop" as stored with the discard, in case its signal was lost.
         if (prepared.kind === 'ready' && prepared.draft?.endSequence && !stop) stop = 'discarded';
         if (prepared.kind === 'ready') return stop ? null : prepared;
+        // Closed or ended as the mirror shows it (Stripe events that reached no signal).
+        if (prepared.kind === 'ended') {
+          stop ??= prepared.outcome;
+          return null;
+        }
         if (!(await waitForStripe(attempt))) return null;
       }
     };

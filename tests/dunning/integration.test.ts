@@ -8,6 +8,7 @@ import { createStripeReader, workspaceStripeClients } from '../../activities/str
 import { createApiToken } from '../../db/api-tokens';
 import { listDrafts, type Draft } from '../../db/drafts';
 import { findDunningCase } from '../../db/dunning-cases';
+import { invoiceSubscriptionId, mirroredDunningFacts, upsertInvoices } from '../../db/mirror';
 import { listSends } from '../../db/sends';
 import { insertWorkspace } from '../../db/workspaces';
 import { createSendGridSender } from '../../email/sendgrid';
@@ -54,7 +55,7 @@ describe('dunning end to end', () => {
   beforeAll(async () => {
     database = await freshDatabase();
     receiver = await startEmailReceiver();
-    ({ sim, opens } = await simulatorWithOpenInvoices(3));
+    ({ sim, opens } = await simulatorWithOpenInvoices(5));
     await insertWorkspace(database.db, keyring, { id: ws, name: 'Acme Analytics', webhookSecret: secret, stripeKey: sim.accounts[0]!.restrictedKey });
     await insertWorkspace(database.db, keyring, { id: keyless, name: 'Webhooks Only', webhookSecret: secret });
     owner = (await createApiToken(database.db, { workspaceId: ws, role: 'owner', name: 'owner', createdBy: 'test' })).token;
@@ -97,8 +98,8 @@ describe('dunning end to end', () => {
 
   const customerOf = (i: Stripe.Invoice) => (typeof i.customer === 'string' ? i.customer : i.customer!.id);
 
-  async function postEvent(type: string, invoice: Stripe.Invoice, workspace = ws): Promise<void> {
-    const body = JSON.stringify(stripeEvent(type, { ...invoice }));
+  async function postEvent(type: string, object: Stripe.Invoice | Stripe.Subscription, workspace = ws): Promise<void> {
+    const body = JSON.stringify(stripeEvent(type, { ...object }));
     const res = await fetch(`${api.url}/webhooks/stripe/${workspace}`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signatureFor(body, secret) }, body });
     expect(res.status).toBe(200);
   }
@@ -107,6 +108,15 @@ describe('dunning end to end', () => {
     (await listDrafts(database.db, ws, { play: 'dunning', limit: 100 })).filter((d) => d.subjectRef === invoice.id).sort((a, b) => a.step.localeCompare(b.step));
   const mailFor = (drafts: Draft[]) => receiver.messages.filter((m) => drafts.some((d) => m.idempotencyKey === `draft:${d.id}`));
   const setMode = async (mode: 'auto' | 'review') => expect((await api.request('PUT', `/workspaces/${ws}/plays/dunning/settings`, { token: owner, body: { mode } })).status).toBe(200);
+  /** Fails the invoice's payment in review mode; returns its dunning once the step-0 draft waits for review. */
+  async function waitingForReview(invoice: Stripe.Invoice) {
+    await setMode('review');
+    await postEvent('invoice.payment_failed', invoice);
+    await eventually(() => draftsOf(invoice), (d) => d.length === 1 && d[0]!.status === 'drafted');
+    const dunning = temporal.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId(ws, invoice.id));
+    await eventually(() => dunning.query(dunningStateQuery), (s) => s.phase === 'waiting_for_review');
+    return dunning;
+  }
 
   it('in auto mode a failed payment sends the day-0 email at once, and the payment stops the sequence', async () => {
     await setMode('auto');
@@ -163,12 +173,8 @@ describe('dunning end to end', () => {
   });
 
   it('a mode change reaches a running workflow: a draft waiting for review goes out once the play is switched to auto', async () => {
-    await setMode('review');
     const invoice = opens[2]!;
-    await postEvent('invoice.payment_failed', invoice);
-    await eventually(() => draftsOf(invoice), (d) => d.length === 1 && d[0]!.status === 'drafted');
-    const dunning = temporal.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId(ws, invoice.id));
-    await eventually(() => dunning.query(dunningStateQuery), (s) => s.phase === 'waiting_for_review');
+    await waitingForReview(invoice);
     expect(mailFor(await draftsOf(invoice))).toHaveLength(0);
 
     // Visibility (the search attributes) may lag the start by a moment.
@@ -181,6 +187,48 @@ describe('dunning end to end', () => {
     expect(mail[0]!.idempotencyKey).toBe(`draft:${(await draftsOf(invoice))[0]!.id}`);
     // The provider's answer comes before the ledger's commit.
     await eventually(() => draftsOf(invoice), (d) => d[0]?.status === 'sent');
+  });
+
+  it("a subscription end delivered before its invoice's failure ends the dunning at its start, with nothing drafted", async () => {
+    await setMode('auto');
+    const invoice = opens[3]!;
+    const subscription = sim.account().subscriptions.get(invoiceSubscriptionId(invoice)!)!;
+    // The simulator's clock, ahead of the wall clock after its days of billing.
+    const now = sim.account().now;
+    // Stripe retried the failure's delivery after the end's: the end came first, when
+    // the mirror held no unpaid invoice of the subscription, so it reached no workflow.
+    await postEvent('customer.subscription.deleted', { ...subscription, status: 'canceled', canceled_at: now, ended_at: now });
+    await eventually(() => mirroredDunningFacts(database.db, ws, invoice.id, subscription.id), (f) => f.subscriptionStatus === 'canceled');
+    await postEvent('invoice.payment_failed', invoice);
+
+    const dunning = temporal.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId(ws, invoice.id));
+    // The relay starts it a moment after the acknowledgement.
+    const result = await eventually(() => dunning.result(), () => true);
+    expect(result).toEqual({ outcome: 'subscription_deleted', sentSteps: [] });
+    expect(await draftsOf(invoice)).toEqual([]);
+    expect(await findDunningCase(database.db, ws, invoice.id)).toMatchObject({ outcome: 'subscription_deleted', emailsSent: 0 });
+  });
+
+  it('an invoice voided while its draft waits for review, known only from the mirror, ends the dunning at its next check', async () => {
+    const invoice = opens[4]!;
+    const dunning = await waitingForReview(invoice);
+
+    // Voided in Stripe's dashboard: invoice.voided is not an event Wysera takes, so a
+    // sync brings the news, writing the mirror as here.
+    const stored = sim.account().invoices.get(invoice.id)!;
+    stored.status = 'void';
+    await upsertInvoices(database.db, ws, [stored], new Date());
+    // The next check: a settings change wakes the review at once (it polls every six hours).
+    const changed = await eventually(
+      () => api.request('PUT', `/workspaces/${ws}/plays/dunning/settings`, { token: owner, body: { mode: 'review' } }),
+      (r) => (r.body as { workflowsNotified: number }).workflowsNotified >= 1,
+    );
+    expect(changed.status).toBe(200);
+
+    expect(await dunning.result()).toEqual({ outcome: 'invoice_closed', sentSteps: [] });
+    expect((await draftsOf(invoice)).map((d) => d.status)).toEqual(['cancelled']);
+    expect(mailFor(await draftsOf(invoice))).toEqual([]);
+    expect(await findDunningCase(database.db, ws, invoice.id)).toMatchObject({ outcome: 'invoice_closed', emailsSent: 0 });
   });
 
   it('in a workspace without a Stripe key a dunning waits for one instead of failing over and over, and a payment still ends it', async () => {

@@ -287,6 +287,25 @@ const recordings: Recording[] = [
     },
   },
   {
+    // Review mode: step 0 approved and sent, then the mirror shows the subscription
+    // ended (no signal came) and the check at step 1's time ends the sequence.
+    file: 'dunningWorkflow-mirror-shows-end.json',
+    server: 'time-skipping',
+    async record(env, taskQueue) {
+      const { workflowId, w, handle } = await startDunning(env, taskQueue, 'in_mirror_end', 'cus_mirror_end', 'review');
+      const draft = (step: number) => `draft-${workflowId}-${step}`;
+      await until('step 0 drafted', () => w.drafts.has(draft(0)));
+      w.drafts.get(draft(0))!.status = 'approved';
+      await handle.signal(draftDecisionSignal, { draftId: draft(0), status: 'approved' });
+      await until('step 0 sent', () => w.sent.length === 1);
+      await until('step 1 drafted', () => w.drafts.has(draft(1)));
+      w.mirrorEnd = 'subscription_deleted';
+      await env.sleep('4 days');
+      await handle.result();
+      return handle.fetchHistory();
+    },
+  },
+  {
     // A full sync: progress signals (one older than the last, which is kept out) and a
     // query while the resources run, then the rebuild of the analytics and completion.
     file: 'syncWorkflow-progress-and-completion.json',

@@ -2,6 +2,7 @@ import type { AnalyticsActivities } from '../../activities/analytics';
 import type { Activities } from '../../activities';
 import type { SendOutcome } from '../../activities/sending';
 import type { DraftStatus } from '../../domain/drafts';
+import type { MirroredDunningEnd } from '../../domain/dunning-ends';
 import { DEFAULT_DUNNING_SCHEDULE, planDunningSteps } from '../../domain/dunning-schedule';
 import type { RolloutMode } from '../../domain/rollout';
 
@@ -16,13 +17,15 @@ export interface FakeWorld {
   stripeDown: boolean;
   nextPaymentAttempt: string | null;
   subscriptionId: string | null;
+  /** What the mirror would show: the invoice closed or its subscription ended without a signal. */
+  mirrorEnd: MirroredDunningEnd | null;
   drafts: Map<string, { id: string; workflowId: string; step: number; status: DraftStatus }>;
   sent: { draftId: string; step: number }[];
   closed: { outcome: string; sentSteps: number[] }[];
 }
 
 export function fakeWorld(mode: RolloutMode): FakeWorld {
-  return { mode, invoiceStatus: 'open', stripeDown: false, nextPaymentAttempt: null, subscriptionId: 'sub_1', drafts: new Map(), sent: [], closed: [] };
+  return { mode, invoiceStatus: 'open', stripeDown: false, nextPaymentAttempt: null, subscriptionId: 'sub_1', mirrorEnd: null, drafts: new Map(), sent: [], closed: [] };
 }
 
 /** The dunning play's activities (analytics run elsewhere). */
@@ -33,6 +36,7 @@ export function fakeActivities(world: FakeWorld): Omit<Activities, keyof Analyti
     beginDunning(input) {
       if (world.stripeDown) return Promise.resolve({ kind: 'stripe_unavailable', error: 'down' });
       if (world.invoiceStatus !== 'open') return Promise.resolve({ kind: 'closed', invoiceStatus: world.invoiceStatus });
+      if (world.mirrorEnd) return Promise.resolve({ kind: 'ended', outcome: world.mirrorEnd });
       const retries = world.nextPaymentAttempt ? [new Date(world.nextPaymentAttempt)] : [];
       return Promise.resolve({
         kind: 'open',
@@ -43,6 +47,7 @@ export function fakeActivities(world: FakeWorld): Omit<Activities, keyof Analyti
       });
     },
     prepareDunningStep(input) {
+      if (world.mirrorEnd) return Promise.resolve({ kind: 'ended', outcome: world.mirrorEnd });
       let draft = draftOf(input.workflowId, input.step.index);
       if (world.mode === 'off') {
         if (draft && open.includes(draft.status)) draft.status = 'cancelled';
