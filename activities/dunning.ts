@@ -7,7 +7,7 @@ import { getPlaySettings } from '../db/play-settings';
 import { findWorkspace } from '../db/workspaces';
 import type { DraftStatus } from '../domain/drafts';
 import { isOpenDraft } from '../domain/drafts';
-import { mirroredDunningEnd, type MirroredDunningEnd } from '../domain/dunning-ends';
+import { dunningEnd, type DunningEnd } from '../domain/dunning-ends';
 import {
   DEFAULT_DUNNING_SCHEDULE,
   DUNNING_TONES,
@@ -23,7 +23,7 @@ import { modeForCustomer, type RolloutMode } from '../domain/rollout';
 import type { Logger } from '../platform/logger';
 import type { DunningOutcome } from '../workflows/play-messages';
 import { renderPlayEmail } from './drafts';
-import { isWorthWaitingFor, type StripeReader } from './stripe-reader';
+import { isWorthWaitingFor, type InvoiceSnapshot, type StripeReader } from './stripe-reader';
 
 export const DUNNING_PLAY = 'dunning';
 const ACTOR = 'system:dunning';
@@ -65,28 +65,31 @@ export interface DunningRef {
 export type BeginDunningResult =
   | { kind: 'open'; steps: PlannedStep[]; subscriptionId: string | null; quietBeforeRetryMs: number; afterRetryMs: number }
   | { kind: 'closed'; invoiceStatus: string }
-  | { kind: 'ended'; outcome: MirroredDunningEnd }
+  /** Paid, closed or its subscription ended (domain/dunning-ends.ts). */
+  | { kind: 'ended'; outcome: DunningEnd }
   | { kind: 'stripe_unavailable'; error: string };
 
 export type StepState =
   | { kind: 'ready'; mode: RolloutMode; draft: { id: string; status: DraftStatus; endSequence?: boolean } | null }
-  /** The mirror shows the invoice closed or its subscription ended (domain/dunning-ends.ts). */
-  | { kind: 'ended'; outcome: MirroredDunningEnd }
+  /** Paid, closed or its subscription ended (domain/dunning-ends.ts). */
+  | { kind: 'ended'; outcome: DunningEnd }
   | { kind: 'stripe_unavailable'; error: string };
 
 /**
  * The facts a dunning email cites, read from Stripe (invoice, customer, plan), the
  * workspace and product signals. Null when Stripe has no such invoice. Also used by
- * the template preview.
+ * the template preview. `invoiceRead`: Stripe's answer for the invoice when the
+ * caller has just asked (null: no such invoice); asked here otherwise.
  */
 export async function buildDunningFacts(
   deps: Pick<DunningActivityDeps, 'db' | 'stripe' | 'usage'>,
   ref: Pick<DunningRef, 'workspaceId' | 'customerId' | 'invoiceId'>,
   step: Pick<PlannedStep, 'index' | 'tone'>,
   totalSteps: number,
+  invoiceRead?: InvoiceSnapshot | null,
 ): Promise<{ facts: DunningFacts; to: string | null } | null> {
   const { db, stripe } = deps;
-  const invoice = await stripe.invoice(ref.workspaceId, ref.invoiceId);
+  const invoice = invoiceRead !== undefined ? invoiceRead : await stripe.invoice(ref.workspaceId, ref.invoiceId);
   if (!invoice) return null;
   const [customer, plan, workspace, usage] = await Promise.all([
     stripe.customer(ref.workspaceId, ref.customerId),
@@ -125,11 +128,23 @@ export function createDunningActivities(deps: DunningActivityDeps) {
 
   const summary = (d: Draft) => ({ id: d.id, status: d.status });
 
+  /**
+   * How the dunning ends, if it does: its invoice as Stripe has it (`invoice`, when
+   * Stripe answered) or else as the mirror has it, and its subscription as the mirror
+   * has it (domain/dunning-ends.ts).
+   */
+  const endOf = async (ref: DunningRef, invoice: InvoiceSnapshot | null): Promise<DunningEnd | null> => {
+    const mirrored = await mirroredDunningFacts(db, ref.workspaceId, ref.invoiceId, invoice?.subscriptionId ?? null);
+    if (!invoice) return dunningEnd(mirrored);
+    const invoiceCreated = invoice.created ? new Date(invoice.created) : mirrored.invoiceCreated;
+    return dunningEnd({ ...mirrored, invoiceStatus: invoice.status, paidOffStripe: invoice.paidOffStripe, invoiceCreated });
+  };
+
   return {
     /**
      * Reads the invoice, opens the recovery case and plans the steps around Stripe's
-     * next retry; ends at once when the mirror shows the subscription already ended
-     * (its end delivered before the failure).
+     * next retry; ends at once when the invoice is paid or closed, or the mirror shows
+     * its subscription already ended (the end delivered before the failure).
      */
     async beginDunning(input: DunningRef & { failedAt: string }): Promise<BeginDunningResult> {
       let invoice;
@@ -149,11 +164,9 @@ export function createDunningActivities(deps: DunningActivityDeps) {
         amountDue: invoice.amountDue,
         failedAt: new Date(input.failedAt),
       });
-      if (invoice.status !== 'open') return { kind: 'closed', invoiceStatus: invoice.status ?? 'unknown' };
-      // Stripe's answer on the invoice is the freshest; the mirror adds its subscription's end.
-      const facts = await mirroredDunningFacts(db, input.workspaceId, input.invoiceId, invoice.subscriptionId);
-      const ended = mirroredDunningEnd({ ...facts, invoiceStatus: invoice.status });
+      const ended = await endOf(input, invoice);
       if (ended) return { kind: 'ended', outcome: ended };
+      if (invoice.status !== 'open') return { kind: 'closed', invoiceStatus: invoice.status ?? 'unknown' };
       const settings = await getPlaySettings(db, input.workspaceId, DUNNING_PLAY);
       const retries = invoice.nextPaymentAttempt ? [new Date(invoice.nextPaymentAttempt)] : [];
       const schedule = dunningSchedule(settings.config);
@@ -167,14 +180,25 @@ export function createDunningActivities(deps: DunningActivityDeps) {
     },
 
     /**
-     * Ends the dunning when the mirror shows its invoice closed or its subscription
-     * ended (news no signal brings: domain/dunning-ends.ts). Otherwise brings the
-     * step's draft in line with the play's mode as it is now: creates it
-     * (scheduled in auto, drafted in review), returns a scheduled one to review when
-     * the mode changed to review, cancels it when the mode is off.
+     * Ends the dunning when its invoice is paid or closed or its subscription ended,
+     * news no signal may have brought (domain/dunning-ends.ts): the invoice as Stripe
+     * has it now (as the mirror has it while Stripe does not answer), the subscription
+     * as the mirror has it. Otherwise brings the step's draft in line with the play's
+     * mode as it is now: creates it (scheduled in auto, drafted in review), returns a
+     * scheduled one to review when the mode changed to review, cancels it when the
+     * mode is off.
      */
     async prepareDunningStep(input: DunningRef & { step: PlannedStep; totalSteps: number }): Promise<StepState> {
-      const ended = mirroredDunningEnd(await mirroredDunningFacts(db, input.workspaceId, input.invoiceId));
+      let invoice: InvoiceSnapshot | null = null;
+      let unavailable: Error | null = null;
+      try {
+        invoice = await stripe.invoice(input.workspaceId, input.invoiceId);
+      } catch (err) {
+        // Unreachable (or no key): the mirror decides; a draft still to build waits for Stripe below.
+        if (!isWorthWaitingFor(err)) throw err;
+        unavailable = err;
+      }
+      const ended = await endOf(input, invoice);
       if (ended) return { kind: 'ended', outcome: ended };
       const settings = await getPlaySettings(db, input.workspaceId, DUNNING_PLAY);
       const mode = modeForCustomer(settings.rollout, input.workspaceId, input.customerId);
@@ -185,9 +209,11 @@ export function createDunningActivities(deps: DunningActivityDeps) {
         return { kind: 'ready', mode, draft: draft ? summary(draft) : null };
       }
       if (!draft) {
+        // Not asked again: a second wait for the rate limit could outlast the activity's timeout.
+        if (unavailable) return { kind: 'stripe_unavailable', error: unavailable.message };
         let built;
         try {
-          built = await buildDunningFacts(deps, input, input.step, input.totalSteps);
+          built = await buildDunningFacts(deps, input, input.step, input.totalSteps, invoice);
         } catch (err) {
           if (isWorthWaitingFor(err)) return { kind: 'stripe_unavailable', error: err.message };
           throw err;

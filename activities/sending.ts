@@ -39,7 +39,8 @@ export type SendOutcome =
   | { kind: 'unconfirmed' }
   | { kind: 'failed'; error: string }
   | { kind: 'not_sendable'; status: string }
-  | { kind: 'precondition_failed'; invoiceStatus: string }
+  /** `paidOffStripe` with a paid invoice: marked paid out of band (absent from results recorded before it). */
+  | { kind: 'precondition_failed'; invoiceStatus: string; paidOffStripe?: boolean }
   | { kind: 'retry_soon'; resumeAt: string }
   | { kind: 'stripe_unavailable'; error: string };
 
@@ -67,7 +68,7 @@ export function createSendingActivities(deps: SendingActivityDeps) {
       throw err;
     }
     if (!invoice) return { kind: 'precondition_failed', invoiceStatus: 'missing' };
-    if (invoice.status !== 'open') return { kind: 'precondition_failed', invoiceStatus: invoice.status ?? 'unknown' };
+    if (invoice.status !== 'open') return { kind: 'precondition_failed', invoiceStatus: invoice.status ?? 'unknown', paidOffStripe: invoice.paidOffStripe };
     if (invoice.nextPaymentAttempt && p.quietBeforeRetryMs) {
       const retry = Date.parse(invoice.nextPaymentAttempt);
       const now = Date.now();

@@ -18,6 +18,10 @@ export interface InvoiceSnapshot {
   subscriptionId: string | null;
   /** draft | open | paid | uncollectible | void */
   status: string | null;
+  /** Paid, in part or whole, outside Stripe: marked paid out of band. */
+  paidOffStripe: boolean;
+  /** ISO-8601 UTC. */
+  created: string | null;
   currency: string;
   amountDue: number;
   amountRemaining: number;
@@ -104,11 +108,15 @@ const iso = (unix: number | null | undefined) => (typeof unix === 'number' ? new
 const idOf = (v: string | { id: string } | null | undefined) => (typeof v === 'string' ? v : (v?.id ?? null));
 
 function invoiceSnapshot(i: Stripe.Invoice): InvoiceSnapshot {
+  // API versions before 2025-03-31 flag it; later ones give the amount paid off Stripe.
+  const legacy = i as Stripe.Invoice & { paid_out_of_band?: boolean };
   return {
     id: i.id ?? '',
     customerId: idOf(i.customer) ?? '',
     subscriptionId: invoiceSubscriptionId(i),
     status: i.status ?? null,
+    paidOffStripe: (i.amount_paid_off_stripe ?? 0) > 0 || legacy.paid_out_of_band === true,
+    created: iso(i.created),
     currency: i.currency,
     amountDue: i.amount_due,
     amountRemaining: i.amount_remaining,

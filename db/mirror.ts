@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import type { Db } from './knex';
 import type { Keyring } from '../platform/crypto';
 import { sealCustomerPii } from './customer-pii';
-import type { MirroredDunningFacts } from '../domain/dunning-ends';
+import type { DunningEndFacts } from '../domain/dunning-ends';
 
 /**
  * The Stripe mirror: maps stripe-node objects to rows of the stripe_* tables and
@@ -93,7 +93,7 @@ export async function subscriptionsWithUnpaidInvoice(db: Db, workspaceId: string
  * What the mirror holds of an invoice in dunning and of the subscription it bills
  * (`subscriptionId` when the caller read it from Stripe, else the mirrored invoice's).
  */
-export async function mirroredDunningFacts(db: Db, workspaceId: string, invoiceId: string, subscriptionId: string | null = null): Promise<MirroredDunningFacts> {
+export async function mirroredDunningFacts(db: Db, workspaceId: string, invoiceId: string, subscriptionId: string | null = null): Promise<DunningEndFacts> {
   const { rows } = await db.raw<{ rows: { invoice_status: string | null; invoice_created: Date | null; subscription_status: string | null; subscription_ended_at: Date | null }[] }>(
     `select i.status as invoice_status, i.created as invoice_created, s.status as subscription_status, s.ended_at as subscription_ended_at
        from (select 1) as one
@@ -102,7 +102,13 @@ export async function mirroredDunningFacts(db: Db, workspaceId: string, invoiceI
     [workspaceId, invoiceId, workspaceId, subscriptionId],
   );
   const row = rows[0]!;
-  return { invoiceStatus: row.invoice_status, invoiceCreated: row.invoice_created, subscriptionStatus: row.subscription_status, subscriptionEndedAt: row.subscription_ended_at };
+  return {
+    invoiceStatus: row.invoice_status,
+    paidOffStripe: null,
+    invoiceCreated: row.invoice_created,
+    subscriptionStatus: row.subscription_status,
+    subscriptionEndedAt: row.subscription_ended_at,
+  };
 }
 
 /** The mirrored rows of an object's embedded list (subscription items, invoice lines, a charge's refunds). */

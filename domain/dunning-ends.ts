@@ -1,34 +1,50 @@
 /**
- * When a dunning has nothing left to ask for, judged from the mirror (the Stripe state
- * that syncs and every webhook event keep). Signals stop a dunning as its events
- * arrive; this rule catches what no signal brings: an invoice voided or written off
- * (Stripe's invoice.voided and invoice.marked_uncollectible are not among the events
- * Wysera subscribes to, so only a sync tells), and a subscription's end delivered
- * before the failure that started the dunning.
+ * When a dunning has nothing left to ask for, judged from its invoice as Stripe or
+ * the mirror has it and from the subscription the invoice bills. Signals stop a
+ * dunning as events arrive; this rule catches what no signal brings: an invoice
+ * marked paid out of band, voided or written off in Stripe's dashboard (Stripe sends
+ * invoice.paid, invoice.voided and invoice.marked_uncollectible for those, none of
+ * them an event Wysera subscribes to), and a subscription's end delivered before the
+ * failure that started the dunning.
  */
-export type MirroredDunningEnd = 'invoice_closed' | 'subscription_deleted';
+export type DunningEnd = 'recovered' | 'paid_out_of_band' | 'invoice_closed' | 'subscription_deleted';
 
-export interface MirroredDunningFacts {
-  /** The invoice's status: draft | open | paid | uncollectible | void; null when not mirrored. */
+export interface DunningEndFacts {
+  /** The invoice's status: draft | open | paid | uncollectible | void; null when not known. */
   invoiceStatus: string | null;
+  /**
+   * With a paid invoice: whether it was paid outside Stripe (marked paid out of band).
+   * Null when not known: the mirror does not keep it, so a paid invoice the mirror
+   * alone shows is left to the payment's signal or the next read of Stripe.
+   */
+  paidOffStripe: boolean | null;
   invoiceCreated: Date | null;
   /** The status of the subscription the invoice bills; null without one, or when not mirrored. */
   subscriptionStatus: string | null;
   subscriptionEndedAt: Date | null;
 }
 
-/** Invoice states no payment of the open amount can follow (Stripe never reopens them). */
+/**
+ * Invoice states Stripe never reopens or retries: void for good; uncollectible may
+ * still be paid by hand, but Stripe collects no more and a send's check (invoice
+ * open) would refuse every email, so the dunning has nothing left to do.
+ */
 const CLOSED_INVOICE = new Set(['void', 'uncollectible']);
 /** Subscription states that never bill again. */
 const ENDED_SUBSCRIPTION = new Set(['canceled', 'incomplete_expired']);
 
-export function mirroredDunningEnd(facts: MirroredDunningFacts): MirroredDunningEnd | null {
+export function dunningEnd(facts: DunningEndFacts): DunningEnd | null {
+  if (facts.invoiceStatus === 'paid') {
+    if (facts.paidOffStripe === null) return null;
+    return facts.paidOffStripe ? 'paid_out_of_band' : 'recovered';
+  }
   if (facts.invoiceStatus !== null && CLOSED_INVOICE.has(facts.invoiceStatus)) return 'invoice_closed';
   if (facts.subscriptionStatus === null || !ENDED_SUBSCRIPTION.has(facts.subscriptionStatus)) return null;
   // A subscription cancelled "now" bills its final usage in an invoice created at the
   // moment it ends: that invoice is still worth collecting. An end after the invoice
-  // was created (retries exhausted, the customer left) closes its dunning, as the
-  // subscription.deleted signal does. Without both times the end counts.
+  // was created (retries exhausted, the customer left) closes its dunning, as a
+  // subscription.deleted signal does when it reaches the dunning while it runs (the
+  // signal does not compare times). Without both times the end counts.
   const { subscriptionEndedAt: endedAt, invoiceCreated: created } = facts;
   if (endedAt && created && endedAt.getTime() <= created.getTime()) return null;
   return 'subscription_deleted';

@@ -17,8 +17,8 @@ import { isSubscribedEventType } from './event-types';
  *   A paid invoice never turns unpaid again, and its dunning heard of the payment (a
  *   payment after a failure is signalled). Void and uncollectible count as unpaid: the
  *   mirror may learn of them only from a sync, and the signal ends such a dunning at
- *   once instead of at its next check of the mirror (domain/dunning-ends.ts), which in
- *   review mode may be hours away.
+ *   once instead of at its next check (domain/dunning-ends.ts), which in review mode
+ *   may be hours away.
  * - `never`: no play acts on it yet (a new play that does adds its types here).
  */
 export type PlayInterest = 'always' | 'after_failed_payment' | 'while_invoice_unpaid' | 'never';

@@ -68,11 +68,13 @@ const nowMs = () => new Date().getTime();
  * from Stripe right before sending and sends through the ledger. A payment, the
  * invoice closing or the subscription ending stops it at once and cancels every
  * draft not yet sent: as a signal when an event brings the news, else at the next
- * step's check of the mirror (an invoice voided, known from a sync; a subscription's
- * end delivered before the failure).
+ * check of a step, which reads the invoice from Stripe and the subscription from the
+ * mirror (an invoice marked paid out of band or voided in Stripe's dashboard, a
+ * subscription's end delivered before the failure).
  *
  * Histories recorded before beginDunning and prepareDunningStep could answer
- * `ended` never hold such an answer, so its handling needs no patch.
+ * `ended`, and before a failed send's precondition told a payment off Stripe, hold
+ * no such answer and replay as before, so no patch guards them.
  */
 export async function dunningWorkflow(input: DunningWorkflowInput): Promise<DunningResult> {
   const { beginDunning, prepareDunningStep, cancelOpenDrafts, closeDunning } = patched(LOCAL_BOOKKEEPING_PATCH)
@@ -163,7 +165,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
         // "Discard and stop" as stored with the discard, in case its signal was lost.
         if (prepared.kind === 'ready' && prepared.draft?.endSequence && !stop) stop = 'discarded';
         if (prepared.kind === 'ready') return stop ? null : prepared;
-        // Closed or ended as the mirror shows it (Stripe events that reached no signal).
+        // Paid, closed or ended as Stripe or the mirror shows it (news no signal brought).
         if (prepared.kind === 'ended') {
           stop ??= prepared.outcome;
           return null;
@@ -228,7 +230,10 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
         if (!(await waitUntil(Date.parse(sent.resumeAt)))) return finish(stop ?? 'exhausted');
         continue;
       }
-      if (sent.kind === 'precondition_failed') return finish(sent.invoiceStatus === 'paid' ? 'recovered' : 'invoice_closed');
+      if (sent.kind === 'precondition_failed') {
+        if (sent.invoiceStatus !== 'paid') return finish('invoice_closed');
+        return finish(sent.paidOffStripe ? 'paid_out_of_band' : 'recovered');
+      }
       if (sent.kind === 'sent' || sent.kind === 'already_sent' || sent.kind === 'unconfirmed') state.sentSteps.push(step.index);
       break;
     }

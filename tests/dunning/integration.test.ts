@@ -3,12 +3,13 @@ import { pino } from 'pino';
 import type Stripe from 'stripe';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
+import { createDunningActivities } from '../../activities/dunning';
 import { endpointOf, StripeClients } from '../../activities/stripe-client';
 import { createStripeReader, workspaceStripeClients } from '../../activities/stripe-reader';
 import { createApiToken } from '../../db/api-tokens';
-import { listDrafts, type Draft } from '../../db/drafts';
+import { findStepDraft, listDrafts, type Draft } from '../../db/drafts';
 import { findDunningCase } from '../../db/dunning-cases';
-import { invoiceSubscriptionId, mirroredDunningFacts, upsertInvoices } from '../../db/mirror';
+import { invoiceSubscriptionId, mirroredDunningFacts } from '../../db/mirror';
 import { listSends } from '../../db/sends';
 import { insertWorkspace } from '../../db/workspaces';
 import { createSendGridSender } from '../../email/sendgrid';
@@ -20,12 +21,12 @@ import { InboxRelay } from '../../workers/relay';
 import { createWorker } from '../../workers/worker';
 import type { dunningWorkflow } from '../../workflows/dunning';
 import { customerWorkflowId, dunningWorkflowId } from '../../workflows/ids';
-import { dunningStateQuery } from '../../workflows/play-messages';
+import { dunningStateQuery, playSettingsChangedSignal } from '../../workflows/play-messages';
 import { startApi, type TestApi } from '../helpers/api';
 import { freshDatabase } from '../helpers/db';
 import { signatureFor, stripeEvent } from '../helpers/stripe';
 import { connectDevServer, eventually, uniqueTaskQueue, workflowBundle, type DevServer } from '../helpers/temporal';
-import { simulatorWithOpenInvoices } from '../email/play-fixtures';
+import { simulatorReader, simulatorWithOpenInvoices } from '../email/play-fixtures';
 
 /**
  * Dunning end to end on the real stack: signed Stripe webhooks into the API, the
@@ -55,7 +56,7 @@ describe('dunning end to end', () => {
   beforeAll(async () => {
     database = await freshDatabase();
     receiver = await startEmailReceiver();
-    ({ sim, opens } = await simulatorWithOpenInvoices(5));
+    ({ sim, opens } = await simulatorWithOpenInvoices(6));
     await insertWorkspace(database.db, keyring, { id: ws, name: 'Acme Analytics', webhookSecret: secret, stripeKey: sim.accounts[0]!.restrictedKey });
     await insertWorkspace(database.db, keyring, { id: keyless, name: 'Webhooks Only', webhookSecret: secret });
     owner = (await createApiToken(database.db, { workspaceId: ws, role: 'owner', name: 'owner', createdBy: 'test' })).token;
@@ -209,26 +210,42 @@ describe('dunning end to end', () => {
     expect(await findDunningCase(database.db, ws, invoice.id)).toMatchObject({ outcome: 'subscription_deleted', emailsSent: 0 });
   });
 
-  it('an invoice voided while its draft waits for review, known only from the mirror, ends the dunning at its next check', async () => {
-    const invoice = opens[4]!;
+  // Done in Stripe's dashboard, these send invoice.voided or invoice.paid: events
+  // Wysera does not take, so no signal comes and the dunning's next check must see it.
+  it.each([
+    { change: 'voided', which: 4, outcome: 'invoice_closed', act: (stored: Stripe.Invoice) => void (stored.status = 'void') },
+    { change: 'marked paid out of band', which: 5, outcome: 'paid_out_of_band', act: (stored: Stripe.Invoice) => sim.account().payInvoice(stored, 'out_of_band') },
+  ])('an invoice $change in Stripe while its draft waits for review ends the dunning at its next check as $outcome', async ({ which, outcome, act }) => {
+    const invoice = opens[which]!;
     const dunning = await waitingForReview(invoice);
+    const inboxBefore = await database.db('webhook_inbox').count<{ count: string }[]>('* as count');
+    act(sim.account().invoices.get(invoice.id)!);
+    // The next check: a settings change wakes the review at once (it polls every six
+    // hours). Signalled here as the API does, not through its search, which may lag.
+    await dunning.signal(playSettingsChangedSignal);
 
-    // Voided in Stripe's dashboard: invoice.voided is not an event Wysera takes, so a
-    // sync brings the news, writing the mirror as here.
-    const stored = sim.account().invoices.get(invoice.id)!;
-    stored.status = 'void';
-    await upsertInvoices(database.db, ws, [stored], new Date());
-    // The next check: a settings change wakes the review at once (it polls every six hours).
-    const changed = await eventually(
-      () => api.request('PUT', `/workspaces/${ws}/plays/dunning/settings`, { token: owner, body: { mode: 'review' } }),
-      (r) => (r.body as { workflowsNotified: number }).workflowsNotified >= 1,
-    );
-    expect(changed.status).toBe(200);
-
-    expect(await dunning.result()).toEqual({ outcome: 'invoice_closed', sentSteps: [] });
+    expect(await dunning.result()).toEqual({ outcome, sentSteps: [] });
     expect((await draftsOf(invoice)).map((d) => d.status)).toEqual(['cancelled']);
     expect(mailFor(await draftsOf(invoice))).toEqual([]);
-    expect(await findDunningCase(database.db, ws, invoice.id)).toMatchObject({ outcome: 'invoice_closed', emailsSent: 0 });
+    expect(await findDunningCase(database.db, ws, invoice.id)).toMatchObject({ outcome, emailsSent: 0 });
+    expect(await database.db('webhook_inbox').count<{ count: string }[]>('* as count')).toEqual(inboxBefore);
+  });
+
+  it("a step's check during a Stripe outage asks Stripe once, then waits, when the step's draft is still to build", async () => {
+    const invoice = opens[1]!;
+    const acts = createDunningActivities({ db: database.db, stripe: simulatorReader(sim), log });
+    const step = { index: 0, tone: 'friendly' as const, at: new Date().toISOString(), movedForRetry: false };
+    const ref = { workspaceId: ws, customerId: customerOf(invoice), invoiceId: invoice.id, workflowId: `dunning:${ws}:outage-check` };
+    const before = sim.requests().length;
+    sim.setOutage({ mode: 'error' });
+    try {
+      // A second ask could wait for the rate limit again and outlast the activity's timeout.
+      expect(await acts.prepareDunningStep({ ...ref, step, totalSteps: 5 })).toMatchObject({ kind: 'stripe_unavailable' });
+      expect(sim.requests().slice(before).map((r) => r.path)).toEqual([`/v1/invoices/${invoice.id}`]);
+    } finally {
+      sim.clearOutage();
+    }
+    expect(await findStepDraft(database.db, ref.workflowId, 'step-0')).toBeUndefined();
   });
 
   it('in a workspace without a Stripe key a dunning waits for one instead of failing over and over, and a payment still ends it', async () => {

@@ -69,7 +69,7 @@ describe('sendDraft and the send ledger', () => {
 
   it('sends nothing when Stripe says the invoice is paid', async () => {
     const draft = await sendableDraft(database.db, ws);
-    expect(await acts.sendDraft({ draftId: draft.id, actor: 'system:test', precondition: invoiceOpen(paid) })).toEqual({ kind: 'precondition_failed', invoiceStatus: 'paid' });
+    expect(await acts.sendDraft({ draftId: draft.id, actor: 'system:test', precondition: invoiceOpen(paid) })).toEqual({ kind: 'precondition_failed', invoiceStatus: 'paid', paidOffStripe: false });
     expect(sentTo(sendKeyOf(draft.id))).toHaveLength(0);
     expect(await findSend(database.db, sendKeyOf(draft.id))).toBeUndefined();
   });

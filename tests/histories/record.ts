@@ -299,7 +299,7 @@ const recordings: Recording[] = [
       await handle.signal(draftDecisionSignal, { draftId: draft(0), status: 'approved' });
       await until('step 0 sent', () => w.sent.length === 1);
       await until('step 1 drafted', () => w.drafts.has(draft(1)));
-      w.mirrorEnd = 'subscription_deleted';
+      w.endOnCheck = 'subscription_deleted';
       await env.sleep('4 days');
       await handle.result();
       return handle.fetchHistory();

@@ -2,7 +2,7 @@ import type { AnalyticsActivities } from '../../activities/analytics';
 import type { Activities } from '../../activities';
 import type { SendOutcome } from '../../activities/sending';
 import type { DraftStatus } from '../../domain/drafts';
-import type { MirroredDunningEnd } from '../../domain/dunning-ends';
+import type { DunningEnd } from '../../domain/dunning-ends';
 import { DEFAULT_DUNNING_SCHEDULE, planDunningSteps } from '../../domain/dunning-schedule';
 import type { RolloutMode } from '../../domain/rollout';
 
@@ -14,18 +14,20 @@ import type { RolloutMode } from '../../domain/rollout';
 export interface FakeWorld {
   mode: RolloutMode;
   invoiceStatus: string;
+  /** With a paid invoice: marked paid out of band. */
+  paidOffStripe: boolean;
   stripeDown: boolean;
   nextPaymentAttempt: string | null;
   subscriptionId: string | null;
-  /** What the mirror would show: the invoice closed or its subscription ended without a signal. */
-  mirrorEnd: MirroredDunningEnd | null;
+  /** What a check of Stripe and the mirror would find: the invoice paid or closed, or its subscription ended, with no signal. */
+  endOnCheck: DunningEnd | null;
   drafts: Map<string, { id: string; workflowId: string; step: number; status: DraftStatus }>;
   sent: { draftId: string; step: number }[];
   closed: { outcome: string; sentSteps: number[] }[];
 }
 
 export function fakeWorld(mode: RolloutMode): FakeWorld {
-  return { mode, invoiceStatus: 'open', stripeDown: false, nextPaymentAttempt: null, subscriptionId: 'sub_1', mirrorEnd: null, drafts: new Map(), sent: [], closed: [] };
+  return { mode, invoiceStatus: 'open', paidOffStripe: false, stripeDown: false, nextPaymentAttempt: null, subscriptionId: 'sub_1', endOnCheck: null, drafts: new Map(), sent: [], closed: [] };
 }
 
 /** The dunning play's activities (analytics run elsewhere). */
@@ -35,8 +37,8 @@ export function fakeActivities(world: FakeWorld): Omit<Activities, keyof Analyti
   return {
     beginDunning(input) {
       if (world.stripeDown) return Promise.resolve({ kind: 'stripe_unavailable', error: 'down' });
+      if (world.endOnCheck) return Promise.resolve({ kind: 'ended', outcome: world.endOnCheck });
       if (world.invoiceStatus !== 'open') return Promise.resolve({ kind: 'closed', invoiceStatus: world.invoiceStatus });
-      if (world.mirrorEnd) return Promise.resolve({ kind: 'ended', outcome: world.mirrorEnd });
       const retries = world.nextPaymentAttempt ? [new Date(world.nextPaymentAttempt)] : [];
       return Promise.resolve({
         kind: 'open',
@@ -47,7 +49,7 @@ export function fakeActivities(world: FakeWorld): Omit<Activities, keyof Analyti
       });
     },
     prepareDunningStep(input) {
-      if (world.mirrorEnd) return Promise.resolve({ kind: 'ended', outcome: world.mirrorEnd });
+      if (world.endOnCheck) return Promise.resolve({ kind: 'ended', outcome: world.endOnCheck });
       let draft = draftOf(input.workflowId, input.step.index);
       if (world.mode === 'off') {
         if (draft && open.includes(draft.status)) draft.status = 'cancelled';
@@ -69,7 +71,7 @@ export function fakeActivities(world: FakeWorld): Omit<Activities, keyof Analyti
       if (draft.status === 'drafted' && input.allowDrafted) draft.status = 'scheduled';
       if (!['approved', 'edited', 'scheduled'].includes(draft.status)) return Promise.resolve({ kind: 'not_sendable', status: draft.status });
       if (world.stripeDown) return Promise.resolve({ kind: 'stripe_unavailable', error: 'Stripe unavailable: 503' });
-      if (world.invoiceStatus !== 'open') return Promise.resolve({ kind: 'precondition_failed', invoiceStatus: world.invoiceStatus });
+      if (world.invoiceStatus !== 'open') return Promise.resolve({ kind: 'precondition_failed', invoiceStatus: world.invoiceStatus, paidOffStripe: world.paidOffStripe });
       draft.status = 'sent';
       world.sent.push({ draftId: draft.id, step: draft.step });
       return Promise.resolve({ kind: 'sent', providerMessageId: `msg-${world.sent.length}` });

@@ -160,7 +160,7 @@ describe('dunningWorkflow (time-skipping test server)', () => {
     expect(world.sent.length).toBe(1);
   });
 
-  it('a subscription end the mirror shows mid-sequence ends it at the next check, keeping what was sent', async () => {
+  it('a subscription end a check finds mid-sequence ends it, keeping what was sent', async () => {
     const world = fakeWorld('review');
     const { handle, workflowId } = await start(world);
     await waitFor(() => world.drafts.has(`draft-${workflowId}-0`));
@@ -169,19 +169,29 @@ describe('dunningWorkflow (time-skipping test server)', () => {
     await waitFor(() => world.sent.length === 1);
     // Step 1 waits for review (drafted ahead); no signal comes, the mirror learns of the end.
     await waitFor(() => world.drafts.get(`draft-${workflowId}-1`)?.status === 'drafted');
-    world.mirrorEnd = 'subscription_deleted';
+    world.endOnCheck = 'subscription_deleted';
     await advance(4);
     expect(await handle.result()).toEqual({ outcome: 'subscription_deleted', sentSteps: [0] });
     expect(world.drafts.get(`draft-${workflowId}-1`)?.status).toBe('cancelled');
     expect(world.closed).toEqual([{ outcome: 'subscription_deleted', sentSteps: [0] }]);
   });
 
-  it('an end the mirror shows before the first step ends it with nothing drafted', async () => {
+  it('an end its first check finds ends it with nothing drafted', async () => {
     const world = fakeWorld('auto');
-    world.mirrorEnd = 'invoice_closed';
+    world.endOnCheck = 'invoice_closed';
     const { handle } = await start(world);
     expect(await handle.result()).toEqual({ outcome: 'invoice_closed', sentSteps: [] });
     expect(world.drafts.size).toBe(0);
+  });
+
+  it('an invoice a send finds marked paid out of band ends the sequence so labelled', async () => {
+    const world = fakeWorld('auto');
+    const { handle } = await start(world);
+    await waitFor(() => world.sent.length === 1);
+    world.invoiceStatus = 'paid';
+    world.paidOffStripe = true;
+    expect(await handle.result()).toEqual({ outcome: 'paid_out_of_band', sentSteps: [0] });
+    expect(world.closed).toEqual([{ outcome: 'paid_out_of_band', sentSteps: [0] }]);
   });
 
   it('a mode change mid-sequence takes effect at the next step', async () => {
