@@ -12,6 +12,7 @@ import * as m010 from './010_inbox_failed_invoices';
 import * as m011 from './011_inbox_payload_text';
 import * as m012 from './012_inbox_failing_index';
 import * as m013 from './013_inbox_fillfactor';
+import * as m014 from './014_invoice_subscription_backfill';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -31,6 +32,7 @@ const migrations: Record<string, Knex.Migration> = {
   '011_inbox_payload_text': m011,
   '012_inbox_failing_index': m012,
   '013_inbox_fillfactor': m013,
+  '014_invoice_subscription_backfill': m014,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -35,6 +35,48 @@ describe('migrations on a real Postgres', () => {
     expect(await database.db('audit_log').where({ id }).first()).toMatchObject({ action: 'test.created' });
   });
 
+  it('gives invoices mirrored without their subscription the one their subscription lines name', async () => {
+    const ws = 'ws_backfill';
+    const db = database.db;
+    await db('workspaces').insert({ id: ws, name: 'backfill' });
+    const at = new Date();
+    const invoice = (id: string, billingReason: string, subscriptionId: string | null = null) => ({
+      workspace_id: ws, id, customer_id: 'cus_b', subscription_id: subscriptionId, status: 'open', currency: 'usd',
+      amount_due: 1000, amount_paid: 0, amount_remaining: 1000, subtotal: 1000, total: 1000, billing_reason: billingReason, stripe_state_at: at,
+    });
+    const line = (id: string, invoiceId: string, subscriptionId: string | null, type = 'subscription') => ({
+      workspace_id: ws, id, invoice_id: invoiceId, subscription_id: subscriptionId, type, amount: 500, currency: 'usd', stripe_state_at: at,
+    });
+    await db('stripe_invoices').insert([
+      invoice('in_legacy', 'subscription_cycle'),
+      invoice('in_two_subs', 'subscription_update'),
+      invoice('in_one_off', 'manual'),
+      invoice('in_item_only', 'subscription_cycle'),
+      invoice('in_known', 'subscription_cycle', 'sub_known'),
+    ]);
+    await db('stripe_invoice_lines').insert([
+      line('il_1', 'in_legacy', 'sub_a'),
+      line('il_2', 'in_legacy', 'sub_a'),
+      line('il_3', 'in_two_subs', 'sub_a'),
+      line('il_4', 'in_two_subs', 'sub_b'),
+      line('il_5', 'in_one_off', 'sub_a'),
+      line('il_6', 'in_item_only', 'sub_a', 'invoiceitem'),
+      line('il_7', 'in_known', 'sub_other'),
+    ]);
+    // Run the backfill again, as an older database would on upgrade.
+    await db.migrate.down(migrationConfig);
+    await db.migrate.latest(migrationConfig);
+
+    const rows = await db('stripe_invoices').where({ workspace_id: ws }).orderBy('id').select<{ id: string; subscription_id: string | null }[]>('id', 'subscription_id');
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.subscription_id]))).toEqual({
+      in_item_only: null,
+      in_known: 'sub_known',
+      in_legacy: 'sub_a',
+      in_one_off: null,
+      in_two_subs: null,
+    });
+  });
+
   it('refuses an inbox status outside the lifecycle', async () => {
     await database.db('workspaces').insert({ id: 'ws_m', name: 'm' });
     await expect(
