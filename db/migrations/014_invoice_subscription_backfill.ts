@@ -5,9 +5,11 @@ import type { Knex } from 'knex';
  * older than 2025-03-31 send (db/mirror.ts, invoiceSubscriptionId), it stored such
  * invoices without their subscription. The relay's routing of a subscription's end
  * and a dunning's checks look invoices up by subscription, so those rows are given
- * the subscription their own lines name: subscription lines only (a one-off invoice
- * item may name a subscription without the invoice billing it), on invoices Stripe
- * made for a subscription, and only when every such line names the same one.
+ * the subscription their own lines name, on invoices Stripe made for a subscription
+ * (a manual invoice's item may name a subscription the invoice does not bill), and
+ * only when every such line names the same one. (Lines of those older versions
+ * were all stored as type 'subscription', so the type filter alone would not keep
+ * invoice items out.)
  * Rows written since carry it already; the next write of a row sets it either way.
  * Down does nothing: which rows were NULL before is not kept.
  */

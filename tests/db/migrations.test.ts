@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrationConfig } from '../../db/migrations';
+import * as backfill from '../../db/migrations/014_invoice_subscription_backfill';
 import { freshDatabase } from '../helpers/db';
 
 describe('migrations on a real Postgres', () => {
@@ -63,9 +64,8 @@ describe('migrations on a real Postgres', () => {
       line('il_6', 'in_item_only', 'sub_a', 'invoiceitem'),
       line('il_7', 'in_known', 'sub_other'),
     ]);
-    // Run the backfill again, as an older database would on upgrade.
-    await db.migrate.down(migrationConfig);
-    await db.migrate.latest(migrationConfig);
+    // The backfill, as an older database runs it on upgrade.
+    await backfill.up(db);
 
     const rows = await db('stripe_invoices').where({ workspace_id: ws }).orderBy('id').select<{ id: string; subscription_id: string | null }[]>('id', 'subscription_id');
     expect(Object.fromEntries(rows.map((r) => [r.id, r.subscription_id]))).toEqual({
