@@ -7,7 +7,7 @@ import { getPlaySettings } from '../db/play-settings';
 import { findWorkspace } from '../db/workspaces';
 import type { DraftStatus } from '../domain/drafts';
 import { isOpenDraft } from '../domain/drafts';
-import { dunningEnd, type DunningEnd } from '../domain/dunning-ends';
+import { dunningEnd, paidEnd, type DunningEnd } from '../domain/dunning-ends';
 import {
   DEFAULT_DUNNING_SCHEDULE,
   DUNNING_TONES,
@@ -140,6 +140,16 @@ export function createDunningActivities(deps: DunningActivityDeps) {
     return dunningEnd({ ...mirrored, invoiceStatus: invoice.status, paidOffStripe: invoice.paidOffStripe, invoiceCreated });
   };
 
+  /** Stripe's answer for the invoice (null: no such invoice), or why Stripe gave none worth failing over. */
+  const readInvoice = async (ref: DunningRef): Promise<{ invoice: InvoiceSnapshot | null; unavailable: Error | null }> => {
+    try {
+      return { invoice: await stripe.invoice(ref.workspaceId, ref.invoiceId), unavailable: null };
+    } catch (err) {
+      if (!isWorthWaitingFor(err)) throw err;
+      return { invoice: null, unavailable: err };
+    }
+  };
+
   return {
     /**
      * Reads the invoice, opens the recovery case and plans the steps around Stripe's
@@ -189,15 +199,8 @@ export function createDunningActivities(deps: DunningActivityDeps) {
      * mode is off.
      */
     async prepareDunningStep(input: DunningRef & { step: PlannedStep; totalSteps: number }): Promise<StepState> {
-      let invoice: InvoiceSnapshot | null = null;
-      let unavailable: Error | null = null;
-      try {
-        invoice = await stripe.invoice(input.workspaceId, input.invoiceId);
-      } catch (err) {
-        // Unreachable (or no key): the mirror decides; a draft still to build waits for Stripe below.
-        if (!isWorthWaitingFor(err)) throw err;
-        unavailable = err;
-      }
+      // Unreachable (or no key): the mirror decides; a draft still to build waits for Stripe below.
+      const { invoice, unavailable } = await readInvoice(input);
       const ended = await endOf(input, invoice);
       if (ended) return { kind: 'ended', outcome: ended };
       const settings = await getPlaySettings(db, input.workspaceId, DUNNING_PLAY);
@@ -251,6 +254,25 @@ export function createDunningActivities(deps: DunningActivityDeps) {
       }
       if (draft.status === 'discarded' && (await discardEndedSequence(db, draft.workspaceId, draft.id))) return { kind: 'ready', mode, draft: { ...summary(draft), endSequence: true } };
       return { kind: 'ready', mode, draft: summary(draft) };
+    },
+
+    /**
+     * The last look before a dunning ends as exhausted: whether its invoice was paid
+     * with no signal telling it (marked paid out of band in Stripe's dashboard). Only
+     * a payment counts: by then Stripe has usually given up (uncollectible, the
+     * subscription cancelled), which is what exhausted means. Best effort: whatever
+     * Stripe answers or fails with, the dunning must end, so a failure leaves it to
+     * the mirror, which cannot tell a payment out of band (a recovery then).
+     */
+    async finalDunningCheck(input: DunningRef): Promise<'recovered' | 'paid_out_of_band' | null> {
+      let invoice: InvoiceSnapshot | null = null;
+      try {
+        invoice = await stripe.invoice(input.workspaceId, input.invoiceId);
+      } catch (err) {
+        log.warn({ err: (err as Error).message, invoiceId: input.invoiceId }, 'dunning final check: Stripe did not answer; the mirror decides');
+      }
+      const status = invoice ? invoice.status : (await mirroredDunningFacts(db, input.workspaceId, input.invoiceId)).invoiceStatus;
+      return status === 'paid' ? paidEnd(invoice?.paidOffStripe ?? false) : null;
     },
 
     /** Records how the dunning ended, for recovery analytics. */

@@ -33,11 +33,13 @@ const CLOSED_INVOICE = new Set(['void', 'uncollectible']);
 /** Subscription states that never bill again. */
 const ENDED_SUBSCRIPTION = new Set(['canceled', 'incomplete_expired']);
 
+/** How a paid invoice's dunning ends: a payment outside Stripe (marked paid out of band) is not a recovery by the customer. */
+export function paidEnd(paidOffStripe: boolean): 'recovered' | 'paid_out_of_band' {
+  return paidOffStripe ? 'paid_out_of_band' : 'recovered';
+}
+
 export function dunningEnd(facts: DunningEndFacts): DunningEnd | null {
-  if (facts.invoiceStatus === 'paid') {
-    if (facts.paidOffStripe === null) return null;
-    return facts.paidOffStripe ? 'paid_out_of_band' : 'recovered';
-  }
+  if (facts.invoiceStatus === 'paid') return facts.paidOffStripe === null ? null : paidEnd(facts.paidOffStripe);
   if (facts.invoiceStatus !== null && CLOSED_INVOICE.has(facts.invoiceStatus)) return 'invoice_closed';
   if (facts.subscriptionStatus === null || !ENDED_SUBSCRIPTION.has(facts.subscriptionStatus)) return null;
   // A subscription cancelled "now" bills its final usage in an invoice created at the

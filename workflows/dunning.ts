@@ -27,6 +27,11 @@ const bookkeepingOptions = {
  * before it scheduled them as activities and replay that way.
  */
 export const LOCAL_BOOKKEEPING_PATCH = 'dunning-local-bookkeeping';
+/**
+ * Guards the last look at the invoice (a payment no signal brought) before ending as
+ * exhausted (finalDunningCheck): runs recorded before it ended without one.
+ */
+export const FINAL_CHECK_PATCH = 'dunning-final-check';
 // Sending: a provider's 429/5xx is retried with backoff. Each attempt re-reads the
 // invoice first and the send ledger keeps every draft to at most one email.
 const { sendDraft } = proxyActivities<Activities>({
@@ -70,14 +75,15 @@ const nowMs = () => new Date().getTime();
  * draft not yet sent: as a signal when an event brings the news, else at the next
  * check of a step, which reads the invoice from Stripe and the subscription from the
  * mirror (an invoice marked paid out of band or voided in Stripe's dashboard, a
- * subscription's end delivered before the failure).
+ * subscription's end delivered before the failure). After the settling days a
+ * last look tells a payment no signal brought from an exhausted sequence.
  *
  * Histories recorded before beginDunning and prepareDunningStep could answer
  * `ended`, and before a failed send's precondition told a payment off Stripe, hold
  * no such answer and replay as before, so no patch guards them.
  */
 export async function dunningWorkflow(input: DunningWorkflowInput): Promise<DunningResult> {
-  const { beginDunning, prepareDunningStep, cancelOpenDrafts, closeDunning } = patched(LOCAL_BOOKKEEPING_PATCH)
+  const { beginDunning, prepareDunningStep, cancelOpenDrafts, closeDunning, finalDunningCheck } = patched(LOCAL_BOOKKEEPING_PATCH)
     ? proxyLocalActivities<Activities>(bookkeepingOptions)
     : proxyActivities<Activities>(bookkeepingOptions);
   const workflowId = workflowInfo().workflowId;
@@ -243,5 +249,12 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
   state.phase = 'settling';
   state.stepIndex = null;
   await condition(() => stop !== null, SETTLE_MS);
+  // No step checks during the settling days: an invoice settled in Stripe's dashboard
+  // meanwhile (paid out of band, voided) would otherwise be counted as exhausted.
+  if (!stop && patched(FINAL_CHECK_PATCH)) {
+    const paid = await finalDunningCheck(ref);
+    // A payment's signal during the check wins: it is the news, the read may predate it.
+    stop ??= paid;
+  }
   return finish(stop ?? 'exhausted');
 }

@@ -213,9 +213,15 @@ describe('dunning end to end', () => {
   // Done in Stripe's dashboard, these send invoice.voided or invoice.paid: events
   // Wysera does not take, so no signal comes and the dunning's next check must see it.
   it.each([
-    { change: 'voided', which: 4, outcome: 'invoice_closed', act: (stored: Stripe.Invoice) => void (stored.status = 'void') },
-    { change: 'marked paid out of band', which: 5, outcome: 'paid_out_of_band', act: (stored: Stripe.Invoice) => sim.account().payInvoice(stored, 'out_of_band') },
-  ])('an invoice $change in Stripe while its draft waits for review ends the dunning at its next check as $outcome', async ({ which, outcome, act }) => {
+    { change: 'voided', which: 4, outcome: 'invoice_closed', lastLook: null, act: (stored: Stripe.Invoice) => void (stored.status = 'void') },
+    {
+      change: 'marked paid out of band',
+      which: 5,
+      outcome: 'paid_out_of_band',
+      lastLook: 'paid_out_of_band',
+      act: (stored: Stripe.Invoice) => sim.account().payInvoice(stored, 'out_of_band'),
+    },
+  ])('an invoice $change in Stripe while its draft waits for review ends the dunning at its next check as $outcome', async ({ which, outcome, lastLook, act }) => {
     const invoice = opens[which]!;
     const dunning = await waitingForReview(invoice);
     const inboxBefore = await database.db('webhook_inbox').count<{ count: string }[]>('* as count');
@@ -229,6 +235,9 @@ describe('dunning end to end', () => {
     expect(mailFor(await draftsOf(invoice))).toEqual([]);
     expect(await findDunningCase(database.db, ws, invoice.id)).toMatchObject({ outcome, emailsSent: 0 });
     expect(await database.db('webhook_inbox').count<{ count: string }[]>('* as count')).toEqual(inboxBefore);
+    // The last look after the settling days counts only a payment.
+    const acts = createDunningActivities({ db: database.db, stripe: simulatorReader(sim), log });
+    expect(await acts.finalDunningCheck({ workspaceId: ws, customerId: customerOf(invoice), invoiceId: invoice.id, workflowId: dunning.workflowId })).toBe(lastLook);
   });
 
   it("a step's check during a Stripe outage asks Stripe once, then waits, when the step's draft is still to build", async () => {

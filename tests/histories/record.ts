@@ -306,6 +306,20 @@ const recordings: Recording[] = [
     },
   },
   {
+    // Auto mode through every step and the settling days; the invoice was paid out of
+    // band meanwhile with no signal, and the last look ends it so labelled.
+    file: 'dunningWorkflow-final-check.json',
+    server: 'time-skipping',
+    async record(env, taskQueue) {
+      const { w, handle } = await startDunning(env, taskQueue, 'in_final_check', 'cus_final_check', 'auto');
+      await env.sleep('17 days');
+      await until('every step sent', () => w.sent.length === 5);
+      w.endOnCheck = 'paid_out_of_band';
+      await handle.result();
+      return handle.fetchHistory();
+    },
+  },
+  {
     // A full sync: progress signals (one older than the last, which is kept out) and a
     // query while the resources run, then the rebuild of the analytics and completion.
     file: 'syncWorkflow-progress-and-completion.json',

@@ -76,6 +76,10 @@ export function fakeActivities(world: FakeWorld): Omit<Activities, keyof Analyti
       world.sent.push({ draftId: draft.id, step: draft.step });
       return Promise.resolve({ kind: 'sent', providerMessageId: `msg-${world.sent.length}` });
     },
+    finalDunningCheck() {
+      const end = world.endOnCheck;
+      return Promise.resolve(end === 'recovered' || end === 'paid_out_of_band' ? end : null);
+    },
     cancelOpenDrafts(input) {
       let n = 0;
       for (const d of world.drafts.values()) {

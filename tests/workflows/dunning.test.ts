@@ -176,6 +176,17 @@ describe('dunningWorkflow (time-skipping test server)', () => {
     expect(world.closed).toEqual([{ outcome: 'subscription_deleted', sentSteps: [0] }]);
   });
 
+  it('after the settling days, a last look finds a payment no signal brought', async () => {
+    const world = fakeWorld('auto');
+    const { handle } = await start(world);
+    await advance(17);
+    await waitFor(() => world.sent.length === 5);
+    expect((await handle.query(dunningStateQuery)).phase).toBe('settling');
+    world.endOnCheck = 'paid_out_of_band';
+    expect(await handle.result()).toEqual({ outcome: 'paid_out_of_band', sentSteps: [0, 1, 2, 3, 4] });
+    expect(world.closed).toEqual([{ outcome: 'paid_out_of_band', sentSteps: [0, 1, 2, 3, 4] }]);
+  });
+
   it('an end its first check finds ends it with nothing drafted', async () => {
     const world = fakeWorld('auto');
     world.endOnCheck = 'invoice_closed';
