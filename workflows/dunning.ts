@@ -249,8 +249,8 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
   state.phase = 'settling';
   state.stepIndex = null;
   await condition(() => stop !== null, SETTLE_MS);
-  // No step checks during the settling days: an invoice settled in Stripe's dashboard
-  // meanwhile (paid out of band, voided) would otherwise be counted as exhausted.
+  // No step checks during the settling days: an invoice marked paid out of band in
+  // Stripe's dashboard meanwhile would otherwise be counted as exhausted.
   if (!stop && patched(FINAL_CHECK_PATCH)) {
     const paid = await finalDunningCheck(ref);
     // A payment's signal during the check wins: it is the news, the read may predate it.
