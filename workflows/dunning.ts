@@ -1,5 +1,6 @@
 import { condition, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import { paidEnd } from '../domain/dunning-ends';
 import type { PlannedStep } from '../domain/dunning-schedule';
 import type { DraftStatus } from '../domain/drafts';
 import { isSendableDraft } from '../domain/drafts';
@@ -238,7 +239,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
       }
       if (sent.kind === 'precondition_failed') {
         if (sent.invoiceStatus !== 'paid') return finish('invoice_closed');
-        return finish(sent.paidOffStripe ? 'paid_out_of_band' : 'recovered');
+        return finish(paidEnd(sent.paidOffStripe ?? false));
       }
       if (sent.kind === 'sent' || sent.kind === 'already_sent' || sent.kind === 'unconfirmed') state.sentSteps.push(step.index);
       break;

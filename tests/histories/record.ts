@@ -73,17 +73,24 @@ async function startDunning(env: TestWorkflowEnvironment, taskQueue: string, inv
   return { workflowId, w, handle };
 }
 
+/** Review mode: approves step 0's draft as a reviewer would and waits until it goes out. */
+async function approveFirstStep({ workflowId, w, handle }: Awaited<ReturnType<typeof startDunning>>) {
+  const draftId = `draft-${workflowId}-0`;
+  await until('step 0 drafted', () => w.drafts.has(draftId));
+  w.drafts.get(draftId)!.status = 'approved';
+  await handle.signal(draftDecisionSignal, { draftId, status: 'approved' });
+  await until('step 0 sent', () => w.sent.length === 1);
+}
+
 /**
  * Review mode: a reviewed and approved step, a discarded one, an outage at a send, a
  * mode change to auto and a payment at the end.
  */
 async function reviewOutagePayment(env: TestWorkflowEnvironment, taskQueue: string, invoiceId: string, customerId: string): Promise<History> {
-  const { workflowId, w, handle } = await startDunning(env, taskQueue, invoiceId, customerId, 'review');
+  const dunning = await startDunning(env, taskQueue, invoiceId, customerId, 'review');
+  const { workflowId, w, handle } = dunning;
   const draft = (step: number) => `draft-${workflowId}-${step}`;
-  await until('step 0 drafted', () => w.drafts.has(draft(0)));
-  w.drafts.get(draft(0))!.status = 'approved';
-  await handle.signal(draftDecisionSignal, { draftId: draft(0), status: 'approved' });
-  await until('step 0 sent', () => w.sent.length === 1);
+  await approveFirstStep(dunning);
   await until('step 1 drafted', () => w.drafts.has(draft(1)));
   w.drafts.get(draft(1))!.status = 'discarded';
   await handle.signal(draftDecisionSignal, { draftId: draft(1), status: 'discarded' });
@@ -292,13 +299,10 @@ const recordings: Recording[] = [
     file: 'dunningWorkflow-mirror-shows-end.json',
     server: 'time-skipping',
     async record(env, taskQueue) {
-      const { workflowId, w, handle } = await startDunning(env, taskQueue, 'in_mirror_end', 'cus_mirror_end', 'review');
-      const draft = (step: number) => `draft-${workflowId}-${step}`;
-      await until('step 0 drafted', () => w.drafts.has(draft(0)));
-      w.drafts.get(draft(0))!.status = 'approved';
-      await handle.signal(draftDecisionSignal, { draftId: draft(0), status: 'approved' });
-      await until('step 0 sent', () => w.sent.length === 1);
-      await until('step 1 drafted', () => w.drafts.has(draft(1)));
+      const dunning = await startDunning(env, taskQueue, 'in_mirror_end', 'cus_mirror_end', 'review');
+      const { workflowId, w, handle } = dunning;
+      await approveFirstStep(dunning);
+      await until('step 1 drafted', () => w.drafts.has(`draft-${workflowId}-1`));
       w.endOnCheck = 'subscription_deleted';
       await env.sleep('4 days');
       await handle.result();

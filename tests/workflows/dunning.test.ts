@@ -73,6 +73,14 @@ describe('dunningWorkflow (time-skipping test server)', () => {
     for (let i = 0; i < 100 && !predicate(); i++) await new Promise((r) => setTimeout(r, 50));
     expect(predicate()).toBe(true);
   };
+  /** In review mode: approves step 0's draft as a reviewer would and waits until it goes out. */
+  const approveFirstStep = async (world: FakeWorld, handle: Awaited<ReturnType<typeof start>>['handle'], workflowId: string) => {
+    const draftId = `draft-${workflowId}-0`;
+    await waitFor(() => world.drafts.has(draftId));
+    world.drafts.get(draftId)!.status = 'approved';
+    await handle.signal(draftDecisionSignal, { draftId, status: 'approved' });
+    await waitFor(() => world.sent.length === 1);
+  };
 
   it('in auto mode sends every step, then settles as exhausted', async () => {
     const world = fakeWorld('auto');
@@ -114,10 +122,7 @@ describe('dunningWorkflow (time-skipping test server)', () => {
   it('in review mode an approved draft goes out; a plain discard skips only its step', async () => {
     const world = fakeWorld('review');
     const { handle, workflowId } = await start(world);
-    await waitFor(() => world.drafts.has(`draft-${workflowId}-0`));
-    world.drafts.get(`draft-${workflowId}-0`)!.status = 'approved';
-    await handle.signal(draftDecisionSignal, { draftId: `draft-${workflowId}-0`, status: 'approved' });
-    await waitFor(() => world.sent.length === 1);
+    await approveFirstStep(world, handle, workflowId);
     // Step 1's draft is ready ahead of day 3; discard it.
     await waitFor(() => world.drafts.has(`draft-${workflowId}-1`));
     world.drafts.get(`draft-${workflowId}-1`)!.status = 'discarded';
@@ -163,11 +168,8 @@ describe('dunningWorkflow (time-skipping test server)', () => {
   it('a subscription end a check finds mid-sequence ends it, keeping what was sent', async () => {
     const world = fakeWorld('review');
     const { handle, workflowId } = await start(world);
-    await waitFor(() => world.drafts.has(`draft-${workflowId}-0`));
-    world.drafts.get(`draft-${workflowId}-0`)!.status = 'approved';
-    await handle.signal(draftDecisionSignal, { draftId: `draft-${workflowId}-0`, status: 'approved' });
-    await waitFor(() => world.sent.length === 1);
-    // Step 1 waits for review (drafted ahead); no signal comes, the mirror learns of the end.
+    await approveFirstStep(world, handle, workflowId);
+    // Step 1 waits for review (drafted ahead); no signal comes, the next check of Stripe finds the end.
     await waitFor(() => world.drafts.get(`draft-${workflowId}-1`)?.status === 'drafted');
     world.endOnCheck = 'subscription_deleted';
     await advance(4);
