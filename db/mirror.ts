@@ -180,10 +180,13 @@ export function discountTerms(d: string | Stripe.Discount): Record<string, unkno
 
 export function subscriptionRow(s: Stripe.Subscription): Row {
   // Since API version 2025-03-31 billing periods live on the items; the
-  // subscription's period is the span of its items' periods.
+  // subscription's period is the span of its items' periods. Older versions (an
+  // endpoint's webhooks may still come in one) kept it on the subscription.
+  const legacy = s as Stripe.Subscription & { current_period_start?: number; current_period_end?: number };
   const items = s.items?.data ?? [];
-  const starts = items.map((i) => i.current_period_start).filter((n): n is number => typeof n === 'number');
-  const ends = items.map((i) => i.current_period_end).filter((n): n is number => typeof n === 'number');
+  const isTime = (n: number | undefined): n is number => typeof n === 'number';
+  const starts = [...items.map((i) => i.current_period_start), legacy.current_period_start].filter(isTime);
+  const ends = [...items.map((i) => i.current_period_end), legacy.current_period_end].filter(isTime);
   return {
     ...base(s),
     customer_id: idOf(s.customer) ?? '',
@@ -255,21 +258,36 @@ export function invoiceRow(inv: Stripe.Invoice): Row {
   };
 }
 
+/**
+ * An invoice line as API versions before 2025-03-31 send it: what `parent` and
+ * `pricing` say now sat on the line itself. Webhooks arrive in the version of their
+ * endpoint, often the account's older default, while the sync reads the current one;
+ * both must give the same row, or each webhook would take the line's price from the
+ * MRR until the next sync.
+ */
+type LegacyInvoiceLine = Stripe.InvoiceLineItem & {
+  type?: 'subscription' | 'invoiceitem';
+  price?: string | Stripe.Price | null;
+  proration?: boolean;
+};
+
 export function invoiceLineRow(invoiceId: string, l: Stripe.InvoiceLineItem): Row {
+  const legacy = l as LegacyInvoiceLine;
   const parent = l.parent;
   const sub = parent?.subscription_item_details;
   const item = parent?.invoice_item_details;
-  const price = l.pricing?.price_details?.price;
+  const price = l.pricing?.price_details?.price ?? legacy.price;
+  const fromItem = parent ? parent.type === 'invoice_item_details' : legacy.type === 'invoiceitem';
   return {
     ...base({ ...l, created: undefined }),
     invoice_id: invoiceId,
     subscription_id: idOf(l.subscription) ?? sub?.subscription ?? item?.subscription ?? null,
     price_id: idOf(price),
-    type: parent?.type === 'invoice_item_details' ? 'invoiceitem' : 'subscription',
+    type: fromItem ? 'invoiceitem' : 'subscription',
     amount: l.amount,
     currency: l.currency,
     quantity: l.quantity,
-    proration: sub?.proration ?? item?.proration ?? false,
+    proration: sub?.proration ?? item?.proration ?? legacy.proration ?? false,
     period_start: at(l.period?.start),
     period_end: at(l.period?.end),
     discount_amounts: json((l.discount_amounts ?? []).map((d) => ({ amount: d.amount, discount: idOf(d.discount) }))),

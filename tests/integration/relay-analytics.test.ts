@@ -61,6 +61,31 @@ function paidInvoice(id: string, customer: string, subscription: string, amount:
 }
 
 /**
+ * The same invoice as an endpoint on an API version before 2025-03-31 sends it: the
+ * subscription on the invoice, and each line's type, price and proration on the line
+ * instead of under `parent` and `pricing`.
+ */
+function inOlderVersion(invoice: Record<string, unknown>, subscription: string): Record<string, unknown> {
+  const { parent: _parent, ...rest } = invoice;
+  const lines = invoice.lines as { data: Record<string, unknown>[] };
+  return {
+    ...rest,
+    subscription,
+    lines: {
+      ...lines,
+      data: lines.data.map(({ parent: _p, pricing: _pricing, ...line }) => ({
+        ...line,
+        type: 'subscription',
+        subscription,
+        subscription_item: `si_${subscription}`,
+        proration: false,
+        price: { ...stripeFixture('price'), id: 'price_monthly', product: 'prod_x' },
+      })),
+    },
+  };
+}
+
+/**
  * Every webhook refreshes the customer's analytics: after a stream of paid
  * invoices arrives through the relay, the stored movements and aggregates are those
  * of a full recompute of the mirror.
@@ -84,10 +109,13 @@ describe('relay keeps analytics current', () => {
 
   it('matches a full recompute after each customer’s paid invoices arrive', async () => {
     const start = Math.floor(Date.UTC(2026, 0, 1) / 1000);
+    // cus_old's endpoint is on an older API version; its history is cus_a's.
     const plan: [string, number[]][] = [
       ['cus_a', [5000, 5000, 7500]],
       ['cus_b', [5000]],
+      ['cus_old', [5000, 5000, 7500]],
     ];
+    const older = (customer: string) => customer === 'cus_old';
     let sent = 0;
     const post = async (event: Record<string, unknown>) => {
       expect((await stack.postEvent(ws, secret, event)).status).toBe(200);
@@ -96,16 +124,24 @@ describe('relay keeps analytics current', () => {
     for (const [customer, amounts] of plan) {
       const sub = stripeFixture('subscription');
       const items = sub.items as { data: Record<string, unknown>[] };
+      const period = { current_period_start: start + (amounts.length - 1) * 30 * DAY, current_period_end: start + amounts.length * 30 * DAY };
+      // Older versions keep the billing period on the subscription, newer ones on its items.
+      const { current_period_start: _s, current_period_end: _e, ...item } = { ...items.data[0], ...period };
       await post(
         stripeEvent(
           'customer.subscription.created',
-          { ...sub, id: `sub_${customer}`, customer, status: 'active', start_date: start, created: start, trial_start: null, trial_end: null, ended_at: null, canceled_at: null, cancel_at: null, cancel_at_period_end: false, items: { ...items, has_more: false, data: [{ ...items.data[0], id: `si_sub_${customer}`, subscription: `sub_${customer}`, current_period_start: start + (amounts.length - 1) * 30 * DAY, current_period_end: start + amounts.length * 30 * DAY, price: { ...stripeFixture('price'), id: 'price_monthly' } }] } },
+          {
+            ...sub,
+            ...(older(customer) ? period : {}),
+            id: `sub_${customer}`, customer, status: 'active', start_date: start, created: start, trial_start: null, trial_end: null, ended_at: null, canceled_at: null, cancel_at: null, cancel_at_period_end: false,
+            items: { ...items, has_more: false, data: [{ ...item, ...(older(customer) ? {} : period), id: `si_sub_${customer}`, subscription: `sub_${customer}`, price: { ...stripeFixture('price'), id: 'price_monthly' } }] },
+          },
           { created: start },
         ),
       );
       for (const [month, amount] of amounts.entries()) {
         const invoice = paidInvoice(`in_${customer}_${month}`, customer, `sub_${customer}`, amount, start + month * 30 * DAY);
-        await post(stripeEvent('invoice.payment_succeeded', invoice, { created: start + month * 30 * DAY + 60 }));
+        await post(stripeEvent('invoice.payment_succeeded', older(customer) ? inOlderVersion(invoice, `sub_${customer}`) : invoice, { created: start + month * 30 * DAY + 60 }));
       }
     }
     await eventually(() => inboxCounts(stack.database.db, ws), (c) => c.processed === sent);
@@ -114,6 +150,9 @@ describe('relay keeps analytics current', () => {
     expect(movementsA.map((m) => m.kind)).toEqual(expect.arrayContaining(['new', 'expansion']));
     expect(movementsA.at(-1)?.mrrAfter).toBe(7500);
     expect((await loadCustomerMovements(stack.database.db, ws, 'cus_b'))[0]?.kind).toBe('new');
+    // The older shapes give the same movements as the current ones.
+    const shape = (ms: typeof movementsA) => ms.map(({ kind, at, amount, mrrBefore, mrrAfter }) => ({ kind, at, amount, mrrBefore, mrrAfter }));
+    expect(shape(await loadCustomerMovements(stack.database.db, ws, 'cus_old'))).toEqual(shape(movementsA));
 
     const incremental = await loadAggregates(stack.database.db, ws);
     await recomputeWorkspace(stack.database.db, ws);

@@ -1,0 +1,87 @@
+import type Stripe from 'stripe';
+import { describe, expect, it } from 'vitest';
+import { invoiceLineRow, subscriptionRow } from '../../db/mirror';
+
+/**
+ * Objects in the shape of the current API version and in that of versions before
+ * 2025-03-31, whose webhooks still reach endpoints left on them: the mirror must
+ * store the same row for both (the MRR reads a line's type, price and proration, and
+ * a subscription's period).
+ */
+const common = {
+  object: 'line_item',
+  livemode: false,
+  metadata: {},
+  currency: 'usd',
+  quantity: 2,
+  period: { start: 1_767_225_600, end: 1_769_904_000 },
+  discount_amounts: [],
+};
+
+/** A line as the current version sends it: `parent` says where it came from, `pricing` its price. */
+function current(id: string, amount: number, from: 'subscription' | 'invoiceitem', proration: boolean): Stripe.InvoiceLineItem {
+  const details = { proration, proration_details: null, subscription: 'sub_1' };
+  return {
+    ...common,
+    id,
+    amount,
+    subscription: 'sub_1',
+    parent:
+      from === 'subscription'
+        ? { type: 'subscription_item_details', subscription_item_details: { ...details, invoice_item: null, subscription_item: 'si_1' }, invoice_item_details: null }
+        : { type: 'invoice_item_details', invoice_item_details: { ...details, invoice_item: 'ii_1' }, subscription_item_details: null },
+    pricing: { type: 'price_details', price_details: { price: 'price_1', product: 'prod_1' }, unit_amount_decimal: String(amount / 2) },
+  } as unknown as Stripe.InvoiceLineItem;
+}
+
+/** The same line as an older version sends it: type, price (expanded) and proration on the line itself. */
+function older(id: string, amount: number, from: 'subscription' | 'invoiceitem', proration: boolean): Stripe.InvoiceLineItem {
+  return {
+    ...common,
+    id,
+    amount,
+    type: from,
+    subscription: 'sub_1',
+    subscription_item: from === 'subscription' ? 'si_1' : null,
+    invoice_item: from === 'invoiceitem' ? 'ii_1' : undefined,
+    proration,
+    price: { id: 'price_1', object: 'price', product: 'prod_1', type: 'recurring', unit_amount: amount / 2 },
+    plan: { id: 'price_1', object: 'plan' },
+  } as unknown as Stripe.InvoiceLineItem;
+}
+
+describe('invoiceLineRow across API versions', () => {
+  it.each([
+    ['a subscription line', 'subscription', false],
+    ['a proration credit for a plan change', 'invoiceitem', true],
+    ['a one-off invoice item', 'invoiceitem', false],
+  ] as const)('stores %s the same in both shapes', (_what, from, proration) => {
+    const amount = proration ? -1200 : 4000;
+    const row = invoiceLineRow('in_1', current('il_1', amount, from, proration));
+    expect(row).toMatchObject({ type: from, price_id: 'price_1', proration, subscription_id: 'sub_1', amount });
+    expect(invoiceLineRow('in_1', older('il_1', amount, from, proration))).toEqual(row);
+  });
+
+  it('takes a price given by id alone, and defaults a line naming no origin to a subscription line', () => {
+    const line = { ...common, id: 'il_2', amount: 500, subscription: null, price: 'price_2' } as unknown as Stripe.InvoiceLineItem;
+    expect(invoiceLineRow('in_1', line)).toMatchObject({ price_id: 'price_2', type: 'subscription', proration: false, subscription_id: null });
+  });
+});
+
+describe('subscriptionRow across API versions', () => {
+  const items = (periods: boolean) => ({
+    object: 'list',
+    has_more: false,
+    data: [
+      { id: 'si_1', price: { id: 'price_1' }, quantity: 1, ...(periods ? { current_period_start: 1_767_225_600, current_period_end: 1_769_904_000 } : {}) },
+    ],
+  });
+  const subscription = { id: 'sub_1', object: 'subscription', livemode: false, metadata: {}, customer: 'cus_1', status: 'active', currency: 'usd', cancel_at_period_end: true, created: 1_760_000_000 };
+
+  it('takes the period from the items, or from the subscription where an older version keeps it', () => {
+    const row = subscriptionRow({ ...subscription, items: items(true) } as unknown as Stripe.Subscription);
+    expect(row).toMatchObject({ current_period_start: new Date(1_767_225_600_000), current_period_end: new Date(1_769_904_000_000) });
+    const older = { ...subscription, items: items(false), current_period_start: 1_767_225_600, current_period_end: 1_769_904_000 };
+    expect(subscriptionRow(older as unknown as Stripe.Subscription)).toEqual(row);
+  });
+});
