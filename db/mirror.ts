@@ -185,8 +185,10 @@ export function subscriptionRow(s: Stripe.Subscription): Row {
   const legacy = s as Stripe.Subscription & { current_period_start?: number; current_period_end?: number };
   const items = s.items?.data ?? [];
   const isTime = (n: number | undefined): n is number => typeof n === 'number';
-  const starts = [...items.map((i) => i.current_period_start), legacy.current_period_start].filter(isTime);
-  const ends = [...items.map((i) => i.current_period_end), legacy.current_period_end].filter(isTime);
+  const itemStarts = items.map((i) => i.current_period_start).filter(isTime);
+  const itemEnds = items.map((i) => i.current_period_end).filter(isTime);
+  const starts = itemStarts.length ? itemStarts : [legacy.current_period_start].filter(isTime);
+  const ends = itemEnds.length ? itemEnds : [legacy.current_period_end].filter(isTime);
   return {
     ...base(s),
     customer_id: idOf(s.customer) ?? '',
@@ -259,13 +261,15 @@ export function invoiceRow(inv: Stripe.Invoice): Row {
 }
 
 /**
- * An invoice line as API versions before 2025-03-31 send it: what `parent` and
- * `pricing` say now sat on the line itself. Webhooks arrive in the version of their
- * endpoint, often the account's older default, while the sync reads the current one;
- * both must give the same row, or each webhook would take the line's price from the
- * MRR until the next sync.
+ * An invoice line as older API versions send it: before 2025-03-31 what `parent` and
+ * `pricing` say now sat on the line itself, and before 2019-12-03 its `id` was not
+ * unique (`sli_`, `ii_`, … repeat across invoices) while `unique_id` (`il_`) was.
+ * Webhooks arrive in the version of their endpoint, often the account's older
+ * default, while the sync reads the current one. Both must give the same row: else
+ * an older webhook stores the line without its price, and the MRR skips it.
  */
 type LegacyInvoiceLine = Stripe.InvoiceLineItem & {
+  unique_id?: string;
   type?: 'subscription' | 'invoiceitem';
   price?: string | Stripe.Price | null;
   proration?: boolean;
@@ -279,7 +283,7 @@ export function invoiceLineRow(invoiceId: string, l: Stripe.InvoiceLineItem): Ro
   const price = l.pricing?.price_details?.price ?? legacy.price;
   const fromItem = parent ? parent.type === 'invoice_item_details' : legacy.type === 'invoiceitem';
   return {
-    ...base({ ...l, created: undefined }),
+    ...base({ ...l, id: legacy.unique_id ?? l.id, created: undefined }),
     invoice_id: invoiceId,
     subscription_id: idOf(l.subscription) ?? sub?.subscription ?? item?.subscription ?? null,
     price_id: idOf(price),

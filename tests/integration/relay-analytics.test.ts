@@ -60,27 +60,40 @@ function paidInvoice(id: string, customer: string, subscription: string, amount:
   };
 }
 
+/** Where the current API version says what a line came from. */
+interface LineParent {
+  type: string;
+  subscription_item_details: { subscription: string; subscription_item: string; proration: boolean } | null;
+  invoice_item_details: { subscription: string | null; invoice_item: string; proration: boolean } | null;
+}
+
 /**
  * The same invoice as an endpoint on an API version before 2025-03-31 sends it: the
- * subscription on the invoice, and each line's type, price and proration on the line
- * instead of under `parent` and `pricing`.
+ * subscription on the invoice, and each line's origin, price and proration on the
+ * line itself instead of under `parent` and `pricing`.
  */
-function inOlderVersion(invoice: Record<string, unknown>, subscription: string): Record<string, unknown> {
-  const { parent: _parent, ...rest } = invoice;
+function inOlderVersion(invoice: Record<string, unknown>): Record<string, unknown> {
+  const { parent, ...rest } = invoice;
   const lines = invoice.lines as { data: Record<string, unknown>[] };
   return {
     ...rest,
-    subscription,
+    subscription: (parent as { subscription_details: { subscription: string } }).subscription_details.subscription,
     lines: {
       ...lines,
-      data: lines.data.map(({ parent: _p, pricing: _pricing, ...line }) => ({
-        ...line,
-        type: 'subscription',
-        subscription,
-        subscription_item: `si_${subscription}`,
-        proration: false,
-        price: { ...stripeFixture('price'), id: 'price_monthly', product: 'prod_x' },
-      })),
+      data: lines.data.map(({ parent: lineParent, pricing, ...line }) => {
+        const origin = lineParent as LineParent;
+        const details = origin.subscription_item_details ?? origin.invoice_item_details!;
+        const price = (pricing as { price_details: { price: string; product: string } }).price_details;
+        return {
+          ...line,
+          type: origin.type === 'invoice_item_details' ? 'invoiceitem' : 'subscription',
+          subscription: details.subscription,
+          subscription_item: origin.subscription_item_details?.subscription_item ?? null,
+          invoice_item: origin.invoice_item_details?.invoice_item ?? null,
+          proration: details.proration,
+          price: { ...stripeFixture('price'), id: price.price, product: price.product },
+        };
+      }),
     },
   };
 }
@@ -110,10 +123,11 @@ describe('relay keeps analytics current', () => {
   it('matches a full recompute after each customer’s paid invoices arrive', async () => {
     const start = Math.floor(Date.UTC(2026, 0, 1) / 1000);
     // cus_old's endpoint is on an older API version; its history is cus_a's.
+    const history = [5000, 5000, 7500];
     const plan: [string, number[]][] = [
-      ['cus_a', [5000, 5000, 7500]],
+      ['cus_a', history],
       ['cus_b', [5000]],
-      ['cus_old', [5000, 5000, 7500]],
+      ['cus_old', history],
     ];
     const older = (customer: string) => customer === 'cus_old';
     let sent = 0;
@@ -126,7 +140,7 @@ describe('relay keeps analytics current', () => {
       const items = sub.items as { data: Record<string, unknown>[] };
       const period = { current_period_start: start + (amounts.length - 1) * 30 * DAY, current_period_end: start + amounts.length * 30 * DAY };
       // Older versions keep the billing period on the subscription, newer ones on its items.
-      const { current_period_start: _s, current_period_end: _e, ...item } = { ...items.data[0], ...period };
+      const { current_period_start: _s, current_period_end: _e, ...item } = items.data[0]!;
       await post(
         stripeEvent(
           'customer.subscription.created',
@@ -141,7 +155,7 @@ describe('relay keeps analytics current', () => {
       );
       for (const [month, amount] of amounts.entries()) {
         const invoice = paidInvoice(`in_${customer}_${month}`, customer, `sub_${customer}`, amount, start + month * 30 * DAY);
-        await post(stripeEvent('invoice.payment_succeeded', older(customer) ? inOlderVersion(invoice, `sub_${customer}`) : invoice, { created: start + month * 30 * DAY + 60 }));
+        await post(stripeEvent('invoice.payment_succeeded', older(customer) ? inOlderVersion(invoice) : invoice, { created: start + month * 30 * DAY + 60 }));
       }
     }
     await eventually(() => inboxCounts(stack.database.db, ws), (c) => c.processed === sent);
@@ -153,6 +167,10 @@ describe('relay keeps analytics current', () => {
     // The older shapes give the same movements as the current ones.
     const shape = (ms: typeof movementsA) => ms.map(({ kind, at, amount, mrrBefore, mrrAfter }) => ({ kind, at, amount, mrrBefore, mrrAfter }));
     expect(shape(await loadCustomerMovements(stack.database.db, ws, 'cus_old'))).toEqual(shape(movementsA));
+    const periodOf = (id: string) =>
+      stack.database.db('stripe_subscriptions').where({ workspace_id: ws, id }).first<{ current_period_start: Date | null; current_period_end: Date | null }>('current_period_start', 'current_period_end');
+    expect(await periodOf('sub_cus_old')).toEqual(await periodOf('sub_cus_a'));
+    expect((await periodOf('sub_cus_a'))?.current_period_end).toBeInstanceOf(Date);
 
     const incremental = await loadAggregates(stack.database.db, ws);
     await recomputeWorkspace(stack.database.db, ws);

@@ -62,9 +62,14 @@ describe('invoiceLineRow across API versions', () => {
     expect(invoiceLineRow('in_1', older('il_1', amount, from, proration))).toEqual(row);
   });
 
-  it('takes a price given by id alone, and defaults a line naming no origin to a subscription line', () => {
-    const line = { ...common, id: 'il_2', amount: 500, subscription: null, price: 'price_2' } as unknown as Stripe.InvoiceLineItem;
+  it('takes an older line\'s price given by id alone', () => {
+    const line = { ...common, id: 'il_2', amount: 500, type: 'subscription', subscription: null, price: 'price_2' } as unknown as Stripe.InvoiceLineItem;
     expect(invoiceLineRow('in_1', line)).toMatchObject({ price_id: 'price_2', type: 'subscription', proration: false, subscription_id: null });
+  });
+
+  it('keys a line of a version before 2019-12-03 by its unique id, not its repeating one', () => {
+    const line = { ...older('sli_repeats', 4000, 'subscription', false), unique_id: 'il_1' } as Stripe.InvoiceLineItem;
+    expect(invoiceLineRow('in_1', line)).toEqual(invoiceLineRow('in_1', current('il_1', 4000, 'subscription', false)));
   });
 });
 
@@ -76,12 +81,15 @@ describe('subscriptionRow across API versions', () => {
       { id: 'si_1', price: { id: 'price_1' }, quantity: 1, ...(periods ? { current_period_start: 1_767_225_600, current_period_end: 1_769_904_000 } : {}) },
     ],
   });
-  const subscription = { id: 'sub_1', object: 'subscription', livemode: false, metadata: {}, customer: 'cus_1', status: 'active', currency: 'usd', cancel_at_period_end: true, created: 1_760_000_000 };
+  const subscription = { id: 'sub_1', object: 'subscription', livemode: false, metadata: {}, customer: 'cus_1', status: 'active', currency: 'usd', cancel_at_period_end: false, created: 1_760_000_000 };
 
   it('takes the period from the items, or from the subscription where an older version keeps it', () => {
     const row = subscriptionRow({ ...subscription, items: items(true) } as unknown as Stripe.Subscription);
     expect(row).toMatchObject({ current_period_start: new Date(1_767_225_600_000), current_period_end: new Date(1_769_904_000_000) });
-    const older = { ...subscription, items: items(false), current_period_start: 1_767_225_600, current_period_end: 1_769_904_000 };
-    expect(subscriptionRow(older as unknown as Stripe.Subscription)).toEqual(row);
+    const olderShape = { ...subscription, items: items(false), current_period_start: 1_767_225_600, current_period_end: 1_769_904_000 };
+    expect(subscriptionRow(olderShape as unknown as Stripe.Subscription)).toEqual(row);
+    // Where the items have a period, it wins over one on the subscription.
+    const both = { ...subscription, items: items(true), current_period_start: 1, current_period_end: 2 };
+    expect(subscriptionRow(both as unknown as Stripe.Subscription)).toEqual(row);
   });
 });
