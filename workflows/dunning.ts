@@ -239,6 +239,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
       }
       if (sent.kind === 'precondition_failed') {
         if (sent.invoiceStatus !== 'paid') return finish('invoice_closed');
+        // Results recorded before the check told a payment off Stripe lack the field: recovered, as they ended then.
         return finish(paidEnd(sent.paidOffStripe ?? false));
       }
       if (sent.kind === 'sent' || sent.kind === 'already_sent' || sent.kind === 'unconfirmed') state.sentSteps.push(step.index);

@@ -169,7 +169,7 @@ describe('dunningWorkflow (time-skipping test server)', () => {
     const world = fakeWorld('review');
     const { handle, workflowId } = await start(world);
     await approveFirstStep(world, handle, workflowId);
-    // Step 1 waits for review (drafted ahead); no signal comes, the next check of Stripe finds the end.
+    // Step 1 waits for review (drafted ahead); no signal comes, the step's check finds the subscription ended in the mirror.
     await waitFor(() => world.drafts.get(`draft-${workflowId}-1`)?.status === 'drafted');
     world.endOnCheck = 'subscription_deleted';
     await advance(4);
