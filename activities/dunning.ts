@@ -157,13 +157,8 @@ export function createDunningActivities(deps: DunningActivityDeps) {
      * its subscription already ended (the end delivered before the failure).
      */
     async beginDunning(input: DunningRef & { failedAt: string }): Promise<BeginDunningResult> {
-      let invoice;
-      try {
-        invoice = await stripe.invoice(input.workspaceId, input.invoiceId);
-      } catch (err) {
-        if (isWorthWaitingFor(err)) return { kind: 'stripe_unavailable', error: err.message };
-        throw err;
-      }
+      const { invoice, unavailable } = await readInvoice(input);
+      if (unavailable) return { kind: 'stripe_unavailable', error: unavailable.message };
       if (!invoice) return { kind: 'closed', invoiceStatus: 'missing' };
       await openDunningCase(db, {
         workspaceId: input.workspaceId,

@@ -60,13 +60,6 @@ function paidInvoice(id: string, customer: string, subscription: string, amount:
   };
 }
 
-/** Where the current API version says what a line came from. */
-interface LineParent {
-  type: string;
-  subscription_item_details: { subscription: string; subscription_item: string; proration: boolean } | null;
-  invoice_item_details: { subscription: string | null; invoice_item: string; proration: boolean } | null;
-}
-
 /**
  * The same invoice as an endpoint on an API version before 2025-03-31 sends it: the
  * subscription on the invoice, and each line's origin, price and proration on the
@@ -81,9 +74,9 @@ function inOlderVersion(invoice: Record<string, unknown>): Record<string, unknow
     lines: {
       ...lines,
       data: lines.data.map(({ parent: lineParent, pricing, ...line }) => {
-        const origin = lineParent as LineParent;
+        const origin = lineParent as NonNullable<Stripe.InvoiceLineItem['parent']>;
         const details = origin.subscription_item_details ?? origin.invoice_item_details!;
-        const price = (pricing as { price_details: { price: string; product: string } }).price_details;
+        const price = (pricing as Stripe.InvoiceLineItem.Pricing).price_details!;
         return {
           ...line,
           type: origin.type === 'invoice_item_details' ? 'invoiceitem' : 'subscription',
