@@ -275,6 +275,9 @@ type LegacyInvoiceLine = Stripe.InvoiceLineItem & {
   proration?: boolean;
 };
 
+/** The id a line is stored under: its `unique_id` in versions that have one (see LegacyInvoiceLine). */
+export const invoiceLineId = (l: Stripe.InvoiceLineItem): string => (l as LegacyInvoiceLine).unique_id ?? l.id;
+
 export function invoiceLineRow(invoiceId: string, l: Stripe.InvoiceLineItem): Row {
   const legacy = l as LegacyInvoiceLine;
   const parent = l.parent;
@@ -283,7 +286,7 @@ export function invoiceLineRow(invoiceId: string, l: Stripe.InvoiceLineItem): Ro
   const price = l.pricing?.price_details?.price ?? legacy.price;
   const fromItem = parent ? parent.type === 'invoice_item_details' : legacy.type === 'invoiceitem';
   return {
-    ...base({ ...l, id: legacy.unique_id ?? l.id, created: undefined }),
+    ...base({ ...l, id: invoiceLineId(l), created: undefined }),
     invoice_id: invoiceId,
     subscription_id: idOf(l.subscription) ?? sub?.subscription ?? item?.subscription ?? null,
     price_id: idOf(price),
@@ -382,7 +385,7 @@ export async function upsertInvoices(db: Db, workspaceId: string, invoices: Stri
   const unique = [...new Map(lines.map((l) => [l.id, l])).values()];
   await upsertRows(db, 'stripe_invoice_lines', workspaceId, stateAt, unique, (r) => r.invoice_id as string);
   const complete = applied.filter((i) => i.lines && !i.lines.has_more);
-  await pruneChildren(db, 'stripe_invoice_lines', 'invoice_id', workspaceId, stateAt, new Map(complete.map((i) => [i.id, i.lines.data.map((l) => l.id)])));
+  await pruneChildren(db, 'stripe_invoice_lines', 'invoice_id', workspaceId, stateAt, new Map(complete.map((i) => [i.id, i.lines.data.map(invoiceLineId)])));
   return [...written];
 }
 

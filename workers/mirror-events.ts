@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { inTransaction, type Db } from '../db/knex';
 import {
   chargeRow,
+  invoiceLineId,
   invoiceLineRow,
   invoiceRow,
   mirroredChildren,
@@ -90,7 +91,7 @@ const invoices: MirrorKind<InvoiceWithId> = {
   parentColumn: 'invoice_id',
   row: invoiceRow,
   // A line id can repeat across invoice revisions; the mirror keeps the last one.
-  children: (i) => (i.lines ? [...new Map(i.lines.data.map((l) => [l.id, invoiceLineRow(i.id, l)])).values()] : null),
+  children: (i) => (i.lines ? [...new Map(i.lines.data.map((l) => [invoiceLineId(l), invoiceLineRow(i.id, l)])).values()] : null),
   truncated: (i) => i.lines?.has_more === true,
   refetch: async (r, ws, id) => {
     const inv = await r.invoice(ws, id);

@@ -61,9 +61,11 @@ function paidInvoice(id: string, customer: string, subscription: string, amount:
 }
 
 /**
- * The same invoice as an endpoint on an API version before 2025-03-31 sends it: the
+ * The same invoice as an endpoint on an API version before 2019-12-03 sends it: the
  * subscription on the invoice, and each line's origin, price and proration on the
- * line itself instead of under `parent` and `pricing`.
+ * line itself instead of under `parent` and `pricing` (so until 2025-03-31); and
+ * the line's `id` that of its subscription item or invoice item, the same on every
+ * invoice, with the unique one in `unique_id`.
  */
 function inOlderVersion(invoice: Record<string, unknown>): Record<string, unknown> {
   const { parent, ...rest } = invoice;
@@ -77,8 +79,11 @@ function inOlderVersion(invoice: Record<string, unknown>): Record<string, unknow
         const origin = lineParent as NonNullable<Stripe.InvoiceLineItem['parent']>;
         const details = origin.subscription_item_details ?? origin.invoice_item_details!;
         const price = (pricing as Stripe.InvoiceLineItem.Pricing).price_details!;
+        const item = origin.subscription_item_details ? `sli_${origin.subscription_item_details.subscription_item}` : origin.invoice_item_details!.invoice_item;
         return {
           ...line,
+          id: item,
+          unique_id: line.id,
           type: origin.type === 'invoice_item_details' ? 'invoiceitem' : 'subscription',
           subscription: details.subscription,
           subscription_item: origin.subscription_item_details?.subscription_item ?? null,
