@@ -14,7 +14,7 @@ function main(): void {
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX);
   const { connection } = createTemporalClient(config);
   const metrics = createMetrics();
-  observePoolWaits(metrics, db);
+  observePoolWaits(metrics, db, 'api');
   const api = createApi({ db, temporal: connection, keyring: config.WYSERA_ENCRYPTION_KEYS, log, metrics, webhookMaxBytes: config.WEBHOOK_MAX_BYTES, webhookRequestsPerMinute: config.WEBHOOK_RATE_PER_MINUTE, authFailuresPerWindow: config.AUTH_FAILURES_PER_WINDOW, loginFailuresPerEmail: config.LOGIN_FAILURES_PER_EMAIL, loginFailuresPerAddress: config.LOGIN_FAILURES_PER_ADDRESS, operatorToken: config.WYSERA_OPERATOR_TOKEN, temporalNamespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE });
 
   const server = listen(api.serve, config.PORT, config.HOST, () => {

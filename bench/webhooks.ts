@@ -422,8 +422,8 @@ async function scrape(metricsPort: number | undefined): Promise<string> {
 
 /**
  * The worker's relay totals from its /metrics: seconds and calls per step (read,
- * mirror, analytics, signal), as step "pass" events and passes, as "pool" the
- * seconds spent waiting for pooled database connections and how many were taken, and
+ * mirror, analytics, signal), as step "pass" events and passes, as "pool:<name>" the
+ * seconds spent waiting for each pool's connections (relay, activities) and how many were taken, and
  * as "gc" the seconds and pauses of garbage collection on the worker's main thread.
  */
 function relaySteps(text: string): RelaySteps {
@@ -431,14 +431,14 @@ function relaySteps(text: string): RelaySteps {
   const entry = (step: string) => steps.get(step) ?? steps.set(step, { sum: 0, count: 0 }).get(step)!;
   for (const m of text.matchAll(/^wysera_relay_step_seconds_(sum|count)\{step="(\w+)"\} (\S+)$/gm)) entry(m[2]!)[m[1] as 'sum' | 'count'] = Number(m[3]);
   for (const m of text.matchAll(/^wysera_relay_pass_events_(sum|count) (\S+)$/gm)) entry('pass')[m[1] as 'sum' | 'count'] = Number(m[2]);
-  for (const m of text.matchAll(/^wysera_db_pool_wait_seconds_(sum|count) (\S+)$/gm)) entry('pool')[m[1] as 'sum' | 'count'] = Number(m[2]);
+  for (const m of text.matchAll(/^wysera_db_pool_wait_seconds_(sum|count)\{pool="(\w+)"\} (\S+)$/gm)) entry(`pool:${m[2]}`)[m[1] as 'sum' | 'count'] = Number(m[3]);
   for (const [stat, value] of samples(text, /^nodejs_gc_duration_seconds_(sum|count)\{kind="\w+"\} (\S+)$/gm)) entry('gc')[stat as 'sum' | 'count'] = value;
   return steps;
 }
 
 /**
  * What the relay's steps took on average between two scrapes, as one line: ms per
- * call, events per pass, the worker's pool waits, how late the relay thread's event
+ * call, events per pass, the worker's pool waits (its two pools apart), how late the relay thread's event
  * loop ran (every await of the relay's waits that long once its answer is in), and the
  * worker's main thread's GC pauses and heap.
  */
@@ -454,13 +454,16 @@ function describeSteps(before: RelaySteps, after: RelaySteps, afterText: string)
   };
   const passes = delta('pass');
   const perPass = passes.count > 0 ? Math.round(passes.sum / passes.count) : 0;
-  const pool = delta('pool');
+  const waits = (name: string) => {
+    const d = delta(`pool:${name}`);
+    return `${name} pool ${d.sum.toFixed(1)} s over ${d.count} acquires`;
+  };
   // The relay thread's own figure (net of its timer), read at this scrape since the one before.
   const loop = samples(afterText, /^wysera_relay_event_loop_delay_seconds\{stat="(mean|p99)"\} (\S+)$/gm);
   const late = (stat: string) => Math.round((loop.get(stat) ?? 0) * 1000);
   const gc = delta('gc');
   const heap = samples(afterText, /^nodejs_heap_size_(used)_bytes (\S+)$/gm).get('used') ?? 0;
-  return `${['read', 'mirror', 'analytics', 'signal'].map(perCall).join(', ')} ms; ${passes.count} passes of ${perPass} events; ${pool.sum.toFixed(1)} s waited over the worker's ${pool.count} connection acquires; the relay thread's event loop ran ${late('mean')} ms late on average, ${late('p99')} ms at p99; GC paused the worker's main thread ${Math.round(gc.sum * 1000)} ms in ${gc.count} pauses, heap ${Math.round(heap / 1e6)} MB after`;
+  return `${['read', 'mirror', 'analytics', 'signal'].map(perCall).join(', ')} ms; ${passes.count} passes of ${perPass} events; the worker waited for pooled connections: ${waits('relay')}, ${waits('activities')}; the relay thread's event loop ran ${late('mean')} ms late on average, ${late('p99')} ms at p99; GC paused the worker's main thread ${Math.round(gc.sum * 1000)} ms in ${gc.count} pauses, heap ${Math.round(heap / 1e6)} MB after`;
 }
 
 /**
@@ -478,7 +481,7 @@ function describeApi(before: string, after: string): string {
   // tick since the scrape before the load, less the 10 ms it should have taken.
   const loopMax = samples(after, /^nodejs_eventloop_lag_(max)_seconds (\S+)$/gm).get('max') ?? 0;
   const stall = Math.max(0, Math.round(loopMax * 1000 - EVENT_LOOP_MONITOR_MS));
-  const pool = /^wysera_db_pool_wait_seconds_(sum|count) (\S+)$/gm;
+  const pool = /^wysera_db_pool_wait_seconds_(sum|count)\{pool="api"\} (\S+)$/gm;
   const poolWait = `${Math.round(delta(pool, 'sum') * 1000)} ms waited over ${delta(pool, 'count')} connection acquires`;
   return `${total - delta(acks, '0.01')} of ${total} acks over 10 ms in the handler; GC paused it ${Math.round(delta(gc, 'sum') * 1000)} ms in ${delta(gc, 'count')} pauses; its event loop stalled at most ${stall} ms; ${poolWait}`;
 }

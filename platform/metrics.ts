@@ -72,7 +72,8 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
     }),
     dbPoolWaitSeconds: new Histogram({
       name: 'wysera_db_pool_wait_seconds',
-      help: "Time a query waited for one of the process's pooled Postgres connections (DATABASE_POOL_MAX): a full pool shows here first",
+      help: "Time a query waited for a pooled Postgres connection (DATABASE_POOL_MAX), by pool: the API's (api), the worker's activities' (activities) and its relay thread's (relay). A full pool shows here first",
+      labelNames: ['pool'] as const,
       buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers: [registry],
     }),
@@ -115,16 +116,19 @@ export function registerInboxGauges(metrics: Metrics, read: () => Promise<InboxB
   });
 }
 
+/** Which of the processes' pools a wait was for (the worker's two threads each have one). */
+export type DbPoolName = 'api' | 'activities' | 'relay';
+
 /**
  * Times every wait for a connection of db's pool into `dbPoolWaitSeconds`, from the
  * pool's request to its hand-over (or failure). A query's own time says nothing of
  * how long it queued for a connection first; under load that queue can be most of it.
  */
-export function observePoolWaits(metrics: Pick<Metrics, 'dbPoolWaitSeconds'>, db: Knex): void {
+export function observePoolWaits(metrics: Pick<Metrics, 'dbPoolWaitSeconds'>, db: Knex, name: DbPoolName): void {
   const pool = poolEvents(db);
   if (!pool) return;
   const started = new Map<number, () => void>();
-  pool.on('acquireRequest', (eventId: number) => started.set(eventId, metrics.dbPoolWaitSeconds.startTimer()));
+  pool.on('acquireRequest', (eventId: number) => started.set(eventId, metrics.dbPoolWaitSeconds.startTimer({ pool: name })));
   const done = (eventId: number) => {
     started.get(eventId)?.();
     started.delete(eventId);

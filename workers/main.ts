@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     },
   });
   const metrics = createMetrics();
-  observePoolWaits(metrics, db);
+  observePoolWaits(metrics, db, 'activities');
   registerInboxGauges(metrics, () => inboxBacklog(db));
   const retention =
     config.INBOX_RETENTION_DAYS > 0 ? startInboxRetention({ db, log: log.child({ component: 'inbox-retention' }), metrics, retentionDays: config.INBOX_RETENTION_DAYS }) : undefined;

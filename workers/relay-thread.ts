@@ -27,7 +27,7 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
   const connection = await untilReady(log, `Temporal at ${config.TEMPORAL_ADDRESS}`, () => Connection.connect({ address: config.TEMPORAL_ADDRESS }));
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const metrics = createMetrics({ processMetrics: false });
-  observePoolWaits(metrics, db);
+  observePoolWaits(metrics, db, 'relay');
 
   const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loop.enable();
