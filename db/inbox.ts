@@ -217,6 +217,21 @@ export function completion(db: Db, done: { seq: number; status: Exclude<InboxSta
     });
 }
 
+/**
+ * Marks pending events ignored, each with the reason kept as its error, in one
+ * statement: the relay's answer to events that are not their workspace's
+ * (domain/event-ownership.ts). They stay visible until retention removes them.
+ */
+export async function setAsideInboxEvents(db: Db, events: readonly { seq: number; reason: string }[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.raw(
+    `update webhook_inbox w set status = 'ignored', processed_at = now(), last_error = f.reason
+       from unnest(?::bigint[], ?::text[]) as f(seq, reason)
+      where w.seq = f.seq and w.status = 'pending'`,
+    [events.map((e) => e.seq), events.map((e) => e.reason.slice(0, 2000))],
+  );
+}
+
 /** Leaves the event pending and schedules the next attempt after `retryInMs`. */
 export async function deferInboxEvent(db: Db, seq: number, error: string, retryInMs: number): Promise<void> {
   await db('webhook_inbox')

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from './knex';
 import { open, seal, type Keyring } from '../platform/crypto';
+import type { MirroredAccount } from '../domain/event-ownership';
 import { parseWorkspaceSettings, type WorkspaceSettings } from '../domain/workspace-settings';
 
 export interface Workspace {
@@ -70,6 +71,15 @@ export async function insertWorkspace(db: Db, ring: Keyring, input: NewWorkspace
 export async function findWorkspace(db: Db, id: string): Promise<Workspace | undefined> {
   const row = await db<WorkspaceRow>('workspaces').where({ id }).first();
   return row && toWorkspace(row);
+}
+
+/** The account and mode each workspace mirrors, by id, in one query (ids of no workspace are left out). */
+export async function mirroredAccounts(db: Db, ids: readonly string[]): Promise<Map<string, MirroredAccount>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db<WorkspaceRow>('workspaces')
+    .whereIn('id', [...ids])
+    .select<{ id: string; stripe_account_id: string | null; livemode: boolean; has_key: boolean }[]>('id', 'stripe_account_id', 'livemode', db.raw('stripe_key_ciphertext is not null as has_key'));
+  return new Map(rows.map((r) => [r.id, { stripeAccountId: r.stripe_account_id, livemode: r.livemode, hasStripeKey: r.has_key }] as const));
 }
 
 /** The webhook signing secret of a workspace, or undefined when there is no such workspace. */

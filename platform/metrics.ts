@@ -31,7 +31,7 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
     }),
     relayEvents: new Counter({
       name: 'wysera_relay_events_total',
-      help: 'Inbox events handled by the relay, by Stripe event type and outcome (processed, ignored, deferred)',
+      help: 'Inbox events handled by the relay, by Stripe event type and outcome (processed, ignored, deferred, foreign: not the workspace\'s account or mode, set aside)',
       labelNames: ['type', 'outcome'] as const,
       registers: [registry],
     }),

@@ -1,7 +1,9 @@
 import pg from 'pg';
 import type { Client } from '@temporalio/client';
 import type { Knex } from '../db/knex';
-import { completeInboxEvents, deferInboxEvent, INBOX_CHANNEL, invoicesWithFailedPayment, pendingInboxPass, type InboxEvent } from '../db/inbox';
+import { completeInboxEvents, deferInboxEvent, INBOX_CHANNEL, invoicesWithFailedPayment, pendingInboxPass, setAsideInboxEvents, type InboxEvent } from '../db/inbox';
+import { mirroredAccounts } from '../db/workspaces';
+import { eventOrigin, foreignEventReason } from '../domain/event-ownership';
 import { subscriptionsWithUnpaidInvoice } from '../db/mirror';
 import { recomputeCustomers } from '../activities/analytics';
 import { applyEventsToMirror, parseReread, type MirrorEvent } from './mirror-events';
@@ -216,15 +218,17 @@ export class InboxRelay {
     const { db, log, batchSize = DEFAULT_BATCH_SIZE } = this.opts;
     while (this.passTails.size >= 2) await Promise.race(this.passTails);
     const readAt = Date.now();
-    const { events, walked, blocked } = await pendingInboxPass(db, batchSize, batchSize * 5, [...this.signalling.keys(), ...this.passing]);
+    const { events: read, walked, blocked } = await pendingInboxPass(db, batchSize, batchSize * 5, [...this.signalling.keys(), ...this.passing]);
     const readMs = Date.now() - readAt;
+    const { events, setAside } = await this.setAsideForeign(read);
     const streams = dueStreams(events, Date.now());
     const taken = streams.reduce((n, s) => n + s.length, 0);
     this.nextReadAt = Date.now() + walkBackoffMs(readMs, walked, blocked, batchSize * 5);
     this.opts.metrics?.relayWalkedEvents.inc(walked);
     // Reads that found nothing apart: an idle relay's polls would drown the passes' figures.
     this.opts.metrics?.relayStepSeconds.observe({ step: taken > 0 ? 'read' : 'empty_read' }, readMs / 1000);
-    if (taken === 0) return 0;
+    // Events set aside count as taken: more may be waiting behind them.
+    if (taken === 0) return setAside;
     const keys = streams.map((s) => streamKey(s[0]!));
     for (const k of keys) this.passing.add(k);
     const failures: StreamFailure[] = [];
@@ -247,6 +251,31 @@ export class InboxRelay {
     this.passTails.add(tail);
     this.opts.metrics?.relayPassEvents.observe(taken);
     return taken;
+  }
+
+  /**
+   * Sets aside the events that are not their workspace's (another account's or mode's:
+   * domain/event-ownership.ts), marked ignored with the reason in one statement, and
+   * returns the others. Re-reads are the relay's own and are not checked.
+   */
+  private async setAsideForeign(read: InboxEvent[]): Promise<{ events: InboxEvent[]; setAside: number }> {
+    const { db, log, metrics } = this.opts;
+    if (read.length === 0) return { events: read, setAside: 0 };
+    const accounts = await mirroredAccounts(db, [...new Set(read.map((e) => e.workspaceId))]);
+    const foreign: { e: InboxEvent; reason: string }[] = [];
+    const events = read.filter((e) => {
+      const account = accounts.get(e.workspaceId);
+      const origin = e.type === REREAD_EVENT_TYPE ? null : eventOrigin(e.payload);
+      const reason = account && origin ? foreignEventReason(origin, account) : null;
+      if (reason !== null) foreign.push({ e, reason });
+      return reason === null;
+    });
+    if (foreign.length === 0) return { events, setAside: 0 };
+    await setAsideInboxEvents(db, foreign.map(({ e, reason }) => ({ seq: e.seq, reason })));
+    for (const { e } of foreign) metrics?.relayEvents.inc({ type: e.type, outcome: 'foreign' });
+    const first = foreign[0]!;
+    log.warn({ events: foreign.length, workspaceId: first.e.workspaceId, eventId: first.e.eventId, reason: first.reason }, 'relay: events not applied: not their workspace\'s account or mode');
+    return { events, setAside: foreign.length };
   }
 
   /** A pass after its mirror writes: analytics, completion, signals, and its failures one by one. */
