@@ -2,7 +2,11 @@ import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { Knex } from '../db/knex';
 import { appendAudit } from '../db/audit';
-import { failingInboxPage, ignoreFailingInboxEvent, retryFailingInboxEvent, type FailingInboxEvent, type InboxStatus, type NotFailing } from '../db/inbox';
+import { countRunningSubscriptions } from '../db/mirror';
+import { findWorkspace } from '../db/workspaces';
+import { SUBSCRIBED_EVENT_TYPES } from '../domain/event-types';
+import { endpointWarnings } from '../domain/webhook-health';
+import { endpointActivity, failingInboxPage, ignoreFailingInboxEvent, retryFailingInboxEvent, type FailingInboxEvent, type InboxStatus, type NotFailing } from '../db/inbox';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 
@@ -21,6 +25,9 @@ interface FailingAction<E extends FailingInboxEvent> {
   change: (db: Knex.Transaction, workspaceId: string, eventId: string) => Promise<E | NotFailing>;
   audit: (event: E) => { before: Record<string, unknown>; after: Record<string, unknown> };
 }
+
+/** The summary's window: a day of events. */
+const SUMMARY_WINDOW_MS = 86_400_000;
 
 const eventParams = z.object({ eventId: z.string().min(1).max(255) });
 
@@ -42,6 +49,31 @@ const giveUp = z.strictObject({
  */
 export function webhookEventsRouter({ db }: { db: Knex }): Router {
   const router = Router();
+
+  /**
+   * The endpoint at a glance: its path and the event types it must send, what
+   * arrived in the last day by type, the API versions Stripe sends in, the backlog,
+   * and warnings an owner can act on in Stripe (domain/webhook-health.ts).
+   */
+  router.get('/workspaces/:workspaceId/webhook-events/summary', requireWorkspaceRole('owner'), async (_req, res) => {
+    const { workspaceId } = authOf(res);
+    const workspace = await findWorkspace(db, workspaceId);
+    if (!workspace) throw new HttpError(404, `no workspace ${workspaceId}`);
+    const now = new Date();
+    const since = new Date(now.getTime() - SUMMARY_WINDOW_MS);
+    const activity = await endpointActivity(db, workspaceId, since);
+    const runningSubscriptions = await countRunningSubscriptions(db, workspaceId);
+    res.json({
+      endpointPath: `/webhooks/stripe/${encodeURIComponent(workspaceId)}`,
+      eventTypes: SUBSCRIBED_EVENT_TYPES,
+      // What the relay checks each event against (domain/event-ownership.ts); nothing without a key.
+      mirrors: workspace.hasStripeKey ? { stripeAccountId: workspace.stripeAccountId, livemode: workspace.livemode } : null,
+      since,
+      ...activity,
+      runningSubscriptions,
+      warnings: endpointWarnings({ now, lastReceivedAt: activity.lastReceivedAt, received: activity.received, lastSetAsideReason: activity.lastSetAsideReason, runningSubscriptions }),
+    });
+  });
 
   router.get('/workspaces/:workspaceId/webhook-events/failing', requireWorkspaceRole('owner'), async (req, res) => {
     const page = parseOr400(failingQuery, req.query, 'query');

@@ -1,4 +1,6 @@
+import { SET_ASIDE_PREFIX } from '../domain/event-ownership';
 import { objectOf, REREAD_EVENT_TYPE, rereadEventId, SUBSCRIBED_EVENT_TYPES } from '../domain/event-types';
+import type { TypeActivity } from '../domain/webhook-health';
 import { PassPicker } from '../domain/relay-pass';
 import { inTransaction, runPrepared, type Db, type Knex, type PreparedStatement } from './knex';
 
@@ -445,6 +447,64 @@ export async function inboxBacklog(db: Db): Promise<InboxBacklog> {
     pending: rows.reduce((n, r) => n + Number(r.pending), 0),
     oldestPendingSeconds: rows.reduce((m, r) => Math.max(m, Number(r.oldest)), 0),
     failingByWorkspace: new Map(rows.filter((r) => Number(r.failing) > 0).map((r) => [r.workspace_id, Number(r.failing)])),
+  };
+}
+
+/** A workspace's endpoint as its inbox shows it (endpointActivity). */
+export interface EndpointActivity {
+  lastReceivedAt: Date | null;
+  /** Events received since the window's start, by type, busiest first (re-reads left out). */
+  received: TypeActivity[];
+  lastSetAsideReason: string | null;
+  /** The Stripe API versions of the latest events (at most API_VERSION_SAMPLE), most used first. */
+  apiVersions: { apiVersion: string | null; events: number }[];
+  pending: number;
+  oldestPendingSeconds: number;
+  failing: number;
+}
+
+/** How many of the latest events endpointActivity reads the API version of (each costs reading its payload). */
+export const API_VERSION_SAMPLE = 100;
+
+/**
+ * What a workspace's inbox says of its endpoint since `since`: what arrived, by type,
+ * what was set aside and why, the API versions Stripe sends in, and the backlog. Five
+ * statements, each bounded by the workspace's events since `since`, its pending ones,
+ * or the latest few; re-reads are Wysera's own and left out of what arrived.
+ */
+export async function endpointActivity(db: Db, workspaceId: string, since: Date): Promise<EndpointActivity> {
+  const ws = { workspace_id: workspaceId };
+  const notReread = (q: Knex.QueryBuilder) => q.whereNot('type', REREAD_EVENT_TYPE);
+  const setAside = `status = 'ignored' and starts_with(last_error, ?)`;
+  const latest = await notReread(db('webhook_inbox').where(ws)).orderBy('seq', 'desc').first<{ received_at: Date } | undefined>('received_at');
+  const byType = await notReread(db('webhook_inbox').where(ws).where('received_at', '>=', since))
+    .groupBy('type')
+    .select<{ type: string; count: number; set_aside: number }[]>('type', db.raw('count(*)::int as count'), db.raw(`(count(*) filter (where ${setAside}))::int as set_aside`, [SET_ASIDE_PREFIX]))
+    .orderBy([{ column: 'count', order: 'desc' }, { column: 'type' }]);
+  const reason = byType.some((t) => t.set_aside > 0)
+    ? await db('webhook_inbox').where(ws).where('received_at', '>=', since).whereRaw(setAside, [SET_ASIDE_PREFIX]).orderBy('seq', 'desc').first<{ last_error: string }>('last_error')
+    : undefined;
+  const { rows: versions } = await db.raw<{ rows: { api_version: string | null; events: number }[] }>(
+    `select api_version, count(*)::int as events
+       from (select payload->>'api_version' as api_version from webhook_inbox
+              where workspace_id = ? and type <> ? order by seq desc limit ?) latest
+      group by api_version order by events desc, api_version`,
+    [workspaceId, REREAD_EVENT_TYPE, API_VERSION_SAMPLE],
+  );
+  const { rows: backlog } = await db.raw<{ rows: { pending: number; failing: number; oldest: number | null }[] }>(
+    `select count(*)::int as pending, (count(*) filter (where attempts > 0))::int as failing,
+            extract(epoch from now() - min(received_at))::float8 as oldest
+       from webhook_inbox where workspace_id = ? and status = 'pending'`,
+    [workspaceId],
+  );
+  return {
+    lastReceivedAt: latest?.received_at ?? null,
+    received: byType.map((t) => ({ type: t.type, count: t.count, setAside: t.set_aside })),
+    lastSetAsideReason: reason?.last_error ?? null,
+    apiVersions: versions.map((v) => ({ apiVersion: v.api_version, events: v.events })),
+    pending: backlog[0]?.pending ?? 0,
+    oldestPendingSeconds: Number(backlog[0]?.oldest ?? 0),
+    failing: backlog[0]?.failing ?? 0,
   };
 }
 

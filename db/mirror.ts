@@ -3,6 +3,7 @@ import type { Db } from './knex';
 import type { Keyring } from '../platform/crypto';
 import { sealCustomerPii } from './customer-pii';
 import type { DunningEndFacts } from '../domain/dunning-ends';
+import { RUNNING_SUBSCRIPTION_STATUSES } from '../domain/mrr/customer';
 
 /**
  * The Stripe mirror: maps stripe-node objects to rows of the stripe_* tables and
@@ -109,6 +110,16 @@ export async function mirroredDunningFacts(db: Db, workspaceId: string, invoiceI
     subscriptionStatus: row.subscription_status,
     subscriptionEndedAt: row.subscription_ended_at,
   };
+}
+
+/** How many of the workspace's mirrored subscriptions Stripe still bills (not ended, in a running state). */
+export async function countRunningSubscriptions(db: Db, workspaceId: string): Promise<number> {
+  const row = await db('stripe_subscriptions')
+    .where({ workspace_id: workspaceId })
+    .whereNull('ended_at')
+    .whereIn('status', [...RUNNING_SUBSCRIPTION_STATUSES])
+    .first<{ count: number }>(db.raw('count(*)::int as count'));
+  return row?.count ?? 0;
 }
 
 /** The mirrored rows of an object's embedded list (subscription items, invoice lines, a charge's refunds). */

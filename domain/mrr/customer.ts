@@ -46,8 +46,8 @@ const DAY_MS = 86_400_000;
 const AVERAGE_MONTH_MS = (365.25 / 12) * DAY_MS;
 /** Subscriptions whose first payment never went through never counted. */
 const NEVER_STARTED = new Set(['incomplete', 'incomplete_expired']);
-/** States in which an unended subscription keeps running past its last invoice. */
-const RUNNING = new Set(['active', 'past_due', 'trialing', 'unpaid']);
+/** States in which an unended subscription keeps running past its last invoice (and Stripe keeps billing it). */
+export const RUNNING_SUBSCRIPTION_STATUSES: ReadonlySet<string> = new Set(['active', 'past_due', 'trialing', 'unpaid']);
 
 const discountAmounts = z.array(z.looseObject({ amount: z.number() }));
 
@@ -240,7 +240,7 @@ export function computeCustomerMrr(history: CustomerHistory, settings: Analytics
       // The latest paid period of an item still on a running subscription runs on
       // until something ends it, so a renewal not yet invoiced (Stripe finalises
       // renewal invoices about an hour after the period starts) is not churn.
-      const latest = !next && rate.paid && currentItems.has(key) && RUNNING.has(sub.status) && sub.ended_at === null;
+      const latest = !next && rate.paid && currentItems.has(key) && RUNNING_SUBSCRIPTION_STATUSES.has(sub.status) && sub.ended_at === null;
       if (latest && rate.lineEnd >= (sub.current_period_start?.getTime() ?? rate.lineEnd)) end = Infinity;
       if (next) end = Math.min(end, next.start);
       for (const m of markers) if (m > rate.start) end = Math.min(end, m);

@@ -401,6 +401,12 @@ describe('web UI in a browser', () => {
 
     const owner = await loggedIn('owner');
     await owner.page.click('a[data-page=webhooks]');
+    // The endpoint's section: where Stripe must send what, and what arrived.
+    const endpoint = await owner.page.innerText('.endpoint-summary');
+    expect(endpoint).toContain(`${api.url}/webhooks/stripe/${WS}`);
+    expect(endpoint).toContain('invoice.payment_failed');
+    expect(endpoint).toMatch(/2 customer\.subscription\.updated/);
+    expect(endpoint).toContain('2, the oldest for');
     const listed = await contentText(owner.page);
     expect(listed).toContain('evt_ui_stuck');
     expect(listed).toContain('mirror: subscription sub_ui_stuck has no list of items');

@@ -29,6 +29,58 @@ interface FailingPage {
   total: number;
 }
 
+/** The endpoint at a glance (GET .../webhook-events/summary; only what the page reads of it). */
+interface EndpointSummary {
+  endpointPath: string;
+  eventTypes: string[];
+  mirrors: { stripeAccountId: string | null; livemode: boolean } | null;
+  lastReceivedAt: string | null;
+  received: { type: string; count: number; setAside: number }[];
+  apiVersions: { apiVersion: string | null; events: number }[];
+  pending: number;
+  oldestPendingSeconds: number;
+  warnings: { code: string; message: string }[];
+}
+
+/** A wait in words: seconds below two minutes, then minutes, hours. */
+function waited(seconds: number): string {
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
+}
+
+/**
+ * The endpoint's section: the URL and event types to set in Stripe, what arrived in the
+ * last day, the API versions Stripe sends in, the backlog, and what to fix first.
+ */
+function endpointSection(summary: EndpointSummary): HTMLElement {
+  const row = (term: string, ...detail: (Node | string)[]) => [h('dt', {}, term), h('dd', {}, ...detail)];
+  const received = summary.received.length
+    ? h('ul', { class: 'plain' }, summary.received.map((t) => h('li', {}, `${t.count} `, h('code', {}, t.type), t.setAside ? ` (${t.setAside} set aside)` : '')))
+    : 'none';
+  const versions = summary.apiVersions.map((v) => `${v.apiVersion ?? 'unknown'} (${v.events})`).join(', ') || 'no events yet';
+  const checked = summary.mirrors
+    ? `${summary.mirrors.livemode ? 'live' : 'test'}-mode events of ${summary.mirrors.stripeAccountId ?? "the key's own account"}; others are set aside`
+    : 'not checked: the workspace has no Stripe key to say its account and mode';
+  return h(
+    'section',
+    { class: 'panel endpoint-summary' },
+    h('h2', {}, 'Endpoint'),
+    summary.warnings.map((w) => h('div', { class: 'error endpoint-warning', 'data-code': w.code }, w.message)),
+    h(
+      'dl',
+      { class: 'meta' },
+      row('URL to set in Stripe', h('code', {}, `${window.location.origin}${summary.endpointPath}`)),
+      row('Events to send', ...summary.eventTypes.flatMap((t, i) => [i ? ', ' : '', h('code', {}, t)])),
+      row('Events applied', checked),
+      row('Last event', summary.lastReceivedAt ? when(summary.lastReceivedAt) : 'none yet'),
+      row('Last 24 hours', received),
+      row('Waiting', summary.pending ? `${summary.pending}, the oldest for ${waited(summary.oldestPendingSeconds)}` : 'none'),
+      row('Stripe API versions (latest events)', versions),
+    ),
+  );
+}
+
 /** Events shown at first and added by each "Show more". */
 const PAGE_SIZE = 100;
 /** The most the API answers at once: after an action, the list comes back as long as it was, up to this. */
@@ -49,8 +101,9 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
   const fetchPage = (limit: number, afterSeq: number | null) =>
     get<FailingPage>(`${ctx.apiBase}/webhook-events/failing?limit=${limit}${afterSeq === null ? '' : `&afterSeq=${afterSeq}`}`);
   let first: FailingPage;
+  let summary: EndpointSummary;
   try {
-    first = await fetchPage(Math.min(Math.max(showing, PAGE_SIZE), MAX_PAGE), null);
+    [first, summary] = await Promise.all([fetchPage(Math.min(Math.max(showing, PAGE_SIZE), MAX_PAGE), null), get<EndpointSummary>(`${ctx.apiBase}/webhook-events/summary`)]);
   } catch (err) {
     mount(root, errorBox(err));
     return;
@@ -153,9 +206,12 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
         'div',
         {},
         h('h1', {}, 'Webhooks'),
-        h('p', { class: 'muted' }, 'Stripe events whose delivery keeps failing, and re-reads from Stripe that failed. Each is retried every minute and holds back its customer’s later events. Once its cause is fixed, retry it now; giving up on a Stripe event lets the later events go on and queues a re-read of its object, so the mirror catches up with Stripe’s current state (with the workspace’s Stripe key).'),
+        h('p', { class: 'muted' }, 'What Stripe’s endpoint sends, and the events whose delivery keeps failing.'),
       ),
     ),
+    endpointSection(summary),
+    h('h2', {}, 'Failing events'),
+    h('p', { class: 'muted' }, 'Stripe events whose delivery keeps failing, and re-reads from Stripe that failed. Each is retried every minute and holds back its customer’s later events. Once its cause is fixed, retry it now; giving up on a Stripe event lets the later events go on and queues a re-read of its object, so the mirror catches up with Stripe’s current state (with the workspace’s Stripe key).'),
     feedback,
     first.events.length
       ? [
