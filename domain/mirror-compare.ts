@@ -37,6 +37,43 @@ export async function mirrorVerdict(input: MirrorVerdictInput): Promise<MirrorVe
   return (await input.differs()) ? 'doubt' : 'clear';
 }
 
+/**
+ * How far along its life a mirrored state is, for a same-second tie that Stripe cannot
+ * settle (a workspace without a key, or an object Stripe no longer gives): arrival
+ * order is not Stripe's order, but a subscription never comes back from its end, an
+ * invoice never leaves paid or void, a charge never leaves succeeded or failed, and
+ * what was paid or refunded only grows. Stages compare element by element; equal
+ * stages leave the tie to arrival order.
+ */
+export type LifeStage = readonly number[];
+
+const SUBSCRIPTION_STAGES: Readonly<Record<string, number>> = { incomplete: 0, incomplete_expired: 2, canceled: 2 };
+const INVOICE_STAGES: Readonly<Record<string, number>> = { draft: 0, open: 1, uncollectible: 2, paid: 3, void: 3 };
+const CHARGE_STAGES: Readonly<Record<string, number>> = { pending: 0, succeeded: 1, failed: 1 };
+/** A status not listed: a running subscription, or one Stripe added since (the middle of the life). */
+const MIDDLE = 1;
+
+const stageOf = (stages: Readonly<Record<string, number>>, status: unknown) => stages[String(status)] ?? MIDDLE;
+const amount = (v: unknown) => Number(v ?? 0) || 0;
+
+/** A subscription row's stage: begun (incomplete), running, ended. */
+export const subscriptionStage = (row: Record<string, unknown>): LifeStage => [row.ended_at != null ? 2 : stageOf(SUBSCRIPTION_STAGES, row.status)];
+
+/** An invoice row's stage: its status, then what was paid of it. */
+export const invoiceStage = (row: Record<string, unknown>): LifeStage => [stageOf(INVOICE_STAGES, row.status), amount(row.amount_paid)];
+
+/** A charge row's stage: its status, then what was refunded of it. */
+export const chargeStage = (row: Record<string, unknown>): LifeStage => [stageOf(CHARGE_STAGES, row.status), amount(row.amount_refunded)];
+
+/** Whether stage `a` is strictly further along than `b`. */
+export function furtherAlong(a: LifeStage, b: LifeStage): boolean {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const [x, y] = [a[i] ?? 0, b[i] ?? 0];
+    if (x !== y) return x > y;
+  }
+  return false;
+}
+
 /** A value made comparable across what the mirror writes and what Postgres reads back. */
 function canonical(v: unknown): unknown {
   if (v === undefined || v === null) return null;

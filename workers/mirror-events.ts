@@ -20,7 +20,7 @@ import {
   type MirrorTable,
   type StateAt,
 } from '../db/mirror';
-import { mirrorVerdict, sameRowContents, sameRowSet } from '../domain/mirror-compare';
+import { chargeStage, furtherAlong, invoiceStage, mirrorVerdict, sameRowContents, sameRowSet, subscriptionStage, type LifeStage } from '../domain/mirror-compare';
 import { resolveDiscounts, type DiscountTerms } from '../domain/mirror-discounts';
 import { MIRRORED_OBJECTS, REREAD_EVENT_TYPE, type MirroredObject, type RereadPayload, type SubscribedEventType } from '../domain/event-types';
 import type { MirrorRefetch } from './mirror-refetch';
@@ -62,6 +62,8 @@ interface MirrorKind<T extends { id: string }, C = never> {
    * complete as it is.
    */
   complete?(o: T, stored: Record<string, unknown> | undefined): { carry: C } | 'doubt';
+  /** How far along its life a row's state is: settles a same-second tie Stripe cannot (domain/mirror-compare.ts). */
+  stage(row: MirrorRow): LifeStage;
   refetch(r: MirrorRefetch, workspaceId: string, id: string): Promise<T | null>;
   /** Writes objects as the state of `stateAt` (newest state wins); returns the ids written. */
   write(db: Db, workspaceId: string, objects: T[], stateAt: StateAt, carries: ReadonlyMap<string, C>): Promise<Set<string>>;
@@ -74,6 +76,7 @@ const subscriptions: MirrorKind<Stripe.Subscription, DiscountTerms[]> = {
   row: subscriptionRowWithDiscounts,
   children: (s) => (s.items ? s.items.data.map((i) => subscriptionItemRow(s.id, i, s.livemode)) : null),
   truncated: (s) => s.items?.has_more === true,
+  stage: subscriptionStage,
   // Events carry discounts as bare ids; the sync and the refetch store their coupon terms.
   complete: (s, stored) => {
     const resolved = resolveDiscounts((s.discounts ?? []).map(discountTerms), stored?.discounts);
@@ -93,6 +96,7 @@ const invoices: MirrorKind<InvoiceWithId> = {
   // A line id can repeat across invoice revisions; the mirror keeps the last one.
   children: (i) => (i.lines ? [...new Map(i.lines.data.map((l) => [invoiceLineId(l), invoiceLineRow(i.id, l)])).values()] : null),
   truncated: (i) => i.lines?.has_more === true,
+  stage: invoiceStage,
   refetch: async (r, ws, id) => {
     const inv = await r.invoice(ws, id);
     return inv?.id ? { ...inv, id: inv.id } : null;
@@ -107,6 +111,7 @@ const charges: MirrorKind<Stripe.Charge> = {
   row: chargeRow,
   children: (c) => (c.refunds ? c.refunds.data.map(refundRow) : null),
   truncated: (c) => c.refunds?.has_more === true,
+  stage: chargeStage,
   refetch: (r, ws, id) => r.charge(ws, id),
   write: async (db, ws, list, at) => {
     const written = await upsertCharges(db, ws, list, at);
@@ -243,13 +248,15 @@ async function applyKind<T extends { id: string }, C>(
   // An object and its list (items, lines, refunds) in one transaction: a write that fails
   // part-way leaves neither, and the relay commits once per write instead of per table.
   const write = (objects: T[], stateAt: StateAt, carries: ReadonlyMap<string, C>) => inTransaction(db, (trx) => kind.write(trx, workspaceId, objects, stateAt, carries));
-  // The newest event of each object; the last one wins a tie, as it would one by one.
+  // The newest event of each object; of two from one second the one further along its
+  // life, else the last (as one by one). Stripe is asked below; this is what stays if it cannot tell.
   const newest = new Map<string, Target<T> & { tiedWithOther: boolean }>();
   for (const t of targets) {
     const cur = newest.get(t.object.id);
     if (cur && t.eventAt < cur.eventAt) continue;
     const tied = cur !== undefined && t.eventAt.getTime() === cur.eventAt.getTime() && (cur.tiedWithOther || differentStates(kind, cur.object, t.object));
-    newest.set(t.object.id, { ...t, tiedWithOther: tied });
+    const keep = tied && furtherAlong(kind.stage(kind.row(cur.object)), kind.stage(kind.row(t.object))) ? cur : t;
+    newest.set(t.object.id, { ...keep, tiedWithOther: tied });
   }
   const stored = newest.size > 0 && (refetch || kind.complete) ? await mirroredRows(db, kind.table, workspaceId, [...newest.keys()]) : new Map<string, MirrorRow>();
 
@@ -300,6 +307,16 @@ async function applyKind<T extends { id: string }, C>(
     ...doubtful.map((t) => ({ id: t.object.id, index: t.index, event: { object: t.object, eventAt: t.eventAt, carry: t.carry } })),
     ...(refetch ? rereads : []),
   ];
+  /**
+   * Whether an event Stripe could not settle ties with the stored state (the same
+   * second) and is behind it in the object's life: then the stored state stays.
+   */
+  const behindStoredTie = (id: string, event: { object: T; eventAt: Date; carry: C | undefined }): boolean => {
+    const row = stored.get(id);
+    const storedAt = (row?.stripe_state_at as Date | undefined)?.getTime();
+    if (!row || storedAt === undefined || storedAt < Math.floor(event.eventAt.getTime() / 1000) * 1000) return false;
+    return furtherAlong(kind.stage(row), kind.stage(kind.row(event.object, event.carry)));
+  };
   let next = 0;
   const lane = async () => {
     for (let i = next++; i < reads.length; i = next++) {
@@ -314,7 +331,7 @@ async function applyKind<T extends { id: string }, C>(
         // is, and a re-read has nothing to write.
         let written = new Set<string>();
         if (current) written = await write([current], new Date(Math.max(askedAt, r.event?.eventAt.getTime() ?? askedAt)), new Map());
-        else if (r.event) written = await write([r.event.object], r.event.eventAt, new Map(r.event.carry === undefined ? [] : [[r.id, r.event.carry]]));
+        else if (r.event && !behindStoredTie(r.id, r.event)) written = await write([r.event.object], r.event.eventAt, new Map(r.event.carry === undefined ? [] : [[r.id, r.event.carry]]));
         results[r.index] = { written: written.has(r.id), refetched: current !== null };
       } catch (err) {
         results[r.index] = { written: false, refetched: false, error: err as Error };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mirrorVerdict, sameColumnValue, sameRowContents, sameRowSet } from '../../domain/mirror-compare';
+import { chargeStage, furtherAlong, invoiceStage, mirrorVerdict, sameColumnValue, sameRowContents, sameRowSet, subscriptionStage } from '../../domain/mirror-compare';
 
 const at = (iso: string) => new Date(iso);
 
@@ -57,5 +57,43 @@ describe('comparing what the mirror would write with what it holds', () => {
     expect(sameRowSet([{ id: 'si_2', quantity: 2 }], [stored])).toBe(false);
     expect(sameRowSet([{ id: 'si_1', quantity: 2 }, { id: 'si_2', quantity: 1 }], [stored])).toBe(false);
     expect(sameRowSet([], [stored])).toBe(false);
+  });
+});
+
+describe('life stages for a tie Stripe cannot settle', () => {
+  const sub = (status: string, ended_at: Date | null = null) => subscriptionStage({ status, ended_at });
+  const inv = (status: string, amount_paid = 0) => invoiceStage({ status, amount_paid });
+  const charge = (status: string, amount_refunded = 0) => chargeStage({ status, amount_refunded });
+
+  it('puts a subscription begun, then running, then ended', () => {
+    expect(furtherAlong(sub('active'), sub('incomplete'))).toBe(true);
+    expect(furtherAlong(sub('canceled'), sub('active'))).toBe(true);
+    expect(furtherAlong(sub('incomplete_expired'), sub('incomplete'))).toBe(true);
+    // Ended by its time, whatever the status says.
+    expect(furtherAlong(sub('active', new Date()), sub('past_due'))).toBe(true);
+  });
+
+  it('leaves the running states, and states it does not know, to arrival order', () => {
+    for (const [a, b] of [['active', 'past_due'], ['trialing', 'active'], ['unpaid', 'paused'], ['some_new_status', 'active']] as const) {
+      expect(furtherAlong(sub(a), sub(b))).toBe(false);
+      expect(furtherAlong(sub(b), sub(a))).toBe(false);
+    }
+  });
+
+  it('puts an invoice draft, open, uncollectible, then paid or void, and more paid further along', () => {
+    expect(furtherAlong(inv('open'), inv('draft'))).toBe(true);
+    expect(furtherAlong(inv('paid', 5000), inv('open'))).toBe(true);
+    expect(furtherAlong(inv('paid', 5000), inv('uncollectible'))).toBe(true);
+    expect(furtherAlong(inv('void'), inv('paid', 5000))).toBe(false);
+    expect(furtherAlong(inv('open', 2000), inv('open', 1000))).toBe(true);
+    expect(furtherAlong(inv('open'), inv('open'))).toBe(false);
+  });
+
+  it('puts a charge pending, then settled, and more refunded further along', () => {
+    expect(furtherAlong(charge('succeeded'), charge('pending'))).toBe(true);
+    expect(furtherAlong(charge('succeeded', 500), charge('succeeded', 200))).toBe(true);
+    expect(furtherAlong(charge('succeeded', 200), charge('succeeded', 500))).toBe(false);
+    // Amounts come back from Postgres as text for bigint columns.
+    expect(furtherAlong(chargeStage({ status: 'succeeded', amount_refunded: '500' }), charge('succeeded', 200))).toBe(true);
   });
 });
