@@ -63,7 +63,15 @@ export interface DunningRef {
 }
 
 export type BeginDunningResult =
-  | { kind: 'open'; steps: PlannedStep[]; subscriptionId: string | null; quietBeforeRetryMs: number; afterRetryMs: number }
+  | {
+      kind: 'open';
+      steps: PlannedStep[];
+      subscriptionId: string | null;
+      /** When the invoice was created (ISO-8601 UTC), when known: a subscription's end at or before it leaves the dunning running. Absent in histories recorded before. */
+      invoiceCreated?: string | null;
+      quietBeforeRetryMs: number;
+      afterRetryMs: number;
+    }
   | { kind: 'closed'; invoiceStatus: string }
   /** Paid, closed or its subscription ended (domain/dunning-ends.ts). */
   | { kind: 'ended'; outcome: DunningEnd }
@@ -179,6 +187,7 @@ export function createDunningActivities(deps: DunningActivityDeps) {
         kind: 'open',
         steps: planDunningSteps(new Date(input.failedAt), schedule, retries),
         subscriptionId: invoice.subscriptionId,
+        invoiceCreated: invoice.created,
         quietBeforeRetryMs: schedule.quietHoursBeforeRetry * 3_600_000,
         afterRetryMs: schedule.hoursAfterRetry * 3_600_000,
       };

@@ -38,16 +38,21 @@ export function paidEnd(paidOffStripe: boolean): 'recovered' | 'paid_out_of_band
   return paidOffStripe ? 'paid_out_of_band' : 'recovered';
 }
 
+/**
+ * Whether a subscription's end closes the dunning of an invoice it billed. A
+ * subscription cancelled "now" bills its final usage in an invoice created at the
+ * moment it ends: that invoice is still worth collecting. An end after the invoice
+ * was created (retries exhausted, the customer left) closes its dunning. Without both
+ * times the end counts.
+ */
+export function endClosesDunning(subscriptionEndedAt: Date | null, invoiceCreated: Date | null): boolean {
+  return !(subscriptionEndedAt && invoiceCreated && subscriptionEndedAt.getTime() <= invoiceCreated.getTime());
+}
+
 export function dunningEnd(facts: DunningEndFacts): DunningEnd | null {
   if (facts.invoiceStatus === 'paid') return facts.paidOffStripe === null ? null : paidEnd(facts.paidOffStripe);
   if (facts.invoiceStatus !== null && CLOSED_INVOICE.has(facts.invoiceStatus)) return 'invoice_closed';
   if (facts.subscriptionStatus === null || !ENDED_SUBSCRIPTION.has(facts.subscriptionStatus)) return null;
-  // A subscription cancelled "now" bills its final usage in an invoice created at the
-  // moment it ends: that invoice is still worth collecting. An end after the invoice
-  // was created (retries exhausted, the customer left) closes its dunning, as a
-  // subscription.deleted signal does when it reaches the dunning while it runs (the
-  // signal does not compare times). Without both times the end counts.
-  const { subscriptionEndedAt: endedAt, invoiceCreated: created } = facts;
-  if (endedAt && created && endedAt.getTime() <= created.getTime()) return null;
-  return 'subscription_deleted';
+  // The same rule as a subscription.deleted signal reaching the running dunning.
+  return endClosesDunning(facts.subscriptionEndedAt, facts.invoiceCreated) ? 'subscription_deleted' : null;
 }

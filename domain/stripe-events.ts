@@ -38,3 +38,12 @@ export function eventSubject(event: StripeEventEnvelope): { customerId: string |
   const customerId = typeof customer === 'string' ? customer : (customer?.id ?? null);
   return { customerId, objectId };
 }
+
+const endedObject = z.object({ data: z.object({ object: z.object({ ended_at: z.number().int().positive().max(LATEST_CREATED).nullish() }) }) });
+
+/** When the event's object (a subscription) ended, ISO-8601 UTC; undefined when it has not, or says nothing of it. */
+export function objectEndedAt(payload: unknown): string | undefined {
+  const parsed = endedObject.safeParse(payload);
+  const endedAt = parsed.success ? parsed.data.data.object.ended_at : null;
+  return endedAt ? new Date(endedAt * 1000).toISOString() : undefined;
+}

@@ -4,6 +4,7 @@ import type { Knex } from '../db/knex';
 import { completeInboxEvents, deferInboxEvent, INBOX_CHANNEL, invoicesWithFailedPayment, pendingInboxPass, setAsideInboxEvents, type InboxEvent } from '../db/inbox';
 import { mirroredAccounts } from '../db/workspaces';
 import { eventOrigin, foreignEventReason } from '../domain/event-ownership';
+import { objectEndedAt } from '../domain/stripe-events';
 import { subscriptionsWithUnpaidInvoice } from '../db/mirror';
 import { recomputeCustomers } from '../activities/analytics';
 import { applyEventsToMirror, parseReread, type MirrorEvent } from './mirror-events';
@@ -543,13 +544,18 @@ export class InboxRelay {
   private async signal(events: InboxEvent[]): Promise<void> {
     const { client, taskQueue, callTimeoutMs = 10_000 } = this.opts;
     const { workspaceId, customerId } = events[0]! as InboxEvent & { customerId: string };
-    const signalArgs: StripeEventSignal[] = events.map((e) => ({
-      eventId: e.eventId,
-      type: e.type,
-      stripeCreated: e.stripeCreated.toISOString(),
-      objectId: e.objectId,
-      inboxSeq: e.seq,
-    }));
+    const signalArgs: StripeEventSignal[] = events.map((e) => {
+      // A subscription's end reaches its invoices' dunnings with its time: a final invoice created as it ended goes on.
+      const endedAt = e.type === 'customer.subscription.deleted' ? objectEndedAt(e.payload) : undefined;
+      return {
+        eventId: e.eventId,
+        type: e.type,
+        stripeCreated: e.stripeCreated.toISOString(),
+        objectId: e.objectId,
+        inboxSeq: e.seq,
+        ...(endedAt ? { subscriptionEndedAt: endedAt } : {}),
+      };
+    });
     await client.connection.withDeadline(Date.now() + callTimeoutMs, () =>
       client.workflow.signalWithStart<typeof customerWorkflow, [StripeEventSignal[]]>('customerWorkflow', {
         workflowId: customerWorkflowId(workspaceId, customerId),

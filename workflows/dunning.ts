@@ -1,6 +1,6 @@
 import { condition, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import { paidEnd } from '../domain/dunning-ends';
+import { endClosesDunning, paidEnd } from '../domain/dunning-ends';
 import type { PlannedStep } from '../domain/dunning-schedule';
 import type { DraftStatus } from '../domain/drafts';
 import { isSendableDraft } from '../domain/drafts';
@@ -10,6 +10,7 @@ import {
   dunningStateQuery,
   playSettingsChangedSignal,
   type DraftDecision,
+  type DunningEvent,
   type DunningOutcome,
   type DunningState,
 } from './play-messages';
@@ -72,7 +73,8 @@ const nowMs = () => new Date().getTime();
  * of its time (so a reviewer can approve it before it is due), re-reads the play's
  * mode at its time, waits for a review when the mode says so, re-reads the invoice
  * from Stripe right before sending and sends through the ledger. A payment, the
- * invoice closing or the subscription ending stops it at once and cancels every
+ * invoice closing or the subscription ending (unless it ended when or before the
+ * invoice was created: a final invoice) stops it at once and cancels every
  * draft not yet sent: as a signal when an event brings the news, else at the next
  * check of a step, which reads the invoice from Stripe and the subscription from the
  * mirror (an invoice marked paid out of band or voided in Stripe's dashboard, a
@@ -81,7 +83,9 @@ const nowMs = () => new Date().getTime();
  *
  * Histories recorded before beginDunning and prepareDunningStep could answer
  * `ended`, and before a failed send's precondition told a payment off Stripe, hold
- * no such answer and replay as before, so no patch guards them.
+ * no such answer and replay as before, so no patch guards them. Likewise signals
+ * and begin results recorded before a subscription's end and the invoice's creation
+ * were carried hold neither time, and the end counts as it did then.
  */
 export async function dunningWorkflow(input: DunningWorkflowInput): Promise<DunningResult> {
   const { beginDunning, prepareDunningStep, cancelOpenDrafts, closeDunning, finalDunningCheck } = patched(LOCAL_BOOKKEEPING_PATCH)
@@ -92,18 +96,28 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
   let stop: DunningOutcome | null = null;
   let subscriptionId: string | null = null;
   let begun: Extract<Awaited<ReturnType<Activities['beginDunning']>>, { kind: 'open' }> | undefined;
-  const deletedSubscriptions: (string | null)[] = [];
+  /** Subscription ends signalled before the invoice was read: decided once it is. */
+  const earlyEnds: DunningEvent[] = [];
   const decisions = new Map<string, DraftDecision>();
   const state: DunningState = { invoiceId: input.invoiceId, phase: 'starting', stepIndex: null, steps: [], sentSteps: [], outcome: null };
 
+  /**
+   * Whether a subscription's end closes this dunning: its own subscription's, unless it
+   * ended when or before the invoice was created (a final invoice, worth collecting).
+   * Signals and begin results recorded before these times were carried hold neither: the end counts.
+   */
+  const endsThisDunning = (event: DunningEvent): boolean =>
+    subscriptionId !== null &&
+    event.subscriptionId === subscriptionId &&
+    endClosesDunning(event.subscriptionEndedAt ? new Date(event.subscriptionEndedAt) : null, begun?.invoiceCreated ? new Date(begun.invoiceCreated) : null);
   setHandler(dunningEventSignal, (event) => {
     if (stop) return;
     if (event.kind === 'payment_succeeded') stop = 'recovered';
     else if (event.kind === 'paid_out_of_band') stop = 'paid_out_of_band';
     else if (event.kind === 'subscription_deleted') {
-      // Before the invoice is read its subscription is unknown: keep the id and decide then.
-      if (!begun) deletedSubscriptions.push(event.subscriptionId);
-      else if (subscriptionId !== null && event.subscriptionId === subscriptionId) stop = 'subscription_deleted';
+      // Before the invoice is read its subscription is unknown: keep the end and decide then.
+      if (!begun) earlyEnds.push(event);
+      else if (endsThisDunning(event)) stop = 'subscription_deleted';
     }
     // payment_failed again (a Stripe retry failed): the schedule already accounts for
     // retries and each send re-reads the invoice, so nothing changes.
@@ -156,7 +170,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
   }
   const steps: PlannedStep[] = begun.steps;
   subscriptionId = begun.subscriptionId;
-  if (subscriptionId !== null && deletedSubscriptions.includes(subscriptionId)) stop = 'subscription_deleted';
+  if (earlyEnds.some(endsThisDunning)) stop = 'subscription_deleted';
   const { quietBeforeRetryMs, afterRetryMs } = begun;
   state.steps = steps.map(({ index, tone, at }) => ({ index, tone, at }));
 

@@ -11,6 +11,12 @@ export interface StripeEventSignal {
   objectId: string | null;
   /** The inbox row the event came from. */
   inboxSeq: number;
+  /**
+   * With customer.subscription.deleted: the subscription's `ended_at`, ISO-8601 UTC
+   * (domain/dunning-ends.ts endClosesDunning). Absent in signals sent before it was
+   * carried, and when the event has none.
+   */
+  subscriptionEndedAt?: string;
 }
 
 /** One event. Kept for histories and relays that deliver events one at a time. */

@@ -32,6 +32,8 @@ export interface DunningEvent {
   eventId: string | null;
   /** With subscription_deleted: which subscription ended. */
   subscriptionId: string | null;
+  /** With subscription_deleted: when it ended (ISO-8601 UTC), when known; without it the end closes the dunning. */
+  subscriptionEndedAt?: string;
   /** ISO-8601 UTC. */
   at: string;
 }

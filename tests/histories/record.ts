@@ -27,7 +27,7 @@ import { syncProgressQuery, syncProgressSignal, SYNC_RESOURCES } from '../../wor
 import { ensureSearchAttributes } from '../../workers/search-attributes';
 import { workflowsPath } from '../../workers/worker';
 import { toolPaths } from '../setup/tools';
-import { fakeActivities, fakeWorld } from '../workflows/dunning-activities';
+import { fakeActivities, fakeWorld, type FakeWorld } from '../workflows/dunning-activities';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -60,10 +60,10 @@ const startCustomer = (env: TestWorkflowEnvironment, taskQueue: string, customer
     args: [{ workspaceId: 'ws_record', customerId }],
   });
 
-/** Starts a dunning workflow for `invoiceId` with its stand-in world in `mode`. */
-async function startDunning(env: TestWorkflowEnvironment, taskQueue: string, invoiceId: string, customerId: string, mode: Parameters<typeof fakeWorld>[0]) {
+/** Starts a dunning workflow for `invoiceId` with its stand-in world in `mode` (`world0`: what differs from the default world). */
+async function startDunning(env: TestWorkflowEnvironment, taskQueue: string, invoiceId: string, customerId: string, mode: Parameters<typeof fakeWorld>[0], world0: Partial<FakeWorld> = {}) {
   const workflowId = dunningWorkflowId('ws_record', invoiceId);
-  const w = fakeWorld(mode);
+  const w = { ...fakeWorld(mode), ...world0 };
   world.set(workflowId, w);
   const handle = await env.client.workflow.start<typeof dunningWorkflow>('dunningWorkflow', {
     taskQueue,
@@ -319,6 +319,24 @@ const recordings: Recording[] = [
       await env.sleep('17 days');
       await until('every step sent', () => w.sent.length === 5);
       w.endOnCheck = 'paid_out_of_band';
+      await handle.result();
+      return handle.fetchHistory();
+    },
+  },
+  {
+    // Auto mode for a subscription's final invoice: the end signalled with the invoice's
+    // own time leaves the dunning running; the same end reported later ends it.
+    file: 'dunningWorkflow-final-invoice-end.json',
+    server: 'time-skipping',
+    async record(env, taskQueue) {
+      const createdAt = (await env.currentTimeMs()) - 3_600_000;
+      const { w, handle } = await startDunning(env, taskQueue, 'in_final_invoice', 'cus_final_invoice', 'auto', { invoiceCreated: new Date(createdAt).toISOString() });
+      await until('step 0 sent', () => w.sent.length === 1);
+      const end = (endedAt: number) => ({ kind: 'subscription_deleted' as const, eventId: null, subscriptionId: 'sub_1', at: new Date().toISOString(), subscriptionEndedAt: new Date(endedAt).toISOString() });
+      await handle.signal(dunningEventSignal, end(createdAt));
+      await env.sleep('4 days');
+      await until('step 1 sent', () => w.sent.length === 2);
+      await handle.signal(dunningEventSignal, end(createdAt + 3_600_000));
       await handle.result();
       return handle.fetchHistory();
     },

@@ -143,7 +143,7 @@ describe('relay batches per customer', () => {
   }
 
   it("delivers a customer's backlog in one signal, in inbox order, and the mirror ends at the last state", async () => {
-    const a = [await store('cus_a', 1), await store('cus_b', 5), await store('cus_a', 2), await store('cus_a', 3), await store('cus_b', 6)];
+    const a = [await store('cus_a', 1, { ended_at: null }), await store('cus_b', 5), await store('cus_a', 2), await store('cus_a', 3, { ended_at: 1_700_000_500 }), await store('cus_b', 6)];
     const r = relay();
     r.start();
     try {
@@ -153,6 +153,8 @@ describe('relay batches per customer', () => {
     }
     const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_a')).query(recentEventsQuery);
     expect(recent.map((e) => e.eventId)).toEqual([a[0], a[2], a[3]]);
+    // A subscription's end carries its time, which its final invoice's dunning compares.
+    expect(recent.map((e) => e.subscriptionEndedAt)).toEqual([undefined, new Date(1_234_567_890_000).toISOString(), new Date(1_700_000_500_000).toISOString()]);
     expect(await signalsReceived('cus_a')).toBe(1);
     expect(await signalsReceived('cus_b')).toBe(1);
     const items = await database.db('stripe_subscription_items').where({ workspace_id: ws }).orderBy('id').select('id', 'quantity');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dunningEnd, type DunningEndFacts } from '../../domain/dunning-ends';
+import { dunningEnd, endClosesDunning, type DunningEndFacts } from '../../domain/dunning-ends';
 
 const created = new Date('2026-10-01T00:00:00Z');
 const facts = (over: Partial<DunningEndFacts>): DunningEndFacts => ({
@@ -46,5 +46,18 @@ describe('a dunning ended by what Stripe or the mirror shows', () => {
   it('counts an end it cannot place in time', () => {
     expect(dunningEnd(facts({ subscriptionStatus: 'canceled', subscriptionEndedAt: null }))).toBe('subscription_deleted');
     expect(dunningEnd(facts({ subscriptionStatus: 'canceled', subscriptionEndedAt: created, invoiceCreated: null }))).toBe('subscription_deleted');
+  });
+});
+
+describe("a subscription's end, as a signal brings it to a running dunning", () => {
+  it('closes the dunning when it ended after the invoice was created, or either time is unknown', () => {
+    expect(endClosesDunning(new Date(created.getTime() + 1000), created)).toBe(true);
+    expect(endClosesDunning(null, created)).toBe(true);
+    expect(endClosesDunning(created, null)).toBe(true);
+  });
+
+  it('leaves a final invoice, created as the subscription ended or after, to be collected', () => {
+    expect(endClosesDunning(created, created)).toBe(false);
+    expect(endClosesDunning(new Date(created.getTime() - 1000), created)).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isSubscribedEventType } from '../../domain/event-types';
-import { eventSubject, stripeEventEnvelope } from '../../domain/stripe-events';
+import { eventSubject, objectEndedAt, stripeEventEnvelope } from '../../domain/stripe-events';
 import { stripeFixture } from '../helpers/stripe';
 
 
@@ -44,5 +44,18 @@ describe('Stripe event envelope', () => {
   it('subscribes to exactly the six event types the plays use', () => {
     expect(isSubscribedEventType('invoice.payment_failed')).toBe(true);
     expect(isSubscribedEventType('customer.created')).toBe(false);
+  });
+});
+
+describe('objectEndedAt', () => {
+  it("gives a subscription event's ended_at as ISO-8601 UTC", () => {
+    expect(objectEndedAt({ data: { object: { ...stripeFixture('subscription'), ended_at: 1_700_000_000 } } })).toBe('2023-11-14T22:13:20.000Z');
+  });
+
+  it('gives nothing for an object that has not ended or says nothing of it', () => {
+    expect(objectEndedAt({ data: { object: { ...stripeFixture('subscription'), ended_at: null } } })).toBeUndefined();
+    expect(objectEndedAt({ data: { object: { id: 'in_1' } } })).toBeUndefined();
+    expect(objectEndedAt({ data: { object: { ended_at: 'yesterday' } } })).toBeUndefined();
+    expect(objectEndedAt(null)).toBeUndefined();
   });
 });

@@ -114,6 +114,29 @@ describe('customerWorkflow routes payment events to dunning', () => {
     await customer.terminate('test done');
   });
 
+  it("keeps a final invoice's dunning when its subscription ended as the invoice was created, and ends it for a later end", async () => {
+    const ws = `ws_${randomUUID().slice(0, 8)}`;
+    const invoice = 'in_final';
+    const world = fakeWorld('auto');
+    const createdAt = Date.now() - 3_600_000;
+    world.invoiceCreated = new Date(createdAt).toISOString();
+    worlds.set(dunningWorkflowId(ws, invoice), world);
+    const customer = await server.client.workflow.start<typeof customerWorkflow>('customerWorkflow', { taskQueue, workflowId: `customer:${ws}:cus_5`, args: [{ workspaceId: ws, customerId: 'cus_5' }] });
+    await customer.signal(stripeEventSignal, event('invoice.payment_failed', invoice));
+    const dunning = server.client.workflow.getHandle<typeof dunningWorkflow>(dunningWorkflowId(ws, invoice));
+    await eventually(() => dunning.query(dunningStateQuery), (s) => s.sentSteps.length === 1);
+    const signalled = async () => ((await dunning.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+    // Cancelled "now": the subscription ended as its final invoice was created.
+    await customer.signal(stripeEventSignal, { ...event('customer.subscription.deleted', 'sub_1'), subscriptionEndedAt: new Date(createdAt).toISOString() });
+    await eventually(signalled, (count) => count === 1);
+    expect((await dunning.query(dunningStateQuery)).phase).not.toBe('finished');
+    expect((await dunning.describe()).status.name).toBe('RUNNING');
+    // The same subscription's end reported an hour after the invoice (a later delivery of news): the dunning ends.
+    await customer.signal(stripeEventSignal, { ...event('customer.subscription.deleted', 'sub_1'), subscriptionEndedAt: new Date(createdAt + 3_600_000).toISOString() });
+    expect(await dunning.result()).toEqual({ outcome: 'subscription_deleted', sentSteps: [0] });
+    await customer.terminate('test done');
+  });
+
   it("forwards the subscription's deletion, and keeps dunning running when the customer workflow is gone", async () => {
     const ws = `ws_${randomUUID().slice(0, 8)}`;
     const world = fakeWorld('auto');

@@ -19,6 +19,8 @@ export interface FakeWorld {
   stripeDown: boolean;
   nextPaymentAttempt: string | null;
   subscriptionId: string | null;
+  /** When the invoice was created (ISO-8601), as beginDunning reads it; null: not known. */
+  invoiceCreated: string | null;
   /** What a check of Stripe and the mirror would find: the invoice paid or closed, or its subscription ended, with no signal. */
   endOnCheck: DunningEnd | null;
   drafts: Map<string, { id: string; workflowId: string; step: number; status: DraftStatus }>;
@@ -27,7 +29,7 @@ export interface FakeWorld {
 }
 
 export function fakeWorld(mode: RolloutMode): FakeWorld {
-  return { mode, invoiceStatus: 'open', paidOffStripe: false, stripeDown: false, nextPaymentAttempt: null, subscriptionId: 'sub_1', endOnCheck: null, drafts: new Map(), sent: [], closed: [] };
+  return { mode, invoiceStatus: 'open', paidOffStripe: false, stripeDown: false, nextPaymentAttempt: null, subscriptionId: 'sub_1', invoiceCreated: null, endOnCheck: null, drafts: new Map(), sent: [], closed: [] };
 }
 
 /** The dunning play's activities (analytics run elsewhere). */
@@ -44,6 +46,7 @@ export function fakeActivities(world: FakeWorld): Omit<Activities, keyof Analyti
         kind: 'open',
         steps: planDunningSteps(new Date(input.failedAt), DEFAULT_DUNNING_SCHEDULE, retries),
         subscriptionId: world.subscriptionId,
+        invoiceCreated: world.invoiceCreated,
         quietBeforeRetryMs: 12 * 3_600_000,
         afterRetryMs: 2 * 3_600_000,
       });
