@@ -39,17 +39,20 @@ const modeName = (livemode: boolean) => (livemode ? 'live' : 'test');
 /** How every reason starts: an ignored event's error says whether it was set aside (db/inbox.ts endpointActivity). */
 export const SET_ASIDE_PREFIX = 'not applied: ';
 
-/** Why the event is not the workspace's (the error kept with it), or null when it is. */
+/**
+ * Why the event is not the workspace's (the error kept with it), or null when it is.
+ * An event without `account` comes from an account's own endpoint: for a workspace
+ * acting for a connected account that may be the connected account's own endpoint
+ * (a Standard account has a dashboard), so only an `account` naming another account
+ * tells a foreign event there.
+ */
 export function foreignEventReason(origin: EventOrigin, workspace: MirroredAccount): string | null {
-  const { stripeAccountId } = workspace;
-  if (stripeAccountId !== null && origin.account !== stripeAccountId) {
-    return origin.account === null
-      ? `${SET_ASIDE_PREFIX}the event is the platform account's own, and this workspace mirrors the connected account ${stripeAccountId}`
-      : `${SET_ASIDE_PREFIX}the event is about the connected account ${origin.account}, and this workspace mirrors ${stripeAccountId}`;
-  }
   if (!workspace.hasStripeKey) return null;
-  if (stripeAccountId === null && origin.account !== null) {
-    return `${SET_ASIDE_PREFIX}the event is about the connected account ${origin.account}, and this workspace mirrors its key's own account (a Connect endpoint sends every connected account's events)`;
+  const { stripeAccountId } = workspace;
+  if (origin.account !== null && origin.account !== stripeAccountId) {
+    return stripeAccountId === null
+      ? `${SET_ASIDE_PREFIX}the event is about the connected account ${origin.account}, and this workspace mirrors its key's own account (a Connect endpoint sends every connected account's events)`
+      : `${SET_ASIDE_PREFIX}the event is about the connected account ${origin.account}, and this workspace mirrors ${stripeAccountId}`;
   }
   if (origin.livemode !== workspace.livemode) {
     return `${SET_ASIDE_PREFIX}the event is a ${modeName(origin.livemode)}-mode event, and this workspace mirrors ${modeName(workspace.livemode)}-mode data`;

@@ -227,9 +227,10 @@ export class InboxRelay {
     this.nextReadAt = Date.now() + walkBackoffMs(readMs, walked, blocked, batchSize * 5);
     this.opts.metrics?.relayWalkedEvents.inc(walked);
     // Reads that found nothing apart: an idle relay's polls would drown the passes' figures.
-    this.opts.metrics?.relayStepSeconds.observe({ step: taken > 0 ? 'read' : 'empty_read' }, readMs / 1000);
+    this.opts.metrics?.relayStepSeconds.observe({ step: taken + setAside > 0 ? 'read' : 'empty_read' }, readMs / 1000);
     // Events set aside count as taken: more may be waiting behind them.
     if (taken === 0) return setAside;
+    this.opts.metrics?.relayPassEvents.observe(taken);
     const keys = streams.map((s) => streamKey(s[0]!));
     for (const k of keys) this.passing.add(k);
     const failures: StreamFailure[] = [];
@@ -250,8 +251,7 @@ export class InboxRelay {
         this.wake();
       });
     this.passTails.add(tail);
-    this.opts.metrics?.relayPassEvents.observe(taken);
-    return taken;
+    return taken + setAside;
   }
 
   /**

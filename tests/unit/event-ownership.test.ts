@@ -24,9 +24,12 @@ describe('foreignEventReason', () => {
     expect(foreignEventReason({ livemode: true, account: 'acct_A' }, connected)).toBeNull();
   });
 
-  it("sets aside another connected account's events, and the platform's own, for a Connect workspace", () => {
+  it("sets aside another connected account's events for a Connect workspace", () => {
     expect(foreignEventReason({ livemode: true, account: 'acct_B' }, connected)).toMatch(/connected account acct_B, and this workspace mirrors acct_A/);
-    expect(foreignEventReason({ livemode: true, account: null }, connected)).toMatch(/platform account's own.*acct_A/);
+  });
+
+  it("takes events without an account for a Connect workspace: the connected account's own endpoint sends them so", () => {
+    expect(foreignEventReason({ livemode: true, account: null }, connected)).toBeNull();
   });
 
   it("sets aside a Connect endpoint's events for a workspace mirroring its key's own account", () => {
@@ -42,5 +45,6 @@ describe('foreignEventReason', () => {
   it('checks nothing for a webhook-only workspace, which has not said its account or mode', () => {
     expect(foreignEventReason({ livemode: true, account: null }, webhookOnly)).toBeNull();
     expect(foreignEventReason({ livemode: true, account: 'acct_B' }, webhookOnly)).toBeNull();
+    expect(foreignEventReason({ livemode: true, account: 'acct_B' }, { ...webhookOnly, stripeAccountId: 'acct_A' })).toBeNull();
   });
 });
