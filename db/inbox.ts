@@ -468,15 +468,16 @@ export const API_VERSION_SAMPLE = 100;
 
 /**
  * What a workspace's inbox says of its endpoint since `since`: what arrived, by type,
- * what was set aside and why, the API versions Stripe sends in, and the backlog. Five
- * statements, each bounded by the workspace's events since `since`, its pending ones,
- * or the latest few; re-reads are Wysera's own and left out of what arrived.
+ * what was set aside and why, the API versions Stripe sends in, and the backlog; re-reads
+ * are Wysera's own and left out of what arrived. Five statements, each reading at most
+ * the workspace's retained events (by its (workspace, event id) index, never another
+ * workspace's), and payloads only of the latest few.
  */
 export async function endpointActivity(db: Db, workspaceId: string, since: Date): Promise<EndpointActivity> {
   const ws = { workspace_id: workspaceId };
   const notReread = (q: Knex.QueryBuilder) => q.whereNot('type', REREAD_EVENT_TYPE);
   const setAside = `status = 'ignored' and starts_with(last_error, ?)`;
-  const latest = await notReread(db('webhook_inbox').where(ws)).orderBy('seq', 'desc').first<{ received_at: Date } | undefined>('received_at');
+  const latest = await notReread(db('webhook_inbox').where(ws)).first<{ received_at: Date | null }>(db.raw('max(received_at) as received_at'));
   const byType = await notReread(db('webhook_inbox').where(ws).where('received_at', '>=', since))
     .groupBy('type')
     .select<{ type: string; count: number; set_aside: number }[]>('type', db.raw('count(*)::int as count'), db.raw(`(count(*) filter (where ${setAside}))::int as set_aside`, [SET_ASIDE_PREFIX]))
@@ -484,11 +485,13 @@ export async function endpointActivity(db: Db, workspaceId: string, since: Date)
   const reason = byType.some((t) => t.set_aside > 0)
     ? await db('webhook_inbox').where(ws).where('received_at', '>=', since).whereRaw(setAside, [SET_ASIDE_PREFIX]).orderBy('seq', 'desc').first<{ last_error: string }>('last_error')
     : undefined;
+  // `seq + 0`: ordered after the workspace's rows are found, so the primary key is not
+  // walked back through other workspaces' events; payloads only for the rows kept.
   const { rows: versions } = await db.raw<{ rows: { api_version: string | null; events: number }[] }>(
-    `select api_version, count(*)::int as events
-       from (select payload->>'api_version' as api_version from webhook_inbox
-              where workspace_id = ? and type <> ? order by seq desc limit ?) latest
-      group by api_version order by events desc, api_version`,
+    `select payload->>'api_version' as api_version, count(*)::int as events
+       from webhook_inbox
+      where seq = any(array(select seq from webhook_inbox where workspace_id = ? and type <> ? order by seq + 0 desc limit ?))
+      group by 1 order by events desc, api_version`,
     [workspaceId, REREAD_EVENT_TYPE, API_VERSION_SAMPLE],
   );
   const { rows: backlog } = await db.raw<{ rows: { pending: number; failing: number; oldest: number | null }[] }>(

@@ -7,7 +7,7 @@ import { isSubscribedEventType } from './event-types';
  * endpointActivity); the warnings are worked out here.
  */
 
-/** How long an endpoint may stay silent while subscriptions are active: each bills at least yearly, most monthly. */
+/** How long an endpoint may stay silent while subscriptions run: most bill monthly (yearly plans alone may stay quieter). */
 export const QUIET_DAYS = 35;
 
 /** Events of one type received in the window, and how many of them were set aside (domain/event-ownership.ts). */
@@ -45,10 +45,11 @@ export function endpointWarnings(f: EndpointFacts): EndpointWarning[] {
   const warnings: EndpointWarning[] = [];
   const silentFor = f.lastReceivedAt ? f.now.getTime() - f.lastReceivedAt.getTime() : Infinity;
   if (f.runningSubscriptions > 0 && silentFor > QUIET_DAYS * DAY_MS) {
-    const since = f.lastReceivedAt ? `since ${f.lastReceivedAt.toISOString()}` : 'yet';
+    // None on record: none ever, or none within the inbox's retention.
+    const since = f.lastReceivedAt ? `has arrived since ${f.lastReceivedAt.toISOString()}` : 'is on record';
     warnings.push({
       code: 'quiet',
-      message: `No webhook event has arrived ${since}, while ${plural(f.runningSubscriptions, 'subscription runs', 'subscriptions run')}: check in Stripe that the endpoint's URL is this workspace's and that it is enabled. Until events arrive, only a sync brings changes.`,
+      message: `No webhook event ${since}, while ${plural(f.runningSubscriptions, 'subscription runs', 'subscriptions run')}: check in Stripe that the endpoint's URL is this workspace's and that it is enabled. Until events arrive, only a sync brings changes.`,
     });
   }
   const setAside = f.received.reduce((n, t) => n + t.setAside, 0);

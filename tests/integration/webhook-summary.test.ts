@@ -122,7 +122,7 @@ describe('the webhook endpoint summary', () => {
     expect(silent.apiVersions).toEqual([]);
     expect(silent.runningSubscriptions).toBe(1);
     expect(silent.warnings.map((w) => w.code)).toEqual(['quiet']);
-    expect(silent.warnings[0]!.message).toMatch(/^No webhook event has arrived yet, while 1 subscription runs/);
+    expect(silent.warnings[0]!.message).toMatch(/^No webhook event is on record, while 1 subscription runs/);
 
     // One event, 40 days ago: still quiet, since then.
     await store('customer.subscription.updated', '2025-03-31.basil', quiet, 40);

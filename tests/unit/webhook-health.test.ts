@@ -22,7 +22,7 @@ describe('endpointWarnings', () => {
     const [quiet] = endpointWarnings({ ...healthy, lastReceivedAt: daysAgo(QUIET_DAYS + 1), received: [] });
     expect(quiet?.code).toBe('quiet');
     expect(quiet?.message).toContain(`since ${daysAgo(QUIET_DAYS + 1).toISOString()}, while 12 subscriptions run`);
-    expect(endpointWarnings({ ...healthy, lastReceivedAt: null, received: [], runningSubscriptions: 1 })[0]?.message).toMatch(/^No webhook event has arrived yet, while 1 subscription runs/);
+    expect(endpointWarnings({ ...healthy, lastReceivedAt: null, received: [], runningSubscriptions: 1 })[0]?.message).toMatch(/^No webhook event is on record, while 1 subscription runs/);
   });
 
   it('does not call an account without running subscriptions quiet', () => {

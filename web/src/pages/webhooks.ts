@@ -100,14 +100,19 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
   /** `limit` failing events, oldest first, after `afterSeq`. */
   const fetchPage = (limit: number, afterSeq: number | null) =>
     get<FailingPage>(`${ctx.apiBase}/webhook-events/failing?limit=${limit}${afterSeq === null ? '' : `&afterSeq=${afterSeq}`}`);
+  // The endpoint's summary is read beside the list; the list, which owners act on, shows without it.
+  const summaryRead = get<EndpointSummary>(`${ctx.apiBase}/webhook-events/summary`).then(
+    (summary) => endpointSection(summary),
+    (err: unknown) => h('section', { class: 'panel endpoint-summary' }, h('h2', {}, 'Endpoint'), errorBox(err)),
+  );
   let first: FailingPage;
-  let summary: EndpointSummary;
   try {
-    [first, summary] = await Promise.all([fetchPage(Math.min(Math.max(showing, PAGE_SIZE), MAX_PAGE), null), get<EndpointSummary>(`${ctx.apiBase}/webhook-events/summary`)]);
+    first = await fetchPage(Math.min(Math.max(showing, PAGE_SIZE), MAX_PAGE), null);
   } catch (err) {
     mount(root, errorBox(err));
     return;
   }
+  const endpoint = await summaryRead;
   /** Where the next page starts (null: none follows), and the rows shown so far. */
   let next = first.nextAfterSeq;
   let shown = first.events.length;
@@ -209,7 +214,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
         h('p', { class: 'muted' }, 'What Stripe’s endpoint sends, and the events whose delivery keeps failing.'),
       ),
     ),
-    endpointSection(summary),
+    endpoint,
     h('h2', {}, 'Failing events'),
     h('p', { class: 'muted' }, 'Stripe events whose delivery keeps failing, and re-reads from Stripe that failed. Each is retried every minute and holds back its customer’s later events. Once its cause is fixed, retry it now; giving up on a Stripe event lets the later events go on and queues a re-read of its object, so the mirror catches up with Stripe’s current state (with the workspace’s Stripe key).'),
     feedback,
