@@ -41,9 +41,10 @@ export async function mirrorVerdict(input: MirrorVerdictInput): Promise<MirrorVe
  * How far along its life a mirrored state is, for a same-second tie that Stripe cannot
  * settle (a workspace without a key, or an object Stripe no longer gives): arrival
  * order is not Stripe's order, but a subscription never comes back from its end, an
- * invoice never leaves paid or void, a charge never leaves succeeded or failed, and
- * what was paid or refunded only grows. Stages compare element by element; equal
- * stages leave the tie to arrival order.
+ * invoice never leaves paid or void and what was paid of it only grows, and a charge
+ * never returns to pending. (What was refunded of a charge can shrink, when a refund
+ * fails, so it does not order them.) Stages compare element by element; equal stages
+ * leave the tie to arrival order.
  */
 export type LifeStage = readonly number[];
 
@@ -62,8 +63,8 @@ export const subscriptionStage = (row: Record<string, unknown>): LifeStage => [r
 /** An invoice row's stage: its status, then what was paid of it. */
 export const invoiceStage = (row: Record<string, unknown>): LifeStage => [stageOf(INVOICE_STAGES, row.status), amount(row.amount_paid)];
 
-/** A charge row's stage: its status, then what was refunded of it. */
-export const chargeStage = (row: Record<string, unknown>): LifeStage => [stageOf(CHARGE_STAGES, row.status), amount(row.amount_refunded)];
+/** A charge row's stage: pending, then settled. */
+export const chargeStage = (row: Record<string, unknown>): LifeStage => [stageOf(CHARGE_STAGES, row.status)];
 
 /** Whether stage `a` is strictly further along than `b`. */
 export function furtherAlong(a: LifeStage, b: LifeStage): boolean {
