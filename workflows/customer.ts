@@ -167,8 +167,8 @@ export async function customerWorkflow(input: CustomerWorkflowInput): Promise<vo
     } else if (event.type === 'customer.subscription.deleted') {
       // Each dunning workflow knows its invoice's subscription and ignores the others'.
       for (const invoiceId of [...dunningInvoices]) {
-        const ended = event.subscriptionEndedAt ? { subscriptionEndedAt: event.subscriptionEndedAt } : {};
-        const delivered = await forward(invoiceId, { kind: 'subscription_deleted', eventId: event.eventId, subscriptionId: event.objectId, at, ...ended });
+        const endedAt = event.subscriptionEndedAt ? { subscriptionEndedAt: event.subscriptionEndedAt } : {};
+        const delivered = await forward(invoiceId, { kind: 'subscription_deleted', eventId: event.eventId, subscriptionId: event.objectId, at, ...endedAt });
         if (!delivered) dunningInvoices.splice(dunningInvoices.indexOf(invoiceId), 1);
       }
     }

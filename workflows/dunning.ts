@@ -34,6 +34,12 @@ export const LOCAL_BOOKKEEPING_PATCH = 'dunning-local-bookkeeping';
  * exhausted (finalDunningCheck): runs recorded before it ended without one.
  */
 export const FINAL_CHECK_PATCH = 'dunning-final-check';
+/**
+ * Since then a subscription's end signalled at or before its invoice's creation (a
+ * final invoice) leaves the dunning running; workers from before stopped it, and a
+ * history they made replays that way.
+ */
+export const FINAL_INVOICE_END_PATCH = 'dunning-final-invoice-end';
 // Sending: a provider's 429/5xx is retried with backoff. Each attempt re-reads the
 // invoice first and the send ledger keeps every draft to at most one email.
 const { sendDraft } = proxyActivities<Activities>({
@@ -85,7 +91,9 @@ const nowMs = () => new Date().getTime();
  * `ended`, and before a failed send's precondition told a payment off Stripe, hold
  * no such answer and replay as before, so no patch guards them. Likewise signals
  * and begin results recorded before a subscription's end and the invoice's creation
- * were carried hold neither time, and the end counts as it did then.
+ * were carried hold neither time, and the end counts as it did then; an end that
+ * leaves a final invoice's dunning running is guarded by FINAL_INVOICE_END_PATCH, for
+ * a history made by a worker from before that got both times (a rolling deploy).
  */
 export async function dunningWorkflow(input: DunningWorkflowInput): Promise<DunningResult> {
   const { beginDunning, prepareDunningStep, cancelOpenDrafts, closeDunning, finalDunningCheck } = patched(LOCAL_BOOKKEEPING_PATCH)
@@ -106,10 +114,11 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
    * ended when or before the invoice was created (a final invoice, worth collecting).
    * Signals and begin results recorded before these times were carried hold neither: the end counts.
    */
-  const endsThisDunning = (event: DunningEvent): boolean =>
-    subscriptionId !== null &&
-    event.subscriptionId === subscriptionId &&
-    endClosesDunning(event.subscriptionEndedAt ? new Date(event.subscriptionEndedAt) : null, begun?.invoiceCreated ? new Date(begun.invoiceCreated) : null);
+  const endsThisDunning = (event: DunningEvent): boolean => {
+    if (subscriptionId === null || event.subscriptionId !== subscriptionId) return false;
+    if (endClosesDunning(event.subscriptionEndedAt ? new Date(event.subscriptionEndedAt) : null, begun?.invoiceCreated ? new Date(begun.invoiceCreated) : null)) return true;
+    return !patched(FINAL_INVOICE_END_PATCH);
+  };
   setHandler(dunningEventSignal, (event) => {
     if (stop) return;
     if (event.kind === 'payment_succeeded') stop = 'recovered';

@@ -60,10 +60,10 @@ const startCustomer = (env: TestWorkflowEnvironment, taskQueue: string, customer
     args: [{ workspaceId: 'ws_record', customerId }],
   });
 
-/** Starts a dunning workflow for `invoiceId` with its stand-in world in `mode` (`world0`: what differs from the default world). */
-async function startDunning(env: TestWorkflowEnvironment, taskQueue: string, invoiceId: string, customerId: string, mode: Parameters<typeof fakeWorld>[0], world0: Partial<FakeWorld> = {}) {
+/** Starts a dunning workflow for `invoiceId` with its stand-in world in `mode` (`worldOverrides`: what differs from the default world). */
+async function startDunning(env: TestWorkflowEnvironment, taskQueue: string, invoiceId: string, customerId: string, mode: Parameters<typeof fakeWorld>[0], worldOverrides: Partial<FakeWorld> = {}) {
   const workflowId = dunningWorkflowId('ws_record', invoiceId);
-  const w = { ...fakeWorld(mode), ...world0 };
+  const w = { ...fakeWorld(mode), ...worldOverrides };
   world.set(workflowId, w);
   const handle = await env.client.workflow.start<typeof dunningWorkflow>('dunningWorkflow', {
     taskQueue,
