@@ -71,7 +71,7 @@ export function webhookEventsRouter({ db }: { db: Knex }): Router {
       since,
       ...activity,
       runningSubscriptions,
-      warnings: endpointWarnings({ now, lastReceivedAt: activity.lastReceivedAt, received: activity.received, lastSetAsideReason: activity.lastSetAsideReason, runningSubscriptions }),
+      warnings: endpointWarnings({ ...activity, now, runningSubscriptions }),
     });
   });
 

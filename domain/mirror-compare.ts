@@ -26,8 +26,11 @@ export interface MirrorVerdictInput {
   differs: () => Promise<boolean>;
 }
 
+/** The start of the second an event was stamped in (ms): Stripe's `created` has no finer resolution. */
+export const eventSecond = (eventAt: Date): number => Math.floor(eventAt.getTime() / 1000) * 1000;
+
 export async function mirrorVerdict(input: MirrorVerdictInput): Promise<MirrorVerdict> {
-  const second = Math.floor(input.eventAt.getTime() / 1000) * 1000;
+  const second = eventSecond(input.eventAt);
   const stored = input.storedAt?.getTime() ?? null;
   // Older news never overwrites newer state, truncated or not: nothing to ask Stripe.
   if (stored !== null && stored >= second + 1000) return 'stale';

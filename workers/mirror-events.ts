@@ -20,7 +20,7 @@ import {
   type MirrorTable,
   type StateAt,
 } from '../db/mirror';
-import { chargeStage, furtherAlong, invoiceStage, mirrorVerdict, sameRowContents, sameRowSet, subscriptionStage, type LifeStage } from '../domain/mirror-compare';
+import { chargeStage, eventSecond, furtherAlong, invoiceStage, mirrorVerdict, sameRowContents, sameRowSet, subscriptionStage, type LifeStage } from '../domain/mirror-compare';
 import { resolveDiscounts, type DiscountTerms } from '../domain/mirror-discounts';
 import { MIRRORED_OBJECTS, REREAD_EVENT_TYPE, type MirroredObject, type RereadPayload, type SubscribedEventType } from '../domain/event-types';
 import type { MirrorRefetch } from './mirror-refetch';
@@ -314,7 +314,7 @@ async function applyKind<T extends { id: string }, C>(
   const behindStoredTie = (id: string, event: { object: T; eventAt: Date; carry: C | undefined }): boolean => {
     const row = stored.get(id);
     const storedAt = (row?.stripe_state_at as Date | undefined)?.getTime();
-    if (!row || storedAt === undefined || storedAt < Math.floor(event.eventAt.getTime() / 1000) * 1000) return false;
+    if (!row || storedAt === undefined || storedAt < eventSecond(event.eventAt)) return false;
     return furtherAlong(kind.stage(row), kind.stage(kind.row(event.object, event.carry)));
   };
   let next = 0;

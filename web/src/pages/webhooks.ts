@@ -73,7 +73,7 @@ function endpointSection(summary: EndpointSummary): HTMLElement {
       row('URL to set in Stripe', h('code', {}, `${window.location.origin}${summary.endpointPath}`)),
       row('Events to send', ...summary.eventTypes.flatMap((t, i) => [i ? ', ' : '', h('code', {}, t)])),
       row('Events applied', checked),
-      row('Last event', summary.lastReceivedAt ? when(summary.lastReceivedAt) : 'none yet'),
+      row('Last event', summary.lastReceivedAt ? when(summary.lastReceivedAt) : 'none on record'),
       row('Last 24 hours', received),
       row('Waiting', summary.pending ? `${summary.pending}, the oldest for ${waited(summary.oldestPendingSeconds)}` : 'none'),
       row('Stripe API versions (latest events)', versions),
