@@ -19,6 +19,7 @@ import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
 import { syncProgressSignal, type SyncResource } from '../workflows/sync-messages';
 import type { StripeClients } from './stripe-client';
+import { datedRead, type Dated } from './stripe-dated';
 import { PAGE_SIZE, restOfList } from './stripe-lists';
 
 export { PAGE_SIZE };
@@ -66,7 +67,8 @@ interface Page {
   ids: string[];
   oldestCreated: number | null;
   hasMore: boolean;
-  store: (trx: Knex.Transaction, stateAt: Date) => Promise<unknown>;
+  /** Writes the page's objects, as the state of the list's read on Stripe's clock. */
+  store: (trx: Knex.Transaction) => Promise<unknown>;
 }
 
 const created = (o: { created: number }) => o.created;
@@ -74,48 +76,51 @@ const oldest = (xs: { created: number }[]): number | null => (xs.length ? Math.m
 
 /** One page of a resource's list, and how to store it. */
 async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, params: ListParams, ring: Keyring): Promise<Page> {
-  const page = <T extends { id: string; created: number }>(list: Stripe.ApiList<T>, store: (trx: Knex.Transaction, items: T[], stateAt: Date) => Promise<unknown>): Page => ({
-    ids: list.data.map((o) => o.id),
-    oldestCreated: oldest(list.data),
-    hasMore: list.has_more,
-    store: (trx, stateAt) => store(trx, list.data, stateAt),
+  // A page's objects are at least as new as its list's read (domain/stripe-clock.ts); what is
+  // fetched after it (tiers, the rest of an embedded list) is newer still.
+  const page = <T extends { id: string; created: number }>(read: Dated<Stripe.ApiList<T>>, store: (trx: Knex.Transaction, items: T[], stateAt: Date) => Promise<unknown>): Page => ({
+    ids: read.value.data.map((o) => o.id),
+    oldestCreated: oldest(read.value.data),
+    hasMore: read.value.has_more,
+    store: (trx) => store(trx, read.value.data, read.readAt),
   });
   switch (resource) {
     case 'products':
-      return page(await stripe.products.list(params), (trx, xs, t) => upsertProducts(trx, ws, xs, t));
+      return page(await datedRead(() => stripe.products.list(params)), (trx, xs, t) => upsertProducts(trx, ws, xs, t));
     case 'prices': {
-      const list = await stripe.prices.list(params);
+      const read = await datedRead(() => stripe.prices.list(params));
+      const list = read.value;
       // Tiers come only when asked for; MRR needs them, so fetch them for the (few)
       // tiered prices rather than expanding every page.
       for (const [i, p] of list.data.entries()) {
         if (p.billing_scheme === 'tiered' && !p.tiers) list.data[i] = await stripe.prices.retrieve(p.id, { expand: ['tiers'] });
       }
-      return page(list, (trx, xs, t) => upsertPrices(trx, ws, xs, t));
+      return page(read, (trx, xs, t) => upsertPrices(trx, ws, xs, t));
     }
     case 'customers':
-      return page(await stripe.customers.list(params), (trx, xs, t) => upsertCustomers(trx, ws, xs, t, ring));
+      return page(await datedRead(() => stripe.customers.list(params)), (trx, xs, t) => upsertCustomers(trx, ws, xs, t, ring));
     case 'subscriptions': {
-      const list = await stripe.subscriptions.list({ ...params, status: 'all', expand: ['data.discounts.source.coupon'] });
+      const read = await datedRead(() => stripe.subscriptions.list({ ...params, status: 'all', expand: ['data.discounts.source.coupon'] }));
       // A subscription carries its first items only; fetch the rest so the mirror is complete.
-      for (const s of list.data) {
+      for (const s of read.value.data) {
         if (s.items.has_more) s.items = await restOfList(s.items, (after) => stripe.subscriptionItems.list({ subscription: s.id, limit: PAGE_SIZE, starting_after: after }));
       }
-      return page(list, (trx, xs, t) => upsertSubscriptions(trx, ws, xs, t));
+      return page(read, (trx, xs, t) => upsertSubscriptions(trx, ws, xs, t));
     }
     case 'invoices': {
-      const list = await stripe.invoices.list(params);
-      for (const inv of list.data) {
+      const read = await datedRead(() => stripe.invoices.list(params));
+      for (const inv of read.value.data) {
         const id = inv.id;
         if (id && inv.lines.has_more) inv.lines = await restOfList(inv.lines, (after) => stripe.invoices.listLineItems(id, { limit: PAGE_SIZE, starting_after: after }));
       }
-      return page(list, (trx, xs, t) => upsertInvoices(trx, ws, xs, t));
+      return page(read, (trx, xs, t) => upsertInvoices(trx, ws, xs, t));
     }
     case 'charges':
-      return page(await stripe.charges.list(params), (trx, xs, t) => upsertCharges(trx, ws, xs, t));
+      return page(await datedRead(() => stripe.charges.list(params)), (trx, xs, t) => upsertCharges(trx, ws, xs, t));
     case 'refunds':
-      return page(await stripe.refunds.list(params), (trx, xs, t) => upsertRefunds(trx, ws, xs, t));
+      return page(await datedRead(() => stripe.refunds.list(params)), (trx, xs, t) => upsertRefunds(trx, ws, xs, t));
     case 'payment_intents':
-      return page(await stripe.paymentIntents.list(params), (trx, xs, t) => upsertPaymentIntents(trx, ws, xs, t));
+      return page(await datedRead(() => stripe.paymentIntents.list(params)), (trx, xs, t) => upsertPaymentIntents(trx, ws, xs, t));
   }
 }
 
@@ -183,8 +188,6 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     for (;;) {
       ctx.heartbeat({ cursor, pages } satisfies SyncHeartbeat);
       const params: ListParams = { limit: PAGE_SIZE, ...(cursor ? { starting_after: cursor } : {}), ...(createdGte !== undefined ? { created: { gte: createdGte } } : {}) };
-      // The state is at least as new as the moment we asked for it.
-      const stateAt = new Date();
       const fetchStarted = performance.now();
       let page: Page;
       try {
@@ -198,7 +201,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       const pageOldest = page.oldestCreated === null ? null : new Date(page.oldestCreated * 1000);
       const storeStarted = performance.now();
       await deps.db.transaction(async (trx) => {
-        await page.store(trx, stateAt);
+        await page.store(trx);
         await recordPage(trx, input.runId, input.resource, { objects: page.ids.length, cursor: nextCursor, oldestCreated: pageOldest, done });
       });
       log.debug({ page: pages + 1, objects: page.ids.length, fetchMs: Math.round(storeStarted - fetchStarted), storeMs: Math.round(performance.now() - storeStarted) }, 'page stored');

@@ -312,6 +312,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       const target = targetAccount(auth, Array.isArray(accountHeader) ? accountHeader[0] : accountHeader, connectedTo);
       if (target instanceof StripeHttpError) throw target;
       const account = getAccount(target);
+      // Stripe dates its answers by its own clock; here that is the account's simulated
+      // time, the clock its objects and events are stamped with.
+      res.setHeader('Date', new Date(account.now * 1000).toUTCString());
       entry.account = account.id;
       stats.byAccount[account.id] = (stats.byAccount[account.id] ?? 0) + 1;
       const down = activeOutage(account.id);

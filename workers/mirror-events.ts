@@ -23,6 +23,7 @@ import {
 import { chargeStage, eventSecond, furtherAlong, invoiceStage, mirrorVerdict, sameRowContents, sameRowSet, subscriptionStage, type LifeStage } from '../domain/mirror-compare';
 import { resolveDiscounts, type DiscountTerms } from '../domain/mirror-discounts';
 import { MIRRORED_OBJECTS, REREAD_EVENT_TYPE, type MirroredObject, type RereadPayload, type SubscribedEventType } from '../domain/event-types';
+import type { Dated } from '../activities/stripe-dated';
 import type { MirrorRefetch } from './mirror-refetch';
 
 export interface MirrorApplyResult {
@@ -64,7 +65,7 @@ interface MirrorKind<T extends { id: string }, C = never> {
   complete?(o: T, stored: Record<string, unknown> | undefined): { carry: C } | 'doubt';
   /** How far along its life a row's state is: settles a same-second tie Stripe cannot (domain/mirror-compare.ts). */
   stage(row: MirrorRow): LifeStage;
-  refetch(r: MirrorRefetch, workspaceId: string, id: string): Promise<T | null>;
+  refetch(r: MirrorRefetch, workspaceId: string, id: string): Promise<Dated<T> | null>;
   /** Writes objects as the state of `stateAt` (newest state wins); returns the ids written. */
   write(db: Db, workspaceId: string, objects: T[], stateAt: StateAt, carries: ReadonlyMap<string, C>): Promise<Set<string>>;
 }
@@ -98,8 +99,9 @@ const invoices: MirrorKind<InvoiceWithId> = {
   truncated: (i) => i.lines?.has_more === true,
   stage: invoiceStage,
   refetch: async (r, ws, id) => {
-    const inv = await r.invoice(ws, id);
-    return inv?.id ? { ...inv, id: inv.id } : null;
+    const read = await r.invoice(ws, id);
+    const inv = read?.value;
+    return read && inv?.id ? { value: { ...inv, id: inv.id }, readAt: read.readAt } : null;
   },
   write: async (db, ws, invs, at) => new Set(await upsertInvoices(db, ws, invs, at)),
 };
@@ -163,7 +165,7 @@ export function parseReread(payload: unknown): RereadPayload | Error {
  *
  * A re-read (REREAD_EVENT_TYPE, queued when an owner gives up on an event) is its
  * object read from Stripe the same way, whatever the mirror holds, and written as the
- * state at the moment it was asked (by this process's clock). Stripe having no such
+ * state of the read's time on Stripe's clock (domain/stripe-clock.ts). Stripe having no such
  * object, or no `refetch`, writes nothing; an unreadable payload fails its event.
  * @returns one result per event, in order (an event superseded by a newer one of the
  *   same object: nothing written).
@@ -322,15 +324,14 @@ async function applyKind<T extends { id: string }, C>(
     for (let i = next++; i < reads.length; i = next++) {
       const r = reads[i]!;
       try {
-        // The state read now is at least as new as the moment we asked. Stripe's clock may
-        // run ahead of ours: never date it before the event, or the doubtful state it
-        // replaces would win the tie.
-        const askedAt = Date.now();
         const current = await kind.refetch(refetch!, workspaceId, r.id);
         // Stripe cannot tell (no such object, or no key to ask with): the event is all there
         // is, and a re-read has nothing to write.
         let written = new Set<string>();
-        if (current) written = await write([current], new Date(Math.max(askedAt, r.event?.eventAt.getTime() ?? askedAt)), new Map());
+        // The read is dated on Stripe's clock, at the earliest it can have happened; the
+        // event came before it, so the read is never dated before the event (else the
+        // doubtful state it replaces would win the tie).
+        if (current) written = await write([current.value], new Date(Math.max(current.readAt.getTime(), r.event?.eventAt.getTime() ?? 0)), new Map());
         else if (r.event && !behindStoredTie(r.id, r.event)) written = await write([r.event.object], r.event.eventAt, new Map(r.event.carry === undefined ? [] : [[r.id, r.event.carry]]));
         results[r.index] = { written: written.has(r.id), refetched: current !== null };
       } catch (err) {

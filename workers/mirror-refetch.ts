@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import type { StripeClients } from '../activities/stripe-client';
 import { PAGE_SIZE, restOfList } from '../activities/stripe-lists';
+import { datedRead, type Dated } from '../activities/stripe-dated';
 import { readStripe, StripeKeyMissingError, workspaceStripeClients } from '../activities/stripe-reader';
 import type { Db } from '../db/knex';
 import type { Keyring } from '../platform/crypto';
@@ -8,17 +9,18 @@ import type { Keyring } from '../platform/crypto';
 /**
  * Reads an object's current state from Stripe when a webhook event alone cannot be
  * trusted (see applyEventToMirror). Every object comes back complete: embedded lists
- * are paged to their end. Each method answers null when Stripe cannot tell (it has no
+ * are paged to their end, and dated by Stripe's clock (the first request's answer: see
+ * domain/stripe-clock.ts). Each method answers null when Stripe cannot tell (it has no
  * such object, or the workspace has no Stripe key), and throws StripeUnavailableError
  * when Stripe cannot be reached or keeps refusing (429, 5xx): worth retrying later.
  */
 export interface MirrorRefetch {
   /** The subscription with every item and its discounts' coupon terms. */
-  subscription(workspaceId: string, subscriptionId: string): Promise<Stripe.Subscription | null>;
+  subscription(workspaceId: string, subscriptionId: string): Promise<Dated<Stripe.Subscription> | null>;
   /** The invoice with every line. */
-  invoice(workspaceId: string, invoiceId: string): Promise<Stripe.Invoice | null>;
+  invoice(workspaceId: string, invoiceId: string): Promise<Dated<Stripe.Invoice> | null>;
   /** The charge with every refund in `refunds`. */
-  charge(workspaceId: string, chargeId: string): Promise<Stripe.Charge | null>;
+  charge(workspaceId: string, chargeId: string): Promise<Dated<Stripe.Charge> | null>;
 }
 
 export interface MirrorRefetchDeps {
@@ -50,25 +52,27 @@ export function createMirrorRefetch(deps: MirrorRefetchDeps): MirrorRefetch {
     subscription: (workspaceId, id) =>
       read(workspaceId, `subscription ${id}`, async (stripe) => {
         // Discounts with their coupons expanded, as the sync stores them: the mirror keeps each discount's terms.
-        const s = await stripe.subscriptions.retrieve(id, { expand: ['discounts.source.coupon'] });
+        const read = await datedRead(() => stripe.subscriptions.retrieve(id, { expand: ['discounts.source.coupon'] }));
+        const s = read.value;
         if (s.items.has_more) s.items = await restOfList(s.items, (after) => stripe.subscriptionItems.list({ subscription: id, limit: PAGE_SIZE, starting_after: after }));
-        return s;
+        return read;
       }),
 
     invoice: (workspaceId, id) =>
       read(workspaceId, `invoice ${id}`, async (stripe) => {
-        const inv = await stripe.invoices.retrieve(id);
+        const read = await datedRead(() => stripe.invoices.retrieve(id));
+        const inv = read.value;
         if (inv.lines.has_more) inv.lines = await restOfList(inv.lines, (after) => stripe.invoices.listLineItems(id, { limit: PAGE_SIZE, starting_after: after }));
-        return inv;
+        return read;
       }),
 
     charge: (workspaceId, id) =>
       read(workspaceId, `charge ${id}`, async (stripe) => {
-        const charge = await stripe.charges.retrieve(id);
+        const read = await datedRead(() => stripe.charges.retrieve(id));
         // Charges no longer embed their refunds unless expanded; list them all instead.
         const first = await stripe.refunds.list({ charge: id, limit: PAGE_SIZE });
-        charge.refunds = await restOfList(first, (after) => stripe.refunds.list({ charge: id, limit: PAGE_SIZE, starting_after: after }));
-        return charge;
+        read.value.refunds = await restOfList(first, (after) => stripe.refunds.list({ charge: id, limit: PAGE_SIZE, starting_after: after }));
+        return read;
       }),
   };
 }

@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { z } from 'zod';
 import { StripeUnavailableError } from '../activities/stripe-reader';
 import { MIRRORED_OBJECTS } from '../domain/event-types';
+import type { Dated } from '../activities/stripe-dated';
 import type { MirrorRefetch } from './mirror-refetch';
 
 /**
@@ -22,7 +23,8 @@ export const toRelay = z.discriminatedUnion('kind', [
     kind: z.literal('refetched'),
     id: z.number().int(),
     ok: z.boolean(),
-    value: z.unknown().optional(),
+    // What Stripe gave (as JSON), and when that state is from (ms on Stripe's clock); null: Stripe has no such object.
+    found: z.object({ value: z.unknown(), readAt: z.number() }).nullable().optional(),
     error: z.object({ name: z.string(), message: z.string() }).optional(),
   }),
 ]);
@@ -70,16 +72,18 @@ export function refetchThrough(
   answerTimeoutMs = REFETCH_ANSWER_TIMEOUT_MS,
 ): { refetch: MirrorRefetch; settle(message: Extract<ToRelay, { kind: 'refetched' }>): void } {
   let nextId = 1;
-  const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  const waiting = new Map<number, { resolve: (found: Dated<unknown> | null) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  // The answer is the main thread's JSON of the object asked for (answerRefetch): typed as
+  // whichever object the method promises.
   const ask = (what: (typeof REFETCH_KINDS)[number]) => (workspaceId: string, objectId: string) =>
-    new Promise<never>((resolve, reject) => {
+    new Promise<Dated<never> | null>((resolve, reject) => {
       const id = nextId++;
       const timer = setTimeout(() => {
         // A late answer finds nothing waiting and is dropped (settle).
         waiting.delete(id);
         reject(new StripeUnavailableError(`no answer to the re-fetch of ${what} ${objectId} within ${answerTimeoutMs} ms`));
       }, answerTimeoutMs);
-      waiting.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+      waiting.set(id, { resolve: resolve as (found: Dated<unknown> | null) => void, reject, timer });
       port.postMessage({ kind: 'refetch', id, what, workspaceId, objectId } satisfies FromRelay);
     });
   return {
@@ -89,7 +93,7 @@ export function refetchThrough(
       if (!call) return;
       waiting.delete(message.id);
       clearTimeout(call.timer);
-      if (message.ok) call.resolve(message.value);
+      if (message.ok) call.resolve(message.found ? { value: message.found.value, readAt: new Date(message.found.readAt) } : null);
       else {
         const { name = 'Error', message: text = 'the re-fetch failed' } = message.error ?? {};
         call.reject(name === 'StripeUnavailableError' ? new StripeUnavailableError(text) : Object.assign(new Error(text), { name }));
@@ -102,7 +106,13 @@ export function refetchThrough(
 export function answerRefetch(port: { postMessage(message: ToRelay): void }, refetch: MirrorRefetch, request: Extract<FromRelay, { kind: 'refetch' }>): void {
   refetch[request.what](request.workspaceId, request.objectId).then(
     // As JSON: Stripe's list objects carry paging functions, which cannot cross threads.
-    (value) => port.postMessage({ kind: 'refetched', id: request.id, ok: true, value: value === null ? null : (JSON.parse(JSON.stringify(value)) as unknown) }),
+    (found) =>
+      port.postMessage({
+        kind: 'refetched',
+        id: request.id,
+        ok: true,
+        found: found === null ? null : { value: JSON.parse(JSON.stringify(found.value)) as unknown, readAt: found.readAt.getTime() },
+      }),
     (err: unknown) => {
       const error = err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) };
       port.postMessage({ kind: 'refetched', id: request.id, ok: false, error });

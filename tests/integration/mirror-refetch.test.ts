@@ -101,7 +101,7 @@ describe('same-second updates with different contents', () => {
     // Neither event's contents: the state Stripe holds now.
     expect((await subscriptionRow(ws, current.id))?.status).toBe(current.status);
     expect(await itemsOf(ws, current.id)).toEqual(stripeItems(current));
-    // The refetch is stamped with the time it was made, so both events are older now.
+    // The refetch is dated by its read (on the simulator's clock, after both events), so both events are older now.
     expect((await subscriptionRow(ws, current.id)).stripe_state_at.getTime()).toBeGreaterThan((t + 1) * 1000);
     const requests = stripeRequests();
     expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/subscriptions/${current.id}`]);

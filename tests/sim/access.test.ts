@@ -20,6 +20,13 @@ describe('keys, permissions and connected accounts', () => {
     expect(err).toMatchObject({ statusCode: 401, rawType: 'invalid_request_error', message: 'Invalid API Key provided: sk_test_**********1234' });
   });
 
+  it("dates each answer by the account's simulated clock, as Stripe dates its answers by its own", async () => {
+    const res = await fetch(`${sim.url}/v1/customers?limit=1`, { headers: { authorization: `Bearer ${sim.accounts[0]!.secretKey}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('date')).toBe(new Date(sim.account().now * 1000).toUTCString());
+    expect(sim.account().now).toBeLessThan(Date.now() / 1000 - 86_400);
+  });
+
   it('a missing key gets a 401 in Stripe shape', async () => {
     const res = await fetch(`${sim.url}/v1/customers`);
     expect(res.status).toBe(401);

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type Stripe from 'stripe';
+import type { SubscribedEventType } from '../../domain/event-types';
+import { applyEventToMirror } from '../../workers/mirror-events';
+import { createMirrorRefetch, type MirrorRefetch } from '../../workers/mirror-refetch';
+import { stripeEvent } from '../helpers/stripe';
+import { eventually } from '../helpers/temporal';
+import { syncHarness, type SyncHarness } from '../sync-harness';
+
+/**
+ * What the mirror reads from Stripe is dated on Stripe's clock, never on ours: here
+ * Stripe's clock (the simulator's) is an hour behind this machine's, as if ours ran an
+ * hour ahead. Dated by our clock, every read would look an hour newer than the events
+ * that follow it, and those events would be dropped as old news. Real Postgres, the
+ * real sync workflow on the Temporal dev server, the simulator as Stripe.
+ */
+const SKEW_S = 3600;
+
+let h: SyncHarness;
+let workspaceId: string;
+let refetch: MirrorRefetch;
+
+/** The simulator's clock (Stripe's), in Unix seconds. */
+const stripeNow = () => h.sim.account().now;
+const subscriptionRow = (id: string) => h.db('stripe_subscriptions').where({ workspace_id: workspaceId, id }).first<{ status: string; ended_at: Date | null; stripe_state_at: Date }>();
+const apply = (type: SubscribedEventType, object: object, created: number) =>
+  applyEventToMirror(h.db, workspaceId, type, stripeEvent(type, object as Record<string, unknown>, { created }), refetch);
+/** Stripe ending `sub` at `at`: the event's copy of it. */
+const ended = (sub: Stripe.Subscription, at: number): Stripe.Subscription => ({ ...sub, status: 'canceled', ended_at: at, canceled_at: at });
+
+beforeAll(async () => {
+  h = await syncHarness({ seed: 'stripe-clock', customers: 12, months: 3, rateLimit: 0, now: Math.floor(Date.now() / 1000) - SKEW_S });
+  await h.startWorker();
+  const res = await h.call('POST', '/workspaces', { name: 'Clock', stripeKey: h.sim.accounts[0]!.restrictedKey, webhookSecret: 'whsec_clockTest1' });
+  expect(res.status).toBe(201);
+  workspaceId = (res.body.workspace as { id: string }).id;
+  const owner = res.body.ownerToken as string;
+  // Creating the workspace starts its first sync.
+  await eventually(
+    async () => (await h.call('GET', `/workspaces/${workspaceId}/sync`, undefined, owner)).body as { run?: { status: string } },
+    (b) => b.run?.status === 'completed',
+    90_000,
+  );
+  refetch = createMirrorRefetch({ db: h.db, keyring: h.keyring, stripe: h.stripe });
+}, 180_000);
+
+afterAll(async () => {
+  await h?.close();
+});
+
+const running = () => {
+  const sub = h.sim.account().subscriptions.rows.find((s) => s.status === 'active' && s.items.data.length > 0 && !used.has(s.id));
+  if (!sub) throw new Error('the generated account has no running subscription left');
+  used.add(sub.id);
+  return structuredClone(sub);
+};
+const used = new Set<string>();
+
+describe("reads dated on Stripe's clock", () => {
+  it("dates a sync's rows by Stripe's answers, so a later event still applies", async () => {
+    const sub = running();
+    const stored = await subscriptionRow(sub.id);
+    expect(stored?.status).toBe('active');
+    // No later than Stripe's clock when the list was answered: an hour before ours.
+    expect(stored.stripe_state_at.getTime()).toBeLessThanOrEqual((stripeNow() + 1) * 1000);
+    expect(stored.stripe_state_at.getTime()).toBeLessThan(Date.now() - (SKEW_S - 60) * 1000);
+
+    // Stripe ends the subscription a few seconds after the sync read it (its clock).
+    const at = stripeNow() + 5;
+    expect(await apply('customer.subscription.deleted', ended(sub, at), at)).toMatchObject({ written: true });
+    expect(await subscriptionRow(sub.id)).toMatchObject({ status: 'canceled', ended_at: new Date(at * 1000) });
+  });
+
+  it('dates a re-fetch by its answer, so the events after it still apply', async () => {
+    const sub = running();
+    // An event whose item list stops short: only Stripe can give the whole state.
+    const at = stripeNow() + 10;
+    const truncated: Stripe.Subscription = { ...sub, items: { ...sub.items, has_more: true } };
+    expect(await apply('customer.subscription.updated', truncated, at)).toEqual({ written: true, refetched: true });
+    const read = await subscriptionRow(sub.id);
+    // Never before the event it settles, and on Stripe's clock, not an hour ahead on ours.
+    expect(read.stripe_state_at.getTime()).toBeGreaterThanOrEqual(at * 1000);
+    expect(read.stripe_state_at.getTime()).toBeLessThan(Date.now() - (SKEW_S - 60) * 1000);
+
+    const later = at + 5;
+    expect(await apply('customer.subscription.deleted', ended(sub, later), later)).toMatchObject({ written: true });
+    expect(await subscriptionRow(sub.id)).toMatchObject({ status: 'canceled', ended_at: new Date(later * 1000) });
+  });
+});
