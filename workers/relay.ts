@@ -61,10 +61,23 @@ export interface RelayOptions {
   metrics?: Pick<Metrics, 'relayEvents' | 'relayLagSeconds' | 'relayRefetches' | 'relayStepSeconds' | 'relayPassEvents' | 'relayWalkedEvents'>;
   /** Reads an object from Stripe when an event alone cannot be trusted (see mirror-events.ts). */
   refetch?: MirrorRefetch;
+  /**
+   * How often the leader asks the connection holding its lock whether it still answers,
+   * and how long it waits for the answer (default 5 s): see checkLead.
+   */
+  leaderCheckMs?: number;
 }
 
 const DEFAULT_BATCH_SIZE = 250;
 const DEFAULT_GATHER_MS = 200;
+const DEFAULT_LEADER_CHECK_MS = 5_000;
+/**
+ * Asked of Postgres for the lock's connection: probe a peer silent for 10 s every 5 s,
+ * and give it up after 3 unanswered probes. A relay whose network path died then loses
+ * the lock within about 25 s, and another relay can lead; Postgres's default (the
+ * system's, often two hours) would leave the inbox unrelayed all that time.
+ */
+const LOCK_KEEPALIVES = { tcp_keepalives_idle: 10, tcp_keepalives_interval: 5, tcp_keepalives_count: 3 } as const;
 
 /** Any number of workers may run a relay; the one holding this lock relays. */
 export const LEADER_LOCK_KEY = 0x57595352; // "WYSR"
@@ -134,6 +147,8 @@ function dueStreams(events: InboxEvent[], now: number): InboxEvent[][] {
 export class InboxRelay {
   private listener: pg.Client | undefined;
   private leader = false;
+  /** When the leader last found its lock's connection answering (checkLead). */
+  private leadCheckedAt = 0;
   private running = false;
   private wakeUp: (() => void) | undefined;
   /** Something arrived or was released since the last read began: the next sleep ends at once. */
@@ -183,6 +198,7 @@ export class InboxRelay {
       try {
         if (!this.listener) await this.connectListener();
         if (!this.leader) this.leader = await this.tryLead();
+        else await this.checkLead();
         // What arrives or is released from here on, the coming read may not see.
         this.woken = false;
         const startedAt = Date.now();
@@ -286,7 +302,8 @@ export class InboxRelay {
       const key = streamKey(loud.stream[0]!);
       // A signal still waiting for its lane when the relay stops is left for the next
       // relay (its events stay pending), so stop() never waits out a queue of them.
-      const task = this.inSignalLane(async () => (this.running ? this.signalAndComplete(loud) : undefined))
+      // So is one whose relay has stepped down: the next leader signals it.
+      const task = this.inSignalLane(async () => (this.running && this.leader ? this.signalAndComplete(loud) : undefined))
         .catch((err: Error) => this.deliverOneByOne(loud.stream, err))
         .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'relay: delivery failed; the events stay pending'))
         .finally(() => {
@@ -573,22 +590,61 @@ export class InboxRelay {
   }
 
   private async connectListener(): Promise<void> {
-    const listener = new pg.Client({ connectionString: this.opts.databaseUrl, application_name: 'wysera-relay' });
+    const checkMs = this.opts.leaderCheckMs ?? DEFAULT_LEADER_CHECK_MS;
+    const listener = new pg.Client({
+      connectionString: this.opts.databaseUrl,
+      application_name: 'wysera-relay',
+      // A path that dies without a reset must not leave a connect or a query waiting for good.
+      connectionTimeoutMillis: Math.max(checkMs, 5_000),
+      query_timeout: checkMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: LOCK_KEEPALIVES.tcp_keepalives_idle * 1000,
+    });
     listener.on('notification', () => this.wake());
     listener.on('error', (err) => {
       this.opts.log.warn({ err: err.message }, 'relay: listener connection lost');
-      void this.dropListener();
+      // A connection already given up may fail later; only the current one is dropped.
+      if (this.listener === listener) void this.dropListener();
     });
-    await listener.connect();
-    await listener.query(`listen ${INBOX_CHANNEL}`);
+    try {
+      await listener.connect();
+      const settings = Object.entries(LOCK_KEEPALIVES);
+      await listener.query(`select ${settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, false)`).join(', ')}`, settings.flat().map(String));
+      await listener.query(`listen ${INBOX_CHANNEL}`);
+    } catch (err) {
+      void listener.end().catch(() => undefined);
+      throw err;
+    }
     this.listener = listener;
   }
 
   private async tryLead(): Promise<boolean> {
     const res = await this.listener!.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [LEADER_LOCK_KEY]);
     const locked = res.rows[0]?.locked === true;
-    if (locked) this.opts.log.info('relay: leading (this worker relays the inbox)');
+    if (locked) {
+      this.leadCheckedAt = Date.now();
+      this.opts.log.info('relay: leading (this worker relays the inbox)');
+    }
     return locked;
+  }
+
+  /**
+   * The lock lives with the listener connection, which the leader otherwise only hears
+   * notifications on. A network path that died without a reset leaves it quiet, not
+   * failed: Postgres frees the lock once its keepalives give up (LOCK_KEEPALIVES), and
+   * another relay may lead, while this one would go on relaying beside it. So every
+   * `leaderCheckMs` the leader asks the connection for an answer, and steps down (its
+   * queued signals left for the next leader) when none comes in that time.
+   */
+  private async checkLead(): Promise<void> {
+    const checkMs = this.opts.leaderCheckMs ?? DEFAULT_LEADER_CHECK_MS;
+    if (Date.now() - this.leadCheckedAt < checkMs) return;
+    try {
+      await this.listener!.query('select 1');
+    } catch (err) {
+      throw new Error(`the connection holding the leadership lock did not answer (${(err as Error).message}); stepping down`, { cause: err });
+    }
+    this.leadCheckedAt = Date.now();
   }
 
   private async dropListener(): Promise<void> {
@@ -598,7 +654,8 @@ export class InboxRelay {
     // Passes and signals under way finish first: the leadership lock goes with the
     // listener, and another relay must not take on the same customers while they run.
     await this.settle();
-    if (listener) await listener.end().catch(() => undefined);
+    // A connection that no longer answers may never confirm its end: not waited for long.
+    if (listener) await Promise.race([listener.end().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
   }
 
   /** Waits `ms` whatever arrives meanwhile (see gatherMs); only stop() ends it early. */

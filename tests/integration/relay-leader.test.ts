@@ -5,6 +5,7 @@ import { insertInboxEvent } from '../../db/inbox';
 import { InboxRelay, LEADER_LOCK_KEY } from '../../workers/relay';
 import { freshDatabase } from '../helpers/db';
 import { stripeEvent, stripeFixture } from '../helpers/stripe';
+import { startTcpProxy } from '../helpers/tcp-proxy';
 import { connectDevServer, eventually, type DevServer } from '../helpers/temporal';
 
 /*
@@ -76,6 +77,49 @@ describe('relay leadership', () => {
       queries.mockRestore();
       await relay.stop();
       await holder.end();
+    }
+  });
+
+  it('steps down when the connection holding its lock stops answering, and another relay leads once Postgres frees the lock', async () => {
+    const target = new URL(database.url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    const lines: { msg: string; err?: string }[] = [];
+    const logTo = (relay: string) =>
+      pino({ level: 'info' }, {
+        write: (line: string) => {
+          const entry = JSON.parse(line) as { msg: string; err?: string };
+          lines.push({ ...entry, msg: `${relay}: ${entry.msg}` });
+        },
+      });
+    const options = { db: database.db, client: temporal.client, taskQueue: 'unused', pollMs: 200, leaderCheckMs: 500 };
+    // The first relay's lock connection goes through the proxy; its pool, like the second relay, straight to Postgres.
+    const first = new InboxRelay({ ...options, databaseUrl: proxy.urlFor(database.url), log: logTo('first') });
+    const second = new InboxRelay({ ...options, databaseUrl: database.url, log: logTo('second') });
+    const said = (text: string) => lines.some((l) => l.msg === text);
+    try {
+      first.start();
+      await eventually(() => Promise.resolve(said('first: relay: leading (this worker relays the inbox)')), Boolean);
+      second.start();
+      await store();
+      await eventually(pendingCount, (left) => left === 0);
+
+      // The path to the lock's connection dies silently: no error, no reset.
+      proxy.freeze();
+      await eventually(() => Promise.resolve(lines.find((l) => l.msg === 'first: relay: database unavailable; retrying')?.err ?? ''), (err) => /leadership lock did not answer.*stepping down/.test(err));
+      // Postgres still holds the lock for the silent connection, so no one relays; the
+      // first relay, which can still reach Postgres through its pool, no longer does.
+      await store();
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(await pendingCount()).toBe(1);
+
+      // Postgres gives up on the silent peer: the lock is free, and a relay takes over.
+      proxy.cut();
+      await eventually(pendingCount, (left) => left === 0);
+      expect(lines.filter((l) => / relay: leading/.test(l.msg)).length).toBe(2);
+    } finally {
+      await first.stop();
+      await second.stop();
+      await proxy.close();
     }
   });
 });
