@@ -99,8 +99,18 @@ async function storeBatch(db: Knex, batch: InboxEventToStore[]): Promise<Promise
 
 const signatureHelper = Stripe.webhooks.signature;
 if (!signatureHelper) throw new Error('the stripe package has no webhook signature helper');
-/** A `\u0000` escape in JSON text (one not itself escaped: preceded by an even number of backslashes). */
-const NUL_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u0000/;
+/** Each `\u0000` escape in JSON text (one not itself escaped: preceded by an even number of backslashes). */
+const NUL_ESCAPES = /(?<=(?:^|[^\\])(?:\\\\)*)\\u0000/g;
+
+/**
+ * The event's text with every `\u0000` escape made U+FFFD (the replacement character).
+ * No Postgres text or jsonb value (the mirror's) can hold a NUL, and refusing the event
+ * would lose it: Stripe retries a 400 for three days, then drops it. So a correctly
+ * signed event is stored with that one change, and the rest of it as sent.
+ */
+export function withoutNulEscapes(text: string): string {
+  return text.includes('\\u0000') ? text.replace(NUL_ESCAPES, '\\ufffd') : text;
+}
 
 const verifyHeader = signatureHelper.verifyHeader.bind(signatureHelper);
 
@@ -188,7 +198,7 @@ export function webhookIngress(deps: WebhookDeps & { etagOf: EtagOf | undefined 
         const { signature, body } = delivery;
         if (!signature) throw new HttpError(400, 'missing Stripe-Signature header');
         if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'empty request body');
-        const text = body.toString('utf8');
+        const text = withoutNulEscapes(body.toString('utf8'));
         let json: unknown;
         try {
           json = JSON.parse(text);
@@ -203,8 +213,6 @@ export function webhookIngress(deps: WebhookDeps & { etagOf: EtagOf | undefined 
           if (replaced !== undefined) problem = signatureProblem(body, signature, replaced, tolerance);
           if (problem !== undefined) throw new HttpError(400, `signature verification failed: ${problem}`);
         }
-        // Valid JSON, but no Postgres text or jsonb value (the mirror's) can hold it.
-        if (NUL_ESCAPE.test(text)) throw new HttpError(400, 'event contains \\u0000, which cannot be stored');
         const event = parseOr400(stripeEventEnvelope, json, 'Stripe event');
         const { customerId, objectId } = eventSubject(event);
         deps.metrics.webhookEventsWaiting.inc();
@@ -219,7 +227,7 @@ export function webhookIngress(deps: WebhookDeps & { etagOf: EtagOf | undefined 
             livemode: event.livemode,
             payload: json,
           },
-          // Stored as sent: the json column keeps the verified text itself.
+          // Stored as sent (but for NUL escapes): the json column keeps the verified text itself.
           payloadText: text,
         });
         deps.metrics.webhooksReceived.inc({ outcome: stored ? 'stored' : 'duplicate' });

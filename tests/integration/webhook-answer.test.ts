@@ -58,14 +58,16 @@ describe('accepted webhook: answer and stored payload', () => {
     expect(rows).toEqual([{ big: '12345678901234567890123', fixed: '1.50', same: true }]);
   });
 
-  it('refuses an event holding \\u0000 with a 400 that says why, and stores nothing; an escaped backslash before u0000 is fine', async () => {
+  it('keeps a signed event holding \\u0000, each made U+FFFD (no Postgres text can hold a NUL), the rest as sent; an escaped backslash before u0000 is no NUL', async () => {
     const nul = stripeEvent('invoice.payment_failed', { ...stripeFixture('invoice'), customer: 'cus_nul', description: 'a\u0000b' });
     const res = await post(JSON.stringify(nul));
-    expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('\\u0000');
-    expect(await database.db('webhook_inbox').where({ event_id: String(nul.id) }).first()).toBeUndefined();
+    expect(res.status).toBe(200);
+    const stored = await database.db('webhook_inbox').where({ event_id: String(nul.id) }).first<{ payload: { data: { object: { description: string } } } }>();
+    expect(stored.payload.data.object.description).toBe('a\ufffdb');
     const literal = stripeEvent('invoice.payment_failed', { ...stripeFixture('invoice'), customer: 'cus_nul', description: 'C:\\u0000' });
     expect(JSON.stringify(literal)).toContain('\\\\u0000');
     expect((await post(JSON.stringify(literal))).status).toBe(200);
+    const kept = await database.db('webhook_inbox').where({ event_id: String(literal.id) }).first<{ payload: { data: { object: { description: string } } } }>();
+    expect(kept.payload.data.object.description).toBe('C:\\u0000');
   });
 });
