@@ -174,10 +174,13 @@ export function customerRow(c: Stripe.Customer): Row {
   return { ...base(c), email: c.email, name: c.name, currency: c.currency ?? null, delinquent: c.delinquent ?? false, deleted: false };
 }
 
+/** A Discount as versions before 2025-09-30 send it: the coupon expanded on the discount itself, not under `source`. */
+type OlderDiscount = Stripe.Discount & { coupon?: Stripe.Coupon | string | null };
+
 /** The coupon terms MRR needs (percent or amount off, duration, start and end). */
 export function discountTerms(d: string | Stripe.Discount): Record<string, unknown> & { id: string } {
   if (typeof d === 'string') return { id: d };
-  const coupon = d.source?.coupon;
+  const coupon = d.source?.coupon ?? (d as OlderDiscount).coupon;
   const c = coupon && typeof coupon !== 'string' ? coupon : undefined;
   return {
     id: d.id,
@@ -187,6 +190,19 @@ export function discountTerms(d: string | Stripe.Discount): Record<string, unkno
     start: d.start,
     end: d.end,
   };
+}
+
+/**
+ * A subscription's discounts, each with its terms where the object carries them.
+ * Events list `discounts` as bare ids; versions before 2025-03-31 also send the
+ * subscription's discount whole as `discount` (its coupon expanded on it before
+ * 2025-09-30), so an endpoint left on such a version gives that discount's terms
+ * without asking Stripe. Where `discounts` is missing, that one discount is the list.
+ */
+export function subscriptionDiscounts(s: Stripe.Subscription): (Record<string, unknown> & { id: string })[] {
+  const older = (s as Stripe.Subscription & { discount?: Stripe.Discount | null }).discount;
+  const whole = older ? discountTerms(older) : undefined;
+  return (s.discounts ?? (older ? [older] : [])).map((d) => (typeof d === 'string' && d === whole?.id ? whole : discountTerms(d)));
 }
 
 export function subscriptionRow(s: Stripe.Subscription): Row {
@@ -214,7 +230,7 @@ export function subscriptionRow(s: Stripe.Subscription): Row {
     current_period_end: ends.length ? at(Math.max(...ends)) : null,
     trial_start: at(s.trial_start),
     trial_end: at(s.trial_end),
-    discounts: json((s.discounts ?? []).map(discountTerms)),
+    discounts: json(subscriptionDiscounts(s)),
   };
 }
 

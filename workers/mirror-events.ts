@@ -9,7 +9,7 @@ import {
   mirroredChildren,
   mirroredRows,
   refundRow,
-  discountTerms,
+  subscriptionDiscounts,
   subscriptionItemRow,
   subscriptionRowWithDiscounts,
   upsertCharges,
@@ -80,7 +80,7 @@ const subscriptions: MirrorKind<Stripe.Subscription, DiscountTerms[]> = {
   stage: subscriptionStage,
   // Events carry discounts as bare ids; the sync and the refetch store their coupon terms.
   complete: (s, stored) => {
-    const resolved = resolveDiscounts((s.discounts ?? []).map(discountTerms), stored?.discounts);
+    const resolved = resolveDiscounts(subscriptionDiscounts(s), stored?.discounts);
     return resolved === 'doubt' ? 'doubt' : { carry: resolved.terms };
   },
   refetch: (r, ws, id) => r.subscription(ws, id),

@@ -364,6 +364,20 @@ describe('discounts as bare ids', () => {
     expect(stripeRequests()).toHaveLength(1);
   });
 
+  it("an endpoint on a version before 2025-03-31 sends the discount whole: its terms are stored without asking Stripe", async () => {
+    const workspace = await freshWorkspace();
+    const current = clone(account().subscriptions.rows.find((s) => s.discounts?.length === 1)!);
+    const t = pastSecond(3);
+    await upsertSubscriptions(db, workspace, [{ ...syncShaped(current), discounts: [] }], new Date((t - 5) * 1000));
+    // That version's event: `discounts` as ids, and `discount` with its coupon expanded on it (no `source` before 2025-09-30).
+    const [whole] = syncShaped(current).discounts as Stripe.Discount[];
+    const { source, ...olderDiscount } = whole!;
+    const event = { ...clone(current), discount: { ...olderDiscount, coupon: source.coupon } };
+    expect(await apply(workspace, 'customer.subscription.updated', event, t)).toEqual({ written: true, refetched: false });
+    expect(await storedDiscounts(workspace, current.id)).toEqual([discountTerms(whole!)]);
+    expect(stripeRequests()).toEqual([]);
+  });
+
   it('without a refetch, a discount the mirror holds no terms for is stored as the event has it', async () => {
     const workspace = await freshWorkspace();
     const current = discounted();

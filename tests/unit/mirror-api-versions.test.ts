@@ -92,4 +92,29 @@ describe('subscriptionRow across API versions', () => {
     const both = { ...subscription, items: items(true), current_period_start: 1, current_period_end: 2 };
     expect(subscriptionRow(both as unknown as Stripe.Subscription)).toEqual(row);
   });
+
+  // One discount as each version shapes it: its terms must come out the same.
+  const coupon = { id: 'co_1', object: 'coupon', percent_off: 20, amount_off: null, currency: null, duration: 'repeating', duration_in_months: 3 };
+  const discount = { id: 'di_1', object: 'discount', start: 1_767_225_600, end: 1_775_001_600 };
+
+  it("reads a discount's terms from its coupon under `source`, or on the discount where a version before 2025-09-30 puts it", () => {
+    const sub = { ...subscription, items: items(true) };
+    const row = subscriptionRow({ ...sub, discounts: [{ ...discount, source: { type: 'coupon', coupon } }] } as unknown as Stripe.Subscription);
+    expect(row.discounts).toBe(
+      JSON.stringify([{ id: 'di_1', coupon: { id: 'co_1', percent_off: 20, amount_off: null, currency: null, duration: 'repeating', duration_in_months: 3 }, start: 1_767_225_600, end: 1_775_001_600 }]),
+    );
+    expect(subscriptionRow({ ...sub, discounts: [{ ...discount, coupon }] } as unknown as Stripe.Subscription)).toEqual(row);
+  });
+
+  it('takes the terms of the whole `discount` a version before 2025-03-31 sends beside the bare ids, or as the only one', () => {
+    const sub = { ...subscription, items: items(true) };
+    const row = subscriptionRow({ ...sub, discounts: [{ ...discount, source: { type: 'coupon', coupon } }] } as unknown as Stripe.Subscription);
+    const olderShape = { ...sub, discounts: ['di_1'], discount: { ...discount, coupon } };
+    expect(subscriptionRow(olderShape as unknown as Stripe.Subscription)).toEqual(row);
+    const { discounts: _ids, ...withoutList } = olderShape;
+    expect(subscriptionRow(withoutList as unknown as Stripe.Subscription)).toEqual(row);
+    // Another discount listed by id alone stays a bare id: only Stripe (or the mirror) knows its terms.
+    const two = subscriptionRow({ ...olderShape, discounts: ['di_0', 'di_1'] } as unknown as Stripe.Subscription);
+    expect(JSON.parse(two.discounts as string)).toEqual([{ id: 'di_0' }, ...(JSON.parse(row.discounts as string) as unknown[])]);
+  });
 });
