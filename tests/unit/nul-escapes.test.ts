@@ -21,6 +21,13 @@ describe('withoutNulEscapes', () => {
     expect(withoutNulEscapes('{"path":"C:\\\\\\u0000"}')).toBe('{"path":"C:\\\\\\ufffd"}');
   });
 
+  it('reads a long run of backslashes in one pass (a regular expression that looks back over it would take minutes)', () => {
+    const run = '\\'.repeat(200_000);
+    // An even run is escaped backslashes: the u0000 after it is text. One more makes it a NUL.
+    expect(withoutNulEscapes(`"${run}u0000"`)).toBe(`"${run}u0000"`);
+    expect(withoutNulEscapes(`"${run}\\u0000"`)).toBe(`"${run}\\ufffd"`);
+  });
+
   it('gives JSON text of the same value with every NUL made U+FFFD, for any value', () => {
     const text = fc.string({ unit: fc.constantFrom('a', '\\', 'u', '0', '\u0000', '"', 'é') });
     fc.assert(
