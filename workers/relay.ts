@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import pg from 'pg';
 import type { Client } from '@temporalio/client';
 import type { Knex } from '../db/knex';
@@ -72,12 +73,17 @@ const DEFAULT_BATCH_SIZE = 250;
 const DEFAULT_GATHER_MS = 200;
 const DEFAULT_LEADER_CHECK_MS = 5_000;
 /**
- * Asked of Postgres for the lock's connection: probe a peer silent for 10 s every 5 s,
- * and give it up after 3 unanswered probes. A relay whose network path died then loses
- * the lock within about 25 s, and another relay can lead; Postgres's default (the
- * system's, often two hours) would leave the inbox unrelayed all that time.
+ * Asked of Postgres for the lock's connection, so that a relay whose network path died
+ * loses the lock within about 25 s and another relay can lead (Postgres's defaults,
+ * the system's, would leave the inbox unrelayed for up to hours): probe a peer silent
+ * for 10 s every 5 s and give it up after 3 unanswered probes; and since probes are
+ * sent only while nothing sent waits for an acknowledgement (the inbox's notifications
+ * do), give it up as well when what was sent stays unacknowledged for 25 s.
  */
-const LOCK_KEEPALIVES = { tcp_keepalives_idle: 10, tcp_keepalives_interval: 5, tcp_keepalives_count: 3 } as const;
+const LOCK_CONNECTION_SETTINGS = { tcp_keepalives_idle: 10, tcp_keepalives_interval: 5, tcp_keepalives_count: 3, tcp_user_timeout: 25_000 } as const;
+
+/** The leader's lock connection did not answer in time (checkLead): it steps down. */
+class LeadershipLostError extends Error {}
 
 /** Any number of workers may run a relay; the one holding this lock relays. */
 export const LEADER_LOCK_KEY = 0x57595352; // "WYSR"
@@ -147,7 +153,9 @@ function dueStreams(events: InboxEvent[], now: number): InboxEvent[][] {
 export class InboxRelay {
   private listener: pg.Client | undefined;
   private leader = false;
-  /** When the leader last found its lock's connection answering (checkLead). */
+  /** Each listener's own socket, so a connection that no longer answers can be closed at once. */
+  private readonly listenerSockets = new WeakMap<pg.Client, Socket>();
+  /** When the leader last found its lock's connection answering (checkLead; performance.now()). */
   private leadCheckedAt = 0;
   private running = false;
   private wakeUp: (() => void) | undefined;
@@ -212,7 +220,8 @@ export class InboxRelay {
         // lock again each poll (woken by every one, it would try hundreds of times a second).
         if (done === 0) await (this.leader ? this.sleep(pollMs) : this.pause(pollMs));
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'relay: database unavailable; retrying');
+        if (err instanceof LeadershipLostError) log.warn({ err: err.message }, 'relay: stepping down');
+        else log.warn({ err: (err as Error).message }, 'relay: database unavailable; retrying');
         await this.dropListener();
         // Not cut short by arrivals: the database is what the relay waits for.
         await this.pause(Math.max(pollMs, 1000));
@@ -591,6 +600,7 @@ export class InboxRelay {
 
   private async connectListener(): Promise<void> {
     const checkMs = this.opts.leaderCheckMs ?? DEFAULT_LEADER_CHECK_MS;
+    const socket = new Socket();
     const listener = new pg.Client({
       connectionString: this.opts.databaseUrl,
       application_name: 'wysera-relay',
@@ -598,8 +608,11 @@ export class InboxRelay {
       connectionTimeoutMillis: Math.max(checkMs, 5_000),
       query_timeout: checkMs,
       keepAlive: true,
-      keepAliveInitialDelayMillis: LOCK_KEEPALIVES.tcp_keepalives_idle * 1000,
+      keepAliveInitialDelayMillis: LOCK_CONNECTION_SETTINGS.tcp_keepalives_idle * 1000,
+      // A socket of our own (pg connects it): ending a connection waits for the peer, which a dead path never answers.
+      stream: () => socket,
     });
+    this.listenerSockets.set(listener, socket);
     listener.on('notification', () => this.wake());
     listener.on('error', (err) => {
       this.opts.log.warn({ err: err.message }, 'relay: listener connection lost');
@@ -608,10 +621,11 @@ export class InboxRelay {
     });
     try {
       await listener.connect();
-      const settings = Object.entries(LOCK_KEEPALIVES);
+      const settings = Object.entries(LOCK_CONNECTION_SETTINGS);
       await listener.query(`select ${settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, false)`).join(', ')}`, settings.flat().map(String));
       await listener.query(`listen ${INBOX_CHANNEL}`);
     } catch (err) {
+      socket.destroy();
       void listener.end().catch(() => undefined);
       throw err;
     }
@@ -622,7 +636,7 @@ export class InboxRelay {
     const res = await this.listener!.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [LEADER_LOCK_KEY]);
     const locked = res.rows[0]?.locked === true;
     if (locked) {
-      this.leadCheckedAt = Date.now();
+      this.leadCheckedAt = performance.now();
       this.opts.log.info('relay: leading (this worker relays the inbox)');
     }
     return locked;
@@ -631,20 +645,21 @@ export class InboxRelay {
   /**
    * The lock lives with the listener connection, which the leader otherwise only hears
    * notifications on. A network path that died without a reset leaves it quiet, not
-   * failed: Postgres frees the lock once its keepalives give up (LOCK_KEEPALIVES), and
+   * failed: Postgres frees the lock once it gives up on the peer (LOCK_CONNECTION_SETTINGS), and
    * another relay may lead, while this one would go on relaying beside it. So every
    * `leaderCheckMs` the leader asks the connection for an answer, and steps down (its
    * queued signals left for the next leader) when none comes in that time.
    */
   private async checkLead(): Promise<void> {
     const checkMs = this.opts.leaderCheckMs ?? DEFAULT_LEADER_CHECK_MS;
-    if (Date.now() - this.leadCheckedAt < checkMs) return;
+    if (performance.now() - this.leadCheckedAt < checkMs) return;
     try {
       await this.listener!.query('select 1');
     } catch (err) {
-      throw new Error(`the connection holding the leadership lock did not answer (${(err as Error).message}); stepping down`, { cause: err });
+      const why = err instanceof Error ? err.message : String(err);
+      throw new LeadershipLostError(`the connection holding the leadership lock did not answer (${why})`, { cause: err });
     }
-    this.leadCheckedAt = Date.now();
+    this.leadCheckedAt = performance.now();
   }
 
   private async dropListener(): Promise<void> {
@@ -654,8 +669,10 @@ export class InboxRelay {
     // Passes and signals under way finish first: the leadership lock goes with the
     // listener, and another relay must not take on the same customers while they run.
     await this.settle();
-    // A connection that no longer answers may never confirm its end: not waited for long.
-    if (listener) await Promise.race([listener.end().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+    if (!listener) return;
+    // A connection that no longer answers never confirms its end: after a second its socket is closed.
+    const ended = await Promise.race([listener.end().then(() => true, () => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1_000).unref())]);
+    if (!ended) this.listenerSockets.get(listener)?.destroy();
   }
 
   /** Waits `ms` whatever arrives meanwhile (see gatherMs); only stop() ends it early. */

@@ -105,7 +105,7 @@ describe('relay leadership', () => {
 
       // The path to the lock's connection dies silently: no error, no reset.
       proxy.freeze();
-      await eventually(() => Promise.resolve(lines.find((l) => l.msg === 'first: relay: database unavailable; retrying')?.err ?? ''), (err) => /leadership lock did not answer.*stepping down/.test(err));
+      await eventually(() => Promise.resolve(lines.some((l) => l.msg === 'first: relay: stepping down' && /leadership lock did not answer/.test(l.err ?? ''))), Boolean);
       // Postgres still holds the lock for the silent connection, so no one relays; the
       // first relay, which can still reach Postgres through its pool, no longer does.
       await store();
