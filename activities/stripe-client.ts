@@ -112,6 +112,18 @@ function header(res: Stripe.HttpClientResponse, name: string): string | undefine
 }
 
 /**
+ * When each answer's request went out (performance.now()), after any wait for the rate
+ * limit and any earlier attempts: keyed by the raw response, which stripe-node hands on
+ * as the result's `lastResponse`. A read is dated by its own round trip (activities/stripe-dated.ts).
+ */
+const sentAt = new WeakMap<object, number>();
+
+/** When the request that `lastResponse` answers went out (performance.now()), if it went through a PacedHttpClient. */
+export function requestSentAt(lastResponse: object): number | undefined {
+  return sentAt.get(lastResponse);
+}
+
+/**
  * The HTTP layer under stripe-node: takes a token from the workspace's limiter
  * before every attempt (retries included, so retries never push us over the limit)
  * and retries 429, 5xx and network failures with backoff that honours Retry-After
@@ -139,6 +151,7 @@ export class PacedHttpClient implements Stripe.HttpClient {
       await this.limiter.acquire(this.policy.maxQueueMs);
       this.stats.requests++;
       let res: Stripe.HttpClientResponse;
+      const attemptedAt = performance.now();
       try {
         res = await this.inner.makeRequest(...args);
       } catch (err) {
@@ -153,7 +166,11 @@ export class PacedHttpClient implements Stripe.HttpClient {
       if (status >= 500) this.stats.serverErrors++;
       const shouldRetry = header(res, 'stripe-should-retry');
       const again = (status === 429 || status >= 500) && shouldRetry !== 'false' && (retriable || status === 429 || shouldRetry === 'true');
-      if (!again || attempt > this.policy.maxRetries) return res;
+      if (!again || attempt > this.policy.maxRetries) {
+        const raw = res.getRawResponse();
+        if (typeof raw === 'object' && raw !== null) sentAt.set(raw, attemptedAt);
+        return res;
+      }
       const retryAfter = header(res, 'retry-after');
       const delay = retryDelayMs(attempt, retryAfter === undefined ? undefined : Number(retryAfter), randomInt(1000) / 1000);
       if (status === 429) this.limiter.pause(delay);

@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import { stateTimeOfRead } from '../domain/stripe-clock';
+import { requestSentAt } from './stripe-client';
 
 /** What a Stripe read gave, and when that state is from on Stripe's clock (domain/stripe-clock.ts). */
 export interface Dated<T> {
@@ -9,13 +10,15 @@ export interface Dated<T> {
 
 /**
  * Makes one Stripe request and dates its answer by the answer's own `Date` header:
- * the mirror compares the state with Stripe's event times, never with our clock.
- * The round trip counted includes any wait for the workspace's rate limit, which only
- * dates the read earlier (the safe side).
+ * the mirror compares the state with Stripe's event times, never with our clock. The
+ * round trip counted starts when the answered attempt went out (requestSentAt), not
+ * at the call: a wait for the rate limit, or a retry, would date the read earlier than
+ * it need be, often at the very second of the event it was asked to settle.
  */
 export async function datedRead<T>(call: () => Promise<Stripe.Response<T>>): Promise<Dated<Stripe.Response<T>>> {
   const askedAt = Date.now();
   const started = performance.now();
   const value = await call();
-  return { value, readAt: stateTimeOfRead({ askedAt, roundTripMs: performance.now() - started, serverDate: value.lastResponse.headers['date'] }) };
+  const sent = Math.max(started, requestSentAt(value.lastResponse) ?? started);
+  return { value, readAt: stateTimeOfRead({ askedAt, roundTripMs: performance.now() - sent, serverDate: value.lastResponse.headers['date'] }) };
 }

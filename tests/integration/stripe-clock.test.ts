@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
+import { insertWorkspace } from '../../db/workspaces';
 import type { SubscribedEventType } from '../../domain/event-types';
 import { applyEventToMirror } from '../../workers/mirror-events';
 import { createMirrorRefetch, type MirrorRefetch } from '../../workers/mirror-refetch';
@@ -85,5 +86,22 @@ describe("reads dated on Stripe's clock", () => {
     const later = at + 5;
     expect(await apply('customer.subscription.deleted', ended(sub, later), later)).toMatchObject({ written: true });
     expect(await subscriptionRow(sub.id)).toMatchObject({ status: 'canceled', ended_at: new Date(later * 1000) });
+  });
+
+  it('dates a read from when its request went out, not from a wait for the rate limit before it', async () => {
+    // Four reads at once through a workspace paced at 4 a second: the last waits about 750 ms for its turn.
+    const slow = 'ws_clockSlow';
+    await insertWorkspace(h.db, h.keyring, { id: slow, name: 'Clock slow', webhookSecret: 'whsec_clockSlow', stripeKey: h.sim.accounts[0]!.restrictedKey, settings: { stripeRateLimitRps: 4 } });
+    const subs = h.sim.account().subscriptions.rows.slice(0, 4);
+    const startedAt = performance.now();
+    const reads = await Promise.all(subs.map((s) => refetch.subscription(slow, s.id)));
+    expect(performance.now() - startedAt).toBeGreaterThan(600);
+    // The simulator's clock stands still, so every answer says the same second: each read
+    // is dated its own short round trip before it, however long it waited for its turn.
+    const answered = stripeNow() * 1000;
+    for (const read of reads) {
+      expect(read!.readAt.getTime()).toBeLessThanOrEqual(answered);
+      expect(read!.readAt.getTime()).toBeGreaterThan(answered - 300);
+    }
   });
 });
