@@ -609,7 +609,8 @@ export class InboxRelay {
       query_timeout: checkMs,
       keepAlive: true,
       keepAliveInitialDelayMillis: LOCK_CONNECTION_SETTINGS.tcp_keepalives_idle * 1000,
-      // A socket of our own (pg connects it): ending a connection waits for the peer, which a dead path never answers.
+      // A socket of our own (pg connects it), so that dropListener can close it: ending an
+      // idle connection waits for the peer, which a dead path never answers.
       stream: () => socket,
     });
     this.listenerSockets.set(listener, socket);
@@ -670,7 +671,8 @@ export class InboxRelay {
     // listener, and another relay must not take on the same customers while they run.
     await this.settle();
     if (!listener) return;
-    // A connection that no longer answers never confirms its end: after a second its socket is closed.
+    // After a failed check pg closes the socket itself; an idle connection on a dead path
+    // (dropped for a pool error, say) never confirms its end: after a second it is closed.
     const ended = await Promise.race([listener.end().then(() => true, () => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1_000).unref())]);
     if (!ended) this.listenerSockets.get(listener)?.destroy();
   }
