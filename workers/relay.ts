@@ -1,4 +1,3 @@
-import { Socket } from 'node:net';
 import pg from 'pg';
 import type { Client } from '@temporalio/client';
 import type { Knex } from '../db/knex';
@@ -153,8 +152,6 @@ function dueStreams(events: InboxEvent[], now: number): InboxEvent[][] {
 export class InboxRelay {
   private listener: pg.Client | undefined;
   private leader = false;
-  /** Each listener's own socket, so a connection that no longer answers can be closed at once. */
-  private readonly listenerSockets = new WeakMap<pg.Client, Socket>();
   /** When the leader last found its lock's connection answering (checkLead; performance.now()). */
   private leadCheckedAt = 0;
   private running = false;
@@ -599,8 +596,7 @@ export class InboxRelay {
   }
 
   private async connectListener(): Promise<void> {
-    const checkMs = this.opts.leaderCheckMs ?? DEFAULT_LEADER_CHECK_MS;
-    const socket = new Socket();
+    const checkMs = this.leaderCheckMs();
     const listener = new pg.Client({
       connectionString: this.opts.databaseUrl,
       application_name: 'wysera-relay',
@@ -609,11 +605,7 @@ export class InboxRelay {
       query_timeout: checkMs,
       keepAlive: true,
       keepAliveInitialDelayMillis: LOCK_CONNECTION_SETTINGS.tcp_keepalives_idle * 1000,
-      // A socket of our own (pg connects it), so that dropListener can close it: ending an
-      // idle connection waits for the peer, which a dead path never answers.
-      stream: () => socket,
     });
-    this.listenerSockets.set(listener, socket);
     listener.on('notification', () => this.wake());
     listener.on('error', (err) => {
       this.opts.log.warn({ err: err.message }, 'relay: listener connection lost');
@@ -626,11 +618,15 @@ export class InboxRelay {
       await listener.query(`select ${settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, false)`).join(', ')}`, settings.flat().map(String));
       await listener.query(`listen ${INBOX_CHANNEL}`);
     } catch (err) {
-      socket.destroy();
+      listener.connection.stream.destroy();
       void listener.end().catch(() => undefined);
       throw err;
     }
     this.listener = listener;
+  }
+
+  private leaderCheckMs(): number {
+    return this.opts.leaderCheckMs ?? DEFAULT_LEADER_CHECK_MS;
   }
 
   private async tryLead(): Promise<boolean> {
@@ -652,8 +648,7 @@ export class InboxRelay {
    * queued signals left for the next leader) when none comes in that time.
    */
   private async checkLead(): Promise<void> {
-    const checkMs = this.opts.leaderCheckMs ?? DEFAULT_LEADER_CHECK_MS;
-    if (performance.now() - this.leadCheckedAt < checkMs) return;
+    if (performance.now() - this.leadCheckedAt < this.leaderCheckMs()) return;
     try {
       await this.listener!.query('select 1');
     } catch (err) {
@@ -672,9 +667,9 @@ export class InboxRelay {
     await this.settle();
     if (!listener) return;
     // After a failed check pg closes the socket itself; an idle connection on a dead path
-    // (dropped for a pool error, say) never confirms its end: after a second it is closed.
+    // (dropped for a pool error, say) never confirms its end: after a second its socket is closed.
     const ended = await Promise.race([listener.end().then(() => true, () => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1_000).unref())]);
-    if (!ended) this.listenerSockets.get(listener)?.destroy();
+    if (!ended) listener.connection.stream.destroy();
   }
 
   /** Waits `ms` whatever arrives meanwhile (see gatherMs); only stop() ends it early. */
