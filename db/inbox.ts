@@ -520,14 +520,21 @@ export async function inboxCounts(db: Db, workspaceId?: string): Promise<Record<
 }
 
 /**
- * Of the given invoices, those the inbox holds a failed payment for (any status):
- * their payments matter to the dunning play (domain/play-routing.ts).
+ * Of the given invoices, those whose payment failed: the inbox holds a failed payment
+ * for it (any status), or its dunning is still running. Their payments matter to the
+ * dunning play (domain/play-routing.ts). The running dunning counts because the inbox
+ * forgets: a payment more than INBOX_RETENTION_DAYS after the failure it ends (a long
+ * schedule, a step held for review) would otherwise not reach the dunning, which would
+ * learn of it only at its next check, and not as a recovery.
  */
 export async function invoicesWithFailedPayment(db: Db, workspaceId: string, invoiceIds: readonly string[]): Promise<Set<string>> {
   if (invoiceIds.length === 0) return new Set();
-  const rows = await db('webhook_inbox')
-    .distinct('object_id')
-    .where({ workspace_id: workspaceId, type: 'invoice.payment_failed' })
-    .whereIn('object_id', [...new Set(invoiceIds)]);
-  return new Set(rows.map((r: { object_id: string }) => r.object_id));
+  const ids = [...new Set(invoiceIds)];
+  const { rows } = await db.raw<{ rows: { invoice_id: string }[] }>(
+    `select object_id as invoice_id from webhook_inbox where workspace_id = ? and type = 'invoice.payment_failed' and object_id = any(?::text[])
+     union
+     select invoice_id from dunning_cases where workspace_id = ? and outcome is null and invoice_id = any(?::text[])`,
+    [workspaceId, ids, workspaceId, ids],
+  );
+  return new Set(rows.map((r) => r.invoice_id));
 }

@@ -10,7 +10,8 @@ import { isSubscribedEventType } from './event-types';
  *
  * - `always`: a failed payment starts its invoice's dunning.
  * - `after_failed_payment`: a payment matters only to an invoice in dunning, and
- *   dunning starts only from a failed payment the inbox has seen.
+ *   dunning starts only from a failed payment the inbox has seen (or, once the inbox
+ *   has forgotten it, whose dunning is still running).
  * - `while_invoice_unpaid`: a subscription's end stops the dunning of the
  *   subscription's invoices: it matters while the mirror holds an invoice of the
  *   subscription that is not paid (or one of the customer's naming no subscription).

@@ -4,12 +4,13 @@ import type { Histogram } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
 import { inboxCounts, insertInboxEvent } from '../../db/inbox';
+import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
 import { upsertInvoices } from '../../db/mirror';
 import { insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { createMetrics } from '../../platform/metrics';
 import { InboxRelay, type RelayOptions } from '../../workers/relay';
-import { customerWorkflowId } from '../../workflows/ids';
+import { customerWorkflowId, dunningWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery } from '../../workflows/messages';
 import { freshDatabase, statementsOf } from '../helpers/db';
 import { stripeEvent, stripeFixture } from '../helpers/stripe';
@@ -269,6 +270,25 @@ describe('relay batches per customer', () => {
     await relayUntilProcessed([paidFirstTry, recovered]);
     const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_p')).query(recentEventsQuery);
     expect(recent.map((e) => e.eventId)).toEqual([failed, recovered]);
+  });
+
+  it('sends a payment to its running dunning after the inbox has forgotten the failure (retention), not to one that ended', async () => {
+    const running = await storeEvent('invoice.payment_failed', 'cus_pr', invoice('in_pr'));
+    const over = await storeEvent('invoice.payment_failed', 'cus_pr', invoice('in_pr_over'));
+    await relayUntilProcessed([running, over]);
+    // The cases the dunnings open (their Stripe reads are not what this is about).
+    const openCase = (invoiceId: string) =>
+      openDunningCase(database.db, { workspaceId: ws, invoiceId, customerId: 'cus_pr', workflowId: dunningWorkflowId(ws, invoiceId), currency: 'usd', amountDue: 2000, failedAt: new Date() });
+    await openCase('in_pr');
+    await openCase('in_pr_over');
+    await closeDunningCase(database.db, ws, 'in_pr_over', { outcome: 'exhausted', emailsSent: 3, lastStepSent: 2, endedAt: new Date() });
+    // What retention does to the failures once INBOX_RETENTION_DAYS have passed.
+    await database.db('webhook_inbox').whereIn('event_id', [running, over]).delete();
+    const recovered = await storeEvent('invoice.payment_succeeded', 'cus_pr', invoice('in_pr'));
+    const late = await storeEvent('invoice.payment_succeeded', 'cus_pr', invoice('in_pr_over'));
+    await relayUntilProcessed([recovered, late]);
+    const recent = await temporal.client.workflow.getHandle(customerWorkflowId(ws, 'cus_pr')).query(recentEventsQuery);
+    expect(recent.map((e) => e.eventId)).toEqual([running, over, recovered]);
   });
 
   it("sends a subscription's end to the plays only while the subscription has an unpaid invoice", async () => {
