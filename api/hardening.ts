@@ -61,17 +61,22 @@ const refuse = (message: string): Parameters<typeof rateLimit>[0] => ({
   handler: (_req, _res, next) => next(new HttpError(429, message)),
 });
 
-/**
- * Counts a webhook delivery for `workspaceId`, sets the RateLimit headers on `res`, and
- * past the limit sets Retry-After and throws an HttpError 429.
- */
-export type WebhookAdmission = (workspaceId: string, res: ServerResponse) => void;
+/** A workspace's webhook rate limit, checked before a delivery's body is read and counted once its signature holds. */
+export interface WebhookAdmission {
+  /**
+   * Before the body is read: sets the RateLimit headers on `res` (the count left as if
+   * this delivery counts), and past the limit sets Retry-After and throws an HttpError 429.
+   */
+  check(workspaceId: string, res: ServerResponse): void;
+  /** Counts a delivery whose signature held. */
+  count(workspaceId: string): void;
+}
 
-/** A WebhookAdmission as Express middleware, keyed by the route's workspaceId parameter. */
+/** A WebhookAdmission's check as Express middleware, keyed by the route's workspaceId parameter. */
 export function webhookRateLimit(admit: WebhookAdmission): RequestHandler<{ workspaceId: string }> {
   return (req, res, next) => {
     try {
-      admit(req.params.workspaceId, res);
+      admit.check(req.params.workspaceId, res);
       next();
     } catch (err) {
       next(err);
@@ -80,10 +85,13 @@ export function webhookRateLimit(admit: WebhookAdmission): RequestHandler<{ work
 }
 
 /**
- * Webhook ingestion per workspace (the path's workspace id, since the signature is
- * checked later): a flood aimed at one workspace cannot starve the inbox for the
- * others. Stripe retries a 429 delivery with backoff, so nothing is lost. Counted
- * before the body is read.
+ * Webhook ingestion per workspace (the path's workspace id): a flood aimed at one
+ * workspace cannot starve the inbox for the others. Stripe retries a 429 delivery with
+ * backoff, so nothing is lost. Checked before the body is read; only deliveries whose
+ * signature holds count, so requests forged by whoever learns an endpoint's address
+ * (answered 400) cannot use up the workspace's limit and have Stripe's own deliveries
+ * refused. Deliveries under way together are checked before any of them counts, so the
+ * limit can be passed by as many as arrive at once.
  *
  * It counts as express-rate-limit's memory store does (a window of a minute from a
  * workspace's first delivery in it) and answers with the same draft-8 RateLimit
@@ -107,7 +115,8 @@ export function webhookAdmission(perMinute: number): WebhookAdmission {
   let current = new Map<string, Window>();
   let previous = new Map<string, Window>();
   let rotateAt = 0;
-  const windowOf = (key: string, now: number): Window => {
+  const windowOf = (workspaceId: string, now: number): Window => {
+    const key = `webhook:${workspaceId}`;
     if (now >= rotateAt) {
       previous = current;
       current = new Map();
@@ -126,16 +135,20 @@ export function webhookAdmission(perMinute: number): WebhookAdmission {
     }
     return window;
   };
-  return (workspaceId, res) => {
-    const now = Date.now();
-    const window = windowOf(`webhook:${workspaceId}`, now);
-    window.hits++;
-    const resetSeconds = Math.max(0, Math.ceil((window.resetAt - now) / 1000));
-    res.setHeader('RateLimit', `${name}; r=${Math.max(perMinute - window.hits, 0)}; t=${resetSeconds}`);
-    res.setHeader('RateLimit-Policy', window.policy);
-    if (window.hits <= perMinute) return;
-    res.setHeader('Retry-After', String(resetSeconds));
-    throw new HttpError(429, message);
+  return {
+    check(workspaceId, res) {
+      const now = Date.now();
+      const window = windowOf(workspaceId, now);
+      const resetSeconds = Math.max(0, Math.ceil((window.resetAt - now) / 1000));
+      res.setHeader('RateLimit', `${name}; r=${Math.max(perMinute - window.hits - 1, 0)}; t=${resetSeconds}`);
+      res.setHeader('RateLimit-Policy', window.policy);
+      if (window.hits < perMinute) return;
+      res.setHeader('Retry-After', String(resetSeconds));
+      throw new HttpError(429, message);
+    },
+    count(workspaceId) {
+      windowOf(workspaceId, Date.now()).hits++;
+    },
   };
 }
 

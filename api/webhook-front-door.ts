@@ -31,7 +31,7 @@ export function webhookFrontDoor(opts: { ingress: WebhookIngress; securityHeader
   const serve = async (req: IncomingMessage, res: ServerResponse, workspaceId: string) => {
     setSecurityHeaders(res, opts.securityHeaders);
     try {
-      ingress.admit?.(workspaceId, res);
+      ingress.admit?.check(workspaceId, res);
       const body = await readBody(req, ingress.maxBytes);
       const signature = req.headers['stripe-signature'];
       writeAnswer(res, 200, await ingress.receive({ workspaceId, signature: typeof signature === 'string' ? signature : undefined, body }));

@@ -172,7 +172,7 @@ export interface WebhookDelivery {
  * milliseconds.
  */
 export interface WebhookIngress {
-  /** Counts a delivery against its workspace's limit before its body is read; undefined when there is none. */
+  /** Its workspace's limit, checked before a delivery's body is read (receive counts the signed ones); undefined when there is none. */
   admit: WebhookAdmission | undefined;
   /** The largest body accepted, in bytes (413 beyond). */
   maxBytes: number;
@@ -190,8 +190,9 @@ export function webhookIngress(deps: WebhookDeps & { etagOf: EtagOf | undefined 
     deps.metrics.webhookEventsWaiting.dec(batch.length);
     return storeBatch(deps.db, batch);
   }, INBOX_INSERTS_AT_ONCE);
+  const admit = deps.requestsPerMinute ? webhookAdmission(deps.requestsPerMinute) : undefined;
   return {
-    admit: deps.requestsPerMinute ? webhookAdmission(deps.requestsPerMinute) : undefined,
+    admit,
     maxBytes: deps.maxBytes,
     async receive(delivery) {
       const stopTimer = deps.metrics.webhookAckSeconds.startTimer();
@@ -218,6 +219,7 @@ export function webhookIngress(deps: WebhookDeps & { etagOf: EtagOf | undefined 
           if (replaced !== undefined) problem = signatureProblem(body, signature, replaced, tolerance);
           if (problem !== undefined) throw new HttpError(400, `signature verification failed: ${problem}`);
         }
+        admit?.count(workspaceId);
         // Only a signed event is rewritten (rarely: it holds a NUL), and parsed again.
         const text = withoutNulEscapes(sent);
         if (text !== sent) json = JSON.parse(text);
@@ -254,7 +256,7 @@ export function webhookIngress(deps: WebhookDeps & { etagOf: EtagOf | undefined 
 /**
  * The webhook route in Express, for the deliveries the front door (api/webhook-front-door.ts)
  * leaves to it: a trailing slash, other letter case, an encoded id, a compressed body.
- * Its rate limit is counted before the body is read; on the route itself, so no
+ * Its rate limit is checked before the body is read; on the route itself, so no
  * middleware mounted by path has to match every request.
  */
 export function webhookRouter(ingress: WebhookIngress): Router {

@@ -4,6 +4,7 @@ import { insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { startApi, type TestApi } from '../helpers/api';
 import { freshDatabase } from '../helpers/db';
+import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
 
 describe('HTTP hardening', () => {
   const keyring = parseKeyring(generateKeySpec());
@@ -63,13 +64,20 @@ describe('HTTP hardening', () => {
     }
   });
 
-  it('limits webhook deliveries per workspace: 429 past the limit, other workspaces unaffected', async () => {
-    const deliver = (workspace: string) => api.request('POST', `/webhooks/stripe/${workspace}`, { body: { id: 'evt_1' }, headers: { 'stripe-signature': 't=1,v1=00' } });
-    for (let i = 0; i < 3; i++) expect((await deliver(ws)).status).toBe(400);
-    const limited = await deliver(ws);
+  it('limits signed webhook deliveries per workspace: 429 past the limit, forged ones and other workspaces unaffected', async () => {
+    let n = 0;
+    const deliver = (workspace: string, secret: string) => {
+      const body = JSON.stringify(stripeEvent('customer.subscription.updated', { ...stripeFixture('subscription'), customer: 'cus_rl' }, { id: `evt_rl_${++n}` }));
+      return fetch(`${api.url}/webhooks/stripe/${workspace}`, { method: 'POST', body, headers: { 'stripe-signature': signatureFor(body, secret) } });
+    };
+    // Requests forged by someone who knows the endpoint's address: refused, and not counted.
+    for (let i = 0; i < 5; i++) expect((await deliver(ws, 'whsec_forged')).status).toBe(400);
+    for (let i = 0; i < 3; i++) expect((await deliver(ws, 'whsec_h')).status).toBe(200);
+    const limited = await deliver(ws, 'whsec_h');
     expect(limited.status).toBe(429);
-    expect((limited.body as { error: { message: string } }).error.message).toMatch(/webhook deliveries/);
-    expect((await deliver('ws_hardening_b')).status).toBe(400);
+    expect(((await limited.json()) as { error: { message: string } }).error.message).toMatch(/webhook deliveries/);
+    expect(await database.db('webhook_inbox').where({ workspace_id: ws }).count<{ count: number }[]>('* as count')).toEqual([{ count: 3 }]);
+    expect((await deliver('ws_hardening_b', 'whsec_b')).status).toBe(200);
   });
 
   it('limits failed authentications per address; successful calls do not count', async () => {

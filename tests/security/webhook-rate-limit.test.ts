@@ -20,7 +20,10 @@ describe('webhook rate limit and security headers', () => {
     // Express's X-Powered-By left on: the security headers must remove it themselves.
     const app = express();
     app.use(securityHeaders());
-    app.post('/webhooks/stripe/:workspaceId', webhookRateLimit(webhookAdmission(2)), (_req, res) => {
+    const admission = webhookAdmission(2);
+    // As the ingress does: a delivery counts once its signature holds (here: unless it says it is forged).
+    app.post('/webhooks/stripe/:workspaceId', webhookRateLimit(admission), (req: express.Request<{ workspaceId: string }>, res) => {
+      if (req.get('x-forged') === undefined) admission.count(req.params.workspaceId);
       res.json({ received: true });
     });
     app.use(errorHandler(pino({ level: 'silent' })));
@@ -36,7 +39,7 @@ describe('webhook rate limit and security headers', () => {
     vi.useRealTimers();
   });
 
-  const deliver = (workspace: string) => fetch(`${url}/webhooks/stripe/${workspace}`, { method: 'POST', body: '{}' });
+  const deliver = (workspace: string, headers: Record<string, string> = {}) => fetch(`${url}/webhooks/stripe/${workspace}`, { method: 'POST', body: '{}', headers });
 
   it("sends helmet's headers and draft-8 RateLimit headers, then 429 with Retry-After past the limit", async () => {
     const first = await deliver('ws_rl_a');
@@ -61,6 +64,13 @@ describe('webhook rate limit and security headers', () => {
     const other = await deliver('ws_rl_b');
     expect(other.status).toBe(200);
     expect(other.headers.get('ratelimit')).toBe('"2-in-1min"; r=1; t=60');
+  });
+
+  it('counts only the deliveries the endpoint counts (signed ones): forged ones do not use up the limit', async () => {
+    for (let i = 0; i < 5; i++) expect((await deliver('ws_rl_f', { 'x-forged': '1' })).status).toBe(200);
+    expect((await deliver('ws_rl_f')).headers.get('ratelimit')).toBe('"2-in-1min"; r=1; t=60');
+    expect((await deliver('ws_rl_f')).status).toBe(200);
+    expect((await deliver('ws_rl_f')).status).toBe(429);
   });
 
   it("starts a new window a minute after the workspace's first delivery", async () => {
