@@ -24,7 +24,12 @@ export interface InboxEvent extends Omit<InboxEventInput, 'livemode'> {
   seq: number;
   receivedAt: Date;
   attempts: number;
-  nextAttemptAt: Date;
+  /**
+   * Whether it may go now (its next attempt is not in the future), on the database's
+   * clock at the read: a relay host whose clock lags the database's would otherwise
+   * hold back each new or retried event by the difference.
+   */
+  due: boolean;
 }
 
 interface InboxRow {
@@ -36,7 +41,7 @@ interface InboxRow {
   object_id: string | null;
   stripe_created: Date;
   attempts: number;
-  next_attempt_at: Date;
+  due: boolean;
   received_at: Date;
   payload: unknown;
   status: InboxStatus;
@@ -94,7 +99,7 @@ export async function insertInboxEvent(db: Db, e: InboxEventInput, payloadText: 
   return { stored: stored! };
 }
 
-const PENDING_COLUMNS = ['seq', 'workspace_id', 'event_id', 'type', 'customer_id', 'object_id', 'stripe_created', 'attempts', 'next_attempt_at', 'received_at', 'payload'];
+const PENDING_COLUMNS = ['seq', 'workspace_id', 'event_id', 'type', 'customer_id', 'object_id', 'stripe_created', 'attempts', 'received_at', 'payload'];
 
 /**
  * The oldest pending events that can go now, in arrival order, together with every
@@ -173,8 +178,8 @@ async function walkPendingEvents(db: Db, heads: number, limit: number, busy: rea
   }
   if (picker.seqs.length === 0) return { events: [], walked, blocked: picker.blocked };
   const { rows } = await db.raw<{ rows: InboxRow[] }>(
-    `with taken as materialized (select ${PENDING_COLUMNS.join(', ')}, status from webhook_inbox where seq = any(?::bigint[]))
-     select ${PENDING_COLUMNS.join(', ')} from taken where status = 'pending' order by seq`,
+    `with taken as materialized (select ${PENDING_COLUMNS.join(', ')}, next_attempt_at, status from webhook_inbox where seq = any(?::bigint[]))
+     select ${PENDING_COLUMNS.join(', ')}, next_attempt_at <= now() as due from taken where status = 'pending' order by seq`,
     [picker.seqs],
   );
   const events = rows.map((r) => ({
@@ -186,7 +191,7 @@ async function walkPendingEvents(db: Db, heads: number, limit: number, busy: rea
     objectId: r.object_id,
     stripeCreated: r.stripe_created,
     attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
+    due: r.due,
     receivedAt: r.received_at,
     payload: r.payload,
   }));

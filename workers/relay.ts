@@ -127,13 +127,14 @@ interface StreamFailure {
 
 /**
  * The events grouped per customer (events without a customer: one group per
- * workspace), each group cut before its first event that is not due yet: a deferred
- * event holds back the customer's events after it.
+ * workspace), each group cut before its first event that is not due yet (on the
+ * database's clock, InboxEvent.due): a deferred event holds back the customer's
+ * events after it.
  */
-function dueStreams(events: InboxEvent[], now: number): InboxEvent[][] {
+function dueStreams(events: InboxEvent[]): InboxEvent[][] {
   return [...groupBy(events, streamKey).values()]
     .map((s) => {
-      const firstNotDue = s.findIndex((e) => e.nextAttemptAt.getTime() > now);
+      const firstNotDue = s.findIndex((e) => !e.due);
       return firstNotDue === -1 ? s : s.slice(0, firstNotDue);
     })
     .filter((s) => s.length > 0);
@@ -244,7 +245,7 @@ export class InboxRelay {
     const { events: read, walked, blocked } = await pendingInboxPass(db, batchSize, batchSize * 5, [...this.signalling.keys(), ...this.passing]);
     const readMs = Date.now() - readAt;
     const { events, setAside } = await this.setAsideForeign(read);
-    const streams = dueStreams(events, Date.now());
+    const streams = dueStreams(events);
     const taken = streams.reduce((n, s) => n + s.length, 0);
     this.nextReadAt = Date.now() + walkBackoffMs(readMs, walked, blocked, batchSize * 5);
     this.opts.metrics?.relayWalkedEvents.inc(walked);

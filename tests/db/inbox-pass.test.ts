@@ -62,6 +62,18 @@ describe('inbox: the extent of a relay pass', () => {
     expect(further.map((e) => e.eventId)).toEqual(['evt_cus_a_0', 'evt_cus_a_later_0']);
   });
 
+  it("says which events are due on the database's clock, not the reader's", async () => {
+    await addEvents('cus_due', 3);
+    // The second waits for its retry on the database's clock: a minute from its now().
+    await database.db.raw(`update webhook_inbox set next_attempt_at = now() + interval '1 minute' where event_id = 'evt_cus_due_1'`);
+    const events = await pendingInboxEvents(database.db, 10);
+    expect(events.map((e) => [e.eventId, e.due])).toEqual([
+      ['evt_cus_due_0', true],
+      ['evt_cus_due_1', false],
+      ['evt_cus_due_2', true],
+    ]);
+  });
+
   it('tells the relay what its walk could not take: held-back and busy customers, not the customers a catch-up leaves for later', async () => {
     // A backlog of customers that can all go: the pass has its heads long before the
     // walk ends, and nothing it passed over was blocked.

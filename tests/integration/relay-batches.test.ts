@@ -1,7 +1,7 @@
 import { Client } from '@temporalio/client';
 import { pino } from 'pino';
 import type { Histogram } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type Stripe from 'stripe';
 import { inboxCounts, insertInboxEvent } from '../../db/inbox';
 import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
@@ -248,6 +248,17 @@ describe('relay batches per customer', () => {
     for (const step of ['read', 'mirror', 'analytics']) expect([step, await counted(metrics.relayStepSeconds, '_count', step)]).toEqual([step, passes]);
     expect(await counted(metrics.relayStepSeconds, '_count', 'signal')).toBe(1);
     expect(await counted(metrics.relayStepSeconds, '_sum', 'signal')).toBeGreaterThan(0);
+  });
+
+  it("relays new events at once when the relay's clock lags the database's", async () => {
+    // The relay's host ten minutes behind: each new event's next attempt (the database's now()) is in its future.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    vi.setSystemTime(Date.now() - 10 * 60_000);
+    try {
+      await relayUntilProcessed([await store('cus_lag', 1, {}, 'customer.subscription.created')]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('leaves the analytics alone for a refund (not an MRR input), and still mirrors it', async () => {
