@@ -260,7 +260,10 @@ async function applyKind<T extends { id: string }, C>(
     const keep = tied && furtherAlong(kind.stage(kind.row(cur.object)), kind.stage(kind.row(t.object))) ? cur : t;
     newest.set(t.object.id, { ...keep, tiedWithOther: tied });
   }
-  const stored = newest.size > 0 && (refetch || kind.complete) ? await mirroredRows(db, kind.table, workspaceId, [...newest.keys()]) : new Map<string, MirrorRow>();
+  // The stored rows of the events' objects, and of the re-reads' (a read's write is dated no earlier than them).
+  const storedIds = [...newest.keys(), ...(refetch ? rereads.map((r) => r.id) : [])];
+  const stored = storedIds.length > 0 && (refetch || kind.complete) ? await mirroredRows(db, kind.table, workspaceId, storedIds) : new Map<string, MirrorRow>();
+  const storedAt = (id: string) => (stored.get(id)?.stripe_state_at as Date | undefined)?.getTime();
 
   const clear: Target<T>[] = [];
   const carries = new Map<string, C>();
@@ -315,8 +318,8 @@ async function applyKind<T extends { id: string }, C>(
    */
   const behindStoredTie = (id: string, event: { object: T; eventAt: Date; carry: C | undefined }): boolean => {
     const row = stored.get(id);
-    const storedAt = (row?.stripe_state_at as Date | undefined)?.getTime();
-    if (!row || storedAt === undefined || storedAt < eventSecond(event.eventAt)) return false;
+    const at = storedAt(id);
+    if (!row || at === undefined || at < eventSecond(event.eventAt)) return false;
     return furtherAlong(kind.stage(row), kind.stage(kind.row(event.object, event.carry)));
   };
   let next = 0;
@@ -328,10 +331,15 @@ async function applyKind<T extends { id: string }, C>(
         // Stripe cannot tell (no such object, or no key to ask with): the event is all there
         // is, and a re-read has nothing to write.
         let written = new Set<string>();
-        // The read is dated on Stripe's clock, at the earliest it can have happened; the
-        // event came before it, so the read is never dated before the event (else the
-        // doubtful state it replaces would win the tie).
-        if (current) written = await write([current.value], new Date(Math.max(current.readAt.getTime(), r.event?.eventAt.getTime() ?? 0)), new Map());
+        // The read is dated on Stripe's clock, at the earliest it can have happened. The
+        // event came before it, and so did the stored state (read from the mirror before
+        // the request went out, and dated no later than it happened): the read is never
+        // dated before either. Dated before the event, the doubtful state it replaces
+        // would win the tie; before the stored state (an earlier read's, dated later
+        // within the same second by a shorter round trip), the write would be refused
+        // and the event taken as done with the mirror as it was.
+        const floor = Math.max(r.event?.eventAt.getTime() ?? 0, storedAt(r.id) ?? 0);
+        if (current) written = await write([current.value], new Date(Math.max(current.readAt.getTime(), floor)), new Map());
         else if (r.event && !behindStoredTie(r.id, r.event)) written = await write([r.event.object], r.event.eventAt, new Map(r.event.carry === undefined ? [] : [[r.id, r.event.carry]]));
         results[r.index] = { written: written.has(r.id), refetched: current !== null };
       } catch (err) {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
+import { upsertSubscriptions } from '../../db/mirror';
 import { insertWorkspace } from '../../db/workspaces';
 import type { SubscribedEventType } from '../../domain/event-types';
 import { applyEventToMirror } from '../../workers/mirror-events';
@@ -86,6 +87,19 @@ describe("reads dated on Stripe's clock", () => {
     const later = at + 5;
     expect(await apply('customer.subscription.deleted', ended(sub, later), later)).toMatchObject({ written: true });
     expect(await subscriptionRow(sub.id)).toMatchObject({ status: 'canceled', ended_at: new Date(later * 1000) });
+  });
+
+  it('writes a re-fetch dated earlier than the stored state it settles, a slower read in the same second', async () => {
+    const sub = running();
+    // The mirror holds another state, from an earlier read dated half a second into
+    // Stripe's current second; the read below, with its round trip, is dated before that.
+    const second = stripeNow();
+    const other: Stripe.Subscription = { ...sub, status: 'past_due' };
+    await upsertSubscriptions(h.db, workspaceId, [other], new Date(second * 1000 + 500));
+    // An event of that second whose item list stops short: only Stripe can settle it.
+    const truncated: Stripe.Subscription = { ...other, items: { ...sub.items, has_more: true } };
+    expect(await apply('customer.subscription.updated', truncated, second)).toEqual({ written: true, refetched: true });
+    expect(await subscriptionRow(sub.id)).toMatchObject({ status: 'active', stripe_state_at: new Date(second * 1000 + 500) });
   });
 
   it('dates a read from when its request went out, not from a wait for the rate limit before it', async () => {
