@@ -62,6 +62,8 @@ export interface SimStats {
   rateLimitedByAccount: Record<string, number>;
   pagesServed: number;
   outageRefusals: number;
+  /** The most requests a `timeout` outage held unanswered at once: how many a client had waiting on it together. */
+  hangingPeak: number;
   webhooks: WebhookStats;
 }
 
@@ -110,7 +112,7 @@ const MAX_BODY = 1 << 20;
 const MAX_LOG = 200_000;
 
 function emptyStats(webhooks: WebhookStats): SimStats {
-  return { requests: 0, byPath: {}, byStatus: {}, byAccount: {}, rateLimited: 0, rateLimitedByAccount: {}, pagesServed: 0, outageRefusals: 0, webhooks };
+  return { requests: 0, byPath: {}, byStatus: {}, byAccount: {}, rateLimited: 0, rateLimitedByAccount: {}, pagesServed: 0, outageRefusals: 0, hangingPeak: 0, webhooks };
 }
 
 /** Starts an HTTP server speaking the Stripe API for generated accounts. */
@@ -326,6 +328,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         }
         if (down.mode === 'timeout') {
           hanging.add(res);
+          stats.hangingPeak = Math.max(stats.hangingPeak, hanging.size);
           res.on('close', () => hanging.delete(res));
           return;
         }

@@ -46,7 +46,10 @@ export interface RelayOptions {
    * coming.
    */
   gatherMs?: number;
-  /** How many customers' event streams are mirrored concurrently when one at a time. */
+  /**
+   * How many customers' event streams are mirrored concurrently when one at a time, and
+   * how many whose pass failed are retried at once (default 16).
+   */
   lanes?: number;
   /**
    * How many customers' signals may be under way at once (default 64). Up to sixteen
@@ -70,6 +73,7 @@ export interface RelayOptions {
 
 const DEFAULT_BATCH_SIZE = 250;
 const DEFAULT_GATHER_MS = 200;
+const DEFAULT_LANES = 16;
 const DEFAULT_LEADER_CHECK_MS = 5_000;
 /**
  * Asked of Postgres for the lock's connection, so that a relay whose network path died
@@ -166,6 +170,8 @@ export class InboxRelay {
   private loopDone: Promise<void> | undefined;
   /** Customers whose signal is under way, by stream key. */
   private readonly signalling = new Map<string, Promise<unknown>>();
+  /** Customers whose events failed in a pass and are being retried one at a time (retryAside), by stream key. */
+  private readonly retrying = new Map<string, Promise<void>>();
   /** Customers in a pass whose analytics and completion are under way, by stream key. */
   private readonly passing = new Set<string>();
   /** Those passes' remaining work (see startPass). */
@@ -178,9 +184,12 @@ export class InboxRelay {
 
   /** Runs a signal when one of the `signalLanes` is free. */
   private readonly inSignalLane: <T>(task: () => Promise<T>) => Promise<T>;
+  /** Runs a failed stream's retry when one of the `lanes` is free. */
+  private readonly inRetryLane: <T>(task: () => Promise<T>) => Promise<T>;
 
   constructor(private readonly opts: RelayOptions) {
     this.inSignalLane = createLimiter(opts.signalLanes ?? 64);
+    this.inRetryLane = createLimiter(opts.lanes ?? DEFAULT_LANES);
   }
 
   start(): void {
@@ -242,7 +251,7 @@ export class InboxRelay {
     const { db, log, batchSize = DEFAULT_BATCH_SIZE } = this.opts;
     while (this.passTails.size >= 2) await Promise.race(this.passTails);
     const readAt = Date.now();
-    const { events: read, walked, blocked } = await pendingInboxPass(db, batchSize, batchSize * 5, [...this.signalling.keys(), ...this.passing]);
+    const { events: read, walked, blocked } = await pendingInboxPass(db, batchSize, batchSize * 5, [...this.signalling.keys(), ...this.retrying.keys(), ...this.passing]);
     const readMs = Date.now() - readAt;
     const { events, setAside } = await this.setAsideForeign(read);
     const streams = dueStreams(events);
@@ -302,7 +311,7 @@ export class InboxRelay {
     return { events, setAside: foreign.length };
   }
 
-  /** A pass after its mirror writes: analytics, completion, signals, and its failures one by one. */
+  /** A pass after its mirror writes: analytics, completion, signals, and its failures' retries (retryAside). */
   private async finishPass(mirrored: InboxEvent[][], failures: StreamFailure[]): Promise<void> {
     for (const loud of await this.recomputeAndCompleteQuiet(mirrored, failures)) {
       await this.signalQueueRoom();
@@ -320,7 +329,27 @@ export class InboxRelay {
         });
       this.signalling.set(key, task);
     }
-    for (const { stream, err } of failures) await this.deliverOneByOne(stream, err);
+    for (const { stream, err } of failures) this.retryAside(stream, err);
+  }
+
+  /**
+   * Retries a customer's stream that failed in a pass, one event at a time
+   * (deliverOneByOne), beside the passes rather than in one: a retry may wait on Stripe
+   * for as long as its client's timeouts allow, and a pass's failures retried in turn
+   * inside it would hold that pass (and, two such passes, every customer) for the sum
+   * of those waits. The customer stays busy until its retry ends, so its later events
+   * keep their order. Left pending for the next leader when this relay stops or steps
+   * down before the retry's lane is free.
+   */
+  private retryAside(stream: InboxEvent[], err: Error): void {
+    const key = streamKey(stream[0]!);
+    const task = this.inRetryLane(async () => (this.running && this.leader ? this.deliverOneByOne(stream, err) : undefined))
+      .catch((e: Error) => this.opts.log.warn({ err: e.message }, 'relay: retry failed; the events stay pending'))
+      .finally(() => {
+        this.retrying.delete(key);
+        this.wake();
+      });
+    this.retrying.set(key, task);
   }
 
   /** Runs one step of the relay's work, timed in the step metric (failed ones too: their time was spent). */
@@ -333,10 +362,10 @@ export class InboxRelay {
     }
   }
 
-  /** Waits for the passes and the signals under way. */
+  /** Waits for the passes, and the signals and retries under way. */
   private async settle(): Promise<void> {
     await Promise.all(this.passTails);
-    await Promise.all(this.signalling.values());
+    await Promise.all([...this.signalling.values(), ...this.retrying.values()]);
   }
 
   /** Waits until fewer than sixteen times `signalLanes` customers' signals are waiting or under way. */
@@ -552,7 +581,7 @@ export class InboxRelay {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.opts.lanes ?? 16, streams.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(this.opts.lanes ?? DEFAULT_LANES, streams.length) }, lane));
     return streams.filter((_, i) => succeeded[i]);
   }
 

@@ -192,4 +192,45 @@ describe('relay re-fetches when ordering is in doubt', () => {
     expect(fresh!.mrr).toBeGreaterThan(0);
     expect(await mrrOf()).toBe(fresh!.mrr);
   });
+  it('retries the customers Stripe could not settle side by side, not one after another inside their pass', async () => {
+    const base = sim.account().subscriptions.rows.find((s) => s.items.data.length === 1 && s.discounts.length === 0)!;
+    const second = Math.floor(Date.now() / 1000) - 1200;
+    const customers = Array.from({ length: 6 }, (_, i) => `cus_hang_${i}`);
+    // Each customer's subscription in two states from one second: only Stripe can tell.
+    for (const [i, customer] of customers.entries()) {
+      for (const quantity of [1, 2]) {
+        const id = `evt_hang_${i}_${quantity}`;
+        const object = { ...base, id: `sub_hang_${i}`, customer, items: { ...base.items, data: [{ ...base.items.data[0]!, id: `si_hang_${i}`, quantity }] } };
+        await insertInboxEvent(database.db, {
+          workspaceId: ws,
+          eventId: id,
+          type: 'customer.subscription.updated',
+          customerId: customer,
+          objectId: object.id,
+          stripeCreated: new Date(second * 1000),
+          livemode: false,
+          payload: stripeEvent('customer.subscription.updated', object, { id, created: second }),
+        });
+      }
+    }
+    // Stripe takes requests and never answers them: each read waits out the client's timeout.
+    sim.resetStats();
+    sim.setOutage({ mode: 'timeout' });
+    const relay = relayAskingStripe(new StripeClients({ endpoint: endpointOf(sim.url), retry: { maxRetries: 0 }, timeoutMs: 1500 }), { retryBaseMs: 60_000 });
+    relay.start();
+    try {
+      const rows = () => database.db('webhook_inbox').where('event_id', 'like', 'evt_hang_%').orderBy('seq').select<{ status: string; attempts: number }[]>('status', 'attempts');
+      // One at a time, each customer's first event is clear and goes through; its second
+      // then ties with it, waits for Stripe again and is deferred.
+      const done = await eventually(rows, (r) => r.every((row) => row.status === 'processed' || row.attempts > 0), 30_000);
+      expect(done.map((row) => row.status)).toEqual(customers.flatMap(() => ['processed', 'pending']));
+    } finally {
+      await relay.stop();
+      sim.clearOutage();
+    }
+    // The six retries waited on Stripe together; in turn inside their pass, they would
+    // have held it (and, two such passes, every customer) for six timeouts. (The pass's
+    // own reads wait at most four at a time.)
+    expect(sim.stats().hangingPeak).toBe(customers.length);
+  });
 });
