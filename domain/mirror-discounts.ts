@@ -8,11 +8,16 @@
 export type DiscountTerms = Record<string, unknown> & { id: string };
 
 /**
- * - `terms`: the discounts to store, every entry with its coupon terms.
- * - `doubt`: a bare id the mirror holds no terms for (a discount added or changed);
- *   only Stripe can tell its terms.
+ * - `terms`: the discounts to store, in the event's order, each with its coupon terms
+ *   where the event or the mirror has them, else as the bare id.
+ * - `complete`: every entry has its terms. When not, an id is one the mirror holds no
+ *   terms for (a discount added or changed): only Stripe can tell them, and should it
+ *   not answer, `terms` keeps what is known rather than bare ids for all.
  */
-export type DiscountResolution = { terms: DiscountTerms[] } | 'doubt';
+export interface DiscountResolution {
+  terms: DiscountTerms[];
+  complete: boolean;
+}
 
 /** Whether an entry carries terms, not only an id: `discountTerms` of an expanded discount always has `coupon`. */
 function hasTerms(entry: unknown): entry is DiscountTerms {
@@ -32,11 +37,6 @@ function hasTerms(entry: unknown): entry is DiscountTerms {
  */
 export function resolveDiscounts(event: DiscountTerms[], stored: unknown): DiscountResolution {
   const known = new Map((Array.isArray(stored) ? stored : []).filter(hasTerms).map((d) => [d.id, d]));
-  const terms: DiscountTerms[] = [];
-  for (const d of event) {
-    const full = 'coupon' in d ? d : known.get(d.id);
-    if (!full) return 'doubt';
-    terms.push(full);
-  }
-  return { terms };
+  const terms = event.map((d) => ('coupon' in d ? d : (known.get(d.id) ?? d)));
+  return { terms, complete: terms.every(hasTerms) };
 }

@@ -58,11 +58,12 @@ interface MirrorKind<T extends { id: string }, C = never> {
   /** The embedded list stops short (`has_more`): the object alone is not its full state. */
   truncated(o: T): boolean;
   /**
-   * Completes the event's object from the stored row (undefined: not mirrored):
-   * what to carry over, or `doubt` when only Stripe can tell. Absent: the object is
-   * complete as it is.
+   * Completes the event's object from the stored row (undefined: not mirrored): what
+   * to carry over, as far as the row knows, and `doubt` when only Stripe can tell the
+   * rest (what is carried is then written should Stripe not answer). Absent: the object
+   * is complete as it is.
    */
-  complete?(o: T, stored: Record<string, unknown> | undefined): { carry: C } | 'doubt';
+  complete?(o: T, stored: Record<string, unknown> | undefined): { carry: C; doubt: boolean };
   /** How far along its life a row's state is: settles a same-second tie Stripe cannot (domain/mirror-compare.ts). */
   stage(row: MirrorRow): LifeStage;
   refetch(r: MirrorRefetch, workspaceId: string, id: string): Promise<Dated<T> | null>;
@@ -81,7 +82,7 @@ const subscriptions: MirrorKind<Stripe.Subscription, DiscountTerms[]> = {
   // Events carry discounts as bare ids; the sync and the refetch store their coupon terms.
   complete: (s, stored) => {
     const resolved = resolveDiscounts(subscriptionDiscounts(s), stored?.discounts);
-    return resolved === 'doubt' ? 'doubt' : { carry: resolved.terms };
+    return { carry: resolved.terms, doubt: !resolved.complete };
   },
   refetch: (r, ws, id) => r.subscription(ws, id),
   write: async (db, ws, subs, at, discounts) => new Set(await upsertSubscriptions(db, ws, subs, at, discounts)),
@@ -271,15 +272,16 @@ async function applyKind<T extends { id: string }, C>(
   for (const t of newest.values()) {
     const row = stored.get(t.object.id);
     const completed = kind.complete?.(t.object, row);
-    // In doubt and nothing to carry: the event's state as it is, unless Stripe is asked below.
-    const carry = completed === undefined || completed === 'doubt' ? undefined : completed.carry;
+    // In doubt, what the mirror could complete is carried all the same: it is what is
+    // written should Stripe not be asked (no `refetch`) or not know the object.
+    const carry = completed?.carry;
     if (refetch) {
       const verdict = await mirrorVerdict({
         eventAt: t.eventAt,
         storedAt: (row?.stripe_state_at as Date | undefined) ?? null,
         // An object the mirror cannot complete is no more the full state than a truncated
         // list; two different states in this batch from the same second are a tie as well.
-        truncated: kind.truncated(t.object) || completed === 'doubt' || t.tiedWithOther,
+        truncated: kind.truncated(t.object) || completed?.doubt === true || t.tiedWithOther,
         differs: async () => {
           if (!row || !sameRowContents(kind.row(t.object, carry), row)) return true;
           const children = kind.children(t.object);

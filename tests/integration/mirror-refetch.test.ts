@@ -387,6 +387,18 @@ describe('discounts as bare ids', () => {
     expect(await storedDiscounts(workspace, current.id)).toEqual((current.discounts ?? []).map((d) => ({ id: d })));
     expect(stripeRequests()).toEqual([]);
   });
+
+  it('a discount added beside ones the mirror has terms for keeps those terms when Stripe cannot be asked', async () => {
+    const workspace = await freshWorkspace();
+    const current = discounted();
+    const t = pastSecond(3);
+    const synced = syncShaped(current);
+    await upsertSubscriptions(db, workspace, [synced], new Date((t - 5) * 1000));
+    const added = { ...clone(current), discounts: [...(current.discounts ?? []), 'di_added_since'] } as Stripe.Subscription;
+    expect(await apply(workspace, 'customer.subscription.updated', added, t, false)).toEqual({ written: true, refetched: false });
+    expect(await storedDiscounts(workspace, current.id)).toEqual([...synced.discounts.map(discountTerms), { id: 'di_added_since' }]);
+    expect(stripeRequests()).toEqual([]);
+  });
 });
 
 describe('events applied together (a relay pass)', () => {
