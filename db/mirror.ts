@@ -262,9 +262,20 @@ export function invoiceSubscriptionId(inv: Stripe.Invoice): string | null {
   return idOf(inv.parent?.subscription_details?.subscription ?? legacy.subscription);
 }
 
+/**
+ * The invoice's tax, in minor units. Versions from 2025-03-31 list the taxes
+ * (`total_taxes`, empty for none); older ones, whose webhooks still reach endpoints
+ * left on them, give one amount (`tax`, null for none). Both give the same figure.
+ */
+function invoiceTax(inv: Stripe.Invoice): number | null {
+  const taxes = inv.total_taxes;
+  if (taxes) return taxes.reduce((sum, t) => sum + t.amount, 0);
+  const legacy = (inv as Stripe.Invoice & { tax?: number | null }).tax;
+  return legacy === undefined ? null : (legacy ?? 0);
+}
+
 export function invoiceRow(inv: Stripe.Invoice): Row {
   if (!inv.id) throw new Error('a preview invoice (no id) cannot be mirrored');
-  const taxes = inv.total_taxes;
   return {
     ...base({ ...inv, id: inv.id }),
     customer_id: idOf(inv.customer) ?? '',
@@ -276,7 +287,7 @@ export function invoiceRow(inv: Stripe.Invoice): Row {
     amount_remaining: inv.amount_remaining,
     subtotal: inv.subtotal,
     total: inv.total,
-    tax: taxes ? taxes.reduce((sum, t) => sum + t.amount, 0) : null,
+    tax: invoiceTax(inv),
     attempt_count: inv.attempt_count,
     next_payment_attempt: at(inv.next_payment_attempt),
     billing_reason: inv.billing_reason,

@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
-import { invoiceLineRow, subscriptionRow } from '../../db/mirror';
+import { invoiceLineRow, invoiceRow, subscriptionRow } from '../../db/mirror';
+import { stripeFixture } from '../helpers/stripe';
 
 /**
  * Objects in the shape of the current API version and in that of versions before
@@ -116,5 +117,23 @@ describe('subscriptionRow across API versions', () => {
     // Another discount listed by id alone stays a bare id: only Stripe (or the mirror) knows its terms.
     const two = subscriptionRow({ ...olderShape, discounts: ['di_0', 'di_1'] } as unknown as Stripe.Subscription);
     expect(JSON.parse(two.discounts as string)).toEqual([{ id: 'di_0' }, ...(JSON.parse(row.discounts as string) as unknown[])]);
+  });
+});
+
+describe('invoiceRow across API versions', () => {
+  /** Stripe's example invoice as the current version sends it, with the given taxes. */
+  const currentInvoice = (taxes: number[]) => ({ ...stripeFixture('invoice'), id: 'in_tax', total_taxes: taxes.map((amount) => ({ amount, tax_behavior: 'exclusive', taxability_reason: 'standard_rated', taxable_amount: 4000, type: 'tax_rate_details' })) }) as unknown as Stripe.Invoice;
+  /** The same invoice as a version before 2025-03-31 sends it: one `tax` amount (null for none), no `total_taxes`. */
+  const olderInvoice = (tax: number | null) => {
+    const { total_taxes: _taxes, ...rest } = currentInvoice([]) as Stripe.Invoice & Record<string, unknown>;
+    return { ...rest, tax } as unknown as Stripe.Invoice;
+  };
+
+  it('stores the same tax from the list of taxes and from the single older amount', () => {
+    expect(invoiceRow(currentInvoice([300, 120])).tax).toBe(420);
+    expect(invoiceRow(olderInvoice(420)).tax).toBe(420);
+    // No tax: an empty list, or null in the older shape.
+    expect(invoiceRow(olderInvoice(null))).toEqual(invoiceRow(currentInvoice([])));
+    expect(invoiceRow(currentInvoice([])).tax).toBe(0);
   });
 });
