@@ -75,7 +75,7 @@ const created = (o: { created: number }) => o.created;
 const oldest = (xs: { created: number }[]): number | null => (xs.length ? Math.min(...xs.map(created)) : null);
 
 /** One page of a resource's list, and how to store it. */
-async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, params: ListParams, ring: Keyring): Promise<Page> {
+async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, livemode: boolean, params: ListParams, ring: Keyring): Promise<Page> {
   // A page's objects are at least as new as its list's read (domain/stripe-clock.ts); what is
   // fetched after it (tiers, the rest of an embedded list) is newer still.
   const page = <T extends { id: string; created: number }>(read: Dated<Stripe.ApiList<T>>, store: (trx: Knex.Transaction, items: T[], stateAt: Date) => Promise<unknown>): Page => ({
@@ -118,7 +118,7 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, par
     case 'charges':
       return page(await datedRead(() => stripe.charges.list(params)), (trx, xs, t) => upsertCharges(trx, ws, xs, t));
     case 'refunds':
-      return page(await datedRead(() => stripe.refunds.list(params)), (trx, xs, t) => upsertRefunds(trx, ws, xs, t));
+      return page(await datedRead(() => stripe.refunds.list(params)), (trx, xs, t) => upsertRefunds(trx, ws, xs, t, livemode));
     case 'payment_intents':
       return page(await datedRead(() => stripe.paymentIntents.list(params)), (trx, xs, t) => upsertPaymentIntents(trx, ws, xs, t));
   }
@@ -191,7 +191,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       const fetchStarted = performance.now();
       let page: Page;
       try {
-        page = await fetchPage(stripe, input.resource, input.workspaceId, params, deps.keyring);
+        page = await fetchPage(stripe, input.resource, input.workspaceId, access.livemode, params, deps.keyring);
       } catch (err) {
         if (permanent(err)) throw ApplicationFailure.nonRetryable(`Stripe refused the ${input.resource} list: ${(err as Error).message}`, 'StripeRefused');
         throw err;

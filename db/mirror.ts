@@ -359,8 +359,9 @@ export function chargeRow(c: Stripe.Charge): Row {
   };
 }
 
-export function refundRow(r: Stripe.Refund): Row {
-  return { ...base({ ...r, livemode: (r as Stripe.Refund & { livemode?: boolean }).livemode ?? false }), charge_id: idOf(r.charge), amount: r.amount, currency: r.currency, status: r.status, reason: r.reason };
+/** A refund's row; `livemode` is its charge's (or its account's): a Refund object does not say. */
+export function refundRow(r: Stripe.Refund, livemode: boolean): Row {
+  return { ...base({ ...r, livemode }), charge_id: idOf(r.charge), amount: r.amount, currency: r.currency, status: r.status, reason: r.reason };
 }
 
 export function paymentIntentRow(p: Stripe.PaymentIntent): Row {
@@ -432,11 +433,11 @@ export function upsertCharges(db: Db, workspaceId: string, charges: Stripe.Charg
 }
 
 /**
- * Refunds; with `byCharge` each takes its charge's state time (refunds embedded in
- * charges, keyed by charge id), otherwise its own.
+ * Refunds of one mode (refundRow); with `byCharge` each takes its charge's state time
+ * (refunds embedded in charges, keyed by charge id), otherwise its own.
  */
-export function upsertRefunds(db: Db, workspaceId: string, refunds: Stripe.Refund[], stateAt: StateAt, byCharge = false): Promise<string[]> {
-  return upsertRows(db, 'stripe_refunds', workspaceId, stateAt, refunds.map(refundRow), byCharge ? (r) => r.charge_id as string : undefined);
+export function upsertRefunds(db: Db, workspaceId: string, refunds: Stripe.Refund[], stateAt: StateAt, livemode: boolean, byCharge = false): Promise<string[]> {
+  return upsertRows(db, 'stripe_refunds', workspaceId, stateAt, refunds.map((r) => refundRow(r, livemode)), byCharge ? (r) => r.charge_id as string : undefined);
 }
 
 export function upsertPaymentIntents(db: Db, workspaceId: string, intents: Stripe.PaymentIntent[], stateAt: Date): Promise<string[]> {

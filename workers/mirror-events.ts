@@ -24,6 +24,7 @@ import { chargeStage, eventSecond, furtherAlong, invoiceStage, mirrorVerdict, sa
 import { resolveDiscounts, type DiscountTerms } from '../domain/mirror-discounts';
 import { MIRRORED_OBJECTS, REREAD_EVENT_TYPE, type MirroredObject, type RereadPayload, type SubscribedEventType } from '../domain/event-types';
 import type { Dated } from '../activities/stripe-dated';
+import { groupBy } from '../domain/group-by';
 import type { MirrorRefetch } from './mirror-refetch';
 
 export interface MirrorApplyResult {
@@ -112,15 +113,17 @@ const charges: MirrorKind<Stripe.Charge> = {
   childTable: 'stripe_refunds',
   parentColumn: 'charge_id',
   row: chargeRow,
-  children: (c) => (c.refunds ? c.refunds.data.map(refundRow) : null),
+  children: (c) => (c.refunds ? c.refunds.data.map((r) => refundRow(r, c.livemode)) : null),
   truncated: (c) => c.refunds?.has_more === true,
   stage: chargeStage,
   refetch: (r, ws, id) => r.charge(ws, id),
   write: async (db, ws, list, at) => {
     const written = await upsertCharges(db, ws, list, at);
-    // Refunds arrive inside the charge (Stripe lists them under `refunds`): the charge's state time.
-    const refunds = list.flatMap((c) => (c.refunds?.data ?? []).map((r) => ({ ...r, charge: c.id })));
-    if (refunds.length) await upsertRefunds(db, ws, refunds, at, true);
+    // Refunds arrive inside the charge (Stripe lists them under `refunds`): the charge's state time and mode.
+    for (const [livemode, charges] of groupBy(list, (c) => c.livemode)) {
+      const refunds = charges.flatMap((c) => (c.refunds?.data ?? []).map((r) => ({ ...r, charge: c.id })));
+      if (refunds.length) await upsertRefunds(db, ws, refunds, at, livemode, true);
+    }
     return new Set(written);
   },
 };

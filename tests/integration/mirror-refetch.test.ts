@@ -175,6 +175,16 @@ describe('truncated embedded lists', () => {
     expect(stored).toEqual(refunds.map((r) => r.id).sort());
     expect(stripeRequests().map((r) => r.path)).toEqual([`/v1/charges/${current.id}`, '/v1/refunds']);
   });
+
+  it("stores a charge's refunds in the charge's mode (a Refund object does not say its own)", async () => {
+    const charge = clone(account().charges.rows.find((c) => c.amount_refunded > 0)!);
+    const refunds = account().refunds.rows.filter((r) => r.charge === charge.id);
+    const live: Stripe.Charge = { ...charge, livemode: true, refunds: { object: 'list', data: refunds, has_more: false, url: `/v1/charges/${charge.id}/refunds` } };
+    await insertWorkspace(db, keyring, { id: 'ws_refundMode', name: 'Refund mode', webhookSecret: 'whsec_refetch', livemode: true });
+    expect(await apply('ws_refundMode', 'charge.refunded', live, pastSecond(), false)).toEqual({ written: true, refetched: false });
+    const stored = await db('stripe_refunds').where({ workspace_id: 'ws_refundMode', charge_id: charge.id }).select<{ livemode: boolean }[]>('livemode');
+    expect(stored.map((r) => r.livemode)).toEqual(refunds.map(() => true));
+  });
 });
 
 describe('out-of-order delivery', () => {
