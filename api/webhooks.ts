@@ -204,13 +204,6 @@ export function webhookIngress(deps: WebhookDeps & { etagOf: EtagOf | undefined 
         const { signature, body } = delivery;
         if (!signature) throw new HttpError(400, 'missing Stripe-Signature header');
         if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'empty request body');
-        const sent = body.toString('utf8');
-        let json: unknown;
-        try {
-          json = JSON.parse(sent);
-        } catch {
-          throw new HttpError(400, 'request body is not JSON');
-        }
         const tolerance = deps.toleranceSeconds ?? 300;
         let problem = signatureProblem(body, signature, secret, tolerance);
         if (problem !== undefined) {
@@ -220,9 +213,15 @@ export function webhookIngress(deps: WebhookDeps & { etagOf: EtagOf | undefined 
           if (problem !== undefined) throw new HttpError(400, `signature verification failed: ${problem}`);
         }
         admit?.count(workspaceId);
-        // Only a signed event is rewritten (rarely: it holds a NUL), and parsed again.
-        const text = withoutNulEscapes(sent);
-        if (text !== sent) json = JSON.parse(text);
+        // Parsed only once signed: a forged body (which counts against no limit) costs
+        // its HMAC, never a parse. NUL escapes are rewritten first (rarely any).
+        const text = withoutNulEscapes(body.toString('utf8'));
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          throw new HttpError(400, 'request body is not JSON');
+        }
         const event = parseOr400(stripeEventEnvelope, json, 'Stripe event');
         const { customerId, objectId } = eventSubject(event);
         deps.metrics.webhookEventsWaiting.inc();

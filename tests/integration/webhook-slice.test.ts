@@ -128,6 +128,8 @@ describe('webhook → inbox → relay → customer workflow', () => {
       [post(body, { 'stripe-signature': signatureFor(body, secret, Math.floor(Date.now() / 1000) - 3600) }), 400, /tolerance/i],
       [post(body, undefined, 'ws_doesnotexist'), 404, /unknown workspace ws_doesnotexist/],
       [post('not json', { 'stripe-signature': signatureFor('not json', secret) }), 400, /not JSON/],
+      // A forged body is not even parsed: its signature is what it fails on.
+      [post('not json', { 'stripe-signature': signatureFor('not json', 'whsec_wrong') }), 400, /signature verification failed/],
       [post('x'.repeat(70 * 1024)), 413, /larger than the limit/],
     ];
     for (const [response, status, message] of cases) {
