@@ -267,7 +267,13 @@ async function applyKind<T extends { id: string }, C>(
   // The stored rows of the events' objects, and of the re-reads' (a read's write is dated no earlier than them).
   const storedIds = [...newest.keys(), ...(refetch ? rereads.map((r) => r.id) : [])];
   const stored = storedIds.length > 0 && (refetch || kind.complete) ? await mirroredRows(db, kind.table, workspaceId, storedIds) : new Map<string, MirrorRow>();
-  const storedAt = (id: string) => (stored.get(id)?.stripe_state_at as Date | undefined)?.getTime();
+  /** What this call wrote of an object, by id (ms): a re-read of it below is not dated before that either. */
+  const writtenAt = new Map<string, number>();
+  const storedAt = (id: string) => {
+    const at = (stored.get(id)?.stripe_state_at as Date | undefined)?.getTime();
+    const written = writtenAt.get(id);
+    return written === undefined ? at : Math.max(at ?? written, written);
+  };
 
   const clear: Target<T>[] = [];
   const carries = new Map<string, C>();
@@ -308,7 +314,10 @@ async function applyKind<T extends { id: string }, C>(
       new Map(clear.map((t) => [t.object.id, t.eventAt])),
       carries,
     );
-    for (const t of clear) results[t.index] = { written: written.has(t.object.id), refetched: false };
+    for (const t of clear) {
+      results[t.index] = { written: written.has(t.object.id), refetched: false };
+      if (written.has(t.object.id)) writtenAt.set(t.object.id, t.eventAt.getTime());
+    }
   }
 
   // Objects in doubt and re-reads, a few at a time; one that Stripe cannot give fails

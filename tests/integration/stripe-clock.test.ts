@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
 import { upsertSubscriptions } from '../../db/mirror';
 import { insertWorkspace } from '../../db/workspaces';
-import type { SubscribedEventType } from '../../domain/event-types';
-import { applyEventToMirror } from '../../workers/mirror-events';
+import { REREAD_EVENT_TYPE, type SubscribedEventType } from '../../domain/event-types';
+import { applyEventToMirror, applyEventsToMirror } from '../../workers/mirror-events';
 import { createMirrorRefetch, type MirrorRefetch } from '../../workers/mirror-refetch';
 import { stripeEvent } from '../helpers/stripe';
 import { eventually } from '../helpers/temporal';
@@ -100,6 +100,22 @@ describe("reads dated on Stripe's clock", () => {
     const truncated: Stripe.Subscription = { ...other, items: { ...sub.items, has_more: true } };
     expect(await apply('customer.subscription.updated', truncated, second)).toEqual({ written: true, refetched: true });
     expect(await subscriptionRow(sub.id)).toMatchObject({ status: 'active', stripe_state_at: new Date(second * 1000 + 500) });
+  });
+
+  it("writes a re-read dated within the second of an event written in the same pass", async () => {
+    const sub = running();
+    // The event (another state, from Stripe's current second) goes in first; the re-read
+    // of the same subscription, its round trip counted, is dated just before that second.
+    const second = stripeNow();
+    const results = await applyEventsToMirror(h.db, workspaceId, [
+      { type: 'customer.subscription.updated', payload: stripeEvent('customer.subscription.updated', { ...sub, status: 'past_due' }, { created: second }) },
+      { type: REREAD_EVENT_TYPE, payload: { object: 'subscription', id: sub.id, givenUpEventId: 'evt_clock_given_up' } },
+    ], refetch);
+    expect(results).toEqual([
+      { written: true, refetched: false },
+      { written: true, refetched: true },
+    ]);
+    expect(await subscriptionRow(sub.id)).toMatchObject({ status: 'active', stripe_state_at: new Date(second * 1000) });
   });
 
   it('dates a read from when its request went out, not from a wait for the rate limit before it', async () => {
