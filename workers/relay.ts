@@ -439,6 +439,8 @@ export class InboxRelay {
   private async deliverOneByOne(stream: InboxEvent[], firstErr: Error): Promise<void> {
     if (stream.length > 1) this.opts.log.info({ events: stream.length, err: firstErr.message }, 'relay: batch failed; retrying its events one at a time');
     for (const e of stream) {
+      // A relay stopping or stepping down leaves the rest to the next leader.
+      if (!this.running || !this.leader) return;
       const err = stream.length === 1 ? firstErr : await this.deliverOne(e);
       if (err) {
         await this.defer(e, err);
