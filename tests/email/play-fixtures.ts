@@ -11,7 +11,10 @@ import { startSimulator, type Simulator } from '../../sim/server';
  * than a day away (so no step is held back for an imminent retry).
  */
 export async function simulatorWithOpenInvoices(count: number): Promise<{ sim: Simulator; opens: Stripe.Invoice[]; paid: Stripe.Invoice }> {
-  const sim = await startSimulator({ customers: 100, months: 3, rateLimit: 0 });
+  // The history generated depends on the day it starts from (today): with 100 customers
+  // some days never had six such invoices open at once within 180 days; with 300, every
+  // start tried over a hundred days had them within 40.
+  const sim = await startSimulator({ customers: 300, months: 3, rateLimit: 0 });
   for (let day = 0; day < 180; day++) {
     const invoices = sim.account().invoices.rows;
     const soon = Date.now() / 1000 + 86_400;
