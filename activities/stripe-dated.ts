@@ -1,11 +1,14 @@
 import type Stripe from 'stripe';
-import { stateTimeOfRead } from '../domain/stripe-clock';
+import { readWindow } from '../domain/stripe-clock';
 import { requestSentAt } from './stripe-client';
 
-/** What a Stripe read gave, and when that state is from on Stripe's clock (domain/stripe-clock.ts). */
+/** What a Stripe read gave, and when that state is from on Stripe's clock (domain/stripe-clock.ts readWindow). */
 export interface Dated<T> {
   value: T;
+  /** The earliest the read can have happened: the date the mirror gives its state. */
   readAt: Date;
+  /** The read happened before this. */
+  readUntil: Date;
 }
 
 /**
@@ -20,5 +23,6 @@ export async function datedRead<T>(call: () => Promise<Stripe.Response<T>>): Pro
   const started = performance.now();
   const value = await call();
   const sent = Math.max(started, requestSentAt(value.lastResponse) ?? started);
-  return { value, readAt: stateTimeOfRead({ askedAt, roundTripMs: performance.now() - sent, serverDate: value.lastResponse.headers['date'] }) };
+  const { from, until } = readWindow({ askedAt, roundTripMs: performance.now() - sent, serverDate: value.lastResponse.headers['date'] });
+  return { value, readAt: from, readUntil: until };
 }

@@ -11,6 +11,7 @@ import {
   upsertProducts,
   upsertRefunds,
   upsertSubscriptions,
+  type ReadTime,
 } from '../db/mirror';
 import { finishSyncRun, recordPage, resourceProgress, startResource } from '../db/sync';
 import { findWorkspaceStripe } from '../db/workspaces';
@@ -78,11 +79,11 @@ const oldest = (xs: { created: number }[]): number | null => (xs.length ? Math.m
 async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, livemode: boolean, params: ListParams, ring: Keyring): Promise<Page> {
   // A page's objects are at least as new as its list's read (domain/stripe-clock.ts); what is
   // fetched after it (tiers, the rest of an embedded list) is newer still.
-  const page = <T extends { id: string; created: number }>(read: Dated<Stripe.ApiList<T>>, store: (trx: Knex.Transaction, items: T[], stateAt: Date) => Promise<unknown>): Page => ({
+  const page = <T extends { id: string; created: number }>(read: Dated<Stripe.ApiList<T>>, store: (trx: Knex.Transaction, items: T[], stateAt: ReadTime) => Promise<unknown>): Page => ({
     ids: read.value.data.map((o) => o.id),
     oldestCreated: oldest(read.value.data),
     hasMore: read.value.has_more,
-    store: (trx) => store(trx, read.value.data, read.readAt),
+    store: (trx) => store(trx, read.value.data, { from: read.readAt, until: read.readUntil }),
   });
   switch (resource) {
     case 'products':

@@ -36,16 +36,29 @@ type Row = Record<string, unknown> & { id: string };
 export type MirrorRow = Row;
 
 /**
- * When the state written is from: one time for every object (a sync page), or each
- * object's own by its id (a relay pass writes the events of many seconds in one go).
+ * A read from Stripe's API: its state is from some moment at or after `from` and
+ * before `until` on Stripe's clock (domain/stripe-clock.ts readWindow). It is stored
+ * as of `from`; `until` tells which later events may still be older than it.
  */
-export type StateAt = Date | ReadonlyMap<string, Date>;
+export interface ReadTime {
+  from: Date;
+  until: Date;
+}
 
-function timeOf(stateAt: StateAt, objectId: string): Date {
-  if (stateAt instanceof Date) return stateAt;
+/**
+ * When the state written is from: one time for every object (an event's second), a
+ * read's (a sync page, a re-fetch), or each object's own by its id (a relay pass writes
+ * the events of many seconds in one go).
+ */
+export type StateAt = Date | ReadTime | ReadonlyMap<string, Date>;
+
+/** An object's state time, and for a read the end of its window (null: an event's, from its own second). */
+function timeOf(stateAt: StateAt, objectId: string): { at: Date; until: Date | null } {
+  if (stateAt instanceof Date) return { at: stateAt, until: null };
+  if ('from' in stateAt) return { at: stateAt.from, until: stateAt.until };
   const t = stateAt.get(objectId);
   if (!t) throw new Error(`no state time given for ${objectId}`);
-  return t;
+  return { at: t, until: null };
 }
 
 /**
@@ -55,7 +68,10 @@ function timeOf(stateAt: StateAt, objectId: string): Date {
  */
 async function upsertRows(db: Db, table: MirrorTable, workspaceId: string, stateAt: StateAt, rows: Row[], ownerOf: (r: Row) => string = (r) => r.id): Promise<string[]> {
   if (!rows.length) return [];
-  const full = rows.map((r) => ({ ...r, workspace_id: workspaceId, stripe_state_at: timeOf(stateAt, ownerOf(r)), synced_at: db.fn.now() }));
+  const full = rows.map((r) => {
+    const { at, until } = timeOf(stateAt, ownerOf(r));
+    return { ...r, workspace_id: workspaceId, stripe_state_at: at, stripe_read_until: until, synced_at: db.fn.now() };
+  });
   const columns = Object.keys(full[0]!).filter((c) => c !== 'workspace_id' && c !== 'id');
   const written: { id: string }[] = await db(table)
     .insert(full)
@@ -139,7 +155,7 @@ async function pruneChildren(db: Db, table: MirrorTable, parentColumn: string, w
   await db.raw(
     `delete from ?? as c using unnest(?::text[], ?::timestamptz[]) as p(id, state_at)
       where c.workspace_id = ? and c.?? = p.id and c.stripe_state_at <= p.state_at and not (c.id = any(?))`,
-    [table, parents, parents.map((id) => timeOf(stateAt, id)), workspaceId, parentColumn, childIds],
+    [table, parents, parents.map((id) => timeOf(stateAt, id).at), workspaceId, parentColumn, childIds],
   );
 }
 
@@ -369,11 +385,11 @@ export function paymentIntentRow(p: Stripe.PaymentIntent): Row {
   return { ...base(p), customer_id: idOf(p.customer), invoice_id: idOf(legacyInvoice), amount: p.amount, currency: p.currency, status: p.status };
 }
 
-export function upsertProducts(db: Db, workspaceId: string, products: Stripe.Product[], stateAt: Date): Promise<string[]> {
+export function upsertProducts(db: Db, workspaceId: string, products: Stripe.Product[], stateAt: Date | ReadTime): Promise<string[]> {
   return upsertRows(db, 'stripe_products', workspaceId, stateAt, products.map(productRow));
 }
 
-export function upsertPrices(db: Db, workspaceId: string, prices: Stripe.Price[], stateAt: Date): Promise<string[]> {
+export function upsertPrices(db: Db, workspaceId: string, prices: Stripe.Price[], stateAt: Date | ReadTime): Promise<string[]> {
   return upsertRows(db, 'stripe_prices', workspaceId, stateAt, prices.map(priceRow));
 }
 
@@ -381,15 +397,18 @@ export function upsertPrices(db: Db, workspaceId: string, prices: Stripe.Price[]
  * Customers; a deleted customer (from `customer.deleted`) is kept and flagged. Email
  * and name are sealed with the keyring (db/customer-pii.ts); the table refuses plaintext.
  */
-export async function upsertCustomers(db: Db, workspaceId: string, customers: (Stripe.Customer | Stripe.DeletedCustomer)[], stateAt: Date, ring: Keyring): Promise<string[]> {
+export async function upsertCustomers(db: Db, workspaceId: string, customers: (Stripe.Customer | Stripe.DeletedCustomer)[], stateAt: Date | ReadTime, ring: Keyring): Promise<string[]> {
   const live = customers.filter((c): c is Stripe.Customer => c.deleted !== true);
   const written = await upsertRows(db, 'stripe_customers', workspaceId, stateAt, live.map((c) => sealCustomerPii(ring, workspaceId, customerRow(c))));
   const deleted = customers.filter((c) => c.deleted === true);
   if (deleted.length) {
     const rows = await db('stripe_customers')
-      .insert(deleted.map((c) => ({ workspace_id: workspaceId, id: c.id, deleted: true, stripe_state_at: stateAt })))
+      .insert(deleted.map((c) => {
+        const { at, until } = timeOf(stateAt, c.id);
+        return { workspace_id: workspaceId, id: c.id, deleted: true, stripe_state_at: at, stripe_read_until: until };
+      }))
       .onConflict(['workspace_id', 'id'])
-      .merge(['deleted', 'stripe_state_at', 'synced_at'])
+      .merge(['deleted', 'stripe_state_at', 'stripe_read_until', 'synced_at'])
       .where('stripe_customers.stripe_state_at', '<=', db.ref('excluded.stripe_state_at'))
       .returning<{ id: string }[]>('id');
     written.push(...rows.map((r) => r.id));
@@ -440,6 +459,6 @@ export function upsertRefunds(db: Db, workspaceId: string, refunds: Stripe.Refun
   return upsertRows(db, 'stripe_refunds', workspaceId, stateAt, refunds.map((r) => refundRow(r, livemode)), byCharge ? (r) => r.charge_id as string : undefined);
 }
 
-export function upsertPaymentIntents(db: Db, workspaceId: string, intents: Stripe.PaymentIntent[], stateAt: Date): Promise<string[]> {
+export function upsertPaymentIntents(db: Db, workspaceId: string, intents: Stripe.PaymentIntent[], stateAt: Date | ReadTime): Promise<string[]> {
   return upsertRows(db, 'stripe_payment_intents', workspaceId, stateAt, intents.map(paymentIntentRow));
 }

@@ -18,11 +18,16 @@ export interface MirrorVerdictInput {
   /** When the mirror's state of the object is from; null when it is not mirrored yet. */
   storedAt: Date | null;
   /**
+   * When the stored state is a read's (db/mirror.ts ReadTime), the read happened before
+   * this; null when it is an event's (from the second of `storedAt`).
+   */
+  storedUntil: Date | null;
+  /**
    * The event's object is not the object's full state: a truncated embedded list
    * (`has_more`), or a discount the mirror holds no terms for.
    */
   truncated: boolean;
-  /** Only asked when the stored state is from the event's second: do the contents differ? */
+  /** Only asked when the stored state may be from after the event began (its second, or a read's window): do the contents differ? */
   differs: () => Promise<boolean>;
 }
 
@@ -35,8 +40,13 @@ export async function mirrorVerdict(input: MirrorVerdictInput): Promise<MirrorVe
   // Older news never overwrites newer state, truncated or not: nothing to ask Stripe.
   if (stored !== null && stored >= second + 1000) return 'stale';
   if (input.truncated) return 'doubt';
-  if (stored === null || stored < second) return 'clear';
-  // The same second: arrival order would decide, and arrival order is not Stripe's order.
+  if (stored === null) return 'clear';
+  // The stored state is certainly older once its time is over before the event's second
+  // begins: an event's, from an earlier second; a read's, whose window ended before it.
+  const storedEnds = input.storedUntil?.getTime() ?? stored + 1;
+  if (storedEnds <= second) return 'clear';
+  // The same second, or a read that may have come after the event within its second:
+  // arrival order would decide, and arrival order is not Stripe's order.
   return (await input.differs()) ? 'doubt' : 'clear';
 }
 

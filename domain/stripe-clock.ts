@@ -27,11 +27,17 @@ export interface StripeRead {
 }
 
 /**
- * When the state a request read is from, on Stripe's clock (see above). Without a
- * readable `Date` header, our own clock at the asking is all there is.
+ * When the state a request read is from, on Stripe's clock: no earlier than `from`
+ * (see above, the date the mirror gives the read) and before `until`, the end of the
+ * second the answer's `Date` names (the server read the state before it answered).
+ * An event from a second that begins before `until` may be older or newer than the
+ * read: the mirror asks Stripe rather than guess (domain/mirror-compare.ts). Without a
+ * readable `Date` header, our own clock is all there is: from the asking to a second
+ * after the answer.
  */
-export function stateTimeOfRead(read: StripeRead): Date {
+export function readWindow(read: StripeRead): { from: Date; until: Date } {
+  const roundTrip = Math.max(0, read.roundTripMs);
   const server = read.serverDate === undefined ? Number.NaN : Date.parse(read.serverDate);
-  if (Number.isNaN(server)) return new Date(read.askedAt);
-  return new Date(server - Math.max(0, read.roundTripMs));
+  if (Number.isNaN(server)) return { from: new Date(read.askedAt), until: new Date(read.askedAt + roundTrip + 1000) };
+  return { from: new Date(server - roundTrip), until: new Date(server + 1000) };
 }

@@ -103,7 +103,7 @@ const invoices: MirrorKind<InvoiceWithId> = {
   refetch: async (r, ws, id) => {
     const read = await r.invoice(ws, id);
     const inv = read?.value;
-    return read && inv?.id ? { value: { ...inv, id: inv.id }, readAt: read.readAt } : null;
+    return read && inv?.id ? { ...read, value: { ...inv, id: inv.id } } : null;
   },
   write: async (db, ws, invs, at) => new Set(await upsertInvoices(db, ws, invs, at)),
 };
@@ -267,7 +267,7 @@ async function applyKind<T extends { id: string }, C>(
   // The stored rows of the events' objects, and of the re-reads' (a read's write is dated no earlier than them).
   const storedIds = [...newest.keys(), ...(refetch ? rereads.map((r) => r.id) : [])];
   const stored = storedIds.length > 0 && (refetch || kind.complete) ? await mirroredRows(db, kind.table, workspaceId, storedIds) : new Map<string, MirrorRow>();
-  /** What this call wrote of an object, by id (ms): a re-read of it below is not dated before that either. */
+  /** What this call wrote of an object, by id (ms): a read of it below is not dated before that either. */
   const writtenAt = new Map<string, number>();
   const storedAt = (id: string) => {
     const at = (stored.get(id)?.stripe_state_at as Date | undefined)?.getTime();
@@ -288,6 +288,7 @@ async function applyKind<T extends { id: string }, C>(
       const verdict = await mirrorVerdict({
         eventAt: t.eventAt,
         storedAt: (row?.stripe_state_at as Date | undefined) ?? null,
+        storedUntil: (row?.stripe_read_until as Date | null | undefined) ?? null,
         // An object the mirror cannot complete is no more the full state than a truncated
         // list; two different states in this batch from the same second are a tie as well.
         truncated: kind.truncated(t.object) || completed?.doubt === true || t.tiedWithOther,
@@ -353,7 +354,11 @@ async function applyKind<T extends { id: string }, C>(
         // within the same second by a shorter round trip), the write would be refused
         // and the event taken as done with the mirror as it was.
         const floor = Math.max(r.event?.eventAt.getTime() ?? 0, storedAt(r.id) ?? 0);
-        if (current) written = await write([current.value], new Date(Math.max(current.readAt.getTime(), floor)), new Map());
+        if (current) {
+          const from = Math.max(current.readAt.getTime(), floor);
+          written = await write([current.value], { from: new Date(from), until: new Date(Math.max(current.readUntil.getTime(), from)) }, new Map());
+          if (written.has(r.id)) writtenAt.set(r.id, Math.max(writtenAt.get(r.id) ?? from, from));
+        }
         else if (r.event && !behindStoredTie(r.id, r.event)) written = await write([r.event.object], r.event.eventAt, new Map(r.event.carry === undefined ? [] : [[r.id, r.event.carry]]));
         results[r.index] = { written: written.has(r.id), refetched: current !== null };
       } catch (err) {

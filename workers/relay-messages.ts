@@ -24,7 +24,7 @@ export const toRelay = z.discriminatedUnion('kind', [
     id: z.number().int(),
     ok: z.boolean(),
     // What Stripe gave (as JSON), and when that state is from (ms on Stripe's clock); null: Stripe has no such object.
-    found: z.object({ value: z.unknown(), readAt: z.number() }).nullable().optional(),
+    found: z.object({ value: z.unknown(), readAt: z.number(), readUntil: z.number() }).nullable().optional(),
     error: z.object({ name: z.string(), message: z.string() }).optional(),
   }),
 ]);
@@ -93,7 +93,7 @@ export function refetchThrough(
       if (!call) return;
       waiting.delete(message.id);
       clearTimeout(call.timer);
-      if (message.ok) call.resolve(message.found ? { value: message.found.value, readAt: new Date(message.found.readAt) } : null);
+      if (message.ok) call.resolve(message.found ? { value: message.found.value, readAt: new Date(message.found.readAt), readUntil: new Date(message.found.readUntil) } : null);
       else {
         const { name = 'Error', message: text = 'the re-fetch failed' } = message.error ?? {};
         call.reject(name === 'StripeUnavailableError' ? new StripeUnavailableError(text) : Object.assign(new Error(text), { name }));
@@ -111,7 +111,7 @@ export function answerRefetch(port: { postMessage(message: ToRelay): void }, ref
         kind: 'refetched',
         id: request.id,
         ok: true,
-        found: found === null ? null : { value: JSON.parse(JSON.stringify(found.value)) as unknown, readAt: found.readAt.getTime() },
+        found: found === null ? null : { value: JSON.parse(JSON.stringify(found.value)) as unknown, readAt: found.readAt.getTime(), readUntil: found.readUntil.getTime() },
       }),
     (err: unknown) => {
       const error = err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) };

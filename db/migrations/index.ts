@@ -13,6 +13,7 @@ import * as m011 from './011_inbox_payload_text';
 import * as m012 from './012_inbox_failing_index';
 import * as m013 from './013_inbox_fillfactor';
 import * as m014 from './014_invoice_subscription_backfill';
+import * as m015 from './015_mirror_read_until';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -33,6 +34,7 @@ const migrations: Record<string, Knex.Migration> = {
   '012_inbox_failing_index': m012,
   '013_inbox_fillfactor': m013,
   '014_invoice_subscription_backfill': m014,
+  '015_mirror_read_until': m015,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

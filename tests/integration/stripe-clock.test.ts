@@ -107,6 +107,8 @@ describe("reads dated on Stripe's clock", () => {
     // The event (another state, from Stripe's current second) goes in first; the re-read
     // of the same subscription, its round trip counted, is dated just before that second.
     const second = stripeNow();
+    // The mirror's state as an event from ten seconds before left it: the event is clear.
+    await h.db('stripe_subscriptions').where({ workspace_id: workspaceId, id: sub.id }).update({ stripe_state_at: new Date((second - 10) * 1000), stripe_read_until: null });
     const results = await applyEventsToMirror(h.db, workspaceId, [
       { type: 'customer.subscription.updated', payload: stripeEvent('customer.subscription.updated', { ...sub, status: 'past_due' }, { created: second }) },
       { type: REREAD_EVENT_TYPE, payload: { object: 'subscription', id: sub.id, givenUpEventId: 'evt_clock_given_up' } },
@@ -116,6 +118,22 @@ describe("reads dated on Stripe's clock", () => {
       { written: true, refetched: true },
     ]);
     expect(await subscriptionRow(sub.id)).toMatchObject({ status: 'active', stripe_state_at: new Date(second * 1000) });
+  });
+
+  it('asks Stripe about an event from the second a read was answered in, rather than take it as newer', async () => {
+    const sub = running();
+    // The sync read it in Stripe's current second (the simulator's clock stands still):
+    // stored as of just before that second, read before its end.
+    const second = stripeNow();
+    const stored = await h.db('stripe_subscriptions').where({ workspace_id: workspaceId, id: sub.id }).first<{ stripe_state_at: Date; stripe_read_until: Date }>();
+    expect(stored.stripe_state_at.getTime()).toBeLessThan(second * 1000);
+    expect(stored.stripe_read_until).toEqual(new Date((second + 1) * 1000));
+    // An event from that second with another state may be older than the read: Stripe is
+    // asked, and what it holds now (the read's state) stays.
+    expect(await apply('customer.subscription.updated', { ...sub, status: 'past_due' }, second)).toEqual({ written: true, refetched: true });
+    expect(await subscriptionRow(sub.id)).toMatchObject({ status: 'active' });
+    // The same state from that second needs no question.
+    expect(await apply('customer.subscription.updated', sub, second)).toEqual({ written: true, refetched: false });
   });
 
   it('dates a read from when its request went out, not from a wait for the rate limit before it', async () => {

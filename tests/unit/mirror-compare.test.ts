@@ -9,24 +9,35 @@ describe('mirror verdict', () => {
   const asked = () => Promise.reject(new Error('contents must not be compared here'));
 
   it('trusts an event for an object not mirrored yet, unless its list is truncated', async () => {
-    expect(await mirrorVerdict({ eventAt: event, storedAt: null, truncated: false, differs: asked })).toBe('clear');
-    expect(await mirrorVerdict({ eventAt: event, storedAt: null, truncated: true, differs: asked })).toBe('doubt');
+    expect(await mirrorVerdict({ eventAt: event, storedAt: null, storedUntil: null, truncated: false, differs: asked })).toBe('clear');
+    expect(await mirrorVerdict({ eventAt: event, storedAt: null, storedUntil: null, truncated: true, differs: asked })).toBe('doubt');
   });
 
   it('calls state from a later second stale, even when the event is truncated', async () => {
-    expect(await mirrorVerdict({ eventAt: event, storedAt: at('2026-03-01T10:00:06Z'), truncated: true, differs: asked })).toBe('stale');
-    expect(await mirrorVerdict({ eventAt: event, storedAt: at('2026-03-01T10:01:00Z'), truncated: false, differs: asked })).toBe('stale');
+    expect(await mirrorVerdict({ eventAt: event, storedAt: at('2026-03-01T10:00:06Z'), storedUntil: null, truncated: true, differs: asked })).toBe('stale');
+    expect(await mirrorVerdict({ eventAt: event, storedAt: at('2026-03-01T10:01:00Z'), storedUntil: null, truncated: false, differs: asked })).toBe('stale');
   });
 
   it('trusts an event newer than the stored second without comparing', async () => {
-    expect(await mirrorVerdict({ eventAt: event, storedAt: at('2026-03-01T10:00:04.999Z'), truncated: false, differs: asked })).toBe('clear');
+    expect(await mirrorVerdict({ eventAt: event, storedAt: at('2026-03-01T10:00:04.999Z'), storedUntil: null, truncated: false, differs: asked })).toBe('clear');
   });
 
   it('doubts a same-second event only when its contents differ (a sync fetch inside that second counts)', async () => {
     for (const stored of ['2026-03-01T10:00:05Z', '2026-03-01T10:00:05.900Z']) {
-      expect(await mirrorVerdict({ eventAt: event, storedAt: at(stored), truncated: false, differs: differs(true) })).toBe('doubt');
-      expect(await mirrorVerdict({ eventAt: event, storedAt: at(stored), truncated: false, differs: differs(false) })).toBe('clear');
+      expect(await mirrorVerdict({ eventAt: event, storedAt: at(stored), storedUntil: null, truncated: false, differs: differs(true) })).toBe('doubt');
+      expect(await mirrorVerdict({ eventAt: event, storedAt: at(stored), storedUntil: null, truncated: false, differs: differs(false) })).toBe('clear');
     }
+  });
+
+  it("doubts an event from a second a read's window reaches into, when their contents differ", async () => {
+    // Read at the earliest at :04.700, answered within :05 (its Date): it may have come after the event.
+    const read = { storedAt: at('2026-03-01T10:00:04.700Z'), storedUntil: at('2026-03-01T10:00:06Z') };
+    expect(await mirrorVerdict({ eventAt: event, ...read, truncated: false, differs: differs(true) })).toBe('doubt');
+    expect(await mirrorVerdict({ eventAt: event, ...read, truncated: false, differs: differs(false) })).toBe('clear');
+    // An event from the second after the read's window is newer, whatever it holds.
+    expect(await mirrorVerdict({ eventAt: at('2026-03-01T10:00:06Z'), ...read, truncated: false, differs: asked })).toBe('clear');
+    // A window that ended as the event's second began: the read came first.
+    expect(await mirrorVerdict({ eventAt: event, storedAt: at('2026-03-01T10:00:03.900Z'), storedUntil: at('2026-03-01T10:00:05Z'), truncated: false, differs: asked })).toBe('clear');
   });
 });
 

@@ -41,16 +41,17 @@ describe('relay thread re-fetches through the main thread', () => {
     // Stripe's list objects carry paging functions, which cannot be posted to a thread.
     const lines = Object.assign(invoice.lines, { autoPagingEach: () => undefined });
     const [invoiceReadAt, chargeReadAt] = [new Date('2026-11-28T08:00:00.250Z'), new Date('2026-11-28T08:00:01.500Z')];
+    const readUntil = (readAt: Date) => new Date(readAt.getTime() + 1300);
     const asked: string[] = [];
     const refetch = connect({
       subscription: (ws, id) => (asked.push(`${ws} subscription ${id}`), Promise.resolve(null)),
-      invoice: (ws, id) => (asked.push(`${ws} invoice ${id}`), Promise.resolve({ value: { ...invoice, id, lines }, readAt: invoiceReadAt })),
-      charge: (ws, id) => (asked.push(`${ws} charge ${id}`), Promise.resolve({ value: stripeFixture('charge') as unknown as Stripe.Charge, readAt: chargeReadAt })),
+      invoice: (ws, id) => (asked.push(`${ws} invoice ${id}`), Promise.resolve({ value: { ...invoice, id, lines }, readAt: invoiceReadAt, readUntil: readUntil(invoiceReadAt) })),
+      charge: (ws, id) => (asked.push(`${ws} charge ${id}`), Promise.resolve({ value: stripeFixture('charge') as unknown as Stripe.Charge, readAt: chargeReadAt, readUntil: readUntil(chargeReadAt) })),
     });
     const [inv, sub, charge] = await Promise.all([refetch.invoice('ws_a', 'in_1'), refetch.subscription('ws_a', 'sub_1'), refetch.charge('ws_b', 'ch_1')]);
-    expect(inv).toEqual({ value: JSON.parse(JSON.stringify({ ...invoice, id: 'in_1' })) as unknown, readAt: invoiceReadAt });
+    expect(inv).toEqual({ value: JSON.parse(JSON.stringify({ ...invoice, id: 'in_1' })) as unknown, readAt: invoiceReadAt, readUntil: readUntil(invoiceReadAt) });
     expect(sub).toBeNull();
-    expect(charge).toEqual({ value: stripeFixture('charge'), readAt: chargeReadAt });
+    expect(charge).toEqual({ value: stripeFixture('charge'), readAt: chargeReadAt, readUntil: readUntil(chargeReadAt) });
     expect(asked.sort()).toEqual(['ws_a invoice in_1', 'ws_a subscription sub_1', 'ws_b charge ch_1']);
   });
 

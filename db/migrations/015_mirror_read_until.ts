@@ -1,0 +1,32 @@
+import type { Knex } from 'knex';
+
+const MIRROR_TABLES = [
+  'stripe_products',
+  'stripe_prices',
+  'stripe_customers',
+  'stripe_subscriptions',
+  'stripe_subscription_items',
+  'stripe_invoices',
+  'stripe_invoice_lines',
+  'stripe_charges',
+  'stripe_refunds',
+  'stripe_payment_intents',
+];
+
+/**
+ * A state read from Stripe's API is dated at the earliest it can have happened
+ * (domain/stripe-clock.ts); it happened before the end of the second its answer was
+ * dated. The mirror keeps that end beside the state time, so that an event from a
+ * second the read may have followed is compared with the read (and Stripe asked when
+ * they differ) instead of taken as newer: a change with no event of its own (an
+ * invoice voided, say) read just after a failed payment would otherwise be undone by
+ * that payment's event for good. Null for a state an event wrote, and for rows written
+ * before this column (compared as before). Adding a nullable column rewrites nothing.
+ */
+export async function up(knex: Knex): Promise<void> {
+  for (const table of MIRROR_TABLES) await knex.raw(`alter table ?? add column stripe_read_until timestamptz`, [table]);
+}
+
+export async function down(knex: Knex): Promise<void> {
+  for (const table of MIRROR_TABLES) await knex.raw(`alter table ?? drop column stripe_read_until`, [table]);
+}
