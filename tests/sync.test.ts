@@ -18,11 +18,12 @@ async function mirrorContent(): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {};
   for (const t of MIRROR) {
     const rows = await h.db<Record<string, unknown>>(t).where({ workspace_id: workspaceId }).orderBy('id');
-    out[t] = rows.map(({ stripe_state_at: _s, synced_at: _y, ...rest }) => rest);
+    // When a state is from (and a read's window) is not content: a repeated read dates it anew.
+    out[t] = rows.map(({ stripe_state_at: _s, stripe_read_until: _u, synced_at: _y, ...rest }) => rest);
     if (t === 'stripe_customers') {
       // Email and name are sealed with a fresh nonce on every write: compare what they open to.
       out[t] = await Promise.all(
-        rows.map(async ({ stripe_state_at: _s, synced_at: _y, email: _e, name: _n, ...rest }) => ({ ...rest, contact: await findCustomerContact(h.db, h.keyring, workspaceId, String(rest.id)) })),
+        rows.map(async ({ stripe_state_at: _s, stripe_read_until: _u, synced_at: _y, email: _e, name: _n, ...rest }) => ({ ...rest, contact: await findCustomerContact(h.db, h.keyring, workspaceId, String(rest.id)) })),
       );
     }
   }

@@ -334,7 +334,9 @@ async function applyKind<T extends { id: string }, C>(
   const behindStoredTie = (id: string, event: { object: T; eventAt: Date; carry: C | undefined }): boolean => {
     const row = stored.get(id);
     const at = storedAt(id);
-    if (!row || at === undefined || at < eventSecond(event.eventAt)) return false;
+    // Certainly older than the event once its time (a read's whole window) is over before the event's second.
+    const ends = (row?.stripe_read_until as Date | null | undefined)?.getTime() ?? (at === undefined ? undefined : at + 1);
+    if (!row || ends === undefined || ends <= eventSecond(event.eventAt)) return false;
     return furtherAlong(kind.stage(row), kind.stage(kind.row(event.object, event.carry)));
   };
   let next = 0;
@@ -356,7 +358,8 @@ async function applyKind<T extends { id: string }, C>(
         const floor = Math.max(r.event?.eventAt.getTime() ?? 0, storedAt(r.id) ?? 0);
         if (current) {
           const from = Math.max(current.readAt.getTime(), floor);
-          written = await write([current.value], { from: new Date(from), until: new Date(Math.max(current.readUntil.getTime(), from)) }, new Map());
+          // Its window never ends before its date is over (as an event's state would).
+          written = await write([current.value], { from: new Date(from), until: new Date(Math.max(current.readUntil.getTime(), from + 1)) }, new Map());
           if (written.has(r.id)) writtenAt.set(r.id, Math.max(writtenAt.get(r.id) ?? from, from));
         }
         else if (r.event && !behindStoredTie(r.id, r.event)) written = await write([r.event.object], r.event.eventAt, new Map(r.event.carry === undefined ? [] : [[r.id, r.event.carry]]));

@@ -4,7 +4,7 @@ import type Stripe from 'stripe';
 import { endpointOf, StripeClients } from '../../activities/stripe-client';
 import { StripeUnavailableError } from '../../activities/stripe-reader';
 import type { Knex } from '../../db/knex';
-import { discountTerms, upsertSubscriptions } from '../../db/mirror';
+import { discountTerms, upsertInvoices, upsertSubscriptions } from '../../db/mirror';
 import { insertWorkspace } from '../../db/workspaces';
 import type { SubscribedEventType } from '../../domain/event-types';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -299,6 +299,19 @@ describe('a workspace without a Stripe key', () => {
     await apply('ws_refetchNoKey', 'customer.subscription.updated', alteredSubscription(running, 'active', 5), t);
     expect(await apply('ws_refetchNoKey', 'customer.subscription.updated', alteredSubscription(running, 'past_due', 6), t)).toEqual({ written: true, refetched: false });
     expect(await subscriptionRow('ws_refetchNoKey', running.id)).toMatchObject({ status: 'past_due' });
+    expect(stripeRequests()).toEqual([]);
+  });
+
+  it("keeps a read's state further along than an event from the read's window when Stripe cannot be asked", async () => {
+    const invoice = clone(account().invoices.rows.find((i) => i.status === 'paid' && i.amount_paid > 0)!);
+    const t = pastSecond(3);
+    // Read as paid, at the earliest 300 ms before second t and before its end.
+    await upsertInvoices(db, 'ws_refetchNoKey', [invoice], { from: new Date(t * 1000 - 300), until: new Date((t + 1) * 1000) });
+    // A failed payment from second t: it may have come before or after the read, and an
+    // invoice never leaves paid, so the read's state stays.
+    const failed = { ...invoice, status: 'open', amount_paid: 0, amount_remaining: invoice.amount_due };
+    expect(await apply('ws_refetchNoKey', 'invoice.payment_failed', failed, t)).toEqual({ written: false, refetched: false });
+    expect(await db('stripe_invoices').where({ workspace_id: 'ws_refetchNoKey', id: invoice.id }).first('status')).toEqual({ status: 'paid' });
     expect(stripeRequests()).toEqual([]);
   });
 
