@@ -6,6 +6,7 @@ import { createStripeReader, workspaceStripeClients } from '../activities/stripe
 import { createSyncActivities } from '../activities/sync';
 import { createWorkspaceSenders } from '../activities/workspace-senders';
 import { createDb } from '../db/knex';
+import { pendingMigrations } from '../db/migrations';
 import { emailFromEnv } from '../email/from-env';
 import { ConfigError, loadConfig } from '../platform/config';
 import { createLogger } from '../platform/logger';
@@ -39,6 +40,12 @@ async function main(): Promise<void> {
       : {}),
   });
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  // The API applies migrations as it starts; a worker started beside it (or before it,
+  // in a deploy) would otherwise write to a schema older than its code.
+  await untilReady(log, 'the database schema', async () => {
+    const pending = await pendingMigrations(db);
+    if (pending.length > 0) throw new Error(`migrations not applied yet: ${pending.join(', ')} (npm run migrate, or start the API)`);
+  });
   const address = config.TEMPORAL_ADDRESS;
   const namespace = config.TEMPORAL_NAMESPACE;
 

@@ -49,3 +49,10 @@ export const migrationSource: Knex.MigrationSource<string> = {
 };
 
 export const migrationConfig: Knex.MigratorConfig = { migrationSource, tableName: 'knex_migrations' };
+
+/** The migrations this code knows that the database has not applied yet, in order. */
+export async function pendingMigrations(db: Knex): Promise<string[]> {
+  // knex lists the pending ones as the source gave them (getMigrations: names).
+  const [, pending] = (await db.migrate.list(migrationConfig)) as [unknown, string[]];
+  return pending.map((m) => migrationSource.getMigrationName(m));
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrationConfig } from '../../db/migrations';
+import { migrationConfig, pendingMigrations } from '../../db/migrations';
 import * as backfill from '../../db/migrations/014_invoice_subscription_backfill';
 import { freshDatabase } from '../helpers/db';
 
@@ -25,6 +25,14 @@ describe('migrations on a real Postgres', () => {
     expect(await tables()).toEqual([]);
     await database.db.migrate.latest(migrationConfig);
     expect(await tables()).toEqual(before);
+  });
+
+  it('names the migrations a database has not applied yet (what a worker waits for)', async () => {
+    expect(await pendingMigrations(database.db)).toEqual([]);
+    await database.db.migrate.down(migrationConfig);
+    expect(await pendingMigrations(database.db)).toEqual(['015_mirror_read_until']);
+    await database.db.migrate.latest(migrationConfig);
+    expect(await pendingMigrations(database.db)).toEqual([]);
   });
 
   it('keeps the audit log append-only', async () => {
