@@ -31,6 +31,13 @@ export interface MirrorVerdictInput {
   differs: () => Promise<boolean>;
 }
 
+/**
+ * When a stored state's time is over (ms): a read's at the end of its window; an
+ * event's (or one stored before reads kept their window) just after its own time.
+ * An event from a second that begins at or after this is certainly newer.
+ */
+export const storedStateEnds = (storedAt: number, storedUntil: Date | null): number => storedUntil?.getTime() ?? storedAt + 1;
+
 /** The start of the second an event was stamped in (ms): Stripe's `created` has no finer resolution. */
 export const eventSecond = (eventAt: Date): number => Math.floor(eventAt.getTime() / 1000) * 1000;
 
@@ -43,8 +50,7 @@ export async function mirrorVerdict(input: MirrorVerdictInput): Promise<MirrorVe
   if (stored === null) return 'clear';
   // The stored state is certainly older once its time is over before the event's second
   // begins: an event's, from an earlier second; a read's, whose window ended before it.
-  const storedEnds = input.storedUntil?.getTime() ?? stored + 1;
-  if (storedEnds <= second) return 'clear';
+  if (storedStateEnds(stored, input.storedUntil) <= second) return 'clear';
   // The same second, or a read that may have come after the event within its second:
   // arrival order would decide, and arrival order is not Stripe's order.
   return (await input.differs()) ? 'doubt' : 'clear';

@@ -20,7 +20,7 @@ import {
   type MirrorTable,
   type StateAt,
 } from '../db/mirror';
-import { chargeStage, eventSecond, furtherAlong, invoiceStage, mirrorVerdict, sameRowContents, sameRowSet, subscriptionStage, type LifeStage } from '../domain/mirror-compare';
+import { chargeStage, eventSecond, furtherAlong, invoiceStage, mirrorVerdict, sameRowContents, sameRowSet, storedStateEnds, subscriptionStage, type LifeStage } from '../domain/mirror-compare';
 import { resolveDiscounts, type DiscountTerms } from '../domain/mirror-discounts';
 import { MIRRORED_OBJECTS, REREAD_EVENT_TYPE, type MirroredObject, type RereadPayload, type SubscribedEventType } from '../domain/event-types';
 import type { Dated } from '../activities/stripe-dated';
@@ -272,7 +272,7 @@ async function applyKind<T extends { id: string }, C>(
   const storedAt = (id: string) => {
     const at = (stored.get(id)?.stripe_state_at as Date | undefined)?.getTime();
     const written = writtenAt.get(id);
-    return written === undefined ? at : Math.max(at ?? written, written);
+    return written === undefined ? at : Math.max(at ?? 0, written);
   };
 
   const clear: Target<T>[] = [];
@@ -334,9 +334,7 @@ async function applyKind<T extends { id: string }, C>(
   const behindStoredTie = (id: string, event: { object: T; eventAt: Date; carry: C | undefined }): boolean => {
     const row = stored.get(id);
     const at = storedAt(id);
-    // Certainly older than the event once its time (a read's whole window) is over before the event's second.
-    const ends = (row?.stripe_read_until as Date | null | undefined)?.getTime() ?? (at === undefined ? undefined : at + 1);
-    if (!row || ends === undefined || ends <= eventSecond(event.eventAt)) return false;
+    if (!row || at === undefined || storedStateEnds(at, (row.stripe_read_until as Date | null | undefined) ?? null) <= eventSecond(event.eventAt)) return false;
     return furtherAlong(kind.stage(row), kind.stage(kind.row(event.object, event.carry)));
   };
   let next = 0;
