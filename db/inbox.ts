@@ -49,11 +49,34 @@ interface InboxRow {
 
 export type InboxStatus = 'pending' | 'processed' | 'ignored';
 
+/*
+ * The relay delivers a customer's events in seq order, and reads only what has
+ * committed. Two inserts running at once can commit in the other order than they took
+ * their seqs: a read between the commits would take the customer's later event and
+ * deliver the earlier one after it. So an insert first locks each customer it writes
+ * to, until it commits: a customer's seqs are then taken in the order its events
+ * commit. Transaction-scoped advisory locks in the two-key space of their own (no
+ * single-key lock, such as the relay's leader lock, can be one of them), taken in key
+ * order so that two inserts sharing customers wait and never deadlock; events without
+ * a customer have no order to keep. Only inserts sharing a customer ever wait.
+ */
+const STREAM_LOCK_CLASS = 0x57494e42;
+
+/**
+ * A condition that holds once the statement has locked the customers of `pairs` (SQL
+ * giving rows of workspace `w` and customer `c`). Uncorrelated, so Postgres evaluates
+ * it once before the statement's first row, and so before any row takes its seq.
+ */
+const streamsLocked = (pairs: string) =>
+  `(select count(*) from (select pg_advisory_xact_lock(${STREAM_LOCK_CLASS}, k)
+       from (select distinct hashtext(w || '/' || c) as k from ${pairs} where c is not null) keys order by k) locked) >= 0`;
+
 const INSERT_EVENTS: PreparedStatement = {
   name: 'wysera_insert_inbox_events',
   text: `with ins as (
            insert into webhook_inbox (workspace_id, event_id, type, customer_id, object_id, stripe_created, livemode, payload)
            select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::boolean[], $8::json[])
+            where ${streamsLocked('unnest($1::text[], $4::text[]) as s (w, c)')}
            on conflict (workspace_id, event_id) do nothing
            returning workspace_id, event_id
          )
@@ -411,7 +434,7 @@ export async function ignoreFailingInboxEvent(db: Db, workspaceId: string, event
           select c.workspace_id, ?, ?, c.customer_id, c.object_id, now(), c.livemode,
                  json_build_object('object', m.object, 'id', c.object_id, 'givenUpEventId', c.event_id)
             from changed c join unnest(?::text[], ?::text[]) as m (type, object) on m.type = c.type
-           where c.object_id is not null
+           where c.object_id is not null and ${streamsLocked('(select workspace_id as w, customer_id as c from changed) s')}
           on conflict (workspace_id, event_id) do nothing
           returning event_id as id`,
     bindings: [rereadEventId(eventId), REREAD_EVENT_TYPE, [...SUBSCRIBED_EVENT_TYPES], SUBSCRIBED_EVENT_TYPES.map(objectOf)],
