@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import Stripe from 'stripe';
+import { queueSyncRereads } from '../db/inbox';
 import type { Knex } from '../db/knex';
 import {
   upsertCharges,
@@ -15,6 +16,7 @@ import {
 } from '../db/mirror';
 import { finishSyncRun, recordPage, resourceProgress, startResource } from '../db/sync';
 import { findWorkspaceStripe } from '../db/workspaces';
+import type { MirroredObject } from '../domain/event-types';
 import { estimateResource } from '../domain/sync-progress';
 import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
@@ -68,22 +70,47 @@ interface Page {
   ids: string[];
   oldestCreated: number | null;
   hasMore: boolean;
-  /** Writes the page's objects, as the state of the list's read on Stripe's clock. */
-  store: (trx: Knex.Transaction) => Promise<unknown>;
+  /**
+   * Writes the page's objects, as the state of the list's read on Stripe's clock;
+   * returns the re-reads it queued (queueSyncRereads).
+   */
+  store: (trx: Knex.Transaction) => Promise<string[]>;
+}
+
+/** The run a page is read for. */
+interface PageRun {
+  workspaceId: string;
+  runId: string;
+  livemode: boolean;
 }
 
 const created = (o: { created: number }) => o.created;
 const oldest = (xs: { created: number }[]): number | null => (xs.length ? Math.min(...xs.map(created)) : null);
 
 /** One page of a resource's list, and how to store it. */
-async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, livemode: boolean, params: ListParams, ring: Keyring): Promise<Page> {
+async function fetchPage(stripe: Stripe, resource: SyncResource, run: PageRun, params: ListParams, ring: Keyring): Promise<Page> {
+  const { workspaceId: ws, livemode } = run;
   // A page's objects are at least as new as its list's read (domain/stripe-clock.ts); what is
-  // fetched after it (tiers, the rest of an embedded list) is newer still.
-  const page = <T extends { id: string; created: number }>(read: Dated<Stripe.ApiList<T>>, store: (trx: Knex.Transaction, items: T[], stateAt: ReadTime) => Promise<unknown>): Page => ({
+  // fetched after it (tiers, the rest of an embedded list) is newer still. `rereads`:
+  // the kind of object the relay can read again, for those the mirror kept its own
+  // state of though it may be older than the page (queueSyncRereads).
+  const page = <T extends { id: string; created: number }>(
+    read: Dated<Stripe.ApiList<T>>,
+    /** Returns the ids it wrote (the others: the mirror kept a state it held as newer). */
+    store: (trx: Knex.Transaction, items: T[], stateAt: ReadTime) => Promise<string[]>,
+    rereads?: MirroredObject,
+  ): Page => ({
     ids: read.value.data.map((o) => o.id),
     oldestCreated: oldest(read.value.data),
     hasMore: read.value.has_more,
-    store: (trx) => store(trx, read.value.data, { from: read.readAt, until: read.readUntil }),
+    store: async (trx) => {
+      const window = { from: read.readAt, until: read.readUntil };
+      const written = await store(trx, read.value.data, window);
+      if (!rereads) return [];
+      const stored = new Set(written);
+      const refused = read.value.data.map((o) => o.id).filter((id) => !stored.has(id));
+      return queueSyncRereads(trx, { ...run, object: rereads, refused, window });
+    },
   });
   switch (resource) {
     case 'products':
@@ -106,7 +133,7 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, liv
       for (const s of read.value.data) {
         if (s.items.has_more) s.items = await restOfList(s.items, (after) => stripe.subscriptionItems.list({ subscription: s.id, limit: PAGE_SIZE, starting_after: after }));
       }
-      return page(read, (trx, xs, t) => upsertSubscriptions(trx, ws, xs, t));
+      return page(read, (trx, xs, t) => upsertSubscriptions(trx, ws, xs, t), 'subscription');
     }
     case 'invoices': {
       const read = await datedRead(() => stripe.invoices.list(params));
@@ -114,10 +141,10 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, ws: string, liv
         const id = inv.id;
         if (id && inv.lines.has_more) inv.lines = await restOfList(inv.lines, (after) => stripe.invoices.listLineItems(id, { limit: PAGE_SIZE, starting_after: after }));
       }
-      return page(read, (trx, xs, t) => upsertInvoices(trx, ws, xs, t));
+      return page(read, (trx, xs, t) => upsertInvoices(trx, ws, xs, t), 'invoice');
     }
     case 'charges':
-      return page(await datedRead(() => stripe.charges.list(params)), (trx, xs, t) => upsertCharges(trx, ws, xs, t));
+      return page(await datedRead(() => stripe.charges.list(params)), (trx, xs, t) => upsertCharges(trx, ws, xs, t), 'charge');
     case 'refunds':
       return page(await datedRead(() => stripe.refunds.list(params)), (trx, xs, t) => upsertRefunds(trx, ws, xs, t, livemode));
     case 'payment_intents':
@@ -192,7 +219,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       const fetchStarted = performance.now();
       let page: Page;
       try {
-        page = await fetchPage(stripe, input.resource, input.workspaceId, access.livemode, params, deps.keyring);
+        page = await fetchPage(stripe, input.resource, { workspaceId: input.workspaceId, runId: input.runId, livemode: access.livemode }, params, deps.keyring);
       } catch (err) {
         if (permanent(err)) throw ApplicationFailure.nonRetryable(`Stripe refused the ${input.resource} list: ${(err as Error).message}`, 'StripeRefused');
         throw err;
@@ -201,10 +228,12 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       const nextCursor = page.ids.length ? page.ids[page.ids.length - 1]! : cursor;
       const pageOldest = page.oldestCreated === null ? null : new Date(page.oldestCreated * 1000);
       const storeStarted = performance.now();
+      let rereads: string[] = [];
       await deps.db.transaction(async (trx) => {
-        await page.store(trx);
+        rereads = await page.store(trx);
         await recordPage(trx, input.runId, input.resource, { objects: page.ids.length, cursor: nextCursor, oldestCreated: pageOldest, done });
       });
+      if (rereads.length > 0) log.info({ page: pages + 1, rereads }, 'queued re-reads of objects the mirror may hold older than the page');
       log.debug({ page: pages + 1, objects: page.ids.length, fetchMs: Math.round(storeStarted - fetchStarted), storeMs: Math.round(performance.now() - storeStarted) }, 'page stored');
       cursor = nextCursor;
       pages++;

@@ -1,8 +1,9 @@
 import { SET_ASIDE_PREFIX } from '../domain/event-ownership';
-import { objectOf, REREAD_EVENT_TYPE, rereadEventId, SUBSCRIBED_EVENT_TYPES } from '../domain/event-types';
+import { objectOf, REREAD_EVENT_TYPE, rereadEventId, SUBSCRIBED_EVENT_TYPES, syncRereadEventId, type MirroredObject } from '../domain/event-types';
 import type { TypeActivity } from '../domain/webhook-health';
 import { PassPicker } from '../domain/relay-pass';
 import { inTransaction, runPrepared, type Db, type Knex, type PreparedStatement } from './knex';
+import type { MirrorTable } from './mirror';
 
 /** Postgres channel the ingress notifies on, so the relay wakes without polling. */
 export const INBOX_CHANNEL = 'wysera_inbox';
@@ -440,6 +441,45 @@ export async function ignoreFailingInboxEvent(db: Db, workspaceId: string, event
     bindings: [rereadEventId(eventId), REREAD_EVENT_TYPE, [...SUBSCRIBED_EVENT_TYPES], SUBSCRIBED_EVENT_TYPES.map(objectOf)],
   });
   return typeof result === 'string' ? result : { ...result.event, rereadEventId: result.alsoId };
+}
+
+const MIRROR_TABLES: Readonly<Record<MirroredObject, MirrorTable>> = { subscription: 'stripe_subscriptions', invoice: 'stripe_invoices', charge: 'stripe_charges' };
+
+/**
+ * After a sync stored a page: queues a re-read from Stripe (REREAD_EVENT_TYPE, behind
+ * the customer's waiting events) of each of `refused`, the page's objects the mirror
+ * kept its own state of, whose stored state's time is inside the page's read window.
+ * A read is dated at the earliest it can have happened, but it may have happened up to
+ * its window's end: a state stored from an event of that second (or a read whose
+ * window began inside it) refuses the page, though the page may have seen the object
+ * after it. Without a re-read, a change with no event of its own that the page saw
+ * would wait for the object's next event or the next sync. The relay's re-read is
+ * dated no earlier than the stored state, so it is written. Objects whose stored state
+ * is after the window are newer than the page for sure: nothing to ask.
+ * @returns the re-reads' event ids (none for an object already queued by this run).
+ */
+export async function queueSyncRereads(
+  db: Db,
+  q: { workspaceId: string; runId: string; livemode: boolean; object: MirroredObject; refused: readonly string[]; window: { from: Date; until: Date } },
+): Promise<string[]> {
+  if (q.refused.length === 0) return [];
+  const { rows } = await db.raw<{ rows: { event_id: string }[] }>(
+    `with inside as (
+       select m.workspace_id, m.id, nullif(m.customer_id, '') as customer_id, r.event_id
+         from unnest(?::text[], ?::text[]) as r (id, event_id)
+         join ${MIRROR_TABLES[q.object]} m on m.workspace_id = ? and m.id = r.id
+        where m.stripe_state_at > ? and m.stripe_state_at < ?
+     ), ins as (
+       insert into webhook_inbox (workspace_id, event_id, type, customer_id, object_id, stripe_created, livemode, payload)
+       select workspace_id, event_id, ?, customer_id, id, now(), ?, json_build_object('object', ?::text, 'id', id, 'syncRunId', ?::text)
+         from inside where ${streamsLocked('(select workspace_id as w, customer_id as c from inside) s')}
+       on conflict (workspace_id, event_id) do nothing
+       returning event_id
+     )
+     select event_id, pg_notify(?, '') from ins`,
+    [[...q.refused], q.refused.map((id) => syncRereadEventId(q.runId, id)), q.workspaceId, q.window.from, q.window.until, REREAD_EVENT_TYPE, q.livemode, q.object, q.runId, INBOX_CHANNEL],
+  );
+  return rows.map((r) => r.event_id);
 }
 
 /**

@@ -52,21 +52,29 @@ export function changesMrrInputs(type: SubscribedEventType): boolean {
 }
 
 /**
- * Not a Stripe event: the inbox's note, made when an owner gives up on a failing event,
- * to read that event's object from Stripe as it is now. The relay takes it in the
+ * Not a Stripe event: the inbox's note to read an object from Stripe as it is now. It
+ * is made when an owner gives up on a failing event (the state that event would have
+ * brought), or when a sync's page could not be stored for an object whose mirrored
+ * state may be older than the page (see syncRereadEventId). The relay takes it in the
  * customer's order like any event, writes what Stripe answers to the mirror and
  * recomputes the customer's analytics, so the mirror need not wait for the object's
- * next event or the next sync to hold what the given-up event would have changed. No
- * play acts on it.
+ * next event or the next sync. No play acts on it.
  */
 export const REREAD_EVENT_TYPE = 'wysera.reread';
 
-/** A re-read's payload: which object, and the event given up on. */
+/** A re-read's payload: which object, and why it was queued (the event given up on, or the sync run). */
 export interface RereadPayload {
   object: MirroredObject;
   id: string;
-  givenUpEventId: string;
+  givenUpEventId?: string | undefined;
+  syncRunId?: string | undefined;
 }
 
 /** A re-read's event id in the inbox (one per given-up event; Stripe's ids start with `evt_`). */
 export const rereadEventId = (givenUpEventId: string) => `reread_${givenUpEventId}`;
+
+/**
+ * A sync's re-read's event id (one per object and run, so a page stored again after a
+ * worker's restart queues none twice). Run ids start with `sync_`, never `evt_`.
+ */
+export const syncRereadEventId = (runId: string, objectId: string) => `reread_${runId}_${objectId}`;

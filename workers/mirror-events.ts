@@ -134,9 +134,9 @@ const charges: MirrorKind<Stripe.Charge> = {
  */
 export type MirrorEvent = { type: SubscribedEventType; payload: unknown } | { type: typeof REREAD_EVENT_TYPE; payload: unknown };
 
-const rereadPayload = z.object({ object: z.enum(MIRRORED_OBJECTS), id: z.string().min(1), givenUpEventId: z.string() });
+const rereadPayload = z.object({ object: z.enum(MIRRORED_OBJECTS), id: z.string().min(1), givenUpEventId: z.string().optional(), syncRunId: z.string().optional() });
 
-/** A re-read's payload, or why it is not one (the inbox row was written by ignoreFailingInboxEvent, but is read back from storage). */
+/** A re-read's payload, or why it is not one (the inbox row was written by ignoreFailingInboxEvent or queueSyncRereads, but is read back from storage). */
 export function parseReread(payload: unknown): RereadPayload | Error {
   const parsed = rereadPayload.safeParse(payload);
   return parsed.success ? parsed.data : new Error(`not a re-read's payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
@@ -167,7 +167,7 @@ export function parseReread(payload: unknown): RereadPayload | Error {
  * is written for it; the other events go through, and the caller retries the failed
  * ones later. Without `refetch` the event's state is applied as it is.
  *
- * A re-read (REREAD_EVENT_TYPE, queued when an owner gives up on an event) is its
+ * A re-read (REREAD_EVENT_TYPE, queued when an owner gives up on an event or by a sync) is its
  * object read from Stripe the same way, whatever the mirror holds, and written as the
  * state of the read's time on Stripe's clock (domain/stripe-clock.ts). Stripe having no such
  * object, or no `refetch`, writes nothing; an unreadable payload fails its event.

@@ -1,9 +1,13 @@
 import { pino } from 'pino';
 import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { endpointOf, StripeClients } from '../../activities/stripe-client';
+import { createSyncActivities } from '../../activities/sync';
 import { recomputeCustomers } from '../../activities/analytics';
 import { ignoreFailingInboxEvent, inboxCounts, insertInboxEvent } from '../../db/inbox';
+import { upsertSubscriptions } from '../../db/mirror';
+import { createSyncRun, newSyncRunId } from '../../db/sync';
 import { insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { createMetrics } from '../../platform/metrics';
@@ -232,5 +236,45 @@ describe('relay re-fetches when ordering is in doubt', () => {
     // have held it (and, two such passes, every customer) for six timeouts. (The pass's
     // own reads wait at most four at a time, then one retry at a time: a peak of four.)
     expect(sim.stats().hangingPeak).toBeGreaterThanOrEqual(customers.length);
+  });
+
+  it("reads again an object whose mirrored state a sync's page could not be ordered against", async () => {
+    const customerOf = (sub: Stripe.Subscription) => (typeof sub.customer === 'string' ? sub.customer : sub.customer.id);
+    const touched = new Set((await database.db('webhook_inbox').where({ workspace_id: ws }).pluck('customer_id')) as string[]);
+    const [inside, after] = sim.account().subscriptions.rows.filter((s) => s.status === 'active' && s.items.data.length === 1 && !touched.has(customerOf(s)));
+    const quantityOf = async (sub: Stripe.Subscription) =>
+      (await database.db('stripe_subscription_items').where({ workspace_id: ws, subscription_id: sub.id }).first<{ quantity: number }>('quantity')).quantity;
+    const withQuantity = (sub: Stripe.Subscription, quantity: number): Stripe.Subscription => ({ ...sub, items: { ...sub.items, data: [{ ...sub.items.data[0]!, quantity }] } });
+    // The simulator's clock stands still, so its every answer is dated in the second `now`.
+    // The mirror holds a state of one subscription from an event of that very second (the
+    // page, dated from just before it, may have read the subscription before or after
+    // it), and of the other from an event after the page's second (newer for sure).
+    const now = sim.account().now;
+    await upsertSubscriptions(database.db, ws, [withQuantity(inside!, 55)], new Date(now * 1000));
+    await upsertSubscriptions(database.db, ws, [withQuantity(after!, 66)], new Date((now + 5) * 1000));
+
+    const runId = newSyncRunId();
+    await createSyncRun(database.db, { id: runId, workspaceId: ws, workflowId: `sync-${runId}`, mode: 'full', windowStart: null, requestedBy: 'test' });
+    const sync = createSyncActivities({ db: database.db, keyring, stripe: new StripeClients({ endpoint: endpointOf(sim.url) }), log: pino({ level: 'silent' }) });
+    await new MockActivityEnvironment().run(sync.syncResource, { workspaceId: ws, runId, resource: 'subscriptions' as const, createdGte: null, spanStart: null });
+    // Both states were kept over the page; only the one that may be older is queued to be read again.
+    expect([await quantityOf(inside!), await quantityOf(after!)]).toEqual([55, 66]);
+    const rereads = await database.db('webhook_inbox').where({ workspace_id: ws, type: 'wysera.reread' }).whereIn('object_id', [inside!.id, after!.id]);
+    expect(rereads.map((r: { event_id: string; customer_id: string; payload: unknown }) => [r.event_id, r.customer_id, r.payload])).toEqual([
+      [`reread_${runId}_${inside!.id}`, customerOf(inside!), { object: 'subscription', id: inside!.id, syncRunId: runId }],
+    ]);
+
+    const relay = relayAskingStripe(new StripeClients({ endpoint: endpointOf(sim.url) }));
+    relay.start();
+    try {
+      const reread = await eventually(
+        () => database.db('webhook_inbox').where({ workspace_id: ws, event_id: `reread_${runId}_${inside!.id}` }).first<{ status: string }>('status'),
+        (r) => r.status !== 'pending',
+      );
+      expect(reread.status).toBe('processed');
+    } finally {
+      await relay.stop();
+    }
+    expect([await quantityOf(inside!), await quantityOf(after!)]).toEqual([inside!.items.data[0]!.quantity, 66]);
   });
 });

@@ -156,12 +156,15 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     return form;
   };
 
+  /** Why a re-read was queued, from its id: `reread_<evt_...>` for a given-up event, `reread_<sync run>_<object>` for a sync's page. */
+  const rereadCause = (eventId: string) =>
+    eventId.startsWith('reread_evt_') ? 'a re-read from Stripe, queued when an event was given up on' : 'a re-read from Stripe, queued by a sync whose page could not be ordered against the mirror';
   const row = (e: FailingEvent) =>
     h(
       'tr',
       { 'data-event': e.eventId, tabindex: -1 },
       h('td', {}, when(e.receivedAt)),
-      h('td', {}, h('code', {}, e.type), h('div', { class: 'muted small' }, e.type === 'wysera.reread' ? `${e.eventId}: a re-read from Stripe, queued when an event was given up on` : e.eventId)),
+      h('td', {}, h('code', {}, e.type), h('div', { class: 'muted small' }, e.type === 'wysera.reread' ? `${e.eventId}: ${rereadCause(e.eventId)}` : e.eventId)),
       h('td', {}, e.customerId ?? '—'),
       h('td', {}, String(e.attempts)),
       h('td', {}, h('pre', { class: 'error-text' }, e.lastError ?? '')),
