@@ -16,10 +16,10 @@ import {
 } from '../db/mirror';
 import { finishSyncRun, recordPage, resourceProgress, startResource } from '../db/sync';
 import { findWorkspaceStripe } from '../db/workspaces';
-import type { MirroredObject } from '../domain/event-types';
 import { estimateResource } from '../domain/sync-progress';
 import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
+import { unorderedReads, type UnorderedRead } from '../workers/mirror-events';
 import { syncProgressSignal, type SyncResource } from '../workflows/sync-messages';
 import type { StripeClients } from './stripe-client';
 import { datedRead, type Dated } from './stripe-dated';
@@ -91,25 +91,22 @@ const oldest = (xs: { created: number }[]): number | null => (xs.length ? Math.m
 async function fetchPage(stripe: Stripe, resource: SyncResource, run: PageRun, params: ListParams, ring: Keyring): Promise<Page> {
   const { workspaceId: ws, livemode } = run;
   // A page's objects are at least as new as its list's read (domain/stripe-clock.ts); what is
-  // fetched after it (tiers, the rest of an embedded list) is newer still. `rereads`:
-  // the kind of object the relay can read again, for those the mirror kept its own
-  // state of though it may be older than the page (queueSyncRereads).
+  // fetched after it (tiers, the rest of an embedded list) is newer still. `unordered`:
+  // for the objects the relay can read again, those that only Stripe can order against
+  // the mirror's state of them (unorderedReads), asked before the page is written.
   const page = <T extends { id: string; created: number }>(
     read: Dated<Stripe.ApiList<T>>,
-    /** Returns the ids it wrote (the others: the mirror kept a state it held as newer). */
-    store: (trx: Knex.Transaction, items: T[], stateAt: ReadTime) => Promise<string[]>,
-    rereads?: MirroredObject,
+    store: (trx: Knex.Transaction, items: T[], stateAt: ReadTime) => Promise<unknown>,
+    unordered?: (trx: Knex.Transaction, items: T[], stateAt: ReadTime) => Promise<UnorderedRead[]>,
   ): Page => ({
     ids: read.value.data.map((o) => o.id),
     oldestCreated: oldest(read.value.data),
     hasMore: read.value.has_more,
     store: async (trx) => {
       const window = { from: read.readAt, until: read.readUntil };
-      const written = await store(trx, read.value.data, window);
-      if (!rereads) return [];
-      const stored = new Set(written);
-      const refused = read.value.data.map((o) => o.id).filter((id) => !stored.has(id));
-      return queueSyncRereads(trx, { ...run, object: rereads, refused, window });
+      const reads = unordered ? await unordered(trx, read.value.data, window) : [];
+      await store(trx, read.value.data, window);
+      return queueSyncRereads(trx, { ...run, reads });
     },
   });
   switch (resource) {
@@ -133,7 +130,7 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, run: PageRun, p
       for (const s of read.value.data) {
         if (s.items.has_more) s.items = await restOfList(s.items, (after) => stripe.subscriptionItems.list({ subscription: s.id, limit: PAGE_SIZE, starting_after: after }));
       }
-      return page(read, (trx, xs, t) => upsertSubscriptions(trx, ws, xs, t), 'subscription');
+      return page(read, (trx, xs, t) => upsertSubscriptions(trx, ws, xs, t), (trx, xs, t) => unorderedReads.subscription(trx, ws, xs, t));
     }
     case 'invoices': {
       const read = await datedRead(() => stripe.invoices.list(params));
@@ -141,10 +138,14 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, run: PageRun, p
         const id = inv.id;
         if (id && inv.lines.has_more) inv.lines = await restOfList(inv.lines, (after) => stripe.invoices.listLineItems(id, { limit: PAGE_SIZE, starting_after: after }));
       }
-      return page(read, (trx, xs, t) => upsertInvoices(trx, ws, xs, t), 'invoice');
+      return page(read, (trx, xs, t) => upsertInvoices(trx, ws, xs, t), (trx, xs, t) => unorderedReads.invoice(trx, ws, xs, t));
     }
     case 'charges':
-      return page(await datedRead(() => stripe.charges.list(params)), (trx, xs, t) => upsertCharges(trx, ws, xs, t), 'charge');
+      return page(
+        await datedRead(() => stripe.charges.list(params)),
+        (trx, xs, t) => upsertCharges(trx, ws, xs, t),
+        (trx, xs, t) => unorderedReads.charge(trx, ws, xs, t),
+      );
     case 'refunds':
       return page(await datedRead(() => stripe.refunds.list(params)), (trx, xs, t) => upsertRefunds(trx, ws, xs, t, livemode));
     case 'payment_intents':

@@ -3,7 +3,6 @@ import { objectOf, REREAD_EVENT_TYPE, rereadEventId, SUBSCRIBED_EVENT_TYPES, syn
 import type { TypeActivity } from '../domain/webhook-health';
 import { PassPicker } from '../domain/relay-pass';
 import { inTransaction, runPrepared, type Db, type Knex, type PreparedStatement } from './knex';
-import type { MirrorTable } from './mirror';
 
 /** Postgres channel the ingress notifies on, so the relay wakes without polling. */
 export const INBOX_CHANNEL = 'wysera_inbox';
@@ -443,41 +442,45 @@ export async function ignoreFailingInboxEvent(db: Db, workspaceId: string, event
   return typeof result === 'string' ? result : { ...result.event, rereadEventId: result.alsoId };
 }
 
-const MIRROR_TABLES: Readonly<Record<MirroredObject, MirrorTable>> = { subscription: 'stripe_subscriptions', invoice: 'stripe_invoices', charge: 'stripe_charges' };
-
 /**
- * After a sync stored a page: queues a re-read from Stripe (REREAD_EVENT_TYPE, behind
- * the customer's waiting events) of each of `refused`, the page's objects the mirror
- * kept its own state of, whose stored state's time is inside the page's read window.
- * A read is dated at the earliest it can have happened, but it may have happened up to
- * its window's end: a state stored from an event of that second (or a read whose
- * window began inside it) refuses the page, though the page may have seen the object
- * after it. Without a re-read, a change with no event of its own that the page saw
- * would wait for the object's next event or the next sync. The relay's re-read is
- * dated no earlier than the stored state, so it is written. Objects whose stored state
- * is after the window are newer than the page for sure: nothing to ask.
+ * Queues a re-read from Stripe (REREAD_EVENT_TYPE, behind the customer's waiting
+ * events) of objects a sync's page read that only Stripe can order against the
+ * mirror's state of them (workers/mirror-events.ts unorderedReads). Queued in the
+ * page's transaction: the relay reads each object as it is now and writes it dated no
+ * earlier than the stored state, so whichever of the page and the stored state was the
+ * newer, the mirror ends with Stripe's current state rather than the one arrival order
+ * chose. One per object and run (syncRereadEventId).
  * @returns the re-reads' event ids (none for an object already queued by this run).
  */
 export async function queueSyncRereads(
   db: Db,
-  q: { workspaceId: string; runId: string; livemode: boolean; object: MirroredObject; refused: readonly string[]; window: { from: Date; until: Date } },
+  q: { workspaceId: string; runId: string; livemode: boolean; reads: readonly { object: MirroredObject; id: string; customerId: string | null }[] },
 ): Promise<string[]> {
-  if (q.refused.length === 0) return [];
+  if (q.reads.length === 0) return [];
   const { rows } = await db.raw<{ rows: { event_id: string }[] }>(
-    `with inside as (
-       select m.workspace_id, m.id, nullif(m.customer_id, '') as customer_id, r.event_id
-         from unnest(?::text[], ?::text[]) as r (id, event_id)
-         join ${MIRROR_TABLES[q.object]} m on m.workspace_id = ? and m.id = r.id
-        where m.stripe_state_at > ? and m.stripe_state_at < ?
+    `with reads as (
+       select ?::text as workspace_id, r.event_id, r.object, r.id, nullif(r.customer, '') as customer_id
+         from unnest(?::text[], ?::text[], ?::text[], ?::text[]) as r (event_id, object, id, customer)
      ), ins as (
        insert into webhook_inbox (workspace_id, event_id, type, customer_id, object_id, stripe_created, livemode, payload)
-       select workspace_id, event_id, ?, customer_id, id, now(), ?, json_build_object('object', ?::text, 'id', id, 'syncRunId', ?::text)
-         from inside where ${streamsLocked('(select workspace_id as w, customer_id as c from inside) s')}
+       select workspace_id, event_id, ?, customer_id, id, now(), ?, json_build_object('object', object, 'id', id, 'syncRunId', ?::text)
+         from reads where ${streamsLocked('(select workspace_id as w, customer_id as c from reads) s')}
        on conflict (workspace_id, event_id) do nothing
        returning event_id
      )
      select event_id, pg_notify(?, '') from ins`,
-    [[...q.refused], q.refused.map((id) => syncRereadEventId(q.runId, id)), q.workspaceId, q.window.from, q.window.until, REREAD_EVENT_TYPE, q.livemode, q.object, q.runId, INBOX_CHANNEL],
+    [
+      q.workspaceId,
+      q.reads.map((r) => syncRereadEventId(q.runId, r.id)),
+      q.reads.map((r) => r.object),
+      q.reads.map((r) => r.id),
+      // No customer as '' (a bound array cannot hold null here).
+      q.reads.map((r) => r.customerId ?? ''),
+      REREAD_EVENT_TYPE,
+      q.livemode,
+      q.runId,
+      INBOX_CHANNEL,
+    ],
   );
   return rows.map((r) => r.event_id);
 }

@@ -73,8 +73,5 @@ export interface RereadPayload {
 /** A re-read's event id in the inbox (one per given-up event; Stripe's ids start with `evt_`). */
 export const rereadEventId = (givenUpEventId: string) => `reread_${givenUpEventId}`;
 
-/**
- * A sync's re-read's event id (one per object and run, so a page stored again after a
- * worker's restart queues none twice). Run ids start with `sync_`, never `evt_`.
- */
+/** A sync's re-read's event id: at most one per object and run. Run ids start with `sync_`, never `evt_`. */
 export const syncRereadEventId = (runId: string, objectId: string) => `reread_${runId}_${objectId}`;

@@ -31,15 +31,16 @@ export interface MirrorVerdictInput {
   differs: () => Promise<boolean>;
 }
 
-/**
- * When a stored state's time is over (ms): a read's at the end of its window; an
- * event's (or one stored before reads kept their window) just after its own time.
- * An event from a second that begins at or after this is certainly newer.
- */
-export const storedStateEnds = (storedAt: number, storedUntil: Date | null): number => storedUntil?.getTime() ?? storedAt + 1;
-
 /** The start of the second an event was stamped in (ms): Stripe's `created` has no finer resolution. */
 export const eventSecond = (eventAt: Date): number => Math.floor(eventAt.getTime() / 1000) * 1000;
+
+/**
+ * When a stored state's time is over (ms): a read's at the end of its window; an
+ * event's (or one stored before reads kept their window) at the end of its second,
+ * since it happened somewhere in that second. An event from a second that begins at
+ * or after this is certainly newer, and so is a read that began at or after it.
+ */
+export const storedStateEnds = (storedAt: number, storedUntil: Date | null): number => storedUntil?.getTime() ?? eventSecond(new Date(storedAt)) + 1000;
 
 export async function mirrorVerdict(input: MirrorVerdictInput): Promise<MirrorVerdict> {
   const second = eventSecond(input.eventAt);

@@ -18,6 +18,7 @@ import {
   upsertSubscriptions,
   type MirrorRow,
   type MirrorTable,
+  type ReadTime,
   type StateAt,
 } from '../db/mirror';
 import { chargeStage, eventSecond, furtherAlong, invoiceStage, mirrorVerdict, sameRowContents, sameRowSet, storedStateEnds, subscriptionStage, type LifeStage } from '../domain/mirror-compare';
@@ -240,6 +241,46 @@ function differentStates<T extends { id: string }, C>(kind: MirrorKind<T, C>, a:
   const [ca, cb] = [kind.children(a), kind.children(b)];
   return ca !== null && cb !== null && !sameRowSet(ca, cb);
 }
+
+/** An object of a read that only Stripe can order against the mirror's state of it (unorderedReads). */
+export interface UnorderedRead {
+  object: MirroredObject;
+  id: string;
+  /** Its customer, as the ingress files the object's events (null: none). */
+  customerId: string | null;
+}
+
+/**
+ * Of a read's objects (a sync's page, before it is written), those whose stored state
+ * differs from the read's and may be on either side of it: the stored state's time
+ * (an event's second, or a read's window) overlaps the read's window. The write goes
+ * by dates alone (written over a state dated no later than the read's start, refused
+ * by one dated after it), and either way the other state may be the newer.
+ */
+async function unordered<T extends { id: string }, C>(db: Db, workspaceId: string, object: MirroredObject, kind: MirrorKind<T, C>, objects: readonly T[], window: ReadTime): Promise<UnorderedRead[]> {
+  const stored = await mirroredRows(db, kind.table, workspaceId, objects.map((o) => o.id));
+  const found: UnorderedRead[] = [];
+  for (const o of objects) {
+    const row = stored.get(o.id);
+    if (!row) continue;
+    const at = row.stripe_state_at.getTime();
+    const overlaps = at < window.until.getTime() && storedStateEnds(at, (row.stripe_read_until as Date | null | undefined) ?? null) > window.from.getTime();
+    if (!overlaps) continue;
+    const incoming = kind.row(o);
+    const children = kind.children(o);
+    const differs = !sameRowContents(incoming, row) || (children !== null && !sameRowSet(children, await mirroredChildren(db, kind.childTable, kind.parentColumn, workspaceId, o.id)));
+    if (differs) found.push({ object, id: o.id, customerId: (incoming.customer_id as string | null | undefined) || null });
+  }
+  return found;
+}
+
+/** unordered, by kind of object: what a sync's page asks before it is written (queueSyncRereads). */
+export const unorderedReads = {
+  subscription: (db: Db, workspaceId: string, subs: readonly Stripe.Subscription[], window: ReadTime) => unordered(db, workspaceId, 'subscription', subscriptions, subs, window),
+  invoice: (db: Db, workspaceId: string, invs: readonly Stripe.Invoice[], window: ReadTime) =>
+    unordered(db, workspaceId, 'invoice', invoices, invs.filter((i): i is InvoiceWithId => !!i.id), window),
+  charge: (db: Db, workspaceId: string, list: readonly Stripe.Charge[], window: ReadTime) => unordered(db, workspaceId, 'charge', charges, list, window),
+};
 
 async function applyKind<T extends { id: string }, C>(
   db: Db,

@@ -238,43 +238,58 @@ describe('relay re-fetches when ordering is in doubt', () => {
     expect(sim.stats().hangingPeak).toBeGreaterThanOrEqual(customers.length);
   });
 
-  it("reads again an object whose mirrored state a sync's page could not be ordered against", async () => {
+  it("reads again the objects a sync's page cannot be ordered against, whichever way its write went", async () => {
     const customerOf = (sub: Stripe.Subscription) => (typeof sub.customer === 'string' ? sub.customer : sub.customer.id);
     const touched = new Set((await database.db('webhook_inbox').where({ workspace_id: ws }).pluck('customer_id')) as string[]);
-    const [inside, after] = sim.account().subscriptions.rows.filter((s) => s.status === 'active' && s.items.data.length === 1 && !touched.has(customerOf(s)));
+    const subs = sim.account().subscriptions.rows.filter((s) => s.status === 'active' && !touched.has(customerOf(s)));
+    const [inside, before, after, older, same] = subs;
+    expect(same).toBeDefined();
+    // Each state differs from Stripe's in its first item's quantity.
     const quantityOf = async (sub: Stripe.Subscription) =>
-      (await database.db('stripe_subscription_items').where({ workspace_id: ws, subscription_id: sub.id }).first<{ quantity: number }>('quantity')).quantity;
-    const withQuantity = (sub: Stripe.Subscription, quantity: number): Stripe.Subscription => ({ ...sub, items: { ...sub.items, data: [{ ...sub.items.data[0]!, quantity }] } });
-    // The simulator's clock stands still, so its every answer is dated in the second `now`.
-    // The mirror holds a state of one subscription from an event of that very second (the
-    // page, dated from just before it, may have read the subscription before or after
-    // it), and of the other from an event after the page's second (newer for sure).
+      (await database.db('stripe_subscription_items').where({ workspace_id: ws, id: sub.items.data[0]!.id }).first<{ quantity: number }>('quantity')).quantity;
+    const withQuantity = (sub: Stripe.Subscription, quantity: number): Stripe.Subscription => {
+      const [first, ...rest] = sub.items.data;
+      return { ...sub, items: { ...sub.items, data: [{ ...first!, quantity }, ...rest] } };
+    };
+    // The simulator's clock stands still, so its every answer is dated in the second `now`:
+    // a page's read is known to have happened between just before `now` (its round trip)
+    // and the end of that second. The mirror holds states from events of:
     const now = sim.account().now;
+    // that very second (the page is refused, yet may have read the subscription after the event),
     await upsertSubscriptions(database.db, ws, [withQuantity(inside!, 55)], new Date(now * 1000));
+    // the second before (the page is written, yet the event may have come in the round trip's last moments),
+    await upsertSubscriptions(database.db, ws, [withQuantity(before!, 77)], new Date((now - 1) * 1000));
+    // a later second (newer for sure), an earlier one (older for sure), and that second with the page's own state.
     await upsertSubscriptions(database.db, ws, [withQuantity(after!, 66)], new Date((now + 5) * 1000));
+    await upsertSubscriptions(database.db, ws, [withQuantity(older!, 88)], new Date((now - 10) * 1000));
+    await upsertSubscriptions(database.db, ws, [same!], new Date(now * 1000));
 
     const runId = newSyncRunId();
     await createSyncRun(database.db, { id: runId, workspaceId: ws, workflowId: `sync-${runId}`, mode: 'full', windowStart: null, requestedBy: 'test' });
     const sync = createSyncActivities({ db: database.db, keyring, stripe: new StripeClients({ endpoint: endpointOf(sim.url) }), log: pino({ level: 'silent' }) });
     await new MockActivityEnvironment().run(sync.syncResource, { workspaceId: ws, runId, resource: 'subscriptions' as const, createdGte: null, spanStart: null });
-    // Both states were kept over the page; only the one that may be older is queued to be read again.
-    expect([await quantityOf(inside!), await quantityOf(after!)]).toEqual([55, 66]);
-    const rereads = await database.db('webhook_inbox').where({ workspace_id: ws, type: 'wysera.reread' }).whereIn('object_id', [inside!.id, after!.id]);
-    expect(rereads.map((r: { event_id: string; customer_id: string; payload: unknown }) => [r.event_id, r.customer_id, r.payload])).toEqual([
-      [`reread_${runId}_${inside!.id}`, customerOf(inside!), { object: 'subscription', id: inside!.id, syncRunId: runId }],
-    ]);
+    const quantities = async () => Promise.all([inside, before, after, older, same].map((sub) => quantityOf(sub!)));
+    const simQuantity = (sub: Stripe.Subscription | undefined) => sub!.items.data[0]!.quantity;
+    expect(await quantities()).toEqual([55, simQuantity(before), 66, simQuantity(older), simQuantity(same)]);
+    // Only the two that may be on either side of the page are queued to be read again.
+    const rereads = await database.db('webhook_inbox')
+      .where({ workspace_id: ws, type: 'wysera.reread' })
+      .whereIn('object_id', subs.slice(0, 5).map((sub) => sub.id))
+      .orderBy('event_id');
+    const expected = [inside!, before!].map((sub) => [`reread_${runId}_${sub.id}`, customerOf(sub), { object: 'subscription', id: sub.id, syncRunId: runId }] as const);
+    expect(rereads.map((r: { event_id: string; customer_id: string; payload: unknown }) => [r.event_id, r.customer_id, r.payload])).toEqual(
+      [...expected].sort((a, b) => a[0].localeCompare(b[0])),
+    );
 
     const relay = relayAskingStripe(new StripeClients({ endpoint: endpointOf(sim.url) }));
     relay.start();
     try {
-      const reread = await eventually(
-        () => database.db('webhook_inbox').where({ workspace_id: ws, event_id: `reread_${runId}_${inside!.id}` }).first<{ status: string }>('status'),
-        (r) => r.status !== 'pending',
-      );
-      expect(reread.status).toBe('processed');
+      const statuses = () => database.db('webhook_inbox').whereIn('event_id', expected.map(([id]) => id)).pluck('status') as Promise<string[]>;
+      expect(await eventually(statuses, (list) => list.every((st) => st !== 'pending'))).toEqual(['processed', 'processed']);
     } finally {
       await relay.stop();
     }
-    expect([await quantityOf(inside!), await quantityOf(after!)]).toEqual([inside!.items.data[0]!.quantity, 66]);
+    // Stripe's state wherever the order was in doubt; the newer state where it was not.
+    expect(await quantities()).toEqual([simQuantity(inside), simQuantity(before), 66, simQuantity(older), simQuantity(same)]);
   });
 });

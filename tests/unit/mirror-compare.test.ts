@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chargeStage, furtherAlong, invoiceStage, mirrorVerdict, sameColumnValue, sameRowContents, sameRowSet, subscriptionStage } from '../../domain/mirror-compare';
+import { chargeStage, furtherAlong, invoiceStage, mirrorVerdict, sameColumnValue, sameRowContents, sameRowSet, storedStateEnds, subscriptionStage } from '../../domain/mirror-compare';
 
 const at = (iso: string) => new Date(iso);
 
@@ -38,6 +38,16 @@ describe('mirror verdict', () => {
     expect(await mirrorVerdict({ eventAt: at('2026-03-01T10:00:06Z'), ...read, truncated: false, differs: asked })).toBe('clear');
     // A window that ended as the event's second began: the read came first.
     expect(await mirrorVerdict({ eventAt: event, storedAt: at('2026-03-01T10:00:03.900Z'), storedUntil: at('2026-03-01T10:00:05Z'), truncated: false, differs: asked })).toBe('clear');
+  });
+});
+
+describe('when a stored state is over', () => {
+  it("ends an event's state with its second (it happened somewhere in it), a read's with its window", () => {
+    const second = at('2026-03-01T10:00:05Z').getTime();
+    expect(storedStateEnds(second, null)).toBe(second + 1000);
+    // A state stored before reads kept their window: dated within a second, over with it.
+    expect(storedStateEnds(second + 640, null)).toBe(second + 1000);
+    expect(storedStateEnds(second + 640, new Date(second + 1700))).toBe(second + 1700);
   });
 });
 
