@@ -84,6 +84,14 @@ function isStorageOutage(err: unknown): boolean {
 const INBOX_INSERTS_AT_ONCE = 2;
 
 /**
+ * The most events in one insert. Each of its customers takes a lock until the insert
+ * commits (db/inbox.ts), from a lock table Postgres shares among all sessions (64 per
+ * connection by default), and the statement carries every payload: a burst of
+ * thousands waiting goes in several inserts, never one that could fill either.
+ */
+const INBOX_BATCH_MAX = 200;
+
+/**
  * Stores the events of one batch. Should Postgres refuse the batch for something other
  * than an outage (one event it cannot take), each event is tried on its own, so only
  * that one fails and its batchmates are stored as if they had come alone.
@@ -189,7 +197,7 @@ export function webhookIngress(deps: WebhookDeps & { etagOf: EtagOf | undefined 
   const store = createBatchQueue((batch: InboxEventToStore[]) => {
     deps.metrics.webhookEventsWaiting.dec(batch.length);
     return storeBatch(deps.db, batch);
-  }, INBOX_INSERTS_AT_ONCE);
+  }, INBOX_INSERTS_AT_ONCE, INBOX_BATCH_MAX);
   const admit = deps.requestsPerMinute ? webhookAdmission(deps.requestsPerMinute) : undefined;
   return {
     admit,

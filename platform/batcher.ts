@@ -5,13 +5,15 @@
  * others ran, and an idle queue flushes an item at once (with whatever else arrived in
  * the same tick).
  *
- * `flush` settles each item of its batch (same order, same length): one item may fail
+ * A batch holds at most `maxBatch` items, the earliest waiting; the rest go in the
+ * next. `flush` settles each item of its batch (same order, same length): one item may fail
  * while its batchmates succeed. A flush that throws fails every item of its batch;
  * later batches are unaffected.
  */
 export function createBatchQueue<T, R>(
   flush: (items: T[]) => Promise<readonly PromiseSettledResult<R>[]>,
   concurrency = 1,
+  maxBatch = Number.POSITIVE_INFINITY,
 ): (item: T) => Promise<R> {
   type Waiter = { item: T; resolve: (result: R) => void; reject: (reason: unknown) => void };
   let waiting: Waiter[] = [];
@@ -22,8 +24,16 @@ export function createBatchQueue<T, R>(
     running++;
     // On a microtask, so that items added in the same synchronous run share the batch.
     queueMicrotask(() => {
-      const batch = waiting;
-      waiting = [];
+      // Two flushes ending together may each start one for the same waiting items: the
+      // second then finds none left.
+      if (waiting.length === 0) {
+        running--;
+        return;
+      }
+      const batch = waiting.length > maxBatch ? waiting.splice(0, maxBatch) : waiting;
+      if (batch === waiting) waiting = [];
+      // What a full batch left waiting goes at once if another flush may run.
+      else if (running < concurrency) start();
       void Promise.resolve()
         .then(() => flush(batch.map((w) => w.item)))
         .then(

@@ -105,6 +105,27 @@ describe('createBatchQueue', () => {
     await expect(Promise.all(later)).resolves.toEqual(['stored 3', 'stored 4', 'stored 5']);
   });
 
+  it('takes at most `maxBatch` items in a batch, the earliest first, and sends the rest in the next', async () => {
+    const f = settlingFlush();
+    const add = createBatchQueue(f.flush, 2, 2);
+    const first = add(1);
+    await tick();
+    const later = [add(2), add(3), add(4), add(5), add(6)];
+    await tick();
+    // One flush under way with a free slot: the next takes two, and three wait.
+    expect(f.batches).toEqual([[1], [2, 3]]);
+    f.release();
+    await expect(first).resolves.toBe('stored 1');
+    await tick();
+    expect(f.batches).toEqual([[1], [2, 3], [4, 5]]);
+    f.release();
+    f.release();
+    await tick();
+    expect(f.batches).toEqual([[1], [2, 3], [4, 5], [6]]);
+    f.release();
+    await expect(Promise.all(later)).resolves.toEqual(['stored 2', 'stored 3', 'stored 4', 'stored 5', 'stored 6']);
+  });
+
   it('settles each item with its own result: one refused item fails alone', async () => {
     const f = settlingFlush();
     const add = createBatchQueue(f.flush, 1);
