@@ -57,8 +57,11 @@ export type InboxStatus = 'pending' | 'processed' | 'ignored';
  * to, until it commits: a customer's seqs are then taken in the order its events
  * commit. Transaction-scoped advisory locks in the two-key space of their own (no
  * single-key lock, such as the relay's leader lock, can be one of them), taken in key
- * order so that two inserts sharing customers wait and never deadlock; events without
- * a customer have no order to keep. Only inserts sharing a customer ever wait.
+ * order so that two inserts sharing customers wait and never deadlock: so a transaction
+ * takes them in one statement, once (a second statement taking more could cross another
+ * transaction's). Events without a customer have no order to keep. An insert waits only
+ * for a transaction holding one of its customers' keys (or a key its hash shares), until
+ * that transaction ends.
  */
 const STREAM_LOCK_CLASS = 0x57494e42;
 

@@ -34,8 +34,8 @@ describe("inbox: a customer's events commit in their seq order", () => {
   });
 
   /**
-   * Settles with 'waiting' once a statement sent by `db` is seen waiting for an advisory
-   * lock, or with 'done' when `work` finishes first.
+   * Settles with 'waiting' once a statement in this test's database is seen waiting for
+   * an advisory lock, or with 'done' when `work` finishes first.
    */
   async function waitsOrFinishes(work: Promise<unknown>): Promise<'waiting' | 'done'> {
     let finished = false;
