@@ -143,6 +143,15 @@ export async function mirroredChildren(db: Db, table: MirrorTable, parentColumn:
   return db(table).where({ workspace_id: workspaceId, [parentColumn]: parentId });
 }
 
+/** mirroredChildren of several parents in one query, by parent id (a parent with none: an empty list). */
+export async function mirroredChildrenOf(db: Db, table: MirrorTable, parentColumn: string, workspaceId: string, parentIds: readonly string[]): Promise<Map<string, Record<string, unknown>[]>> {
+  const byParent = new Map<string, Record<string, unknown>[]>(parentIds.map((id) => [id, []]));
+  if (parentIds.length === 0) return byParent;
+  const rows: Record<string, unknown>[] = await db(table).where({ workspace_id: workspaceId }).whereRaw('?? = any(?)', [parentColumn, [...parentIds]]);
+  for (const r of rows) byParent.get(String(r[parentColumn]))?.push(r);
+  return byParent;
+}
+
 /**
  * Deletes children of the written parents that the parents no longer list, unless a
  * child holds newer state than its parent's write (one statement).

@@ -15,6 +15,7 @@ export function createBatchQueue<T, R>(
   concurrency = 1,
   maxBatch = Number.POSITIVE_INFINITY,
 ): (item: T) => Promise<R> {
+  if (!(maxBatch >= 1)) throw new Error(`a batch must hold at least one item, not ${maxBatch}`);
   type Waiter = { item: T; resolve: (result: R) => void; reject: (reason: unknown) => void };
   let waiting: Waiter[] = [];
   /** Flushes under way, and those started but not yet taken their batch. */

@@ -7,6 +7,7 @@ import {
   invoiceLineRow,
   invoiceRow,
   mirroredChildren,
+  mirroredChildrenOf,
   mirroredRows,
   refundRow,
   subscriptionDiscounts,
@@ -260,6 +261,9 @@ export interface UnorderedRead {
 async function unordered<T extends { id: string }, C>(db: Db, workspaceId: string, object: MirroredObject, kind: MirrorKind<T, C>, objects: readonly T[], window: ReadTime): Promise<UnorderedRead[]> {
   const stored = await mirroredRows(db, kind.table, workspaceId, objects.map((o) => o.id));
   const found: UnorderedRead[] = [];
+  /** Overlapping objects whose rows are alike: their lists decide. */
+  const alike: { o: T; children: (MirrorRow & { id: string })[] }[] = [];
+  const doubt = (o: T, incoming: MirrorRow) => found.push({ object, id: o.id, customerId: (incoming.customer_id as string | null | undefined) || null });
   for (const o of objects) {
     const row = stored.get(o.id);
     if (!row) continue;
@@ -268,9 +272,11 @@ async function unordered<T extends { id: string }, C>(db: Db, workspaceId: strin
     if (!overlaps) continue;
     const incoming = kind.row(o);
     const children = kind.children(o);
-    const differs = !sameRowContents(incoming, row) || (children !== null && !sameRowSet(children, await mirroredChildren(db, kind.childTable, kind.parentColumn, workspaceId, o.id)));
-    if (differs) found.push({ object, id: o.id, customerId: (incoming.customer_id as string | null | undefined) || null });
+    if (!sameRowContents(incoming, row)) doubt(o, incoming);
+    else if (children !== null) alike.push({ o, children });
   }
+  const storedChildren = await mirroredChildrenOf(db, kind.childTable, kind.parentColumn, workspaceId, alike.map(({ o }) => o.id));
+  for (const { o, children } of alike) if (!sameRowSet(children, storedChildren.get(o.id) ?? [])) doubt(o, kind.row(o));
   return found;
 }
 
