@@ -451,7 +451,7 @@ export async function ignoreFailingInboxEvent(db: Db, workspaceId: string, event
  * mirror's state of them (workers/mirror-events.ts unorderedReads). Queued in the
  * page's transaction: the relay reads each object as it is now and writes it dated no
  * earlier than the stored state, so whichever of the page and the stored state was the
- * newer, the mirror ends with Stripe's current state rather than the one arrival order
+ * newer, the mirror ends with Stripe's current state rather than the one the dates
  * chose. One per object and run (syncRereadEventId).
  * @returns the re-reads' event ids (none for an object already queued by this run).
  */
