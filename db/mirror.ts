@@ -138,12 +138,10 @@ export async function countRunningSubscriptions(db: Db, workspaceId: string): Pr
   return row?.count ?? 0;
 }
 
-/** The mirrored rows of an object's embedded list (subscription items, invoice lines, a charge's refunds). */
-export async function mirroredChildren(db: Db, table: MirrorTable, parentColumn: string, workspaceId: string, parentId: string): Promise<Record<string, unknown>[]> {
-  return db(table).where({ workspace_id: workspaceId, [parentColumn]: parentId });
-}
-
-/** mirroredChildren of several parents in one query, by parent id (a parent with none: an empty list). */
+/**
+ * The mirrored rows of objects' embedded lists (subscription items, invoice lines, a
+ * charge's refunds) in one query, by parent id (a parent with none: an empty list).
+ */
 export async function mirroredChildrenOf(db: Db, table: MirrorTable, parentColumn: string, workspaceId: string, parentIds: readonly string[]): Promise<Map<string, Record<string, unknown>[]>> {
   const byParent = new Map<string, Record<string, unknown>[]>(parentIds.map((id) => [id, []]));
   if (parentIds.length === 0) return byParent;

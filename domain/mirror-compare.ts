@@ -42,6 +42,14 @@ export const eventSecond = (eventAt: Date): number => Math.floor(eventAt.getTime
  */
 export const storedStateEnds = (storedAt: number, storedUntil: Date | null): number => storedUntil?.getTime() ?? eventSecond(new Date(storedAt)) + 1000;
 
+/**
+ * Whether a stored state may be on either side of a read that happened at some moment
+ * in [`from`, `until`): the stored state's own time (from `storedAt` to storedStateEnds)
+ * overlaps the read's window. Outside it, dates alone order the two.
+ */
+export const mayBeEitherSide = (storedAt: number, storedUntil: Date | null, read: { from: Date; until: Date }): boolean =>
+  storedAt < read.until.getTime() && storedStateEnds(storedAt, storedUntil) > read.from.getTime();
+
 export async function mirrorVerdict(input: MirrorVerdictInput): Promise<MirrorVerdict> {
   const second = eventSecond(input.eventAt);
   const stored = input.storedAt?.getTime() ?? null;

@@ -6,7 +6,6 @@ import {
   invoiceLineId,
   invoiceLineRow,
   invoiceRow,
-  mirroredChildren,
   mirroredChildrenOf,
   mirroredRows,
   refundRow,
@@ -22,7 +21,7 @@ import {
   type ReadTime,
   type StateAt,
 } from '../db/mirror';
-import { chargeStage, eventSecond, furtherAlong, invoiceStage, mirrorVerdict, sameRowContents, sameRowSet, storedStateEnds, subscriptionStage, type LifeStage } from '../domain/mirror-compare';
+import { chargeStage, eventSecond, furtherAlong, invoiceStage, mayBeEitherSide, mirrorVerdict, sameRowContents, sameRowSet, storedStateEnds, subscriptionStage, type LifeStage } from '../domain/mirror-compare';
 import { resolveDiscounts, type DiscountTerms } from '../domain/mirror-discounts';
 import { MIRRORED_OBJECTS, REREAD_EVENT_TYPE, type MirroredObject, type RereadPayload, type SubscribedEventType } from '../domain/event-types';
 import type { Dated } from '../activities/stripe-dated';
@@ -267,9 +266,7 @@ async function unordered<T extends { id: string }, C>(db: Db, workspaceId: strin
   for (const o of objects) {
     const row = stored.get(o.id);
     if (!row) continue;
-    const at = row.stripe_state_at.getTime();
-    const overlaps = at < window.until.getTime() && storedStateEnds(at, (row.stripe_read_until as Date | null | undefined) ?? null) > window.from.getTime();
-    if (!overlaps) continue;
+    if (!mayBeEitherSide(row.stripe_state_at.getTime(), (row.stripe_read_until as Date | null | undefined) ?? null, window)) continue;
     const incoming = kind.row(o);
     const children = kind.children(o);
     if (!sameRowContents(incoming, row)) doubt(o, incoming);
@@ -342,7 +339,9 @@ async function applyKind<T extends { id: string }, C>(
         differs: async () => {
           if (!row || !sameRowContents(kind.row(t.object, carry), row)) return true;
           const children = kind.children(t.object);
-          return children !== null && !sameRowSet(children, await mirroredChildren(db, kind.childTable, kind.parentColumn, workspaceId, t.object.id));
+          if (children === null) return false;
+          const storedChildren = await mirroredChildrenOf(db, kind.childTable, kind.parentColumn, workspaceId, [t.object.id]);
+          return !sameRowSet(children, storedChildren.get(t.object.id) ?? []);
         },
       });
       if (verdict === 'stale') continue;

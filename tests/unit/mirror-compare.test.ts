@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chargeStage, furtherAlong, invoiceStage, mirrorVerdict, sameColumnValue, sameRowContents, sameRowSet, storedStateEnds, subscriptionStage } from '../../domain/mirror-compare';
+import { chargeStage, furtherAlong, invoiceStage, mayBeEitherSide, mirrorVerdict, sameColumnValue, sameRowContents, sameRowSet, storedStateEnds, subscriptionStage } from '../../domain/mirror-compare';
 
 const at = (iso: string) => new Date(iso);
 
@@ -48,6 +48,17 @@ describe('when a stored state is over', () => {
     // A state stored before reads kept their window: dated within a second, over with it.
     expect(storedStateEnds(second + 640, null)).toBe(second + 1000);
     expect(storedStateEnds(second + 640, new Date(second + 1700))).toBe(second + 1700);
+  });
+
+  it('tells a stored state that may be on either side of a read from one dates can order', () => {
+    const second = at('2026-03-01T10:00:05Z').getTime();
+    // A read answered in that second after a 300 ms round trip.
+    const read = { from: new Date(second - 300), until: new Date(second + 1000) };
+    expect(mayBeEitherSide(second, null, read)).toBe(true); // an event of the read's second
+    expect(mayBeEitherSide(second - 1000, null, read)).toBe(true); // of the second before, which the round trip reaches into
+    expect(mayBeEitherSide(second - 2000, null, read)).toBe(false); // older for sure
+    expect(mayBeEitherSide(second + 1000, null, read)).toBe(false); // newer for sure
+    expect(mayBeEitherSide(second - 2000, new Date(second - 299), read)).toBe(true); // a read whose window reaches into this one's
   });
 });
 
