@@ -25,27 +25,52 @@ export interface WebhookDeps {
 
 /**
  * Webhook secrets by workspace, kept for a short while: ingress would otherwise
- * read and decrypt the secret on every event. Unknown workspaces are not cached, so
- * the map only holds real ones. A secret replaced meanwhile (PUT .../webhook-secret,
- * in any API process) counts from the first delivery it signs: `fresher` reads it
- * again when a signature fails, at most once a second per workspace, so forged
- * requests cannot each cost a database read.
+ * read and decrypt the secret on every event. A secret replaced meanwhile (PUT
+ * .../webhook-secret, in any API process) counts from the first delivery it signs:
+ * `fresher` reads it again when a signature fails, at most once a second per
+ * workspace, so forged requests cannot each cost a database read. For the same reason
+ * a workspace found without a secret (none such, or none set yet) is remembered for
+ * `reloadEveryMs` too, apart from the secrets so that a flood of made-up ids cannot push
+ * real ones out; a secret set since then counts a second later at most. Requests that
+ * come while a workspace's secret is being read wait for that one read.
  */
 export function secretCache(load: (workspaceId: string) => Promise<string | undefined>, ttlMs = 30_000, maxEntries = 10_000, reloadEveryMs = 1_000) {
   const entries = new Map<string, { secret: string; loaded: number }>();
+  /** Workspaces last read without a secret, and when. */
+  const missing = new Map<string, number>();
   /** When a failed signature last made each workspace's secret be read again. */
   const reloaded = new Map<string, number>();
-  const read = async (workspaceId: string) => {
+  const reading = new Map<string, Promise<string | undefined>>();
+  const remember = <V>(map: Map<string, V>, key: string, value: V) => {
+    if (map.size >= maxEntries) map.clear();
+    map.set(key, value);
+  };
+  const readNow = async (workspaceId: string) => {
     const secret = await load(workspaceId);
-    if (entries.size >= maxEntries) entries.clear();
-    if (secret === undefined) entries.delete(workspaceId);
-    else entries.set(workspaceId, { secret, loaded: Date.now() });
+    if (secret === undefined) {
+      entries.delete(workspaceId);
+      remember(missing, workspaceId, Date.now());
+    } else {
+      missing.delete(workspaceId);
+      remember(entries, workspaceId, { secret, loaded: Date.now() });
+    }
     return secret;
+  };
+  const read = (workspaceId: string) => {
+    let pending = reading.get(workspaceId);
+    if (!pending) {
+      pending = readNow(workspaceId).finally(() => reading.delete(workspaceId));
+      reading.set(workspaceId, pending);
+    }
+    return pending;
   };
   return {
     async get(workspaceId: string): Promise<string | undefined> {
       const hit = entries.get(workspaceId);
-      return hit && Date.now() - hit.loaded < ttlMs ? hit.secret : read(workspaceId);
+      if (hit && Date.now() - hit.loaded < ttlMs) return hit.secret;
+      const missed = missing.get(workspaceId);
+      if (missed !== undefined && Date.now() - missed < reloadEveryMs) return undefined;
+      return read(workspaceId);
     },
     /** The stored secret if it is no longer `stale` (read again unless a failure did so within the last second), else undefined. */
     async fresher(workspaceId: string, stale: string): Promise<string | undefined> {
@@ -54,9 +79,9 @@ export function secretCache(load: (workspaceId: string) => Promise<string | unde
       if (last !== undefined && Date.now() - last < reloadEveryMs) {
         secret = entries.get(workspaceId)?.secret;
       } else {
-        if (reloaded.size >= maxEntries) reloaded.clear();
-        reloaded.set(workspaceId, Date.now());
-        secret = await read(workspaceId);
+        remember(reloaded, workspaceId, Date.now());
+        // Not joined to a read already under way: that one may have begun before the secret was replaced.
+        secret = await readNow(workspaceId);
       }
       return secret === stale ? undefined : secret;
     },

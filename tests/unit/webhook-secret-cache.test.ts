@@ -16,15 +16,43 @@ function store(initial: Record<string, string>) {
 }
 
 describe('the ingress keeps webhook secrets', () => {
-  it('reads a secret once within its time to live, and never keeps an unknown workspace', async () => {
+  it('reads a secret once within its time to live', async () => {
     const s = store({ ws_a: 'whsec_a' });
     const cache = secretCache(s.load, 60_000);
     expect(await cache.get('ws_a')).toBe('whsec_a');
     expect(await cache.get('ws_a')).toBe('whsec_a');
     expect(s.reads()).toBe(1);
+  });
+
+  it('remembers a workspace without a secret for an interval only, and finds a secret set since', async () => {
+    const s = store({});
+    const cache = secretCache(s.load, 60_000, 100, 200);
+    for (let i = 0; i < 50; i++) expect(await cache.get('ws_none')).toBeUndefined();
+    expect(s.reads()).toBe(1);
+    s.set('ws_none', 'whsec_set');
     expect(await cache.get('ws_none')).toBeUndefined();
-    expect(await cache.get('ws_none')).toBeUndefined();
-    expect(s.reads()).toBe(3);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await cache.get('ws_none')).toBe('whsec_set');
+    expect(s.reads()).toBe(2);
+  });
+
+  it('reads a workspace once for the requests that come while it is read', async () => {
+    const s = store({ ws_a: 'whsec_a' });
+    const cache = secretCache(s.load, 60_000);
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => cache.get(i % 2 ? 'ws_a' : 'ws_none')));
+    expect(answers.filter((a) => a === 'whsec_a')).toHaveLength(10);
+    expect(answers.filter((a) => a === undefined)).toHaveLength(10);
+    expect(s.reads()).toBe(2);
+  });
+
+  it('keeps real secrets through a flood of made-up workspace ids', async () => {
+    const s = store({ ws_a: 'whsec_a' });
+    const cache = secretCache(s.load, 60_000, 10);
+    await cache.get('ws_a');
+    for (let i = 0; i < 100; i++) await cache.get(`ws_made_up_${i}`);
+    const reads = s.reads();
+    expect(await cache.get('ws_a')).toBe('whsec_a');
+    expect(s.reads()).toBe(reads);
   });
 
   it('finds a replaced secret at the first failed signature, then reads again at most once per interval', async () => {
