@@ -147,7 +147,11 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, run: PageRun, p
         (trx, xs, t) => unorderedReads.charge(trx, ws, xs, t),
       );
     case 'refunds':
-      return page(await datedRead(() => stripe.refunds.list(params)), (trx, xs, t) => upsertRefunds(trx, ws, xs, t, livemode));
+      return page(
+        await datedRead(() => stripe.refunds.list(params)),
+        (trx, xs, t) => upsertRefunds(trx, ws, xs, t, livemode),
+        (trx, xs, t) => unorderedReads.refund(trx, ws, xs, livemode, t),
+      );
     case 'payment_intents':
       return page(await datedRead(() => stripe.paymentIntents.list(params)), (trx, xs, t) => upsertPaymentIntents(trx, ws, xs, t));
   }

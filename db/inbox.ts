@@ -452,12 +452,13 @@ export async function ignoreFailingInboxEvent(db: Db, workspaceId: string, event
  * page's transaction: the relay reads each object as it is now and writes it dated no
  * earlier than the stored state, so whichever of the page and the stored state was the
  * newer, the mirror ends with Stripe's current state rather than the one the dates
- * chose. One per object and run (syncRereadEventId).
+ * chose. One per object in doubt and run (syncRereadEventId; a refund's is a read of its
+ * charge).
  * @returns the re-reads' event ids (none for an object already queued by this run).
  */
 export async function queueSyncRereads(
   db: Db,
-  q: { workspaceId: string; runId: string; livemode: boolean; reads: readonly { object: MirroredObject; id: string; customerId: string | null }[] },
+  q: { workspaceId: string; runId: string; livemode: boolean; reads: readonly { object: MirroredObject; id: string; customerId: string | null; about?: string | undefined }[] },
 ): Promise<string[]> {
   if (q.reads.length === 0) return [];
   const { rows } = await db.raw<{ rows: { event_id: string }[] }>(
@@ -474,7 +475,9 @@ export async function queueSyncRereads(
      select event_id, pg_notify(?, '') from ins`,
     [
       q.workspaceId,
-      q.reads.map((r) => syncRereadEventId(q.runId, r.id)),
+      // Named for the object in doubt: a charge read for each of two refunds is read twice,
+      // and one already read for its own page this run is read again for the refund's.
+      q.reads.map((r) => syncRereadEventId(q.runId, r.about ?? r.id)),
       q.reads.map((r) => r.object),
       q.reads.map((r) => r.id),
       // No customer as '' (a bound array cannot hold null here).

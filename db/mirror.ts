@@ -151,6 +151,21 @@ export async function mirroredChildrenOf(db: Db, table: MirrorTable, parentColum
 }
 
 /**
+ * The latest state time (ms) of each parent's mirrored list rows, by parent id (a parent
+ * with none: absent). A list row can be newer than its parent's: refunds are also
+ * listed on their own, each dated by its own read.
+ */
+export async function mirroredChildrenStateAt(db: Db, table: MirrorTable, parentColumn: string, workspaceId: string, parentIds: readonly string[]): Promise<Map<string, number>> {
+  if (parentIds.length === 0) return new Map();
+  const rows: { parent: string; at: Date }[] = await db(table)
+    .where({ workspace_id: workspaceId })
+    .whereRaw('?? = any(?)', [parentColumn, [...parentIds]])
+    .groupBy(parentColumn)
+    .select({ parent: parentColumn }, db.raw('max(stripe_state_at) as at'));
+  return new Map(rows.map((r) => [r.parent, r.at.getTime()]));
+}
+
+/**
  * Deletes children of the written parents that the parents no longer list, unless a
  * child holds newer state than its parent's write (one statement).
  */

@@ -7,6 +7,7 @@ import {
   invoiceLineRow,
   invoiceRow,
   mirroredChildrenOf,
+  mirroredChildrenStateAt,
   mirroredRows,
   refundRow,
   subscriptionDiscounts,
@@ -248,7 +249,12 @@ export interface UnorderedRead {
   id: string;
   /** Its customer, as the ingress files the object's events (null: none). */
   customerId: string | null;
+  /** The object in doubt, when it is not the one read (a refund, read with its charge). */
+  about?: string;
 }
+
+/** What `unordered` compares of an object: its row, and its embedded list where it has one (children not null). */
+type Comparable<T extends { id: string }> = Pick<MirrorKind<T, never>, 'table' | 'row' | 'children' | 'childTable' | 'parentColumn'>;
 
 /**
  * Of a read's objects (a sync's page, before it is written), those whose stored state
@@ -257,32 +263,54 @@ export interface UnorderedRead {
  * by dates alone (written over a state dated no later than the read's start, refused
  * by one dated after it), and either way the other state may be the newer.
  */
-async function unordered<T extends { id: string }, C>(db: Db, workspaceId: string, object: MirroredObject, kind: MirrorKind<T, C>, objects: readonly T[], window: ReadTime): Promise<UnorderedRead[]> {
+async function unordered<T extends { id: string }>(db: Db, workspaceId: string, kind: Comparable<T>, objects: readonly T[], window: ReadTime): Promise<T[]> {
   const stored = await mirroredRows(db, kind.table, workspaceId, objects.map((o) => o.id));
-  const found: UnorderedRead[] = [];
+  const found: T[] = [];
   /** Overlapping objects whose rows are alike: their lists decide. */
   const alike: { o: T; children: (MirrorRow & { id: string })[] }[] = [];
-  const doubt = (o: T, incoming: MirrorRow) => found.push({ object, id: o.id, customerId: (incoming.customer_id as string | null | undefined) || null });
   for (const o of objects) {
     const row = stored.get(o.id);
     if (!row) continue;
     if (!mayBeEitherSide(row.stripe_state_at.getTime(), (row.stripe_read_until as Date | null | undefined) ?? null, window)) continue;
-    const incoming = kind.row(o);
     const children = kind.children(o);
-    if (!sameRowContents(incoming, row)) doubt(o, incoming);
+    if (!sameRowContents(kind.row(o), row)) found.push(o);
     else if (children !== null) alike.push({ o, children });
   }
   const storedChildren = await mirroredChildrenOf(db, kind.childTable, kind.parentColumn, workspaceId, alike.map(({ o }) => o.id));
-  for (const { o, children } of alike) if (!sameRowSet(children, storedChildren.get(o.id) ?? [])) doubt(o, kind.row(o));
+  for (const { o, children } of alike) if (!sameRowSet(children, storedChildren.get(o.id) ?? [])) found.push(o);
   return found;
 }
 
-/** unordered, by kind of object: what a sync's page asks before it is written (queueSyncRereads). */
+/** unordered for a kind the relay reads again itself: each object in doubt is read, filed under its own customer. */
+async function unorderedOf<T extends { id: string }>(db: Db, workspaceId: string, object: MirroredObject, kind: Comparable<T>, objects: readonly T[], window: ReadTime): Promise<UnorderedRead[]> {
+  return (await unordered(db, workspaceId, kind, objects, window)).map((o) => ({ object, id: o.id, customerId: (kind.row(o).customer_id as string | null | undefined) || null }));
+}
+
+/**
+ * Refunds listed on their own, against the refunds the mirror holds from their charges'
+ * events (dated by the charge's event). A refund has no read of its own: one in doubt
+ * has its charge read again with all its refunds, filed under the charge's customer as
+ * the mirror knows it (a charge not mirrored yet: none).
+ */
+async function unorderedRefunds(db: Db, workspaceId: string, list: readonly Stripe.Refund[], livemode: boolean, window: ReadTime): Promise<UnorderedRead[]> {
+  const chargeOf = (r: Stripe.Refund) => (typeof r.charge === 'string' ? r.charge : (r.charge?.id ?? null));
+  // A refund has no list of its own (children: none), so its list's table is never read.
+  const refund: Comparable<Stripe.Refund> = { table: 'stripe_refunds', row: (r) => refundRow(r, livemode), children: () => null, childTable: 'stripe_refunds', parentColumn: 'id' };
+  const doubts = (await unordered(db, workspaceId, refund, list, window)).flatMap((r) => {
+    const charge = chargeOf(r);
+    return charge ? [{ refund: r.id, charge }] : [];
+  });
+  const customers = await mirroredRows(db, 'stripe_charges', workspaceId, doubts.map((d) => d.charge));
+  return doubts.map((d) => ({ object: 'charge', id: d.charge, customerId: (customers.get(d.charge)?.customer_id as string | null | undefined) || null, about: d.refund }));
+}
+
+/** What a sync's page asks before it is written (queueSyncRereads), by kind of object: see unordered. */
 export const unorderedReads = {
-  subscription: (db: Db, workspaceId: string, subs: readonly Stripe.Subscription[], window: ReadTime) => unordered(db, workspaceId, 'subscription', subscriptions, subs, window),
+  subscription: (db: Db, workspaceId: string, subs: readonly Stripe.Subscription[], window: ReadTime) => unorderedOf(db, workspaceId, 'subscription', subscriptions, subs, window),
   invoice: (db: Db, workspaceId: string, invs: readonly Stripe.Invoice[], window: ReadTime) =>
-    unordered(db, workspaceId, 'invoice', invoices, invs.filter((i): i is InvoiceWithId => !!i.id), window),
-  charge: (db: Db, workspaceId: string, list: readonly Stripe.Charge[], window: ReadTime) => unordered(db, workspaceId, 'charge', charges, list, window),
+    unorderedOf(db, workspaceId, 'invoice', invoices, invs.filter((i): i is InvoiceWithId => !!i.id), window),
+  charge: (db: Db, workspaceId: string, list: readonly Stripe.Charge[], window: ReadTime) => unorderedOf(db, workspaceId, 'charge', charges, list, window),
+  refund: unorderedRefunds,
 };
 
 async function applyKind<T extends { id: string }, C>(
@@ -383,6 +411,8 @@ async function applyKind<T extends { id: string }, C>(
     if (!row || at === undefined || storedStateEnds(at, (row.stripe_read_until as Date | null | undefined) ?? null) <= eventSecond(event.eventAt)) return false;
     return furtherAlong(kind.stage(row), kind.stage(kind.row(event.object, event.carry)));
   };
+  // Their lists' stored rows too: refunds listed on their own are dated by that read, which may be after their charge's.
+  const listsAt = refetch && reads.length > 0 ? await mirroredChildrenStateAt(db, kind.childTable, kind.parentColumn, workspaceId, reads.map((r) => r.id)) : new Map<string, number>();
   let next = 0;
   const lane = async () => {
     for (let i = next++; i < reads.length; i = next++) {
@@ -393,13 +423,13 @@ async function applyKind<T extends { id: string }, C>(
         // is, and a re-read has nothing to write.
         let written = new Set<string>();
         // The read is dated on Stripe's clock, at the earliest it can have happened. The
-        // event came before it, and so did the stored state (read from the mirror before
-        // the request went out, and dated no later than it happened): the read is never
-        // dated before either. Dated before the event, the doubtful state it replaces
-        // would win the tie; before the stored state (an earlier read's, dated later
-        // within the same second by a shorter round trip), the write would be refused
-        // and the event taken as done with the mirror as it was.
-        const floor = Math.max(r.event?.eventAt.getTime() ?? 0, storedAt(r.id) ?? 0);
+        // event came before it, and so did the stored state, its list's included (read
+        // from the mirror before the request went out, and dated no later than it
+        // happened): the read is never dated before any of them. Dated before the event,
+        // the doubtful state it replaces would win the tie; before the stored state (an
+        // earlier read's, dated later within the same second by a shorter round trip),
+        // the write would be refused and the event taken as done with the mirror as it was.
+        const floor = Math.max(r.event?.eventAt.getTime() ?? 0, storedAt(r.id) ?? 0, listsAt.get(r.id) ?? 0);
         if (current) {
           const from = Math.max(current.readAt.getTime(), floor);
           // Its window never ends before its date is over (as an event's state would).

@@ -1,0 +1,91 @@
+import { pino } from 'pino';
+import type Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { endpointOf, StripeClients } from '../../activities/stripe-client';
+import { createSyncActivities } from '../../activities/sync';
+import { upsertCharges, upsertRefunds } from '../../db/mirror';
+import { createSyncRun, newSyncRunId } from '../../db/sync';
+import { insertWorkspace } from '../../db/workspaces';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { startSimulator, type Simulator } from '../../sim/server';
+import { createMirrorRefetch } from '../../workers/mirror-refetch';
+import { InboxRelay } from '../../workers/relay';
+import { freshDatabase } from '../helpers/db';
+import { connectDevServer, eventually, type DevServer } from '../helpers/temporal';
+
+/**
+ * Refunds listed on their own by a sync, against refunds the mirror holds from their
+ * charges' events: where the two may be on either side of each other and differ, the
+ * sync has the charge read again, and the relay writes Stripe's refunds over both.
+ */
+describe("a sync's page of refunds", () => {
+  const keyring = parseKeyring(generateKeySpec());
+  const ws = 'ws_syncRefunds';
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let temporal: DevServer;
+  let sim: Simulator;
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    sim = await startSimulator({ seed: 'mirror-refetch', customers: 40, months: 6, port: 0 });
+    await insertWorkspace(database.db, keyring, { id: ws, name: ws, webhookSecret: 'whsec_sr', stripeKey: sim.accounts[0]!.restrictedKey });
+    temporal = await connectDevServer();
+  }, 60_000);
+  afterAll(async () => {
+    await temporal?.close();
+    await sim?.stop();
+    await database?.drop();
+  });
+
+  it("has the charge read again when a stored refund may be on either side of the page, and Stripe's refunds end in the mirror", async () => {
+    const account = sim.account();
+    const chargeOf = (r: Stripe.Refund) => r.charge as string;
+    const [inside, older] = account.refunds.rows.filter((r) => r.status === 'succeeded');
+    expect(older).toBeDefined();
+    const charges = [inside!, older!].map((r) => account.charges.get(chargeOf(r))!);
+    const customerOf = (c: Stripe.Charge) => c.customer as string;
+    // The simulator's clock stands still: the page's read is from just before `now` to
+    // the end of that second. The mirror holds each refund as pending, from a
+    // charge.refunded event of that very second (either side of the page) or of ten
+    // seconds before (older for sure); the charges themselves from before that.
+    const now = account.now;
+    await upsertCharges(database.db, ws, charges, new Date((now - 20) * 1000));
+    const pending = (r: Stripe.Refund): Stripe.Refund => ({ ...r, status: 'pending' });
+    await upsertRefunds(database.db, ws, [pending(inside!)], new Date(now * 1000), false, true);
+    await upsertRefunds(database.db, ws, [pending(older!)], new Date((now - 10) * 1000), false, true);
+    const statusOf = async (r: Stripe.Refund) => (await database.db('stripe_refunds').where({ workspace_id: ws, id: r.id }).first<{ status: string }>('status')).status;
+
+    const runId = newSyncRunId();
+    await createSyncRun(database.db, { id: runId, workspaceId: ws, workflowId: `sync-${runId}`, mode: 'full', windowStart: null, requestedBy: 'test' });
+    const sync = createSyncActivities({ db: database.db, keyring, stripe: new StripeClients({ endpoint: endpointOf(sim.url) }), log: pino({ level: 'silent' }) });
+    await new MockActivityEnvironment().run(sync.syncResource, { workspaceId: ws, runId, resource: 'refunds' as const, createdGte: null, spanStart: null });
+    // The page was refused by the event of its own second, written over the older one.
+    expect([await statusOf(inside!), await statusOf(older!)]).toEqual(['pending', 'succeeded']);
+
+    // One re-read, of the charge whose refund is in doubt, filed under its customer.
+    const rereads = await database.db('webhook_inbox').where({ workspace_id: ws, type: 'wysera.reread' }).select<{ event_id: string }[]>('event_id', 'customer_id', 'object_id', 'payload');
+    expect(rereads).toEqual([
+      { event_id: `reread_${runId}_${inside!.id}`, customer_id: customerOf(charges[0]!), object_id: charges[0]!.id, payload: { object: 'charge', id: charges[0]!.id, syncRunId: runId } },
+    ]);
+
+    const relay = new InboxRelay({
+      db: database.db,
+      databaseUrl: database.url,
+      client: temporal.client,
+      taskQueue: 'sync-refund-rereads',
+      log: pino({ level: 'silent' }),
+      pollMs: 50,
+      refetch: createMirrorRefetch({ db: database.db, keyring, stripe: new StripeClients({ endpoint: endpointOf(sim.url) }) }),
+    });
+    relay.start();
+    try {
+      const status = () => database.db('webhook_inbox').where({ workspace_id: ws, event_id: rereads[0]!.event_id }).first<{ status: string }>('status');
+      expect((await eventually(status, (r) => r.status !== 'pending')).status).toBe('processed');
+    } finally {
+      await relay.stop();
+    }
+    // Written although the read of the charge came in the same second as the stored refund.
+    expect(await statusOf(inside!)).toBe('succeeded');
+  });
+});
