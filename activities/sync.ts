@@ -19,6 +19,7 @@ import { findWorkspaceStripe } from '../db/workspaces';
 import { estimateResource } from '../domain/sync-progress';
 import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
+import type { Metrics } from '../platform/metrics';
 import { unorderedReads, type UnorderedRead } from '../workers/mirror-events';
 import { syncProgressSignal, type SyncResource } from '../workflows/sync-messages';
 import type { StripeClients } from './stripe-client';
@@ -36,6 +37,8 @@ export interface SyncActivityDeps {
   log: Logger;
   /** Least time between two progress signals of one resource. */
   progressEveryMs?: number;
+  /** Where the re-reads a sync queues are counted (the worker's registry). */
+  metrics?: Metrics | undefined;
 }
 
 export interface SyncResourceInput {
@@ -238,7 +241,10 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         rereads = await page.store(trx);
         await recordPage(trx, input.runId, input.resource, { objects: page.ids.length, cursor: nextCursor, oldestCreated: pageOldest, done });
       });
-      if (rereads.length > 0) log.info({ page: pages + 1, rereads }, 'queued re-reads of objects the mirror may hold older than the page');
+      if (rereads.length > 0) {
+        deps.metrics?.syncRereads.inc({ resource: input.resource }, rereads.length);
+        log.info({ page: pages + 1, rereads }, 'queued re-reads of objects the page cannot be ordered against');
+      }
       log.debug({ page: pages + 1, objects: page.ids.length, fetchMs: Math.round(storeStarted - fetchStarted), storeMs: Math.round(performance.now() - storeStarted) }, 'page stored');
       cursor = nextCursor;
       pages++;

@@ -46,6 +46,12 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       labelNames: ['type'] as const,
       registers: [registry],
     }),
+    syncRereads: new Counter({
+      name: 'wysera_sync_rereads_total',
+      help: "Objects a sync's page could not order against the mirror's state of them (their times overlap and they differ), queued to be read again from Stripe (wysera.reread), by the resource synced",
+      labelNames: ['resource'] as const,
+      registers: [registry],
+    }),
     relayLagSeconds: new Histogram({
       name: 'wysera_relay_lag_seconds',
       help: 'Time from an event entering the inbox to its delivery to workflows',

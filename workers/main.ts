@@ -66,7 +66,8 @@ async function main(): Promise<void> {
     senders: createWorkspaceSenders({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, fallback: email.sender, endpoints: email.endpoints }),
     ...(email.defaultFrom ? { defaultFrom: { fromEmail: email.defaultFrom, fromName: null, replyTo: null } } : {}),
   });
-  const syncActivities = createSyncActivities({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients, client, log: log.child({ component: 'sync' }) });
+  const metrics = createMetrics();
+  const syncActivities = createSyncActivities({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients, client, log: log.child({ component: 'sync' }), metrics });
   const worker = await createWorker({
     connection,
     client,
@@ -77,7 +78,6 @@ async function main(): Promise<void> {
       ...(config.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS } : {}),
     },
   });
-  const metrics = createMetrics();
   observePoolWaits(metrics, db, 'activities');
   registerInboxGauges(metrics, () => inboxBacklog(db));
   const retention =

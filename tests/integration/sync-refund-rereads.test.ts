@@ -8,6 +8,7 @@ import { upsertCharges, upsertRefunds } from '../../db/mirror';
 import { createSyncRun, newSyncRunId } from '../../db/sync';
 import { insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { createMetrics } from '../../platform/metrics';
 import { startSimulator, type Simulator } from '../../sim/server';
 import { createMirrorRefetch } from '../../workers/mirror-refetch';
 import { InboxRelay } from '../../workers/relay';
@@ -58,7 +59,8 @@ describe("a sync's page of refunds", () => {
 
     const runId = newSyncRunId();
     await createSyncRun(database.db, { id: runId, workspaceId: ws, workflowId: `sync-${runId}`, mode: 'full', windowStart: null, requestedBy: 'test' });
-    const sync = createSyncActivities({ db: database.db, keyring, stripe: new StripeClients({ endpoint: endpointOf(sim.url) }), log: pino({ level: 'silent' }) });
+    const metrics = createMetrics();
+    const sync = createSyncActivities({ db: database.db, keyring, stripe: new StripeClients({ endpoint: endpointOf(sim.url) }), log: pino({ level: 'silent' }), metrics });
     await new MockActivityEnvironment().run(sync.syncResource, { workspaceId: ws, runId, resource: 'refunds' as const, createdGte: null, spanStart: null });
     // The page was refused by the event of its own second, written over the older one.
     expect([await statusOf(inside!), await statusOf(older!)]).toEqual(['pending', 'succeeded']);
@@ -68,6 +70,8 @@ describe("a sync's page of refunds", () => {
     expect(rereads).toEqual([
       { event_id: `reread_${runId}_${inside!.id}`, customer_id: customerOf(charges[0]!), object_id: charges[0]!.id, payload: { object: 'charge', id: charges[0]!.id, syncRunId: runId } },
     ]);
+
+    expect((await metrics.syncRereads.get()).values).toEqual([{ labels: { resource: 'refunds' }, value: 1 }]);
 
     const relay = new InboxRelay({
       db: database.db,
