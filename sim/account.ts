@@ -673,7 +673,7 @@ export class SimAccount {
   attemptPayment(state: SubState, invoice: Stripe.Invoice, retry: boolean, newCard = false): void {
     if (invoice.status !== 'open') return;
     if (invoice.amount_due <= 0) {
-      this.markPaid(state, invoice, null);
+      this.markPaid(state, invoice, 'nothing_due');
       return;
     }
     let pi = this.invoicePayment.get(invoice.id);
@@ -715,7 +715,7 @@ export class SimAccount {
     if (!decline) {
       this.emit('charge.succeeded', charge);
       if (retry || state.open.has(invoice.id)) this.counts.recoveries++;
-      this.markPaid(state, invoice, charge);
+      this.markPaid(state, invoice, { charge });
       pi.status = 'succeeded';
       pi.amount_received = pi.amount;
       pi.last_payment_error = null;
@@ -752,15 +752,20 @@ export class SimAccount {
     this.endSubscription(state, 'payment_failed');
   }
 
-  private markPaid(state: SubState, invoice: Stripe.Invoice, charge: Stripe.Charge | null): void {
+  /**
+   * Settles an open invoice: by a charge, by nothing being due, or marked paid out of
+   * band. Stripe sends `invoice.paid` for each, `invoice.payment_succeeded` only for a
+   * payment attempt that succeeded: not for one marked paid out of band.
+   */
+  private markPaid(state: SubState, invoice: Stripe.Invoice, how: { charge: Stripe.Charge } | 'nothing_due' | 'out_of_band'): void {
     invoice.status = 'paid';
     invoice.amount_paid = invoice.amount_due;
     invoice.amount_remaining = 0;
     invoice.next_payment_attempt = null;
     invoice.status_transitions.paid_at = this.now;
-    if (charge === null && invoice.amount_due > 0) invoice.amount_paid_off_stripe = invoice.amount_due;
+    if (how === 'out_of_band') invoice.amount_paid_off_stripe = invoice.amount_due;
     this.emit('invoice.paid', invoice);
-    this.emit('invoice.payment_succeeded', invoice);
+    if (how !== 'out_of_band') this.emit('invoice.payment_succeeded', invoice);
     state.open.delete(invoice.id);
     if (state.open.size === 0) state.customer.delinquent = false;
     if (state.sub.status === 'past_due' && state.open.size === 0) {
@@ -806,7 +811,7 @@ export class SimAccount {
     const state = typeof subId === 'string' ? this.subs.get(subId) : undefined;
     if (!state) throw new Error(`invoice ${invoice.id} has no simulated subscription`);
     if (how === 'out_of_band') {
-      this.markPaid(state, invoice, null);
+      this.markPaid(state, invoice, 'out_of_band');
       return;
     }
     this.attemptPayment(state, invoice, true, how === 'new_card');
