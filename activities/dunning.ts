@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { closeDunningCase, openDunningCase } from '../db/dunning-cases';
 import { createDraftOnce, discardEndedSequence, findStepDraft, transitionDraft, type Draft } from '../db/drafts';
+import { queueInvoiceReread } from '../db/inbox';
 import type { Knex } from '../db/knex';
 import { mirroredDunningFacts } from '../db/mirror';
 import { getPlaySettings } from '../db/play-settings';
@@ -137,6 +138,22 @@ export function createDunningActivities(deps: DunningActivityDeps) {
   const summary = (d: Draft) => ({ id: d.id, status: d.status });
 
   /**
+   * Stripe's invoice is in another status than the mirror's: most often an event on its
+   * way, but when it was marked paid out of band, voided or written off in Stripe's
+   * dashboard no subscribed event will come, and the mirror (MRR with it) would hold
+   * the old status until the next sync. A re-read of it is queued, once per status
+   * found. Best effort: the dunning goes on by what Stripe said either way.
+   */
+  const mirrorBehind = async (ref: DunningRef, status: string) => {
+    try {
+      const queued = await queueInvoiceReread(db, ref.workspaceId, { id: ref.invoiceId, customerId: ref.customerId, status }, 'dunning_check');
+      if (queued) log.info({ invoiceId: ref.invoiceId, status, rereadEventId: queued }, "dunning: Stripe's invoice is ahead of the mirror; queued a re-read");
+    } catch (err) {
+      log.warn({ err: (err as Error).message, invoiceId: ref.invoiceId }, 'dunning: could not queue a re-read of the invoice');
+    }
+  };
+
+  /**
    * How the dunning ends, if it does: its invoice as Stripe has it (`invoice`, when
    * Stripe answered) or else as the mirror has it, and its subscription as the mirror
    * has it (domain/dunning-ends.ts).
@@ -144,6 +161,7 @@ export function createDunningActivities(deps: DunningActivityDeps) {
   const endOf = async (ref: DunningRef, invoice: InvoiceSnapshot | null): Promise<DunningEnd | null> => {
     const mirrored = await mirroredDunningFacts(db, ref.workspaceId, ref.invoiceId, invoice?.subscriptionId ?? null);
     if (!invoice) return dunningEnd(mirrored);
+    if (invoice.status && invoice.status !== mirrored.invoiceStatus) await mirrorBehind(ref, invoice.status);
     const invoiceCreated = invoice.created ? new Date(invoice.created) : mirrored.invoiceCreated;
     return dunningEnd({ ...mirrored, invoiceStatus: invoice.status, paidOffStripe: invoice.paidOffStripe, invoiceCreated });
   };
@@ -275,7 +293,9 @@ export function createDunningActivities(deps: DunningActivityDeps) {
       } catch (err) {
         log.warn({ err: (err as Error).message, invoiceId: input.invoiceId }, 'dunning final check: Stripe did not answer; the mirror decides');
       }
-      const status = invoice ? invoice.status : (await mirroredDunningFacts(db, input.workspaceId, input.invoiceId)).invoiceStatus;
+      const mirrored = (await mirroredDunningFacts(db, input.workspaceId, input.invoiceId)).invoiceStatus;
+      if (invoice?.status && invoice.status !== mirrored) await mirrorBehind(input, invoice.status);
+      const status = invoice ? invoice.status : mirrored;
       return status === 'paid' ? paidEnd(invoice?.paidOffStripe ?? false) : null;
     },
 

@@ -1,5 +1,5 @@
 import { SET_ASIDE_PREFIX } from '../domain/event-ownership';
-import { objectOf, REREAD_EVENT_TYPE, rereadEventId, SUBSCRIBED_EVENT_TYPES, syncRereadEventId, type MirroredObject } from '../domain/event-types';
+import { invoiceRereadEventId, objectOf, REREAD_EVENT_TYPE, rereadEventId, SUBSCRIBED_EVENT_TYPES, syncRereadEventId, type MirroredObject, type RereadPayload } from '../domain/event-types';
 import type { TypeActivity } from '../domain/webhook-health';
 import { PassPicker } from '../domain/relay-pass';
 import { inTransaction, runPrepared, type Db, type Knex, type PreparedStatement } from './knex';
@@ -445,21 +445,24 @@ export async function ignoreFailingInboxEvent(db: Db, workspaceId: string, event
   return typeof result === 'string' ? result : { ...result.event, rereadEventId: result.alsoId };
 }
 
+/** An object to read again from Stripe, under the inbox event id given. */
+export interface RereadRequest {
+  eventId: string;
+  object: MirroredObject;
+  id: string;
+  /** Its customer, as the ingress files the object's events (null: none). */
+  customerId: string | null;
+}
+
 /**
- * Queues a re-read from Stripe (REREAD_EVENT_TYPE, behind the customer's waiting
- * events) of objects a sync's page read that only Stripe can order against the
- * mirror's state of them (workers/mirror-events.ts unorderedReads). Queued in the
- * page's transaction: the relay reads each object as it is now and writes it dated no
- * earlier than the stored state, so whichever of the page and the stored state was the
- * newer, the mirror ends with Stripe's current state rather than the one the dates
- * chose. One per object in doubt and run (syncRereadEventId; a refund's is a read of its
- * charge).
- * @returns the re-reads' event ids (none for an object already queued by this run).
+ * Queues re-reads from Stripe (REREAD_EVENT_TYPE, each behind its customer's waiting
+ * events): the relay reads each object as it is now and writes it to the mirror dated
+ * no earlier than the stored state. `why` goes into each payload beside the object
+ * (RereadPayload). An event id already in the inbox queues nothing again; `livemode`
+ * undefined takes the workspace's mode.
+ * @returns the event ids queued.
  */
-export async function queueSyncRereads(
-  db: Db,
-  q: { workspaceId: string; runId: string; livemode: boolean; reads: readonly { object: MirroredObject; id: string; customerId: string | null; about?: string | undefined }[] },
-): Promise<string[]> {
+export async function queueRereads(db: Db, q: { workspaceId: string; livemode?: boolean | undefined; reads: readonly RereadRequest[]; why: Omit<RereadPayload, 'object' | 'id'> }): Promise<string[]> {
   if (q.reads.length === 0) return [];
   const { rows } = await db.raw<{ rows: { event_id: string }[] }>(
     `with reads as (
@@ -467,7 +470,8 @@ export async function queueSyncRereads(
          from unnest(?::text[], ?::text[], ?::text[], ?::text[]) as r (event_id, object, id, customer)
      ), ins as (
        insert into webhook_inbox (workspace_id, event_id, type, customer_id, object_id, stripe_created, livemode, payload)
-       select workspace_id, event_id, ?, customer_id, id, now(), ?, json_build_object('object', object, 'id', id, 'syncRunId', ?::text)
+       select workspace_id, event_id, ?, customer_id, id, now(), coalesce(?::boolean, (select w.livemode from workspaces w where w.id = reads.workspace_id)),
+              (jsonb_build_object('object', object, 'id', id) || ?::jsonb)::json
          from reads where ${streamsLocked('(select workspace_id as w, customer_id as c from reads) s')}
        on conflict (workspace_id, event_id) do nothing
        returning event_id
@@ -475,20 +479,55 @@ export async function queueSyncRereads(
      select event_id, pg_notify(?, '') from ins`,
     [
       q.workspaceId,
-      // Named for the object in doubt: a charge read for each of two refunds is read twice,
-      // and one already read for its own page this run is read again for the refund's.
-      q.reads.map((r) => syncRereadEventId(q.runId, r.about ?? r.id)),
+      q.reads.map((r) => r.eventId),
       q.reads.map((r) => r.object),
       q.reads.map((r) => r.id),
       // No customer as '' (a bound array cannot hold null here).
       q.reads.map((r) => r.customerId ?? ''),
       REREAD_EVENT_TYPE,
-      q.livemode,
-      q.runId,
+      q.livemode ?? null,
+      JSON.stringify(q.why),
       INBOX_CHANNEL,
     ],
   );
   return rows.map((r) => r.event_id);
+}
+
+/**
+ * Queues a re-read of an invoice Wysera found in `status` in Stripe, a change no
+ * subscribed event brings (REREAD_NOTICES): one per invoice and status
+ * (invoiceRereadEventId), in the workspace's mode.
+ * @returns the re-read's event id, or null when that one was queued before.
+ */
+export async function queueInvoiceReread(db: Db, workspaceId: string, invoice: { id: string; customerId: string | null; status: string }, noticed: NonNullable<RereadPayload['noticed']>): Promise<string | null> {
+  const [queued] = await queueRereads(db, {
+    workspaceId,
+    reads: [{ eventId: invoiceRereadEventId(invoice.id, invoice.status), object: 'invoice', id: invoice.id, customerId: invoice.customerId }],
+    why: { noticed },
+  });
+  return queued ?? null;
+}
+
+/**
+ * Queues a re-read of each of a sync page's objects that only Stripe can order against
+ * the mirror's state of them (workers/mirror-events.ts unorderedReads), in the page's
+ * transaction: whichever of the page and the stored state was the newer, the mirror
+ * ends with Stripe's current state rather than the one the dates chose. One per object
+ * in doubt and run (syncRereadEventId; a refund's is a read of its charge).
+ * @returns the re-reads' event ids (none for an object already queued by this run).
+ */
+export function queueSyncRereads(
+  db: Db,
+  q: { workspaceId: string; runId: string; livemode: boolean; reads: readonly { object: MirroredObject; id: string; customerId: string | null; about?: string | undefined }[] },
+): Promise<string[]> {
+  return queueRereads(db, {
+    workspaceId: q.workspaceId,
+    livemode: q.livemode,
+    // Named for the object in doubt: a charge read for each of two refunds is read twice,
+    // and one already read for its own page this run is read again for the refund's.
+    reads: q.reads.map((r) => ({ eventId: syncRereadEventId(q.runId, r.about ?? r.id), object: r.object, id: r.id, customerId: r.customerId })),
+    why: { syncRunId: q.runId },
+  });
 }
 
 /**

@@ -54,20 +54,31 @@ export function changesMrrInputs(type: SubscribedEventType): boolean {
 /**
  * Not a Stripe event: the inbox's note to read an object from Stripe as it is now. It
  * is made when an owner gives up on a failing event (the state that event would have
- * brought), or when a sync's page could not be stored for an object whose mirrored
- * state may be older than the page (see syncRereadEventId). The relay takes it in the
+ * brought), when a sync's page cannot be ordered against an object's mirrored state
+ * (see syncRereadEventId), or when Wysera learns of an invoice's change that no
+ * subscribed event brings (see invoiceRereadEventId). The relay takes it in the
  * customer's order like any event, writes what Stripe answers to the mirror and
  * recomputes the customer's analytics, so the mirror need not wait for the object's
  * next event or the next sync. No play acts on it.
  */
 export const REREAD_EVENT_TYPE = 'wysera.reread';
 
-/** A re-read's payload: which object, and why it was queued (the event given up on, or the sync run). */
+/**
+ * How Wysera noticed, with no subscribed event to say so, that Stripe's invoice changed:
+ * it marked the invoice paid out of band itself, or a dunning's check read it from
+ * Stripe in another status than the mirror's (marked paid out of band, voided or
+ * written off in Stripe's dashboard: Stripe sends invoice.paid, invoice.voided or
+ * invoice.marked_uncollectible, none of them subscribed).
+ */
+export const REREAD_NOTICES = ['marked_paid_out_of_band', 'dunning_check'] as const;
+
+/** A re-read's payload: which object, and why it was queued (the event given up on, the sync run, or what Wysera noticed). */
 export interface RereadPayload {
   object: MirroredObject;
   id: string;
   givenUpEventId?: string | undefined;
   syncRunId?: string | undefined;
+  noticed?: (typeof REREAD_NOTICES)[number] | undefined;
 }
 
 /** A re-read's event id in the inbox (one per given-up event; Stripe's ids start with `evt_`). */
@@ -75,3 +86,9 @@ export const rereadEventId = (givenUpEventId: string) => `reread_${givenUpEventI
 
 /** A sync's re-read's event id: at most one per object and run. Run ids start with `sync_`, never `evt_`. */
 export const syncRereadEventId = (runId: string, objectId: string) => `reread_${runId}_${objectId}`;
+
+/**
+ * The re-read of an invoice Wysera found in `status` in Stripe (REREAD_NOTICES): one per
+ * invoice and status, however often it is noticed. Invoice ids start with `in_`.
+ */
+export const invoiceRereadEventId = (invoiceId: string, status: string) => `reread_${invoiceId}_${status}`;

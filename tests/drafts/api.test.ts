@@ -164,6 +164,11 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
     expect(sim.account().invoices.get(open.id)?.status).toBe('paid');
     const audit = await listAudit(database.db, ws, { action: 'invoice.paid_out_of_band' });
     expect(audit[0]).toMatchObject({ targetId: open.id, before: { status: 'open' }, after: { status: 'paid' } });
+    // Stripe tells it with invoice.paid alone, no subscribed event: a re-read of the invoice is queued for the mirror.
+    const reread = await database.db('webhook_inbox').where({ workspace_id: ws, type: 'wysera.reread' }).select('event_id', 'customer_id', 'object_id', 'livemode', 'payload');
+    expect(reread).toEqual([
+      { event_id: `reread_${open.id}_paid`, customer_id: open.customer, object_id: open.id, livemode: false, payload: { object: 'invoice', id: open.id, noticed: 'marked_paid_out_of_band' } },
+    ]);
     const second = await call('finance', 'POST', `/invoices/${open.id}/paid-out-of-band`);
     expect(second.status).toBe(409);
     expect(errorOf(second).message).toMatch(/already paid/);

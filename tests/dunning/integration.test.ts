@@ -17,6 +17,7 @@ import { formatMoney } from '../../domain/templates';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { startEmailReceiver, type EmailReceiver } from '../../sim/email-receiver';
 import type { Simulator } from '../../sim/server';
+import { createMirrorRefetch } from '../../workers/mirror-refetch';
 import { InboxRelay } from '../../workers/relay';
 import { createWorker } from '../../workers/worker';
 import type { dunningWorkflow } from '../../workflows/dunning';
@@ -73,7 +74,7 @@ describe('dunning end to end', () => {
     });
     worker = await createWorker({ connection: temporal.nativeConnection, client: temporal.client, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
     running = worker.run();
-    relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log, pollMs: 200 });
+    relay = new InboxRelay({ db: database.db, databaseUrl: database.url, client: temporal.client, taskQueue, log, pollMs: 200, refetch: createMirrorRefetch({ db: database.db, keyring, stripe: stripeClients }) });
     relay.start();
     api = await startApi(database.db, keyring, { stripe: stripeClients });
     expect((await api.request('PUT', `/workspaces/${ws}/email-settings`, { token: owner, body: { fromEmail: 'billing@acme.test', fromName: 'Acme Billing' } })).status).toBe(200);
@@ -213,18 +214,20 @@ describe('dunning end to end', () => {
   // Done in Stripe's dashboard, these send invoice.voided or invoice.paid: events
   // Wysera does not take, so no signal comes and the dunning's next check must see it.
   it.each([
-    { change: 'voided', which: 4, outcome: 'invoice_closed', lastLook: null, act: (stored: Stripe.Invoice) => void (stored.status = 'void') },
+    { change: 'voided', which: 4, outcome: 'invoice_closed', status: 'void', lastLook: null, act: (stored: Stripe.Invoice) => void (stored.status = 'void') },
     {
       change: 'marked paid out of band',
       which: 5,
       outcome: 'paid_out_of_band',
+      status: 'paid',
       lastLook: 'paid_out_of_band',
       act: (stored: Stripe.Invoice) => sim.account().payInvoice(stored, 'out_of_band'),
     },
-  ])('an invoice $change in Stripe while its draft waits for review ends the dunning at its next check as $outcome', async ({ which, outcome, lastLook, act }) => {
+  ])('an invoice $change in Stripe while its draft waits for review ends the dunning at its next check as $outcome, and the mirror catches up', async ({ which, outcome, status, lastLook, act }) => {
     const invoice = opens[which]!;
     const dunning = await waitingForReview(invoice);
-    const inboxBefore = await database.db('webhook_inbox').count<{ count: string }[]>('* as count');
+    const inboxBefore = await database.db('webhook_inbox').max<{ seq: number }[]>('seq as seq');
+    expect((await mirroredDunningFacts(database.db, ws, invoice.id)).invoiceStatus).toBe('open');
     act(sim.account().invoices.get(invoice.id)!);
     // The next check: a settings change wakes the review at once (it polls every six
     // hours). Signalled here as the API does, not through its search, which may lag.
@@ -234,7 +237,12 @@ describe('dunning end to end', () => {
     expect((await draftsOf(invoice)).map((d) => d.status)).toEqual(['cancelled']);
     expect(mailFor(await draftsOf(invoice))).toEqual([]);
     expect(await findDunningCase(database.db, ws, invoice.id)).toMatchObject({ outcome, emailsSent: 0 });
-    expect(await database.db('webhook_inbox').count<{ count: string }[]>('* as count')).toEqual(inboxBefore);
+    // No event came; the check queued one re-read of the invoice, which brings the mirror Stripe's status.
+    const queued = await database.db('webhook_inbox').where('seq', '>', inboxBefore[0]!.seq).select<{ event_id: string }[]>('event_id', 'customer_id', 'object_id', 'payload');
+    expect(queued).toEqual([
+      { event_id: `reread_${invoice.id}_${status}`, customer_id: customerOf(invoice), object_id: invoice.id, payload: { object: 'invoice', id: invoice.id, noticed: 'dunning_check' } },
+    ]);
+    expect((await eventually(() => mirroredDunningFacts(database.db, ws, invoice.id), (f) => f.invoiceStatus !== 'open')).invoiceStatus).toBe(status);
     // The last look after the settling days counts only a payment.
     const acts = createDunningActivities({ db: database.db, stripe: simulatorReader(sim), log });
     expect(await acts.finalDunningCheck({ workspaceId: ws, customerId: customerOf(invoice), invoiceId: invoice.id, workflowId: dunning.workflowId })).toBe(lastLook);

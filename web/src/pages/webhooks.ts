@@ -156,9 +156,17 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     return form;
   };
 
-  /** Why a re-read was queued, from its id: `reread_<evt_...>` for a given-up event, `reread_<sync run>_<object>` for a sync's page. */
+  /**
+   * Why a re-read was queued, from its id: `reread_<evt_...>` for a given-up event,
+   * `reread_<in_...>_<status>` for an invoice change no subscribed event brings,
+   * `reread_<sync run>_<object>` for a sync's page.
+   */
   const rereadCause = (eventId: string) =>
-    eventId.startsWith('reread_evt_') ? 'a re-read from Stripe, queued when an event was given up on' : 'a re-read from Stripe, queued by a sync whose page could not be ordered against the mirror';
+    eventId.startsWith('reread_evt_')
+      ? 'a re-read from Stripe, queued when an event was given up on'
+      : eventId.startsWith('reread_in_')
+        ? 'a re-read from Stripe, queued when Wysera found the invoice in this status in Stripe (marked paid out of band, voided or written off, which no subscribed event tells)'
+        : 'a re-read from Stripe, queued by a sync whose page could not be ordered against the mirror';
   const row = (e: FailingEvent) =>
     h(
       'tr',
