@@ -32,44 +32,51 @@ export interface WebhookDeps {
  * a workspace found without a secret (none such, or none set yet) is remembered for
  * `reloadEveryMs` too, apart from the secrets so that a flood of made-up ids cannot push
  * real ones out; a secret set since then counts a second later at most. Requests that
- * come while a workspace's secret is being read wait for that one read.
+ * come while a workspace's secret is being read wait for that one read, and of two
+ * reads of one workspace the answer of the later started is kept, whichever ends last.
  */
 export function secretCache(load: (workspaceId: string) => Promise<string | undefined>, ttlMs = 30_000, maxEntries = 10_000, reloadEveryMs = 1_000) {
-  const entries = new Map<string, { secret: string; loaded: number }>();
-  /** Workspaces last read without a secret, and when. */
-  const missing = new Map<string, number>();
+  /** Each kept answer with when it was read and the number of the read (reads are numbered as they start). */
+  const entries = new Map<string, { secret: string; loaded: number; read: number }>();
+  /** Workspaces last read without a secret. */
+  const missing = new Map<string, { loaded: number; read: number }>();
   /** When a failed signature last made each workspace's secret be read again. */
   const reloaded = new Map<string, number>();
   const reading = new Map<string, Promise<string | undefined>>();
+  let reads = 0;
   const remember = <V>(map: Map<string, V>, key: string, value: V) => {
     if (map.size >= maxEntries) map.clear();
     map.set(key, value);
   };
-  const readNow = async (workspaceId: string) => {
+  const readNow = async (workspaceId: string, read: number) => {
     const secret = await load(workspaceId);
+    // A read that started before the kept answer's (and ended after it) may be older news.
+    if (read < Math.max(entries.get(workspaceId)?.read ?? 0, missing.get(workspaceId)?.read ?? 0)) return secret;
     if (secret === undefined) {
       entries.delete(workspaceId);
-      remember(missing, workspaceId, Date.now());
+      remember(missing, workspaceId, { loaded: Date.now(), read });
     } else {
       missing.delete(workspaceId);
-      remember(entries, workspaceId, { secret, loaded: Date.now() });
+      remember(entries, workspaceId, { secret, loaded: Date.now(), read });
     }
     return secret;
   };
-  const read = (workspaceId: string) => {
-    let pending = reading.get(workspaceId);
-    if (!pending) {
-      pending = readNow(workspaceId).finally(() => reading.delete(workspaceId));
-      reading.set(workspaceId, pending);
-    }
-    return pending;
+  /** Joins the read under way, or starts one; `fresh` starts one anyway (one under way may have begun before the secret was replaced). */
+  const read = (workspaceId: string, fresh = false): Promise<string | undefined> => {
+    const pending = reading.get(workspaceId);
+    if (pending && !fresh) return pending;
+    const started: Promise<string | undefined> = readNow(workspaceId, ++reads).finally(() => {
+      if (reading.get(workspaceId) === started) reading.delete(workspaceId);
+    });
+    reading.set(workspaceId, started);
+    return started;
   };
   return {
     async get(workspaceId: string): Promise<string | undefined> {
       const hit = entries.get(workspaceId);
       if (hit && Date.now() - hit.loaded < ttlMs) return hit.secret;
       const missed = missing.get(workspaceId);
-      if (missed !== undefined && Date.now() - missed < reloadEveryMs) return undefined;
+      if (missed && Date.now() - missed.loaded < reloadEveryMs) return undefined;
       return read(workspaceId);
     },
     /** The stored secret if it is no longer `stale` (read again unless a failure did so within the last second), else undefined. */
@@ -80,8 +87,7 @@ export function secretCache(load: (workspaceId: string) => Promise<string | unde
         secret = entries.get(workspaceId)?.secret;
       } else {
         remember(reloaded, workspaceId, Date.now());
-        // Not joined to a read already under way: that one may have begun before the secret was replaced.
-        secret = await readNow(workspaceId);
+        secret = await read(workspaceId, true);
       }
       return secret === stale ? undefined : secret;
     },

@@ -71,4 +71,30 @@ describe('the ingress keeps webhook secrets', () => {
     expect(await cache.fresher('ws_a', 'whsec_new')).toBeUndefined();
     expect(s.reads()).toBe(reads + 1);
   });
+  it('keeps the answer of the read that started last: a slow read from before a secret was replaced does not bring the old one back', async () => {
+    let secret = 'whsec_old';
+    /** Reads that wait until let go, each with the secret as it was when it started. */
+    const held: { answer: string; release: () => void }[] = [];
+    const load = () =>
+      new Promise<string>((resolve) => {
+        const answer = secret;
+        held.push({ answer, release: () => resolve(answer) });
+      });
+    const cache = secretCache(load, 60_000, 100, 200);
+    const slow = cache.get('ws_a');
+    secret = 'whsec_new';
+    // A signature by the new secret fails against none yet kept: read again, not joined to the slow read.
+    const fresh = cache.fresher('ws_a', 'whsec_none');
+    expect(held.map((h) => h.answer)).toEqual(['whsec_old', 'whsec_new']);
+    // A request meanwhile joins the newer read.
+    const joined = cache.get('ws_a');
+    expect(held).toHaveLength(2);
+    held[1]!.release();
+    expect(await fresh).toBe('whsec_new');
+    expect(await joined).toBe('whsec_new');
+    held[0]!.release();
+    expect(await slow).toBe('whsec_old');
+    expect(await cache.get('ws_a')).toBe('whsec_new');
+    expect(held).toHaveLength(2);
+  });
 });
