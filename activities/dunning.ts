@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { closeDunningCase, openDunningCase } from '../db/dunning-cases';
 import { createDraftOnce, discardEndedSequence, findStepDraft, transitionDraft, type Draft } from '../db/drafts';
-import { queueInvoiceReread } from '../db/inbox';
 import type { Knex } from '../db/knex';
 import { mirroredDunningFacts } from '../db/mirror';
 import { getPlaySettings } from '../db/play-settings';
@@ -24,6 +23,7 @@ import { modeForCustomer, type RolloutMode } from '../domain/rollout';
 import type { Logger } from '../platform/logger';
 import type { DunningOutcome } from '../workflows/play-messages';
 import { renderPlayEmail } from './drafts';
+import { rereadIfMirrorBehind } from './invoice-mirror';
 import { isWorthWaitingFor, type InvoiceSnapshot, type StripeReader } from './stripe-reader';
 
 export const DUNNING_PLAY = 'dunning';
@@ -137,21 +137,8 @@ export function createDunningActivities(deps: DunningActivityDeps) {
 
   const summary = (d: Draft) => ({ id: d.id, status: d.status });
 
-  /**
-   * Stripe's invoice is in another status than the mirror's: most often an event on its
-   * way, but when it was marked paid out of band, voided or written off in Stripe's
-   * dashboard no subscribed event will come, and the mirror (MRR with it) would hold
-   * the old status until the next sync. A re-read of it is queued, once per status
-   * found. Best effort: the dunning goes on by what Stripe said either way.
-   */
-  const mirrorBehind = async (ref: DunningRef, status: string) => {
-    try {
-      const queued = await queueInvoiceReread(db, ref.workspaceId, { id: ref.invoiceId, customerId: ref.customerId, status }, 'dunning_check');
-      if (queued) log.info({ invoiceId: ref.invoiceId, status, rereadEventId: queued }, "dunning: Stripe's invoice is ahead of the mirror; queued a re-read");
-    } catch (err) {
-      log.warn({ err: (err as Error).message, invoiceId: ref.invoiceId }, 'dunning: could not queue a re-read of the invoice');
-    }
-  };
+  const mirrorBehind = (ref: DunningRef, status: string | null, mirrored: string | null) =>
+    rereadIfMirrorBehind(deps, { workspaceId: ref.workspaceId, invoiceId: ref.invoiceId, customerId: ref.customerId, stripeStatus: status }, 'dunning_check', mirrored);
 
   /**
    * How the dunning ends, if it does: its invoice as Stripe has it (`invoice`, when
@@ -161,7 +148,7 @@ export function createDunningActivities(deps: DunningActivityDeps) {
   const endOf = async (ref: DunningRef, invoice: InvoiceSnapshot | null): Promise<DunningEnd | null> => {
     const mirrored = await mirroredDunningFacts(db, ref.workspaceId, ref.invoiceId, invoice?.subscriptionId ?? null);
     if (!invoice) return dunningEnd(mirrored);
-    if (invoice.status && invoice.status !== mirrored.invoiceStatus) await mirrorBehind(ref, invoice.status);
+    await mirrorBehind(ref, invoice.status, mirrored.invoiceStatus);
     const invoiceCreated = invoice.created ? new Date(invoice.created) : mirrored.invoiceCreated;
     return dunningEnd({ ...mirrored, invoiceStatus: invoice.status, paidOffStripe: invoice.paidOffStripe, invoiceCreated });
   };
@@ -294,7 +281,7 @@ export function createDunningActivities(deps: DunningActivityDeps) {
         log.warn({ err: (err as Error).message, invoiceId: input.invoiceId }, 'dunning final check: Stripe did not answer; the mirror decides');
       }
       const mirrored = (await mirroredDunningFacts(db, input.workspaceId, input.invoiceId)).invoiceStatus;
-      if (invoice?.status && invoice.status !== mirrored) await mirrorBehind(input, invoice.status);
+      if (invoice) await mirrorBehind(input, invoice.status, mirrored);
       const status = invoice ? invoice.status : mirrored;
       return status === 'paid' ? paidEnd(invoice?.paidOffStripe ?? false) : null;
     },

@@ -6,6 +6,7 @@ import { finishSend, reserveSend, sendKeyOf } from '../db/sends';
 import { isSendableDraft } from '../domain/drafts';
 import { EmailSendError, type EmailSender } from '../email/sender';
 import type { Logger } from '../platform/logger';
+import { rereadIfMirrorBehind } from './invoice-mirror';
 import { isWorthWaitingFor, type StripeReader } from './stripe-reader';
 import type { WorkspaceSenders } from './workspace-senders';
 
@@ -68,7 +69,10 @@ export function createSendingActivities(deps: SendingActivityDeps) {
       throw err;
     }
     if (!invoice) return { kind: 'precondition_failed', invoiceStatus: 'missing' };
-    if (invoice.status !== 'open') return { kind: 'precondition_failed', invoiceStatus: invoice.status ?? 'unknown', paidOffStripe: invoice.paidOffStripe };
+    if (invoice.status !== 'open') {
+      await rereadIfMirrorBehind(deps, { workspaceId: p.workspaceId, invoiceId: p.invoiceId, customerId: invoice.customerId || null, stripeStatus: invoice.status }, 'dunning_check');
+      return { kind: 'precondition_failed', invoiceStatus: invoice.status ?? 'unknown', paidOffStripe: invoice.paidOffStripe };
+    }
     if (invoice.nextPaymentAttempt && p.quietBeforeRetryMs) {
       const retry = Date.parse(invoice.nextPaymentAttempt);
       const now = Date.now();

@@ -1,5 +1,5 @@
 import { SET_ASIDE_PREFIX } from '../domain/event-ownership';
-import { invoiceRereadEventId, objectOf, REREAD_EVENT_TYPE, rereadEventId, SUBSCRIBED_EVENT_TYPES, syncRereadEventId, type MirroredObject, type RereadPayload } from '../domain/event-types';
+import { invoiceRereadEventId, objectOf, REREAD_EVENT_TYPE, rereadEventId, SUBSCRIBED_EVENT_TYPES, syncRereadEventId, type MirroredObject, type RereadNotice, type RereadPayload } from '../domain/event-types';
 import type { TypeActivity } from '../domain/webhook-health';
 import { PassPicker } from '../domain/relay-pass';
 import { inTransaction, runPrepared, type Db, type Knex, type PreparedStatement } from './knex';
@@ -499,7 +499,7 @@ export async function queueRereads(db: Db, q: { workspaceId: string; livemode?: 
  * (invoiceRereadEventId), in the workspace's mode.
  * @returns the re-read's event id, or null when that one was queued before.
  */
-export async function queueInvoiceReread(db: Db, workspaceId: string, invoice: { id: string; customerId: string | null; status: string }, noticed: NonNullable<RereadPayload['noticed']>): Promise<string | null> {
+export async function queueInvoiceReread(db: Db, workspaceId: string, invoice: { id: string; customerId: string | null; status: string }, noticed: RereadNotice): Promise<string | null> {
   const [queued] = await queueRereads(db, {
     workspaceId,
     reads: [{ eventId: invoiceRereadEventId(invoice.id, invoice.status), object: 'invoice', id: invoice.id, customerId: invoice.customerId }],

@@ -71,6 +71,7 @@ export const REREAD_EVENT_TYPE = 'wysera.reread';
  * invoice.marked_uncollectible, none of them subscribed).
  */
 export const REREAD_NOTICES = ['marked_paid_out_of_band', 'dunning_check'] as const;
+export type RereadNotice = (typeof REREAD_NOTICES)[number];
 
 /** A re-read's payload: which object, and why it was queued (the event given up on, the sync run, or what Wysera noticed). */
 export interface RereadPayload {
@@ -78,7 +79,8 @@ export interface RereadPayload {
   id: string;
   givenUpEventId?: string | undefined;
   syncRunId?: string | undefined;
-  noticed?: (typeof REREAD_NOTICES)[number] | undefined;
+  /** A RereadNotice as written; read as any text (a later version's value is only shown). */
+  noticed?: string | undefined;
 }
 
 /** A re-read's event id in the inbox (one per given-up event; Stripe's ids start with `evt_`). */

@@ -24,7 +24,7 @@ import {
 } from '../db/mirror';
 import { chargeStage, eventSecond, furtherAlong, invoiceStage, mayBeEitherSide, mirrorVerdict, sameRowContents, sameRowSet, storedStateEnds, subscriptionStage, type LifeStage } from '../domain/mirror-compare';
 import { resolveDiscounts, type DiscountTerms } from '../domain/mirror-discounts';
-import { MIRRORED_OBJECTS, REREAD_EVENT_TYPE, REREAD_NOTICES, type MirroredObject, type RereadPayload, type SubscribedEventType } from '../domain/event-types';
+import { MIRRORED_OBJECTS, REREAD_EVENT_TYPE, type MirroredObject, type RereadPayload, type SubscribedEventType } from '../domain/event-types';
 import type { Dated } from '../activities/stripe-dated';
 import { groupBy } from '../domain/group-by';
 import type { MirrorRefetch } from './mirror-refetch';
@@ -141,7 +141,8 @@ const rereadPayload = z.object({
   id: z.string().min(1),
   givenUpEventId: z.string().optional(),
   syncRunId: z.string().optional(),
-  noticed: z.enum(REREAD_NOTICES).optional(),
+  // Only said, never acted on: a value added later must not fail a relay still on older code.
+  noticed: z.string().optional(),
 });
 
 /** A re-read's payload, or why it is not one (the inbox row was written by ignoreFailingInboxEvent or queueSyncRereads, but is read back from storage). */

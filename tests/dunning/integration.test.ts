@@ -248,6 +248,20 @@ describe('dunning end to end', () => {
     expect(await acts.finalDunningCheck({ workspaceId: ws, customerId: customerOf(invoice), invoiceId: invoice.id, workflowId: dunning.workflowId })).toBe(lastLook);
   });
 
+  it("the last look queues one re-read of an invoice the mirror holds in another status than Stripe's, in the workspace's mode", async () => {
+    // A live-mode workspace whose mirror has never held the invoice (a webhook-only start, say).
+    const live = 'ws_dunning_live_look';
+    await insertWorkspace(database.db, keyring, { id: live, name: 'Live look', webhookSecret: secret, stripeKey: sim.accounts[0]!.restrictedKey, livemode: true });
+    const invoice = opens[2]!;
+    const status = sim.account().invoices.get(invoice.id)!.status!;
+    const acts = createDunningActivities({ db: database.db, stripe: simulatorReader(sim), log });
+    const ref = { workspaceId: live, customerId: customerOf(invoice), invoiceId: invoice.id, workflowId: `dunning:${live}:${invoice.id}` };
+    await acts.finalDunningCheck(ref);
+    await acts.finalDunningCheck(ref);
+    const queued = await database.db('webhook_inbox').where({ workspace_id: live }).select<{ event_id: string }[]>('event_id', 'customer_id', 'livemode', 'payload');
+    expect(queued).toEqual([{ event_id: `reread_${invoice.id}_${status}`, customer_id: customerOf(invoice), livemode: true, payload: { object: 'invoice', id: invoice.id, noticed: 'dunning_check' } }]);
+  });
+
   it("a step's check during a Stripe outage asks Stripe once, then waits, when the step's draft is still to build", async () => {
     const invoice = opens[1]!;
     const acts = createDunningActivities({ db: database.db, stripe: simulatorReader(sim), log });

@@ -165,7 +165,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     eventId.startsWith('reread_evt_')
       ? 'a re-read from Stripe, queued when an event was given up on'
       : eventId.startsWith('reread_in_')
-        ? 'a re-read from Stripe, queued when Wysera found the invoice in this status in Stripe (marked paid out of band, voided or written off, which no subscribed event tells)'
+        ? "a re-read from Stripe, queued when Wysera found the invoice in Stripe in another status than the mirror's (as when marked paid out of band, voided or written off, which no subscribed event tells)"
         : 'a re-read from Stripe, queued by a sync whose page could not be ordered against the mirror';
   const row = (e: FailingEvent) =>
     h(
