@@ -16,9 +16,10 @@ import { freshDatabase } from '../helpers/db';
 import { connectDevServer, eventually, type DevServer } from '../helpers/temporal';
 
 /**
- * Refunds listed on their own by a sync, against refunds the mirror holds from their
- * charges' events: where the two may be on either side of each other and differ, the
- * sync has the charge read again, and the relay writes Stripe's refunds over both.
+ * Refunds listed on their own by a sync, against the refunds the mirror holds (from
+ * their charges' events or earlier reads): where the two may be on either side of each
+ * other and differ, the sync has the charge read again, and the relay writes Stripe's
+ * refunds over both.
  */
 describe("a sync's page of refunds", () => {
   const keyring = parseKeyring(generateKeySpec());
@@ -47,14 +48,16 @@ describe("a sync's page of refunds", () => {
     const charges = [inside!, older!].map((r) => account.charges.get(chargeOf(r))!);
     const customerOf = (c: Stripe.Charge) => c.customer as string;
     // The simulator's clock stands still: the page's read is from just before `now` to
-    // the end of that second. The mirror holds each refund as pending, from a
-    // charge.refunded event of that very second (either side of the page) or of ten
-    // seconds before (older for sure); the charges themselves from before that.
+    // the end of that second. The mirror holds each refund as pending, as an earlier
+    // read stored it: one of that very second (either side of the page), one of ten
+    // seconds before (older for sure). Their charges it holds from before that, so a
+    // read of the charge is dated by its refund's stored state, not by the charge's.
     const now = account.now;
     await upsertCharges(database.db, ws, charges, new Date((now - 20) * 1000));
     const pending = (r: Stripe.Refund): Stripe.Refund => ({ ...r, status: 'pending' });
-    await upsertRefunds(database.db, ws, [pending(inside!)], new Date(now * 1000), false, true);
-    await upsertRefunds(database.db, ws, [pending(older!)], new Date((now - 10) * 1000), false, true);
+    const readIn = (second: number) => ({ from: new Date(second * 1000), until: new Date((second + 1) * 1000) });
+    await upsertRefunds(database.db, ws, [pending(inside!)], readIn(now), false);
+    await upsertRefunds(database.db, ws, [pending(older!)], readIn(now - 10), false);
     const statusOf = async (r: Stripe.Refund) => (await database.db('stripe_refunds').where({ workspace_id: ws, id: r.id }).first<{ status: string }>('status')).status;
 
     const runId = newSyncRunId();
@@ -62,7 +65,7 @@ describe("a sync's page of refunds", () => {
     const metrics = createMetrics();
     const sync = createSyncActivities({ db: database.db, keyring, stripe: new StripeClients({ endpoint: endpointOf(sim.url) }), log: pino({ level: 'silent' }), metrics });
     await new MockActivityEnvironment().run(sync.syncResource, { workspaceId: ws, runId, resource: 'refunds' as const, createdGte: null, spanStart: null });
-    // The page was refused by the event of its own second, written over the older one.
+    // The page was refused by the read dated later in its own second, written over the older one.
     expect([await statusOf(inside!), await statusOf(older!)]).toEqual(['pending', 'succeeded']);
 
     // One re-read, of the charge whose refund is in doubt, filed under its customer.
