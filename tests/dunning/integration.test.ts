@@ -199,7 +199,9 @@ describe('dunning end to end', () => {
     const now = sim.account().now;
     // Stripe retried the failure's delivery after the end's: the end came first, when
     // the mirror held no unpaid invoice of the subscription, so it reached no workflow.
-    await postEvent('customer.subscription.deleted', { ...subscription, status: 'canceled', canceled_at: now, ended_at: now });
+    // Stripe holds what the event says (the relay may ask it, should the event's order be in doubt).
+    Object.assign(subscription, { status: 'canceled', canceled_at: now, ended_at: now });
+    await postEvent('customer.subscription.deleted', subscription);
     await eventually(() => mirroredDunningFacts(database.db, ws, invoice.id, subscription.id), (f) => f.subscriptionStatus === 'canceled');
     await postEvent('invoice.payment_failed', invoice);
 
