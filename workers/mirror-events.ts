@@ -261,7 +261,7 @@ export interface UnorderedRead {
 }
 
 /** What `unordered` compares of an object: its row, and its embedded list where it has one (children not null). */
-type Comparable<T extends { id: string }> = Pick<MirrorKind<T, never>, 'table' | 'row' | 'children' | 'childTable' | 'parentColumn'>;
+type Comparable<T extends { id: string }> = Pick<MirrorKind<T, never>, 'table' | 'row'> & { list?: Pick<MirrorKind<T, never>, 'children' | 'childTable' | 'parentColumn'> };
 
 /**
  * Of a read's objects (a sync's page, before it is written), those whose stored state
@@ -279,18 +279,19 @@ async function unordered<T extends { id: string }>(db: Db, workspaceId: string, 
     const row = stored.get(o.id);
     if (!row) continue;
     if (!mayBeEitherSide(row.stripe_state_at.getTime(), (row.stripe_read_until as Date | null | undefined) ?? null, window)) continue;
-    const children = kind.children(o);
+    const children = kind.list?.children(o) ?? null;
     if (!sameRowContents(kind.row(o), row)) found.push(o);
     else if (children !== null) alike.push({ o, children });
   }
-  const storedChildren = await mirroredChildrenOf(db, kind.childTable, kind.parentColumn, workspaceId, alike.map(({ o }) => o.id));
+  if (!kind.list || alike.length === 0) return found;
+  const storedChildren = await mirroredChildrenOf(db, kind.list.childTable, kind.list.parentColumn, workspaceId, alike.map(({ o }) => o.id));
   for (const { o, children } of alike) if (!sameRowSet(children, storedChildren.get(o.id) ?? [])) found.push(o);
   return found;
 }
 
 /** unordered for a kind the relay reads again itself: each object in doubt is read, filed under its own customer. */
-async function unorderedOf<T extends { id: string }>(db: Db, workspaceId: string, object: MirroredObject, kind: Comparable<T>, objects: readonly T[], window: ReadTime): Promise<UnorderedRead[]> {
-  return (await unordered(db, workspaceId, kind, objects, window)).map((o) => ({ object, id: o.id, customerId: (kind.row(o).customer_id as string | null | undefined) || null }));
+async function unorderedOf<T extends { id: string }, C>(db: Db, workspaceId: string, object: MirroredObject, kind: MirrorKind<T, C>, objects: readonly T[], window: ReadTime): Promise<UnorderedRead[]> {
+  return (await unordered(db, workspaceId, { table: kind.table, row: (o) => kind.row(o), list: kind }, objects, window)).map((o) => ({ object, id: o.id, customerId: (kind.row(o).customer_id as string | null | undefined) || null }));
 }
 
 /**
@@ -301,8 +302,7 @@ async function unorderedOf<T extends { id: string }>(db: Db, workspaceId: string
  */
 async function unorderedRefunds(db: Db, workspaceId: string, list: readonly Stripe.Refund[], livemode: boolean, window: ReadTime): Promise<UnorderedRead[]> {
   const chargeOf = (r: Stripe.Refund) => (typeof r.charge === 'string' ? r.charge : (r.charge?.id ?? null));
-  // A refund has no list of its own (children: none), so its list's table is never read.
-  const refund: Comparable<Stripe.Refund> = { table: 'stripe_refunds', row: (r) => refundRow(r, livemode), children: () => null, childTable: 'stripe_refunds', parentColumn: 'id' };
+  const refund: Comparable<Stripe.Refund> = { table: 'stripe_refunds', row: (r) => refundRow(r, livemode) };
   const doubts = (await unordered(db, workspaceId, refund, list, window)).flatMap((r) => {
     const charge = chargeOf(r);
     return charge ? [{ refund: r.id, charge }] : [];
