@@ -5,8 +5,9 @@ import type { RereadNotice } from '../domain/event-types';
 import type { Logger } from '../platform/logger';
 
 /**
- * When a play reads an invoice from Stripe in another status than the mirror's, queues
- * a re-read of it (queueInvoiceReread, once per status). Most often an event is on its
+ * When Wysera reads an invoice from Stripe in another status than the mirror's (a
+ * play's check, or the answer to its own "mark paid out of band"), queues a re-read of
+ * it (queueInvoiceReread, once per status). Most often an event is on its
  * way; but an invoice marked paid out of band, voided or written off in Stripe's
  * dashboard sends no subscribed event, and the mirror (MRR with it, which counts an
  * open invoice as unpaid) would hold the old status until the next sync. Best effort:

@@ -3,10 +3,10 @@ import Stripe from 'stripe';
 import { Client, type Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { buildDunningFacts, dunningConfigSchema, dunningSchedule, DUNNING_PLAY, type UsageSource } from '../activities/dunning';
+import { rereadIfMirrorBehind } from '../activities/invoice-mirror';
 import { StripeKeyMissingError, StripeNotFoundError, StripeUnavailableError, type StripeReader } from '../activities/stripe-reader';
 import { appendAudit } from '../db/audit';
 import { listDunningCases } from '../db/dunning-cases';
-import { queueInvoiceReread } from '../db/inbox';
 import type { Knex } from '../db/knex';
 import {
   deleteTemplateOverride,
@@ -242,11 +242,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     });
     // Stripe announces this with invoice.paid alone, not a subscribed event: the mirror
     // would hold the invoice open (and MRR count it unpaid) until the next sync.
-    try {
-      await queueInvoiceReread(deps.db, auth.workspaceId, { id: invoiceId, customerId: after.customerId || null, status: after.status ?? 'paid' }, 'marked_paid_out_of_band');
-    } catch (err) {
-      deps.log.warn({ err: (err as Error).message, invoiceId }, 'paid out of band: no re-read of the invoice queued; the mirror catches up at the next sync');
-    }
+    await rereadIfMirrorBehind(deps, { workspaceId: auth.workspaceId, invoiceId, customerId: after.customerId || null, stripeStatus: after.status }, 'marked_paid_out_of_band');
     let dunningStopped = false;
     try {
       await client.workflow.getHandle(dunningWorkflowId(auth.workspaceId, invoiceId)).signal(dunningEventSignal, { kind: 'paid_out_of_band', eventId: null, subscriptionId: null, at: new Date().toISOString() });

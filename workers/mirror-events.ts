@@ -295,16 +295,15 @@ async function unorderedOf<T extends { id: string }, C>(db: Db, workspaceId: str
 }
 
 /**
- * Refunds listed on their own, against the refunds the mirror holds from their charges'
- * events (dated by the charge's event). A refund has no read of its own: one in doubt
- * has its charge read again with all its refunds, filed under the charge's customer as
- * the mirror knows it (a charge not mirrored yet: none).
+ * Refunds listed on their own, against the refunds the mirror holds (from their
+ * charges' events, dated by the charge's event, or from earlier reads). A refund has no
+ * read of its own: one in doubt has its charge read again with all its refunds, filed
+ * under the charge's customer as the mirror knows it (a charge not mirrored yet: none).
  */
 async function unorderedRefunds(db: Db, workspaceId: string, list: readonly Stripe.Refund[], livemode: boolean, window: ReadTime): Promise<UnorderedRead[]> {
-  const chargeOf = (r: Stripe.Refund) => (typeof r.charge === 'string' ? r.charge : (r.charge?.id ?? null));
   const refund: Comparable<Stripe.Refund> = { table: 'stripe_refunds', row: (r) => refundRow(r, livemode) };
   const doubts = (await unordered(db, workspaceId, refund, list, window)).flatMap((r) => {
-    const charge = chargeOf(r);
+    const charge = refund.row(r).charge_id as string | null;
     return charge ? [{ refund: r.id, charge }] : [];
   });
   const customers = await mirroredRows(db, 'stripe_charges', workspaceId, doubts.map((d) => d.charge));
