@@ -36,55 +36,74 @@ export interface WebhookDeps {
  * reads of one workspace the answer of the later started is kept, whichever ends last.
  */
 export function secretCache(load: (workspaceId: string) => Promise<string | undefined>, ttlMs = 30_000, maxEntries = 10_000, reloadEveryMs = 1_000) {
-  /** Each kept answer with when it was read and the number of the read (reads are numbered as they start). */
-  const entries = new Map<string, { secret: string; loaded: number; read: number }>();
-  /** Workspaces last read without a secret. */
-  const missing = new Map<string, { loaded: number; read: number }>();
+  /** Each kept secret with when it was read. */
+  const entries = new Map<string, { secret: string; loaded: number }>();
+  /** When each workspace was last read without a secret. */
+  const missing = new Map<string, number>();
   /** When a failed signature last made each workspace's secret be read again. */
   const reloaded = new Map<string, number>();
-  const reading = new Map<string, Promise<string | undefined>>();
+  /**
+   * Reads under way by workspace: how many, the number of the one started last
+   * (reads are numbered as they start) and its answer, which requests join. Kept
+   * until the last of them ends, so a slow read can always tell it was overtaken,
+   * whatever the maps above have let go meanwhile.
+   */
+  const underWay = new Map<string, { count: number; newest: number; answer: Promise<string | undefined> }>();
   let reads = 0;
+  /** Keeps `value`, letting the longest-kept key go when full (a write counts as new). */
   const remember = <V>(map: Map<string, V>, key: string, value: V) => {
-    if (map.size >= maxEntries) map.clear();
+    map.delete(key);
+    if (map.size >= maxEntries) {
+      const oldest = map.keys().next();
+      if (!oldest.done) map.delete(oldest.value);
+    }
     map.set(key, value);
   };
-  const readNow = async (workspaceId: string, read: number) => {
+  const readNow = async (workspaceId: string, number: number) => {
     const secret = await load(workspaceId);
-    // A read that started before the kept answer's (and ended after it) may be older news.
-    if (read < Math.max(entries.get(workspaceId)?.read ?? 0, missing.get(workspaceId)?.read ?? 0)) return secret;
+    // A read overtaken by one started later may be older news: only the later one's answer is kept.
+    if (number < (underWay.get(workspaceId)?.newest ?? number)) return secret;
     if (secret === undefined) {
       entries.delete(workspaceId);
-      remember(missing, workspaceId, { loaded: Date.now(), read });
+      remember(missing, workspaceId, Date.now());
     } else {
       missing.delete(workspaceId);
-      remember(entries, workspaceId, { secret, loaded: Date.now(), read });
+      remember(entries, workspaceId, { secret, loaded: Date.now() });
     }
     return secret;
   };
   /** Joins the read under way, or starts one; `fresh` starts one anyway (one under way may have begun before the secret was replaced). */
   const read = (workspaceId: string, fresh = false): Promise<string | undefined> => {
-    const pending = reading.get(workspaceId);
-    if (pending && !fresh) return pending;
-    const started: Promise<string | undefined> = readNow(workspaceId, ++reads).finally(() => {
-      if (reading.get(workspaceId) === started) reading.delete(workspaceId);
+    const current = underWay.get(workspaceId);
+    if (current && !fresh) return current.answer;
+    const number = ++reads;
+    const answer = readNow(workspaceId, number).finally(() => {
+      const now = underWay.get(workspaceId);
+      if (now && --now.count === 0) underWay.delete(workspaceId);
     });
-    reading.set(workspaceId, started);
-    return started;
+    underWay.set(workspaceId, { count: (current?.count ?? 0) + 1, newest: number, answer });
+    return answer;
   };
   return {
     async get(workspaceId: string): Promise<string | undefined> {
       const hit = entries.get(workspaceId);
       if (hit && Date.now() - hit.loaded < ttlMs) return hit.secret;
       const missed = missing.get(workspaceId);
-      if (missed && Date.now() - missed.loaded < reloadEveryMs) return undefined;
+      if (missed !== undefined && Date.now() - missed < reloadEveryMs) return undefined;
       return read(workspaceId);
     },
-    /** The stored secret if it is no longer `stale` (read again unless a failure did so within the last second), else undefined. */
+    /**
+     * The stored secret if it is no longer `stale`, else undefined. Read again unless
+     * a failure did so within the last second; then the answer of a read still under
+     * way (a delivery signed by a new secret, right behind the one that began reading
+     * it, must not be refused on the old one), else the kept one.
+     */
     async fresher(workspaceId: string, stale: string): Promise<string | undefined> {
       const last = reloaded.get(workspaceId);
       let secret: string | undefined;
       if (last !== undefined && Date.now() - last < reloadEveryMs) {
-        secret = entries.get(workspaceId)?.secret;
+        const pending = underWay.get(workspaceId)?.answer;
+        secret = pending ? await pending : entries.get(workspaceId)?.secret;
       } else {
         remember(reloaded, workspaceId, Date.now());
         secret = await read(workspaceId, true);

@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { secretCache } from '../../api/webhooks';
 
+/** A load whose reads wait until let go, each answering the secret as it was when it started. */
+function heldLoad(initial: string) {
+  let secret = initial;
+  const held: { answer: string; release: () => void }[] = [];
+  const load = () =>
+    new Promise<string>((resolve) => {
+      const answer = secret;
+      held.push({ answer, release: () => resolve(answer) });
+    });
+  return { load, held, set: (next: string) => (secret = next) };
+}
+
 /** A store of secrets by workspace that counts how often it is read. */
 function store(initial: Record<string, string>) {
   const secrets = new Map(Object.entries(initial));
@@ -72,17 +84,10 @@ describe('the ingress keeps webhook secrets', () => {
     expect(s.reads()).toBe(reads + 1);
   });
   it('keeps the answer of the read that started last: a slow read from before a secret was replaced does not bring the old one back', async () => {
-    let secret = 'whsec_old';
-    /** Reads that wait until let go, each with the secret as it was when it started. */
-    const held: { answer: string; release: () => void }[] = [];
-    const load = () =>
-      new Promise<string>((resolve) => {
-        const answer = secret;
-        held.push({ answer, release: () => resolve(answer) });
-      });
+    const { load, held, set } = heldLoad('whsec_old');
     const cache = secretCache(load, 60_000, 100, 200);
     const slow = cache.get('ws_a');
-    secret = 'whsec_new';
+    set('whsec_new');
     // A signature by the new secret fails against none yet kept: read again, not joined to the slow read.
     const fresh = cache.fresher('ws_a', 'whsec_none');
     expect(held.map((h) => h.answer)).toEqual(['whsec_old', 'whsec_new']);
@@ -95,6 +100,60 @@ describe('the ingress keeps webhook secrets', () => {
     held[0]!.release();
     expect(await slow).toBe('whsec_old');
     expect(await cache.get('ws_a')).toBe('whsec_new');
+    expect(held).toHaveLength(2);
+  });
+
+  it('still tells a slow read it was overtaken when the newer answer has been let go for room', async () => {
+    const { load, held, set } = heldLoad('whsec_old');
+    const cache = secretCache(load, 60_000, 2, 200);
+    const slow = cache.get('ws_a');
+    set('whsec_new');
+    const fresh = cache.fresher('ws_a', 'whsec_none');
+    held[1]!.release();
+    expect(await fresh).toBe('whsec_new');
+    // Two other workspaces fill the room: ws_a's kept secret goes.
+    for (const ws of ['ws_b', 'ws_c']) {
+      const answer = cache.get(ws);
+      held.at(-1)!.release();
+      await answer;
+    }
+    held[0]!.release();
+    expect(await slow).toBe('whsec_old');
+    // Read again (it was let go), never answered with the slow read's old secret.
+    const again = cache.get('ws_a');
+    expect(held).toHaveLength(5);
+    held[4]!.release();
+    expect(await again).toBe('whsec_new');
+  });
+
+  it('lets the longest-kept secret go when full, not all of them', async () => {
+    const s = store({ ws_a: 'whsec_a', ws_b: 'whsec_b', ws_c: 'whsec_c' });
+    const cache = secretCache(s.load, 60_000, 2);
+    for (const ws of ['ws_a', 'ws_b', 'ws_c']) await cache.get(ws);
+    const reads = s.reads();
+    expect(await cache.get('ws_c')).toBe('whsec_c');
+    expect(await cache.get('ws_b')).toBe('whsec_b');
+    expect(s.reads()).toBe(reads);
+    expect(await cache.get('ws_a')).toBe('whsec_a');
+    expect(s.reads()).toBe(reads + 1);
+  });
+
+  it('answers a failed signature right behind the one that began a fresh read with that read, not the old secret', async () => {
+    const { load, held, set } = heldLoad('whsec_old');
+    const cache = secretCache(load, 60_000, 100, 60_000);
+    const first = cache.get('ws_a');
+    held[0]!.release();
+    expect(await first).toBe('whsec_old');
+    set('whsec_new');
+    // Two deliveries signed by the new secret fail against the old one, one right after the other.
+    const one = cache.fresher('ws_a', 'whsec_old');
+    const two = cache.fresher('ws_a', 'whsec_old');
+    expect(held).toHaveLength(2);
+    held[1]!.release();
+    expect(await one).toBe('whsec_new');
+    expect(await two).toBe('whsec_new');
+    // Within the interval, with no read under way, a forged one is answered from memory.
+    expect(await cache.fresher('ws_a', 'whsec_new')).toBeUndefined();
     expect(held).toHaveLength(2);
   });
 });
