@@ -72,6 +72,12 @@ describe('sendDraft and the send ledger', () => {
     expect(await acts.sendDraft({ draftId: draft.id, actor: 'system:test', precondition: invoiceOpen(paid) })).toEqual({ kind: 'precondition_failed', invoiceStatus: 'paid', paidOffStripe: false });
     expect(sentTo(sendKeyOf(draft.id))).toHaveLength(0);
     expect(await findSend(database.db, sendKeyOf(draft.id))).toBeUndefined();
+    // The mirror does not hold the invoice as paid: the check queued a re-read of it, once however often it runs.
+    expect(await acts.sendDraft({ draftId: draft.id, actor: 'system:test', precondition: invoiceOpen(paid) })).toMatchObject({ kind: 'precondition_failed' });
+    const queued = await database.db('webhook_inbox').where({ workspace_id: ws, object_id: paid.id }).select('event_id', 'customer_id', 'status', 'payload');
+    expect(queued).toEqual([
+      { event_id: `reread_${paid.id}_paid`, customer_id: paid.customer, status: 'pending', payload: { object: 'invoice', id: paid.id, noticed: 'dunning_check' } },
+    ]);
   });
 
   it('waits while Stripe is failing: nothing is sent about a state it could not confirm', async () => {
