@@ -52,6 +52,11 @@ export interface GenerateOptions {
   hostedInvoiceBase?: string;
 }
 
+/** The reasons a refund can be created with (Stripe sets `expired_uncaptured_charge` itself). */
+export const REFUND_REASONS = ['duplicate', 'fraudulent', 'requested_by_customer'] as const;
+export type RefundReason = (typeof REFUND_REASONS)[number];
+export const isRefundReason = (v: string): v is RefundReason => (REFUND_REASONS as readonly string[]).includes(v);
+
 type TaskKind = 'signup' | 'period_end' | 'retry' | 'change' | 'undo_cancel' | 'refund' | 'resubscribe' | 'trial_will_end';
 
 interface Task {
@@ -783,11 +788,13 @@ export class SimAccount {
     return null;
   }
 
-  private refund(charge: Stripe.Charge): void {
+  /** Refunds what `asked` says of the charge (at most what is left), or else a random part the generator picks. */
+  private refund(charge: Stripe.Charge, asked?: { amount: number; reason: RefundReason }): Stripe.Refund | null {
     const left = charge.amount - charge.amount_refunded;
-    if (left <= 0 || charge.status !== 'succeeded') return;
-    const amount = this.rng.chance(0.6) ? left : Math.max(1, Math.round(left * this.rng.int(20, 80) / 100));
-    const refund = buildRefund({ id: this.newId('re_3'), created: this.now, amount, charge, balanceTransaction: this.newId('txn_3'), reason: this.rng.pick(['requested_by_customer', 'duplicate'] as const) });
+    if (left <= 0 || charge.status !== 'succeeded') return null;
+    const amount = asked ? Math.min(asked.amount, left) : this.rng.chance(0.6) ? left : Math.max(1, Math.round(left * this.rng.int(20, 80) / 100));
+    const reason = asked ? asked.reason : this.rng.pick(['requested_by_customer', 'duplicate'] as const);
+    const refund = buildRefund({ id: this.newId('re_3'), created: this.now, amount, charge, balanceTransaction: this.newId('txn_3'), reason });
     this.refunds.add(refund);
     charge.amount_refunded += amount;
     charge.refunded = charge.amount_refunded >= charge.amount;
@@ -797,6 +804,7 @@ export class SimAccount {
     this.counts.refunds++;
     this.emit('refund.created', refund);
     this.emit('charge.refunded', charge);
+    return refund;
   }
 
   // ---- API-driven changes ----------------------------------------------------
@@ -815,6 +823,18 @@ export class SimAccount {
       return;
     }
     this.attemptPayment(state, invoice, true, how === 'new_card');
+  }
+
+  /**
+   * Refunds a succeeded charge now (POST /v1/refunds; `refund.created`,
+   * `charge.refunded`): `amount` minor units, at most what is left of it.
+   * @returns the refund, or null when nothing is left to refund
+   */
+  refundCharge(chargeId: string, amount: number, reason: RefundReason = 'requested_by_customer'): Stripe.Refund | null {
+    const charge = this.charges.get(chargeId);
+    if (!charge) throw new Error(`no simulated charge ${chargeId}`);
+    if (!Number.isInteger(amount) || amount < 1) throw new Error(`a refund's amount must be a positive integer of minor units, not ${amount}`);
+    return this.refund(charge, { amount, reason });
   }
 }
 

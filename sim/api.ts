@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import type { SimAccount } from './account';
+import { isRefundReason, REFUND_REASONS, type SimAccount } from './account';
 import { invalidRequest, missingParameter, resourceMissing, unknownParameter } from './errors';
 import type { Form, FormValue } from './form';
 import type { Access, Resource } from './keys';
@@ -393,6 +393,28 @@ const ROUTE_TABLE: Route[] = [
     handle: (ctx) => listObjects(ctx, { url: '/v1/refunds', collection: (a) => a.refunds, filters: { charge: { index: 'charge' }, payment_intent: { index: 'payment_intent' } } }),
   },
   { method: 'GET', pattern: id('refunds/:id'), resource: 'refunds', access: 'read', handle: (ctx) => retrieve(ctx, ctx.account.refunds, 'refund') },
+  {
+    method: 'POST',
+    pattern: id('refunds'),
+    resource: 'refunds',
+    access: 'write',
+    handle: (ctx) => {
+      checkParams(ctx.params, ['charge', 'amount', 'reason', 'expand']);
+      const chargeId = str(ctx.params.charge, 'charge');
+      if (!chargeId) throw missingParameter('charge');
+      const charge = ctx.account.charges.get(chargeId);
+      if (!charge) throw invalidRequest(`No such charge: '${chargeId}'`, { code: 'resource_missing', param: 'charge' });
+      const left = charge.amount - charge.amount_refunded;
+      if (charge.status !== 'succeeded') throw invalidRequest(`Charge ${chargeId} has not succeeded: nothing to refund.`, { param: 'charge' });
+      if (left <= 0) throw invalidRequest(`Charge ${chargeId} has already been refunded.`, { code: 'charge_already_refunded' });
+      const amount = int(ctx.params.amount, 'amount') ?? left;
+      if (amount < 1) throw invalidRequest('This value must be greater than or equal to 1.', { param: 'amount' });
+      if (amount > left) throw invalidRequest(`Refund amount (${amount}) is greater than unrefunded amount on charge (${left})`, { param: 'amount' });
+      const reason = str(ctx.params.reason, 'reason') ?? 'requested_by_customer';
+      if (!isRefundReason(reason)) throw invalidRequest(`Invalid reason: must be one of ${REFUND_REASONS.join(', ')}`, { param: 'reason' });
+      return ctx.account.refundCharge(chargeId, amount, reason);
+    },
+  },
   {
     method: 'GET',
     pattern: id('payment_intents'),

@@ -175,6 +175,27 @@ describe('list pagination through stripe-node', () => {
     expect(paidEvent.request?.id).toMatch(/^req_/);
   });
 
+  it('refunds a charge in part or in whole, emits refund.created and charge.refunded, and refuses more than is left', async () => {
+    const a = sim.account();
+    const charge = a.charges.rows.find((c) => c.status === 'succeeded' && c.amount_refunded === 0 && c.amount >= 100)!;
+    expect(charge).toBeDefined();
+    const writer = new Stripe(sim.accounts[0]!.secretKey, { host: '127.0.0.1', port: sim.port, protocol: 'http', maxNetworkRetries: 0 });
+    const before = a.events.size;
+    const part = await writer.refunds.create({ charge: charge.id, amount: 40, reason: 'duplicate' });
+    expect(part).toMatchObject({ object: 'refund', charge: charge.id, amount: 40, reason: 'duplicate', status: 'succeeded', currency: charge.currency });
+    expect(a.events.rows.slice(before).map((e) => e.type)).toEqual(['refund.created', 'charge.refunded']);
+    await expect(writer.refunds.create({ charge: charge.id, amount: charge.amount })).rejects.toMatchObject({ statusCode: 400, param: 'amount' });
+    const rest = await writer.refunds.create({ charge: charge.id });
+    expect(rest.amount).toBe(charge.amount - 40);
+    const after = await stripe.charges.retrieve(charge.id, { expand: ['refunds'] });
+    expect([after.refunded, after.amount_refunded]).toEqual([true, charge.amount]);
+    expect(after.refunds?.data.map((r) => r.id)).toEqual([rest.id, part.id]);
+    await expect(writer.refunds.create({ charge: charge.id })).rejects.toMatchObject({ statusCode: 400, code: 'charge_already_refunded' });
+    await expect(writer.refunds.create({ charge: 'ch_none' })).rejects.toMatchObject({ statusCode: 400, code: 'resource_missing', param: 'charge' });
+    // The project's restricted key may only read refunds.
+    await expect(stripe.refunds.create({ charge: charge.id })).rejects.toBeInstanceOf(Stripe.errors.StripePermissionError);
+  });
+
   it('replays a POST with a seen Idempotency-Key instead of running it again', async () => {
     const a = sim.account();
     const open = a.invoices.rows.find((i) => i.status === 'open')!;
