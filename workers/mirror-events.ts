@@ -299,13 +299,18 @@ async function unorderedOf<T extends { id: string }, C>(db: Db, workspaceId: str
  * charges' events, dated by the charge's event, or from earlier reads). A refund has no
  * read of its own: one in doubt has its charge read again with all its refunds, filed
  * under the charge's customer as the mirror knows it (a charge not mirrored yet: none).
+ * Several refunds of one charge in doubt on the page share one read, named for the
+ * first of them (a read named for the charge could be taken for one queued for the
+ * charges' own page earlier in the run, and be skipped as queued already).
  */
 async function unorderedRefunds(db: Db, workspaceId: string, list: readonly Stripe.Refund[], livemode: boolean, window: ReadTime): Promise<UnorderedRead[]> {
   const refund: Comparable<Stripe.Refund> = { table: 'stripe_refunds', row: (r) => refundRow(r, livemode) };
-  const doubts = (await unordered(db, workspaceId, refund, list, window)).flatMap((r) => {
+  const byCharge = new Map<string, string>();
+  for (const r of await unordered(db, workspaceId, refund, list, window)) {
     const charge = refund.row(r).charge_id as string | null;
-    return charge ? [{ refund: r.id, charge }] : [];
-  });
+    if (charge && !byCharge.has(charge)) byCharge.set(charge, r.id);
+  }
+  const doubts = [...byCharge].map(([charge, first]) => ({ refund: first, charge }));
   const customers = await mirroredRows(db, 'stripe_charges', workspaceId, doubts.map((d) => d.charge));
   return doubts.map((d) => ({ object: 'charge', id: d.charge, customerId: (customers.get(d.charge)?.customer_id as string | null | undefined) || null, about: d.refund }));
 }
