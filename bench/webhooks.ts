@@ -315,6 +315,8 @@ interface TrialResult {
   wal?: string;
   /** The disk probe's flushes during the bare endpoint's load and during the real ingress's. */
   disk?: TrialFlushes;
+  /** The acks' p99 by 5 s of the timed load, and the checkpoints begun meanwhile (acksByWindow). */
+  ackWindows?: string;
 }
 
 type LoadResult = Awaited<ReturnType<typeof load>>;
@@ -329,6 +331,24 @@ interface WalWritten {
 async function walWritten(db: Knex): Promise<WalWritten> {
   const { rows } = await db.raw<{ rows: WalWritten[] }>(`select wal_bytes::float8 as bytes, wal_fpi::float8 as fpi, wal_records::float8 as records from pg_stat_wal`);
   return rows[0]!;
+}
+
+/** Checkpoints Postgres has begun (by time or by WAL size); its last flush of each data file can hold up WAL flushes, and so acks. */
+async function checkpointsBegun(db: Knex): Promise<number> {
+  const { rows } = await db.raw<{ rows: { n: number }[] }>(`select (checkpoints_timed + checkpoints_req)::int as n from pg_stat_bgwriter`);
+  return rows[0]!.n;
+}
+
+/**
+ * The timed acks' p99 by 5 s of the load (in the order they were answered, which at a
+ * steady rate is near enough the order sent): a tail made by a few stalls shows as one
+ * or two windows far above the rest, one made by busy cores as all of them up.
+ */
+function acksByWindow(latencies: readonly number[], rate: number): string {
+  const per = rate * 5;
+  const windows: string[] = [];
+  for (let i = 0; i < latencies.length; i += per) windows.push(percentile(latencies.slice(i, i + per), 99).toFixed(1));
+  return windows.join(' / ');
 }
 
 /** The WAL written per event between two readings, as one line (what each ack's flush shares the disk with). */
@@ -680,6 +700,7 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
     const startedAt = Date.now();
     const cpuBefore = cpuSnapshot(parts);
     const walBefore = await walWritten(db);
+    const checkpointsBefore = await checkpointsBegun(db);
     const realRequests = stream();
     const beside = bareBeside > 0 ? { url: urlOf(bare.port), every: bareBeside } : undefined;
     const real = await probingDisk(postgresDir, () => load(urlOf(apiPort), realRequests, ramp, beside));
@@ -687,6 +708,8 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
     const cpu = cpuShares(cpuBefore, cpuSnapshot(parts)) ?? 'n/a (no /proc)';
     const apiSide = describeApi(apiBefore, await scrape(apiPort));
     progress(`${label}: the API's view: ${apiSide}`);
+    const ackWindows = `${acksByWindow(real.latencies, rate)} ms, ${(await checkpointsBegun(db)) - checkpointsBefore} checkpoints begun`;
+    progress(`${label}: ack p99 by 5 s of the timed load: ${ackWindows}`);
     if (beside) progress(`${label}: the bare endpoint beside the real load: p99 ${percentile(real.besideLatencies, 99).toFixed(2)} ms of ${real.besideLatencies.length}`);
     const disk = { bare: baseline.disk, real: real.disk };
     if (diskProbeRate > 0) progress(`${label}: the disk probe's flushes: ${describeFlushes(disk)}`);
@@ -705,7 +728,7 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
       await stopProcess(worker);
       worker = undefined;
     }
-    results.push({ ...(await trialResult(db, t, { baseline, real, ramp, drainSeconds: (drainedAt - startedAt) / 1000 })), relaySteps: steps, apiSide, cpu, walKbPerEvent: wal.kbPerEvent, wal: wal.line, disk });
+    results.push({ ...(await trialResult(db, t, { baseline, real, ramp, drainSeconds: (drainedAt - startedAt) / 1000 })), relaySteps: steps, apiSide, cpu, walKbPerEvent: wal.kbPerEvent, wal: wal.line, disk, ackWindows });
   }
 
   // The 50th percentile by nearest rank (report.ts): with an odd number of trials, the middle one.
@@ -760,6 +783,7 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
     wal_by_trial: results.map((r) => r.wal).join(' / '),
     disk_flush_p99_ms: diskP99s.length > 0 ? Number(percentile(diskP99s, 50).toFixed(2)) : 'n/a',
     disk_flush_by_trial: diskProbeRate > 0 ? results.map((r) => describeFlushes(r.disk ?? {})).join(' / ') : 'n/a',
+    ack_p99_by_5s_by_trial: results.map((r) => r.ackWindows).join(' / '),
   };
 
   await bare.stop();
@@ -768,7 +792,7 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
 
   recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}${diskProbeRate === DISK_PROBE_RATE ? '' : ` --disk-probe ${diskProbeRate}`}${bareBeside === 0 ? '' : ` --bare-beside ${bareBeside}`}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's ${PLAYS_NICE} nice values below it (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own (its CPU counted with the bench's) writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own beside Postgres's data, through each load, timed after the ramp: a rough floor under a durable ack's tail, set by the disk and by what else the machine runs (it adds its own flushes to the load, and a stall counts as one flush however long; disk_flush_p99_ms: under the real load, the median over the trials); bare_beside: ${bareBeside > 0 ? `one request of the real load in ${bareBeside} also sent to the bare endpoint at the same moment, its 200s timed after the ramp: a do-nothing endpoint's tail on the machine as the full stack leaves it (the bare endpoint has a thread and event loop of its own, apart from the Stripe simulator's); ratio_to_bare_beside: the median of each trial's ack p99 over it. The ratio target is judged on ratio, whose baseline runs on the quiet stack` : 'off (--bare-beside 0)'}`,
+    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's ${PLAYS_NICE} nice values below it (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own (its CPU counted with the bench's) writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own beside Postgres's data, through each load, timed after the ramp: a rough floor under a durable ack's tail, set by the disk and by what else the machine runs (it adds its own flushes to the load, and a stall counts as one flush however long; disk_flush_p99_ms: under the real load, the median over the trials); ack_p99_by_5s_by_trial: the real ingress's ack p99 in each 5 s of the timed load (one window far above the rest: a stall, such as the disk's; all of them up: busy cores), and the checkpoints Postgres began meanwhile; bare_beside: ${bareBeside > 0 ? `one request of the real load in ${bareBeside} also sent to the bare endpoint at the same moment, its 200s timed after the ramp: a do-nothing endpoint's tail on the machine as the full stack leaves it (the bare endpoint has a thread and event loop of its own, apart from the Stripe simulator's); ratio_to_bare_beside: the median of each trial's ack p99 over it. The ratio target is judged on ratio, whose baseline runs on the quiet stack` : 'off (--bare-beside 0)'}`,
     `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; ${trials} trials, each the bare endpoint then the real ingress (after the inbox drained), each figure the median over the trials (ratio: of each trial's own ratio), by_trial rows list each trial's; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }
