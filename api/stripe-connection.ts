@@ -13,6 +13,9 @@ import { HttpError, parseOr400 } from './errors';
 import { runView } from './sync-view';
 import type { WorkspacesRouterDeps } from './workspaces';
 
+/** The audit action of a replaced webhook signing secret (the endpoint's summary reads its latest). */
+export const WEBHOOK_SECRET_REPLACED = 'workspace.webhook_secret_replaced';
+
 export const stripeKeyField = z.string().trim().min(1).max(500);
 export const webhookSecretField = z.string().trim().regex(/^whsec_[A-Za-z0-9]+$/, 'must be a Stripe webhook signing secret (whsec_...)');
 export const stripeAccountField = z.string().trim().regex(/^acct_[A-Za-z0-9]+$/, 'must be a Stripe account id (acct_...)');
@@ -136,7 +139,7 @@ export function stripeConnectionRouter(deps: WorkspacesRouterDeps): Router {
     const workspace = await deps.db.transaction(async (trx) => {
       const updated = await replaceWebhookSecret(trx, deps.keyring, auth.workspaceId, body.webhookSecret);
       if (!updated) throw new HttpError(404, `no workspace ${auth.workspaceId}`);
-      await appendAudit(trx, { workspaceId: auth.workspaceId, actor: auth.actor, action: 'workspace.webhook_secret_replaced', targetType: 'workspace', targetId: auth.workspaceId });
+      await appendAudit(trx, { workspaceId: auth.workspaceId, actor: auth.actor, action: WEBHOOK_SECRET_REPLACED, targetType: 'workspace', targetId: auth.workspaceId });
       return updated;
     });
     res.json({ workspace });

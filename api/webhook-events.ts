@@ -1,7 +1,7 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { Knex } from '../db/knex';
-import { appendAudit } from '../db/audit';
+import { appendAudit, listAudit } from '../db/audit';
 import { countRunningSubscriptions } from '../db/mirror';
 import { findWorkspace } from '../db/workspaces';
 import { SUBSCRIBED_EVENT_TYPES } from '../domain/event-types';
@@ -9,6 +9,7 @@ import { endpointWarnings } from '../domain/webhook-health';
 import { endpointActivity, failingInboxPage, ignoreFailingInboxEvent, retryFailingInboxEvent, type FailingInboxEvent, type InboxStatus, type NotFailing } from '../db/inbox';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
+import { WEBHOOK_SECRET_REPLACED } from './stripe-connection';
 
 const failingQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -63,9 +64,12 @@ export function webhookEventsRouter({ db }: { db: Knex }): Router {
     const since = new Date(now.getTime() - SUMMARY_WINDOW_MS);
     const activity = await endpointActivity(db, workspaceId, since);
     const runningSubscriptions = await countRunningSubscriptions(db, workspaceId);
+    // The secret itself is never shown; when it was last replaced helps match it with Stripe's.
+    const [replaced] = await listAudit(db, workspaceId, { action: WEBHOOK_SECRET_REPLACED, limit: 1 });
     res.json({
       endpointPath: `/webhooks/stripe/${encodeURIComponent(workspaceId)}`,
       eventTypes: SUBSCRIBED_EVENT_TYPES,
+      signingSecret: { replacedAt: replaced?.at ?? null, replacedBy: replaced?.actor ?? null },
       // What the relay checks each event against (domain/event-ownership.ts); nothing without a key.
       mirrors: workspace.hasStripeKey ? { stripeAccountId: workspace.stripeAccountId, livemode: workspace.livemode } : null,
       since,

@@ -20,6 +20,7 @@ import { renderTemplate } from '../../domain/templates';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { generateAccount } from '../../sim/generator';
 import { startApi, type TestApi } from '../helpers/api';
+import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
 import { freshDatabase } from '../helpers/db';
 
 /**
@@ -437,6 +438,39 @@ describe('web UI in a browser', () => {
     await finance.page.goto(`${api.url}/w/${WS}/webhooks`);
     expect(await contentText(finance.page)).toContain('Only owners see the webhook events Wysera cannot deliver; your role is finance.');
     await finance.context.close();
+  });
+
+  it("lets an owner replace the endpoint's signing secret, which the ingress takes at the next delivery", async () => {
+    const deliver = async (secret: string) => {
+      const body = JSON.stringify(stripeEvent('customer.subscription.updated', { ...stripeFixture('subscription'), customer: 'cus_ui_secret' }));
+      const res = await fetch(`${api.url}/webhooks/stripe/${WS}`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signatureFor(body, secret) }, body });
+      return res.status;
+    };
+    // Signed with the secret the workspace was created with: the API now holds it in memory.
+    expect(await deliver('whsec_ui')).toBe(200);
+    const owner = await loggedIn('owner');
+    try {
+      await owner.page.click('a[data-page=webhooks]');
+      await owner.page.waitForSelector('.endpoint-summary form.signing-secret');
+      expect(await owner.page.innerText('.endpoint-summary')).toContain('as set when the workspace was created');
+      // The field takes only a signing secret's form: nothing is sent for another.
+      await owner.page.fill('form.signing-secret input[name=webhookSecret]', 'sk_test_not_a_secret');
+      await owner.page.click('form.signing-secret button:has-text("Replace")');
+      expect(await owner.page.locator('form.signing-secret input:invalid').count()).toBe(1);
+      await owner.page.fill('form.signing-secret input[name=webhookSecret]', 'whsec_uiRolled');
+      await owner.page.click('form.signing-secret button:has-text("Replace")');
+      await owner.page.waitForSelector('.endpoint-summary .secret-feedback .success');
+      expect(await owner.page.innerText('.secret-feedback .success')).toContain('Signing secret replaced: deliveries signed with it are accepted from now on.');
+      expect(await owner.page.locator('.secret-feedback .success:focus').count()).toBe(1);
+      expect(await owner.page.innerText('.endpoint-summary')).toMatch(/replaced .+ UTC by you/);
+      await shot(owner.page, 'owner-webhooks-secret-replaced');
+    } finally {
+      await owner.context.close();
+    }
+    // The API had the old secret in memory; the first delivery signed with the new one is taken all the same.
+    expect(await deliver('whsec_uiRolled')).toBe(200);
+    const audit = await database.db('audit_log').where({ workspace_id: WS, action: 'workspace.webhook_secret_replaced' }).select('actor');
+    expect(audit).toHaveLength(1);
   });
 
   it('shows the oldest 100 failing webhook events with their count, and the rest a page at a time', async () => {

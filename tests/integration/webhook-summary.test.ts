@@ -21,6 +21,7 @@ interface Summary {
   failing: number;
   runningSubscriptions: number;
   warnings: { code: string; message: string }[];
+  signingSecret: { replacedAt: string | null; replacedBy: string | null };
 }
 
 /**
@@ -129,5 +130,20 @@ describe('the webhook endpoint summary', () => {
     const stale = await summaryOf(quiet, quietOwner);
     expect(stale.received).toEqual([]);
     expect(stale.warnings[0]!.message).toContain(`No webhook event has arrived since ${stale.lastReceivedAt}`);
+  });
+
+  it('says when the signing secret was last replaced and by whom, never the secret', async () => {
+    expect((await summaryOf(quiet, quietOwner)).signingSecret).toEqual({ replacedAt: null, replacedBy: null });
+    for (const secret of ['whsec_quietRolled1', 'whsec_quietRolled2']) {
+      const put = await api.request('PUT', `/workspaces/${quiet}/webhook-secret`, { token: quietOwner, body: { webhookSecret: secret } });
+      expect(put.status).toBe(200);
+    }
+    const [latest] = await database.db('audit_log').where({ workspace_id: quiet, action: 'workspace.webhook_secret_replaced' }).orderBy('id', 'desc').select<{ at: Date; actor: string }[]>('at', 'actor');
+    const summary = await summaryOf(quiet, quietOwner);
+    expect(summary.signingSecret).toEqual({ replacedAt: latest!.at.toISOString(), replacedBy: latest!.actor });
+    expect(summary.signingSecret.replacedBy).toMatch(/^token:/);
+    expect(JSON.stringify(summary)).not.toContain('whsec_');
+    // Another workspace's replacement is not this one's.
+    expect((await summaryOf(ws, owner)).signingSecret).toEqual({ replacedAt: null, replacedBy: null });
   });
 });

@@ -40,6 +40,8 @@ interface EndpointSummary {
   pending: number;
   oldestPendingSeconds: number;
   warnings: { code: string; message: string }[];
+  /** When the signing secret was last replaced, and by whom (null: as set when the workspace was created). */
+  signingSecret: { replacedAt: string | null; replacedBy: string | null };
 }
 
 /** A wait in words: seconds below two minutes, then minutes, hours. */
@@ -53,7 +55,7 @@ function waited(seconds: number): string {
  * The endpoint's section: the URL and event types to set in Stripe, what arrived in the
  * last day, the API versions Stripe sends in, the backlog, and what to fix first.
  */
-function endpointSection(summary: EndpointSummary): HTMLElement {
+function endpointSection(summary: EndpointSummary, secretForm: HTMLElement, you: string): HTMLElement {
   const row = (term: string, ...detail: (Node | string)[]) => [h('dt', {}, term), h('dd', {}, ...detail)];
   const received = summary.received.length
     ? h('ul', { class: 'plain' }, summary.received.map((t) => h('li', {}, `${t.count} `, h('code', {}, t.type), t.setAside ? ` (${t.setAside} set aside)` : '')))
@@ -72,6 +74,13 @@ function endpointSection(summary: EndpointSummary): HTMLElement {
       { class: 'meta' },
       row('URL to set in Stripe', h('code', {}, `${window.location.origin}${summary.endpointPath}`)),
       row('Events to send', ...summary.eventTypes.flatMap((t, i) => [i ? ', ' : '', h('code', {}, t)])),
+      row(
+        'Signing secret',
+        summary.signingSecret.replacedAt
+          ? `replaced ${when(summary.signingSecret.replacedAt)} by ${summary.signingSecret.replacedBy === you ? 'you' : (summary.signingSecret.replacedBy ?? 'someone')}`
+          : 'as set when the workspace was created',
+        secretForm,
+      ),
       row('Events applied', checked),
       row('Last event', summary.lastReceivedAt ? when(summary.lastReceivedAt) : 'none on record'),
       row('Last 24 hours', received),
@@ -91,7 +100,7 @@ const MAX_PAGE = 500;
  * its customer's later events. An owner reads the error, may have it tried again at
  * once (its cause fixed), or give up on it with a reason that goes to the audit log.
  */
-export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?: string, showing = PAGE_SIZE): Promise<void> {
+export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?: string, showing = PAGE_SIZE, noticeAt: 'events' | 'secret' = 'events'): Promise<void> {
   if (!canConfigure(ctx.visibility.role)) {
     mount(root, h('h1', {}, 'Webhooks'), h('p', { class: 'empty-state' }, `Only owners see the webhook events Wysera cannot deliver; your role is ${ctx.visibility.role}.`));
     return;
@@ -102,7 +111,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     get<FailingPage>(`${ctx.apiBase}/webhook-events/failing?limit=${limit}${afterSeq === null ? '' : `&afterSeq=${afterSeq}`}`);
   // The endpoint's summary is read beside the list; the list, which owners act on, shows without it.
   const summaryRead = get<EndpointSummary>(`${ctx.apiBase}/webhook-events/summary`).then(
-    (summary) => endpointSection(summary),
+    (summary) => endpointSection(summary, secretForm(), `user:${ctx.session.user.id}`),
     (err: unknown) => h('section', { class: 'panel endpoint-summary' }, h('h2', {}, 'Endpoint'), errorBox(err)),
   );
   let first: FailingPage;
@@ -116,7 +125,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
   /** Where the next page starts (null: none follows), and the rows shown so far. */
   let next = first.nextAfterSeq;
   let shown = first.events.length;
-  const noticeBox = notice ? h('div', { class: 'success', role: 'status', tabindex: -1 }, notice) : null;
+  const noticeBox = notice && noticeAt === 'events' ? h('div', { class: 'success', role: 'status', tabindex: -1 }, notice) : null;
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' }, noticeBox);
 
   /**
@@ -135,6 +144,47 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
       },
     );
   };
+
+  /**
+   * Replaces the signing secret (PUT .../webhook-secret). It is never shown back, so the
+   * field starts empty; Stripe signs with both while it rolls a secret, so nothing is
+   * refused between rolling it there and pasting it here.
+   */
+  function secretForm(): HTMLElement {
+    const input = h('input', {
+      name: 'webhookSecret',
+      type: 'password',
+      autocomplete: 'off',
+      required: true,
+      pattern: 'whsec_[A-Za-z0-9]+',
+      placeholder: 'whsec_…',
+      title: "The endpoint's signing secret from Stripe (Developers → Webhooks → the endpoint → Signing secret)",
+    });
+    const button = h('button', { type: 'submit' }, 'Replace');
+    const done = notice && noticeAt === 'secret' ? h('div', { class: 'success', role: 'status', tabindex: -1 }, notice) : null;
+    const answer = h('div', { class: 'feedback secret-feedback', 'aria-live': 'polite' }, done);
+    const form = h('form', { class: 'range signing-secret' }, input, button);
+    form.addEventListener('submit', (submitted) => {
+      submitted.preventDefault();
+      button.disabled = true;
+      mount(answer);
+      request<unknown>('PUT', `${ctx.apiBase}/webhook-secret`, { webhookSecret: input.value.trim() }).then(
+        () =>
+          webhooksPage(
+            ctx,
+            root,
+            'Signing secret replaced: deliveries signed with it are accepted from now on. Rolling it in Stripe? Stripe signs with both secrets until the old one expires, so let that be after this.',
+            shown,
+            'secret',
+          ),
+        (err: unknown) => {
+          button.disabled = false;
+          mount(answer, errorBox(err));
+        },
+      );
+    });
+    return h('div', {}, form, answer);
+  }
 
   const retryNow = (e: FailingEvent) => {
     const button = h('button', { type: 'button', class: 'retry-now', title: 'Try it again now instead of at its next try (once its cause is fixed)' }, 'Retry now');
@@ -244,5 +294,5 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
       : h('p', { class: 'empty-state' }, 'Every event Stripe sent has been delivered or is on its way.'),
   );
   // After an action the page is built anew: keyboard users go on from what it did, not from the top.
-  noticeBox?.focus();
+  (noticeBox ?? root.querySelector<HTMLElement>('.secret-feedback .success'))?.focus();
 }
