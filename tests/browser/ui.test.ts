@@ -10,6 +10,7 @@ import { deferInboxEvent, insertInboxEvent } from '../../db/inbox';
 import { findMember, insertMember } from '../../db/members';
 import { getPlaySettings } from '../../db/play-settings';
 import { storeRedactionSetting } from '../../db/redaction';
+import { finishSyncRun, latestSyncRun, recordPage } from '../../db/sync';
 import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../../db/mirror';
 import { findOrCreateUser } from '../../db/users';
 import { insertWorkspace } from '../../db/workspaces';
@@ -19,6 +20,8 @@ import type { Role } from '../../domain/roles';
 import { renderTemplate } from '../../domain/templates';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { generateAccount } from '../../sim/generator';
+import { startSimulator, type Simulator } from '../../sim/server';
+import { endpointOf, StripeClients } from '../../activities/stripe-client';
 import { startApi, type TestApi } from '../helpers/api';
 import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
 import { freshDatabase } from '../helpers/db';
@@ -43,6 +46,7 @@ describe('web UI in a browser', () => {
   let database: Awaited<ReturnType<typeof freshDatabase>>;
   let api: TestApi;
   let browser: Browser;
+  let sim: Simulator;
   const drafts: Draft[] = [];
 
   beforeAll(async () => {
@@ -100,13 +104,16 @@ describe('web UI in a browser', () => {
     await insertMember(db, keyring, { workspaceId: WS, userId: two.id, role: 'viewer', addedBy: 'test' });
     await insertMember(db, keyring, { workspaceId: 'ws_ui_two', userId: two.id, role: 'finance', addedBy: 'test' });
 
-    api = await startApi(db, keyring);
+    // A Stripe account to connect on the Stripe page; syncs started there go to a task queue no worker polls.
+    sim = await startSimulator({ seed: 'ui-stripe', customers: 5, months: 2, port: 0 });
+    api = await startApi(db, keyring, { stripe: new StripeClients({ endpoint: endpointOf(sim.url) }), taskQueue: 'ui-no-worker' });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   });
 
   afterAll(async () => {
     await browser?.close();
     await api?.close();
+    await sim?.stop();
     await database?.drop();
   });
 
@@ -535,5 +542,68 @@ describe('web UI in a browser', () => {
     expect(await page.innerText('[data-testid=kpi-nrr] .kpi-value')).toMatch(/^\d+\.\d%$/);
     await shot(page, 'finance-dashboard-workspace-redaction');
     await context.close();
+  });
+
+  it("shows the Stripe connection and the sync's progress, and lets an owner connect a key and start syncs", async () => {
+    const viewer = await loggedIn('viewer');
+    try {
+      await viewer.page.click('a[data-page=stripe]');
+      await viewer.page.waitForSelector('.stripe-connection');
+      const seen = await contentText(viewer.page);
+      expect(seen).toContain('none: connect one so that Wysera can sync');
+      expect(seen).toContain('No sync has run yet.');
+      // Viewers read; only owners change.
+      expect(await viewer.page.locator('form.stripe-key, button.sync-full').count()).toBe(0);
+    } finally {
+      await viewer.context.close();
+    }
+
+    const owner = await loggedIn('owner');
+    try {
+      await owner.page.click('a[data-page=stripe]');
+      await owner.page.waitForSelector('form.stripe-key');
+      // A full-access live key: refused by the API with the way to make a restricted one, nothing stored.
+      await owner.page.fill('form.stripe-key input[name=stripeKey]', 'sk_live_fullAccess');
+      await owner.page.click('form.stripe-key button[type=submit]');
+      await owner.page.waitForSelector('.feedback .error');
+      expect(await owner.page.innerText('.feedback .error')).toContain('full-access live secret keys (sk_live_...) are refused');
+      expect((await database.db('workspaces').where({ id: WS }).first<{ stripe_key_ciphertext: string | null }>('stripe_key_ciphertext')).stripe_key_ciphertext).toBeNull();
+
+      // The simulator's restricted key: checked against Stripe, stored, and the first sync starts.
+      await owner.page.fill('form.stripe-key input[name=stripeKey]', sim.accounts[0]!.restrictedKey);
+      expect(await owner.page.isChecked('form.stripe-key input[name=sync]')).toBe(true);
+      await owner.page.click('form.stripe-key button[type=submit]');
+      await owner.page.waitForSelector('.feedback .success');
+      expect(await owner.page.innerText('.feedback .success')).toMatch(/^Key checked against Stripe and stored\..* A full sync has started\.$/);
+      expect(await owner.page.innerText('.stripe-connection')).toContain('stored encrypted; never shown');
+      expect(await contentText(owner.page)).not.toContain(sim.accounts[0]!.restrictedKey);
+      expect(await owner.page.getAttribute('.sync-run', 'data-status')).toBe('running');
+      expect(await owner.page.innerText('.sync-run')).toMatch(/Started\s+.+ UTC by you/);
+      expect(await owner.page.isDisabled('button.sync-full')).toBe(true);
+      const run = (await latestSyncRun(database.db, WS))!;
+      expect(run.status).toBe('running');
+
+      // Pages stored as the sync stores them show up while the page is open, then the end.
+      await recordPage(database.db, run.id, 'customers', { objects: 5, cursor: 'cus_x', oldestCreated: null, done: true });
+      await owner.page.waitForSelector('tr[data-resource=customers]', { timeout: 10_000 });
+      expect(await owner.page.innerText('tr[data-resource=customers]')).toMatch(/customers\s+5\s+1\s+done/);
+      await shot(owner.page, 'owner-stripe-sync-running');
+      await finishSyncRun(database.db, run.id, { status: 'completed' });
+      await owner.page.waitForSelector('.sync-run[data-status=completed]', { timeout: 10_000 });
+      expect(await owner.page.isDisabled('button.sync-full')).toBe(false);
+
+      // A sync of what changed since a day.
+      await owner.page.fill('form.sync-since input[name=since]', '2026-01-15');
+      await owner.page.click('form.sync-since button[type=submit]');
+      await owner.page.waitForSelector('.feedback .success');
+      expect(await owner.page.innerText('.feedback .success')).toBe('Sync started: what changed since 2026-01-15 is read again.');
+      const since = (await latestSyncRun(database.db, WS))!;
+      expect([since.mode, since.windowStart?.toISOString(), since.status]).toEqual(['since', '2026-01-15T00:00:00.000Z', 'running']);
+      await shot(owner.page, 'owner-stripe-sync-since');
+    } finally {
+      await owner.context.close();
+    }
+    const audit = await database.db('audit_log').where({ workspace_id: WS }).whereIn('action', ['workspace.stripe_key_connected', 'sync.started']).orderBy('id').select('action');
+    expect(audit.map((a: { action: string }) => a.action)).toEqual(['workspace.stripe_key_connected', 'sync.started']);
   });
 });

@@ -10,6 +10,7 @@ import { membersPage } from './pages/members';
 import { pickerPage } from './pages/picker';
 import { playsPage } from './pages/plays';
 import { recoveryPage } from './pages/recovery';
+import { stripePage } from './pages/stripe';
 import { webhooksPage } from './pages/webhooks';
 import { canAudit, canConfigure, loadVisibility, type Visibility } from './redaction';
 
@@ -30,6 +31,7 @@ const PAGES: Record<string, { title: string; render: (ctx: PageContext, root: HT
   plays: { title: 'Plays', render: playsPage },
   audit: { title: 'Audit log', render: auditPage, show: canAudit },
   members: { title: 'Members', render: membersPage, show: canConfigure },
+  stripe: { title: 'Stripe', render: stripePage },
   webhooks: { title: 'Webhooks', render: webhooksPage, show: canConfigure },
 };
 

@@ -1,0 +1,223 @@
+import { get, request } from '../api';
+import type { PageContext } from '../context';
+import { h, mount } from '../dom';
+import { count, when } from '../format';
+import { canConfigure } from '../redaction';
+import type { ResourceEstimate as ResourceProgress } from '../../../domain/sync-progress';
+import { errorBox, loading, section } from './common';
+
+/** The workspace as GET /workspaces/:id shows it (only what the page reads). */
+interface Connection {
+  stripeAccountId: string | null;
+  livemode: boolean;
+  hasStripeKey: boolean;
+}
+
+interface SyncRun {
+  runId: string;
+  mode: 'full' | 'since';
+  windowStart: string | null;
+  status: 'running' | 'completed' | 'failed';
+  error: string | null;
+  requestedBy: string;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+
+/** GET /workspaces/:id/sync. */
+interface SyncProgress {
+  run: SyncRun | null;
+  resources: ResourceProgress[];
+  etaSeconds: number | null;
+}
+
+/** PUT /workspaces/:id/stripe-key's answer (only what the page reads). */
+interface KeyStored {
+  validation: { unverified: string[] };
+  sync: SyncRun | null;
+  syncError?: string;
+}
+
+/** How often a running sync's progress is read again while the page shows it. */
+const REFRESH_MS = 3000;
+/** Counts the page's renders: a refresh loop ends once a later render (or another page) has taken its place. */
+let renders = 0;
+
+/** A duration in words: seconds below two minutes, then minutes. */
+function duration(seconds: number): string {
+  return seconds < 120 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} min`;
+}
+
+function progressRow(r: ResourceProgress): HTMLElement {
+  const share = r.done ? 1 : r.fraction;
+  return h(
+    'tr',
+    { 'data-resource': r.resource },
+    h('td', {}, r.resource.replace(/_/g, ' ')),
+    h('td', { class: 'num' }, count(r.objects)),
+    h('td', { class: 'num' }, count(r.pages)),
+    h(
+      'td',
+      {},
+      share === null
+        ? h('span', { class: 'muted' }, 'reading; how far is not known yet')
+        : h('progress', { max: 100, value: Math.round(share * 100), 'aria-label': `${r.resource}: ${Math.round(share * 100)}%` }),
+    ),
+    h('td', {}, r.done ? 'done' : r.etaSeconds === null ? '—' : `about ${duration(r.etaSeconds)} left`),
+  );
+}
+
+/** The latest sync: what it copies, how far each resource is, and how it ended. */
+function syncSection(progress: SyncProgress, actions: HTMLElement | null, you: string): HTMLElement {
+  const { run } = progress;
+  if (!run) return section('Sync', h('p', { class: 'empty-state' }, 'No sync has run yet.'), actions);
+  const row = (term: string, detail: string) => [h('dt', {}, term), h('dd', {}, detail)];
+  const status =
+    run.status === 'running'
+      ? `running${progress.etaSeconds ? `, about ${duration(progress.etaSeconds)} left` : ''}`
+      : run.status === 'completed'
+        ? `completed ${when(run.finishedAt)}`
+        : `failed ${when(run.finishedAt)}`;
+  return section(
+    'Sync',
+    h(
+      'dl',
+      { class: 'meta sync-run', 'data-status': run.status },
+      row('Status', status),
+      row('What', run.mode === 'full' ? `everything${run.windowStart ? ` created since ${when(run.windowStart)}` : ''}` : `changes since ${when(run.windowStart)}`),
+      row('Started', `${when(run.startedAt)} by ${run.requestedBy === you ? 'you' : run.requestedBy}`),
+    ),
+    run.error ? h('pre', { class: 'error-text sync-error' }, run.error) : null,
+    progress.resources.length
+      ? h(
+          'table',
+          { class: 'data sync-resources' },
+          h('thead', {}, h('tr', {}, h('th', {}, 'Resource'), h('th', { class: 'num' }, 'Objects'), h('th', { class: 'num' }, 'Pages'), h('th', {}, 'Progress'), h('th', {}, 'Left'))),
+          h('tbody', {}, progress.resources.map(progressRow)),
+        )
+      : h('p', { class: 'muted' }, 'No page read yet.'),
+    actions,
+  );
+}
+
+/**
+ * The Stripe connection: which account and mode the workspace mirrors, whether a key
+ * is stored, and the latest sync with each resource's progress (read again every few
+ * seconds while it runs). Owners start a sync and connect or replace the key; the key
+ * is checked against Stripe before it is stored and never shown back.
+ */
+export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
+  const render = ++renders;
+  mount(root, loading());
+  let connection: Connection;
+  let progress: SyncProgress;
+  try {
+    [connection, progress] = await Promise.all([get<Connection>(ctx.apiBase), get<SyncProgress>(`${ctx.apiBase}/sync`)]);
+  } catch (err) {
+    mount(root, errorBox(err));
+    return;
+  }
+  const owner = canConfigure(ctx.visibility.role);
+  const you = `user:${ctx.session.user.id}`;
+  const noticeBox = notice ? h('div', { class: 'success', role: 'status', tabindex: -1 }, notice) : null;
+  const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' }, noticeBox);
+
+  /** Sends an owner's change, then shows the page again with what it did. */
+  const act = <T>(button: HTMLButtonElement, method: 'POST' | 'PUT', path: string, body: unknown, done: (answer: T) => string) => {
+    button.disabled = true;
+    mount(feedback);
+    request<T>(method, path, body).then(
+      (answer) => stripePage(ctx, root, done(answer)),
+      (err: unknown) => {
+        button.disabled = false;
+        mount(feedback, errorBox(err));
+      },
+    );
+  };
+
+  const syncActions = () => {
+    if (!owner || !connection.hasStripeKey) return null;
+    const running = progress.run?.status === 'running';
+    const everything = h('button', { type: 'button', class: 'sync-full', disabled: running }, 'Sync everything');
+    everything.addEventListener('click', () => act<SyncRun>(everything, 'POST', `${ctx.apiBase}/sync`, { mode: 'full' }, () => 'Sync started: everything in the history window is read again.'));
+    const since = h('input', { type: 'date', name: 'since', required: true, title: 'Read again what was created or changed since this day (UTC)' });
+    const recent = h('button', { type: 'submit', disabled: running }, 'Sync since');
+    const form = h('form', { class: 'range sync-since' }, everything, h('span', { class: 'muted' }, 'or'), recent, since);
+    form.addEventListener('submit', (submitted) => {
+      submitted.preventDefault();
+      act<SyncRun>(recent, 'POST', `${ctx.apiBase}/sync`, { mode: 'since', since: `${since.value}T00:00:00Z` }, () => `Sync started: what changed since ${since.value} is read again.`);
+    });
+    return h('div', { class: 'sync-actions' }, form, running ? h('p', { class: 'muted' }, 'One sync runs at a time: a new one can start once this one ends.') : null);
+  };
+
+  const keyForm = () => {
+    if (!owner) return null;
+    const key = h('input', {
+      name: 'stripeKey',
+      type: 'password',
+      autocomplete: 'off',
+      required: true,
+      pattern: '(rk|sk)_(live|test)_[A-Za-z0-9]+',
+      placeholder: connection.livemode ? 'rk_live_…' : 'rk_test_…',
+      title: 'A restricted key (Developers → API keys → Create restricted key) with the permissions Wysera needs',
+    });
+    const syncAfter = h('input', { type: 'checkbox', name: 'sync', checked: !connection.hasStripeKey });
+    const button = h('button', { type: 'submit' }, connection.hasStripeKey ? 'Check and replace' : 'Check and connect');
+    const form = h('form', { class: 'range stripe-key' }, key, h('label', { class: 'check' }, syncAfter, 'then sync everything'), button);
+    form.addEventListener('submit', (submitted) => {
+      submitted.preventDefault();
+      act<KeyStored>(button, 'PUT', `${ctx.apiBase}/stripe-key`, { stripeKey: key.value.trim(), sync: syncAfter.checked }, (answer) => {
+        const unverified = answer.validation.unverified.length ? ` Not provable without a write, so check them in Stripe: ${answer.validation.unverified.join(', ')}.` : '';
+        const sync = answer.sync ? ' A full sync has started.' : answer.syncError ? ` The sync could not start: ${answer.syncError}` : '';
+        return `Key checked against Stripe and stored.${unverified}${sync}`;
+      });
+    });
+    return form;
+  };
+
+  const row = (term: string, ...detail: (Node | string | null)[]) => [h('dt', {}, term), h('dd', {}, ...detail)];
+  mount(
+    root,
+    h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Stripe'), h('p', { class: 'muted' }, 'The Stripe account this workspace mirrors, and its sync.'))),
+    feedback,
+    section(
+      'Connection',
+      h(
+        'dl',
+        { class: 'meta stripe-connection' },
+        row('Account', connection.stripeAccountId ?? (connection.hasStripeKey ? "the key's own account" : 'none yet')),
+        row('Mode', connection.livemode ? 'live' : 'test'),
+        row(
+          'Key',
+          connection.hasStripeKey ? 'stored encrypted; never shown' : 'none: connect one so that Wysera can sync and its plays can read invoices',
+          keyForm(),
+        ),
+      ),
+    ),
+    syncSection(progress, syncActions(), you),
+  );
+  noticeBox?.focus();
+  // While a sync runs, its progress is read again as long as this page is the one shown.
+  if (progress.run?.status === 'running') {
+    const shown = progress.run.runId;
+    const current = () => render === renders && root.querySelector('.sync-run') !== null;
+    const refresh = async () => {
+      if (!current()) return;
+      try {
+        const next = await get<SyncProgress>(`${ctx.apiBase}/sync`);
+        if (!current()) return;
+        if (next.run?.runId !== shown || next.run.status !== 'running') {
+          await stripePage(ctx, root);
+          return;
+        }
+        progress = next;
+        root.querySelector('.sync-run')?.closest('section')?.replaceWith(syncSection(next, syncActions(), you));
+      } catch {
+        // A missed read shows the last progress a little longer.
+      }
+      setTimeout(() => void refresh(), REFRESH_MS);
+    };
+    setTimeout(() => void refresh(), REFRESH_MS);
+  }
+}
