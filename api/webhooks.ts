@@ -43,12 +43,13 @@ export function secretCache(load: (workspaceId: string) => Promise<string | unde
   /** When a failed signature last made each workspace's secret be read again. */
   const reloaded = new Map<string, number>();
   /**
-   * Reads under way by workspace: how many, the number of the one started last
-   * (reads are numbered as they start) and its answer, which requests join. Kept
-   * until the last of them ends, so a slow read can always tell it was overtaken,
-   * whatever the maps above have let go meanwhile.
+   * Reads under way by workspace: how many; the newest one's number and answer, which
+   * requests join while it is under way (null once it has ended: none joins a finished
+   * or failed read); and the number of the latest read that kept its answer (reads are
+   * numbered as they start). Kept until the last of them ends, so a slow read can tell
+   * that a later one kept a newer answer meanwhile, whatever the maps above let go.
    */
-  const underWay = new Map<string, { count: number; newest: number; answer: Promise<string | undefined> }>();
+  const underWay = new Map<string, { count: number; newest: number; answer: Promise<string | undefined> | null; kept: number }>();
   let reads = 0;
   /** Keeps `value`, letting the longest-kept key go when full (a write counts as new). */
   const remember = <V>(map: Map<string, V>, key: string, value: V) => {
@@ -59,10 +60,15 @@ export function secretCache(load: (workspaceId: string) => Promise<string | unde
     }
     map.set(key, value);
   };
-  const readNow = async (workspaceId: string, number: number) => {
+  const readNow = async (workspaceId: string, readNo: number) => {
     const secret = await load(workspaceId);
-    // A read overtaken by one started later may be older news: only the later one's answer is kept.
-    if (number < (underWay.get(workspaceId)?.newest ?? number)) return secret;
+    const entry = underWay.get(workspaceId);
+    // A read started before one that has kept its answer may be older news. One that
+    // failed keeps nothing, so it holds back no earlier read.
+    if (entry) {
+      if (readNo < entry.kept) return secret;
+      entry.kept = readNo;
+    }
     if (secret === undefined) {
       entries.delete(workspaceId);
       remember(missing, workspaceId, Date.now());
@@ -75,13 +81,17 @@ export function secretCache(load: (workspaceId: string) => Promise<string | unde
   /** Joins the read under way, or starts one; `fresh` starts one anyway (one under way may have begun before the secret was replaced). */
   const read = (workspaceId: string, fresh = false): Promise<string | undefined> => {
     const current = underWay.get(workspaceId);
-    if (current && !fresh) return current.answer;
-    const number = ++reads;
-    const answer = readNow(workspaceId, number).finally(() => {
-      const now = underWay.get(workspaceId);
-      if (now && --now.count === 0) underWay.delete(workspaceId);
+    if (current?.answer && !fresh) return current.answer;
+    const entry = current ?? { count: 0, newest: 0, answer: null, kept: 0 };
+    const readNo = ++reads;
+    const answer = readNow(workspaceId, readNo).finally(() => {
+      if (entry.newest === readNo) entry.answer = null;
+      if (--entry.count === 0) underWay.delete(workspaceId);
     });
-    underWay.set(workspaceId, { count: (current?.count ?? 0) + 1, newest: number, answer });
+    entry.count++;
+    entry.newest = readNo;
+    entry.answer = answer;
+    underWay.set(workspaceId, entry);
     return answer;
   };
   return {
@@ -102,8 +112,10 @@ export function secretCache(load: (workspaceId: string) => Promise<string | unde
       const last = reloaded.get(workspaceId);
       let secret: string | undefined;
       if (last !== undefined && Date.now() - last < reloadEveryMs) {
+        const kept = () => entries.get(workspaceId)?.secret;
         const pending = underWay.get(workspaceId)?.answer;
-        secret = pending ? await pending : entries.get(workspaceId)?.secret;
+        // Should that read fail, the kept secret answers, as with none under way.
+        secret = pending ? await pending.catch(kept) : kept();
       } else {
         remember(reloaded, workspaceId, Date.now());
         secret = await read(workspaceId, true);

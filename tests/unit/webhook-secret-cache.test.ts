@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { secretCache } from '../../api/webhooks';
 
-/** A load whose reads wait until let go, each answering the secret as it was when it started. */
+/** A load whose reads wait until let go (or failed), each answering the secret as it was when it started. */
 function heldLoad(initial: string) {
   let secret = initial;
-  const held: { answer: string; release: () => void }[] = [];
+  const held: { answer: string; release: () => void; fail: (err: Error) => void }[] = [];
   const load = () =>
-    new Promise<string>((resolve) => {
+    new Promise<string>((resolve, reject) => {
       const answer = secret;
-      held.push({ answer, release: () => resolve(answer) });
+      held.push({ answer, release: () => resolve(answer), fail: reject });
     });
   return { load, held, set: (next: string) => (secret = next) };
 }
@@ -155,5 +155,38 @@ describe('the ingress keeps webhook secrets', () => {
     // Within the interval, with no read under way, a forged one is answered from memory.
     expect(await cache.fresher('ws_a', 'whsec_new')).toBeUndefined();
     expect(held).toHaveLength(2);
+  });
+
+  it('joins no read that failed, and a slower earlier read still counts when the newer one failed', async () => {
+    const { load, held } = heldLoad('whsec_a');
+    const cache = secretCache(load, 60_000, 100, 200);
+    const slow = cache.get('ws_a');
+    const fresh = cache.fresher('ws_a', 'whsec_none');
+    held[1]!.fail(new Error('pool timeout'));
+    await expect(fresh).rejects.toThrow('pool timeout');
+    // The next request reads again rather than sharing the failure.
+    const next = cache.get('ws_a');
+    expect(held).toHaveLength(3);
+    held[0]!.release();
+    expect(await slow).toBe('whsec_a');
+    // The slow read's answer is kept: a request now needs no read, nor waits for one.
+    const now = await Promise.race([cache.get('ws_a'), new Promise((r) => setTimeout(() => r('still waiting'), 100))]);
+    expect(now).toBe('whsec_a');
+    held[2]!.release();
+    expect(await next).toBe('whsec_a');
+    expect(held).toHaveLength(3);
+  });
+
+  it('answers a failed signature from the kept secret when the read it waited for fails', async () => {
+    const { load, held } = heldLoad('whsec_a');
+    const cache = secretCache(load, 60_000, 100, 60_000);
+    const first = cache.get('ws_a');
+    held[0]!.release();
+    await first;
+    const one = cache.fresher('ws_a', 'whsec_forged');
+    const two = cache.fresher('ws_a', 'whsec_forged');
+    held[1]!.fail(new Error('pool timeout'));
+    await expect(one).rejects.toThrow('pool timeout');
+    expect(await two).toBe('whsec_a');
   });
 });
