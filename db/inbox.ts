@@ -523,8 +523,8 @@ export function queueSyncRereads(
   return queueRereads(db, {
     workspaceId: q.workspaceId,
     livemode: q.livemode,
-    // Named for the object in doubt: a charge read for each of two refunds is read twice,
-    // and one already read for its own page this run is read again for the refund's.
+    // Named for the object in doubt: a charge read for its own page this run is read again
+    // for a refund's (refunds of one charge on one page share a read: unorderedRefunds).
     reads: q.reads.map((r) => ({ eventId: syncRereadEventId(q.runId, r.about ?? r.id), object: r.object, id: r.id, customerId: r.customerId })),
     why: { syncRunId: q.runId },
   });

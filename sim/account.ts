@@ -788,13 +788,13 @@ export class SimAccount {
     return null;
   }
 
-  /** Refunds what `asked` says of the charge (at most what is left), or else a random part the generator picks. */
-  private refund(charge: Stripe.Charge, asked?: { amount: number; reason: RefundReason }): Stripe.Refund | null {
+  /** Refunds what `asked` says of the charge (checked by refundCharge), or else a random part the generator picks. */
+  private refund(charge: Stripe.Charge, asked?: { amount: number; reason: RefundReason | null; metadata: Stripe.Metadata }): Stripe.Refund | null {
     const left = charge.amount - charge.amount_refunded;
     if (left <= 0 || charge.status !== 'succeeded') return null;
-    const amount = asked ? Math.min(asked.amount, left) : this.rng.chance(0.6) ? left : Math.max(1, Math.round(left * this.rng.int(20, 80) / 100));
+    const amount = asked ? asked.amount : this.rng.chance(0.6) ? left : Math.max(1, Math.round(left * this.rng.int(20, 80) / 100));
     const reason = asked ? asked.reason : this.rng.pick(['requested_by_customer', 'duplicate'] as const);
-    const refund = buildRefund({ id: this.newId('re_3'), created: this.now, amount, charge, balanceTransaction: this.newId('txn_3'), reason });
+    const refund = buildRefund({ id: this.newId('re_3'), created: this.now, amount, charge, balanceTransaction: this.newId('txn_3'), reason, metadata: asked?.metadata ?? {} });
     this.refunds.add(refund);
     charge.amount_refunded += amount;
     charge.refunded = charge.amount_refunded >= charge.amount;
@@ -827,14 +827,30 @@ export class SimAccount {
 
   /**
    * Refunds a succeeded charge now (POST /v1/refunds; `refund.created`,
-   * `charge.refunded`): `amount` minor units, at most what is left of it.
-   * @returns the refund, or null when nothing is left to refund
+   * `charge.refunded`): `amount` minor units (default: all that is left), with no
+   * reason unless one is given, as Stripe does.
+   * @throws RefundRefused, with Stripe's code and parameter, for a charge that cannot give it
    */
-  refundCharge(chargeId: string, amount: number, reason: RefundReason = 'requested_by_customer'): Stripe.Refund | null {
+  refundCharge(chargeId: string, opts: { amount?: number | undefined; reason?: RefundReason | null; metadata?: Stripe.Metadata } = {}): Stripe.Refund {
     const charge = this.charges.get(chargeId);
-    if (!charge) throw new Error(`no simulated charge ${chargeId}`);
-    if (!Number.isInteger(amount) || amount < 1) throw new Error(`a refund's amount must be a positive integer of minor units, not ${amount}`);
-    return this.refund(charge, { amount, reason });
+    if (!charge) throw new RefundRefused(`No such charge: '${chargeId}'`, { code: 'resource_missing', param: 'charge' });
+    if (charge.status !== 'succeeded') throw new RefundRefused(`Charge ${chargeId} has not succeeded: nothing to refund.`, { param: 'charge' });
+    const left = charge.amount - charge.amount_refunded;
+    if (left <= 0) throw new RefundRefused(`Charge ${chargeId} has already been refunded.`, { code: 'charge_already_refunded' });
+    const amount = opts.amount ?? left;
+    if (!Number.isInteger(amount) || amount < 1) throw new RefundRefused('This value must be greater than or equal to 1.', { param: 'amount' });
+    if (amount > left) throw new RefundRefused(`Refund amount (${amount}) is greater than unrefunded amount on charge (${left})`, { param: 'amount' });
+    return this.refund(charge, { amount, reason: opts.reason ?? null, metadata: opts.metadata ?? {} })!;
+  }
+}
+
+/** Why a charge cannot be refunded as asked, with what Stripe's error names (sim/api.ts answers it as a 400). */
+export class RefundRefused extends Error {
+  constructor(
+    message: string,
+    readonly details: { code?: string; param?: string },
+  ) {
+    super(message);
   }
 }
 

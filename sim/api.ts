@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { isRefundReason, REFUND_REASONS, type SimAccount } from './account';
+import { isRefundReason, REFUND_REASONS, RefundRefused, type SimAccount } from './account';
 import { invalidRequest, missingParameter, resourceMissing, unknownParameter } from './errors';
 import type { Form, FormValue } from './form';
 import type { Access, Resource } from './keys';
@@ -54,6 +54,18 @@ function int(v: FormValue | undefined, param: string): number | undefined {
   if (s === undefined || s === '') return undefined;
   if (!/^-?\d+$/.test(s)) throw invalidRequest(`Invalid integer: ${s}`, { code: 'parameter_invalid_integer', param });
   return Number(s);
+}
+
+/** `metadata[key]=value` pairs as Stripe takes them: strings by string keys. */
+function metadataOf(v: FormValue | undefined): Record<string, string> {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalidRequest('Invalid object', { param: 'metadata' });
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(v)) {
+    if (typeof value !== 'string') throw invalidRequest(`Invalid string: metadata[${key}]`, { param: `metadata[${key}]` });
+    out[key] = value;
+  }
+  return out;
 }
 
 function checkParams(params: Form, allowed: string[]): void {
@@ -399,20 +411,25 @@ const ROUTE_TABLE: Route[] = [
     resource: 'refunds',
     access: 'write',
     handle: (ctx) => {
-      checkParams(ctx.params, ['charge', 'amount', 'reason', 'expand']);
+      checkParams(ctx.params, ['charge', 'payment_intent', 'amount', 'reason', 'metadata', 'expand']);
       const chargeId = str(ctx.params.charge, 'charge');
-      if (!chargeId) throw missingParameter('charge');
-      const charge = ctx.account.charges.get(chargeId);
-      if (!charge) throw invalidRequest(`No such charge: '${chargeId}'`, { code: 'resource_missing', param: 'charge' });
-      const left = charge.amount - charge.amount_refunded;
-      if (charge.status !== 'succeeded') throw invalidRequest(`Charge ${chargeId} has not succeeded: nothing to refund.`, { param: 'charge' });
-      if (left <= 0) throw invalidRequest(`Charge ${chargeId} has already been refunded.`, { code: 'charge_already_refunded' });
-      const amount = int(ctx.params.amount, 'amount') ?? left;
-      if (amount < 1) throw invalidRequest('This value must be greater than or equal to 1.', { param: 'amount' });
-      if (amount > left) throw invalidRequest(`Refund amount (${amount}) is greater than unrefunded amount on charge (${left})`, { param: 'amount' });
-      const reason = str(ctx.params.reason, 'reason') ?? 'requested_by_customer';
-      if (!isRefundReason(reason)) throw invalidRequest(`Invalid reason: must be one of ${REFUND_REASONS.join(', ')}`, { param: 'reason' });
-      return ctx.account.refundCharge(chargeId, amount, reason);
+      const intentId = str(ctx.params.payment_intent, 'payment_intent');
+      if (!chargeId && !intentId) throw invalidRequest('One of the following params should be provided for this request: payment_intent or charge.', { code: 'parameter_missing' });
+      let charge: string | null | undefined = chargeId;
+      if (!charge) {
+        const intent = ctx.account.paymentIntents.get(intentId!);
+        if (!intent) throw invalidRequest(`No such payment_intent: '${intentId}'`, { code: 'resource_missing', param: 'payment_intent' });
+        charge = typeof intent.latest_charge === 'string' ? intent.latest_charge : (intent.latest_charge?.id ?? null);
+        if (!charge) throw invalidRequest(`PaymentIntent ${intentId} has no charge to refund.`, { param: 'payment_intent' });
+      }
+      const reason = str(ctx.params.reason, 'reason');
+      if (reason !== undefined && !isRefundReason(reason)) throw invalidRequest(`Invalid reason: must be one of ${REFUND_REASONS.join(', ')}`, { param: 'reason' });
+      try {
+        return ctx.account.refundCharge(charge, { amount: int(ctx.params.amount, 'amount'), reason: reason ?? null, metadata: metadataOf(ctx.params.metadata) });
+      } catch (err) {
+        if (err instanceof RefundRefused) throw invalidRequest(err.message, err.details);
+        throw err;
+      }
     },
   },
   {

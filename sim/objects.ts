@@ -475,7 +475,8 @@ export function buildRefund(r: {
   amount: number;
   charge: Stripe.Charge;
   balanceTransaction: string;
-  reason: Stripe.Refund.Reason;
+  reason: Stripe.Refund.Reason | null;
+  metadata?: Stripe.Metadata;
 }): Stripe.Refund {
   return {
     id: r.id,
@@ -488,7 +489,7 @@ export function buildRefund(r: {
     customer: r.charge.customer,
     customer_account: null,
     destination_details: { type: 'card' },
-    metadata: {},
+    metadata: r.metadata ?? {},
     payment_intent: r.charge.payment_intent,
     payment_method: r.charge.payment_method,
     reason: r.reason,

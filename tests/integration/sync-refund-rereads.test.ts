@@ -121,7 +121,7 @@ describe("a sync's page of refunds", () => {
     // The mirror holds the charge as before its refunds, and both refunds as pending
     // from a read in the page's own second: each may be on either side of the page.
     await upsertCharges(database.db, other, [structuredClone(charge)], new Date((account.now - 20) * 1000));
-    const refunds = [account.refundCharge(charge.id, 1)!, account.refundCharge(charge.id, 1)!];
+    const refunds = [account.refundCharge(charge.id, { amount: 1 }), account.refundCharge(charge.id, { amount: 1 })];
     await upsertRefunds(database.db, other, refunds.map(pending), readIn(account.now), false);
 
     const { runId, metrics } = await syncRefunds(other);

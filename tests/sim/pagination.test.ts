@@ -192,6 +192,13 @@ describe('list pagination through stripe-node', () => {
     expect(after.refunds?.data.map((r) => r.id)).toEqual([rest.id, part.id]);
     await expect(writer.refunds.create({ charge: charge.id })).rejects.toMatchObject({ statusCode: 400, code: 'charge_already_refunded' });
     await expect(writer.refunds.create({ charge: 'ch_none' })).rejects.toMatchObject({ statusCode: 400, code: 'resource_missing', param: 'charge' });
+    // By payment intent (its latest charge), with no reason unless one is given, and metadata kept.
+    const other = a.charges.rows.find((c) => c.status === 'succeeded' && c.amount_refunded === 0 && c.amount >= 100 && typeof c.payment_intent === 'string' && c.id !== charge.id)!;
+    const byIntent = await writer.refunds.create({ payment_intent: other.payment_intent as string, amount: 10, metadata: { ticket: 'T-1' } });
+    expect(byIntent).toMatchObject({ charge: other.id, amount: 10, reason: null, metadata: { ticket: 'T-1' } });
+    await expect(writer.refunds.create({ charge: other.id, amount: 0 })).rejects.toMatchObject({ statusCode: 400, param: 'amount' });
+    await expect(writer.refunds.create({ charge: other.id, reason: 'changed_mind' as 'duplicate' })).rejects.toMatchObject({ statusCode: 400, param: 'reason' });
+    await expect(writer.refunds.create({})).rejects.toMatchObject({ statusCode: 400, code: 'parameter_missing' });
     // The project's restricted key may only read refunds.
     await expect(stripe.refunds.create({ charge: charge.id })).rejects.toBeInstanceOf(Stripe.errors.StripePermissionError);
   });
