@@ -85,7 +85,7 @@ function syncSection(progress: SyncProgress, actions: HTMLElement | null, you: s
       'dl',
       { class: 'meta sync-run', 'data-status': run.status },
       row('Status', status),
-      row('What', run.mode === 'full' ? `everything${run.windowStart ? ` created since ${when(run.windowStart)}` : ''}` : `changes since ${when(run.windowStart)}`),
+      row('What', run.mode === 'full' ? `everything${run.windowStart ? ` created since ${when(run.windowStart)}` : ''}` : `what was created since ${when(run.windowStart)}`),
       row('Started', `${when(run.startedAt)} by ${run.requestedBy === you ? 'you' : run.requestedBy}`),
     ),
     run.error ? h('pre', { class: 'error-text sync-error' }, run.error) : null,
@@ -141,12 +141,12 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
     const running = progress.run?.status === 'running';
     const everything = h('button', { type: 'button', class: 'sync-full', disabled: running }, 'Sync everything');
     everything.addEventListener('click', () => act<SyncRun>(everything, 'POST', `${ctx.apiBase}/sync`, { mode: 'full' }, () => 'Sync started: everything in the history window is read again.'));
-    const since = h('input', { type: 'date', name: 'since', required: true, title: 'Read again what was created or changed since this day (UTC)' });
+    const since = h('input', { type: 'date', name: 'since', required: true, max: new Date().toISOString().slice(0, 10), title: 'Read again what was created in Stripe from this day on (UTC)' });
     const recent = h('button', { type: 'submit', disabled: running }, 'Sync since');
     const form = h('form', { class: 'range sync-since' }, everything, h('span', { class: 'muted' }, 'or'), recent, since);
     form.addEventListener('submit', (submitted) => {
       submitted.preventDefault();
-      act<SyncRun>(recent, 'POST', `${ctx.apiBase}/sync`, { mode: 'since', since: `${since.value}T00:00:00Z` }, () => `Sync started: what changed since ${since.value} is read again.`);
+      act<SyncRun>(recent, 'POST', `${ctx.apiBase}/sync`, { mode: 'since', since: `${since.value}T00:00:00Z` }, () => `Sync started: what was created since ${since.value} is read again.`);
     });
     return h('div', { class: 'sync-actions' }, form, running ? h('p', { class: 'muted' }, 'One sync runs at a time: a new one can start once this one ends.') : null);
   };
