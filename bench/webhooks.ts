@@ -335,7 +335,13 @@ async function walWritten(db: Knex): Promise<WalWritten> {
 
 /** Checkpoints Postgres has begun (by time or by WAL size); its last flush of each data file can hold up WAL flushes, and so acks. */
 async function checkpointsBegun(db: Knex): Promise<number> {
-  const { rows } = await db.raw<{ rows: { n: number }[] }>(`select (checkpoints_timed + checkpoints_req)::int as n from pg_stat_bgwriter`);
+  // Postgres 17 moved the counts from pg_stat_bgwriter to pg_stat_checkpointer.
+  const { rows: version } = await db.raw<{ rows: { num: number }[] }>(`select current_setting('server_version_num')::int as num`);
+  const sql =
+    version[0]!.num >= 170000
+      ? `select (num_timed + num_requested)::int as n from pg_stat_checkpointer`
+      : `select (checkpoints_timed + checkpoints_req)::int as n from pg_stat_bgwriter`;
+  const { rows } = await db.raw<{ rows: { n: number }[] }>(sql);
   return rows[0]!.n;
 }
 
@@ -345,7 +351,7 @@ async function checkpointsBegun(db: Knex): Promise<number> {
  * or two windows far above the rest, one made by busy cores as all of them up.
  */
 function acksByWindow(latencies: readonly number[], rate: number): string {
-  const per = rate * 5;
+  const per = Math.max(1, Math.round(rate * 5));
   const windows: string[] = [];
   for (let i = 0; i < latencies.length; i += per) windows.push(percentile(latencies.slice(i, i + per), 99).toFixed(1));
   return windows.join(' / ');
@@ -708,7 +714,7 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
     const cpu = cpuShares(cpuBefore, cpuSnapshot(parts)) ?? 'n/a (no /proc)';
     const apiSide = describeApi(apiBefore, await scrape(apiPort));
     progress(`${label}: the API's view: ${apiSide}`);
-    const ackWindows = `${acksByWindow(real.latencies, rate)} ms, ${(await checkpointsBegun(db)) - checkpointsBefore} checkpoints begun`;
+    const ackWindows = `${acksByWindow(real.latencies, rate)} ms, ${(await checkpointsBegun(db)) - checkpointsBefore} checkpoints begun (ramp included)`;
     progress(`${label}: ack p99 by 5 s of the timed load: ${ackWindows}`);
     if (beside) progress(`${label}: the bare endpoint beside the real load: p99 ${percentile(real.besideLatencies, 99).toFixed(2)} ms of ${real.besideLatencies.length}`);
     const disk = { bare: baseline.disk, real: real.disk };
@@ -792,7 +798,7 @@ async function measure(databaseUrl: string, temporal: TemporalDevServer, sim: Si
 
   recordBenchmark(relayDuringLoad ? 'webhooks' : 'webhooks-ingress-only', `npm run bench -- webhooks --rate ${rate} --seconds ${seconds} --ramp ${rampSeconds} --trials ${trials}${relayDuringLoad ? '' : ' --relay off'}${diskProbeRate === DISK_PROBE_RATE ? '' : ` --disk-probe ${diskProbeRate}`}${bareBeside === 0 ? '' : ` --bare-beside ${bareBeside}`}`, figures, [
     `targets: ratio ≤ 3, p99_ms ≤ 50, errors = 0, stored = sent, relay_lag_p99_ms ≤ 1000`,
-    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's ${PLAYS_NICE} nice values below it (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own (its CPU counted with the bench's) writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own beside Postgres's data, through each load, timed after the ramp: a rough floor under a durable ack's tail, set by the disk and by what else the machine runs (it adds its own flushes to the load, and a stall counts as one flush however long; disk_flush_p99_ms: under the real load, the median over the trials); ack_p99_by_5s_by_trial: the real ingress's ack p99 in each 5 s of the timed load (one window far above the rest: a stall, such as the disk's; all of them up: busy cores), and the checkpoints Postgres began meanwhile; bare_beside: ${bareBeside > 0 ? `one request of the real load in ${bareBeside} also sent to the bare endpoint at the same moment, its 200s timed after the ramp: a do-nothing endpoint's tail on the machine as the full stack leaves it (the bare endpoint has a thread and event loop of its own, apart from the Stripe simulator's); ratio_to_bare_beside: the median of each trial's ack p99 over it. The ratio target is judged on ratio, whose baseline runs on the quiet stack` : 'off (--bare-beside 0)'}`,
+    `services: Postgres with fsync on (an ack waits for its insert to reach the disk); the Temporal dev server at nice ${TEMPORAL_NICE}, the worker at the API's priority, all its threads but the relay's ${PLAYS_NICE} nice values below it (WORKER_PLAYS_NICE); cpu_by_trial: the cores each part used (user + system time, all its threads, from /proc) while the real ingress was loaded, and how many of the machine's cores were busy; wal_kb_per_event: Postgres's WAL (pg_stat_wal) from the start of the real load until the relay drained the inbox, per event sent (the ingress's inserts and the relay's writes: what each ack's flush to disk shares); disk_flush: a thread of the benchmark's own (its CPU counted with the bench's) writing 8 kB and waiting for fdatasync ${diskProbeRate} times a second into a file of its own beside Postgres's data, through each load, timed after the ramp: a rough floor under a durable ack's tail, set by the disk and by what else the machine runs (it adds its own flushes to the load, and a stall counts as one flush however long; disk_flush_p99_ms: under the real load, the median over the trials); ack_p99_by_5s_by_trial: the real ingress's ack p99 in each 5 s of the timed load, by answers in the order they came (one window far above the rest: a stall, such as the disk's; all of them up: busy cores), and the checkpoints Postgres began during the load, its ramp included; bare_beside: ${bareBeside > 0 ? `one request of the real load in ${bareBeside} also sent to the bare endpoint at the same moment, its 200s timed after the ramp: a do-nothing endpoint's tail on the machine as the full stack leaves it (the bare endpoint has a thread and event loop of its own, apart from the Stripe simulator's); ratio_to_bare_beside: the median of each trial's ack p99 over it. The ratio target is judged on ratio, whose baseline runs on the quiet stack` : 'off (--bare-beside 0)'}`,
     `load: one worker thread in the same process, open-loop, keep-alive; ${customers} customers, ${values.cold ? 'no warm-up (--cold)' : 'one warm-up event each, not timed'}; the same load runs ${rampSeconds} s before the ${seconds} timed seconds without a break, untimed (ramp_relay_lag_p99_ms: those events' lag), for the bare endpoint too; ${trials} trials, each the bare endpoint then the real ingress (after the inbox drained), each figure the median over the trials (ratio: of each trial's own ratio), by_trial rows list each trial's; mix per customer of 20 events: 8 subscription updates, 8 first-try payments, 1 failed payment, 1 recovery, 1 refund, 1 subscription end (for_plays: events that reached a play's workflow); relay lag = processed_at − received_at per event`,
   ]);
 }
