@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ConnectRefused, validateConnection, type ConnectCheck } from '../activities/stripe-connect';
 import type { StripeClients } from '../activities/stripe-client';
 import { startSync } from '../activities/sync-start';
-import { appendAudit } from '../db/audit';
+import { appendAudit, WEBHOOK_SECRET_REPLACED } from '../db/audit';
 import type { Knex } from '../db/knex';
 import { findWorkspace, findWorkspaceByStripeAccount, replaceStripeKey, replaceWebhookSecret } from '../db/workspaces';
 import { checkStripeKey } from '../domain/stripe-keys';
@@ -12,9 +12,6 @@ import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 import { runView } from './sync-view';
 import type { WorkspacesRouterDeps } from './workspaces';
-
-/** The audit action of a replaced webhook signing secret (the endpoint's summary reads its latest). */
-export const WEBHOOK_SECRET_REPLACED = 'workspace.webhook_secret_replaced';
 
 export const stripeKeyField = z.string().trim().min(1).max(500);
 export const webhookSecretField = z.string().trim().regex(/^whsec_[A-Za-z0-9]+$/, 'must be a Stripe webhook signing secret (whsec_...)');

@@ -1,7 +1,7 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { Knex } from '../db/knex';
-import { appendAudit, listAudit } from '../db/audit';
+import { appendAudit, listAudit, WEBHOOK_SECRET_REPLACED } from '../db/audit';
 import { countRunningSubscriptions } from '../db/mirror';
 import { findWorkspace } from '../db/workspaces';
 import { SUBSCRIBED_EVENT_TYPES } from '../domain/event-types';
@@ -9,7 +9,6 @@ import { endpointWarnings } from '../domain/webhook-health';
 import { endpointActivity, failingInboxPage, ignoreFailingInboxEvent, retryFailingInboxEvent, type FailingInboxEvent, type InboxStatus, type NotFailing } from '../db/inbox';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
-import { WEBHOOK_SECRET_REPLACED } from './stripe-connection';
 
 const failingQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),

@@ -13,6 +13,9 @@ export interface AuditEntry {
   after?: unknown;
 }
 
+/** The audit action of a replaced webhook signing secret (the endpoint's summary reads its latest). */
+export const WEBHOOK_SECRET_REPLACED = 'workspace.webhook_secret_replaced';
+
 export interface AuditRecord extends Required<AuditEntry> {
   id: number;
   at: Date;

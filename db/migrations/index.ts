@@ -14,6 +14,7 @@ import * as m012 from './012_inbox_failing_index';
 import * as m013 from './013_inbox_fillfactor';
 import * as m014 from './014_invoice_subscription_backfill';
 import * as m015 from './015_mirror_read_until';
+import * as m016 from './016_audit_action_index';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -35,6 +36,7 @@ const migrations: Record<string, Knex.Migration> = {
   '013_inbox_fillfactor': m013,
   '014_invoice_subscription_backfill': m014,
   '015_mirror_read_until': m015,
+  '016_audit_action_index': m016,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -469,6 +469,7 @@ describe('web UI in a browser', () => {
       await owner.page.waitForSelector('.endpoint-summary .secret-feedback .success');
       expect(await owner.page.innerText('.secret-feedback .success')).toContain('Signing secret replaced: deliveries signed with it are accepted from now on.');
       expect(await owner.page.locator('.secret-feedback .success:focus').count()).toBe(1);
+      expect(await owner.page.content()).not.toContain('whsec_uiRolled');
       expect(await owner.page.innerText('.endpoint-summary')).toMatch(/replaced .+ UTC by you/);
       await shot(owner.page, 'owner-webhooks-secret-replaced');
     } finally {

@@ -156,9 +156,10 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
     const key = h('input', {
       name: 'stripeKey',
       type: 'password',
-      autocomplete: 'off',
+      autocomplete: 'new-password',
+      'aria-label': 'New Stripe key',
       required: true,
-      pattern: '(rk|sk)_(live|test)_[A-Za-z0-9]+',
+      pattern: '\\s*(rk|sk)_(live|test)_[A-Za-z0-9]+\\s*',
       placeholder: connection.livemode ? 'rk_live_…' : 'rk_test_…',
       title: 'A restricted key (Developers → API keys → Create restricted key) with the permissions Wysera needs',
     });

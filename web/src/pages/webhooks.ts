@@ -154,9 +154,10 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     const input = h('input', {
       name: 'webhookSecret',
       type: 'password',
-      autocomplete: 'off',
+      autocomplete: 'new-password',
+      'aria-label': 'New signing secret',
       required: true,
-      pattern: 'whsec_[A-Za-z0-9]+',
+      pattern: '\\s*whsec_[A-Za-z0-9]+\\s*',
       placeholder: 'whsec_…',
       title: "The endpoint's signing secret from Stripe (Developers → Webhooks → the endpoint → Signing secret)",
     });
