@@ -305,14 +305,14 @@ async function unorderedOf<T extends { id: string }, C>(db: Db, workspaceId: str
  */
 async function unorderedRefunds(db: Db, workspaceId: string, list: readonly Stripe.Refund[], livemode: boolean, window: ReadTime): Promise<UnorderedRead[]> {
   const refund: Comparable<Stripe.Refund> = { table: 'stripe_refunds', row: (r) => refundRow(r, livemode) };
-  const byCharge = new Map<string, string>();
+  /** The first refund in doubt of each charge, by charge. */
+  const firstByCharge = new Map<string, string>();
   for (const r of await unordered(db, workspaceId, refund, list, window)) {
     const charge = refund.row(r).charge_id as string | null;
-    if (charge && !byCharge.has(charge)) byCharge.set(charge, r.id);
+    if (charge && !firstByCharge.has(charge)) firstByCharge.set(charge, r.id);
   }
-  const doubts = [...byCharge].map(([charge, first]) => ({ refund: first, charge }));
-  const customers = await mirroredRows(db, 'stripe_charges', workspaceId, doubts.map((d) => d.charge));
-  return doubts.map((d) => ({ object: 'charge', id: d.charge, customerId: (customers.get(d.charge)?.customer_id as string | null | undefined) || null, about: d.refund }));
+  const customers = await mirroredRows(db, 'stripe_charges', workspaceId, [...firstByCharge.keys()]);
+  return [...firstByCharge].map(([charge, about]) => ({ object: 'charge', id: charge, customerId: (customers.get(charge)?.customer_id as string | null | undefined) || null, about }));
 }
 
 /** What a sync's page asks before it is written (queueSyncRereads), by kind of object: see unordered. */

@@ -1,5 +1,6 @@
 import { ApiError } from '../api';
 import { lockIcon } from '../charts';
+import type { PageContext } from '../context';
 import { h } from '../dom';
 
 export function errorBox(err: unknown): HTMLElement {
@@ -23,4 +24,14 @@ export function section(title: string, ...children: (Node | null)[]): HTMLElemen
 
 export function loading(): HTMLElement {
   return h('p', { class: 'loading' }, 'Loading…');
+}
+
+/** A term and its detail in a `dl.meta` list. */
+export function metaRow(term: string, ...detail: (Node | string | null)[]): HTMLElement[] {
+  return [h('dt', {}, term), h('dd', {}, ...detail)];
+}
+
+/** Who did something, as an audit actor names them: "you" for the signed-in user. */
+export function actorLabel(ctx: PageContext, actor: string): string {
+  return actor === `user:${ctx.session.user.id}` ? 'you' : actor;
 }

@@ -1,10 +1,10 @@
 import { get, request } from '../api';
 import type { PageContext } from '../context';
 import { h, mount } from '../dom';
-import { count, when } from '../format';
+import { count, secondsInWords, when } from '../format';
 import { canConfigure } from '../redaction';
 import type { ResourceEstimate as ResourceProgress } from '../../../domain/sync-progress';
-import { errorBox, loading, section } from './common';
+import { actorLabel, errorBox, loading, metaRow, section } from './common';
 
 /** The workspace as GET /workspaces/:id shows it (only what the page reads). */
 interface Connection {
@@ -44,11 +44,6 @@ const REFRESH_MS = 3000;
 /** Counts the page's renders: a refresh loop ends once a later render (or another page) has taken its place. */
 let renders = 0;
 
-/** A duration in words: seconds below two minutes, then minutes. */
-function duration(seconds: number): string {
-  return seconds < 120 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} min`;
-}
-
 function progressRow(r: ResourceProgress): HTMLElement {
   const share = r.done ? 1 : r.fraction;
   return h(
@@ -64,18 +59,17 @@ function progressRow(r: ResourceProgress): HTMLElement {
         ? h('span', { class: 'muted' }, 'reading; how far is not known yet')
         : h('progress', { max: 100, value: Math.round(share * 100), 'aria-label': `${r.resource}: ${Math.round(share * 100)}%` }),
     ),
-    h('td', {}, r.done ? 'done' : r.etaSeconds === null ? '—' : `about ${duration(r.etaSeconds)} left`),
+    h('td', {}, r.done ? 'done' : r.etaSeconds === null ? '—' : `about ${secondsInWords(r.etaSeconds)} left`),
   );
 }
 
 /** The latest sync: what it copies, how far each resource is, and how it ended. */
-function syncSection(progress: SyncProgress, actions: HTMLElement | null, you: string): HTMLElement {
+function syncSection(ctx: PageContext, progress: SyncProgress, actions: HTMLElement | null): HTMLElement {
   const { run } = progress;
   if (!run) return section('Sync', h('p', { class: 'empty-state' }, 'No sync has run yet.'), actions);
-  const row = (term: string, detail: string) => [h('dt', {}, term), h('dd', {}, detail)];
   const status =
     run.status === 'running'
-      ? `running${progress.etaSeconds ? `, about ${duration(progress.etaSeconds)} left` : ''}`
+      ? `running${progress.etaSeconds ? `, about ${secondsInWords(progress.etaSeconds)} left` : ''}`
       : run.status === 'completed'
         ? `completed ${when(run.finishedAt)}`
         : `failed ${when(run.finishedAt)}`;
@@ -84,9 +78,9 @@ function syncSection(progress: SyncProgress, actions: HTMLElement | null, you: s
     h(
       'dl',
       { class: 'meta sync-run', 'data-status': run.status },
-      row('Status', status),
-      row('What', run.mode === 'full' ? `everything${run.windowStart ? ` created since ${when(run.windowStart)}` : ''}` : `what was created since ${when(run.windowStart)}`),
-      row('Started', `${when(run.startedAt)} by ${run.requestedBy === you ? 'you' : run.requestedBy}`),
+      metaRow('Status', status),
+      metaRow('What', run.mode === 'full' ? `everything${run.windowStart ? ` created since ${when(run.windowStart)}` : ''}` : `what was created since ${when(run.windowStart)}`),
+      metaRow('Started', `${when(run.startedAt)} by ${actorLabel(ctx, run.requestedBy)}`),
     ),
     run.error ? h('pre', { class: 'error-text sync-error' }, run.error) : null,
     progress.resources.length
@@ -119,7 +113,6 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
     return;
   }
   const owner = canConfigure(ctx.visibility.role);
-  const you = `user:${ctx.session.user.id}`;
   const noticeBox = notice ? h('div', { class: 'success', role: 'status', tabindex: -1 }, notice) : null;
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' }, noticeBox);
 
@@ -177,7 +170,6 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
     return form;
   };
 
-  const row = (term: string, ...detail: (Node | string | null)[]) => [h('dt', {}, term), h('dd', {}, ...detail)];
   mount(
     root,
     h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Stripe'), h('p', { class: 'muted' }, 'The Stripe account this workspace mirrors, and its sync.'))),
@@ -187,16 +179,16 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
       h(
         'dl',
         { class: 'meta stripe-connection' },
-        row('Account', connection.stripeAccountId ?? (connection.hasStripeKey ? "the key's own account" : 'none yet')),
-        row('Mode', connection.livemode ? 'live' : 'test'),
-        row(
+        metaRow('Account', connection.stripeAccountId ?? (connection.hasStripeKey ? "the key's own account" : 'none yet')),
+        metaRow('Mode', connection.livemode ? 'live' : 'test'),
+        metaRow(
           'Key',
           connection.hasStripeKey ? 'stored encrypted; never shown' : 'none: connect one so that Wysera can sync and its plays can read invoices',
           keyForm(),
         ),
       ),
     ),
-    syncSection(progress, syncActions(), you),
+    syncSection(ctx, progress, syncActions()),
   );
   noticeBox?.focus();
   // While a sync runs, its progress is read again as long as this page is the one shown.
@@ -213,7 +205,7 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
           return;
         }
         progress = next;
-        root.querySelector('.sync-run')?.closest('section')?.replaceWith(syncSection(next, syncActions(), you));
+        root.querySelector('.sync-run')?.closest('section')?.replaceWith(syncSection(ctx, next, syncActions()));
       } catch {
         // A missed read shows the last progress a little longer.
       }

@@ -1,9 +1,9 @@
 import { get, request } from '../api';
 import type { PageContext } from '../context';
 import { h, mount } from '../dom';
-import { when } from '../format';
+import { secondsInWords, when } from '../format';
 import { canConfigure } from '../redaction';
-import { errorBox, loading } from './common';
+import { actorLabel, errorBox, loading, metaRow } from './common';
 
 interface FailingEvent {
   seq: number;
@@ -44,19 +44,11 @@ interface EndpointSummary {
   signingSecret: { replacedAt: string | null; replacedBy: string | null };
 }
 
-/** A wait in words: seconds below two minutes, then minutes, hours. */
-function waited(seconds: number): string {
-  if (seconds < 120) return `${Math.round(seconds)} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  return `${Math.round(seconds / 3600)} h`;
-}
-
 /**
  * The endpoint's section: the URL and event types to set in Stripe, what arrived in the
  * last day, the API versions Stripe sends in, the backlog, and what to fix first.
  */
-function endpointSection(summary: EndpointSummary, secretForm: HTMLElement, you: string): HTMLElement {
-  const row = (term: string, ...detail: (Node | string)[]) => [h('dt', {}, term), h('dd', {}, ...detail)];
+function endpointSection(ctx: PageContext, summary: EndpointSummary, secretForm: HTMLElement): HTMLElement {
   const received = summary.received.length
     ? h('ul', { class: 'plain' }, summary.received.map((t) => h('li', {}, `${t.count} `, h('code', {}, t.type), t.setAside ? ` (${t.setAside} set aside)` : '')))
     : 'none';
@@ -72,20 +64,20 @@ function endpointSection(summary: EndpointSummary, secretForm: HTMLElement, you:
     h(
       'dl',
       { class: 'meta' },
-      row('URL to set in Stripe', h('code', {}, `${window.location.origin}${summary.endpointPath}`)),
-      row('Events to send', ...summary.eventTypes.flatMap((t, i) => [i ? ', ' : '', h('code', {}, t)])),
-      row(
+      metaRow('URL to set in Stripe', h('code', {}, `${window.location.origin}${summary.endpointPath}`)),
+      metaRow('Events to send', ...summary.eventTypes.flatMap((t, i) => [i ? ', ' : '', h('code', {}, t)])),
+      metaRow(
         'Signing secret',
         summary.signingSecret.replacedAt
-          ? `replaced ${when(summary.signingSecret.replacedAt)} by ${summary.signingSecret.replacedBy === you ? 'you' : (summary.signingSecret.replacedBy ?? 'someone')}`
+          ? `replaced ${when(summary.signingSecret.replacedAt)} by ${summary.signingSecret.replacedBy ? actorLabel(ctx, summary.signingSecret.replacedBy) : 'someone'}`
           : 'as set when the workspace was created',
         secretForm,
       ),
-      row('Events applied', checked),
-      row('Last event', summary.lastReceivedAt ? when(summary.lastReceivedAt) : 'none on record'),
-      row('Last 24 hours', received),
-      row('Waiting', summary.pending ? `${summary.pending}, the oldest for ${waited(summary.oldestPendingSeconds)}` : 'none'),
-      row('Stripe API versions (latest events)', versions),
+      metaRow('Events applied', checked),
+      metaRow('Last event', summary.lastReceivedAt ? when(summary.lastReceivedAt) : 'none on record'),
+      metaRow('Last 24 hours', received),
+      metaRow('Waiting', summary.pending ? `${summary.pending}, the oldest for ${secondsInWords(summary.oldestPendingSeconds)}` : 'none'),
+      metaRow('Stripe API versions (latest events)', versions),
     ),
   );
 }
@@ -111,7 +103,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     get<FailingPage>(`${ctx.apiBase}/webhook-events/failing?limit=${limit}${afterSeq === null ? '' : `&afterSeq=${afterSeq}`}`);
   // The endpoint's summary is read beside the list; the list, which owners act on, shows without it.
   const summaryRead = get<EndpointSummary>(`${ctx.apiBase}/webhook-events/summary`).then(
-    (summary) => endpointSection(summary, secretForm(), `user:${ctx.session.user.id}`),
+    (summary) => endpointSection(ctx, summary, secretForm()),
     (err: unknown) => h('section', { class: 'panel endpoint-summary' }, h('h2', {}, 'Endpoint'), errorBox(err)),
   );
   let first: FailingPage;
