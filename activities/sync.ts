@@ -87,6 +87,9 @@ interface PageRun {
   livemode: boolean;
 }
 
+/** How often a page's fetch heartbeats while it waits (the workflow's heartbeat timeout is 5 s). */
+const FETCH_HEARTBEAT_MS = 1000;
+
 const created = (o: { created: number }) => o.created;
 const oldest = (xs: { created: number }[]): number | null => (xs.length ? Math.min(...xs.map(created)) : null);
 
@@ -226,11 +229,18 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       const params: ListParams = { limit: PAGE_SIZE, ...(cursor ? { starting_after: cursor } : {}), ...(createdGte !== undefined ? { created: { gte: createdGte } } : {}) };
       const fetchStarted = performance.now();
       let page: Page;
+      // A page's fetch may wait out Stripe's retries and the rate limiter far longer than
+      // the heartbeat timeout; that wait is work, not a dead worker, so it beats on. (Timed
+      // out, the attempt would be retried beside itself, both reading and writing the same
+      // pages, and Temporal would report a heartbeat timeout instead of Stripe's answer.)
+      const beating = setInterval(() => ctx.heartbeat({ cursor, pages } satisfies SyncHeartbeat), FETCH_HEARTBEAT_MS);
       try {
         page = await fetchPage(stripe, input.resource, { workspaceId: input.workspaceId, runId: input.runId, livemode: access.livemode }, params, deps.keyring);
       } catch (err) {
         if (permanent(err)) throw ApplicationFailure.nonRetryable(`Stripe refused the ${input.resource} list: ${(err as Error).message}`, 'StripeRefused');
         throw err;
+      } finally {
+        clearInterval(beating);
       }
       const done = !page.hasMore || page.ids.length === 0;
       const nextCursor = page.ids.length ? page.ids[page.ids.length - 1]! : cursor;

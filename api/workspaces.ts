@@ -16,6 +16,7 @@ import type { Keyring } from '../platform/crypto';
 import { authOf, requireOperator, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 import { accountTaken, assertAccountFree, keyFormOr400, proveKey, stripeAccountField, stripeKeyField, webhookSecretField } from './stripe-connection';
+import { syncLiveness } from './sync-liveness';
 import { runView } from './sync-view';
 
 export interface WorkspacesRouterDeps {
@@ -160,10 +161,17 @@ export function workspacesRouter(deps: WorkspacesRouterDeps): Router {
   const progressOf = async (res: Response) => {
     const id = authOf(res).workspaceId;
     const run = await latestSyncRun(deps.db, id);
-    if (!run) return { run: null, resources: [], etaSeconds: null };
+    if (!run) return { run: null, resources: [], etaSeconds: null, liveness: null };
     const now = new Date();
-    const resources = (await syncProgress(deps.db, run.id)).map((p) => estimateResource(p, now, run.windowStart));
-    return { run: runView(run), resources, etaSeconds: run.status === 'running' ? overallEta(resources) : 0 };
+    const progress = await syncProgress(deps.db, run.id);
+    const resources = progress.map((p) => estimateResource(p, now, run.windowStart));
+    const running = run.status === 'running';
+    return {
+      run: runView(run),
+      resources,
+      etaSeconds: running ? overallEta(resources) : 0,
+      liveness: running ? await syncLiveness(client, deps.taskQueue, run, progress, now) : null,
+    };
   };
 
   router.get('/workspaces/:workspaceId/sync', requireWorkspaceRole('viewer'), async (_req, res) => {

@@ -28,6 +28,8 @@ export interface SyncHarness {
   baseUrl: string;
   /** JSON request to the API; `token` defaults to the operator token. */
   call(method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; body: Record<string, unknown>; text: string }>;
+  /** POST /workspaces as the operator (which starts the first sync unless `sync: false`): the new workspace and its owner's token. */
+  createWorkspace(body: Record<string, unknown>): Promise<{ id: string; owner: string }>;
   startWorker(): Promise<{ worker: Worker; stop(): Promise<void> }>;
   close(): Promise<void>;
 }
@@ -45,7 +47,7 @@ export async function syncHarness(simOptions: SimulatorOptions, opts: { keySpec?
   const api = createApi({ db, temporal: server.clientConnection, keyring, log, metrics: createMetrics(), webhookMaxBytes: 1 << 20, operatorToken: OPERATOR_TOKEN, stripe, taskQueue });
   const { server: http, url: baseUrl } = await serveOnLoopback(api.serve);
   const workers: { stop(): Promise<void> }[] = [];
-  return {
+  const harness: SyncHarness = {
     db,
     databaseUrl,
     keySpec,
@@ -63,6 +65,11 @@ export async function syncHarness(simOptions: SimulatorOptions, opts: { keySpec?
       });
       const text = await res.text();
       return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown>, text };
+    },
+    async createWorkspace(body) {
+      const res = await harness.call('POST', '/workspaces', body);
+      if (res.status !== 201) throw new Error(`POST /workspaces answered ${res.status}: ${res.text}`);
+      return { id: (res.body.workspace as { id: string }).id, owner: res.body.ownerToken as string };
     },
     async startWorker() {
       const worker = await createWorker({
@@ -91,4 +98,5 @@ export async function syncHarness(simOptions: SimulatorOptions, opts: { keySpec?
       await drop();
     },
   };
+  return harness;
 }

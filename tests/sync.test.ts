@@ -46,15 +46,12 @@ beforeAll(async () => {
   // Lists longer than Stripe embeds: the sync must page the rest from their own urls.
   longLists = giveLongLists(h.sim.account());
   await h.startWorker();
-  const res = await h.call('POST', '/workspaces', {
+  ({ id: workspaceId, owner } = await h.createWorkspace({
     name: 'Sync test',
     stripeKey: h.sim.accounts[0]!.restrictedKey,
     webhookSecret: 'whsec_syncTest1',
     settings: { stripeRateLimitRps: 30 },
-  });
-  expect(res.status).toBe(201);
-  workspaceId = (res.body.workspace as { id: string }).id;
-  owner = res.body.ownerToken as string;
+  }));
 }, 120_000);
 
 afterAll(async () => {

@@ -33,10 +33,9 @@ const ended = (sub: Stripe.Subscription, at: number): Stripe.Subscription => ({ 
 beforeAll(async () => {
   h = await syncHarness({ seed: 'stripe-clock', customers: 12, months: 3, rateLimit: 0, now: Math.floor(Date.now() / 1000) - SKEW_S });
   await h.startWorker();
-  const res = await h.call('POST', '/workspaces', { name: 'Clock', stripeKey: h.sim.accounts[0]!.restrictedKey, webhookSecret: 'whsec_clockTest1' });
-  expect(res.status).toBe(201);
-  workspaceId = (res.body.workspace as { id: string }).id;
-  const owner = res.body.ownerToken as string;
+  const created = await h.createWorkspace({ name: 'Clock', stripeKey: h.sim.accounts[0]!.restrictedKey, webhookSecret: 'whsec_clockTest1' });
+  workspaceId = created.id;
+  const { owner } = created;
   // Creating the workspace starts its first sync.
   await eventually(
     async () => (await h.call('GET', `/workspaces/${workspaceId}/sync`, undefined, owner)).body as { run?: { status: string } },

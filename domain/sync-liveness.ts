@@ -1,0 +1,67 @@
+/**
+ * Whether a running sync is moving. A sync run stays "running" in the database for as
+ * long as its workflow has not ended, whether or not anything works on it: with no
+ * worker polling the task queue, or with every Stripe read failing and being retried,
+ * the run looks the same as one reading pages. These figures tell them apart.
+ */
+
+/**
+ * How long after a worker's last poll it still counts as polling. An idle worker's
+ * long poll is held by Temporal for up to a minute (plus the client's margin) before
+ * it asks again, and Temporal lists a task queue's pollers for five minutes after
+ * their last poll, so a listed poller is not proof of a live one.
+ */
+export const WORKER_POLL_GAP_MS = 2 * 60_000;
+
+/** A read of the sync that failed and waits for its next attempt. */
+export interface SyncRetry {
+  /** The attempt under way or due next (2 = the first retry). */
+  attempt: number;
+  /** The last failure's message, as the worker reported it. */
+  error: string | null;
+  /** When Temporal schedules the next attempt (null: under way now). */
+  nextAttemptAt: string | null;
+}
+
+/** What Temporal says about the run's workflow and its task queue. */
+export interface SyncWorkState {
+  /** The latest poll of the task queue by a worker that Temporal still lists. */
+  workerSeenAt: string | null;
+  /** Whether that poll is recent enough to count the worker as there. */
+  workerPolling: boolean;
+  retrying: SyncRetry[];
+}
+
+export interface SyncLiveness {
+  /** When the run last stored a page (its start, before the first). */
+  lastProgressAt: string;
+  /** Temporal's view, or why it could not be read (the page says so instead of guessing). */
+  temporal: SyncWorkState | { error: string };
+}
+
+/** The newest of the pollers' last polls, and whether it counts as a worker there now. */
+export function workerPresence(lastPolls: (Date | null)[], now: Date): Pick<SyncWorkState, 'workerSeenAt' | 'workerPolling'> {
+  const times = lastPolls.filter((t): t is Date => t !== null).map((t) => t.getTime());
+  if (!times.length) return { workerSeenAt: null, workerPolling: false };
+  const newest = Math.max(...times);
+  return { workerSeenAt: new Date(newest).toISOString(), workerPolling: now.getTime() - newest <= WORKER_POLL_GAP_MS };
+}
+
+/** A pending activity as Temporal describes it (only what liveness reads). */
+export interface PendingRead {
+  attempt: number;
+  lastFailure: string | null;
+  nextAttemptAt: Date | null;
+}
+
+/** The reads that have failed at least once: first attempts carry no news. */
+export function failingReads(pending: PendingRead[]): SyncRetry[] {
+  return pending
+    .filter((p) => p.attempt > 1 || p.lastFailure !== null)
+    .map((p) => ({ attempt: p.attempt, error: p.lastFailure, nextAttemptAt: p.nextAttemptAt?.toISOString() ?? null }));
+}
+
+/** The run's last sign of progress: its newest stored page, or its start. */
+export function lastProgress(startedAt: Date, pagesStoredAt: Date[]): string {
+  return new Date(Math.max(startedAt.getTime(), ...pagesStoredAt.map((d) => d.getTime()))).toISOString();
+}
