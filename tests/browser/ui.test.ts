@@ -10,7 +10,7 @@ import { deferInboxEvent, insertInboxEvent } from '../../db/inbox';
 import { findMember, insertMember } from '../../db/members';
 import { getPlaySettings } from '../../db/play-settings';
 import { storeRedactionSetting } from '../../db/redaction';
-import { finishSyncRun, latestSyncRun, recordPage } from '../../db/sync';
+import { createSyncRun, finishSyncRun, latestSyncRun, newSyncRunId, recordPage } from '../../db/sync';
 import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../../db/mirror';
 import { findOrCreateUser } from '../../db/users';
 import { insertWorkspace } from '../../db/workspaces';
@@ -581,6 +581,9 @@ describe('web UI in a browser', () => {
       expect(await owner.page.getAttribute('.sync-run', 'data-status')).toBe('running');
       expect(await owner.page.innerText('.sync-run')).toMatch(/Started\s+.+ UTC by you/);
       expect(await owner.page.isDisabled('button.sync-full')).toBe(true);
+      // No worker polls the test's task queue: the page says the sync cannot move, not only that it runs.
+      expect(await owner.page.innerText('.sync-warning[data-code=no_worker]')).toMatch(/^No worker is asking for this sync's work: it makes no progress until one runs/);
+      expect(await owner.page.innerText('.sync-run')).toMatch(/Last page stored\s+\d+ s ago/);
       const run = (await latestSyncRun(database.db, WS))!;
       expect(run.status).toBe('running');
 
@@ -601,6 +604,20 @@ describe('web UI in a browser', () => {
       const since = (await latestSyncRun(database.db, WS))!;
       expect([since.mode, since.windowStart?.toISOString(), since.status]).toEqual(['since', '2026-01-15T00:00:00.000Z', 'running']);
       await shot(owner.page, 'owner-stripe-sync-since');
+
+      // A failed run shows its error, and no warning about a run that has ended.
+      await finishSyncRun(database.db, since.id, { status: 'failed', error: 'Stripe refused the charges list: permission missing' });
+      await owner.page.waitForSelector('.sync-run[data-status=failed]', { timeout: 10_000 });
+      expect(await owner.page.innerText('pre.sync-error')).toBe('Stripe refused the charges list: permission missing');
+      expect(await owner.page.locator('.sync-warning').count()).toBe(0);
+
+      // A sync started elsewhere after the page was drawn: the page's start is refused and says why.
+      const elsewhere = await createSyncRun(database.db, { id: newSyncRunId(), workspaceId: WS, workflowId: 'elsewhere', mode: 'full', windowStart: null, requestedBy: 'operator' });
+      await owner.page.click('button.sync-full');
+      await owner.page.waitForSelector('.feedback .error');
+      expect(await owner.page.innerText('.feedback .error')).toContain(`is already running (${elsewhere.id})`);
+      expect(await owner.page.isDisabled('button.sync-full')).toBe(false);
+      await finishSyncRun(database.db, elsewhere.id, { status: 'completed' });
     } finally {
       await owner.context.close();
     }
