@@ -1,3 +1,5 @@
+import { secondsInWords } from './durations';
+
 /**
  * Whether a running sync is moving. A sync run stays "running" in the database for as
  * long as its workflow has not ended, whether or not anything works on it: with no
@@ -64,4 +66,30 @@ export function failingReads(pending: PendingRead[]): SyncRetry[] {
 /** The run's last sign of progress: its newest stored page, or its start. */
 export function lastProgress(startedAt: Date, pagesStoredAt: Date[]): string {
   return new Date(Math.max(startedAt.getTime(), ...pagesStoredAt.map((d) => d.getTime()))).toISOString();
+}
+
+export type SyncWarningCode = 'temporal_unknown' | 'no_worker' | 'retrying';
+
+const minuteUtc = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+
+/**
+ * What keeps a running sync from moving, in words for the Stripe page and the CLI's
+ * watch: no worker polling for its work, reads failing and retried, or Temporal not
+ * answering (then nothing is known about the other two).
+ */
+export function syncWarnings(liveness: SyncLiveness, now: Date): { code: SyncWarningCode; message: string }[] {
+  const { temporal } = liveness;
+  if ('error' in temporal) return [{ code: 'temporal_unknown', message: `${temporal.error}. Whether a worker runs this sync is not known.` }];
+  const out: { code: SyncWarningCode; message: string }[] = [];
+  if (!temporal.workerPolling) {
+    const last = temporal.workerSeenAt ? `No worker has asked for this sync's work since ${minuteUtc(temporal.workerSeenAt)}` : "No worker is asking for this sync's work";
+    out.push({ code: 'no_worker', message: `${last}: it makes no progress until one runs (npm run dev:worker, or the worker service of docker compose). It then carries on where it stopped.` });
+  }
+  for (const retry of temporal.retrying) {
+    const wait = retry.nextAttemptAt ? (Date.parse(retry.nextAttemptAt) - now.getTime()) / 1000 : null;
+    const next = wait === null ? ', trying again now' : `, next try in ${secondsInWords(Math.max(0, wait))}`;
+    const failed = retry.attempt - 1;
+    out.push({ code: 'retrying', message: `A Stripe read failed ${failed === 1 ? 'once' : `${failed} times`} and is retried${next}: ${retry.error ?? 'no reason given'}` });
+  }
+  return out;
 }

@@ -15,6 +15,7 @@
  * STRIPE_WEBHOOK_SECRET instead of the flags, which keeps secrets out of the process list.
  */
 import { parseArgs } from 'node:util';
+import { syncWarnings, type SyncLiveness } from '../domain/sync-liveness';
 import { progressBar, type ResourceEstimate } from '../domain/sync-progress';
 
 type Json = Record<string, unknown>;
@@ -47,6 +48,7 @@ interface SyncView {
   run: { runId: string; status: string; error: string | null; mode: string } | null;
   resources: ResourceEstimate[];
   etaSeconds: number | null;
+  liveness: SyncLiveness | null;
 }
 
 /** Prints the progress bars of the latest sync until it ends (redrawn in place on a terminal). */
@@ -59,9 +61,12 @@ async function watch(workspaceId: string, token: string): Promise<SyncView> {
     const lines = [
       `sync ${view.run.runId} (${view.run.mode}): ${view.run.status}${view.etaSeconds ? `, about ${view.etaSeconds} s left` : ''}`,
       ...view.resources.map((r) => `  ${progressBar(r)}`),
+      ...(view.liveness ? syncWarnings(view.liveness, new Date()).map((w) => `  ! ${w.message}`) : []),
     ];
     if (tty && drawn) process.stderr.write(`\x1b[${drawn}A\x1b[0J`);
-    process.stderr.write(`${lines.join('\n')}\n`);
+    // Redrawn in place by moving up one row a line: on a terminal no line may wrap.
+    const width = tty ? process.stderr.columns - 1 : Infinity;
+    process.stderr.write(`${lines.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l)).join('\n')}\n`);
     drawn = lines.length;
     if (view.run.status !== 'running') {
       if (view.run.status === 'failed') throw new CliError(`the sync failed: ${view.run.error ?? 'unknown error'}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failingReads, lastProgress, workerPresence, WORKER_POLL_GAP_MS } from '../../domain/sync-liveness';
+import { failingReads, lastProgress, syncWarnings, workerPresence, WORKER_POLL_GAP_MS } from '../../domain/sync-liveness';
 
 const now = new Date('2026-11-29T12:00:00Z');
 const ago = (ms: number) => new Date(now.getTime() - ms);
@@ -37,5 +37,39 @@ describe('lastProgress', () => {
   it("is the newest stored page, or the run's start before any", () => {
     expect(lastProgress(ago(60_000), [])).toBe(ago(60_000).toISOString());
     expect(lastProgress(ago(60_000), [ago(30_000), ago(10_000), ago(50_000)])).toBe(ago(10_000).toISOString());
+  });
+});
+
+describe('syncWarnings', () => {
+  const lastProgressAt = ago(90_000).toISOString();
+  const quiet = { workerSeenAt: ago(5_000).toISOString(), workerPolling: true, retrying: [] };
+
+  it('says nothing while a worker polls and no read fails', () => {
+    expect(syncWarnings({ lastProgressAt, temporal: quiet }, now)).toEqual([]);
+  });
+
+  it('says no worker asks for the work, or since when none has', () => {
+    const never = syncWarnings({ lastProgressAt, temporal: { ...quiet, workerSeenAt: null, workerPolling: false } }, now);
+    expect(never.map((w) => w.code)).toEqual(['no_worker']);
+    expect(never[0]!.message).toMatch(/^No worker is asking for this sync's work: it makes no progress until one runs \(npm run dev:worker/);
+    const gone = syncWarnings({ lastProgressAt, temporal: { ...quiet, workerSeenAt: '2026-11-29T11:52:40.123Z', workerPolling: false } }, now);
+    expect(gone[0]!.message).toMatch(/^No worker has asked for this sync's work since 2026-11-29 11:52 UTC: /);
+  });
+
+  it('gives each failing read its failures, next try and error', () => {
+    const retrying = [
+      { attempt: 2, error: 'An unknown error occurred', nextAttemptAt: new Date(now.getTime() + 4_000).toISOString() },
+      { attempt: 5, error: null, nextAttemptAt: null },
+    ];
+    expect(syncWarnings({ lastProgressAt, temporal: { ...quiet, retrying } }, now).map((w) => w.message)).toEqual([
+      'A Stripe read failed once and is retried, next try in 4 s: An unknown error occurred',
+      'A Stripe read failed 4 times and is retried, trying again now: no reason given',
+    ]);
+  });
+
+  it('says only that nothing is known when Temporal could not be asked', () => {
+    expect(syncWarnings({ lastProgressAt, temporal: { error: 'Temporal could not be asked about the sync: deadline exceeded' } }, now)).toEqual([
+      { code: 'temporal_unknown', message: 'Temporal could not be asked about the sync: deadline exceeded. Whether a worker runs this sync is not known.' },
+    ]);
   });
 });

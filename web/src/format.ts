@@ -4,6 +4,8 @@
  * never as 0.
  */
 
+export { secondsInWords } from '../../domain/durations';
+
 export const HIDDEN = 'Hidden';
 export const NONE = '—';
 
@@ -63,12 +65,6 @@ export function longMonth(period: string): string {
   return /^\d{4}-\d{2}$/.test(period) ? monthYear.format(monthDate(period)) : period;
 }
 
-/** A span of seconds in words: seconds below two minutes, then minutes, then hours. */
-export function secondsInWords(seconds: number): string {
-  if (seconds < 120) return `${Math.round(seconds)} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  return `${Math.round(seconds / 3600)} h`;
-}
 
 export function when(iso: string | null | undefined): string {
   if (!iso) return NONE;

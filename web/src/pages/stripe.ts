@@ -3,7 +3,7 @@ import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { count, secondsInWords, when } from '../format';
 import { canConfigure } from '../redaction';
-import type { SyncLiveness } from '../../../domain/sync-liveness';
+import { syncWarnings, type SyncLiveness } from '../../../domain/sync-liveness';
 import type { ResourceEstimate as ResourceProgress } from '../../../domain/sync-progress';
 import { actorLabel, errorBox, loading, metaRow, section } from './common';
 
@@ -66,30 +66,8 @@ function progressRow(r: ResourceProgress): HTMLElement {
   );
 }
 
-/** Seconds from now to a time: negative when it is past. */
-const secondsUntil = (iso: string) => (Date.parse(iso) - Date.now()) / 1000;
-
-/**
- * What stops a running sync from moving, said where its progress is: no worker polling
- * for its work, its Stripe reads failing and retried, or Temporal not answering. A run
- * stays "running" through all of these, so without them a stuck sync looks like a slow one.
- */
-function livenessWarnings(liveness: SyncLiveness): HTMLElement[] {
-  const warn = (code: string, ...text: (string | HTMLElement)[]) => h('div', { class: 'error sync-warning', 'data-code': code }, ...text);
-  const { temporal } = liveness;
-  if ('error' in temporal) return [warn('temporal_unknown', `${temporal.error}. Whether a worker runs this sync is not known.`)];
-  const out: HTMLElement[] = [];
-  if (!temporal.workerPolling) {
-    const last = temporal.workerSeenAt ? `No worker has asked for this sync's work since ${when(temporal.workerSeenAt)}` : "No worker is asking for this sync's work";
-    out.push(warn('no_worker', `${last}: it makes no progress until one runs (`, h('code', {}, 'npm run dev:worker'), ', or the worker service of docker compose). It then carries on where it stopped.'));
-  }
-  for (const retry of temporal.retrying) {
-    const next = retry.nextAttemptAt ? `, next try ${secondsInWords(Math.max(0, secondsUntil(retry.nextAttemptAt)))} from now` : ', trying again now';
-    const failed = retry.attempt - 1;
-    out.push(warn('retrying', `A Stripe read failed ${failed === 1 ? 'once' : `${failed} times`} and is retried${next}: ${retry.error ?? 'no reason given'}`));
-  }
-  return out;
-}
+/** Seconds since a time. */
+const secondsSince = (iso: string) => Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
 
 /** The latest sync: what it copies, how far each resource is, and how it ended. */
 function syncSection(ctx: PageContext, progress: SyncProgress, actions: HTMLElement | null): HTMLElement {
@@ -109,9 +87,15 @@ function syncSection(ctx: PageContext, progress: SyncProgress, actions: HTMLElem
       metaRow('Status', status),
       metaRow('What', run.mode === 'full' ? `everything${run.windowStart ? ` created since ${when(run.windowStart)}` : ''}` : `what was created since ${when(run.windowStart)}`),
       metaRow('Started', `${when(run.startedAt)} by ${actorLabel(ctx, run.requestedBy)}`),
-      progress.liveness ? metaRow('Last page stored', `${secondsInWords(Math.max(0, -secondsUntil(progress.liveness.lastProgressAt)))} ago`) : [],
+      progress.liveness ? metaRow('Last page stored', `${secondsInWords(secondsSince(progress.liveness.lastProgressAt))} ago`) : [],
     ),
-    progress.liveness ? h('div', { class: 'sync-warnings', 'aria-live': 'polite' }, livenessWarnings(progress.liveness)) : null,
+    progress.liveness
+      ? h(
+          'div',
+          { class: 'sync-warnings', 'aria-live': 'polite' },
+          syncWarnings(progress.liveness, new Date()).map((w) => h('div', { class: 'error sync-warning', 'data-code': w.code }, w.message)),
+        )
+      : null,
     run.error ? h('pre', { class: 'error-text sync-error' }, run.error) : null,
     progress.resources.length
       ? h(
