@@ -453,6 +453,7 @@ describe('web UI in a browser', () => {
       const res = await fetch(`${api.url}/webhooks/stripe/${WS}`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signatureFor(body, secret) }, body });
       return res.status;
     };
+    const replacements = () => database.db('audit_log').where({ workspace_id: WS, action: 'workspace.webhook_secret_replaced' }).select('actor');
     // Signed with the secret the workspace was created with: the API now holds it in memory.
     expect(await deliver('whsec_ui')).toBe(200);
     const owner = await loggedIn('owner');
@@ -466,6 +467,13 @@ describe('web UI in a browser', () => {
       expect(await owner.page.locator('form.signing-secret input:invalid').count()).toBe(1);
       await owner.page.fill('form.signing-secret input[name=webhookSecret]', 'whsec_uiRolled');
       await owner.page.click('form.signing-secret button:has-text("Replace")');
+      // Asked first: cancelled, nothing is sent.
+      expect(await owner.page.innerText('form.signing-secret .confirm')).toContain('deliveries signed only with the old secret are refused');
+      await owner.page.click('form.signing-secret .confirm button:has-text("Cancel")');
+      expect(await owner.page.isHidden('form.signing-secret .confirm')).toBe(true);
+      expect(await replacements()).toHaveLength(0);
+      await owner.page.click('form.signing-secret button[type=submit]');
+      await owner.page.click('form.signing-secret .confirm button:has-text("Replace secret")');
       await owner.page.waitForSelector('.endpoint-summary .secret-feedback .success');
       expect(await owner.page.innerText('.secret-feedback .success')).toContain('Signing secret replaced: deliveries signed with it are accepted from now on.');
       expect(await owner.page.locator('.secret-feedback .success:focus').count()).toBe(1);
@@ -477,8 +485,7 @@ describe('web UI in a browser', () => {
     }
     // The API had the old secret in memory; the first delivery signed with the new one is taken all the same.
     expect(await deliver('whsec_uiRolled')).toBe(200);
-    const audit = await database.db('audit_log').where({ workspace_id: WS, action: 'workspace.webhook_secret_replaced' }).select('actor');
-    expect(audit).toHaveLength(1);
+    expect(await replacements()).toHaveLength(1);
   });
 
   it('shows the oldest 100 failing webhook events with their count, and the rest a page at a time', async () => {

@@ -102,8 +102,10 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
   const fetchPage = (limit: number, afterSeq: number | null) =>
     get<FailingPage>(`${ctx.apiBase}/webhook-events/failing?limit=${limit}${afterSeq === null ? '' : `&afterSeq=${afterSeq}`}`);
   // The endpoint's summary is read beside the list; the list, which owners act on, shows without it.
+  /** Whether the endpoint section, where a notice about the secret goes, could be drawn. */
+  let summaryShown = false;
   const summaryRead = get<EndpointSummary>(`${ctx.apiBase}/webhook-events/summary`).then(
-    (summary) => endpointSection(ctx, summary, secretForm()),
+    (summary) => ((summaryShown = true), endpointSection(ctx, summary, secretForm())),
     (err: unknown) => h('section', { class: 'panel endpoint-summary' }, h('h2', {}, 'Endpoint'), errorBox(err)),
   );
   let first: FailingPage;
@@ -117,7 +119,8 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
   /** Where the next page starts (null: none follows), and the rows shown so far. */
   let next = first.nextAfterSeq;
   let shown = first.events.length;
-  const noticeBox = notice && noticeAt === 'events' ? h('div', { class: 'success', role: 'status', tabindex: -1 }, notice) : null;
+  // A notice about the secret goes above the list when the endpoint section could not be drawn.
+  const noticeBox = notice && (noticeAt === 'events' || !summaryShown) ? h('div', { class: 'success', role: 'status', tabindex: -1 }, notice) : null;
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' }, noticeBox);
 
   /**
@@ -156,11 +159,36 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     const button = h('button', { type: 'submit' }, 'Replace');
     const done = notice && noticeAt === 'secret' ? h('div', { class: 'success', role: 'status', tabindex: -1 }, notice) : null;
     const answer = h('div', { class: 'feedback secret-feedback', 'aria-live': 'polite' }, done);
-    const form = h('form', { class: 'range signing-secret' }, input, button);
+    // A wrong secret refuses every delivery until it is mended (Stripe retries them for
+    // three days), so the replacement is confirmed first.
+    const replace = h('button', { type: 'button', class: 'danger' }, 'Replace secret');
+    const cancel = h('button', { type: 'button' }, 'Cancel');
+    const confirm = h(
+      'span',
+      { class: 'confirm', hidden: true },
+      'From now on, deliveries signed only with the old secret are refused. Replace it? ',
+      replace,
+      cancel,
+    );
+    const asking = (yes: boolean) => {
+      confirm.hidden = !yes;
+      button.hidden = yes;
+      input.readOnly = yes;
+    };
+    const form = h('form', { class: 'range signing-secret' }, input, button, confirm);
     form.addEventListener('submit', (submitted) => {
       submitted.preventDefault();
-      button.disabled = true;
       mount(answer);
+      asking(true);
+      replace.focus();
+    });
+    cancel.addEventListener('click', () => {
+      asking(false);
+      input.focus();
+    });
+    replace.addEventListener('click', () => {
+      replace.disabled = true;
+      cancel.disabled = true;
       request<unknown>('PUT', `${ctx.apiBase}/webhook-secret`, { webhookSecret: input.value.trim() }).then(
         () =>
           webhooksPage(
@@ -171,7 +199,9 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
             'secret',
           ),
         (err: unknown) => {
-          button.disabled = false;
+          replace.disabled = false;
+          cancel.disabled = false;
+          asking(false);
           mount(answer, errorBox(err));
         },
       );
