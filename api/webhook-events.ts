@@ -6,7 +6,7 @@ import { countRunningSubscriptions } from '../db/mirror';
 import { findWorkspace } from '../db/workspaces';
 import { SUBSCRIBED_EVENT_TYPES } from '../domain/event-types';
 import { endpointWarnings } from '../domain/webhook-health';
-import { endpointActivity, failingInboxPage, ignoreFailingInboxEvent, retryFailingInboxEvent, type FailingInboxEvent, type InboxStatus, type NotFailing } from '../db/inbox';
+import { endpointActivity, failingInboxPage, ignoreFailingInboxEvent, reapplySetAsideEvents, retryFailingInboxEvent, type FailingInboxEvent, type InboxStatus, type NotFailing } from '../db/inbox';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 
@@ -128,6 +128,26 @@ export function webhookEventsRouter({ db }: { db: Knex }): Router {
       change: retryFailingInboxEvent,
       audit: (e) => ({ before: { attempts: e.attempts, lastError: e.lastError }, after: { nextAttemptAt: e.nextAttemptAt } }),
     });
+  });
+
+  // Events set aside as another account's or mode's stay kept, ignored. Once the
+  // workspace mirrors what its endpoint sends (its key replaced with the right account's
+  // or mode's), an owner has those that are now its own applied: the payments they
+  // carry then reach the mirror and the plays, which a sync alone would not start.
+  router.post('/workspaces/:workspaceId/webhook-events/set-aside/reapply', requireWorkspaceRole('owner'), async (req, res) => {
+    const auth = authOf(res);
+    parseOr400(noBody, req.body ?? {}, 'request body');
+    const done = await db.transaction(async (trx) => {
+      const workspace = await findWorkspace(trx, auth.workspaceId);
+      if (!workspace) throw new HttpError(404, `no workspace ${auth.workspaceId}`);
+      const reapplied = await reapplySetAsideEvents(trx, auth.workspaceId, workspace);
+      const mirrors = { stripeAccountId: workspace.stripeAccountId, livemode: workspace.livemode, hasStripeKey: workspace.hasStripeKey };
+      if (reapplied.requeued > 0) {
+        await appendAudit(trx, { workspaceId: auth.workspaceId, actor: auth.actor, action: 'webhook_events.set_aside_reapplied', targetType: 'workspace', targetId: auth.workspaceId, after: { ...reapplied, mirrors } });
+      }
+      return reapplied;
+    });
+    res.json(done);
   });
 
   return router;

@@ -1,4 +1,4 @@
-import { SET_ASIDE_PREFIX } from '../domain/event-ownership';
+import { foreignEventReason, SET_ASIDE_PREFIX, type MirroredAccount } from '../domain/event-ownership';
 import { invoiceRereadEventId, objectOf, REREAD_EVENT_TYPE, rereadEventId, SUBSCRIBED_EVENT_TYPES, syncRereadEventId, type MirroredObject, type RereadNotice, type RereadPayload } from '../domain/event-types';
 import type { TypeActivity } from '../domain/webhook-health';
 import { PassPicker } from '../domain/relay-pass';
@@ -540,6 +540,42 @@ export async function retryFailingInboxEvent(db: Db, workspaceId: string, eventI
   return typeof result === 'string' ? result : result.event;
 }
 
+/** What reapplySetAsideEvents did: events queued again, and those still of another account or mode. */
+export interface SetAsideReapplied {
+  requeued: number;
+  stillSetAside: number;
+}
+
+/**
+ * Queues again the workspace's retained events that were set aside as another account's
+ * or mode's and are now the workspace's own: after its key moved to the account or mode
+ * its endpoint sends (or a Connect workspace took the account its events are about), they
+ * are applied as if just delivered: pending, no attempts, due now. The ownership check is
+ * the relay's own (foreignEventReason), and the relay judges each again when it takes it.
+ * One transaction, the candidates locked, so the same event is never queued twice.
+ */
+export async function reapplySetAsideEvents(db: Db, workspaceId: string, workspace: MirroredAccount): Promise<SetAsideReapplied> {
+  return inTransaction(db, async (trx) => {
+    const { rows } = await trx.raw<{ rows: { seq: string; livemode: boolean | null; account: string | null }[] }>(
+      `select seq, (payload->>'livemode')::boolean as livemode, payload->>'account' as account
+         from webhook_inbox
+        where workspace_id = ? and status = 'ignored' and starts_with(last_error, ?)
+        for update`,
+      [workspaceId, SET_ASIDE_PREFIX],
+    );
+    const ours = rows.filter((r) => r.livemode !== null && foreignEventReason({ livemode: r.livemode, account: r.account }, workspace) === null).map((r) => r.seq);
+    if (ours.length > 0) {
+      await trx.raw(
+        `update webhook_inbox set status = 'pending', attempts = 0, last_error = null, next_attempt_at = now(), processed_at = null
+          where seq = any(?::bigint[])`,
+        [ours],
+      );
+      await trx.raw(`select pg_notify(?, '')`, [INBOX_CHANNEL]);
+    }
+    return { requeued: ours.length, stillSetAside: rows.length - ours.length };
+  });
+}
+
 /** The inbox's backlog, as inboxBacklog reads it (the worker's inbox gauges). */
 export interface InboxBacklog {
   pending: number;
@@ -572,6 +608,8 @@ export interface EndpointActivity {
   /** Events received since the window's start, by type, busiest first (re-reads left out). */
   received: TypeActivity[];
   lastSetAsideReason: string | null;
+  /** Every retained event set aside as another account's or mode's, whenever it arrived (reapplySetAsideEvents takes them again). */
+  setAsideKept: number;
   /** The Stripe API versions of the latest events (at most API_VERSION_SAMPLE), most used first. */
   apiVersions: { apiVersion: string | null; events: number }[];
   pending: number;
@@ -593,7 +631,9 @@ export async function endpointActivity(db: Db, workspaceId: string, since: Date)
   const ws = { workspace_id: workspaceId };
   const notReread = (q: Knex.QueryBuilder) => q.whereNot('type', REREAD_EVENT_TYPE);
   const setAside = `status = 'ignored' and starts_with(last_error, ?)`;
-  const latest = await notReread(db('webhook_inbox').where(ws)).first<{ received_at: Date | null }>(db.raw('max(received_at) as received_at'));
+  const latest = await notReread(db('webhook_inbox').where(ws)).first<{ received_at: Date | null; set_aside: number }>(
+    db.raw(`max(received_at) as received_at, (count(*) filter (where ${setAside}))::int as set_aside`, [SET_ASIDE_PREFIX]),
+  );
   const byType = await notReread(db('webhook_inbox').where(ws).where('received_at', '>=', since))
     .groupBy('type')
     .select<{ type: string; count: number; set_aside: number }[]>('type', db.raw('count(*)::int as count'), db.raw(`(count(*) filter (where ${setAside}))::int as set_aside`, [SET_ASIDE_PREFIX]))
@@ -618,6 +658,7 @@ export async function endpointActivity(db: Db, workspaceId: string, since: Date)
   );
   return {
     lastReceivedAt: latest?.received_at ?? null,
+    setAsideKept: latest?.set_aside ?? 0,
     received: byType.map((t) => ({ type: t.type, count: t.count, setAside: t.set_aside })),
     lastSetAsideReason: reason?.last_error ?? null,
     apiVersions: versions.map((v) => ({ apiVersion: v.api_version, events: v.events })),

@@ -56,7 +56,7 @@ export function endpointWarnings(f: EndpointFacts): EndpointWarning[] {
   if (setAside > 0) {
     warnings.push({
       code: 'foreign_events',
-      message: `${plural(setAside, 'event')} of another account or mode arrived and changed nothing (latest: ${f.lastSetAsideReason ?? 'no reason kept'}). Give each account and mode its own endpoint with its own workspace's URL and signing secret.`,
+      message: `${plural(setAside, 'event')} of another account or mode arrived and changed nothing (latest: ${f.lastSetAsideReason ?? 'no reason kept'}). Give each account and mode its own endpoint with its own workspace's URL and signing secret; or, if this workspace should mirror them, replace its Stripe key with that account's or mode's and apply them (they are kept).`,
     });
   }
   const unused = f.received.filter((t) => !isSubscribedEventType(t.type));

@@ -527,6 +527,36 @@ describe('web UI in a browser', () => {
     }
   });
 
+  it('lets an owner have the set-aside events that are now the workspace\'s own applied, after a confirm', async () => {
+    // Set aside by the relay as another mode's; the workspace has no key now, so nothing it receives is another's.
+    await insertInboxEvent(database.db, { workspaceId: WS, eventId: 'evt_ui_set_aside', type: 'customer.subscription.updated', customerId: 'cus_ui_aside', objectId: 'sub_ui_aside', stripeCreated: new Date(), livemode: true, payload: { id: 'evt_ui_set_aside', livemode: true } });
+    await database.db('webhook_inbox')
+      .where({ event_id: 'evt_ui_set_aside' })
+      .update({ status: 'ignored', last_error: 'not applied: the event is a live-mode event, and this workspace mirrors test-mode data', processed_at: database.db.fn.now() });
+    const owner = await loggedIn('owner');
+    try {
+      await owner.page.click('a[data-page=webhooks]');
+      await owner.page.waitForSelector('.endpoint-summary button.reapply');
+      expect(await owner.page.innerText('.endpoint-summary')).toMatch(/Set aside \(kept\)\s+1 of another account or mode/);
+      await owner.page.click('button.reapply');
+      expect(await owner.page.innerText('.reapply-form .confirm')).toContain('a failed payment among them starts its dunning');
+      await owner.page.click('.reapply-form .confirm button:has-text("Cancel")');
+      expect(await database.db('webhook_inbox').where({ event_id: 'evt_ui_set_aside' }).first('status')).toEqual({ status: 'ignored' });
+      await owner.page.click('button.reapply');
+      await shot(owner.page, 'owner-webhooks-set-aside-confirm');
+      await owner.page.click('.reapply-form .confirm button:has-text("Apply them")');
+      await owner.page.waitForSelector('.feedback .success');
+      expect(await owner.page.innerText('.feedback .success')).toBe('1 set-aside event is being applied now; 0 of another account or mode stay set aside.');
+      expect(await database.db('webhook_inbox').where({ event_id: 'evt_ui_set_aside' }).first('status', 'attempts', 'last_error')).toEqual({ status: 'pending', attempts: 0, last_error: null });
+      // Nothing set aside is kept any more: the row and its button are gone.
+      expect(await owner.page.locator('button.reapply').count()).toBe(0);
+    } finally {
+      await owner.context.close();
+      // No relay runs here: out of the way of the tests after.
+      await database.db('webhook_inbox').where({ event_id: 'evt_ui_set_aside' }).update({ status: 'ignored', processed_at: database.db.fn.now() });
+    }
+  });
+
   it('shows finance no Members link, and the refusal at its address', async () => {
     const { context, page } = await loggedIn('finance');
     expect(await page.locator('a[data-page=audit]').count()).toBe(1);

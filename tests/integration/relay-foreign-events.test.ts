@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { createApiToken } from '../../db/api-tokens';
 import { inboxCounts } from '../../db/inbox';
 import { insertWorkspace } from '../../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -70,5 +71,40 @@ describe('relay and events of another account or mode', () => {
     // The other account's failed payment started no plays.
     const described = stack.temporal.client.workflow.getHandle(customerWorkflowId(connect.id, 'cus_b')).describe();
     await expect(described).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  });
+
+  it('applies the set-aside events that became the workspace\'s own once it mirrors their account, and only those', async () => {
+    const owner = (await createApiToken(stack.database.db, { workspaceId: connect.id, role: 'owner', name: 'owner', createdBy: 'test' })).token;
+    const reapply = () => stack.api.request('POST', `/workspaces/${connect.id}/webhook-events/set-aside/reapply`, { token: owner });
+    const summary = async () => (await stack.api.request('GET', `/workspaces/${connect.id}/webhook-events/summary`, { token: owner })).body as { setAsideKept: number };
+    // Still mirroring acct_A: nothing set aside is its own, nothing changes.
+    expect(await summary()).toMatchObject({ setAsideKept: 3 });
+    expect((await reapply()).body).toEqual({ requeued: 0, stillSetAside: 3 });
+    expect(await mirrored(connect.id)).toEqual(['sub_cus_a']);
+
+    // The workspace now acts for acct_B (its key moved there): acct_B's two live events are its own, the test-mode one is not.
+    await stack.database.db('workspaces').where({ id: connect.id }).update({ stripe_account_id: 'acct_B' });
+    const answer = await reapply();
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ requeued: 2, stillSetAside: 1 });
+    await eventually(() => inboxCounts(stack.database.db, connect.id), (c) => c.pending === 0);
+    expect(await mirrored(connect.id)).toEqual(['sub_cus_a', 'sub_cus_b']);
+    const statuses = (await inbox(connect.id)).map((r) => [r.status, r.last_error]);
+    expect(statuses).toEqual([
+      ['processed', null],
+      ['processed', null],
+      ['processed', null],
+      ['ignored', 'not applied: the event is a test-mode event, and this workspace mirrors live-mode data'],
+    ]);
+    // acct_B's failed payment reached the plays this time.
+    await eventually(
+      async () => (await stack.temporal.client.workflow.getHandle(customerWorkflowId(connect.id, 'cus_b')).describe()).status.name,
+      (status) => status === 'RUNNING',
+    );
+    expect(await summary()).toMatchObject({ setAsideKept: 1 });
+    const audit = await stack.database.db('audit_log').where({ workspace_id: connect.id, action: 'webhook_events.set_aside_reapplied' }).select('after');
+    expect(audit).toEqual([{ after: { requeued: 2, stillSetAside: 1, mirrors: { stripeAccountId: 'acct_B', livemode: true, hasStripeKey: true } } }]);
+    // Asked again, nothing more is its own.
+    expect((await reapply()).body).toEqual({ requeued: 0, stillSetAside: 1 });
   });
 });

@@ -61,6 +61,7 @@ const EXPECTED: Record<string, Access> = {
   'GET /workspaces/:workspaceId/webhook-events/failing': 'owner',
   'POST /workspaces/:workspaceId/webhook-events/:eventId/ignore': 'owner',
   'POST /workspaces/:workspaceId/webhook-events/:eventId/retry': 'owner',
+  'POST /workspaces/:workspaceId/webhook-events/set-aside/reapply': 'owner',
   'GET /workspaces/:workspaceId/metrics/settings': 'viewer',
   'PUT /workspaces/:workspaceId/metrics/settings': 'owner',
   'POST /workspaces/:workspaceId/metrics/recompute': 'owner',

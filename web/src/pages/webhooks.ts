@@ -37,6 +37,8 @@ interface EndpointSummary {
   lastReceivedAt: string | null;
   received: { type: string; count: number; setAside: number }[];
   apiVersions: { apiVersion: string | null; events: number }[];
+  /** Every kept event set aside as another account's or mode's, whenever it arrived. */
+  setAsideKept: number;
   pending: number;
   oldestPendingSeconds: number;
   warnings: { code: string; message: string }[];
@@ -48,7 +50,7 @@ interface EndpointSummary {
  * The endpoint's section: the URL and event types to set in Stripe, what arrived in the
  * last day, the API versions Stripe sends in, the backlog, and what to fix first.
  */
-function endpointSection(ctx: PageContext, summary: EndpointSummary, secretForm: HTMLElement): HTMLElement {
+function endpointSection(ctx: PageContext, summary: EndpointSummary, secretForm: HTMLElement, reapplyForm: HTMLElement): HTMLElement {
   const received = summary.received.length
     ? h('ul', { class: 'plain' }, summary.received.map((t) => h('li', {}, `${t.count} `, h('code', {}, t.type), t.setAside ? ` (${t.setAside} set aside)` : '')))
     : 'none';
@@ -74,6 +76,7 @@ function endpointSection(ctx: PageContext, summary: EndpointSummary, secretForm:
         secretForm,
       ),
       metaRow('Events applied', checked),
+      summary.setAsideKept ? metaRow('Set aside (kept)', `${summary.setAsideKept} of another account or mode`, reapplyForm) : [],
       metaRow('Last event', summary.lastReceivedAt ? when(summary.lastReceivedAt) : 'none on record'),
       metaRow('Last 24 hours', received),
       metaRow('Waiting', summary.pending ? `${summary.pending}, the oldest for ${secondsInWords(summary.oldestPendingSeconds)}` : 'none'),
@@ -105,7 +108,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
   /** Whether the endpoint section, where a notice about the secret goes, could be drawn. */
   let summaryShown = false;
   const summaryRead = get<EndpointSummary>(`${ctx.apiBase}/webhook-events/summary`).then(
-    (summary) => ((summaryShown = true), endpointSection(ctx, summary, secretForm())),
+    (summary) => ((summaryShown = true), endpointSection(ctx, summary, secretForm(), reapplyForm())),
     (err: unknown) => h('section', { class: 'panel endpoint-summary' }, h('h2', {}, 'Endpoint'), errorBox(err)),
   );
   let first: FailingPage;
@@ -207,6 +210,57 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
       );
     });
     return h('div', {}, form, answer);
+  }
+
+  /**
+   * Has the set-aside events that are now the workspace's own applied (POST
+   * .../set-aside/reapply), once its key is the account's or mode's its endpoint sends.
+   * They are applied as if just delivered, failed payments starting dunning, so it asks first.
+   */
+  function reapplyForm(): HTMLElement {
+    const start = h('button', { type: 'button', class: 'reapply' }, "Apply those that are now this workspace's");
+    const go = h('button', { type: 'button', class: 'danger' }, 'Apply them');
+    const cancel = h('button', { type: 'button' }, 'Cancel');
+    const confirm = h(
+      'span',
+      { class: 'confirm', hidden: true },
+      'Events of the account and mode this workspace now mirrors are applied as if just delivered: a failed payment among them starts its dunning. Apply them? ',
+      go,
+      cancel,
+    );
+    const answer = h('div', { class: 'feedback reapply-feedback', 'aria-live': 'polite' });
+    const asking = (yes: boolean) => {
+      confirm.hidden = !yes;
+      start.hidden = yes;
+    };
+    start.addEventListener('click', () => {
+      mount(answer);
+      asking(true);
+      go.focus();
+    });
+    cancel.addEventListener('click', () => asking(false));
+    go.addEventListener('click', () => {
+      go.disabled = true;
+      cancel.disabled = true;
+      request<{ requeued: number; stillSetAside: number }>('POST', `${ctx.apiBase}/webhook-events/set-aside/reapply`).then(
+        ({ requeued, stillSetAside }) =>
+          webhooksPage(
+            ctx,
+            root,
+            requeued
+              ? `${requeued} set-aside ${requeued === 1 ? 'event is' : 'events are'} being applied now; ${stillSetAside} of another account or mode stay set aside.`
+              : `None of the ${stillSetAside} set-aside events is of the account and mode this workspace mirrors: they stay set aside.`,
+            shown,
+          ),
+        (err: unknown) => {
+          go.disabled = false;
+          cancel.disabled = false;
+          asking(false);
+          mount(answer, errorBox(err));
+        },
+      );
+    });
+    return h('div', { class: 'reapply-form' }, h('div', { class: 'range' }, start, confirm), answer);
   }
 
   const retryNow = (e: FailingEvent) => {
