@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Knex } from '../db/knex';
 import { insertInboxEvents, type InboxEventToStore } from '../db/inbox';
 import { findWebhookSecret } from '../db/workspaces';
-import { eventSubject, stripeEventEnvelope } from '../domain/stripe-events';
+import { eventSubject, stripeEventEnvelope, thinEventProblem } from '../domain/stripe-events';
 import type { Keyring } from '../platform/crypto';
 import { createBatchQueue } from '../platform/batcher';
 import type { Metrics } from '../platform/metrics';
@@ -292,6 +292,8 @@ export function webhookIngress(deps: WebhookDeps & { etagOf: EtagOf | undefined 
         } catch {
           throw new HttpError(400, 'request body is not JSON');
         }
+        const thin = thinEventProblem(json);
+        if (thin !== undefined) throw new HttpError(400, thin);
         const event = parseOr400(stripeEventEnvelope, json, 'Stripe event');
         const { customerId, objectId } = eventSubject(event);
         deps.metrics.webhookEventsWaiting.inc();

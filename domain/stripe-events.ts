@@ -29,6 +29,21 @@ export const stripeEventEnvelope = z.object({
 
 export type StripeEventEnvelope = z.infer<typeof stripeEventEnvelope>;
 
+const thinEvent = z.object({ object: z.literal('v2.core.event'), type: z.string().optional() });
+
+/**
+ * Why a body is a thin event, which Wysera cannot read, or undefined. Stripe's event
+ * destinations can send thin events (`object: "v2.core.event"`, for v1 resources as
+ * `v1.<type>`): a reference to the object without its state, to be fetched. Wysera
+ * reads the snapshot events a webhook endpoint sends, whose payload holds the object
+ * as it was, and says so instead of naming the first field a thin event lacks.
+ */
+export function thinEventProblem(body: unknown): string | undefined {
+  const thin = thinEvent.safeParse(body);
+  if (!thin.success) return undefined;
+  return `a thin event${thin.data.type ? ` (${thin.data.type})` : ''}: Wysera reads snapshot events, whose payload holds the object; send these events from an event destination whose payload style is snapshot (a webhook endpoint's default)`;
+}
+
 /** The customer an event concerns (for per-customer ordering), and the object it is about. */
 export function eventSubject(event: StripeEventEnvelope): { customerId: string | null; objectId: string | null } {
   const obj = event.data.object;

@@ -101,6 +101,24 @@ describe('webhook endpoint under fuzzing', () => {
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/created/);
   });
 
+  it('refuses a signed thin event, saying Wysera reads snapshot events, and stores nothing', async () => {
+    const before = await rowCount();
+    const body = JSON.stringify({
+      id: 'evt_test_65R9Ijk8cxdmSQGt',
+      object: 'v2.core.event',
+      type: 'v1.invoice.payment_failed',
+      livemode: false,
+      created: '2026-11-29T00:00:00.000Z',
+      related_object: { id: 'in_1', type: 'invoice', url: '/v1/invoices/in_1' },
+    });
+    const res = await fetch(`${api.url}/webhooks/stripe/ws_fuzz_a`, { method: 'POST', headers: { 'stripe-signature': signatureFor(body, secrets.ws_fuzz_a) }, body });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+      'a thin event (v1.invoice.payment_failed): Wysera reads snapshot events, whose payload holds the object; send these events from an event destination whose payload style is snapshot (a webhook endpoint\'s default)',
+    );
+    expect(await rowCount()).toBe(before);
+  });
+
   it('stores each correctly signed event once, however many times it is posted', async () => {
     const before = await rowCount();
     const bodies = Array.from({ length: 20 }, validEvent);
