@@ -623,32 +623,47 @@ export const API_VERSION_SAMPLE = 100;
 /**
  * What a workspace's inbox says of its endpoint since `since`: what arrived, by type,
  * what was set aside and why, the API versions Stripe sends in, and the backlog; re-reads
- * are Wysera's own and left out of what arrived. Five statements, each reading at most
- * the workspace's retained events (by its (workspace, event id) index, never another
- * workspace's), and payloads only of the latest few.
+ * are Wysera's own and left out of what arrived. Each statement reads the window's
+ * events or an index's few pages (never all the workspace keeps), and payloads only of
+ * the latest few; only a workspace quiet for the whole window has its latest event looked
+ * for in all it keeps, and only one with fewer events in the window than the API version
+ * sample its latest events (tests/db/webhook-summary-plan.test.ts).
  */
 export async function endpointActivity(db: Db, workspaceId: string, since: Date): Promise<EndpointActivity> {
   const ws = { workspace_id: workspaceId };
   const notReread = (q: Knex.QueryBuilder) => q.whereNot('type', REREAD_EVENT_TYPE);
   const setAside = `status = 'ignored' and starts_with(last_error, ?)`;
-  const latest = await notReread(db('webhook_inbox').where(ws)).first<{ received_at: Date | null; set_aside: number }>(
-    db.raw(`max(received_at) as received_at, (count(*) filter (where ${setAside}))::int as set_aside`, [SET_ASIDE_PREFIX]),
-  );
+  // The window's events are found through the BRIN index on received_at (migration 017):
+  // the day costs what it holds, never the whole retention.
   const byType = await notReread(db('webhook_inbox').where(ws).where('received_at', '>=', since))
     .groupBy('type')
-    .select<{ type: string; count: number; set_aside: number }[]>('type', db.raw('count(*)::int as count'), db.raw(`(count(*) filter (where ${setAside}))::int as set_aside`, [SET_ASIDE_PREFIX]))
+    .select<{ type: string; count: number; set_aside: number; latest: Date }[]>(
+      'type',
+      db.raw('count(*)::int as count'),
+      db.raw(`(count(*) filter (where ${setAside}))::int as set_aside`, [SET_ASIDE_PREFIX]),
+      db.raw('max(received_at) as latest'),
+    )
     .orderBy([{ column: 'count', order: 'desc' }, { column: 'type' }]);
+  // Only a workspace quiet for the whole window has its latest event looked for in all it keeps.
+  const quiet = byType.length === 0;
+  const lastReceivedAt = quiet
+    ? ((await notReread(db('webhook_inbox').where(ws)).first<{ received_at: Date | null }>(db.raw('max(received_at) as received_at')))?.received_at ?? null)
+    : new Date(Math.max(...byType.map((t) => t.latest.getTime())));
+  // The partial index of set-aside events (migration 017) counts those kept, whenever they came.
+  const kept = await db('webhook_inbox').where(ws).whereRaw(setAside, [SET_ASIDE_PREFIX]).first<{ kept: number }>(db.raw('count(*)::int as kept'));
   const reason = byType.some((t) => t.set_aside > 0)
     ? await db('webhook_inbox').where(ws).where('received_at', '>=', since).whereRaw(setAside, [SET_ASIDE_PREFIX]).orderBy('seq', 'desc').first<{ last_error: string }>('last_error')
     : undefined;
   // `seq + 0`: ordered after the workspace's rows are found, so the primary key is not
-  // walked back through other workspaces' events; payloads only for the rows kept.
+  // walked back through other workspaces' events; within the window when it holds the
+  // sample (else among all kept, which are then few a day); payloads only for the rows kept.
+  const inWindow = byType.reduce((n, t) => n + t.count, 0) >= API_VERSION_SAMPLE;
   const { rows: versions } = await db.raw<{ rows: { api_version: string | null; events: number }[] }>(
     `select payload->>'api_version' as api_version, count(*)::int as events
        from webhook_inbox
-      where seq = any(array(select seq from webhook_inbox where workspace_id = ? and type <> ? order by seq + 0 desc limit ?))
+      where seq = any(array(select seq from webhook_inbox where workspace_id = ? and type <> ? and received_at >= ? order by seq + 0 desc limit ?))
       group by 1 order by events desc, api_version`,
-    [workspaceId, REREAD_EVENT_TYPE, API_VERSION_SAMPLE],
+    [workspaceId, REREAD_EVENT_TYPE, inWindow ? since : new Date(0), API_VERSION_SAMPLE],
   );
   const { rows: backlog } = await db.raw<{ rows: { pending: number; failing: number; oldest: number | null }[] }>(
     `select count(*)::int as pending, (count(*) filter (where attempts > 0))::int as failing,
@@ -657,8 +672,8 @@ export async function endpointActivity(db: Db, workspaceId: string, since: Date)
     [workspaceId],
   );
   return {
-    lastReceivedAt: latest?.received_at ?? null,
-    setAsideKept: latest?.set_aside ?? 0,
+    lastReceivedAt,
+    setAsideKept: kept?.kept ?? 0,
     received: byType.map((t) => ({ type: t.type, count: t.count, setAside: t.set_aside })),
     lastSetAsideReason: reason?.last_error ?? null,
     apiVersions: versions.map((v) => ({ apiVersion: v.api_version, events: v.events })),

@@ -15,6 +15,7 @@ import * as m013 from './013_inbox_fillfactor';
 import * as m014 from './014_invoice_subscription_backfill';
 import * as m015 from './015_mirror_read_until';
 import * as m016 from './016_audit_action_index';
+import * as m017 from './017_inbox_summary_indexes';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -37,6 +38,7 @@ const migrations: Record<string, Knex.Migration> = {
   '014_invoice_subscription_backfill': m014,
   '015_mirror_read_until': m015,
   '016_audit_action_index': m016,
+  '017_inbox_summary_indexes': m017,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
