@@ -238,6 +238,10 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         page = await fetchPage(stripe, input.resource, { workspaceId: input.workspaceId, runId: input.runId, livemode: access.livemode }, params, deps.keyring);
       } catch (err) {
         if (permanent(err)) throw ApplicationFailure.nonRetryable(`Stripe refused the ${input.resource} list: ${(err as Error).message}`, 'StripeRefused');
+        // Retried as before (same type), but naming the list: Temporal shows the last
+        // failure of each read it retries (the Stripe page's warnings), and Stripe's own
+        // message does not say which list it was.
+        if (err instanceof Error && !(err instanceof ApplicationFailure)) throw ApplicationFailure.create({ message: `reading ${input.resource}: ${err.message}`, type: err.name, cause: err });
         throw err;
       } finally {
         clearInterval(beating);

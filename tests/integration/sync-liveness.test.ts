@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncLiveness, SyncWorkState } from '../../domain/sync-liveness';
+import { SYNC_RESOURCES } from '../../workflows/sync-messages';
 import { eventually } from '../helpers/temporal';
 import { syncHarness, type SyncHarness } from '../sync-harness';
 
@@ -45,9 +46,10 @@ describe("a running sync's liveness", () => {
       expect(Date.now() - Date.parse(state.workerSeenAt!)).toBeLessThan(60_000);
       const retry = state.retrying[0]!;
       expect(retry.attempt).toBeGreaterThanOrEqual(2);
-      // Stripe's own answer (the simulator's 500 body), after the client's retries: a
-      // fetch waiting them out keeps its heartbeat, so Temporal never times it out.
-      expect(retry.error).toBe('An unknown error occurred');
+      // Stripe's own answer (the simulator's 500 body) after the client's retries, named
+      // for its list: a fetch waiting them out keeps its heartbeat, so Temporal never
+      // times it out.
+      expect(retry.error).toMatch(new RegExp(`^reading (${SYNC_RESOURCES.join('|')}): An unknown error occurred$`));
       // Nothing stored while every read fails: the last progress is still the start.
       expect(failing.liveness?.lastProgressAt).toBe((await read()).liveness?.lastProgressAt);
     } finally {
