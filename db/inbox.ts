@@ -297,9 +297,13 @@ export async function pruneInbox(db: Db, cutoff: Date, batch = 5_000, onBatch?: 
   let pruned = 0;
   for (;;) {
     const { rowCount } = await db.raw<{ rowCount: number }>(
+      // The outer conditions again: a row the subquery chose may be changed before the
+      // delete locks it (an owner's reapplySetAsideEvents makes it pending), and Postgres
+      // then checks only these against the row as it is now.
       `delete from webhook_inbox where seq in (
-         select seq from webhook_inbox where seq < ? and status <> 'pending' and processed_at < ? order by seq limit ?)`,
-      [bound, cutoff, batch],
+         select seq from webhook_inbox where seq < ? and status <> 'pending' and processed_at < ? order by seq limit ?)
+         and status <> 'pending' and processed_at < ?`,
+      [bound, cutoff, batch, cutoff],
     );
     pruned += rowCount;
     if (onBatch?.(pruned) === false || rowCount < batch) return pruned;
@@ -560,6 +564,7 @@ export async function reapplySetAsideEvents(db: Db, workspaceId: string, workspa
       `select seq, (payload->>'livemode')::boolean as livemode, payload->>'account' as account
          from webhook_inbox
         where workspace_id = ? and status = 'ignored' and starts_with(last_error, ?)
+        order by seq
         for update`,
       [workspaceId, SET_ASIDE_PREFIX],
     );

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { insertInboxEvent, pruneInbox } from '../../db/inbox';
+import { insertInboxEvent, pruneInbox, reapplySetAsideEvents } from '../../db/inbox';
 import type { Knex } from '../../db/knex';
 import { createMetrics } from '../../platform/metrics';
 import { startInboxRetention } from '../../workers/inbox-retention';
@@ -50,6 +50,27 @@ describe('inbox retention', () => {
     expect(await kept()).toEqual(['evt_old_pending', 'evt_recent', 'evt_recent_pending']);
     // Nothing left to delete: a second run deletes nothing.
     expect(await pruneInbox(db, new Date(Date.now() - 35 * DAY_MS), 3)).toBe(0);
+  });
+
+  it('keeps a set-aside event an owner has queued again while the run waited for it', async () => {
+    await event('evt_aside', 40, 'ignored');
+    await db('webhook_inbox')
+      .where({ event_id: 'evt_aside' })
+      .update({ payload: JSON.stringify({ id: 'evt_aside', livemode: true }), last_error: 'not applied: the event is a live-mode event, and this workspace mirrors test-mode data' });
+    await event('evt_done', 40, 'processed');
+    // The owner's re-queue holds the event's row; the run chooses it meanwhile, then waits for the lock.
+    const trx = await db.transaction();
+    let run: Promise<number> | undefined;
+    try {
+      expect(await reapplySetAsideEvents(trx, ws, { stripeAccountId: null, livemode: true, hasStripeKey: true })).toEqual({ requeued: 1, stillSetAside: 0 });
+      run = pruneInbox(db, new Date(Date.now() - 35 * DAY_MS), 10);
+      await new Promise((r) => setTimeout(r, 300));
+      await trx.commit();
+    } finally {
+      if (!trx.isCompleted()) await trx.rollback();
+    }
+    expect(await run).toBe(1);
+    expect(await db('webhook_inbox').orderBy('seq').select('event_id', 'status')).toEqual([{ event_id: 'evt_aside', status: 'pending' }]);
   });
 
   it('ends a run early when told to after a batch, leaving the rest for the next', async () => {
