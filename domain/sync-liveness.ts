@@ -27,6 +27,8 @@ export interface SyncRetry {
 
 /** What Temporal says about the run's workflow and its task queue. */
 export interface SyncWorkState {
+  /** The workflow's status as Temporal has it: RUNNING while the run is under way; NOT_FOUND when Temporal has none. */
+  workflowStatus: string;
   /** The latest poll of the task queue by a worker that Temporal still lists. */
   workerSeenAt: string | null;
   /** Whether that poll is recent enough to count the worker as there. */
@@ -51,24 +53,36 @@ export function workerPresence(lastPolls: (Date | null)[], now: Date): Pick<Sync
 
 /** A pending activity as Temporal describes it (only what liveness reads). */
 export interface PendingRead {
+  /** The activity's type: only `syncResource` reads Stripe. */
+  activity: string;
+  /** Waiting for its next attempt (`scheduled`) or running one (`started`). */
+  state: 'scheduled' | 'started' | 'other';
   attempt: number;
   lastFailure: string | null;
+  /** When its last failed attempt ended. */
+  lastFailedAt: Date | null;
   nextAttemptAt: Date | null;
 }
 
-/** The reads that have failed at least once: first attempts carry no news. */
-export function failingReads(pending: PendingRead[]): SyncRetry[] {
+/**
+ * The Stripe reads that are failing now: waiting to be tried again after a failure, or
+ * tried again with no page stored by the sync since. One read covers a whole list for
+ * as long as it takes, so an attempt that failed once and then carried on storing pages
+ * is not news; nor is a first attempt.
+ */
+export function failingReads(pending: PendingRead[], lastProgressAt: Date): SyncRetry[] {
   return pending
-    .filter((p) => p.attempt > 1 || p.lastFailure !== null)
+    .filter((p) => p.activity === 'syncResource' && p.lastFailure !== null)
+    .filter((p) => p.state === 'scheduled' || p.lastFailedAt === null || p.lastFailedAt.getTime() >= lastProgressAt.getTime())
     .map((p) => ({ attempt: p.attempt, error: p.lastFailure, nextAttemptAt: p.nextAttemptAt?.toISOString() ?? null }));
 }
 
-/** The run's last sign of progress: its newest stored page, or its start. */
+/** The run's last sign of progress: its newest stored page (the times of resources with pages), or its start. */
 export function lastProgress(startedAt: Date, pagesStoredAt: Date[]): string {
   return new Date(Math.max(startedAt.getTime(), ...pagesStoredAt.map((d) => d.getTime()))).toISOString();
 }
 
-export type SyncWarningCode = 'temporal_unknown' | 'no_worker' | 'retrying';
+export type SyncWarningCode = 'temporal_unknown' | 'workflow_closed' | 'no_worker' | 'retrying';
 
 const minuteUtc = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 
@@ -80,6 +94,10 @@ const minuteUtc = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 export function syncWarnings(liveness: SyncLiveness, now: Date): { code: SyncWarningCode; message: string }[] {
   const { temporal } = liveness;
   if ('error' in temporal) return [{ code: 'temporal_unknown', message: `${temporal.error}. Whether a worker runs this sync is not known.` }];
+  if (temporal.workflowStatus !== 'RUNNING') {
+    const ended = temporal.workflowStatus === 'NOT_FOUND' ? 'Temporal has no workflow for this sync' : `This sync's workflow has ended (${temporal.workflowStatus.toLowerCase().replace(/_/g, ' ')})`;
+    return [{ code: 'workflow_closed', message: `${ended}, but the run was never closed: nothing works on it any more. Start a new sync.` }];
+  }
   const out: { code: SyncWarningCode; message: string }[] = [];
   if (!temporal.workerPolling) {
     const last = temporal.workerSeenAt ? `No worker has asked for this sync's work since ${minuteUtc(temporal.workerSeenAt)}` : "No worker is asking for this sync's work";

@@ -33,7 +33,7 @@ describe("a running sync's liveness", () => {
     expect(body.run?.status).toBe('running');
     const started = (await h.db('sync_runs').where({ workspace_id: workspaceId }).first<{ started_at: Date }>('started_at')).started_at;
     expect(body.liveness?.lastProgressAt).toBe(started.toISOString());
-    expect(body.liveness?.temporal).toEqual({ workerSeenAt: null, workerPolling: false, retrying: [] });
+    expect(body.liveness?.temporal).toEqual({ workflowStatus: 'RUNNING', workerSeenAt: null, workerPolling: false, retrying: [] });
   });
 
   it("shows a worker polling, and each read that fails with its attempt and Stripe's error", async () => {
@@ -51,7 +51,8 @@ describe("a running sync's liveness", () => {
       // times it out.
       expect(retry.error).toMatch(new RegExp(`^reading (${SYNC_RESOURCES.join('|')}): An unknown error occurred$`));
       // Nothing stored while every read fails: the last progress is still the start.
-      expect(failing.liveness?.lastProgressAt).toBe((await read()).liveness?.lastProgressAt);
+      const started = (await h.db('sync_runs').where({ workspace_id: workspaceId }).first<{ started_at: Date }>('started_at')).started_at;
+      expect(failing.liveness?.lastProgressAt).toBe(started.toISOString());
     } finally {
       h.sim.clearOutage();
     }
@@ -59,5 +60,14 @@ describe("a running sync's liveness", () => {
     expect(done.run?.status).toBe('completed');
     // An ended run has nothing to be alive or stuck about.
     expect(done.liveness).toBeNull();
+  });
+
+  it('says when the run outlived its workflow (terminated in Temporal, the run never closed)', async () => {
+    const started = await h.call('POST', `/workspaces/${workspaceId}/sync`, { mode: 'full' }, owner);
+    expect(started.status).toBe(202);
+    await h.server.client.workflow.getHandle(started.body.workflowId as string).terminate('test: an operator ended it by hand');
+    const orphaned = await read();
+    expect(orphaned.run).toMatchObject({ runId: started.body.runId, status: 'running' });
+    expect(workState(orphaned)).toEqual({ workflowStatus: 'TERMINATED', workerSeenAt: expect.any(String) as string, workerPolling: true, retrying: [] });
   });
 });

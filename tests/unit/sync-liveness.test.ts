@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failingReads, lastProgress, syncWarnings, workerPresence, WORKER_POLL_GAP_MS } from '../../domain/sync-liveness';
+import { failingReads, lastProgress, syncWarnings, workerPresence, WORKER_POLL_GAP_MS, type PendingRead } from '../../domain/sync-liveness';
 
 const now = new Date('2026-11-29T12:00:00Z');
 const ago = (ms: number) => new Date(now.getTime() - ms);
@@ -18,18 +18,36 @@ describe('workerPresence', () => {
 });
 
 describe('failingReads', () => {
-  it('keeps reads that failed before, with their attempt, error and next try', () => {
+  const progress = new Date('2026-11-29T11:59:00Z');
+  const read = (over: Partial<PendingRead>): PendingRead => ({ activity: 'syncResource', state: 'started', attempt: 1, lastFailure: null, lastFailedAt: null, nextAttemptAt: null, ...over });
+
+  it('keeps Stripe reads waiting to be tried again, and those tried again with no page stored since', () => {
     const next = new Date('2026-11-29T12:00:08Z');
     expect(
-      failingReads([
-        { attempt: 1, lastFailure: null, nextAttemptAt: null },
-        { attempt: 3, lastFailure: 'An unknown error occurred', nextAttemptAt: next },
-        { attempt: 2, lastFailure: null, nextAttemptAt: null },
-      ]),
+      failingReads(
+        [
+          read({}),
+          read({ state: 'scheduled', attempt: 3, lastFailure: 'An unknown error occurred', lastFailedAt: ago(4_000), nextAttemptAt: next }),
+          read({ attempt: 2, lastFailure: 'reading invoices: socket hang up', lastFailedAt: ago(30_000) }),
+        ],
+        progress,
+      ),
     ).toEqual([
       { attempt: 3, error: 'An unknown error occurred', nextAttemptAt: '2026-11-29T12:00:08.000Z' },
-      { attempt: 2, error: null, nextAttemptAt: null },
+      { attempt: 2, error: 'reading invoices: socket hang up', nextAttemptAt: null },
     ]);
+  });
+
+  it('drops a read that failed once and has stored pages since, and activities that read no Stripe list', () => {
+    expect(
+      failingReads(
+        [
+          read({ attempt: 2, lastFailure: 'reading charges: socket hang up', lastFailedAt: ago(600_000) }),
+          read({ activity: 'completeSyncRun', state: 'scheduled', attempt: 2, lastFailure: 'connection refused', lastFailedAt: ago(1_000) }),
+        ],
+        progress,
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -42,7 +60,7 @@ describe('lastProgress', () => {
 
 describe('syncWarnings', () => {
   const lastProgressAt = ago(90_000).toISOString();
-  const quiet = { workerSeenAt: ago(5_000).toISOString(), workerPolling: true, retrying: [] };
+  const quiet = { workflowStatus: 'RUNNING', workerSeenAt: ago(5_000).toISOString(), workerPolling: true, retrying: [] };
 
   it('says nothing while a worker polls and no read fails', () => {
     expect(syncWarnings({ lastProgressAt, temporal: quiet }, now)).toEqual([]);
@@ -65,6 +83,12 @@ describe('syncWarnings', () => {
       'A Stripe read failed once and is retried, next try in 4 s: An unknown error occurred',
       'A Stripe read failed 4 times and is retried, trying again now: no reason given',
     ]);
+  });
+
+  it('says only that the run is orphaned when its workflow has ended or Temporal has none', () => {
+    const closed = syncWarnings({ lastProgressAt, temporal: { ...quiet, workflowStatus: 'TERMINATED', workerPolling: false } }, now);
+    expect(closed).toEqual([{ code: 'workflow_closed', message: "This sync's workflow has ended (terminated), but the run was never closed: nothing works on it any more. Start a new sync." }]);
+    expect(syncWarnings({ lastProgressAt, temporal: { ...quiet, workflowStatus: 'NOT_FOUND' } }, now)[0]!.message).toMatch(/^Temporal has no workflow for this sync, but the run was never closed/);
   });
 
   it('says only that nothing is known when Temporal could not be asked', () => {
