@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { TemporalFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import Stripe from 'stripe';
 import { queueSyncRereads } from '../db/inbox';
@@ -241,7 +242,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         // Retried as before (same type), but naming the list: Temporal shows the last
         // failure of each read it retries (the Stripe page's warnings), and Stripe's own
         // message does not say which list it was.
-        if (err instanceof Error && !(err instanceof ApplicationFailure)) throw ApplicationFailure.create({ message: `reading ${input.resource}: ${err.message}`, type: err.name, cause: err });
+        if (err instanceof Error && !(err instanceof TemporalFailure)) throw ApplicationFailure.create({ message: `reading ${input.resource}: ${err.message}`, type: err.name, cause: err });
         throw err;
       } finally {
         clearInterval(beating);

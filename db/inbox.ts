@@ -661,7 +661,7 @@ export async function endpointActivity(db: Db, workspaceId: string, since: Date)
     : undefined;
   // `seq + 0`: ordered after the workspace's rows are found, so the primary key is not
   // walked back through other workspaces' events; within the window when it holds the
-  // sample (else among all kept, which are then few a day); payloads only for the rows kept.
+  // sample, else among all the workspace keeps; payloads only for the rows kept.
   const inWindow = byType.reduce((n, t) => n + t.count, 0) >= API_VERSION_SAMPLE;
   const { rows: versions } = await db.raw<{ rows: { api_version: string | null; events: number }[] }>(
     `select payload->>'api_version' as api_version, count(*)::int as events

@@ -64,10 +64,10 @@ async function watch(workspaceId: string, token: string): Promise<SyncView> {
       ...(view.liveness ? syncWarnings(view.liveness, new Date()).map((w) => `  ! ${w.message}`) : []),
     ];
     if (tty && drawn) process.stderr.write(`\x1b[${drawn}A\x1b[0J`);
-    // Redrawn in place by moving up one row a line: on a terminal no line may wrap.
-    const width = tty ? process.stderr.columns - 1 : Infinity;
-    process.stderr.write(`${lines.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l)).join('\n')}\n`);
-    drawn = lines.length;
+    process.stderr.write(`${lines.join('\n')}\n`);
+    // Redrawn in place by moving up the rows drawn: a line wider than the terminal takes several.
+    const width = Math.max(1, process.stderr.columns || 80);
+    drawn = lines.reduce((rows, l) => rows + Math.max(1, Math.ceil(l.length / width)), 0);
     if (view.run.status !== 'running') {
       if (view.run.status === 'failed') throw new CliError(`the sync failed: ${view.run.error ?? 'unknown error'}`);
       return view;

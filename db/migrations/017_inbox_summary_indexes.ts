@@ -7,9 +7,11 @@ import type { Knex } from 'knex';
  *
  * - A BRIN index on `received_at` finds the last day's block ranges: events arrive in
  *   time order and retention frees the oldest pages for the newest, so each range holds
- *   about one stretch of time. A few pages of index, and an insert almost never touches
- *   it (the newest range is summarised only by vacuum), so the ingress's ack pays nothing
- *   a B-tree on the column would cost it.
+ *   about one stretch of time (a range refilled after retention is read for as long as
+ *   it holds recent events). A few pages of index; an insert at most widens one small
+ *   summary in place (one per statement, its rows sharing one time, and none while its
+ *   range is not summarised yet), where a B-tree on the column would take an entry per
+ *   event. It reads every workspace's events of the window, not only the one asked for.
  * - A partial index of the events set aside as another account's or mode's, per
  *   workspace, counts those kept. The ingress's inserts (pending) and the relay's
  *   completions (processed) never match its predicate, so only set-aside events enter

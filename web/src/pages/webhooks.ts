@@ -206,6 +206,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
           cancel.disabled = false;
           asking(false);
           mount(answer, errorBox(err));
+          input.focus();
         },
       );
     });
@@ -238,7 +239,10 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
       asking(true);
       go.focus();
     });
-    cancel.addEventListener('click', () => asking(false));
+    cancel.addEventListener('click', () => {
+      asking(false);
+      start.focus();
+    });
     go.addEventListener('click', () => {
       go.disabled = true;
       cancel.disabled = true;
@@ -257,6 +261,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
           cancel.disabled = false;
           asking(false);
           mount(answer, errorBox(err));
+          start.focus();
         },
       );
     });
