@@ -190,7 +190,7 @@ export function createDunningActivities(deps: DunningActivityDeps) {
       const schedule = dunningSchedule(settings.config);
       return {
         kind: 'open',
-        steps: planDunningSteps(new Date(input.failedAt), schedule, retries),
+        steps: planDunningSteps(new Date(input.failedAt), schedule, retries, new Date()),
         subscriptionId: invoice.subscriptionId,
         invoiceCreated: invoice.created,
         quietBeforeRetryMs: schedule.quietHoursBeforeRetry * 3_600_000,

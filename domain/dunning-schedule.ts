@@ -51,8 +51,20 @@ const DAY = 24 * HOUR;
  * The planned steps. `retries` are Stripe's known retry times (from the invoice's
  * next_payment_attempt); a step inside the quiet window before a retry moves to just
  * after it. Steps stay in order and never fall before the failure itself.
+ *
+ * With `now`, a dunning that begins late (its failure delivered days after it happened,
+ * or an owner re-applying an event set aside) starts at the step it would be at now:
+ * of the steps already due only the latest is kept, so the customer does not get every
+ * missed email in a row. Each step keeps its index.
  */
-export function planDunningSteps(failedAt: Date, settings: DunningScheduleSettings, retries: Date[]): PlannedStep[] {
+export function planDunningSteps(failedAt: Date, settings: DunningScheduleSettings, retries: Date[], now?: Date): PlannedStep[] {
+  const planned = planAllSteps(failedAt, settings, retries);
+  if (!now) return planned;
+  const due = planned.filter((p) => Date.parse(p.at) <= now.getTime()).length;
+  return due > 1 ? planned.slice(due - 1) : planned;
+}
+
+function planAllSteps(failedAt: Date, settings: DunningScheduleSettings, retries: Date[]): PlannedStep[] {
   const quiet = settings.quietHoursBeforeRetry * HOUR;
   const after = settings.hoursAfterRetry * HOUR;
   const sorted = [...settings.steps].sort((a, b) => a.day - b.day);

@@ -183,11 +183,14 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
   const { quietBeforeRetryMs, afterRetryMs } = begun;
   state.steps = steps.map(({ index, tone, at }) => ({ index, tone, at }));
 
-  for (const step of steps) {
+  // A dunning begun late starts at a later step (planDunningSteps): the next step is the
+  // next in the list, and the schedule's length is its last step's index + 1.
+  const totalSteps = (steps[steps.length - 1]?.index ?? -1) + 1;
+  for (const [position, step] of steps.entries()) {
     if (stop) return finish(stop);
     state.stepIndex = step.index;
-    const next = steps[step.index + 1];
-    const stepInput = { ...ref, step, totalSteps: steps.length };
+    const next = steps[position + 1];
+    const stepInput = { ...ref, step, totalSteps };
     /** The step's draft as the current mode wants it; waits out Stripe outages. Null when stopped. */
     const prepare = async () => {
       for (let attempt = 0; ; attempt++) {

@@ -20,6 +20,17 @@ describe('dunning schedule', () => {
     expect(steps.map((s) => s.tone)).toEqual(['friendly', 'helpful', 'firm', 'urgent', 'final']);
   });
 
+  it('starts a dunning begun late at the step it would be at now, not with every missed one', () => {
+    // Twenty days after the failure: of days 0, 3, 7, 14 and 16, the day-16 step is the latest due.
+    const late = planDunningSteps(t0, DEFAULT_DUNNING_SCHEDULE, [], new Date(t0.getTime() + 20 * DAY));
+    expect(late.map((s) => [s.index, s.tone])).toEqual([[4, 'final']]);
+    // Eight days after: the day-7 step now, the rest as planned.
+    const eight = planDunningSteps(t0, DEFAULT_DUNNING_SCHEDULE, [], new Date(t0.getTime() + 8 * DAY));
+    expect(eight.map((s) => (Date.parse(s.at) - t0.getTime()) / DAY)).toEqual([7, 14, 16]);
+    // Begun at once: nothing is dropped.
+    expect(planDunningSteps(t0, DEFAULT_DUNNING_SCHEDULE, [], new Date(t0.getTime() + 5_000))).toEqual(planDunningSteps(t0, DEFAULT_DUNNING_SCHEDULE, []));
+  });
+
   it('moves a step that falls just before a Stripe retry to after it', () => {
     const retry = new Date(t0.getTime() + 3 * DAY + 2 * HOUR);
     const steps = planDunningSteps(t0, DEFAULT_DUNNING_SCHEDULE, [retry]);

@@ -225,7 +225,7 @@ export async function webhooksPage(ctx: PageContext, root: HTMLElement, notice?:
     const confirm = h(
       'span',
       { class: 'confirm', hidden: true },
-      'Events of the account and mode this workspace now mirrors are applied as if just delivered: a failed payment among them starts its dunning, dated from the failure, so in auto mode the emails already due go out at once. Apply them? ',
+      'Events of the account and mode this workspace now mirrors are applied as if just delivered: a failed payment among them starts its dunning, at the step it would be at by now. Apply them? ',
       go,
       cancel,
     );
