@@ -23,6 +23,8 @@ export interface InboxEventInput {
 export interface InboxEvent extends Omit<InboxEventInput, 'livemode'> {
   seq: number;
   receivedAt: Date;
+  /** Since when it waits for the relay: its arrival, or an owner's re-queue of it after (reapplySetAsideEvents). */
+  waitingSince: Date;
   attempts: number;
   /**
    * Whether it may go now (its next attempt is not in the future), on the database's
@@ -43,6 +45,7 @@ interface InboxRow {
   attempts: number;
   due: boolean;
   received_at: Date;
+  waiting_since: Date;
   payload: unknown;
   status: InboxStatus;
 }
@@ -204,8 +207,9 @@ async function walkPendingEvents(db: Db, heads: number, limit: number, busy: rea
   }
   if (picker.seqs.length === 0) return { events: [], walked, blocked: picker.blocked };
   const { rows } = await db.raw<{ rows: InboxRow[] }>(
-    `with taken as materialized (select ${PENDING_COLUMNS.join(', ')}, next_attempt_at, status from webhook_inbox where seq = any(?::bigint[]))
-     select ${PENDING_COLUMNS.join(', ')}, next_attempt_at <= now() as due from taken where status = 'pending' order by seq`,
+    `with taken as materialized (select ${PENDING_COLUMNS.join(', ')}, requeued_at, next_attempt_at, status from webhook_inbox where seq = any(?::bigint[]))
+     select ${PENDING_COLUMNS.join(', ')}, coalesce(requeued_at, received_at) as waiting_since, next_attempt_at <= now() as due
+       from taken where status = 'pending' order by seq`,
     [picker.seqs],
   );
   const events = rows.map((r) => ({
@@ -219,6 +223,7 @@ async function walkPendingEvents(db: Db, heads: number, limit: number, busy: rea
     attempts: r.attempts,
     due: r.due,
     receivedAt: r.received_at,
+    waitingSince: r.waiting_since,
     payload: r.payload,
   }));
   return { events, walked, blocked: picker.blocked };
@@ -571,7 +576,7 @@ export async function reapplySetAsideEvents(db: Db, workspaceId: string, workspa
     const ours = rows.filter((r) => r.livemode !== null && foreignEventReason({ livemode: r.livemode, account: r.account }, workspace) === null).map((r) => r.seq);
     if (ours.length > 0) {
       await trx.raw(
-        `update webhook_inbox set status = 'pending', attempts = 0, last_error = null, next_attempt_at = now(), processed_at = null
+        `update webhook_inbox set status = 'pending', attempts = 0, last_error = null, next_attempt_at = now(), processed_at = null, requeued_at = now()
           where seq = any(?::bigint[])`,
         [ours],
       );
@@ -597,7 +602,7 @@ export interface InboxBacklog {
 export async function inboxBacklog(db: Db): Promise<InboxBacklog> {
   const { rows } = await db.raw<{ rows: { workspace_id: string; pending: number; failing: number; oldest: number }[] }>(
     `select workspace_id, count(*)::int as pending, (count(*) filter (where attempts > 0))::int as failing,
-            extract(epoch from now() - min(received_at))::float8 as oldest
+            extract(epoch from now() - min(coalesce(requeued_at, received_at)))::float8 as oldest
        from webhook_inbox where status = 'pending' group by workspace_id order by workspace_id`,
   );
   return {
@@ -672,7 +677,7 @@ export async function endpointActivity(db: Db, workspaceId: string, since: Date)
   );
   const { rows: backlog } = await db.raw<{ rows: { pending: number; failing: number; oldest: number | null }[] }>(
     `select count(*)::int as pending, (count(*) filter (where attempts > 0))::int as failing,
-            extract(epoch from now() - min(received_at))::float8 as oldest
+            extract(epoch from now() - min(coalesce(requeued_at, received_at)))::float8 as oldest
        from webhook_inbox where workspace_id = ? and status = 'pending'`,
     [workspaceId],
   );

@@ -428,7 +428,7 @@ export class InboxRelay {
     const doneAt = Date.now();
     for (const { e, status } of done) {
       metrics?.relayEvents.inc({ type: e.type, outcome: status });
-      metrics?.relayLagSeconds.observe((doneAt - e.receivedAt.getTime()) / 1000);
+      metrics?.relayLagSeconds.observe((doneAt - e.waitingSince.getTime()) / 1000);
     }
   }
 

@@ -16,6 +16,7 @@ import * as m014 from './014_invoice_subscription_backfill';
 import * as m015 from './015_mirror_read_until';
 import * as m016 from './016_audit_action_index';
 import * as m017 from './017_inbox_summary_indexes';
+import * as m018 from './018_inbox_requeued_at';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -39,6 +40,7 @@ const migrations: Record<string, Knex.Migration> = {
   '015_mirror_read_until': m015,
   '016_audit_action_index': m016,
   '017_inbox_summary_indexes': m017,
+  '018_inbox_requeued_at': m018,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
