@@ -107,7 +107,7 @@ export function registerInboxGauges(metrics: Metrics, read: () => Promise<InboxB
       },
     });
   gauge('wysera_inbox_pending', 'Inbox events not yet delivered', (s) => s.pending);
-  gauge('wysera_inbox_oldest_pending_seconds', 'Age of the oldest undelivered inbox event (0 when none)', (s) => s.oldestPendingSeconds);
+  gauge('wysera_inbox_oldest_pending_seconds', 'How long the oldest undelivered inbox event has waited: since it arrived, or since an owner queued it again (0 when none)', (s) => s.oldestPendingSeconds);
   new Gauge({
     name: 'wysera_inbox_failing',
     help: "Undelivered inbox events whose delivery failed at least once, by workspace (a series only for workspaces that have any); each holds back its customer (GET /workspaces/:workspaceId/webhook-events/failing)",

@@ -64,7 +64,13 @@ describe('inbox retention', () => {
     try {
       expect(await reapplySetAsideEvents(trx, ws, { stripeAccountId: null, livemode: true, hasStripeKey: true })).toEqual({ requeued: 1, stillSetAside: 0 });
       run = pruneInbox(db, new Date(Date.now() - 35 * DAY_MS), 10);
-      await new Promise((r) => setTimeout(r, 300));
+      // Committed only once the run's delete waits for the row.
+      for (let waited = 0; ; waited += 20) {
+        const { rows } = await db.raw<{ rows: { waiting: number }[] }>(`select count(*)::int as waiting from pg_stat_activity where wait_event_type = 'Lock' and query like 'delete from webhook_inbox%'`);
+        if (rows[0]!.waiting > 0) break;
+        if (waited > 10_000) throw new Error('the retention run never waited for the re-queued row');
+        await new Promise((r) => setTimeout(r, 20));
+      }
       await trx.commit();
     } finally {
       if (!trx.isCompleted()) await trx.rollback();
