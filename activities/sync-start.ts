@@ -1,6 +1,6 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Knex } from '../db/knex';
-import { createSyncRun, finishSyncRun, newSyncRunId, type SyncMode, type SyncRun } from '../db/sync';
+import { createSyncRun, finishSyncRun, newSyncRunId, SyncAlreadyRunning, type SyncMode, type SyncRun } from '../db/sync';
 import { findWorkspaceSettings } from '../db/workspaces';
 import { historyWindowStart } from '../domain/workspace-settings';
 import { syncWorkflowId } from '../workflows/ids';
@@ -11,6 +11,17 @@ export interface StartSyncDeps {
   db: Knex;
   client: Client;
   taskQueue: string;
+}
+
+/** The status of a workflow that has ended (NOT_FOUND when Temporal has none), or null while it runs or is paused. */
+async function closedWorkflowStatus(client: Client, workflowId: string): Promise<string | null> {
+  try {
+    const { status } = await client.workflow.getHandle(workflowId).describe();
+    return status.name === 'RUNNING' || status.name === 'PAUSED' ? null : status.name;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
+    throw err;
+  }
 }
 
 export class WorkspaceNotFound extends Error {
@@ -35,7 +46,17 @@ export async function startSync(
   const windowStart = input.mode === 'since' ? (input.since ?? null) : historyWindowStart(input.now ?? new Date(), settings.historyMonths);
   const id = newSyncRunId();
   const workflowId = syncWorkflowId(input.workspaceId, id);
-  const run = await createSyncRun(deps.db, { id, workspaceId: input.workspaceId, workflowId, mode: input.mode, windowStart, requestedBy: input.requestedBy });
+  const create = () => createSyncRun(deps.db, { id, workspaceId: input.workspaceId, workflowId, mode: input.mode, windowStart, requestedBy: input.requestedBy });
+  const run = await create().catch(async (err: unknown) => {
+    // A run whose workflow has ended without closing it (terminated or timed out in
+    // Temporal) would refuse every new sync for good: it is closed as failed, and the
+    // new one takes its place. One still running (or paused) refuses as before.
+    if (!(err instanceof SyncAlreadyRunning)) throw err;
+    const ended = await closedWorkflowStatus(deps.client, err.run.workflowId);
+    if (!ended) throw err;
+    await finishSyncRun(deps.db, err.run.id, { status: 'failed', error: `its workflow ended (${ended.toLowerCase().replace(/_/g, ' ')}) without closing the run` });
+    return create();
+  });
   const args: SyncInput = { workspaceId: input.workspaceId, runId: id, windowStart: windowStart?.toISOString() ?? null, mode: input.mode };
   try {
     await deps.client.workflow.start<typeof syncWorkflow>('syncWorkflow', { taskQueue: deps.taskQueue, workflowId, args: [args] });

@@ -239,10 +239,10 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         page = await fetchPage(stripe, input.resource, { workspaceId: input.workspaceId, runId: input.runId, livemode: access.livemode }, params, deps.keyring);
       } catch (err) {
         if (permanent(err)) throw ApplicationFailure.nonRetryable(`Stripe refused the ${input.resource} list: ${(err as Error).message}`, 'StripeRefused');
-        // Retried as before (same type), but naming the list: Temporal shows the last
+        // Retried as before (the type Temporal would give it: the error's class), but naming the list: Temporal shows the last
         // failure of each read it retries (the Stripe page's warnings), and Stripe's own
         // message does not say which list it was.
-        if (err instanceof Error && !(err instanceof TemporalFailure)) throw ApplicationFailure.create({ message: `reading ${input.resource}: ${err.message}`, type: err.name, cause: err });
+        if (err instanceof Error && !(err instanceof TemporalFailure)) throw ApplicationFailure.create({ message: `reading ${input.resource}: ${err.message}`, type: err.constructor.name || err.name, cause: err });
         throw err;
       } finally {
         clearInterval(beating);

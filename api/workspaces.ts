@@ -7,7 +7,7 @@ import { createApiToken } from '../db/api-tokens';
 import { appendAudit } from '../db/audit';
 import type { Knex } from '../db/knex';
 import { listOverrides, loadCatalog, replaceOverrides } from '../db/product-mapping';
-import { latestSyncRun, SyncAlreadyRunning, syncProgress } from '../db/sync';
+import { findSyncRun, latestSyncRun, SyncAlreadyRunning, syncProgress } from '../db/sync';
 import { findWorkspace, findWorkspaceSettings, insertWorkspace, newWorkspaceId, updateWorkspaceSettings } from '../db/workspaces';
 import { applyOverrides, deriveDefaults, overrideProblems } from '../domain/product-mapping';
 import { estimateResource, overallEta } from '../domain/sync-progress';
@@ -165,13 +165,11 @@ export function workspacesRouter(deps: WorkspacesRouterDeps): Router {
     const now = new Date();
     const progress = await syncProgress(deps.db, run.id);
     const resources = progress.map((p) => estimateResource(p, now, run.windowStart));
-    const running = run.status === 'running';
-    return {
-      run: runView(run),
-      resources,
-      etaSeconds: running ? overallEta(resources) : 0,
-      liveness: running ? await syncLiveness(client, deps.taskQueue, run, progress, now) : null,
-    };
+    const liveness = run.status === 'running' ? await syncLiveness(client, deps.taskQueue, run, progress, now) : null;
+    // A workflow found ended may just have closed its run after the run was read.
+    const closed = liveness && !('error' in liveness.temporal) && liveness.temporal.workflowStatus !== 'RUNNING' ? await findSyncRun(deps.db, run.id) : undefined;
+    if (closed && closed.status !== 'running') return { run: runView(closed), resources, etaSeconds: 0, liveness: null };
+    return { run: runView(run), resources, etaSeconds: liveness ? overallEta(resources) : 0, liveness };
   };
 
   router.get('/workspaces/:workspaceId/sync', requireWorkspaceRole('viewer'), async (_req, res) => {

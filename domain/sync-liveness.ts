@@ -66,7 +66,9 @@ export interface PendingRead {
 
 /**
  * The Stripe reads that are failing now: waiting to be tried again after a failure, or
- * tried again with no page stored by the sync since. One read covers a whole list for
+ * tried again with no page stored by the sync since (by any of its lists: Temporal does
+ * not say which list a read is, so a read failing again beside lists that progress shows
+ * only while it waits for its next attempt). One read covers a whole list for
  * as long as it takes, so an attempt that failed once and then carried on storing pages
  * is not news; nor is a first attempt.
  */
@@ -82,7 +84,7 @@ export function lastProgress(startedAt: Date, pagesStoredAt: Date[]): string {
   return new Date(Math.max(startedAt.getTime(), ...pagesStoredAt.map((d) => d.getTime()))).toISOString();
 }
 
-export type SyncWarningCode = 'temporal_unknown' | 'workflow_closed' | 'no_worker' | 'retrying';
+export type SyncWarningCode = 'temporal_unknown' | 'workflow_closed' | 'workflow_paused' | 'no_worker' | 'retrying';
 
 const minuteUtc = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 
@@ -94,9 +96,12 @@ const minuteUtc = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 export function syncWarnings(liveness: SyncLiveness, now: Date): { code: SyncWarningCode; message: string }[] {
   const { temporal } = liveness;
   if ('error' in temporal) return [{ code: 'temporal_unknown', message: `${temporal.error}. Whether a worker runs this sync is not known.` }];
+  if (temporal.workflowStatus === 'PAUSED') {
+    return [{ code: 'workflow_paused', message: "This sync's workflow is paused in Temporal: it carries on once it is unpaused." }];
+  }
   if (temporal.workflowStatus !== 'RUNNING') {
     const ended = temporal.workflowStatus === 'NOT_FOUND' ? 'Temporal has no workflow for this sync' : `This sync's workflow has ended (${temporal.workflowStatus.toLowerCase().replace(/_/g, ' ')})`;
-    return [{ code: 'workflow_closed', message: `${ended}, but the run was never closed: nothing works on it any more. Start a new sync.` }];
+    return [{ code: 'workflow_closed', message: `${ended}, but the run was never closed: nothing works on it any more. Starting a new sync closes it as failed.` }];
   }
   const out: { code: SyncWarningCode; message: string }[] = [];
   if (!temporal.workerPolling) {

@@ -62,12 +62,18 @@ describe("a running sync's liveness", () => {
     expect(done.liveness).toBeNull();
   });
 
-  it('says when the run outlived its workflow (terminated in Temporal, the run never closed)', async () => {
+  it('says when the run outlived its workflow (terminated in Temporal, the run never closed), and a new sync replaces it', async () => {
     const started = await h.call('POST', `/workspaces/${workspaceId}/sync`, { mode: 'full' }, owner);
     expect(started.status).toBe(202);
     await h.server.client.workflow.getHandle(started.body.workflowId as string).terminate('test: an operator ended it by hand');
     const orphaned = await read();
     expect(orphaned.run).toMatchObject({ runId: started.body.runId, status: 'running' });
     expect(workState(orphaned)).toEqual({ workflowStatus: 'TERMINATED', workerSeenAt: expect.any(String) as string, workerPolling: true, retrying: [] });
+    // A new sync closes the orphan as failed and takes its place.
+    const next = await h.call('POST', `/workspaces/${workspaceId}/sync`, { mode: 'full' }, owner);
+    expect(next.status).toBe(202);
+    expect(await h.db('sync_runs').where({ id: started.body.runId }).first('status', 'error')).toEqual({ status: 'failed', error: 'its workflow ended (terminated) without closing the run' });
+    const done = await eventually(read, (b) => b.run?.runId === next.body.runId && b.run?.status !== 'running', 90_000);
+    expect(done.run?.status).toBe('completed');
   });
 });

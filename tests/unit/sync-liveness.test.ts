@@ -87,7 +87,8 @@ describe('syncWarnings', () => {
 
   it('says only that the run is orphaned when its workflow has ended or Temporal has none', () => {
     const closed = syncWarnings({ lastProgressAt, temporal: { ...quiet, workflowStatus: 'TERMINATED', workerPolling: false } }, now);
-    expect(closed).toEqual([{ code: 'workflow_closed', message: "This sync's workflow has ended (terminated), but the run was never closed: nothing works on it any more. Start a new sync." }]);
+    expect(closed).toEqual([{ code: 'workflow_closed', message: "This sync's workflow has ended (terminated), but the run was never closed: nothing works on it any more. Starting a new sync closes it as failed." }]);
+    expect(syncWarnings({ lastProgressAt, temporal: { ...quiet, workflowStatus: 'PAUSED' } }, now).map((w) => w.code)).toEqual(['workflow_paused']);
     expect(syncWarnings({ lastProgressAt, temporal: { ...quiet, workflowStatus: 'NOT_FOUND' } }, now)[0]!.message).toMatch(/^Temporal has no workflow for this sync, but the run was never closed/);
   });
 
