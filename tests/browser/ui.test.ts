@@ -4,13 +4,14 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recomputeWorkspace } from '../../activities/analytics';
 import { upsertExchangeRates } from '../../db/analytics';
+import { createApiToken } from '../../db/api-tokens';
 import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
 import { createDraftOnce, findDraft, type Draft } from '../../db/drafts';
 import { deferInboxEvent, insertInboxEvent } from '../../db/inbox';
 import { findMember, insertMember } from '../../db/members';
 import { getPlaySettings } from '../../db/play-settings';
 import { storeRedactionSetting } from '../../db/redaction';
-import { createSyncRun, finishSyncRun, latestSyncRun, newSyncRunId, recordPage } from '../../db/sync';
+import { finishSyncRun, latestSyncRun, recordPage } from '../../db/sync';
 import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../../db/mirror';
 import { findOrCreateUser } from '../../db/users';
 import { insertWorkspace } from '../../db/workspaces';
@@ -648,17 +649,21 @@ describe('web UI in a browser', () => {
       expect(await owner.page.innerText('pre.sync-error')).toBe('Stripe refused the charges list: permission missing');
       expect(await owner.page.locator('.sync-warning').count()).toBe(0);
 
-      // A sync started elsewhere after the page was drawn: the page's start is refused and says why.
-      const elsewhere = await createSyncRun(database.db, { id: newSyncRunId(), workspaceId: WS, workflowId: 'elsewhere', mode: 'full', windowStart: null, requestedBy: 'operator' });
+      // A sync started elsewhere (through the API, its workflow running) after the page was drawn: the page's start is refused and says why.
+      const token = (await createApiToken(database.db, { workspaceId: WS, role: 'owner', name: 'elsewhere', createdBy: 'test' })).token;
+      const elsewhere = await api.request('POST', `/workspaces/${WS}/sync`, { token, body: { mode: 'full' } });
+      expect(elsewhere.status).toBe(202);
+      const elsewhereId = (elsewhere.body as { runId: string }).runId;
       await owner.page.click('button.sync-full');
       await owner.page.waitForSelector('.feedback .error');
-      expect(await owner.page.innerText('.feedback .error')).toContain(`is already running (${elsewhere.id})`);
+      expect(await owner.page.innerText('.feedback .error')).toContain(`is already running (${elsewhereId})`);
       expect(await owner.page.isDisabled('button.sync-full')).toBe(false);
-      await finishSyncRun(database.db, elsewhere.id, { status: 'completed' });
+      await finishSyncRun(database.db, elsewhereId, { status: 'completed' });
     } finally {
       await owner.context.close();
     }
     const audit = await database.db('audit_log').where({ workspace_id: WS }).whereIn('action', ['workspace.stripe_key_connected', 'sync.started']).orderBy('id').select('action');
-    expect(audit.map((a: { action: string }) => a.action)).toEqual(['workspace.stripe_key_connected', 'sync.started']);
+    // The sync since a day and the one started elsewhere; the refused start records nothing.
+    expect(audit.map((a: { action: string }) => a.action)).toEqual(['workspace.stripe_key_connected', 'sync.started', 'sync.started']);
   });
 });
