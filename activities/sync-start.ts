@@ -1,8 +1,10 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Knex } from '../db/knex';
 import { createSyncRun, finishSyncRun, newSyncRunId, SyncAlreadyRunning, type SyncMode, type SyncRun } from '../db/sync';
 import { findWorkspaceSettings } from '../db/workspaces';
+import { statusInWords, workflowHasEnded } from '../domain/sync-liveness';
 import { historyWindowStart } from '../domain/workspace-settings';
+import { describeWorkflow } from '../platform/temporal';
 import { syncWorkflowId } from '../workflows/ids';
 import type { syncWorkflow } from '../workflows/sync';
 import type { SyncInput } from '../workflows/sync-messages';
@@ -11,17 +13,6 @@ export interface StartSyncDeps {
   db: Knex;
   client: Client;
   taskQueue: string;
-}
-
-/** The status of a workflow that has ended (NOT_FOUND when Temporal has none), or null while it runs or is paused. */
-async function closedWorkflowStatus(client: Client, workflowId: string): Promise<string | null> {
-  try {
-    const { status } = await client.workflow.getHandle(workflowId).describe();
-    return status.name === 'RUNNING' || status.name === 'PAUSED' ? null : status.name;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
-    throw err;
-  }
 }
 
 export class WorkspaceNotFound extends Error {
@@ -52,9 +43,9 @@ export async function startSync(
     // Temporal) would refuse every new sync for good: it is closed as failed, and the
     // new one takes its place. One still running (or paused) refuses as before.
     if (!(err instanceof SyncAlreadyRunning)) throw err;
-    const ended = await closedWorkflowStatus(deps.client, err.run.workflowId);
-    if (!ended) throw err;
-    await finishSyncRun(deps.db, err.run.id, { status: 'failed', error: `its workflow ended (${ended.toLowerCase().replace(/_/g, ' ')}) without closing the run` });
+    const status = (await describeWorkflow(deps.client, err.run.workflowId))?.status.name ?? 'NOT_FOUND';
+    if (!workflowHasEnded(status)) throw err;
+    await finishSyncRun(deps.db, err.run.id, { status: 'failed', error: `its workflow ended (${statusInWords(status)}) without closing the run` });
     return create();
   });
   const args: SyncInput = { workspaceId: input.workspaceId, runId: id, windowStart: windowStart?.toISOString() ?? null, mode: input.mode };

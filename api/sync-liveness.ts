@@ -1,8 +1,9 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import type { ResourceProgress, SyncRun } from '../db/sync';
 import { failingReads, lastProgress, workerPresence, type PendingRead, type SyncLiveness, type SyncWorkState } from '../domain/sync-liveness';
+import { describeWorkflow } from '../platform/temporal';
 
 /** How long the questions to Temporal may take in all (the client's retries included): the page asks again in a few seconds anyway. */
 const TEMPORAL_DEADLINE_MS = 2000;
@@ -26,13 +27,7 @@ async function workState(client: Client, taskQueue: string, workflowId: string, 
     const [activities, workflows, workflow] = await Promise.all([
       pollersOf(TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
       pollersOf(TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
-      client.workflow
-        .getHandle(workflowId)
-        .describe()
-        .catch((err: unknown) => {
-          if (err instanceof WorkflowNotFoundError) return null;
-          throw err;
-        }),
+      describeWorkflow(client, workflowId),
     ]);
     if (!workflow) return { workflowStatus: 'NOT_FOUND', workerSeenAt: null, workerPolling: false, retrying: [] };
     const running = workflow.raw.pendingActivities ?? [];

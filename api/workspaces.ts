@@ -10,6 +10,7 @@ import { listOverrides, loadCatalog, replaceOverrides } from '../db/product-mapp
 import { findSyncRun, latestSyncRun, SyncAlreadyRunning, syncProgress } from '../db/sync';
 import { findWorkspace, findWorkspaceSettings, insertWorkspace, newWorkspaceId, updateWorkspaceSettings } from '../db/workspaces';
 import { applyOverrides, deriveDefaults, overrideProblems } from '../domain/product-mapping';
+import { workflowHasEnded } from '../domain/sync-liveness';
 import { estimateResource, overallEta } from '../domain/sync-progress';
 import { workspaceSettingsSchema } from '../domain/workspace-settings';
 import type { Keyring } from '../platform/crypto';
@@ -167,7 +168,7 @@ export function workspacesRouter(deps: WorkspacesRouterDeps): Router {
     const resources = progress.map((p) => estimateResource(p, now, run.windowStart));
     const liveness = run.status === 'running' ? await syncLiveness(client, deps.taskQueue, run, progress, now) : null;
     // A workflow found ended may just have closed its run after the run was read.
-    const closed = liveness && !('error' in liveness.temporal) && liveness.temporal.workflowStatus !== 'RUNNING' ? await findSyncRun(deps.db, run.id) : undefined;
+    const closed = liveness && !('error' in liveness.temporal) && workflowHasEnded(liveness.temporal.workflowStatus) ? await findSyncRun(deps.db, run.id) : undefined;
     if (closed && closed.status !== 'running') return { run: runView(closed), resources, etaSeconds: 0, liveness: null };
     return { run: runView(run), resources, etaSeconds: liveness ? overallEta(resources) : 0, liveness };
   };

@@ -84,6 +84,14 @@ export function lastProgress(startedAt: Date, pagesStoredAt: Date[]): string {
   return new Date(Math.max(startedAt.getTime(), ...pagesStoredAt.map((d) => d.getTime()))).toISOString();
 }
 
+/** Whether a workflow status says the workflow is over (NOT_FOUND: Temporal has none); a paused one is not. */
+export function workflowHasEnded(status: string): boolean {
+  return status !== 'RUNNING' && status !== 'PAUSED';
+}
+
+/** A workflow status as a sentence says it: TIMED_OUT -> "timed out". */
+export const statusInWords = (status: string) => status.toLowerCase().replace(/_/g, ' ');
+
 export type SyncWarningCode = 'temporal_unknown' | 'workflow_closed' | 'workflow_paused' | 'no_worker' | 'retrying';
 
 const minuteUtc = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
@@ -99,8 +107,8 @@ export function syncWarnings(liveness: SyncLiveness, now: Date): { code: SyncWar
   if (temporal.workflowStatus === 'PAUSED') {
     return [{ code: 'workflow_paused', message: "This sync's workflow is paused in Temporal: it carries on once it is unpaused." }];
   }
-  if (temporal.workflowStatus !== 'RUNNING') {
-    const ended = temporal.workflowStatus === 'NOT_FOUND' ? 'Temporal has no workflow for this sync' : `This sync's workflow has ended (${temporal.workflowStatus.toLowerCase().replace(/_/g, ' ')})`;
+  if (workflowHasEnded(temporal.workflowStatus)) {
+    const ended = temporal.workflowStatus === 'NOT_FOUND' ? 'Temporal has no workflow for this sync' : `This sync's workflow has ended (${statusInWords(temporal.workflowStatus)})`;
     return [{ code: 'workflow_closed', message: `${ended}, but the run was never closed: nothing works on it any more. Starting a new sync closes it as failed.` }];
   }
   const out: { code: SyncWarningCode; message: string }[] = [];

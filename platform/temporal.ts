@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, type WorkflowExecutionDescription } from '@temporalio/client';
 import type { Config } from './config';
 import { temporalRetries, type TemporalRetries } from './temporal-retry';
 
@@ -38,4 +38,14 @@ export function createTemporalClient(config: Pick<Config, 'TEMPORAL_ADDRESS' | '
   const connection = DrainingConnection.open(config.TEMPORAL_ADDRESS);
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   return { connection, client };
+}
+
+/** A workflow's description, or null when Temporal has no such workflow. */
+export async function describeWorkflow(client: Client, workflowId: string): Promise<WorkflowExecutionDescription | null> {
+  try {
+    return await client.workflow.getHandle(workflowId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return null;
+    throw err;
+  }
 }
