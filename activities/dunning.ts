@@ -290,8 +290,7 @@ export function createDunningActivities(deps: DunningActivityDeps) {
     async closeDunning(input: DunningRef & { outcome: DunningOutcome; sentSteps: number[] }): Promise<void> {
       await closeDunningCase(db, input.workspaceId, input.invoiceId, {
         outcome: input.outcome,
-        emailsSent: input.sentSteps.length,
-        lastStepSent: input.sentSteps.length ? Math.max(...input.sentSteps) : null,
+        stepsSent: input.sentSteps,
         endedAt: new Date(),
       });
     },

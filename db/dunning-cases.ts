@@ -13,6 +13,8 @@ export interface DunningCase {
   outcome: DunningOutcome | null;
   emailsSent: number;
   lastStepSent: number | null;
+  /** Null for cases closed before migration 019 and for running ones. */
+  stepsSent: number[] | null;
   endedAt: Date | null;
 }
 
@@ -27,6 +29,7 @@ interface DunningCaseRow {
   outcome: DunningOutcome | null;
   emails_sent: number;
   last_step_sent: number | null;
+  steps_sent: number[] | null;
   ended_at: Date | null;
 }
 
@@ -41,6 +44,7 @@ const toCase = (r: DunningCaseRow): DunningCase => ({
   outcome: r.outcome,
   emailsSent: r.emails_sent,
   lastStepSent: r.last_step_sent,
+  stepsSent: r.steps_sent,
   endedAt: r.ended_at,
 });
 
@@ -67,12 +71,19 @@ export async function closeDunningCase(
   db: Db,
   workspaceId: string,
   invoiceId: string,
-  end: { outcome: DunningOutcome; emailsSent: number; lastStepSent: number | null; endedAt: Date },
+  end: { outcome: DunningOutcome; stepsSent: number[]; endedAt: Date },
 ): Promise<void> {
+  const stepsSent = [...new Set(end.stepsSent)].sort((a, b) => a - b);
   await db('dunning_cases')
     .where({ workspace_id: workspaceId, invoice_id: invoiceId })
     .whereNull('outcome')
-    .update({ outcome: end.outcome, emails_sent: end.emailsSent, last_step_sent: end.lastStepSent, ended_at: end.endedAt });
+    .update({
+      outcome: end.outcome,
+      emails_sent: stepsSent.length,
+      last_step_sent: stepsSent.length ? stepsSent[stepsSent.length - 1]! : null,
+      steps_sent: stepsSent,
+      ended_at: end.endedAt,
+    });
 }
 
 /** Cases whose payment failed in [from, to). */

@@ -8,7 +8,9 @@
  *   the denominator, and so do cases still running;
  * - per step: of the cases whose sequence reached step k (an email of step k went
  *   out), how many recovered with step k as the last email sent; "before any email"
- *   counts recoveries with no email sent (Stripe's own retry succeeded first);
+ *   counts recoveries with no email sent (Stripe's own retry succeeded first). A
+ *   dunning begun late starts at the step due by then, so the steps it skipped are
+ *   not reached: they were never emailed;
  * - median time to recover, from the failed payment to the recovery.
  */
 export type CaseOutcome = 'recovered' | 'paid_out_of_band' | 'invoice_closed' | 'subscription_deleted' | 'discarded' | 'exhausted';
@@ -19,7 +21,19 @@ export interface RecoveryCase {
   failedAt: Date;
   outcome: CaseOutcome | null;
   lastStepSent: number | null;
+  /**
+   * The steps emailed, when the case recorded them; null for cases closed before it
+   * did, whose every step up to lastStepSent went out (dunnings then began at step 0
+   * and sent each due step).
+   */
+  stepsSent: number[] | null;
   endedAt: Date | null;
+}
+
+/** Whether an email of step k went out for the case. */
+export function reachedStep(c: Pick<RecoveryCase, 'lastStepSent' | 'stepsSent'>, k: number): boolean {
+  if (c.stepsSent) return c.stepsSent.includes(k);
+  return c.lastStepSent !== null && c.lastStepSent >= k;
 }
 
 export interface StepRecovery {
@@ -75,7 +89,7 @@ export function recoveryReport(cases: RecoveryCase[]): CurrencyRecovery[] {
       const before = recovered.filter((c) => c.lastStepSent === null);
       perStep.push({ step: null, reached: list.length, recovered: before.length, recoveredAmount: sum(before), rate: ratio(before.length, list.length) });
       for (let k = 0; k <= maxStep; k++) {
-        const reached = list.filter((c) => c.lastStepSent !== null && c.lastStepSent >= k).length;
+        const reached = list.filter((c) => reachedStep(c, k)).length;
         const at = recovered.filter((c) => c.lastStepSent === k);
         perStep.push({ step: k, reached, recovered: at.length, recoveredAmount: sum(at), rate: ratio(at.length, reached) });
       }

@@ -17,6 +17,7 @@ import * as m015 from './015_mirror_read_until';
 import * as m016 from './016_audit_action_index';
 import * as m017 from './017_inbox_summary_indexes';
 import * as m018 from './018_inbox_requeued_at';
+import * as m019 from './019_dunning_steps_sent';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -41,6 +42,7 @@ const migrations: Record<string, Knex.Migration> = {
   '016_audit_action_index': m016,
   '017_inbox_summary_indexes': m017,
   '018_inbox_requeued_at': m018,
+  '019_dunning_steps_sent': m019,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

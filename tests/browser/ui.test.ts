@@ -79,7 +79,7 @@ describe('web UI in a browser', () => {
       const invoiceId = `in_ui_${i}`;
       const failedAt = new Date(Date.now() - (20 - i * 5) * day);
       await openDunningCase(db, { workspaceId: WS, invoiceId, customerId: `cus_ui_${i}`, workflowId: `dunning:${WS}:${invoiceId}`, currency: 'usd', amountDue: 4900 * (i + 1), failedAt });
-      if (outcome) await closeDunningCase(db, WS, invoiceId, { outcome, emailsSent: i + 1, lastStepSent: i, endedAt: new Date(failedAt.getTime() + (i + 1) * day) });
+      if (outcome) await closeDunningCase(db, WS, invoiceId, { outcome, stepsSent: Array.from({ length: i + 1 }, (_, k) => k), endedAt: new Date(failedAt.getTime() + (i + 1) * day) });
     }
 
     // Two dunning drafts waiting for review, rendered from the built-in templates.

@@ -30,7 +30,7 @@ describe('migrations on a real Postgres', () => {
   it('names the migrations a database has not applied yet (what a worker waits for)', async () => {
     expect(await pendingMigrations(database.db)).toEqual([]);
     await database.db.migrate.down(migrationConfig);
-    expect(await pendingMigrations(database.db)).toEqual(['018_inbox_requeued_at']);
+    expect(await pendingMigrations(database.db)).toEqual(['019_dunning_steps_sent']);
     await database.db.migrate.latest(migrationConfig);
     expect(await pendingMigrations(database.db)).toEqual([]);
   });

@@ -199,7 +199,7 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
     for (const [invoiceId, amount, outcome, lastStep, endedAfter] of cases) {
       await openDunningCase(database.db, { workspaceId: ws, invoiceId, customerId: 'cus_r', workflowId: `dunning:${ws}:${invoiceId}`, currency: 'usd', amountDue: amount, failedAt: t0 });
       if (outcome) {
-        await closeDunningCase(database.db, ws, invoiceId, { outcome: outcome as 'recovered', emailsSent: lastStep === null ? 0 : lastStep + 1, lastStepSent: lastStep, endedAt: hours(endedAfter!) });
+        await closeDunningCase(database.db, ws, invoiceId, { outcome: outcome as 'recovered', stepsSent: lastStep === null ? [] : Array.from({ length: lastStep + 1 }, (_, k) => k), endedAt: hours(endedAfter!) });
       }
     }
     const r = await call('finance', 'GET', '/dunning/recovery?from=2026-02-01&to=2026-04-01');

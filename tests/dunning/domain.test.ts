@@ -141,12 +141,34 @@ describe('draft lifecycle and recovery maths', () => {
     expect(median([])).toBeNull();
     const failedAt = new Date('2026-01-01T00:00:00Z');
     const report = recoveryReport([
-      { currency: 'usd', amountDue: 100, failedAt, outcome: 'recovered', lastStepSent: 0, endedAt: new Date('2026-01-02T00:00:00Z') },
-      { currency: 'eur', amountDue: 300, failedAt, outcome: 'discarded', lastStepSent: null, endedAt: new Date('2026-01-02T00:00:00Z') },
+      { currency: 'usd', amountDue: 100, failedAt, outcome: 'recovered', lastStepSent: 0, stepsSent: [0], endedAt: new Date('2026-01-02T00:00:00Z') },
+      { currency: 'eur', amountDue: 300, failedAt, outcome: 'discarded', lastStepSent: null, stepsSent: [], endedAt: new Date('2026-01-02T00:00:00Z') },
     ]);
     expect(report.map((r) => [r.currency, r.failedAmount, r.recoveryRate, r.medianHoursToRecover])).toEqual([
       ['eur', 300, 0, null],
       ['usd', 100, 1, 24],
     ]);
+  });
+
+  it('counts a step as reached only when its email went out, so a late dunning skips the steps it never sent', () => {
+    const failedAt = new Date('2026-01-01T00:00:00Z');
+    const endedAt = new Date('2026-01-20T00:00:00Z');
+    const report = recoveryReport([
+      // Begun on time: steps 0, 1 and 2 sent, recovered after step 2.
+      { currency: 'usd', amountDue: 100, failedAt, outcome: 'recovered', lastStepSent: 2, stepsSent: [0, 1, 2], endedAt },
+      // Begun twenty days late: only the final step (4) went out, then it recovered.
+      { currency: 'usd', amountDue: 200, failedAt, outcome: 'recovered', lastStepSent: 4, stepsSent: [4], endedAt },
+      // Closed before the steps were recorded: every step up to the last one counts.
+      { currency: 'usd', amountDue: 400, failedAt, outcome: 'exhausted', lastStepSent: 1, stepsSent: null, endedAt },
+    ]);
+    expect(report[0]!.perStep.map((s) => [s.step, s.reached, s.recovered])).toEqual([
+      [null, 3, 0],
+      [0, 2, 0],
+      [1, 2, 0],
+      [2, 1, 1],
+      [3, 0, 0],
+      [4, 1, 1],
+    ]);
+    expect(report[0]!.perStep.find((s) => s.step === 3)!.rate).toBeNull();
   });
 });

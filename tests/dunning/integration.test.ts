@@ -144,7 +144,7 @@ describe('dunning end to end', () => {
     expect(result).toEqual({ outcome: 'recovered', sentSteps: [0] });
     expect((await draftsOf(invoice)).map((d) => d.status)).toEqual(['sent', 'cancelled']);
     expect(mailFor(await draftsOf(invoice))).toHaveLength(1);
-    expect(await findDunningCase(database.db, ws, invoice.id)).toMatchObject({ outcome: 'recovered', emailsSent: 1, lastStepSent: 0, amountDue: invoice.amount_due });
+    expect(await findDunningCase(database.db, ws, invoice.id)).toMatchObject({ outcome: 'recovered', emailsSent: 1, lastStepSent: 0, stepsSent: [0], amountDue: invoice.amount_due });
   });
 
   it('in review mode exactly one email goes out per approved draft and none for a discarded one', async () => {
@@ -210,7 +210,7 @@ describe('dunning end to end', () => {
     const result = await eventually(() => dunning.result(), () => true);
     expect(result).toEqual({ outcome: 'subscription_deleted', sentSteps: [] });
     expect(await draftsOf(invoice)).toEqual([]);
-    expect(await findDunningCase(database.db, ws, invoice.id)).toMatchObject({ outcome: 'subscription_deleted', emailsSent: 0 });
+    expect(await findDunningCase(database.db, ws, invoice.id)).toMatchObject({ outcome: 'subscription_deleted', emailsSent: 0, lastStepSent: null, stepsSent: [] });
   });
 
   // Done in Stripe's dashboard, these send invoice.voided or invoice.paid: events

@@ -292,7 +292,7 @@ describe('relay batches per customer', () => {
       openDunningCase(database.db, { workspaceId: ws, invoiceId, customerId: 'cus_pr', workflowId: dunningWorkflowId(ws, invoiceId), currency: 'usd', amountDue: 2000, failedAt: new Date() });
     await openCase('in_pr');
     await openCase('in_pr_over');
-    await closeDunningCase(database.db, ws, 'in_pr_over', { outcome: 'exhausted', emailsSent: 3, lastStepSent: 2, endedAt: new Date() });
+    await closeDunningCase(database.db, ws, 'in_pr_over', { outcome: 'exhausted', stepsSent: [0, 1, 2], endedAt: new Date() });
     // What retention does to the failures once INBOX_RETENTION_DAYS have passed.
     await database.db('webhook_inbox').whereIn('event_id', [running, over]).delete();
     const recovered = await storeEvent('invoice.payment_succeeded', 'cus_pr', invoice('in_pr'));
