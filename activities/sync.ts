@@ -236,7 +236,12 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       // pages, and Temporal would report a heartbeat timeout instead of Stripe's answer.)
       const beating = setInterval(() => ctx.heartbeat({ cursor, pages } satisfies SyncHeartbeat), FETCH_HEARTBEAT_MS);
       try {
-        page = await fetchPage(stripe, input.resource, { workspaceId: input.workspaceId, runId: input.runId, livemode: access.livemode }, params, deps.keyring);
+        const fetching = fetchPage(stripe, input.resource, { workspaceId: input.workspaceId, runId: input.runId, livemode: access.livemode }, params, deps.keyring);
+        // Abandoned below when the activity is cancelled, it may still fail later: nobody waits for that answer.
+        fetching.catch(() => undefined);
+        // Cancelled (a sibling refused, the run cancelled or its workflow gone), the read
+        // stops now rather than when Stripe, its retries or the rate limiter let it go.
+        page = await Promise.race([fetching, ctx.cancelled]);
       } catch (err) {
         if (permanent(err)) throw ApplicationFailure.nonRetryable(`Stripe refused the ${input.resource} list: ${(err as Error).message}`, 'StripeRefused');
         // Retried as before (the type Temporal would give it: the error's class), but naming the list: Temporal shows the last
@@ -250,6 +255,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       const done = !page.hasMore || page.ids.length === 0;
       const nextCursor = page.ids.length ? page.ids[page.ids.length - 1]! : cursor;
       const pageOldest = page.oldestCreated === null ? null : new Date(page.oldestCreated * 1000);
+      // A page read as the cancellation came is not stored for a run that has ended.
+      ctx.cancellationSignal.throwIfAborted();
       const storeStarted = performance.now();
       let rereads: string[] = [];
       await deps.db.transaction(async (trx) => {

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, proxyActivities, setHandler, ActivityFailure } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities, setHandler, ActivityFailure } from '@temporalio/workflow';
 import type { AnalyticsActivities } from '../activities/analytics';
 import type { SyncActivities } from '../activities/sync';
 import {
@@ -32,6 +32,11 @@ const { recomputeWorkspaceAnalytics } = proxyActivities<AnalyticsActivities>({
 
 /** Full syncs copy these whole: current state needs every customer and subscription. */
 const UNWINDOWED_IN_FULL: readonly SyncResource[] = ['products', 'prices', 'customers', 'subscriptions'];
+
+/** Closes the run in Postgres even when the workflow is being cancelled. */
+function closeRun(input: { runId: string; error?: string }): Promise<void> {
+  return CancellationScope.nonCancellable(() => completeSyncRun(input));
+}
 
 function reason(err: unknown): string {
   if (err instanceof ActivityFailure && err.cause) return err.cause.message;
@@ -85,15 +90,19 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncProgressView> 
         throw err;
       }
     });
+    // The mirror changed wholesale: rebuild MRR, movements and cohorts from it.
+    await recomputeWorkspaceAnalytics(input.workspaceId);
   } catch (err) {
     view.status = 'failed';
-    view.error = reason(err);
-    await completeSyncRun({ runId: input.runId, error: view.error });
+    const cancelled = isCancellation(err);
+    view.error = cancelled ? 'the sync was cancelled' : reason(err);
+    // Cancelled, the workflow's own scope is too: the run is closed outside it, or it
+    // would stay running with nothing left to end it.
+    await closeRun({ runId: input.runId, error: view.error });
+    if (cancelled) throw err;
     throw ApplicationFailure.nonRetryable(`sync ${input.runId} failed: ${view.error}`, 'SyncFailed');
   }
-  // The mirror changed wholesale: rebuild MRR, movements and cohorts from it.
-  await recomputeWorkspaceAnalytics(input.workspaceId);
-  await completeSyncRun({ runId: input.runId });
+  await closeRun({ runId: input.runId });
   view.status = 'completed';
   return view;
 }
