@@ -114,7 +114,7 @@ export function syncWarnings(liveness: SyncLiveness, now: Date): { code: SyncWar
   const out: { code: SyncWarningCode; message: string }[] = [];
   if (!temporal.workerPolling) {
     const last = temporal.workerSeenAt ? `No worker has asked for this sync's work since ${minuteUtc(temporal.workerSeenAt)}` : "No worker is asking for this sync's work";
-    out.push({ code: 'no_worker', message: `${last}: it makes no progress until one runs (npm run dev:worker, or the worker service of docker compose). It then carries on where it stopped.` });
+    out.push({ code: 'no_worker', message: `${last}: it makes no progress until one runs (the worker process: node dist/workers/main.js, docker compose's worker service, or npm start on one machine). It then carries on where it stopped.` });
   }
   for (const retry of temporal.retrying) {
     const wait = retry.nextAttemptAt ? (Date.parse(retry.nextAttemptAt) - now.getTime()) / 1000 : null;

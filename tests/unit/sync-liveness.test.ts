@@ -69,7 +69,7 @@ describe('syncWarnings', () => {
   it('says no worker asks for the work, or since when none has', () => {
     const never = syncWarnings({ lastProgressAt, temporal: { ...quiet, workerSeenAt: null, workerPolling: false } }, now);
     expect(never.map((w) => w.code)).toEqual(['no_worker']);
-    expect(never[0]!.message).toMatch(/^No worker is asking for this sync's work: it makes no progress until one runs \(npm run dev:worker/);
+    expect(never[0]!.message).toMatch(/^No worker is asking for this sync's work: it makes no progress until one runs \(the worker process: node dist\/workers\/main.js,/);
     const gone = syncWarnings({ lastProgressAt, temporal: { ...quiet, workerSeenAt: '2026-11-29T11:52:40.123Z', workerPolling: false } }, now);
     expect(gone[0]!.message).toMatch(/^No worker has asked for this sync's work since 2026-11-29 11:52 UTC: /);
   });
