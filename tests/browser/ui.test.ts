@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { recomputeWorkspace } from '../../activities/analytics';
 import { upsertExchangeRates } from '../../db/analytics';
 import { createApiToken } from '../../db/api-tokens';
@@ -20,6 +20,8 @@ import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS } from '../../domain/d
 import type { Role } from '../../domain/roles';
 import { renderTemplate } from '../../domain/templates';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { createTemporalClient } from '../../platform/temporal';
+import { syncWorkflowId } from '../../workflows/ids';
 import { generateAccount } from '../../sim/generator';
 import { startSimulator, type Simulator } from '../../sim/server';
 import { endpointOf, StripeClients } from '../../activities/stripe-client';
@@ -630,6 +632,20 @@ describe('web UI in a browser', () => {
       await owner.page.waitForSelector('tr[data-resource=customers]', { timeout: 10_000 });
       expect(await owner.page.innerText('tr[data-resource=customers]')).toMatch(/customers\s+5\s+1\s+done/);
       await shot(owner.page, 'owner-stripe-sync-running');
+      // The kinds of warning change at a refresh (the run's workflow ended in Temporal): one
+      // announcement, from a region kept across refreshes; the warnings themselves are not read again.
+      await owner.page.locator('.sync-announce').evaluate((el: { setAttribute(name: string, value: string): void }) => el.setAttribute('data-kept', 'yes'));
+      expect(await owner.page.textContent('.sync-announce')).toBe('');
+      const temporal = createTemporalClient({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: 'default' });
+      try {
+        await temporal.client.workflow.getHandle(syncWorkflowId(WS, run.id)).terminate('test: ended by hand');
+      } finally {
+        await temporal.connection.close();
+      }
+      await owner.page.waitForSelector('.sync-warning[data-code=workflow_closed]', { timeout: 10_000 });
+      expect(await owner.page.getAttribute('.sync-announce', 'data-kept')).toBe('yes');
+      expect(await owner.page.textContent('.sync-announce')).toBe("This sync has warnings: the sync's workflow has ended.");
+      expect(await owner.page.getAttribute('.sync-warnings', 'aria-live')).toBeNull();
       await finishSyncRun(database.db, run.id, { status: 'completed' });
       await owner.page.waitForSelector('.sync-run[data-status=completed]', { timeout: 10_000 });
       expect(await owner.page.isDisabled('button.sync-full')).toBe(false);

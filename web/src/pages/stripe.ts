@@ -3,7 +3,7 @@ import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { count, secondsInWords, when } from '../format';
 import { canConfigure } from '../redaction';
-import { syncWarnings, type SyncLiveness } from '../../../domain/sync-liveness';
+import { syncWarnings, type SyncLiveness, type SyncWarningCode } from '../../../domain/sync-liveness';
 import type { ResourceEstimate as ResourceProgress } from '../../../domain/sync-progress';
 import { actorLabel, errorBox, loading, metaRow, section } from './common';
 
@@ -69,6 +69,29 @@ function progressRow(r: ResourceProgress): HTMLElement {
 /** Seconds since a time. */
 const secondsSince = (iso: string) => Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
 
+/** A warning in a few words, for what a screen reader hears when the warnings change. */
+const WARNING_GIST: Record<SyncWarningCode, string> = {
+  temporal_unknown: 'Temporal did not answer',
+  workflow_closed: "the sync's workflow has ended",
+  workflow_paused: "the sync's workflow is paused",
+  no_worker: 'no worker is running it',
+  retrying: 'Stripe reads are failing',
+};
+
+/** The kinds of warning a read of the sync gives, in a stable order: what the announcement follows. */
+const warningKinds = (progress: SyncProgress): SyncWarningCode[] =>
+  progress.liveness ? [...new Set(syncWarnings(progress.liveness, new Date()).map((w) => w.code))].sort() : [];
+
+/**
+ * Says aloud only what changed. The warnings' own text moves at every refresh (times
+ * and attempts), so a live region over them would be read again every few seconds;
+ * this one, kept across refreshes, speaks when a kind of warning comes or goes.
+ */
+function announceWarnings(region: HTMLElement, before: SyncWarningCode[], after: SyncWarningCode[]): void {
+  if (before.join() === after.join()) return;
+  region.textContent = after.length ? `This sync has warnings: ${after.map((c) => WARNING_GIST[c]).join('; ')}.` : "This sync's warnings have cleared.";
+}
+
 /** The latest sync: what it copies, how far each resource is, and how it ended. */
 function syncSection(ctx: PageContext, progress: SyncProgress, actions: HTMLElement | null): HTMLElement {
   const { run } = progress;
@@ -92,7 +115,7 @@ function syncSection(ctx: PageContext, progress: SyncProgress, actions: HTMLElem
     progress.liveness
       ? h(
           'div',
-          { class: 'sync-warnings', 'aria-live': 'polite' },
+          { class: 'sync-warnings' },
           syncWarnings(progress.liveness, new Date()).map((w) => h('div', { class: 'error sync-warning', 'data-code': w.code }, w.message)),
         )
       : null,
@@ -129,6 +152,7 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
   const owner = canConfigure(ctx.visibility.role);
   const noticeBox = notice ? h('div', { class: 'success', role: 'status', tabindex: -1 }, notice) : null;
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' }, noticeBox);
+  const announcer = h('div', { class: 'sync-announce visually-hidden', 'aria-live': 'polite' });
 
   /** Sends an owner's change, then shows the page again with what it did. */
   const act = <T>(button: HTMLButtonElement, method: 'POST' | 'PUT', path: string, body: unknown, done: (answer: T) => string) => {
@@ -188,6 +212,7 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
     root,
     h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Stripe'), h('p', { class: 'muted' }, 'The Stripe account this workspace mirrors, and its sync.'))),
     feedback,
+    announcer,
     section(
       'Connection',
       h(
@@ -218,6 +243,7 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
           await stripePage(ctx, root);
           return;
         }
+        announceWarnings(announcer, warningKinds(progress), warningKinds(next));
         progress = next;
         root.querySelector('.sync-run')?.closest('section')?.replaceWith(syncSection(ctx, next, syncActions()));
       } catch {
