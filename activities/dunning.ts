@@ -17,7 +17,7 @@ import {
   type DunningScheduleSettings,
   type PlannedStep,
 } from '../domain/dunning-schedule';
-import { DEFAULT_DUNNING_TEMPLATES, type DunningFacts } from '../domain/dunning-templates';
+import { DEFAULT_DUNNING_TEMPLATES, stepFacts, type DunningFacts } from '../domain/dunning-templates';
 import { tenureMonths } from '../domain/plan-value';
 import { modeForCustomer, type RolloutMode } from '../domain/rollout';
 import type { Logger } from '../platform/logger';
@@ -127,7 +127,7 @@ export async function buildDunningFacts(
     },
     payUrl: payUrl ?? '',
     usage,
-    step: { index: step.index, number: step.index + 1, total: totalSteps, tone: step.tone, isFinal: step.index === totalSteps - 1 },
+    step: stepFacts(step.index, step.tone, totalSteps),
   };
   return { facts, to: customer?.email ?? null };
 }

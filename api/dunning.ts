@@ -19,7 +19,7 @@ import {
 } from '../db/play-settings';
 import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, scheduleProblems } from '../domain/dunning-schedule';
 import { recoveryReport } from '../domain/dunning-recovery';
-import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS } from '../domain/dunning-templates';
+import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS, stepFacts, type DunningFacts } from '../domain/dunning-templates';
 import { ROLLOUT_MODES } from '../domain/rollout';
 import { renderTemplate, TemplateError, templateProblems, type EmailTemplate } from '../domain/templates';
 import { emailProviderSchema } from '../email/provider-config';
@@ -65,11 +65,12 @@ const templateBody = z.strictObject({ subject: z.string().min(1).max(2000), html
 const previewBody = z.strictObject({
   play: z.literal(DUNNING_PLAY, { error: 'only dunning templates can be previewed so far' }),
   templateKey: z.enum(DUNNING_TONES),
-  customerId: z.string().min(1).max(255),
+  /** Without one, the email is rendered for an imaginary customer (EXAMPLE_DUNNING_FACTS). */
+  customerId: z.string().min(1).max(255).optional(),
   invoiceId: z.string().min(1).max(255).optional(),
   /** A template to try instead of the stored one. */
   template: templateBody.optional(),
-});
+}).refine((b) => b.invoiceId === undefined || b.customerId !== undefined, { message: 'invoiceId needs the customerId it belongs to', path: ['invoiceId'] });
 
 const day = z.iso.date({ error: 'a date as YYYY-MM-DD' });
 const recoveryQuery = z
@@ -207,11 +208,18 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const auth = authOf(res);
     const body = parseOr400(previewBody, req.body, 'body');
     if (body.template) checkTemplate(body.template);
-    const invoiceId = body.invoiceId ?? (await latestInvoiceOf(deps.db, auth.workspaceId, body.customerId));
-    if (!invoiceId) throw new HttpError(404, `no invoice of customer ${body.customerId} is known; pass invoiceId`);
     const index = DUNNING_TONES.indexOf(body.templateKey);
-    const built = await buildDunningFacts({ db: deps.db, stripe: stripe(), ...(deps.usage ? { usage: deps.usage } : {}) }, { workspaceId: auth.workspaceId, customerId: body.customerId, invoiceId }, { index, tone: body.templateKey }, DUNNING_TONES.length).catch(stripeError(auth.workspaceId));
-    if (!built) throw new HttpError(404, `Stripe has no invoice ${invoiceId}`);
+    let built: { facts: DunningFacts; to: string | null };
+    if (body.customerId === undefined) {
+      built = { facts: { ...EXAMPLE_DUNNING_FACTS, step: stepFacts(index, body.templateKey, DUNNING_TONES.length) }, to: EXAMPLE_DUNNING_FACTS.customer.email };
+    } else {
+      const customerId = body.customerId;
+      const invoiceId = body.invoiceId ?? (await latestInvoiceOf(deps.db, auth.workspaceId, customerId));
+      if (!invoiceId) throw new HttpError(404, `no invoice of customer ${customerId} is known; pass invoiceId`);
+      const read = await buildDunningFacts({ db: deps.db, stripe: stripe(), ...(deps.usage ? { usage: deps.usage } : {}) }, { workspaceId: auth.workspaceId, customerId, invoiceId }, { index, tone: body.templateKey }, DUNNING_TONES.length).catch(stripeError(auth.workspaceId));
+      if (!read) throw new HttpError(404, `Stripe has no invoice ${invoiceId}`);
+      built = read;
+    }
     const overrides = await listTemplateOverrides(deps.db, auth.workspaceId, body.play);
     const template = body.template ?? overrides[body.templateKey] ?? DEFAULT_DUNNING_TEMPLATES[body.templateKey];
     let rendered;

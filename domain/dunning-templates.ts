@@ -20,6 +20,11 @@ export interface DunningFacts {
   step: { index: number; number: number; total: number; tone: DunningTone; isFinal: boolean };
 }
 
+/** Where a step stands in its dunning, as its email cites it. */
+export function stepFacts(index: number, tone: DunningTone, total: number): DunningFacts['step'] {
+  return { index, number: index + 1, total, tone, isFinal: index === total - 1 };
+}
+
 /** Facts of an imaginary customer, used to check a template before it is stored. */
 export const EXAMPLE_DUNNING_FACTS: DunningFacts = {
   company: { name: 'Acme Analytics' },
@@ -28,7 +33,7 @@ export const EXAMPLE_DUNNING_FACTS: DunningFacts = {
   invoice: { id: 'in_example', number: 'EX-0001', amountDue: { amount: 9900, currency: 'usd' }, hostedUrl: 'https://invoice.stripe.com/i/example', nextRetryAt: null },
   payUrl: 'https://invoice.stripe.com/i/example',
   usage: { summary: '1,240 reports generated in the last 30 days' },
-  step: { index: 0, number: 1, total: 5, tone: 'friendly', isFinal: false },
+  step: stepFacts(0, 'friendly', 5),
 };
 
 const intro: Record<DunningTone, { subject: string; opening: string }> = {

@@ -112,6 +112,17 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
     const broken = await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id, template: { subject: '{{ x', html: 'x', text: 'x' } });
     expect(broken.status).toBe(400);
     expect(errorOf(broken).details?.problems?.[0]).toMatchObject({ part: 'subject', line: 1 });
+
+    // Without a customer: the imaginary one, at the step of the template asked for.
+    const stepTemplate = { subject: '{{ customer.name }}: email {{ step.number }} of {{ step.total }}{% if step.isFinal %}, the last{% endif %}', html: '<p>{{ payUrl }}</p>', text: '{{ payUrl }}' };
+    const example = await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'final', template: stepTemplate });
+    expect(example.status).toBe(200);
+    expect(example.body).toMatchObject({ to: 'jordan@example.com', subject: 'Jordan Example: email 5 of 5, the last', text: 'https://invoice.stripe.com/i/example' });
+    const stored = await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm' });
+    expect((stored.body as { subject: string }).subject).toBe('Jordan Example, $99.00 is overdue');
+    const orphanInvoice = await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', invoiceId: open.id });
+    expect(orphanInvoice.status).toBe(400);
+    expect(errorOf(orphanInvoice).message).toContain('invoiceId needs the customerId it belongs to');
   });
 
   it('drafts: list and read (money hidden below finance), approve, edit, discard, each audited with its actor', async () => {
