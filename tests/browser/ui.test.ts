@@ -9,7 +9,7 @@ import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
 import { createDraftOnce, findDraft, type Draft } from '../../db/drafts';
 import { deferInboxEvent, insertInboxEvent } from '../../db/inbox';
 import { findMember, insertMember } from '../../db/members';
-import { getPlaySettings } from '../../db/play-settings';
+import { getEmailSettings, getPlaySettings, listTemplateOverrides } from '../../db/play-settings';
 import { storeRedactionSetting } from '../../db/redaction';
 import { finishSyncRun, latestSyncRun, recordPage } from '../../db/sync';
 import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../../db/mirror';
@@ -230,7 +230,7 @@ describe('web UI in a browser', () => {
     it(`shows a ${role} every page with revenue "Hidden" and no amount anywhere`, async () => {
       const { context, page } = await loggedIn(role);
       // [route, screenshot name, whether the page holds revenue figures (which then read Hidden)]
-      const pages: [string, string, boolean][] = [['dashboard', 'dashboard', true], ['recovery', 'recovery', true], ['drafts', 'drafts', false], [`drafts/${drafts[1]!.id}`, 'draft', true], ['plays', 'plays', false], ['audit', 'audit', false]];
+      const pages: [string, string, boolean][] = [['dashboard', 'dashboard', true], ['recovery', 'recovery', true], ['drafts', 'drafts', false], [`drafts/${drafts[1]!.id}`, 'draft', true], ['plays', 'plays', false], ['emails', 'emails', false], ['audit', 'audit', false]];
       for (const [route, name, revenue] of pages) {
         await page.goto(`${api.url}/w/${WS}/${route}`);
         const text = await contentText(page);
@@ -334,6 +334,66 @@ describe('web UI in a browser', () => {
     expect(await finance.page.locator('input[name=mode][value=off]').isDisabled()).toBe(true);
     expect(await finance.page.locator('button:has-text("Save")').count()).toBe(0);
     await finance.context.close();
+  });
+
+  it("lets an owner set the sender and edit, preview and reset a dunning email; a viewer reads them", async () => {
+    const owner = await loggedIn('owner');
+    await owner.page.click('a[data-page=emails]');
+    expect(await contentText(owner.page)).toContain("not set: the server's default sender");
+    expect(await owner.page.locator('form.template-editor').count()).toBe(5);
+    expect(await owner.page.innerText('form[data-template=firm] p.muted')).toBe('Written for email 3 (day 7) of the dunning schedule.');
+
+    // The sender: stored (the workspace has no provider of its own, and the form sends none).
+    await owner.page.fill('input[name=fromEmail]', 'billing@acme.example');
+    await owner.page.fill('input[name=fromName]', 'Acme Billing');
+    await owner.page.click('form.email-sender-form button[type=submit]');
+    await owner.page.waitForSelector('.feedback .success');
+    expect(await owner.page.innerText('.feedback .success')).toBe('Saved: emails now come from billing@acme.example.');
+    expect(await owner.page.innerText('.email-sender')).toContain('Acme Billing <billing@acme.example>');
+    expect(await getEmailSettings(database.db, WS)).toEqual({ fromEmail: 'billing@acme.example', fromName: 'Acme Billing', replyTo: null, provider: null });
+
+    // A preview renders what is in the fields, unsaved, for the example customer.
+    const firm = owner.page.locator('form[data-template=firm]');
+    await firm.locator('input[name=subject]').fill('{{ customer.name }}: {{ invoice.amountDue | money }} is overdue (email {{ step.number }})');
+    await firm.locator('button.preview').click();
+    await firm.locator('.preview-subject').waitFor();
+    expect(await firm.locator('.preview-subject').innerText()).toBe('Jordan Example: $99.00 is overdue (email 3)');
+    expect(await firm.locator('.preview-text').innerText()).toContain('https://invoice.stripe.com/i/example');
+    expect(await owner.page.frameLocator('form[data-template=firm] iframe.template-html').locator('body').innerText()).toContain('Jordan Example');
+    expect(await listTemplateOverrides(database.db, WS, 'dunning')).toEqual({});
+
+    // A misspelt fact is refused with its part; nothing is stored.
+    await firm.locator('textarea[name=text]').fill('Hello {{ customer.nmae }}');
+    await firm.locator('button[type=submit]').click();
+    await firm.locator('.feedback .error').waitFor();
+    expect(await firm.locator('.feedback .error').innerText()).toMatch(/^invalid template: text line 1, column \d+: .*nmae/);
+    expect(await listTemplateOverrides(database.db, WS, 'dunning')).toEqual({});
+
+    await firm.locator('textarea[name=text]').fill('Hello {{ customer.name }}, please pay at {{ payUrl }}');
+    await firm.locator('button[type=submit]').click();
+    await owner.page.waitForSelector('.feedback .success');
+    expect(await owner.page.innerText('.feedback .success')).toBe('Saved the firm email; the next ones drafted use it.');
+    expect((await listTemplateOverrides(database.db, WS, 'dunning')).firm?.text).toBe('Hello {{ customer.name }}, please pay at {{ payUrl }}');
+    expect(await owner.page.textContent('form[data-template=firm] .badge')).toBe('edited');
+    await shot(owner.page, 'owner-emails');
+
+    // Back to the built-in email, after a confirm.
+    await owner.page.click('form[data-template=firm] button.reset');
+    await owner.page.click('form[data-template=firm] button:has-text("Use the built-in email")');
+    await owner.page.waitForSelector('.feedback .success');
+    expect(await owner.page.innerText('.feedback .success')).toBe('The firm email is the built-in one again.');
+    expect(await owner.page.textContent('form[data-template=firm] .badge')).toBe('built-in');
+    expect(await listTemplateOverrides(database.db, WS, 'dunning')).toEqual({});
+    await owner.context.close();
+
+    const viewer = await loggedIn('viewer');
+    await viewer.page.click('a[data-page=emails]');
+    expect(await contentText(viewer.page)).toContain('Only owners change the emails; your role is viewer.');
+    expect(await viewer.page.innerText('.email-sender')).toContain('Acme Billing <billing@acme.example>');
+    expect(await viewer.page.locator('form[data-template=firm] input[name=subject]').getAttribute('readonly')).toBe('');
+    expect(await viewer.page.locator('form.template-editor button').count()).toBe(0);
+    expect(await viewer.page.locator('form.email-sender-form').count()).toBe(0);
+    await viewer.context.close();
   });
 
   it('lets an owner add a member (who signs in with the one-time password), change the role and remove them', async () => {

@@ -5,6 +5,7 @@ import { auditPage } from './pages/audit';
 import { errorBox, loading } from './pages/common';
 import { dashboardPage } from './pages/dashboard';
 import { draftsPage } from './pages/drafts';
+import { emailsPage } from './pages/emails';
 import { loginPage } from './pages/login';
 import { membersPage } from './pages/members';
 import { pickerPage } from './pages/picker';
@@ -29,6 +30,7 @@ const PAGES: Record<string, { title: string; render: (ctx: PageContext, root: HT
   drafts: { title: 'Drafts', render: draftsPage },
   recovery: { title: 'Recovery', render: recoveryPage },
   plays: { title: 'Plays', render: playsPage },
+  emails: { title: 'Emails', render: emailsPage },
   audit: { title: 'Audit log', render: auditPage, show: canAudit },
   members: { title: 'Members', render: membersPage, show: canConfigure },
   stripe: { title: 'Stripe', render: stripePage },

@@ -1,0 +1,201 @@
+import { get, request } from '../api';
+import type { PageContext } from '../context';
+import { h, mount } from '../dom';
+import { canAct, canConfigure } from '../redaction';
+import type { DunningTone } from '../../../domain/dunning-schedule';
+import type { EmailTemplate } from '../../../domain/templates';
+import { errorBox, loading, metaRow, section } from './common';
+
+interface EmailSettings {
+  fromEmail: string;
+  fromName: string | null;
+  replyTo: string | null;
+  provider: { kind: string; keyHint: string; region?: string } | null;
+}
+
+interface TemplateEntry {
+  key: DunningTone;
+  overridden: boolean;
+  template: EmailTemplate;
+  builtIn: EmailTemplate;
+}
+
+interface Preview {
+  to: string | null;
+  subject: string;
+  html: string;
+  text: string;
+}
+
+interface Schedule {
+  config: { steps: { day: number; tone: string }[] };
+}
+
+const PARTS: { part: keyof EmailTemplate; label: string; rows: number }[] = [
+  { part: 'subject', label: 'Subject', rows: 1 },
+  { part: 'text', label: 'Plain text', rows: 8 },
+  { part: 'html', label: 'HTML', rows: 8 },
+];
+
+const FACTS_HELP =
+  'Liquid, with the facts a draft cites: {{ customer.name }}, {{ company.name }}, {{ invoice.amountDue | money }}, {{ invoice.number }}, {{ payUrl }}, {{ plan.name }}, {{ usage.summary }}, {{ step.number }} of {{ step.total }}, {% if step.isFinal %}…{% endif %}. A misspelt fact is refused when saved, with its line.';
+
+/** Who the emails come from: the workspace's from-address and provider, or the server's. */
+function senderSection(ctx: PageContext, settings: EmailSettings | null, reload: (notice: string) => void): HTMLElement {
+  const owner = canConfigure(ctx.visibility.role);
+  const facts = h(
+    'dl',
+    { class: 'meta email-sender' },
+    metaRow('From', settings ? (settings.fromName ? `${settings.fromName} <${settings.fromEmail}>` : settings.fromEmail) : "not set: the server's default sender (EMAIL_DEFAULT_FROM)"),
+    metaRow('Reply-to', settings?.replyTo ?? 'the from-address'),
+    metaRow('Sent through', settings?.provider ? `the workspace's own ${settings.provider.kind === 'ses' ? `SES (${settings.provider.region ?? ''})` : 'SendGrid'} key ending ${settings.provider.keyHint}` : "the server's email provider"),
+  );
+  if (!owner) return section('Sender', facts, h('p', { class: 'muted small' }, `Only owners change the sender; your role is ${ctx.visibility.role}.`));
+
+  const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' });
+  const fromEmail = h('input', { type: 'email', name: 'fromEmail', required: true, maxlength: 320, value: settings?.fromEmail ?? '', placeholder: 'billing@company.com' });
+  const fromName = h('input', { type: 'text', name: 'fromName', maxlength: 100, value: settings?.fromName ?? '', placeholder: 'Company Billing' });
+  const replyTo = h('input', { type: 'email', name: 'replyTo', maxlength: 320, value: settings?.replyTo ?? '', placeholder: 'the from-address' });
+  const form = h(
+    'form',
+    { class: 'range email-sender-form' },
+    h('label', {}, 'From address', fromEmail),
+    h('label', {}, 'From name', fromName),
+    h('label', {}, 'Reply-to', replyTo),
+    h('button', { type: 'submit', class: 'primary' }, 'Save sender'),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    mount(feedback);
+    const orNull = (v: string) => (v.trim() === '' ? null : v.trim());
+    // The provider is left out, so the stored one (and its sealed key) stays as it is.
+    request<{ emailSettings: EmailSettings }>('PUT', `${ctx.apiBase}/email-settings`, { fromEmail: fromEmail.value.trim(), fromName: orNull(fromName.value), replyTo: orNull(replyTo.value) }).then(
+      ({ emailSettings }) => reload(`Saved: emails now come from ${emailSettings.fromEmail}.`),
+      (err: unknown) => mount(feedback, errorBox(err)),
+    );
+  });
+  return section('Sender', facts, form, feedback);
+}
+
+/** One template: its parts, a preview for the example customer, and an owner's save or reset. */
+function templateEditor(ctx: PageContext, entry: TemplateEntry, usedBy: string, reload: (notice: string) => void): HTMLElement {
+  const owner = canConfigure(ctx.visibility.role);
+  const fields = Object.fromEntries(
+    PARTS.map(({ part, rows }) => [
+      part,
+      rows === 1
+        ? h('input', { type: 'text', name: part, value: entry.template[part], readonly: !owner, maxlength: 2000 })
+        : h('textarea', { name: part, rows, readonly: !owner, spellcheck: false }, entry.template[part]),
+    ]),
+  ) as Record<keyof EmailTemplate, HTMLInputElement | HTMLTextAreaElement>;
+  const current = (): EmailTemplate => ({ subject: fields.subject.value, html: fields.html.value, text: fields.text.value });
+  const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' });
+  const preview = h('div', { class: 'template-preview' });
+  const fail = (err: unknown) => mount(feedback, errorBox(err));
+
+  const showPreview = () => {
+    mount(feedback);
+    request<Preview>('POST', `${ctx.apiBase}/templates/preview`, { play: 'dunning', templateKey: entry.key, template: current() }).then((p) => {
+      // The HTML part in a frame with no scripts and no origin of its own: it is the owner's markup, shown as an email client would.
+      const frame = h('iframe', { class: 'template-html', title: `HTML of the ${entry.key} email`, sandbox: '' });
+      frame.srcdoc = p.html;
+      mount(
+        preview,
+        h('dl', { class: 'meta' }, metaRow('To', p.to ?? 'no email address'), metaRow('Subject', h('span', { class: 'preview-subject' }, p.subject))),
+        h('pre', { class: 'preview-text' }, p.text),
+        frame,
+      );
+    }, fail);
+  };
+
+  const actions = h('div', { class: 'actions' });
+  if (canAct(ctx.visibility.role)) actions.append(h('button', { type: 'button', class: 'preview', onclick: showPreview }, 'Preview'));
+  if (owner) {
+    const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
+    actions.append(save);
+    if (entry.overridden) {
+      const confirm = h(
+        'span',
+        { class: 'confirm', hidden: true },
+        `Replace the ${entry.key} email with the built-in one? `,
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'danger',
+            onclick: () => {
+              mount(feedback);
+              request('DELETE', `${ctx.apiBase}/templates/dunning/${entry.key}`).then(() => reload(`The ${entry.key} email is the built-in one again.`), fail);
+            },
+          },
+          'Use the built-in email',
+        ),
+        h('button', { type: 'button', onclick: () => ((confirm.hidden = true), (reset.hidden = false), reset.focus()) }, 'Cancel'),
+      );
+      const reset = h('button', { type: 'button', class: 'danger-outline reset', onclick: () => ((confirm.hidden = false), (reset.hidden = true)) }, 'Back to built-in');
+      actions.append(reset, confirm);
+    }
+  }
+  const form = h(
+    'form',
+    { class: 'template-editor', 'data-template': entry.key },
+    h('h3', {}, `${entry.key[0]!.toUpperCase()}${entry.key.slice(1)} `, h('span', { class: `badge ${entry.overridden ? 'edited' : 'built-in'}` }, entry.overridden ? 'edited' : 'built-in')),
+    h('p', { class: 'muted small' }, usedBy),
+    PARTS.map(({ part, label }) => h('label', {}, label, fields[part])),
+    actions,
+    feedback,
+    preview,
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    mount(feedback);
+    request('PUT', `${ctx.apiBase}/templates/dunning/${entry.key}`, current()).then(() => reload(`Saved the ${entry.key} email; the next ones drafted use it.`), fail);
+  });
+  return form;
+}
+
+/** Which emails of the schedule a tone writes. */
+function usedByText(tone: string, schedule: Schedule | null): string {
+  if (!schedule) return '';
+  const uses = schedule.config.steps.flatMap((st, i) => (st.tone === tone ? [`email ${i + 1} (day ${st.day})`] : []));
+  return uses.length ? `Written for ${uses.join(', ')} of the dunning schedule.` : 'No step of the dunning schedule uses it now.';
+}
+
+/** The dunning emails' templates and their sender: read by everyone, changed by owners. */
+export async function emailsPage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
+  mount(root, loading());
+  let settings: EmailSettings | null;
+  let templates: TemplateEntry[];
+  let schedule: Schedule | null;
+  try {
+    [settings, templates, schedule] = await Promise.all([
+      get<{ emailSettings: EmailSettings | null }>(`${ctx.apiBase}/email-settings`).then((r) => r.emailSettings),
+      get<{ templates: TemplateEntry[] }>(`${ctx.apiBase}/templates/dunning`).then((r) => r.templates),
+      // Only context for the templates: the page stands without it.
+      get<Schedule>(`${ctx.apiBase}/plays/dunning/settings`).catch(() => null),
+    ]);
+  } catch (err) {
+    mount(root, errorBox(err));
+    return;
+  }
+  const reload = (message: string) => void emailsPage(ctx, root, message);
+  const noticeBox = notice ? h('div', { class: 'success', role: 'status', tabindex: -1 }, notice) : null;
+  mount(
+    root,
+    h(
+      'div',
+      { class: 'page-head' },
+      h('div', {}, h('h1', {}, 'Emails'), h('p', { class: 'muted' }, 'Who the dunning emails come from and what they say. A change applies to the emails drafted after it; drafts already written keep their text (edit them on the Drafts page).')),
+    ),
+    h('div', { class: 'feedback', 'aria-live': 'polite' }, noticeBox),
+    senderSection(ctx, settings, reload),
+    section(
+      'Dunning emails',
+      h('p', { class: 'muted small' }, FACTS_HELP),
+      canAct(ctx.visibility.role) ? h('p', { class: 'muted small' }, 'Preview renders what is in the fields, saved or not, for an example customer.') : null,
+      ...templates.map((t) => templateEditor(ctx, t, usedByText(t.key, schedule), reload)),
+      canConfigure(ctx.visibility.role) ? null : h('p', { class: 'muted small' }, `Only owners change the emails; your role is ${ctx.visibility.role}.`),
+    ),
+  );
+  noticeBox?.focus();
+}
