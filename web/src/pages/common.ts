@@ -35,3 +35,28 @@ export function metaRow(term: string, ...detail: (Node | string | null)[]): HTML
 export function actorLabel(ctx: PageContext, actor: string): string {
   return actor === `user:${ctx.session.user.id}` ? 'you' : actor;
 }
+
+/**
+ * A button that asks before it acts: clicked, it gives way to the question, the
+ * confirming button and Cancel, which brings the button back with the focus on it.
+ * @returns the button and the question, to place side by side.
+ */
+export function confirmStep(opts: { label: string; question: string; confirm: string; onConfirm: () => void; className?: string }): [HTMLButtonElement, HTMLElement] {
+  const ask = h('button', { type: 'button', class: opts.className ?? 'danger-outline' }, opts.label);
+  const cancel = () => {
+    step.hidden = true;
+    ask.hidden = false;
+    ask.focus();
+  };
+  const step = h('span', { class: 'confirm', hidden: true }, `${opts.question} `, h('button', { type: 'button', class: 'danger', onclick: opts.onConfirm }, opts.confirm), h('button', { type: 'button', onclick: cancel }, 'Cancel'));
+  ask.addEventListener('click', () => {
+    step.hidden = false;
+    ask.hidden = true;
+  });
+  return [ask, step];
+}
+
+/** A secret shown once (a new account's password, a new API token), with how to handle it. */
+export function oneTimeSecret(label: string, testid: string, secret: string, advice: string): HTMLElement {
+  return h('div', { class: 'one-time' }, h('p', {}, label), h('code', { 'data-testid': testid }, secret), h('p', { class: 'muted small' }, advice));
+}

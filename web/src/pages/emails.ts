@@ -4,7 +4,7 @@ import { h, mount } from '../dom';
 import { canAct, canConfigure } from '../redaction';
 import type { DunningTone } from '../../../domain/dunning-schedule';
 import type { EmailTemplate } from '../../../domain/templates';
-import { errorBox, loading, metaRow, section } from './common';
+import { confirmStep, errorBox, loading, metaRow, section } from './common';
 
 interface EmailSettings {
   fromEmail: string;
@@ -114,25 +114,16 @@ function templateEditor(ctx: PageContext, entry: TemplateEntry, usedBy: string, 
     const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
     actions.append(save);
     if (entry.overridden) {
-      const confirm = h(
-        'span',
-        { class: 'confirm', hidden: true },
-        `Replace the ${entry.key} email with the built-in one? `,
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'danger',
-            onclick: () => {
-              mount(feedback);
-              request('DELETE', `${ctx.apiBase}/templates/dunning/${entry.key}`).then(() => reload(`The ${entry.key} email is the built-in one again.`), fail);
-            },
-          },
-          'Use the built-in email',
-        ),
-        h('button', { type: 'button', onclick: () => ((confirm.hidden = true), (reset.hidden = false), reset.focus()) }, 'Cancel'),
-      );
-      const reset = h('button', { type: 'button', class: 'danger-outline reset', onclick: () => ((confirm.hidden = false), (reset.hidden = true)) }, 'Back to built-in');
+      const [reset, confirm] = confirmStep({
+        label: 'Back to built-in',
+        className: 'danger-outline reset',
+        question: `Replace the ${entry.key} email with the built-in one?`,
+        confirm: 'Use the built-in email',
+        onConfirm: () => {
+          mount(feedback);
+          request('DELETE', `${ctx.apiBase}/templates/dunning/${entry.key}`).then(() => reload(`The ${entry.key} email is the built-in one again.`), fail);
+        },
+      });
       actions.append(reset, confirm);
     }
   }
