@@ -396,6 +396,37 @@ describe('web UI in a browser', () => {
     await viewer.context.close();
   });
 
+  it('lets an owner create an API token, shown once and working, and revoke it', async () => {
+    const owner = await loggedIn('owner');
+    await owner.page.click('a[data-page=members]');
+    await contentText(owner.page);
+    await owner.page.fill('input[name=tokenName]', 'BI export');
+    await owner.page.selectOption('select[name=tokenRole]', 'finance');
+    await owner.page.click('button:has-text("Create token")');
+    await owner.page.waitForSelector('[data-testid=one-time-token]');
+    expect(await owner.page.innerText('.success')).toBe('Created the API token "BI export" (finance).');
+    const token = await owner.page.innerText('[data-testid=one-time-token]');
+    // It opens the workspace with its role: finance reads the audit log, and no more.
+    expect((await api.request('GET', `/workspaces/${WS}/audit`, { token })).status).toBe(200);
+    expect((await api.request('GET', `/workspaces/${WS}/members`, { token })).status).toBe(403);
+    const row = owner.page.locator('table.api-tokens tr', { hasText: 'BI export' });
+    expect(await row.innerText()).toMatch(/BI export\s+finance\s+.+ by you/);
+    await shot(owner.page, 'owner-api-token-created');
+
+    // Shown once: not after a reload. Revoking asks first, then the token is refused.
+    await owner.page.reload();
+    await contentText(owner.page);
+    expect(await owner.page.locator('[data-testid=one-time-token]').count()).toBe(0);
+    await row.locator('button.danger-outline').click();
+    expect(await row.locator('.confirm').innerText()).toContain('Revoke "BI export"?');
+    await row.locator('button:has-text("Revoke token")').click();
+    await owner.page.waitForSelector('.success');
+    expect(await owner.page.innerText('.success')).toBe('Revoked the API token "BI export".');
+    expect(await owner.page.locator('table.api-tokens tr.revoked', { hasText: 'BI export' }).innerText()).toContain('revoked');
+    expect((await api.request('GET', `/workspaces/${WS}/audit`, { token })).status).toBe(401);
+    await owner.context.close();
+  });
+
   it('lets an owner add a member (who signs in with the one-time password), change the role and remove them', async () => {
     const owner = await loggedIn('owner');
     await owner.page.click('a[data-page=members]');
@@ -421,7 +452,28 @@ describe('web UI in a browser', () => {
     await newcomer.waitForURL(`${api.url}/w/${WS}/dashboard`);
     await newcomer.waitForSelector('body[data-ready]');
     expect(await newcomer.textContent('.user .badge')).toBe('member');
+
+    // They replace the one-time password on their Account page (the email in the header).
+    await newcomer.click('.user a[data-page=account]');
+    await newcomer.waitForSelector('form.password-change');
+    const change = async (current: string, next: string, repeat: string) => {
+      await newcomer.fill('input[name=currentPassword]', current);
+      await newcomer.fill('input[name=newPassword]', next);
+      await newcomer.fill('input[name=repeatPassword]', repeat);
+      await newcomer.click('form.password-change button[type=submit]');
+      await newcomer.waitForSelector('form.password-change ~ .feedback > div');
+      return newcomer.innerText('form.password-change ~ .feedback > div');
+    };
+    const mine = 'a long phrase of my own';
+    expect(await change(password, mine, `${mine}!`)).toBe('the two new passwords differ; type the same one twice');
+    expect(await change('not the password at all', mine, mine)).toBe('the current password is wrong');
+    expect(await change(password, mine, mine)).toBe('Password changed. Your other sessions have ended; this one goes on.');
+    await shot(newcomer, 'member-account');
     await fresh.close();
+    // The one-time password no longer opens the account; theirs does.
+    const login = (pw: string) => api.request('POST', '/auth/login', { body: { email: 'new@ui.example', password: pw } });
+    expect((await login(password)).status).toBe(401);
+    expect((await login(mine)).status).toBe(200);
 
     // The password is not shown again.
     await owner.page.reload();

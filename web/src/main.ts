@@ -1,6 +1,7 @@
 import { post, request, setSession, whenUnauthorised, type Session } from './api';
 import type { PageContext } from './context';
 import { h, mount } from './dom';
+import { accountPage } from './pages/account';
 import { auditPage } from './pages/audit';
 import { errorBox, loading } from './pages/common';
 import { dashboardPage } from './pages/dashboard';
@@ -25,7 +26,8 @@ const app = document.getElementById('app')!;
 let session: Session | null = null;
 const visibilities = new Map<string, Visibility>();
 
-const PAGES: Record<string, { title: string; render: (ctx: PageContext, root: HTMLElement) => Promise<void>; show?: (role: string) => boolean }> = {
+/** `show`: for which roles the page has a tab; `tab: false`: reached from the header instead. */
+const PAGES: Record<string, { title: string; render: (ctx: PageContext, root: HTMLElement) => Promise<void>; show?: (role: string) => boolean; tab?: false }> = {
   dashboard: { title: 'Dashboard', render: dashboardPage },
   drafts: { title: 'Drafts', render: draftsPage },
   recovery: { title: 'Recovery', render: recoveryPage },
@@ -35,6 +37,7 @@ const PAGES: Record<string, { title: string; render: (ctx: PageContext, root: HT
   members: { title: 'Members', render: membersPage, show: canConfigure },
   stripe: { title: 'Stripe', render: stripePage },
   webhooks: { title: 'Webhooks', render: webhooksPage, show: canConfigure },
+  account: { title: 'Account', render: accountPage, tab: false },
 };
 
 function navigate(path: string, replace = false): void {
@@ -68,14 +71,16 @@ function shell(content: HTMLElement, workspace?: { id: string; name: string; rol
             { class: 'main-nav' },
             h('a', { href: '/', class: 'ws', title: 'Switch workspace' }, workspace.name, h('span', { class: 'caret' }, '▾')),
             Object.entries(PAGES)
-              .filter(([, p]) => !p.show || p.show(workspace.role))
+              .filter(([, p]) => p.tab !== false && (!p.show || p.show(workspace.role)))
               .map(([key, p]) => h('a', { href: `/w/${encodeURIComponent(workspace.id)}/${key}`, class: key === workspace.page ? 'active' : '', 'data-page': key }, p.title)),
           )
         : h('span', { class: 'spacer' }),
       h(
         'div',
         { class: 'user' },
-        h('span', { class: 'email' }, session?.user.email ?? ''),
+        workspace
+          ? h('a', { class: 'email', href: `/w/${encodeURIComponent(workspace.id)}/account`, title: 'Your account: change your password', 'data-page': 'account' }, session?.user.email ?? '')
+          : h('span', { class: 'email' }, session?.user.email ?? ''),
         workspace ? h('span', { class: `badge role-${workspace.role}` }, workspace.role) : null,
         h('button', { type: 'button', class: 'ghost', 'data-testid': 'logout', onclick: () => void logout() }, 'Log out'),
       ),

@@ -3,7 +3,7 @@ import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { when } from '../format';
 import { canConfigure } from '../redaction';
-import { errorBox, loading, section } from './common';
+import { actorLabel, confirmStep, errorBox, loading, oneTimeSecret, section } from './common';
 
 interface Member {
   userId: string;
@@ -16,10 +16,20 @@ interface Member {
 /** The roles of domain/roles.ts, lowest first (the bundle carries no server code). */
 const ROLES = ['viewer', 'member', 'finance', 'owner'] as const;
 
-/** What the page says after a change: a message, and once only the password of a new account. */
+interface ApiTokenView {
+  id: string;
+  role: string;
+  name: string;
+  createdBy: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+/** What the page says after a change: a message, and once only the password of a new account or a new API token. */
 interface Notice {
   message: string;
   password?: string;
+  token?: string;
 }
 
 const roleSelect = (name: string, selected: string) =>
@@ -38,8 +48,9 @@ export async function membersPage(ctx: PageContext, root: HTMLElement, notice?: 
   mount(root, loading());
   const path = `${ctx.apiBase}/members`;
   let members: Member[];
+  let tokens: ApiTokenView[];
   try {
-    members = (await get<{ members: Member[] }>(path)).members;
+    [members, tokens] = await Promise.all([get<{ members: Member[] }>(path).then((r) => r.members), get<{ tokens: ApiTokenView[] }>(`${ctx.apiBase}/tokens`).then((r) => r.tokens)]);
   } catch (err) {
     mount(root, errorBox(err));
     return;
@@ -50,13 +61,15 @@ export async function membersPage(ctx: PageContext, root: HTMLElement, notice?: 
     { class: 'feedback', 'aria-live': 'polite' },
     notice ? h('div', { class: 'success', role: 'status' }, notice.message) : null,
     notice?.password
-      ? h(
-          'div',
-          { class: 'one-time' },
-          h('p', {}, 'One-time password for the new account:'),
-          h('code', { 'data-testid': 'one-time-password' }, notice.password),
-          h('p', { class: 'muted small' }, 'It is shown only this once and stored nowhere readable. Pass it on over a channel other than the one that carries the email address (in person, a phone call, a password manager share), never in the same message.'),
+      ? oneTimeSecret(
+          'One-time password for the new account:',
+          'one-time-password',
+          notice.password,
+          'It is shown only this once and stored nowhere readable. Pass it on over a channel other than the one that carries the email address (in person, a phone call, a password manager share), never in the same message.',
         )
+      : null,
+    notice?.token
+      ? oneTimeSecret('The new API token:', 'one-time-token', notice.token, 'It is shown only this once and stored only as a hash: put it where the integration keeps its secrets, and send it as Authorization: Bearer <token>.')
       : null,
   );
 
@@ -91,25 +104,15 @@ export async function membersPage(ctx: PageContext, root: HTMLElement, notice?: 
       mount(feedback);
       request<{ member: Member }>('PATCH', `${path}/${encodeURIComponent(m.userId)}`, { role: role.value }).then((r) => after(m.userId, `${m.email} is now ${r.member.role}.`), fail);
     });
-    const confirm = h(
-      'span',
-      { class: 'confirm', hidden: true },
-      `Remove ${m.email}${m.userId === self ? ' (you)' : ''}? `,
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'danger',
-          onclick: () => {
-            mount(feedback);
-            request<{ removed: Member }>('DELETE', `${path}/${encodeURIComponent(m.userId)}`).then(() => after(m.userId, `Removed ${m.email} from the workspace.`), fail);
-          },
-        },
-        'Remove member',
-      ),
-      h('button', { type: 'button', onclick: () => ((confirm.hidden = true), (remove.hidden = false)) }, 'Cancel'),
-    );
-    const remove = h('button', { type: 'button', class: 'danger-outline', onclick: () => ((confirm.hidden = false), (remove.hidden = true)) }, 'Remove');
+    const [remove, confirm] = confirmStep({
+      label: 'Remove',
+      question: `Remove ${m.email}${m.userId === self ? ' (you)' : ''}?`,
+      confirm: 'Remove member',
+      onConfirm: () => {
+        mount(feedback);
+        request<{ removed: Member }>('DELETE', `${path}/${encodeURIComponent(m.userId)}`).then(() => after(m.userId, `Removed ${m.email} from the workspace.`), fail);
+      },
+    });
     return h(
       'tr',
       { 'data-user': m.userId },
@@ -119,6 +122,38 @@ export async function membersPage(ctx: PageContext, root: HTMLElement, notice?: 
       h('td', {}, h('div', { class: 'row-actions' }, remove, confirm)),
     );
   };
+
+  const tokenName = h('input', { type: 'text', name: 'tokenName', required: true, maxlength: 100, placeholder: 'what uses it, e.g. BI export' });
+  const tokenRole = roleSelect('tokenRole', 'viewer');
+  const newToken = h('form', { class: 'range add-token' }, h('label', {}, 'Name', tokenName), h('label', {}, 'Role', tokenRole), h('button', { type: 'submit', class: 'primary' }, 'Create token'));
+  newToken.addEventListener('submit', (e) => {
+    e.preventDefault();
+    mount(feedback);
+    request<ApiTokenView & { token: string }>('POST', `${ctx.apiBase}/tokens`, { name: tokenName.value.trim(), role: tokenRole.value }).then(
+      (created) => membersPage(ctx, root, { message: `Created the API token "${created.name}" (${created.role}).`, token: created.token }),
+      fail,
+    );
+  });
+  const tokenRow = (t: ApiTokenView) => {
+    const [revoke, confirm] = confirmStep({
+      label: 'Revoke',
+      question: `Revoke "${t.name}"? What uses it is refused from then on.`,
+      confirm: 'Revoke token',
+      onConfirm: () => {
+        mount(feedback);
+        request('DELETE', `${ctx.apiBase}/tokens/${encodeURIComponent(t.id)}`).then(() => membersPage(ctx, root, { message: `Revoked the API token "${t.name}".` }), fail);
+      },
+    });
+    return h(
+      'tr',
+      { 'data-token': t.id, class: t.revokedAt ? 'revoked' : '' },
+      h('td', {}, t.name),
+      h('td', {}, t.role),
+      h('td', { class: 'nowrap' }, `${when(t.createdAt)} by ${actorLabel(ctx, t.createdBy)}`),
+      h('td', {}, t.revokedAt ? `revoked ${when(t.revokedAt)}` : h('div', { class: 'row-actions' }, revoke, confirm)),
+    );
+  };
+  const live = tokens.filter((t) => !t.revokedAt).length;
 
   mount(
     root,
@@ -133,6 +168,19 @@ export async function membersPage(ctx: PageContext, root: HTMLElement, notice?: 
         h('thead', {}, h('tr', {}, h('th', {}, 'Email'), h('th', {}, 'Role'), h('th', {}, 'Since'), h('th', {}, ''))),
         h('tbody', {}, members.map(row)),
       ),
+    ),
+    section(
+      `API tokens (${live} live)`,
+      h('p', { class: 'muted small' }, 'For integrations and the CLI: a token acts in this workspace with its role, as a member would.'),
+      newToken,
+      tokens.length
+        ? h(
+            'table',
+            { class: 'data api-tokens' },
+            h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Role'), h('th', {}, 'Created'), h('th', {}, ''))),
+            h('tbody', {}, [...tokens].reverse().map(tokenRow)),
+          )
+        : h('p', { class: 'empty-state' }, 'No API token yet.'),
     ),
   );
 }
