@@ -348,9 +348,42 @@ describe('web UI in a browser', () => {
     await owner.page.fill('input[name=fromName]', 'Acme Billing');
     await owner.page.click('form.email-sender-form button[type=submit]');
     await owner.page.waitForSelector('.feedback .success');
-    expect(await owner.page.innerText('.feedback .success')).toBe('Saved: emails now come from billing@acme.example.');
+    expect(await owner.page.innerText('.feedback .success')).toBe("Saved: emails now come from billing@acme.example, through the server's provider.");
     expect(await owner.page.innerText('.email-sender')).toContain('Acme Billing <billing@acme.example>');
     expect(await getEmailSettings(database.db, WS)).toEqual({ fromEmail: 'billing@acme.example', fromName: 'Acme Billing', replyTo: null, provider: null });
+
+    // The workspace's own SendGrid key: sealed, shown by its last characters only; kept
+    // when the sender is saved again with the field empty; dropped for the server's provider.
+    // Each save waits for the API's answer: the notice of the save before is still shown until the page is drawn again.
+    const saveSender = async () => {
+      const [answer] = await Promise.all([
+        owner.page.waitForResponse((r) => r.url().endsWith('/email-settings') && r.request().method() === 'PUT'),
+        owner.page.click('form.email-sender-form button[type=submit]'),
+      ]);
+      return answer.status();
+    };
+    expect(await owner.page.isVisible('input[name=sendgridApiKey]')).toBe(false);
+    await owner.page.selectOption('select[name=provider]', 'sendgrid');
+    await owner.page.fill('input[name=sendgridApiKey]', 'SG.own-key-abcd9876');
+    expect(await saveSender()).toBe(200);
+    await owner.page.waitForSelector('.feedback .success:has-text("own SendGrid")');
+    expect(await owner.page.innerText('.feedback .success')).toBe("Saved: emails now come from billing@acme.example, through the workspace's own SendGrid.");
+    expect(await owner.page.innerText('.email-sender')).toContain("the workspace's own SendGrid, key ending 9876");
+    expect(await owner.page.innerText('main')).not.toContain('SG.own-key');
+    expect((await getEmailSettings(database.db, WS))?.provider).toEqual({ kind: 'sendgrid', keyHint: '9876' });
+    await owner.page.fill('input[name=replyTo]', 'help@acme.example');
+    expect(await saveSender()).toBe(200);
+    expect(await getEmailSettings(database.db, WS)).toEqual({ fromEmail: 'billing@acme.example', fromName: 'Acme Billing', replyTo: 'help@acme.example', provider: { kind: 'sendgrid', keyHint: '9876' } });
+    // A key SendGrid would not take is refused by the API, its field named; nothing changes.
+    await owner.page.waitForSelector('.email-sender:has-text("help@acme.example")');
+    await owner.page.fill('input[name=sendgridApiKey]', 'SG.has spaces');
+    expect(await saveSender()).toBe(400);
+    await owner.page.waitForSelector('.email-sender-form ~ .feedback .error');
+    expect(await owner.page.innerText('.email-sender-form ~ .feedback .error')).toContain('apiKey');
+    expect((await getEmailSettings(database.db, WS))?.provider).toEqual({ kind: 'sendgrid', keyHint: '9876' });
+    await owner.page.selectOption('select[name=provider]', 'server');
+    expect(await saveSender()).toBe(200);
+    expect((await getEmailSettings(database.db, WS))?.provider).toBeNull();
 
     // A preview renders what is in the fields, unsaved, for the example customer.
     const firm = owner.page.locator('form[data-template=firm]');
@@ -371,7 +404,7 @@ describe('web UI in a browser', () => {
 
     await firm.locator('textarea[name=text]').fill('Hello {{ customer.name }}, please pay at {{ payUrl }}');
     await firm.locator('button[type=submit]').click();
-    await owner.page.waitForSelector('.feedback .success');
+    await owner.page.waitForSelector('.feedback .success:has-text("Saved the firm email")');
     expect(await owner.page.innerText('.feedback .success')).toBe('Saved the firm email; the next ones drafted use it.');
     expect((await listTemplateOverrides(database.db, WS, 'dunning')).firm?.text).toBe('Hello {{ customer.name }}, please pay at {{ payUrl }}');
     expect(await owner.page.textContent('form[data-template=firm] .badge')).toBe('edited');
@@ -380,7 +413,7 @@ describe('web UI in a browser', () => {
     // Back to the built-in email, after a confirm.
     await owner.page.click('form[data-template=firm] button.reset');
     await owner.page.click('form[data-template=firm] button:has-text("Use the built-in email")');
-    await owner.page.waitForSelector('.feedback .success');
+    await owner.page.waitForSelector('.feedback .success:has-text("built-in one again")');
     expect(await owner.page.innerText('.feedback .success')).toBe('The firm email is the built-in one again.');
     expect(await owner.page.textContent('form[data-template=firm] .badge')).toBe('built-in');
     expect(await listTemplateOverrides(database.db, WS, 'dunning')).toEqual({});

@@ -40,6 +40,8 @@ const PARTS: { part: keyof EmailTemplate; label: string; rows: number }[] = [
 const FACTS_HELP =
   'Liquid, with the facts a draft cites: {{ customer.name }}, {{ company.name }}, {{ invoice.amountDue | money }}, {{ invoice.number }}, {{ payUrl }}, {{ plan.name }}, {{ usage.summary }}, {{ step.number }} of {{ step.total }}, {% if step.isFinal %}…{% endif %}. A misspelt fact is refused when saved, with its line.';
 
+const providerName = (p: NonNullable<EmailSettings['provider']>) => (p.kind === 'ses' ? `Amazon SES (${p.region ?? 'no region'})` : 'SendGrid');
+
 /** Who the emails come from: the workspace's from-address and provider, or the server's. */
 function senderSection(ctx: PageContext, settings: EmailSettings | null, reload: (notice: string) => void): HTMLElement {
   const owner = canConfigure(ctx.visibility.role);
@@ -48,7 +50,7 @@ function senderSection(ctx: PageContext, settings: EmailSettings | null, reload:
     { class: 'meta email-sender' },
     metaRow('From', settings ? (settings.fromName ? `${settings.fromName} <${settings.fromEmail}>` : settings.fromEmail) : "not set: the server's default sender (EMAIL_DEFAULT_FROM)"),
     metaRow('Reply-to', settings?.replyTo ?? 'the from-address'),
-    metaRow('Sent through', settings?.provider ? `the workspace's own ${settings.provider.kind === 'ses' ? `SES (${settings.provider.region ?? ''})` : 'SendGrid'} key ending ${settings.provider.keyHint}` : "the server's email provider"),
+    metaRow('Sent through', settings?.provider ? `the workspace's own ${providerName(settings.provider)}, key ending ${settings.provider.keyHint}` : "the server's email provider"),
   );
   if (!owner) return section('Sender', facts, h('p', { class: 'muted small' }, `Only owners change the sender; your role is ${ctx.visibility.role}.`));
 
@@ -56,21 +58,63 @@ function senderSection(ctx: PageContext, settings: EmailSettings | null, reload:
   const fromEmail = h('input', { type: 'email', name: 'fromEmail', required: true, maxlength: 320, value: settings?.fromEmail ?? '', placeholder: 'billing@company.com' });
   const fromName = h('input', { type: 'text', name: 'fromName', maxlength: 100, value: settings?.fromName ?? '', placeholder: 'Company Billing' });
   const replyTo = h('input', { type: 'email', name: 'replyTo', maxlength: 320, value: settings?.replyTo ?? '', placeholder: 'the from-address' });
+  // The workspace's own provider: its keys are write-only (the API keeps them sealed and
+  // shows a hint), so empty key fields with the stored kind still selected keep them.
+  const stored = settings?.provider ?? null;
+  const providerKind = h(
+    'select',
+    { name: 'provider' },
+    h('option', { value: 'server', selected: !stored }, "The server's provider"),
+    h('option', { value: 'sendgrid', selected: stored?.kind === 'sendgrid' }, 'Our own SendGrid account'),
+    h('option', { value: 'ses', selected: stored?.kind === 'ses' }, 'Our own Amazon SES'),
+  );
+  const secret = (name: string, placeholder: string) => h('input', { type: 'password', name, autocomplete: 'off', maxlength: 512, placeholder });
+  const sendgridKey = secret('sendgridApiKey', stored?.kind === 'sendgrid' ? `stored, ending ${stored.keyHint}; type a new one to replace it` : 'SG....');
+  const sesRegion = h('input', { type: 'text', name: 'sesRegion', maxlength: 40, placeholder: 'eu-west-1', value: stored?.kind === 'ses' ? (stored.region ?? '') : '' });
+  const sesKeyId = secret('sesAccessKeyId', stored?.kind === 'ses' ? `stored, ending ${stored.keyHint}` : 'AKIA...');
+  const sesSecret = secret('sesSecretAccessKey', stored?.kind === 'ses' ? 'stored; type a new one to replace it' : 'secret access key');
+  const sendgridFields = h('div', { class: 'range provider-fields', 'data-kind': 'sendgrid' }, h('label', {}, 'SendGrid API key', sendgridKey));
+  const sesFields = h('div', { class: 'range provider-fields', 'data-kind': 'ses' }, h('label', {}, 'Region', sesRegion), h('label', {}, 'Access key id', sesKeyId), h('label', {}, 'Secret access key', sesSecret));
+  const showFields = () => {
+    sendgridFields.hidden = providerKind.value !== 'sendgrid';
+    sesFields.hidden = providerKind.value !== 'ses';
+  };
+  providerKind.addEventListener('change', showFields);
+  showFields();
+  /** What to send for the provider: undefined keeps the stored one. */
+  const providerChange = (): Record<string, string> | null | undefined => {
+    const kind = providerKind.value;
+    if (kind === 'server') return stored ? null : undefined;
+    if (kind === 'sendgrid') {
+      if (sendgridKey.value === '' && stored?.kind === 'sendgrid') return undefined;
+      return { kind, apiKey: sendgridKey.value.trim() };
+    }
+    const keys = [sesKeyId.value, sesSecret.value];
+    if (keys.every((k) => k === '') && stored?.kind === 'ses' && sesRegion.value.trim() === (stored.region ?? '')) return undefined;
+    return { kind, region: sesRegion.value.trim(), accessKeyId: sesKeyId.value.trim(), secretAccessKey: sesSecret.value.trim() };
+  };
+
   const form = h(
     'form',
-    { class: 'range email-sender-form' },
-    h('label', {}, 'From address', fromEmail),
-    h('label', {}, 'From name', fromName),
-    h('label', {}, 'Reply-to', replyTo),
-    h('button', { type: 'submit', class: 'primary' }, 'Save sender'),
+    { class: 'email-sender-form' },
+    h('div', { class: 'range' }, h('label', {}, 'From address', fromEmail), h('label', {}, 'From name', fromName), h('label', {}, 'Reply-to', replyTo)),
+    h('div', { class: 'range' }, h('label', {}, 'Send through', providerKind)),
+    sendgridFields,
+    sesFields,
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save sender')),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     mount(feedback);
     const orNull = (v: string) => (v.trim() === '' ? null : v.trim());
-    // The provider is left out, so the stored one (and its sealed key) stays as it is.
-    request<{ emailSettings: EmailSettings }>('PUT', `${ctx.apiBase}/email-settings`, { fromEmail: fromEmail.value.trim(), fromName: orNull(fromName.value), replyTo: orNull(replyTo.value) }).then(
-      ({ emailSettings }) => reload(`Saved: emails now come from ${emailSettings.fromEmail}.`),
+    const provider = providerChange();
+    request<{ emailSettings: EmailSettings }>('PUT', `${ctx.apiBase}/email-settings`, {
+      fromEmail: fromEmail.value.trim(),
+      fromName: orNull(fromName.value),
+      replyTo: orNull(replyTo.value),
+      ...(provider === undefined ? {} : { provider }),
+    }).then(
+      ({ emailSettings }) => reload(`Saved: emails now come from ${emailSettings.fromEmail}${emailSettings.provider ? `, through the workspace's own ${providerName(emailSettings.provider)}` : ", through the server's provider"}.`),
       (err: unknown) => mount(feedback, errorBox(err)),
     );
   });
