@@ -140,6 +140,11 @@ export function webhookEventsRouter({ db }: { db: Knex }): Router {
     const done = await db.transaction(async (trx) => {
       const workspace = await findWorkspace(trx, auth.workspaceId);
       if (!workspace) throw new HttpError(404, `no workspace ${auth.workspaceId}`);
+      // Without a key the workspace has no account or mode of its own, so every event would
+      // pass the ownership check, another account's included.
+      if (!workspace.hasStripeKey) {
+        throw new HttpError(409, `workspace ${auth.workspaceId} has no Stripe key, so the account and mode its events must come from are not known: connect the key of the account they belong to (PUT /workspaces/${auth.workspaceId}/stripe-key), then apply them again`);
+      }
       const reapplied = await reapplySetAsideEvents(trx, auth.workspaceId, workspace);
       const mirrors = { stripeAccountId: workspace.stripeAccountId, livemode: workspace.livemode, hasStripeKey: workspace.hasStripeKey };
       if (reapplied.requeued > 0) {

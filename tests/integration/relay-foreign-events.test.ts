@@ -82,6 +82,15 @@ describe('relay and events of another account or mode', () => {
     expect((await reapply()).body).toEqual({ requeued: 0, stillSetAside: 3 });
     expect(await mirrored(connect.id)).toEqual(['sub_cus_a']);
 
+    // A workspace without a key has no account or mode to check against: refused, nothing queued.
+    const sealedKey = (await stack.database.db('workspaces').where({ id: connect.id }).first<{ stripe_key_ciphertext: string }>('stripe_key_ciphertext')).stripe_key_ciphertext;
+    await stack.database.db('workspaces').where({ id: connect.id }).update({ stripe_key_ciphertext: null });
+    const keyless = await reapply();
+    expect(keyless.status).toBe(409);
+    expect((keyless.body as { error: { message: string } }).error.message).toMatch(/has no Stripe key, so the account and mode its events must come from are not known/);
+    expect(await summary()).toMatchObject({ setAsideKept: 3 });
+    await stack.database.db('workspaces').where({ id: connect.id }).update({ stripe_key_ciphertext: sealedKey });
+
     // The workspace now acts for acct_B (its key moved there): acct_B's two live events are its own, the test-mode one is not.
     await stack.database.db('workspaces').where({ id: connect.id }).update({ stripe_account_id: 'acct_B' });
     const answer = await reapply();
