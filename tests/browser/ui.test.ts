@@ -14,12 +14,12 @@ import { storeRedactionSetting } from '../../db/redaction';
 import { finishSyncRun, latestSyncRun, recordPage } from '../../db/sync';
 import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../../db/mirror';
 import { findOrCreateUser } from '../../db/users';
-import { insertWorkspace } from '../../db/workspaces';
+import { insertWorkspace, secretContext } from '../../db/workspaces';
 import { DEFAULT_DUNNING_SCHEDULE } from '../../domain/dunning-schedule';
 import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS } from '../../domain/dunning-templates';
 import type { Role } from '../../domain/roles';
 import { renderTemplate } from '../../domain/templates';
-import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { generateKeySpec, parseKeyring, seal } from '../../platform/crypto';
 import { createTemporalClient } from '../../platform/temporal';
 import { syncWorkflowId } from '../../workflows/ids';
 import { generateAccount } from '../../sim/generator';
@@ -676,16 +676,23 @@ describe('web UI in a browser', () => {
   });
 
   it('lets an owner have the set-aside events that are now the workspace\'s own applied, after a confirm', async () => {
-    // Set aside by the relay as another mode's; the workspace has no key now, so nothing it receives is another's.
+    // Set aside by the relay as another mode's, when the workspace had a test-mode key.
     await insertInboxEvent(database.db, { workspaceId: WS, eventId: 'evt_ui_set_aside', type: 'customer.subscription.updated', customerId: 'cus_ui_aside', objectId: 'sub_ui_aside', stripeCreated: new Date(), livemode: true, payload: { id: 'evt_ui_set_aside', livemode: true } });
     await database.db('webhook_inbox')
       .where({ event_id: 'evt_ui_set_aside' })
       .update({ status: 'ignored', last_error: 'not applied: the event is a live-mode event, and this workspace mirrors test-mode data', processed_at: database.db.fn.now() });
     const owner = await loggedIn('owner');
     try {
+      // No key now: no account or mode to tell the workspace's own events by, so connecting one is all that is offered.
       await owner.page.click('a[data-page=webhooks]');
-      await owner.page.waitForSelector('.endpoint-summary button.reapply');
+      await owner.page.waitForSelector('.endpoint-summary .reapply-needs-key');
       expect(await owner.page.innerText('.endpoint-summary')).toMatch(/Set aside \(kept\)\s+1 of another account or mode/);
+      expect(await owner.page.innerText('.reapply-needs-key')).toContain('first connect the Stripe key of the account they belong to');
+      expect(await owner.page.locator('button.reapply').count()).toBe(0);
+      // The live-mode key of the account the event came from: the event is now the workspace's own.
+      await database.db('workspaces').where({ id: WS }).update({ stripe_key_ciphertext: seal(keyring, 'rk_live_uiAccount', secretContext(WS, 'stripe_key')), livemode: true });
+      await owner.page.reload();
+      await owner.page.waitForSelector('.endpoint-summary button.reapply');
       await owner.page.click('button.reapply');
       expect(await owner.page.innerText('.reapply-form .confirm')).toContain('a failed payment among them starts its dunning');
       await owner.page.click('.reapply-form .confirm button:has-text("Cancel")');
@@ -700,8 +707,9 @@ describe('web UI in a browser', () => {
       expect(await owner.page.locator('button.reapply').count()).toBe(0);
     } finally {
       await owner.context.close();
-      // No relay runs here: out of the way of the tests after.
+      // No relay runs here: out of the way of the tests after, and the workspace keyless again for the Stripe page's.
       await database.db('webhook_inbox').where({ event_id: 'evt_ui_set_aside' }).update({ status: 'ignored', processed_at: database.db.fn.now() });
+      await database.db('workspaces').where({ id: WS }).update({ stripe_key_ciphertext: null, livemode: false });
     }
   });
 

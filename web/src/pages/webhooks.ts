@@ -76,7 +76,16 @@ function endpointSection(ctx: PageContext, summary: EndpointSummary, secretForm:
         secretForm,
       ),
       metaRow('Events applied', checked),
-      summary.setAsideKept ? metaRow('Set aside (kept)', `${summary.setAsideKept} of another account or mode`, reapplyForm) : [],
+      summary.setAsideKept
+        ? metaRow(
+            'Set aside (kept)',
+            `${summary.setAsideKept} of another account or mode`,
+            // Without a key there is no account or mode to tell them apart by: the API refuses, so the page says what comes first.
+            summary.mirrors
+              ? reapplyForm
+              : h('p', { class: 'muted small reapply-needs-key' }, 'To apply those that are this workspace\'s, first connect the Stripe key of the account they belong to (Stripe page): without one, another account\'s events would pass as its own.'),
+          )
+        : [],
       metaRow('Last event', summary.lastReceivedAt ? when(summary.lastReceivedAt) : 'none on record'),
       metaRow('Last 24 hours', received),
       metaRow('Waiting', summary.pending ? `${summary.pending}, the oldest for ${secondsInWords(summary.oldestPendingSeconds)}` : 'none'),
