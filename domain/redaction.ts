@@ -17,6 +17,8 @@ export const REVENUE_FIELDS: ReadonlySet<string> = new Set([
   'arpa', 'ltv', 'planValue', 'monthlyValue', 'revenue',
   // invoice and payment amounts (not a bare `total`: step.total counts dunning steps)
   'amount', 'amountDue', 'amountPaid', 'amountRemaining', 'unitAmount', 'failedAmount', 'recoveredAmount',
+  // a plan's price per month (product mapping), as unitAmount is a price's
+  'monthlyAmount',
 ]);
 
 /** Objects under these keys hold counts named like movements (`counts.new`): never money. */

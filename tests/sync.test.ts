@@ -210,6 +210,11 @@ describe('product mapping', () => {
     const priced = plans.filter((p) => p.monthlyAmount !== null).map((p) => p.monthlyAmount!);
     expect(priced).toEqual([...priced].sort((a, b) => a - b));
     expect(plans.every((p) => p.source === 'default')).toBe(true);
+    // Prices are revenue figures: a viewer gets the plans without them.
+    const viewer = (await h.call('POST', `/workspaces/${workspaceId}/tokens`, { name: 'plans viewer', role: 'viewer' }, owner)).body.token as string;
+    const seen = (await h.call('GET', `/workspaces/${workspaceId}/product-mapping`, undefined, viewer)).body.products as Plan[];
+    expect(priced.length).toBeGreaterThan(0);
+    expect(seen.map((p) => [p.productId, p.planName, p.monthlyAmount])).toEqual(plans.map((p) => [p.productId, p.planName, null]));
   });
 
   it('takes overrides and refuses unknown products, duplicate ranks and negative limits by field', async () => {
