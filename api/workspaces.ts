@@ -9,7 +9,7 @@ import type { Knex } from '../db/knex';
 import { listOverrides, loadCatalog, replaceOverrides } from '../db/product-mapping';
 import { findSyncRun, latestSyncRun, SyncAlreadyRunning, syncProgress } from '../db/sync';
 import { findWorkspace, findWorkspaceSettings, insertWorkspace, newWorkspaceId, updateWorkspaceSettings } from '../db/workspaces';
-import { applyOverrides, deriveDefaults, overrideProblems } from '../domain/product-mapping';
+import { applyOverrides, deriveDefaults, LIMIT_METRIC, overrideProblems } from '../domain/product-mapping';
 import { workflowHasEnded } from '../domain/sync-liveness';
 import { estimateResource, overallEta } from '../domain/sync-progress';
 import { workspaceSettingsSchema } from '../domain/workspace-settings';
@@ -58,7 +58,7 @@ const settingsPatch = z
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'give at least one of historyMonths, stripeRateLimitRps' });
 
-const limitsSchema = z.record(z.string().regex(/^[a-z0-9_]{1,64}$/, 'metric names are lower-case letters, digits and _'), z.number().int().nonnegative().nullable());
+const limitsSchema = z.record(z.string().regex(LIMIT_METRIC, 'metric names are lower-case letters, digits and _'), z.number().int().nonnegative().nullable());
 
 const mappingBody = z.strictObject({
   products: z

@@ -28,6 +28,32 @@ export interface CatalogPrice {
 /** metric -> included amount; null means unlimited. */
 export type Limits = Record<string, number | null>;
 
+/** A limit's metric name: what the API accepts and the web page parses. */
+export const LIMIT_METRIC = /^[a-z0-9_]{1,64}$/;
+
+/** Limits as a person writes them: `seats=5, api_calls=unlimited`. */
+export function limitsText(limits: Limits): string {
+  return Object.entries(limits)
+    .map(([metric, n]) => `${metric}=${n === null ? 'unlimited' : n}`)
+    .join(', ');
+}
+
+/** Limits written in `limitsText`'s form, or what is wrong with them. */
+export function parseLimits(text: string): Limits | string {
+  const out: Limits = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([^=\s]+)\s*=\s*(\S+)$/.exec(part);
+    if (!m) return `"${part}" is not metric=number or metric=unlimited`;
+    const metric = m[1]!.toLowerCase();
+    const value = m[2]!.toLowerCase();
+    if (!LIMIT_METRIC.test(metric)) return `"${metric}": a metric is 1-64 lower-case letters, digits and _`;
+    if (value !== 'unlimited' && !/^\d{1,15}$/.test(value)) return `"${part}": the amount is a whole number or unlimited`;
+    if (Object.hasOwn(out, metric)) return `"${metric}" is given twice`;
+    out[metric] = value === 'unlimited' ? null : Number(value);
+  }
+  return out;
+}
+
 export interface PlanMapping {
   productId: string;
   productName: string;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyOverrides, deriveDefaults, limitsFromMetadata, monthlyAmount, neighbours, overrideProblems, type CatalogPrice, type CatalogProduct, type MappingOverride } from '../domain/product-mapping';
+import { applyOverrides, deriveDefaults, limitsFromMetadata, limitsText, monthlyAmount, neighbours, overrideProblems, parseLimits, type CatalogPrice, type CatalogProduct, type MappingOverride } from '../domain/product-mapping';
 import { effectiveRate, fullBucket, pauseUntil, reserve, retryDelayMs, type Bucket, type BucketConfig } from '../domain/rate-limit';
 import { checkStripeKey } from '../domain/stripe-keys';
 import { estimateResource, overallEta } from '../domain/sync-progress';
@@ -142,6 +142,20 @@ describe('product mapping', () => {
       ['prod_basic', 2, 'override'],
       ['prod_pro', 3, 'default'],
     ]);
+  });
+
+  it('writes limits as a person types them and reads them back, naming what is wrong', () => {
+    expect(limitsText({ seats: 5, api_calls: null })).toBe('seats=5, api_calls=unlimited');
+    expect(parseLimits('seats=5, api_calls=unlimited')).toEqual({ seats: 5, api_calls: null });
+    expect(parseLimits(' Seats = 5 ,, ')).toEqual({ seats: 5 });
+    expect(parseLimits('')).toEqual({});
+    expect(parseLimits('seats')).toBe('"seats" is not metric=number or metric=unlimited');
+    expect(parseLimits('api-calls=5')).toBe('"api-calls": a metric is 1-64 lower-case letters, digits and _');
+    expect(parseLimits('seats=-1')).toBe('"seats=-1": the amount is a whole number or unlimited');
+    expect(parseLimits('seats=2.5')).toBe('"seats=2.5": the amount is a whole number or unlimited');
+    expect(parseLimits('seats=1, seats=2')).toBe('"seats" is given twice');
+    // A metric named like an object's own property is a metric like any other.
+    expect(parseLimits('constructor=3')).toEqual({ constructor: 3 });
   });
 });
 

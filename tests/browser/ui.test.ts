@@ -10,6 +10,7 @@ import { createDraftOnce, findDraft, type Draft } from '../../db/drafts';
 import { deferInboxEvent, insertInboxEvent } from '../../db/inbox';
 import { findMember, insertMember } from '../../db/members';
 import { getEmailSettings, getPlaySettings, listTemplateOverrides } from '../../db/play-settings';
+import { listOverrides } from '../../db/product-mapping';
 import { storeRedactionSetting } from '../../db/redaction';
 import { finishSyncRun, latestSyncRun, recordPage } from '../../db/sync';
 import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../../db/mirror';
@@ -230,7 +231,7 @@ describe('web UI in a browser', () => {
     it(`shows a ${role} every page with revenue "Hidden" and no amount anywhere`, async () => {
       const { context, page } = await loggedIn(role);
       // [route, screenshot name, whether the page holds revenue figures (which then read Hidden)]
-      const pages: [string, string, boolean][] = [['dashboard', 'dashboard', true], ['recovery', 'recovery', true], ['drafts', 'drafts', false], [`drafts/${drafts[1]!.id}`, 'draft', true], ['plays', 'plays', false], ['emails', 'emails', false], ['audit', 'audit', false]];
+      const pages: [string, string, boolean][] = [['dashboard', 'dashboard', true], ['recovery', 'recovery', true], ['drafts', 'drafts', false], [`drafts/${drafts[1]!.id}`, 'draft', true], ['plays', 'plays', false], ['emails', 'emails', false], ['stripe', 'stripe', true], ['audit', 'audit', false]];
       for (const [route, name, revenue] of pages) {
         await page.goto(`${api.url}/w/${WS}/${route}`);
         const text = await contentText(page);
@@ -333,6 +334,66 @@ describe('web UI in a browser', () => {
     expect(await finance.page.locator('input[name=mode][value=auto]').isChecked()).toBe(true);
     expect(await finance.page.locator('input[name=mode][value=off]').isDisabled()).toBe(true);
     expect(await finance.page.locator('button:has-text("Save")').count()).toBe(0);
+    await finance.context.close();
+  });
+
+  it("lets an owner rename, re-rank and limit the plans Stripe's products map to; finance reads them", async () => {
+    const token = (await createApiToken(database.db, { workspaceId: WS, role: 'owner', name: 'plans', createdBy: 'test' })).token;
+    const initial = (await api.request('GET', `/workspaces/${WS}/product-mapping`, { token })).body as { products: { productId: string; productName: string; planName: string; tierRank: number; limits: Record<string, number | null> }[] };
+    expect(initial.products.length).toBeGreaterThanOrEqual(2);
+    const [low, high] = initial.products;
+    const owner = await loggedIn('owner');
+    await owner.page.click('a[data-page=stripe]');
+    await owner.page.waitForSelector('table.plans');
+    expect(await owner.page.locator('table.plans tbody tr').count()).toBe(initial.products.length);
+    const row = (p: { productId: string }) => owner.page.locator(`table.plans tr[data-product="${p.productId}"]`);
+    const save = async () => {
+      const [answer] = await Promise.all([owner.page.waitForResponse((r) => r.url().endsWith('/product-mapping') && r.request().method() === 'PUT'), owner.page.click('form.plan-mapping button[type=submit]')]);
+      return answer.status();
+    };
+
+    // A rank another plan holds is refused, the plan named rather than its place in the request; nothing stored.
+    await row(low!).locator('input[name=tierRank]').fill(String(high!.tierRank));
+    expect(await save()).toBe(400);
+    await owner.page.waitForSelector('form.plan-mapping .feedback .error');
+    expect(await owner.page.innerText('form.plan-mapping .feedback .error')).toBe(`invalid product mapping: ${low!.productName}: tier rank ${high!.tierRank} is also held by ${high!.productId} (default)`);
+    // Limits that do not read are refused on the page, before any request.
+    await row(low!).locator('input[name=limits]').fill('seats=two');
+    await owner.page.click('form.plan-mapping button[type=submit]');
+    expect(await owner.page.innerText('form.plan-mapping .feedback .error')).toBe(`${low!.productName}: limits: "seats=two": the amount is a whole number or unlimited`);
+    expect(await listOverrides(database.db, WS)).toEqual([]);
+
+    // Swapped ranks (both rows changed), a new name and limits: saved together.
+    await row(low!).locator('input[name=limits]').fill('seats=5, api_calls=unlimited');
+    await row(low!).locator('input[name=planName]').fill('Starter');
+    await row(high!).locator('input[name=tierRank]').fill(String(low!.tierRank));
+    expect(await save()).toBe(200);
+    await owner.page.waitForSelector('.feedback .success:has-text("Saved the plans")');
+    expect(await owner.page.innerText('.feedback .success')).toBe('Saved the plans: 2 changed, the others from Stripe.');
+    expect(await listOverrides(database.db, WS)).toEqual([
+      { productId: high!.productId, planName: high!.planName, tierRank: low!.tierRank, limits: high!.limits },
+      { productId: low!.productId, planName: 'Starter', tierRank: high!.tierRank, limits: { seats: 5, api_calls: null } },
+    ]);
+    // The table is in tier order again: the renamed plan now below the other.
+    expect(await owner.page.locator('table.plans tbody tr').nth(0).getAttribute('data-product')).toBe(high!.productId);
+    expect(await row(low!).locator('input[name=limits]').inputValue()).toBe('seats=5, api_calls=unlimited');
+    await shot(owner.page, 'owner-stripe-plans');
+
+    // Both put back: they follow the catalogue again.
+    await row(low!).locator('input[name=useDefault]').check();
+    await row(high!).locator('input[name=useDefault]').check();
+    expect(await save()).toBe(200);
+    await owner.page.waitForSelector('.feedback .success:has-text("0 changed")');
+    expect(await listOverrides(database.db, WS)).toEqual([]);
+    expect(await row(low!).locator('input[name=planName]').inputValue()).toBe(low!.planName);
+    await owner.context.close();
+
+    const finance = await loggedIn('finance');
+    await finance.page.click('a[data-page=stripe]');
+    await finance.page.waitForSelector('table.plans');
+    expect(await contentText(finance.page)).toContain('Only owners change the plans; your role is finance.');
+    expect(await finance.page.locator('table.plans input[name=planName]').first().getAttribute('readonly')).toBe('');
+    expect(await finance.page.locator('form.plan-mapping').count()).toBe(0);
     await finance.context.close();
   });
 

@@ -6,6 +6,7 @@ import { canConfigure } from '../redaction';
 import { syncWarnings, type SyncLiveness, type SyncWarningCode } from '../../../domain/sync-liveness';
 import type { ResourceEstimate as ResourceProgress } from '../../../domain/sync-progress';
 import { actorLabel, errorBox, loading, metaRow, section } from './common';
+import { plansSection, type PlanView } from './plans';
 
 /** The workspace as GET /workspaces/:id shows it (only what the page reads). */
 interface Connection {
@@ -143,8 +144,17 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
   mount(root, loading());
   let connection: Connection;
   let progress: SyncProgress;
+  let plans: PlanView[] | Error;
   try {
-    [connection, progress] = await Promise.all([get<Connection>(ctx.apiBase), get<SyncProgress>(`${ctx.apiBase}/sync`)]);
+    [connection, progress, plans] = await Promise.all([
+      get<Connection>(ctx.apiBase),
+      get<SyncProgress>(`${ctx.apiBase}/sync`),
+      // The plans have a section of their own: one that cannot be read says so there.
+      get<{ products: PlanView[] }>(`${ctx.apiBase}/product-mapping`).then(
+        (r) => r.products,
+        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+      ),
+    ]);
   } catch (err) {
     mount(root, errorBox(err));
     return;
@@ -228,6 +238,7 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
       ),
     ),
     syncSection(ctx, progress, syncActions()),
+    plansSection(ctx, plans, (message) => void stripePage(ctx, root, message)),
   );
   noticeBox?.focus();
   // While a sync runs, its progress is read again as long as this page is the one shown.

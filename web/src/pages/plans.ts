@@ -1,0 +1,95 @@
+import { request } from '../api';
+import type { PageContext } from '../context';
+import { h, mount } from '../dom';
+import { HIDDEN, money, NONE } from '../format';
+import { canConfigure, isHidden } from '../redaction';
+import { limitsText, parseLimits } from '../../../domain/product-mapping';
+import { errorBox, section } from './common';
+
+/** A plan as GET .../product-mapping answers it (domain/product-mapping.ts PlanMapping). */
+export interface PlanView {
+  productId: string;
+  productName: string;
+  planName: string;
+  tierRank: number;
+  limits: Record<string, number | null>;
+  monthlyAmount: number | null;
+  currency: string | null;
+  source: 'default' | 'override';
+}
+
+interface Override {
+  productId: string;
+  planName: string;
+  tierRank: number;
+  limits: Record<string, number | null>;
+}
+
+/**
+ * Stripe's subscription products as plans, cheapest first: the name and tier the plays
+ * use for "the next plan up or down", and each plan's limits. Owners change any of it;
+ * a row left alone keeps following the catalogue.
+ */
+export function plansSection(ctx: PageContext, plans: PlanView[] | Error, reload: (notice: string) => void): HTMLElement {
+  const intro = h('p', { class: 'muted small' }, 'Derived from the products sold by subscription (names, price order, metadata such as seats or limit_<metric>); a row you change stops following them until it is put back.');
+  if (plans instanceof Error) return section('Plans', intro, errorBox(plans));
+  if (!plans.length) return section('Plans', intro, h('p', { class: 'empty-state' }, 'No product sold by subscription is mirrored yet: they appear after a sync.'));
+  const owner = canConfigure(ctx.visibility.role);
+  const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' });
+  // Prices are revenue figures: below finance the API answers null, said as hidden rather than as no price.
+  const priceHidden = isHidden(ctx.visibility, 'monthlyAmount', true);
+  const rows = plans.map((p) => {
+    const planName = h('input', { type: 'text', name: 'planName', value: p.planName, maxlength: 200, required: true, readonly: !owner });
+    const tierRank = h('input', { type: 'number', name: 'tierRank', value: p.tierRank, min: 1, max: 10000, step: 1, required: true, readonly: !owner });
+    const limits = h('input', { type: 'text', name: 'limits', value: limitsText(p.limits), placeholder: 'seats=5, api_calls=unlimited', readonly: !owner });
+    const backToDefault = h('input', { type: 'checkbox', name: 'useDefault' });
+    const edited = () => planName.value !== p.planName || Number(tierRank.value) !== p.tierRank || limits.value.trim() !== limitsText(p.limits);
+    const tr = h(
+      'tr',
+      { 'data-product': p.productId },
+      h('td', {}, p.productName, h('div', { class: 'muted small' }, p.productId)),
+      h('td', {}, planName),
+      h('td', { class: 'num' }, tierRank),
+      h('td', {}, limits),
+      h('td', { class: 'num nowrap' }, priceHidden ? HIDDEN : p.monthlyAmount === null || p.currency === null ? NONE : `${money(p.monthlyAmount, p.currency)}/mo`),
+      h('td', {}, p.source === 'override' ? (owner ? h('label', { class: 'check' }, backToDefault, 'changed; put back') : 'changed') : 'from Stripe'),
+    );
+    /** This row's override to send: undefined when it follows the catalogue, a string when it is wrong. */
+    const override = (): Override | string | undefined => {
+      if (backToDefault.checked || (p.source === 'default' && !edited())) return undefined;
+      const parsed = parseLimits(limits.value);
+      if (typeof parsed === 'string') return `${p.productName}: limits: ${parsed}`;
+      return { productId: p.productId, planName: planName.value.trim(), tierRank: Number(tierRank.value), limits: parsed };
+    };
+    return { tr, override, name: p.productName };
+  });
+  const table = h(
+    'table',
+    { class: 'data plans' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'Product'), h('th', {}, 'Plan name'), h('th', { class: 'num' }, 'Tier (1 = cheapest)'), h('th', {}, 'Limits'), h('th', { class: 'num' }, 'Entry price'), h('th', {}, ''))),
+    h('tbody', {}, rows.map((r) => r.tr)),
+  );
+  if (!owner) return section('Plans', intro, table, h('p', { class: 'muted small' }, `Only owners change the plans; your role is ${ctx.visibility.role}.`));
+
+  const form = h('form', { class: 'plan-mapping' }, table, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save plans')), feedback);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    mount(feedback);
+    const sent = rows.map((r) => ({ name: r.name, o: r.override() })).filter((r): r is { name: string; o: Override | string } => r.o !== undefined);
+    const wrong = sent.flatMap((r) => (typeof r.o === 'string' ? [r.o] : []));
+    if (wrong.length) {
+      mount(feedback, errorBox(new Error(wrong.join('; '))));
+      return;
+    }
+    const products = sent.map((r) => r.o as Override);
+    // The API names a problem by its place in the list (products.<i>.<field>): said here by the product's name.
+    request<{ products: PlanView[] }>('PUT', `${ctx.apiBase}/product-mapping`, { products }).then(
+      (saved) => reload(`Saved the plans: ${saved.products.filter((p) => p.source === 'override').length} changed, the others from Stripe.`),
+      (err: unknown) => {
+        const message = err instanceof Error ? err.message.replace(/products\.(\d+)(\.\w+)?/g, (whole: string, i: string) => sent[Number(i)]?.name ?? whole) : String(err);
+        mount(feedback, errorBox(new Error(message)));
+      },
+    );
+  });
+  return section('Plans', intro, form);
+}
