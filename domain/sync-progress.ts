@@ -56,3 +56,13 @@ export function progressBar(e: ResourceEstimate, width = 20): string {
   const eta = e.done ? 'done' : e.etaSeconds === null ? '' : `~${e.etaSeconds}s left`;
   return `${e.resource.padEnd(16)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct} ${String(e.objects).padStart(7)} objects ${String(e.pages).padStart(5)} pages ${eta}`;
 }
+
+/**
+ * How many terminal rows text takes: each of its lines (a message may hold newlines)
+ * at least one, and one more for every `width` characters a line wraps over. A redraw
+ * moves the cursor up this many rows.
+ */
+export function terminalRows(text: string[], width: number): number {
+  const columns = Math.max(1, width);
+  return text.flatMap((t) => t.split('\n')).reduce((rows, line) => rows + Math.max(1, Math.ceil(line.length / columns)), 0);
+}

@@ -16,7 +16,7 @@
  */
 import { parseArgs } from 'node:util';
 import { syncWarnings, type SyncLiveness } from '../domain/sync-liveness';
-import { progressBar, type ResourceEstimate } from '../domain/sync-progress';
+import { progressBar, terminalRows, type ResourceEstimate } from '../domain/sync-progress';
 
 type Json = Record<string, unknown>;
 
@@ -63,11 +63,11 @@ async function watch(workspaceId: string, token: string): Promise<SyncView> {
       ...view.resources.map((r) => `  ${progressBar(r)}`),
       ...(view.liveness ? syncWarnings(view.liveness, new Date()).map((w) => `  ! ${w.message}`) : []),
     ];
-    if (tty && drawn) process.stderr.write(`\x1b[${drawn}A\x1b[0J`);
+    // Redrawn in place by moving up the rows drawn, unless they no longer all fit on the
+    // screen: the cursor cannot go above its top, so the view is printed again below.
+    if (tty && drawn && drawn < (process.stderr.rows || Infinity)) process.stderr.write(`\x1b[${drawn}A\x1b[0J`);
     process.stderr.write(`${lines.join('\n')}\n`);
-    // Redrawn in place by moving up the rows drawn: a line wider than the terminal takes several.
-    const width = Math.max(1, process.stderr.columns || 80);
-    drawn = lines.reduce((rows, l) => rows + Math.max(1, Math.ceil(l.length / width)), 0);
+    drawn = terminalRows(lines, process.stderr.columns || 80);
     if (view.run.status !== 'running') {
       if (view.run.status === 'failed') throw new CliError(`the sync failed: ${view.run.error ?? 'unknown error'}`);
       return view;

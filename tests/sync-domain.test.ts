@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { applyOverrides, deriveDefaults, limitsFromMetadata, limitsText, monthlyAmount, neighbours, overrideProblems, parseLimits, type CatalogPrice, type CatalogProduct, type MappingOverride } from '../domain/product-mapping';
 import { effectiveRate, fullBucket, pauseUntil, reserve, retryDelayMs, type Bucket, type BucketConfig } from '../domain/rate-limit';
 import { checkStripeKey } from '../domain/stripe-keys';
-import { estimateResource, overallEta } from '../domain/sync-progress';
+import { estimateResource, overallEta, terminalRows } from '../domain/sync-progress';
 import { historyWindowStart, parseWorkspaceSettings } from '../domain/workspace-settings';
 
 describe('token bucket', () => {
@@ -160,6 +160,14 @@ describe('product mapping', () => {
 });
 
 describe('sync progress', () => {
+  it('counts the terminal rows a watch redraw moves up over: wrapped lines and lines inside a message', () => {
+    expect(terminalRows(['short', ''], 80)).toBe(2);
+    expect(terminalRows(['x'.repeat(80), 'x'.repeat(81)], 80)).toBe(3);
+    // A Stripe error quoted in a warning may hold newlines: each is a row of its own.
+    expect(terminalRows(['  ! reading invoices: first line\nsecond line\n' + 'y'.repeat(100)], 80)).toBe(4);
+    expect(terminalRows(['abc'], 0)).toBe(3);
+  });
+
   const now = new Date('2026-01-01T00:00:00Z');
   const windowStart = new Date('2024-01-01T00:00:00Z');
   it('estimates the share done from how far back the list has got', () => {
