@@ -38,6 +38,12 @@ export function limitsText(limits: Limits): string {
     .join(', ');
 }
 
+/** Whether two sets of limits say the same, whatever their order. */
+export function limitsEqual(a: Limits, b: Limits): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
 /** Limits written in `limitsText`'s form, or what is wrong with them. */
 export function parseLimits(text: string): Limits | string {
   const out: Limits = {};

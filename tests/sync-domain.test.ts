@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyOverrides, deriveDefaults, limitsFromMetadata, limitsText, monthlyAmount, neighbours, overrideProblems, parseLimits, type CatalogPrice, type CatalogProduct, type MappingOverride } from '../domain/product-mapping';
+import { applyOverrides, deriveDefaults, limitsEqual, limitsFromMetadata, limitsText, monthlyAmount, neighbours, overrideProblems, parseLimits, type CatalogPrice, type CatalogProduct, type MappingOverride } from '../domain/product-mapping';
 import { effectiveRate, fullBucket, pauseUntil, reserve, retryDelayMs, type Bucket, type BucketConfig } from '../domain/rate-limit';
 import { checkStripeKey } from '../domain/stripe-keys';
 import { estimateResource, overallEta, terminalRows } from '../domain/sync-progress';
@@ -156,6 +156,10 @@ describe('product mapping', () => {
     expect(parseLimits('seats=1, seats=2')).toBe('"seats" is given twice');
     // A metric named like an object's own property is a metric like any other.
     expect(parseLimits('constructor=3')).toEqual({ constructor: 3 });
+    expect(limitsEqual({ seats: 5, api_calls: null }, { api_calls: null, seats: 5 })).toBe(true);
+    expect(limitsEqual({ seats: 5 }, { seats: 5, api_calls: null })).toBe(false);
+    expect(limitsEqual({ seats: 5, api_calls: 1 }, { seats: 5, api_calls: null })).toBe(false);
+    expect(limitsEqual({}, { constructor: null })).toBe(false);
   });
 });
 

@@ -404,47 +404,55 @@ describe('web UI in a browser', () => {
     expect(await owner.page.locator('form.template-editor').count()).toBe(5);
     expect(await owner.page.innerText('form[data-template=firm] p.muted')).toBe('Written for email 3 (day 7) of the dunning schedule.');
 
-    // The sender: stored (the workspace has no provider of its own, and the form sends none).
+    // The sender, saved on its own: only its section is drawn again, with the notice.
+    // Each save waits for the API's answer, then for the notice that answer brings.
+    const senderNotice = '.email-sender-form ~ .feedback .success';
+    const saveSender = async (click = 'form.email-sender-form button[type=submit]') => {
+      const [answer] = await Promise.all([owner.page.waitForResponse((r) => r.url().endsWith('/email-settings') && r.request().method() === 'PUT'), owner.page.click(click)]);
+      return answer.status();
+    };
     await owner.page.fill('input[name=fromEmail]', 'billing@acme.example');
     await owner.page.fill('input[name=fromName]', 'Acme Billing');
-    await owner.page.click('form.email-sender-form button[type=submit]');
-    await owner.page.waitForSelector('.feedback .success');
-    expect(await owner.page.innerText('.feedback .success')).toBe("Saved: emails now come from billing@acme.example, through the server's provider.");
+    expect(await saveSender()).toBe(200);
+    await owner.page.waitForSelector(`${senderNotice}:has-text("server's provider")`);
+    expect(await owner.page.innerText(senderNotice)).toBe("Saved: emails now come from billing@acme.example, through the server's provider.");
     expect(await owner.page.innerText('.email-sender')).toContain('Acme Billing <billing@acme.example>');
     expect(await getEmailSettings(database.db, WS)).toEqual({ fromEmail: 'billing@acme.example', fromName: 'Acme Billing', replyTo: null, provider: null });
 
-    // The workspace's own SendGrid key: sealed, shown by its last characters only; kept
-    // when the sender is saved again with the field empty; dropped for the server's provider.
-    // Each save waits for the API's answer: the notice of the save before is still shown until the page is drawn again.
-    const saveSender = async () => {
-      const [answer] = await Promise.all([
-        owner.page.waitForResponse((r) => r.url().endsWith('/email-settings') && r.request().method() === 'PUT'),
-        owner.page.click('form.email-sender-form button[type=submit]'),
-      ]);
-      return answer.status();
-    };
+    // The workspace's own SendGrid key: sealed, shown by its last characters only.
     expect(await owner.page.isVisible('input[name=sendgridApiKey]')).toBe(false);
     await owner.page.selectOption('select[name=provider]', 'sendgrid');
+    expect(await owner.page.isVisible('input[name=replaceKey]')).toBe(false);
     await owner.page.fill('input[name=sendgridApiKey]', 'SG.own-key-abcd9876');
     expect(await saveSender()).toBe(200);
-    await owner.page.waitForSelector('.feedback .success:has-text("own SendGrid")');
-    expect(await owner.page.innerText('.feedback .success')).toBe("Saved: emails now come from billing@acme.example, through the workspace's own SendGrid.");
+    await owner.page.waitForSelector(`${senderNotice}:has-text("own SendGrid")`);
+    expect(await owner.page.innerText(senderNotice)).toBe("Saved: emails now come from billing@acme.example, through the workspace's own SendGrid.");
     expect(await owner.page.innerText('.email-sender')).toContain("the workspace's own SendGrid, key ending 9876");
     expect(await owner.page.innerText('main')).not.toContain('SG.own-key');
     expect((await getEmailSettings(database.db, WS))?.provider).toEqual({ kind: 'sendgrid', keyHint: '9876' });
+    // Saved again, the key stays: its field is shut until "replace" is ticked, so a password the browser fills in cannot change it.
+    expect(await owner.page.isDisabled('input[name=sendgridApiKey]')).toBe(true);
     await owner.page.fill('input[name=replyTo]', 'help@acme.example');
     expect(await saveSender()).toBe(200);
     expect(await getEmailSettings(database.db, WS)).toEqual({ fromEmail: 'billing@acme.example', fromName: 'Acme Billing', replyTo: 'help@acme.example', provider: { kind: 'sendgrid', keyHint: '9876' } });
-    // A key SendGrid would not take is refused by the API, its field named; nothing changes.
     await owner.page.waitForSelector('.email-sender:has-text("help@acme.example")');
+    // Replacing it: a key SendGrid would not take is refused by the API, its field named; nothing changes.
+    await owner.page.check('input[name=replaceKey]');
     await owner.page.fill('input[name=sendgridApiKey]', 'SG.has spaces');
     expect(await saveSender()).toBe(400);
     await owner.page.waitForSelector('.email-sender-form ~ .feedback .error');
     expect(await owner.page.innerText('.email-sender-form ~ .feedback .error')).toContain('apiKey');
     expect((await getEmailSettings(database.db, WS))?.provider).toEqual({ kind: 'sendgrid', keyHint: '9876' });
+    // Back to the server's provider: the stored key, never shown again, is deleted only after a confirm.
     await owner.page.selectOption('select[name=provider]', 'server');
-    expect(await saveSender()).toBe(200);
+    await owner.page.click('form.email-sender-form button[type=submit]');
+    expect(await owner.page.innerText('.email-sender-form .confirm')).toContain("Saving deletes the workspace's SendGrid key");
+    await owner.page.click('.email-sender-form .confirm button:has-text("Cancel")');
+    expect((await getEmailSettings(database.db, WS))?.provider).toEqual({ kind: 'sendgrid', keyHint: '9876' });
+    await owner.page.click('form.email-sender-form button[type=submit]');
+    expect(await saveSender('.email-sender-form .confirm button:has-text("Delete the key and save")')).toBe(200);
     expect((await getEmailSettings(database.db, WS))?.provider).toBeNull();
+    await owner.page.waitForSelector(`.email-sender:has-text("the server's email provider")`);
 
     // A preview renders what is in the fields, unsaved, for the example customer.
     const firm = owner.page.locator('form[data-template=firm]');
@@ -463,10 +471,13 @@ describe('web UI in a browser', () => {
     expect(await firm.locator('.feedback .error').innerText()).toMatch(/^invalid template: text line 1, column \d+: .*nmae/);
     expect(await listTemplateOverrides(database.db, WS, 'dunning')).toEqual({});
 
+    await owner.page.locator('form[data-template=urgent] input[name=subject]').fill('Unsaved urgent subject');
     await firm.locator('textarea[name=text]').fill('Hello {{ customer.name }}, please pay at {{ payUrl }}');
     await firm.locator('button[type=submit]').click();
-    await owner.page.waitForSelector('.feedback .success:has-text("Saved the firm email")');
-    expect(await owner.page.innerText('.feedback .success')).toBe('Saved the firm email; the next ones drafted use it.');
+    await firm.locator('.feedback .success:has-text("Saved the firm email")').waitFor();
+    expect(await firm.locator('.feedback .success').innerText()).toBe('Saved the firm email; the next ones drafted use it.');
+    // Only this email was drawn again: another's unsaved edit is still there.
+    expect(await owner.page.locator('form[data-template=urgent] input[name=subject]').inputValue()).toBe('Unsaved urgent subject');
     expect((await listTemplateOverrides(database.db, WS, 'dunning')).firm?.text).toBe('Hello {{ customer.name }}, please pay at {{ payUrl }}');
     expect(await owner.page.textContent('form[data-template=firm] .badge')).toBe('edited');
     await shot(owner.page, 'owner-emails');
@@ -474,8 +485,8 @@ describe('web UI in a browser', () => {
     // Back to the built-in email, after a confirm.
     await owner.page.click('form[data-template=firm] button.reset');
     await owner.page.click('form[data-template=firm] button:has-text("Use the built-in email")');
-    await owner.page.waitForSelector('.feedback .success:has-text("built-in one again")');
-    expect(await owner.page.innerText('.feedback .success')).toBe('The firm email is the built-in one again.');
+    await firm.locator('.feedback .success:has-text("built-in one again")').waitFor();
+    expect(await firm.locator('.feedback .success').innerText()).toBe('The firm email is the built-in one again.');
     expect(await owner.page.textContent('form[data-template=firm] .badge')).toBe('built-in');
     expect(await listTemplateOverrides(database.db, WS, 'dunning')).toEqual({});
     await owner.context.close();

@@ -72,14 +72,18 @@ function shell(content: HTMLElement, workspace?: { id: string; name: string; rol
             h('a', { href: '/', class: 'ws', title: 'Switch workspace' }, workspace.name, h('span', { class: 'caret' }, '▾')),
             Object.entries(PAGES)
               .filter(([, p]) => p.tab !== false && (!p.show || p.show(workspace.role)))
-              .map(([key, p]) => h('a', { href: `/w/${encodeURIComponent(workspace.id)}/${key}`, class: key === workspace.page ? 'active' : '', 'data-page': key }, p.title)),
+              .map(([key, p]) => h('a', { href: `/w/${encodeURIComponent(workspace.id)}/${key}`, class: key === workspace.page ? 'active' : '', 'aria-current': key === workspace.page ? 'page' : null, 'data-page': key }, p.title)),
           )
         : h('span', { class: 'spacer' }),
       h(
         'div',
         { class: 'user' },
         workspace
-          ? h('a', { class: 'email', href: `/w/${encodeURIComponent(workspace.id)}/account`, title: 'Your account: change your password', 'data-page': 'account' }, session?.user.email ?? '')
+          ? h(
+              'a',
+              { class: 'email', href: `/w/${encodeURIComponent(workspace.id)}/account`, title: 'Your account: change your password', 'aria-current': workspace.page === 'account' ? 'page' : null, 'data-page': 'account' },
+              session?.user.email ?? '',
+            )
           : h('span', { class: 'email' }, session?.user.email ?? ''),
         workspace ? h('span', { class: `badge role-${workspace.role}` }, workspace.role) : null,
         h('button', { type: 'button', class: 'ghost', 'data-testid': 'logout', onclick: () => void logout() }, 'Log out'),

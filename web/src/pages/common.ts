@@ -38,20 +38,28 @@ export function actorLabel(ctx: PageContext, actor: string): string {
 
 /**
  * A button that asks before it acts: clicked, it gives way to the question, the
- * confirming button and Cancel, which brings the button back with the focus on it.
+ * confirming button (focused, so the question is what a screen reader reads next) and
+ * Cancel, which brings the button back with the focus on it. While the action's request
+ * runs, the confirming button is disabled, so a second click cannot send it twice.
  * @returns the button and the question, to place side by side.
  */
-export function confirmStep(opts: { label: string; question: string; confirm: string; onConfirm: () => void; className?: string }): [HTMLButtonElement, HTMLElement] {
+export function confirmStep(opts: { label: string; question: string; confirm: string; onConfirm: () => Promise<unknown> | void; className?: string }): [HTMLButtonElement, HTMLElement] {
   const ask = h('button', { type: 'button', class: opts.className ?? 'danger-outline' }, opts.label);
+  const go = h('button', { type: 'button', class: 'danger' }, opts.confirm);
   const cancel = () => {
     step.hidden = true;
     ask.hidden = false;
     ask.focus();
   };
-  const step = h('span', { class: 'confirm', hidden: true }, `${opts.question} `, h('button', { type: 'button', class: 'danger', onclick: opts.onConfirm }, opts.confirm), h('button', { type: 'button', onclick: cancel }, 'Cancel'));
+  const step = h('span', { class: 'confirm', hidden: true }, `${opts.question} `, go, h('button', { type: 'button', onclick: cancel }, 'Cancel'));
   ask.addEventListener('click', () => {
     step.hidden = false;
     ask.hidden = true;
+    go.focus();
+  });
+  go.addEventListener('click', () => {
+    go.disabled = true;
+    void Promise.resolve(opts.onConfirm()).finally(() => (go.disabled = false));
   });
   return [ask, step];
 }

@@ -42,8 +42,20 @@ const FACTS_HELP =
 
 const providerName = (p: NonNullable<EmailSettings['provider']>) => (p.kind === 'ses' ? `Amazon SES (${p.region ?? 'no region'})` : 'SendGrid');
 
-/** Who the emails come from: the workspace's from-address and provider, or the server's. */
-function senderSection(ctx: PageContext, settings: EmailSettings | null, reload: (notice: string) => void): HTMLElement {
+/** A saved change's notice, focused once shown, in the feedback of the part redrawn with it. */
+function noticeIn(feedback: HTMLElement, notice: string | undefined): void {
+  if (!notice) return;
+  const box = h('div', { class: 'success', role: 'status', tabindex: -1 }, notice);
+  mount(feedback, box);
+  // Focused once the redrawn part is in the page.
+  queueMicrotask(() => box.focus());
+}
+
+/**
+ * Who the emails come from: the workspace's from-address and provider, or the server's.
+ * A save redraws this section only, so unsaved edits of the templates stay.
+ */
+function senderSection(ctx: PageContext, settings: EmailSettings | null, notice?: string): HTMLElement {
   const owner = canConfigure(ctx.visibility.role);
   const facts = h(
     'dl',
@@ -55,11 +67,13 @@ function senderSection(ctx: PageContext, settings: EmailSettings | null, reload:
   if (!owner) return section('Sender', facts, h('p', { class: 'muted small' }, `Only owners change the sender; your role is ${ctx.visibility.role}.`));
 
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' });
+  noticeIn(feedback, notice);
   const fromEmail = h('input', { type: 'email', name: 'fromEmail', required: true, maxlength: 320, value: settings?.fromEmail ?? '', placeholder: 'billing@company.com' });
   const fromName = h('input', { type: 'text', name: 'fromName', maxlength: 100, value: settings?.fromName ?? '', placeholder: 'Company Billing' });
   const replyTo = h('input', { type: 'email', name: 'replyTo', maxlength: 320, value: settings?.replyTo ?? '', placeholder: 'the from-address' });
-  // The workspace's own provider: its keys are write-only (the API keeps them sealed and
-  // shows a hint), so empty key fields with the stored kind still selected keep them.
+  // The workspace's own provider. Its keys are write-only (the API keeps them sealed and
+  // shows a hint): the stored ones stay unless "replace" is ticked, and the key fields are
+  // disabled until then, so a browser filling in a saved password cannot change them.
   const stored = settings?.provider ?? null;
   const providerKind = h(
     'select',
@@ -68,43 +82,60 @@ function senderSection(ctx: PageContext, settings: EmailSettings | null, reload:
     h('option', { value: 'sendgrid', selected: stored?.kind === 'sendgrid' }, 'Our own SendGrid account'),
     h('option', { value: 'ses', selected: stored?.kind === 'ses' }, 'Our own Amazon SES'),
   );
-  const secret = (name: string, placeholder: string) => h('input', { type: 'password', name, autocomplete: 'off', maxlength: 512, placeholder });
-  const sendgridKey = secret('sendgridApiKey', stored?.kind === 'sendgrid' ? `stored, ending ${stored.keyHint}; type a new one to replace it` : 'SG....');
-  const sesRegion = h('input', { type: 'text', name: 'sesRegion', maxlength: 40, placeholder: 'eu-west-1', value: stored?.kind === 'ses' ? (stored.region ?? '') : '' });
-  const sesKeyId = secret('sesAccessKeyId', stored?.kind === 'ses' ? `stored, ending ${stored.keyHint}` : 'AKIA...');
-  const sesSecret = secret('sesSecretAccessKey', stored?.kind === 'ses' ? 'stored; type a new one to replace it' : 'secret access key');
+  const secret = (name: string, placeholder: string) => h('input', { type: 'password', name, autocomplete: 'new-password', maxlength: 512, placeholder });
+  const sendgridKey = secret('sendgridApiKey', 'SG....');
+  const sesRegion = h('input', { type: 'text', name: 'sesRegion', maxlength: 40, placeholder: stored?.kind === 'ses' ? (stored.region ?? 'eu-west-1') : 'eu-west-1' });
+  const sesKeyId = secret('sesAccessKeyId', 'AKIA...');
+  const sesSecret = secret('sesSecretAccessKey', 'secret access key');
+  const replaceKey = h('input', { type: 'checkbox', name: 'replaceKey' });
+  const replaceRow = h('label', { class: 'check' }, replaceKey, stored ? `Replace the stored ${providerName(stored)} key (ending ${stored.keyHint}): all its fields` : '');
   const sendgridFields = h('div', { class: 'range provider-fields', 'data-kind': 'sendgrid' }, h('label', {}, 'SendGrid API key', sendgridKey));
   const sesFields = h('div', { class: 'range provider-fields', 'data-kind': 'ses' }, h('label', {}, 'Region', sesRegion), h('label', {}, 'Access key id', sesKeyId), h('label', {}, 'Secret access key', sesSecret));
+  const keepsStored = () => stored !== null && providerKind.value === stored.kind && !replaceKey.checked;
   const showFields = () => {
     sendgridFields.hidden = providerKind.value !== 'sendgrid';
     sesFields.hidden = providerKind.value !== 'ses';
+    replaceRow.hidden = stored === null || providerKind.value !== stored.kind;
+    for (const [input, kind] of [[sendgridKey, 'sendgrid'], [sesRegion, 'ses'], [sesKeyId, 'ses'], [sesSecret, 'ses']] as const) {
+      const used = providerKind.value === kind && !keepsStored();
+      input.disabled = !used;
+      input.required = used;
+      if (!used) input.value = '';
+    }
   };
   providerKind.addEventListener('change', showFields);
+  replaceKey.addEventListener('change', showFields);
   showFields();
-  /** What to send for the provider: undefined keeps the stored one. */
+  /** What to send for the provider: undefined keeps the stored one, null removes it. */
   const providerChange = (): Record<string, string> | null | undefined => {
     const kind = providerKind.value;
     if (kind === 'server') return stored ? null : undefined;
-    if (kind === 'sendgrid') {
-      if (sendgridKey.value === '' && stored?.kind === 'sendgrid') return undefined;
-      return { kind, apiKey: sendgridKey.value.trim() };
-    }
-    const keys = [sesKeyId.value, sesSecret.value];
-    if (keys.every((k) => k === '') && stored?.kind === 'ses' && sesRegion.value.trim() === (stored.region ?? '')) return undefined;
+    if (keepsStored()) return undefined;
+    if (kind === 'sendgrid') return { kind, apiKey: sendgridKey.value.trim() };
     return { kind, region: sesRegion.value.trim(), accessKeyId: sesKeyId.value.trim(), secretAccessKey: sesSecret.value.trim() };
   };
 
+  const save = h('button', { type: 'submit', class: 'primary' }, 'Save sender');
+  // Removing a stored key cannot be undone (it is never shown again): that save asks first.
+  const dropConfirm = h(
+    'span',
+    { class: 'confirm', hidden: true },
+    stored ? `Saving deletes the workspace's ${providerName(stored)} key; emails then go through the server's provider. ` : '',
+    h('button', { type: 'button', class: 'danger', onclick: () => send() }, 'Delete the key and save'),
+    h('button', { type: 'button', onclick: () => ((dropConfirm.hidden = true), (save.hidden = false), save.focus()) }, 'Cancel'),
+  );
   const form = h(
     'form',
     { class: 'email-sender-form' },
     h('div', { class: 'range' }, h('label', {}, 'From address', fromEmail), h('label', {}, 'From name', fromName), h('label', {}, 'Reply-to', replyTo)),
     h('div', { class: 'range' }, h('label', {}, 'Send through', providerKind)),
+    replaceRow,
     sendgridFields,
     sesFields,
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save sender')),
+    h('div', { class: 'actions' }, save, dropConfirm),
   );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
+  const el = section('Sender', facts, form, feedback);
+  const send = () => {
     mount(feedback);
     const orNull = (v: string) => (v.trim() === '' ? null : v.trim());
     const provider = providerChange();
@@ -114,15 +145,35 @@ function senderSection(ctx: PageContext, settings: EmailSettings | null, reload:
       replyTo: orNull(replyTo.value),
       ...(provider === undefined ? {} : { provider }),
     }).then(
-      ({ emailSettings }) => reload(`Saved: emails now come from ${emailSettings.fromEmail}${emailSettings.provider ? `, through the workspace's own ${providerName(emailSettings.provider)}` : ", through the server's provider"}.`),
-      (err: unknown) => mount(feedback, errorBox(err)),
+      ({ emailSettings }) =>
+        el.replaceWith(
+          senderSection(ctx, emailSettings, `Saved: emails now come from ${emailSettings.fromEmail}${emailSettings.provider ? `, through the workspace's own ${providerName(emailSettings.provider)}` : ", through the server's provider"}.`),
+        ),
+      (err: unknown) => {
+        dropConfirm.hidden = true;
+        save.hidden = false;
+        mount(feedback, errorBox(err));
+      },
     );
+  };
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (providerChange() === null && dropConfirm.hidden) {
+      dropConfirm.hidden = false;
+      save.hidden = true;
+      dropConfirm.querySelector<HTMLButtonElement>('button.danger')!.focus();
+      return;
+    }
+    send();
   });
-  return section('Sender', facts, form, feedback);
+  return el;
 }
 
-/** One template: its parts, a preview for the example customer, and an owner's save or reset. */
-function templateEditor(ctx: PageContext, entry: TemplateEntry, usedBy: string, reload: (notice: string) => void): HTMLElement {
+/**
+ * One template: its parts, a preview for the example customer, and an owner's save or
+ * reset, after which this template alone is drawn again (the others keep their edits).
+ */
+function templateEditor(ctx: PageContext, entry: TemplateEntry, usedBy: string, notice?: string): HTMLElement {
   const owner = canConfigure(ctx.visibility.role);
   const fields = Object.fromEntries(
     PARTS.map(({ part, rows }) => [
@@ -134,43 +185,30 @@ function templateEditor(ctx: PageContext, entry: TemplateEntry, usedBy: string, 
   ) as Record<keyof EmailTemplate, HTMLInputElement | HTMLTextAreaElement>;
   const current = (): EmailTemplate => ({ subject: fields.subject.value, html: fields.html.value, text: fields.text.value });
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' });
+  noticeIn(feedback, notice);
   const preview = h('div', { class: 'template-preview' });
   const fail = (err: unknown) => mount(feedback, errorBox(err));
 
   const showPreview = () => {
     mount(feedback);
     request<Preview>('POST', `${ctx.apiBase}/templates/preview`, { play: 'dunning', templateKey: entry.key, template: current() }).then((p) => {
-      // The HTML part in a frame with no scripts and no origin of its own: it is the owner's markup, shown as an email client would.
-      const frame = h('iframe', { class: 'template-html', title: `HTML of the ${entry.key} email`, sandbox: '' });
-      frame.srcdoc = p.html;
+      // The HTML part in a frame with no scripts and no origin of its own, since it is the
+      // owner's markup. It takes this page's content policy: images from other sites are
+      // not shown, and its links open in a new tab (a pay page refuses to be framed).
+      const frame = h('iframe', { class: 'template-html', title: `HTML of the ${entry.key} email`, sandbox: 'allow-popups allow-popups-to-escape-sandbox' });
+      frame.srcdoc = `<base target="_blank">${p.html}`;
       mount(
         preview,
         h('dl', { class: 'meta' }, metaRow('To', p.to ?? 'no email address'), metaRow('Subject', h('span', { class: 'preview-subject' }, p.subject))),
         h('pre', { class: 'preview-text' }, p.text),
         frame,
+        h('p', { class: 'muted small' }, 'Images from other sites are not loaded in this preview; an email client shows them.'),
       );
     }, fail);
   };
 
   const actions = h('div', { class: 'actions' });
   if (canAct(ctx.visibility.role)) actions.append(h('button', { type: 'button', class: 'preview', onclick: showPreview }, 'Preview'));
-  if (owner) {
-    const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
-    actions.append(save);
-    if (entry.overridden) {
-      const [reset, confirm] = confirmStep({
-        label: 'Back to built-in',
-        className: 'danger-outline reset',
-        question: `Replace the ${entry.key} email with the built-in one?`,
-        confirm: 'Use the built-in email',
-        onConfirm: () => {
-          mount(feedback);
-          request('DELETE', `${ctx.apiBase}/templates/dunning/${entry.key}`).then(() => reload(`The ${entry.key} email is the built-in one again.`), fail);
-        },
-      });
-      actions.append(reset, confirm);
-    }
-  }
   const form = h(
     'form',
     { class: 'template-editor', 'data-template': entry.key },
@@ -181,11 +219,39 @@ function templateEditor(ctx: PageContext, entry: TemplateEntry, usedBy: string, 
     feedback,
     preview,
   );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    mount(feedback);
-    request('PUT', `${ctx.apiBase}/templates/dunning/${entry.key}`, current()).then(() => reload(`Saved the ${entry.key} email; the next ones drafted use it.`), fail);
-  });
+  const redraw = (next: TemplateEntry, message: string) => form.replaceWith(templateEditor(ctx, next, usedBy, message));
+  if (owner) {
+    actions.append(h('button', { type: 'submit', class: 'primary' }, 'Save'));
+    if (entry.overridden) {
+      actions.append(
+        ...confirmStep({
+          label: 'Back to built-in',
+          className: 'danger-outline reset',
+          question: `Replace the ${entry.key} email with the built-in one?`,
+          confirm: 'Use the built-in email',
+          onConfirm: () => {
+            mount(feedback);
+            return request('DELETE', `${ctx.apiBase}/templates/dunning/${entry.key}`).then(
+              () => redraw({ ...entry, overridden: false, template: entry.builtIn }, `The ${entry.key} email is the built-in one again.`),
+              fail,
+            );
+          },
+        }),
+      );
+    }
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      mount(feedback);
+      const template = current();
+      request('PUT', `${ctx.apiBase}/templates/dunning/${entry.key}`, template).then(
+        () => redraw({ ...entry, overridden: true, template }, `Saved the ${entry.key} email; the next ones drafted use it.`),
+        fail,
+      );
+    });
+  } else {
+    // No save for this role: Enter in a field must not send the form anywhere.
+    form.addEventListener('submit', (e) => e.preventDefault());
+  }
   return form;
 }
 
@@ -197,7 +263,7 @@ function usedByText(tone: string, schedule: Schedule | null): string {
 }
 
 /** The dunning emails' templates and their sender: read by everyone, changed by owners. */
-export async function emailsPage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
+export async function emailsPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   mount(root, loading());
   let settings: EmailSettings | null;
   let templates: TemplateEntry[];
@@ -213,8 +279,6 @@ export async function emailsPage(ctx: PageContext, root: HTMLElement, notice?: s
     mount(root, errorBox(err));
     return;
   }
-  const reload = (message: string) => void emailsPage(ctx, root, message);
-  const noticeBox = notice ? h('div', { class: 'success', role: 'status', tabindex: -1 }, notice) : null;
   mount(
     root,
     h(
@@ -222,15 +286,13 @@ export async function emailsPage(ctx: PageContext, root: HTMLElement, notice?: s
       { class: 'page-head' },
       h('div', {}, h('h1', {}, 'Emails'), h('p', { class: 'muted' }, 'Who the dunning emails come from and what they say. A change applies to the emails drafted after it; drafts already written keep their text (edit them on the Drafts page).')),
     ),
-    h('div', { class: 'feedback', 'aria-live': 'polite' }, noticeBox),
-    senderSection(ctx, settings, reload),
+    senderSection(ctx, settings),
     section(
       'Dunning emails',
       h('p', { class: 'muted small' }, FACTS_HELP),
       canAct(ctx.visibility.role) ? h('p', { class: 'muted small' }, 'Preview renders what is in the fields, saved or not, for an example customer.') : null,
-      ...templates.map((t) => templateEditor(ctx, t, usedByText(t.key, schedule), reload)),
+      ...templates.map((t) => templateEditor(ctx, t, usedByText(t.key, schedule))),
       canConfigure(ctx.visibility.role) ? null : h('p', { class: 'muted small' }, `Only owners change the emails; your role is ${ctx.visibility.role}.`),
     ),
   );
-  noticeBox?.focus();
 }

@@ -110,7 +110,7 @@ export async function membersPage(ctx: PageContext, root: HTMLElement, notice?: 
       confirm: 'Remove member',
       onConfirm: () => {
         mount(feedback);
-        request<{ removed: Member }>('DELETE', `${path}/${encodeURIComponent(m.userId)}`).then(() => after(m.userId, `Removed ${m.email} from the workspace.`), fail);
+        return request<{ removed: Member }>('DELETE', `${path}/${encodeURIComponent(m.userId)}`).then(() => after(m.userId, `Removed ${m.email} from the workspace.`), fail);
       },
     });
     return h(
@@ -141,7 +141,7 @@ export async function membersPage(ctx: PageContext, root: HTMLElement, notice?: 
       confirm: 'Revoke token',
       onConfirm: () => {
         mount(feedback);
-        request('DELETE', `${ctx.apiBase}/tokens/${encodeURIComponent(t.id)}`).then(() => membersPage(ctx, root, { message: `Revoked the API token "${t.name}".` }), fail);
+        return request('DELETE', `${ctx.apiBase}/tokens/${encodeURIComponent(t.id)}`).then(() => membersPage(ctx, root, { message: `Revoked the API token "${t.name}".` }), fail);
       },
     });
     return h(

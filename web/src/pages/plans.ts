@@ -3,7 +3,7 @@ import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { HIDDEN, money, NONE } from '../format';
 import { canConfigure, isHidden } from '../redaction';
-import { limitsText, parseLimits } from '../../../domain/product-mapping';
+import { limitsEqual, limitsText, parseLimits } from '../../../domain/product-mapping';
 import { errorBox, section } from './common';
 
 /** A plan as GET .../product-mapping answers it (domain/product-mapping.ts PlanMapping). */
@@ -32,18 +32,23 @@ interface Override {
  */
 export function plansSection(ctx: PageContext, plans: PlanView[] | Error, reload: (notice: string) => void): HTMLElement {
   const intro = h('p', { class: 'muted small' }, 'Derived from the products sold by subscription (names, price order, metadata such as seats or limit_<metric>); a row you change stops following them until it is put back.');
-  if (plans instanceof Error) return section('Plans', intro, errorBox(plans));
-  if (!plans.length) return section('Plans', intro, h('p', { class: 'empty-state' }, 'No product sold by subscription is mirrored yet: they appear after a sync.'));
+  if (plans instanceof Error) return plansPanel(intro, errorBox(plans));
+  if (!plans.length) return plansPanel(intro, h('p', { class: 'empty-state' }, 'No product sold by subscription is mirrored yet: they appear after a sync.'));
   const owner = canConfigure(ctx.visibility.role);
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' });
   // Prices are revenue figures: below finance the API answers null, said as hidden rather than as no price.
   const priceHidden = isHidden(ctx.visibility, 'monthlyAmount', true);
   const rows = plans.map((p) => {
-    const planName = h('input', { type: 'text', name: 'planName', value: p.planName, maxlength: 200, required: true, readonly: !owner });
-    const tierRank = h('input', { type: 'number', name: 'tierRank', value: p.tierRank, min: 1, max: 10000, step: 1, required: true, readonly: !owner });
-    const limits = h('input', { type: 'text', name: 'limits', value: limitsText(p.limits), placeholder: 'seats=5, api_calls=unlimited', readonly: !owner });
+    const planName = h('input', { type: 'text', name: 'planName', value: p.planName, maxlength: 200, required: true, readonly: !owner, 'aria-label': `${p.productName}: plan name` });
+    const tierRank = h('input', { type: 'number', name: 'tierRank', value: p.tierRank, min: 1, max: 10000, step: 1, required: true, readonly: !owner, 'aria-label': `${p.productName}: tier` });
+    const limits = h('input', { type: 'text', name: 'limits', value: limitsText(p.limits), placeholder: 'seats=5, api_calls=unlimited', readonly: !owner, 'aria-label': `${p.productName}: limits` });
     const backToDefault = h('input', { type: 'checkbox', name: 'useDefault' });
-    const edited = () => planName.value !== p.planName || Number(tierRank.value) !== p.tierRank || limits.value.trim() !== limitsText(p.limits);
+    // Changed in what it says, not in how it is typed: the same limits in another order, or a name with a space around it, leave the row following Stripe.
+    const sameLimits = () => {
+      const parsed = parseLimits(limits.value);
+      return typeof parsed !== 'string' && limitsEqual(parsed, p.limits);
+    };
+    const edited = () => planName.value.trim() !== p.planName || Number(tierRank.value) !== p.tierRank || !sameLimits();
     const tr = h(
       'tr',
       { 'data-product': p.productId },
@@ -69,9 +74,11 @@ export function plansSection(ctx: PageContext, plans: PlanView[] | Error, reload
     h('thead', {}, h('tr', {}, h('th', {}, 'Product'), h('th', {}, 'Plan name'), h('th', { class: 'num' }, 'Tier (1 = cheapest)'), h('th', {}, 'Limits'), h('th', { class: 'num' }, 'Entry price'), h('th', {}, ''))),
     h('tbody', {}, rows.map((r) => r.tr)),
   );
-  if (!owner) return section('Plans', intro, table, h('p', { class: 'muted small' }, `Only owners change the plans; your role is ${ctx.visibility.role}.`));
+  if (!owner) return plansPanel(intro, table, h('p', { class: 'muted small' }, `Only owners change the plans; your role is ${ctx.visibility.role}.`));
 
   const form = h('form', { class: 'plan-mapping' }, table, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save plans')), feedback);
+  // Marked once edited, so a redraw of the page's other parts leaves the section alone.
+  form.addEventListener('input', () => (form.dataset.edited = 'true'));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     mount(feedback);
@@ -91,5 +98,12 @@ export function plansSection(ctx: PageContext, plans: PlanView[] | Error, reload
       },
     );
   });
-  return section('Plans', intro, form);
+  return plansPanel(intro, form);
+}
+
+/** The section, marked so the Stripe page can draw it again on its own. */
+function plansPanel(...children: Node[]): HTMLElement {
+  const panel = section('Plans', ...children);
+  panel.classList.add('plans-section');
+  return panel;
 }

@@ -140,6 +140,12 @@ function syncSection(ctx: PageContext, progress: SyncProgress, actions: HTMLElem
  * is checked against Stripe before it is stored and never shown back.
  */
 export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
+  // The plans have a section of their own: when they cannot be read, it says so there.
+  const readPlans = () =>
+    get<{ products: PlanView[] }>(`${ctx.apiBase}/product-mapping`).then(
+      (r) => r.products,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    );
   const render = ++renders;
   mount(root, loading());
   let connection: Connection;
@@ -149,11 +155,7 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
     [connection, progress, plans] = await Promise.all([
       get<Connection>(ctx.apiBase),
       get<SyncProgress>(`${ctx.apiBase}/sync`),
-      // The plans have a section of their own: one that cannot be read says so there.
-      get<{ products: PlanView[] }>(`${ctx.apiBase}/product-mapping`).then(
-        (r) => r.products,
-        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
-      ),
+      readPlans(),
     ]);
   } catch (err) {
     mount(root, errorBox(err));
@@ -240,23 +242,28 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
     syncSection(ctx, progress, syncActions()),
     plansSection(ctx, plans, (message) => void stripePage(ctx, root, message)),
   );
+  const redrawPlans = async () => {
+    const fresh = await readPlans();
+    if (render === renders) root.querySelector('section.plans-section')?.replaceWith(plansSection(ctx, fresh, (message) => void stripePage(ctx, root, message)));
+  };
   noticeBox?.focus();
   // While a sync runs, its progress is read again as long as this page is the one shown.
   if (progress.run?.status === 'running') {
-    const shown = progress.run.runId;
     const current = () => render === renders && root.querySelector('.sync-run') !== null;
     const refresh = async () => {
       if (!current()) return;
       try {
         const next = await get<SyncProgress>(`${ctx.apiBase}/sync`);
         if (!current()) return;
-        if (next.run?.runId !== shown || next.run.status !== 'running') {
-          await stripePage(ctx, root);
-          return;
-        }
         announceWarnings(announcer, warningKinds(progress), warningKinds(next));
         progress = next;
+        // Only the sync's section is drawn again: an owner's unsaved edits elsewhere stay.
         root.querySelector('.sync-run')?.closest('section')?.replaceWith(syncSection(ctx, next, syncActions()));
+        if (next.run?.status !== 'running') {
+          // A sync that ended may have brought products: the plans are read again unless an owner is editing them.
+          if (!root.querySelector('form.plan-mapping[data-edited]')) await redrawPlans();
+          return;
+        }
       } catch {
         // A missed read shows the last progress a little longer.
       }
