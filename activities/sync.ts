@@ -1,5 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { TemporalFailure } from '@temporalio/common';
+import { CancelledFailure, TemporalFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import Stripe from 'stripe';
 import { queueSyncRereads } from '../db/inbox';
@@ -15,7 +15,7 @@ import {
   upsertSubscriptions,
   type ReadTime,
 } from '../db/mirror';
-import { finishSyncRun, recordPage, resourceProgress, startResource } from '../db/sync';
+import { finishSyncRun, lockedRunStatus, recordPage, resourceProgress, startResource } from '../db/sync';
 import { findWorkspaceStripe } from '../db/workspaces';
 import { estimateResource } from '../domain/sync-progress';
 import type { Keyring } from '../platform/crypto';
@@ -235,13 +235,23 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       // out, the attempt would be retried beside itself, both reading and writing the same
       // pages, and Temporal would report a heartbeat timeout instead of Stripe's answer.)
       const beating = setInterval(() => ctx.heartbeat({ cursor, pages } satisfies SyncHeartbeat), FETCH_HEARTBEAT_MS);
+      // Cancelled (a sibling refused, the run cancelled or its workflow gone), the read
+      // stops as soon as the activity hears of it rather than when Stripe, its retries or
+      // the rate limiter let it go. The listener is this page's, removed after it.
+      let stopListening = () => {};
+      const cancelled = new Promise<never>((_, reject) => {
+        const signal = ctx.cancellationSignal;
+        const stop = () => reject(signal.reason instanceof Error ? signal.reason : new CancelledFailure('the sync read was cancelled'));
+        if (signal.aborted) stop();
+        signal.addEventListener('abort', stop, { once: true });
+        stopListening = () => signal.removeEventListener('abort', stop);
+      });
+      cancelled.catch(() => undefined);
       try {
         const fetching = fetchPage(stripe, input.resource, { workspaceId: input.workspaceId, runId: input.runId, livemode: access.livemode }, params, deps.keyring);
-        // Abandoned below when the activity is cancelled, it may still fail later: nobody waits for that answer.
+        // Abandoned when the activity is cancelled, it may still fail later: nobody waits for that answer.
         fetching.catch(() => undefined);
-        // Cancelled (a sibling refused, the run cancelled or its workflow gone), the read
-        // stops now rather than when Stripe, its retries or the rate limiter let it go.
-        page = await Promise.race([fetching, ctx.cancelled]);
+        page = await Promise.race([fetching, cancelled]);
       } catch (err) {
         if (permanent(err)) throw ApplicationFailure.nonRetryable(`Stripe refused the ${input.resource} list: ${(err as Error).message}`, 'StripeRefused');
         // Retried as before (the type Temporal would give it: the error's class), but naming the list: Temporal shows the last
@@ -251,6 +261,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         throw err;
       } finally {
         clearInterval(beating);
+        stopListening();
       }
       const done = !page.hasMore || page.ids.length === 0;
       const nextCursor = page.ids.length ? page.ids[page.ids.length - 1]! : cursor;
@@ -259,10 +270,18 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       ctx.cancellationSignal.throwIfAborted();
       const storeStarted = performance.now();
       let rereads: string[] = [];
+      let runStatus: string | undefined;
       await deps.db.transaction(async (trx) => {
+        // The activity hears of a cancellation only at a heartbeat that reaches Temporal
+        // (seconds apart): a run closed meanwhile (failed, cancelled) takes no more pages.
+        runStatus = await lockedRunStatus(trx, input.runId);
+        if (runStatus !== 'running') return;
         rereads = await page.store(trx);
         await recordPage(trx, input.runId, input.resource, { objects: page.ids.length, cursor: nextCursor, oldestCreated: pageOldest, done });
       });
+      if (runStatus !== 'running') {
+        throw ApplicationFailure.nonRetryable(`sync run ${input.runId} is ${runStatus ?? 'gone'}: its ${input.resource} page was not stored`, 'SyncRunEnded');
+      }
       if (rereads.length > 0) {
         deps.metrics?.syncRereads.inc({ resource: input.resource }, rereads.length);
         log.info({ page: pages + 1, rereads }, 'queued re-reads of objects the page cannot be ordered against');

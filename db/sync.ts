@@ -149,6 +149,15 @@ export async function resourceProgress(db: Db, runId: string, resource: string):
  * Records one stored page: called in the transaction that upserted the page, so the
  * cursor moves exactly when the page's rows are committed.
  */
+/**
+ * A run's status, its row locked until the transaction ends: a page stored after it
+ * holds the run open, so the run cannot be closed between the check and the page.
+ */
+export async function lockedRunStatus(trx: Db, runId: string): Promise<string | undefined> {
+  const row = await trx('sync_runs').where({ id: runId }).forShare().first<{ status: string } | undefined>('status');
+  return row?.status;
+}
+
 export async function recordPage(
   db: Db,
   runId: string,

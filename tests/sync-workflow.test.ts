@@ -33,6 +33,7 @@ const gates = new Map<string, Promise<void>>();
 const activities: SyncActivities & Pick<AnalyticsActivities, 'recomputeWorkspaceAnalytics'> = {
   recomputeWorkspaceAnalytics: (workspaceId) => {
     recomputes.push(workspaceId);
+    if (workspaceId === 'ws_rebuild_fails') return Promise.reject(ApplicationFailure.nonRetryable('the analytics rebuild ran out of memory', 'RebuildFailed'));
     return Promise.resolve({ customers: 0, movements: 0, mrr: 0, warnings: 0 });
   },
   syncResource: async (input) => {
@@ -95,6 +96,12 @@ describe('syncWorkflow', () => {
     await expect(run).rejects.toBeInstanceOf(WorkflowFailedError);
     expect(completions.get('run3')?.error).toContain('permission missing');
     expect(recomputes).toEqual(['ws_wf', 'ws_wf']);
+  });
+
+  it('closes the run as failed when the analytics rebuild after the copy fails for good', async () => {
+    const run = server.client.workflow.execute<typeof syncWorkflow>('syncWorkflow', { taskQueue, workflowId: syncWorkflowId('ws_rebuild_fails', 'run5'), args: [{ ...input('run5'), workspaceId: 'ws_rebuild_fails' }] });
+    await expect(run).rejects.toBeInstanceOf(WorkflowFailedError);
+    expect(completions.get('run5')).toEqual({ error: 'the analytics rebuild ran out of memory' });
   });
 
   it('answers progress from signals, keeping the furthest', async () => {

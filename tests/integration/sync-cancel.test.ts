@@ -6,7 +6,8 @@ import { syncHarness, type SyncHarness } from '../sync-harness';
 /**
  * A sync cancelled in Temporal while every Stripe read hangs (the simulator holds its
  * requests unanswered): the reads stop at once rather than when Stripe answers, and
- * the run is closed as failed instead of being left running.
+ * the run is closed as failed instead of being left running. And a run closed before
+ * its reads hear of it takes none of their pages.
  */
 let h: SyncHarness;
 let workspaceId: string;
@@ -47,5 +48,29 @@ describe('a cancelled sync', () => {
     const stored = await h.db('sync_progress').where({ run_id: started.body.runId }).select('resource', 'pages');
     expect(stored.filter((r: { pages: number }) => r.pages > 0)).toEqual([]);
     expect(worker.getStatus().numInFlightActivities).toBe(0);
+  });
+
+  it('stores no page for a run closed before the read heard of it', async () => {
+    h.sim.setOutage({ mode: 'timeout' });
+    const started = await h.call('POST', `/workspaces/${workspaceId}/sync`, { mode: 'full' }, owner);
+    expect(started.status).toBe(202);
+    const runId = started.body.runId as string;
+    // Every resource's read has begun (its progress row is made just before its first fetch).
+    await eventually(() => h.db('sync_progress').where({ run_id: runId }).select('resource'), (rows) => rows.length === SYNC_RESOURCES.length, 30_000);
+    // Closed in Postgres while every read waits on Stripe, with no cancellation on its way
+    // (as when a heartbeat carrying one has not reached Temporal yet).
+    await h.db('sync_runs').where({ id: runId }).update({ status: 'failed', error: 'closed while its reads were under way', finished_at: new Date() });
+    h.sim.clearOutage();
+    // Each read gets its page, finds the run closed and ends without storing it, and the workflow with them.
+    const outcome = await h.server.client.workflow.getHandle(started.body.workflowId as string).result().then(
+      () => 'completed',
+      (err: Error) => (err.cause instanceof Error ? err.cause.message : err.message),
+    );
+    expect(outcome).toMatch(/is failed: its \w+ page was not stored/);
+    const stored = await h.db('sync_progress').where({ run_id: runId }).select('resource', 'pages');
+    expect(stored.filter((r: { pages: number }) => r.pages > 0)).toEqual([]);
+    const customers = await h.db('stripe_customers').where({ workspace_id: workspaceId }).count<{ count: string | number }[]>('* as count');
+    expect(Number(customers[0]?.count)).toBe(0);
+    expect(await h.db('sync_runs').where({ id: runId }).first('status', 'error')).toEqual({ status: 'failed', error: 'closed while its reads were under way' });
   });
 });
