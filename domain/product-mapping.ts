@@ -30,6 +30,14 @@ export type Limits = Record<string, number | null>;
 
 /** A limit's metric name: what the API accepts and the web page parses. */
 export const LIMIT_METRIC = /^[a-z0-9_]{1,64}$/;
+/** A limit's amount as text: a whole number Number() holds exactly. */
+const LIMIT_AMOUNT = /^\d{1,15}$/;
+
+/**
+ * An empty set of limits with no prototype: a metric may be named `__proto__` or
+ * `constructor` like any other, and assigning it must make an entry, not change the object.
+ */
+const noLimits = (): Limits => Object.create(null) as Limits;
 
 /** Limits as a person writes them: `seats=5, api_calls=unlimited`. */
 export function limitsText(limits: Limits): string {
@@ -46,14 +54,14 @@ export function limitsEqual(a: Limits, b: Limits): boolean {
 
 /** Limits written in `limitsText`'s form, or what is wrong with them. */
 export function parseLimits(text: string): Limits | string {
-  const out: Limits = {};
+  const out = noLimits();
   for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
     const m = /^([^=\s]+)\s*=\s*(\S+)$/.exec(part);
     if (!m) return `"${part}" is not metric=number or metric=unlimited`;
     const metric = m[1]!.toLowerCase();
     const value = m[2]!.toLowerCase();
     if (!LIMIT_METRIC.test(metric)) return `"${metric}": a metric is 1-64 lower-case letters, digits and _`;
-    if (value !== 'unlimited' && !/^\d{1,15}$/.test(value)) return `"${part}": the amount is a whole number or unlimited`;
+    if (value !== 'unlimited' && !LIMIT_AMOUNT.test(value)) return `"${part}": the amount is a whole number or unlimited`;
     if (Object.hasOwn(out, metric)) return `"${metric}" is given twice`;
     out[metric] = value === 'unlimited' ? null : Number(value);
   }
@@ -96,20 +104,21 @@ const SEAT_KEYS = new Set(['seats', 'seats_included', 'included_seats']);
 /**
  * Limits from metadata: `seats` / `seats_included` / `included_seats` give the seats
  * included; `limit_<metric>` (or `limit.<metric>`, `<metric>_limit`) a usage limit.
- * A value is a whole number or `unlimited`; anything else is ignored.
+ * A value is a whole number or `unlimited`; anything else is ignored, and so is a
+ * metric or an amount that an owner could not type back (LIMIT_METRIC, LIMIT_AMOUNT).
  */
 export function limitsFromMetadata(meta: Record<string, string>): Limits {
-  const out: Limits = {};
+  const out = noLimits();
   for (const [rawKey, rawValue] of Object.entries(meta)) {
     const key = rawKey.trim().toLowerCase();
     let metric: string | undefined;
     if (SEAT_KEYS.has(key)) metric = 'seats';
     else if (/^limit[_.:]/.test(key)) metric = key.slice(6);
     else if (/_limit$/.test(key)) metric = key.slice(0, -6);
-    if (!metric) continue;
+    if (!metric || !LIMIT_METRIC.test(metric)) continue;
     const value = rawValue.trim().toLowerCase();
     if (value === 'unlimited' || value === 'inf' || value === '-1') out[metric] = null;
-    else if (/^\d+$/.test(value)) out[metric] = Number(value);
+    else if (LIMIT_AMOUNT.test(value)) out[metric] = Number(value);
   }
   return out;
 }

@@ -21,8 +21,11 @@ export const REVENUE_FIELDS: ReadonlySet<string> = new Set([
   'monthlyAmount',
 ]);
 
-/** Objects under these keys hold counts named like movements (`counts.new`): never money. */
-const COUNT_PARENTS: ReadonlySet<string> = new Set(['counts']);
+/**
+ * Objects under these keys hold counts named like movements (`counts.new`) or like
+ * money (a plan's `limits.revenue`, a metric an owner named): never money.
+ */
+const COUNT_PARENTS: ReadonlySet<string> = new Set(['counts', 'limits']);
 
 const FIELD = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 

@@ -160,6 +160,14 @@ describe('product mapping', () => {
     expect(limitsEqual({ seats: 5 }, { seats: 5, api_calls: null })).toBe(false);
     expect(limitsEqual({ seats: 5, api_calls: 1 }, { seats: 5, api_calls: null })).toBe(false);
     expect(limitsEqual({}, { constructor: null })).toBe(false);
+    // `__proto__` too is a metric: an entry of its own, not the object's prototype.
+    const proto = parseLimits('__proto__=4') as Record<string, number | null>;
+    expect(Object.keys(proto)).toEqual(['__proto__']);
+    expect(Object.getOwnPropertyDescriptor(proto, '__proto__')?.value).toBe(4);
+    // What the catalogue's metadata gives, an owner can type back: other names and amounts are left out.
+    const fromStripe = limitsFromMetadata({ 'limit_api-calls': '5', limit_: '3', 'max seats_limit': '2', limit_rows: '1234567890123456', limit_ok: '7' });
+    expect({ ...fromStripe }).toEqual({ ok: 7 });
+    expect(parseLimits(limitsText(fromStripe))).toEqual(fromStripe);
   });
 });
 

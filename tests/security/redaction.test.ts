@@ -21,6 +21,9 @@ describe('redaction rule', () => {
     const value = { period: '2025-01', mrr: 5000, grr: 0.9, counts: { new: 2, churn: 1 }, new: 3000, plan: { monthlyValue: { amount: 9900, currency: 'usd' } }, rows: [{ amount: 1, at: new Date(0), original: { eur: -100 } }] };
     expect(redact(value, REVENUE_HIDDEN)).toEqual({ period: '2025-01', mrr: null, grr: 0.9, counts: { new: 2, churn: 1 }, new: null, plan: { monthlyValue: { amount: null, currency: 'usd' } }, rows: [{ amount: null, at: new Date(0), original: null }] });
     expect(redact(value, redactionPolicy('finance'))).toBe(value);
+    // A plan's price is hidden; its limits are counts, whatever an owner named them.
+    const plan = { planName: 'Growth', monthlyAmount: 9900, currency: 'usd', limits: { seats: 5, revenue: 3, amount: null } };
+    expect(redact(plan, REVENUE_HIDDEN)).toEqual({ planName: 'Growth', monthlyAmount: null, currency: 'usd', limits: { seats: 5, revenue: 3, amount: null } });
   });
 
   it("hides a workspace's extra fields from the roles below visibleTo only", () => {

@@ -45,6 +45,7 @@ export function plansSection(ctx: PageContext, plans: PlanView[] | Error, reload
     const backToDefault = h('input', { type: 'checkbox', name: 'useDefault' });
     // Changed in what it says, not in how it is typed: the same limits in another order, or a name with a space around it, leave the row following Stripe.
     const sameLimits = () => {
+      if (limits.value.trim() === limitsText(p.limits)) return true;
       const parsed = parseLimits(limits.value);
       return typeof parsed !== 'string' && limitsEqual(parsed, p.limits);
     };
