@@ -13,7 +13,7 @@ export interface DunningCase {
   outcome: DunningOutcome | null;
   emailsSent: number;
   lastStepSent: number | null;
-  /** Null for cases closed before migration 019 and for running ones. */
+  /** The steps emailed; null for running cases and for older ones migration 019 could not fill in. */
   stepsSent: number[] | null;
   endedAt: Date | null;
 }

@@ -22,9 +22,10 @@ export interface RecoveryCase {
   outcome: CaseOutcome | null;
   lastStepSent: number | null;
   /**
-   * The steps emailed, when the case recorded them; null for cases closed before it
-   * did, whose every step up to lastStepSent went out (dunnings then began at step 0
-   * and sent each due step).
+   * The steps emailed, when known (recorded at the close, or filled in from the sent
+   * drafts by migration 019); null for older cases without either, read as every step up
+   * to lastStepSent: exact for a dunning begun on time whose every email went out, an
+   * over-count for one that skipped a step (review not done in time, a discarded email).
    */
   stepsSent: number[] | null;
   endedAt: Date | null;

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrationConfig, pendingMigrations } from '../../db/migrations';
 import * as backfill from '../../db/migrations/014_invoice_subscription_backfill';
+import { createDraftOnce } from '../../db/drafts';
+import { openDunningCase } from '../../db/dunning-cases';
 import { freshDatabase } from '../helpers/db';
 
 describe('migrations on a real Postgres', () => {
@@ -42,6 +44,40 @@ describe('migrations on a real Postgres', () => {
     await expect(database.db('audit_log').where({ id }).delete()).rejects.toThrow(/append-only: DELETE refused/);
     await expect(database.db.raw('truncate audit_log')).rejects.toThrow(/append-only: TRUNCATE refused/);
     expect(await database.db('audit_log').where({ id }).first()).toMatchObject({ action: 'test.created' });
+  });
+
+  it("fills in the steps a closed dunning emailed from its sent drafts (019), leaving the others to the old reading", async () => {
+    const ws = 'ws_steps';
+    const db = database.db;
+    await db('workspaces').insert({ id: ws, name: 'steps' });
+    const workflowId = (invoice: string) => `dunning:${ws}:${invoice}`;
+    for (const invoice of ['in_late', 'in_nodrafts', 'in_running']) {
+      await openDunningCase(db, { workspaceId: ws, invoiceId: invoice, customerId: 'cus_s', workflowId: workflowId(invoice), currency: 'usd', amountDue: 1000, failedAt: new Date() });
+    }
+    const draft = async (invoice: string, step: number, status: string) => {
+      const { draft: d } = await createDraftOnce(
+        db,
+        { workspaceId: ws, customerId: 'cus_s', play: 'dunning', step: `step-${step}`, workflowId: workflowId(invoice), subjectRef: invoice, templateKey: 'firm', status: 'drafted', toAddress: null, subject: 's', bodyHtml: 'h', bodyText: 't', facts: {}, scheduledFor: null },
+        'test',
+      );
+      await db('drafts').where({ id: d.id }).update({ status });
+    };
+    // Begun late at step 3: steps 3 and 4 sent, step 5's email discarded; a running dunning's sent draft is left alone.
+    await draft('in_late', 3, 'sent');
+    await draft('in_late', 4, 'sent');
+    await draft('in_late', 5, 'discarded');
+    await draft('in_running', 0, 'sent');
+    // Closed as they were before 019: no steps recorded.
+    await db('dunning_cases').where({ workspace_id: ws, invoice_id: 'in_late' }).update({ outcome: 'recovered', emails_sent: 2, last_step_sent: 4, ended_at: new Date() });
+    await db('dunning_cases').where({ workspace_id: ws, invoice_id: 'in_nodrafts' }).update({ outcome: 'exhausted', emails_sent: 1, last_step_sent: 0, ended_at: new Date() });
+    await database.db.migrate.down(migrationConfig);
+    await database.db.migrate.latest(migrationConfig);
+    const steps = await db('dunning_cases').where({ workspace_id: ws }).orderBy('invoice_id').select('invoice_id', 'steps_sent');
+    expect(steps).toEqual([
+      { invoice_id: 'in_late', steps_sent: [3, 4] },
+      { invoice_id: 'in_nodrafts', steps_sent: null },
+      { invoice_id: 'in_running', steps_sent: null },
+    ]);
   });
 
   it('gives invoices mirrored without their subscription the one their subscription lines name', async () => {
