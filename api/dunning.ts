@@ -8,6 +8,7 @@ import { StripeKeyMissingError, StripeNotFoundError, StripeUnavailableError, typ
 import { appendAudit } from '../db/audit';
 import { listDunningCases } from '../db/dunning-cases';
 import type { Knex } from '../db/knex';
+import { findWorkspace } from '../db/workspaces';
 import {
   deleteTemplateOverride,
   getEmailSettings,
@@ -19,6 +20,7 @@ import {
 } from '../db/play-settings';
 import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, scheduleProblems } from '../domain/dunning-schedule';
 import { recoveryReport } from '../domain/dunning-recovery';
+import { hideCitedAmounts } from '../domain/redaction';
 import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS, stepFacts, type DunningFacts } from '../domain/dunning-templates';
 import { ROLLOUT_MODES } from '../domain/rollout';
 import { renderTemplate, TemplateError, templateProblems, type EmailTemplate } from '../domain/templates';
@@ -208,15 +210,22 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const auth = authOf(res);
     const body = parseOr400(previewBody, req.body, 'body');
     if (body.template) checkTemplate(body.template);
-    const index = DUNNING_TONES.indexOf(body.templateKey);
+    // The step as the workspace's schedule places this tone (its first use), as the email would cite it.
+    const schedule = dunningSchedule((await getPlaySettings(deps.db, auth.workspaceId, DUNNING_PLAY)).config);
+    const scheduled = schedule.steps.findIndex((st) => st.tone === body.templateKey);
+    const [index, total] = scheduled >= 0 ? [scheduled, schedule.steps.length] : [DUNNING_TONES.indexOf(body.templateKey), DUNNING_TONES.length];
     let built: { facts: DunningFacts; to: string | null };
+    let real = false;
     if (body.customerId === undefined) {
-      built = { facts: { ...EXAMPLE_DUNNING_FACTS, step: stepFacts(index, body.templateKey, DUNNING_TONES.length) }, to: EXAMPLE_DUNNING_FACTS.customer.email };
+      const workspace = await findWorkspace(deps.db, auth.workspaceId);
+      const facts: DunningFacts = { ...EXAMPLE_DUNNING_FACTS, company: { name: workspace?.name ?? EXAMPLE_DUNNING_FACTS.company.name }, step: stepFacts(index, body.templateKey, total) };
+      built = { facts, to: EXAMPLE_DUNNING_FACTS.customer.email };
     } else {
+      real = true;
       const customerId = body.customerId;
       const invoiceId = body.invoiceId ?? (await latestInvoiceOf(deps.db, auth.workspaceId, customerId));
       if (!invoiceId) throw new HttpError(404, `no invoice of customer ${customerId} is known; pass invoiceId`);
-      const read = await buildDunningFacts({ db: deps.db, stripe: stripe(), ...(deps.usage ? { usage: deps.usage } : {}) }, { workspaceId: auth.workspaceId, customerId, invoiceId }, { index, tone: body.templateKey }, DUNNING_TONES.length).catch(stripeError(auth.workspaceId));
+      const read = await buildDunningFacts({ db: deps.db, stripe: stripe(), ...(deps.usage ? { usage: deps.usage } : {}) }, { workspaceId: auth.workspaceId, customerId, invoiceId }, { index, tone: body.templateKey }, total).catch(stripeError(auth.workspaceId));
       if (!read) throw new HttpError(404, `Stripe has no invoice ${invoiceId}`);
       built = read;
     }
@@ -229,7 +238,9 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
       if (err instanceof TemplateError) throw new HttpError(400, `invalid template: ${err.message}`, { problems: err.problems });
       throw err;
     }
-    res.json({ to: built.to, ...rendered, facts: built.facts });
+    // A real customer's amounts are revenue: below finance they read as hidden in the text too, as in a draft (the facts are redacted on the way out).
+    const shown = real && redactionOf(res).policy.revenue ? { subject: hideCitedAmounts(rendered.subject, built.facts), html: hideCitedAmounts(rendered.html, built.facts), text: hideCitedAmounts(rendered.text, built.facts) } : rendered;
+    res.json({ to: built.to, ...shown, facts: built.facts });
   });
 
   router.post('/workspaces/:workspaceId/invoices/:invoiceId/paid-out-of-band', requireWorkspaceRole('finance'), async (req, res) => {

@@ -108,16 +108,21 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
     expect(body.subject).toMatch(/\d+\.\d\d is overdue|is overdue/);
     expect(body.text).toContain(open.hosted_invoice_url!);
     expect(body.to).toBe(customer.email);
+    // The customer's amount is revenue: a member reads it hidden in the text, finance reads it.
+    expect(body.subject).toContain('[amount hidden] is overdue');
+    const financeView = (await call('finance', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id })).body as { subject: string };
+    expect(financeView.subject).toMatch(/\d\.\d\d is overdue$/);
 
     const broken = await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id, template: { subject: '{{ x', html: 'x', text: 'x' } });
     expect(broken.status).toBe(400);
     expect(errorOf(broken).details?.problems?.[0]).toMatchObject({ part: 'subject', line: 1 });
 
-    // Without a customer: the imaginary one, at the step of the template asked for.
-    const stepTemplate = { subject: '{{ customer.name }}: email {{ step.number }} of {{ step.total }}{% if step.isFinal %}, the last{% endif %}', html: '<p>{{ payUrl }}</p>', text: '{{ payUrl }}' };
+    // Without a customer: the imaginary one of this workspace, at the step the workspace's schedule (two emails, set above) gives the template.
+    const stepTemplate = { subject: '{{ customer.name }} of {{ company.name }}: email {{ step.number }} of {{ step.total }}{% if step.isFinal %}, the last{% endif %}', html: '<p>{{ payUrl }}</p>', text: '{{ payUrl }}' };
     const example = await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'final', template: stepTemplate });
     expect(example.status).toBe(200);
-    expect(example.body).toMatchObject({ to: 'jordan@example.com', subject: 'Jordan Example: email 5 of 5, the last', text: 'https://invoice.stripe.com/i/example' });
+    const wsName = (await database.db('workspaces').where({ id: ws }).first<{ name: string }>('name')).name;
+    expect(example.body).toMatchObject({ to: 'jordan@example.com', subject: `Jordan Example of ${wsName}: email 2 of 2, the last`, text: 'https://invoice.stripe.com/i/example' });
     const stored = await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm' });
     expect((stored.body as { subject: string }).subject).toBe('Jordan Example, $99.00 is overdue');
     const orphanInvoice = await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', invoiceId: open.id });
