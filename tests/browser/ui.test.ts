@@ -363,13 +363,16 @@ describe('web UI in a browser', () => {
     expect(await owner.page.innerText('form.plan-mapping .feedback .error')).toBe(`${low!.productName}: limits: "seats=two": the amount is a whole number or unlimited`);
     expect(await listOverrides(database.db, WS)).toEqual([]);
 
-    // Swapped ranks (both rows changed), a new name and limits: saved together.
+    // Swapped ranks (both rows changed), a new name and limits: saved together, and only
+    // the plans drawn again (a key typed into the Connection form meanwhile stays).
+    await owner.page.fill('form.stripe-key input[name=stripeKey]', 'rk_test_typedNotSent');
     await row(low!).locator('input[name=limits]').fill('seats=5, api_calls=unlimited');
     await row(low!).locator('input[name=planName]').fill('Starter');
     await row(high!).locator('input[name=tierRank]').fill(String(low!.tierRank));
     expect(await save()).toBe(200);
     await owner.page.waitForSelector('.feedback .success:has-text("Saved the plans")');
     expect(await owner.page.innerText('.feedback .success')).toBe('Saved the plans: 2 changed, the others from Stripe.');
+    expect(await owner.page.inputValue('form.stripe-key input[name=stripeKey]')).toBe('rk_test_typedNotSent');
     expect(await listOverrides(database.db, WS)).toEqual([
       { productId: high!.productId, planName: high!.planName, tierRank: low!.tierRank, limits: high!.limits },
       { productId: low!.productId, planName: 'Starter', tierRank: high!.tierRank, limits: { seats: 5, api_calls: null } },

@@ -68,3 +68,11 @@ export function confirmStep(opts: { label: string; question: string; confirm: st
 export function oneTimeSecret(label: string, testid: string, secret: string, advice: string): HTMLElement {
   return h('div', { class: 'one-time' }, h('p', {}, label), h('code', { 'data-testid': testid }, secret), h('p', { class: 'muted small' }, advice));
 }
+
+/** A saved change's notice in the feedback of the part drawn again with it, focused once that part is in the page. */
+export function noticeIn(feedback: HTMLElement, notice: string | undefined): void {
+  if (!notice) return;
+  const box = h('div', { class: 'success', role: 'status', tabindex: -1 }, notice);
+  feedback.replaceChildren(box);
+  queueMicrotask(() => box.focus());
+}

@@ -4,7 +4,7 @@ import { h, mount } from '../dom';
 import { canAct, canConfigure } from '../redaction';
 import type { DunningTone } from '../../../domain/dunning-schedule';
 import type { EmailTemplate } from '../../../domain/templates';
-import { confirmStep, errorBox, loading, metaRow, section } from './common';
+import { confirmStep, errorBox, loading, metaRow, noticeIn, section } from './common';
 
 interface EmailSettings {
   fromEmail: string;
@@ -41,15 +41,6 @@ const FACTS_HELP =
   'Liquid, with the facts a draft cites: {{ customer.name }}, {{ company.name }}, {{ invoice.amountDue | money }}, {{ invoice.number }}, {{ payUrl }}, {{ plan.name }}, {{ usage.summary }}, {{ step.number }} of {{ step.total }}, {% if step.isFinal %}…{% endif %}. A misspelt fact is refused when saved, with its line.';
 
 const providerName = (p: NonNullable<EmailSettings['provider']>) => (p.kind === 'ses' ? `Amazon SES (${p.region ?? 'no region'})` : 'SendGrid');
-
-/** A saved change's notice, focused once shown, in the feedback of the part redrawn with it. */
-function noticeIn(feedback: HTMLElement, notice: string | undefined): void {
-  if (!notice) return;
-  const box = h('div', { class: 'success', role: 'status', tabindex: -1 }, notice);
-  mount(feedback, box);
-  // Focused once the redrawn part is in the page.
-  queueMicrotask(() => box.focus());
-}
 
 /**
  * Who the emails come from: the workspace's from-address and provider, or the server's.

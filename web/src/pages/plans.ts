@@ -4,7 +4,7 @@ import { h, mount } from '../dom';
 import { HIDDEN, money, NONE } from '../format';
 import { canConfigure, isHidden } from '../redaction';
 import { limitsEqual, limitsText, parseLimits } from '../../../domain/product-mapping';
-import { errorBox, section } from './common';
+import { errorBox, noticeIn, section } from './common';
 
 /** A plan as GET .../product-mapping answers it (domain/product-mapping.ts PlanMapping). */
 export interface PlanView {
@@ -30,12 +30,13 @@ interface Override {
  * use for "the next plan up or down", and each plan's limits. Owners change any of it;
  * a row left alone keeps following the catalogue.
  */
-export function plansSection(ctx: PageContext, plans: PlanView[] | Error, reload: (notice: string) => void): HTMLElement {
+export function plansSection(ctx: PageContext, plans: PlanView[] | Error, notice?: string): HTMLElement {
   const intro = h('p', { class: 'muted small' }, 'Derived from the products sold by subscription (names, price order, metadata such as seats or limit_<metric>); a row you change stops following them until it is put back.');
   if (plans instanceof Error) return plansPanel(intro, errorBox(plans));
   if (!plans.length) return plansPanel(intro, h('p', { class: 'empty-state' }, 'No product sold by subscription is mirrored yet: they appear after a sync.'));
   const owner = canConfigure(ctx.visibility.role);
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' });
+  noticeIn(feedback, notice);
   // Prices are revenue figures: below finance the API answers null, said as hidden rather than as no price.
   const priceHidden = isHidden(ctx.visibility, 'monthlyAmount', true);
   const rows = plans.map((p) => {
@@ -92,14 +93,16 @@ export function plansSection(ctx: PageContext, plans: PlanView[] | Error, reload
     const products = sent.map((r) => r.o as Override);
     // The API names a problem by its place in the list (products.<i>.<field>): said here by the product's name.
     request<{ products: PlanView[] }>('PUT', `${ctx.apiBase}/product-mapping`, { products }).then(
-      (saved) => reload(`Saved the plans: ${saved.products.filter((p) => p.source === 'override').length} changed, the others from Stripe.`),
+      // The saved mapping is drawn in this section alone: the page's other parts keep what was typed in them.
+      (saved) => panel.replaceWith(plansSection(ctx, saved.products, `Saved the plans: ${saved.products.filter((p) => p.source === 'override').length} changed, the others from Stripe.`)),
       (err: unknown) => {
         const message = err instanceof Error ? err.message.replace(/products\.(\d+)(\.\w+)?/g, (whole: string, i: string) => sent[Number(i)]?.name ?? whole) : String(err);
         mount(feedback, errorBox(new Error(message)));
       },
     );
   });
-  return plansPanel(intro, form);
+  const panel = plansPanel(intro, form);
+  return panel;
 }
 
 /** The section, marked so the Stripe page can draw it again on its own. */

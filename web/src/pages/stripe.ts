@@ -240,11 +240,11 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
       ),
     ),
     syncSection(ctx, progress, syncActions()),
-    plansSection(ctx, plans, (message) => void stripePage(ctx, root, message)),
+    plansSection(ctx, plans),
   );
   const redrawPlans = async () => {
     const fresh = await readPlans();
-    if (render === renders) root.querySelector('section.plans-section')?.replaceWith(plansSection(ctx, fresh, (message) => void stripePage(ctx, root, message)));
+    if (render === renders) root.querySelector('section.plans-section')?.replaceWith(plansSection(ctx, fresh));
   };
   noticeBox?.focus();
   // While a sync runs, its progress is read again as long as this page is the one shown.
