@@ -215,13 +215,11 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const scheduled = schedule.steps.findIndex((st) => st.tone === body.templateKey);
     const [index, total] = scheduled >= 0 ? [scheduled, schedule.steps.length] : [DUNNING_TONES.indexOf(body.templateKey), DUNNING_TONES.length];
     let built: { facts: DunningFacts; to: string | null };
-    let real = false;
     if (body.customerId === undefined) {
       const workspace = await findWorkspace(deps.db, auth.workspaceId);
       const facts: DunningFacts = { ...EXAMPLE_DUNNING_FACTS, company: { name: workspace?.name ?? EXAMPLE_DUNNING_FACTS.company.name }, step: stepFacts(index, body.templateKey, total) };
       built = { facts, to: EXAMPLE_DUNNING_FACTS.customer.email };
     } else {
-      real = true;
       const customerId = body.customerId;
       const invoiceId = body.invoiceId ?? (await latestInvoiceOf(deps.db, auth.workspaceId, customerId));
       if (!invoiceId) throw new HttpError(404, `no invoice of customer ${customerId} is known; pass invoiceId`);
@@ -239,7 +237,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
       throw err;
     }
     // A real customer's amounts are revenue: below finance they read as hidden in the text too, as in a draft (the facts are redacted on the way out).
-    const shown = real && redactionOf(res).policy.revenue ? { subject: hideCitedAmounts(rendered.subject, built.facts), html: hideCitedAmounts(rendered.html, built.facts), text: hideCitedAmounts(rendered.text, built.facts) } : rendered;
+    const shown = body.customerId !== undefined && redactionOf(res).policy.revenue ? { subject: hideCitedAmounts(rendered.subject, built.facts), html: hideCitedAmounts(rendered.html, built.facts), text: hideCitedAmounts(rendered.text, built.facts) } : rendered;
     res.json({ to: built.to, ...shown, facts: built.facts });
   });
 
