@@ -645,6 +645,11 @@ describe('web UI in a browser', () => {
     expect(await owner.page.innerText('tr[data-event=evt_ui_stuck] td:nth-child(4)')).toBe('2');
     expect(await owner.page.innerText('.failing-count')).toBe('1 failing event.');
     expect(await owner.page.isHidden('button.show-more')).toBe(true);
+    // An owner's header (every page's tab) fits a 1280-pixel window: nothing runs off its right edge.
+    const page = await owner.page.locator('html').evaluate((el: { clientWidth: number; scrollWidth: number }) => ({ width: el.clientWidth, scrolled: el.scrollWidth }));
+    expect(page.scrolled).toBe(page.width);
+    const logout = await owner.page.locator('[data-testid=logout]').boundingBox();
+    expect(logout!.x + logout!.width).toBeLessThanOrEqual(page.width);
     await shot(owner.page, 'owner-webhooks-failing');
     // Retried at once: due now instead of in a minute, and still listed until the relay has tried it.
     await owner.page.click('tr[data-event=evt_ui_stuck] button:has-text("Retry now")');
