@@ -88,6 +88,22 @@ function planAllSteps(failedAt: Date, settings: DunningScheduleSettings, retries
 /** The step name stored on drafts, shared by the workflow and the API. */
 export const dunningStepName = (index: number) => `step-${index}`;
 
+/** The position a stored step name stands for (dunningStepName's inverse); null for any other name. */
+export function dunningStepIndex(name: string): number | null {
+  const match = /^step-(0|[1-9]\d{0,3})$/.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
+/** A step as people count it: the first email is "Email 1" (positions count from 0). */
+export const dunningStepTitle = (index: number) => `Email ${index + 1}`;
+
+/** A draft's play and step as the UI shows them: "Dunning · email 2" for dunning's `step-1`. */
+export function draftStepTitle(play: string, step: string): string {
+  const index = play === 'dunning' ? dunningStepIndex(step) : null;
+  if (index === null) return `${play} · ${step}`;
+  return `Dunning · ${dunningStepTitle(index).toLowerCase()}`;
+}
+
 /** Problems with a schedule setting, empty when it is usable. */
 export function scheduleProblems(settings: DunningScheduleSettings): string[] {
   const problems: string[] = [];

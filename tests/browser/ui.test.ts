@@ -192,11 +192,14 @@ describe('web UI in a browser', () => {
     await page.click('a[data-page=drafts]');
     await contentText(page);
     expect(await page.locator('table.drafts tbody tr').count()).toBe(2);
+    // Steps as people count them: the drafts of step-1 and step-0 are a dunning's second and first emails.
+    expect(await page.locator('table.drafts tbody tr td:nth-child(3)').allTextContents()).toEqual(['Dunning · email 2', 'Dunning · email 1']);
     await shot(page, 'finance-drafts');
     await page.click(`a[href="/w/${WS}/drafts/${drafts[0]!.id}"]`);
     const detail = await contentText(page);
     expect(detail).toContain(drafts[0]!.subject);
     expect(detail).toContain('$99.00');
+    expect(detail).toContain(`Dunning · email ${Number(drafts[0]!.step.slice('step-'.length)) + 1} · to ${drafts[0]!.toAddress}`);
     await shot(page, 'finance-draft');
     await page.click('button:has-text("Approve")');
     await page.waitForSelector('.success');

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { dunningSchedule } from '../../activities/dunning';
-import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, planDunningSteps, scheduleProblems, type DunningScheduleSettings } from '../../domain/dunning-schedule';
+import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, draftStepTitle, dunningStepIndex, dunningStepName, planDunningSteps, scheduleProblems, type DunningScheduleSettings } from '../../domain/dunning-schedule';
 import { recoveryReport, median } from '../../domain/dunning-recovery';
 import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS } from '../../domain/dunning-templates';
 import { canTransition } from '../../domain/drafts';
@@ -69,6 +69,18 @@ describe('dunning schedule', () => {
     expect(scheduleProblems({ ...DEFAULT_DUNNING_SCHEDULE, steps: [{ day: 2, tone: 'friendly' }, { day: 2, tone: 'final' }] })).toEqual(['steps: two steps on the same day']);
     expect(dunningSchedule({ steps: 'every day' })).toEqual(DEFAULT_DUNNING_SCHEDULE);
     expect(dunningSchedule({ steps: [{ day: 1, tone: 'firm' }] }).steps).toEqual([{ day: 1, tone: 'firm' }]);
+  });
+});
+
+describe('step names', () => {
+  it('reads back every stored step name as its position, and names it as people count', () => {
+    for (const index of [0, 1, 9, 10, 9999]) expect(dunningStepIndex(dunningStepName(index))).toBe(index);
+    for (const name of ['step-', 'step-01', 'step--1', 'step-1.5', 'step-10000', 'Step-1', 'step-1 ', 'renewal-1']) expect(dunningStepIndex(name)).toBeNull();
+    expect(draftStepTitle('dunning', 'step-0')).toBe('Dunning · email 1');
+    expect(draftStepTitle('dunning', 'step-4')).toBe('Dunning · email 5');
+    // Another play's steps, or a name dunning never wrote, are shown as stored.
+    expect(draftStepTitle('renewal', 'step-0')).toBe('renewal · step-0');
+    expect(draftStepTitle('dunning', 'manual')).toBe('dunning · manual');
   });
 });
 

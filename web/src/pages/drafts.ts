@@ -4,6 +4,7 @@ import { h, mount, type Child } from '../dom';
 import { HIDDEN, money, NONE, when } from '../format';
 import { canAct, isHidden } from '../redaction';
 import { errorBox, loading } from './common';
+import { draftStepTitle } from '../../../domain/dunning-schedule';
 
 interface Draft {
   id: string;
@@ -63,7 +64,7 @@ export async function draftsPage(ctx: PageContext, root: HTMLElement): Promise<v
                 {},
                 h('td', {}, h('a', { href: `${ctx.pageBase}/drafts/${encodeURIComponent(d.id)}`, class: 'strong' }, d.subject)),
                 h('td', {}, d.to ?? d.customerId, h('div', { class: 'muted small' }, d.customerId)),
-                h('td', { class: 'nowrap' }, `${d.play} · ${d.step}`),
+                h('td', { class: 'nowrap' }, draftStepTitle(d.play, d.step)),
                 h('td', {}, statusBadge(d.status)),
                 h('td', { class: 'nowrap' }, when(d.createdAt)),
               ),
@@ -197,7 +198,7 @@ async function draftDetail(ctx: PageContext, root: HTMLElement, id: string): Pro
   mount(
     root,
     h('p', {}, h('a', { href: `${ctx.pageBase}/drafts` }, '← Drafts')),
-    h('div', { class: 'page-head' }, h('div', {}, h('h1', { class: 'subject' }, draft.subject), h('p', { class: 'muted' }, statusBadge(draft.status), ` ${draft.play} · ${draft.step} · to ${draft.to ?? NONE} · version ${draft.version}`))),
+    h('div', { class: 'page-head' }, h('div', {}, h('h1', { class: 'subject' }, draft.subject), h('p', { class: 'muted' }, statusBadge(draft.status), ` ${draftStepTitle(draft.play, draft.step)} · to ${draft.to ?? NONE} · version ${draft.version}`))),
     feedback,
     actions,
     editor,

@@ -4,6 +4,7 @@ import { h, mount } from '../dom';
 import { when } from '../format';
 import { canConfigure } from '../redaction';
 import { errorBox, loading, section } from './common';
+import { dunningStepTitle } from '../../../domain/dunning-schedule';
 
 interface DunningSettings {
   play: string;
@@ -91,7 +92,7 @@ export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: st
         'table',
         { class: 'data compact narrow' },
         h('thead', {}, h('tr', {}, h('th', {}, 'Email'), h('th', { class: 'num' }, 'Day after the failed payment'), h('th', {}, 'Tone'))),
-        h('tbody', {}, settings.config.steps.map((st, i) => h('tr', {}, h('td', {}, `Email ${i + 1}`), h('td', { class: 'num' }, String(st.day)), h('td', {}, st.tone)))),
+        h('tbody', {}, settings.config.steps.map((st, i) => h('tr', {}, h('td', {}, dunningStepTitle(i)), h('td', { class: 'num' }, String(st.day)), h('td', {}, st.tone)))),
       ),
       h('p', { class: 'muted small' }, `No email in the ${settings.config.quietHoursBeforeRetry} hours before a Stripe retry, nor in the ${settings.config.hoursAfterRetry} hours after one.`),
     ),

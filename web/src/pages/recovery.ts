@@ -6,6 +6,7 @@ import { count, HIDDEN, money, NONE, percent } from '../format';
 import { isHidden } from '../redaction';
 import { card, errorBox, loading, section } from './common';
 import type { CurrencyRecovery as Report, StepRecovery as Step } from '../../../domain/dunning-recovery';
+import { dunningStepTitle } from '../../../domain/dunning-schedule';
 
 /** As the API sends them: amounts are null where the caller's role may not see them. */
 type WithHidden<T, K extends keyof T> = Omit<T, K> & { [P in K]: T[P] | null };
@@ -13,7 +14,7 @@ type StepRecovery = WithHidden<Step, 'recoveredAmount'>;
 type CurrencyRecovery = Omit<WithHidden<Report, 'failedAmount' | 'recoveredAmount'>, 'perStep'> & { perStep: StepRecovery[] };
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
-const stepName = (step: number | null) => (step === null ? 'Before any email' : `Email ${step + 1}`);
+const stepName = (step: number | null) => (step === null ? 'Before any email' : dunningStepTitle(step));
 
 function duration(hours: number | null): string {
   if (hours === null) return NONE;
