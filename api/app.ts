@@ -98,7 +98,7 @@ export function createApi(deps: AppDeps): Api {
   app.use(webhookEventsRouter({ db: deps.db }));
   app.use(membersRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(redactionRouter({ db: deps.db }));
-  app.use(metricsRouter({ db: deps.db }));
+  app.use(metricsRouter({ db: deps.db, keyring: deps.keyring }));
   const namespace = deps.temporalNamespace ?? 'default';
   const workspaceDeps = { db: deps.db, keyring: deps.keyring, stripe: stripeClients, temporal: deps.temporal, namespace, taskQueue: deps.taskQueue ?? 'wysera' };
   app.use(workspacesRouter(workspaceDeps));

@@ -1,6 +1,8 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
+import { findCustomerContacts } from '../db/customer-pii';
 import type { Knex } from '../db/knex';
+import type { Keyring } from '../platform/crypto';
 import { cohortMembers, listMovements, loadAggregates, loadAnalyticsSettings, payingCustomersAt } from '../db/analytics';
 import {
   GRANULARITIES,
@@ -82,7 +84,17 @@ function send(res: Response, format: 'json' | 'csv', body: Record<string, unknow
  * granularity and `format=csv`, and `.../:metric/drilldown` for the customers and
  * movements behind one figure. Viewers and members get money figures as null.
  */
-export function metricsRouter({ db }: { db: Knex }): Router {
+/**
+ * Each row with its customer's name and email as the mirror holds them, just after its
+ * id (so a CSV's columns read id, name, email): a list of ids alone says little to
+ * whoever reads it. Null where Stripe has none, or the customer is not mirrored.
+ */
+async function withContacts<R extends { customerId: string }>(db: Knex, keyring: Keyring, workspaceId: string, rows: R[]) {
+  const contacts = await findCustomerContacts(db, keyring, workspaceId, rows.map((r) => r.customerId));
+  return rows.map(({ customerId, ...rest }) => ({ customerId, name: contacts.get(customerId)?.name ?? null, email: contacts.get(customerId)?.email ?? null, ...rest }));
+}
+
+export function metricsRouter({ db, keyring }: { db: Knex; keyring: Keyring }): Router {
   const router = Router();
   // Settings, recompute, NPS answers and rates; first, so /metrics/settings is not read as a metric.
   router.use(metricsAdminRouter({ db }));
@@ -172,7 +184,7 @@ export function metricsRouter({ db }: { db: Knex }): Router {
     const base = { workspaceId: auth.workspaceId, metric, redacted };
     if (metric === 'cohorts' || metric === 'nps') {
       if (!q.cohort) throw new HttpError(400, 'invalid query: cohort: required for the cohort drill-down (YYYY-MM)');
-      const customers = await cohortMembers(db, auth.workspaceId, q.cohort, q.limit);
+      const customers = await withContacts(db, keyring, auth.workspaceId, await cohortMembers(db, auth.workspaceId, q.cohort, q.limit));
       const shown = redaction.apply(customers) as Record<string, unknown>[];
       send(res, q.format, { ...base, cohort: q.cohort, customers: shown }, shown, `${metric}-${q.cohort}`);
       return;
@@ -180,7 +192,7 @@ export function metricsRouter({ db }: { db: Knex }): Router {
     if (!q.period) throw new HttpError(400, 'invalid query: period: required (YYYY-MM, YYYY-Qn or YYYY)');
     const [first, last] = periodMonths(q.period);
     if (metric === 'mrr' || metric === 'arpa' || metric === 'ltv') {
-      const customers = await payingCustomersAt(db, auth.workspaceId, new Date(monthStart(last + 1)), q.limit);
+      const customers = await withContacts(db, keyring, auth.workspaceId, await payingCustomersAt(db, auth.workspaceId, new Date(monthStart(last + 1)), q.limit));
       const shown = redaction.apply(customers) as Record<string, unknown>[];
       send(res, q.format, { ...base, period: q.period, customers: shown }, shown, `${metric}-${q.period}`);
       return;
@@ -192,9 +204,10 @@ export function metricsRouter({ db }: { db: Knex }): Router {
       throw new HttpError(400, `invalid query: kind: ${q.kind} movements are not part of ${metric}`);
     }
     const since = retention && q.window === 'trailing12' ? last - 11 : first;
-    const movements = (await listMovements(db, auth.workspaceId, { from: new Date(monthStart(since)), to: new Date(monthStart(last + 1)), kind: q.kind, customerIds: q.customerId ? [q.customerId] : undefined, limit: q.limit }))
+    const moved = (await listMovements(db, auth.workspaceId, { from: new Date(monthStart(since)), to: new Date(monthStart(last + 1)), kind: q.kind, customerIds: q.customerId ? [q.customerId] : undefined, limit: q.limit }))
       .filter((m) => !retention || (m.kind !== 'new' && m.kind !== 'reactivation'))
       .map((m) => ({ customerId: m.customerId, at: m.at.toISOString(), kind: m.kind, amount: m.amount, mrrBefore: m.mrrBefore, mrrAfter: m.mrrAfter, original: m.original }));
+    const movements = await withContacts(db, keyring, auth.workspaceId, moved);
     const shown = redaction.apply(movements) as Record<string, unknown>[];
     send(res, q.format, { ...base, period: q.period, movements: shown }, shown, `${metric}-${q.period}`);
   });

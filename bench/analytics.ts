@@ -140,7 +140,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     const { token } = await createApiToken(db, { workspaceId: ws, role: 'finance', name: 'bench', createdBy: 'bench' });
     const app = express();
     app.use(authenticate({ db }));
-    app.use(metricsRouter({ db }));
+    app.use(metricsRouter({ db, keyring: benchKeyring }));
     app.use(notFound);
     app.use(errorHandler(pino({ level: 'silent' })));
     server = await new Promise<Server>((resolve) => {

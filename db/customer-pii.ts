@@ -63,6 +63,14 @@ export async function findCustomerContact(db: Db, ring: Keyring, workspaceId: st
   return row && openRow(ring, workspaceId, row);
 }
 
+/** Mirrored customers' emails and names, decrypted, by customer id; ids not mirrored are left out. */
+export async function findCustomerContacts(db: Db, ring: Keyring, workspaceId: string, customerIds: readonly string[]): Promise<Map<string, CustomerContact>> {
+  const ids = [...new Set(customerIds)];
+  if (ids.length === 0) return new Map();
+  const rows = (await db('stripe_customers').select('id', 'email', 'name').where({ workspace_id: workspaceId }).whereIn('id', ids)) as PiiRow[];
+  return new Map(rows.map((r) => [r.id, openRow(ring, workspaceId, r)]));
+}
+
 /** The workspace's mirrored customers with this email (any case), decrypted. */
 export async function findCustomersByEmail(db: Db, ring: Keyring, workspaceId: string, email: string): Promise<CustomerContact[]> {
   const rows = await db('stripe_customers').select('id', 'email', 'name').where({ workspace_id: workspaceId }).whereIn('email_hash', emailHashes(ring, workspaceId, email)).orderBy('id');

@@ -9,6 +9,8 @@ import { errorHandler, notFound } from '../api/errors';
 import { metricsRouter } from '../api/metrics';
 import { seedMirror } from '../db/analytics-seed';
 import { createApiToken } from '../db/api-tokens';
+import { sealCustomerPii } from '../db/customer-pii';
+import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { freshDatabase } from './helpers/db';
 import { at, CustomerBuilder } from './domain/mrr-builder';
 
@@ -31,12 +33,15 @@ describe('GET /workspaces/:id/metrics/:metric', () => {
   let url: string;
   const tokens: Record<string, string> = {};
   const ws = 'ws_metrics';
+  const keyring = parseKeyring(generateKeySpec());
 
   beforeAll(async () => {
     database = await freshDatabase();
     const { db } = database;
     await db('workspaces').insert([{ id: ws, name: 'Metrics' }, { id: 'ws_other', name: 'Other' }]);
     await seedMirror(db, ws, [x.build(), y.build()]);
+    // X's contact as a sync stores it (sealed); Y has none in Stripe.
+    await db('stripe_customers').where({ workspace_id: ws, id: 'cus_x' }).update(sealCustomerPii(keyring, ws, { id: 'cus_x', email: 'billing@x.example', name: 'X Corp' }));
     await recomputeWorkspace(db, ws);
     for (const role of ['viewer', 'member', 'finance', 'owner'] as const) {
       tokens[role] = (await createApiToken(db, { workspaceId: ws, role, name: role, createdBy: 'test' })).token;
@@ -45,7 +50,7 @@ describe('GET /workspaces/:id/metrics/:metric', () => {
     const app = express();
     app.use(express.json());
     app.use(authenticate({ db, operatorToken: 'operator-secret' }));
-    app.use(metricsRouter({ db }));
+    app.use(metricsRouter({ db, keyring }));
     app.use(notFound);
     app.use(errorHandler(pino({ level: 'silent' })));
     server = await new Promise<Server>((resolve) => {
@@ -122,18 +127,22 @@ describe('GET /workspaces/:id/metrics/:metric', () => {
   it('drills down to the movements and customers behind a figure', async () => {
     const churn = await get(`/workspaces/${ws}/metrics/movements/drilldown?period=2025-04&kind=churn`);
     expect(churn.body.movements).toEqual([
-      { customerId: 'cus_y', at: '2025-04-01T00:00:00.000Z', kind: 'churn', amount: -2000, mrrBefore: 2000, mrrAfter: 0, original: { usd: -2000 } },
+      { customerId: 'cus_y', name: null, email: null, at: '2025-04-01T00:00:00.000Z', kind: 'churn', amount: -2000, mrrBefore: 2000, mrrAfter: 0, original: { usd: -2000 } },
     ]);
     const ofX = await get(`/workspaces/${ws}/metrics/movements/drilldown?period=2025&customerId=cus_x`);
-    expect(ofX.body.movements).toMatchObject([{ customerId: 'cus_x', kind: 'new', amount: 3000 }]);
+    expect(ofX.body.movements).toMatchObject([{ customerId: 'cus_x', name: 'X Corp', email: 'billing@x.example', kind: 'new', amount: 3000 }]);
+    // The CSV's columns: the customer's id, name and email first.
+    const csv = await get(`/workspaces/${ws}/metrics/movements/drilldown?period=2025&customerId=cus_x&format=csv`);
+    expect(csv.text.split('\r\n')[0]).toBe('customerId,name,email,at,kind,amount,mrrBefore,mrrAfter,original.usd');
+    expect(csv.text.split('\r\n')[1]).toMatch(/^cus_x,X Corp,billing@x\.example,/);
     const monthly = await get(`/workspaces/${ws}/metrics/grr/drilldown?period=2025-04`);
     expect((monthly.body.movements as { kind: string }[]).map((m) => m.kind)).toEqual(['churn']);
     const yearly = await get(`/workspaces/${ws}/metrics/nrr/drilldown?period=2025-12&window=trailing12`);
     expect((yearly.body.movements as { kind: string }[]).map((m) => m.kind)).toEqual(['churn']);
     const paying = await get(`/workspaces/${ws}/metrics/mrr/drilldown?period=2025-02`);
     expect(paying.body.customers).toEqual([
-      { customerId: 'cus_x', mrr: 3000 },
-      { customerId: 'cus_y', mrr: 2000 },
+      { customerId: 'cus_x', name: 'X Corp', email: 'billing@x.example', mrr: 3000 },
+      { customerId: 'cus_y', name: null, email: null, mrr: 2000 },
     ]);
     const members = await get(`/workspaces/${ws}/metrics/cohorts/drilldown?cohort=2025-02`, tokens.viewer);
     expect(members.body).toMatchObject({ redacted: true, customers: [{ customerId: 'cus_y', mrr: null }] });

@@ -52,6 +52,8 @@ describe('web UI in a browser', () => {
   let browser: Browser;
   let sim: Simulator;
   const drafts: Draft[] = [];
+  /** The simulated account's customers' names and emails, by id. */
+  const contacts = new Map<string, { name: string | null; email: string | null }>();
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
@@ -72,6 +74,7 @@ describe('web UI in a browser', () => {
     await upsertProducts(db, WS, account.products.rows, stateAt);
     await upsertPrices(db, WS, account.prices.rows, stateAt);
     await upsertCustomers(db, WS, account.customers.rows, stateAt, keyring);
+    for (const c of account.customers.rows) contacts.set(c.id, { name: c.name ?? null, email: c.email ?? null });
     await upsertSubscriptions(db, WS, account.subscriptions.rows, stateAt);
     await upsertInvoices(db, WS, account.invoices.rows, stateAt);
     await recomputeWorkspace(db, WS);
@@ -174,6 +177,11 @@ describe('web UI in a browser', () => {
     // Who moved this month: the drill-down's customers with their changes.
     expect(await page.locator('.drilldown tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('.drilldown tbody tr td.num').first().innerText()).toMatch(/^[+-]?\$[\d,]+\.\d{2}$/);
+    // Each mover by name, with email and Stripe id beneath.
+    const mover = page.locator('.drilldown tbody tr td.customer').first();
+    const moverId = /cus_\w+$/.exec(await mover.locator('.small').innerText())![0];
+    const contact = contacts.get(moverId)!;
+    expect(await mover.innerText()).toBe(`${contact.name}\n${contact.email} · ${moverId}`);
     await shot(page, 'finance-dashboard');
 
     // CSV export through the session cookie.
