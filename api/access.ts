@@ -1,9 +1,12 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Knex } from '../db/knex';
-import { createApiToken, listApiTokens, revokeApiToken } from '../db/api-tokens';
+import { apiTokenNames, createApiToken, listApiTokens, revokeApiToken } from '../db/api-tokens';
 import { appendAudit, listAudit } from '../db/audit';
+import { userEmails } from '../db/users';
+import { actorLabel, parseActor } from '../domain/audit-actors';
 import { ROLES } from '../domain/roles';
+import type { Keyring } from '../platform/crypto';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 
@@ -24,7 +27,16 @@ const auditQuery = z.strictObject({
 });
 
 /** API tokens of a workspace (owners only) and its audit log. */
-export function accessRouter({ db }: { db: Knex }): Router {
+/** Each distinct actor of a page of the audit log, as the audit page names it (domain/audit-actors.ts). */
+async function actorLabels(db: Knex, keyring: Keyring, workspaceId: string, actors: readonly string[]): Promise<Record<string, string>> {
+  const distinct = [...new Set(actors)];
+  const refs = distinct.map(parseActor);
+  const idsOf = (kind: 'user' | 'token') => refs.flatMap((r) => (r.kind === kind ? [r.id] : []));
+  const [emails, tokenNames] = await Promise.all([userEmails(db, keyring, idsOf('user')), apiTokenNames(db, workspaceId, idsOf('token'))]);
+  return Object.fromEntries(distinct.map((actor) => [actor, actorLabel(actor, { userEmails: emails, tokenNames })]));
+}
+
+export function accessRouter({ db, keyring }: { db: Knex; keyring: Keyring }): Router {
   const router = Router();
 
   router.post('/workspaces/:workspaceId/tokens', requireWorkspaceRole('owner'), async (req, res) => {
@@ -56,8 +68,10 @@ export function accessRouter({ db }: { db: Knex }): Router {
   });
 
   router.get('/workspaces/:workspaceId/audit', requireWorkspaceRole('finance'), async (req, res) => {
+    const { workspaceId } = authOf(res);
     const filter = parseOr400(auditQuery, req.query, 'query');
-    res.json({ entries: await listAudit(db, authOf(res).workspaceId, filter) });
+    const entries = await listAudit(db, workspaceId, filter);
+    res.json({ entries, actors: await actorLabels(db, keyring, workspaceId, entries.map((e) => e.actor)) });
   });
 
   return router;

@@ -94,7 +94,7 @@ export function createApi(deps: AppDeps): Api {
   app.use(authenticate({ db: deps.db, operatorToken: deps.operatorToken }));
   app.use(redactResponses({ db: deps.db }));
   app.use(sessionRouter(sessions));
-  app.use(accessRouter({ db: deps.db }));
+  app.use(accessRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(webhookEventsRouter({ db: deps.db }));
   app.use(membersRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(redactionRouter({ db: deps.db }));

@@ -88,6 +88,13 @@ export async function revokeApiToken(db: Db, workspaceId: string, id: string): P
   return row && toToken(row);
 }
 
+/** The names of this workspace's tokens with these ids (revoked ones too), by id. */
+export async function apiTokenNames(db: Db, workspaceId: string, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db<ApiTokenRow>('api_tokens').where({ workspace_id: workspaceId }).whereIn('id', [...new Set(ids)]).select('id', 'name');
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
 export async function listApiTokens(db: Db, workspaceId: string): Promise<ApiToken[]> {
   const rows = await db<ApiTokenRow>('api_tokens').where({ workspace_id: workspaceId }).orderBy('created_at');
   return rows.map(toToken);

@@ -48,6 +48,13 @@ export async function findUser(db: Db, ring: Keyring, id: string): Promise<User 
   return row && toUser(ring, row);
 }
 
+/** These users' emails, by id; ids without an account are left out. */
+export async function userEmails(db: Db, ring: Keyring, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db<UserRow>('users').whereIn('id', [...new Set(ids)]);
+  return new Map(rows.map((r) => [r.id, toUser(ring, r).email]));
+}
+
 const withPassword = (ring: Keyring, row: UserRow | undefined): UserWithPassword | undefined =>
   row && { ...toUser(ring, row), password: { hash: row.password_hash, salt: row.password_salt, params: passwordParamsSchema.parse(row.password_params) } };
 

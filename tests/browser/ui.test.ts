@@ -95,7 +95,7 @@ describe('web UI in a browser', () => {
       const { draft } = await createDraftOnce(
         db,
         { workspaceId: WS, customerId: `cus_ui_${i}`, play: 'dunning', step: `step-${i}`, workflowId: `dunning:${WS}:in_ui_${i}`, subjectRef: `in_ui_${i}`, templateKey: tone, status: 'drafted', toAddress: `customer${i}@example.com`, subject: rendered.subject, bodyHtml: rendered.html, bodyText: rendered.text, facts, scheduledFor: null },
-        'test',
+        'system:dunning',
       );
       drafts.push(draft);
     }
@@ -226,6 +226,8 @@ describe('web UI in a browser', () => {
     await contentText(page);
     const audit = await page.innerText('table.audit');
     expect(audit).toContain('draft.approved');
+    // Who acted, named: finance itself, and the dunning play that wrote the drafts.
+    expect(await page.locator('table.audit td.actor').allTextContents()).toEqual(['you (fin@ui.example)', 'Wysera (dunning)', 'Wysera (dunning)']);
     await shot(page, 'finance-audit');
 
     // Logout ends the session: the API refuses it, the pages send to the login.

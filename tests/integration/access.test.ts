@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken } from '../../db/api-tokens';
 import { appendAudit, verifyAuditChain } from '../../db/audit';
+import { findOrCreateUser } from '../../db/users';
 import { insertWorkspace } from '../../db/workspaces';
 import { ROLES, type Role } from '../../domain/roles';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -88,6 +89,26 @@ describe('API tokens, roles and the audit log', () => {
     expect(entries[0]!.actor).toMatch(/^token:/);
     expect(entries[0]!.targetId).toBe(revoked.split('_')[1]);
     expect(await verifyAuditChain(database.db, ws)).toBeNull();
+  });
+
+  it("names each entry's actor: a person by email, a token by name, Wysera's own parts and the CLI by what they are", async () => {
+    const { user } = await findOrCreateUser(database.db, keyring, 'ada@access.example', 'a password of some length');
+    const otherToken = (await createApiToken(database.db, { workspaceId: 'ws_other', role: 'owner', name: 'elsewhere', createdBy: 'test' })).apiToken.id;
+    for (const actor of [`user:${user.id}`, 'system:dunning', 'cli', 'user:usr_unknown', `token:${otherToken}`]) {
+      await appendAudit(database.db, { workspaceId: ws, actor, action: 'label.test', targetType: 'test' });
+    }
+    const res = await api.request('GET', `/workspaces/${ws}/audit`, { token: tokens.finance });
+    expect(res.status).toBe(200);
+    const { entries, actors } = res.body as { entries: { actor: string }[]; actors: Record<string, string> };
+    expect(Object.keys(actors).sort()).toEqual([...new Set(entries.map((e) => e.actor))].sort());
+    expect(actors[`user:${user.id}`]).toBe('ada@access.example');
+    expect(actors['system:dunning']).toBe('Wysera (dunning)');
+    expect(actors.cli).toBe('the command line (npm run access)');
+    expect(actors['user:usr_unknown']).toBe('an unknown user (usr_unknown)');
+    // The revoking token is this workspace's; another workspace's token is not named here.
+    const revoker = entries.find((e) => e.actor.startsWith('token:') && e.actor !== `token:${otherToken}`)!.actor;
+    expect(actors[revoker]).toBe('API token "owner"');
+    expect(actors[`token:${otherToken}`]).toBe(`an API token no longer listed (${otherToken})`);
   });
 
   it('finds the first broken link when history is changed behind the database’s back', async () => {

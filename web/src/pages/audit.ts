@@ -28,8 +28,9 @@ export async function auditPage(ctx: PageContext, root: HTMLElement): Promise<vo
   const PAGE = 200;
   mount(root, loading());
   let entries: AuditRecord[];
+  let actors: Record<string, string>;
   try {
-    entries = (await get<{ entries: AuditRecord[] }>(`${ctx.apiBase}/audit?limit=${PAGE}${action ? `&action=${encodeURIComponent(action)}` : ''}${beforeId ? `&beforeId=${beforeId}` : ''}`)).entries;
+    ({ entries, actors } = await get<{ entries: AuditRecord[]; actors: Record<string, string> }>(`${ctx.apiBase}/audit?limit=${PAGE}${action ? `&action=${encodeURIComponent(action)}` : ''}${beforeId ? `&beforeId=${beforeId}` : ''}`));
   } catch (err) {
     mount(root, errorBox(err));
     return;
@@ -56,7 +57,7 @@ export async function auditPage(ctx: PageContext, root: HTMLElement): Promise<vo
                 'tr',
                 {},
                 h('td', { class: 'nowrap' }, when(e.at)),
-                h('td', {}, e.actor === `user:${ctx.session.user.id}` ? `you (${ctx.session.user.email})` : e.actor),
+                h('td', { class: 'actor', title: e.actor }, e.actor === `user:${ctx.session.user.id}` ? `you (${ctx.session.user.email})` : (actors[e.actor] ?? e.actor)),
                 h('td', {}, h('code', {}, e.action)),
                 h('td', {}, e.targetType, e.targetId ? h('div', { class: 'muted small' }, e.targetId) : null),
                 h(
