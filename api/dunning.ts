@@ -159,7 +159,8 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
       const parsed = parseOr400(dunningConfigSchema, Object.keys(body.config).length ? body.config : DEFAULT_DUNNING_SCHEDULE, 'config');
       const problems = scheduleProblems(parsed);
       if (problems.length) throw new HttpError(400, `invalid config: ${problems.join('; ')}`);
-      config = parsed;
+      // Stored in day order, the order the emails go out and are numbered in (step-<n>).
+      config = { ...parsed, steps: [...parsed.steps].sort((a, b) => a.day - b.day) };
     }
     const s = await putPlaySettings(deps.db, auth.workspaceId, play, { rollout: { mode: body.mode, autoPercentage: body.autoPercentage }, config }, auth.actor);
     const workflowsNotified = await notifyRunning(auth.workspaceId, play);

@@ -9,7 +9,7 @@ import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
 import { createDraftOnce, findDraft, type Draft } from '../../db/drafts';
 import { deferInboxEvent, insertInboxEvent } from '../../db/inbox';
 import { findMember, insertMember } from '../../db/members';
-import { getEmailSettings, getPlaySettings, listTemplateOverrides } from '../../db/play-settings';
+import { getEmailSettings, getPlaySettings, listTemplateOverrides, putPlaySettings } from '../../db/play-settings';
 import { listOverrides } from '../../db/product-mapping';
 import { storeRedactionSetting } from '../../db/redaction';
 import { finishSyncRun, latestSyncRun, recordPage } from '../../db/sync';
@@ -338,6 +338,31 @@ describe('web UI in a browser', () => {
     expect(stored.rollout).toEqual({ mode: 'auto', autoPercentage: 25 });
     // The schedule went back unchanged, not reset.
     expect(stored.config).toMatchObject(DEFAULT_DUNNING_SCHEDULE);
+
+    // The schedule: what the API would refuse is named before anything is sent, and goes once mended.
+    const day = (n: number) => owner.page.locator(`tr[data-step="${n}"] input[name=day]`);
+    await day(1).fill('3.5');
+    await owner.page.click('button:has-text("Save")');
+    expect(await owner.page.innerText('.schedule-problems')).toBe('Email 2: the day must be a whole number from 0 to 60');
+    await day(1).fill('7');
+    expect(await owner.page.innerText('.schedule-problems')).toBe('steps: two steps on the same day');
+    await day(1).fill('2');
+    expect(await owner.page.locator('.schedule-problems').count()).toBe(0);
+    expect((await getPlaySettings(database.db, WS, 'dunning')).config).toMatchObject(DEFAULT_DUNNING_SCHEDULE);
+    // One email fewer, one more (day 10, out of order), and the retry window wider; saved in day order.
+    await owner.page.click('tr[data-step="4"] button.remove-step');
+    await owner.page.click('button.add-step');
+    expect(await day(4).inputValue()).toBe('17');
+    await day(4).fill('10');
+    await owner.page.selectOption('tr[data-step="4"] select[name=tone]', 'urgent');
+    await owner.page.selectOption('tr[data-step="3"] select[name=tone]', 'final');
+    await owner.page.fill('input[name=quietHoursBeforeRetry]', '24');
+    await owner.page.click('button:has-text("Save")');
+    await owner.page.waitForSelector('.success:has-text("in 5 emails")');
+    const edited = { steps: [{ day: 0, tone: 'friendly' }, { day: 2, tone: 'helpful' }, { day: 7, tone: 'firm' }, { day: 10, tone: 'urgent' }, { day: 14, tone: 'final' }], quietHoursBeforeRetry: 24, hoursAfterRetry: 2 };
+    expect((await getPlaySettings(database.db, WS, 'dunning')).config).toEqual(edited);
+    expect(await owner.page.locator('tr[data-step] input[name=day]').evaluateAll((inputs: { value: string }[]) => inputs.map((i) => i.value))).toEqual(['0', '2', '7', '10', '14']);
+    await shot(owner.page, 'owner-plays-schedule');
     await owner.context.close();
 
     const finance = await loggedIn('finance');
@@ -347,7 +372,12 @@ describe('web UI in a browser', () => {
     expect(await finance.page.locator('input[name=mode][value=auto]').isChecked()).toBe(true);
     expect(await finance.page.locator('input[name=mode][value=off]').isDisabled()).toBe(true);
     expect(await finance.page.locator('button:has-text("Save")').count()).toBe(0);
+    // Finance reads the schedule as saved, with nothing to type into.
+    expect(await finance.page.locator('table.data tbody tr').allInnerTexts()).toEqual(['Email 1\t0\tfriendly', 'Email 2\t2\thelpful', 'Email 3\t7\tfirm', 'Email 4\t10\turgent', 'Email 5\t14\tfinal']);
+    expect(await finance.page.locator('input[name=day]').count()).toBe(0);
     await finance.context.close();
+    // The schedule back to the default, as the later tests expect.
+    await putPlaySettings(database.db, WS, 'dunning', { rollout: stored.rollout, config: { ...DEFAULT_DUNNING_SCHEDULE } }, 'test');
   });
 
   it("lets an owner rename, re-rank and limit the plans Stripe's products map to; finance reads them", async () => {

@@ -80,9 +80,11 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
     const dup = await call('owner', 'PUT', '/plays/dunning/settings', { mode: 'auto', config: { steps: [{ day: 1, tone: 'friendly' }, { day: 1, tone: 'final' }] } });
     expect(dup.status).toBe(400);
     expect(errorOf(dup).message).toMatch(/same day/);
-    const ok = await call('owner', 'PUT', '/plays/dunning/settings', { mode: 'auto', autoPercentage: 25, config: { steps: [{ day: 0, tone: 'friendly' }, { day: 5, tone: 'final' }] } });
+    // Steps sent out of order are stored in day order, the order they go out and are numbered in.
+    const ok = await call('owner', 'PUT', '/plays/dunning/settings', { mode: 'auto', autoPercentage: 25, config: { steps: [{ day: 5, tone: 'final' }, { day: 0, tone: 'friendly' }] } });
     expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ mode: 'auto', autoPercentage: 25, config: { steps: [{ day: 0 }, { day: 5 }], quietHoursBeforeRetry: 12 } });
+    expect(ok.body).toMatchObject({ mode: 'auto', autoPercentage: 25, config: { steps: [{ day: 0, tone: 'friendly' }, { day: 5, tone: 'final' }], quietHoursBeforeRetry: 12 } });
+    expect((await call('viewer', 'GET', '/plays/dunning/settings')).body).toMatchObject({ config: { steps: [{ day: 0, tone: 'friendly' }, { day: 5, tone: 'final' }] } });
     const audit = await listAudit(database.db, ws, { action: 'play_settings.updated' });
     expect(audit[0]?.actor).toMatch(/^token:/);
   });

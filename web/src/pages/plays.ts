@@ -4,13 +4,14 @@ import { h, mount } from '../dom';
 import { when } from '../format';
 import { canConfigure } from '../redaction';
 import { errorBox, loading, section } from './common';
-import { dunningStepTitle } from '../../../domain/dunning-schedule';
+import type { DunningScheduleSettings } from '../../../domain/dunning-schedule';
+import { scheduleEditor, scheduleTable } from './dunning-schedule';
 
 interface DunningSettings {
   play: string;
   mode: 'off' | 'review' | 'auto';
   autoPercentage: number | null;
-  config: { steps: { day: number; tone: string }[]; quietHoursBeforeRetry: number; hoursAfterRetry: number };
+  config: DunningScheduleSettings;
   updatedBy: string | null;
   updatedAt: string | null;
 }
@@ -65,17 +66,30 @@ export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: st
   };
   drawChoices();
 
-  const form = h('form', { class: 'plays' }, choices, percentRow, feedback);
+  // Problems shown after a refused save are checked again as the schedule is typed, so they go once mended.
+  let showingProblems = false;
+  const showProblems = (problems: string[]) => {
+    showingProblems = problems.length > 0;
+    mount(feedback, problems.length ? h('div', { class: 'error schedule-problems', role: 'alert' }, h('ul', {}, problems.map((p) => h('li', {}, p)))) : null);
+  };
+  const recheck = () => {
+    if (showingProblems && schedule) showProblems(schedule.problems());
+  };
+  const schedule = owner ? scheduleEditor(settings.config, recheck) : null;
+  // The browser's own checks off: the schedule's problems are named in words, all at once (scheduleEditor).
+  const form = h('form', { class: 'plays', novalidate: true }, choices, percentRow, h('h3', {}, 'Schedule'), schedule ? schedule.element : scheduleTable(settings.config), feedback);
   if (owner) form.append(h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save')));
-  else form.append(h('p', { class: 'muted' }, `Only owners change a play's mode; your role is ${ctx.visibility.role}.`));
+  else form.append(h('p', { class: 'muted' }, `Only owners change a play's mode and schedule; your role is ${ctx.visibility.role}.`));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    mount(feedback);
+    if (!schedule) return;
+    const problems = schedule.problems();
+    showProblems(problems);
+    if (problems.length) return;
     const share = percentage.value.trim() === '' ? null : Number(percentage.value);
-    // The schedule goes back unchanged: an empty config would reset it to the defaults.
-    request<DunningSettings & { workflowsNotified: number }>('PUT', path, { mode, autoPercentage: mode === 'auto' ? share : null, config: settings.config }).then(
+    request<DunningSettings & { workflowsNotified: number }>('PUT', path, { mode, autoPercentage: mode === 'auto' ? share : null, config: schedule.value() }).then(
       (saved) =>
-        playsPage(ctx, root, `Saved: dunning is ${saved.mode}${saved.mode === 'auto' && saved.autoPercentage !== null ? ` for ${saved.autoPercentage}% of customers` : ''}; ${saved.workflowsNotified} running workflow${saved.workflowsNotified === 1 ? '' : 's'} told.`),
+        playsPage(ctx, root, `Saved: dunning is ${saved.mode}${saved.mode === 'auto' && saved.autoPercentage !== null ? ` for ${saved.autoPercentage}% of customers` : ''}, in ${saved.config.steps.length} email${saved.config.steps.length === 1 ? '' : 's'}; ${saved.workflowsNotified} running workflow${saved.workflowsNotified === 1 ? '' : 's'} told.`),
       (err: unknown) => mount(feedback, errorBox(err)),
     );
   });
@@ -87,14 +101,6 @@ export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: st
       'Smart dunning',
       h('p', { class: 'muted small' }, settings.updatedAt ? `Last changed ${when(settings.updatedAt)} by ${settings.updatedBy === `user:${ctx.session.user.id}` ? 'you' : (settings.updatedBy ?? 'unknown')}.` : 'Never changed: the default applies.'),
       form,
-      h('h3', {}, 'Schedule'),
-      h(
-        'table',
-        { class: 'data compact narrow' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'Email'), h('th', { class: 'num' }, 'Day after the failed payment'), h('th', {}, 'Tone'))),
-        h('tbody', {}, settings.config.steps.map((st, i) => h('tr', {}, h('td', {}, dunningStepTitle(i)), h('td', { class: 'num' }, String(st.day)), h('td', {}, st.tone)))),
-      ),
-      h('p', { class: 'muted small' }, `No email in the ${settings.config.quietHoursBeforeRetry} hours before a Stripe retry, nor in the ${settings.config.hoursAfterRetry} hours after one.`),
     ),
     section('Renewal notes, churn radar, expansion', h('p', { class: 'muted' }, 'Not available yet.')),
   );
