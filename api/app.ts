@@ -11,6 +11,7 @@ import { errorHandler, notFound } from './errors';
 import { healthRouter } from './health';
 import { webRouter } from './web';
 import { authFailureLimit, jsonBodiesOnly, securityHeaderList, securityHeaders } from './hardening';
+import { customersRouter } from './customers';
 import { metricsRouter } from './metrics';
 import { webhookIngress, webhookRouter, type EtagOf } from './webhooks';
 import { webhookFrontDoor } from './webhook-front-door';
@@ -99,6 +100,7 @@ export function createApi(deps: AppDeps): Api {
   app.use(membersRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(redactionRouter({ db: deps.db }));
   app.use(metricsRouter({ db: deps.db, keyring: deps.keyring }));
+  app.use(customersRouter({ db: deps.db, keyring: deps.keyring }));
   const namespace = deps.temporalNamespace ?? 'default';
   const workspaceDeps = { db: deps.db, keyring: deps.keyring, stripe: stripeClients, temporal: deps.temporal, namespace, taskQueue: deps.taskQueue ?? 'wysera' };
   app.use(workspacesRouter(workspaceDeps));

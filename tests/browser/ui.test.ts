@@ -182,6 +182,8 @@ describe('web UI in a browser', () => {
     const moverId = /cus_\w+$/.exec(await mover.locator('.small').innerText())![0];
     const contact = contacts.get(moverId)!;
     expect(await mover.innerText()).toBe(`${contact.name}\n${contact.email} · ${moverId}`);
+    const moverHref = await mover.locator('a.customer-link').getAttribute('href');
+    expect(moverHref).toBe(`/w/${WS}/customers/${moverId}`);
     await shot(page, 'finance-dashboard');
 
     // CSV export through the session cookie.
@@ -230,6 +232,25 @@ describe('web UI in a browser', () => {
     expect(await page.locator('table.audit td.actor').allTextContents()).toEqual(['you (fin@ui.example)', 'Wysera (dunning)', 'Wysera (dunning)']);
     await shot(page, 'finance-audit');
 
+    // A mover's page: who they are, what they pay, their subscriptions and how their MRR moved.
+    await page.goto(`${api.url}${moverHref}`);
+    await contentText(page);
+    expect(await page.innerText('h1.customer-name')).toBe(contact.name);
+    expect(await page.innerText('[data-testid=customer-mrr] .kpi-value')).toMatch(/^\$[\d,]+\.\d{2}$/);
+    expect(await page.locator('table.subscriptions tbody tr').count()).toBeGreaterThan(0);
+    expect(await page.locator('table.subscriptions tbody tr td:nth-child(3)').first().innerText()).toMatch(/ at (\$|€|£)[\d,]+\.\d{2} \/ (month|year)/);
+    expect(await page.locator('table.movements-history tbody tr').count()).toBeGreaterThan(0);
+    await shot(page, 'finance-customer');
+    // From a draft to its customer, known here only by the dunning and its emails (no mirrored copy).
+    await page.click('a[data-page=drafts]');
+    await contentText(page);
+    await page.click('table.drafts a.customer-link:has-text("customer1@example.com")');
+    await page.waitForURL(`${api.url}/w/${WS}/customers/cus_ui_1`);
+    const known = await contentText(page);
+    expect(known).toContain('not mirrored yet');
+    expect(await page.locator('table.dunnings tbody tr[data-invoice=in_ui_1] td:nth-child(3)').innerText()).toBe('$98.00');
+    expect(await page.locator('table.customer-drafts tbody tr td:first-child').allTextContents()).toEqual(['Dunning · email 2']);
+
     // Logout ends the session: the API refuses it, the pages send to the login.
     await page.click('[data-testid=logout]');
     await page.waitForURL(`${api.url}/login`);
@@ -244,7 +265,7 @@ describe('web UI in a browser', () => {
     it(`shows a ${role} every page with revenue "Hidden" and no amount anywhere`, async () => {
       const { context, page } = await loggedIn(role);
       // [route, screenshot name, whether the page holds revenue figures (which then read Hidden)]
-      const pages: [string, string, boolean][] = [['dashboard', 'dashboard', true], ['recovery', 'recovery', true], ['drafts', 'drafts', false], [`drafts/${drafts[1]!.id}`, 'draft', true], ['plays', 'plays', false], ['emails', 'emails', false], ['stripe', 'stripe', true], ['audit', 'audit', false]];
+      const pages: [string, string, boolean][] = [['dashboard', 'dashboard', true], ['recovery', 'recovery', true], ['drafts', 'drafts', false], [`drafts/${drafts[1]!.id}`, 'draft', true], ['plays', 'plays', false], ['emails', 'emails', false], ['stripe', 'stripe', true], ['audit', 'audit', false], ['customers/cus_ui_0', 'customer', true]];
       for (const [route, name, revenue] of pages) {
         await page.goto(`${api.url}/w/${WS}/${route}`);
         const text = await contentText(page);

@@ -1,6 +1,7 @@
 import { post, request, setSession, whenUnauthorised, type Session } from './api';
 import type { PageContext } from './context';
 import { h, mount } from './dom';
+import { customerPage } from './pages/customer';
 import { accountPage } from './pages/account';
 import { auditPage } from './pages/audit';
 import { errorBox, loading } from './pages/common';
@@ -38,6 +39,7 @@ const PAGES: Record<string, { title: string; render: (ctx: PageContext, root: HT
   stripe: { title: 'Stripe', render: stripePage },
   webhooks: { title: 'Webhooks', render: webhooksPage, show: canConfigure },
   account: { title: 'Account', render: accountPage, tab: false },
+  customers: { title: 'Customer', render: customerPage, tab: false },
 };
 
 function navigate(path: string, replace = false): void {

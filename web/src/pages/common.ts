@@ -1,7 +1,7 @@
 import { ApiError } from '../api';
 import { lockIcon } from '../charts';
 import type { PageContext } from '../context';
-import { h } from '../dom';
+import { h, type Child } from '../dom';
 
 export function errorBox(err: unknown): HTMLElement {
   const message = err instanceof ApiError ? err.message : err instanceof Error ? err.message : String(err);
@@ -75,4 +75,9 @@ export function noticeIn(feedback: HTMLElement, notice: string | undefined): voi
   const box = h('div', { class: 'success', role: 'status', tabindex: -1 }, notice);
   feedback.replaceChildren(box);
   queueMicrotask(() => box.focus());
+}
+
+/** A link to a customer's page (pages/customer.ts), labelled with their name where it is known, else their id. */
+export function customerLink(ctx: PageContext, customerId: string, label: Child = customerId): HTMLElement {
+  return h('a', { href: `${ctx.pageBase}/customers/${encodeURIComponent(customerId)}`, class: 'customer-link' }, label);
 }

@@ -4,7 +4,7 @@ import type { PageContext } from '../context';
 import { h, mount, type Child } from '../dom';
 import { count, HIDDEN, longMonth, when, money, monthFromNow, percent, ratio, shortMonth } from '../format';
 import { isHidden } from '../redaction';
-import { card, errorBox, loading, section } from './common';
+import { card, customerLink, errorBox, loading, section } from './common';
 
 interface Series<P> {
   currency: string;
@@ -26,7 +26,7 @@ interface NpsPoint { cohort: string; responses: number; nps: number | null }
 interface Movement { customerId: string; name: string | null; email: string | null; at: string; kind: Kind; amount: number | null; mrrBefore: number | null; mrrAfter: number | null }
 interface Cohort { cohort: string; customers: number | null; initialMrr: number | null; ages: { age: number; period: string; customers: number | null; mrr: number | null; customerRetention: number | null; mrrRetention: number | null }[] }
 
-const KINDS: { key: Kind; label: string; negative: boolean }[] = [
+export const KINDS: { key: Kind; label: string; negative: boolean }[] = [
   { key: 'new', label: 'New business', negative: false },
   { key: 'expansion', label: 'Expansion', negative: false },
   { key: 'reactivation', label: 'Reactivation', negative: false },
@@ -177,10 +177,10 @@ export async function dashboardPage(ctx: PageContext, root: HTMLElement): Promis
 
 /** What is behind a month's movements: each customer's change, from the drill-down API. */
 /** A customer as people know it: name, else email (the other below it), and the Stripe id in small print. */
-function customerCell(c: { customerId: string; name: string | null; email: string | null }): Child[] {
+function customerCell(ctx: PageContext, c: { customerId: string; name: string | null; email: string | null }): Child[] {
   const title = c.name ?? c.email;
-  if (title === null) return [c.customerId];
-  return [title, h('div', { class: 'muted small' }, c.name !== null && c.email !== null ? `${c.email} · ${c.customerId}` : c.customerId)];
+  if (title === null) return [customerLink(ctx, c.customerId)];
+  return [customerLink(ctx, c.customerId, title), h('div', { class: 'muted small' }, c.name !== null && c.email !== null ? `${c.email} · ${c.customerId}` : c.customerId)];
 }
 
 async function drilldownSection(ctx: PageContext, cur: string, periods: string[]): Promise<HTMLElement> {
@@ -205,7 +205,7 @@ async function drilldownSection(ctx: PageContext, cur: string, periods: string[]
                     'tr',
                     {},
                     h('td', { class: 'nowrap' }, when(m.at)),
-                    h('td', { class: 'customer' }, customerCell(m)),
+                    h('td', { class: 'customer' }, customerCell(ctx, m)),
                     h('td', {}, h('span', { class: `swatch ${m.kind}` }), ` ${KINDS.find((k) => k.key === m.kind)?.label ?? m.kind}`),
                     h('td', { class: 'num' }, money(m.amount, cur, { hidden: isHidden(ctx.visibility, 'amount', true), signed: true })),
                     h('td', { class: 'num' }, money(m.mrrAfter, cur, { hidden: isHidden(ctx.visibility, 'mrrAfter', true) })),

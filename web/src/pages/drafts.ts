@@ -3,7 +3,7 @@ import type { PageContext } from '../context';
 import { h, mount, type Child } from '../dom';
 import { HIDDEN, money, NONE, when } from '../format';
 import { canAct, isHidden } from '../redaction';
-import { errorBox, loading } from './common';
+import { customerLink, errorBox, loading } from './common';
 import { draftStepTitle } from '../../../domain/dunning-schedule';
 
 interface Draft {
@@ -27,7 +27,7 @@ interface Draft {
 /** The statuses of domain/drafts.ts, in the order a reviewer cares about them. */
 const STATUSES = ['drafted', 'approved', 'edited', 'scheduled', 'sent', 'discarded', 'cancelled', 'failed'];
 
-const statusBadge = (status: string) => h('span', { class: `badge status-${status}` }, status);
+export const statusBadge = (status: string) => h('span', { class: `badge status-${status}` }, status);
 
 export async function draftsPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   const id = ctx.rest[1];
@@ -63,7 +63,7 @@ export async function draftsPage(ctx: PageContext, root: HTMLElement): Promise<v
                 'tr',
                 {},
                 h('td', {}, h('a', { href: `${ctx.pageBase}/drafts/${encodeURIComponent(d.id)}`, class: 'strong' }, d.subject)),
-                h('td', {}, d.to ?? d.customerId, h('div', { class: 'muted small' }, d.customerId)),
+                h('td', {}, customerLink(ctx, d.customerId, d.to ?? d.customerId), h('div', { class: 'muted small' }, d.customerId)),
                 h('td', { class: 'nowrap' }, draftStepTitle(d.play, d.step)),
                 h('td', {}, statusBadge(d.status)),
                 h('td', { class: 'nowrap' }, when(d.createdAt)),

@@ -1,0 +1,72 @@
+import type { Db } from './knex';
+import { loadCustomerMovements } from './analytics';
+import { findCustomerContact } from './customer-pii';
+import { listDrafts } from './drafts';
+import type { CustomerProfile } from '../domain/customer-profile';
+import type { Keyring } from '../platform/crypto';
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** How many of the customer's latest drafts and dunnings the page lists. */
+const RECENT = 50;
+
+/** The customer's profile; undefined when Wysera knows nothing of this id in the workspace. */
+export async function customerProfile(db: Db, ring: Keyring, workspaceId: string, customerId: string): Promise<CustomerProfile | undefined> {
+  const [contact, summary, movements, subscriptions, items, dunnings, drafts] = await Promise.all([
+    findCustomerContact(db, ring, workspaceId, customerId),
+    db('analytics_customers').where({ workspace_id: workspaceId, customer_id: customerId }).first<{ mrr: string | number; currency: string; cohort_month: string | null } | undefined>('mrr', 'currency', 'cohort_month'),
+    loadCustomerMovements(db, workspaceId, customerId),
+    db('stripe_subscriptions')
+      .where({ workspace_id: workspaceId, customer_id: customerId })
+      .orderBy([{ column: 'start_date', order: 'desc', nulls: 'last' }, { column: 'id' }])
+      .select<{ id: string; status: string; currency: string; start_date: Date | null; current_period_end: Date | null; cancel_at_period_end: boolean; ended_at: Date | null }[]>('id', 'status', 'currency', 'start_date', 'current_period_end', 'cancel_at_period_end', 'ended_at'),
+    db('stripe_subscription_items as i')
+      .join('stripe_subscriptions as s', function () {
+        this.on('s.workspace_id', 'i.workspace_id').andOn('s.id', 'i.subscription_id');
+      })
+      .leftJoin('stripe_prices as p', function () {
+        this.on('p.workspace_id', 'i.workspace_id').andOn('p.id', 'i.price_id');
+      })
+      .leftJoin('stripe_products as pr', function () {
+        this.on('pr.workspace_id', 'p.workspace_id').andOn('pr.id', 'p.product_id');
+      })
+      .where({ 'i.workspace_id': workspaceId, 's.customer_id': customerId })
+      .orderBy('i.id')
+      .select<{ subscription_id: string; price_id: string; quantity: number | null; product: string | null; unit_amount: string | number | null; recurring_interval: string | null; recurring_interval_count: number | null }[]>(
+        'i.subscription_id',
+        'i.price_id',
+        'i.quantity',
+        'pr.name as product',
+        'p.unit_amount',
+        'p.recurring_interval',
+        'p.recurring_interval_count',
+      ),
+    db('dunning_cases').where({ workspace_id: workspaceId, customer_id: customerId }).orderBy('failed_at', 'desc').limit(RECENT).select<{ invoice_id: string; currency: string; amount_due: string | number; failed_at: Date; outcome: string | null; emails_sent: number; ended_at: Date | null }[]>('invoice_id', 'currency', 'amount_due', 'failed_at', 'outcome', 'emails_sent', 'ended_at'),
+    listDrafts(db, workspaceId, { customerId, limit: RECENT }),
+  ]);
+  if (!contact && !summary && movements.length === 0 && subscriptions.length === 0 && dunnings.length === 0 && drafts.length === 0) return undefined;
+  return {
+    customerId,
+    name: contact?.name ?? null,
+    email: contact?.email ?? null,
+    mirrored: contact !== undefined,
+    mrr: summary ? Number(summary.mrr) : null,
+    reportingCurrency: summary?.currency.trim() ?? null,
+    cohortMonth: summary?.cohort_month ?? null,
+    movements: movements.map((m) => ({ at: m.at.toISOString(), kind: m.kind, amount: m.amount, mrrBefore: m.mrrBefore, mrrAfter: m.mrrAfter })),
+    subscriptions: subscriptions.map((s) => ({
+      id: s.id,
+      status: s.status,
+      currency: s.currency.trim(),
+      startDate: iso(s.start_date),
+      currentPeriodEnd: iso(s.current_period_end),
+      cancelAtPeriodEnd: s.cancel_at_period_end,
+      endedAt: iso(s.ended_at),
+      items: items
+        .filter((i) => i.subscription_id === s.id)
+        .map((i) => ({ priceId: i.price_id, product: i.product, quantity: i.quantity, unitAmount: i.unit_amount === null ? null : Number(i.unit_amount), interval: i.recurring_interval, intervalCount: i.recurring_interval_count })),
+    })),
+    dunnings: dunnings.map((d) => ({ invoiceId: d.invoice_id, currency: d.currency.trim(), amountDue: Number(d.amount_due), failedAt: d.failed_at.toISOString(), outcome: d.outcome, emailsSent: d.emails_sent, endedAt: iso(d.ended_at) })),
+    drafts: drafts.map((d) => ({ id: d.id, play: d.play, step: d.step, status: d.status, createdAt: d.createdAt.toISOString() })),
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * One customer as Wysera knows it, for the customer's page: who they are (the
+ * mirror), what they pay and how that moved (analytics), their subscriptions, their
+ * dunnings and the emails the plays wrote them. Amounts are minor units: the MRR and
+ * its movements in the reporting currency, prices and invoices in their own.
+ */
+export interface CustomerProfile {
+  customerId: string;
+  name: string | null;
+  email: string | null;
+  /** Whether Stripe's copy is mirrored (a customer known only from analytics or a dunning has none). */
+  mirrored: boolean;
+  /** Current MRR, the reporting currency, and the month of the first payment; null before any analytics. */
+  mrr: number | null;
+  reportingCurrency: string | null;
+  cohortMonth: string | null;
+  movements: { at: string; kind: string; amount: number; mrrBefore: number; mrrAfter: number }[];
+  subscriptions: {
+    id: string;
+    status: string;
+    currency: string;
+    startDate: string | null;
+    currentPeriodEnd: string | null;
+    cancelAtPeriodEnd: boolean;
+    endedAt: string | null;
+    items: { priceId: string; product: string | null; quantity: number | null; unitAmount: number | null; interval: string | null; intervalCount: number | null }[];
+  }[];
+  dunnings: { invoiceId: string; currency: string; amountDue: number; failedAt: string; outcome: string | null; emailsSent: number; endedAt: string | null }[];
+  /** The latest drafts written to the customer, without their text (the draft's own page shows it, hidden as it hides). */
+  drafts: { id: string; play: string; step: string; status: string; createdAt: string }[];
+}

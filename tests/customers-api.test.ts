@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recomputeWorkspace } from '../activities/analytics';
+import { seedMirror } from '../db/analytics-seed';
+import { createApiToken } from '../db/api-tokens';
+import { sealCustomerPii } from '../db/customer-pii';
+import { createDraftOnce } from '../db/drafts';
+import { closeDunningCase, openDunningCase } from '../db/dunning-cases';
+import { insertWorkspace } from '../db/workspaces';
+import { ROLES, type Role } from '../domain/roles';
+import { generateKeySpec, parseKeyring } from '../platform/crypto';
+import { startApi, type TestApi } from './helpers/api';
+import { freshDatabase } from './helpers/db';
+import { at, CustomerBuilder } from './domain/mrr-builder';
+
+/** X pays 30.00 a month from January 2025, 45.00 from March (a second seat); one payment failed in April and was recovered. */
+const x = new CustomerBuilder('cus_x')
+  .price('pro', 1500)
+  .subscription('sub_x', { items: ['pro'], current_period_end: at('2025-06-01') })
+  .monthly('sub_x', 'pro', 3000, '2025-01', 2, { quantity: 2 })
+  .monthly('sub_x', 'pro', 4500, '2025-03', 3, { quantity: 3 });
+
+describe('GET /workspaces/:id/customers/:customerId', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  const ws = 'ws_customers';
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let api: TestApi;
+  const tokens = {} as Record<Role, string>;
+  let draftId: string;
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    const { db } = database;
+    await insertWorkspace(db, keyring, { id: ws, name: 'Customers', webhookSecret: 'whsec_c' });
+    await insertWorkspace(db, keyring, { id: 'ws_elsewhere', name: 'Elsewhere', webhookSecret: 'whsec_e' });
+    await seedMirror(db, ws, [x.build()]);
+    await db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_x' }).update({ start_date: at('2025-01-01') });
+    await db('stripe_customers').where({ workspace_id: ws, id: 'cus_x' }).update(sealCustomerPii(keyring, ws, { id: 'cus_x', email: 'billing@x.example', name: 'X Corp' }));
+    await recomputeWorkspace(db, ws);
+    const failedAt = new Date('2025-04-01T10:00:00Z');
+    await openDunningCase(db, { workspaceId: ws, invoiceId: 'in_x_apr', customerId: 'cus_x', workflowId: `dunning:${ws}:in_x_apr`, currency: 'usd', amountDue: 4500, failedAt });
+    await closeDunningCase(db, ws, 'in_x_apr', { outcome: 'recovered', stepsSent: [0], endedAt: new Date('2025-04-03T10:00:00Z') });
+    const { draft } = await createDraftOnce(
+      db,
+      { workspaceId: ws, customerId: 'cus_x', play: 'dunning', step: 'step-0', workflowId: `dunning:${ws}:in_x_apr`, subjectRef: 'in_x_apr', templateKey: 'friendly', status: 'drafted', toAddress: 'billing@x.example', subject: 'Your payment of $45.00 did not go through', bodyHtml: '<p>$45.00</p>', bodyText: '$45.00', facts: {}, scheduledFor: null },
+      'system:dunning',
+    );
+    draftId = draft.id;
+    for (const role of ROLES) tokens[role] = (await createApiToken(db, { workspaceId: ws, role, name: role, createdBy: 'test' })).token;
+    api = await startApi(db, keyring);
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await database?.drop();
+  });
+
+  it('shows finance who the customer is, what they pay, how it moved, and their dunnings and emails', async () => {
+    const res = await api.request('GET', `/workspaces/${ws}/customers/cus_x`, { token: tokens.finance });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      customerId: 'cus_x',
+      name: 'X Corp',
+      email: 'billing@x.example',
+      mirrored: true,
+      mrr: 4500,
+      reportingCurrency: 'usd',
+      cohortMonth: '2025-01',
+      movements: [
+        { at: '2025-01-01T00:00:00.000Z', kind: 'new', amount: 3000, mrrBefore: 0, mrrAfter: 3000 },
+        { at: '2025-03-01T00:00:00.000Z', kind: 'expansion', amount: 1500, mrrBefore: 3000, mrrAfter: 4500 },
+      ],
+      subscriptions: [{ id: 'sub_x', status: 'active', currency: 'usd', startDate: '2025-01-01T00:00:00.000Z', currentPeriodEnd: '2025-06-01T00:00:00.000Z', cancelAtPeriodEnd: false, endedAt: null, items: [{ priceId: 'pro', unitAmount: 1500, interval: 'month', intervalCount: 1 }] }],
+      dunnings: [{ invoiceId: 'in_x_apr', currency: 'usd', amountDue: 4500, failedAt: '2025-04-01T10:00:00.000Z', outcome: 'recovered', emailsSent: 1, endedAt: '2025-04-03T10:00:00.000Z' }],
+      drafts: [{ id: draftId, play: 'dunning', step: 'step-0', status: 'drafted' }],
+    });
+    // A draft is listed without its text: its own page hides amounts as it does.
+    expect(Object.keys((res.body as { drafts: object[] }).drafts[0]!).sort()).toEqual(['createdAt', 'id', 'play', 'status', 'step']);
+  });
+
+  it('hides every amount from a viewer, and keeps the rest', async () => {
+    const res = await api.request('GET', `/workspaces/${ws}/customers/cus_x`, { token: tokens.viewer });
+    expect(res.status).toBe(200);
+    const body = res.body as { mrr: unknown; name: string; movements: { amount: unknown; mrrAfter: unknown; kind: string }[]; dunnings: { amountDue: unknown; outcome: string }[]; subscriptions: { items: { unitAmount: unknown }[] }[] };
+    expect(body.name).toBe('X Corp');
+    expect(body.mrr).toBeNull();
+    expect(body.movements.map((m) => [m.kind, m.amount, m.mrrAfter])).toEqual([['new', null, null], ['expansion', null, null]]);
+    expect(body.dunnings[0]).toMatchObject({ amountDue: null, outcome: 'recovered' });
+    expect(body.subscriptions[0]!.items[0]!.unitAmount).toBeNull();
+  });
+
+  it('answers 404 for a customer the workspace does not have, 400 for a malformed id, and refuses other workspaces', async () => {
+    const missing = await api.request('GET', `/workspaces/${ws}/customers/cus_nobody`, { token: tokens.viewer });
+    expect(missing.status).toBe(404);
+    expect(missing.text).toContain('no customer cus_nobody');
+    const bad = await api.request('GET', `/workspaces/${ws}/customers/cus%20x`, { token: tokens.viewer });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toMatch(/customerId.*Stripe customer id/);
+    // Another workspace's token cannot read it, and the id means nothing in its own workspace.
+    const other = (await createApiToken(database.db, { workspaceId: 'ws_elsewhere', role: 'owner', name: 'o', createdBy: 'test' })).token;
+    expect((await api.request('GET', `/workspaces/${ws}/customers/cus_x`, { token: other })).status).toBe(403);
+    expect((await api.request('GET', `/workspaces/ws_elsewhere/customers/cus_x`, { token: other })).status).toBe(404);
+  });
+});

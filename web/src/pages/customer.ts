@@ -1,0 +1,164 @@
+import { get } from '../api';
+import type { PageContext } from '../context';
+import { h, mount } from '../dom';
+import { longMonth, money, NONE, when } from '../format';
+import { isHidden } from '../redaction';
+import { card, errorBox, loading, section } from './common';
+import { KINDS } from './dashboard';
+import { statusBadge } from './drafts';
+import type { CustomerProfile } from '../../../domain/customer-profile';
+import { draftStepTitle } from '../../../domain/dunning-schedule';
+
+/** What the API sends: the profile with the amounts the caller may not see as null. */
+type Shown = CustomerProfile;
+
+/** "2 × Pro at $15.00 / month" for one subscription item. */
+function itemText(item: Shown['subscriptions'][number]['items'][number], currency: string, hidden: boolean): string {
+  const every = item.interval ? ` / ${item.intervalCount && item.intervalCount > 1 ? `${item.intervalCount} ${item.interval}s` : item.interval}` : '';
+  const price = item.unitAmount === null && !hidden ? '' : ` at ${money(item.unitAmount, currency, { hidden })}${every}`;
+  return `${item.quantity !== null && item.quantity !== 1 ? `${item.quantity} × ` : ''}${item.product ?? item.priceId}${price}`;
+}
+
+/** When a subscription renews, ends or ended. */
+function termText(s: Shown['subscriptions'][number]): string {
+  if (s.endedAt) return `ended ${when(s.endedAt)}`;
+  if (!s.currentPeriodEnd) return NONE;
+  return `${s.cancelAtPeriodEnd ? 'ends' : 'renews'} ${when(s.currentPeriodEnd)}`;
+}
+
+/**
+ * One customer (`/w/<ws>/customers/<id>`): who they are, what they pay and how it
+ * moved, their subscriptions as Stripe has them, their dunnings and the emails the
+ * plays wrote them, each draft a link to its page. Reached from the dashboard's
+ * movers and the drafts.
+ */
+export async function customerPage(ctx: PageContext, root: HTMLElement): Promise<void> {
+  const customerId = ctx.rest[1];
+  if (!customerId) {
+    mount(root, h('h1', {}, 'Customers'), h('p', { class: 'empty-state' }, 'Open a customer from the dashboard’s “Who moved” or from a draft.'));
+    return;
+  }
+  mount(root, loading());
+  let c: Shown;
+  try {
+    c = await get<Shown>(`${ctx.apiBase}/customers/${encodeURIComponent(customerId)}`);
+  } catch (err) {
+    mount(root, h('h1', {}, customerId), errorBox(err));
+    return;
+  }
+  const v = ctx.visibility;
+  const cur = c.reportingCurrency ?? 'usd';
+  const title = c.name ?? c.email ?? c.customerId;
+  const subtitle = [c.name !== null ? c.email : null, c.customerId, c.cohortMonth ? `paying since ${longMonth(c.cohortMonth)}` : null].filter((p) => p !== null).join(' · ');
+  const active = c.subscriptions.filter((s) => !s.endedAt && s.status !== 'canceled' && s.status !== 'incomplete_expired');
+
+  mount(
+    root,
+    h('div', { class: 'page-head' }, h('div', {}, h('h1', { class: 'customer-name' }, title), h('p', { class: 'muted' }, subtitle))),
+    c.mirrored ? null : h('p', { class: 'muted small' }, 'Stripe’s copy of this customer is not mirrored yet; a sync brings their name and subscriptions.'),
+    h(
+      'div',
+      { class: 'kpis' },
+      card('MRR', money(c.mrr, cur, { hidden: isHidden(v, 'mrr', true) }), { hidden: isHidden(v, 'mrr', true), testid: 'customer-mrr' }),
+      card('Subscriptions', String(active.length), { sub: `${c.subscriptions.length - active.length} ended` }),
+      card('Dunnings', String(c.dunnings.length), { sub: `${c.dunnings.filter((d) => d.outcome === null).length} running` }),
+    ),
+    section(
+      'Subscriptions',
+      c.subscriptions.length
+        ? h(
+            'table',
+            { class: 'data compact subscriptions' },
+            h('thead', {}, h('tr', {}, h('th', {}, 'Subscription'), h('th', {}, 'Status'), h('th', {}, 'Items'), h('th', {}, 'Started'), h('th', {}, 'Term'))),
+            h(
+              'tbody',
+              {},
+              c.subscriptions.map((s) =>
+                h(
+                  'tr',
+                  { 'data-subscription': s.id },
+                  h('td', {}, h('code', {}, s.id)),
+                  h('td', {}, statusBadge(s.status)),
+                  h('td', {}, s.items.length ? s.items.map((i) => h('div', {}, itemText(i, s.currency, isHidden(v, 'unitAmount', true)))) : NONE),
+                  h('td', { class: 'nowrap' }, when(s.startDate)),
+                  h('td', { class: 'nowrap' }, termText(s)),
+                ),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'No subscriptions mirrored.'),
+    ),
+    section(
+      'MRR history',
+      c.movements.length
+        ? h(
+            'table',
+            { class: 'data compact movements-history' },
+            h('thead', {}, h('tr', {}, h('th', {}, 'When'), h('th', {}, 'Movement'), h('th', { class: 'num' }, 'Change'), h('th', { class: 'num' }, 'MRR after'))),
+            h(
+              'tbody',
+              {},
+              [...c.movements].reverse().map((m) =>
+                h(
+                  'tr',
+                  {},
+                  h('td', { class: 'nowrap' }, when(m.at)),
+                  h('td', {}, h('span', { class: `swatch ${m.kind}` }), ` ${KINDS.find((k) => k.key === m.kind)?.label ?? m.kind}`),
+                  h('td', { class: 'num' }, money(m.amount, cur, { hidden: isHidden(v, 'amount', true), signed: true })),
+                  h('td', { class: 'num' }, money(m.mrrAfter, cur, { hidden: isHidden(v, 'mrrAfter', true) })),
+                ),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'No MRR movements: the customer has not paid for a subscription yet.'),
+    ),
+    section(
+      'Dunning',
+      c.dunnings.length
+        ? h(
+            'table',
+            { class: 'data compact dunnings' },
+            h('thead', {}, h('tr', {}, h('th', {}, 'Invoice'), h('th', {}, 'Payment failed'), h('th', { class: 'num' }, 'Amount due'), h('th', {}, 'Outcome'), h('th', { class: 'num' }, 'Emails sent'))),
+            h(
+              'tbody',
+              {},
+              c.dunnings.map((d) =>
+                h(
+                  'tr',
+                  { 'data-invoice': d.invoiceId },
+                  h('td', {}, h('code', {}, d.invoiceId)),
+                  h('td', { class: 'nowrap' }, when(d.failedAt)),
+                  h('td', { class: 'num' }, money(d.amountDue, d.currency, { hidden: isHidden(v, 'amountDue', true) })),
+                  h('td', {}, d.outcome === null ? 'running' : `${d.outcome.replaceAll('_', ' ')}${d.endedAt ? ` ${when(d.endedAt)}` : ''}`),
+                  h('td', { class: 'num' }, String(d.emailsSent)),
+                ),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'No failed payments.'),
+    ),
+    section(
+      'Emails',
+      c.drafts.length
+        ? h(
+            'table',
+            { class: 'data compact customer-drafts' },
+            h('thead', {}, h('tr', {}, h('th', {}, 'Email'), h('th', {}, 'Status'), h('th', {}, 'Written'))),
+            h(
+              'tbody',
+              {},
+              c.drafts.map((d) =>
+                h(
+                  'tr',
+                  {},
+                  h('td', {}, h('a', { href: `${ctx.pageBase}/drafts/${encodeURIComponent(d.id)}` }, draftStepTitle(d.play, d.step))),
+                  h('td', {}, statusBadge(d.status)),
+                  h('td', { class: 'nowrap' }, when(d.createdAt)),
+                ),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'No emails written to this customer.'),
+    ),
+  );
+}
