@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import { listCustomers } from '../db/customer-list';
 import { customerProfile } from '../db/customer-profile';
 import type { Knex } from '../db/knex';
 import type { Keyring } from '../platform/crypto';
@@ -7,15 +8,50 @@ import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 import { redactionOf } from './redaction';
 
-const params = z.object({ customerId: z.string().regex(/^[A-Za-z0-9_]{1,255}$/, 'must be a Stripe customer id (cus_...)') });
+const STRIPE_ID = /^[A-Za-z0-9_]{1,255}$/;
+const params = z.object({ customerId: z.string().regex(STRIPE_ID, 'must be a Stripe customer id (cus_...)') });
+
+const listQuery = z.strictObject({
+  /** An email (exact, any case) or the start of a Stripe customer id. */
+  q: z
+    .string()
+    .trim()
+    .max(255)
+    .refine((v) => v === '' || v.includes('@') || STRIPE_ID.test(v), 'an email address, or the start of a Stripe customer id (cus_...)')
+    .optional(),
+  sort: z.enum(['mrr', 'newest']).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
 
 /**
- * One customer's page: `GET /workspaces/:workspaceId/customers/:customerId` (viewer+),
- * the profile of db/customer-profile.ts with money hidden as the caller's role and the
- * workspace's redaction hide it.
+ * The customers: `GET /workspaces/:workspaceId/customers` (viewer+), a page of them
+ * found by email or id prefix (db/customer-list.ts), and `.../customers/:customerId`,
+ * one customer's profile (db/customer-profile.ts); money hidden as the caller's role
+ * and the workspace's redaction hide it.
  */
 export function customersRouter({ db, keyring }: { db: Knex; keyring: Keyring }): Router {
   const router = Router();
+  // The biggest payers first, for whoever may see MRR; the order itself would tell the
+  // others what is hidden from them, so theirs is newest first, and sort=mrr a 400.
+  router.get('/workspaces/:workspaceId/customers', requireWorkspaceRole('viewer'), async (req, res) => {
+    const { workspaceId } = authOf(res);
+    const q = parseOr400(listQuery, req.query, 'query');
+    const redaction = redactionOf(res);
+    const mrrHidden = redaction.policy.revenue || redaction.policy.fields.has('mrr');
+    if (q.sort === 'mrr' && mrrHidden) throw new HttpError(400, 'invalid query: sort: mrr is hidden for your role; use sort=newest');
+    const sort = q.sort ?? (mrrHidden ? 'newest' : 'mrr');
+    const search = q.q ?? '';
+    const found = await listCustomers(db, keyring, workspaceId, {
+      sort,
+      limit: q.limit,
+      offset: q.offset,
+      email: search.includes('@') ? search : undefined,
+      idPrefix: search !== '' && !search.includes('@') ? search : undefined,
+    });
+    res.json(redaction.apply({ sort, limit: q.limit, offset: q.offset, total: found.total, customers: found.customers }));
+  });
+
   router.get('/workspaces/:workspaceId/customers/:customerId', requireWorkspaceRole('viewer'), async (req, res) => {
     const { workspaceId } = authOf(res);
     const { customerId } = parseOr400(params, req.params, 'path');

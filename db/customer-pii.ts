@@ -51,7 +51,8 @@ interface PiiRow {
   name: string | null;
 }
 
-const openRow = (ring: Keyring, workspaceId: string, r: PiiRow): CustomerContact => ({
+/** A stripe_customers row's id, email and name, opened. */
+export const openRow = (ring: Keyring, workspaceId: string, r: PiiRow): CustomerContact => ({
   id: r.id,
   email: r.email === null ? null : open(ring, r.email, piiContext(workspaceId, r.id, 'email')),
   name: r.name === null ? null : open(ring, r.name, piiContext(workspaceId, r.id, 'name')),

@@ -19,7 +19,10 @@ const x = new CustomerBuilder('cus_x')
   .monthly('sub_x', 'pro', 3000, '2025-01', 2, { quantity: 2 })
   .monthly('sub_x', 'pro', 4500, '2025-03', 3, { quantity: 3 });
 
-describe('GET /workspaces/:id/customers/:customerId', () => {
+/** Y pays 20.00 a month from February 2025. */
+const y = new CustomerBuilder('cus_y').price('basic', 2000).subscription('sub_y', { items: ['basic'] }).monthly('sub_y', 'basic', 2000, '2025-02', 4);
+
+describe('GET /workspaces/:id/customers and /customers/:customerId', () => {
   const keyring = parseKeyring(generateKeySpec());
   const ws = 'ws_customers';
   let database: Awaited<ReturnType<typeof freshDatabase>>;
@@ -32,7 +35,14 @@ describe('GET /workspaces/:id/customers/:customerId', () => {
     const { db } = database;
     await insertWorkspace(db, keyring, { id: ws, name: 'Customers', webhookSecret: 'whsec_c' });
     await insertWorkspace(db, keyring, { id: 'ws_elsewhere', name: 'Elsewhere', webhookSecret: 'whsec_e' });
-    await seedMirror(db, ws, [x.build()]);
+    await seedMirror(db, ws, [x.build(), y.build()]);
+    // Z signed up last and never paid; cusQx's id would match "cus_x" were _ a wildcard.
+    await db('stripe_customers').insert([
+      { workspace_id: ws, id: 'cus_z', stripe_state_at: new Date(), created: at('2025-06-01') },
+      { workspace_id: ws, id: 'cusQx', stripe_state_at: new Date(), created: at('2024-01-01') },
+    ]);
+    await db('stripe_customers').where({ workspace_id: ws, id: 'cus_x' }).update({ created: at('2024-12-20') });
+    await db('stripe_customers').where({ workspace_id: ws, id: 'cus_y' }).update({ created: at('2025-01-20'), ...sealCustomerPii(keyring, ws, { id: 'cus_y', email: 'y@y.example', name: null }) });
     await db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_x' }).update({ start_date: at('2025-01-01') });
     await db('stripe_customers').where({ workspace_id: ws, id: 'cus_x' }).update(sealCustomerPii(keyring, ws, { id: 'cus_x', email: 'billing@x.example', name: 'X Corp' }));
     await recomputeWorkspace(db, ws);
@@ -86,6 +96,46 @@ describe('GET /workspaces/:id/customers/:customerId', () => {
     expect(body.movements.map((m) => [m.kind, m.amount, m.mrrAfter])).toEqual([['new', null, null], ['expansion', null, null]]);
     expect(body.dunnings[0]).toMatchObject({ amountDue: null, outcome: 'recovered' });
     expect(body.subscriptions[0]!.items[0]!.unitAmount).toBeNull();
+  });
+
+  it('lists customers: the biggest payers first for finance, the newest first for a viewer, who cannot sort by MRR', async () => {
+    const list = await api.request('GET', `/workspaces/${ws}/customers`, { token: tokens.finance });
+    expect(list.status).toBe(200);
+    expect(list.body).toMatchObject({ sort: 'mrr', total: 4, offset: 0, limit: 50 });
+    expect((list.body as { customers: unknown[] }).customers).toEqual([
+      { customerId: 'cus_x', name: 'X Corp', email: 'billing@x.example', mrr: 4500, currency: 'usd', cohortMonth: '2025-01', created: '2024-12-20T00:00:00.000Z' },
+      { customerId: 'cus_y', name: null, email: 'y@y.example', mrr: 2000, currency: 'usd', cohortMonth: '2025-02', created: '2025-01-20T00:00:00.000Z' },
+      { customerId: 'cusQx', name: null, email: null, mrr: 0, currency: 'usd', cohortMonth: null, created: '2024-01-01T00:00:00.000Z' },
+      { customerId: 'cus_z', name: null, email: null, mrr: 0, currency: 'usd', cohortMonth: null, created: '2025-06-01T00:00:00.000Z' },
+    ]);
+    const ids = (body: unknown) => (body as { customers: { customerId: string }[] }).customers.map((c) => c.customerId);
+    const viewer = await api.request('GET', `/workspaces/${ws}/customers`, { token: tokens.viewer });
+    expect(viewer.body).toMatchObject({ sort: 'newest', total: 4 });
+    expect(ids(viewer.body)).toEqual(['cus_z', 'cus_y', 'cus_x', 'cusQx']);
+    expect((viewer.body as { customers: { mrr: unknown }[] }).customers.every((c) => c.mrr === null)).toBe(true);
+    const byMrr = await api.request('GET', `/workspaces/${ws}/customers?sort=mrr`, { token: tokens.viewer });
+    expect(byMrr.status).toBe(400);
+    expect(byMrr.text).toContain('sort: mrr is hidden for your role');
+    // A page at a time, with the total.
+    const second = await api.request('GET', `/workspaces/${ws}/customers?limit=1&offset=1`, { token: tokens.finance });
+    expect(second.body).toMatchObject({ total: 4, customers: [{ customerId: 'cus_y' }] });
+  });
+
+  it('finds customers by email in any case, or by the start of their id, underscores matching only themselves', async () => {
+    const found = async (q: string) => {
+      const res = await api.request('GET', `/workspaces/${ws}/customers?q=${encodeURIComponent(q)}`, { token: tokens.member });
+      expect(res.status).toBe(200);
+      return res.body as { total: number; customers: { customerId: string }[] };
+    };
+    expect((await found(' Billing@X.example ')).customers.map((c) => c.customerId)).toEqual(['cus_x']);
+    expect(await found('nobody@x.example')).toEqual(expect.objectContaining({ total: 0, customers: [] }));
+    expect((await found('cus_x')).customers.map((c) => c.customerId)).toEqual(['cus_x']);
+    expect((await found('cus_')).total).toBe(3);
+    expect((await found('')).total).toBe(4);
+    const bad = await api.request('GET', `/workspaces/${ws}/customers?q=${encodeURIComponent('cus%')}`, { token: tokens.member });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toMatch(/q.*an email address, or the start of a Stripe customer id/);
+    expect((await api.request('GET', `/workspaces/${ws}/customers?limit=500`, { token: tokens.member })).status).toBe(400);
   });
 
   it('answers 404 for a customer the workspace does not have, 400 for a malformed id, and refuses other workspaces', async () => {

@@ -232,8 +232,23 @@ describe('web UI in a browser', () => {
     expect(await page.locator('table.audit td.actor').allTextContents()).toEqual(['you (fin@ui.example)', 'Wysera (dunning)', 'Wysera (dunning)']);
     await shot(page, 'finance-audit');
 
+    // The customers, biggest payers first; found by email (any case).
+    await page.click('a[data-page=customers]');
+    await contentText(page);
+    const mrrs = (await page.locator('table.customers tbody tr td:nth-child(2)').allTextContents()).map((t) => Number(t.replace(/[^\d.]/g, '')));
+    expect(mrrs.length).toBe(50);
+    expect(mrrs).toEqual([...mrrs].sort((a, b) => b - a));
+    expect(await page.innerText('.customers-count')).toMatch(/^1–50 of \d{3}$/);
+    await shot(page, 'finance-customers');
+    await page.fill('input[name=q]', contact.email!.toUpperCase());
+    await page.click('form.customer-search button[type=submit]');
+    await page.waitForSelector(`table.customers tbody tr[data-customer="${moverId}"]`);
+    expect(await page.locator('table.customers tbody tr').count()).toBe(1);
+    expect(await page.innerText('.customers-count')).toBe('1–1 of 1');
+
     // A mover's page: who they are, what they pay, their subscriptions and how their MRR moved.
-    await page.goto(`${api.url}${moverHref}`);
+    await page.click(`table.customers a.customer-link`);
+    await page.waitForURL(`${api.url}${moverHref}`);
     await contentText(page);
     expect(await page.innerText('h1.customer-name')).toBe(contact.name);
     expect(await page.innerText('[data-testid=customer-mrr] .kpi-value')).toMatch(/^\$[\d,]+\.\d{2}$/);
@@ -265,7 +280,7 @@ describe('web UI in a browser', () => {
     it(`shows a ${role} every page with revenue "Hidden" and no amount anywhere`, async () => {
       const { context, page } = await loggedIn(role);
       // [route, screenshot name, whether the page holds revenue figures (which then read Hidden)]
-      const pages: [string, string, boolean][] = [['dashboard', 'dashboard', true], ['recovery', 'recovery', true], ['drafts', 'drafts', false], [`drafts/${drafts[1]!.id}`, 'draft', true], ['plays', 'plays', false], ['emails', 'emails', false], ['stripe', 'stripe', true], ['audit', 'audit', false], ['customers/cus_ui_0', 'customer', true]];
+      const pages: [string, string, boolean][] = [['dashboard', 'dashboard', true], ['recovery', 'recovery', true], ['drafts', 'drafts', false], [`drafts/${drafts[1]!.id}`, 'draft', true], ['plays', 'plays', false], ['emails', 'emails', false], ['stripe', 'stripe', true], ['audit', 'audit', false], ['customers', 'customers', true], ['customers/cus_ui_0', 'customer', true]];
       for (const [route, name, revenue] of pages) {
         await page.goto(`${api.url}/w/${WS}/${route}`);
         const text = await contentText(page);

@@ -57,6 +57,7 @@ const EXPECTED: Record<string, Access> = {
   'GET /workspaces/:workspaceId/tokens': 'owner',
   'DELETE /workspaces/:workspaceId/tokens/:tokenId': 'owner',
   'GET /workspaces/:workspaceId/audit': 'finance',
+  'GET /workspaces/:workspaceId/customers': 'viewer',
   'GET /workspaces/:workspaceId/customers/:customerId': 'viewer',
   'GET /workspaces/:workspaceId/webhook-events/summary': 'owner',
   'GET /workspaces/:workspaceId/webhook-events/failing': 'owner',

@@ -1,7 +1,7 @@
 import { post, request, setSession, whenUnauthorised, type Session } from './api';
 import type { PageContext } from './context';
 import { h, mount } from './dom';
-import { customerPage } from './pages/customer';
+import { customersPage } from './pages/customers';
 import { accountPage } from './pages/account';
 import { auditPage } from './pages/audit';
 import { errorBox, loading } from './pages/common';
@@ -30,6 +30,7 @@ const visibilities = new Map<string, Visibility>();
 /** `show`: for which roles the page has a tab; `tab: false`: reached from the header instead. */
 const PAGES: Record<string, { title: string; render: (ctx: PageContext, root: HTMLElement) => Promise<void>; show?: (role: string) => boolean; tab?: false }> = {
   dashboard: { title: 'Dashboard', render: dashboardPage },
+  customers: { title: 'Customers', render: customersPage },
   drafts: { title: 'Drafts', render: draftsPage },
   recovery: { title: 'Recovery', render: recoveryPage },
   plays: { title: 'Plays', render: playsPage },
@@ -39,7 +40,6 @@ const PAGES: Record<string, { title: string; render: (ctx: PageContext, root: HT
   stripe: { title: 'Stripe', render: stripePage },
   webhooks: { title: 'Webhooks', render: webhooksPage, show: canConfigure },
   account: { title: 'Account', render: accountPage, tab: false },
-  customers: { title: 'Customer', render: customerPage, tab: false },
 };
 
 function navigate(path: string, replace = false): void {

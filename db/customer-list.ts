@@ -1,0 +1,74 @@
+import type { Db } from './knex';
+import { emailHashes, openRow } from './customer-pii';
+import type { Keyring } from '../platform/crypto';
+
+/** One row of the customer list: who, and what they pay now (the reporting currency's minor units). */
+export interface CustomerListing {
+  customerId: string;
+  name: string | null;
+  email: string | null;
+  mrr: number;
+  /** The reporting currency the MRR is in; null for a customer analytics has not seen (MRR 0). */
+  currency: string | null;
+  cohortMonth: string | null;
+  created: string | null;
+}
+
+export interface CustomerListQuery {
+  /** `mrr`: the biggest payers first; `newest`: the latest customers first. */
+  sort: 'mrr' | 'newest';
+  limit: number;
+  offset: number;
+  /** Only the customer(s) with this email (any case): found through its keyed hash, names and emails being sealed. */
+  email?: string | undefined;
+  /** Only customers whose Stripe id starts so. */
+  idPrefix?: string | undefined;
+}
+
+/** `_` and `%` match anything in LIKE; a Stripe id's underscores must match only themselves. */
+const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/**
+ * A page of the workspace's mirrored customers with their MRR, and how many match in
+ * all. Names and emails are opened for the page's rows only: sealed, they can be
+ * neither sorted nor searched in the database, so the list sorts by MRR or by
+ * creation and finds by exact email or id prefix.
+ */
+export async function listCustomers(db: Db, ring: Keyring, workspaceId: string, q: CustomerListQuery): Promise<{ total: number; customers: CustomerListing[] }> {
+  const matching = () => {
+    const query = db('stripe_customers as c').where('c.workspace_id', workspaceId);
+    if (q.email !== undefined) void query.whereIn('c.email_hash', emailHashes(ring, workspaceId, q.email));
+    if (q.idPrefix !== undefined) void query.whereRaw(`c.id like ? escape '\\'`, [likePrefix(q.idPrefix)]);
+    return query;
+  };
+  const order =
+    q.sort === 'mrr'
+      ? [{ column: 'mrr', order: 'desc' as const }, { column: 'c.id' }]
+      : [{ column: 'c.created', order: 'desc' as const, nulls: 'last' as const }, { column: 'c.id' }];
+  const [counted, rows] = await Promise.all([
+    matching().count<{ n: string }[]>({ n: '*' }),
+    matching()
+      .leftJoin('analytics_customers as a', function () {
+        this.on('a.workspace_id', 'c.workspace_id').andOn('a.customer_id', 'c.id');
+      })
+      .select<{ id: string; email: string | null; name: string | null; mrr: string | number; currency: string | null; cohort_month: string | null; created: Date | null }[]>('c.id', 'c.email', 'c.name', db.raw('coalesce(a.mrr, 0) as mrr'), 'a.currency', 'a.cohort_month', 'c.created')
+      .orderBy(order)
+      .limit(q.limit)
+      .offset(q.offset),
+  ]);
+  return {
+    total: Number(counted[0]?.n ?? 0),
+    customers: rows.map((r) => {
+      const { email, name } = openRow(ring, workspaceId, r);
+      return {
+        customerId: r.id,
+        name,
+        email,
+        mrr: Number(r.mrr),
+        currency: r.currency?.trim() ?? null,
+        cohortMonth: r.cohort_month,
+        created: r.created ? r.created.toISOString() : null,
+      };
+    }),
+  };
+}
