@@ -1,12 +1,11 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Knex } from '../db/knex';
-import { apiTokenNames, createApiToken, listApiTokens, revokeApiToken } from '../db/api-tokens';
+import { createApiToken, listApiTokens, revokeApiToken } from '../db/api-tokens';
 import { appendAudit, listAudit } from '../db/audit';
-import { userEmails } from '../db/users';
-import { actorLabel, parseActor } from '../domain/audit-actors';
 import { ROLES } from '../domain/roles';
 import type { Keyring } from '../platform/crypto';
+import { actorLabels } from './actor-labels';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 
@@ -27,15 +26,6 @@ const auditQuery = z.strictObject({
 });
 
 /** API tokens of a workspace (owners only) and its audit log. */
-/** Each distinct actor of a page of the audit log, as the audit page names it (domain/audit-actors.ts). */
-async function actorLabels(db: Knex, keyring: Keyring, workspaceId: string, actors: readonly string[]): Promise<Record<string, string>> {
-  const distinct = [...new Set(actors)];
-  const refs = distinct.map(parseActor);
-  const idsOf = (kind: 'user' | 'token') => refs.flatMap((r) => (r.kind === kind ? [r.id] : []));
-  const [emails, tokenNames] = await Promise.all([userEmails(db, keyring, idsOf('user')), apiTokenNames(db, workspaceId, idsOf('token'))]);
-  return Object.fromEntries(distinct.map((actor) => [actor, actorLabel(actor, { userEmails: emails, tokenNames })]));
-}
-
 export function accessRouter({ db, keyring }: { db: Knex; keyring: Keyring }): Router {
   const router = Router();
 
@@ -52,7 +42,10 @@ export function accessRouter({ db, keyring }: { db: Knex; keyring: Keyring }): R
   });
 
   router.get('/workspaces/:workspaceId/tokens', requireWorkspaceRole('owner'), async (_req, res) => {
-    res.json({ tokens: await listApiTokens(db, authOf(res).workspaceId) });
+    const { workspaceId } = authOf(res);
+    const tokens = await listApiTokens(db, workspaceId);
+    const names = await actorLabels(db, keyring, workspaceId, tokens.map((t) => t.createdBy));
+    res.json({ tokens: tokens.map((t) => ({ ...t, createdByName: names[t.createdBy] ?? t.createdBy })) });
   });
 
   router.delete('/workspaces/:workspaceId/tokens/:tokenId', requireWorkspaceRole('owner'), async (req, res) => {

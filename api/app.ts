@@ -96,7 +96,7 @@ export function createApi(deps: AppDeps): Api {
   app.use(redactResponses({ db: deps.db }));
   app.use(sessionRouter(sessions));
   app.use(accessRouter({ db: deps.db, keyring: deps.keyring }));
-  app.use(webhookEventsRouter({ db: deps.db }));
+  app.use(webhookEventsRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(membersRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(redactionRouter({ db: deps.db }));
   app.use(metricsRouter({ db: deps.db, keyring: deps.keyring }));

@@ -30,6 +30,7 @@ import type { Logger } from '../platform/logger';
 import { dunningWorkflowId } from '../workflows/ids';
 import { dunningEventSignal, playSettingsChangedSignal } from '../workflows/play-messages';
 import { PLAYS } from './drafts';
+import { actorName } from './actor-labels';
 import { authOf, requireWorkspaceRole } from './auth';
 import { redactionOf } from './redaction';
 import { HttpError, parseOr400 } from './errors';
@@ -144,6 +145,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
       autoPercentage: s.rollout.autoPercentage,
       config: play === DUNNING_PLAY ? dunningSchedule(s.config) : s.config,
       updatedBy: s.updatedBy,
+      updatedByName: await actorName(deps.db, deps.keyring, auth.workspaceId, s.updatedBy),
       updatedAt: s.updatedAt,
     });
   });

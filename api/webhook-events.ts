@@ -7,6 +7,8 @@ import { findWorkspace } from '../db/workspaces';
 import { SUBSCRIBED_EVENT_TYPES } from '../domain/event-types';
 import { endpointWarnings } from '../domain/webhook-health';
 import { endpointActivity, failingInboxPage, ignoreFailingInboxEvent, reapplySetAsideEvents, retryFailingInboxEvent, type FailingInboxEvent, type InboxStatus, type NotFailing } from '../db/inbox';
+import type { Keyring } from '../platform/crypto';
+import { actorName } from './actor-labels';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 
@@ -47,7 +49,7 @@ const giveUp = z.strictObject({
  * the customer's later events go on, its object is read again from Stripe behind them
  * (`rereadEventId`), and the audit log says who did it and why.
  */
-export function webhookEventsRouter({ db }: { db: Knex }): Router {
+export function webhookEventsRouter({ db, keyring }: { db: Knex; keyring: Keyring }): Router {
   const router = Router();
 
   /**
@@ -68,7 +70,7 @@ export function webhookEventsRouter({ db }: { db: Knex }): Router {
     res.json({
       endpointPath: `/webhooks/stripe/${encodeURIComponent(workspaceId)}`,
       eventTypes: SUBSCRIBED_EVENT_TYPES,
-      signingSecret: { replacedAt: replaced?.at ?? null, replacedBy: replaced?.actor ?? null },
+      signingSecret: { replacedAt: replaced?.at ?? null, replacedBy: replaced?.actor ?? null, replacedByName: await actorName(db, keyring, workspaceId, replaced?.actor ?? null) },
       // What the relay checks each event against (domain/event-ownership.ts); nothing without a key.
       mirrors: workspace.hasStripeKey ? { stripeAccountId: workspace.stripeAccountId, livemode: workspace.livemode } : null,
       since,

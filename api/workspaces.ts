@@ -7,7 +7,7 @@ import { createApiToken } from '../db/api-tokens';
 import { appendAudit } from '../db/audit';
 import type { Knex } from '../db/knex';
 import { listOverrides, loadCatalog, replaceOverrides } from '../db/product-mapping';
-import { findSyncRun, latestSyncRun, SyncAlreadyRunning, syncProgress } from '../db/sync';
+import { findSyncRun, latestSyncRun, SyncAlreadyRunning, syncProgress, type SyncRun } from '../db/sync';
 import { findWorkspace, findWorkspaceSettings, insertWorkspace, newWorkspaceId, updateWorkspaceSettings } from '../db/workspaces';
 import { applyOverrides, deriveDefaults, LIMIT_METRIC, overrideProblems } from '../domain/product-mapping';
 import { workflowHasEnded } from '../domain/sync-liveness';
@@ -18,6 +18,7 @@ import { authOf, requireOperator, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 import { accountTaken, assertAccountFree, keyFormOr400, proveKey, stripeAccountField, stripeKeyField, webhookSecretField } from './stripe-connection';
 import { syncLiveness } from './sync-liveness';
+import { actorName } from './actor-labels';
 import { runView } from './sync-view';
 
 export interface WorkspacesRouterDeps {
@@ -169,8 +170,10 @@ export function workspacesRouter(deps: WorkspacesRouterDeps): Router {
     const liveness = run.status === 'running' ? await syncLiveness(client, deps.taskQueue, run, progress, now) : null;
     // A workflow found ended may just have closed its run after the run was read.
     const closed = liveness && !('error' in liveness.temporal) && workflowHasEnded(liveness.temporal.workflowStatus) ? await findSyncRun(deps.db, run.id) : undefined;
-    if (closed && closed.status !== 'running') return { run: runView(closed), resources, etaSeconds: 0, liveness: null };
-    return { run: runView(run), resources, etaSeconds: liveness ? overallEta(resources) : 0, liveness };
+    // Who started it, as the page names them (api/actor-labels.ts).
+    const named = async (r: SyncRun) => ({ ...runView(r), requestedByName: await actorName(deps.db, deps.keyring, id, r.requestedBy) });
+    if (closed && closed.status !== 'running') return { run: await named(closed), resources, etaSeconds: 0, liveness: null };
+    return { run: await named(run), resources, etaSeconds: liveness ? overallEta(resources) : 0, liveness };
   };
 
   router.get('/workspaces/:workspaceId/sync', requireWorkspaceRole('viewer'), async (_req, res) => {

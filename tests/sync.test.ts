@@ -30,7 +30,7 @@ async function mirrorContent(): Promise<Record<string, unknown[]>> {
   return out;
 }
 
-type SyncBody = { run: { runId: string; status: string; workflowId: string; error: string | null }; resources: { resource: string; objects: number; pages: number; done: boolean; fraction: number | null }[]; etaSeconds: number | null };
+type SyncBody = { run: { runId: string; status: string; workflowId: string; error: string | null; requestedBy: string; requestedByName: string | null }; resources: { resource: string; objects: number; pages: number; done: boolean; fraction: number | null }[]; etaSeconds: number | null };
 
 async function waitForSync(runId: string): Promise<SyncBody> {
   return eventually(
@@ -65,6 +65,8 @@ describe('the first sync', () => {
     const first = (await h.call('GET', `/workspaces/${workspaceId}/sync`, undefined, owner)).body as SyncBody;
     body = await waitForSync(first.run.runId);
     expect({ status: body.run.status, error: body.run.error }).toEqual({ status: 'completed', error: null });
+    // Started with the workspace, by the operator, and named so.
+    expect({ by: body.run.requestedBy, name: body.run.requestedByName }).toEqual({ by: 'operator', name: 'the operator (server token)' });
     const account = h.sim.account();
     const count = async (t: string) => Number((await h.db(t).where({ workspace_id: workspaceId }).count<{ c: string }[]>('* as c'))[0]!.c);
     expect(await count('stripe_customers')).toBe(account.customers.size);

@@ -405,6 +405,8 @@ describe('web UI in a browser', () => {
     await finance.page.click('a[data-page=plays]');
     const text = await contentText(finance.page);
     expect(text).toContain("Only owners change a play's mode");
+    // Who changed it, by email: not the stored user:usr_… id.
+    expect(text).toMatch(/Last changed .+ UTC by owner@ui\.example\./);
     expect(await finance.page.locator('input[name=mode][value=auto]').isChecked()).toBe(true);
     expect(await finance.page.locator('input[name=mode][value=off]').isDisabled()).toBe(true);
     expect(await finance.page.locator('button:has-text("Save")').count()).toBe(0);

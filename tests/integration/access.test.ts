@@ -109,6 +109,11 @@ describe('API tokens, roles and the audit log', () => {
     const revoker = entries.find((e) => e.actor.startsWith('token:') && e.actor !== `token:${otherToken}`)!.actor;
     expect(actors[revoker]).toBe('API token "owner"');
     expect(actors[`token:${otherToken}`]).toBe(`an API token no longer listed (${otherToken})`);
+    // The token list names who made each token the same way.
+    const made = await api.request('POST', `/workspaces/${ws}/tokens`, { token: tokens.owner, body: { name: 'made by the owner token', role: 'viewer' } });
+    const list = (await api.request('GET', `/workspaces/${ws}/tokens`, { token: tokens.owner })).body as { tokens: { id: string; createdByName: string }[] };
+    expect(list.tokens.find((t) => t.id === (made.body as { id: string }).id)?.createdByName).toBe('API token "owner"');
+    expect(list.tokens.find((t) => t.createdByName === 'test')).toBeDefined();
   });
 
   it('finds the first broken link when history is changed behind the database’s back', async () => {

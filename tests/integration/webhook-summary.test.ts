@@ -21,7 +21,7 @@ interface Summary {
   failing: number;
   runningSubscriptions: number;
   warnings: { code: string; message: string }[];
-  signingSecret: { replacedAt: string | null; replacedBy: string | null };
+  signingSecret: { replacedAt: string | null; replacedBy: string | null; replacedByName: string | null };
 }
 
 /**
@@ -133,17 +133,17 @@ describe('the webhook endpoint summary', () => {
   });
 
   it('says when the signing secret was last replaced and by whom, never the secret', async () => {
-    expect((await summaryOf(quiet, quietOwner)).signingSecret).toEqual({ replacedAt: null, replacedBy: null });
+    expect((await summaryOf(quiet, quietOwner)).signingSecret).toEqual({ replacedAt: null, replacedBy: null, replacedByName: null });
     for (const secret of ['whsec_quietRolled1', 'whsec_quietRolled2']) {
       const put = await api.request('PUT', `/workspaces/${quiet}/webhook-secret`, { token: quietOwner, body: { webhookSecret: secret } });
       expect(put.status).toBe(200);
     }
     const [latest] = await database.db('audit_log').where({ workspace_id: quiet, action: 'workspace.webhook_secret_replaced' }).orderBy('id', 'desc').select<{ at: Date; actor: string }[]>('at', 'actor');
     const summary = await summaryOf(quiet, quietOwner);
-    expect(summary.signingSecret).toEqual({ replacedAt: latest!.at.toISOString(), replacedBy: latest!.actor });
+    expect(summary.signingSecret).toEqual({ replacedAt: latest!.at.toISOString(), replacedBy: latest!.actor, replacedByName: 'API token "owner"' });
     expect(summary.signingSecret.replacedBy).toMatch(/^token:/);
     expect(JSON.stringify(summary)).not.toContain('whsec_');
     // Another workspace's replacement is not this one's.
-    expect((await summaryOf(ws, owner)).signingSecret).toEqual({ replacedAt: null, replacedBy: null });
+    expect((await summaryOf(ws, owner)).signingSecret).toEqual({ replacedAt: null, replacedBy: null, replacedByName: null });
   });
 });

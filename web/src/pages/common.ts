@@ -31,9 +31,9 @@ export function metaRow(term: string, ...detail: (Node | string | null)[]): HTML
   return [h('dt', {}, term), h('dd', {}, ...detail)];
 }
 
-/** Who did something, as an audit actor names them: "you" for the signed-in user. */
-export function actorLabel(ctx: PageContext, actor: string): string {
-  return actor === `user:${ctx.session.user.id}` ? 'you' : actor;
+/** Who did something: "you" for the signed-in user, else the name the API gave the actor (api/actor-labels.ts), else the actor as stored. */
+export function actorLabel(ctx: PageContext, actor: string, name?: string | null): string {
+  return actor === `user:${ctx.session.user.id}` ? 'you' : (name ?? actor);
 }
 
 /**

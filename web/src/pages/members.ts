@@ -21,6 +21,7 @@ interface ApiTokenView {
   role: string;
   name: string;
   createdBy: string;
+  createdByName: string;
   createdAt: string;
   revokedAt: string | null;
 }
@@ -149,7 +150,7 @@ export async function membersPage(ctx: PageContext, root: HTMLElement, notice?: 
       { 'data-token': t.id, class: t.revokedAt ? 'revoked' : '' },
       h('td', {}, t.name),
       h('td', {}, t.role),
-      h('td', { class: 'nowrap' }, `${when(t.createdAt)} by ${actorLabel(ctx, t.createdBy)}`),
+      h('td', { class: 'nowrap' }, `${when(t.createdAt)} by ${actorLabel(ctx, t.createdBy, t.createdByName)}`),
       h('td', {}, t.revokedAt ? `revoked ${when(t.revokedAt)}` : h('div', { class: 'row-actions' }, revoke, confirm)),
     );
   };

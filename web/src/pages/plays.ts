@@ -3,7 +3,7 @@ import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { when } from '../format';
 import { canConfigure } from '../redaction';
-import { errorBox, loading, section } from './common';
+import { actorLabel, errorBox, loading, section } from './common';
 import type { DunningScheduleSettings } from '../../../domain/dunning-schedule';
 import { scheduleEditor, scheduleTable } from './dunning-schedule';
 
@@ -13,6 +13,7 @@ interface DunningSettings {
   autoPercentage: number | null;
   config: DunningScheduleSettings;
   updatedBy: string | null;
+  updatedByName: string | null;
   updatedAt: string | null;
 }
 
@@ -99,7 +100,7 @@ export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: st
     h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Plays'), h('p', { class: 'muted' }, 'What Wysera does on its own, per play. A new mode reaches running workflows at their next step.'))),
     section(
       'Smart dunning',
-      h('p', { class: 'muted small' }, settings.updatedAt ? `Last changed ${when(settings.updatedAt)} by ${settings.updatedBy === `user:${ctx.session.user.id}` ? 'you' : (settings.updatedBy ?? 'unknown')}.` : 'Never changed: the default applies.'),
+      h('p', { class: 'muted small' }, settings.updatedAt ? `Last changed ${when(settings.updatedAt)} by ${settings.updatedBy ? actorLabel(ctx, settings.updatedBy, settings.updatedByName) : 'unknown'}.` : 'Never changed: the default applies.'),
       form,
     ),
     section('Renewal notes, churn radar, expansion', h('p', { class: 'muted' }, 'Not available yet.')),

@@ -22,6 +22,8 @@ interface SyncRun {
   status: 'running' | 'completed' | 'failed';
   error: string | null;
   requestedBy: string;
+  /** Who that is, as the API names them; absent in a start's own answer. */
+  requestedByName?: string | null;
   startedAt: string;
   finishedAt: string | null;
 }
@@ -110,7 +112,7 @@ function syncSection(ctx: PageContext, progress: SyncProgress, actions: HTMLElem
       { class: 'meta sync-run', 'data-status': run.status },
       metaRow('Status', status),
       metaRow('What', run.mode === 'full' ? `everything${run.windowStart ? ` created since ${when(run.windowStart)}` : ''}` : `what was created since ${when(run.windowStart)}`),
-      metaRow('Started', `${when(run.startedAt)} by ${actorLabel(ctx, run.requestedBy)}`),
+      metaRow('Started', `${when(run.startedAt)} by ${actorLabel(ctx, run.requestedBy, run.requestedByName)}`),
       progress.liveness ? metaRow('Last page stored', `${secondsInWords(secondsSince(progress.liveness.lastProgressAt))} ago`) : [],
     ),
     progress.liveness

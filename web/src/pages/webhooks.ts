@@ -43,7 +43,7 @@ interface EndpointSummary {
   oldestPendingSeconds: number;
   warnings: { code: string; message: string }[];
   /** When the signing secret was last replaced, and by whom (null: as set when the workspace was created). */
-  signingSecret: { replacedAt: string | null; replacedBy: string | null };
+  signingSecret: { replacedAt: string | null; replacedBy: string | null; replacedByName: string | null };
 }
 
 /**
@@ -71,7 +71,7 @@ function endpointSection(ctx: PageContext, summary: EndpointSummary, secretForm:
       metaRow(
         'Signing secret',
         summary.signingSecret.replacedAt
-          ? `replaced ${when(summary.signingSecret.replacedAt)} by ${summary.signingSecret.replacedBy ? actorLabel(ctx, summary.signingSecret.replacedBy) : 'someone'}`
+          ? `replaced ${when(summary.signingSecret.replacedAt)} by ${summary.signingSecret.replacedBy ? actorLabel(ctx, summary.signingSecret.replacedBy, summary.signingSecret.replacedByName) : 'someone'}`
           : 'as set when the workspace was created',
         secretForm,
       ),
