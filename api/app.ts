@@ -24,6 +24,7 @@ import { playsRouter } from './dunning';
 import { redactionRouter, redactResponses } from './redaction';
 import { membersRouter } from './members';
 import { webhookEventsRouter } from './webhook-events';
+import { passwordResetRouter, type PasswordResetDeps } from './password-reset';
 import { loginRouter, sessionRouter } from './sessions';
 
 export interface AppDeps {
@@ -47,6 +48,10 @@ export interface AppDeps {
   /** Failed logins per email / per client address per 15 minutes before 429s (defaults 10 / 100; 0: no limit). */
   loginFailuresPerEmail?: number;
   loginFailuresPerAddress?: number;
+  /** How password reset emails go out (api/password-reset.ts); undefined: resets answer 503. */
+  passwordResetMail?: PasswordResetDeps['mail'];
+  /** Password reset requests per client address per 15 minutes (default 20; 0: no limit). */
+  passwordResetsPerAddress?: number;
 }
 
 /** The HTTP API as the server runs it. */
@@ -92,6 +97,7 @@ export function createApi(deps: AppDeps): Api {
   if (authFailures > 0) app.use(authFailureLimit(authFailures));
   const sessions = { db: deps.db, keyring: deps.keyring, loginFailuresPerEmail: deps.loginFailuresPerEmail, loginFailuresPerAddress: deps.loginFailuresPerAddress };
   app.use(loginRouter(sessions));
+  app.use(passwordResetRouter({ db: deps.db, keyring: deps.keyring, log: deps.log, mail: deps.passwordResetMail, requestsPerAddress: deps.passwordResetsPerAddress }));
   app.use(authenticate({ db: deps.db, operatorToken: deps.operatorToken }));
   app.use(redactResponses({ db: deps.db }));
   app.use(sessionRouter(sessions));

@@ -219,6 +219,11 @@ export function passwordChangeLimit(failures: number, userOf: (res: Parameters<R
   });
 }
 
+/** Password reset requests per client address (each may send an email): `limit` per `windowMs` (default 15 minutes). */
+export function passwordResetLimit(limit: number, windowMs = 15 * 60_000): RequestHandler {
+  return rateLimit({ ...refuse(`too many password reset requests from this address; retry in ${Math.round(windowMs / 60_000)} minutes`), windowMs, limit });
+}
+
 /**
  * Refuses a request body the API would not read (415): express.json takes only
  * `application/json`, and any other body (a form, plain text) reached the routes as no

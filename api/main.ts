@@ -1,11 +1,29 @@
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import { createApi } from './app';
+import type { PasswordResetDeps } from './password-reset';
+import { emailFromEnv } from '../email/from-env';
 import { listen } from './listen';
 import { createDb } from '../db/knex';
 import { ConfigError, loadConfig } from '../platform/config';
 import { createLogger } from '../platform/logger';
 import { createMetrics, observePoolWaits } from '../platform/metrics';
 import { createTemporalClient } from '../platform/temporal';
+
+/**
+ * How password reset emails go out: the server's email provider (the worker's, from
+ * the same environment) from EMAIL_DEFAULT_FROM, with links to WYSERA_PUBLIC_URL.
+ * Without all three, resets are off and the log says what is missing.
+ */
+function resetMail(publicUrl: string | undefined, log: Logger): PasswordResetDeps['mail'] {
+  const { sender, defaultFrom } = emailFromEnv();
+  const missing = [publicUrl ? null : 'WYSERA_PUBLIC_URL', sender.provider === 'none' ? 'an email provider' : null, defaultFrom ? null : 'EMAIL_DEFAULT_FROM'].filter((m) => m !== null);
+  if (!publicUrl || !defaultFrom || missing.length) {
+    log.info({ missing }, 'password reset by email is off');
+    return undefined;
+  }
+  return { sender, from: defaultFrom, publicUrl };
+}
 
 /** The API process: webhook ingress, health, metrics (and later the REST API and UI). */
 function main(): void {
@@ -15,7 +33,23 @@ function main(): void {
   const { connection } = createTemporalClient(config);
   const metrics = createMetrics();
   observePoolWaits(metrics, db, 'api');
-  const api = createApi({ db, temporal: connection, keyring: config.WYSERA_ENCRYPTION_KEYS, log, metrics, webhookMaxBytes: config.WEBHOOK_MAX_BYTES, webhookRequestsPerMinute: config.WEBHOOK_RATE_PER_MINUTE, authFailuresPerWindow: config.AUTH_FAILURES_PER_WINDOW, loginFailuresPerEmail: config.LOGIN_FAILURES_PER_EMAIL, loginFailuresPerAddress: config.LOGIN_FAILURES_PER_ADDRESS, operatorToken: config.WYSERA_OPERATOR_TOKEN, temporalNamespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE });
+  const api = createApi({
+    db,
+    temporal: connection,
+    keyring: config.WYSERA_ENCRYPTION_KEYS,
+    log,
+    metrics,
+    webhookMaxBytes: config.WEBHOOK_MAX_BYTES,
+    webhookRequestsPerMinute: config.WEBHOOK_RATE_PER_MINUTE,
+    authFailuresPerWindow: config.AUTH_FAILURES_PER_WINDOW,
+    loginFailuresPerEmail: config.LOGIN_FAILURES_PER_EMAIL,
+    loginFailuresPerAddress: config.LOGIN_FAILURES_PER_ADDRESS,
+    operatorToken: config.WYSERA_OPERATOR_TOKEN,
+    temporalNamespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    passwordResetMail: resetMail(config.WYSERA_PUBLIC_URL, log),
+    passwordResetsPerAddress: config.PASSWORD_RESETS_PER_ADDRESS,
+  });
 
   const server = listen(api.serve, config.PORT, config.HOST, () => {
     const { port } = server.address() as AddressInfo;

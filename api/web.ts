@@ -78,6 +78,8 @@ export function webRouter({ log }: { log: Logger }): Router {
   const page = async (_req: unknown, res: Response) => send(res, 'html', (b) => b.html);
   router.get('/', page);
   router.get('/login', page);
+  router.get('/forgot-password', page);
+  router.get('/reset-password', page);
   router.get('/w/:workspaceId/*page', page);
   router.get('/assets/app.js', async (_req, res) => send(res, 'js', (b) => b.js));
   router.get('/assets/app.css', async (_req, res) => send(res, 'css', (b) => b.css));

@@ -28,7 +28,8 @@ interface SessionRow {
 
 const SESSION_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
-const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+/** The stored form of a bearer token (a session's, a password reset's): its SHA-256, hex. */
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 const toSession = (r: SessionRow): Session => ({ id: r.id, userId: r.user_id, createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at });
 

@@ -46,6 +46,14 @@ const envSchema = z.object({
   /** Failed logins per email / per client address per 15 minutes before 429s (0: no limit); docs/security.md. */
   LOGIN_FAILURES_PER_EMAIL: z.coerce.number().int().min(0).default(10),
   LOGIN_FAILURES_PER_ADDRESS: z.coerce.number().int().min(0).default(100),
+  /**
+   * Where people reach the web UI (https://wysera.example.com): the base of the links in
+   * password reset emails. Unset, resets by email are off (503): a link built from a
+   * request's Host header could be pointed at another site.
+   */
+  WYSERA_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Password reset requests per client address per 15 minutes before 429s (0: no limit). */
+  PASSWORD_RESETS_PER_ADDRESS: z.coerce.number().int().min(0).default(20),
   /** Port of the worker's Prometheus endpoint (GET /metrics on HOST); 0 picks a free port. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /**

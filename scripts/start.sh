@@ -86,6 +86,8 @@ if [ -z "${STRIPE_API_KEY:-}" ]; then
   pids+=($!)
   wait_for_port "$email_port" "the email receiver" "${pids[-1]}"
   export SENDGRID_API_KEY="SG.demo" SENDGRID_API_BASE="http://127.0.0.1:$email_port" EMAIL_DEFAULT_FROM="billing@demo.wysera.test"
+  # Password reset links (their emails land in the receiver too) point at this server.
+  export WYSERA_PUBLIC_URL="${WYSERA_PUBLIC_URL:-http://localhost:$api_port}"
   if [ -z "${WYSERA_OPERATOR_TOKEN:-}" ]; then
     token_file="$data/operator-token"
     [ -s "$token_file" ] || (umask 077; node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))' >"$token_file")

@@ -18,6 +18,7 @@ import * as m016 from './016_audit_action_index';
 import * as m017 from './017_inbox_summary_indexes';
 import * as m018 from './018_inbox_requeued_at';
 import * as m019 from './019_dunning_steps_sent';
+import * as m020 from './020_password_resets';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -43,6 +44,7 @@ const migrations: Record<string, Knex.Migration> = {
   '017_inbox_summary_indexes': m017,
   '018_inbox_requeued_at': m018,
   '019_dunning_steps_sent': m019,
+  '020_password_resets': m020,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -25,6 +25,8 @@ import { createTemporalClient } from '../../platform/temporal';
 import { syncWorkflowId } from '../../workflows/ids';
 import { generateAccount } from '../../sim/generator';
 import { startSimulator, type Simulator } from '../../sim/server';
+import { startEmailReceiver } from '../../sim/email-receiver';
+import { createSendGridSender } from '../../email/sendgrid';
 import { endpointOf, StripeClients } from '../../activities/stripe-client';
 import { startApi, type TestApi } from '../helpers/api';
 import { signatureFor, stripeEvent, stripeFixture } from '../helpers/stripe';
@@ -995,5 +997,52 @@ describe('web UI in a browser', () => {
     const audit = await database.db('audit_log').where({ workspace_id: WS }).whereIn('action', ['workspace.stripe_key_connected', 'sync.started']).orderBy('id').select('action');
     // The sync since a day and the one started elsewhere; the refused start records nothing.
     expect(audit.map((a: { action: string }) => a.action)).toEqual(['workspace.stripe_key_connected', 'sync.started', 'sync.started']);
+  });
+
+  it('lets someone who forgot a password ask for a link by email and set a new one with it', async () => {
+    // A server that can send: its own email receiver, and links to its own address.
+    const receiver = await startEmailReceiver();
+    await findOrCreateUser(database.db, keyring, 'forgetful@ui.example', PASSWORD);
+    const sender = createSendGridSender({ apiKey: 'SG.ui', baseUrl: receiver.url });
+    const mailing = await startApi(database.db, keyring, { passwordResetMail: { sender, from: 'accounts@ui.example', publicUrl: 'http://public.ui.example' } });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${mailing.url}/login`);
+      await page.click('a:has-text("Forgot your password?")');
+      await page.waitForURL(`${mailing.url}/forgot-password`);
+      await page.fill('input[name=email]', 'forgetful@ui.example');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('.success');
+      expect(await page.innerText('.success')).toContain('If an account uses this email, a link to set a new password is on its way.');
+      await shot(page, 'forgot-password');
+      const [message] = await receiver.waitForMessages(1);
+      const text = message!.body.content!.find((c) => c.type === 'text/plain')!.value;
+      // The emailed link points at the public URL; here it is followed on the test server's address.
+      const link = /http:\/\/public\.ui\.example(\/reset-password#token=[A-Za-z0-9_-]+)/.exec(text)![1]!;
+      await page.goto(`${mailing.url}${link}`);
+      await page.waitForSelector('input[name=password]');
+      // The token leaves the address bar at once.
+      expect(page.url()).toBe(`${mailing.url}/reset-password`);
+      await page.fill('input[name=password]', 'a new password for the ui');
+      await page.fill('input[name=again]', 'a new password, mistyped');
+      await page.click('button[type=submit]');
+      expect(await page.innerText('.error')).toBe('The two passwords differ.');
+      await page.fill('input[name=again]', 'a new password for the ui');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('.success');
+      expect(await page.innerText('.success')).toContain('Your new password is set');
+      await shot(page, 'reset-password-done');
+      await page.click('a:has-text("Log in")');
+      await page.waitForURL(`${mailing.url}/login`);
+      await page.fill('input[name=email]', 'forgetful@ui.example');
+      await page.fill('input[name=password]', 'a new password for the ui');
+      await page.click('button[type=submit]');
+      await page.waitForURL((url) => url.pathname !== '/login');
+    } finally {
+      await context.close();
+      await mailing.close();
+      await receiver.close();
+    }
   });
 });

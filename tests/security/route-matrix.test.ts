@@ -36,12 +36,17 @@ const EXPECTED: Record<string, Access> = {
   // The web UI's page and bundle: no data in them; the pages read the guarded API.
   'GET /': 'public',
   'GET /login': 'public',
+  'GET /forgot-password': 'public',
+  'GET /reset-password': 'public',
   'GET /w/:workspaceId/*page': 'public',
   'GET /assets/app.js': 'public',
   'GET /assets/app.css': 'public',
   'POST /webhooks/stripe/:workspaceId': 'signature',
   'POST /workspaces': 'operator',
   'POST /auth/login': 'public',
+  // Whoever forgot a password has no session; the answer never tells whether an account exists.
+  'POST /auth/password-reset': 'public',
+  'POST /auth/password-reset/confirm': 'public',
   'GET /auth/session': 'session',
   'POST /auth/logout': 'public',
   'POST /auth/password': 'session',
@@ -98,7 +103,9 @@ const EXPECTED: Record<string, Access> = {
  * Routes a session may call without the CSRF header: the login (no session in play;
  * SameSite and its Origin check guard it) and the webhook (before any credentials).
  */
-const CSRF_EXEMPT = new Set(['POST /auth/login', 'POST /webhooks/stripe/:workspaceId']);
+// Password resets use no session: a forged request could only ask for an email anyone may
+// ask for, or spend a token its sender already holds.
+const CSRF_EXEMPT = new Set(['POST /auth/login', 'POST /webhooks/stripe/:workspaceId', 'POST /auth/password-reset', 'POST /auth/password-reset/confirm']);
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const OPERATOR = 'operator-token-for-the-route-matrix';

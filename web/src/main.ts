@@ -9,6 +9,7 @@ import { dashboardPage } from './pages/dashboard';
 import { draftsPage } from './pages/drafts';
 import { emailsPage } from './pages/emails';
 import { loginPage } from './pages/login';
+import { forgotPasswordPage, resetPasswordPage } from './pages/password-reset';
 import { membersPage } from './pages/members';
 import { pickerPage } from './pages/picker';
 import { playsPage } from './pages/plays';
@@ -121,6 +122,15 @@ async function renderPath(): Promise<void> {
       // Only a path of this site (not //host or /\host, which browsers read as another origin).
       navigate(next && /^\/(?![/\\])/.test(next) ? next : '/', true);
     });
+  }
+  // Reached without a session, from the login page or a reset email.
+  if (path === '/forgot-password') {
+    document.title = 'Forgot your password · Wysera';
+    return forgotPasswordPage(app);
+  }
+  if (path === '/reset-password') {
+    document.title = 'Set a new password · Wysera';
+    return resetPasswordPage(app);
   }
   if (!session) return navigate(`/login${path === '/' ? '' : `?next=${encodeURIComponent(path + url.search)}`}`, true);
 

@@ -20,12 +20,10 @@ export function loginPage(root: HTMLElement, onLogin: (session: Session) => void
       })
       .finally(() => (button.disabled = false));
   });
-  mount(
-    root,
-    h(
-      'main',
-      { class: 'login' },
-      h('div', { class: 'login-card' }, h('div', { class: 'brand big' }, h('span', { class: 'logo' }, 'W'), 'Wysera'), h('p', { class: 'muted' }, 'Revenue operations for your Stripe account.'), form),
-    ),
-  );
+  authCard(root, h('p', { class: 'muted' }, 'Revenue operations for your Stripe account.'), form, h('p', { class: 'small forgot' }, h('a', { href: '/forgot-password' }, 'Forgot your password?')));
+}
+
+/** The card the pages without a session share (log in, forgotten password): the brand, then `body`. */
+export function authCard(root: HTMLElement, ...body: (Node | string)[]): void {
+  mount(root, h('main', { class: 'login' }, h('div', { class: 'login-card' }, h('div', { class: 'brand big' }, h('span', { class: 'logo' }, 'W'), 'Wysera'), ...body)));
 }
