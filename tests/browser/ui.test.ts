@@ -267,6 +267,14 @@ describe('web UI in a browser', () => {
     expect(known).toContain('not mirrored yet');
     expect(await page.locator('table.dunnings tbody tr[data-invoice=in_ui_1] td:nth-child(3)').innerText()).toBe('$98.00');
     expect(await page.locator('table.customer-drafts tbody tr td:first-child').allTextContents()).toEqual(['Dunning · email 2']);
+    // A running dunning offers finance the way out for an invoice paid outside Stripe; asked first, and Stripe's refusal shown.
+    await page.goto(`${api.url}/w/${WS}/customers/cus_ui_2`);
+    await contentText(page);
+    await page.click('tr[data-invoice=in_ui_2] button.paid-out-of-band');
+    expect(await page.innerText('tr[data-invoice=in_ui_2] .confirm')).toContain('Stripe marks in_ui_2 paid without charging the customer, and its dunning stops.');
+    await page.click('tr[data-invoice=in_ui_2] button:has-text("Mark it paid")');
+    await page.waitForSelector('tr[data-invoice=in_ui_2] .feedback .error');
+    expect(await page.innerText('tr[data-invoice=in_ui_2] .feedback .error')).toContain('the workspace has no Stripe key yet');
 
     // Logout ends the session: the API refuses it, the pages send to the login.
     await page.click('[data-testid=logout]');
@@ -293,6 +301,10 @@ describe('web UI in a browser', () => {
         expect({ name, amount: AMOUNT.exec(html)?.[0] ?? null }).toEqual({ name, amount: null });
         if (revenue) expect(text, name).toContain('Hidden');
       }
+      // Below finance, a running dunning offers no way to mark its invoice paid.
+      await page.goto(`${api.url}/w/${WS}/customers/cus_ui_2`);
+      expect(await contentText(page)).toContain('running');
+      expect(await page.locator('button.paid-out-of-band').count()).toBe(0);
       await page.goto(`${api.url}/w/${WS}/dashboard`);
       await contentText(page);
       expect(await page.innerText('[data-testid=kpi-mrr] .kpi-value')).toBe('Hidden');

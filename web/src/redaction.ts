@@ -17,6 +17,8 @@ export interface Visibility {
 
 export const canAct = (role: string) => atLeast(role, 'member');
 export const canAudit = (role: string) => atLeast(role, 'finance');
+/** Marking an invoice paid out of band: finance's call, like the figures it changes. */
+export const canMarkPaid = (role: string) => atLeast(role, 'finance');
 export const canConfigure = (role: string) => atLeast(role, 'owner');
 
 export async function loadVisibility(workspaceId: string, role: string): Promise<Visibility> {

@@ -1,9 +1,9 @@
-import { get } from '../api';
+import { get, post } from '../api';
 import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { longMonth, money, NONE, when } from '../format';
-import { isHidden } from '../redaction';
-import { card, errorBox, loading, section } from './common';
+import { canMarkPaid, isHidden } from '../redaction';
+import { card, confirmStep, errorBox, loading, section } from './common';
 import { KINDS } from './dashboard';
 import { statusBadge } from './drafts';
 import type { CustomerProfile } from '../../../domain/customer-profile';
@@ -32,7 +32,28 @@ function termText(s: Shown['subscriptions'][number]): string {
  * plays wrote them, each draft a link to its page. Reached from the dashboard's
  * movers and the drafts.
  */
-export async function customerPage(ctx: PageContext, root: HTMLElement): Promise<void> {
+/**
+ * Finance's way out of a dunning whose invoice was settled outside Stripe (a bank
+ * transfer, a cheque): Stripe marks the invoice paid without charging, and the
+ * dunning is told to stop. The only write Wysera makes to Stripe, so it asks first.
+ */
+function paidOutOfBand(ctx: PageContext, root: HTMLElement, invoiceId: string): HTMLElement {
+  const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' });
+  const [ask, step] = confirmStep({
+    label: 'Mark paid out of band',
+    question: `Stripe marks ${invoiceId} paid without charging the customer, and its dunning stops.`,
+    confirm: 'Mark it paid',
+    className: 'paid-out-of-band',
+    onConfirm: () =>
+      post<{ invoice: { status: string }; dunningStopped: boolean }>(`${ctx.apiBase}/invoices/${encodeURIComponent(invoiceId)}/paid-out-of-band`).then(
+        (done) => customerPage(ctx, root, `${invoiceId} is ${done.invoice.status} in Stripe; ${done.dunningStopped ? 'its dunning was told to stop' : 'no running dunning was found for it'}.`),
+        (err: unknown) => mount(feedback, errorBox(err)),
+      ),
+  });
+  return h('div', { class: 'out-of-band' }, ask, step, feedback);
+}
+
+export async function customerPage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
   const customerId = ctx.rest[1];
   if (!customerId) {
     mount(root, h('h1', {}, 'Customers'), h('p', { class: 'empty-state' }, 'Open a customer from the dashboard’s “Who moved” or from a draft.'));
@@ -56,6 +77,7 @@ export async function customerPage(ctx: PageContext, root: HTMLElement): Promise
     root,
     h('div', { class: 'page-head' }, h('div', {}, h('h1', { class: 'customer-name' }, title), h('p', { class: 'muted' }, subtitle))),
     c.mirrored ? null : h('p', { class: 'muted small' }, 'Stripe’s copy of this customer is not mirrored yet; a sync brings their name and subscriptions.'),
+    notice ? h('div', { class: 'success', role: 'status' }, notice) : null,
     h(
       'div',
       { class: 'kpis' },
@@ -129,7 +151,7 @@ export async function customerPage(ctx: PageContext, root: HTMLElement): Promise
                   h('td', {}, h('code', {}, d.invoiceId)),
                   h('td', { class: 'nowrap' }, when(d.failedAt)),
                   h('td', { class: 'num' }, money(d.amountDue, d.currency, { hidden: isHidden(v, 'amountDue', true) })),
-                  h('td', {}, d.outcome === null ? 'running' : `${d.outcome.replaceAll('_', ' ')}${d.endedAt ? ` ${when(d.endedAt)}` : ''}`),
+                  h('td', {}, d.outcome === null ? ['running', canMarkPaid(v.role) ? paidOutOfBand(ctx, root, d.invoiceId) : null] : `${d.outcome.replaceAll('_', ' ')}${d.endedAt ? ` ${when(d.endedAt)}` : ''}`),
                   h('td', { class: 'num' }, String(d.emailsSent)),
                 ),
               ),
