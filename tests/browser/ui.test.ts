@@ -978,11 +978,14 @@ describe('web UI in a browser', () => {
       await owner.page.waitForSelector('.sync-run[data-status=completed]', { timeout: 10_000 });
       expect(await owner.page.isDisabled('button.sync-full')).toBe(false);
 
-      // A sync of what was created since a day.
+      // A sync of what was created since a day, started while a plan's name is being edited: the edit stays.
+      const planName = owner.page.locator('form.plan-mapping input[name=planName]').first();
+      await planName.fill('Renamed, not saved yet');
       await owner.page.fill('form.sync-since input[name=since]', '2026-01-15');
       await owner.page.click('form.sync-since button[type=submit]');
       await owner.page.waitForSelector('.feedback .success');
       expect(await owner.page.innerText('.feedback .success')).toBe('Sync started: what was created since 2026-01-15 is read again.');
+      expect(await owner.page.locator('form.plan-mapping input[name=planName]').first().inputValue()).toBe('Renamed, not saved yet');
       const since = (await latestSyncRun(database.db, WS))!;
       expect([since.mode, since.windowStart?.toISOString(), since.status]).toEqual(['since', '2026-01-15T00:00:00.000Z', 'running']);
       await shot(owner.page, 'owner-stripe-sync-since');

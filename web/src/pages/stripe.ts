@@ -141,7 +141,12 @@ function syncSection(ctx: PageContext, progress: SyncProgress, actions: HTMLElem
  * seconds while it runs). Owners start a sync and connect or replace the key; the key
  * is checked against Stripe before it is stored and never shown back.
  */
-export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
+/**
+ * @param keptPlans the plans section as an owner left it with unsaved edits, put back
+ * in place of a fresh one when an action (a sync started, a key connected) draws the
+ * page again, so those edits are not lost.
+ */
+export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: string, keptPlans?: Element): Promise<void> {
   // The plans have a section of their own: when they cannot be read, it says so there.
   const readPlans = () =>
     get<{ products: PlanView[] }>(`${ctx.apiBase}/product-mapping`).then(
@@ -173,7 +178,7 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
     button.disabled = true;
     mount(feedback);
     request<T>(method, path, body).then(
-      (answer) => stripePage(ctx, root, done(answer)),
+      (answer) => stripePage(ctx, root, done(answer), root.querySelector('form.plan-mapping[data-edited]')?.closest('section.plans-section') ?? undefined),
       (err: unknown) => {
         button.disabled = false;
         mount(feedback, errorBox(err));
@@ -242,7 +247,7 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
       ),
     ),
     syncSection(ctx, progress, syncActions()),
-    plansSection(ctx, plans),
+    keptPlans ?? plansSection(ctx, plans),
   );
   const redrawPlans = async () => {
     const fresh = await readPlans();
