@@ -12,6 +12,7 @@ import {
   DEFAULT_DUNNING_SCHEDULE,
   DUNNING_TONES,
   dunningStepName,
+  inDayOrder,
   planDunningSteps,
   scheduleProblems,
   type DunningScheduleSettings,
@@ -43,7 +44,8 @@ export const dunningConfigSchema = z.strictObject({
 export function dunningSchedule(config: Record<string, unknown>): DunningScheduleSettings {
   const parsed = dunningConfigSchema.safeParse(config);
   if (!parsed.success || scheduleProblems(parsed.data).length) return DEFAULT_DUNNING_SCHEDULE;
-  return parsed.data;
+  // Schedules stored before the API sorted them are read in day order too.
+  return inDayOrder(parsed.data);
 }
 
 /** Recent usage of a customer from product signals, when the workspace sends them. */

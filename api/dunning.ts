@@ -18,7 +18,7 @@ import {
   putPlaySettings,
   putTemplateOverride,
 } from '../db/play-settings';
-import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, scheduleProblems } from '../domain/dunning-schedule';
+import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, inDayOrder, scheduleProblems } from '../domain/dunning-schedule';
 import { recoveryReport } from '../domain/dunning-recovery';
 import { hideCitedAmounts } from '../domain/redaction';
 import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS, stepFacts, type DunningFacts } from '../domain/dunning-templates';
@@ -145,7 +145,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
       autoPercentage: s.rollout.autoPercentage,
       config: play === DUNNING_PLAY ? dunningSchedule(s.config) : s.config,
       updatedBy: s.updatedBy,
-      updatedByName: await actorName(deps.db, deps.keyring, auth.workspaceId, s.updatedBy),
+      updatedByName: await actorName(deps.db, deps.keyring, auth.workspaceId, s.updatedBy, auth.role),
       updatedAt: s.updatedAt,
     });
   });
@@ -161,8 +161,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
       const parsed = parseOr400(dunningConfigSchema, Object.keys(body.config).length ? body.config : DEFAULT_DUNNING_SCHEDULE, 'config');
       const problems = scheduleProblems(parsed);
       if (problems.length) throw new HttpError(400, `invalid config: ${problems.join('; ')}`);
-      // Stored in day order, the order the emails go out and are numbered in (step-<n>).
-      config = { ...parsed, steps: [...parsed.steps].sort((a, b) => a.day - b.day) };
+      config = inDayOrder(parsed);
     }
     const s = await putPlaySettings(deps.db, auth.workspaceId, play, { rollout: { mode: body.mode, autoPercentage: body.autoPercentage }, config }, auth.actor);
     const workflowsNotified = await notifyRunning(auth.workspaceId, play);

@@ -16,7 +16,15 @@ import { createTemporalClient } from '../platform/temporal';
  * Without all three, resets are off and the log says what is missing.
  */
 function resetMail(publicUrl: string | undefined, log: Logger): PasswordResetDeps['mail'] {
-  const { sender, defaultFrom } = emailFromEnv();
+  let email: ReturnType<typeof emailFromEnv>;
+  try {
+    email = emailFromEnv();
+  } catch (err) {
+    // The worker refuses to start on this; the API serves on, without resets.
+    log.error({ err: (err as Error).message }, 'password reset by email is off: the email configuration is invalid');
+    return undefined;
+  }
+  const { sender, defaultFrom } = email;
   const missing = [publicUrl ? null : 'WYSERA_PUBLIC_URL', sender.provider === 'none' ? 'an email provider' : null, defaultFrom ? null : 'EMAIL_DEFAULT_FROM'].filter((m) => m !== null);
   if (!publicUrl || !defaultFrom || missing.length) {
     log.info({ missing }, 'password reset by email is off');

@@ -8,11 +8,19 @@ function flatten(value: Record<string, unknown>, prefix = '', out: Record<string
   return out;
 }
 
+/**
+ * Text a spreadsheet would run as a formula (=, +, -, @, or a tab or carriage return
+ * first). Customers' names and emails come from Stripe, where anyone who signs up
+ * types them, so a CSV opened by finance must not run them: such text gets a leading
+ * apostrophe, which spreadsheets read as "this is text". Numbers are never text here.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
   let s: string;
   if (v instanceof Date) s = v.toISOString();
-  else if (typeof v === 'string') s = v;
+  else if (typeof v === 'string') s = FORMULA_START.test(v) ? `'${v}` : v;
   else if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') s = v.toString();
   else s = JSON.stringify(v) ?? '';
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { appendAudit } from '../db/audit';
 import type { Knex } from '../db/knex';
-import { createPasswordReset, PASSWORD_RESET_TTL_MS, resetPassword, resetsRequestedSince } from '../db/password-resets';
+import { createPasswordReset, PASSWORD_RESET_TTL_MS, resetPassword } from '../db/password-resets';
 import { findUserByEmail } from '../db/users';
 import type { EmailSender } from '../email/sender';
 import type { Keyring } from '../platform/crypto';
@@ -51,11 +51,11 @@ export function passwordResetRouter(deps: PasswordResetDeps): Router {
 
   /** Creates the reset and sends its email; failures are logged, never answered (the answer cannot depend on the account). */
   const sendReset = async (userId: string, email: string, mail: NonNullable<PasswordResetDeps['mail']>) => {
-    if ((await resetsRequestedSince(deps.db, userId, new Date(Date.now() - 60 * 60_000))) >= RESETS_PER_HOUR) {
+    const reset = await createPasswordReset(deps.db, userId, { perHour: RESETS_PER_HOUR });
+    if (!reset) {
       deps.log.info({ userId }, 'password reset: not sent, the hourly limit for this account is reached');
       return;
     }
-    const reset = await createPasswordReset(deps.db, userId);
     await appendAudit(deps.db, { workspaceId: null, actor: 'system:password_reset', action: 'user.password_reset_requested', targetType: 'user', targetId: userId, after: { resetId: reset.id, expiresAt: reset.expiresAt } });
     const link = resetLink(mail.publicUrl, reset.token);
     const minutes = PASSWORD_RESET_TTL_MS / 60_000;

@@ -171,7 +171,7 @@ export function workspacesRouter(deps: WorkspacesRouterDeps): Router {
     // A workflow found ended may just have closed its run after the run was read.
     const closed = liveness && !('error' in liveness.temporal) && workflowHasEnded(liveness.temporal.workflowStatus) ? await findSyncRun(deps.db, run.id) : undefined;
     // Who started it, as the page names them (api/actor-labels.ts).
-    const named = async (r: SyncRun) => ({ ...runView(r), requestedByName: await actorName(deps.db, deps.keyring, id, r.requestedBy) });
+    const named = async (r: SyncRun) => ({ ...runView(r), requestedByName: await actorName(deps.db, deps.keyring, id, r.requestedBy, authOf(res).role) });
     if (closed && closed.status !== 'running') return { run: await named(closed), resources, etaSeconds: 0, liveness: null };
     return { run: await named(run), resources, etaSeconds: liveness ? overallEta(resources) : 0, liveness };
   };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { inTransaction, type Db } from './knex';
 import { hashToken } from './sessions';
-import { setPassword } from './users';
+import { retirePasswordResets, setPassword } from './users';
 
 /**
  * Password resets by email. The link carries 256 random bits; the table keeps their
@@ -13,23 +13,26 @@ export const PASSWORD_RESET_TTL_MS = 60 * 60_000;
 
 const RESET_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
-/** A new reset for the user; the token is returned once, for the email's link. */
-export async function createPasswordReset(db: Db, userId: string, ttlMs = PASSWORD_RESET_TTL_MS): Promise<{ id: string; token: string; expiresAt: Date }> {
+/**
+ * A new reset for the user, its token returned once, for the email's link; undefined
+ * when the user was sent `perHour` links in the last hour already. The user's row is
+ * locked first, so two requests at once can neither both pass the limit nor both
+ * leave a live link.
+ */
+export async function createPasswordReset(db: Db, userId: string, opts: { perHour: number; ttlMs?: number }): Promise<{ id: string; token: string; expiresAt: Date } | undefined> {
   const token = randomBytes(32).toString('base64url');
   const id = `pwr_${randomBytes(9).toString('base64url')}`;
-  const expiresAt = new Date(Date.now() + ttlMs);
-  await inTransaction(db, async (trx) => {
-    await trx('password_resets').where({ user_id: userId }).whereNull('used_at').update({ used_at: trx.fn.now() });
+  const expiresAt = new Date(Date.now() + (opts.ttlMs ?? PASSWORD_RESET_TTL_MS));
+  return inTransaction(db, async (trx) => {
+    await trx('users').where({ id: userId }).forUpdate().select('id');
+    const [sent] = await trx('password_resets').where({ user_id: userId }).where('created_at', '>=', trx.raw(`now() - interval '1 hour'`)).count<{ n: string }[]>({ n: '*' });
+    if (Number(sent?.n ?? 0) >= opts.perHour) return undefined;
+    await retirePasswordResets(trx, userId);
     await trx('password_resets').insert({ id, token_hash: hashToken(token), user_id: userId, expires_at: expiresAt });
+    return { id, token, expiresAt };
   });
-  return { id, token, expiresAt };
 }
 
-/** How many resets the user asked for since `since` (to limit the emails one address can be sent). */
-export async function resetsRequestedSince(db: Db, userId: string, since: Date): Promise<number> {
-  const [row] = await db('password_resets').where({ user_id: userId }).where('created_at', '>=', since).count<{ n: string }[]>({ n: '*' });
-  return Number(row?.n ?? 0);
-}
 
 /**
  * Sets the password of the link's user and uses the link up, in one transaction, and

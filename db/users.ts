@@ -51,8 +51,8 @@ export async function findUser(db: Db, ring: Keyring, id: string): Promise<User 
 /** These users' emails, by id; ids without an account are left out. */
 export async function userEmails(db: Db, ring: Keyring, ids: readonly string[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();
-  const rows = await db<UserRow>('users').whereIn('id', [...new Set(ids)]);
-  return new Map(rows.map((r) => [r.id, toUser(ring, r).email]));
+  const rows = await db<UserRow>('users').whereIn('id', [...new Set(ids)]).select('id', 'email');
+  return new Map(rows.map((r) => [r.id, open(ring, r.email, userEmailContext(r.id))]));
 }
 
 const withPassword = (ring: Keyring, row: UserRow | undefined): UserWithPassword | undefined =>
@@ -67,13 +67,20 @@ export async function findUserWithPassword(db: Db, ring: Keyring, id: string): P
   return withPassword(ring, await db<UserRow>('users').where({ id }).first());
 }
 
+/** Retires the user's live password reset links (db/password-resets.ts): a newer link, or a password set any way, makes them moot. */
+export async function retirePasswordResets(db: Db, userId: string): Promise<void> {
+  await db('password_resets').where({ user_id: userId }).whereNull('used_at').update({ used_at: db.fn.now() });
+}
+
 /**
  * Sets a new password and ends the user's sessions (but `keepSessionId`, the one that
- * made the change): whoever knew the old password is signed out.
+ * made the change): whoever knew the old password is signed out, and any reset link
+ * still live stops working.
  */
 export async function setPassword(db: Db, userId: string, password: string, keepSessionId?: string): Promise<void> {
   const hashed = passwordColumns(await hashPassword(password));
   await db('users').where({ id: userId }).update({ ...hashed, password_changed_at: db.fn.now() });
+  await retirePasswordResets(db, userId);
   const others = db('sessions').where({ user_id: userId }).whereNull('revoked_at');
   if (keepSessionId) void others.whereNot({ id: keepSessionId });
   await others.update({ revoked_at: db.fn.now() });

@@ -67,7 +67,7 @@ export function planDunningSteps(failedAt: Date, settings: DunningScheduleSettin
 function planAllSteps(failedAt: Date, settings: DunningScheduleSettings, retries: Date[]): PlannedStep[] {
   const quiet = settings.quietHoursBeforeRetry * HOUR;
   const after = settings.hoursAfterRetry * HOUR;
-  const sorted = [...settings.steps].sort((a, b) => a.day - b.day);
+  const sorted = inDayOrder(settings).steps;
   const planned: PlannedStep[] = [];
   let previous = failedAt.getTime();
   for (const [index, step] of sorted.entries()) {
@@ -83,6 +83,11 @@ function planAllSteps(failedAt: Date, settings: DunningScheduleSettings, retries
     previous = at;
   }
   return planned;
+}
+
+/** The schedule with its emails in day order: the order they go out and are numbered in (step-<n>, "Email n+1"). */
+export function inDayOrder<S extends DunningScheduleSettings>(settings: S): S {
+  return { ...settings, steps: [...settings.steps].sort((a, b) => a.day - b.day) };
 }
 
 /** The step name stored on drafts, shared by the workflow and the API. */

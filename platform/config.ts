@@ -51,7 +51,11 @@ const envSchema = z.object({
    * password reset emails. Unset, resets by email are off (503): a link built from a
    * request's Host header could be pointed at another site.
    */
-  WYSERA_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  WYSERA_PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    // A reset link's token must not cross a network in clear text: http only on this machine.
+    .refine((u) => u.startsWith('https://') || /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/.test(u), 'must be https:// (http:// only for localhost)')
+    .optional(),
   /** Password reset requests per client address per 15 minutes before 429s (0: no limit). */
   PASSWORD_RESETS_PER_ADDRESS: z.coerce.number().int().min(0).default(20),
   /** Port of the worker's Prometheus endpoint (GET /metrics on HOST); 0 picks a free port. */

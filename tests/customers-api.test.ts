@@ -4,6 +4,7 @@ import { seedMirror } from '../db/analytics-seed';
 import { createApiToken } from '../db/api-tokens';
 import { sealCustomerPii } from '../db/customer-pii';
 import { createDraftOnce } from '../db/drafts';
+import { storeRedactionSetting } from '../db/redaction';
 import { closeDunningCase, openDunningCase } from '../db/dunning-cases';
 import { insertWorkspace } from '../db/workspaces';
 import { ROLES, type Role } from '../domain/roles';
@@ -136,6 +137,20 @@ describe('GET /workspaces/:id/customers and /customers/:customerId', () => {
     expect(bad.status).toBe(400);
     expect(bad.text).toMatch(/q.*an email address, or the start of a Stripe customer id/);
     expect((await api.request('GET', `/workspaces/${ws}/customers?limit=500`, { token: tokens.member })).status).toBe(400);
+  });
+
+  it("refuses a search by email to a role the workspace hides emails from, which would confirm an address", async () => {
+    await storeRedactionSetting(database.db, ws, { fields: ['email'], visibleTo: 'finance' });
+    try {
+      const hidden = await api.request('GET', `/workspaces/${ws}/customers?q=${encodeURIComponent('billing@x.example')}`, { token: tokens.member });
+      expect(hidden.status).toBe(400);
+      expect(hidden.text).toContain('customer emails are hidden for your role');
+      const listed = await api.request('GET', `/workspaces/${ws}/customers?q=cus_x`, { token: tokens.member });
+      expect((listed.body as { customers: { email: unknown; name: unknown }[] }).customers).toEqual([expect.objectContaining({ email: null, name: 'X Corp' })]);
+      expect((await api.request('GET', `/workspaces/${ws}/customers?q=${encodeURIComponent('billing@x.example')}`, { token: tokens.finance })).status).toBe(200);
+    } finally {
+      await storeRedactionSetting(database.db, ws, { fields: [], visibleTo: 'finance' });
+    }
   });
 
   it('answers 404 for a customer the workspace does not have, 400 for a malformed id, and refuses other workspaces', async () => {

@@ -84,7 +84,9 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
     const ok = await call('owner', 'PUT', '/plays/dunning/settings', { mode: 'auto', autoPercentage: 25, config: { steps: [{ day: 5, tone: 'final' }, { day: 0, tone: 'friendly' }] } });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ mode: 'auto', autoPercentage: 25, config: { steps: [{ day: 0, tone: 'friendly' }, { day: 5, tone: 'final' }], quietHoursBeforeRetry: 12 } });
-    expect((await call('viewer', 'GET', '/plays/dunning/settings')).body).toMatchObject({ config: { steps: [{ day: 0, tone: 'friendly' }, { day: 5, tone: 'final' }] }, updatedByName: 'API token "owner"' });
+    // Who changed it: named for finance and owners, not for the roles below them.
+    expect((await call('viewer', 'GET', '/plays/dunning/settings')).body).toMatchObject({ config: { steps: [{ day: 0, tone: 'friendly' }, { day: 5, tone: 'final' }] }, updatedByName: 'an API token' });
+    expect((await call('finance', 'GET', '/plays/dunning/settings')).body).toMatchObject({ updatedByName: 'API token "owner"' });
     const audit = await listAudit(database.db, ws, { action: 'play_settings.updated' });
     expect(audit[0]?.actor).toMatch(/^token:/);
   });

@@ -69,6 +69,8 @@ describe('dunning schedule', () => {
     expect(scheduleProblems({ ...DEFAULT_DUNNING_SCHEDULE, steps: [{ day: 2, tone: 'friendly' }, { day: 2, tone: 'final' }] })).toEqual(['steps: two steps on the same day']);
     expect(dunningSchedule({ steps: 'every day' })).toEqual(DEFAULT_DUNNING_SCHEDULE);
     expect(dunningSchedule({ steps: [{ day: 1, tone: 'firm' }] }).steps).toEqual([{ day: 1, tone: 'firm' }]);
+    // One stored out of order (before the API sorted them) is read in day order, as its emails go out.
+    expect(dunningSchedule({ steps: [{ day: 5, tone: 'final' }, { day: 0, tone: 'friendly' }] }).steps).toEqual([{ day: 0, tone: 'friendly' }, { day: 5, tone: 'final' }]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession, findLiveSession } from '../../db/sessions';
-import { findOrCreateUser, findUserByEmail } from '../../db/users';
+import { findOrCreateUser, findUserByEmail, setPassword } from '../../db/users';
 import { createSendGridSender } from '../../email/sendgrid';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { verifyPassword } from '../../platform/passwords';
@@ -47,7 +47,7 @@ describe('password reset by email', () => {
 
   it('emails a link to the public URL, whatever Host the request names, and the link sets a password once and ends every session', async () => {
     const { token: sessionToken } = await createSession(database.db, userId);
-    const asked = await api.request('POST', '/auth/password-reset', { body: { email: 'ADA@reset.example' }, headers: { host: 'evil.example' } });
+    const asked = await api.request('POST', '/auth/password-reset', { body: { email: 'ADA@reset.example' }, headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' } });
     expect(asked.status).toBe(202);
     expect(asked.text).toContain('If an account uses this email');
     const [message] = await receiver.waitForMessages(1);
@@ -81,13 +81,18 @@ describe('password reset by email', () => {
     ]);
   });
 
+  const resetsOfAda = async () => Number((await database.db('password_resets').where({ user_id: userId }).count<{ n: string }[]>({ n: '*' }))[0]!.n);
+
   it('answers an unknown email as a known one, and sends nothing', async () => {
     const before = receiver.requests;
+    const resets = await resetsOfAda();
     const asked = await api.request('POST', '/auth/password-reset', { body: { email: 'nobody@reset.example' } });
     expect(asked.status).toBe(202);
     expect(asked.body).toEqual((await api.request('POST', '/auth/password-reset', { body: { email: 'ada@reset.example' } })).body);
     await receiver.waitForMessages(2);
-    await new Promise((r) => setTimeout(r, 200));
+    // One reset recorded (Ada's) and one email sent (hers): the unknown address made neither.
+    expect(await resetsOfAda()).toBe(resets + 1);
+    expect(Number((await database.db('password_resets').whereNot({ user_id: userId }).count<{ n: string }[]>({ n: '*' }))[0]!.n)).toBe(0);
     expect(receiver.requests).toBe(before + 1);
     expect(receiver.messages[receiver.messages.length - 1]!.to).toEqual(['ada@reset.example']);
   });
@@ -103,11 +108,27 @@ describe('password reset by email', () => {
     await database.db('password_resets').whereNull('used_at').update({ expires_at: new Date(Date.now() - 1000) });
     expect((await api.request('POST', '/auth/password-reset/confirm', { body: { token: newer, password: 'an expired link password 1' } })).status).toBe(400);
     expect((await api.request('POST', '/auth/password-reset/confirm', { body: { token: 'x'.repeat(43), password: 'a made up token password 1' } })).status).toBe(400);
-    // Three emails this hour already: a fourth request is answered the same, and sends nothing.
-    const sent = receiver.messages.length;
-    expect((await api.request('POST', '/auth/password-reset', { body: { email: 'ada@reset.example' } })).status).toBe(202);
+    // Three links this hour already: more requests, even at once, are answered the same and make no link.
+    expect(await resetsOfAda()).toBe(3);
+    const more = await Promise.all([1, 2, 3].map(() => api.request('POST', '/auth/password-reset', { body: { email: 'ada@reset.example' } })));
+    expect(more.map((r) => r.status)).toEqual([202, 202, 202]);
+    // Each refused request logs and records nothing: give them time to have run, then count again.
     await new Promise((r) => setTimeout(r, 300));
-    expect(receiver.messages.length).toBe(sent);
+    expect(Number((await database.db('audit_log').where({ action: 'user.password_reset_requested', target_id: userId }).count<{ n: string }[]>({ n: '*' }))[0]!.n)).toBe(3);
+    expect(await resetsOfAda()).toBe(3);
+  });
+
+  it('leaves one live link when two are asked for at once, and retires it when the password is changed another way', async () => {
+    const { user: bo } = await findOrCreateUser(database.db, keyring, 'bo@reset.example', 'bo has a password 123');
+    const before = receiver.messages.length;
+    await Promise.all([1, 2].map(() => api.request('POST', '/auth/password-reset', { body: { email: 'bo@reset.example' } })));
+    await receiver.waitForMessages(before + 2);
+    const live = async () => Number((await database.db('password_resets').where({ user_id: bo.id }).whereNull('used_at').count<{ n: string }[]>({ n: '*' }))[0]!.n);
+    expect(await live()).toBe(1);
+    await setPassword(database.db, bo.id, 'bo changed it himself 456');
+    expect(await live()).toBe(0);
+    const token = tokenIn(receiver.messages[receiver.messages.length - 1]!.body.content!.find((c) => c.type === 'text/plain')!.value);
+    expect((await api.request('POST', '/auth/password-reset/confirm', { body: { token, password: 'a link after the change 789' } })).status).toBe(400);
   });
 
   it('says what is missing on a server without email, and refuses bad input naming the field', async () => {

@@ -47,6 +47,13 @@ describe('loadConfig', () => {
     expect(workerPlaysNice({ WORKER_PLAYS_NICE: '3' })).toBe(3);
   });
 
+  it('takes a public URL over https, or http on this machine only, for reset links', () => {
+    expect(loadConfig(valid).WYSERA_PUBLIC_URL).toBeUndefined();
+    for (const url of ['https://wysera.example.com', 'http://localhost:3000', 'http://127.0.0.1:3000/']) expect(loadConfig({ ...valid, WYSERA_PUBLIC_URL: url }).WYSERA_PUBLIC_URL).toBe(url);
+    for (const url of ['http://wysera.example.com', 'http://localhost.evil.example', 'ftp://localhost']) expect(() => loadConfig({ ...valid, WYSERA_PUBLIC_URL: url }), url).toThrow(/WYSERA_PUBLIC_URL/);
+    expect(loadConfig(valid).PASSWORD_RESETS_PER_ADDRESS).toBe(20);
+  });
+
   it('explains a malformed encryption key', () => {
     expect(() => loadConfig({ ...valid, WYSERA_ENCRYPTION_KEYS: 'k1:c2hvcnQ=' })).toThrow(/WYSERA_ENCRYPTION_KEYS key "k1" must be 32 bytes/);
   });

@@ -1,5 +1,5 @@
 import { h, mount } from '../dom';
-import { DUNNING_TONES, dunningStepTitle, scheduleProblems, type DunningScheduleSettings, type DunningTone } from '../../../domain/dunning-schedule';
+import { DUNNING_TONES, dunningStepTitle, inDayOrder, scheduleProblems, type DunningScheduleSettings, type DunningTone } from '../../../domain/dunning-schedule';
 
 /** At most this many emails in a sequence (scheduleProblems refuses more). */
 const MAX_STEPS = 10;
@@ -103,11 +103,11 @@ export function scheduleEditor(initial: DunningScheduleSettings, onChange: () =>
   };
   const value = (): DunningScheduleSettings => {
     const t = typed();
-    return {
-      steps: t.steps.map((s) => ({ day: s.day ?? 0, tone: isTone(s.tone) ? s.tone : 'friendly' })).sort((a, b) => a.day - b.day),
+    return inDayOrder({
+      steps: t.steps.map((s) => ({ day: s.day ?? 0, tone: isTone(s.tone) ? s.tone : 'friendly' })),
       quietHoursBeforeRetry: t.quietHoursBeforeRetry ?? 0,
       hoursAfterRetry: t.hoursAfterRetry ?? 0,
-    };
+    });
   };
 
   const element = h(
