@@ -237,8 +237,10 @@ describe('web UI in a browser', () => {
     // The customers, biggest payers first; found by email (any case).
     await page.click('a[data-page=customers]');
     await contentText(page);
-    const mrrs = (await page.locator('table.customers tbody tr td:nth-child(2)').allTextContents()).map((t) => Number(t.replace(/[^\d.]/g, '')));
-    expect(mrrs.length).toBe(50);
+    const mrrTexts = await page.locator('table.customers tbody tr td:nth-child(2)').allTextContents();
+    expect(mrrTexts.length).toBe(50);
+    for (const t of mrrTexts) expect(t).toMatch(/^\$[\d,]+\.\d{2}$/);
+    const mrrs = mrrTexts.map((t) => Number(t.replace(/[^\d.]/g, '')));
     expect(mrrs).toEqual([...mrrs].sort((a, b) => b - a));
     expect(await page.innerText('.customers-count')).toMatch(/^1–50 of \d{3}$/);
     await shot(page, 'finance-customers');
@@ -395,7 +397,7 @@ describe('web UI in a browser', () => {
     await owner.page.click('button:has-text("Save")');
     expect(await owner.page.innerText('.schedule-problems')).toBe('Email 2: the day must be a whole number from 0 to 60');
     await day(1).fill('7');
-    expect(await owner.page.innerText('.schedule-problems')).toBe('steps: two steps on the same day');
+    expect(await owner.page.innerText('.schedule-problems')).toBe('Email 2 and Email 3 are both on day 7: one email a day');
     await day(1).fill('2');
     expect(await owner.page.locator('.schedule-problems').count()).toBe(0);
     expect((await getPlaySettings(database.db, WS, 'dunning')).config).toMatchObject(DEFAULT_DUNNING_SCHEDULE);
@@ -745,6 +747,10 @@ describe('web UI in a browser', () => {
     expect(page.scrolled).toBe(page.width);
     const logout = await owner.page.locator('[data-testid=logout]').boundingBox();
     expect(logout!.x + logout!.width).toBeLessThanOrEqual(page.width);
+    // ...on one row: every tab at the same height, the header no taller than its one-row height.
+    const tabs = await owner.page.locator('.main-nav a').evaluateAll((links: { getBoundingClientRect(): { top: number; bottom: number } }[]) => links.map((a) => a.getBoundingClientRect()));
+    expect(Math.max(...tabs.map((t) => t.top))).toBeLessThan(Math.min(...tabs.map((t) => t.bottom)));
+    expect((await owner.page.locator('header.top').boundingBox())!.height).toBeLessThanOrEqual(56);
     await shot(owner.page, 'owner-webhooks-failing');
     // Retried at once: due now instead of in a minute, and still listed until the relay has tried it.
     await owner.page.click('tr[data-event=evt_ui_stuck] button:has-text("Retry now")');
@@ -1036,14 +1042,16 @@ describe('web UI in a browser', () => {
       // The emailed link points at the public URL; here it is followed on the test server's address.
       const link = /http:\/\/public\.ui\.example(\/reset-password#token=[A-Za-z0-9_-]+)/.exec(text)![1]!;
       await page.goto(`${mailing.url}${link}`);
-      await page.waitForSelector('input[name=password]');
+      await page.waitForSelector('input[name=newPassword]');
       // The token leaves the address bar at once.
       expect(page.url()).toBe(`${mailing.url}/reset-password`);
-      await page.fill('input[name=password]', 'a new password for the ui');
-      await page.fill('input[name=again]', 'a new password, mistyped');
+      // The page opens with the focus on the new password.
+      expect(await page.locator('input[name=newPassword]').evaluate((el: { ownerDocument: { activeElement: unknown } }) => el.ownerDocument.activeElement === el)).toBe(true);
+      await page.fill('input[name=newPassword]', 'a new password for the ui');
+      await page.fill('input[name=repeatPassword]', 'a new password, mistyped');
       await page.click('button[type=submit]');
-      expect(await page.innerText('.error')).toBe('The two passwords differ.');
-      await page.fill('input[name=again]', 'a new password for the ui');
+      expect(await page.innerText('.error')).toBe('the two new passwords differ; type the same one twice');
+      await page.fill('input[name=repeatPassword]', 'a new password for the ui');
       await page.click('button[type=submit]');
       await page.waitForSelector('.success');
       expect(await page.innerText('.success')).toContain('Your new password is set');

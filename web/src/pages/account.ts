@@ -6,17 +6,25 @@ import { errorBox, section } from './common';
 /** passwordSchema's floor (platform/passwords.ts): said before the form is sent, checked again by the API. */
 const MIN_PASSWORD = 12;
 
+/** Said when the new password and its repetition differ (here and on the reset page). */
+export const PASSWORDS_DIFFER = 'the two new passwords differ; type the same one twice';
+
+/** A password field, labelled; a new password's says and enforces the floor. */
+export function passwordField(name: string, label: string, autocomplete: 'current-password' | 'new-password'): HTMLLabelElement {
+  return h('label', {}, label, h('input', { type: 'password', name, required: true, autocomplete, maxlength: 1024, ...(autocomplete === 'new-password' ? { minlength: MIN_PASSWORD } : {}) }));
+}
+
+/** The new password and its repetition, as both pages ask for them. */
+export const newPasswordFields = () => [passwordField('newPassword', `New password (at least ${MIN_PASSWORD} characters)`, 'new-password'), passwordField('repeatPassword', 'New password again', 'new-password')];
+
 /** The signed-in person's own account: their password. */
 export function accountPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' });
-  const field = (name: string, label: string, autocomplete: string) =>
-    h('label', {}, label, h('input', { type: 'password', name, required: true, autocomplete, maxlength: 1024, ...(name === 'currentPassword' ? {} : { minlength: MIN_PASSWORD }) }));
   const form = h(
     'form',
     { class: 'password-change' },
-    field('currentPassword', 'Current password', 'current-password'),
-    field('newPassword', `New password (at least ${MIN_PASSWORD} characters)`, 'new-password'),
-    field('repeatPassword', 'New password again', 'new-password'),
+    passwordField('currentPassword', 'Current password', 'current-password'),
+    ...newPasswordFields(),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Change password')),
   );
   const value = (name: string) => form.querySelector<HTMLInputElement>(`input[name=${name}]`)!.value;
@@ -24,7 +32,7 @@ export function accountPage(ctx: PageContext, root: HTMLElement): Promise<void> 
     e.preventDefault();
     mount(feedback);
     if (value('newPassword') !== value('repeatPassword')) {
-      mount(feedback, errorBox(new Error('the two new passwords differ; type the same one twice')));
+      mount(feedback, errorBox(new Error(PASSWORDS_DIFFER)));
       return;
     }
     request('POST', '/auth/password', { currentPassword: value('currentPassword'), newPassword: value('newPassword') }).then(

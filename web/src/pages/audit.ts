@@ -3,7 +3,7 @@ import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { when } from '../format';
 import { canAudit } from '../redaction';
-import { errorBox, loading } from './common';
+import { actorLabel, errorBox, loading } from './common';
 
 interface AuditRecord {
   id: number;
@@ -30,7 +30,7 @@ export async function auditPage(ctx: PageContext, root: HTMLElement): Promise<vo
   let entries: AuditRecord[];
   let actors: Record<string, string>;
   try {
-    ({ entries, actors } = await get<{ entries: AuditRecord[]; actors: Record<string, string> }>(`${ctx.apiBase}/audit?limit=${PAGE}${action ? `&action=${encodeURIComponent(action)}` : ''}${beforeId ? `&beforeId=${beforeId}` : ''}`));
+    ({ entries, actors = {} } = await get<{ entries: AuditRecord[]; actors?: Record<string, string> }>(`${ctx.apiBase}/audit?limit=${PAGE}${action ? `&action=${encodeURIComponent(action)}` : ''}${beforeId ? `&beforeId=${beforeId}` : ''}`));
   } catch (err) {
     mount(root, errorBox(err));
     return;
@@ -57,7 +57,7 @@ export async function auditPage(ctx: PageContext, root: HTMLElement): Promise<vo
                 'tr',
                 {},
                 h('td', { class: 'nowrap' }, when(e.at)),
-                h('td', { class: 'actor', title: e.actor }, e.actor === `user:${ctx.session.user.id}` ? `you (${ctx.session.user.email})` : (actors[e.actor] ?? e.actor)),
+                h('td', { class: 'actor', title: e.actor }, e.actor === `user:${ctx.session.user.id}` ? `you (${ctx.session.user.email})` : actorLabel(ctx, e.actor, Object.hasOwn(actors, e.actor) ? actors[e.actor] : undefined)),
                 h('td', {}, h('code', {}, e.action)),
                 h('td', {}, e.targetType, e.targetId ? h('div', { class: 'muted small' }, e.targetId) : null),
                 h(

@@ -43,8 +43,8 @@ export function actorLabel(ctx: PageContext, actor: string, name?: string | null
  * runs, the confirming button is disabled, so a second click cannot send it twice.
  * @returns the button and the question, to place side by side.
  */
-export function confirmStep(opts: { label: string; question: string; confirm: string; onConfirm: () => Promise<unknown> | void; className?: string }): [HTMLButtonElement, HTMLElement] {
-  const ask = h('button', { type: 'button', class: opts.className ?? 'danger-outline' }, opts.label);
+export function confirmStep(opts: { label: string; question: string; confirm: string; onConfirm: () => Promise<unknown> | void; className?: string; ariaLabel?: string }): [HTMLButtonElement, HTMLElement] {
+  const ask = h('button', { type: 'button', class: opts.className ?? 'danger-outline', 'aria-label': opts.ariaLabel }, opts.label);
   const go = h('button', { type: 'button', class: 'danger' }, opts.confirm);
   const cancel = () => {
     step.hidden = true;
@@ -75,6 +75,17 @@ export function noticeIn(feedback: HTMLElement, notice: string | undefined): voi
   const box = h('div', { class: 'success', role: 'status', tabindex: -1 }, notice);
   feedback.replaceChildren(box);
   queueMicrotask(() => box.focus());
+}
+
+/**
+ * A customer as people know them, in a table cell: a link to their page titled with
+ * their name (else email, else Stripe id), and below it in small print what the title
+ * left out of email and id.
+ */
+export function customerCell(ctx: PageContext, c: { customerId: string; name: string | null; email: string | null }): Child[] {
+  const title = c.name ?? c.email ?? c.customerId;
+  const rest = [c.name !== null ? c.email : null, title === c.customerId ? null : c.customerId].filter((p) => p !== null);
+  return [customerLink(ctx, c.customerId, title), rest.length ? h('div', { class: 'muted small' }, rest.join(' · ')) : null];
 }
 
 /** A link to a customer's page (pages/customer.ts), labelled with their name where it is known, else their id. */

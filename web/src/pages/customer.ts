@@ -3,7 +3,7 @@ import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { longMonth, money, NONE, when } from '../format';
 import { canMarkPaid, isHidden } from '../redaction';
-import { card, confirmStep, errorBox, loading, section } from './common';
+import { card, confirmStep, errorBox, loading, noticeIn, section } from './common';
 import { KINDS } from './dashboard';
 import { statusBadge } from './drafts';
 import type { CustomerProfile } from '../../../domain/customer-profile';
@@ -27,38 +27,34 @@ function termText(s: Shown['subscriptions'][number]): string {
 }
 
 /**
- * One customer (`/w/<ws>/customers/<id>`): who they are, what they pay and how it
- * moved, their subscriptions as Stripe has them, their dunnings and the emails the
- * plays wrote them, each draft a link to its page. Reached from the dashboard's
- * movers and the drafts.
- */
-/**
  * Finance's way out of a dunning whose invoice was settled outside Stripe (a bank
  * transfer, a cheque): Stripe marks the invoice paid without charging, and the
  * dunning is told to stop. The only write Wysera makes to Stripe, so it asks first.
  */
-function paidOutOfBand(ctx: PageContext, root: HTMLElement, invoiceId: string): HTMLElement {
+function paidOutOfBand(ctx: PageContext, root: HTMLElement, customerId: string, invoiceId: string): HTMLElement {
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' });
   const [ask, step] = confirmStep({
     label: 'Mark paid out of band',
+    ariaLabel: `Mark ${invoiceId} paid out of band`,
     question: `Stripe marks ${invoiceId} paid without charging the customer, and its dunning stops.`,
     confirm: 'Mark it paid',
     className: 'paid-out-of-band',
     onConfirm: () =>
       post<{ invoice: { status: string }; dunningStopped: boolean }>(`${ctx.apiBase}/invoices/${encodeURIComponent(invoiceId)}/paid-out-of-band`).then(
-        (done) => customerPage(ctx, root, `${invoiceId} is ${done.invoice.status} in Stripe; ${done.dunningStopped ? 'its dunning was told to stop' : 'no running dunning was found for it'}.`),
+        (done) => customerPage(ctx, root, customerId, `${invoiceId} is ${done.invoice.status} in Stripe; ${done.dunningStopped ? 'its dunning was told to stop' : 'no running dunning was found for it'}.`),
         (err: unknown) => mount(feedback, errorBox(err)),
       ),
   });
   return h('div', { class: 'out-of-band' }, ask, step, feedback);
 }
 
-export async function customerPage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
-  const customerId = ctx.rest[1];
-  if (!customerId) {
-    mount(root, h('h1', {}, 'Customers'), h('p', { class: 'empty-state' }, 'Open a customer from the dashboard’s “Who moved” or from a draft.'));
-    return;
-  }
+/**
+ * One customer (`/w/<ws>/customers/<id>`, pages/customers.ts routes here): who they
+ * are, what they pay and how it moved, their subscriptions as Stripe has them, their
+ * dunnings and the emails the plays wrote them, each draft a link to its page.
+ * Reached from the customer list, the dashboard's movers and the drafts.
+ */
+export async function customerPage(ctx: PageContext, root: HTMLElement, customerId: string, notice?: string): Promise<void> {
   mount(root, loading());
   let c: Shown;
   try {
@@ -70,14 +66,18 @@ export async function customerPage(ctx: PageContext, root: HTMLElement, notice?:
   const v = ctx.visibility;
   const cur = c.reportingCurrency ?? 'usd';
   const title = c.name ?? c.email ?? c.customerId;
-  const subtitle = [c.name !== null ? c.email : null, c.customerId, c.cohortMonth ? `paying since ${longMonth(c.cohortMonth)}` : null].filter((p) => p !== null).join(' · ');
+  const subtitle = [c.name !== null ? c.email : null, title === c.customerId ? null : c.customerId, c.cohortMonth ? `paying since ${longMonth(c.cohortMonth)}` : null].filter((p) => p !== null).join(' · ');
+  document.title = document.title.replace(/^Customers · /, `${title} · `);
+  // A done action's notice, focused once the page is drawn so it is read out.
+  const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' });
+  noticeIn(feedback, notice);
   const active = c.subscriptions.filter((s) => !s.endedAt && s.status !== 'canceled' && s.status !== 'incomplete_expired');
 
   mount(
     root,
     h('div', { class: 'page-head' }, h('div', {}, h('h1', { class: 'customer-name' }, title), h('p', { class: 'muted' }, subtitle))),
     c.mirrored ? null : h('p', { class: 'muted small' }, 'Stripe’s copy of this customer is not mirrored yet; a sync brings their name and subscriptions.'),
-    notice ? h('div', { class: 'success', role: 'status' }, notice) : null,
+    feedback,
     h(
       'div',
       { class: 'kpis' },
@@ -151,7 +151,7 @@ export async function customerPage(ctx: PageContext, root: HTMLElement, notice?:
                   h('td', {}, h('code', {}, d.invoiceId)),
                   h('td', { class: 'nowrap' }, when(d.failedAt)),
                   h('td', { class: 'num' }, money(d.amountDue, d.currency, { hidden: isHidden(v, 'amountDue', true) })),
-                  h('td', {}, d.outcome === null ? ['running', canMarkPaid(v.role) ? paidOutOfBand(ctx, root, d.invoiceId) : null] : `${d.outcome.replaceAll('_', ' ')}${d.endedAt ? ` ${when(d.endedAt)}` : ''}`),
+                  h('td', {}, d.outcome === null ? ['running', canMarkPaid(v.role) ? paidOutOfBand(ctx, root, c.customerId, d.invoiceId) : null] : `${d.outcome.replaceAll('_', ' ')}${d.endedAt ? ` ${when(d.endedAt)}` : ''}`),
                   h('td', { class: 'num' }, String(d.emailsSent)),
                 ),
               ),

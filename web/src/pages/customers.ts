@@ -3,7 +3,7 @@ import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { count, longMonth, money, NONE, when } from '../format';
 import { isHidden } from '../redaction';
-import { customerLink, errorBox, loading } from './common';
+import { customerCell, errorBox, loading } from './common';
 import { customerPage } from './customer';
 
 interface Listing {
@@ -31,7 +31,7 @@ const PAGE = 50;
  * Stripe id, 50 a page; `/w/<ws>/customers/<id>` is one customer (pages/customer.ts).
  */
 export async function customersPage(ctx: PageContext, root: HTMLElement): Promise<void> {
-  if (ctx.rest[1]) return customerPage(ctx, root);
+  if (ctx.rest[1]) return customerPage(ctx, root, ctx.rest[1]);
   const q = ctx.query.get('q') ?? '';
   const mrrHidden = isHidden(ctx.visibility, 'mrr', true);
   const sort = mrrHidden ? 'newest' : ctx.query.get('sort') === 'newest' ? 'newest' : 'mrr';
@@ -46,7 +46,7 @@ export async function customersPage(ctx: PageContext, root: HTMLElement): Promis
     return `${ctx.pageBase}/customers${query ? `?${query}` : ''}`;
   };
 
-  const input = h('input', { type: 'search', name: 'q', value: q, placeholder: 'billing@acme.com or cus_…', 'aria-label': 'Email or Stripe id' });
+  const input = h('input', { type: 'search', name: 'q', value: q, placeholder: 'billing@acme.com or cus_…' });
   const search = h('form', { class: 'range customer-search', role: 'search' }, h('label', {}, 'Find by email or Stripe id', input), h('button', { type: 'submit' }, 'Find'));
   search.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -77,8 +77,8 @@ export async function customersPage(ctx: PageContext, root: HTMLElement): Promis
       : h(
           'div',
           { class: 'segmented', role: 'group', 'aria-label': 'Order' },
-          h('a', { href: link({ sort: 'mrr' }), class: sort === 'mrr' ? 'active' : '' }, 'By MRR'),
-          h('a', { href: link({ sort: 'newest' }), class: sort === 'newest' ? 'active' : '' }, 'Newest'),
+          h('a', { href: link({ sort: 'mrr' }), class: sort === 'mrr' ? 'active' : '', 'aria-current': sort === 'mrr' ? 'true' : null }, 'By MRR'),
+          h('a', { href: link({ sort: 'newest' }), class: sort === 'newest' ? 'active' : '', 'aria-current': sort === 'newest' ? 'true' : null }, 'Newest'),
         ),
     page.customers.length
       ? h(
@@ -92,7 +92,7 @@ export async function customersPage(ctx: PageContext, root: HTMLElement): Promis
               h(
                 'tr',
                 { 'data-customer': c.customerId },
-                h('td', {}, customerLink(ctx, c.customerId, c.name ?? c.email ?? c.customerId), h('div', { class: 'muted small' }, [c.name !== null ? c.email : null, c.customerId].filter((p) => p !== null).join(' · '))),
+                h('td', {}, customerCell(ctx, c)),
                 h('td', { class: 'num' }, c.currency === null && !mrrHidden ? NONE : money(c.mrr, c.currency ?? 'usd', { hidden: mrrHidden })),
                 h('td', {}, c.cohortMonth ? longMonth(c.cohortMonth) : NONE),
                 h('td', { class: 'nowrap' }, when(c.created)),
@@ -100,11 +100,11 @@ export async function customersPage(ctx: PageContext, root: HTMLElement): Promis
             ),
           ),
         )
-      : h('p', { class: 'empty-state' }, q ? `No customer matches ${q}.` : 'No customers mirrored yet: connect Stripe and sync.'),
+      : h('p', { class: 'empty-state' }, page.total > 0 ? h('a', { href: link({}) }, `Past the last of ${count(page.total)} customers: back to the first page`) : q ? `No customer matches ${q}.` : 'No customers mirrored yet: connect Stripe and sync.'),
     h(
       'p',
       { class: 'actions pager' },
-      h('span', { class: 'muted customers-count' }, `${count(first)}–${count(last)} of ${count(page.total)}`),
+      page.customers.length ? h('span', { class: 'muted customers-count' }, `${count(first)}–${count(last)} of ${count(page.total)}`) : null,
       page.offset > 0 ? h('a', { href: link({ offset: Math.max(0, page.offset - PAGE) }) }, '← Previous') : null,
       last < page.total ? h('a', { href: link({ offset: last }) }, 'Next →') : null,
     ),

@@ -1,10 +1,10 @@
 import { get } from '../api';
 import { chartNotice, legend, lineChart, stackedBars, type BarSeries } from '../charts';
 import type { PageContext } from '../context';
-import { h, mount, type Child } from '../dom';
+import { h, mount } from '../dom';
 import { count, HIDDEN, longMonth, when, money, monthFromNow, percent, ratio, shortMonth } from '../format';
 import { isHidden } from '../redaction';
-import { card, customerLink, errorBox, loading, section } from './common';
+import { card, customerCell, errorBox, loading, section } from './common';
 
 interface Series<P> {
   currency: string;
@@ -176,13 +176,6 @@ export async function dashboardPage(ctx: PageContext, root: HTMLElement): Promis
 }
 
 /** What is behind a month's movements: each customer's change, from the drill-down API. */
-/** A customer as people know it: name, else email (the other below it), and the Stripe id in small print. */
-function customerCell(ctx: PageContext, c: { customerId: string; name: string | null; email: string | null }): Child[] {
-  const title = c.name ?? c.email;
-  if (title === null) return [customerLink(ctx, c.customerId)];
-  return [customerLink(ctx, c.customerId, title), h('div', { class: 'muted small' }, c.name !== null && c.email !== null ? `${c.email} · ${c.customerId}` : c.customerId)];
-}
-
 async function drilldownSection(ctx: PageContext, cur: string, periods: string[]): Promise<HTMLElement> {
   const body = h('div', {});
   const select = h('select', { name: 'period', 'aria-label': 'Month' }, [...periods].reverse().map((p) => h('option', { value: p }, longMonth(p))));

@@ -61,9 +61,13 @@ export function scheduleEditor(initial: DunningScheduleSettings, onChange: () =>
               disabled: rows.length === 1,
               title: rows.length === 1 ? 'A schedule keeps at least one email' : undefined,
               onclick: () => {
+                const at = rows.indexOf(r);
                 rows = rows.filter((other) => other !== r);
                 draw();
                 onChange();
+                // The focus stays in the list: on the next row's Remove (the previous one's for the last), or on Add.
+                const next = body.querySelectorAll<HTMLButtonElement>('button.remove-step')[Math.min(at, rows.length - 1)];
+                (next && !next.disabled ? next : add).focus();
               },
             }, 'Remove'),
           ),
@@ -96,6 +100,10 @@ export function scheduleEditor(initial: DunningScheduleSettings, onChange: () =>
       if (s.day === null) found.push(`${dunningStepTitle(i)}: the day must be a whole number from 0 to ${MAX_DAY}`);
       if (!isTone(s.tone)) found.push(`${dunningStepTitle(i)}: pick a tone`);
     });
+    // Emails on one day, named as the list shows them (scheduleProblems would say "steps").
+    const byDay = new Map<number, number[]>();
+    t.steps.forEach((s, i) => s.day !== null && byDay.set(s.day, [...(byDay.get(s.day) ?? []), i]));
+    for (const [day, at] of byDay) if (at.length > 1) found.push(`${at.map((i) => dunningStepTitle(i)).join(' and ')} are both on day ${day}: one email a day`);
     if (t.quietHoursBeforeRetry === null) found.push(`Hours before a retry: a whole number from 0 to ${MAX_HOURS}`);
     if (t.hoursAfterRetry === null) found.push(`Hours after a retry: a whole number from 0 to ${MAX_HOURS}`);
     if (found.length) return found;

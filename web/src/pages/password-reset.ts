@@ -1,5 +1,6 @@
 import { request } from '../api';
 import { h, mount } from '../dom';
+import { newPasswordFields, PASSWORDS_DIFFER } from './account';
 import { errorBox } from './common';
 import { authCard } from './login';
 
@@ -24,6 +25,8 @@ export function forgotPasswordPage(root: HTMLElement): void {
       .finally(() => (button.disabled = false));
   });
   card(root, 'Forgot your password?', h('p', { class: 'muted' }, 'We email you a link to choose a new one.'), form, h('p', { class: 'small' }, h('a', { href: '/login' }, 'Back to log in')));
+  // autofocus works once per document; this page is drawn without a reload.
+  email.focus();
 }
 
 /**
@@ -38,21 +41,26 @@ export function resetPasswordPage(root: HTMLElement): void {
     card(root, 'Set a new password', h('p', { class: 'error' }, 'This page needs the link from the reset email.'), h('p', { class: 'small' }, h('a', { href: '/forgot-password' }, 'Ask for a link')));
     return;
   }
-  const password = h('input', { type: 'password', name: 'password', autocomplete: 'new-password', required: true, autofocus: true });
-  const again = h('input', { type: 'password', name: 'again', autocomplete: 'new-password', required: true });
+  const fields = newPasswordFields();
+  const [password, again] = fields.map((f) => f.querySelector('input')!);
   const feedback = h('div', { 'aria-live': 'polite' });
   const button = h('button', { type: 'submit', class: 'primary wide' }, 'Set the password');
-  const form = h('form', { class: 'login-form' }, h('label', {}, 'New password', password), h('label', {}, 'Once more', again), feedback, button);
+  const form = h('form', { class: 'login-form' }, ...fields, feedback, button);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    if (password.value !== again.value) {
-      mount(feedback, h('div', { class: 'error', role: 'alert' }, 'The two passwords differ.'));
+    if (password!.value !== again!.value) {
+      mount(feedback, errorBox(new Error(PASSWORDS_DIFFER)));
       return;
     }
     mount(feedback);
     button.disabled = true;
-    request('POST', '/auth/password-reset/confirm', { token, password: password.value }).then(
-      () => card(root, 'Password set', h('div', { class: 'success', role: 'status' }, 'Your new password is set, and every session of the account has ended.'), h('p', {}, h('a', { href: '/login', class: 'button primary' }, 'Log in'))),
+    request('POST', '/auth/password-reset/confirm', { token, password: password!.value }).then(
+      () => {
+        // Every session ended, this browser's too: the link loads the page afresh, so no session is kept in it.
+        const login = h('a', { href: '/login', class: 'button primary', 'data-external': 'true' }, 'Log in');
+        card(root, 'Password set', h('div', { class: 'success', role: 'status' }, 'Your new password is set, and every session of the account has ended.'), h('p', {}, login));
+        login.focus();
+      },
       (err: unknown) => {
         button.disabled = false;
         mount(feedback, errorBox(err), h('p', { class: 'small' }, h('a', { href: '/forgot-password' }, 'Ask for a new link')));
@@ -60,4 +68,5 @@ export function resetPasswordPage(root: HTMLElement): void {
     );
   });
   card(root, 'Set a new password', form);
+  password!.focus();
 }

@@ -67,28 +67,36 @@ export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: st
   };
   drawChoices();
 
-  // Problems shown after a refused save are checked again as the schedule is typed, so they go once mended.
-  let showingProblems = false;
-  const showProblems = (problems: string[]) => {
-    showingProblems = problems.length > 0;
-    mount(feedback, problems.length ? h('div', { class: 'error schedule-problems', role: 'alert' }, h('ul', {}, problems.map((p) => h('li', {}, p)))) : null);
+  // Problems shown after a refused save are checked again as the schedule is typed, so
+  // they go once mended: announced as an alert at the save, politely (and only when the
+  // list changes) while typing, so a screen reader does not read them at every key.
+  let shown = '';
+  const showProblems = (problems: string[], urgent: boolean) => {
+    const listed = problems.join('\n');
+    if (!urgent && listed === shown) return;
+    shown = listed;
+    mount(feedback, problems.length ? h('div', { class: 'error schedule-problems', role: urgent ? 'alert' : null }, h('ul', {}, problems.map((p) => h('li', {}, p)))) : null);
   };
   const recheck = () => {
-    if (showingProblems && schedule) showProblems(schedule.problems());
+    if (shown && schedule) showProblems(schedule.problems(), false);
   };
   const schedule = owner ? scheduleEditor(settings.config, recheck) : null;
   // The browser's own checks off: the schedule's problems are named in words, all at once (scheduleEditor).
   const form = h('form', { class: 'plays', novalidate: true }, choices, percentRow, h('h3', {}, 'Schedule'), schedule ? schedule.element : scheduleTable(settings.config), feedback);
-  if (owner) form.append(h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save')));
+  const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
+  if (owner) form.append(h('div', { class: 'actions' }, save));
   else form.append(h('p', { class: 'muted' }, `Only owners change a play's mode and schedule; your role is ${ctx.visibility.role}.`));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     if (!schedule) return;
     const problems = schedule.problems();
-    showProblems(problems);
+    showProblems(problems, true);
     if (problems.length) return;
     const share = percentage.value.trim() === '' ? null : Number(percentage.value);
-    request<DunningSettings & { workflowsNotified: number }>('PUT', path, { mode, autoPercentage: mode === 'auto' ? share : null, config: schedule.value() }).then(
+    save.disabled = true;
+    request<DunningSettings & { workflowsNotified: number }>('PUT', path, { mode, autoPercentage: mode === 'auto' ? share : null, config: schedule.value() })
+      .finally(() => (save.disabled = false))
+      .then(
       (saved) =>
         playsPage(ctx, root, `Saved: dunning is ${saved.mode}${saved.mode === 'auto' && saved.autoPercentage !== null ? ` for ${saved.autoPercentage}% of customers` : ''}, in ${saved.config.steps.length} email${saved.config.steps.length === 1 ? '' : 's'}; ${saved.workflowsNotified} running workflow${saved.workflowsNotified === 1 ? '' : 's'} told.`),
       (err: unknown) => mount(feedback, errorBox(err)),

@@ -140,8 +140,6 @@ function syncSection(ctx: PageContext, progress: SyncProgress, actions: HTMLElem
  * is stored, and the latest sync with each resource's progress (read again every few
  * seconds while it runs). Owners start a sync and connect or replace the key; the key
  * is checked against Stripe before it is stored and never shown back.
- */
-/**
  * @param keptPlans the plans section as an owner left it with unsaved edits, put back
  * in place of a fresh one when an action (a sync started, a key connected) draws the
  * page again, so those edits are not lost.
