@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { createWorker } from '../../workers/worker';
 import type { dunningWorkflow } from '../../workflows/dunning';
 import { draftDecisionSignal, dunningEventSignal, dunningStateQuery } from '../../workflows/play-messages';
-import { quietTemporalRuntime, testServerPath, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
+import { timeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 import { fakeActivities, fakeWorld, type FakeWorld } from './dunning-activities';
 
 /**
@@ -22,8 +22,8 @@ describe('dunningWorkflow (time-skipping test server)', () => {
   const worlds = new Map<string, FakeWorld>();
 
   beforeAll(async () => {
-    quietTemporalRuntime();
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerPath() } } });
+    // Retried: the SDK gives the test server's JVM 5 s to start, which a busy machine can exceed.
+    env = await timeSkippingEnv();
     // One set of activities for the worker; each call runs against its workflow's world.
     const worldOf = (input: { workflowId?: string; draftId?: string }): FakeWorld => {
       const id = input.workflowId ?? [...worlds.keys()].find((k) => input.draftId?.startsWith(`draft-${k}-`));
