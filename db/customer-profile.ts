@@ -12,8 +12,9 @@ const RECENT = 50;
 
 /** The customer's profile; undefined when Wysera knows nothing of this id in the workspace. */
 export async function customerProfile(db: Db, ring: Keyring, workspaceId: string, customerId: string): Promise<CustomerProfile | undefined> {
-  const [contact, summary, movements, subscriptions, items, dunnings, drafts] = await Promise.all([
+  const [contact, mode, summary, movements, subscriptions, items, dunnings, drafts] = await Promise.all([
     findCustomerContact(db, ring, workspaceId, customerId),
+    db('stripe_customers').where({ workspace_id: workspaceId, id: customerId }).first<{ livemode: boolean } | undefined>('livemode'),
     db('analytics_customers').where({ workspace_id: workspaceId, customer_id: customerId }).first<{ mrr: string | number; currency: string; cohort_month: string | null } | undefined>('mrr', 'currency', 'cohort_month'),
     loadCustomerMovements(db, workspaceId, customerId),
     db('stripe_subscriptions')
@@ -50,6 +51,7 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
     name: contact?.name ?? null,
     email: contact?.email ?? null,
     mirrored: contact !== undefined,
+    livemode: mode?.livemode ?? null,
     mrr: summary ? Number(summary.mrr) : null,
     reportingCurrency: summary?.currency.trim() ?? null,
     cohortMonth: summary?.cohort_month ?? null,

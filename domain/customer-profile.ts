@@ -10,6 +10,8 @@ export interface CustomerProfile {
   email: string | null;
   /** Whether Stripe's copy is mirrored (a customer known only from analytics or a dunning has none). */
   mirrored: boolean;
+  /** Whether the mirrored customer is a live-mode one (for a link to it in Stripe's dashboard); null when not mirrored. */
+  livemode: boolean | null;
   /** Current MRR, the reporting currency, and the month of the first payment; null before any analytics. */
   mrr: number | null;
   reportingCurrency: string | null;

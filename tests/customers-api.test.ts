@@ -73,6 +73,7 @@ describe('GET /workspaces/:id/customers and /customers/:customerId', () => {
       name: 'X Corp',
       email: 'billing@x.example',
       mirrored: true,
+      livemode: false,
       mrr: 4500,
       reportingCurrency: 'usd',
       cohortMonth: '2025-01',
@@ -148,6 +149,19 @@ describe('GET /workspaces/:id/customers and /customers/:customerId', () => {
       const listed = await api.request('GET', `/workspaces/${ws}/customers?q=cus_x`, { token: tokens.member });
       expect((listed.body as { customers: { email: unknown; name: unknown }[] }).customers).toEqual([expect.objectContaining({ email: null, name: 'X Corp' })]);
       expect((await api.request('GET', `/workspaces/${ws}/customers?q=${encodeURIComponent('billing@x.example')}`, { token: tokens.finance })).status).toBe(200);
+    } finally {
+      await storeRedactionSetting(database.db, ws, { fields: [], visibleTo: 'finance' });
+    }
+  });
+
+  it("orders by MRR for no one the workspace's own redaction hides MRR from, finance included", async () => {
+    await storeRedactionSetting(database.db, ws, { fields: ['mrr'], visibleTo: 'owner' });
+    try {
+      const finance = await api.request('GET', `/workspaces/${ws}/customers`, { token: tokens.finance });
+      expect(finance.body).toMatchObject({ sort: 'newest', total: 4 });
+      expect((finance.body as { customers: { mrr: unknown }[] }).customers.every((c) => c.mrr === null)).toBe(true);
+      expect((await api.request('GET', `/workspaces/${ws}/customers?sort=mrr`, { token: tokens.finance })).status).toBe(400);
+      expect((await api.request('GET', `/workspaces/${ws}/customers`, { token: tokens.owner })).body).toMatchObject({ sort: 'mrr' });
     } finally {
       await storeRedactionSetting(database.db, ws, { fields: [], visibleTo: 'finance' });
     }

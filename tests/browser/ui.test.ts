@@ -255,6 +255,8 @@ describe('web UI in a browser', () => {
     await page.waitForURL(`${api.url}${moverHref}`);
     await contentText(page);
     expect(await page.innerText('h1.customer-name')).toBe(contact.name);
+    // Stripe's own page of the customer, in the mode the mirror holds it in (test here).
+    expect(await page.getAttribute('a.stripe-link', 'href')).toBe(`https://dashboard.stripe.com/test/customers/${moverId}`);
     expect(await page.innerText('[data-testid=customer-mrr] .kpi-value')).toMatch(/^\$[\d,]+\.\d{2}$/);
     expect(await page.locator('table.subscriptions tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('table.subscriptions tbody tr td:nth-child(3)').first().innerText()).toMatch(/ at (\$|€|£)[\d,]+\.\d{2} \/ (month|year)/);
@@ -267,6 +269,7 @@ describe('web UI in a browser', () => {
     await page.waitForURL(`${api.url}/w/${WS}/customers/cus_ui_1`);
     const known = await contentText(page);
     expect(known).toContain('not mirrored yet');
+    expect(await page.locator('a.stripe-link').count()).toBe(0);
     expect(await page.locator('table.dunnings tbody tr[data-invoice=in_ui_1] td:nth-child(3)').innerText()).toBe('$98.00');
     expect(await page.locator('table.customer-drafts tbody tr td:first-child').allTextContents()).toEqual(['Dunning · email 2']);
     // A running dunning offers finance the way out for an invoice paid outside Stripe; asked first, and Stripe's refusal shown.
@@ -408,10 +411,10 @@ describe('web UI in a browser', () => {
     await day(4).fill('10');
     await owner.page.selectOption('tr[data-step="4"] select[name=tone]', 'urgent');
     await owner.page.selectOption('tr[data-step="3"] select[name=tone]', 'final');
-    await owner.page.fill('input[name=quietHoursBeforeRetry]', '24');
+    await owner.page.fill('input[name=quietHoursBeforeRetry]', '24.5');
     await owner.page.click('button:has-text("Save")');
     await owner.page.waitForSelector('.success:has-text("in 5 emails")');
-    const edited = { steps: [{ day: 0, tone: 'friendly' }, { day: 2, tone: 'helpful' }, { day: 7, tone: 'firm' }, { day: 10, tone: 'urgent' }, { day: 14, tone: 'final' }], quietHoursBeforeRetry: 24, hoursAfterRetry: 2 };
+    const edited = { steps: [{ day: 0, tone: 'friendly' }, { day: 2, tone: 'helpful' }, { day: 7, tone: 'firm' }, { day: 10, tone: 'urgent' }, { day: 14, tone: 'final' }], quietHoursBeforeRetry: 24.5, hoursAfterRetry: 2 };
     expect((await getPlaySettings(database.db, WS, 'dunning')).config).toEqual(edited);
     expect(await owner.page.locator('tr[data-step] input[name=day]').evaluateAll((inputs: { value: string }[]) => inputs.map((i) => i.value))).toEqual(['0', '2', '7', '10', '14']);
     await shot(owner.page, 'owner-plays-schedule');

@@ -88,6 +88,9 @@ export function customerCell(ctx: PageContext, c: { customerId: string; name: st
   return [customerLink(ctx, c.customerId, title), rest.length ? h('div', { class: 'muted small' }, rest.join(' · ')) : null];
 }
 
+/** A status (a draft's, a subscription's) as a coloured badge. */
+export const statusBadge = (status: string) => h('span', { class: `badge status-${status}` }, status);
+
 /** A link to a customer's page (pages/customer.ts), labelled with their name where it is known, else their id. */
 export function customerLink(ctx: PageContext, customerId: string, label: Child = customerId): HTMLElement {
   return h('a', { href: `${ctx.pageBase}/customers/${encodeURIComponent(customerId)}`, class: 'customer-link' }, label);

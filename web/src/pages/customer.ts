@@ -3,9 +3,8 @@ import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { longMonth, money, NONE, when } from '../format';
 import { canMarkPaid, isHidden } from '../redaction';
-import { card, confirmStep, errorBox, loading, noticeIn, section } from './common';
-import { KINDS } from './dashboard';
-import { statusBadge } from './drafts';
+import { card, confirmStep, errorBox, loading, noticeIn, section, statusBadge } from './common';
+import { movementCells } from '../movements';
 import type { CustomerProfile } from '../../../domain/customer-profile';
 import { draftStepTitle } from '../../../domain/dunning-schedule';
 
@@ -75,7 +74,14 @@ export async function customerPage(ctx: PageContext, root: HTMLElement, customer
 
   mount(
     root,
-    h('div', { class: 'page-head' }, h('div', {}, h('h1', { class: 'customer-name' }, title), h('p', { class: 'muted' }, subtitle))),
+    h(
+      'div',
+      { class: 'page-head' },
+      h('div', {}, h('h1', { class: 'customer-name' }, title), h('p', { class: 'muted' }, subtitle)),
+      c.livemode === null
+        ? null
+        : h('a', { class: 'stripe-link', href: `https://dashboard.stripe.com/${c.livemode ? '' : 'test/'}customers/${encodeURIComponent(c.customerId)}`, target: '_blank', rel: 'noopener noreferrer' }, 'Open in Stripe ↗'),
+    ),
     c.mirrored ? null : h('p', { class: 'muted small' }, 'Stripe’s copy of this customer is not mirrored yet; a sync brings their name and subscriptions.'),
     feedback,
     h(
@@ -125,9 +131,7 @@ export async function customerPage(ctx: PageContext, root: HTMLElement, customer
                   'tr',
                   {},
                   h('td', { class: 'nowrap' }, when(m.at)),
-                  h('td', {}, h('span', { class: `swatch ${m.kind}` }), ` ${KINDS.find((k) => k.key === m.kind)?.label ?? m.kind}`),
-                  h('td', { class: 'num' }, money(m.amount, cur, { hidden: isHidden(v, 'amount', true), signed: true })),
-                  h('td', { class: 'num' }, money(m.mrrAfter, cur, { hidden: isHidden(v, 'mrrAfter', true) })),
+                  ...movementCells(m, cur, v),
                 ),
               ),
             ),

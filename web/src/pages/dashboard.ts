@@ -5,6 +5,7 @@ import { h, mount } from '../dom';
 import { count, HIDDEN, longMonth, when, money, monthFromNow, percent, ratio, shortMonth } from '../format';
 import { isHidden } from '../redaction';
 import { card, customerCell, errorBox, loading, section } from './common';
+import { KINDS, movementCells, type Kind } from '../movements';
 
 interface Series<P> {
   currency: string;
@@ -15,7 +16,6 @@ interface Series<P> {
 }
 interface MrrPoint { period: string; mrr: number | null; customers: number | null }
 interface ArpaPoint { period: string; arpa: number | null; customers: number }
-type Kind = 'new' | 'expansion' | 'contraction' | 'churn' | 'reactivation';
 type MovementsPoint = { period: string; startMrr: number | null; endMrr: number | null; net: number | null; counts: Record<Kind, number | null> | null } & Record<Kind, number | null>;
 interface ChurnPoint { period: string; customersAtStart: number | null; churnedCustomers: number | null; customerChurnRate: number | null; grossMrrChurnRate: number | null; netMrrChurnRate: number | null }
 interface QuickPoint { period: string; quickRatio: number | null }
@@ -25,14 +25,6 @@ interface NrrPoint { period: string; nrr: number | null }
 interface NpsPoint { cohort: string; responses: number; nps: number | null }
 interface Movement { customerId: string; name: string | null; email: string | null; at: string; kind: Kind; amount: number | null; mrrBefore: number | null; mrrAfter: number | null }
 interface Cohort { cohort: string; customers: number | null; initialMrr: number | null; ages: { age: number; period: string; customers: number | null; mrr: number | null; customerRetention: number | null; mrrRetention: number | null }[] }
-
-export const KINDS: { key: Kind; label: string; negative: boolean }[] = [
-  { key: 'new', label: 'New business', negative: false },
-  { key: 'expansion', label: 'Expansion', negative: false },
-  { key: 'reactivation', label: 'Reactivation', negative: false },
-  { key: 'contraction', label: 'Contraction', negative: true },
-  { key: 'churn', label: 'Churn', negative: true },
-];
 
 const RANGES = [6, 12, 24];
 const EXPORTS = ['mrr', 'movements', 'cohorts', 'arpa', 'ltv', 'churn-rate', 'quick-ratio', 'grr', 'nrr'];
@@ -199,9 +191,7 @@ async function drilldownSection(ctx: PageContext, cur: string, periods: string[]
                     {},
                     h('td', { class: 'nowrap' }, when(m.at)),
                     h('td', { class: 'customer' }, customerCell(ctx, m)),
-                    h('td', {}, h('span', { class: `swatch ${m.kind}` }), ` ${KINDS.find((k) => k.key === m.kind)?.label ?? m.kind}`),
-                    h('td', { class: 'num' }, money(m.amount, cur, { hidden: isHidden(ctx.visibility, 'amount', true), signed: true })),
-                    h('td', { class: 'num' }, money(m.mrrAfter, cur, { hidden: isHidden(ctx.visibility, 'mrrAfter', true) })),
+                    ...movementCells(m, cur, ctx.visibility),
                   ),
                 ),
               ),

@@ -3,7 +3,7 @@ import type { PageContext } from '../context';
 import { h, mount, type Child } from '../dom';
 import { HIDDEN, money, NONE, when } from '../format';
 import { canAct, isHidden } from '../redaction';
-import { customerLink, errorBox, loading } from './common';
+import { customerLink, errorBox, loading, statusBadge } from './common';
 import { draftStepTitle } from '../../../domain/dunning-schedule';
 
 interface Draft {
@@ -27,7 +27,6 @@ interface Draft {
 /** The statuses of domain/drafts.ts, in the order a reviewer cares about them. */
 const STATUSES = ['drafted', 'approved', 'edited', 'scheduled', 'sent', 'discarded', 'cancelled', 'failed'];
 
-export const statusBadge = (status: string) => h('span', { class: `badge status-${status}` }, status);
 
 export async function draftsPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   const id = ctx.rest[1];

@@ -16,10 +16,10 @@ export interface ScheduleEditor {
 
 const isTone = (v: string): v is DunningTone => (DUNNING_TONES as readonly string[]).includes(v);
 
-/** A whole number within [min, max] typed in `input`; null for anything else (blank, 2.5, 61). */
-function wholeIn(input: HTMLInputElement, min: number, max: number): number | null {
+/** A number within [min, max] typed in `input`, whole or (with `fractions`) with up to two decimals; null for anything else (blank, 61). */
+function numberIn(input: HTMLInputElement, min: number, max: number, fractions = false): number | null {
   const text = input.value.trim();
-  if (!/^\d+$/.test(text)) return null;
+  if (!(fractions ? /^\d+(\.\d{1,2})?$/ : /^\d+$/).test(text)) return null;
   const n = Number(text);
   return n >= min && n <= max ? n : null;
 }
@@ -35,8 +35,9 @@ export function scheduleEditor(initial: DunningScheduleSettings, onChange: () =>
   let rows: Row[] = [];
   const body = h('tbody', {});
   const add = h('button', { type: 'button', class: 'add-step' }, 'Add an email');
-  const quiet = h('input', { type: 'number', name: 'quietHoursBeforeRetry', min: 0, max: MAX_HOURS, step: 1, value: initial.quietHoursBeforeRetry, oninput: onChange });
-  const after = h('input', { type: 'number', name: 'hoursAfterRetry', min: 0, max: MAX_HOURS, step: 1, value: initial.hoursAfterRetry, oninput: onChange });
+  // Hours may be fractions (the API takes 1.5), days may not.
+  const quiet = h('input', { type: 'number', name: 'quietHoursBeforeRetry', min: 0, max: MAX_HOURS, step: 'any', value: initial.quietHoursBeforeRetry, oninput: onChange });
+  const after = h('input', { type: 'number', name: 'hoursAfterRetry', min: 0, max: MAX_HOURS, step: 'any', value: initial.hoursAfterRetry, oninput: onChange });
 
   const row = (day: number, tone: DunningTone): Row => ({
     day: h('input', { type: 'number', name: 'day', min: 0, max: MAX_DAY, step: 1, value: day, oninput: onChange }),
@@ -79,7 +80,7 @@ export function scheduleEditor(initial: DunningScheduleSettings, onChange: () =>
   };
   add.addEventListener('click', () => {
     const last = rows[rows.length - 1];
-    const lastDay = last ? (wholeIn(last.day, 0, MAX_DAY) ?? 0) : -1;
+    const lastDay = last ? (numberIn(last.day, 0, MAX_DAY) ?? 0) : -1;
     rows.push(row(Math.min(MAX_DAY, lastDay + 3), 'final'));
     draw();
     onChange();
@@ -89,9 +90,9 @@ export function scheduleEditor(initial: DunningScheduleSettings, onChange: () =>
   draw();
 
   const typed = () => ({
-    steps: rows.map((r) => ({ day: wholeIn(r.day, 0, MAX_DAY), tone: r.tone.value })),
-    quietHoursBeforeRetry: wholeIn(quiet, 0, MAX_HOURS),
-    hoursAfterRetry: wholeIn(after, 0, MAX_HOURS),
+    steps: rows.map((r) => ({ day: numberIn(r.day, 0, MAX_DAY), tone: r.tone.value })),
+    quietHoursBeforeRetry: numberIn(quiet, 0, MAX_HOURS, true),
+    hoursAfterRetry: numberIn(after, 0, MAX_HOURS, true),
   });
   const problems = (): string[] => {
     const t = typed();
@@ -104,8 +105,8 @@ export function scheduleEditor(initial: DunningScheduleSettings, onChange: () =>
     const byDay = new Map<number, number[]>();
     t.steps.forEach((s, i) => s.day !== null && byDay.set(s.day, [...(byDay.get(s.day) ?? []), i]));
     for (const [day, at] of byDay) if (at.length > 1) found.push(`${at.map((i) => dunningStepTitle(i)).join(' and ')} are both on day ${day}: one email a day`);
-    if (t.quietHoursBeforeRetry === null) found.push(`Hours before a retry: a whole number from 0 to ${MAX_HOURS}`);
-    if (t.hoursAfterRetry === null) found.push(`Hours after a retry: a whole number from 0 to ${MAX_HOURS}`);
+    if (t.quietHoursBeforeRetry === null) found.push(`Hours before a retry: a number from 0 to ${MAX_HOURS}, with at most two decimals`);
+    if (t.hoursAfterRetry === null) found.push(`Hours after a retry: a number from 0 to ${MAX_HOURS}, with at most two decimals`);
     if (found.length) return found;
     return scheduleProblems(value());
   };

@@ -1,0 +1,27 @@
+import { h } from './dom';
+import { money } from './format';
+import { isHidden, type Visibility } from './redaction';
+
+/** The five ways a customer's MRR moves (docs/metrics.md), in the order the charts stack them. */
+export type Kind = 'new' | 'expansion' | 'contraction' | 'churn' | 'reactivation';
+
+export const KINDS: { key: Kind; label: string; negative: boolean }[] = [
+  { key: 'new', label: 'New business', negative: false },
+  { key: 'expansion', label: 'Expansion', negative: false },
+  { key: 'reactivation', label: 'Reactivation', negative: false },
+  { key: 'contraction', label: 'Contraction', negative: true },
+  { key: 'churn', label: 'Churn', negative: true },
+];
+
+/**
+ * One movement's cells as the tables show it (the dashboard's movers, a customer's
+ * MRR history): its kind with its colour, the change, and the MRR after, each amount
+ * Hidden as the reader's visibility says.
+ */
+export function movementCells(m: { kind: string; amount: number | null; mrrAfter: number | null }, currency: string, v: Visibility): HTMLElement[] {
+  return [
+    h('td', {}, h('span', { class: `swatch ${m.kind}` }), ` ${KINDS.find((k) => k.key === m.kind)?.label ?? m.kind}`),
+    h('td', { class: 'num' }, money(m.amount, currency, { hidden: isHidden(v, 'amount', true), signed: true })),
+    h('td', { class: 'num' }, money(m.mrrAfter, currency, { hidden: isHidden(v, 'mrrAfter', true) })),
+  ];
+}
