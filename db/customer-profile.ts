@@ -7,12 +7,25 @@ import type { Keyring } from '../platform/crypto';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+interface InvoiceRow {
+  id: string;
+  status: string | null;
+  currency: string;
+  amount_due: string | number;
+  amount_paid: string | number;
+  amount_remaining: string | number;
+  created: Date | null;
+  attempt_count: number;
+  next_payment_attempt: Date | null;
+  hosted_invoice_url: string | null;
+}
+
 /** How many of the customer's latest drafts and dunnings the page lists. */
 const RECENT = 50;
 
 /** The customer's profile; undefined when Wysera knows nothing of this id in the workspace. */
 export async function customerProfile(db: Db, ring: Keyring, workspaceId: string, customerId: string): Promise<CustomerProfile | undefined> {
-  const [contact, mode, summary, movements, subscriptions, items, dunnings, drafts] = await Promise.all([
+  const [contact, mode, summary, movements, subscriptions, items, invoices, dunnings, drafts] = await Promise.all([
     findCustomerContact(db, ring, workspaceId, customerId),
     db('stripe_customers').where({ workspace_id: workspaceId, id: customerId }).first<{ livemode: boolean } | undefined>('livemode'),
     db('analytics_customers').where({ workspace_id: workspaceId, customer_id: customerId }).first<{ mrr: string | number; currency: string; cohort_month: string | null } | undefined>('mrr', 'currency', 'cohort_month'),
@@ -42,10 +55,15 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
         'p.recurring_interval',
         'p.recurring_interval_count',
       ),
+    db('stripe_invoices')
+      .where({ workspace_id: workspaceId, customer_id: customerId })
+      .orderBy([{ column: 'created', order: 'desc', nulls: 'last' }, { column: 'id' }])
+      .limit(RECENT)
+      .select<InvoiceRow[]>('id', 'status', 'currency', 'amount_due', 'amount_paid', 'amount_remaining', 'created', 'attempt_count', 'next_payment_attempt', 'hosted_invoice_url'),
     db('dunning_cases').where({ workspace_id: workspaceId, customer_id: customerId }).orderBy('failed_at', 'desc').limit(RECENT).select<{ invoice_id: string; currency: string; amount_due: string | number; failed_at: Date; outcome: string | null; emails_sent: number; ended_at: Date | null }[]>('invoice_id', 'currency', 'amount_due', 'failed_at', 'outcome', 'emails_sent', 'ended_at'),
     listDrafts(db, workspaceId, { customerId, limit: RECENT }),
   ]);
-  if (!contact && !summary && movements.length === 0 && subscriptions.length === 0 && dunnings.length === 0 && drafts.length === 0) return undefined;
+  if (!contact && !summary && movements.length === 0 && subscriptions.length === 0 && invoices.length === 0 && dunnings.length === 0 && drafts.length === 0) return undefined;
   return {
     customerId,
     name: contact?.name ?? null,
@@ -67,6 +85,19 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
       items: items
         .filter((i) => i.subscription_id === s.id)
         .map((i) => ({ priceId: i.price_id, product: i.product, quantity: i.quantity, unitAmount: i.unit_amount === null ? null : Number(i.unit_amount), interval: i.recurring_interval, intervalCount: i.recurring_interval_count })),
+    })),
+    invoices: invoices.map((i) => ({
+      id: i.id,
+      status: i.status,
+      currency: i.currency.trim(),
+      amountDue: Number(i.amount_due),
+      amountPaid: Number(i.amount_paid),
+      amountRemaining: Number(i.amount_remaining),
+      created: iso(i.created),
+      attemptCount: i.attempt_count,
+      nextPaymentAttempt: iso(i.next_payment_attempt),
+      // Shown as a link: anything but a web address (javascript:, data:) is dropped.
+      hostedInvoiceUrl: i.hosted_invoice_url && /^https?:\/\//i.test(i.hosted_invoice_url) ? i.hosted_invoice_url : null,
     })),
     dunnings: dunnings.map((d) => ({ invoiceId: d.invoice_id, currency: d.currency.trim(), amountDue: Number(d.amount_due), failedAt: d.failed_at.toISOString(), outcome: d.outcome, emailsSent: d.emails_sent, endedAt: iso(d.ended_at) })),
     drafts: drafts.map((d) => ({ id: d.id, play: d.play, step: d.step, status: d.status, createdAt: d.createdAt.toISOString() })),

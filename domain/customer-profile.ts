@@ -27,6 +27,20 @@ export interface CustomerProfile {
     endedAt: string | null;
     items: { priceId: string; product: string | null; quantity: number | null; unitAmount: number | null; interval: string | null; intervalCount: number | null }[];
   }[];
+  /** The latest invoices, newest first; amounts in the invoice's currency. */
+  invoices: {
+    id: string;
+    status: string | null;
+    currency: string;
+    amountDue: number;
+    amountPaid: number;
+    amountRemaining: number;
+    created: string | null;
+    attemptCount: number;
+    nextPaymentAttempt: string | null;
+    /** Stripe's page of the invoice, where the customer pays it; only an http(s) address, else null. */
+    hostedInvoiceUrl: string | null;
+  }[];
   dunnings: { invoiceId: string; currency: string; amountDue: number; failedAt: string; outcome: string | null; emailsSent: number; endedAt: string | null }[];
   /** The latest drafts written to the customer, without their text (the draft's own page shows it, hidden as it hides). */
   drafts: { id: string; play: string; step: string; status: string; createdAt: string }[];

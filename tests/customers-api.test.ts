@@ -82,11 +82,24 @@ describe('GET /workspaces/:id/customers and /customers/:customerId', () => {
         { at: '2025-03-01T00:00:00.000Z', kind: 'expansion', amount: 1500, mrrBefore: 3000, mrrAfter: 4500 },
       ],
       subscriptions: [{ id: 'sub_x', status: 'active', currency: 'usd', startDate: '2025-01-01T00:00:00.000Z', currentPeriodEnd: '2025-06-01T00:00:00.000Z', cancelAtPeriodEnd: false, endedAt: null, items: [{ priceId: 'pro', unitAmount: 1500, interval: 'month', intervalCount: 1 }] }],
+      invoices: [{ status: 'paid', currency: 'usd', amountDue: 4500, amountPaid: 4500, amountRemaining: 0 }, {}, {}, { amountDue: 3000 }, { amountDue: 3000 }],
       dunnings: [{ invoiceId: 'in_x_apr', currency: 'usd', amountDue: 4500, failedAt: '2025-04-01T10:00:00.000Z', outcome: 'recovered', emailsSent: 1, endedAt: '2025-04-03T10:00:00.000Z' }],
       drafts: [{ id: draftId, play: 'dunning', step: 'step-0', status: 'drafted' }],
     });
     // A draft is listed without its text: its own page hides amounts as it does.
     expect(Object.keys((res.body as { drafts: object[] }).drafts[0]!).sort()).toEqual(['createdAt', 'id', 'play', 'status', 'step']);
+  });
+
+  it("links an invoice to Stripe's page of it only through a web address", async () => {
+    const [latest, next] = (await database.db('stripe_invoices').where({ workspace_id: ws, customer_id: 'cus_x' }).orderBy('created', 'desc').limit(2).select<{ id: string }[]>('id')).map((r) => r.id);
+    await database.db('stripe_invoices').where({ workspace_id: ws, id: latest }).update({ hosted_invoice_url: 'https://invoice.stripe.com/i/acct_1/test_x' });
+    await database.db('stripe_invoices').where({ workspace_id: ws, id: next }).update({ hosted_invoice_url: 'javascript:alert(1)' });
+    const res = await api.request('GET', `/workspaces/${ws}/customers/cus_x`, { token: tokens.viewer });
+    const urls = (res.body as { invoices: { id: string; hostedInvoiceUrl: string | null }[] }).invoices.slice(0, 2).map((i) => [i.id, i.hostedInvoiceUrl]);
+    expect(urls).toEqual([
+      [latest, 'https://invoice.stripe.com/i/acct_1/test_x'],
+      [next, null],
+    ]);
   });
 
   it('hides every amount from a viewer, and keeps the rest', async () => {
@@ -98,6 +111,9 @@ describe('GET /workspaces/:id/customers and /customers/:customerId', () => {
     expect(body.movements.map((m) => [m.kind, m.amount, m.mrrAfter])).toEqual([['new', null, null], ['expansion', null, null]]);
     expect(body.dunnings[0]).toMatchObject({ amountDue: null, outcome: 'recovered' });
     expect(body.subscriptions[0]!.items[0]!.unitAmount).toBeNull();
+    const invoices = (res.body as { invoices: { status: string; amountDue: unknown; amountPaid: unknown; amountRemaining: unknown }[] }).invoices;
+    expect(invoices).toHaveLength(5);
+    expect(invoices.every((i) => i.status === 'paid' && i.amountDue === null && i.amountPaid === null && i.amountRemaining === null)).toBe(true);
   });
 
   it('lists customers: the biggest payers first for finance, the newest first for a viewer, who cannot sort by MRR', async () => {

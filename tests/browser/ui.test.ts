@@ -261,6 +261,9 @@ describe('web UI in a browser', () => {
     expect(await page.locator('table.subscriptions tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('table.subscriptions tbody tr td:nth-child(3)').first().innerText()).toMatch(/ at (\$|€|£)[\d,]+\.\d{2} \/ (month|year)/);
     expect(await page.locator('table.movements-history tbody tr').count()).toBeGreaterThan(0);
+    // Its invoices, newest first, with their amounts in their own currency.
+    expect(await page.locator('table.invoices tbody tr').count()).toBeGreaterThan(0);
+    expect(await page.locator('table.invoices tbody tr td:nth-child(4)').first().innerText()).toMatch(/^(\$|€|£)[\d,]+\.\d{2}$/);
     await shot(page, 'finance-customer');
     // From a draft to its customer, known here only by the dunning and its emails (no mirrored copy).
     await page.click('a[data-page=drafts]');

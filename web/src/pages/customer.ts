@@ -139,6 +139,37 @@ export async function customerPage(ctx: PageContext, root: HTMLElement, customer
         : h('p', { class: 'muted' }, 'No MRR movements: the customer has not paid for a subscription yet.'),
     ),
     section(
+      'Invoices',
+      c.invoices.length
+        ? h(
+            'table',
+            { class: 'data compact invoices' },
+            h(
+              'thead',
+              {},
+              h('tr', {}, h('th', {}, 'Invoice'), h('th', {}, 'Created'), h('th', {}, 'Status'), h('th', { class: 'num' }, 'Amount due'), h('th', { class: 'num' }, 'Paid'), h('th', { class: 'num' }, 'Remaining'), h('th', {}, 'Next attempt')),
+            ),
+            h(
+              'tbody',
+              {},
+              c.invoices.map((i) =>
+                h(
+                  'tr',
+                  { 'data-invoice': i.id },
+                  h('td', {}, i.hostedInvoiceUrl ? h('a', { href: i.hostedInvoiceUrl, target: '_blank', rel: 'noopener noreferrer', title: 'The invoice as the customer sees it' }, h('code', {}, i.id)) : h('code', {}, i.id)),
+                  h('td', { class: 'nowrap' }, when(i.created)),
+                  h('td', {}, i.status ? statusBadge(i.status) : NONE),
+                  h('td', { class: 'num' }, money(i.amountDue, i.currency, { hidden: isHidden(v, 'amountDue', true) })),
+                  h('td', { class: 'num' }, money(i.amountPaid, i.currency, { hidden: isHidden(v, 'amountPaid', true) })),
+                  h('td', { class: 'num' }, money(i.amountRemaining, i.currency, { hidden: isHidden(v, 'amountRemaining', true) })),
+                  h('td', { class: 'nowrap' }, i.nextPaymentAttempt ? `${when(i.nextPaymentAttempt)} (try ${i.attemptCount + 1})` : NONE),
+                ),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'No invoices mirrored.'),
+    ),
+    section(
       'Dunning',
       c.dunnings.length
         ? h(
