@@ -42,14 +42,15 @@ export function customersRouter({ db, keyring }: { db: Knex; keyring: Keyring })
     if (q.sort === 'mrr' && mrrHidden) throw new HttpError(400, 'invalid query: sort: mrr is hidden for your role; use sort=newest');
     const sort = q.sort ?? (mrrHidden ? 'newest' : 'mrr');
     const search = q.q ?? '';
+    const byEmail = search.includes('@');
     // A search by email would confirm an address the workspace hides from this role.
-    if (search.includes('@') && redaction.policy.fields.has('email')) throw new HttpError(400, 'invalid query: q: customer emails are hidden for your role; search by the start of a Stripe id');
+    if (byEmail && redaction.policy.fields.has('email')) throw new HttpError(400, 'invalid query: q: customer emails are hidden for your role; search by the start of a Stripe id');
     const found = await listCustomers(db, keyring, workspaceId, {
       sort,
       limit: q.limit,
       offset: q.offset,
-      email: search.includes('@') ? search : undefined,
-      idPrefix: search !== '' && !search.includes('@') ? search : undefined,
+      email: byEmail ? search : undefined,
+      idPrefix: search !== '' && !byEmail ? search : undefined,
     });
     res.json(redaction.apply({ sort, limit: q.limit, offset: q.offset, total: found.total, customers: found.customers }));
   });

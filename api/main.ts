@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createApi } from './app';
+import { listen } from './listen';
 import type { PasswordResetDeps } from './password-reset';
 import { emailFromEnv } from '../email/from-env';
-import { listen } from './listen';
 import { createDb } from '../db/knex';
 import { ConfigError, loadConfig } from '../platform/config';
 import { createLogger } from '../platform/logger';
@@ -25,12 +25,10 @@ function resetMail(publicUrl: string | undefined, log: Logger): PasswordResetDep
     return undefined;
   }
   const { sender, defaultFrom } = email;
+  if (publicUrl && defaultFrom && sender.provider !== 'none') return { sender, from: defaultFrom, publicUrl };
   const missing = [publicUrl ? null : 'WYSERA_PUBLIC_URL', sender.provider === 'none' ? 'an email provider' : null, defaultFrom ? null : 'EMAIL_DEFAULT_FROM'].filter((m) => m !== null);
-  if (!publicUrl || !defaultFrom || missing.length) {
-    log.info({ missing }, 'password reset by email is off');
-    return undefined;
-  }
-  return { sender, from: defaultFrom, publicUrl };
+  log.info({ missing }, 'password reset by email is off');
+  return undefined;
 }
 
 /** The API process: webhook ingress, health, metrics (and later the REST API and UI). */

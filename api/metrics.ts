@@ -79,12 +79,6 @@ function send(res: Response, format: 'json' | 'csv', body: Record<string, unknow
 }
 
 /**
- * The MRR dashboard's figures (docs/metrics.md), read from the precomputed analytics
- * tables: `GET /workspaces/:workspaceId/metrics/:metric` with from/to (YYYY-MM),
- * granularity and `format=csv`, and `.../:metric/drilldown` for the customers and
- * movements behind one figure. Viewers and members get money figures as null.
- */
-/**
  * Each row with its customer's name and email as the mirror holds them, just after its
  * id (so a CSV's columns read id, name, email): a list of ids alone says little to
  * whoever reads it. Null where Stripe has none, or the customer is not mirrored.
@@ -94,6 +88,12 @@ async function withContacts<R extends { customerId: string }>(db: Knex, keyring:
   return rows.map(({ customerId, ...rest }) => ({ customerId, name: contacts.get(customerId)?.name ?? null, email: contacts.get(customerId)?.email ?? null, ...rest }));
 }
 
+/**
+ * The MRR dashboard's figures (docs/metrics.md), read from the precomputed analytics
+ * tables: `GET /workspaces/:workspaceId/metrics/:metric` with from/to (YYYY-MM),
+ * granularity and `format=csv`, and `.../:metric/drilldown` for the customers and
+ * movements behind one figure. Viewers and members get money figures as null.
+ */
 export function metricsRouter({ db, keyring }: { db: Knex; keyring: Keyring }): Router {
   const router = Router();
   // Settings, recompute, NPS answers and rates; first, so /metrics/settings is not read as a metric.

@@ -1,6 +1,6 @@
 import type { Db } from './knex';
 import { loadCustomerMovements } from './analytics';
-import { findCustomerContact } from './customer-pii';
+import { openRow } from './customer-pii';
 import { listDrafts } from './drafts';
 import type { CustomerProfile } from '../domain/customer-profile';
 import type { Keyring } from '../platform/crypto';
@@ -25,9 +25,8 @@ const RECENT = 50;
 
 /** The customer's profile; undefined when Wysera knows nothing of this id in the workspace. */
 export async function customerProfile(db: Db, ring: Keyring, workspaceId: string, customerId: string): Promise<CustomerProfile | undefined> {
-  const [contact, mode, summary, movements, subscriptions, items, invoices, dunnings, drafts] = await Promise.all([
-    findCustomerContact(db, ring, workspaceId, customerId),
-    db('stripe_customers').where({ workspace_id: workspaceId, id: customerId }).first<{ livemode: boolean } | undefined>('livemode'),
+  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts] = await Promise.all([
+    db('stripe_customers').where({ workspace_id: workspaceId, id: customerId }).first<{ id: string; email: string | null; name: string | null; livemode: boolean } | undefined>('id', 'email', 'name', 'livemode'),
     db('analytics_customers').where({ workspace_id: workspaceId, customer_id: customerId }).first<{ mrr: string | number; currency: string; cohort_month: string | null } | undefined>('mrr', 'currency', 'cohort_month'),
     loadCustomerMovements(db, workspaceId, customerId),
     db('stripe_subscriptions')
@@ -63,13 +62,14 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
     db('dunning_cases').where({ workspace_id: workspaceId, customer_id: customerId }).orderBy('failed_at', 'desc').limit(RECENT).select<{ invoice_id: string; currency: string; amount_due: string | number; failed_at: Date; outcome: string | null; emails_sent: number; ended_at: Date | null }[]>('invoice_id', 'currency', 'amount_due', 'failed_at', 'outcome', 'emails_sent', 'ended_at'),
     listDrafts(db, workspaceId, { customerId, limit: RECENT }),
   ]);
+  const contact = mirrored && openRow(ring, workspaceId, mirrored);
   if (!contact && !summary && movements.length === 0 && subscriptions.length === 0 && invoices.length === 0 && dunnings.length === 0 && drafts.length === 0) return undefined;
   return {
     customerId,
-    name: contact?.name ?? null,
-    email: contact?.email ?? null,
-    mirrored: contact !== undefined,
-    livemode: mode?.livemode ?? null,
+    name: contact ? contact.name : null,
+    email: contact ? contact.email : null,
+    mirrored: mirrored !== undefined,
+    livemode: mirrored?.livemode ?? null,
     mrr: summary ? Number(summary.mrr) : null,
     reportingCurrency: summary?.currency.trim() ?? null,
     cohortMonth: summary?.cohort_month ?? null,

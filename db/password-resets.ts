@@ -33,7 +33,6 @@ export async function createPasswordReset(db: Db, userId: string, opts: { perHou
   });
 }
 
-
 /**
  * Sets the password of the link's user and uses the link up, in one transaction, and
  * ends every session of the user. Undefined, changing nothing, for a token that is
@@ -49,7 +48,7 @@ export async function resetPassword(db: Db, token: string, password: string): Pr
       .forUpdate()
       .first<{ id: string; user_id: string } | undefined>('id', 'user_id');
     if (!row) return undefined;
-    await trx('password_resets').where({ id: row.id }).update({ used_at: trx.fn.now() });
+    // Setting the password retires every live link of the user, this one with them (db/users.ts).
     await setPassword(trx, row.user_id, password);
     return { id: row.id, userId: row.user_id };
   });
