@@ -4,6 +4,7 @@ import { createDraftOnce, discardEndedSequence, findStepDraft, transitionDraft, 
 import type { Knex } from '../db/knex';
 import { mirroredDunningFacts } from '../db/mirror';
 import { getPlaySettings } from '../db/play-settings';
+import { customerActivity } from '../db/product-signals';
 import { findWorkspace } from '../db/workspaces';
 import type { DraftStatus } from '../domain/drafts';
 import { isOpenDraft } from '../domain/drafts';
@@ -20,6 +21,7 @@ import {
 } from '../domain/dunning-schedule';
 import { DEFAULT_DUNNING_TEMPLATES, stepFacts, type DunningFacts } from '../domain/dunning-templates';
 import { tenureMonths } from '../domain/plan-value';
+import { usageSummary } from '../domain/product-activity';
 import { modeForCustomer, type RolloutMode } from '../domain/rollout';
 import type { Logger } from '../platform/logger';
 import type { DunningOutcome } from '../workflows/play-messages';
@@ -48,14 +50,10 @@ export function dunningSchedule(config: Record<string, unknown>): DunningSchedul
   return inDayOrder(parsed.data);
 }
 
-/** Recent usage of a customer from product signals, when the workspace sends them. */
-export type UsageSource = (workspaceId: string, customerId: string) => Promise<{ summary: string } | null>;
-
 export interface DunningActivityDeps {
   db: Knex;
   stripe: StripeReader;
   log: Logger;
-  usage?: UsageSource;
 }
 
 export interface DunningRef {
@@ -93,7 +91,7 @@ export type StepState =
  * caller has just asked (null: no such invoice); asked here otherwise.
  */
 export async function buildDunningFacts(
-  deps: Pick<DunningActivityDeps, 'db' | 'stripe' | 'usage'>,
+  deps: Pick<DunningActivityDeps, 'db' | 'stripe'>,
   ref: Pick<DunningRef, 'workspaceId' | 'customerId' | 'invoiceId'>,
   step: Pick<PlannedStep, 'index' | 'tone'>,
   totalSteps: number,
@@ -106,7 +104,7 @@ export async function buildDunningFacts(
     stripe.customer(ref.workspaceId, ref.customerId),
     invoice.subscriptionId ? stripe.subscriptionPlan(ref.workspaceId, invoice.subscriptionId) : Promise.resolve(null),
     findWorkspace(db, ref.workspaceId),
-    deps.usage ? deps.usage(ref.workspaceId, ref.customerId) : Promise.resolve(null),
+    recentUsage(db, ref.workspaceId, ref.customerId),
   ]);
   const payUrl = invoice.hostedInvoiceUrl ?? (await stripe.billingPortalUrl(ref.workspaceId, ref.customerId));
   const since = customer?.created ? new Date(customer.created) : null;
@@ -132,6 +130,12 @@ export async function buildDunningFacts(
     step: stepFacts(step.index, step.tone, totalSteps),
   };
   return { facts, to: customer?.email ?? null };
+}
+
+/** The customer's recent usage from the product's signals, as an email cites it; null when there is none to cite. */
+async function recentUsage(db: Knex, workspaceId: string, customerId: string): Promise<{ summary: string } | null> {
+  const summary = usageSummary(await customerActivity(db, workspaceId, customerId, new Date()));
+  return summary ? { summary } : null;
 }
 
 export function createDunningActivities(deps: DunningActivityDeps) {

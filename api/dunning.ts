@@ -2,7 +2,7 @@ import { Router } from 'express';
 import Stripe from 'stripe';
 import { Client, type Connection } from '@temporalio/client';
 import { z } from 'zod';
-import { buildDunningFacts, dunningConfigSchema, dunningSchedule, DUNNING_PLAY, type UsageSource } from '../activities/dunning';
+import { buildDunningFacts, dunningConfigSchema, dunningSchedule, DUNNING_PLAY } from '../activities/dunning';
 import { rereadIfMirrorBehind } from '../activities/invoice-mirror';
 import { StripeKeyMissingError, StripeNotFoundError, StripeUnavailableError, type StripeReader } from '../activities/stripe-reader';
 import { appendAudit } from '../db/audit';
@@ -44,7 +44,6 @@ export interface PlaysRouterDeps {
   keyring: Keyring;
   /** Stripe reads and the out-of-band payment; without it those routes answer 503. */
   stripe?: StripeReader | undefined;
-  usage?: UsageSource;
 }
 
 const settingsBody = z
@@ -225,7 +224,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
       const customerId = body.customerId;
       const invoiceId = body.invoiceId ?? (await latestInvoiceOf(deps.db, auth.workspaceId, customerId));
       if (!invoiceId) throw new HttpError(404, `no invoice of customer ${customerId} is known; pass invoiceId`);
-      const read = await buildDunningFacts({ db: deps.db, stripe: stripe(), ...(deps.usage ? { usage: deps.usage } : {}) }, { workspaceId: auth.workspaceId, customerId, invoiceId }, { index, tone: body.templateKey }, total).catch(stripeError(auth.workspaceId));
+      const read = await buildDunningFacts({ db: deps.db, stripe: stripe() }, { workspaceId: auth.workspaceId, customerId, invoiceId }, { index, tone: body.templateKey }, total).catch(stripeError(auth.workspaceId));
       if (!read) throw new HttpError(404, `Stripe has no invoice ${invoiceId}`);
       built = read;
     }

@@ -1,3 +1,5 @@
+import type { CustomerActivity } from './product-activity';
+
 /**
  * One customer as Wysera knows it, for the customer's page: who they are (the
  * mirror), what they pay and how that moved (analytics), their subscriptions, their
@@ -44,4 +46,6 @@ export interface CustomerProfile {
   dunnings: { invoiceId: string; currency: string; amountDue: number; failedAt: string; outcome: string | null; emailsSent: number; endedAt: string | null }[];
   /** The latest drafts written to the customer, without their text (the draft's own page shows it, hidden as it hides). */
   drafts: { id: string; play: string; step: string; status: string; createdAt: string }[];
+  /** What the workspace's product says of the customer through the signals API: usage, logins, tickets. */
+  activity: CustomerActivity;
 }

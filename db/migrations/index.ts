@@ -19,6 +19,7 @@ import * as m017 from './017_inbox_summary_indexes';
 import * as m018 from './018_inbox_requeued_at';
 import * as m019 from './019_dunning_steps_sent';
 import * as m020 from './020_password_resets';
+import * as m021 from './021_product_signals';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -45,6 +46,7 @@ const migrations: Record<string, Knex.Migration> = {
   '018_inbox_requeued_at': m018,
   '019_dunning_steps_sent': m019,
   '020_password_resets': m020,
+  '021_product_signals': m021,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -250,6 +250,17 @@ describe('web UI in a browser', () => {
     expect(await page.locator('table.customers tbody tr').count()).toBe(1);
     expect(await page.innerText('.customers-count')).toBe('1–1 of 1');
 
+    // The product reports the mover's usage and logins through the signals API (a member's token).
+    const member = (await createApiToken(database.db, { workspaceId: WS, role: 'member', name: 'product', createdBy: 'test' })).token;
+    const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000).toISOString();
+    const signals = [
+      { type: 'usage', id: 'ui-u1', customerId: moverId, at: daysAgo(3), metric: 'reports_generated', quantity: 1120 },
+      { type: 'usage', id: 'ui-u2', customerId: moverId, at: daysAgo(33), metric: 'reports_generated', quantity: 1000 },
+      { type: 'login', id: 'ui-l1', customerId: moverId, at: daysAgo(1) },
+      { type: 'ticket', id: 'ui-t1', customerId: moverId, at: daysAgo(2), ticket: 'T-1', status: 'opened' },
+    ];
+    expect((await api.request('POST', `/workspaces/${WS}/signals`, { token: member, body: { signals } })).body).toMatchObject({ stored: 4, unmirroredCustomers: { count: 0 } });
+
     // A mover's page: who they are, what they pay, their subscriptions and how their MRR moved.
     await page.click(`table.customers a.customer-link`);
     await page.waitForURL(`${api.url}${moverHref}`);
@@ -261,6 +272,9 @@ describe('web UI in a browser', () => {
     expect(await page.locator('table.subscriptions tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('table.subscriptions tbody tr td:nth-child(3)').first().innerText()).toMatch(/ at (\$|€|£)[\d,]+\.\d{2} \/ (month|year)/);
     expect(await page.locator('table.movements-history tbody tr').count()).toBeGreaterThan(0);
+    // What the product says of them: usage by metric against the 30 days before, logins, tickets.
+    expect(await page.locator('table.activity tbody tr').evaluateAll((rows: { textContent: string | null }[]) => rows.map((r) => r.textContent))).toEqual(['reports generated1,1201,000+12%', 'logins10new']);
+    expect(await page.innerText('section:has(table.activity) p')).toContain('Support: 1 ticket open, 1 opened in the last 30 days.');
     // Its invoices, newest first, with their amounts in their own currency.
     expect(await page.locator('table.invoices tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('table.invoices tbody tr td:nth-child(4)').first().innerText()).toMatch(/^(\$|€|£)[\d,]+\.\d{2}$/);
@@ -272,6 +286,7 @@ describe('web UI in a browser', () => {
     await page.waitForURL(`${api.url}/w/${WS}/customers/cus_ui_1`);
     const known = await contentText(page);
     expect(known).toContain('not mirrored yet');
+    expect(known).toContain('Your product has sent no usage, logins or tickets for this customer.');
     expect(await page.locator('a.stripe-link').count()).toBe(0);
     expect(await page.locator('table.dunnings tbody tr[data-invoice=in_ui_1] td:nth-child(3)').innerText()).toBe('$98.00');
     expect(await page.locator('table.customer-drafts tbody tr td:first-child').allTextContents()).toEqual(['Dunning · email 2']);

@@ -124,6 +124,14 @@ describe('dunning end to end', () => {
     await setMode('auto');
     const invoice = opens[0]!;
     const customer = sim.account().customers.get(customerOf(invoice))!;
+    // The product reported the customer's usage through the signals API; the email cites the last 30 days'.
+    const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000).toISOString();
+    const usage = [
+      { type: 'usage', id: 'u1', customerId: customer.id, at: daysAgo(2), metric: 'reports_generated', quantity: 1000 },
+      { type: 'usage', id: 'u2', customerId: customer.id, at: daysAgo(20), metric: 'reports_generated', quantity: 240 },
+      { type: 'usage', id: 'u3', customerId: customer.id, at: daysAgo(45), metric: 'reports_generated', quantity: 5000 },
+    ];
+    expect((await api.request('POST', `/workspaces/${ws}/signals`, { token: member, body: { signals: usage } })).body).toMatchObject({ stored: 3 });
     await postEvent('invoice.payment_failed', invoice);
 
     const [mail] = await receiver.waitForMessages(1, 30_000).then(() => eventually(async () => mailFor(await draftsOf(invoice)), (m) => m.length === 1));
@@ -132,6 +140,7 @@ describe('dunning end to end', () => {
     const text = mail!.body.content!.find((c) => c.type === 'text/plain')!.value;
     expect(text).toContain(formatMoney(invoice.amount_remaining, invoice.currency));
     expect(text).toContain(invoice.hosted_invoice_url!);
+    expect(text).toContain('1,240 reports generated in the last 30 days');
     expect(mail!.subject).toMatch(/did not go through/);
 
     // Step 1 is drafted ahead (scheduled for day 3); the payment arrives before it.

@@ -73,6 +73,7 @@ const EXPECTED: Record<string, Access> = {
   'PUT /workspaces/:workspaceId/metrics/settings': 'owner',
   'POST /workspaces/:workspaceId/metrics/recompute': 'owner',
   'POST /workspaces/:workspaceId/signals/nps': 'member',
+  'POST /workspaces/:workspaceId/signals': 'member',
   'GET /workspaces/:workspaceId/metrics/:metric': 'viewer',
   'GET /workspaces/:workspaceId/metrics/:metric/drilldown': 'viewer',
   'PATCH /workspaces/:workspaceId/settings': 'owner',

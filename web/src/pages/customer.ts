@@ -7,6 +7,7 @@ import { card, confirmStep, errorBox, loading, noticeIn, section, statusBadge } 
 import { movementCells } from '../movements';
 import type { CustomerProfile } from '../../../domain/customer-profile';
 import { draftStepTitle } from '../../../domain/dunning-schedule';
+import { formatCount, trendText, type CustomerActivity } from '../../../domain/product-activity';
 
 /** What the API sends: the profile with the amounts the caller may not see as null. */
 type Shown = CustomerProfile;
@@ -53,6 +54,37 @@ function paidOutOfBand(ctx: PageContext, root: HTMLElement, customerId: string, 
  * dunnings and the emails the plays wrote them, each draft a link to its page.
  * Reached from the customer list, the dashboard's movers and the drafts.
  */
+/** What the workspace's product says of the customer: usage by metric and logins over two windows, and support tickets. */
+function activitySection(ctx: PageContext, a: CustomerActivity): HTMLElement {
+  if (!a.lastSignalAt) {
+    return section(
+      'Product activity',
+      h('p', { class: 'muted' }, 'Your product has sent no usage, logins or tickets for this customer. Send them to ', h('code', {}, `POST ${ctx.apiBase}/signals`), ' and the plays cite them.'),
+    );
+  }
+  const row = (what: string, last: number, previous: number) =>
+    h('tr', {}, h('td', {}, what), h('td', { class: 'num' }, formatCount(last)), h('td', { class: 'num' }, formatCount(previous)), h('td', { class: 'num trend' }, trendText(last, previous)));
+  const t = a.tickets;
+  return section(
+    'Product activity',
+    h(
+      'table',
+      { class: 'data compact activity' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Signal'), h('th', { class: 'num' }, `Last ${a.windowDays} days`), h('th', { class: 'num' }, `${a.windowDays} days before`), h('th', { class: 'num' }, 'Change'))),
+      h('tbody', {}, ...a.usage.map((u) => row(u.label, u.last, u.previous)), row('logins', a.logins.last, a.logins.previous)),
+    ),
+    h(
+      'p',
+      { class: 'muted small' },
+      [
+        a.logins.lastAt ? `Last login ${when(a.logins.lastAt)}.` : 'No login reported.',
+        t.lastAt ? `Support: ${t.open} ${t.open === 1 ? 'ticket' : 'tickets'} open, ${t.openedLast} opened in the last ${a.windowDays} days.` : 'No support tickets reported.',
+        `Latest signal ${when(a.lastSignalAt)}.`,
+      ].join(' '),
+    ),
+  );
+}
+
 export async function customerPage(ctx: PageContext, root: HTMLElement, customerId: string, notice?: string): Promise<void> {
   mount(root, loading());
   let c: Shown;
@@ -116,6 +148,7 @@ export async function customerPage(ctx: PageContext, root: HTMLElement, customer
           )
         : h('p', { class: 'muted' }, 'No subscriptions mirrored.'),
     ),
+    activitySection(ctx, c.activity),
     section(
       'MRR history',
       c.movements.length

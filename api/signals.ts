@@ -1,0 +1,35 @@
+import { Router } from 'express';
+import type { Knex } from '../db/knex';
+import { storeProductSignals, unmirroredCustomers } from '../db/product-signals';
+import { productSignalsBody } from '../domain/product-signals';
+import { authOf, requireWorkspaceRole } from './auth';
+import { parseOr400 } from './errors';
+
+/** How many unmirrored customer ids an answer lists (the count is always whole). */
+const LISTED_UNMIRRORED = 100;
+
+/**
+ * Product signals in (members and up, or their API tokens): usage, logins and support
+ * tickets from the workspace's own product, in batches. A request is taken whole or
+ * not at all: a 400 names every signal that is wrong (`signals.3.quantity: ...`) and
+ * stores none, so a sender fixes and resends the batch; signal ids make resending
+ * safe. Customers the mirror does not hold yet are stored all the same (a sync may
+ * not have brought them yet) and named in the answer, so a typo shows.
+ */
+export function signalsRouter({ db }: { db: Knex }): Router {
+  const router = Router();
+
+  router.post('/workspaces/:workspaceId/signals', requireWorkspaceRole('member'), async (req, res) => {
+    const { workspaceId } = authOf(res);
+    const { signals } = parseOr400(productSignalsBody(new Date()), req.body, 'signals');
+    const { stored, duplicates } = await storeProductSignals(db, workspaceId, signals);
+    const unmirrored = await unmirroredCustomers(
+      db,
+      workspaceId,
+      signals.map((s) => s.customerId),
+    );
+    res.json({ received: signals.length, stored, duplicates, unmirroredCustomers: { count: unmirrored.length, ids: unmirrored.slice(0, LISTED_UNMIRRORED) } });
+  });
+
+  return router;
+}

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiToken } from '../db/api-tokens';
+import { customerActivity } from '../db/product-signals';
+import { insertWorkspace } from '../db/workspaces';
+import { ROLES, type Role } from '../domain/roles';
+import { trendText, usageSummary, type CustomerActivity } from '../domain/product-activity';
+import { generateKeySpec, parseKeyring } from '../platform/crypto';
+import { startApi, type TestApi } from './helpers/api';
+import { freshDatabase } from './helpers/db';
+
+const DAY = 86_400_000;
+
+describe('POST /workspaces/:id/signals and what the plays read of them', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  const ws = 'ws_signals';
+  const other = 'ws_signals_other';
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let api: TestApi;
+  const tokens = {} as Record<Role, string>;
+  let otherMember: string;
+  const ago = (days: number) => new Date(Date.now() - days * DAY).toISOString();
+  const post = (body: unknown, token = tokens.member, workspace = ws) => api.request('POST', `/workspaces/${workspace}/signals`, { token, body });
+  const rows = async (workspace = ws) => Number((await database.db('product_signals').where({ workspace_id: workspace }).count<{ count: number }[]>('* as count'))[0]!.count);
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    await insertWorkspace(database.db, keyring, { id: ws, name: 'Signals', webhookSecret: 'whsec_s' });
+    await insertWorkspace(database.db, keyring, { id: other, name: 'Other', webhookSecret: 'whsec_o' });
+    await database.db('stripe_customers').insert({ workspace_id: ws, id: 'cus_known', stripe_state_at: new Date(), created: new Date('2025-01-01Z') });
+    for (const role of ROLES) tokens[role] = (await createApiToken(database.db, { workspaceId: ws, role, name: role, createdBy: 'test' })).token;
+    otherMember = (await createApiToken(database.db, { workspaceId: other, role: 'member', name: 'member', createdBy: 'test' })).token;
+    api = await startApi(database.db, keyring);
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await database?.drop();
+  });
+
+  it('stores usage, logins and tickets, and names the customers the mirror does not hold', async () => {
+    const res = await post({
+      signals: [
+        { type: 'usage', id: 'use-1', customerId: 'cus_known', at: ago(1), metric: 'reports_generated', quantity: 1200 },
+        { type: 'usage', id: 'use-2', customerId: 'cus_known', at: ago(10), metric: 'reports_generated', quantity: 40 },
+        { type: 'usage', id: 'use-3', customerId: 'cus_known', at: ago(40), metric: 'reports_generated', quantity: 3000 },
+        { type: 'usage', id: 'use-4', customerId: 'cus_known', at: ago(3), metric: 'seats_invited', quantity: 3 },
+        { type: 'usage', id: 'use-5', customerId: 'cus_known', at: ago(50), metric: 'exports', quantity: 7 },
+        { type: 'login', id: 'log-1', customerId: 'cus_known', at: ago(2) },
+        { type: 'login', id: 'log-2', customerId: 'cus_known', at: ago(5) },
+        { type: 'login', id: 'log-3', customerId: 'cus_known', at: ago(45) },
+        { type: 'ticket', id: 'tic-1', customerId: 'cus_known', at: ago(8), ticket: 'T-1', status: 'opened', priority: 'high' },
+        { type: 'ticket', id: 'tic-2', customerId: 'cus_known', at: ago(6), ticket: 'T-1', status: 'solved' },
+        { type: 'ticket', id: 'tic-3', customerId: 'cus_known', at: ago(4), ticket: 'T-2', status: 'opened' },
+        { type: 'login', id: 'log-new', customerId: 'cus_not_synced', at: '2026-01-01T10:00:00+02:00' },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ received: 12, stored: 12, duplicates: 0, unmirroredCustomers: { count: 1, ids: ['cus_not_synced'] } });
+    // The time is kept as the instant it names (UTC).
+    const stored = await database.db('product_signals').where({ workspace_id: ws, signal_id: 'log-new' }).first<{ occurred_at: Date }>('occurred_at');
+    expect(stored.occurred_at.toISOString()).toBe('2026-01-01T08:00:00.000Z');
+
+    const activity = await customerActivity(database.db, ws, 'cus_known', new Date());
+    expect(activity).toMatchObject({
+      windowDays: 30,
+      usage: [
+        { metric: 'reports_generated', label: 'reports generated', last: 1240, previous: 3000 },
+        { metric: 'seats_invited', label: 'seats invited', last: 3, previous: 0 },
+        { metric: 'exports', label: 'exports', last: 0, previous: 7 },
+      ],
+      logins: { last: 2, previous: 1 },
+      tickets: { openedLast: 2, open: 1 },
+    });
+    expect(Date.parse(activity.logins.lastAt!)).toBeCloseTo(Date.parse(ago(2)), -4);
+    expect(Date.parse(activity.lastSignalAt!)).toBeCloseTo(Date.parse(ago(1)), -4);
+    expect(usageSummary(activity)).toBe('1,240 reports generated and 3 seats invited in the last 30 days');
+  });
+
+  it('stores a retried signal once, and an id repeated within a request once', async () => {
+    const before = await rows();
+    const again = await post({ signals: [{ type: 'login', id: 'log-1', customerId: 'cus_known', at: ago(0) }] });
+    expect(again.body).toMatchObject({ received: 1, stored: 0, duplicates: 1 });
+    const twice = await post({
+      signals: [
+        { type: 'login', id: 'log-twice', customerId: 'cus_known', at: ago(0) },
+        { type: 'login', id: 'log-twice', customerId: 'cus_known', at: ago(0) },
+      ],
+    });
+    expect(twice.body).toMatchObject({ received: 2, stored: 1, duplicates: 1, unmirroredCustomers: { count: 0, ids: [] } });
+    expect(await rows()).toBe(before + 1);
+  });
+
+  it('refuses a request with any bad signal, naming each one and where, and stores none of it', async () => {
+    const before = await rows();
+    const res = await post({
+      signals: [
+        { type: 'usage', id: 'ok-1', customerId: 'cus_known', at: ago(1), metric: 'reports_generated', quantity: 5 },
+        { type: 'usage', id: 'bad-1', customerId: 'cus_known', at: ago(1), metric: 'Reports Generated', quantity: 1.5 },
+        { type: 'click', id: 'bad-2', customerId: 'cus_known', at: ago(1) },
+        { type: 'login', id: 'bad-3', customerId: 'acme', at: 'yesterday' },
+        { type: 'login', id: 'bad-4', customerId: 'cus_known', at: new Date(Date.now() + 3_600_000).toISOString() },
+        { type: 'ticket', id: 'bad-5', customerId: 'cus_known', at: ago(1), ticket: 'T-9', status: 'closed', extra: true },
+      ],
+    });
+    expect(res.status).toBe(400);
+    const message = (res.body as { error: { message: string } }).error.message;
+    for (const where of ['signals.1.metric', 'signals.1.quantity', 'signals.2.type', 'signals.3.customerId', 'signals.3.at', 'signals.4.at', 'signals.5.status', 'signals.5']) expect(message).toContain(`${where}:`);
+    expect(message).toContain('must be a Stripe customer id');
+    expect(message).toContain('must not be in the future');
+    expect(message).toContain('signals.2.type: must be one of usage, login, ticket');
+    expect(message).toMatch(/extra/);
+    expect(await rows()).toBe(before);
+  });
+
+  it('refuses an empty batch, a batch over 1,000 and a body that is not a batch', async () => {
+    expect((await post({ signals: [] })).status).toBe(400);
+    const many = Array.from({ length: 1001 }, (_, i) => ({ type: 'login', id: `many-${i}`, customerId: 'cus_known', at: ago(0) }));
+    const over = await post({ signals: many });
+    expect(over.status).toBe(400);
+    expect((over.body as { error: { message: string } }).error.message).toMatch(/signals: .*1000/);
+    const bare = await post({ type: 'login', id: 'x', customerId: 'cus_known', at: ago(0) });
+    expect(bare.status).toBe(400);
+    expect((bare.body as { error: { message: string } }).error.message).toContain('signals:');
+    expect(await database.db('product_signals').where({ workspace_id: ws }).where('signal_id', 'like', 'many-%').first()).toBeUndefined();
+  });
+
+  it("takes signals from members and up, keeps workspaces apart, and holds the shape in the database too", async () => {
+    const one = (id: string) => ({ signals: [{ type: 'login', id, customerId: 'cus_known', at: ago(0) }] });
+    expect((await post(one('by-viewer'), tokens.viewer)).status).toBe(403);
+    for (const role of ['member', 'finance', 'owner'] as const) expect((await post(one(`by-${role}`), tokens[role])).status).toBe(200);
+    // Another workspace's token cannot write here; its own signals with the same ids are its own.
+    expect((await post(one('log-1'), otherMember)).status).toBe(403);
+    expect((await post(one('log-1'), otherMember, other)).body).toMatchObject({ stored: 1, unmirroredCustomers: { count: 1 } });
+    expect((await customerActivity(database.db, other, 'cus_known', new Date())).logins.last).toBe(1);
+    // A row the API would never write is refused by the table itself.
+    await expect(database.db('product_signals').insert({ workspace_id: ws, signal_id: 'raw', customer_id: 'cus_known', kind: 'usage', metric: null, quantity: 1, occurred_at: new Date() })).rejects.toThrow(/product_signals_shape/);
+  });
+
+  it("shows the customer's activity on their page, and a customer known only from signals has one", async () => {
+    const known = await api.request('GET', `/workspaces/${ws}/customers/cus_known`, { token: tokens.viewer });
+    expect(known.status).toBe(200);
+    expect((known.body as { activity: CustomerActivity }).activity).toMatchObject({ usage: [{ metric: 'reports_generated', last: 1240 }, {}, {}], tickets: { open: 1 } });
+    const fresh = await api.request('GET', `/workspaces/${ws}/customers/cus_not_synced`, { token: tokens.viewer });
+    expect(fresh.status).toBe(200);
+    expect(fresh.body).toMatchObject({ mirrored: false, activity: { logins: { last: 0, previous: 0, lastAt: '2026-01-01T08:00:00.000Z' }, lastSignalAt: '2026-01-01T08:00:00.000Z' } });
+    expect((await api.request('GET', `/workspaces/${ws}/customers/cus_nobody`, { token: tokens.viewer })).status).toBe(404);
+  });
+});
+
+describe('usageSummary', () => {
+  const activity = (usage: CustomerActivity['usage'], logins: number): CustomerActivity => ({
+    windowDays: 30,
+    usage,
+    logins: { last: logins, previous: 0, lastAt: null },
+    tickets: { openedLast: 0, open: 0, lastAt: null },
+    lastSignalAt: null,
+  });
+
+  it('cites the most used metrics, else the logins, and never a quiet month', () => {
+    const used = (metric: string, last: number) => ({ metric, label: metric.replace(/_/g, ' '), last, previous: 10 });
+    expect(usageSummary(activity([used('api_calls', 1_234_567), used('reports', 12), used('exports', 3)], 9))).toBe('1,234,567 api calls and 12 reports in the last 30 days');
+    expect(usageSummary(activity([used('exports', 0)], 1))).toBe('1 login in the last 30 days');
+    expect(usageSummary(activity([], 14))).toBe('14 logins in the last 30 days');
+    expect(usageSummary(activity([used('exports', 0)], 0))).toBeNull();
+  });
+});
+
+describe('trendText', () => {
+  it('reads a move between windows as a person would', () => {
+    expect([trendText(112, 100), trendText(60, 100), trendText(100, 100), trendText(5, 0), trendText(0, 7), trendText(0, 0), trendText(1, 3)]).toEqual(['+12%', '−40%', '±0%', 'new', 'stopped', '', '−67%']);
+  });
+});
