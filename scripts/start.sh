@@ -144,6 +144,13 @@ if [ -n "$demo" ]; then
   step "syncing the demo account (owner token in $demo_file)"
   WYSERA_TOKEN="$(json "$demo_file" ownerToken)" WYSERA_WORKSPACE="$demo_ws" \
     ./node_modules/.bin/tsx scripts/wysera.ts sync status --watch || info "the sync did not finish; see $data/logs/worker.log"
+  # The simulated business's product reports its customers' usage, logins and tickets
+  # of the last 60 days, as a real product would through the signals API. Sent again
+  # each run: the days already sent are duplicates.
+  step "sending the simulated product's signals of the last 60 days (log: $data/logs/demo-signals.log)"
+  curl -fsS "$STRIPE_API_BASE/_sim/product-signals?days=60" \
+    | WYSERA_TOKEN="$(json "$demo_file" ownerToken)" WYSERA_WORKSPACE="$demo_ws" ./node_modules/.bin/tsx scripts/wysera.ts signals send - >"$data/logs/demo-signals.log" 2>&1 \
+    || info "could not send the demo's product signals (see $data/logs/demo-signals.log)"
 fi
 
 cat >&2 <<MSG

@@ -9,11 +9,16 @@
  *                                                               replace the webhook signing secret
  *   npm run wysera -- sync [--since 2025-01-01] [--watch]       start a re-sync (full, or since a date)
  *   npm run wysera -- sync status [--watch]                      progress of the latest sync
+ *   npm run wysera -- signals send [file.ndjson]                 product signals, one JSON signal a line
+ *                                                               (stdin without a file), sent 1,000 a request
  *
  * Environment: WYSERA_API_URL (default http://127.0.0.1:3000), WYSERA_OPERATOR_TOKEN
- * (workspace create), WYSERA_TOKEN and WYSERA_WORKSPACE (an owner's, for the others), and STRIPE_API_KEY /
+ * (workspace create), WYSERA_TOKEN and WYSERA_WORKSPACE (an owner's, for the others; a member's
+ * for signals), and STRIPE_API_KEY /
  * STRIPE_WEBHOOK_SECRET instead of the flags, which keeps secrets out of the process list.
  */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { syncWarnings, type SyncLiveness } from '../domain/sync-liveness';
 import { progressBar, terminalRows, type ResourceEstimate } from '../domain/sync-progress';
@@ -73,6 +78,56 @@ async function watch(workspaceId: string, token: string): Promise<SyncView> {
       return view;
     }
     await new Promise((r) => setTimeout(r, tty ? 500 : 2000));
+  }
+}
+
+/** The API's limit of signals a request. */
+const SIGNALS_PER_REQUEST = 1000;
+
+/**
+ * Sends product signals from NDJSON (a file, or stdin for "-") in requests of 1,000,
+ * printing progress. A refused request stops the run and names the file's lines at
+ * fault; the requests before it are stored, and sending the file again is safe (the
+ * signals' ids make the ones already stored duplicates).
+ */
+async function sendSignals(workspace: string, token: string, file: string): Promise<void> {
+  const lines = createInterface({ input: file === '-' ? process.stdin : createReadStream(file), crlfDelay: Infinity });
+  const total = { sent: 0, stored: 0, duplicates: 0 };
+  const unmirrored = new Set<string>();
+  let batch: { line: number; signal: unknown }[] = [];
+  const flush = async () => {
+    if (!batch.length) return;
+    const answer = await call('POST', `/workspaces/${workspace}/signals`, token, { signals: batch.map((b) => b.signal) }).catch((err: unknown) => {
+      // The API names a signal by its place in the request; the sender knows its line.
+      const lineOf = (k: string) => `line ${batch[Number(k)]?.line ?? `?${k}`}`;
+      throw err instanceof CliError ? new CliError(`${err.message.replace(/signals\.(\d+)(\.?)/g, (_m, k: string, dot: string) => `${lineOf(k)}${dot ? ' ' : ''}`)} (the ${total.sent} signals before line ${batch[0]!.line} are stored)`) : err;
+    });
+    const a = answer as { stored: number; duplicates: number; unmirroredCustomers: { ids: string[] } };
+    total.sent += batch.length;
+    total.stored += a.stored;
+    total.duplicates += a.duplicates;
+    for (const id of a.unmirroredCustomers.ids) unmirrored.add(id);
+    process.stderr.write(`sent ${total.sent} signals: ${total.stored} stored, ${total.duplicates} duplicates\n`);
+    batch = [];
+  };
+  let n = 0;
+  for await (const text of lines) {
+    n += 1;
+    if (!text.trim()) continue;
+    let signal: unknown;
+    try {
+      signal = JSON.parse(text);
+    } catch {
+      throw new CliError(`line ${n} is not JSON (the ${total.sent} signals before it are stored)`);
+    }
+    batch.push({ line: n, signal });
+    if (batch.length === SIGNALS_PER_REQUEST) await flush();
+  }
+  await flush();
+  if (!total.sent) throw new CliError(`no signals in ${file === '-' ? 'the input' : file}`);
+  if (unmirrored.size) {
+    const some = [...unmirrored].slice(0, 5).join(', ');
+    process.stderr.write(`${unmirrored.size}${unmirrored.size > 5 ? '+' : ''} customers are not in the mirror (stored anyway): ${some}${unmirrored.size > 5 ? ', ...' : ''}\n`);
   }
 }
 
@@ -169,7 +224,15 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  throw new CliError('usage: npm run wysera -- workspace create --name <name> ... | workspace set-key | workspace set-webhook-secret | sync [--since <date>] [--watch] | sync status [--watch]');
+  if (group === 'signals') {
+    if (action !== 'send') throw new CliError(`unknown signals action "${action ?? ''}" (use: signals send [file])`);
+    if (!workspace) throw new CliError('signals send needs --workspace (or WYSERA_WORKSPACE)');
+    if (!token) throw new CliError("signals send needs a member's (or higher) token: --token or WYSERA_TOKEN");
+    await sendSignals(workspace, token, positionals[2] ?? '-');
+    return;
+  }
+
+  throw new CliError('usage: npm run wysera -- workspace create --name <name> ... | workspace set-key | workspace set-webhook-secret | sync [--since <date>] [--watch] | sync status [--watch] | signals send [file]');
 }
 
 main(process.argv.slice(2)).then(

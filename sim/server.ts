@@ -10,6 +10,7 @@ import { apiError, invalidRequest, rateLimited, StripeHttpError, unrecognizedUrl
 import { expand, expandPaths } from './expand';
 import { parseForm, type Form } from './form';
 import { checkPermission, KeyRing, RESOURCES, targetAccount, WYSERA_PERMISSIONS, type Permissions } from './keys';
+import { productSignals } from './product-usage';
 import { Rng } from './random';
 import { RateLimiter } from './ratelimit';
 import { WebhookSender, type WebhookEndpoint, type WebhookStats } from './webhooks';
@@ -407,6 +408,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const webhookBody = z.object({ url: z.url(), secret: z.string().min(1), account: z.string().optional() });
   const keyBody = z.object({ permissions: z.partialRecord(z.enum(RESOURCES), z.enum(['read', 'write'])), account: z.string().optional() });
   const revokeBody = z.object({ key: z.string().min(1) });
+  const productSignalsQuery = z.object({ days: z.coerce.number().int().min(1).max(400).default(60), account: z.string().optional() });
 
   async function control(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const method = req.method ?? 'GET';
@@ -437,6 +439,23 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       }
       return parsed.data;
     };
+    if (method === 'GET' && path === '/_sim/product-signals') {
+      // What the account's product would send Wysera's signals API, one JSON signal a line (sim/product-usage.ts).
+      const query = productSignalsQuery.safeParse(Object.fromEntries(url.searchParams));
+      if (!query.success) return reply(400, { error: 'invalid query', issues: query.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+      const id = query.data.account;
+      if (id && !accounts.has(id)) return reply(404, { error: `no simulated account ${id}` });
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+      const lines: string[] = [];
+      // A live simulator's clock runs ahead of the wall clock; a product reports only what has happened.
+      const account = sim.account(id);
+      for (const signal of productSignals(account, query.data.days, Math.min(account.now, Math.floor(Date.now() / 1000)))) {
+        lines.push(JSON.stringify(signal));
+        if (lines.length === 1000) res.write(`${lines.splice(0).join('\n')}\n`);
+      }
+      res.end(lines.length ? `${lines.join('\n')}\n` : '');
+      return;
+    }
     if (method === 'GET' && path === '/_sim/info') return reply(200, info());
     if (method === 'GET' && path === '/_sim/stats') return reply(200, sim.stats());
     if (method === 'GET' && path === '/_sim/requests') return reply(200, { data: sim.requests() });

@@ -1,0 +1,85 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiToken } from '../db/api-tokens';
+import { insertWorkspace } from '../db/workspaces';
+import { generateKeySpec, parseKeyring } from '../platform/crypto';
+import { SimAccount } from '../sim/account';
+import { productSignals } from '../sim/product-usage';
+import { startApi, type TestApi } from './helpers/api';
+import { freshDatabase } from './helpers/db';
+
+describe('npm run wysera -- signals send', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  const ws = 'ws_signals_cli';
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let api: TestApi;
+  let env: Record<string, string>;
+  let dir: string;
+  const rows = async () => Number((await database.db('product_signals').where({ workspace_id: ws }).count<{ count: number }[]>('* as count'))[0]!.count);
+
+  /** Runs the command line against this API; never throws, so a refusal can be read. */
+  const wysera = (args: string[]) =>
+    new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', 'scripts/wysera.ts', ...args], { env: { ...process.env, ...env } }, (err, _stdout, stderr) => {
+        resolve({ code: err ? Number(err.code ?? 1) : 0, stderr });
+      });
+    });
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    await insertWorkspace(database.db, keyring, { id: ws, name: 'CLI', webhookSecret: 'whsec_cli' });
+    const member = (await createApiToken(database.db, { workspaceId: ws, role: 'member', name: 'product', createdBy: 'test' })).token;
+    api = await startApi(database.db, keyring);
+    env = { WYSERA_API_URL: api.url, WYSERA_TOKEN: member, WYSERA_WORKSPACE: ws };
+    dir = await mkdtemp(join(tmpdir(), 'wysera-signals-'));
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await database?.drop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("sends a simulated product's signals a thousand a request, and sending them again stores nothing twice", async () => {
+    const account = new SimAccount({ seed: 'signals-cli', customers: 40, months: 3 });
+    const signals = [...productSignals(account, 30)];
+    expect(signals.length).toBeGreaterThan(1000);
+    const file = join(dir, 'signals.ndjson');
+    await writeFile(file, `${signals.map((s) => JSON.stringify(s)).join('\n')}\n\n`);
+
+    const first = await wysera(['signals', 'send', file]);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain(`sent 1000 signals: 1000 stored, 0 duplicates`);
+    expect(first.stderr).toContain(`sent ${signals.length} signals: ${signals.length} stored, 0 duplicates`);
+    // No customer of the simulated account is mirrored in this workspace.
+    expect(first.stderr).toMatch(/customers are not in the mirror \(stored anyway\): cus_/);
+    expect(await rows()).toBe(signals.length);
+
+    const again = await wysera(['signals', 'send', file]);
+    expect(again.stderr).toContain(`sent ${signals.length} signals: 0 stored, ${signals.length} duplicates`);
+    expect(await rows()).toBe(signals.length);
+  });
+
+  it("names the file's lines at fault, and says what was stored before them", async () => {
+    const before = await rows();
+    const login = (i: number) => JSON.stringify({ type: 'login', id: `cli-${i}`, customerId: 'cus_cli', at: '2026-01-01T00:00:00Z' });
+    const badQuantity = JSON.stringify({ type: 'usage', id: 'cli-bad', customerId: 'cus_cli', at: '2026-01-01T00:00:00Z', metric: 'reports', quantity: -1 });
+    const refused = join(dir, 'refused.ndjson');
+    await writeFile(refused, [...Array.from({ length: 1000 }, (_, i) => login(i)), login(1000), badQuantity].join('\n'));
+    const res = await wysera(['signals', 'send', refused]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('line 1002 quantity: Too small');
+    expect(res.stderr).toContain('(the 1000 signals before line 1001 are stored)');
+    expect(await rows()).toBe(before + 1000);
+
+    const notJson = join(dir, 'not-json.ndjson');
+    await writeFile(notJson, `${login(2000)}\n{"type": "login",\n`);
+    const broken = await wysera(['signals', 'send', notJson]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain('line 2 is not JSON (the 0 signals before it are stored)');
+    expect(await rows()).toBe(before + 1000);
+  });
+});
