@@ -19,7 +19,7 @@ const listQuery = z.strictObject({
     .max(255)
     .refine((v) => v === '' || v.includes('@') || STRIPE_ID.test(v), 'an email address, or the start of a Stripe customer id (cus_...)')
     .optional(),
-  sort: z.enum(['mrr', 'newest']).optional(),
+  sort: z.enum(['mrr', 'newest', 'risk']).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });

@@ -1,5 +1,7 @@
 import type { Db } from './knex';
+import { churnRisks } from './churn-risk';
 import { emailHashes, openRow } from './customer-pii';
+import type { RiskLevel } from '../domain/churn-risk';
 import type { Keyring } from '../platform/crypto';
 
 /** One row of the customer list: who, and what they pay now (the reporting currency's minor units). */
@@ -12,11 +14,13 @@ export interface CustomerListing {
   currency: string | null;
   cohortMonth: string | null;
   created: string | null;
+  /** Their churn risk (domain/churn-risk.ts, reasons on their page); null without a live subscription. */
+  risk: { score: number; level: RiskLevel } | null;
 }
 
 export interface CustomerListQuery {
-  /** `mrr`: the biggest payers first; `newest`: the latest customers first. */
-  sort: 'mrr' | 'newest';
+  /** `mrr`: the biggest payers first; `newest`: the latest customers first; `risk`: the likeliest to leave first (then the newest). */
+  sort: 'mrr' | 'newest' | 'risk';
   limit: number;
   offset: number;
   /** Only the customer(s) with this email (any case): found through its keyed hash, names and emails being sealed. */
@@ -41,25 +45,40 @@ export async function listCustomers(db: Db, ring: Keyring, workspaceId: string, 
     if (q.idPrefix !== undefined) void query.whereRaw(`c.id like ? escape '\\'`, [likePrefix(q.idPrefix)]);
     return query;
   };
-  const order =
-    q.sort === 'mrr'
-      ? [{ column: 'mrr', order: 'desc' as const }, { column: 'c.id' }]
-      : [{ column: 'c.created', order: 'desc' as const, nulls: 'last' as const }, { column: 'c.id' }];
-  const [counted, rows] = await Promise.all([
-    matching().count<{ n: string }[]>({ n: '*' }),
-    matching()
-      .leftJoin('analytics_customers as a', function () {
-        this.on('a.workspace_id', 'c.workspace_id').andOn('a.customer_id', 'c.id');
-      })
-      .select<{ id: string; email: string | null; name: string | null; mrr: string | number; currency: string | null; cohort_month: string | null; created: Date | null }[]>('c.id', 'c.email', 'c.name', db.raw('coalesce(a.mrr, 0) as mrr'), 'a.currency', 'a.cohort_month', 'c.created')
-      .orderBy(order)
-      .limit(q.limit)
-      .offset(q.offset),
-  ]);
+  const now = new Date();
+  let total: number;
+  let page: ReturnType<typeof matching>;
+  let risks: Map<string, { score: number; level: RiskLevel }>;
+  if (q.sort === 'risk') {
+    // A risk is worked out from several tables and signals, not a column: every
+    // matching customer's is, and the page is cut from them in that order.
+    risks = await churnRisks(db, workspaceId, now);
+    const all = await matching().orderBy([{ column: 'c.created', order: 'desc', nulls: 'last' }, { column: 'c.id' }]).select<{ id: string }[]>('c.id');
+    const score = (id: string) => risks.get(id)?.score ?? -1;
+    const ordered = all.map((r) => r.id).sort((a, b) => score(b) - score(a));
+    total = ordered.length;
+    const ids = ordered.slice(q.offset, q.offset + q.limit);
+    page = matching().whereIn('c.id', ids).orderByRaw('array_position(?::text[], c.id)', [ids]);
+  } else {
+    const order =
+      q.sort === 'mrr'
+        ? [{ column: 'mrr', order: 'desc' as const }, { column: 'c.id' }]
+        : [{ column: 'c.created', order: 'desc' as const, nulls: 'last' as const }, { column: 'c.id' }];
+    const counted = await matching().count<{ n: string }[]>({ n: '*' });
+    total = Number(counted[0]?.n ?? 0);
+    page = matching().orderBy(order).limit(q.limit).offset(q.offset);
+  }
+  const rows = await page
+    .leftJoin('analytics_customers as a', function () {
+      this.on('a.workspace_id', 'c.workspace_id').andOn('a.customer_id', 'c.id');
+    })
+    .select<{ id: string; email: string | null; name: string | null; mrr: string | number; currency: string | null; cohort_month: string | null; created: Date | null }[]>('c.id', 'c.email', 'c.name', db.raw('coalesce(a.mrr, 0) as mrr'), 'a.currency', 'a.cohort_month', 'c.created');
+  if (q.sort !== 'risk') risks = await churnRisks(db, workspaceId, now, rows.map((r) => r.id));
   return {
-    total: Number(counted[0]?.n ?? 0),
+    total,
     customers: rows.map((r) => {
       const { email, name } = openRow(ring, workspaceId, r);
+      const risk = risks.get(r.id);
       return {
         customerId: r.id,
         name,
@@ -68,6 +87,7 @@ export async function listCustomers(db: Db, ring: Keyring, workspaceId: string, 
         currency: r.currency?.trim() ?? null,
         cohortMonth: r.cohort_month,
         created: r.created ? r.created.toISOString() : null,
+        risk: risk ? { score: risk.score, level: risk.level } : null,
       };
     }),
   };

@@ -2,6 +2,7 @@ import type { Db } from './knex';
 import { loadCustomerMovements } from './analytics';
 import { openRow } from './customer-pii';
 import { listDrafts } from './drafts';
+import { churnRisks } from './churn-risk';
 import { customerActivity } from './product-signals';
 import type { CustomerProfile } from '../domain/customer-profile';
 import type { Keyring } from '../platform/crypto';
@@ -26,7 +27,8 @@ const RECENT = 50;
 
 /** The customer's profile; undefined when Wysera knows nothing of this id in the workspace. */
 export async function customerProfile(db: Db, ring: Keyring, workspaceId: string, customerId: string): Promise<CustomerProfile | undefined> {
-  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, activity] = await Promise.all([
+  const now = new Date();
+  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, activity, risks] = await Promise.all([
     db('stripe_customers').where({ workspace_id: workspaceId, id: customerId }).first<{ id: string; email: string | null; name: string | null; livemode: boolean } | undefined>('id', 'email', 'name', 'livemode'),
     db('analytics_customers').where({ workspace_id: workspaceId, customer_id: customerId }).first<{ mrr: string | number; currency: string; cohort_month: string | null } | undefined>('mrr', 'currency', 'cohort_month'),
     loadCustomerMovements(db, workspaceId, customerId),
@@ -62,7 +64,8 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
       .select<InvoiceRow[]>('id', 'status', 'currency', 'amount_due', 'amount_paid', 'amount_remaining', 'created', 'attempt_count', 'next_payment_attempt', 'hosted_invoice_url'),
     db('dunning_cases').where({ workspace_id: workspaceId, customer_id: customerId }).orderBy('failed_at', 'desc').limit(RECENT).select<{ invoice_id: string; currency: string; amount_due: string | number; failed_at: Date; outcome: string | null; emails_sent: number; ended_at: Date | null }[]>('invoice_id', 'currency', 'amount_due', 'failed_at', 'outcome', 'emails_sent', 'ended_at'),
     listDrafts(db, workspaceId, { customerId, limit: RECENT }),
-    customerActivity(db, workspaceId, customerId, new Date()),
+    customerActivity(db, workspaceId, customerId, now),
+    churnRisks(db, workspaceId, now, [customerId]),
   ]);
   const contact = mirrored && openRow(ring, workspaceId, mirrored);
   if (!contact && !summary && movements.length === 0 && subscriptions.length === 0 && invoices.length === 0 && dunnings.length === 0 && drafts.length === 0 && !activity.lastSignalAt) return undefined;
@@ -104,5 +107,6 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
     dunnings: dunnings.map((d) => ({ invoiceId: d.invoice_id, currency: d.currency.trim(), amountDue: Number(d.amount_due), failedAt: d.failed_at.toISOString(), outcome: d.outcome, emailsSent: d.emails_sent, endedAt: iso(d.ended_at) })),
     drafts: drafts.map((d) => ({ id: d.id, play: d.play, step: d.step, status: d.status, createdAt: d.createdAt.toISOString() })),
     activity,
+    risk: risks.get(customerId) ?? null,
   };
 }

@@ -35,54 +35,78 @@ export async function unmirroredCustomers(db: Db, workspaceId: string, customerI
   return wanted.filter((id) => !known.has(id)).sort();
 }
 
-/** A customer's signals over the last window and the one before it (domain/product-signals.ts). */
+/** A customer's signals over the last window and the one before it (domain/product-activity.ts). */
 export async function customerActivity(db: Db, workspaceId: string, customerId: string, now: Date): Promise<CustomerActivity> {
+  return (await customersActivity(db, workspaceId, [customerId], now)).get(customerId) ?? noActivity();
+}
+
+const noActivity = (): CustomerActivity => ({
+  windowDays: ACTIVITY_WINDOW_DAYS,
+  usage: [],
+  logins: { last: 0, previous: 0, lastAt: null },
+  tickets: { openedLast: 0, open: 0, openUrgent: 0, lastAt: null },
+  lastSignalAt: null,
+});
+
+/** The activity of each of these customers that the product ever sent a signal about (customerActivity, in one go). */
+export async function customersActivity(db: Db, workspaceId: string, customerIds: string[], now: Date): Promise<Map<string, CustomerActivity>> {
   const windowStart = new Date(now.getTime() - ACTIVITY_WINDOW_DAYS * DAY_MS);
   const previousStart = new Date(now.getTime() - 2 * ACTIVITY_WINDOW_DAYS * DAY_MS);
-  const customer = { workspace_id: workspaceId, customer_id: customerId };
-  const [counts, latest, tickets, openedLast] = await Promise.all([
+  const signals = () => db('product_signals').where({ workspace_id: workspaceId }).whereRaw('customer_id = any(?)', [customerIds]);
+  const [counts, latest, tickets, opened] = await Promise.all([
     // Usage by metric and logins, each window apart (a login counts one).
-    db('product_signals')
-      .where(customer)
+    signals()
       .whereIn('kind', ['usage', 'login'])
       .where('occurred_at', '>', previousStart)
-      .groupBy('kind', 'metric')
-      .select<{ kind: string; metric: string | null; last: number; previous: number }[]>(
+      .groupBy('customer_id', 'kind', 'metric')
+      .select<{ customer_id: string; kind: string; metric: string | null; last: number; previous: number }[]>(
+        'customer_id',
         'kind',
         'metric',
         db.raw('coalesce(sum(coalesce(quantity, 1)) filter (where occurred_at > ?), 0)::bigint as last', [windowStart]),
         db.raw('coalesce(sum(coalesce(quantity, 1)) filter (where occurred_at <= ?), 0)::bigint as previous', [windowStart]),
       ),
     // The latest login and the latest signal, however long ago.
-    db('product_signals')
-      .where(customer)
-      .first<{ last_login: Date | null; last_signal: Date | null }>(db.raw("max(occurred_at) filter (where kind = 'login') as last_login"), db.raw('max(occurred_at) as last_signal')),
-    // A ticket is open while the latest word on it is "opened".
+    signals()
+      .groupBy('customer_id')
+      .select<{ customer_id: string; last_login: Date | null; last_signal: Date }[]>('customer_id', db.raw("max(occurred_at) filter (where kind = 'login') as last_login"), db.raw('max(occurred_at) as last_signal')),
+    // A ticket is open while the latest word on it is "opened" (which carries its priority).
     db
       .from(
-        db('product_signals')
-          .where({ ...customer, kind: 'ticket' })
-          .distinctOn('ticket_id')
-          .orderBy([{ column: 'ticket_id' }, { column: 'occurred_at', order: 'desc' }, { column: 'received_at', order: 'desc' }])
-          .select('ticket_status', 'occurred_at')
+        signals()
+          .where({ kind: 'ticket' })
+          .distinctOn('customer_id', 'ticket_id')
+          .orderBy([{ column: 'customer_id' }, { column: 'ticket_id' }, { column: 'occurred_at', order: 'desc' }, { column: 'received_at', order: 'desc' }])
+          .select('customer_id', 'ticket_status', 'ticket_priority', 'occurred_at')
           .as('t'),
       )
-      .first<{ open: number; last_at: Date | null }>(db.raw("count(*) filter (where ticket_status = 'opened')::int as open"), db.raw('max(occurred_at) as last_at')),
-    db('product_signals')
-      .where({ ...customer, kind: 'ticket', ticket_status: 'opened' })
+      .groupBy('customer_id')
+      .select<{ customer_id: string; open: number; open_urgent: number; last_at: Date }[]>(
+        'customer_id',
+        db.raw("count(*) filter (where ticket_status = 'opened')::int as open"),
+        db.raw("count(*) filter (where ticket_status = 'opened' and ticket_priority in ('high', 'urgent'))::int as open_urgent"),
+        db.raw('max(occurred_at) as last_at'),
+      ),
+    signals()
+      .where({ kind: 'ticket', ticket_status: 'opened' })
       .where('occurred_at', '>', windowStart)
-      .first<{ n: number }>(db.raw('count(*)::int as n')),
+      .groupBy('customer_id')
+      .select<{ customer_id: string; n: number }[]>('customer_id', db.raw('count(*)::int as n')),
   ]);
-  const logins = counts.find((c) => c.kind === 'login');
   const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
-  return {
-    windowDays: ACTIVITY_WINDOW_DAYS,
-    usage: counts
-      .filter((c): c is typeof c & { metric: string } => c.kind === 'usage' && c.metric !== null)
-      .map((c) => ({ metric: c.metric, label: metricLabel(c.metric), last: c.last, previous: c.previous }))
-      .sort((a, b) => b.last - a.last || b.previous - a.previous || a.metric.localeCompare(b.metric)),
-    logins: { last: logins?.last ?? 0, previous: logins?.previous ?? 0, lastAt: iso(latest?.last_login) },
-    tickets: { openedLast: openedLast?.n ?? 0, open: tickets?.open ?? 0, lastAt: iso(tickets?.last_at) },
-    lastSignalAt: iso(latest?.last_signal),
-  };
+  const out = new Map<string, CustomerActivity>();
+  for (const l of latest) out.set(l.customer_id, { ...noActivity(), logins: { last: 0, previous: 0, lastAt: iso(l.last_login) }, lastSignalAt: iso(l.last_signal) });
+  for (const c of counts) {
+    const a = out.get(c.customer_id);
+    if (!a) continue;
+    if (c.kind === 'login') a.logins = { ...a.logins, last: c.last, previous: c.previous };
+    else if (c.metric !== null) a.usage.push({ metric: c.metric, label: metricLabel(c.metric), last: c.last, previous: c.previous });
+  }
+  for (const a of out.values()) a.usage.sort((x, y) => y.last - x.last || y.previous - x.previous || x.metric.localeCompare(y.metric));
+  const openedIn = new Map(opened.map((o) => [o.customer_id, o.n]));
+  for (const t of tickets) {
+    const a = out.get(t.customer_id);
+    if (a) a.tickets = { openedLast: openedIn.get(t.customer_id) ?? 0, open: t.open, openUrgent: t.open_urgent, lastAt: iso(t.last_at) };
+  }
+  return out;
 }

@@ -1,3 +1,4 @@
+import type { ChurnRisk } from './churn-risk';
 import type { CustomerActivity } from './product-activity';
 
 /**
@@ -48,4 +49,6 @@ export interface CustomerProfile {
   drafts: { id: string; play: string; step: string; status: string; createdAt: string }[];
   /** What the workspace's product says of the customer through the signals API: usage, logins, tickets. */
   activity: CustomerActivity;
+  /** How likely they are to leave, and why (domain/churn-risk.ts); null without a live subscription. */
+  risk: ChurnRisk | null;
 }

@@ -121,10 +121,11 @@ describe('GET /workspaces/:id/customers and /customers/:customerId', () => {
     expect(list.status).toBe(200);
     expect(list.body).toMatchObject({ sort: 'mrr', total: 4, offset: 0, limit: 50 });
     expect((list.body as { customers: unknown[] }).customers).toEqual([
-      { customerId: 'cus_x', name: 'X Corp', email: 'billing@x.example', mrr: 4500, currency: 'usd', cohortMonth: '2025-01', created: '2024-12-20T00:00:00.000Z' },
-      { customerId: 'cus_y', name: null, email: 'y@y.example', mrr: 2000, currency: 'usd', cohortMonth: '2025-02', created: '2025-01-20T00:00:00.000Z' },
-      { customerId: 'cusQx', name: null, email: null, mrr: 0, currency: 'usd', cohortMonth: null, created: '2024-01-01T00:00:00.000Z' },
-      { customerId: 'cus_z', name: null, email: null, mrr: 0, currency: 'usd', cohortMonth: null, created: '2025-06-01T00:00:00.000Z' },
+      { customerId: 'cus_x', name: 'X Corp', email: 'billing@x.example', mrr: 4500, currency: 'usd', cohortMonth: '2025-01', created: '2024-12-20T00:00:00.000Z', risk: { score: 0, level: 'low' } },
+      { customerId: 'cus_y', name: null, email: 'y@y.example', mrr: 2000, currency: 'usd', cohortMonth: '2025-02', created: '2025-01-20T00:00:00.000Z', risk: { score: 0, level: 'low' } },
+      // No live subscription: no one to save, so no risk.
+      { customerId: 'cusQx', name: null, email: null, mrr: 0, currency: 'usd', cohortMonth: null, created: '2024-01-01T00:00:00.000Z', risk: null },
+      { customerId: 'cus_z', name: null, email: null, mrr: 0, currency: 'usd', cohortMonth: null, created: '2025-06-01T00:00:00.000Z', risk: null },
     ]);
     const ids = (body: unknown) => (body as { customers: { customerId: string }[] }).customers.map((c) => c.customerId);
     const viewer = await api.request('GET', `/workspaces/${ws}/customers`, { token: tokens.viewer });

@@ -69,7 +69,7 @@ describe('POST /workspaces/:id/signals and what the plays read of them', () => {
         { metric: 'exports', label: 'exports', last: 0, previous: 7 },
       ],
       logins: { last: 2, previous: 1 },
-      tickets: { openedLast: 2, open: 1 },
+      tickets: { openedLast: 2, open: 1, openUrgent: 0 },
     });
     expect(Date.parse(activity.logins.lastAt!)).toBeCloseTo(Date.parse(ago(2)), -4);
     expect(Date.parse(activity.lastSignalAt!)).toBeCloseTo(Date.parse(ago(1)), -4);
@@ -152,7 +152,7 @@ describe('usageSummary', () => {
     windowDays: 30,
     usage,
     logins: { last: logins, previous: 0, lastAt: null },
-    tickets: { openedLast: 0, open: 0, lastAt: null },
+    tickets: { openedLast: 0, open: 0, openUrgent: 0, lastAt: null },
     lastSignalAt: null,
   });
 

@@ -257,7 +257,7 @@ describe('web UI in a browser', () => {
       { type: 'usage', id: 'ui-u1', customerId: moverId, at: daysAgo(3), metric: 'reports_generated', quantity: 1120 },
       { type: 'usage', id: 'ui-u2', customerId: moverId, at: daysAgo(33), metric: 'reports_generated', quantity: 1000 },
       { type: 'login', id: 'ui-l1', customerId: moverId, at: daysAgo(1) },
-      { type: 'ticket', id: 'ui-t1', customerId: moverId, at: daysAgo(2), ticket: 'T-1', status: 'opened' },
+      { type: 'ticket', id: 'ui-t1', customerId: moverId, at: daysAgo(2), ticket: 'T-1', status: 'opened', priority: 'urgent' },
     ];
     expect((await api.request('POST', `/workspaces/${WS}/signals`, { token: member, body: { signals } })).body).toMatchObject({ stored: 4, unmirroredCustomers: { count: 0 } });
 
@@ -275,10 +275,25 @@ describe('web UI in a browser', () => {
     // What the product says of them: usage by metric against the 30 days before, logins, tickets.
     expect(await page.locator('table.activity tbody tr').evaluateAll((rows: { textContent: string | null }[]) => rows.map((r) => r.textContent))).toEqual(['reports generated1,1201,000+12%', 'logins10new']);
     expect(await page.innerText('section:has(table.activity) p')).toContain('Support: 1 ticket open, 1 opened in the last 30 days.');
+    // Their churn risk, and the reasons that make it up.
+    expect(await page.innerText('[data-testid=customer-risk] .kpi-value')).toBe('10');
+    expect(await page.locator('.risk-reasons li').evaluateAll((items: { textContent: string | null }[]) => items.map((i) => i.textContent))).toEqual(['+10 1 high-priority support ticket open']);
     // Its invoices, newest first, with their amounts in their own currency.
     expect(await page.locator('table.invoices tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('table.invoices tbody tr td:nth-child(4)').first().innerText()).toMatch(/^(\$|€|£)[\d,]+\.\d{2}$/);
     await shot(page, 'finance-customer');
+    // The list the likeliest to leave first, each with their risk.
+    await page.click('a[data-page=customers]');
+    await page.click('.segmented a:has-text("Most at risk")');
+    await page.waitForURL(`${api.url}/w/${WS}/customers?sort=risk`);
+    await page.waitForSelector('table.customers tbody tr');
+    const scores = await page.locator('table.customers tbody tr').evaluateAll((rows: { querySelector(s: string): { getAttribute(a: string): string | null } | null }[]) =>
+      rows.map((r) => r.querySelector('.badge.risk')?.getAttribute('title') ?? null),
+    );
+    const numbers = scores.map((t) => (t === null ? -1 : Number(/(\d+) of 100/.exec(t)![1])));
+    expect(numbers).toEqual([...numbers].sort((a, b) => b - a));
+    expect(numbers).toContain(10);
+    await shot(page, 'finance-customers-at-risk');
     // From a draft to its customer, known here only by the dunning and its emails (no mirrored copy).
     await page.click('a[data-page=drafts]');
     await contentText(page);

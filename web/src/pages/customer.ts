@@ -3,11 +3,12 @@ import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { longMonth, money, NONE, when } from '../format';
 import { canMarkPaid, isHidden } from '../redaction';
-import { card, confirmStep, errorBox, loading, noticeIn, section, statusBadge } from './common';
+import { card, confirmStep, errorBox, loading, noticeIn, riskBadge, section, statusBadge } from './common';
 import { movementCells } from '../movements';
 import type { CustomerProfile } from '../../../domain/customer-profile';
 import { draftStepTitle } from '../../../domain/dunning-schedule';
 import { formatCount, trendText, type CustomerActivity } from '../../../domain/product-activity';
+import type { ChurnRisk } from '../../../domain/churn-risk';
 
 /** What the API sends: the profile with the amounts the caller may not see as null. */
 type Shown = CustomerProfile;
@@ -54,6 +55,17 @@ function paidOutOfBand(ctx: PageContext, root: HTMLElement, customerId: string, 
  * dunnings and the emails the plays wrote them, each draft a link to its page.
  * Reached from the customer list, the dashboard's movers and the drafts.
  */
+/** Why the customer might leave: each reason with its points, which add up to the score. */
+function riskSection(risk: ChurnRisk): HTMLElement {
+  return section(
+    'Churn risk',
+    h('p', {}, riskBadge(risk)),
+    risk.reasons.length
+      ? h('ul', { class: 'risk-reasons' }, risk.reasons.map((r) => h('li', { 'data-reason': r.code }, h('span', { class: 'points' }, `+${r.points}`), ' ', r.text)))
+      : h('p', { class: 'muted' }, 'Nothing points to them leaving: no cancellation, no failing payment, no downgrade, and their use holds.'),
+  );
+}
+
 /** What the workspace's product says of the customer: usage by metric and logins over two windows, and support tickets. */
 function activitySection(ctx: PageContext, a: CustomerActivity): HTMLElement {
   if (!a.lastSignalAt) {
@@ -122,7 +134,9 @@ export async function customerPage(ctx: PageContext, root: HTMLElement, customer
       card('MRR', money(c.mrr, cur, { hidden: isHidden(v, 'mrr', true) }), { hidden: isHidden(v, 'mrr', true), testid: 'customer-mrr' }),
       card('Subscriptions', String(active.length), { sub: `${c.subscriptions.length - active.length} ended` }),
       card('Dunnings', String(c.dunnings.length), { sub: `${c.dunnings.filter((d) => d.outcome === null).length} running` }),
+      card('Churn risk', c.risk ? `${c.risk.score}` : NONE, { sub: c.risk ? `${c.risk.level}, of 100` : 'no live subscription', testid: 'customer-risk' }),
     ),
+    c.risk ? riskSection(c.risk) : null,
     section(
       'Subscriptions',
       c.subscriptions.length

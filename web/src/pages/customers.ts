@@ -3,7 +3,8 @@ import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { count, longMonth, money, NONE, when } from '../format';
 import { isHidden } from '../redaction';
-import { customerCell, errorBox, loading } from './common';
+import { customerCell, errorBox, loading, riskBadge } from './common';
+import type { RiskLevel } from '../../../domain/churn-risk';
 import { customerPage } from './customer';
 
 interface Listing {
@@ -14,9 +15,10 @@ interface Listing {
   currency: string | null;
   cohortMonth: string | null;
   created: string | null;
+  risk: { score: number; level: RiskLevel } | null;
 }
 interface Page {
-  sort: 'mrr' | 'newest';
+  sort: Sort;
   limit: number;
   offset: number;
   total: number;
@@ -24,23 +26,30 @@ interface Page {
 }
 
 const PAGE = 50;
+type Sort = 'mrr' | 'newest' | 'risk';
 
 /**
  * The customers (`/w/<ws>/customers?q=&sort=&offset=`): the biggest payers first (the
- * newest first for a role that does not see MRR), found by email or the start of a
- * Stripe id, 50 a page; `/w/<ws>/customers/<id>` is one customer (pages/customer.ts).
+ * newest first for a role that does not see MRR) or the likeliest to leave first,
+ * with each one's churn risk, found by email or the start of a Stripe id, 50 a page; `/w/<ws>/customers/<id>` is one customer (pages/customer.ts).
  */
+const ORDERS: Record<Sort, string> = { mrr: 'Biggest payers first', newest: 'Newest first', risk: 'The likeliest to leave first' };
+const SORT_LABELS: Record<Sort, string> = { mrr: 'By MRR', newest: 'Newest', risk: 'Most at risk' };
+
 export async function customersPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   if (ctx.rest[1]) return customerPage(ctx, root, ctx.rest[1]);
   const q = ctx.query.get('q') ?? '';
   const mrrHidden = isHidden(ctx.visibility, 'mrr', true);
-  const sort = mrrHidden ? 'newest' : ctx.query.get('sort') === 'newest' ? 'newest' : 'mrr';
+  // The order by MRR would tell a role that does not see MRR what is hidden: theirs is the newest first.
+  const usual: Sort = mrrHidden ? 'newest' : 'mrr';
+  const wanted = ctx.query.get('sort');
+  const sort: Sort = wanted === 'risk' || (wanted === 'newest' && !mrrHidden) ? wanted : usual;
   const offset = /^\d+$/.test(ctx.query.get('offset') ?? '') ? Number(ctx.query.get('offset')) : 0;
   const link = (p: { q?: string; sort?: string; offset?: number }) => {
     const params = new URLSearchParams();
     const next = { q, sort, offset: 0, ...p };
     if (next.q) params.set('q', next.q);
-    if (!mrrHidden && next.sort !== 'mrr') params.set('sort', next.sort);
+    if (next.sort !== usual) params.set('sort', next.sort);
     if (next.offset) params.set('offset', String(next.offset));
     const query = params.toString();
     return `${ctx.pageBase}/customers${query ? `?${query}` : ''}`;
@@ -55,7 +64,7 @@ export async function customersPage(ctx: PageContext, root: HTMLElement): Promis
   const head = h(
     'div',
     { class: 'page-head' },
-    h('div', {}, h('h1', {}, 'Customers'), h('p', { class: 'muted' }, mrrHidden ? 'Newest first; MRR is hidden for your role.' : sort === 'mrr' ? 'Biggest payers first.' : 'Newest first.')),
+    h('div', {}, h('h1', {}, 'Customers'), h('p', { class: 'muted' }, `${ORDERS[sort]}${mrrHidden ? '; MRR is hidden for your role.' : '.'}`)),
     search,
   );
   mount(root, head, loading());
@@ -72,19 +81,18 @@ export async function customersPage(ctx: PageContext, root: HTMLElement): Promis
   mount(
     root,
     head,
-    mrrHidden
-      ? null
-      : h(
-          'div',
-          { class: 'segmented', role: 'group', 'aria-label': 'Order' },
-          h('a', { href: link({ sort: 'mrr' }), class: sort === 'mrr' ? 'active' : '', 'aria-current': sort === 'mrr' ? 'true' : null }, 'By MRR'),
-          h('a', { href: link({ sort: 'newest' }), class: sort === 'newest' ? 'active' : '', 'aria-current': sort === 'newest' ? 'true' : null }, 'Newest'),
-        ),
+    h(
+      'div',
+      { class: 'segmented', role: 'group', 'aria-label': 'Order' },
+      ...(mrrHidden ? (['newest', 'risk'] as const) : (['mrr', 'newest', 'risk'] as const)).map((o) =>
+        h('a', { href: link({ sort: o }), class: sort === o ? 'active' : '', 'aria-current': sort === o ? 'true' : null }, SORT_LABELS[o]),
+      ),
+    ),
     page.customers.length
       ? h(
           'table',
           { class: 'data customers' },
-          h('thead', {}, h('tr', {}, h('th', {}, 'Customer'), h('th', { class: 'num' }, 'MRR'), h('th', {}, 'Paying since'), h('th', {}, 'Customer since'))),
+          h('thead', {}, h('tr', {}, h('th', {}, 'Customer'), h('th', { class: 'num' }, 'MRR'), h('th', {}, 'Churn risk'), h('th', {}, 'Paying since'), h('th', {}, 'Customer since'))),
           h(
             'tbody',
             {},
@@ -94,6 +102,7 @@ export async function customersPage(ctx: PageContext, root: HTMLElement): Promis
                 { 'data-customer': c.customerId },
                 h('td', {}, customerCell(ctx, c)),
                 h('td', { class: 'num' }, c.currency === null && !mrrHidden ? NONE : money(c.mrr, c.currency ?? 'usd', { hidden: mrrHidden })),
+                h('td', {}, c.risk ? riskBadge(c.risk) : NONE),
                 h('td', {}, c.cohortMonth ? longMonth(c.cohortMonth) : NONE),
                 h('td', { class: 'nowrap' }, when(c.created)),
               ),
