@@ -13,6 +13,7 @@ import { webRouter } from './web';
 import { authFailureLimit, jsonBodiesOnly, securityHeaderList, securityHeaders } from './hardening';
 import { customersRouter } from './customers';
 import { signalsRouter } from './signals';
+import { churnRiskRouter } from './churn-risk';
 import { metricsRouter } from './metrics';
 import { webhookIngress, webhookRouter, type EtagOf } from './webhooks';
 import { webhookFrontDoor } from './webhook-front-door';
@@ -109,6 +110,7 @@ export function createApi(deps: AppDeps): Api {
   app.use(metricsRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(customersRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(signalsRouter({ db: deps.db }));
+  app.use(churnRiskRouter({ db: deps.db }));
   const namespace = deps.temporalNamespace ?? 'default';
   const workspaceDeps = { db: deps.db, keyring: deps.keyring, stripe: stripeClients, temporal: deps.temporal, namespace, taskQueue: deps.taskQueue ?? 'wysera' };
   app.use(workspacesRouter(workspaceDeps));

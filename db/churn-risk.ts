@@ -1,10 +1,9 @@
 import type { Db } from './knex';
 import { customersActivity } from './product-signals';
+import { backtestReport, checkpointTimes, type BacktestCheckpoint, type BacktestReport } from '../domain/churn-backtest';
 import { churnRisk, CONTRACTION_WINDOW_DAYS, type ChurnRisk, type RiskInputs } from '../domain/churn-risk';
 
 const DAY_MS = 86_400_000;
-/** Subscription statuses that still bill: a customer with one of these can still be saved. */
-const LIVE = ['active', 'trialing', 'past_due', 'unpaid'];
 
 /**
  * The churn risk (domain/churn-risk.ts) of the workspace's customers with a live
@@ -12,20 +11,42 @@ const LIVE = ['active', 'trialing', 'past_due', 'unpaid'];
  * gone) are not in the map: there is no one left to save.
  */
 export async function churnRisks(db: Db, workspaceId: string, now: Date, only?: string[]): Promise<Map<string, ChurnRisk>> {
-  const inputs = await riskInputs(db, workspaceId, now, only);
+  const inputs = await riskInputs(db, workspaceId, { at: now, present: true }, only);
   return new Map([...inputs].map(([id, i]) => [id, churnRisk(i, now)]));
 }
 
-async function riskInputs(db: Db, workspaceId: string, now: Date, only?: string[]): Promise<Map<string, RiskInputs>> {
+/**
+ * The risk each customer live at `at` had then, from what Wysera knows that happened
+ * by then (for the backtest): the present's subscription statuses (past due) are
+ * not read, and a cancellation counts from when it was asked for.
+ */
+export async function churnRisksAt(db: Db, workspaceId: string, at: Date, only?: string[]): Promise<Map<string, ChurnRisk>> {
+  const inputs = await riskInputs(db, workspaceId, { at, present: false }, only);
+  return new Map([...inputs].map(([id, i]) => [id, churnRisk(i, at)]));
+}
+
+/**
+ * The inputs as of `at`. `present`: `at` is now, so the subscriptions' current state
+ * (past due, a cancellation whose request time Stripe did not give) holds at it.
+ */
+async function riskInputs(db: Db, workspaceId: string, when: { at: Date; present: boolean }, only?: string[]): Promise<Map<string, RiskInputs>> {
+  const { at, present } = when;
+  // Live at `at`: started by then and not ended yet. A cancellation was scheduled
+  // when it was asked for (canceled_at) before the end: asked for at the end, it
+  // was an immediate one, which no one saw coming.
+  const scheduled = `(cancel_at_period_end or cancel_at is not null or ended_at is not null)
+    and coalesce(canceled_at <= :at, :present) and (ended_at is null or canceled_at < ended_at)`;
   const live = db('stripe_subscriptions')
     .where({ workspace_id: workspaceId })
-    .whereNull('ended_at')
-    .whereIn('status', LIVE)
+    .whereNotIn('status', ['incomplete', 'incomplete_expired', 'paused'])
+    // A subscription mirrored without its start (no such field in what brought it) counts as begun.
+    .whereRaw("coalesce(start_date, created, '-infinity') <= ?", [at])
+    .where((q) => void q.whereNull('ended_at').orWhere('ended_at', '>', at))
     .groupBy('customer_id')
     .select<{ customer_id: string; cancels_at: Date | null; past_due: boolean }[]>(
       'customer_id',
-      db.raw('min(coalesce(cancel_at, current_period_end)) filter (where cancel_at_period_end or cancel_at is not null) as cancels_at'),
-      db.raw("bool_or(status in ('past_due', 'unpaid')) as past_due"),
+      db.raw(`min(coalesce(ended_at, cancel_at, current_period_end)) filter (where ${scheduled}) as cancels_at`, { at, present }),
+      db.raw("bool_or(status in ('past_due', 'unpaid')) and ? as past_due", [present]),
     );
   if (only) void live.whereRaw('customer_id = any(?)', [only]);
   const subscriptions = await live;
@@ -33,15 +54,20 @@ async function riskInputs(db: Db, workspaceId: string, now: Date, only?: string[
   if (!ids.length) return new Map();
   const mine = (table: string) => db(table).where('workspace_id', workspaceId).whereRaw('customer_id = any(?)', [ids]);
   const [dunnings, contractions, activity, nps] = await Promise.all([
-    mine('dunning_cases').whereNull('outcome').groupBy('customer_id').select<{ customer_id: string; since: Date }[]>('customer_id', db.raw('min(failed_at) as since')),
+    mine('dunning_cases')
+      .where('failed_at', '<=', at)
+      .where((q) => void q.whereNull('ended_at').orWhere('ended_at', '>', at))
+      .groupBy('customer_id')
+      .select<{ customer_id: string; since: Date }[]>('customer_id', db.raw('min(failed_at) as since')),
     mine('analytics_movements')
       .where({ kind: 'contraction' })
-      .where('at', '>', new Date(now.getTime() - CONTRACTION_WINDOW_DAYS * DAY_MS))
-      .where('at', '<=', now)
+      .where('at', '>', new Date(at.getTime() - CONTRACTION_WINDOW_DAYS * DAY_MS))
+      .where('at', '<=', at)
       .groupBy('customer_id')
       .select<{ customer_id: string; at: Date }[]>('customer_id', db.raw('max(at) as at')),
-    customersActivity(db, workspaceId, ids, now),
+    customersActivity(db, workspaceId, ids, at),
     mine('nps_responses')
+      .where('at', '<=', at)
       .distinctOn('customer_id')
       .orderBy([{ column: 'customer_id' }, { column: 'at', order: 'desc' }, { column: 'id', order: 'desc' }])
       .select<{ customer_id: string; score: number }[]>('customer_id', 'score'),
@@ -64,4 +90,45 @@ async function riskInputs(db: Db, workspaceId: string, now: Date, only?: string[
       ];
     }),
   );
+}
+
+/** A backtest scores at most this many customers: precision and recall are ratios, which a sample this size estimates well. */
+export const BACKTEST_SAMPLE = 2_000;
+
+/**
+ * The backtest (domain/churn-backtest.ts): the risk as of a checkpoint every
+ * `stepDays` over the last `days`, against the churns the analytics recorded. A
+ * workspace with more customers live in that span than BACKTEST_SAMPLE is backtested
+ * on a sample of them (the same one every time: by a hash of their ids), since each
+ * checkpoint scores every customer it covers.
+ */
+export async function churnBacktest(db: Db, workspaceId: string, opts: { days: number; stepDays: number; horizonDays: number; sample?: number }, now: Date): Promise<BacktestReport & { customers: number; sampled: number }> {
+  const times = checkpointTimes(now, opts.days, opts.stepDays);
+  const live = await db('stripe_subscriptions')
+    .where({ workspace_id: workspaceId })
+    .whereNotIn('status', ['incomplete', 'incomplete_expired', 'paused'])
+    .whereRaw("coalesce(start_date, created, '-infinity') <= ?", [now])
+    .where((q) => void q.whereNull('ended_at').orWhere('ended_at', '>', times[0]!))
+    .groupBy('customer_id')
+    .orderByRaw('md5(customer_id)')
+    .pluck<string[]>('customer_id');
+  const size = opts.sample ?? BACKTEST_SAMPLE;
+  const sample = live.slice(0, size);
+  const checkpoints: BacktestCheckpoint[] = [];
+  // One at a time: each is a handful of grouped reads over the workspace.
+  for (const at of times) {
+    const risks = await churnRisksAt(db, workspaceId, at, live.length > size ? sample : undefined);
+    checkpoints.push({ at: at.toISOString(), levels: new Map([...risks].map(([id, r]) => [id, r.level])) });
+  }
+  const rows = await db('analytics_movements')
+    .where({ workspace_id: workspaceId, kind: 'churn' })
+    .where('at', '>', times[0]!)
+    .where('at', '<=', now)
+    .orderBy('at')
+    .select<{ customer_id: string; at: Date }[]>('customer_id', 'at');
+  const churns = new Map<string, string[]>();
+  for (const r of rows) churns.set(r.customer_id, [...(churns.get(r.customer_id) ?? []), r.at.toISOString()]);
+  const inSample = new Set(sample);
+  for (const id of churns.keys()) if (!inSample.has(id)) churns.delete(id);
+  return { customers: live.length, sampled: sample.length, ...backtestReport(checkpoints, churns, opts.horizonDays, now) };
 }

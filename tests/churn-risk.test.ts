@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedMirror } from '../db/analytics-seed';
+import { churnBacktest } from '../db/churn-risk';
 import { createApiToken } from '../db/api-tokens';
 import { openDunningCase } from '../db/dunning-cases';
 import { storeProductSignals } from '../db/product-signals';
 import { insertWorkspace } from '../db/workspaces';
-import { churnRisk, riskLevel, type ChurnRisk, type RiskInputs } from '../domain/churn-risk';
+import { backtestReport, checkpointTimes, type BacktestReport } from '../domain/churn-backtest';
+import { churnRisk, riskLevel, type ChurnRisk, type RiskInputs, type RiskLevel } from '../domain/churn-risk';
 import { ACTIVITY_WINDOW_DAYS, type CustomerActivity } from '../domain/product-activity';
 import type { ProductSignal } from '../domain/product-signals';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
@@ -160,5 +162,120 @@ describe('churn risk in the customer list and on the customer page', () => {
     });
     const gone = await api.request('GET', `/workspaces/${ws}/customers/cus_gone`, { token: viewer });
     expect((gone.body as { risk: unknown }).risk).toBeNull();
+  });
+});
+
+describe('backtestReport', () => {
+  const now = new Date('2026-06-30T00:00:00Z');
+  const at = (day: string) => `2026-${day}T00:00:00.000Z`;
+  const cp = (day: string, levels: [string, RiskLevel][]) => ({ at: at(day), levels: new Map(levels) });
+
+  it('counts catches, false alarms and misses over checkpoints whose horizon has passed, and how early churns were seen', () => {
+    const checkpoints = [
+      cp('01-01', [['a', 'low'], ['b', 'low'], ['c', 'medium']]),
+      cp('02-01', [['a', 'high'], ['b', 'low'], ['c', 'low']]),
+      cp('03-01', [['a', 'high'], ['b', 'medium']]),
+      // Its 90 days have not passed: it counts only for how early.
+      cp('05-01', [['b', 'high']]),
+    ];
+    const churns = new Map([
+      ['a', [at('03-15')]],
+      ['b', [at('05-20')]],
+    ]);
+    const report = backtestReport(checkpoints, churns, 90, now);
+    expect(report.levels).toEqual([
+      // a flagged high on 02-01 and 03-01, both caught; churned pairs: a on 01-01, 02-01, 03-01; b on 03-01.
+      { level: 'high', flagged: 2, caught: 2, churned: 4, precision: 1, recall: 0.5, medianLeadDays: 30.5, churnsSeenComing: 2, churnsWithCheckpoint: 2 },
+      // c's medium on 01-01 was a false alarm; b's medium on 03-01 a catch, seen 80 days ahead.
+      { level: 'medium', flagged: 4, caught: 3, churned: 4, precision: 0.75, recall: 0.75, medianLeadDays: 61, churnsSeenComing: 2, churnsWithCheckpoint: 2 },
+    ]);
+    expect(report.checkpoints.map((c) => [c.at.slice(5, 10), c.customers, c.medium, c.high, c.churnedWithin])).toEqual([
+      ['01-01', 3, 1, 0, 1],
+      ['02-01', 3, 0, 1, 1],
+      ['03-01', 2, 1, 1, 2],
+      ['05-01', 1, 0, 1, null],
+    ]);
+  });
+
+  it('says nothing it cannot divide', () => {
+    expect(backtestReport([], new Map(), 90, now).levels[0]).toMatchObject({ flagged: 0, precision: null, recall: null, medianLeadDays: null });
+  });
+
+  it('places checkpoints every step back from now, oldest first', () => {
+    expect(checkpointTimes(now, 14, 7).map((d) => d.toISOString().slice(0, 10))).toEqual(['2026-06-16', '2026-06-23', '2026-06-30']);
+  });
+});
+
+describe('GET /workspaces/:id/churn-risk/backtest on a workspace history', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  const ws = 'ws_backtest';
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let api: TestApi;
+  let viewer: string;
+  const ago = (days: number) => new Date(Date.now() - days * DAY);
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    const { db } = database;
+    await insertWorkspace(db, keyring, { id: ws, name: 'Backtest', webhookSecret: 'whsec_b' });
+    const customer = (id: string, sub: Parameters<CustomerBuilder['subscription']>[1]) =>
+      new CustomerBuilder(id).price(`price_${id}`, 5000).subscription(`sub_${id}`, { items: [`price_${id}`], ...sub }).build();
+    await seedMirror(db, ws, [
+      // Asked to cancel at the period's end 100 days ago; it ended 70 days ago.
+      customer('cus_a', { status: 'canceled', canceled_at: ago(100), ended_at: ago(70), cancel_at: ago(70) }),
+      // Cancelled at once 60 days ago: nothing to see coming.
+      customer('cus_b', { status: 'canceled', canceled_at: ago(60), ended_at: ago(60) }),
+      // A payment failed 120 days ago and was recovered 110 days ago; still a customer.
+      customer('cus_c', {}),
+      customer('cus_d', {}),
+    ]);
+    await db('stripe_subscriptions').where({ workspace_id: ws }).update({ start_date: ago(200) });
+    await openDunningCase(db, { workspaceId: ws, invoiceId: 'in_c', customerId: 'cus_c', workflowId: `dunning:${ws}:in_c`, currency: 'usd', amountDue: 5000, failedAt: ago(120) });
+    await db('dunning_cases').where({ workspace_id: ws, invoice_id: 'in_c' }).update({ outcome: 'recovered', ended_at: ago(110) });
+    await db('analytics_movements').insert([
+      { workspace_id: ws, customer_id: 'cus_a', at: ago(70), kind: 'churn', amount: -5000, mrr_before: 5000, mrr_after: 0, currency: 'usd' },
+      { workspace_id: ws, customer_id: 'cus_b', at: ago(60), kind: 'churn', amount: -5000, mrr_before: 5000, mrr_after: 0, currency: 'usd' },
+    ]);
+    viewer = (await createApiToken(db, { workspaceId: ws, role: 'viewer', name: 'v', createdBy: 'test' })).token;
+    api = await startApi(db, keyring);
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await database?.drop();
+  });
+
+  it('scores each checkpoint from what was known then, and compares with who left', async () => {
+    const res = await api.request('GET', `/workspaces/${ws}/churn-risk/backtest?days=175&stepDays=7&horizonDays=90`, { token: viewer });
+    expect(res.status).toBe(200);
+    const body = res.body as BacktestReport & { days: number };
+    expect(body).toMatchObject({ days: 175, stepDays: 7, horizonDays: 90, customers: 4, sampled: 4 });
+    expect(body.checkpoints).toHaveLength(26);
+    // a is flagged high from the first checkpoint after it asked to cancel (98 days ago) until it ended.
+    const high = body.checkpoints.filter((c) => c.high > 0).map((c) => Math.round((Date.now() - Date.parse(c.at)) / DAY));
+    expect(high).toEqual([98, 91, 84, 77]);
+    expect(body.levels).toEqual([
+      // Complete checkpoints are 91 to 175 days back. a churned within 90 days of those from 161 down; b of those from 147 down.
+      { level: 'high', flagged: 2, caught: 2, churned: 19, precision: 1, recall: 0.105, medianLeadDays: 28, churnsSeenComing: 1, churnsWithCheckpoint: 2 },
+      // c's failing payment (checkpoints 119 and 112 days back) was a false alarm.
+      { level: 'medium', flagged: 4, caught: 2, churned: 19, precision: 0.5, recall: 0.105, medianLeadDays: 28, churnsSeenComing: 1, churnsWithCheckpoint: 2 },
+    ]);
+  });
+
+  it('backtests a big workspace on a sample of its customers, the same one every time', async () => {
+    const opts = { days: 175, stepDays: 7, horizonDays: 90, sample: 2 };
+    const first = await churnBacktest(database.db, ws, opts, new Date());
+    expect(first).toMatchObject({ customers: 4, sampled: 2 });
+    expect(Math.max(...first.checkpoints.map((c) => c.customers))).toBe(2);
+    const again = await churnBacktest(database.db, ws, opts, new Date());
+    expect(again.levels).toEqual(first.levels);
+    expect(again.checkpoints.map((c) => c.customers)).toEqual(first.checkpoints.map((c) => c.customers));
+  });
+
+  it('refuses a backtest it would not finish quickly, saying why', async () => {
+    const res = await api.request('GET', `/workspaces/${ws}/churn-risk/backtest?days=730&stepDays=1`, { token: viewer });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('stepDays: at most 120 checkpoints');
+    expect((await api.request('GET', `/workspaces/${ws}/churn-risk/backtest?horizonDays=2`, { token: viewer })).status).toBe(400);
   });
 });

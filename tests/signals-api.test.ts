@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken } from '../db/api-tokens';
-import { customerActivity } from '../db/product-signals';
+import { customerActivity, customersActivity, storeProductSignals } from '../db/product-signals';
 import { insertWorkspace } from '../db/workspaces';
 import { ROLES, type Role } from '../domain/roles';
 import { trendText, usageSummary, type CustomerActivity } from '../domain/product-activity';
@@ -134,6 +134,22 @@ describe('POST /workspaces/:id/signals and what the plays read of them', () => {
     expect((await customerActivity(database.db, other, 'cus_known', new Date())).logins.last).toBe(1);
     // A row the API would never write is refused by the table itself.
     await expect(database.db('product_signals').insert({ workspace_id: ws, signal_id: 'raw', customer_id: 'cus_known', kind: 'usage', metric: null, quantity: 1, occurred_at: new Date() })).rejects.toThrow(/product_signals_shape/);
+  });
+
+  it('reads many customers in one scan of the workspace as it reads each alone, and no one else', async () => {
+    const many = Array.from({ length: 600 }, (_, i) => `cus_many${i}`);
+    await storeProductSignals(database.db, ws, [
+      ...many.map((customerId, i) => ({ type: 'login' as const, id: `many-login-${i}`, customerId, at: new Date(Date.now() - (i % 50) * DAY) })),
+      ...many.slice(0, 10).map((customerId, i) => ({ type: 'usage' as const, id: `many-use-${i}`, customerId, at: new Date(Date.now() - i * DAY), metric: 'exports', quantity: i })),
+    ]);
+    // Left out of the ids asked for, and another workspace's: not in the answer.
+    await storeProductSignals(database.db, other, [{ type: 'login', id: 'elsewhere', customerId: 'cus_many1', at: new Date() }]);
+    const asked = [...many.slice(1), 'cus_known'];
+    const all = await customersActivity(database.db, ws, asked, new Date());
+    expect(all.size).toBe(asked.length);
+    expect(all.has('cus_many0')).toBe(false);
+    for (const id of ['cus_many1', 'cus_many5', 'cus_many49', 'cus_many599', 'cus_known']) expect(all.get(id)).toEqual(await customerActivity(database.db, ws, id, new Date()));
+    expect(all.get('cus_many1')!.logins.last).toBe(1);
   });
 
   it("shows the customer's activity on their page, and a customer known only from signals has one", async () => {

@@ -293,6 +293,11 @@ describe('web UI in a browser', () => {
     const numbers = scores.map((t) => (t === null ? -1 : Number(/(\d+) of 100/.exec(t)![1])));
     expect(numbers).toEqual([...numbers].sort((a, b) => b - a));
     expect(numbers).toContain(10);
+    // How the score would have called this workspace's churns, loaded when asked for.
+    await page.click('details.backtest summary');
+    await page.waitForSelector('.backtest-levels li[data-level=high]');
+    expect(await page.innerText('.backtest-levels li[data-level=high]')).toMatch(/^Flagged high: /);
+    expect(await page.innerText('details.backtest .muted')).toContain('Scored as of a check every 7 days over the last 180');
     await shot(page, 'finance-customers-at-risk');
     // From a draft to its customer, known here only by the dunning and its emails (no mirrored copy).
     await page.click('a[data-page=drafts]');

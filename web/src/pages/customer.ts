@@ -1,13 +1,13 @@
 import { get, post } from '../api';
 import type { PageContext } from '../context';
 import { h, mount } from '../dom';
-import { longMonth, money, NONE, when } from '../format';
+import { count, longMonth, money, NONE, when } from '../format';
 import { canMarkPaid, isHidden } from '../redaction';
 import { card, confirmStep, errorBox, loading, noticeIn, riskBadge, section, statusBadge } from './common';
 import { movementCells } from '../movements';
 import type { CustomerProfile } from '../../../domain/customer-profile';
 import { draftStepTitle } from '../../../domain/dunning-schedule';
-import { formatCount, trendText, type CustomerActivity } from '../../../domain/product-activity';
+import { trendText, type CustomerActivity } from '../../../domain/product-activity';
 import type { ChurnRisk } from '../../../domain/churn-risk';
 
 /** What the API sends: the profile with the amounts the caller may not see as null. */
@@ -75,7 +75,7 @@ function activitySection(ctx: PageContext, a: CustomerActivity): HTMLElement {
     );
   }
   const row = (what: string, last: number, previous: number) =>
-    h('tr', {}, h('td', {}, what), h('td', { class: 'num' }, formatCount(last)), h('td', { class: 'num' }, formatCount(previous)), h('td', { class: 'num trend' }, trendText(last, previous)));
+    h('tr', {}, h('td', {}, what), h('td', { class: 'num' }, count(last)), h('td', { class: 'num' }, count(previous)), h('td', { class: 'num trend' }, trendText(last, previous)));
   const t = a.tickets;
   return section(
     'Product activity',

@@ -1,10 +1,11 @@
 import { get } from '../api';
 import type { PageContext } from '../context';
 import { h, mount } from '../dom';
-import { count, longMonth, money, NONE, when } from '../format';
+import { count, longMonth, money, NONE, percent, when } from '../format';
 import { isHidden } from '../redaction';
 import { customerCell, errorBox, loading, riskBadge } from './common';
 import type { RiskLevel } from '../../../domain/churn-risk';
+import type { BacktestReport, LevelReport } from '../../../domain/churn-backtest';
 import { customerPage } from './customer';
 
 interface Listing {
@@ -35,6 +36,49 @@ type Sort = 'mrr' | 'newest' | 'risk';
  */
 const ORDERS: Record<Sort, string> = { mrr: 'Biggest payers first', newest: 'Newest first', risk: 'The likeliest to leave first' };
 const SORT_LABELS: Record<Sort, string> = { mrr: 'By MRR', newest: 'Newest', risk: 'Most at risk' };
+
+/** One level's record in the backtest, as sentences. */
+function levelLines(r: LevelReport, horizonDays: number): HTMLElement {
+  const who = r.level === 'high' ? 'Flagged high' : 'Flagged medium or high';
+  return h(
+    'li',
+    { 'data-level': r.level },
+    h('strong', {}, `${who}: `),
+    r.flagged
+      ? `${percent(r.precision)} of the checks that flagged a customer were followed by their churn within ${horizonDays} days (${count(r.caught)} of ${count(r.flagged)}). `
+      : 'no check flagged anyone. ',
+    r.churned ? `Of the checks followed by a churn, ${percent(r.recall)} had flagged it (${count(r.caught)} of ${count(r.churned)}). ` : 'No churn followed a check. ',
+    r.churnsWithCheckpoint
+      ? `${count(r.churnsSeenComing)} of ${count(r.churnsWithCheckpoint)} churns were seen coming${r.medianLeadDays === null ? '' : `, a median ${count(r.medianLeadDays)} days ahead`}.`
+      : '',
+  );
+}
+
+/** How the risk score would have called this workspace's churns: loaded when opened, since it scores many past weeks. */
+function backtestPanel(ctx: PageContext): HTMLElement {
+  const body = h('div', { class: 'backtest-body' }, loading());
+  const panel = h('details', { class: 'panel backtest' }, h('summary', {}, 'How well would the risk score have called churn here?'), body);
+  let loaded = false;
+  panel.addEventListener('toggle', () => {
+    if (!(panel).open || loaded) return;
+    loaded = true;
+    get<BacktestReport & { days: number; stepDays: number; customers: number; sampled: number }>(`${ctx.apiBase}/churn-risk/backtest`).then(
+      (r) =>
+        mount(
+          body,
+          h(
+            'p',
+            { class: 'muted small' },
+            `Scored as of a check every ${r.stepDays} days over the last ${r.days}, from what was known then, against who churned (MRR to zero) within ${r.horizonDays} days after; checks of the last ${r.horizonDays} days count only for how early.`,
+            r.sampled < r.customers ? ` On a sample of ${count(r.sampled)} of the ${count(r.customers)} customers.` : '',
+          ),
+          h('ul', { class: 'backtest-levels' }, r.levels.map((l) => levelLines(l, r.horizonDays))),
+        ),
+      (err: unknown) => mount(body, errorBox(err)),
+    );
+  });
+  return panel;
+}
 
 export async function customersPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   if (ctx.rest[1]) return customerPage(ctx, root, ctx.rest[1]);
@@ -117,5 +161,6 @@ export async function customersPage(ctx: PageContext, root: HTMLElement): Promis
       page.offset > 0 ? h('a', { href: link({ offset: Math.max(0, page.offset - PAGE) }) }, '← Previous') : null,
       last < page.total ? h('a', { href: link({ offset: last }) }, 'Next →') : null,
     ),
+    sort === 'risk' ? backtestPanel(ctx) : null,
   );
 }
