@@ -11,7 +11,8 @@ const backtestQuery = z
     stepDays: z.coerce.number().int().min(1).max(31).default(7),
     horizonDays: z.coerce.number().int().min(7).max(180).default(90),
   })
-  .refine((q) => q.days / q.stepDays <= 120, { message: 'at most 120 checkpoints: raise stepDays or lower days', path: ['stepDays'] });
+  // checkpointTimes places one now and one every stepDays back over days.
+  .refine((q) => Math.floor(q.days / q.stepDays) + 1 <= 120, { message: 'at most 120 checkpoints: raise stepDays or lower days', path: ['stepDays'] });
 
 /**
  * `GET /workspaces/:workspaceId/churn-risk/backtest` (viewer+): how the churn risk

@@ -40,6 +40,7 @@ export function customersRouter({ db, keyring }: { db: Knex; keyring: Keyring })
     const redaction = redactionOf(res);
     const mrrHidden = redaction.policy.revenue || redaction.policy.fields.has('mrr');
     if (q.sort === 'mrr' && mrrHidden) throw new HttpError(400, 'invalid query: sort: mrr is hidden for your role; use sort=newest');
+    if (q.sort === 'risk' && redaction.policy.fields.has('risk')) throw new HttpError(400, 'invalid query: sort: risk is hidden for your role; use sort=newest');
     const sort = q.sort ?? (mrrHidden ? 'newest' : 'mrr');
     const search = q.q ?? '';
     const byEmail = search.includes('@');

@@ -29,6 +29,22 @@ export async function churnRisksAt(db: Db, workspaceId: string, at: Date, only?:
  * The inputs as of `at`. `present`: `at` is now, so the subscriptions' current state
  * (past due, a cancellation whose request time Stripe did not give) holds at it.
  */
+/**
+ * Subscriptions that bill at some time between `from` and `to`: begun by `to` and not
+ * ended by `from` (`from` = `to`: live at that time). Incomplete ones never billed;
+ * paused ones do not now.
+ */
+function liveSubscriptions(db: Db, workspaceId: string, to: Date, from: Date) {
+  return (
+    db('stripe_subscriptions')
+      .where({ workspace_id: workspaceId })
+      .whereNotIn('status', ['incomplete', 'incomplete_expired', 'paused'])
+      // A subscription mirrored without its start (no such field in what brought it) counts as begun.
+      .whereRaw("coalesce(start_date, created, '-infinity') <= ?", [to])
+      .where((q) => void q.whereNull('ended_at').orWhere('ended_at', '>', from))
+  );
+}
+
 async function riskInputs(db: Db, workspaceId: string, when: { at: Date; present: boolean }, only?: string[]): Promise<Map<string, RiskInputs>> {
   const { at, present } = when;
   // Live at `at`: started by then and not ended yet. A cancellation was scheduled
@@ -36,16 +52,13 @@ async function riskInputs(db: Db, workspaceId: string, when: { at: Date; present
   // was an immediate one, which no one saw coming.
   const scheduled = `(cancel_at_period_end or cancel_at is not null or ended_at is not null)
     and coalesce(canceled_at <= :at, :present) and (ended_at is null or canceled_at < ended_at)`;
-  const live = db('stripe_subscriptions')
-    .where({ workspace_id: workspaceId })
-    .whereNotIn('status', ['incomplete', 'incomplete_expired', 'paused'])
-    // A subscription mirrored without its start (no such field in what brought it) counts as begun.
-    .whereRaw("coalesce(start_date, created, '-infinity') <= ?", [at])
-    .where((q) => void q.whereNull('ended_at').orWhere('ended_at', '>', at))
+  const live = liveSubscriptions(db, workspaceId, at, at)
     .groupBy('customer_id')
-    .select<{ customer_id: string; cancels_at: Date | null; past_due: boolean }[]>(
+    .select<{ customer_id: string; cancels_at: Date | null; all_end: boolean; past_due: boolean }[]>(
       'customer_id',
-      db.raw(`min(coalesce(ended_at, cancel_at, current_period_end)) filter (where ${scheduled}) as cancels_at`, { at, present }),
+      // The last end of those set to end: when the customer goes, if every one is.
+      db.raw(`max(coalesce(ended_at, cancel_at, current_period_end)) filter (where ${scheduled}) as cancels_at`, { at, present }),
+      db.raw(`bool_and(${scheduled}) as all_end`, { at, present }),
       db.raw("bool_or(status in ('past_due', 'unpaid')) and ? as past_due", [present]),
     );
   if (only) void live.whereRaw('customer_id = any(?)', [only]);
@@ -81,7 +94,7 @@ async function riskInputs(db: Db, workspaceId: string, when: { at: Date; present
       return [
         s.customer_id,
         {
-          cancellationScheduledFor: s.cancels_at ? s.cancels_at.toISOString() : null,
+          cancellation: s.cancels_at ? { endsAt: s.cancels_at.toISOString(), all: s.all_end } : null,
           paymentFailing: since ? { since } : s.past_due ? { since: null } : null,
           contractedAt: contracted.get(s.customer_id) ?? null,
           activity: activity.get(s.customer_id) ?? null,
@@ -104,11 +117,7 @@ export const BACKTEST_SAMPLE = 2_000;
  */
 export async function churnBacktest(db: Db, workspaceId: string, opts: { days: number; stepDays: number; horizonDays: number; sample?: number }, now: Date): Promise<BacktestReport & { customers: number; sampled: number }> {
   const times = checkpointTimes(now, opts.days, opts.stepDays);
-  const live = await db('stripe_subscriptions')
-    .where({ workspace_id: workspaceId })
-    .whereNotIn('status', ['incomplete', 'incomplete_expired', 'paused'])
-    .whereRaw("coalesce(start_date, created, '-infinity') <= ?", [now])
-    .where((q) => void q.whereNull('ended_at').orWhere('ended_at', '>', times[0]!))
+  const live = await liveSubscriptions(db, workspaceId, now, times[0]!)
     .groupBy('customer_id')
     .orderByRaw('md5(customer_id)')
     .pluck<string[]>('customer_id');

@@ -52,8 +52,10 @@ export async function listCustomers(db: Db, ring: Keyring, workspaceId: string, 
   if (q.sort === 'risk') {
     // A risk is worked out from several tables and signals, not a column: every
     // matching customer's is, and the page is cut from them in that order.
-    risks = await churnRisks(db, workspaceId, now);
     const all = await matching().orderBy([{ column: 'c.created', order: 'desc', nulls: 'last' }, { column: 'c.id' }]).select<{ id: string }[]>('c.id');
+    // Found by a search: only what it found is scored.
+    const searched = q.email !== undefined || q.idPrefix !== undefined;
+    risks = await churnRisks(db, workspaceId, now, searched ? all.map((r) => r.id) : undefined);
     const score = (id: string) => risks.get(id)?.score ?? -1;
     const ordered = all.map((r) => r.id).sort((a, b) => score(b) - score(a));
     total = ordered.length;

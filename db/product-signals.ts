@@ -48,6 +48,9 @@ const noActivity = (): CustomerActivity => ({
   lastSignalAt: null,
 });
 
+/** A ticket still "opened" this long after is taken as forgotten by the support tool, not open: a lost "solved" would weigh forever. */
+export const TICKET_STALE_DAYS = 90;
+
 /** Above this many customers, the activity reads scan the workspace's signals rather than look up each customer's. */
 const SCAN_ABOVE = 2_500;
 
@@ -56,13 +59,14 @@ const latestOf = (kind: string) =>
   `(select max(p.occurred_at) from product_signals p where p.workspace_id = ? and p.customer_id = c.customer_id and p.kind = ${kind} and p.occurred_at <= ?)`;
 
 /** The activity of each of these customers that the product sent a signal about by `now` (customerActivity, in one go). */
-export async function customersActivity(db: Db, workspaceId: string, customerIds: string[], now: Date): Promise<Map<string, CustomerActivity>> {
+export async function customersActivity(db: Db, workspaceId: string, customerIds: string[], now: Date, opts: { scanAbove?: number } = {}): Promise<Map<string, CustomerActivity>> {
+  const staleBefore = new Date(now.getTime() - TICKET_STALE_DAYS * DAY_MS);
   const windowStart = new Date(now.getTime() - ACTIVITY_WINDOW_DAYS * DAY_MS);
   const previousStart = new Date(now.getTime() - 2 * ACTIVITY_WINDOW_DAYS * DAY_MS);
   // Only what had happened by `now`, so the same read serves a look back (the risk
   // backtest). Over many customers one scan of the workspace's signals is cheaper
   // than looking each one up (their sorts spill to disk): the others are dropped here.
-  const scan = customerIds.length > SCAN_ABOVE;
+  const scan = customerIds.length > (opts.scanAbove ?? SCAN_ABOVE);
   const signals = () => {
     const q = db('product_signals').where({ workspace_id: workspaceId }).where('occurred_at', '<=', now);
     return scan ? q : q.whereRaw('customer_id = any(?)', [customerIds]);
@@ -89,28 +93,32 @@ export async function customersActivity(db: Db, workspaceId: string, customerIds
         db.raw(`greatest(${SIGNAL_KINDS.map((k) => latestOf(`'${k}'`)).join(', ')}) as last_signal`, SIGNAL_KINDS.flatMap(() => [workspaceId, now])),
       )
       .from(db.raw('unnest(?::text[]) as c(customer_id)', [customerIds])),
-    // A ticket is open while the latest word on it is "opened" (which carries its priority).
+    // A ticket is open while the latest word on it is "opened" (which carries its
+    // priority), said in the last TICKET_STALE_DAYS. Said at the same time as
+    // "solved", "solved" wins: a tool that stamps a day's tickets alike closed it.
     db
       .from(
         signals()
           .where({ kind: 'ticket' })
           .distinctOn('customer_id', 'ticket_id')
-          .orderBy([{ column: 'customer_id' }, { column: 'ticket_id' }, { column: 'occurred_at', order: 'desc' }, { column: 'received_at', order: 'desc' }])
+          .orderBy([{ column: 'customer_id' }, { column: 'ticket_id' }, { column: 'occurred_at', order: 'desc' }])
+          .orderByRaw("ticket_status = 'solved' desc, received_at desc, signal_id desc")
           .select('customer_id', 'ticket_status', 'ticket_priority', 'occurred_at')
           .as('t'),
       )
       .groupBy('customer_id')
       .select<{ customer_id: string; open: number; open_urgent: number; last_at: Date }[]>(
         'customer_id',
-        db.raw("count(*) filter (where ticket_status = 'opened')::int as open"),
-        db.raw("count(*) filter (where ticket_status = 'opened' and ticket_priority in ('high', 'urgent'))::int as open_urgent"),
+        db.raw("count(*) filter (where ticket_status = 'opened' and occurred_at > ?)::int as open", [staleBefore]),
+        db.raw("count(*) filter (where ticket_status = 'opened' and occurred_at > ? and ticket_priority in ('high', 'urgent'))::int as open_urgent", [staleBefore]),
         db.raw('max(occurred_at) as last_at'),
       ),
     signals()
       .where({ kind: 'ticket', ticket_status: 'opened' })
       .where('occurred_at', '>', windowStart)
       .groupBy('customer_id')
-      .select<{ customer_id: string; n: number }[]>('customer_id', db.raw('count(*)::int as n')),
+      // Tickets, not signals: a ticket reopened is still one.
+      .select<{ customer_id: string; n: number }[]>('customer_id', db.raw('count(distinct ticket_id)::int as n')),
   ]);
   const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
   const out = new Map<string, CustomerActivity>();

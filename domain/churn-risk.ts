@@ -17,6 +17,7 @@ export const RISK_THRESHOLDS = { medium: 25, high: 50 } as const;
 
 export type RiskReasonCode =
   | 'cancellation_scheduled'
+  | 'partial_cancellation'
   | 'payment_failing'
   | 'contracted'
   | 'usage_down'
@@ -40,8 +41,8 @@ export interface ChurnRisk {
 
 /** What the score is made from, for one customer with a live subscription. */
 export interface RiskInputs {
-  /** When a subscription set to cancel ends (the earliest, ISO-8601); null when none is. */
-  cancellationScheduledFor: string | null;
+  /** Subscriptions set to end (cancelled at the period's end, or at a date): the last one's end (ISO-8601), and whether every live one is; null when none is. */
+  cancellation: { endsAt: string; all: boolean } | null;
   /** Since when a payment has been failing: the oldest running dunning's failure, or a subscription's past-due status (null date). */
   paymentFailing: { since: string | null } | null;
   /** The latest contraction of the customer's MRR (a downgrade or seats removed) in the last 90 days. */
@@ -82,7 +83,10 @@ export function churnRisk(inputs: RiskInputs, now: Date): ChurnRisk {
   const add = (code: RiskReasonCode, points: number, text: string) => {
     if (points > 0) reasons.push({ code, points, text });
   };
-  if (inputs.cancellationScheduledFor) add('cancellation_scheduled', 50, `Cancellation scheduled: the subscription ends on ${day(inputs.cancellationScheduledFor)}`);
+  const c = inputs.cancellation;
+  // Every subscription ending is the customer leaving; one of several, an add-on or a seat plan dropped.
+  if (c?.all) add('cancellation_scheduled', 50, `Cancellation scheduled: their subscription ends on ${day(c.endsAt)}`);
+  else if (c) add('partial_cancellation', 15, `A subscription is set to end on ${day(c.endsAt)}; another goes on`);
   if (inputs.paymentFailing) add('payment_failing', 25, inputs.paymentFailing.since ? `A payment has been failing since ${day(inputs.paymentFailing.since)}` : 'A subscription is past due');
   if (inputs.contractedAt) add('contracted', 15, `Downgraded or removed seats on ${day(inputs.contractedAt)}`);
 

@@ -13,7 +13,7 @@ export interface CustomerActivity {
   /** Each metric used in either window, the most used now first. */
   usage: { metric: string; label: string; last: number; previous: number }[];
   logins: { last: number; previous: number; lastAt: string | null };
-  /** Tickets opened in the last window, open now (the latest word on them is "opened"), and of those the high or urgent ones. */
+  /** Tickets opened in the last window, open now (the latest word on them is "opened", said in the last 90 days), and of those the high or urgent ones. */
   tickets: { openedLast: number; open: number; openUrgent: number; lastAt: string | null };
   /** The time of the latest signal of any kind; null when the product never sent one. */
   lastSignalAt: string | null;

@@ -19,8 +19,17 @@ export const FUTURE_TOLERANCE_MS = 5 * 60_000;
 /** One signal's usage at most (a day's API calls of a big customer fit many times over). */
 export const MAX_QUANTITY = 1_000_000_000;
 
+/** A sender's free text (ids): Postgres text cannot hold NUL, so it is refused here with a 400, not at the insert. */
+const senderText = () =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(255)
+    .refine((s) => !s.includes('\u0000'), 'must not contain a NUL character');
+
 const common = (now: Date) => ({
-  id: z.string().trim().min(1, 'must not be empty').max(255),
+  id: senderText(),
   customerId: z.string().trim().regex(/^cus_\w{1,251}$/, 'must be a Stripe customer id (cus_…)'),
   at: z.iso
     .datetime({ offset: true, message: 'must be an ISO 8601 time with its offset, e.g. 2026-11-28T09:30:00Z' })
@@ -43,7 +52,7 @@ export function productSignalSchema(now: Date) {
       z.strictObject({
         type: z.literal('ticket'),
         ...common(now),
-        ticket: z.string().trim().min(1, 'must not be empty').max(255),
+        ticket: senderText(),
         status: z.enum(TICKET_STATUSES),
         priority: z.enum(TICKET_PRIORITIES).optional(),
       }),

@@ -10,7 +10,7 @@
  *   npm run wysera -- sync [--since 2025-01-01] [--watch]       start a re-sync (full, or since a date)
  *   npm run wysera -- sync status [--watch]                      progress of the latest sync
  *   npm run wysera -- signals send [file.ndjson]                 product signals, one JSON signal a line
- *                                                               (stdin without a file), sent 1,000 a request
+ *                                                               (stdin without a file), sent 1,000 (or 200 kB) a request
  *
  * Environment: WYSERA_API_URL (default http://127.0.0.1:3000), WYSERA_OPERATOR_TOKEN
  * (workspace create), WYSERA_TOKEN and WYSERA_WORKSPACE (an owner's, for the others; a member's
@@ -81,8 +81,9 @@ async function watch(workspaceId: string, token: string): Promise<SyncView> {
   }
 }
 
-/** The API's limit of signals a request. */
+/** The API's limit of signals a request, and (under its 256 kB body limit) of a request's bytes: signals with long ids fill a request before 1,000. */
 const SIGNALS_PER_REQUEST = 1000;
+const BYTES_PER_REQUEST = 200_000;
 
 /**
  * Sends product signals from NDJSON (a file, or stdin for "-") in requests of 1,000,
@@ -94,7 +95,10 @@ async function sendSignals(workspace: string, token: string, file: string): Prom
   const lines = createInterface({ input: file === '-' ? process.stdin : createReadStream(file), crlfDelay: Infinity });
   const total = { sent: 0, stored: 0, duplicates: 0 };
   const unmirrored = new Set<string>();
+  // The API names at most 100 a request: past that, the set is only part of them.
+  let unnamed = false;
   let batch: { line: number; signal: unknown }[] = [];
+  let bytes = 0;
   const flush = async () => {
     if (!batch.length) return;
     const answer = await call('POST', `/workspaces/${workspace}/signals`, token, { signals: batch.map((b) => b.signal) }).catch((err: unknown) => {
@@ -102,13 +106,15 @@ async function sendSignals(workspace: string, token: string, file: string): Prom
       const lineOf = (k: string) => `line ${batch[Number(k)]?.line ?? `?${k}`}`;
       throw err instanceof CliError ? new CliError(`${err.message.replace(/signals\.(\d+)(\.?)/g, (_m, k: string, dot: string) => `${lineOf(k)}${dot ? ' ' : ''}`)} (the ${total.sent} signals before line ${batch[0]!.line} are stored)`) : err;
     });
-    const a = answer as { stored: number; duplicates: number; unmirroredCustomers: { ids: string[] } };
+    const a = answer as { stored: number; duplicates: number; unmirroredCustomers: { count: number; ids: string[] } };
+    if (a.unmirroredCustomers.count > a.unmirroredCustomers.ids.length) unnamed = true;
     total.sent += batch.length;
     total.stored += a.stored;
     total.duplicates += a.duplicates;
     for (const id of a.unmirroredCustomers.ids) unmirrored.add(id);
     process.stderr.write(`sent ${total.sent} signals: ${total.stored} stored, ${total.duplicates} duplicates\n`);
     batch = [];
+    bytes = 0;
   };
   let n = 0;
   for await (const text of lines) {
@@ -120,14 +126,16 @@ async function sendSignals(workspace: string, token: string, file: string): Prom
     } catch {
       throw new CliError(`line ${n} is not JSON (the ${total.sent} signals before it are stored)`);
     }
+    if (bytes + text.length > BYTES_PER_REQUEST) await flush();
     batch.push({ line: n, signal });
+    bytes += text.length + 1;
     if (batch.length === SIGNALS_PER_REQUEST) await flush();
   }
   await flush();
   if (!total.sent) throw new CliError(`no signals in ${file === '-' ? 'the input' : file}`);
   if (unmirrored.size) {
     const some = [...unmirrored].slice(0, 5).join(', ');
-    process.stderr.write(`${unmirrored.size}${unmirrored.size > 5 ? '+' : ''} customers are not in the mirror (stored anyway): ${some}${unmirrored.size > 5 ? ', ...' : ''}\n`);
+    process.stderr.write(`${unnamed ? 'more than ' : ''}${unmirrored.size} customers are not in the mirror (stored anyway): ${some}${unmirrored.size > 5 ? ', ...' : ''}\n`);
   }
 }
 

@@ -46,32 +46,45 @@ export function* productSignals(account: SimAccount, days: number, until = accou
     const start = Math.max(from, Math.min(...subs.map((s) => s.start_date)));
     const end = Math.min(today, Math.max(...subs.map((s) => (s.ended_at ?? today))));
     if (!subs.length || end <= from || start >= today) continue;
+    // Everything is seeded by the account, the customer and the day, and levels follow
+    // absolute time: a day reads the same whatever window asks for it, so a signal
+    // sent again is the same signal (a duplicate), not another.
     const rng = new Rng(`${account.id}:${customer.id}:product`);
-    const leaving = subs.some((s) => s.cancel_at_period_end || s.status === 'past_due' || s.status === 'unpaid' || (s.ended_at !== null && s.ended_at > from));
+    const leaving = subs.some((s) => s.cancel_at_period_end || s.status === 'past_due' || s.status === 'unpaid' || s.ended_at !== null);
     const course: Course = leaving ? 'fading' : rng.weighted<Course>([['growing', 2], ['steady', 6], ['fading', 1]]);
     const seats = Math.max(1, ...subs.flatMap((s) => s.items.data.map((i) => i.quantity ?? 1)));
     const reportsPerSeat = 2 + rng.next() * 8;
+    const began = Math.min(...subs.map((s) => s.start_date));
+    // Leaving customers fade over the 60 days before they go (or before the period that
+    // is not being paid ends); others that fade, over the 120 days after their first 90.
+    const goes = Math.max(...subs.map((s) => s.ended_at ?? s.cancel_at ?? s.items.data[0]?.current_period_end ?? today));
+    const levelOn = (day: number): number => {
+      if (course === 'growing') return 1 + Math.min(1, Math.max(0, (day - began) / (365 * DAY)));
+      if (course === 'steady') return 1;
+      const share = leaving ? 1 - (goes - day) / (60 * DAY) : (day - began - 90 * DAY) / (120 * DAY);
+      return 1 - 0.9 * Math.min(1, Math.max(0, share));
+    };
     for (let day = Math.floor(start / DAY) * DAY; day < end; day += DAY) {
-      // 1 at the window's start; fading customers drop to a tenth by their end, growing ones double.
-      const progress = (day - from) / (days * DAY);
-      const level = course === 'fading' ? 1 - 0.9 * progress : course === 'growing' ? 1 + progress : 1;
+      const daily = new Rng(`${account.id}:${customer.id}:${isoDay(day)}`);
+      const level = levelOn(day);
       const weekday = new Date(day * 1000).getUTCDay() % 6 !== 0;
-      const busy = level * (weekday ? 1 : 0.3) * (0.7 + rng.next() * 0.6);
+      const busy = level * (weekday ? 1 : 0.3) * (0.7 + daily.next() * 0.6);
       const dayId = `${customer.id}-${isoDay(day)}`;
       const closing = day + DAY - 1;
       const reports = Math.round(seats * reportsPerSeat * busy);
       if (reports > 0) yield { type: 'usage', id: `sim-reports-${dayId}`, customerId: customer.id, at: iso(closing), metric: 'reports_generated', quantity: reports };
-      const shared = Math.round(reports * 0.15 * rng.next());
+      const shared = Math.round(reports * 0.15 * daily.next());
       if (shared > 0) yield { type: 'usage', id: `sim-shares-${dayId}`, customerId: customer.id, at: iso(closing), metric: 'dashboards_shared', quantity: shared };
       const logins = Math.round(seats * 0.4 * busy);
-      for (let n = 0; n < logins; n++) yield { type: 'login', id: `sim-login-${dayId}-${n}`, customerId: customer.id, at: iso(day + rng.int(7 * 3600, 19 * 3600)) };
+      for (let n = 0; n < logins; n++) yield { type: 'login', id: `sim-login-${dayId}-${n}`, customerId: customer.id, at: iso(day + daily.int(7 * 3600, 19 * 3600)) };
       // Unhappy customers write to support more often; a ticket is solved within days, if ever by now.
-      if (rng.chance(course === 'fading' ? 0.06 : 0.015)) {
+      if (daily.chance(course === 'fading' ? 0.06 : 0.015)) {
         const ticket = `T-${customer.id.slice(-6)}-${isoDay(day)}`;
-        const priority = rng.weighted<'low' | 'normal' | 'high' | 'urgent'>([['low', 2], ['normal', 5], ['high', 2], ['urgent', course === 'fading' ? 1 : 0.2]]);
-        yield { type: 'ticket', id: `sim-ticket-${ticket}-opened`, customerId: customer.id, at: iso(day + rng.int(8 * 3600, 17 * 3600)), ticket, status: 'opened', priority };
-        const solved = day + rng.int(1, 5) * DAY + 12 * 3600;
-        if (solved < until && !(course === 'fading' && rng.chance(0.4))) yield { type: 'ticket', id: `sim-ticket-${ticket}-solved`, customerId: customer.id, at: iso(solved), ticket, status: 'solved' };
+        const priority = daily.weighted<'low' | 'normal' | 'high' | 'urgent'>([['low', 2], ['normal', 5], ['high', 2], ['urgent', course === 'fading' ? 1 : 0.2]]);
+        yield { type: 'ticket', id: `sim-ticket-${ticket}-opened`, customerId: customer.id, at: iso(day + daily.int(8 * 3600, 17 * 3600)), ticket, status: 'opened', priority };
+        const solved = day + daily.int(1, 5) * DAY + 12 * 3600;
+        const neverSolved = course === 'fading' && daily.chance(0.4);
+        if (solved < until && !neverSolved) yield { type: 'ticket', id: `sim-ticket-${ticket}-solved`, customerId: customer.id, at: iso(solved), ticket, status: 'solved' };
       }
     }
   }

@@ -3,6 +3,7 @@ import { seedMirror } from '../db/analytics-seed';
 import { churnBacktest } from '../db/churn-risk';
 import { createApiToken } from '../db/api-tokens';
 import { openDunningCase } from '../db/dunning-cases';
+import { storeRedactionSetting } from '../db/redaction';
 import { storeProductSignals } from '../db/product-signals';
 import { insertWorkspace } from '../db/workspaces';
 import { backtestReport, checkpointTimes, type BacktestReport } from '../domain/churn-backtest';
@@ -17,7 +18,7 @@ import { freshDatabase } from './helpers/db';
 const DAY = 86_400_000;
 const NOW = new Date('2026-06-15T12:00:00Z');
 
-const quiet: RiskInputs = { cancellationScheduledFor: null, paymentFailing: null, contractedAt: null, activity: null, latestNps: null };
+const quiet: RiskInputs = { cancellation: null, paymentFailing: null, contractedAt: null, activity: null, latestNps: null };
 const activity = (over: Partial<CustomerActivity>): CustomerActivity => ({
   windowDays: ACTIVITY_WINDOW_DAYS,
   usage: [],
@@ -36,15 +37,19 @@ describe('churnRisk', () => {
   });
 
   it('adds up what Stripe says the customer decided, each reason with its date', () => {
-    const risk = churnRisk({ ...quiet, cancellationScheduledFor: '2026-07-01T00:00:00Z', paymentFailing: { since: '2026-06-10T08:00:00Z' }, contractedAt: '2026-05-02T00:00:00Z' }, NOW);
+    const risk = churnRisk({ ...quiet, cancellation: { endsAt: '2026-07-01T00:00:00Z', all: true }, paymentFailing: { since: '2026-06-10T08:00:00Z' }, contractedAt: '2026-05-02T00:00:00Z' }, NOW);
     expect(risk.score).toBe(90);
     expect(risk.level).toBe('high');
     expect(risk.reasons.map((r) => r.text)).toEqual([
-      'Cancellation scheduled: the subscription ends on 2026-07-01',
+      'Cancellation scheduled: their subscription ends on 2026-07-01',
       'A payment has been failing since 2026-06-10',
       'Downgraded or removed seats on 2026-05-02',
     ]);
     expect(churnRisk({ ...quiet, paymentFailing: { since: null } }, NOW).reasons[0]!.text).toBe('A subscription is past due');
+    // One of several subscriptions ending (an add-on dropped) is not the customer leaving.
+    expect(churnRisk({ ...quiet, cancellation: { endsAt: '2026-07-01T00:00:00Z', all: false } }, NOW).reasons).toEqual([
+      { code: 'partial_cancellation', points: 15, text: 'A subscription is set to end on 2026-07-01; another goes on' },
+    ]);
   });
 
   it('weighs a fall in the most used metric by how steep it is, and ignores windows too thin to mean much', () => {
@@ -76,7 +81,7 @@ describe('churnRisk', () => {
 
   it('caps the score at 100 and reads it as a level', () => {
     const everything: RiskInputs = {
-      cancellationScheduledFor: '2026-07-01T00:00:00Z',
+      cancellation: { endsAt: '2026-07-01T00:00:00Z', all: true },
       paymentFailing: { since: null },
       contractedAt: '2026-06-01T00:00:00Z',
       activity: activity({ usage: [{ metric: 'r', label: 'r', last: 0, previous: 100 }], tickets: { openedLast: 5, open: 2, openUrgent: 2, lastAt: null } }),
@@ -106,7 +111,14 @@ describe('churn risk in the customer list and on the customer page', () => {
         .price(`price_${id}`, 5000)
         .subscription(`sub_${id}`, { items: [`price_${id}`], cancel_at_period_end: opts.cancel ?? false, current_period_end: ago(-20), ...(opts.ended ? { status: 'canceled', ended_at: ago(5) } : {}) })
         .build();
-    await seedMirror(db, ws, [payer('cus_calm'), payer('cus_leaving', { cancel: true }), payer('cus_failing'), payer('cus_shrinking'), payer('cus_gone', { ended: true })]);
+    // Drops an add-on at the period's end and keeps its main plan.
+    const addOn = new CustomerBuilder('cus_addon')
+      .price('price_main', 5000)
+      .price('price_extra', 1000)
+      .subscription('sub_main', { items: ['price_main'], current_period_end: ago(-20) })
+      .subscription('sub_extra', { items: ['price_extra'], cancel_at_period_end: true, current_period_end: ago(-20) })
+      .build();
+    await seedMirror(db, ws, [payer('cus_calm'), payer('cus_leaving', { cancel: true }), payer('cus_failing'), payer('cus_shrinking'), payer('cus_gone', { ended: true }), addOn]);
     const usage = (customerId: string, daysAgo: number, quantity: number, id: string): ProductSignal => ({ type: 'usage', id, customerId, at: ago(daysAgo), metric: 'reports_generated', quantity });
     await storeProductSignals(db, ws, [
       usage('cus_calm', 40, 100, 'c1'),
@@ -136,17 +148,33 @@ describe('churn risk in the customer list and on the customer page', () => {
     for (const token of [finance, viewer]) {
       const res = await api.request('GET', `/workspaces/${ws}/customers?sort=risk`, { token });
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ sort: 'risk', total: 5 });
+      expect(res.body).toMatchObject({ sort: 'risk', total: 6 });
       expect((res.body as { customers: Listed[] }).customers.map((c) => [c.customerId, c.risk])).toEqual([
         ['cus_leaving', { score: 80, level: 'high' }],
         ['cus_failing', { score: 45, level: 'medium' }],
         ['cus_shrinking', { score: 35, level: 'medium' }],
+        ['cus_addon', { score: 15, level: 'low' }],
         ['cus_calm', { score: 0, level: 'low' }],
         ['cus_gone', null],
       ]);
     }
     const second = await api.request('GET', `/workspaces/${ws}/customers?sort=risk&limit=2&offset=2`, { token: viewer });
-    expect((second.body as { customers: Listed[] }).customers.map((c) => c.customerId)).toEqual(['cus_shrinking', 'cus_calm']);
+    expect((second.body as { customers: Listed[] }).customers.map((c) => c.customerId)).toEqual(['cus_shrinking', 'cus_addon']);
+    // Found by id prefix: the list scores only what it found.
+    const found = await api.request('GET', `/workspaces/${ws}/customers?sort=risk&q=cus_a`, { token: viewer });
+    expect((found.body as { total: number; customers: Listed[] }).customers.map((c) => [c.customerId, c.risk?.score])).toEqual([['cus_addon', 15]]);
+  });
+
+  it('refuses the order by risk to a role the workspace hides risk from, and ties go newest first, never by MRR', async () => {
+    await storeRedactionSetting(database.db, ws, { fields: ['risk'], visibleTo: 'finance' });
+    try {
+      const hidden = await api.request('GET', `/workspaces/${ws}/customers?sort=risk`, { token: viewer });
+      expect(hidden.status).toBe(400);
+      expect(hidden.text).toContain('sort: risk is hidden for your role');
+      expect((await api.request('GET', `/workspaces/${ws}/customers?sort=risk`, { token: finance })).status).toBe(200);
+    } finally {
+      await storeRedactionSetting(database.db, ws, { fields: [], visibleTo: 'finance' });
+    }
   });
 
   it("explains a customer's risk on their page", async () => {
@@ -277,5 +305,8 @@ describe('GET /workspaces/:id/churn-risk/backtest on a workspace history', () =>
     expect(res.status).toBe(400);
     expect(res.text).toContain('stepDays: at most 120 checkpoints');
     expect((await api.request('GET', `/workspaces/${ws}/churn-risk/backtest?horizonDays=2`, { token: viewer })).status).toBe(400);
+    // 120 days a day apart is 121 checks, with today's.
+    expect((await api.request('GET', `/workspaces/${ws}/churn-risk/backtest?days=120&stepDays=1`, { token: viewer })).status).toBe(400);
+    expect((await api.request('GET', `/workspaces/${ws}/churn-risk/backtest?days=119&stepDays=1`, { token: viewer })).status).toBe(200);
   });
 });

@@ -135,6 +135,9 @@ describe('GET /workspaces/:id/customers and /customers/:customerId', () => {
     const byMrr = await api.request('GET', `/workspaces/${ws}/customers?sort=mrr`, { token: tokens.viewer });
     expect(byMrr.status).toBe(400);
     expect(byMrr.text).toContain('sort: mrr is hidden for your role');
+    // By risk, any role: cus_x and cus_y tie at 0, and ties go newest first (y), not by MRR (x).
+    const byRisk = await api.request('GET', `/workspaces/${ws}/customers?sort=risk`, { token: tokens.viewer });
+    expect(ids(byRisk.body)).toEqual(['cus_y', 'cus_x', 'cus_z', 'cusQx']);
     // A page at a time, with the total.
     const second = await api.request('GET', `/workspaces/${ws}/customers?limit=1&offset=1`, { token: tokens.finance });
     expect(second.body).toMatchObject({ total: 4, customers: [{ customerId: 'cus_y' }] });

@@ -63,6 +63,17 @@ describe('npm run wysera -- signals send', () => {
     expect(await rows()).toBe(signals.length);
   });
 
+  it('sends signals with long ids in smaller requests, under the API\'s body limit', async () => {
+    const long = (i: number) => JSON.stringify({ type: 'login', id: `${'x'.repeat(240)}-${i}`, customerId: `cus_${'y'.repeat(60)}`, at: '2026-01-01T00:00:00Z' });
+    const file = join(dir, 'long.ndjson');
+    await writeFile(file, Array.from({ length: 1000 }, (_, i) => long(i)).join('\n'));
+    const res = await wysera(['signals', 'send', file]);
+    expect(res.code).toBe(0);
+    const sent = [...res.stderr.matchAll(/sent (\d+) signals/g)].map((m) => Number(m[1]));
+    expect(sent.length).toBeGreaterThan(1);
+    expect(sent.at(-1)).toBe(1000);
+  });
+
   it("names the file's lines at fault, and says what was stored before them", async () => {
     const before = await rows();
     const login = (i: number) => JSON.stringify({ type: 'login', id: `cli-${i}`, customerId: 'cus_cli', at: '2026-01-01T00:00:00Z' });

@@ -23,11 +23,12 @@ export async function up(knex: Knex): Promise<void> {
     // Every read is one customer's signals of a kind over a window of time.
     t.index(['workspace_id', 'customer_id', 'kind', 'occurred_at']);
   });
+  // A check passes on NULL: the columns each kind needs are required by name.
   await knex.raw(`
     alter table product_signals add constraint product_signals_shape check (
-      (kind = 'usage' and metric is not null and quantity >= 0 and ticket_id is null and ticket_status is null and ticket_priority is null)
+      (kind = 'usage' and metric is not null and quantity is not null and quantity >= 0 and ticket_id is null and ticket_status is null and ticket_priority is null)
       or (kind = 'login' and metric is null and quantity is null and ticket_id is null and ticket_status is null and ticket_priority is null)
-      or (kind = 'ticket' and metric is null and quantity is null and ticket_id is not null and ticket_status in ('opened', 'solved')
+      or (kind = 'ticket' and metric is null and quantity is null and ticket_id is not null and ticket_status is not null and ticket_status in ('opened', 'solved')
           and (ticket_priority is null or ticket_priority in ('low', 'normal', 'high', 'urgent')))
     )`);
 }

@@ -250,14 +250,27 @@ describe('web UI in a browser', () => {
     expect(await page.locator('table.customers tbody tr').count()).toBe(1);
     expect(await page.innerText('.customers-count')).toBe('1–1 of 1');
 
-    // The product reports the mover's usage and logins through the signals API (a member's token).
+    // The product reports a customer's usage and logins through the signals API (a member's
+    // token): one whose billing gives no reason for risk (one live subscription, active, not
+    // set to end, no dunning, no contraction lately), so their score is the signals' alone.
     const member = (await createApiToken(database.db, { workspaceId: WS, role: 'member', name: 'product', createdBy: 'test' })).token;
     const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000).toISOString();
+    const steady = (
+      await database.db.raw<{ rows: { customer_id: string }[] }>(
+        `select s.customer_id from stripe_subscriptions s where s.workspace_id = ? and s.ended_at is null and s.status not in ('incomplete', 'incomplete_expired', 'paused')
+          group by s.customer_id
+         having count(*) = 1 and bool_and(s.status = 'active' and not s.cancel_at_period_end and s.cancel_at is null)
+            and not exists (select 1 from dunning_cases d where d.workspace_id = ? and d.customer_id = s.customer_id and d.outcome is null)
+            and not exists (select 1 from analytics_movements m where m.workspace_id = ? and m.customer_id = s.customer_id and m.kind = 'contraction' and m.at > now() - interval '90 days')
+         order by s.customer_id limit 1`,
+        [WS, WS, WS],
+      )
+    ).rows[0]!.customer_id;
     const signals = [
-      { type: 'usage', id: 'ui-u1', customerId: moverId, at: daysAgo(3), metric: 'reports_generated', quantity: 1120 },
-      { type: 'usage', id: 'ui-u2', customerId: moverId, at: daysAgo(33), metric: 'reports_generated', quantity: 1000 },
-      { type: 'login', id: 'ui-l1', customerId: moverId, at: daysAgo(1) },
-      { type: 'ticket', id: 'ui-t1', customerId: moverId, at: daysAgo(2), ticket: 'T-1', status: 'opened', priority: 'urgent' },
+      { type: 'usage', id: 'ui-u1', customerId: steady, at: daysAgo(3), metric: 'reports_generated', quantity: 1120 },
+      { type: 'usage', id: 'ui-u2', customerId: steady, at: daysAgo(33), metric: 'reports_generated', quantity: 1000 },
+      { type: 'login', id: 'ui-l1', customerId: steady, at: daysAgo(1) },
+      { type: 'ticket', id: 'ui-t1', customerId: steady, at: daysAgo(2), ticket: 'T-1', status: 'opened', priority: 'urgent' },
     ];
     expect((await api.request('POST', `/workspaces/${WS}/signals`, { token: member, body: { signals } })).body).toMatchObject({ stored: 4, unmirroredCustomers: { count: 0 } });
 
@@ -272,16 +285,19 @@ describe('web UI in a browser', () => {
     expect(await page.locator('table.subscriptions tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('table.subscriptions tbody tr td:nth-child(3)').first().innerText()).toMatch(/ at (\$|€|£)[\d,]+\.\d{2} \/ (month|year)/);
     expect(await page.locator('table.movements-history tbody tr').count()).toBeGreaterThan(0);
-    // What the product says of them: usage by metric against the 30 days before, logins, tickets.
+    // Its invoices, newest first, with their amounts in their own currency.
+    expect(await page.locator('table.invoices tbody tr').count()).toBeGreaterThan(0);
+    expect(await page.locator('table.invoices tbody tr td:nth-child(4)').first().innerText()).toMatch(/^(\$|€|£)[\d,]+\.\d{2}$/);
+    await shot(page, 'finance-customer');
+    // What the product says of the customer it reported on: usage by metric against the 30 days before, logins, tickets.
+    await page.goto(`${api.url}/w/${WS}/customers/${steady}`);
+    await contentText(page);
     expect(await page.locator('table.activity tbody tr').evaluateAll((rows: { textContent: string | null }[]) => rows.map((r) => r.textContent))).toEqual(['reports generated1,1201,000+12%', 'logins10new']);
     expect(await page.innerText('section:has(table.activity) p')).toContain('Support: 1 ticket open, 1 opened in the last 30 days.');
     // Their churn risk, and the reasons that make it up.
     expect(await page.innerText('[data-testid=customer-risk] .kpi-value')).toBe('10');
     expect(await page.locator('.risk-reasons li').evaluateAll((items: { textContent: string | null }[]) => items.map((i) => i.textContent))).toEqual(['+10 1 high-priority support ticket open']);
-    // Its invoices, newest first, with their amounts in their own currency.
-    expect(await page.locator('table.invoices tbody tr').count()).toBeGreaterThan(0);
-    expect(await page.locator('table.invoices tbody tr td:nth-child(4)').first().innerText()).toMatch(/^(\$|€|£)[\d,]+\.\d{2}$/);
-    await shot(page, 'finance-customer');
+    await shot(page, 'finance-customer-activity');
     // The list the likeliest to leave first, each with their risk.
     await page.click('a[data-page=customers]');
     await page.click('.segmented a:has-text("Most at risk")');
@@ -297,7 +313,7 @@ describe('web UI in a browser', () => {
     await page.click('details.backtest summary');
     await page.waitForSelector('.backtest-levels li[data-level=high]');
     expect(await page.innerText('.backtest-levels li[data-level=high]')).toMatch(/^Flagged high: /);
-    expect(await page.innerText('details.backtest .muted')).toContain('Scored as of a check every 7 days over the last 180');
+    expect(await page.innerText('details.backtest .muted')).toContain('Scored as of a check every 7 days over the last 180 days');
     await shot(page, 'finance-customers-at-risk');
     // From a draft to its customer, known here only by the dunning and its emails (no mirrored copy).
     await page.click('a[data-page=drafts]');

@@ -23,6 +23,16 @@ describe("the simulated account's product", () => {
     expect(Math.max(...times)).toBeLessThanOrEqual(now);
   });
 
+  it('sends the same signals for a day whatever window asks for it, so sending again sends duplicates', () => {
+    const until = Math.floor(now / 1000);
+    const early = [...productSignals(account, 30, until - 10 * 86_400)];
+    const late = [...productSignals(account, 60, until)];
+    // Both windows hold the days from 40 to 10 days back; a ticket's "solved" waits for the end of the window it is asked in.
+    const shared = (list: SimProductSignal[]) => list.filter((x) => !(x.type === 'ticket' && x.status === 'solved') && Date.parse(x.at) < now - 10 * DAY_MS - 86_400_000 && Date.parse(x.at) >= now - 39 * DAY_MS);
+    expect(shared(early).length).toBeGreaterThan(100);
+    expect(shared(late)).toEqual(shared(early));
+  });
+
   it('fades the use of customers who are leaving or not paying', () => {
     const reports = (customerId: string, fromDay: number, toDay: number) =>
       signals

@@ -92,7 +92,8 @@ export function customerCell(ctx: PageContext, c: { customerId: string; name: st
 export const statusBadge = (status: string) => h('span', { class: `badge status-${status}` }, status);
 
 /** A churn risk as a coloured badge: its level and score (the reasons are on the customer's page). */
-export const riskBadge = (risk: { score: number; level: string }) => h('span', { class: `badge risk risk-${risk.level}`, title: `Churn risk ${risk.score} of 100` }, `${risk.level} · ${risk.score}`);
+export const riskBadge = (risk: { score: number; level: string }) =>
+  h('span', { class: `badge risk risk-${risk.level}`, title: `Churn risk ${risk.score} of 100`, 'aria-label': `churn risk ${risk.level}, ${risk.score} of 100` }, `${risk.level} · ${risk.score}`);
 
 /** A link to a customer's page (pages/customer.ts), labelled with their name where it is known, else their id. */
 export function customerLink(ctx: PageContext, customerId: string, label: Child = customerId): HTMLElement {

@@ -49,20 +49,19 @@ function paidOutOfBand(ctx: PageContext, root: HTMLElement, customerId: string, 
   return h('div', { class: 'out-of-band' }, ask, step, feedback);
 }
 
-/**
- * One customer (`/w/<ws>/customers/<id>`, pages/customers.ts routes here): who they
- * are, what they pay and how it moved, their subscriptions as Stripe has them, their
- * dunnings and the emails the plays wrote them, each draft a link to its page.
- * Reached from the customer list, the dashboard's movers and the drafts.
- */
-/** Why the customer might leave: each reason with its points, which add up to the score. */
-function riskSection(risk: ChurnRisk): HTMLElement {
+/** Why the customer might leave: each reason with its points, which add up to the score (capped at 100). */
+function riskSection(risk: ChurnRisk, signalled: boolean): HTMLElement {
+  const sum = risk.reasons.reduce((total, r) => total + r.points, 0);
   return section(
     'Churn risk',
-    h('p', {}, riskBadge(risk)),
+    h('p', {}, riskBadge(risk), sum > risk.score ? h('span', { class: 'muted small' }, ` The reasons add up to ${sum}; the score stops at 100.`) : null),
     risk.reasons.length
       ? h('ul', { class: 'risk-reasons' }, risk.reasons.map((r) => h('li', { 'data-reason': r.code }, h('span', { class: 'points' }, `+${r.points}`), ' ', r.text)))
-      : h('p', { class: 'muted' }, 'Nothing points to them leaving: no cancellation, no failing payment, no downgrade, and their use holds.'),
+      : h(
+          'p',
+          { class: 'muted' },
+          `Nothing points to them leaving: no cancellation, no failing payment, no downgrade${signalled ? ', and their use holds' : '; your product sends no signals to judge their use by'}.`,
+        ),
   );
 }
 
@@ -97,6 +96,12 @@ function activitySection(ctx: PageContext, a: CustomerActivity): HTMLElement {
   );
 }
 
+/**
+ * One customer (`/w/<ws>/customers/<id>`, pages/customers.ts routes here): who they
+ * are, what they pay and how it moved, their subscriptions as Stripe has them, their
+ * dunnings and the emails the plays wrote them, each draft a link to its page.
+ * Reached from the customer list, the dashboard's movers and the drafts.
+ */
 export async function customerPage(ctx: PageContext, root: HTMLElement, customerId: string, notice?: string): Promise<void> {
   mount(root, loading());
   let c: Shown;
@@ -134,9 +139,9 @@ export async function customerPage(ctx: PageContext, root: HTMLElement, customer
       card('MRR', money(c.mrr, cur, { hidden: isHidden(v, 'mrr', true) }), { hidden: isHidden(v, 'mrr', true), testid: 'customer-mrr' }),
       card('Subscriptions', String(active.length), { sub: `${c.subscriptions.length - active.length} ended` }),
       card('Dunnings', String(c.dunnings.length), { sub: `${c.dunnings.filter((d) => d.outcome === null).length} running` }),
-      card('Churn risk', c.risk ? `${c.risk.score}` : NONE, { sub: c.risk ? `${c.risk.level}, of 100` : 'no live subscription', testid: 'customer-risk' }),
+      card('Churn risk', c.risk ? `${c.risk.score}` : NONE, { sub: c.risk ? `out of 100: ${c.risk.level}` : 'no live subscription', testid: 'customer-risk' }),
     ),
-    c.risk ? riskSection(c.risk) : null,
+    c.risk ? riskSection(c.risk, c.activity.lastSignalAt !== null) : null,
     section(
       'Subscriptions',
       c.subscriptions.length

@@ -29,11 +29,6 @@ interface Page {
 const PAGE = 50;
 type Sort = 'mrr' | 'newest' | 'risk';
 
-/**
- * The customers (`/w/<ws>/customers?q=&sort=&offset=`): the biggest payers first (the
- * newest first for a role that does not see MRR) or the likeliest to leave first,
- * with each one's churn risk, found by email or the start of a Stripe id, 50 a page; `/w/<ws>/customers/<id>` is one customer (pages/customer.ts).
- */
 const ORDERS: Record<Sort, string> = { mrr: 'Biggest payers first', newest: 'Newest first', risk: 'The likeliest to leave first' };
 const SORT_LABELS: Record<Sort, string> = { mrr: 'By MRR', newest: 'Newest', risk: 'Most at risk' };
 
@@ -56,7 +51,8 @@ function levelLines(r: LevelReport, horizonDays: number): HTMLElement {
 
 /** How the risk score would have called this workspace's churns: loaded when opened, since it scores many past weeks. */
 function backtestPanel(ctx: PageContext): HTMLElement {
-  const body = h('div', { class: 'backtest-body' }, loading());
+  // Announced when it arrives: the scoring of past weeks takes a moment.
+  const body = h('div', { class: 'backtest-body', 'aria-live': 'polite' }, loading());
   const panel = h('details', { class: 'panel backtest' }, h('summary', {}, 'How well would the risk score have called churn here?'), body);
   let loaded = false;
   panel.addEventListener('toggle', () => {
@@ -69,17 +65,26 @@ function backtestPanel(ctx: PageContext): HTMLElement {
           h(
             'p',
             { class: 'muted small' },
-            `Scored as of a check every ${r.stepDays} days over the last ${r.days}, from what was known then, against who churned (MRR to zero) within ${r.horizonDays} days after; checks of the last ${r.horizonDays} days count only for how early.`,
+            `Scored as of a check every ${r.stepDays} days over the last ${r.days} days, from what had happened by then, against who churned (MRR to zero) within ${r.horizonDays} days after; checks of the last ${r.horizonDays} days count only for how early.`,
             r.sampled < r.customers ? ` On a sample of ${count(r.sampled)} of the ${count(r.customers)} customers.` : '',
           ),
           h('ul', { class: 'backtest-levels' }, r.levels.map((l) => levelLines(l, r.horizonDays))),
         ),
-      (err: unknown) => mount(body, errorBox(err)),
+      (err: unknown) => {
+        // Closing and opening again asks again.
+        loaded = false;
+        mount(body, errorBox(err));
+      },
     );
   });
   return panel;
 }
 
+/**
+ * The customers (`/w/<ws>/customers?q=&sort=&offset=`): the biggest payers first (the
+ * newest first for a role that does not see MRR) or the likeliest to leave first,
+ * with each one's churn risk, found by email or the start of a Stripe id, 50 a page; `/w/<ws>/customers/<id>` is one customer (pages/customer.ts).
+ */
 export async function customersPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   if (ctx.rest[1]) return customerPage(ctx, root, ctx.rest[1]);
   const q = ctx.query.get('q') ?? '';
