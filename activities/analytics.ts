@@ -133,16 +133,18 @@ async function recomputeCustomersIn(trx: Db, workspaceId: string, customerIds: r
  * its own difference here, so a customer recompute (which sees the same answers
  * before and after) never needs the answers as they were.
  */
-export async function recordNpsAnswer(db: Knex, workspaceId: string, signal: NpsSignal): Promise<number> {
+export async function recordNpsAnswer(db: Knex, workspaceId: string, signal: NpsSignal, answerId?: string): Promise<{ id: number; duplicate: boolean }> {
   return db.transaction(async (trx) => {
     await workspaceLock(trx, workspaceId, true);
     await customerLocks(trx, workspaceId, [signal.customerId]);
     const before = await loadNpsSignals(trx, workspaceId, [signal.customerId]);
-    const id = await insertNpsResponse(trx, workspaceId, signal);
+    const stored = await insertNpsResponse(trx, workspaceId, signal, answerId);
+    // An answer sent again under its id was counted the first time.
+    if (stored.duplicate) return stored;
     const movements = await loadCustomerMovements(trx, workspaceId, signal.customerId);
     const delta = contributionDelta(customerContribution(movements, before), customerContribution(movements, [...before, signal]));
     await applyAggregateDelta(trx, workspaceId, delta);
-    return id;
+    return stored;
   });
 }
 
@@ -185,7 +187,7 @@ export function createAnalyticsActivities(deps: { db: Knex }) {
   return {
     recomputeCustomerAnalytics: (workspaceId: string, customerId: string) => recomputeCustomer(deps.db, workspaceId, customerId),
     recomputeWorkspaceAnalytics: (workspaceId: string) => recomputeWorkspace(deps.db, workspaceId),
-    recordNpsAnswer: (workspaceId: string, signal: NpsSignal) => recordNpsAnswer(deps.db, workspaceId, signal),
+    recordNpsAnswer: async (workspaceId: string, signal: NpsSignal) => (await recordNpsAnswer(deps.db, workspaceId, signal)).id,
   };
 }
 

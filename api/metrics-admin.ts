@@ -5,11 +5,14 @@ import type { Knex } from '../db/knex';
 import { loadAnalyticsSettings, storeAnalyticsSettings, upsertExchangeRates } from '../db/analytics';
 import { appendAudit } from '../db/audit';
 import { analyticsSettingsSchema } from '../domain/mrr';
+import { senderText } from '../domain/product-signals';
 import { authOf, requireOperator, requireWorkspaceRole } from './auth';
 import { parseOr400 } from './errors';
 
 const npsSignal = z.strictObject({
-  customerId: z.string().trim().min(1).max(255),
+  /** The sender's id for the answer: sent again, the answer is counted once. */
+  id: senderText().optional(),
+  customerId: senderText(),
   score: z.number().int().min(0).max(10),
   at: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
 });
@@ -60,8 +63,8 @@ export function metricsAdminRouter({ db }: { db: Knex }): Router {
   router.post('/workspaces/:workspaceId/signals/nps', requireWorkspaceRole('member'), async (req, res) => {
     const auth = authOf(res);
     const input = parseOr400(npsSignal, req.body, 'NPS answer');
-    const id = await recordNpsAnswer(db, auth.workspaceId, { customerId: input.customerId, score: input.score, at: input.at ?? new Date() });
-    res.status(201).json({ id, customerId: input.customerId, score: input.score });
+    const { id, duplicate } = await recordNpsAnswer(db, auth.workspaceId, { customerId: input.customerId, score: input.score, at: input.at ?? new Date() }, input.id);
+    res.status(duplicate ? 200 : 201).json({ id, customerId: input.customerId, score: input.score, ...(duplicate ? { duplicate: true } : {}) });
   });
 
   router.put('/exchange-rates/:reportingCurrency', requireOperator, async (req, res) => {

@@ -20,7 +20,7 @@ export const FUTURE_TOLERANCE_MS = 5 * 60_000;
 export const MAX_QUANTITY = 1_000_000_000;
 
 /** A sender's free text (ids): Postgres text cannot hold NUL, so it is refused here with a 400, not at the insert. */
-const senderText = () =>
+export const senderText = () =>
   z
     .string()
     .trim()

@@ -171,8 +171,13 @@ describe('GET /workspaces/:id/metrics/:metric', () => {
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.body)).toContain('score');
     expect((await send('POST', `/workspaces/${ws}/signals/nps`, tokens.viewer, { customerId: 'cus_x', score: 9 })).status).toBe(403);
-    const ok = await send('POST', `/workspaces/${ws}/signals/nps`, tokens.member, { customerId: 'cus_x', score: 10, at: '2025-05-01T00:00:00Z' });
+    const ok = await send('POST', `/workspaces/${ws}/signals/nps`, tokens.member, { id: 'survey-7/cus_x', customerId: 'cus_x', score: 10, at: '2025-05-01T00:00:00Z' });
     expect(ok.status).toBe(201);
+    // Sent again under its id (a retry): counted once, the first answer's id back.
+    const again = await send('POST', `/workspaces/${ws}/signals/nps`, tokens.member, { id: 'survey-7/cus_x', customerId: 'cus_x', score: 10, at: '2025-05-01T00:00:00Z' });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ id: (ok.body as { id: number }).id, duplicate: true });
+    expect((await send('POST', `/workspaces/${ws}/signals/nps`, tokens.member, { customerId: 'cus_\u0000x', score: 10 })).status).toBe(400);
     const nps = await get(`/workspaces/${ws}/metrics/nps?from=2025-01&to=2025-12`);
     expect(nps.body.points).toEqual([{ cohort: '2025-01', responses: 1, promoters: 1, detractors: 0, nps: 100 }]);
   });

@@ -20,6 +20,7 @@ import * as m018 from './018_inbox_requeued_at';
 import * as m019 from './019_dunning_steps_sent';
 import * as m020 from './020_password_resets';
 import * as m021 from './021_product_signals';
+import * as m022 from './022_nps_answer_ids';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -47,6 +48,7 @@ const migrations: Record<string, Knex.Migration> = {
   '019_dunning_steps_sent': m019,
   '020_password_resets': m020,
   '021_product_signals': m021,
+  '022_nps_answer_ids': m022,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
