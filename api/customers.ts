@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { listCustomers } from '../db/customer-list';
 import { customerProfile } from '../db/customer-profile';
+import { riskAsShown } from '../domain/churn-risk';
 import type { Knex } from '../db/knex';
 import type { Keyring } from '../platform/crypto';
 import { authOf, requireWorkspaceRole } from './auth';
@@ -61,7 +62,8 @@ export function customersRouter({ db, keyring }: { db: Knex; keyring: Keyring })
     const { customerId } = parseOr400(params, req.params, 'path');
     const profile = await customerProfile(db, keyring, workspaceId, customerId);
     if (!profile) throw new HttpError(404, `no customer ${customerId} in workspace ${workspaceId}`);
-    res.json(redactionOf(res).apply(profile));
+    const redaction = redactionOf(res);
+    res.json(redaction.apply({ ...profile, risk: profile.risk && riskAsShown(profile.risk, redaction.policy.fields) }));
   });
   return router;
 }

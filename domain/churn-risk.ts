@@ -118,3 +118,25 @@ export function churnRisk(inputs: RiskInputs, now: Date): ChurnRisk {
 export function riskLevel(score: number): RiskLevel {
   return score >= RISK_THRESHOLDS.high ? 'high' : score >= RISK_THRESHOLDS.medium ? 'medium' : 'low';
 }
+
+/** The field of a customer's profile each reason tells of: a workspace that hides the field hides what the reason says. */
+const REASON_SOURCES: Record<RiskReasonCode, string> = {
+  cancellation_scheduled: 'subscriptions',
+  partial_cancellation: 'subscriptions',
+  payment_failing: 'dunnings',
+  contracted: 'movements',
+  usage_down: 'activity',
+  logins_down: 'activity',
+  no_recent_login: 'activity',
+  support_tickets: 'activity',
+  nps_detractor: 'nps',
+};
+
+/**
+ * The risk as a role reads it where the workspace hides fields from it: a reason from
+ * a hidden field keeps its points (the score stands) but not what it says.
+ */
+export function riskAsShown(risk: ChurnRisk, hiddenFields: ReadonlySet<string>): ChurnRisk {
+  if (!risk.reasons.some((r) => hiddenFields.has(REASON_SOURCES[r.code]))) return risk;
+  return { ...risk, reasons: risk.reasons.map((r) => (hiddenFields.has(REASON_SOURCES[r.code]) ? { ...r, text: 'A reason hidden for your role' } : r)) };
+}

@@ -188,6 +188,22 @@ describe('churn risk in the customer list and on the customer page', () => {
         { code: 'nps_detractor', points: 10, text: 'Gave 3 out of 10 in their latest NPS answer' },
       ],
     });
+    // A workspace that hides dunnings from viewers hides what that reason says, not its points.
+    await storeRedactionSetting(database.db, ws, { fields: ['dunnings'], visibleTo: 'finance' });
+    try {
+      const shown = (await api.request('GET', `/workspaces/${ws}/customers/cus_failing`, { token: viewer })).body as { risk: ChurnRisk; dunnings: unknown };
+      expect(shown.dunnings).toBeNull();
+      expect(shown.risk.score).toBe(45);
+      expect(shown.risk.reasons.map((r) => [r.code, r.text])).toEqual([
+        ['payment_failing', 'A reason hidden for your role'],
+        ['support_tickets', '1 high-priority support ticket open'],
+        ['nps_detractor', 'Gave 3 out of 10 in their latest NPS answer'],
+      ]);
+      const full = (await api.request('GET', `/workspaces/${ws}/customers/cus_failing`, { token: finance })).body as { risk: ChurnRisk };
+      expect(full.risk.reasons[0]!.text).toMatch(/^A payment has been failing since /);
+    } finally {
+      await storeRedactionSetting(database.db, ws, { fields: [], visibleTo: 'finance' });
+    }
     const gone = await api.request('GET', `/workspaces/${ws}/customers/cus_gone`, { token: viewer });
     expect((gone.body as { risk: unknown }).risk).toBeNull();
   });
