@@ -137,3 +137,20 @@ export async function customersActivity(db: Db, workspaceId: string, customerIds
   }
   return out;
 }
+
+/**
+ * Deletes signals that happened before `cutoff`, `batch` at a time (each delete a
+ * short transaction beside the API's inserts), calling `onBatch` with the running
+ * total; it stops early when that answers false. Answers how many went.
+ */
+export async function pruneProductSignals(db: Db, cutoff: Date, batch = 5_000, onBatch?: (pruned: number) => boolean | void): Promise<number> {
+  let pruned = 0;
+  for (;;) {
+    const { rowCount } = await db.raw<{ rowCount: number }>(
+      'delete from product_signals where ctid in (select ctid from product_signals where occurred_at < ? limit ?)',
+      [cutoff, batch],
+    );
+    pruned += rowCount;
+    if (onBatch?.(pruned) === false || rowCount < batch) return pruned;
+  }
+}

@@ -88,6 +88,16 @@ const envSchema = z.object({
     .refine((n) => n === 0 || (n >= 30 && n <= 3650), 'must be 0 (keep every event) or 30 to 3650 days')
     .default(35),
   /**
+   * Days the product's signals (usage, logins, tickets) are kept after they happened;
+   * older ones are deleted hourly. The plays read the last 60 days and the churn risk's
+   * backtest up to two years back; 0 keeps every signal.
+   */
+  PRODUCT_SIGNALS_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .refine((n) => n === 0 || (n >= 90 && n <= 3650), 'must be 0 (keep every signal) or 90 to 3650 days')
+    .default(400),
+  /**
    * How many nice values below its relay thread the worker runs everything else: the
    * Temporal SDK's threads, which run the plays (Linux; 0 keeps one priority). The relay
    * keeps the mirror and the analytics a second behind Stripe and costs little; the

@@ -15,7 +15,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { inboxBacklog } from '../db/inbox';
 import { createMetrics, observePoolWaits, registerInboxGauges } from '../platform/metrics';
 import { serveMetrics } from './metrics-server';
-import { startInboxRetention } from './inbox-retention';
+import { startInboxRetention, startProductSignalRetention } from './retention';
 import { createMirrorRefetch } from './mirror-refetch';
 import { startRelayThread } from './relay-host';
 import { lowerOtherThreads } from '../platform/thread-priority';
@@ -82,6 +82,10 @@ async function main(): Promise<void> {
   registerInboxGauges(metrics, () => inboxBacklog(db));
   const retention =
     config.INBOX_RETENTION_DAYS > 0 ? startInboxRetention({ db, log: log.child({ component: 'inbox-retention' }), metrics, retentionDays: config.INBOX_RETENTION_DAYS }) : undefined;
+  const signalRetention =
+    config.PRODUCT_SIGNALS_RETENTION_DAYS > 0
+      ? startProductSignalRetention({ db, log: log.child({ component: 'signal-retention' }), retentionDays: config.PRODUCT_SIGNALS_RETENTION_DAYS })
+      : undefined;
   const relay = await startRelayThread({
     log,
     refetch: createMirrorRefetch({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients }),
@@ -107,6 +111,7 @@ async function main(): Promise<void> {
   } finally {
     await relay.stop();
     await retention?.stop();
+    await signalRetention?.stop();
     metricsServer.close();
     await Promise.allSettled([db.destroy(), connection.close(), clientConnection.close()]);
     log.info('worker stopped');

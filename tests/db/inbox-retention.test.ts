@@ -4,7 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { insertInboxEvent, pruneInbox, reapplySetAsideEvents } from '../../db/inbox';
 import type { Knex } from '../../db/knex';
 import { createMetrics } from '../../platform/metrics';
-import { startInboxRetention } from '../../workers/inbox-retention';
+import { pruneProductSignals, storeProductSignals } from '../../db/product-signals';
+import { startInboxRetention, startProductSignalRetention } from '../../workers/retention';
 import { freshDatabase } from '../helpers/db';
 
 const ws = 'ws_retention';
@@ -135,5 +136,30 @@ describe('inbox retention', () => {
     await event('evt_c', 60, 'processed');
     await new Promise((r) => setTimeout(r, 300));
     expect(await kept()).toEqual(['evt_c']);
+  });
+});
+
+describe('product signal retention', () => {
+  const signal = (id: string, daysAgo: number) => ({ type: 'login' as const, id, customerId: 'cus_1', at: new Date(Date.now() - daysAgo * DAY_MS) });
+  const signalIds = async () => (await db('product_signals').orderBy('signal_id').pluck('signal_id')) as string[];
+
+  it('deletes signals that happened before the cutoff, in batches, and keeps the rest', async () => {
+    await db('product_signals').del();
+    await storeProductSignals(db, ws, [...Array.from({ length: 5 }, (_, i) => signal(`old_${i}`, 500 + i)), signal('recent', 10), signal('at_edge', 399)]);
+    const totals: number[] = [];
+    expect(await pruneProductSignals(db, new Date(Date.now() - 400 * DAY_MS), 2, (n) => void totals.push(n))).toBe(5);
+    expect(totals).toEqual([2, 4, 5]);
+    expect(await signalIds()).toEqual(['at_edge', 'recent']);
+  });
+
+  it('runs in the worker on its schedule', async () => {
+    await db('product_signals').del();
+    await storeProductSignals(db, ws, [signal('old', 500), signal('recent', 1)]);
+    const retention = startProductSignalRetention({ db, log: pino({ level: 'silent' }), retentionDays: 400, firstRunAfterMs: 0, everyMs: 100 });
+    try {
+      await expect.poll(signalIds, { timeout: 5000 }).toEqual(['recent']);
+    } finally {
+      await retention.stop();
+    }
   });
 });

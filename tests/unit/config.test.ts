@@ -29,6 +29,12 @@ describe('loadConfig', () => {
     expect((error as ConfigError).problems).toHaveLength(5);
   });
 
+  it("keeps product signals 400 days by default, forever with 0, and never less than the plays' 60-day windows need", () => {
+    expect(loadConfig(valid).PRODUCT_SIGNALS_RETENTION_DAYS).toBe(400);
+    expect(loadConfig({ ...valid, PRODUCT_SIGNALS_RETENTION_DAYS: '0' }).PRODUCT_SIGNALS_RETENTION_DAYS).toBe(0);
+    expect(() => loadConfig({ ...valid, PRODUCT_SIGNALS_RETENTION_DAYS: '30' })).toThrow(/PRODUCT_SIGNALS_RETENTION_DAYS must be 0 \(keep every signal\) or 90 to 3650 days/);
+  });
+
   it('keeps inbox events 35 days by default, forever with 0, and never less than Stripe resends them', () => {
     expect(loadConfig(valid).INBOX_RETENTION_DAYS).toBe(35);
     expect(loadConfig({ ...valid, INBOX_RETENTION_DAYS: '0' }).INBOX_RETENTION_DAYS).toBe(0);
