@@ -133,7 +133,7 @@ async function recomputeCustomersIn(trx: Db, workspaceId: string, customerIds: r
  * its own difference here, so a customer recompute (which sees the same answers
  * before and after) never needs the answers as they were.
  */
-export async function recordNpsAnswer(db: Knex, workspaceId: string, signal: NpsSignal, answerId?: string): Promise<{ id: number; duplicate: boolean }> {
+export async function recordNpsAnswer(db: Knex, workspaceId: string, signal: NpsSignal, answerId?: string): Promise<{ id: number; duplicate: boolean; same: boolean }> {
   return db.transaction(async (trx) => {
     await workspaceLock(trx, workspaceId, true);
     await customerLocks(trx, workspaceId, [signal.customerId]);

@@ -7,7 +7,7 @@ import { appendAudit } from '../db/audit';
 import { analyticsSettingsSchema } from '../domain/mrr';
 import { senderText } from '../domain/product-signals';
 import { authOf, requireOperator, requireWorkspaceRole } from './auth';
-import { parseOr400 } from './errors';
+import { HttpError, parseOr400 } from './errors';
 
 const npsSignal = z.strictObject({
   /** The sender's id for the answer: sent again, the answer is counted once. */
@@ -63,7 +63,8 @@ export function metricsAdminRouter({ db }: { db: Knex }): Router {
   router.post('/workspaces/:workspaceId/signals/nps', requireWorkspaceRole('member'), async (req, res) => {
     const auth = authOf(res);
     const input = parseOr400(npsSignal, req.body, 'NPS answer');
-    const { id, duplicate } = await recordNpsAnswer(db, auth.workspaceId, { customerId: input.customerId, score: input.score, at: input.at ?? new Date() }, input.id);
+    const { id, duplicate, same } = await recordNpsAnswer(db, auth.workspaceId, { customerId: input.customerId, score: input.score, at: input.at ?? new Date() }, input.id);
+    if (!same) throw new HttpError(409, `NPS answer id ${input.id ?? ''} is already another answer's (another customer or score): give each answer its own id`);
     res.status(duplicate ? 200 : 201).json({ id, customerId: input.customerId, score: input.score, ...(duplicate ? { duplicate: true } : {}) });
   });
 

@@ -393,15 +393,16 @@ export async function storeAnalyticsSettings(db: Db, workspaceId: string, settin
 }
 
 /** Stores an NPS answer; one sent again under its `answerId` is not stored twice (the first one's id comes back). */
-export async function insertNpsResponse(db: Db, workspaceId: string, signal: NpsSignal, answerId?: string): Promise<{ id: number; duplicate: boolean }> {
+export async function insertNpsResponse(db: Db, workspaceId: string, signal: NpsSignal, answerId?: string): Promise<{ id: number; duplicate: boolean; same: boolean }> {
   const [row] = await db('nps_responses')
     .insert({ workspace_id: workspaceId, customer_id: signal.customerId, score: signal.score, at: signal.at, answer_id: answerId ?? null })
     .onConflict(db.raw('(workspace_id, answer_id) where answer_id is not null'))
     .ignore()
     .returning<{ id: number }[]>('id');
-  if (row) return { id: row.id, duplicate: false };
+  if (row) return { id: row.id, duplicate: false, same: true };
   // Nothing stored means the id was taken: only answers with one can conflict.
-  const first = await db('nps_responses').where({ workspace_id: workspaceId, answer_id: answerId ?? null }).first<{ id: number } | undefined>('id');
+  const first = await db('nps_responses').where({ workspace_id: workspaceId, answer_id: answerId ?? null }).first<{ id: number; customer_id: string; score: number } | undefined>('id', 'customer_id', 'score');
   if (!first) throw new Error(`NPS answer ${answerId ?? '(no id)'} was neither stored nor found`);
-  return { id: first.id, duplicate: true };
+  // `same`: the first answer under the id says what this one says (a retry), not another answer reusing its id.
+  return { id: first.id, duplicate: true, same: first.customer_id === signal.customerId && first.score === signal.score };
 }

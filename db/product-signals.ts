@@ -141,13 +141,19 @@ export async function customersActivity(db: Db, workspaceId: string, customerIds
 /**
  * Deletes signals that happened before `cutoff`, `batch` at a time (each delete a
  * short transaction beside the API's inserts), calling `onBatch` with the running
- * total; it stops early when that answers false. Answers how many went.
+ * total; it stops early when that answers false. Answers how many went. A customer's
+ * newest signal of each kind stays however old: "no login for 500 days" and the
+ * customer's last activity are read from it.
  */
 export async function pruneProductSignals(db: Db, cutoff: Date, batch = 5_000, onBatch?: (pruned: number) => boolean | void): Promise<number> {
   let pruned = 0;
   for (;;) {
     const { rowCount } = await db.raw<{ rowCount: number }>(
-      'delete from product_signals where ctid in (select ctid from product_signals where occurred_at < ? limit ?)',
+      `delete from product_signals where (workspace_id, signal_id) in (
+         select p.workspace_id, p.signal_id from product_signals p
+          where p.occurred_at < ?
+            and exists (select 1 from product_signals n where n.workspace_id = p.workspace_id and n.customer_id = p.customer_id and n.kind = p.kind and n.occurred_at > p.occurred_at)
+          limit ?)`,
       [cutoff, batch],
     );
     pruned += rowCount;

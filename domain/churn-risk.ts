@@ -24,7 +24,9 @@ export type RiskReasonCode =
   | 'logins_down'
   | 'no_recent_login'
   | 'support_tickets'
-  | 'nps_detractor';
+  | 'nps_detractor'
+  /** Reasons from fields the workspace hides from the reader, together (riskAsShown). */
+  | 'hidden';
 
 export interface RiskReason {
   code: RiskReasonCode;
@@ -119,24 +121,32 @@ export function riskLevel(score: number): RiskLevel {
   return score >= RISK_THRESHOLDS.high ? 'high' : score >= RISK_THRESHOLDS.medium ? 'medium' : 'low';
 }
 
-/** The field of a customer's profile each reason tells of: a workspace that hides the field hides what the reason says. */
-const REASON_SOURCES: Record<RiskReasonCode, string> = {
-  cancellation_scheduled: 'subscriptions',
-  partial_cancellation: 'subscriptions',
-  payment_failing: 'dunnings',
-  contracted: 'movements',
-  usage_down: 'activity',
-  logins_down: 'activity',
-  no_recent_login: 'activity',
-  support_tickets: 'activity',
-  nps_detractor: 'nps',
+/**
+ * The fields of a customer's profile each reason tells of (the redaction hides a key
+ * wherever it appears): a workspace that hides any of them hides the reason.
+ */
+const REASON_SOURCES: Record<Exclude<RiskReasonCode, 'hidden'>, readonly string[]> = {
+  cancellation_scheduled: ['subscriptions', 'cancelAtPeriodEnd', 'currentPeriodEnd', 'endedAt'],
+  partial_cancellation: ['subscriptions', 'cancelAtPeriodEnd', 'currentPeriodEnd', 'endedAt'],
+  payment_failing: ['dunnings', 'failedAt', 'subscriptions', 'status'],
+  contracted: ['movements'],
+  usage_down: ['activity', 'usage'],
+  logins_down: ['activity', 'logins'],
+  no_recent_login: ['activity', 'logins'],
+  support_tickets: ['activity', 'tickets'],
+  nps_detractor: ['nps'],
 };
 
 /**
- * The risk as a role reads it where the workspace hides fields from it: a reason from
- * a hidden field keeps its points (the score stands) but not what it says.
+ * The risk as a role reads it where the workspace hides fields from it: the reasons
+ * from hidden fields become one, "hidden", with their points together (the score
+ * stands), so neither their words nor their codes tell what was hidden.
  */
 export function riskAsShown(risk: ChurnRisk, hiddenFields: ReadonlySet<string>): ChurnRisk {
-  if (!risk.reasons.some((r) => hiddenFields.has(REASON_SOURCES[r.code]))) return risk;
-  return { ...risk, reasons: risk.reasons.map((r) => (hiddenFields.has(REASON_SOURCES[r.code]) ? { ...r, text: 'A reason hidden for your role' } : r)) };
+  const isHidden = (r: RiskReason) => r.code === 'hidden' || REASON_SOURCES[r.code].some((f) => hiddenFields.has(f));
+  const hidden = risk.reasons.filter(isHidden);
+  if (!hidden.length) return risk;
+  const points = hidden.reduce((sum, r) => sum + r.points, 0);
+  const shown = [...risk.reasons.filter((r) => !isHidden(r)), { code: 'hidden' as const, points, text: 'Reasons hidden for your role' }];
+  return { ...risk, reasons: shown.sort((x, y) => y.points - x.points) };
 }

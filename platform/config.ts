@@ -89,8 +89,10 @@ const envSchema = z.object({
     .default(35),
   /**
    * Days the product's signals (usage, logins, tickets) are kept after they happened;
-   * older ones are deleted hourly. The plays read the last 60 days and the churn risk's
-   * backtest up to two years back; 0 keeps every signal.
+   * older ones are deleted hourly, but for each customer's newest of each kind. The
+   * plays read the last 60 days; the churn risk's backtest reads back its `days` plus
+   * 60, so with 400 a backtest of more than 340 days scores its oldest checks without
+   * signals. 0 keeps every signal.
    */
   PRODUCT_SIGNALS_RETENTION_DAYS: z.coerce
     .number()

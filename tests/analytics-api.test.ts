@@ -177,6 +177,10 @@ describe('GET /workspaces/:id/metrics/:metric', () => {
     const again = await send('POST', `/workspaces/${ws}/signals/nps`, tokens.member, { id: 'survey-7/cus_x', customerId: 'cus_x', score: 10, at: '2025-05-01T00:00:00Z' });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ id: (ok.body as { id: number }).id, duplicate: true });
+    // The same id for another answer is refused, not taken for a retry.
+    const reused = await send('POST', `/workspaces/${ws}/signals/nps`, tokens.member, { id: 'survey-7/cus_x', customerId: 'cus_x', score: 3 });
+    expect(reused.status).toBe(409);
+    expect(JSON.stringify(reused.body)).toContain('give each answer its own id');
     expect((await send('POST', `/workspaces/${ws}/signals/nps`, tokens.member, { customerId: 'cus_\u0000x', score: 10 })).status).toBe(400);
     const nps = await get(`/workspaces/${ws}/metrics/nps?from=2025-01&to=2025-12`);
     expect(nps.body.points).toEqual([{ cohort: '2025-01', responses: 1, promoters: 1, detractors: 0, nps: 100 }]);

@@ -7,7 +7,7 @@ import { storeRedactionSetting } from '../db/redaction';
 import { storeProductSignals } from '../db/product-signals';
 import { insertWorkspace } from '../db/workspaces';
 import { backtestReport, checkpointTimes, type BacktestReport } from '../domain/churn-backtest';
-import { churnRisk, riskLevel, type ChurnRisk, type RiskInputs, type RiskLevel } from '../domain/churn-risk';
+import { churnRisk, riskAsShown, riskLevel, type ChurnRisk, type RiskInputs, type RiskLevel } from '../domain/churn-risk';
 import { ACTIVITY_WINDOW_DAYS, type CustomerActivity } from '../domain/product-activity';
 import type { ProductSignal } from '../domain/product-signals';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
@@ -77,6 +77,16 @@ describe('churnRisk', () => {
     expect(churnRisk({ ...quiet, activity: many }, NOW).reasons[0]!.text).toBe('3 support tickets opened in the last 30 days');
     expect(codes(churnRisk({ ...quiet, latestNps: 6 }, NOW))).toEqual([['nps_detractor', 10]]);
     expect(churnRisk({ ...quiet, latestNps: 7 }, NOW).score).toBe(0);
+  });
+
+  it('hides reasons from fields a role may not see, wherever the key is, as one reason with their points', () => {
+    const risk = churnRisk({ ...quiet, paymentFailing: { since: '2026-06-10T00:00:00Z' }, contractedAt: '2026-06-01T00:00:00Z', latestNps: 2, activity: activity({ tickets: { openedLast: 1, open: 1, openUrgent: 1, lastAt: null } }) }, NOW);
+    expect(riskAsShown(risk, new Set())).toBe(risk);
+    expect(riskAsShown(risk, new Set(['tickets', 'movements'])).reasons.map((r) => [r.code, r.points])).toEqual([
+      ['payment_failing', 25],
+      ['hidden', 25],
+      ['nps_detractor', 10],
+    ]);
   });
 
   it('caps the score at 100 and reads it as a level', () => {
@@ -194,10 +204,10 @@ describe('churn risk in the customer list and on the customer page', () => {
       const shown = (await api.request('GET', `/workspaces/${ws}/customers/cus_failing`, { token: viewer })).body as { risk: ChurnRisk; dunnings: unknown };
       expect(shown.dunnings).toBeNull();
       expect(shown.risk.score).toBe(45);
-      expect(shown.risk.reasons.map((r) => [r.code, r.text])).toEqual([
-        ['payment_failing', 'A reason hidden for your role'],
-        ['support_tickets', '1 high-priority support ticket open'],
-        ['nps_detractor', 'Gave 3 out of 10 in their latest NPS answer'],
+      expect(shown.risk.reasons.map((r) => [r.code, r.points, r.text])).toEqual([
+        ['hidden', 25, 'Reasons hidden for your role'],
+        ['support_tickets', 10, '1 high-priority support ticket open'],
+        ['nps_detractor', 10, 'Gave 3 out of 10 in their latest NPS answer'],
       ]);
       const full = (await api.request('GET', `/workspaces/${ws}/customers/cus_failing`, { token: finance })).body as { risk: ChurnRisk };
       expect(full.risk.reasons[0]!.text).toMatch(/^A payment has been failing since /);

@@ -22,8 +22,6 @@ export async function up(knex: Knex): Promise<void> {
     t.primary(['workspace_id', 'signal_id']);
     // Every read is one customer's signals of a kind over a window of time.
     t.index(['workspace_id', 'customer_id', 'kind', 'occurred_at']);
-    // The retention deletes the oldest, across workspaces.
-    t.index(['occurred_at']);
   });
   // A check passes on NULL: the columns each kind needs are required by name.
   await knex.raw(`

@@ -21,6 +21,7 @@ import * as m019 from './019_dunning_steps_sent';
 import * as m020 from './020_password_resets';
 import * as m021 from './021_product_signals';
 import * as m022 from './022_nps_answer_ids';
+import * as m023 from './023_product_signals_occurred_at';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -49,6 +50,7 @@ const migrations: Record<string, Knex.Migration> = {
   '020_password_resets': m020,
   '021_product_signals': m021,
   '022_nps_answer_ids': m022,
+  '023_product_signals_occurred_at': m023,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

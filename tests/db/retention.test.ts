@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { insertInboxEvent, pruneInbox, reapplySetAsideEvents } from '../../db/inbox';
 import type { Knex } from '../../db/knex';
 import { createMetrics } from '../../platform/metrics';
-import { pruneProductSignals, storeProductSignals } from '../../db/product-signals';
+import { customerActivity, pruneProductSignals, storeProductSignals } from '../../db/product-signals';
 import { startInboxRetention, startProductSignalRetention } from '../../workers/retention';
 import { freshDatabase } from '../helpers/db';
 
@@ -150,6 +150,17 @@ describe('product signal retention', () => {
     expect(await pruneProductSignals(db, new Date(Date.now() - 400 * DAY_MS), 2, (n) => void totals.push(n))).toBe(5);
     expect(totals).toEqual([2, 4, 5]);
     expect(await signalIds()).toEqual(['at_edge', 'recent']);
+  });
+
+  it("keeps a customer's newest signal of each kind however old, which their last login is read from", async () => {
+    await db('product_signals').del();
+    const gone = (id: string, daysAgo: number, type: 'login' | 'ticket' = 'login') =>
+      type === 'login' ? { type, id, customerId: 'cus_gone', at: new Date(Date.now() - daysAgo * DAY_MS) } : { type, id, customerId: 'cus_gone', at: new Date(Date.now() - daysAgo * DAY_MS), ticket: 'T-1', status: 'opened' as const };
+    await storeProductSignals(db, ws, [gone('login_older', 600), gone('login_last', 500), gone('ticket_last', 450, 'ticket')]);
+    expect(await pruneProductSignals(db, new Date(Date.now() - 400 * DAY_MS))).toBe(1);
+    expect((await db('product_signals').where({ customer_id: 'cus_gone' }).orderBy('signal_id').pluck('signal_id')) as string[]).toEqual(['login_last', 'ticket_last']);
+    const activity = await customerActivity(db, ws, 'cus_gone', new Date());
+    expect(Math.round((Date.now() - Date.parse(activity.logins.lastAt!)) / DAY_MS)).toBe(500);
   });
 
   it('runs in the worker on its schedule', async () => {
