@@ -40,6 +40,11 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       help: 'Inbox events deleted after the retention period (INBOX_RETENTION_DAYS)',
       registers: [registry],
     }),
+    productSignalsPruned: new Counter({
+      name: 'wysera_product_signals_pruned_total',
+      help: 'Product signals deleted after the retention period (PRODUCT_SIGNALS_RETENTION_DAYS)',
+      registers: [registry],
+    }),
     relayRefetches: new Counter({
       name: 'wysera_relay_refetches_total',
       help: 'Events whose object the relay read again from Stripe instead of trusting the event (same-second tie or truncated list), by Stripe event type',

@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     config.INBOX_RETENTION_DAYS > 0 ? startInboxRetention({ db, log: log.child({ component: 'inbox-retention' }), metrics, retentionDays: config.INBOX_RETENTION_DAYS }) : undefined;
   const signalRetention =
     config.PRODUCT_SIGNALS_RETENTION_DAYS > 0
-      ? startProductSignalRetention({ db, log: log.child({ component: 'signal-retention' }), retentionDays: config.PRODUCT_SIGNALS_RETENTION_DAYS })
+      ? startProductSignalRetention({ db, log: log.child({ component: 'signal-retention' }), metrics, retentionDays: config.PRODUCT_SIGNALS_RETENTION_DAYS })
       : undefined;
   const relay = await startRelayThread({
     log,

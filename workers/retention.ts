@@ -107,8 +107,18 @@ export function startInboxRetention(opts: RetentionOptions): { stop(): Promise<v
   });
 }
 
-/** Keeps product signals to their retention period: signals that happened longer ago than `retentionDays` go (startRetention). */
-export function startProductSignalRetention(opts: Omit<RetentionOptions, 'metrics'>): { stop(): Promise<void> } {
-  const { db, batch } = opts;
-  return startRetention({ what: 'product signals', rows: 'signals', ...timing(opts), prune: (cutoff, onBatch) => pruneProductSignals(db, cutoff, batch, onBatch) });
+/**
+ * Keeps product signals to their retention period: signals that happened longer ago
+ * than `retentionDays` go (startRetention). Its first run comes 5 minutes after the
+ * inbox's by default, so the two do not delete at once.
+ */
+export function startProductSignalRetention(opts: RetentionOptions): { stop(): Promise<void> } {
+  const { db, metrics, batch } = opts;
+  return startRetention({
+    what: 'product signals',
+    rows: 'signals',
+    ...timing({ ...opts, firstRunAfterMs: opts.firstRunAfterMs ?? 600_000 }),
+    prune: (cutoff, onBatch) => pruneProductSignals(db, cutoff, batch, onBatch),
+    counted: (n) => metrics?.productSignalsPruned.inc(n),
+  });
 }

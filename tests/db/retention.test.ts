@@ -166,9 +166,11 @@ describe('product signal retention', () => {
   it('runs in the worker on its schedule', async () => {
     await db('product_signals').del();
     await storeProductSignals(db, ws, [signal('old', 500), signal('recent', 1)]);
-    const retention = startProductSignalRetention({ db, log: pino({ level: 'silent' }), retentionDays: 400, firstRunAfterMs: 0, everyMs: 100 });
+    const metrics = createMetrics();
+    const retention = startProductSignalRetention({ db, log: pino({ level: 'silent' }), metrics, retentionDays: 400, firstRunAfterMs: 0, everyMs: 100 });
     try {
       await expect.poll(signalIds, { timeout: 5000 }).toEqual(['recent']);
+      await expect.poll(async () => (await metrics.productSignalsPruned.get()).values[0]?.value, { timeout: 5000 }).toBe(1);
     } finally {
       await retention.stop();
     }
