@@ -20,17 +20,14 @@ import { errorHandler, notFound } from '../api/errors';
 import { METRICS, metricsRouter } from '../api/metrics';
 import { loadAggregates, upsertExchangeRates } from '../db/analytics';
 import { createApiToken } from '../db/api-tokens';
-import { createDb, type Knex } from '../db/knex';
 import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../db/mirror';
-import { migrationConfig } from '../db/migrations';
 import { isSubscribedEventType } from '../domain/event-types';
 import { eventSubject, stripeEventEnvelope } from '../domain/stripe-events';
 import { generateAccount } from '../sim/generator';
 import { applyEventToMirror } from '../workers/mirror-events';
-import { startThrowawayPostgres } from '../tests/setup/postgres';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { percentile, recordBenchmark } from './report';
-import { stopOnInterrupt } from './_interrupt';
+import { benchDatabase } from './_database';
 
 /** A throwaway keyring: mirrored customer PII is sealed as in production. */
 const benchKeyring = parseKeyring(generateKeySpec());
@@ -64,22 +61,12 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
   const [account, generateMs] = await time(() => Promise.resolve(generateAccount({ seed: values.seed, customers, months })));
   log(`generated in ${Math.round(generateMs)} ms: ${account.subscriptions.size} subscriptions, ${account.invoices.size} invoices`);
 
-  let pg: Awaited<ReturnType<typeof startThrowawayPostgres>> | undefined;
-  let openDb: Knex | undefined;
   let server: Server | undefined;
-  // Set up before Postgres starts, so an interrupt at any point stops what is up by then.
-  const { stop } = stopOnInterrupt(async () => {
+  const bench = benchDatabase(10, async () => {
     if (server) await new Promise((r) => server!.close(r));
-    await openDb?.destroy();
-    await pg?.stop();
   });
   try {
-    pg = await startThrowawayPostgres('wysera-bench-');
-    const admin = createDb(pg.adminUrl, 1);
-    await admin.raw('create database wysera_bench');
-    await admin.destroy();
-    const db = (openDb = createDb(pg.urlOf('wysera_bench'), 10));
-    await db.migrate.latest(migrationConfig);
+    const db = await bench.open();
     const ws = 'ws_bench';
     await db('workspaces').insert({ id: ws, name: 'Benchmark' });
     // The simulator bills in usd, eur and gbp; one stored rate each converts them.
@@ -187,7 +174,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
       ],
     );
   } finally {
-    await stop();
+    await bench.stop();
   }
 }
 

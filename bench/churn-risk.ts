@@ -18,12 +18,10 @@
 import { parseArgs } from 'node:util';
 import { BACKTEST_SAMPLE, churnBacktest, churnRisks } from '../db/churn-risk';
 import { listCustomers } from '../db/customer-list';
-import { createDb, type Knex } from '../db/knex';
-import { migrationConfig } from '../db/migrations';
+import type { Knex } from '../db/knex';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
-import { startThrowawayPostgres } from '../tests/setup/postgres';
 import { percentile, recordBenchmark } from './report';
-import { stopOnInterrupt } from './_interrupt';
+import { benchDatabase } from './_database';
 
 const { values } = parseArgs({
   options: {
@@ -110,31 +108,21 @@ async function timed(label: string, runs: number, work: () => Promise<unknown>):
 }
 
 async function main(): Promise<void> {
-  let pg: Awaited<ReturnType<typeof startThrowawayPostgres>> | undefined;
-  let db: Knex | undefined;
-  const { stop } = stopOnInterrupt(async () => {
-    await db?.destroy();
-    await pg?.stop();
-  });
+  const bench = benchDatabase(4);
   try {
     progress('starting Postgres');
-    pg = await startThrowawayPostgres('wysera-bench-');
-    const admin = createDb(pg.adminUrl, 1);
-    await admin.raw('create database wysera_bench');
-    await admin.destroy();
-    db = createDb(pg.urlOf('wysera_bench'), 4);
-    await db.migrate.latest(migrationConfig);
+    const db = await bench.open();
     progress(`seeding ${customers} customers with ${days} days of signals`);
     const signals = await seed(db);
     progress(`${signals} signals stored`);
     const ring = parseKeyring(generateKeySpec());
-    const page = (sort: 'newest' | 'risk') => listCustomers(db!, ring, ws, { sort, limit: 50, offset: 0 });
+    const page = (sort: 'newest' | 'risk') => listCustomers(db, ring, ws, { sort, limit: 50, offset: 0 });
 
-    const one = await timed("one customer's risk", reads * 4, () => churnRisks(db!, ws, new Date(), ['cus_4242']));
+    const one = await timed("one customer's risk", reads * 4, () => churnRisks(db, ws, new Date(), ['cus_4242']));
     const newest = await timed('a page by newest (with its 50 risks)', reads, () => page('newest'));
     const byRisk = await timed('a page by risk (every customer scored)', reads, () => page('risk'));
     const high = [...(await churnRisks(db, ws, new Date())).values()].filter((r) => r.level === 'high').length;
-    const backtest = await timed('the backtest (26 weekly checks)', Math.max(1, Math.ceil(reads / 2)), () => churnBacktest(db!, ws, { days: 180, stepDays: 7, horizonDays: 90 }, new Date()));
+    const backtest = await timed('the backtest (26 weekly checks)', Math.max(1, Math.ceil(reads / 2)), () => churnBacktest(db, ws, { days: 180, stepDays: 7, horizonDays: 90 }, new Date()));
     recordBenchmark(
       'churn-risk',
       `npm run bench -- churn-risk --customers ${customers} --days ${days} --reads ${reads}`,
@@ -155,7 +143,7 @@ async function main(): Promise<void> {
       ],
     );
   } finally {
-    await stop();
+    await bench.stop();
   }
 }
 

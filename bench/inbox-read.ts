@@ -15,11 +15,9 @@
  */
 import { parseArgs } from 'node:util';
 import { pendingInboxEvents } from '../db/inbox';
-import { createDb, type Knex } from '../db/knex';
-import { migrationConfig } from '../db/migrations';
-import { startThrowawayPostgres } from '../tests/setup/postgres';
+import type { Knex } from '../db/knex';
 import { percentile, recordBenchmark } from './report';
-import { stopOnInterrupt } from './_interrupt';
+import { benchDatabase } from './_database';
 
 const { values } = parseArgs({
   options: {
@@ -55,20 +53,10 @@ async function addEvents(db: Knex, from: number, to: number, status: 'pending' |
 }
 
 async function main(): Promise<void> {
-  let pg: Awaited<ReturnType<typeof startThrowawayPostgres>> | undefined;
-  let db: Knex | undefined;
-  const { stop } = stopOnInterrupt(async () => {
-    await db?.destroy();
-    await pg?.stop();
-  });
+  const bench = benchDatabase(2);
   try {
     progress('starting Postgres');
-    pg = await startThrowawayPostgres('wysera-bench-');
-    const admin = createDb(pg.adminUrl, 1);
-    await admin.raw('create database wysera_bench');
-    await admin.destroy();
-    db = createDb(pg.urlOf('wysera_bench'), 2);
-    await db.migrate.latest(migrationConfig);
+    const db = await bench.open();
     await db('workspaces').insert({ id: ws, name: 'Benchmark' });
     progress('a processed history of 60,000 events, analyzed once drained');
     await addEvents(db, 0, 60_000, 'processed');
@@ -115,7 +103,7 @@ async function main(): Promise<void> {
       ],
     );
   } finally {
-    await stop();
+    await bench.stop();
   }
 }
 

@@ -2,6 +2,7 @@ import type { Db } from './knex';
 import { customersActivity } from './product-signals';
 import { backtestReport, checkpointTimes, type BacktestCheckpoint, type BacktestReport } from '../domain/churn-backtest';
 import { churnRisk, CONTRACTION_WINDOW_DAYS, type ChurnRisk, type RiskInputs } from '../domain/churn-risk';
+import type { CustomerActivity } from '../domain/product-activity';
 
 const DAY_MS = 86_400_000;
 
@@ -10,8 +11,8 @@ const DAY_MS = 86_400_000;
  * subscription, or of those of them in `only`. Customers with none (never paid, or
  * gone) are not in the map: there is no one left to save.
  */
-export async function churnRisks(db: Db, workspaceId: string, now: Date, only?: string[]): Promise<Map<string, ChurnRisk>> {
-  const inputs = await riskInputs(db, workspaceId, { at: now, present: true }, only);
+export async function churnRisks(db: Db, workspaceId: string, now: Date, only?: string[], activityRead?: Map<string, CustomerActivity>): Promise<Map<string, ChurnRisk>> {
+  const inputs = await riskInputs(db, workspaceId, { at: now, present: true }, only, activityRead);
   return new Map([...inputs].map(([id, i]) => [id, churnRisk(i, now)]));
 }
 
@@ -45,7 +46,8 @@ function liveSubscriptions(db: Db, workspaceId: string, to: Date, from: Date) {
   );
 }
 
-async function riskInputs(db: Db, workspaceId: string, when: { at: Date; present: boolean }, only?: string[]): Promise<Map<string, RiskInputs>> {
+/** `activityRead`: the customers' activity as of `at` when the caller has read it already (customersActivity). */
+async function riskInputs(db: Db, workspaceId: string, when: { at: Date; present: boolean }, only?: string[], activityRead?: Map<string, CustomerActivity>): Promise<Map<string, RiskInputs>> {
   const { at, present } = when;
   // Live at `at`: started by then and not ended yet. A cancellation was scheduled
   // when it was asked for (canceled_at) before the end: asked for at the end, it
@@ -78,7 +80,7 @@ async function riskInputs(db: Db, workspaceId: string, when: { at: Date; present
       .where('at', '<=', at)
       .groupBy('customer_id')
       .select<{ customer_id: string; at: Date }[]>('customer_id', db.raw('max(at) as at')),
-    customersActivity(db, workspaceId, ids, at),
+    activityRead ?? customersActivity(db, workspaceId, ids, at),
     mine('nps_responses')
       .where('at', '<=', at)
       .distinctOn('customer_id')

@@ -28,7 +28,7 @@ const RECENT = 50;
 /** The customer's profile; undefined when Wysera knows nothing of this id in the workspace. */
 export async function customerProfile(db: Db, ring: Keyring, workspaceId: string, customerId: string): Promise<CustomerProfile | undefined> {
   const now = new Date();
-  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, activity, risks] = await Promise.all([
+  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, [activity, risks]] = await Promise.all([
     db('stripe_customers').where({ workspace_id: workspaceId, id: customerId }).first<{ id: string; email: string | null; name: string | null; livemode: boolean } | undefined>('id', 'email', 'name', 'livemode'),
     db('analytics_customers').where({ workspace_id: workspaceId, customer_id: customerId }).first<{ mrr: string | number; currency: string; cohort_month: string | null } | undefined>('mrr', 'currency', 'cohort_month'),
     loadCustomerMovements(db, workspaceId, customerId),
@@ -64,8 +64,8 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
       .select<InvoiceRow[]>('id', 'status', 'currency', 'amount_due', 'amount_paid', 'amount_remaining', 'created', 'attempt_count', 'next_payment_attempt', 'hosted_invoice_url'),
     db('dunning_cases').where({ workspace_id: workspaceId, customer_id: customerId }).orderBy('failed_at', 'desc').limit(RECENT).select<{ invoice_id: string; currency: string; amount_due: string | number; failed_at: Date; outcome: string | null; emails_sent: number; ended_at: Date | null }[]>('invoice_id', 'currency', 'amount_due', 'failed_at', 'outcome', 'emails_sent', 'ended_at'),
     listDrafts(db, workspaceId, { customerId, limit: RECENT }),
-    customerActivity(db, workspaceId, customerId, now),
-    churnRisks(db, workspaceId, now, [customerId]),
+    // The risk reads the activity the page shows, rather than reading it again.
+    customerActivity(db, workspaceId, customerId, now).then(async (read) => [read, await churnRisks(db, workspaceId, now, [customerId], new Map(read.lastSignalAt ? [[customerId, read]] : []))] as const),
   ]);
   const contact = mirrored && openRow(ring, workspaceId, mirrored);
   if (!contact && !summary && movements.length === 0 && subscriptions.length === 0 && invoices.length === 0 && dunnings.length === 0 && drafts.length === 0 && !activity.lastSignalAt) return undefined;

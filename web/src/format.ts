@@ -3,6 +3,7 @@
  * currency; a figure the caller may not see arrives as null and reads "Hidden",
  * never as 0.
  */
+import { formatCount } from '../../domain/product-activity';
 
 export { secondsInWords } from '../../domain/durations';
 
@@ -39,7 +40,7 @@ export function percent(ratio: number | null | undefined, opts: { hidden?: boole
 
 export function count(n: number | null | undefined, opts: { hidden?: boolean } = {}): string {
   if (n === null || n === undefined) return opts.hidden ? HIDDEN : NONE;
-  return new Intl.NumberFormat('en-US').format(n);
+  return formatCount(n);
 }
 
 export function ratio(n: number | null | undefined, opts: { hidden?: boolean } = {}): string {
