@@ -4,7 +4,7 @@ import { invoiceSubscriptionId } from '../db/mirror';
 import { findWorkspaceStripe } from '../db/workspaces';
 import type { Keyring } from '../platform/crypto';
 import { StripeBacklogError, type StripeClients } from './stripe-client';
-import { monthlyValue, type RecurringItem } from '../domain/plan-value';
+import { isInterval, monthlyValue, type RecurringItem } from '../domain/plan-value';
 import type { Money } from '../domain/dunning-templates';
 
 /**
@@ -226,4 +226,3 @@ export function isWorthWaitingFor(err: unknown): err is StripeUnavailableError |
   return err instanceof StripeUnavailableError || err instanceof StripeKeyMissingError;
 }
 
-const isInterval = (v: unknown): v is RecurringItem['interval'] => v === 'day' || v === 'week' || v === 'month' || v === 'year';

@@ -6,10 +6,10 @@ import { startSync, WorkspaceNotFound } from '../activities/sync-start';
 import { createApiToken } from '../db/api-tokens';
 import { appendAudit } from '../db/audit';
 import type { Knex } from '../db/knex';
-import { listOverrides, loadCatalog, replaceOverrides } from '../db/product-mapping';
+import { effectiveMapping, mappingParts, replaceOverrides } from '../db/product-mapping';
 import { findSyncRun, latestSyncRun, SyncAlreadyRunning, syncProgress, type SyncRun } from '../db/sync';
 import { findWorkspace, findWorkspaceSettings, insertWorkspace, newWorkspaceId, updateWorkspaceSettings } from '../db/workspaces';
-import { applyOverrides, deriveDefaults, LIMIT_METRIC, overrideProblems } from '../domain/product-mapping';
+import { applyOverrides, LIMIT_METRIC, overrideProblems } from '../domain/product-mapping';
 import { workflowHasEnded } from '../domain/sync-liveness';
 import { estimateResource, overallEta } from '../domain/sync-progress';
 import { workspaceSettingsSchema } from '../domain/workspace-settings';
@@ -188,15 +188,8 @@ export function workspacesRouter(deps: WorkspacesRouterDeps): Router {
     res.status(202).json(runView(run));
   });
 
-  const mappingOf = async (db: Knex | Knex.Transaction, workspaceId: string) => {
-    const { products, prices } = await loadCatalog(db, workspaceId);
-    const defaults = deriveDefaults(products, prices);
-    return { defaults, overrides: await listOverrides(db, workspaceId) };
-  };
-
   router.get('/workspaces/:workspaceId/product-mapping', requireWorkspaceRole('viewer'), async (_req, res) => {
-    const { defaults, overrides } = await mappingOf(deps.db, authOf(res).workspaceId);
-    res.json({ products: applyOverrides(defaults, overrides) });
+    res.json({ products: await effectiveMapping(deps.db, authOf(res).workspaceId) });
   });
 
   router.put('/workspaces/:workspaceId/product-mapping', requireWorkspaceRole('owner'), async (req, res) => {
@@ -205,7 +198,7 @@ export function workspacesRouter(deps: WorkspacesRouterDeps): Router {
     const mapping = await deps.db.transaction(async (trx) => {
       // Serialise concurrent edits of one workspace's mapping.
       await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`product-mapping:${auth.workspaceId}`]);
-      const { defaults, overrides: before } = await mappingOf(trx, auth.workspaceId);
+      const { defaults, overrides: before } = await mappingParts(trx, auth.workspaceId);
       const problems = overrideProblems(defaults, body.products);
       if (problems.length) {
         throw new HttpError(400, `invalid product mapping: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { issues: problems });

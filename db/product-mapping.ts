@@ -1,5 +1,5 @@
 import type { Db } from './knex';
-import type { CatalogPrice, CatalogProduct, Limits, MappingOverride } from '../domain/product-mapping';
+import { applyOverrides, deriveDefaults, type CatalogPrice, type CatalogProduct, type Limits, type MappingOverride, type PlanMapping } from '../domain/product-mapping';
 
 /** The workspace's catalogue from the mirror, in the shape the mapping logic reads. */
 export async function loadCatalog(db: Db, workspaceId: string): Promise<{ products: CatalogProduct[]; prices: CatalogPrice[] }> {
@@ -37,6 +37,18 @@ export async function loadCatalog(db: Db, workspaceId: string): Promise<{ produc
       }),
     ),
   };
+}
+
+/** The mapping as derived from the catalogue (`defaults`) and the workspace's overrides of it. */
+export async function mappingParts(db: Db, workspaceId: string): Promise<{ defaults: PlanMapping[]; overrides: MappingOverride[] }> {
+  const { products, prices } = await loadCatalog(db, workspaceId);
+  return { defaults: deriveDefaults(products, prices), overrides: await listOverrides(db, workspaceId) };
+}
+
+/** The workspace's effective mapping (defaults with its overrides), ordered by tier rank. */
+export async function effectiveMapping(db: Db, workspaceId: string): Promise<PlanMapping[]> {
+  const { defaults, overrides } = await mappingParts(db, workspaceId);
+  return applyOverrides(defaults, overrides);
 }
 
 export async function listOverrides(db: Db, workspaceId: string): Promise<MappingOverride[]> {

@@ -9,6 +9,9 @@ export interface RecurringItem {
   intervalCount: number;
 }
 
+/** Whether a price's recurring interval is one a plan's value can be stated in. */
+export const isInterval = (v: unknown): v is RecurringItem['interval'] => v === 'day' || v === 'week' || v === 'month' || v === 'year';
+
 const MONTHS_PER: Record<RecurringItem['interval'], number> = { day: 12 / 365, week: 12 / 52, month: 1, year: 12 };
 
 /**

@@ -3,6 +3,7 @@ import { pruneInbox } from '../db/inbox';
 import { pruneProductSignals } from '../db/product-signals';
 import type { Db } from '../db/knex';
 import type { Metrics } from '../platform/metrics';
+import { runPeriodically } from '../platform/periodic';
 
 /**
  * The worker's retentions: the inbox's finished events and the product's signals, each
@@ -48,11 +49,7 @@ interface RetentionTask {
  */
 function startRetention(task: RetentionTask): { stop(): Promise<void> } {
   const { what, log, retentionDays, firstRunAfterMs, everyMs } = task;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  let stopped = false;
-
-  const run = async () => {
+  return runPeriodically({ firstRunAfterMs, everyMs }, async (stopping) => {
     const cutoff = new Date(Date.now() - retentionDays * DAY_MS);
     const startedAt = Date.now();
     let reported = startedAt;
@@ -66,30 +63,13 @@ function startRetention(task: RetentionTask): { stop(): Promise<void> } {
           log.info({ pruned: total, cutoff }, `${what} retention: still deleting`);
         }
         // A worker shutting down does not wait for a long first run: the rest goes next time.
-        return !stopped;
+        return !stopping();
       });
       if (pruned > 0) log.info({ pruned, cutoff, ms: Date.now() - startedAt }, `${what} retention: deleted ${task.rows} past the retention period`);
     } catch (err) {
       log.warn({ err: (err as Error).message, pruned: counted }, `${what} retention: run failed; trying again at the next`);
     }
-  };
-
-  const schedule = (delayMs: number) => {
-    timer = setTimeout(() => {
-      running = run().then(() => {
-        if (!stopped) schedule(everyMs);
-      });
-    }, delayMs);
-  };
-  schedule(firstRunAfterMs);
-
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  });
 }
 
 /** The schedule of a retention as the options give it: the first run after 5 minutes, then hourly. */
