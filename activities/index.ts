@@ -1,14 +1,16 @@
 import { createAnalyticsActivities } from './analytics';
+import { createChurnSaveActivities, type ChurnSaveActivityDeps } from './churn-save';
 import { createDraftActivities } from './drafts';
 import { createDunningActivities, type DunningActivityDeps } from './dunning';
 import { createSendingActivities, type SendingActivityDeps } from './sending';
 
-export type ActivityDeps = DunningActivityDeps & SendingActivityDeps;
+export type ActivityDeps = DunningActivityDeps & SendingActivityDeps & ChurnSaveActivityDeps;
 
 /** Every activity the worker runs, built from its dependencies. */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createAnalyticsActivities(deps),
+    ...createChurnSaveActivities(deps),
     ...createDraftActivities(deps),
     ...createDunningActivities(deps),
     ...createSendingActivities(deps),

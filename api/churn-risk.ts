@@ -1,9 +1,12 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { churnBacktest } from '../db/churn-risk';
+import { listChurnSaves } from '../db/churn-saves';
 import type { Knex } from '../db/knex';
+import { riskAsShown, riskLevel } from '../domain/churn-risk';
 import { authOf, requireWorkspaceRole } from './auth';
 import { parseOr400 } from './errors';
+import { redactionOf } from './redaction';
 
 const backtestQuery = z
   .strictObject({
@@ -14,7 +17,16 @@ const backtestQuery = z
   // checkpointTimes places one now and one every stepDays back over days.
   .refine((q) => Math.floor(q.days / q.stepDays) + 1 <= 120, { message: 'at most 120 checkpoints: raise stepDays or lower days', path: ['stepDays'] });
 
+const savesQuery = z.strictObject({
+  customerId: z.string().min(1).max(255).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
 /**
+ * `GET /workspaces/:workspaceId/churn-saves` (viewer+): the churn radar's saves,
+ * newest first, with the score and reasons that started each (hidden as the
+ * customer's risk is for the caller's role), the intervention and the outcome.
+ *
  * `GET /workspaces/:workspaceId/churn-risk/backtest` (viewer+): how the churn risk
  * would have done on the workspace's history (db/churn-risk.ts). It cites no amount.
  */
@@ -24,6 +36,28 @@ export function churnRiskRouter({ db }: { db: Knex }): Router {
     const { workspaceId } = authOf(res);
     const q = parseOr400(backtestQuery, req.query, 'query');
     res.json({ days: q.days, stepDays: q.stepDays, ...(await churnBacktest(db, workspaceId, q, new Date())) });
+  });
+  router.get('/workspaces/:workspaceId/churn-saves', requireWorkspaceRole('viewer'), async (req, res) => {
+    const { workspaceId } = authOf(res);
+    const q = parseOr400(savesQuery, req.query, 'query');
+    const hidden = redactionOf(res).policy.fields;
+    const saves = await listChurnSaves(db, workspaceId, { limit: q.limit, ...(q.customerId ? { customerId: q.customerId } : {}) });
+    res.json({
+      saves: saves.map((s) => {
+        const risk = riskAsShown({ score: s.riskScore, level: riskLevel(s.riskScore), reasons: s.reasons }, hidden);
+        return {
+          id: s.id,
+          customerId: s.customerId,
+          workflowId: s.workflowId,
+          risk,
+          threshold: s.threshold,
+          intervention: s.intervention,
+          startedAt: s.startedAt,
+          outcome: s.outcome,
+          endedAt: s.endedAt,
+        };
+      }),
+    });
   });
   return router;
 }

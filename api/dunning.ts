@@ -18,6 +18,7 @@ import {
   putPlaySettings,
   putTemplateOverride,
 } from '../db/play-settings';
+import { CHURN_PLAY, churnConfigSchema, churnSettings } from '../domain/churn-save';
 import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, inDayOrder, scheduleProblems } from '../domain/dunning-schedule';
 import { recoveryReport } from '../domain/dunning-recovery';
 import { hideCitedAmounts } from '../domain/redaction';
@@ -142,7 +143,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
       play,
       mode: s.rollout.mode,
       autoPercentage: s.rollout.autoPercentage,
-      config: play === DUNNING_PLAY ? dunningSchedule(s.config) : s.config,
+      config: play === DUNNING_PLAY ? dunningSchedule(s.config) : play === CHURN_PLAY ? churnSettings(s.config) : s.config,
       updatedBy: s.updatedBy,
       updatedByName: await actorName(deps.db, deps.keyring, auth.workspaceId, s.updatedBy, auth.role),
       updatedAt: s.updatedAt,
@@ -161,6 +162,8 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
       const problems = scheduleProblems(parsed);
       if (problems.length) throw new HttpError(400, `invalid config: ${problems.join('; ')}`);
       config = inDayOrder(parsed);
+    } else if (play === CHURN_PLAY) {
+      config = parseOr400(churnConfigSchema, body.config, 'config');
     }
     const s = await putPlaySettings(deps.db, auth.workspaceId, play, { rollout: { mode: body.mode, autoPercentage: body.autoPercentage }, config }, auth.actor);
     const workflowsNotified = await notifyRunning(auth.workspaceId, play);

@@ -100,6 +100,16 @@ const envSchema = z.object({
     .refine((n) => n === 0 || (n >= 90 && n <= 3650), 'must be 0 (keep every signal) or 90 to 3650 days')
     .default(400),
   /**
+   * How often the worker's churn radar scores every customer and starts a save for
+   * those at or above their workspace's threshold (workers/churn-radar.ts). 0 turns the
+   * radar off in this worker (run it in one or several; a save starts once).
+   */
+  CHURN_RADAR_INTERVAL_MINUTES: z.coerce
+    .number()
+    .int()
+    .refine((n) => n === 0 || (n >= 5 && n <= 1440), 'must be 0 (no radar in this worker) or 5 to 1440 minutes')
+    .default(60),
+  /**
    * How many nice values below its relay thread the worker runs everything else: the
    * Temporal SDK's threads, which run the plays (Linux; 0 keeps one priority). The relay
    * keeps the mirror and the analytics a second behind Stripe and costs little; the

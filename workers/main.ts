@@ -15,6 +15,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { inboxBacklog } from '../db/inbox';
 import { createMetrics, observePoolWaits, registerInboxGauges } from '../platform/metrics';
 import { serveMetrics } from './metrics-server';
+import { startChurnRadar } from './churn-radar';
 import { startInboxRetention, startProductSignalRetention } from './retention';
 import { createMirrorRefetch } from './mirror-refetch';
 import { startRelayThread } from './relay-host';
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
   const email = emailFromEnv();
   const activities = createActivities({
     db,
+    keyring: config.WYSERA_ENCRYPTION_KEYS,
     log: log.child({ component: 'activities' }),
     stripe: createStripeReader(workspaceStripeClients(db, config.WYSERA_ENCRYPTION_KEYS, stripeClients)),
     email: email.sender,
@@ -85,6 +87,10 @@ async function main(): Promise<void> {
   const signalRetention =
     config.PRODUCT_SIGNALS_RETENTION_DAYS > 0
       ? startProductSignalRetention({ db, log: log.child({ component: 'signal-retention' }), metrics, retentionDays: config.PRODUCT_SIGNALS_RETENTION_DAYS })
+      : undefined;
+  const radar =
+    config.CHURN_RADAR_INTERVAL_MINUTES > 0
+      ? startChurnRadar({ db, client, taskQueue: config.TEMPORAL_TASK_QUEUE, log: log.child({ component: 'churn-radar' }), everyMs: config.CHURN_RADAR_INTERVAL_MINUTES * 60_000 })
       : undefined;
   const relay = await startRelayThread({
     log,
@@ -112,6 +118,7 @@ async function main(): Promise<void> {
     await relay.stop();
     await retention?.stop();
     await signalRetention?.stop();
+    await radar?.stop();
     metricsServer.close();
     await Promise.allSettled([db.destroy(), connection.close(), clientConnection.close()]);
     log.info('worker stopped');

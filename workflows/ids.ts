@@ -22,6 +22,11 @@ export function dunningWorkflowId(workspaceId: string, invoiceId: string): strin
   return ['dunning', part('workspaceId', workspaceId), part('invoiceId', invoiceId)].join(SEPARATOR);
 }
 
+/** One save outreach of the churn radar (a customer may have several over time, one at a time: db/churn-saves.ts). */
+export function churnSaveWorkflowId(workspaceId: string, saveId: string): string {
+  return ['churn', part('workspaceId', workspaceId), part('saveId', saveId)].join(SEPARATOR);
+}
+
 /** One sync run of a workspace's Stripe history. */
 export function syncWorkflowId(workspaceId: string, runId: string): string {
   return ['sync', part('workspaceId', workspaceId), part('runId', runId)].join(SEPARATOR);

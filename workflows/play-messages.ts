@@ -51,3 +51,11 @@ export interface DunningState {
   outcome: DunningOutcome | null;
 }
 export const dunningStateQuery = defineQuery<DunningState>('dunningState');
+
+/** Where a churn save stands (workflows/churn-save.ts). */
+export interface ChurnSaveState {
+  phase: 'drafting' | 'waiting_for_review' | 'sending' | 'finished';
+  draftId: string | null;
+  outcome: string | null;
+}
+export const churnSaveStateQuery = defineQuery<ChurnSaveState>('churnSaveState');

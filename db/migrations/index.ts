@@ -22,6 +22,7 @@ import * as m020 from './020_password_resets';
 import * as m021 from './021_product_signals';
 import * as m022 from './022_nps_answer_ids';
 import * as m023 from './023_product_signals_occurred_at';
+import * as m024 from './024_churn_saves';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -51,6 +52,7 @@ const migrations: Record<string, Knex.Migration> = {
   '021_product_signals': m021,
   '022_nps_answer_ids': m022,
   '023_product_signals_occurred_at': m023,
+  '024_churn_saves': m024,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

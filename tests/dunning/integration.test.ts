@@ -68,6 +68,7 @@ describe('dunning end to end', () => {
     const taskQueue = uniqueTaskQueue('dunning-e2e');
     const activities = createActivities({
       db: database.db,
+      keyring,
       log,
       stripe: createStripeReader(workspaceStripeClients(database.db, keyring, stripeClients)),
       email: createSendGridSender({ apiKey: 'SG.e2e', baseUrl: receiver.url }),

@@ -81,6 +81,7 @@ export async function connectDevServer(): Promise<DevServer> {
 export function playActivities(db: Db, keyring: Keyring) {
   return createActivities({
     db,
+    keyring,
     log: pino({ level: 'silent' }),
     stripe: createStripeReader(workspaceStripeClients(db, keyring, new StripeClients())),
     email: emailFromEnv({}).sender,

@@ -19,9 +19,12 @@ import { createPlayHubActivities } from '../../activities/play-hub';
 import type { SyncActivities } from '../../activities/sync';
 import { RUN_HISTORY_EVENTS, type customerWorkflow } from '../../workflows/customer';
 import type { dunningWorkflow } from '../../workflows/dunning';
-import { customerWorkflowId, dunningWorkflowId, syncWorkflowId } from '../../workflows/ids';
+import type { churnSaveWorkflow } from '../../workflows/churn-save';
+import { churnSaveWorkflowId, customerWorkflowId, dunningWorkflowId, syncWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery, stripeEventSignal, stripeEventsSignal } from '../../workflows/messages';
-import { draftDecisionSignal, dunningEventSignal, dunningStateQuery, playSettingsChangedSignal } from '../../workflows/play-messages';
+import { churnSaveStateQuery, draftDecisionSignal, dunningEventSignal, dunningStateQuery, playSettingsChangedSignal } from '../../workflows/play-messages';
+import type { DraftStatus } from '../../domain/drafts';
+import type { RolloutMode } from '../../domain/rollout';
 import type { syncWorkflow } from '../../workflows/sync';
 import { syncProgressQuery, syncProgressSignal, SYNC_RESOURCES } from '../../workflows/sync-messages';
 import { ensureSearchAttributes } from '../../workers/search-attributes';
@@ -342,6 +345,29 @@ const recordings: Recording[] = [
     },
   },
   {
+    // A churn save in review: drafted, a settings change re-read while it waits, then
+    // approved by a person and sent.
+    file: 'churnSaveWorkflow-review-approve.json',
+    server: 'time-skipping',
+    async record(env, taskQueue) {
+      const workflowId = churnSaveWorkflowId('ws_record', 'save_review');
+      const w = { mode: 'review' as RolloutMode, status: null as DraftStatus | null, closed: null as string | null };
+      churnWorld.set(workflowId, w);
+      const handle = await env.client.workflow.start<typeof churnSaveWorkflow>('churnSaveWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [{ workspaceId: 'ws_record', customerId: 'cus_churn', saveId: 'save_review', workflowId }],
+      });
+      await until('the save drafted', () => w.status === 'drafted');
+      await handle.signal(playSettingsChangedSignal);
+      await handle.query(churnSaveStateQuery);
+      w.status = 'approved';
+      await handle.signal(draftDecisionSignal, { draftId: churnDraftId(workflowId), status: 'approved' });
+      await handle.result();
+      return handle.fetchHistory();
+    },
+  },
+  {
     // A full sync: progress signals (one older than the last, which is kept out) and a
     // query while the resources run, then the rebuild of the analytics and completion.
     file: 'syncWorkflow-progress-and-completion.json',
@@ -372,6 +398,38 @@ const recordings: Recording[] = [
   },
 ];
 
+/** The stand-in state of each churn save: the play's mode, its one draft's status, how it ended. */
+const churnWorld = new Map<string, { mode: RolloutMode; status: DraftStatus | null; closed: string | null }>();
+const churnDraftId = (workflowId: string) => `churn-draft-${workflowId}`;
+const churnOf = (input: { workflowId?: string; draftId?: string }) => churnWorld.get(input.workflowId ?? input.draftId?.replace(/^churn-draft-/, '') ?? '');
+
+/** Stand-ins for a churn save's activities, with the contract of activities/churn-save.ts and the sending's. */
+const churnActivities = {
+  prepareChurnSave(input: { workflowId: string }) {
+    const w = churnOf(input)!;
+    if (w.mode !== 'off' && !w.status) w.status = w.mode === 'auto' ? 'scheduled' : 'drafted';
+    if (w.mode === 'review' && w.status === 'scheduled') w.status = 'drafted';
+    return Promise.resolve({ kind: 'ready', mode: w.mode, draft: w.status ? { id: churnDraftId(input.workflowId), status: w.status } : null });
+  },
+  closeChurnSave(input: { workflowId: string; outcome: string }) {
+    churnOf(input)!.closed = input.outcome;
+    return Promise.resolve();
+  },
+  sendDraft(input: { draftId: string; allowDrafted?: boolean }) {
+    const w = churnOf(input)!;
+    if (w.status === 'drafted' && input.allowDrafted) w.status = 'scheduled';
+    if (!['approved', 'edited', 'scheduled'].includes(w.status ?? '')) return Promise.resolve({ kind: 'not_sendable', status: w.status ?? 'missing' });
+    w.status = 'sent';
+    return Promise.resolve({ kind: 'sent', providerMessageId: 'msg-churn' });
+  },
+  cancelOpenDrafts(input: { workflowId: string }) {
+    const w = churnOf(input)!;
+    const open = w.status !== null && ['drafted', 'approved', 'edited', 'scheduled'].includes(w.status);
+    if (open) w.status = 'cancelled';
+    return Promise.resolve(open ? 1 : 0);
+  },
+};
+
 /** The stand-in activities' state per dunning workflow, for the recordings above. */
 const world = new Map<string, ReturnType<typeof fakeWorld>>();
 
@@ -400,6 +458,7 @@ async function main(): Promise<void> {
       names.map((name) => [
         name,
         (input: { workflowId?: string; draftId?: string }) => {
+          if (name in churnActivities && churnOf(input)) return (churnActivities[name as keyof typeof churnActivities] as (i: unknown) => Promise<unknown>)(input);
           const id = input.workflowId ?? [...world.keys()].find((k) => input.draftId?.startsWith(`draft-${k}-`));
           const w = id ? world.get(id) : undefined;
           if (!w) throw new Error(`no stand-in state for ${JSON.stringify(input)}`);
@@ -407,7 +466,7 @@ async function main(): Promise<void> {
         },
       ]),
     );
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: workflowsPath(), activities: { ...createPlayHubActivities({ client: env.client }), ...activities, ...syncActivities } });
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: workflowsPath(), activities: { ...createPlayHubActivities({ client: env.client }), ...churnActivities, ...activities, ...syncActivities } });
     await worker.runUntil(async () => {
       const history = await recording.record(env, taskQueue);
       const file = path.join(__dirname, recording.file);

@@ -1,0 +1,157 @@
+import { churnRisks } from '../db/churn-risk';
+import { closeChurnSave, findChurnSave, recordIntervention } from '../db/churn-saves';
+import { findCustomerContact } from '../db/customer-pii';
+import { customerPlan } from '../db/customer-plan';
+import { createDraftOnce, findStepDraft, transitionDraft, type Draft } from '../db/drafts';
+import type { Knex } from '../db/knex';
+import { getPlaySettings } from '../db/play-settings';
+import { effectiveMapping } from '../db/product-mapping';
+import { customerActivity } from '../db/product-signals';
+import { findWorkspace } from '../db/workspaces';
+import { CHURN_PLAY, chooseIntervention, churnSettings, DEFAULT_CHURN_TEMPLATES, type ChurnSaveFacts, type ChurnSaveOutcome } from '../domain/churn-save';
+import { isOpenDraft, type DraftStatus } from '../domain/drafts';
+import { tenureMonths } from '../domain/plan-value';
+import { usageSummary } from '../domain/product-activity';
+import { neighbours } from '../domain/product-mapping';
+import { modeForCustomer, type RolloutMode } from '../domain/rollout';
+import type { Keyring } from '../platform/crypto';
+import type { Logger } from '../platform/logger';
+import { renderPlayEmail } from './drafts';
+
+const ACTOR = 'system:churn';
+/** The save's one draft: a save is one email, not a sequence. */
+export const SAVE_STEP = 'save';
+
+export interface ChurnSaveActivityDeps {
+  db: Knex;
+  keyring: Keyring;
+  log: Logger;
+}
+
+export interface ChurnSaveRef {
+  workspaceId: string;
+  customerId: string;
+  saveId: string;
+  workflowId: string;
+}
+
+export type SaveState =
+  | { kind: 'ready'; mode: RolloutMode; draft: { id: string; status: DraftStatus } | null }
+  /** Nothing left to do: the customer left, or is no longer at risk before anything was drafted. */
+  | { kind: 'ended'; outcome: Extract<ChurnSaveOutcome, 'churned' | 'no_longer_at_risk'> };
+
+/**
+ * The facts a save cites: the customer (from the mirror, decrypted), their plan and
+ * the next plan down in the product mapping, their usage, and the intervention the
+ * reasons call for. Undefined when the customer has no live subscription any more.
+ */
+export async function buildSaveFacts(deps: Pick<ChurnSaveActivityDeps, 'db' | 'keyring'>, ref: Pick<ChurnSaveRef, 'workspaceId' | 'customerId'>, now: Date): Promise<{ facts: ChurnSaveFacts; to: string | null } | undefined> {
+  const { db, keyring } = deps;
+  const [risk, settings, workspace, contact, plan, mapping, activity, since] = await Promise.all([
+    churnRisks(db, ref.workspaceId, now, [ref.customerId]).then((m) => m.get(ref.customerId)),
+    getPlaySettings(db, ref.workspaceId, CHURN_PLAY).then((s) => churnSettings(s.config)),
+    findWorkspace(db, ref.workspaceId),
+    findCustomerContact(db, keyring, ref.workspaceId, ref.customerId),
+    customerPlan(db, ref.workspaceId, ref.customerId),
+    effectiveMapping(db, ref.workspaceId),
+    customerActivity(db, ref.workspaceId, ref.customerId, now),
+    db('stripe_customers').where({ workspace_id: ref.workspaceId, id: ref.customerId }).first<{ created: Date | null } | undefined>('created'),
+  ]);
+  if (!risk) return undefined;
+  // The plan as the workspace names it in its product mapping.
+  const named = plan && { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, monthlyValue: plan.monthlyValue };
+  const down = plan ? neighbours(mapping, plan.productId).down : null;
+  const summary = usageSummary(activity);
+  const facts: ChurnSaveFacts = {
+    company: { name: workspace?.name ?? ref.workspaceId },
+    customer: {
+      id: ref.customerId,
+      name: contact?.name ?? 'there',
+      email: contact?.email ?? null,
+      tenureMonths: since?.created ? tenureMonths(since.created, now) : null,
+    },
+    plan: named,
+    usage: summary ? { summary } : null,
+    intervention: chooseIntervention({
+      reasons: risk.reasons,
+      plan: named,
+      planDown: down?.monthlyAmount != null && down.currency ? { name: down.planName, monthlyPrice: { amount: down.monthlyAmount, currency: down.currency } } : null,
+      settings,
+    }),
+    risk: { score: risk.score, threshold: settings.threshold, reasons: risk.reasons },
+  };
+  return { facts, to: contact?.email ?? null };
+}
+
+export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
+  const { db, log } = deps;
+  const summary = (d: Draft) => ({ id: d.id, status: d.status });
+
+  return {
+    /**
+     * Brings the save's draft in line with the play's mode as it is now: drafts it the
+     * first time (scheduled in auto, drafted in review), returns a scheduled one to
+     * review when the mode changed, cancels it when the mode is off or the customer
+     * has left (no live subscription). A customer whose score fell below the threshold
+     * before the draft was written is left alone.
+     */
+    async prepareChurnSave(input: ChurnSaveRef): Promise<SaveState> {
+      const now = new Date();
+      const settings = await getPlaySettings(db, input.workspaceId, CHURN_PLAY);
+      const mode = modeForCustomer(settings.rollout, input.workspaceId, input.customerId);
+      let draft = await findStepDraft(db, input.workflowId, SAVE_STEP);
+      const cancel = async (reason: string) => {
+        if (draft && isOpenDraft(draft.status)) draft = await transitionDraft(db, draft.id, { to: 'cancelled', actor: ACTOR, reason });
+      };
+      if (mode === 'off') {
+        await cancel('the churn radar is off in this workspace');
+        return { kind: 'ready', mode, draft: draft ? summary(draft) : null };
+      }
+      const live = (await churnRisks(db, input.workspaceId, now, [input.customerId])).get(input.customerId);
+      if (!live && (!draft || isOpenDraft(draft.status))) {
+        await cancel('the customer has no live subscription any more');
+        return { kind: 'ended', outcome: 'churned' };
+      }
+      if (!draft) {
+        const built = await buildSaveFacts(deps, input, now);
+        if (!built) return { kind: 'ended', outcome: 'churned' };
+        if (built.facts.risk.score < built.facts.risk.threshold) return { kind: 'ended', outcome: 'no_longer_at_risk' };
+        const kind = built.facts.intervention.kind;
+        const email = await renderPlayEmail(db, log, { workspaceId: input.workspaceId, play: CHURN_PLAY, templateKey: kind, builtIn: DEFAULT_CHURN_TEMPLATES[kind], facts: built.facts });
+        ({ draft } = await createDraftOnce(
+          db,
+          {
+            workspaceId: input.workspaceId,
+            customerId: input.customerId,
+            play: CHURN_PLAY,
+            step: SAVE_STEP,
+            workflowId: input.workflowId,
+            subjectRef: input.saveId,
+            templateKey: kind,
+            status: mode === 'auto' ? 'scheduled' : 'drafted',
+            toAddress: built.to,
+            subject: email.subject,
+            bodyHtml: email.html,
+            bodyText: email.text,
+            facts: built.facts,
+            scheduledFor: now,
+          },
+          ACTOR,
+        ));
+        await recordIntervention(db, input.saveId, kind);
+      } else if (mode === 'review' && draft.status === 'scheduled') {
+        draft = await transitionDraft(db, draft.id, { to: 'drafted', actor: ACTOR, reason: 'the churn radar changed to review mode', onlyFrom: ['scheduled'] });
+      }
+      return { kind: 'ready', mode, draft: summary(draft) };
+    },
+
+    /** Records how the save ended; the customer's cooldown counts from now. */
+    async closeChurnSave(input: ChurnSaveRef & { outcome: ChurnSaveOutcome }): Promise<void> {
+      await closeChurnSave(db, input.saveId, input.outcome, new Date());
+      const save = await findChurnSave(db, input.saveId);
+      log.info({ workspaceId: input.workspaceId, customerId: input.customerId, saveId: input.saveId, outcome: save?.outcome, intervention: save?.intervention }, 'churn save ended');
+    },
+  };
+}
+
+export type ChurnSaveActivities = ReturnType<typeof createChurnSaveActivities>;

@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from './knex';
+import type { RiskReason } from '../domain/churn-risk';
+import type { ChurnSaveOutcome, InterventionKind } from '../domain/churn-save';
+import { churnSaveWorkflowId } from '../workflows/ids';
+
+/** One time the churn radar reached out to a customer at risk (migration 024). */
+export interface ChurnSave {
+  id: string;
+  workspaceId: string;
+  customerId: string;
+  workflowId: string;
+  riskScore: number;
+  threshold: number;
+  reasons: RiskReason[];
+  intervention: InterventionKind | null;
+  startedAt: Date;
+  workflowStartedAt: Date | null;
+  outcome: ChurnSaveOutcome | null;
+  endedAt: Date | null;
+}
+
+interface ChurnSaveRow {
+  id: string;
+  workspace_id: string;
+  customer_id: string;
+  workflow_id: string;
+  risk_score: number;
+  threshold: number;
+  reasons: RiskReason[];
+  intervention: InterventionKind | null;
+  started_at: Date;
+  workflow_started_at: Date | null;
+  outcome: ChurnSaveOutcome | null;
+  ended_at: Date | null;
+}
+
+const toSave = (r: ChurnSaveRow): ChurnSave => ({
+  id: r.id,
+  workspaceId: r.workspace_id,
+  customerId: r.customer_id,
+  workflowId: r.workflow_id,
+  riskScore: r.risk_score,
+  threshold: r.threshold,
+  reasons: r.reasons,
+  intervention: r.intervention,
+  startedAt: r.started_at,
+  workflowStartedAt: r.workflow_started_at,
+  outcome: r.outcome,
+  endedAt: r.ended_at,
+});
+
+export interface SaveCandidate {
+  customerId: string;
+  score: number;
+  reasons: RiskReason[];
+}
+
+/**
+ * Opens a save for each candidate that has none open, had none end within the last
+ * `cooldownDays`, and is not in dunning (the dunning play is already writing to them
+ * about the payment; two plays at once would talk past each other). One statement:
+ * the partial unique index keeps concurrent radars from opening two.
+ */
+export async function openChurnSaves(db: Db, workspaceId: string, candidates: readonly SaveCandidate[], opts: { threshold: number; cooldownDays: number; now: Date }): Promise<ChurnSave[]> {
+  if (!candidates.length) return [];
+  const rows = candidates.map((c) => {
+    const id = randomUUID();
+    return { id, customer_id: c.customerId, workflow_id: churnSaveWorkflowId(workspaceId, id), score: c.score, reasons: c.reasons };
+  });
+  const since = new Date(opts.now.getTime() - opts.cooldownDays * 86_400_000);
+  const result = await db.raw<{ rows: ChurnSaveRow[] }>(
+    `insert into churn_saves (id, workspace_id, customer_id, workflow_id, risk_score, threshold, reasons, started_at)
+     select c.id, :ws, c.customer_id, c.workflow_id, c.score, :threshold, c.reasons, :now
+     from jsonb_to_recordset(:rows::jsonb) as c(id uuid, customer_id text, workflow_id text, score int, reasons jsonb)
+     where not exists (select 1 from churn_saves s where s.workspace_id = :ws and s.customer_id = c.customer_id and s.ended_at > :since)
+       and not exists (select 1 from dunning_cases d where d.workspace_id = :ws and d.customer_id = c.customer_id and d.ended_at is null)
+     on conflict (workspace_id, customer_id) where ended_at is null do nothing
+     returning *`,
+    { ws: workspaceId, threshold: opts.threshold, now: opts.now, since, rows: JSON.stringify(rows) },
+  );
+  return result.rows.map(toSave);
+}
+
+/** Open saves whose workflow the radar has not started yet (a radar stopped between the two, or the start failed). */
+export async function unstartedSaves(db: Db, workspaceId: string): Promise<ChurnSave[]> {
+  const rows = await db<ChurnSaveRow>('churn_saves').where({ workspace_id: workspaceId }).whereNull('ended_at').whereNull('workflow_started_at').orderBy('started_at');
+  return rows.map(toSave);
+}
+
+export async function markSaveStarted(db: Db, id: string): Promise<void> {
+  await db('churn_saves').where({ id }).whereNull('workflow_started_at').update({ workflow_started_at: db.fn.now() });
+}
+
+export async function findChurnSave(db: Db, id: string): Promise<ChurnSave | undefined> {
+  const row = await db<ChurnSaveRow>('churn_saves').where({ id }).first();
+  return row && toSave(row);
+}
+
+export async function recordIntervention(db: Db, id: string, intervention: InterventionKind): Promise<void> {
+  await db('churn_saves').where({ id }).update({ intervention });
+}
+
+/** Ends an open save with its outcome; a save already ended keeps its first one. */
+export async function closeChurnSave(db: Db, id: string, outcome: ChurnSaveOutcome, at: Date): Promise<void> {
+  await db('churn_saves').where({ id }).whereNull('ended_at').update({ outcome, ended_at: at });
+}
+
+/** The workspace's latest saves, newest first (of one customer when given). */
+export async function listChurnSaves(db: Db, workspaceId: string, opts: { customerId?: string; limit: number }): Promise<ChurnSave[]> {
+  const q = db<ChurnSaveRow>('churn_saves').where({ workspace_id: workspaceId }).orderBy([{ column: 'started_at', order: 'desc' }, { column: 'id' }]).limit(opts.limit);
+  if (opts.customerId) void q.where({ customer_id: opts.customerId });
+  return (await q).map(toSave);
+}

@@ -1,0 +1,59 @@
+import type { Db } from './knex';
+import { isInterval, monthlyValue, type RecurringItem } from '../domain/plan-value';
+import type { Money } from '../domain/dunning-templates';
+
+/** A customer's main plan as the mirror has it: the product of their most valuable live subscription's biggest item. */
+export interface CustomerPlan {
+  subscriptionId: string;
+  productId: string;
+  productName: string;
+  /** The subscription's list price a month (domain/plan-value.ts). */
+  monthlyValue: Money;
+}
+
+/**
+ * The customer's plan, from the mirror (kept current by the webhooks): of their live
+ * subscriptions, the one worth most a month, and of its items the one worth most.
+ * Null without a live subscription with a recurring price.
+ */
+export async function customerPlan(db: Db, workspaceId: string, customerId: string): Promise<CustomerPlan | null> {
+  const rows = await db('stripe_subscription_items as i')
+    .join('stripe_subscriptions as s', function () {
+      this.on('s.workspace_id', 'i.workspace_id').andOn('s.id', 'i.subscription_id');
+    })
+    .join('stripe_prices as p', function () {
+      this.on('p.workspace_id', 'i.workspace_id').andOn('p.id', 'i.price_id');
+    })
+    .leftJoin('stripe_products as pr', function () {
+      this.on('pr.workspace_id', 'p.workspace_id').andOn('pr.id', 'p.product_id');
+    })
+    .where({ 'i.workspace_id': workspaceId, 's.customer_id': customerId })
+    .whereNull('s.ended_at')
+    .whereIn('s.status', ['active', 'trialing', 'past_due', 'unpaid'])
+    .orderBy(['i.subscription_id', 'i.id'])
+    .select<{ subscription_id: string; product_id: string; product_name: string | null; unit_amount: string | number | null; quantity: number | null; currency: string; recurring_interval: string | null; recurring_interval_count: number | null }[]>(
+      'i.subscription_id',
+      'p.product_id',
+      'pr.name as product_name',
+      'p.unit_amount',
+      'i.quantity',
+      'p.currency',
+      'p.recurring_interval',
+      'p.recurring_interval_count',
+    );
+  let best: CustomerPlan | null = null;
+  const bySubscription = new Map<string, typeof rows>();
+  for (const r of rows) bySubscription.set(r.subscription_id, [...(bySubscription.get(r.subscription_id) ?? []), r]);
+  for (const [subscriptionId, items] of bySubscription) {
+    const valued = items.flatMap((r) => {
+      if (!isInterval(r.recurring_interval)) return [];
+      const item: RecurringItem = { unitAmount: r.unit_amount === null ? null : Number(r.unit_amount), quantity: r.quantity, currency: r.currency.trim(), interval: r.recurring_interval, intervalCount: r.recurring_interval_count ?? 1 };
+      return [{ row: r, item, value: monthlyValue([item])?.amount ?? 0 }];
+    });
+    const total = monthlyValue(valued.map((v) => v.item));
+    const main = [...valued].sort((a, b) => b.value - a.value)[0];
+    if (!total || !main || (best && best.monthlyValue.amount >= total.amount)) continue;
+    best = { subscriptionId, productId: main.row.product_id, productName: main.row.product_name ?? main.row.product_id, monthlyValue: total };
+  }
+  return best;
+}

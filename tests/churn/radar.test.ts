@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import type { Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { StripeClients } from '../../activities/stripe-client';
+import { createStripeReader, workspaceStripeClients } from '../../activities/stripe-reader';
+import { createApiToken } from '../../db/api-tokens';
+import { listChurnSaves, type ChurnSave } from '../../db/churn-saves';
+import { findStepDraft, type Draft } from '../../db/drafts';
+import { insertWorkspace } from '../../db/workspaces';
+import type { ChurnSaveFacts } from '../../domain/churn-save';
+import { createSendGridSender } from '../../email/sendgrid';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { startEmailReceiver, type EmailReceiver } from '../../sim/email-receiver';
+import { scanChurnRadar, type ChurnRadarDeps } from '../../workers/churn-radar';
+import { createWorker } from '../../workers/worker';
+import { churnSaveStateQuery } from '../../workflows/play-messages';
+import { startApi, type TestApi } from '../helpers/api';
+import { freshDatabase } from '../helpers/db';
+import { seedAtRisk } from './fixtures';
+import { connectDevServer, eventually, uniqueTaskQueue, workflowBundle, type DevServer } from '../helpers/temporal';
+
+const DAY = 86_400_000;
+
+/**
+ * The churn radar end to end: customers at risk in a real Postgres mirror, the radar's
+ * scan, save workflows on the Temporal dev server with the real activities, review
+ * through the API and email through the local SendGrid-compatible receiver.
+ */
+describe('churn radar', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  const ws = 'ws_churn';
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let temporal: DevServer;
+  let worker: Worker;
+  let running: Promise<void>;
+  let receiver: EmailReceiver;
+  let api: TestApi;
+  let radar: ChurnRadarDeps;
+  let owner: string;
+  let member: string;
+  let viewer: string;
+  const ago = (days: number) => new Date(Date.now() - days * DAY);
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    const { db } = database;
+    receiver = await startEmailReceiver();
+    await insertWorkspace(db, keyring, { id: ws, name: 'Acme Analytics', webhookSecret: 'whsec_churn' });
+    await seedAtRisk(db, keyring, ws);
+    owner = (await createApiToken(db, { workspaceId: ws, role: 'owner', name: 'owner', createdBy: 'test' })).token;
+    member = (await createApiToken(db, { workspaceId: ws, role: 'member', name: 'member', createdBy: 'test' })).token;
+    viewer = (await createApiToken(db, { workspaceId: ws, role: 'viewer', name: 'viewer', createdBy: 'test' })).token;
+
+    temporal = await connectDevServer();
+    const taskQueue = uniqueTaskQueue('churn');
+    const log = pino({ level: 'silent' });
+    const activities = createActivities({
+      db,
+      keyring,
+      log,
+      stripe: createStripeReader(workspaceStripeClients(db, keyring, new StripeClients())),
+      email: createSendGridSender({ apiKey: 'SG.churn', baseUrl: receiver.url }),
+    });
+    worker = await createWorker({ connection: temporal.nativeConnection, client: temporal.client, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
+    running = worker.run();
+    radar = { db, client: temporal.client, taskQueue, log };
+    api = await startApi(db, keyring);
+    expect((await api.request('PUT', `/workspaces/${ws}/email-settings`, { token: owner, body: { fromEmail: 'success@acme.test', fromName: 'Acme Success' } })).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    for (const save of database ? await listChurnSaves(database.db, ws, { limit: 100 }) : []) {
+      await temporal?.client.workflow.getHandle(save.workflowId).terminate('test done').catch(() => undefined);
+    }
+    await api?.close();
+    worker?.shutdown();
+    await running;
+    await temporal?.close();
+    await receiver?.close();
+    await database?.drop();
+  });
+
+  const saves = async (): Promise<Map<string, ChurnSave>> => new Map((await listChurnSaves(database.db, ws, { limit: 100 })).map((s) => [s.customerId, s]));
+  const draftOf = (save: ChurnSave): Promise<Draft | undefined> => findStepDraft(database.db, save.workflowId, 'save');
+  const setPlay = async (mode: string, config: object = {}) => {
+    const res = await api.request('PUT', `/workspaces/${ws}/plays/churn/settings`, { token: owner, body: { mode, config } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  };
+
+  it('refuses settings out of range, naming the field, and keeps the ones stored', async () => {
+    await setPlay('review', { threshold: 50, successCallUrl: 'https://cal.acme.test/success' });
+    const bad = await api.request('PUT', `/workspaces/${ws}/plays/churn/settings`, { token: owner, body: { mode: 'auto', config: { threshold: 0, cooldownDays: 30 } } });
+    expect(bad.status).toBe(400);
+    expect((bad.body as { error: { message: string } }).error.message).toBe('invalid config: threshold: Too small: expected number to be >=1');
+    const now = await api.request('GET', `/workspaces/${ws}/plays/churn/settings`, { token: viewer });
+    expect(now.body).toMatchObject({ mode: 'review', config: { threshold: 50, cooldownDays: 30, creditPercent: 20, successCallUrl: 'https://cal.acme.test/success' } });
+  });
+
+  it('drafts a save with the intervention the reasons call for, for each customer at the threshold', async () => {
+    const scan = await scanChurnRadar(radar, new Date(), [ws]);
+    // cus_failing is at risk too, but in dunning.
+    expect(scan).toEqual({ workspaces: 1, atRisk: 4, opened: 3, started: 3 });
+    const opened = await saves();
+    expect([...opened.keys()].sort()).toEqual(['cus_drifting', 'cus_leaving', 'cus_troubled']);
+    for (const save of opened.values()) {
+      await eventually(() => temporal.client.workflow.getHandle(save.workflowId).query(churnSaveStateQuery), (s) => s.phase === 'waiting_for_review');
+    }
+    const drafts = new Map(await Promise.all([...opened].map(async ([id, save]) => [id, (await draftOf(save))!] as const)));
+    const leaving = drafts.get('cus_leaving')!;
+    expect(leaving).toMatchObject({ status: 'drafted', play: 'churn', templateKey: 'downgrade', toAddress: 'cus_leaving@example.com' });
+    expect(leaving.bodyText).toContain('Hi Lee Leaving');
+    expect(leaving.bodyText).toContain('Starter costs $29.00 a month instead of $99.00');
+    expect((leaving.facts as unknown as ChurnSaveFacts).risk.reasons.map((r) => r.code)).toEqual(['cancellation_scheduled']);
+    const troubled = drafts.get('cus_troubled')!;
+    expect(troubled.templateKey).toBe('credits');
+    expect(troubled.subject).toBe('$19.80 of Acme Analytics credit, on us');
+    const drifting = drafts.get('cus_drifting')!;
+    // On the cheapest plan there is nothing to step down to: a call, at the workspace's booking address.
+    expect(drifting.templateKey).toBe('success_call');
+    expect(drifting.bodyHtml).toContain('href="https://cal.acme.test/success"');
+    expect(drifting.bodyText).toContain('100 reports generated in the last 30 days');
+    expect((await saves()).get('cus_leaving')!.intervention).toBe('downgrade');
+  });
+
+  it('sends an approved save once, and ends a discarded one', async () => {
+    const opened = await saves();
+    const leaving = (await draftOf(opened.get('cus_leaving')!))!;
+    expect((await api.request('POST', `/workspaces/${ws}/drafts/${leaving.id}/approve`, { token: member })).status).toBe(200);
+    await eventually(saves, (s) => s.get('cus_leaving')!.outcome === 'sent');
+    const mail = receiver.messages.filter((m) => m.idempotencyKey === `draft:${leaving.id}`);
+    expect(mail).toHaveLength(1);
+    expect(mail[0]!.to).toEqual(['cus_leaving@example.com']);
+    expect((await draftOf(opened.get('cus_leaving')!))!.status).toBe('sent');
+
+    const troubled = (await draftOf(opened.get('cus_troubled')!))!;
+    expect((await api.request('POST', `/workspaces/${ws}/drafts/${troubled.id}/discard`, { token: member, body: { reason: 'account manager calling instead' } })).status).toBe(200);
+    await eventually(saves, (s) => s.get('cus_troubled')!.outcome === 'discarded');
+    expect(receiver.messages.some((m) => m.idempotencyKey === `draft:${troubled.id}`)).toBe(false);
+  });
+
+  it('opens no second save while one is open or the customer cools down, and again after the cooldown', async () => {
+    const again = await scanChurnRadar(radar, new Date(), [ws]);
+    expect(again).toMatchObject({ atRisk: 4, opened: 0, started: 0 });
+    expect((await listChurnSaves(database.db, ws, { limit: 100 })).length).toBe(3);
+    // 31 days on, the two ended saves have cooled down; cus_drifting's is still open.
+    const later = await scanChurnRadar(radar, new Date(Date.now() + 31 * DAY), [ws]);
+    expect(later.opened).toBe(2);
+    const all = await listChurnSaves(database.db, ws, { limit: 100 });
+    expect(all.filter((s) => s.customerId === 'cus_leaving')).toHaveLength(2);
+    expect(all.filter((s) => s.customerId === 'cus_drifting')).toHaveLength(1);
+  });
+
+  it('cancels the waiting drafts when the play is turned off', async () => {
+    await setPlay('off');
+    await eventually(saves, (s) => [...s.values()].every((save) => save.outcome !== null), 30_000);
+    const drifting = (await saves()).get('cus_drifting')!;
+    expect(drifting.outcome).toBe('off');
+    expect((await draftOf(drifting))!.status).toBe('cancelled');
+    expect(await scanChurnRadar(radar, new Date(), [ws])).toEqual({ workspaces: 0, atRisk: 0, opened: 0, started: 0 });
+  });
+
+  it('sends at once in auto mode, and lists the saves with their reasons for any role', async () => {
+    await setPlay('auto', { threshold: 15 });
+    // cus_calm's NPS answer of 2 (10) and a contraction (15) reach the lower threshold.
+    await database.db('nps_responses').insert({ workspace_id: ws, customer_id: 'cus_calm', score: 2, at: ago(1) });
+    await database.db('analytics_movements').insert({ workspace_id: ws, customer_id: 'cus_calm', at: ago(5), kind: 'contraction', amount: -2000, mrr_before: 11900, mrr_after: 9900, currency: 'usd' });
+    const scan = await scanChurnRadar(radar, new Date(), [ws]);
+    expect(scan.opened).toBe(1);
+    await eventually(saves, (s) => s.get('cus_calm')?.outcome === 'sent');
+    const calm = (await saves()).get('cus_calm')!;
+    const draft = (await draftOf(calm))!;
+    expect(draft.templateKey).toBe('downgrade');
+    expect(receiver.messages.filter((m) => m.idempotencyKey === `draft:${draft.id}`)).toHaveLength(1);
+
+    const listed = await api.request('GET', `/workspaces/${ws}/churn-saves?customerId=cus_calm`, { token: viewer });
+    expect(listed.status).toBe(200);
+    expect(listed.body).toMatchObject({ saves: [{ customerId: 'cus_calm', intervention: 'downgrade', outcome: 'sent', threshold: 15, risk: { score: 25, level: 'medium' } }] });
+    const bad = await api.request('GET', `/workspaces/${ws}/churn-saves?limit=0`, { token: viewer });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('limit');
+  });
+});

@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { StripeClients } from '../../activities/stripe-client';
+import { createStripeReader, workspaceStripeClients } from '../../activities/stripe-reader';
+import { churnRisks } from '../../db/churn-risk';
+import { findChurnSave, openChurnSaves } from '../../db/churn-saves';
+import { findStepDraft } from '../../db/drafts';
+import { putEmailSettings, putPlaySettings } from '../../db/play-settings';
+import { insertWorkspace } from '../../db/workspaces';
+import { createSendGridSender } from '../../email/sendgrid';
+import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { startEmailReceiver, type EmailReceiver } from '../../sim/email-receiver';
+import { createWorker } from '../../workers/worker';
+import type { churnSaveWorkflow } from '../../workflows/churn-save';
+import { freshDatabase } from '../helpers/db';
+import { timeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
+import { seedAtRisk } from './fixtures';
+
+/**
+ * A churn save's waits on the time-skipping server, with the real activities over a
+ * real Postgres and the local email receiver: days pass in moments, so the review
+ * window's end and the polls while it waits can be shown.
+ */
+describe('churnSaveWorkflow (time-skipping test server)', () => {
+  const keyring = parseKeyring(generateKeySpec());
+  const ws = 'ws_save_wait';
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  let receiver: EmailReceiver;
+  const taskQueue = uniqueTaskQueue('churn-save');
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    receiver = await startEmailReceiver();
+    await insertWorkspace(database.db, keyring, { id: ws, name: 'Acme Analytics', webhookSecret: 'whsec_wait' });
+    await seedAtRisk(database.db, keyring, ws);
+    await putEmailSettings(database.db, ws, { fromEmail: 'success@acme.test', fromName: null, replyTo: null }, 'test');
+    env = await timeSkippingEnv();
+    const activities = createActivities({
+      db: database.db,
+      keyring,
+      log: pino({ level: 'silent' }),
+      stripe: createStripeReader(workspaceStripeClients(database.db, keyring, new StripeClients())),
+      email: createSendGridSender({ apiKey: 'SG.wait', baseUrl: receiver.url }),
+    });
+    worker = await createWorker({ connection: env.nativeConnection, client: env.client, namespace: env.namespace ?? 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
+    running = worker.run();
+  });
+
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+    await receiver?.close();
+    await database?.drop();
+  });
+
+  const setMode = (mode: 'review' | 'auto') => putPlaySettings(database.db, ws, 'churn', { rollout: { mode, autoPercentage: null }, config: {} }, 'test');
+
+  /** Opens a save for the customer as the radar would, and starts its workflow; resolves once its draft is written. */
+  async function startSave(customerId: string) {
+    const risk = (await churnRisks(database.db, ws, new Date(), [customerId])).get(customerId)!;
+    const [save] = await openChurnSaves(database.db, ws, [{ customerId, score: risk.score, reasons: risk.reasons }], { threshold: 50, cooldownDays: 30, now: new Date() });
+    const handle = await env.client.workflow.start<typeof churnSaveWorkflow>('churnSaveWorkflow', {
+      taskQueue,
+      workflowId: save!.workflowId,
+      args: [{ workspaceId: ws, customerId, saveId: save!.id, workflowId: save!.workflowId }],
+    });
+    for (let i = 0; i < 200 && !(await findStepDraft(database.db, save!.workflowId, 'save')); i++) await new Promise((r) => setTimeout(r, 50));
+    return { save: save!, handle, draft: () => findStepDraft(database.db, save!.workflowId, 'save') };
+  }
+
+  it('gives up on a draft nobody reviewed within seven days, and cancels it', async () => {
+    await setMode('review');
+    const { save, handle, draft } = await startSave('cus_leaving');
+    expect((await draft())!.status).toBe('drafted');
+    const started = await env.currentTimeMs();
+    expect(await handle.result()).toBe('expired');
+    expect((await env.currentTimeMs()) - started).toBeGreaterThanOrEqual(7 * 86_400_000);
+    expect((await draft())!.status).toBe('cancelled');
+    expect(await findChurnSave(database.db, save.id)).toMatchObject({ outcome: 'expired', intervention: 'downgrade' });
+  });
+
+  it('sees a change to auto at its next look, with no signal, and sends', async () => {
+    await setMode('review');
+    const { save, handle, draft } = await startSave('cus_troubled');
+    // Stored without telling the workflow: the poll every six hours finds it.
+    await setMode('auto');
+    expect(await handle.result()).toBe('sent');
+    const sent = (await draft())!;
+    expect(sent.status).toBe('sent');
+    expect(receiver.messages.filter((m) => m.idempotencyKey === `draft:${sent.id}`)).toHaveLength(1);
+    expect((await findChurnSave(database.db, save.id))!.outcome).toBe('sent');
+  });
+
+  it('stops when the customer leaves while the draft waits', async () => {
+    await setMode('review');
+    const { save, handle, draft } = await startSave('cus_drifting');
+    await database.db('stripe_subscriptions').where({ workspace_id: ws, customer_id: 'cus_drifting' }).update({ status: 'canceled', ended_at: new Date() });
+    expect(await handle.result()).toBe('churned');
+    expect((await draft())!.status).toBe('cancelled');
+    expect((await findChurnSave(database.db, save.id))!.outcome).toBe('churned');
+  });
+});
