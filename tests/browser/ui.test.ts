@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { recomputeWorkspace } from '../../activities/analytics';
 import { upsertExchangeRates } from '../../db/analytics';
 import { createApiToken } from '../../db/api-tokens';
+import { closeChurnSave, openChurnSaves } from '../../db/churn-saves';
 import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
 import { createDraftOnce, findDraft, type Draft } from '../../db/drafts';
 import { deferInboxEvent, insertInboxEvent } from '../../db/inbox';
@@ -437,9 +438,10 @@ describe('web UI in a browser', () => {
     const owner = await loggedIn('owner');
     await owner.page.click('a[data-page=plays]');
     await contentText(owner.page);
-    await owner.page.check('input[name=mode][value=auto]');
-    await owner.page.fill('input[name=autoPercentage]', '25');
-    await owner.page.click('button:has-text("Save")');
+    const dunning = owner.page.locator('#play-dunning');
+    await dunning.locator('input[name=mode][value=auto]').check();
+    await dunning.locator('input[name=autoPercentage]').fill('25');
+    await dunning.locator('button:has-text("Save")').click();
     await owner.page.waitForSelector('.success');
     expect(await owner.page.innerText('.success')).toContain('dunning is auto for 25% of customers');
     await shot(owner.page, 'owner-plays');
@@ -451,7 +453,7 @@ describe('web UI in a browser', () => {
     // The schedule: what the API would refuse is named before anything is sent, and goes once mended.
     const day = (n: number) => owner.page.locator(`tr[data-step="${n}"] input[name=day]`);
     await day(1).fill('3.5');
-    await owner.page.click('button:has-text("Save")');
+    await dunning.locator('button:has-text("Save")').click();
     expect(await owner.page.innerText('.schedule-problems')).toBe('Email 2: the day must be a whole number from 0 to 60');
     await day(1).fill('7');
     expect(await owner.page.innerText('.schedule-problems')).toBe('Email 2 and Email 3 are both on day 7: one email a day');
@@ -466,7 +468,7 @@ describe('web UI in a browser', () => {
     await owner.page.selectOption('tr[data-step="4"] select[name=tone]', 'urgent');
     await owner.page.selectOption('tr[data-step="3"] select[name=tone]', 'final');
     await owner.page.fill('input[name=quietHoursBeforeRetry]', '24.5');
-    await owner.page.click('button:has-text("Save")');
+    await dunning.locator('button:has-text("Save")').click();
     await owner.page.waitForSelector('.success:has-text("in 5 emails")');
     const edited = { steps: [{ day: 0, tone: 'friendly' }, { day: 2, tone: 'helpful' }, { day: 7, tone: 'firm' }, { day: 10, tone: 'urgent' }, { day: 14, tone: 'final' }], quietHoursBeforeRetry: 24.5, hoursAfterRetry: 2 };
     expect((await getPlaySettings(database.db, WS, 'dunning')).config).toEqual(edited);
@@ -480,15 +482,56 @@ describe('web UI in a browser', () => {
     expect(text).toContain("Only owners change a play's mode");
     // Who changed it, by email: not the stored user:usr_… id.
     expect(text).toMatch(/Last changed .+ UTC by owner@ui\.example\./);
-    expect(await finance.page.locator('input[name=mode][value=auto]').isChecked()).toBe(true);
-    expect(await finance.page.locator('input[name=mode][value=off]').isDisabled()).toBe(true);
+    const readOnly = finance.page.locator('#play-dunning');
+    expect(await readOnly.locator('input[name=mode][value=auto]').isChecked()).toBe(true);
+    expect(await readOnly.locator('input[name=mode][value=off]').isDisabled()).toBe(true);
     expect(await finance.page.locator('button:has-text("Save")').count()).toBe(0);
     // Finance reads the schedule as saved, with nothing to type into.
-    expect(await finance.page.locator('table.data tbody tr').allInnerTexts()).toEqual(['Email 1\t0\tfriendly', 'Email 2\t2\thelpful', 'Email 3\t7\tfirm', 'Email 4\t10\turgent', 'Email 5\t14\tfinal']);
+    expect(await readOnly.locator('table.data tbody tr').allInnerTexts()).toEqual(['Email 1\t0\tfriendly', 'Email 2\t2\thelpful', 'Email 3\t7\tfirm', 'Email 4\t10\turgent', 'Email 5\t14\tfinal']);
     expect(await finance.page.locator('input[name=day]').count()).toBe(0);
     await finance.context.close();
     // The schedule back to the default, as the later tests expect.
     await putPlaySettings(database.db, WS, 'dunning', { rollout: stored.rollout, config: { ...DEFAULT_DUNNING_SCHEDULE } }, 'test');
+  });
+
+  it("lets an owner set the churn radar's threshold and offers; the page lists its saves", async () => {
+    const owner = await loggedIn('owner');
+    await owner.page.click('a[data-page=plays]');
+    await contentText(owner.page);
+    const churn = owner.page.locator('#play-churn');
+    expect(await churn.innerText()).toContain('No saves yet');
+    // Refused by the API, named in words, nothing stored.
+    await churn.locator('input[name=threshold]').fill('0');
+    await churn.locator('button:has-text("Save churn radar")').click();
+    expect(await churn.locator('.error').innerText()).toContain('invalid config: threshold');
+    expect((await getPlaySettings(database.db, WS, 'churn')).updatedAt).toBeNull();
+    await churn.locator('input[name=mode][value=review]').check();
+    await churn.locator('input[name=threshold]').fill('40');
+    await churn.locator('input[name=successCallUrl]').fill('https://cal.ui.example/success');
+    await churn.locator('button:has-text("Save churn radar")').click();
+    await owner.page.waitForSelector('#play-churn .success');
+    expect(await owner.page.innerText('#play-churn .success')).toContain('the churn radar is review, reaching out at a score of 40');
+    expect((await getPlaySettings(database.db, WS, 'churn')).config).toEqual({ threshold: 40, cooldownDays: 30, creditPercent: 20, successCallUrl: 'https://cal.ui.example/success' });
+    // A save the radar opened is listed with its biggest reason.
+    const [save] = await openChurnSaves(database.db, WS, [{ customerId: 'cus_ui_0', score: 55, reasons: [{ code: 'cancellation_scheduled', points: 50, text: 'Cancellation scheduled: their subscription ends on 2026-12-31' }, { code: 'nps_detractor', points: 5, text: 'Gave 5 out of 10' }] }], { threshold: 40, cooldownDays: 30, now: new Date() });
+    await owner.page.reload();
+    await owner.page.waitForSelector('[data-testid=churn-saves] tbody tr');
+    const row = await owner.page.locator('[data-testid=churn-saves] tbody tr').innerText();
+    expect(row).toContain('cus_ui_0');
+    expect(row).toContain('Cancellation scheduled');
+    expect(row).toContain('open');
+    await shot(owner.page, 'owner-plays-churn');
+    await owner.context.close();
+
+    const finance = await loggedIn('finance');
+    await finance.page.click('a[data-page=plays]');
+    await contentText(finance.page);
+    expect(await finance.page.locator('#play-churn input[name=threshold]').isDisabled()).toBe(true);
+    expect(await finance.page.locator('#play-churn input[name=threshold]').inputValue()).toBe('40');
+    expect(await finance.page.locator('button:has-text("Save churn radar")').count()).toBe(0);
+    await finance.context.close();
+    await closeChurnSave(database.db, save!.id, 'off', new Date());
+    await putPlaySettings(database.db, WS, 'churn', { rollout: { mode: 'off', autoPercentage: null }, config: {} }, 'test');
   });
 
   it("lets an owner rename, re-rank and limit the plans Stripe's products map to; finance reads them", async () => {

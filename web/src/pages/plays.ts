@@ -1,49 +1,32 @@
 import { get, request } from '../api';
 import type { PageContext } from '../context';
 import { h, mount } from '../dom';
-import { when } from '../format';
+import { NONE, when } from '../format';
 import { canConfigure } from '../redaction';
-import { actorLabel, errorBox, loading, section } from './common';
+import { actorLabel, customerLink, errorBox, loading, riskBadge, section } from './common';
+import type { ChurnSettings } from '../../../domain/churn-save';
 import type { DunningScheduleSettings } from '../../../domain/dunning-schedule';
 import { scheduleEditor, scheduleTable } from './dunning-schedule';
 
-interface DunningSettings {
-  play: string;
-  mode: 'off' | 'review' | 'auto';
-  autoPercentage: number | null;
-  config: DunningScheduleSettings;
-  updatedBy: string | null;
-  updatedByName: string | null;
-  updatedAt: string | null;
-}
+type Mode = 'off' | 'review' | 'auto';
 
-const MODES: { key: DunningSettings['mode']; label: string; help: string }[] = [
-  { key: 'off', label: 'Off', help: 'No dunning emails are drafted.' },
+/** The mode choices of a play, worded for what it writes ("dunning emails", "save emails"). */
+const modesFor = (what: string): { key: Mode; label: string; help: string }[] => [
+  { key: 'off', label: 'Off', help: `No ${what} are drafted.` },
   { key: 'review', label: 'Review', help: 'Each email waits as a draft until someone approves, edits or discards it.' },
   { key: 'auto', label: 'Auto', help: 'Emails go out on schedule, for all customers or a percentage of them.' },
 ];
 
-/** The play switches: dunning's rollout mode (owners change it) and its schedule. */
-export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
-  mount(root, loading());
-  const path = `${ctx.apiBase}/plays/dunning/settings`;
-  let settings: DunningSettings;
-  try {
-    settings = await get<DunningSettings>(path);
-  } catch (err) {
-    mount(root, errorBox(err));
-    return;
-  }
-  const owner = canConfigure(ctx.visibility.role);
-  const feedback = h('div', { 'aria-live': 'polite' }, notice ? h('div', { class: 'success', role: 'status' }, notice) : null);
-  let mode = settings.mode;
-  const percentage = h('input', { type: 'number', name: 'autoPercentage', min: 0, max: 100, step: 1, placeholder: 'all', value: settings.autoPercentage ?? '', disabled: !owner });
+/** A play's rollout: its mode as radio buttons and, in auto, the share of customers; read-only below owner. */
+function rolloutChooser(initial: { mode: Mode; autoPercentage: number | null }, owner: boolean, what: string) {
+  let mode = initial.mode;
+  const percentage = h('input', { type: 'number', name: 'autoPercentage', min: 0, max: 100, step: 1, placeholder: 'all', value: initial.autoPercentage ?? '', disabled: !owner });
   const percentRow = h('label', { class: 'inline' }, 'Share of customers in auto mode (%)', percentage);
   const choices = h('div', { class: 'modes', role: 'radiogroup', 'aria-label': 'Rollout mode' });
-  const drawChoices = () => {
+  const draw = () => {
     mount(
       choices,
-      MODES.map((m) =>
+      modesFor(what).map((m) =>
         h(
           'label',
           { class: `mode${m.key === mode ? ' active' : ''}${owner ? '' : ' readonly'}` },
@@ -55,7 +38,7 @@ export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: st
             disabled: !owner,
             onchange: () => {
               mode = m.key;
-              drawChoices();
+              draw();
             },
           }),
           h('span', { class: 'mode-label' }, m.label),
@@ -65,7 +48,80 @@ export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: st
     );
     percentRow.hidden = mode !== 'auto';
   };
-  drawChoices();
+  draw();
+  return {
+    elements: [choices, percentRow],
+    value: () => ({ mode, autoPercentage: mode === 'auto' && percentage.value.trim() !== '' ? Number(percentage.value) : null }),
+  };
+}
+
+/** "auto for 25% of customers", "review". */
+const modeText = (s: { mode: Mode; autoPercentage: number | null }) => `${s.mode}${s.mode === 'auto' && s.autoPercentage !== null ? ` for ${s.autoPercentage}% of customers` : ''}`;
+const told = (n: number) => `${n} running workflow${n === 1 ? '' : 's'} told`;
+const changed = (ctx: PageContext, s: { updatedAt: string | null; updatedBy: string | null; updatedByName: string | null }) =>
+  h('p', { class: 'muted small' }, s.updatedAt ? `Last changed ${when(s.updatedAt)} by ${s.updatedBy ? actorLabel(ctx, s.updatedBy, s.updatedByName) : 'unknown'}.` : 'Never changed: the default applies.');
+
+interface PlaySettingsView<C> {
+  play: string;
+  mode: Mode;
+  autoPercentage: number | null;
+  config: C;
+  updatedBy: string | null;
+  updatedByName: string | null;
+  updatedAt: string | null;
+}
+
+interface ChurnSave {
+  id: string;
+  customerId: string;
+  risk: { score: number; level: string; reasons: { code: string; text: string }[] };
+  threshold: number;
+  intervention: string | null;
+  startedAt: string;
+  outcome: string | null;
+}
+
+const INTERVENTIONS: Record<string, string> = { downgrade: 'the next plan down', success_call: 'a success call', credits: 'credits' };
+const OUTCOMES: Record<string, string> = {
+  sent: 'sent',
+  discarded: 'discarded',
+  expired: 'not reviewed in time',
+  off: 'play turned off',
+  failed: 'send failed',
+  no_longer_at_risk: 'no longer at risk',
+  churned: 'left first',
+};
+
+/** The play switches: each play's rollout mode (owners change it) and its own settings. */
+export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
+  mount(root, loading());
+  let dunning: PlaySettingsView<DunningScheduleSettings>;
+  let churn: PlaySettingsView<ChurnSettings>;
+  let saves: ChurnSave[];
+  try {
+    [dunning, churn, { saves }] = await Promise.all([
+      get<PlaySettingsView<DunningScheduleSettings>>(`${ctx.apiBase}/plays/dunning/settings`),
+      get<PlaySettingsView<ChurnSettings>>(`${ctx.apiBase}/plays/churn/settings`),
+      get<{ saves: ChurnSave[] }>(`${ctx.apiBase}/churn-saves?limit=10`),
+    ]);
+  } catch (err) {
+    mount(root, errorBox(err));
+    return;
+  }
+  const owner = canConfigure(ctx.visibility.role);
+  const readOnly = owner ? null : h('p', { class: 'muted' }, `Only owners change a play's mode and settings; your role is ${ctx.visibility.role}.`);
+  mount(
+    root,
+    h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Plays'), h('p', { class: 'muted' }, 'What Wysera does on its own, per play. A new mode reaches running workflows at their next step.'))),
+    h('div', { id: 'play-dunning' }, section('Smart dunning', changed(ctx, dunning), dunningForm(ctx, root, dunning, owner, notice?.startsWith('Saved: dunning') ? notice : undefined), readOnly?.cloneNode(true) ?? null)),
+    h('div', { id: 'play-churn' }, section('Churn radar', changed(ctx, churn), churnForm(ctx, root, churn, owner, notice?.startsWith('Saved: the churn radar') ? notice : undefined), readOnly, savesList(ctx, saves))),
+    section('Renewal notes, expansion', h('p', { class: 'muted' }, 'Not available yet.')),
+  );
+}
+
+function dunningForm(ctx: PageContext, root: HTMLElement, settings: PlaySettingsView<DunningScheduleSettings>, owner: boolean, notice: string | undefined): HTMLElement {
+  const feedback = h('div', { 'aria-live': 'polite' }, notice ? h('div', { class: 'success', role: 'status' }, notice) : null);
+  const rollout = rolloutChooser(settings, owner, 'dunning emails');
 
   // Problems shown after a refused save are checked again as the schedule is typed, so
   // they go once mended: announced as an alert at the save, politely (and only when the
@@ -82,35 +138,88 @@ export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: st
   };
   const schedule = owner ? scheduleEditor(settings.config, recheck) : null;
   // The browser's own checks off: the schedule's problems are named in words, all at once (scheduleEditor).
-  const form = h('form', { class: 'plays', novalidate: true }, choices, percentRow, h('h3', {}, 'Schedule'), schedule ? schedule.element : scheduleTable(settings.config), feedback);
+  const form = h('form', { class: 'plays', novalidate: true }, ...rollout.elements, h('h3', {}, 'Schedule'), schedule ? schedule.element : scheduleTable(settings.config), feedback);
   const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
   if (owner) form.append(h('div', { class: 'actions' }, save));
-  else form.append(h('p', { class: 'muted' }, `Only owners change a play's mode and schedule; your role is ${ctx.visibility.role}.`));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     if (!schedule) return;
     const problems = schedule.problems();
     showProblems(problems, true);
     if (problems.length) return;
-    const share = percentage.value.trim() === '' ? null : Number(percentage.value);
     save.disabled = true;
-    request<DunningSettings & { workflowsNotified: number }>('PUT', path, { mode, autoPercentage: mode === 'auto' ? share : null, config: schedule.value() })
+    request<PlaySettingsView<DunningScheduleSettings> & { workflowsNotified: number }>('PUT', `${ctx.apiBase}/plays/dunning/settings`, { ...rollout.value(), config: schedule.value() })
       .finally(() => (save.disabled = false))
       .then(
-      (saved) =>
-        playsPage(ctx, root, `Saved: dunning is ${saved.mode}${saved.mode === 'auto' && saved.autoPercentage !== null ? ` for ${saved.autoPercentage}% of customers` : ''}, in ${saved.config.steps.length} email${saved.config.steps.length === 1 ? '' : 's'}; ${saved.workflowsNotified} running workflow${saved.workflowsNotified === 1 ? '' : 's'} told.`),
-      (err: unknown) => mount(feedback, errorBox(err)),
-    );
+        (saved) => playsPage(ctx, root, `Saved: dunning is ${modeText(saved)}, in ${saved.config.steps.length} email${saved.config.steps.length === 1 ? '' : 's'}; ${told(saved.workflowsNotified)}.`),
+        (err: unknown) => mount(feedback, errorBox(err)),
+      );
   });
+  return form;
+}
 
-  mount(
-    root,
-    h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Plays'), h('p', { class: 'muted' }, 'What Wysera does on its own, per play. A new mode reaches running workflows at their next step.'))),
-    section(
-      'Smart dunning',
-      h('p', { class: 'muted small' }, settings.updatedAt ? `Last changed ${when(settings.updatedAt)} by ${settings.updatedBy ? actorLabel(ctx, settings.updatedBy, settings.updatedByName) : 'unknown'}.` : 'Never changed: the default applies.'),
-      form,
-    ),
-    section('Renewal notes, churn radar, expansion', h('p', { class: 'muted' }, 'Not available yet.')),
+/** The radar's mode and settings: the threshold, the cooldown, the credits' share and the booking address. */
+function churnForm(ctx: PageContext, root: HTMLElement, settings: PlaySettingsView<ChurnSettings>, owner: boolean, notice: string | undefined): HTMLElement {
+  const feedback = h('div', { 'aria-live': 'polite' }, notice ? h('div', { class: 'success', role: 'status' }, notice) : null);
+  const rollout = rolloutChooser(settings, owner, 'save emails');
+  const c = settings.config;
+  const field = (name: keyof ChurnSettings, label: string, attrs: Record<string, string | number | boolean | null>) =>
+    h('label', { class: 'inline' }, label, h('input', { name, disabled: !owner, ...attrs }));
+  const threshold = field('threshold', 'Reach out at a risk score of', { type: 'number', min: 1, max: 100, step: 1, required: true, value: c.threshold });
+  const cooldown = field('cooldownDays', 'Days before another save for the same customer', { type: 'number', min: 1, max: 365, step: 1, required: true, value: c.cooldownDays });
+  const credit = field('creditPercent', 'Credits offered (% of the monthly price)', { type: 'number', min: 1, max: 100, step: 1, required: true, value: c.creditPercent });
+  const booking = field('successCallUrl', 'Where customers book a success call (optional)', { type: 'url', placeholder: 'https://…', value: c.successCallUrl ?? '' });
+  const form = h(
+    'form',
+    { class: 'plays churn', novalidate: true },
+    h('p', { class: 'muted small' }, 'When a customer’s churn risk reaches the threshold, the radar drafts one email with an offer chosen from the reasons: the next plan down for a customer paying for more than they use, credits for trouble with the product, a success call for one drifting away. Customers in dunning are left to it.'),
+    ...rollout.elements,
+    threshold,
+    cooldown,
+    credit,
+    booking,
+    feedback,
   );
+  const save = h('button', { type: 'submit', class: 'primary' }, 'Save churn radar');
+  if (owner) form.append(h('div', { class: 'actions' }, save));
+  const value = (label: HTMLElement) => (label.querySelector('input') as HTMLInputElement).value.trim();
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const config = { threshold: Number(value(threshold)), cooldownDays: Number(value(cooldown)), creditPercent: Number(value(credit)), successCallUrl: value(booking) || null };
+    save.disabled = true;
+    request<PlaySettingsView<ChurnSettings> & { workflowsNotified: number }>('PUT', `${ctx.apiBase}/plays/churn/settings`, { ...rollout.value(), config })
+      .finally(() => (save.disabled = false))
+      .then(
+        (saved) => playsPage(ctx, root, `Saved: the churn radar is ${modeText(saved)}, reaching out at a score of ${saved.config.threshold}; ${told(saved.workflowsNotified)}.`),
+        (err: unknown) => mount(feedback, errorBox(err)),
+      );
+  });
+  return form;
+}
+
+/** The radar's latest saves: who, why (the biggest reason), the offer and how it ended. */
+function savesList(ctx: PageContext, saves: ChurnSave[]): HTMLElement {
+  const heading = h('h3', {}, 'Latest saves');
+  if (!saves.length) return h('div', {}, heading, h('p', { class: 'muted', 'data-testid': 'churn-saves' }, 'No saves yet: the radar looks every hour.'));
+  const table = h(
+    'table',
+    { class: 'data saves', 'data-testid': 'churn-saves' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'Customer'), h('th', {}, 'Risk'), h('th', {}, 'Offer'), h('th', {}, 'Started'), h('th', {}, 'Outcome'))),
+    h(
+      'tbody',
+      {},
+      saves.map((s) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, customerLink(ctx, s.customerId)),
+          h('td', {}, riskBadge(s.risk), h('div', { class: 'muted small' }, s.risk.reasons[0]?.text ?? '')),
+          h('td', {}, s.intervention ? (INTERVENTIONS[s.intervention] ?? s.intervention) : NONE),
+          h('td', {}, when(s.startedAt)),
+          h('td', {}, s.outcome ? (OUTCOMES[s.outcome] ?? s.outcome) : 'open'),
+        ),
+      ),
+    ),
+  );
+  return h('div', {}, heading, table);
 }
