@@ -110,12 +110,13 @@ export function createApi(deps: AppDeps): Api {
   app.use(metricsRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(customersRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(signalsRouter({ db: deps.db }));
-  app.use(churnRiskRouter({ db: deps.db }));
+
   const namespace = deps.temporalNamespace ?? 'default';
   const workspaceDeps = { db: deps.db, keyring: deps.keyring, stripe: stripeClients, temporal: deps.temporal, namespace, taskQueue: deps.taskQueue ?? 'wysera' };
   app.use(workspacesRouter(workspaceDeps));
   app.use(stripeConnectionRouter(workspaceDeps));
   app.use(draftsRouter({ db: deps.db, temporal: deps.temporal, namespace, log: deps.log }));
+  app.use(churnRiskRouter({ db: deps.db, temporal: deps.temporal, namespace, taskQueue: workspaceDeps.taskQueue, log: deps.log }));
   app.use(playsRouter({ db: deps.db, keyring: deps.keyring, temporal: deps.temporal, namespace, log: deps.log, stripe: createStripeReader(workspaceStripeClients(deps.db, deps.keyring, stripeClients)) }));
 
   app.use(notFound);

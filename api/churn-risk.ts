@@ -1,11 +1,16 @@
 import { Router } from 'express';
+import { Client, type Connection } from '@temporalio/client';
 import { z } from 'zod';
+import { scanChurnRadar } from '../activities/churn-radar';
 import { churnBacktest } from '../db/churn-risk';
 import { listChurnSaves } from '../db/churn-saves';
 import type { Knex } from '../db/knex';
+import { getPlaySettings } from '../db/play-settings';
 import { riskAsShown, riskLevel } from '../domain/churn-risk';
+import { CHURN_PLAY } from '../domain/churn-save';
+import type { Logger } from '../platform/logger';
 import { authOf, requireWorkspaceRole } from './auth';
-import { parseOr400 } from './errors';
+import { HttpError, parseOr400 } from './errors';
 import { redactionOf } from './redaction';
 
 const backtestQuery = z
@@ -27,11 +32,22 @@ const savesQuery = z.strictObject({
  * newest first, with the score and reasons that started each (hidden as the
  * customer's risk is for the caller's role), the intervention and the outcome.
  *
+ * `POST /workspaces/:workspaceId/churn-radar/scan` (owner): the radar's look at the
+ * workspace now, instead of at its next hourly scan (activities/churn-radar.ts).
+ *
  * `GET /workspaces/:workspaceId/churn-risk/backtest` (viewer+): how the churn risk
  * would have done on the workspace's history (db/churn-risk.ts). It cites no amount.
  */
-export function churnRiskRouter({ db }: { db: Knex }): Router {
+export function churnRiskRouter({ db, temporal, namespace, taskQueue, log }: { db: Knex; temporal: Connection; namespace: string; taskQueue: string; log: Logger }): Router {
   const router = Router();
+  const client = new Client({ connection: temporal, namespace });
+  router.post('/workspaces/:workspaceId/churn-radar/scan', requireWorkspaceRole('owner'), async (_req, res) => {
+    const { workspaceId } = authOf(res);
+    const play = await getPlaySettings(db, workspaceId, CHURN_PLAY);
+    if (play.rollout.mode === 'off') throw new HttpError(409, `the churn radar is off in this workspace: set its mode first (PUT /workspaces/${workspaceId}/plays/churn/settings)`);
+    const { atRisk, opened, started } = await scanChurnRadar({ db, client, taskQueue, log }, new Date(), [workspaceId]);
+    res.json({ atRisk, opened, started });
+  });
   router.get('/workspaces/:workspaceId/churn-risk/backtest', requireWorkspaceRole('viewer'), async (req, res) => {
     const { workspaceId } = authOf(res);
     const q = parseOr400(backtestQuery, req.query, 'query');

@@ -151,6 +151,11 @@ if [ -n "$demo" ]; then
   curl -fsS "$STRIPE_API_BASE/_sim/product-signals?days=60" \
     | WYSERA_TOKEN="$(json "$demo_file" ownerToken)" WYSERA_WORKSPACE="$demo_ws" ./node_modules/.bin/tsx scripts/wysera.ts signals send - >"$data/logs/demo-signals.log" 2>&1 \
     || info "could not send the demo's product signals (see $data/logs/demo-signals.log)"
+  # The churn radar's first look now, not at the worker's first hourly scan: its save
+  # drafts (review mode) wait on the Drafts page.
+  step "asking the churn radar to look at the demo's customers"
+  curl -fsS -X POST "$api_url/workspaces/$demo_ws/churn-radar/scan" -H "authorization: Bearer $(json "$demo_file" ownerToken)" >&2 \
+    && echo >&2 || info "the churn radar could not look now; the worker's scan will (see $data/logs/api.log)"
 fi
 
 cat >&2 <<MSG

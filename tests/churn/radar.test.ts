@@ -12,7 +12,7 @@ import type { ChurnSaveFacts } from '../../domain/churn-save';
 import { createSendGridSender } from '../../email/sendgrid';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { startEmailReceiver, type EmailReceiver } from '../../sim/email-receiver';
-import { scanChurnRadar, type ChurnRadarDeps } from '../../workers/churn-radar';
+import { scanChurnRadar, type ChurnRadarDeps } from '../../activities/churn-radar';
 import { createWorker } from '../../workers/worker';
 import { churnSaveStateQuery } from '../../workflows/play-messages';
 import { startApi, type TestApi } from '../helpers/api';
@@ -65,7 +65,7 @@ describe('churn radar', () => {
     worker = await createWorker({ connection: temporal.nativeConnection, client: temporal.client, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
     running = worker.run();
     radar = { db, client: temporal.client, taskQueue, log };
-    api = await startApi(db, keyring);
+    api = await startApi(db, keyring, { taskQueue });
     expect((await api.request('PUT', `/workspaces/${ws}/email-settings`, { token: owner, body: { fromEmail: 'success@acme.test', fromName: 'Acme Success' } })).status).toBe(200);
   });
 
@@ -158,6 +158,9 @@ describe('churn radar', () => {
     expect(drifting.outcome).toBe('off');
     expect((await draftOf(drifting))!.status).toBe('cancelled');
     expect(await scanChurnRadar(radar, new Date(), [ws])).toEqual({ workspaces: 0, atRisk: 0, opened: 0, started: 0 });
+    const refused = await api.request('POST', `/workspaces/${ws}/churn-radar/scan`, { token: owner });
+    expect(refused.status).toBe(409);
+    expect((refused.body as { error: { message: string } }).error.message).toContain('the churn radar is off in this workspace');
   });
 
   it('sends at once in auto mode, and lists the saves with their reasons for any role', async () => {
@@ -165,8 +168,11 @@ describe('churn radar', () => {
     // cus_calm's NPS answer of 2 (10) and a contraction (15) reach the lower threshold.
     await database.db('nps_responses').insert({ workspace_id: ws, customer_id: 'cus_calm', score: 2, at: ago(1) });
     await database.db('analytics_movements').insert({ workspace_id: ws, customer_id: 'cus_calm', at: ago(5), kind: 'contraction', amount: -2000, mrr_before: 11900, mrr_after: 9900, currency: 'usd' });
-    const scan = await scanChurnRadar(radar, new Date(), [ws]);
-    expect(scan.opened).toBe(1);
+    // An owner asks for a look now rather than at the next hourly scan.
+    expect((await api.request('POST', `/workspaces/${ws}/churn-radar/scan`, { token: member })).status).toBe(403);
+    const scan = await api.request('POST', `/workspaces/${ws}/churn-radar/scan`, { token: owner });
+    // Five reach the lower threshold; the others cool down or are in dunning.
+    expect(scan.body).toEqual({ atRisk: 5, opened: 1, started: 1 });
     await eventually(saves, (s) => s.get('cus_calm')?.outcome === 'sent');
     const calm = (await saves()).get('cus_calm')!;
     const draft = (await draftOf(calm))!;

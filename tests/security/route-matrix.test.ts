@@ -76,6 +76,7 @@ const EXPECTED: Record<string, Access> = {
   'POST /workspaces/:workspaceId/signals': 'member',
   'GET /workspaces/:workspaceId/churn-risk/backtest': 'viewer',
   'GET /workspaces/:workspaceId/churn-saves': 'viewer',
+  'POST /workspaces/:workspaceId/churn-radar/scan': 'owner',
   'GET /workspaces/:workspaceId/metrics/:metric': 'viewer',
   'GET /workspaces/:workspaceId/metrics/:metric/drilldown': 'viewer',
   'PATCH /workspaces/:workspaceId/settings': 'owner',
