@@ -5,7 +5,7 @@ import { customerPlan } from '../db/customer-plan';
 import { createDraftOnce, findStepDraft, transitionDraft, type Draft } from '../db/drafts';
 import type { Knex } from '../db/knex';
 import { getPlaySettings } from '../db/play-settings';
-import { effectiveMapping } from '../db/product-mapping';
+import { effectiveMapping, planPriceIn } from '../db/product-mapping';
 import { customerActivity } from '../db/product-signals';
 import { findWorkspace } from '../db/workspaces';
 import { CHURN_PLAY, chooseIntervention, churnSettings, DEFAULT_CHURN_TEMPLATES, type ChurnSaveFacts, type ChurnSaveOutcome } from '../domain/churn-save';
@@ -61,6 +61,8 @@ export async function buildSaveFacts(deps: Pick<ChurnSaveActivityDeps, 'db' | 'k
   // The plan as the workspace names it in its product mapping.
   const named = plan && { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, monthlyValue: plan.monthlyValue };
   const down = plan ? neighbours(mapping, plan.productId).down : null;
+  // Offered in the customer's own currency, whatever currency the mapping ranks plans in.
+  const downPrice = plan && down ? await planPriceIn(db, ref.workspaceId, down.productId, plan.monthlyValue.currency) : null;
   const summary = usageSummary(activity);
   const facts: ChurnSaveFacts = {
     company: { name: workspace?.name ?? ref.workspaceId },
@@ -75,7 +77,7 @@ export async function buildSaveFacts(deps: Pick<ChurnSaveActivityDeps, 'db' | 'k
     intervention: chooseIntervention({
       reasons: risk.reasons,
       plan: named,
-      planDown: down?.monthlyAmount != null && down.currency ? { name: down.planName, monthlyPrice: { amount: down.monthlyAmount, currency: down.currency } } : null,
+      planDown: down && plan && downPrice !== null ? { name: down.planName, monthlyPrice: { amount: downPrice, currency: plan.monthlyValue.currency } } : null,
       settings,
     }),
     risk: { score: risk.score, threshold: settings.threshold, reasons: risk.reasons },

@@ -1,5 +1,5 @@
 import type { Db } from './knex';
-import { applyOverrides, deriveDefaults, type CatalogPrice, type CatalogProduct, type Limits, type MappingOverride, type PlanMapping } from '../domain/product-mapping';
+import { applyOverrides, deriveDefaults, monthlyAmount, type CatalogPrice, type CatalogProduct, type Limits, type MappingOverride, type PlanMapping } from '../domain/product-mapping';
 
 /** The workspace's catalogue from the mirror, in the shape the mapping logic reads. */
 export async function loadCatalog(db: Db, workspaceId: string): Promise<{ products: CatalogProduct[]; prices: CatalogPrice[] }> {
@@ -49,6 +49,20 @@ export async function mappingParts(db: Db, workspaceId: string): Promise<{ defau
 export async function effectiveMapping(db: Db, workspaceId: string): Promise<PlanMapping[]> {
   const { defaults, overrides } = await mappingParts(db, workspaceId);
   return applyOverrides(defaults, overrides);
+}
+
+/**
+ * A plan's entry price a month in one currency: the lowest of the product's active
+ * recurring, licensed prices in it (the mapping ranks plans in one currency, and a
+ * customer is offered a plan in their own). Null when it has none in that currency.
+ */
+export async function planPriceIn(db: Db, workspaceId: string, productId: string, currency: string): Promise<number | null> {
+  const { prices } = await loadCatalog(db, workspaceId);
+  const monthly = prices
+    .filter((p) => p.productId === productId && p.active && p.currency === currency.toLowerCase() && p.usageType !== 'metered')
+    .map(monthlyAmount)
+    .filter((a): a is number => a !== null);
+  return monthly.length ? Math.min(...monthly) : null;
 }
 
 export async function listOverrides(db: Db, workspaceId: string): Promise<MappingOverride[]> {

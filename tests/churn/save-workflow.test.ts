@@ -1,13 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import type Stripe from 'stripe';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { StripeClients } from '../../activities/stripe-client';
 import { createStripeReader, workspaceStripeClients } from '../../activities/stripe-reader';
+import { seedMirror } from '../../db/analytics-seed';
 import { churnRisks } from '../../db/churn-risk';
 import { findChurnSave, openChurnSaves } from '../../db/churn-saves';
 import { findStepDraft } from '../../db/drafts';
+import { upsertCustomers } from '../../db/mirror';
 import { putEmailSettings, putPlaySettings } from '../../db/play-settings';
 import { insertWorkspace } from '../../db/workspaces';
 import { createSendGridSender } from '../../email/sendgrid';
@@ -15,7 +18,9 @@ import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { startEmailReceiver, type EmailReceiver } from '../../sim/email-receiver';
 import { createWorker } from '../../workers/worker';
 import type { churnSaveWorkflow } from '../../workflows/churn-save';
+import { CustomerBuilder } from '../domain/mrr-builder';
 import { freshDatabase } from '../helpers/db';
+import { stripeFixture } from '../helpers/stripe';
 import { timeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 import { seedAtRisk } from './fixtures';
 
@@ -96,6 +101,26 @@ describe('churnSaveWorkflow (time-skipping test server)', () => {
     expect(sent.status).toBe('sent');
     expect(receiver.messages.filter((m) => m.idempotencyKey === `draft:${sent.id}`)).toHaveLength(1);
     expect((await findChurnSave(database.db, save.id))!.outcome).toBe('sent');
+  });
+
+  it("offers the next plan down at its price in the customer's own currency", async () => {
+    const { db } = database;
+    // A euro customer on Growth, leaving; the mapping ranks the plans by their dollar prices.
+    await seedMirror(db, ws, [
+      new CustomerBuilder('cus_euro')
+        .price('price_growth_eur', 9000, 'month', { currency: 'eur' })
+        .subscription('sub_cus_euro', { items: ['price_growth_eur'], currency: 'eur', cancel_at_period_end: true, current_period_end: new Date(Date.now() + 20 * 86_400_000) })
+        .build(),
+    ]);
+    await db('stripe_prices').where({ workspace_id: ws, id: 'price_growth_eur' }).update({ product_id: 'prod_price_growth' });
+    await db('stripe_prices').insert({ workspace_id: ws, id: 'price_starter_eur', product_id: 'prod_price_starter', currency: 'eur', unit_amount: 2500, type: 'recurring', recurring_interval: 'month', recurring_interval_count: 1, active: true, stripe_state_at: new Date() });
+    await upsertCustomers(db, ws, [{ ...stripeFixture('customer'), id: 'cus_euro', name: 'Eva Euro', email: 'eva@example.eu' } as unknown as Stripe.Customer], new Date(), keyring);
+    await setMode('auto');
+    const { handle, draft } = await startSave('cus_euro');
+    expect(await handle.result()).toBe('sent');
+    const sent = (await draft())!;
+    expect(sent.templateKey).toBe('downgrade');
+    expect(sent.bodyText).toContain('Starter costs €25.00 a month instead of €90.00');
   });
 
   it('stops when the customer leaves while the draft waits', async () => {
