@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { RiskReason, RiskReasonCode } from './churn-risk';
 import type { Money } from './dunning-templates';
-import type { EmailTemplate } from './templates';
+import { minorUnitsPer, type EmailTemplate } from './templates';
 
 /**
  * The churn radar's save outreach: when a customer's risk score (domain/churn-risk.ts)
@@ -29,7 +29,7 @@ export const churnConfigSchema = z.strictObject({
   threshold: z.number().int().min(1).max(100).default(50),
   /** After a save ends, no other for the same customer for this many days. */
   cooldownDays: z.number().int().min(1).max(365).default(30),
-  /** Credits offered, as a share of the customer's monthly price. */
+  /** Credits offered, as a share of the customer's monthly price (rounded to a whole unit of the currency). */
   creditPercent: z.number().int().min(1).max(100).default(20),
   /** Where a customer books a call with the success team; without it they reply to the email. */
   successCallUrl: z
@@ -91,10 +91,14 @@ export function chooseIntervention(input: InterventionInput): InterventionFacts 
   const none: Omit<InterventionFacts, 'kind' | 'because'> = { planName: null, monthlyPrice: null, credit: null, bookingUrl: null };
   const { plan, planDown, settings } = input;
   const cheaper = plan && planDown && planDown.monthlyPrice.currency === plan.monthlyValue.currency && planDown.monthlyPrice.amount < plan.monthlyValue.amount;
-  const credits = (because: RiskReasonCode[]): InterventionFacts | null =>
-    plan && plan.monthlyValue.amount > 0
-      ? { ...none, kind: 'credits', credit: { amount: Math.round((plan.monthlyValue.amount * settings.creditPercent) / 100), currency: plan.monthlyValue.currency }, because }
-      : null;
+  const credits = (because: RiskReasonCode[]): InterventionFacts | null => {
+    if (!plan || plan.monthlyValue.amount <= 0) return null;
+    // A person offers a round sum: the share rounded to a whole unit of the currency, at least one.
+    const { amount, currency } = plan.monthlyValue;
+    const unit = minorUnitsPer(currency);
+    const credit = Math.max(unit, Math.round((amount * settings.creditPercent) / 100 / unit) * unit);
+    return { ...none, kind: 'credits', credit: { amount: credit, currency }, because };
+  };
   const call = (because: RiskReasonCode[]): InterventionFacts => ({ ...none, kind: 'success_call', bookingUrl: settings.successCallUrl, because });
 
   if (cheaper && matching(PAYING_TOO_MUCH).length) return { ...none, kind: 'downgrade', planName: planDown.name, monthlyPrice: planDown.monthlyPrice, because: matching(PAYING_TOO_MUCH) };

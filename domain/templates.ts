@@ -34,11 +34,16 @@ export class TemplateError extends Error {
   }
 }
 
+const currencyFormat = (currency: string) => new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() });
+
+/** Minor units in one major unit of the currency: 100 for usd, 1 for jpy, 1000 for bhd. */
+export function minorUnitsPer(currency: string): number {
+  return 10 ** (currencyFormat(currency).resolvedOptions().maximumFractionDigits ?? 2);
+}
+
 /** Formats integer minor units as money, e.g. (12345, 'usd') -> "$123.45", (500, 'jpy') -> "¥500". */
 export function formatMoney(amount: number, currency: string): string {
-  const format = new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() });
-  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
-  return format.format(amount / 10 ** digits);
+  return currencyFormat(currency).format(amount / minorUnitsPer(currency));
 }
 
 function engine(escapeHtml: boolean): Liquid {

@@ -27,11 +27,15 @@ describe('chooseIntervention', () => {
     expect(chooseIntervention(input(['cancellation_scheduled'], { planDown: { name: 'Legacy', monthlyPrice: { amount: 9900, currency: 'usd' } } })).kind).toBe('credits');
   });
 
-  it('makes up for trouble with credits, a share of the monthly price in minor units', () => {
+  it('makes up for trouble with credits, a share of the monthly price rounded to a whole unit', () => {
     const credits = chooseIntervention(input(['support_tickets', 'no_recent_login'], { settings: { ...DEFAULT_CHURN_SETTINGS, creditPercent: 15 } }));
-    expect(credits).toMatchObject({ kind: 'credits', credit: { amount: 1485, currency: 'usd' }, because: ['support_tickets'] });
-    // 20% of 333 is 66.6: rounded to a whole minor unit.
-    expect(chooseIntervention(input(['support_tickets'], { plan: { name: 'Tiny', monthlyValue: { amount: 333, currency: 'jpy' } } })).credit).toEqual({ amount: 67, currency: 'jpy' });
+    // 15% of $99.00 is $14.85: offered as a round $15.
+    expect(credits).toMatchObject({ kind: 'credits', credit: { amount: 1500, currency: 'usd' }, because: ['support_tickets'] });
+    // 20% of ¥333 is ¥66.6 (the yen has no minor unit): ¥67. Never less than one unit.
+    const credit = (amount: number, currency: string) => chooseIntervention(input(['support_tickets'], { plan: { name: 'Tiny', monthlyValue: { amount, currency } } })).credit;
+    expect(credit(333, 'jpy')).toEqual({ amount: 67, currency: 'jpy' });
+    expect(credit(400, 'usd')).toEqual({ amount: 100, currency: 'usd' });
+    expect(credit(123_456, 'bhd')).toEqual({ amount: 25_000, currency: 'bhd' });
     // Without a price to take a share of, a call instead.
     expect(chooseIntervention(input(['support_tickets'], { plan: null }))).toMatchObject({ kind: 'success_call', because: ['support_tickets'] });
   });

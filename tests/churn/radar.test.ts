@@ -114,7 +114,8 @@ describe('churn radar', () => {
     expect((leaving.facts as unknown as ChurnSaveFacts).risk.reasons.map((r) => r.code)).toEqual(['cancellation_scheduled']);
     const troubled = drafts.get('cus_troubled')!;
     expect(troubled.templateKey).toBe('credits');
-    expect(troubled.subject).toBe('$19.80 of Acme Analytics credit, on us');
+    // 20% of $99.00, rounded to a whole dollar.
+    expect(troubled.subject).toBe('$20.00 of Acme Analytics credit, on us');
     const drifting = drafts.get('cus_drifting')!;
     // On the cheapest plan there is nothing to step down to: a call, at the workspace's booking address.
     expect(drifting.templateKey).toBe('success_call');
