@@ -45,6 +45,17 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       help: 'Product signals deleted after the retention period (PRODUCT_SIGNALS_RETENTION_DAYS)',
       registers: [registry],
     }),
+    churnSavesOpened: new Counter({
+      name: 'wysera_churn_saves_opened_total',
+      help: "Saves the churn radar opened: customers whose risk reached their workspace's threshold, with none open, none within the cooldown and not in dunning",
+      registers: [registry],
+    }),
+    churnRadarScans: new Counter({
+      name: 'wysera_churn_radar_scans_total',
+      help: "The worker's churn radar scans, by outcome (done, failed)",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     relayRefetches: new Counter({
       name: 'wysera_relay_refetches_total',
       help: 'Events whose object the relay read again from Stripe instead of trusting the event (same-second tie or truncated list), by Stripe event type',

@@ -1,4 +1,5 @@
 import { scanChurnRadar, type ChurnRadarDeps } from '../activities/churn-radar';
+import type { Metrics } from '../platform/metrics';
 import { runPeriodically } from '../platform/periodic';
 
 /**
@@ -7,13 +8,16 @@ import { runPeriodically } from '../platform/periodic';
  * first), then every `everyMs`. A scan that fails (Postgres or Temporal away) is
  * logged and tried again at the next.
  */
-export function startChurnRadar(deps: ChurnRadarDeps & { everyMs: number; firstRunAfterMs?: number }): { stop(): Promise<void> } {
+export function startChurnRadar(deps: ChurnRadarDeps & { everyMs: number; firstRunAfterMs?: number; metrics?: Metrics }): { stop(): Promise<void> } {
   return runPeriodically({ firstRunAfterMs: deps.firstRunAfterMs ?? 600_000, everyMs: deps.everyMs }, async () => {
     const startedAt = Date.now();
     try {
       const scan = await scanChurnRadar(deps, new Date());
+      deps.metrics?.churnSavesOpened.inc(scan.opened);
+      deps.metrics?.churnRadarScans.inc({ outcome: 'done' });
       deps.log.info({ ...scan, ms: Date.now() - startedAt }, 'churn radar: scan done');
     } catch (err) {
+      deps.metrics?.churnRadarScans.inc({ outcome: 'failed' });
       deps.log.warn({ err: (err as Error).message }, 'churn radar: scan failed; trying again at the next');
     }
   });

@@ -90,7 +90,7 @@ async function main(): Promise<void> {
       : undefined;
   const radar =
     config.CHURN_RADAR_INTERVAL_MINUTES > 0
-      ? startChurnRadar({ db, client, taskQueue: config.TEMPORAL_TASK_QUEUE, log: log.child({ component: 'churn-radar' }), everyMs: config.CHURN_RADAR_INTERVAL_MINUTES * 60_000 })
+      ? startChurnRadar({ db, client, taskQueue: config.TEMPORAL_TASK_QUEUE, log: log.child({ component: 'churn-radar' }), metrics, everyMs: config.CHURN_RADAR_INTERVAL_MINUTES * 60_000 })
       : undefined;
   const relay = await startRelayThread({
     log,

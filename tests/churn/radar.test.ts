@@ -11,10 +11,14 @@ import { insertWorkspace } from '../../db/workspaces';
 import type { ChurnSaveFacts } from '../../domain/churn-save';
 import { createSendGridSender } from '../../email/sendgrid';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
+import { createMetrics } from '../../platform/metrics';
 import { startEmailReceiver, type EmailReceiver } from '../../sim/email-receiver';
 import { scanChurnRadar, type ChurnRadarDeps } from '../../activities/churn-radar';
+import { seedMirror } from '../../db/analytics-seed';
+import { startChurnRadar } from '../../workers/churn-radar';
 import { createWorker } from '../../workers/worker';
 import { churnSaveStateQuery } from '../../workflows/play-messages';
+import { CustomerBuilder } from '../domain/mrr-builder';
 import { startApi, type TestApi } from '../helpers/api';
 import { freshDatabase } from '../helpers/db';
 import { seedAtRisk } from './fixtures';
@@ -186,5 +190,19 @@ describe('churn radar', () => {
     const bad = await api.request('GET', `/workspaces/${ws}/churn-saves?limit=0`, { token: viewer });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.body)).toContain('limit');
+  });
+
+  it("runs on the worker's schedule, counting its scans and the saves they open", async () => {
+    // A new customer set to cancel, who reaches the threshold of 15 left by the test before.
+    await seedMirror(database.db, ws, [new CustomerBuilder('cus_late').price('price_growth', 9900).subscription('sub_cus_late', { items: ['price_growth'], cancel_at_period_end: true, current_period_end: ago(-20) }).build()]);
+    const metrics = createMetrics({ processMetrics: false });
+    const loop = startChurnRadar({ ...radar, metrics, firstRunAfterMs: 0, everyMs: 3_600_000 });
+    try {
+      await eventually(async () => (await metrics.churnRadarScans.get()).values, (v) => v.some((x) => x.labels.outcome === 'done' && x.value === 1));
+    } finally {
+      await loop.stop();
+    }
+    expect((await metrics.churnSavesOpened.get()).values[0]!.value).toBe(1);
+    expect((await saves()).get('cus_late')).toBeDefined();
   });
 });
