@@ -3,12 +3,13 @@ import { closeChurnSave, findChurnSave, recordIntervention } from '../db/churn-s
 import { findCustomerContact } from '../db/customer-pii';
 import { customerPlan } from '../db/customer-plan';
 import { createDraftOnce, findStepDraft, transitionDraft, type Draft } from '../db/drafts';
+import { inDunning } from '../db/dunning-cases';
 import type { Knex } from '../db/knex';
 import { getPlaySettings } from '../db/play-settings';
-import { effectiveMapping, planPriceIn } from '../db/product-mapping';
+import { effectiveMapping, planPriceLike } from '../db/product-mapping';
 import { customerActivity } from '../db/product-signals';
 import { findWorkspace } from '../db/workspaces';
-import { CHURN_PLAY, chooseIntervention, churnSettings, DEFAULT_CHURN_TEMPLATES, type ChurnSaveFacts, type ChurnSaveOutcome } from '../domain/churn-save';
+import { CHURN_PLAY, chooseIntervention, churnSettings, DEFAULT_CHURN_TEMPLATES, emailFacts, type ChurnSaveFacts, type ChurnSaveOutcome, type InterventionKind } from '../domain/churn-save';
 import { isOpenDraft, type DraftStatus } from '../domain/drafts';
 import { tenureMonths } from '../domain/plan-value';
 import { usageSummary } from '../domain/product-activity';
@@ -37,8 +38,8 @@ export interface ChurnSaveRef {
 
 export type SaveState =
   | { kind: 'ready'; mode: RolloutMode; draft: { id: string; status: DraftStatus } | null }
-  /** Nothing left to do: the customer left, or is no longer at risk before anything was drafted. */
-  | { kind: 'ended'; outcome: Extract<ChurnSaveOutcome, 'churned' | 'no_longer_at_risk'> };
+  /** Nothing left to do: the customer left or went into dunning, or (before anything was drafted) is no longer at risk or has no address. */
+  | { kind: 'ended'; outcome: Extract<ChurnSaveOutcome, 'churned' | 'no_longer_at_risk' | 'in_dunning' | 'no_email'> };
 
 /**
  * The facts a save cites: the customer (from the mirror, decrypted), their plan and
@@ -59,10 +60,10 @@ export async function buildSaveFacts(deps: Pick<ChurnSaveActivityDeps, 'db' | 'k
   ]);
   if (!risk) return undefined;
   // The plan as the workspace names it in its product mapping.
-  const named = plan && { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, monthlyValue: plan.monthlyValue };
+  const named = plan && { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, monthlyValue: plan.monthlyValue, planPrice: plan.item.monthlyValue };
   const down = plan ? neighbours(mapping, plan.productId).down : null;
-  // Offered in the customer's own currency, whatever currency the mapping ranks plans in.
-  const downPrice = plan && down ? await planPriceIn(db, ref.workspaceId, down.productId, plan.monthlyValue.currency) : null;
+  // Priced as the customer's plan is (their currency, interval and quantity), whatever currency the mapping ranks plans in.
+  const unitPrice = plan && down ? await planPriceLike(db, ref.workspaceId, down.productId, { currency: plan.item.monthlyValue.currency, interval: plan.item.interval, intervalCount: plan.item.intervalCount }) : null;
   const summary = usageSummary(activity);
   const facts: ChurnSaveFacts = {
     company: { name: workspace?.name ?? ref.workspaceId },
@@ -72,12 +73,12 @@ export async function buildSaveFacts(deps: Pick<ChurnSaveActivityDeps, 'db' | 'k
       email: contact?.email ?? null,
       tenureMonths: since?.created ? tenureMonths(since.created, now) : null,
     },
-    plan: named,
+    plan: named && { name: named.name, monthlyValue: named.monthlyValue },
     usage: summary ? { summary } : null,
     intervention: chooseIntervention({
       reasons: risk.reasons,
       plan: named,
-      planDown: down && plan && downPrice !== null ? { name: down.planName, monthlyPrice: { amount: downPrice, currency: plan.monthlyValue.currency } } : null,
+      planDown: down && plan && unitPrice !== null ? { name: down.planName, monthlyPrice: { amount: unitPrice * plan.item.quantity, currency: plan.item.monthlyValue.currency } } : null,
       settings,
     }),
     risk: { score: risk.score, threshold: settings.threshold, reasons: risk.reasons },
@@ -93,9 +94,10 @@ export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
     /**
      * Brings the save's draft in line with the play's mode as it is now: drafts it the
      * first time (scheduled in auto, drafted in review), returns a scheduled one to
-     * review when the mode changed, cancels it when the mode is off or the customer
-     * has left (no live subscription). A customer whose score fell below the threshold
-     * before the draft was written is left alone.
+     * review when the mode changed, cancels it when the mode is off, the customer has
+     * left (no live subscription) or a dunning began (that play writes to them now).
+     * A customer whose score fell below the threshold before the draft was written, or
+     * whom Stripe has no address for, is left alone.
      */
     async prepareChurnSave(input: ChurnSaveRef): Promise<SaveState> {
       const now = new Date();
@@ -109,17 +111,23 @@ export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
         await cancel('the churn radar is off in this workspace');
         return { kind: 'ready', mode, draft: draft ? summary(draft) : null };
       }
-      const live = (await churnRisks(db, input.workspaceId, now, [input.customerId])).get(input.customerId);
-      if (!live && (!draft || isOpenDraft(draft.status))) {
+      const stillOpen = !draft || isOpenDraft(draft.status);
+      const [live, dunning] = stillOpen ? await Promise.all([churnRisks(db, input.workspaceId, now, [input.customerId]).then((m) => m.get(input.customerId)), inDunning(db, input.workspaceId, input.customerId)]) : [true, false];
+      if (!live) {
         await cancel('the customer has no live subscription any more');
         return { kind: 'ended', outcome: 'churned' };
+      }
+      if (dunning) {
+        await cancel('a dunning began: that play writes to the customer now');
+        return { kind: 'ended', outcome: 'in_dunning' };
       }
       if (!draft) {
         const built = await buildSaveFacts(deps, input, now);
         if (!built) return { kind: 'ended', outcome: 'churned' };
         if (built.facts.risk.score < built.facts.risk.threshold) return { kind: 'ended', outcome: 'no_longer_at_risk' };
+        if (!built.to) return { kind: 'ended', outcome: 'no_email' };
         const kind = built.facts.intervention.kind;
-        const email = await renderPlayEmail(db, log, { workspaceId: input.workspaceId, play: CHURN_PLAY, templateKey: kind, builtIn: DEFAULT_CHURN_TEMPLATES[kind], facts: built.facts });
+        const email = await renderPlayEmail(db, log, { workspaceId: input.workspaceId, play: CHURN_PLAY, templateKey: kind, builtIn: DEFAULT_CHURN_TEMPLATES[kind], facts: emailFacts(built.facts) });
         ({ draft } = await createDraftOnce(
           db,
           {
@@ -140,10 +148,11 @@ export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
           },
           ACTOR,
         ));
-        await recordIntervention(db, input.saveId, kind);
       } else if (mode === 'review' && draft.status === 'scheduled') {
         draft = await transitionDraft(db, draft.id, { to: 'drafted', actor: ACTOR, reason: 'the churn radar changed to review mode', onlyFrom: ['scheduled'] });
       }
+      // Each time, not only at the draft's creation: a crash between the two would leave the save without it.
+      if (draft.templateKey) await recordIntervention(db, input.saveId, draft.templateKey as InterventionKind);
       return { kind: 'ready', mode, draft: summary(draft) };
     },
 

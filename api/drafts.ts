@@ -3,12 +3,14 @@ import { Client, type Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { DraftTransitionError, findDraft, listDrafts, transitionDraft, type Draft } from '../db/drafts';
 import type { Knex } from '../db/knex';
+import { factsAsShown } from '../domain/churn-save';
 import { DRAFT_STATUSES } from '../domain/drafts';
 import { hideCitedAmounts, HIDDEN_AMOUNT, redact, REVENUE_HIDDEN } from '../domain/redaction';
 import type { Logger } from '../platform/logger';
 import { draftDecisionSignal, type DraftDecision } from '../workflows/play-messages';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
+import { redactionOf } from './redaction';
 
 export const PLAYS = ['dunning', 'renewal', 'churn', 'expansion'] as const;
 
@@ -46,7 +48,12 @@ const approveBody = z.strictObject({ reason: z.string().max(1000).optional() });
 /** Money in a draft's facts is a revenue figure: hidden from roles below finance. */
 const redactFacts = (facts: unknown) => redact(facts, REVENUE_HIDDEN);
 
-const view = (d: Draft, canSeeRevenue: boolean) => ({
+/**
+ * A draft as the caller may read it: money hidden below finance, and a save's risk
+ * reasons from fields the workspace hides from the caller folded into one (their
+ * words would tell what the fields hold).
+ */
+const view = (d: Draft, canSeeRevenue: boolean, hiddenFields: ReadonlySet<string>) => ({
   id: d.id,
   play: d.play,
   step: d.step,
@@ -60,7 +67,7 @@ const view = (d: Draft, canSeeRevenue: boolean) => ({
   subject: canSeeRevenue ? d.subject : hideCitedAmounts(d.subject, d.facts),
   bodyHtml: canSeeRevenue ? d.bodyHtml : hideCitedAmounts(d.bodyHtml, d.facts),
   bodyText: canSeeRevenue ? d.bodyText : hideCitedAmounts(d.bodyText, d.facts),
-  facts: canSeeRevenue ? d.facts : redactFacts(d.facts),
+  facts: factsAsShown(canSeeRevenue ? d.facts : (redactFacts(d.facts) as Record<string, unknown>), hiddenFields),
   scheduledFor: d.scheduledFor,
   version: d.version,
   createdAt: d.createdAt,
@@ -113,12 +120,12 @@ export function draftsRouter(deps: DraftsRouterDeps): Router {
       ...(q.before ? { before: new Date(q.before) } : {}),
       limit: q.limit,
     });
-    res.json({ drafts: drafts.map((d) => view(d, auth.canSeeRevenue)) });
+    res.json({ drafts: drafts.map((d) => view(d, auth.canSeeRevenue, redactionOf(res).policy.fields)) });
   });
 
   router.get(`${base}/:draftId`, requireWorkspaceRole('viewer'), async (req, res) => {
     const auth = authOf(res);
-    res.json({ draft: view(await load(auth.workspaceId, String(req.params.draftId)), auth.canSeeRevenue) });
+    res.json({ draft: view(await load(auth.workspaceId, String(req.params.draftId)), auth.canSeeRevenue, redactionOf(res).policy.fields) });
   });
 
   router.post(`${base}/:draftId/approve`, requireWorkspaceRole('member'), async (req, res) => {
@@ -126,7 +133,7 @@ export function draftsRouter(deps: DraftsRouterDeps): Router {
     const body = parseOr400(approveBody, req.body ?? {}, 'body');
     const draft = await decide(await load(auth.workspaceId, String(req.params.draftId)), { to: 'approved', actor: auth.actor, ...(body.reason ? { reason: body.reason } : {}) });
     const workflowNotified = await notify(draft, { draftId: draft.id, status: 'approved' });
-    res.json({ draft: view(draft, auth.canSeeRevenue), workflowNotified });
+    res.json({ draft: view(draft, auth.canSeeRevenue, redactionOf(res).policy.fields), workflowNotified });
   });
 
   router.post(`${base}/:draftId/edit`, requireWorkspaceRole('member'), async (req, res) => {
@@ -140,7 +147,7 @@ export function draftsRouter(deps: DraftsRouterDeps): Router {
     }
     const draft = await decide(await load(auth.workspaceId, String(req.params.draftId)), { to: 'edited', actor: auth.actor, content: body });
     const workflowNotified = await notify(draft, { draftId: draft.id, status: 'edited' });
-    res.json({ draft: view(draft, auth.canSeeRevenue), workflowNotified });
+    res.json({ draft: view(draft, auth.canSeeRevenue, redactionOf(res).policy.fields), workflowNotified });
   });
 
   router.post(`${base}/:draftId/discard`, requireWorkspaceRole('member'), async (req, res) => {
@@ -153,7 +160,7 @@ export function draftsRouter(deps: DraftsRouterDeps): Router {
       note: { endSequence: body.endSequence },
     });
     const workflowNotified = await notify(draft, { draftId: draft.id, status: 'discarded', endSequence: body.endSequence });
-    res.json({ draft: view(draft, auth.canSeeRevenue), workflowNotified });
+    res.json({ draft: view(draft, auth.canSeeRevenue, redactionOf(res).policy.fields), workflowNotified });
   });
 
   return router;

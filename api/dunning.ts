@@ -18,8 +18,8 @@ import {
   putPlaySettings,
   putTemplateOverride,
 } from '../db/play-settings';
-import { CHURN_PLAY, churnConfigSchema, churnSettings } from '../domain/churn-save';
-import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, inDayOrder, scheduleProblems } from '../domain/dunning-schedule';
+import { CHURN_INTERVENTIONS, CHURN_PLAY, churnConfigSchema, churnSettings, DEFAULT_CHURN_TEMPLATES, emailFacts, exampleChurnFacts, type InterventionKind } from '../domain/churn-save';
+import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, inDayOrder, scheduleProblems, type DunningTone } from '../domain/dunning-schedule';
 import { recoveryReport } from '../domain/dunning-recovery';
 import { hideCitedAmounts } from '../domain/redaction';
 import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS, stepFacts, type DunningFacts } from '../domain/dunning-templates';
@@ -51,7 +51,8 @@ const settingsBody = z
   .strictObject({
     mode: z.enum(ROLLOUT_MODES),
     autoPercentage: z.number().int().min(0).max(100).nullable().default(null),
-    config: z.record(z.string(), z.unknown()).default({}),
+    /** Absent: the play's stored config stays as it is (a mode change alone). */
+    config: z.record(z.string(), z.unknown()).optional(),
   })
   .refine((b) => b.autoPercentage === null || b.mode === 'auto', { message: 'autoPercentage applies only to mode auto', path: ['autoPercentage'] });
 
@@ -82,9 +83,29 @@ const recoveryQuery = z
 
 const playParam = z.enum(PLAYS);
 
+/**
+ * Each play's templates a workspace may override: their keys, the built-in ones, and
+ * the imaginary facts an override is checked against before it is stored.
+ */
+const TEMPLATE_SETS = {
+  [DUNNING_PLAY]: { keys: DUNNING_TONES, builtIn: (key: string) => DEFAULT_DUNNING_TEMPLATES[key as DunningTone], example: (): object => EXAMPLE_DUNNING_FACTS },
+  [CHURN_PLAY]: { keys: CHURN_INTERVENTIONS, builtIn: (key: string) => DEFAULT_CHURN_TEMPLATES[key as InterventionKind], example: (key: string): object => emailFacts(exampleChurnFacts(key as InterventionKind)) },
+} as const;
+const templatePlay = z.enum([DUNNING_PLAY, CHURN_PLAY], { error: 'a play with templates: dunning or churn' });
+/** The play named in the path and its template set. */
+const templatesOf = (params: { play?: unknown }) => {
+  const play = parseOr400(templatePlay, params.play, 'play');
+  return { play, set: TEMPLATE_SETS[play] };
+};
+/** The play and the template key named in the path, the key checked against the play's. */
+const templateOf = (params: { play?: unknown; key?: unknown }) => {
+  const { play, set } = templatesOf(params);
+  return { play, set, key: parseOr400(z.enum(set.keys), params.key, 'template key') };
+};
+
 /** Rejects a template with each part's line and problem. */
-function checkTemplate(t: EmailTemplate): void {
-  const problems = templateProblems(t, EXAMPLE_DUNNING_FACTS);
+function checkTemplate(t: EmailTemplate, example: object = EXAMPLE_DUNNING_FACTS): void {
+  const problems = templateProblems(t, example);
   if (problems.length) {
     throw new HttpError(400, `invalid template: ${new TemplateError(problems).message}`, { problems });
   }
@@ -156,14 +177,20 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const auth = authOf(res);
     const play = parseOr400(playParam, req.params.play, 'play');
     const body = parseOr400(settingsBody, req.body, 'body');
-    let config: Record<string, unknown> = body.config;
+    // A mode change alone keeps the play's config (as it reads now); an empty one sets the defaults.
+    let given = body.config;
+    if (!given) {
+      const stored = (await getPlaySettings(deps.db, auth.workspaceId, play)).config;
+      given = play === DUNNING_PLAY ? { ...dunningSchedule(stored) } : play === CHURN_PLAY ? churnSettings(stored) : stored;
+    }
+    let config: Record<string, unknown> = given;
     if (play === DUNNING_PLAY) {
-      const parsed = parseOr400(dunningConfigSchema, Object.keys(body.config).length ? body.config : DEFAULT_DUNNING_SCHEDULE, 'config');
+      const parsed = parseOr400(dunningConfigSchema, Object.keys(given).length ? given : DEFAULT_DUNNING_SCHEDULE, 'config');
       const problems = scheduleProblems(parsed);
       if (problems.length) throw new HttpError(400, `invalid config: ${problems.join('; ')}`);
       config = inDayOrder(parsed);
     } else if (play === CHURN_PLAY) {
-      config = parseOr400(churnConfigSchema, body.config, 'config');
+      config = parseOr400(churnConfigSchema, given, 'config');
     }
     const s = await putPlaySettings(deps.db, auth.workspaceId, play, { rollout: { mode: body.mode, autoPercentage: body.autoPercentage }, config }, auth.actor);
     const workflowsNotified = await notifyRunning(auth.workspaceId, play);
@@ -184,30 +211,28 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
 
   router.get('/workspaces/:workspaceId/templates/:play', requireWorkspaceRole('viewer'), async (req, res) => {
     const auth = authOf(res);
-    const play = parseOr400(z.literal(DUNNING_PLAY), req.params.play, 'play');
+    const { play, set } = templatesOf(req.params);
     const overrides = await listTemplateOverrides(deps.db, auth.workspaceId, play);
     res.json({
       play,
-      templates: DUNNING_TONES.map((key) => ({ key, overridden: key in overrides, template: overrides[key] ?? DEFAULT_DUNNING_TEMPLATES[key], builtIn: DEFAULT_DUNNING_TEMPLATES[key] })),
+      templates: set.keys.map((key) => ({ key, overridden: key in overrides, template: overrides[key] ?? set.builtIn(key), builtIn: set.builtIn(key) })),
     });
   });
 
   router.put('/workspaces/:workspaceId/templates/:play/:key', requireWorkspaceRole('owner'), async (req, res) => {
     const auth = authOf(res);
-    const play = parseOr400(z.literal(DUNNING_PLAY), req.params.play, 'play');
-    const key = parseOr400(z.enum(DUNNING_TONES), req.params.key, 'template key');
+    const { play, set, key } = templateOf(req.params);
     const body = parseOr400(templateBody, req.body, 'body');
-    checkTemplate(body);
+    checkTemplate(body, set.example(key));
     await putTemplateOverride(deps.db, auth.workspaceId, play, key, body, auth.actor);
     res.json({ play, key, template: body });
   });
 
   router.delete('/workspaces/:workspaceId/templates/:play/:key', requireWorkspaceRole('owner'), async (req, res) => {
     const auth = authOf(res);
-    const play = parseOr400(z.literal(DUNNING_PLAY), req.params.play, 'play');
-    const key = parseOr400(z.enum(DUNNING_TONES), req.params.key, 'template key');
+    const { play, set, key } = templateOf(req.params);
     if (!(await deleteTemplateOverride(deps.db, auth.workspaceId, play, key, auth.actor))) throw new HttpError(404, `no override of ${play}.${key}`);
-    res.json({ play, key, template: DEFAULT_DUNNING_TEMPLATES[key] });
+    res.json({ play, key, template: set.builtIn(key) });
   });
 
   router.post('/workspaces/:workspaceId/templates/preview', requireWorkspaceRole('member'), async (req, res) => {

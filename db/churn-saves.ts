@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from './knex';
 import type { RiskReason } from '../domain/churn-risk';
-import type { ChurnSaveOutcome, InterventionKind } from '../domain/churn-save';
+import { COOLING_OUTCOMES, type ChurnSaveOutcome, type InterventionKind } from '../domain/churn-save';
 import { churnSaveWorkflowId } from '../workflows/ids';
 
 /** One time the churn radar reached out to a customer at risk (migration 024). */
@@ -57,8 +57,8 @@ export interface SaveCandidate {
 }
 
 /**
- * Opens a save for each candidate that has none open, had none end within the last
- * `cooldownDays`, and is not in dunning (the dunning play is already writing to them
+ * Opens a save for each candidate that has none open, had none that reached them end
+ * within the last `cooldownDays` (COOLING_OUTCOMES), and is not in dunning (the dunning play is already writing to them
  * about the payment; two plays at once would talk past each other). One statement:
  * the partial unique index keeps concurrent radars from opening two.
  */
@@ -73,11 +73,11 @@ export async function openChurnSaves(db: Db, workspaceId: string, candidates: re
     `insert into churn_saves (id, workspace_id, customer_id, workflow_id, risk_score, threshold, reasons, started_at)
      select c.id, :ws, c.customer_id, c.workflow_id, c.score, :threshold, c.reasons, :now
      from jsonb_to_recordset(:rows::jsonb) as c(id uuid, customer_id text, workflow_id text, score int, reasons jsonb)
-     where not exists (select 1 from churn_saves s where s.workspace_id = :ws and s.customer_id = c.customer_id and s.ended_at > :since)
+     where not exists (select 1 from churn_saves s where s.workspace_id = :ws and s.customer_id = c.customer_id and s.ended_at > :since and s.outcome = any(:cooling))
        and not exists (select 1 from dunning_cases d where d.workspace_id = :ws and d.customer_id = c.customer_id and d.ended_at is null)
      on conflict (workspace_id, customer_id) where ended_at is null do nothing
      returning *`,
-    { ws: workspaceId, threshold: opts.threshold, now: opts.now, since, rows: JSON.stringify(rows) },
+    { ws: workspaceId, threshold: opts.threshold, now: opts.now, since, rows: JSON.stringify(rows), cooling: [...COOLING_OUTCOMES] },
   );
   return result.rows.map(toSave);
 }
@@ -97,8 +97,20 @@ export async function findChurnSave(db: Db, id: string): Promise<ChurnSave | und
   return row && toSave(row);
 }
 
+/** Records the offer a save's draft made (once: the draft's offer does not change). */
 export async function recordIntervention(db: Db, id: string, intervention: InterventionKind): Promise<void> {
-  await db('churn_saves').where({ id }).update({ intervention });
+  await db('churn_saves').where({ id }).whereNull('intervention').update({ intervention });
+}
+
+/** Ends the workspace's open saves whose workflow never started (the play was turned off before it could). */
+export async function closeUnstartedSaves(db: Db, workspaceId: string, outcome: ChurnSaveOutcome, at: Date): Promise<number> {
+  return db('churn_saves').where({ workspace_id: workspaceId }).whereNull('ended_at').whereNull('workflow_started_at').update({ outcome, ended_at: at });
+}
+
+/** Open saves whose workflow started before `before`: by then it should have ended (the review window is a week). */
+export async function overdueSaves(db: Db, workspaceId: string, before: Date): Promise<ChurnSave[]> {
+  const rows = await db<ChurnSaveRow>('churn_saves').where({ workspace_id: workspaceId }).whereNull('ended_at').where('workflow_started_at', '<', before).orderBy('started_at');
+  return rows.map(toSave);
 }
 
 /** Ends an open save with its outcome; a save already ended keeps its first one. */

@@ -96,3 +96,8 @@ export async function findDunningCase(db: Db, workspaceId: string, invoiceId: st
   const row = await db<DunningCaseRow>('dunning_cases').where({ workspace_id: workspaceId, invoice_id: invoiceId }).first();
   return row && toCase(row);
 }
+
+/** Whether the customer has a dunning running (another play is writing to them about a payment). */
+export async function inDunning(db: Db, workspaceId: string, customerId: string): Promise<boolean> {
+  return (await db('dunning_cases').where({ workspace_id: workspaceId, customer_id: customerId }).whereNull('ended_at').first('invoice_id')) !== undefined;
+}

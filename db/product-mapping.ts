@@ -52,14 +52,15 @@ export async function effectiveMapping(db: Db, workspaceId: string): Promise<Pla
 }
 
 /**
- * A plan's entry price a month in one currency: the lowest of the product's active
- * recurring, licensed prices in it (the mapping ranks plans in one currency, and a
- * customer is offered a plan in their own). Null when it has none in that currency.
+ * A plan's price a month for one unit, billed as another plan is: the lowest of the
+ * product's active licensed prices in that currency and billing interval (the mapping
+ * ranks plans in one currency, and a customer is offered a plan in their own, on
+ * their own terms). Null when it has none such.
  */
-export async function planPriceIn(db: Db, workspaceId: string, productId: string, currency: string): Promise<number | null> {
+export async function planPriceLike(db: Db, workspaceId: string, productId: string, like: { currency: string; interval: string; intervalCount: number }): Promise<number | null> {
   const { prices } = await loadCatalog(db, workspaceId);
   const monthly = prices
-    .filter((p) => p.productId === productId && p.active && p.currency === currency.toLowerCase() && p.usageType !== 'metered')
+    .filter((p) => p.productId === productId && p.active && p.usageType !== 'metered' && p.currency === like.currency.toLowerCase() && p.interval === like.interval && (p.intervalCount ?? 1) === like.intervalCount)
     .map(monthlyAmount)
     .filter((a): a is number => a !== null);
   return monthly.length ? Math.min(...monthly) : null;

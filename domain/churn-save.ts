@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RiskReason, RiskReasonCode } from './churn-risk';
+import { riskAsShown, riskLevel, type RiskReason, type RiskReasonCode } from './churn-risk';
 import type { Money } from './dunning-templates';
 import { minorUnitsPer, type EmailTemplate } from './templates';
 
@@ -17,11 +17,22 @@ export type InterventionKind = (typeof CHURN_INTERVENTIONS)[number];
 
 /**
  * How a save ended: its email sent; discarded by a person; not reviewed within the
- * window (expired); the play turned off; the send failed; the score fell below the
- * threshold before anything was drafted; the customer left first.
+ * window (expired); the play turned off; the send failed (or its workflow was lost);
+ * the score fell below the threshold before anything was drafted; the customer left
+ * first; a dunning began (that play writes to them now); Stripe has no email address
+ * for them.
  */
-export const CHURN_SAVE_OUTCOMES = ['sent', 'discarded', 'expired', 'off', 'failed', 'no_longer_at_risk', 'churned'] as const;
+export const CHURN_SAVE_OUTCOMES = ['sent', 'discarded', 'expired', 'off', 'failed', 'no_longer_at_risk', 'churned', 'in_dunning', 'no_email'] as const;
 export type ChurnSaveOutcome = (typeof CHURN_SAVE_OUTCOMES)[number];
+/**
+ * The outcomes after which the customer cools down: someone reached them or chose not
+ * to. The others (the play off, a failed send, no address...) reached no one, so the
+ * next scan may open a save again.
+ */
+export const COOLING_OUTCOMES: readonly ChurnSaveOutcome[] = ['sent', 'discarded', 'expired'];
+
+/** How long a save's draft may wait for a review: after that the reasons it cites are stale. */
+export const SAVE_REVIEW_WINDOW_MS = 7 * 24 * 3_600_000;
 
 /** The churn play's part of play_settings.config, validated where it is stored and where it is read. */
 export const churnConfigSchema = z.strictObject({
@@ -29,7 +40,7 @@ export const churnConfigSchema = z.strictObject({
   threshold: z.number().int().min(1).max(100).default(50),
   /** After a save ends, no other for the same customer for this many days. */
   cooldownDays: z.number().int().min(1).max(365).default(30),
-  /** Credits offered, as a share of the customer's monthly price (rounded to a whole unit of the currency). */
+  /** Credits offered, as a share of the customer's monthly price (rounded to a sum a person would offer). */
   creditPercent: z.number().int().min(1).max(100).default(20),
   /** Where a customer books a call with the success team; without it they reply to the email. */
   successCallUrl: z
@@ -51,9 +62,10 @@ export function churnSettings(config: Record<string, unknown>): ChurnSettings {
 /** What the intervention offers, as the email cites it; every field present (null when it does not apply) for the templates. */
 export interface InterventionFacts {
   kind: InterventionKind;
-  /** downgrade: the next plan down and its price a month. */
+  /** downgrade: the next plan down, its price a month for the customer's quantity, and what they pay for their plan now (list prices). */
   planName: string | null;
   monthlyPrice: Money | null;
+  currentPrice: Money | null;
   /** credits: how much, in the plan's currency. */
   credit: Money | null;
   /** success_call: where to book it, when the workspace gave an address. */
@@ -64,9 +76,9 @@ export interface InterventionFacts {
 
 export interface InterventionInput {
   reasons: readonly RiskReason[];
-  /** The customer's plan and what it is worth a month, when the mirror knows it. */
-  plan: { name: string; monthlyValue: Money } | null;
-  /** The next plan down in the product mapping, with its entry price a month. */
+  /** The customer's plan and what their subscription is worth a month, when the mirror knows it; `planPrice`: the plan's own item of it. */
+  plan: { name: string; monthlyValue: Money; planPrice: Money } | null;
+  /** The next plan down in the product mapping, priced as the customer's plan is (interval, quantity, currency). */
   planDown: { name: string; monthlyPrice: Money } | null;
   settings: ChurnSettings;
 }
@@ -79,32 +91,42 @@ const TROUBLE: readonly RiskReasonCode[] = ['support_tickets'];
 const DRIFTING: readonly RiskReasonCode[] = ['no_recent_login', 'logins_down', 'usage_down', 'nps_detractor'];
 
 /**
+ * A sum a person would offer: the amount to two significant figures, in whole units
+ * of the currency, at least one (\$4.82 → \$5, \$78.85 → \$79, \$1,234 → \$1,200, ¥396 → ¥400).
+ */
+export function roundOffer(amount: number, currency: string): number {
+  const unit = minorUnitsPer(currency);
+  const major = amount / unit;
+  const step = major >= 100 ? 10 ** (Math.floor(Math.log10(major)) - 1) : 1;
+  return Math.max(1, Math.round(major / step) * step) * unit;
+}
+
+/**
  * The intervention for a customer at risk, from the reasons in order of what they
  * say: paying for more than they use (a cheaper plan, when one costs less in the
- * same currency), trouble with the product (credits), drifting away (a call). With
- * none of those (a cancellation on the cheapest plan), credits when the plan's price
- * is known, else a call.
+ * same currency), trouble with the product (credits), drifting away (a call).
+ * Anything else (a cancellation on the cheapest plan, a payment failing) gets a call:
+ * credits are a make-good for trouble, not an answer to a card that fails.
  */
 export function chooseIntervention(input: InterventionInput): InterventionFacts {
   const codes = input.reasons.map((r) => r.code);
   const matching = (group: readonly RiskReasonCode[]) => codes.filter((c) => group.includes(c));
-  const none: Omit<InterventionFacts, 'kind' | 'because'> = { planName: null, monthlyPrice: null, credit: null, bookingUrl: null };
+  const none: Omit<InterventionFacts, 'kind' | 'because'> = { planName: null, monthlyPrice: null, currentPrice: null, credit: null, bookingUrl: null };
   const { plan, planDown, settings } = input;
-  const cheaper = plan && planDown && planDown.monthlyPrice.currency === plan.monthlyValue.currency && planDown.monthlyPrice.amount < plan.monthlyValue.amount;
+  const cheaper = plan && planDown && planDown.monthlyPrice.currency === plan.planPrice.currency && planDown.monthlyPrice.amount < plan.planPrice.amount;
   const credits = (because: RiskReasonCode[]): InterventionFacts | null => {
     if (!plan || plan.monthlyValue.amount <= 0) return null;
-    // A person offers a round sum: the share rounded to a whole unit of the currency, at least one.
     const { amount, currency } = plan.monthlyValue;
-    const unit = minorUnitsPer(currency);
-    const credit = Math.max(unit, Math.round((amount * settings.creditPercent) / 100 / unit) * unit);
-    return { ...none, kind: 'credits', credit: { amount: credit, currency }, because };
+    return { ...none, kind: 'credits', credit: { amount: roundOffer((amount * settings.creditPercent) / 100, currency), currency }, because };
   };
   const call = (because: RiskReasonCode[]): InterventionFacts => ({ ...none, kind: 'success_call', bookingUrl: settings.successCallUrl, because });
 
-  if (cheaper && matching(PAYING_TOO_MUCH).length) return { ...none, kind: 'downgrade', planName: planDown.name, monthlyPrice: planDown.monthlyPrice, because: matching(PAYING_TOO_MUCH) };
+  if (cheaper && matching(PAYING_TOO_MUCH).length) {
+    return { ...none, kind: 'downgrade', planName: planDown.name, monthlyPrice: planDown.monthlyPrice, currentPrice: plan.planPrice, because: matching(PAYING_TOO_MUCH) };
+  }
   if (matching(TROUBLE).length) return credits(matching(TROUBLE)) ?? call(matching(TROUBLE));
   if (matching(DRIFTING).length) return call(matching(DRIFTING));
-  return credits(codes) ?? call(codes);
+  return call(codes);
 }
 
 /** What a save draft cites; stored with the draft. */
@@ -119,15 +141,47 @@ export interface ChurnSaveFacts {
   risk: { score: number; threshold: number; reasons: RiskReason[] };
 }
 
-/** Facts of an imaginary customer, used to check a template before it is stored. */
+/** Facts of an imaginary customer offered a cheaper plan. */
 export const EXAMPLE_CHURN_FACTS: ChurnSaveFacts = {
   company: { name: 'Acme Analytics' },
   customer: { id: 'cus_example', name: 'Jordan Example', email: 'jordan@example.com', tenureMonths: 20 },
   plan: { name: 'Growth', monthlyValue: { amount: 9900, currency: 'usd' } },
   usage: { summary: '240 reports generated in the last 30 days' },
-  intervention: { kind: 'downgrade', planName: 'Starter', monthlyPrice: { amount: 2900, currency: 'usd' }, credit: null, bookingUrl: null, because: ['usage_down'] },
+  intervention: { kind: 'downgrade', planName: 'Starter', monthlyPrice: { amount: 2900, currency: 'usd' }, currentPrice: { amount: 9900, currency: 'usd' }, credit: null, bookingUrl: null, because: ['usage_down'] },
   risk: { score: 60, threshold: 50, reasons: [{ code: 'usage_down', points: 30, text: 'reports generated down 80% on the 30 days before (1,200 → 240)' }] },
 };
+
+/** The imaginary customer offered `kind`: what a workspace's template for that offer is checked against before it is stored. */
+export function exampleChurnFacts(kind: InterventionKind): ChurnSaveFacts {
+  const offers: Record<InterventionKind, InterventionFacts> = {
+    downgrade: EXAMPLE_CHURN_FACTS.intervention,
+    credits: { kind, planName: null, monthlyPrice: null, currentPrice: null, credit: { amount: 2000, currency: 'usd' }, bookingUrl: null, because: ['support_tickets'] },
+    success_call: { kind, planName: null, monthlyPrice: null, currentPrice: null, credit: null, bookingUrl: 'https://cal.example.com/acme/success', because: ['no_recent_login'] },
+  };
+  return { ...EXAMPLE_CHURN_FACTS, intervention: offers[kind] };
+}
+
+/**
+ * What a save's email may cite: its facts without `risk`, which is for the reviewer.
+ * Templates render against these and are checked against them, so an override that
+ * cites the score is refused when stored.
+ */
+export function emailFacts(facts: ChurnSaveFacts): Omit<ChurnSaveFacts, 'risk'> {
+  const { risk: _forReviewers, ...cited } = facts;
+  return cited;
+}
+
+/**
+ * A draft's facts as a role reads them where the workspace hides fields from it: a
+ * save's risk reasons from hidden fields fold into one, as the customer's risk does
+ * (domain/churn-risk.ts riskAsShown). Other facts are returned as they are.
+ */
+export function factsAsShown(facts: Record<string, unknown>, hiddenFields: ReadonlySet<string>): Record<string, unknown> {
+  const risk = facts.risk as ChurnSaveFacts['risk'] | undefined;
+  if (!hiddenFields.size || !risk || !Array.isArray(risk.reasons) || typeof risk.score !== 'number') return facts;
+  const shown = riskAsShown({ score: risk.score, level: riskLevel(risk.score), reasons: risk.reasons }, hiddenFields);
+  return { ...facts, risk: { ...risk, reasons: shown.reasons } };
+}
 
 const signOff = { html: '<p>Thanks,<br>The {{ company.name }} team</p>', text: 'Thanks,\nThe {{ company.name }} team' };
 
@@ -136,13 +190,13 @@ export const DEFAULT_CHURN_TEMPLATES: Record<InterventionKind, EmailTemplate> = 
   downgrade: {
     subject: 'A {{ company.name }} plan that fits how you use it',
     html: `<p>Hi {{ customer.name }},</p>
-<p>Thanks for being with {{ company.name }}{% if customer.tenureMonths %} for {{ customer.tenureMonths }} months{% endif %}. If {% if plan %}{{ plan.name }}{% else %}your plan{% endif %} is more than you need right now, {{ intervention.planName }} costs {{ intervention.monthlyPrice | money }} a month{% if plan %} instead of {{ plan.monthlyValue | money }}{% endif %} and keeps your account, your data and your settings as they are.</p>
+<p>Thanks for being with {{ company.name }}{% if customer.tenureMonths > 1 %} for {{ customer.tenureMonths }} months{% endif %}. If {% if plan %}{{ plan.name }}{% else %}your plan{% endif %} is more than you need right now, {{ intervention.planName }} costs {{ intervention.monthlyPrice | money }} a month instead of {{ intervention.currentPrice | money }} and keeps your account, your data and your settings as they are.</p>
 {% if usage %}<p>For reference: {{ usage.summary }}.</p>{% endif %}
 <p>Reply to this email and we will switch you over; there is no need to cancel.</p>
 ${signOff.html}`,
     text: `Hi {{ customer.name }},
 
-Thanks for being with {{ company.name }}{% if customer.tenureMonths %} for {{ customer.tenureMonths }} months{% endif %}. If {% if plan %}{{ plan.name }}{% else %}your plan{% endif %} is more than you need right now, {{ intervention.planName }} costs {{ intervention.monthlyPrice | money }} a month{% if plan %} instead of {{ plan.monthlyValue | money }}{% endif %} and keeps your account, your data and your settings as they are.
+Thanks for being with {{ company.name }}{% if customer.tenureMonths > 1 %} for {{ customer.tenureMonths }} months{% endif %}. If {% if plan %}{{ plan.name }}{% else %}your plan{% endif %} is more than you need right now, {{ intervention.planName }} costs {{ intervention.monthlyPrice | money }} a month instead of {{ intervention.currentPrice | money }} and keeps your account, your data and your settings as they are.
 {% if usage %}
 For reference: {{ usage.summary }}.
 {% endif %}

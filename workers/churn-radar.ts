@@ -9,12 +9,12 @@ import { runPeriodically } from '../platform/periodic';
  * logged and tried again at the next.
  */
 export function startChurnRadar(deps: ChurnRadarDeps & { everyMs: number; firstRunAfterMs?: number; metrics?: Metrics }): { stop(): Promise<void> } {
-  return runPeriodically({ firstRunAfterMs: deps.firstRunAfterMs ?? 600_000, everyMs: deps.everyMs }, async () => {
+  return runPeriodically({ firstRunAfterMs: deps.firstRunAfterMs ?? 600_000, everyMs: deps.everyMs, onError: (err) => deps.log.error({ err }, 'churn radar: scan failed') }, async (stopping) => {
     const startedAt = Date.now();
     try {
-      const scan = await scanChurnRadar(deps, new Date());
+      const scan = await scanChurnRadar(deps, new Date(), undefined, stopping);
       deps.metrics?.churnSavesOpened.inc(scan.opened);
-      deps.metrics?.churnRadarScans.inc({ outcome: 'done' });
+      deps.metrics?.churnRadarScans.inc({ outcome: scan.failed ? 'failed' : 'done' });
       deps.log.info({ ...scan, ms: Date.now() - startedAt }, 'churn radar: scan done');
     } catch (err) {
       deps.metrics?.churnRadarScans.inc({ outcome: 'failed' });

@@ -49,7 +49,7 @@ interface RetentionTask {
  */
 function startRetention(task: RetentionTask): { stop(): Promise<void> } {
   const { what, log, retentionDays, firstRunAfterMs, everyMs } = task;
-  return runPeriodically({ firstRunAfterMs, everyMs }, async (stopping) => {
+  return runPeriodically({ firstRunAfterMs, everyMs, onError: (err) => log.error({ err }, `${what} retention: run failed`) }, async (stopping) => {
     const cutoff = new Date(Date.now() - retentionDays * DAY_MS);
     const startedAt = Date.now();
     let reported = startedAt;

@@ -1,6 +1,6 @@
 import { condition, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import type { ChurnSaveOutcome } from '../domain/churn-save';
+import { SAVE_REVIEW_WINDOW_MS, type ChurnSaveOutcome } from '../domain/churn-save';
 import { isSendableDraft, type DraftStatus } from '../domain/drafts';
 import { churnSaveStateQuery, draftDecisionSignal, playSettingsChangedSignal, type ChurnSaveState } from './play-messages';
 
@@ -25,8 +25,6 @@ export interface ChurnSaveInput {
   workflowId: string;
 }
 
-/** How long a draft may wait for a review: after that the reasons it cites are stale. */
-export const SAVE_REVIEW_WINDOW_MS = 7 * 24 * 3_600_000;
 /** A waiting review re-reads the draft, the mode and the customer this often (signals wake it sooner). */
 const REVIEW_POLL_MS = 6 * 3_600_000;
 

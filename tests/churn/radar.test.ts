@@ -5,8 +5,9 @@ import { createActivities } from '../../activities';
 import { StripeClients } from '../../activities/stripe-client';
 import { createStripeReader, workspaceStripeClients } from '../../activities/stripe-reader';
 import { createApiToken } from '../../db/api-tokens';
-import { listChurnSaves, type ChurnSave } from '../../db/churn-saves';
+import { findChurnSave, listChurnSaves, type ChurnSave } from '../../db/churn-saves';
 import { findStepDraft, type Draft } from '../../db/drafts';
+import { storeRedactionSetting } from '../../db/redaction';
 import { insertWorkspace } from '../../db/workspaces';
 import type { ChurnSaveFacts } from '../../domain/churn-save';
 import { createSendGridSender } from '../../email/sendgrid';
@@ -85,7 +86,12 @@ describe('churn radar', () => {
     await database?.drop();
   });
 
-  const saves = async (): Promise<Map<string, ChurnSave>> => new Map((await listChurnSaves(database.db, ws, { limit: 100 })).map((s) => [s.customerId, s]));
+  /** Each customer's newest save. */
+  const saves = async (): Promise<Map<string, ChurnSave>> => {
+    const newest = new Map<string, ChurnSave>();
+    for (const save of await listChurnSaves(database.db, ws, { limit: 100 })) if (!newest.has(save.customerId)) newest.set(save.customerId, save);
+    return newest;
+  };
   const draftOf = (save: ChurnSave): Promise<Draft | undefined> => findStepDraft(database.db, save.workflowId, 'save');
   const setPlay = async (mode: string, config: object = {}) => {
     const res = await api.request('PUT', `/workspaces/${ws}/plays/churn/settings`, { token: owner, body: { mode, config } });
@@ -104,7 +110,7 @@ describe('churn radar', () => {
   it('drafts a save with the intervention the reasons call for, for each customer at the threshold', async () => {
     const scan = await scanChurnRadar(radar, new Date(), [ws]);
     // cus_failing is at risk too, but in dunning.
-    expect(scan).toEqual({ workspaces: 1, atRisk: 4, opened: 3, started: 3 });
+    expect(scan).toEqual({ workspaces: 1, failed: 0, atRisk: 4, opened: 3, started: 3, swept: 0 });
     const opened = await saves();
     expect([...opened.keys()].sort()).toEqual(['cus_drifting', 'cus_leaving', 'cus_troubled']);
     for (const save of opened.values()) {
@@ -145,24 +151,33 @@ describe('churn radar', () => {
   });
 
   it('opens no second save while one is open or the customer cools down, and again after the cooldown', async () => {
+    await setPlay('review', { threshold: 50, cooldownDays: 7, successCallUrl: 'https://cal.acme.test/success' });
     const again = await scanChurnRadar(radar, new Date(), [ws]);
     expect(again).toMatchObject({ atRisk: 4, opened: 0, started: 0 });
     expect((await listChurnSaves(database.db, ws, { limit: 100 })).length).toBe(3);
-    // 31 days on, the two ended saves have cooled down; cus_drifting's is still open.
-    const later = await scanChurnRadar(radar, new Date(Date.now() + 31 * DAY), [ws]);
-    expect(later.opened).toBe(2);
+    // Six days on, the sent and the discarded save still cool their customers down.
+    expect((await scanChurnRadar(radar, new Date(Date.now() + 6 * DAY), [ws])).opened).toBe(0);
+    // Eight days on they have cooled down; cus_drifting's is still open.
+    const later = await scanChurnRadar(radar, new Date(Date.now() + 8 * DAY), [ws]);
+    expect(later).toMatchObject({ opened: 2, started: 2 });
     const all = await listChurnSaves(database.db, ws, { limit: 100 });
     expect(all.filter((s) => s.customerId === 'cus_leaving')).toHaveLength(2);
     expect(all.filter((s) => s.customerId === 'cus_drifting')).toHaveLength(1);
   });
 
   it('cancels the waiting drafts when the play is turned off', async () => {
+    const mailBefore = receiver.messages.length;
+    const waiting = (await listChurnSaves(database.db, ws, { limit: 100 })).filter((s) => s.outcome === null);
+    expect(waiting.map((s) => s.customerId).sort()).toEqual(['cus_drifting', 'cus_leaving', 'cus_troubled']);
+    for (const save of waiting) await eventually(() => draftOf(save), (d) => d?.status === 'drafted');
     await setPlay('off');
-    await eventually(saves, (s) => [...s.values()].every((save) => save.outcome !== null), 30_000);
-    const drifting = (await saves()).get('cus_drifting')!;
-    expect(drifting.outcome).toBe('off');
-    expect((await draftOf(drifting))!.status).toBe('cancelled');
-    expect(await scanChurnRadar(radar, new Date(), [ws])).toEqual({ workspaces: 0, atRisk: 0, opened: 0, started: 0 });
+    await eventually(() => listChurnSaves(database.db, ws, { limit: 100 }), (all) => all.every((save) => save.outcome !== null), 30_000);
+    for (const save of waiting) {
+      expect((await findChurnSave(database.db, save.id))!.outcome).toBe('off');
+      expect((await draftOf(save))!.status).toBe('cancelled');
+    }
+    expect(receiver.messages.length).toBe(mailBefore);
+    expect(await scanChurnRadar(radar, new Date(), [ws])).toEqual({ workspaces: 0, failed: 0, atRisk: 0, opened: 0, started: 0, swept: 0 });
     const refused = await api.request('POST', `/workspaces/${ws}/churn-radar/scan`, { token: owner });
     expect(refused.status).toBe(409);
     expect((refused.body as { error: { message: string } }).error.message).toContain('the churn radar is off in this workspace');
@@ -176,8 +191,9 @@ describe('churn radar', () => {
     // An owner asks for a look now rather than at the next hourly scan.
     expect((await api.request('POST', `/workspaces/${ws}/churn-radar/scan`, { token: member })).status).toBe(403);
     const scan = await api.request('POST', `/workspaces/${ws}/churn-radar/scan`, { token: owner });
-    // Five reach the lower threshold; the others cool down or are in dunning.
-    expect(scan.body).toEqual({ atRisk: 5, opened: 1, started: 1 });
+    // Five reach the lower threshold: cus_calm, and cus_drifting again, whose last save the
+    // play's switch-off ended before it reached them; the others cool down or are in dunning.
+    expect(scan.body).toEqual({ atRisk: 5, opened: 2, started: 2 });
     await eventually(saves, (s) => s.get('cus_calm')?.outcome === 'sent');
     const calm = (await saves()).get('cus_calm')!;
     const draft = (await draftOf(calm))!;
@@ -187,9 +203,35 @@ describe('churn radar', () => {
     const listed = await api.request('GET', `/workspaces/${ws}/churn-saves?customerId=cus_calm`, { token: viewer });
     expect(listed.status).toBe(200);
     expect(listed.body).toMatchObject({ saves: [{ customerId: 'cus_calm', intervention: 'downgrade', outcome: 'sent', threshold: 15, risk: { score: 25, level: 'medium' } }] });
+    // A workspace hiding NPS answers below finance: the viewer reads that reason's points, not its words.
+    await storeRedactionSetting(database.db, ws, { fields: ['nps'], visibleTo: 'finance' });
+    try {
+      const reasons = async (token: string, path: string, pick: (body: unknown) => { code: string; text: string; points: number }[]) => pick((await api.request('GET', path, { token })).body);
+      const fromSaves = (b: unknown) => (b as { saves: { risk: { reasons: { code: string; text: string; points: number }[] } }[] }).saves[0]!.risk.reasons;
+      const fromDraft = (b: unknown) => (b as { draft: { facts: { risk: { reasons: { code: string; text: string; points: number }[] } } } }).draft.facts.risk.reasons;
+      const hidden = [{ code: 'contracted', points: 15 }, { code: 'hidden', points: 10, text: 'Reasons hidden for your role' }];
+      expect(await reasons(viewer, `/workspaces/${ws}/churn-saves?customerId=cus_calm`, fromSaves)).toMatchObject(hidden);
+      expect(await reasons(viewer, `/workspaces/${ws}/drafts/${draft.id}`, fromDraft)).toMatchObject(hidden);
+      expect((await reasons(owner, `/workspaces/${ws}/drafts/${draft.id}`, fromDraft)).map((r) => r.code)).toEqual(['contracted', 'nps_detractor']);
+    } finally {
+      await storeRedactionSetting(database.db, ws, { fields: [], visibleTo: 'finance' });
+    }
     const bad = await api.request('GET', `/workspaces/${ws}/churn-saves?limit=0`, { token: viewer });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.body)).toContain('limit');
+  });
+
+  it("takes a workspace's own save templates, refusing one that cites the score", async () => {
+    const listed = await api.request('GET', `/workspaces/${ws}/templates/churn`, { token: viewer });
+    expect((listed.body as { templates: { key: string; overridden: boolean }[] }).templates.map((t) => [t.key, t.overridden])).toEqual([['downgrade', false], ['success_call', false], ['credits', false]]);
+    const scored = await api.request('PUT', `/workspaces/${ws}/templates/churn/credits`, { token: owner, body: { subject: 'Credit', html: '<p>{{ risk.score }}</p>', text: 'Your risk: {{ risk.score }}' } });
+    expect(scored.status).toBe(400);
+    expect((scored.body as { error: { message: string } }).error.message).toMatch(/^invalid template: html line 1/);
+    const unknownKey = await api.request('PUT', `/workspaces/${ws}/templates/churn/friendly`, { token: owner, body: { subject: 's', html: 'h', text: 't' } });
+    expect(unknownKey.status).toBe(400);
+    const own = { subject: '{{ intervention.credit | money }} for you, {{ customer.name }}', html: '<p>{{ intervention.credit | money }} of credit</p>', text: '{{ intervention.credit | money }} of credit' };
+    expect((await api.request('PUT', `/workspaces/${ws}/templates/churn/credits`, { token: owner, body: own })).status).toBe(200);
+    expect((await api.request('DELETE', `/workspaces/${ws}/templates/churn/credits`, { token: owner })).body).toMatchObject({ play: 'churn', key: 'credits' });
   });
 
   it("runs on the worker's schedule, counting its scans and the saves they open", async () => {

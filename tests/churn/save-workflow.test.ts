@@ -10,6 +10,7 @@ import { seedMirror } from '../../db/analytics-seed';
 import { churnRisks } from '../../db/churn-risk';
 import { findChurnSave, openChurnSaves } from '../../db/churn-saves';
 import { findStepDraft } from '../../db/drafts';
+import { openDunningCase } from '../../db/dunning-cases';
 import { upsertCustomers } from '../../db/mirror';
 import { putEmailSettings, putPlaySettings } from '../../db/play-settings';
 import { insertWorkspace } from '../../db/workspaces';
@@ -21,7 +22,7 @@ import type { churnSaveWorkflow } from '../../workflows/churn-save';
 import { CustomerBuilder } from '../domain/mrr-builder';
 import { freshDatabase } from '../helpers/db';
 import { stripeFixture } from '../helpers/stripe';
-import { timeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
+import { eventually, timeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 import { seedAtRisk } from './fixtures';
 
 /**
@@ -68,7 +69,7 @@ describe('churnSaveWorkflow (time-skipping test server)', () => {
   const setMode = (mode: 'review' | 'auto') => putPlaySettings(database.db, ws, 'churn', { rollout: { mode, autoPercentage: null }, config: {} }, 'test');
 
   /** Opens a save for the customer as the radar would, and starts its workflow; resolves once its draft is written. */
-  async function startSave(customerId: string) {
+  async function startSave(customerId: string, opts: { drafted?: boolean } = {}) {
     const risk = (await churnRisks(database.db, ws, new Date(), [customerId])).get(customerId)!;
     const [save] = await openChurnSaves(database.db, ws, [{ customerId, score: risk.score, reasons: risk.reasons }], { threshold: 50, cooldownDays: 30, now: new Date() });
     const handle = await env.client.workflow.start<typeof churnSaveWorkflow>('churnSaveWorkflow', {
@@ -76,8 +77,9 @@ describe('churnSaveWorkflow (time-skipping test server)', () => {
       workflowId: save!.workflowId,
       args: [{ workspaceId: ws, customerId, saveId: save!.id, workflowId: save!.workflowId }],
     });
-    for (let i = 0; i < 200 && !(await findStepDraft(database.db, save!.workflowId, 'save')); i++) await new Promise((r) => setTimeout(r, 50));
-    return { save: save!, handle, draft: () => findStepDraft(database.db, save!.workflowId, 'save') };
+    const draft = () => findStepDraft(database.db, save!.workflowId, 'save');
+    if (opts.drafted !== false) await eventually(draft, Boolean, 30_000);
+    return { save: save!, handle, draft };
   }
 
   it('gives up on a draft nobody reviewed within seven days, and cancels it', async () => {
@@ -94,9 +96,15 @@ describe('churnSaveWorkflow (time-skipping test server)', () => {
   it('sees a change to auto at its next look, with no signal, and sends', async () => {
     await setMode('review');
     const { save, handle, draft } = await startSave('cus_troubled');
-    // Stored without telling the workflow: the poll every six hours finds it.
+    // Stored without telling the workflow: the poll every six hours finds it, long before the window ends.
     await setMode('auto');
     expect(await handle.result()).toBe('sent');
+    // The send was scheduled at the first poll (the server skips time through the send itself, so that is what is timed).
+    const events = (await handle.fetchHistory()).events ?? [];
+    const at = (e: (typeof events)[number] | undefined) => Number(e?.eventTime?.seconds ?? 0) * 1000;
+    const send = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendDraft');
+    expect(at(send) - at(events[0])).toBeGreaterThanOrEqual(6 * 3_600_000);
+    expect(at(send) - at(events[0])).toBeLessThanOrEqual(6 * 3_600_000 + 60_000);
     const sent = (await draft())!;
     expect(sent.status).toBe('sent');
     expect(receiver.messages.filter((m) => m.idempotencyKey === `draft:${sent.id}`)).toHaveLength(1);
@@ -123,11 +131,36 @@ describe('churnSaveWorkflow (time-skipping test server)', () => {
     expect(sent.bodyText).toContain('Starter costs €25.00 a month instead of €90.00');
   });
 
+  it('stops when a dunning begins while the draft waits: that play writes to them now', async () => {
+    await setMode('review');
+    await database.db('dunning_cases').where({ workspace_id: ws, customer_id: 'cus_failing' }).update({ outcome: 'recovered', ended_at: new Date() });
+    const { save, handle, draft } = await startSave('cus_failing');
+    await openDunningCase(database.db, { workspaceId: ws, invoiceId: 'in_failing_again', customerId: 'cus_failing', workflowId: `dunning:${ws}:in_failing_again`, currency: 'usd', amountDue: 9900, failedAt: new Date() });
+    const started = await env.currentTimeMs();
+    expect(await handle.result()).toBe('in_dunning');
+    expect((await env.currentTimeMs()) - started).toBeLessThanOrEqual(7 * 3_600_000);
+    expect((await draft())!.status).toBe('cancelled');
+    expect((await findChurnSave(database.db, save.id))!.outcome).toBe('in_dunning');
+  });
+
+  it('drafts nothing for a customer Stripe has no email address for', async () => {
+    await setMode('review');
+    await database.db('stripe_customers').where({ workspace_id: ws, id: 'cus_calm' }).update({ email: null });
+    await database.db('nps_responses').insert({ workspace_id: ws, customer_id: 'cus_calm', score: 0, at: new Date() });
+    await database.db('stripe_subscriptions').where({ workspace_id: ws, customer_id: 'cus_calm' }).update({ cancel_at_period_end: true });
+    const { save, handle, draft } = await startSave('cus_calm', { drafted: false });
+    expect(await handle.result()).toBe('no_email');
+    expect(await draft()).toBeUndefined();
+    expect((await findChurnSave(database.db, save.id))!.outcome).toBe('no_email');
+  });
+
   it('stops when the customer leaves while the draft waits', async () => {
     await setMode('review');
     const { save, handle, draft } = await startSave('cus_drifting');
     await database.db('stripe_subscriptions').where({ workspace_id: ws, customer_id: 'cus_drifting' }).update({ status: 'canceled', ended_at: new Date() });
+    const started = await env.currentTimeMs();
     expect(await handle.result()).toBe('churned');
+    expect((await env.currentTimeMs()) - started).toBeLessThanOrEqual(7 * 3_600_000);
     expect((await draft())!.status).toBe('cancelled');
     expect((await findChurnSave(database.db, save.id))!.outcome).toBe('churned');
   });

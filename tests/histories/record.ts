@@ -363,7 +363,8 @@ const recordings: Recording[] = [
       await handle.query(churnSaveStateQuery);
       w.status = 'approved';
       await handle.signal(draftDecisionSignal, { draftId: churnDraftId(workflowId), status: 'approved' });
-      await handle.result();
+      const outcome = await handle.result();
+      if (outcome !== 'sent' || w.closed !== 'sent') throw new Error(`the recorded save ended ${outcome} (closed as ${w.closed}), not sent`);
       return handle.fetchHistory();
     },
   },
