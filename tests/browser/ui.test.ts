@@ -495,43 +495,54 @@ describe('web UI in a browser', () => {
   });
 
   it("lets an owner set the churn radar's threshold and offers; the page lists its saves", async () => {
-    const owner = await loggedIn('owner');
-    await owner.page.click('a[data-page=plays]');
-    await contentText(owner.page);
-    const churn = owner.page.locator('#play-churn');
-    expect(await churn.innerText()).toContain('No saves yet');
-    // Refused by the API, named in words, nothing stored.
-    await churn.locator('input[name=threshold]').fill('0');
-    await churn.locator('button:has-text("Save churn radar")').click();
-    expect(await churn.locator('.error').innerText()).toContain('invalid config: threshold');
-    expect((await getPlaySettings(database.db, WS, 'churn')).updatedAt).toBeNull();
-    await churn.locator('input[name=mode][value=review]').check();
-    await churn.locator('input[name=threshold]').fill('40');
-    await churn.locator('input[name=successCallUrl]').fill('https://cal.ui.example/success');
-    await churn.locator('button:has-text("Save churn radar")').click();
-    await owner.page.waitForSelector('#play-churn .success');
-    expect(await owner.page.innerText('#play-churn .success')).toContain('the churn radar is review, reaching out at a score of 40');
-    expect((await getPlaySettings(database.db, WS, 'churn')).config).toEqual({ threshold: 40, cooldownDays: 30, creditPercent: 20, successCallUrl: 'https://cal.ui.example/success' });
-    // A save the radar opened is listed with its biggest reason.
-    const [save] = await openChurnSaves(database.db, WS, [{ customerId: 'cus_ui_0', score: 55, reasons: [{ code: 'cancellation_scheduled', points: 50, text: 'Cancellation scheduled: their subscription ends on 2026-12-31' }, { code: 'nps_detractor', points: 5, text: 'Gave 5 out of 10' }] }], { threshold: 40, cooldownDays: 30, now: new Date() });
-    await owner.page.reload();
-    await owner.page.waitForSelector('[data-testid=churn-saves] tbody tr');
-    const row = await owner.page.locator('[data-testid=churn-saves] tbody tr').innerText();
-    expect(row).toContain('cus_ui_0');
-    expect(row).toContain('Cancellation scheduled');
-    expect(row).toContain('open');
-    await shot(owner.page, 'owner-plays-churn');
-    await owner.context.close();
+    let saveId: string | undefined;
+    try {
+      const owner = await loggedIn('owner');
+      await owner.page.click('a[data-page=plays]');
+      await contentText(owner.page);
+      const churn = owner.page.locator('#play-churn');
+      expect(await churn.innerText()).toContain('No saves yet');
+      // Refused by the API, named in words, nothing stored.
+      await churn.locator('input[name=threshold]').fill('0');
+      await churn.locator('button:has-text("Save churn radar")').click();
+      expect(await churn.locator('.error').innerText()).toContain('invalid config: threshold');
+      expect((await getPlaySettings(database.db, WS, 'churn')).updatedAt).toBeNull();
+      await churn.locator('input[name=mode][value=review]').check();
+      await churn.locator('input[name=threshold]').fill('40');
+      await churn.locator('input[name=successCallUrl]').fill('https://cal.ui.example/success');
+      await churn.locator('button:has-text("Save churn radar")').click();
+      await owner.page.waitForSelector('#play-churn .success');
+      expect(await owner.page.innerText('#play-churn .success')).toContain('the churn radar is review, reaching out at a score of 40');
+      // The notice is the churn radar's section's own.
+      expect(await owner.page.locator('#play-dunning .success').count()).toBe(0);
+      expect((await getPlaySettings(database.db, WS, 'churn')).config).toEqual({ threshold: 40, cooldownDays: 30, creditPercent: 20, successCallUrl: 'https://cal.ui.example/success' });
+      // A save the radar opened is listed with its biggest reason.
+      const [save] = await openChurnSaves(database.db, WS, [{ customerId: 'cus_ui_0', score: 55, reasons: [{ code: 'cancellation_scheduled', points: 50, text: 'Cancellation scheduled: their subscription ends on 2026-12-31' }, { code: 'nps_detractor', points: 5, text: 'Gave 5 out of 10' }] }], { threshold: 40, cooldownDays: 30, now: new Date() });
+      await owner.page.reload();
+      await owner.page.waitForSelector('[data-testid=churn-saves] tbody tr');
+      const row = await owner.page.locator('[data-testid=churn-saves] tbody tr').innerText();
+      expect(row).toContain('cus_ui_0');
+      expect(row).toContain('Cancellation scheduled');
+      expect(row).toContain('open');
+      saveId = save!.id;
+      await shot(owner.page, 'owner-plays-churn');
+      await owner.context.close();
 
-    const finance = await loggedIn('finance');
-    await finance.page.click('a[data-page=plays]');
-    await contentText(finance.page);
-    expect(await finance.page.locator('#play-churn input[name=threshold]').isDisabled()).toBe(true);
-    expect(await finance.page.locator('#play-churn input[name=threshold]').inputValue()).toBe('40');
-    expect(await finance.page.locator('button:has-text("Save churn radar")').count()).toBe(0);
-    await finance.context.close();
-    await closeChurnSave(database.db, save!.id, 'off', new Date());
-    await putPlaySettings(database.db, WS, 'churn', { rollout: { mode: 'off', autoPercentage: null }, config: {} }, 'test');
+      const finance = await loggedIn('finance');
+      await finance.page.click('a[data-page=plays]');
+      await contentText(finance.page);
+      const readOnly = finance.page.locator('#play-churn');
+      expect(await readOnly.locator('input[name=threshold]').isDisabled()).toBe(true);
+      expect(await readOnly.locator('input[name=threshold]').inputValue()).toBe('40');
+      expect(await readOnly.locator('input[name=mode][value=review]').isChecked()).toBe(true);
+      expect(await readOnly.locator('input[name=mode][value=auto]').isDisabled()).toBe(true);
+      expect(await readOnly.innerText()).toContain("Only owners change a play's mode and settings");
+      expect(await finance.page.locator('button:has-text("Save churn radar")').count()).toBe(0);
+      await finance.context.close();
+    } finally {
+      if (saveId) await closeChurnSave(database.db, saveId, 'off', new Date());
+      await putPlaySettings(database.db, WS, 'churn', { rollout: { mode: 'off', autoPercentage: null }, config: {} }, 'test');
+    }
   });
 
   it("lets an owner rename, re-rank and limit the plans Stripe's products map to; finance reads them", async () => {

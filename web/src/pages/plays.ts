@@ -17,38 +17,40 @@ const modesFor = (what: string): { key: Mode; label: string; help: string }[] =>
   { key: 'auto', label: 'Auto', help: 'Emails go out on schedule, for all customers or a percentage of them.' },
 ];
 
-/** A play's rollout: its mode as radio buttons and, in auto, the share of customers; read-only below owner. */
-function rolloutChooser(initial: { mode: Mode; autoPercentage: number | null }, owner: boolean, what: string) {
+/**
+ * A play's rollout: its mode as radio buttons and, in auto, the share of customers;
+ * read-only below owner. `play` names the group for screen readers ("Churn radar").
+ */
+function rolloutChooser(initial: { mode: Mode; autoPercentage: number | null }, owner: boolean, play: string, what: string) {
   let mode = initial.mode;
   const percentage = h('input', { type: 'number', name: 'autoPercentage', min: 0, max: 100, step: 1, placeholder: 'all', value: initial.autoPercentage ?? '', disabled: !owner });
   const percentRow = h('label', { class: 'inline' }, 'Share of customers in auto mode (%)', percentage);
-  const choices = h('div', { class: 'modes', role: 'radiogroup', 'aria-label': 'Rollout mode' });
-  const draw = () => {
-    mount(
-      choices,
-      modesFor(what).map((m) =>
-        h(
-          'label',
-          { class: `mode${m.key === mode ? ' active' : ''}${owner ? '' : ' readonly'}` },
-          h('input', {
-            type: 'radio',
-            name: 'mode',
-            value: m.key,
-            checked: m.key === mode,
-            disabled: !owner,
-            onchange: () => {
-              mode = m.key;
-              draw();
-            },
-          }),
-          h('span', { class: 'mode-label' }, m.label),
-          h('span', { class: 'mode-help' }, m.help),
-        ),
-      ),
-    );
+  const labels = modesFor(what).map((m) =>
+    h(
+      'label',
+      { class: `mode${owner ? '' : ' readonly'}`, 'data-mode': m.key },
+      h('input', {
+        type: 'radio',
+        name: 'mode',
+        value: m.key,
+        checked: m.key === mode,
+        disabled: !owner,
+        onchange: () => {
+          mode = m.key;
+          mark();
+        },
+      }),
+      h('span', { class: 'mode-label' }, m.label),
+      h('span', { class: 'mode-help' }, m.help),
+    ),
+  );
+  const choices = h('div', { class: 'modes', role: 'radiogroup', 'aria-label': `${play} rollout mode` }, labels);
+  // Marked in place, not drawn again, so the focus stays on the radio as arrow keys move it.
+  const mark = () => {
+    for (const label of labels) label.classList.toggle('active', label.dataset.mode === mode);
     percentRow.hidden = mode !== 'auto';
   };
-  draw();
+  mark();
   return {
     elements: [choices, percentRow],
     value: () => ({ mode, autoPercentage: mode === 'auto' && percentage.value.trim() !== '' ? Number(percentage.value) : null }),
@@ -87,9 +89,11 @@ const OUTCOMES: Record<string, string> = {
   discarded: 'discarded',
   expired: 'not reviewed in time',
   off: 'play turned off',
-  failed: 'send failed',
+  failed: 'failed',
   no_longer_at_risk: 'no longer at risk',
   churned: 'left first',
+  in_dunning: 'went into dunning',
+  no_email: 'no email address',
 };
 
 /** The play switches: each play's rollout mode (owners change it) and its own settings. */
@@ -114,14 +118,14 @@ export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: st
     root,
     h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Plays'), h('p', { class: 'muted' }, 'What Wysera does on its own, per play. A new mode reaches running workflows at their next step.'))),
     h('div', { id: 'play-dunning' }, section('Smart dunning', changed(ctx, dunning), dunningForm(ctx, root, dunning, owner, notice?.startsWith('Saved: dunning') ? notice : undefined), readOnly?.cloneNode(true) ?? null)),
-    h('div', { id: 'play-churn' }, section('Churn radar', changed(ctx, churn), churnForm(ctx, root, churn, owner, notice?.startsWith('Saved: the churn radar') ? notice : undefined), readOnly, savesList(ctx, saves))),
+    h('div', { id: 'play-churn' }, section('Churn radar', changed(ctx, churn), churnForm(ctx, root, churn, owner, notice?.startsWith('Saved: the churn radar') ? notice : undefined), readOnly, savesList(ctx, saves, churn.mode))),
     section('Renewal notes, expansion', h('p', { class: 'muted' }, 'Not available yet.')),
   );
 }
 
 function dunningForm(ctx: PageContext, root: HTMLElement, settings: PlaySettingsView<DunningScheduleSettings>, owner: boolean, notice: string | undefined): HTMLElement {
   const feedback = h('div', { 'aria-live': 'polite' }, notice ? h('div', { class: 'success', role: 'status' }, notice) : null);
-  const rollout = rolloutChooser(settings, owner, 'dunning emails');
+  const rollout = rolloutChooser(settings, owner, 'Smart dunning', 'dunning emails');
 
   // Problems shown after a refused save are checked again as the schedule is typed, so
   // they go once mended: announced as an alert at the save, politely (and only when the
@@ -161,7 +165,7 @@ function dunningForm(ctx: PageContext, root: HTMLElement, settings: PlaySettings
 /** The radar's mode and settings: the threshold, the cooldown, the credits' share and the booking address. */
 function churnForm(ctx: PageContext, root: HTMLElement, settings: PlaySettingsView<ChurnSettings>, owner: boolean, notice: string | undefined): HTMLElement {
   const feedback = h('div', { 'aria-live': 'polite' }, notice ? h('div', { class: 'success', role: 'status' }, notice) : null);
-  const rollout = rolloutChooser(settings, owner, 'save emails');
+  const rollout = rolloutChooser(settings, owner, 'Churn radar', 'save emails');
   const c = settings.config;
   const field = (name: keyof ChurnSettings, label: string, attrs: Record<string, string | number | boolean | null>) =>
     h('label', { class: 'inline' }, label, h('input', { name, disabled: !owner, ...attrs }));
@@ -198,9 +202,10 @@ function churnForm(ctx: PageContext, root: HTMLElement, settings: PlaySettingsVi
 }
 
 /** The radar's latest saves: who, why (the biggest reason), the offer and how it ended. */
-function savesList(ctx: PageContext, saves: ChurnSave[]): HTMLElement {
+function savesList(ctx: PageContext, saves: ChurnSave[], mode: Mode): HTMLElement {
   const heading = h('h3', {}, 'Latest saves');
-  if (!saves.length) return h('div', {}, heading, h('p', { class: 'muted', 'data-testid': 'churn-saves' }, 'No saves yet: the radar looks every hour.'));
+  const none = mode === 'off' ? 'No saves: the churn radar is off.' : 'No saves yet: the radar looks at every customer regularly (hourly by default).';
+  if (!saves.length) return h('div', {}, heading, h('p', { class: 'muted', 'data-testid': 'churn-saves' }, none));
   const table = h(
     'table',
     { class: 'data saves', 'data-testid': 'churn-saves' },
