@@ -5,7 +5,7 @@ import { createActivities } from '../../activities';
 import { StripeClients } from '../../activities/stripe-client';
 import { createStripeReader, workspaceStripeClients } from '../../activities/stripe-reader';
 import { createApiToken } from '../../db/api-tokens';
-import { findChurnSave, listChurnSaves, type ChurnSave } from '../../db/churn-saves';
+import { findChurnSave, listChurnSaves, openChurnSaves, type ChurnSave } from '../../db/churn-saves';
 import { findStepDraft, type Draft } from '../../db/drafts';
 import { storeRedactionSetting } from '../../db/redaction';
 import { insertWorkspace } from '../../db/workspaces';
@@ -177,7 +177,10 @@ describe('churn radar', () => {
       expect((await draftOf(save))!.status).toBe('cancelled');
     }
     expect(receiver.messages.length).toBe(mailBefore);
-    expect(await scanChurnRadar(radar, new Date(), [ws])).toEqual({ workspaces: 0, failed: 0, atRisk: 0, opened: 0, started: 0, swept: 0 });
+    // A save a radar opened just as the play went off, before it could start the workflow: nothing else would end it.
+    const [orphan] = await openChurnSaves(database.db, ws, [{ customerId: 'cus_orphan', score: 30, reasons: [] }], { threshold: 25, cooldownDays: 30, now: new Date() });
+    expect(await scanChurnRadar(radar, new Date(), [ws])).toEqual({ workspaces: 0, failed: 0, atRisk: 0, opened: 0, started: 0, swept: 1 });
+    expect((await findChurnSave(database.db, orphan!.id))!.outcome).toBe('off');
     const refused = await api.request('POST', `/workspaces/${ws}/churn-radar/scan`, { token: owner });
     expect(refused.status).toBe(409);
     expect((refused.body as { error: { message: string } }).error.message).toContain('the churn radar is off in this workspace');
@@ -246,5 +249,19 @@ describe('churn radar', () => {
     }
     expect((await metrics.churnSavesOpened.get()).values[0]!.value).toBe(1);
     expect((await saves()).get('cus_late')).toBeDefined();
+  });
+
+  it('closes a save whose workflow is gone, a day after its review window, so the customer is not blocked for good', async () => {
+    const [lost] = await openChurnSaves(database.db, ws, [{ customerId: 'cus_ghost', score: 60, reasons: [] }], { threshold: 15, cooldownDays: 30, now: new Date() });
+    // Marked started nine days ago, but no such workflow runs (an operator terminated it, say).
+    await database.db('churn_saves').where({ id: lost!.id }).update({ workflow_started_at: ago(9) });
+    const scan = await scanChurnRadar(radar, new Date(), [ws]);
+    expect(scan.swept).toBe(1);
+    expect((await findChurnSave(database.db, lost!.id))!.outcome).toBe('failed');
+    // Within the window a save is left alone however quiet it is.
+    const [recent] = await openChurnSaves(database.db, ws, [{ customerId: 'cus_ghost', score: 60, reasons: [] }], { threshold: 15, cooldownDays: 30, now: new Date() });
+    await database.db('churn_saves').where({ id: recent!.id }).update({ workflow_started_at: ago(6) });
+    expect((await scanChurnRadar(radar, new Date(), [ws])).swept).toBe(0);
+    expect((await findChurnSave(database.db, recent!.id))!.outcome).toBeNull();
   });
 });
