@@ -9,7 +9,7 @@ import { getPlaySettings } from '../db/play-settings';
 import { effectiveMapping, planPriceLike } from '../db/product-mapping';
 import { customerActivity } from '../db/product-signals';
 import { findWorkspace } from '../db/workspaces';
-import { CHURN_PLAY, chooseIntervention, churnSettings, DEFAULT_CHURN_TEMPLATES, emailFacts, type ChurnSaveFacts, type ChurnSaveOutcome, type InterventionKind } from '../domain/churn-save';
+import { CHURN_PLAY, chooseIntervention, churnSettings, DEFAULT_CHURN_TEMPLATES, emailFacts, periodText, type ChurnSaveFacts, type ChurnSaveOutcome, type InterventionKind } from '../domain/churn-save';
 import { isOpenDraft, type DraftStatus } from '../domain/drafts';
 import { tenureMonths } from '../domain/plan-value';
 import { usageSummary } from '../domain/product-activity';
@@ -60,10 +60,10 @@ export async function buildSaveFacts(deps: Pick<ChurnSaveActivityDeps, 'db' | 'k
   ]);
   if (!risk) return undefined;
   // The plan as the workspace names it in its product mapping.
-  const named = plan && { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, monthlyValue: plan.monthlyValue, planPrice: plan.item.monthlyValue };
+  const named = plan && { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, monthlyValue: plan.monthlyValue, item: { price: plan.item.price, period: periodText(plan.item.interval, plan.item.intervalCount) } };
   const down = plan ? neighbours(mapping, plan.productId).down : null;
   // Priced as the customer's plan is (their currency, interval and quantity), whatever currency the mapping ranks plans in.
-  const unitPrice = plan && down ? await planPriceLike(db, ref.workspaceId, down.productId, { currency: plan.item.monthlyValue.currency, interval: plan.item.interval, intervalCount: plan.item.intervalCount }) : null;
+  const unitPrice = plan && down ? await planPriceLike(db, ref.workspaceId, down.productId, { currency: plan.item.price.currency, interval: plan.item.interval, intervalCount: plan.item.intervalCount }) : null;
   const summary = usageSummary(activity);
   const facts: ChurnSaveFacts = {
     company: { name: workspace?.name ?? ref.workspaceId },
@@ -78,7 +78,7 @@ export async function buildSaveFacts(deps: Pick<ChurnSaveActivityDeps, 'db' | 'k
     intervention: chooseIntervention({
       reasons: risk.reasons,
       plan: named,
-      planDown: down && plan && unitPrice !== null ? { name: down.planName, monthlyPrice: { amount: unitPrice * plan.item.quantity, currency: plan.item.monthlyValue.currency } } : null,
+      planDown: down && plan && unitPrice !== null ? { name: down.planName, price: { amount: unitPrice * plan.item.quantity, currency: plan.item.price.currency } } : null,
       settings,
     }),
     risk: { score: risk.score, threshold: settings.threshold, reasons: risk.reasons },

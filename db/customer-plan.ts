@@ -9,8 +9,8 @@ export interface CustomerPlan {
   productName: string;
   /** The subscription's list price a month (domain/plan-value.ts). */
   monthlyValue: Money;
-  /** The plan's own item: how it is billed, for how many, and its list price a month. */
-  item: { interval: RecurringItem['interval']; intervalCount: number; quantity: number; monthlyValue: Money };
+  /** The plan's own item: how it is billed, for how many, and its list price per period (unit price × quantity). */
+  item: { interval: RecurringItem['interval']; intervalCount: number; quantity: number; price: Money };
 }
 
 /**
@@ -55,7 +55,8 @@ export async function customerPlan(db: Db, workspaceId: string, customerId: stri
     const total = monthlyValue(valued.map((v) => v.item));
     const main = [...valued].sort((a, b) => b.value - a.value)[0];
     if (!total || !main || (best && best.monthlyValue.amount >= total.amount)) continue;
-    const item = { interval: main.item.interval, intervalCount: main.item.intervalCount, quantity: main.item.quantity ?? 1, monthlyValue: { amount: main.value, currency: main.item.currency } };
+    const quantity = main.item.quantity ?? 1;
+    const item = { interval: main.item.interval, intervalCount: main.item.intervalCount, quantity, price: { amount: (main.item.unitAmount ?? 0) * quantity, currency: main.item.currency } };
     best = { subscriptionId, productId: main.row.product_id, productName: main.row.product_name ?? main.row.product_id, monthlyValue: total, item };
   }
   return best;

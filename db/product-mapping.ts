@@ -1,5 +1,5 @@
 import type { Db } from './knex';
-import { applyOverrides, deriveDefaults, monthlyAmount, type CatalogPrice, type CatalogProduct, type Limits, type MappingOverride, type PlanMapping } from '../domain/product-mapping';
+import { applyOverrides, deriveDefaults, type CatalogPrice, type CatalogProduct, type Limits, type MappingOverride, type PlanMapping } from '../domain/product-mapping';
 
 /** The workspace's catalogue from the mirror, in the shape the mapping logic reads. */
 export async function loadCatalog(db: Db, workspaceId: string): Promise<{ products: CatalogProduct[]; prices: CatalogPrice[] }> {
@@ -52,18 +52,18 @@ export async function effectiveMapping(db: Db, workspaceId: string): Promise<Pla
 }
 
 /**
- * A plan's price a month for one unit, billed as another plan is: the lowest of the
+ * A plan's price per period for one unit, billed as another plan is: the lowest of the
  * product's active licensed prices in that currency and billing interval (the mapping
  * ranks plans in one currency, and a customer is offered a plan in their own, on
  * their own terms). Null when it has none such.
  */
 export async function planPriceLike(db: Db, workspaceId: string, productId: string, like: { currency: string; interval: string; intervalCount: number }): Promise<number | null> {
   const { prices } = await loadCatalog(db, workspaceId);
-  const monthly = prices
+  const amounts = prices
     .filter((p) => p.productId === productId && p.active && p.usageType !== 'metered' && p.currency === like.currency.toLowerCase() && p.interval === like.interval && (p.intervalCount ?? 1) === like.intervalCount)
-    .map(monthlyAmount)
+    .map((p) => p.unitAmount)
     .filter((a): a is number => a !== null);
-  return monthly.length ? Math.min(...monthly) : null;
+  return amounts.length ? Math.min(...amounts) : null;
 }
 
 export async function listOverrides(db: Db, workspaceId: string): Promise<MappingOverride[]> {

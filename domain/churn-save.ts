@@ -62,10 +62,15 @@ export function churnSettings(config: Record<string, unknown>): ChurnSettings {
 /** What the intervention offers, as the email cites it; every field present (null when it does not apply) for the templates. */
 export interface InterventionFacts {
   kind: InterventionKind;
-  /** downgrade: the next plan down, its price a month for the customer's quantity, and what they pay for their plan now (list prices). */
+  /**
+   * downgrade: the next plan down, its price for the customer's quantity, and what they
+   * pay for their plan now (list prices), both per the plan's billing period
+   * (`period`: "month", "year", "3 months").
+   */
   planName: string | null;
-  monthlyPrice: Money | null;
+  price: Money | null;
   currentPrice: Money | null;
+  period: string | null;
   /** credits: how much, in the plan's currency. */
   credit: Money | null;
   /** success_call: where to book it, when the workspace gave an address. */
@@ -76,10 +81,10 @@ export interface InterventionFacts {
 
 export interface InterventionInput {
   reasons: readonly RiskReason[];
-  /** The customer's plan and what their subscription is worth a month, when the mirror knows it; `planPrice`: the plan's own item of it. */
-  plan: { name: string; monthlyValue: Money; planPrice: Money } | null;
-  /** The next plan down in the product mapping, priced as the customer's plan is (interval, quantity, currency). */
-  planDown: { name: string; monthlyPrice: Money } | null;
+  /** The customer's plan and what their subscription is worth a month, when the mirror knows it; `item`: the plan's own item, priced per its billing period. */
+  plan: { name: string; monthlyValue: Money; item: { price: Money; period: string } } | null;
+  /** The next plan down in the product mapping, priced as the customer's plan item is (period, quantity, currency). */
+  planDown: { name: string; price: Money } | null;
   settings: ChurnSettings;
 }
 
@@ -89,6 +94,11 @@ const PAYING_TOO_MUCH: readonly RiskReasonCode[] = ['cancellation_scheduled', 'p
 const TROUBLE: readonly RiskReasonCode[] = ['support_tickets'];
 /** Reasons that say they are not getting value from it: a call with the success team. */
 const DRIFTING: readonly RiskReasonCode[] = ['no_recent_login', 'logins_down', 'usage_down', 'nps_detractor'];
+
+/** A billing period as an email names it: "month", "year", "3 months". */
+export function periodText(interval: string, intervalCount: number): string {
+  return intervalCount === 1 ? interval : `${intervalCount} ${interval}s`;
+}
 
 /**
  * A sum a person would offer: the amount to two significant figures, in whole units
@@ -111,9 +121,9 @@ export function roundOffer(amount: number, currency: string): number {
 export function chooseIntervention(input: InterventionInput): InterventionFacts {
   const codes = input.reasons.map((r) => r.code);
   const matching = (group: readonly RiskReasonCode[]) => codes.filter((c) => group.includes(c));
-  const none: Omit<InterventionFacts, 'kind' | 'because'> = { planName: null, monthlyPrice: null, currentPrice: null, credit: null, bookingUrl: null };
+  const none: Omit<InterventionFacts, 'kind' | 'because'> = { planName: null, price: null, currentPrice: null, period: null, credit: null, bookingUrl: null };
   const { plan, planDown, settings } = input;
-  const cheaper = plan && planDown && planDown.monthlyPrice.currency === plan.planPrice.currency && planDown.monthlyPrice.amount < plan.planPrice.amount;
+  const cheaper = plan && planDown && planDown.price.currency === plan.item.price.currency && planDown.price.amount < plan.item.price.amount;
   const credits = (because: RiskReasonCode[]): InterventionFacts | null => {
     if (!plan || plan.monthlyValue.amount <= 0) return null;
     const { amount, currency } = plan.monthlyValue;
@@ -122,7 +132,7 @@ export function chooseIntervention(input: InterventionInput): InterventionFacts 
   const call = (because: RiskReasonCode[]): InterventionFacts => ({ ...none, kind: 'success_call', bookingUrl: settings.successCallUrl, because });
 
   if (cheaper && matching(PAYING_TOO_MUCH).length) {
-    return { ...none, kind: 'downgrade', planName: planDown.name, monthlyPrice: planDown.monthlyPrice, currentPrice: plan.planPrice, because: matching(PAYING_TOO_MUCH) };
+    return { ...none, kind: 'downgrade', planName: planDown.name, price: planDown.price, currentPrice: plan.item.price, period: plan.item.period, because: matching(PAYING_TOO_MUCH) };
   }
   if (matching(TROUBLE).length) return credits(matching(TROUBLE)) ?? call(matching(TROUBLE));
   if (matching(DRIFTING).length) return call(matching(DRIFTING));
@@ -147,7 +157,7 @@ export const EXAMPLE_CHURN_FACTS: ChurnSaveFacts = {
   customer: { id: 'cus_example', name: 'Jordan Example', email: 'jordan@example.com', tenureMonths: 20 },
   plan: { name: 'Growth', monthlyValue: { amount: 9900, currency: 'usd' } },
   usage: { summary: '240 reports generated in the last 30 days' },
-  intervention: { kind: 'downgrade', planName: 'Starter', monthlyPrice: { amount: 2900, currency: 'usd' }, currentPrice: { amount: 9900, currency: 'usd' }, credit: null, bookingUrl: null, because: ['usage_down'] },
+  intervention: { kind: 'downgrade', planName: 'Starter', price: { amount: 2900, currency: 'usd' }, currentPrice: { amount: 9900, currency: 'usd' }, period: 'month', credit: null, bookingUrl: null, because: ['usage_down'] },
   risk: { score: 60, threshold: 50, reasons: [{ code: 'usage_down', points: 30, text: 'reports generated down 80% on the 30 days before (1,200 → 240)' }] },
 };
 
@@ -155,8 +165,8 @@ export const EXAMPLE_CHURN_FACTS: ChurnSaveFacts = {
 export function exampleChurnFacts(kind: InterventionKind): ChurnSaveFacts {
   const offers: Record<InterventionKind, InterventionFacts> = {
     downgrade: EXAMPLE_CHURN_FACTS.intervention,
-    credits: { kind, planName: null, monthlyPrice: null, currentPrice: null, credit: { amount: 2000, currency: 'usd' }, bookingUrl: null, because: ['support_tickets'] },
-    success_call: { kind, planName: null, monthlyPrice: null, currentPrice: null, credit: null, bookingUrl: 'https://cal.example.com/acme/success', because: ['no_recent_login'] },
+    credits: { kind, planName: null, price: null, currentPrice: null, period: null, credit: { amount: 2000, currency: 'usd' }, bookingUrl: null, because: ['support_tickets'] },
+    success_call: { kind, planName: null, price: null, currentPrice: null, period: null, credit: null, bookingUrl: 'https://cal.example.com/acme/success', because: ['no_recent_login'] },
   };
   return { ...EXAMPLE_CHURN_FACTS, intervention: offers[kind] };
 }
@@ -190,13 +200,13 @@ export const DEFAULT_CHURN_TEMPLATES: Record<InterventionKind, EmailTemplate> = 
   downgrade: {
     subject: 'A {{ company.name }} plan that fits how you use it',
     html: `<p>Hi {{ customer.name }},</p>
-<p>Thanks for being with {{ company.name }}{% if customer.tenureMonths > 1 %} for {{ customer.tenureMonths }} months{% endif %}. If {% if plan %}{{ plan.name }}{% else %}your plan{% endif %} is more than you need right now, {{ intervention.planName }} costs {{ intervention.monthlyPrice | money }} a month instead of {{ intervention.currentPrice | money }} and keeps your account, your data and your settings as they are.</p>
+<p>Thanks for being with {{ company.name }}{% if customer.tenureMonths > 1 %} for {{ customer.tenureMonths }} months{% endif %}. If {% if plan %}{{ plan.name }}{% else %}your plan{% endif %} is more than you need right now, {{ intervention.planName }} costs {{ intervention.price | money }} per {{ intervention.period }} instead of {{ intervention.currentPrice | money }} and keeps your account, your data and your settings as they are.</p>
 {% if usage %}<p>For reference: {{ usage.summary }}.</p>{% endif %}
 <p>Reply to this email and we will switch you over; there is no need to cancel.</p>
 ${signOff.html}`,
     text: `Hi {{ customer.name }},
 
-Thanks for being with {{ company.name }}{% if customer.tenureMonths > 1 %} for {{ customer.tenureMonths }} months{% endif %}. If {% if plan %}{{ plan.name }}{% else %}your plan{% endif %} is more than you need right now, {{ intervention.planName }} costs {{ intervention.monthlyPrice | money }} a month instead of {{ intervention.currentPrice | money }} and keeps your account, your data and your settings as they are.
+Thanks for being with {{ company.name }}{% if customer.tenureMonths > 1 %} for {{ customer.tenureMonths }} months{% endif %}. If {% if plan %}{{ plan.name }}{% else %}your plan{% endif %} is more than you need right now, {{ intervention.planName }} costs {{ intervention.price | money }} per {{ intervention.period }} instead of {{ intervention.currentPrice | money }} and keeps your account, your data and your settings as they are.
 {% if usage %}
 For reference: {{ usage.summary }}.
 {% endif %}

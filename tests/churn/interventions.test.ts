@@ -10,14 +10,15 @@ import {
   EXAMPLE_CHURN_FACTS,
   exampleChurnFacts,
   factsAsShown,
+  periodText,
   roundOffer,
   type InterventionInput,
 } from '../../domain/churn-save';
 import { renderTemplate, templateProblems } from '../../domain/templates';
 
 const reason = (code: RiskReasonCode, points = 20): RiskReason => ({ code, points, text: code });
-const growth = { name: 'Growth', monthlyValue: { amount: 9900, currency: 'usd' }, planPrice: { amount: 9900, currency: 'usd' } };
-const starter = { name: 'Starter', monthlyPrice: { amount: 2900, currency: 'usd' } };
+const growth = { name: 'Growth', monthlyValue: { amount: 9900, currency: 'usd' }, item: { price: { amount: 9900, currency: 'usd' }, period: 'month' } };
+const starter = { name: 'Starter', price: { amount: 2900, currency: 'usd' } };
 const input = (codes: RiskReasonCode[], over: Partial<InterventionInput> = {}): InterventionInput => ({
   reasons: codes.map((c) => reason(c)),
   plan: growth,
@@ -29,17 +30,17 @@ const input = (codes: RiskReasonCode[], over: Partial<InterventionInput> = {}): 
 describe('chooseIntervention', () => {
   it('offers the next plan down, with its price, to a customer paying for more than they use', () => {
     for (const code of ['cancellation_scheduled', 'partial_cancellation', 'contracted', 'usage_down'] as const) {
-      expect(chooseIntervention(input([code, 'nps_detractor']))).toEqual({ kind: 'downgrade', planName: 'Starter', monthlyPrice: { amount: 2900, currency: 'usd' }, currentPrice: { amount: 9900, currency: 'usd' }, credit: null, bookingUrl: null, because: [code] });
+      expect(chooseIntervention(input([code, 'nps_detractor']))).toEqual({ kind: 'downgrade', planName: 'Starter', price: { amount: 2900, currency: 'usd' }, currentPrice: { amount: 9900, currency: 'usd' }, period: 'month', credit: null, bookingUrl: null, because: [code] });
     }
   });
 
   it('offers no downgrade that is not cheaper than their plan, or is priced in another currency', () => {
     expect(chooseIntervention(input(['cancellation_scheduled'], { planDown: null })).kind).toBe('success_call');
-    expect(chooseIntervention(input(['cancellation_scheduled'], { planDown: { name: 'Starter', monthlyPrice: { amount: 2900, currency: 'eur' } } })).kind).toBe('success_call');
-    expect(chooseIntervention(input(['cancellation_scheduled'], { planDown: { name: 'Legacy', monthlyPrice: { amount: 9900, currency: 'usd' } } })).kind).toBe('success_call');
+    expect(chooseIntervention(input(['cancellation_scheduled'], { planDown: { name: 'Starter', price: { amount: 2900, currency: 'eur' } } })).kind).toBe('success_call');
+    expect(chooseIntervention(input(['cancellation_scheduled'], { planDown: { name: 'Legacy', price: { amount: 9900, currency: 'usd' } } })).kind).toBe('success_call');
     // Compared with the plan's own item, not the whole subscription with its add-ons.
     const withAddOns = { ...growth, monthlyValue: { amount: 19_900, currency: 'usd' } };
-    expect(chooseIntervention(input(['contracted'], { plan: withAddOns, planDown: { name: 'Team', monthlyPrice: { amount: 12_000, currency: 'usd' } } })).kind).toBe('success_call');
+    expect(chooseIntervention(input(['contracted'], { plan: withAddOns, planDown: { name: 'Team', price: { amount: 12_000, currency: 'usd' } } })).kind).toBe('success_call');
   });
 
   it('makes up for trouble with credits, a share of the monthly price rounded to a whole unit', () => {
@@ -47,7 +48,7 @@ describe('chooseIntervention', () => {
     // 15% of $99.00 is $14.85: offered as a round $15.
     expect(credits).toMatchObject({ kind: 'credits', credit: { amount: 1500, currency: 'usd' }, because: ['support_tickets'] });
     // 20% of ¥333 is ¥66.6 (the yen has no minor unit): ¥67. Never less than one unit.
-    const credit = (amount: number, currency: string) => chooseIntervention(input(['support_tickets'], { plan: { name: 'Tiny', monthlyValue: { amount, currency }, planPrice: { amount, currency } } })).credit;
+    const credit = (amount: number, currency: string) => chooseIntervention(input(['support_tickets'], { plan: { name: 'Tiny', monthlyValue: { amount, currency }, item: { price: { amount, currency }, period: 'month' } } })).credit;
     expect(credit(333, 'jpy')).toEqual({ amount: 67, currency: 'jpy' });
     expect(credit(400, 'usd')).toEqual({ amount: 100, currency: 'usd' });
     expect(credit(123_456, 'bhd')).toEqual({ amount: 25_000, currency: 'bhd' });
@@ -56,7 +57,7 @@ describe('chooseIntervention', () => {
   });
 
   it('asks a drifting customer to a call, with the booking address when the workspace has one', () => {
-    expect(chooseIntervention(input(['no_recent_login', 'logins_down', 'nps_detractor']))).toEqual({ kind: 'success_call', planName: null, monthlyPrice: null, currentPrice: null, credit: null, bookingUrl: null, because: ['no_recent_login', 'logins_down', 'nps_detractor'] });
+    expect(chooseIntervention(input(['no_recent_login', 'logins_down', 'nps_detractor']))).toEqual({ kind: 'success_call', planName: null, price: null, currentPrice: null, period: null, credit: null, bookingUrl: null, because: ['no_recent_login', 'logins_down', 'nps_detractor'] });
     const booking = { ...DEFAULT_CHURN_SETTINGS, successCallUrl: 'https://cal.example.com/success' };
     expect(chooseIntervention(input(['usage_down'], { planDown: null, settings: booking }))).toMatchObject({ kind: 'success_call', bookingUrl: 'https://cal.example.com/success', because: ['usage_down'] });
   });
@@ -65,6 +66,10 @@ describe('chooseIntervention', () => {
     // Credits make up for trouble; they are no answer to a card that fails.
     expect(chooseIntervention(input(['payment_failing']))).toMatchObject({ kind: 'success_call', because: ['payment_failing'] });
     expect(chooseIntervention(input(['cancellation_scheduled'], { planDown: null, plan: null }))).toMatchObject({ kind: 'success_call' });
+  });
+
+  it('names a billing period as an email would', () => {
+    expect([periodText('month', 1), periodText('year', 1), periodText('month', 3)]).toEqual(['month', 'year', '3 months']);
   });
 
   it('rounds an offer to what a person would write', () => {
@@ -92,7 +97,7 @@ describe('churn templates', () => {
     // "for 1 months" reads wrong: a first month goes unsaid.
     expect(renderTemplate(DEFAULT_CHURN_TEMPLATES.downgrade, { ...EXAMPLE_CHURN_FACTS, customer: { ...EXAMPLE_CHURN_FACTS.customer, tenureMonths: 1 } }).text).toContain('Thanks for being with Acme Analytics. If');
     const down = renderTemplate(DEFAULT_CHURN_TEMPLATES.downgrade, EXAMPLE_CHURN_FACTS);
-    expect(down.text).toContain('Starter costs $29.00 a month instead of $99.00');
+    expect(down.text).toContain('Starter costs $29.00 per month instead of $99.00');
     expect(down.text).toContain('240 reports generated in the last 30 days');
     const credit = { ...EXAMPLE_CHURN_FACTS, intervention: { ...EXAMPLE_CHURN_FACTS.intervention, kind: 'credits' as const, credit: { amount: 1980, currency: 'usd' } } };
     expect(renderTemplate(DEFAULT_CHURN_TEMPLATES.credits, credit).subject).toBe('$19.80 of Acme Analytics credit, on us');

@@ -120,7 +120,7 @@ describe('churn radar', () => {
     const leaving = drafts.get('cus_leaving')!;
     expect(leaving).toMatchObject({ status: 'drafted', play: 'churn', templateKey: 'downgrade', toAddress: 'cus_leaving@example.com' });
     expect(leaving.bodyText).toContain('Hi Lee Leaving');
-    expect(leaving.bodyText).toContain('Starter costs $29.00 a month instead of $99.00');
+    expect(leaving.bodyText).toContain('Starter costs $29.00 per month instead of $99.00');
     expect((leaving.facts as unknown as ChurnSaveFacts).risk.reasons.map((r) => r.code)).toEqual(['cancellation_scheduled']);
     const troubled = drafts.get('cus_troubled')!;
     expect(troubled.templateKey).toBe('credits');

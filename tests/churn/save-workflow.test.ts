@@ -128,7 +128,26 @@ describe('churnSaveWorkflow (time-skipping test server)', () => {
     expect(await handle.result()).toBe('sent');
     const sent = (await draft())!;
     expect(sent.templateKey).toBe('downgrade');
-    expect(sent.bodyText).toContain('Starter costs €25.00 a month instead of €90.00');
+    expect(sent.bodyText).toContain('Starter costs €25.00 per month instead of €90.00');
+  });
+
+  it('prices the next plan down per year for three seats when that is how the customer pays', async () => {
+    const { db } = database;
+    await seedMirror(db, ws, [
+      new CustomerBuilder('cus_annual')
+        .price('price_growth_year', 99_000, 'year')
+        .subscription('sub_cus_annual', { items: ['price_growth_year'], cancel_at_period_end: true, current_period_end: new Date(Date.now() + 20 * 86_400_000) })
+        .build(),
+    ]);
+    await db('stripe_subscription_items').where({ workspace_id: ws, subscription_id: 'sub_cus_annual' }).update({ quantity: 3 });
+    await db('stripe_prices').where({ workspace_id: ws, id: 'price_growth_year' }).update({ product_id: 'prod_price_growth' });
+    await db('stripe_prices').insert({ workspace_id: ws, id: 'price_starter_year', product_id: 'prod_price_starter', currency: 'usd', unit_amount: 29_000, type: 'recurring', recurring_interval: 'year', recurring_interval_count: 1, active: true, stripe_state_at: new Date() });
+    await upsertCustomers(db, ws, [{ ...stripeFixture('customer'), id: 'cus_annual', name: 'Ann Annual', email: 'ann@example.com' } as unknown as Stripe.Customer], new Date(), keyring);
+    await setMode('auto');
+    const { handle, draft } = await startSave('cus_annual');
+    expect(await handle.result()).toBe('sent');
+    // Not Starter's monthly $29 against three seats of Growth: the yearly price of three seats of each.
+    expect((await draft())!.bodyText).toContain('Starter costs $870.00 per year instead of $2,970.00');
   });
 
   it('stops when a dunning begins while the draft waits: that play writes to them now', async () => {
