@@ -31,9 +31,6 @@ export type ChurnSaveOutcome = (typeof CHURN_SAVE_OUTCOMES)[number];
  */
 export const COOLING_OUTCOMES: readonly ChurnSaveOutcome[] = ['sent', 'discarded', 'expired'];
 
-/** How long a save's draft may wait for a review: after that the reasons it cites are stale. */
-export const SAVE_REVIEW_WINDOW_MS = 7 * 24 * 3_600_000;
-
 /** The churn play's part of play_settings.config, validated where it is stored and where it is read. */
 export const churnConfigSchema = z.strictObject({
   /** A score at or above this starts a save (1-100; the "high" level by default). */

@@ -1,6 +1,7 @@
 import { condition, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import { SAVE_REVIEW_WINDOW_MS, type ChurnSaveOutcome } from '../domain/churn-save';
+import type { ChurnSaveOutcome } from '../domain/churn-save';
+import { SAVE_REVIEW_WINDOW_MS } from '../domain/churn-save-timing';
 import { isSendableDraft, type DraftStatus } from '../domain/drafts';
 import { churnSaveStateQuery, draftDecisionSignal, playSettingsChangedSignal, type ChurnSaveState } from './play-messages';
 
