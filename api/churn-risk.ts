@@ -7,7 +7,7 @@ import { listChurnSaves } from '../db/churn-saves';
 import type { Knex } from '../db/knex';
 import { getPlaySettings } from '../db/play-settings';
 import { riskAsShown, riskLevel } from '../domain/churn-risk';
-import { CHURN_PLAY } from '../domain/churn-save';
+import { CHURN_PLAY, churnSettings } from '../domain/churn-save';
 import type { Logger } from '../platform/logger';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
@@ -18,6 +18,8 @@ const backtestQuery = z
     days: z.coerce.number().int().min(7).max(730).default(180),
     stepDays: z.coerce.number().int().min(1).max(31).default(7),
     horizonDays: z.coerce.number().int().min(7).max(180).default(90),
+    /** A score to report besides the levels; the workspace's churn radar threshold by default. */
+    threshold: z.coerce.number().int().min(1).max(100).optional(),
   })
   // checkpointTimes places one now and one every stepDays back over days.
   .refine((q) => Math.floor(q.days / q.stepDays) + 1 <= 120, { message: 'at most 120 checkpoints: raise stepDays or lower days', path: ['stepDays'] });
@@ -36,7 +38,8 @@ const savesQuery = z.strictObject({
  * workspace now, instead of at its next hourly scan (activities/churn-radar.ts).
  *
  * `GET /workspaces/:workspaceId/churn-risk/backtest` (viewer+): how the churn risk
- * would have done on the workspace's history (db/churn-risk.ts). It cites no amount.
+ * would have done on the workspace's history (db/churn-risk.ts), at the two levels and
+ * at the churn radar's threshold (or `threshold`). It cites no amount.
  */
 export function churnRiskRouter({ db, temporal, namespace, taskQueue, log }: { db: Knex; temporal: Connection; namespace: string; taskQueue: string; log: Logger }): Router {
   const router = Router();
@@ -51,7 +54,9 @@ export function churnRiskRouter({ db, temporal, namespace, taskQueue, log }: { d
   router.get('/workspaces/:workspaceId/churn-risk/backtest', requireWorkspaceRole('viewer'), async (req, res) => {
     const { workspaceId } = authOf(res);
     const q = parseOr400(backtestQuery, req.query, 'query');
-    res.json({ days: q.days, stepDays: q.stepDays, ...(await churnBacktest(db, workspaceId, q, new Date())) });
+    // The radar's own threshold gets a row: how it would have done at the score it reaches out at.
+    const threshold = q.threshold ?? churnSettings((await getPlaySettings(db, workspaceId, CHURN_PLAY)).config).threshold;
+    res.json({ days: q.days, stepDays: q.stepDays, ...(await churnBacktest(db, workspaceId, { ...q, threshold }, new Date())) });
   });
   router.get('/workspaces/:workspaceId/churn-saves', requireWorkspaceRole('viewer'), async (req, res) => {
     const { workspaceId } = authOf(res);

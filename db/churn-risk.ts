@@ -117,7 +117,7 @@ export const BACKTEST_SAMPLE = 2_000;
  * on a sample of them (the same one every time: by a hash of their ids), since each
  * checkpoint scores every customer it covers.
  */
-export async function churnBacktest(db: Db, workspaceId: string, opts: { days: number; stepDays: number; horizonDays: number; sample?: number }, now: Date): Promise<BacktestReport & { customers: number; sampled: number }> {
+export async function churnBacktest(db: Db, workspaceId: string, opts: { days: number; stepDays: number; horizonDays: number; sample?: number; threshold?: number }, now: Date): Promise<BacktestReport & { customers: number; sampled: number }> {
   const times = checkpointTimes(now, opts.days, opts.stepDays);
   const live = await liveSubscriptions(db, workspaceId, now, times[0]!)
     .groupBy('customer_id')
@@ -129,7 +129,7 @@ export async function churnBacktest(db: Db, workspaceId: string, opts: { days: n
   // One at a time: each is a handful of grouped reads over the workspace.
   for (const at of times) {
     const risks = await churnRisksAt(db, workspaceId, at, live.length > size ? sample : undefined);
-    checkpoints.push({ at: at.toISOString(), levels: new Map([...risks].map(([id, r]) => [id, r.level])) });
+    checkpoints.push({ at: at.toISOString(), scores: new Map([...risks].map(([id, r]) => [id, r.score])) });
   }
   const rows = await db('analytics_movements')
     .where({ workspace_id: workspaceId, kind: 'churn' })
@@ -141,5 +141,5 @@ export async function churnBacktest(db: Db, workspaceId: string, opts: { days: n
   for (const r of rows) churns.set(r.customer_id, [...(churns.get(r.customer_id) ?? []), r.at.toISOString()]);
   const inSample = new Set(sample);
   for (const id of churns.keys()) if (!inSample.has(id)) churns.delete(id);
-  return { customers: live.length, sampled: sample.length, ...backtestReport(checkpoints, churns, opts.horizonDays, now) };
+  return { customers: live.length, sampled: sample.length, ...backtestReport(checkpoints, churns, opts.horizonDays, now, opts.threshold) };
 }

@@ -1,4 +1,4 @@
-import type { RiskLevel } from './churn-risk';
+import { RISK_THRESHOLDS, riskLevel, type RiskLevel } from './churn-risk';
 
 /**
  * How the churn risk would have done: scored as of past checkpoints from what was
@@ -9,13 +9,18 @@ import type { RiskLevel } from './churn-risk';
 
 export interface BacktestCheckpoint {
   at: string;
-  /** Each customer live then, with their level then. */
-  levels: Map<string, RiskLevel>;
+  /** Each customer live then, with their score then. */
+  scores: Map<string, number>;
 }
 
 export interface LevelReport {
-  /** "medium" counts medium and high: the customers at or above the level. */
-  level: Exclude<RiskLevel, 'low'>;
+  /**
+   * "medium" counts medium and high: the customers at or above the level; "threshold"
+   * those at or above the score the workspace's churn radar reaches out at.
+   */
+  level: Exclude<RiskLevel, 'low'> | 'threshold';
+  /** The least score the row counts as flagged. */
+  minScore: number;
   /** Customer-checkpoints flagged, and of those the ones that churned within the horizon. */
   flagged: number;
   caught: number;
@@ -39,7 +44,6 @@ export interface BacktestReport {
 }
 
 const DAY_MS = 86_400_000;
-const RANK: Record<RiskLevel, number> = { low: 0, medium: 1, high: 2 };
 const ratio = (a: number, b: number) => (b === 0 ? null : Math.round((a / b) * 1000) / 1000);
 
 function median(xs: number[]): number | null {
@@ -49,23 +53,31 @@ function median(xs: number[]): number | null {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/** `churns`: each customer's churns (MRR to zero), as times. */
-export function backtestReport(checkpoints: BacktestCheckpoint[], churns: Map<string, string[]>, horizonDays: number, now: Date): BacktestReport {
+/**
+ * `churns`: each customer's churns (MRR to zero), as times. `threshold`: the churn
+ * radar's score, reported as a row of its own after the two levels.
+ */
+export function backtestReport(checkpoints: BacktestCheckpoint[], churns: Map<string, string[]>, horizonDays: number, now: Date, threshold?: number): BacktestReport {
   const horizon = horizonDays * DAY_MS;
   const churnTimes = new Map([...churns].map(([id, ts]) => [id, ts.map((t) => Date.parse(t))]));
   const churnsWithin = (customerId: string, from: number) => (churnTimes.get(customerId) ?? []).some((c) => c > from && c <= from + horizon);
   const complete = checkpoints.filter((c) => Date.parse(c.at) + horizon <= now.getTime());
 
-  const levels: LevelReport[] = (['high', 'medium'] as const).map((level) => {
-    const flaggedAt = (levelThen: RiskLevel) => RANK[levelThen] >= RANK[level];
+  const rows: { level: LevelReport['level']; minScore: number }[] = [
+    { level: 'high', minScore: RISK_THRESHOLDS.high },
+    { level: 'medium', minScore: RISK_THRESHOLDS.medium },
+    ...(threshold === undefined ? [] : [{ level: 'threshold' as const, minScore: threshold }]),
+  ];
+  const levels: LevelReport[] = rows.map(({ level, minScore }) => {
+    const flaggedAt = (scoreThen: number) => scoreThen >= minScore;
     let flagged = 0;
     let caught = 0;
     let churned = 0;
     for (const cp of complete) {
       const t = Date.parse(cp.at);
-      for (const [customerId, levelThen] of cp.levels) {
+      for (const [customerId, scoreThen] of cp.scores) {
         const left = churnsWithin(customerId, t);
-        const flag = flaggedAt(levelThen);
+        const flag = flaggedAt(scoreThen);
         if (flag) flagged += 1;
         if (left) churned += 1;
         if (flag && left) caught += 1;
@@ -78,16 +90,17 @@ export function backtestReport(checkpoints: BacktestCheckpoint[], churns: Map<st
       for (const c of times) {
         const before = checkpoints.filter((cp) => {
           const t = Date.parse(cp.at);
-          return t < c && t >= c - horizon && cp.levels.has(customerId);
+          return t < c && t >= c - horizon && cp.scores.has(customerId);
         });
         if (!before.length) continue;
         withCheckpoint += 1;
-        const first = before.filter((cp) => flaggedAt(cp.levels.get(customerId)!)).map((cp) => Date.parse(cp.at));
+        const first = before.filter((cp) => flaggedAt(cp.scores.get(customerId)!)).map((cp) => Date.parse(cp.at));
         if (first.length) leads.push(Math.round((c - Math.min(...first)) / DAY_MS));
       }
     }
     return {
       level,
+      minScore,
       flagged,
       caught,
       churned,
@@ -103,13 +116,13 @@ export function backtestReport(checkpoints: BacktestCheckpoint[], churns: Map<st
     horizonDays,
     checkpoints: checkpoints.map((cp) => {
       const t = Date.parse(cp.at);
-      const values = [...cp.levels.values()];
+      const values = [...cp.scores.values()].map(riskLevel);
       return {
         at: cp.at,
-        customers: cp.levels.size,
+        customers: cp.scores.size,
         medium: values.filter((l) => l === 'medium').length,
         high: values.filter((l) => l === 'high').length,
-        churnedWithin: t + horizon <= now.getTime() ? [...cp.levels.keys()].filter((id) => churnsWithin(id, t)).length : null,
+        churnedWithin: t + horizon <= now.getTime() ? [...cp.scores.keys()].filter((id) => churnsWithin(id, t)).length : null,
       };
     }),
     levels,

@@ -5,6 +5,7 @@ import { createApiToken } from '../db/api-tokens';
 import { openDunningCase } from '../db/dunning-cases';
 import { storeRedactionSetting } from '../db/redaction';
 import { storeProductSignals } from '../db/product-signals';
+import { putPlaySettings } from '../db/play-settings';
 import { insertWorkspace } from '../db/workspaces';
 import { backtestReport, checkpointTimes, type BacktestReport } from '../domain/churn-backtest';
 import { churnRisk, riskAsShown, riskLevel, type ChurnRisk, type RiskInputs, type RiskLevel } from '../domain/churn-risk';
@@ -222,7 +223,9 @@ describe('churn risk in the customer list and on the customer page', () => {
 describe('backtestReport', () => {
   const now = new Date('2026-06-30T00:00:00Z');
   const at = (day: string) => `2026-${day}T00:00:00.000Z`;
-  const cp = (day: string, levels: [string, RiskLevel][]) => ({ at: at(day), levels: new Map(levels) });
+  // A level as the least score that reaches it.
+  const score: Record<RiskLevel, number> = { low: 0, medium: 25, high: 50 };
+  const cp = (day: string, levels: [string, RiskLevel][]) => ({ at: at(day), scores: new Map(levels.map(([id, l]) => [id, score[l]])) });
 
   it('counts catches, false alarms and misses over checkpoints whose horizon has passed, and how early churns were seen', () => {
     const checkpoints = [
@@ -236,13 +239,19 @@ describe('backtestReport', () => {
       ['a', [at('03-15')]],
       ['b', [at('05-20')]],
     ]);
-    const report = backtestReport(checkpoints, churns, 90, now);
+    const report = backtestReport(checkpoints, churns, 90, now, 30);
+    const medium = { flagged: 4, caught: 3, churned: 4, precision: 0.75, recall: 0.75, medianLeadDays: 61, churnsSeenComing: 2, churnsWithCheckpoint: 2 };
+    const high = { flagged: 2, caught: 2, churned: 4, precision: 1, recall: 0.5, medianLeadDays: 30.5, churnsSeenComing: 2, churnsWithCheckpoint: 2 };
     expect(report.levels).toEqual([
       // a flagged high on 02-01 and 03-01, both caught; churned pairs: a on 01-01, 02-01, 03-01; b on 03-01.
-      { level: 'high', flagged: 2, caught: 2, churned: 4, precision: 1, recall: 0.5, medianLeadDays: 30.5, churnsSeenComing: 2, churnsWithCheckpoint: 2 },
+      { level: 'high', minScore: 50, ...high },
       // c's medium on 01-01 was a false alarm; b's medium on 03-01 a catch, seen 80 days ahead.
-      { level: 'medium', flagged: 4, caught: 3, churned: 4, precision: 0.75, recall: 0.75, medianLeadDays: 61, churnsSeenComing: 2, churnsWithCheckpoint: 2 },
+      { level: 'medium', minScore: 25, ...medium },
+      // The radar's threshold of 30 sits between them: here the medium scores (25) fall short of it.
+      { level: 'threshold', minScore: 30, ...high },
     ]);
+    expect(backtestReport(checkpoints, churns, 90, now, 20).levels[2]).toEqual({ level: 'threshold', minScore: 20, ...medium });
+    expect(backtestReport(checkpoints, churns, 90, now).levels.map((l) => l.level)).toEqual(['high', 'medium']);
     expect(report.checkpoints.map((c) => [c.at.slice(5, 10), c.customers, c.medium, c.high, c.churnedWithin])).toEqual([
       ['01-01', 3, 1, 0, 1],
       ['02-01', 3, 0, 1, 1],
@@ -308,12 +317,23 @@ describe('GET /workspaces/:id/churn-risk/backtest on a workspace history', () =>
     // a is flagged high from the first checkpoint after it asked to cancel (98 days ago) until it ended.
     const high = body.checkpoints.filter((c) => c.high > 0).map((c) => Math.round((Date.now() - Date.parse(c.at)) / DAY));
     expect(high).toEqual([98, 91, 84, 77]);
+    const highRow = { flagged: 2, caught: 2, churned: 19, precision: 1, recall: 0.105, medianLeadDays: 28, churnsSeenComing: 1, churnsWithCheckpoint: 2 };
+    const mediumRow = { flagged: 4, caught: 2, churned: 19, precision: 0.5, recall: 0.105, medianLeadDays: 28, churnsSeenComing: 1, churnsWithCheckpoint: 2 };
     expect(body.levels).toEqual([
       // Complete checkpoints are 91 to 175 days back. a churned within 90 days of those from 161 down; b of those from 147 down.
-      { level: 'high', flagged: 2, caught: 2, churned: 19, precision: 1, recall: 0.105, medianLeadDays: 28, churnsSeenComing: 1, churnsWithCheckpoint: 2 },
+      { level: 'high', minScore: 50, ...highRow },
       // c's failing payment (checkpoints 119 and 112 days back) was a false alarm.
-      { level: 'medium', flagged: 4, caught: 2, churned: 19, precision: 0.5, recall: 0.105, medianLeadDays: 28, churnsSeenComing: 1, churnsWithCheckpoint: 2 },
+      { level: 'medium', minScore: 25, ...mediumRow },
+      // The churn radar's threshold, 50 by default, reads as high does.
+      { level: 'threshold', minScore: 50, ...highRow },
     ]);
+    // The workspace's own threshold, or one asked for.
+    await putPlaySettings(database.db, ws, 'churn', { rollout: { mode: 'review', autoPercentage: null }, config: { threshold: 25 } }, 'test');
+    const own = (await api.request('GET', `/workspaces/${ws}/churn-risk/backtest?days=175&stepDays=7&horizonDays=90`, { token: viewer })).body as BacktestReport;
+    expect(own.levels[2]).toEqual({ level: 'threshold', minScore: 25, ...mediumRow });
+    const asked = (await api.request('GET', `/workspaces/${ws}/churn-risk/backtest?days=175&stepDays=7&horizonDays=90&threshold=90`, { token: viewer })).body as BacktestReport;
+    expect(asked.levels[2]).toMatchObject({ level: 'threshold', minScore: 90, flagged: 0 });
+    expect((await api.request('GET', `/workspaces/${ws}/churn-risk/backtest?threshold=0`, { token: viewer })).status).toBe(400);
   });
 
   it('backtests a big workspace on a sample of its customers, the same one every time', async () => {

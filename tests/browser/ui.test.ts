@@ -314,6 +314,8 @@ describe('web UI in a browser', () => {
     await page.click('details.backtest summary');
     await page.waitForSelector('.backtest-levels li[data-level=high]');
     expect(await page.innerText('.backtest-levels li[data-level=high]')).toMatch(/^Flagged high: /);
+    // The churn radar's threshold (50 by default) has its row too.
+    expect(await page.innerText('.backtest-levels li[data-level=threshold]')).toMatch(/^At the churn radar's threshold \(a score of 50 or more\): /);
     expect(await page.innerText('details.backtest .muted')).toContain('Scored as of a check every 7 days over the last 180 days');
     await shot(page, 'finance-customers-at-risk');
     // From a draft to its customer, known here only by the dunning and its emails (no mirrored copy).

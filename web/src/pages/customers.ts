@@ -34,7 +34,7 @@ const SORT_LABELS: Record<Sort, string> = { mrr: 'By MRR', newest: 'Newest', ris
 
 /** One level's record in the backtest, as sentences. */
 function levelLines(r: LevelReport, horizonDays: number): HTMLElement {
-  const who = r.level === 'high' ? 'Flagged high' : 'Flagged medium or high';
+  const who = r.level === 'high' ? 'Flagged high' : r.level === 'medium' ? 'Flagged medium or high' : `At the churn radar's threshold (a score of ${r.minScore} or more)`;
   return h(
     'li',
     { 'data-level': r.level },
