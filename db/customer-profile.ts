@@ -3,6 +3,7 @@ import { loadCustomerMovements } from './analytics';
 import { openRow } from './customer-pii';
 import { listDrafts } from './drafts';
 import { churnRisks } from './churn-risk';
+import { listChurnSaves } from './churn-saves';
 import { customerActivity } from './product-signals';
 import type { CustomerProfile } from '../domain/customer-profile';
 import type { Keyring } from '../platform/crypto';
@@ -28,7 +29,7 @@ const RECENT = 50;
 /** The customer's profile; undefined when Wysera knows nothing of this id in the workspace. */
 export async function customerProfile(db: Db, ring: Keyring, workspaceId: string, customerId: string): Promise<CustomerProfile | undefined> {
   const now = new Date();
-  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, [activity, risks]] = await Promise.all([
+  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, [activity, risks], saves] = await Promise.all([
     db('stripe_customers').where({ workspace_id: workspaceId, id: customerId }).first<{ id: string; email: string | null; name: string | null; livemode: boolean } | undefined>('id', 'email', 'name', 'livemode'),
     db('analytics_customers').where({ workspace_id: workspaceId, customer_id: customerId }).first<{ mrr: string | number; currency: string; cohort_month: string | null } | undefined>('mrr', 'currency', 'cohort_month'),
     loadCustomerMovements(db, workspaceId, customerId),
@@ -66,6 +67,7 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
     listDrafts(db, workspaceId, { customerId, limit: RECENT }),
     // The risk reads the activity the page shows, rather than reading it again.
     customerActivity(db, workspaceId, customerId, now).then(async (read) => [read, await churnRisks(db, workspaceId, now, [customerId], new Map(read.lastSignalAt ? [[customerId, read]] : []))] as const),
+    listChurnSaves(db, workspaceId, { customerId, limit: 10 }),
   ]);
   const contact = mirrored && openRow(ring, workspaceId, mirrored);
   if (!contact && !summary && movements.length === 0 && subscriptions.length === 0 && invoices.length === 0 && dunnings.length === 0 && drafts.length === 0 && !activity.lastSignalAt) return undefined;
@@ -108,5 +110,6 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
     drafts: drafts.map((d) => ({ id: d.id, play: d.play, step: d.step, status: d.status, createdAt: d.createdAt.toISOString() })),
     activity,
     risk: risks.get(customerId) ?? null,
+    saves: saves.map((s) => ({ id: s.id, startedAt: s.startedAt.toISOString(), score: s.riskScore, intervention: s.intervention, outcome: s.outcome, endedAt: iso(s.endedAt) })),
   };
 }

@@ -143,6 +143,9 @@ describe('churn radar', () => {
     expect(mail).toHaveLength(1);
     expect(mail[0]!.to).toEqual(['cus_leaving@example.com']);
     expect((await draftOf(opened.get('cus_leaving')!))!.status).toBe('sent');
+    // The customer's page tells of it.
+    const profile = (await api.request('GET', `/workspaces/${ws}/customers/cus_leaving`, { token: viewer })).body as { saves: { score: number; intervention: string; outcome: string }[] };
+    expect(profile.saves).toMatchObject([{ score: 50, intervention: 'downgrade', outcome: 'sent' }]);
 
     const troubled = (await draftOf(opened.get('cus_troubled')!))!;
     expect((await api.request('POST', `/workspaces/${ws}/drafts/${troubled.id}/discard`, { token: member, body: { reason: 'account manager calling instead' } })).status).toBe(200);

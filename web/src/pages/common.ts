@@ -99,3 +99,21 @@ export const riskBadge = (risk: { score: number; level: string }) =>
 export function customerLink(ctx: PageContext, customerId: string, label: Child = customerId): HTMLElement {
   return h('a', { href: `${ctx.pageBase}/customers/${encodeURIComponent(customerId)}`, class: 'customer-link' }, label);
 }
+
+const SAVE_OFFERS: Record<string, string> = { downgrade: 'the next plan down', success_call: 'a success call', credits: 'credits' };
+const SAVE_OUTCOMES: Record<string, string> = {
+  sent: 'sent',
+  discarded: 'discarded',
+  expired: 'not reviewed in time',
+  off: 'play turned off',
+  failed: 'failed',
+  no_longer_at_risk: 'no longer at risk',
+  churned: 'left first',
+  in_dunning: 'went into dunning',
+  no_email: 'no email address',
+};
+
+/** A churn save's offer in words ("the next plan down"). */
+export const saveOffer = (intervention: string) => SAVE_OFFERS[intervention] ?? intervention;
+/** How a churn save ended, in words; "open" while it waits. */
+export const saveOutcome = (outcome: string | null) => (outcome === null ? 'open' : (SAVE_OUTCOMES[outcome] ?? outcome));

@@ -3,7 +3,7 @@ import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { count, longMonth, money, NONE, when } from '../format';
 import { canMarkPaid, isHidden } from '../redaction';
-import { card, confirmStep, errorBox, loading, noticeIn, riskBadge, section, statusBadge } from './common';
+import { card, confirmStep, errorBox, loading, noticeIn, riskBadge, saveOffer, saveOutcome, section, statusBadge } from './common';
 import { movementCells } from '../movements';
 import type { CustomerProfile } from '../../../domain/customer-profile';
 import { draftStepTitle } from '../../../domain/dunning-schedule';
@@ -49,8 +49,8 @@ function paidOutOfBand(ctx: PageContext, root: HTMLElement, customerId: string, 
   return h('div', { class: 'out-of-band' }, ask, step, feedback);
 }
 
-/** Why the customer might leave: each reason with its points, which add up to the score (capped at 100). */
-function riskSection(risk: ChurnRisk, signalled: boolean): HTMLElement {
+/** Why the customer might leave: each reason with its points, which add up to the score (capped at 100); and the churn radar's saves for them. */
+function riskSection(risk: ChurnRisk, signalled: boolean, saves: Shown['saves']): HTMLElement {
   const sum = risk.reasons.reduce((total, r) => total + r.points, 0);
   return section(
     'Churn risk',
@@ -62,6 +62,18 @@ function riskSection(risk: ChurnRisk, signalled: boolean): HTMLElement {
           { class: 'muted' },
           `Nothing points to them leaving: no cancellation, no failing payment, no downgrade${signalled ? ', and their use holds' : '; your product sends no signals to judge their use by'}.`,
         ),
+    saves.length
+      ? h(
+          'div',
+          { class: 'saves', 'data-testid': 'customer-saves' },
+          h('h3', {}, 'Churn radar'),
+          h(
+            'ul',
+            {},
+            saves.map((s) => h('li', {}, `${when(s.startedAt)}: at a score of ${s.score}, ${s.intervention ? `offered ${saveOffer(s.intervention)}` : 'nothing drafted'}; ${saveOutcome(s.outcome)}.`)),
+          ),
+        )
+      : null,
   );
 }
 
@@ -141,7 +153,7 @@ export async function customerPage(ctx: PageContext, root: HTMLElement, customer
       card('Dunnings', String(c.dunnings.length), { sub: `${c.dunnings.filter((d) => d.outcome === null).length} running` }),
       card('Churn risk', c.risk ? `${c.risk.score}` : NONE, { sub: c.risk ? `out of 100: ${c.risk.level}` : 'no live subscription', testid: 'customer-risk' }),
     ),
-    c.risk ? riskSection(c.risk, c.activity.lastSignalAt !== null) : null,
+    c.risk ? riskSection(c.risk, c.activity.lastSignalAt !== null, c.saves) : null,
     section(
       'Subscriptions',
       c.subscriptions.length

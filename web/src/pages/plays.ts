@@ -3,7 +3,7 @@ import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { NONE, when } from '../format';
 import { canConfigure } from '../redaction';
-import { actorLabel, customerLink, errorBox, loading, riskBadge, section } from './common';
+import { actorLabel, customerLink, errorBox, loading, riskBadge, saveOffer, saveOutcome, section } from './common';
 import type { ChurnSettings } from '../../../domain/churn-save';
 import type { DunningScheduleSettings } from '../../../domain/dunning-schedule';
 import { scheduleEditor, scheduleTable } from './dunning-schedule';
@@ -82,19 +82,6 @@ interface ChurnSave {
   startedAt: string;
   outcome: string | null;
 }
-
-const INTERVENTIONS: Record<string, string> = { downgrade: 'the next plan down', success_call: 'a success call', credits: 'credits' };
-const OUTCOMES: Record<string, string> = {
-  sent: 'sent',
-  discarded: 'discarded',
-  expired: 'not reviewed in time',
-  off: 'play turned off',
-  failed: 'failed',
-  no_longer_at_risk: 'no longer at risk',
-  churned: 'left first',
-  in_dunning: 'went into dunning',
-  no_email: 'no email address',
-};
 
 /** The play switches: each play's rollout mode (owners change it) and its own settings. */
 export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
@@ -219,9 +206,9 @@ function savesList(ctx: PageContext, saves: ChurnSave[], mode: Mode): HTMLElemen
           {},
           h('td', {}, customerLink(ctx, s.customerId)),
           h('td', {}, riskBadge(s.risk), h('div', { class: 'muted small' }, s.risk.reasons[0]?.text ?? '')),
-          h('td', {}, s.intervention ? (INTERVENTIONS[s.intervention] ?? s.intervention) : NONE),
+          h('td', {}, s.intervention ? saveOffer(s.intervention) : NONE),
           h('td', {}, when(s.startedAt)),
-          h('td', {}, s.outcome ? (OUTCOMES[s.outcome] ?? s.outcome) : 'open'),
+          h('td', {}, saveOutcome(s.outcome)),
         ),
       ),
     ),
