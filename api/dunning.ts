@@ -66,8 +66,8 @@ const emailSettingsBody = z.strictObject({
 
 const templateBody = z.strictObject({ subject: z.string().min(1).max(2000), html: z.string().min(1).max(200_000), text: z.string().min(1).max(200_000) });
 
-const previewBody = z.strictObject({
-  play: z.literal(DUNNING_PLAY, { error: 'only dunning templates can be previewed so far' }),
+const dunningPreview = z.strictObject({
+  play: z.literal(DUNNING_PLAY),
   templateKey: z.enum(DUNNING_TONES),
   /** Without one, the email is rendered for an imaginary customer (EXAMPLE_DUNNING_FACTS). */
   customerId: z.string().min(1).max(255).optional(),
@@ -75,6 +75,13 @@ const previewBody = z.strictObject({
   /** A template to try instead of the stored one. */
   template: templateBody.optional(),
 }).refine((b) => b.invoiceId === undefined || b.customerId !== undefined, { message: 'invoiceId needs the customerId it belongs to', path: ['invoiceId'] });
+/** A churn save's email, rendered for an imaginary customer offered that intervention (a real one is offered what their reasons call for). */
+const churnPreview = z.strictObject({
+  play: z.literal(CHURN_PLAY),
+  templateKey: z.enum(CHURN_INTERVENTIONS),
+  template: templateBody.optional(),
+});
+const previewBody = z.discriminatedUnion('play', [dunningPreview, churnPreview], { error: 'play: dunning or churn' });
 
 const day = z.iso.date({ error: 'a date as YYYY-MM-DD' });
 const recoveryQuery = z
@@ -102,6 +109,16 @@ const templateOf = (params: { play?: unknown; key?: unknown }) => {
   const { play, set } = templatesOf(params);
   return { play, set, key: parseOr400(z.enum(set.keys), params.key, 'template key') };
 };
+
+/** Renders a template for a preview; a stored override that fails against these facts is a 400 naming its problems. */
+function renderOr400(template: EmailTemplate, facts: object) {
+  try {
+    return renderTemplate(template, facts);
+  } catch (err) {
+    if (err instanceof TemplateError) throw new HttpError(400, `invalid template: ${err.message}`, { problems: err.problems });
+    throw err;
+  }
+}
 
 /** Rejects a template with each part's line and problem. */
 function checkTemplate(t: EmailTemplate, example: object = EXAMPLE_DUNNING_FACTS): void {
@@ -238,6 +255,16 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
   router.post('/workspaces/:workspaceId/templates/preview', requireWorkspaceRole('member'), async (req, res) => {
     const auth = authOf(res);
     const body = parseOr400(previewBody, req.body, 'body');
+    if (body.play === CHURN_PLAY) {
+      const facts = emailFacts(exampleChurnFacts(body.templateKey));
+      if (body.template) checkTemplate(body.template, facts);
+      const workspace = await findWorkspace(deps.db, auth.workspaceId);
+      const cited = { ...facts, company: { name: workspace?.name ?? facts.company.name } };
+      const overrides = await listTemplateOverrides(deps.db, auth.workspaceId, CHURN_PLAY);
+      const rendered = renderOr400(body.template ?? overrides[body.templateKey] ?? DEFAULT_CHURN_TEMPLATES[body.templateKey], cited);
+      res.json({ to: cited.customer.email, ...rendered, facts: cited });
+      return;
+    }
     if (body.template) checkTemplate(body.template);
     // The step as the workspace's schedule places this tone (its first use), as the email would cite it.
     const schedule = dunningSchedule((await getPlaySettings(deps.db, auth.workspaceId, DUNNING_PLAY)).config);
@@ -258,13 +285,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     }
     const overrides = await listTemplateOverrides(deps.db, auth.workspaceId, body.play);
     const template = body.template ?? overrides[body.templateKey] ?? DEFAULT_DUNNING_TEMPLATES[body.templateKey];
-    let rendered;
-    try {
-      rendered = renderTemplate(template, built.facts);
-    } catch (err) {
-      if (err instanceof TemplateError) throw new HttpError(400, `invalid template: ${err.message}`, { problems: err.problems });
-      throw err;
-    }
+    const rendered = renderOr400(template, built.facts);
     // A real customer's amounts are revenue: below finance they read as hidden in the text too, as in a draft (the facts are redacted on the way out).
     const shown = body.customerId !== undefined && redactionOf(res).policy.revenue ? { subject: hideCitedAmounts(rendered.subject, built.facts), html: hideCitedAmounts(rendered.html, built.facts), text: hideCitedAmounts(rendered.text, built.facts) } : rendered;
     res.json({ to: built.to, ...shown, facts: built.facts });

@@ -195,7 +195,7 @@ const signOff = { html: '<p>Thanks,<br>The {{ company.name }} team</p>', text: '
 /** The built-in template of each intervention, used unless the workspace overrides it. */
 export const DEFAULT_CHURN_TEMPLATES: Record<InterventionKind, EmailTemplate> = {
   downgrade: {
-    subject: 'A {{ company.name }} plan that fits how you use it',
+    subject: 'A plan that fits how you use {{ company.name }}',
     html: `<p>Hi {{ customer.name }},</p>
 <p>Thanks for being with {{ company.name }}{% if customer.tenureMonths > 1 %} for {{ customer.tenureMonths }} months{% endif %}. If {% if plan %}{{ plan.name }}{% else %}your plan{% endif %} is more than you need right now, {{ intervention.planName }} costs {{ intervention.price | money }} per {{ intervention.period }} instead of {{ intervention.currentPrice | money }} and keeps your account, your data and your settings as they are.</p>
 {% if usage %}<p>For reference: {{ usage.summary }}.</p>{% endif %}

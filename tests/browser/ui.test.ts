@@ -614,7 +614,8 @@ describe('web UI in a browser', () => {
     const owner = await loggedIn('owner');
     await owner.page.click('a[data-page=emails]');
     expect(await contentText(owner.page)).toContain("not set: the server's default sender");
-    expect(await owner.page.locator('form.template-editor').count()).toBe(5);
+    expect(await owner.page.locator('form.template-editor[data-play=dunning]').count()).toBe(5);
+    expect(await owner.page.locator('form.template-editor[data-play=churn]').count()).toBe(3);
     expect(await owner.page.innerText('form[data-template=firm] p.muted')).toBe('Written for email 3 (day 7) of the dunning schedule.');
 
     // The sender, saved on its own: only its section is drawn again, with the notice.
@@ -702,6 +703,18 @@ describe('web UI in a browser', () => {
     expect(await firm.locator('.feedback .success').innerText()).toBe('The firm email is the built-in one again.');
     expect(await owner.page.textContent('form[data-template=firm] .badge')).toBe('built-in');
     expect(await listTemplateOverrides(database.db, WS, 'dunning')).toEqual({});
+
+    // The churn radar's emails: previewed for an example customer offered that, and never citing the score.
+    const credits = owner.page.locator('form[data-play=churn][data-template=credits]');
+    expect(await credits.locator('h3').innerText()).toContain('Credits');
+    await credits.locator('button.preview').click();
+    await credits.locator('.preview-subject').waitFor();
+    expect(await credits.locator('.preview-subject').innerText()).toBe('$20.00 of Acme Analytics credit, on us');
+    await credits.locator('textarea[name=text]').fill('Your risk is {{ risk.score }}');
+    await credits.locator('button[type=submit]').click();
+    await credits.locator('.feedback .error').waitFor();
+    expect(await credits.locator('.feedback .error').innerText()).toMatch(/^invalid template: text line 1/);
+    expect(await listTemplateOverrides(database.db, WS, 'churn')).toEqual({});
     await owner.context.close();
 
     const viewer = await loggedIn('viewer');

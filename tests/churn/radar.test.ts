@@ -238,6 +238,15 @@ describe('churn radar', () => {
     const own = { subject: '{{ intervention.credit | money }} for you, {{ customer.name }}', html: '<p>{{ intervention.credit | money }} of credit</p>', text: '{{ intervention.credit | money }} of credit' };
     expect((await api.request('PUT', `/workspaces/${ws}/templates/churn/credits`, { token: owner, body: own })).status).toBe(200);
     expect((await api.request('DELETE', `/workspaces/${ws}/templates/churn/credits`, { token: owner })).body).toMatchObject({ play: 'churn', key: 'credits' });
+    // A preview renders one for an imaginary customer offered that, with the workspace's name.
+    const preview = await api.request('POST', `/workspaces/${ws}/templates/preview`, { token: member, body: { play: 'churn', templateKey: 'success_call', template: { subject: 'A call, {{ customer.name }}?', html: '<p>{{ intervention.bookingUrl }}</p>', text: 'Book: {{ intervention.bookingUrl }}' } } });
+    expect(preview.status).toBe(200);
+    expect(preview.body).toMatchObject({ to: 'jordan@example.com', subject: 'A call, Jordan Example?', text: 'Book: https://cal.example.com/acme/success' });
+    expect((preview.body as { facts: object }).facts).not.toHaveProperty('risk');
+    const builtIn = await api.request('POST', `/workspaces/${ws}/templates/preview`, { token: member, body: { play: 'churn', templateKey: 'downgrade' } });
+    expect((builtIn.body as { subject: string }).subject).toBe('A plan that fits how you use Acme Analytics');
+    const wrongKey = await api.request('POST', `/workspaces/${ws}/templates/preview`, { token: member, body: { play: 'churn', templateKey: 'friendly' } });
+    expect(wrongKey.status).toBe(400);
   });
 
   it("runs on the worker's schedule, counting its scans and the saves they open", async () => {

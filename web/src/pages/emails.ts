@@ -2,7 +2,6 @@ import { get, request } from '../api';
 import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { canAct, canConfigure } from '../redaction';
-import type { DunningTone } from '../../../domain/dunning-schedule';
 import type { EmailTemplate } from '../../../domain/templates';
 import { confirmStep, errorBox, loading, metaRow, noticeIn, section } from './common';
 
@@ -14,7 +13,8 @@ interface EmailSettings {
 }
 
 interface TemplateEntry {
-  key: DunningTone;
+  /** A dunning tone, or a churn save's offer. */
+  key: string;
   overridden: boolean;
   template: EmailTemplate;
   builtIn: EmailTemplate;
@@ -37,8 +37,17 @@ const PARTS: { part: keyof EmailTemplate; label: string; rows: number }[] = [
   { part: 'html', label: 'HTML', rows: 8 },
 ];
 
-const FACTS_HELP =
-  'Liquid, with the facts a draft cites: {{ customer.name }}, {{ company.name }}, {{ invoice.amountDue | money }}, {{ invoice.number }}, {{ payUrl }}, {{ plan.name }}, {{ usage.summary }}, {{ step.number }} of {{ step.total }}, {% if step.isFinal %}…{% endif %}. A misspelt fact is refused when saved, with its line.';
+type TemplatePlay = 'dunning' | 'churn';
+
+const FACTS_HELP: Record<TemplatePlay, string> = {
+  dunning:
+    'Liquid, with the facts a draft cites: {{ customer.name }}, {{ company.name }}, {{ invoice.amountDue | money }}, {{ invoice.number }}, {{ payUrl }}, {{ plan.name }}, {{ usage.summary }}, {{ step.number }} of {{ step.total }}, {% if step.isFinal %}…{% endif %}. A misspelt fact is refused when saved, with its line.',
+  churn:
+    'Liquid, with the facts a save cites: {{ customer.name }}, {{ company.name }}, {{ plan.name }}, {{ usage.summary }}, and its offer: {{ intervention.planName }} at {{ intervention.price | money }} per {{ intervention.period }} instead of {{ intervention.currentPrice | money }}, {{ intervention.credit | money }}, {{ intervention.bookingUrl }}. The risk score is not among them: the customer is never told they were scored.',
+};
+
+/** A template's heading: "Friendly", "Success call". */
+const titleOf = (key: string) => `${key[0]!.toUpperCase()}${key.slice(1).replace(/_/g, ' ')}`;
 
 const providerName = (p: NonNullable<EmailSettings['provider']>) => (p.kind === 'ses' ? `Amazon SES (${p.region ?? 'no region'})` : 'SendGrid');
 
@@ -164,7 +173,7 @@ function senderSection(ctx: PageContext, settings: EmailSettings | null, notice?
  * One template: its parts, a preview for the example customer, and an owner's save or
  * reset, after which this template alone is drawn again (the others keep their edits).
  */
-function templateEditor(ctx: PageContext, entry: TemplateEntry, usedBy: string, notice?: string): HTMLElement {
+function templateEditor(ctx: PageContext, play: TemplatePlay, entry: TemplateEntry, usedBy: string, notice?: string): HTMLElement {
   const owner = canConfigure(ctx.visibility.role);
   const fields = Object.fromEntries(
     PARTS.map(({ part, rows }) => [
@@ -182,7 +191,7 @@ function templateEditor(ctx: PageContext, entry: TemplateEntry, usedBy: string, 
 
   const showPreview = () => {
     mount(feedback);
-    request<Preview>('POST', `${ctx.apiBase}/templates/preview`, { play: 'dunning', templateKey: entry.key, template: current() }).then((p) => {
+    request<Preview>('POST', `${ctx.apiBase}/templates/preview`, { play, templateKey: entry.key, template: current() }).then((p) => {
       // The HTML part in a frame with no scripts and no origin of its own, since it is the
       // owner's markup. It takes this page's content policy: images from other sites are
       // not shown, and its links open in a new tab (a pay page refuses to be framed).
@@ -202,15 +211,15 @@ function templateEditor(ctx: PageContext, entry: TemplateEntry, usedBy: string, 
   if (canAct(ctx.visibility.role)) actions.append(h('button', { type: 'button', class: 'preview', onclick: showPreview }, 'Preview'));
   const form = h(
     'form',
-    { class: 'template-editor', 'data-template': entry.key },
-    h('h3', {}, `${entry.key[0]!.toUpperCase()}${entry.key.slice(1)} `, h('span', { class: `badge ${entry.overridden ? 'edited' : 'built-in'}` }, entry.overridden ? 'edited' : 'built-in')),
+    { class: 'template-editor', 'data-play': play, 'data-template': entry.key },
+    h('h3', {}, `${titleOf(entry.key)} `, h('span', { class: `badge ${entry.overridden ? 'edited' : 'built-in'}` }, entry.overridden ? 'edited' : 'built-in')),
     h('p', { class: 'muted small' }, usedBy),
     PARTS.map(({ part, label }) => h('label', {}, label, fields[part])),
     actions,
     feedback,
     preview,
   );
-  const redraw = (next: TemplateEntry, message: string) => form.replaceWith(templateEditor(ctx, next, usedBy, message));
+  const redraw = (next: TemplateEntry, message: string) => form.replaceWith(templateEditor(ctx, play, next, usedBy, message));
   if (owner) {
     actions.append(h('button', { type: 'submit', class: 'primary' }, 'Save'));
     if (entry.overridden) {
@@ -222,7 +231,7 @@ function templateEditor(ctx: PageContext, entry: TemplateEntry, usedBy: string, 
           confirm: 'Use the built-in email',
           onConfirm: () => {
             mount(feedback);
-            return request('DELETE', `${ctx.apiBase}/templates/dunning/${entry.key}`).then(
+            return request('DELETE', `${ctx.apiBase}/templates/${play}/${entry.key}`).then(
               () => redraw({ ...entry, overridden: false, template: entry.builtIn }, `The ${entry.key} email is the built-in one again.`),
               fail,
             );
@@ -234,7 +243,7 @@ function templateEditor(ctx: PageContext, entry: TemplateEntry, usedBy: string, 
       e.preventDefault();
       mount(feedback);
       const template = current();
-      request('PUT', `${ctx.apiBase}/templates/dunning/${entry.key}`, template).then(
+      request('PUT', `${ctx.apiBase}/templates/${play}/${entry.key}`, template).then(
         () => redraw({ ...entry, overridden: true, template }, `Saved the ${entry.key} email; the next ones drafted use it.`),
         fail,
       );
@@ -253,16 +262,25 @@ function usedByText(tone: string, schedule: Schedule | null): string {
   return uses.length ? `Written for ${uses.join(', ')} of the dunning schedule.` : 'No step of the dunning schedule uses it now.';
 }
 
-/** The dunning emails' templates and their sender: read by everyone, changed by owners. */
+/** What each churn save template is for. */
+const SAVE_USES: Record<string, string> = {
+  downgrade: 'Written for a customer paying for more than they use, offered the next plan down.',
+  success_call: 'Written for a customer drifting away, offered a call with the success team.',
+  credits: 'Written for a customer who had trouble with the product, offered credits.',
+};
+
+/** The plays' email templates and their sender: read by everyone, changed by owners. */
 export async function emailsPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   mount(root, loading());
   let settings: EmailSettings | null;
   let templates: TemplateEntry[];
+  let saveTemplates: TemplateEntry[];
   let schedule: Schedule | null;
   try {
-    [settings, templates, schedule] = await Promise.all([
+    [settings, templates, saveTemplates, schedule] = await Promise.all([
       get<{ emailSettings: EmailSettings | null }>(`${ctx.apiBase}/email-settings`).then((r) => r.emailSettings),
       get<{ templates: TemplateEntry[] }>(`${ctx.apiBase}/templates/dunning`).then((r) => r.templates),
+      get<{ templates: TemplateEntry[] }>(`${ctx.apiBase}/templates/churn`).then((r) => r.templates),
       // Only context for the templates: the page stands without it.
       get<Schedule>(`${ctx.apiBase}/plays/dunning/settings`).catch(() => null),
     ]);
@@ -275,15 +293,20 @@ export async function emailsPage(ctx: PageContext, root: HTMLElement): Promise<v
     h(
       'div',
       { class: 'page-head' },
-      h('div', {}, h('h1', {}, 'Emails'), h('p', { class: 'muted' }, 'Who the dunning emails come from and what they say. A change applies to the emails drafted after it; drafts already written keep their text (edit them on the Drafts page).')),
+      h('div', {}, h('h1', {}, 'Emails'), h('p', { class: 'muted' }, "Who the plays' emails come from and what they say. A change applies to the emails drafted after it; drafts already written keep their text (edit them on the Drafts page).")),
     ),
     senderSection(ctx, settings),
     section(
       'Dunning emails',
-      h('p', { class: 'muted small' }, FACTS_HELP),
+      h('p', { class: 'muted small' }, FACTS_HELP.dunning),
       canAct(ctx.visibility.role) ? h('p', { class: 'muted small' }, 'Preview renders what is in the fields, saved or not, for an example customer.') : null,
-      ...templates.map((t) => templateEditor(ctx, t, usedByText(t.key, schedule))),
+      ...templates.map((t) => templateEditor(ctx, 'dunning', t, usedByText(t.key, schedule))),
       canConfigure(ctx.visibility.role) ? null : h('p', { class: 'muted small' }, `Only owners change the emails; your role is ${ctx.visibility.role}.`),
+    ),
+    section(
+      'Churn radar emails',
+      h('p', { class: 'muted small' }, FACTS_HELP.churn),
+      ...saveTemplates.map((t) => templateEditor(ctx, 'churn', t, SAVE_USES[t.key] ?? '')),
     ),
   );
 }
