@@ -65,6 +65,7 @@ async function scanWorkspace(deps: ChurnRadarDeps, workspaceId: string, now: Dat
   if (play.rollout.mode === 'off') {
     // Saves opened just before the play went off: their workflow, which would have ended them, never starts.
     scan.swept += await closeUnstartedSaves(db, workspaceId, 'off', now);
+    scan.swept += await sweepOverdue(deps, workspaceId, now);
     return;
   }
   scan.workspaces++;
@@ -98,7 +99,7 @@ async function sweepOverdue(deps: ChurnRadarDeps, workspaceId: string, now: Date
       running = false;
     }
     if (running) continue;
-    await closeChurnSave(deps.db, save.id, 'failed', now);
+    await closeChurnSave(deps.db, save.id, 'lost', now);
     deps.log.warn({ workspaceId, saveId: save.id, workflowId: save.workflowId }, 'churn radar: closed a save whose workflow is gone');
     swept++;
   }

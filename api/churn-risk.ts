@@ -48,8 +48,9 @@ export function churnRiskRouter({ db, temporal, namespace, taskQueue, log }: { d
     const { workspaceId } = authOf(res);
     const play = await getPlaySettings(db, workspaceId, CHURN_PLAY);
     if (play.rollout.mode === 'off') throw new HttpError(409, `the churn radar is off in this workspace: set its mode first (PUT /workspaces/${workspaceId}/plays/churn/settings)`);
-    const { atRisk, opened, started } = await scanChurnRadar({ db, client, taskQueue, log }, new Date(), [workspaceId]);
-    res.json({ atRisk, opened, started });
+    const { failed, atRisk, opened, started, swept } = await scanChurnRadar({ db, client, taskQueue, log }, new Date(), [workspaceId]);
+    if (failed) throw new HttpError(503, 'the churn radar could not finish its look (Temporal or the database did not answer); try again shortly');
+    res.json({ atRisk, opened, started, swept });
   });
   router.get('/workspaces/:workspaceId/churn-risk/backtest', requireWorkspaceRole('viewer'), async (req, res) => {
     const { workspaceId } = authOf(res);

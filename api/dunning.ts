@@ -81,7 +81,7 @@ const churnPreview = z.strictObject({
   templateKey: z.enum(CHURN_INTERVENTIONS),
   template: templateBody.optional(),
 });
-const previewBody = z.discriminatedUnion('play', [dunningPreview, churnPreview], { error: 'play: dunning or churn' });
+const previewBody = z.discriminatedUnion('play', [dunningPreview, churnPreview], { error: 'a play with templates (dunning or churn) and its templateKey' });
 
 const day = z.iso.date({ error: 'a date as YYYY-MM-DD' });
 const recoveryQuery = z
@@ -96,9 +96,13 @@ const playParam = z.enum(PLAYS);
  */
 const TEMPLATE_SETS = {
   [DUNNING_PLAY]: { keys: DUNNING_TONES, builtIn: (key: string) => DEFAULT_DUNNING_TEMPLATES[key as DunningTone], example: (): object => EXAMPLE_DUNNING_FACTS },
-  [CHURN_PLAY]: { keys: CHURN_INTERVENTIONS, builtIn: (key: string) => DEFAULT_CHURN_TEMPLATES[key as InterventionKind], example: (key: string): object => emailFacts(exampleChurnFacts(key as InterventionKind)) },
+  [CHURN_PLAY]: {
+    keys: CHURN_INTERVENTIONS,
+    builtIn: (key: string) => DEFAULT_CHURN_TEMPLATES[key as InterventionKind],
+    example: (key: string): object => emailFacts(exampleChurnFacts(key as InterventionKind)),
+  },
 } as const;
-const templatePlay = z.enum([DUNNING_PLAY, CHURN_PLAY], { error: 'a play with templates: dunning or churn' });
+const templatePlay = z.enum([DUNNING_PLAY, CHURN_PLAY], { error: 'dunning or churn (the plays with templates)' });
 /** The play named in the path and its template set. */
 const templatesOf = (params: { play?: unknown }) => {
   const play = parseOr400(templatePlay, params.play, 'play');

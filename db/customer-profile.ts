@@ -110,6 +110,6 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
     drafts: drafts.map((d) => ({ id: d.id, play: d.play, step: d.step, status: d.status, createdAt: d.createdAt.toISOString() })),
     activity,
     risk: risks.get(customerId) ?? null,
-    saves: saves.map((s) => ({ id: s.id, startedAt: s.startedAt.toISOString(), score: s.riskScore, intervention: s.intervention, outcome: s.outcome, endedAt: iso(s.endedAt) })),
+    saves: saves.map((s) => ({ id: s.id, startedAt: s.startedAt.toISOString(), risk: { score: s.riskScore }, intervention: s.intervention, outcome: s.outcome, endedAt: iso(s.endedAt) })),
   };
 }

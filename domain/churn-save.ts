@@ -17,19 +17,20 @@ export type InterventionKind = (typeof CHURN_INTERVENTIONS)[number];
 
 /**
  * How a save ended: its email sent; discarded by a person; not reviewed within the
- * window (expired); the play turned off; the send failed (or its workflow was lost);
- * the score fell below the threshold before anything was drafted; the customer left
- * first; a dunning began (that play writes to them now); Stripe has no email address
- * for them.
+ * window (expired); the play turned off; the send failed; the score fell below the
+ * threshold before anything was drafted; the customer left first; a dunning began
+ * (that play writes to them now); Stripe has no email address for them; its
+ * workflow was lost (terminated by an operator: closed by the radar's sweep).
  */
-export const CHURN_SAVE_OUTCOMES = ['sent', 'discarded', 'expired', 'off', 'failed', 'no_longer_at_risk', 'churned', 'in_dunning', 'no_email'] as const;
+export const CHURN_SAVE_OUTCOMES = ['sent', 'discarded', 'expired', 'off', 'failed', 'no_longer_at_risk', 'churned', 'in_dunning', 'no_email', 'lost'] as const;
 export type ChurnSaveOutcome = (typeof CHURN_SAVE_OUTCOMES)[number];
 /**
  * The outcomes after which the customer cools down: someone reached them or chose not
- * to. The others (the play off, a failed send, no address...) reached no one, so the
- * next scan may open a save again.
+ * to, or trying again within the hour would end the same way (no address, a send the
+ * provider refused). After the others (the play off, a dunning, a lost workflow, the
+ * score falling) the next scan may open a save again.
  */
-export const COOLING_OUTCOMES: readonly ChurnSaveOutcome[] = ['sent', 'discarded', 'expired'];
+export const COOLING_OUTCOMES: readonly ChurnSaveOutcome[] = ['sent', 'discarded', 'expired', 'no_email', 'failed'];
 
 /** The churn play's part of play_settings.config, validated where it is stored and where it is read. */
 export const churnConfigSchema = z.strictObject({
@@ -187,7 +188,11 @@ export function factsAsShown(facts: Record<string, unknown>, hiddenFields: Reado
   const risk = facts.risk as ChurnSaveFacts['risk'] | undefined;
   if (!hiddenFields.size || !risk || !Array.isArray(risk.reasons) || typeof risk.score !== 'number') return facts;
   const shown = riskAsShown({ score: risk.score, level: riskLevel(risk.score), reasons: risk.reasons }, hiddenFields);
-  return { ...facts, risk: { ...risk, reasons: shown.reasons } };
+  // The offer's `because` names reason codes too: a hidden one reads as "hidden", once.
+  const visible = new Set(shown.reasons.map((r) => r.code));
+  const offer = facts.intervention as InterventionFacts | undefined;
+  const because = offer && Array.isArray(offer.because) ? [...new Set(offer.because.map((c) => (visible.has(c) && c !== 'hidden' ? c : 'hidden')))] : undefined;
+  return { ...facts, risk: { ...risk, reasons: shown.reasons }, ...(offer && because ? { intervention: { ...offer, because } } : {}) };
 }
 
 const signOff = { html: '<p>Thanks,<br>The {{ company.name }} team</p>', text: 'Thanks,\nThe {{ company.name }} team' };

@@ -51,6 +51,10 @@ export interface CustomerProfile {
   activity: CustomerActivity;
   /** How likely they are to leave, and why (domain/churn-risk.ts); null without a live subscription. */
   risk: ChurnRisk | null;
-  /** The churn radar's latest saves for them, newest first: the score that started each, the offer, how it ended (null: open). */
-  saves: { id: string; startedAt: string; score: number; intervention: string | null; outcome: string | null; endedAt: string | null }[];
+  /**
+   * The churn radar's latest saves for them, newest first: the score that started each
+   * (under `risk`, so a role the workspace hides the risk from reads null), the offer,
+   * how it ended (null: open).
+   */
+  saves: { id: string; startedAt: string; risk: { score: number } | null; intervention: string | null; outcome: string | null; endedAt: string | null }[];
 }

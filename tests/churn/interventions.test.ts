@@ -112,6 +112,9 @@ describe('factsAsShown', () => {
     const facts = { ...EXAMPLE_CHURN_FACTS, risk: { score: 40, threshold: 30, reasons: [{ code: 'nps_detractor' as const, points: 10, text: 'Gave 4 out of 10' }, { code: 'usage_down' as const, points: 30, text: 'reports down 80%' }] } };
     const shown = factsAsShown(facts, new Set(['nps']));
     expect(shown.risk).toEqual({ score: 40, threshold: 30, reasons: [{ code: 'usage_down', points: 30, text: 'reports down 80%' }, { code: 'hidden', points: 10, text: 'Reasons hidden for your role' }] });
+    // The offer names the reason that chose it: hidden with it.
+    expect((shown.intervention as { because: string[] }).because).toEqual(['usage_down']);
+    expect((factsAsShown(facts, new Set(['usage'])).intervention as { because: string[] }).because).toEqual(['hidden']);
     expect(factsAsShown(facts, new Set())).toBe(facts);
     const dunning = { invoice: { id: 'in_1' } };
     expect(factsAsShown(dunning, new Set(['nps']))).toBe(dunning);

@@ -144,8 +144,16 @@ describe('churn radar', () => {
     expect(mail[0]!.to).toEqual(['cus_leaving@example.com']);
     expect((await draftOf(opened.get('cus_leaving')!))!.status).toBe('sent');
     // The customer's page tells of it.
-    const profile = (await api.request('GET', `/workspaces/${ws}/customers/cus_leaving`, { token: viewer })).body as { saves: { score: number; intervention: string; outcome: string }[] };
-    expect(profile.saves).toMatchObject([{ score: 50, intervention: 'downgrade', outcome: 'sent' }]);
+    const profile = (await api.request('GET', `/workspaces/${ws}/customers/cus_leaving`, { token: viewer })).body as { saves: object[] };
+    expect(profile.saves).toMatchObject([{ risk: { score: 50 }, intervention: 'downgrade', outcome: 'sent' }]);
+    // Where the workspace hides the risk from a role, the score that started a save is hidden with it.
+    await storeRedactionSetting(database.db, ws, { fields: ['risk'], visibleTo: 'finance' });
+    try {
+      const hidden = (await api.request('GET', `/workspaces/${ws}/customers/cus_leaving`, { token: viewer })).body as { saves: object[] };
+      expect(hidden.saves).toMatchObject([{ risk: null, intervention: 'downgrade', outcome: 'sent' }]);
+    } finally {
+      await storeRedactionSetting(database.db, ws, { fields: [], visibleTo: 'finance' });
+    }
 
     const troubled = (await draftOf(opened.get('cus_troubled')!))!;
     expect((await api.request('POST', `/workspaces/${ws}/drafts/${troubled.id}/discard`, { token: member, body: { reason: 'account manager calling instead' } })).status).toBe(200);
@@ -199,7 +207,7 @@ describe('churn radar', () => {
     const scan = await api.request('POST', `/workspaces/${ws}/churn-radar/scan`, { token: owner });
     // Five reach the lower threshold: cus_calm, and cus_drifting again, whose last save the
     // play's switch-off ended before it reached them; the others cool down or are in dunning.
-    expect(scan.body).toEqual({ atRisk: 5, opened: 2, started: 2 });
+    expect(scan.body).toEqual({ atRisk: 5, opened: 2, started: 2, swept: 0 });
     await eventually(saves, (s) => s.get('cus_calm')?.outcome === 'sent');
     const calm = (await saves()).get('cus_calm')!;
     const draft = (await draftOf(calm))!;
@@ -247,6 +255,10 @@ describe('churn radar', () => {
     expect((builtIn.body as { subject: string }).subject).toBe('A plan that fits how you use Acme Analytics');
     const wrongKey = await api.request('POST', `/workspaces/${ws}/templates/preview`, { token: member, body: { play: 'churn', templateKey: 'friendly' } });
     expect(wrongKey.status).toBe(400);
+    expect((wrongKey.body as { error: { message: string } }).error.message).toMatch(/^invalid body: templateKey: /);
+    const noPlay = await api.request('POST', `/workspaces/${ws}/templates/preview`, { token: member, body: { templateKey: 'credits' } });
+    expect((noPlay.body as { error: { message: string } }).error.message).toMatch(/dunning or churn/);
+
   });
 
   it("runs on the worker's schedule, counting its scans and the saves they open", async () => {
@@ -269,7 +281,7 @@ describe('churn radar', () => {
     await database.db('churn_saves').where({ id: lost!.id }).update({ workflow_started_at: ago(9) });
     const scan = await scanChurnRadar(radar, new Date(), [ws]);
     expect(scan.swept).toBe(1);
-    expect((await findChurnSave(database.db, lost!.id))!.outcome).toBe('failed');
+    expect((await findChurnSave(database.db, lost!.id))!.outcome).toBe('lost');
     // Within the window a save is left alone however quiet it is.
     const [recent] = await openChurnSaves(database.db, ws, [{ customerId: 'cus_ghost', score: 60, reasons: [] }], { threshold: 15, cooldownDays: 30, now: new Date() });
     await database.db('churn_saves').where({ id: recent!.id }).update({ workflow_started_at: ago(6) });

@@ -111,6 +111,7 @@ const SAVE_OUTCOMES: Record<string, string> = {
   churned: 'left first',
   in_dunning: 'went into dunning',
   no_email: 'no email address',
+  lost: 'its workflow was stopped',
 };
 
 /** A churn save's offer in words ("the next plan down"). */

@@ -49,8 +49,8 @@ function paidOutOfBand(ctx: PageContext, root: HTMLElement, customerId: string, 
   return h('div', { class: 'out-of-band' }, ask, step, feedback);
 }
 
-/** Why the customer might leave: each reason with its points, which add up to the score (capped at 100); and the churn radar's saves for them. */
-function riskSection(risk: ChurnRisk, signalled: boolean, saves: Shown['saves']): HTMLElement {
+/** Why the customer might leave: each reason with its points, which add up to the score (capped at 100). */
+function riskSection(risk: ChurnRisk, signalled: boolean): HTMLElement {
   const sum = risk.reasons.reduce((total, r) => total + r.points, 0);
   return section(
     'Churn risk',
@@ -62,18 +62,18 @@ function riskSection(risk: ChurnRisk, signalled: boolean, saves: Shown['saves'])
           { class: 'muted' },
           `Nothing points to them leaving: no cancellation, no failing payment, no downgrade${signalled ? ', and their use holds' : '; your product sends no signals to judge their use by'}.`,
         ),
-    saves.length
-      ? h(
-          'div',
-          { class: 'saves', 'data-testid': 'customer-saves' },
-          h('h3', {}, 'Churn radar'),
-          h(
-            'ul',
-            {},
-            saves.map((s) => h('li', {}, `${when(s.startedAt)}: at a score of ${s.score}, ${s.intervention ? `offered ${saveOffer(s.intervention)}` : 'nothing drafted'}; ${saveOutcome(s.outcome)}.`)),
-          ),
-        )
-      : null,
+  );
+}
+
+/** The churn radar's saves for the customer, kept when they have left (a save that ended "left first" says so). */
+function savesSection(saves: Shown['saves']): HTMLElement {
+  return section(
+    'Churn radar',
+    h(
+      'ul',
+      { class: 'saves', 'data-testid': 'customer-saves' },
+      saves.map((s) => h('li', {}, `${when(s.startedAt)}: ${s.risk ? `at a score of ${s.risk.score}, ` : ''}${s.intervention ? `offered ${saveOffer(s.intervention)}` : 'nothing drafted'}; ${saveOutcome(s.outcome)}.`)),
+    ),
   );
 }
 
@@ -153,7 +153,8 @@ export async function customerPage(ctx: PageContext, root: HTMLElement, customer
       card('Dunnings', String(c.dunnings.length), { sub: `${c.dunnings.filter((d) => d.outcome === null).length} running` }),
       card('Churn risk', c.risk ? `${c.risk.score}` : NONE, { sub: c.risk ? `out of 100: ${c.risk.level}` : 'no live subscription', testid: 'customer-risk' }),
     ),
-    c.risk ? riskSection(c.risk, c.activity.lastSignalAt !== null, c.saves) : null,
+    c.risk ? riskSection(c.risk, c.activity.lastSignalAt !== null) : null,
+    c.saves.length ? savesSection(c.saves) : null,
     section(
       'Subscriptions',
       c.subscriptions.length
