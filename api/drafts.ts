@@ -5,7 +5,7 @@ import { DraftTransitionError, findDraft, listDrafts, transitionDraft, type Draf
 import type { Knex } from '../db/knex';
 import { factsAsShown } from '../domain/churn-save';
 import { DRAFT_STATUSES } from '../domain/drafts';
-import { hideCitedAmounts, HIDDEN_AMOUNT, redact, REVENUE_HIDDEN } from '../domain/redaction';
+import { hideActivityFacts, hideCitedActivity, hideCitedAmounts, HIDDEN_AMOUNT, HIDDEN_FACT, redact, REVENUE_HIDDEN } from '../domain/redaction';
 import type { Logger } from '../platform/logger';
 import { draftDecisionSignal, type DraftDecision } from '../workflows/play-messages';
 import { authOf, requireWorkspaceRole } from './auth';
@@ -49,30 +49,34 @@ const approveBody = z.strictObject({ reason: z.string().max(1000).optional() });
 const redactFacts = (facts: unknown) => redact(facts, REVENUE_HIDDEN);
 
 /**
- * A draft as the caller may read it: money hidden below finance, and a save's risk
- * reasons from fields the workspace hides from the caller folded into one (their
- * words would tell what the fields hold).
+ * A draft as the caller may read it: money hidden below finance; the usage it cites
+ * hidden where the workspace hides the product's activity; a save's risk reasons from
+ * fields the workspace hides from the caller folded into one (their words would tell
+ * what the fields hold).
  */
-const view = (d: Draft, canSeeRevenue: boolean, hiddenFields: ReadonlySet<string>) => ({
-  id: d.id,
-  play: d.play,
-  step: d.step,
-  status: d.status,
-  customerId: d.customerId,
-  subjectRef: d.subjectRef,
-  workflowId: d.workflowId,
-  templateKey: d.templateKey,
-  to: d.toAddress,
-  // The text cites the facts' amounts: hidden where the facts are.
-  subject: canSeeRevenue ? d.subject : hideCitedAmounts(d.subject, d.facts),
-  bodyHtml: canSeeRevenue ? d.bodyHtml : hideCitedAmounts(d.bodyHtml, d.facts),
-  bodyText: canSeeRevenue ? d.bodyText : hideCitedAmounts(d.bodyText, d.facts),
-  facts: factsAsShown(canSeeRevenue ? d.facts : (redactFacts(d.facts) as Record<string, unknown>), hiddenFields),
-  scheduledFor: d.scheduledFor,
-  version: d.version,
-  createdAt: d.createdAt,
-  updatedAt: d.updatedAt,
-});
+const view = (d: Draft, canSeeRevenue: boolean, hiddenFields: ReadonlySet<string>) => {
+  const text = (t: string) => hideCitedActivity(canSeeRevenue ? t : hideCitedAmounts(t, d.facts), d.facts, hiddenFields);
+  return {
+    id: d.id,
+    play: d.play,
+    step: d.step,
+    status: d.status,
+    customerId: d.customerId,
+    subjectRef: d.subjectRef,
+    workflowId: d.workflowId,
+    templateKey: d.templateKey,
+    to: d.toAddress,
+    // The text cites the facts: hidden where the facts are.
+    subject: text(d.subject),
+    bodyHtml: text(d.bodyHtml),
+    bodyText: text(d.bodyText),
+    facts: hideActivityFacts(factsAsShown(canSeeRevenue ? d.facts : (redactFacts(d.facts) as Record<string, unknown>), hiddenFields), hiddenFields),
+    scheduledFor: d.scheduledFor,
+    version: d.version,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
+  };
+};
 
 /**
  * Drafts of every play: list, read, approve, edit, discard. A decision is committed
@@ -141,8 +145,9 @@ export function draftsRouter(deps: DraftsRouterDeps): Router {
     const body = parseOr400(editBody, req.body, 'body');
     // An edit made from a redacted view must not send the placeholder to the customer.
     for (const [field, value] of Object.entries(body)) {
-      if (typeof value === 'string' && value.includes(HIDDEN_AMOUNT)) {
-        throw new HttpError(400, `invalid body: ${field}: still contains "${HIDDEN_AMOUNT}"; write the email without it, or ask someone with the finance role to edit it`);
+      const placeholder = typeof value === 'string' ? [HIDDEN_AMOUNT, HIDDEN_FACT].find((p) => value.includes(p)) : undefined;
+      if (placeholder) {
+        throw new HttpError(400, `invalid body: ${field}: still contains "${placeholder}"; write the email without it, or ask someone who may see it to edit it`);
       }
     }
     const draft = await decide(await load(auth.workspaceId, String(req.params.draftId)), { to: 'edited', actor: auth.actor, content: body });

@@ -112,3 +112,26 @@ export function hideCitedAmounts(text: string, facts: unknown): string {
   const cited = [...new Set(moneyIn(facts).map((m) => formatMoney(m.amount, m.currency)))].sort((a, b) => b.length - a.length);
   return cited.reduce((t, amount) => t.split(amount).join(HIDDEN_AMOUNT), text);
 }
+
+/** What a draft's text reads where it repeated a fact the caller's role may not see. */
+export const HIDDEN_FACT = '[hidden]';
+/** The fields that hide the product's activity, and so a draft's usage summary. */
+const ACTIVITY_FIELDS = ['activity', 'usage'];
+
+/**
+ * A draft's text as a role reads it where the workspace hides the product's activity
+ * from it: the usage summary its facts cite ("1,240 reports generated in the last 30
+ * days") reads HIDDEN_FACT, in the plain and the HTML-escaped form, as the facts'
+ * `usage` does. Text a person typed into an edit is not a fact and is not found.
+ */
+export function hideCitedActivity(text: string, facts: unknown, hiddenFields: ReadonlySet<string>): string {
+  const summary = (facts as { usage?: { summary?: unknown } | null } | null)?.usage?.summary;
+  if (typeof summary !== 'string' || !summary || !ACTIVITY_FIELDS.some((f) => hiddenFields.has(f))) return text;
+  const escaped = summary.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;').replace(/'/g, '&#39;');
+  return [summary, escaped].reduce((t, s) => t.split(s).join(HIDDEN_FACT), text);
+}
+
+/** A draft's facts without the usage summary where the workspace hides the product's activity from the caller. */
+export function hideActivityFacts(facts: Record<string, unknown>, hiddenFields: ReadonlySet<string>): Record<string, unknown> {
+  return facts.usage && ACTIVITY_FIELDS.some((f) => hiddenFields.has(f)) ? { ...facts, usage: null } : facts;
+}

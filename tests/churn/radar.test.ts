@@ -134,6 +134,25 @@ describe('churn radar', () => {
     expect((await saves()).get('cus_leaving')!.intervention).toBe('downgrade');
   });
 
+  it("hides the usage a draft cites from a role the workspace hides the product's activity from", async () => {
+    const drifting = (await draftOf((await saves()).get('cus_drifting')!))!;
+    const read = async (token: string) => ((await api.request('GET', `/workspaces/${ws}/drafts/${drifting.id}`, { token })).body as { draft: { bodyText: string; bodyHtml: string; facts: { usage: unknown } } }).draft;
+    await storeRedactionSetting(database.db, ws, { fields: ['activity'], visibleTo: 'finance' });
+    try {
+      const hidden = await read(member);
+      expect(hidden.bodyText).toContain('For reference: [hidden].');
+      expect(hidden.bodyHtml).not.toContain('reports generated');
+      expect(hidden.facts.usage).toBeNull();
+      expect((await read(owner)).bodyText).toContain('For reference: 100 reports generated in the last 30 days.');
+      // An edit made from the hidden view must not send the placeholder to the customer.
+      const edit = await api.request('POST', `/workspaces/${ws}/drafts/${drifting.id}/edit`, { token: member, body: { bodyText: hidden.bodyText } });
+      expect(edit.status).toBe(400);
+      expect((edit.body as { error: { message: string } }).error.message).toContain('still contains "[hidden]"');
+    } finally {
+      await storeRedactionSetting(database.db, ws, { fields: [], visibleTo: 'finance' });
+    }
+  });
+
   it('sends an approved save once, and ends a discarded one', async () => {
     const opened = await saves();
     const leaving = (await draftOf(opened.get('cus_leaving')!))!;
