@@ -1,5 +1,5 @@
 import type { ChurnRisk } from './churn-risk';
-import type { CustomerActivity } from './product-activity';
+import type { CustomerActivity, LimitUse } from './product-activity';
 
 /**
  * One customer as Wysera knows it, for the customer's page: who they are (the
@@ -47,8 +47,12 @@ export interface CustomerProfile {
   dunnings: { invoiceId: string; currency: string; amountDue: number; failedAt: string; outcome: string | null; emailsSent: number; endedAt: string | null }[];
   /** The latest drafts written to the customer, without their text (the draft's own page shows it, hidden as it hides). */
   drafts: { id: string; play: string; step: string; status: string; createdAt: string }[];
-  /** What the workspace's product says of the customer through the signals API: usage, logins, tickets. */
-  activity: CustomerActivity;
+  /**
+   * What the workspace's product says of the customer through the signals API: usage,
+   * logins, tickets; and their use against their plan's usage limits (product mapping),
+   * null when their plan has none the product reports use of.
+   */
+  activity: CustomerActivity & { limits: { plan: string; uses: LimitUse[] } | null };
   /** How likely they are to leave, and why (domain/churn-risk.ts); null without a live subscription. */
   risk: ChurnRisk | null;
   /**

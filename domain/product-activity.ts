@@ -53,3 +53,34 @@ export function trendText(last: number, previous: number): string {
   const pct = Math.round(((last - previous) / previous) * 100);
   return pct === 0 ? '±0%' : pct > 0 ? `+${pct}%` : `−${-pct}%`;
 }
+
+/** From this share of a usage limit on, a customer is near it (the expansion play's trigger). */
+export const NEAR_LIMIT_SHARE = 0.8;
+
+/** A customer's use of one of their plan's usage limits: the last window's use against a month's allowance. */
+export interface LimitUse {
+  metric: string;
+  label: string;
+  used: number;
+  included: number;
+  /** used / included: 0.82 for 82%. */
+  share: number;
+  near: boolean;
+}
+
+/**
+ * How close the customer is to each usage limit of their plan (product mapping:
+ * metric → a month's allowance) the product reports use of, the closest first. The
+ * last window (30 days) stands for a month. Unlimited metrics are left out, and so
+ * are limits the product sends no use of (seats are the plan's quantity, not a signal).
+ */
+export function limitsUse(limits: Record<string, number | null>, usage: CustomerActivity['usage']): LimitUse[] {
+  return usage
+    .flatMap((u) => {
+      const included = Object.hasOwn(limits, u.metric) ? limits[u.metric] : undefined;
+      if (included === undefined || included === null || included <= 0) return [];
+      const share = u.last / included;
+      return [{ metric: u.metric, label: u.label, used: u.last, included, share, near: share >= NEAR_LIMIT_SHARE }];
+    })
+    .sort((a, b) => b.share - a.share);
+}

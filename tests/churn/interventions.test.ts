@@ -14,6 +14,7 @@ import {
   roundOffer,
   type InterventionInput,
 } from '../../domain/churn-save';
+import { limitsUse } from '../../domain/product-activity';
 import { renderTemplate, templateProblems } from '../../domain/templates';
 
 const reason = (code: RiskReasonCode, points = 20): RiskReason => ({ code, points, text: code });
@@ -118,5 +119,21 @@ describe('factsAsShown', () => {
     expect(factsAsShown(facts, new Set())).toBe(facts);
     const dunning = { invoice: { id: 'in_1' } };
     expect(factsAsShown(dunning, new Set(['nps']))).toBe(dunning);
+  });
+});
+
+describe('limitsUse', () => {
+  it("reads each usage limit against the last window's use, the closest first, near from 80%", () => {
+    const usage = [
+      { metric: 'reports_generated', label: 'reports generated', last: 790, previous: 500 },
+      { metric: 'api_calls', label: 'api calls', last: 9_000, previous: 8_000 },
+      { metric: 'exports', label: 'exports', last: 3, previous: 1 },
+    ];
+    expect(limitsUse({ reports_generated: 1_000, api_calls: 10_000, exports: null, seats: 5 }, usage)).toEqual([
+      { metric: 'api_calls', label: 'api calls', used: 9_000, included: 10_000, share: 0.9, near: true },
+      { metric: 'reports_generated', label: 'reports generated', used: 790, included: 1_000, share: 0.79, near: false },
+    ]);
+    // A metric named like Object's own properties is a metric like any other, never a limit it does not have.
+    expect(limitsUse({}, [{ metric: 'constructor', label: 'constructor', last: 5, previous: 0 }])).toEqual([]);
   });
 });

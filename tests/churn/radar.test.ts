@@ -7,6 +7,7 @@ import { createStripeReader, workspaceStripeClients } from '../../activities/str
 import { createApiToken } from '../../db/api-tokens';
 import { findChurnSave, listChurnSaves, openChurnSaves, type ChurnSave } from '../../db/churn-saves';
 import { findStepDraft, type Draft } from '../../db/drafts';
+import { replaceOverrides } from '../../db/product-mapping';
 import { storeRedactionSetting } from '../../db/redaction';
 import { insertWorkspace } from '../../db/workspaces';
 import type { ChurnSaveFacts } from '../../domain/churn-save';
@@ -306,5 +307,22 @@ describe('churn radar', () => {
     await database.db('churn_saves').where({ id: recent!.id }).update({ workflow_started_at: ago(6) });
     expect((await scanChurnRadar(radar, new Date(), [ws])).swept).toBe(0);
     expect((await findChurnSave(database.db, recent!.id))!.outcome).toBeNull();
+  });
+
+  it("shows on a customer's page their use against their plan's limits, near the limit from 80%", async () => {
+    // Starter includes 120 reports a month; cus_drifting generated 100 in the last 30 days.
+    await replaceOverrides(database.db, ws, [{ productId: 'prod_price_starter', planName: 'Starter', tierRank: 1, limits: { reports_generated: 120, api_calls: null } }], 'test');
+    const profile = (await api.request('GET', `/workspaces/${ws}/customers/cus_drifting`, { token: viewer })).body as { activity: { limits: unknown } };
+    expect(profile.activity.limits).toEqual({ plan: 'Starter', uses: [{ metric: 'reports_generated', label: 'reports generated', used: 100, included: 120, share: 100 / 120, near: true }] });
+    // Growth has no limits in the mapping: nothing to show.
+    expect(((await api.request('GET', `/workspaces/${ws}/customers/cus_calm`, { token: viewer })).body as { activity: { limits: unknown } }).activity.limits).toBeNull();
+    // Where the workspace hides the product's activity, the limits go with it.
+    await storeRedactionSetting(database.db, ws, { fields: ['activity'], visibleTo: 'finance' });
+    try {
+      expect(((await api.request('GET', `/workspaces/${ws}/customers/cus_drifting`, { token: viewer })).body as { activity: unknown }).activity).toBeNull();
+    } finally {
+      await storeRedactionSetting(database.db, ws, { fields: [], visibleTo: 'finance' });
+      await replaceOverrides(database.db, ws, [], 'test');
+    }
   });
 });

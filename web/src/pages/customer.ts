@@ -7,7 +7,7 @@ import { card, confirmStep, errorBox, loading, noticeIn, riskBadge, saveOffer, s
 import { movementCells } from '../movements';
 import type { CustomerProfile } from '../../../domain/customer-profile';
 import { draftStepTitle } from '../../../domain/dunning-schedule';
-import { trendText, type CustomerActivity } from '../../../domain/product-activity';
+import { trendText } from '../../../domain/product-activity';
 import type { ChurnRisk } from '../../../domain/churn-risk';
 
 /** What the API sends: the profile with the amounts the caller may not see as null. */
@@ -78,7 +78,7 @@ function savesSection(saves: Shown['saves']): HTMLElement {
 }
 
 /** What the workspace's product says of the customer: usage by metric and logins over two windows, and support tickets. */
-function activitySection(ctx: PageContext, a: CustomerActivity): HTMLElement {
+function activitySection(ctx: PageContext, a: Shown['activity']): HTMLElement {
   if (!a.lastSignalAt) {
     return section(
       'Product activity',
@@ -105,6 +105,20 @@ function activitySection(ctx: PageContext, a: CustomerActivity): HTMLElement {
         `Latest signal ${when(a.lastSignalAt)}.`,
       ].join(' '),
     ),
+    a.limits
+      ? h(
+          'div',
+          { class: 'plan-limits', 'data-testid': 'plan-limits' },
+          h('h3', {}, `Against the ${a.limits.plan} plan's limits`),
+          h(
+            'ul',
+            {},
+            a.limits.uses.map((u) =>
+              h('li', { class: u.near ? 'near-limit' : null }, `${u.label}: ${count(u.used)} of ${count(u.included)} a month (${Math.round(u.share * 100)}%)`, u.near ? h('strong', {}, ' near the limit') : null),
+            ),
+          ),
+        )
+      : null,
   );
 }
 
