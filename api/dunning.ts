@@ -21,7 +21,7 @@ import {
 import { CHURN_INTERVENTIONS, CHURN_PLAY, churnConfigSchema, churnSettings, DEFAULT_CHURN_TEMPLATES, emailFacts, exampleChurnFacts, type InterventionKind } from '../domain/churn-save';
 import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, inDayOrder, scheduleProblems, type DunningTone } from '../domain/dunning-schedule';
 import { recoveryReport } from '../domain/dunning-recovery';
-import { hideCitedAmounts } from '../domain/redaction';
+import { hideActivityFacts, hideCitedAmounts } from '../domain/redaction';
 import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS, stepFacts, type DunningFacts } from '../domain/dunning-templates';
 import { ROLLOUT_MODES } from '../domain/rollout';
 import { renderTemplate, TemplateError, templateProblems, type EmailTemplate } from '../domain/templates';
@@ -289,6 +289,9 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     }
     const overrides = await listTemplateOverrides(deps.db, auth.workspaceId, body.play);
     const template = body.template ?? overrides[body.templateKey] ?? DEFAULT_DUNNING_TEMPLATES[body.templateKey];
+    // A real customer's usage where the workspace hides the product's activity from the caller: not given to the template at all, so no filter can show it.
+    const hidden = redactionOf(res).policy.fields;
+    if (body.customerId !== undefined) built = { ...built, facts: hideActivityFacts(built.facts as unknown as Record<string, unknown>, hidden) as unknown as DunningFacts };
     const rendered = renderOr400(template, built.facts);
     // A real customer's amounts are revenue: below finance they read as hidden in the text too, as in a draft (the facts are redacted on the way out).
     const shown = body.customerId !== undefined && redactionOf(res).policy.revenue ? { subject: hideCitedAmounts(rendered.subject, built.facts), html: hideCitedAmounts(rendered.html, built.facts), text: hideCitedAmounts(rendered.text, built.facts) } : rendered;

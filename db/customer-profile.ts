@@ -32,7 +32,7 @@ const RECENT = 50;
 /** The customer's profile; undefined when Wysera knows nothing of this id in the workspace. */
 export async function customerProfile(db: Db, ring: Keyring, workspaceId: string, customerId: string): Promise<CustomerProfile | undefined> {
   const now = new Date();
-  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, [activity, risks], saves, plan, mapping] = await Promise.all([
+  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, [activity, risks], saves, [plan, mapping]] = await Promise.all([
     db('stripe_customers').where({ workspace_id: workspaceId, id: customerId }).first<{ id: string; email: string | null; name: string | null; livemode: boolean } | undefined>('id', 'email', 'name', 'livemode'),
     db('analytics_customers').where({ workspace_id: workspaceId, customer_id: customerId }).first<{ mrr: string | number; currency: string; cohort_month: string | null } | undefined>('mrr', 'currency', 'cohort_month'),
     loadCustomerMovements(db, workspaceId, customerId),
@@ -71,11 +71,12 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
     // The risk reads the activity the page shows, rather than reading it again.
     customerActivity(db, workspaceId, customerId, now).then(async (read) => [read, await churnRisks(db, workspaceId, now, [customerId], new Map(read.lastSignalAt ? [[customerId, read]] : []))] as const),
     listChurnSaves(db, workspaceId, { customerId, limit: 10 }),
-    customerPlan(db, workspaceId, customerId),
-    effectiveMapping(db, workspaceId),
+    // The mapping (the whole catalogue) only for a customer with a plan to find in it.
+    customerPlan(db, workspaceId, customerId).then(async (p) => [p, p ? await effectiveMapping(db, workspaceId) : []] as const),
   ]);
   const mapped = plan && mapping.find((m) => m.productId === plan.productId);
-  const uses = mapped ? limitsUse(mapped.limits, activity.usage) : [];
+  // Named `usage` so a workspace that hides the usage hides these counts with it.
+  const usage = mapped ? limitsUse(mapped.limits, activity.usage) : [];
   const contact = mirrored && openRow(ring, workspaceId, mirrored);
   if (!contact && !summary && movements.length === 0 && subscriptions.length === 0 && invoices.length === 0 && dunnings.length === 0 && drafts.length === 0 && !activity.lastSignalAt) return undefined;
   return {
@@ -115,7 +116,7 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
     })),
     dunnings: dunnings.map((d) => ({ invoiceId: d.invoice_id, currency: d.currency.trim(), amountDue: Number(d.amount_due), failedAt: d.failed_at.toISOString(), outcome: d.outcome, emailsSent: d.emails_sent, endedAt: iso(d.ended_at) })),
     drafts: drafts.map((d) => ({ id: d.id, play: d.play, step: d.step, status: d.status, createdAt: d.createdAt.toISOString() })),
-    activity: { ...activity, limits: mapped && uses.length ? { plan: mapped.planName, uses } : null },
+    activity: { ...activity, limits: mapped && usage.length ? { plan: mapped.planName, usage } : null },
     risk: risks.get(customerId) ?? null,
     saves: saves.map((s) => ({ id: s.id, startedAt: s.startedAt.toISOString(), risk: { score: s.riskScore }, intervention: s.intervention, outcome: s.outcome, endedAt: iso(s.endedAt) })),
   };

@@ -191,7 +191,8 @@ export function factsAsShown(facts: Record<string, unknown>, hiddenFields: Reado
   // The offer's `because` names reason codes too: a hidden one reads as "hidden", once.
   const visible = new Set(shown.reasons.map((r) => r.code));
   const offer = facts.intervention as InterventionFacts | undefined;
-  const because = offer && Array.isArray(offer.because) ? [...new Set(offer.because.map((c) => (visible.has(c) && c !== 'hidden' ? c : 'hidden')))] : undefined;
+  // With the whole risk hidden, every reason is.
+  const because = offer && Array.isArray(offer.because) ? [...new Set(offer.because.map((c) => (visible.has(c) && c !== 'hidden' && !hiddenFields.has('risk') ? c : 'hidden')))] : undefined;
   return { ...facts, risk: { ...risk, reasons: shown.reasons }, ...(offer && because ? { intervention: { ...offer, because } } : {}) };
 }
 

@@ -52,7 +52,7 @@ export interface CustomerProfile {
    * logins, tickets; and their use against their plan's usage limits (product mapping),
    * null when their plan has none the product reports use of.
    */
-  activity: CustomerActivity & { limits: { plan: string; uses: LimitUse[] } | null };
+  activity: CustomerActivity & { limits: { plan: string; usage: LimitUse[] } | null };
   /** How likely they are to leave, and why (domain/churn-risk.ts); null without a live subscription. */
   risk: ChurnRisk | null;
   /**

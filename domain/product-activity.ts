@@ -54,7 +54,7 @@ export function trendText(last: number, previous: number): string {
   return pct === 0 ? '±0%' : pct > 0 ? `+${pct}%` : `−${-pct}%`;
 }
 
-/** From this share of a usage limit on, a customer is near it (the expansion play's trigger). */
+/** From this share of a usage limit on, a customer is near it (where the expansion play, still to come, would pitch the next plan up). */
 export const NEAR_LIMIT_SHARE = 0.8;
 
 /** A customer's use of one of their plan's usage limits: the last window's use against a month's allowance. */

@@ -116,6 +116,8 @@ describe('factsAsShown', () => {
     // The offer names the reason that chose it: hidden with it.
     expect((shown.intervention as { because: string[] }).because).toEqual(['usage_down']);
     expect((factsAsShown(facts, new Set(['usage'])).intervention as { because: string[] }).because).toEqual(['hidden']);
+    // With the whole risk hidden, every reason is.
+    expect((factsAsShown(facts, new Set(['risk'])).intervention as { because: string[] }).because).toEqual(['hidden']);
     expect(factsAsShown(facts, new Set())).toBe(facts);
     const dunning = { invoice: { id: 'in_1' } };
     expect(factsAsShown(dunning, new Set(['nps']))).toBe(dunning);

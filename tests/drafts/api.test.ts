@@ -5,6 +5,8 @@ import { createApiToken } from '../../db/api-tokens';
 import { listAudit, verifyAuditChain } from '../../db/audit';
 import { createDraftOnce } from '../../db/drafts';
 import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
+import { storeProductSignals } from '../../db/product-signals';
+import { storeRedactionSetting } from '../../db/redaction';
 import { insertWorkspace } from '../../db/workspaces';
 import { ROLES, type Role } from '../../domain/roles';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -120,6 +122,20 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
     const broken = await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id, template: { subject: '{{ x', html: 'x', text: 'x' } });
     expect(broken.status).toBe(400);
     expect(errorOf(broken).details?.problems?.[0]).toMatchObject({ part: 'subject', line: 1 });
+
+    // The customer's usage, where the workspace hides the product's activity from the caller: never given to the template, so no filter shows it.
+    await storeProductSignals(database.db, ws, [{ type: 'usage', id: 'u-preview', customerId: customer.id, at: new Date(Date.now() - 86_400_000), metric: 'reports_generated', quantity: 1240 }]);
+    const usageTemplate = { subject: 'Usage', html: '<p>{{ usage.summary | upcase }}</p>', text: '{% if usage %}{{ usage.summary | upcase }}{% else %}no usage{% endif %}' };
+    await storeRedactionSetting(database.db, ws, { fields: ['activity'], visibleTo: 'finance' });
+    try {
+      const asMember = (await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id, template: usageTemplate })).body as { text: string; facts: { usage: unknown } };
+      expect(asMember.text).toBe('no usage');
+      expect(asMember.facts.usage).toBeNull();
+      const asFinance = (await call('finance', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id, template: usageTemplate })).body as { text: string };
+      expect(asFinance.text).toBe('1,240 REPORTS GENERATED IN THE LAST 30 DAYS');
+    } finally {
+      await storeRedactionSetting(database.db, ws, { fields: [], visibleTo: 'finance' });
+    }
 
     // Without a customer: the imaginary one of this workspace, at the step the workspace's schedule (two emails, set above) gives the template.
     const stepTemplate = { subject: '{{ customer.name }} of {{ company.name }}: email {{ step.number }} of {{ step.total }}{% if step.isFinal %}, the last{% endif %}', html: '<p>{{ payUrl }}</p>', text: '{{ payUrl }}' };

@@ -78,7 +78,9 @@ function savesSection(saves: Shown['saves']): HTMLElement {
 }
 
 /** What the workspace's product says of the customer: usage by metric and logins over two windows, and support tickets. */
-function activitySection(ctx: PageContext, a: Shown['activity']): HTMLElement {
+function activitySection(ctx: PageContext, a: Shown['activity'] | null): HTMLElement {
+  // A workspace may hide the product's activity, or its usage, from a role: the API sends null.
+  if (!a) return section('Product activity', h('p', { class: 'muted' }, 'Hidden for your role.'));
   if (!a.lastSignalAt) {
     return section(
       'Product activity',
@@ -94,7 +96,7 @@ function activitySection(ctx: PageContext, a: Shown['activity']): HTMLElement {
       'table',
       { class: 'data compact activity' },
       h('thead', {}, h('tr', {}, h('th', {}, 'Signal'), h('th', { class: 'num' }, `Last ${a.windowDays} days`), h('th', { class: 'num' }, `${a.windowDays} days before`), h('th', { class: 'num' }, 'Change'))),
-      h('tbody', {}, ...a.usage.map((u) => row(u.label, u.last, u.previous)), row('logins', a.logins.last, a.logins.previous)),
+      h('tbody', {}, ...(a.usage ?? []).map((u) => row(u.label, u.last, u.previous)), row('logins', a.logins.last, a.logins.previous)),
     ),
     h(
       'p',
@@ -105,16 +107,17 @@ function activitySection(ctx: PageContext, a: Shown['activity']): HTMLElement {
         `Latest signal ${when(a.lastSignalAt)}.`,
       ].join(' '),
     ),
-    a.limits
+    a.limits?.usage
       ? h(
           'div',
           { class: 'plan-limits', 'data-testid': 'plan-limits' },
-          h('h3', {}, `Against the ${a.limits.plan} plan's limits`),
+          h('h3', {}, a.limits.plan ? `Against the ${a.limits.plan} plan's limits` : "Against their plan's limits"),
           h(
             'ul',
             {},
-            a.limits.uses.map((u) =>
-              h('li', { class: u.near ? 'near-limit' : null }, `${u.label}: ${count(u.used)} of ${count(u.included)} a month (${Math.round(u.share * 100)}%)`, u.near ? h('strong', {}, ' near the limit') : null),
+            a.limits.usage.map((u) =>
+              // Floored, so a share just under the mark does not read as 80% without "near".
+              h('li', { class: u.near ? 'near-limit' : null }, `${u.label}: ${count(u.used)} of ${count(u.included)} a month (${Math.floor(u.share * 100)}%)`, u.near ? h('strong', {}, ' near the limit') : null),
             ),
           ),
         )
@@ -167,7 +170,7 @@ export async function customerPage(ctx: PageContext, root: HTMLElement, customer
       card('Dunnings', String(c.dunnings.length), { sub: `${c.dunnings.filter((d) => d.outcome === null).length} running` }),
       card('Churn risk', c.risk ? `${c.risk.score}` : NONE, { sub: c.risk ? `out of 100: ${c.risk.level}` : 'no live subscription', testid: 'customer-risk' }),
     ),
-    c.risk ? riskSection(c.risk, c.activity.lastSignalAt !== null) : null,
+    c.risk ? riskSection(c.risk, (c.activity?.lastSignalAt ?? null) !== null) : null,
     c.saves.length ? savesSection(c.saves) : null,
     section(
       'Subscriptions',
