@@ -61,11 +61,11 @@ const intro: Record<DunningTone, { subject: string; opening: string }> = {
 
 const facts = {
   html: `{% if plan %}<li>Plan: {{ plan.name }} ({{ plan.monthlyValue | money }} a month)</li>{% endif %}
-{% if customer.tenureMonths %}<li>With us for {{ customer.tenureMonths }} months</li>{% endif %}
+{% if customer.tenureMonths > 1 %}<li>With us for {{ customer.tenureMonths }} months</li>{% endif %}
 {% if usage %}<li>{{ usage.summary }}</li>{% endif %}
 <li>Amount due: {{ invoice.amountDue | money }}{% if invoice.number %} (invoice {{ invoice.number }}){% endif %}</li>`,
   text: `{% if plan %}- Plan: {{ plan.name }} ({{ plan.monthlyValue | money }} a month)
-{% endif %}{% if customer.tenureMonths %}- With us for {{ customer.tenureMonths }} months
+{% endif %}{% if customer.tenureMonths > 1 %}- With us for {{ customer.tenureMonths }} months
 {% endif %}{% if usage %}- {{ usage.summary }}
 {% endif %}- Amount due: {{ invoice.amountDue | money }}{% if invoice.number %} (invoice {{ invoice.number }}){% endif %}`,
 };

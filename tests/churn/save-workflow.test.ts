@@ -19,6 +19,7 @@ import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { startEmailReceiver, type EmailReceiver } from '../../sim/email-receiver';
 import { createWorker } from '../../workers/worker';
 import type { churnSaveWorkflow } from '../../workflows/churn-save';
+import { churnSaveStateQuery, playSettingsChangedSignal } from '../../workflows/play-messages';
 import { CustomerBuilder } from '../domain/mrr-builder';
 import { freshDatabase } from '../helpers/db';
 import { stripeFixture } from '../helpers/stripe';
@@ -66,7 +67,7 @@ describe('churnSaveWorkflow (time-skipping test server)', () => {
     await database?.drop();
   });
 
-  const setMode = (mode: 'review' | 'auto') => putPlaySettings(database.db, ws, 'churn', { rollout: { mode, autoPercentage: null }, config: {} }, 'test');
+  const setMode = (mode: 'review' | 'auto', autoPercentage: number | null = null) => putPlaySettings(database.db, ws, 'churn', { rollout: { mode, autoPercentage }, config: {} }, 'test');
 
   /** Opens a save for the customer as the radar would, and starts its workflow; resolves once its draft is written. */
   async function startSave(customerId: string, opts: { drafted?: boolean } = {}) {
@@ -148,6 +149,18 @@ describe('churnSaveWorkflow (time-skipping test server)', () => {
     expect(await handle.result()).toBe('sent');
     // Not Starter's monthly $29 against three seats of Growth: the yearly price of three seats of each.
     expect((await draft())!.bodyText).toContain('Starter costs $870.00 per year instead of $2,970.00');
+  });
+
+  it('keeps in review the customers an auto rollout for a share leaves out', async () => {
+    // Auto for 0% of customers: every one of them is in review, and waits for a person.
+    await setMode('auto', 0);
+    const { handle, draft } = await startSave('cus_drifting');
+    expect((await draft())!.status).toBe('drafted');
+    expect((await handle.query(churnSaveStateQuery)).phase).toBe('waiting_for_review');
+    // Turned off, it ends there, and the customer may have a save again.
+    await putPlaySettings(database.db, ws, 'churn', { rollout: { mode: 'off', autoPercentage: null }, config: {} }, 'test');
+    await handle.signal(playSettingsChangedSignal);
+    expect(await handle.result()).toBe('off');
   });
 
   it('stops when a dunning begins while the draft waits: that play writes to them now', async () => {

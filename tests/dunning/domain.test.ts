@@ -108,6 +108,13 @@ describe('templates', () => {
     }
   });
 
+  it('says nothing of tenure in a first month, rather than "1 months"', () => {
+    const facts = { ...EXAMPLE_DUNNING_FACTS, customer: { ...EXAMPLE_DUNNING_FACTS.customer, tenureMonths: 1 } };
+    const email = renderTemplate(DEFAULT_DUNNING_TEMPLATES.friendly, facts);
+    expect(email.text).not.toContain('With us for');
+    expect(email.html).not.toContain('With us for');
+  });
+
   it('escapes customer data in HTML but not in the text part', () => {
     const facts = { ...EXAMPLE_DUNNING_FACTS, customer: { ...EXAMPLE_DUNNING_FACTS.customer, name: '<script>x</script>' } };
     const email = renderTemplate(DEFAULT_DUNNING_TEMPLATES.friendly, facts);
