@@ -1,5 +1,5 @@
-import { churnRisks } from '../db/churn-risk';
-import { closeChurnSave, findChurnSave, recordIntervention } from '../db/churn-saves';
+import { churnRiskOf } from '../db/churn-risk';
+import { closeChurnSave, recordIntervention } from '../db/churn-saves';
 import { findCustomerContact } from '../db/customer-pii';
 import { customerPlan } from '../db/customer-plan';
 import { createDraftOnce, findStepDraft, transitionDraft, type Draft } from '../db/drafts';
@@ -12,7 +12,8 @@ import { findWorkspace } from '../db/workspaces';
 import { CHURN_PLAY, chooseIntervention, churnSettings, DEFAULT_CHURN_TEMPLATES, emailFacts, periodText, type ChurnSaveFacts, type ChurnSaveOutcome, type InterventionKind } from '../domain/churn-save';
 import { isOpenDraft, type DraftStatus } from '../domain/drafts';
 import { tenureMonths } from '../domain/plan-value';
-import { usageSummary } from '../domain/product-activity';
+import type { ChurnRisk } from '../domain/churn-risk';
+import { usageSummary, type CustomerActivity } from '../domain/product-activity';
 import { neighbours } from '../domain/product-mapping';
 import { modeForCustomer, type RolloutMode } from '../domain/rollout';
 import type { Keyring } from '../platform/crypto';
@@ -43,22 +44,25 @@ export type SaveState =
 
 /**
  * The facts a save cites: the customer (from the mirror, decrypted), their plan and
- * the next plan down in the product mapping, their usage, and the intervention the
- * reasons call for. Undefined when the customer has no live subscription any more.
+ * the next plan down in the product mapping, their usage (`activity`), and the
+ * intervention their reasons (`risk`) call for.
  */
-export async function buildSaveFacts(deps: Pick<ChurnSaveActivityDeps, 'db' | 'keyring'>, ref: Pick<ChurnSaveRef, 'workspaceId' | 'customerId'>, now: Date): Promise<{ facts: ChurnSaveFacts; to: string | null } | undefined> {
+export async function buildSaveFacts(
+  deps: Pick<ChurnSaveActivityDeps, 'db' | 'keyring'>,
+  ref: Pick<ChurnSaveRef, 'workspaceId' | 'customerId'>,
+  now: Date,
+  read: { risk: ChurnRisk; activity: CustomerActivity },
+): Promise<{ facts: ChurnSaveFacts; to: string | null }> {
   const { db, keyring } = deps;
-  const [risk, settings, workspace, contact, plan, mapping, activity, since] = await Promise.all([
-    churnRisks(db, ref.workspaceId, now, [ref.customerId]).then((m) => m.get(ref.customerId)),
+  const { risk, activity } = read;
+  const [settings, workspace, contact, plan, mapping, since] = await Promise.all([
     getPlaySettings(db, ref.workspaceId, CHURN_PLAY).then((s) => churnSettings(s.config)),
     findWorkspace(db, ref.workspaceId),
     findCustomerContact(db, keyring, ref.workspaceId, ref.customerId),
     customerPlan(db, ref.workspaceId, ref.customerId),
     effectiveMapping(db, ref.workspaceId),
-    customerActivity(db, ref.workspaceId, ref.customerId, now),
     db('stripe_customers').where({ workspace_id: ref.workspaceId, id: ref.customerId }).first<{ created: Date | null } | undefined>('created'),
   ]);
-  if (!risk) return undefined;
   // The plan as the workspace names it in its product mapping.
   const named = plan && { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, monthlyValue: plan.monthlyValue, item: { price: plan.item.price, period: periodText(plan.item.interval, plan.item.intervalCount) } };
   const down = plan ? neighbours(mapping, plan.productId).down : null;
@@ -111,8 +115,15 @@ export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
         await cancel('the churn radar is off in this workspace');
         return { kind: 'ready', mode, draft: draft ? summary(draft) : null };
       }
-      const stillOpen = !draft || isOpenDraft(draft.status);
-      const [live, dunning] = stillOpen ? await Promise.all([churnRisks(db, input.workspaceId, now, [input.customerId]).then((m) => m.get(input.customerId)), inDunning(db, input.workspaceId, input.customerId)]) : [true, false];
+      // Each time, not only at the draft's creation: a crash between the two would leave the save without its offer.
+      const ready = async (d: Draft): Promise<SaveState> => {
+        if (d.templateKey) await recordIntervention(db, input.saveId, d.templateKey as InterventionKind);
+        return { kind: 'ready', mode, draft: summary(d) };
+      };
+      if (draft && !isOpenDraft(draft.status)) return ready(draft);
+      // The customer as they are now: still paying, not in dunning; read once, for the draft's facts too.
+      const [activity, dunning] = await Promise.all([customerActivity(db, input.workspaceId, input.customerId, now), inDunning(db, input.workspaceId, input.customerId)]);
+      const live = await churnRiskOf(db, input.workspaceId, input.customerId, now, activity);
       if (!live) {
         await cancel('the customer has no live subscription any more');
         return { kind: 'ended', outcome: 'churned' };
@@ -122,8 +133,7 @@ export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
         return { kind: 'ended', outcome: 'in_dunning' };
       }
       if (!draft) {
-        const built = await buildSaveFacts(deps, input, now);
-        if (!built) return { kind: 'ended', outcome: 'churned' };
+        const built = await buildSaveFacts(deps, input, now, { risk: live, activity });
         if (built.facts.risk.score < built.facts.risk.threshold) return { kind: 'ended', outcome: 'no_longer_at_risk' };
         if (!built.to) return { kind: 'ended', outcome: 'no_email' };
         const kind = built.facts.intervention.kind;
@@ -151,16 +161,14 @@ export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
       } else if (mode === 'review' && draft.status === 'scheduled') {
         draft = await transitionDraft(db, draft.id, { to: 'drafted', actor: ACTOR, reason: 'the churn radar changed to review mode', onlyFrom: ['scheduled'] });
       }
-      // Each time, not only at the draft's creation: a crash between the two would leave the save without it.
-      if (draft.templateKey) await recordIntervention(db, input.saveId, draft.templateKey as InterventionKind);
-      return { kind: 'ready', mode, draft: summary(draft) };
+      return ready(draft);
     },
 
     /** Records how the save ended; the customer's cooldown counts from now. */
     async closeChurnSave(input: ChurnSaveRef & { outcome: ChurnSaveOutcome }): Promise<void> {
-      await closeChurnSave(db, input.saveId, input.outcome, new Date());
-      const save = await findChurnSave(db, input.saveId);
-      log.info({ workspaceId: input.workspaceId, customerId: input.customerId, saveId: input.saveId, outcome: save?.outcome, intervention: save?.intervention }, 'churn save ended');
+      // Undefined when a retry finds it closed already: logged once.
+      const save = await closeChurnSave(db, input.saveId, input.outcome, new Date());
+      if (save) log.info({ workspaceId: input.workspaceId, customerId: input.customerId, saveId: input.saveId, outcome: save.outcome, intervention: save.intervention }, 'churn save ended');
     },
   };
 }

@@ -90,6 +90,10 @@ const recoveryQuery = z
 
 const playParam = z.enum(PLAYS);
 
+/** A play's stored config as it reads: dunning's schedule and the churn radar's settings with their defaults (the stored one when still valid). */
+const configAsRead = (play: string, config: Record<string, unknown>): Record<string, unknown> =>
+  play === DUNNING_PLAY ? { ...dunningSchedule(config) } : play === CHURN_PLAY ? churnSettings(config) : config;
+
 /**
  * Each play's templates a workspace may override: their keys, the built-in ones, and
  * the imaginary facts an override is checked against before it is stored.
@@ -185,7 +189,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
       play,
       mode: s.rollout.mode,
       autoPercentage: s.rollout.autoPercentage,
-      config: play === DUNNING_PLAY ? dunningSchedule(s.config) : play === CHURN_PLAY ? churnSettings(s.config) : s.config,
+      config: configAsRead(play, s.config),
       updatedBy: s.updatedBy,
       updatedByName: await actorName(deps.db, deps.keyring, auth.workspaceId, s.updatedBy, auth.role),
       updatedAt: s.updatedAt,
@@ -199,11 +203,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const play = parseOr400(playParam, req.params.play, 'play');
     const body = parseOr400(settingsBody, req.body, 'body');
     // A mode change alone keeps the play's config (as it reads now); an empty one sets the defaults.
-    let given = body.config;
-    if (!given) {
-      const stored = (await getPlaySettings(deps.db, auth.workspaceId, play)).config;
-      given = play === DUNNING_PLAY ? { ...dunningSchedule(stored) } : play === CHURN_PLAY ? churnSettings(stored) : stored;
-    }
+    const given = body.config ?? configAsRead(play, (await getPlaySettings(deps.db, auth.workspaceId, play)).config);
     let config: Record<string, unknown> = given;
     if (play === DUNNING_PLAY) {
       const parsed = parseOr400(dunningConfigSchema, Object.keys(given).length ? given : DEFAULT_DUNNING_SCHEDULE, 'config');

@@ -2,6 +2,7 @@ import type { Db } from './knex';
 import { customersActivity } from './product-signals';
 import { backtestReport, checkpointTimes, type BacktestCheckpoint, type BacktestReport } from '../domain/churn-backtest';
 import { churnRisk, CONTRACTION_WINDOW_DAYS, type ChurnRisk, type RiskInputs } from '../domain/churn-risk';
+import { groupBy } from '../domain/group-by';
 import type { CustomerActivity } from '../domain/product-activity';
 
 const DAY_MS = 86_400_000;
@@ -14,6 +15,16 @@ const DAY_MS = 86_400_000;
 export async function churnRisks(db: Db, workspaceId: string, now: Date, only?: string[], activityRead?: Map<string, CustomerActivity>): Promise<Map<string, ChurnRisk>> {
   const inputs = await riskInputs(db, workspaceId, { at: now, present: true }, only, activityRead);
   return new Map([...inputs].map(([id, i]) => [id, churnRisk(i, now)]));
+}
+
+/**
+ * One customer's risk now, from their activity the caller has already read
+ * (customerActivity); undefined without a live subscription.
+ */
+export async function churnRiskOf(db: Db, workspaceId: string, customerId: string, now: Date, activity: CustomerActivity): Promise<ChurnRisk | undefined> {
+  // A customer the product never sent a signal about has no activity, as customersActivity leaves them out.
+  const risks = await churnRisks(db, workspaceId, now, [customerId], new Map(activity.lastSignalAt ? [[customerId, activity]] : []));
+  return risks.get(customerId);
 }
 
 /**
@@ -137,8 +148,7 @@ export async function churnBacktest(db: Db, workspaceId: string, opts: { days: n
     .where('at', '<=', now)
     .orderBy('at')
     .select<{ customer_id: string; at: Date }[]>('customer_id', 'at');
-  const churns = new Map<string, string[]>();
-  for (const r of rows) churns.set(r.customer_id, [...(churns.get(r.customer_id) ?? []), r.at.toISOString()]);
+  const churns = new Map([...groupBy(rows, (r) => r.customer_id)].map(([id, rs]) => [id, rs.map((r) => r.at.toISOString())]));
   const inSample = new Set(sample);
   for (const id of churns.keys()) if (!inSample.has(id)) churns.delete(id);
   return { customers: live.length, sampled: sample.length, ...backtestReport(checkpoints, churns, opts.horizonDays, now, opts.threshold) };

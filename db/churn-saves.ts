@@ -58,9 +58,10 @@ export interface SaveCandidate {
 
 /**
  * Opens a save for each candidate that has none open, had none that reached them end
- * within the last `cooldownDays` (COOLING_OUTCOMES), and is not in dunning (the dunning play is already writing to them
- * about the payment; two plays at once would talk past each other). One statement:
- * the partial unique index keeps concurrent radars from opening two.
+ * within the last `cooldownDays` (COOLING_OUTCOMES), and is not in dunning (the
+ * dunning play is already writing to them about the payment; two plays at once would
+ * talk past each other). One statement: the partial unique index keeps concurrent
+ * radars from opening two.
  */
 export async function openChurnSaves(db: Db, workspaceId: string, candidates: readonly SaveCandidate[], opts: { threshold: number; cooldownDays: number; now: Date }): Promise<ChurnSave[]> {
   if (!candidates.length) return [];
@@ -113,9 +114,10 @@ export async function overdueSaves(db: Db, workspaceId: string, before: Date): P
   return rows.map(toSave);
 }
 
-/** Ends an open save with its outcome; a save already ended keeps its first one. */
-export async function closeChurnSave(db: Db, id: string, outcome: ChurnSaveOutcome, at: Date): Promise<void> {
-  await db('churn_saves').where({ id }).whereNull('ended_at').update({ outcome, ended_at: at });
+/** Ends an open save with its outcome, and answers it; a save already ended keeps its first one (undefined). */
+export async function closeChurnSave(db: Db, id: string, outcome: ChurnSaveOutcome, at: Date): Promise<ChurnSave | undefined> {
+  const [row] = await db<ChurnSaveRow>('churn_saves').where({ id }).whereNull('ended_at').update({ outcome, ended_at: at }).returning('*');
+  return row && toSave(row);
 }
 
 /** The workspace's latest saves, newest first (of one customer when given). */

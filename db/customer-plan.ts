@@ -1,4 +1,5 @@
 import type { Db } from './knex';
+import { groupBy } from '../domain/group-by';
 import { isInterval, monthlyValue, type RecurringItem } from '../domain/plan-value';
 import type { Money } from '../domain/dunning-templates';
 
@@ -44,9 +45,7 @@ export async function customerPlan(db: Db, workspaceId: string, customerId: stri
       'p.recurring_interval_count',
     );
   let best: CustomerPlan | null = null;
-  const bySubscription = new Map<string, typeof rows>();
-  for (const r of rows) bySubscription.set(r.subscription_id, [...(bySubscription.get(r.subscription_id) ?? []), r]);
-  for (const [subscriptionId, items] of bySubscription) {
+  for (const [subscriptionId, items] of groupBy(rows, (r) => r.subscription_id)) {
     const valued = items.flatMap((r) => {
       if (!isInterval(r.recurring_interval)) return [];
       const item: RecurringItem = { unitAmount: r.unit_amount === null ? null : Number(r.unit_amount), quantity: r.quantity, currency: r.currency.trim(), interval: r.recurring_interval, intervalCount: r.recurring_interval_count ?? 1 };

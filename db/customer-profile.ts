@@ -2,7 +2,7 @@ import type { Db } from './knex';
 import { loadCustomerMovements } from './analytics';
 import { openRow } from './customer-pii';
 import { listDrafts } from './drafts';
-import { churnRisks } from './churn-risk';
+import { churnRiskOf } from './churn-risk';
 import { listChurnSaves } from './churn-saves';
 import { customerPlan } from './customer-plan';
 import { effectiveMapping } from './product-mapping';
@@ -32,7 +32,7 @@ const RECENT = 50;
 /** The customer's profile; undefined when Wysera knows nothing of this id in the workspace. */
 export async function customerProfile(db: Db, ring: Keyring, workspaceId: string, customerId: string): Promise<CustomerProfile | undefined> {
   const now = new Date();
-  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, [activity, risks], saves, [plan, mapping]] = await Promise.all([
+  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, [activity, risk], saves, [plan, mapping]] = await Promise.all([
     db('stripe_customers').where({ workspace_id: workspaceId, id: customerId }).first<{ id: string; email: string | null; name: string | null; livemode: boolean } | undefined>('id', 'email', 'name', 'livemode'),
     db('analytics_customers').where({ workspace_id: workspaceId, customer_id: customerId }).first<{ mrr: string | number; currency: string; cohort_month: string | null } | undefined>('mrr', 'currency', 'cohort_month'),
     loadCustomerMovements(db, workspaceId, customerId),
@@ -69,7 +69,7 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
     db('dunning_cases').where({ workspace_id: workspaceId, customer_id: customerId }).orderBy('failed_at', 'desc').limit(RECENT).select<{ invoice_id: string; currency: string; amount_due: string | number; failed_at: Date; outcome: string | null; emails_sent: number; ended_at: Date | null }[]>('invoice_id', 'currency', 'amount_due', 'failed_at', 'outcome', 'emails_sent', 'ended_at'),
     listDrafts(db, workspaceId, { customerId, limit: RECENT }),
     // The risk reads the activity the page shows, rather than reading it again.
-    customerActivity(db, workspaceId, customerId, now).then(async (read) => [read, await churnRisks(db, workspaceId, now, [customerId], new Map(read.lastSignalAt ? [[customerId, read]] : []))] as const),
+    customerActivity(db, workspaceId, customerId, now).then(async (read) => [read, await churnRiskOf(db, workspaceId, customerId, now, read)] as const),
     listChurnSaves(db, workspaceId, { customerId, limit: 10 }),
     // The mapping (the whole catalogue) only for a customer with a plan to find in it.
     customerPlan(db, workspaceId, customerId).then(async (p) => [p, p ? await effectiveMapping(db, workspaceId) : []] as const),
@@ -117,7 +117,7 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
     dunnings: dunnings.map((d) => ({ invoiceId: d.invoice_id, currency: d.currency.trim(), amountDue: Number(d.amount_due), failedAt: d.failed_at.toISOString(), outcome: d.outcome, emailsSent: d.emails_sent, endedAt: iso(d.ended_at) })),
     drafts: drafts.map((d) => ({ id: d.id, play: d.play, step: d.step, status: d.status, createdAt: d.createdAt.toISOString() })),
     activity: { ...activity, limits: mapped && usage.length ? { plan: mapped.planName, usage } : null },
-    risk: risks.get(customerId) ?? null,
+    risk: risk ?? null,
     saves: saves.map((s) => ({ id: s.id, startedAt: s.startedAt.toISOString(), risk: { score: s.riskScore }, intervention: s.intervention, outcome: s.outcome, endedAt: iso(s.endedAt) })),
   };
 }

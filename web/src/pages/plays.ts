@@ -6,9 +6,8 @@ import { canConfigure } from '../redaction';
 import { actorLabel, customerLink, errorBox, loading, riskBadge, saveOffer, saveOutcome, section } from './common';
 import type { ChurnSettings } from '../../../domain/churn-save';
 import type { DunningScheduleSettings } from '../../../domain/dunning-schedule';
+import type { RolloutMode as Mode } from '../../../domain/rollout';
 import { scheduleEditor, scheduleTable } from './dunning-schedule';
-
-type Mode = 'off' | 'review' | 'auto';
 
 /** The mode choices of a play, worded for what it writes ("dunning emails", "save emails"). */
 const modesFor = (what: string): { key: Mode; label: string; help: string }[] => [
