@@ -52,10 +52,11 @@ export interface DunningState {
 }
 export const dunningStateQuery = defineQuery<DunningState>('dunningState');
 
-/** Where a churn save stands (workflows/churn-save.ts). */
-export interface ChurnSaveState {
+/** Where a one-email outreach stands (workflows/outreach.ts): a churn save, an expansion pitch. */
+export interface OutreachState {
   phase: 'drafting' | 'waiting_for_review' | 'sending' | 'finished';
   draftId: string | null;
   outcome: string | null;
 }
-export const churnSaveStateQuery = defineQuery<ChurnSaveState>('churnSaveState');
+export const churnSaveStateQuery = defineQuery<OutreachState>('churnSaveState');
+export const expansionPitchStateQuery = defineQuery<OutreachState>('expansionPitchState');
