@@ -3,9 +3,10 @@ import type { Db } from './knex';
 import type { RiskReason } from '../domain/churn-risk';
 import { COOLING_OUTCOMES, type ChurnSaveOutcome, type InterventionKind } from '../domain/churn-save';
 import { churnSaveWorkflowId } from '../workflows/ids';
+import { outreachRows, type Outreach } from './outreach-rows';
 
 /** One time the churn radar reached out to a customer at risk (migration 024). */
-export interface ChurnSave {
+export interface ChurnSave extends Outreach {
   id: string;
   workspaceId: string;
   customerId: string;
@@ -83,46 +84,23 @@ export async function openChurnSaves(db: Db, workspaceId: string, candidates: re
   return result.rows.map(toSave);
 }
 
-/** Open saves whose workflow the radar has not started yet (a radar stopped between the two, or the start failed). */
-export async function unstartedSaves(db: Db, workspaceId: string): Promise<ChurnSave[]> {
-  const rows = await db<ChurnSaveRow>('churn_saves').where({ workspace_id: workspaceId }).whereNull('ended_at').whereNull('workflow_started_at').orderBy('started_at');
-  return rows.map(toSave);
-}
-
-export async function markSaveStarted(db: Db, id: string): Promise<void> {
-  await db('churn_saves').where({ id }).whereNull('workflow_started_at').update({ workflow_started_at: db.fn.now() });
-}
-
-export async function findChurnSave(db: Db, id: string): Promise<ChurnSave | undefined> {
-  const row = await db<ChurnSaveRow>('churn_saves').where({ id }).first();
-  return row && toSave(row);
-}
+/** The saves' lifecycle, as the radar's scan drives it (activities/outreach-scan.ts). */
+export const churnSaveRows = outreachRows<ChurnSaveRow, ChurnSave, ChurnSaveOutcome>('churn_saves', toSave);
+const saves = churnSaveRows;
+/** Open saves whose workflow the radar has not started yet. */
+export const unstartedSaves = saves.unstarted;
+export const markSaveStarted = saves.markStarted;
+export const findChurnSave = saves.find;
+/** Ends the workspace's open saves whose workflow never started (the play was turned off before it could). */
+export const closeUnstartedSaves = saves.closeUnstarted;
+/** Open saves whose workflow started before `before`: by then it should have ended (the review window is a week). */
+export const overdueSaves = saves.overdue;
+/** Ends an open save with its outcome, and answers it; a save already ended keeps its first one (undefined). */
+export const closeChurnSave = saves.close;
+/** The workspace's latest saves, newest first (of one customer when given). */
+export const listChurnSaves = saves.list;
 
 /** Records the offer a save's draft made (once: the draft's offer does not change). */
 export async function recordIntervention(db: Db, id: string, intervention: InterventionKind): Promise<void> {
   await db('churn_saves').where({ id }).whereNull('intervention').update({ intervention });
-}
-
-/** Ends the workspace's open saves whose workflow never started (the play was turned off before it could). */
-export async function closeUnstartedSaves(db: Db, workspaceId: string, outcome: ChurnSaveOutcome, at: Date): Promise<number> {
-  return db('churn_saves').where({ workspace_id: workspaceId }).whereNull('ended_at').whereNull('workflow_started_at').update({ outcome, ended_at: at });
-}
-
-/** Open saves whose workflow started before `before`: by then it should have ended (the review window is a week). */
-export async function overdueSaves(db: Db, workspaceId: string, before: Date): Promise<ChurnSave[]> {
-  const rows = await db<ChurnSaveRow>('churn_saves').where({ workspace_id: workspaceId }).whereNull('ended_at').where('workflow_started_at', '<', before).orderBy('started_at');
-  return rows.map(toSave);
-}
-
-/** Ends an open save with its outcome, and answers it; a save already ended keeps its first one (undefined). */
-export async function closeChurnSave(db: Db, id: string, outcome: ChurnSaveOutcome, at: Date): Promise<ChurnSave | undefined> {
-  const [row] = await db<ChurnSaveRow>('churn_saves').where({ id }).whereNull('ended_at').update({ outcome, ended_at: at }).returning('*');
-  return row && toSave(row);
-}
-
-/** The workspace's latest saves, newest first (of one customer when given). */
-export async function listChurnSaves(db: Db, workspaceId: string, opts: { customerId?: string; limit: number }): Promise<ChurnSave[]> {
-  const q = db<ChurnSaveRow>('churn_saves').where({ workspace_id: workspaceId }).orderBy([{ column: 'started_at', order: 'desc' }, { column: 'id' }]).limit(opts.limit);
-  if (opts.customerId) void q.where({ customer_id: opts.customerId });
-  return (await q).map(toSave);
 }
