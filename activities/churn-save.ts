@@ -2,7 +2,6 @@ import { churnRiskOf } from '../db/churn-risk';
 import { closeChurnSave, recordIntervention } from '../db/churn-saves';
 import { findCustomerContact } from '../db/customer-pii';
 import { customerPlan } from '../db/customer-plan';
-import { createDraftOnce, findStepDraft, transitionDraft, type Draft } from '../db/drafts';
 import { inDunning } from '../db/dunning-cases';
 import type { Knex } from '../db/knex';
 import { getPlaySettings } from '../db/play-settings';
@@ -10,15 +9,14 @@ import { effectiveMapping, planPriceLike } from '../db/product-mapping';
 import { customerActivity } from '../db/product-signals';
 import { findWorkspace } from '../db/workspaces';
 import { CHURN_PLAY, chooseIntervention, churnSettings, DEFAULT_CHURN_TEMPLATES, emailFacts, periodText, type ChurnSaveFacts, type ChurnSaveOutcome, type InterventionKind } from '../domain/churn-save';
-import { isOpenDraft, type DraftStatus } from '../domain/drafts';
 import { tenureMonths } from '../domain/plan-value';
 import type { ChurnRisk } from '../domain/churn-risk';
 import { usageSummary, type CustomerActivity } from '../domain/product-activity';
 import { neighbours } from '../domain/product-mapping';
-import { modeForCustomer, type RolloutMode } from '../domain/rollout';
 import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
-import { renderPlayEmail } from './drafts';
+import type { PreparedOutreach } from '../workflows/outreach';
+import { prepareOutreachDraft } from './outreach-draft';
 
 const ACTOR = 'system:churn';
 /** The save's one draft: a save is one email, not a sequence. */
@@ -37,10 +35,9 @@ export interface ChurnSaveRef {
   workflowId: string;
 }
 
-export type SaveState =
-  | { kind: 'ready'; mode: RolloutMode; draft: { id: string; status: DraftStatus } | null }
-  /** Nothing left to do: the customer left or went into dunning, or (before anything was drafted) is no longer at risk or has no address. */
-  | { kind: 'ended'; outcome: Extract<ChurnSaveOutcome, 'churned' | 'no_longer_at_risk' | 'in_dunning' | 'no_email'> };
+/** The draft as the mode wants it, or the end found: the customer left or went into dunning, or (before anything was drafted) is no longer at risk or has no address. */
+type SaveEnd = Extract<ChurnSaveOutcome, 'churned' | 'no_longer_at_risk' | 'in_dunning' | 'no_email'>;
+export type SaveState = PreparedOutreach<SaveEnd>;
 
 /**
  * The facts a save cites: the customer (from the mirror, decrypted), their plan and
@@ -92,76 +89,41 @@ export async function buildSaveFacts(
 
 export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
   const { db, log } = deps;
-  const summary = (d: Draft) => ({ id: d.id, status: d.status });
 
   return {
     /**
-     * Brings the save's draft in line with the play's mode as it is now: drafts it the
-     * first time (scheduled in auto, drafted in review), returns a scheduled one to
-     * review when the mode changed, cancels it when the mode is off, the customer has
-     * left (no live subscription) or a dunning began (that play writes to them now).
-     * A customer whose score fell below the threshold before the draft was written, or
+     * Brings the save's draft in line with the play's mode as it is now
+     * (activities/outreach-draft.ts), cancelling it when the customer has left (no
+     * live subscription) or a dunning began (that play writes to them now). A
+     * customer whose score fell below the threshold before the draft was written, or
      * whom Stripe has no address for, is left alone.
      */
     async prepareChurnSave(input: ChurnSaveRef): Promise<SaveState> {
-      const now = new Date();
-      const settings = await getPlaySettings(db, input.workspaceId, CHURN_PLAY);
-      const mode = modeForCustomer(settings.rollout, input.workspaceId, input.customerId);
-      let draft = await findStepDraft(db, input.workflowId, SAVE_STEP);
-      const cancel = async (reason: string) => {
-        if (draft && isOpenDraft(draft.status)) draft = await transitionDraft(db, draft.id, { to: 'cancelled', actor: ACTOR, reason });
-      };
-      if (mode === 'off') {
-        await cancel('the churn radar is off in this workspace');
-        return { kind: 'ready', mode, draft: draft ? summary(draft) : null };
-      }
-      // Each time, not only at the draft's creation: a crash between the two would leave the save without its offer.
-      const ready = async (d: Draft): Promise<SaveState> => {
-        if (d.templateKey) await recordIntervention(db, input.saveId, d.templateKey as InterventionKind);
-        return { kind: 'ready', mode, draft: summary(d) };
-      };
-      if (draft && !isOpenDraft(draft.status)) return ready(draft);
-      // The customer as they are now: still paying, not in dunning; read once, for the draft's facts too.
-      const [activity, dunning] = await Promise.all([customerActivity(db, input.workspaceId, input.customerId, now), inDunning(db, input.workspaceId, input.customerId)]);
-      const live = await churnRiskOf(db, input.workspaceId, input.customerId, now, activity);
-      if (!live) {
-        await cancel('the customer has no live subscription any more');
-        return { kind: 'ended', outcome: 'churned' };
-      }
-      if (dunning) {
-        await cancel('a dunning began: that play writes to the customer now');
-        return { kind: 'ended', outcome: 'in_dunning' };
-      }
-      if (!draft) {
-        const built = await buildSaveFacts(deps, input, now, { risk: live, activity });
-        if (built.facts.risk.score < built.facts.risk.threshold) return { kind: 'ended', outcome: 'no_longer_at_risk' };
-        if (!built.to) return { kind: 'ended', outcome: 'no_email' };
-        const kind = built.facts.intervention.kind;
-        const email = await renderPlayEmail(db, log, { workspaceId: input.workspaceId, play: CHURN_PLAY, templateKey: kind, builtIn: DEFAULT_CHURN_TEMPLATES[kind], facts: emailFacts(built.facts) });
-        ({ draft } = await createDraftOnce(
-          db,
-          {
-            workspaceId: input.workspaceId,
-            customerId: input.customerId,
-            play: CHURN_PLAY,
-            step: SAVE_STEP,
-            workflowId: input.workflowId,
-            subjectRef: input.saveId,
-            templateKey: kind,
-            status: mode === 'auto' ? 'scheduled' : 'drafted',
-            toAddress: built.to,
-            subject: email.subject,
-            bodyHtml: email.html,
-            bodyText: email.text,
-            facts: built.facts,
-            scheduledFor: now,
-          },
-          ACTOR,
-        ));
-      } else if (mode === 'review' && draft.status === 'scheduled') {
-        draft = await transitionDraft(db, draft.id, { to: 'drafted', actor: ACTOR, reason: 'the churn radar changed to review mode', onlyFrom: ['scheduled'] });
-      }
-      return ready(draft);
+      return prepareOutreachDraft<SaveEnd, { risk: ChurnRisk; activity: CustomerActivity }>(deps, { ...input, rowId: input.saveId }, {
+        play: CHURN_PLAY,
+        step: SAVE_STEP,
+        actor: ACTOR,
+        playName: 'the churn radar',
+        async check(now) {
+          // The customer as they are now: still paying, not in dunning; read once, for the draft's facts too.
+          const [activity, dunning] = await Promise.all([customerActivity(db, input.workspaceId, input.customerId, now), inDunning(db, input.workspaceId, input.customerId)]);
+          const live = await churnRiskOf(db, input.workspaceId, input.customerId, now, activity);
+          if (!live) return { ended: 'churned', reason: 'the customer has no live subscription any more' };
+          if (dunning) return { ended: 'in_dunning', reason: 'a dunning began: that play writes to the customer now' };
+          return { seen: { risk: live, activity } };
+        },
+        async build(now, seen) {
+          const built = await buildSaveFacts(deps, input, now, seen);
+          if (built.facts.risk.score < built.facts.risk.threshold) return { ended: 'no_longer_at_risk' };
+          if (!built.to) return { ended: 'no_email' };
+          const kind = built.facts.intervention.kind;
+          return { templateKey: kind, builtIn: DEFAULT_CHURN_TEMPLATES[kind], emailFacts: emailFacts(built.facts), facts: built.facts, to: built.to };
+        },
+        // Each time, not only at the draft's creation: a crash between the two would leave the save without its offer.
+        onReady: async (d) => {
+          if (d.templateKey) await recordIntervention(db, input.saveId, d.templateKey as InterventionKind);
+        },
+      });
     },
 
     /** Records how the save ended; the customer's cooldown counts from now. */
