@@ -1,21 +1,19 @@
 import { churnRiskOf } from '../db/churn-risk';
 import { closeChurnSave, recordIntervention } from '../db/churn-saves';
-import { findCustomerContact } from '../db/customer-pii';
 import { customerPlan } from '../db/customer-plan';
 import { inDunning } from '../db/dunning-cases';
 import type { Knex } from '../db/knex';
 import { getPlaySettings } from '../db/play-settings';
-import { effectiveMapping, planPriceLike } from '../db/product-mapping';
+import { effectiveMapping, priceForCustomer } from '../db/product-mapping';
 import { customerActivity } from '../db/product-signals';
-import { findWorkspace } from '../db/workspaces';
 import { CHURN_PLAY, chooseIntervention, churnSettings, DEFAULT_CHURN_TEMPLATES, emailFacts, periodText, type ChurnSaveFacts, type ChurnSaveOutcome, type InterventionKind } from '../domain/churn-save';
-import { tenureMonths } from '../domain/plan-value';
 import type { ChurnRisk } from '../domain/churn-risk';
 import { usageSummary, type CustomerActivity } from '../domain/product-activity';
 import { neighbours } from '../domain/product-mapping';
 import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
 import type { PreparedOutreach } from '../workflows/outreach';
+import { outreachParties } from './customer-facts';
 import { prepareOutreachDraft } from './outreach-draft';
 
 const ACTOR = 'system:churn';
@@ -52,39 +50,31 @@ export async function buildSaveFacts(
 ): Promise<{ facts: ChurnSaveFacts; to: string | null }> {
   const { db, keyring } = deps;
   const { risk, activity } = read;
-  const [settings, workspace, contact, plan, mapping, since] = await Promise.all([
+  const [settings, parties, plan, mapping] = await Promise.all([
     getPlaySettings(db, ref.workspaceId, CHURN_PLAY).then((s) => churnSettings(s.config)),
-    findWorkspace(db, ref.workspaceId),
-    findCustomerContact(db, keyring, ref.workspaceId, ref.customerId),
+    outreachParties(db, keyring, ref.workspaceId, ref.customerId, now),
     customerPlan(db, ref.workspaceId, ref.customerId),
     effectiveMapping(db, ref.workspaceId),
-    db('stripe_customers').where({ workspace_id: ref.workspaceId, id: ref.customerId }).first<{ created: Date | null } | undefined>('created'),
   ]);
   // The plan as the workspace names it in its product mapping.
   const named = plan && { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, monthlyValue: plan.monthlyValue, item: { price: plan.item.price, period: periodText(plan.item.interval, plan.item.intervalCount) } };
   const down = plan ? neighbours(mapping, plan.productId).down : null;
   // Priced as the customer's plan is (their currency, interval and quantity), whatever currency the mapping ranks plans in.
-  const unitPrice = plan && down ? await planPriceLike(db, ref.workspaceId, down.productId, { currency: plan.item.price.currency, interval: plan.item.interval, intervalCount: plan.item.intervalCount }) : null;
+  const downPrice = plan && down ? await priceForCustomer(db, ref.workspaceId, down.productId, plan.item) : null;
   const summary = usageSummary(activity);
   const facts: ChurnSaveFacts = {
-    company: { name: workspace?.name ?? ref.workspaceId },
-    customer: {
-      id: ref.customerId,
-      name: contact?.name ?? 'there',
-      email: contact?.email ?? null,
-      tenureMonths: since?.created ? tenureMonths(since.created, now) : null,
-    },
+    ...parties,
     plan: named && { name: named.name, monthlyValue: named.monthlyValue },
     usage: summary ? { summary } : null,
     intervention: chooseIntervention({
       reasons: risk.reasons,
       plan: named,
-      planDown: down && plan && unitPrice !== null ? { name: down.planName, price: { amount: unitPrice * plan.item.quantity, currency: plan.item.price.currency } } : null,
+      planDown: down && downPrice ? { name: down.planName, price: downPrice } : null,
       settings,
     }),
     risk: { score: risk.score, threshold: settings.threshold, reasons: risk.reasons },
   };
-  return { facts, to: contact?.email ?? null };
+  return { facts, to: parties.customer.email };
 }
 
 export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {

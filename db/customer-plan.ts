@@ -20,7 +20,23 @@ export interface CustomerPlan {
  * Null without a live subscription with a recurring price.
  */
 export async function customerPlan(db: Db, workspaceId: string, customerId: string): Promise<CustomerPlan | null> {
-  const rows = await db('stripe_subscription_items as i')
+  return (await customerPlans(db, workspaceId, [customerId])).get(customerId) ?? null;
+}
+
+interface PlanItemRow {
+  subscription_id: string;
+  product_id: string;
+  product_name: string | null;
+  unit_amount: string | number | null;
+  quantity: number | null;
+  currency: string;
+  recurring_interval: string | null;
+  recurring_interval_count: number | null;
+}
+
+/** The plan (as customerPlan) of each of the workspace's customers who has one, or of those in `only`. */
+export async function customerPlans(db: Db, workspaceId: string, only?: readonly string[]): Promise<Map<string, CustomerPlan>> {
+  const q = db('stripe_subscription_items as i')
     .join('stripe_subscriptions as s', function () {
       this.on('s.workspace_id', 'i.workspace_id').andOn('s.id', 'i.subscription_id');
     })
@@ -30,11 +46,12 @@ export async function customerPlan(db: Db, workspaceId: string, customerId: stri
     .leftJoin('stripe_products as pr', function () {
       this.on('pr.workspace_id', 'p.workspace_id').andOn('pr.id', 'p.product_id');
     })
-    .where({ 'i.workspace_id': workspaceId, 's.customer_id': customerId })
+    .where({ 'i.workspace_id': workspaceId })
     .whereNull('s.ended_at')
     .whereIn('s.status', ['active', 'trialing', 'past_due', 'unpaid'])
-    .orderBy(['i.subscription_id', 'i.id'])
-    .select<{ subscription_id: string; product_id: string; product_name: string | null; unit_amount: string | number | null; quantity: number | null; currency: string; recurring_interval: string | null; recurring_interval_count: number | null }[]>(
+    .orderBy(['s.customer_id', 'i.subscription_id', 'i.id'])
+    .select<(PlanItemRow & { customer_id: string })[]>(
+      's.customer_id',
       'i.subscription_id',
       'p.product_id',
       'pr.name as product_name',
@@ -44,6 +61,17 @@ export async function customerPlan(db: Db, workspaceId: string, customerId: stri
       'p.recurring_interval',
       'p.recurring_interval_count',
     );
+  if (only) void q.whereRaw('s.customer_id = any(?)', [[...only]]);
+  const plans = new Map<string, CustomerPlan>();
+  for (const [customerId, rows] of groupBy(await q, (r) => r.customer_id)) {
+    const plan = mostValuable(rows);
+    if (plan) plans.set(customerId, plan);
+  }
+  return plans;
+}
+
+/** Of one customer's live subscription items, the plan of the subscription worth most a month. */
+function mostValuable(rows: PlanItemRow[]): CustomerPlan | null {
   let best: CustomerPlan | null = null;
   for (const [subscriptionId, items] of groupBy(rows, (r) => r.subscription_id)) {
     const valued = items.flatMap((r) => {

@@ -1,4 +1,5 @@
 import type { Db } from './knex';
+import type { Money } from '../domain/dunning-templates';
 import { applyOverrides, deriveDefaults, type CatalogPrice, type CatalogProduct, type Limits, type MappingOverride, type PlanMapping } from '../domain/product-mapping';
 
 /** The workspace's catalogue from the mirror, in the shape the mapping logic reads. */
@@ -64,6 +65,16 @@ export async function planPriceLike(db: Db, workspaceId: string, productId: stri
     .map((p) => p.unitAmount)
     .filter((a): a is number => a !== null);
   return amounts.length ? Math.min(...amounts) : null;
+}
+
+/**
+ * What a customer would pay for a plan on their own terms: its price (planPriceLike)
+ * for their plan item's quantity, in their currency and billing period. Null when
+ * the plan has no such price.
+ */
+export async function priceForCustomer(db: Db, workspaceId: string, productId: string, item: { interval: string; intervalCount: number; quantity: number; price: Money }): Promise<Money | null> {
+  const unit = await planPriceLike(db, workspaceId, productId, { currency: item.price.currency, interval: item.interval, intervalCount: item.intervalCount });
+  return unit === null ? null : { amount: unit * item.quantity, currency: item.price.currency };
 }
 
 export async function listOverrides(db: Db, workspaceId: string): Promise<MappingOverride[]> {
