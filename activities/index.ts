@@ -1,6 +1,7 @@
 import { createAnalyticsActivities } from './analytics';
 import { createChurnSaveActivities, type ChurnSaveActivityDeps } from './churn-save';
 import { createDraftActivities } from './drafts';
+import { createExpansionActivities } from './expansion';
 import { createDunningActivities, type DunningActivityDeps } from './dunning';
 import { createSendingActivities, type SendingActivityDeps } from './sending';
 
@@ -13,6 +14,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createChurnSaveActivities(deps),
     ...createDraftActivities(deps),
     ...createDunningActivities(deps),
+    ...createExpansionActivities(deps),
     ...createSendingActivities(deps),
   };
 }

@@ -14,6 +14,7 @@ import { authFailureLimit, jsonBodiesOnly, securityHeaderList, securityHeaders }
 import { customersRouter } from './customers';
 import { signalsRouter } from './signals';
 import { churnRiskRouter } from './churn-risk';
+import { expansionRouter } from './expansion';
 import { metricsRouter } from './metrics';
 import { webhookIngress, webhookRouter, type EtagOf } from './webhooks';
 import { webhookFrontDoor } from './webhook-front-door';
@@ -117,6 +118,7 @@ export function createApi(deps: AppDeps): Api {
   app.use(stripeConnectionRouter(workspaceDeps));
   app.use(draftsRouter({ db: deps.db, temporal: deps.temporal, namespace, log: deps.log }));
   app.use(churnRiskRouter({ db: deps.db, temporal: deps.temporal, namespace, taskQueue: workspaceDeps.taskQueue, log: deps.log }));
+  app.use(expansionRouter({ db: deps.db, temporal: deps.temporal, namespace, taskQueue: workspaceDeps.taskQueue, log: deps.log }));
   app.use(playsRouter({ db: deps.db, keyring: deps.keyring, temporal: deps.temporal, namespace, log: deps.log, stripe: createStripeReader(workspaceStripeClients(deps.db, deps.keyring, stripeClients)) }));
 
   app.use(notFound);

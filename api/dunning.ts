@@ -19,6 +19,7 @@ import {
   putTemplateOverride,
 } from '../db/play-settings';
 import { CHURN_INTERVENTIONS, CHURN_PLAY, churnConfigSchema, churnSettings, DEFAULT_CHURN_TEMPLATES, emailFacts, exampleChurnFacts, type InterventionKind } from '../domain/churn-save';
+import { DEFAULT_EXPANSION_TEMPLATES, EXPANSION_PLAY, EXPANSION_TRIGGERS, expansionConfigSchema, expansionSettings, exampleExpansionFacts, type ExpansionTrigger } from '../domain/expansion';
 import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, inDayOrder, scheduleProblems, type DunningTone } from '../domain/dunning-schedule';
 import { recoveryReport } from '../domain/dunning-recovery';
 import { hideActivityFacts, hideCitedAmounts } from '../domain/redaction';
@@ -81,7 +82,13 @@ const churnPreview = z.strictObject({
   templateKey: z.enum(CHURN_INTERVENTIONS),
   template: templateBody.optional(),
 });
-const previewBody = z.discriminatedUnion('play', [dunningPreview, churnPreview], { error: 'a play with templates (dunning or churn) and its templateKey' });
+/** An expansion pitch's email, rendered for an imaginary customer near a limit or who added seats. */
+const expansionPreview = z.strictObject({
+  play: z.literal(EXPANSION_PLAY),
+  templateKey: z.enum(EXPANSION_TRIGGERS),
+  template: templateBody.optional(),
+});
+const previewBody = z.discriminatedUnion('play', [dunningPreview, churnPreview, expansionPreview], { error: 'a play with templates (dunning, churn or expansion) and its templateKey' });
 
 const day = z.iso.date({ error: 'a date as YYYY-MM-DD' });
 const recoveryQuery = z
@@ -90,9 +97,18 @@ const recoveryQuery = z
 
 const playParam = z.enum(PLAYS);
 
-/** A play's stored config as it reads: dunning's schedule and the churn radar's settings with their defaults (the stored one when still valid). */
+/** The plays whose config is a set of settings with defaults: the schema a PUT is checked against, and how the stored config reads. */
+const PLAY_CONFIGS: Record<string, { schema: z.ZodType<Record<string, unknown>>; read: (config: Record<string, unknown>) => Record<string, unknown> }> = {
+  [CHURN_PLAY]: { schema: churnConfigSchema, read: churnSettings },
+  [EXPANSION_PLAY]: { schema: expansionConfigSchema, read: expansionSettings },
+};
+
+/** A play's stored config as it reads: dunning's schedule and the other plays' settings with their defaults (the stored one when still valid). */
 const configAsRead = (play: string, config: Record<string, unknown>): Record<string, unknown> =>
-  play === DUNNING_PLAY ? { ...dunningSchedule(config) } : play === CHURN_PLAY ? churnSettings(config) : config;
+  play === DUNNING_PLAY ? { ...dunningSchedule(config) } : (PLAY_CONFIGS[play]?.read(config) ?? config);
+
+/** The imaginary customer a play's template is checked and previewed against: who it is from and to, and what else the play cites. */
+type ExampleFacts = { company: { name: string }; customer: { email: string | null } };
 
 /**
  * Each play's templates a workspace may override: their keys, the built-in ones, and
@@ -103,10 +119,15 @@ const TEMPLATE_SETS = {
   [CHURN_PLAY]: {
     keys: CHURN_INTERVENTIONS,
     builtIn: (key: string) => DEFAULT_CHURN_TEMPLATES[key as InterventionKind],
-    example: (key: string): object => emailFacts(exampleChurnFacts(key as InterventionKind)),
+    example: (key: string): ExampleFacts => emailFacts(exampleChurnFacts(key as InterventionKind)),
+  },
+  [EXPANSION_PLAY]: {
+    keys: EXPANSION_TRIGGERS,
+    builtIn: (key: string) => DEFAULT_EXPANSION_TEMPLATES[key as ExpansionTrigger],
+    example: (key: string): ExampleFacts => exampleExpansionFacts(key as ExpansionTrigger),
   },
 } as const;
-const templatePlay = z.enum([DUNNING_PLAY, CHURN_PLAY], { error: 'dunning or churn (the plays with templates)' });
+const templatePlay = z.enum([DUNNING_PLAY, CHURN_PLAY, EXPANSION_PLAY], { error: 'dunning, churn or expansion (the plays with templates)' });
 /** The play named in the path and its template set. */
 const templatesOf = (params: { play?: unknown }) => {
   const play = parseOr400(templatePlay, params.play, 'play');
@@ -210,8 +231,8 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
       const problems = scheduleProblems(parsed);
       if (problems.length) throw new HttpError(400, `invalid config: ${problems.join('; ')}`);
       config = inDayOrder(parsed);
-    } else if (play === CHURN_PLAY) {
-      config = parseOr400(churnConfigSchema, given, 'config');
+    } else if (PLAY_CONFIGS[play]) {
+      config = parseOr400(PLAY_CONFIGS[play].schema, given, 'config');
     }
     const s = await putPlaySettings(deps.db, auth.workspaceId, play, { rollout: { mode: body.mode, autoPercentage: body.autoPercentage }, config }, auth.actor);
     const workflowsNotified = await notifyRunning(auth.workspaceId, play);
@@ -259,13 +280,15 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
   router.post('/workspaces/:workspaceId/templates/preview', requireWorkspaceRole('member'), async (req, res) => {
     const auth = authOf(res);
     const body = parseOr400(previewBody, req.body, 'body');
-    if (body.play === CHURN_PLAY) {
-      const facts = emailFacts(exampleChurnFacts(body.templateKey));
+    if (body.play !== DUNNING_PLAY) {
+      // The plays whose previews are of an imaginary customer (a real one's offer or pitch depends on the day's scores and use).
+      const set = TEMPLATE_SETS[body.play];
+      const facts = set.example(body.templateKey);
       if (body.template) checkTemplate(body.template, facts);
       const workspace = await findWorkspace(deps.db, auth.workspaceId);
       const cited = { ...facts, company: { name: workspace?.name ?? facts.company.name } };
-      const overrides = await listTemplateOverrides(deps.db, auth.workspaceId, CHURN_PLAY);
-      const rendered = renderOr400(body.template ?? overrides[body.templateKey] ?? DEFAULT_CHURN_TEMPLATES[body.templateKey], cited);
+      const overrides = await listTemplateOverrides(deps.db, auth.workspaceId, body.play);
+      const rendered = renderOr400(body.template ?? overrides[body.templateKey] ?? set.builtIn(body.templateKey), cited);
       res.json({ to: cited.customer.email, ...rendered, facts: cited });
       return;
     }

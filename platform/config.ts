@@ -101,13 +101,23 @@ const envSchema = z.object({
     .default(400),
   /**
    * How often the worker's churn radar scores every customer and starts a save for
-   * those at or above their workspace's threshold (workers/churn-radar.ts). 0 turns the
+   * those at or above their workspace's threshold (workers/play-scans.ts). 0 turns the
    * radar off in this worker (run it in one or several; a save starts once).
    */
   CHURN_RADAR_INTERVAL_MINUTES: z.coerce
     .number()
     .int()
     .refine((n) => n === 0 || (n >= 5 && n <= 1440), 'must be 0 (no radar in this worker) or 5 to 1440 minutes')
+    .default(60),
+  /**
+   * How often the worker's expansion play looks for customers near a usage limit or
+   * who added seats and starts a pitch for them (activities/expansion.ts). 0 turns the
+   * scan off in this worker.
+   */
+  EXPANSION_SCAN_INTERVAL_MINUTES: z.coerce
+    .number()
+    .int()
+    .refine((n) => n === 0 || (n >= 5 && n <= 1440), 'must be 0 (no expansion scan in this worker) or 5 to 1440 minutes')
     .default(60),
   /**
    * How many nice values below its relay thread the worker runs everything else: the

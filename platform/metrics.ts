@@ -56,6 +56,17 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    expansionPitchesOpened: new Counter({
+      name: 'wysera_expansion_pitches_opened_total',
+      help: 'Upgrade pitches the expansion play opened: customers near a usage limit or who added seats, with a plan up to pitch, not at churn risk, in dunning or cooling down',
+      registers: [registry],
+    }),
+    expansionScans: new Counter({
+      name: 'wysera_expansion_scans_total',
+      help: "The worker's expansion play scans, by outcome (done, failed)",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     relayRefetches: new Counter({
       name: 'wysera_relay_refetches_total',
       help: 'Events whose object the relay read again from Stripe instead of trusting the event (same-second tie or truncated list), by Stripe event type',

@@ -27,6 +27,11 @@ export function churnSaveWorkflowId(workspaceId: string, saveId: string): string
   return ['churn', part('workspaceId', workspaceId), part('saveId', saveId)].join(SEPARATOR);
 }
 
+/** One upgrade pitch of the expansion play (one at a time per customer: db/expansion-pitches.ts). */
+export function expansionPitchWorkflowId(workspaceId: string, pitchId: string): string {
+  return ['expansion', part('workspaceId', workspaceId), part('pitchId', pitchId)].join(SEPARATOR);
+}
+
 /** One sync run of a workspace's Stripe history. */
 export function syncWorkflowId(workspaceId: string, runId: string): string {
   return ['sync', part('workspaceId', workspaceId), part('runId', runId)].join(SEPARATOR);

@@ -3,3 +3,4 @@ export { customerWorkflow } from './customer';
 export { dunningWorkflow } from './dunning';
 export { syncWorkflow } from './sync';
 export { churnSaveWorkflow } from './churn-save';
+export { expansionPitchWorkflow } from './expansion-pitch';

@@ -17,7 +17,7 @@ import { createMetrics } from '../../platform/metrics';
 import { startEmailReceiver, type EmailReceiver } from '../../sim/email-receiver';
 import { scanChurnRadar, type ChurnRadarDeps } from '../../activities/churn-radar';
 import { seedMirror } from '../../db/analytics-seed';
-import { startChurnRadar } from '../../workers/churn-radar';
+import { startChurnRadar } from '../../workers/play-scans';
 import { createWorker } from '../../workers/worker';
 import { churnSaveStateQuery } from '../../workflows/play-messages';
 import { CustomerBuilder } from '../domain/mrr-builder';
@@ -277,7 +277,7 @@ describe('churn radar', () => {
     expect(wrongKey.status).toBe(400);
     expect((wrongKey.body as { error: { message: string } }).error.message).toMatch(/^invalid body: templateKey: /);
     const noPlay = await api.request('POST', `/workspaces/${ws}/templates/preview`, { token: member, body: { templateKey: 'credits' } });
-    expect((noPlay.body as { error: { message: string } }).error.message).toMatch(/dunning or churn/);
+    expect((noPlay.body as { error: { message: string } }).error.message).toMatch(/dunning, churn or expansion/);
 
   });
 

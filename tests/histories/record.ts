@@ -20,9 +20,10 @@ import type { SyncActivities } from '../../activities/sync';
 import { RUN_HISTORY_EVENTS, type customerWorkflow } from '../../workflows/customer';
 import type { dunningWorkflow } from '../../workflows/dunning';
 import type { churnSaveWorkflow } from '../../workflows/churn-save';
-import { churnSaveWorkflowId, customerWorkflowId, dunningWorkflowId, syncWorkflowId } from '../../workflows/ids';
+import type { expansionPitchWorkflow } from '../../workflows/expansion-pitch';
+import { churnSaveWorkflowId, customerWorkflowId, dunningWorkflowId, expansionPitchWorkflowId, syncWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery, stripeEventSignal, stripeEventsSignal } from '../../workflows/messages';
-import { churnSaveStateQuery, draftDecisionSignal, dunningEventSignal, dunningStateQuery, playSettingsChangedSignal } from '../../workflows/play-messages';
+import { churnSaveStateQuery, draftDecisionSignal, dunningEventSignal, dunningStateQuery, expansionPitchStateQuery, playSettingsChangedSignal } from '../../workflows/play-messages';
 import type { DraftStatus } from '../../domain/drafts';
 import type { RolloutMode } from '../../domain/rollout';
 import type { syncWorkflow } from '../../workflows/sync';
@@ -352,7 +353,7 @@ const recordings: Recording[] = [
     async record(env, taskQueue) {
       const workflowId = churnSaveWorkflowId('ws_record', 'save_review');
       const w = { mode: 'review' as RolloutMode, status: null as DraftStatus | null, closed: null as string | null };
-      churnWorld.set(workflowId, w);
+      outreachWorld.set(workflowId, w);
       const handle = await env.client.workflow.start<typeof churnSaveWorkflow>('churnSaveWorkflow', {
         taskQueue,
         workflowId,
@@ -362,9 +363,50 @@ const recordings: Recording[] = [
       await handle.signal(playSettingsChangedSignal);
       await handle.query(churnSaveStateQuery);
       w.status = 'approved';
-      await handle.signal(draftDecisionSignal, { draftId: churnDraftId(workflowId), status: 'approved' });
+      await handle.signal(draftDecisionSignal, { draftId: outreachDraftId(workflowId), status: 'approved' });
       const outcome = await handle.result();
       if (outcome !== 'sent' || w.closed !== 'sent') throw new Error(`the recorded save ended ${outcome} (closed as ${w.closed}), not sent`);
+      return handle.fetchHistory();
+    },
+  },
+  {
+    // An expansion pitch in review: drafted, then the play switched off while it waits,
+    // which cancels the draft and ends the pitch.
+    file: 'expansionPitchWorkflow-review-then-off.json',
+    server: 'time-skipping',
+    async record(env, taskQueue) {
+      const workflowId = expansionPitchWorkflowId('ws_record', 'pitch_off');
+      const w = { mode: 'review' as RolloutMode, status: null as DraftStatus | null, closed: null as string | null };
+      outreachWorld.set(workflowId, w);
+      const handle = await env.client.workflow.start<typeof expansionPitchWorkflow>('expansionPitchWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [{ workspaceId: 'ws_record', customerId: 'cus_pitch', pitchId: 'pitch_off', workflowId }],
+      });
+      await until('the pitch drafted', () => w.status === 'drafted');
+      await handle.query(expansionPitchStateQuery);
+      w.mode = 'off';
+      await handle.signal(playSettingsChangedSignal);
+      const outcome = await handle.result();
+      if (outcome !== 'off' || w.closed !== 'off' || w.status !== 'cancelled') throw new Error(`the recorded pitch ended ${outcome} (closed as ${w.closed}, draft ${w.status}), not off`);
+      return handle.fetchHistory();
+    },
+  },
+  {
+    // An expansion pitch in auto mode: sent at once, no review.
+    file: 'expansionPitchWorkflow-auto-sent.json',
+    server: 'time-skipping',
+    async record(env, taskQueue) {
+      const workflowId = expansionPitchWorkflowId('ws_record', 'pitch_auto');
+      const w = { mode: 'auto' as RolloutMode, status: null as DraftStatus | null, closed: null as string | null };
+      outreachWorld.set(workflowId, w);
+      const handle = await env.client.workflow.start<typeof expansionPitchWorkflow>('expansionPitchWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [{ workspaceId: 'ws_record', customerId: 'cus_pitch', pitchId: 'pitch_auto', workflowId }],
+      });
+      const outcome = await handle.result();
+      if (outcome !== 'sent' || w.closed !== 'sent' || w.status !== 'sent') throw new Error(`the recorded pitch ended ${outcome} (closed as ${w.closed}, draft ${w.status}), not sent`);
       return handle.fetchHistory();
     },
   },
@@ -399,32 +441,39 @@ const recordings: Recording[] = [
   },
 ];
 
-/** The stand-in state of each churn save: the play's mode, its one draft's status, how it ended. */
-const churnWorld = new Map<string, { mode: RolloutMode; status: DraftStatus | null; closed: string | null }>();
-const churnDraftId = (workflowId: string) => `churn-draft-${workflowId}`;
-const churnOf = (input: { workflowId?: string; draftId?: string }) => churnWorld.get(input.workflowId ?? input.draftId?.replace(/^churn-draft-/, '') ?? '');
+/** The stand-in state of each one-email outreach (a churn save, an expansion pitch): the play's mode, its one draft's status, how it ended. */
+const outreachWorld = new Map<string, { mode: RolloutMode; status: DraftStatus | null; closed: string | null }>();
+const outreachDraftId = (workflowId: string) => `outreach-draft-${workflowId}`;
+const outreachOf = (input: { workflowId?: string; draftId?: string }) => outreachWorld.get(input.workflowId ?? input.draftId?.replace(/^outreach-draft-/, '') ?? '');
 
-/** Stand-ins for a churn save's activities, with the contract of activities/churn-save.ts and the sending's. */
-const churnActivities = {
-  prepareChurnSave(input: { workflowId: string }) {
-    const w = churnOf(input)!;
-    if (w.mode !== 'off' && !w.status) w.status = w.mode === 'auto' ? 'scheduled' : 'drafted';
-    if (w.mode === 'review' && w.status === 'scheduled') w.status = 'drafted';
-    return Promise.resolve({ kind: 'ready', mode: w.mode, draft: w.status ? { id: churnDraftId(input.workflowId), status: w.status } : null });
-  },
-  closeChurnSave(input: { workflowId: string; outcome: string }) {
-    churnOf(input)!.closed = input.outcome;
-    return Promise.resolve();
-  },
+/** A stand-in outreach's draft as the mode wants it (activities/outreach-draft.ts's contract). */
+function prepareOutreach(input: { workflowId: string }) {
+  const w = outreachOf(input)!;
+  if (w.mode !== 'off' && !w.status) w.status = w.mode === 'auto' ? 'scheduled' : 'drafted';
+  if (w.mode === 'review' && w.status === 'scheduled') w.status = 'drafted';
+  if (w.mode === 'off' && w.status && ['drafted', 'approved', 'edited', 'scheduled'].includes(w.status)) w.status = 'cancelled';
+  return Promise.resolve({ kind: 'ready', mode: w.mode, draft: w.status ? { id: outreachDraftId(input.workflowId), status: w.status } : null });
+}
+function closeOutreach(input: { workflowId: string; outcome: string }) {
+  outreachOf(input)!.closed = input.outcome;
+  return Promise.resolve();
+}
+
+/** Stand-ins for the outreach plays' activities, with the contract of activities/churn-save.ts, activities/expansion.ts and the sending's. */
+const outreachActivities = {
+  prepareChurnSave: prepareOutreach,
+  closeChurnSave: closeOutreach,
+  prepareExpansionPitch: prepareOutreach,
+  closeExpansionPitch: closeOutreach,
   sendDraft(input: { draftId: string; allowDrafted?: boolean }) {
-    const w = churnOf(input)!;
+    const w = outreachOf(input)!;
     if (w.status === 'drafted' && input.allowDrafted) w.status = 'scheduled';
     if (!['approved', 'edited', 'scheduled'].includes(w.status ?? '')) return Promise.resolve({ kind: 'not_sendable', status: w.status ?? 'missing' });
     w.status = 'sent';
     return Promise.resolve({ kind: 'sent', providerMessageId: 'msg-churn' });
   },
   cancelOpenDrafts(input: { workflowId: string }) {
-    const w = churnOf(input)!;
+    const w = outreachOf(input)!;
     const open = w.status !== null && ['drafted', 'approved', 'edited', 'scheduled'].includes(w.status);
     if (open) w.status = 'cancelled';
     return Promise.resolve(open ? 1 : 0);
@@ -459,7 +508,7 @@ async function main(): Promise<void> {
       names.map((name) => [
         name,
         (input: { workflowId?: string; draftId?: string }) => {
-          if (name in churnActivities && churnOf(input)) return (churnActivities[name as keyof typeof churnActivities] as (i: unknown) => Promise<unknown>)(input);
+          if (name in outreachActivities && outreachOf(input)) return (outreachActivities[name as keyof typeof outreachActivities] as (i: unknown) => Promise<unknown>)(input);
           const id = input.workflowId ?? [...world.keys()].find((k) => input.draftId?.startsWith(`draft-${k}-`));
           const w = id ? world.get(id) : undefined;
           if (!w) throw new Error(`no stand-in state for ${JSON.stringify(input)}`);
@@ -467,7 +516,7 @@ async function main(): Promise<void> {
         },
       ]),
     );
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: workflowsPath(), activities: { ...createPlayHubActivities({ client: env.client }), ...churnActivities, ...activities, ...syncActivities } });
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: workflowsPath(), activities: { ...createPlayHubActivities({ client: env.client }), ...outreachActivities, ...activities, ...syncActivities } });
     await worker.runUntil(async () => {
       const history = await recording.record(env, taskQueue);
       const file = path.join(__dirname, recording.file);

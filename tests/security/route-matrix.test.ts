@@ -77,6 +77,8 @@ const EXPECTED: Record<string, Access> = {
   'GET /workspaces/:workspaceId/churn-risk/backtest': 'viewer',
   'GET /workspaces/:workspaceId/churn-saves': 'viewer',
   'POST /workspaces/:workspaceId/churn-radar/scan': 'owner',
+  'GET /workspaces/:workspaceId/expansion-pitches': 'viewer',
+  'POST /workspaces/:workspaceId/expansion/scan': 'owner',
   'GET /workspaces/:workspaceId/metrics/:metric': 'viewer',
   'GET /workspaces/:workspaceId/metrics/:metric/drilldown': 'viewer',
   'PATCH /workspaces/:workspaceId/settings': 'owner',

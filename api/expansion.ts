@@ -1,0 +1,61 @@
+import { Router } from 'express';
+import { Client, type Connection } from '@temporalio/client';
+import { z } from 'zod';
+import { scanExpansion } from '../activities/expansion';
+import { expansionPitchRows } from '../db/expansion-pitches';
+import type { Knex } from '../db/knex';
+import { getPlaySettings } from '../db/play-settings';
+import { EXPANSION_PLAY } from '../domain/expansion';
+import { hideActivityFacts } from '../domain/redaction';
+import type { Logger } from '../platform/logger';
+import { authOf, requireWorkspaceRole } from './auth';
+import { HttpError, parseOr400 } from './errors';
+import { redactionOf } from './redaction';
+
+const pitchesQuery = z.strictObject({
+  customerId: z.string().min(1).max(255).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+/**
+ * `GET /workspaces/:workspaceId/expansion-pitches` (viewer+): the expansion play's
+ * pitches, newest first, with what set each off (the use near a limit, hidden where
+ * the workspace hides the product's activity from the caller, or the seats added),
+ * the plan pitched and the outcome.
+ *
+ * `POST /workspaces/:workspaceId/expansion/scan` (owner): the play's look at the
+ * workspace now, instead of at its next hourly scan (activities/expansion.ts).
+ */
+export function expansionRouter({ db, temporal, namespace, taskQueue, log }: { db: Knex; temporal: Connection; namespace: string; taskQueue: string; log: Logger }): Router {
+  const router = Router();
+  const client = new Client({ connection: temporal, namespace });
+  router.post('/workspaces/:workspaceId/expansion/scan', requireWorkspaceRole('owner'), async (_req, res) => {
+    const { workspaceId } = authOf(res);
+    const play = await getPlaySettings(db, workspaceId, EXPANSION_PLAY);
+    if (play.rollout.mode === 'off') throw new HttpError(409, `the expansion play is off in this workspace: set its mode first (PUT /workspaces/${workspaceId}/plays/expansion/settings)`);
+    const { failed, candidates, opened, started, swept } = await scanExpansion({ db, client, taskQueue, log }, new Date(), [workspaceId]);
+    if (failed) throw new HttpError(503, 'the expansion play could not finish its look (Temporal or the database did not answer); try again shortly');
+    res.json({ candidates, opened, started, swept });
+  });
+  router.get('/workspaces/:workspaceId/expansion-pitches', requireWorkspaceRole('viewer'), async (req, res) => {
+    const { workspaceId } = authOf(res);
+    const q = parseOr400(pitchesQuery, req.query, 'query');
+    const hidden = redactionOf(res).policy.fields;
+    const pitches = await expansionPitchRows.list(db, workspaceId, { limit: q.limit, ...(q.customerId ? { customerId: q.customerId } : {}) });
+    res.json({
+      pitches: pitches.map((p) => ({
+        id: p.id,
+        customerId: p.customerId,
+        workflowId: p.workflowId,
+        trigger: p.trigger,
+        // A limit's use is the product's activity: hidden with it (domain/redaction.ts), as in drafts.
+        evidence: p.evidence.trigger === 'near_limit' ? (hideActivityFacts({ usage: p.evidence }, hidden).usage ?? null) : p.evidence,
+        targetProductId: p.targetProductId,
+        startedAt: p.startedAt,
+        outcome: p.outcome,
+        endedAt: p.endedAt,
+      })),
+    });
+  });
+  return router;
+}

@@ -1,0 +1,54 @@
+import { proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import type { ExpansionOutcome } from '../domain/expansion';
+import { EXPANSION_REVIEW_WINDOW_MS } from '../domain/expansion-timing';
+import { runOutreach } from './outreach';
+import { expansionPitchStateQuery, type OutreachState } from './play-messages';
+
+type Activities = ReturnType<typeof createActivities>;
+
+// Reads and draft bookkeeping: local, retried until they work.
+const { prepareExpansionPitch, closeExpansionPitch, cancelOpenDrafts } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+});
+// Sending: a provider's 429/5xx is retried with backoff; the send ledger keeps the draft to one email.
+const { sendDraft } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '30 minutes' },
+});
+
+export interface ExpansionPitchInput {
+  workspaceId: string;
+  customerId: string;
+  /** The expansion_pitches row the scan opened (db/expansion-pitches.ts). */
+  pitchId: string;
+  workflowId: string;
+}
+
+/** A waiting review re-reads the draft, the mode and the customer this often (signals wake it sooner). */
+const REVIEW_POLL_MS = 6 * 3_600_000;
+
+/**
+ * One upgrade pitch of the expansion play: `expansion:<workspace>:<pitch>`, started by
+ * the play's scan (activities/expansion.ts) when a customer neared a usage limit or
+ * added seats. It drafts one email citing their use and the plan up, and sends or
+ * waits for a review as workflows/outreach.ts does; it also ends when the customer
+ * leaves, a dunning begins or their churn risk reaches the churn play's threshold.
+ */
+export async function expansionPitchWorkflow(input: ExpansionPitchInput): Promise<ExpansionOutcome> {
+  const state: OutreachState = { phase: 'drafting', draftId: null, outcome: null };
+  setHandler(expansionPitchStateQuery, () => state);
+  return runOutreach(
+    {
+      prepare: () => prepareExpansionPitch(input),
+      close: (outcome) => closeExpansionPitch({ ...input, outcome }),
+      cancelOpen: (reason) => cancelOpenDrafts({ workspaceId: input.workspaceId, workflowId: input.workflowId, reason }).then(() => undefined),
+      send: (allowDrafted) => sendDraft({ draftId: state.draftId ?? '', actor: 'system:expansion', allowDrafted }),
+      reviewWindowMs: EXPANSION_REVIEW_WINDOW_MS,
+      pollMs: REVIEW_POLL_MS,
+      label: 'expansion pitch',
+    },
+    state,
+  );
+}
