@@ -31,7 +31,7 @@ const REVIEW_POLL_MS = 6 * 3_600_000;
 
 /**
  * One save outreach of the churn radar: `churn:<workspace>:<save>`, started by the
- * radar (workers/churn-radar.ts) when the customer's risk reached the workspace's
+ * radar (workers/play-scans.ts) when the customer's risk reached the workspace's
  * threshold. It drafts one email with the intervention the reasons call for
  * (activities/churn-save.ts) and sends or waits for a review as workflows/outreach.ts
  * does; on the way it also ends when the customer leaves or a dunning begins. The
