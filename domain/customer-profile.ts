@@ -61,4 +61,6 @@ export interface CustomerProfile {
    * how it ended (null: open).
    */
   saves: { id: string; startedAt: string; risk: { score: number } | null; intervention: string | null; outcome: string | null; endedAt: string | null }[];
+  /** The expansion play's latest pitches to them, newest first: what set each off, the plan pitched (its name in the mapping), how it ended (null: open). */
+  pitches: { id: string; startedAt: string; trigger: string; plan: string; outcome: string | null; endedAt: string | null }[];
 }

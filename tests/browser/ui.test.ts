@@ -6,12 +6,13 @@ import { recomputeWorkspace } from '../../activities/analytics';
 import { upsertExchangeRates } from '../../db/analytics';
 import { createApiToken } from '../../db/api-tokens';
 import { closeChurnSave, openChurnSaves } from '../../db/churn-saves';
+import { expansionPitchRows, openExpansionPitches } from '../../db/expansion-pitches';
 import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
 import { createDraftOnce, findDraft, type Draft } from '../../db/drafts';
 import { deferInboxEvent, insertInboxEvent } from '../../db/inbox';
 import { findMember, insertMember } from '../../db/members';
 import { getEmailSettings, getPlaySettings, listTemplateOverrides, putPlaySettings } from '../../db/play-settings';
-import { listOverrides } from '../../db/product-mapping';
+import { effectiveMapping, listOverrides } from '../../db/product-mapping';
 import { storeRedactionSetting } from '../../db/redaction';
 import { finishSyncRun, latestSyncRun, recordPage } from '../../db/sync';
 import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../../db/mirror';
@@ -544,6 +545,44 @@ describe('web UI in a browser', () => {
     } finally {
       if (saveId) await closeChurnSave(database.db, saveId, 'off', new Date());
       await putPlaySettings(database.db, WS, 'churn', { rollout: { mode: 'off', autoPercentage: null }, config: {} }, 'test');
+    }
+  });
+
+  it("lets an owner set the expansion play's seat trigger and cooldown; the page and the customer's page list its pitches", async () => {
+    let pitchId: string | undefined;
+    try {
+      const target = (await effectiveMapping(database.db, WS)).filter((m) => m.monthlyAmount !== null).at(-1)!;
+      const owner = await loggedIn('owner');
+      await owner.page.click('a[data-page=plays]');
+      await contentText(owner.page);
+      const expansion = owner.page.locator('#play-expansion');
+      expect(await expansion.innerText()).toContain('No pitches yet');
+      await expansion.locator('input[name=seatsAdded]').fill('0');
+      await expansion.locator('button:has-text("Save expansion")').click();
+      expect(await expansion.locator('.error').innerText()).toContain('invalid config: seatsAdded');
+      expect((await getPlaySettings(database.db, WS, 'expansion')).updatedAt).toBeNull();
+      await expansion.locator('input[name=seatsAdded]').fill('5');
+      await expansion.locator('input[name=cooldownDays]').fill('60');
+      await expansion.locator('button:has-text("Save expansion")').click();
+      await owner.page.waitForSelector('#play-expansion .success');
+      expect(await owner.page.innerText('#play-expansion .success')).toContain('expansion is review, cooling down for 60 days after a pitch');
+      expect((await getPlaySettings(database.db, WS, 'expansion')).config).toEqual({ seatsAdded: 5, seatWindowDays: 30, cooldownDays: 60 });
+      const [pitch] = await openExpansionPitches(database.db, WS, [{ customerId: 'cus_ui_1', evidence: { trigger: 'seats_added', from: 4, to: 9, added: 5 }, targetProductId: target.productId }], { cooldownDays: 60, now: new Date() });
+      pitchId = pitch!.id;
+      await owner.page.reload();
+      await owner.page.waitForSelector('[data-testid=expansion-pitches] tbody tr');
+      const row = await owner.page.locator('[data-testid=expansion-pitches] tbody tr').innerText();
+      expect(row).toContain('cus_ui_1');
+      expect(row).toContain('4 → 9 seats (+5)');
+      expect(row).toContain(target.planName);
+      await shot(owner.page, 'owner-plays-expansion');
+      await owner.page.locator('[data-testid=expansion-pitches] a.customer-link').click();
+      await owner.page.waitForSelector('[data-testid=customer-pitches]');
+      expect(await owner.page.innerText('[data-testid=customer-pitches]')).toContain(`seats added, pitched ${target.planName}; open.`);
+      await owner.context.close();
+    } finally {
+      if (pitchId) await expansionPitchRows.close(database.db, pitchId, 'off', new Date());
+      await putPlaySettings(database.db, WS, 'expansion', { rollout: { mode: 'off', autoPercentage: null }, config: {} }, 'test');
     }
   });
 

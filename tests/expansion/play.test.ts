@@ -174,6 +174,9 @@ describe('expansion playbook', () => {
     const mail = receiver.messages.filter((m) => m.idempotencyKey === `draft:${busy.id}`);
     expect(mail).toHaveLength(1);
     expect(mail[0]!.to).toEqual(['cus_busy@example.com']);
+    // The customer's page tells of it.
+    const profile = (await api.request('GET', `/workspaces/${ws}/customers/cus_busy`, { token: viewer })).body as { pitches: object[] };
+    expect(profile.pitches).toMatchObject([{ trigger: 'near_limit', plan: 'Scale', outcome: 'sent' }]);
 
     // A payment fails while cus_team's pitch waits: the dunning play writes to them now.
     await openDunningCase(database.db, { workspaceId: ws, invoiceId: 'in_team', customerId: 'cus_team', workflowId: `dunning:${ws}:in_team`, currency: 'usd', amountDue: 89100, failedAt: new Date() });

@@ -77,6 +77,19 @@ function savesSection(saves: Shown['saves']): HTMLElement {
   );
 }
 
+/** The expansion play's pitches to the customer: why, the plan, how it ended. */
+function pitchesSection(pitches: Shown['pitches']): HTMLElement {
+  const why: Record<string, string> = { near_limit: 'near a usage limit', seats_added: 'seats added' };
+  return section(
+    'Expansion',
+    h(
+      'ul',
+      { class: 'pitches', 'data-testid': 'customer-pitches' },
+      pitches.map((p) => h('li', {}, `${when(p.startedAt)}: ${why[p.trigger] ?? p.trigger}, pitched ${p.plan}; ${saveOutcome(p.outcome)}.`)),
+    ),
+  );
+}
+
 /** What the workspace's product says of the customer: usage by metric and logins over two windows, and support tickets. */
 function activitySection(ctx: PageContext, a: Shown['activity'] | null): HTMLElement {
   // A workspace may hide the product's activity, or its usage, from a role: the API sends null.
@@ -172,6 +185,7 @@ export async function customerPage(ctx: PageContext, root: HTMLElement, customer
     ),
     c.risk ? riskSection(c.risk, (c.activity?.lastSignalAt ?? null) !== null) : null,
     c.saves.length ? savesSection(c.saves) : null,
+    c.pitches.length ? pitchesSection(c.pitches) : null,
     section(
       'Subscriptions',
       c.subscriptions.length

@@ -13,7 +13,7 @@ interface EmailSettings {
 }
 
 interface TemplateEntry {
-  /** A dunning tone, or a churn save's offer. */
+  /** A dunning tone, a churn save's offer, or an expansion pitch's trigger. */
   key: string;
   overridden: boolean;
   template: EmailTemplate;
@@ -37,13 +37,15 @@ const PARTS: { part: keyof EmailTemplate; label: string; rows: number }[] = [
   { part: 'html', label: 'HTML', rows: 8 },
 ];
 
-type TemplatePlay = 'dunning' | 'churn';
+type TemplatePlay = 'dunning' | 'churn' | 'expansion';
 
 const FACTS_HELP: Record<TemplatePlay, string> = {
   dunning:
     'Liquid, with the facts a draft cites: {{ customer.name }}, {{ company.name }}, {{ invoice.amountDue | money }}, {{ invoice.number }}, {{ payUrl }}, {{ plan.name }}, {{ usage.summary }}, {{ step.number }} of {{ step.total }}, {% if step.isFinal %}…{% endif %}. A misspelt fact is refused when saved, with its line.',
   churn:
     'Liquid, with the facts a save cites: {{ customer.name }}, {{ company.name }}, {{ plan.name }}, {{ usage.summary }}, and its offer: {{ intervention.planName }} at {{ intervention.price | money }} per {{ intervention.period }} instead of {{ intervention.currentPrice | money }}, {{ intervention.credit | money }}, {{ intervention.bookingUrl }}. The risk score is not among them: the customer is never told they were scored.',
+  expansion:
+    'Liquid, with the facts a pitch cites: {{ customer.name }}, {{ company.name }}, {{ plan.name }} at {{ plan.price | money }} per {{ plan.period }}, near a limit {{ usage.summary }} ({{ usage.percent }}%, over {{ usage.windowDays }} days), seats {{ seats.added }} added, {{ seats.to }} in all, and the plan pitched: {{ target.name }} at {{ target.price | money }} per {{ target.period }}, {{ target.allows }}. Cite the use through {{ usage.summary }}: that is what a workspace hiding the activity hides in drafts.',
 };
 
 /** A template's heading: "Friendly", "Success call". */
@@ -269,18 +271,26 @@ const SAVE_USES: Record<string, string> = {
   credits: 'Written for a customer who had trouble with the product, offered credits.',
 };
 
+/** What each expansion pitch template is for. */
+const PITCH_USES: Record<string, string> = {
+  near_limit: 'Written for a customer at 80% of a usage limit, pitched the next plan up that allows more.',
+  seats_added: 'Written for a customer who added seats, pitched the first plan with unlimited seats.',
+};
+
 /** The plays' email templates and their sender: read by everyone, changed by owners. */
 export async function emailsPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   mount(root, loading());
   let settings: EmailSettings | null;
   let templates: TemplateEntry[];
   let saveTemplates: TemplateEntry[];
+  let pitchTemplates: TemplateEntry[];
   let schedule: Schedule | null;
   try {
-    [settings, templates, saveTemplates, schedule] = await Promise.all([
+    [settings, templates, saveTemplates, pitchTemplates, schedule] = await Promise.all([
       get<{ emailSettings: EmailSettings | null }>(`${ctx.apiBase}/email-settings`).then((r) => r.emailSettings),
       get<{ templates: TemplateEntry[] }>(`${ctx.apiBase}/templates/dunning`).then((r) => r.templates),
       get<{ templates: TemplateEntry[] }>(`${ctx.apiBase}/templates/churn`).then((r) => r.templates),
+      get<{ templates: TemplateEntry[] }>(`${ctx.apiBase}/templates/expansion`).then((r) => r.templates),
       // Only context for the templates: the page stands without it.
       get<Schedule>(`${ctx.apiBase}/plays/dunning/settings`).catch(() => null),
     ]);
@@ -307,6 +317,11 @@ export async function emailsPage(ctx: PageContext, root: HTMLElement): Promise<v
       'Churn radar emails',
       h('p', { class: 'muted small' }, FACTS_HELP.churn),
       ...saveTemplates.map((t) => templateEditor(ctx, 'churn', t, SAVE_USES[t.key] ?? '')),
+    ),
+    section(
+      'Expansion emails',
+      h('p', { class: 'muted small' }, FACTS_HELP.expansion),
+      ...pitchTemplates.map((t) => templateEditor(ctx, 'expansion', t, PITCH_USES[t.key] ?? '')),
     ),
   );
 }

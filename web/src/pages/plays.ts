@@ -2,9 +2,11 @@ import { get, request } from '../api';
 import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { NONE, when } from '../format';
+import { formatCount } from '../../../domain/product-activity';
 import { canConfigure } from '../redaction';
 import { actorLabel, customerLink, errorBox, loading, riskBadge, saveOffer, saveOutcome, section } from './common';
 import type { ChurnSettings } from '../../../domain/churn-save';
+import type { ExpansionEvidence, ExpansionSettings } from '../../../domain/expansion';
 import type { DunningScheduleSettings } from '../../../domain/dunning-schedule';
 import type { RolloutMode as Mode } from '../../../domain/rollout';
 import { scheduleEditor, scheduleTable } from './dunning-schedule';
@@ -82,18 +84,37 @@ interface ChurnSave {
   outcome: string | null;
 }
 
+interface ExpansionPitch {
+  id: string;
+  customerId: string;
+  trigger: 'near_limit' | 'seats_added';
+  /** Null where the workspace hides the product's activity from the reader (a limit's use). */
+  evidence: ExpansionEvidence | null;
+  targetProductId: string;
+  startedAt: string;
+  outcome: string | null;
+}
+
 /** The play switches: each play's rollout mode (owners change it) and its own settings. */
 export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
   mount(root, loading());
   let dunning: PlaySettingsView<DunningScheduleSettings>;
   let churn: PlaySettingsView<ChurnSettings>;
   let saves: ChurnSave[];
+  let expansion: PlaySettingsView<ExpansionSettings>;
+  let pitches: ExpansionPitch[];
+  let plans: Map<string, string>;
   try {
-    [dunning, churn, { saves }] = await Promise.all([
+    let mapping: { products: { productId: string; planName: string }[] };
+    [dunning, churn, { saves }, expansion, { pitches }, mapping] = await Promise.all([
       get<PlaySettingsView<DunningScheduleSettings>>(`${ctx.apiBase}/plays/dunning/settings`),
       get<PlaySettingsView<ChurnSettings>>(`${ctx.apiBase}/plays/churn/settings`),
       get<{ saves: ChurnSave[] }>(`${ctx.apiBase}/churn-saves?limit=10`),
+      get<PlaySettingsView<ExpansionSettings>>(`${ctx.apiBase}/plays/expansion/settings`),
+      get<{ pitches: ExpansionPitch[] }>(`${ctx.apiBase}/expansion-pitches?limit=10`),
+      get<{ products: { productId: string; planName: string }[] }>(`${ctx.apiBase}/product-mapping`),
     ]);
+    plans = new Map(mapping.products.map((p) => [p.productId, p.planName]));
   } catch (err) {
     mount(root, errorBox(err));
     return;
@@ -105,7 +126,12 @@ export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: st
     h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Plays'), h('p', { class: 'muted' }, 'What Wysera does on its own, per play. A new mode reaches running workflows at their next step.'))),
     h('div', { id: 'play-dunning' }, section('Smart dunning', changed(ctx, dunning), dunningForm(ctx, root, dunning, owner, notice?.startsWith('Saved: dunning') ? notice : undefined), readOnly?.cloneNode(true) ?? null)),
     h('div', { id: 'play-churn' }, section('Churn radar', changed(ctx, churn), churnForm(ctx, root, churn, owner, notice?.startsWith('Saved: the churn radar') ? notice : undefined), readOnly, savesList(ctx, saves, churn.mode))),
-    section('Renewal notes, expansion', h('p', { class: 'muted' }, 'Not available yet.')),
+    h(
+      'div',
+      { id: 'play-expansion' },
+      section('Expansion', changed(ctx, expansion), expansionForm(ctx, root, expansion, owner, notice?.startsWith('Saved: expansion') ? notice : undefined), readOnly?.cloneNode(true) ?? null, pitchesList(ctx, pitches, plans, expansion.mode)),
+    ),
+    section('Renewal notes', h('p', { class: 'muted' }, 'Not available yet.')),
   );
 }
 
@@ -208,6 +234,83 @@ function savesList(ctx: PageContext, saves: ChurnSave[], mode: Mode): HTMLElemen
           h('td', {}, s.intervention ? saveOffer(s.intervention) : NONE),
           h('td', {}, when(s.startedAt)),
           h('td', {}, saveOutcome(s.outcome)),
+        ),
+      ),
+    ),
+  );
+  return h('div', {}, heading, table);
+}
+
+/** The expansion play's mode and settings: the cooldown and what counts as a team growing. */
+function expansionForm(ctx: PageContext, root: HTMLElement, settings: PlaySettingsView<ExpansionSettings>, owner: boolean, notice: string | undefined): HTMLElement {
+  const feedback = h('div', { 'aria-live': 'polite' }, notice ? h('div', { class: 'success', role: 'status' }, notice) : null);
+  const rollout = rolloutChooser(settings, owner, 'Expansion', 'upgrade pitches');
+  const c = settings.config;
+  const field = (name: keyof ExpansionSettings, label: string, value: number, max: number) =>
+    h('label', { class: 'inline' }, label, h('input', { name, type: 'number', min: 1, max, step: 1, required: true, value, disabled: !owner }));
+  const seats = field('seatsAdded', 'Pitch the unlimited tier when a customer adds this many seats', c.seatsAdded, 10_000);
+  const within = field('seatWindowDays', 'Within (days)', c.seatWindowDays, 90);
+  const cooldown = field('cooldownDays', 'Days before another pitch to the same customer', c.cooldownDays, 365);
+  const form = h(
+    'form',
+    { class: 'plays expansion', novalidate: true },
+    h(
+      'p',
+      { class: 'muted small' },
+      'A customer who reaches 80% of a usage limit of their plan gets a pitch for the next plan up that allows more, citing their use; a team that adds seats gets a pitch for the first plan with unlimited seats. Limits come from the product mapping (Plans). No pitch to a customer in dunning, at churn risk or being saved.',
+    ),
+    ...rollout.elements,
+    seats,
+    within,
+    cooldown,
+    feedback,
+  );
+  const save = h('button', { type: 'submit', class: 'primary' }, 'Save expansion');
+  if (owner) form.append(h('div', { class: 'actions' }, save));
+  const value = (label: HTMLElement) => Number((label.querySelector('input') as HTMLInputElement).value.trim());
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const config = { seatsAdded: value(seats), seatWindowDays: value(within), cooldownDays: value(cooldown) };
+    save.disabled = true;
+    request<PlaySettingsView<ExpansionSettings> & { workflowsNotified: number }>('PUT', `${ctx.apiBase}/plays/expansion/settings`, { ...rollout.value(), config })
+      .finally(() => (save.disabled = false))
+      .then(
+        (saved) => playsPage(ctx, root, `Saved: expansion is ${modeText(saved)}, cooling down for ${saved.config.cooldownDays} days after a pitch; ${told(saved.workflowsNotified)}.`),
+        (err: unknown) => mount(feedback, errorBox(err)),
+      );
+  });
+  return form;
+}
+
+/** Why a pitch began, in words: "8,600 of 10,000 reports generated (86%)", "6 → 9 seats". */
+function pitchReason(p: ExpansionPitch): string {
+  const e = p.evidence;
+  if (!e) return p.trigger === 'near_limit' ? 'near a usage limit (hidden for your role)' : 'seats added';
+  if (e.trigger === 'near_limit') return `${formatCount(e.used)} of ${formatCount(e.included)} ${e.label} (${e.percent}%)`;
+  return `${e.from} → ${e.to} seats (+${e.added})`;
+}
+
+/** The play's latest pitches: who, why, the plan pitched and how it ended. */
+function pitchesList(ctx: PageContext, pitches: ExpansionPitch[], plans: Map<string, string>, mode: Mode): HTMLElement {
+  const heading = h('h3', {}, 'Latest pitches');
+  const none = mode === 'off' ? 'No pitches: the expansion play is off.' : 'No pitches yet: the play looks at every customer regularly (hourly by default).';
+  if (!pitches.length) return h('div', {}, heading, h('p', { class: 'muted', 'data-testid': 'expansion-pitches' }, none));
+  const table = h(
+    'table',
+    { class: 'data pitches', 'data-testid': 'expansion-pitches' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'Customer'), h('th', {}, 'Why'), h('th', {}, 'Plan pitched'), h('th', {}, 'Started'), h('th', {}, 'Outcome'))),
+    h(
+      'tbody',
+      {},
+      pitches.map((p) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, customerLink(ctx, p.customerId)),
+          h('td', {}, pitchReason(p)),
+          h('td', {}, plans.get(p.targetProductId) ?? p.targetProductId),
+          h('td', {}, when(p.startedAt)),
+          h('td', {}, saveOutcome(p.outcome)),
         ),
       ),
     ),
