@@ -156,6 +156,10 @@ if [ -n "$demo" ]; then
   step "asking the churn radar to look at the demo's customers"
   curl -fsS -X POST "$api_url/workspaces/$demo_ws/churn-radar/scan" -H "authorization: Bearer $(json "$demo_file" ownerToken)" >&2 \
     && echo >&2 || info "the churn radar could not look now; the worker's scan will (see $data/logs/api.log)"
+  # And the expansion play's: customers near their plan's report limit get a pitch draft.
+  step "asking the expansion play to look at the demo's customers"
+  curl -fsS -X POST "$api_url/workspaces/$demo_ws/expansion/scan" -H "authorization: Bearer $(json "$demo_file" ownerToken)" >&2 \
+    && echo >&2 || info "the expansion play could not look now; the worker's scan will (see $data/logs/api.log)"
 fi
 
 cat >&2 <<MSG

@@ -22,13 +22,15 @@ export interface Tier {
   monthlyUsd: number;
   seatsIncluded: number;
   apiCallsPerMonth: number;
+  /** Reports a month the plan allows (the product's `reports_generated` signals); null: unlimited. */
+  reportsPerMonth: number | null;
 }
 
 export const TIERS: readonly Tier[] = [
-  { key: 'starter', name: 'Starter', order: 1, perSeat: false, monthlyUsd: 2_900, seatsIncluded: 3, apiCallsPerMonth: 10_000 },
-  { key: 'growth', name: 'Growth', order: 2, perSeat: false, monthlyUsd: 9_900, seatsIncluded: 10, apiCallsPerMonth: 100_000 },
-  { key: 'scale', name: 'Scale', order: 3, perSeat: true, monthlyUsd: 2_500, seatsIncluded: 1, apiCallsPerMonth: 1_000_000 },
-  { key: 'enterprise', name: 'Enterprise', order: 4, perSeat: true, monthlyUsd: 4_500, seatsIncluded: 1, apiCallsPerMonth: 10_000_000 },
+  { key: 'starter', name: 'Starter', order: 1, perSeat: false, monthlyUsd: 2_900, seatsIncluded: 3, apiCallsPerMonth: 10_000, reportsPerMonth: 150 },
+  { key: 'growth', name: 'Growth', order: 2, perSeat: false, monthlyUsd: 9_900, seatsIncluded: 10, apiCallsPerMonth: 100_000, reportsPerMonth: 1_000 },
+  { key: 'scale', name: 'Scale', order: 3, perSeat: true, monthlyUsd: 2_500, seatsIncluded: 1, apiCallsPerMonth: 1_000_000, reportsPerMonth: null },
+  { key: 'enterprise', name: 'Enterprise', order: 4, perSeat: true, monthlyUsd: 4_500, seatsIncluded: 1, apiCallsPerMonth: 10_000_000, reportsPerMonth: null },
 ];
 
 /** Metered overage: billed per 1,000 API calls above the plan, monthly in arrears. */
@@ -189,6 +191,8 @@ export function buildCatalog(created: number, newId: (prefix: string, len?: numb
       tier_order: String(tier.order),
       seats_included: String(tier.seatsIncluded),
       api_calls_per_month: String(tier.apiCallsPerMonth),
+      // A usage limit the product mapping reads (limitsFromMetadata), which the expansion play pitches against.
+      limit_reports_generated: tier.reportsPerMonth === null ? 'unlimited' : String(tier.reportsPerMonth),
       billing: tier.perSeat ? 'per_seat' : 'flat',
     });
     products.push(product);
