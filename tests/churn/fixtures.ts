@@ -6,7 +6,7 @@ import { upsertCustomers } from '../../db/mirror';
 import { storeProductSignals } from '../../db/product-signals';
 import type { ProductSignal } from '../../domain/product-signals';
 import type { Keyring } from '../../platform/crypto';
-import { CustomerBuilder } from '../domain/mrr-builder';
+import { onPlan } from '../helpers/plan-customers';
 import { stripeFixture } from '../helpers/stripe';
 
 const DAY = 86_400_000;
@@ -30,13 +30,7 @@ export async function seedAtRisk(db: Db, keyring: Keyring, ws: string): Promise<
       ['prod_price_scale', 'Scale'],
     ].map(([id, name]) => ({ workspace_id: ws, id, name, active: true, stripe_state_at: new Date() })),
   );
-  const customer = (id: string, plan: 'starter' | 'growth', opts: { cancel?: boolean } = {}) =>
-    new CustomerBuilder(id)
-      .price('price_starter', 2900)
-      .price('price_growth', 9900)
-      .price('price_scale', 29900)
-      .subscription(`sub_${id}`, { items: [`price_${plan}`], cancel_at_period_end: opts.cancel ?? false, current_period_end: ago(-20) })
-      .build();
+  const customer = onPlan;
   await seedMirror(db, ws, [
     customer('cus_leaving', 'growth', { cancel: true }),
     customer('cus_troubled', 'growth'),

@@ -1,30 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
-import type { Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
-import { StripeClients } from '../../activities/stripe-client';
-import { createStripeReader, workspaceStripeClients } from '../../activities/stripe-reader';
-import { createApiToken } from '../../db/api-tokens';
 import { findChurnSave, listChurnSaves, openChurnSaves, type ChurnSave } from '../../db/churn-saves';
 import { findStepDraft, type Draft } from '../../db/drafts';
 import { replaceOverrides } from '../../db/product-mapping';
 import { storeRedactionSetting } from '../../db/redaction';
-import { insertWorkspace } from '../../db/workspaces';
 import type { ChurnSaveFacts } from '../../domain/churn-save';
-import { createSendGridSender } from '../../email/sendgrid';
-import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { createMetrics } from '../../platform/metrics';
-import { startEmailReceiver, type EmailReceiver } from '../../sim/email-receiver';
+import type { EmailReceiver } from '../../sim/email-receiver';
 import { scanChurnRadar, type ChurnRadarDeps } from '../../activities/churn-radar';
 import { seedMirror } from '../../db/analytics-seed';
 import { startChurnRadar } from '../../workers/play-scans';
-import { createWorker } from '../../workers/worker';
 import { churnSaveStateQuery } from '../../workflows/play-messages';
 import { CustomerBuilder } from '../domain/mrr-builder';
-import { startApi, type TestApi } from '../helpers/api';
-import { freshDatabase } from '../helpers/db';
+import type { TestApi } from '../helpers/api';
+import { startPlayHarness, type PlayHarness } from '../helpers/play-harness';
+import type { Db } from '../../db/knex';
 import { seedAtRisk } from './fixtures';
-import { connectDevServer, eventually, uniqueTaskQueue, workflowBundle, type DevServer } from '../helpers/temporal';
+import { eventually, type DevServer } from '../helpers/temporal';
 
 const DAY = 86_400_000;
 
@@ -34,12 +25,10 @@ const DAY = 86_400_000;
  * through the API and email through the local SendGrid-compatible receiver.
  */
 describe('churn radar', () => {
-  const keyring = parseKeyring(generateKeySpec());
   const ws = 'ws_churn';
-  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let h: PlayHarness;
+  let database: { db: Db };
   let temporal: DevServer;
-  let worker: Worker;
-  let running: Promise<void>;
   let receiver: EmailReceiver;
   let api: TestApi;
   let radar: ChurnRadarDeps;
@@ -49,42 +38,14 @@ describe('churn radar', () => {
   const ago = (days: number) => new Date(Date.now() - days * DAY);
 
   beforeAll(async () => {
-    database = await freshDatabase();
-    const { db } = database;
-    receiver = await startEmailReceiver();
-    await insertWorkspace(db, keyring, { id: ws, name: 'Acme Analytics', webhookSecret: 'whsec_churn' });
-    await seedAtRisk(db, keyring, ws);
-    owner = (await createApiToken(db, { workspaceId: ws, role: 'owner', name: 'owner', createdBy: 'test' })).token;
-    member = (await createApiToken(db, { workspaceId: ws, role: 'member', name: 'member', createdBy: 'test' })).token;
-    viewer = (await createApiToken(db, { workspaceId: ws, role: 'viewer', name: 'viewer', createdBy: 'test' })).token;
-
-    temporal = await connectDevServer();
-    const taskQueue = uniqueTaskQueue('churn');
-    const log = pino({ level: 'silent' });
-    const activities = createActivities({
-      db,
-      keyring,
-      log,
-      stripe: createStripeReader(workspaceStripeClients(db, keyring, new StripeClients())),
-      email: createSendGridSender({ apiKey: 'SG.churn', baseUrl: receiver.url }),
-    });
-    worker = await createWorker({ connection: temporal.nativeConnection, client: temporal.client, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
-    running = worker.run();
-    radar = { db, client: temporal.client, taskQueue, log };
-    api = await startApi(db, keyring, { taskQueue });
-    expect((await api.request('PUT', `/workspaces/${ws}/email-settings`, { token: owner, body: { fromEmail: 'success@acme.test', fromName: 'Acme Success' } })).status).toBe(200);
+    h = await startPlayHarness(ws, { fromEmail: 'success@acme.test', seed: (db, keyring) => seedAtRisk(db, keyring, ws) });
+    ({ temporal, receiver, api, scan: radar } = h);
+    database = { db: h.db };
+    ({ owner, member, viewer } = h.tokens);
   });
 
   afterAll(async () => {
-    for (const save of database ? await listChurnSaves(database.db, ws, { limit: 100 }) : []) {
-      await temporal?.client.workflow.getHandle(save.workflowId).terminate('test done').catch(() => undefined);
-    }
-    await api?.close();
-    worker?.shutdown();
-    await running;
-    await temporal?.close();
-    await receiver?.close();
-    await database?.drop();
+    await h?.close(async () => (await listChurnSaves(h.db, ws, { limit: 100 })).map((s) => s.workflowId));
   });
 
   /** Each customer's newest save. */

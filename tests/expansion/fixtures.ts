@@ -7,20 +7,8 @@ import { replaceOverrides } from '../../db/product-mapping';
 import { storeProductSignals } from '../../db/product-signals';
 import type { ProductSignal } from '../../domain/product-signals';
 import type { Keyring } from '../../platform/crypto';
-import { CustomerBuilder } from '../domain/mrr-builder';
+import { ago, onPlan } from '../helpers/plan-customers';
 import { stripeFixture } from '../helpers/stripe';
-
-const DAY = 86_400_000;
-export const ago = (days: number) => new Date(Date.now() - days * DAY);
-
-/** A customer on a plan in the fixture's catalogue, as the mirror seeds them. */
-export const onPlan = (id: string, plan: 'starter' | 'growth' | 'scale', opts: { cancel?: boolean } = {}) =>
-  new CustomerBuilder(id)
-    .price('price_starter', 2900)
-    .price('price_growth', 9900)
-    .price('price_scale', 29900)
-    .subscription(`sub_${id}`, { items: [`price_${plan}`], cancel_at_period_end: opts.cancel ?? false, current_period_end: ago(-20) })
-    .build();
 
 /** A seat plan's subscription as Stripe sends it (Stripe's example object), on Growth with `quantity` seats. */
 export function seatSubscription(customer: string, quantity: number): Stripe.Subscription {

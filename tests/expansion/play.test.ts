@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import type Stripe from 'stripe';
-import type { Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
 import { scanExpansion } from '../../activities/expansion';
 import type { OutreachScanDeps } from '../../activities/outreach-scan';
-import { StripeClients } from '../../activities/stripe-client';
-import { createStripeReader, workspaceStripeClients } from '../../activities/stripe-reader';
-import { createApiToken } from '../../db/api-tokens';
 import { openChurnSaves } from '../../db/churn-saves';
 import { findStepDraft, type Draft } from '../../db/drafts';
 import { openDunningCase } from '../../db/dunning-cases';
@@ -17,18 +11,16 @@ import { storeProductSignals } from '../../db/product-signals';
 import { storeRedactionSetting } from '../../db/redaction';
 import { seedMirror } from '../../db/analytics-seed';
 import { seatsAddedSince } from '../../db/seat-changes';
-import { insertWorkspace } from '../../db/workspaces';
 import type { ExpansionPitchFacts } from '../../domain/expansion';
-import { createSendGridSender } from '../../email/sendgrid';
-import { generateKeySpec, parseKeyring } from '../../platform/crypto';
-import { startEmailReceiver, type EmailReceiver } from '../../sim/email-receiver';
-import { createWorker } from '../../workers/worker';
+import type { EmailReceiver } from '../../sim/email-receiver';
 import { expansionPitchStateQuery } from '../../workflows/play-messages';
-import { startApi, type TestApi } from '../helpers/api';
-import { freshDatabase } from '../helpers/db';
+import type { TestApi } from '../helpers/api';
+import { startPlayHarness, type PlayHarness } from '../helpers/play-harness';
+import type { Db } from '../../db/knex';
 import { stripeFixture } from '../helpers/stripe';
-import { connectDevServer, eventually, uniqueTaskQueue, workflowBundle, type DevServer } from '../helpers/temporal';
-import { ago, onPlan, reports, seatSubscription, seedExpansion } from './fixtures';
+import { eventually, type DevServer } from '../helpers/temporal';
+import { ago, onPlan } from '../helpers/plan-customers';
+import { reports, seatSubscription, seedExpansion } from './fixtures';
 
 const DAY = 86_400_000;
 
@@ -39,12 +31,10 @@ const DAY = 86_400_000;
  * SendGrid-compatible receiver.
  */
 describe('expansion playbook', () => {
-  const keyring = parseKeyring(generateKeySpec());
   const ws = 'ws_expansion';
-  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let h: PlayHarness;
+  let database: { db: Db };
   let temporal: DevServer;
-  let worker: Worker;
-  let running: Promise<void>;
   let receiver: EmailReceiver;
   let api: TestApi;
   let scanDeps: OutreachScanDeps;
@@ -53,41 +43,14 @@ describe('expansion playbook', () => {
   let viewer: string;
 
   beforeAll(async () => {
-    database = await freshDatabase();
-    const { db } = database;
-    receiver = await startEmailReceiver();
-    await insertWorkspace(db, keyring, { id: ws, name: 'Acme Analytics', webhookSecret: 'whsec_expansion' });
-    await seedExpansion(db, keyring, ws);
-    owner = (await createApiToken(db, { workspaceId: ws, role: 'owner', name: 'owner', createdBy: 'test' })).token;
-    member = (await createApiToken(db, { workspaceId: ws, role: 'member', name: 'member', createdBy: 'test' })).token;
-    viewer = (await createApiToken(db, { workspaceId: ws, role: 'viewer', name: 'viewer', createdBy: 'test' })).token;
-    temporal = await connectDevServer();
-    const taskQueue = uniqueTaskQueue('expansion');
-    const log = pino({ level: 'silent' });
-    const activities = createActivities({
-      db,
-      keyring,
-      log,
-      stripe: createStripeReader(workspaceStripeClients(db, keyring, new StripeClients())),
-      email: createSendGridSender({ apiKey: 'SG.expansion', baseUrl: receiver.url }),
-    });
-    worker = await createWorker({ connection: temporal.nativeConnection, client: temporal.client, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
-    running = worker.run();
-    scanDeps = { db, client: temporal.client, taskQueue, log };
-    api = await startApi(db, keyring, { taskQueue });
-    expect((await api.request('PUT', `/workspaces/${ws}/email-settings`, { token: owner, body: { fromEmail: 'team@acme.test', fromName: 'Acme' } })).status).toBe(200);
+    h = await startPlayHarness(ws, { fromEmail: 'team@acme.test', seed: (db, keyring) => seedExpansion(db, keyring, ws) });
+    ({ temporal, receiver, api, scan: scanDeps } = h);
+    database = { db: h.db };
+    ({ owner, member, viewer } = h.tokens);
   });
 
   afterAll(async () => {
-    for (const pitch of database ? await expansionPitchRows.list(database.db, ws, { limit: 100 }) : []) {
-      await temporal?.client.workflow.getHandle(pitch.workflowId).terminate('test done').catch(() => undefined);
-    }
-    await api?.close();
-    worker?.shutdown();
-    await running;
-    await temporal?.close();
-    await receiver?.close();
-    await database?.drop();
+    await h?.close(async () => (await expansionPitchRows.list(h.db, ws, { limit: 100 })).map((p) => p.workflowId));
   });
 
   /** Each customer's newest pitch. */
@@ -216,7 +179,7 @@ describe('expansion playbook', () => {
 
     await seedMirror(database.db, ws, [onPlan('cus_keen', 'starter')]);
     await storeProductSignals(database.db, ws, [reports('cus_keen', 990)]);
-    await upsertCustomers(database.db, ws, [{ ...stripeFixture('customer'), id: 'cus_keen', name: 'Kim Keen', email: 'cus_keen@example.com' } as unknown as Stripe.Customer], new Date(), keyring);
+    await upsertCustomers(database.db, ws, [{ ...stripeFixture('customer'), id: 'cus_keen', name: 'Kim Keen', email: 'cus_keen@example.com' } as unknown as Stripe.Customer], new Date(), h.keyring);
     expect((await api.request('POST', `/workspaces/${ws}/expansion/scan`, { token: owner })).body).toMatchObject({ opened: 1 });
     await eventually(pitches, (p) => p.get('cus_keen')?.outcome === 'sent');
     const keen = (await draftOf((await pitches()).get('cus_keen')!))!;
