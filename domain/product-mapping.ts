@@ -132,9 +132,20 @@ function rankingCurrency(plans: { product: CatalogProduct; prices: CatalogPrice[
 }
 
 /**
- * Defaults: products with a recurring price, ranked by the cheapest monthly price in
- * the ranking currency (active prices preferred), plan name from `metadata.plan_name`
- * or the product name, limits from product metadata overlaid by the entry price's.
+ * The rank a product's metadata gives it (`tier_rank` or `tier_order`: a whole number
+ * from 1), or null. A catalogue that orders its own plans knows better than prices
+ * do: a per-seat plan's price is for one seat, and a flat plan's for the whole team.
+ */
+function declaredRank(meta: Record<string, string>): number | null {
+  const text = (meta.tier_rank ?? meta.tier_order ?? '').trim();
+  return /^[1-9]\d{0,5}$/.test(text) ? Number(text) : null;
+}
+
+/**
+ * Defaults: products with a recurring price, ranked by the rank their metadata
+ * declares (declaredRank), then by the cheapest monthly price in the ranking currency
+ * (active prices preferred); plan name from `metadata.plan_name` or the product name,
+ * limits from product metadata overlaid by the entry price's.
  */
 export function deriveDefaults(products: CatalogProduct[], prices: CatalogPrice[]): PlanMapping[] {
   const byProduct = new Map<string, CatalogPrice[]>();
@@ -150,12 +161,15 @@ export function deriveDefaults(products: CatalogProduct[], prices: CatalogPrice[
     const entry = candidates[0];
     return {
       product,
+      declared: declaredRank(product.metadata),
       monthly: entry?.monthly ?? null,
       limits: { ...limitsFromMetadata(product.metadata), ...limitsFromMetadata(entry?.price.metadata ?? {}) },
     };
   });
   entries.sort(
     (a, b) =>
+      // Declared ranks first, in their order; then the others by price.
+      (a.declared ?? Infinity) - (b.declared ?? Infinity) ||
       (a.monthly === null ? 1 : 0) - (b.monthly === null ? 1 : 0) ||
       (a.monthly ?? 0) - (b.monthly ?? 0) ||
       a.product.name.localeCompare(b.product.name) ||

@@ -128,6 +128,16 @@ describe('product mapping', () => {
     expect(neighbours(d, 'prod_team')).toMatchObject({ up: { productId: 'prod_pro' }, down: { productId: 'prod_basic' } });
   });
 
+  it('ranks products that declare a tier rank in metadata by it, before the others by price', () => {
+    const declared = [product('prod_pro', 'Pro', { tier_rank: '1' }), product('prod_basic', 'Basic', { tier_order: '2' }), product('prod_team', 'Team', { tier_rank: 'first' }), product('prod_tshirt', 'T-shirt')];
+    expect(deriveDefaults(declared, prices).map((m) => [m.productId, m.tierRank])).toEqual([
+      ['prod_pro', 1],
+      ['prod_basic', 2],
+      // Not a rank: priced like a product that declares none.
+      ['prod_team', 3],
+    ]);
+  });
+
   it('names the field of unknown products and duplicate ranks, and applies valid overrides', () => {
     const d = deriveDefaults(products, prices);
     expect(overrideProblems(d, [{ productId: 'prod_tshirt', planName: 'X', tierRank: 9, limits: {} }])).toEqual([{ path: 'products.0.productId', message: expect.stringContaining('unknown product') as string }]);

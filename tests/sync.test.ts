@@ -203,14 +203,14 @@ describe('re-sync', () => {
 describe('product mapping', () => {
   type Plan = { productId: string; planName: string; tierRank: number; limits: Record<string, number | null>; monthlyAmount: number | null; source: string };
 
-  it('derives defaults ranked by monthly price', async () => {
+  it("derives defaults ranked by the catalogue's own tier order, then by monthly price", async () => {
     const res = await h.call('GET', `/workspaces/${workspaceId}/product-mapping`, undefined, owner);
     expect(res.status).toBe(200);
     const plans = res.body.products as Plan[];
-    expect(plans.length).toBeGreaterThan(1);
     expect(plans.map((p) => p.tierRank)).toEqual(plans.map((_, i) => i + 1));
+    // The simulated plans declare tier_order; by price alone Scale's per-seat price would rank it below Starter's flat one.
+    expect(plans.map((p) => p.planName)).toEqual(['Starter', 'Growth', 'Scale', 'Enterprise', 'API overage']);
     const priced = plans.filter((p) => p.monthlyAmount !== null).map((p) => p.monthlyAmount!);
-    expect(priced).toEqual([...priced].sort((a, b) => a - b));
     expect(plans.every((p) => p.source === 'default')).toBe(true);
     // Prices are revenue figures: a viewer gets the plans without them.
     const viewer = (await h.call('POST', `/workspaces/${workspaceId}/tokens`, { name: 'plans viewer', role: 'viewer' }, owner)).body.token as string;
