@@ -1,15 +1,16 @@
 import { churnRiskOf } from '../db/churn-risk';
 import { closeChurnSave, recordIntervention } from '../db/churn-saves';
-import { customerPlan } from '../db/customer-plan';
+import { customerPlan, type CustomerPlan } from '../db/customer-plan';
 import { inDunning } from '../db/dunning-cases';
 import type { Knex } from '../db/knex';
 import { getPlaySettings } from '../db/play-settings';
 import { effectiveMapping, priceForCustomer } from '../db/product-mapping';
 import { customerActivity } from '../db/product-signals';
-import { CHURN_PLAY, chooseIntervention, churnSettings, DEFAULT_CHURN_TEMPLATES, emailFacts, periodText, type ChurnSaveFacts, type ChurnSaveOutcome, type InterventionKind } from '../domain/churn-save';
-import type { ChurnRisk } from '../domain/churn-risk';
+import { CHURN_PLAY, chooseIntervention, churnSettings, DEFAULT_CHURN_TEMPLATES, emailFacts, periodText, type ChurnSaveFacts, type ChurnSaveOutcome, type ChurnSettings, type InterventionFacts, type InterventionKind } from '../domain/churn-save';
+import type { ChurnRisk, RiskReason } from '../domain/churn-risk';
+import type { Money } from '../domain/dunning-templates';
 import { usageSummary, type CustomerActivity } from '../domain/product-activity';
-import { neighbours } from '../domain/product-mapping';
+import { neighbours, type PlanMapping } from '../domain/product-mapping';
 import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
 import type { PreparedOutreach } from '../workflows/outreach';
@@ -38,6 +39,25 @@ type SaveEnd = Extract<ChurnSaveOutcome, 'churned' | 'no_longer_at_risk' | 'in_d
 export type SaveState = PreparedOutreach<SaveEnd>;
 
 /**
+ * The offer the risk reasons call for (chooseIntervention), for a customer on `plan`:
+ * the next plan down in the mapping priced as their plan is billed (their currency,
+ * interval and quantity, whatever currency the mapping ranks plans in), credits, or a
+ * call. Also answers the plan as the workspace names it, with its monthly value.
+ */
+export async function saveOffer(
+  db: Knex,
+  workspaceId: string,
+  read: { plan: CustomerPlan | null; mapping: PlanMapping[]; reasons: RiskReason[]; settings: ChurnSettings },
+): Promise<{ intervention: InterventionFacts; plan: { name: string; monthlyValue: Money } | null }> {
+  const { plan, mapping } = read;
+  const named = plan && { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, monthlyValue: plan.monthlyValue, item: { price: plan.item.price, period: periodText(plan.item.interval, plan.item.intervalCount) } };
+  const down = plan ? neighbours(mapping, plan.productId).down : null;
+  const downPrice = plan && down ? await priceForCustomer(db, workspaceId, down.productId, plan.item) : null;
+  const intervention = chooseIntervention({ reasons: read.reasons, plan: named, planDown: down && downPrice ? { name: down.planName, price: downPrice } : null, settings: read.settings });
+  return { intervention, plan: named && { name: named.name, monthlyValue: named.monthlyValue } };
+}
+
+/**
  * The facts a save cites: the customer (from the mirror, decrypted), their plan and
  * the next plan down in the product mapping, their usage (`activity`), and the
  * intervention their reasons (`risk`) call for.
@@ -56,22 +76,13 @@ export async function buildSaveFacts(
     customerPlan(db, ref.workspaceId, ref.customerId),
     effectiveMapping(db, ref.workspaceId),
   ]);
-  // The plan as the workspace names it in its product mapping.
-  const named = plan && { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, monthlyValue: plan.monthlyValue, item: { price: plan.item.price, period: periodText(plan.item.interval, plan.item.intervalCount) } };
-  const down = plan ? neighbours(mapping, plan.productId).down : null;
-  // Priced as the customer's plan is (their currency, interval and quantity), whatever currency the mapping ranks plans in.
-  const downPrice = plan && down ? await priceForCustomer(db, ref.workspaceId, down.productId, plan.item) : null;
   const summary = usageSummary(activity);
+  const offer = await saveOffer(db, ref.workspaceId, { plan, mapping, reasons: risk.reasons, settings });
   const facts: ChurnSaveFacts = {
     ...parties,
-    plan: named && { name: named.name, monthlyValue: named.monthlyValue },
+    plan: offer.plan,
     usage: summary ? { summary } : null,
-    intervention: chooseIntervention({
-      reasons: risk.reasons,
-      plan: named,
-      planDown: down && downPrice ? { name: down.planName, price: downPrice } : null,
-      settings,
-    }),
+    intervention: offer.intervention,
     risk: { score: risk.score, threshold: settings.threshold, reasons: risk.reasons },
   };
   return { facts, to: parties.customer.email };

@@ -8,7 +8,7 @@ import { effectiveMapping, priceForCustomer } from '../db/product-mapping';
 import { customerActivity, customersActivity } from '../db/product-signals';
 import { seatsAddedSince } from '../db/seat-changes';
 import { CHURN_PLAY, churnSettings, periodText } from '../domain/churn-save';
-import { allowsText, chooseExpansion, DEFAULT_EXPANSION_TEMPLATES, EXPANSION_PLAY, expansionSettings, usageCited, type ExpansionOutcome, type ExpansionPitchFacts } from '../domain/expansion';
+import { allowsText, chooseExpansion, DEFAULT_EXPANSION_TEMPLATES, EXPANSION_PLAY, expansionSettings, usageCited, type ExpansionChoice, type ExpansionOutcome, type ExpansionPitchFacts } from '../domain/expansion';
 import { EXPANSION_REVIEW_WINDOW_MS } from '../domain/expansion-timing';
 import type { CustomerActivity } from '../domain/product-activity';
 import type { Keyring } from '../platform/crypto';
@@ -45,6 +45,27 @@ async function churnThreshold(db: Knex, workspaceId: string): Promise<number> {
 }
 
 /**
+ * What a pitch of `choice` to a customer on `plan` cites: the use near the limit or
+ * the seats added, and the plan up, priced as their plan is billed (null when it has
+ * no price in their currency and period).
+ */
+export async function pitchFacts(db: Knex, workspaceId: string, plan: CustomerPlan, choice: ExpansionChoice, windowDays: number): Promise<Pick<ExpansionPitchFacts, 'usage' | 'seats' | 'target'>> {
+  const { evidence, target } = choice;
+  const price = await priceForCustomer(db, workspaceId, target.productId, plan.item);
+  return {
+    usage: evidence.trigger === 'near_limit' ? usageCited(evidence, windowDays) : null,
+    seats: evidence.trigger === 'seats_added' ? { from: evidence.from, to: evidence.to, added: evidence.added } : null,
+    target: {
+      name: target.planName,
+      price,
+      period: price ? periodText(plan.item.interval, plan.item.intervalCount) : null,
+      allows: evidence.trigger === 'near_limit' ? allowsText(evidence.targetIncluded, evidence.label) : null,
+      unlimitedSeats: Object.hasOwn(target.limits, 'seats') && target.limits.seats === null,
+    },
+  };
+}
+
+/**
  * The facts a pitch cites, from the customer as they are now: their plan, their use
  * of its limits or the seats they added, and the plan the play would pitch (priced
  * as their plan is billed). Null when there is nothing to pitch any more.
@@ -65,22 +86,12 @@ export async function buildPitchFacts(
   ]);
   const choice = chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: seats.get(ref.customerId) ?? null }, mapping, settings);
   if (!choice) return null;
-  const { evidence, target } = choice;
-  const period = periodText(plan.item.interval, plan.item.intervalCount);
-  const price = await priceForCustomer(db, ref.workspaceId, target.productId, plan.item);
+  const pitch = await pitchFacts(db, ref.workspaceId, plan, choice, activity.windowDays);
   const facts: ExpansionPitchFacts = {
     ...parties,
-    plan: { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, price: plan.item.price, period },
-    usage: evidence.trigger === 'near_limit' ? usageCited(evidence, activity.windowDays) : null,
-    seats: evidence.trigger === 'seats_added' ? { from: evidence.from, to: evidence.to, added: evidence.added } : null,
-    target: {
-      name: target.planName,
-      price,
-      period: price ? period : null,
-      allows: evidence.trigger === 'near_limit' ? allowsText(evidence.targetIncluded, evidence.label) : null,
-      unlimitedSeats: Object.hasOwn(target.limits, 'seats') && target.limits.seats === null,
-    },
-    trigger: evidence.trigger,
+    plan: { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, price: plan.item.price, period: periodText(plan.item.interval, plan.item.intervalCount) },
+    ...pitch,
+    trigger: choice.evidence.trigger,
   };
   return { facts, to: parties.customer.email };
 }

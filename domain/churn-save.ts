@@ -174,7 +174,7 @@ export function exampleChurnFacts(kind: InterventionKind): ChurnSaveFacts {
  * Templates render against these and are checked against them, so an override that
  * cites the score is refused when stored.
  */
-export function emailFacts(facts: ChurnSaveFacts): Omit<ChurnSaveFacts, 'risk'> {
+export function emailFacts<T extends { risk?: unknown }>(facts: T): Omit<T, 'risk'> {
   const { risk: _forReviewers, ...cited } = facts;
   return cited;
 }
