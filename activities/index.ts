@@ -2,6 +2,7 @@ import { createAnalyticsActivities } from './analytics';
 import { createChurnSaveActivities, type ChurnSaveActivityDeps } from './churn-save';
 import { createDraftActivities } from './drafts';
 import { createExpansionActivities } from './expansion';
+import { createRenewalActivities } from './renewal';
 import { createDunningActivities, type DunningActivityDeps } from './dunning';
 import { createSendingActivities, type SendingActivityDeps } from './sending';
 
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDraftActivities(deps),
     ...createDunningActivities(deps),
     ...createExpansionActivities(deps),
+    ...createRenewalActivities(deps),
     ...createSendingActivities(deps),
   };
 }

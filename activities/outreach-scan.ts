@@ -33,6 +33,8 @@ export interface OutreachPlay<T extends Outreach, Outcome extends string> {
   /** The workflow each row runs; its one argument is `{ workspaceId, customerId, workflowId }` and the row's id under `idKey`. */
   workflowType: string;
   idKey: string;
+  /** More of the workflow's argument, from the row (the renewal's subscription and date). */
+  workflowArgs?: (row: T) => Record<string, string>;
   rows: OutreachRows<T, Outcome>;
   /** The outcomes of a row closed by the scan: the play off before its workflow started, or the workflow gone. */
   closedOff: Outcome;
@@ -122,7 +124,7 @@ async function startWorkflow<T extends Outreach, Outcome extends string>(deps: O
     await deps.client.workflow.start(play.workflowType, {
       workflowId: row.workflowId,
       taskQueue: deps.taskQueue,
-      args: [{ workspaceId: row.workspaceId, customerId: row.customerId, [play.idKey]: row.id, workflowId: row.workflowId }],
+      args: [{ ...play.workflowArgs?.(row), workspaceId: row.workspaceId, customerId: row.customerId, [play.idKey]: row.id, workflowId: row.workflowId }],
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       typedSearchAttributes: [
         { key: WORKSPACE_ID, value: row.workspaceId },

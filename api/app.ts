@@ -15,6 +15,7 @@ import { customersRouter } from './customers';
 import { signalsRouter } from './signals';
 import { churnRiskRouter } from './churn-risk';
 import { expansionRouter } from './expansion';
+import { renewalsRouter } from './renewals';
 import { metricsRouter } from './metrics';
 import { webhookIngress, webhookRouter, type EtagOf } from './webhooks';
 import { webhookFrontDoor } from './webhook-front-door';
@@ -119,6 +120,7 @@ export function createApi(deps: AppDeps): Api {
   app.use(draftsRouter({ db: deps.db, temporal: deps.temporal, namespace, log: deps.log }));
   app.use(churnRiskRouter({ db: deps.db, temporal: deps.temporal, namespace, taskQueue: workspaceDeps.taskQueue, log: deps.log }));
   app.use(expansionRouter({ db: deps.db, temporal: deps.temporal, namespace, taskQueue: workspaceDeps.taskQueue, log: deps.log }));
+  app.use(renewalsRouter({ db: deps.db, temporal: deps.temporal, namespace, taskQueue: workspaceDeps.taskQueue, log: deps.log }));
   app.use(playsRouter({ db: deps.db, keyring: deps.keyring, temporal: deps.temporal, namespace, log: deps.log, stripe: createStripeReader(workspaceStripeClients(deps.db, deps.keyring, stripeClients)) }));
 
   app.use(notFound);

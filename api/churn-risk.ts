@@ -10,7 +10,8 @@ import { riskAsShown, riskLevel } from '../domain/churn-risk';
 import { CHURN_PLAY, churnSettings } from '../domain/churn-save';
 import type { Logger } from '../platform/logger';
 import { authOf, requireWorkspaceRole } from './auth';
-import { HttpError, parseOr400 } from './errors';
+import { parseOr400 } from './errors';
+import { playScanRoute } from './play-scan-route';
 import { redactionOf } from './redaction';
 
 const backtestQuery = z
@@ -44,13 +45,12 @@ const savesQuery = z.strictObject({
 export function churnRiskRouter({ db, temporal, namespace, taskQueue, log }: { db: Knex; temporal: Connection; namespace: string; taskQueue: string; log: Logger }): Router {
   const router = Router();
   const client = new Client({ connection: temporal, namespace });
-  router.post('/workspaces/:workspaceId/churn-radar/scan', requireWorkspaceRole('owner'), async (_req, res) => {
-    const { workspaceId } = authOf(res);
-    const play = await getPlaySettings(db, workspaceId, CHURN_PLAY);
-    if (play.rollout.mode === 'off') throw new HttpError(409, `the churn radar is off in this workspace: set its mode first (PUT /workspaces/${workspaceId}/plays/churn/settings)`);
-    const { failed, atRisk, opened, started, swept } = await scanChurnRadar({ db, client, taskQueue, log }, new Date(), [workspaceId]);
-    if (failed) throw new HttpError(503, 'the churn radar could not finish its look (Temporal or the database did not answer); try again shortly');
-    res.json({ atRisk, opened, started, swept });
+  playScanRoute(router, { db, client, taskQueue, log }, {
+    path: 'churn-radar/scan',
+    play: CHURN_PLAY,
+    name: 'the churn radar',
+    scan: scanChurnRadar,
+    answer: ({ atRisk, opened, started, swept }) => ({ atRisk, opened, started, swept }),
   });
   router.get('/workspaces/:workspaceId/churn-risk/backtest', requireWorkspaceRole('viewer'), async (req, res) => {
     const { workspaceId } = authOf(res);

@@ -20,6 +20,7 @@ import {
 } from '../db/play-settings';
 import { CHURN_INTERVENTIONS, CHURN_PLAY, churnConfigSchema, churnSettings, DEFAULT_CHURN_TEMPLATES, emailFacts, exampleChurnFacts, type InterventionKind } from '../domain/churn-save';
 import { DEFAULT_EXPANSION_TEMPLATES, EXPANSION_PLAY, EXPANSION_TRIGGERS, expansionConfigSchema, expansionSettings, exampleExpansionFacts, type ExpansionTrigger } from '../domain/expansion';
+import { DEFAULT_RENEWAL_TEMPLATES, exampleRenewalFacts, RENEWAL_FOLDS, RENEWAL_PLAY, renewalConfigSchema, renewalSettings, type RenewalFold } from '../domain/renewal';
 import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, inDayOrder, scheduleProblems, type DunningTone } from '../domain/dunning-schedule';
 import { recoveryReport } from '../domain/dunning-recovery';
 import { hideActivityFacts, hideCitedAmounts } from '../domain/redaction';
@@ -88,7 +89,13 @@ const expansionPreview = z.strictObject({
   templateKey: z.enum(EXPANSION_TRIGGERS),
   template: templateBody.optional(),
 });
-const previewBody = z.discriminatedUnion('play', [dunningPreview, churnPreview, expansionPreview], { error: 'a play with templates (dunning, churn or expansion) and its templateKey' });
+/** A renewal note's email, rendered for an imaginary customer of that fold. */
+const renewalPreview = z.strictObject({
+  play: z.literal(RENEWAL_PLAY),
+  templateKey: z.enum(RENEWAL_FOLDS),
+  template: templateBody.optional(),
+});
+const previewBody = z.discriminatedUnion('play', [dunningPreview, churnPreview, expansionPreview, renewalPreview], { error: 'a play with templates (dunning, churn, expansion or renewal) and its templateKey' });
 
 const day = z.iso.date({ error: 'a date as YYYY-MM-DD' });
 const recoveryQuery = z
@@ -101,6 +108,7 @@ const playParam = z.enum(PLAYS);
 const PLAY_CONFIGS: Record<string, { schema: z.ZodType<Record<string, unknown>>; read: (config: Record<string, unknown>) => Record<string, unknown> }> = {
   [CHURN_PLAY]: { schema: churnConfigSchema, read: churnSettings },
   [EXPANSION_PLAY]: { schema: expansionConfigSchema, read: expansionSettings },
+  [RENEWAL_PLAY]: { schema: renewalConfigSchema, read: renewalSettings },
 };
 
 /** A play's stored config as it reads: dunning's schedule and the other plays' settings with their defaults (the stored one when still valid). */
@@ -126,8 +134,13 @@ const TEMPLATE_SETS = {
     builtIn: (key: string) => DEFAULT_EXPANSION_TEMPLATES[key as ExpansionTrigger],
     example: (key: string): ExampleFacts => exampleExpansionFacts(key as ExpansionTrigger),
   },
+  [RENEWAL_PLAY]: {
+    keys: RENEWAL_FOLDS,
+    builtIn: (key: string) => DEFAULT_RENEWAL_TEMPLATES[key as RenewalFold],
+    example: (key: string): ExampleFacts => emailFacts(exampleRenewalFacts(key as RenewalFold)),
+  },
 } as const;
-const templatePlay = z.enum([DUNNING_PLAY, CHURN_PLAY, EXPANSION_PLAY], { error: 'dunning, churn or expansion (the plays with templates)' });
+const templatePlay = z.enum([DUNNING_PLAY, CHURN_PLAY, EXPANSION_PLAY, RENEWAL_PLAY], { error: 'dunning, churn, expansion or renewal (the plays with templates)' });
 /** The play named in the path and its template set. */
 const templatesOf = (params: { play?: unknown }) => {
   const play = parseOr400(templatePlay, params.play, 'play');

@@ -4,12 +4,12 @@ import { z } from 'zod';
 import { scanExpansion } from '../activities/expansion';
 import { expansionPitchRows } from '../db/expansion-pitches';
 import type { Knex } from '../db/knex';
-import { getPlaySettings } from '../db/play-settings';
 import { EXPANSION_PLAY } from '../domain/expansion';
 import { hideActivityFacts } from '../domain/redaction';
 import type { Logger } from '../platform/logger';
 import { authOf, requireWorkspaceRole } from './auth';
-import { HttpError, parseOr400 } from './errors';
+import { parseOr400 } from './errors';
+import { playScanRoute } from './play-scan-route';
 import { redactionOf } from './redaction';
 
 const pitchesQuery = z.strictObject({
@@ -29,13 +29,12 @@ const pitchesQuery = z.strictObject({
 export function expansionRouter({ db, temporal, namespace, taskQueue, log }: { db: Knex; temporal: Connection; namespace: string; taskQueue: string; log: Logger }): Router {
   const router = Router();
   const client = new Client({ connection: temporal, namespace });
-  router.post('/workspaces/:workspaceId/expansion/scan', requireWorkspaceRole('owner'), async (_req, res) => {
-    const { workspaceId } = authOf(res);
-    const play = await getPlaySettings(db, workspaceId, EXPANSION_PLAY);
-    if (play.rollout.mode === 'off') throw new HttpError(409, `the expansion play is off in this workspace: set its mode first (PUT /workspaces/${workspaceId}/plays/expansion/settings)`);
-    const { failed, candidates, opened, started, swept } = await scanExpansion({ db, client, taskQueue, log }, new Date(), [workspaceId]);
-    if (failed) throw new HttpError(503, 'the expansion play could not finish its look (Temporal or the database did not answer); try again shortly');
-    res.json({ candidates, opened, started, swept });
+  playScanRoute(router, { db, client, taskQueue, log }, {
+    path: 'expansion/scan',
+    play: EXPANSION_PLAY,
+    name: 'the expansion play',
+    scan: scanExpansion,
+    answer: ({ candidates, opened, started, swept }) => ({ candidates, opened, started, swept }),
   });
   router.get('/workspaces/:workspaceId/expansion-pitches', requireWorkspaceRole('viewer'), async (req, res) => {
     const { workspaceId } = authOf(res);

@@ -34,8 +34,13 @@ interface PlanItemRow {
   recurring_interval_count: number | null;
 }
 
-/** The plan (as customerPlan) of each of the workspace's customers who has one, or of those in `only`. */
-export async function customerPlans(db: Db, workspaceId: string, only?: readonly string[]): Promise<Map<string, CustomerPlan>> {
+/** The plan of one live subscription of the customer (its item worth most), as customerPlan answers it; null when it is not live. */
+export async function subscriptionPlan(db: Db, workspaceId: string, customerId: string, subscriptionId: string): Promise<CustomerPlan | null> {
+  return (await customerPlans(db, workspaceId, [customerId], subscriptionId)).get(customerId) ?? null;
+}
+
+/** The plan (as customerPlan) of each of the workspace's customers who has one, or of those in `only` (of that subscription alone when given). */
+export async function customerPlans(db: Db, workspaceId: string, only?: readonly string[], subscriptionId?: string): Promise<Map<string, CustomerPlan>> {
   const q = db('stripe_subscription_items as i')
     .join('stripe_subscriptions as s', function () {
       this.on('s.workspace_id', 'i.workspace_id').andOn('s.id', 'i.subscription_id');
@@ -62,6 +67,7 @@ export async function customerPlans(db: Db, workspaceId: string, only?: readonly
       'p.recurring_interval_count',
     );
   if (only) void q.whereRaw('s.customer_id = any(?)', [[...only]]);
+  if (subscriptionId) void q.where('s.id', subscriptionId);
   const plans = new Map<string, CustomerPlan>();
   for (const [customerId, rows] of groupBy(await q, (r) => r.customer_id)) {
     const plan = mostValuable(rows);

@@ -1,7 +1,7 @@
 import type { Db } from './knex';
 
-/** The tables of the plays that write one email at a time to a customer (migrations 024, 025). */
-export type OutreachTable = 'churn_saves' | 'expansion_pitches';
+/** The tables of the plays that write one email at a time to a customer (migrations 024-026). */
+export type OutreachTable = 'churn_saves' | 'expansion_pitches' | 'renewal_notes';
 
 /** The columns every outreach row has: its life from opened to ended. */
 export interface OutreachRowBase {

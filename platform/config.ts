@@ -120,6 +120,16 @@ const envSchema = z.object({
     .refine((n) => n === 0 || (n >= 5 && n <= 1440), 'must be 0 (no expansion scan in this worker) or 5 to 1440 minutes')
     .default(60),
   /**
+   * How often the worker's renewal play looks for long-term subscriptions renewing
+   * soon and starts a note for them (activities/renewal.ts). 0 turns the scan off in
+   * this worker.
+   */
+  RENEWAL_SCAN_INTERVAL_MINUTES: z.coerce
+    .number()
+    .int()
+    .refine((n) => n === 0 || (n >= 5 && n <= 1440), 'must be 0 (no renewal scan in this worker) or 5 to 1440 minutes')
+    .default(60),
+  /**
    * How many nice values below its relay thread the worker runs everything else: the
    * Temporal SDK's threads, which run the plays (Linux; 0 keeps one priority). The relay
    * keeps the mirror and the analytics a second behind Stripe and costs little; the

@@ -67,6 +67,17 @@ export function createMetrics({ processMetrics = true }: { processMetrics?: bool
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    renewalNotesOpened: new Counter({
+      name: 'wysera_renewal_notes_opened_total',
+      help: 'Renewal notes the renewal play opened: long-term subscriptions renewing within the workspace\'s daysBefore, once per renewal',
+      registers: [registry],
+    }),
+    renewalScans: new Counter({
+      name: 'wysera_renewal_scans_total',
+      help: "The worker's renewal play scans, by outcome (done, failed)",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     relayRefetches: new Counter({
       name: 'wysera_relay_refetches_total',
       help: 'Events whose object the relay read again from Stripe instead of trusting the event (same-second tie or truncated list), by Stripe event type',

@@ -15,7 +15,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { inboxBacklog } from '../db/inbox';
 import { createMetrics, observePoolWaits, registerInboxGauges } from '../platform/metrics';
 import { serveMetrics } from './metrics-server';
-import { startChurnRadar, startExpansionScan } from './play-scans';
+import { startChurnRadar, startExpansionScan, startRenewalScan } from './play-scans';
 import { startInboxRetention, startProductSignalRetention } from './retention';
 import { createMirrorRefetch } from './mirror-refetch';
 import { startRelayThread } from './relay-host';
@@ -96,6 +96,10 @@ async function main(): Promise<void> {
     config.EXPANSION_SCAN_INTERVAL_MINUTES > 0
       ? startExpansionScan({ db, client, taskQueue: config.TEMPORAL_TASK_QUEUE, log: log.child({ component: 'expansion-scan' }), metrics, everyMs: config.EXPANSION_SCAN_INTERVAL_MINUTES * 60_000 })
       : undefined;
+  const renewals =
+    config.RENEWAL_SCAN_INTERVAL_MINUTES > 0
+      ? startRenewalScan({ db, client, taskQueue: config.TEMPORAL_TASK_QUEUE, log: log.child({ component: 'renewal-scan' }), metrics, everyMs: config.RENEWAL_SCAN_INTERVAL_MINUTES * 60_000 })
+      : undefined;
   const relay = await startRelayThread({
     log,
     refetch: createMirrorRefetch({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients }),
@@ -124,6 +128,7 @@ async function main(): Promise<void> {
     await signalRetention?.stop();
     await radar?.stop();
     await expansion?.stop();
+    await renewals?.stop();
     metricsServer.close();
     await Promise.allSettled([db.destroy(), connection.close(), clientConnection.close()]);
     log.info('worker stopped');

@@ -1,6 +1,7 @@
 import type { Counter } from 'prom-client';
 import { scanChurnRadar } from '../activities/churn-radar';
 import { scanExpansion } from '../activities/expansion';
+import { scanRenewals } from '../activities/renewal';
 import type { OutreachScanDeps } from '../activities/outreach-scan';
 import type { Metrics } from '../platform/metrics';
 import { runPeriodically } from '../platform/periodic';
@@ -43,4 +44,9 @@ export function startChurnRadar(deps: LoopDeps): { stop(): Promise<void> } {
 /** The expansion play's scan (activities/expansion.ts) on the worker. */
 export function startExpansionScan(deps: LoopDeps): { stop(): Promise<void> } {
   return startScanLoop(deps, { name: 'expansion scan', scan: scanExpansion, counters: deps.metrics && { opened: deps.metrics.expansionPitchesOpened, scans: deps.metrics.expansionScans } });
+}
+
+/** The renewal play's scan (activities/renewal.ts) on the worker. */
+export function startRenewalScan(deps: LoopDeps): { stop(): Promise<void> } {
+  return startScanLoop(deps, { name: 'renewal scan', scan: scanRenewals, counters: deps.metrics && { opened: deps.metrics.renewalNotesOpened, scans: deps.metrics.renewalScans } });
 }

@@ -32,6 +32,11 @@ export function expansionPitchWorkflowId(workspaceId: string, pitchId: string): 
   return ['expansion', part('workspaceId', workspaceId), part('pitchId', pitchId)].join(SEPARATOR);
 }
 
+/** The renewal play's note about one renewal of one subscription (db/renewal-notes.ts). */
+export function renewalNoteWorkflowId(workspaceId: string, noteId: string): string {
+  return ['renewal', part('workspaceId', workspaceId), part('noteId', noteId)].join(SEPARATOR);
+}
+
 /** One sync run of a workspace's Stripe history. */
 export function syncWorkflowId(workspaceId: string, runId: string): string {
   return ['sync', part('workspaceId', workspaceId), part('runId', runId)].join(SEPARATOR);

@@ -4,3 +4,4 @@ export { dunningWorkflow } from './dunning';
 export { syncWorkflow } from './sync';
 export { churnSaveWorkflow } from './churn-save';
 export { expansionPitchWorkflow } from './expansion-pitch';
+export { renewalNoteWorkflow } from './renewal-note';

@@ -60,3 +60,4 @@ export interface OutreachState {
 }
 export const churnSaveStateQuery = defineQuery<OutreachState>('churnSaveState');
 export const expansionPitchStateQuery = defineQuery<OutreachState>('expansionPitchState');
+export const renewalNoteStateQuery = defineQuery<OutreachState>('renewalNoteState');

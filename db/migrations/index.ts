@@ -24,6 +24,7 @@ import * as m022 from './022_nps_answer_ids';
 import * as m023 from './023_product_signals_occurred_at';
 import * as m024 from './024_churn_saves';
 import * as m025 from './025_expansion_pitches';
+import * as m026 from './026_renewal_notes';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -55,6 +56,7 @@ const migrations: Record<string, Knex.Migration> = {
   '023_product_signals_occurred_at': m023,
   '024_churn_saves': m024,
   '025_expansion_pitches': m025,
+  '026_renewal_notes': m026,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -238,7 +238,7 @@ describe('churn radar', () => {
     expect(wrongKey.status).toBe(400);
     expect((wrongKey.body as { error: { message: string } }).error.message).toMatch(/^invalid body: templateKey: /);
     const noPlay = await api.request('POST', `/workspaces/${ws}/templates/preview`, { token: member, body: { templateKey: 'credits' } });
-    expect((noPlay.body as { error: { message: string } }).error.message).toMatch(/dunning, churn or expansion/);
+    expect((noPlay.body as { error: { message: string } }).error.message).toMatch(/dunning, churn, expansion or renewal/);
 
   });
 

@@ -21,9 +21,10 @@ import { RUN_HISTORY_EVENTS, type customerWorkflow } from '../../workflows/custo
 import type { dunningWorkflow } from '../../workflows/dunning';
 import type { churnSaveWorkflow } from '../../workflows/churn-save';
 import type { expansionPitchWorkflow } from '../../workflows/expansion-pitch';
-import { churnSaveWorkflowId, customerWorkflowId, dunningWorkflowId, expansionPitchWorkflowId, syncWorkflowId } from '../../workflows/ids';
+import type { renewalNoteWorkflow } from '../../workflows/renewal-note';
+import { churnSaveWorkflowId, customerWorkflowId, dunningWorkflowId, expansionPitchWorkflowId, renewalNoteWorkflowId, syncWorkflowId } from '../../workflows/ids';
 import { recentEventsQuery, stripeEventSignal, stripeEventsSignal } from '../../workflows/messages';
-import { churnSaveStateQuery, draftDecisionSignal, dunningEventSignal, dunningStateQuery, expansionPitchStateQuery, playSettingsChangedSignal } from '../../workflows/play-messages';
+import { churnSaveStateQuery, draftDecisionSignal, dunningEventSignal, dunningStateQuery, expansionPitchStateQuery, playSettingsChangedSignal, renewalNoteStateQuery } from '../../workflows/play-messages';
 import type { DraftStatus } from '../../domain/drafts';
 import type { RolloutMode } from '../../domain/rollout';
 import type { syncWorkflow } from '../../workflows/sync';
@@ -411,6 +412,29 @@ const recordings: Recording[] = [
     },
   },
   {
+    // A renewal note in review, its renewal ten days out: drafted, approved by a person and sent.
+    file: 'renewalNoteWorkflow-review-approve.json',
+    server: 'time-skipping',
+    async record(env, taskQueue) {
+      const workflowId = renewalNoteWorkflowId('ws_record', 'note_review');
+      const w = { mode: 'review' as RolloutMode, status: null as DraftStatus | null, closed: null as string | null };
+      outreachWorld.set(workflowId, w);
+      const renewsAt = new Date((await env.currentTimeMs()) + 10 * 86_400_000).toISOString();
+      const handle = await env.client.workflow.start<typeof renewalNoteWorkflow>('renewalNoteWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [{ workspaceId: 'ws_record', customerId: 'cus_renew', noteId: 'note_review', workflowId, subscriptionId: 'sub_renew', renewsAt }],
+      });
+      await until('the note drafted', () => w.status === 'drafted');
+      await handle.query(renewalNoteStateQuery);
+      w.status = 'approved';
+      await handle.signal(draftDecisionSignal, { draftId: outreachDraftId(workflowId), status: 'approved' });
+      const outcome = await handle.result();
+      if (outcome !== 'sent' || w.closed !== 'sent') throw new Error(`the recorded note ended ${outcome} (closed as ${w.closed}), not sent`);
+      return handle.fetchHistory();
+    },
+  },
+  {
     // A full sync: progress signals (one older than the last, which is kept out) and a
     // query while the resources run, then the rebuild of the analytics and completion.
     file: 'syncWorkflow-progress-and-completion.json',
@@ -465,6 +489,8 @@ const outreachActivities = {
   closeChurnSave: closeOutreach,
   prepareExpansionPitch: prepareOutreach,
   closeExpansionPitch: closeOutreach,
+  prepareRenewalNote: prepareOutreach,
+  closeRenewalNote: closeOutreach,
   sendDraft(input: { draftId: string; allowDrafted?: boolean }) {
     const w = outreachOf(input)!;
     if (w.status === 'drafted' && input.allowDrafted) w.status = 'scheduled';

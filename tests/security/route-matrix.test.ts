@@ -79,6 +79,8 @@ const EXPECTED: Record<string, Access> = {
   'POST /workspaces/:workspaceId/churn-radar/scan': 'owner',
   'GET /workspaces/:workspaceId/expansion-pitches': 'viewer',
   'POST /workspaces/:workspaceId/expansion/scan': 'owner',
+  'GET /workspaces/:workspaceId/renewal-notes': 'viewer',
+  'POST /workspaces/:workspaceId/renewals/scan': 'owner',
   'GET /workspaces/:workspaceId/metrics/:metric': 'viewer',
   'GET /workspaces/:workspaceId/metrics/:metric/drilldown': 'viewer',
   'PATCH /workspaces/:workspaceId/settings': 'owner',

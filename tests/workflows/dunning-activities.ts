@@ -1,6 +1,7 @@
 import type { AnalyticsActivities } from '../../activities/analytics';
 import type { Activities } from '../../activities';
 import type { ExpansionActivities } from '../../activities/expansion';
+import type { RenewalActivities } from '../../activities/renewal';
 import type { ChurnSaveActivities } from '../../activities/churn-save';
 import type { SendOutcome } from '../../activities/sending';
 import type { DraftStatus } from '../../domain/drafts';
@@ -34,8 +35,8 @@ export function fakeWorld(mode: RolloutMode): FakeWorld {
   return { mode, invoiceStatus: 'open', paidOffStripe: false, stripeDown: false, nextPaymentAttempt: null, subscriptionId: 'sub_1', invoiceCreated: null, endOnCheck: null, drafts: new Map(), sent: [], closed: [] };
 }
 
-/** The dunning play's activities (analytics, the churn radar's and the expansion play's run elsewhere). */
-export function fakeActivities(world: FakeWorld): Omit<Activities, keyof AnalyticsActivities | keyof ChurnSaveActivities | keyof ExpansionActivities> {
+/** The dunning play's activities (analytics and the one-email plays' run elsewhere). */
+export function fakeActivities(world: FakeWorld): Omit<Activities, keyof AnalyticsActivities | keyof ChurnSaveActivities | keyof ExpansionActivities | keyof RenewalActivities> {
   const draftOf = (workflowId: string, step: number) => [...world.drafts.values()].find((d) => d.workflowId === workflowId && d.step === step);
   const open: DraftStatus[] = ['drafted', 'approved', 'edited', 'scheduled'];
   return {

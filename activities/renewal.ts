@@ -1,0 +1,167 @@
+import { churnRiskOf } from '../db/churn-risk';
+import { subscriptionPlan, type CustomerPlan } from '../db/customer-plan';
+import { inDunning } from '../db/dunning-cases';
+import type { Knex } from '../db/knex';
+import { getPlaySettings } from '../db/play-settings';
+import { effectiveMapping } from '../db/product-mapping';
+import { customerActivity } from '../db/product-signals';
+import { openRenewalNotes, recordFold, renewalNoteRows, renewalState, type RenewalNote } from '../db/renewal-notes';
+import { seatsAddedSince } from '../db/seat-changes';
+import type { ChurnRisk } from '../domain/churn-risk';
+import { CHURN_PLAY, churnSettings, emailFacts, periodText } from '../domain/churn-save';
+import { chooseExpansion, EXPANSION_PLAY, expansionSettings } from '../domain/expansion';
+import { usageSummary, type CustomerActivity } from '../domain/product-activity';
+import { chooseFold, DEFAULT_RENEWAL_TEMPLATES, RENEWAL_PLAY, renewalSettings, type RenewalFold, type RenewalNoteFacts, type RenewalOutcome } from '../domain/renewal';
+import { RENEWAL_REVIEW_MAX_MS } from '../domain/renewal-timing';
+import type { Keyring } from '../platform/crypto';
+import type { Logger } from '../platform/logger';
+import type { PreparedOutreach } from '../workflows/outreach';
+import { saveOffer } from './churn-save';
+import { outreachParties } from './customer-facts';
+import { pitchFacts } from './expansion';
+import { prepareOutreachDraft } from './outreach-draft';
+import { scanOutreach, type OutreachPlay, type OutreachScan, type OutreachScanDeps } from './outreach-scan';
+
+const ACTOR = 'system:renewal';
+/** The note's one draft. */
+export const NOTE_STEP = 'note';
+const DAY_MS = 86_400_000;
+
+export interface RenewalActivityDeps {
+  db: Knex;
+  keyring: Keyring;
+  log: Logger;
+}
+
+export interface RenewalNoteRef {
+  workspaceId: string;
+  customerId: string;
+  noteId: string;
+  workflowId: string;
+  subscriptionId: string;
+  /** When the subscription renews (ISO), as the scan saw it. */
+  renewsAt: string;
+}
+
+type NoteEnd = Extract<RenewalOutcome, 'not_renewing' | 'renewed' | 'in_dunning' | 'no_email'>;
+export type NoteState = PreparedOutreach<NoteEnd>;
+
+/**
+ * The facts a note cites: the renewing plan and its date and price, what the customer
+ * used in the last window, and (where the workspace allows offers) the churn radar's
+ * offer when their risk is at the churn play's threshold, else the expansion play's
+ * plan up when their use or seats call for one.
+ */
+export async function buildNoteFacts(
+  deps: Pick<RenewalActivityDeps, 'db' | 'keyring'>,
+  ref: Pick<RenewalNoteRef, 'workspaceId' | 'customerId' | 'renewsAt'>,
+  now: Date,
+  read: { plan: CustomerPlan; activity: CustomerActivity; risk: ChurnRisk | undefined },
+): Promise<{ facts: RenewalNoteFacts; to: string | null }> {
+  const { db, keyring } = deps;
+  const { plan, activity, risk } = read;
+  const [settings, churn, expansion, parties, mapping] = await Promise.all([
+    getPlaySettings(db, ref.workspaceId, RENEWAL_PLAY).then((s) => renewalSettings(s.config)),
+    getPlaySettings(db, ref.workspaceId, CHURN_PLAY).then((s) => churnSettings(s.config)),
+    getPlaySettings(db, ref.workspaceId, EXPANSION_PLAY).then((s) => expansionSettings(s.config)),
+    outreachParties(db, keyring, ref.workspaceId, ref.customerId, now),
+    effectiveMapping(db, ref.workspaceId),
+  ]);
+  const seats = await seatsAddedSince(db, ref.workspaceId, new Date(now.getTime() - expansion.seatWindowDays * DAY_MS), [ref.customerId]);
+  const upgrade = chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: seats.get(ref.customerId) ?? null }, mapping, expansion);
+  const atRisk = risk !== undefined && risk.score >= churn.threshold;
+  const fold = chooseFold({ offers: settings.offers, atRisk, upgradeReady: upgrade !== null });
+  const base = {
+    ...parties,
+    plan: { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, price: plan.item.price, period: periodText(plan.item.interval, plan.item.intervalCount) },
+    renewal: { at: ref.renewsAt },
+    fold,
+  };
+  const summary = usageSummary(activity);
+  const plain: RenewalNoteFacts = { ...base, usage: summary ? { summary } : null, intervention: null, upgrade: null, risk: null };
+  let facts = plain;
+  if (fold === 'save' && risk) {
+    const offer = await saveOffer(db, ref.workspaceId, { plan, mapping, reasons: risk.reasons, settings: churn });
+    facts = { ...plain, intervention: offer.intervention, risk: { score: risk.score, threshold: churn.threshold, reasons: risk.reasons } };
+  } else if (fold === 'upgrade' && upgrade) {
+    const pitch = await pitchFacts(db, ref.workspaceId, plan, upgrade, activity.windowDays);
+    // The use near the limit is the one the note cites, under `usage` as every play's (the redaction hides it there).
+    facts = { ...plain, usage: pitch.usage ? { summary: `${pitch.usage.summary}, in the last ${pitch.usage.windowDays} days` } : plain.usage, upgrade: { target: pitch.target, seats: pitch.seats, percent: pitch.usage?.percent ?? null } };
+  }
+  return { facts, to: parties.customer.email };
+}
+
+export function createRenewalActivities(deps: RenewalActivityDeps) {
+  const { db, log } = deps;
+  return {
+    /**
+     * Brings the note's draft in line with the play's mode (activities/outreach-draft.ts),
+     * cancelling it when the subscription will not renew any more, has renewed
+     * already (the note would come too late), or a dunning began.
+     */
+    async prepareRenewalNote(input: RenewalNoteRef): Promise<NoteState> {
+      return prepareOutreachDraft<NoteEnd, { plan: CustomerPlan; activity: CustomerActivity }>(deps, { ...input, rowId: input.noteId }, {
+        play: RENEWAL_PLAY,
+        step: NOTE_STEP,
+        actor: ACTOR,
+        playName: 'the renewal play',
+        async check(now) {
+          const [state, plan, dunning, activity] = await Promise.all([
+            renewalState(db, input.workspaceId, input.subscriptionId, new Date(input.renewsAt)),
+            subscriptionPlan(db, input.workspaceId, input.customerId, input.subscriptionId),
+            inDunning(db, input.workspaceId, input.customerId),
+            customerActivity(db, input.workspaceId, input.customerId, now),
+          ]);
+          if (state === 'renewed') return { ended: 'renewed', reason: 'the subscription renewed before the note went' };
+          if (state === 'not_renewing' || !plan) return { ended: 'not_renewing', reason: 'the subscription will not renew any more' };
+          if (dunning) return { ended: 'in_dunning', reason: 'a dunning began: that play writes to the customer now' };
+          return { seen: { plan, activity } };
+        },
+        async build(now, seen) {
+          const risk = await churnRiskOf(db, input.workspaceId, input.customerId, now, seen.activity);
+          const built = await buildNoteFacts(deps, input, now, { ...seen, risk });
+          if (!built.to) return { ended: 'no_email' };
+          const fold = built.facts.fold;
+          return { templateKey: fold, builtIn: DEFAULT_RENEWAL_TEMPLATES[fold], emailFacts: emailFacts(built.facts), facts: built.facts, to: built.to };
+        },
+        onReady: async (d) => {
+          if (d.templateKey) await recordFold(db, input.noteId, d.templateKey as RenewalFold);
+        },
+      });
+    },
+
+    /** Records how the note ended. */
+    async closeRenewalNote(input: RenewalNoteRef & { outcome: RenewalOutcome }): Promise<void> {
+      const note = await renewalNoteRows.close(db, input.noteId, input.outcome, new Date());
+      if (note) log.info({ workspaceId: input.workspaceId, customerId: input.customerId, noteId: input.noteId, outcome: note.outcome, fold: note.fold }, 'renewal note ended');
+    },
+  };
+}
+
+export type RenewalActivities = ReturnType<typeof createRenewalActivities>;
+
+/**
+ * The renewal play as a scanned play: each long-term subscription renewing within the
+ * workspace's `daysBefore` gets one note (db/renewal-notes.ts keeps out customers in
+ * dunning or with another play's email open, until it closes).
+ */
+export const RENEWAL_SCAN: OutreachPlay<RenewalNote, RenewalOutcome> = {
+  play: RENEWAL_PLAY,
+  workflowType: 'renewalNoteWorkflow',
+  idKey: 'noteId',
+  workflowArgs: (note) => ({ subscriptionId: note.subscriptionId, renewsAt: note.renewsAt.toISOString() }),
+  rows: renewalNoteRows,
+  closedOff: 'off',
+  closedLost: 'lost',
+  overdueAfterMs: RENEWAL_REVIEW_MAX_MS + DAY_MS,
+  async open(db, workspaceId, play, now) {
+    const settings = renewalSettings(play.config);
+    const { renewing, opened } = await openRenewalNotes(db, workspaceId, { now, until: new Date(now.getTime() + settings.daysBefore * DAY_MS) });
+    return { candidates: renewing, opened: opened.length };
+  },
+};
+
+/** One look at every workspace whose renewal play is not off (activities/outreach-scan.ts). */
+export function scanRenewals(deps: OutreachScanDeps, now: Date, onlyWorkspaces?: string[], stopping?: () => boolean): Promise<OutreachScan> {
+  return scanOutreach(deps, RENEWAL_SCAN, now, onlyWorkspaces, stopping);
+}

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from './knex';
+import { LONG_TERM_MONTHS, type RenewalFold, type RenewalOutcome } from '../domain/renewal';
+import { renewalNoteWorkflowId } from '../workflows/ids';
+import { outreachRows, type Outreach } from './outreach-rows';
+
+/** One renewal of one long-term subscription the renewal play wrote (or would have) a note about (migration 026). */
+export interface RenewalNote extends Outreach {
+  subscriptionId: string;
+  renewsAt: Date;
+  fold: RenewalFold | null;
+  outcome: RenewalOutcome | null;
+}
+
+interface NoteRow {
+  id: string;
+  workspace_id: string;
+  customer_id: string;
+  subscription_id: string;
+  renews_at: Date;
+  workflow_id: string;
+  fold: RenewalFold | null;
+  started_at: Date;
+  workflow_started_at: Date | null;
+  outcome: RenewalOutcome | null;
+  ended_at: Date | null;
+}
+
+const toNote = (r: NoteRow): RenewalNote => ({
+  id: r.id,
+  workspaceId: r.workspace_id,
+  customerId: r.customer_id,
+  subscriptionId: r.subscription_id,
+  renewsAt: r.renews_at,
+  workflowId: r.workflow_id,
+  fold: r.fold,
+  startedAt: r.started_at,
+  workflowStartedAt: r.workflow_started_at,
+  outcome: r.outcome,
+  endedAt: r.ended_at,
+});
+
+/** The notes' lifecycle, as the renewal scan and workflow drive it (activities/outreach-scan.ts). */
+export const renewalNoteRows = outreachRows<NoteRow, RenewalNote, RenewalOutcome>('renewal_notes', toNote);
+
+/** Records what the note's draft folded in (once: the draft does not change its fold). */
+export async function recordFold(db: Db, id: string, fold: RenewalFold): Promise<void> {
+  await db('renewal_notes').where({ id }).whereNull('fold').update({ fold });
+}
+
+/**
+ * A subscription that renews for a long term: live, not set to end, billed every
+ * LONG_TERM_MONTHS months or more by one of its items (`s` is stripe_subscriptions).
+ */
+const RENEWS_LONG_TERM = `s.status in ('active', 'trialing') and s.ended_at is null and not s.cancel_at_period_end
+  and (s.cancel_at is null or s.cancel_at > s.current_period_end)
+  and exists (select 1 from stripe_subscription_items i join stripe_prices p on p.workspace_id = i.workspace_id and p.id = i.price_id
+               where i.workspace_id = s.workspace_id and i.subscription_id = s.id
+                 and (p.recurring_interval = 'year' or (p.recurring_interval = 'month' and p.recurring_interval_count >= ${LONG_TERM_MONTHS})))`;
+
+/**
+ * Opens a note for each of the workspace's long-term subscriptions that renew between
+ * `now` and `until`, once per renewal (unique on the subscription and its renewal
+ * time), for customers not in dunning and without an open churn save or expansion
+ * pitch (those plays are writing to them; the scan tries again at its next look).
+ * Answers how many renew in the window and the notes opened.
+ */
+export async function openRenewalNotes(db: Db, workspaceId: string, opts: { now: Date; until: Date }): Promise<{ renewing: number; opened: RenewalNote[] }> {
+  const { rows: renewing } = await db.raw<{ rows: { id: string; customer_id: string; current_period_end: Date }[] }>(
+    `select s.id, s.customer_id, s.current_period_end from stripe_subscriptions s
+      where s.workspace_id = :ws and s.current_period_end > :now and s.current_period_end <= :until and ${RENEWS_LONG_TERM}`,
+    { ws: workspaceId, now: opts.now, until: opts.until },
+  );
+  if (!renewing.length) return { renewing: 0, opened: [] };
+  const rows = renewing.map((s) => {
+    const id = randomUUID();
+    return { id, customer_id: s.customer_id, subscription_id: s.id, renews_at: s.current_period_end.toISOString(), workflow_id: renewalNoteWorkflowId(workspaceId, id) };
+  });
+  const result = await db.raw<{ rows: NoteRow[] }>(
+    `insert into renewal_notes (id, workspace_id, customer_id, subscription_id, renews_at, workflow_id, started_at)
+     select c.id, :ws, c.customer_id, c.subscription_id, c.renews_at, c.workflow_id, :now
+     from jsonb_to_recordset(:rows::jsonb) as c(id uuid, customer_id text, subscription_id text, renews_at timestamptz, workflow_id text)
+     where not exists (select 1 from dunning_cases d where d.workspace_id = :ws and d.customer_id = c.customer_id and d.ended_at is null)
+       and not exists (select 1 from churn_saves x where x.workspace_id = :ws and x.customer_id = c.customer_id and x.ended_at is null)
+       and not exists (select 1 from expansion_pitches x where x.workspace_id = :ws and x.customer_id = c.customer_id and x.ended_at is null)
+     on conflict (workspace_id, subscription_id, renews_at) do nothing
+     returning *`,
+    { ws: workspaceId, now: opts.now, rows: JSON.stringify(rows) },
+  );
+  return { renewing: renewing.length, opened: result.rows.map(toNote) };
+}
+
+/** Where a renewing subscription stands now: still set to renew at `renewsAt`, renewed past it, or not renewing. */
+export async function renewalState(db: Db, workspaceId: string, subscriptionId: string, renewsAt: Date): Promise<'renewing' | 'renewed' | 'not_renewing'> {
+  const { rows } = await db.raw<{ rows: { long_term: boolean; current_period_end: Date | null }[] }>(
+    `select (${RENEWS_LONG_TERM}) as long_term, s.current_period_end from stripe_subscriptions s where s.workspace_id = ? and s.id = ?`,
+    [workspaceId, subscriptionId],
+  );
+  const row = rows[0];
+  if (row?.current_period_end && row.current_period_end.getTime() > renewsAt.getTime()) return 'renewed';
+  return row?.long_term ? 'renewing' : 'not_renewing';
+}

@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scanRenewals } from '../../activities/renewal';
+import type { OutreachScanDeps } from '../../activities/outreach-scan';
+import { findStepDraft, type Draft } from '../../db/drafts';
+import type { Db } from '../../db/knex';
+import { seedMirror } from '../../db/analytics-seed';
+import { upsertCustomers } from '../../db/mirror';
+import { storeProductSignals } from '../../db/product-signals';
+import { renewalNoteRows, type RenewalNote } from '../../db/renewal-notes';
+import type { RenewalNoteFacts } from '../../domain/renewal';
+import type { EmailReceiver } from '../../sim/email-receiver';
+import { renewalNoteStateQuery } from '../../workflows/play-messages';
+import type { TestApi } from '../helpers/api';
+import { ago } from '../helpers/plan-customers';
+import { startPlayHarness, type PlayHarness } from '../helpers/play-harness';
+import { eventually, type DevServer } from '../helpers/temporal';
+import { contact, seedRenewals, yearly } from './fixtures';
+
+/**
+ * The renewal play end to end: long-term subscriptions renewing in a real Postgres
+ * mirror, the play's scan, note workflows on the Temporal dev server with the real
+ * activities, review through the API and email through the local receiver.
+ */
+describe('renewal notes', () => {
+  const ws = 'ws_renewal';
+  let h: PlayHarness;
+  let db: Db;
+  let temporal: DevServer;
+  let receiver: EmailReceiver;
+  let api: TestApi;
+  let scanDeps: OutreachScanDeps;
+  let owner: string;
+  let member: string;
+  let viewer: string;
+
+  beforeAll(async () => {
+    h = await startPlayHarness(ws, { fromEmail: 'accounts@acme.test', seed: (d, keyring) => seedRenewals(d, keyring, ws) });
+    ({ db, temporal, receiver, api, scan: scanDeps } = h);
+    ({ owner, member, viewer } = h.tokens);
+  });
+
+  afterAll(async () => {
+    await h?.close(async () => (await renewalNoteRows.list(h.db, ws, { limit: 100 })).map((n) => n.workflowId));
+  });
+
+  /** Each customer's newest note. */
+  const notes = async (): Promise<Map<string, RenewalNote>> => {
+    const newest = new Map<string, RenewalNote>();
+    for (const n of await renewalNoteRows.list(db, ws, { limit: 100 })) if (!newest.has(n.customerId)) newest.set(n.customerId, n);
+    return newest;
+  };
+  const draftOf = (note: RenewalNote): Promise<Draft | undefined> => findStepDraft(db, note.workflowId, 'note');
+  const setPlay = async (mode: string, config?: object) => {
+    const res = await api.request('PUT', `/workspaces/${ws}/plays/renewal/settings`, { token: owner, body: { mode, ...(config ? { config } : {}) } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  };
+  const errorOf = (body: unknown) => (body as { error: { message: string } }).error.message;
+
+  it('refuses settings out of range, naming the field, and reads the defaults until set', async () => {
+    expect((await api.request('GET', `/workspaces/${ws}/plays/renewal/settings`, { token: viewer })).body).toMatchObject({ mode: 'review', config: { daysBefore: 30, offers: true } });
+    const bad = await api.request('PUT', `/workspaces/${ws}/plays/renewal/settings`, { token: owner, body: { mode: 'review', config: { daysBefore: 3 } } });
+    expect(bad.status).toBe(400);
+    expect(errorOf(bad.body)).toBe('invalid config: daysBefore: Too small: expected number to be >=7');
+  });
+
+  it('drafts one note per long-term renewal in the window, folding in a save or an upgrade where the customer calls for one', async () => {
+    await setPlay('review');
+    const scan = await scanRenewals(scanDeps, new Date(), [ws]);
+    // cus_owing renews in the window too, but is in dunning; monthly, far and cancelled subscriptions are not renewals to write about.
+    expect(scan).toEqual({ workspaces: 1, failed: 0, candidates: 4, opened: 3, started: 3, swept: 0 });
+    const opened = await notes();
+    expect([...opened.keys()].sort()).toEqual(['cus_growing', 'cus_steady', 'cus_wavering']);
+    for (const note of opened.values()) {
+      await eventually(() => temporal.client.workflow.getHandle(note.workflowId).query(renewalNoteStateQuery), (s) => s.phase === 'waiting_for_review');
+    }
+    const steady = (await draftOf(opened.get('cus_steady')!))!;
+    expect(steady).toMatchObject({ status: 'drafted', play: 'renewal', templateKey: 'plain', toAddress: 'cus_steady@example.com' });
+    expect(steady.subject).toMatch(/^Your Acme Analytics plan renews on \d{1,2} \w+ \d{4}$/);
+    expect(steady.bodyText).toContain('Your Growth plan renews on');
+    expect(steady.bodyText).toContain('at $990.00 per year; thank you for 23 months with Acme Analytics.');
+    expect(steady.bodyText).toContain('What your team did with Acme Analytics: 2,400 reports generated in the last 30 days.');
+
+    const growing = (await draftOf(opened.get('cus_growing')!))!;
+    expect(growing.templateKey).toBe('upgrade');
+    expect(growing.bodyText).toContain('What your team did with Acme Analytics: 9,000 of the 10,000 reports generated included each month, in the last 30 days.');
+    expect(growing.bodyText).toContain('you could renew on Scale, which includes 50,000 reports generated, at $2,990.00 per year.');
+
+    const wavering = (await draftOf(opened.get('cus_wavering')!))!;
+    expect(wavering.templateKey).toBe('save');
+    // Support trouble: credits, a fifth of their monthly $82.50.
+    expect(wavering.bodyText).toContain('we would like to add $17.00 of credit to your account');
+    const facts = wavering.facts as unknown as RenewalNoteFacts;
+    expect(facts.risk?.reasons.map((r) => r.code).sort()).toEqual(['no_recent_login', 'nps_detractor', 'support_tickets']);
+    expect(wavering.bodyText).not.toContain('risk');
+    expect((await notes()).get('cus_wavering')!.fold).toBe('save');
+  });
+
+  it('sends an approved note once, and ends one whose subscription renewed or will not renew before it went', async () => {
+    const opened = await notes();
+    const steady = (await draftOf(opened.get('cus_steady')!))!;
+    expect((await api.request('POST', `/workspaces/${ws}/drafts/${steady.id}/approve`, { token: member })).status).toBe(200);
+    await eventually(notes, (n) => n.get('cus_steady')!.outcome === 'sent');
+    expect(receiver.messages.filter((m) => m.idempotencyKey === `draft:${steady.id}`)).toHaveLength(1);
+
+    // cus_wavering renewed early (a new period in the mirror); cus_growing set their subscription to cancel.
+    await db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_cus_wavering' }).update({ current_period_start: new Date(), current_period_end: ago(-365) });
+    await db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_cus_growing' }).update({ cancel_at_period_end: true });
+    // A settings change wakes the waiting workflows, which look at the subscription again.
+    await setPlay('review', { daysBefore: 30, offers: true });
+    await eventually(notes, (n) => n.get('cus_wavering')!.outcome === 'renewed' && n.get('cus_growing')!.outcome === 'not_renewing');
+    expect((await draftOf(opened.get('cus_wavering')!))!.status).toBe('cancelled');
+    expect((await draftOf(opened.get('cus_growing')!))!.status).toBe('cancelled');
+    expect(receiver.messages.some((m) => m.to.includes('cus_wavering@example.com') || m.to.includes('cus_growing@example.com'))).toBe(false);
+    // One note per renewal: a second look opens none for the same renewals.
+    expect(await scanRenewals(scanDeps, new Date(), [ws])).toMatchObject({ opened: 0 });
+    const listed = (await api.request('GET', `/workspaces/${ws}/renewal-notes?customerId=cus_steady`, { token: viewer })).body as { notes: object[] };
+    expect(listed.notes).toMatchObject([{ customerId: 'cus_steady', subscriptionId: 'sub_cus_steady', fold: 'plain', outcome: 'sent' }]);
+  });
+
+  it('sends at once in auto mode, plain where the workspace wants no offers, and refuses a scan while off', async () => {
+    await setPlay('auto', { daysBefore: 30, offers: false });
+    await seedMirror(db, ws, [yearly('cus_eager', 5)]);
+    await upsertCustomers(db, ws, [contact('cus_eager', 'Eve Eager')], new Date(), h.keyring);
+    await storeProductSignals(db, ws, [{ type: 'usage', id: 'r-eager', customerId: 'cus_eager', at: ago(2), metric: 'reports_generated', quantity: 9_900 }]);
+    expect((await api.request('POST', `/workspaces/${ws}/renewals/scan`, { token: member })).status).toBe(403);
+    const scan = await api.request('POST', `/workspaces/${ws}/renewals/scan`, { token: owner });
+    expect(scan.status).toBe(200);
+    expect(scan.body).toMatchObject({ opened: 1, started: 1 });
+    await eventually(notes, (n) => n.get('cus_eager')?.outcome === 'sent');
+    const eager = (await draftOf((await notes()).get('cus_eager')!))!;
+    // Near the limit, but the workspace wants the note without offers.
+    expect(eager.templateKey).toBe('plain');
+    expect(receiver.messages.filter((m) => m.idempotencyKey === `draft:${eager.id}`)).toHaveLength(1);
+
+    await setPlay('off');
+    const refused = await api.request('POST', `/workspaces/${ws}/renewals/scan`, { token: owner });
+    expect(refused.status).toBe(409);
+    expect(errorOf(refused.body)).toContain('the renewal play is off in this workspace');
+  });
+
+  it("takes a workspace's own note templates; previews never carry the reviewer's risk", async () => {
+    const listed = await api.request('GET', `/workspaces/${ws}/templates/renewal`, { token: viewer });
+    expect((listed.body as { templates: { key: string }[] }).templates.map((t) => t.key)).toEqual(['plain', 'save', 'upgrade']);
+    const scored = await api.request('PUT', `/workspaces/${ws}/templates/renewal/save`, { token: owner, body: { subject: 'Renewal', html: '<p>{{ risk.score }}</p>', text: 't' } });
+    expect(scored.status).toBe(400);
+    const preview = await api.request('POST', `/workspaces/${ws}/templates/preview`, { token: member, body: { play: 'renewal', templateKey: 'save' } });
+    expect(preview.status).toBe(200);
+    expect((preview.body as { subject: string }).subject).toBe('Your Acme Analytics plan renews on 15 January 2027');
+    expect((preview.body as { facts: object }).facts).not.toHaveProperty('risk');
+    expect((preview.body as { text: string }).text).toContain('you could renew on Starter instead, at $290.00 per year');
+  });
+});
