@@ -5,6 +5,7 @@ import { listDrafts } from './drafts';
 import { churnRiskOf } from './churn-risk';
 import { listChurnSaves } from './churn-saves';
 import { expansionPitchRows } from './expansion-pitches';
+import { renewalNoteRows } from './renewal-notes';
 import { customerPlan } from './customer-plan';
 import { effectiveMapping } from './product-mapping';
 import { limitsUse } from '../domain/product-activity';
@@ -33,7 +34,7 @@ const RECENT = 50;
 /** The customer's profile; undefined when Wysera knows nothing of this id in the workspace. */
 export async function customerProfile(db: Db, ring: Keyring, workspaceId: string, customerId: string): Promise<CustomerProfile | undefined> {
   const now = new Date();
-  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, [activity, risk], saves, pitches, [plan, mapping]] = await Promise.all([
+  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, [activity, risk], saves, pitches, notes, [plan, mapping]] = await Promise.all([
     db('stripe_customers').where({ workspace_id: workspaceId, id: customerId }).first<{ id: string; email: string | null; name: string | null; livemode: boolean } | undefined>('id', 'email', 'name', 'livemode'),
     db('analytics_customers').where({ workspace_id: workspaceId, customer_id: customerId }).first<{ mrr: string | number; currency: string; cohort_month: string | null } | undefined>('mrr', 'currency', 'cohort_month'),
     loadCustomerMovements(db, workspaceId, customerId),
@@ -73,6 +74,7 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
     customerActivity(db, workspaceId, customerId, now).then(async (read) => [read, await churnRiskOf(db, workspaceId, customerId, now, read)] as const),
     listChurnSaves(db, workspaceId, { customerId, limit: 10 }),
     expansionPitchRows.list(db, workspaceId, { customerId, limit: 10 }),
+    renewalNoteRows.list(db, workspaceId, { customerId, limit: 10 }),
     // The mapping (the whole catalogue) only for a customer with a plan to find in it, or pitches to name the plans of.
     Promise.all([customerPlan(db, workspaceId, customerId), db('expansion_pitches').where({ workspace_id: workspaceId, customer_id: customerId }).first('id')]).then(
       async ([p, pitched]) => [p, p || pitched ? await effectiveMapping(db, workspaceId) : []] as const,
@@ -82,7 +84,7 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
   // Named `usage` so a workspace that hides the usage hides these counts with it.
   const usage = mapped ? limitsUse(mapped.limits, activity.usage) : [];
   const contact = mirrored && openRow(ring, workspaceId, mirrored);
-  if (!contact && !summary && movements.length === 0 && subscriptions.length === 0 && invoices.length === 0 && dunnings.length === 0 && drafts.length === 0 && pitches.length === 0 && !activity.lastSignalAt) return undefined;
+  if (!contact && !summary && movements.length === 0 && subscriptions.length === 0 && invoices.length === 0 && dunnings.length === 0 && drafts.length === 0 && pitches.length === 0 && notes.length === 0 && !activity.lastSignalAt) return undefined;
   return {
     customerId,
     name: contact ? contact.name : null,
@@ -123,6 +125,7 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
     activity: { ...activity, limits: mapped && usage.length ? { plan: mapped.planName, usage } : null },
     risk: risk ?? null,
     saves: saves.map((s) => ({ id: s.id, startedAt: s.startedAt.toISOString(), risk: { score: s.riskScore }, intervention: s.intervention, outcome: s.outcome, endedAt: iso(s.endedAt) })),
+    renewalNotes: notes.map((n) => ({ id: n.id, subscriptionId: n.subscriptionId, renewsAt: n.renewsAt.toISOString(), fold: n.fold, outcome: n.outcome, endedAt: iso(n.endedAt) })),
     pitches: pitches.map((p) => ({ id: p.id, startedAt: p.startedAt.toISOString(), trigger: p.trigger, plan: mapping.find((m) => m.productId === p.targetProductId)?.planName ?? p.targetProductId, outcome: p.outcome, endedAt: iso(p.endedAt) })),
   };
 }

@@ -63,4 +63,6 @@ export interface CustomerProfile {
   saves: { id: string; startedAt: string; risk: { score: number } | null; intervention: string | null; outcome: string | null; endedAt: string | null }[];
   /** The expansion play's latest pitches to them, newest first: what set each off, the plan pitched (its name in the mapping), how it ended (null: open). */
   pitches: { id: string; startedAt: string; trigger: string; plan: string; outcome: string | null; endedAt: string | null }[];
+  /** The renewal play's latest notes to them, newest first: the renewal, what the note folded in (null until drafted), how it ended. */
+  renewalNotes: { id: string; subscriptionId: string; renewsAt: string; fold: string | null; outcome: string | null; endedAt: string | null }[];
 }

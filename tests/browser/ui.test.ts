@@ -7,6 +7,7 @@ import { upsertExchangeRates } from '../../db/analytics';
 import { createApiToken } from '../../db/api-tokens';
 import { closeChurnSave, openChurnSaves } from '../../db/churn-saves';
 import { expansionPitchRows, openExpansionPitches } from '../../db/expansion-pitches';
+import { openRenewalNotes, renewalNoteRows } from '../../db/renewal-notes';
 import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
 import { createDraftOnce, findDraft, type Draft } from '../../db/drafts';
 import { deferInboxEvent, insertInboxEvent } from '../../db/inbox';
@@ -583,6 +584,43 @@ describe('web UI in a browser', () => {
     } finally {
       if (pitchId) await expansionPitchRows.close(database.db, pitchId, 'off', new Date());
       await putPlaySettings(database.db, WS, 'expansion', { rollout: { mode: 'off', autoPercentage: null }, config: {} }, 'test');
+    }
+  });
+
+  it('lets an owner set when renewal notes are written and whether they carry offers; the page lists the notes', async () => {
+    let noteId: string | undefined;
+    try {
+      const owner = await loggedIn('owner');
+      await owner.page.click('a[data-page=plays]');
+      await contentText(owner.page);
+      const renewal = owner.page.locator('#play-renewal');
+      expect(await renewal.innerText()).toContain('No notes yet');
+      await renewal.locator('input[name=daysBefore]').fill('3');
+      await renewal.locator('button:has-text("Save renewal notes")').click();
+      expect(await renewal.locator('.error').innerText()).toContain('invalid config: daysBefore');
+      await renewal.locator('input[name=daysBefore]').fill('45');
+      await renewal.locator('input[name=offers]').uncheck();
+      await renewal.locator('button:has-text("Save renewal notes")').click();
+      await owner.page.waitForSelector('#play-renewal .success');
+      expect(await owner.page.innerText('#play-renewal .success')).toContain('renewal notes are review, written 45 days before');
+      expect((await getPlaySettings(database.db, WS, 'renewal')).config).toEqual({ daysBefore: 45, offers: false });
+      // Every long-term renewal the simulated account has ahead: one note stays open, the others end.
+      const { opened } = await openRenewalNotes(database.db, WS, { now: new Date(), until: new Date(Date.now() + 400 * 86_400_000) });
+      expect(opened.length).toBeGreaterThan(0);
+      // The one the page lists first (newest, then by id).
+      const [note] = await renewalNoteRows.list(database.db, WS, { limit: 1 });
+      noteId = note!.id;
+      for (const other of opened.filter((n) => n.id !== noteId)) await renewalNoteRows.close(database.db, other.id, 'off', new Date());
+      await owner.page.reload();
+      await owner.page.waitForSelector('[data-testid=renewal-notes] tbody tr');
+      const first = await owner.page.locator('[data-testid=renewal-notes] tbody tr').first().innerText();
+      expect(first).toContain(note!.customerId);
+      expect(first).toContain('open');
+      await shot(owner.page, 'owner-plays-renewal');
+      await owner.context.close();
+    } finally {
+      if (noteId) await renewalNoteRows.close(database.db, noteId, 'off', new Date());
+      await putPlaySettings(database.db, WS, 'renewal', { rollout: { mode: 'off', autoPercentage: null }, config: {} }, 'test');
     }
   });
 

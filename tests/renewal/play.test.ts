@@ -101,6 +101,9 @@ describe('renewal notes', () => {
     expect((await api.request('POST', `/workspaces/${ws}/drafts/${steady.id}/approve`, { token: member })).status).toBe(200);
     await eventually(notes, (n) => n.get('cus_steady')!.outcome === 'sent');
     expect(receiver.messages.filter((m) => m.idempotencyKey === `draft:${steady.id}`)).toHaveLength(1);
+    // The customer's page tells of it.
+    const profile = (await api.request('GET', `/workspaces/${ws}/customers/cus_steady`, { token: viewer })).body as { renewalNotes: object[] };
+    expect(profile.renewalNotes).toMatchObject([{ subscriptionId: 'sub_cus_steady', fold: 'plain', outcome: 'sent' }]);
 
     // cus_wavering renewed early (a new period in the mirror); cus_growing set their subscription to cancel.
     await db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_cus_wavering' }).update({ current_period_start: new Date(), current_period_end: ago(-365) });

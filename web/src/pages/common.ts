@@ -115,9 +115,12 @@ const SAVE_OUTCOMES: Record<string, string> = {
   // The expansion play's own.
   no_longer_eligible: 'nothing to pitch any more',
   at_risk: 'at churn risk now',
+  // The renewal play's.
+  not_renewing: 'will not renew',
+  renewed: 'renewed first',
 };
 
 /** A churn save's offer in words ("the next plan down"). */
 export const saveOffer = (intervention: string) => SAVE_OFFERS[intervention] ?? intervention;
-/** How a churn save or an expansion pitch ended, in words; "open" while it waits. */
+/** How a churn save, an expansion pitch or a renewal note ended, in words; "open" while it waits. */
 export const saveOutcome = (outcome: string | null) => (outcome === null ? 'open' : (SAVE_OUTCOMES[outcome] ?? outcome));

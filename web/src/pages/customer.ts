@@ -90,6 +90,19 @@ function pitchesSection(pitches: Shown['pitches']): HTMLElement {
   );
 }
 
+/** The renewal play's notes to the customer: which renewal, what the note folded in, how it ended. */
+function renewalNotesSection(notes: Shown['renewalNotes']): HTMLElement {
+  const folds: Record<string, string> = { plain: 'a renewal note', save: 'a renewal note with a save offer', upgrade: 'a renewal note with an upgrade' };
+  return section(
+    'Renewals',
+    h(
+      'ul',
+      { class: 'notes', 'data-testid': 'customer-renewal-notes' },
+      notes.map((n) => h('li', {}, `Renewing ${when(n.renewsAt)}: ${n.fold ? (folds[n.fold] ?? n.fold) : 'nothing drafted'}; ${saveOutcome(n.outcome)}.`)),
+    ),
+  );
+}
+
 /** What the workspace's product says of the customer: usage by metric and logins over two windows, and support tickets. */
 function activitySection(ctx: PageContext, a: Shown['activity'] | null): HTMLElement {
   // A workspace may hide the product's activity, or its usage, from a role: the API sends null.
@@ -186,6 +199,7 @@ export async function customerPage(ctx: PageContext, root: HTMLElement, customer
     c.risk ? riskSection(c.risk, (c.activity?.lastSignalAt ?? null) !== null) : null,
     c.saves.length ? savesSection(c.saves) : null,
     c.pitches.length ? pitchesSection(c.pitches) : null,
+    c.renewalNotes.length ? renewalNotesSection(c.renewalNotes) : null,
     section(
       'Subscriptions',
       c.subscriptions.length

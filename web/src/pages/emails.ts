@@ -37,7 +37,7 @@ const PARTS: { part: keyof EmailTemplate; label: string; rows: number }[] = [
   { part: 'html', label: 'HTML', rows: 8 },
 ];
 
-type TemplatePlay = 'dunning' | 'churn' | 'expansion';
+type TemplatePlay = 'dunning' | 'churn' | 'expansion' | 'renewal';
 
 const FACTS_HELP: Record<TemplatePlay, string> = {
   dunning:
@@ -46,6 +46,8 @@ const FACTS_HELP: Record<TemplatePlay, string> = {
     'Liquid, with the facts a save cites: {{ customer.name }}, {{ company.name }}, {{ plan.name }}, {{ usage.summary }}, and its offer: {{ intervention.planName }} at {{ intervention.price | money }} per {{ intervention.period }} instead of {{ intervention.currentPrice | money }}, {{ intervention.credit | money }}, {{ intervention.bookingUrl }}. The risk score is not among them: the customer is never told they were scored.',
   expansion:
     'Liquid, with the facts a pitch cites: {{ customer.name }}, {{ company.name }}, {{ plan.name }} at {{ plan.price | money }} per {{ plan.period }}, near a limit {{ usage.summary }} ({{ usage.percent }}%, over {{ usage.windowDays }} days), seats {{ seats.added }} added, {{ seats.to }} in all, and the plan pitched: {{ target.name }} at {{ target.price | money }} per {{ target.period }}, {{ target.allows }}. Cite the use through {{ usage.summary }}: that is what a workspace hiding the activity hides in drafts.',
+  renewal:
+    'Liquid, with the facts a note cites: {{ customer.name }}, {{ company.name }}, {{ plan.name }} at {{ plan.price | money }} per {{ plan.period }}, renewing on {{ renewal.at | date_utc }}, {{ usage.summary }}; with a save, the churn radar\'s {{ intervention.kind }} and its fields; with an upgrade, {{ upgrade.target.name }} at {{ upgrade.target.price | money }} per {{ upgrade.target.period }}, {{ upgrade.target.allows }}, {{ upgrade.seats.to }}. The risk score is not among them.',
 };
 
 /** A template's heading: "Friendly", "Success call". */
@@ -277,6 +279,13 @@ const PITCH_USES: Record<string, string> = {
   seats_added: 'Written for a customer who added seats, pitched the first plan with unlimited seats.',
 };
 
+/** What each renewal note template is for. */
+const NOTE_USES: Record<string, string> = {
+  plain: 'Written for a renewal with nothing to add: the date, the price, the use.',
+  save: 'Written for a customer at churn risk: the note folds in the churn radar’s offer for their reasons.',
+  upgrade: 'Written for a customer near a limit or adding seats: the note folds in the plan up.',
+};
+
 /** The plays' email templates and their sender: read by everyone, changed by owners. */
 export async function emailsPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   mount(root, loading());
@@ -284,13 +293,15 @@ export async function emailsPage(ctx: PageContext, root: HTMLElement): Promise<v
   let templates: TemplateEntry[];
   let saveTemplates: TemplateEntry[];
   let pitchTemplates: TemplateEntry[];
+  let noteTemplates: TemplateEntry[];
   let schedule: Schedule | null;
   try {
-    [settings, templates, saveTemplates, pitchTemplates, schedule] = await Promise.all([
+    [settings, templates, saveTemplates, pitchTemplates, noteTemplates, schedule] = await Promise.all([
       get<{ emailSettings: EmailSettings | null }>(`${ctx.apiBase}/email-settings`).then((r) => r.emailSettings),
       get<{ templates: TemplateEntry[] }>(`${ctx.apiBase}/templates/dunning`).then((r) => r.templates),
       get<{ templates: TemplateEntry[] }>(`${ctx.apiBase}/templates/churn`).then((r) => r.templates),
       get<{ templates: TemplateEntry[] }>(`${ctx.apiBase}/templates/expansion`).then((r) => r.templates),
+      get<{ templates: TemplateEntry[] }>(`${ctx.apiBase}/templates/renewal`).then((r) => r.templates),
       // Only context for the templates: the page stands without it.
       get<Schedule>(`${ctx.apiBase}/plays/dunning/settings`).catch(() => null),
     ]);
@@ -322,6 +333,11 @@ export async function emailsPage(ctx: PageContext, root: HTMLElement): Promise<v
       'Expansion emails',
       h('p', { class: 'muted small' }, FACTS_HELP.expansion),
       ...pitchTemplates.map((t) => templateEditor(ctx, 'expansion', t, PITCH_USES[t.key] ?? '')),
+    ),
+    section(
+      'Renewal notes',
+      h('p', { class: 'muted small' }, FACTS_HELP.renewal),
+      ...noteTemplates.map((t) => templateEditor(ctx, 'renewal', t, NOTE_USES[t.key] ?? '')),
     ),
   );
 }

@@ -7,6 +7,7 @@ import { canConfigure } from '../redaction';
 import { actorLabel, customerLink, errorBox, loading, riskBadge, saveOffer, saveOutcome, section } from './common';
 import type { ChurnSettings } from '../../../domain/churn-save';
 import type { ExpansionEvidence, ExpansionSettings } from '../../../domain/expansion';
+import type { RenewalSettings } from '../../../domain/renewal';
 import type { DunningScheduleSettings } from '../../../domain/dunning-schedule';
 import type { RolloutMode as Mode } from '../../../domain/rollout';
 import { scheduleEditor, scheduleTable } from './dunning-schedule';
@@ -95,6 +96,16 @@ interface ExpansionPitch {
   outcome: string | null;
 }
 
+interface RenewalNote {
+  id: string;
+  customerId: string;
+  subscriptionId: string;
+  renewsAt: string;
+  fold: 'plain' | 'save' | 'upgrade' | null;
+  startedAt: string;
+  outcome: string | null;
+}
+
 /** The play switches: each play's rollout mode (owners change it) and its own settings. */
 export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: string): Promise<void> {
   mount(root, loading());
@@ -104,15 +115,19 @@ export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: st
   let expansion: PlaySettingsView<ExpansionSettings>;
   let pitches: ExpansionPitch[];
   let plans: Map<string, string>;
+  let renewal: PlaySettingsView<RenewalSettings>;
+  let notes: RenewalNote[];
   try {
     let mapping: { products: { productId: string; planName: string }[] };
-    [dunning, churn, { saves }, expansion, { pitches }, mapping] = await Promise.all([
+    [dunning, churn, { saves }, expansion, { pitches }, mapping, renewal, { notes }] = await Promise.all([
       get<PlaySettingsView<DunningScheduleSettings>>(`${ctx.apiBase}/plays/dunning/settings`),
       get<PlaySettingsView<ChurnSettings>>(`${ctx.apiBase}/plays/churn/settings`),
       get<{ saves: ChurnSave[] }>(`${ctx.apiBase}/churn-saves?limit=10`),
       get<PlaySettingsView<ExpansionSettings>>(`${ctx.apiBase}/plays/expansion/settings`),
       get<{ pitches: ExpansionPitch[] }>(`${ctx.apiBase}/expansion-pitches?limit=10`),
       get<{ products: { productId: string; planName: string }[] }>(`${ctx.apiBase}/product-mapping`),
+      get<PlaySettingsView<RenewalSettings>>(`${ctx.apiBase}/plays/renewal/settings`),
+      get<{ notes: RenewalNote[] }>(`${ctx.apiBase}/renewal-notes?limit=10`),
     ]);
     plans = new Map(mapping.products.map((p) => [p.productId, p.planName]));
   } catch (err) {
@@ -131,7 +146,11 @@ export async function playsPage(ctx: PageContext, root: HTMLElement, notice?: st
       { id: 'play-expansion' },
       section('Expansion', changed(ctx, expansion), expansionForm(ctx, root, expansion, owner, notice?.startsWith('Saved: expansion') ? notice : undefined), readOnly?.cloneNode(true) ?? null, pitchesList(ctx, pitches, plans, expansion.mode)),
     ),
-    section('Renewal notes', h('p', { class: 'muted' }, 'Not available yet.')),
+    h(
+      'div',
+      { id: 'play-renewal' },
+      section('Renewal notes', changed(ctx, renewal), renewalForm(ctx, root, renewal, owner, notice?.startsWith('Saved: renewal') ? notice : undefined), readOnly?.cloneNode(true) ?? null, notesList(ctx, notes, renewal.mode)),
+    ),
   );
 }
 
@@ -311,6 +330,71 @@ function pitchesList(ctx: PageContext, pitches: ExpansionPitch[], plans: Map<str
           h('td', {}, plans.get(p.targetProductId) ?? p.targetProductId),
           h('td', {}, when(p.startedAt)),
           h('td', {}, saveOutcome(p.outcome)),
+        ),
+      ),
+    ),
+  );
+  return h('div', {}, heading, table);
+}
+
+/** The renewal play's mode and settings: how long before a renewal it writes, and whether it folds in offers. */
+function renewalForm(ctx: PageContext, root: HTMLElement, settings: PlaySettingsView<RenewalSettings>, owner: boolean, notice: string | undefined): HTMLElement {
+  const feedback = h('div', { 'aria-live': 'polite' }, notice ? h('div', { class: 'success', role: 'status' }, notice) : null);
+  const rollout = rolloutChooser(settings, owner, 'Renewal notes', 'renewal notes');
+  const days = h('input', { name: 'daysBefore', type: 'number', min: 7, max: 90, step: 1, required: true, value: settings.config.daysBefore, disabled: !owner });
+  const offers = h('input', { name: 'offers', type: 'checkbox', checked: settings.config.offers, disabled: !owner });
+  const form = h(
+    'form',
+    { class: 'plays renewal', novalidate: true },
+    h(
+      'p',
+      { class: 'muted small' },
+      'Before a quarterly or annual subscription renews, one note with the date, the price and what the customer used. A customer at churn risk gets the churn radar’s offer in it, one ready to grow the plan up; customers in dunning are left to it.',
+    ),
+    ...rollout.elements,
+    h('label', { class: 'inline' }, 'Days before the renewal', days),
+    h('label', { class: 'inline checkbox' }, offers, 'Fold in a save offer or an upgrade where the customer calls for one'),
+    feedback,
+  );
+  const save = h('button', { type: 'submit', class: 'primary' }, 'Save renewal notes');
+  if (owner) form.append(h('div', { class: 'actions' }, save));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const config = { daysBefore: Number(days.value.trim()), offers: offers.checked };
+    save.disabled = true;
+    request<PlaySettingsView<RenewalSettings> & { workflowsNotified: number }>('PUT', `${ctx.apiBase}/plays/renewal/settings`, { ...rollout.value(), config })
+      .finally(() => (save.disabled = false))
+      .then(
+        (saved) => playsPage(ctx, root, `Saved: renewal notes are ${modeText(saved)}, written ${saved.config.daysBefore} days before; ${told(saved.workflowsNotified)}.`),
+        (err: unknown) => mount(feedback, errorBox(err)),
+      );
+  });
+  return form;
+}
+
+const FOLDS: Record<string, string> = { plain: 'the renewal', save: 'with a save offer', upgrade: 'with an upgrade' };
+
+/** The play's latest notes: who, when it renews, what the note folded in, how it ended. */
+function notesList(ctx: PageContext, notes: RenewalNote[], mode: Mode): HTMLElement {
+  const heading = h('h3', {}, 'Latest notes');
+  const none = mode === 'off' ? 'No notes: renewal notes are off.' : 'No notes yet: the play looks for renewals regularly (hourly by default).';
+  if (!notes.length) return h('div', {}, heading, h('p', { class: 'muted', 'data-testid': 'renewal-notes' }, none));
+  const table = h(
+    'table',
+    { class: 'data notes', 'data-testid': 'renewal-notes' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'Customer'), h('th', {}, 'Renews'), h('th', {}, 'Note'), h('th', {}, 'Started'), h('th', {}, 'Outcome'))),
+    h(
+      'tbody',
+      {},
+      notes.map((n) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, customerLink(ctx, n.customerId)),
+          h('td', {}, when(n.renewsAt)),
+          h('td', {}, n.fold ? (FOLDS[n.fold] ?? n.fold) : NONE),
+          h('td', {}, when(n.startedAt)),
+          h('td', {}, saveOutcome(n.outcome)),
         ),
       ),
     ),
