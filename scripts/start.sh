@@ -160,6 +160,10 @@ if [ -n "$demo" ]; then
   step "asking the expansion play to look at the demo's customers"
   curl -fsS -X POST "$api_url/workspaces/$demo_ws/expansion/scan" -H "authorization: Bearer $(json "$demo_file" ownerToken)" >&2 \
     && echo >&2 || info "the expansion play could not look now; the worker's scan will (see $data/logs/api.log)"
+  # And the renewal play's: quarterly and annual subscriptions renewing within 30 days get a note.
+  step "asking the renewal play to look at the demo's renewals"
+  curl -fsS -X POST "$api_url/workspaces/$demo_ws/renewals/scan" -H "authorization: Bearer $(json "$demo_file" ownerToken)" >&2 \
+    && echo >&2 || info "the renewal play could not look now; the worker's scan will (see $data/logs/api.log)"
 fi
 
 cat >&2 <<MSG
