@@ -1,16 +1,17 @@
 import { churnRiskOf, churnRisks } from '../db/churn-risk';
 import { customerPlan, customerPlans, type CustomerPlan } from '../db/customer-plan';
 import { inDunning } from '../db/dunning-cases';
-import { expansionPitchRows, openExpansionPitches, type ExpansionPitch } from '../db/expansion-pitches';
+import { expansionPitchRows, openExpansionPitches, recordPitch, type ExpansionPitch } from '../db/expansion-pitches';
 import type { Knex } from '../db/knex';
 import { getPlaySettings } from '../db/play-settings';
 import { effectiveMapping, priceForCustomer } from '../db/product-mapping';
 import { customerActivity, customersActivity } from '../db/product-signals';
-import { seatsAddedSince } from '../db/seat-changes';
+import { planSeats, seatsAddedSince } from '../db/seat-changes';
 import { CHURN_PLAY, churnSettings, periodText } from '../domain/churn-save';
 import { allowsText, chooseExpansion, DEFAULT_EXPANSION_TEMPLATES, EXPANSION_PLAY, expansionSettings, usageCited, type ExpansionChoice, type ExpansionOutcome, type ExpansionPitchFacts } from '../domain/expansion';
 import { EXPANSION_REVIEW_WINDOW_MS } from '../domain/expansion-timing';
 import type { CustomerActivity } from '../domain/product-activity';
+import type { PlanMapping } from '../domain/product-mapping';
 import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
 import type { PreparedOutreach } from '../workflows/outreach';
@@ -75,7 +76,7 @@ export async function buildPitchFacts(
   ref: Pick<ExpansionPitchRef, 'workspaceId' | 'customerId'>,
   now: Date,
   read: { plan: CustomerPlan; activity: CustomerActivity },
-): Promise<{ facts: ExpansionPitchFacts; to: string | null } | null> {
+): Promise<{ facts: ExpansionPitchFacts; to: string | null; choice: ExpansionChoice } | null> {
   const { db, keyring } = deps;
   const { plan, activity } = read;
   const settings = expansionSettings((await getPlaySettings(db, ref.workspaceId, EXPANSION_PLAY)).config);
@@ -84,7 +85,7 @@ export async function buildPitchFacts(
     effectiveMapping(db, ref.workspaceId),
     seatsAddedSince(db, ref.workspaceId, new Date(now.getTime() - settings.seatWindowDays * DAY_MS), [ref.customerId]),
   ]);
-  const choice = chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: seats.get(ref.customerId) ?? null }, mapping, settings);
+  const choice = chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: planSeats(seats, ref.customerId, plan.productId) }, mapping, settings);
   if (!choice) return null;
   const pitch = await pitchFacts(db, ref.workspaceId, plan, choice, activity.windowDays);
   const facts: ExpansionPitchFacts = {
@@ -93,7 +94,7 @@ export async function buildPitchFacts(
     ...pitch,
     trigger: choice.evidence.trigger,
   };
-  return { facts, to: parties.customer.email };
+  return { facts, to: parties.customer.email, choice };
 }
 
 export function createExpansionActivities(deps: ExpansionActivityDeps) {
@@ -113,22 +114,32 @@ export function createExpansionActivities(deps: ExpansionActivityDeps) {
         actor: ACTOR,
         playName: 'the expansion play',
         async check(now) {
-          const [plan, activity, dunning, threshold] = await Promise.all([
+          const [plan, activity, dunning, threshold, pitch, saving] = await Promise.all([
             customerPlan(db, input.workspaceId, input.customerId),
             customerActivity(db, input.workspaceId, input.customerId, now),
             inDunning(db, input.workspaceId, input.customerId),
             churnThreshold(db, input.workspaceId),
+            expansionPitchRows.find(db, input.pitchId),
+            db('churn_saves').where({ workspace_id: input.workspaceId, customer_id: input.customerId }).whereNull('ended_at').first<{ id: string } | undefined>('id'),
           ]);
           if (!plan) return { ended: 'churned', reason: 'the customer has no live subscription any more' };
           if (dunning) return { ended: 'in_dunning', reason: 'a dunning began: that play writes to the customer now' };
+          if (saving) return { ended: 'at_risk', reason: 'the churn radar is writing to the customer to keep them' };
           const risk = await churnRiskOf(db, input.workspaceId, input.customerId, now, activity);
           if (risk && risk.score >= threshold) return { ended: 'at_risk', reason: `the customer's churn risk (${risk.score}) reached the churn play's threshold (${threshold})` };
+          // Moved up on their own while the pitch waited: it would offer what they have.
+          if (pitch) {
+            const mapping = await effectiveMapping(db, input.workspaceId);
+            if (tierOf(mapping, plan.productId) >= tierOf(mapping, pitch.targetProductId)) return { ended: 'no_longer_eligible', reason: "the customer's plan is the one pitched, or above it" };
+          }
           return { seen: { plan, activity } };
         },
         async build(now, seen) {
           const built = await buildPitchFacts(deps, input, now, seen);
           if (!built) return { ended: 'no_longer_eligible' };
           if (!built.to) return { ended: 'no_email' };
+          // The row says what the email pitches, even where the customer changed since the scan opened it.
+          await recordPitch(db, input.pitchId, built.choice.evidence, built.choice.target.productId);
           const trigger = built.facts.trigger;
           return { templateKey: trigger, builtIn: DEFAULT_EXPANSION_TEMPLATES[trigger], emailFacts: built.facts, facts: built.facts, to: built.to };
         },
@@ -144,6 +155,9 @@ export function createExpansionActivities(deps: ExpansionActivityDeps) {
 }
 
 export type ExpansionActivities = ReturnType<typeof createExpansionActivities>;
+
+/** A plan's tier rank in the mapping; 0 for a product the mapping does not hold. */
+const tierOf = (mapping: readonly PlanMapping[], productId: string) => mapping.find((m) => m.productId === productId)?.tierRank ?? 0;
 
 /** The usage limits of a plan the product can report use of: seats are the plan's quantity, not a signal. */
 const hasUsageLimit = (limits: Record<string, number | null>) => Object.entries(limits).some(([metric, n]) => metric !== 'seats' && n !== null);
@@ -176,7 +190,7 @@ export const EXPANSION_SCAN: OutreachPlay<ExpansionPitch, ExpansionOutcome> = {
     if (!ids.length) return { candidates: 0, opened: 0 };
     const activity = await customersActivity(db, workspaceId, ids, now);
     const chosen = ids.flatMap((customerId) => {
-      const choice = chooseExpansion({ productId: plans.get(customerId)!.productId, usage: activity.get(customerId)?.usage ?? [], seats: seats.get(customerId) ?? null }, mapping, settings);
+      const choice = chooseExpansion({ productId: plans.get(customerId)!.productId, usage: activity.get(customerId)?.usage ?? [], seats: planSeats(seats, customerId, plans.get(customerId)!.productId) }, mapping, settings);
       return choice ? [{ customerId, evidence: choice.evidence, targetProductId: choice.target.productId }] : [];
     });
     // Scored only for those with something to pitch: the risk is the costly part.

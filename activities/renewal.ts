@@ -6,7 +6,7 @@ import { getPlaySettings } from '../db/play-settings';
 import { effectiveMapping } from '../db/product-mapping';
 import { customerActivity } from '../db/product-signals';
 import { openRenewalNotes, recordFold, renewalNoteRows, renewalState, type RenewalNote } from '../db/renewal-notes';
-import { seatsAddedSince } from '../db/seat-changes';
+import { planSeats, seatsAddedSince } from '../db/seat-changes';
 import type { ChurnRisk } from '../domain/churn-risk';
 import { CHURN_PLAY, churnSettings, emailFacts, periodText } from '../domain/churn-save';
 import { chooseExpansion, EXPANSION_PLAY, expansionSettings } from '../domain/expansion';
@@ -68,7 +68,7 @@ export async function buildNoteFacts(
     effectiveMapping(db, ref.workspaceId),
   ]);
   const seats = await seatsAddedSince(db, ref.workspaceId, new Date(now.getTime() - expansion.seatWindowDays * DAY_MS), [ref.customerId]);
-  const upgrade = chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: seats.get(ref.customerId) ?? null }, mapping, expansion);
+  const upgrade = chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: planSeats(seats, ref.customerId, plan.productId) }, mapping, expansion);
   const atRisk = risk !== undefined && risk.score >= churn.threshold;
   const fold = chooseFold({ offers: settings.offers, atRisk, upgradeReady: upgrade !== null });
   const base = {
@@ -86,7 +86,7 @@ export async function buildNoteFacts(
   } else if (fold === 'upgrade' && upgrade) {
     const pitch = await pitchFacts(db, ref.workspaceId, plan, upgrade, activity.windowDays);
     // The use near the limit is the one the note cites, under `usage` as every play's (the redaction hides it there).
-    facts = { ...plain, usage: pitch.usage ? { summary: `${pitch.usage.summary}, in the last ${pitch.usage.windowDays} days` } : plain.usage, upgrade: { target: pitch.target, seats: pitch.seats, percent: pitch.usage?.percent ?? null } };
+    facts = { ...plain, usage: pitch.usage ? { summary: `${pitch.usage.summary}, in the last ${pitch.usage.windowDays} days` } : plain.usage, upgrade: { target: pitch.target, seats: pitch.seats } };
   }
   return { facts, to: parties.customer.email };
 }

@@ -76,3 +76,8 @@ export async function openExpansionPitches(db: Db, workspaceId: string, candidat
 
 /** The pitches' lifecycle, as the expansion scan and workflow drive it (activities/outreach-scan.ts). */
 export const expansionPitchRows = outreachRows<PitchRow, ExpansionPitch, ExpansionOutcome>('expansion_pitches', toPitch);
+
+/** Records what a pitch's draft pitches: the trigger, its evidence and the plan, as the customer was when it was written. */
+export async function recordPitch(db: Db, id: string, evidence: ExpansionEvidence, targetProductId: string): Promise<void> {
+  await db('expansion_pitches').where({ id }).update({ trigger: evidence.trigger, evidence: JSON.stringify(evidence), target_product_id: targetProductId });
+}

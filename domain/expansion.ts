@@ -29,13 +29,16 @@ export type ExpansionOutcome = (typeof EXPANSION_OUTCOMES)[number];
 export const EXPANSION_COOLING: readonly ExpansionOutcome[] = ['sent', 'discarded', 'expired', 'no_email', 'failed'];
 
 /** The expansion play's part of play_settings.config. */
-export const expansionConfigSchema = z.strictObject({
-  /** After a pitch ends, no other to the same customer for this many days. */
-  cooldownDays: z.number().int().min(1).max(365).default(90),
-  /** Seats added within `seatWindowDays` that call for a pitch of the unlimited tier. */
-  seatsAdded: z.number().int().min(1).max(10_000).default(3),
-  seatWindowDays: z.number().int().min(1).max(90).default(30),
-});
+export const expansionConfigSchema = z
+  .strictObject({
+    /** After a pitch ends, no other to the same customer for this many days. */
+    cooldownDays: z.number().int().min(1).max(365).default(90),
+    /** Seats added within `seatWindowDays` that call for a pitch of the unlimited tier. */
+    seatsAdded: z.number().int().min(1).max(10_000).default(3),
+    seatWindowDays: z.number().int().min(1).max(90).default(30),
+  })
+  // Seats added within the window would otherwise be pitched again once a shorter cooldown ends.
+  .refine((c) => c.cooldownDays >= c.seatWindowDays, { message: 'must be at least seatWindowDays, or the same seats would be pitched again', path: ['cooldownDays'] });
 export type ExpansionSettings = z.infer<typeof expansionConfigSchema>;
 
 export const DEFAULT_EXPANSION_SETTINGS: ExpansionSettings = expansionConfigSchema.parse({});
@@ -61,7 +64,7 @@ export interface ExpansionInput {
   /** The customer's plan product (db/customer-plan.ts); null without a live subscription. */
   productId: string | null;
   usage: CustomerActivity['usage'];
-  /** The plan item's seats at the start of the window and now, when they changed in it (db/seat-changes.ts). */
+  /** The plan item's seats at the start of the window and now, when they grew in it (db/seat-changes.ts, of the plan's product). */
   seats: { from: number; to: number } | null;
 }
 
@@ -91,12 +94,14 @@ export function chooseExpansion(input: ExpansionInput, mapping: readonly PlanMap
     if (!target) continue;
     const allowance = target.limits[use.metric];
     return {
-      evidence: { trigger: 'near_limit', metric: use.metric, label: use.label, used: use.used, included: use.included, percent: Math.floor(use.share * 100), targetIncluded: allowance ?? null },
+      evidence: { trigger: 'near_limit', metric: use.metric, label: use.label, used: use.used, included: use.included, percent: Math.floor((use.used * 100) / use.included), targetIncluded: allowance ?? null },
       target,
     };
   }
   const seats = input.seats;
-  if (seats && seats.to - seats.from >= settings.seatsAdded) {
+  // A plan whose seats are unlimited already has nothing more to offer a growing team.
+  const unlimitedNow = Object.hasOwn(current.limits, 'seats') && current.limits.seats === null;
+  if (seats && !unlimitedNow && seats.to - seats.from >= settings.seatsAdded) {
     const target = above.find((p) => Object.hasOwn(p.limits, 'seats') && p.limits.seats === null);
     if (target) return { evidence: { trigger: 'seats_added', from: seats.from, to: seats.to, added: seats.to - seats.from }, target };
   }
@@ -110,11 +115,12 @@ export interface ExpansionPitchFacts {
   /** Their plan, its price for their quantity per billing period (`period`: "month", "year", "3 months"). */
   plan: { name: string; price: Money; period: string } | null;
   /**
-   * near_limit: the use in the last `windowDays` against the plan's monthly allowance;
-   * `summary` ("8,600 of the 10,000 reports generated included each month") is how
-   * the templates cite it, so a workspace that hides the activity hides it in drafts.
+   * near_limit: the use in the last `windowDays` against the plan's monthly allowance,
+   * only as `summary` ("8,600 of the 10,000 reports generated included each month
+   * (86%)"): the one field a workspace that hides the product's activity hides in a
+   * draft's text, so the count is nowhere else to cite. `label` names the metric.
    */
-  usage: { metric: string; label: string; used: string; included: string; percent: number; windowDays: number; summary: string } | null;
+  usage: { label: string; windowDays: number; summary: string } | null;
   seats: { from: number; to: number; added: number } | null;
   /**
    * The plan pitched: its name, its price for their quantity per their plan's billing
@@ -129,7 +135,7 @@ export interface ExpansionPitchFacts {
 export function usageCited(evidence: Extract<ExpansionEvidence, { trigger: 'near_limit' }>, windowDays: number): NonNullable<ExpansionPitchFacts['usage']> {
   const used = formatCount(evidence.used);
   const included = formatCount(evidence.included);
-  return { metric: evidence.metric, label: evidence.label, used, included, percent: evidence.percent, windowDays, summary: `${used} of the ${included} ${evidence.label} included each month` };
+  return { label: evidence.label, windowDays, summary: `${used} of the ${included} ${evidence.label} included each month (${evidence.percent}%)` };
 }
 
 /** What a target plan allows of a metric, as an email says it. */
@@ -143,7 +149,7 @@ export const EXAMPLE_EXPANSION_FACTS: ExpansionPitchFacts = {
   company: { name: 'Acme Analytics' },
   customer: { id: 'cus_example', name: 'Jordan Example', email: 'jordan@example.com', tenureMonths: 14 },
   plan: { name: 'Growth', price: { amount: 9900, currency: 'usd' }, period: 'month' },
-  usage: { metric: 'reports_generated', label: 'reports generated', used: '8,600', included: '10,000', percent: 86, windowDays: 30, summary: '8,600 of the 10,000 reports generated included each month' },
+  usage: { label: 'reports generated', windowDays: 30, summary: '8,600 of the 10,000 reports generated included each month (86%)' },
   seats: null,
   target: { name: 'Scale', price: { amount: 29900, currency: 'usd' }, period: 'month', allows: '50,000 reports generated', unlimitedSeats: false },
   trigger: 'near_limit',
@@ -164,13 +170,13 @@ export const DEFAULT_EXPANSION_TEMPLATES: Record<ExpansionTrigger, EmailTemplate
   near_limit: {
     subject: 'You are close to your {{ usage.label }} limit on {{ company.name }}',
     html: `<p>Hi {{ customer.name }},</p>
-<p>In the last {{ usage.windowDays }} days your team used {{ usage.summary }} with {% if plan %}{{ plan.name }}{% else %}your plan{% endif %}: {{ usage.percent }}% of the limit. Good to see {{ company.name }} put to work.</p>
+<p>In the last {{ usage.windowDays }} days your team used {{ usage.summary }} with {% if plan %}{{ plan.name }}{% else %}your plan{% endif %}. Good to see {{ company.name }} put to work.</p>
 <p>So you do not hit the limit mid-month: {{ target.name }} includes {% if target.allows %}{{ target.allows }}{% else %}more {{ usage.label }}{% endif %}${price}.</p>
 <p>Reply to this email and we will move you over, with the difference prorated for the rest of this period.</p>
 ${signOff.html}`,
     text: `Hi {{ customer.name }},
 
-In the last {{ usage.windowDays }} days your team used {{ usage.summary }} with {% if plan %}{{ plan.name }}{% else %}your plan{% endif %}: {{ usage.percent }}% of the limit. Good to see {{ company.name }} put to work.
+In the last {{ usage.windowDays }} days your team used {{ usage.summary }} with {% if plan %}{{ plan.name }}{% else %}your plan{% endif %}. Good to see {{ company.name }} put to work.
 
 So you do not hit the limit mid-month: {{ target.name }} includes {% if target.allows %}{{ target.allows }}{% else %}more {{ usage.label }}{% endif %}${price}.
 

@@ -57,7 +57,7 @@ export interface RenewalNoteFacts {
   /** save: the churn radar's offer for the reasons (domain/churn-save.ts chooseIntervention). */
   intervention: InterventionFacts | null;
   /** upgrade: the expansion play's plan up and what set it off. */
-  upgrade: { target: ExpansionPitchFacts['target']; seats: ExpansionPitchFacts['seats']; percent: number | null } | null;
+  upgrade: { target: ExpansionPitchFacts['target']; seats: ExpansionPitchFacts['seats'] } | null;
   fold: RenewalFold;
   /** save: why, for the reviewer; never in the email. */
   risk: ChurnSaveFacts['risk'] | null;
@@ -97,8 +97,8 @@ export function exampleRenewalFacts(fold: RenewalFold): RenewalNoteFacts {
     return {
       ...EXAMPLE_BASE,
       fold,
-      usage: { summary: '8,600 of the 10,000 reports generated included each month, in the last 30 days' },
-      upgrade: { target: { name: 'Scale', price: { amount: 299_000, currency: 'usd' }, period: 'year', allows: '50,000 reports generated', unlimitedSeats: false }, seats: null, percent: 86 },
+      usage: { summary: '8,600 of the 10,000 reports generated included each month (86%), in the last 30 days' },
+      upgrade: { target: { name: 'Scale', price: { amount: 299_000, currency: 'usd' }, period: 'year', allows: '50,000 reports generated', unlimitedSeats: false }, seats: null },
     };
   }
   return EXAMPLE_BASE;

@@ -42,13 +42,21 @@ describe('chooseExpansion', () => {
     expect(chooseExpansion({ productId: 'prod_starter', usage: [], seats: { from: 2, to: 4 } }, MAPPING, DEFAULT_EXPANSION_SETTINGS)).toBeNull();
     // The workspace's own bar.
     expect(chooseExpansion({ productId: 'prod_starter', usage: [], seats: { from: 2, to: 4 } }, MAPPING, expansionSettings({ seatsAdded: 2 }))?.evidence.trigger).toBe('seats_added');
-    // Already unlimited, or no unlimited tier above: nothing to pitch.
-    expect(chooseExpansion({ productId: 'prod_scale', usage: [], seats: { from: 2, to: 20 } }, MAPPING.slice(0, 4), DEFAULT_EXPANSION_SETTINGS)).toBeNull();
+    // Already unlimited (though Enterprise above is too), or no unlimited tier above: nothing to pitch.
+    expect(chooseExpansion({ productId: 'prod_scale', usage: [], seats: { from: 2, to: 20 } }, MAPPING, DEFAULT_EXPANSION_SETTINGS)).toBeNull();
     expect(chooseExpansion({ productId: 'prod_starter', usage: [], seats: { from: 2, to: 20 } }, MAPPING.slice(0, 3), DEFAULT_EXPANSION_SETTINGS)).toBeNull();
+  });
+
+  it('writes the share of a limit used without float error', () => {
+    // 1,150 / 1,000 * 100 is 114.99999999999999 in floating point.
+    const over = chooseExpansion({ productId: 'prod_starter', usage: [use('reports_generated', 1_150)], seats: null }, MAPPING, DEFAULT_EXPANSION_SETTINGS);
+    expect(over?.evidence).toMatchObject({ percent: 115 });
   });
 
   it('reads invalid stored settings as the defaults', () => {
     expect(expansionSettings({ seatsAdded: -1 })).toEqual(DEFAULT_EXPANSION_SETTINGS);
+    // A cooldown shorter than the seat window would pitch the same seats again.
+    expect(expansionSettings({ cooldownDays: 7, seatWindowDays: 30 })).toEqual(DEFAULT_EXPANSION_SETTINGS);
     expect(DEFAULT_EXPANSION_SETTINGS).toEqual({ cooldownDays: 90, seatsAdded: 3, seatWindowDays: 30 });
   });
 });
@@ -57,7 +65,7 @@ describe('the built-in pitch templates', () => {
   it('render for each trigger, citing the use or the seats and the plan up with its price', () => {
     const near = renderTemplate(DEFAULT_EXPANSION_TEMPLATES.near_limit, exampleExpansionFacts('near_limit'));
     expect(near.subject).toBe('You are close to your reports generated limit on Acme Analytics');
-    expect(near.text).toContain('In the last 30 days your team used 8,600 of the 10,000 reports generated included each month with Growth: 86% of the limit.');
+    expect(near.text).toContain('In the last 30 days your team used 8,600 of the 10,000 reports generated included each month (86%) with Growth.');
     expect(near.text).toContain('Scale includes 50,000 reports generated for $299.00 per month (you pay $99.00 now).');
     const seats = renderTemplate(DEFAULT_EXPANSION_TEMPLATES.seats_added, exampleExpansionFacts('seats_added'));
     expect(seats.text).toContain('4 seats added recently, 10 in all. With Enterprise, seats are unlimited');
@@ -72,6 +80,6 @@ describe('the built-in pitch templates', () => {
   });
 
   it('writes the cited use as a person reads it', () => {
-    expect(usageCited({ trigger: 'near_limit', metric: 'api_calls', label: 'api calls', used: 123_456, included: 150_000, percent: 82, targetIncluded: null }, 30).summary).toBe('123,456 of the 150,000 api calls included each month');
+    expect(usageCited({ trigger: 'near_limit', metric: 'api_calls', label: 'api calls', used: 123_456, included: 150_000, percent: 82, targetIncluded: null }, 30).summary).toBe('123,456 of the 150,000 api calls included each month (82%)');
   });
 });

@@ -11,9 +11,11 @@ import { ago, onPlan } from '../helpers/plan-customers';
 import { stripeFixture } from '../helpers/stripe';
 
 /** A seat plan's subscription as Stripe sends it (Stripe's example object), on Growth with `quantity` seats. */
-export function seatSubscription(customer: string, quantity: number): Stripe.Subscription {
+export function seatSubscription(customer: string, quantity: number, addOnQuantity?: number): Stripe.Subscription {
   const fixture = stripeFixture('subscription') as unknown as Stripe.Subscription;
   const item = fixture.items.data[0]!;
+  // An add-on of another product (Starter's price stands in for it): its quantity is not the plan's seats.
+  const addOn = addOnQuantity === undefined ? [] : [{ ...item, id: `si_${customer}_addon`, subscription: `sub_${customer}`, quantity: addOnQuantity, price: { ...item.price, id: 'price_starter' } }];
   return {
     ...fixture,
     id: `sub_${customer}`,
@@ -23,7 +25,7 @@ export function seatSubscription(customer: string, quantity: number): Stripe.Sub
     cancel_at: null,
     canceled_at: null,
     ended_at: null,
-    items: { ...fixture.items, has_more: false, data: [{ ...item, id: `si_${customer}`, subscription: `sub_${customer}`, quantity, price: { ...item.price, id: 'price_growth' } }] },
+    items: { ...fixture.items, has_more: false, data: [{ ...item, id: `si_${customer}`, subscription: `sub_${customer}`, quantity, price: { ...item.price, id: 'price_growth' } }, ...addOn] },
   };
 }
 
@@ -36,7 +38,7 @@ const login = (customerId: string): ProductSignal => ({ type: 'login', id: `l-${
  * Growth $99 (10,000 reports, 10 seats), Scale $299 (50,000 reports, unlimited
  * seats), per seat. Customers, all logged in yesterday:
  * - cus_busy (Growth): 8,600 reports in the last 30 days (86%);
- * - cus_team (Growth): 6 seats for months, 9 two days ago;
+ * - cus_team (Growth): 6 seats for months, 9 two days ago; an add-on raised from 1 to 8;
  * - cus_quiet (Growth): 2,000 reports;
  * - cus_risky (Growth): 9,000 reports, but set to cancel (risk 50);
  * - cus_owing (Growth): 9,000 reports, in dunning;
@@ -64,6 +66,9 @@ export async function seedExpansion(db: Db, keyring: Keyring, ws: string): Promi
   // Six seats since long before the window (an insert records no change), nine two days ago.
   await upsertSubscriptions(db, ws, [seatSubscription('cus_team', 6)], ago(200));
   await upsertSubscriptions(db, ws, [seatSubscription('cus_team', 9)], ago(2));
+  // An add-on bought yesterday and raised from 1 to 8 today: more than the plan's seats grew, but not seats.
+  await upsertSubscriptions(db, ws, [seatSubscription('cus_team', 9, 1)], ago(1));
+  await upsertSubscriptions(db, ws, [seatSubscription('cus_team', 9, 8)], ago(0.5));
   const contact = (id: string, name: string) => ({ ...stripeFixture('customer'), id, name, email: `${id}@example.com`, created: Math.floor(ago(400).getTime() / 1000) }) as unknown as Stripe.Customer;
   await upsertCustomers(
     db,

@@ -67,14 +67,27 @@ describe('expansion playbook', () => {
   const errorOf = (body: unknown) => (body as { error: { message: string } }).error.message;
 
   it('keeps each change of seats from the mirror, whichever writer brings it, and none from an older state', async () => {
-    const changes = await database.db('seat_changes').where({ workspace_id: ws }).select('item_id', 'from_quantity', 'to_quantity');
-    expect(changes).toEqual([{ item_id: 'si_cus_team', from_quantity: 6, to_quantity: 9 }]);
+    const changes = await database.db('seat_changes').where({ workspace_id: ws }).orderBy('id').select('item_id', 'from_quantity', 'to_quantity');
+    expect(changes).toEqual([
+      { item_id: 'si_cus_team', from_quantity: 6, to_quantity: 9 },
+      { item_id: 'si_cus_team_addon', from_quantity: 1, to_quantity: 8 },
+    ]);
     // An event older than the stored state (Stripe's out-of-order delivery) changes nothing, so records nothing.
     await upsertSubscriptions(database.db, ws, [seatSubscription('cus_team', 7)], ago(3));
-    expect(await database.db('seat_changes').where({ workspace_id: ws }).count<{ c: string }[]>('* as c')).toEqual([{ c: 1 }]);
-    expect(await seatsAddedSince(database.db, ws, ago(30))).toEqual(new Map([['cus_team', { from: 6, to: 9 }]]));
+    expect(await database.db('seat_changes').where({ workspace_id: ws }).count<{ c: string }[]>('* as c')).toEqual([{ c: 2 }]);
+    expect(await seatsAddedSince(database.db, ws, ago(30))).toEqual(
+      new Map([
+        [
+          'cus_team',
+          [
+            { productId: 'prod_price_growth', from: 6, to: 9 },
+            { productId: 'prod_price_starter', from: 1, to: 8 },
+          ],
+        ],
+      ]),
+    );
     // Outside the window there is nothing to count.
-    expect((await seatsAddedSince(database.db, ws, ago(1))).size).toBe(0);
+    expect((await seatsAddedSince(database.db, ws, ago(0.25))).size).toBe(0);
   });
 
   it('refuses settings out of range, naming the field, and reads the defaults until set', async () => {
@@ -86,6 +99,9 @@ describe('expansion playbook', () => {
     const unknown = await api.request('PUT', `/workspaces/${ws}/plays/expansion/settings`, { token: owner, body: { mode: 'auto', config: { seats: 3 } } });
     expect(unknown.status).toBe(400);
     expect(errorOf(unknown.body)).toContain('seats');
+    const short = await api.request('PUT', `/workspaces/${ws}/plays/expansion/settings`, { token: owner, body: { mode: 'auto', config: { cooldownDays: 7 } } });
+    expect(short.status).toBe(400);
+    expect(errorOf(short.body)).toBe('invalid config: cooldownDays: must be at least seatWindowDays, or the same seats would be pitched again');
     expect((await api.request('GET', `/workspaces/${ws}/plays/expansion/settings`, { token: viewer })).body).toMatchObject({ mode: 'review', updatedAt: null });
   });
 
@@ -103,7 +119,7 @@ describe('expansion playbook', () => {
     }
     const busy = (await draftOf(opened.get('cus_busy')!))!;
     expect(busy).toMatchObject({ status: 'drafted', play: 'expansion', templateKey: 'near_limit', toAddress: 'cus_busy@example.com', subject: 'You are close to your reports generated limit on Acme Analytics' });
-    expect(busy.bodyText).toContain('In the last 30 days your team used 8,600 of the 10,000 reports generated included each month with Growth: 86% of the limit.');
+    expect(busy.bodyText).toContain('In the last 30 days your team used 8,600 of the 10,000 reports generated included each month (86%) with Growth.');
     expect(busy.bodyText).toContain('Scale includes 50,000 reports generated for $299.00 per month (you pay $99.00 now).');
     const team = (await draftOf(opened.get('cus_team')!))!;
     expect(team.templateKey).toBe('seats_added');
@@ -119,6 +135,8 @@ describe('expansion playbook', () => {
       const hidden = ((await api.request('GET', `/workspaces/${ws}/drafts/${busy.id}`, { token: member })).body as { draft: { bodyText: string; facts: { usage: unknown } } }).draft;
       expect(hidden.bodyText).toContain('your team used [hidden] with Growth');
       expect(hidden.bodyText).not.toContain('8,600');
+      // Nor the share, which with the plan's allowance would give the count back.
+      expect(hidden.bodyText).not.toContain('86%');
       expect(hidden.facts.usage).toBeNull();
       const listed = (await api.request('GET', `/workspaces/${ws}/expansion-pitches?customerId=cus_busy`, { token: viewer })).body as { pitches: { evidence: unknown }[] };
       expect(listed.pitches[0]!.evidence).toBeNull();
@@ -159,7 +177,7 @@ describe('expansion playbook', () => {
     expect(await scanExpansion(scanDeps, new Date(), [ws])).toMatchObject({ opened: 0 });
     expect((await pitches()).has('cus_saved')).toBe(false);
     // With a day's cooldown, cus_busy (still near the limit) cools down for a day, then may be pitched again.
-    await setPlay('review', { cooldownDays: 1 });
+    await setPlay('review', { cooldownDays: 1, seatWindowDays: 1 });
     expect(await scanExpansion(scanDeps, new Date(Date.now() + DAY / 2), [ws])).toMatchObject({ opened: 0 });
     expect(await scanExpansion(scanDeps, new Date(Date.now() + 2 * DAY), [ws])).toMatchObject({ opened: 1 });
     expect((await expansionPitchRows.list(database.db, ws, { customerId: 'cus_busy', limit: 10 })).length).toBe(2);
