@@ -1,6 +1,8 @@
 import { churnRiskOf } from '../db/churn-risk';
 import { subscriptionPlan, type CustomerPlan } from '../db/customer-plan';
+import { churnSaveRows } from '../db/churn-saves';
 import { inDunning } from '../db/dunning-cases';
+import { expansionPitchRows } from '../db/expansion-pitches';
 import type { Knex } from '../db/knex';
 import { getPlaySettings } from '../db/play-settings';
 import { effectiveMapping } from '../db/product-mapping';
@@ -8,11 +10,11 @@ import { customerActivity } from '../db/product-signals';
 import { openRenewalNotes, recordFold, renewalNoteRows, renewalState, type RenewalNote } from '../db/renewal-notes';
 import { planSeats, seatsAddedSince } from '../db/seat-changes';
 import type { ChurnRisk } from '../domain/churn-risk';
-import { CHURN_PLAY, churnSettings, emailFacts, periodText } from '../domain/churn-save';
-import { chooseExpansion, EXPANSION_PLAY, expansionSettings } from '../domain/expansion';
+import { CHURN_PLAY, churnSettings, COOLING_OUTCOMES, emailFacts, periodText } from '../domain/churn-save';
+import { chooseExpansion, EXPANSION_COOLING, EXPANSION_PLAY, expansionSettings } from '../domain/expansion';
 import { usageSummary, type CustomerActivity } from '../domain/product-activity';
 import { chooseFold, DEFAULT_RENEWAL_TEMPLATES, RENEWAL_PLAY, renewalSettings, type RenewalFold, type RenewalNoteFacts, type RenewalOutcome } from '../domain/renewal';
-import { RENEWAL_REVIEW_MAX_MS } from '../domain/renewal-timing';
+import { RENEWAL_REVIEW_MAX_MS, RENEWAL_SOONEST_MS } from '../domain/renewal-timing';
 import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
 import type { PreparedOutreach } from '../workflows/outreach';
@@ -43,14 +45,15 @@ export interface RenewalNoteRef {
   renewsAt: string;
 }
 
-type NoteEnd = Extract<RenewalOutcome, 'not_renewing' | 'renewed' | 'in_dunning' | 'no_email'>;
+type NoteEnd = Extract<RenewalOutcome, 'not_renewing' | 'renewed' | 'moved' | 'in_dunning' | 'no_email'>;
 export type NoteState = PreparedOutreach<NoteEnd>;
 
 /**
  * The facts a note cites: the renewing plan and its date and price, what the customer
  * used in the last window, and (where the workspace allows offers) the churn radar's
  * offer when their risk is at the churn play's threshold, else the expansion play's
- * plan up when their use or seats call for one.
+ * plan up when their use or seats call for one; neither while that play's cooldown
+ * after its last email to them runs.
  */
 export async function buildNoteFacts(
   deps: Pick<RenewalActivityDeps, 'db' | 'keyring'>,
@@ -67,9 +70,15 @@ export async function buildNoteFacts(
     outreachParties(db, keyring, ref.workspaceId, ref.customerId, now),
     effectiveMapping(db, ref.workspaceId),
   ]);
-  const seats = await seatsAddedSince(db, ref.workspaceId, new Date(now.getTime() - expansion.seatWindowDays * DAY_MS), [ref.customerId]);
-  const upgrade = chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: planSeats(seats, ref.customerId, plan.productId) }, mapping, expansion);
-  const atRisk = risk !== undefined && risk.score >= churn.threshold;
+  const daysAgo = (days: number) => new Date(now.getTime() - days * DAY_MS);
+  const [seats, saved, pitched] = await Promise.all([
+    seatsAddedSince(db, ref.workspaceId, daysAgo(expansion.seatWindowDays), [ref.customerId]),
+    // The other plays' cooldowns hold for their offers in a note too: no second save or pitch so soon after the first.
+    churnSaveRows.endedSince(db, ref.workspaceId, ref.customerId, daysAgo(churn.cooldownDays), COOLING_OUTCOMES),
+    expansionPitchRows.endedSince(db, ref.workspaceId, ref.customerId, daysAgo(expansion.cooldownDays), EXPANSION_COOLING),
+  ]);
+  const upgrade = pitched ? null : chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: planSeats(seats, ref.customerId, plan.productId) }, mapping, expansion);
+  const atRisk = !saved && risk !== undefined && risk.score >= churn.threshold;
   const fold = chooseFold({ offers: settings.offers, atRisk, upgradeReady: upgrade !== null });
   const base = {
     ...parties,
@@ -97,7 +106,8 @@ export function createRenewalActivities(deps: RenewalActivityDeps) {
     /**
      * Brings the note's draft in line with the play's mode (activities/outreach-draft.ts),
      * cancelling it when the subscription will not renew any more, has renewed
-     * already (the note would come too late), or a dunning began.
+     * already (the note would come too late), renews at another date now, or a
+     * dunning began.
      */
     async prepareRenewalNote(input: RenewalNoteRef): Promise<NoteState> {
       return prepareOutreachDraft<NoteEnd, { plan: CustomerPlan; activity: CustomerActivity }>(deps, { ...input, rowId: input.noteId }, {
@@ -113,6 +123,7 @@ export function createRenewalActivities(deps: RenewalActivityDeps) {
             customerActivity(db, input.workspaceId, input.customerId, now),
           ]);
           if (state === 'renewed') return { ended: 'renewed', reason: 'the subscription renewed before the note went' };
+          if (state === 'moved') return { ended: 'moved', reason: 'the renewal moved to another date: the next look writes about that one' };
           if (state === 'not_renewing' || !plan) return { ended: 'not_renewing', reason: 'the subscription will not renew any more' };
           if (dunning) return { ended: 'in_dunning', reason: 'a dunning began: that play writes to the customer now' };
           return { seen: { plan, activity } };
@@ -156,7 +167,7 @@ export const RENEWAL_SCAN: OutreachPlay<RenewalNote, RenewalOutcome> = {
   overdueAfterMs: RENEWAL_REVIEW_MAX_MS + DAY_MS,
   async open(db, workspaceId, play, now) {
     const settings = renewalSettings(play.config);
-    const { renewing, opened } = await openRenewalNotes(db, workspaceId, { now, until: new Date(now.getTime() + settings.daysBefore * DAY_MS) });
+    const { renewing, opened } = await openRenewalNotes(db, workspaceId, { now, from: new Date(now.getTime() + RENEWAL_SOONEST_MS), until: new Date(now.getTime() + settings.daysBefore * DAY_MS) });
     return { candidates: renewing, opened: opened.length };
   },
 };

@@ -59,9 +59,10 @@ export interface SaveCandidate {
 
 /**
  * Opens a save for each candidate that has none open, had none that reached them end
- * within the last `cooldownDays` (COOLING_OUTCOMES), and is not in dunning (the
+ * within the last `cooldownDays` (COOLING_OUTCOMES), is not in dunning (the
  * dunning play is already writing to them about the payment; two plays at once would
- * talk past each other). One statement: the partial unique index keeps concurrent
+ * talk past each other) and has no renewal note open (it carries a save offer
+ * itself). One statement: the partial unique index keeps concurrent
  * radars from opening two.
  */
 export async function openChurnSaves(db: Db, workspaceId: string, candidates: readonly SaveCandidate[], opts: { threshold: number; cooldownDays: number; now: Date }): Promise<ChurnSave[]> {
@@ -77,6 +78,7 @@ export async function openChurnSaves(db: Db, workspaceId: string, candidates: re
      from jsonb_to_recordset(:rows::jsonb) as c(id uuid, customer_id text, workflow_id text, score int, reasons jsonb)
      where not exists (select 1 from churn_saves s where s.workspace_id = :ws and s.customer_id = c.customer_id and s.ended_at > :since and s.outcome = any(:cooling))
        and not exists (select 1 from dunning_cases d where d.workspace_id = :ws and d.customer_id = c.customer_id and d.ended_at is null)
+       and not exists (select 1 from renewal_notes r where r.workspace_id = :ws and r.customer_id = c.customer_id and r.ended_at is null)
      on conflict (workspace_id, customer_id) where ended_at is null do nothing
      returning *`,
     { ws: workspaceId, threshold: opts.threshold, now: opts.now, since, rows: JSON.stringify(rows), cooling: [...COOLING_OUTCOMES] },

@@ -50,7 +50,8 @@ export interface PitchCandidate {
  * Opens a pitch for each candidate that has none open, had none that reached them
  * end within the last `cooldownDays` (EXPANSION_COOLING), is not in dunning and is
  * not being saved by the churn radar (an open save: that email asks what would keep
- * them, not what more they would buy). One statement: the partial unique index keeps
+ * them, not what more they would buy) nor written a renewal note (it carries the
+ * upgrade itself). One statement: the partial unique index keeps
  * concurrent scans from opening two.
  */
 export async function openExpansionPitches(db: Db, workspaceId: string, candidates: readonly PitchCandidate[], opts: { cooldownDays: number; now: Date }): Promise<ExpansionPitch[]> {
@@ -67,6 +68,7 @@ export async function openExpansionPitches(db: Db, workspaceId: string, candidat
      where not exists (select 1 from expansion_pitches p where p.workspace_id = :ws and p.customer_id = c.customer_id and p.ended_at > :since and p.outcome = any(:cooling))
        and not exists (select 1 from dunning_cases d where d.workspace_id = :ws and d.customer_id = c.customer_id and d.ended_at is null)
        and not exists (select 1 from churn_saves s where s.workspace_id = :ws and s.customer_id = c.customer_id and s.ended_at is null)
+       and not exists (select 1 from renewal_notes r where r.workspace_id = :ws and r.customer_id = c.customer_id and r.ended_at is null)
      on conflict (workspace_id, customer_id) where ended_at is null do nothing
      returning *`,
     { ws: workspaceId, now: opts.now, since, rows: JSON.stringify(rows), cooling: [...EXPANSION_COOLING] },

@@ -28,8 +28,8 @@ export interface Outreach {
 
 /**
  * The lifecycle queries of an outreach table: opened by its scan, started (its
- * workflow), ended once with an outcome. At most one is open per customer (a partial
- * unique index), so the scans of several workers never start two.
+ * workflow), ended once with an outcome. At most one is open per customer in each
+ * table (a partial unique index), so the scans of several workers never start two.
  */
 export function outreachRows<Row extends OutreachRowBase, T extends Outreach, Outcome extends string>(table: OutreachTable, fromRow: (r: Row) => T) {
   // Untyped: knex cannot narrow a where on a generic row type; rows come back as Row.
@@ -58,6 +58,11 @@ export function outreachRows<Row extends OutreachRowBase, T extends Outreach, Ou
     close: async (db: Db, id: string, outcome: Outcome, at: Date): Promise<T | undefined> => {
       const [row] = (await db(table).where({ id }).whereNull('ended_at').update({ outcome, ended_at: at }).returning('*')) as Row[];
       return row && fromRow(row);
+    },
+    /** Whether one of the customer's rows ended with one of `outcomes` after `since` (their cooldown). */
+    endedSince: async (db: Db, workspaceId: string, customerId: string, since: Date, outcomes: readonly Outcome[]): Promise<boolean> => {
+      const row = await rows(db).where({ workspace_id: workspaceId, customer_id: customerId }).where('ended_at', '>', since).whereIn('outcome', [...outcomes]).first<{ id: string } | undefined>('id');
+      return row !== undefined;
     },
     /** The workspace's latest rows, newest first (of one customer when given). */
     list: async (db: Db, workspaceId: string, opts: { customerId?: string; limit: number }): Promise<T[]> => {

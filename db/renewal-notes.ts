@@ -49,10 +49,11 @@ export async function recordFold(db: Db, id: string, fold: RenewalFold): Promise
 }
 
 /**
- * A subscription that renews for a long term: live, not set to end, billed every
- * LONG_TERM_MONTHS months or more by one of its items (`s` is stripe_subscriptions).
+ * A subscription that renews for a long term: active (a trial's end is a first
+ * charge, not a renewal), not set to end, billed every LONG_TERM_MONTHS months or
+ * more by one of its items (`s` is stripe_subscriptions).
  */
-const RENEWS_LONG_TERM = `s.status in ('active', 'trialing') and s.ended_at is null and not s.cancel_at_period_end
+const RENEWS_LONG_TERM = `s.status = 'active' and s.ended_at is null and not s.cancel_at_period_end
   and (s.cancel_at is null or s.cancel_at > s.current_period_end)
   and exists (select 1 from stripe_subscription_items i join stripe_prices p on p.workspace_id = i.workspace_id and p.id = i.price_id
                where i.workspace_id = s.workspace_id and i.subscription_id = s.id
@@ -60,16 +61,16 @@ const RENEWS_LONG_TERM = `s.status in ('active', 'trialing') and s.ended_at is n
 
 /**
  * Opens a note for each of the workspace's long-term subscriptions that renew between
- * `now` and `until`, once per renewal (unique on the subscription and its renewal
+ * `from` and `until`, once per renewal (unique on the subscription and its renewal
  * time), for customers not in dunning and without an open churn save or expansion
  * pitch (those plays are writing to them; the scan tries again at its next look).
  * Answers how many renew in the window and the notes opened.
  */
-export async function openRenewalNotes(db: Db, workspaceId: string, opts: { now: Date; until: Date }): Promise<{ renewing: number; opened: RenewalNote[] }> {
+export async function openRenewalNotes(db: Db, workspaceId: string, opts: { now: Date; from: Date; until: Date }): Promise<{ renewing: number; opened: RenewalNote[] }> {
   const { rows: renewing } = await db.raw<{ rows: { id: string; customer_id: string; current_period_end: Date }[] }>(
     `select s.id, s.customer_id, s.current_period_end from stripe_subscriptions s
-      where s.workspace_id = :ws and s.current_period_end > :now and s.current_period_end <= :until and ${RENEWS_LONG_TERM}`,
-    { ws: workspaceId, now: opts.now, until: opts.until },
+      where s.workspace_id = :ws and s.current_period_end > :from and s.current_period_end <= :until and ${RENEWS_LONG_TERM}`,
+    { ws: workspaceId, from: opts.from, until: opts.until },
   );
   if (!renewing.length) return { renewing: 0, opened: [] };
   const rows = renewing.map((s) => {
@@ -83,20 +84,26 @@ export async function openRenewalNotes(db: Db, workspaceId: string, opts: { now:
      where not exists (select 1 from dunning_cases d where d.workspace_id = :ws and d.customer_id = c.customer_id and d.ended_at is null)
        and not exists (select 1 from churn_saves x where x.workspace_id = :ws and x.customer_id = c.customer_id and x.ended_at is null)
        and not exists (select 1 from expansion_pitches x where x.workspace_id = :ws and x.customer_id = c.customer_id and x.ended_at is null)
-     on conflict (workspace_id, subscription_id, renews_at) do nothing
+     -- Once per renewal, and one open note per customer (migration 027): a customer with two renewing subscriptions gets the second after the first.
+     on conflict do nothing
      returning *`,
     { ws: workspaceId, now: opts.now, rows: JSON.stringify(rows) },
   );
   return { renewing: renewing.length, opened: result.rows.map(toNote) };
 }
 
-/** Where a renewing subscription stands now: still set to renew at `renewsAt`, renewed past it, or not renewing. */
-export async function renewalState(db: Db, workspaceId: string, subscriptionId: string, renewsAt: Date): Promise<'renewing' | 'renewed' | 'not_renewing'> {
-  const { rows } = await db.raw<{ rows: { long_term: boolean; current_period_end: Date | null }[] }>(
-    `select (${RENEWS_LONG_TERM}) as long_term, s.current_period_end from stripe_subscriptions s where s.workspace_id = ? and s.id = ?`,
+/**
+ * Where a renewing subscription stands now: still set to renew at `renewsAt`; renewed
+ * (a period began at or after it); moved (its period now ends at another time: a
+ * plan or billing change, and the scan writes about the new date); or not renewing.
+ */
+export async function renewalState(db: Db, workspaceId: string, subscriptionId: string, renewsAt: Date): Promise<'renewing' | 'renewed' | 'moved' | 'not_renewing'> {
+  const { rows } = await db.raw<{ rows: { long_term: boolean; current_period_start: Date | null; current_period_end: Date | null }[] }>(
+    `select (${RENEWS_LONG_TERM}) as long_term, s.current_period_start, s.current_period_end from stripe_subscriptions s where s.workspace_id = ? and s.id = ?`,
     [workspaceId, subscriptionId],
   );
   const row = rows[0];
-  if (row?.current_period_end && row.current_period_end.getTime() > renewsAt.getTime()) return 'renewed';
-  return row?.long_term ? 'renewing' : 'not_renewing';
+  if (row?.current_period_start && row.current_period_start.getTime() >= renewsAt.getTime()) return 'renewed';
+  if (!row?.long_term) return 'not_renewing';
+  return row.current_period_end?.getTime() === renewsAt.getTime() ? 'renewing' : 'moved';
 }

@@ -19,10 +19,11 @@ export type RenewalFold = (typeof RENEWAL_FOLDS)[number];
 /**
  * How a note ended: sent; discarded; not reviewed before the renewal (expired); the
  * play off; the send failed; the subscription will not renew any more (cancelled,
- * ended) or renewed before the note went (both leave nothing to say); a dunning
- * began; no address; its workflow was lost.
+ * ended) or renewed before the note went (both leave nothing to say); its renewal
+ * moved to another date (the scan opens a note for that one); a dunning began; no
+ * address; its workflow was lost.
  */
-export const RENEWAL_OUTCOMES = ['sent', 'discarded', 'expired', 'off', 'failed', 'not_renewing', 'renewed', 'in_dunning', 'no_email', 'lost'] as const;
+export const RENEWAL_OUTCOMES = ['sent', 'discarded', 'expired', 'off', 'failed', 'not_renewing', 'renewed', 'moved', 'in_dunning', 'no_email', 'lost'] as const;
 export type RenewalOutcome = (typeof RENEWAL_OUTCOMES)[number];
 
 /** Billed every this many months or more, a subscription is long-term: quarterly, half-yearly, annual. */

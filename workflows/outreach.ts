@@ -19,6 +19,8 @@ export interface OutreachSteps<Ended extends string> {
   send(allowDrafted: boolean): Promise<{ kind: string; status?: string }>;
   /** How long a draft may wait for a person before it is stale. */
   reviewWindowMs: number;
+  /** A time (ms since the epoch) after which it is stale whatever the window (a renewal's date). */
+  reviewUntilMs?: number;
   /** How often a waiting review re-reads the draft, the mode and the customer (signals wake it sooner). */
   pollMs: number;
   /** Names the play in the reason its drafts are cancelled with ("churn save", "expansion pitch"). */
@@ -57,7 +59,7 @@ export async function runOutreach<Ended extends string>(steps: OutreachSteps<End
   state.draftId = current.draft.id;
   let status = current.draft.status;
 
-  const deadline = nowMs() + steps.reviewWindowMs;
+  const deadline = Math.min(nowMs() + steps.reviewWindowMs, steps.reviewUntilMs ?? Infinity);
   state.phase = 'waiting_for_review';
   while (status === 'drafted' && current.mode === 'review' && nowMs() < deadline) {
     const seen = { decided, settingsVersion };

@@ -1,7 +1,7 @@
 import { proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { RenewalOutcome } from '../domain/renewal';
-import { RENEWAL_REVIEW_MAX_MS, RENEWAL_REVIEW_MIN_MS } from '../domain/renewal-timing';
+import { RENEWAL_REVIEW_MAX_MS } from '../domain/renewal-timing';
 import { runOutreach } from './outreach';
 import { renewalNoteStateQuery, type OutreachState } from './play-messages';
 
@@ -35,22 +35,22 @@ const REVIEW_POLL_MS = 6 * 3_600_000;
 /**
  * One renewal note: `renewal:<workspace>:<note>`, started by the renewal play's scan
  * (activities/renewal.ts) some days before a long-term subscription renews. It drafts
- * one email and sends or waits for a review as workflows/outreach.ts does, for at most
- * the time left before the renewal (a note after it is stale); it also ends when the
- * subscription will not renew or a dunning begins.
+ * one email and sends or waits for a review as workflows/outreach.ts does, until the
+ * renewal date at the latest (a note after it is stale); it also ends when the
+ * subscription renews first, moves its date, will not renew, or a dunning begins.
  */
 export async function renewalNoteWorkflow(input: RenewalNoteInput): Promise<RenewalOutcome> {
   const state: OutreachState = { phase: 'drafting', draftId: null, outcome: null };
   setHandler(renewalNoteStateQuery, () => state);
-  // The workflow sandbox makes `new Date()` the deterministic time of the current workflow task.
-  const untilRenewal = new Date(input.renewsAt).getTime() - new Date().getTime();
   return runOutreach(
     {
       prepare: () => prepareRenewalNote(input),
       close: (outcome) => closeRenewalNote({ ...input, outcome }),
       cancelOpen: (reason) => cancelOpenDrafts({ workspaceId: input.workspaceId, workflowId: input.workflowId, reason }).then(() => undefined),
       send: (allowDrafted) => sendDraft({ draftId: state.draftId ?? '', actor: 'system:renewal', allowDrafted }),
-      reviewWindowMs: Math.min(RENEWAL_REVIEW_MAX_MS, Math.max(RENEWAL_REVIEW_MIN_MS, untilRenewal)),
+      reviewWindowMs: RENEWAL_REVIEW_MAX_MS,
+      // A note after the renewal is stale: the review ends at its date.
+      reviewUntilMs: new Date(input.renewsAt).getTime(),
       pollMs: REVIEW_POLL_MS,
       label: 'renewal note',
     },

@@ -25,6 +25,7 @@ import * as m023 from './023_product_signals_occurred_at';
 import * as m024 from './024_churn_saves';
 import * as m025 from './025_expansion_pitches';
 import * as m026 from './026_renewal_notes';
+import * as m027 from './027_renewal_notes_one_open';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -57,6 +58,7 @@ const migrations: Record<string, Knex.Migration> = {
   '024_churn_saves': m024,
   '025_expansion_pitches': m025,
   '026_renewal_notes': m026,
+  '027_renewal_notes_one_open': m027,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -605,7 +605,7 @@ describe('web UI in a browser', () => {
       expect(await owner.page.innerText('#play-renewal .success')).toContain('renewal notes are review, written 45 days before');
       expect((await getPlaySettings(database.db, WS, 'renewal')).config).toEqual({ daysBefore: 45, offers: false });
       // Every long-term renewal the simulated account has ahead: one note stays open, the others end.
-      const { opened } = await openRenewalNotes(database.db, WS, { now: new Date(), until: new Date(Date.now() + 400 * 86_400_000) });
+      const { opened } = await openRenewalNotes(database.db, WS, { now: new Date(), from: new Date(), until: new Date(Date.now() + 400 * 86_400_000) });
       expect(opened.length).toBeGreaterThan(0);
       // The one the page lists first (newest, then by id).
       const [note] = await renewalNoteRows.list(database.db, WS, { limit: 1 });

@@ -66,10 +66,11 @@ describe('renewal notes', () => {
   it('drafts one note per long-term renewal in the window, folding in a save or an upgrade where the customer calls for one', async () => {
     await setPlay('review');
     const scan = await scanRenewals(scanDeps, new Date(), [ws]);
-    // cus_owing renews in the window too, but is in dunning; monthly, far and cancelled subscriptions are not renewals to write about.
-    expect(scan).toEqual({ workspaces: 1, failed: 0, candidates: 4, opened: 3, started: 3, swept: 0 });
+    // Seven renewals in the window: cus_owing's waits out its dunning, and cus_twice gets one note at a time.
+    // Monthly, far, cancelled and trial subscriptions are not renewals to write about.
+    expect(scan).toEqual({ workspaces: 1, failed: 0, candidates: 7, opened: 5, started: 5, swept: 0 });
     const opened = await notes();
-    expect([...opened.keys()].sort()).toEqual(['cus_growing', 'cus_steady', 'cus_wavering']);
+    expect([...opened.keys()].sort()).toEqual(['cus_growing', 'cus_pitched', 'cus_steady', 'cus_twice', 'cus_wavering']);
     for (const note of opened.values()) {
       await eventually(() => temporal.client.workflow.getHandle(note.workflowId).query(renewalNoteStateQuery), (s) => s.phase === 'waiting_for_review');
     }
@@ -82,7 +83,7 @@ describe('renewal notes', () => {
 
     const growing = (await draftOf(opened.get('cus_growing')!))!;
     expect(growing.templateKey).toBe('upgrade');
-    expect(growing.bodyText).toContain('What your team did with Acme Analytics: 9,000 of the 10,000 reports generated included each month, in the last 30 days.');
+    expect(growing.bodyText).toContain('What your team did with Acme Analytics: 9,000 of the 10,000 reports generated included each month (90%), in the last 30 days.');
     expect(growing.bodyText).toContain('you could renew on Scale, which includes 50,000 reports generated, at $2,990.00 per year.');
 
     const wavering = (await draftOf(opened.get('cus_wavering')!))!;
@@ -93,6 +94,8 @@ describe('renewal notes', () => {
     expect(facts.risk?.reasons.map((r) => r.code).sort()).toEqual(['no_recent_login', 'nps_detractor', 'support_tickets']);
     expect(wavering.bodyText).not.toContain('risk');
     expect((await notes()).get('cus_wavering')!.fold).toBe('save');
+    // Near the limit too, but pitched an upgrade ten days ago: the expansion play's cooldown holds in the note.
+    expect((await draftOf(opened.get('cus_pitched')!))!.templateKey).toBe('plain');
   });
 
   it('sends an approved note once, and ends one whose subscription renewed or will not renew before it went', async () => {
@@ -105,8 +108,9 @@ describe('renewal notes', () => {
     const profile = (await api.request('GET', `/workspaces/${ws}/customers/cus_steady`, { token: viewer })).body as { renewalNotes: object[] };
     expect(profile.renewalNotes).toMatchObject([{ subscriptionId: 'sub_cus_steady', fold: 'plain', outcome: 'sent' }]);
 
-    // cus_wavering renewed early (a new period in the mirror); cus_growing set their subscription to cancel.
-    await db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_cus_wavering' }).update({ current_period_start: new Date(), current_period_end: ago(-365) });
+    // cus_wavering's subscription renewed (the mirror holds the period that begins at the old end); cus_growing set theirs to cancel.
+    const renewsAt = opened.get('cus_wavering')!.renewsAt;
+    await db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_cus_wavering' }).update({ current_period_start: renewsAt, current_period_end: new Date(renewsAt.getTime() + 365 * 86_400_000) });
     await db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_cus_growing' }).update({ cancel_at_period_end: true });
     // A settings change wakes the waiting workflows, which look at the subscription again.
     await setPlay('review', { daysBefore: 30, offers: true });
@@ -116,6 +120,17 @@ describe('renewal notes', () => {
     expect(receiver.messages.some((m) => m.to.includes('cus_wavering@example.com') || m.to.includes('cus_growing@example.com'))).toBe(false);
     // One note per renewal: a second look opens none for the same renewals.
     expect(await scanRenewals(scanDeps, new Date(), [ws])).toMatchObject({ opened: 0 });
+
+    // cus_twice's renewal moves two days later (a billing change): that note ends, and the next look writes about the new date.
+    const twice = opened.get('cus_twice')!;
+    const moved = new Date(twice.renewsAt.getTime() + 2 * 86_400_000);
+    await db('stripe_subscriptions').where({ workspace_id: ws, id: twice.subscriptionId }).update({ current_period_end: moved });
+    await setPlay('review', { daysBefore: 30, offers: true });
+    await eventually(notes, (n) => n.get('cus_twice')!.outcome === 'moved');
+    expect((await scanRenewals(scanDeps, new Date(), [ws])).opened).toBe(1);
+    const next = (await notes()).get('cus_twice')!;
+    expect(next.outcome).toBeNull();
+    expect(next.id).not.toBe(twice.id);
     const listed = (await api.request('GET', `/workspaces/${ws}/renewal-notes?customerId=cus_steady`, { token: viewer })).body as { notes: object[] };
     expect(listed.notes).toMatchObject([{ customerId: 'cus_steady', subscriptionId: 'sub_cus_steady', fold: 'plain', outcome: 'sent' }]);
   });

@@ -118,6 +118,7 @@ const SAVE_OUTCOMES: Record<string, string> = {
   // The renewal play's.
   not_renewing: 'will not renew',
   renewed: 'renewed first',
+  moved: 'its renewal date moved',
 };
 
 /** A churn save's offer in words ("the next plan down"). */
