@@ -18,6 +18,7 @@ export interface RadarScan extends Omit<OutreachScan, 'candidates'> {
  */
 export const CHURN_RADAR: OutreachPlay<ChurnSave, ChurnSaveOutcome> = {
   play: CHURN_PLAY,
+  name: 'churn radar',
   workflowType: 'churnSaveWorkflow',
   idKey: 'saveId',
   rows: churnSaveRows,

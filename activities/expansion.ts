@@ -170,6 +170,7 @@ const hasUsageLimit = (limits: Record<string, number | null>) => Object.entries(
  */
 export const EXPANSION_SCAN: OutreachPlay<ExpansionPitch, ExpansionOutcome> = {
   play: EXPANSION_PLAY,
+  name: 'expansion scan',
   workflowType: 'expansionPitchWorkflow',
   idKey: 'pitchId',
   rows: expansionPitchRows,

@@ -30,6 +30,8 @@ export interface OutreachScan {
 /** A play that writes one email at a time to the customers its scan picks (the churn radar, the expansion playbook). */
 export interface OutreachPlay<T extends Outreach, Outcome extends string> {
   play: string;
+  /** Names the play in the logs: "churn radar". */
+  name: string;
   /** The workflow each row runs; its one argument is `{ workspaceId, customerId, workflowId }` and the row's id under `idKey`. */
   workflowType: string;
   idKey: string;
@@ -68,7 +70,7 @@ export async function scanOutreach<T extends Outreach, Outcome extends string>(
     } catch (err) {
       // One workspace's trouble (a Temporal call refused, a bad row) must not stop the scan for the others.
       scan.failed++;
-      log.warn({ workspaceId, play: play.play, err: (err as Error).message }, 'play scan: workspace failed; the next scan tries again');
+      log.warn({ workspaceId, play: play.play, err: (err as Error).message }, `${play.name}: workspace scan failed; the next scan tries again`);
     }
   }
   return scan;
@@ -92,7 +94,7 @@ async function scanWorkspace<T extends Outreach, Outcome extends string>(deps: O
     scan.started++;
   }
   scan.swept += await sweepOverdue(deps, play, workspaceId, now);
-  log.info({ workspaceId, play: play.play, candidates, opened }, 'play scan: workspace scanned');
+  log.info({ workspaceId, play: play.play, candidates, opened }, `${play.name}: workspace scanned`);
 }
 
 /**
@@ -112,7 +114,7 @@ async function sweepOverdue<T extends Outreach, Outcome extends string>(deps: Ou
     }
     if (running) continue;
     await play.rows.close(deps.db, row.id, play.closedLost, now);
-    deps.log.warn({ workspaceId, play: play.play, id: row.id, workflowId: row.workflowId }, 'play scan: closed an outreach whose workflow is gone');
+    deps.log.warn({ workspaceId, play: play.play, id: row.id, workflowId: row.workflowId }, `${play.name}: closed an outreach whose workflow is gone`);
     swept++;
   }
   return swept;

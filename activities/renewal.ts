@@ -158,6 +158,7 @@ export type RenewalActivities = ReturnType<typeof createRenewalActivities>;
  */
 export const RENEWAL_SCAN: OutreachPlay<RenewalNote, RenewalOutcome> = {
   play: RENEWAL_PLAY,
+  name: 'renewal scan',
   workflowType: 'renewalNoteWorkflow',
   idKey: 'noteId',
   workflowArgs: (note) => ({ subscriptionId: note.subscriptionId, renewsAt: note.renewsAt.toISOString() }),

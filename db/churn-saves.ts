@@ -88,19 +88,11 @@ export async function openChurnSaves(db: Db, workspaceId: string, candidates: re
 
 /** The saves' lifecycle, as the radar's scan drives it (activities/outreach-scan.ts). */
 export const churnSaveRows = outreachRows<ChurnSaveRow, ChurnSave, ChurnSaveOutcome>('churn_saves', toSave);
-const saves = churnSaveRows;
-/** Open saves whose workflow the radar has not started yet. */
-export const unstartedSaves = saves.unstarted;
-export const markSaveStarted = saves.markStarted;
-export const findChurnSave = saves.find;
-/** Ends the workspace's open saves whose workflow never started (the play was turned off before it could). */
-export const closeUnstartedSaves = saves.closeUnstarted;
-/** Open saves whose workflow started before `before`: by then it should have ended (the review window is a week). */
-export const overdueSaves = saves.overdue;
+export const findChurnSave = churnSaveRows.find;
 /** Ends an open save with its outcome, and answers it; a save already ended keeps its first one (undefined). */
-export const closeChurnSave = saves.close;
+export const closeChurnSave = churnSaveRows.close;
 /** The workspace's latest saves, newest first (of one customer when given). */
-export const listChurnSaves = saves.list;
+export const listChurnSaves = churnSaveRows.list;
 
 /** Records the offer a save's draft made (once: the draft's offer does not change). */
 export async function recordIntervention(db: Db, id: string, intervention: InterventionKind): Promise<void> {

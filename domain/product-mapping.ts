@@ -132,20 +132,28 @@ function rankingCurrency(plans: { product: CatalogProduct; prices: CatalogPrice[
 }
 
 /**
- * The rank a product's metadata gives it (`tier_rank` or `tier_order`: a whole number
- * from 1), or null. A catalogue that orders its own plans knows better than prices
- * do: a per-seat plan's price is for one seat, and a flat plan's for the whole team.
+ * The rank a product's metadata gives it (`tier_rank`, else `tier_order`: a whole
+ * number from 1, keys read as limitsFromMetadata reads them), or null. A catalogue
+ * that orders its own plans knows better than prices do: a per-seat plan's price is
+ * for one seat, and a flat plan's for the whole team.
  */
 function declaredRank(meta: Record<string, string>): number | null {
-  const text = (meta.tier_rank ?? meta.tier_order ?? '').trim();
-  return /^[1-9]\d{0,5}$/.test(text) ? Number(text) : null;
+  const values = new Map(Object.entries(meta).map(([k, v]) => [k.trim().toLowerCase(), v.trim()]));
+  for (const key of ['tier_rank', 'tier_order']) {
+    const text = values.get(key);
+    if (text !== undefined && /^[1-9]\d{0,5}$/.test(text)) return Number(text);
+  }
+  return null;
 }
 
 /**
  * Defaults: products with a recurring price, ranked by the rank their metadata
- * declares (declaredRank), then by the cheapest monthly price in the ranking currency
- * (active prices preferred); plan name from `metadata.plan_name` or the product name,
- * limits from product metadata overlaid by the entry price's.
+ * declares (declaredRank) when every product with an entry price declares one, else
+ * by the cheapest monthly price in the ranking currency (active prices preferred):
+ * half a catalogue ranked by hand and half by price would put the undeclared cheap
+ * plan above them all. Products without an entry price (metered only) come last.
+ * Plan name from `metadata.plan_name` or the product name, limits from product
+ * metadata overlaid by the entry price's.
  */
 export function deriveDefaults(products: CatalogProduct[], prices: CatalogPrice[]): PlanMapping[] {
   const byProduct = new Map<string, CatalogPrice[]>();
@@ -166,10 +174,11 @@ export function deriveDefaults(products: CatalogProduct[], prices: CatalogPrice[
       limits: { ...limitsFromMetadata(product.metadata), ...limitsFromMetadata(entry?.price.metadata ?? {}) },
     };
   });
+  const byDeclared = entries.every((e) => e.monthly === null || e.declared !== null);
+  const declared = (e: (typeof entries)[number]) => (byDeclared && e.declared !== null ? e.declared : Number.MAX_SAFE_INTEGER);
   entries.sort(
     (a, b) =>
-      // Declared ranks first, in their order; then the others by price.
-      (a.declared ?? Infinity) - (b.declared ?? Infinity) ||
+      declared(a) - declared(b) ||
       (a.monthly === null ? 1 : 0) - (b.monthly === null ? 1 : 0) ||
       (a.monthly ?? 0) - (b.monthly ?? 0) ||
       a.product.name.localeCompare(b.product.name) ||

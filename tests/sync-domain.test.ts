@@ -128,14 +128,17 @@ describe('product mapping', () => {
     expect(neighbours(d, 'prod_team')).toMatchObject({ up: { productId: 'prod_pro' }, down: { productId: 'prod_basic' } });
   });
 
-  it('ranks products that declare a tier rank in metadata by it, before the others by price', () => {
-    const declared = [product('prod_pro', 'Pro', { tier_rank: '1' }), product('prod_basic', 'Basic', { tier_order: '2' }), product('prod_team', 'Team', { tier_rank: 'first' }), product('prod_tshirt', 'T-shirt')];
+  it('ranks by the tier every priced product declares in metadata, else by price', () => {
+    const declared = [product('prod_pro', 'Pro', { tier_rank: '1' }), product('prod_basic', 'Basic', { ' Tier_Order ': '3' }), product('prod_team', 'Team', { tier_rank: 'first', tier_order: '2' }), product('prod_tshirt', 'T-shirt')];
     expect(deriveDefaults(declared, prices).map((m) => [m.productId, m.tierRank])).toEqual([
       ['prod_pro', 1],
-      ['prod_basic', 2],
-      // Not a rank: priced like a product that declares none.
-      ['prod_team', 3],
+      // An unreadable tier_rank leaves tier_order to say.
+      ['prod_team', 2],
+      ['prod_basic', 3],
     ]);
+    // One priced product without a declared tier: the hand-made order would rank it above them all, so prices rank every one.
+    const partly = [product('prod_pro', 'Pro', { tier_rank: '1' }), product('prod_basic', 'Basic'), product('prod_team', 'Team', { tier_rank: '2' })];
+    expect(deriveDefaults(partly, prices).map((m) => m.productId)).toEqual(['prod_basic', 'prod_team', 'prod_pro']);
   });
 
   it('names the field of unknown products and duplicate ranks, and applies valid overrides', () => {

@@ -15,8 +15,8 @@ export interface OutreachSteps<Ended extends string> {
   close(outcome: OutreachEnd | Ended): Promise<void>;
   /** Cancels the drafts still open when it ends (a local activity). */
   cancelOpen(reason: string): Promise<void>;
-  /** Sends the approved (or, in auto mode, drafted) email through the send ledger. */
-  send(allowDrafted: boolean): Promise<{ kind: string; status?: string }>;
+  /** Sends the approved (or, in auto mode, drafted) draft through the send ledger. */
+  send(draftId: string, allowDrafted: boolean): Promise<{ kind: string; status?: string }>;
   /** How long a draft may wait for a person before it is stale. */
   reviewWindowMs: number;
   /** A time (ms since the epoch) after which it is stale whatever the window (a renewal's date). */
@@ -56,7 +56,8 @@ export async function runOutreach<Ended extends string>(steps: OutreachSteps<End
   let current = await steps.prepare();
   if (current.kind === 'ended') return finish(current.outcome);
   if (current.mode === 'off' || !current.draft) return finish('off');
-  state.draftId = current.draft.id;
+  const draftId = current.draft.id;
+  state.draftId = draftId;
   let status = current.draft.status;
 
   const deadline = Math.min(nowMs() + steps.reviewWindowMs, steps.reviewUntilMs ?? Infinity);
@@ -73,7 +74,7 @@ export async function runOutreach<Ended extends string>(steps: OutreachSteps<End
   if (!isSendableDraft(status) && !(status === 'drafted' && current.mode === 'auto')) return finish(settled(status));
 
   state.phase = 'sending';
-  const sent = await steps.send(current.mode === 'auto');
+  const sent = await steps.send(draftId, current.mode === 'auto');
   if (sent.kind === 'sent' || sent.kind === 'already_sent' || sent.kind === 'unconfirmed') return finish('sent');
   if (sent.kind === 'not_sendable') return finish(settled(sent.status as DraftStatus));
   return finish('failed');
