@@ -52,8 +52,8 @@ export type NoteState = PreparedOutreach<NoteEnd>;
  * The facts a note cites: the renewing plan and its date and price, what the customer
  * used in the last window, and (where the workspace allows offers) the churn radar's
  * offer when their risk is at the churn play's threshold, else the expansion play's
- * plan up when their use or seats call for one; neither while that play's cooldown
- * after its last email to them runs.
+ * plan up when their use or seats call for one; neither while that play is off or
+ * its cooldown after its last email to them runs.
  */
 export async function buildNoteFacts(
   deps: Pick<RenewalActivityDeps, 'db' | 'keyring'>,
@@ -63,13 +63,15 @@ export async function buildNoteFacts(
 ): Promise<{ facts: RenewalNoteFacts; to: string | null }> {
   const { db, keyring } = deps;
   const { plan, activity, risk } = read;
-  const [settings, churn, expansion, parties, mapping] = await Promise.all([
+  const [settings, churnPlay, expansionPlay, parties, mapping] = await Promise.all([
     getPlaySettings(db, ref.workspaceId, RENEWAL_PLAY).then((s) => renewalSettings(s.config)),
-    getPlaySettings(db, ref.workspaceId, CHURN_PLAY).then((s) => churnSettings(s.config)),
-    getPlaySettings(db, ref.workspaceId, EXPANSION_PLAY).then((s) => expansionSettings(s.config)),
+    getPlaySettings(db, ref.workspaceId, CHURN_PLAY),
+    getPlaySettings(db, ref.workspaceId, EXPANSION_PLAY),
     outreachParties(db, keyring, ref.workspaceId, ref.customerId, now),
     effectiveMapping(db, ref.workspaceId),
   ]);
+  const churn = churnSettings(churnPlay.config);
+  const expansion = expansionSettings(expansionPlay.config);
   const daysAgo = (days: number) => new Date(now.getTime() - days * DAY_MS);
   const [seats, saved, pitched] = await Promise.all([
     seatsAddedSince(db, ref.workspaceId, daysAgo(expansion.seatWindowDays), [ref.customerId]),
@@ -77,8 +79,9 @@ export async function buildNoteFacts(
     churnSaveRows.endedSince(db, ref.workspaceId, ref.customerId, daysAgo(churn.cooldownDays), COOLING_OUTCOMES),
     expansionPitchRows.endedSince(db, ref.workspaceId, ref.customerId, daysAgo(expansion.cooldownDays), EXPANSION_COOLING),
   ]);
-  const upgrade = pitched ? null : chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: planSeats(seats, ref.customerId, plan.productId) }, mapping, expansion);
-  const atRisk = !saved && risk !== undefined && risk.score >= churn.threshold;
+  // A play the workspace turned off makes no offer through a note either.
+  const upgrade = pitched || expansionPlay.rollout.mode === 'off' ? null : chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: planSeats(seats, ref.customerId, plan.productId) }, mapping, expansion);
+  const atRisk = !saved && churnPlay.rollout.mode !== 'off' && risk !== undefined && risk.score >= churn.threshold;
   const fold = chooseFold({ offers: settings.offers, atRisk, upgradeReady: upgrade !== null });
   const base = {
     ...parties,

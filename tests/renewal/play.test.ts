@@ -135,8 +135,10 @@ describe('renewal notes', () => {
     expect(listed.notes).toMatchObject([{ customerId: 'cus_steady', subscriptionId: 'sub_cus_steady', fold: 'plain', outcome: 'sent' }]);
   });
 
-  it('sends at once in auto mode, plain where the workspace wants no offers, and refuses a scan while off', async () => {
-    await setPlay('auto', { daysBefore: 30, offers: false });
+  it('sends at once in auto mode, without an upgrade while the expansion play is off, and refuses a scan while off', async () => {
+    await setPlay('auto', { daysBefore: 30, offers: true });
+    // The expansion play is off here: a note does not pitch what the workspace chose not to.
+    expect((await api.request('PUT', `/workspaces/${ws}/plays/expansion/settings`, { token: owner, body: { mode: 'off' } })).status).toBe(200);
     await seedMirror(db, ws, [yearly('cus_eager', 5)]);
     await upsertCustomers(db, ws, [contact('cus_eager', 'Eve Eager')], new Date(), h.keyring);
     await storeProductSignals(db, ws, [{ type: 'usage', id: 'r-eager', customerId: 'cus_eager', at: ago(2), metric: 'reports_generated', quantity: 9_900 }]);
@@ -146,7 +148,7 @@ describe('renewal notes', () => {
     expect(scan.body).toMatchObject({ opened: 1, started: 1 });
     await eventually(notes, (n) => n.get('cus_eager')?.outcome === 'sent');
     const eager = (await draftOf((await notes()).get('cus_eager')!))!;
-    // Near the limit, but the workspace wants the note without offers.
+    // Near the limit, but with the expansion play off the note carries no upgrade.
     expect(eager.templateKey).toBe('plain');
     expect(receiver.messages.filter((m) => m.idempotencyKey === `draft:${eager.id}`)).toHaveLength(1);
 
