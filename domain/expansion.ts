@@ -118,9 +118,10 @@ export interface ExpansionPitchFacts {
    * near_limit: the use in the last `windowDays` against the plan's monthly allowance,
    * only as `summary` ("8,600 of the 10,000 reports generated included each month
    * (86%)"): the one field a workspace that hides the product's activity hides in a
-   * draft's text, so the count is nowhere else to cite. `label` names the metric.
+   * draft's text, so the count is nowhere else to cite. `label` names the metric;
+   * `past`: the use is over the allowance already, which the email words otherwise.
    */
-  usage: { label: string; windowDays: number; summary: string } | null;
+  usage: { label: string; windowDays: number; summary: string; past: boolean } | null;
   seats: { from: number; to: number; added: number } | null;
   /**
    * The plan pitched: its name, its price for their quantity per their plan's billing
@@ -135,7 +136,7 @@ export interface ExpansionPitchFacts {
 export function usageCited(evidence: Extract<ExpansionEvidence, { trigger: 'near_limit' }>, windowDays: number): NonNullable<ExpansionPitchFacts['usage']> {
   const used = formatCount(evidence.used);
   const included = formatCount(evidence.included);
-  return { label: evidence.label, windowDays, summary: `${used} of the ${included} ${evidence.label} included each month (${evidence.percent}%)` };
+  return { label: evidence.label, windowDays, summary: `${used} of the ${included} ${evidence.label} included each month (${evidence.percent}%)`, past: evidence.used > evidence.included };
 }
 
 /** What a target plan allows of a metric, as an email says it. */
@@ -149,7 +150,7 @@ export const EXAMPLE_EXPANSION_FACTS: ExpansionPitchFacts = {
   company: { name: 'Acme Analytics' },
   customer: { id: 'cus_example', name: 'Jordan Example', email: 'jordan@example.com', tenureMonths: 14 },
   plan: { name: 'Growth', price: { amount: 9900, currency: 'usd' }, period: 'month' },
-  usage: { label: 'reports generated', windowDays: 30, summary: '8,600 of the 10,000 reports generated included each month (86%)' },
+  usage: { label: 'reports generated', windowDays: 30, summary: '8,600 of the 10,000 reports generated included each month (86%)', past: false },
   seats: null,
   target: { name: 'Scale', price: { amount: 29900, currency: 'usd' }, period: 'month', allows: '50,000 reports generated', unlimitedSeats: false },
   trigger: 'near_limit',
@@ -168,17 +169,17 @@ const price = `{% if target.price %} for {{ target.price | money }} per {{ targe
 /** The built-in template of each trigger, used unless the workspace overrides it. */
 export const DEFAULT_EXPANSION_TEMPLATES: Record<ExpansionTrigger, EmailTemplate> = {
   near_limit: {
-    subject: 'You are close to your {{ usage.label }} limit on {{ company.name }}',
+    subject: 'You are {% if usage.past %}past{% else %}close to{% endif %} your {{ usage.label }} limit on {{ company.name }}',
     html: `<p>Hi {{ customer.name }},</p>
 <p>In the last {{ usage.windowDays }} days your team used {{ usage.summary }} with {% if plan %}{{ plan.name }}{% else %}your plan{% endif %}. Good to see {{ company.name }} put to work.</p>
-<p>So you do not hit the limit mid-month: {{ target.name }} includes {% if target.allows %}{{ target.allows }}{% else %}more {{ usage.label }}{% endif %}${price}.</p>
+<p>{% if usage.past %}So your team is not held back by it{% else %}So you do not hit the limit mid-month{% endif %}: {{ target.name }} includes {% if target.allows %}{{ target.allows }}{% else %}more {{ usage.label }}{% endif %}${price}.</p>
 <p>Reply to this email and we will move you over, with the difference prorated for the rest of this period.</p>
 ${signOff.html}`,
     text: `Hi {{ customer.name }},
 
 In the last {{ usage.windowDays }} days your team used {{ usage.summary }} with {% if plan %}{{ plan.name }}{% else %}your plan{% endif %}. Good to see {{ company.name }} put to work.
 
-So you do not hit the limit mid-month: {{ target.name }} includes {% if target.allows %}{{ target.allows }}{% else %}more {{ usage.label }}{% endif %}${price}.
+{% if usage.past %}So your team is not held back by it{% else %}So you do not hit the limit mid-month{% endif %}: {{ target.name }} includes {% if target.allows %}{{ target.allows }}{% else %}more {{ usage.label }}{% endif %}${price}.
 
 Reply to this email and we will move you over, with the difference prorated for the rest of this period.
 

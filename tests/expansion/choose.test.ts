@@ -73,6 +73,15 @@ describe('the built-in pitch templates', () => {
     for (const trigger of EXPANSION_TRIGGERS) expect(renderTemplate(DEFAULT_EXPANSION_TEMPLATES[trigger], exampleExpansionFacts(trigger)).text).not.toMatch(/undefined|null/);
   });
 
+  it('words a use already past the limit as such', () => {
+    const facts = exampleExpansionFacts('near_limit');
+    const past = renderTemplate(DEFAULT_EXPANSION_TEMPLATES.near_limit, { ...facts, usage: { ...facts.usage!, summary: '210 of the 150 reports generated included each month (140%)', past: true } });
+    expect(past.subject).toBe('You are past your reports generated limit on Acme Analytics');
+    expect(past.text).toContain('So your team is not held back by it: Scale includes');
+    expect(usageCited({ trigger: 'near_limit', metric: 'm', label: 'm', used: 151, included: 150, percent: 100, targetIncluded: null }, 30).past).toBe(true);
+    expect(usageCited({ trigger: 'near_limit', metric: 'm', label: 'm', used: 150, included: 150, percent: 100, targetIncluded: null }, 30).past).toBe(false);
+  });
+
   it('leaves the price out when the plan up has none in the customer currency and period', () => {
     const facts = exampleExpansionFacts('near_limit');
     const text = renderTemplate(DEFAULT_EXPANSION_TEMPLATES.near_limit, { ...facts, target: { ...facts.target, price: null, period: null } }).text;
