@@ -15,6 +15,7 @@ import type { PlanMapping } from '../domain/product-mapping';
 import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
 import type { PreparedOutreach } from '../workflows/outreach';
+import type { ExpansionPitchInput } from '../workflows/expansion-pitch';
 import { outreachParties } from './customer-facts';
 import { prepareOutreachDraft } from './outreach-draft';
 import { scanOutreach, type OutreachPlay, type OutreachScan, type OutreachScanDeps } from './outreach-scan';
@@ -30,12 +31,8 @@ export interface ExpansionActivityDeps {
   log: Logger;
 }
 
-export interface ExpansionPitchRef {
-  workspaceId: string;
-  customerId: string;
-  pitchId: string;
-  workflowId: string;
-}
+/** What the pitch's workflow hands its activities: its own input. */
+export type ExpansionPitchRef = ExpansionPitchInput;
 
 type PitchEnd = Extract<ExpansionOutcome, 'churned' | 'in_dunning' | 'at_risk' | 'no_longer_eligible' | 'no_email'>;
 export type PitchState = PreparedOutreach<PitchEnd>;

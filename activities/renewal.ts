@@ -18,6 +18,7 @@ import { RENEWAL_REVIEW_MAX_MS, RENEWAL_SOONEST_MS } from '../domain/renewal-tim
 import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
 import type { PreparedOutreach } from '../workflows/outreach';
+import type { RenewalNoteInput } from '../workflows/renewal-note';
 import { saveOffer } from './churn-save';
 import { outreachParties } from './customer-facts';
 import { pitchFacts } from './expansion';
@@ -35,15 +36,8 @@ export interface RenewalActivityDeps {
   log: Logger;
 }
 
-export interface RenewalNoteRef {
-  workspaceId: string;
-  customerId: string;
-  noteId: string;
-  workflowId: string;
-  subscriptionId: string;
-  /** When the subscription renews (ISO), as the scan saw it. */
-  renewsAt: string;
-}
+/** What the note's workflow hands its activities: its own input. */
+export type RenewalNoteRef = RenewalNoteInput;
 
 type NoteEnd = Extract<RenewalOutcome, 'not_renewing' | 'renewed' | 'moved' | 'in_dunning' | 'no_email'>;
 export type NoteState = PreparedOutreach<NoteEnd>;

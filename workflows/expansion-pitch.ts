@@ -1,22 +1,11 @@
-import { proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
+import { setHandler } from '@temporalio/workflow';
 import type { ExpansionOutcome } from '../domain/expansion';
 import { EXPANSION_REVIEW_WINDOW_MS } from '../domain/expansion-timing';
 import { runOutreach } from './outreach';
+import { outreachLocal, outreachSend as sendDraft, REVIEW_POLL_MS } from './outreach-activities';
 import { expansionPitchStateQuery, type OutreachState } from './play-messages';
 
-type Activities = ReturnType<typeof createActivities>;
-
-// Reads and draft bookkeeping: local, retried until they work.
-const { prepareExpansionPitch, closeExpansionPitch, cancelOpenDrafts } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
-});
-// Sending: a provider's 429/5xx is retried with backoff; the send ledger keeps the draft to one email.
-const { sendDraft } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '30 minutes' },
-});
+const { prepareExpansionPitch, closeExpansionPitch, cancelOpenDrafts } = outreachLocal;
 
 export interface ExpansionPitchInput {
   workspaceId: string;
@@ -25,9 +14,6 @@ export interface ExpansionPitchInput {
   pitchId: string;
   workflowId: string;
 }
-
-/** A waiting review re-reads the draft, the mode and the customer this often (signals wake it sooner). */
-const REVIEW_POLL_MS = 6 * 3_600_000;
 
 /**
  * One upgrade pitch of the expansion play: `expansion:<workspace>:<pitch>`, started by

@@ -1,22 +1,11 @@
-import { proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
+import { setHandler } from '@temporalio/workflow';
 import type { RenewalOutcome } from '../domain/renewal';
 import { RENEWAL_REVIEW_MAX_MS } from '../domain/renewal-timing';
 import { runOutreach } from './outreach';
+import { outreachLocal, outreachSend as sendDraft, REVIEW_POLL_MS } from './outreach-activities';
 import { renewalNoteStateQuery, type OutreachState } from './play-messages';
 
-type Activities = ReturnType<typeof createActivities>;
-
-// Reads and draft bookkeeping: local, retried until they work.
-const { prepareRenewalNote, closeRenewalNote, cancelOpenDrafts } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
-});
-// Sending: a provider's 429/5xx is retried with backoff; the send ledger keeps the draft to one email.
-const { sendDraft } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '30 minutes' },
-});
+const { prepareRenewalNote, closeRenewalNote, cancelOpenDrafts } = outreachLocal;
 
 export interface RenewalNoteInput {
   workspaceId: string;
@@ -28,9 +17,6 @@ export interface RenewalNoteInput {
   /** When the subscription renews (ISO). */
   renewsAt: string;
 }
-
-/** A waiting review re-reads the draft, the mode and the subscription this often (signals wake it sooner). */
-const REVIEW_POLL_MS = 6 * 3_600_000;
 
 /**
  * One renewal note: `renewal:<workspace>:<note>`, started by the renewal play's scan

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
+import type { Workflow, WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -56,6 +57,24 @@ const until = async (what: string, check: () => Promise<boolean> | boolean) => {
   }
   throw new Error(`timed out waiting for ${what}`);
 };
+
+/**
+ * Starts a one-email play's workflow (a churn save, an expansion pitch, a renewal note)
+ * against the stand-in outreach activities, in `mode`, and answers its stand-in state.
+ */
+async function startOutreach<W extends Workflow>(env: TestWorkflowEnvironment, taskQueue: string, type: string, workflowId: string, mode: RolloutMode, input: Parameters<W>[0]) {
+  const w = { mode, status: null as DraftStatus | null, closed: null as string | null };
+  outreachWorld.set(workflowId, w);
+  // Typed by the caller's workflow: its one argument is `input`.
+  const handle = (await env.client.workflow.start(type, { taskQueue, workflowId, args: [input] })) as WorkflowHandle<W>;
+  return { w, handle };
+}
+
+/** Approves the stand-in outreach's draft, as a person would, and tells its workflow. */
+async function approveOutreach(workflowId: string, w: { status: DraftStatus | null }, handle: { signal: WorkflowHandle['signal'] }): Promise<void> {
+  w.status = 'approved';
+  await handle.signal(draftDecisionSignal, { draftId: outreachDraftId(workflowId), status: 'approved' });
+}
 
 /** Starts the customer workflow of `customerId` in the recordings' workspace. */
 const startCustomer = (env: TestWorkflowEnvironment, taskQueue: string, customerId: string) =>
@@ -353,18 +372,11 @@ const recordings: Recording[] = [
     server: 'time-skipping',
     async record(env, taskQueue) {
       const workflowId = churnSaveWorkflowId('ws_record', 'save_review');
-      const w = { mode: 'review' as RolloutMode, status: null as DraftStatus | null, closed: null as string | null };
-      outreachWorld.set(workflowId, w);
-      const handle = await env.client.workflow.start<typeof churnSaveWorkflow>('churnSaveWorkflow', {
-        taskQueue,
-        workflowId,
-        args: [{ workspaceId: 'ws_record', customerId: 'cus_churn', saveId: 'save_review', workflowId }],
-      });
+      const { w, handle } = await startOutreach<typeof churnSaveWorkflow>(env, taskQueue, 'churnSaveWorkflow', workflowId, 'review', { workspaceId: 'ws_record', customerId: 'cus_churn', saveId: 'save_review', workflowId });
       await until('the save drafted', () => w.status === 'drafted');
       await handle.signal(playSettingsChangedSignal);
       await handle.query(churnSaveStateQuery);
-      w.status = 'approved';
-      await handle.signal(draftDecisionSignal, { draftId: outreachDraftId(workflowId), status: 'approved' });
+      await approveOutreach(workflowId, w, handle);
       const outcome = await handle.result();
       if (outcome !== 'sent' || w.closed !== 'sent') throw new Error(`the recorded save ended ${outcome} (closed as ${w.closed}), not sent`);
       return handle.fetchHistory();
@@ -377,13 +389,7 @@ const recordings: Recording[] = [
     server: 'time-skipping',
     async record(env, taskQueue) {
       const workflowId = expansionPitchWorkflowId('ws_record', 'pitch_off');
-      const w = { mode: 'review' as RolloutMode, status: null as DraftStatus | null, closed: null as string | null };
-      outreachWorld.set(workflowId, w);
-      const handle = await env.client.workflow.start<typeof expansionPitchWorkflow>('expansionPitchWorkflow', {
-        taskQueue,
-        workflowId,
-        args: [{ workspaceId: 'ws_record', customerId: 'cus_pitch', pitchId: 'pitch_off', workflowId }],
-      });
+      const { w, handle } = await startOutreach<typeof expansionPitchWorkflow>(env, taskQueue, 'expansionPitchWorkflow', workflowId, 'review', { workspaceId: 'ws_record', customerId: 'cus_pitch', pitchId: 'pitch_off', workflowId });
       await until('the pitch drafted', () => w.status === 'drafted');
       await handle.query(expansionPitchStateQuery);
       w.mode = 'off';
@@ -399,13 +405,7 @@ const recordings: Recording[] = [
     server: 'time-skipping',
     async record(env, taskQueue) {
       const workflowId = expansionPitchWorkflowId('ws_record', 'pitch_auto');
-      const w = { mode: 'auto' as RolloutMode, status: null as DraftStatus | null, closed: null as string | null };
-      outreachWorld.set(workflowId, w);
-      const handle = await env.client.workflow.start<typeof expansionPitchWorkflow>('expansionPitchWorkflow', {
-        taskQueue,
-        workflowId,
-        args: [{ workspaceId: 'ws_record', customerId: 'cus_pitch', pitchId: 'pitch_auto', workflowId }],
-      });
+      const { w, handle } = await startOutreach<typeof expansionPitchWorkflow>(env, taskQueue, 'expansionPitchWorkflow', workflowId, 'auto', { workspaceId: 'ws_record', customerId: 'cus_pitch', pitchId: 'pitch_auto', workflowId });
       const outcome = await handle.result();
       if (outcome !== 'sent' || w.closed !== 'sent' || w.status !== 'sent') throw new Error(`the recorded pitch ended ${outcome} (closed as ${w.closed}, draft ${w.status}), not sent`);
       return handle.fetchHistory();
@@ -417,18 +417,12 @@ const recordings: Recording[] = [
     server: 'time-skipping',
     async record(env, taskQueue) {
       const workflowId = renewalNoteWorkflowId('ws_record', 'note_review');
-      const w = { mode: 'review' as RolloutMode, status: null as DraftStatus | null, closed: null as string | null };
-      outreachWorld.set(workflowId, w);
       const renewsAt = new Date((await env.currentTimeMs()) + 10 * 86_400_000).toISOString();
-      const handle = await env.client.workflow.start<typeof renewalNoteWorkflow>('renewalNoteWorkflow', {
-        taskQueue,
-        workflowId,
-        args: [{ workspaceId: 'ws_record', customerId: 'cus_renew', noteId: 'note_review', workflowId, subscriptionId: 'sub_renew', renewsAt }],
-      });
+      const input = { workspaceId: 'ws_record', customerId: 'cus_renew', noteId: 'note_review', workflowId, subscriptionId: 'sub_renew', renewsAt };
+      const { w, handle } = await startOutreach<typeof renewalNoteWorkflow>(env, taskQueue, 'renewalNoteWorkflow', workflowId, 'review', input);
       await until('the note drafted', () => w.status === 'drafted');
       await handle.query(renewalNoteStateQuery);
-      w.status = 'approved';
-      await handle.signal(draftDecisionSignal, { draftId: outreachDraftId(workflowId), status: 'approved' });
+      await approveOutreach(workflowId, w, handle);
       const outcome = await handle.result();
       if (outcome !== 'sent' || w.closed !== 'sent') throw new Error(`the recorded note ended ${outcome} (closed as ${w.closed}), not sent`);
       return handle.fetchHistory();
