@@ -8,6 +8,9 @@ import type { Logger } from '../platform/logger';
 import type { PreparedOutreach } from '../workflows/outreach';
 import { renderPlayEmail } from './drafts';
 
+/** What an email's template renders against: never the reviewer's `risk` (emailFacts in domain/churn-save.ts strips it). */
+type CitableFacts = object & { risk?: never };
+
 /** The one draft an outreach writes: one email, not a sequence. */
 export interface OutreachDraftSpec<Ended extends string, Seen> {
   play: string;
@@ -22,7 +25,7 @@ export interface OutreachDraftSpec<Ended extends string, Seen> {
    */
   check(now: Date): Promise<{ ended: Ended; reason: string } | { seen: Seen }>;
   /** The first draft's email and facts, or an end found before anything was written (nothing to cancel). */
-  build(now: Date, seen: Seen): Promise<{ ended: Ended } | { templateKey: string; builtIn: EmailTemplate; emailFacts: object; facts: object; to: string }>;
+  build(now: Date, seen: Seen): Promise<{ ended: Ended } | { templateKey: string; builtIn: EmailTemplate; emailFacts: CitableFacts; facts: object; to: string }>;
   /** Called with the draft each time it is ready (a crash between its creation and this must not lose what it records). */
   onReady?(draft: Draft): Promise<void>;
 }

@@ -236,18 +236,22 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const auth = authOf(res);
     const play = parseOr400(playParam, req.params.play, 'play');
     const body = parseOr400(settingsBody, req.body, 'body');
-    // A mode change alone keeps the play's config (as it reads now); an empty one sets the defaults.
-    const given = body.config ?? configAsRead(play, (await getPlaySettings(deps.db, auth.workspaceId, play)).config);
-    let config: Record<string, unknown> = given;
-    if (play === DUNNING_PLAY) {
-      const parsed = parseOr400(dunningConfigSchema, Object.keys(given).length ? given : DEFAULT_DUNNING_SCHEDULE, 'config');
-      const problems = scheduleProblems(parsed);
-      if (problems.length) throw new HttpError(400, `invalid config: ${problems.join('; ')}`);
-      config = inDayOrder(parsed);
-    } else if (PLAY_CONFIGS[play]) {
-      config = parseOr400(PLAY_CONFIGS[play].schema, given, 'config');
-    }
-    const s = await putPlaySettings(deps.db, auth.workspaceId, play, { rollout: { mode: body.mode, autoPercentage: body.autoPercentage }, config }, auth.actor);
+    const s = await deps.db.transaction(async (trx) => {
+      // One change of a play's settings at a time: a mode-only PUT keeps the config it read, and must not undo another's.
+      await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`play-settings:${auth.workspaceId}:${play}`]);
+      // A mode change alone keeps the play's config (as it reads now); an empty one sets the defaults.
+      const given = body.config ?? configAsRead(play, (await getPlaySettings(trx, auth.workspaceId, play)).config);
+      let config: Record<string, unknown> = given;
+      if (play === DUNNING_PLAY) {
+        const parsed = parseOr400(dunningConfigSchema, Object.keys(given).length ? given : DEFAULT_DUNNING_SCHEDULE, 'config');
+        const problems = scheduleProblems(parsed);
+        if (problems.length) throw new HttpError(400, `invalid config: ${problems.join('; ')}`);
+        config = inDayOrder(parsed);
+      } else if (PLAY_CONFIGS[play]) {
+        config = parseOr400(PLAY_CONFIGS[play].schema, given, 'config');
+      }
+      return putPlaySettings(trx, auth.workspaceId, play, { rollout: { mode: body.mode, autoPercentage: body.autoPercentage }, config }, auth.actor);
+    });
     const workflowsNotified = await notifyRunning(auth.workspaceId, play);
     res.json({ play, mode: s.rollout.mode, autoPercentage: s.rollout.autoPercentage, config: s.config, updatedBy: s.updatedBy, updatedAt: s.updatedAt, workflowsNotified });
   });
