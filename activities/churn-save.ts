@@ -11,21 +11,15 @@ import type { ChurnRisk, RiskReason } from '../domain/churn-risk';
 import type { Money } from '../domain/dunning-templates';
 import { usageSummary, type CustomerActivity } from '../domain/product-activity';
 import { neighbours, type PlanMapping } from '../domain/product-mapping';
-import type { Keyring } from '../platform/crypto';
-import type { Logger } from '../platform/logger';
 import type { PreparedOutreach } from '../workflows/outreach';
 import { outreachParties } from './customer-facts';
-import { prepareOutreachDraft } from './outreach-draft';
+import { prepareOutreachDraft, type OutreachActivityDeps } from './outreach-draft';
 
 const ACTOR = 'system:churn';
 /** The save's one draft: a save is one email, not a sequence. */
 export const SAVE_STEP = 'save';
 
-export interface ChurnSaveActivityDeps {
-  db: Knex;
-  keyring: Keyring;
-  log: Logger;
-}
+export type ChurnSaveActivityDeps = OutreachActivityDeps;
 
 export interface ChurnSaveRef {
   workspaceId: string;

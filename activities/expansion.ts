@@ -12,12 +12,10 @@ import { allowsText, chooseExpansion, DEFAULT_EXPANSION_TEMPLATES, EXPANSION_PLA
 import { EXPANSION_REVIEW_WINDOW_MS } from '../domain/expansion-timing';
 import type { CustomerActivity } from '../domain/product-activity';
 import type { PlanMapping } from '../domain/product-mapping';
-import type { Keyring } from '../platform/crypto';
-import type { Logger } from '../platform/logger';
 import type { PreparedOutreach } from '../workflows/outreach';
 import type { ExpansionPitchInput } from '../workflows/expansion-pitch';
 import { outreachParties } from './customer-facts';
-import { prepareOutreachDraft } from './outreach-draft';
+import { prepareOutreachDraft, type OutreachActivityDeps } from './outreach-draft';
 import { scanOutreach, type OutreachPlay, type OutreachScan, type OutreachScanDeps } from './outreach-scan';
 
 const ACTOR = 'system:expansion';
@@ -25,11 +23,7 @@ const ACTOR = 'system:expansion';
 export const PITCH_STEP = 'pitch';
 const DAY_MS = 86_400_000;
 
-export interface ExpansionActivityDeps {
-  db: Knex;
-  keyring: Keyring;
-  log: Logger;
-}
+export type ExpansionActivityDeps = OutreachActivityDeps;
 
 /** What the pitch's workflow hands its activities: its own input. */
 export type ExpansionPitchRef = ExpansionPitchInput;

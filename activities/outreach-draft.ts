@@ -4,9 +4,17 @@ import { getPlaySettings } from '../db/play-settings';
 import { isOpenDraft } from '../domain/drafts';
 import { modeForCustomer } from '../domain/rollout';
 import type { EmailTemplate } from '../domain/templates';
+import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
 import type { PreparedOutreach } from '../workflows/outreach';
 import { renderPlayEmail } from './drafts';
+
+/** What the one-email plays' activities run on: the database, the key that opens customers' contact details, the log. */
+export interface OutreachActivityDeps {
+  db: Knex;
+  keyring: Keyring;
+  log: Logger;
+}
 
 /** What an email's template renders against: never the reviewer's `risk` (emailFacts in domain/churn-save.ts strips it). */
 type CitableFacts = object & { risk?: never };

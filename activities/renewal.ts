@@ -3,7 +3,6 @@ import { subscriptionPlan, type CustomerPlan } from '../db/customer-plan';
 import { churnSaveRows } from '../db/churn-saves';
 import { inDunning } from '../db/dunning-cases';
 import { expansionPitchRows } from '../db/expansion-pitches';
-import type { Knex } from '../db/knex';
 import { getPlaySettings } from '../db/play-settings';
 import { effectiveMapping } from '../db/product-mapping';
 import { customerActivity } from '../db/product-signals';
@@ -15,14 +14,12 @@ import { chooseExpansion, EXPANSION_COOLING, EXPANSION_PLAY, expansionSettings }
 import { usageSummary, type CustomerActivity } from '../domain/product-activity';
 import { chooseFold, DEFAULT_RENEWAL_TEMPLATES, RENEWAL_PLAY, renewalSettings, type RenewalFold, type RenewalNoteFacts, type RenewalOutcome } from '../domain/renewal';
 import { RENEWAL_REVIEW_MAX_MS, RENEWAL_SOONEST_MS } from '../domain/renewal-timing';
-import type { Keyring } from '../platform/crypto';
-import type { Logger } from '../platform/logger';
 import type { PreparedOutreach } from '../workflows/outreach';
 import type { RenewalNoteInput } from '../workflows/renewal-note';
 import { saveOffer } from './churn-save';
 import { outreachParties } from './customer-facts';
 import { pitchFacts } from './expansion';
-import { prepareOutreachDraft } from './outreach-draft';
+import { prepareOutreachDraft, type OutreachActivityDeps } from './outreach-draft';
 import { scanOutreach, type OutreachPlay, type OutreachScan, type OutreachScanDeps } from './outreach-scan';
 
 const ACTOR = 'system:renewal';
@@ -30,11 +27,7 @@ const ACTOR = 'system:renewal';
 export const NOTE_STEP = 'note';
 const DAY_MS = 86_400_000;
 
-export interface RenewalActivityDeps {
-  db: Knex;
-  keyring: Keyring;
-  log: Logger;
-}
+export type RenewalActivityDeps = OutreachActivityDeps;
 
 /** What the note's workflow hands its activities: its own input. */
 export type RenewalNoteRef = RenewalNoteInput;
