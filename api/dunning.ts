@@ -18,7 +18,8 @@ import {
   putPlaySettings,
   putTemplateOverride,
 } from '../db/play-settings';
-import { CHURN_INTERVENTIONS, CHURN_PLAY, churnConfigSchema, churnSettings, DEFAULT_CHURN_TEMPLATES, emailFacts, exampleChurnFacts, type InterventionKind } from '../domain/churn-save';
+import { CHURN_INTERVENTIONS, CHURN_PLAY, churnConfigSchema, churnSettings, DEFAULT_CHURN_TEMPLATES, exampleChurnFacts, type InterventionKind } from '../domain/churn-save';
+import { emailFacts } from '../domain/outreach-facts';
 import { DEFAULT_EXPANSION_TEMPLATES, EXPANSION_PLAY, EXPANSION_TRIGGERS, expansionConfigSchema, expansionSettings, exampleExpansionFacts, type ExpansionTrigger } from '../domain/expansion';
 import { DEFAULT_RENEWAL_TEMPLATES, exampleRenewalFacts, RENEWAL_FOLDS, RENEWAL_PLAY, renewalConfigSchema, renewalSettings, type RenewalFold } from '../domain/renewal';
 import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, inDayOrder, scheduleProblems, type DunningTone } from '../domain/dunning-schedule';

@@ -93,11 +93,6 @@ const TROUBLE: readonly RiskReasonCode[] = ['support_tickets'];
 /** Reasons that say they are not getting value from it: a call with the success team. */
 const DRIFTING: readonly RiskReasonCode[] = ['no_recent_login', 'logins_down', 'usage_down', 'nps_detractor'];
 
-/** A billing period as an email names it: "month", "year", "3 months". */
-export function periodText(interval: string, intervalCount: number): string {
-  return intervalCount === 1 ? interval : `${intervalCount} ${interval}s`;
-}
-
 /**
  * A sum a person would offer: the amount to two significant figures, in whole units
  * of the currency, at least one (\$4.82 → \$5, \$78.85 → \$79, \$1,234 → \$1,200, ¥396 → ¥400).
@@ -167,16 +162,6 @@ export function exampleChurnFacts(kind: InterventionKind): ChurnSaveFacts {
     success_call: { kind, planName: null, price: null, currentPrice: null, period: null, credit: null, bookingUrl: 'https://cal.example.com/acme/success', because: ['no_recent_login'] },
   };
   return { ...EXAMPLE_CHURN_FACTS, intervention: offers[kind] };
-}
-
-/**
- * What a save's email may cite: its facts without `risk`, which is for the reviewer.
- * Templates render against these and are checked against them, so an override that
- * cites the score is refused when stored.
- */
-export function emailFacts<T extends { risk?: unknown }>(facts: T): Omit<T, 'risk'> {
-  const { risk: _forReviewers, ...cited } = facts;
-  return cited;
 }
 
 /**

@@ -6,14 +6,13 @@ import {
   churnSettings,
   DEFAULT_CHURN_SETTINGS,
   DEFAULT_CHURN_TEMPLATES,
-  emailFacts,
   EXAMPLE_CHURN_FACTS,
   exampleChurnFacts,
   factsAsShown,
-  periodText,
   roundOffer,
   type InterventionInput,
 } from '../../domain/churn-save';
+import { emailFacts, periodText } from '../../domain/outreach-facts';
 import { limitsUse } from '../../domain/product-activity';
 import { renderTemplate, templateProblems } from '../../domain/templates';
 

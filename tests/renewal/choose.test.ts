@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emailFacts } from '../../domain/churn-save';
+import { emailFacts } from '../../domain/outreach-facts';
 import { chooseFold, DEFAULT_RENEWAL_SETTINGS, DEFAULT_RENEWAL_TEMPLATES, exampleRenewalFacts, RENEWAL_FOLDS, renewalSettings } from '../../domain/renewal';
 import { renderTemplate } from '../../domain/templates';
 

@@ -9,13 +9,14 @@ import type { CustomerProfile } from '../../../domain/customer-profile';
 import { draftStepTitle } from '../../../domain/dunning-schedule';
 import { trendText } from '../../../domain/product-activity';
 import type { ChurnRisk } from '../../../domain/churn-risk';
+import { periodText } from '../../../domain/outreach-facts';
 
 /** What the API sends: the profile with the amounts the caller may not see as null. */
 type Shown = CustomerProfile;
 
 /** "2 × Pro at $15.00 / month" for one subscription item. */
 function itemText(item: Shown['subscriptions'][number]['items'][number], currency: string, hidden: boolean): string {
-  const every = item.interval ? ` / ${item.intervalCount && item.intervalCount > 1 ? `${item.intervalCount} ${item.interval}s` : item.interval}` : '';
+  const every = item.interval ? ` / ${periodText(item.interval, item.intervalCount ?? 1)}` : '';
   const price = item.unitAmount === null && !hidden ? '' : ` at ${money(item.unitAmount, currency, { hidden })}${every}`;
   return `${item.quantity !== null && item.quantity !== 1 ? `${item.quantity} × ` : ''}${item.product ?? item.priceId}${price}`;
 }

@@ -1,0 +1,19 @@
+/**
+ * What the one-email plays' emails cite, shared by their facts. No zod here: the web
+ * pages import it.
+ */
+
+/** A billing period as an email names it: "month", "year", "3 months". */
+export function periodText(interval: string, intervalCount: number): string {
+  return intervalCount === 1 ? interval : `${intervalCount} ${interval}s`;
+}
+
+/**
+ * What an email may cite of a play's facts: all but `risk`, which is for the
+ * reviewer. Templates render against these and are checked against them, so an
+ * override that cites the score is refused when stored.
+ */
+export function emailFacts<T extends { risk?: unknown }>(facts: T): Omit<T, 'risk'> {
+  const { risk: _forReviewers, ...cited } = facts;
+  return cited;
+}
