@@ -35,44 +35,57 @@ export interface PlayHarness {
  */
 export async function startPlayHarness(ws: string, opts: { fromEmail: string; seed(db: Db, keyring: Keyring): Promise<void> }): Promise<PlayHarness> {
   const keyring = parseKeyring(generateKeySpec());
-  const database = await freshDatabase();
-  const { db } = database;
-  const receiver = await startEmailReceiver();
-  await insertWorkspace(db, keyring, { id: ws, name: 'Acme Analytics', webhookSecret: `whsec_${ws}` });
-  await opts.seed(db, keyring);
-  const token = async (role: 'owner' | 'member' | 'viewer') => (await createApiToken(db, { workspaceId: ws, role, name: role, createdBy: 'test' })).token;
-  const tokens = { owner: await token('owner'), member: await token('member'), viewer: await token('viewer') };
-  const temporal = await connectDevServer();
-  const taskQueue = uniqueTaskQueue(ws);
-  const log = pino({ level: 'silent' });
-  const activities = createActivities({
-    db,
-    keyring,
-    log,
-    stripe: createStripeReader(workspaceStripeClients(db, keyring, new StripeClients())),
-    email: createSendGridSender({ apiKey: `SG.${ws}`, baseUrl: receiver.url }),
-  });
-  const worker: Worker = await createWorker({ connection: temporal.nativeConnection, client: temporal.client, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
-  const running = worker.run();
-  const api = await startApi(db, keyring, { taskQueue });
-  const sender = await api.request('PUT', `/workspaces/${ws}/email-settings`, { token: tokens.owner, body: { fromEmail: opts.fromEmail, fromName: 'Acme' } });
-  if (sender.status !== 200) throw new Error(`the harness could not set the sender: ${JSON.stringify(sender.body)}`);
-  return {
-    keyring,
-    db,
-    temporal,
-    receiver,
-    api,
-    scan: { db, client: temporal.client, taskQueue, log },
-    tokens,
-    async close(workflowIds) {
-      for (const id of await workflowIds()) await temporal.client.workflow.getHandle(id).terminate('test done').catch(() => undefined);
-      await api.close();
-      worker.shutdown();
-      await running;
-      await temporal.close();
-      await receiver.close();
-      await database.drop();
-    },
+  // What has started, stopped in reverse order by close() or when setup fails partway (no database or server left behind).
+  const stops: (() => Promise<unknown>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
+  try {
+    const database = await freshDatabase();
+    stops.push(() => database.drop());
+    const { db } = database;
+    const receiver = await startEmailReceiver();
+    stops.push(() => receiver.close());
+    await insertWorkspace(db, keyring, { id: ws, name: 'Acme Analytics', webhookSecret: `whsec_${ws}` });
+    await opts.seed(db, keyring);
+    const token = async (role: 'owner' | 'member' | 'viewer') => (await createApiToken(db, { workspaceId: ws, role, name: role, createdBy: 'test' })).token;
+    const tokens = { owner: await token('owner'), member: await token('member'), viewer: await token('viewer') };
+    const temporal = await connectDevServer();
+    stops.push(() => temporal.close());
+    const taskQueue = uniqueTaskQueue(ws);
+    const log = pino({ level: 'silent' });
+    const activities = createActivities({
+      db,
+      keyring,
+      log,
+      stripe: createStripeReader(workspaceStripeClients(db, keyring, new StripeClients())),
+      email: createSendGridSender({ apiKey: `SG.${ws}`, baseUrl: receiver.url }),
+    });
+    const worker: Worker = await createWorker({ connection: temporal.nativeConnection, client: temporal.client, namespace: 'default', taskQueue, overrides: { workflowBundle: await workflowBundle(), activities } });
+    const running = worker.run();
+    stops.push(() => {
+      worker.shutdown();
+      return running;
+    });
+    const api = await startApi(db, keyring, { taskQueue });
+    stops.push(() => api.close());
+    const sender = await api.request('PUT', `/workspaces/${ws}/email-settings`, { token: tokens.owner, body: { fromEmail: opts.fromEmail, fromName: 'Acme' } });
+    if (sender.status !== 200) throw new Error(`the harness could not set the sender: ${JSON.stringify(sender.body)}`);
+    return {
+      keyring,
+      db,
+      temporal,
+      receiver,
+      api,
+      scan: { db, client: temporal.client, taskQueue, log },
+      tokens,
+      async close(workflowIds) {
+        for (const id of await workflowIds()) await temporal.client.workflow.getHandle(id).terminate('test done').catch(() => undefined);
+        await stopAll();
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
 }
