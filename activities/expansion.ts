@@ -1,4 +1,5 @@
 import { churnRiskOf, churnRisks } from '../db/churn-risk';
+import { churnSaveRows } from '../db/churn-saves';
 import { customerPlan, customerPlans, type CustomerPlan } from '../db/customer-plan';
 import { inDunning } from '../db/dunning-cases';
 import { expansionPitchRows, openExpansionPitches, recordPitch, type ExpansionPitch } from '../db/expansion-pitches';
@@ -112,7 +113,7 @@ export function createExpansionActivities(deps: ExpansionActivityDeps) {
             inDunning(db, input.workspaceId, input.customerId),
             churnThreshold(db, input.workspaceId),
             expansionPitchRows.find(db, input.pitchId),
-            db('churn_saves').where({ workspace_id: input.workspaceId, customer_id: input.customerId }).whereNull('ended_at').first<{ id: string } | undefined>('id'),
+            churnSaveRows.openFor(db, input.workspaceId, input.customerId),
           ]);
           if (!plan) return { ended: 'churned', reason: 'the customer has no live subscription any more' };
           if (dunning) return { ended: 'in_dunning', reason: 'a dunning began: that play writes to the customer now' };

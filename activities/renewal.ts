@@ -101,27 +101,28 @@ export function createRenewalActivities(deps: RenewalActivityDeps) {
      * dunning began.
      */
     async prepareRenewalNote(input: RenewalNoteRef): Promise<NoteState> {
-      return prepareOutreachDraft<NoteEnd, { plan: CustomerPlan; activity: CustomerActivity }>(deps, { ...input, rowId: input.noteId }, {
+      return prepareOutreachDraft<NoteEnd, { plan: CustomerPlan }>(deps, { ...input, rowId: input.noteId }, {
         play: RENEWAL_PLAY,
         step: NOTE_STEP,
         actor: ACTOR,
         playName: 'the renewal play',
-        async check(now) {
-          const [state, plan, dunning, activity] = await Promise.all([
+        async check() {
+          const [state, plan, dunning] = await Promise.all([
             renewalState(db, input.workspaceId, input.subscriptionId, new Date(input.renewsAt)),
             subscriptionPlan(db, input.workspaceId, input.customerId, input.subscriptionId),
             inDunning(db, input.workspaceId, input.customerId),
-            customerActivity(db, input.workspaceId, input.customerId, now),
           ]);
           if (state === 'renewed') return { ended: 'renewed', reason: 'the subscription renewed before the note went' };
           if (state === 'moved') return { ended: 'moved', reason: 'the renewal moved to another date: the next look writes about that one' };
           if (state === 'not_renewing' || !plan) return { ended: 'not_renewing', reason: 'the subscription will not renew any more' };
           if (dunning) return { ended: 'in_dunning', reason: 'a dunning began: that play writes to the customer now' };
-          return { seen: { plan, activity } };
+          return { seen: { plan } };
         },
         async build(now, seen) {
-          const risk = await churnRiskOf(db, input.workspaceId, input.customerId, now, seen.activity);
-          const built = await buildNoteFacts(deps, input, now, { ...seen, risk });
+          // Read for the first draft only: a waiting note's polls do not need the customer's use.
+          const activity = await customerActivity(db, input.workspaceId, input.customerId, now);
+          const risk = await churnRiskOf(db, input.workspaceId, input.customerId, now, activity);
+          const built = await buildNoteFacts(deps, input, now, { ...seen, activity, risk });
           if (!built.to) return { ended: 'no_email' };
           const fold = built.facts.fold;
           return { templateKey: fold, builtIn: DEFAULT_RENEWAL_TEMPLATES[fold], emailFacts: emailFacts(built.facts), facts: built.facts, to: built.to };

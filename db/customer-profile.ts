@@ -34,7 +34,7 @@ const RECENT = 50;
 /** The customer's profile; undefined when Wysera knows nothing of this id in the workspace. */
 export async function customerProfile(db: Db, ring: Keyring, workspaceId: string, customerId: string): Promise<CustomerProfile | undefined> {
   const now = new Date();
-  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, [activity, risk], saves, pitches, notes, [plan, mapping]] = await Promise.all([
+  const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, [activity, risk], saves, pitches, notes, plan] = await Promise.all([
     db('stripe_customers').where({ workspace_id: workspaceId, id: customerId }).first<{ id: string; email: string | null; name: string | null; livemode: boolean } | undefined>('id', 'email', 'name', 'livemode'),
     db('analytics_customers').where({ workspace_id: workspaceId, customer_id: customerId }).first<{ mrr: string | number; currency: string; cohort_month: string | null } | undefined>('mrr', 'currency', 'cohort_month'),
     loadCustomerMovements(db, workspaceId, customerId),
@@ -75,11 +75,10 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
     listChurnSaves(db, workspaceId, { customerId, limit: 10 }),
     expansionPitchRows.list(db, workspaceId, { customerId, limit: 10 }),
     renewalNoteRows.list(db, workspaceId, { customerId, limit: 10 }),
-    // The mapping (the whole catalogue) only for a customer with a plan to find in it, or pitches to name the plans of.
-    Promise.all([customerPlan(db, workspaceId, customerId), db('expansion_pitches').where({ workspace_id: workspaceId, customer_id: customerId }).first('id')]).then(
-      async ([p, pitched]) => [p, p || pitched ? await effectiveMapping(db, workspaceId) : []] as const,
-    ),
+    customerPlan(db, workspaceId, customerId),
   ]);
+  // The mapping (the whole catalogue) only for a customer with a plan to find in it, or pitches to name the plans of.
+  const mapping = plan || pitches.length ? await effectiveMapping(db, workspaceId) : [];
   const mapped = plan && mapping.find((m) => m.productId === plan.productId);
   // Named `usage` so a workspace that hides the usage hides these counts with it.
   const usage = mapped ? limitsUse(mapped.limits, activity.usage) : [];

@@ -59,6 +59,11 @@ export function outreachRows<Row extends OutreachRowBase, T extends Outreach, Ou
       const [row] = (await db(table).where({ id }).whereNull('ended_at').update({ outcome, ended_at: at }).returning('*')) as Row[];
       return row && fromRow(row);
     },
+    /** Whether the customer has a row open (its play is writing to them). */
+    openFor: async (db: Db, workspaceId: string, customerId: string): Promise<boolean> => {
+      const row = await rows(db).where({ workspace_id: workspaceId, customer_id: customerId }).whereNull('ended_at').first<{ id: string } | undefined>('id');
+      return row !== undefined;
+    },
     /** Whether one of the customer's rows ended with one of `outcomes` after `since` (their cooldown). */
     endedSince: async (db: Db, workspaceId: string, customerId: string, since: Date, outcomes: readonly Outcome[]): Promise<boolean> => {
       const row = await rows(db).where({ workspace_id: workspaceId, customer_id: customerId }).where('ended_at', '>', since).whereIn('outcome', [...outcomes]).first<{ id: string } | undefined>('id');

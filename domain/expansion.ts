@@ -68,10 +68,8 @@ export interface ExpansionInput {
   seats: { from: number; to: number } | null;
 }
 
-/** The plans ranked above a product's, cheapest first. */
-function plansAbove(mapping: readonly PlanMapping[], productId: string): PlanMapping[] {
-  const current = mapping.find((m) => m.productId === productId);
-  if (!current) return [];
+/** The plans ranked above `current`, the lowest first. */
+function plansAbove(mapping: readonly PlanMapping[], current: PlanMapping): PlanMapping[] {
   return mapping.filter((m) => m.tierRank > current.tierRank).sort((a, b) => a.tierRank - b.tierRank);
 }
 
@@ -85,7 +83,7 @@ export function chooseExpansion(input: ExpansionInput, mapping: readonly PlanMap
   if (!input.productId) return null;
   const current = mapping.find((m) => m.productId === input.productId);
   if (!current) return null;
-  const above = plansAbove(mapping, input.productId);
+  const above = plansAbove(mapping, current);
   for (const use of limitsUse(current.limits, input.usage).filter((u) => u.near)) {
     const target = above.find((p) => {
       const allowance = Object.hasOwn(p.limits, use.metric) ? p.limits[use.metric] : undefined;
