@@ -6,7 +6,7 @@ import { expansionPitchRows } from '../db/expansion-pitches';
 import { getPlaySettings } from '../db/play-settings';
 import { effectiveMapping } from '../db/product-mapping';
 import { customerActivity } from '../db/product-signals';
-import { openRenewalNotes, recordFold, renewalNoteRows, renewalState, type RenewalNote } from '../db/renewal-notes';
+import { openRenewalNotes, recordFold, renewalNoteRows, renewalQuote, renewalState, type RenewalNote } from '../db/renewal-notes';
 import { planSeats, seatsAddedSince } from '../db/seat-changes';
 import type { ChurnRisk } from '../domain/churn-risk';
 import { CHURN_PLAY, churnSettings, COOLING_OUTCOMES } from '../domain/churn-save';
@@ -45,18 +45,19 @@ export type NoteState = PreparedOutreach<NoteEnd>;
  */
 export async function buildNoteFacts(
   deps: Pick<RenewalActivityDeps, 'db' | 'keyring'>,
-  ref: Pick<RenewalNoteRef, 'workspaceId' | 'customerId' | 'renewsAt'>,
+  ref: Pick<RenewalNoteRef, 'workspaceId' | 'customerId' | 'subscriptionId' | 'renewsAt'>,
   now: Date,
   read: { plan: CustomerPlan; activity: CustomerActivity; risk: ChurnRisk | undefined },
 ): Promise<{ facts: RenewalNoteFacts; to: string | null }> {
   const { db, keyring } = deps;
   const { plan, activity, risk } = read;
-  const [settings, churnPlay, expansionPlay, parties, mapping] = await Promise.all([
+  const [settings, churnPlay, expansionPlay, parties, mapping, quote] = await Promise.all([
     getPlaySettings(db, ref.workspaceId, RENEWAL_PLAY).then((s) => renewalSettings(s.config)),
     getPlaySettings(db, ref.workspaceId, CHURN_PLAY),
     getPlaySettings(db, ref.workspaceId, EXPANSION_PLAY),
     outreachParties(db, keyring, ref.workspaceId, ref.customerId, now),
     effectiveMapping(db, ref.workspaceId),
+    renewalQuote(db, ref.workspaceId, ref.subscriptionId, new Date(ref.renewsAt)),
   ]);
   const churn = churnSettings(churnPlay.config);
   const expansion = expansionSettings(expansionPlay.config);
@@ -73,7 +74,14 @@ export async function buildNoteFacts(
   const fold = chooseFold({ offers: settings.offers, atRisk, upgradeReady: upgrade !== null });
   const base = {
     ...parties,
-    plan: { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, price: plan.item.price, period: periodText(plan.item.interval, plan.item.intervalCount) },
+    plan: {
+      name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName,
+      // What the renewal invoice charges (all fixed items, discounts that still run); the plan's own item where the mirror cannot tell.
+      price: quote?.price ?? plan.item.price,
+      listPrice: quote?.listPrice ?? plan.item.price,
+      plusUsage: quote?.plusUsage ?? false,
+      period: periodText(plan.item.interval, plan.item.intervalCount),
+    },
     renewal: { at: ref.renewsAt },
     fold,
   };

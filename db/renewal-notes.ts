@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from './knex';
 import { LONG_TERM_MONTHS, type RenewalFold, type RenewalOutcome } from '../domain/renewal';
+import { renewalPrice, type RenewalPrice } from '../domain/renewal-price';
 import { renewalNoteWorkflowId } from '../workflows/ids';
 import { outreachRows, type Outreach } from './outreach-rows';
 
@@ -50,19 +51,25 @@ export async function recordFold(db: Db, id: string, fold: RenewalFold): Promise
 
 /**
  * A subscription that renews for a long term: active (a trial's end is a first
- * charge, not a renewal), not set to end, billed every LONG_TERM_MONTHS months or
- * more by one of its items (`s` is stripe_subscriptions).
+ * charge, not a renewal), billed every LONG_TERM_MONTHS months or more by one of its
+ * items, and not set to end before that item's next period is over (a `cancel_at`
+ * part-way through it makes the renewal a prorated stub, not the renewal a note
+ * tells of). `s` is stripe_subscriptions. Postgres's month arithmetic can land up to
+ * three days before Stripe's anchored period end (after a short month), so a
+ * `cancel_at` at the period's very end always counts as a full renewal.
  */
 const RENEWS_LONG_TERM = `s.status = 'active' and s.ended_at is null and not s.cancel_at_period_end
-  and (s.cancel_at is null or s.cancel_at > s.current_period_end)
   and exists (select 1 from stripe_subscription_items i join stripe_prices p on p.workspace_id = i.workspace_id and p.id = i.price_id
                where i.workspace_id = s.workspace_id and i.subscription_id = s.id
-                 and (p.recurring_interval = 'year' or (p.recurring_interval = 'month' and p.recurring_interval_count >= ${LONG_TERM_MONTHS})))`;
+                 and (p.recurring_interval = 'year' or (p.recurring_interval = 'month' and p.recurring_interval_count >= ${LONG_TERM_MONTHS}))
+                 and (s.cancel_at is null or s.cancel_at >= s.current_period_end + make_interval(
+                       years => case when p.recurring_interval = 'year' then coalesce(p.recurring_interval_count, 1) else 0 end,
+                       months => case when p.recurring_interval = 'month' then p.recurring_interval_count else 0 end)))`;
 
 /**
  * Opens a note for each of the workspace's long-term subscriptions that renew between
  * `from` and `until`, once per renewal (unique on the subscription and its renewal
- * time), for customers not in dunning and without an open churn save or expansion
+ * time, but for notes that ended with the play off: migration 028), for customers not in dunning and without an open churn save or expansion
  * pitch (those plays are writing to them; the scan tries again at its next look).
  * Answers how many renew in the window and the notes opened.
  */
@@ -84,7 +91,7 @@ export async function openRenewalNotes(db: Db, workspaceId: string, opts: { now:
      where not exists (select 1 from dunning_cases d where d.workspace_id = :ws and d.customer_id = c.customer_id and d.ended_at is null)
        and not exists (select 1 from churn_saves x where x.workspace_id = :ws and x.customer_id = c.customer_id and x.ended_at is null)
        and not exists (select 1 from expansion_pitches x where x.workspace_id = :ws and x.customer_id = c.customer_id and x.ended_at is null)
-     -- Once per renewal, and one open note per customer (migration 027): a customer with two renewing subscriptions gets the second after the first.
+     -- Once per renewal (migration 028), and one open note per customer (migration 027): a customer with two renewing subscriptions gets the second after the first.
      on conflict do nothing
      returning *`,
     { ws: workspaceId, now: opts.now, rows: JSON.stringify(rows) },
@@ -106,4 +113,33 @@ export async function renewalState(db: Db, workspaceId: string, subscriptionId: 
   if (row?.current_period_start && row.current_period_start.getTime() >= renewsAt.getTime()) return 'renewed';
   if (!row?.long_term) return 'not_renewing';
   return row.current_period_end?.getTime() === renewsAt.getTime() ? 'renewing' : 'moved';
+}
+
+/**
+ * What the subscription renews at `renewsAt` (domain/renewal-price.ts): every item
+ * the mirror holds for it, with the discounts still attached. Null when it is not
+ * mirrored or has no fixed-price item.
+ */
+export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: string, renewsAt: Date): Promise<RenewalPrice | null> {
+  const [sub, items] = await Promise.all([
+    db('stripe_subscriptions').where({ workspace_id: workspaceId, id: subscriptionId }).first<{ discounts: unknown } | undefined>('discounts'),
+    db('stripe_subscription_items as i')
+      .join('stripe_prices as p', function () {
+        this.on('p.workspace_id', 'i.workspace_id').andOn('p.id', 'i.price_id');
+      })
+      .where({ 'i.workspace_id': workspaceId, 'i.subscription_id': subscriptionId })
+      .select<{ unit_amount: string | number | null; quantity: number | null; currency: string; recurring_usage_type: string | null; billing_scheme: string }[]>(
+        'p.unit_amount',
+        'i.quantity',
+        'p.currency',
+        'p.recurring_usage_type',
+        'p.billing_scheme',
+      ),
+  ]);
+  if (!sub) return null;
+  return renewalPrice(
+    items.map((i) => ({ unitAmount: i.unit_amount === null ? null : Number(i.unit_amount), quantity: i.quantity, currency: i.currency.trim(), usageType: i.recurring_usage_type, billingScheme: i.billing_scheme })),
+    sub.discounts,
+    renewsAt,
+  );
 }

@@ -26,6 +26,7 @@ import * as m024 from './024_churn_saves';
 import * as m025 from './025_expansion_pitches';
 import * as m026 from './026_renewal_notes';
 import * as m027 from './027_renewal_notes_one_open';
+import * as m028 from './028_renewal_notes_reopen_after_off';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -59,6 +60,7 @@ const migrations: Record<string, Knex.Migration> = {
   '025_expansion_pitches': m025,
   '026_renewal_notes': m026,
   '027_renewal_notes_one_open': m027,
+  '028_renewal_notes_reopen_after_off': m028,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -14,6 +14,7 @@ import type { TestApi } from '../helpers/api';
 import { ago } from '../helpers/plan-customers';
 import { startPlayHarness, type PlayHarness } from '../helpers/play-harness';
 import { eventually, type DevServer } from '../helpers/temporal';
+import { CustomerBuilder } from '../domain/mrr-builder';
 import { contact, seedRenewals, yearly } from './fixtures';
 
 /**
@@ -156,6 +157,52 @@ describe('renewal notes', () => {
     const refused = await api.request('POST', `/workspaces/${ws}/renewals/scan`, { token: owner });
     expect(refused.status).toBe(409);
     expect(errorOf(refused.body)).toContain('the renewal play is off in this workspace');
+  });
+
+  it('quotes what the renewal will charge, leaves out a renewal cut short, and writes again about a renewal whose note ended while the play was off', async () => {
+    // cus_partner: Growth yearly, three extra seats at $120, API use billed on top, and 10% off for good.
+    const partner = new CustomerBuilder('cus_partner')
+      .price('price_growth_y', 99_000, 'year')
+      .price('price_seat_y', 12_000, 'year')
+      .price('price_api_m', 2, 'month', { recurring_usage_type: 'metered' })
+      .subscription('sub_cus_partner', { items: ['price_growth_y', 'price_seat_y', 'price_api_m'], current_period_start: ago(344), current_period_end: ago(-21) })
+      .build();
+    // cus_stub's subscription is set to end three months into its next year; cus_whole's at the end of it.
+    await seedMirror(db, ws, [partner, yearly('cus_stub', 9), yearly('cus_whole', 9)]);
+    await db('stripe_subscription_items').where({ workspace_id: ws, id: 'si_sub_cus_partner_price_seat_y' }).update({ quantity: 3 });
+    const cancelAt = (id: string, daysAfterRenewal: number) => db('stripe_subscriptions').where({ workspace_id: ws, id }).update({ cancel_at: db.raw(`current_period_end + interval '${daysAfterRenewal} days'`) });
+    await cancelAt('sub_cus_stub', 90);
+    await cancelAt('sub_cus_whole', 365);
+    const forever = { id: 'di_partner', coupon: { id: 'PARTNER10', percent_off: 10, amount_off: null, currency: null, duration: 'forever', duration_in_months: null }, start: Math.floor(ago(300).getTime() / 1000), end: null };
+    await db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_cus_partner' }).update({ discounts: JSON.stringify([forever]) });
+    await upsertCustomers(db, ws, ['cus_partner', 'cus_stub', 'cus_whole'].map((id) => contact(id, 'Pat Partner')), new Date(), h.keyring);
+
+    await setPlay('review');
+    const before = await notes();
+    await scanRenewals(scanDeps, new Date(), [ws]);
+    const first = await notes();
+    // (cus_twice's second subscription gets its note now that the first has ended.)
+    expect([...first.values()].filter((n) => before.get(n.customerId)?.id !== n.id).map((n) => n.customerId).sort()).toEqual(['cus_partner', 'cus_twice', 'cus_whole']);
+    const note = first.get('cus_partner')!;
+    await eventually(() => temporal.client.workflow.getHandle(note.workflowId).query(renewalNoteStateQuery), (s) => s.phase === 'waiting_for_review');
+    const draft = (await draftOf(note))!;
+    // ($990 + 3 × $120) less 10%: $1,215, the API calls on top.
+    expect(draft.bodyText).toContain('at $1,215.00 per year with your discount, plus usage;');
+    expect(draft.facts).toMatchObject({ plan: { price: { amount: 121_500, currency: 'usd' }, listPrice: { amount: 135_000, currency: 'usd' }, plusUsage: true } });
+
+    // The play goes off while both wait, and on again before the renewals: each gets a note again.
+    const waiting = ['cus_partner', 'cus_twice', 'cus_whole'];
+    await setPlay('off');
+    await eventually(notes, (n) => waiting.every((id) => n.get(id)!.outcome === 'off'));
+    await setPlay('review');
+    expect((await scanRenewals(scanDeps, new Date(), [ws])).opened).toBe(waiting.length);
+    const again = await notes();
+    for (const id of waiting) {
+      expect(again.get(id)!.id).not.toBe(first.get(id)!.id);
+      expect(again.get(id)).toMatchObject({ renewsAt: first.get(id)!.renewsAt, outcome: null });
+    }
+    // Once a note for a renewal is open (or ended any other way), a look opens no second one.
+    expect((await scanRenewals(scanDeps, new Date(), [ws])).opened).toBe(0);
   });
 
   it("takes a workspace's own note templates; previews never carry the reviewer's risk", async () => {

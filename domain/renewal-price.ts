@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import type { Money } from './dunning-templates';
+
+/** One item of a renewing subscription, as the mirror holds it (stripe_subscription_items joined to stripe_prices). */
+export interface RenewingItem {
+  unitAmount: number | null;
+  quantity: number | null;
+  currency: string;
+  /** `metered` items are billed on the period's use, which the renewal invoice does not know yet. */
+  usageType: string | null;
+  /** `tiered` prices have no unit amount: their amount hangs on tiers and a mode the mirror does not keep. */
+  billingScheme: string;
+}
+
+/** What the renewal invoice will charge for the subscription's fixed items. */
+export interface RenewalPrice {
+  /** After the discounts that still run at the renewal; before tax. */
+  price: Money;
+  /** The same items at list price. */
+  listPrice: Money;
+  /** Items billed on use (or by tiers) come on top of `price`: their amount is set when the period closes. */
+  plusUsage: boolean;
+}
+
+/**
+ * A discount as the mirror stores it (db/mirror.ts `discountTerms`): the coupon's
+ * terms, and `end` (Unix seconds) for a coupon that runs out. Entries without terms
+ * (an event's bare id the mirror could not complete) are skipped: what they take off
+ * is unknown.
+ */
+const storedDiscount = z.looseObject({
+  coupon: z.looseObject({
+    percent_off: z.number().nullish(),
+    amount_off: z.number().int().nullish(),
+    currency: z.string().nullish(),
+  }),
+  end: z.number().nullish(),
+});
+
+/** The discounts still attached at `at`: Stripe removes a once-only coupon after its invoice, and a repeating one ends at `end`. */
+function discountsRunningAt(stored: unknown, at: Date): z.infer<typeof storedDiscount>[] {
+  if (!Array.isArray(stored)) return [];
+  return stored.flatMap((entry) => {
+    const parsed = storedDiscount.safeParse(entry);
+    if (!parsed.success) return [];
+    const end = parsed.data.end;
+    return end === null || end === undefined || end * 1000 > at.getTime() ? [parsed.data] : [];
+  });
+}
+
+/**
+ * What a subscription renews at: each fixed item's unit amount times its quantity,
+ * less the subscription's discounts that run past the renewal, in the order Stripe
+ * lists them. A percent coupon takes its share of each line (rounded per line, as the
+ * invoice's discount amounts are); an amount coupon in the subscription's currency
+ * takes its amount across the lines, never below zero. Null when the items mix
+ * currencies or none has a fixed price.
+ */
+export function renewalPrice(items: readonly RenewingItem[], discounts: unknown, renewsAt: Date): RenewalPrice | null {
+  const fixed = items.filter((i) => i.usageType !== 'metered' && i.billingScheme !== 'tiered' && i.unitAmount !== null);
+  const currency = fixed[0]?.currency;
+  if (!currency || items.some((i) => i.currency !== currency)) return null;
+  const lines = fixed.map((i) => i.unitAmount! * (i.quantity ?? 1));
+  const list = lines.reduce((a, b) => a + b, 0);
+  for (const { coupon } of discountsRunningAt(discounts, renewsAt)) {
+    if (typeof coupon.percent_off === 'number') {
+      const pct = coupon.percent_off;
+      lines.forEach((amount, i) => (lines[i] = amount - Math.round((amount * pct) / 100)));
+    } else if (typeof coupon.amount_off === 'number' && coupon.currency?.toLowerCase() === currency) {
+      let left = coupon.amount_off;
+      lines.forEach((amount, i) => {
+        const off = Math.min(left, Math.max(0, amount));
+        lines[i] = amount - off;
+        left -= off;
+      });
+    }
+  }
+  return {
+    price: { amount: lines.reduce((a, b) => a + b, 0), currency },
+    listPrice: { amount: list, currency },
+    plusUsage: fixed.length < items.length,
+  };
+}

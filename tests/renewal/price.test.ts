@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { emailFacts } from '../../domain/outreach-facts';
+import { DEFAULT_RENEWAL_TEMPLATES, exampleRenewalFacts } from '../../domain/renewal';
+import { renewalPrice, type RenewingItem } from '../../domain/renewal-price';
+import { renderTemplate } from '../../domain/templates';
+
+const renewsAt = new Date('2027-03-01T00:00:00Z');
+const seconds = (iso: string) => Date.parse(iso) / 1000;
+const item = (unitAmount: number | null, quantity = 1, more: Partial<RenewingItem> = {}): RenewingItem => ({ unitAmount, quantity, currency: 'usd', usageType: 'licensed', billingScheme: 'per_unit', ...more });
+const percent = (pct: number, end: number | null = null) => ({ id: `di_${pct}`, coupon: { id: `P${pct}`, percent_off: pct, amount_off: null, currency: null, duration: end ? 'repeating' : 'forever' }, start: seconds('2026-01-01T00:00:00Z'), end });
+const amountOff = (amount: number, currency: string) => ({ id: `di_a${amount}`, coupon: { id: `A${amount}`, percent_off: null, amount_off: amount, currency, duration: 'forever' }, start: seconds('2026-01-01T00:00:00Z'), end: null });
+
+describe('what a subscription renews at', () => {
+  it('adds every fixed item for its quantity', () => {
+    // The plan at $990 and three extra seats at $120 a year.
+    expect(renewalPrice([item(99_000), item(12_000, 3)], [], renewsAt)).toEqual({ price: { amount: 135_000, currency: 'usd' }, listPrice: { amount: 135_000, currency: 'usd' }, plusUsage: false });
+  });
+
+  it('takes off a percent coupon line by line, rounding each as the invoice does', () => {
+    // 15% of 333 is 49.95 and of 1,001 is 150.15: 50 and 150 off.
+    expect(renewalPrice([item(333), item(1_001)], [percent(15)], renewsAt)?.price).toEqual({ amount: 1_134, currency: 'usd' });
+  });
+
+  it('applies only the discounts that still run at the renewal', () => {
+    const endsBefore = percent(25, seconds('2027-02-01T00:00:00Z'));
+    const endsAt = percent(30, seconds('2027-03-01T00:00:00Z'));
+    const endsAfter = percent(10, seconds('2027-06-01T00:00:00Z'));
+    expect(renewalPrice([item(99_000)], [endsBefore], renewsAt)?.price.amount).toBe(99_000);
+    // A discount ending at the renewal's instant is gone by the renewal invoice.
+    expect(renewalPrice([item(99_000)], [endsAt], renewsAt)?.price.amount).toBe(99_000);
+    expect(renewalPrice([item(99_000)], [endsAfter], renewsAt)?.price.amount).toBe(89_100);
+  });
+
+  it('takes an amount coupon across the lines in its own currency only, never below zero', () => {
+    expect(renewalPrice([item(1_000), item(800)], [amountOff(1_500, 'usd')], renewsAt)?.price.amount).toBe(300);
+    expect(renewalPrice([item(1_000)], [amountOff(5_000, 'usd')], renewsAt)?.price.amount).toBe(0);
+    expect(renewalPrice([item(1_000)], [amountOff(500, 'eur')], renewsAt)?.price.amount).toBe(1_000);
+    // In Stripe's order: $5 off, then 10% of what is left.
+    expect(renewalPrice([item(10_000)], [amountOff(500, 'usd'), percent(10)], renewsAt)?.price.amount).toBe(8_550);
+  });
+
+  it('skips discounts whose terms the mirror does not hold, and reads anything unreadable as none', () => {
+    expect(renewalPrice([item(10_000)], [{ id: 'di_bare' }, percent(20)], renewsAt)?.price.amount).toBe(8_000);
+    expect(renewalPrice([item(10_000)], 'garbage', renewsAt)?.price.amount).toBe(10_000);
+  });
+
+  it('says when items billed on use come on top, and has no price without a fixed item or with mixed currencies', () => {
+    const metered = item(5, 1, { usageType: 'metered' });
+    const tiered = item(null, 10, { billingScheme: 'tiered' });
+    expect(renewalPrice([item(29_000), metered], [], renewsAt)).toMatchObject({ price: { amount: 29_000 }, plusUsage: true });
+    expect(renewalPrice([item(29_000), tiered], [], renewsAt)).toMatchObject({ price: { amount: 29_000 }, plusUsage: true });
+    expect(renewalPrice([metered], [], renewsAt)).toBeNull();
+    expect(renewalPrice([item(29_000), item(100, 1, { currency: 'eur' })], [], renewsAt)).toBeNull();
+    expect(renewalPrice([], [], renewsAt)).toBeNull();
+  });
+
+  it('words a discounted price and use on top in the built-in note', () => {
+    const base = exampleRenewalFacts('plain');
+    const facts = { ...base, plan: { ...base.plan, price: { amount: 89_100, currency: 'usd' }, plusUsage: true } };
+    expect(renderTemplate(DEFAULT_RENEWAL_TEMPLATES.plain, emailFacts(facts)).text).toContain('at $891.00 per year with your discount, plus usage; thank you');
+    expect(renderTemplate(DEFAULT_RENEWAL_TEMPLATES.plain, emailFacts(base)).text).toContain('at $990.00 per year; thank you');
+  });
+});
