@@ -33,7 +33,7 @@ export type RenewalActivityDeps = OutreachActivityDeps;
 /** What the note's workflow hands its activities: its own input. */
 export type RenewalNoteRef = RenewalNoteInput;
 
-type NoteEnd = Extract<RenewalOutcome, 'not_renewing' | 'renewed' | 'moved' | 'in_dunning' | 'no_email'>;
+type NoteEnd = Extract<RenewalOutcome, 'not_renewing' | 'renewed' | 'moved' | 'in_dunning' | 'refolded' | 'no_email'>;
 export type NoteState = PreparedOutreach<NoteEnd>;
 
 /**
@@ -101,12 +101,25 @@ export async function buildNoteFacts(
 
 export function createRenewalActivities(deps: RenewalActivityDeps) {
   const { db, log } = deps;
+  /**
+   * Whether this note's draft pitches an upgrade to a customer whose churn risk has
+   * since reached the churn play's threshold (the play on): the expansion play ends a
+   * waiting pitch then, and a note should not sell more to someone about to leave.
+   */
+  const upgradeTurnedRisky = async (input: RenewalNoteRef, now: Date): Promise<boolean> => {
+    const note = await renewalNoteRows.find(db, input.noteId);
+    if (note?.fold !== 'upgrade') return false;
+    const churnPlay = await getPlaySettings(db, input.workspaceId, CHURN_PLAY);
+    if (churnPlay.rollout.mode === 'off') return false;
+    const risk = await churnRiskOf(db, input.workspaceId, input.customerId, now, await customerActivity(db, input.workspaceId, input.customerId, now));
+    return risk !== undefined && risk.score >= churnSettings(churnPlay.config).threshold;
+  };
   return {
     /**
      * Brings the note's draft in line with the play's mode (activities/outreach-draft.ts),
      * cancelling it when the subscription will not renew any more, has renewed
-     * already (the note would come too late), renews at another date now, or a
-     * dunning began.
+     * already (the note would come too late), renews at another date now, a
+     * dunning began, or an upgrade it pitches went to a customer now at churn risk.
      */
     async prepareRenewalNote(input: RenewalNoteRef): Promise<NoteState> {
       return prepareOutreachDraft<NoteEnd, { plan: CustomerPlan }>(deps, { ...input, rowId: input.noteId }, {
@@ -114,7 +127,7 @@ export function createRenewalActivities(deps: RenewalActivityDeps) {
         step: NOTE_STEP,
         actor: ACTOR,
         playName: 'the renewal play',
-        async check() {
+        async check(now) {
           const [state, plan, dunning] = await Promise.all([
             renewalState(db, input.workspaceId, input.subscriptionId, new Date(input.renewsAt)),
             subscriptionPlan(db, input.workspaceId, input.customerId, input.subscriptionId),
@@ -124,6 +137,9 @@ export function createRenewalActivities(deps: RenewalActivityDeps) {
           if (state === 'moved') return { ended: 'moved', reason: 'the renewal moved to another date: the next look writes about that one' };
           if (state === 'not_renewing' || !plan) return { ended: 'not_renewing', reason: 'the subscription will not renew any more' };
           if (dunning) return { ended: 'in_dunning', reason: 'a dunning began: that play writes to the customer now' };
+          if (await upgradeTurnedRisky(input, now)) {
+            return { ended: 'refolded', reason: "the customer's churn risk reached the churn play's threshold while an upgrade waited: the next look drafts the note again" };
+          }
           return { seen: { plan } };
         },
         async build(now, seen) {

@@ -18,13 +18,15 @@ export type RenewalFold = (typeof RENEWAL_FOLDS)[number];
 
 /**
  * How a note ended: sent; discarded; not reviewed before the renewal (expired); the
- * play off (the only end after which the same renewal can get a note again, once the
- * play is back on); the send failed; the subscription will not renew any more (cancelled,
+ * play off; the send failed; the subscription will not renew any more (cancelled,
  * ended) or renewed before the note went (both leave nothing to say); its renewal
- * moved to another date (the scan opens a note for that one); a dunning began; no
- * address; its workflow was lost.
+ * moved to another date (the scan opens a note for that one); a dunning began; its
+ * upgrade went to a customer whose churn risk has since reached the threshold
+ * (refolded: the scan drafts the renewal's note again); no address; its workflow was
+ * lost. After `off` and `refolded` the same renewal can get another note (migration
+ * 029).
  */
-export const RENEWAL_OUTCOMES = ['sent', 'discarded', 'expired', 'off', 'failed', 'not_renewing', 'renewed', 'moved', 'in_dunning', 'no_email', 'lost'] as const;
+export const RENEWAL_OUTCOMES = ['sent', 'discarded', 'expired', 'off', 'failed', 'not_renewing', 'renewed', 'moved', 'in_dunning', 'refolded', 'no_email', 'lost'] as const;
 export type RenewalOutcome = (typeof RENEWAL_OUTCOMES)[number];
 
 /** Billed every this many months or more, a subscription is long-term: quarterly, half-yearly, annual. */

@@ -205,6 +205,33 @@ describe('renewal notes', () => {
     expect((await scanRenewals(scanDeps, new Date(), [ws])).opened).toBe(0);
   });
 
+  it('drafts an upgrade note again, as a save, when the churn risk reaches the threshold while it waits', async () => {
+    // cus_rising: Growth yearly renewing in 12 days, 9,200 reports (near the limit), last seen 20 days ago (risk 20).
+    expect((await api.request('PUT', `/workspaces/${ws}/plays/expansion/settings`, { token: owner, body: { mode: 'review' } })).status).toBe(200);
+    await seedMirror(db, ws, [yearly('cus_rising', 12)]);
+    await upsertCustomers(db, ws, [contact('cus_rising', 'Rae Rising')], new Date(), h.keyring);
+    await storeProductSignals(db, ws, [
+      { type: 'login', id: 'l-rising', customerId: 'cus_rising', at: ago(20) },
+      { type: 'usage', id: 'r-rising', customerId: 'cus_rising', at: ago(3), metric: 'reports_generated', quantity: 9_200 },
+    ]);
+    await setPlay('review', { daysBefore: 30, offers: true });
+    await scanRenewals(scanDeps, new Date(), [ws]);
+    const first = (await notes()).get('cus_rising')!;
+    await eventually(notes, (n) => n.get('cus_rising')!.fold === 'upgrade');
+
+    // Two urgent tickets and an NPS of 4 take the risk to 50, the churn play's threshold.
+    await storeProductSignals(db, ws, ['T-r1', 'T-r2'].map((id) => ({ type: 'ticket' as const, id, customerId: 'cus_rising', at: ago(1), ticket: id, status: 'opened' as const, priority: 'urgent' as const })));
+    await db('nps_responses').insert({ workspace_id: ws, customer_id: 'cus_rising', score: 4, at: ago(1) });
+    await setPlay('review', { daysBefore: 30, offers: true });
+    await eventually(notes, (n) => n.get('cus_rising')!.outcome === 'refolded');
+    expect((await draftOf(first))!.status).toBe('cancelled');
+    expect(await scanRenewals(scanDeps, new Date(), [ws])).toMatchObject({ opened: 1 });
+    const again = (await notes()).get('cus_rising')!;
+    expect(again).toMatchObject({ subscriptionId: first.subscriptionId, renewsAt: first.renewsAt, outcome: null });
+    await eventually(notes, (n) => n.get('cus_rising')!.fold === 'save');
+    expect((await draftOf(again))!.templateKey).toBe('save');
+  });
+
   it("takes a workspace's own note templates; previews never carry the reviewer's risk", async () => {
     const listed = await api.request('GET', `/workspaces/${ws}/templates/renewal`, { token: viewer });
     expect((listed.body as { templates: { key: string }[] }).templates.map((t) => t.key)).toEqual(['plain', 'save', 'upgrade']);

@@ -119,6 +119,7 @@ const SAVE_OUTCOMES: Record<string, string> = {
   not_renewing: 'will not renew',
   renewed: 'renewed first',
   moved: 'its renewal date moved',
+  refolded: 'redrafted: at churn risk now',
 };
 
 /** A churn save's offer in words ("the next plan down"). */
