@@ -13,12 +13,13 @@ const STRIPE_ID = /^[A-Za-z0-9_]{1,255}$/;
 const params = z.object({ customerId: z.string().regex(STRIPE_ID, 'must be a Stripe customer id (cus_...)') });
 
 const listQuery = z.strictObject({
-  /** An email (exact, any case) or the start of a Stripe customer id. */
+  /** An email (exact, any case), or a piece of a name or the start of a Stripe customer id. */
   q: z
     .string()
     .trim()
     .max(255)
-    .refine((v) => v === '' || v.includes('@') || STRIPE_ID.test(v), 'an email address, or the start of a Stripe customer id (cus_...)')
+    // eslint-disable-next-line no-control-regex
+    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'an email address, a name, or the start of a Stripe customer id (cus_...), without control characters')
     .optional(),
   sort: z.enum(['mrr', 'newest', 'risk']).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -27,7 +28,7 @@ const listQuery = z.strictObject({
 
 /**
  * The customers: `GET /workspaces/:workspaceId/customers` (viewer+), a page of them
- * found by email or id prefix (db/customer-list.ts), and `.../customers/:customerId`,
+ * found by email, or by a piece of the name or the start of the id (db/customer-list.ts), and `.../customers/:customerId`,
  * one customer's profile (db/customer-profile.ts); money hidden as the caller's role
  * and the workspace's redaction hide it.
  */
@@ -45,14 +46,18 @@ export function customersRouter({ db, keyring }: { db: Knex; keyring: Keyring })
     const sort = q.sort ?? (mrrHidden ? 'newest' : 'mrr');
     const search = q.q ?? '';
     const byEmail = search.includes('@');
-    // A search by email would confirm an address the workspace hides from this role.
+    // A search by email would confirm an address the workspace hides from this role, and one by name a name.
     if (byEmail && redaction.policy.fields.has('email')) throw new HttpError(400, 'invalid query: q: customer emails are hidden for your role; search by the start of a Stripe id');
+    const idLike = STRIPE_ID.test(search);
+    const byName = search !== '' && !byEmail && !redaction.policy.fields.has('name');
+    if (search !== '' && !byEmail && !byName && !idLike) throw new HttpError(400, 'invalid query: q: customer names are hidden for your role; search by the start of a Stripe id');
     const found = await listCustomers(db, keyring, workspaceId, {
       sort,
       limit: q.limit,
       offset: q.offset,
       email: byEmail ? search : undefined,
-      idPrefix: search !== '' && !byEmail ? search : undefined,
+      idPrefix: search !== '' && !byEmail && idLike ? search : undefined,
+      nameContains: byName ? search : undefined,
     });
     res.json(redaction.apply({ sort, limit: q.limit, offset: q.offset, total: found.total, customers: found.customers }));
   });

@@ -1,8 +1,9 @@
 import type { Db } from './knex';
 import { churnRisks } from './churn-risk';
-import { emailHashes, openRow } from './customer-pii';
+import { emailHashes, openRow, piiContext } from './customer-pii';
+import { foldName, nameContains } from '../domain/customer-search';
 import type { RiskLevel } from '../domain/churn-risk';
-import type { Keyring } from '../platform/crypto';
+import { open, type Keyring } from '../platform/crypto';
 
 /** One row of the customer list: who, and what they pay now (the reporting currency's minor units). */
 export interface CustomerListing {
@@ -27,22 +28,41 @@ export interface CustomerListQuery {
   email?: string | undefined;
   /** Only customers whose Stripe id starts so. */
   idPrefix?: string | undefined;
+  /** Only customers whose name contains this (domain/customer-search.ts); with `idPrefix`, those and the customers whose id starts so. */
+  nameContains?: string | undefined;
 }
 
 /** `_` and `%` match anything in LIKE; a Stripe id's underscores must match only themselves. */
 const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /**
+ * The ids of the workspace's customers whose name contains `search`. Sealed names
+ * cannot be matched in the database, so every named customer's is opened here: one
+ * AES-GCM open each (bench/customer-search.ts measures a workspace's worth).
+ */
+async function customersNamed(db: Db, ring: Keyring, workspaceId: string, search: string): Promise<string[]> {
+  const folded = foldName(search);
+  if (!folded) return [];
+  const rows = await db('stripe_customers').where({ workspace_id: workspaceId }).whereNotNull('name').select<{ id: string; name: string }[]>('id', 'name');
+  return rows.filter((r) => nameContains(open(ring, r.name, piiContext(workspaceId, r.id, 'name')), folded)).map((r) => r.id);
+}
+
+/**
  * A page of the workspace's mirrored customers with their MRR, and how many match in
  * all. Names and emails are opened for the page's rows only: sealed, they can be
  * neither sorted nor searched in the database, so the list sorts by MRR or by
- * creation and finds by exact email or id prefix.
+ * creation and finds by exact email, id prefix or a piece of the name (which opens
+ * every name: customersNamed).
  */
 export async function listCustomers(db: Db, ring: Keyring, workspaceId: string, q: CustomerListQuery): Promise<{ total: number; customers: CustomerListing[] }> {
+  const named = q.nameContains === undefined ? undefined : await customersNamed(db, ring, workspaceId, q.nameContains);
   const matching = () => {
     const query = db('stripe_customers as c').where('c.workspace_id', workspaceId);
     if (q.email !== undefined) void query.whereIn('c.email_hash', emailHashes(ring, workspaceId, q.email));
-    if (q.idPrefix !== undefined) void query.whereRaw(`c.id like ? escape '\\'`, [likePrefix(q.idPrefix)]);
+    void query.where((w) => {
+      if (q.idPrefix !== undefined) void w.orWhereRaw(`c.id like ? escape '\\'`, [likePrefix(q.idPrefix)]);
+      if (named !== undefined) void w.orWhereRaw('c.id = any(?::text[])', [named]);
+    });
     return query;
   };
   const now = new Date();
@@ -54,7 +74,7 @@ export async function listCustomers(db: Db, ring: Keyring, workspaceId: string, 
     // matching customer's is, and the page is cut from them in that order.
     const all = await matching().orderBy([{ column: 'c.created', order: 'desc', nulls: 'last' }, { column: 'c.id' }]).select<{ id: string }[]>('c.id');
     // Found by a search: only what it found is scored.
-    const searched = q.email !== undefined || q.idPrefix !== undefined;
+    const searched = q.email !== undefined || q.idPrefix !== undefined || named !== undefined;
     risks = await churnRisks(db, workspaceId, now, searched ? all.map((r) => r.id) : undefined);
     const score = (id: string) => risks.get(id)?.score ?? -1;
     const ordered = all.map((r) => r.id).sort((a, b) => score(b) - score(a));

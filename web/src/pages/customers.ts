@@ -83,7 +83,7 @@ function backtestPanel(ctx: PageContext): HTMLElement {
 /**
  * The customers (`/w/<ws>/customers?q=&sort=&offset=`): the biggest payers first (the
  * newest first for a role that does not see MRR) or the likeliest to leave first,
- * with each one's churn risk, found by email or the start of a Stripe id, 50 a page; `/w/<ws>/customers/<id>` is one customer (pages/customer.ts).
+ * with each one's churn risk, found by a piece of the name, the email or the start of a Stripe id, 50 a page; `/w/<ws>/customers/<id>` is one customer (pages/customer.ts).
  */
 export async function customersPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   if (ctx.rest[1]) return customerPage(ctx, root, ctx.rest[1]);
@@ -104,8 +104,8 @@ export async function customersPage(ctx: PageContext, root: HTMLElement): Promis
     return `${ctx.pageBase}/customers${query ? `?${query}` : ''}`;
   };
 
-  const input = h('input', { type: 'search', name: 'q', value: q, placeholder: 'billing@acme.com or cus_…' });
-  const search = h('form', { class: 'range customer-search', role: 'search' }, h('label', {}, 'Find by email or Stripe id', input), h('button', { type: 'submit' }, 'Find'));
+  const input = h('input', { type: 'search', name: 'q', value: q, placeholder: 'Acme, billing@acme.com or cus_…' });
+  const search = h('form', { class: 'range customer-search', role: 'search' }, h('label', {}, 'Find by name, email or Stripe id', input), h('button', { type: 'submit' }, 'Find'));
   search.addEventListener('submit', (e) => {
     e.preventDefault();
     ctx.navigate(link({ q: input.value.trim() }));
