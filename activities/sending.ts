@@ -39,6 +39,12 @@ export type SendOutcome =
   /** A previous attempt died after calling the provider: it may have gone out, so it is not sent again. */
   | { kind: 'unconfirmed' }
   | { kind: 'failed'; error: string }
+  /**
+   * The workspace has nothing to send with (no from-address, no provider): asked with
+   * `waitForSender`, the draft stays as it was for the caller to try again once the
+   * workspace is set up; without it the draft fails.
+   */
+  | { kind: 'no_sender'; error: string }
   | { kind: 'not_sendable'; status: string }
   /** `paidOffStripe` with a paid invoice: marked paid out of band (absent from results recorded before it). */
   | { kind: 'precondition_failed'; invoiceStatus: string; paidOffStripe?: boolean }
@@ -46,6 +52,9 @@ export type SendOutcome =
   | { kind: 'stripe_unavailable'; error: string };
 
 export const EMAIL_PROVIDER_UNAVAILABLE = 'EmailProviderUnavailable';
+const NO_FROM = 'the workspace has no from-address configured (PUT /workspaces/:id/email-settings)';
+/** Why nothing can be sent for a workspace without a provider of its own on a server without one. */
+const NO_PROVIDER = 'no email provider is configured: set one in the workspace email settings, or SENDGRID_API_KEY (or EMAIL_PROVIDER=ses and SES_REGION) on the server';
 
 /**
  * Sending a draft, exactly once at most. The ledger row (unique key per draft) is
@@ -82,7 +91,7 @@ export function createSendingActivities(deps: SendingActivityDeps) {
   }
 
   return {
-    async sendDraft(input: { draftId: string; actor: string; allowDrafted?: boolean; precondition?: SendPrecondition }): Promise<SendOutcome> {
+    async sendDraft(input: { draftId: string; actor: string; allowDrafted?: boolean; precondition?: SendPrecondition; waitForSender?: boolean }): Promise<SendOutcome> {
       let draft = await findDraftById(db, input.draftId);
       if (!draft) return { kind: 'not_sendable', status: 'missing' };
       if (draft.status === 'sent') return { kind: 'already_sent' };
@@ -102,14 +111,18 @@ export function createSendingActivities(deps: SendingActivityDeps) {
         return { kind: 'failed', error };
       }
       const from = (await getEmailSettings(db, draft.workspaceId)) ?? deps.defaultFrom;
-      if (!from) {
-        const error = 'the workspace has no from-address configured (PUT /workspaces/:id/email-settings)';
+      // Chosen before the reservation, so the ledger records the provider that is called.
+      const sender = deps.senders ? await deps.senders.forWorkspace(draft.workspaceId) : email;
+      if (!from || sender.provider === 'none') {
+        const error = !from ? NO_FROM : NO_PROVIDER;
+        if (input.waitForSender) {
+          log.warn({ workspaceId: draft.workspaceId, draftId: draft.id }, `send waits for the workspace's sender: ${error}`);
+          return { kind: 'no_sender', error };
+        }
         await transitionDraft(db, draft.id, { to: 'failed', actor: input.actor, reason: error });
         return { kind: 'failed', error };
       }
 
-      // Chosen before the reservation, so the ledger records the provider that is called.
-      const sender = deps.senders ? await deps.senders.forWorkspace(draft.workspaceId) : email;
       const key = sendKeyOf(draft.id);
       const reservation = await reserveSend(db, { workspaceId: draft.workspaceId, draftId: draft.id, idempotencyKey: key, provider: sender.provider, toAddress: draft.toAddress });
       if ('existing' in reservation) {

@@ -266,7 +266,11 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const auth = authOf(res);
     const body = parseOr400(emailSettingsBody, req.body, 'body');
     const { provider, ...from } = body;
-    res.json({ emailSettings: await putEmailSettings(deps.db, auth.workspaceId, { ...from, ...(provider === undefined ? {} : { provider }) }, auth.actor, deps.keyring) });
+    const emailSettings = await putEmailSettings(deps.db, auth.workspaceId, { ...from, ...(provider === undefined ? {} : { provider }) }, auth.actor, deps.keyring);
+    // The one-email plays' drafts that waited for a sender (workflows/outreach.ts) go now.
+    let workflowsNotified = 0;
+    for (const play of [CHURN_PLAY, EXPANSION_PLAY, RENEWAL_PLAY]) workflowsNotified += await notifyRunning(auth.workspaceId, play);
+    res.json({ emailSettings, workflowsNotified });
   });
 
   router.get('/workspaces/:workspaceId/templates/:play', requireWorkspaceRole('viewer'), async (req, res) => {

@@ -21,9 +21,11 @@ export type ExpansionTrigger = (typeof EXPANSION_TRIGGERS)[number];
  * play turned off; the send failed; before anything was drafted the reason to pitch
  * went away (no_longer_eligible: use fell, seats went back, the plan changed); the
  * customer left; a dunning began; their churn risk reached the threshold (at_risk);
- * Stripe has no address for them; its workflow was lost.
+ * Stripe has no address for them; the workspace had nothing to send with before the
+ * draft went stale (no_sender: not the customer's doing, so no cooldown); its workflow
+ * was lost.
  */
-export const EXPANSION_OUTCOMES = ['sent', 'discarded', 'expired', 'off', 'failed', 'no_longer_eligible', 'churned', 'in_dunning', 'at_risk', 'no_email', 'lost'] as const;
+export const EXPANSION_OUTCOMES = ['sent', 'discarded', 'expired', 'off', 'failed', 'no_longer_eligible', 'churned', 'in_dunning', 'at_risk', 'no_email', 'no_sender', 'lost'] as const;
 export type ExpansionOutcome = (typeof EXPANSION_OUTCOMES)[number];
 /** After these the customer cools down: someone reached them or chose not to, or trying again soon would end the same way. */
 export const EXPANSION_COOLING: readonly ExpansionOutcome[] = ['sent', 'discarded', 'expired', 'no_email', 'failed'];

@@ -22,11 +22,11 @@ export type RenewalFold = (typeof RENEWAL_FOLDS)[number];
  * ended) or renewed before the note went (both leave nothing to say); its renewal
  * moved to another date (the scan opens a note for that one); a dunning began; its
  * upgrade went to a customer whose churn risk has since reached the threshold
- * (refolded: the scan drafts the renewal's note again); no address; its workflow was
- * lost. After `off` and `refolded` the same renewal can get another note (migration
+ * (refolded: the scan drafts the renewal's note again); no address; the workspace
+ * had nothing to send with before the renewal (no_sender); its workflow was lost. After `off` and `refolded` the same renewal can get another note (migration
  * 029).
  */
-export const RENEWAL_OUTCOMES = ['sent', 'discarded', 'expired', 'off', 'failed', 'not_renewing', 'renewed', 'moved', 'in_dunning', 'refolded', 'no_email', 'lost'] as const;
+export const RENEWAL_OUTCOMES = ['sent', 'discarded', 'expired', 'off', 'failed', 'not_renewing', 'renewed', 'moved', 'in_dunning', 'refolded', 'no_email', 'no_sender', 'lost'] as const;
 export type RenewalOutcome = (typeof RENEWAL_OUTCOMES)[number];
 
 /** Billed every this many months or more, a subscription is long-term: quarterly, half-yearly, annual. */

@@ -31,7 +31,7 @@ export async function churnSaveWorkflow(input: ChurnSaveInput): Promise<ChurnSav
       prepare: () => prepareChurnSave(input),
       close: (outcome) => closeChurnSave({ ...input, outcome }),
       cancelOpen: (reason) => cancelOpenDrafts({ workspaceId: input.workspaceId, workflowId: input.workflowId, reason }).then(() => undefined),
-      send: (draftId, allowDrafted) => sendDraft({ draftId, actor: 'system:churn', allowDrafted }),
+      send: (draftId, allowDrafted) => sendDraft({ draftId, actor: 'system:churn', allowDrafted, waitForSender: true }),
       reviewWindowMs: SAVE_REVIEW_WINDOW_MS,
       pollMs: REVIEW_POLL_MS,
       label: 'churn save',

@@ -30,7 +30,7 @@ export async function expansionPitchWorkflow(input: ExpansionPitchInput): Promis
       prepare: () => prepareExpansionPitch(input),
       close: (outcome) => closeExpansionPitch({ ...input, outcome }),
       cancelOpen: (reason) => cancelOpenDrafts({ workspaceId: input.workspaceId, workflowId: input.workflowId, reason }).then(() => undefined),
-      send: (draftId, allowDrafted) => sendDraft({ draftId, actor: 'system:expansion', allowDrafted }),
+      send: (draftId, allowDrafted) => sendDraft({ draftId, actor: 'system:expansion', allowDrafted, waitForSender: true }),
       reviewWindowMs: EXPANSION_REVIEW_WINDOW_MS,
       pollMs: REVIEW_POLL_MS,
       label: 'expansion pitch',

@@ -6,7 +6,7 @@ import { draftDecisionSignal, playSettingsChangedSignal, type OutreachState } fr
 export type PreparedOutreach<Ended extends string> = { kind: 'ready'; mode: 'off' | 'review' | 'auto'; draft: { id: string; status: DraftStatus } | null } | { kind: 'ended'; outcome: Ended };
 
 /** The outcomes every outreach can end with; a play adds its own through `prepare`. */
-export type OutreachEnd = 'sent' | 'discarded' | 'expired' | 'off' | 'failed';
+export type OutreachEnd = 'sent' | 'discarded' | 'expired' | 'off' | 'failed' | 'no_sender';
 
 export interface OutreachSteps<Ended extends string> {
   /** Drafts the one email the first time, then brings it in line with the mode and the customer as they are now (a local activity). */
@@ -15,7 +15,11 @@ export interface OutreachSteps<Ended extends string> {
   close(outcome: OutreachEnd | Ended): Promise<void>;
   /** Cancels the drafts still open when it ends (a local activity). */
   cancelOpen(reason: string): Promise<void>;
-  /** Sends the approved (or, in auto mode, drafted) draft through the send ledger. */
+  /**
+   * Sends the approved (or, in auto mode, drafted) draft through the send ledger;
+   * `no_sender` when the workspace has nothing to send with yet (the draft left as it
+   * was, to try again).
+   */
   send(draftId: string, allowDrafted: boolean): Promise<{ kind: string; status?: string }>;
   /** How long a draft may wait for a person before it is stale. */
   reviewWindowMs: number;
@@ -61,21 +65,34 @@ export async function runOutreach<Ended extends string>(steps: OutreachSteps<End
   let status = current.draft.status;
 
   const deadline = Math.min(nowMs() + steps.reviewWindowMs, steps.reviewUntilMs ?? Infinity);
-  state.phase = 'waiting_for_review';
-  while (status === 'drafted' && current.mode === 'review' && nowMs() < deadline) {
+  for (;;) {
+    state.phase = 'waiting_for_review';
+    while (status === 'drafted' && current.mode === 'review' && nowMs() < deadline) {
+      const seen = { decided, settingsVersion };
+      await condition(() => decided !== seen.decided || settingsVersion !== seen.settingsVersion, Math.min(steps.pollMs, deadline - nowMs()));
+      current = await steps.prepare();
+      if (current.kind === 'ended') return finish(current.outcome);
+      status = current.draft?.status ?? 'cancelled';
+    }
+    if (current.mode === 'off') return finish('off');
+    if (status === 'drafted' && current.mode === 'review') return finish('expired');
+    if (!isSendableDraft(status) && !(status === 'drafted' && current.mode === 'auto')) return finish(settled(status));
+
+    state.phase = 'sending';
+    const sent = await steps.send(draftId, current.mode === 'auto');
+    if (sent.kind === 'sent' || sent.kind === 'already_sent' || sent.kind === 'unconfirmed') return finish('sent');
+    if (sent.kind === 'not_sendable') return finish(settled(sent.status as DraftStatus));
+    if (sent.kind !== 'no_sender') return finish('failed');
+    // A workspace not set up to send yet: the draft waits (not failed, so the customer does
+    // not cool down for it) until it is, or until it would be stale. Saving the email
+    // settings wakes it, as a settings change does; a change of mode or a person's
+    // decision meanwhile is taken as in a review.
+    if (nowMs() >= deadline) return finish('no_sender');
+    state.phase = 'waiting_for_sender';
     const seen = { decided, settingsVersion };
     await condition(() => decided !== seen.decided || settingsVersion !== seen.settingsVersion, Math.min(steps.pollMs, deadline - nowMs()));
     current = await steps.prepare();
     if (current.kind === 'ended') return finish(current.outcome);
     status = current.draft?.status ?? 'cancelled';
   }
-  if (current.mode === 'off') return finish('off');
-  if (status === 'drafted' && current.mode === 'review') return finish('expired');
-  if (!isSendableDraft(status) && !(status === 'drafted' && current.mode === 'auto')) return finish(settled(status));
-
-  state.phase = 'sending';
-  const sent = await steps.send(draftId, current.mode === 'auto');
-  if (sent.kind === 'sent' || sent.kind === 'already_sent' || sent.kind === 'unconfirmed') return finish('sent');
-  if (sent.kind === 'not_sendable') return finish(settled(sent.status as DraftStatus));
-  return finish('failed');
 }

@@ -54,7 +54,7 @@ export const dunningStateQuery = defineQuery<DunningState>('dunningState');
 
 /** Where a one-email outreach stands (workflows/outreach.ts): a churn save, an expansion pitch. */
 export interface OutreachState {
-  phase: 'drafting' | 'waiting_for_review' | 'sending' | 'finished';
+  phase: 'drafting' | 'waiting_for_review' | 'sending' | 'waiting_for_sender' | 'finished';
   draftId: string | null;
   outcome: string | null;
 }

@@ -33,7 +33,7 @@ export async function renewalNoteWorkflow(input: RenewalNoteInput): Promise<Rene
       prepare: () => prepareRenewalNote(input),
       close: (outcome) => closeRenewalNote({ ...input, outcome }),
       cancelOpen: (reason) => cancelOpenDrafts({ workspaceId: input.workspaceId, workflowId: input.workflowId, reason }).then(() => undefined),
-      send: (draftId, allowDrafted) => sendDraft({ draftId, actor: 'system:renewal', allowDrafted }),
+      send: (draftId, allowDrafted) => sendDraft({ draftId, actor: 'system:renewal', allowDrafted, waitForSender: true }),
       reviewWindowMs: RENEWAL_REVIEW_MAX_MS,
       // A note after the renewal is stale: the review ends at its date.
       reviewUntilMs: new Date(input.renewsAt).getTime(),

@@ -383,6 +383,24 @@ const recordings: Recording[] = [
     },
   },
   {
+    // A churn save in auto mode in a workspace with no sender yet: the send waits, then
+    // goes once the email settings are saved (which wakes it).
+    file: 'churnSaveWorkflow-auto-waits-for-sender.json',
+    server: 'time-skipping',
+    async record(env, taskQueue) {
+      const workflowId = churnSaveWorkflowId('ws_record', 'save_no_sender');
+      outreachWorld.set(workflowId, { mode: 'auto', status: null, closed: null, noSender: true });
+      const handle = await env.client.workflow.start<typeof churnSaveWorkflow>('churnSaveWorkflow', { taskQueue, workflowId, args: [{ workspaceId: 'ws_record', customerId: 'cus_churn', saveId: 'save_no_sender', workflowId }] });
+      const w = outreachWorld.get(workflowId)!;
+      await until('the send waiting for a sender', async () => (await handle.query(churnSaveStateQuery)).phase === 'waiting_for_sender');
+      w.noSender = false;
+      await handle.signal(playSettingsChangedSignal);
+      const outcome = await handle.result();
+      if (outcome !== 'sent' || w.closed !== 'sent') throw new Error(`the recorded save ended ${outcome} (closed as ${w.closed}), not sent`);
+      return handle.fetchHistory();
+    },
+  },
+  {
     // An expansion pitch in review: drafted, then the play switched off while it waits,
     // which cancels the draft and ends the pitch.
     file: 'expansionPitchWorkflow-review-then-off.json',
@@ -460,7 +478,7 @@ const recordings: Recording[] = [
 ];
 
 /** The stand-in state of each one-email outreach (a churn save, an expansion pitch): the play's mode, its one draft's status, how it ended. */
-const outreachWorld = new Map<string, { mode: RolloutMode; status: DraftStatus | null; closed: string | null }>();
+const outreachWorld = new Map<string, { mode: RolloutMode; status: DraftStatus | null; closed: string | null; noSender?: boolean }>();
 const outreachDraftId = (workflowId: string) => `outreach-draft-${workflowId}`;
 const outreachOf = (input: { workflowId?: string; draftId?: string }) => outreachWorld.get(input.workflowId ?? input.draftId?.replace(/^outreach-draft-/, '') ?? '');
 
@@ -489,6 +507,7 @@ const outreachActivities = {
     const w = outreachOf(input)!;
     if (w.status === 'drafted' && input.allowDrafted) w.status = 'scheduled';
     if (!['approved', 'edited', 'scheduled'].includes(w.status ?? '')) return Promise.resolve({ kind: 'not_sendable', status: w.status ?? 'missing' });
+    if (w.noSender) return Promise.resolve({ kind: 'no_sender', error: 'the workspace has no from-address configured' });
     w.status = 'sent';
     return Promise.resolve({ kind: 'sent', providerMessageId: 'msg-churn' });
   },

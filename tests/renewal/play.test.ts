@@ -232,6 +232,32 @@ describe('renewal notes', () => {
     expect((await draftOf(again))!.templateKey).toBe('save');
   });
 
+  it('keeps an approved note waiting while the workspace has no sender, and sends it once one is set up', async () => {
+    // The workspace's from-address is gone (and the server has no default): nothing can be sent.
+    const settings = await db('email_settings').where({ workspace_id: ws }).first<{ from_email: string; from_name: string | null }>('from_email', 'from_name');
+    await db('email_settings').where({ workspace_id: ws }).delete();
+    await seedMirror(db, ws, [yearly('cus_patient', 16)]);
+    await upsertCustomers(db, ws, [contact('cus_patient', 'Pat Patient')], new Date(), h.keyring);
+    await setPlay('review', { daysBefore: 30, offers: false });
+    await scanRenewals(scanDeps, new Date(), [ws]);
+    const note = (await notes()).get('cus_patient')!;
+    const state = () => temporal.client.workflow.getHandle(note.workflowId).query(renewalNoteStateQuery);
+    await eventually(state, (s) => s.phase === 'waiting_for_review');
+    const draft = (await draftOf(note))!;
+    expect((await api.request('POST', `/workspaces/${ws}/drafts/${draft.id}/approve`, { token: member })).status).toBe(200);
+    // Not failed: the draft stays approved and the note open, waiting for a sender.
+    await eventually(state, (s) => s.phase === 'waiting_for_sender');
+    expect((await draftOf(note))!.status).toBe('approved');
+    expect((await notes()).get('cus_patient')!.outcome).toBeNull();
+    expect(receiver.messages.some((m) => m.to.includes('cus_patient@example.com'))).toBe(false);
+
+    const saved = await api.request('PUT', `/workspaces/${ws}/email-settings`, { token: owner, body: { fromEmail: settings.from_email, fromName: settings.from_name } });
+    expect(saved.status).toBe(200);
+    expect((saved.body as { workflowsNotified: number }).workflowsNotified).toBeGreaterThanOrEqual(1);
+    await eventually(notes, (n) => n.get('cus_patient')!.outcome === 'sent');
+    expect(receiver.messages.filter((m) => m.idempotencyKey === `draft:${draft.id}`)).toHaveLength(1);
+  });
+
   it("takes a workspace's own note templates; previews never carry the reviewer's risk", async () => {
     const listed = await api.request('GET', `/workspaces/${ws}/templates/renewal`, { token: viewer });
     expect((listed.body as { templates: { key: string }[] }).templates.map((t) => t.key)).toEqual(['plain', 'save', 'upgrade']);
