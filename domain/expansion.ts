@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Money } from './dunning-templates';
-import { formatCount, limitsUse, type CustomerActivity } from './product-activity';
+import { countOf, formatCount, limitsUse, type CustomerActivity } from './product-activity';
 import type { PlanMapping } from './product-mapping';
 import type { EmailTemplate } from './templates';
 
@@ -142,7 +142,7 @@ export function usageCited(evidence: Extract<ExpansionEvidence, { trigger: 'near
 /** What a target plan allows of a metric, as an email says it. */
 export function allowsText(allowance: number | null | undefined, label: string): string | null {
   if (allowance === undefined) return null;
-  return allowance === null ? `unlimited ${label}` : `${formatCount(allowance)} ${label}`;
+  return allowance === null ? `unlimited ${label}` : countOf(allowance, label);
 }
 
 /** Facts of an imaginary customer near a limit. */

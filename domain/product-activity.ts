@@ -28,6 +28,25 @@ const counter = new Intl.NumberFormat('en-US');
 /** A count as the emails and pages write it: 1,240. */
 export const formatCount = (n: number) => counter.format(n);
 
+/** A plural noun (a word ending in a plain s) made singular: "queries" → "query", "calls" → "call"; null for any other word ("data", "address", "status"). */
+function singular(word: string): string | null {
+  if (/[^aeiou]ies$/.test(word)) return `${word.slice(0, -3)}y`;
+  return /[^su]s$/.test(word) ? word.slice(0, -1) : null;
+}
+
+/**
+ * A count of a metric as an email writes it: "1,240 reports generated", and for one
+ * "1 report generated", the label's first plural word made singular ("1 api call",
+ * "1 address change"); a label without one ("data exported") stays.
+ */
+export function countOf(n: number, label: string): string {
+  if (n !== 1) return `${formatCount(n)} ${label}`;
+  const words = label.split(' ');
+  const at = words.findIndex((w) => singular(w) !== null);
+  if (at >= 0) words[at] = singular(words[at]!)!;
+  return `1 ${words.join(' ')}`;
+}
+
 /**
  * The line an email cites for the customer's usage, or null when there is nothing
  * worth citing: the most used metrics of the window (two at most), else the logins.
@@ -37,7 +56,7 @@ export const formatCount = (n: number) => counter.format(n);
 export function usageSummary(activity: CustomerActivity): string | null {
   const used = activity.usage.filter((u) => u.last > 0).slice(0, 2);
   const period = `in the last ${activity.windowDays} days`;
-  if (used.length) return `${used.map((u) => `${formatCount(u.last)} ${u.label}`).join(' and ')} ${period}`;
+  if (used.length) return `${used.map((u) => countOf(u.last, u.label)).join(' and ')} ${period}`;
   const { last } = activity.logins;
   if (last > 0) return `${formatCount(last)} ${last === 1 ? 'login' : 'logins'} ${period}`;
   return null;

@@ -3,7 +3,7 @@ import { createApiToken } from '../db/api-tokens';
 import { customerActivity, customersActivity, storeProductSignals } from '../db/product-signals';
 import { insertWorkspace } from '../db/workspaces';
 import { ROLES, type Role } from '../domain/roles';
-import { trendText, usageSummary, type CustomerActivity } from '../domain/product-activity';
+import { countOf, trendText, usageSummary, type CustomerActivity } from '../domain/product-activity';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { startApi, type TestApi } from './helpers/api';
 import { freshDatabase } from './helpers/db';
@@ -202,6 +202,17 @@ describe('usageSummary', () => {
     expect(usageSummary(activity([used('exports', 0)], 1))).toBe('1 login in the last 30 days');
     expect(usageSummary(activity([], 14))).toBe('14 logins in the last 30 days');
     expect(usageSummary(activity([used('exports', 0)], 0))).toBeNull();
+  });
+
+  it('writes one of a metric in the singular', () => {
+    const used = (label: string, last: number) => ({ metric: label.replace(/ /g, '_'), label, last, previous: 0 });
+    expect(usageSummary(activity([used('reports generated', 1), used('queries run', 1)], 0))).toBe('1 report generated and 1 query run in the last 30 days');
+    expect(usageSummary(activity([used('data exported', 1), used('address changes', 1)], 0))).toBe('1 data exported and 1 address change in the last 30 days');
+    expect(countOf(1, 'business lookups')).toBe('1 business lookup');
+    expect(countOf(1, 'api calls')).toBe('1 api call');
+    expect(countOf(1, 'days active')).toBe('1 day active');
+    expect(countOf(2, 'reports generated')).toBe('2 reports generated');
+    expect(countOf(0, 'reports generated')).toBe('0 reports generated');
   });
 });
 
