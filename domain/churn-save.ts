@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { riskAsShown, riskLevel, type RiskReason, type RiskReasonCode } from './churn-risk';
 import type { Money } from './dunning-templates';
-import { minorUnitsPer, type EmailTemplate } from './templates';
+import { minorUnitsPer } from './currency-units';
+import type { EmailTemplate } from './templates';
 
 /**
  * The churn radar's save outreach: when a customer's risk score (domain/churn-risk.ts)

@@ -1,4 +1,5 @@
 import { Liquid } from 'liquidjs';
+import { minorUnitsPer } from './currency-units';
 
 /**
  * Email templates of every play: subject, HTML and plain-text parts written in
@@ -35,11 +36,6 @@ export class TemplateError extends Error {
 }
 
 const currencyFormat = (currency: string) => new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() });
-
-/** Minor units in one major unit of the currency: 100 for usd, 1 for jpy, 1000 for bhd. */
-export function minorUnitsPer(currency: string): number {
-  return 10 ** (currencyFormat(currency).resolvedOptions().maximumFractionDigits ?? 2);
-}
 
 /** Formats integer minor units as money, e.g. (12345, 'usd') -> "$123.45", (500, 'jpy') -> "¥500". */
 export function formatMoney(amount: number, currency: string): string {

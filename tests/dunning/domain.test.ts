@@ -8,6 +8,9 @@ import { canTransition } from '../../domain/drafts';
 import { monthlyValue, tenureMonths } from '../../domain/plan-value';
 import { customerBucket, modeForCustomer } from '../../domain/rollout';
 import { formatMoney, renderTemplate, templateProblems } from '../../domain/templates';
+import { minorUnitsPer } from '../../domain/currency-units';
+import { roundOffer } from '../../domain/churn-save';
+import { money } from '../../web/src/format';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -138,6 +141,19 @@ describe('templates', () => {
     expect(formatMoney(12_345, 'usd')).toBe('$123.45');
     expect(formatMoney(500, 'jpy')).toBe('¥500');
     expect(formatMoney(1_000, 'eur')).toBe('€10.00');
+  });
+
+  it("counts minor units as Stripe's amounts do, not as Intl writes the currency", () => {
+    // Stripe keeps ISK and HUF at two decimals in amounts; Intl writes them whole.
+    expect(formatMoney(1_250_000, 'isk')).toBe('ISK\u00a012,500');
+    expect(formatMoney(990_000, 'HUF')).toBe('HUF\u00a09,900');
+    expect(formatMoney(50_000, 'ugx')).toBe('UGX\u00a050,000');
+    expect(formatMoney(12_345, 'kwd')).toBe('KWD\u00a012.345');
+    expect(formatMoney(29_900, 'twd')).toBe('NT$299.00');
+    expect([minorUnitsPer('isk'), minorUnitsPer('xof'), minorUnitsPer('tnd'), minorUnitsPer(' GBP ')]).toEqual([100, 1, 1000, 100]);
+    // A save's credit in forints: a fifth of 9,900 Ft, rounded as a person would offer it.
+    expect(roundOffer(198_000, 'huf')).toBe(200_000);
+    expect(money(990_000, 'huf')).toBe('HUF\u00a09,900');
   });
 });
 

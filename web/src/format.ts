@@ -3,6 +3,7 @@
  * currency; a figure the caller may not see arrives as null and reads "Hidden",
  * never as 0.
  */
+import { minorUnitsPer } from '../../domain/currency-units';
 import { formatCount } from '../../domain/product-activity';
 
 export { secondsInWords } from '../../domain/durations';
@@ -22,14 +23,9 @@ function moneyFormat(currency: string, compact: boolean): Intl.NumberFormat {
   return f;
 }
 
-/** Minor units per major unit of a currency (100 for usd, 1 for jpy), as Intl knows it. */
-export function minorUnits(currency: string): number {
-  return 10 ** (moneyFormat(currency, false).resolvedOptions().maximumFractionDigits ?? 2);
-}
-
 export function money(amount: number | null | undefined, currency: string, opts: { hidden?: boolean; compact?: boolean; signed?: boolean } = {}): string {
   if (amount === null || amount === undefined) return opts.hidden ? HIDDEN : NONE;
-  const text = moneyFormat(currency, opts.compact ?? false).format(amount / minorUnits(currency));
+  const text = moneyFormat(currency, opts.compact ?? false).format(amount / minorUnitsPer(currency));
   return opts.signed && amount > 0 ? `+${text}` : text;
 }
 
