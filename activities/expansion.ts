@@ -34,7 +34,7 @@ type PitchEnd = Extract<ExpansionOutcome, 'churned' | 'in_dunning' | 'at_risk' |
 export type PitchState = PreparedOutreach<PitchEnd>;
 
 /** A customer's churn risk at or above the churn play's threshold: the score at which the radar would try to save them. */
-async function churnThreshold(db: Knex, workspaceId: string): Promise<number> {
+export async function churnThreshold(db: Knex, workspaceId: string): Promise<number> {
   return churnSettings((await getPlaySettings(db, workspaceId, CHURN_PLAY)).config).threshold;
 }
 

@@ -19,7 +19,7 @@ import type { PreparedOutreach } from '../workflows/outreach';
 import type { RenewalNoteInput } from '../workflows/renewal-note';
 import { saveOffer } from './churn-save';
 import { outreachParties } from './customer-facts';
-import { pitchFacts } from './expansion';
+import { churnThreshold, pitchFacts } from './expansion';
 import { prepareOutreachDraft, type OutreachActivityDeps } from './outreach-draft';
 import { scanOutreach, type OutreachPlay, type OutreachScan, type OutreachScanDeps } from './outreach-scan';
 
@@ -29,6 +29,9 @@ export const NOTE_STEP = 'note';
 const DAY_MS = 86_400_000;
 
 export type RenewalActivityDeps = OutreachActivityDeps;
+
+/** A churn risk at or above the churn play's threshold: no upgrade is pitched to such a customer, in a note or a pitch. */
+const atChurnRisk = (risk: ChurnRisk | undefined, threshold: number): boolean => risk !== undefined && risk.score >= threshold;
 
 /** What the note's workflow hands its activities: its own input. */
 export type RenewalNoteRef = RenewalNoteInput;
@@ -57,7 +60,7 @@ export async function buildNoteFacts(
     getPlaySettings(db, ref.workspaceId, EXPANSION_PLAY),
     outreachParties(db, keyring, ref.workspaceId, ref.customerId, now),
     effectiveMapping(db, ref.workspaceId),
-    renewalQuote(db, ref.workspaceId, ref.subscriptionId, new Date(ref.renewsAt)),
+    renewalQuote(db, ref.workspaceId, ref.subscriptionId, new Date(ref.renewsAt), plan.item),
   ]);
   const churn = churnSettings(churnPlay.config);
   const expansion = expansionSettings(expansionPlay.config);
@@ -68,9 +71,11 @@ export async function buildNoteFacts(
     churnSaveRows.endedSince(db, ref.workspaceId, ref.customerId, daysAgo(churn.cooldownDays), COOLING_OUTCOMES),
     expansionPitchRows.endedSince(db, ref.workspaceId, ref.customerId, daysAgo(expansion.cooldownDays), EXPANSION_COOLING),
   ]);
-  // A play the workspace turned off makes no offer through a note either.
-  const upgrade = pitched || expansionPlay.rollout.mode === 'off' ? null : chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: planSeats(seats, ref.customerId, plan.productId) }, mapping, expansion);
-  const atRisk = !saved && churnPlay.rollout.mode !== 'off' && risk !== undefined && risk.score >= churn.threshold;
+  // A play the workspace turned off makes no offer through a note either; and no upgrade goes
+  // to a customer at churn risk (as no expansion pitch does), whether or not a save may go now.
+  const riskHigh = atChurnRisk(risk, churn.threshold);
+  const upgrade = pitched || riskHigh || expansionPlay.rollout.mode === 'off' ? null : chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: planSeats(seats, ref.customerId, plan.productId) }, mapping, expansion);
+  const atRisk = riskHigh && !saved && churnPlay.rollout.mode !== 'off';
   const fold = chooseFold({ offers: settings.offers, atRisk, upgradeReady: upgrade !== null });
   const base = {
     ...parties,
@@ -103,16 +108,18 @@ export function createRenewalActivities(deps: RenewalActivityDeps) {
   const { db, log } = deps;
   /**
    * Whether this note's draft pitches an upgrade to a customer whose churn risk has
-   * since reached the churn play's threshold (the play on): the expansion play ends a
-   * waiting pitch then, and a note should not sell more to someone about to leave.
+   * since reached the churn play's threshold: the expansion play ends a waiting pitch
+   * then, and a note should not sell more to someone about to leave. The note drafted
+   * again folds in no upgrade while the risk stays (buildNoteFacts, the same rule).
    */
   const upgradeTurnedRisky = async (input: RenewalNoteRef, now: Date): Promise<boolean> => {
     const note = await renewalNoteRows.find(db, input.noteId);
     if (note?.fold !== 'upgrade') return false;
-    const churnPlay = await getPlaySettings(db, input.workspaceId, CHURN_PLAY);
-    if (churnPlay.rollout.mode === 'off') return false;
-    const risk = await churnRiskOf(db, input.workspaceId, input.customerId, now, await customerActivity(db, input.workspaceId, input.customerId, now));
-    return risk !== undefined && risk.score >= churnSettings(churnPlay.config).threshold;
+    const [risk, threshold] = await Promise.all([
+      customerActivity(db, input.workspaceId, input.customerId, now).then((activity) => churnRiskOf(db, input.workspaceId, input.customerId, now, activity)),
+      churnThreshold(db, input.workspaceId),
+    ]);
+    return atChurnRisk(risk, threshold);
   };
   return {
     /**

@@ -4,7 +4,7 @@ import type { Knex } from '../db/knex';
 import { getEmailSettings, type EmailSettings } from '../db/play-settings';
 import { finishSend, reserveSend, sendKeyOf } from '../db/sends';
 import { isSendableDraft } from '../domain/drafts';
-import { EmailSendError, type EmailSender } from '../email/sender';
+import { EmailSendError, NO_PROVIDER_MESSAGE, type EmailSender } from '../email/sender';
 import type { Logger } from '../platform/logger';
 import { rereadIfMirrorBehind } from './invoice-mirror';
 import { isWorthWaitingFor, type StripeReader } from './stripe-reader';
@@ -41,8 +41,8 @@ export type SendOutcome =
   | { kind: 'failed'; error: string }
   /**
    * The workspace has nothing to send with (no from-address, no provider): asked with
-   * `waitForSender`, the draft stays as it was for the caller to try again once the
-   * workspace is set up; without it the draft fails.
+   * `waitForSender`, the draft stays as it was (not even scheduled) for the caller to
+   * try again once the workspace is set up; without it the draft fails.
    */
   | { kind: 'no_sender'; error: string }
   | { kind: 'not_sendable'; status: string }
@@ -53,8 +53,6 @@ export type SendOutcome =
 
 export const EMAIL_PROVIDER_UNAVAILABLE = 'EmailProviderUnavailable';
 const NO_FROM = 'the workspace has no from-address configured (PUT /workspaces/:id/email-settings)';
-/** Why nothing can be sent for a workspace without a provider of its own on a server without one. */
-const NO_PROVIDER = 'no email provider is configured: set one in the workspace email settings, or SENDGRID_API_KEY (or EMAIL_PROVIDER=ses and SES_REGION) on the server';
 
 /**
  * Sending a draft, exactly once at most. The ledger row (unique key per draft) is
@@ -95,6 +93,15 @@ export function createSendingActivities(deps: SendingActivityDeps) {
       let draft = await findDraftById(db, input.draftId);
       if (!draft) return { kind: 'not_sendable', status: 'missing' };
       if (draft.status === 'sent') return { kind: 'already_sent' };
+      // Who it would go from, and through what: chosen before the reservation, so the ledger records the provider called.
+      const from = (await getEmailSettings(db, draft.workspaceId)) ?? deps.defaultFrom;
+      const sender = deps.senders ? await deps.senders.forWorkspace(draft.workspaceId) : email;
+      const unset = !from ? NO_FROM : sender.provider === 'none' ? NO_PROVIDER_MESSAGE : null;
+      // Asked to wait, the draft is left exactly as it is (an auto mode's draft not yet scheduled).
+      if (unset && input.waitForSender && (isSendableDraft(draft.status) || (draft.status === 'drafted' && input.allowDrafted))) {
+        log.warn({ workspaceId: draft.workspaceId, draftId: draft.id }, `send waits for the workspace's sender: ${unset}`);
+        return { kind: 'no_sender', error: unset };
+      }
       if (draft.status === 'drafted' && input.allowDrafted) {
         draft = await transitionDraft(db, draft.id, { to: 'scheduled', actor: input.actor, reason: 'auto mode', onlyFrom: ['drafted'] });
       }
@@ -110,17 +117,9 @@ export function createSendingActivities(deps: SendingActivityDeps) {
         await transitionDraft(db, draft.id, { to: 'failed', actor: input.actor, reason: error });
         return { kind: 'failed', error };
       }
-      const from = (await getEmailSettings(db, draft.workspaceId)) ?? deps.defaultFrom;
-      // Chosen before the reservation, so the ledger records the provider that is called.
-      const sender = deps.senders ? await deps.senders.forWorkspace(draft.workspaceId) : email;
-      if (!from || sender.provider === 'none') {
-        const error = !from ? NO_FROM : NO_PROVIDER;
-        if (input.waitForSender) {
-          log.warn({ workspaceId: draft.workspaceId, draftId: draft.id }, `send waits for the workspace's sender: ${error}`);
-          return { kind: 'no_sender', error };
-        }
-        await transitionDraft(db, draft.id, { to: 'failed', actor: input.actor, reason: error });
-        return { kind: 'failed', error };
+      if (!from) {
+        await transitionDraft(db, draft.id, { to: 'failed', actor: input.actor, reason: NO_FROM });
+        return { kind: 'failed', error: NO_FROM };
       }
 
       const key = sendKeyOf(draft.id);

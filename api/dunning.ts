@@ -266,10 +266,15 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const auth = authOf(res);
     const body = parseOr400(emailSettingsBody, req.body, 'body');
     const { provider, ...from } = body;
+    const before = await getEmailSettings(deps.db, auth.workspaceId);
     const emailSettings = await putEmailSettings(deps.db, auth.workspaceId, { ...from, ...(provider === undefined ? {} : { provider }) }, auth.actor, deps.keyring);
-    // The one-email plays' drafts that waited for a sender (workflows/outreach.ts) go now.
+    // A one-email play's draft may be waiting for a sender (workflows/outreach.ts) only while the
+    // workspace had no from-address of its own, or no provider of its own (the server's may be
+    // missing): when this save gives it one, those plays' workflows are woken to send now.
     let workflowsNotified = 0;
-    for (const play of [CHURN_PLAY, EXPANSION_PLAY, RENEWAL_PLAY]) workflowsNotified += await notifyRunning(auth.workspaceId, play);
+    if (!before || (!before.provider && emailSettings.provider)) {
+      for (const play of [CHURN_PLAY, EXPANSION_PLAY, RENEWAL_PLAY]) workflowsNotified += await notifyRunning(auth.workspaceId, play);
+    }
     res.json({ emailSettings, workflowsNotified });
   });
 

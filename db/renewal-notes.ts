@@ -54,17 +54,19 @@ export async function recordFold(db: Db, id: string, fold: RenewalFold): Promise
  * charge, not a renewal), billed every LONG_TERM_MONTHS months or more by one of its
  * items, and not set to end before that item's next period is over (a `cancel_at`
  * part-way through it makes the renewal a prorated stub, not the renewal a note
- * tells of). `s` is stripe_subscriptions. Postgres's month arithmetic can land up to
- * three days before Stripe's anchored period end (after a short month), so a
- * `cancel_at` at the period's very end always counts as a full renewal.
+ * tells of). `s` is stripe_subscriptions. The next period's end is worked out on the
+ * UTC calendar, as Stripe's periods run, whatever the session's time zone; Postgres's
+ * month arithmetic can land up to three days before Stripe's anchored end (after a
+ * short month), so a `cancel_at` at the period's very end always counts as a full
+ * renewal.
  */
 const RENEWS_LONG_TERM = `s.status = 'active' and s.ended_at is null and not s.cancel_at_period_end
   and exists (select 1 from stripe_subscription_items i join stripe_prices p on p.workspace_id = i.workspace_id and p.id = i.price_id
                where i.workspace_id = s.workspace_id and i.subscription_id = s.id
                  and (p.recurring_interval = 'year' or (p.recurring_interval = 'month' and p.recurring_interval_count >= ${LONG_TERM_MONTHS}))
-                 and (s.cancel_at is null or s.cancel_at >= s.current_period_end + make_interval(
+                 and (s.cancel_at is null or s.cancel_at >= ((s.current_period_end at time zone 'UTC') + make_interval(
                        years => case when p.recurring_interval = 'year' then coalesce(p.recurring_interval_count, 1) else 0 end,
-                       months => case when p.recurring_interval = 'month' then p.recurring_interval_count else 0 end)))`;
+                       months => case when p.recurring_interval = 'month' then coalesce(p.recurring_interval_count, 1) else 0 end)) at time zone 'UTC'))`;
 
 /**
  * Opens a note for each of the workspace's long-term subscriptions that renew between
@@ -116,11 +118,11 @@ export async function renewalState(db: Db, workspaceId: string, subscriptionId: 
 }
 
 /**
- * What the subscription renews at `renewsAt` (domain/renewal-price.ts): every item
- * the mirror holds for it, with the discounts still attached. Null when it is not
- * mirrored or has no fixed-price item.
+ * What the subscription renews at `renewsAt` for a `period` (its renewing item's:
+ * domain/renewal-price.ts), from every item the mirror holds for it, with the
+ * discounts still attached. Null when it is not mirrored or cannot be priced.
  */
-export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: string, renewsAt: Date): Promise<RenewalPrice | null> {
+export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: string, renewsAt: Date, period: { interval: string; intervalCount: number }): Promise<RenewalPrice | null> {
   const [sub, items] = await Promise.all([
     db('stripe_subscriptions').where({ workspace_id: workspaceId, id: subscriptionId }).first<{ discounts: unknown } | undefined>('discounts'),
     db('stripe_subscription_items as i')
@@ -128,18 +130,29 @@ export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: 
         this.on('p.workspace_id', 'i.workspace_id').andOn('p.id', 'i.price_id');
       })
       .where({ 'i.workspace_id': workspaceId, 'i.subscription_id': subscriptionId })
-      .select<{ unit_amount: string | number | null; quantity: number | null; currency: string; recurring_usage_type: string | null; billing_scheme: string }[]>(
+      .select<{ unit_amount: string | number | null; quantity: number | null; currency: string; recurring_usage_type: string | null; billing_scheme: string; recurring_interval: string | null; recurring_interval_count: number | null }[]>(
         'p.unit_amount',
         'i.quantity',
         'p.currency',
         'p.recurring_usage_type',
         'p.billing_scheme',
+        'p.recurring_interval',
+        'p.recurring_interval_count',
       ),
   ]);
   if (!sub) return null;
   return renewalPrice(
-    items.map((i) => ({ unitAmount: i.unit_amount === null ? null : Number(i.unit_amount), quantity: i.quantity, currency: i.currency.trim(), usageType: i.recurring_usage_type, billingScheme: i.billing_scheme })),
+    items.map((i) => ({
+      unitAmount: i.unit_amount === null ? null : Number(i.unit_amount),
+      quantity: i.quantity,
+      currency: i.currency.trim(),
+      usageType: i.recurring_usage_type,
+      billingScheme: i.billing_scheme,
+      interval: i.recurring_interval,
+      intervalCount: i.recurring_interval_count,
+    })),
     sub.discounts,
     renewsAt,
+    period,
   );
 }

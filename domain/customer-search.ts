@@ -5,9 +5,18 @@
  * "José"), runs of blanks as one.
  */
 
-/** A name or a search folded for matching: decomposed, marks dropped, lower case, blanks collapsed. */
+/** Letters that do not decompose into a base letter and a mark, written as a person without them would. */
+const PLAIN: Record<string, string> = { ø: 'o', ł: 'l', đ: 'd', ð: 'd', ß: 'ss', æ: 'ae', œ: 'oe', þ: 'th', ı: 'i' };
+
+/** A name or a search folded for matching: decomposed, marks dropped, lower case, blanks collapsed ("Łódź" → "lodz"). */
 export function foldName(text: string): string {
-  return text.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase().replace(/\s+/g, ' ').trim();
+  return text
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase()
+    .replace(/[øłđðßæœþı]/g, (c) => PLAIN[c] ?? c)
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** Whether `name` contains the (already folded) search. */

@@ -10,6 +10,9 @@ export interface RenewingItem {
   usageType: string | null;
   /** `tiered` prices have no unit amount: their amount hangs on tiers and a mode the mirror does not keep. */
   billingScheme: string;
+  /** How often it is billed: only the items billed at the renewing item's period make its price. */
+  interval: string | null;
+  intervalCount: number | null;
 }
 
 /** What the renewal invoice will charge for the subscription's fixed items. */
@@ -18,7 +21,7 @@ export interface RenewalPrice {
   price: Money;
   /** The same items at list price. */
   listPrice: Money;
-  /** Items billed on use (or by tiers) come on top of `price`: their amount is set when the period closes. */
+  /** Items billed on use come on top of `price`: their amount is set when the period closes. */
   plusUsage: boolean;
 }
 
@@ -49,18 +52,23 @@ function discountsRunningAt(stored: unknown, at: Date): z.infer<typeof storedDis
 }
 
 /**
- * What a subscription renews at: each fixed item's unit amount times its quantity,
- * less the subscription's discounts that run past the renewal, in the order Stripe
- * lists them. A percent coupon takes its share of each line (rounded per line, as the
- * invoice's discount amounts are); an amount coupon in the subscription's currency
- * takes its amount across the lines, never below zero. Null when the items mix
- * currencies or none has a fixed price.
+ * What a subscription renews at, per the renewing item's `period`: each fixed item
+ * billed at that period, its unit amount times its quantity, less the subscription's
+ * discounts that run past the renewal, in the order Stripe lists them. A percent
+ * coupon takes its share of each line (rounded per line, as the invoice's discount
+ * amounts are); an amount coupon in the subscription's currency takes its amount
+ * across the lines, never below zero. Items billed at another period (a monthly
+ * add-on beside a yearly plan) are not part of the renewal's price. Null when the
+ * items mix currencies, none has a fixed price, or one billed at the period has a
+ * price the mirror cannot work out (tiered, or a fraction of a minor unit).
  */
-export function renewalPrice(items: readonly RenewingItem[], discounts: unknown, renewsAt: Date): RenewalPrice | null {
-  const fixed = items.filter((i) => i.usageType !== 'metered' && i.billingScheme !== 'tiered' && i.unitAmount !== null);
-  const currency = fixed[0]?.currency;
+export function renewalPrice(items: readonly RenewingItem[], discounts: unknown, renewsAt: Date, period: { interval: string; intervalCount: number }): RenewalPrice | null {
+  const currency = items[0]?.currency;
   if (!currency || items.some((i) => i.currency !== currency)) return null;
-  const lines = fixed.map((i) => i.unitAmount! * (i.quantity ?? 1));
+  const metered = items.filter((i) => i.usageType === 'metered');
+  const licensed = items.filter((i) => i.usageType !== 'metered' && i.interval === period.interval && (i.intervalCount ?? 1) === period.intervalCount);
+  if (!licensed.length || licensed.some((i) => i.billingScheme === 'tiered' || i.unitAmount === null)) return null;
+  const lines = licensed.map((i) => i.unitAmount! * (i.quantity ?? 1));
   const list = lines.reduce((a, b) => a + b, 0);
   for (const { coupon } of discountsRunningAt(discounts, renewsAt)) {
     if (typeof coupon.percent_off === 'number') {
@@ -78,6 +86,6 @@ export function renewalPrice(items: readonly RenewingItem[], discounts: unknown,
   return {
     price: { amount: lines.reduce((a, b) => a + b, 0), currency },
     listPrice: { amount: list, currency },
-    plusUsage: fixed.length < items.length,
+    plusUsage: metered.length > 0,
   };
 }

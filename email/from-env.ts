@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { createSendGridSender } from './sendgrid';
 import { createSesSender } from './ses';
 import type { ProviderEndpoints } from './provider-sender';
-import { EmailSendError, type EmailSender } from './sender';
+import { EmailSendError, NO_PROVIDER_MESSAGE, type EmailSender } from './sender';
 
 const emailEnv = z.object({
   EMAIL_PROVIDER: z.enum(['sendgrid', 'ses']).default('sendgrid'),
@@ -46,7 +46,7 @@ export function emailFromEnv(env: NodeJS.ProcessEnv = process.env): { sender: Em
     return {
       sender: {
         provider: 'none',
-        send: () => Promise.reject(new EmailSendError('no email provider is configured: set SENDGRID_API_KEY, or EMAIL_PROVIDER=ses and SES_REGION', false, null)),
+        send: () => Promise.reject(new EmailSendError(NO_PROVIDER_MESSAGE, false, null)),
       },
       defaultFrom: c.EMAIL_DEFAULT_FROM,
       endpoints,

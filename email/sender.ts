@@ -42,8 +42,11 @@ export class EmailSendError extends Error {
   }
 }
 
+/** What a server without an email provider answers a send with (its sender's provider is 'none'). */
+export const NO_PROVIDER_MESSAGE = 'no email provider is configured: set SENDGRID_API_KEY, or EMAIL_PROVIDER=ses and SES_REGION';
+
 export interface EmailSender {
-  /** 'sendgrid', 'ses': recorded in the ledger. */
+  /** 'sendgrid', 'ses' ('none' on a server without one): recorded in the ledger. */
   readonly provider: string;
   /** Resolves when the provider accepted the message; throws EmailSendError when it did not. */
   send(message: EmailMessage): Promise<SendAccepted>;

@@ -79,6 +79,8 @@ export async function runOutreach<Ended extends string>(steps: OutreachSteps<End
     if (!isSendableDraft(status) && !(status === 'drafted' && current.mode === 'auto')) return finish(settled(status));
 
     state.phase = 'sending';
+    // Taken before the send: a settings save that lands while it runs still wakes the wait below.
+    const seen = { decided, settingsVersion };
     const sent = await steps.send(draftId, current.mode === 'auto');
     if (sent.kind === 'sent' || sent.kind === 'already_sent' || sent.kind === 'unconfirmed') return finish('sent');
     if (sent.kind === 'not_sendable') return finish(settled(sent.status as DraftStatus));
@@ -89,8 +91,9 @@ export async function runOutreach<Ended extends string>(steps: OutreachSteps<End
     // decision meanwhile is taken as in a review.
     if (nowMs() >= deadline) return finish('no_sender');
     state.phase = 'waiting_for_sender';
-    const seen = { decided, settingsVersion };
     await condition(() => decided !== seen.decided || settingsVersion !== seen.settingsVersion, Math.min(steps.pollMs, deadline - nowMs()));
+    // Past the deadline the draft is stale, whatever woke the wait: it does not go.
+    if (nowMs() >= deadline) return finish('no_sender');
     current = await steps.prepare();
     if (current.kind === 'ended') return finish(current.outcome);
     status = current.draft?.status ?? 'cancelled';

@@ -196,4 +196,33 @@ describe('churnSaveWorkflow (time-skipping test server)', () => {
     expect((await draft())!.status).toBe('cancelled');
     expect((await findChurnSave(database.db, save.id))!.outcome).toBe('churned');
   });
+
+  it('waits for a sender in auto mode until the draft would be stale, then ends without a cooldown', async () => {
+    const { db } = database;
+    await seedMirror(db, ws, [
+      new CustomerBuilder('cus_unsent')
+        .price('price_growth_m', 9_900, 'month')
+        .subscription('sub_cus_unsent', { items: ['price_growth_m'], cancel_at_period_end: true, current_period_end: new Date(Date.now() + 20 * 86_400_000) })
+        .build(),
+    ]);
+    await upsertCustomers(db, ws, [{ ...stripeFixture('customer'), id: 'cus_unsent', name: 'Una Unsent', email: 'una@example.com' } as unknown as Stripe.Customer], new Date(), keyring);
+    const sender = await db('email_settings').where({ workspace_id: ws }).first<{ from_email: string }>('from_email');
+    await db('email_settings').where({ workspace_id: ws }).delete();
+    try {
+      await setMode('auto');
+      const { save, handle, draft } = await startSave('cus_unsent');
+      const started = await env.currentTimeMs();
+      expect(await handle.result()).toBe('no_sender');
+      // The review window's seven days, as a reviewer would have had; never sent, never failed.
+      expect((await env.currentTimeMs()) - started).toBeGreaterThanOrEqual(7 * 86_400_000);
+      expect((await draft())!.status).toBe('cancelled');
+      expect(receiver.messages.some((m) => m.to.includes('una@example.com'))).toBe(false);
+      expect((await findChurnSave(db, save.id))!.outcome).toBe('no_sender');
+      // Not the customer's doing: the radar may open a save for them again at once.
+      const risk = (await churnRisks(db, ws, new Date(), ['cus_unsent'])).get('cus_unsent')!;
+      expect(await openChurnSaves(db, ws, [{ customerId: 'cus_unsent', score: risk.score, reasons: risk.reasons }], { threshold: 50, cooldownDays: 30, now: new Date() })).toHaveLength(1);
+    } finally {
+      await putEmailSettings(db, ws, { fromEmail: sender.from_email, fromName: null, replyTo: null }, 'test');
+    }
+  });
 });

@@ -82,7 +82,7 @@ describe("a workspace's own email provider", () => {
   it('stores a SendGrid key sealed; PUT and GET answer with its kind and last four characters only', async () => {
     const res = await put({ fromEmail: 'billing@own.test', fromName: 'Own Billing', provider: { kind: 'sendgrid', apiKey: OWN_KEY } });
     expect(res.status).toBe(200);
-    // No play's workflow waits for a sender here: none to wake.
+    // The workspace's first sender: the plays' running workflows would be woken, and none runs here.
     expect(res.body).toEqual({ emailSettings: { fromEmail: 'billing@own.test', fromName: 'Own Billing', replyTo: null, provider: { kind: 'sendgrid', keyHint: '1234' } }, workflowsNotified: 0 });
     const got = await api.request('GET', `/workspaces/${own}/email-settings`, { token: viewer });
     expect(got.status).toBe(200);

@@ -7,6 +7,7 @@ import { seedMirror } from '../../db/analytics-seed';
 import { upsertCustomers } from '../../db/mirror';
 import { storeProductSignals } from '../../db/product-signals';
 import { renewalNoteRows, type RenewalNote } from '../../db/renewal-notes';
+import { churnSaveRows, openChurnSaves } from '../../db/churn-saves';
 import type { RenewalNoteFacts } from '../../domain/renewal';
 import type { EmailReceiver } from '../../sim/email-receiver';
 import { renewalNoteStateQuery } from '../../workflows/play-messages';
@@ -170,9 +171,9 @@ describe('renewal notes', () => {
     // cus_stub's subscription is set to end three months into its next year; cus_whole's at the end of it.
     await seedMirror(db, ws, [partner, yearly('cus_stub', 9), yearly('cus_whole', 9)]);
     await db('stripe_subscription_items').where({ workspace_id: ws, id: 'si_sub_cus_partner_price_seat_y' }).update({ quantity: 3 });
-    const cancelAt = (id: string, daysAfterRenewal: number) => db('stripe_subscriptions').where({ workspace_id: ws, id }).update({ cancel_at: db.raw(`current_period_end + interval '${daysAfterRenewal} days'`) });
-    await cancelAt('sub_cus_stub', 90);
-    await cancelAt('sub_cus_whole', 365);
+    const cancelAt = (id: string, afterRenewal: string) => db('stripe_subscriptions').where({ workspace_id: ws, id }).update({ cancel_at: db.raw(`current_period_end + interval '${afterRenewal}'`) });
+    await cancelAt('sub_cus_stub', '3 months');
+    await cancelAt('sub_cus_whole', '1 year');
     const forever = { id: 'di_partner', coupon: { id: 'PARTNER10', percent_off: 10, amount_off: null, currency: null, duration: 'forever', duration_in_months: null }, start: Math.floor(ago(300).getTime() / 1000), end: null };
     await db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_cus_partner' }).update({ discounts: JSON.stringify([forever]) });
     await upsertCustomers(db, ws, ['cus_partner', 'cus_stub', 'cus_whole'].map((id) => contact(id, 'Pat Partner')), new Date(), h.keyring);
@@ -230,6 +231,25 @@ describe('renewal notes', () => {
     expect(again).toMatchObject({ subscriptionId: first.subscriptionId, renewsAt: first.renewsAt, outcome: null });
     await eventually(notes, (n) => n.get('cus_rising')!.fold === 'save');
     expect((await draftOf(again))!.templateKey).toBe('save');
+
+    // cus_cooled: as near the limit and as much at risk, but sent a save five days ago (the
+    // churn play's cooldown): no save to fold in, and no upgrade either; a plain note, which stays.
+    await seedMirror(db, ws, [yearly('cus_cooled', 13)]);
+    await upsertCustomers(db, ws, [contact('cus_cooled', 'Cal Cooled')], new Date(), h.keyring);
+    await storeProductSignals(db, ws, [
+      { type: 'login', id: 'l-cooled', customerId: 'cus_cooled', at: ago(20) },
+      { type: 'usage', id: 'r-cooled', customerId: 'cus_cooled', at: ago(3), metric: 'reports_generated', quantity: 9_300 },
+      ...['T-c1', 'T-c2'].map((id) => ({ type: 'ticket' as const, id, customerId: 'cus_cooled', at: ago(1), ticket: id, status: 'opened' as const, priority: 'urgent' as const })),
+    ]);
+    await db('nps_responses').insert({ workspace_id: ws, customer_id: 'cus_cooled', score: 4, at: ago(1) });
+    const [save] = await openChurnSaves(db, ws, [{ customerId: 'cus_cooled', score: 50, reasons: [] }], { threshold: 50, cooldownDays: 30, now: ago(6) });
+    await churnSaveRows.close(db, save!.id, 'sent', ago(5));
+    await scanRenewals(scanDeps, new Date(), [ws]);
+    await eventually(notes, (n) => n.get('cus_cooled')?.fold === 'plain');
+    // A look at the waiting note later keeps it: nothing to redraft.
+    await setPlay('review', { daysBefore: 30, offers: true });
+    expect(await scanRenewals(scanDeps, new Date(), [ws])).toMatchObject({ opened: 0 });
+    expect((await notes()).get('cus_cooled')!.outcome).toBeNull();
   });
 
   it('keeps an approved note waiting while the workspace has no sender, and sends it once one is set up', async () => {

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { emailFacts } from '../../domain/outreach-facts';
 import { DEFAULT_RENEWAL_TEMPLATES, exampleRenewalFacts } from '../../domain/renewal';
-import { renewalPrice, type RenewingItem } from '../../domain/renewal-price';
+import { renewalPrice as priceAt, type RenewingItem } from '../../domain/renewal-price';
 import { renderTemplate } from '../../domain/templates';
 
 const renewsAt = new Date('2027-03-01T00:00:00Z');
 const seconds = (iso: string) => Date.parse(iso) / 1000;
-const item = (unitAmount: number | null, quantity = 1, more: Partial<RenewingItem> = {}): RenewingItem => ({ unitAmount, quantity, currency: 'usd', usageType: 'licensed', billingScheme: 'per_unit', ...more });
+const item = (unitAmount: number | null, quantity = 1, more: Partial<RenewingItem> = {}): RenewingItem => ({ unitAmount, quantity, currency: 'usd', usageType: 'licensed', billingScheme: 'per_unit', interval: 'year', intervalCount: 1, ...more });
+/** The renewal of a yearly subscription. */
+const renewalPrice = (items: readonly RenewingItem[], discounts: unknown, at: Date) => priceAt(items, discounts, at, { interval: 'year', intervalCount: 1 });
 const percent = (pct: number, end: number | null = null) => ({ id: `di_${pct}`, coupon: { id: `P${pct}`, percent_off: pct, amount_off: null, currency: null, duration: end ? 'repeating' : 'forever' }, start: seconds('2026-01-01T00:00:00Z'), end });
 const amountOff = (amount: number, currency: string) => ({ id: `di_a${amount}`, coupon: { id: `A${amount}`, percent_off: null, amount_off: amount, currency, duration: 'forever' }, start: seconds('2026-01-01T00:00:00Z'), end: null });
 
@@ -44,14 +46,22 @@ describe('what a subscription renews at', () => {
     expect(renewalPrice([item(10_000)], 'garbage', renewsAt)?.price.amount).toBe(10_000);
   });
 
-  it('says when items billed on use come on top, and has no price without a fixed item or with mixed currencies', () => {
-    const metered = item(5, 1, { usageType: 'metered' });
-    const tiered = item(null, 10, { billingScheme: 'tiered' });
+  it('says when items billed on use come on top, and has no price it cannot work out', () => {
+    const metered = item(5, 1, { usageType: 'metered', interval: 'month' });
     expect(renewalPrice([item(29_000), metered], [], renewsAt)).toMatchObject({ price: { amount: 29_000 }, plusUsage: true });
-    expect(renewalPrice([item(29_000), tiered], [], renewsAt)).toMatchObject({ price: { amount: 29_000 }, plusUsage: true });
+    // A tiered seat price, or one in fractions of a cent: not quoted rather than quoted short.
+    expect(renewalPrice([item(29_000), item(null, 10, { billingScheme: 'tiered' })], [], renewsAt)).toBeNull();
+    expect(renewalPrice([item(29_000), item(null, 10)], [], renewsAt)).toBeNull();
     expect(renewalPrice([metered], [], renewsAt)).toBeNull();
     expect(renewalPrice([item(29_000), item(100, 1, { currency: 'eur' })], [], renewsAt)).toBeNull();
     expect(renewalPrice([], [], renewsAt)).toBeNull();
+  });
+
+  it('prices the items billed at the renewing period only', () => {
+    // A monthly add-on beside a yearly plan is billed each month, not in the year's price.
+    expect(renewalPrice([item(99_000), item(1_000, 2, { interval: 'month' })], [], renewsAt)).toMatchObject({ price: { amount: 99_000 }, plusUsage: false });
+    const quarterly = { interval: 'month', intervalCount: 3 };
+    expect(priceAt([item(30_000, 1, quarterly), item(99_000)], [], renewsAt, quarterly)?.price.amount).toBe(30_000);
   });
 
   it('words a discounted price and use on top in the built-in note', () => {
