@@ -16,7 +16,7 @@ export interface RadarScan extends Omit<OutreachScan, 'candidates'> {
  * workspace's threshold get a save (db/churn-saves.ts decides which: none open, none
  * within the cooldown, not in dunning).
  */
-export const CHURN_RADAR: OutreachPlay<ChurnSave, ChurnSaveOutcome> = {
+export const CHURN_RADAR: OutreachPlay<ChurnSave, ChurnSaveOutcome, 'churnSaveWorkflow'> = {
   play: CHURN_PLAY,
   name: 'churn radar',
   workflowType: 'churnSaveWorkflow',

@@ -161,7 +161,7 @@ const hasUsageLimit = (limits: Record<string, number | null>) => Object.entries(
  * unless their churn risk is at the churn play's threshold (db/expansion-pitches.ts
  * keeps out those in dunning, being saved or cooling down).
  */
-export const EXPANSION_SCAN: OutreachPlay<ExpansionPitch, ExpansionOutcome> = {
+export const EXPANSION_SCAN: OutreachPlay<ExpansionPitch, ExpansionOutcome, 'expansionPitchWorkflow'> = {
   play: EXPANSION_PLAY,
   name: 'expansion scan',
   workflowType: 'expansionPitchWorkflow',

@@ -3,7 +3,20 @@ import type { Db } from '../db/knex';
 import type { Outreach, OutreachRows } from '../db/outreach-rows';
 import { getPlaySettings, type PlaySettings } from '../db/play-settings';
 import type { Logger } from '../platform/logger';
+import type { churnSaveWorkflow } from '../workflows/churn-save';
+import type { expansionPitchWorkflow } from '../workflows/expansion-pitch';
+import type { renewalNoteWorkflow } from '../workflows/renewal-note';
 import { CUSTOMER_ID, PLAY, WORKSPACE_ID } from '../workflows/search-attributes';
+
+/** The one-email plays' workflows, by the name a scan starts them with. */
+export interface OutreachWorkflows {
+  churnSaveWorkflow: typeof churnSaveWorkflow;
+  expansionPitchWorkflow: typeof expansionPitchWorkflow;
+  renewalNoteWorkflow: typeof renewalNoteWorkflow;
+}
+type OutreachInput<W extends keyof OutreachWorkflows> = Parameters<OutreachWorkflows[W]>[0];
+/** The scan fills these of every workflow's argument; the row's id goes under the play's `idKey`. */
+type CommonInput = 'workspaceId' | 'customerId' | 'workflowId';
 
 export interface OutreachScanDeps {
   db: Db;
@@ -27,16 +40,20 @@ export interface OutreachScan {
   swept: number;
 }
 
-/** A play that writes one email at a time to the customers its scan picks (the churn radar, the expansion playbook). */
-export interface OutreachPlay<T extends Outreach, Outcome extends string> {
+/**
+ * A play that writes one email at a time to the customers its scan picks (the churn
+ * radar, the expansion playbook, the renewal notes). `W` names its workflow, so the
+ * id's key and the rest of the argument are checked against that workflow's input.
+ */
+export interface OutreachPlay<T extends Outreach, Outcome extends string, W extends keyof OutreachWorkflows = keyof OutreachWorkflows> {
   play: string;
   /** Names the play in the logs: "churn radar". */
   name: string;
   /** The workflow each row runs; its one argument is `{ workspaceId, customerId, workflowId }` and the row's id under `idKey`. */
-  workflowType: string;
-  idKey: string;
+  workflowType: W;
+  idKey: Exclude<keyof OutreachInput<W>, CommonInput> & string;
   /** More of the workflow's argument, from the row (the renewal's subscription and date). */
-  workflowArgs?: (row: T) => Record<string, string>;
+  workflowArgs?: (row: T) => Partial<Omit<OutreachInput<W>, CommonInput>>;
   rows: OutreachRows<T, Outcome>;
   /** The outcomes of a row closed by the scan: the play off before its workflow started, or the workflow gone. */
   closedOff: Outcome;
@@ -52,9 +69,9 @@ export interface OutreachPlay<T extends Outreach, Outcome extends string> {
  * and opens their rows, and each new row's workflow starts. Safe to run from several
  * workers at once: a row opens once per customer, and a workflow id starts once.
  */
-export async function scanOutreach<T extends Outreach, Outcome extends string>(
+export async function scanOutreach<T extends Outreach, Outcome extends string, W extends keyof OutreachWorkflows>(
   deps: OutreachScanDeps,
-  play: OutreachPlay<T, Outcome>,
+  play: OutreachPlay<T, Outcome, W>,
   now: Date,
   onlyWorkspaces?: string[],
   stopping: () => boolean = () => false,
@@ -76,7 +93,7 @@ export async function scanOutreach<T extends Outreach, Outcome extends string>(
   return scan;
 }
 
-async function scanWorkspace<T extends Outreach, Outcome extends string>(deps: OutreachScanDeps, play: OutreachPlay<T, Outcome>, workspaceId: string, now: Date, scan: OutreachScan): Promise<void> {
+async function scanWorkspace<T extends Outreach, Outcome extends string, W extends keyof OutreachWorkflows>(deps: OutreachScanDeps, play: OutreachPlay<T, Outcome, W>, workspaceId: string, now: Date, scan: OutreachScan): Promise<void> {
   const { db, log } = deps;
   const settings = await getPlaySettings(db, workspaceId, play.play);
   if (settings.rollout.mode === 'off') {
@@ -102,7 +119,7 @@ async function scanWorkspace<T extends Outreach, Outcome extends string>(deps: O
  * operator): only the workflow closes a row, and an open one keeps the customer from
  * any other. Asked of Temporal only for rows open past the review window.
  */
-async function sweepOverdue<T extends Outreach, Outcome extends string>(deps: OutreachScanDeps, play: OutreachPlay<T, Outcome>, workspaceId: string, now: Date): Promise<number> {
+async function sweepOverdue<T extends Outreach, Outcome extends string, W extends keyof OutreachWorkflows>(deps: OutreachScanDeps, play: OutreachPlay<T, Outcome, W>, workspaceId: string, now: Date): Promise<number> {
   let swept = 0;
   for (const row of await play.rows.overdue(deps.db, workspaceId, new Date(now.getTime() - play.overdueAfterMs))) {
     let running: boolean;
@@ -121,7 +138,7 @@ async function sweepOverdue<T extends Outreach, Outcome extends string>(deps: Ou
 }
 
 /** Starts a row's workflow, once ever (an id already used answers as started), and records it. */
-async function startWorkflow<T extends Outreach, Outcome extends string>(deps: OutreachScanDeps, play: OutreachPlay<T, Outcome>, row: T): Promise<void> {
+async function startWorkflow<T extends Outreach, Outcome extends string, W extends keyof OutreachWorkflows>(deps: OutreachScanDeps, play: OutreachPlay<T, Outcome, W>, row: T): Promise<void> {
   try {
     await deps.client.workflow.start(play.workflowType, {
       workflowId: row.workflowId,

@@ -179,7 +179,7 @@ export type RenewalActivities = ReturnType<typeof createRenewalActivities>;
  * workspace's `daysBefore` gets one note (db/renewal-notes.ts keeps out customers in
  * dunning or with another play's email open, until it closes).
  */
-export const RENEWAL_SCAN: OutreachPlay<RenewalNote, RenewalOutcome> = {
+export const RENEWAL_SCAN: OutreachPlay<RenewalNote, RenewalOutcome, 'renewalNoteWorkflow'> = {
   play: RENEWAL_PLAY,
   name: 'renewal scan',
   workflowType: 'renewalNoteWorkflow',
