@@ -3,6 +3,7 @@ import { churnSaveRows, openChurnSaves, type ChurnSave } from '../db/churn-saves
 import { CHURN_PLAY, churnSettings, type ChurnSaveOutcome } from '../domain/churn-save';
 import { SAVE_REVIEW_WINDOW_MS } from '../domain/churn-save-timing';
 import { scanOutreach, type OutreachPlay, type OutreachScan, type OutreachScanDeps } from './outreach-scan';
+import { DAY_MS } from '../domain/durations';
 
 export type ChurnRadarDeps = OutreachScanDeps;
 
@@ -25,7 +26,7 @@ export const CHURN_RADAR: OutreachPlay<ChurnSave, ChurnSaveOutcome, 'churnSaveWo
   closedOff: 'off',
   closedLost: 'lost',
   // A day past the review window: a save still open then has lost its workflow.
-  overdueAfterMs: SAVE_REVIEW_WINDOW_MS + 86_400_000,
+  overdueAfterMs: SAVE_REVIEW_WINDOW_MS + DAY_MS,
   async open(db, workspaceId, play, now) {
     const settings = churnSettings(play.config);
     const candidates = [...(await churnRisks(db, workspaceId, now))]

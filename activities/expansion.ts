@@ -19,11 +19,11 @@ import type { ExpansionPitchInput } from '../workflows/expansion-pitch';
 import { outreachParties } from './customer-facts';
 import { prepareOutreachDraft, type OutreachActivityDeps } from './outreach-draft';
 import { scanOutreach, type OutreachPlay, type OutreachScan, type OutreachScanDeps } from './outreach-scan';
+import { DAY_MS } from '../domain/durations';
 
 const ACTOR = 'system:expansion';
 /** The pitch's one draft. */
 export const PITCH_STEP = 'pitch';
-const DAY_MS = 86_400_000;
 
 export type ExpansionActivityDeps = OutreachActivityDeps;
 

@@ -22,11 +22,11 @@ import { outreachParties } from './customer-facts';
 import { churnThreshold, pitchFacts } from './expansion';
 import { prepareOutreachDraft, type OutreachActivityDeps } from './outreach-draft';
 import { scanOutreach, type OutreachPlay, type OutreachScan, type OutreachScanDeps } from './outreach-scan';
+import { DAY_MS } from '../domain/durations';
 
 const ACTOR = 'system:renewal';
 /** The note's one draft. */
 export const NOTE_STEP = 'note';
-const DAY_MS = 86_400_000;
 
 export type RenewalActivityDeps = OutreachActivityDeps;
 

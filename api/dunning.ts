@@ -38,6 +38,7 @@ import { actorName } from './actor-labels';
 import { authOf, requireWorkspaceRole } from './auth';
 import { redactionOf } from './redaction';
 import { HttpError, parseOr400 } from './errors';
+import { DAY_MS } from '../domain/durations';
 
 export interface PlaysRouterDeps {
   db: Knex;
@@ -381,8 +382,8 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
   router.get('/workspaces/:workspaceId/dunning/recovery', requireWorkspaceRole('viewer'), async (req, res) => {
     const auth = authOf(res);
     const q = parseOr400(recoveryQuery, req.query, 'query');
-    const to = q.to ? new Date(`${q.to}T00:00:00Z`) : new Date(Date.now() + 86_400_000);
-    const from = q.from ? new Date(`${q.from}T00:00:00Z`) : new Date(to.getTime() - 90 * 86_400_000);
+    const to = q.to ? new Date(`${q.to}T00:00:00Z`) : new Date(Date.now() + DAY_MS);
+    const from = q.from ? new Date(`${q.from}T00:00:00Z`) : new Date(to.getTime() - 90 * DAY_MS);
     const report = recoveryReport(await listDunningCases(deps.db, auth.workspaceId, from, to));
     // Amounts are revenue figures; rates and counts are not.
     const shown = redactionOf(res).apply(report);

@@ -4,8 +4,8 @@ import { backtestReport, checkpointTimes, type BacktestCheckpoint, type Backtest
 import { churnRisk, CONTRACTION_WINDOW_DAYS, type ChurnRisk, type RiskInputs } from '../domain/churn-risk';
 import { groupBy } from '../domain/group-by';
 import type { CustomerActivity } from '../domain/product-activity';
+import { DAY_MS } from '../domain/durations';
 
-const DAY_MS = 86_400_000;
 
 /**
  * The churn risk (domain/churn-risk.ts) of the workspace's customers with a live

@@ -4,6 +4,7 @@ import type { RiskReason } from '../domain/churn-risk';
 import { COOLING_OUTCOMES, type ChurnSaveOutcome, type InterventionKind } from '../domain/churn-save';
 import { churnSaveWorkflowId } from '../workflows/ids';
 import { outreachRows, type Outreach } from './outreach-rows';
+import { DAY_MS } from '../domain/durations';
 
 /** One time the churn radar reached out to a customer at risk (migration 024). */
 export interface ChurnSave extends Outreach {
@@ -71,7 +72,7 @@ export async function openChurnSaves(db: Db, workspaceId: string, candidates: re
     const id = randomUUID();
     return { id, customer_id: c.customerId, workflow_id: churnSaveWorkflowId(workspaceId, id), score: c.score, reasons: c.reasons };
   });
-  const since = new Date(opts.now.getTime() - opts.cooldownDays * 86_400_000);
+  const since = new Date(opts.now.getTime() - opts.cooldownDays * DAY_MS);
   const result = await db.raw<{ rows: ChurnSaveRow[] }>(
     `insert into churn_saves (id, workspace_id, customer_id, workflow_id, risk_score, threshold, reasons, started_at)
      select c.id, :ws, c.customer_id, c.workflow_id, c.score, :threshold, c.reasons, :now

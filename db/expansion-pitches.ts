@@ -3,6 +3,7 @@ import type { Db } from './knex';
 import { EXPANSION_COOLING, type ExpansionEvidence, type ExpansionOutcome, type ExpansionTrigger } from '../domain/expansion';
 import { expansionPitchWorkflowId } from '../workflows/ids';
 import { outreachRows, type Outreach } from './outreach-rows';
+import { DAY_MS } from '../domain/durations';
 
 /** One time the expansion play pitched an upgrade to a customer (migration 025). */
 export interface ExpansionPitch extends Outreach {
@@ -60,7 +61,7 @@ export async function openExpansionPitches(db: Db, workspaceId: string, candidat
     const id = randomUUID();
     return { id, customer_id: c.customerId, workflow_id: expansionPitchWorkflowId(workspaceId, id), trigger: c.evidence.trigger, evidence: c.evidence, target: c.targetProductId };
   });
-  const since = new Date(opts.now.getTime() - opts.cooldownDays * 86_400_000);
+  const since = new Date(opts.now.getTime() - opts.cooldownDays * DAY_MS);
   const result = await db.raw<{ rows: PitchRow[] }>(
     `insert into expansion_pitches (id, workspace_id, customer_id, workflow_id, trigger, evidence, target_product_id, started_at)
      select c.id, :ws, c.customer_id, c.workflow_id, c.trigger, c.evidence, c.target, :now

@@ -1,8 +1,8 @@
 import type { Db } from './knex';
 import { ACTIVITY_WINDOW_DAYS, metricLabel, type CustomerActivity } from '../domain/product-activity';
 import { SIGNAL_KINDS, type ProductSignal } from '../domain/product-signals';
+import { DAY_MS } from '../domain/durations';
 
-const DAY_MS = 86_400_000;
 
 /**
  * Stores a request's signals in one statement. A signal whose id the workspace

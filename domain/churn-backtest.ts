@@ -1,4 +1,5 @@
 import { RISK_THRESHOLDS, riskLevel, type RiskLevel } from './churn-risk';
+import { DAY_MS } from './durations';
 
 /**
  * How the churn risk would have done: scored as of past checkpoints from what was
@@ -43,7 +44,6 @@ export interface BacktestReport {
   levels: LevelReport[];
 }
 
-const DAY_MS = 86_400_000;
 const ratio = (a: number, b: number) => (b === 0 ? null : Math.round((a / b) * 1000) / 1000);
 
 function median(xs: number[]): number | null {

@@ -1,4 +1,5 @@
 import { formatCount, type CustomerActivity } from './product-activity';
+import { DAY_MS } from './durations';
 
 /**
  * A paying customer's churn risk: a score from 0 to 100 that is the sum of named
@@ -63,7 +64,6 @@ export const QUIET_LOGIN_DAYS = 14;
 const MIN_PREVIOUS_USAGE = 10;
 const MIN_PREVIOUS_LOGINS = 5;
 
-const DAY_MS = 86_400_000;
 const day = (iso: string) => iso.slice(0, 10);
 
 /** How much a count fell from the window before (0.62 for 62%), when it fell from enough to mean something. */

@@ -4,3 +4,6 @@ export function secondsInWords(seconds: number): string {
   if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
   return `${Math.round(seconds / 3600)} h`;
 }
+
+/** A day in milliseconds: the plays' windows and cooldowns are counted in days of 24 hours (UTC). */
+export const DAY_MS = 86_400_000;

@@ -1,4 +1,5 @@
 import { isSubscribedEventType } from './event-types';
+import { DAY_MS } from './durations';
 
 /**
  * What an owner needs to know about a workspace's webhook endpoint beyond its failing
@@ -36,7 +37,6 @@ export interface EndpointWarning {
   message: string;
 }
 
-const DAY_MS = 86_400_000;
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 

@@ -4,6 +4,7 @@ import { pruneProductSignals } from '../db/product-signals';
 import type { Db } from '../db/knex';
 import type { Metrics } from '../platform/metrics';
 import { runPeriodically } from '../platform/periodic';
+import { DAY_MS } from '../domain/durations';
 
 /**
  * The worker's retentions: the inbox's finished events and the product's signals, each
@@ -24,7 +25,6 @@ export interface RetentionOptions {
   batch?: number;
 }
 
-const DAY_MS = 86_400_000;
 /** A run that deletes many rows logs its progress this often. */
 const PROGRESS_EVERY_MS = 10_000;
 

@@ -3,6 +3,7 @@ import type { Converter } from './currency';
 import { MissingExchangeRateError } from './currency';
 import type { CustomerHistory, MirrorInvoiceLine, MirrorPrice, MirrorSubscription } from './mirror';
 import type { AnalyticsSettings } from './settings';
+import { DAY_MS } from '../durations';
 
 export const MOVEMENT_KINDS = ['new', 'expansion', 'contraction', 'churn', 'reactivation'] as const;
 export type MovementKind = (typeof MOVEMENT_KINDS)[number];
@@ -42,7 +43,6 @@ export interface CustomerMrr {
   warnings: string[];
 }
 
-const DAY_MS = 86_400_000;
 const AVERAGE_MONTH_MS = (365.25 / 12) * DAY_MS;
 /** Subscriptions whose first payment never went through never counted. */
 const NEVER_STARTED = new Set(['incomplete', 'incomplete_expired']);
