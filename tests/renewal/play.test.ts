@@ -15,6 +15,7 @@ import type { TestApi } from '../helpers/api';
 import { ago } from '../helpers/plan-customers';
 import { startPlayHarness, type PlayHarness } from '../helpers/play-harness';
 import { eventually, type DevServer } from '../helpers/temporal';
+import { scanLockKey } from '../../api/play-scan-route';
 import { CustomerBuilder } from '../domain/mrr-builder';
 import { contact, seedRenewals, yearly } from './fixtures';
 
@@ -153,6 +154,15 @@ describe('renewal notes', () => {
     // Near the limit, but with the expansion play off the note carries no upgrade.
     expect(eager.templateKey).toBe('plain');
     expect(receiver.messages.filter((m) => m.idempotencyKey === `draft:${eager.id}`)).toHaveLength(1);
+
+    // While another look runs (its lock held here), a second is refused rather than piled up.
+    await db.transaction(async (trx) => {
+      await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [scanLockKey('renewal', ws)]);
+      const busy = await api.request('POST', `/workspaces/${ws}/renewals/scan`, { token: owner });
+      expect(busy.status).toBe(409);
+      expect(errorOf(busy.body)).toBe('the renewal play is already looking at this workspace; try again once that look has finished');
+    });
+    expect((await api.request('POST', `/workspaces/${ws}/renewals/scan`, { token: owner })).status).toBe(200);
 
     await setPlay('off');
     const refused = await api.request('POST', `/workspaces/${ws}/renewals/scan`, { token: owner });
