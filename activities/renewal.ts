@@ -85,6 +85,7 @@ export async function buildNoteFacts(
       price: quote?.price ?? plan.item.price,
       listPrice: quote?.listPrice ?? plan.item.price,
       plusUsage: quote?.plusUsage ?? false,
+      discountUnknown: quote?.discountUnknown ?? false,
       period: periodText(plan.item.interval, plan.item.intervalCount),
     },
     renewal: { at: ref.renewsAt },

@@ -23,32 +23,47 @@ export interface RenewalPrice {
   listPrice: Money;
   /** Items billed on use come on top of `price`: their amount is set when the period closes. */
   plusUsage: boolean;
+  /**
+   * A discount still attached whose terms the mirror does not hold (an event's bare id
+   * Stripe was not asked about yet): `price` is before it, and the note says so.
+   */
+  discountUnknown: boolean;
 }
 
 /**
  * A discount as the mirror stores it (db/mirror.ts `discountTerms`): the coupon's
- * terms, and `end` (Unix seconds) for a coupon that runs out. Entries without terms
- * (an event's bare id the mirror could not complete) are skipped: what they take off
- * is unknown.
+ * terms, and `end` (Unix seconds) for a coupon that runs out. An event's bare id the
+ * mirror could not complete has no coupon terms: what it takes off is unknown.
  */
 const storedDiscount = z.looseObject({
-  coupon: z.looseObject({
-    percent_off: z.number().nullish(),
-    amount_off: z.number().int().nullish(),
-    currency: z.string().nullish(),
-  }),
+  coupon: z
+    .looseObject({
+      percent_off: z.number().nullish(),
+      amount_off: z.number().int().nullish(),
+      currency: z.string().nullish(),
+    })
+    .nullish(),
   end: z.number().nullish(),
 });
+type Coupon = NonNullable<z.infer<typeof storedDiscount>['coupon']>;
 
-/** The discounts still attached at `at`: Stripe removes a once-only coupon after its invoice, and a repeating one ends at `end`. */
-function discountsRunningAt(stored: unknown, at: Date): z.infer<typeof storedDiscount>[] {
-  if (!Array.isArray(stored)) return [];
-  return stored.flatMap((entry) => {
+/**
+ * The discounts still attached at `at` (Stripe removes a once-only coupon after its
+ * invoice, and a repeating one ends at `end`), and how many of those the mirror
+ * holds no terms for. Anything unreadable counts as no discount.
+ */
+function discountsRunningAt(stored: unknown, at: Date): { coupons: Coupon[]; unknown: number } {
+  const coupons: Coupon[] = [];
+  let unknown = 0;
+  for (const entry of Array.isArray(stored) ? stored : []) {
     const parsed = storedDiscount.safeParse(entry);
-    if (!parsed.success) return [];
-    const end = parsed.data.end;
-    return end === null || end === undefined || end * 1000 > at.getTime() ? [parsed.data] : [];
-  });
+    if (!parsed.success) continue;
+    const { coupon, end } = parsed.data;
+    if (typeof end === 'number' && end * 1000 <= at.getTime()) continue;
+    if (coupon && (typeof coupon.percent_off === 'number' || typeof coupon.amount_off === 'number')) coupons.push(coupon);
+    else unknown++;
+  }
+  return { coupons, unknown };
 }
 
 /**
@@ -70,7 +85,8 @@ export function renewalPrice(items: readonly RenewingItem[], discounts: unknown,
   if (!licensed.length || licensed.some((i) => i.billingScheme === 'tiered' || i.unitAmount === null)) return null;
   const lines = licensed.map((i) => i.unitAmount! * (i.quantity ?? 1));
   const list = lines.reduce((a, b) => a + b, 0);
-  for (const { coupon } of discountsRunningAt(discounts, renewsAt)) {
+  const running = discountsRunningAt(discounts, renewsAt);
+  for (const coupon of running.coupons) {
     if (typeof coupon.percent_off === 'number') {
       const pct = coupon.percent_off;
       lines.forEach((amount, i) => (lines[i] = amount - Math.round((amount * pct) / 100)));
@@ -87,5 +103,6 @@ export function renewalPrice(items: readonly RenewingItem[], discounts: unknown,
     price: { amount: lines.reduce((a, b) => a + b, 0), currency },
     listPrice: { amount: list, currency },
     plusUsage: metered.length > 0,
+    discountUnknown: running.unknown > 0,
   };
 }

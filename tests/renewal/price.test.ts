@@ -15,7 +15,7 @@ const amountOff = (amount: number, currency: string) => ({ id: `di_a${amount}`, 
 describe('what a subscription renews at', () => {
   it('adds every fixed item for its quantity', () => {
     // The plan at $990 and three extra seats at $120 a year.
-    expect(renewalPrice([item(99_000), item(12_000, 3)], [], renewsAt)).toEqual({ price: { amount: 135_000, currency: 'usd' }, listPrice: { amount: 135_000, currency: 'usd' }, plusUsage: false });
+    expect(renewalPrice([item(99_000), item(12_000, 3)], [], renewsAt)).toEqual({ price: { amount: 135_000, currency: 'usd' }, listPrice: { amount: 135_000, currency: 'usd' }, plusUsage: false, discountUnknown: false });
   });
 
   it('takes off a percent coupon line by line, rounding each as the invoice does', () => {
@@ -41,9 +41,12 @@ describe('what a subscription renews at', () => {
     expect(renewalPrice([item(10_000)], [amountOff(500, 'usd'), percent(10)], renewsAt)?.price.amount).toBe(8_550);
   });
 
-  it('skips discounts whose terms the mirror does not hold, and reads anything unreadable as none', () => {
-    expect(renewalPrice([item(10_000)], [{ id: 'di_bare' }, percent(20)], renewsAt)?.price.amount).toBe(8_000);
-    expect(renewalPrice([item(10_000)], 'garbage', renewsAt)?.price.amount).toBe(10_000);
+  it('says when a discount runs whose terms the mirror does not hold, and reads anything unreadable as none', () => {
+    expect(renewalPrice([item(10_000)], [{ id: 'di_bare' }, percent(20)], renewsAt)).toMatchObject({ price: { amount: 8_000 }, discountUnknown: true });
+    // A coupon named but not expanded is as unknown; one that ended before the renewal does not matter.
+    expect(renewalPrice([item(10_000)], [{ id: 'di_named', coupon: { id: 'SPRING' }, end: null }], renewsAt)?.discountUnknown).toBe(true);
+    expect(renewalPrice([item(10_000)], [{ id: 'di_old', coupon: { id: 'OLD' }, end: seconds('2027-01-01T00:00:00Z') }], renewsAt)?.discountUnknown).toBe(false);
+    expect(renewalPrice([item(10_000)], 'garbage', renewsAt)).toMatchObject({ price: { amount: 10_000 }, discountUnknown: false });
   });
 
   it('says when items billed on use come on top, and has no price it cannot work out', () => {
@@ -69,5 +72,7 @@ describe('what a subscription renews at', () => {
     const facts = { ...base, plan: { ...base.plan, price: { amount: 89_100, currency: 'usd' }, plusUsage: true } };
     expect(renderTemplate(DEFAULT_RENEWAL_TEMPLATES.plain, emailFacts(facts)).text).toContain('at $891.00 per year with your discount, plus usage; thank you');
     expect(renderTemplate(DEFAULT_RENEWAL_TEMPLATES.plain, emailFacts(base)).text).toContain('at $990.00 per year; thank you');
+    const unknown = { ...base, plan: { ...base.plan, discountUnknown: true } };
+    expect(renderTemplate(DEFAULT_RENEWAL_TEMPLATES.plain, emailFacts(unknown)).text).toContain('at $990.00 per year before your discount; thank you');
   });
 });
