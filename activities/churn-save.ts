@@ -1,5 +1,5 @@
 import { churnRiskOf } from '../db/churn-risk';
-import { closeChurnSave, recordIntervention } from '../db/churn-saves';
+import { closeChurnSave, findChurnSave, recordIntervention } from '../db/churn-saves';
 import { customerPlan, type CustomerPlan } from '../db/customer-plan';
 import { inDunning } from '../db/dunning-cases';
 import type { Knex } from '../db/knex';
@@ -30,7 +30,7 @@ export interface ChurnSaveRef {
 }
 
 /** The draft as the mode wants it, or the end found: the customer left or went into dunning, or (before anything was drafted) is no longer at risk or has no address. */
-type SaveEnd = Extract<ChurnSaveOutcome, 'churned' | 'no_longer_at_risk' | 'in_dunning' | 'no_email'>;
+type SaveEnd = Extract<ChurnSaveOutcome, 'churned' | 'no_longer_at_risk' | 'in_dunning' | 'reoffered' | 'no_email'>;
 export type SaveState = PreparedOutreach<SaveEnd>;
 
 /**
@@ -86,6 +86,23 @@ export async function buildSaveFacts(
 export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
   const { db, log } = deps;
 
+  /**
+   * For a save whose draft is written: the offer its reasons call for now, when that is
+   * another kind than the draft's (a call drafted, and urgent tickets since call for
+   * credits). A draft offering what no longer fits is not what a person should approve.
+   */
+  const offerNow = async (input: ChurnSaveRef, risk: ChurnRisk): Promise<{ drafted: InterventionKind; now: InterventionKind } | null> => {
+    const save = await findChurnSave(db, input.saveId);
+    if (!save?.intervention) return null;
+    const [settings, plan, mapping] = await Promise.all([
+      getPlaySettings(db, input.workspaceId, CHURN_PLAY).then((s) => churnSettings(s.config)),
+      customerPlan(db, input.workspaceId, input.customerId),
+      effectiveMapping(db, input.workspaceId),
+    ]);
+    const { intervention } = await saveOffer(db, input.workspaceId, { plan, mapping, reasons: risk.reasons, settings });
+    return intervention.kind === save.intervention ? null : { drafted: save.intervention, now: intervention.kind };
+  };
+
   return {
     /**
      * Brings the save's draft in line with the play's mode as it is now
@@ -106,6 +123,8 @@ export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
           const live = await churnRiskOf(db, input.workspaceId, input.customerId, now, activity);
           if (!live) return { ended: 'churned', reason: 'the customer has no live subscription any more' };
           if (dunning) return { ended: 'in_dunning', reason: 'a dunning began: that play writes to the customer now' };
+          const reoffer = await offerNow(input, live);
+          if (reoffer) return { ended: 'reoffered', reason: `the customer's reasons now call for ${reoffer.now} rather than ${reoffer.drafted}: the churn radar drafts their save again` };
           return { seen: { risk: live, activity } };
         },
         async build(now, seen) {

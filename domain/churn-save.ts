@@ -20,18 +20,20 @@ export type InterventionKind = (typeof CHURN_INTERVENTIONS)[number];
  * How a save ended: its email sent; discarded by a person; not reviewed within the
  * window (expired); the play turned off; the send failed; the score fell below the
  * threshold before anything was drafted; the customer left first; a dunning began
- * (that play writes to them now); Stripe has no email address for them; the
- * workspace had nothing to send with (no from-address, no provider) before the draft
- * went stale; its workflow was lost (terminated by an operator: closed by the radar's
- * sweep).
+ * (that play writes to them now); while the draft waited the reasons came to call for
+ * another offer (reoffered: the radar drafts a save again); Stripe has no email
+ * address for them; the workspace had nothing to send with (no from-address, no
+ * provider) before the draft went stale; its workflow was lost (terminated by an
+ * operator: closed by the radar's sweep).
  */
-export const CHURN_SAVE_OUTCOMES = ['sent', 'discarded', 'expired', 'off', 'failed', 'no_longer_at_risk', 'churned', 'in_dunning', 'no_email', 'no_sender', 'lost'] as const;
+export const CHURN_SAVE_OUTCOMES = ['sent', 'discarded', 'expired', 'off', 'failed', 'no_longer_at_risk', 'churned', 'in_dunning', 'reoffered', 'no_email', 'no_sender', 'lost'] as const;
 export type ChurnSaveOutcome = (typeof CHURN_SAVE_OUTCOMES)[number];
 /**
  * The outcomes after which the customer cools down: someone reached them or chose not
  * to, or trying again within the hour would end the same way (no address, a send the
  * provider refused). After the others (the play off, a dunning, a lost workflow, the
- * score falling, a workspace with no sender set up) the next scan may open a save again.
+ * score falling, another offer called for, a workspace with no sender set up) the next
+ * scan may open a save again.
  */
 export const COOLING_OUTCOMES: readonly ChurnSaveOutcome[] = ['sent', 'discarded', 'expired', 'no_email', 'failed'];
 

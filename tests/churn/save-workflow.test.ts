@@ -13,6 +13,7 @@ import { findStepDraft } from '../../db/drafts';
 import { openDunningCase } from '../../db/dunning-cases';
 import { upsertCustomers } from '../../db/mirror';
 import { putEmailSettings, putPlaySettings } from '../../db/play-settings';
+import { storeProductSignals } from '../../db/product-signals';
 import { insertWorkspace } from '../../db/workspaces';
 import { createSendGridSender } from '../../email/sendgrid';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -68,6 +69,18 @@ describe('churnSaveWorkflow (time-skipping test server)', () => {
   });
 
   const setMode = (mode: 'review' | 'auto', autoPercentage: number | null = null) => putPlaySettings(database.db, ws, 'churn', { rollout: { mode, autoPercentage }, config: {} }, 'test');
+
+  /** A customer on Growth at $99 a month whose subscription is set to end in 20 days (risk 50: a call). */
+  async function addLeaving(id: string, name: string, email: string): Promise<void> {
+    const { db } = database;
+    await seedMirror(db, ws, [
+      new CustomerBuilder(id)
+        .price('price_growth_m', 9_900, 'month')
+        .subscription(`sub_${id}`, { items: ['price_growth_m'], cancel_at_period_end: true, current_period_end: new Date(Date.now() + 20 * 86_400_000) })
+        .build(),
+    ]);
+    await upsertCustomers(db, ws, [{ ...stripeFixture('customer'), id, name, email } as unknown as Stripe.Customer], new Date(), keyring);
+  }
 
   /** Opens a save for the customer as the radar would, and starts its workflow; resolves once its draft is written. */
   async function startSave(customerId: string, opts: { drafted?: boolean } = {}) {
@@ -199,13 +212,7 @@ describe('churnSaveWorkflow (time-skipping test server)', () => {
 
   it('waits for a sender in auto mode until the draft would be stale, then ends without a cooldown', async () => {
     const { db } = database;
-    await seedMirror(db, ws, [
-      new CustomerBuilder('cus_unsent')
-        .price('price_growth_m', 9_900, 'month')
-        .subscription('sub_cus_unsent', { items: ['price_growth_m'], cancel_at_period_end: true, current_period_end: new Date(Date.now() + 20 * 86_400_000) })
-        .build(),
-    ]);
-    await upsertCustomers(db, ws, [{ ...stripeFixture('customer'), id: 'cus_unsent', name: 'Una Unsent', email: 'una@example.com' } as unknown as Stripe.Customer], new Date(), keyring);
+    await addLeaving('cus_unsent', 'Una Unsent', 'una@example.com');
     const sender = await db('email_settings').where({ workspace_id: ws }).first<{ from_email: string }>('from_email');
     await db('email_settings').where({ workspace_id: ws }).delete();
     try {
@@ -224,5 +231,25 @@ describe('churnSaveWorkflow (time-skipping test server)', () => {
     } finally {
       await putEmailSettings(db, ws, { fromEmail: sender.from_email, fromName: null, replyTo: null }, 'test');
     }
+  });
+
+  it('ends a waiting save whose reasons came to call for another offer, and the radar may draft it again at once', async () => {
+    const { db } = database;
+    // Set to cancel, nothing else: a call. Two urgent tickets later, trouble: credits.
+    await addLeaving('cus_switch', 'Sam Switch', 'sam@example.com');
+    await setMode('review');
+    const { save, handle, draft } = await startSave('cus_switch');
+    expect((await draft())!.templateKey).toBe('success_call');
+    await storeProductSignals(db, ws, ['T-s1', 'T-s2'].map((id) => ({ type: 'ticket' as const, id, customerId: 'cus_switch', at: new Date(), ticket: id, status: 'opened' as const, priority: 'urgent' as const })));
+    await handle.signal(playSettingsChangedSignal);
+    expect(await handle.result()).toBe('reoffered');
+    expect((await draft())!.status).toBe('cancelled');
+    expect((await findChurnSave(db, save.id))!.outcome).toBe('reoffered');
+    // Not a cooldown: the next look drafts the offer that fits now.
+    const again = await startSave('cus_switch');
+    expect((await again.draft())!.templateKey).toBe('credits');
+    await putPlaySettings(db, ws, 'churn', { rollout: { mode: 'off', autoPercentage: null }, config: {} }, 'test');
+    await again.handle.signal(playSettingsChangedSignal);
+    expect(await again.handle.result()).toBe('off');
   });
 });

@@ -108,6 +108,7 @@ const SAVE_OUTCOMES: Record<string, string> = {
   off: 'play turned off',
   failed: 'failed',
   no_longer_at_risk: 'no longer at risk',
+  reoffered: 'redrafted: another offer fits now',
   churned: 'left first',
   in_dunning: 'went into dunning',
   no_email: 'no email address',
