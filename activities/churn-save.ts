@@ -1,5 +1,6 @@
 import { churnRiskOf } from '../db/churn-risk';
-import { closeChurnSave, findChurnSave, recordIntervention } from '../db/churn-saves';
+import { churnSaveRows, closeChurnSave, findChurnSave, recordIntervention } from '../db/churn-saves';
+import { findStepDraft } from '../db/drafts';
 import { customerPlan, type CustomerPlan } from '../db/customer-plan';
 import { inDunning } from '../db/dunning-cases';
 import type { Knex } from '../db/knex';
@@ -12,6 +13,7 @@ import type { ChurnRisk, RiskReason } from '../domain/churn-risk';
 import type { Money } from '../domain/dunning-templates';
 import { usageSummary, type CustomerActivity } from '../domain/product-activity';
 import { neighbours, type PlanMapping } from '../domain/product-mapping';
+import { SAVE_REVIEW_WINDOW_MS } from '../domain/churn-save-timing';
 import type { PreparedOutreach } from '../workflows/outreach';
 import { outreachParties } from './customer-facts';
 import { prepareOutreachDraft, type OutreachActivityDeps } from './outreach-draft';
@@ -87,18 +89,26 @@ export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
   const { db, log } = deps;
 
   /**
-   * For a save whose draft is written: the offer its reasons call for now, when that is
-   * another kind than the draft's (a call drafted, and urgent tickets since call for
-   * credits). A draft offering what no longer fits is not what a person should approve.
+   * For a save whose draft waits for a person, untouched: the offer its reasons call for
+   * now, when that is another kind than the draft's (a call drafted, and urgent tickets
+   * since call for credits). A draft offering what no longer fits is not what a person
+   * should approve. Not for a draft a person approved or edited (their decision
+   * stands), nor below the threshold (no save would be drafted again), and once per
+   * customer within a review window: reasons that keep moving do not redraft for ever.
    */
-  const offerNow = async (input: ChurnSaveRef, risk: ChurnRisk): Promise<{ drafted: InterventionKind; now: InterventionKind } | null> => {
-    const save = await findChurnSave(db, input.saveId);
-    if (!save?.intervention) return null;
-    const [settings, plan, mapping] = await Promise.all([
+  const offerNow = async (input: ChurnSaveRef, risk: ChurnRisk, now: Date): Promise<{ drafted: InterventionKind; now: InterventionKind } | null> => {
+    const [save, draft, settings] = await Promise.all([
+      findChurnSave(db, input.saveId),
+      findStepDraft(db, input.workflowId, SAVE_STEP),
       getPlaySettings(db, input.workspaceId, CHURN_PLAY).then((s) => churnSettings(s.config)),
+    ]);
+    if (!save?.intervention || draft?.status !== 'drafted' || risk.score < settings.threshold) return null;
+    const [plan, mapping, reofferedLately] = await Promise.all([
       customerPlan(db, input.workspaceId, input.customerId),
       effectiveMapping(db, input.workspaceId),
+      churnSaveRows.endedSince(db, input.workspaceId, input.customerId, new Date(now.getTime() - SAVE_REVIEW_WINDOW_MS), ['reoffered']),
     ]);
+    if (reofferedLately) return null;
     const { intervention } = await saveOffer(db, input.workspaceId, { plan, mapping, reasons: risk.reasons, settings });
     return intervention.kind === save.intervention ? null : { drafted: save.intervention, now: intervention.kind };
   };
@@ -123,7 +133,7 @@ export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
           const live = await churnRiskOf(db, input.workspaceId, input.customerId, now, activity);
           if (!live) return { ended: 'churned', reason: 'the customer has no live subscription any more' };
           if (dunning) return { ended: 'in_dunning', reason: 'a dunning began: that play writes to the customer now' };
-          const reoffer = await offerNow(input, live);
+          const reoffer = await offerNow(input, live, now);
           if (reoffer) return { ended: 'reoffered', reason: `the customer's reasons now call for ${reoffer.now} rather than ${reoffer.drafted}: the churn radar drafts their save again` };
           return { seen: { risk: live, activity } };
         },

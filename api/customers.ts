@@ -49,8 +49,8 @@ export function customersRouter({ db, keyring }: { db: Knex; keyring: Keyring })
     // A search by email would confirm an address the workspace hides from this role, and one by name a name.
     if (byEmail && redaction.policy.fields.has('email')) throw new HttpError(400, 'invalid query: q: customer emails are hidden for your role; search by the start of a Stripe id');
     const idLike = STRIPE_ID.test(search);
-    // "cus_…" is an id being typed: found by its prefix alone, without opening every name.
-    const byName = search !== '' && !byEmail && !search.startsWith('cus_') && !redaction.policy.fields.has('name');
+    // "cus_…" that can be an id is one being typed: found by its prefix alone, without opening every name.
+    const byName = search !== '' && !byEmail && !(idLike && search.startsWith('cus_')) && !redaction.policy.fields.has('name');
     if (search !== '' && !byEmail && !byName && !idLike) throw new HttpError(400, 'invalid query: q: customer names are hidden for your role; search by the start of a Stripe id');
     const found = await listCustomers(db, keyring, workspaceId, {
       sort,

@@ -7,15 +7,20 @@ import type { Logger } from '../platform/logger';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError } from './errors';
 
-/** The advisory lock one owner's look at a workspace holds for a play, while it runs. */
-export const scanLockKey = (play: string, workspaceId: string) => `play-scan:${play}:${workspaceId}`;
+/**
+ * The looks at a workspace an owner asked this API process for, by play, while they
+ * run. Kept in the process, not in Postgres: a lock held for a look's length would keep
+ * a pooled connection from every other request meanwhile.
+ */
+export const scansUnderWay = new Set<string>();
+export const scanKey = (play: string, workspaceId: string) => `${play}:${workspaceId}`;
 
 /**
  * `POST /workspaces/:workspaceId/<path>` (owner): a play's look at the workspace now,
  * instead of at its worker's next scan. 409 while the play is off, or while another
- * such look at the workspace runs (a look scores every customer: asked again and
- * again, they would only pile up); 503 when the scan could not finish (Temporal or
- * the database did not answer).
+ * look an owner asked this process for runs (a look scores every customer: asked
+ * again and again, they would only pile up); 503 when the scan could not finish
+ * (Temporal or the database did not answer).
  */
 export function playScanRoute<S extends { failed: number }>(
   router: Router,
@@ -26,12 +31,15 @@ export function playScanRoute<S extends { failed: number }>(
     const { workspaceId } = authOf(res);
     const play = await getPlaySettings(deps.db, workspaceId, route.play);
     if (play.rollout.mode === 'off') throw new HttpError(409, `${route.name} is off in this workspace: set its mode first (PUT /workspaces/${workspaceId}/plays/${route.play}/settings)`);
-    // Held by a transaction of its own for the look's length, in every API process alike.
-    const scan = await deps.db.transaction(async (trx) => {
-      const { rows } = await trx.raw<{ rows: { locked: boolean }[] }>('select pg_try_advisory_xact_lock(hashtext(?)) as locked', [scanLockKey(route.play, workspaceId)]);
-      if (!rows[0]?.locked) throw new HttpError(409, `${route.name} is already looking at this workspace; try again once that look has finished`);
-      return route.scan({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, log: deps.log }, new Date(), [workspaceId]);
-    });
+    const key = scanKey(route.play, workspaceId);
+    if (scansUnderWay.has(key)) throw new HttpError(409, `${route.name} is already looking at this workspace; try again once that look has finished`);
+    scansUnderWay.add(key);
+    let scan: S;
+    try {
+      scan = await route.scan({ db: deps.db, client: deps.client, taskQueue: deps.taskQueue, log: deps.log }, new Date(), [workspaceId]);
+    } finally {
+      scansUnderWay.delete(key);
+    }
     if (scan.failed) throw new HttpError(503, `${route.name} could not finish its look (Temporal or the database did not answer); try again shortly`);
     res.json(route.answer(scan));
   });

@@ -6,7 +6,6 @@ import { groupBy } from '../domain/group-by';
 import type { CustomerActivity } from '../domain/product-activity';
 import { DAY_MS } from '../domain/durations';
 
-
 /**
  * The churn risk (domain/churn-risk.ts) of the workspace's customers with a live
  * subscription, or of those of them in `only`. Customers with none (never paid, or

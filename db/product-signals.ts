@@ -3,7 +3,6 @@ import { ACTIVITY_WINDOW_DAYS, metricLabel, type CustomerActivity } from '../dom
 import { SIGNAL_KINDS, type ProductSignal } from '../domain/product-signals';
 import { DAY_MS } from '../domain/durations';
 
-
 /**
  * Stores a request's signals in one statement. A signal whose id the workspace
  * already holds (a retried request, or the same id twice in one) is a duplicate:

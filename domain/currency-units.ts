@@ -10,8 +10,11 @@ const ZERO_DECIMAL = new Set(['bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', '
 /** Amounts in thousandths. */
 const THREE_DECIMAL = new Set(['bhd', 'jod', 'kwd', 'omr', 'tnd']);
 
-/** Minor units in one major unit: 100 for usd (and isk, huf), 1 for jpy, 1000 for bhd. */
-export function minorUnitsPer(currency: string): number {
+/** Decimals of an amount: 2 for usd (and isk, huf), 0 for jpy, 3 for bhd. */
+export function minorUnitExponent(currency: string): number {
   const c = currency.trim().toLowerCase();
-  return ZERO_DECIMAL.has(c) ? 1 : THREE_DECIMAL.has(c) ? 1000 : 100;
+  return ZERO_DECIMAL.has(c) ? 0 : THREE_DECIMAL.has(c) ? 3 : 2;
 }
+
+/** Minor units in one major unit: 100 for usd (and isk, huf), 1 for jpy, 1000 for bhd. */
+export const minorUnitsPer = (currency: string): number => 10 ** minorUnitExponent(currency);

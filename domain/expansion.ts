@@ -135,8 +135,7 @@ export interface ExpansionPitchFacts {
 /** The use a near-limit pitch cites, written out. */
 export function usageCited(evidence: Extract<ExpansionEvidence, { trigger: 'near_limit' }>, windowDays: number): NonNullable<ExpansionPitchFacts['usage']> {
   const used = formatCount(evidence.used);
-  const included = formatCount(evidence.included);
-  return { label: evidence.label, windowDays, summary: `${used} of the ${included} ${evidence.label} included each month (${evidence.percent}%)`, past: evidence.used > evidence.included };
+  return { label: evidence.label, windowDays, summary: `${used} of the ${countOf(evidence.included, evidence.label)} included each month (${evidence.percent}%)`, past: evidence.used > evidence.included };
 }
 
 /** What a target plan allows of a metric, as an email says it. */

@@ -28,16 +28,28 @@ const counter = new Intl.NumberFormat('en-US');
 /** A count as the emails and pages write it: 1,240. */
 export const formatCount = (n: number) => counter.format(n);
 
-/** A plural noun (a word ending in a plain s) made singular: "queries" → "query", "calls" → "call"; null for any other word ("data", "address", "status"). */
+/** Words ending in s that are not plurals, or are the same for one (a metric's label may hold any of them). */
+const NOT_PLURAL = new Set(['sms', 'mms', 'news', 'series', 'species', 'analytics', 'sales', 'ios', 'macos', 'http', 'https', 'aws', 'gps', 'dns', 'cms', 'crm', 'status', 'canvas', 'bonus', 'campus', 'plus', 'this', 'its', 'always', 'less', 'gas', 'atlas', 'alias', 'basis', 'analysis', 'axis', 'chaos', 'lens', 'kudos']);
+/** Plurals in -ies whose one is -ie, not -y. */
+const IE_PLURALS = new Set(['movies', 'cookies', 'zombies', 'rookies', 'calories', 'selfies', 'hoodies', 'smoothies', 'brownies', 'ties', 'pies', 'lies']);
+
+/**
+ * A plural noun made singular ("queries" → "query", "searches" → "search", "calls" →
+ * "call"), or null for a word that is not one, or that this cannot tell ("data",
+ * "address", "sms", "analytics"): null leaves the label as it was.
+ */
 function singular(word: string): string | null {
-  if (/[^aeiou]ies$/.test(word)) return `${word.slice(0, -3)}y`;
-  return /[^su]s$/.test(word) ? word.slice(0, -1) : null;
+  if (word.length < 3 || NOT_PLURAL.has(word) || !word.endsWith('s') || /(ss|us|is)$/.test(word)) return null;
+  if (word.endsWith('ies')) return IE_PLURALS.has(word) ? word.slice(0, -1) : `${word.slice(0, -3)}y`;
+  if (/(ch|sh|x|z|ss)es$/.test(word)) return word.slice(0, -2);
+  return word.slice(0, -1);
 }
 
 /**
  * A count of a metric as an email writes it: "1,240 reports generated", and for one
  * "1 report generated", the label's first plural word made singular ("1 api call",
- * "1 address change"); a label without one ("data exported") stays.
+ * "1 address change", "1 search run"); a label without one ("data exported", "sms
+ * sent") stays: "1 sms sent" reads better than a wrong singular.
  */
 export function countOf(n: number, label: string): string {
   if (n !== 1) return `${formatCount(n)} ${label}`;

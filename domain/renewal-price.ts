@@ -25,7 +25,9 @@ export interface RenewalPrice {
   plusUsage: boolean;
   /**
    * A discount still attached whose terms the mirror does not hold (an event's bare id
-   * Stripe was not asked about yet): `price` is before it, and the note says so.
+   * Stripe was not asked about yet, or an amount coupon priced for the subscription's
+   * currency through options the mirror does not keep): `price` is then the list
+   * price, before every discount, and the note says so.
    */
   discountUnknown: boolean;
 }
@@ -86,11 +88,16 @@ export function renewalPrice(items: readonly RenewingItem[], discounts: unknown,
   const lines = licensed.map((i) => i.unitAmount! * (i.quantity ?? 1));
   const list = lines.reduce((a, b) => a + b, 0);
   const running = discountsRunningAt(discounts, renewsAt);
+  // An amount coupon in another currency applies through its currency_options, which the mirror does not keep.
+  const unknown = running.unknown + running.coupons.filter((c) => typeof c.percent_off !== 'number' && c.currency?.toLowerCase() !== currency).length;
+  const result = (amount: number): RenewalPrice => ({ price: { amount, currency }, listPrice: { amount: list, currency }, plusUsage: metered.length > 0, discountUnknown: unknown > 0 });
+  // With any discount unknown, the price is quoted before them all: "before discounts", never half of them.
+  if (unknown > 0) return result(list);
   for (const coupon of running.coupons) {
     if (typeof coupon.percent_off === 'number') {
       const pct = coupon.percent_off;
       lines.forEach((amount, i) => (lines[i] = amount - Math.round((amount * pct) / 100)));
-    } else if (typeof coupon.amount_off === 'number' && coupon.currency?.toLowerCase() === currency) {
+    } else if (typeof coupon.amount_off === 'number') {
       let left = coupon.amount_off;
       lines.forEach((amount, i) => {
         const off = Math.min(left, Math.max(0, amount));
@@ -99,10 +106,5 @@ export function renewalPrice(items: readonly RenewingItem[], discounts: unknown,
       });
     }
   }
-  return {
-    price: { amount: lines.reduce((a, b) => a + b, 0), currency },
-    listPrice: { amount: list, currency },
-    plusUsage: metered.length > 0,
-    discountUnknown: running.unknown > 0,
-  };
+  return result(lines.reduce((a, b) => a + b, 0));
 }

@@ -37,7 +37,6 @@ export interface EndpointWarning {
   message: string;
 }
 
-
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** The endpoint's problems an owner can fix in Stripe's dashboard, most serious first. */

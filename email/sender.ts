@@ -43,7 +43,7 @@ export class EmailSendError extends Error {
 }
 
 /** What a server without an email provider answers a send with (its sender's provider is 'none'). */
-export const NO_PROVIDER_MESSAGE = 'no email provider is configured: set SENDGRID_API_KEY, or EMAIL_PROVIDER=ses and SES_REGION';
+export const NO_PROVIDER_MESSAGE = "no email provider is configured: give the workspace its own in its email settings, or set the server's SENDGRID_API_KEY (or EMAIL_PROVIDER=ses and SES_REGION)";
 
 export interface EmailSender {
   /** 'sendgrid', 'ses' ('none' on a server without one): recorded in the ledger. */

@@ -157,8 +157,10 @@ describe('GET /workspaces/:id/customers and /customers/:customerId', () => {
     expect(await found('lodz')).toEqual(['cus_z']);
     // An id's start and a name both match: cus_z's name says cusQ.
     expect(await found('cusQ')).toEqual(['cus_z', 'cusQx']);
-    // "cus_…" is an id being typed: names are not searched for it.
+    // "cus_…" is an id being typed: names are not searched for it; one that cannot be an id is a name.
     expect(await found('cus_x')).toEqual(['cus_x']);
+    expect(await found('(cusQ)')).toEqual(['cus_z']);
+    expect(await found('cus_x-')).toEqual([]);
     // Wildcards are only themselves, in names as in ids.
     expect(await found('c%')).toEqual([]);
     expect(await found('nobody')).toEqual([]);

@@ -209,6 +209,9 @@ describe('usageSummary', () => {
     expect(usageSummary(activity([used('reports generated', 1), used('queries run', 1)], 0))).toBe('1 report generated and 1 query run in the last 30 days');
     expect(usageSummary(activity([used('data exported', 1), used('address changes', 1)], 0))).toBe('1 data exported and 1 address change in the last 30 days');
     expect(countOf(1, 'business lookups')).toBe('1 business lookup');
+    // -es after ch, sh, x, z, ss; -ie words; labels whose words are not plurals stay as they are.
+    expect(['searches run', 'batches processed', 'boxes shipped', 'addresses verified', 'movies watched', 'cookies set'].map((l) => countOf(1, l))).toEqual(['1 search run', '1 batch processed', '1 box shipped', '1 address verified', '1 movie watched', '1 cookie set']);
+    expect(['sms sent', 'analytics reports', 'new alerts sent', 'series created', 'https requests'].map((l) => countOf(1, l))).toEqual(['1 sms sent', '1 analytics report', '1 new alert sent', '1 series created', '1 https request']);
     expect(countOf(1, 'api calls')).toBe('1 api call');
     expect(countOf(1, 'days active')).toBe('1 day active');
     expect(countOf(2, 'reports generated')).toBe('2 reports generated');

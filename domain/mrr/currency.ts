@@ -1,3 +1,5 @@
+import { minorUnitExponent } from '../currency-units';
+
 /**
  * Conversion to the reporting currency with stored, dated rates. A rate says how many
  * major units of the reporting currency one major unit of `currency` bought on `on`
@@ -9,16 +11,6 @@ export interface ExchangeRate {
   rate: number;
 }
 
-// Stripe's zero-decimal currencies: their minor unit is the major unit.
-const ZERO_DECIMAL = new Set(['bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg', 'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf']);
-const THREE_DECIMAL = new Set(['bhd', 'jod', 'kwd', 'omr', 'tnd']);
-
-export function minorUnitExponent(currency: string): number {
-  const c = currency.toLowerCase();
-  if (ZERO_DECIMAL.has(c)) return 0;
-  if (THREE_DECIMAL.has(c)) return 3;
-  return 2;
-}
 
 export class MissingExchangeRateError extends Error {
   constructor(readonly currency: string, readonly reportingCurrency: string) {

@@ -248,6 +248,12 @@ describe('churnSaveWorkflow (time-skipping test server)', () => {
     // Not a cooldown: the next look drafts the offer that fits now.
     const again = await startSave('cus_switch');
     expect((await again.draft())!.templateKey).toBe('credits');
+    // The tickets solved, a call would fit again; but one redraft a review window is the most: this one waits on.
+    await storeProductSignals(db, ws, ['T-s1', 'T-s2'].map((id) => ({ type: 'ticket' as const, id: `${id}-solved`, customerId: 'cus_switch', at: new Date(), ticket: id, status: 'solved' as const })));
+    await again.handle.signal(playSettingsChangedSignal);
+    await env.sleep('1 hour');
+    expect((await again.handle.query(churnSaveStateQuery)).phase).toBe('waiting_for_review');
+    expect((await again.draft())!.status).toBe('drafted');
     await putPlaySettings(db, ws, 'churn', { rollout: { mode: 'off', autoPercentage: null }, config: {} }, 'test');
     await again.handle.signal(playSettingsChangedSignal);
     expect(await again.handle.result()).toBe('off');

@@ -7,6 +7,7 @@ import { isHidden } from '../redaction';
 import { card, errorBox, loading, section } from './common';
 import type { CurrencyRecovery as Report, StepRecovery as Step } from '../../../domain/dunning-recovery';
 import { dunningStepTitle } from '../../../domain/dunning-schedule';
+import { DAY_MS } from '../../../domain/durations';
 
 /** As the API sends them: amounts are null where the caller's role may not see them. */
 type WithHidden<T, K extends keyof T> = Omit<T, K> & { [P in K]: T[P] | null };
@@ -22,8 +23,8 @@ function duration(hours: number | null): string {
 }
 
 export async function recoveryPage(ctx: PageContext, root: HTMLElement): Promise<void> {
-  const to = ctx.query.get('to') ?? day(new Date(Date.now() + 86_400_000));
-  const from = ctx.query.get('from') ?? day(new Date(Date.parse(to) - 90 * 86_400_000));
+  const to = ctx.query.get('to') ?? day(new Date(Date.now() + DAY_MS));
+  const from = ctx.query.get('from') ?? day(new Date(Date.parse(to) - 90 * DAY_MS));
   mount(root, loading());
   let report: { from: string; to: string; currencies: CurrencyRecovery[] };
   try {
