@@ -6,7 +6,7 @@ import type { Db } from '../../db/knex';
 import { seedMirror } from '../../db/analytics-seed';
 import { upsertCustomers } from '../../db/mirror';
 import { storeProductSignals } from '../../db/product-signals';
-import { renewalNoteRows, type RenewalNote } from '../../db/renewal-notes';
+import { renewalNoteRows, renewalState, type RenewalNote } from '../../db/renewal-notes';
 import { churnSaveRows, openChurnSaves } from '../../db/churn-saves';
 import type { RenewalNoteFacts } from '../../domain/renewal';
 import type { EmailReceiver } from '../../sim/email-receiver';
@@ -295,6 +295,27 @@ describe('renewal notes', () => {
     expect((saved.body as { workflowsNotified: number }).workflowsNotified).toBeGreaterThanOrEqual(1);
     await eventually(notes, (n) => n.get('cus_patient')!.outcome === 'sent');
     expect(receiver.messages.filter((m) => m.idempotencyKey === `draft:${draft.id}`)).toHaveLength(1);
+  });
+
+  it("reads a cancellation at the next period's end on the UTC calendar, whatever the session's time zone", async () => {
+    // Quarterly, its period ending 15 August: the next ends 15 November, after New York's clocks go back.
+    const end = new Date('2027-08-15T00:00:00Z');
+    await seedMirror(db, ws, [
+      new CustomerBuilder('cus_quarter')
+        .price('price_quarter', 30_000, 'month', { recurring_interval_count: 3 })
+        .subscription('sub_cus_quarter', { items: ['price_quarter'], current_period_start: new Date('2027-05-15T00:00:00Z'), current_period_end: end, cancel_at: new Date('2027-11-15T00:00:00Z') })
+        .build(),
+    ]);
+    for (const zone of ['UTC', 'America/New_York', 'Pacific/Auckland']) {
+      const state = await db.transaction(async (trx) => {
+        await trx.raw(`set local timezone = '${zone}'`);
+        return renewalState(trx, ws, 'sub_cus_quarter', end);
+      });
+      expect(state, zone).toBe('renewing');
+    }
+    // A day earlier is a stub in every zone.
+    await db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_cus_quarter' }).update({ cancel_at: new Date('2027-11-14T00:00:00Z') });
+    expect(await renewalState(db, ws, 'sub_cus_quarter', end)).toBe('not_renewing');
   });
 
   it("takes a workspace's own note templates; previews never carry the reviewer's risk", async () => {
