@@ -1,3 +1,4 @@
+import { deleteInBatches } from './batched-delete';
 import { foreignEventReason, SET_ASIDE_PREFIX, type MirroredAccount } from '../domain/event-ownership';
 import { invoiceRereadEventId, objectOf, REREAD_EVENT_TYPE, rereadEventId, SUBSCRIBED_EVENT_TYPES, syncRereadEventId, type MirroredObject, type RereadNotice, type RereadPayload } from '../domain/event-types';
 import type { TypeActivity } from '../domain/webhook-health';
@@ -299,20 +300,19 @@ export async function pruneInbox(db: Db, cutoff: Date, batch = 5_000, onBatch?: 
   );
   const bound = rows[0]?.bound;
   if (bound === null || bound === undefined) return 0;
-  let pruned = 0;
-  for (;;) {
-    const { rowCount } = await db.raw<{ rowCount: number }>(
-      // The outer conditions again: a row the subquery chose may be changed before the
-      // delete locks it (an owner's reapplySetAsideEvents makes it pending), and Postgres
-      // then checks only these against the row as it is now.
-      `delete from webhook_inbox where seq in (
-         select seq from webhook_inbox where seq < ? and status <> 'pending' and processed_at < ? order by seq limit ?)
-         and status <> 'pending' and processed_at < ?`,
-      [bound, cutoff, batch, cutoff],
-    );
-    pruned += rowCount;
-    if (onBatch?.(pruned) === false || rowCount < batch) return pruned;
-  }
+  const deleteBatch = async () =>
+    (
+      await db.raw<{ rowCount: number }>(
+        // The outer conditions again: a row the subquery chose may be changed before the
+        // delete locks it (an owner's reapplySetAsideEvents makes it pending), and Postgres
+        // then checks only these against the row as it is now.
+        `delete from webhook_inbox where seq in (
+           select seq from webhook_inbox where seq < ? and status <> 'pending' and processed_at < ? order by seq limit ?)
+           and status <> 'pending' and processed_at < ?`,
+        [bound, cutoff, batch, cutoff],
+      )
+    ).rowCount;
+  return deleteInBatches(deleteBatch, batch, onBatch);
 }
 
 /** A pending event whose delivery has failed at least once, as an owner sees it (no payload). */

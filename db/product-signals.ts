@@ -1,3 +1,4 @@
+import { deleteInBatches } from './batched-delete';
 import type { Db } from './knex';
 import { ACTIVITY_WINDOW_DAYS, metricLabel, type CustomerActivity } from '../domain/product-activity';
 import { SIGNAL_KINDS, type ProductSignal } from '../domain/product-signals';
@@ -144,18 +145,17 @@ export async function customersActivity(db: Db, workspaceId: string, customerIds
  * newest signal of each kind stays however old: "no login for 500 days" and the
  * customer's last activity are read from it.
  */
-export async function pruneProductSignals(db: Db, cutoff: Date, batch = 5_000, onBatch?: (pruned: number) => boolean | void): Promise<number> {
-  let pruned = 0;
-  for (;;) {
-    const { rowCount } = await db.raw<{ rowCount: number }>(
-      `delete from product_signals where (workspace_id, signal_id) in (
-         select p.workspace_id, p.signal_id from product_signals p
-          where p.occurred_at < ?
-            and exists (select 1 from product_signals n where n.workspace_id = p.workspace_id and n.customer_id = p.customer_id and n.kind = p.kind and n.occurred_at > p.occurred_at)
-          limit ?)`,
-      [cutoff, batch],
-    );
-    pruned += rowCount;
-    if (onBatch?.(pruned) === false || rowCount < batch) return pruned;
-  }
+export function pruneProductSignals(db: Db, cutoff: Date, batch = 5_000, onBatch?: (pruned: number) => boolean | void): Promise<number> {
+  const deleteBatch = async () =>
+    (
+      await db.raw<{ rowCount: number }>(
+        `delete from product_signals where (workspace_id, signal_id) in (
+           select p.workspace_id, p.signal_id from product_signals p
+            where p.occurred_at < ?
+              and exists (select 1 from product_signals n where n.workspace_id = p.workspace_id and n.customer_id = p.customer_id and n.kind = p.kind and n.occurred_at > p.occurred_at)
+            limit ?)`,
+        [cutoff, batch],
+      )
+    ).rowCount;
+  return deleteInBatches(deleteBatch, batch, onBatch);
 }

@@ -1,3 +1,4 @@
+import { deleteInBatches } from './batched-delete';
 import type { Db } from './knex';
 
 /** Seats one customer's item of a plan had before the window and has now. */
@@ -37,4 +38,17 @@ export async function seatsAddedSince(db: Db, workspaceId: string, since: Date, 
 export function planSeats(growth: ReadonlyMap<string, SeatGrowth[]>, customerId: string, productId: string): { from: number; to: number } | null {
   const g = growth.get(customerId)?.find((x) => x.productId === productId);
   return g ? { from: g.from, to: g.to } : null;
+}
+
+/**
+ * Deletes seat changes older than `cutoff`, `batch` at a time (each delete a short
+ * statement), calling `onBatch` with the total after each; it returns false to stop
+ * early. Answers how many went.
+ */
+export function pruneSeatChanges(db: Db, cutoff: Date, batch = 5_000, onBatch?: (pruned: number) => boolean | void): Promise<number> {
+  return deleteInBatches(
+    async () => (await db.raw<{ rowCount: number }>('delete from seat_changes where id in (select id from seat_changes where at < ? limit ?)', [cutoff, batch])).rowCount,
+    batch,
+    onBatch,
+  );
 }

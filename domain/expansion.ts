@@ -30,6 +30,9 @@ export type ExpansionOutcome = (typeof EXPANSION_OUTCOMES)[number];
 /** After these the customer cools down: someone reached them or chose not to, or trying again soon would end the same way. */
 export const EXPANSION_COOLING: readonly ExpansionOutcome[] = ['sent', 'discarded', 'expired', 'no_email', 'failed'];
 
+/** The longest `seatWindowDays` a workspace may set: seat changes older than it are never read (workers/retention.ts). */
+export const SEAT_WINDOW_MAX_DAYS = 90;
+
 /** The expansion play's part of play_settings.config. */
 export const expansionConfigSchema = z
   .strictObject({
@@ -37,7 +40,7 @@ export const expansionConfigSchema = z
     cooldownDays: z.number().int().min(1).max(365).default(90),
     /** Seats added within `seatWindowDays` that call for a pitch of the unlimited tier. */
     seatsAdded: z.number().int().min(1).max(10_000).default(3),
-    seatWindowDays: z.number().int().min(1).max(90).default(30),
+    seatWindowDays: z.number().int().min(1).max(SEAT_WINDOW_MAX_DAYS).default(30),
   })
   // Seats added within the window would otherwise be pitched again once a shorter cooldown ends.
   .refine((c) => c.cooldownDays >= c.seatWindowDays, { message: 'must be at least seatWindowDays, or the same seats would be pitched again', path: ['cooldownDays'] });

@@ -16,7 +16,7 @@ import { inboxBacklog } from '../db/inbox';
 import { createMetrics, observePoolWaits, registerInboxGauges } from '../platform/metrics';
 import { serveMetrics } from './metrics-server';
 import { startChurnRadar, startExpansionScan, startRenewalScan } from './play-scans';
-import { startInboxRetention, startProductSignalRetention } from './retention';
+import { startInboxRetention, startProductSignalRetention, startSeatChangeRetention } from './retention';
 import { createMirrorRefetch } from './mirror-refetch';
 import { startRelayThread } from './relay-host';
 import { lowerOtherThreads } from '../platform/thread-priority';
@@ -88,6 +88,7 @@ async function main(): Promise<void> {
     config.PRODUCT_SIGNALS_RETENTION_DAYS > 0
       ? startProductSignalRetention({ db, log: log.child({ component: 'signal-retention' }), metrics, retentionDays: config.PRODUCT_SIGNALS_RETENTION_DAYS })
       : undefined;
+  const seatRetention = startSeatChangeRetention({ db, log: log.child({ component: 'seat-change-retention' }) });
   const radar =
     config.CHURN_RADAR_INTERVAL_MINUTES > 0
       ? startChurnRadar({ db, client, taskQueue: config.TEMPORAL_TASK_QUEUE, log: log.child({ component: 'churn-radar' }), metrics, everyMs: config.CHURN_RADAR_INTERVAL_MINUTES * 60_000 })
@@ -126,6 +127,7 @@ async function main(): Promise<void> {
     await relay.stop();
     await retention?.stop();
     await signalRetention?.stop();
+    await seatRetention.stop();
     await radar?.stop();
     await expansion?.stop();
     await renewals?.stop();

@@ -1,6 +1,8 @@
 import type { Logger } from '../platform/logger';
 import { pruneInbox } from '../db/inbox';
 import { pruneProductSignals } from '../db/product-signals';
+import { pruneSeatChanges } from '../db/seat-changes';
+import { SEAT_WINDOW_MAX_DAYS } from '../domain/expansion';
 import type { Db } from '../db/knex';
 import type { Metrics } from '../platform/metrics';
 import { runPeriodically } from '../platform/periodic';
@@ -9,7 +11,8 @@ import { DAY_MS } from '../domain/durations';
 /**
  * The worker's retentions: the inbox's finished events and the product's signals, each
  * deleted hourly once past its age (platform/config.ts: INBOX_RETENTION_DAYS,
- * PRODUCT_SIGNALS_RETENTION_DAYS).
+ * PRODUCT_SIGNALS_RETENTION_DAYS), and the seat changes the expansion play reads, past
+ * the longest window it may read (SEAT_CHANGES_KEPT_DAYS).
  */
 export interface RetentionOptions {
   db: Db;
@@ -100,5 +103,23 @@ export function startProductSignalRetention(opts: RetentionOptions): { stop(): P
     ...timing({ ...opts, firstRunAfterMs: opts.firstRunAfterMs ?? 600_000 }),
     prune: (cutoff, onBatch) => pruneProductSignals(db, cutoff, batch, onBatch),
     counted: (n) => metrics?.productSignalsPruned.inc(n),
+  });
+}
+
+/** Seat changes are read over an expansion play's `seatWindowDays` at most: kept a month past the longest it may be set to. */
+export const SEAT_CHANGES_KEPT_DAYS = SEAT_WINDOW_MAX_DAYS + 30;
+
+/**
+ * Keeps seat changes (migration 025) to what the expansion play can read: older than
+ * SEAT_CHANGES_KEPT_DAYS they go (startRetention). Its first run comes 5 minutes after
+ * the signals' by default.
+ */
+export function startSeatChangeRetention(opts: Omit<RetentionOptions, 'retentionDays'> & { retentionDays?: number }): { stop(): Promise<void> } {
+  const { db, batch } = opts;
+  return startRetention({
+    what: 'seat changes',
+    rows: 'seat changes',
+    ...timing({ ...opts, retentionDays: opts.retentionDays ?? SEAT_CHANGES_KEPT_DAYS, firstRunAfterMs: opts.firstRunAfterMs ?? 900_000 }),
+    prune: (cutoff, onBatch) => pruneSeatChanges(db, cutoff, batch, onBatch),
   });
 }

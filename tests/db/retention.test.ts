@@ -5,7 +5,8 @@ import { insertInboxEvent, pruneInbox, reapplySetAsideEvents } from '../../db/in
 import type { Knex } from '../../db/knex';
 import { createMetrics } from '../../platform/metrics';
 import { customerActivity, pruneProductSignals, storeProductSignals } from '../../db/product-signals';
-import { startInboxRetention, startProductSignalRetention } from '../../workers/retention';
+import { pruneSeatChanges } from '../../db/seat-changes';
+import { SEAT_CHANGES_KEPT_DAYS, startInboxRetention, startProductSignalRetention, startSeatChangeRetention } from '../../workers/retention';
 import { freshDatabase } from '../helpers/db';
 
 const ws = 'ws_retention';
@@ -171,6 +172,31 @@ describe('product signal retention', () => {
     try {
       await expect.poll(signalIds, { timeout: 5000 }).toEqual(['recent']);
       await expect.poll(async () => (await metrics.productSignalsPruned.get()).values[0]?.value, { timeout: 5000 }).toBe(1);
+    } finally {
+      await retention.stop();
+    }
+  });
+});
+
+describe('seat change retention', () => {
+  const change = (id: number, daysAgo: number) => ({ workspace_id: ws, subscription_id: 'sub_1', item_id: `si_${id}`, from_quantity: 1, to_quantity: 2, at: new Date(Date.now() - daysAgo * DAY_MS) });
+  const items = async () => (await db('seat_changes').orderBy('item_id').pluck('item_id')) as string[];
+
+  it('deletes seat changes older than the longest window the expansion play reads, in batches', async () => {
+    await db('seat_changes').del();
+    await db('seat_changes').insert([change(1, 200), change(2, 150), change(3, SEAT_CHANGES_KEPT_DAYS + 1), change(4, 89), change(5, 1)]);
+    const totals: number[] = [];
+    expect(await pruneSeatChanges(db, new Date(Date.now() - SEAT_CHANGES_KEPT_DAYS * DAY_MS), 2, (n) => void totals.push(n))).toBe(3);
+    expect(totals).toEqual([2, 3]);
+    expect(await items()).toEqual(['si_4', 'si_5']);
+  });
+
+  it('runs in the worker on its schedule, keeping what a 90-day window reads', async () => {
+    await db('seat_changes').del();
+    await db('seat_changes').insert([change(1, 400), change(2, 90)]);
+    const retention = startSeatChangeRetention({ db, log: pino({ level: 'silent' }), firstRunAfterMs: 0, everyMs: 100 });
+    try {
+      await expect.poll(items, { timeout: 5000 }).toEqual(['si_2']);
     } finally {
       await retention.stop();
     }
