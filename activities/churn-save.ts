@@ -1,6 +1,6 @@
 import { churnRiskOf } from '../db/churn-risk';
-import { churnSaveRows, closeChurnSave, findChurnSave, recordIntervention } from '../db/churn-saves';
-import { findStepDraft } from '../db/drafts';
+import { churnSaveRows, closeChurnSave, recordIntervention } from '../db/churn-saves';
+import type { Draft } from '../db/drafts';
 import { customerPlan, type CustomerPlan } from '../db/customer-plan';
 import { inDunning } from '../db/dunning-cases';
 import type { Knex } from '../db/knex';
@@ -90,19 +90,18 @@ export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
 
   /**
    * For a save whose draft waits for a person, untouched: the offer its reasons call for
-   * now, when that is another kind than the draft's (a call drafted, and urgent tickets
-   * since call for credits). A draft offering what no longer fits is not what a person
-   * should approve. Not for a draft a person approved or edited (their decision
-   * stands), nor below the threshold (no save would be drafted again), and once per
-   * customer within a review window: reasons that keep moving do not redraft for ever.
+   * now, when that is another kind than the draft's (its template: a call drafted, and
+   * urgent tickets since call for credits). A draft offering what no longer fits is not
+   * what a person should approve. Not for a draft a person approved or edited (their
+   * decision stands), nor below the threshold (no save would be drafted again), and
+   * once per customer within a review window: reasons that keep moving do not redraft
+   * for ever.
    */
-  const offerNow = async (input: ChurnSaveRef, risk: ChurnRisk, now: Date): Promise<{ drafted: InterventionKind; now: InterventionKind } | null> => {
-    const [save, draft, settings] = await Promise.all([
-      findChurnSave(db, input.saveId),
-      findStepDraft(db, input.workflowId, SAVE_STEP),
-      getPlaySettings(db, input.workspaceId, CHURN_PLAY).then((s) => churnSettings(s.config)),
-    ]);
-    if (!save?.intervention || draft?.status !== 'drafted' || risk.score < settings.threshold) return null;
+  const offerNow = async (input: ChurnSaveRef, risk: ChurnRisk, now: Date, draft: Draft | undefined): Promise<{ drafted: InterventionKind; now: InterventionKind } | null> => {
+    const drafted = draft?.status === 'drafted' ? (draft.templateKey as InterventionKind | null) : null;
+    if (!drafted) return null;
+    const settings = churnSettings((await getPlaySettings(db, input.workspaceId, CHURN_PLAY)).config);
+    if (risk.score < settings.threshold) return null;
     const [plan, mapping, reofferedLately] = await Promise.all([
       customerPlan(db, input.workspaceId, input.customerId),
       effectiveMapping(db, input.workspaceId),
@@ -110,7 +109,7 @@ export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
     ]);
     if (reofferedLately) return null;
     const { intervention } = await saveOffer(db, input.workspaceId, { plan, mapping, reasons: risk.reasons, settings });
-    return intervention.kind === save.intervention ? null : { drafted: save.intervention, now: intervention.kind };
+    return intervention.kind === drafted ? null : { drafted, now: intervention.kind };
   };
 
   return {
@@ -127,13 +126,13 @@ export function createChurnSaveActivities(deps: ChurnSaveActivityDeps) {
         step: SAVE_STEP,
         actor: ACTOR,
         playName: 'the churn radar',
-        async check(now) {
+        async check(now, draft) {
           // The customer as they are now: still paying, not in dunning; read once, for the draft's facts too.
           const [activity, dunning] = await Promise.all([customerActivity(db, input.workspaceId, input.customerId, now), inDunning(db, input.workspaceId, input.customerId)]);
           const live = await churnRiskOf(db, input.workspaceId, input.customerId, now, activity);
           if (!live) return { ended: 'churned', reason: 'the customer has no live subscription any more' };
           if (dunning) return { ended: 'in_dunning', reason: 'a dunning began: that play writes to the customer now' };
-          const reoffer = await offerNow(input, live, now);
+          const reoffer = await offerNow(input, live, now, draft);
           if (reoffer) return { ended: 'reoffered', reason: `the customer's reasons now call for ${reoffer.now} rather than ${reoffer.drafted}: the churn radar drafts their save again` };
           return { seen: { risk: live, activity } };
         },

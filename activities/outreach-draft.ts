@@ -27,11 +27,11 @@ export interface OutreachDraftSpec<Ended extends string, Seen> {
   /** Says why the draft went (in the audit log): "the churn radar". */
   playName: string;
   /**
-   * The customer as they are now, while the draft is still open: an end (with the
-   * reason its draft is cancelled) when the outreach no longer applies, else what
-   * `build` needs, read once.
+   * The customer as they are now, while the draft is still open (`draft`, undefined
+   * before the first is written): an end (with the reason its draft is cancelled) when
+   * the outreach no longer applies, else what `build` needs, read once.
    */
-  check(now: Date): Promise<{ ended: Ended; reason: string } | { seen: Seen }>;
+  check(now: Date, draft: Draft | undefined): Promise<{ ended: Ended; reason: string } | { seen: Seen }>;
   /** The first draft's email and facts, or an end found before anything was written (nothing to cancel). */
   build(now: Date, seen: Seen): Promise<{ ended: Ended } | { templateKey: string; builtIn: EmailTemplate; emailFacts: CitableFacts; facts: object; to: string }>;
   /** Called with the draft each time it is ready (a crash between its creation and this must not lose what it records). */
@@ -70,7 +70,7 @@ export async function prepareOutreachDraft<Ended extends string, Seen>(deps: { d
     return { kind: 'ready', mode, draft: draft ? { id: draft.id, status: draft.status } : null };
   }
   if (draft && !isOpenDraft(draft.status)) return ready(draft);
-  const checked = await spec.check(now);
+  const checked = await spec.check(now, draft);
   if ('ended' in checked) {
     await cancel(checked.reason);
     return { kind: 'ended', outcome: checked.ended };

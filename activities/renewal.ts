@@ -1,4 +1,5 @@
 import { churnRiskOf } from '../db/churn-risk';
+import type { Draft } from '../db/drafts';
 import { subscriptionPlan, type CustomerPlan } from '../db/customer-plan';
 import { churnSaveRows } from '../db/churn-saves';
 import { inDunning } from '../db/dunning-cases';
@@ -113,9 +114,9 @@ export function createRenewalActivities(deps: RenewalActivityDeps) {
    * then, and a note should not sell more to someone about to leave. The note drafted
    * again folds in no upgrade while the risk stays (buildNoteFacts, the same rule).
    */
-  const upgradeTurnedRisky = async (input: RenewalNoteRef, now: Date): Promise<boolean> => {
-    const note = await renewalNoteRows.find(db, input.noteId);
-    if (note?.fold !== 'upgrade') return false;
+  const upgradeTurnedRisky = async (input: RenewalNoteRef, now: Date, draft: Draft | undefined): Promise<boolean> => {
+    // The draft's template is the fold it took (recordFold writes the same on the row).
+    if (draft?.templateKey !== 'upgrade') return false;
     const [risk, threshold] = await Promise.all([
       customerActivity(db, input.workspaceId, input.customerId, now).then((activity) => churnRiskOf(db, input.workspaceId, input.customerId, now, activity)),
       churnThreshold(db, input.workspaceId),
@@ -135,7 +136,7 @@ export function createRenewalActivities(deps: RenewalActivityDeps) {
         step: NOTE_STEP,
         actor: ACTOR,
         playName: 'the renewal play',
-        async check(now) {
+        async check(now, draft) {
           const [state, plan, dunning] = await Promise.all([
             renewalState(db, input.workspaceId, input.subscriptionId, new Date(input.renewsAt)),
             subscriptionPlan(db, input.workspaceId, input.customerId, input.subscriptionId),
@@ -145,7 +146,7 @@ export function createRenewalActivities(deps: RenewalActivityDeps) {
           if (state === 'moved') return { ended: 'moved', reason: 'the renewal moved to another date: the next look writes about that one' };
           if (state === 'not_renewing' || !plan) return { ended: 'not_renewing', reason: 'the subscription will not renew any more' };
           if (dunning) return { ended: 'in_dunning', reason: 'a dunning began: that play writes to the customer now' };
-          if (await upgradeTurnedRisky(input, now)) {
+          if (await upgradeTurnedRisky(input, now, draft)) {
             return { ended: 'refolded', reason: "the customer's churn risk reached the churn play's threshold while an upgrade waited: the next look drafts the note again" };
           }
           return { seen: { plan } };

@@ -11,7 +11,7 @@ import { CHURN_PLAY, churnSettings } from '../domain/churn-save';
 import type { Logger } from '../platform/logger';
 import { authOf, requireWorkspaceRole } from './auth';
 import { parseOr400 } from './errors';
-import { playScanRoute } from './play-scan-route';
+import { outreachListOptions, playScanRoute } from './play-scan-route';
 import { redactionOf } from './redaction';
 
 const backtestQuery = z
@@ -24,11 +24,6 @@ const backtestQuery = z
   })
   // checkpointTimes places one now and one every stepDays back over days.
   .refine((q) => Math.floor(q.days / q.stepDays) + 1 <= 120, { message: 'at most 120 checkpoints: raise stepDays or lower days', path: ['stepDays'] });
-
-const savesQuery = z.strictObject({
-  customerId: z.string().min(1).max(255).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-});
 
 /**
  * `GET /workspaces/:workspaceId/churn-saves` (viewer+): the churn radar's saves,
@@ -61,9 +56,8 @@ export function churnRiskRouter({ db, temporal, namespace, taskQueue, log }: { d
   });
   router.get('/workspaces/:workspaceId/churn-saves', requireWorkspaceRole('viewer'), async (req, res) => {
     const { workspaceId } = authOf(res);
-    const q = parseOr400(savesQuery, req.query, 'query');
     const hidden = redactionOf(res).policy.fields;
-    const saves = await listChurnSaves(db, workspaceId, { limit: q.limit, ...(q.customerId ? { customerId: q.customerId } : {}) });
+    const saves = await listChurnSaves(db, workspaceId, outreachListOptions(req.query));
     res.json({
       saves: saves.map((s) => {
         const risk = riskAsShown({ score: s.riskScore, level: riskLevel(s.riskScore), reasons: s.reasons }, hidden);

@@ -1,6 +1,5 @@
 import { Router } from 'express';
 import { Client, type Connection } from '@temporalio/client';
-import { z } from 'zod';
 import { scanExpansion } from '../activities/expansion';
 import { expansionPitchRows } from '../db/expansion-pitches';
 import type { Knex } from '../db/knex';
@@ -8,14 +7,8 @@ import { EXPANSION_PLAY } from '../domain/expansion';
 import { hideActivityFacts } from '../domain/redaction';
 import type { Logger } from '../platform/logger';
 import { authOf, requireWorkspaceRole } from './auth';
-import { parseOr400 } from './errors';
-import { playScanRoute } from './play-scan-route';
+import { outreachListOptions, playScanRoute } from './play-scan-route';
 import { redactionOf } from './redaction';
-
-const pitchesQuery = z.strictObject({
-  customerId: z.string().min(1).max(255).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-});
 
 /**
  * `GET /workspaces/:workspaceId/expansion-pitches` (viewer+): the expansion play's
@@ -38,9 +31,8 @@ export function expansionRouter({ db, temporal, namespace, taskQueue, log }: { d
   });
   router.get('/workspaces/:workspaceId/expansion-pitches', requireWorkspaceRole('viewer'), async (req, res) => {
     const { workspaceId } = authOf(res);
-    const q = parseOr400(pitchesQuery, req.query, 'query');
     const hidden = redactionOf(res).policy.fields;
-    const pitches = await expansionPitchRows.list(db, workspaceId, { limit: q.limit, ...(q.customerId ? { customerId: q.customerId } : {}) });
+    const pitches = await expansionPitchRows.list(db, workspaceId, outreachListOptions(req.query));
     res.json({
       pitches: pitches.map((p) => ({
         id: p.id,

@@ -1,11 +1,12 @@
 import type { Router } from 'express';
+import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import type { OutreachScanDeps } from '../activities/outreach-scan';
 import type { Knex } from '../db/knex';
 import { getPlaySettings } from '../db/play-settings';
 import type { Logger } from '../platform/logger';
 import { authOf, requireWorkspaceRole } from './auth';
-import { HttpError } from './errors';
+import { HttpError, parseOr400 } from './errors';
 
 /**
  * The looks at a workspace an owner asked this API process for, by play, while they
@@ -43,4 +44,16 @@ export function playScanRoute<S extends { failed: number }>(
     if (scan.failed) throw new HttpError(503, `${route.name} could not finish its look (Temporal or the database did not answer); try again shortly`);
     res.json(route.answer(scan));
   });
+}
+
+/** The query of the one-email plays' list routes (saves, pitches, notes): `?customerId=&limit=`. */
+const outreachListQuery = z.strictObject({
+  customerId: z.string().min(1).max(255).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+/** A list route's query, parsed (a 400 names what is wrong), as the plays' rows `list` takes it. */
+export function outreachListOptions(query: unknown): { limit: number; customerId?: string } {
+  const q = parseOr400(outreachListQuery, query, 'query');
+  return { limit: q.limit, ...(q.customerId ? { customerId: q.customerId } : {}) };
 }

@@ -1,19 +1,12 @@
 import { Router } from 'express';
 import { Client, type Connection } from '@temporalio/client';
-import { z } from 'zod';
 import { scanRenewals } from '../activities/renewal';
 import type { Knex } from '../db/knex';
 import { renewalNoteRows } from '../db/renewal-notes';
 import { RENEWAL_PLAY } from '../domain/renewal';
 import type { Logger } from '../platform/logger';
 import { authOf, requireWorkspaceRole } from './auth';
-import { parseOr400 } from './errors';
-import { playScanRoute } from './play-scan-route';
-
-const notesQuery = z.strictObject({
-  customerId: z.string().min(1).max(255).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-});
+import { outreachListOptions, playScanRoute } from './play-scan-route';
 
 /**
  * `GET /workspaces/:workspaceId/renewal-notes` (viewer+): the renewal play's notes,
@@ -35,8 +28,7 @@ export function renewalsRouter({ db, temporal, namespace, taskQueue, log }: { db
   });
   router.get('/workspaces/:workspaceId/renewal-notes', requireWorkspaceRole('viewer'), async (req, res) => {
     const { workspaceId } = authOf(res);
-    const q = parseOr400(notesQuery, req.query, 'query');
-    const notes = await renewalNoteRows.list(db, workspaceId, { limit: q.limit, ...(q.customerId ? { customerId: q.customerId } : {}) });
+    const notes = await renewalNoteRows.list(db, workspaceId, outreachListOptions(req.query));
     res.json({
       notes: notes.map((n) => ({ id: n.id, customerId: n.customerId, subscriptionId: n.subscriptionId, workflowId: n.workflowId, renewsAt: n.renewsAt, fold: n.fold, startedAt: n.startedAt, outcome: n.outcome, endedAt: n.endedAt })),
     });
