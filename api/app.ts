@@ -56,6 +56,8 @@ export interface AppDeps {
   passwordResetMail?: PasswordResetDeps['mail'];
   /** Password reset requests per client address per 15 minutes (default 20; 0: no limit). */
   passwordResetsPerAddress?: number;
+  /** Product signal requests per caller (API token or user) per minute (default 600; 0: no limit). */
+  signalsRequestsPerMinute?: number;
 }
 
 /** The HTTP API as the server runs it. */
@@ -111,7 +113,7 @@ export function createApi(deps: AppDeps): Api {
   app.use(redactionRouter({ db: deps.db }));
   app.use(metricsRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(customersRouter({ db: deps.db, keyring: deps.keyring }));
-  app.use(signalsRouter({ db: deps.db }));
+  app.use(signalsRouter({ db: deps.db, requestsPerMinute: deps.signalsRequestsPerMinute ?? 600 }));
 
   const namespace = deps.temporalNamespace ?? 'default';
   const workspaceDeps = { db: deps.db, keyring: deps.keyring, stripe: stripeClients, temporal: deps.temporal, namespace, taskQueue: deps.taskQueue ?? 'wysera' };

@@ -225,6 +225,24 @@ export function passwordResetLimit(limit: number, windowMs = 15 * 60_000): Reque
 }
 
 /**
+ * Product signal requests per caller per minute, `callerOf` naming the caller (an API
+ * token, or a signed-in user): a runaway sender script cannot flood the signals table,
+ * and it uses up its own allowance, not that of the workspace's other senders. Every
+ * request counts, a refused one too, so a sender that keeps hammering stays refused
+ * until its window ends. Mounted after the workspace guard (unauthenticated floods meet
+ * the failed-authentication limit instead) and before the batch is validated or stored,
+ * so a refused batch stores nothing.
+ */
+export function signalsRateLimit(perMinute: number, callerOf: (res: Parameters<RequestHandler>[1]) => string): RequestHandler {
+  return rateLimit({
+    ...refuse(`too many product signal requests from this API token or user (limit ${perMinute} a minute); retry later`),
+    windowMs: 60_000,
+    limit: perMinute,
+    keyGenerator: (_req, res) => `signals:${callerOf(res)}`,
+  });
+}
+
+/**
  * Refuses a request body the API would not read (415): express.json takes only
  * `application/json`, and any other body (a form, plain text) reached the routes as no
  * body at all, so a route whose body is optional acted as if none had been sent.

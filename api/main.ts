@@ -55,6 +55,7 @@ function main(): void {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     passwordResetMail: resetMail(config.WYSERA_PUBLIC_URL, log),
     passwordResetsPerAddress: config.PASSWORD_RESETS_PER_ADDRESS,
+    signalsRequestsPerMinute: config.SIGNALS_REQUESTS_PER_MINUTE,
   });
 
   const server = listen(api.serve, config.PORT, config.HOST, () => {

@@ -4,6 +4,7 @@ import { storeProductSignals, unmirroredCustomers } from '../db/product-signals'
 import { productSignalsBody } from '../domain/product-signals';
 import { authOf, requireWorkspaceRole } from './auth';
 import { parseOr400 } from './errors';
+import { signalsRateLimit } from './hardening';
 
 /** How many unmirrored customer ids an answer lists (the count is always whole). */
 const LISTED_UNMIRRORED = 100;
@@ -15,11 +16,17 @@ const LISTED_UNMIRRORED = 100;
  * stores none, so a sender fixes and resends the batch; signal ids make resending
  * safe. Customers the mirror does not hold yet are stored all the same (a sync may
  * not have brought them yet) and named in the answer, so a typo shows.
+ *
+ * Each caller (an API token, or a signed-in user) may send `requestsPerMinute`
+ * requests a minute (0: no limit); past it, 429 with Retry-After.
  */
-export function signalsRouter({ db }: { db: Knex }): Router {
+export function signalsRouter({ db, requestsPerMinute }: { db: Knex; requestsPerMinute: number }): Router {
   const router = Router();
+  // After the guard, which establishes the caller it is keyed by (the actor is
+  // `token:<id>` or `user:<id>`); before the handler validates and stores the batch.
+  const limit = requestsPerMinute > 0 ? [signalsRateLimit(requestsPerMinute, (res) => authOf(res).actor)] : [];
 
-  router.post('/workspaces/:workspaceId/signals', requireWorkspaceRole('member'), async (req, res) => {
+  router.post('/workspaces/:workspaceId/signals', requireWorkspaceRole('member'), ...limit, async (req, res) => {
     const { workspaceId } = authOf(res);
     const { signals } = parseOr400(productSignalsBody(new Date()), req.body, 'signals');
     const { stored, duplicates } = await storeProductSignals(db, workspaceId, signals);

@@ -58,6 +58,8 @@ const envSchema = z.object({
     .optional(),
   /** Password reset requests per client address per 15 minutes before 429s (0: no limit). */
   PASSWORD_RESETS_PER_ADDRESS: z.coerce.number().int().min(0).default(20),
+  /** Product signal requests per caller (API token or user) per minute before 429s (0: no limit). */
+  SIGNALS_REQUESTS_PER_MINUTE: z.coerce.number().int().min(0).default(600),
   /** Port of the worker's Prometheus endpoint (GET /metrics on HOST); 0 picks a free port. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /**

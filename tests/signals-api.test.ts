@@ -139,6 +139,35 @@ describe('POST /workspaces/:id/signals and what the plays read of them', () => {
     await expect(database.db('product_signals').insert({ workspace_id: ws, signal_id: 'raw', customer_id: 'cus_known', kind: 'usage', metric: null, quantity: 1, occurred_at: new Date() })).rejects.toThrow(/product_signals_shape/);
   });
 
+  it('limits each API token to its own requests a minute: past it, 429 with Retry-After, before the batch is validated or stored', async () => {
+    const limited = await startApi(database.db, keyring, { signalsRequestsPerMinute: 3 });
+    try {
+      const second = (await createApiToken(database.db, { workspaceId: ws, role: 'member', name: 'second sender', createdBy: 'test' })).token;
+      const send = (token: string, body: unknown) =>
+        fetch(`${limited.url}/workspaces/${ws}/signals`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const one = (id: string) => ({ signals: [{ type: 'login', id, customerId: 'cus_known', at: ago(0) }] });
+      // Interleaved, six requests in all: over a limit of 3 if the two tokens shared one.
+      for (let i = 1; i <= 3; i++) {
+        for (const [token, who] of [[tokens.member, 'a'], [second, 'b']] as const) expect((await send(token, one(`limit-${who}-${i}`))).status).toBe(200);
+      }
+      const refused = await send(tokens.member, one('limit-a-4'));
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Beside the failed-authentication limit's own, which every request carries.
+      expect(refused.headers.get('ratelimit')).toMatch(/"3-in-1min"; r=0; t=\d+$/);
+      expect(refused.headers.get('ratelimit-policy')).toMatch(/"3-in-1min"; q=3; w=60; pk=:[^:]+:$/);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toBe(
+        'too many product signal requests from this API token or user (limit 3 a minute); retry later',
+      );
+      // Refused before the batch is validated: a bad one gets 429, not 400.
+      expect((await send(second, { signals: [{ type: 'click' }] })).status).toBe(429);
+      const stored = await database.db('product_signals').where({ workspace_id: ws }).where('signal_id', 'like', 'limit-%').orderBy('signal_id').pluck('signal_id');
+      expect(stored).toEqual(['limit-a-1', 'limit-a-2', 'limit-a-3', 'limit-b-1', 'limit-b-2', 'limit-b-3']);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('reads many customers in one scan of the workspace as it reads each alone, and no one else', async () => {
     const many = Array.from({ length: 600 }, (_, i) => `cus_many${i}`);
     await storeProductSignals(database.db, ws, [

@@ -12,6 +12,7 @@ describe('loadConfig', () => {
     expect(config.WYSERA_ENCRYPTION_KEYS.activeKeyId).toBe('k1');
     expect([config.LOGIN_FAILURES_PER_EMAIL, config.LOGIN_FAILURES_PER_ADDRESS]).toEqual([10, 100]);
     expect(loadConfig({ ...valid, LOGIN_FAILURES_PER_EMAIL: '0' }).LOGIN_FAILURES_PER_EMAIL).toBe(0);
+    expect([config.SIGNALS_REQUESTS_PER_MINUTE, loadConfig({ ...valid, SIGNALS_REQUESTS_PER_MINUTE: '0' }).SIGNALS_REQUESTS_PER_MINUTE]).toEqual([600, 0]);
   });
 
   it('names every missing or bad variable at once', () => {
