@@ -5,6 +5,7 @@ import { findWorkspaceStripe } from '../db/workspaces';
 import type { Keyring } from '../platform/crypto';
 import { StripeBacklogError, type StripeClients } from './stripe-client';
 import { isInterval, monthlyValue, type RecurringItem } from '../domain/plan-value';
+import { periodAmount } from '../domain/price-amount';
 import type { Money } from '../domain/dunning-templates';
 
 /**
@@ -173,7 +174,8 @@ export function createStripeReader(clientFor: StripeClientFor): StripeReader {
         if (!price.recurring || !isInterval(interval)) continue;
         const product = price.product;
         if (typeof product === 'object' && 'name' in product && product.name) names.push(product.name);
-        items.push({ unitAmount: price.unit_amount, quantity: item.quantity ?? 1, currency: price.currency, interval, intervalCount: price.recurring.interval_count });
+        const terms = { unitAmount: price.unit_amount, billingScheme: price.billing_scheme, usageType: price.recurring.usage_type, tiersMode: price.tiers_mode, tiers: price.tiers };
+        items.push({ amount: periodAmount(terms, item.quantity ?? 1), currency: price.currency, interval, intervalCount: price.recurring.interval_count });
       }
       return { name: names.join(' + ') || 'your plan', monthlyValue: monthlyValue(items) };
     },

@@ -1,6 +1,8 @@
 import type { Db } from './knex';
 import { groupBy } from '../domain/group-by';
 import { isInterval, monthlyValue, type RecurringItem } from '../domain/plan-value';
+import { periodAmount } from '../domain/price-amount';
+import { PRICE_TERM_COLUMNS, priceTerms, type PriceTermRow } from './price-terms';
 import type { Money } from '../domain/dunning-templates';
 
 /** A customer's main plan as the mirror has it: the product of their most valuable live subscription's biggest item. */
@@ -10,24 +12,23 @@ export interface CustomerPlan {
   productName: string;
   /** The subscription's list price a month (domain/plan-value.ts). */
   monthlyValue: Money;
-  /** The plan's own item: how it is billed, for how many, and its list price per period (unit price × quantity). */
+  /** The plan's own item: how it is billed, for how many, and its list price per period for that many (domain/price-amount.ts). */
   item: { interval: RecurringItem['interval']; intervalCount: number; quantity: number; price: Money };
 }
 
 /**
  * The customer's plan, from the mirror (kept current by the webhooks): of their live
  * subscriptions, the one worth most a month, and of its items the one worth most.
- * Null without a live subscription with a recurring price.
+ * Null without a live subscription with a fixed recurring price.
  */
 export async function customerPlan(db: Db, workspaceId: string, customerId: string): Promise<CustomerPlan | null> {
   return (await customerPlans(db, workspaceId, [customerId])).get(customerId) ?? null;
 }
 
-interface PlanItemRow {
+interface PlanItemRow extends PriceTermRow {
   subscription_id: string;
   product_id: string;
   product_name: string | null;
-  unit_amount: string | number | null;
   quantity: number | null;
   currency: string;
   recurring_interval: string | null;
@@ -60,7 +61,7 @@ export async function customerPlans(db: Db, workspaceId: string, only?: readonly
       'i.subscription_id',
       'p.product_id',
       'pr.name as product_name',
-      'p.unit_amount',
+      ...PRICE_TERM_COLUMNS,
       'i.quantity',
       'p.currency',
       'p.recurring_interval',
@@ -82,14 +83,15 @@ function mostValuable(rows: PlanItemRow[]): CustomerPlan | null {
   for (const [subscriptionId, items] of groupBy(rows, (r) => r.subscription_id)) {
     const valued = items.flatMap((r) => {
       if (!isInterval(r.recurring_interval)) return [];
-      const item: RecurringItem = { unitAmount: r.unit_amount === null ? null : Number(r.unit_amount), quantity: r.quantity, currency: r.currency.trim(), interval: r.recurring_interval, intervalCount: r.recurring_interval_count ?? 1 };
-      return [{ row: r, item, value: monthlyValue([item])?.amount ?? 0 }];
+      const quantity = r.quantity ?? 1;
+      const item: RecurringItem = { amount: periodAmount(priceTerms(r), quantity), currency: r.currency.trim(), interval: r.recurring_interval, intervalCount: r.recurring_interval_count ?? 1 };
+      return [{ row: r, item, quantity, value: monthlyValue([item])?.amount ?? 0 }];
     });
     const total = monthlyValue(valued.map((v) => v.item));
-    const main = [...valued].sort((a, b) => b.value - a.value)[0];
-    if (!total || !main || (best && best.monthlyValue.amount >= total.amount)) continue;
-    const quantity = main.item.quantity ?? 1;
-    const item = { interval: main.item.interval, intervalCount: main.item.intervalCount, quantity, price: { amount: (main.item.unitAmount ?? 0) * quantity, currency: main.item.currency } };
+    // The plan is an item with a fixed amount (what the plays quote); one billed on use, or priced in a way the mirror cannot tell, is not.
+    const main = valued.filter((v) => v.item.amount !== null).sort((a, b) => b.value - a.value)[0];
+    if (!total || !main || main.item.amount === null || (best && best.monthlyValue.amount >= total.amount)) continue;
+    const item = { interval: main.item.interval, intervalCount: main.item.intervalCount, quantity: main.quantity, price: { amount: main.item.amount, currency: main.item.currency } };
     best = { subscriptionId, productId: main.row.product_id, productName: main.row.product_name ?? main.row.product_id, monthlyValue: total, item };
   }
   return best;

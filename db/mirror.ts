@@ -199,7 +199,11 @@ export function priceRow(p: Stripe.Price): Row {
     currency: p.currency,
     unit_amount: p.unit_amount,
     billing_scheme: p.billing_scheme,
-    tiers: p.tiers ? json(p.tiers.map((t) => ({ up_to: t.up_to, unit_amount: t.unit_amount, flat_amount: t.flat_amount }))) : null,
+    // Each tier's decimal twins too: a null amount beside a decimal one is a fraction of a minor unit (domain/price-amount.ts).
+    tiers: p.tiers
+      ? json(p.tiers.map((t) => ({ up_to: t.up_to, unit_amount: t.unit_amount, unit_amount_decimal: t.unit_amount_decimal, flat_amount: t.flat_amount, flat_amount_decimal: t.flat_amount_decimal })))
+      : null,
+    tiers_mode: p.tiers_mode,
     type: p.type,
     recurring_interval: p.recurring?.interval ?? null,
     recurring_interval_count: p.recurring?.interval_count ?? null,

@@ -1,12 +1,13 @@
 import type { Db } from './knex';
 import type { Money } from '../domain/dunning-templates';
+import { periodAmount } from '../domain/price-amount';
 import { applyOverrides, deriveDefaults, type CatalogPrice, type CatalogProduct, type Limits, type MappingOverride, type PlanMapping } from '../domain/product-mapping';
 
 /** The workspace's catalogue from the mirror, in the shape the mapping logic reads. */
 export async function loadCatalog(db: Db, workspaceId: string): Promise<{ products: CatalogProduct[]; prices: CatalogPrice[] }> {
   const products = await db('stripe_products').select('id', 'name', 'active', 'metadata').where({ workspace_id: workspaceId });
   const prices = await db('stripe_prices')
-    .select('id', 'product_id', 'active', 'currency', 'unit_amount', 'tiers', 'type', 'recurring_interval', 'recurring_interval_count', 'recurring_usage_type', 'metadata')
+    .select('id', 'product_id', 'active', 'currency', 'unit_amount', 'billing_scheme', 'tiers_mode', 'tiers', 'type', 'recurring_interval', 'recurring_interval_count', 'recurring_usage_type', 'metadata')
     .where({ workspace_id: workspaceId });
   return {
     products: products.map((p: { id: string; name: string; active: boolean; metadata: Record<string, string> }) => ({ id: p.id, name: p.name, active: p.active, metadata: p.metadata })),
@@ -17,6 +18,8 @@ export async function loadCatalog(db: Db, workspaceId: string): Promise<{ produc
         active: boolean;
         currency: string;
         unit_amount: number | null;
+        billing_scheme: string | null;
+        tiers_mode: string | null;
         tiers: CatalogPrice['tiers'];
         type: string;
         recurring_interval: string | null;
@@ -29,6 +32,8 @@ export async function loadCatalog(db: Db, workspaceId: string): Promise<{ produc
         active: p.active,
         currency: p.currency.trim(),
         unitAmount: p.unit_amount,
+        billingScheme: p.billing_scheme,
+        tiersMode: p.tiers_mode,
         tiers: p.tiers,
         type: p.type,
         interval: p.recurring_interval,
@@ -53,28 +58,21 @@ export async function effectiveMapping(db: Db, workspaceId: string): Promise<Pla
 }
 
 /**
- * A plan's price per period for one unit, billed as another plan is: the lowest of the
- * product's active licensed prices in that currency and billing interval (the mapping
- * ranks plans in one currency, and a customer is offered a plan in their own, on
- * their own terms). Null when it has none such.
- */
-export async function planPriceLike(db: Db, workspaceId: string, productId: string, like: { currency: string; interval: string; intervalCount: number }): Promise<number | null> {
-  const { prices } = await loadCatalog(db, workspaceId);
-  const amounts = prices
-    .filter((p) => p.productId === productId && p.active && p.usageType !== 'metered' && p.currency === like.currency.toLowerCase() && p.interval === like.interval && (p.intervalCount ?? 1) === like.intervalCount)
-    .map((p) => p.unitAmount)
-    .filter((a): a is number => a !== null);
-  return amounts.length ? Math.min(...amounts) : null;
-}
-
-/**
- * What a customer would pay for a plan on their own terms: its price (planPriceLike)
- * for their plan item's quantity, in their currency and billing period. Null when
- * the plan has no such price.
+ * What a customer would pay for a plan on their own terms: the lowest of the
+ * product's active prices with a fixed amount in their currency and billing period,
+ * each for their plan item's quantity (per unit, or by its tiers: a per-seat plan
+ * with volume tiers costs what their seat count costs). The mapping ranks plans in
+ * one currency, and a customer is offered a plan in their own. Null when the plan
+ * has no such price.
  */
 export async function priceForCustomer(db: Db, workspaceId: string, productId: string, item: { interval: string; intervalCount: number; quantity: number; price: Money }): Promise<Money | null> {
-  const unit = await planPriceLike(db, workspaceId, productId, { currency: item.price.currency, interval: item.interval, intervalCount: item.intervalCount });
-  return unit === null ? null : { amount: unit * item.quantity, currency: item.price.currency };
+  const { prices } = await loadCatalog(db, workspaceId);
+  const currency = item.price.currency.toLowerCase();
+  const amounts = prices
+    .filter((p) => p.productId === productId && p.active && p.currency === currency && p.interval === item.interval && (p.intervalCount ?? 1) === item.intervalCount)
+    .map((p) => periodAmount(p, item.quantity))
+    .filter((a): a is number => a !== null);
+  return amounts.length ? { amount: Math.min(...amounts), currency: item.price.currency } : null;
 }
 
 export async function listOverrides(db: Db, workspaceId: string): Promise<MappingOverride[]> {

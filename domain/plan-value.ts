@@ -2,8 +2,8 @@ import type { Money } from './dunning-templates';
 
 /** A recurring subscription item as the plays need it to state a plan's value. */
 export interface RecurringItem {
-  unitAmount: number | null;
-  quantity: number | null;
+  /** What one billing period of the item charges for its quantity (domain/price-amount.ts periodAmount); null when that is not a fixed amount. */
+  amount: number | null;
   currency: string;
   interval: 'day' | 'week' | 'month' | 'year';
   intervalCount: number;
@@ -15,15 +15,16 @@ export const isInterval = (v: unknown): v is RecurringItem['interval'] => v === 
 const MONTHS_PER: Record<RecurringItem['interval'], number> = { day: 12 / 365, week: 12 / 52, month: 1, year: 12 };
 
 /**
- * What a subscription is worth a month, as a customer-facing figure (list price
- * times quantity, normalised to a month and rounded to the minor unit). Null when
- * there is nothing recurring or the items mix currencies.
+ * What a subscription is worth a month, as a customer-facing figure (each fixed
+ * item's list amount for its quantity, normalised to a month and rounded to the minor
+ * unit; items billed on use are not part of it). Null when no item has a fixed
+ * amount or the items mix currencies.
  */
 export function monthlyValue(items: RecurringItem[]): Money | null {
-  const priced = items.filter((i) => i.unitAmount !== null);
+  const priced = items.filter((i): i is RecurringItem & { amount: number } => i.amount !== null);
   const currency = priced[0]?.currency;
   if (!currency || priced.some((i) => i.currency !== currency)) return null;
-  const total = priced.reduce((sum, i) => sum + (i.unitAmount! * (i.quantity ?? 1)) / (MONTHS_PER[i.interval] * i.intervalCount), 0);
+  const total = priced.reduce((sum, i) => sum + i.amount / (MONTHS_PER[i.interval] * i.intervalCount), 0);
   return { amount: Math.round(total), currency };
 }
 

@@ -17,6 +17,9 @@ export interface CatalogPrice {
   active: boolean;
   currency: string;
   unitAmount: number | null;
+  /** `per_unit` or `tiered`, and how tiers are read (`volume` / `graduated`): domain/price-amount.ts. */
+  billingScheme: string | null;
+  tiersMode: string | null;
   tiers: { unit_amount: number | null; flat_amount: number | null }[] | null;
   type: string;
   interval: string | null;

@@ -83,6 +83,8 @@ const price = (id: string, productId: string, unitAmount: number, interval: stri
   active: true,
   currency: 'usd',
   unitAmount,
+  billingScheme: 'per_unit',
+  tiersMode: null,
   tiers: null,
   type: 'recurring',
   interval,

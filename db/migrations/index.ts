@@ -28,6 +28,7 @@ import * as m026 from './026_renewal_notes';
 import * as m027 from './027_renewal_notes_one_open';
 import * as m028 from './028_renewal_notes_reopen_after_off';
 import * as m029 from './029_renewal_notes_reopen_after_refold';
+import * as m030 from './030_price_tiers_mode';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -63,6 +64,7 @@ const migrations: Record<string, Knex.Migration> = {
   '027_renewal_notes_one_open': m027,
   '028_renewal_notes_reopen_after_off': m028,
   '029_renewal_notes_reopen_after_refold': m029,
+  '030_price_tiers_mode': m030,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -32,7 +32,7 @@ describe('migrations on a real Postgres', () => {
   it('names the migrations a database has not applied yet (what a worker waits for)', async () => {
     expect(await pendingMigrations(database.db)).toEqual([]);
     await database.db.migrate.down(migrationConfig);
-    expect(await pendingMigrations(database.db)).toEqual(['029_renewal_notes_reopen_after_refold']);
+    expect(await pendingMigrations(database.db)).toEqual(['030_price_tiers_mode']);
     await database.db.migrate.latest(migrationConfig);
     expect(await pendingMigrations(database.db)).toEqual([]);
   });

@@ -159,8 +159,8 @@ describe('templates', () => {
 
 describe('plan value and tenure', () => {
   it('normalises recurring items to a month and refuses mixed currencies', () => {
-    expect(monthlyValue([{ unitAmount: 120_000, quantity: 1, currency: 'usd', interval: 'year', intervalCount: 1 }, { unitAmount: 1_000, quantity: 3, currency: 'usd', interval: 'month', intervalCount: 1 }])).toEqual({ amount: 13_000, currency: 'usd' });
-    expect(monthlyValue([{ unitAmount: 1, quantity: 1, currency: 'usd', interval: 'month', intervalCount: 1 }, { unitAmount: 1, quantity: 1, currency: 'eur', interval: 'month', intervalCount: 1 }])).toBeNull();
+    expect(monthlyValue([{ amount: 120_000, currency: 'usd', interval: 'year', intervalCount: 1 }, { amount: 3_000, currency: 'usd', interval: 'month', intervalCount: 1 }, { amount: null, currency: 'usd', interval: 'month', intervalCount: 1 }])).toEqual({ amount: 13_000, currency: 'usd' });
+    expect(monthlyValue([{ amount: 1, currency: 'usd', interval: 'month', intervalCount: 1 }, { amount: 1, currency: 'eur', interval: 'month', intervalCount: 1 }])).toBeNull();
     expect(tenureMonths(new Date('2025-01-31T00:00:00Z'), new Date('2026-03-10T00:00:00Z'))).toBe(13);
   });
 });

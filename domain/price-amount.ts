@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+/** A price's terms as the mirror keeps them (stripe_prices), or as Stripe sends them. */
+export interface PriceTerms {
+  unitAmount: number | null;
+  /** `per_unit` or `tiered`; null reads as `per_unit` (legacy plans). */
+  billingScheme: string | null;
+  /** `metered` items bill the period's use, unknown until it closes. */
+  usageType: string | null;
+  /** `volume` or `graduated` for tiered prices. */
+  tiersMode: string | null;
+  /** The tiers as Stripe lists them (db/mirror.ts `priceRow`); anything else reads as unknown. */
+  tiers: unknown;
+}
+
+/**
+ * One tier as the mirror stores it. A tier whose unit (or flat) amount is null and
+ * whose `_decimal` twin is not is priced in fractions of a minor unit; a tier stored
+ * before the twins were kept (the key absent) cannot tell a flat-only tier from one.
+ */
+// Only whether a twin is null matters; it is a string as stored, a Decimal as stripe-node hands it over.
+const decimalTwin = z.unknown().refine((v) => v !== undefined, 'not kept');
+const storedTier = z.object({
+  up_to: z.number().int().nonnegative().nullable(),
+  unit_amount: z.number().int().nullable(),
+  unit_amount_decimal: decimalTwin,
+  flat_amount: z.number().int().nullable(),
+  flat_amount_decimal: decimalTwin,
+});
+type Tier = z.infer<typeof storedTier>;
+const storedTiers = z.array(storedTier).min(1);
+
+/** A tier's unit or flat amount in whole minor units: 0 when neither is set, null when only a fraction is. */
+const whole = (amount: number | null, decimal: unknown): number | null => (amount !== null ? amount : decimal === null ? 0 : null);
+
+/**
+ * What one billing period of a licensed item charges for `quantity` units, before
+ * discounts and tax, in minor units, as Stripe works it out:
+ * - per unit: the unit amount times the quantity;
+ * - tiered `volume`: every unit at the tier the quantity falls in, plus its flat amount;
+ * - tiered `graduated`: each tier's units at that tier's amount, plus the flat amount
+ *   of every tier the quantity reaches.
+ * Null when it is not a fixed amount the terms tell: metered (billed on use), a
+ * fraction of a minor unit, tiers missing or unreadable (Stripe sends them only when
+ * asked), or no units of a tiered price (whether a first tier's flat amount is due
+ * then is Stripe's call, not ours to guess).
+ */
+export function periodAmount(terms: PriceTerms, quantity: number): number | null {
+  if (terms.usageType === 'metered' || !Number.isInteger(quantity) || quantity < 0) return null;
+  if (terms.billingScheme !== 'tiered') return terms.unitAmount === null ? null : terms.unitAmount * quantity;
+  const parsed = storedTiers.safeParse(terms.tiers);
+  if (!parsed.success || quantity === 0) return null;
+  if (terms.tiersMode === 'volume') return volumeAmount(parsed.data, quantity);
+  if (terms.tiersMode === 'graduated') return graduatedAmount(parsed.data, quantity);
+  return null;
+}
+
+function volumeAmount(tiers: Tier[], quantity: number): number | null {
+  const tier = tiers.find((t) => t.up_to === null || quantity <= t.up_to);
+  if (!tier) return null;
+  const unit = whole(tier.unit_amount, tier.unit_amount_decimal);
+  const flat = whole(tier.flat_amount, tier.flat_amount_decimal);
+  return unit === null || flat === null ? null : unit * quantity + flat;
+}
+
+function graduatedAmount(tiers: Tier[], quantity: number): number | null {
+  let total = 0;
+  let below = 0;
+  for (const tier of tiers) {
+    const unit = whole(tier.unit_amount, tier.unit_amount_decimal);
+    const flat = whole(tier.flat_amount, tier.flat_amount_decimal);
+    if (unit === null || flat === null) return null;
+    const top = tier.up_to === null ? quantity : Math.min(quantity, tier.up_to);
+    total += unit * (top - below) + flat;
+    below = top;
+    if (below >= quantity) return total;
+  }
+  // The last tier stops short of the quantity: Stripe always ends with an open tier, so these tiers are not all of them.
+  return null;
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { periodAmount, type PriceTerms } from '../../domain/price-amount';
+
+const tier = (upTo: number | null, unit: number | null, flat: number | null = null, decimals: { unit?: string; flat?: string } = {}) => ({
+  up_to: upTo,
+  unit_amount: unit,
+  unit_amount_decimal: decimals.unit ?? (unit === null ? null : String(unit)),
+  flat_amount: flat,
+  flat_amount_decimal: decimals.flat ?? (flat === null ? null : String(flat)),
+});
+const perUnit = (unitAmount: number | null, more: Partial<PriceTerms> = {}): PriceTerms => ({ unitAmount, billingScheme: 'per_unit', usageType: 'licensed', tiersMode: null, tiers: null, ...more });
+const tiered = (tiersMode: 'volume' | 'graduated', tiers: unknown): PriceTerms => ({ unitAmount: null, billingScheme: 'tiered', usageType: 'licensed', tiersMode, tiers });
+/** Seats: the first 5 at $10, the next 5 at $8, any more at $6, with a $50 platform fee on the first tier. */
+const seats = [tier(5, 1_000, 5_000), tier(10, 800), tier(null, 600)];
+
+describe('what a period of a price charges', () => {
+  it('charges a unit amount per unit', () => {
+    expect(periodAmount(perUnit(2_500), 4)).toBe(10_000);
+    expect(periodAmount(perUnit(2_500, { billingScheme: null }), 1)).toBe(2_500);
+  });
+
+  it('charges every unit at the tier the quantity falls in, with its flat amount, for volume tiers', () => {
+    expect(periodAmount(tiered('volume', seats), 3)).toBe(3 * 1_000 + 5_000);
+    expect(periodAmount(tiered('volume', seats), 5)).toBe(5 * 1_000 + 5_000);
+    expect(periodAmount(tiered('volume', seats), 7)).toBe(7 * 800);
+    expect(periodAmount(tiered('volume', seats), 12)).toBe(12 * 600);
+  });
+
+  it('charges each tier its own units and the flat amount of every tier reached, for graduated tiers', () => {
+    expect(periodAmount(tiered('graduated', seats), 3)).toBe(3 * 1_000 + 5_000);
+    expect(periodAmount(tiered('graduated', seats), 7)).toBe(5 * 1_000 + 5_000 + 2 * 800);
+    expect(periodAmount(tiered('graduated', seats), 12)).toBe(5 * 1_000 + 5_000 + 5 * 800 + 2 * 600);
+    // A flat-only first tier: up to 10 users for $100, then $9 each.
+    expect(periodAmount(tiered('graduated', [tier(10, null, 10_000), tier(null, 900)]), 14)).toBe(10_000 + 4 * 900);
+  });
+
+  it('tells no amount where the terms do not fix one', () => {
+    // Billed on use.
+    expect(periodAmount(perUnit(2_500, { usageType: 'metered' }), 1)).toBeNull();
+    // A fraction of a minor unit: Stripe sends a null unit amount and only its decimal twin.
+    expect(periodAmount(perUnit(null), 3)).toBeNull();
+    expect(periodAmount(tiered('volume', [tier(null, null, null, { unit: '0.5' })]), 3)).toBeNull();
+    expect(periodAmount(tiered('graduated', [tier(5, 1_000), tier(null, null, null, { unit: '7.25' })]), 8)).toBeNull();
+    // Tiers Stripe did not send, tiers stored without their decimal twins, an unknown mode, a last tier that is not open.
+    expect(periodAmount(tiered('volume', null), 3)).toBeNull();
+    expect(periodAmount(tiered('volume', [{ up_to: null, unit_amount: null, flat_amount: 5_000 }]), 3)).toBeNull();
+    expect(periodAmount({ ...tiered('volume', seats), tiersMode: null }, 3)).toBeNull();
+    expect(periodAmount(tiered('graduated', [tier(5, 1_000)]), 8)).toBeNull();
+    // No units of a tiered price, or a quantity that is not a count.
+    expect(periodAmount(tiered('volume', seats), 0)).toBeNull();
+    expect(periodAmount(perUnit(2_500), 1.5)).toBeNull();
+  });
+});
