@@ -82,9 +82,9 @@ export async function buildNoteFacts(
     ...parties,
     plan: {
       name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName,
-      // What the renewal invoice charges (all fixed items, discounts that still run); the plan's own item where the mirror cannot tell.
-      price: quote?.price ?? plan.item.price,
-      listPrice: quote?.listPrice ?? plan.item.price,
+      // What the renewal invoice charges (all fixed items, discounts that still run); none where the mirror cannot tell, as the plan's own item alone would quote it short.
+      price: quote?.price ?? null,
+      listPrice: quote?.listPrice ?? null,
       plusUsage: quote?.plusUsage ?? false,
       discountUnknown: quote?.discountUnknown ?? false,
       period: periodText(plan.item.interval, plan.item.intervalCount),

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { PRICE_TERM_COLUMNS, priceTerms, type PriceTermRow } from './price-terms';
 import type { Db } from './knex';
 import { LONG_TERM_MONTHS, type RenewalFold, type RenewalOutcome } from '../domain/renewal';
 import { renewalPrice, type RenewalPrice } from '../domain/renewal-price';
@@ -130,27 +131,17 @@ export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: 
         this.on('p.workspace_id', 'i.workspace_id').andOn('p.id', 'i.price_id');
       })
       .where({ 'i.workspace_id': workspaceId, 'i.subscription_id': subscriptionId })
-      .select<{ unit_amount: string | number | null; quantity: number | null; currency: string; recurring_usage_type: string | null; billing_scheme: string; recurring_interval: string | null; recurring_interval_count: number | null }[]>(
-        'p.unit_amount',
+      .select<(PriceTermRow & { quantity: number | null; currency: string; recurring_interval: string | null; recurring_interval_count: number | null })[]>(
+        ...PRICE_TERM_COLUMNS,
         'i.quantity',
         'p.currency',
-        'p.recurring_usage_type',
-        'p.billing_scheme',
         'p.recurring_interval',
         'p.recurring_interval_count',
       ),
   ]);
   if (!sub) return null;
   return renewalPrice(
-    items.map((i) => ({
-      unitAmount: i.unit_amount === null ? null : Number(i.unit_amount),
-      quantity: i.quantity,
-      currency: i.currency.trim(),
-      usageType: i.recurring_usage_type,
-      billingScheme: i.billing_scheme,
-      interval: i.recurring_interval,
-      intervalCount: i.recurring_interval_count,
-    })),
+    items.map((i) => ({ ...priceTerms(i), quantity: i.quantity, currency: i.currency.trim(), interval: i.recurring_interval, intervalCount: i.recurring_interval_count })),
     sub.discounts,
     renewsAt,
     period,

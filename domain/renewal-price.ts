@@ -1,15 +1,11 @@
 import { z } from 'zod';
 import type { Money } from './dunning-templates';
+import { periodAmount, type PriceTerms } from './price-amount';
 
 /** One item of a renewing subscription, as the mirror holds it (stripe_subscription_items joined to stripe_prices). */
-export interface RenewingItem {
-  unitAmount: number | null;
+export interface RenewingItem extends PriceTerms {
   quantity: number | null;
   currency: string;
-  /** `metered` items are billed on the period's use, which the renewal invoice does not know yet. */
-  usageType: string | null;
-  /** `tiered` prices have no unit amount: their amount hangs on tiers and a mode the mirror does not keep. */
-  billingScheme: string;
   /** How often it is billed: only the items billed at the renewing item's period make its price. */
   interval: string | null;
   intervalCount: number | null;
@@ -76,16 +72,17 @@ function discountsRunningAt(stored: unknown, at: Date): { coupons: Coupon[]; unk
  * amounts are); an amount coupon in the subscription's currency takes its amount
  * across the lines, never below zero. Items billed at another period (a monthly
  * add-on beside a yearly plan) are not part of the renewal's price. Null when the
- * items mix currencies, none has a fixed price, or one billed at the period has a
- * price the mirror cannot work out (tiered, or a fraction of a minor unit).
+ * items mix currencies, none has a fixed price, or one billed at the period has an
+ * amount the mirror cannot work out (domain/price-amount.ts periodAmount).
  */
 export function renewalPrice(items: readonly RenewingItem[], discounts: unknown, renewsAt: Date, period: { interval: string; intervalCount: number }): RenewalPrice | null {
   const currency = items[0]?.currency;
   if (!currency || items.some((i) => i.currency !== currency)) return null;
   const metered = items.filter((i) => i.usageType === 'metered');
   const licensed = items.filter((i) => i.usageType !== 'metered' && i.interval === period.interval && (i.intervalCount ?? 1) === period.intervalCount);
-  if (!licensed.length || licensed.some((i) => i.billingScheme === 'tiered' || i.unitAmount === null)) return null;
-  const lines = licensed.map((i) => i.unitAmount! * (i.quantity ?? 1));
+  const amounts = licensed.map((i) => periodAmount(i, i.quantity ?? 1));
+  if (!amounts.length || amounts.some((a) => a === null)) return null;
+  const lines = amounts as number[];
   const list = lines.reduce((a, b) => a + b, 0);
   const running = discountsRunningAt(discounts, renewsAt);
   // An amount coupon in another currency applies through its currency_options, which the mirror does not keep.

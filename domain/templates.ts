@@ -57,6 +57,10 @@ function engine(escapeHtml: boolean): Liquid {
       const { amount, currency } = value;
       if (typeof amount === 'number' && typeof currency === 'string') return formatMoney(amount, currency);
     }
+    // An amount a draft's facts do not know (a price the mirror cannot work out) fails the render, as a
+    // missing fact does, so a customer never reads "at  per year": an override falls back to the
+    // built-in template, whose amounts that can be unknown are each inside an {% if %}.
+    if (value === null || value === undefined) throw new Error('money: no amount here (this fact is null for this customer; put it inside {% if %})');
     return '';
   });
   liquid.registerFilter('date_utc', (value: unknown) => {

@@ -222,6 +222,48 @@ describe('renewal notes', () => {
     expect((await scanRenewals(scanDeps, new Date(), [ws])).opened).toBe(0);
   });
 
+  it('quotes a plan priced by seat tiers, and no price where the mirror cannot work one out', async () => {
+    // cus_team: 8 seats of a yearly graduated price, the first 5 at $200 and the rest at $150; nothing else.
+    const tiers = [
+      { up_to: 5, unit_amount: 20_000, unit_amount_decimal: '20000', flat_amount: null, flat_amount_decimal: null },
+      { up_to: null, unit_amount: 15_000, unit_amount_decimal: '15000', flat_amount: null, flat_amount_decimal: null },
+    ];
+    const team = new CustomerBuilder('cus_team')
+      .price('price_team_y', null, 'year', { billing_scheme: 'tiered' })
+      .subscription('sub_cus_team', { items: ['price_team_y'], current_period_start: ago(350), current_period_end: ago(-15) })
+      .build();
+    // cus_fraction: Growth yearly, with an add-on priced in fractions of a cent (Stripe sends no whole unit amount).
+    const fraction = new CustomerBuilder('cus_fraction')
+      .price('price_growth_y', 99_000, 'year')
+      .price('price_storage_y', null, 'year')
+      .subscription('sub_cus_fraction', { items: ['price_growth_y', 'price_storage_y'], current_period_start: ago(350), current_period_end: ago(-15) })
+      .build();
+    await seedMirror(db, ws, [team, fraction]);
+    await db('stripe_products').insert({ workspace_id: ws, id: 'prod_price_team_y', name: 'Team', active: true, stripe_state_at: new Date() });
+    await db('stripe_prices').where({ workspace_id: ws, id: 'price_team_y' }).update({ tiers_mode: 'graduated', tiers: JSON.stringify(tiers) });
+    await db('stripe_subscription_items').where({ workspace_id: ws, id: 'si_sub_cus_team_price_team_y' }).update({ quantity: 8 });
+    await upsertCustomers(db, ws, ['cus_team', 'cus_fraction'].map((id) => contact(id, 'Tam Team')), new Date(), h.keyring);
+
+    await setPlay('review');
+    await scanRenewals(scanDeps, new Date(), [ws]);
+    const opened = await notes();
+    const draftReady = async (id: string): Promise<Draft> => {
+      const note = opened.get(id);
+      expect(note, id).toBeDefined();
+      await eventually(() => temporal.client.workflow.getHandle(note!.workflowId).query(renewalNoteStateQuery), (s) => s.phase === 'waiting_for_review');
+      return (await draftOf(note!))!;
+    };
+    // 5 × $200 + 3 × $150.
+    const teamDraft = await draftReady('cus_team');
+    expect(teamDraft.bodyText).toMatch(/Your Team plan renews on \d{1,2} \w+ \d{4} at \$1,450\.00 per year[;.]/);
+    expect(teamDraft.facts).toMatchObject({ plan: { price: { amount: 145_000, currency: 'usd' }, listPrice: { amount: 145_000, currency: 'usd' } } });
+    // $990 and an amount the mirror cannot tell: no price rather than $990 alone.
+    const fractionDraft = await draftReady('cus_fraction');
+    expect(fractionDraft.bodyText).toMatch(/Your Growth plan renews on \d{1,2} \w+ \d{4} for another year[;.]/);
+    expect(fractionDraft.bodyText).not.toContain('$990');
+    expect(fractionDraft.facts).toMatchObject({ plan: { price: null, listPrice: null } });
+  });
+
   it('drafts an upgrade note again, as a save, when the churn risk reaches the threshold while it waits', async () => {
     // cus_rising: Growth yearly renewing in 12 days, 9,200 reports (near the limit), last seen 20 days ago (risk 20).
     expect((await api.request('PUT', `/workspaces/${ws}/plays/expansion/settings`, { token: owner, body: { mode: 'review' } })).status).toBe(200);

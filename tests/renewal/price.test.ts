@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { emailFacts } from '../../domain/outreach-facts';
-import { DEFAULT_RENEWAL_TEMPLATES, exampleRenewalFacts } from '../../domain/renewal';
+import { DEFAULT_RENEWAL_TEMPLATES, exampleRenewalFacts, RENEWAL_FOLDS } from '../../domain/renewal';
 import { renewalPrice as priceAt, type RenewingItem } from '../../domain/renewal-price';
-import { renderTemplate } from '../../domain/templates';
+import { renderTemplate, TemplateError, templateProblems } from '../../domain/templates';
 
 const renewsAt = new Date('2027-03-01T00:00:00Z');
 const seconds = (iso: string) => Date.parse(iso) / 1000;
-const item = (unitAmount: number | null, quantity = 1, more: Partial<RenewingItem> = {}): RenewingItem => ({ unitAmount, quantity, currency: 'usd', usageType: 'licensed', billingScheme: 'per_unit', interval: 'year', intervalCount: 1, ...more });
+const item = (unitAmount: number | null, quantity = 1, more: Partial<RenewingItem> = {}): RenewingItem => ({ unitAmount, quantity, currency: 'usd', usageType: 'licensed', billingScheme: 'per_unit', tiersMode: null, tiers: null, interval: 'year', intervalCount: 1, ...more });
 /** The renewal of a yearly subscription. */
 const renewalPrice = (items: readonly RenewingItem[], discounts: unknown, at: Date) => priceAt(items, discounts, at, { interval: 'year', intervalCount: 1 });
 const percent = (pct: number, end: number | null = null) => ({ id: `di_${pct}`, coupon: { id: `P${pct}`, percent_off: pct, amount_off: null, currency: null, duration: end ? 'repeating' : 'forever' }, start: seconds('2026-01-01T00:00:00Z'), end });
@@ -54,12 +54,29 @@ describe('what a subscription renews at', () => {
   it('says when items billed on use come on top, and has no price it cannot work out', () => {
     const metered = item(5, 1, { usageType: 'metered', interval: 'month' });
     expect(renewalPrice([item(29_000), metered], [], renewsAt)).toMatchObject({ price: { amount: 29_000 }, plusUsage: true });
-    // A tiered seat price, or one in fractions of a cent: not quoted rather than quoted short.
+    // A tiered seat price whose tiers the mirror does not hold, or one in fractions of a cent: not quoted rather than quoted short.
     expect(renewalPrice([item(29_000), item(null, 10, { billingScheme: 'tiered' })], [], renewsAt)).toBeNull();
     expect(renewalPrice([item(29_000), item(null, 10)], [], renewsAt)).toBeNull();
     expect(renewalPrice([metered], [], renewsAt)).toBeNull();
     expect(renewalPrice([item(29_000), item(100, 1, { currency: 'eur' })], [], renewsAt)).toBeNull();
     expect(renewalPrice([], [], renewsAt)).toBeNull();
+  });
+
+  it('prices tiered seats by their tiers, discounts and all', () => {
+    // 12 seats, graduated: the first 10 at $100 a year, the rest at $80.
+    const tiers = [
+      { up_to: 10, unit_amount: 10_000, unit_amount_decimal: '10000', flat_amount: null, flat_amount_decimal: null },
+      { up_to: null, unit_amount: 8_000, unit_amount_decimal: '8000', flat_amount: null, flat_amount_decimal: null },
+    ];
+    const seats = item(null, 12, { billingScheme: 'tiered', tiersMode: 'graduated', tiers });
+    expect(renewalPrice([item(29_000), seats], [percent(10)], renewsAt)).toEqual({
+      price: { amount: 29_000 - 2_900 + 116_000 - 11_600, currency: 'usd' },
+      listPrice: { amount: 29_000 + 116_000, currency: 'usd' },
+      plusUsage: false,
+      discountUnknown: false,
+    });
+    // Volume: all 12 at the tier 12 falls in.
+    expect(renewalPrice([{ ...seats, tiersMode: 'volume' }], [], renewsAt)?.price.amount).toBe(12 * 8_000);
   });
 
   it('prices the items billed at the renewing period only', () => {
@@ -76,5 +93,19 @@ describe('what a subscription renews at', () => {
     expect(renderTemplate(DEFAULT_RENEWAL_TEMPLATES.plain, emailFacts(base)).text).toContain('at $990.00 per year; thank you');
     const unknown = { ...base, plan: { ...base.plan, discountUnknown: true } };
     expect(renderTemplate(DEFAULT_RENEWAL_TEMPLATES.plain, emailFacts(unknown)).text).toContain('at $990.00 per year before discounts; thank you');
+  });
+
+  it('states no price it does not know, and an override that prints one anyway gives way to the built-in note', () => {
+    const base = exampleRenewalFacts('plain');
+    const unpriced = emailFacts({ ...base, plan: { ...base.plan, price: null, listPrice: null } });
+    for (const fold of RENEWAL_FOLDS) {
+      const text = renderTemplate(DEFAULT_RENEWAL_TEMPLATES[fold], emailFacts({ ...exampleRenewalFacts(fold), plan: { ...base.plan, price: null, listPrice: null } })).text;
+      expect(text, fold).toMatch(/renews on 15 January 2027 for another year; thank you/);
+    }
+    // A workspace's own note naming the price unguarded passes its check (the example has one) but fails on these facts, never rendering "at  per year".
+    const own = { subject: 'Renewal', html: '<p>{{ plan.price | money }} per {{ plan.period }}</p>', text: '{{ plan.price | money }} per {{ plan.period }}' };
+    expect(templateProblems(own, emailFacts(base))).toEqual([]);
+    expect(() => renderTemplate(own, unpriced)).toThrow(TemplateError);
+    expect(templateProblems(own, unpriced)).toEqual([expect.objectContaining({ part: 'html', message: expect.stringMatching(/money: no amount here/) as unknown }), expect.objectContaining({ part: 'text' })]);
   });
 });
