@@ -1,7 +1,7 @@
 import type { Db } from './knex';
 import { customersActivity } from './product-signals';
 import { backtestReport, checkpointTimes, type BacktestCheckpoint, type BacktestReport } from '../domain/churn-backtest';
-import { churnRisk, CONTRACTION_WINDOW_DAYS, type ChurnRisk, type RiskInputs } from '../domain/churn-risk';
+import { churnRisk, CONTRACTION_WINDOW_DAYS, FIXED_TERM_NOTICE_DAYS, type ChurnRisk, type RiskInputs } from '../domain/churn-risk';
 import { groupBy } from '../domain/group-by';
 import type { CustomerActivity } from '../domain/product-activity';
 import { DAY_MS } from '../domain/durations';
@@ -61,16 +61,21 @@ async function riskInputs(db: Db, workspaceId: string, when: { at: Date; present
   const { at, present } = when;
   // Live at `at`: started by then and not ended yet. A cancellation was scheduled
   // when it was asked for (canceled_at) before the end: asked for at the end, it
-  // was an immediate one, which no one saw coming.
+  // was an immediate one, which no one saw coming. One asked for as the subscription
+  // began is a fixed term the customer signed up for, not a decision to leave: it
+  // counts only once its end is FIXED_TERM_NOTICE_DAYS away, when it ends unless
+  // they sign again.
   const scheduled = `(cancel_at_period_end or cancel_at is not null or ended_at is not null)
-    and coalesce(canceled_at <= :at, :present) and (ended_at is null or canceled_at < ended_at)`;
+    and coalesce(canceled_at <= :at, :present) and (ended_at is null or canceled_at < ended_at)
+    and not (coalesce(canceled_at <= coalesce(start_date, created) + interval '1 day', false)
+      and coalesce(ended_at, cancel_at, current_period_end) > :at::timestamptz + make_interval(days => :notice))`;
   const live = liveSubscriptions(db, workspaceId, at, at)
     .groupBy('customer_id')
     .select<{ customer_id: string; cancels_at: Date | null; all_end: boolean; past_due: boolean }[]>(
       'customer_id',
       // The last end of those set to end: when the customer goes, if every one is.
-      db.raw(`max(coalesce(ended_at, cancel_at, current_period_end)) filter (where ${scheduled}) as cancels_at`, { at, present }),
-      db.raw(`bool_and(${scheduled}) as all_end`, { at, present }),
+      db.raw(`max(coalesce(ended_at, cancel_at, current_period_end)) filter (where ${scheduled}) as cancels_at`, { at, present, notice: FIXED_TERM_NOTICE_DAYS }),
+      db.raw(`bool_and(${scheduled}) as all_end`, { at, present, notice: FIXED_TERM_NOTICE_DAYS }),
       db.raw("bool_or(status in ('past_due', 'unpaid')) and ? as past_due", [present]),
     );
   if (only) void live.whereRaw('customer_id = any(?)', [only]);

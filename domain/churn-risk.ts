@@ -56,6 +56,12 @@ export interface RiskInputs {
   latestNps: number | null;
 }
 
+/**
+ * A fixed term (a subscription set to end from the day it began) weighs as a
+ * scheduled cancellation only this close to its end: until then it is the contract
+ * the customer chose, and from then it ends unless someone talks to them.
+ */
+export const FIXED_TERM_NOTICE_DAYS = 60;
 /** How far back a contraction still counts. */
 export const CONTRACTION_WINDOW_DAYS = 90;
 /** A customer who logged in before and not for this long is drifting away. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedMirror } from '../db/analytics-seed';
-import { churnBacktest } from '../db/churn-risk';
+import { churnBacktest, churnRisks, churnRisksAt } from '../db/churn-risk';
 import { createApiToken } from '../db/api-tokens';
 import { openDunningCase } from '../db/dunning-cases';
 import { storeRedactionSetting } from '../db/redaction';
@@ -8,7 +8,7 @@ import { storeProductSignals } from '../db/product-signals';
 import { putPlaySettings } from '../db/play-settings';
 import { insertWorkspace } from '../db/workspaces';
 import { backtestReport, checkpointTimes, type BacktestReport } from '../domain/churn-backtest';
-import { churnRisk, riskAsShown, riskLevel, type ChurnRisk, type RiskInputs, type RiskLevel } from '../domain/churn-risk';
+import { churnRisk, FIXED_TERM_NOTICE_DAYS, riskAsShown, riskLevel, type ChurnRisk, type RiskInputs, type RiskLevel } from '../domain/churn-risk';
 import { ACTIVITY_WINDOW_DAYS, type CustomerActivity } from '../domain/product-activity';
 import type { ProductSignal } from '../domain/product-signals';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
@@ -354,5 +354,44 @@ describe('GET /workspaces/:id/churn-risk/backtest on a workspace history', () =>
     // 120 days a day apart is 121 checks, with today's.
     expect((await api.request('GET', `/workspaces/${ws}/churn-risk/backtest?days=120&stepDays=1`, { token: viewer })).status).toBe(400);
     expect((await api.request('GET', `/workspaces/${ws}/churn-risk/backtest?days=119&stepDays=1`, { token: viewer })).status).toBe(200);
+  });
+});
+
+describe('fixed terms in the churn risk', () => {
+  const ws = 'ws_fixed_term';
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  const ago = (days: number) => new Date(Date.now() - days * DAY);
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    const { db } = database;
+    await insertWorkspace(db, parseKeyring(generateKeySpec()), { id: ws, name: 'Terms', webhookSecret: 'whsec_t' });
+    const customer = (id: string, sub: Parameters<CustomerBuilder['subscription']>[1]) =>
+      new CustomerBuilder(id).price(`price_${id}`, 5000).subscription(`sub_${id}`, { items: [`price_${id}`], current_period_end: ago(-20), ...sub }).build();
+    const terms = [
+      // A year's term set at signup 30 days ago: the contract they chose, 335 days from its end.
+      { id: 'cus_term_far', began: 30, sub: { canceled_at: ago(30), cancel_at: ago(-335) } },
+      // The same term 320 days in: it ends in 45 days unless they sign again.
+      { id: 'cus_term_near', began: 320, sub: { canceled_at: ago(320), cancel_at: ago(-45) } },
+      // Began 200 days ago and asked 5 days ago to end at the period's end: a decision to leave.
+      { id: 'cus_asked', began: 200, sub: { canceled_at: ago(5), cancel_at_period_end: true } },
+    ];
+    await seedMirror(db, ws, terms.map((t) => customer(t.id, t.sub)));
+    for (const t of terms) await db('stripe_subscriptions').where({ workspace_id: ws, id: `sub_${t.id}` }).update({ start_date: ago(t.began) });
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it(`counts a term set at signup only within ${FIXED_TERM_NOTICE_DAYS} days of its end, and a cancellation asked for later at once`, async () => {
+    const risks = await churnRisks(database.db, ws, new Date());
+    const scheduled = (id: string) => risks.get(id)?.reasons.some((r) => r.code === 'cancellation_scheduled');
+    expect(risks.get('cus_term_far')?.score).toBe(0);
+    expect(scheduled('cus_term_near')).toBe(true);
+    expect(scheduled('cus_asked')).toBe(true);
+    // The backtest reads the same rule at a past time: 300 days ago the near term was far from its end.
+    const then = await churnRisksAt(database.db, ws, ago(300), ['cus_term_near']);
+    expect(then.get('cus_term_near')?.score).toBe(0);
   });
 });
