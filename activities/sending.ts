@@ -40,8 +40,10 @@ export type SendOutcome =
   | { kind: 'unconfirmed' }
   | { kind: 'failed'; error: string }
   /**
-   * The workspace has nothing to send with (no from-address, no provider): asked with
-   * `waitForSender`, the draft stays as it was (not even scheduled) for the caller to
+   * The workspace has nothing to send with (no from-address, no provider), or its
+   * provider refused the sender itself (EmailSendError.senderRefused): asked with
+   * `waitForSender`, the draft stays as it was (not even scheduled, when known before
+   * the call; an auto draft refused by the provider stays scheduled) for the caller to
    * try again once the workspace is set up; without it the draft fails.
    */
   | { kind: 'no_sender'; error: string }
@@ -162,6 +164,15 @@ export function createSendingActivities(deps: SendingActivityDeps) {
           // The provider did not take it: release the reservation for the next attempt.
           await finishSend(db, key, { status: 'retry', error: err.message });
           throw ApplicationFailure.retryable(err.message, EMAIL_PROVIDER_UNAVAILABLE);
+        }
+        if (err.senderRefused && input.waitForSender) {
+          // The workspace cannot send anything as it is set up (a revoked key, an unverified
+          // from-address): as with no sender at all, the draft waits for the settings to be
+          // put right rather than failing, and the reservation is released for that send.
+          await finishSend(db, key, { status: 'retry', error: err.message });
+          const error = `the email provider refused the workspace's sender: ${err.message}`;
+          log.warn({ workspaceId: draft.workspaceId, draftId: draft.id, provider: sender.provider, status: err.status }, `send waits for the workspace's sender: ${error}`);
+          return { kind: 'no_sender', error };
         }
         await finishSend(db, key, { status: 'failed', error: err.message });
         await transitionDraft(db, draft.id, { to: 'failed', actor: input.actor, reason: err.message, onlyFrom: ['approved', 'edited', 'scheduled'] });

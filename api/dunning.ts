@@ -269,11 +269,13 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const { provider, ...from } = body;
     const before = await getEmailSettings(deps.db, auth.workspaceId);
     const emailSettings = await putEmailSettings(deps.db, auth.workspaceId, { ...from, ...(provider === undefined ? {} : { provider }) }, auth.actor, deps.keyring);
-    // A one-email play's draft may be waiting for a sender (workflows/outreach.ts) only while the
-    // workspace had no from-address of its own, or no provider of its own (the server's may be
-    // missing): when this save gives it one, those plays' workflows are woken to send now.
+    // A one-email play's draft may be waiting for a sender (workflows/outreach.ts): while the
+    // workspace had no from-address or no provider, or while its provider refused the sender
+    // (a revoked key, an unverified from-address). A save that changes who sends, or through
+    // what, wakes those plays' workflows to try again now; one that changes the name or the
+    // reply-to alone does not.
     let workflowsNotified = 0;
-    if (!before || (!before.provider && emailSettings.provider)) {
+    if (!before || before.fromEmail !== emailSettings.fromEmail || provider !== undefined) {
       for (const play of [CHURN_PLAY, EXPANSION_PLAY, RENEWAL_PLAY]) workflowsNotified += await notifyRunning(auth.workspaceId, play);
     }
     res.json({ emailSettings, workflowsNotified });

@@ -46,7 +46,7 @@ export function emailFromEnv(env: NodeJS.ProcessEnv = process.env): { sender: Em
     return {
       sender: {
         provider: 'none',
-        send: () => Promise.reject(new EmailSendError(NO_PROVIDER_MESSAGE, false, null)),
+        send: () => Promise.reject(new EmailSendError(NO_PROVIDER_MESSAGE, false, null, true)),
       },
       defaultFrom: c.EMAIL_DEFAULT_FROM,
       endpoints,

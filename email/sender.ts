@@ -29,13 +29,17 @@ export interface SendAccepted {
 /**
  * The provider refused the message. `retryable` (429, 5xx, unreachable): it did not
  * take it, try again later. Otherwise (other 4xx) it never will: record it as failed
- * with the provider's message.
+ * with the provider's message. `senderRefused`: what it refused is the sending set-up,
+ * not this message (a revoked key, a key without permission to send, a from-address
+ * it has not verified, a paused account): every message would be refused alike until
+ * the email settings (the workspace's, or the server's) are put right.
  */
 export class EmailSendError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
     readonly status: number | null,
+    readonly senderRefused = false,
   ) {
     super(message);
     this.name = 'EmailSendError';
@@ -54,3 +58,6 @@ export interface EmailSender {
 
 /** 429 and 5xx mean "not now"; other 4xx mean "never". */
 export const isRetryableStatus = (status: number) => status === 429 || status >= 500;
+
+/** 401 (the key is not valid) and 403 (not allowed: the key's permissions, or an unverified sender) refuse the sender, not the message. */
+export const isSenderRefusalStatus = (status: number) => status === 401 || status === 403;

@@ -1,6 +1,6 @@
 import { Client } from '@sendgrid/client';
 import { MailService } from '@sendgrid/mail';
-import { EmailSendError, isRetryableStatus, type EmailMessage, type EmailSender, type SendAccepted } from './sender';
+import { EmailSendError, isRetryableStatus, isSenderRefusalStatus, type EmailMessage, type EmailSender, type SendAccepted } from './sender';
 
 export interface SendGridOptions {
   apiKey: string;
@@ -53,7 +53,7 @@ function toSendError(err: unknown): EmailSendError {
   if (typeof e.code === 'number') {
     const body = e.response?.body as SendGridErrorBody | undefined;
     const detail = body?.errors?.map((x) => (x.field ? `${x.field}: ${x.message ?? ''}` : (x.message ?? ''))).join('; ');
-    return new EmailSendError(`SendGrid ${e.code}: ${detail || e.message || 'error'}`, isRetryableStatus(e.code), e.code);
+    return new EmailSendError(`SendGrid ${e.code}: ${detail || e.message || 'error'}`, isRetryableStatus(e.code), e.code, isSenderRefusalStatus(e.code));
   }
   // No HTTP answer at all (connection refused, timeout): SendGrid did not take it.
   return new EmailSendError(`SendGrid unreachable: ${e.message ?? String(err)}`, true, null);

@@ -1,5 +1,8 @@
 import { SESv2Client, SendEmailCommand, type SESv2ClientConfig } from '@aws-sdk/client-sesv2';
-import { EmailSendError, isRetryableStatus, type EmailAddress, type EmailMessage, type EmailSender, type SendAccepted } from './sender';
+import { EmailSendError, isRetryableStatus, isSenderRefusalStatus, type EmailAddress, type EmailMessage, type EmailSender, type SendAccepted } from './sender';
+
+/** SES errors (all 400s) that refuse the account or its from-address rather than the message. */
+const SES_ACCOUNT_REFUSALS = new Set(['AccountSuspendedException', 'SendingPausedException', 'MailFromDomainNotVerifiedException']);
 
 export interface SesOptions {
   region: string;
@@ -51,7 +54,8 @@ export function createSesSender(options: SesOptions): EmailSender {
         const status = e.$metadata?.httpStatusCode;
         if (typeof status === 'number') {
           const retryable = isRetryableStatus(status) || e.name === 'TooManyRequestsException' || e.name === 'LimitExceededException';
-          throw new EmailSendError(`SES ${status} ${e.name ?? ''}: ${e.message ?? 'error'}`, retryable, status);
+          const senderRefused = isSenderRefusalStatus(status) || SES_ACCOUNT_REFUSALS.has(e.name ?? '');
+          throw new EmailSendError(`SES ${status} ${e.name ?? ''}: ${e.message ?? 'error'}`, retryable, status, senderRefused);
         }
         throw new EmailSendError(`SES unreachable: ${e.message ?? String(err)}`, true, null);
       }

@@ -96,6 +96,11 @@ export interface EmailReceiver {
   failNext(count: number, status: number): void;
   /** Accept and record messages but hold the answers for `ms` (0 answers at once again). */
   holdResponses(ms: number): void;
+  /**
+   * Refuse messages from any address but these with SendGrid's 403 (a from-address
+   * the account has not verified as a Sender Identity); null accepts any sender again.
+   */
+  verifiedSenders(emails: readonly string[] | null): void;
   /** Resolves when `n` messages have arrived. */
   waitForMessages(n: number, timeoutMs?: number): Promise<ReceivedMessage[]>;
   close(): Promise<void>;
@@ -108,6 +113,7 @@ export async function startEmailReceiver(opts: { port?: number; host?: string } 
   let requests = 0;
   let failures: { count: number; status: number } = { count: 0, status: 500 };
   let holdMs = 0;
+  let verified: Set<string> | null = null;
   const waiters = new Set<() => void>();
   const held = new Set<ServerResponse>();
 
@@ -158,6 +164,16 @@ export async function startEmailReceiver(opts: { port?: number; host?: string } 
       return reply(res, 400, { errors });
     }
     const body = parsed.data;
+    if (verified && !verified.has(body.from.email.toLowerCase())) {
+      return reply(res, 403, {
+        errors: [
+          sgError(
+            'The from address does not match a verified Sender Identity. Mail cannot be sent until this error is resolved. Visit https://sendgrid.com/docs/for-developers/sending-email/sender-identity/ to see the Sender Identity requirements',
+            'from',
+          ),
+        ],
+      });
+    }
     const messageId = randomBytes(16).toString('base64url');
     messages.push({
       messageId,
@@ -205,6 +221,9 @@ export async function startEmailReceiver(opts: { port?: number; host?: string } 
     },
     holdResponses(ms) {
       holdMs = ms;
+    },
+    verifiedSenders(emails) {
+      verified = emails ? new Set(emails.map((e) => e.toLowerCase())) : null;
     },
     async waitForMessages(n, timeoutMs = 20_000) {
       if (messages.length >= n) return messages;

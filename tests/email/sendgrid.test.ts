@@ -61,6 +61,21 @@ describe('SendGrid adapter and the local receiver', () => {
     expect((err as EmailSendError).message).toMatch(/from\.email: does not contain a valid address/);
   });
 
+  it('reports a refusal of the sender itself apart from a refusal of the message', async () => {
+    const rejected = (await sender().send(message({ to: { email: 'not-an-address' } })).catch((e: unknown) => e)) as EmailSendError;
+    expect(rejected).toMatchObject({ status: 400, retryable: false, senderRefused: false });
+    receiver.verifiedSenders(['billing@verified.test']);
+    try {
+      const unverified = (await sender().send(message({ from: { email: 'billing@acme.test' } })).catch((e: unknown) => e)) as EmailSendError;
+      expect(unverified).toBeInstanceOf(EmailSendError);
+      expect(unverified).toMatchObject({ status: 403, retryable: false, senderRefused: true });
+      expect(unverified.message).toMatch(/^SendGrid 403: from: The from address does not match a verified Sender Identity/);
+      await expect(sender().send(message({ from: { email: 'Billing@Verified.test' } }))).resolves.toMatchObject({ providerMessageId: expect.any(String) as unknown });
+    } finally {
+      receiver.verifiedSenders(null);
+    }
+  });
+
   it('answers a malformed body like SendGrid: 400 with errors naming each field', async () => {
     const res = await fetch(`${receiver.url}/v3/mail/send`, {
       method: 'POST',

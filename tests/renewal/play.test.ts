@@ -339,6 +339,42 @@ describe('renewal notes', () => {
     expect(receiver.messages.filter((m) => m.idempotencyKey === `draft:${draft.id}`)).toHaveLength(1);
   });
 
+  it('keeps an approved note waiting while the provider refuses the sender, and sends it once the from-address is put right', async () => {
+    // The provider (the server's SendGrid here) has verified another address than the workspace's from-address.
+    const settings = await db('email_settings').where({ workspace_id: ws }).first<{ from_email: string; from_name: string | null }>('from_email', 'from_name');
+    receiver.verifiedSenders(['billing@verified.test']);
+    try {
+      await seedMirror(db, ws, [yearly('cus_refused', 17)]);
+      await upsertCustomers(db, ws, [contact('cus_refused', 'Ray Refused')], new Date(), h.keyring);
+      await setPlay('review', { daysBefore: 30, offers: false });
+      await scanRenewals(scanDeps, new Date(), [ws]);
+      const note = (await notes()).get('cus_refused')!;
+      const state = () => temporal.client.workflow.getHandle(note.workflowId).query(renewalNoteStateQuery);
+      await eventually(state, (s) => s.phase === 'waiting_for_review');
+      const draft = (await draftOf(note))!;
+      const refusedBefore = receiver.requests;
+      expect((await api.request('POST', `/workspaces/${ws}/drafts/${draft.id}/approve`, { token: member })).status).toBe(200);
+      // The provider was asked and said no; the draft is not failed and the customer not cooled down.
+      await eventually(state, (s) => s.phase === 'waiting_for_sender');
+      expect(receiver.requests).toBeGreaterThan(refusedBefore);
+      expect((await draftOf(note))!.status).toBe('approved');
+      expect((await notes()).get('cus_refused')!.outcome).toBeNull();
+
+      // A name change alone wakes nothing; a from-address the provider has verified does.
+      const renamed = await api.request('PUT', `/workspaces/${ws}/email-settings`, { token: owner, body: { fromEmail: settings.from_email, fromName: 'Acme Billing' } });
+      expect((renamed.body as { workflowsNotified: number }).workflowsNotified).toBe(0);
+      const saved = await api.request('PUT', `/workspaces/${ws}/email-settings`, { token: owner, body: { fromEmail: 'billing@verified.test', fromName: 'Acme Billing' } });
+      expect(saved.status).toBe(200);
+      expect((saved.body as { workflowsNotified: number }).workflowsNotified).toBeGreaterThanOrEqual(1);
+      await eventually(notes, (n) => n.get('cus_refused')!.outcome === 'sent');
+      const sent = receiver.messages.filter((m) => m.idempotencyKey === `draft:${draft.id}`);
+      expect(sent.map((m) => m.body.from.email)).toEqual(['billing@verified.test']);
+    } finally {
+      receiver.verifiedSenders(null);
+      await api.request('PUT', `/workspaces/${ws}/email-settings`, { token: owner, body: { fromEmail: settings.from_email, fromName: settings.from_name } });
+    }
+  });
+
   it("reads a cancellation at the next period's end on the UTC calendar, whatever the session's time zone", async () => {
     // Quarterly, its period ending 15 August: the next ends 15 November, after New York's clocks go back.
     const end = new Date('2027-08-15T00:00:00Z');
