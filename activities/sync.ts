@@ -130,7 +130,8 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, run: PageRun, p
       return page(read, (trx, xs, t) => upsertPrices(trx, ws, xs, t));
     }
     case 'customers':
-      return page(await datedRead(() => stripe.customers.list(params)), (trx, xs, t) => upsertCustomers(trx, ws, xs, t, ring));
+      // The customer's own discount with its coupon's terms, which a renewal quote applies (db/renewal-notes.ts).
+      return page(await datedRead(() => stripe.customers.list({ ...params, expand: ['data.discount.source.coupon'] })), (trx, xs, t) => upsertCustomers(trx, ws, xs, t, ring));
     case 'subscriptions': {
       const read = await datedRead(() => stripe.subscriptions.list({ ...params, status: 'all', expand: ['data.discounts.source.coupon'] }));
       // A subscription carries its first items only; fetch the rest so the mirror is complete.

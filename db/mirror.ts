@@ -213,7 +213,9 @@ export function priceRow(p: Stripe.Price): Row {
 }
 
 export function customerRow(c: Stripe.Customer): Row {
-  return { ...base(c), email: c.email, name: c.name, currency: c.currency ?? null, delinquent: c.delinquent ?? false, deleted: false };
+  // The customer's own discount bills every subscription of theirs that has none of its own (db/renewal-notes.ts renewalQuote).
+  const discount = c.discount ? json(discountTerms(c.discount)) : null;
+  return { ...base(c), email: c.email, name: c.name, currency: c.currency ?? null, delinquent: c.delinquent ?? false, deleted: false, discount };
 }
 
 /** A Discount as versions before 2025-09-30 send it: the coupon expanded on the discount itself, not under `source`. */

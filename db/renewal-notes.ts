@@ -121,11 +121,17 @@ export async function renewalState(db: Db, workspaceId: string, subscriptionId: 
 /**
  * What the subscription renews at `renewsAt` for a `period` (its renewing item's:
  * domain/renewal-price.ts), from every item the mirror holds for it, with the
- * discounts still attached. Null when it is not mirrored or cannot be priced.
+ * discounts still attached (its own, or its customer's where it has none). Null when
+ * it is not mirrored or cannot be priced.
  */
 export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: string, renewsAt: Date, period: { interval: string; intervalCount: number }): Promise<RenewalPrice | null> {
   const [sub, items] = await Promise.all([
-    db('stripe_subscriptions').where({ workspace_id: workspaceId, id: subscriptionId }).first<{ discounts: unknown } | undefined>('discounts'),
+    db('stripe_subscriptions as s')
+      .leftJoin('stripe_customers as c', function () {
+        this.on('c.workspace_id', 's.workspace_id').andOn('c.id', 's.customer_id');
+      })
+      .where({ 's.workspace_id': workspaceId, 's.id': subscriptionId })
+      .first<{ discounts: unknown; customer_discount: unknown } | undefined>('s.discounts', 'c.discount as customer_discount'),
     db('stripe_subscription_items as i')
       .join('stripe_prices as p', function () {
         this.on('p.workspace_id', 'i.workspace_id').andOn('p.id', 'i.price_id');
@@ -142,7 +148,8 @@ export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: 
   if (!sub) return null;
   return renewalPrice(
     items.map((i) => ({ ...priceTerms(i), quantity: i.quantity, currency: i.currency.trim(), interval: i.recurring_interval, intervalCount: i.recurring_interval_count })),
-    sub.discounts,
+    // A subscription without discounts of its own is billed with its customer's, as Stripe does.
+    Array.isArray(sub.discounts) && sub.discounts.length === 0 && sub.customer_discount ? [sub.customer_discount] : sub.discounts,
     renewsAt,
     period,
   );

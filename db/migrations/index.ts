@@ -29,6 +29,7 @@ import * as m027 from './027_renewal_notes_one_open';
 import * as m028 from './028_renewal_notes_reopen_after_off';
 import * as m029 from './029_renewal_notes_reopen_after_refold';
 import * as m030 from './030_price_tiers_mode';
+import * as m031 from './031_customer_discount';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -65,6 +66,7 @@ const migrations: Record<string, Knex.Migration> = {
   '028_renewal_notes_reopen_after_off': m028,
   '029_renewal_notes_reopen_after_refold': m029,
   '030_price_tiers_mode': m030,
+  '031_customer_discount': m031,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -44,7 +44,7 @@ describe('requests stripe-mock accepts', () => {
     const calls: [string, () => Promise<Stripe.ApiList<{ id: string }>>][] = [
       ['products', () => stripe.products.list(page)],
       ['prices', () => stripe.prices.list(page)],
-      ['customers', () => stripe.customers.list({ ...page, created })],
+      ['customers', () => stripe.customers.list({ ...page, created, expand: ['data.discount.source.coupon'] })],
       ['subscriptions', () => stripe.subscriptions.list({ ...page, created, status: 'all', expand: ['data.discounts.source.coupon'] })],
       ['subscription items', () => stripe.subscriptionItems.list({ subscription: 'sub_contract', limit: PAGE_SIZE, starting_after: 'si_cursor' })],
       ['invoices', () => stripe.invoices.list({ ...page, created })],

@@ -34,7 +34,8 @@ export const yearly = (id: string, renewsInDays: number, opts: { plan?: 'starter
   return customer.build();
 };
 
-export const contact = (id: string, name: string) => ({ ...stripeFixture('customer'), id, name, email: `${id}@example.com`, created: Math.floor(ago(700).getTime() / 1000) }) as unknown as Stripe.Customer;
+/** A customer as Stripe lists them, without a discount of their own (the fixture's has one whose coupon it does not say). */
+export const contact = (id: string, name: string) => ({ ...stripeFixture('customer'), id, name, email: `${id}@example.com`, created: Math.floor(ago(700).getTime() / 1000), discount: null }) as unknown as Stripe.Customer;
 const signal = (customerId: string, daysAgo: number, kind: 'login' | 'reports', quantity = 0): ProductSignal =>
   kind === 'login' ? { type: 'login', id: `l-${customerId}-${daysAgo}`, customerId, at: ago(daysAgo) } : { type: 'usage', id: `r-${customerId}-${daysAgo}`, customerId, at: ago(daysAgo), metric: 'reports_generated', quantity };
 

@@ -1,3 +1,4 @@
+import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanRenewals } from '../../activities/renewal';
 import type { OutreachScanDeps } from '../../activities/outreach-scan';
@@ -18,6 +19,7 @@ import { eventually, type DevServer } from '../helpers/temporal';
 import { scanKey, scansUnderWay } from '../../api/play-scan-route';
 import { CustomerBuilder } from '../domain/mrr-builder';
 import { contact, seedRenewals, yearly } from './fixtures';
+import { stripeFixture } from '../helpers/stripe';
 
 /**
  * The renewal play end to end: long-term subscriptions renewing in a real Postgres
@@ -222,7 +224,7 @@ describe('renewal notes', () => {
     expect((await scanRenewals(scanDeps, new Date(), [ws])).opened).toBe(0);
   });
 
-  it('quotes a plan priced by seat tiers, and no price where the mirror cannot work one out', async () => {
+  it("quotes a plan priced by seat tiers and a customer's own discount, and no price where the mirror cannot work one out", async () => {
     // cus_team: 8 seats of a yearly graduated price, the first 5 at $200 and the rest at $150; nothing else.
     const tiers = [
       { up_to: 5, unit_amount: 20_000, unit_amount_decimal: '20000', flat_amount: null, flat_amount_decimal: null },
@@ -232,14 +234,23 @@ describe('renewal notes', () => {
       .price('price_team_y', null, 'year', { billing_scheme: 'tiered' })
       .subscription('sub_cus_team', { items: ['price_team_y'], current_period_start: ago(350), current_period_end: ago(-15) })
       .build();
+    // cus_loyal: Growth yearly, no discount on the subscription, 20% off for good on the customer.
+    const loyal = yearly('cus_loyal', 15);
     // cus_fraction: Growth yearly, with an add-on priced in fractions of a cent (Stripe sends no whole unit amount).
     const fraction = new CustomerBuilder('cus_fraction')
       .price('price_growth_y', 99_000, 'year')
       .price('price_storage_y', null, 'year')
       .subscription('sub_cus_fraction', { items: ['price_growth_y', 'price_storage_y'], current_period_start: ago(350), current_period_end: ago(-15) })
       .build();
-    await seedMirror(db, ws, [team, fraction]);
+    await seedMirror(db, ws, [team, fraction, loyal]);
     await db('stripe_products').insert({ workspace_id: ws, id: 'prod_price_team_y', name: 'Team', active: true, stripe_state_at: new Date() });
+    const customerDiscount = {
+      ...stripeFixture('discount'),
+      id: 'di_loyal',
+      source: { type: 'coupon', coupon: { ...stripeFixture('coupon'), id: 'LOYAL20', percent_off: 20, amount_off: null, currency: null, duration: 'forever', duration_in_months: null } },
+      end: null,
+    } as unknown as Stripe.Discount;
+    await upsertCustomers(db, ws, [{ ...contact('cus_loyal', 'Lou Loyal'), discount: customerDiscount }], new Date(), h.keyring);
     await db('stripe_prices').where({ workspace_id: ws, id: 'price_team_y' }).update({ tiers_mode: 'graduated', tiers: JSON.stringify(tiers) });
     await db('stripe_subscription_items').where({ workspace_id: ws, id: 'si_sub_cus_team_price_team_y' }).update({ quantity: 8 });
     await upsertCustomers(db, ws, ['cus_team', 'cus_fraction'].map((id) => contact(id, 'Tam Team')), new Date(), h.keyring);
@@ -257,6 +268,10 @@ describe('renewal notes', () => {
     const teamDraft = await draftReady('cus_team');
     expect(teamDraft.bodyText).toMatch(/Your Team plan renews on \d{1,2} \w+ \d{4} at \$1,450\.00 per year[;.]/);
     expect(teamDraft.facts).toMatchObject({ plan: { price: { amount: 145_000, currency: 'usd' }, listPrice: { amount: 145_000, currency: 'usd' } } });
+    // The customer's own 20% off bills a subscription without one of its own: $990 less 20%.
+    const loyalDraft = await draftReady('cus_loyal');
+    expect(loyalDraft.bodyText).toContain('at $792.00 per year with your discount;');
+    expect(loyalDraft.facts).toMatchObject({ plan: { price: { amount: 79_200 }, listPrice: { amount: 99_000 } } });
     // $990 and an amount the mirror cannot tell: no price rather than $990 alone.
     const fractionDraft = await draftReady('cus_fraction');
     expect(fractionDraft.bodyText).toMatch(/Your Growth plan renews on \d{1,2} \w+ \d{4} for another year[;.]/);
