@@ -24,7 +24,7 @@ import { DEFAULT_EXPANSION_TEMPLATES, EXPANSION_PLAY, EXPANSION_TRIGGERS, expans
 import { DEFAULT_RENEWAL_TEMPLATES, exampleRenewalFacts, RENEWAL_FOLDS, RENEWAL_PLAY, renewalConfigSchema, renewalSettings, type RenewalFold } from '../domain/renewal';
 import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, inDayOrder, scheduleProblems, type DunningTone } from '../domain/dunning-schedule';
 import { recoveryReport } from '../domain/dunning-recovery';
-import { hideActivityFacts, hideCitedAmounts } from '../domain/redaction';
+import { hideActivityFacts, hideMoneyFacts } from '../domain/redaction';
 import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS, stepFacts, type DunningFacts } from '../domain/dunning-templates';
 import { ROLLOUT_MODES } from '../domain/rollout';
 import { renderTemplate, TemplateError, templateProblems, type EmailTemplate } from '../domain/templates';
@@ -345,10 +345,12 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     // A real customer's usage where the workspace hides the product's activity from the caller: not given to the template at all, so no filter can show it.
     const hidden = redactionOf(res).policy.fields;
     if (body.customerId !== undefined) built = { ...built, facts: hideActivityFacts(built.facts as unknown as Record<string, unknown>, hidden) as unknown as DunningFacts };
-    const rendered = renderOr400(template, built.facts);
-    // A real customer's amounts are revenue: below finance they read as hidden in the text too, as in a draft (the facts are redacted on the way out).
-    const shown = body.customerId !== undefined && redactionOf(res).policy.revenue ? { subject: hideCitedAmounts(rendered.subject, built.facts), html: hideCitedAmounts(rendered.html, built.facts), text: hideCitedAmounts(rendered.text, built.facts) } : rendered;
-    res.json({ to: built.to, ...shown, facts: built.facts });
+    // A real customer's amounts are revenue: below finance the template is given them hidden, so
+    // whatever it prints of them (`| money`, `.amount`) reads as hidden, as in a draft (the facts
+    // are redacted on the way out too).
+    const hideRevenue = body.customerId !== undefined && redactionOf(res).policy.revenue;
+    const rendered = renderOr400(template, hideRevenue ? hideMoneyFacts(built.facts) : built.facts);
+    res.json({ to: built.to, ...rendered, facts: built.facts });
   });
 
   router.post('/workspaces/:workspaceId/invoices/:invoiceId/paid-out-of-band', requireWorkspaceRole('finance'), async (req, res) => {

@@ -103,6 +103,20 @@ function moneyIn(value: unknown, out: { amount: number; currency: string }[] = [
 }
 
 /**
+ * Facts whose every amount reads HIDDEN_AMOUNT (its currency kept), for rendering a
+ * template for a caller who may not see revenue: the `money` filter writes such an
+ * amount as it is, and so does a template that prints `.amount` itself, which no
+ * search of the rendered text for formatted amounts would find.
+ */
+export function hideMoneyFacts<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v: unknown) => hideMoneyFacts(v)) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const { amount, currency } = value as { amount?: unknown; currency?: unknown };
+  if (typeof amount === 'number' && typeof currency === 'string') return { ...value, amount: HIDDEN_AMOUNT };
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, hideMoneyFacts(v)])) as T;
+}
+
+/**
  * A draft's subject and bodies repeat the money of its facts, formatted as the
  * templates' `money` filter formats it; for a caller who may not see revenue each
  * such amount reads HIDDEN_AMOUNT, so the email hides what its facts hide. Amounts a

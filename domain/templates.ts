@@ -56,6 +56,8 @@ function engine(escapeHtml: boolean): Liquid {
     if (typeof value === 'object' && value !== null && 'amount' in value && 'currency' in value) {
       const { amount, currency } = value;
       if (typeof amount === 'number' && typeof currency === 'string') return formatMoney(amount, currency);
+      // An amount the caller may not see, replaced by its marker (domain/redaction.ts hideMoneyFacts).
+      if (typeof amount === 'string' && typeof currency === 'string') return amount;
     }
     // An amount a draft's facts do not know (a price the mirror cannot work out) fails the render, as a
     // missing fact does, so a customer never reads "at  per year": an override falls back to the

@@ -118,6 +118,14 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
     expect(body.subject).toContain('[amount hidden] is overdue');
     const financeView = (await call('finance', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id })).body as { subject: string };
     expect(financeView.subject).toMatch(/\d\.\d\d is overdue$/);
+    // A template of the member's own that prints the amount's number, not through `money`, reads it hidden too.
+    const rawTemplate = { subject: 'Due: {{ invoice.amountDue.amount }} {{ invoice.amountDue.currency }}', html: '<p>{{ invoice.amountDue.amount | plus: 0 }}</p>', text: '{{ invoice.amountDue | money }}' };
+    const raw = (await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id, template: rawTemplate })).body as { subject: string; html: string; text: string };
+    expect(raw.subject).toBe(`Due: [amount hidden] ${open.currency}`);
+    expect(raw.html).not.toContain(String(open.amount_due));
+    expect(raw.text).toBe('[amount hidden]');
+    const rawAsFinance = (await call('finance', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id, template: rawTemplate })).body as { subject: string };
+    expect(rawAsFinance.subject).toBe(`Due: ${open.amount_due} ${open.currency}`);
 
     const broken = await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id, template: { subject: '{{ x', html: 'x', text: 'x' } });
     expect(broken.status).toBe(400);
