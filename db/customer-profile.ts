@@ -11,6 +11,8 @@ import { effectiveMapping } from './product-mapping';
 import { limitsUse } from '../domain/product-activity';
 import { customerActivity } from './product-signals';
 import type { CustomerProfile } from '../domain/customer-profile';
+import { periodAmount } from '../domain/price-amount';
+import { PRICE_TERM_COLUMNS, priceTerms, type PriceTermRow } from './price-terms';
 import type { Keyring } from '../platform/crypto';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -54,12 +56,12 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
       })
       .where({ 'i.workspace_id': workspaceId, 's.customer_id': customerId })
       .orderBy('i.id')
-      .select<{ subscription_id: string; price_id: string; quantity: number | null; product: string | null; unit_amount: string | number | null; recurring_interval: string | null; recurring_interval_count: number | null }[]>(
+      .select<(PriceTermRow & { subscription_id: string; price_id: string; quantity: number | null; product: string | null; recurring_interval: string | null; recurring_interval_count: number | null })[]>(
         'i.subscription_id',
         'i.price_id',
         'i.quantity',
         'pr.name as product',
-        'p.unit_amount',
+        ...PRICE_TERM_COLUMNS,
         'p.recurring_interval',
         'p.recurring_interval_count',
       ),
@@ -104,7 +106,10 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
       endedAt: iso(s.ended_at),
       items: items
         .filter((i) => i.subscription_id === s.id)
-        .map((i) => ({ priceId: i.price_id, product: i.product, quantity: i.quantity, unitAmount: i.unit_amount === null ? null : Number(i.unit_amount), interval: i.recurring_interval, intervalCount: i.recurring_interval_count })),
+        .map((i) => {
+          const terms = priceTerms(i);
+          return { priceId: i.price_id, product: i.product, quantity: i.quantity, unitAmount: terms.unitAmount, amount: periodAmount(terms, i.quantity ?? 1), interval: i.recurring_interval, intervalCount: i.recurring_interval_count };
+        }),
     })),
     invoices: invoices.map((i) => ({
       id: i.id,

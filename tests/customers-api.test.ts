@@ -82,7 +82,7 @@ describe('GET /workspaces/:id/customers and /customers/:customerId', () => {
         { at: '2025-01-01T00:00:00.000Z', kind: 'new', amount: 3000, mrrBefore: 0, mrrAfter: 3000 },
         { at: '2025-03-01T00:00:00.000Z', kind: 'expansion', amount: 1500, mrrBefore: 3000, mrrAfter: 4500 },
       ],
-      subscriptions: [{ id: 'sub_x', status: 'active', currency: 'usd', startDate: '2025-01-01T00:00:00.000Z', currentPeriodEnd: '2025-06-01T00:00:00.000Z', cancelAtPeriodEnd: false, endedAt: null, items: [{ priceId: 'pro', unitAmount: 1500, interval: 'month', intervalCount: 1 }] }],
+      subscriptions: [{ id: 'sub_x', status: 'active', currency: 'usd', startDate: '2025-01-01T00:00:00.000Z', currentPeriodEnd: '2025-06-01T00:00:00.000Z', cancelAtPeriodEnd: false, endedAt: null, items: [{ priceId: 'pro', unitAmount: 1500, amount: 1500, interval: 'month', intervalCount: 1 }] }],
       invoices: [{ status: 'paid', currency: 'usd', amountDue: 4500, amountPaid: 4500, amountRemaining: 0 }, {}, {}, { amountDue: 3000 }, { amountDue: 3000 }],
       dunnings: [{ invoiceId: 'in_x_apr', currency: 'usd', amountDue: 4500, failedAt: '2025-04-01T10:00:00.000Z', outcome: 'recovered', emailsSent: 1, endedAt: '2025-04-03T10:00:00.000Z' }],
       drafts: [{ id: draftId, play: 'dunning', step: 'step-0', status: 'drafted' }],
@@ -106,12 +106,12 @@ describe('GET /workspaces/:id/customers and /customers/:customerId', () => {
   it('hides every amount from a viewer, and keeps the rest', async () => {
     const res = await api.request('GET', `/workspaces/${ws}/customers/cus_x`, { token: tokens.viewer });
     expect(res.status).toBe(200);
-    const body = res.body as { mrr: unknown; name: string; movements: { amount: unknown; mrrAfter: unknown; kind: string }[]; dunnings: { amountDue: unknown; outcome: string }[]; subscriptions: { items: { unitAmount: unknown }[] }[] };
+    const body = res.body as { mrr: unknown; name: string; movements: { amount: unknown; mrrAfter: unknown; kind: string }[]; dunnings: { amountDue: unknown; outcome: string }[]; subscriptions: { items: { unitAmount: unknown; amount: unknown }[] }[] };
     expect(body.name).toBe('X Corp');
     expect(body.mrr).toBeNull();
     expect(body.movements.map((m) => [m.kind, m.amount, m.mrrAfter])).toEqual([['new', null, null], ['expansion', null, null]]);
     expect(body.dunnings[0]).toMatchObject({ amountDue: null, outcome: 'recovered' });
-    expect(body.subscriptions[0]!.items[0]!.unitAmount).toBeNull();
+    expect(body.subscriptions[0]!.items[0]).toMatchObject({ unitAmount: null, amount: null });
     const invoices = (res.body as { invoices: { status: string; amountDue: unknown; amountPaid: unknown; amountRemaining: unknown }[] }).invoices;
     expect(invoices).toHaveLength(5);
     expect(invoices.every((i) => i.status === 'paid' && i.amountDue === null && i.amountPaid === null && i.amountRemaining === null)).toBe(true);

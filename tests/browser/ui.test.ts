@@ -301,6 +301,41 @@ describe('web UI in a browser', () => {
     expect(await page.innerText('[data-testid=customer-risk] .kpi-value')).toBe('10');
     expect(await page.locator('.risk-reasons li').evaluateAll((items: { textContent: string | null }[]) => items.map((i) => i.textContent))).toEqual(['+10 1 high-priority support ticket open']);
     await shot(page, 'finance-customer-activity');
+    // A seat plan priced by volume tiers has no unit price: its line reads what its 12 seats cost a period (12 × $12).
+    const item = await database.db('stripe_subscription_items as i')
+      .join('stripe_subscriptions as s', function () {
+        this.on('s.workspace_id', 'i.workspace_id').andOn('s.id', 'i.subscription_id');
+      })
+      .join('stripe_prices as p', function () {
+        this.on('p.workspace_id', 'i.workspace_id').andOn('p.id', 'i.price_id');
+      })
+      .where({ 'i.workspace_id': WS, 's.customer_id': steady })
+      .whereNull('s.ended_at')
+      .first<{ id: string; product_id: string; currency: string }>('i.id', 'p.product_id', 'p.currency');
+    const tiers = [
+      { up_to: 10, unit_amount: 1_500, unit_amount_decimal: '1500', flat_amount: null, flat_amount_decimal: null },
+      { up_to: null, unit_amount: 1_200, unit_amount_decimal: '1200', flat_amount: null, flat_amount_decimal: null },
+    ];
+    await database.db('stripe_prices').insert({
+      workspace_id: WS,
+      id: 'price_ui_seats',
+      product_id: item.product_id,
+      currency: item.currency,
+      unit_amount: null,
+      billing_scheme: 'tiered',
+      tiers_mode: 'volume',
+      tiers: JSON.stringify(tiers),
+      type: 'recurring',
+      recurring_interval: 'month',
+      recurring_interval_count: 1,
+      recurring_usage_type: 'licensed',
+      active: true,
+      stripe_state_at: new Date(),
+    });
+    await database.db('stripe_subscription_items').where({ workspace_id: WS, id: item.id }).update({ price_id: 'price_ui_seats', quantity: 12 });
+    await page.reload();
+    await contentText(page);
+    expect(await page.locator('table.subscriptions tbody tr td:nth-child(3)').first().innerText()).toMatch(/^12 × .+, (\$|€|£)144\.00 \/ month$/);
     // The list the likeliest to leave first, each with their risk.
     await page.click('a[data-page=customers]');
     await page.click('.segmented a:has-text("Most at risk")');

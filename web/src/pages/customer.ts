@@ -14,11 +14,14 @@ import { periodText } from '../../../domain/outreach-facts';
 /** What the API sends: the profile with the amounts the caller may not see as null. */
 type Shown = CustomerProfile;
 
-/** "2 × Pro at $15.00 / month" for one subscription item. */
+/** "2 × Pro at $15.00 / month" for one subscription item; "12 × Team, $144.00 / month" for one priced by tiers. */
 function itemText(item: Shown['subscriptions'][number]['items'][number], currency: string, hidden: boolean): string {
   const every = item.interval ? ` / ${periodText(item.interval, item.intervalCount ?? 1)}` : '';
+  const named = `${item.quantity !== null && item.quantity !== 1 ? `${item.quantity} × ` : ''}${item.product ?? item.priceId}`;
+  // No unit price (tiered): what its quantity costs a period, where that is known.
+  if (item.unitAmount === null && item.amount !== null && !hidden) return `${named}, ${money(item.amount, currency)}${every}`;
   const price = item.unitAmount === null && !hidden ? '' : ` at ${money(item.unitAmount, currency, { hidden })}${every}`;
-  return `${item.quantity !== null && item.quantity !== 1 ? `${item.quantity} × ` : ''}${item.product ?? item.priceId}${price}`;
+  return `${named}${price}`;
 }
 
 /** When a subscription renews, ends or ended. */
