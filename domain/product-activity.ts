@@ -85,7 +85,7 @@ export function trendText(last: number, previous: number): string {
   return pct === 0 ? '±0%' : pct > 0 ? `+${pct}%` : `−${-pct}%`;
 }
 
-/** From this share of a usage limit on, a customer is near it (where the expansion play, still to come, would pitch the next plan up). */
+/** From this share of a usage limit on, a customer is near it (where the expansion play pitches the next plan up). */
 export const NEAR_LIMIT_SHARE = 0.8;
 
 /** A customer's use of one of their plan's usage limits: the last window's use against a month's allowance. */
@@ -97,6 +97,8 @@ export interface LimitUse {
   /** used / included: 0.82 for 82%. */
   share: number;
   near: boolean;
+  /** Over the allowance already (used > included), as the expansion play words it. */
+  past: boolean;
 }
 
 /**
@@ -111,7 +113,7 @@ export function limitsUse(limits: Record<string, number | null>, usage: Customer
       const included = Object.hasOwn(limits, u.metric) ? limits[u.metric] : undefined;
       if (included === undefined || included === null || included <= 0) return [];
       const share = u.last / included;
-      return [{ metric: u.metric, label: u.label, used: u.last, included, share, near: share >= NEAR_LIMIT_SHARE }];
+      return [{ metric: u.metric, label: u.label, used: u.last, included, share, near: share >= NEAR_LIMIT_SHARE, past: u.last > included }];
     })
     .sort((a, b) => b.share - a.share);
 }

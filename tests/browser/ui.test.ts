@@ -300,6 +300,15 @@ describe('web UI in a browser', () => {
     // Their churn risk, and the reasons that make it up.
     expect(await page.innerText('[data-testid=customer-risk] .kpi-value')).toBe('10');
     expect(await page.locator('.risk-reasons li').evaluateAll((items: { textContent: string | null }[]) => items.map((i) => i.textContent))).toEqual(['+10 1 high-priority support ticket open']);
+    // Their use against their plan's limits: past the limit once over it, near it from 80%.
+    const limitLines = await page.locator('[data-testid=plan-limits] li').allTextContents();
+    expect(limitLines.length).toBeGreaterThan(0);
+    for (const line of limitLines) {
+      const [, used, included] = /: ([\d,]+) of ([\d,]+) a month/.exec(line)!.map((n) => Number(n.replace(/,/g, '')));
+      if (used! > included!) expect(line).toMatch(/ past the limit$/);
+      else if (used! >= 0.8 * included!) expect(line).toMatch(/ near the limit$/);
+      else expect(line).not.toMatch(/the limit$/);
+    }
     await shot(page, 'finance-customer-activity');
     // A seat plan priced by volume tiers has no unit price: its line reads what its 12 seats cost a period (12 × $12).
     const item = await database.db('stripe_subscription_items as i')

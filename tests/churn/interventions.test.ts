@@ -129,10 +129,12 @@ describe('limitsUse', () => {
       { metric: 'reports_generated', label: 'reports generated', last: 790, previous: 500 },
       { metric: 'api_calls', label: 'api calls', last: 9_000, previous: 8_000 },
       { metric: 'exports', label: 'exports', last: 3, previous: 1 },
+      { metric: 'dashboards_shared', label: 'dashboards shared', last: 180, previous: 90 },
     ];
-    expect(limitsUse({ reports_generated: 1_000, api_calls: 10_000, exports: null, seats: 5 }, usage)).toEqual([
-      { metric: 'api_calls', label: 'api calls', used: 9_000, included: 10_000, share: 0.9, near: true },
-      { metric: 'reports_generated', label: 'reports generated', used: 790, included: 1_000, share: 0.79, near: false },
+    expect(limitsUse({ reports_generated: 1_000, api_calls: 10_000, exports: null, seats: 5, dashboards_shared: 150 }, usage)).toEqual([
+      { metric: 'dashboards_shared', label: 'dashboards shared', used: 180, included: 150, share: 1.2, near: true, past: true },
+      { metric: 'api_calls', label: 'api calls', used: 9_000, included: 10_000, share: 0.9, near: true, past: false },
+      { metric: 'reports_generated', label: 'reports generated', used: 790, included: 1_000, share: 0.79, near: false, past: false },
     ]);
     // A metric named like Object's own properties is a metric like any other, never a limit it does not have.
     expect(limitsUse({}, [{ metric: 'constructor', label: 'constructor', last: 5, previous: 0 }])).toEqual([]);

@@ -274,7 +274,7 @@ describe('churn radar', () => {
     // Starter includes 120 reports a month; cus_drifting generated 100 in the last 30 days.
     await replaceOverrides(database.db, ws, [{ productId: 'prod_price_starter', planName: 'Starter', tierRank: 1, limits: { reports_generated: 120, api_calls: null } }], 'test');
     const profile = (await api.request('GET', `/workspaces/${ws}/customers/cus_drifting`, { token: viewer })).body as { activity: { limits: unknown } };
-    expect(profile.activity.limits).toEqual({ plan: 'Starter', usage: [{ metric: 'reports_generated', label: 'reports generated', used: 100, included: 120, share: 100 / 120, near: true }] });
+    expect(profile.activity.limits).toEqual({ plan: 'Starter', usage: [{ metric: 'reports_generated', label: 'reports generated', used: 100, included: 120, share: 100 / 120, near: true, past: false }] });
     // Growth has no limits in the mapping: nothing to show.
     expect(((await api.request('GET', `/workspaces/${ws}/customers/cus_calm`, { token: viewer })).body as { activity: { limits: unknown } }).activity.limits).toBeNull();
     // Where the workspace hides the product's activity, or only its usage, the counts go with it.

@@ -147,7 +147,7 @@ function activitySection(ctx: PageContext, a: Shown['activity'] | null): HTMLEle
             {},
             a.limits.usage.map((u) =>
               // Floored, so a share just under the mark does not read as 80% without "near".
-              h('li', { class: u.near ? 'near-limit' : null }, `${u.label}: ${count(u.used)} of ${count(u.included)} a month (${Math.floor(u.share * 100)}%)`, u.near ? h('strong', {}, ' near the limit') : null),
+              h('li', { class: u.near ? 'near-limit' : null }, `${u.label}: ${count(u.used)} of ${count(u.included)} a month (${Math.floor(u.share * 100)}%)`, u.near ? h('strong', {}, u.past ? ' past the limit' : ' near the limit') : null),
             ),
           ),
         )
