@@ -21,7 +21,7 @@ export const CHURN_RADAR: OutreachPlay<ChurnSave, ChurnSaveOutcome, 'churnSaveWo
   play: CHURN_PLAY,
   name: 'churn radar',
   workflowType: 'churnSaveWorkflow',
-  idKey: 'saveId',
+  workflowArgs: (save) => ({ saveId: save.id }),
   rows: churnSaveRows,
   closedOff: 'off',
   closedLost: 'lost',

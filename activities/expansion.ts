@@ -165,7 +165,7 @@ export const EXPANSION_SCAN: OutreachPlay<ExpansionPitch, ExpansionOutcome, 'exp
   play: EXPANSION_PLAY,
   name: 'expansion scan',
   workflowType: 'expansionPitchWorkflow',
-  idKey: 'pitchId',
+  workflowArgs: (pitch) => ({ pitchId: pitch.id }),
   rows: expansionPitchRows,
   closedOff: 'off',
   closedLost: 'lost',

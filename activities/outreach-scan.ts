@@ -15,7 +15,7 @@ export interface OutreachWorkflows {
   renewalNoteWorkflow: typeof renewalNoteWorkflow;
 }
 type OutreachInput<W extends keyof OutreachWorkflows> = Parameters<OutreachWorkflows[W]>[0];
-/** The scan fills these of every workflow's argument; the row's id goes under the play's `idKey`. */
+/** The scan fills these of every workflow's argument; the play's `workflowArgs` gives the rest. */
 type CommonInput = 'workspaceId' | 'customerId' | 'workflowId';
 
 export interface OutreachScanDeps {
@@ -49,11 +49,10 @@ export interface OutreachPlay<T extends Outreach, Outcome extends string, W exte
   play: string;
   /** Names the play in the logs: "churn radar". */
   name: string;
-  /** The workflow each row runs; its one argument is `{ workspaceId, customerId, workflowId }` and the row's id under `idKey`. */
+  /** The workflow each row runs; its one argument is `{ workspaceId, customerId, workflowId }` and `workflowArgs`. */
   workflowType: W;
-  idKey: Exclude<keyof OutreachInput<W>, CommonInput> & string;
-  /** More of the workflow's argument, from the row (the renewal's subscription and date). */
-  workflowArgs?: (row: T) => Partial<Omit<OutreachInput<W>, CommonInput>>;
+  /** The rest of the workflow's argument, from the row: its id under the workflow's name for it, and whatever else the workflow takes (the renewal's subscription and date). */
+  workflowArgs: (row: T) => Omit<OutreachInput<W>, CommonInput>;
   rows: OutreachRows<T, Outcome>;
   /** The outcomes of a row closed by the scan: the play off before its workflow started, or the workflow gone. */
   closedOff: Outcome;
@@ -143,7 +142,7 @@ async function startWorkflow<T extends Outreach, Outcome extends string, W exten
     await deps.client.workflow.start(play.workflowType, {
       workflowId: row.workflowId,
       taskQueue: deps.taskQueue,
-      args: [{ ...play.workflowArgs?.(row), workspaceId: row.workspaceId, customerId: row.customerId, [play.idKey]: row.id, workflowId: row.workflowId }],
+      args: [{ ...play.workflowArgs(row), workspaceId: row.workspaceId, customerId: row.customerId, workflowId: row.workflowId }],
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       typedSearchAttributes: [
         { key: WORKSPACE_ID, value: row.workspaceId },
