@@ -9,6 +9,7 @@ import { findWorkspace } from '../db/workspaces';
 import type { DraftStatus } from '../domain/drafts';
 import { isOpenDraft } from '../domain/drafts';
 import { dunningEnd, paidEnd, type DunningEnd } from '../domain/dunning-ends';
+import { HOUR_MS } from '../domain/durations';
 import {
   DEFAULT_DUNNING_SCHEDULE,
   DUNNING_TONES,
@@ -199,8 +200,8 @@ export function createDunningActivities(deps: DunningActivityDeps) {
         steps: planDunningSteps(new Date(input.failedAt), schedule, retries, new Date()),
         subscriptionId: invoice.subscriptionId,
         invoiceCreated: invoice.created,
-        quietBeforeRetryMs: schedule.quietHoursBeforeRetry * 3_600_000,
-        afterRetryMs: schedule.hoursAfterRetry * 3_600_000,
+        quietBeforeRetryMs: schedule.quietHoursBeforeRetry * HOUR_MS,
+        afterRetryMs: schedule.hoursAfterRetry * HOUR_MS,
       };
     },
 

@@ -4,6 +4,7 @@ import type { Knex } from '../db/knex';
 import { appendAudit, listAudit, WEBHOOK_SECRET_REPLACED } from '../db/audit';
 import { countRunningSubscriptions } from '../db/mirror';
 import { findWorkspace } from '../db/workspaces';
+import { DAY_MS } from '../domain/durations';
 import { SUBSCRIBED_EVENT_TYPES } from '../domain/event-types';
 import { endpointWarnings } from '../domain/webhook-health';
 import { endpointActivity, failingInboxPage, ignoreFailingInboxEvent, reapplySetAsideEvents, retryFailingInboxEvent, type FailingInboxEvent, type InboxStatus, type NotFailing } from '../db/inbox';
@@ -29,7 +30,7 @@ interface FailingAction<E extends FailingInboxEvent> {
 }
 
 /** The summary's window: a day of events. */
-const SUMMARY_WINDOW_MS = 86_400_000;
+const SUMMARY_WINDOW_MS = DAY_MS;
 
 const eventParams = z.object({ eventId: z.string().min(1).max(255) });
 

@@ -1,3 +1,5 @@
+import { HOUR_MS } from './durations';
+
 /**
  * Recovery analytics of dunning over a period (cases whose payment failed in it),
  * per currency (amounts in different currencies are never added up):
@@ -94,7 +96,7 @@ export function recoveryReport(cases: RecoveryCase[]): CurrencyRecovery[] {
         const at = recovered.filter((c) => c.lastStepSent === k);
         perStep.push({ step: k, reached, recovered: at.length, recoveredAmount: sum(at), rate: ratio(at.length, reached) });
       }
-      const hours = recovered.filter((c) => c.endedAt).map((c) => (c.endedAt!.getTime() - c.failedAt.getTime()) / 3_600_000);
+      const hours = recovered.filter((c) => c.endedAt).map((c) => (c.endedAt!.getTime() - c.failedAt.getTime()) / HOUR_MS);
       const failedAmount = sum(list);
       const recoveredAmount = sum(recovered);
       return {

@@ -5,6 +5,8 @@
  * minutes before a retry that may well succeed: the email waits until the retry's
  * outcome is known instead.
  */
+import { DAY_MS, HOUR_MS } from './durations';
+
 export const DUNNING_TONES = ['friendly', 'helpful', 'firm', 'urgent', 'final'] as const;
 export type DunningTone = (typeof DUNNING_TONES)[number];
 
@@ -44,9 +46,6 @@ export interface PlannedStep {
   movedForRetry: boolean;
 }
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-
 /**
  * The planned steps. `retries` are Stripe's known retry times (from the invoice's
  * next_payment_attempt); a step inside the quiet window before a retry moves to just
@@ -65,13 +64,13 @@ export function planDunningSteps(failedAt: Date, settings: DunningScheduleSettin
 }
 
 function planAllSteps(failedAt: Date, settings: DunningScheduleSettings, retries: Date[]): PlannedStep[] {
-  const quiet = settings.quietHoursBeforeRetry * HOUR;
-  const after = settings.hoursAfterRetry * HOUR;
+  const quiet = settings.quietHoursBeforeRetry * HOUR_MS;
+  const after = settings.hoursAfterRetry * HOUR_MS;
   const sorted = inDayOrder(settings).steps;
   const planned: PlannedStep[] = [];
   let previous = failedAt.getTime();
   for (const [index, step] of sorted.entries()) {
-    let at = Math.max(failedAt.getTime() + step.day * DAY, previous);
+    let at = Math.max(failedAt.getTime() + step.day * DAY_MS, previous);
     let moved = false;
     for (const retry of retries.map((r) => r.getTime()).sort((a, b) => a - b)) {
       if (at >= retry - quiet && at < retry + after) {

@@ -5,5 +5,7 @@ export function secondsInWords(seconds: number): string {
   return `${Math.round(seconds / 3600)} h`;
 }
 
+/** An hour in milliseconds. */
+export const HOUR_MS = 3_600_000;
 /** A day in milliseconds: the plays' windows and cooldowns are counted in days of 24 hours (UTC). */
-export const DAY_MS = 86_400_000;
+export const DAY_MS = 24 * HOUR_MS;

@@ -6,7 +6,7 @@ import { SEAT_WINDOW_MAX_DAYS } from '../domain/expansion';
 import type { Db } from '../db/knex';
 import type { Metrics } from '../platform/metrics';
 import { runPeriodically } from '../platform/periodic';
-import { DAY_MS } from '../domain/durations';
+import { DAY_MS, HOUR_MS } from '../domain/durations';
 
 /**
  * The worker's retentions: the inbox's finished events and the product's signals, each
@@ -76,7 +76,7 @@ function startRetention(task: RetentionTask): { stop(): Promise<void> } {
 }
 
 /** The schedule of a retention as the options give it: the first run after 5 minutes, then hourly. */
-const timing = (opts: RetentionOptions) => ({ log: opts.log, retentionDays: opts.retentionDays, firstRunAfterMs: opts.firstRunAfterMs ?? 300_000, everyMs: opts.everyMs ?? 3_600_000 });
+const timing = (opts: RetentionOptions) => ({ log: opts.log, retentionDays: opts.retentionDays, firstRunAfterMs: opts.firstRunAfterMs ?? 300_000, everyMs: opts.everyMs ?? HOUR_MS });
 
 /** Keeps the inbox to its retention period: finished events older than `retentionDays` go (startRetention). */
 export function startInboxRetention(opts: RetentionOptions): { stop(): Promise<void> } {
