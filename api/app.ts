@@ -120,9 +120,9 @@ export function createApi(deps: AppDeps): Api {
   app.use(workspacesRouter(workspaceDeps));
   app.use(stripeConnectionRouter(workspaceDeps));
   app.use(draftsRouter({ db: deps.db, temporal: deps.temporal, namespace, log: deps.log }));
-  app.use(churnRiskRouter({ db: deps.db, temporal: deps.temporal, namespace, taskQueue: workspaceDeps.taskQueue, log: deps.log }));
-  app.use(expansionRouter({ db: deps.db, temporal: deps.temporal, namespace, taskQueue: workspaceDeps.taskQueue, log: deps.log }));
-  app.use(renewalsRouter({ db: deps.db, temporal: deps.temporal, namespace, taskQueue: workspaceDeps.taskQueue, log: deps.log }));
+  app.use(churnRiskRouter({ db: deps.db, keyring: deps.keyring, temporal: deps.temporal, namespace, taskQueue: workspaceDeps.taskQueue, log: deps.log }));
+  app.use(expansionRouter({ db: deps.db, keyring: deps.keyring, temporal: deps.temporal, namespace, taskQueue: workspaceDeps.taskQueue, log: deps.log }));
+  app.use(renewalsRouter({ db: deps.db, keyring: deps.keyring, temporal: deps.temporal, namespace, taskQueue: workspaceDeps.taskQueue, log: deps.log }));
   app.use(playsRouter({ db: deps.db, keyring: deps.keyring, temporal: deps.temporal, namespace, log: deps.log, stripe: createStripeReader(workspaceStripeClients(deps.db, deps.keyring, stripeClients)) }));
 
   app.use(notFound);

@@ -5,6 +5,8 @@ import { scanChurnRadar } from '../activities/churn-radar';
 import { churnBacktest } from '../db/churn-risk';
 import { listChurnSaves } from '../db/churn-saves';
 import type { Knex } from '../db/knex';
+import type { Keyring } from '../platform/crypto';
+import { withContacts } from './customer-contacts';
 import { getPlaySettings } from '../db/play-settings';
 import { riskAsShown, riskLevel } from '../domain/churn-risk';
 import { CHURN_PLAY, churnSettings } from '../domain/churn-save';
@@ -37,7 +39,7 @@ const backtestQuery = z
  * would have done on the workspace's history (db/churn-risk.ts), at the two levels and
  * at the churn radar's threshold (or `threshold`). It cites no amount.
  */
-export function churnRiskRouter({ db, temporal, namespace, taskQueue, log }: { db: Knex; temporal: Connection; namespace: string; taskQueue: string; log: Logger }): Router {
+export function churnRiskRouter({ db, keyring, temporal, namespace, taskQueue, log }: { db: Knex; keyring: Keyring; temporal: Connection; namespace: string; taskQueue: string; log: Logger }): Router {
   const router = Router();
   const client = new Client({ connection: temporal, namespace });
   playScanRoute(router, { db, client, taskQueue, log }, {
@@ -59,11 +61,13 @@ export function churnRiskRouter({ db, temporal, namespace, taskQueue, log }: { d
     const hidden = redactionOf(res).policy.fields;
     const saves = await listChurnSaves(db, workspaceId, outreachListOptions(req.query));
     res.json({
-      saves: saves.map((s) => {
+      saves: (await withContacts(db, keyring, workspaceId, saves)).map((s) => {
         const risk = riskAsShown({ score: s.riskScore, level: riskLevel(s.riskScore), reasons: s.reasons }, hidden);
         return {
           id: s.id,
           customerId: s.customerId,
+          name: s.name,
+          email: s.email,
           workflowId: s.workflowId,
           risk,
           threshold: s.threshold,

@@ -3,6 +3,8 @@ import { Client, type Connection } from '@temporalio/client';
 import { scanExpansion } from '../activities/expansion';
 import { expansionPitchRows } from '../db/expansion-pitches';
 import type { Knex } from '../db/knex';
+import type { Keyring } from '../platform/crypto';
+import { withContacts } from './customer-contacts';
 import { EXPANSION_PLAY } from '../domain/expansion';
 import { hideActivityFacts } from '../domain/redaction';
 import type { Logger } from '../platform/logger';
@@ -19,7 +21,7 @@ import { redactionOf } from './redaction';
  * `POST /workspaces/:workspaceId/expansion/scan` (owner): the play's look at the
  * workspace now, instead of at its next hourly scan (activities/expansion.ts).
  */
-export function expansionRouter({ db, temporal, namespace, taskQueue, log }: { db: Knex; temporal: Connection; namespace: string; taskQueue: string; log: Logger }): Router {
+export function expansionRouter({ db, keyring, temporal, namespace, taskQueue, log }: { db: Knex; keyring: Keyring; temporal: Connection; namespace: string; taskQueue: string; log: Logger }): Router {
   const router = Router();
   const client = new Client({ connection: temporal, namespace });
   playScanRoute(router, { db, client, taskQueue, log }, {
@@ -34,9 +36,11 @@ export function expansionRouter({ db, temporal, namespace, taskQueue, log }: { d
     const hidden = redactionOf(res).policy.fields;
     const pitches = await expansionPitchRows.list(db, workspaceId, outreachListOptions(req.query));
     res.json({
-      pitches: pitches.map((p) => ({
+      pitches: (await withContacts(db, keyring, workspaceId, pitches)).map((p) => ({
         id: p.id,
         customerId: p.customerId,
+        name: p.name,
+        email: p.email,
         workflowId: p.workflowId,
         trigger: p.trigger,
         // A limit's use is the product's activity: hidden with it (domain/redaction.ts), as in drafts.

@@ -1,8 +1,8 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
-import { findCustomerContacts } from '../db/customer-pii';
 import type { Knex } from '../db/knex';
 import type { Keyring } from '../platform/crypto';
+import { withContacts } from './customer-contacts';
 import { cohortMembers, listMovements, loadAggregates, loadAnalyticsSettings, payingCustomersAt } from '../db/analytics';
 import {
   GRANULARITIES,
@@ -76,16 +76,6 @@ function send(res: Response, format: 'json' | 'csv', body: Record<string, unknow
     return;
   }
   res.json(body);
-}
-
-/**
- * Each row with its customer's name and email as the mirror holds them, just after its
- * id (so a CSV's columns read id, name, email): a list of ids alone says little to
- * whoever reads it. Null where Stripe has none, or the customer is not mirrored.
- */
-async function withContacts<R extends { customerId: string }>(db: Knex, keyring: Keyring, workspaceId: string, rows: R[]) {
-  const contacts = await findCustomerContacts(db, keyring, workspaceId, rows.map((r) => r.customerId));
-  return rows.map(({ customerId, ...rest }) => ({ customerId, name: contacts.get(customerId)?.name ?? null, email: contacts.get(customerId)?.email ?? null, ...rest }));
 }
 
 /**

@@ -2,6 +2,8 @@ import { Router } from 'express';
 import { Client, type Connection } from '@temporalio/client';
 import { scanRenewals } from '../activities/renewal';
 import type { Knex } from '../db/knex';
+import type { Keyring } from '../platform/crypto';
+import { withContacts } from './customer-contacts';
 import { renewalNoteRows } from '../db/renewal-notes';
 import { RENEWAL_PLAY } from '../domain/renewal';
 import type { Logger } from '../platform/logger';
@@ -16,7 +18,7 @@ import { outreachListOptions, playScanRoute } from './play-scan-route';
  * `POST /workspaces/:workspaceId/renewals/scan` (owner): the play's look at the
  * workspace now, instead of at its next hourly scan (activities/renewal.ts).
  */
-export function renewalsRouter({ db, temporal, namespace, taskQueue, log }: { db: Knex; temporal: Connection; namespace: string; taskQueue: string; log: Logger }): Router {
+export function renewalsRouter({ db, keyring, temporal, namespace, taskQueue, log }: { db: Knex; keyring: Keyring; temporal: Connection; namespace: string; taskQueue: string; log: Logger }): Router {
   const router = Router();
   const client = new Client({ connection: temporal, namespace });
   playScanRoute(router, { db, client, taskQueue, log }, {
@@ -30,7 +32,7 @@ export function renewalsRouter({ db, temporal, namespace, taskQueue, log }: { db
     const { workspaceId } = authOf(res);
     const notes = await renewalNoteRows.list(db, workspaceId, outreachListOptions(req.query));
     res.json({
-      notes: notes.map((n) => ({ id: n.id, customerId: n.customerId, subscriptionId: n.subscriptionId, workflowId: n.workflowId, renewsAt: n.renewsAt, fold: n.fold, startedAt: n.startedAt, outcome: n.outcome, endedAt: n.endedAt })),
+      notes: (await withContacts(db, keyring, workspaceId, notes)).map((n) => ({ id: n.id, customerId: n.customerId, name: n.name, email: n.email, subscriptionId: n.subscriptionId, workflowId: n.workflowId, renewsAt: n.renewsAt, fold: n.fold, startedAt: n.startedAt, outcome: n.outcome, endedAt: n.endedAt })),
     });
   });
   return router;

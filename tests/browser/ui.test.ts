@@ -565,11 +565,15 @@ describe('web UI in a browser', () => {
       expect(await owner.page.locator('#play-dunning .success').count()).toBe(0);
       expect((await getPlaySettings(database.db, WS, 'churn')).config).toEqual({ threshold: 40, cooldownDays: 30, creditPercent: 20, successCallUrl: 'https://cal.ui.example/success' });
       // A save the radar opened is listed with its biggest reason.
-      const [save] = await openChurnSaves(database.db, WS, [{ customerId: 'cus_ui_0', score: 55, reasons: [{ code: 'cancellation_scheduled', points: 50, text: 'Cancellation scheduled: their subscription ends on 2026-12-31' }, { code: 'nps_detractor', points: 5, text: 'Gave 5 out of 10' }] }], { threshold: 40, cooldownDays: 30, now: new Date() });
+      // A customer of the simulated account, whose name the mirror holds.
+      const [savedId, saved] = [...contacts].find(([, c]) => c.name !== null)!;
+      const [save] = await openChurnSaves(database.db, WS, [{ customerId: savedId, score: 55, reasons: [{ code: 'cancellation_scheduled', points: 50, text: 'Cancellation scheduled: their subscription ends on 2026-12-31' }, { code: 'nps_detractor', points: 5, text: 'Gave 5 out of 10' }] }], { threshold: 40, cooldownDays: 30, now: new Date() });
       await owner.page.reload();
       await owner.page.waitForSelector('[data-testid=churn-saves] tbody tr');
       const row = await owner.page.locator('[data-testid=churn-saves] tbody tr').innerText();
-      expect(row).toContain('cus_ui_0');
+      // Named as people know the customer, with their id beside.
+      expect(row).toContain(saved.name!);
+      expect(row).toContain(savedId);
       expect(row).toContain('Cancellation scheduled');
       expect(row).toContain('open');
       saveId = save!.id;

@@ -197,7 +197,7 @@ describe('churn radar', () => {
 
     const listed = await api.request('GET', `/workspaces/${ws}/churn-saves?customerId=cus_calm`, { token: viewer });
     expect(listed.status).toBe(200);
-    expect(listed.body).toMatchObject({ saves: [{ customerId: 'cus_calm', intervention: 'downgrade', outcome: 'sent', threshold: 15, risk: { score: 25, level: 'medium' } }] });
+    expect(listed.body).toMatchObject({ saves: [{ customerId: 'cus_calm', name: 'Cal Calm', email: 'cus_calm@example.com', intervention: 'downgrade', outcome: 'sent', threshold: 15, risk: { score: 25, level: 'medium' } }] });
     // A workspace hiding NPS answers below finance: the viewer reads that reason's points, not its words.
     await storeRedactionSetting(database.db, ws, { fields: ['nps'], visibleTo: 'finance' });
     try {

@@ -137,7 +137,7 @@ describe('renewal notes', () => {
     expect(next.outcome).toBeNull();
     expect(next.id).not.toBe(twice.id);
     const listed = (await api.request('GET', `/workspaces/${ws}/renewal-notes?customerId=cus_steady`, { token: viewer })).body as { notes: object[] };
-    expect(listed.notes).toMatchObject([{ customerId: 'cus_steady', subscriptionId: 'sub_cus_steady', fold: 'plain', outcome: 'sent' }]);
+    expect(listed.notes).toMatchObject([{ customerId: 'cus_steady', name: 'Steady Customer', subscriptionId: 'sub_cus_steady', fold: 'plain', outcome: 'sent' }]);
   });
 
   it('sends at once in auto mode, without an upgrade while the expansion play is off, and refuses a scan while off', async () => {

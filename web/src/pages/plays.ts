@@ -4,7 +4,7 @@ import { h, mount } from '../dom';
 import { NONE, when } from '../format';
 import { formatCount } from '../../../domain/product-activity';
 import { canConfigure } from '../redaction';
-import { actorLabel, customerLink, errorBox, loading, riskBadge, saveOffer, saveOutcome, section } from './common';
+import { actorLabel, customerCell, errorBox, loading, riskBadge, saveOffer, saveOutcome, section } from './common';
 import type { ChurnSettings } from '../../../domain/churn-save';
 import type { ExpansionEvidence, ExpansionSettings } from '../../../domain/expansion';
 import type { RenewalSettings } from '../../../domain/renewal';
@@ -78,6 +78,9 @@ interface PlaySettingsView<C> {
 interface ChurnSave {
   id: string;
   customerId: string;
+  /** Null where Stripe has none, or the workspace hides them from the reader. */
+  name: string | null;
+  email: string | null;
   risk: { score: number; level: string; reasons: { code: string; text: string }[] };
   threshold: number;
   intervention: string | null;
@@ -88,6 +91,9 @@ interface ChurnSave {
 interface ExpansionPitch {
   id: string;
   customerId: string;
+  /** Null where Stripe has none, or the workspace hides them from the reader. */
+  name: string | null;
+  email: string | null;
   trigger: 'near_limit' | 'seats_added';
   /** Null where the workspace hides the product's activity from the reader (a limit's use). */
   evidence: ExpansionEvidence | null;
@@ -99,6 +105,9 @@ interface ExpansionPitch {
 interface RenewalNote {
   id: string;
   customerId: string;
+  /** Null where Stripe has none, or the workspace hides them from the reader. */
+  name: string | null;
+  email: string | null;
   subscriptionId: string;
   renewsAt: string;
   fold: 'plain' | 'save' | 'upgrade' | null;
@@ -248,7 +257,7 @@ function savesList(ctx: PageContext, saves: ChurnSave[], mode: Mode): HTMLElemen
         h(
           'tr',
           {},
-          h('td', {}, customerLink(ctx, s.customerId)),
+          h('td', {}, ...customerCell(ctx, s)),
           h('td', {}, riskBadge(s.risk), h('div', { class: 'muted small' }, s.risk.reasons[0]?.text ?? '')),
           h('td', {}, s.intervention ? saveOffer(s.intervention) : NONE),
           h('td', {}, when(s.startedAt)),
@@ -325,7 +334,7 @@ function pitchesList(ctx: PageContext, pitches: ExpansionPitch[], plans: Map<str
         h(
           'tr',
           {},
-          h('td', {}, customerLink(ctx, p.customerId)),
+          h('td', {}, ...customerCell(ctx, p)),
           h('td', {}, pitchReason(p)),
           h('td', {}, plans.get(p.targetProductId) ?? p.targetProductId),
           h('td', {}, when(p.startedAt)),
@@ -390,7 +399,7 @@ function notesList(ctx: PageContext, notes: RenewalNote[], mode: Mode): HTMLElem
         h(
           'tr',
           {},
-          h('td', {}, customerLink(ctx, n.customerId)),
+          h('td', {}, ...customerCell(ctx, n)),
           h('td', {}, when(n.renewsAt)),
           h('td', {}, n.fold ? (FOLDS[n.fold] ?? n.fold) : NONE),
           h('td', {}, when(n.startedAt)),
