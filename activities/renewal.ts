@@ -7,7 +7,7 @@ import { expansionPitchRows } from '../db/expansion-pitches';
 import { getPlaySettings } from '../db/play-settings';
 import { effectiveMapping } from '../db/product-mapping';
 import { customerActivity } from '../db/product-signals';
-import { openRenewalNotes, recordFold, renewalNoteRows, renewalQuote, renewalState, type RenewalNote } from '../db/renewal-notes';
+import { openRenewalNotes, recordFold, renewalNoteRows, renewalQuote, renewalState, renewingItem, type RenewalNote, type RenewingItem } from '../db/renewal-notes';
 import { planSeats, seatsAddedSince } from '../db/seat-changes';
 import type { ChurnRisk } from '../domain/churn-risk';
 import { CHURN_PLAY, churnSettings, COOLING_OUTCOMES } from '../domain/churn-save';
@@ -51,17 +51,17 @@ export async function buildNoteFacts(
   deps: Pick<RenewalActivityDeps, 'db' | 'keyring'>,
   ref: Pick<RenewalNoteRef, 'workspaceId' | 'customerId' | 'subscriptionId' | 'renewsAt'>,
   now: Date,
-  read: { plan: CustomerPlan; activity: CustomerActivity; risk: ChurnRisk | undefined },
+  read: { renewing: RenewingItem; plan: CustomerPlan | null; activity: CustomerActivity; risk: ChurnRisk | undefined },
 ): Promise<{ facts: RenewalNoteFacts; to: string | null }> {
   const { db, keyring } = deps;
-  const { plan, activity, risk } = read;
+  const { renewing, plan, activity, risk } = read;
   const [settings, churnPlay, expansionPlay, parties, mapping, quote] = await Promise.all([
     getPlaySettings(db, ref.workspaceId, RENEWAL_PLAY).then((s) => renewalSettings(s.config)),
     getPlaySettings(db, ref.workspaceId, CHURN_PLAY),
     getPlaySettings(db, ref.workspaceId, EXPANSION_PLAY),
     outreachParties(db, keyring, ref.workspaceId, ref.customerId, now),
     effectiveMapping(db, ref.workspaceId),
-    renewalQuote(db, ref.workspaceId, ref.subscriptionId, new Date(ref.renewsAt), plan.item),
+    renewalQuote(db, ref.workspaceId, ref.subscriptionId, new Date(ref.renewsAt), renewing),
   ]);
   const churn = churnSettings(churnPlay.config);
   const expansion = expansionSettings(expansionPlay.config);
@@ -75,19 +75,20 @@ export async function buildNoteFacts(
   // A play the workspace turned off makes no offer through a note either; and no upgrade goes
   // to a customer at churn risk (as no expansion pitch does), whether or not a save may go now.
   const riskHigh = atChurnRisk(risk, churn.threshold);
-  const upgrade = pitched || riskHigh || expansionPlay.rollout.mode === 'off' ? null : chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: planSeats(seats, ref.customerId, plan.productId) }, mapping, expansion);
-  const atRisk = riskHigh && !saved && churnPlay.rollout.mode !== 'off';
+  // An offer is priced against the customer's plan: without one with a fixed amount (billed on use alone), the note offers nothing.
+  const upgrade = !plan || pitched || riskHigh || expansionPlay.rollout.mode === 'off' ? null : chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: planSeats(seats, ref.customerId, plan.productId) }, mapping, expansion);
+  const atRisk = plan !== null && riskHigh && !saved && churnPlay.rollout.mode !== 'off';
   const fold = chooseFold({ offers: settings.offers, atRisk, upgradeReady: upgrade !== null });
   const base = {
     ...parties,
     plan: {
-      name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName,
+      name: mapping.find((m) => m.productId === renewing.productId)?.planName ?? renewing.productName,
       // What the renewal invoice charges (all fixed items, discounts that still run); none where the mirror cannot tell, as the plan's own item alone would quote it short.
       price: quote?.price ?? null,
       listPrice: quote?.listPrice ?? null,
       plusUsage: quote?.plusUsage ?? false,
       discountUnknown: quote?.discountUnknown ?? false,
-      period: periodText(plan.item.interval, plan.item.intervalCount),
+      period: periodText(renewing.interval, renewing.intervalCount),
     },
     renewal: { at: ref.renewsAt },
     fold,
@@ -95,10 +96,10 @@ export async function buildNoteFacts(
   const summary = usageSummary(activity);
   const plain: RenewalNoteFacts = { ...base, usage: summary ? { summary } : null, intervention: null, upgrade: null, risk: null };
   let facts = plain;
-  if (fold === 'save' && risk) {
+  if (fold === 'save' && risk && plan) {
     const offer = await saveOffer(db, ref.workspaceId, { plan, mapping, reasons: risk.reasons, settings: churn });
     facts = { ...plain, intervention: offer.intervention, risk: { score: risk.score, threshold: churn.threshold, reasons: risk.reasons } };
-  } else if (fold === 'upgrade' && upgrade) {
+  } else if (fold === 'upgrade' && upgrade && plan) {
     const pitch = await pitchFacts(db, ref.workspaceId, plan, upgrade, activity.windowDays);
     // The use near the limit is the one the note cites, under `usage` as every play's (the redaction hides it there).
     facts = { ...plain, usage: pitch.usage ? { summary: `${pitch.usage.summary}, in the last ${pitch.usage.windowDays} days` } : plain.usage, upgrade: { target: pitch.target, seats: pitch.seats } };
@@ -131,25 +132,27 @@ export function createRenewalActivities(deps: RenewalActivityDeps) {
      * dunning began, or an upgrade it pitches went to a customer now at churn risk.
      */
     async prepareRenewalNote(input: RenewalNoteRef): Promise<NoteState> {
-      return prepareOutreachDraft<NoteEnd, { plan: CustomerPlan }>(deps, { ...input, rowId: input.noteId }, {
+      return prepareOutreachDraft<NoteEnd, { renewing: RenewingItem; plan: CustomerPlan | null }>(deps, { ...input, rowId: input.noteId }, {
         play: RENEWAL_PLAY,
         step: NOTE_STEP,
         actor: ACTOR,
         playName: 'the renewal play',
         async check(now, draft) {
-          const [state, plan, dunning] = await Promise.all([
+          const [state, renewing, plan, dunning] = await Promise.all([
             renewalState(db, input.workspaceId, input.subscriptionId, new Date(input.renewsAt)),
+            renewingItem(db, input.workspaceId, input.subscriptionId),
             subscriptionPlan(db, input.workspaceId, input.customerId, input.subscriptionId),
             inDunning(db, input.workspaceId, input.customerId),
           ]);
           if (state === 'renewed') return { ended: 'renewed', reason: 'the subscription renewed before the note went' };
           if (state === 'moved') return { ended: 'moved', reason: 'the renewal moved to another date: the next look writes about that one' };
-          if (state === 'not_renewing' || !plan) return { ended: 'not_renewing', reason: 'the subscription will not renew any more' };
+          // Whether it renews is the subscription's say; a plan of no fixed amount (billed on use, tiers not synced yet) renews all the same.
+          if (state === 'not_renewing' || !renewing) return { ended: 'not_renewing', reason: 'the subscription will not renew any more' };
           if (dunning) return { ended: 'in_dunning', reason: 'a dunning began: that play writes to the customer now' };
           if (await upgradeTurnedRisky(input, now, draft)) {
             return { ended: 'refolded', reason: "the customer's churn risk reached the churn play's threshold while an upgrade waited: the next look drafts the note again" };
           }
-          return { seen: { plan } };
+          return { seen: { renewing, plan } };
         },
         async build(now, seen) {
           // Read for the first draft only: a waiting note's polls do not need the customer's use.

@@ -118,11 +118,41 @@ export async function renewalState(db: Db, workspaceId: string, subscriptionId: 
   return row.current_period_end?.getTime() === renewsAt.getTime() ? 'renewing' : 'moved';
 }
 
+/** The item a long-term subscription renews by: its product and how often it is billed. */
+export interface RenewingItem {
+  productId: string;
+  productName: string;
+  interval: 'month' | 'year';
+  intervalCount: number;
+}
+
+/**
+ * The subscription's long-term item (RENEWS_LONG_TERM's: billed yearly, or every
+ * LONG_TERM_MONTHS months or more), the longest period first: what the note names and
+ * prices the renewal by, whether or not its amount is known (a customer's plan, by
+ * contrast, is their item worth most a month, which a monthly add-on can be). Null
+ * when the subscription has none such.
+ */
+export async function renewingItem(db: Db, workspaceId: string, subscriptionId: string): Promise<RenewingItem | null> {
+  const row = await db('stripe_subscription_items as i')
+    .join('stripe_prices as p', function () {
+      this.on('p.workspace_id', 'i.workspace_id').andOn('p.id', 'i.price_id');
+    })
+    .leftJoin('stripe_products as pr', function () {
+      this.on('pr.workspace_id', 'p.workspace_id').andOn('pr.id', 'p.product_id');
+    })
+    .where({ 'i.workspace_id': workspaceId, 'i.subscription_id': subscriptionId })
+    .where((q) => void q.where('p.recurring_interval', 'year').orWhere((m) => void m.where('p.recurring_interval', 'month').where('p.recurring_interval_count', '>=', LONG_TERM_MONTHS)))
+    .orderByRaw(`case when p.recurring_interval = 'year' then 12 else 1 end * coalesce(p.recurring_interval_count, 1) desc, i.id`)
+    .first<{ product_id: string; product_name: string | null; recurring_interval: 'month' | 'year'; recurring_interval_count: number | null } | undefined>('p.product_id', 'pr.name as product_name', 'p.recurring_interval', 'p.recurring_interval_count');
+  return row ? { productId: row.product_id, productName: row.product_name ?? row.product_id, interval: row.recurring_interval, intervalCount: row.recurring_interval_count ?? 1 } : null;
+}
+
 /**
  * What the subscription renews at `renewsAt` for a `period` (its renewing item's:
  * domain/renewal-price.ts), from every item the mirror holds for it, with the
- * discounts still attached (its own, or its customer's where it has none). Null when
- * it is not mirrored or cannot be priced.
+ * discounts still attached (and its customer's, which bills it where none of its own
+ * runs). Null when it is not mirrored or cannot be priced.
  */
 export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: string, renewsAt: Date, period: { interval: string; intervalCount: number }): Promise<RenewalPrice | null> {
   const [sub, items] = await Promise.all([
@@ -148,9 +178,9 @@ export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: 
   if (!sub) return null;
   return renewalPrice(
     items.map((i) => ({ ...priceTerms(i), quantity: i.quantity, currency: i.currency.trim(), interval: i.recurring_interval, intervalCount: i.recurring_interval_count })),
-    // A subscription without discounts of its own is billed with its customer's, as Stripe does.
-    Array.isArray(sub.discounts) && sub.discounts.length === 0 && sub.customer_discount ? [sub.customer_discount] : sub.discounts,
+    sub.discounts,
     renewsAt,
     period,
+    sub.customer_discount,
   );
 }

@@ -74,8 +74,9 @@ function discountsRunningAt(stored: unknown, at: Date): { coupons: Coupon[]; unk
  * add-on beside a yearly plan) are not part of the renewal's price. Null when the
  * items mix currencies, none has a fixed price, or one billed at the period has an
  * amount the mirror cannot work out (domain/price-amount.ts periodAmount).
+ * `customerDiscount`: the customer's own, as of the last sync (db/mirror.ts customerRow).
  */
-export function renewalPrice(items: readonly RenewingItem[], discounts: unknown, renewsAt: Date, period: { interval: string; intervalCount: number }): RenewalPrice | null {
+export function renewalPrice(items: readonly RenewingItem[], discounts: unknown, renewsAt: Date, period: { interval: string; intervalCount: number }, customerDiscount: unknown = null): RenewalPrice | null {
   const currency = items[0]?.currency;
   if (!currency || items.some((i) => i.currency !== currency)) return null;
   const metered = items.filter((i) => i.usageType === 'metered');
@@ -86,7 +87,15 @@ export function renewalPrice(items: readonly RenewingItem[], discounts: unknown,
   const list = lines.reduce((a, b) => a + b, 0);
   const running = discountsRunningAt(discounts, renewsAt);
   // An amount coupon in another currency applies through its currency_options, which the mirror does not keep.
-  const unknown = running.unknown + running.coupons.filter((c) => typeof c.percent_off !== 'number' && c.currency?.toLowerCase() !== currency).length;
+  let unknown = running.unknown + running.coupons.filter((c) => typeof c.percent_off !== 'number' && c.currency?.toLowerCase() !== currency).length;
+  // Stripe bills a subscription with no discount of its own running with its customer's. The
+  // mirror learns of a customer's discount only at a sync (no customer event is subscribed to),
+  // so it may be gone or used up by now: the price is quoted before discounts rather than after
+  // one that may no longer apply.
+  if (running.coupons.length === 0 && running.unknown === 0) {
+    const own = discountsRunningAt(customerDiscount ? [customerDiscount] : [], renewsAt);
+    unknown += own.coupons.length + own.unknown;
+  }
   const result = (amount: number): RenewalPrice => ({ price: { amount, currency }, listPrice: { amount: list, currency }, plusUsage: metered.length > 0, discountUnknown: unknown > 0 });
   // With any discount unknown, the price is quoted before them all: "before discounts", never half of them.
   if (unknown > 0) return result(list);

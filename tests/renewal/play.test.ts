@@ -224,7 +224,7 @@ describe('renewal notes', () => {
     expect((await scanRenewals(scanDeps, new Date(), [ws])).opened).toBe(0);
   });
 
-  it("quotes a plan priced by seat tiers and a customer's own discount, and no price where the mirror cannot work one out", async () => {
+  it("quotes a plan priced by seat tiers, before discounts for a customer with their own, and no price where the mirror cannot work one out", async () => {
     // cus_team: 8 seats of a yearly graduated price, the first 5 at $200 and the rest at $150; nothing else.
     const tiers = [
       { up_to: 5, unit_amount: 20_000, unit_amount_decimal: '20000', flat_amount: null, flat_amount_decimal: null },
@@ -242,7 +242,12 @@ describe('renewal notes', () => {
       .price('price_storage_y', null, 'year')
       .subscription('sub_cus_fraction', { items: ['price_growth_y', 'price_storage_y'], current_period_start: ago(350), current_period_end: ago(-15) })
       .build();
-    await seedMirror(db, ws, [team, fraction, loyal]);
+    // cus_unsynced: a yearly tiered price whose tiers the mirror has not read yet (synced before it kept them).
+    const unsynced = new CustomerBuilder('cus_unsynced')
+      .price('price_unsynced_y', null, 'year', { billing_scheme: 'tiered' })
+      .subscription('sub_cus_unsynced', { items: ['price_unsynced_y'], current_period_start: ago(350), current_period_end: ago(-15) })
+      .build();
+    await seedMirror(db, ws, [team, fraction, loyal, unsynced]);
     await db('stripe_products').insert({ workspace_id: ws, id: 'prod_price_team_y', name: 'Team', active: true, stripe_state_at: new Date() });
     const customerDiscount = {
       ...stripeFixture('discount'),
@@ -253,7 +258,7 @@ describe('renewal notes', () => {
     await upsertCustomers(db, ws, [{ ...contact('cus_loyal', 'Lou Loyal'), discount: customerDiscount }], new Date(), h.keyring);
     await db('stripe_prices').where({ workspace_id: ws, id: 'price_team_y' }).update({ tiers_mode: 'graduated', tiers: JSON.stringify(tiers) });
     await db('stripe_subscription_items').where({ workspace_id: ws, id: 'si_sub_cus_team_price_team_y' }).update({ quantity: 8 });
-    await upsertCustomers(db, ws, ['cus_team', 'cus_fraction'].map((id) => contact(id, 'Tam Team')), new Date(), h.keyring);
+    await upsertCustomers(db, ws, ['cus_team', 'cus_fraction', 'cus_unsynced'].map((id) => contact(id, 'Tam Team')), new Date(), h.keyring);
 
     await setPlay('review');
     await scanRenewals(scanDeps, new Date(), [ws]);
@@ -268,15 +273,20 @@ describe('renewal notes', () => {
     const teamDraft = await draftReady('cus_team');
     expect(teamDraft.bodyText).toMatch(/Your Team plan renews on \d{1,2} \w+ \d{4} at \$1,450\.00 per year[;.]/);
     expect(teamDraft.facts).toMatchObject({ plan: { price: { amount: 145_000, currency: 'usd' }, listPrice: { amount: 145_000, currency: 'usd' } } });
-    // The customer's own 20% off bills a subscription without one of its own: $990 less 20%.
+    // The customer's own 20% off bills a subscription without one of its own; the mirror knows it as of the last
+    // sync only (it may be gone by the renewal), so the note quotes the list price, before discounts, not $990 flat.
     const loyalDraft = await draftReady('cus_loyal');
-    expect(loyalDraft.bodyText).toContain('at $792.00 per year with your discount;');
-    expect(loyalDraft.facts).toMatchObject({ plan: { price: { amount: 79_200 }, listPrice: { amount: 99_000 } } });
+    expect(loyalDraft.bodyText).toContain('at $990.00 per year before discounts;');
+    expect(loyalDraft.facts).toMatchObject({ plan: { price: { amount: 99_000 }, listPrice: { amount: 99_000 }, discountUnknown: true } });
     // $990 and an amount the mirror cannot tell: no price rather than $990 alone.
     const fractionDraft = await draftReady('cus_fraction');
     expect(fractionDraft.bodyText).toMatch(/Your Growth plan renews on \d{1,2} \w+ \d{4} for another year[;.]/);
     expect(fractionDraft.bodyText).not.toContain('$990');
     expect(fractionDraft.facts).toMatchObject({ plan: { price: null, listPrice: null } });
+    // A plan of no amount the mirror can tell still renews: the note is written, without a price.
+    const unsyncedDraft = await draftReady('cus_unsynced');
+    expect(unsyncedDraft.bodyText).toMatch(/plan renews on \d{1,2} \w+ \d{4} for another year[;.]/);
+    expect((await notes()).get('cus_unsynced')!.outcome).toBeNull();
   });
 
   it('drafts an upgrade note again, as a save, when the churn risk reaches the threshold while it waits', async () => {

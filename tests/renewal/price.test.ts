@@ -79,6 +79,16 @@ describe('what a subscription renews at', () => {
     expect(renewalPrice([{ ...seats, tiersMode: 'volume' }], [], renewsAt)?.price.amount).toBe(12 * 8_000);
   });
 
+  it("quotes before discounts where the customer's own discount would bill the renewal", () => {
+    const customer20 = percent(20);
+    // No discount of the subscription's own runs at the renewal (none, or one that ends before it): the customer's would apply.
+    expect(priceAt([item(99_000)], [], renewsAt, { interval: 'year', intervalCount: 1 }, customer20)).toMatchObject({ price: { amount: 99_000 }, discountUnknown: true });
+    expect(priceAt([item(99_000)], [percent(10, seconds('2027-01-01T00:00:00Z'))], renewsAt, { interval: 'year', intervalCount: 1 }, customer20)).toMatchObject({ discountUnknown: true });
+    // The subscription's own running discount is what Stripe applies; a customer's that ended before the renewal is none.
+    expect(priceAt([item(99_000)], [percent(10)], renewsAt, { interval: 'year', intervalCount: 1 }, customer20)).toMatchObject({ price: { amount: 89_100 }, discountUnknown: false });
+    expect(priceAt([item(99_000)], [], renewsAt, { interval: 'year', intervalCount: 1 }, percent(20, seconds('2027-01-01T00:00:00Z')))).toMatchObject({ price: { amount: 99_000 }, discountUnknown: false });
+  });
+
   it('prices the items billed at the renewing period only', () => {
     // A monthly add-on beside a yearly plan is billed each month, not in the year's price.
     expect(renewalPrice([item(99_000), item(1_000, 2, { interval: 'month' })], [], renewsAt)).toMatchObject({ price: { amount: 99_000 }, plusUsage: false });
