@@ -24,7 +24,7 @@ import { DEFAULT_EXPANSION_TEMPLATES, EXPANSION_PLAY, EXPANSION_TRIGGERS, expans
 import { DEFAULT_RENEWAL_TEMPLATES, exampleRenewalFacts, RENEWAL_FOLDS, RENEWAL_PLAY, renewalConfigSchema, renewalSettings, type RenewalFold } from '../domain/renewal';
 import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, inDayOrder, scheduleProblems, type DunningTone } from '../domain/dunning-schedule';
 import { recoveryReport } from '../domain/dunning-recovery';
-import { hideActivityFacts, hideMoneyFacts } from '../domain/redaction';
+import { hideActivityFacts, hideMoneyFacts, printsRawAmount } from '../domain/redaction';
 import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS, stepFacts, type DunningFacts } from '../domain/dunning-templates';
 import { ROLLOUT_MODES } from '../domain/rollout';
 import { renderTemplate, TemplateError, templateProblems, type EmailTemplate } from '../domain/templates';
@@ -172,6 +172,14 @@ function checkTemplate(t: EmailTemplate, example: object = EXAMPLE_DUNNING_FACTS
   }
 }
 
+/** A template to be stored: usable, and writing amounts only through `money`, which the drafts' redaction finds. */
+function checkStoredTemplate(t: EmailTemplate, example: object): void {
+  checkTemplate(t, example);
+  if (printsRawAmount(t, example)) {
+    throw new HttpError(400, 'invalid template: it prints an amount other than through the money filter (such as {{ invoice.amountDue.amount }}); write amounts as {{ invoice.amountDue | money }}, so drafts can hide them from roles that may not see revenue');
+  }
+}
+
 /** A Stripe read's failure for `workspaceId` as the answer to give. */
 const stripeError = (workspaceId: string) => (err: unknown): never => {
   if (err instanceof StripeUnavailableError) throw new HttpError(503, `${err.message}; try again shortly`);
@@ -267,17 +275,14 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const auth = authOf(res);
     const body = parseOr400(emailSettingsBody, req.body, 'body');
     const { provider, ...from } = body;
-    const before = await getEmailSettings(deps.db, auth.workspaceId);
     const emailSettings = await putEmailSettings(deps.db, auth.workspaceId, { ...from, ...(provider === undefined ? {} : { provider }) }, auth.actor, deps.keyring);
     // A one-email play's draft may be waiting for a sender (workflows/outreach.ts): while the
-    // workspace had no from-address or no provider, or while its provider refused the sender
-    // (a revoked key, an unverified from-address). A save that changes who sends, or through
-    // what, wakes those plays' workflows to try again now; one that changes the name or the
-    // reply-to alone does not.
+    // workspace had no from-address or no provider, or while its provider refused the sender.
+    // Every save wakes those plays' workflows to try again now: a refusal is often put right
+    // at the provider (a sender verified there, a key's permissions restored), and saving the
+    // settings again is how an owner says so; a woken workflow that need not send waits on.
     let workflowsNotified = 0;
-    if (!before || before.fromEmail !== emailSettings.fromEmail || provider !== undefined) {
-      for (const play of [CHURN_PLAY, EXPANSION_PLAY, RENEWAL_PLAY]) workflowsNotified += await notifyRunning(auth.workspaceId, play);
-    }
+    for (const play of [CHURN_PLAY, EXPANSION_PLAY, RENEWAL_PLAY]) workflowsNotified += await notifyRunning(auth.workspaceId, play);
     res.json({ emailSettings, workflowsNotified });
   });
 
@@ -295,7 +300,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const auth = authOf(res);
     const { play, set, key } = templateOf(req.params);
     const body = parseOr400(templateBody, req.body, 'body');
-    checkTemplate(body, set.example(key));
+    checkStoredTemplate(body, set.example(key));
     await putTemplateOverride(deps.db, auth.workspaceId, play, key, body, auth.actor);
     res.json({ play, key, template: body });
   });

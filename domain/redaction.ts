@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { canSeeRevenue, ROLES, roleAtLeast, type Role } from './roles';
-import { formatMoney } from './templates';
+import { formatMoney, renderTemplate } from './templates';
 
 /**
  * Field-level redaction: one rule for every response (JSON and CSV alike). A hidden
@@ -102,18 +102,45 @@ function moneyIn(value: unknown, out: { amount: number; currency: string }[] = [
   return out;
 }
 
+/** Facts with every amount (an object with a numeric `amount` and a `currency`) replaced by `to`. */
+function withAmounts(value: unknown, to: string | number): unknown {
+  if (Array.isArray(value)) return value.map((v) => withAmounts(v, to));
+  if (value === null || typeof value !== 'object') return value;
+  const { amount, currency } = value as { amount?: unknown; currency?: unknown };
+  if (typeof amount === 'number' && typeof currency === 'string') return { ...value, amount: to };
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withAmounts(v, to)]));
+}
+
 /**
  * Facts whose every amount reads HIDDEN_AMOUNT (its currency kept), for rendering a
  * template for a caller who may not see revenue: the `money` filter writes such an
  * amount as it is, and so does a template that prints `.amount` itself, which no
  * search of the rendered text for formatted amounts would find.
  */
-export function hideMoneyFacts<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((v: unknown) => hideMoneyFacts(v)) as T;
-  if (value === null || typeof value !== 'object') return value;
-  const { amount, currency } = value as { amount?: unknown; currency?: unknown };
-  if (typeof amount === 'number' && typeof currency === 'string') return { ...value, amount: HIDDEN_AMOUNT };
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, hideMoneyFacts(v)])) as T;
+export const hideMoneyFacts = <T>(facts: T): T => withAmounts(facts, HIDDEN_AMOUNT) as T;
+
+/**
+ * Whether a template prints anything of its facts' amounts other than through the
+ * `money` filter (`{{ invoice.amountDue.amount }}`, or arithmetic on it): a draft's
+ * text is hidden from roles that may not see revenue by finding its facts' amounts as
+ * `money` writes them (hideCitedAmounts), which such a figure escapes. Rendered twice
+ * with the example facts, every amount set to one probe and then another: with what
+ * `money` wrote of them taken out, the two read the same unless an amount got out
+ * some other way.
+ */
+export function printsRawAmount(template: { subject: string; html: string; text: string }, exampleFacts: object): boolean {
+  const currencies = [...new Set(moneyIn(exampleFacts).map((m) => m.currency))];
+  const readWith = (probe: number): string | null => {
+    try {
+      const r = renderTemplate(template, withAmounts(exampleFacts, probe) as object);
+      const formatted = currencies.map((c) => formatMoney(probe, c)).sort((a, b) => b.length - a.length);
+      return formatted.reduce((text, amount) => text.split(amount).join('¤'), [r.subject, r.html, r.text].join('\n'));
+    } catch {
+      return null;
+    }
+  };
+  const [a, b] = [readWith(739_173_917), readWith(264_826_083)];
+  return a !== null && b !== null && a !== b;
 }
 
 /**

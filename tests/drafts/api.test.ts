@@ -103,6 +103,12 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
     const good = { subject: '{{ customer.name }}, {{ invoice.amountDue | money }} is overdue', html: '<p>Pay at {{ payUrl }}</p>', text: 'Pay at {{ payUrl }}' };
     expect((await call('member', 'PUT', '/templates/dunning/firm', good)).status).toBe(403);
     expect((await call('owner', 'PUT', '/templates/dunning/firm', good)).status).toBe(200);
+    // An amount printed other than through money would escape the drafts' redaction: refused when stored.
+    for (const printed of ['{{ invoice.amountDue.amount }}', '{{ invoice.amountDue.amount | divided_by: 100.0 }}', '{{ plan.monthlyValue.amount | times: 12 | divided_by: 100 }}']) {
+      const raw = await call('owner', 'PUT', '/templates/dunning/firm', { ...good, text: `Due: ${printed}` });
+      expect(raw.status, printed).toBe(400);
+      expect(errorOf(raw).message).toMatch(/prints an amount other than through the money filter/);
+    }
     const list = await call('viewer', 'GET', '/templates/dunning');
     expect((list.body as { templates: { key: string; overridden: boolean }[] }).templates.find((t) => t.key === 'firm')?.overridden).toBe(true);
 

@@ -112,7 +112,7 @@ const SAVE_OUTCOMES: Record<string, string> = {
   churned: 'left first',
   in_dunning: 'went into dunning',
   no_email: 'no email address',
-  no_sender: 'not sent: no sender set up in time',
+  no_sender: 'not sent: no sender the provider would take, in time',
   lost: 'its workflow was stopped',
   // The expansion play's own.
   no_longer_eligible: 'nothing to pitch any more',
