@@ -58,6 +58,8 @@ export interface AppDeps {
   passwordResetsPerAddress?: number;
   /** Product signal requests per caller (API token or user) per minute (default 600; 0: no limit). */
   signalsRequestsPerMinute?: number;
+  /** The window that limit counts in (default a minute; the CLI's tests shorten it to see a wait end). */
+  signalsRateWindowMs?: number;
 }
 
 /** The HTTP API as the server runs it. */
@@ -113,7 +115,7 @@ export function createApi(deps: AppDeps): Api {
   app.use(redactionRouter({ db: deps.db }));
   app.use(metricsRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(customersRouter({ db: deps.db, keyring: deps.keyring }));
-  app.use(signalsRouter({ db: deps.db, requestsPerMinute: deps.signalsRequestsPerMinute ?? 600 }));
+  app.use(signalsRouter({ db: deps.db, requestsPerMinute: deps.signalsRequestsPerMinute ?? 600, ...(deps.signalsRateWindowMs ? { windowMs: deps.signalsRateWindowMs } : {}) }));
 
   const namespace = deps.temporalNamespace ?? 'default';
   const workspaceDeps = { db: deps.db, keyring: deps.keyring, stripe: stripeClients, temporal: deps.temporal, namespace, taskQueue: deps.taskQueue ?? 'wysera' };

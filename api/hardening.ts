@@ -233,10 +233,11 @@ export function passwordResetLimit(limit: number, windowMs = 15 * 60_000): Reque
  * the failed-authentication limit instead) and before the batch is validated or stored,
  * so a refused batch stores nothing.
  */
-export function signalsRateLimit(perMinute: number, callerOf: (res: Parameters<RequestHandler>[1]) => string): RequestHandler {
+export function signalsRateLimit(perMinute: number, callerOf: (res: Parameters<RequestHandler>[1]) => string, windowMs = 60_000): RequestHandler {
+  const per = windowMs === 60_000 ? 'a minute' : `in ${windowMs / 1000} s`;
   return rateLimit({
-    ...refuse(`too many product signal requests from this API token or user (limit ${perMinute} a minute); retry later`),
-    windowMs: 60_000,
+    ...refuse(`too many product signal requests from this API token or user (limit ${perMinute} ${per}); retry later`),
+    windowMs,
     limit: perMinute,
     keyGenerator: (_req, res) => `signals:${callerOf(res)}`,
   });

@@ -20,11 +20,11 @@ const LISTED_UNMIRRORED = 100;
  * Each caller (an API token, or a signed-in user) may send `requestsPerMinute`
  * requests a minute (0: no limit); past it, 429 with Retry-After.
  */
-export function signalsRouter({ db, requestsPerMinute }: { db: Knex; requestsPerMinute: number }): Router {
+export function signalsRouter({ db, requestsPerMinute, windowMs }: { db: Knex; requestsPerMinute: number; windowMs?: number }): Router {
   const router = Router();
   // After the guard, which establishes the caller it is keyed by (the actor is
   // `token:<id>` or `user:<id>`); before the handler validates and stores the batch.
-  const limit = requestsPerMinute > 0 ? [signalsRateLimit(requestsPerMinute, (res) => authOf(res).actor)] : [];
+  const limit = requestsPerMinute > 0 ? [signalsRateLimit(requestsPerMinute, (res) => authOf(res).actor, windowMs)] : [];
 
   router.post('/workspaces/:workspaceId/signals', requireWorkspaceRole('member'), ...limit, async (req, res) => {
     const { workspaceId } = authOf(res);

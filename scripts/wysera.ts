@@ -29,17 +29,28 @@ class CliError extends Error {}
 
 const api = (process.env.WYSERA_API_URL ?? `http://127.0.0.1:${process.env.PORT ?? '3000'}`).replace(/\/$/, '');
 
+/** How long the CLI waits out a rate limit before it gives up: longer than a minute's window, with room. */
+const RATE_LIMIT_WAITS = 5;
+
 async function call(method: string, path: string, token: string | undefined, body?: unknown): Promise<Json> {
   if (!token) throw new CliError(`${method} ${path} needs a token: set ${path === '/workspaces' ? 'WYSERA_OPERATOR_TOKEN' : 'WYSERA_TOKEN (or --token)'}`);
   let res: Response;
-  try {
-    res = await fetch(`${api}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-  } catch (err) {
-    throw new CliError(`cannot reach the Wysera API at ${api} (${(err as Error).message}); is it running (npm start)?`);
+  for (let waits = 0; ; waits++) {
+    try {
+      res = await fetch(`${api}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      throw new CliError(`cannot reach the Wysera API at ${api} (${(err as Error).message}); is it running (npm start)?`);
+    }
+    // A rate limit (the signals' per caller): wait as long as the API says, then send the same request again.
+    const retryAfter = Number(res.headers.get('retry-after'));
+    if (res.status !== 429 || !(retryAfter > 0) || waits >= RATE_LIMIT_WAITS) break;
+    await res.body?.cancel();
+    process.stderr.write(`the API is limiting this token's requests: waiting ${retryAfter} s\n`);
+    await new Promise((r) => setTimeout(r, retryAfter * 1000));
   }
   const json = (await res.json().catch(() => ({}))) as Json;
   if (!res.ok) {

@@ -21,9 +21,9 @@ describe('npm run wysera -- signals send', () => {
   const rows = async () => Number((await database.db('product_signals').where({ workspace_id: ws }).count<{ count: number }[]>('* as count'))[0]!.count);
 
   /** Runs the command line against this API; never throws, so a refusal can be read. */
-  const wysera = (args: string[]) =>
+  const wysera = (args: string[], more: Record<string, string> = {}) =>
     new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', 'scripts/wysera.ts', ...args], { env: { ...process.env, ...env } }, (err, _stdout, stderr) => {
+      execFile(process.execPath, ['--import', 'tsx', 'scripts/wysera.ts', ...args], { env: { ...process.env, ...env, ...more } }, (err, _stdout, stderr) => {
         resolve({ code: err ? Number(err.code ?? 1) : 0, stderr });
       });
     });
@@ -72,6 +72,24 @@ describe('npm run wysera -- signals send', () => {
     const sent = [...res.stderr.matchAll(/sent (\d+) signals/g)].map((m) => Number(m[1]));
     expect(sent.length).toBeGreaterThan(1);
     expect(sent.at(-1)).toBe(1000);
+  });
+
+  it("waits out the API's rate limit as it says, and sends every request", async () => {
+    // An API allowing one request each 2 s per token: the second and third requests are answered 429 with Retry-After first.
+    const limited = await startApi(database.db, keyring, { signalsRequestsPerMinute: 1, signalsRateWindowMs: 2_000 });
+    try {
+      const before = await rows();
+      const login = (i: number) => JSON.stringify({ type: 'login', id: `cli-limited-${i}`, customerId: 'cus_cli', at: '2026-01-01T00:00:00Z' });
+      const file = join(dir, 'limited.ndjson');
+      await writeFile(file, Array.from({ length: 2_500 }, (_, i) => login(i)).join('\n'));
+      const res = await wysera(['signals', 'send', file], { WYSERA_API_URL: limited.url });
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stderr).toMatch(/the API is limiting this token's requests: waiting \d+ s/);
+      expect(res.stderr).toContain('sent 2500 signals: 2500 stored, 0 duplicates');
+      expect(await rows()).toBe(before + 2_500);
+    } finally {
+      await limited.close();
+    }
   });
 
   it("names the file's lines at fault, and says what was stored before them", async () => {
