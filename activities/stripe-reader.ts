@@ -164,7 +164,7 @@ export function createStripeReader(clientFor: StripeClientFor): StripeReader {
     },
     async subscriptionPlan(workspaceId, subscriptionId) {
       const stripe = await clientFor(workspaceId);
-      const s = await readStripe(`subscription ${subscriptionId}`, () => stripe.subscriptions.retrieve(subscriptionId, { expand: ['items.data.price.product'] }));
+      const s = await readStripe(`subscription ${subscriptionId}`, () => stripe.subscriptions.retrieve(subscriptionId, { expand: ['items.data.price.product', 'items.data.price.tiers'] }));
       if (!s) return null;
       const items: RecurringItem[] = [];
       const names: string[] = [];

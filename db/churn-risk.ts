@@ -67,8 +67,8 @@ async function riskInputs(db: Db, workspaceId: string, when: { at: Date; present
   // they sign again.
   const scheduled = `(cancel_at_period_end or cancel_at is not null or ended_at is not null)
     and coalesce(canceled_at <= :at, :present) and (ended_at is null or canceled_at < ended_at)
-    and not (coalesce(canceled_at <= coalesce(start_date, created) + interval '1 day', false)
-      and coalesce(ended_at, cancel_at, current_period_end) > :at::timestamptz + make_interval(days => :notice))`;
+    and not coalesce(canceled_at <= coalesce(start_date, created) + interval '1 day'
+      and coalesce(ended_at, cancel_at, current_period_end) > :at::timestamptz + make_interval(days => :notice), false)`;
   const live = liveSubscriptions(db, workspaceId, at, at)
     .groupBy('customer_id')
     .select<{ customer_id: string; cancels_at: Date | null; all_end: boolean; past_due: boolean }[]>(

@@ -42,14 +42,15 @@ const whole = (amount: number | null, decimal: unknown): number | null => (amoun
  *   of every tier the quantity reaches.
  * Null when it is not a fixed amount the terms tell: metered (billed on use), a
  * fraction of a minor unit, tiers missing or unreadable (Stripe sends them only when
- * asked), or no units of a tiered price (whether a first tier's flat amount is due
- * then is Stripe's call, not ours to guess).
+ * asked), or no units of a tiered price with a flat amount (whether a first tier's
+ * flat amount is due then is Stripe's call, not ours to guess; without any, none is 0).
  */
 export function periodAmount(terms: PriceTerms, quantity: number): number | null {
   if (terms.usageType === 'metered' || !Number.isInteger(quantity) || quantity < 0) return null;
   if (terms.billingScheme !== 'tiered') return terms.unitAmount === null ? null : terms.unitAmount * quantity;
   const parsed = storedTiers.safeParse(terms.tiers);
-  if (!parsed.success || quantity === 0) return null;
+  if (!parsed.success) return null;
+  if (quantity === 0) return parsed.data.some((t) => t.flat_amount !== null || t.flat_amount_decimal !== null) ? null : 0;
   if (terms.tiersMode === 'volume') return volumeAmount(parsed.data, quantity);
   if (terms.tiersMode === 'graduated') return graduatedAmount(parsed.data, quantity);
   return null;

@@ -34,6 +34,11 @@ describe('what a period of a price charges', () => {
     expect(periodAmount(tiered('graduated', [tier(10, null, 10_000), tier(null, 900)]), 14)).toBe(10_000 + 4 * 900);
   });
 
+  it('charges nothing for no units of a tiered price without flat amounts', () => {
+    expect(periodAmount(tiered('graduated', [tier(5, 1_000), tier(null, 800)]), 0)).toBe(0);
+    expect(periodAmount(tiered('volume', [tier(5, 1_000), tier(null, 800)]), 0)).toBe(0);
+  });
+
   it('tells no amount where the terms do not fix one', () => {
     // Billed on use.
     expect(periodAmount(perUnit(2_500, { usageType: 'metered' }), 1)).toBeNull();
@@ -46,7 +51,7 @@ describe('what a period of a price charges', () => {
     expect(periodAmount(tiered('volume', [{ up_to: null, unit_amount: null, flat_amount: 5_000 }]), 3)).toBeNull();
     expect(periodAmount({ ...tiered('volume', seats), tiersMode: null }, 3)).toBeNull();
     expect(periodAmount(tiered('graduated', [tier(5, 1_000)]), 8)).toBeNull();
-    // No units of a tiered price, or a quantity that is not a count.
+    // No units of a tiered price with a flat amount (due or not is Stripe's call), or a quantity that is not a count.
     expect(periodAmount(tiered('volume', seats), 0)).toBeNull();
     expect(periodAmount(perUnit(2_500), 1.5)).toBeNull();
   });

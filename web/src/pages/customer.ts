@@ -19,7 +19,7 @@ function itemText(item: Shown['subscriptions'][number]['items'][number], currenc
   const every = item.interval ? ` / ${periodText(item.interval, item.intervalCount ?? 1)}` : '';
   const named = `${item.quantity !== null && item.quantity !== 1 ? `${item.quantity} × ` : ''}${item.product ?? item.priceId}`;
   // No unit price (tiered): what its quantity costs a period, where that is known.
-  if (item.unitAmount === null && item.amount !== null && !hidden) return `${named}, ${money(item.amount, currency)}${every}`;
+  if (!hidden && item.unitAmount === null && item.amount !== null) return `${named}, ${money(item.amount, currency)}${every}`;
   const price = item.unitAmount === null && !hidden ? '' : ` at ${money(item.unitAmount, currency, { hidden })}${every}`;
   return `${named}${price}`;
 }
