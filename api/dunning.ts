@@ -140,6 +140,11 @@ const TEMPLATE_SETS = {
     keys: RENEWAL_FOLDS,
     builtIn: (key: string) => DEFAULT_RENEWAL_TEMPLATES[key as RenewalFold],
     example: (key: string): ExampleFacts => emailFacts(exampleRenewalFacts(key as RenewalFold)),
+    // The same customer whose renewal has an amount the mirror cannot tell: a template must not print the price bare.
+    unpriced: (key: string): ExampleFacts => {
+      const facts = exampleRenewalFacts(key as RenewalFold);
+      return emailFacts({ ...facts, plan: { ...facts.plan, price: null, listPrice: null } });
+    },
   },
 } as const;
 const templatePlay = z.enum([DUNNING_PLAY, CHURN_PLAY, EXPANSION_PLAY, RENEWAL_PLAY], { error: 'dunning, churn, expansion or renewal (the plays with templates)' });
@@ -301,6 +306,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const { play, set, key } = templateOf(req.params);
     const body = parseOr400(templateBody, req.body, 'body');
     checkStoredTemplate(body, set.example(key));
+    if ('unpriced' in set) checkTemplate(body, set.unpriced(key));
     await putTemplateOverride(deps.db, auth.workspaceId, play, key, body, auth.actor);
     res.json({ play, key, template: body });
   });

@@ -166,6 +166,17 @@ describe('POST /workspaces/:id/signals and what the plays read of them', () => {
     } finally {
       await limited.close();
     }
+    // 0 turns the limit off: as many requests as a sender makes go through, with no signals limit's headers.
+    const unlimited = await startApi(database.db, keyring, { signalsRequestsPerMinute: 0 });
+    try {
+      for (let i = 1; i <= 5; i++) {
+        const res = await fetch(`${unlimited.url}/workspaces/${ws}/signals`, { method: 'POST', headers: { authorization: `Bearer ${tokens.member}`, 'content-type': 'application/json' }, body: JSON.stringify({ signals: [{ type: 'login', id: `unlimited-${i}`, customerId: 'cus_known', at: ago(0) }] }) });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('ratelimit') ?? '').not.toMatch(/-in-1min"; r=\d+; t=\d+$/);
+      }
+    } finally {
+      await unlimited.close();
+    }
   });
 
   it('reads many customers in one scan of the workspace as it reads each alone, and no one else', async () => {

@@ -430,5 +430,12 @@ describe('renewal notes', () => {
     expect((preview.body as { subject: string }).subject).toBe('Your Acme Analytics plan renews on 15 January 2027');
     expect((preview.body as { facts: object }).facts).not.toHaveProperty('risk');
     expect((preview.body as { text: string }).text).toContain('you could renew on Starter instead, at $290.00 per year');
+    // The price can be unknown (null): a note that prints it bare is refused, one that guards it is taken.
+    const bare = await api.request('PUT', `/workspaces/${ws}/templates/renewal/plain`, { token: owner, body: { subject: 'Renewal', html: '<p>{{ plan.price | money }}</p>', text: 'At {{ plan.price | money }}' } });
+    expect(bare.status).toBe(400);
+    expect(errorOf(bare.body)).toMatch(/money: no amount here/);
+    const guarded = { subject: 'Renewal', html: '<p>{% if plan.price %}{{ plan.price | money }}{% endif %}</p>', text: '{% if plan.price %}At {{ plan.price | money }}{% else %}Renews{% endif %}' };
+    expect((await api.request('PUT', `/workspaces/${ws}/templates/renewal/plain`, { token: owner, body: guarded })).status).toBe(200);
+    expect((await api.request('DELETE', `/workspaces/${ws}/templates/renewal/plain`, { token: owner })).status).toBe(200);
   });
 });
