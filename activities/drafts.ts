@@ -1,6 +1,7 @@
 import { cancelOpenDrafts as cancelDrafts } from '../db/drafts';
 import type { Knex } from '../db/knex';
 import { getTemplateOverride } from '../db/play-settings';
+import { printsRawAmount } from '../domain/redaction';
 import { renderTemplate, TemplateError, type EmailTemplate, type RenderedEmail } from '../domain/templates';
 import type { Logger } from '../platform/logger';
 
@@ -8,7 +9,9 @@ import type { Logger } from '../platform/logger';
  * Renders a play's email: the workspace's override of the template when it has one
  * (checked when it was stored), the built-in one otherwise. An override that fails
  * against these particular facts falls back to the built-in template, logged, so a
- * customer never gets a half-rendered email and the sequence does not stall.
+ * customer never gets a half-rendered email and the sequence does not stall; so does
+ * one that prints an amount other than through `money`, which the drafts' redaction
+ * could not find (one stored before such were refused).
  */
 export async function renderPlayEmail(
   db: Knex,
@@ -16,7 +19,10 @@ export async function renderPlayEmail(
   input: { workspaceId: string; play: string; templateKey: string; builtIn: EmailTemplate; facts: object },
 ): Promise<RenderedEmail & { usedOverride: boolean }> {
   const override = await getTemplateOverride(db, input.workspaceId, input.play, input.templateKey);
-  if (override) {
+  // One stored before overrides were checked for amounts printed outside `money` is checked now, on these facts.
+  if (override && printsRawAmount(override, input.facts)) {
+    log.warn({ workspaceId: input.workspaceId, play: input.play, templateKey: input.templateKey }, 'template override may print an amount other than through money (or cannot be rendered with these facts); using the built-in template');
+  } else if (override) {
     try {
       return { ...renderTemplate(override, input.facts), usedOverride: true };
     } catch (err) {

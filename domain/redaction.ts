@@ -102,13 +102,16 @@ function moneyIn(value: unknown, out: { amount: number; currency: string }[] = [
   return out;
 }
 
-/** Facts with every amount (an object with a numeric `amount` and a `currency`) replaced by `to`. */
-function withAmounts(value: unknown, to: string | number): unknown {
-  if (Array.isArray(value)) return value.map((v) => withAmounts(v, to));
+/**
+ * Facts with every amount (an object with a numeric `amount` and a `currency`) replaced
+ * by `to(n)`, n counting the amounts in the order they are met.
+ */
+function withAmounts(value: unknown, to: (n: number) => string | number, counter = { n: 0 }): unknown {
+  if (Array.isArray(value)) return value.map((v) => withAmounts(v, to, counter));
   if (value === null || typeof value !== 'object') return value;
   const { amount, currency } = value as { amount?: unknown; currency?: unknown };
-  if (typeof amount === 'number' && typeof currency === 'string') return { ...value, amount: to };
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withAmounts(v, to)]));
+  if (typeof amount === 'number' && typeof currency === 'string') return { ...value, amount: to(counter.n++) };
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withAmounts(v, to, counter)]));
 }
 
 /**
@@ -117,30 +120,40 @@ function withAmounts(value: unknown, to: string | number): unknown {
  * amount as it is, and so does a template that prints `.amount` itself, which no
  * search of the rendered text for formatted amounts would find.
  */
-export const hideMoneyFacts = <T>(facts: T): T => withAmounts(facts, HIDDEN_AMOUNT) as T;
+export const hideMoneyFacts = <T>(facts: T): T => withAmounts(facts, () => HIDDEN_AMOUNT) as T;
+
+/**
+ * Probes for printsRawAmount: the n-th amount of the facts in each render. Each render
+ * gives every amount its own value, in the same order (so comparisons between amounts
+ * take the same branch) but at other distances (so a difference or a ratio printed
+ * differs), and one render has whole units (so `| money | replace: ".00", ""` shows).
+ * Seven digits: `money` writes them with a comma, and a loop up to one stays small.
+ */
+const PROBES: readonly ((n: number) => number)[] = [(n) => 7_391_739 + n * 10_007, (n) => 2_648_263 + n * 30_011, (n) => 5_120_000 + n * 20_000];
 
 /**
  * Whether a template prints anything of its facts' amounts other than through the
- * `money` filter (`{{ invoice.amountDue.amount }}`, or arithmetic on it): a draft's
- * text is hidden from roles that may not see revenue by finding its facts' amounts as
- * `money` writes them (hideCitedAmounts), which such a figure escapes. Rendered twice
- * with the example facts, every amount set to one probe and then another: with what
- * `money` wrote of them taken out, the two read the same unless an amount got out
- * some other way.
+ * `money` filter (`{{ invoice.amountDue.amount }}`, arithmetic on it, or money's text
+ * reworked): a draft's text is hidden from roles that may not see revenue by finding
+ * its facts' amounts as `money` writes them (hideCitedAmounts), which such a figure
+ * escapes. Rendered once per probe: with what `money` wrote of the probes taken out,
+ * the renders read the same unless an amount got out some other way. A template the
+ * probes cannot render counts as printing one: it cannot be shown not to.
  */
-export function printsRawAmount(template: { subject: string; html: string; text: string }, exampleFacts: object): boolean {
-  const currencies = [...new Set(moneyIn(exampleFacts).map((m) => m.currency))];
-  const readWith = (probe: number): string | null => {
+export function printsRawAmount(template: { subject: string; html: string; text: string }, facts: object): boolean {
+  const currencies = [...new Set(moneyIn(facts).map((m) => m.currency))];
+  const readWith = (probe: (n: number) => number): string | null => {
+    const probed = withAmounts(facts, probe);
     try {
-      const r = renderTemplate(template, withAmounts(exampleFacts, probe) as object);
-      const formatted = currencies.map((c) => formatMoney(probe, c)).sort((a, b) => b.length - a.length);
-      return formatted.reduce((text, amount) => text.split(amount).join('¤'), [r.subject, r.html, r.text].join('\n'));
+      const r = renderTemplate(template, probed as object);
+      const formatted = moneyIn(probed).flatMap((m) => currencies.map((c) => formatMoney(m.amount, c)));
+      return [...new Set(formatted)].sort((a, b) => b.length - a.length).reduce((text, amount) => text.split(amount).join('¤'), [r.subject, r.html, r.text].join('\n'));
     } catch {
       return null;
     }
   };
-  const [a, b] = [readWith(739_173_917), readWith(264_826_083)];
-  return a !== null && b !== null && a !== b;
+  const reads = PROBES.map(readWith);
+  return reads.some((r) => r === null || r !== reads[0]);
 }
 
 /**

@@ -50,6 +50,10 @@ function engine(escapeHtml: boolean): Liquid {
     ownPropertyOnly: true,
     // In-memory lookup only: an {% include %} in a workspace template can never read the disk.
     templates: {},
+    // A workspace's template cannot hold the process: a loop up to an amount, or over a huge
+    // range, fails its render (and so its check) rather than allocating or spinning for ever.
+    renderLimit: 2_000,
+    memoryLimit: 10_000_000,
     ...(escapeHtml ? { outputEscape: 'escape' as const } : {}),
   });
   liquid.registerFilter('money', (value: unknown) => {

@@ -42,9 +42,13 @@ describe('printsRawAmount', () => {
 
   it('finds an amount printed bare, divided, multiplied or rounded', () => {
     const base = DEFAULT_DUNNING_TEMPLATES.firm;
-    for (const printed of ['{{ invoice.amountDue.amount }}', '{{ invoice.amountDue.amount | divided_by: 100.0 | round }}', '{{ plan.monthlyValue.amount | times: 12 }}', '{% if invoice.amountDue.amount > 500000000 %}big{% endif %}']) {
+    for (const printed of ['{{ invoice.amountDue.amount }}', '{{ invoice.amountDue.amount | divided_by: 100.0 | round }}', '{{ plan.monthlyValue.amount | times: 12 }}', '{{ invoice.amountDue | money | replace: ".00", "" }}']) {
       expect(printsRawAmount({ ...base, text: `${base.text}\n${printed}` }, EXAMPLE_DUNNING_FACTS), printed).toBe(true);
     }
+    // A difference of two amounts, though the example's are equal (a renewal's price and list price without a discount).
+    const note = DEFAULT_RENEWAL_TEMPLATES.plain;
+    const saving = '{% if plan.price.amount < plan.listPrice.amount %}you save {{ plan.listPrice.amount | minus: plan.price.amount | divided_by: 100.0 }}{% endif %}';
+    expect(printsRawAmount({ ...note, text: `${note.text}\n${saving}` }, emailFacts(exampleRenewalFacts('plain')))).toBe(true);
     // A currency alone tells no amount.
     expect(printsRawAmount({ ...base, text: `${base.text}\n{{ invoice.amountDue.currency | upcase }}` }, EXAMPLE_DUNNING_FACTS)).toBe(false);
   });
