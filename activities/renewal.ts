@@ -7,7 +7,7 @@ import { expansionPitchRows } from '../db/expansion-pitches';
 import { getPlaySettings } from '../db/play-settings';
 import { effectiveMapping } from '../db/product-mapping';
 import { customerActivity } from '../db/product-signals';
-import { openRenewalNotes, recordFold, renewalNoteRows, renewalQuote, renewalState, renewingItem, type RenewalNote, type RenewingItem } from '../db/renewal-notes';
+import { openRenewalNotes, recordFold, renewalNoteRows, renewalQuote, renewalState, renewingItem, type LongTermItem, type RenewalNote } from '../db/renewal-notes';
 import { planSeats, seatsAddedSince } from '../db/seat-changes';
 import type { ChurnRisk } from '../domain/churn-risk';
 import { CHURN_PLAY, churnSettings, COOLING_OUTCOMES } from '../domain/churn-save';
@@ -51,10 +51,15 @@ export async function buildNoteFacts(
   deps: Pick<RenewalActivityDeps, 'db' | 'keyring'>,
   ref: Pick<RenewalNoteRef, 'workspaceId' | 'customerId' | 'subscriptionId' | 'renewsAt'>,
   now: Date,
-  read: { renewing: RenewingItem; plan: CustomerPlan | null; activity: CustomerActivity; risk: ChurnRisk | undefined },
+  read: { renewing: LongTermItem; plan: CustomerPlan | null; activity: CustomerActivity; risk: ChurnRisk | undefined },
 ): Promise<{ facts: RenewalNoteFacts; to: string | null }> {
   const { db, keyring } = deps;
-  const { renewing, plan, activity, risk } = read;
+  const { activity, risk } = read;
+  // The customer's plan is what renews where it is billed at the renewing period; else the
+  // long-term item is named, and no offer is made (an offer is priced against the plan,
+  // which then is something else: a monthly add-on, or nothing of a fixed amount).
+  const plan = read.plan && read.plan.item.interval === read.renewing.interval && read.plan.item.intervalCount === read.renewing.intervalCount ? read.plan : null;
+  const renewing = plan ? { ...read.renewing, productId: plan.productId, productName: plan.productName } : read.renewing;
   const [settings, churnPlay, expansionPlay, parties, mapping, quote] = await Promise.all([
     getPlaySettings(db, ref.workspaceId, RENEWAL_PLAY).then((s) => renewalSettings(s.config)),
     getPlaySettings(db, ref.workspaceId, CHURN_PLAY),
@@ -75,7 +80,6 @@ export async function buildNoteFacts(
   // A play the workspace turned off makes no offer through a note either; and no upgrade goes
   // to a customer at churn risk (as no expansion pitch does), whether or not a save may go now.
   const riskHigh = atChurnRisk(risk, churn.threshold);
-  // An offer is priced against the customer's plan: without one with a fixed amount (billed on use alone), the note offers nothing.
   const upgrade = !plan || pitched || riskHigh || expansionPlay.rollout.mode === 'off' ? null : chooseExpansion({ productId: plan.productId, usage: activity.usage, seats: planSeats(seats, ref.customerId, plan.productId) }, mapping, expansion);
   const atRisk = plan !== null && riskHigh && !saved && churnPlay.rollout.mode !== 'off';
   const fold = chooseFold({ offers: settings.offers, atRisk, upgradeReady: upgrade !== null });
@@ -132,7 +136,7 @@ export function createRenewalActivities(deps: RenewalActivityDeps) {
      * dunning began, or an upgrade it pitches went to a customer now at churn risk.
      */
     async prepareRenewalNote(input: RenewalNoteRef): Promise<NoteState> {
-      return prepareOutreachDraft<NoteEnd, { renewing: RenewingItem; plan: CustomerPlan | null }>(deps, { ...input, rowId: input.noteId }, {
+      return prepareOutreachDraft<NoteEnd, { renewing: LongTermItem; plan: CustomerPlan | null }>(deps, { ...input, rowId: input.noteId }, {
         play: RENEWAL_PLAY,
         step: NOTE_STEP,
         actor: ACTOR,

@@ -119,7 +119,7 @@ export async function renewalState(db: Db, workspaceId: string, subscriptionId: 
 }
 
 /** The item a long-term subscription renews by: its product and how often it is billed. */
-export interface RenewingItem {
+export interface LongTermItem {
   productId: string;
   productName: string;
   interval: 'month' | 'year';
@@ -128,12 +128,12 @@ export interface RenewingItem {
 
 /**
  * The subscription's long-term item (RENEWS_LONG_TERM's: billed yearly, or every
- * LONG_TERM_MONTHS months or more), the longest period first: what the note names and
- * prices the renewal by, whether or not its amount is known (a customer's plan, by
- * contrast, is their item worth most a month, which a monthly add-on can be). Null
- * when the subscription has none such.
+ * LONG_TERM_MONTHS months or more): of the longest period, a fixed one before one
+ * billed on use, then the dearest: what the note prices the renewal by, whether or
+ * not its amount is known (a customer's plan, by contrast, is their item worth most
+ * a month, which a monthly add-on can be). Null when the subscription has none such.
  */
-export async function renewingItem(db: Db, workspaceId: string, subscriptionId: string): Promise<RenewingItem | null> {
+export async function renewingItem(db: Db, workspaceId: string, subscriptionId: string): Promise<LongTermItem | null> {
   const row = await db('stripe_subscription_items as i')
     .join('stripe_prices as p', function () {
       this.on('p.workspace_id', 'i.workspace_id').andOn('p.id', 'i.price_id');
@@ -143,7 +143,10 @@ export async function renewingItem(db: Db, workspaceId: string, subscriptionId: 
     })
     .where({ 'i.workspace_id': workspaceId, 'i.subscription_id': subscriptionId })
     .where((q) => void q.where('p.recurring_interval', 'year').orWhere((m) => void m.where('p.recurring_interval', 'month').where('p.recurring_interval_count', '>=', LONG_TERM_MONTHS)))
-    .orderByRaw(`case when p.recurring_interval = 'year' then 12 else 1 end * coalesce(p.recurring_interval_count, 1) desc, i.id`)
+    .orderByRaw(
+      `case when p.recurring_interval = 'year' then 12 else 1 end * coalesce(p.recurring_interval_count, 1) desc,
+       p.recurring_usage_type is not distinct from 'metered', coalesce(p.unit_amount * coalesce(i.quantity, 1), -1) desc, i.id`,
+    )
     .first<{ product_id: string; product_name: string | null; recurring_interval: 'month' | 'year'; recurring_interval_count: number | null } | undefined>('p.product_id', 'pr.name as product_name', 'p.recurring_interval', 'p.recurring_interval_count');
   return row ? { productId: row.product_id, productName: row.product_name ?? row.product_id, interval: row.recurring_interval, intervalCount: row.recurring_interval_count ?? 1 } : null;
 }

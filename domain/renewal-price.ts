@@ -22,8 +22,9 @@ export interface RenewalPrice {
   /**
    * A discount still attached whose terms the mirror does not hold (an event's bare id
    * Stripe was not asked about yet, or an amount coupon priced for the subscription's
-   * currency through options the mirror does not keep): `price` is then the list
-   * price, before every discount, and the note says so.
+   * currency through options the mirror does not keep), or the customer's own discount
+   * where it would bill the renewal (known only as of the last sync): `price` is then
+   * the list price, before every discount, and the note says so.
    */
   discountUnknown: boolean;
 }

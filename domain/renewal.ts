@@ -56,8 +56,8 @@ export interface RenewalNoteFacts {
    * The renewing subscription's plan and what it renews at per billing period ("year",
    * "3 months"): every fixed item for its quantity, after the discounts that still run
    * then (`listPrice` before them); `plusUsage` when items billed on use come on top;
-   * `discountUnknown` when a discount's terms are not known yet (`price` is then the
-   * list price, before every discount). `price` and `listPrice` are null when an item
+   * `discountUnknown` when a discount's terms are not known yet, or the customer's own
+   * discount would bill the renewal (`price` is then the list price, before every discount). `price` and `listPrice` are null when an item
    * billed at the period has an amount the mirror cannot work out (in fractions of a
    * cent, or tiers not synced yet): the note then states no price rather than part of one.
    */

@@ -29,8 +29,10 @@ class CliError extends Error {}
 
 const api = (process.env.WYSERA_API_URL ?? `http://127.0.0.1:${process.env.PORT ?? '3000'}`).replace(/\/$/, '');
 
-/** How long the CLI waits out a rate limit before it gives up: longer than a minute's window, with room. */
+/** How many times the CLI waits out a rate limit on one request before it gives up (a minute's window, with room). */
 const RATE_LIMIT_WAITS = 5;
+/** The longest wait it takes on: a longer Retry-After (the failed-authentication limit's quarter of an hour) ends the run with the API's message. */
+const RATE_LIMIT_LONGEST_WAIT_S = 120;
 
 async function call(method: string, path: string, token: string | undefined, body?: unknown): Promise<Json> {
   if (!token) throw new CliError(`${method} ${path} needs a token: set ${path === '/workspaces' ? 'WYSERA_OPERATOR_TOKEN' : 'WYSERA_TOKEN (or --token)'}`);
@@ -47,9 +49,9 @@ async function call(method: string, path: string, token: string | undefined, bod
     }
     // A rate limit (the signals' per caller): wait as long as the API says, then send the same request again.
     const retryAfter = Number(res.headers.get('retry-after'));
-    if (res.status !== 429 || !(retryAfter > 0) || waits >= RATE_LIMIT_WAITS) break;
+    if (res.status !== 429 || !(retryAfter > 0) || retryAfter > RATE_LIMIT_LONGEST_WAIT_S || waits >= RATE_LIMIT_WAITS) break;
     await res.body?.cancel();
-    process.stderr.write(`the API is limiting this token's requests: waiting ${retryAfter} s\n`);
+    process.stderr.write(`the API asks to wait before the next request: waiting ${retryAfter} s\n`);
     await new Promise((r) => setTimeout(r, retryAfter * 1000));
   }
   const json = (await res.json().catch(() => ({}))) as Json;

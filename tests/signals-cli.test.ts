@@ -84,7 +84,7 @@ describe('npm run wysera -- signals send', () => {
       await writeFile(file, Array.from({ length: 2_500 }, (_, i) => login(i)).join('\n'));
       const res = await wysera(['signals', 'send', file], { WYSERA_API_URL: limited.url });
       expect(res.code, res.stderr).toBe(0);
-      expect(res.stderr).toMatch(/the API is limiting this token's requests: waiting \d+ s/);
+      expect(res.stderr).toMatch(/the API asks to wait before the next request: waiting \d+ s/);
       expect(res.stderr).toContain('sent 2500 signals: 2500 stored, 0 duplicates');
       expect(await rows()).toBe(before + 2_500);
     } finally {

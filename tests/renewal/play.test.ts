@@ -247,7 +247,13 @@ describe('renewal notes', () => {
       .price('price_unsynced_y', null, 'year', { billing_scheme: 'tiered' })
       .subscription('sub_cus_unsynced', { items: ['price_unsynced_y'], current_period_start: ago(350), current_period_end: ago(-15) })
       .build();
-    await seedMirror(db, ws, [team, fraction, loyal, unsynced]);
+    // cus_addon: Growth yearly beside a yearly add-on whose item id sorts first: the note names Growth.
+    const addon = new CustomerBuilder('cus_addon')
+      .price('price_aaa_extra_y', 12_000, 'year')
+      .price('price_growth_y', 99_000, 'year')
+      .subscription('sub_cus_addon', { items: ['price_aaa_extra_y', 'price_growth_y'], current_period_start: ago(350), current_period_end: ago(-15) })
+      .build();
+    await seedMirror(db, ws, [team, fraction, loyal, unsynced, addon]);
     await db('stripe_products').insert({ workspace_id: ws, id: 'prod_price_team_y', name: 'Team', active: true, stripe_state_at: new Date() });
     const customerDiscount = {
       ...stripeFixture('discount'),
@@ -258,7 +264,7 @@ describe('renewal notes', () => {
     await upsertCustomers(db, ws, [{ ...contact('cus_loyal', 'Lou Loyal'), discount: customerDiscount }], new Date(), h.keyring);
     await db('stripe_prices').where({ workspace_id: ws, id: 'price_team_y' }).update({ tiers_mode: 'graduated', tiers: JSON.stringify(tiers) });
     await db('stripe_subscription_items').where({ workspace_id: ws, id: 'si_sub_cus_team_price_team_y' }).update({ quantity: 8 });
-    await upsertCustomers(db, ws, ['cus_team', 'cus_fraction', 'cus_unsynced'].map((id) => contact(id, 'Tam Team')), new Date(), h.keyring);
+    await upsertCustomers(db, ws, ['cus_team', 'cus_fraction', 'cus_unsynced', 'cus_addon'].map((id) => contact(id, 'Tam Team')), new Date(), h.keyring);
 
     await setPlay('review');
     await scanRenewals(scanDeps, new Date(), [ws]);
@@ -283,6 +289,8 @@ describe('renewal notes', () => {
     expect(fractionDraft.bodyText).toMatch(/Your Growth plan renews on \d{1,2} \w+ \d{4} for another year[;.]/);
     expect(fractionDraft.bodyText).not.toContain('$990');
     expect(fractionDraft.facts).toMatchObject({ plan: { price: null, listPrice: null } });
+    const addonDraft = await draftReady('cus_addon');
+    expect(addonDraft.bodyText).toMatch(/Your Growth plan renews on \d{1,2} \w+ \d{4} at \$1,110\.00 per year[;.]/);
     // A plan of no amount the mirror can tell still renews: the note is written, without a price.
     const unsyncedDraft = await draftReady('cus_unsynced');
     expect(unsyncedDraft.bodyText).toMatch(/plan renews on \d{1,2} \w+ \d{4} for another year[;.]/);
