@@ -50,7 +50,7 @@ export function periodAmount(terms: PriceTerms, quantity: number): number | null
   if (terms.billingScheme !== 'tiered') return terms.unitAmount === null ? null : terms.unitAmount * quantity;
   const parsed = storedTiers.safeParse(terms.tiers);
   if (!parsed.success) return null;
-  if (quantity === 0) return parsed.data.some((t) => t.flat_amount !== null || t.flat_amount_decimal !== null) ? null : 0;
+  if (quantity === 0) return parsed.data.some((t) => (t.flat_amount ?? 0) > 0 || (t.flat_amount === null && t.flat_amount_decimal !== null)) ? null : 0;
   if (terms.tiersMode === 'volume') return volumeAmount(parsed.data, quantity);
   if (terms.tiersMode === 'graduated') return graduatedAmount(parsed.data, quantity);
   return null;

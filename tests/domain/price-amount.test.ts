@@ -37,6 +37,8 @@ describe('what a period of a price charges', () => {
   it('charges nothing for no units of a tiered price without flat amounts', () => {
     expect(periodAmount(tiered('graduated', [tier(5, 1_000), tier(null, 800)]), 0)).toBe(0);
     expect(periodAmount(tiered('volume', [tier(5, 1_000), tier(null, 800)]), 0)).toBe(0);
+    // A flat amount of 0 is none.
+    expect(periodAmount(tiered('volume', [tier(5, 1_000, 0), tier(null, 800)]), 0)).toBe(0);
   });
 
   it('tells no amount where the terms do not fix one', () => {
