@@ -20,7 +20,7 @@ import {
 } from '../db/play-settings';
 import { CHURN_INTERVENTIONS, CHURN_PLAY, churnConfigSchema, churnSettings, DEFAULT_CHURN_TEMPLATES, exampleChurnFacts, type InterventionKind } from '../domain/churn-save';
 import { emailFacts } from '../domain/outreach-facts';
-import { DEFAULT_EXPANSION_TEMPLATES, EXPANSION_PLAY, EXPANSION_TRIGGERS, expansionConfigSchema, expansionSettings, exampleExpansionFacts, type ExpansionTrigger } from '../domain/expansion';
+import { DEFAULT_EXPANSION_TEMPLATES, EXPANSION_PLAY, EXPANSION_TRIGGERS, expansionConfigSchema, expansionSettings, exampleExpansionFacts, type ExpansionPitchFacts, type ExpansionTrigger } from '../domain/expansion';
 import { DEFAULT_RENEWAL_TEMPLATES, exampleRenewalFacts, RENEWAL_FOLDS, RENEWAL_PLAY, renewalConfigSchema, renewalSettings, type RenewalFold } from '../domain/renewal';
 import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, inDayOrder, scheduleProblems, type DunningTone } from '../domain/dunning-schedule';
 import { recoveryReport } from '../domain/dunning-recovery';
@@ -135,6 +135,12 @@ const TEMPLATE_SETS = {
     keys: EXPANSION_TRIGGERS,
     builtIn: (key: string) => DEFAULT_EXPANSION_TEMPLATES[key as ExpansionTrigger],
     example: (key: string): ExampleFacts => exampleExpansionFacts(key as ExpansionTrigger),
+    // The same customer where the plan pitched has no price on their terms: a template must not print it bare.
+    unpriced: (key: string): ExampleFacts => {
+      const facts = exampleExpansionFacts(key as ExpansionTrigger);
+      const unpriced: ExpansionPitchFacts = { ...facts, target: { ...facts.target, price: null, period: null } };
+      return unpriced;
+    },
   },
   [RENEWAL_PLAY]: {
     keys: RENEWAL_FOLDS,
@@ -143,10 +149,13 @@ const TEMPLATE_SETS = {
     // The same customer whose renewal has an amount the mirror cannot tell: a template must not print the price bare.
     unpriced: (key: string): ExampleFacts => {
       const facts = exampleRenewalFacts(key as RenewalFold);
-      return emailFacts({ ...facts, plan: { ...facts.plan, price: null, listPrice: null } });
+      const upgrade = facts.upgrade && { ...facts.upgrade, target: { ...facts.upgrade.target, price: null, period: null } };
+      return emailFacts({ ...facts, plan: { ...facts.plan, price: null, listPrice: null }, upgrade });
     },
   },
 } as const;
+/** How many running workflows a settings change signals at once. */
+const SIGNALS_AT_ONCE = 20;
 const templatePlay = z.enum([DUNNING_PLAY, CHURN_PLAY, EXPANSION_PLAY, RENEWAL_PLAY], { error: 'dunning, churn, expansion or renewal (the plays with templates)' });
 /** The play named in the path and its template set. */
 const templatesOf = (params: { play?: unknown }) => {
@@ -215,15 +224,27 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
    */
   const notifyRunning = async (workspaceId: string, play: string): Promise<number> => {
     let notified = 0;
+    // Signalled a few at a time: one after another, a workspace with thousands running would hold the request for long.
+    let batch: { workflowId: string; runId: string }[] = [];
+    const signalBatch = async () => {
+      await Promise.all(
+        batch.map((wf) =>
+          client.workflow.getHandle(wf.workflowId, wf.runId).signal(playSettingsChangedSignal).then(
+            () => void notified++,
+            (err: unknown) => deps.log.info({ err: (err as Error).message, workflowId: wf.workflowId }, 'settings changed: workflow not told'),
+          ),
+        ),
+      );
+      batch = [];
+    };
     try {
       const query = `WyseraWorkspaceId = '${workspaceId.replace(/'/g, '')}' AND WyseraPlay = '${play}' AND ExecutionStatus = 'Running'`;
       for await (const wf of client.workflow.list({ query, pageSize: 500 })) {
-        await client.workflow.getHandle(wf.workflowId, wf.runId).signal(playSettingsChangedSignal).then(
-          () => notified++,
-          (err: unknown) => deps.log.info({ err: (err as Error).message, workflowId: wf.workflowId }, 'settings changed: workflow not told'),
-        );
+        batch.push({ workflowId: wf.workflowId, runId: wf.runId });
+        if (batch.length >= SIGNALS_AT_ONCE) await signalBatch();
         if (notified >= 10_000) break;
       }
+      await signalBatch();
     } catch (err) {
       deps.log.warn({ err: (err as Error).message, workspaceId, play }, 'settings changed: running workflows not listed; they see it at their next step');
     }

@@ -219,6 +219,13 @@ describe('expansion playbook', () => {
     const broken = await api.request('PUT', `/workspaces/${ws}/templates/expansion/near_limit`, { token: owner, body: { subject: 'Upgrade', html: '<p>{{ usage.nope }}</p>', text: 't' } });
     expect(broken.status).toBe(400);
     expect(errorOf(broken.body)).toMatch(/^invalid template: html line 1/);
+    // The plan pitched may have no price on the customer's terms: printed bare it is refused, guarded it is taken.
+    const bare = await api.request('PUT', `/workspaces/${ws}/templates/expansion/seats_added`, { token: owner, body: { subject: 'Upgrade', html: '<p>{{ target.price | money }}</p>', text: 't' } });
+    expect(bare.status).toBe(400);
+    expect(errorOf(bare.body)).toMatch(/money: no amount here/);
+    const guarded = { subject: 'Upgrade', html: '<p>{% if target.price %}{{ target.price | money }}{% endif %}</p>', text: 't' };
+    expect((await api.request('PUT', `/workspaces/${ws}/templates/expansion/seats_added`, { token: owner, body: guarded })).status).toBe(200);
+    expect((await api.request('DELETE', `/workspaces/${ws}/templates/expansion/seats_added`, { token: owner })).status).toBe(200);
     const preview = await api.request('POST', `/workspaces/${ws}/templates/preview`, { token: member, body: { play: 'expansion', templateKey: 'seats_added' } });
     expect(preview.status).toBe(200);
     expect(preview.body).toMatchObject({ to: 'jordan@example.com', subject: 'Room for your whole team on Acme Analytics' });
