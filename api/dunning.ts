@@ -186,12 +186,17 @@ function checkTemplate(t: EmailTemplate, example: object = EXAMPLE_DUNNING_FACTS
   }
 }
 
-/** A template to be stored: usable, and writing amounts only through `money`, which the drafts' redaction finds. */
-function checkStoredTemplate(t: EmailTemplate, example: object): void {
+/**
+ * A template to be stored: usable with each of its play's examples (the customer it is
+ * written for, and where a price can be unknown, one without it), and writing amounts
+ * only through `money`, which the drafts' redaction finds.
+ */
+function checkStoredTemplate(t: EmailTemplate, [example, ...others]: readonly [object, ...object[]]): void {
   checkTemplate(t, example);
   if (printsRawAmount(t, example)) {
     throw new HttpError(400, 'invalid template: it prints an amount other than through the money filter (such as {{ invoice.amountDue.amount }}); write amounts as {{ invoice.amountDue | money }}, so drafts can hide them from roles that may not see revenue');
   }
+  for (const other of others) checkTemplate(t, other);
 }
 
 /** A Stripe read's failure for `workspaceId` as the answer to give. */
@@ -326,8 +331,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const auth = authOf(res);
     const { play, set, key } = templateOf(req.params);
     const body = parseOr400(templateBody, req.body, 'body');
-    checkStoredTemplate(body, set.example(key));
-    if ('unpriced' in set) checkTemplate(body, set.unpriced(key));
+    checkStoredTemplate(body, 'unpriced' in set ? [set.example(key), set.unpriced(key)] : [set.example(key)]);
     await putTemplateOverride(deps.db, auth.workspaceId, play, key, body, auth.actor);
     res.json({ play, key, template: body });
   });

@@ -89,8 +89,8 @@ function mostValuable(rows: PlanItemRow[]): CustomerPlan | null {
     });
     const total = monthlyValue(valued.map((v) => v.item));
     // The plan is an item with a fixed amount (what the plays quote); one billed on use, or priced in a way the mirror cannot tell, is not.
-    const main = valued.filter((v) => v.item.amount !== null).sort((a, b) => b.value - a.value)[0];
-    if (!total || !main || main.item.amount === null || (best && best.monthlyValue.amount >= total.amount)) continue;
+    const main = valued.filter((v): v is typeof v & { item: { amount: number } } => v.item.amount !== null).sort((a, b) => b.value - a.value)[0];
+    if (!total || !main || (best && best.monthlyValue.amount >= total.amount)) continue;
     const item = { interval: main.item.interval, intervalCount: main.item.intervalCount, quantity: main.quantity, price: { amount: main.item.amount, currency: main.item.currency } };
     best = { subscriptionId, productId: main.row.product_id, productName: main.row.product_name ?? main.row.product_id, monthlyValue: total, item };
   }

@@ -141,13 +141,12 @@ const PROBES: readonly ((n: number) => number)[] = [(n) => 7_391_739 + n * 10_00
  * probes cannot render counts as printing one: it cannot be shown not to.
  */
 export function printsRawAmount(template: { subject: string; html: string; text: string }, facts: object): boolean {
-  const currencies = [...new Set(moneyIn(facts).map((m) => m.currency))];
   const readWith = (probe: (n: number) => number): string | null => {
     const probed = withAmounts(facts, probe);
     try {
       const r = renderTemplate(template, probed as object);
-      const formatted = moneyIn(probed).flatMap((m) => currencies.map((c) => formatMoney(m.amount, c)));
-      return [...new Set(formatted)].sort((a, b) => b.length - a.length).reduce((text, amount) => text.split(amount).join('¤'), [r.subject, r.html, r.text].join('\n'));
+      // What money wrote of the probes reads HIDDEN_AMOUNT, as the drafts' redaction would make it.
+      return hideCitedAmounts([r.subject, r.html, r.text].join('\n'), probed);
     } catch {
       return null;
     }
