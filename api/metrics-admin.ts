@@ -1,21 +1,12 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { recomputeWorkspace, recordNpsAnswer } from '../activities/analytics';
+import { recomputeWorkspace } from '../activities/analytics';
 import type { Knex } from '../db/knex';
 import { loadAnalyticsSettings, storeAnalyticsSettings, upsertExchangeRates } from '../db/analytics';
 import { appendAudit } from '../db/audit';
 import { analyticsSettingsSchema } from '../domain/mrr';
-import { senderText } from '../domain/product-signals';
 import { authOf, requireOperator, requireWorkspaceRole } from './auth';
-import { HttpError, parseOr400 } from './errors';
-
-const npsSignal = z.strictObject({
-  /** The sender's id for the answer: sent again, the answer is counted once. */
-  id: senderText().optional(),
-  customerId: senderText(),
-  score: z.number().int().min(0).max(10),
-  at: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
-});
+import { parseOr400 } from './errors';
 
 const currency = z.string().regex(/^[a-zA-Z]{3}$/, 'a three-letter ISO 4217 currency code').transform((c) => c.toLowerCase());
 const exchangeRates = z.strictObject({
@@ -33,8 +24,7 @@ const exchangeRates = z.strictObject({
 
 /**
  * Managing the metrics: analytics settings (owners; recomputes the workspace), a
- * manual recompute, NPS answers from the signals API (members and up), and the
- * exchange rates every workspace converts with (operator: market data, not tenant data).
+ * manual recompute, and the exchange rates every workspace converts with (operator: market data, not tenant data).
  */
 export function metricsAdminRouter({ db }: { db: Knex }): Router {
   const router = Router();
@@ -58,14 +48,6 @@ export function metricsAdminRouter({ db }: { db: Knex }): Router {
 
   router.post('/workspaces/:workspaceId/metrics/recompute', requireWorkspaceRole('owner'), async (_req, res) => {
     res.json(await recomputeWorkspace(db, authOf(res).workspaceId));
-  });
-
-  router.post('/workspaces/:workspaceId/signals/nps', requireWorkspaceRole('member'), async (req, res) => {
-    const auth = authOf(res);
-    const input = parseOr400(npsSignal, req.body, 'NPS answer');
-    const { id, duplicate, same } = await recordNpsAnswer(db, auth.workspaceId, { customerId: input.customerId, score: input.score, at: input.at ?? new Date() }, input.id);
-    if (!same) throw new HttpError(409, `NPS answer id ${input.id ?? ''} is already another answer's (another customer or score): give each answer its own id`);
-    res.status(duplicate ? 200 : 201).json({ id, customerId: input.customerId, score: input.score, ...(duplicate ? { duplicate: true } : {}) });
   });
 
   router.put('/exchange-rates/:reportingCurrency', requireOperator, async (req, res) => {

@@ -67,3 +67,12 @@ export type ProductSignal = z.infer<ReturnType<typeof productSignalSchema>>;
 export function productSignalsBody(now: Date) {
   return z.strictObject({ signals: z.array(productSignalSchema(now)).min(1, 'must hold at least one signal').max(MAX_SIGNALS_PER_REQUEST) });
 }
+
+/** One NPS answer from the signals API (POST /workspaces/:id/signals/nps). */
+export const npsAnswerBody = z.strictObject({
+  /** The sender's id for the answer: sent again, the answer is counted once. */
+  id: senderText().optional(),
+  customerId: senderText(),
+  score: z.number().int().min(0).max(10),
+  at: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
+});

@@ -7,6 +7,7 @@ import { recomputeWorkspace } from '../activities/analytics';
 import { authenticate } from '../api/auth';
 import { errorHandler, notFound } from '../api/errors';
 import { metricsRouter } from '../api/metrics';
+import { signalsRouter } from '../api/signals';
 import { seedMirror } from '../db/analytics-seed';
 import { createApiToken } from '../db/api-tokens';
 import { sealCustomerPii } from '../db/customer-pii';
@@ -51,6 +52,8 @@ describe('GET /workspaces/:id/metrics/:metric', () => {
     app.use(express.json());
     app.use(authenticate({ db, operatorToken: 'operator-secret' }));
     app.use(metricsRouter({ db, keyring }));
+    // NPS answers come in through the signals API.
+    app.use(signalsRouter({ db, requestsPerMinute: 0 }));
     app.use(notFound);
     app.use(errorHandler(pino({ level: 'silent' })));
     server = await new Promise<Server>((resolve) => {

@@ -161,6 +161,14 @@ describe('POST /workspaces/:id/signals and what the plays read of them', () => {
       );
       // Refused before the batch is validated: a bad one gets 429, not 400.
       expect((await send(second, { signals: [{ type: 'click' }] })).status).toBe(429);
+      // NPS answers draw on the same allowance: past it, one is refused and stored nowhere.
+      const nps = await fetch(`${limited.url}/workspaces/${ws}/signals/nps`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.member}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'limit-nps', customerId: 'cus_known', score: 9 }),
+      });
+      expect(nps.status).toBe(429);
+      expect(await database.db('nps_responses').where({ workspace_id: ws, answer_id: 'limit-nps' }).first()).toBeUndefined();
       const stored = await database.db('product_signals').where({ workspace_id: ws }).where('signal_id', 'like', 'limit-%').orderBy('signal_id').pluck('signal_id');
       expect(stored).toEqual(['limit-a-1', 'limit-a-2', 'limit-a-3', 'limit-b-1', 'limit-b-2', 'limit-b-3']);
     } finally {
