@@ -51,23 +51,28 @@ export async function recordFold(db: Db, id: string, fold: RenewalFold): Promise
 }
 
 /**
- * A subscription that renews for a long term: active (a trial's end is a first
- * charge, not a renewal), billed every LONG_TERM_MONTHS months or more by one of its
- * items, and not set to end before that item's next period is over (a `cancel_at`
- * part-way through it makes the renewal a prorated stub, not the renewal a note
- * tells of). `s` is stripe_subscriptions. The next period's end is worked out on the
- * UTC calendar, as Stripe's periods run, whatever the session's time zone; Postgres's
- * month arithmetic can land up to three days before Stripe's anchored end (after a
- * short month), so a `cancel_at` at the period's very end always counts as a full
- * renewal.
+ * A long-term item `i` (its price `p`) of the subscription `s` that renews in full:
+ * billed every LONG_TERM_MONTHS months or more (yearly included), and its subscription
+ * not set to end before the item's next period is over (a `cancel_at` part-way through
+ * it makes the renewal a prorated stub, not the renewal a note tells of). The next
+ * period's end is worked out on the UTC calendar, as Stripe's periods run, whatever the
+ * session's time zone; Postgres's month arithmetic can land up to three days before
+ * Stripe's anchored end (after a short month), so a `cancel_at` at the period's very
+ * end always counts as a full renewal.
+ */
+const RENEWS_IN_FULL = `(p.recurring_interval = 'year' or (p.recurring_interval = 'month' and p.recurring_interval_count >= ${LONG_TERM_MONTHS}))
+  and (s.cancel_at is null or s.cancel_at >= ((s.current_period_end at time zone 'UTC') + make_interval(
+        years => case when p.recurring_interval = 'year' then coalesce(p.recurring_interval_count, 1) else 0 end,
+        months => case when p.recurring_interval = 'month' then coalesce(p.recurring_interval_count, 1) else 0 end)) at time zone 'UTC')`;
+
+/**
+ * A subscription that renews for a long term: active (a trial's end is a first charge,
+ * not a renewal), not set to end at its period's end, and with an item that renews in
+ * full (RENEWS_IN_FULL). `s` is stripe_subscriptions.
  */
 const RENEWS_LONG_TERM = `s.status = 'active' and s.ended_at is null and not s.cancel_at_period_end
   and exists (select 1 from stripe_subscription_items i join stripe_prices p on p.workspace_id = i.workspace_id and p.id = i.price_id
-               where i.workspace_id = s.workspace_id and i.subscription_id = s.id
-                 and (p.recurring_interval = 'year' or (p.recurring_interval = 'month' and p.recurring_interval_count >= ${LONG_TERM_MONTHS}))
-                 and (s.cancel_at is null or s.cancel_at >= ((s.current_period_end at time zone 'UTC') + make_interval(
-                       years => case when p.recurring_interval = 'year' then coalesce(p.recurring_interval_count, 1) else 0 end,
-                       months => case when p.recurring_interval = 'month' then coalesce(p.recurring_interval_count, 1) else 0 end)) at time zone 'UTC'))`;
+               where i.workspace_id = s.workspace_id and i.subscription_id = s.id and ${RENEWS_IN_FULL})`;
 
 /**
  * Opens a note for each of the workspace's long-term subscriptions that renew between
@@ -127,8 +132,9 @@ export interface LongTermItem {
 }
 
 /**
- * The subscription's long-term item (RENEWS_LONG_TERM's: billed yearly, or every
- * LONG_TERM_MONTHS months or more): of the longest period, a fixed one before one
+ * The subscription's long-term item that renews in full (RENEWS_IN_FULL, the items
+ * RENEWS_LONG_TERM counts: one whose next period runs past the subscription's
+ * `cancel_at` is not what renews): of the longest period, a fixed one before one
  * billed on use, then the dearest: what the note prices the renewal by, whether or
  * not its amount is known (a customer's plan, by contrast, is their item worth most
  * a month, which a monthly add-on can be). Null when the subscription has none such.
@@ -138,11 +144,14 @@ export async function renewingItem(db: Db, workspaceId: string, subscriptionId: 
     .join('stripe_prices as p', function () {
       this.on('p.workspace_id', 'i.workspace_id').andOn('p.id', 'i.price_id');
     })
+    .join('stripe_subscriptions as s', function () {
+      this.on('s.workspace_id', 'i.workspace_id').andOn('s.id', 'i.subscription_id');
+    })
     .leftJoin('stripe_products as pr', function () {
       this.on('pr.workspace_id', 'p.workspace_id').andOn('pr.id', 'p.product_id');
     })
     .where({ 'i.workspace_id': workspaceId, 'i.subscription_id': subscriptionId })
-    .where((q) => void q.where('p.recurring_interval', 'year').orWhere((m) => void m.where('p.recurring_interval', 'month').where('p.recurring_interval_count', '>=', LONG_TERM_MONTHS)))
+    .whereRaw(`(${RENEWS_IN_FULL})`)
     .orderByRaw(
       `case when p.recurring_interval = 'year' then 12 else 1 end * coalesce(p.recurring_interval_count, 1) desc,
        p.recurring_usage_type is not distinct from 'metered', coalesce(p.unit_amount * coalesce(i.quantity, 1), -1) desc, i.id`,

@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedMirror } from '../../db/analytics-seed';
+import type { Knex } from '../../db/knex';
+import { renewalState, renewingItem } from '../../db/renewal-notes';
+import { CustomerBuilder } from '../domain/mrr-builder';
+import { freshDatabase } from '../helpers/db';
+
+const ws = 'ws_renewing_item';
+let database: Awaited<ReturnType<typeof freshDatabase>>;
+let db: Knex;
+
+/** The period ends 15 August 2027: the quarter after it ends 15 November, the year after it 15 August 2028. */
+const end = new Date('2027-08-15T00:00:00Z');
+
+/** A subscription billing a plan yearly ($990) and an add-on quarterly ($300), set to end at `cancelAt`. */
+const yearlyAndQuarterly = (id: string, cancelAt: Date | null) =>
+  new CustomerBuilder(id)
+    .price('price_plan_y', 99_000, 'year')
+    .price('price_addon_q', 30_000, 'month', { recurring_interval_count: 3 })
+    .subscription(`sub_${id}`, { items: ['price_plan_y', 'price_addon_q'], current_period_start: new Date('2026-08-15T00:00:00Z'), current_period_end: end, cancel_at: cancelAt })
+    .build();
+
+beforeAll(async () => {
+  database = await freshDatabase();
+  db = database.db;
+  await db('workspaces').insert({ id: ws, name: 'Renewing items' });
+  await seedMirror(db, ws, [
+    // Set to end after the next year: both items renew in full, the yearly one is the longer.
+    yearlyAndQuarterly('cus_both', new Date('2028-08-15T00:00:00Z')),
+    // Set to end when the next quarter does: the quarterly add-on renews in full, the yearly plan would be cut short.
+    yearlyAndQuarterly('cus_quarter', new Date('2027-11-15T00:00:00Z')),
+    // Set to end a month into the next period: no item renews in full.
+    yearlyAndQuarterly('cus_stub', new Date('2027-09-15T00:00:00Z')),
+  ]);
+});
+afterAll(async () => {
+  await database?.drop();
+});
+
+describe('the item a long-term subscription renews by', () => {
+  it('is the longest-billed item that renews in full', async () => {
+    expect(await renewalState(db, ws, 'sub_cus_both', end)).toBe('renewing');
+    expect(await renewingItem(db, ws, 'sub_cus_both')).toMatchObject({ productId: 'prod_price_plan_y', interval: 'year', intervalCount: 1 });
+  });
+
+  it('passes over an item whose next period runs past the cancellation, as the test of renewing does', async () => {
+    // The subscription renews, through its quarterly item: the note prices the quarter, not a year cut short.
+    expect(await renewalState(db, ws, 'sub_cus_quarter', end)).toBe('renewing');
+    expect(await renewingItem(db, ws, 'sub_cus_quarter')).toMatchObject({ productId: 'prod_price_addon_q', interval: 'month', intervalCount: 3 });
+    expect(await renewalState(db, ws, 'sub_cus_stub', end)).toBe('not_renewing');
+    expect(await renewingItem(db, ws, 'sub_cus_stub')).toBeNull();
+  });
+});
