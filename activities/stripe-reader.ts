@@ -174,7 +174,7 @@ export function createStripeReader(clientFor: StripeClientFor): StripeReader {
         if (!price.recurring || !isInterval(interval)) continue;
         const product = price.product;
         if (typeof product === 'object' && 'name' in product && product.name) names.push(product.name);
-        const terms = { unitAmount: price.unit_amount, billingScheme: price.billing_scheme, usageType: price.recurring.usage_type, tiersMode: price.tiers_mode, tiers: price.tiers };
+        const terms = { unitAmount: price.unit_amount, billingScheme: price.billing_scheme, usageType: price.recurring.usage_type, tiersMode: price.tiers_mode, tiers: price.tiers, transformQuantity: price.transform_quantity };
         items.push({ amount: periodAmount(terms, item.quantity ?? 1), currency: price.currency, interval, intervalCount: price.recurring.interval_count });
       }
       return { name: names.join(' + ') || 'your plan', monthlyValue: monthlyValue(items) };

@@ -11,7 +11,7 @@ import { effectiveMapping } from './product-mapping';
 import { limitsUse } from '../domain/product-activity';
 import { customerActivity } from './product-signals';
 import type { CustomerProfile } from '../domain/customer-profile';
-import { periodAmount } from '../domain/price-amount';
+import { periodAmount, unitPrice } from '../domain/price-amount';
 import { PRICE_TERM_COLUMNS, priceTerms, type PriceTermRow } from './price-terms';
 import type { Keyring } from '../platform/crypto';
 
@@ -108,7 +108,7 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
         .filter((i) => i.subscription_id === s.id)
         .map((i) => {
           const terms = priceTerms(i);
-          return { priceId: i.price_id, product: i.product, quantity: i.quantity, unitAmount: terms.unitAmount, amount: periodAmount(terms, i.quantity ?? 1), interval: i.recurring_interval, intervalCount: i.recurring_interval_count };
+          return { priceId: i.price_id, product: i.product, quantity: i.quantity, unitAmount: unitPrice(terms), amount: periodAmount(terms, i.quantity ?? 1), interval: i.recurring_interval, intervalCount: i.recurring_interval_count };
         }),
     })),
     invoices: invoices.map((i) => ({

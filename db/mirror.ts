@@ -204,6 +204,8 @@ export function priceRow(p: Stripe.Price): Row {
       ? json(p.tiers.map((t) => ({ up_to: t.up_to, unit_amount: t.unit_amount, unit_amount_decimal: t.unit_amount_decimal, flat_amount: t.flat_amount, flat_amount_decimal: t.flat_amount_decimal })))
       : null,
     tiers_mode: p.tiers_mode,
+    // Package pricing: Stripe bills the quantity divided by `divide_by`, rounded (domain/price-amount.ts billedQuantity).
+    transform_quantity: p.transform_quantity ? json({ divide_by: p.transform_quantity.divide_by, round: p.transform_quantity.round }) : null,
     type: p.type,
     recurring_interval: p.recurring?.interval ?? null,
     recurring_interval_count: p.recurring?.interval_count ?? null,

@@ -1,7 +1,7 @@
 import type { PriceTerms } from '../domain/price-amount';
 
 /** The stripe_prices columns a price's amount is worked out from (domain/price-amount.ts), as `p.` of a join. */
-export const PRICE_TERM_COLUMNS = ['p.unit_amount', 'p.billing_scheme', 'p.recurring_usage_type', 'p.tiers_mode', 'p.tiers'] as const;
+export const PRICE_TERM_COLUMNS = ['p.unit_amount', 'p.billing_scheme', 'p.recurring_usage_type', 'p.tiers_mode', 'p.tiers', 'p.transform_quantity'] as const;
 
 export interface PriceTermRow {
   unit_amount: string | number | null;
@@ -9,6 +9,7 @@ export interface PriceTermRow {
   recurring_usage_type: string | null;
   tiers_mode: string | null;
   tiers: unknown;
+  transform_quantity: unknown;
 }
 
 /** A row's price terms (`unit_amount` is a bigint, which pg hands over as a string). */
@@ -18,4 +19,5 @@ export const priceTerms = (r: PriceTermRow): PriceTerms => ({
   usageType: r.recurring_usage_type,
   tiersMode: r.tiers_mode,
   tiers: r.tiers,
+  transformQuantity: r.transform_quantity,
 });

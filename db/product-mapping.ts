@@ -7,7 +7,7 @@ import { applyOverrides, deriveDefaults, type CatalogPrice, type CatalogProduct,
 export async function loadCatalog(db: Db, workspaceId: string): Promise<{ products: CatalogProduct[]; prices: CatalogPrice[] }> {
   const products = await db('stripe_products').select('id', 'name', 'active', 'metadata').where({ workspace_id: workspaceId });
   const prices = await db('stripe_prices')
-    .select('id', 'product_id', 'active', 'currency', 'unit_amount', 'billing_scheme', 'tiers_mode', 'tiers', 'type', 'recurring_interval', 'recurring_interval_count', 'recurring_usage_type', 'metadata')
+    .select('id', 'product_id', 'active', 'currency', 'unit_amount', 'billing_scheme', 'tiers_mode', 'tiers', 'transform_quantity', 'type', 'recurring_interval', 'recurring_interval_count', 'recurring_usage_type', 'metadata')
     .where({ workspace_id: workspaceId });
   return {
     products: products.map((p: { id: string; name: string; active: boolean; metadata: Record<string, string> }) => ({ id: p.id, name: p.name, active: p.active, metadata: p.metadata })),
@@ -21,6 +21,7 @@ export async function loadCatalog(db: Db, workspaceId: string): Promise<{ produc
         billing_scheme: string | null;
         tiers_mode: string | null;
         tiers: CatalogPrice['tiers'];
+        transform_quantity: unknown;
         type: string;
         recurring_interval: string | null;
         recurring_interval_count: number | null;
@@ -35,6 +36,7 @@ export async function loadCatalog(db: Db, workspaceId: string): Promise<{ produc
         billingScheme: p.billing_scheme,
         tiersMode: p.tiers_mode,
         tiers: p.tiers,
+        transformQuantity: p.transform_quantity,
         type: p.type,
         interval: p.recurring_interval,
         intervalCount: p.recurring_interval_count,

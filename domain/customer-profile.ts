@@ -28,7 +28,10 @@ export interface CustomerProfile {
     currentPeriodEnd: string | null;
     cancelAtPeriodEnd: boolean;
     endedAt: string | null;
-    /** `amount`: what one period of the item charges for its quantity (domain/price-amount.ts), tiered prices too; null when that is not fixed. */
+    /**
+     * `amount`: what one period of the item charges for its quantity (domain/price-amount.ts), tiered and package prices
+     * too; null when that is not fixed. `unitAmount`: one unit's price, null where there is none (tiered, or sold in packages).
+     */
     items: { priceId: string; product: string | null; quantity: number | null; unitAmount: number | null; amount: number | null; interval: string | null; intervalCount: number | null }[];
   }[];
   /** The latest invoices, newest first; amounts in the invoice's currency. */

@@ -11,6 +11,11 @@ export interface PriceTerms {
   tiersMode: string | null;
   /** The tiers as Stripe lists them (db/mirror.ts `priceRow`); anything else reads as unknown. */
   tiers: unknown;
+  /**
+   * Package pricing, as Stripe sends it (`{ divide_by, round }`): null or absent for
+   * none; anything else reads as unknown.
+   */
+  transformQuantity: unknown;
 }
 
 /**
@@ -30,24 +35,56 @@ const storedTier = z.object({
 type Tier = z.infer<typeof storedTier>;
 const storedTiers = z.array(storedTier).min(1);
 
+const noTransform = (transform: unknown): boolean => transform === null || transform === undefined;
+const storedTransform = z.object({ divide_by: z.number().int().positive(), round: z.enum(['up', 'down']) });
+
+/**
+ * How many units Stripe bills for `quantity` (a whole number of at least 0) under a
+ * price's `transform_quantity`: with none, the quantity itself; with one, the quantity
+ * divided by `divide_by` and rounded `up` or `down` to a whole number (package pricing:
+ * $20 per 10 seats bills 12 seats as 2 packages when rounding up, 1 when rounding
+ * down). Null when the transform is there but unreadable.
+ */
+export function billedQuantity(transform: unknown, quantity: number): number | null {
+  if (noTransform(transform)) return quantity;
+  const parsed = storedTransform.safeParse(transform);
+  if (!parsed.success) return null;
+  const { divide_by: by, round } = parsed.data;
+  // In integers: a float quotient rounded the wrong way would bill a package more or less.
+  const packages = (quantity - (quantity % by)) / by;
+  return round === 'up' && quantity % by !== 0 ? packages + 1 : packages;
+}
+
+/**
+ * What one unit costs, where the price states it so: its unit amount, unless it is
+ * tiered (Stripe sends none) or sold in packages (the amount is a package's).
+ */
+export const unitPrice = (terms: PriceTerms): number | null => (noTransform(terms.transformQuantity) ? terms.unitAmount : null);
+
 /** A tier's unit or flat amount in whole minor units: 0 when neither is set, null when only a fraction is. */
 const whole = (amount: number | null, decimal: unknown): number | null => (amount !== null ? amount : decimal === null ? 0 : null);
 
 /**
  * What one billing period of a licensed item charges for `quantity` units, before
  * discounts and tax, in minor units, as Stripe works it out:
- * - per unit: the unit amount times the quantity;
+ * - per unit: the unit amount times the quantity, or times the packages the quantity
+ *   makes where the price sets a `transform_quantity` (billedQuantity);
  * - tiered `volume`: every unit at the tier the quantity falls in, plus its flat amount;
  * - tiered `graduated`: each tier's units at that tier's amount, plus the flat amount
  *   of every tier the quantity reaches.
  * Null when it is not a fixed amount the terms tell: metered (billed on use), a
- * fraction of a minor unit, tiers missing or unreadable (Stripe sends them only when
- * asked), or no units of a tiered price with a flat amount (whether a first tier's
- * flat amount is due then is Stripe's call, not ours to guess; without any, none is 0).
+ * fraction of a minor unit, a quantity transform that is unreadable, tiers missing or
+ * unreadable (Stripe sends them only when asked), or no units of a tiered price with
+ * a flat amount (whether a first tier's flat amount is due then is Stripe's call, not
+ * ours to guess; without any, none is 0).
  */
 export function periodAmount(terms: PriceTerms, quantity: number): number | null {
   if (terms.usageType === 'metered' || !Number.isInteger(quantity) || quantity < 0) return null;
-  if (terms.billingScheme !== 'tiered') return terms.unitAmount === null ? null : terms.unitAmount * quantity;
+  if (terms.billingScheme !== 'tiered') {
+    const billed = billedQuantity(terms.transformQuantity, quantity);
+    return terms.unitAmount === null || billed === null ? null : terms.unitAmount * billed;
+  }
+  // Stripe refuses a quantity transform on a tiered price: the tiers alone price it.
   const parsed = storedTiers.safeParse(terms.tiers);
   if (!parsed.success) return null;
   if (quantity === 0) return parsed.data.some((t) => (t.flat_amount ?? 0) > 0 || (t.flat_amount === null && t.flat_amount_decimal !== null)) ? null : 0;

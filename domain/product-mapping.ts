@@ -21,6 +21,8 @@ export interface CatalogPrice {
   billingScheme: string | null;
   tiersMode: string | null;
   tiers: { unit_amount: number | null; flat_amount: number | null }[] | null;
+  /** Package pricing (`{ divide_by, round }`), null for none. */
+  transformQuantity: unknown;
   type: string;
   interval: string | null;
   intervalCount: number | null;

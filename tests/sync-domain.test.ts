@@ -86,6 +86,7 @@ const price = (id: string, productId: string, unitAmount: number, interval: stri
   billingScheme: 'per_unit',
   tiersMode: null,
   tiers: null,
+  transformQuantity: null,
   type: 'recurring',
   interval,
   intervalCount: 1,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { periodAmount, type PriceTerms } from '../../domain/price-amount';
+import { billedQuantity, periodAmount, unitPrice, type PriceTerms } from '../../domain/price-amount';
 
 const tier = (upTo: number | null, unit: number | null, flat: number | null = null, decimals: { unit?: string; flat?: string } = {}) => ({
   up_to: upTo,
@@ -8,8 +8,8 @@ const tier = (upTo: number | null, unit: number | null, flat: number | null = nu
   flat_amount: flat,
   flat_amount_decimal: decimals.flat ?? (flat === null ? null : String(flat)),
 });
-const perUnit = (unitAmount: number | null, more: Partial<PriceTerms> = {}): PriceTerms => ({ unitAmount, billingScheme: 'per_unit', usageType: 'licensed', tiersMode: null, tiers: null, ...more });
-const tiered = (tiersMode: 'volume' | 'graduated', tiers: unknown): PriceTerms => ({ unitAmount: null, billingScheme: 'tiered', usageType: 'licensed', tiersMode, tiers });
+const perUnit = (unitAmount: number | null, more: Partial<PriceTerms> = {}): PriceTerms => ({ unitAmount, billingScheme: 'per_unit', usageType: 'licensed', tiersMode: null, tiers: null, transformQuantity: null, ...more });
+const tiered = (tiersMode: 'volume' | 'graduated', tiers: unknown): PriceTerms => ({ unitAmount: null, billingScheme: 'tiered', usageType: 'licensed', tiersMode, tiers, transformQuantity: null });
 /** Seats: the first 5 at $10, the next 5 at $8, any more at $6, with a $50 platform fee on the first tier. */
 const seats = [tier(5, 1_000, 5_000), tier(10, 800), tier(null, 600)];
 
@@ -17,6 +17,26 @@ describe('what a period of a price charges', () => {
   it('charges a unit amount per unit', () => {
     expect(periodAmount(perUnit(2_500), 4)).toBe(10_000);
     expect(periodAmount(perUnit(2_500, { billingScheme: null }), 1)).toBe(2_500);
+  });
+
+  it('charges per package for a price that divides the quantity, rounded as the price says', () => {
+    // $20 per 10 seats.
+    const packs = (round: string) => perUnit(2_000, { transformQuantity: { divide_by: 10, round } });
+    expect(periodAmount(packs('up'), 12)).toBe(2 * 2_000);
+    expect(periodAmount(packs('up'), 10)).toBe(2_000);
+    expect(periodAmount(packs('up'), 1)).toBe(2_000);
+    expect(periodAmount(packs('up'), 0)).toBe(0);
+    expect(periodAmount(packs('down'), 12)).toBe(2_000);
+    expect(periodAmount(packs('down'), 20)).toBe(2 * 2_000);
+    expect(periodAmount(packs('down'), 9)).toBe(0);
+    // Exact in integers where a float quotient is not: 3 × 1,592,560,163 units make 3 packages, not fewer or more.
+    expect(billedQuantity({ divide_by: 1_592_560_163, round: 'down' }, 3 * 1_592_560_163)).toBe(3);
+    expect(billedQuantity({ divide_by: 1_592_560_163, round: 'up' }, 3 * 1_592_560_163 + 1)).toBe(4);
+    // No transform (Stripe sends null; a price mirrored before it was kept has none stored) bills every unit.
+    expect(periodAmount(perUnit(2_000, { transformQuantity: undefined }), 12)).toBe(12 * 2_000);
+    // A package's amount is no unit's price.
+    expect(unitPrice(packs('up'))).toBeNull();
+    expect(unitPrice(perUnit(2_000))).toBe(2_000);
   });
 
   it('charges every unit at the tier the quantity falls in, with its flat amount, for volume tiers', () => {
@@ -53,6 +73,10 @@ describe('what a period of a price charges', () => {
     expect(periodAmount(tiered('volume', [{ up_to: null, unit_amount: null, flat_amount: 5_000 }]), 3)).toBeNull();
     expect(periodAmount({ ...tiered('volume', seats), tiersMode: null }, 3)).toBeNull();
     expect(periodAmount(tiered('graduated', [tier(5, 1_000)]), 8)).toBeNull();
+    // A quantity transform that cannot be read: no divisor, a divisor of 0 or a fraction, a rounding Stripe does not have.
+    for (const transformQuantity of ['10', { round: 'up' }, { divide_by: 0, round: 'up' }, { divide_by: 2.5, round: 'down' }, { divide_by: 10, round: 'nearest' }]) {
+      expect(periodAmount(perUnit(2_000, { transformQuantity }), 12), JSON.stringify(transformQuantity)).toBeNull();
+    }
     // No units of a tiered price with a flat amount (due or not is Stripe's call), or a quantity that is not a count.
     expect(periodAmount(tiered('volume', seats), 0)).toBeNull();
     expect(periodAmount(perUnit(2_500), 1.5)).toBeNull();

@@ -6,7 +6,7 @@ import { renderTemplate, TemplateError, templateProblems } from '../../domain/te
 
 const renewsAt = new Date('2027-03-01T00:00:00Z');
 const seconds = (iso: string) => Date.parse(iso) / 1000;
-const item = (unitAmount: number | null, quantity = 1, more: Partial<RenewingItem> = {}): RenewingItem => ({ unitAmount, quantity, currency: 'usd', usageType: 'licensed', billingScheme: 'per_unit', tiersMode: null, tiers: null, interval: 'year', intervalCount: 1, ...more });
+const item = (unitAmount: number | null, quantity = 1, more: Partial<RenewingItem> = {}): RenewingItem => ({ unitAmount, quantity, currency: 'usd', usageType: 'licensed', billingScheme: 'per_unit', tiersMode: null, tiers: null, transformQuantity: null, interval: 'year', intervalCount: 1, ...more });
 /** The renewal of a yearly subscription. */
 const renewalPrice = (items: readonly RenewingItem[], discounts: unknown, at: Date) => priceAt(items, discounts, at, { interval: 'year', intervalCount: 1 });
 const percent = (pct: number, end: number | null = null) => ({ id: `di_${pct}`, coupon: { id: `P${pct}`, percent_off: pct, amount_off: null, currency: null, duration: end ? 'repeating' : 'forever' }, start: seconds('2026-01-01T00:00:00Z'), end });
