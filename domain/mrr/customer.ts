@@ -4,6 +4,7 @@ import { MissingExchangeRateError } from './currency';
 import type { CustomerHistory, MirrorInvoiceLine, MirrorPrice, MirrorSubscription } from './mirror';
 import type { AnalyticsSettings } from './settings';
 import { DAY_MS } from '../durations';
+import { billedQuantity } from '../price-amount';
 
 export const MOVEMENT_KINDS = ['new', 'expansion', 'contraction', 'churn', 'reactivation'] as const;
 export type MovementKind = (typeof MOVEMENT_KINDS)[number];
@@ -87,15 +88,17 @@ function periodMs(months: { num: number; den: number }): number {
 /**
  * The amount (net of discounts) a line stands for over one full billing period.
  * A proration line covers part of a period: it is priced from the unit amount and
- * quantity when the price is per unit, else scaled up by the share of the period.
+ * the units billed for its quantity (the packages it makes, for a price sold in
+ * packages) when the price is per unit, else scaled up by the share of the period.
  */
 function fullPeriodNet(line: MirrorInvoiceLine, price: MirrorPrice | undefined, months: { num: number; den: number }): number {
   const discount = lineDiscount(line.discount_amounts);
   if (!line.proration) return Math.max(0, line.amount - discount);
   if (line.amount <= 0) return 0;
   let gross: number;
-  if (price && price.billing_scheme === 'per_unit' && price.unit_amount !== null && line.quantity !== null) {
-    gross = price.unit_amount * line.quantity;
+  const billed = price && line.quantity !== null ? billedQuantity(price.transform_quantity, line.quantity) : null;
+  if (price && price.billing_scheme === 'per_unit' && price.unit_amount !== null && billed !== null) {
+    gross = price.unit_amount * billed;
   } else {
     const covered = (line.period_end?.getTime() ?? 0) - (line.period_start?.getTime() ?? 0);
     gross = covered > 0 ? Math.round((line.amount * periodMs(months)) / covered) : line.amount;

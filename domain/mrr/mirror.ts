@@ -15,6 +15,8 @@ export interface MirrorPrice {
   currency: string;
   unit_amount: number | null;
   billing_scheme: string;
+  /** Package pricing (`{ divide_by, round }`), null for none: domain/price-amount.ts billedQuantity. */
+  transform_quantity: unknown;
   /** one_time | recurring */
   type: string;
   recurring_interval: string | null;

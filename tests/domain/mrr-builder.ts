@@ -41,6 +41,7 @@ export class CustomerBuilder {
       currency: 'usd',
       unit_amount: unitAmount,
       billing_scheme: 'per_unit',
+      transform_quantity: null,
       type: interval === null ? 'one_time' : 'recurring',
       recurring_interval: interval,
       recurring_interval_count: interval === null ? null : 1,

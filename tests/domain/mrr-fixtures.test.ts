@@ -88,6 +88,23 @@ describe('MRR of hand-computed billing histories', () => {
     ]);
   });
 
+  it('quantity change mid-month on a price sold in packages: the charge starts at what its packages cost', () => {
+    // $20 per 10 seats, rounded up: 12 seats are 2 packages, 25 seats 3.
+    const c = new CustomerBuilder('cus_packs')
+      .price('packs', 2000, 'month', { transform_quantity: { divide_by: 10, round: 'up' } })
+      .subscription('sub_1', { items: ['packs'], current_period_end: new Date('2025-03-01T00:00:00Z') })
+      .invoice('sub_1', 'paid', '2025-01-01', [{ price: 'packs', amount: 4000, quantity: 12, start: '2025-01-01', end: '2025-02-01' }])
+      .invoice('sub_1', 'paid', '2025-02-01', [
+        { price: 'packs', amount: -2194, quantity: 12, proration: true, start: '2025-01-15', end: '2025-02-01' },
+        { price: 'packs', amount: 3290, quantity: 25, proration: true, start: '2025-01-15', end: '2025-02-01' },
+        { price: 'packs', amount: 6000, quantity: 25, start: '2025-02-01', end: '2025-03-01' },
+      ]);
+    expect(movements(c.build())).toEqual([
+      ['2025-01-01', 'new', 4000, 4000],
+      ['2025-01-15', 'expansion', 2000, 6000],
+    ]);
+  });
+
   it('a coupon that expires: discounted months, then the full price as expansion', () => {
     const c = new CustomerBuilder('cus_coupon')
       .price('pro', 5000)
