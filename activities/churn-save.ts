@@ -8,9 +8,8 @@ import { getPlaySettings } from '../db/play-settings';
 import { effectiveMapping, priceForCustomer } from '../db/product-mapping';
 import { customerActivity } from '../db/product-signals';
 import { CHURN_PLAY, chooseIntervention, churnSettings, DEFAULT_CHURN_TEMPLATES, type ChurnSaveFacts, type ChurnSaveOutcome, type ChurnSettings, type InterventionFacts, type InterventionKind } from '../domain/churn-save';
-import { emailFacts, periodText } from '../domain/outreach-facts';
+import { emailFacts, periodText, planName } from '../domain/outreach-facts';
 import type { ChurnRisk, RiskReason } from '../domain/churn-risk';
-import type { Money } from '../domain/dunning-templates';
 import { usageSummary, type CustomerActivity } from '../domain/product-activity';
 import { neighbours, type PlanMapping } from '../domain/product-mapping';
 import { SAVE_REVIEW_WINDOW_MS } from '../domain/churn-save-timing';
@@ -45,9 +44,9 @@ export async function saveOffer(
   db: Knex,
   workspaceId: string,
   read: { plan: CustomerPlan | null; mapping: PlanMapping[]; reasons: RiskReason[]; settings: ChurnSettings },
-): Promise<{ intervention: InterventionFacts; plan: { name: string; monthlyValue: Money } | null }> {
+): Promise<{ intervention: InterventionFacts; plan: ChurnSaveFacts['plan'] }> {
   const { plan, mapping } = read;
-  const named = plan && { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, monthlyValue: plan.monthlyValue, item: { price: plan.item.price, period: periodText(plan.item.interval, plan.item.intervalCount) } };
+  const named = plan && { name: planName(mapping, plan), monthlyValue: plan.monthlyValue, item: { price: plan.item.price, period: periodText(plan.item.interval, plan.item.intervalCount) } };
   const down = plan ? neighbours(mapping, plan.productId).down : null;
   const downPrice = plan && down ? await priceForCustomer(db, workspaceId, down.productId, plan.item) : null;
   const intervention = chooseIntervention({ reasons: read.reasons, plan: named, planDown: down && downPrice ? { name: down.planName, price: downPrice } : null, settings: read.settings });

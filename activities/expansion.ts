@@ -9,7 +9,7 @@ import { effectiveMapping, priceForCustomer } from '../db/product-mapping';
 import { customerActivity, customersActivity } from '../db/product-signals';
 import { planSeats, seatsAddedSince } from '../db/seat-changes';
 import { CHURN_PLAY, churnSettings } from '../domain/churn-save';
-import { periodText } from '../domain/outreach-facts';
+import { periodText, planName } from '../domain/outreach-facts';
 import { allowsText, chooseExpansion, DEFAULT_EXPANSION_TEMPLATES, EXPANSION_PLAY, expansionSettings, usageCited, type ExpansionChoice, type ExpansionOutcome, type ExpansionPitchFacts } from '../domain/expansion';
 import { EXPANSION_REVIEW_WINDOW_MS } from '../domain/expansion-timing';
 import type { CustomerActivity } from '../domain/product-activity';
@@ -83,7 +83,7 @@ export async function buildPitchFacts(
   const pitch = await pitchFacts(db, ref.workspaceId, plan, choice, activity.windowDays);
   const facts: ExpansionPitchFacts = {
     ...parties,
-    plan: { name: mapping.find((m) => m.productId === plan.productId)?.planName ?? plan.productName, price: plan.item.price, period: periodText(plan.item.interval, plan.item.intervalCount) },
+    plan: { name: planName(mapping, plan), price: plan.item.price, period: periodText(plan.item.interval, plan.item.intervalCount) },
     ...pitch,
     trigger: choice.evidence.trigger,
   };

@@ -11,7 +11,7 @@ import { openRenewalNotes, recordFold, renewalNoteRows, renewalQuote, renewalSta
 import { planSeats, seatsAddedSince } from '../db/seat-changes';
 import type { ChurnRisk } from '../domain/churn-risk';
 import { CHURN_PLAY, churnSettings, COOLING_OUTCOMES } from '../domain/churn-save';
-import { emailFacts, periodText } from '../domain/outreach-facts';
+import { emailFacts, periodText, planName } from '../domain/outreach-facts';
 import { chooseExpansion, EXPANSION_COOLING, EXPANSION_PLAY, expansionSettings } from '../domain/expansion';
 import { usageSummary, type CustomerActivity } from '../domain/product-activity';
 import { chooseFold, DEFAULT_RENEWAL_TEMPLATES, RENEWAL_PLAY, renewalSettings, type RenewalFold, type RenewalNoteFacts, type RenewalOutcome } from '../domain/renewal';
@@ -86,7 +86,7 @@ export async function buildNoteFacts(
   const base = {
     ...parties,
     plan: {
-      name: mapping.find((m) => m.productId === renewing.productId)?.planName ?? renewing.productName,
+      name: planName(mapping, renewing),
       // What the renewal invoice charges (all fixed items, discounts that still run); none where the mirror cannot tell, as the plan's own item alone would quote it short.
       price: quote?.price ?? null,
       listPrice: quote?.listPrice ?? null,

@@ -9,7 +9,8 @@ import type { Money } from '../domain/dunning-templates';
 export interface CustomerPlan {
   subscriptionId: string;
   productId: string;
-  productName: string;
+  /** Null when the mirror holds no such product (not synced yet, or deleted): no name to give a customer. */
+  productName: string | null;
   /** The subscription's list price a month (domain/plan-value.ts). */
   monthlyValue: Money;
   /** The plan's own item: how it is billed, for how many, and its list price per period for that many (domain/price-amount.ts). */
@@ -92,7 +93,7 @@ function mostValuable(rows: PlanItemRow[]): CustomerPlan | null {
     const main = valued.filter((v): v is typeof v & { item: { amount: number } } => v.item.amount !== null).sort((a, b) => b.value - a.value)[0];
     if (!total || !main || (best && best.monthlyValue.amount >= total.amount)) continue;
     const item = { interval: main.item.interval, intervalCount: main.item.intervalCount, quantity: main.quantity, price: { amount: main.item.amount, currency: main.item.currency } };
-    best = { subscriptionId, productId: main.row.product_id, productName: main.row.product_name ?? main.row.product_id, monthlyValue: total, item };
+    best = { subscriptionId, productId: main.row.product_id, productName: main.row.product_name, monthlyValue: total, item };
   }
   return best;
 }

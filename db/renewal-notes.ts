@@ -126,7 +126,8 @@ export async function renewalState(db: Db, workspaceId: string, subscriptionId: 
 /** The item a long-term subscription renews by: its product and how often it is billed. */
 export interface LongTermItem {
   productId: string;
-  productName: string;
+  /** Null when the mirror holds no such product: no name to give a customer. */
+  productName: string | null;
   interval: 'month' | 'year';
   intervalCount: number;
 }
@@ -157,7 +158,7 @@ export async function renewingItem(db: Db, workspaceId: string, subscriptionId: 
        p.recurring_usage_type is not distinct from 'metered', coalesce(p.unit_amount * coalesce(i.quantity, 1), -1) desc, i.id`,
     )
     .first<{ product_id: string; product_name: string | null; recurring_interval: 'month' | 'year'; recurring_interval_count: number | null } | undefined>('p.product_id', 'pr.name as product_name', 'p.recurring_interval', 'p.recurring_interval_count');
-  return row ? { productId: row.product_id, productName: row.product_name ?? row.product_id, interval: row.recurring_interval, intervalCount: row.recurring_interval_count ?? 1 } : null;
+  return row ? { productId: row.product_id, productName: row.product_name, interval: row.recurring_interval, intervalCount: row.recurring_interval_count ?? 1 } : null;
 }
 
 /**

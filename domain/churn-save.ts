@@ -85,7 +85,7 @@ export interface InterventionFacts {
 export interface InterventionInput {
   reasons: readonly RiskReason[];
   /** The customer's plan and what their subscription is worth a month, when the mirror knows it; `item`: the plan's own item, priced per its billing period. */
-  plan: { name: string; monthlyValue: Money; item: { price: Money; period: string } } | null;
+  plan: { name: string | null; monthlyValue: Money; item: { price: Money; period: string } } | null;
   /** The next plan down in the product mapping, priced as the customer's plan item is (period, quantity, currency). */
   planDown: { name: string; price: Money } | null;
   settings: ChurnSettings;
@@ -141,7 +141,8 @@ export function chooseIntervention(input: InterventionInput): InterventionFacts 
 export interface ChurnSaveFacts {
   company: { name: string };
   customer: { id: string; name: string; email: string | null; tenureMonths: number | null };
-  plan: { name: string; monthlyValue: Money } | null;
+  /** Their plan and what their subscription is worth a month; `name` is null for a product the mirror holds no name of (domain/outreach-facts.ts planName). */
+  plan: { name: string | null; monthlyValue: Money } | null;
   /** From product signals, when the workspace sends them. */
   usage: { summary: string } | null;
   intervention: InterventionFacts;
@@ -193,13 +194,13 @@ export const DEFAULT_CHURN_TEMPLATES: Record<InterventionKind, EmailTemplate> = 
   downgrade: {
     subject: 'A plan that fits how you use {{ company.name }}',
     html: `<p>Hi {{ customer.name }},</p>
-<p>Thanks for being with {{ company.name }}{% if customer.tenureMonths > 1 %} for {{ customer.tenureMonths }} months{% endif %}. If {% if plan %}{{ plan.name }}{% else %}your plan{% endif %} is more than you need right now, {{ intervention.planName }} costs {{ intervention.price | money }} per {{ intervention.period }} instead of {{ intervention.currentPrice | money }} and keeps your account, your data and your settings as they are.</p>
+<p>Thanks for being with {{ company.name }}{% if customer.tenureMonths > 1 %} for {{ customer.tenureMonths }} months{% endif %}. If {% if plan.name %}{{ plan.name }}{% else %}your plan{% endif %} is more than you need right now, {{ intervention.planName }} costs {{ intervention.price | money }} per {{ intervention.period }} instead of {{ intervention.currentPrice | money }} and keeps your account, your data and your settings as they are.</p>
 {% if usage %}<p>For reference: {{ usage.summary }}.</p>{% endif %}
 <p>Reply to this email and we will switch you over; there is no need to cancel.</p>
 ${signOff.html}`,
     text: `Hi {{ customer.name }},
 
-Thanks for being with {{ company.name }}{% if customer.tenureMonths > 1 %} for {{ customer.tenureMonths }} months{% endif %}. If {% if plan %}{{ plan.name }}{% else %}your plan{% endif %} is more than you need right now, {{ intervention.planName }} costs {{ intervention.price | money }} per {{ intervention.period }} instead of {{ intervention.currentPrice | money }} and keeps your account, your data and your settings as they are.
+Thanks for being with {{ company.name }}{% if customer.tenureMonths > 1 %} for {{ customer.tenureMonths }} months{% endif %}. If {% if plan.name %}{{ plan.name }}{% else %}your plan{% endif %} is more than you need right now, {{ intervention.planName }} costs {{ intervention.price | money }} per {{ intervention.period }} instead of {{ intervention.currentPrice | money }} and keeps your account, your data and your settings as they are.
 {% if usage %}
 For reference: {{ usage.summary }}.
 {% endif %}

@@ -115,8 +115,12 @@ export function chooseExpansion(input: ExpansionInput, mapping: readonly PlanMap
 export interface ExpansionPitchFacts {
   company: { name: string };
   customer: { id: string; name: string; email: string | null; tenureMonths: number | null };
-  /** Their plan, its price for their quantity per billing period (`period`: "month", "year", "3 months"). */
-  plan: { name: string; price: Money; period: string } | null;
+  /**
+   * Their plan, its price for their quantity per billing period (`period`: "month",
+   * "year", "3 months"); `name` is null for a product the mirror holds no name of
+   * (domain/outreach-facts.ts planName).
+   */
+  plan: { name: string | null; price: Money; period: string } | null;
   /**
    * near_limit: the use in the last `windowDays` against the plan's monthly allowance,
    * only as `summary` ("8,600 of the 10,000 reports generated included each month
@@ -173,13 +177,13 @@ export const DEFAULT_EXPANSION_TEMPLATES: Record<ExpansionTrigger, EmailTemplate
   near_limit: {
     subject: 'You are {% if usage.past %}past{% else %}close to{% endif %} your {{ usage.label }} limit on {{ company.name }}',
     html: `<p>Hi {{ customer.name }},</p>
-<p>In the last {{ usage.windowDays }} days your team used {{ usage.summary }} with {% if plan %}{{ plan.name }}{% else %}your plan{% endif %}. Good to see {{ company.name }} put to work.</p>
+<p>In the last {{ usage.windowDays }} days your team used {{ usage.summary }} with {% if plan.name %}{{ plan.name }}{% else %}your plan{% endif %}. Good to see {{ company.name }} put to work.</p>
 <p>{% if usage.past %}So your team is not held back by it{% else %}So you do not hit the limit mid-month{% endif %}: {{ target.name }} includes {% if target.allows %}{{ target.allows }}{% else %}more {{ usage.label }}{% endif %}${price}.</p>
 <p>Reply to this email and we will move you over, with the difference prorated for the rest of this period.</p>
 ${signOff.html}`,
     text: `Hi {{ customer.name }},
 
-In the last {{ usage.windowDays }} days your team used {{ usage.summary }} with {% if plan %}{{ plan.name }}{% else %}your plan{% endif %}. Good to see {{ company.name }} put to work.
+In the last {{ usage.windowDays }} days your team used {{ usage.summary }} with {% if plan.name %}{{ plan.name }}{% else %}your plan{% endif %}. Good to see {{ company.name }} put to work.
 
 {% if usage.past %}So your team is not held back by it{% else %}So you do not hit the limit mid-month{% endif %}: {{ target.name }} includes {% if target.allows %}{{ target.allows }}{% else %}more {{ usage.label }}{% endif %}${price}.
 

@@ -60,8 +60,10 @@ export interface RenewalNoteFacts {
    * discount would bill the renewal (`price` is then the list price, before every discount). `price` and `listPrice` are null when an item
    * billed at the period has an amount the mirror cannot work out (in fractions of a
    * cent, or tiers not synced yet): the note then states no price rather than part of one.
+   * `name` is null for a product the mirror holds no name of (domain/outreach-facts.ts
+   * planName): the note says "your plan".
    */
-  plan: { name: string; price: Money | null; listPrice: Money | null; plusUsage: boolean; discountUnknown: boolean; period: string };
+  plan: { name: string | null; price: Money | null; listPrice: Money | null; plusUsage: boolean; discountUnknown: boolean; period: string };
   /** When it renews (ISO time; templates write it with `| date_utc`). */
   renewal: { at: string };
   /** What they got from the product: the last window's use (upgrade: the use near the limit), with its period; null when the product sends nothing worth citing. */
@@ -117,8 +119,8 @@ export function exampleRenewalFacts(fold: RenewalFold): RenewalNoteFacts {
 }
 
 const signOff = { html: '<p>Thanks,<br>The {{ company.name }} team</p>', text: 'Thanks,\nThe {{ company.name }} team' };
-const opening = 'Your {{ plan.name }} plan renews on {{ renewal.at | date_utc }} {% if plan.price %}at {{ plan.price | money }} per {{ plan.period }}{% if plan.discountUnknown %} before discounts{% elsif plan.price.amount < plan.listPrice.amount %} with your discount{% endif %}{% if plan.plusUsage %}, plus usage{% endif %}{% else %}for another {{ plan.period }}{% endif %}{% if customer.tenureMonths > 1 %}; thank you for {{ customer.tenureMonths }} months with {{ company.name }}{% endif %}.';
-const saveOffer = `{% if intervention.kind == 'downgrade' %}If {{ plan.name }} is more than you need now, you could renew on {{ intervention.planName }} instead, at {{ intervention.price | money }} per {{ intervention.period }}, with your account and data as they are.{% elsif intervention.kind == 'credits' %}We know things have not been as smooth as they should; with this renewal we would like to add {{ intervention.credit | money }} of credit to your account.{% else %}Before it renews, one of our team would be glad to spend 30 minutes with you on your setup, at no cost{% if intervention.bookingUrl %}: {{ intervention.bookingUrl }}{% endif %}.{% endif %}`;
+const opening = 'Your {% if plan.name %}{{ plan.name }} {% endif %}plan renews on {{ renewal.at | date_utc }} {% if plan.price %}at {{ plan.price | money }} per {{ plan.period }}{% if plan.discountUnknown %} before discounts{% elsif plan.price.amount < plan.listPrice.amount %} with your discount{% endif %}{% if plan.plusUsage %}, plus usage{% endif %}{% else %}for another {{ plan.period }}{% endif %}{% if customer.tenureMonths > 1 %}; thank you for {{ customer.tenureMonths }} months with {{ company.name }}{% endif %}.';
+const saveOffer = `{% if intervention.kind == 'downgrade' %}If {% if plan.name %}{{ plan.name }}{% else %}your plan{% endif %} is more than you need now, you could renew on {{ intervention.planName }} instead, at {{ intervention.price | money }} per {{ intervention.period }}, with your account and data as they are.{% elsif intervention.kind == 'credits' %}We know things have not been as smooth as they should; with this renewal we would like to add {{ intervention.credit | money }} of credit to your account.{% else %}Before it renews, one of our team would be glad to spend 30 minutes with you on your setup, at no cost{% if intervention.bookingUrl %}: {{ intervention.bookingUrl }}{% endif %}.{% endif %}`;
 const upgradeOffer = `{% if upgrade.seats %}Your team has grown to {{ upgrade.seats.to }} seats; renewing on {{ upgrade.target.name }} makes seats unlimited{% else %}So you do not outgrow it before the next renewal, you could renew on {{ upgrade.target.name }}{% if upgrade.target.allows %}, which includes {{ upgrade.target.allows }}{% endif %}{% endif %}{% if upgrade.target.price %}, at {{ upgrade.target.price | money }} per {{ upgrade.target.period }}{% endif %}.`;
 const usageLine = { html: '{% if usage %}<p>What your team did with {{ company.name }}: {{ usage.summary }}.</p>{% endif %}', text: '{% if usage %}\nWhat your team did with {{ company.name }}: {{ usage.summary }}.\n{% endif %}' };
 

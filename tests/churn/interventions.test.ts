@@ -99,6 +99,8 @@ describe('churn templates', () => {
     const down = renderTemplate(DEFAULT_CHURN_TEMPLATES.downgrade, EXAMPLE_CHURN_FACTS);
     expect(down.text).toContain('Starter costs $29.00 per month instead of $99.00');
     expect(down.text).toContain('240 reports generated in the last 30 days');
+    // A product the mirror holds no name of is "your plan".
+    expect(renderTemplate(DEFAULT_CHURN_TEMPLATES.downgrade, { ...EXAMPLE_CHURN_FACTS, plan: { ...EXAMPLE_CHURN_FACTS.plan!, name: null } }).text).toContain('If your plan is more than you need right now, Starter costs');
     const credit = { ...EXAMPLE_CHURN_FACTS, intervention: { ...EXAMPLE_CHURN_FACTS.intervention, kind: 'credits' as const, credit: { amount: 1980, currency: 'usd' } } };
     expect(renderTemplate(DEFAULT_CHURN_TEMPLATES.credits, credit).subject).toBe('$19.80 of Acme Analytics credit, on us');
     const call = { ...EXAMPLE_CHURN_FACTS, intervention: { ...EXAMPLE_CHURN_FACTS.intervention, kind: 'success_call' as const, bookingUrl: 'https://cal.example.com/a?b=1&c=2' } };

@@ -64,6 +64,17 @@ describe("a customer's plan", () => {
     expect(plan).toMatchObject({ subscriptionId: 'sub_seats', productId: 'prod_price_team', item: { quantity: 12, price: { amount: 12 * 1_200, currency: 'usd' } }, monthlyValue: { amount: 12 * 1_200, currency: 'usd' } });
   });
 
+  it('names a product by its catalogue name, and gives no name for one the mirror does not hold', async () => {
+    // prod_price_team has no stripe_products row: its id is no name for a customer.
+    expect(await customerPlan(db, ws, 'cus_seats')).toMatchObject({ productId: 'prod_price_team', productName: null });
+    await db('stripe_products').insert({ workspace_id: ws, id: 'prod_price_team', name: 'Team', active: true, stripe_state_at: new Date() });
+    try {
+      expect(await customerPlan(db, ws, 'cus_seats')).toMatchObject({ productId: 'prod_price_team', productName: 'Team' });
+    } finally {
+      await db('stripe_products').where({ workspace_id: ws, id: 'prod_price_team' }).delete();
+    }
+  });
+
   it('has no plan to quote for a subscription billed on use alone', async () => {
     expect(await customerPlan(db, ws, 'cus_metered')).toBeNull();
   });

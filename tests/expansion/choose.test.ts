@@ -73,6 +73,12 @@ describe('the built-in pitch templates', () => {
     for (const trigger of EXPANSION_TRIGGERS) expect(renderTemplate(DEFAULT_EXPANSION_TEMPLATES[trigger], exampleExpansionFacts(trigger)).text).not.toMatch(/undefined|null/);
   });
 
+  it('says "your plan" for a product the mirror holds no name of', () => {
+    const facts = exampleExpansionFacts('near_limit');
+    const text = renderTemplate(DEFAULT_EXPANSION_TEMPLATES.near_limit, { ...facts, plan: { ...facts.plan!, name: null } }).text;
+    expect(text).toContain('(86%) with your plan. Good to see');
+  });
+
   it('words a use already past the limit as such', () => {
     const facts = exampleExpansionFacts('near_limit');
     const past = renderTemplate(DEFAULT_EXPANSION_TEMPLATES.near_limit, { ...facts, usage: { ...facts.usage!, summary: '210 of the 150 reports generated included each month (140%)', past: true } });

@@ -33,6 +33,18 @@ describe('renewal notes', () => {
     }
   });
 
+  it('say "your plan" for a product the mirror holds no name of', () => {
+    const nameless = (fold: (typeof RENEWAL_FOLDS)[number]) => {
+      const facts = exampleRenewalFacts(fold);
+      return emailFacts({ ...facts, plan: { ...facts.plan, name: null } });
+    };
+    const plain = renderTemplate(DEFAULT_RENEWAL_TEMPLATES.plain, nameless('plain'));
+    expect(plain.text).toContain('Your plan renews on 15 January 2027 at $990.00 per year;');
+    expect(plain.html).toContain('<p>Your plan renews on 15 January 2027 at $990.00 per year;');
+    expect(renderTemplate(DEFAULT_RENEWAL_TEMPLATES.save, nameless('save')).text).toContain('If your plan is more than you need now, you could renew on Starter instead');
+    for (const fold of RENEWAL_FOLDS) expect(renderTemplate(DEFAULT_RENEWAL_TEMPLATES[fold], nameless(fold)).text).not.toMatch(/ {2}|Your {2}|If {2}|undefined|null/);
+  });
+
   it("word the other save offers: credits and a call at the workspace's address", () => {
     const base = exampleRenewalFacts('save');
     const credits = { ...base, intervention: { ...base.intervention!, kind: 'credits' as const, credit: { amount: 1_700, currency: 'usd' } } };

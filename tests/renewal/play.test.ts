@@ -291,9 +291,12 @@ describe('renewal notes', () => {
     expect(fractionDraft.facts).toMatchObject({ plan: { price: null, listPrice: null } });
     const addonDraft = await draftReady('cus_addon');
     expect(addonDraft.bodyText).toMatch(/Your Growth plan renews on \d{1,2} \w+ \d{4} at \$1,110\.00 per year[;.]/);
-    // A plan of no amount the mirror can tell still renews: the note is written, without a price.
+    // A plan of no amount the mirror can tell still renews: the note is written, without a price; its
+    // product is not in the mirror's catalogue either, and the note names no product id to the customer.
     const unsyncedDraft = await draftReady('cus_unsynced');
-    expect(unsyncedDraft.bodyText).toMatch(/plan renews on \d{1,2} \w+ \d{4} for another year[;.]/);
+    expect(unsyncedDraft.bodyText).toMatch(/Your plan renews on \d{1,2} \w+ \d{4} for another year[;.]/);
+    expect(unsyncedDraft.bodyText).not.toContain('prod_');
+    expect(unsyncedDraft.facts).toMatchObject({ plan: { name: null } });
     expect((await notes()).get('cus_unsynced')!.outcome).toBeNull();
   });
 

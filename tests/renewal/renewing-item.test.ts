@@ -32,6 +32,8 @@ beforeAll(async () => {
     // Set to end a month into the next period: no item renews in full.
     yearlyAndQuarterly('cus_stub', new Date('2027-09-15T00:00:00Z')),
   ]);
+  // The yearly plan's product is in the catalogue; the add-on's is not (not synced yet).
+  await db('stripe_products').insert({ workspace_id: ws, id: 'prod_price_plan_y', name: 'Growth', active: true, stripe_state_at: new Date() });
 });
 afterAll(async () => {
   await database?.drop();
@@ -40,13 +42,14 @@ afterAll(async () => {
 describe('the item a long-term subscription renews by', () => {
   it('is the longest-billed item that renews in full', async () => {
     expect(await renewalState(db, ws, 'sub_cus_both', end)).toBe('renewing');
-    expect(await renewingItem(db, ws, 'sub_cus_both')).toMatchObject({ productId: 'prod_price_plan_y', interval: 'year', intervalCount: 1 });
+    expect(await renewingItem(db, ws, 'sub_cus_both')).toMatchObject({ productId: 'prod_price_plan_y', productName: 'Growth', interval: 'year', intervalCount: 1 });
   });
 
   it('passes over an item whose next period runs past the cancellation, as the test of renewing does', async () => {
     // The subscription renews, through its quarterly item: the note prices the quarter, not a year cut short.
     expect(await renewalState(db, ws, 'sub_cus_quarter', end)).toBe('renewing');
-    expect(await renewingItem(db, ws, 'sub_cus_quarter')).toMatchObject({ productId: 'prod_price_addon_q', interval: 'month', intervalCount: 3 });
+    // Its product has no name the mirror holds: none is given, rather than its id.
+    expect(await renewingItem(db, ws, 'sub_cus_quarter')).toMatchObject({ productId: 'prod_price_addon_q', productName: null, interval: 'month', intervalCount: 3 });
     expect(await renewalState(db, ws, 'sub_cus_stub', end)).toBe('not_renewing');
     expect(await renewingItem(db, ws, 'sub_cus_stub')).toBeNull();
   });
