@@ -169,7 +169,7 @@ export function createSendingActivities(deps: SendingActivityDeps) {
           // The workspace cannot send anything as it is set up (a revoked key, an unverified
           // from-address): as with no sender at all, the draft waits for the settings to be
           // put right rather than failing, and the reservation is released for that send.
-          await finishSend(db, key, { status: 'retry', error: err.message });
+          await finishSend(db, key, { status: 'retry', error: err.message, senderRefused: true });
           const error = `the email provider refused the workspace's sender: ${err.message}`;
           log.warn({ workspaceId: draft.workspaceId, draftId: draft.id, provider: sender.provider, status: err.status }, `send waits for the workspace's sender: ${error}`);
           return { kind: 'no_sender', error };

@@ -8,6 +8,7 @@ import { StripeKeyMissingError, StripeNotFoundError, StripeUnavailableError, typ
 import { appendAudit } from '../db/audit';
 import { listDunningCases } from '../db/dunning-cases';
 import type { Knex } from '../db/knex';
+import { senderHold } from '../db/sends';
 import { findWorkspace } from '../db/workspaces';
 import {
   deleteTemplateOverride,
@@ -299,7 +300,9 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
 
   router.get('/workspaces/:workspaceId/email-settings', requireWorkspaceRole('viewer'), async (_req, res) => {
     const auth = authOf(res);
-    res.json({ emailSettings: (await getEmailSettings(deps.db, auth.workspaceId)) ?? null });
+    // With the sends held because the provider refused the sender: the page says what to put right.
+    const [emailSettings, hold] = await Promise.all([getEmailSettings(deps.db, auth.workspaceId), senderHold(deps.db, auth.workspaceId)]);
+    res.json({ emailSettings: emailSettings ?? null, senderHold: hold });
   });
 
   router.put('/workspaces/:workspaceId/email-settings', requireWorkspaceRole('owner'), async (req, res) => {
@@ -314,7 +317,8 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     // settings again is how an owner says so; a woken workflow that need not send waits on.
     let workflowsNotified = 0;
     for (const play of [CHURN_PLAY, EXPANSION_PLAY, RENEWAL_PLAY]) workflowsNotified += await notifyRunning(auth.workspaceId, play);
-    res.json({ emailSettings, workflowsNotified });
+    // The held sends as they stand: the woken workflows retry them after this answer.
+    res.json({ emailSettings, workflowsNotified, senderHold: await senderHold(deps.db, auth.workspaceId) });
   });
 
   router.get('/workspaces/:workspaceId/templates/:play', requireWorkspaceRole('viewer'), async (req, res) => {

@@ -1,4 +1,5 @@
 import type { Db } from './knex';
+import { SENDABLE_DRAFT_STATUSES } from '../domain/drafts';
 
 /**
  * The send ledger: one row per draft, ever (unique idempotency key). A send is
@@ -75,7 +76,7 @@ export async function reserveSend(db: Db, r: Reservation): Promise<{ reserved: S
       `insert into sends (workspace_id, draft_id, idempotency_key, provider, status, to_address)
        values (?, ?, ?, ?, 'sending', ?)
        on conflict (idempotency_key) do update
-         set status = 'sending', attempts = sends.attempts + 1, provider = excluded.provider, to_address = excluded.to_address, error = null
+         set status = 'sending', attempts = sends.attempts + 1, provider = excluded.provider, to_address = excluded.to_address, error = null, sender_refused_at = null
          where sends.status = 'retry'
        returning *`,
       [r.workspaceId, r.draftId, r.idempotencyKey, r.provider, r.toAddress],
@@ -86,10 +87,15 @@ export async function reserveSend(db: Db, r: Reservation): Promise<{ reserved: S
   return { existing: toSend(existing!) };
 }
 
+/**
+ * Records how an attempt ended. `senderRefused` (with 'retry'): the provider refused the
+ * workspace's sender, not this message, and the send waits for that to be put right
+ * (`senderHold`).
+ */
 export async function finishSend(
   db: Db,
   idempotencyKey: string,
-  outcome: { status: 'sent'; providerMessageId: string | null } | { status: 'failed' | 'retry' | 'unconfirmed'; error: string },
+  outcome: { status: 'sent'; providerMessageId: string | null } | { status: 'failed' | 'unconfirmed'; error: string } | { status: 'retry'; error: string; senderRefused?: boolean },
 ): Promise<Send> {
   const [row] = (await db('sends')
     .where({ idempotency_key: idempotencyKey })
@@ -98,6 +104,7 @@ export async function finishSend(
       provider_message_id: outcome.status === 'sent' ? outcome.providerMessageId : null,
       error: outcome.status === 'sent' ? null : outcome.error,
       finished_at: outcome.status === 'retry' ? null : db.fn.now(),
+      sender_refused_at: outcome.status === 'retry' && outcome.senderRefused ? db.fn.now() : null,
     })
     .returning('*')) as SendRow[];
   return toSend(row!);
@@ -110,4 +117,31 @@ export async function findSend(db: Db, idempotencyKey: string): Promise<Send | u
 
 export async function listSends(db: Db, workspaceId: string): Promise<Send[]> {
   return (await db<SendRow>('sends').where({ workspace_id: workspaceId }).orderBy('id')).map(toSend);
+}
+
+/** Sends held because the provider refused the workspace's sender: how many, and the latest refusal. */
+export interface SenderHold {
+  drafts: number;
+  lastRefusedAt: Date;
+  provider: string;
+  error: string;
+}
+
+/**
+ * The workspace's sends waiting for its sender to be put right: refused for the sender
+ * at their last attempt, and their drafts still to be sent (a draft discarded or
+ * expired since no longer waits). Null when none is.
+ */
+export async function senderHold(db: Db, workspaceId: string): Promise<SenderHold | null> {
+  const { rows } = await db.raw<{ rows: { drafts: number; last_refused_at: Date | null; provider: string | null; error: string | null }[] }>(
+    `select count(*)::int as drafts, max(s.sender_refused_at) as last_refused_at,
+            (array_agg(s.provider order by s.sender_refused_at desc))[1] as provider,
+            (array_agg(s.error order by s.sender_refused_at desc))[1] as error
+       from sends s join drafts d on d.id = s.draft_id
+      where s.workspace_id = ? and s.sender_refused_at is not null and s.status = 'retry' and d.status = any(?)`,
+    [workspaceId, [...SENDABLE_DRAFT_STATUSES]],
+  );
+  const r = rows[0];
+  if (!r || r.drafts === 0 || !r.last_refused_at) return null;
+  return { drafts: r.drafts, lastRefusedAt: r.last_refused_at, provider: r.provider ?? 'unknown', error: r.error ?? '' };
 }

@@ -31,6 +31,7 @@ import * as m029 from './029_renewal_notes_reopen_after_refold';
 import * as m030 from './030_price_tiers_mode';
 import * as m031 from './031_customer_discount';
 import * as m032 from './032_price_transform_quantity';
+import * as m033 from './033_sends_sender_refused';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -69,6 +70,7 @@ const migrations: Record<string, Knex.Migration> = {
   '030_price_tiers_mode': m030,
   '031_customer_discount': m031,
   '032_price_transform_quantity': m032,
+  '033_sends_sender_refused': m033,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

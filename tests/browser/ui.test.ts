@@ -9,10 +9,11 @@ import { closeChurnSave, openChurnSaves } from '../../db/churn-saves';
 import { expansionPitchRows, openExpansionPitches } from '../../db/expansion-pitches';
 import { openRenewalNotes, renewalNoteRows } from '../../db/renewal-notes';
 import { closeDunningCase, openDunningCase } from '../../db/dunning-cases';
-import { createDraftOnce, findDraft, type Draft } from '../../db/drafts';
+import { createDraftOnce, findDraft, transitionDraft, type Draft } from '../../db/drafts';
 import { deferInboxEvent, insertInboxEvent } from '../../db/inbox';
 import { findMember, insertMember } from '../../db/members';
 import { getEmailSettings, getPlaySettings, listTemplateOverrides, putPlaySettings } from '../../db/play-settings';
+import { finishSend, reserveSend, sendKeyOf } from '../../db/sends';
 import { effectiveMapping, listOverrides } from '../../db/product-mapping';
 import { storeRedactionSetting } from '../../db/redaction';
 import { finishSyncRun, latestSyncRun, recordPage } from '../../db/sync';
@@ -842,9 +843,25 @@ describe('web UI in a browser', () => {
     expect(await listTemplateOverrides(database.db, WS, 'churn')).toEqual({});
     await owner.context.close();
 
+    // A scheduled email the provider refused for the sender (an unverified from-address): held, and the page says why.
+    const { draft: held } = await createDraftOnce(
+      database.db,
+      { workspaceId: WS, customerId: 'cus_ui_held', play: 'renewal', step: 'note', workflowId: `renewal:${WS}:ui_held`, subjectRef: null, templateKey: 'plain', status: 'scheduled', toAddress: 'held@example.com', subject: 'Your renewal', bodyHtml: '<p>Hi</p>', bodyText: 'Hi', facts: {}, scheduledFor: new Date() },
+      'system:renewal',
+    );
+    const heldKey = sendKeyOf(held.id);
+    await reserveSend(database.db, { workspaceId: WS, draftId: held.id, idempotencyKey: heldKey, provider: 'sendgrid', toAddress: 'held@example.com' });
+    await finishSend(database.db, heldKey, { status: 'retry', error: 'SendGrid 403: from: The from address does not match a verified Sender Identity.', senderRefused: true });
+
     const viewer = await loggedIn('viewer');
     await viewer.page.click('a[data-page=emails]');
     expect(await contentText(viewer.page)).toContain('Only owners change the emails; your role is viewer.');
+    const holdBox = await viewer.page.innerText('[data-testid=sender-hold]');
+    expect(holdBox).toMatch(/^1 email held: SendGrid refused to send as this workspace's sender, last on .+ UTC\./);
+    expect(holdBox).toContain('SendGrid 403: from: The from address does not match a verified Sender Identity.');
+    expect(holdBox).toContain('An owner can put it right at the provider');
+    await shot(viewer.page, 'viewer-emails-held');
+    await transitionDraft(database.db, held.id, { to: 'discarded', actor: 'system:test' });
     expect(await viewer.page.innerText('.email-sender')).toContain('Acme Billing <billing@acme.example>');
     expect(await viewer.page.locator('form[data-template=firm] input[name=subject]').getAttribute('readonly')).toBe('');
     expect(await viewer.page.locator('form.template-editor button').count()).toBe(0);

@@ -6,7 +6,8 @@ import { createApiToken } from '../../db/api-tokens';
 import { listAudit, verifyAuditChain } from '../../db/audit';
 import { rotateKeys } from '../../db/key-rotation';
 import { putEmailSettings } from '../../db/play-settings';
-import { findSend, sendKeyOf } from '../../db/sends';
+import { transitionDraft } from '../../db/drafts';
+import { findSend, senderHold, sendKeyOf } from '../../db/sends';
 import { insertWorkspace } from '../../db/workspaces';
 import { createSendGridSender } from '../../email/sendgrid';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -83,10 +84,10 @@ describe("a workspace's own email provider", () => {
     const res = await put({ fromEmail: 'billing@own.test', fromName: 'Own Billing', provider: { kind: 'sendgrid', apiKey: OWN_KEY } });
     expect(res.status).toBe(200);
     // The workspace's first sender: the plays' running workflows would be woken, and none runs here.
-    expect(res.body).toEqual({ emailSettings: { fromEmail: 'billing@own.test', fromName: 'Own Billing', replyTo: null, provider: { kind: 'sendgrid', keyHint: '1234' } }, workflowsNotified: 0 });
+    expect(res.body).toEqual({ emailSettings: { fromEmail: 'billing@own.test', fromName: 'Own Billing', replyTo: null, provider: { kind: 'sendgrid', keyHint: '1234' } }, workflowsNotified: 0, senderHold: null });
     const got = await api.request('GET', `/workspaces/${own}/email-settings`, { token: viewer });
     expect(got.status).toBe(200);
-    expect(got.body).toEqual({ emailSettings: (res.body as { emailSettings: object }).emailSettings });
+    expect(got.body).toEqual({ emailSettings: (res.body as { emailSettings: object }).emailSettings, senderHold: null });
     expect(got.text).not.toContain('secretPart');
     const row = await database.db('email_settings').where({ workspace_id: own }).first<{ provider_secret_ciphertext: string }>();
     expect(row.provider_secret_ciphertext).toMatch(/^v1\.k1\./);
@@ -129,12 +130,44 @@ describe("a workspace's own email provider", () => {
     expect(await sendAndSeeKey(activities(parseKeyring(k2)), own)).toBe(OWN_KEY);
   });
 
+  it('shows the emails held because the provider refused the sender, until they go out', async () => {
+    // The workspace's key is sealed with k2 since the rotation above.
+    const acts = activities(parseKeyring(`${k2},${k1}`));
+    const hold = async () => {
+      const got = await api.request('GET', `/workspaces/${own}/email-settings`, { token: viewer });
+      expect(got.status).toBe(200);
+      return (got.body as { senderHold: unknown }).senderHold;
+    };
+    const held = [await sendableDraft(database.db, own), await sendableDraft(database.db, own), await sendableDraft(database.db, own)];
+    const before = Date.now();
+    // The workspace's SendGrid account has verified another address than its from-address.
+    receiver.verifiedSenders(['billing@verified.test']);
+    try {
+      for (const d of held) expect(await acts.sendDraft({ draftId: d.id, actor: 'system:test', waitForSender: true })).toMatchObject({ kind: 'no_sender' });
+      // A held draft discarded since waits for nothing; a refusal of the message itself is no hold either.
+      await transitionDraft(database.db, held[2]!.id, { to: 'discarded', actor: 'user:test' });
+      const rejected = await sendableDraft(database.db, own, { to: 'not-an-address' });
+      expect(await acts.sendDraft({ draftId: rejected.id, actor: 'system:test', waitForSender: true })).toMatchObject({ kind: 'failed' });
+      expect(await hold()).toEqual({ drafts: 2, provider: 'sendgrid', lastRefusedAt: expect.any(String) as unknown, error: expect.stringMatching(/^SendGrid 403: from: The from address does not match a verified Sender Identity/) as unknown });
+      expect(Date.parse(((await hold()) as { lastRefusedAt: string }).lastRefusedAt)).toBeGreaterThanOrEqual(before - 1000);
+      // Another workspace's sends are its own.
+      expect(await senderHold(database.db, plain)).toBeNull();
+      // Saving the settings answers with the hold as it stands: the woken plays retry after the answer.
+      expect((await put({ fromEmail: 'billing@own.test' })).body).toMatchObject({ senderHold: { drafts: 2 } });
+    } finally {
+      receiver.verifiedSenders(null);
+    }
+    // The provider takes the sender now: the next tries send, and nothing is held.
+    for (const d of held.slice(0, 2)) expect(await acts.sendDraft({ draftId: d.id, actor: 'system:test', waitForSender: true })).toMatchObject({ kind: 'sent' });
+    expect(await hold()).toBeNull();
+  });
+
   it('stores SES credentials and shows the region and the access key id hint only', async () => {
     const res = await put({ fromEmail: 'billing@own.test', provider: SES });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ emailSettings: { provider: { kind: 'ses', region: 'eu-west-1', keyHint: 'KEY9' } } });
     const got = await api.request('GET', `/workspaces/${own}/email-settings`, { token: viewer });
-    expect(got.body).toEqual({ emailSettings: (res.body as { emailSettings: object }).emailSettings });
+    expect(got.body).toEqual({ emailSettings: (res.body as { emailSettings: object }).emailSettings, senderHold: null });
     expect(got.text).not.toContain(SES.secretAccessKey);
     expect(got.text).not.toContain(SES.accessKeyId);
   });

@@ -3,6 +3,7 @@ import type { PageContext } from '../context';
 import { h, mount } from '../dom';
 import { canAct, canConfigure } from '../redaction';
 import type { EmailTemplate } from '../../../domain/templates';
+import { when } from '../format';
 import { confirmStep, errorBox, loading, metaRow, noticeIn, section } from './common';
 
 interface EmailSettings {
@@ -29,6 +30,14 @@ interface Preview {
 
 interface Schedule {
   config: { steps: { day: number; tone: string }[] };
+}
+
+/** Sends held because the provider refused the workspace's sender (db/sends.ts `senderHold`). */
+interface SenderHold {
+  drafts: number;
+  lastRefusedAt: string;
+  provider: string;
+  error: string;
 }
 
 const PARTS: { part: keyof EmailTemplate; label: string; rows: number }[] = [
@@ -59,8 +68,9 @@ const providerName = (p: NonNullable<EmailSettings['provider']>) => (p.kind === 
  * Who the emails come from: the workspace's from-address and provider, or the server's.
  * A save redraws this section only, so unsaved edits of the templates stay.
  */
-function senderSection(ctx: PageContext, settings: EmailSettings | null, notice?: string): HTMLElement {
+function senderSection(ctx: PageContext, settings: EmailSettings | null, hold: SenderHold | null, notice?: string): HTMLElement {
   const owner = canConfigure(ctx.visibility.role);
+  const held = hold ? holdBox(hold, owner) : null;
   const facts = h(
     'dl',
     { class: 'meta email-sender' },
@@ -68,7 +78,7 @@ function senderSection(ctx: PageContext, settings: EmailSettings | null, notice?
     metaRow('Reply-to', settings?.replyTo ?? 'the from-address'),
     metaRow('Sent through', settings?.provider ? `the workspace's own ${providerName(settings.provider)}, key ending ${settings.provider.keyHint}` : "the server's email provider"),
   );
-  if (!owner) return section('Sender', facts, h('p', { class: 'muted small' }, `Only owners change the sender; your role is ${ctx.visibility.role}.`));
+  if (!owner) return section('Sender', held, facts, h('p', { class: 'muted small' }, `Only owners change the sender; your role is ${ctx.visibility.role}.`));
 
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' });
   noticeIn(feedback, notice);
@@ -138,20 +148,26 @@ function senderSection(ctx: PageContext, settings: EmailSettings | null, notice?
     sesFields,
     h('div', { class: 'actions' }, save, dropConfirm),
   );
-  const el = section('Sender', facts, form, feedback);
+  const el = section('Sender', held, facts, form, feedback);
   const send = () => {
     mount(feedback);
     const orNull = (v: string) => (v.trim() === '' ? null : v.trim());
     const provider = providerChange();
-    request<{ emailSettings: EmailSettings }>('PUT', `${ctx.apiBase}/email-settings`, {
+    request<{ emailSettings: EmailSettings; senderHold: SenderHold | null }>('PUT', `${ctx.apiBase}/email-settings`, {
       fromEmail: fromEmail.value.trim(),
       fromName: orNull(fromName.value),
       replyTo: orNull(replyTo.value),
       ...(provider === undefined ? {} : { provider }),
     }).then(
-      ({ emailSettings }) =>
+      ({ emailSettings, senderHold }) =>
         el.replaceWith(
-          senderSection(ctx, emailSettings, `Saved: emails now come from ${emailSettings.fromEmail}${emailSettings.provider ? `, through the workspace's own ${providerName(emailSettings.provider)}` : ", through the server's provider"}.`),
+          senderSection(
+            ctx,
+            emailSettings,
+            senderHold,
+            `Saved: emails now come from ${emailSettings.fromEmail}${emailSettings.provider ? `, through the workspace's own ${providerName(emailSettings.provider)}` : ", through the server's provider"}.` +
+              (senderHold ? ` The ${plural(senderHold.drafts, 'email')} held for the sender ${senderHold.drafts === 1 ? 'is' : 'are'} being tried again now: reload the page to see whether the provider takes ${senderHold.drafts === 1 ? 'it' : 'them'}.` : ''),
+          ),
         ),
       (err: unknown) => {
         dropConfirm.hidden = true;
@@ -279,6 +295,30 @@ const PITCH_USES: Record<string, string> = {
   seats_added: 'Written for a customer who added seats, pitched the first plan with unlimited seats.',
 };
 
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+/**
+ * Why the plays' emails are held: the provider refused the sender at their last try (a
+ * revoked key, an unverified from-address). They are not failed: they go out once the
+ * provider takes the sender, and a save of these settings has them tried at once.
+ */
+function holdBox(hold: SenderHold, owner: boolean): HTMLElement {
+  const provider = hold.provider === 'sendgrid' ? 'SendGrid' : hold.provider === 'ses' ? 'Amazon SES' : 'The email provider';
+  return h(
+    'div',
+    { class: 'error', role: 'alert', 'data-testid': 'sender-hold' },
+    h('p', {}, `${plural(hold.drafts, 'email')} held: ${provider} refused to send as this workspace's sender, last on ${when(hold.lastRefusedAt)}.`),
+    h('pre', { class: 'error-text' }, hold.error),
+    h(
+      'p',
+      { class: 'small' },
+      owner
+        ? 'Put it right at the provider (verify the from-address there, or give the key permission to send), or change the sender below; saving the settings tries the held emails again at once. They are also tried again at each look of their plays until their drafts expire.'
+        : 'An owner can put it right at the provider or change the sender; the held emails are tried again at each look of their plays until their drafts expire.',
+    ),
+  );
+}
+
 /** What each renewal note template is for. */
 const NOTE_USES: Record<string, string> = {
   plain: 'Written for a renewal with nothing to add: the date, the price, the use.',
@@ -290,14 +330,16 @@ const NOTE_USES: Record<string, string> = {
 export async function emailsPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   mount(root, loading());
   let settings: EmailSettings | null;
+  let hold: SenderHold | null;
   let templates: TemplateEntry[];
   let saveTemplates: TemplateEntry[];
   let pitchTemplates: TemplateEntry[];
   let noteTemplates: TemplateEntry[];
   let schedule: Schedule | null;
   try {
-    [settings, templates, saveTemplates, pitchTemplates, noteTemplates, schedule] = await Promise.all([
-      get<{ emailSettings: EmailSettings | null }>(`${ctx.apiBase}/email-settings`).then((r) => r.emailSettings),
+    let sender: { emailSettings: EmailSettings | null; senderHold: SenderHold | null };
+    [sender, templates, saveTemplates, pitchTemplates, noteTemplates, schedule] = await Promise.all([
+      get<{ emailSettings: EmailSettings | null; senderHold: SenderHold | null }>(`${ctx.apiBase}/email-settings`),
       get<{ templates: TemplateEntry[] }>(`${ctx.apiBase}/templates/dunning`).then((r) => r.templates),
       get<{ templates: TemplateEntry[] }>(`${ctx.apiBase}/templates/churn`).then((r) => r.templates),
       get<{ templates: TemplateEntry[] }>(`${ctx.apiBase}/templates/expansion`).then((r) => r.templates),
@@ -305,6 +347,8 @@ export async function emailsPage(ctx: PageContext, root: HTMLElement): Promise<v
       // Only context for the templates: the page stands without it.
       get<Schedule>(`${ctx.apiBase}/plays/dunning/settings`).catch(() => null),
     ]);
+    settings = sender.emailSettings;
+    hold = sender.senderHold;
   } catch (err) {
     mount(root, errorBox(err));
     return;
@@ -316,7 +360,7 @@ export async function emailsPage(ctx: PageContext, root: HTMLElement): Promise<v
       { class: 'page-head' },
       h('div', {}, h('h1', {}, 'Emails'), h('p', { class: 'muted' }, "Who the plays' emails come from and what they say. A change applies to the emails drafted after it; drafts already written keep their text (edit them on the Drafts page).")),
     ),
-    senderSection(ctx, settings),
+    senderSection(ctx, settings, hold),
     section(
       'Dunning emails',
       h('p', { class: 'muted small' }, FACTS_HELP.dunning),
