@@ -5,7 +5,7 @@ import { periodAmount } from '../domain/price-amount';
 import { PRICE_TERM_COLUMNS, priceTerms, type PriceTermRow } from './price-terms';
 import type { Money } from '../domain/dunning-templates';
 
-/** A customer's main plan as the mirror has it: the product of their most valuable live subscription's biggest item. */
+/** A customer's main plan as the mirror has it: the product of their most valuable live subscription's biggest item (mostValuable). */
 export interface CustomerPlan {
   subscriptionId: string;
   productId: string;
@@ -20,7 +20,8 @@ export interface CustomerPlan {
 /**
  * The customer's plan, from the mirror (kept current by the webhooks): of their live
  * subscriptions, the one worth most a month, and of its items the one worth most.
- * Null without a live subscription with a fixed recurring price.
+ * Null without a live subscription with a fixed recurring price, or while one has a
+ * fixed item of an amount the mirror cannot tell (mostValuable).
  */
 export async function customerPlan(db: Db, workspaceId: string, customerId: string): Promise<CustomerPlan | null> {
   return (await customerPlans(db, workspaceId, [customerId])).get(customerId) ?? null;
@@ -78,7 +79,18 @@ export async function customerPlans(db: Db, workspaceId: string, only?: readonly
   return plans;
 }
 
-/** Of one customer's live subscription items, the plan of the subscription worth most a month. */
+/**
+ * Of one customer's live subscription items, the plan of the subscription worth most a
+ * month. None while any of them has a fixed (licensed) item whose amount the mirror
+ * cannot tell (tiers not synced yet, which Stripe sends only when asked; a price in fractions
+ * of a cent): that subscription's worth is unknown, and so is which subscription, and
+ * which of its items, is the customer's plan. The known items alone would quote a
+ * misleading amount whatever they cost: beside unpriced seats, a free add-on would be
+ * the plan ("you pay $0.00 now") and a $10 one would be what they pay, and a save's
+ * credits would be a share of part of their bill. A free plan (every fixed item known
+ * to cost nothing), alone or beside items billed on use (never part of a plan's
+ * worth), is a plan: free customers are who the expansion play pitches to.
+ */
 function mostValuable(rows: PlanItemRow[]): CustomerPlan | null {
   let best: CustomerPlan | null = null;
   for (const [subscriptionId, items] of groupBy(rows, (r) => r.subscription_id)) {
@@ -88,8 +100,9 @@ function mostValuable(rows: PlanItemRow[]): CustomerPlan | null {
       const item: RecurringItem = { amount: periodAmount(priceTerms(r), quantity), currency: r.currency.trim(), interval: r.recurring_interval, intervalCount: r.recurring_interval_count ?? 1 };
       return [{ row: r, item, quantity, value: monthlyValue([item])?.amount ?? 0 }];
     });
+    if (valued.some((v) => v.item.amount === null && v.row.recurring_usage_type !== 'metered')) return null;
     const total = monthlyValue(valued.map((v) => v.item));
-    // The plan is an item with a fixed amount (what the plays quote); one billed on use, or priced in a way the mirror cannot tell, is not.
+    // The plan is an item with a fixed amount (what the plays quote); one billed on use is not.
     const main = valued.filter((v): v is typeof v & { item: { amount: number } } => v.item.amount !== null).sort((a, b) => b.value - a.value)[0];
     if (!total || !main || (best && best.monthlyValue.amount >= total.amount)) continue;
     const item = { interval: main.item.interval, intervalCount: main.item.intervalCount, quantity: main.quantity, price: { amount: main.item.amount, currency: main.item.currency } };

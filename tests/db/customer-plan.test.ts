@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedMirror } from '../../db/analytics-seed';
-import { customerPlan } from '../../db/customer-plan';
+import { customerPlan, subscriptionPlan } from '../../db/customer-plan';
 import type { Knex } from '../../db/knex';
 import { upsertPrices } from '../../db/mirror';
 import { priceForCustomer } from '../../db/product-mapping';
@@ -37,7 +37,22 @@ beforeAll(async () => {
     .price('price_api', 2, 'month', { recurring_usage_type: 'metered' })
     .subscription('sub_metered', { items: ['price_api'], current_period_start: ago(10), current_period_end: ago(-20) })
     .build();
-  await seedMirror(db, ws, [seats, metered]);
+  const live = { current_period_start: ago(10), current_period_end: ago(-20) };
+  // Seats billed by tiers the mirror has not read yet (a price event carries none), beside a free add-on, or an add-on at $10.
+  const unsynced = (id: string, addOn: number, apart = false) => {
+    const customer = new CustomerBuilder(id).price('price_unsynced', null, 'month', { billing_scheme: 'tiered' }).price(`price_addon_${addOn}`, addOn, 'month');
+    if (!apart) return customer.subscription(`sub_${id}`, { items: ['price_unsynced', `price_addon_${addOn}`], ...live }).build();
+    // The add-on in a subscription of its own.
+    return customer.subscription(`sub_${id}`, { items: ['price_unsynced'], ...live }).subscription(`sub_${id}_addon`, { items: [`price_addon_${addOn}`], ...live }).build();
+  };
+  // A free plan, alone and beside API calls billed on use.
+  const free = new CustomerBuilder('cus_free').price('price_free', 0, 'month').subscription('sub_free', { items: ['price_free'], ...live }).build();
+  const freeMetered = new CustomerBuilder('cus_free_metered')
+    .price('price_free', 0, 'month')
+    .price('price_api', 2, 'month', { recurring_usage_type: 'metered' })
+    .subscription('sub_free_metered', { items: ['price_free', 'price_api'], ...live })
+    .build();
+  await seedMirror(db, ws, [seats, metered, unsynced('cus_unsynced_free', 0), unsynced('cus_unsynced_cheap', 1_000), unsynced('cus_unsynced_apart', 1_000, true), free, freeMetered]);
   await db('stripe_subscription_items').where({ workspace_id: ws, subscription_id: 'sub_seats', price_id: 'price_team' }).update({ quantity: 12 });
   // The tiered prices as a sync writes them, after the rows above.
   await upsertPrices(
@@ -77,6 +92,22 @@ describe("a customer's plan", () => {
 
   it('has no plan to quote for a subscription billed on use alone', async () => {
     expect(await customerPlan(db, ws, 'cus_metered')).toBeNull();
+  });
+
+  it('is a free plan where every fixed item is known to cost nothing, and none while a fixed item has an amount the mirror cannot tell', async () => {
+    // Free customers have a plan (the expansion play pitches to them), whether or not use is billed beside it.
+    const zero = { amount: 0, currency: 'usd' };
+    for (const customer of ['cus_free', 'cus_free_metered']) {
+      expect(await customerPlan(db, ws, customer), customer).toMatchObject({ productId: 'prod_price_free', monthlyValue: zero, item: { quantity: 1, price: zero } });
+    }
+    // The unpriced seats may be what the customer pays for: the add-on beside them is not their plan at $0, nor at $10.
+    expect(await customerPlan(db, ws, 'cus_unsynced_free')).toBeNull();
+    expect(await customerPlan(db, ws, 'cus_unsynced_cheap')).toBeNull();
+    // Nor where the add-on is a subscription of its own: which subscription is worth most cannot be told.
+    expect(await customerPlan(db, ws, 'cus_unsynced_apart')).toBeNull();
+    // The add-on's own subscription, asked of alone (what its renewal names), is priced whole.
+    expect(await subscriptionPlan(db, ws, 'cus_unsynced_apart', 'sub_cus_unsynced_apart_addon')).toMatchObject({ productId: 'prod_price_addon_1000', item: { price: { amount: 1_000 } } });
+    expect(await subscriptionPlan(db, ws, 'cus_unsynced_apart', 'sub_cus_unsynced_apart')).toBeNull();
   });
 
   it("prices another plan for the customer's seat count by that plan's tiers", async () => {
