@@ -1,14 +1,15 @@
 import { Router } from 'express';
 import { recordNpsAnswer } from '../activities/analytics';
 import type { Knex } from '../db/knex';
-import { storeProductSignals, unmirroredCustomers } from '../db/product-signals';
-import { npsAnswerBody, productSignalsBody } from '../domain/product-signals';
+import { appendAudit } from '../db/audit';
+import { deleteProductSignal, signalOf, storeProductSignals, unmirroredCustomers } from '../db/product-signals';
+import { npsAnswerBody, productSignalsBody, senderText } from '../domain/product-signals';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 import { signalsRateLimit } from './hardening';
 
-/** How many unmirrored customer ids an answer lists (the count is always whole). */
-const LISTED_UNMIRRORED = 100;
+/** How many ids (unmirrored customers, conflicts) an answer lists (the counts are always whole). */
+const LISTED_IDS = 100;
 
 /**
  * Product signals in (members and up, or their API tokens): usage, logins and support
@@ -16,7 +17,9 @@ const LISTED_UNMIRRORED = 100;
  * not at all: a 400 names every signal that is wrong (`signals.3.quantity: ...`) and
  * stores none, so a sender fixes and resends the batch; signal ids make resending
  * safe. Customers the mirror does not hold yet are stored all the same (a sync may
- * not have brought them yet) and named in the answer, so a typo shows.
+ * not have brought them yet) and named in the answer, so a typo shows. A signal sent
+ * again under its id with something else is a conflict, named in the answer, unless the
+ * request says `replace` (a correction, audited); one sent by mistake is deleted.
  *
  * Each caller (an API token, or a signed-in user) may send `requestsPerMinute`
  * requests a minute to these routes together (0: no limit); past it, 429 with Retry-After.
@@ -28,15 +31,38 @@ export function signalsRouter({ db, requestsPerMinute, windowMs }: { db: Knex; r
   const limit = requestsPerMinute > 0 ? [signalsRateLimit(requestsPerMinute, (res) => authOf(res).actor, windowMs)] : [];
 
   router.post('/workspaces/:workspaceId/signals', requireWorkspaceRole('member'), ...limit, async (req, res) => {
-    const { workspaceId } = authOf(res);
-    const { signals } = parseOr400(productSignalsBody(new Date()), req.body, 'signals');
-    const { stored, duplicates } = await storeProductSignals(db, workspaceId, signals);
+    const { workspaceId, actor } = authOf(res);
+    const { signals, replace = false } = parseOr400(productSignalsBody(new Date()), req.body, 'signals');
+    const { stored, duplicates, conflicts, replaced } = await storeProductSignals(db, workspaceId, signals, { replace }, async (trx, before) => {
+      // A correction changes what the plays cite and weigh: who made it, and what it overwrote.
+      const sent = new Map(signals.map((s) => [s.id, s]));
+      await appendAudit(trx, { workspaceId, actor, action: 'product_signals.replaced', targetType: 'product_signals', before: before.map(signalOf), after: before.map((b) => sent.get(b.signal_id)) });
+    });
     const unmirrored = await unmirroredCustomers(
       db,
       workspaceId,
       signals.map((s) => s.customerId),
     );
-    res.json({ received: signals.length, stored, duplicates, unmirroredCustomers: { count: unmirrored.length, ids: unmirrored.slice(0, LISTED_UNMIRRORED) } });
+    res.json({
+      received: signals.length,
+      stored,
+      duplicates,
+      ...(replace ? { replaced: replaced.length } : { conflicts: { count: conflicts.length, ids: conflicts.slice(0, LISTED_IDS) } }),
+      unmirroredCustomers: { count: unmirrored.length, ids: unmirrored.slice(0, LISTED_IDS) },
+    });
+  });
+
+  // A signal that should not be there at all (sent for the wrong customer, or twice under two ids).
+  router.delete('/workspaces/:workspaceId/signals/:signalId', requireWorkspaceRole('member'), ...limit, async (req, res) => {
+    const { workspaceId, actor } = authOf(res);
+    const signalId = parseOr400(senderText(), req.params.signalId, 'signal id');
+    const deleted = await db.transaction(async (trx) => {
+      const row = await deleteProductSignal(trx, workspaceId, signalId);
+      if (row) await appendAudit(trx, { workspaceId, actor, action: 'product_signal.deleted', targetType: 'product_signal', targetId: signalId, before: signalOf(row) });
+      return row;
+    });
+    if (!deleted) throw new HttpError(404, `no product signal with id ${JSON.stringify(signalId.slice(0, 255))} in this workspace`);
+    res.json({ deleted: signalOf(deleted) });
   });
 
   router.post('/workspaces/:workspaceId/signals/nps', requireWorkspaceRole('member'), ...limit, async (req, res) => {

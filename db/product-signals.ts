@@ -4,26 +4,113 @@ import { ACTIVITY_WINDOW_DAYS, metricLabel, type CustomerActivity } from '../dom
 import { SIGNAL_KINDS, type ProductSignal } from '../domain/product-signals';
 import { DAY_MS } from '../domain/durations';
 
+/** A signal as product_signals holds it (the columns a signal sets). */
+export interface SignalRow {
+  workspace_id: string;
+  signal_id: string;
+  customer_id: string;
+  kind: string;
+  metric: string | null;
+  quantity: string | number | null;
+  ticket_id: string | null;
+  ticket_status: string | null;
+  ticket_priority: string | null;
+  occurred_at: Date;
+}
+
+const SIGNAL_COLUMNS = ['signal_id', 'customer_id', 'kind', 'metric', 'quantity', 'ticket_id', 'ticket_status', 'ticket_priority', 'occurred_at'] as const;
+
+const rowOf = (workspaceId: string, s: ProductSignal): SignalRow => ({
+  workspace_id: workspaceId,
+  signal_id: s.id,
+  customer_id: s.customerId,
+  kind: s.type,
+  metric: s.type === 'usage' ? s.metric : null,
+  quantity: s.type === 'usage' ? s.quantity : null,
+  ticket_id: s.type === 'ticket' ? s.ticket : null,
+  ticket_status: s.type === 'ticket' ? s.status : null,
+  ticket_priority: s.type === 'ticket' ? (s.priority ?? null) : null,
+  occurred_at: s.at,
+});
+
+/** Whether two rows say the same thing (a resent signal), whatever pg made of the bigint and the time. */
+const sameSignal = (a: SignalRow, b: SignalRow) =>
+  SIGNAL_COLUMNS.every((c) => (c === 'occurred_at' ? a.occurred_at.getTime() === b.occurred_at.getTime() : String(a[c]) === String(b[c])));
+
+/** A stored signal as an answer or the audit log shows it (the API's own shape). */
+export function signalOf(r: SignalRow): Record<string, unknown> {
+  return {
+    type: r.kind,
+    id: r.signal_id,
+    customerId: r.customer_id,
+    at: r.occurred_at.toISOString(),
+    ...(r.kind === 'usage' ? { metric: r.metric, quantity: Number(r.quantity) } : {}),
+    ...(r.kind === 'ticket' ? { ticket: r.ticket_id, status: r.ticket_status, ...(r.ticket_priority ? { priority: r.ticket_priority } : {}) } : {}),
+  };
+}
+
+export interface StoredSignals {
+  stored: number;
+  /** Signals the workspace held already as sent (retries): nothing changed. */
+  duplicates: number;
+  /** Ids the workspace held with something else under them: the first one stands (unless `replace`). */
+  conflicts: string[];
+  /** With `replace`: the signals overwritten, as they were. */
+  replaced: SignalRow[];
+}
+
 /**
- * Stores a request's signals in one statement. A signal whose id the workspace
- * already holds (a retried request, or the same id twice in one) is a duplicate:
- * the first one stands and nothing is stored twice.
+ * Stores a request's signals in one transaction. A signal whose id the workspace
+ * already holds is a duplicate when it says the same (a retried request: nothing
+ * happens), and a conflict when it says something else: the first one stands and the
+ * id is named, so a sender sees that a correction did not take; with `replace` the
+ * signal sent now overwrites it (how a sender corrects a wrong one). Within one
+ * request an id means one signal (domain/product-signals.ts refuses a request that
+ * repeats an id with another signal), so here a repeat is a duplicate.
  */
-export async function storeProductSignals(db: Db, workspaceId: string, signals: ProductSignal[]): Promise<{ stored: number; duplicates: number }> {
-  const rows = signals.map((s) => ({
-    workspace_id: workspaceId,
-    signal_id: s.id,
-    customer_id: s.customerId,
-    kind: s.type,
-    metric: s.type === 'usage' ? s.metric : null,
-    quantity: s.type === 'usage' ? s.quantity : null,
-    ticket_id: s.type === 'ticket' ? s.ticket : null,
-    ticket_status: s.type === 'ticket' ? s.status : null,
-    ticket_priority: s.type === 'ticket' ? (s.priority ?? null) : null,
-    occurred_at: s.at,
-  }));
-  const inserted = await db('product_signals').insert(rows).onConflict(['workspace_id', 'signal_id']).ignore().returning<{ signal_id: string }[]>('signal_id');
-  return { stored: inserted.length, duplicates: signals.length - inserted.length };
+export async function storeProductSignals(
+  db: Db,
+  workspaceId: string,
+  signals: ProductSignal[],
+  opts: { replace?: boolean } = {},
+  /** Called in the transaction with the signals a `replace` overwrote, as they were (when it overwrote any). */
+  onReplaced?: (trx: Db, before: SignalRow[]) => Promise<void>,
+): Promise<StoredSignals> {
+  const rows = [...new Map(signals.map((s) => [s.id, rowOf(workspaceId, s)])).values()];
+  return db.transaction(async (trx) => {
+    const inserted = new Set(
+      (await trx('product_signals').insert(rows).onConflict(['workspace_id', 'signal_id']).ignore().returning<{ signal_id: string }[]>('signal_id')).map((r) => r.signal_id),
+    );
+    const held = rows.filter((r) => !inserted.has(r.signal_id));
+    const existing = new Map<string, SignalRow>();
+    if (held.length) {
+      const q = trx<SignalRow>('product_signals')
+        .where({ workspace_id: workspaceId })
+        .whereRaw('signal_id = any(?)', [held.map((r) => r.signal_id)]);
+      // Replacing: no other request changes them between this read and the update.
+      for (const r of await (opts.replace ? q.forUpdate() : q)) existing.set(r.signal_id, r);
+    }
+    const changed = held.filter((r) => !sameSignal(r, existing.get(r.signal_id)!));
+    if (opts.replace) {
+      for (const r of changed) {
+        const { workspace_id, signal_id, ...columns } = r;
+        await trx('product_signals').where({ workspace_id, signal_id }).update({ ...columns, received_at: trx.fn.now() });
+      }
+      if (changed.length && onReplaced) await onReplaced(trx, changed.map((r) => existing.get(r.signal_id)!));
+    }
+    return {
+      stored: inserted.size,
+      duplicates: signals.length - inserted.size - changed.length,
+      conflicts: opts.replace ? [] : changed.map((r) => r.signal_id),
+      replaced: opts.replace ? changed.map((r) => existing.get(r.signal_id)!) : [],
+    };
+  });
+}
+
+/** Deletes one signal; answers it as it was, or null when the workspace holds no signal with that id. */
+export async function deleteProductSignal(db: Db, workspaceId: string, signalId: string): Promise<SignalRow | null> {
+  const [row] = await db<SignalRow>('product_signals').where({ workspace_id: workspaceId, signal_id: signalId }).delete().returning(['workspace_id', ...SIGNAL_COLUMNS]);
+  return row ?? null;
 }
 
 /** Which of these customer ids the workspace's mirror does not hold (a typo, or a customer not synced yet). */

@@ -63,9 +63,29 @@ export function productSignalSchema(now: Date) {
 
 export type ProductSignal = z.infer<ReturnType<typeof productSignalSchema>>;
 
-/** A request's body: `{ signals: [...] }`. */
+/**
+ * A request's body: `{ signals: [...], replace? }`. `replace`: a signal whose id the
+ * workspace holds with something else overwrites it (a correction); without it the
+ * first one stands. One request cannot give an id two different signals: which would
+ * it mean?
+ */
 export function productSignalsBody(now: Date) {
-  return z.strictObject({ signals: z.array(productSignalSchema(now)).min(1, 'must hold at least one signal').max(MAX_SIGNALS_PER_REQUEST) });
+  return z.strictObject({
+    signals: z
+      .array(productSignalSchema(now))
+      .min(1, 'must hold at least one signal')
+      .max(MAX_SIGNALS_PER_REQUEST)
+      .superRefine((signals, ctx) => {
+        const first = new Map<string, { index: number; said: string }>();
+        signals.forEach((s, index) => {
+          const said = JSON.stringify(s);
+          const earlier = first.get(s.id);
+          if (!earlier) first.set(s.id, { index, said });
+          else if (earlier.said !== said) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `repeats the id of signals.${earlier.index} with another signal: give each signal its own id` });
+        });
+      }),
+    replace: z.boolean().optional(),
+  });
 }
 
 /** One NPS answer from the signals API (POST /workspaces/:id/signals/nps). */

@@ -9,8 +9,10 @@
  *                                                               replace the webhook signing secret
  *   npm run wysera -- sync [--since 2025-01-01] [--watch]       start a re-sync (full, or since a date)
  *   npm run wysera -- sync status [--watch]                      progress of the latest sync
- *   npm run wysera -- signals send [file.ndjson]                 product signals, one JSON signal a line
- *                                                               (stdin without a file), sent 1,000 (or 200 kB) a request
+ *   npm run wysera -- signals send [file.ndjson] [--replace]     product signals, one JSON signal a line
+ *                                                               (stdin without a file), sent 1,000 (or 200 kB) a request;
+ *                                                               --replace: ones sent before under the same ids are corrected
+ *   npm run wysera -- signals delete <id> [<id> ...]             delete signals sent by mistake
  *
  * Environment: WYSERA_API_URL (default http://127.0.0.1:3000), WYSERA_OPERATOR_TOKEN
  * (workspace create), WYSERA_TOKEN and WYSERA_WORKSPACE (an owner's, for the others; a member's
@@ -98,34 +100,52 @@ async function watch(workspaceId: string, token: string): Promise<SyncView> {
 const SIGNALS_PER_REQUEST = 1000;
 const BYTES_PER_REQUEST = 200_000;
 
+/** A set of ids the API names (at most 100 a request), printed as a few of them; `unnamed` once it named only part of them. */
+class NamedIds {
+  readonly ids = new Set<string>();
+  unnamed = false;
+  add(named: { count: number; ids: string[] }): void {
+    if (named.count > named.ids.length) this.unnamed = true;
+    for (const id of named.ids) this.ids.add(id);
+  }
+  /** "40 customers ...: cus_a, cus_b, ..." */
+  describe(what: string): string {
+    const some = [...this.ids].slice(0, 5).join(', ');
+    return `${this.unnamed ? 'more than ' : ''}${this.ids.size} ${what}: ${some}${this.ids.size > 5 ? ', ...' : ''}`;
+  }
+}
+
 /**
  * Sends product signals from NDJSON (a file, or stdin for "-") in requests of 1,000,
  * printing progress. A refused request stops the run and names the file's lines at
  * fault; the requests before it are stored, and sending the file again is safe (the
- * signals' ids make the ones already stored duplicates).
+ * signals' ids make the ones already stored duplicates). A signal stored before with
+ * something else under its id is a conflict the run names at its end; with `replace`
+ * it is corrected.
  */
-async function sendSignals(workspace: string, token: string, file: string): Promise<void> {
+async function sendSignals(workspace: string, token: string, file: string, replace: boolean): Promise<void> {
   const lines = createInterface({ input: file === '-' ? process.stdin : createReadStream(file), crlfDelay: Infinity });
-  const total = { sent: 0, stored: 0, duplicates: 0 };
-  const unmirrored = new Set<string>();
-  // The API names at most 100 a request: past that, the set is only part of them.
-  let unnamed = false;
+  const total = { sent: 0, stored: 0, duplicates: 0, replaced: 0 };
+  const unmirrored = new NamedIds();
+  const conflicts = new NamedIds();
   let batch: { line: number; signal: unknown }[] = [];
   let bytes = 0;
   const flush = async () => {
     if (!batch.length) return;
-    const answer = await call('POST', `/workspaces/${workspace}/signals`, token, { signals: batch.map((b) => b.signal) }).catch((err: unknown) => {
+    const answer = await call('POST', `/workspaces/${workspace}/signals`, token, { signals: batch.map((b) => b.signal), ...(replace ? { replace } : {}) }).catch((err: unknown) => {
       // The API names a signal by its place in the request; the sender knows its line.
       const lineOf = (k: string) => `line ${batch[Number(k)]?.line ?? `?${k}`}`;
       throw err instanceof CliError ? new CliError(`${err.message.replace(/signals\.(\d+)(\.?)/g, (_m, k: string, dot: string) => `${lineOf(k)}${dot ? ' ' : ''}`)} (the ${total.sent} signals before line ${batch[0]!.line} are stored)`) : err;
     });
-    const a = answer as { stored: number; duplicates: number; unmirroredCustomers: { count: number; ids: string[] } };
-    if (a.unmirroredCustomers.count > a.unmirroredCustomers.ids.length) unnamed = true;
+    const a = answer as { stored: number; duplicates: number; replaced?: number; conflicts?: { count: number; ids: string[] }; unmirroredCustomers: { count: number; ids: string[] } };
     total.sent += batch.length;
     total.stored += a.stored;
     total.duplicates += a.duplicates;
-    for (const id of a.unmirroredCustomers.ids) unmirrored.add(id);
-    process.stderr.write(`sent ${total.sent} signals: ${total.stored} stored, ${total.duplicates} duplicates\n`);
+    total.replaced += a.replaced ?? 0;
+    unmirrored.add(a.unmirroredCustomers);
+    if (a.conflicts) conflicts.add(a.conflicts);
+    const more = [replace ? `, ${total.replaced} replaced` : '', conflicts.ids.size ? `, ${conflicts.unnamed ? 'more than ' : ''}${conflicts.ids.size} conflicting` : ''].join('');
+    process.stderr.write(`sent ${total.sent} signals: ${total.stored} stored, ${total.duplicates} duplicates${more}\n`);
     batch = [];
     bytes = 0;
   };
@@ -146,9 +166,15 @@ async function sendSignals(workspace: string, token: string, file: string): Prom
   }
   await flush();
   if (!total.sent) throw new CliError(`no signals in ${file === '-' ? 'the input' : file}`);
-  if (unmirrored.size) {
-    const some = [...unmirrored].slice(0, 5).join(', ');
-    process.stderr.write(`${unnamed ? 'more than ' : ''}${unmirrored.size} customers are not in the mirror (stored anyway): ${some}${unmirrored.size > 5 ? ', ...' : ''}\n`);
+  if (unmirrored.ids.size) process.stderr.write(`${unmirrored.describe('customers are not in the mirror (stored anyway)')}\n`);
+  if (conflicts.ids.size) process.stderr.write(`${conflicts.describe('signals were stored before with something else under their ids (the first ones stand; send the file again with --replace to correct them)')}\n`);
+}
+
+/** Deletes signals by id, one request each; an id the workspace does not hold stops the run, naming it. */
+async function deleteSignals(workspace: string, token: string, ids: string[]): Promise<void> {
+  for (const id of ids) {
+    await call('DELETE', `/workspaces/${workspace}/signals/${encodeURIComponent(id)}`, token);
+    process.stderr.write(`deleted signal ${id}\n`);
   }
 }
 
@@ -171,6 +197,7 @@ async function main(argv: string[]): Promise<void> {
       workspace: { type: 'string' },
       token: { type: 'string' },
       json: { type: 'boolean', default: false },
+      replace: { type: 'boolean', default: false },
     },
   });
   const [group, action] = positionals;
@@ -246,14 +273,16 @@ async function main(argv: string[]): Promise<void> {
   }
 
   if (group === 'signals') {
-    if (action !== 'send') throw new CliError(`unknown signals action "${action ?? ''}" (use: signals send [file])`);
-    if (!workspace) throw new CliError('signals send needs --workspace (or WYSERA_WORKSPACE)');
-    if (!token) throw new CliError("signals send needs a member's (or higher) token: --token or WYSERA_TOKEN");
-    await sendSignals(workspace, token, positionals[2] ?? '-');
+    if (action !== 'send' && action !== 'delete') throw new CliError(`unknown signals action "${action ?? ''}" (use: signals send [file] [--replace], signals delete <id> ...)`);
+    if (!workspace) throw new CliError(`signals ${action} needs --workspace (or WYSERA_WORKSPACE)`);
+    if (!token) throw new CliError(`signals ${action} needs a member's (or higher) token: --token or WYSERA_TOKEN`);
+    if (action === 'send') await sendSignals(workspace, token, positionals[2] ?? '-', values.replace);
+    else if (positionals.length > 2) await deleteSignals(workspace, token, positionals.slice(2));
+    else throw new CliError('signals delete needs the ids of the signals to delete');
     return;
   }
 
-  throw new CliError('usage: npm run wysera -- workspace create --name <name> ... | workspace set-key | workspace set-webhook-secret | sync [--since <date>] [--watch] | sync status [--watch] | signals send [file]');
+  throw new CliError('usage: npm run wysera -- workspace create --name <name> ... | workspace set-key | workspace set-webhook-secret | sync [--since <date>] [--watch] | sync status [--watch] | signals send [file] [--replace] | signals delete <id> ...');
 }
 
 main(process.argv.slice(2)).then(

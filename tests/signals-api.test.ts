@@ -56,7 +56,7 @@ describe('POST /workspaces/:id/signals and what the plays read of them', () => {
       ],
     });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ received: 12, stored: 12, duplicates: 0, unmirroredCustomers: { count: 1, ids: ['cus_not_synced'] } });
+    expect(res.body).toEqual({ received: 12, stored: 12, duplicates: 0, conflicts: { count: 0, ids: [] }, unmirroredCustomers: { count: 1, ids: ['cus_not_synced'] } });
     // The time is kept as the instant it names (UTC).
     const stored = await database.db('product_signals').where({ workspace_id: ws, signal_id: 'log-new' }).first<{ occurred_at: Date }>('occurred_at');
     expect(stored.occurred_at.toISOString()).toBe('2026-01-01T08:00:00.000Z');
@@ -79,16 +79,60 @@ describe('POST /workspaces/:id/signals and what the plays read of them', () => {
 
   it('stores a retried signal once, and an id repeated within a request once', async () => {
     const before = await rows();
-    const again = await post({ signals: [{ type: 'login', id: 'log-1', customerId: 'cus_known', at: ago(0) }] });
-    expect(again.body).toMatchObject({ received: 1, stored: 0, duplicates: 1 });
+    const login = { type: 'login', id: 'log-retried', customerId: 'cus_known', at: ago(1) };
+    expect((await post({ signals: [login] })).body).toMatchObject({ received: 1, stored: 1, duplicates: 0 });
+    const again = await post({ signals: [login] });
+    expect(again.body).toEqual({ received: 1, stored: 0, duplicates: 1, conflicts: { count: 0, ids: [] }, unmirroredCustomers: { count: 0, ids: [] } });
+    const now = ago(0);
     const twice = await post({
       signals: [
-        { type: 'login', id: 'log-twice', customerId: 'cus_known', at: ago(0) },
-        { type: 'login', id: 'log-twice', customerId: 'cus_known', at: ago(0) },
+        { type: 'login', id: 'log-twice', customerId: 'cus_known', at: now },
+        { type: 'login', id: 'log-twice', customerId: 'cus_known', at: now },
       ],
     });
     expect(twice.body).toMatchObject({ received: 2, stored: 1, duplicates: 1, unmirroredCustomers: { count: 0, ids: [] } });
-    expect(await rows()).toBe(before + 1);
+    expect(await rows()).toBe(before + 2);
+  });
+
+  it('names a signal sent again with something else under its id, and lets the sender correct it or delete it', async () => {
+    // A customer of its own: the activity read by the tests below stays as they expect.
+    const at = ago(2);
+    const use = (quantity: number, customerId = 'cus_fixing') => ({ type: 'usage', id: 'use-fix', customerId, at, metric: 'reports_generated', quantity });
+    const stored = () => database.db('product_signals').where({ workspace_id: ws, signal_id: 'use-fix' }).first<{ quantity: number; customer_id: string } | undefined>('quantity', 'customer_id');
+    expect((await post({ signals: [use(4000)] })).body).toMatchObject({ stored: 1 });
+    // Sent again with another quantity: the first one stands, and the answer says so.
+    const conflicting = await post({ signals: [use(40), { type: 'login', id: 'log-beside', customerId: 'cus_fixing', at: ago(1) }] });
+    expect(conflicting.body).toEqual({ received: 2, stored: 1, duplicates: 0, conflicts: { count: 1, ids: ['use-fix'] }, unmirroredCustomers: { count: 1, ids: ['cus_fixing'] } });
+    expect(await stored()).toEqual({ quantity: 4000, customer_id: 'cus_fixing' });
+    // One request cannot give an id two signals.
+    const torn = await post({ signals: [use(40), use(41)] });
+    expect(torn.status).toBe(400);
+    expect((torn.body as { error: { message: string } }).error.message).toBe('invalid signals: signals.1.id: repeats the id of signals.0 with another signal: give each signal its own id');
+    // `replace` corrects it, audited with what it overwrote; resent as corrected, it is a duplicate.
+    const corrected = await post({ signals: [use(40), { type: 'login', id: 'log-beside', customerId: 'cus_fixing', at: ago(3) }], replace: true }, tokens.finance);
+    expect(corrected.status).toBe(200);
+    expect(corrected.body).toMatchObject({ received: 2, stored: 0, duplicates: 0, replaced: 2 });
+    expect(await stored()).toEqual({ quantity: 40, customer_id: 'cus_fixing' });
+    expect((await post({ signals: [use(40)], replace: true })).body).toMatchObject({ stored: 0, duplicates: 1, replaced: 0 });
+    const [audit] = await database.db('audit_log').where({ workspace_id: ws, action: 'product_signals.replaced' }).select<{ actor: string; before: { id: string; quantity?: number }[]; after: { id: string; quantity?: number }[] }[]>('actor', 'before', 'after');
+    expect(audit!.actor).toMatch(/^token:/);
+    expect(audit!.before.map((b) => [b.id, b.quantity])).toEqual([['use-fix', 4000], ['log-beside', undefined]]);
+    expect(audit!.after.map((a) => [a.id, a.quantity])).toEqual([['use-fix', 40], ['log-beside', undefined]]);
+    expect(await database.db('audit_log').where({ workspace_id: ws, action: 'product_signals.replaced' }).count<{ count: number }[]>('* as count')).toEqual([{ count: 1 }]);
+
+    // A signal that should not be there at all is deleted (members and up), audited; then it is gone.
+    expect((await api.request('DELETE', `/workspaces/${ws}/signals/use-fix`, { token: tokens.viewer })).status).toBe(403);
+    expect((await api.request('DELETE', `/workspaces/${other}/signals/use-fix`, { token: otherMember })).status).toBe(404);
+    const deleted = await api.request('DELETE', `/workspaces/${ws}/signals/use-fix`, { token: tokens.member });
+    expect(deleted.status).toBe(200);
+    expect(deleted.body).toMatchObject({ deleted: { type: 'usage', id: 'use-fix', customerId: 'cus_fixing', metric: 'reports_generated', quantity: 40 } });
+    expect(await stored()).toBeUndefined();
+    const missing = await api.request('DELETE', `/workspaces/${ws}/signals/use-fix`, { token: tokens.member });
+    expect(missing.status).toBe(404);
+    expect((missing.body as { error: { message: string } }).error.message).toBe('no product signal with id "use-fix" in this workspace');
+    expect(await database.db('audit_log').where({ workspace_id: ws, action: 'product_signal.deleted', target_id: 'use-fix' }).first('actor')).toMatchObject({ actor: expect.stringMatching(/^token:/) as unknown });
+    // Deleted, its id is free: sent again, it is stored.
+    expect((await post({ signals: [use(41)] })).body).toMatchObject({ stored: 1, conflicts: { count: 0 } });
   });
 
   it('refuses a request with any bad signal, naming each one and where, and stores none of it', async () => {

@@ -92,6 +92,33 @@ describe('npm run wysera -- signals send', () => {
     }
   });
 
+  it('names signals sent before with something else, corrects them with --replace, and deletes one by id', async () => {
+    const use = (i: number, quantity: number) => JSON.stringify({ type: 'usage', id: `cli-fix-${i}`, customerId: 'cus_cli', at: '2026-01-01T00:00:00Z', metric: 'reports', quantity });
+    const quantities = async () => database.db('product_signals').where({ workspace_id: ws }).where('signal_id', 'like', 'cli-fix-%').orderBy('signal_id').pluck<number[]>('quantity');
+    const file = join(dir, 'fix.ndjson');
+    await writeFile(file, [use(1, 10), use(2, 20), use(3, 30)].join('\n'));
+    expect((await wysera(['signals', 'send', file])).code).toBe(0);
+    // Two of them sent again with other quantities: named, and the first ones stand.
+    await writeFile(file, [use(1, 11), use(2, 21), use(3, 30)].join('\n'));
+    const conflicting = await wysera(['signals', 'send', file]);
+    expect(conflicting.code).toBe(0);
+    expect(conflicting.stderr).toContain('sent 3 signals: 0 stored, 1 duplicates, 2 conflicting');
+    expect(conflicting.stderr).toContain('2 signals were stored before with something else under their ids (the first ones stand; send the file again with --replace to correct them): cli-fix-1, cli-fix-2');
+    expect(await quantities()).toEqual([10, 20, 30]);
+    const replaced = await wysera(['signals', 'send', file, '--replace']);
+    expect(replaced.code, replaced.stderr).toBe(0);
+    expect(replaced.stderr).toContain('sent 3 signals: 0 stored, 1 duplicates, 2 replaced');
+    expect(await quantities()).toEqual([11, 21, 30]);
+
+    const deleted = await wysera(['signals', 'delete', 'cli-fix-3']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(deleted.stderr).toContain('deleted signal cli-fix-3');
+    expect(await quantities()).toEqual([11, 21]);
+    const missing = await wysera(['signals', 'delete', 'cli-fix-3']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no product signal with id "cli-fix-3" in this workspace');
+  });
+
   it("names the file's lines at fault, and says what was stored before them", async () => {
     const before = await rows();
     const login = (i: number) => JSON.stringify({ type: 'login', id: `cli-${i}`, customerId: 'cus_cli', at: '2026-01-01T00:00:00Z' });

@@ -74,6 +74,7 @@ const EXPECTED: Record<string, Access> = {
   'POST /workspaces/:workspaceId/metrics/recompute': 'owner',
   'POST /workspaces/:workspaceId/signals/nps': 'member',
   'POST /workspaces/:workspaceId/signals': 'member',
+  'DELETE /workspaces/:workspaceId/signals/:signalId': 'member',
   'GET /workspaces/:workspaceId/churn-risk/backtest': 'viewer',
   'GET /workspaces/:workspaceId/churn-saves': 'viewer',
   'POST /workspaces/:workspaceId/churn-radar/scan': 'owner',
