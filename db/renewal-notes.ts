@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PRICE_TERM_COLUMNS, priceTerms, type PriceTermRow } from './price-terms';
 import type { Db } from './knex';
 import { LONG_TERM_MONTHS, type RenewalFold, type RenewalOutcome } from '../domain/renewal';
+import { periodAmount } from '../domain/price-amount';
 import { renewalPrice, type RenewalPrice } from '../domain/renewal-price';
 import { renewalNoteWorkflowId } from '../workflows/ids';
 import { outreachRows, type Outreach } from './outreach-rows';
@@ -136,12 +137,14 @@ export interface LongTermItem {
  * The subscription's long-term item that renews in full (RENEWS_IN_FULL, the items
  * RENEWS_LONG_TERM counts: one whose next period runs past the subscription's
  * `cancel_at` is not what renews): of the longest period, a fixed one before one
- * billed on use, then the dearest: what the note prices the renewal by, whether or
- * not its amount is known (a customer's plan, by contrast, is their item worth most
- * a month, which a monthly add-on can be). Null when the subscription has none such.
+ * billed on use, then the dearest, by what it charges a period for its quantity
+ * (domain/price-amount.ts: tiers and packages priced as Stripe bills them), one of
+ * an amount not known last: what the note prices the renewal by, whether or not its
+ * amount is known (a customer's plan, by contrast, is their item worth most a month,
+ * which a monthly add-on can be). Null when the subscription has none such.
  */
 export async function renewingItem(db: Db, workspaceId: string, subscriptionId: string): Promise<LongTermItem | null> {
-  const row = await db('stripe_subscription_items as i')
+  const rows = await db('stripe_subscription_items as i')
     .join('stripe_prices as p', function () {
       this.on('p.workspace_id', 'i.workspace_id').andOn('p.id', 'i.price_id');
     })
@@ -153,12 +156,27 @@ export async function renewingItem(db: Db, workspaceId: string, subscriptionId: 
     })
     .where({ 'i.workspace_id': workspaceId, 'i.subscription_id': subscriptionId })
     .whereRaw(`(${RENEWS_IN_FULL})`)
-    .orderByRaw(
-      `case when p.recurring_interval = 'year' then 12 else 1 end * coalesce(p.recurring_interval_count, 1) desc,
-       p.recurring_usage_type is not distinct from 'metered', coalesce(p.unit_amount * coalesce(i.quantity, 1), -1) desc, i.id`,
-    )
-    .first<{ product_id: string; product_name: string | null; recurring_interval: 'month' | 'year'; recurring_interval_count: number | null } | undefined>('p.product_id', 'pr.name as product_name', 'p.recurring_interval', 'p.recurring_interval_count');
-  return row ? { productId: row.product_id, productName: row.product_name, interval: row.recurring_interval, intervalCount: row.recurring_interval_count ?? 1 } : null;
+    .select<(PriceTermRow & { id: string; quantity: number | null; product_id: string; product_name: string | null; recurring_interval: 'month' | 'year'; recurring_interval_count: number | null })[]>(
+      'i.id',
+      'i.quantity',
+      ...PRICE_TERM_COLUMNS,
+      'p.product_id',
+      'pr.name as product_name',
+      'p.recurring_interval',
+      'p.recurring_interval_count',
+    );
+  const ranked = rows.map((r) => {
+    const intervalCount = r.recurring_interval_count ?? 1;
+    return {
+      item: { productId: r.product_id, productName: r.product_name, interval: r.recurring_interval, intervalCount },
+      id: r.id,
+      months: (r.recurring_interval === 'year' ? 12 : 1) * intervalCount,
+      metered: r.recurring_usage_type === 'metered',
+      amount: periodAmount(priceTerms(r), r.quantity ?? 1) ?? -1,
+    };
+  });
+  ranked.sort((a, b) => b.months - a.months || Number(a.metered) - Number(b.metered) || b.amount - a.amount || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return ranked[0]?.item ?? null;
 }
 
 /**

@@ -20,6 +20,23 @@ const yearlyAndQuarterly = (id: string, cancelAt: Date | null) =>
     .subscription(`sub_${id}`, { items: ['price_plan_y', 'price_addon_q'], current_period_start: new Date('2026-08-15T00:00:00Z'), current_period_end: end, cancel_at: cancelAt })
     .build();
 
+/** A tier as the mirror stores it (whole minor units, their decimal twins as text). */
+const tier = (upTo: number | null, unit: number) => ({ up_to: upTo, unit_amount: unit, unit_amount_decimal: String(unit), flat_amount: null, flat_amount_decimal: null });
+
+/**
+ * Yearly items priced three ways (`items`, each for its quantity): 20 seats on volume
+ * tiers ($100 each up to 10, $80 beyond: $1,600), 25 seats sold in packages of 10 at
+ * $100, rounded up ($300 for 3 packages, though $100 times 25 is $2,500), and one
+ * add-on at $500.
+ */
+const pricedThreeWays = (id: string, items: string[]) =>
+  new CustomerBuilder(id)
+    .price('price_seats_y', null, 'year', { billing_scheme: 'tiered' })
+    .price('price_packs_y', 10_000, 'year', { transform_quantity: { divide_by: 10, round: 'up' } })
+    .price('price_extra_y', 50_000, 'year')
+    .subscription(`sub_${id}`, { items, current_period_start: new Date('2026-08-15T00:00:00Z'), current_period_end: end })
+    .build();
+
 beforeAll(async () => {
   database = await freshDatabase();
   db = database.db;
@@ -31,7 +48,12 @@ beforeAll(async () => {
     yearlyAndQuarterly('cus_quarter', new Date('2027-11-15T00:00:00Z')),
     // Set to end a month into the next period: no item renews in full.
     yearlyAndQuarterly('cus_stub', new Date('2027-09-15T00:00:00Z')),
+    pricedThreeWays('cus_tiered', ['price_seats_y', 'price_packs_y', 'price_extra_y']),
+    pricedThreeWays('cus_packs', ['price_packs_y', 'price_extra_y']),
   ]);
+  await db('stripe_prices').where({ workspace_id: ws, id: 'price_seats_y' }).update({ tiers_mode: 'volume', tiers: JSON.stringify([tier(10, 10_000), tier(null, 8_000)]) });
+  await db('stripe_subscription_items').where({ workspace_id: ws, price_id: 'price_seats_y' }).update({ quantity: 20 });
+  await db('stripe_subscription_items').where({ workspace_id: ws, price_id: 'price_packs_y' }).update({ quantity: 25 });
   // The yearly plan's product is in the catalogue; the add-on's is not (not synced yet).
   await db('stripe_products').insert({ workspace_id: ws, id: 'prod_price_plan_y', name: 'Growth', active: true, stripe_state_at: new Date() });
 });
@@ -52,5 +74,12 @@ describe('the item a long-term subscription renews by', () => {
     expect(await renewingItem(db, ws, 'sub_cus_quarter')).toMatchObject({ productId: 'prod_price_addon_q', productName: null, interval: 'month', intervalCount: 3 });
     expect(await renewalState(db, ws, 'sub_cus_stub', end)).toBe('not_renewing');
     expect(await renewingItem(db, ws, 'sub_cus_stub')).toBeNull();
+  });
+
+  it('is the dearest of its period by what it charges for its quantity, tiers and packages priced as Stripe bills them', async () => {
+    // The tiered seats ($1,600) over the add-on ($500) and the packages ($300), though the seats state no unit amount.
+    expect(await renewingItem(db, ws, 'sub_cus_tiered')).toMatchObject({ productId: 'prod_price_seats_y', interval: 'year' });
+    // The add-on ($500) over 3 packages ($300), not 25 of a package's price.
+    expect(await renewingItem(db, ws, 'sub_cus_packs')).toMatchObject({ productId: 'prod_price_extra_y', interval: 'year' });
   });
 });
