@@ -343,8 +343,17 @@ describe('renewal notes', () => {
     await eventually(notes, (n) => n.get('cus_cooled')?.fold === 'plain');
     const cooled = (await notes()).get('cus_cooled')!;
     // Its workflow's next look keeps it (nothing to redraft), and the scan after opens no other.
+    // The look is the one the settings change asks for: the signal, then a prepare (a local activity's marker) after it.
+    const cooledDraft = (await draftOf(cooled))!;
+    const history = async () => (await temporal.client.workflow.getHandle(cooled.workflowId).fetchHistory()).events ?? [];
+    const signalsBefore = (await history()).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
     await setPlay('review', { daysBefore: 30, offers: true });
-    await eventually(() => temporal.client.workflow.getHandle(cooled.workflowId).query(renewalNoteStateQuery), (st) => st.phase === 'waiting_for_review');
+    await eventually(history, (events) => {
+      const signals = events.flatMap((e, i) => (e.workflowExecutionSignaledEventAttributes ? [i] : []));
+      return signals.length > signalsBefore && events.slice(signals.at(-1)).some((e) => e.markerRecordedEventAttributes);
+    });
+    expect(await temporal.client.workflow.getHandle(cooled.workflowId).query(renewalNoteStateQuery)).toMatchObject({ phase: 'waiting_for_review', draftId: cooledDraft.id });
+    expect(await draftOf(cooled)).toMatchObject({ id: cooledDraft.id, status: cooledDraft.status, templateKey: 'plain' });
     await scanRenewals(scanDeps, new Date(), [ws]);
     expect((await notes()).get('cus_cooled')).toMatchObject({ id: cooled.id, outcome: null });
   });
