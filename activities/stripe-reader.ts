@@ -4,7 +4,8 @@ import { invoiceSubscriptionId } from '../db/mirror';
 import { findWorkspaceStripe } from '../db/workspaces';
 import type { Keyring } from '../platform/crypto';
 import { StripeBacklogError, type StripeClients } from './stripe-client';
-import { isInterval, monthlyValue, type RecurringItem } from '../domain/plan-value';
+import { monthlyValue, type RecurringItem } from '../domain/plan-value';
+import { isInterval } from '../domain/period-months';
 import { periodAmount } from '../domain/price-amount';
 import type { Money } from '../domain/dunning-templates';
 

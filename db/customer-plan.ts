@@ -1,6 +1,7 @@
 import type { Db } from './knex';
 import { groupBy } from '../domain/group-by';
-import { isInterval, monthlyValue, type RecurringItem } from '../domain/plan-value';
+import { monthlyValue, type RecurringItem } from '../domain/plan-value';
+import { isInterval } from '../domain/period-months';
 import { periodAmount } from '../domain/price-amount';
 import { PRICE_TERM_COLUMNS, priceTerms, type PriceTermRow } from './price-terms';
 import type { Money } from '../domain/dunning-templates';

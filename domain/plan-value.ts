@@ -1,30 +1,26 @@
 import type { Money } from './dunning-templates';
+import { perMonth, type Interval } from './period-months';
 
 /** A recurring subscription item as the plays need it to state a plan's value. */
 export interface RecurringItem {
   /** What one billing period of the item charges for its quantity (domain/price-amount.ts periodAmount); null when that is not a fixed amount. */
   amount: number | null;
   currency: string;
-  interval: 'day' | 'week' | 'month' | 'year';
+  interval: Interval;
   intervalCount: number;
 }
 
-/** Whether a price's recurring interval is one a plan's value can be stated in. */
-export const isInterval = (v: unknown): v is RecurringItem['interval'] => v === 'day' || v === 'week' || v === 'month' || v === 'year';
-
-const MONTHS_PER: Record<RecurringItem['interval'], number> = { day: 12 / 365, week: 12 / 52, month: 1, year: 12 };
-
 /**
  * What a subscription is worth a month, as a customer-facing figure (each fixed
- * item's list amount for its quantity, normalised to a month and rounded to the minor
- * unit; items billed on use are not part of it). Null when no item has a fixed
- * amount or the items mix currencies.
+ * item's list amount for its quantity, normalised to a month by
+ * domain/period-months.ts and rounded to the minor unit; items billed on use are not
+ * part of it). Null when no item has a fixed amount or the items mix currencies.
  */
 export function monthlyValue(items: RecurringItem[]): Money | null {
   const priced = items.filter((i): i is RecurringItem & { amount: number } => i.amount !== null);
   const currency = priced[0]?.currency;
   if (!currency || priced.some((i) => i.currency !== currency)) return null;
-  const total = priced.reduce((sum, i) => sum + i.amount / (MONTHS_PER[i.interval] * i.intervalCount), 0);
+  const total = priced.reduce((sum, i) => sum + perMonth(i.amount, i.interval, i.intervalCount), 0);
   return { amount: Math.round(total), currency };
 }
 

@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 /** A price's terms as the mirror keeps them (stripe_prices), or as Stripe sends them. */
 export interface PriceTerms {
   unitAmount: number | null;
@@ -22,21 +20,41 @@ export interface PriceTerms {
  * One tier as the mirror stores it. A tier whose unit (or flat) amount is null and
  * whose `_decimal` twin is not is priced in fractions of a minor unit; a tier stored
  * before the twins were kept (the key absent) cannot tell a flat-only tier from one.
+ * Only whether a twin is null matters: it is a string as stored, a Decimal as
+ * stripe-node hands it over.
  */
-// Only whether a twin is null matters; it is a string as stored, a Decimal as stripe-node hands it over.
-const decimalTwin = z.unknown().refine((v) => v !== undefined, 'not kept');
-const storedTier = z.object({
-  up_to: z.number().int().nonnegative().nullable(),
-  unit_amount: z.number().int().nullable(),
-  unit_amount_decimal: decimalTwin,
-  flat_amount: z.number().int().nullable(),
-  flat_amount_decimal: decimalTwin,
-});
-type Tier = z.infer<typeof storedTier>;
-const storedTiers = z.array(storedTier).min(1);
+interface Tier {
+  up_to: number | null;
+  unit_amount: number | null;
+  unit_amount_decimal: unknown;
+  flat_amount: number | null;
+  flat_amount_decimal: unknown;
+}
+
+// Read by hand, not by a schema library: the web bundle ranks plans with this module too (domain/product-mapping.ts).
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isWhole = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+const isWholeOrNull = (v: unknown): v is number | null => v === null || isWhole(v);
+
+const isTier = (t: unknown): t is Tier =>
+  isRecord(t) &&
+  (t.up_to === null || (isWhole(t.up_to) && t.up_to >= 0)) &&
+  isWholeOrNull(t.unit_amount) &&
+  t.unit_amount_decimal !== undefined &&
+  isWholeOrNull(t.flat_amount) &&
+  t.flat_amount_decimal !== undefined;
+
+/** The tiers as stored, or null when they are missing or unreadable. */
+const storedTiers = (tiers: unknown): Tier[] | null => (Array.isArray(tiers) && tiers.length > 0 && tiers.every(isTier) ? tiers : null);
 
 const noTransform = (transform: unknown): boolean => transform === null || transform === undefined;
-const storedTransform = z.object({ divide_by: z.number().int().positive(), round: z.enum(['up', 'down']) });
+
+/** A quantity transform as stored (`{ divide_by, round }`), or null when it is unreadable. */
+function storedTransform(transform: unknown): { divide_by: number; round: 'up' | 'down' } | null {
+  if (!isRecord(transform)) return null;
+  const { divide_by: by, round } = transform;
+  return isWhole(by) && by > 0 && (round === 'up' || round === 'down') ? { divide_by: by, round } : null;
+}
 
 /**
  * How many units Stripe bills for `quantity` (a whole number of at least 0) under a
@@ -47,9 +65,9 @@ const storedTransform = z.object({ divide_by: z.number().int().positive(), round
  */
 export function billedQuantity(transform: unknown, quantity: number): number | null {
   if (noTransform(transform)) return quantity;
-  const parsed = storedTransform.safeParse(transform);
-  if (!parsed.success) return null;
-  const { divide_by: by, round } = parsed.data;
+  const parsed = storedTransform(transform);
+  if (!parsed) return null;
+  const { divide_by: by, round } = parsed;
   // In integers: a float quotient rounded the wrong way would bill a package more or less.
   const packages = (quantity - (quantity % by)) / by;
   return round === 'up' && quantity % by !== 0 ? packages + 1 : packages;
@@ -85,11 +103,11 @@ export function periodAmount(terms: PriceTerms, quantity: number): number | null
     return terms.unitAmount === null || billed === null ? null : terms.unitAmount * billed;
   }
   // Stripe refuses a quantity transform on a tiered price: the tiers alone price it.
-  const parsed = storedTiers.safeParse(terms.tiers);
-  if (!parsed.success) return null;
-  if (quantity === 0) return parsed.data.some((t) => (t.flat_amount ?? 0) > 0 || (t.flat_amount === null && t.flat_amount_decimal !== null)) ? null : 0;
-  if (terms.tiersMode === 'volume') return volumeAmount(parsed.data, quantity);
-  if (terms.tiersMode === 'graduated') return graduatedAmount(parsed.data, quantity);
+  const tiers = storedTiers(terms.tiers);
+  if (!tiers) return null;
+  if (quantity === 0) return tiers.some((t) => (t.flat_amount ?? 0) > 0 || (t.flat_amount === null && t.flat_amount_decimal !== null)) ? null : 0;
+  if (terms.tiersMode === 'volume') return volumeAmount(tiers, quantity);
+  if (terms.tiersMode === 'graduated') return graduatedAmount(tiers, quantity);
   return null;
 }
 

@@ -4,6 +4,9 @@
  * catalogue; a workspace overrides any of it. Plays read the ranks to find "the next
  * plan up" and "the next plan down".
  */
+import { perMonth, isInterval } from './period-months';
+import { periodAmount, type PriceTerms } from './price-amount';
+
 export interface CatalogProduct {
   id: string;
   name: string;
@@ -11,22 +14,15 @@ export interface CatalogProduct {
   metadata: Record<string, string>;
 }
 
-export interface CatalogPrice {
+/** A price of the catalogue: its terms (what it charges, domain/price-amount.ts) and how often it bills. */
+export interface CatalogPrice extends PriceTerms {
   id: string;
   productId: string;
   active: boolean;
   currency: string;
-  unitAmount: number | null;
-  /** `per_unit` or `tiered`, and how tiers are read (`volume` / `graduated`): domain/price-amount.ts. */
-  billingScheme: string | null;
-  tiersMode: string | null;
-  tiers: { unit_amount: number | null; flat_amount: number | null }[] | null;
-  /** Package pricing (`{ divide_by, round }`), null for none. */
-  transformQuantity: unknown;
   type: string;
   interval: string | null;
   intervalCount: number | null;
-  usageType: string | null;
   metadata: Record<string, string>;
 }
 
@@ -92,16 +88,16 @@ export interface MappingOverride {
   limits: Limits;
 }
 
-const MONTHS_PER: Record<string, number> = { day: 12 / 365.25, week: 12 / 52.1775, month: 1, year: 12 };
-
-/** A recurring price per month in minor units (amount / months in the period), or null. */
+/**
+ * What a recurring price charges a month for one unit, in minor units (its amount for
+ * a quantity of 1, as Stripe bills it, normalised to a month), or null when that is no
+ * fixed amount.
+ */
 export function monthlyAmount(p: CatalogPrice): number | null {
-  if (p.type !== 'recurring' || !p.interval) return null;
-  const months = (MONTHS_PER[p.interval] ?? NaN) * (p.intervalCount ?? 1);
-  const first = p.tiers?.[0];
-  const amount = p.unitAmount ?? (first ? (first.flat_amount ?? 0) + (first.unit_amount ?? 0) : null);
-  if (amount === null || !Number.isFinite(months) || months <= 0) return null;
-  return Math.round(amount / months);
+  const count = p.intervalCount ?? 1;
+  if (p.type !== 'recurring' || !isInterval(p.interval) || count < 1) return null;
+  const amount = periodAmount(p, 1);
+  return amount === null ? null : Math.round(perMonth(amount, p.interval, count));
 }
 
 const SEAT_KEYS = new Set(['seats', 'seats_included', 'included_seats']);

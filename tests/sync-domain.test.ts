@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { monthlyValue } from '../domain/plan-value';
+import { periodAmount } from '../domain/price-amount';
 import { applyOverrides, deriveDefaults, limitsEqual, limitsFromMetadata, limitsText, monthlyAmount, neighbours, overrideProblems, parseLimits, type CatalogPrice, type CatalogProduct, type MappingOverride } from '../domain/product-mapping';
 import { effectiveRate, fullBucket, pauseUntil, reserve, retryDelayMs, type Bucket, type BucketConfig } from '../domain/rate-limit';
 import { checkStripeKey } from '../domain/stripe-keys';
@@ -100,6 +102,41 @@ describe('product mapping', () => {
     expect(monthlyAmount(price('p', 'x', 12000, 'year'))).toBe(1000);
     expect(monthlyAmount(price('p', 'x', 3000, 'month', { intervalCount: 3 }))).toBe(1000);
     expect(monthlyAmount(price('p', 'x', 500, 'month', { type: 'one_time', interval: null }))).toBeNull();
+  });
+
+  it('normalises days and weeks as a plan\'s worth a month and MRR do: 365 days and 52 weeks a year', () => {
+    expect(monthlyAmount(price('p', 'x', 100, 'day'))).toBe(3_042);
+    expect(monthlyAmount(price('p', 'x', 1_000, 'week'))).toBe(4_333);
+    for (const [amount, interval] of [[100, 'day'], [1_000, 'week'], [700, 'week']] as const) {
+      expect(monthlyAmount(price('p', 'x', amount, interval))).toBe(monthlyValue([{ amount, currency: 'usd', interval, intervalCount: 1 }])!.amount);
+    }
+    // $10 a week is less a month than $43.40 a month: the weekly plan ranks below.
+    const weekly = [product('prod_weekly', 'Weekly'), product('prod_monthly', 'Monthly')];
+    expect(deriveDefaults(weekly, [price('price_w', 'prod_weekly', 1_000, 'week'), price('price_m', 'prod_monthly', 4_340, 'month')]).map((m) => [m.productId, m.monthlyAmount])).toEqual([
+      ['prod_weekly', 4_333],
+      ['prod_monthly', 4_340],
+    ]);
+  });
+
+  it('charges a month what one unit of the price costs a period, as Stripe bills it', () => {
+    const tier = (upTo: number | null, unit: number | null, flat: number | null, unitDecimal: string | null = unit === null ? null : String(unit)) => ({
+      up_to: upTo,
+      unit_amount: unit,
+      unit_amount_decimal: unitDecimal,
+      flat_amount: flat,
+      flat_amount_decimal: flat === null ? null : String(flat),
+    });
+    const terms: Partial<CatalogPrice>[] = [
+      // Volume tiers: $30 a seat and a $20 fee up to 5, $25 beyond.
+      { unitAmount: null, billingScheme: 'tiered', tiersMode: 'volume', tiers: [tier(5, 3_000, 2_000), tier(null, 2_500, null)] },
+      // Half a cent a call beside a $9 fee: not a whole number of cents, so no fixed amount to rank by.
+      { unitAmount: null, billingScheme: 'tiered', tiersMode: 'graduated', tiers: [tier(1_000, null, 900, '0.5'), tier(null, null, null, '0.25')] },
+      // $20 per 10 seats: one seat is one package rounding up, none rounding down.
+      { unitAmount: 2_000, transformQuantity: { divide_by: 10, round: 'up' } },
+      { unitAmount: 2_000, transformQuantity: { divide_by: 10, round: 'down' } },
+    ];
+    expect(terms.map((t) => monthlyAmount(price('p', 'x', 0, 'month', t)))).toEqual([5_000, null, 2_000, 0]);
+    for (const t of terms) expect(monthlyAmount(price('p', 'x', 0, 'month', t))).toBe(periodAmount(price('p', 'x', 0, 'month', t), 1));
   });
 
   it('reads limits from metadata, ignoring what is not a count', () => {

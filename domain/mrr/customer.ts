@@ -5,6 +5,7 @@ import type { CustomerHistory, MirrorInvoiceLine, MirrorPrice, MirrorSubscriptio
 import type { AnalyticsSettings } from './settings';
 import { DAY_MS } from '../durations';
 import { billedQuantity } from '../price-amount';
+import { intervalMonths, isInterval } from '../period-months';
 
 export const MOVEMENT_KINDS = ['new', 'expansion', 'contraction', 'churn', 'reactivation'] as const;
 export type MovementKind = (typeof MOVEMENT_KINDS)[number];
@@ -59,26 +60,15 @@ export function lineDiscount(raw: unknown): number {
 }
 
 /**
- * How many months one billing period of the price lasts, as a fraction num/den:
- * months and years exactly, weeks as 12/52 of a month, days as 12/365.
+ * How many months one billing period of the price lasts, as a fraction num/den
+ * (domain/period-months.ts).
  */
 function periodMonths(price: MirrorPrice | undefined, line: MirrorInvoiceLine): { num: number; den: number } {
-  const count = price?.recurring_interval_count ?? 1;
-  switch (price?.recurring_interval) {
-    case 'month':
-      return { num: count, den: 1 };
-    case 'year':
-      return { num: 12 * count, den: 1 };
-    case 'week':
-      return { num: 12 * count, den: 52 };
-    case 'day':
-      return { num: 12 * count, den: 365 };
-    default: {
-      // No price on file: fall back to the length of the line's service period.
-      const length = (line.period_end?.getTime() ?? 0) - (line.period_start?.getTime() ?? 0);
-      return { num: Math.max(1, Math.round(length / AVERAGE_MONTH_MS)), den: 1 };
-    }
-  }
+  const interval = price?.recurring_interval;
+  if (isInterval(interval)) return intervalMonths(interval, price?.recurring_interval_count ?? 1);
+  // No price on file: fall back to the length of the line's service period.
+  const length = (line.period_end?.getTime() ?? 0) - (line.period_start?.getTime() ?? 0);
+  return { num: Math.max(1, Math.round(length / AVERAGE_MONTH_MS)), den: 1 };
 }
 
 function periodMs(months: { num: number; den: number }): number {
