@@ -95,10 +95,11 @@ export function createExpansionActivities(deps: ExpansionActivityDeps) {
   return {
     /**
      * Brings the pitch's draft in line with the play's mode (activities/outreach-draft.ts),
-     * cancelling it when the customer has left, a dunning began, or their churn risk
-     * reached the churn play's threshold: no upgrade pitch to a customer the radar
-     * would try to save. Before the draft is written, a customer with nothing to
-     * pitch any more (use fell, seats went back) or no address is left alone.
+     * cancelling it when the customer has left (no live subscription), a dunning began,
+     * or their churn risk reached the churn play's threshold: no upgrade pitch to a
+     * customer the radar would try to save. A customer whose plan cannot be told or
+     * is the one pitched, or (before the draft is written) with nothing to pitch any
+     * more (use fell, seats went back) or no address, is left alone.
      */
     async prepareExpansionPitch(input: ExpansionPitchRef): Promise<PitchState> {
       return prepareOutreachDraft<PitchEnd, { plan: CustomerPlan; activity: CustomerActivity }>(deps, { ...input, rowId: input.pitchId }, {
@@ -115,11 +116,14 @@ export function createExpansionActivities(deps: ExpansionActivityDeps) {
             expansionPitchRows.find(db, input.pitchId),
             churnSaveRows.openFor(db, input.workspaceId, input.customerId),
           ]);
-          if (!plan) return { ended: 'churned', reason: 'the customer has no live subscription any more' };
+          // A churn risk is scored for every customer with a live subscription: none, and they have left (as the churn play decides).
+          const risk = await churnRiskOf(db, input.workspaceId, input.customerId, now, activity);
+          if (!risk) return { ended: 'churned', reason: 'the customer has no live subscription any more' };
           if (dunning) return { ended: 'in_dunning', reason: 'a dunning began: that play writes to the customer now' };
           if (saving) return { ended: 'at_risk', reason: 'the churn radar is writing to the customer to keep them' };
-          const risk = await churnRiskOf(db, input.workspaceId, input.customerId, now, activity);
-          if (risk && risk.score >= threshold) return { ended: 'at_risk', reason: `the customer's churn risk (${risk.score}) reached the churn play's threshold (${threshold})` };
+          if (risk.score >= threshold) return { ended: 'at_risk', reason: `the customer's churn risk (${risk.score}) reached the churn play's threshold (${threshold})` };
+          // Still a customer, but an item's amount is unknown (db/customer-plan.ts): which plan is theirs, and so what is up from it, cannot be told.
+          if (!plan) return { ended: 'no_longer_eligible', reason: "the customer's plan cannot be told: an item of their subscription has an amount the mirror does not know" };
           // Moved up on their own while the pitch waited: it would offer what they have.
           if (pitch) {
             const mapping = await effectiveMapping(db, input.workspaceId);

@@ -13,13 +13,14 @@ import { seedMirror } from '../../db/analytics-seed';
 import { seatsAddedSince } from '../../db/seat-changes';
 import type { ExpansionPitchFacts } from '../../domain/expansion';
 import type { EmailReceiver } from '../../sim/email-receiver';
-import { expansionPitchStateQuery } from '../../workflows/play-messages';
+import { expansionPitchStateQuery, playSettingsChangedSignal } from '../../workflows/play-messages';
 import type { TestApi } from '../helpers/api';
 import { startPlayHarness, type PlayHarness } from '../helpers/play-harness';
 import type { Db } from '../../db/knex';
 import { stripeFixture } from '../helpers/stripe';
 import { eventually, type DevServer } from '../helpers/temporal';
 import { ago, onPlan } from '../helpers/plan-customers';
+import { CustomerBuilder } from '../domain/mrr-builder';
 import { reports, seatSubscription, seedExpansion } from './fixtures';
 
 const DAY = 86_400_000;
@@ -181,6 +182,36 @@ describe('expansion playbook', () => {
     expect(await scanExpansion(scanDeps, new Date(Date.now() + DAY / 2), [ws])).toMatchObject({ opened: 0 });
     expect(await scanExpansion(scanDeps, new Date(Date.now() + 2 * DAY), [ws])).toMatchObject({ opened: 1 });
     expect((await expansionPitchRows.list(database.db, ws, { customerId: 'cus_busy', limit: 10 })).length).toBe(2);
+  });
+
+  it('ends a waiting pitch as churned once the customer has left, and as no longer eligible while they stay on a plan it cannot tell', async () => {
+    // Two customers near Growth's limit, pitched Scale.
+    await seedMirror(database.db, ws, [onPlan('cus_leaving', 'growth'), onPlan('cus_unpriced', 'growth')]);
+    const contact = (id: string, name: string) => ({ ...stripeFixture('customer'), id, name, email: `${id}@example.com` }) as unknown as Stripe.Customer;
+    await upsertCustomers(database.db, ws, [contact('cus_leaving', 'Lee Leaving'), contact('cus_unpriced', 'Una Unpriced')], new Date(), h.keyring);
+    await storeProductSignals(database.db, ws, [reports('cus_leaving', 9_500), reports('cus_unpriced', 9_500)]);
+    await scanExpansion(scanDeps, new Date(), [ws]);
+    const opened = await pitches();
+    for (const id of ['cus_leaving', 'cus_unpriced']) {
+      const pitch = opened.get(id)!;
+      expect(pitch).toMatchObject({ targetProductId: 'prod_price_scale', outcome: null });
+      await eventually(() => temporal.client.workflow.getHandle(pitch.workflowId).query(expansionPitchStateQuery), (s) => s.phase === 'waiting_for_review');
+    }
+    // cus_leaving's subscription ends. cus_unpriced's stays, but gains seats billed by tiers the mirror has not read yet:
+    // what it is worth, and so which plan is theirs, is unknown (db/customer-plan.ts), though they have not left.
+    await database.db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_cus_leaving' }).update({ status: 'canceled', ended_at: new Date() });
+    await seedMirror(database.db, ws, [
+      new CustomerBuilder('cus_unpriced')
+        .price('price_growth', 9900)
+        .price('price_seats_unsynced', null, 'month', { billing_scheme: 'tiered' })
+        .subscription('sub_cus_unpriced', { items: ['price_growth', 'price_seats_unsynced'], current_period_end: ago(-20) })
+        .build(),
+    ]);
+    for (const id of ['cus_leaving', 'cus_unpriced']) await temporal.client.workflow.getHandle(opened.get(id)!.workflowId).signal(playSettingsChangedSignal);
+    const ended = await eventually(pitches, (p) => p.get('cus_leaving')!.outcome !== null && p.get('cus_unpriced')!.outcome !== null);
+    expect(ended.get('cus_leaving')!.outcome).toBe('churned');
+    expect(ended.get('cus_unpriced')!.outcome).toBe('no_longer_eligible');
+    for (const id of ['cus_leaving', 'cus_unpriced']) expect((await draftOf(opened.get(id)!))!.status).toBe('cancelled');
   });
 
   it('sends at once in auto mode, and refuses a scan while the play is off', async () => {
