@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { datedRead, type Dated } from './stripe-dated';
 
 /** Page size for Stripe list calls: Stripe's maximum, so a list costs the fewest requests. */
 export const PAGE_SIZE = 100;
@@ -16,4 +17,18 @@ export async function restOfList<T extends { id: string }>(first: Stripe.ApiList
     hasMore = page.has_more;
   }
   return { ...first, data, has_more: false };
+}
+
+/**
+ * One page of the account's prices, dated, each with its terms complete: tiers come
+ * only when asked for, and every amount needs them, so they are fetched for the (few)
+ * tiered prices rather than expanding every page.
+ */
+export async function readPricePage(stripe: Stripe, params: Stripe.PriceListParams): Promise<Dated<Stripe.Response<Stripe.ApiList<Stripe.Price>>>> {
+  const read = await datedRead(() => stripe.prices.list(params));
+  const list = read.value;
+  for (const [i, p] of list.data.entries()) {
+    if (p.billing_scheme === 'tiered' && !p.tiers) list.data[i] = await stripe.prices.retrieve(p.id, { expand: ['tiers'] });
+  }
+  return read;
 }

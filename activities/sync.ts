@@ -25,7 +25,7 @@ import { unorderedReads, type UnorderedRead } from '../workers/mirror-events';
 import { syncProgressSignal, type SyncResource } from '../workflows/sync-messages';
 import type { StripeClients } from './stripe-client';
 import { datedRead, type Dated } from './stripe-dated';
-import { PAGE_SIZE, restOfList } from './stripe-lists';
+import { PAGE_SIZE, readPricePage, restOfList } from './stripe-lists';
 
 export { PAGE_SIZE };
 
@@ -119,16 +119,8 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, run: PageRun, p
   switch (resource) {
     case 'products':
       return page(await datedRead(() => stripe.products.list(params)), (trx, xs, t) => upsertProducts(trx, ws, xs, t));
-    case 'prices': {
-      const read = await datedRead(() => stripe.prices.list(params));
-      const list = read.value;
-      // Tiers come only when asked for; MRR needs them, so fetch them for the (few)
-      // tiered prices rather than expanding every page.
-      for (const [i, p] of list.data.entries()) {
-        if (p.billing_scheme === 'tiered' && !p.tiers) list.data[i] = await stripe.prices.retrieve(p.id, { expand: ['tiers'] });
-      }
-      return page(read, (trx, xs, t) => upsertPrices(trx, ws, xs, t));
-    }
+    case 'prices':
+      return page(await readPricePage(stripe, params), (trx, xs, t) => upsertPrices(trx, ws, xs, t));
     case 'customers':
       // The customer's own discount with its coupon's terms, which a renewal quote applies (db/renewal-notes.ts).
       return page(await datedRead(() => stripe.customers.list({ ...params, expand: ['data.discount.source.coupon'] })), (trx, xs, t) => upsertCustomers(trx, ws, xs, t, ring));
