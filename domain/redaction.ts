@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { canSeeRevenue, ROLES, roleAtLeast, type Role } from './roles';
-import { formatMoney, renderTemplate } from './templates';
+import { escapeHtmlText, formatMoney, renderTemplate } from './templates';
 
 /**
  * Field-level redaction: one rule for every response (JSON and CSV alike). A hidden
@@ -180,7 +180,7 @@ const ACTIVITY_FIELDS = ['activity', 'usage'];
 export function hideCitedActivity(text: string, facts: unknown, hiddenFields: ReadonlySet<string>): string {
   const summary = (facts as { usage?: { summary?: unknown } | null } | null)?.usage?.summary;
   if (typeof summary !== 'string' || !summary || !ACTIVITY_FIELDS.some((f) => hiddenFields.has(f))) return text;
-  const escaped = summary.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;').replace(/'/g, '&#39;');
+  const escaped = escapeHtmlText(summary);
   return [summary, escaped].reduce((t, s) => t.split(s).join(HIDDEN_FACT), text);
 }
 

@@ -42,6 +42,26 @@ export function formatMoney(amount: number, currency: string): string {
   return currencyFormat(currency).format(amount / minorUnitsPer(currency));
 }
 
+/** What liquid writes for a value it prints: strings as they are, lists joined. */
+const printedText = (value: unknown): string => (typeof value === 'string' ? value : Array.isArray(value) ? value.map(printedText).join('') : String(value));
+
+/**
+ * Every printed value passes here last (liquid's outputEscape). A null fact printed bare
+ * fails the render, as a missing one does: liquid would print nothing, and a customer
+ * would read "Your  plan renews". A workspace's override that does so falls back to
+ * the built-in template, whose facts that can be null are each inside an {% if %}.
+ */
+function printed(escapeHtml: boolean) {
+  return (value: unknown): string => {
+    if (value === null || value === undefined) throw new Error('nothing to print here: this fact is null for this customer (put it inside {% if %}, or give it a | default)');
+    return escapeHtml ? escapeHtmlText(printedText(value)) : printedText(value);
+  };
+}
+
+/** HTML-escapes as liquid's `escape` does, entity for entity (domain/redaction.ts finds cited text in its escaped form). */
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' };
+export const escapeHtmlText = (text: string) => text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+
 function engine(escapeHtml: boolean): Liquid {
   const liquid = new Liquid({
     strictFilters: true,
@@ -54,7 +74,7 @@ function engine(escapeHtml: boolean): Liquid {
     // range, fails its render (and so its check) rather than allocating or spinning for ever.
     renderLimit: 2_000,
     memoryLimit: 10_000_000,
-    ...(escapeHtml ? { outputEscape: 'escape' as const } : {}),
+    outputEscape: printed(escapeHtml),
   });
   liquid.registerFilter('money', (value: unknown) => {
     if (typeof value === 'object' && value !== null && 'amount' in value && 'currency' in value) {

@@ -5,6 +5,7 @@ import { renderPlayEmail } from '../../activities/drafts';
 import type { Knex } from '../../db/knex';
 import { putTemplateOverride } from '../../db/play-settings';
 import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS } from '../../domain/dunning-templates';
+import { DEFAULT_RENEWAL_TEMPLATES, exampleRenewalFacts, type RenewalNoteFacts } from '../../domain/renewal';
 import { freshDatabase } from '../helpers/db';
 
 const ws = 'ws_render_play_email';
@@ -36,5 +37,23 @@ describe("a play's email from the workspace's own template", () => {
     expect(email.usedOverride).toBe(false);
     expect(email.subject).not.toContain('9900');
     expect(warnings.at(-1)).toMatch(/may print an amount other than through money/);
+  });
+});
+
+describe('an override printing a fact that is null for this customer', () => {
+  const nameless = { ...exampleRenewalFacts('plain'), plan: { ...exampleRenewalFacts('plain').plan, name: null } };
+  const render = (facts: RenewalNoteFacts) => renderPlayEmail(db, log, { workspaceId: ws, play: 'renewal', templateKey: 'plain', builtIn: DEFAULT_RENEWAL_TEMPLATES.plain, facts });
+
+  it('gives way to the built-in note, which says "your plan", rather than send "Your  plan"', async () => {
+    await putTemplateOverride(db, ws, 'renewal', 'plain', { subject: 'Your {{ plan.name }} plan renews', html: '<p>Your {{ plan.name }} plan renews soon.</p>', text: 'Your {{ plan.name }} plan renews soon.' }, 'test');
+    // Named, the override is used; nameless, it fails its render and the built-in stands in.
+    expect(await render(exampleRenewalFacts('plain'))).toMatchObject({ usedOverride: true, subject: `Your ${exampleRenewalFacts('plain').plan.name} plan renews` });
+    const email = await render(nameless);
+    expect(email.usedOverride).toBe(false);
+    expect(email.text).toContain('Your plan renews on');
+    expect(email.subject).not.toMatch(/\s{2}/);
+    // Guarded, or with a default, a null prints nothing wrong and the override stands.
+    await putTemplateOverride(db, ws, 'renewal', 'plain', { subject: "Your {{ plan.name | default: 'current' }} plan renews", html: '<p>Renews soon.</p>', text: '{% if plan.name %}{{ plan.name }}{% else %}Your plan{% endif %} renews soon.' }, 'test');
+    expect(await render(nameless)).toMatchObject({ usedOverride: true, subject: 'Your current plan renews', text: 'Your plan renews soon.' });
   });
 });
