@@ -14,6 +14,7 @@ import {
   deleteTemplateOverride,
   getEmailSettings,
   getPlaySettings,
+  lockPlaySettings,
   listTemplateOverrides,
   putEmailSettings,
   putPlaySettings,
@@ -280,7 +281,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const body = parseOr400(settingsBody, req.body, 'body');
     const s = await deps.db.transaction(async (trx) => {
       // One change of a play's settings at a time: a mode-only PUT keeps the config it read, and must not undo another's.
-      await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`play-settings:${auth.workspaceId}:${play}`]);
+      await lockPlaySettings(trx, auth.workspaceId, play);
       // A mode change alone keeps the play's config (as it reads now); an empty one sets the defaults.
       const given = body.config ?? configAsRead(play, (await getPlaySettings(trx, auth.workspaceId, play)).config);
       let config: Record<string, unknown> = given;

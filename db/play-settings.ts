@@ -24,6 +24,11 @@ interface PlaySettingsRow {
 }
 
 /** The play's settings, or the defaults (review mode, no config) when never set. */
+/** Takes the lock of one play's settings in a workspace for the transaction: one change of them at a time. */
+export async function lockPlaySettings(trx: Db, workspaceId: string, play: string): Promise<void> {
+  await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`play-settings:${workspaceId}:${play}`]);
+}
+
 export async function getPlaySettings(db: Db, workspaceId: string, play: string): Promise<PlaySettings> {
   const row = await db<PlaySettingsRow>('play_settings').where({ workspace_id: workspaceId, play }).first();
   if (!row) return { rollout: DEFAULT_ROLLOUT, config: {}, updatedBy: null, updatedAt: null };

@@ -3,12 +3,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApiToken } from '../db/api-tokens';
 import { seedMirror } from '../db/analytics-seed';
 import { upsertCustomers } from '../db/mirror';
-import { getPlaySettings, putPlaySettings } from '../db/play-settings';
+import { getPlaySettings, lockPlaySettings, putPlaySettings } from '../db/play-settings';
 import { renewalNoteRows } from '../db/renewal-notes';
 import { insertWorkspace } from '../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { createTemporalClient } from '../platform/temporal';
 import { startApi, type TestApi } from './helpers/api';
+import { eventually } from './helpers/temporal';
 import { freshDatabase } from './helpers/db';
 import { contact, yearly } from './renewal/fixtures';
 
@@ -37,17 +38,20 @@ describe("the plays' settings and scan routes under contention and outage", () =
   });
 
   it("takes one settings change of a play at a time: a change of mode alone keeps a config saved while it waited", async () => {
-    const lockKey = `play-settings:${ws}:renewal`;
     await putPlaySettings(database.db, ws, 'renewal', { rollout: { mode: 'review', autoPercentage: 100 }, config: { daysBefore: 30, offers: true } }, 'user:test');
     // Another owner's change holds the play's settings lock and writes a new config, not committed yet.
     const other = await database.db.transaction();
     try {
-      await other.raw('select pg_advisory_xact_lock(hashtext(?))', [lockKey]);
+      await lockPlaySettings(other, ws, 'renewal');
       await putPlaySettings(other, ws, 'renewal', { rollout: { mode: 'review', autoPercentage: 100 }, config: { daysBefore: 45, offers: false } }, 'user:other');
       // Meanwhile a mode-only change: it must wait, then read the config as the other left it.
       const modeOnly = api.request('PUT', `/workspaces/${ws}/plays/renewal/settings`, { token: owner, body: { mode: 'auto' } });
-      const settled = await Promise.race([modeOnly.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 500))]);
-      expect(settled).toBe('waiting');
+      // Its request is waiting on the lock (Postgres says so) before the other commits.
+      const waiting = () =>
+        database.db
+          .raw<{ rows: { count: number }[] }>(`select count(*)::int as count from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())`)
+          .then((r) => r.rows[0]!.count);
+      await eventually(waiting, (n) => n === 1);
       await other.commit();
       const res = await modeOnly;
       expect(res.status, JSON.stringify(res.body)).toBe(200);

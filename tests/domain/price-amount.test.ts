@@ -29,7 +29,7 @@ describe('what a period of a price charges', () => {
     expect(periodAmount(packs('down'), 12)).toBe(2_000);
     expect(periodAmount(packs('down'), 20)).toBe(2 * 2_000);
     expect(periodAmount(packs('down'), 9)).toBe(0);
-    // Exact in integers where a float quotient is not: 3 × 1,592,560,163 units make 3 packages, not fewer or more.
+    // At Stripe's own example's package size: 3 × 1,592,560,163 units are 3 packages exactly, and one unit more, rounded up, is 4.
     expect(billedQuantity({ divide_by: 1_592_560_163, round: 'down' }, 3 * 1_592_560_163)).toBe(3);
     expect(billedQuantity({ divide_by: 1_592_560_163, round: 'up' }, 3 * 1_592_560_163 + 1)).toBe(4);
     // No transform (Stripe sends null; a price mirrored before it was kept has none stored) bills every unit.
