@@ -1,7 +1,7 @@
 import { deleteInBatches } from './batched-delete';
 import type { Db } from './knex';
 import { ACTIVITY_WINDOW_DAYS, metricLabel, type CustomerActivity } from '../domain/product-activity';
-import { SIGNAL_KINDS, type ProductSignal } from '../domain/product-signals';
+import { SIGNAL_KINDS, TICKET_PRIORITIES, TICKET_STATUSES, whatSignalSays, type ProductSignal } from '../domain/product-signals';
 import { DAY_MS } from '../domain/durations';
 
 /** A signal as product_signals holds it (the columns a signal sets). */
@@ -33,20 +33,16 @@ const rowOf = (workspaceId: string, s: ProductSignal): SignalRow => ({
   occurred_at: s.at,
 });
 
-/** Whether two rows say the same thing (a resent signal), whatever pg made of the bigint and the time. */
-const sameSignal = (a: SignalRow, b: SignalRow) =>
-  SIGNAL_COLUMNS.every((c) => (c === 'occurred_at' ? a.occurred_at.getTime() === b.occurred_at.getTime() : String(a[c]) === String(b[c])));
-
-/** A stored signal as an answer or the audit log shows it (the API's own shape). */
-export function signalOf(r: SignalRow): Record<string, unknown> {
-  return {
-    type: r.kind,
-    id: r.signal_id,
-    customerId: r.customer_id,
-    at: r.occurred_at.toISOString(),
-    ...(r.kind === 'usage' ? { metric: r.metric, quantity: Number(r.quantity) } : {}),
-    ...(r.kind === 'ticket' ? { ticket: r.ticket_id, status: r.ticket_status, ...(r.ticket_priority ? { priority: r.ticket_priority } : {}) } : {}),
-  };
+/** A stored signal as the API takes it (and answers and audits it). The table's shape check holds each kind's columns. */
+export function signalOf(r: SignalRow): ProductSignal {
+  const common = { id: r.signal_id, customerId: r.customer_id, at: r.occurred_at };
+  if (r.kind === 'usage') return { type: 'usage', ...common, metric: r.metric ?? '', quantity: Number(r.quantity) };
+  if (r.kind === 'ticket') {
+    const status = TICKET_STATUSES.find((t) => t === r.ticket_status) ?? 'opened';
+    const priority = TICKET_PRIORITIES.find((p) => p === r.ticket_priority);
+    return { type: 'ticket', ...common, ticket: r.ticket_id ?? '', status, ...(priority ? { priority } : {}) };
+  }
+  return { type: 'login', ...common };
 }
 
 export interface StoredSignals {
@@ -59,6 +55,9 @@ export interface StoredSignals {
   replaced: SignalRow[];
 }
 
+/** How often a request's store reads again ids another request inserted or deleted between its read and its insert. */
+const RACE_ROUNDS = 5;
+
 /**
  * Stores a request's signals in one transaction. A signal whose id the workspace
  * already holds is a duplicate when it says the same (a retried request: nothing
@@ -67,6 +66,11 @@ export interface StoredSignals {
  * signal sent now overwrites it (how a sender corrects a wrong one). Within one
  * request an id means one signal (domain/product-signals.ts refuses a request that
  * repeats an id with another signal), so here a repeat is a duplicate.
+ *
+ * The ids held are read first (locked, in id order, when replacing: two corrections
+ * of the same signals queue rather than deadlock, and a delete waits), then the rest
+ * inserted; an id another request inserted in between is read again, so a request
+ * racing another, or a delete, never fails for it.
  */
 export async function storeProductSignals(
   db: Db,
@@ -76,33 +80,41 @@ export async function storeProductSignals(
   /** Called in the transaction with the signals a `replace` overwrote, as they were (when it overwrote any). */
   onReplaced?: (trx: Db, before: SignalRow[]) => Promise<void>,
 ): Promise<StoredSignals> {
-  const rows = [...new Map(signals.map((s) => [s.id, rowOf(workspaceId, s)])).values()];
+  const sent = new Map(signals.map((s) => [s.id, s]));
   return db.transaction(async (trx) => {
-    const inserted = new Set(
-      (await trx('product_signals').insert(rows).onConflict(['workspace_id', 'signal_id']).ignore().returning<{ signal_id: string }[]>('signal_id')).map((r) => r.signal_id),
-    );
-    const held = rows.filter((r) => !inserted.has(r.signal_id));
     const existing = new Map<string, SignalRow>();
-    if (held.length) {
-      const q = trx<SignalRow>('product_signals')
-        .where({ workspace_id: workspaceId })
-        .whereRaw('signal_id = any(?)', [held.map((r) => r.signal_id)]);
-      // Replacing: no other request changes them between this read and the update.
-      for (const r of await (opts.replace ? q.forUpdate() : q)) existing.set(r.signal_id, r);
+    let inserted = 0;
+    let pending = [...sent.keys()];
+    for (let round = 0; pending.length; round++) {
+      if (round === RACE_ROUNDS) throw new Error(`signals ${pending.slice(0, 3).join(', ')} kept changing under this request`);
+      const read = trx<SignalRow>('product_signals').where({ workspace_id: workspaceId }).whereRaw('signal_id = any(?)', [pending]).orderBy('signal_id');
+      for (const r of await (opts.replace ? read.forUpdate() : read)) existing.set(r.signal_id, r);
+      const absent = pending.filter((id) => !existing.has(id)).map((id) => rowOf(workspaceId, sent.get(id)!));
+      const added = absent.length
+        ? new Set((await trx('product_signals').insert(absent).onConflict(['workspace_id', 'signal_id']).ignore().returning<{ signal_id: string }[]>('signal_id')).map((r) => r.signal_id))
+        : new Set<string>();
+      inserted += added.size;
+      pending = absent.map((r) => r.signal_id).filter((id) => !added.has(id));
     }
-    const changed = held.filter((r) => !sameSignal(r, existing.get(r.signal_id)!));
-    if (opts.replace) {
-      for (const r of changed) {
-        const { workspace_id, signal_id, ...columns } = r;
-        await trx('product_signals').where({ workspace_id, signal_id }).update({ ...columns, received_at: trx.fn.now() });
-      }
-      if (changed.length && onReplaced) await onReplaced(trx, changed.map((r) => existing.get(r.signal_id)!));
+    const changed = [...existing.values()].filter((r) => whatSignalSays(signalOf(r)) !== whatSignalSays(sent.get(r.signal_id)!));
+    if (opts.replace && changed.length) {
+      // One statement for the whole correction, whatever its size.
+      await trx.raw(
+        `update product_signals p
+            set customer_id = v.customer_id, kind = v.kind, metric = v.metric, quantity = v.quantity, ticket_id = v.ticket_id,
+                ticket_status = v.ticket_status, ticket_priority = v.ticket_priority, occurred_at = v.occurred_at, received_at = now()
+           from jsonb_to_recordset(?::jsonb) as v(signal_id text, customer_id text, kind text, metric text, quantity bigint, ticket_id text,
+                                                  ticket_status text, ticket_priority text, occurred_at timestamptz)
+          where p.workspace_id = ? and p.signal_id = v.signal_id`,
+        [JSON.stringify(changed.map((r) => rowOf(workspaceId, sent.get(r.signal_id)!))), workspaceId],
+      );
+      if (onReplaced) await onReplaced(trx, changed);
     }
     return {
-      stored: inserted.size,
-      duplicates: signals.length - inserted.size - changed.length,
+      stored: inserted,
+      duplicates: signals.length - inserted - changed.length,
       conflicts: opts.replace ? [] : changed.map((r) => r.signal_id),
-      replaced: opts.replace ? changed.map((r) => existing.get(r.signal_id)!) : [],
+      replaced: opts.replace ? changed : [],
     };
   });
 }

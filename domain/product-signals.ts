@@ -64,6 +64,16 @@ export function productSignalSchema(now: Date) {
 export type ProductSignal = z.infer<ReturnType<typeof productSignalSchema>>;
 
 /**
+ * What a signal says, as one string: two signals under one id are the same signal (a
+ * retry) exactly when these are equal. Its time by the instant it names, whatever
+ * offset it was written with.
+ */
+export function whatSignalSays(s: ProductSignal): string {
+  const detail = s.type === 'usage' ? [s.metric, s.quantity] : s.type === 'ticket' ? [s.ticket, s.status, s.priority ?? null] : [];
+  return JSON.stringify([s.type, s.customerId, s.at.toISOString(), ...detail]);
+}
+
+/**
  * A request's body: `{ signals: [...], replace? }`. `replace`: a signal whose id the
  * workspace holds with something else overwrites it (a correction); without it the
  * first one stands. One request cannot give an id two different signals: which would
@@ -78,7 +88,7 @@ export function productSignalsBody(now: Date) {
       .superRefine((signals, ctx) => {
         const first = new Map<string, { index: number; said: string }>();
         signals.forEach((s, index) => {
-          const said = JSON.stringify(s);
+          const said = whatSignalSays(s);
           const earlier = first.get(s.id);
           if (!earlier) first.set(s.id, { index, said });
           else if (earlier.said !== said) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `repeats the id of signals.${earlier.index} with another signal: give each signal its own id` });

@@ -116,8 +116,8 @@ describe('POST /workspaces/:id/signals and what the plays read of them', () => {
     expect((await post({ signals: [use(40)], replace: true })).body).toMatchObject({ stored: 0, duplicates: 1, replaced: 0 });
     const [audit] = await database.db('audit_log').where({ workspace_id: ws, action: 'product_signals.replaced' }).select<{ actor: string; before: { id: string; quantity?: number }[]; after: { id: string; quantity?: number }[] }[]>('actor', 'before', 'after');
     expect(audit!.actor).toMatch(/^token:/);
-    expect(audit!.before.map((b) => [b.id, b.quantity])).toEqual([['use-fix', 4000], ['log-beside', undefined]]);
-    expect(audit!.after.map((a) => [a.id, a.quantity])).toEqual([['use-fix', 40], ['log-beside', undefined]]);
+    expect(audit!.before.map((b) => [b.id, b.quantity])).toEqual([['log-beside', undefined], ['use-fix', 4000]]);
+    expect(audit!.after.map((a) => [a.id, a.quantity])).toEqual([['log-beside', undefined], ['use-fix', 40]]);
     expect(await database.db('audit_log').where({ workspace_id: ws, action: 'product_signals.replaced' }).count<{ count: number }[]>('* as count')).toEqual([{ count: 1 }]);
 
     // A signal that should not be there at all is deleted (members and up), audited; then it is gone.
