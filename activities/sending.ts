@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { findDraftById, transitionDraft } from '../db/drafts';
 import type { Knex } from '../db/knex';
 import { getEmailSettings, type EmailSettings } from '../db/play-settings';
-import { finishSend, reserveSend, sendKeyOf } from '../db/sends';
+import { clearSenderRefusal, finishSend, reserveSend, sendKeyOf } from '../db/sends';
 import { isSendableDraft } from '../domain/drafts';
 import { EmailSendError, NO_PROVIDER_MESSAGE, type EmailSender } from '../email/sender';
 import type { Logger } from '../platform/logger';
@@ -102,6 +102,8 @@ export function createSendingActivities(deps: SendingActivityDeps) {
       // Asked to wait, the draft is left exactly as it is (an auto mode's draft not yet scheduled).
       if (unset && input.waitForSender && (isSendableDraft(draft.status) || (draft.status === 'drafted' && input.allowDrafted))) {
         log.warn({ workspaceId: draft.workspaceId, draftId: draft.id }, `send waits for the workspace's sender: ${unset}`);
+        // Refused for its sender before, it is held now for want of one: not for that refusal.
+        await clearSenderRefusal(db, sendKeyOf(draft.id));
         return { kind: 'no_sender', error: unset };
       }
       if (draft.status === 'drafted' && input.allowDrafted) {

@@ -143,5 +143,27 @@ export async function senderHold(db: Db, workspaceId: string): Promise<SenderHol
   );
   const r = rows[0];
   if (!r || r.drafts === 0 || !r.last_refused_at) return null;
-  return { drafts: r.drafts, lastRefusedAt: r.last_refused_at, provider: r.provider ?? 'unknown', error: r.error ?? '' };
+  return { drafts: r.drafts, lastRefusedAt: r.last_refused_at, provider: r.provider ?? 'unknown', error: shownRefusal(r.error ?? '') };
+}
+
+/** How much of a provider's refusal the page shows: enough to act on. */
+const SHOWN_REFUSAL_CHARS = 500;
+
+/**
+ * A provider's refusal as every member may read it: SES names the IAM identity that was
+ * refused by its ARN, which carries the AWS account's number, so ARNs are cut to their
+ * service; and a long answer is cut short.
+ */
+function shownRefusal(error: string): string {
+  const masked = error.replace(/\barn:aws[\w-]*:([\w-]+):[^\s"',;)]*/g, 'arn:aws:$1:…');
+  return masked.length > SHOWN_REFUSAL_CHARS ? `${masked.slice(0, SHOWN_REFUSAL_CHARS)}…` : masked;
+}
+
+/**
+ * Forgets that the provider refused the sender for this send: it waits now for
+ * another reason (the workspace has no from-address or provider any more), which the
+ * page must not explain with the old refusal.
+ */
+export async function clearSenderRefusal(db: Db, idempotencyKey: string): Promise<void> {
+  await db('sends').where({ idempotency_key: idempotencyKey }).whereNotNull('sender_refused_at').update({ sender_refused_at: null });
 }

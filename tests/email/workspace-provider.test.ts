@@ -7,7 +7,7 @@ import { listAudit, verifyAuditChain } from '../../db/audit';
 import { rotateKeys } from '../../db/key-rotation';
 import { putEmailSettings } from '../../db/play-settings';
 import { transitionDraft } from '../../db/drafts';
-import { findSend, senderHold, sendKeyOf } from '../../db/sends';
+import { findSend, finishSend, reserveSend, senderHold, sendKeyOf } from '../../db/sends';
 import { insertWorkspace } from '../../db/workspaces';
 import { createSendGridSender } from '../../email/sendgrid';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -152,6 +152,14 @@ describe("a workspace's own email provider", () => {
       expect(Date.parse(((await hold()) as { lastRefusedAt: string }).lastRefusedAt)).toBeGreaterThanOrEqual(before - 1000);
       // Another workspace's sends are its own.
       expect(await senderHold(database.db, plain)).toBeNull();
+      // Held now for want of a from-address, a draft is no longer explained by the refusal.
+      const settings = await database.db('email_settings').where({ workspace_id: own }).first<Record<string, unknown>>();
+      await database.db('email_settings').where({ workspace_id: own }).delete();
+      expect(await acts.sendDraft({ draftId: held[0]!.id, actor: 'system:test', waitForSender: true })).toMatchObject({ kind: 'no_sender', error: expect.stringMatching(/no from-address/) as unknown });
+      expect(await hold()).toMatchObject({ drafts: 1 });
+      await database.db('email_settings').insert(settings);
+      expect(await acts.sendDraft({ draftId: held[0]!.id, actor: 'system:test', waitForSender: true })).toMatchObject({ kind: 'no_sender' });
+      expect(await hold()).toMatchObject({ drafts: 2 });
       // Saving the settings answers with the hold as it stands: the woken plays retry after the answer.
       expect((await put({ fromEmail: 'billing@own.test' })).body).toMatchObject({ senderHold: { drafts: 2 } });
     } finally {
@@ -160,6 +168,19 @@ describe("a workspace's own email provider", () => {
     // The provider takes the sender now: the next tries send, and nothing is held.
     for (const d of held.slice(0, 2)) expect(await acts.sendDraft({ draftId: d.id, actor: 'system:test', waitForSender: true })).toMatchObject({ kind: 'sent' });
     expect(await hold()).toBeNull();
+
+    // SES names the refused identity by its ARN, which carries the AWS account's number: every member reads the refusal, so ARNs are cut, and a long one too.
+    const ses = await sendableDraft(database.db, own);
+    const key = sendKeyOf(ses.id);
+    await reserveSend(database.db, { workspaceId: own, draftId: ses.id, idempotencyKey: key, provider: 'ses', toAddress: 'jo@customer.test' });
+    const refusal = `SES 403 AccessDeniedException: User: arn:aws:iam::123456789012:user/mailer is not authorized to perform: ses:SendEmail on resource: arn:aws:ses:eu-west-1:123456789012:identity/own.test. ${'x'.repeat(600)}`;
+    await finishSend(database.db, key, { status: 'retry', error: refusal, senderRefused: true });
+    const shown = (await hold()) as { provider: string; error: string };
+    expect(shown.provider).toBe('ses');
+    expect(shown.error).toMatch(/^SES 403 AccessDeniedException: User: arn:aws:iam:… is not authorized to perform: ses:SendEmail on resource: arn:aws:ses:… x+…$/);
+    expect(shown.error).not.toContain('123456789012');
+    expect(shown.error.length).toBe(501);
+    await transitionDraft(database.db, ses.id, { to: 'discarded', actor: 'user:test' });
   });
 
   it('stores SES credentials and shows the region and the access key id hint only', async () => {
