@@ -33,7 +33,7 @@ import {
 
 // The mirror columns the metrics read (domain/mrr/mirror.ts has one interface per table).
 const CUSTOMER_COLUMNS = ['id', 'currency', 'deleted'];
-const PRICE_COLUMNS = ['id', 'currency', 'unit_amount', 'billing_scheme', 'transform_quantity', 'type', 'recurring_interval', 'recurring_interval_count', 'recurring_usage_type'];
+const PRICE_COLUMNS = ['id', 'currency', 'unit_amount', 'billing_scheme', 'tiers_mode', 'tiers', 'transform_quantity', 'type', 'recurring_interval', 'recurring_interval_count', 'recurring_usage_type'];
 const SUBSCRIPTION_COLUMNS = [
   'id', 'customer_id', 'status', 'currency', 'cancel_at_period_end', 'cancel_at', 'canceled_at', 'ended_at',
   'current_period_start', 'current_period_end', 'trial_start', 'trial_end',

@@ -16,6 +16,26 @@ export interface PriceTerms {
   transformQuantity: unknown;
 }
 
+/** A price's terms as a stripe_prices row holds them (db/price-terms.ts selects them; the metrics' MirrorPrice has them too). */
+export interface PriceTermRow {
+  unit_amount: string | number | null;
+  billing_scheme: string | null;
+  recurring_usage_type: string | null;
+  tiers_mode: string | null;
+  tiers: unknown;
+  transform_quantity: unknown;
+}
+
+/** A row's price terms (`unit_amount` is a bigint, which pg may hand over as a string). */
+export const priceTerms = (r: PriceTermRow): PriceTerms => ({
+  unitAmount: r.unit_amount === null ? null : Number(r.unit_amount),
+  billingScheme: r.billing_scheme,
+  usageType: r.recurring_usage_type,
+  tiersMode: r.tiers_mode,
+  tiers: r.tiers,
+  transformQuantity: r.transform_quantity,
+});
+
 /**
  * One tier as the mirror stores it. A tier whose unit (or flat) amount is null and
  * whose `_decimal` twin is not is priced in fractions of a minor unit; a tier stored

@@ -4,7 +4,7 @@ import { MissingExchangeRateError } from './currency';
 import type { CustomerHistory, MirrorInvoiceLine, MirrorPrice, MirrorSubscription } from './mirror';
 import type { AnalyticsSettings } from './settings';
 import { DAY_MS } from '../durations';
-import { billedQuantity } from '../price-amount';
+import { periodAmount, priceTerms } from '../price-amount';
 import { intervalMonths, isInterval } from '../period-months';
 
 export const MOVEMENT_KINDS = ['new', 'expansion', 'contraction', 'churn', 'reactivation'] as const;
@@ -77,22 +77,19 @@ function periodMs(months: { num: number; den: number }): number {
 
 /**
  * The amount (net of discounts) a line stands for over one full billing period.
- * A proration line covers part of a period: it is priced from the unit amount and
- * the units billed for its quantity (the packages it makes, for a price sold in
- * packages) when the price is per unit, else scaled up by the share of the period.
+ * A proration line covers part of a period: it is priced at what a full period of its
+ * price charges for its quantity (domain/price-amount.ts periodAmount: per unit, in
+ * packages, or by volume or graduated tiers) where the price's terms tell that, else
+ * scaled up by the share of the period it covers (which an average month makes only
+ * roughly right).
  */
 function fullPeriodNet(line: MirrorInvoiceLine, price: MirrorPrice | undefined, months: { num: number; den: number }): number {
   const discount = lineDiscount(line.discount_amounts);
   if (!line.proration) return Math.max(0, line.amount - discount);
   if (line.amount <= 0) return 0;
-  let gross: number;
-  const billed = price && line.quantity !== null ? billedQuantity(price.transform_quantity, line.quantity) : null;
-  if (price && price.billing_scheme === 'per_unit' && price.unit_amount !== null && billed !== null) {
-    gross = price.unit_amount * billed;
-  } else {
-    const covered = (line.period_end?.getTime() ?? 0) - (line.period_start?.getTime() ?? 0);
-    gross = covered > 0 ? Math.round((line.amount * periodMs(months)) / covered) : line.amount;
-  }
+  const full = price && line.quantity !== null ? periodAmount(priceTerms(price), line.quantity) : null;
+  const covered = (line.period_end?.getTime() ?? 0) - (line.period_start?.getTime() ?? 0);
+  const gross = full ?? (covered > 0 ? Math.round((line.amount * periodMs(months)) / covered) : line.amount);
   return Math.max(0, gross - fullPeriodDiscount(discount, line.amount, gross));
 }
 

@@ -15,6 +15,10 @@ export interface MirrorPrice {
   currency: string;
   unit_amount: number | null;
   billing_scheme: string;
+  /** `volume` or `graduated` for a tiered price. */
+  tiers_mode: string | null;
+  /** The tiers as the mirror stores them (jsonb): domain/price-amount.ts periodAmount. */
+  tiers: unknown;
   /** Package pricing (`{ divide_by, round }`), null for none: domain/price-amount.ts billedQuantity. */
   transform_quantity: unknown;
   /** one_time | recurring */

@@ -41,6 +41,8 @@ export class CustomerBuilder {
       currency: 'usd',
       unit_amount: unitAmount,
       billing_scheme: 'per_unit',
+      tiers_mode: null,
+      tiers: null,
       transform_quantity: null,
       type: interval === null ? 'one_time' : 'recurring',
       recurring_interval: interval,

@@ -105,6 +105,26 @@ describe('MRR of hand-computed billing histories', () => {
     ]);
   });
 
+  it('quantity change mid-month onto a volume-tiered price: the charge starts at what its tier costs', () => {
+    // Up to 20 seats at $43 each, 21 and more all at $36.55: 10 seats are $430, 25 seats $913.75.
+    const tier = (upTo: number | null, unit: number) => ({ up_to: upTo, unit_amount: unit, unit_amount_decimal: null, flat_amount: null, flat_amount_decimal: null });
+    const c = new CustomerBuilder('cus_tiers')
+      .price('team', null, 'month', { billing_scheme: 'tiered', tiers_mode: 'volume', tiers: [tier(20, 4300), tier(null, 3655)] })
+      .subscription('sub_1', { items: ['team'], current_period_end: new Date('2025-03-01T00:00:00Z') })
+      .invoice('sub_1', 'paid', '2025-01-01', [{ price: 'team', amount: 43000, quantity: 10, start: '2025-01-01', end: '2025-02-01' }])
+      .invoice('sub_1', 'paid', '2025-02-01', [
+        // 17 of January's 31 days.
+        { price: 'team', amount: -23581, quantity: 10, proration: true, start: '2025-01-15', end: '2025-02-01' },
+        { price: 'team', amount: 50109, quantity: 25, proration: true, start: '2025-01-15', end: '2025-02-01' },
+        { price: 'team', amount: 91375, quantity: 25, start: '2025-02-01', end: '2025-03-01' },
+      ]);
+    // Scaled by an average month instead, the charge would read 50109 x 30.44 / 17 = 89,717 a month.
+    expect(movements(c.build())).toEqual([
+      ['2025-01-01', 'new', 43000, 43000],
+      ['2025-01-15', 'expansion', 48375, 91375],
+    ]);
+  });
+
   it('a coupon that expires: discounted months, then the full price as expansion', () => {
     const c = new CustomerBuilder('cus_coupon')
       .price('pro', 5000)
