@@ -1,4 +1,5 @@
 import Stripe from 'stripe';
+import { priceCharge } from './billing';
 import { buildCatalog, INTERVALS, TIERS, type BillingInterval, type Catalog, type Currency, type Tier, planOf } from './catalog';
 import { stripeJson } from './embedded-lists';
 import { Agenda } from './heap';
@@ -550,10 +551,10 @@ export class SimAccount {
     const fraction = (state.periodEnd - this.now) / (state.periodEnd - state.periodStart);
     const oldPrice = state.base.price;
     const oldQty = state.seats;
-    const oldAmount = Math.round((oldPrice.unit_amount ?? 0) * oldQty * fraction);
+    const oldAmount = Math.round(priceCharge(oldPrice, oldQty).amount * fraction);
     this.swapPlan(state, tier, seats);
     const newPrice = state.base.price;
-    const newAmount = Math.round((newPrice.unit_amount ?? 0) * seats * fraction);
+    const newAmount = Math.round(priceCharge(newPrice, seats).amount * fraction);
     const date = new Date(this.now * 1000).toISOString().slice(0, 10);
     const lines = [
       this.rawLine(state, oldPrice, oldQty, -oldAmount, `Unused time on ${oldQty} × ${productName(this, oldPrice)} after ${date}`, true, this.now, state.periodEnd),
@@ -582,8 +583,9 @@ export class SimAccount {
 
   private planLine(state: SubState, amountOverride: number | undefined, start: number, end: number, description?: string): Stripe.InvoiceLineItem {
     const price = state.base.price;
-    const amount = amountOverride ?? (price.unit_amount ?? 0) * state.seats;
-    return this.rawLine(state, price, state.seats, amount, description ?? `${state.seats} × ${productName(this, price)} (at ${money(price.unit_amount ?? 0, state.currency)} / ${INTERVALS[state.interval].count === 1 ? INTERVALS[state.interval].interval : `${INTERVALS[state.interval].count} months`})`, false, start, end);
+    const charge = priceCharge(price, state.seats);
+    const amount = amountOverride ?? charge.amount;
+    return this.rawLine(state, price, state.seats, amount, description ?? `${state.seats} × ${productName(this, price)} (at ${money(charge.unitAmount, state.currency)} / ${INTERVALS[state.interval].count === 1 ? INTERVALS[state.interval].interval : `${INTERVALS[state.interval].count} months`})`, false, start, end);
   }
 
   private meteredLine(state: SubState, start: number, end: number): Stripe.InvoiceLineItem {
@@ -591,7 +593,7 @@ export class SimAccount {
     // Thousands of API calls above the plan limit in the period.
     const units = this.rng.chance(0.4) ? 0 : this.rng.int(1, 400);
     this.counts.meteredLines++;
-    return this.rawLine(state, item.price, units, units * (item.price.unit_amount ?? 0), `API overage: ${units} × 1,000 calls`, false, start, end, item.id);
+    return this.rawLine(state, item.price, units, priceCharge(item.price, units).amount, `API overage: ${units} × 1,000 calls`, false, start, end, item.id);
   }
 
   private rawLine(state: SubState, price: Stripe.Price, quantity: number, amount: number, description: string, proration: boolean, start: number, end: number, itemId?: string): Stripe.InvoiceLineItem {
@@ -605,6 +607,8 @@ export class SimAccount {
       subscription: state.sub.id,
       subscriptionItem: itemId ?? state.base.id,
       price,
+      // What each unit is billed at: a tiered price's is its tier's.
+      unitAmount: priceCharge(price, quantity).unitAmount,
       quantity,
       proration,
       periodStart: start,

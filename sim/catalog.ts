@@ -24,13 +24,18 @@ export interface Tier {
   apiCallsPerMonth: number;
   /** Reports a month the plan allows (the product's `reports_generated` signals); null: unlimited. */
   reportsPerMonth: number | null;
+  /**
+   * A seat discount, sold as a tiered `volume` price: up to `upTo` seats each seat
+   * costs the list amount, above it every seat costs `discount` (a share) less.
+   */
+  volume?: { upTo: number; discount: number };
 }
 
 export const TIERS: readonly Tier[] = [
   { key: 'starter', name: 'Starter', order: 1, perSeat: false, monthlyUsd: 2_900, seatsIncluded: 3, apiCallsPerMonth: 10_000, reportsPerMonth: 150 },
   { key: 'growth', name: 'Growth', order: 2, perSeat: false, monthlyUsd: 9_900, seatsIncluded: 10, apiCallsPerMonth: 100_000, reportsPerMonth: 1_000 },
   { key: 'scale', name: 'Scale', order: 3, perSeat: true, monthlyUsd: 2_500, seatsIncluded: 1, apiCallsPerMonth: 1_000_000, reportsPerMonth: null },
-  { key: 'enterprise', name: 'Enterprise', order: 4, perSeat: true, monthlyUsd: 4_500, seatsIncluded: 1, apiCallsPerMonth: 10_000_000, reportsPerMonth: null },
+  { key: 'enterprise', name: 'Enterprise', order: 4, perSeat: true, monthlyUsd: 4_500, seatsIncluded: 1, apiCallsPerMonth: 10_000_000, reportsPerMonth: null, volume: { upTo: 20, discount: 0.15 } },
 ];
 
 /** Metered overage: billed per 1,000 API calls above the plan, monthly in arrears. */
@@ -46,11 +51,28 @@ export interface Catalog {
   meteredPrice: (currency: Currency) => Stripe.Price;
 }
 
+// Round to whole currency units so prices look like list prices.
+const wholeUnits = (amount: number): number => Math.round(amount / 100) * 100;
+
 export function priceAmount(tier: Tier, interval: BillingInterval, currency: Currency): number {
   const { count, discount } = INTERVALS[interval];
   const months = interval === 'annual' ? 12 : count;
-  // Round to whole currency units so prices look like list prices.
-  return Math.round((tier.monthlyUsd * months * discount * CURRENCY_FACTOR[currency]) / 100) * 100;
+  return wholeUnits(tier.monthlyUsd * months * discount * CURRENCY_FACTOR[currency]);
+}
+
+/** How a price bills: so much a unit, or by volume tiers (every unit at the tier the quantity falls in). */
+type Pricing = { unitAmount: number } | { volumeTiers: Stripe.Price.Tier[] };
+
+/** A tier of whole minor units a unit, with no flat amount. */
+function unitTier(upTo: number | null, unitAmount: number): Stripe.Price.Tier {
+  return { flat_amount: null, flat_amount_decimal: null, unit_amount: unitAmount, unit_amount_decimal: decimal(unitAmount), up_to: upTo };
+}
+
+/** What a plan price of the tier charges: its list amount a unit, or that up to the volume break and the discounted amount above it. */
+function tierPricing(tier: Tier, interval: BillingInterval, currency: Currency): Pricing {
+  const list = priceAmount(tier, interval, currency);
+  if (!tier.volume) return { unitAmount: list };
+  return { volumeTiers: [unitTier(tier.volume.upTo, list), unitTier(null, wholeUnits(list * (1 - tier.volume.discount)))] };
 }
 
 export function decimal(value: number | string): Stripe.Decimal {
@@ -87,7 +109,7 @@ export function buildPrice(p: {
   created: number;
   product: string;
   currency: string;
-  unitAmount: number;
+  pricing: Pricing;
   interval: 'month' | 'year';
   intervalCount: number;
   metered?: { meter: string };
@@ -95,11 +117,12 @@ export function buildPrice(p: {
   lookupKey: string | null;
   metadata: Record<string, string>;
 }): Stripe.Price {
-  return {
+  const unitAmount = 'unitAmount' in p.pricing ? p.pricing.unitAmount : null;
+  const price: Stripe.Price = {
     id: p.id,
     object: 'price',
     active: true,
-    billing_scheme: 'per_unit',
+    billing_scheme: unitAmount === null ? 'tiered' : 'per_unit',
     created: p.created,
     currency: p.currency,
     custom_unit_amount: null,
@@ -116,12 +139,16 @@ export function buildPrice(p: {
       usage_type: p.metered ? 'metered' : 'licensed',
     },
     tax_behavior: 'exclusive',
-    tiers_mode: null,
+    tiers_mode: unitAmount === null ? 'volume' : null,
     transform_quantity: null,
     type: 'recurring',
-    unit_amount: p.unitAmount,
-    unit_amount_decimal: decimal(p.unitAmount),
+    // A tiered price states no amount of its own, as in Stripe: its tiers do.
+    unit_amount: unitAmount,
+    unit_amount_decimal: unitAmount === null ? null : decimal(unitAmount),
   };
+  // Stored with the price (they bill its invoices); answered only when expanded (sim/includable.ts).
+  if ('volumeTiers' in p.pricing) price.tiers = p.pricing.volumeTiers;
+  return price;
 }
 
 /** The legacy Plan view of a recurring price, which Stripe still embeds in subscription items. */
@@ -144,10 +171,12 @@ export function planOf(price: Stripe.Price): Stripe.Plan {
     meter: recurring.meter,
     nickname: price.nickname,
     product: typeof price.product === 'string' ? price.product : price.product.id,
-    tiers_mode: null,
+    tiers_mode: price.tiers_mode,
     transform_usage: null,
     trial_period_days: null,
     usage_type: recurring.usage_type,
+    // The plan shares the price's tiers, and like them they are answered only when expanded.
+    ...(price.tiers ? { tiers: price.tiers } : {}),
   };
 }
 
@@ -204,7 +233,7 @@ export function buildCatalog(created: number, newId: (prefix: string, len?: numb
           created: t++,
           product: product.id,
           currency,
-          unitAmount: priceAmount(tier, interval, currency),
+          pricing: tierPricing(tier, interval, currency),
           interval: unit,
           intervalCount: count,
           nickname: `${tier.name} ${interval} (${currency.toUpperCase()})`,
@@ -229,7 +258,7 @@ export function buildCatalog(created: number, newId: (prefix: string, len?: numb
       created: t++,
       product: overageProduct.id,
       currency,
-      unitAmount: Math.round(METERED_UNIT_USD * CURRENCY_FACTOR[currency]),
+      pricing: { unitAmount: Math.round(METERED_UNIT_USD * CURRENCY_FACTOR[currency]) },
       interval: 'month',
       intervalCount: 1,
       metered: { meter },

@@ -1,6 +1,7 @@
 import type { SimAccount } from './account';
 import { invoicePayments } from './api';
 import { invalidRequest } from './errors';
+import { included, isIncludable } from './includable';
 
 /**
  * Stripe's `expand[]`: replaces an id at a dotted path with the object it names.
@@ -64,19 +65,20 @@ export function expand(account: SimAccount, body: unknown, paths: string[]): unk
 }
 
 /**
- * Fields Stripe leaves out unless asked for with `expand` ("includable"): an invoice's
- * `payments`, a price's `tiers` (only tiered prices have any; the simulator's are per unit).
+ * Answers an includable field (sim/includable.ts): an invoice's `payments`, built now;
+ * a price's or plan's `tiers`, stored with it (a per-unit price has none: nothing to add).
  */
 function include(account: SimAccount, node: { [key: string]: Json }, field: string): boolean {
-  if (node.object === 'invoice' && field === 'payments' && typeof node.id === 'string') {
-    const invoice = account.invoices.get(node.id);
+  if (field === 'payments') {
+    const invoice = typeof node.id === 'string' ? account.invoices.get(node.id) : undefined;
     if (!invoice) return false;
     const data = JSON.parse(JSON.stringify(invoicePayments(account, invoice))) as Json[];
-    node.payments = { object: 'list', data, has_more: false, url: `/v1/invoice_payments?invoice=${node.id}` };
+    node.payments = included({ object: 'list', data, has_more: false, url: `/v1/invoice_payments?invoice=${invoice.id}` });
     return true;
   }
-  if (node.object === 'price' && field === 'tiers') return true;
-  return false;
+  const value = node[field];
+  if (typeof value === 'object' && value !== null) included(value);
+  return true;
 }
 
 function walk(account: SimAccount, node: Json, parts: string[]): boolean {
@@ -86,7 +88,8 @@ function walk(account: SimAccount, node: Json, parts: string[]): boolean {
   }
   if (node === null || typeof node !== 'object') return false;
   const [head, ...rest] = parts as [string, ...string[]];
-  if (!(head in node)) return rest.length === 0 && include(account, node, head);
+  if (isIncludable(node, head)) return rest.length === 0 && include(account, node, head);
+  if (!(head in node)) return false;
   const value = node[head] as Json;
   if (rest.length > 0) {
     if (value === null) return true;

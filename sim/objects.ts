@@ -180,6 +180,7 @@ export function buildLine(l: {
   subscription: string;
   subscriptionItem: string;
   price: Stripe.Price;
+  unitAmount: number;
   quantity: number;
   proration: boolean;
   periodStart: number;
@@ -211,7 +212,7 @@ export function buildLine(l: {
     },
     period: { start: l.periodStart, end: l.periodEnd },
     pretax_credit_amounts: [],
-    pricing: { type: 'price_details', price_details: { price: l.price.id, product }, unit_amount_decimal: l.price.unit_amount_decimal },
+    pricing: { type: 'price_details', price_details: { price: l.price.id, product }, unit_amount_decimal: decimal(l.unitAmount) },
     quantity: l.quantity,
     quantity_decimal: decimal(l.quantity),
     subscription: l.subscription,

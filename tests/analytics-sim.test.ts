@@ -14,12 +14,16 @@ import {
   type MirrorSubscription,
   type MirrorSubscriptionItem,
 } from '../domain/mrr';
+import { priceCharge } from '../sim/billing';
 import { generateAccount, type SimAccount } from '../sim/generator';
+
+/** The jsonb columns the metrics read, which db/mirror.ts writes as JSON text. */
+const JSONB_COLUMNS = new Set(['discount_amounts', 'tiers', 'transform_quantity']);
 
 /** Mirror rows exactly as the sync writes them (db/mirror.ts), with jsonb read back as Postgres would. */
 function mirrorOf(account: SimAccount) {
   const row = <T>(r: Record<string, unknown>) =>
-    ({ ...r, discount_amounts: typeof r.discount_amounts === 'string' ? (JSON.parse(r.discount_amounts) as unknown) : r.discount_amounts }) as unknown as T;
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, JSONB_COLUMNS.has(k) && typeof v === 'string' ? (JSON.parse(v) as unknown) : v])) as unknown as T;
   return groupHistories(
     account.customers.rows.map((c) => row<MirrorCustomer>(customerRow(c))),
     account.subscriptions.rows.map((s) => row<MirrorSubscription>(subscriptionRow(s))),
@@ -32,7 +36,7 @@ function mirrorOf(account: SimAccount) {
 
 /**
  * The same figure computed a second, independent way: from the subscriptions as they
- * stand now (active or past due; licensed items; unit price x quantity / months;
+ * stand now (active or past due; licensed items; what the price bills the quantity / months;
  * percent coupons still on the subscription).
  */
 function mrrFromSubscriptions(account: SimAccount, subs: Stripe.Subscription[], asOf: number): number | null {
@@ -53,7 +57,7 @@ function mrrFromSubscriptions(account: SimAccount, subs: Stripe.Subscription[], 
     for (const item of s.items.data) {
       const recurring = item.price.recurring!;
       if (recurring.usage_type === 'metered') continue;
-      const gross = (item.price.unit_amount ?? 0) * (item.quantity ?? 1);
+      const gross = priceCharge(item.price, item.quantity ?? 1).amount;
       const off = coupons.reduce((sum, c) => sum + Math.round((gross * c!.percent_off!) / 100), 0);
       const months = recurring.interval === 'year' ? 12 * recurring.interval_count : recurring.interval_count;
       total += Math.round((gross - off) / months);
