@@ -61,10 +61,13 @@ export async function recordFold(db: Db, id: string, fold: RenewalFold): Promise
  * Stripe's anchored end (after a short month), so a `cancel_at` at the period's very
  * end always counts as a full renewal.
  */
-const RENEWS_IN_FULL = `(p.recurring_interval = 'year' or (p.recurring_interval = 'month' and p.recurring_interval_count >= ${LONG_TERM_MONTHS}))
-  and (s.cancel_at is null or s.cancel_at >= ((s.current_period_end at time zone 'UTC') + make_interval(
+const LASTS_ITS_NEXT_PERIOD = `(s.cancel_at is null or s.cancel_at >= ((s.current_period_end at time zone 'UTC') + make_interval(
         years => case when p.recurring_interval = 'year' then coalesce(p.recurring_interval_count, 1) else 0 end,
-        months => case when p.recurring_interval = 'month' then coalesce(p.recurring_interval_count, 1) else 0 end)) at time zone 'UTC')`;
+        months => case when p.recurring_interval = 'month' then coalesce(p.recurring_interval_count, 1) else 0 end,
+        weeks => case when p.recurring_interval = 'week' then coalesce(p.recurring_interval_count, 1) else 0 end,
+        days => case when p.recurring_interval = 'day' then coalesce(p.recurring_interval_count, 1) else 0 end)) at time zone 'UTC')`;
+const RENEWS_IN_FULL = `(p.recurring_interval = 'year' or (p.recurring_interval = 'month' and p.recurring_interval_count >= ${LONG_TERM_MONTHS}))
+  and ${LASTS_ITS_NEXT_PERIOD}`;
 
 /**
  * A subscription that renews for a long term: active (a trial's end is a first charge,
@@ -197,18 +200,22 @@ export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: 
       .join('stripe_prices as p', function () {
         this.on('p.workspace_id', 'i.workspace_id').andOn('p.id', 'i.price_id');
       })
+      .join('stripe_subscriptions as s', function () {
+        this.on('s.workspace_id', 'i.workspace_id').andOn('s.id', 'i.subscription_id');
+      })
       .where({ 'i.workspace_id': workspaceId, 'i.subscription_id': subscriptionId })
-      .select<(PriceTermRow & { quantity: number | null; currency: string; recurring_interval: string | null; recurring_interval_count: number | null })[]>(
+      .select<(PriceTermRow & { quantity: number | null; currency: string; recurring_interval: string | null; recurring_interval_count: number | null; cut_short: boolean })[]>(
         ...PRICE_TERM_COLUMNS,
         'i.quantity',
         'p.currency',
         'p.recurring_interval',
         'p.recurring_interval_count',
+        db.raw(`not (${LASTS_ITS_NEXT_PERIOD}) as cut_short`),
       ),
   ]);
   if (!sub) return null;
   return renewalPrice(
-    items.map((i) => ({ ...priceTerms(i), quantity: i.quantity, currency: i.currency.trim(), interval: i.recurring_interval, intervalCount: i.recurring_interval_count })),
+    items.map((i) => ({ ...priceTerms(i), quantity: i.quantity, currency: i.currency.trim(), interval: i.recurring_interval, intervalCount: i.recurring_interval_count, cutShort: i.cut_short })),
     sub.discounts,
     renewsAt,
     period,

@@ -9,6 +9,11 @@ export interface RenewingItem extends PriceTerms {
   /** How often it is billed: only the items billed at the renewing item's period make its price. */
   interval: string | null;
   intervalCount: number | null;
+  /**
+   * Its next period runs past the subscription's `cancel_at`: Stripe prorates it to the
+   * end, on an invoice the mirror cannot date (an item's own period is not kept).
+   */
+  cutShort?: boolean;
 }
 
 /** What the renewal invoice will charge for the subscription's fixed items. */
@@ -74,12 +79,17 @@ function discountsRunningAt(stored: unknown, at: Date): { coupons: Coupon[]; unk
  * across the lines, never below zero. Items billed at another period (a monthly
  * add-on beside a yearly plan) are not part of the renewal's price. Null when the
  * items mix currencies, none has a fixed price, or one billed at the period has an
- * amount the mirror cannot work out (domain/price-amount.ts periodAmount).
+ * amount the mirror cannot work out (domain/price-amount.ts periodAmount), or a fixed
+ * item is cut short by the subscription's end (`cutShort`).
  * `customerDiscount`: the customer's own, as of the last sync (db/mirror.ts customerRow).
  */
 export function renewalPrice(items: readonly RenewingItem[], discounts: unknown, renewsAt: Date, period: { interval: string; intervalCount: number }, customerDiscount: unknown = null): RenewalPrice | null {
   const currency = items[0]?.currency;
   if (!currency || items.some((i) => i.currency !== currency)) return null;
+  // A fixed item cut short by the subscription's end may put a prorated charge on this
+  // renewal's invoice (a yearly plan beside the quarterly add-on that renews): no price
+  // is quoted rather than one that may leave it out.
+  if (items.some((i) => i.usageType !== 'metered' && i.cutShort)) return null;
   const metered = items.filter((i) => i.usageType === 'metered');
   const licensed = items.filter((i) => i.usageType !== 'metered' && i.interval === period.interval && (i.intervalCount ?? 1) === period.intervalCount);
   const amounts = licensed.map((i) => periodAmount(i, i.quantity ?? 1));

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedMirror } from '../../db/analytics-seed';
 import type { Knex } from '../../db/knex';
-import { renewalState, renewingItem } from '../../db/renewal-notes';
+import { renewalQuote, renewalState, renewingItem } from '../../db/renewal-notes';
 import { CustomerBuilder } from '../domain/mrr-builder';
 import { freshDatabase } from '../helpers/db';
 
@@ -74,6 +74,15 @@ describe('the item a long-term subscription renews by', () => {
     expect(await renewingItem(db, ws, 'sub_cus_quarter')).toMatchObject({ productId: 'prod_price_addon_q', productName: null, interval: 'month', intervalCount: 3 });
     expect(await renewalState(db, ws, 'sub_cus_stub', end)).toBe('not_renewing');
     expect(await renewingItem(db, ws, 'sub_cus_stub')).toBeNull();
+  });
+
+  it('quotes no price for a renewal beside a fixed item the cancellation cuts short, whose prorated charge may fall on it', async () => {
+    const quarter = { interval: 'month', intervalCount: 3 };
+    // The yearly plan ends part-way through its next year: Stripe prorates it, on an invoice the mirror cannot date.
+    expect(await renewalQuote(db, ws, 'sub_cus_quarter', end, quarter)).toBeNull();
+    // Ending after the next year, both items last: the year is priced by the yearly plan alone, the quarter by the add-on.
+    expect(await renewalQuote(db, ws, 'sub_cus_both', end, { interval: 'year', intervalCount: 1 })).toMatchObject({ price: { amount: 99_000, currency: 'usd' }, plusUsage: false });
+    expect(await renewalQuote(db, ws, 'sub_cus_both', end, quarter)).toMatchObject({ price: { amount: 30_000, currency: 'usd' } });
   });
 
   it('is the dearest of its period by what it charges for its quantity, tiers and packages priced as Stripe bills them', async () => {
