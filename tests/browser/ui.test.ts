@@ -15,14 +15,17 @@ import { findMember, insertMember } from '../../db/members';
 import { getEmailSettings, getPlaySettings, listTemplateOverrides, putPlaySettings } from '../../db/play-settings';
 import { finishSend, reserveSend, sendKeyOf } from '../../db/sends';
 import { effectiveMapping, listOverrides } from '../../db/product-mapping';
+import { PRICE_TERM_COLUMNS, priceTerms, type PriceTermRow } from '../../db/price-terms';
 import { storeRedactionSetting } from '../../db/redaction';
 import { finishSyncRun, latestSyncRun, recordPage } from '../../db/sync';
 import { upsertCustomers, upsertInvoices, upsertPrices, upsertProducts, upsertSubscriptions } from '../../db/mirror';
 import { findOrCreateUser } from '../../db/users';
 import { insertWorkspace, secretContext } from '../../db/workspaces';
+import { minorUnitsPer } from '../../domain/currency-units';
 import { DEFAULT_DUNNING_SCHEDULE } from '../../domain/dunning-schedule';
 import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS } from '../../domain/dunning-templates';
 import type { Role } from '../../domain/roles';
+import { periodAmount } from '../../domain/price-amount';
 import { renderTemplate } from '../../domain/templates';
 import { generateKeySpec, parseKeyring, seal } from '../../platform/crypto';
 import { createTemporalClient } from '../../platform/temporal';
@@ -287,7 +290,40 @@ describe('web UI in a browser', () => {
     expect(await page.getAttribute('a.stripe-link', 'href')).toBe(`https://dashboard.stripe.com/test/customers/${moverId}`);
     expect(await page.innerText('[data-testid=customer-mrr] .kpi-value')).toMatch(/^\$[\d,]+\.\d{2}$/);
     expect(await page.locator('table.subscriptions tbody tr').count()).toBeGreaterThan(0);
-    expect(await page.locator('table.subscriptions tbody tr td:nth-child(3)').first().innerText()).toMatch(/ at (\$|€|£)[\d,]+\.\d{2} \/ (month|year)/);
+    // The newest subscription's items as the mirror holds them, one line each: "3 × Scale at $25.00 / month"
+    // at a unit price, "25 × Enterprise, $950.00 / month" for a price by tiers (what its seats cost a period).
+    const newest = await database.db('stripe_subscriptions')
+      .where({ workspace_id: WS, customer_id: moverId })
+      .orderBy([{ column: 'start_date', order: 'desc', nulls: 'last' }, { column: 'id' }])
+      .first<{ id: string; currency: string }>('id', 'currency');
+    const newestItems = await database.db('stripe_subscription_items as i')
+      .join('stripe_prices as p', function () {
+        this.on('p.workspace_id', 'i.workspace_id').andOn('p.id', 'i.price_id');
+      })
+      .join('stripe_products as pr', function () {
+        this.on('pr.workspace_id', 'p.workspace_id').andOn('pr.id', 'p.product_id');
+      })
+      .where({ 'i.workspace_id': WS, 'i.subscription_id': newest.id })
+      .orderBy('i.id')
+      .select<(PriceTermRow & { quantity: number | null; product: string; recurring_interval: string; recurring_interval_count: number })[]>(
+        'i.quantity',
+        'pr.name as product',
+        ...PRICE_TERM_COLUMNS,
+        'p.recurring_interval',
+        'p.recurring_interval_count',
+      );
+    const currency = newest.currency.trim();
+    const shown = (minor: number) => new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() }).format(minor / minorUnitsPer(currency));
+    const itemLines = newestItems.map((i) => {
+      const named = `${i.quantity !== null && i.quantity !== 1 ? `${i.quantity} × ` : ''}${i.product}`;
+      const every = ` / ${i.recurring_interval_count === 1 ? i.recurring_interval : `${i.recurring_interval_count} ${i.recurring_interval}s`}`;
+      if (i.billing_scheme !== 'tiered') return `${named} at ${shown(Number(i.unit_amount))}${every}`;
+      const amount = periodAmount(priceTerms(i), i.quantity ?? 1);
+      expect(amount, `${named}: its tiers price its quantity`).not.toBeNull();
+      return `${named}, ${shown(amount!)}${every}`;
+    });
+    expect(itemLines.length).toBeGreaterThan(0);
+    expect(await page.locator(`table.subscriptions tbody tr[data-subscription="${newest.id}"] td:nth-child(3)`).innerText()).toBe(itemLines.join('\n'));
     expect(await page.locator('table.movements-history tbody tr').count()).toBeGreaterThan(0);
     // Its invoices, newest first, with their amounts in their own currency.
     expect(await page.locator('table.invoices tbody tr').count()).toBeGreaterThan(0);
