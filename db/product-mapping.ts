@@ -1,49 +1,38 @@
 import type { Db } from './knex';
 import type { Money } from '../domain/dunning-templates';
 import { periodAmount } from '../domain/price-amount';
+import { PRICE_TERM_COLUMNS, priceTerms, type PriceTermRow } from './price-terms';
 import { applyOverrides, deriveDefaults, type CatalogPrice, type CatalogProduct, type Limits, type MappingOverride, type PlanMapping } from '../domain/product-mapping';
 
 /** The workspace's catalogue from the mirror, in the shape the mapping logic reads. */
 export async function loadCatalog(db: Db, workspaceId: string): Promise<{ products: CatalogProduct[]; prices: CatalogPrice[] }> {
   const products = await db('stripe_products').select('id', 'name', 'active', 'metadata').where({ workspace_id: workspaceId });
-  const prices = await db('stripe_prices')
-    .select('id', 'product_id', 'active', 'currency', 'unit_amount', 'billing_scheme', 'tiers_mode', 'tiers', 'transform_quantity', 'type', 'recurring_interval', 'recurring_interval_count', 'recurring_usage_type', 'metadata')
-    .where({ workspace_id: workspaceId });
+  const prices = await db('stripe_prices as p')
+    .select<(PriceTermRow & { id: string; product_id: string; active: boolean; currency: string; type: string; recurring_interval: string | null; recurring_interval_count: number | null; metadata: Record<string, string> })[]>(
+      'p.id',
+      'p.product_id',
+      'p.active',
+      'p.currency',
+      ...PRICE_TERM_COLUMNS,
+      'p.type',
+      'p.recurring_interval',
+      'p.recurring_interval_count',
+      'p.metadata',
+    )
+    .where({ 'p.workspace_id': workspaceId });
   return {
     products: products.map((p: { id: string; name: string; active: boolean; metadata: Record<string, string> }) => ({ id: p.id, name: p.name, active: p.active, metadata: p.metadata })),
-    prices: prices.map(
-      (p: {
-        id: string;
-        product_id: string;
-        active: boolean;
-        currency: string;
-        unit_amount: number | null;
-        billing_scheme: string | null;
-        tiers_mode: string | null;
-        tiers: CatalogPrice['tiers'];
-        transform_quantity: unknown;
-        type: string;
-        recurring_interval: string | null;
-        recurring_interval_count: number | null;
-        recurring_usage_type: string | null;
-        metadata: Record<string, string>;
-      }) => ({
-        id: p.id,
-        productId: p.product_id,
-        active: p.active,
-        currency: p.currency.trim(),
-        unitAmount: p.unit_amount,
-        billingScheme: p.billing_scheme,
-        tiersMode: p.tiers_mode,
-        tiers: p.tiers,
-        transformQuantity: p.transform_quantity,
-        type: p.type,
-        interval: p.recurring_interval,
-        intervalCount: p.recurring_interval_count,
-        usageType: p.recurring_usage_type,
-        metadata: p.metadata,
-      }),
-    ),
+    prices: prices.map((p) => ({
+      ...priceTerms(p),
+      id: p.id,
+      productId: p.product_id,
+      active: p.active,
+      currency: p.currency.trim(),
+      type: p.type,
+      interval: p.recurring_interval,
+      intervalCount: p.recurring_interval_count,
+      metadata: p.metadata,
+    })),
   };
 }
 
