@@ -12,6 +12,7 @@ import {
   loadNpsSignals,
   loadStoredAnalytics,
   loadWorkspaceHistories,
+  markAnalyticsRules,
   replaceAggregates,
   writeAnalyticsChanges,
 } from '../db/analytics';
@@ -173,6 +174,7 @@ export async function recomputeWorkspace(db: Knex, workspaceId: string): Promise
     await insertMovements(trx, workspaceId, settings.reportingCurrency, results.flatMap((r) => r.movements));
     await insertCustomerSummaries(trx, workspaceId, settings.reportingCurrency, results);
     await replaceAggregates(trx, workspaceId, agg);
+    await markAnalyticsRules(trx, workspaceId);
     return {
       customers: results.length,
       movements: results.reduce((a, r) => a + r.movements.length, 0),

@@ -1,6 +1,7 @@
 import type { Db, Knex } from './knex';
 import { groupBy } from '../domain/group-by';
 import {
+  ANALYTICS_RULES_VERSION,
   COHORT_FIELDS,
   MONTH_FIELDS,
   NPS_FIELDS,
@@ -405,4 +406,26 @@ export async function insertNpsResponse(db: Db, workspaceId: string, signal: Nps
   if (!first) throw new Error(`NPS answer ${answerId ?? '(no id)'} was neither stored nor found`);
   // `same`: the first answer under the id says what this one says (a retry), not another answer reusing its id.
   return { id: first.id, duplicate: true, same: first.customer_id === signal.customerId && first.score === signal.score };
+}
+
+/** Records that the workspace's stored analytics follow this code's rules (domain/mrr/rules-version.ts). */
+export async function markAnalyticsRules(db: Db, workspaceId: string): Promise<void> {
+  await db('workspaces').where({ id: workspaceId }).update({ analytics_rules: ANALYTICS_RULES_VERSION });
+}
+
+/** Marks the workspace's stored analytics as to be recomputed (what they were computed from changed under them). */
+export async function staleAnalytics(db: Db, workspaceId: string): Promise<void> {
+  await db('workspaces').where({ id: workspaceId }).update({ analytics_rules: null });
+}
+
+/** The workspaces with a mirror whose stored analytics follow older rules than this code's, or none known. */
+export async function workspacesWithStaleAnalytics(db: Db): Promise<string[]> {
+  const { rows } = await db.raw<{ rows: { id: string }[] }>(
+    `select w.id from workspaces w
+      where (w.analytics_rules is null or w.analytics_rules < ?)
+        and (exists (select 1 from stripe_subscriptions s where s.workspace_id = w.id) or exists (select 1 from stripe_invoices i where i.workspace_id = w.id))
+      order by w.id`,
+    [ANALYTICS_RULES_VERSION],
+  );
+  return rows.map((r) => r.id);
 }

@@ -18,7 +18,7 @@ import { serveMetrics } from './metrics-server';
 import { startChurnRadar, startExpansionScan, startRenewalScan } from './play-scans';
 import { startInboxRetention, startProductSignalRetention, startSeatChangeRetention } from './retention';
 import { createMirrorRefetch } from './mirror-refetch';
-import { startPriceTermsRefresh } from './price-terms-refresh';
+import { startCatchUp } from './catch-up';
 import { startRelayThread } from './relay-host';
 import { lowerOtherThreads } from '../platform/thread-priority';
 import { ensureSearchAttributes } from './search-attributes';
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
       ? startProductSignalRetention({ db, log: log.child({ component: 'signal-retention' }), metrics, retentionDays: config.PRODUCT_SIGNALS_RETENTION_DAYS })
       : undefined;
   const seatRetention = startSeatChangeRetention({ db, log: log.child({ component: 'seat-change-retention' }) });
-  const priceTerms = startPriceTermsRefresh({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients, log: log.child({ component: 'price-terms-refresh' }) });
+  const catchUp = startCatchUp({ db, keyring: config.WYSERA_ENCRYPTION_KEYS, stripe: stripeClients, log: log.child({ component: 'catch-up' }) });
   const radar =
     config.CHURN_RADAR_INTERVAL_MINUTES > 0
       ? startChurnRadar({ db, client, taskQueue: config.TEMPORAL_TASK_QUEUE, log: log.child({ component: 'churn-radar' }), metrics, everyMs: config.CHURN_RADAR_INTERVAL_MINUTES * 60_000 })
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     await retention?.stop();
     await signalRetention?.stop();
     await seatRetention.stop();
-    await priceTerms.stop();
+    await catchUp.stop();
     await radar?.stop();
     await expansion?.stop();
     await renewals?.stop();

@@ -32,6 +32,7 @@ import * as m030 from './030_price_tiers_mode';
 import * as m031 from './031_customer_discount';
 import * as m032 from './032_price_transform_quantity';
 import * as m033 from './033_sends_sender_refused';
+import * as m034 from './034_workspace_analytics_rules';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -71,6 +72,7 @@ const migrations: Record<string, Knex.Migration> = {
   '031_customer_discount': m031,
   '032_price_transform_quantity': m032,
   '033_sends_sender_refused': m033,
+  '034_workspace_analytics_rules': m034,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -6,3 +6,4 @@ export * from './months';
 export * from './reports';
 export * from './settings';
 export * from './stored-changes';
+export * from './rules-version';

@@ -1,6 +1,8 @@
+import { recomputeWorkspace } from '../activities/analytics';
 import type { StripeClients } from '../activities/stripe-client';
 import { PAGE_SIZE, readPricePage } from '../activities/stripe-lists';
 import { StripeKeyMissingError, workspaceStripeClients } from '../activities/stripe-reader';
+import { staleAnalytics, workspacesWithStaleAnalytics } from '../db/analytics';
 import type { Db } from '../db/knex';
 import { upsertPrices } from '../db/mirror';
 import { workspacesWithStalePriceTerms } from '../db/price-terms';
@@ -9,7 +11,7 @@ import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
 import { runPeriodically } from '../platform/periodic';
 
-export interface PriceTermsRefreshDeps {
+export interface CatchUpDeps {
   db: Db;
   keyring: Keyring;
   /** The process's shared clients: the reads take tokens from each workspace's rate limiter. */
@@ -30,7 +32,7 @@ const MAX_QUEUE_MS = 60_000;
  * workspace without a Stripe key (fed by webhooks alone) cannot be read and stays
  * as it is.
  */
-export async function refreshStalePriceTerms(deps: PriceTermsRefreshDeps, stopping: () => boolean = () => false): Promise<{ workspaces: number; prices: number; failed: number }> {
+export async function refreshStalePriceTerms(deps: CatchUpDeps, stopping: () => boolean = () => false): Promise<{ workspaces: number; prices: number; failed: number }> {
   const clientFor = workspaceStripeClients(deps.db, deps.keyring, deps.stripe, MAX_QUEUE_MS);
   const done = { workspaces: 0, prices: 0, failed: 0 };
   for (const workspaceId of await workspacesWithStalePriceTerms(deps.db)) {
@@ -48,6 +50,8 @@ export async function refreshStalePriceTerms(deps: PriceTermsRefreshDeps, stoppi
         if (!read.value.has_more || !page.length) break;
         after = page[page.length - 1]!.id;
       }
+      // Its MRR was worked out from the prices as they were: recomputed next (recomputeStaleAnalytics).
+      await staleAnalytics(deps.db, workspaceId);
       done.workspaces++;
       done.prices += prices;
     } catch (err) {
@@ -62,13 +66,44 @@ export async function refreshStalePriceTerms(deps: PriceTermsRefreshDeps, stoppi
   return done;
 }
 
-/** Runs the refresh `firstRunAfterMs` after the worker starts (default two minutes, the relay first), then hourly: a run with nothing stale is one query. */
-export function startPriceTermsRefresh(deps: PriceTermsRefreshDeps & { firstRunAfterMs?: number; everyMs?: number }): { stop(): Promise<void> } {
+/**
+ * Recomputes the stored analytics of every workspace computed by older rules than this
+ * code's (domain/mrr/rules-version.ts), or from prices read again since: one workspace
+ * at a time, each in its own transaction (the relay's updates of its customers wait
+ * for it, as for a sync's recompute).
+ */
+export async function recomputeStaleAnalytics(deps: Pick<CatchUpDeps, 'db' | 'log'>, stopping: () => boolean = () => false): Promise<{ workspaces: number; failed: number }> {
+  const done = { workspaces: 0, failed: 0 };
+  for (const workspaceId of await workspacesWithStaleAnalytics(deps.db)) {
+    if (stopping()) break;
+    const log = deps.log.child({ workspaceId });
+    const startedAt = Date.now();
+    try {
+      const result = await recomputeWorkspace(deps.db, workspaceId);
+      log.info({ ...result, ms: Date.now() - startedAt }, 'analytics catch-up: recomputed by the current rules');
+      done.workspaces++;
+    } catch (err) {
+      done.failed++;
+      log.warn({ err: (err as Error).message }, 'analytics catch-up: could not recompute; trying again at the next run');
+    }
+  }
+  return done;
+}
+
+/**
+ * What a worker of this version brings up to date after an upgrade, two minutes after
+ * it starts (its relay first) and then hourly, each run one query when nothing is left:
+ * prices mirrored before their terms were kept, then analytics computed by older rules
+ * (or from those prices). Several workers may run it at once: each step is idempotent.
+ */
+export function startCatchUp(deps: CatchUpDeps & { firstRunAfterMs?: number; everyMs?: number }): { stop(): Promise<void> } {
   return runPeriodically(
-    { firstRunAfterMs: deps.firstRunAfterMs ?? 120_000, everyMs: deps.everyMs ?? HOUR_MS, onError: (err) => deps.log.error({ err }, 'price terms refresh: run failed') },
+    { firstRunAfterMs: deps.firstRunAfterMs ?? 120_000, everyMs: deps.everyMs ?? HOUR_MS, onError: (err) => deps.log.error({ err }, 'catch-up: run failed') },
     async (stopping) => {
-      const done = await refreshStalePriceTerms(deps, stopping);
-      if (done.workspaces || done.failed) deps.log.info(done, 'price terms refresh: finished');
+      const prices = await refreshStalePriceTerms(deps, stopping);
+      if (prices.workspaces || prices.failed) deps.log.info(prices, 'price terms refresh: finished');
+      const analytics = await recomputeStaleAnalytics(deps, stopping);
+      if (analytics.workspaces || analytics.failed) deps.log.info(analytics, 'analytics catch-up: finished');
     },
   );
 }

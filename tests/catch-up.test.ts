@@ -1,19 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
+import { recomputeWorkspace } from '../activities/analytics';
+import { seedMirror } from '../db/analytics-seed';
+import { workspacesWithStaleAnalytics } from '../db/analytics';
 import { upsertPrices } from '../db/mirror';
+import { ANALYTICS_RULES_VERSION } from '../domain/mrr';
+import { CustomerBuilder } from './domain/mrr-builder';
 import { PRICE_TERMS_COMPLETE_SINCE, workspacesWithStalePriceTerms } from '../db/price-terms';
 import { insertWorkspace } from '../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { createLogger } from '../platform/logger';
-import { refreshStalePriceTerms } from '../workers/price-terms-refresh';
+import { recomputeStaleAnalytics, refreshStalePriceTerms } from '../workers/catch-up';
 import { freshDatabase } from './helpers/db';
 import { startStripeMock } from './setup/stripe-mock';
 
 /**
- * Prices mirrored before the mirror kept their package terms are read again from
- * Stripe (stripe-mock, whose example price is sold in packages), and no others.
+ * What a worker brings up to date after an upgrade: prices mirrored before the mirror
+ * kept their package terms are read again from Stripe (stripe-mock, whose example
+ * price is sold in packages), and no others; analytics computed by older rules, or
+ * from prices read again since, are recomputed.
  */
-describe('the refresh of prices mirrored before their terms were kept', () => {
+describe("the worker's catch-up after an upgrade", () => {
   const keyring = parseKeyring(generateKeySpec());
   let database: Awaited<ReturnType<typeof freshDatabase>>;
   let mock: Awaited<ReturnType<typeof startStripeMock>>;
@@ -36,6 +43,7 @@ describe('the refresh of prices mirrored before their terms were kept', () => {
     await database?.drop();
   });
 
+  const rulesOf = (ws: string) => database.db('workspaces').where({ id: ws }).first('analytics_rules').then((r: { analytics_rules: number | null }) => r.analytics_rules);
   const transform = (ws: string) => database.db('stripe_prices').where({ workspace_id: ws, id: example.id }).first('transform_quantity').then((r: { transform_quantity: unknown }) => r.transform_quantity);
 
   it('reads again the prices of the workspaces that hold stale ones, once', async () => {
@@ -49,5 +57,22 @@ describe('the refresh of prices mirrored before their terms were kept', () => {
     expect(await transform('ws_no_key')).toBeNull();
     expect(await workspacesWithStalePriceTerms(database.db)).toEqual(['ws_no_key']);
     expect(await refreshStalePriceTerms(deps)).toEqual({ workspaces: 0, prices: 0, failed: 0 });
+    // Its MRR was worked out from the prices as they were: to be recomputed.
+    expect(await rulesOf('ws_stale')).toBeNull();
+  });
+
+  it('recomputes the analytics of workspaces computed by older rules, or from prices read again, once', async () => {
+    await seedMirror(database.db, 'ws_stale', [new CustomerBuilder('cus_stale').price('price_stale_m', 5_000, 'month').subscription('sub_stale', { items: ['price_stale_m'] }).monthly('sub_stale', 'price_stale_m', 5_000, '2026-08', 3).build()]);
+    await seedMirror(database.db, 'ws_fresh', [new CustomerBuilder('cus_fresh').price('price_fresh_m', 7_000, 'month').subscription('sub_fresh', { items: ['price_fresh_m'] }).monthly('sub_fresh', 'price_fresh_m', 7_000, '2026-08', 3).build()]);
+    await recomputeWorkspace(database.db, 'ws_fresh');
+    expect(await rulesOf('ws_fresh')).toBe(ANALYTICS_RULES_VERSION);
+    // ws_fresh computed by the rules before these: stale too; ws_no_key has no mirror to compute from.
+    await database.db('workspaces').where({ id: 'ws_fresh' }).update({ analytics_rules: ANALYTICS_RULES_VERSION - 1 });
+    expect(await workspacesWithStaleAnalytics(database.db)).toEqual(['ws_fresh', 'ws_stale']);
+    const log = createLogger('silent', 'test');
+    expect(await recomputeStaleAnalytics({ db: database.db, log })).toEqual({ workspaces: 2, failed: 0 });
+    for (const ws of ['ws_fresh', 'ws_stale']) expect(await rulesOf(ws)).toBe(ANALYTICS_RULES_VERSION);
+    expect(await database.db('analytics_customers').where({ workspace_id: 'ws_stale', customer_id: 'cus_stale' }).first()).toBeDefined();
+    expect(await recomputeStaleAnalytics({ db: database.db, log })).toEqual({ workspaces: 0, failed: 0 });
   });
 });
