@@ -13,7 +13,28 @@ export interface SesOptions {
   configurationSet?: string;
 }
 
-const address = (a: EmailAddress) => (a.name ? `"${a.name.replace(/["\\]/g, '')}" <${a.email}>` : a.email);
+/**
+ * SES takes display names in printable ASCII only (others arrive garbled or without
+ * those characters): any other name goes as RFC 2047 encoded-words, UTF-8 in base64,
+ * each within the 75 characters the RFC allows and never splitting a character.
+ */
+function displayName(name: string): string {
+  if (/^[\x20-\x7e]*$/.test(name)) return `"${name.replace(/["\\]/g, '')}"`;
+  const words: string[] = [];
+  let word = '';
+  for (const ch of name) {
+    if (Buffer.byteLength(word + ch) > 45) {
+      words.push(word);
+      word = '';
+    }
+    word += ch;
+  }
+  words.push(word);
+  return words.map((w) => `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`).join(' ');
+}
+
+const address = (a: EmailAddress) => (a.name ? `${displayName(a.name)} <${a.email}>` : a.email);
+
 /** SES tag values allow only ASCII letters, digits, _ and -. */
 const tagValue = (v: string) => v.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 256);
 

@@ -78,14 +78,15 @@ if [ -z "${STRIPE_API_KEY:-}" ]; then
   pids+=($!)
   wait_for_port "$sim_port" "the Stripe simulator" "${pids[-1]}"
   export STRIPE_API_BASE="http://127.0.0.1:$sim_port"
-  # Emails of the demo go to a local SendGrid-compatible receiver, never out.
+  # Emails of the demo go to a local SendGrid- and SES-compatible receiver, never out,
+  # through whichever provider a workspace brings.
   email_port="${WYSERA_EMAIL_PORT:-8025}"
   port_busy "$email_port" && die "port $email_port (the demo email receiver) is in use: stop what uses it, or set WYSERA_EMAIL_PORT"
   step "starting the demo email receiver on 127.0.0.1:$email_port (what would be sent: /_receiver/messages)"
   ./node_modules/.bin/tsx sim/email-receiver.ts "$email_port" >"$data/logs/email.log" 2>&1 &
   pids+=($!)
   wait_for_port "$email_port" "the email receiver" "${pids[-1]}"
-  export SENDGRID_API_KEY="SG.demo" SENDGRID_API_BASE="http://127.0.0.1:$email_port" EMAIL_DEFAULT_FROM="billing@demo.wysera.test"
+  export SENDGRID_API_KEY="SG.demo" SENDGRID_API_BASE="http://127.0.0.1:$email_port" SES_ENDPOINT="http://127.0.0.1:$email_port" EMAIL_DEFAULT_FROM="billing@demo.wysera.test"
   # Password reset links (their emails land in the receiver too) point at this server.
   export WYSERA_PUBLIC_URL="${WYSERA_PUBLIC_URL:-http://localhost:$api_port}"
   if [ -z "${WYSERA_OPERATOR_TOKEN:-}" ]; then

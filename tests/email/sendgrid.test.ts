@@ -1,19 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSendGridSender } from '../../email/sendgrid';
-import { EmailSendError, type EmailMessage } from '../../email/sender';
+import { EmailSendError } from '../../email/sender';
 import { startEmailReceiver, type EmailReceiver } from '../../sim/email-receiver';
-
-const message = (over: Partial<EmailMessage> = {}): EmailMessage => ({
-  from: { email: 'billing@acme.test', name: 'Acme Billing' },
-  to: { email: 'jo@customer.test' },
-  replyTo: { email: 'help@acme.test' },
-  subject: 'Your payment did not go through',
-  html: '<p>Hello</p>',
-  text: 'Hello',
-  idempotencyKey: 'draft:11111111-1111-1111-1111-111111111111',
-  tags: { wysera_play: 'dunning' },
-  ...over,
-});
+import { message } from './message';
 
 /** The SendGrid adapter (@sendgrid/mail) against the local SendGrid-compatible receiver. */
 describe('SendGrid adapter and the local receiver', () => {

@@ -26,7 +26,8 @@ const SES = { kind: 'ses', region: 'eu-west-1', accessKeyId: 'AKIAWORKSPACEOWNKE
 /**
  * A workspace's own email provider, end to end: set through the API (owner only,
  * never shown or audited with its key), used for that workspace's sends (the local
- * SendGrid receiver sees its key), while other workspaces use the deployment's.
+ * receiver sees its SendGrid key, or its SES requests signed with its AWS key),
+ * while other workspaces use the deployment's.
  */
 describe("a workspace's own email provider", () => {
   const k1 = generateKeySpec('k1');
@@ -65,7 +66,12 @@ describe("a workspace's own email provider", () => {
     createSendingActivities({
       db: database.db,
       email: createSendGridSender({ apiKey: DEPLOYMENT_KEY, baseUrl: receiver.url }),
-      senders: createWorkspaceSenders({ db: database.db, keyring: ring, fallback: createSendGridSender({ apiKey: DEPLOYMENT_KEY, baseUrl: receiver.url }), endpoints: { sendgridBaseUrl: receiver.url } }),
+      senders: createWorkspaceSenders({
+        db: database.db,
+        keyring: ring,
+        fallback: createSendGridSender({ apiKey: DEPLOYMENT_KEY, baseUrl: receiver.url }),
+        endpoints: { sendgridBaseUrl: receiver.url, sesEndpoint: receiver.url },
+      }),
       stripe: simulatorReader(sim),
       log: createLogger('silent', 'test'),
     });
@@ -191,6 +197,34 @@ describe("a workspace's own email provider", () => {
     expect(got.body).toEqual({ emailSettings: (res.body as { emailSettings: object }).emailSettings, senderHold: null });
     expect(got.text).not.toContain(SES.secretAccessKey);
     expect(got.text).not.toContain(SES.accessKeyId);
+  });
+
+  it("sends through the workspace's own SES account, signed with its key, and holds its drafts while SES refuses the key", async () => {
+    // The receiver checks each signature with the secret: only the unsealed credentials pass.
+    receiver.sesCredentials({ [SES.accessKeyId]: SES.secretAccessKey });
+    const acts = activities(parseKeyring(`${k2},${k1}`));
+    const draft = await sendableDraft(database.db, own);
+    expect(await acts.sendDraft({ draftId: draft.id, actor: 'system:test', waitForSender: true })).toMatchObject({ kind: 'sent' });
+    const seen = receiver.sesMessages.filter((m) => m.idempotencyKey === sendKeyOf(draft.id));
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ accessKeyId: SES.accessKeyId, region: 'eu-west-1', from: { email: 'billing@own.test' }, to: ['jo@customer.test'], subject: 'Your payment did not go through' });
+    expect(await findSend(database.db, sendKeyOf(draft.id))).toMatchObject({ status: 'sent', provider: 'ses', providerMessageId: seen[0]!.messageId });
+    expect(receiver.messages.some((m) => m.idempotencyKey === sendKeyOf(draft.id))).toBe(false);
+
+    const held = await sendableDraft(database.db, own);
+    receiver.denySesAccess(true);
+    try {
+      expect(await acts.sendDraft({ draftId: held.id, actor: 'system:test', waitForSender: true })).toMatchObject({ kind: 'no_sender' });
+      const got = await api.request('GET', `/workspaces/${own}/email-settings`, { token: viewer });
+      const hold = (got.body as { senderHold: { drafts: number; provider: string; error: string } }).senderHold;
+      expect(hold).toMatchObject({ drafts: 1, provider: 'ses' });
+      expect(hold.error).toMatch(/^SES 403 AccessDeniedException: User: arn:aws:iam:… is not authorized to perform: ses:SendEmail on resource: arn:aws:ses:… because/);
+      expect(got.text).not.toContain('123456789012');
+    } finally {
+      receiver.denySesAccess(false);
+    }
+    expect(await acts.sendDraft({ draftId: held.id, actor: 'system:test', waitForSender: true })).toMatchObject({ kind: 'sent' });
+    expect(receiver.sesMessages.filter((m) => m.idempotencyKey === sendKeyOf(held.id))).toHaveLength(1);
   });
 
   it('audits every change with the kind and hint, never the key', async () => {
