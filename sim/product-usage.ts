@@ -53,7 +53,9 @@ export function* productSignals(account: SimAccount, days: number, until = accou
     const leaving = subs.some((s) => s.cancel_at_period_end || s.status === 'past_due' || s.status === 'unpaid' || s.ended_at !== null);
     const course: Course = leaving ? 'fading' : rng.weighted<Course>([['growing', 2], ['steady', 6], ['fading', 1]]);
     const seats = Math.max(1, ...subs.flatMap((s) => s.items.data.map((i) => i.quantity ?? 1)));
-    const reportsPerSeat = 2 + rng.next() * 8;
+    // About 1 to 6 reports a seat a working day: a flat plan's customer (one unit) then uses
+    // Starter's 150 a month from a sixth to all of it, so some near the allowance, most not.
+    const reportsPerSeat = 1 + rng.next() * 5;
     const began = Math.min(...subs.map((s) => s.start_date));
     // Leaving customers fade over the 60 days before they go (or before the period that
     // is not being paid ends); others that fade, over the 120 days after their first 90.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SimAccount } from '../../sim/account';
+import { TIERS } from '../../sim/catalog';
 import { productSignals, type SimProductSignal } from '../../sim/product-usage';
 import { startSimulator } from '../../sim/server';
 import { productSignalsBody } from '../../domain/product-signals';
@@ -45,6 +46,24 @@ describe("the simulated account's product", () => {
       const customerId = typeof s.customer === 'string' ? s.customer : s.customer.id;
       expect(reports(customerId, 60, 45)).toBeGreaterThan(reports(customerId, 15, 0));
     }
+  });
+
+  it('brings a minority of the customers on a plan with a report allowance near it, as a real product would', () => {
+    const reportsOf = new Map<string, number>();
+    for (const sig of signals) {
+      if (sig.type === 'usage' && sig.metric === 'reports_generated' && Date.parse(sig.at) >= now - 30 * DAY_MS) reportsOf.set(sig.customerId, (reportsOf.get(sig.customerId) ?? 0) + sig.quantity);
+    }
+    const allowances = account.subscriptions.rows
+      .filter((s) => s.status === 'active' && !s.cancel_at_period_end && s.start_date * 1000 < now - 30 * DAY_MS)
+      .flatMap((s) => {
+        const tier = TIERS.find((t) => t.key === s.items.data[0]?.price.metadata.tier);
+        return tier?.reportsPerMonth ? [{ customerId: typeof s.customer === 'string' ? s.customer : s.customer.id, allowance: tier.reportsPerMonth }] : [];
+      });
+    expect(allowances.length).toBeGreaterThan(20);
+    const near = allowances.filter((a) => (reportsOf.get(a.customerId) ?? 0) >= 0.8 * a.allowance);
+    // The expansion play pitches these: some, not most (the demo would open a pitch for every other customer).
+    expect(near.length).toBeGreaterThan(0);
+    expect(near.length / allowances.length).toBeLessThan(0.35);
   });
 
   it('is served as one JSON signal a line, and a bad query is refused', async () => {
