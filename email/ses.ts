@@ -78,6 +78,9 @@ export function createSesSender(options: SesOptions): EmailSender {
           const senderRefused = isSenderRefusalStatus(status) || SES_ACCOUNT_REFUSALS.has(e.name ?? '');
           throw new EmailSendError(`SES ${status} ${e.name ?? ''}: ${e.message ?? 'error'}`, retryable, status, senderRefused);
         }
+        // No credentials to sign with (none configured, none in the environment): nothing
+        // is sent until the set-up is put right, as when SES refuses the key itself.
+        if (e.name === 'CredentialsProviderError') throw new EmailSendError(`SES: no AWS credentials to sign with: ${e.message ?? 'none found'}`, false, null, true);
         throw new EmailSendError(`SES unreachable: ${e.message ?? String(err)}`, true, null);
       }
     },

@@ -179,6 +179,15 @@ describe('SES adapter and the local receiver', () => {
     });
   });
 
+  it('reports no credentials to sign with as a refusal of the sender, not an outage', async () => {
+    // What the SDK's credential chain raises when it finds none (@smithy/property-provider's CredentialsProviderError).
+    const none = () => Promise.reject(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
+    const err = await createSesSender({ region: 'eu-west-1', endpoint: receiver.url, credentials: none }).send(message()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EmailSendError);
+    expect(err).toMatchObject({ retryable: false, senderRefused: true, status: null });
+    expect((err as EmailSendError).message).toBe('SES: no AWS credentials to sign with: Could not load credentials from any providers');
+  });
+
   it('reports an unreachable endpoint as retryable', async () => {
     const gone = createSesSender({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:9', credentials: KEY });
     const err = await gone.send(message()).catch((e: unknown) => e);
