@@ -2,6 +2,7 @@ import type { Db, Knex } from '../db/knex';
 import { groupBy } from '../domain/group-by';
 import {
   applyAggregateDelta,
+  clearAnalyticsRules,
   insertCustomerSummaries,
   insertMovements,
   insertNpsResponse,
@@ -181,6 +182,18 @@ export async function recomputeWorkspace(db: Knex, workspaceId: string): Promise
       mrr: results.reduce((a, r) => a + (r.movements.at(-1)?.mrrAfter ?? 0), 0),
       warnings: results.reduce((a, r) => a + r.warnings.length, 0),
     };
+  });
+}
+
+/**
+ * Marks the workspace's analytics as to be recomputed, once no recompute is under way:
+ * one that began before what they are computed from changed would otherwise mark the
+ * old figures as current when it commits.
+ */
+export async function markAnalyticsStale(db: Knex, workspaceId: string): Promise<void> {
+  await db.transaction(async (trx) => {
+    await workspaceLock(trx, workspaceId, false);
+    await clearAnalyticsRules(trx, workspaceId);
   });
 }
 

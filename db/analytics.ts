@@ -413,9 +413,21 @@ export async function markAnalyticsRules(db: Db, workspaceId: string): Promise<v
   await db('workspaces').where({ id: workspaceId }).update({ analytics_rules: ANALYTICS_RULES_VERSION });
 }
 
-/** Marks the workspace's stored analytics as to be recomputed (what they were computed from changed under them). */
-export async function staleAnalytics(db: Db, workspaceId: string): Promise<void> {
+/** Marks the workspace's stored analytics as to be recomputed (what they were computed from changed under them); see markAnalyticsStale. */
+export async function clearAnalyticsRules(db: Db, workspaceId: string): Promise<void> {
   await db('workspaces').where({ id: workspaceId }).update({ analytics_rules: null });
+}
+
+/** Whether the workspace's stored analytics follow older rules than this code's, or none known. */
+export async function analyticsStale(db: Db, workspaceId: string): Promise<boolean> {
+  const row = await db('workspaces').where({ id: workspaceId }).first<{ analytics_rules: number | null } | undefined>('analytics_rules');
+  return row !== undefined && (row.analytics_rules === null || row.analytics_rules < ANALYTICS_RULES_VERSION);
+}
+
+/** The catch-up's own lock of a workspace for the transaction, if no other worker holds it. */
+export async function tryCatchUpLock(trx: Db, workspaceId: string): Promise<boolean> {
+  const { rows } = await trx.raw<{ rows: { got: boolean }[] }>('select pg_try_advisory_xact_lock(hashtext(?)) as got', [`analytics-catch-up:${workspaceId}`]);
+  return rows[0]?.got === true;
 }
 
 /** The workspaces with a mirror whose stored analytics follow older rules than this code's, or none known. */

@@ -23,3 +23,16 @@ export async function workspacesWithStalePriceTerms(db: Db): Promise<string[]> {
   );
   return rows.map((r) => r.workspace_id);
 }
+
+/**
+ * Settles the workspace's prices still stale after a complete listing of its prices:
+ * Stripe no longer has them (deleted with their plan), so their terms will never be
+ * read; they keep what they hold.
+ */
+export async function settleUnlistedPrices(db: Db, workspaceId: string): Promise<void> {
+  await db.raw(
+    `update stripe_prices p set synced_at = now()
+      where p.workspace_id = ? and p.synced_at < (select m.migration_time from knex_migrations m where m.name = ?)`,
+    [workspaceId, PRICE_TERMS_COMPLETE_SINCE],
+  );
+}

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
 import { recomputeWorkspace } from '../activities/analytics';
 import { seedMirror } from '../db/analytics-seed';
-import { workspacesWithStaleAnalytics } from '../db/analytics';
+import { tryCatchUpLock, workspacesWithStaleAnalytics } from '../db/analytics';
 import { upsertPrices } from '../db/mirror';
 import { ANALYTICS_RULES_VERSION } from '../domain/mrr';
 import { CustomerBuilder } from './domain/mrr-builder';
@@ -34,6 +34,8 @@ describe("the worker's catch-up after an upgrade", () => {
     await insertWorkspace(database.db, keyring, { id: 'ws_no_key', name: 'webhooks only', webhookSecret: 'whsec_no_key' });
     // As a mirror before migration 032 held it: no package terms.
     for (const ws of ['ws_stale', 'ws_fresh', 'ws_no_key']) await upsertPrices(database.db, ws, [{ ...example, transform_quantity: null }], new Date('2024-01-01T00:00:00Z'));
+    // A price Stripe no longer lists (deleted with its plan): it can never be read again.
+    await upsertPrices(database.db, 'ws_stale', [{ ...example, id: 'price_deleted_since', transform_quantity: null }], new Date('2024-01-01T00:00:00Z'));
     const applied = await database.db('knex_migrations').where({ name: PRICE_TERMS_COMPLETE_SINCE }).first<{ migration_time: Date }>('migration_time');
     await database.db('stripe_prices').whereIn('workspace_id', ['ws_stale', 'ws_no_key']).update({ synced_at: new Date(applied.migration_time.getTime() - 86_400_000) });
   }, 60_000);
@@ -70,7 +72,16 @@ describe("the worker's catch-up after an upgrade", () => {
     await database.db('workspaces').where({ id: 'ws_fresh' }).update({ analytics_rules: ANALYTICS_RULES_VERSION - 1 });
     expect(await workspacesWithStaleAnalytics(database.db)).toEqual(['ws_fresh', 'ws_stale']);
     const log = createLogger('silent', 'test');
-    expect(await recomputeStaleAnalytics({ db: database.db, log })).toEqual({ workspaces: 2, failed: 0 });
+    // Another worker catching up ws_fresh: left to it.
+    const other = await database.db.transaction();
+    try {
+      expect(await tryCatchUpLock(other, 'ws_fresh')).toBe(true);
+      expect(await recomputeStaleAnalytics({ db: database.db, log })).toEqual({ workspaces: 1, failed: 0 });
+      expect(await rulesOf('ws_fresh')).toBe(ANALYTICS_RULES_VERSION - 1);
+    } finally {
+      await other.rollback();
+    }
+    expect(await recomputeStaleAnalytics({ db: database.db, log })).toEqual({ workspaces: 1, failed: 0 });
     for (const ws of ['ws_fresh', 'ws_stale']) expect(await rulesOf(ws)).toBe(ANALYTICS_RULES_VERSION);
     expect(await database.db('analytics_customers').where({ workspace_id: 'ws_stale', customer_id: 'cus_stale' }).first()).toBeDefined();
     expect(await recomputeStaleAnalytics({ db: database.db, log })).toEqual({ workspaces: 0, failed: 0 });

@@ -1,11 +1,11 @@
-import { recomputeWorkspace } from '../activities/analytics';
+import { markAnalyticsStale, recomputeWorkspace } from '../activities/analytics';
 import type { StripeClients } from '../activities/stripe-client';
 import { PAGE_SIZE, readPricePage } from '../activities/stripe-lists';
 import { StripeKeyMissingError, workspaceStripeClients } from '../activities/stripe-reader';
-import { staleAnalytics, workspacesWithStaleAnalytics } from '../db/analytics';
+import { analyticsStale, tryCatchUpLock, workspacesWithStaleAnalytics } from '../db/analytics';
 import type { Db } from '../db/knex';
 import { upsertPrices } from '../db/mirror';
-import { workspacesWithStalePriceTerms } from '../db/price-terms';
+import { settleUnlistedPrices, workspacesWithStalePriceTerms } from '../db/price-terms';
 import { HOUR_MS } from '../domain/durations';
 import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
@@ -28,9 +28,9 @@ const MAX_QUEUE_MS = 60_000;
  * price per unit until someone happens to run a full sync (a sync since a date reads
  * only prices created since, and Stripe sends no event when a price is only read).
  * One price list per such workspace, each page written as a sync writes it; once
- * written, a price is no longer stale, so the next run finds nothing to do. A
- * workspace without a Stripe key (fed by webhooks alone) cannot be read and stays
- * as it is.
+ * written, a price is no longer stale, so the next run finds nothing to do (a price
+ * Stripe no longer lists is settled as it is). A workspace without a Stripe key (fed
+ * by webhooks alone) cannot be read and waits for one.
  */
 export async function refreshStalePriceTerms(deps: CatchUpDeps, stopping: () => boolean = () => false): Promise<{ workspaces: number; prices: number; failed: number }> {
   const clientFor = workspaceStripeClients(deps.db, deps.keyring, deps.stripe, MAX_QUEUE_MS);
@@ -41,22 +41,29 @@ export async function refreshStalePriceTerms(deps: CatchUpDeps, stopping: () => 
     try {
       const stripe = await clientFor(workspaceId);
       let prices = 0;
+      let termsMatter = false;
       for (let after: string | undefined; ; ) {
         const read = await readPricePage(stripe, { limit: PAGE_SIZE, ...(after ? { starting_after: after } : {}) });
         const page = read.value.data;
         await upsertPrices(deps.db, workspaceId, page, { from: read.readAt, until: read.readUntil });
         prices += page.length;
+        termsMatter ||= page.some((p) => p.transform_quantity !== null || p.billing_scheme === 'tiered');
         log.info({ prices }, 'price terms refresh: prices read again');
         if (!read.value.has_more || !page.length) break;
         after = page[page.length - 1]!.id;
       }
-      // Its MRR was worked out from the prices as they were: recomputed next (recomputeStaleAnalytics).
-      await staleAnalytics(deps.db, workspaceId);
+      // Prices Stripe no longer lists (deleted with their plan) cannot be read again: as
+      // read as they will ever be, or the workspace would be listed again every hour.
+      await settleUnlistedPrices(deps.db, workspaceId);
+      // Its MRR was worked out from the prices as they were, by unit: recomputed next
+      // (recomputeStaleAnalytics), if a price is sold in packages or tiers at all.
+      if (termsMatter) await markAnalyticsStale(deps.db, workspaceId);
       done.workspaces++;
       done.prices += prices;
     } catch (err) {
       if (err instanceof StripeKeyMissingError) {
-        log.info('price terms refresh: the workspace has no Stripe key to read its prices with; a sync after connecting one reads them');
+        // Asked again every run until a key is connected: quietly.
+        log.debug('price terms refresh: the workspace has no Stripe key to read its prices with; the next run after one is connected reads them');
         continue;
       }
       done.failed++;
@@ -79,7 +86,15 @@ export async function recomputeStaleAnalytics(deps: Pick<CatchUpDeps, 'db' | 'lo
     const log = deps.log.child({ workspaceId });
     const startedAt = Date.now();
     try {
-      const result = await recomputeWorkspace(deps.db, workspaceId);
+      const result = await deps.db.transaction(async (trx) => {
+        // Another worker catching up this workspace: left to it, or the relay, whose
+        // updates of the workspace's customers wait for a recompute, would wait for each.
+        if (!(await tryCatchUpLock(trx, workspaceId))) return 'busy' as const;
+        // Caught up meanwhile (by that worker, or a sync's recompute): nothing to do.
+        if (!(await analyticsStale(trx, workspaceId))) return 'current' as const;
+        return recomputeWorkspace(trx, workspaceId);
+      });
+      if (typeof result === 'string') continue;
       log.info({ ...result, ms: Date.now() - startedAt }, 'analytics catch-up: recomputed by the current rules');
       done.workspaces++;
     } catch (err) {
