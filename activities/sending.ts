@@ -162,7 +162,10 @@ export function createSendingActivities(deps: SendingActivityDeps) {
         return { kind: 'sent', providerMessageId: accepted.providerMessageId };
       } catch (err) {
         if (!(err instanceof EmailSendError)) throw err;
-        if (err.retryable) {
+        // A refusal of the sender that may pass by itself (SES's credentials not found, as
+        // while an instance's role is being fetched) is retried where a play cannot wait for
+        // the sender (dunning), and waited out where it can.
+        if (err.retryable && !(err.senderRefused && input.waitForSender)) {
           // The provider did not take it: release the reservation for the next attempt.
           await finishSend(db, key, { status: 'retry', error: err.message });
           throw ApplicationFailure.retryable(err.message, EMAIL_PROVIDER_UNAVAILABLE);

@@ -150,13 +150,11 @@ export async function senderHold(db: Db, workspaceId: string): Promise<SenderHol
 const SHOWN_REFUSAL_CHARS = 500;
 
 /**
- * A provider's refusal as every member may read it: SES names the IAM identity that was
- * refused by its ARN, which carries the AWS account's number, so ARNs are cut to their
- * service; and a long answer is cut short.
+ * A provider's refusal as every member may read it: a long answer cut short (email/ses.ts
+ * has already cut ARNs, and their AWS account numbers, out of SES's).
  */
 function shownRefusal(error: string): string {
-  const masked = error.replace(/\barn:aws[\w-]*:([\w-]+):[^\s"',;)]*/g, 'arn:aws:$1:…');
-  return masked.length > SHOWN_REFUSAL_CHARS ? `${masked.slice(0, SHOWN_REFUSAL_CHARS)}…` : masked;
+  return error.length > SHOWN_REFUSAL_CHARS ? `${error.slice(0, SHOWN_REFUSAL_CHARS)}…` : error;
 }
 
 /**

@@ -38,6 +38,13 @@ const address = (a: EmailAddress) => (a.name ? `${displayName(a.name)} <${a.emai
 /** SES tag values allow only ASCII letters, digits, _ and -. */
 const tagValue = (v: string) => v.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 256);
 
+/**
+ * SES names the identity it refused by its ARN, which carries the AWS account's number;
+ * the message goes to the send ledger, the audit log and the Emails page, which every
+ * member reads, so ARNs are cut to their service.
+ */
+export const withoutAccountNumbers = (message: string) => message.replace(/\barn:aws[\w-]*:([\w-]+):[^\s"',;)]*/g, 'arn:aws:$1:…');
+
 /** The Amazon SES (v2 API) adapter. The SDK's own retries are off: the ledger's caller retries. */
 export function createSesSender(options: SesOptions): EmailSender {
   const client = new SESv2Client({
@@ -76,11 +83,11 @@ export function createSesSender(options: SesOptions): EmailSender {
         if (typeof status === 'number') {
           const retryable = isRetryableStatus(status) || e.name === 'TooManyRequestsException' || e.name === 'LimitExceededException';
           const senderRefused = isSenderRefusalStatus(status) || SES_ACCOUNT_REFUSALS.has(e.name ?? '');
-          throw new EmailSendError(`SES ${status} ${e.name ?? ''}: ${e.message ?? 'error'}`, retryable, status, senderRefused);
+          throw new EmailSendError(`SES ${status} ${e.name ?? ''}: ${withoutAccountNumbers(e.message ?? 'error')}`, retryable, status, senderRefused);
         }
         // No credentials to sign with (none configured, none in the environment): nothing
         // is sent until the set-up is put right, as when SES refuses the key itself.
-        if (e.name === 'CredentialsProviderError') throw new EmailSendError(`SES: no AWS credentials to sign with: ${e.message ?? 'none found'}`, false, null, true);
+        if (e.name === 'CredentialsProviderError') throw new EmailSendError(`SES: no AWS credentials to sign with: ${e.message ?? 'none found'}`, true, null, true);
         throw new EmailSendError(`SES unreachable: ${e.message ?? String(err)}`, true, null);
       }
     },

@@ -9,6 +9,7 @@ import { putEmailSettings } from '../../db/play-settings';
 import { findSend, sendKeyOf } from '../../db/sends';
 import { insertWorkspace } from '../../db/workspaces';
 import { createSendGridSender } from '../../email/sendgrid';
+import { createSesSender } from '../../email/ses';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
 import { createLogger } from '../../platform/logger';
 import { startEmailReceiver, type EmailReceiver } from '../../sim/email-receiver';
@@ -106,6 +107,21 @@ describe('sendDraft and the send ledger', () => {
     expect((await acts.sendDraft({ draftId: draft.id, actor: 'system:test' })).kind).toBe('sent');
     expect(sentTo(key)).toHaveLength(1);
     expect(await findSend(database.db, key)).toMatchObject({ status: 'sent', attempts: 4 });
+  });
+
+  it('retries a refusal of the sender that may pass where the play cannot wait for one, and waits it out where it can', async () => {
+    // SES without credentials to sign with (its chain found none, as while an instance's role is fetched).
+    const none = () => Promise.reject(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
+    const unsigned = createSendingActivities({ db: database.db, email: createSesSender({ region: 'eu-west-1', endpoint: receiver.url, credentials: none }), stripe: simulatorReader(sim), log: createLogger('silent', 'test') });
+    const dunning = await sendableDraft(database.db, ws);
+    await expect(unsigned.sendDraft({ draftId: dunning.id, actor: 'system:test' })).rejects.toMatchObject({ type: 'EmailProviderUnavailable', nonRetryable: false });
+    expect(await findSend(database.db, sendKeyOf(dunning.id))).toMatchObject({ status: 'retry' });
+    expect((await findDraftById(database.db, dunning.id))?.status).toBe('scheduled');
+    const save = await sendableDraft(database.db, ws);
+    expect(await unsigned.sendDraft({ draftId: save.id, actor: 'system:test', waitForSender: true })).toMatchObject({ kind: 'no_sender', error: expect.stringContaining('no AWS credentials') as unknown });
+    expect(await findSend(database.db, sendKeyOf(save.id))).toMatchObject({ status: 'retry' });
+    // Once the sender works, both go out.
+    for (const d of [dunning, save]) expect((await acts.sendDraft({ draftId: d.id, actor: 'system:test', waitForSender: true })).kind).toBe('sent');
   });
 
   it("records a rejected message as failed with the provider's message, and never retries it", async () => {

@@ -111,7 +111,9 @@ describe('SES adapter and the local receiver', () => {
     try {
       const denied = await refusal(message());
       expect(denied).toMatchObject({ status: 403, retryable: false, senderRefused: true });
-      expect(denied.message).toMatch(/^SES 403 AccessDeniedException: User: arn:aws:iam::\d{12}:user\/mailer is not authorized to perform: ses:SendEmail on resource: arn:aws:ses:eu-west-1:\d{12}:identity\/acme\.test/);
+      // The identities' ARNs are cut to their service: the message reaches the ledger, the audit log and every member.
+      expect(denied.message).toMatch(/^SES 403 AccessDeniedException: User: arn:aws:iam:… is not authorized to perform: ses:SendEmail on resource: arn:aws:ses:… because/);
+      expect(denied.message).not.toMatch(/\d{12}/);
     } finally {
       receiver.denySesAccess(false);
     }
@@ -184,7 +186,8 @@ describe('SES adapter and the local receiver', () => {
     const none = () => Promise.reject(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
     const err = await createSesSender({ region: 'eu-west-1', endpoint: receiver.url, credentials: none }).send(message()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EmailSendError);
-    expect(err).toMatchObject({ retryable: false, senderRefused: true, status: null });
+    // It may pass by itself (an instance's role being fetched): retryable where a play cannot wait for its sender.
+    expect(err).toMatchObject({ retryable: true, senderRefused: true, status: null });
     expect((err as EmailSendError).message).toBe('SES: no AWS credentials to sign with: Could not load credentials from any providers');
   });
 
