@@ -67,9 +67,9 @@ const RACE_ROUNDS = 5;
  * request an id means one signal (domain/product-signals.ts refuses a request that
  * repeats an id with another signal), so here a repeat is a duplicate.
  *
- * The ids held are read first (locked, in id order, when replacing: two corrections
- * of the same signals queue rather than deadlock, and a delete waits), then the rest
- * inserted; an id another request inserted in between is read again, so a request
+ * The ids held are read first (locked when replacing, so a delete waits), then the
+ * rest inserted, all in one order of the ids (two requests sharing ids queue, never
+ * deadlock); an id another request inserted in between is read again, so a request
  * racing another, or a delete, never fails for it.
  */
 export async function storeProductSignals(
@@ -84,10 +84,13 @@ export async function storeProductSignals(
   return db.transaction(async (trx) => {
     const existing = new Map<string, SignalRow>();
     let inserted = 0;
-    let pending = [...sent.keys()];
+    // One order of the ids throughout, the inserts' too (JavaScript's sort and the "C"
+    // collation agree): requests with ids in common wait on each other's rows in that
+    // order, never in a cycle.
+    let pending = [...sent.keys()].sort();
     for (let round = 0; pending.length; round++) {
       if (round === RACE_ROUNDS) throw new Error(`signals ${pending.slice(0, 3).join(', ')} kept changing under this request`);
-      const read = trx<SignalRow>('product_signals').where({ workspace_id: workspaceId }).whereRaw('signal_id = any(?)', [pending]).orderBy('signal_id');
+      const read = trx<SignalRow>('product_signals').where({ workspace_id: workspaceId }).whereRaw('signal_id = any(?)', [pending]).orderByRaw('signal_id collate "C"');
       for (const r of await (opts.replace ? read.forUpdate() : read)) existing.set(r.signal_id, r);
       const absent = pending.filter((id) => !existing.has(id)).map((id) => rowOf(workspaceId, sent.get(id)!));
       const added = absent.length
