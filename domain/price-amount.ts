@@ -94,6 +94,12 @@ export function billedQuantity(transform: unknown, quantity: number): number | n
 }
 
 /**
+ * The least a customer can buy of a price, in units: one package of a price sold in
+ * packages (what a plan costs at its smallest), else one unit.
+ */
+export const smallestPurchase = (terms: PriceTerms): number => storedTransform(terms.transformQuantity)?.divide_by ?? 1;
+
+/**
  * What one unit costs, where the price states it so: its unit amount, unless it is
  * tiered (Stripe sends none) or sold in packages (the amount is a package's).
  */

@@ -5,7 +5,7 @@
  * plan up" and "the next plan down".
  */
 import { perMonth, isInterval } from './period-months';
-import { periodAmount, type PriceTerms } from './price-amount';
+import { periodAmount, smallestPurchase, type PriceTerms } from './price-amount';
 
 export interface CatalogProduct {
   id: string;
@@ -89,14 +89,15 @@ export interface MappingOverride {
 }
 
 /**
- * What a recurring price charges a month for one unit, in minor units (its amount for
- * a quantity of 1, as Stripe bills it, normalised to a month), or null when that is no
- * fixed amount.
+ * What a recurring price charges a month at its smallest purchase, in minor units (its
+ * amount for one unit, or one package of a price sold in packages, as Stripe bills it,
+ * normalised to a month), or null when that is no fixed amount. One seat of "$200 per
+ * 10 seats, rounded down" bills nothing; a plan is ranked by what it costs to have.
  */
 export function monthlyAmount(p: CatalogPrice): number | null {
   const count = p.intervalCount ?? 1;
   if (p.type !== 'recurring' || !isInterval(p.interval) || count < 1) return null;
-  const amount = periodAmount(p, 1);
+  const amount = periodAmount(p, smallestPurchase(p));
   return amount === null ? null : Math.round(perMonth(amount, p.interval, count));
 }
 
