@@ -124,35 +124,54 @@ type ExampleFacts = { company: { name: string }; customer: { email: string | nul
 
 /**
  * Each play's templates a workspace may override: their keys, the built-in ones, and
- * the imaginary facts an override is checked against before it is stored.
+ * the imaginary facts an override is checked against before it is stored: the
+ * customer it is written for (`example`), and the same customer with every fact that
+ * can be null for that template null (`sparse`: no plan name the mirror knows, a price
+ * it cannot work out, no tenure or usage to cite...), since printing a null fails a
+ * draft's render and the override then gives way to the built-in template.
  */
 const TEMPLATE_SETS = {
-  [DUNNING_PLAY]: { keys: DUNNING_TONES, builtIn: (key: string) => DEFAULT_DUNNING_TEMPLATES[key as DunningTone], example: (): object => EXAMPLE_DUNNING_FACTS },
+  [DUNNING_PLAY]: {
+    keys: DUNNING_TONES,
+    builtIn: (key: string) => DEFAULT_DUNNING_TEMPLATES[key as DunningTone],
+    example: (): object => EXAMPLE_DUNNING_FACTS,
+    sparse: (): object => {
+      const f = EXAMPLE_DUNNING_FACTS;
+      const sparse: DunningFacts = { ...f, customer: { ...f.customer, customerSince: null, tenureMonths: null }, plan: null, invoice: { ...f.invoice, number: null, hostedUrl: null, nextRetryAt: null }, usage: null };
+      return sparse;
+    },
+  },
   [CHURN_PLAY]: {
     keys: CHURN_INTERVENTIONS,
     builtIn: (key: string) => DEFAULT_CHURN_TEMPLATES[key as InterventionKind],
     example: (key: string): ExampleFacts => emailFacts(exampleChurnFacts(key as InterventionKind)),
+    // A downgrade or credits are offered on a plan; a success call may be offered to a customer with none.
+    sparse: (key: string): ExampleFacts => {
+      const f = exampleChurnFacts(key as InterventionKind);
+      const plan = key === 'success_call' ? null : f.plan && { ...f.plan, name: null };
+      return emailFacts({ ...f, customer: { ...f.customer, tenureMonths: null }, plan, usage: null });
+    },
   },
   [EXPANSION_PLAY]: {
     keys: EXPANSION_TRIGGERS,
     builtIn: (key: string) => DEFAULT_EXPANSION_TEMPLATES[key as ExpansionTrigger],
     example: (key: string): ExampleFacts => exampleExpansionFacts(key as ExpansionTrigger),
-    // The same customer where the plan pitched has no price on their terms: a template must not print it bare.
-    unpriced: (key: string): ExampleFacts => {
-      const facts = exampleExpansionFacts(key as ExpansionTrigger);
-      const unpriced: ExpansionPitchFacts = { ...facts, target: { ...facts.target, price: null, period: null } };
-      return unpriced;
+    // The plan pitched may have no price on the customer's terms, nor a limit to state.
+    sparse: (key: string): ExampleFacts => {
+      const f = exampleExpansionFacts(key as ExpansionTrigger);
+      const sparse: ExpansionPitchFacts = { ...f, customer: { ...f.customer, tenureMonths: null }, plan: f.plan && { ...f.plan, name: null }, target: { ...f.target, price: null, period: null, allows: null } };
+      return sparse;
     },
   },
   [RENEWAL_PLAY]: {
     keys: RENEWAL_FOLDS,
     builtIn: (key: string) => DEFAULT_RENEWAL_TEMPLATES[key as RenewalFold],
     example: (key: string): ExampleFacts => emailFacts(exampleRenewalFacts(key as RenewalFold)),
-    // The same customer whose renewal has an amount the mirror cannot tell: a template must not print the price bare.
-    unpriced: (key: string): ExampleFacts => {
-      const facts = exampleRenewalFacts(key as RenewalFold);
-      const upgrade = facts.upgrade && { ...facts.upgrade, target: { ...facts.upgrade.target, price: null, period: null } };
-      return emailFacts({ ...facts, plan: { ...facts.plan, price: null, listPrice: null }, upgrade });
+    // A renewal whose amount the mirror cannot tell, of a product it has no name for.
+    sparse: (key: string): ExampleFacts => {
+      const f = exampleRenewalFacts(key as RenewalFold);
+      const upgrade = f.upgrade && { ...f.upgrade, target: { ...f.upgrade.target, price: null, period: null, allows: null } };
+      return emailFacts({ ...f, customer: { ...f.customer, tenureMonths: null }, plan: { ...f.plan, name: null, price: null, listPrice: null }, usage: null, upgrade });
     },
   },
 } as const;
@@ -190,7 +209,7 @@ function checkTemplate(t: EmailTemplate, example: object = EXAMPLE_DUNNING_FACTS
 
 /**
  * A template to be stored: usable with each of its play's examples (the customer it is
- * written for, and where a price can be unknown, one without it), and writing amounts
+ * written for, and the same with every fact that can be null null), and writing amounts
  * only through `money`, which the drafts' redaction finds.
  */
 function checkStoredTemplate(t: EmailTemplate, [example, ...others]: readonly [object, ...object[]]): void {
@@ -336,7 +355,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const auth = authOf(res);
     const { play, set, key } = templateOf(req.params);
     const body = parseOr400(templateBody, req.body, 'body');
-    checkStoredTemplate(body, 'unpriced' in set ? [set.example(key), set.unpriced(key)] : [set.example(key)]);
+    checkStoredTemplate(body, [set.example(key), set.sparse(key)]);
     await putTemplateOverride(deps.db, auth.workspaceId, play, key, body, auth.actor);
     res.json({ play, key, template: body });
   });

@@ -93,6 +93,25 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
     expect(audit[0]?.actor).toMatch(/^token:/);
   });
 
+  it("templates: every built-in template could be stored as an override, null facts and all", async () => {
+    for (const play of ['dunning', 'churn', 'expansion', 'renewal']) {
+      const listed = await call('viewer', 'GET', `/templates/${play}`);
+      const templates = (listed.body as { templates: { key: string; builtIn: object }[] }).templates;
+      expect(templates.length).toBeGreaterThan(0);
+      for (const t of templates) {
+        const stored = await call('owner', 'PUT', `/templates/${play}/${t.key}`, t.builtIn);
+        expect(stored.status, `${play}/${t.key}: ${JSON.stringify(stored.body)}`).toBe(200);
+        expect((await call('owner', 'DELETE', `/templates/${play}/${t.key}`)).status).toBe(200);
+      }
+    }
+    // One printing a fact that can be null, bare, is refused: drafts for the customers without it would give way to the built-in.
+    const bare = await call('owner', 'PUT', '/templates/renewal/plain', { subject: 'Your {{ plan.name }} plan renews', html: '<p>Renews</p>', text: 'Renews' });
+    expect(bare.status).toBe(400);
+    expect(errorOf(bare).message).toMatch(/^invalid template: subject line 1, column \d+: nothing to print here: this fact is null for this customer/);
+    const dunning = await call('owner', 'PUT', '/templates/dunning/firm', { subject: 'Invoice {{ invoice.number }}', html: '<p>Pay</p>', text: 'Pay' });
+    expect(dunning.status).toBe(400);
+  });
+
   it('templates: a bad override is rejected with its line and problem; a good one is used by the preview', async () => {
     const bad = await call('owner', 'PUT', '/templates/dunning/firm', { subject: 'Hi {{ customer.name }}', html: '<p>\n{% if plan %}oops', text: 'Pay {{ invoice.amountDew | money }}' });
     expect(bad.status).toBe(400);
