@@ -19,16 +19,18 @@ export async function renderPlayEmail(
   input: { workspaceId: string; play: string; templateKey: string; builtIn: EmailTemplate; facts: object },
 ): Promise<RenderedEmail & { usedOverride: boolean }> {
   const override = await getTemplateOverride(db, input.workspaceId, input.play, input.templateKey);
-  // One stored before overrides were checked for amounts printed outside `money` is checked now, on these facts.
-  if (override && printsRawAmount(override, input.facts)) {
-    log.warn({ workspaceId: input.workspaceId, play: input.play, templateKey: input.templateKey }, 'template override may print an amount other than through money (or cannot be rendered with these facts); using the built-in template');
-  } else if (override) {
+  if (override) {
+    const where = { workspaceId: input.workspaceId, play: input.play, templateKey: input.templateKey };
+    let rendered: RenderedEmail | null = null;
     try {
-      return { ...renderTemplate(override, input.facts), usedOverride: true };
+      rendered = renderTemplate(override, input.facts);
     } catch (err) {
       if (!(err instanceof TemplateError)) throw err;
-      log.warn({ workspaceId: input.workspaceId, play: input.play, templateKey: input.templateKey, problems: err.problems }, 'template override failed; using the built-in template');
+      log.warn({ ...where, problems: err.problems }, 'template override cannot be rendered with these facts; using the built-in template');
     }
+    // One stored before overrides were checked for amounts printed outside `money` is checked now, on these facts.
+    if (rendered && !printsRawAmount(override, input.facts)) return { ...rendered, usedOverride: true };
+    if (rendered) log.warn(where, 'template override may print an amount other than through money; using the built-in template');
   }
   return { ...renderTemplate(input.builtIn, input.facts), usedOverride: false };
 }

@@ -42,8 +42,9 @@ export function formatMoney(amount: number, currency: string): string {
   return currencyFormat(currency).format(amount / minorUnitsPer(currency));
 }
 
-/** What liquid writes for a value it prints: strings as they are, lists joined. */
-const printedText = (value: unknown): string => (typeof value === 'string' ? value : Array.isArray(value) ? value.map(printedText).join('') : String(value));
+/** What liquid writes for a value it prints: strings as they are, lists joined (their nulls as nothing, as liquid writes them). */
+const printedText = (value: unknown): string =>
+  typeof value === 'string' ? value : Array.isArray(value) ? value.map((v: unknown) => (v === null || v === undefined ? '' : printedText(v))).join('') : String(value);
 
 /**
  * Every printed value passes here last (liquid's outputEscape). A null fact printed bare

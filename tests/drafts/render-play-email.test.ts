@@ -51,7 +51,9 @@ describe('an override printing a fact that is null for this customer', () => {
     const email = await render(nameless);
     expect(email.usedOverride).toBe(false);
     expect(email.text).toContain('Your plan renews on');
-    expect(email.subject).not.toMatch(/\s{2}/);
+    expect(email.subject).toMatch(/^Your Acme Analytics plan renews on /);
+    // The log says why: the fact that was null, where.
+    expect(warnings.at(-1)).toBe('template override cannot be rendered with these facts; using the built-in template');
     // Guarded, or with a default, a null prints nothing wrong and the override stands.
     await putTemplateOverride(db, ws, 'renewal', 'plain', { subject: "Your {{ plan.name | default: 'current' }} plan renews", html: '<p>Renews soon.</p>', text: '{% if plan.name %}{{ plan.name }}{% else %}Your plan{% endif %} renews soon.' }, 'test');
     expect(await render(nameless)).toMatchObject({ usedOverride: true, subject: 'Your current plan renews', text: 'Your plan renews soon.' });
