@@ -18,9 +18,9 @@ export type ExpansionTrigger = (typeof EXPANSION_TRIGGERS)[number];
 
 /**
  * How a pitch ended: sent; discarded by a person; not reviewed in time (expired); the
- * play turned off; the send failed; before anything was drafted the reason to pitch
- * went away (no_longer_eligible: use fell, seats went back, the plan changed); the
- * customer left; a dunning began; their churn risk reached the threshold (at_risk);
+ * play turned off; the send failed; the reason to pitch went away (no_longer_eligible:
+ * before anything was drafted, use fell or seats went back; at any time, the customer
+ * moved up to the plan pitched, or their plan can no longer be told); the customer left; a dunning began; their churn risk reached the threshold (at_risk);
  * Stripe has no address for them; the workspace had nothing to send with before the
  * draft went stale (no_sender: not the customer's doing, so no cooldown); its workflow
  * was lost.
