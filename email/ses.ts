@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url';
 import { SESv2Client, SendEmailCommand, type SESv2ClientConfig } from '@aws-sdk/client-sesv2';
 import { EmailSendError, isRetryableStatus, isSenderRefusalStatus, type EmailAddress, type EmailMessage, type EmailSender, type SendAccepted } from './sender';
 
@@ -33,7 +34,13 @@ function displayName(name: string): string {
   return words.map((w) => `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`).join(' ');
 }
 
-const address = (a: EmailAddress) => (a.name ? `${displayName(a.name)} <${a.email}>` : a.email);
+/** An address as SES takes it: a domain beyond ASCII in its Punycode form (SES refuses it otherwise). */
+const asciiAddress = (email: string) => {
+  const at = email.lastIndexOf('@');
+  const domain = email.slice(at + 1);
+  return at < 0 || /^[\x20-\x7e]*$/.test(domain) ? email : `${email.slice(0, at + 1)}${domainToASCII(domain) || domain}`;
+};
+const address = (a: EmailAddress) => (a.name ? `${displayName(a.name)} <${asciiAddress(a.email)}>` : asciiAddress(a.email));
 
 /** SES tag values allow only ASCII letters, digits, _ and -. */
 const tagValue = (v: string) => v.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 256);

@@ -65,9 +65,12 @@ describe('SES adapter and the local receiver', () => {
     expect(to.split(' ').length).toBeGreaterThan(2);
     for (const word of to.split(' ').slice(0, -1)) expect(word.length).toBeLessThanOrEqual(75);
     expect(to).toMatch(/^[\x20-\x7e]+$/);
+    // A domain beyond ASCII goes in its Punycode form, which SES takes.
+    await sender().send(message({ to: { email: 'jo@bücher.example' } }));
+    expect(receiver.sesMessages.at(-1)!.body.Destination?.ToAddresses).toEqual(['jo@xn--bcher-kva.example']);
     // Quotes and backslashes in an ASCII name cannot break out of its quoted string.
     await sender().send(message({ from: { email: 'billing@acme.test', name: 'Acme "Billing" \\ Team' } }));
-    expect(receiver.sesMessages[before + 1]!.from.name).toBe('Acme Billing  Team');
+    expect(receiver.sesMessages.at(-1)!.from.name).toBe('Acme Billing  Team');
   });
 
   it('reports 429 and 5xx as retryable, with the names SES gives them, without recording a message', async () => {
