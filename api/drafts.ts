@@ -10,6 +10,7 @@ import type { Logger } from '../platform/logger';
 import { draftDecisionSignal, type DraftDecision } from '../workflows/play-messages';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
+import { findSend, sendKeyOf } from '../db/sends';
 import { redactionOf } from './redaction';
 
 export const PLAYS = ['dunning', 'renewal', 'churn', 'expansion'] as const;
@@ -129,7 +130,11 @@ export function draftsRouter(deps: DraftsRouterDeps): Router {
 
   router.get(`${base}/:draftId`, requireWorkspaceRole('viewer'), async (req, res) => {
     const auth = authOf(res);
-    res.json({ draft: view(await load(auth.workspaceId, String(req.params.draftId)), auth.canSeeRevenue, redactionOf(res).policy.fields) });
+    const draft = await load(auth.workspaceId, String(req.params.draftId));
+    // How its sending stands (the send ledger, db/sends.ts): an approved draft not gone out says why here.
+    const send = await findSend(deps.db, sendKeyOf(draft.id));
+    const sending = send && { status: send.status, attempts: send.attempts, error: send.error, heldForSender: send.senderRefusedAt !== null, senderRefusedAt: send.senderRefusedAt, finishedAt: send.finishedAt };
+    res.json({ draft: view(draft, auth.canSeeRevenue, redactionOf(res).policy.fields), sending: sending ?? null });
   });
 
   router.post(`${base}/:draftId/approve`, requireWorkspaceRole('member'), async (req, res) => {

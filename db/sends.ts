@@ -21,6 +21,8 @@ export interface Send {
   attempts: number;
   startedAt: Date;
   finishedAt: Date | null;
+  /** When the provider refused the workspace's sender at the last attempt (the send waits for it to be put right). */
+  senderRefusedAt: Date | null;
 }
 
 interface SendRow {
@@ -36,6 +38,7 @@ interface SendRow {
   attempts: number;
   started_at: Date;
   finished_at: Date | null;
+  sender_refused_at: Date | null;
 }
 
 const toSend = (r: SendRow): Send => ({
@@ -51,6 +54,7 @@ const toSend = (r: SendRow): Send => ({
   attempts: r.attempts,
   startedAt: r.started_at,
   finishedAt: r.finished_at,
+  senderRefusedAt: r.sender_refused_at,
 });
 
 /** The ledger key of a draft: one email per draft, whatever its edits. */

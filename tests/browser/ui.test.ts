@@ -897,11 +897,17 @@ describe('web UI in a browser', () => {
     expect(holdBox).toContain('SendGrid 403: from: The from address does not match a verified Sender Identity.');
     expect(holdBox).toContain('An owner can put it right at the provider');
     await shot(viewer.page, 'viewer-emails-held');
-    await transitionDraft(database.db, held.id, { to: 'discarded', actor: 'system:test' });
     expect(await viewer.page.innerText('.email-sender')).toContain('Acme Billing <billing@acme.example>');
     expect(await viewer.page.locator('form[data-template=firm] input[name=subject]').getAttribute('readonly')).toBe('');
     expect(await viewer.page.locator('form.template-editor button').count()).toBe(0);
     expect(await viewer.page.locator('form.email-sender-form').count()).toBe(0);
+    // The held draft's page says why it has not gone, and where to put it right.
+    await viewer.page.goto(`${api.url}/w/${WS}/drafts/${held.id}`);
+    await shot(viewer.page, 'viewer-draft-held');
+    const heldNote = await viewer.page.locator('[data-testid=draft-held]').innerText();
+    expect(heldNote).toMatch(/^Held: the email provider refused to send as this workspace's sender, last on .+ UTC \(SendGrid 403: from: The from address does not match a verified Sender Identity\.\)\. It goes out once the sender is put right: see Emails\.$/);
+    expect(await viewer.page.locator('[data-testid=draft-held] a').getAttribute('href')).toBe(`/w/${WS}/emails`);
+    await transitionDraft(database.db, held.id, { to: 'discarded', actor: 'system:test' });
     await viewer.context.close();
   });
 

@@ -156,6 +156,9 @@ describe("a workspace's own email provider", () => {
       expect(await acts.sendDraft({ draftId: rejected.id, actor: 'system:test', waitForSender: true })).toMatchObject({ kind: 'failed' });
       expect(await hold()).toEqual({ drafts: 2, provider: 'sendgrid', lastRefusedAt: expect.any(String) as unknown, error: expect.stringMatching(/^SendGrid 403: from: The from address does not match a verified Sender Identity/) as unknown });
       expect(Date.parse(((await hold()) as { lastRefusedAt: string }).lastRefusedAt)).toBeGreaterThanOrEqual(before - 1000);
+      // Each held draft says so when read, with the provider's words.
+      const read = await api.request('GET', `/workspaces/${own}/drafts/${held[0]!.id}`, { token: viewer });
+      expect(read.body).toMatchObject({ sending: { status: 'retry', heldForSender: true, senderRefusedAt: expect.any(String) as unknown, error: expect.stringMatching(/^SendGrid 403: from: The from address does not match/) as unknown } });
       // Another workspace's sends are its own.
       expect(await senderHold(database.db, plain)).toBeNull();
       // Held now for want of a from-address, a draft is no longer explained by the refusal.

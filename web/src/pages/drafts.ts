@@ -24,6 +24,38 @@ interface Draft {
   updatedAt: string;
 }
 
+/** How a draft's sending stands (the send ledger): answered with a draft read alone. */
+interface Sending {
+  status: 'sending' | 'retry' | 'sent' | 'failed' | 'unconfirmed';
+  attempts: number;
+  error: string | null;
+  heldForSender: boolean;
+  senderRefusedAt: string | null;
+  finishedAt: string | null;
+}
+
+/**
+ * Why a draft that should have gone is still here: its provider refused the workspace's
+ * sender (it waits for the Emails page's sender to be put right), or did not take it
+ * at the last attempt (tried again). Nothing while nothing is amiss.
+ */
+function sendingNote(ctx: PageContext, draft: Draft, sending: Sending | null): HTMLElement | null {
+  if (!sending || draft.status === 'sent' || draft.status === 'failed') return null;
+  if (sending.heldForSender) {
+    return h(
+      'div',
+      { class: 'error', role: 'status', 'data-testid': 'draft-held' },
+      `Held: the email provider refused to send as this workspace's sender, last on ${when(sending.senderRefusedAt)}`,
+      sending.error ? ` (${sending.error})` : '',
+      '. It goes out once the sender is put right: see ',
+      h('a', { href: `${ctx.pageBase}/emails` }, 'Emails'),
+      '.',
+    );
+  }
+  if (sending.status === 'retry') return h('p', { class: 'muted', 'data-testid': 'draft-retrying' }, `Not sent yet: the email provider did not take it at attempt ${sending.attempts}${sending.error ? ` (${sending.error})` : ''}; it is tried again.`);
+  return null;
+}
+
 /** The statuses of domain/drafts.ts, in the order a reviewer cares about them. */
 const STATUSES = ['drafted', 'approved', 'edited', 'scheduled', 'sent', 'discarded', 'cancelled', 'failed'];
 
@@ -125,8 +157,9 @@ async function draftDetail(ctx: PageContext, root: HTMLElement, id: string): Pro
   mount(root, loading());
   const path = `${ctx.apiBase}/drafts/${encodeURIComponent(id)}`;
   let draft: Draft;
+  let sending: Sending | null;
   try {
-    draft = (await get<{ draft: Draft }>(path)).draft;
+    ({ draft, sending } = await get<{ draft: Draft; sending: Sending | null }>(path));
   } catch (err) {
     mount(root, h('p', {}, h('a', { href: `${ctx.pageBase}/drafts` }, '← Drafts')), errorBox(err));
     return;
@@ -198,6 +231,7 @@ async function draftDetail(ctx: PageContext, root: HTMLElement, id: string): Pro
     root,
     h('p', {}, h('a', { href: `${ctx.pageBase}/drafts` }, '← Drafts')),
     h('div', { class: 'page-head' }, h('div', {}, h('h1', { class: 'subject' }, draft.subject), h('p', { class: 'muted' }, statusBadge(draft.status), ` ${draftStepTitle(draft.play, draft.step)} · to ${draft.to ?? NONE} · version ${draft.version}`))),
+    sendingNote(ctx, draft, sending),
     feedback,
     actions,
     editor,
