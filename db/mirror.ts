@@ -295,6 +295,8 @@ export function subscriptionItemRow(subscriptionId: string, i: Stripe.Subscripti
     subscription_id: subscriptionId,
     price_id: i.price.id,
     quantity: i.quantity ?? null,
+    // Its own discounts, as Stripe sent them (ids, or expanded): a renewal quote must not read the item at list price.
+    discounts: json(i.discounts ?? []),
   };
 }
 

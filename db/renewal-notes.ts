@@ -204,9 +204,10 @@ export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: 
         this.on('s.workspace_id', 'i.workspace_id').andOn('s.id', 'i.subscription_id');
       })
       .where({ 'i.workspace_id': workspaceId, 'i.subscription_id': subscriptionId })
-      .select<(PriceTermRow & { quantity: number | null; currency: string; recurring_interval: string | null; recurring_interval_count: number | null; cut_short: boolean })[]>(
+      .select<(PriceTermRow & { quantity: number | null; item_discounts: unknown; currency: string; recurring_interval: string | null; recurring_interval_count: number | null; cut_short: boolean })[]>(
         ...PRICE_TERM_COLUMNS,
         'i.quantity',
+        'i.discounts as item_discounts',
         'p.currency',
         'p.recurring_interval',
         'p.recurring_interval_count',
@@ -215,7 +216,15 @@ export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: 
   ]);
   if (!sub) return null;
   return renewalPrice(
-    items.map((i) => ({ ...priceTerms(i), quantity: i.quantity, currency: i.currency.trim(), interval: i.recurring_interval, intervalCount: i.recurring_interval_count, cutShort: i.cut_short })),
+    items.map((i) => ({
+      ...priceTerms(i),
+      quantity: i.quantity,
+      currency: i.currency.trim(),
+      interval: i.recurring_interval,
+      intervalCount: i.recurring_interval_count,
+      cutShort: i.cut_short,
+      ownDiscounts: Array.isArray(i.item_discounts) ? i.item_discounts.length : 0,
+    })),
     sub.discounts,
     renewsAt,
     period,

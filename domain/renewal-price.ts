@@ -14,6 +14,8 @@ export interface RenewingItem extends PriceTerms {
    * end, on an invoice the mirror cannot date (an item's own period is not kept).
    */
   cutShort?: boolean;
+  /** How many discounts of its own the item carries (Stripe's item-level `discounts`), whose terms the mirror does not keep. */
+  ownDiscounts?: number;
 }
 
 /** What the renewal invoice will charge for the subscription's fixed items. */
@@ -26,8 +28,8 @@ export interface RenewalPrice {
   plusUsage: boolean;
   /**
    * A discount still attached whose terms the mirror does not hold (an event's bare id
-   * Stripe was not asked about yet, or an amount coupon priced for the subscription's
-   * currency through options the mirror does not keep), or the customer's own discount
+   * Stripe was not asked about yet, an amount coupon priced for the subscription's
+   * currency through options the mirror does not keep, an item's own discount), or the customer's own discount
    * where it would bill the renewal (known only as of the last sync): `price` is then
    * the list price, before every discount, and the note says so.
    */
@@ -97,8 +99,10 @@ export function renewalPrice(items: readonly RenewingItem[], discounts: unknown,
   const lines = amounts as number[];
   const list = lines.reduce((a, b) => a + b, 0);
   const running = discountsRunningAt(discounts, renewsAt);
-  // An amount coupon in another currency applies through its currency_options, which the mirror does not keep.
-  let unknown = running.unknown + running.coupons.filter((c) => typeof c.percent_off !== 'number' && c.currency?.toLowerCase() !== currency).length;
+  // An amount coupon in another currency applies through its currency_options, which the mirror does not keep;
+  // nor does it keep the terms of an item's own discounts (which Stripe applies to that item alone).
+  let unknown =
+    running.unknown + running.coupons.filter((c) => typeof c.percent_off !== 'number' && c.currency?.toLowerCase() !== currency).length + licensed.filter((i) => (i.ownDiscounts ?? 0) > 0).length;
   // Stripe bills a subscription with no discount of its own running with its customer's. The
   // mirror learns of a customer's discount only at a sync (no customer event is subscribed to),
   // so it may be gone or used up by now: the price is quoted before discounts rather than after

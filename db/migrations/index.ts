@@ -33,6 +33,7 @@ import * as m031 from './031_customer_discount';
 import * as m032 from './032_price_transform_quantity';
 import * as m033 from './033_sends_sender_refused';
 import * as m034 from './034_workspace_analytics_rules';
+import * as m035 from './035_subscription_item_discounts';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same code runs
@@ -73,6 +74,7 @@ const migrations: Record<string, Knex.Migration> = {
   '032_price_transform_quantity': m032,
   '033_sends_sender_refused': m033,
   '034_workspace_analytics_rules': m034,
+  '035_subscription_item_discounts': m035,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

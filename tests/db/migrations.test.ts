@@ -32,7 +32,7 @@ describe('migrations on a real Postgres', () => {
   it('names the migrations a database has not applied yet (what a worker waits for)', async () => {
     expect(await pendingMigrations(database.db)).toEqual([]);
     await database.db.migrate.down(migrationConfig);
-    expect(await pendingMigrations(database.db)).toEqual(['034_workspace_analytics_rules']);
+    expect(await pendingMigrations(database.db)).toEqual(['035_subscription_item_discounts']);
     await database.db.migrate.latest(migrationConfig);
     expect(await pendingMigrations(database.db)).toEqual([]);
   });

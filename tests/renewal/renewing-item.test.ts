@@ -1,4 +1,7 @@
+import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { subscriptionItemRow } from '../../db/mirror';
+import { stripeFixture } from '../helpers/stripe';
 import { seedMirror } from '../../db/analytics-seed';
 import type { Knex } from '../../db/knex';
 import { renewalQuote, renewalState, renewingItem } from '../../db/renewal-notes';
@@ -83,6 +86,18 @@ describe('the item a long-term subscription renews by', () => {
     // Ending after the next year, both items last: the year is priced by the yearly plan alone, the quarter by the add-on.
     expect(await renewalQuote(db, ws, 'sub_cus_both', end, { interval: 'year', intervalCount: 1 })).toMatchObject({ price: { amount: 99_000, currency: 'usd' }, plusUsage: false });
     expect(await renewalQuote(db, ws, 'sub_cus_both', end, quarter)).toMatchObject({ price: { amount: 30_000, currency: 'usd' } });
+  });
+
+  it("quotes before discounts a renewal whose item carries a discount of its own, whose terms the mirror does not keep", async () => {
+    const year = { interval: 'year', intervalCount: 1 };
+    expect(await renewalQuote(db, ws, 'sub_cus_both', end, year)).toMatchObject({ price: { amount: 99_000 }, discountUnknown: false });
+    // As a subscription event writes it: the item's discounts as Stripe lists them (ids).
+    const item = { ...stripeFixture('subscription_item'), id: 'si_sub_cus_both_price_plan_y', subscription: 'sub_cus_both', price: { ...stripeFixture('price'), id: 'price_plan_y' }, quantity: 1, discounts: ['di_item_only'] } as unknown as Stripe.SubscriptionItem;
+    await db('stripe_subscription_items').where({ workspace_id: ws, id: item.id }).update({ discounts: subscriptionItemRow('sub_cus_both', item, false).discounts });
+    expect(await db('stripe_subscription_items').where({ workspace_id: ws, id: item.id }).first('discounts')).toEqual({ discounts: ['di_item_only'] });
+    expect(await renewalQuote(db, ws, 'sub_cus_both', end, year)).toMatchObject({ price: { amount: 99_000 }, listPrice: { amount: 99_000 }, discountUnknown: true });
+    // The add-on billed at another period has none: its quarter is quoted as before.
+    expect(await renewalQuote(db, ws, 'sub_cus_both', end, { interval: 'month', intervalCount: 3 })).toMatchObject({ price: { amount: 30_000 }, discountUnknown: false });
   });
 
   it('is the dearest of its period by what it charges for its quantity, tiers and packages priced as Stripe bills them', async () => {
