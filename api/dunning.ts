@@ -190,11 +190,11 @@ const templateOf = (params: { play?: unknown; key?: unknown }) => {
 };
 
 /** Renders a template for a preview; a stored override that fails against these facts is a 400 naming its problems. */
-function renderOr400(template: EmailTemplate, facts: object) {
+function renderOr400(template: EmailTemplate, facts: object, note?: string) {
   try {
     return renderTemplate(template, facts);
   } catch (err) {
-    if (err instanceof TemplateError) throw new HttpError(400, `invalid template: ${err.message}`, { problems: err.problems });
+    if (err instanceof TemplateError) throw new HttpError(400, `invalid template: ${err.message}${note ? ` (${note})` : ''}`, { problems: err.problems });
     throw err;
   }
 }
@@ -404,12 +404,18 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const template = body.template ?? overrides[body.templateKey] ?? DEFAULT_DUNNING_TEMPLATES[body.templateKey];
     // A real customer's usage where the workspace hides the product's activity from the caller: not given to the template at all, so no filter can show it.
     const hidden = redactionOf(res).policy.fields;
-    if (body.customerId !== undefined) built = { ...built, facts: hideActivityFacts(built.facts as unknown as Record<string, unknown>, hidden) as unknown as DunningFacts };
+    let usageHidden = false;
+    if (body.customerId !== undefined) {
+      const shown = hideActivityFacts(built.facts as unknown as Record<string, unknown>, hidden) as unknown as DunningFacts;
+      usageHidden = built.facts.usage !== null && shown.usage === null;
+      built = { ...built, facts: shown };
+    }
     // A real customer's amounts are revenue: below finance the template is given them hidden, so
     // whatever it prints of them (`| money`, `.amount`) reads as hidden, as in a draft (the facts
     // are redacted on the way out too).
     const hideRevenue = body.customerId !== undefined && redactionOf(res).policy.revenue;
-    const rendered = renderOr400(template, hideRevenue ? hideMoneyFacts(built.facts) : built.facts);
+    // A template failing on the usage that is hidden, not missing, says so: for the customer it has one.
+    const rendered = renderOr400(template, hideRevenue ? hideMoneyFacts(built.facts) : built.facts, usageHidden ? 'this customer has usage, hidden from your role: the preview gives the template none, so write it inside {% if usage %}' : undefined);
     res.json({ to: built.to, ...rendered, facts: built.facts });
   });
 

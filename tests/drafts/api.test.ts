@@ -166,6 +166,10 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
       expect(asMember.facts.usage).toBeNull();
       const asFinance = (await call('finance', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id, template: usageTemplate })).body as { text: string };
       expect(asFinance.text).toBe('1,240 REPORTS GENERATED IN THE LAST 30 DAYS');
+      // Printed bare, the usage hidden from the member fails the preview, which says it is hidden rather than missing.
+      const bare = await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id, template: { ...usageTemplate, text: 'Used: {{ usage.summary }}' } });
+      expect(bare.status).toBe(400);
+      expect(errorOf(bare).message).toMatch(/nothing to print here.*\(this customer has usage, hidden from your role: the preview gives the template none, so write it inside \{% if usage %\}\)$/);
     } finally {
       await storeRedactionSetting(database.db, ws, { fields: [], visibleTo: 'finance' });
     }
