@@ -114,7 +114,7 @@ export function createApi(deps: AppDeps): Api {
   app.use(membersRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(redactionRouter({ db: deps.db }));
   app.use(metricsRouter({ db: deps.db, keyring: deps.keyring }));
-  app.use(customersRouter({ db: deps.db, keyring: deps.keyring }));
+  app.use(customersRouter({ db: deps.db, keyring: deps.keyring, log: deps.log }));
   app.use(signalsRouter({ db: deps.db, requestsPerMinute: deps.signalsRequestsPerMinute ?? 600, ...(deps.signalsRateWindowMs ? { windowMs: deps.signalsRateWindowMs } : {}) }));
 
   const namespace = deps.temporalNamespace ?? 'default';

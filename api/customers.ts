@@ -5,6 +5,7 @@ import { customerProfile } from '../db/customer-profile';
 import { riskAsShown } from '../domain/churn-risk';
 import type { Knex } from '../db/knex';
 import type { Keyring } from '../platform/crypto';
+import type { Logger } from '../platform/logger';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 import { redactionOf } from './redaction';
@@ -32,7 +33,7 @@ const listQuery = z.strictObject({
  * one customer's profile (db/customer-profile.ts); money hidden as the caller's role
  * and the workspace's redaction hide it.
  */
-export function customersRouter({ db, keyring }: { db: Knex; keyring: Keyring }): Router {
+export function customersRouter({ db, keyring, log }: { db: Knex; keyring: Keyring; log: Logger }): Router {
   const router = Router();
   // The biggest payers first, for whoever may see MRR; the order itself would tell the
   // others what is hidden from them, so theirs is newest first, and sort=mrr a 400.
@@ -60,6 +61,8 @@ export function customersRouter({ db, keyring }: { db: Knex; keyring: Keyring })
       idPrefix: search !== '' && !byEmail && idLike ? search : undefined,
       nameContains: byName ? search : undefined,
     });
+    // Names sealed under a key the ring no longer holds match nothing: an operator must hear of it.
+    if (found.unopenedNames > 0) log.warn({ workspaceId, unopened: found.unopenedNames }, 'customer search: names that cannot be opened with WYSERA_ENCRYPTION_KEYS (a key left out of the ring?) matched nothing');
     res.json(redaction.apply({ sort, limit: q.limit, offset: q.offset, total: found.total, customers: found.customers }));
   });
 

@@ -43,13 +43,15 @@ const NAMES_PER_TURN = 2_000;
  * cannot be matched in the database, so every named customer's is opened here: one
  * AES-GCM open each (bench/customer-search.ts measures a workspace's worth), a
  * chunk at a time. A name that cannot be opened (sealed under a key no longer in
- * the ring) matches nothing.
+ * the ring) matches nothing, and is counted: the caller reports it (a key left out of
+ * WYSERA_ENCRYPTION_KEYS makes searches miss customers silently otherwise).
  */
-async function customersNamed(db: Db, ring: Keyring, workspaceId: string, search: string): Promise<string[]> {
+async function customersNamed(db: Db, ring: Keyring, workspaceId: string, search: string): Promise<{ ids: string[]; unopened: number }> {
   const folded = foldName(search);
-  if (!folded) return [];
+  if (!folded) return { ids: [], unopened: 0 };
   const rows = await db('stripe_customers').where({ workspace_id: workspaceId }).whereNotNull('name').select<{ id: string; name: string }[]>('id', 'name');
   const found: string[] = [];
+  let unopened = 0;
   for (let start = 0; start < rows.length; start += NAMES_PER_TURN) {
     if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     for (const r of rows.slice(start, start + NAMES_PER_TURN)) {
@@ -57,12 +59,13 @@ async function customersNamed(db: Db, ring: Keyring, workspaceId: string, search
       try {
         name = open(ring, r.name, piiContext(workspaceId, r.id, 'name'));
       } catch {
+        unopened++;
         continue;
       }
       if (nameContains(name, folded)) found.push(r.id);
     }
   }
-  return found;
+  return { ids: found, unopened };
 }
 
 /**
@@ -72,8 +75,9 @@ async function customersNamed(db: Db, ring: Keyring, workspaceId: string, search
  * creation and finds by exact email, id prefix or a piece of the name (which opens
  * every name: customersNamed).
  */
-export async function listCustomers(db: Db, ring: Keyring, workspaceId: string, q: CustomerListQuery): Promise<{ total: number; customers: CustomerListing[] }> {
-  const named = q.nameContains === undefined ? undefined : await customersNamed(db, ring, workspaceId, q.nameContains);
+export async function listCustomers(db: Db, ring: Keyring, workspaceId: string, q: CustomerListQuery): Promise<{ total: number; customers: CustomerListing[]; unopenedNames: number }> {
+  const byName = q.nameContains === undefined ? undefined : await customersNamed(db, ring, workspaceId, q.nameContains);
+  const named = byName?.ids;
   const matching = () => {
     const query = db('stripe_customers as c').where('c.workspace_id', workspaceId);
     if (q.email !== undefined) void query.whereIn('c.email_hash', emailHashes(ring, workspaceId, q.email));
@@ -116,6 +120,7 @@ export async function listCustomers(db: Db, ring: Keyring, workspaceId: string, 
   if (q.sort !== 'risk') risks = await churnRisks(db, workspaceId, now, rows.map((r) => r.id));
   return {
     total,
+    unopenedNames: byName?.unopened ?? 0,
     customers: rows.map((r) => {
       const { email, name } = openRow(ring, workspaceId, r);
       const risk = risks.get(r.id);

@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recomputeWorkspace } from '../activities/analytics';
 import { seedMirror } from '../db/analytics-seed';
@@ -177,6 +179,25 @@ describe('GET /workspaces/:id/customers and /customers/:customerId', () => {
       expect(await found('corp', tokens.finance)).toEqual(['cus_x']);
     } finally {
       await storeRedactionSetting(database.db, ws, { fields: [], visibleTo: 'finance' });
+    }
+  });
+
+  it('says in the log when a name search met names it cannot open, which it cannot match', async () => {
+    const warnings: { msg: string; unopened?: number }[] = [];
+    const log = pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _enc, done) => (warnings.push(JSON.parse(chunk.toString()) as { msg: string; unopened?: number }), done()) }));
+    const logged = await startApi(database.db, keyring, { log });
+    const stranger = parseKeyring(generateKeySpec('elsewhere'));
+    const sealedElsewhere = sealCustomerPii(stranger, ws, { id: 'cus_z', email: null, name: 'Zoë Ångström' });
+    const before = await database.db('stripe_customers').where({ workspace_id: ws, id: 'cus_z' }).first<{ name: string }>('name');
+    try {
+      await database.db('stripe_customers').where({ workspace_id: ws, id: 'cus_z' }).update({ name: sealedElsewhere.name });
+      const res = await logged.request('GET', `/workspaces/${ws}/customers?q=${encodeURIComponent('corp')}`, { token: tokens.member });
+      expect(res.status).toBe(200);
+      expect((res.body as { customers: { customerId: string }[] }).customers.map((c) => c.customerId)).toEqual(['cus_x']);
+      expect(warnings).toEqual([expect.objectContaining({ msg: expect.stringMatching(/^customer search: names that cannot be opened/) as unknown, unopened: 1 })]);
+    } finally {
+      await database.db('stripe_customers').where({ workspace_id: ws, id: 'cus_z' }).update({ name: before.name });
+      await logged.close();
     }
   });
 
