@@ -60,6 +60,8 @@ export interface AppDeps {
   signalsRequestsPerMinute?: number;
   /** The window that limit counts in (default a minute; the CLI's tests shorten it to see a wait end). */
   signalsRateWindowMs?: number;
+  /** How long the worker keeps product signals (PRODUCT_SIGNALS_RETENTION_DAYS; 0 keeps all): the answer counts those sent past it. */
+  signalsRetentionDays?: number;
 }
 
 /** The HTTP API as the server runs it. */
@@ -115,7 +117,14 @@ export function createApi(deps: AppDeps): Api {
   app.use(redactionRouter({ db: deps.db }));
   app.use(metricsRouter({ db: deps.db, keyring: deps.keyring }));
   app.use(customersRouter({ db: deps.db, keyring: deps.keyring, log: deps.log }));
-  app.use(signalsRouter({ db: deps.db, requestsPerMinute: deps.signalsRequestsPerMinute ?? 600, ...(deps.signalsRateWindowMs ? { windowMs: deps.signalsRateWindowMs } : {}) }));
+  app.use(
+    signalsRouter({
+      db: deps.db,
+      requestsPerMinute: deps.signalsRequestsPerMinute ?? 600,
+      retentionDays: deps.signalsRetentionDays ?? 400,
+      ...(deps.signalsRateWindowMs ? { windowMs: deps.signalsRateWindowMs } : {}),
+    }),
+  );
 
   const namespace = deps.temporalNamespace ?? 'default';
   const workspaceDeps = { db: deps.db, keyring: deps.keyring, stripe: stripeClients, temporal: deps.temporal, namespace, taskQueue: deps.taskQueue ?? 'wysera' };

@@ -56,6 +56,7 @@ function main(): void {
     passwordResetMail: resetMail(config.WYSERA_PUBLIC_URL, log),
     passwordResetsPerAddress: config.PASSWORD_RESETS_PER_ADDRESS,
     signalsRequestsPerMinute: config.SIGNALS_REQUESTS_PER_MINUTE,
+    signalsRetentionDays: config.PRODUCT_SIGNALS_RETENTION_DAYS,
   });
 
   const server = listen(api.serve, config.PORT, config.HOST, () => {

@@ -4,6 +4,7 @@ import type { Knex } from '../db/knex';
 import { appendAudit } from '../db/audit';
 import { deleteProductSignal, signalOf, storeProductSignals, unmirroredCustomers } from '../db/product-signals';
 import { npsAnswerBody, productSignalsBody, senderText } from '../domain/product-signals';
+import { DAY_MS } from '../domain/durations';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 import { signalsRateLimit } from './hardening';
@@ -24,7 +25,7 @@ const LISTED_IDS = 100;
  * Each caller (an API token, or a signed-in user) may send `requestsPerMinute`
  * requests a minute to these routes together (0: no limit); past it, 429 with Retry-After.
  */
-export function signalsRouter({ db, requestsPerMinute, windowMs }: { db: Knex; requestsPerMinute: number; windowMs?: number }): Router {
+export function signalsRouter({ db, requestsPerMinute, windowMs, retentionDays = 0 }: { db: Knex; requestsPerMinute: number; windowMs?: number; retentionDays?: number }): Router {
   const router = Router();
   // After the guard, which establishes the caller it is keyed by (the actor is
   // `token:<id>` or `user:<id>`); before the handler validates and stores the batch.
@@ -32,7 +33,8 @@ export function signalsRouter({ db, requestsPerMinute, windowMs }: { db: Knex; r
 
   router.post('/workspaces/:workspaceId/signals', requireWorkspaceRole('member'), ...limit, async (req, res) => {
     const { workspaceId, actor } = authOf(res);
-    const { signals, replace = false } = parseOr400(productSignalsBody(new Date()), req.body, 'signals');
+    const now = new Date();
+    const { signals, replace = false } = parseOr400(productSignalsBody(now), req.body, 'signals');
     const { stored, duplicates, conflicts, replaced } = await storeProductSignals(db, workspaceId, signals, { replace }, async (trx, before) => {
       // A correction changes what the plays cite and weigh: who made it, and what it overwrote.
       const sent = new Map(signals.map((s) => [s.id, s]));
@@ -43,10 +45,13 @@ export function signalsRouter({ db, requestsPerMinute, windowMs }: { db: Knex; r
       workspaceId,
       signals.map((s) => s.customerId),
     );
+    // Signals older than the worker keeps are stored, but only a customer's latest of a kind outlives its next retention run: a backfill hears so.
+    const cutoff = retentionDays > 0 ? now.getTime() - retentionDays * DAY_MS : null;
     res.json({
       received: signals.length,
       stored,
       duplicates,
+      pastRetention: cutoff === null ? 0 : signals.filter((s) => s.at.getTime() < cutoff).length,
       ...(replace ? { replaced: replaced.length } : { conflicts: { count: conflicts.length, ids: conflicts.slice(0, LISTED_IDS) } }),
       unmirroredCustomers: { count: unmirrored.length, ids: unmirrored.slice(0, LISTED_IDS) },
     });

@@ -125,7 +125,7 @@ class NamedIds {
  */
 async function sendSignals(workspace: string, token: string, file: string, replace: boolean): Promise<void> {
   const lines = createInterface({ input: file === '-' ? process.stdin : createReadStream(file), crlfDelay: Infinity });
-  const total = { sent: 0, stored: 0, duplicates: 0, replaced: 0 };
+  const total = { sent: 0, stored: 0, duplicates: 0, replaced: 0, pastRetention: 0 };
   const unmirrored = new NamedIds();
   const conflicts = new NamedIds();
   let batch: { line: number; signal: unknown }[] = [];
@@ -137,7 +137,8 @@ async function sendSignals(workspace: string, token: string, file: string, repla
       const lineOf = (k: string) => `line ${batch[Number(k)]?.line ?? `?${k}`}`;
       throw err instanceof CliError ? new CliError(`${err.message.replace(/signals\.(\d+)(\.?)/g, (_m, k: string, dot: string) => `${lineOf(k)}${dot ? ' ' : ''}`)} (the ${total.sent} signals before line ${batch[0]!.line} are stored)`) : err;
     });
-    const a = answer as { stored: number; duplicates: number; replaced?: number; conflicts?: { count: number; ids: string[] }; unmirroredCustomers: { count: number; ids: string[] } };
+    const a = answer as { stored: number; duplicates: number; replaced?: number; pastRetention?: number; conflicts?: { count: number; ids: string[] }; unmirroredCustomers: { count: number; ids: string[] } };
+    total.pastRetention += a.pastRetention ?? 0;
     total.sent += batch.length;
     total.stored += a.stored;
     total.duplicates += a.duplicates;
@@ -167,6 +168,7 @@ async function sendSignals(workspace: string, token: string, file: string, repla
   await flush();
   if (!total.sent) throw new CliError(`no signals in ${file === '-' ? 'the input' : file}`);
   if (unmirrored.ids.size) process.stderr.write(`${unmirrored.describe('customers are not in the mirror (stored anyway)')}\n`);
+  if (total.pastRetention) process.stderr.write(`${total.pastRetention} signals are older than the server keeps them (PRODUCT_SIGNALS_RETENTION_DAYS): stored, but only each customer's latest of a kind outlives its next retention run\n`);
   if (conflicts.ids.size) process.stderr.write(`${conflicts.describe('signals were stored before with something else under their ids (the first ones stand; send the file again with --replace to correct them)')}\n`);
 }
 

@@ -56,7 +56,7 @@ describe('POST /workspaces/:id/signals and what the plays read of them', () => {
       ],
     });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ received: 12, stored: 12, duplicates: 0, conflicts: { count: 0, ids: [] }, unmirroredCustomers: { count: 1, ids: ['cus_not_synced'] } });
+    expect(res.body).toEqual({ received: 12, stored: 12, duplicates: 0, pastRetention: 0, conflicts: { count: 0, ids: [] }, unmirroredCustomers: { count: 1, ids: ['cus_not_synced'] } });
     // The time is kept as the instant it names (UTC).
     const stored = await database.db('product_signals').where({ workspace_id: ws, signal_id: 'log-new' }).first<{ occurred_at: Date }>('occurred_at');
     expect(stored.occurred_at.toISOString()).toBe('2026-01-01T08:00:00.000Z');
@@ -82,7 +82,7 @@ describe('POST /workspaces/:id/signals and what the plays read of them', () => {
     const login = { type: 'login', id: 'log-retried', customerId: 'cus_known', at: ago(1) };
     expect((await post({ signals: [login] })).body).toMatchObject({ received: 1, stored: 1, duplicates: 0 });
     const again = await post({ signals: [login] });
-    expect(again.body).toEqual({ received: 1, stored: 0, duplicates: 1, conflicts: { count: 0, ids: [] }, unmirroredCustomers: { count: 0, ids: [] } });
+    expect(again.body).toEqual({ received: 1, stored: 0, duplicates: 1, pastRetention: 0, conflicts: { count: 0, ids: [] }, unmirroredCustomers: { count: 0, ids: [] } });
     const now = ago(0);
     const twice = await post({
       signals: [
@@ -102,7 +102,7 @@ describe('POST /workspaces/:id/signals and what the plays read of them', () => {
     expect((await post({ signals: [use(4000)] })).body).toMatchObject({ stored: 1 });
     // Sent again with another quantity: the first one stands, and the answer says so.
     const conflicting = await post({ signals: [use(40), { type: 'login', id: 'log-beside', customerId: 'cus_fixing', at: ago(1) }] });
-    expect(conflicting.body).toEqual({ received: 2, stored: 1, duplicates: 0, conflicts: { count: 1, ids: ['use-fix'] }, unmirroredCustomers: { count: 1, ids: ['cus_fixing'] } });
+    expect(conflicting.body).toEqual({ received: 2, stored: 1, duplicates: 0, pastRetention: 0, conflicts: { count: 1, ids: ['use-fix'] }, unmirroredCustomers: { count: 1, ids: ['cus_fixing'] } });
     expect(await stored()).toEqual({ quantity: 4000, customer_id: 'cus_fixing' });
     // One request cannot give an id two signals.
     const torn = await post({ signals: [use(40), use(41)] });
@@ -133,6 +133,19 @@ describe('POST /workspaces/:id/signals and what the plays read of them', () => {
     expect(await database.db('audit_log').where({ workspace_id: ws, action: 'product_signal.deleted', target_id: 'use-fix' }).first('actor')).toMatchObject({ actor: expect.stringMatching(/^token:/) as unknown });
     // Deleted, its id is free: sent again, it is stored.
     expect((await post({ signals: [use(41)] })).body).toMatchObject({ stored: 1, conflicts: { count: 0 } });
+  });
+
+  it('counts the signals sent from before the retention period: stored, but kept only as a customer\'s latest of a kind', async () => {
+    // The test API keeps the default 400 days.
+    const res = await post({
+      signals: [
+        { type: 'login', id: 'old-login-1', customerId: 'cus_known', at: ago(500) },
+        { type: 'login', id: 'old-login-2', customerId: 'cus_known', at: ago(401) },
+        { type: 'login', id: 'recent-login', customerId: 'cus_known', at: ago(399) },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ received: 3, stored: 3, pastRetention: 2 });
   });
 
   it('refuses a request with any bad signal, naming each one and where, and stores none of it', async () => {

@@ -110,6 +110,10 @@ describe('npm run wysera -- signals send', () => {
     expect(replaced.stderr).toContain('sent 3 signals: 0 stored, 1 duplicates, 2 replaced');
     expect(await quantities()).toEqual([11, 21, 30]);
 
+    // Signals from before the retention period are stored, and the run says what becomes of them.
+    await writeFile(file, JSON.stringify({ type: 'login', id: 'cli-ancient', customerId: 'cus_cli', at: '2024-06-01T00:00:00Z' }));
+    expect((await wysera(['signals', 'send', file])).stderr).toContain("1 signals are older than the server keeps them (PRODUCT_SIGNALS_RETENTION_DAYS): stored, but only each customer's latest of a kind outlives its next retention run");
+
     const deleted = await wysera(['signals', 'delete', 'cli-fix-3']);
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(deleted.stderr).toContain('deleted signal cli-fix-3');
