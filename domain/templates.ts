@@ -1,4 +1,4 @@
-import { Liquid } from 'liquidjs';
+import { Liquid, type FilterImplOptions } from 'liquidjs';
 import { minorUnitsPer } from './currency-units';
 
 /**
@@ -63,6 +63,27 @@ function printed(escapeHtml: boolean) {
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' };
 export const escapeHtmlText = (text: string) => text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 
+/**
+ * liquid's filters that make text of their input: given a null they make '' of it (or
+ * of it and their argument: `{{ plan.name | append: ' plan' }}` gives " plan"), which
+ * the last check of printed values (`printed`) then cannot see. Here they refuse it,
+ * as `money` does. `default` stays the way to print a fact that may be null.
+ */
+const TEXT_FILTERS = [
+  'append', 'prepend', 'capitalize', 'downcase', 'upcase', 'strip', 'lstrip', 'rstrip', 'strip_html', 'strip_newlines', 'newline_to_br',
+  'truncate', 'truncatewords', 'replace', 'replace_first', 'replace_last', 'remove', 'remove_first', 'remove_last', 'slice',
+  'escape', 'escape_once', 'xml_escape', 'url_encode', 'url_decode', 'date',
+];
+
+function refusingNull(name: string, impl: FilterImplOptions): FilterImplOptions {
+  const handler = typeof impl === 'function' ? impl : impl.handler;
+  const guarded: typeof handler = function (this: ThisParameterType<typeof handler>, value: unknown, ...args: unknown[]): unknown {
+    if (value === null || value === undefined) throw new Error(`${name}: nothing here (this fact is null for this customer; put it inside {% if %}, or give it a | default first)`);
+    return handler.call(this, value, ...args) as unknown;
+  };
+  return typeof impl === 'function' ? guarded : { ...impl, handler: guarded };
+}
+
 function engine(escapeHtml: boolean): Liquid {
   const liquid = new Liquid({
     strictFilters: true,
@@ -77,6 +98,10 @@ function engine(escapeHtml: boolean): Liquid {
     memoryLimit: 10_000_000,
     outputEscape: printed(escapeHtml),
   });
+  for (const name of TEXT_FILTERS) {
+    const impl = liquid.filters[name];
+    if (impl) liquid.registerFilter(name, refusingNull(name, impl));
+  }
   liquid.registerFilter('money', (value: unknown) => {
     if (typeof value === 'object' && value !== null && 'amount' in value && 'currency' in value) {
       const { amount, currency } = value;

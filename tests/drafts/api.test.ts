@@ -158,7 +158,7 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
 
     // The customer's usage, where the workspace hides the product's activity from the caller: never given to the template, so no filter shows it.
     await storeProductSignals(database.db, ws, [{ type: 'usage', id: 'u-preview', customerId: customer.id, at: new Date(Date.now() - 86_400_000), metric: 'reports_generated', quantity: 1240 }]);
-    const usageTemplate = { subject: 'Usage', html: '<p>{{ usage.summary | upcase }}</p>', text: '{% if usage %}{{ usage.summary | upcase }}{% else %}no usage{% endif %}' };
+    const usageTemplate = { subject: 'Usage', html: '<p>{% if usage %}{{ usage.summary | upcase }}{% endif %}</p>', text: '{% if usage %}{{ usage.summary | upcase }}{% else %}no usage{% endif %}' };
     await storeRedactionSetting(database.db, ws, { fields: ['activity'], visibleTo: 'finance' });
     try {
       const asMember = (await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id, template: usageTemplate })).body as { text: string; facts: { usage: unknown } };
