@@ -64,24 +64,20 @@ const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '
 export const escapeHtmlText = (text: string) => text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 
 /**
- * liquid's filters that make text of their input: given a null they make '' of it (or
- * of it and their argument: `{{ plan.name | append: ' plan' }}` gives " plan"), which
- * the last check of printed values (`printed`) then cannot see. Here they refuse it,
- * as `money` does. `default` stays the way to print a fact that may be null.
+ * liquid's filters, but `default` (the way to print a fact that may be null) and ours:
+ * given a null, each passes it on as null, rather than making '' or text of it
+ * (`{{ plan.name | append: ' plan' }}` gave " plan", `| date` '', `| plus: 1` 1), so the
+ * last check of printed values (`printed`) still sees the null, while a `| default`
+ * further on, an `{% if %}` or an `{% assign %}` reads it as before.
  */
-const TEXT_FILTERS = [
-  'append', 'prepend', 'capitalize', 'downcase', 'upcase', 'strip', 'lstrip', 'rstrip', 'strip_html', 'strip_newlines', 'newline_to_br',
-  'truncate', 'truncatewords', 'replace', 'replace_first', 'replace_last', 'remove', 'remove_first', 'remove_last', 'slice',
-  'escape', 'escape_once', 'xml_escape', 'url_encode', 'url_decode', 'date',
-];
+const NULL_AWARE_FILTERS = new Set(['default']);
 
-function refusingNull(name: string, impl: FilterImplOptions): FilterImplOptions {
+function passingNull(impl: FilterImplOptions): FilterImplOptions {
   const handler = typeof impl === 'function' ? impl : impl.handler;
-  const guarded: typeof handler = function (this: ThisParameterType<typeof handler>, value: unknown, ...args: unknown[]): unknown {
-    if (value === null || value === undefined) throw new Error(`${name}: nothing here (this fact is null for this customer; put it inside {% if %}, or give it a | default first)`);
-    return handler.call(this, value, ...args) as unknown;
+  const passing: typeof handler = function (this: ThisParameterType<typeof handler>, value: unknown, ...args: unknown[]): unknown {
+    return value === null || value === undefined ? value : (handler.call(this, value, ...args) as unknown);
   };
-  return typeof impl === 'function' ? guarded : { ...impl, handler: guarded };
+  return typeof impl === 'function' ? passing : { ...impl, handler: passing };
 }
 
 function engine(escapeHtml: boolean): Liquid {
@@ -98,10 +94,7 @@ function engine(escapeHtml: boolean): Liquid {
     memoryLimit: 10_000_000,
     outputEscape: printed(escapeHtml),
   });
-  for (const name of TEXT_FILTERS) {
-    const impl = liquid.filters[name];
-    if (impl) liquid.registerFilter(name, refusingNull(name, impl));
-  }
+  for (const [name, impl] of Object.entries(liquid.filters)) if (!NULL_AWARE_FILTERS.has(name)) liquid.registerFilter(name, passingNull(impl));
   liquid.registerFilter('money', (value: unknown) => {
     if (typeof value === 'object' && value !== null && 'amount' in value && 'currency' in value) {
       const { amount, currency } = value;
@@ -116,6 +109,8 @@ function engine(escapeHtml: boolean): Liquid {
     return '';
   });
   liquid.registerFilter('date_utc', (value: unknown) => {
+    // A date the customer's facts do not have stays null, for the printed-value check to refuse.
+    if (value === null || value === undefined) return value;
     if (typeof value !== 'string') return '';
     const d = new Date(value);
     return Number.isNaN(d.getTime()) ? '' : d.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });

@@ -7,17 +7,20 @@ const subjectOf = (subject: string) => renderTemplate({ subject, html: '<p>x</p>
 /** A fact that is null for this customer is never printed as nothing: the render fails, and an override gives way. */
 describe('templates and facts that are null', () => {
   it('refuses a null printed bare, or made text by a filter', () => {
-    for (const subject of ['Your {{ plan.name }} plan', 'Your {{ plan.name | upcase }} plan', '{{ plan.name | append: " plan" }}', '{{ plan.name | truncate: 10 }}', '{{ plan.name | replace: "a", "b" }}']) {
-      expect(() => subjectOf(subject), subject).toThrow(TemplateError);
-    }
+    const made = ['{{ plan.name }}', '{{ plan.name | upcase }}', '{{ plan.name | append: " plan" }}', '{{ plan.name | truncate: 10 }}', '{{ plan.name | replace: "a", "b" }}', '{{ plan.name | date: "%B" }}', '{{ plan.name | date_utc }}', '{{ plan.name | plus: 1 }}', '{{ plan.name | json }}', '{{ plan.name | size }}', '{{ plan.name | slugify }}'];
+    for (const subject of made) expect(() => subjectOf(`Your ${subject} plan`), subject).toThrow(TemplateError);
     expect(templateProblems({ subject: 'Your {{ plan.name | capitalize }} plan', html: 'x', text: 'x' }, facts)).toEqual([
-      expect.objectContaining({ part: 'subject', message: 'capitalize: nothing here (this fact is null for this customer; put it inside {% if %}, or give it a | default first)' }),
+      expect.objectContaining({ part: 'subject', message: 'nothing to print here: this fact is null for this customer (put it inside {% if %}, or give it a | default)' }),
     ]);
   });
 
   it('takes one guarded, or given a default, and what is not null as before', () => {
     expect(subjectOf('Your {% if plan.name %}{{ plan.name }} {% endif %}plan')).toBe('Your plan');
     expect(subjectOf("Your {{ plan.name | default: 'current' | upcase }} plan")).toBe('Your CURRENT plan');
+    // A default after other filters still stands in for the null they pass on, and an assign or an if reads it as before.
+    expect(subjectOf("Your {{ plan.name | upcase | default: 'CURRENT' }} plan")).toBe('Your CURRENT plan');
+    expect(subjectOf("{{ plan.name | date: '%B %e' | default: 'soon' }}")).toBe('soon');
+    expect(subjectOf("{% assign n = plan.name | downcase %}{% if n contains 'pro' %}Pro{% else %}Plan{% endif %}")).toBe('Plan');
     expect(subjectOf('{{ customer.name | upcase }}, per {{ plan.period | append: "ly" }}')).toBe('JORDAN, per monthly');
     // A list prints as liquid prints it: its nulls as nothing.
     expect(subjectOf('{{ tags }}')).toBe('ab');
