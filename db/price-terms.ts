@@ -24,15 +24,21 @@ export async function workspacesWithStalePriceTerms(db: Db): Promise<string[]> {
   return rows.map((r) => r.workspace_id);
 }
 
-/**
- * Settles the workspace's prices still stale after a complete listing of its prices:
- * Stripe no longer has them (deleted with their plan), so their terms will never be
- * read; they keep what they hold.
- */
-export async function settleUnlistedPrices(db: Db, workspaceId: string): Promise<void> {
-  await db.raw(
-    `update stripe_prices p set synced_at = now()
-      where p.workspace_id = ? and p.synced_at < (select m.migration_time from knex_migrations m where m.name = ?)`,
+/** The workspace's prices still stale (db/price-terms.ts workspacesWithStalePriceTerms), by id. */
+export async function stalePriceIds(db: Db, workspaceId: string): Promise<string[]> {
+  const { rows } = await db.raw<{ rows: { id: string }[] }>(
+    `select p.id from stripe_prices p
+      where p.workspace_id = ? and p.synced_at < (select m.migration_time from knex_migrations m where m.name = ?)
+      order by p.id`,
     [workspaceId, PRICE_TERMS_COMPLETE_SINCE],
   );
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Settles a stale price Stripe no longer has (it answered 404 for it): its terms will
+ * never be read, and it keeps what it holds rather than be asked about every hour.
+ */
+export async function settlePrice(db: Db, workspaceId: string, priceId: string): Promise<void> {
+  await db('stripe_prices').where({ workspace_id: workspaceId, id: priceId }).update({ synced_at: db.fn.now() });
 }

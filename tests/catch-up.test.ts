@@ -34,8 +34,8 @@ describe("the worker's catch-up after an upgrade", () => {
     await insertWorkspace(database.db, keyring, { id: 'ws_no_key', name: 'webhooks only', webhookSecret: 'whsec_no_key' });
     // As a mirror before migration 032 held it: no package terms.
     for (const ws of ['ws_stale', 'ws_fresh', 'ws_no_key']) await upsertPrices(database.db, ws, [{ ...example, transform_quantity: null }], new Date('2024-01-01T00:00:00Z'));
-    // A price Stripe no longer lists (deleted with its plan): it can never be read again.
-    await upsertPrices(database.db, 'ws_stale', [{ ...example, id: 'price_deleted_since', transform_quantity: null }], new Date('2024-01-01T00:00:00Z'));
+    // A price Stripe does not list (archived: it lists active ones only), read by its id.
+    await upsertPrices(database.db, 'ws_stale', [{ ...example, id: 'price_archived_since', transform_quantity: null }], new Date('2024-01-01T00:00:00Z'));
     const applied = await database.db('knex_migrations').where({ name: PRICE_TERMS_COMPLETE_SINCE }).first<{ migration_time: Date }>('migration_time');
     await database.db('stripe_prices').whereIn('workspace_id', ['ws_stale', 'ws_no_key']).update({ synced_at: new Date(applied.migration_time.getTime() - 86_400_000) });
   }, 60_000);
@@ -52,8 +52,9 @@ describe("the worker's catch-up after an upgrade", () => {
     expect(example.transform_quantity).not.toBeNull();
     expect(await workspacesWithStalePriceTerms(database.db)).toEqual(['ws_no_key', 'ws_stale']);
     const deps = { db: database.db, keyring, stripe: mock.clients, log: createLogger('silent', 'test') };
-    expect(await refreshStalePriceTerms(deps)).toEqual({ workspaces: 1, prices: 1, failed: 0 });
+    expect(await refreshStalePriceTerms(deps)).toEqual({ workspaces: 1, prices: 2, failed: 0 });
     expect(await transform('ws_stale')).toEqual(example.transform_quantity);
+    expect(await database.db('stripe_prices').where({ workspace_id: 'ws_stale', id: 'price_archived_since' }).first('transform_quantity')).toEqual({ transform_quantity: example.transform_quantity });
     // A price written since the terms were kept is not stale, whatever its terms; a workspace without a key cannot be read.
     expect(await transform('ws_fresh')).toBeNull();
     expect(await transform('ws_no_key')).toBeNull();

@@ -1,11 +1,13 @@
 import { markAnalyticsStale, recomputeWorkspace } from '../activities/analytics';
+import Stripe from 'stripe';
 import type { StripeClients } from '../activities/stripe-client';
+import { datedRead } from '../activities/stripe-dated';
 import { PAGE_SIZE, readPricePage } from '../activities/stripe-lists';
 import { StripeKeyMissingError, workspaceStripeClients } from '../activities/stripe-reader';
 import { analyticsStale, tryCatchUpLock, workspacesWithStaleAnalytics } from '../db/analytics';
 import type { Db } from '../db/knex';
 import { upsertPrices } from '../db/mirror';
-import { settleUnlistedPrices, workspacesWithStalePriceTerms } from '../db/price-terms';
+import { settlePrice, stalePriceIds, workspacesWithStalePriceTerms } from '../db/price-terms';
 import { HOUR_MS } from '../domain/durations';
 import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
@@ -29,7 +31,7 @@ const MAX_QUEUE_MS = 60_000;
  * only prices created since, and Stripe sends no event when a price is only read).
  * One price list per such workspace, each page written as a sync writes it; once
  * written, a price is no longer stale, so the next run finds nothing to do (a price
- * Stripe no longer lists is settled as it is). A workspace without a Stripe key (fed
+ * Stripe no longer has is settled as it is); one worker at a time per workspace. A workspace without a Stripe key (fed
  * by webhooks alone) cannot be read and waits for one.
  */
 export async function refreshStalePriceTerms(deps: CatchUpDeps, stopping: () => boolean = () => false): Promise<{ workspaces: number; prices: number; failed: number }> {
@@ -39,27 +41,11 @@ export async function refreshStalePriceTerms(deps: CatchUpDeps, stopping: () => 
     if (stopping()) break;
     const log = deps.log.child({ workspaceId });
     try {
-      const stripe = await clientFor(workspaceId);
-      let prices = 0;
-      let termsMatter = false;
-      for (let after: string | undefined; ; ) {
-        const read = await readPricePage(stripe, { limit: PAGE_SIZE, ...(after ? { starting_after: after } : {}) });
-        const page = read.value.data;
-        await upsertPrices(deps.db, workspaceId, page, { from: read.readAt, until: read.readUntil });
-        prices += page.length;
-        termsMatter ||= page.some((p) => p.transform_quantity !== null || p.billing_scheme === 'tiered');
-        log.info({ prices }, 'price terms refresh: prices read again');
-        if (!read.value.has_more || !page.length) break;
-        after = page[page.length - 1]!.id;
-      }
-      // Prices Stripe no longer lists (deleted with their plan) cannot be read again: as
-      // read as they will ever be, or the workspace would be listed again every hour.
-      await settleUnlistedPrices(deps.db, workspaceId);
-      // Its MRR was worked out from the prices as they were, by unit: recomputed next
-      // (recomputeStaleAnalytics), if a price is sold in packages or tiers at all.
-      if (termsMatter) await markAnalyticsStale(deps.db, workspaceId);
+      // Another worker refreshing this workspace: left to it (each would list its prices from Stripe).
+      const refreshed = await deps.db.transaction(async (trx) => ((await tryCatchUpLock(trx, `prices:${workspaceId}`)) ? refreshWorkspacePrices(deps, workspaceId, clientFor, log) : null));
+      if (refreshed === null) continue;
       done.workspaces++;
-      done.prices += prices;
+      done.prices += refreshed;
     } catch (err) {
       if (err instanceof StripeKeyMissingError) {
         // Asked again every run until a key is connected: quietly.
@@ -71,6 +57,45 @@ export async function refreshStalePriceTerms(deps: CatchUpDeps, stopping: () => 
     }
   }
   return done;
+}
+
+/**
+ * One workspace's prices read again: the active ones by a listing (Stripe lists only
+ * active prices unless asked), then each still stale one by its id, archived prices
+ * included (grandfathered subscriptions bill on them); one Stripe no longer has (404)
+ * is settled as it is. Answers how many prices were read.
+ */
+async function refreshWorkspacePrices(deps: CatchUpDeps, workspaceId: string, clientFor: (workspaceId: string) => Promise<Stripe>, log: Logger): Promise<number> {
+  const stripe = await clientFor(workspaceId);
+  let prices = 0;
+  let termsMatter = false;
+  const write = async (page: Stripe.Price[], read: { readAt: Date; readUntil: Date }) => {
+    await upsertPrices(deps.db, workspaceId, page, { from: read.readAt, until: read.readUntil });
+    prices += page.length;
+    termsMatter ||= page.some((p) => p.transform_quantity !== null || p.billing_scheme === 'tiered');
+  };
+  for (let after: string | undefined; ; ) {
+    const read = await readPricePage(stripe, { limit: PAGE_SIZE, ...(after ? { starting_after: after } : {}) });
+    const page = read.value.data;
+    await write(page, read);
+    log.info({ prices }, 'price terms refresh: prices read again');
+    if (!read.value.has_more || !page.length) break;
+    after = page[page.length - 1]!.id;
+  }
+  for (const id of await stalePriceIds(deps.db, workspaceId)) {
+    try {
+      const read = await datedRead(() => stripe.prices.retrieve(id, { expand: ['tiers'] }));
+      await write([read.value], read);
+    } catch (err) {
+      if (!(err instanceof Stripe.errors.StripeInvalidRequestError && err.statusCode === 404)) throw err;
+      await settlePrice(deps.db, workspaceId, id);
+    }
+  }
+  log.info({ prices }, 'price terms refresh: the workspace\'s prices are read again');
+  // Its MRR was worked out from the prices as they were, by unit: recomputed next
+  // (recomputeStaleAnalytics), if a price is sold in packages or tiers at all.
+  if (termsMatter) await markAnalyticsStale(deps.db, workspaceId);
+  return prices;
 }
 
 /**
