@@ -166,8 +166,9 @@ export function createSendingActivities(deps: SendingActivityDeps) {
         // while an instance's role is being fetched) is retried where a play cannot wait for
         // the sender (dunning), and waited out where it can.
         if (err.retryable && !(err.senderRefused && input.waitForSender)) {
-          // The provider did not take it: release the reservation for the next attempt.
-          await finishSend(db, key, { status: 'retry', error: err.message });
+          // The provider did not take it: release the reservation for the next attempt
+          // (a refusal of the sender stamped so, for the Emails page to show what is held).
+          await finishSend(db, key, { status: 'retry', error: err.message, senderRefused: err.senderRefused });
           throw ApplicationFailure.retryable(err.message, EMAIL_PROVIDER_UNAVAILABLE);
         }
         if (err.senderRefused && input.waitForSender) {

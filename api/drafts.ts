@@ -10,7 +10,7 @@ import type { Logger } from '../platform/logger';
 import { draftDecisionSignal, type DraftDecision } from '../workflows/play-messages';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
-import { findSend, sendKeyOf } from '../db/sends';
+import { findSend, sendKeyOf, shownRefusal } from '../db/sends';
 import { redactionOf } from './redaction';
 
 export const PLAYS = ['dunning', 'renewal', 'churn', 'expansion'] as const;
@@ -132,8 +132,16 @@ export function draftsRouter(deps: DraftsRouterDeps): Router {
     const auth = authOf(res);
     const draft = await load(auth.workspaceId, String(req.params.draftId));
     // How its sending stands (the send ledger, db/sends.ts): an approved draft not gone out says why here.
-    const send = await findSend(deps.db, sendKeyOf(draft.id));
-    const sending = send && { status: send.status, attempts: send.attempts, error: send.error, heldForSender: send.senderRefusedAt !== null, senderRefusedAt: send.senderRefusedAt, finishedAt: send.finishedAt };
+    const found = await findSend(deps.db, sendKeyOf(draft.id));
+    const send = found?.workspaceId === auth.workspaceId ? found : undefined;
+    const sending = send && {
+      status: send.status,
+      attempts: send.attempts,
+      error: send.error === null ? null : shownRefusal(send.error),
+      heldForSender: send.senderRefusedAt !== null,
+      senderRefusedAt: send.senderRefusedAt,
+      finishedAt: send.finishedAt,
+    };
     res.json({ draft: view(draft, auth.canSeeRevenue, redactionOf(res).policy.fields), sending: sending ?? null });
   });
 

@@ -1,4 +1,5 @@
 import type { Db } from './knex';
+import { withoutAccountNumbers } from '../domain/aws-arns';
 import { SENDABLE_DRAFT_STATUSES } from '../domain/drafts';
 
 /**
@@ -154,11 +155,13 @@ export async function senderHold(db: Db, workspaceId: string): Promise<SenderHol
 const SHOWN_REFUSAL_CHARS = 500;
 
 /**
- * A provider's refusal as every member may read it: a long answer cut short (email/ses.ts
- * has already cut ARNs, and their AWS account numbers, out of SES's).
+ * A provider's refusal as every member may read it: ARNs, with their AWS account numbers,
+ * cut (email/ses.ts cuts them from SES's words; rows written before it did keep them),
+ * and a long answer cut short.
  */
-function shownRefusal(error: string): string {
-  return error.length > SHOWN_REFUSAL_CHARS ? `${error.slice(0, SHOWN_REFUSAL_CHARS)}…` : error;
+export function shownRefusal(error: string): string {
+  const masked = withoutAccountNumbers(error);
+  return masked.length > SHOWN_REFUSAL_CHARS ? `${masked.slice(0, SHOWN_REFUSAL_CHARS)}…` : masked;
 }
 
 /**

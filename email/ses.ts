@@ -1,5 +1,6 @@
 import { domainToASCII } from 'node:url';
 import { SESv2Client, SendEmailCommand, type SESv2ClientConfig } from '@aws-sdk/client-sesv2';
+import { withoutAccountNumbers } from '../domain/aws-arns';
 import { EmailSendError, isRetryableStatus, isSenderRefusalStatus, type EmailAddress, type EmailMessage, type EmailSender, type SendAccepted } from './sender';
 
 /** SES errors (all 400s) that refuse the account or its from-address rather than the message. */
@@ -45,12 +46,6 @@ const address = (a: EmailAddress) => (a.name ? `${displayName(a.name)} <${asciiA
 /** SES tag values allow only ASCII letters, digits, _ and -. */
 const tagValue = (v: string) => v.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 256);
 
-/**
- * SES names the identity it refused by its ARN, which carries the AWS account's number;
- * the message goes to the send ledger, the audit log and the Emails page, which every
- * member reads, so ARNs are cut to their service.
- */
-export const withoutAccountNumbers = (message: string) => message.replace(/\barn:aws[\w-]*:([\w-]+):[^\s"',;)]*/g, 'arn:aws:$1:…');
 
 /** The Amazon SES (v2 API) adapter. The SDK's own retries are off: the ledger's caller retries. */
 export function createSesSender(options: SesOptions): EmailSender {
@@ -94,8 +89,8 @@ export function createSesSender(options: SesOptions): EmailSender {
         }
         // No credentials to sign with (none configured, none in the environment): nothing
         // is sent until the set-up is put right, as when SES refuses the key itself.
-        if (e.name === 'CredentialsProviderError') throw new EmailSendError(`SES: no AWS credentials to sign with: ${e.message ?? 'none found'}`, true, null, true);
-        throw new EmailSendError(`SES unreachable: ${e.message ?? String(err)}`, true, null);
+        if (e.name === 'CredentialsProviderError') throw new EmailSendError(`SES: no AWS credentials to sign with: ${withoutAccountNumbers(e.message ?? 'none found')}`, true, null, true);
+        throw new EmailSendError(`SES unreachable: ${withoutAccountNumbers(e.message ?? String(err))}`, true, null);
       }
     },
   };

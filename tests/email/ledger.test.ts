@@ -115,7 +115,8 @@ describe('sendDraft and the send ledger', () => {
     const unsigned = createSendingActivities({ db: database.db, email: createSesSender({ region: 'eu-west-1', endpoint: receiver.url, credentials: none }), stripe: simulatorReader(sim), log: createLogger('silent', 'test') });
     const dunning = await sendableDraft(database.db, ws);
     await expect(unsigned.sendDraft({ draftId: dunning.id, actor: 'system:test' })).rejects.toMatchObject({ type: 'EmailProviderUnavailable', nonRetryable: false });
-    expect(await findSend(database.db, sendKeyOf(dunning.id))).toMatchObject({ status: 'retry' });
+    // Stamped as a refusal of the sender: the Emails page shows the dunning held too.
+    expect(await findSend(database.db, sendKeyOf(dunning.id))).toMatchObject({ status: 'retry', senderRefusedAt: expect.any(Date) as unknown });
     expect((await findDraftById(database.db, dunning.id))?.status).toBe('scheduled');
     const save = await sendableDraft(database.db, ws);
     expect(await unsigned.sendDraft({ draftId: save.id, actor: 'system:test', waitForSender: true })).toMatchObject({ kind: 'no_sender', error: expect.stringContaining('no AWS credentials') as unknown });

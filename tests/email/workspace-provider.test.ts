@@ -178,15 +178,18 @@ describe("a workspace's own email provider", () => {
     for (const d of held.slice(0, 2)) expect(await acts.sendDraft({ draftId: d.id, actor: 'system:test', waitForSender: true })).toMatchObject({ kind: 'sent' });
     expect(await hold()).toBeNull();
 
-    // A provider's long refusal is cut short on the page.
+    // A provider's long refusal is cut short on the page, and ARNs kept by a row written before SES's words were cut are cut there.
     const ses = await sendableDraft(database.db, own);
     const key = sendKeyOf(ses.id);
     await reserveSend(database.db, { workspaceId: own, draftId: ses.id, idempotencyKey: key, provider: 'ses', toAddress: 'jo@customer.test' });
-    await finishSend(database.db, key, { status: 'retry', error: `SES 403 AccessDeniedException: ${'x'.repeat(600)}`, senderRefused: true });
+    await finishSend(database.db, key, { status: 'retry', error: `SES 403 AccessDeniedException: User: arn:aws:iam::123456789012:user/mailer is not authorized ${'x'.repeat(600)}`, senderRefused: true });
     const shown = (await hold()) as { provider: string; error: string };
     expect(shown.provider).toBe('ses');
-    expect(shown.error).toMatch(/^SES 403 AccessDeniedException: x+…$/);
+    expect(shown.error).toMatch(/^SES 403 AccessDeniedException: User: arn:aws:iam:… is not authorized x+…$/);
     expect(shown.error.length).toBe(501);
+    const draftRead = await api.request('GET', `/workspaces/${own}/drafts/${ses.id}`, { token: viewer });
+    expect(draftRead.text).not.toContain('123456789012');
+    expect(draftRead.body).toMatchObject({ sending: { heldForSender: true, error: expect.stringMatching(/^SES 403 AccessDeniedException: User: arn:aws:iam:… is not/) as unknown } });
     await transitionDraft(database.db, ses.id, { to: 'discarded', actor: 'user:test' });
   });
 

@@ -40,7 +40,8 @@ interface Sending {
  * at the last attempt (tried again). Nothing while nothing is amiss.
  */
 function sendingNote(ctx: PageContext, draft: Draft, sending: Sending | null): HTMLElement | null {
-  if (!sending || draft.status === 'sent' || draft.status === 'failed') return null;
+  // Only a draft still to go can be held: a discarded or cancelled one waits for nothing.
+  if (!sending || !['approved', 'edited', 'scheduled'].includes(draft.status)) return null;
   if (sending.heldForSender) {
     return h(
       'div',
