@@ -26,7 +26,7 @@ import { DEFAULT_EXPANSION_TEMPLATES, EXPANSION_PLAY, EXPANSION_TRIGGERS, expans
 import { DEFAULT_RENEWAL_TEMPLATES, exampleRenewalFacts, RENEWAL_FOLDS, RENEWAL_PLAY, renewalConfigSchema, renewalSettings, type RenewalFold } from '../domain/renewal';
 import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, inDayOrder, scheduleProblems, type DunningTone } from '../domain/dunning-schedule';
 import { recoveryReport } from '../domain/dunning-recovery';
-import { hideActivityFacts, hideMoneyFacts, printsRawAmount } from '../domain/redaction';
+import { HIDDEN_FACT, hideActivityFacts, hideMoneyFacts, printsRawAmount } from '../domain/redaction';
 import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS, stepFacts, type DunningFacts } from '../domain/dunning-templates';
 import { ROLLOUT_MODES } from '../domain/rollout';
 import { renderTemplate, TemplateError, templateProblems, type EmailTemplate } from '../domain/templates';
@@ -404,18 +404,17 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const template = body.template ?? overrides[body.templateKey] ?? DEFAULT_DUNNING_TEMPLATES[body.templateKey];
     // A real customer's usage where the workspace hides the product's activity from the caller: not given to the template at all, so no filter can show it.
     const hidden = redactionOf(res).policy.fields;
-    let usageHidden = false;
-    if (body.customerId !== undefined) {
-      const shown = hideActivityFacts(built.facts as unknown as Record<string, unknown>, hidden) as unknown as DunningFacts;
-      usageHidden = built.facts.usage !== null && shown.usage === null;
-      built = { ...built, facts: shown };
-    }
+    if (body.customerId !== undefined) built = { ...built, facts: hideActivityFacts(built.facts as unknown as Record<string, unknown>, hidden) as unknown as DunningFacts };
     // A real customer's amounts are revenue: below finance the template is given them hidden, so
     // whatever it prints of them (`| money`, `.amount`) reads as hidden, as in a draft (the facts
     // are redacted on the way out too).
     const hideRevenue = body.customerId !== undefined && redactionOf(res).policy.revenue;
-    // A template failing on the usage that is hidden, not missing, says so: for the customer it has one.
-    const rendered = renderOr400(template, hideRevenue ? hideMoneyFacts(built.facts) : built.facts, usageHidden ? 'this customer has usage, hidden from your role: the preview gives the template none, so write it inside {% if usage %}' : undefined);
+    const facts = hideRevenue ? hideMoneyFacts(built.facts) : built.facts;
+    // A template that fails only for want of the usage a role never gets says so, whether or
+    // not this customer has any (which the role may not learn): with a stand-in it renders.
+    const roleLacksUsage = body.customerId !== undefined && facts.usage === null && hideActivityFacts({ usage: { summary: HIDDEN_FACT } }, hidden).usage === null;
+    const failsForUsage = roleLacksUsage && templateProblems(template, facts).length > 0 && templateProblems(template, { ...facts, usage: { summary: HIDDEN_FACT } }).length === 0;
+    const rendered = renderOr400(template, facts, failsForUsage ? "usage is hidden from your role, so a preview gives the template none: write it inside {% if usage %}" : undefined);
     res.json({ to: built.to, ...rendered, facts: built.facts });
   });
 

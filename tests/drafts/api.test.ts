@@ -169,7 +169,12 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
       // Printed bare, the usage hidden from the member fails the preview, which says it is hidden rather than missing.
       const bare = await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id, template: { ...usageTemplate, text: 'Used: {{ usage.summary }}' } });
       expect(bare.status).toBe(400);
-      expect(errorOf(bare).message).toMatch(/nothing to print here.*\(this customer has usage, hidden from your role: the preview gives the template none, so write it inside \{% if usage %\}\)$/);
+      expect(errorOf(bare).message).toMatch(/nothing to print here.*\(usage is hidden from your role, so a preview gives the template none: write it inside \{% if usage %\}\)$/);
+      // A failure for another fact says nothing of the usage.
+      const otherBare = await call('member', 'POST', '/templates/preview', { play: 'dunning', templateKey: 'firm', customerId: customer.id, invoiceId: open.id, template: { ...usageTemplate, text: 'Due {{ invoice.dueOn }}' } });
+      expect(otherBare.status).toBe(400);
+      expect(errorOf(otherBare).message).toMatch(/dueOn/);
+      expect(errorOf(otherBare).message).not.toContain('usage is hidden');
     } finally {
       await storeRedactionSetting(database.db, ws, { fields: [], visibleTo: 'finance' });
     }
