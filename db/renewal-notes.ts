@@ -223,6 +223,7 @@ export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: 
       interval: i.recurring_interval,
       intervalCount: i.recurring_interval_count,
       cutShort: i.cut_short,
+      // Null for an item stored before migration 035: read as none (the common case) until its subscription's next event or sync writes them.
       ownDiscounts: Array.isArray(i.item_discounts) ? i.item_discounts.length : 0,
     })),
     sub.discounts,
