@@ -135,21 +135,22 @@ const TEMPLATE_SETS = {
     keys: DUNNING_TONES,
     builtIn: (key: string) => DEFAULT_DUNNING_TEMPLATES[key as DunningTone],
     example: (): object => EXAMPLE_DUNNING_FACTS,
-    sparse: (): object => {
+    sparse: (): object[] => {
       const f = EXAMPLE_DUNNING_FACTS;
-      const sparse: DunningFacts = { ...f, customer: { ...f.customer, customerSince: null, tenureMonths: null }, plan: null, invoice: { ...f.invoice, number: null, hostedUrl: null, nextRetryAt: null }, usage: null };
-      return sparse;
+      const sparse: DunningFacts = { ...f, customer: { ...f.customer, email: null, customerSince: null, tenureMonths: null }, plan: null, invoice: { ...f.invoice, number: null, hostedUrl: null, nextRetryAt: null }, usage: null };
+      return [sparse];
     },
   },
   [CHURN_PLAY]: {
     keys: CHURN_INTERVENTIONS,
     builtIn: (key: string) => DEFAULT_CHURN_TEMPLATES[key as InterventionKind],
     example: (key: string): ExampleFacts => emailFacts(exampleChurnFacts(key as InterventionKind)),
-    // A downgrade or credits are offered on a plan; a success call may be offered to a customer with none.
-    sparse: (key: string): ExampleFacts => {
+    // A downgrade or credits are offered on a plan (whose product may have no name); a success call may also be offered to a customer with none, and without a booking link.
+    sparse: (key: string): ExampleFacts[] => {
       const f = exampleChurnFacts(key as InterventionKind);
-      const plan = key === 'success_call' ? null : f.plan && { ...f.plan, name: null };
-      return emailFacts({ ...f, customer: { ...f.customer, tenureMonths: null }, plan, usage: null });
+      const bare = { ...f, customer: { ...f.customer, tenureMonths: null }, usage: null, intervention: { ...f.intervention, bookingUrl: null } };
+      const nameless = emailFacts({ ...bare, plan: f.plan && { ...f.plan, name: null } });
+      return key === 'success_call' ? [nameless, emailFacts({ ...bare, plan: null })] : [nameless];
     },
   },
   [EXPANSION_PLAY]: {
@@ -157,21 +158,23 @@ const TEMPLATE_SETS = {
     builtIn: (key: string) => DEFAULT_EXPANSION_TEMPLATES[key as ExpansionTrigger],
     example: (key: string): ExampleFacts => exampleExpansionFacts(key as ExpansionTrigger),
     // The plan pitched may have no price on the customer's terms, nor a limit to state.
-    sparse: (key: string): ExampleFacts => {
+    sparse: (key: string): ExampleFacts[] => {
       const f = exampleExpansionFacts(key as ExpansionTrigger);
       const sparse: ExpansionPitchFacts = { ...f, customer: { ...f.customer, tenureMonths: null }, plan: f.plan && { ...f.plan, name: null }, target: { ...f.target, price: null, period: null, allows: null } };
-      return sparse;
+      return [sparse];
     },
   },
   [RENEWAL_PLAY]: {
     keys: RENEWAL_FOLDS,
     builtIn: (key: string) => DEFAULT_RENEWAL_TEMPLATES[key as RenewalFold],
     example: (key: string): ExampleFacts => emailFacts(exampleRenewalFacts(key as RenewalFold)),
-    // A renewal whose amount the mirror cannot tell, of a product it has no name for.
-    sparse: (key: string): ExampleFacts => {
+    // A renewal whose amount the mirror cannot tell, of a product it has no name for; a save folds in whichever offer the radar chose.
+    sparse: (key: string): ExampleFacts[] => {
       const f = exampleRenewalFacts(key as RenewalFold);
       const upgrade = f.upgrade && { ...f.upgrade, target: { ...f.upgrade.target, price: null, period: null, allows: null } };
-      return emailFacts({ ...f, customer: { ...f.customer, tenureMonths: null }, plan: { ...f.plan, name: null, price: null, listPrice: null }, usage: null, upgrade });
+      const sparse = { ...f, customer: { ...f.customer, tenureMonths: null }, plan: { ...f.plan, name: null, price: null, listPrice: null }, usage: null, upgrade };
+      const offers = f.intervention ? CHURN_INTERVENTIONS.map((kind) => ({ ...exampleChurnFacts(kind).intervention, bookingUrl: null })) : [null];
+      return offers.map((intervention) => emailFacts({ ...sparse, intervention }));
     },
   },
 } as const;
@@ -355,7 +358,7 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const auth = authOf(res);
     const { play, set, key } = templateOf(req.params);
     const body = parseOr400(templateBody, req.body, 'body');
-    checkStoredTemplate(body, [set.example(key), set.sparse(key)]);
+    checkStoredTemplate(body, [set.example(key), ...set.sparse(key)]);
     await putTemplateOverride(deps.db, auth.workspaceId, play, key, body, auth.actor);
     res.json({ play, key, template: body });
   });

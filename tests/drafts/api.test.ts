@@ -110,6 +110,9 @@ describe('drafts, play settings, templates, paid out of band and recovery API', 
     expect(errorOf(bare).message).toMatch(/^invalid template: subject line 1, column \d+: nothing to print here: this fact is null for this customer/);
     const dunning = await call('owner', 'PUT', '/templates/dunning/firm', { subject: 'Invoice {{ invoice.number }}', html: '<p>Pay</p>', text: 'Pay' });
     expect(dunning.status).toBe(400);
+    // A success call's booking link may be unset, and a renewal save may fold in another offer than a downgrade.
+    expect((await call('owner', 'PUT', '/templates/churn/success_call', { subject: 'A call', html: '<a href="{{ intervention.bookingUrl }}">Book</a>', text: 'Book' })).status).toBe(400);
+    expect((await call('owner', 'PUT', '/templates/renewal/save', { subject: 'Renewal', html: '<p>Renew on {{ intervention.planName }}</p>', text: 'Renew' })).status).toBe(400);
   });
 
   it('templates: a bad override is rejected with its line and problem; a good one is used by the preview', async () => {
