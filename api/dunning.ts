@@ -26,7 +26,7 @@ import { DEFAULT_EXPANSION_TEMPLATES, EXPANSION_PLAY, EXPANSION_TRIGGERS, expans
 import { DEFAULT_RENEWAL_TEMPLATES, exampleRenewalFacts, RENEWAL_FOLDS, RENEWAL_PLAY, renewalConfigSchema, renewalSettings, type RenewalFold } from '../domain/renewal';
 import { DEFAULT_DUNNING_SCHEDULE, DUNNING_TONES, inDayOrder, scheduleProblems, type DunningTone } from '../domain/dunning-schedule';
 import { recoveryReport } from '../domain/dunning-recovery';
-import { HIDDEN_FACT, hideActivityFacts, hideMoneyFacts, printsRawAmount } from '../domain/redaction';
+import { HIDDEN_FACT, hideActivityFacts, hideMoneyFacts, hidesActivity, printsRawAmount } from '../domain/redaction';
 import { DEFAULT_DUNNING_TEMPLATES, EXAMPLE_DUNNING_FACTS, stepFacts, type DunningFacts } from '../domain/dunning-templates';
 import { ROLLOUT_MODES } from '../domain/rollout';
 import { renderTemplate, TemplateError, templateProblems, type EmailTemplate } from '../domain/templates';
@@ -193,12 +193,13 @@ const templateOf = (params: { play?: unknown; key?: unknown }) => {
 };
 
 /** Renders a template for a preview; a stored override that fails against these facts is a 400 naming its problems. */
-function renderOr400(template: EmailTemplate, facts: object, note?: string) {
+function renderOr400(template: EmailTemplate, facts: object, noteOnFailure?: () => string | undefined) {
   try {
     return renderTemplate(template, facts);
   } catch (err) {
-    if (err instanceof TemplateError) throw new HttpError(400, `invalid template: ${err.message}${note ? ` (${note})` : ''}`, { problems: err.problems });
-    throw err;
+    if (!(err instanceof TemplateError)) throw err;
+    const note = noteOnFailure?.();
+    throw new HttpError(400, `invalid template: ${err.message}${note ? ` (${note})` : ''}`, { problems: err.problems });
   }
 }
 
@@ -415,9 +416,11 @@ export function playsRouter(deps: PlaysRouterDeps): Router {
     const facts = hideRevenue ? hideMoneyFacts(built.facts) : built.facts;
     // A template that fails only for want of the usage a role never gets says so, whether or
     // not this customer has any (which the role may not learn): with a stand-in it renders.
-    const roleLacksUsage = body.customerId !== undefined && facts.usage === null && hideActivityFacts({ usage: { summary: HIDDEN_FACT } }, hidden).usage === null;
-    const failsForUsage = roleLacksUsage && templateProblems(template, facts).length > 0 && templateProblems(template, { ...facts, usage: { summary: HIDDEN_FACT } }).length === 0;
-    const rendered = renderOr400(template, facts, failsForUsage ? "usage is hidden from your role, so a preview gives the template none: write it inside {% if usage %}" : undefined);
+    const failsForHiddenUsage = () =>
+      body.customerId !== undefined && hidesActivity(hidden) && templateProblems(template, { ...facts, usage: { summary: HIDDEN_FACT } }).length === 0
+        ? 'usage is hidden from your role, so a preview gives the template none: write it inside {% if usage %}'
+        : undefined;
+    const rendered = renderOr400(template, facts, failsForHiddenUsage);
     res.json({ to: built.to, ...rendered, facts: built.facts });
   });
 

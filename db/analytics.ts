@@ -424,9 +424,9 @@ export async function analyticsStale(db: Db, workspaceId: string): Promise<boole
   return row !== undefined && (row.analytics_rules === null || row.analytics_rules < ANALYTICS_RULES_VERSION);
 }
 
-/** The catch-up's own lock of a workspace for the transaction, if no other worker holds it. */
-export async function tryCatchUpLock(trx: Db, workspaceId: string): Promise<boolean> {
-  const { rows } = await trx.raw<{ rows: { got: boolean }[] }>('select pg_try_advisory_xact_lock(hashtext(?)) as got', [`analytics-catch-up:${workspaceId}`]);
+/** The worker catch-up's lock of one of its steps for a workspace, for the transaction, if no other worker holds it (workers/catch-up.ts). */
+export async function tryCatchUpLock(trx: Db, step: 'prices' | 'analytics', workspaceId: string): Promise<boolean> {
+  const { rows } = await trx.raw<{ rows: { got: boolean }[] }>('select pg_try_advisory_xact_lock(hashtext(?)) as got', [`catch-up:${step}:${workspaceId}`]);
   return rows[0]?.got === true;
 }
 

@@ -9,6 +9,9 @@ export { priceTerms, type PriceTermRow } from '../domain/price-amount';
 /** The migration from which the mirror keeps every term a price's amount depends on (package pricing: 032; tiers' mode and decimals: 030 before it). */
 export const PRICE_TERMS_COMPLETE_SINCE = '032_price_transform_quantity';
 
+/** A price (`p`) written before PRICE_TERMS_COMPLETE_SINCE was applied: its terms are not all read (the one binding is that name). */
+const STALE_PRICE = `p.synced_at < (select m.migration_time from knex_migrations m where m.name = ?)`;
+
 /**
  * The workspaces holding prices mirrored before PRICE_TERMS_COMPLETE_SINCE was applied:
  * their package terms (and maybe tiers) were never read, so a price of $20 per 10
@@ -16,9 +19,7 @@ export const PRICE_TERMS_COMPLETE_SINCE = '032_price_transform_quantity';
  */
 export async function workspacesWithStalePriceTerms(db: Db): Promise<string[]> {
   const { rows } = await db.raw<{ rows: { workspace_id: string }[] }>(
-    `select distinct p.workspace_id from stripe_prices p
-      where p.synced_at < (select m.migration_time from knex_migrations m where m.name = ?)
-      order by p.workspace_id`,
+    `select distinct p.workspace_id from stripe_prices p where ${STALE_PRICE} order by p.workspace_id`,
     [PRICE_TERMS_COMPLETE_SINCE],
   );
   return rows.map((r) => r.workspace_id);
@@ -27,9 +28,7 @@ export async function workspacesWithStalePriceTerms(db: Db): Promise<string[]> {
 /** The workspace's prices still stale (db/price-terms.ts workspacesWithStalePriceTerms), by id. */
 export async function stalePriceIds(db: Db, workspaceId: string): Promise<string[]> {
   const { rows } = await db.raw<{ rows: { id: string }[] }>(
-    `select p.id from stripe_prices p
-      where p.workspace_id = ? and p.synced_at < (select m.migration_time from knex_migrations m where m.name = ?)
-      order by p.id`,
+    `select p.id from stripe_prices p where p.workspace_id = ? and ${STALE_PRICE} order by p.id`,
     [workspaceId, PRICE_TERMS_COMPLETE_SINCE],
   );
   return rows.map((r) => r.id);

@@ -170,6 +170,8 @@ export function hideCitedAmounts(text: string, facts: unknown): string {
 export const HIDDEN_FACT = '[hidden]';
 /** The fields that hide the product's activity, and so a draft's usage summary. */
 const ACTIVITY_FIELDS = ['activity', 'usage'];
+/** Whether a role's hidden fields hide the product's activity (usage, logins) from it. */
+export const hidesActivity = (hiddenFields: ReadonlySet<string>) => ACTIVITY_FIELDS.some((f) => hiddenFields.has(f));
 
 /**
  * A draft's text as a role reads it where the workspace hides the product's activity
@@ -179,12 +181,12 @@ const ACTIVITY_FIELDS = ['activity', 'usage'];
  */
 export function hideCitedActivity(text: string, facts: unknown, hiddenFields: ReadonlySet<string>): string {
   const summary = (facts as { usage?: { summary?: unknown } | null } | null)?.usage?.summary;
-  if (typeof summary !== 'string' || !summary || !ACTIVITY_FIELDS.some((f) => hiddenFields.has(f))) return text;
+  if (typeof summary !== 'string' || !summary || !hidesActivity(hiddenFields)) return text;
   const escaped = escapeHtmlText(summary);
   return [summary, escaped].reduce((t, s) => t.split(s).join(HIDDEN_FACT), text);
 }
 
 /** A draft's facts without the usage summary where the workspace hides the product's activity from the caller. */
 export function hideActivityFacts(facts: Record<string, unknown>, hiddenFields: ReadonlySet<string>): Record<string, unknown> {
-  return facts.usage && ACTIVITY_FIELDS.some((f) => hiddenFields.has(f)) ? { ...facts, usage: null } : facts;
+  return facts.usage && hidesActivity(hiddenFields) ? { ...facts, usage: null } : facts;
 }

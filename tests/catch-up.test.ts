@@ -76,7 +76,7 @@ describe("the worker's catch-up after an upgrade", () => {
     // Another worker catching up ws_fresh: left to it.
     const other = await database.db.transaction();
     try {
-      expect(await tryCatchUpLock(other, 'ws_fresh')).toBe(true);
+      expect(await tryCatchUpLock(other, 'analytics', 'ws_fresh')).toBe(true);
       expect(await recomputeStaleAnalytics({ db: database.db, log })).toEqual({ workspaces: 1, failed: 0 });
       expect(await rulesOf('ws_fresh')).toBe(ANALYTICS_RULES_VERSION - 1);
     } finally {

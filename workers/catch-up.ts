@@ -31,8 +31,8 @@ const MAX_QUEUE_MS = 60_000;
  * only prices created since, and Stripe sends no event when a price is only read).
  * One price list per such workspace, each page written as a sync writes it; once
  * written, a price is no longer stale, so the next run finds nothing to do (a price
- * Stripe no longer has is settled as it is); one worker at a time per workspace. A workspace without a Stripe key (fed
- * by webhooks alone) cannot be read and waits for one.
+ * Stripe no longer has is settled as it is); one worker at a time per workspace. A
+ * workspace without a Stripe key (fed by webhooks alone) cannot be read and waits for one.
  */
 export async function refreshStalePriceTerms(deps: CatchUpDeps, stopping: () => boolean = () => false): Promise<{ workspaces: number; prices: number; failed: number }> {
   const clientFor = workspaceStripeClients(deps.db, deps.keyring, deps.stripe, MAX_QUEUE_MS);
@@ -42,7 +42,7 @@ export async function refreshStalePriceTerms(deps: CatchUpDeps, stopping: () => 
     const log = deps.log.child({ workspaceId });
     try {
       // Another worker refreshing this workspace: left to it (each would list its prices from Stripe).
-      const refreshed = await deps.db.transaction(async (trx) => ((await tryCatchUpLock(trx, `prices:${workspaceId}`)) ? refreshWorkspacePrices(deps, workspaceId, clientFor, log) : null));
+      const refreshed = await deps.db.transaction(async (trx) => ((await tryCatchUpLock(trx, 'prices', workspaceId)) ? refreshWorkspacePrices(deps, workspaceId, clientFor, log) : null));
       if (refreshed === null) continue;
       done.workspaces++;
       done.prices += refreshed;
@@ -114,7 +114,7 @@ export async function recomputeStaleAnalytics(deps: Pick<CatchUpDeps, 'db' | 'lo
       const result = await deps.db.transaction(async (trx) => {
         // Another worker catching up this workspace: left to it, or the relay, whose
         // updates of the workspace's customers wait for a recompute, would wait for each.
-        if (!(await tryCatchUpLock(trx, workspaceId))) return 'busy' as const;
+        if (!(await tryCatchUpLock(trx, 'analytics', workspaceId))) return 'busy' as const;
         // Caught up meanwhile (by that worker, or a sync's recompute): nothing to do.
         if (!(await analyticsStale(trx, workspaceId))) return 'current' as const;
         return recomputeWorkspace(trx, workspaceId);

@@ -5,6 +5,7 @@ import { HIDDEN, money, NONE, when } from '../format';
 import { canAct, isHidden } from '../redaction';
 import { customerLink, errorBox, loading, statusBadge } from './common';
 import { draftStepTitle } from '../../../domain/dunning-schedule';
+import { SENDABLE_DRAFT_STATUSES } from '../../../domain/drafts';
 
 interface Draft {
   id: string;
@@ -41,7 +42,7 @@ interface Sending {
  */
 function sendingNote(ctx: PageContext, draft: Draft, sending: Sending | null): HTMLElement | null {
   // Only a draft still to go can be held: a discarded or cancelled one waits for nothing.
-  if (!sending || !['approved', 'edited', 'scheduled'].includes(draft.status)) return null;
+  if (!sending || !SENDABLE_DRAFT_STATUSES.some((s) => s === draft.status)) return null;
   if (sending.heldForSender) {
     return h(
       'div',
