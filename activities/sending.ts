@@ -3,7 +3,7 @@ import { findDraftById, transitionDraft } from '../db/drafts';
 import type { Knex } from '../db/knex';
 import { getEmailSettings, type EmailSettings } from '../db/play-settings';
 import { clearSenderRefusal, finishSend, reserveSend, sendKeyOf } from '../db/sends';
-import { isSendableDraft } from '../domain/drafts';
+import { isSendableDraft, SENDABLE_DRAFT_STATUSES } from '../domain/drafts';
 import { EmailSendError, NO_PROVIDER_MESSAGE, type EmailSender } from '../email/sender';
 import type { Logger } from '../platform/logger';
 import { rereadIfMirrorBehind } from './invoice-mirror';
@@ -131,18 +131,18 @@ export function createSendingActivities(deps: SendingActivityDeps) {
       if ('existing' in reservation) {
         const existing = reservation.existing;
         if (existing.status === 'sent') {
-          await transitionDraft(db, draft.id, { to: 'sent', actor: input.actor, onlyFrom: ['approved', 'edited', 'scheduled'] });
+          await transitionDraft(db, draft.id, { to: 'sent', actor: input.actor, onlyFrom: SENDABLE_DRAFT_STATUSES });
           return { kind: 'already_sent' };
         }
         if (existing.status === 'failed') {
-          await transitionDraft(db, draft.id, { to: 'failed', actor: input.actor, reason: existing.error ?? 'failed', onlyFrom: ['approved', 'edited', 'scheduled'] });
+          await transitionDraft(db, draft.id, { to: 'failed', actor: input.actor, reason: existing.error ?? 'failed', onlyFrom: SENDABLE_DRAFT_STATUSES });
           return { kind: 'failed', error: existing.error ?? 'failed' };
         }
         // 'sending' (an attempt died mid-send) or already 'unconfirmed': possibly sent, never resent.
         const reason = 'an earlier attempt stopped after calling the provider; it may have gone out, so it is not sent again';
         if (existing.status === 'sending') await finishSend(db, key, { status: 'unconfirmed', error: reason });
         log.warn({ draftId: draft.id, idempotencyKey: key }, 'send unconfirmed: not resending');
-        await transitionDraft(db, draft.id, { to: 'sent', actor: input.actor, reason, onlyFrom: ['approved', 'edited', 'scheduled'] });
+        await transitionDraft(db, draft.id, { to: 'sent', actor: input.actor, reason, onlyFrom: SENDABLE_DRAFT_STATUSES });
         return { kind: 'unconfirmed' };
       }
 
@@ -158,7 +158,7 @@ export function createSendingActivities(deps: SendingActivityDeps) {
           tags: { wysera_play: draft.play, wysera_workspace: draft.workspaceId },
         });
         await finishSend(db, key, { status: 'sent', providerMessageId: accepted.providerMessageId });
-        await transitionDraft(db, draft.id, { to: 'sent', actor: input.actor, onlyFrom: ['approved', 'edited', 'scheduled'] });
+        await transitionDraft(db, draft.id, { to: 'sent', actor: input.actor, onlyFrom: SENDABLE_DRAFT_STATUSES });
         return { kind: 'sent', providerMessageId: accepted.providerMessageId };
       } catch (err) {
         if (!(err instanceof EmailSendError)) throw err;
@@ -181,7 +181,7 @@ export function createSendingActivities(deps: SendingActivityDeps) {
           return { kind: 'no_sender', error };
         }
         await finishSend(db, key, { status: 'failed', error: err.message });
-        await transitionDraft(db, draft.id, { to: 'failed', actor: input.actor, reason: err.message, onlyFrom: ['approved', 'edited', 'scheduled'] });
+        await transitionDraft(db, draft.id, { to: 'failed', actor: input.actor, reason: err.message, onlyFrom: SENDABLE_DRAFT_STATUSES });
         return { kind: 'failed', error: err.message };
       }
     },
