@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { priceCharge } from './billing';
-import { buildCatalog, INTERVALS, TIERS, type BillingInterval, type Catalog, type Currency, type Tier, planOf } from './catalog';
+import { buildCatalog, decimal, INTERVALS, TIERS, type BillingInterval, type Catalog, type Currency, type Tier, planOf } from './catalog';
 import { stripeJson } from './embedded-lists';
 import { Agenda } from './heap';
 import {
@@ -827,6 +827,29 @@ export class SimAccount {
       return;
     }
     this.attemptPayment(state, invoice, true, how === 'new_card');
+  }
+
+  /**
+   * A price change as made in Stripe's dashboard: a new price of the plan at
+   * `unitAmount` takes over the old one's lookup key and every later signup and plan
+   * change, and the old one is archived (`price.created`, `price.updated`).
+   * Subscriptions on the old price keep billing on it (grandfathered), while price
+   * lists leave it out unless asked for inactive prices. Per-unit prices only.
+   */
+  changePrice(priceId: string, unitAmount: number): Stripe.Price {
+    const old = this.prices.get(priceId);
+    if (!old || !old.active) throw new Error(`no active price ${priceId}`);
+    if (old.billing_scheme !== 'per_unit') throw new Error(`price ${priceId} is not per unit`);
+    const next: Stripe.Price = { ...old, id: this.newId('price_1', 24), created: this.now, unit_amount: unitAmount, unit_amount_decimal: decimal(unitAmount) };
+    old.active = false;
+    old.lookup_key = null;
+    this.prices.add(next);
+    this.catalog.replacePrice(old, next);
+    // Items embed the legacy plan view of their price as a copy: it shows the archiving too.
+    for (const item of this.subscriptionItems.values()) if (item.price.id === old.id) item.plan = planOf(old);
+    this.emit('price.created', next);
+    this.emit('price.updated', old, { active: true, lookup_key: next.lookup_key });
+    return next;
   }
 
   /**

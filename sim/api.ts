@@ -255,6 +255,8 @@ const ROUTE_TABLE: Route[] = [
           currency: { match: (p, v) => p.currency === v },
           type: { match: (p, v) => p.type === v },
         },
+        // As Stripe: archived prices only when asked for (`active=false`), though subscriptions still bill on them.
+        defaultMatch: (p, params) => params.active !== undefined || p.active,
       }),
   },
   { method: 'GET', pattern: id('prices/:id'), resource: 'prices', access: 'read', handle: (ctx) => retrieve(ctx, ctx.account.prices, 'price') },

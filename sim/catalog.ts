@@ -49,6 +49,8 @@ export interface Catalog {
   /** prices[tier][interval][currency] */
   planPrice: (tier: Tier, interval: BillingInterval, currency: Currency) => Stripe.Price;
   meteredPrice: (currency: Currency) => Stripe.Price;
+  /** Sells `next` wherever `old` was sold (a price change): later signups and plan changes take it. */
+  replacePrice: (old: Stripe.Price, next: Stripe.Price) => void;
 }
 
 // Round to whole currency units so prices look like list prices.
@@ -292,5 +294,8 @@ export function buildCatalog(created: number, newId: (prefix: string, len?: numb
     overageProduct,
     planPrice: (tier, interval, currency) => get(`${tier.key}/${interval}/${currency}`),
     meteredPrice: (currency) => get(`metered/${currency}`),
+    replacePrice: (old, next) => {
+      for (const [key, price] of byKey) if (price === old) byKey.set(key, next);
+    },
   };
 }
