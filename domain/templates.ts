@@ -1,4 +1,4 @@
-import { Liquid, type FilterImplOptions } from 'liquidjs';
+import { CycleTag, EchoTag, Filter, Liquid, Output, Tokenizer, toValueSync, Value, type FilterImplOptions, type Template } from 'liquidjs';
 import { minorUnitsPer } from './currency-units';
 
 /**
@@ -54,9 +54,45 @@ const printedText = (value: unknown): string =>
  */
 function printed(escapeHtml: boolean) {
   return (value: unknown): string => {
-    if (value === null || value === undefined) throw new Error('nothing to print here: this fact is null for this customer (put it inside {% if %}, or give it a | default)');
+    refuseNull(value);
     return escapeHtml ? escapeHtmlText(printedText(value)) : printedText(value);
   };
+}
+
+function refuseNull(value: unknown): void {
+  if (value === null || value === undefined) throw new Error('nothing to print here: this fact is null for this customer (put it inside {% if %}, or give it a | default)');
+}
+
+/**
+ * A value printed through `| raw` skips liquid's outputEscape, `printed` with it: so
+ * `{{ plan.name | raw }}` would print a null as nothing. Each printed value whose last
+ * filter is `raw` ({{ }}, {% echo %}, {% cycle %}, inside any block) is given this
+ * filter after it, raw too (so still unescaped), to refuse a null as `printed` does.
+ * Only there: `raw` elsewhere (`| raw | default: ...`, an {% assign %}) passes a null on
+ * as every filter does. Its name cannot be written in a template.
+ */
+const RAW_PRINTED = 'raw printed';
+const rawPrinted: FilterImplOptions = {
+  raw: true,
+  handler: (value: unknown) => {
+    refuseNull(value);
+    return value;
+  },
+};
+const rawPrintedToken = () => Object.assign(new Tokenizer('_ | raw').readFilteredValue().filters[0]!, { name: RAW_PRINTED });
+const endsRaw = (names: readonly string[]) => names.at(-1) === 'raw';
+
+function checkRawPrints(liquid: Liquid, templates: Template[]): Template[] {
+  for (const t of templates) {
+    if (t.children) checkRawPrints(liquid, toValueSync(t.children(false, true)));
+    if (t instanceof Output || t instanceof EchoTag) {
+      for (const v of t.arguments()) if (v instanceof Value && endsRaw(v.filters.map((f) => f.name))) v.filters.push(new Filter(rawPrintedToken(), rawPrinted, liquid));
+    } else if (t instanceof CycleTag) {
+      // A cycle makes its values from these tokens at each render.
+      for (const c of t.arguments()) if (!(c instanceof Value) && 'filters' in c && endsRaw(c.filters.map((f) => f.name))) c.filters.push(rawPrintedToken());
+    }
+  }
+  return templates;
 }
 
 /** HTML-escapes as liquid's `escape` does, entity for entity (domain/redaction.ts finds cited text in its escaped form). */
@@ -95,6 +131,7 @@ function engine(escapeHtml: boolean): Liquid {
     outputEscape: printed(escapeHtml),
   });
   for (const [name, impl] of Object.entries(liquid.filters)) if (!NULL_AWARE_FILTERS.has(name)) liquid.registerFilter(name, passingNull(impl));
+  liquid.registerFilter(RAW_PRINTED, rawPrinted);
   liquid.registerFilter('money', (value: unknown) => {
     if (typeof value === 'object' && value !== null && 'amount' in value && 'currency' in value) {
       const { amount, currency } = value;
@@ -140,7 +177,7 @@ export function renderTemplate(template: EmailTemplate, facts: object): Rendered
   for (const part of ['subject', 'html', 'text'] as const) {
     try {
       const liquid = engineFor(part);
-      out[part] = liquid.renderSync(liquid.parse(template[part]), facts) as string;
+      out[part] = liquid.renderSync(checkRawPrints(liquid, liquid.parse(template[part])), facts) as string;
     } catch (err) {
       problems.push(problemOf(part, err));
     }

@@ -14,6 +14,20 @@ describe('templates and facts that are null', () => {
     ]);
   });
 
+  it('refuses a null printed through | raw, with the same error, wherever it is printed', () => {
+    const message = 'nothing to print here: this fact is null for this customer (put it inside {% if %}, or give it a | default)';
+    const printedRaw = ['{{ plan.name | raw }}', '{{ plan.name | upcase | raw }}', '{% echo plan.name | raw %}', '{% cycle plan.name | raw, "b" %}', '{% liquid\necho plan.name | raw\n%}', '{% for i in (1..2) %}{% if true %}{{ plan.name | raw }}{% endif %}{% endfor %}', '{% capture c %}{{ plan.name | raw }}{% endcapture %}{{ c }}'];
+    for (const html of printedRaw) {
+      expect(templateProblems({ subject: 'Your plan', html, text: 'x' }, facts), html).toEqual([expect.objectContaining({ part: 'html', message })]);
+      expect(templateProblems({ subject: 'Your plan', html: 'x', text: html }, facts), html).toEqual([expect.objectContaining({ part: 'text', message })]);
+    }
+    // Where raw is not what prints it, a null passes on as through any filter; and what is not null prints unescaped as before.
+    const html = (template: string) => renderTemplate({ subject: 'Your plan', html: template, text: 'x' }, { ...facts, customer: { name: 'Jordan & Co <3' } }).html;
+    expect(html("{{ plan.name | raw | default: 'current' }}")).toBe('current');
+    expect(html("{% assign n = plan.name | raw %}{% if n %}{{ n }}{% else %}{{ n | default: 'none' }}{% endif %}")).toBe('none');
+    expect(html('{{ customer.name | raw }}, {% echo customer.name | raw %}, {{ customer.name }}')).toBe('Jordan & Co <3, Jordan & Co <3, Jordan &amp; Co &lt;3');
+  });
+
   it('takes one guarded, or given a default, and what is not null as before', () => {
     expect(subjectOf('Your {% if plan.name %}{{ plan.name }} {% endif %}plan')).toBe('Your plan');
     expect(subjectOf("Your {{ plan.name | default: 'current' | upcase }} plan")).toBe('Your CURRENT plan');
