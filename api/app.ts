@@ -60,7 +60,7 @@ export interface AppDeps {
   signalsRequestsPerMinute?: number;
   /** The window that limit counts in (default a minute; the CLI's tests shorten it to see a wait end). */
   signalsRateWindowMs?: number;
-  /** How long the worker keeps product signals (PRODUCT_SIGNALS_RETENTION_DAYS; 0 keeps all): the answer counts those sent past it. */
+  /** How long the worker keeps product signals (PRODUCT_SIGNALS_RETENTION_DAYS; 0 keeps all): the answer counts those it stored past it. */
   signalsRetentionDays?: number;
 }
 

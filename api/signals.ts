@@ -35,7 +35,7 @@ export function signalsRouter({ db, requestsPerMinute, windowMs, retentionDays =
     const { workspaceId, actor } = authOf(res);
     const now = new Date();
     const { signals, replace = false } = parseOr400(productSignalsBody(now), req.body, 'signals');
-    const { stored, duplicates, conflicts, replaced } = await storeProductSignals(db, workspaceId, signals, { replace }, async (trx, before) => {
+    const { stored, written, duplicates, conflicts, replaced } = await storeProductSignals(db, workspaceId, signals, { replace }, async (trx, before) => {
       // A correction changes what the plays cite and weigh: who made it, and what it overwrote.
       const sent = new Map(signals.map((s) => [s.id, s]));
       await appendAudit(trx, { workspaceId, actor, action: 'product_signals.replaced', targetType: 'product_signals', before: before.map(signalOf), after: before.map((b) => sent.get(b.signal_id)) });
@@ -46,12 +46,14 @@ export function signalsRouter({ db, requestsPerMinute, windowMs, retentionDays =
       signals.map((s) => s.customerId),
     );
     // Signals older than the worker keeps are stored, but only a customer's latest of a kind outlives its next retention run: a backfill hears so.
+    // Counted of what this request wrote: a duplicate was counted when first sent, and a conflict changed nothing.
     const cutoff = retentionDays > 0 ? now.getTime() - retentionDays * DAY_MS : null;
+    const at = new Map(signals.map((s) => [s.id, s.at.getTime()]));
     res.json({
       received: signals.length,
       stored,
       duplicates,
-      pastRetention: cutoff === null ? 0 : signals.filter((s) => s.at.getTime() < cutoff).length,
+      pastRetention: cutoff === null ? 0 : written.filter((id) => at.get(id)! < cutoff).length,
       ...(replace ? { replaced: replaced.length } : { conflicts: { count: conflicts.length, ids: conflicts.slice(0, LISTED_IDS) } }),
       unmirroredCustomers: { count: unmirrored.length, ids: unmirrored.slice(0, LISTED_IDS) },
     });

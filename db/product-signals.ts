@@ -47,6 +47,8 @@ export function signalOf(r: SignalRow): ProductSignal {
 
 export interface StoredSignals {
   stored: number;
+  /** The ids of the signals this request wrote: those it stored, and those `replace` overwrote. */
+  written: string[];
   /** Signals the workspace held already as sent (retries): nothing changed. */
   duplicates: number;
   /** Ids the workspace held with something else under them: the first one stands (unless `replace`). */
@@ -83,7 +85,7 @@ export async function storeProductSignals(
   const sent = new Map(signals.map((s) => [s.id, s]));
   return db.transaction(async (trx) => {
     const existing = new Map<string, SignalRow>();
-    let inserted = 0;
+    const inserted: string[] = [];
     // One order of the ids throughout, the inserts' too (JavaScript's sort and the "C"
     // collation agree): requests with ids in common wait on each other's rows in that
     // order, never in a cycle.
@@ -96,7 +98,7 @@ export async function storeProductSignals(
       const added = absent.length
         ? new Set((await trx('product_signals').insert(absent).onConflict(['workspace_id', 'signal_id']).ignore().returning<{ signal_id: string }[]>('signal_id')).map((r) => r.signal_id))
         : new Set<string>();
-      inserted += added.size;
+      inserted.push(...added);
       pending = absent.map((r) => r.signal_id).filter((id) => !added.has(id));
     }
     const changed = [...existing.values()].filter((r) => whatSignalSays(signalOf(r)) !== whatSignalSays(sent.get(r.signal_id)!));
@@ -114,8 +116,9 @@ export async function storeProductSignals(
       if (onReplaced) await onReplaced(trx, changed);
     }
     return {
-      stored: inserted,
-      duplicates: signals.length - inserted - changed.length,
+      stored: inserted.length,
+      written: opts.replace ? [...inserted, ...changed.map((r) => r.signal_id)] : inserted,
+      duplicates: signals.length - inserted.length - changed.length,
       conflicts: opts.replace ? [] : changed.map((r) => r.signal_id),
       replaced: opts.replace ? changed : [],
     };

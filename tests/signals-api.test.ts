@@ -137,15 +137,19 @@ describe('POST /workspaces/:id/signals and what the plays read of them', () => {
 
   it('counts the signals sent from before the retention period: stored, but kept only as a customer\'s latest of a kind', async () => {
     // The test API keeps the default 400 days.
-    const res = await post({
-      signals: [
-        { type: 'login', id: 'old-login-1', customerId: 'cus_known', at: ago(500) },
-        { type: 'login', id: 'old-login-2', customerId: 'cus_known', at: ago(401) },
-        { type: 'login', id: 'recent-login', customerId: 'cus_known', at: ago(399) },
-      ],
-    });
+    const login = (id: string, days: number) => ({ type: 'login', id, customerId: 'cus_known', at: ago(days) });
+    const [old1, old2] = [login('old-login-1', 500), login('old-login-2', 401)];
+    const res = await post({ signals: [old1, old2, login('recent-login', 399)] });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ received: 3, stored: 3, pastRetention: 2 });
+
+    // Sent again, as a retry, or with something else under an id held already: nothing written, nothing counted.
+    const oldUse = { type: 'usage', id: 'old-use', customerId: 'cus_known', at: ago(450), metric: 'exports', quantity: 1 };
+    expect((await post({ signals: [oldUse] })).body).toMatchObject({ stored: 1, pastRetention: 1 });
+    const again = await post({ signals: [old1, { ...oldUse, quantity: 2 }, login('old-login-3', 420)] });
+    expect(again.body).toMatchObject({ received: 3, stored: 1, duplicates: 1, conflicts: { count: 1, ids: ['old-use'] }, pastRetention: 1 });
+    // A correction writes the signal sent: counted, as it is kept as that one is.
+    expect((await post({ signals: [{ ...oldUse, quantity: 2 }, old2], replace: true })).body).toMatchObject({ stored: 0, duplicates: 1, replaced: 1, pastRetention: 1 });
   });
 
   it('refuses a request with any bad signal, naming each one and where, and stores none of it', async () => {
