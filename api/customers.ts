@@ -6,6 +6,7 @@ import { riskAsShown } from '../domain/churn-risk';
 import type { Knex } from '../db/knex';
 import type { Keyring } from '../platform/crypto';
 import type { Logger } from '../platform/logger';
+import { warningThrottle } from '../platform/warning-throttle';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 import { redactionOf } from './redaction';
@@ -27,6 +28,9 @@ const listQuery = z.strictObject({
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
 
+/** How often a workspace's searches may log that they met names the keyring cannot open. */
+const UNOPENED_WARNING_EVERY_MS = 10 * 60_000;
+
 /**
  * The customers: `GET /workspaces/:workspaceId/customers` (viewer+), a page of them
  * found by email, or by a piece of the name or the start of the id (db/customer-list.ts), and `.../customers/:customerId`,
@@ -35,6 +39,7 @@ const listQuery = z.strictObject({
  */
 export function customersRouter({ db, keyring, log }: { db: Knex; keyring: Keyring; log: Logger }): Router {
   const router = Router();
+  const unopenedWarning = warningThrottle(UNOPENED_WARNING_EVERY_MS);
   // The biggest payers first, for whoever may see MRR; the order itself would tell the
   // others what is hidden from them, so theirs is newest first, and sort=mrr a 400.
   router.get('/workspaces/:workspaceId/customers', requireWorkspaceRole('viewer'), async (req, res) => {
@@ -61,8 +66,15 @@ export function customersRouter({ db, keyring, log }: { db: Knex; keyring: Keyri
       idPrefix: search !== '' && !byEmail && idLike ? search : undefined,
       nameContains: byName ? search : undefined,
     });
-    // Names sealed under a key the ring no longer holds match nothing: an operator must hear of it.
-    if (found.unopenedNames > 0) log.warn({ workspaceId, unopened: found.unopenedNames }, 'customer search: names that cannot be opened with WYSERA_ENCRYPTION_KEYS (a key left out of the ring?) matched nothing');
+    // Names sealed under a key the ring no longer holds match nothing: an operator must hear of it,
+    // once in a while rather than at every keystroke of every search.
+    const warning = found.unopenedNames > 0 ? unopenedWarning(workspaceId) : null;
+    if (warning) {
+      log.warn(
+        { workspaceId, unopened: found.unopenedNames, searchesNotLogged: warning.heldBack },
+        `customer search: names that cannot be opened with WYSERA_ENCRYPTION_KEYS (a key left out of the ring?) matched nothing (logged at most once in ${UNOPENED_WARNING_EVERY_MS / 60_000} minutes a workspace; searchesNotLogged met them since the last time)`,
+      );
+    }
     res.json(redaction.apply({ sort, limit: q.limit, offset: q.offset, total: found.total, customers: found.customers }));
   });
 

@@ -182,21 +182,33 @@ describe('GET /workspaces/:id/customers and /customers/:customerId', () => {
     }
   });
 
-  it('says in the log when a name search met names it cannot open, which it cannot match', async () => {
-    const warnings: { msg: string; unopened?: number }[] = [];
-    const log = pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _enc, done) => (warnings.push(JSON.parse(chunk.toString()) as { msg: string; unopened?: number }), done()) }));
+  it('says in the log when a name search met names it cannot open, which it cannot match, once in a while for each workspace', async () => {
+    type Warning = { msg: string; workspaceId?: string; unopened?: number; searchesNotLogged?: number };
+    const warnings: Warning[] = [];
+    const log = pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _enc, done) => (warnings.push(JSON.parse(chunk.toString()) as Warning), done()) }));
     const logged = await startApi(database.db, keyring, { log });
     const stranger = parseKeyring(generateKeySpec('elsewhere'));
     const sealedElsewhere = sealCustomerPii(stranger, ws, { id: 'cus_z', email: null, name: 'Zoë Ångström' });
     const before = await database.db('stripe_customers').where({ workspace_id: ws, id: 'cus_z' }).first<{ name: string }>('name');
+    const warning = (workspaceId: string) => expect.objectContaining({ msg: expect.stringMatching(/^customer search: names that cannot be opened/) as unknown, workspaceId, unopened: 1, searchesNotLogged: 0 }) as unknown;
     try {
       await database.db('stripe_customers').where({ workspace_id: ws, id: 'cus_z' }).update({ name: sealedElsewhere.name });
-      const res = await logged.request('GET', `/workspaces/${ws}/customers?q=${encodeURIComponent('corp')}`, { token: tokens.member });
+      const search = (q: string, workspace = ws, token = tokens.member) => logged.request('GET', `/workspaces/${workspace}/customers?q=${encodeURIComponent(q)}`, { token });
+      const res = await search('corp');
       expect(res.status).toBe(200);
       expect((res.body as { customers: { customerId: string }[] }).customers.map((c) => c.customerId)).toEqual(['cus_x']);
-      expect(warnings).toEqual([expect.objectContaining({ msg: expect.stringMatching(/^customer search: names that cannot be opened/) as unknown, unopened: 1 })]);
+      expect(warnings).toEqual([warning(ws)]);
+      // Searching on (as a name is typed), the workspace's searches are not logged again for a while.
+      for (const q of ['co', 'cor', 'corp']) expect((await search(q)).status).toBe(200);
+      expect(warnings).toEqual([warning(ws)]);
+      // Another workspace's are logged on their own.
+      await database.db('stripe_customers').insert({ workspace_id: 'ws_elsewhere', id: 'cus_e', stripe_state_at: new Date(), created: at('2025-01-01'), name: sealCustomerPii(stranger, 'ws_elsewhere', { id: 'cus_e', email: null, name: 'Elsewhere Ltd' }).name });
+      const elsewhere = (await createApiToken(database.db, { workspaceId: 'ws_elsewhere', role: 'member', name: 'member', createdBy: 'test' })).token;
+      expect((await search('ltd', 'ws_elsewhere', elsewhere)).status).toBe(200);
+      expect(warnings).toEqual([warning(ws), warning('ws_elsewhere')]);
     } finally {
       await database.db('stripe_customers').where({ workspace_id: ws, id: 'cus_z' }).update({ name: before.name });
+      await database.db('stripe_customers').where({ workspace_id: 'ws_elsewhere', id: 'cus_e' }).delete();
       await logged.close();
     }
   });
