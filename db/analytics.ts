@@ -375,14 +375,25 @@ export async function payingCustomersAt(db: Db, workspaceId: string, at: Date, l
   return rows.map((r) => ({ customerId: r.customer_id, mrr: r.mrr_after }));
 }
 
-/** Members of a cohort with their current MRR. */
+/**
+ * SQL for a customer's MRR now, in the reporting currency (the customer named by the
+ * `workspace` and `customer` column references of the query it goes in): after their
+ * latest movement dated up to now, as domain/mrr mrrAt works it out. Not the summary
+ * row's `mrr`, which is after every movement known, and so already 0 for a customer
+ * who cancelled for the end of a period they still pay for. One index lookup a customer.
+ */
+export function currentMrrSql(workspace: string, customer: string): string {
+  return `coalesce((select m.mrr_after from analytics_movements m where m.workspace_id = ${workspace} and m.customer_id = ${customer} and m.at <= now() order by m.at desc, m.id desc limit 1), 0)`;
+}
+
+/** Members of a cohort with their MRR now. */
 export async function cohortMembers(db: Db, workspaceId: string, cohortMonth: string, limit: number): Promise<{ customerId: string; mrr: number }[]> {
-  const rows = await db('analytics_customers')
-    .where({ workspace_id: workspaceId, cohort_month: cohortMonth })
-    .orderBy([{ column: 'mrr', order: 'desc' }, { column: 'customer_id' }])
+  const rows = await db('analytics_customers as a')
+    .where({ 'a.workspace_id': workspaceId, 'a.cohort_month': cohortMonth })
+    .orderBy([{ column: 'mrr', order: 'desc' }, { column: 'a.customer_id' }])
     .limit(limit)
-    .select<{ customer_id: string; mrr: number }[]>('customer_id', 'mrr');
-  return rows.map((r) => ({ customerId: r.customer_id, mrr: r.mrr }));
+    .select<{ customer_id: string; mrr: string | number }[]>('a.customer_id', db.raw(`${currentMrrSql('a.workspace_id', 'a.customer_id')} as mrr`));
+  return rows.map((r) => ({ customerId: r.customer_id, mrr: Number(r.mrr) }));
 }
 
 /** Stores the analytics settings under settings.analytics, leaving the workspace's other settings alone. */

@@ -9,6 +9,7 @@ import { renewalNoteRows } from './renewal-notes';
 import { customerPlan } from './customer-plan';
 import { effectiveMapping } from './product-mapping';
 import { limitsUse } from '../domain/product-activity';
+import { mrrAt } from '../domain/mrr';
 import { customerActivity } from './product-signals';
 import type { CustomerProfile } from '../domain/customer-profile';
 import { periodAmount, unitPrice } from '../domain/price-amount';
@@ -38,7 +39,7 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
   const now = new Date();
   const [mirrored, summary, movements, subscriptions, items, invoices, dunnings, drafts, [activity, risk], saves, pitches, notes, plan] = await Promise.all([
     db('stripe_customers').where({ workspace_id: workspaceId, id: customerId }).first<{ id: string; email: string | null; name: string | null; livemode: boolean } | undefined>('id', 'email', 'name', 'livemode'),
-    db('analytics_customers').where({ workspace_id: workspaceId, customer_id: customerId }).first<{ mrr: string | number; currency: string; cohort_month: string | null } | undefined>('mrr', 'currency', 'cohort_month'),
+    db('analytics_customers').where({ workspace_id: workspaceId, customer_id: customerId }).first<{ currency: string; cohort_month: string | null } | undefined>('currency', 'cohort_month'),
     loadCustomerMovements(db, workspaceId, customerId),
     db('stripe_subscriptions')
       .where({ workspace_id: workspaceId, customer_id: customerId })
@@ -92,7 +93,7 @@ export async function customerProfile(db: Db, ring: Keyring, workspaceId: string
     email: contact ? contact.email : null,
     mirrored: mirrored !== undefined,
     livemode: mirrored?.livemode ?? null,
-    mrr: summary ? Number(summary.mrr) : null,
+    mrr: summary ? mrrAt(movements, now) : null,
     reportingCurrency: summary?.currency.trim() ?? null,
     cohortMonth: summary?.cohort_month ?? null,
     movements: movements.map((m) => ({ at: m.at.toISOString(), kind: m.kind, amount: m.amount, mrrBefore: m.mrrBefore, mrrAfter: m.mrrAfter })),

@@ -54,9 +54,13 @@ export function movementChanges(stored: readonly StoredMovement[], computed: rea
 
 export const noMovementChanges = (c: MovementChanges) => c.removed.length === 0 && c.added.length === 0;
 
-/** A customer's summary row: cohort (month of first payment), MRR now, what could not be counted. */
+/** A customer's summary row: cohort (month of first payment), MRR, what could not be counted. */
 export interface CustomerSummary {
   cohortMonth: string | null;
+  /**
+   * After every movement known, scheduled ones included (a cancellation at period end is
+   * a movement dated when it takes effect): their MRR today is mrrAt's.
+   */
   mrr: number;
   currency: string;
   warnings: readonly string[];
@@ -65,6 +69,20 @@ export interface CustomerSummary {
 export function customerSummary(movements: readonly Movement[], warnings: readonly string[], currency: string): CustomerSummary {
   const cohort = cohortOf(movements);
   return { cohortMonth: cohort === null ? null : monthLabel(cohort), mrr: movements.at(-1)?.mrrAfter ?? 0, currency, warnings };
+}
+
+/**
+ * A customer's MRR at `at`: after their latest movement up to then (0 before the first).
+ * Movements come in time order; a scheduled one dated later does not count yet, so a
+ * customer who has cancelled for the end of their period still pays until then.
+ */
+export function mrrAt(movements: readonly Movement[], at: Date): number {
+  let mrr = 0;
+  for (const m of movements) {
+    if (m.at.getTime() > at.getTime()) break;
+    mrr = m.mrrAfter;
+  }
+  return mrr;
 }
 
 export function sameSummary(a: CustomerSummary, b: CustomerSummary): boolean {
