@@ -1,6 +1,7 @@
 import { get, post } from '../api';
 import type { PageContext } from '../context';
 import { h, mount, type Child } from '../dom';
+import { factLabel, listedFact, scalar } from '../facts';
 import { HIDDEN, money, NONE, when } from '../format';
 import { canAct, isHidden } from '../redaction';
 import { customerLink, errorBox, loading, statusBadge } from './common';
@@ -110,21 +111,6 @@ export async function draftsPage(ctx: PageContext, root: HTMLElement): Promise<v
 
 const isMoney = (v: unknown): v is { amount: number | null; currency: string } => typeof v === 'object' && v !== null && 'amount' in v && 'currency' in v && typeof (v as { currency: unknown }).currency === 'string';
 
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
-
-function scalar(v: unknown): string {
-  if (typeof v === 'string') return ISO_TIME.test(v) ? when(v) : v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return v === null || v === undefined ? NONE : JSON.stringify(v);
-}
-
-/** "plan.monthlyValue" -> "Plan · monthly value". */
-function factLabel(path: string): string {
-  const words = path.split('.').map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase());
-  const text = words.join(' · ');
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
 /** The facts a draft cites, flattened to labelled rows; money formatted, hidden money says so. */
 function factRows(ctx: PageContext, facts: unknown, prefix = ''): [string, string, boolean][] {
   if (facts === null || typeof facts !== 'object' || Array.isArray(facts)) return [[prefix, scalar(facts), false]];
@@ -140,7 +126,7 @@ function factRows(ctx: PageContext, facts: unknown, prefix = ''): [string, strin
     } else if (typeof value === 'object' && !Array.isArray(value)) {
       rows.push(...factRows(ctx, value, label));
     } else {
-      rows.push([label, Array.isArray(value) ? value.map(scalar).join(', ') : scalar(value), false]);
+      rows.push([label, Array.isArray(value) ? listedFact(value) : scalar(value), false]);
     }
   }
   return rows;
