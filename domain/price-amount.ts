@@ -100,6 +100,24 @@ export function billedQuantity(transform: unknown, quantity: number): number | n
 export const smallestPurchase = (terms: PriceTerms): number => storedTransform(terms.transformQuantity)?.divide_by ?? 1;
 
 /**
+ * What a price's amount is for, as a person reads it: each unit, each package of
+ * `units` (a part package billed whole when `round` is `up`, not at all when `down`),
+ * or the quantity by tiers (`volume`: one tier prices every unit; `graduated`: each
+ * tier its own units). Null when the terms do not tell (an unreadable transform, a
+ * tier mode Stripe does not have).
+ */
+export type PriceBasis = { per: 'unit' } | { per: 'package'; units: number; round: 'up' | 'down' } | { per: 'tiers'; mode: 'volume' | 'graduated' };
+
+export function priceBasis(terms: PriceTerms): PriceBasis | null {
+  if (terms.billingScheme === 'tiered') return terms.tiersMode === 'volume' || terms.tiersMode === 'graduated' ? { per: 'tiers', mode: terms.tiersMode } : null;
+  if (noTransform(terms.transformQuantity)) return { per: 'unit' };
+  const parsed = storedTransform(terms.transformQuantity);
+  if (!parsed) return null;
+  // A package of one bills as a unit does.
+  return parsed.divide_by === 1 ? { per: 'unit' } : { per: 'package', units: parsed.divide_by, round: parsed.round };
+}
+
+/**
  * What one unit costs, where the price states it so: its unit amount, unless it is
  * tiered (Stripe sends none) or sold in packages (the amount is a package's).
  */

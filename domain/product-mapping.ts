@@ -5,7 +5,7 @@
  * plan up" and "the next plan down".
  */
 import { perMonth, isInterval } from './period-months';
-import { periodAmount, smallestPurchase, type PriceTerms } from './price-amount';
+import { periodAmount, priceBasis, smallestPurchase, type PriceBasis, type PriceTerms } from './price-amount';
 
 export interface CatalogProduct {
   id: string;
@@ -77,6 +77,12 @@ export interface PlanMapping {
   limits: Limits;
   /** The plan's entry price per month in the ranking currency (minor units), when it has one. */
   monthlyAmount: number | null;
+  /**
+   * What that amount buys: one unit, one package of units (a price sold in packages),
+   * or one unit of a price by tiers, whose other quantities cost otherwise. Null
+   * without an entry price.
+   */
+  entryBasis: PriceBasis | null;
   currency: string | null;
   source: 'default' | 'override';
 }
@@ -173,6 +179,7 @@ export function deriveDefaults(products: CatalogProduct[], prices: CatalogPrice[
       product,
       declared: declaredRank(product.metadata),
       monthly: entry?.monthly ?? null,
+      basis: entry ? priceBasis(entry.price) : null,
       limits: { ...limitsFromMetadata(product.metadata), ...limitsFromMetadata(entry?.price.metadata ?? {}) },
     };
   });
@@ -193,6 +200,7 @@ export function deriveDefaults(products: CatalogProduct[], prices: CatalogPrice[
     tierRank: i + 1,
     limits: e.limits,
     monthlyAmount: e.monthly,
+    entryBasis: e.basis,
     currency: e.monthly === null ? null : currency,
     source: 'default' as const,
   }));

@@ -137,6 +137,27 @@ describe('product mapping', () => {
     expect(terms.map((t) => monthlyAmount(price('p', 'x', 0, 'month', t)))).toEqual([5_000, null, 2_000, 2_000]);
   });
 
+  it("says what a plan's entry price buys: a unit, a package of units, or one unit of a price by tiers", () => {
+    const plans = [product('prod_flat', 'Flat'), product('prod_packs', 'Packs'), product('prod_tiers', 'Tiers'), product('prod_metered', 'Metered')];
+    const tiers = [
+      { up_to: 5, unit_amount: 3_000, unit_amount_decimal: '3000', flat_amount: null, flat_amount_decimal: null },
+      { up_to: null, unit_amount: 2_500, unit_amount_decimal: '2500', flat_amount: null, flat_amount_decimal: null },
+    ];
+    const d = deriveDefaults(plans, [
+      price('price_flat', 'prod_flat', 1_000, 'month'),
+      // $200 per 10 seats, a year: its entry is one package.
+      price('price_packs', 'prod_packs', 240_000, 'year', { transformQuantity: { divide_by: 10, round: 'down' } }),
+      price('price_tiers', 'prod_tiers', 0, 'month', { unitAmount: null, billingScheme: 'tiered', tiersMode: 'graduated', tiers }),
+      price('price_metered', 'prod_metered', 200, 'month', { usageType: 'metered' }),
+    ]);
+    expect(d.map((m) => [m.productId, m.monthlyAmount, m.entryBasis])).toEqual([
+      ['prod_flat', 1_000, { per: 'unit' }],
+      ['prod_tiers', 3_000, { per: 'tiers', mode: 'graduated' }],
+      ['prod_packs', 20_000, { per: 'package', units: 10, round: 'down' }],
+      ['prod_metered', null, null],
+    ]);
+  });
+
   it('reads limits from metadata, ignoring what is not a count', () => {
     expect(limitsFromMetadata({ seats_included: '5', limit_api_calls: '10000', projects_limit: 'unlimited', colour: 'red', limit_x: '-3' })).toEqual({
       seats: 5,

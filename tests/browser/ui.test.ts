@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { recomputeWorkspace } from '../../activities/analytics';
 import { upsertExchangeRates } from '../../db/analytics';
@@ -30,6 +31,7 @@ import { renderTemplate } from '../../domain/templates';
 import { generateKeySpec, parseKeyring, seal } from '../../platform/crypto';
 import { createTemporalClient } from '../../platform/temporal';
 import { syncWorkflowId } from '../../workflows/ids';
+import { buildPrice, buildProduct, decimal } from '../../sim/catalog';
 import { generateAccount } from '../../sim/generator';
 import { startSimulator, type Simulator } from '../../sim/server';
 import { startEmailReceiver } from '../../sim/email-receiver';
@@ -470,8 +472,9 @@ describe('web UI in a browser', () => {
     });
   }
 
-  it('offers a user of two workspaces the picker, with each role, and no page of a third', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  /** The user of two workspaces, signed in: at the workspace picker. */
+  async function atPicker(viewport: { width: number; height: number }): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ viewport });
     const page = await context.newPage();
     await page.goto(`${api.url}/login`);
     await page.fill('input[name=email]', 'two@ui.example');
@@ -479,6 +482,11 @@ describe('web UI in a browser', () => {
     await page.click('button[type=submit]');
     await page.waitForURL(`${api.url}/`);
     await page.waitForSelector('body[data-ready]');
+    return { context, page };
+  }
+
+  it('offers a user of two workspaces the picker, with each role, and no page of a third', async () => {
+    const { context, page } = await atPicker({ width: 1280, height: 720 });
     const items = await page.locator('ul.workspaces li').allInnerTexts();
     expect(items.map((t) => t.replace(/\s+/g, ' '))).toEqual([expect.stringMatching(/Acme Analytics ws_ui viewer/i), expect.stringMatching(/Beta Labs ws_ui_two finance/i)]);
     await shot(page, 'picker');
@@ -770,6 +778,37 @@ describe('web UI in a browser', () => {
     expect(await finance.page.locator('table.plans input[name=planName]').first().getAttribute('readonly')).toBe('');
     expect(await finance.page.locator('form.plan-mapping').count()).toBe(0);
     await finance.context.close();
+  });
+
+  it('says on the Plans page what each entry price buys: a unit, a package of units, or one unit of tiers', async () => {
+    // Beta Labs (where this user is finance, and sees prices) sells by the unit, in packages and by graduated tiers.
+    const created = Math.floor(Date.now() / 1000);
+    const monthly = (id: string, product: string, pricing: Parameters<typeof buildPrice>[0]['pricing'], more: Partial<Stripe.Price> = {}) => ({
+      ...buildPrice({ id, created, product, currency: 'usd', pricing, interval: 'month', intervalCount: 1, nickname: id, lookupKey: null, metadata: {} }),
+      ...more,
+    });
+    const tier = (upTo: number | null, unitAmount: number) => ({ up_to: upTo, unit_amount: unitAmount, unit_amount_decimal: decimal(unitAmount), flat_amount: null, flat_amount_decimal: null });
+    await upsertProducts(database.db, 'ws_ui_two', [buildProduct('prod_b_solo', created, 'Solo', '', {}), buildProduct('prod_b_team', created, 'Team packs', '', {}), buildProduct('prod_b_scale', created, 'Scale tiers', '', {})], new Date());
+    await upsertPrices(
+      database.db,
+      'ws_ui_two',
+      [
+        monthly('price_b_solo', 'prod_b_solo', { unitAmount: 1_500 }),
+        monthly('price_b_team', 'prod_b_team', { unitAmount: 20_000 }, { transform_quantity: { divide_by: 10, round: 'down' } }),
+        monthly('price_b_scale', 'prod_b_scale', { volumeTiers: [tier(5, 4_500), tier(null, 3_800)] }, { tiers_mode: 'graduated' }),
+      ],
+      new Date(),
+    );
+    const { context, page } = await atPicker({ width: 1280, height: 900 });
+    await page.goto(`${api.url}/w/ws_ui_two/stripe`);
+    await page.waitForSelector('table.plans tbody tr');
+    // The entry price column.
+    const cell = (productId: string) => page.innerText(`table.plans tr[data-product="${productId}"] td:nth-child(5)`);
+    expect((await cell('prod_b_solo')).trim()).toBe('$15.00/mo');
+    expect((await cell('prod_b_team')).split('\n').map((l) => l.trim())).toEqual(['$200.00 per 10 units/mo', 'rounded down: 19 units bill as 1 package']);
+    expect((await cell('prod_b_scale')).split('\n').map((l) => l.trim())).toEqual(['$45.00/mo for 1 unit', 'graduated tiers: each tier prices its own units']);
+    await shot(page, 'finance-stripe-plans-packages');
+    await context.close();
   });
 
   it("lets an owner set the sender and edit, preview and reset a dunning email; a viewer reads them", async () => {

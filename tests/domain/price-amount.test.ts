@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { billedQuantity, periodAmount, unitPrice, type PriceTerms } from '../../domain/price-amount';
+import { billedQuantity, periodAmount, priceBasis, unitPrice, type PriceTerms } from '../../domain/price-amount';
 
 const tier = (upTo: number | null, unit: number | null, flat: number | null = null, decimals: { unit?: string; flat?: string } = {}) => ({
   up_to: upTo,
@@ -80,5 +80,19 @@ describe('what a period of a price charges', () => {
     // No units of a tiered price with a flat amount (due or not is Stripe's call), or a quantity that is not a count.
     expect(periodAmount(tiered('volume', seats), 0)).toBeNull();
     expect(periodAmount(perUnit(2_500), 1.5)).toBeNull();
+  });
+
+  it('says what an amount is for: a unit, a package of units and how a part one rounds, or a quantity by tiers', () => {
+    expect(priceBasis(perUnit(2_500))).toEqual({ per: 'unit' });
+    expect(priceBasis(perUnit(2_500, { billingScheme: null, transformQuantity: undefined }))).toEqual({ per: 'unit' });
+    expect(priceBasis(perUnit(20_000, { transformQuantity: { divide_by: 10, round: 'down' } }))).toEqual({ per: 'package', units: 10, round: 'down' });
+    expect(priceBasis(perUnit(20_000, { transformQuantity: { divide_by: 10, round: 'up' } }))).toEqual({ per: 'package', units: 10, round: 'up' });
+    // A package of one bills as a unit does.
+    expect(priceBasis(perUnit(2_500, { transformQuantity: { divide_by: 1, round: 'up' } }))).toEqual({ per: 'unit' });
+    expect(priceBasis(tiered('volume', seats))).toEqual({ per: 'tiers', mode: 'volume' });
+    expect(priceBasis(tiered('graduated', seats))).toEqual({ per: 'tiers', mode: 'graduated' });
+    // Terms that do not tell: an unreadable transform, a tier mode Stripe does not have.
+    expect(priceBasis(perUnit(2_000, { transformQuantity: { divide_by: 0, round: 'up' } }))).toBeNull();
+    expect(priceBasis({ ...tiered('volume', seats), tiersMode: null })).toBeNull();
   });
 });

@@ -3,7 +3,7 @@ import { chooseExpansion, DEFAULT_EXPANSION_SETTINGS, DEFAULT_EXPANSION_TEMPLATE
 import type { PlanMapping } from '../../domain/product-mapping';
 import { renderTemplate } from '../../domain/templates';
 
-const plan = (productId: string, planName: string, tierRank: number, limits: PlanMapping['limits']): PlanMapping => ({ productId, productName: planName, planName, tierRank, limits, monthlyAmount: null, currency: 'usd', source: 'override' });
+const plan = (productId: string, planName: string, tierRank: number, limits: PlanMapping['limits']): PlanMapping => ({ productId, productName: planName, planName, tierRank, limits, monthlyAmount: null, entryBasis: null, currency: 'usd', source: 'override' });
 const MAPPING = [
   plan('prod_starter', 'Starter', 1, { reports_generated: 1_000, seats: 3 }),
   plan('prod_growth', 'Growth', 2, { reports_generated: 10_000, exports: 50, seats: 10 }),

@@ -4,6 +4,7 @@
  * never as 0.
  */
 import { minorUnitsPer } from '../../domain/currency-units';
+import type { PriceBasis } from '../../domain/price-amount';
 import { formatCount } from '../../domain/product-activity';
 
 export { secondsInWords } from '../../domain/durations';
@@ -27,6 +28,23 @@ export function money(amount: number | null | undefined, currency: string, opts:
   if (amount === null || amount === undefined) return opts.hidden ? HIDDEN : NONE;
   const text = moneyFormat(currency, opts.compact ?? false).format(amount / minorUnitsPer(currency));
   return opts.signed && amount > 0 ? `+${text}` : text;
+}
+
+/**
+ * A plan's entry price a month with what it buys, so that neither a package's amount
+ * nor a first tier's reads as the plan's flat price: "$15.00/mo" (a unit),
+ * "$200.00 per 10 units/mo" (a package; the note tells how a part package bills),
+ * "$45.00/mo for 1 unit" (by tiers; the note names them).
+ */
+export function entryPriceText(amount: number, currency: string, basis: PriceBasis | null): { price: string; note: string | null } {
+  const each = money(amount, currency);
+  if (basis === null || basis.per === 'unit') return { price: `${each}/mo`, note: null };
+  if (basis.per === 'package') {
+    const { units, round } = basis;
+    const note = round === 'up' ? `rounded up: ${formatCount(units + 1)} units bill as 2 packages` : `rounded down: ${formatCount(2 * units - 1)} units bill as 1 package`;
+    return { price: `${each} per ${formatCount(units)} units/mo`, note };
+  }
+  return { price: `${each}/mo for 1 unit`, note: basis.mode === 'volume' ? "volume tiers: the quantity's tier prices every unit" : 'graduated tiers: each tier prices its own units' };
 }
 
 export function percent(ratio: number | null | undefined, opts: { hidden?: boolean; digits?: number } = {}): string {

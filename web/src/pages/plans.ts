@@ -1,9 +1,10 @@
 import { request } from '../api';
 import type { PageContext } from '../context';
 import { h, mount } from '../dom';
-import { HIDDEN, money, NONE } from '../format';
+import { entryPriceText, HIDDEN, NONE } from '../format';
 import { canConfigure, isHidden } from '../redaction';
 import { limitsEqual, limitsText, parseLimits } from '../../../domain/product-mapping';
+import type { PriceBasis } from '../../../domain/price-amount';
 import { errorBox, noticeIn, section } from './common';
 
 /** A plan as GET .../product-mapping answers it (domain/product-mapping.ts PlanMapping). */
@@ -14,8 +15,17 @@ export interface PlanView {
   tierRank: number;
   limits: Record<string, number | null>;
   monthlyAmount: number | null;
+  entryBasis: PriceBasis | null;
   currency: string | null;
   source: 'default' | 'override';
+}
+
+/** The entry price's cell: what it costs a month and what that buys (a unit, a package, one unit of tiers). */
+function entryPriceCell(p: PlanView, hidden: boolean): HTMLElement {
+  if (hidden) return h('td', { class: 'num nowrap' }, HIDDEN);
+  if (p.monthlyAmount === null || p.currency === null) return h('td', { class: 'num nowrap' }, NONE);
+  const { price, note } = entryPriceText(p.monthlyAmount, p.currency, p.entryBasis);
+  return h('td', { class: 'num nowrap' }, price, note ? h('div', { class: 'muted small' }, note) : null);
 }
 
 interface Override {
@@ -58,7 +68,7 @@ export function plansSection(ctx: PageContext, plans: PlanView[] | Error, notice
       h('td', {}, planName),
       h('td', { class: 'num' }, tierRank),
       h('td', {}, limits),
-      h('td', { class: 'num nowrap' }, priceHidden ? HIDDEN : p.monthlyAmount === null || p.currency === null ? NONE : `${money(p.monthlyAmount, p.currency)}/mo`),
+      entryPriceCell(p, priceHidden),
       h('td', {}, p.source === 'override' ? (owner ? h('label', { class: 'check' }, backToDefault, 'changed; put back') : 'changed') : 'from Stripe'),
     );
     /** This row's override to send: undefined when it follows the catalogue, a string when it is wrong. */
