@@ -642,6 +642,38 @@ describe('web UI in a browser', () => {
     }
   });
 
+  it("shows a save draft's risk reasons in words, and a long link without widening the page", async () => {
+    const link = `https://invoice.stripe.com/i/acct_1Ui/${'x'.repeat(160)}`;
+    const facts = {
+      risk: {
+        score: 70,
+        reasons: [
+          { code: 'cancellation_scheduled', text: 'Cancellation scheduled: their subscription ends on 2027-01-01', points: 50 },
+          { code: 'no_recent_login', text: 'No login for 59 days', points: 20 },
+        ],
+      },
+      invoice: { hostedUrl: link },
+    };
+    const { draft } = await createDraftOnce(
+      database.db,
+      { workspaceId: WS, customerId: 'cus_ui_reasons', play: 'churn', step: 'save', workflowId: `churn:${WS}:ui_reasons`, subjectRef: null, templateKey: 'downgrade', status: 'drafted', toAddress: 'reasons@example.com', subject: 'A plan that fits', bodyHtml: `<p>${link}</p>`, bodyText: link, facts, scheduledFor: null },
+      'system:churn',
+    );
+    try {
+      const owner = await loggedIn('owner');
+      await owner.page.goto(`${api.url}/w/${WS}/drafts/${draft.id}`);
+      await contentText(owner.page);
+      const reasons = owner.page.locator('table.facts tr', { hasText: 'Risk · reasons' }).locator('td');
+      expect((await reasons.innerText()).split('\n')).toEqual(['Cancellation scheduled: their subscription ends on 2027-01-01 (50 points)', 'No login for 59 days (20 points)']);
+      // The link wraps inside its panel: nothing is wider than the window.
+      expect(await owner.page.locator('html').evaluate((root: { scrollWidth: number; clientWidth: number }) => root.scrollWidth - root.clientWidth)).toBeLessThanOrEqual(0);
+      await shot(owner.page, 'owner-draft-reasons');
+      await owner.context.close();
+    } finally {
+      await transitionDraft(database.db, draft.id, { to: 'discarded', actor: 'system:test' });
+    }
+  });
+
   it("lets an owner set the expansion play's seat trigger and cooldown; the page and the customer's page list its pitches", async () => {
     let pitchId: string | undefined;
     try {
