@@ -1,5 +1,5 @@
 import { h } from './dom';
-import { money } from './format';
+import { money, when } from './format';
 import { isHidden, type Visibility } from './redaction';
 
 /** The five ways a customer's MRR moves (docs/metrics.md), in the order the charts stack them. */
@@ -24,4 +24,15 @@ export function movementCells(m: { kind: string; amount: number | null; mrrAfter
     h('td', { class: 'num' }, money(m.amount, currency, { hidden: isHidden(v, 'amount', true), signed: true })),
     h('td', { class: 'num' }, money(m.mrrAfter, currency, { hidden: isHidden(v, 'mrrAfter', true) })),
   ];
+}
+
+/**
+ * The first of a customer's movements still ahead (time order), in words: a cancellation
+ * for the end of the period is stored dated when it takes effect, and until then the
+ * customer's MRR is what they pay now. Undefined when none is ahead.
+ */
+export function scheduledMovement(movements: readonly { at: string; kind: string }[], now = new Date()): string | undefined {
+  const ahead = movements.find((m) => Date.parse(m.at) > now.getTime());
+  if (!ahead) return undefined;
+  return `${KINDS.find((k) => k.key === ahead.kind)?.label ?? ahead.kind} scheduled for ${when(ahead.at)}`;
 }

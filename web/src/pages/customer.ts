@@ -4,7 +4,7 @@ import { h, mount } from '../dom';
 import { count, longMonth, money, NONE, when } from '../format';
 import { canMarkPaid, isHidden } from '../redaction';
 import { card, confirmStep, errorBox, loading, noticeIn, riskBadge, saveOffer, saveOutcome, section, statusBadge } from './common';
-import { movementCells } from '../movements';
+import { movementCells, scheduledMovement } from '../movements';
 import type { CustomerProfile } from '../../../domain/customer-profile';
 import { draftStepTitle } from '../../../domain/dunning-schedule';
 import { trendText } from '../../../domain/product-activity';
@@ -195,7 +195,7 @@ export async function customerPage(ctx: PageContext, root: HTMLElement, customer
     h(
       'div',
       { class: 'kpis' },
-      card('MRR', money(c.mrr, cur, { hidden: isHidden(v, 'mrr', true) }), { hidden: isHidden(v, 'mrr', true), testid: 'customer-mrr' }),
+      card('MRR', money(c.mrr, cur, { hidden: isHidden(v, 'mrr', true) }), { hidden: isHidden(v, 'mrr', true), testid: 'customer-mrr', sub: scheduledMovement(c.movements) }),
       card('Subscriptions', String(active.length), { sub: `${c.subscriptions.length - active.length} ended` }),
       card('Dunnings', String(c.dunnings.length), { sub: `${c.dunnings.filter((d) => d.outcome === null).length} running` }),
       card('Churn risk', c.risk ? `${c.risk.score}` : NONE, { sub: c.risk ? `out of 100: ${c.risk.level}` : 'no live subscription', testid: 'customer-risk' }),
