@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { scheduledMovement } from '../../web/src/movements';
+import { scheduledMovement } from '../../web/src/movement-kinds';
 
 describe("the customer page's MRR card", () => {
   const now = new Date('2026-11-30T00:00:00Z');

@@ -5,7 +5,8 @@ import { h, mount } from '../dom';
 import { count, HIDDEN, longMonth, when, money, monthFromNow, percent, ratio, shortMonth } from '../format';
 import { isHidden } from '../redaction';
 import { card, customerCell, errorBox, loading, section } from './common';
-import { KINDS, movementCells, type Kind } from '../movements';
+import { KINDS, type Kind } from '../movement-kinds';
+import { movementCells } from '../movements';
 
 interface Series<P> {
   currency: string;
