@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { canTransition, type DraftStatus } from '../domain/drafts';
+import { canTransition, OPEN_DRAFT_STATUSES, type DraftStatus } from '../domain/drafts';
 import { appendAudit } from './audit';
 import { inTransaction, type Db } from './knex';
 
@@ -227,10 +227,10 @@ export async function discardEndedSequence(db: Db, workspaceId: string, draftId:
 
 /** Cancels every unsent draft of a workflow (or only the given ones); returns how many. */
 export async function cancelOpenDrafts(db: Db, workflowId: string, actor: string, reason: string, only?: string[]): Promise<number> {
-  const q = db<DraftRow>('drafts').select('id').where({ workflow_id: workflowId }).whereIn('status', ['drafted', 'approved', 'edited', 'scheduled']);
+  const q = db<DraftRow>('drafts').select('id').where({ workflow_id: workflowId }).whereIn('status', OPEN_DRAFT_STATUSES);
   if (only) void q.whereIn('id', only);
   const ids = (await q).map((r) => r.id);
-  for (const id of ids) await transitionDraft(db, id, { to: 'cancelled', actor, reason, onlyFrom: ['drafted', 'approved', 'edited', 'scheduled'] });
+  for (const id of ids) await transitionDraft(db, id, { to: 'cancelled', actor, reason, onlyFrom: OPEN_DRAFT_STATUSES });
   return ids.length;
 }
 

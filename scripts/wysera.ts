@@ -168,7 +168,7 @@ async function sendSignals(workspace: string, token: string, file: string, repla
   await flush();
   if (!total.sent) throw new CliError(`no signals in ${file === '-' ? 'the input' : file}`);
   if (unmirrored.ids.size) process.stderr.write(`${unmirrored.describe('customers are not in the mirror (stored anyway)')}\n`);
-  if (total.pastRetention) process.stderr.write(`${total.pastRetention} signals are older than the server keeps them (PRODUCT_SIGNALS_RETENTION_DAYS): stored, but only each customer's latest of a kind outlives its next retention run\n`);
+  if (total.pastRetention) process.stderr.write(`${total.pastRetention} signals written (stored, or corrected with --replace) are older than the server keeps them (PRODUCT_SIGNALS_RETENTION_DAYS): only each customer's latest of a kind outlives its next retention run\n`);
   if (conflicts.ids.size) process.stderr.write(`${conflicts.describe('signals were stored before with something else under their ids (the first ones stand; send the file again with --replace to correct them)')}\n`);
 }
 

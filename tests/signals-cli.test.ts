@@ -112,7 +112,7 @@ describe('npm run wysera -- signals send', () => {
 
     // Signals from before the retention period are stored, and the run says what becomes of them.
     await writeFile(file, JSON.stringify({ type: 'login', id: 'cli-ancient', customerId: 'cus_cli', at: '2024-06-01T00:00:00Z' }));
-    expect((await wysera(['signals', 'send', file])).stderr).toContain("1 signals are older than the server keeps them (PRODUCT_SIGNALS_RETENTION_DAYS): stored, but only each customer's latest of a kind outlives its next retention run");
+    expect((await wysera(['signals', 'send', file])).stderr).toContain("1 signals written (stored, or corrected with --replace) are older than the server keeps them (PRODUCT_SIGNALS_RETENTION_DAYS): only each customer's latest of a kind outlives its next retention run");
 
     const deleted = await wysera(['signals', 'delete', 'cli-fix-3']);
     expect(deleted.code, deleted.stderr).toBe(0);

@@ -6,7 +6,7 @@ import { HIDDEN, money, NONE, when } from '../format';
 import { canAct, isHidden } from '../redaction';
 import { customerLink, errorBox, loading, statusBadge } from './common';
 import { draftStepTitle } from '../../../domain/dunning-schedule';
-import { SENDABLE_DRAFT_STATUSES } from '../../../domain/drafts';
+import { isOpenDraft, SENDABLE_DRAFT_STATUSES, type DraftStatus } from '../../../domain/drafts';
 
 interface Draft {
   id: string;
@@ -154,7 +154,7 @@ async function draftDetail(ctx: PageContext, root: HTMLElement, id: string): Pro
   }
   const feedback = h('div', { class: 'feedback', 'aria-live': 'polite' });
   const mayAct = canAct(ctx.visibility.role);
-  const open = ['drafted', 'approved', 'edited', 'scheduled'].includes(draft.status);
+  const open = isOpenDraft(draft.status as DraftStatus);
 
   const act = async (action: string, body: unknown, done: string) => {
     mount(feedback);
