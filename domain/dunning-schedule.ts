@@ -63,6 +63,56 @@ export function planDunningSteps(failedAt: Date, settings: DunningScheduleSettin
   return due > 1 ? planned.slice(due - 1) : planned;
 }
 
+/**
+ * The least time between two emails of one sequence once one went out late (its send
+ * held up by the email provider or by Stripe, approved late by a reviewer, or a
+ * dunning begun late): the next waits until a day after it, or until as long after it
+ * as the schedule put their two steps apart when that is less (a Stripe retry moved
+ * them closer).
+ */
+export const DUNNING_SPACING_MS = DAY_MS;
+/**
+ * An email that went out within this long of its planned time went out on time (the
+ * moments a send takes, a provider's brief 5xx retried): the spacing counts from its
+ * planned time, so a sequence sent on time keeps its schedule exactly.
+ */
+export const ON_TIME_MS = 15 * 60_000;
+
+/** The email a sequence sent last: its step's planned time and when it went out, both ISO-8601 UTC. */
+export interface LastDunningEmail {
+  plannedAt: string;
+  sentAt: string;
+}
+
+/**
+ * Where a step stands when the sequence reaches it at `now` (epoch ms), with `next`
+ * the step after it (none for the last). `at`: when it may go out, its planned time
+ * or later by DUNNING_SPACING_MS's rule. `overtaken`: by the time it may go, the next
+ * step is due, so sending it would put two emails in a row: it is skipped and the
+ * next one goes instead. As with a dunning begun late (planDunningSteps), of the steps
+ * a stall let fall due only the latest goes, and the last step is never overtaken.
+ */
+export function stepTiming(step: Pick<PlannedStep, 'at'>, next: Pick<PlannedStep, 'at'> | undefined, last: LastDunningEmail | null, now: number): { at: number; overtaken: boolean } {
+  const planned = Date.parse(step.at);
+  let at = planned;
+  if (last) {
+    const [lastPlanned, lastSent] = [Date.parse(last.plannedAt), Date.parse(last.sentAt)];
+    const from = lastSent - lastPlanned <= ON_TIME_MS ? lastPlanned : lastSent;
+    at = Math.max(planned, from + Math.min(DUNNING_SPACING_MS, Math.max(0, planned - lastPlanned)));
+  }
+  return { at, overtaken: isOvertaken(next, Math.max(at, now)) };
+}
+
+/**
+ * Whether a step whose email would go out at `at` (epoch ms) is overtaken: the next
+ * step (none for the last) is due by then. Checked again right before the provider is
+ * called (activities/sending.ts), so a send held up past the next step's time is
+ * cancelled rather than sent, whichever attempt gets through.
+ */
+export function isOvertaken(next: Pick<PlannedStep, 'at'> | undefined, at: number): boolean {
+  return next !== undefined && Date.parse(next.at) <= at;
+}
+
 function planAllSteps(failedAt: Date, settings: DunningScheduleSettings, retries: Date[]): PlannedStep[] {
   const quiet = settings.quietHoursBeforeRetry * HOUR_MS;
   const after = settings.hoursAfterRetry * HOUR_MS;
