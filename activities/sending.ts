@@ -1,9 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { findDraftById, transitionDraft } from '../db/drafts';
+import { findDraftById, transitionDraft, type Draft } from '../db/drafts';
 import type { Knex } from '../db/knex';
 import { getEmailSettings, type EmailSettings } from '../db/play-settings';
-import { clearSenderRefusal, finishSend, reserveSend, sendKeyOf } from '../db/sends';
+import { clearSenderRefusal, findSend, finishSend, reserveSend, sendKeyOf } from '../db/sends';
 import { isSendableDraft, SENDABLE_DRAFT_STATUSES } from '../domain/drafts';
+import { isOvertaken } from '../domain/dunning-schedule';
 import { EmailSendError, NO_PROVIDER_MESSAGE, type EmailSender } from '../email/sender';
 import type { Logger } from '../platform/logger';
 import { rereadIfMirrorBehind } from './invoice-mirror';
@@ -31,6 +32,12 @@ export type SendPrecondition = {
   quietBeforeRetryMs?: number;
   /** How long after the retry the send may go. */
   afterRetryMs?: number;
+  /**
+   * When the sequence's next step is due (ISO-8601 UTC; none for the last step): an
+   * attempt made from then on would send two emails in a row, so it cancels the draft
+   * as overtaken instead (domain/dunning-schedule.ts isOvertaken).
+   */
+  nextStepAt?: string;
 };
 
 export type SendOutcome =
@@ -51,10 +58,14 @@ export type SendOutcome =
   /** `paidOffStripe` with a paid invoice: marked paid out of band (absent from results recorded before it). */
   | { kind: 'precondition_failed'; invoiceStatus: string; paidOffStripe?: boolean }
   | { kind: 'retry_soon'; resumeAt: string }
-  | { kind: 'stripe_unavailable'; error: string };
+  | { kind: 'stripe_unavailable'; error: string }
+  /** The next step fell due before this email could go (SendPrecondition.nextStepAt): the draft is cancelled, nothing sent. */
+  | { kind: 'overtaken'; nextStepAt: string };
 
 export const EMAIL_PROVIDER_UNAVAILABLE = 'EmailProviderUnavailable';
 const NO_FROM = 'the workspace has no from-address configured (PUT /workspaces/:id/email-settings)';
+/** Why a dunning draft held up past the next step's time was cancelled (its audit entry). */
+export const OVERTAKEN_REASON = 'overtaken by a later step: the next email was due before this one could go out';
 
 /**
  * Sending a draft, exactly once at most. The ledger row (unique key per draft) is
@@ -90,6 +101,20 @@ export function createSendingActivities(deps: SendingActivityDeps) {
     return null;
   }
 
+  /**
+   * Cancels the draft when its sequence's next step is due (nextStepAt), unless the
+   * ledger shows an earlier attempt may have sent it: that one is settled as sent or
+   * unconfirmed below, never cancelled.
+   */
+  async function overtaken(p: SendPrecondition, draft: Draft, actor: string): Promise<SendOutcome | null> {
+    if (!p.nextStepAt || !isOvertaken({ at: p.nextStepAt }, Date.now())) return null;
+    const earlier = await findSend(db, sendKeyOf(draft.id));
+    if (earlier && earlier.status !== 'retry') return null;
+    await transitionDraft(db, draft.id, { to: 'cancelled', actor, reason: OVERTAKEN_REASON, onlyFrom: SENDABLE_DRAFT_STATUSES });
+    log.info({ workspaceId: draft.workspaceId, draftId: draft.id, nextStepAt: p.nextStepAt }, 'dunning send overtaken by the next step: cancelled');
+    return { kind: 'overtaken', nextStepAt: p.nextStepAt };
+  }
+
   return {
     async sendDraft(input: { draftId: string; actor: string; allowDrafted?: boolean; precondition?: SendPrecondition; waitForSender?: boolean }): Promise<SendOutcome> {
       let draft = await findDraftById(db, input.draftId);
@@ -112,7 +137,7 @@ export function createSendingActivities(deps: SendingActivityDeps) {
       if (!isSendableDraft(draft.status)) return { kind: 'not_sendable', status: draft.status };
 
       if (input.precondition) {
-        const blocked = await checkPrecondition(input.precondition);
+        const blocked = (await overtaken(input.precondition, draft, input.actor)) ?? (await checkPrecondition(input.precondition));
         if (blocked) return blocked;
       }
 

@@ -1,7 +1,7 @@
 import { condition, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { endClosesDunning, paidEnd } from '../domain/dunning-ends';
-import type { PlannedStep } from '../domain/dunning-schedule';
+import { stepTiming, type LastDunningEmail, type PlannedStep } from '../domain/dunning-schedule';
 import type { DraftStatus } from '../domain/drafts';
 import { isSendableDraft } from '../domain/drafts';
 import {
@@ -40,8 +40,17 @@ export const FINAL_CHECK_PATCH = 'dunning-final-check';
  * history they made replays that way.
  */
 export const FINAL_INVOICE_END_PATCH = 'dunning-final-invoice-end';
+/**
+ * Since then a step the sequence reaches after the next one fell due (the previous
+ * send held up for days) is skipped without a draft, and a step after a late email
+ * waits for the spacing (stepTiming in domain/dunning-schedule.ts): runs recorded
+ * before drafted and sent every step at its planned time. Checked only where it
+ * changes something, so a sequence sent on time records no marker.
+ */
+export const AFTER_STALL_PATCH = 'dunning-after-stall';
 // Sending: a provider's 429/5xx is retried with backoff. Each attempt re-reads the
-// invoice first and the send ledger keeps every draft to at most one email.
+// invoice first and the send ledger keeps every draft to at most one email; an attempt
+// made once the next step is due cancels the draft as overtaken instead of sending.
 const { sendDraft } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '30 minutes' },
@@ -86,6 +95,15 @@ const nowMs = () => new Date().getTime();
  * mirror (an invoice marked paid out of band or voided in Stripe's dashboard, a
  * subscription's end delivered before the failure). After the settling days a
  * last look tells a payment no signal brought from an exhausted sequence.
+ *
+ * A send held up (the provider refusing for days, Stripe down, a late approval) does
+ * not bring the emails it held back in a row: a step is overtaken once the next is
+ * due, wherever that is found (the send's own check, on whichever attempt of it, or
+ * on reaching the step or waiting for Stripe to draft it), and after a late email the
+ * next waits for the spacing (domain/dunning-schedule.ts). The send's check changes no
+ * command (an `overtaken` answer leaves the step unsent, as a draft no longer sendable
+ * always did), so it is asked of every run, old ones included; a worker from before it
+ * ignores the next step's time and sends as it did. The rest is AFTER_STALL_PATCH's.
  *
  * Histories recorded before beginDunning and prepareDunningStep could answer
  * `ended`, and before a failed send's precondition told a payment off Stripe, hold
@@ -186,13 +204,22 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
   // A dunning begun late starts at a later step (planDunningSteps): the next step is the
   // next in the list, and the schedule's length is its last step's index + 1.
   const totalSteps = (steps[steps.length - 1]?.index ?? -1) + 1;
-  for (const [position, step] of steps.entries()) {
+  let lastEmail: LastDunningEmail | null = null;
+  for (const [position, planned] of steps.entries()) {
     if (stop) return finish(stop);
-    state.stepIndex = step.index;
+    state.stepIndex = planned.index;
     const next = steps[position + 1];
+    /** Whether the next step is due by the time this one may go, so the next goes instead (never in runs recorded before AFTER_STALL_PATCH). */
+    const overtaken = () => stepTiming(planned, next, lastEmail, nowMs()).overtaken && patched(AFTER_STALL_PATCH);
+    // Reached after the next step fell due (the previous one held up): nothing is drafted for this one.
+    if (overtaken()) continue;
+    // After a late email: not before the spacing (the draft and the state say when).
+    const spacedAt = stepTiming(planned, next, lastEmail, nowMs()).at;
+    const step = spacedAt > Date.parse(planned.at) && patched(AFTER_STALL_PATCH) ? { ...planned, at: new Date(spacedAt).toISOString() } : planned;
+    state.steps[position] = { index: step.index, tone: step.tone, at: step.at };
     const stepInput = { ...ref, step, totalSteps };
-    /** The step's draft as the current mode wants it; waits out Stripe outages. Null when stopped. */
-    const prepare = async () => {
+    /** The step's draft as the current mode wants it; waits out Stripe outages. Null when stopped, or when `giveUp` after a wait. */
+    const prepare = async (giveUp: () => boolean = () => false) => {
       for (let attempt = 0; ; attempt++) {
         const prepared = await prepareDunningStep(stepInput);
         // "Discard and stop" as stored with the discard, in case its signal was lost.
@@ -203,13 +230,17 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
           stop ??= prepared.outcome;
           return null;
         }
-        if (!(await waitForStripe(attempt))) return null;
+        if (!(await waitForStripe(attempt)) || giveUp()) return null;
       }
     };
 
-    // Draft it now, so a reviewer can approve it before it is due.
+    // Draft it now, so a reviewer can approve it before it is due. Stripe down until the
+    // next step fell due: that one goes instead, and this one is never drafted.
     state.phase = 'waiting_for_step';
-    if (!(await prepare())) return finish(stop ?? 'exhausted');
+    if (!(await prepare(overtaken))) {
+      if (!stop && overtaken()) continue;
+      return finish(stop ?? 'exhausted');
+    }
     if (!(await waitUntil(Date.parse(step.at)))) return finish(stop ?? 'exhausted');
 
     // At the step's time: the mode as it is now decides.
@@ -253,6 +284,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
           invoiceId: input.invoiceId,
           quietBeforeRetryMs,
           afterRetryMs,
+          ...(next ? { nextStepAt: next.at } : {}),
         },
       });
       if (sent.kind === 'stripe_unavailable') {
@@ -268,7 +300,11 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Dunn
         // Results recorded before the check told a payment off Stripe lack the field: recovered, as they ended then.
         return finish(paidEnd(sent.paidOffStripe ?? false));
       }
-      if (sent.kind === 'sent' || sent.kind === 'already_sent' || sent.kind === 'unconfirmed') state.sentSteps.push(step.index);
+      if (sent.kind === 'sent' || sent.kind === 'already_sent' || sent.kind === 'unconfirmed') {
+        state.sentSteps.push(step.index);
+        lastEmail = { plannedAt: planned.at, sentAt: new Date(nowMs()).toISOString() };
+      }
+      // `overtaken`: the send's check cancelled the draft; the next step goes instead.
       break;
     }
   }

@@ -25,6 +25,7 @@ import { customerWorkflowId, dunningWorkflowId } from '../../workflows/ids';
 import { dunningStateQuery, playSettingsChangedSignal } from '../../workflows/play-messages';
 import { startApi, type TestApi } from '../helpers/api';
 import { freshDatabase } from '../helpers/db';
+import { customerOf, draftsOfInvoice } from './invoice-drafts';
 import { signatureFor, stripeEvent } from '../helpers/stripe';
 import { connectDevServer, eventually, uniqueTaskQueue, workflowBundle, type DevServer } from '../helpers/temporal';
 import { simulatorReader, simulatorWithOpenInvoices } from '../email/play-fixtures';
@@ -99,7 +100,6 @@ describe('dunning end to end', () => {
     await database?.drop();
   });
 
-  const customerOf = (i: Stripe.Invoice) => (typeof i.customer === 'string' ? i.customer : i.customer!.id);
 
   async function postEvent(type: string, object: Stripe.Invoice | Stripe.Subscription, workspace = ws): Promise<void> {
     const body = JSON.stringify(stripeEvent(type, { ...object }));
@@ -107,8 +107,7 @@ describe('dunning end to end', () => {
     expect(res.status).toBe(200);
   }
 
-  const draftsOf = async (invoice: Stripe.Invoice): Promise<Draft[]> =>
-    (await listDrafts(database.db, ws, { play: 'dunning', limit: 100 })).filter((d) => d.subjectRef === invoice.id).sort((a, b) => a.step.localeCompare(b.step));
+  const draftsOf = (invoice: Stripe.Invoice) => draftsOfInvoice(database.db, ws, invoice);
   const mailFor = (drafts: Draft[]) => receiver.messages.filter((m) => drafts.some((d) => m.idempotencyKey === `draft:${d.id}`));
   const setMode = async (mode: 'auto' | 'review') => expect((await api.request('PUT', `/workspaces/${ws}/plays/dunning/settings`, { token: owner, body: { mode } })).status).toBe(200);
   /** Fails the invoice's payment in review mode; returns its dunning once the step-0 draft waits for review. */

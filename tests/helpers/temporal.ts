@@ -129,3 +129,12 @@ export async function eventually<T>(fn: () => Promise<T>, predicate: (v: T) => b
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** The ids of the patches a workflow history holds markers of (`patched()` calls made while it ran). */
+export function patchIds(history: { events?: { markerRecordedEventAttributes?: { markerName?: string | null; details?: Record<string, { payloads?: { data?: Uint8Array | null }[] | null }> | null } | null }[] | null }): string[] {
+  return (history.events ?? []).flatMap((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    const data = marker?.markerName === 'core_patch' ? marker.details?.['patch-data']?.payloads?.[0]?.data : null;
+    return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id] : [];
+  });
+}

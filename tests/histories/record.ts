@@ -27,6 +27,7 @@ import { churnSaveWorkflowId, customerWorkflowId, dunningWorkflowId, expansionPi
 import { recentEventsQuery, stripeEventSignal, stripeEventsSignal } from '../../workflows/messages';
 import { churnSaveStateQuery, draftDecisionSignal, dunningEventSignal, dunningStateQuery, expansionPitchStateQuery, playSettingsChangedSignal, renewalNoteStateQuery } from '../../workflows/play-messages';
 import type { DraftStatus } from '../../domain/drafts';
+import { DEFAULT_DUNNING_SCHEDULE } from '../../domain/dunning-schedule';
 import type { RolloutMode } from '../../domain/rollout';
 import type { syncWorkflow } from '../../workflows/sync';
 import { syncProgressQuery, syncProgressSignal, SYNC_RESOURCES } from '../../workflows/sync-messages';
@@ -361,6 +362,28 @@ const recordings: Recording[] = [
       await env.sleep('4 days');
       await until('step 1 sent', () => w.sent.length === 2);
       await handle.signal(dunningEventSignal, end(createdAt + 3_600_000));
+      await handle.result();
+      return handle.fetchHistory();
+    },
+  },
+  {
+    // Auto mode with emails on days 0 to 4, each held up: the provider refuses from
+    // email 2 until day 3.5, and Stripe is down from day 1.9 until then. Email 2's send
+    // finds email 3 due and cancels its draft, email 3 is never drafted once email 4 fell
+    // due, email 4 goes at day 3.5 and email 5 a day after it (AFTER_STALL_PATCH).
+    file: 'dunningWorkflow-after-stall.json',
+    server: 'time-skipping',
+    async record(env, taskQueue) {
+      const steps = [0, 1, 2, 3, 4].map((day, i) => ({ day, tone: (['friendly', 'helpful', 'firm', 'urgent', 'final'] as const)[i]! }));
+      const clock = () => env.currentTimeMs();
+      const { workflowId, w, handle } = await startDunning(env, taskQueue, 'in_after_stall', 'cus_after_stall', 'auto', { clock, schedule: { ...DEFAULT_DUNNING_SCHEDULE, steps } });
+      await until('step 1 drafted', () => w.drafts.has(`draft-${workflowId}-1`));
+      w.senderDown = true;
+      await env.sleep(1.9 * 86_400_000);
+      w.stripeDown = true;
+      await env.sleep(1.6 * 86_400_000);
+      w.stripeDown = false;
+      w.senderDown = false;
       await handle.result();
       return handle.fetchHistory();
     },

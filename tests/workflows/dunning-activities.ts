@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import type { AnalyticsActivities } from '../../activities/analytics';
 import type { Activities } from '../../activities';
 import type { ExpansionActivities } from '../../activities/expansion';
@@ -6,7 +7,7 @@ import type { ChurnSaveActivities } from '../../activities/churn-save';
 import type { SendOutcome } from '../../activities/sending';
 import type { DraftStatus } from '../../domain/drafts';
 import type { DunningEnd } from '../../domain/dunning-ends';
-import { DEFAULT_DUNNING_SCHEDULE, planDunningSteps } from '../../domain/dunning-schedule';
+import { DEFAULT_DUNNING_SCHEDULE, isOvertaken, planDunningSteps, type DunningScheduleSettings } from '../../domain/dunning-schedule';
 import type { RolloutMode } from '../../domain/rollout';
 
 /**
@@ -16,10 +17,13 @@ import type { RolloutMode } from '../../domain/rollout';
  */
 export interface FakeWorld {
   mode: RolloutMode;
+  schedule: DunningScheduleSettings;
   invoiceStatus: string;
   /** With a paid invoice: marked paid out of band. */
   paidOffStripe: boolean;
   stripeDown: boolean;
+  /** The email provider refuses every send (retryable, as SES without credentials): the send activity is retried. */
+  senderDown: boolean;
   nextPaymentAttempt: string | null;
   subscriptionId: string | null;
   /** When the invoice was created (ISO-8601), as beginDunning reads it; null: not known. */
@@ -27,12 +31,33 @@ export interface FakeWorld {
   /** What a check of Stripe and the mirror would find: the invoice paid or closed, or its subscription ended, with no signal. */
   endOnCheck: DunningEnd | null;
   drafts: Map<string, { id: string; workflowId: string; step: number; status: DraftStatus }>;
-  sent: { draftId: string; step: number }[];
+  /** The Temporal server's time: the wall clock, or the time-skipping server's (`env.currentTimeMs`). */
+  clock: () => Promise<number>;
+  /** `at`: when it was sent, by `clock`. */
+  sent: { draftId: string; step: number; at: number }[];
+  /** Steps whose send found the next step due: their drafts were cancelled. */
+  overtaken: number[];
   closed: { outcome: string; sentSteps: number[] }[];
 }
 
 export function fakeWorld(mode: RolloutMode): FakeWorld {
-  return { mode, invoiceStatus: 'open', paidOffStripe: false, stripeDown: false, nextPaymentAttempt: null, subscriptionId: 'sub_1', invoiceCreated: null, endOnCheck: null, drafts: new Map(), sent: [], closed: [] };
+  return {
+    mode,
+    schedule: DEFAULT_DUNNING_SCHEDULE,
+    invoiceStatus: 'open',
+    paidOffStripe: false,
+    stripeDown: false,
+    senderDown: false,
+    nextPaymentAttempt: null,
+    subscriptionId: 'sub_1',
+    invoiceCreated: null,
+    endOnCheck: null,
+    drafts: new Map(),
+    sent: [],
+    overtaken: [],
+    closed: [],
+    clock: () => Promise.resolve(Date.now()),
+  };
 }
 
 /** The dunning play's activities (analytics and the one-email plays' run elsewhere). */
@@ -47,7 +72,7 @@ export function fakeActivities(world: FakeWorld): Omit<Activities, keyof Analyti
       const retries = world.nextPaymentAttempt ? [new Date(world.nextPaymentAttempt)] : [];
       return Promise.resolve({
         kind: 'open',
-        steps: planDunningSteps(new Date(input.failedAt), DEFAULT_DUNNING_SCHEDULE, retries),
+        steps: planDunningSteps(new Date(input.failedAt), world.schedule, retries),
         subscriptionId: world.subscriptionId,
         invoiceCreated: world.invoiceCreated,
         quietBeforeRetryMs: 12 * 3_600_000,
@@ -70,17 +95,25 @@ export function fakeActivities(world: FakeWorld): Omit<Activities, keyof Analyti
       }
       return Promise.resolve({ kind: 'ready', mode: world.mode, draft: { id: draft.id, status: draft.status } });
     },
-    sendDraft(input): Promise<SendOutcome> {
+    async sendDraft(input): Promise<SendOutcome> {
       const draft = world.drafts.get(input.draftId);
-      if (!draft) return Promise.resolve({ kind: 'not_sendable', status: 'missing' });
-      if (draft.status === 'sent') return Promise.resolve({ kind: 'already_sent' });
+      if (!draft) return { kind: 'not_sendable', status: 'missing' };
+      if (draft.status === 'sent') return { kind: 'already_sent' };
       if (draft.status === 'drafted' && input.allowDrafted) draft.status = 'scheduled';
-      if (!['approved', 'edited', 'scheduled'].includes(draft.status)) return Promise.resolve({ kind: 'not_sendable', status: draft.status });
-      if (world.stripeDown) return Promise.resolve({ kind: 'stripe_unavailable', error: 'Stripe unavailable: 503' });
-      if (world.invoiceStatus !== 'open') return Promise.resolve({ kind: 'precondition_failed', invoiceStatus: world.invoiceStatus, paidOffStripe: world.paidOffStripe });
+      if (!['approved', 'edited', 'scheduled'].includes(draft.status)) return { kind: 'not_sendable', status: draft.status };
+      const now = await world.clock();
+      const nextStepAt = input.precondition?.nextStepAt;
+      if (nextStepAt && isOvertaken({ at: nextStepAt }, now)) {
+        draft.status = 'cancelled';
+        world.overtaken.push(draft.step);
+        return { kind: 'overtaken', nextStepAt };
+      }
+      if (world.stripeDown) return { kind: 'stripe_unavailable', error: 'Stripe unavailable: 503' };
+      if (world.invoiceStatus !== 'open') return { kind: 'precondition_failed', invoiceStatus: world.invoiceStatus, paidOffStripe: world.paidOffStripe };
+      if (world.senderDown) throw ApplicationFailure.retryable('SES: no AWS credentials to sign with', 'EmailProviderUnavailable');
       draft.status = 'sent';
-      world.sent.push({ draftId: draft.id, step: draft.step });
-      return Promise.resolve({ kind: 'sent', providerMessageId: `msg-${world.sent.length}` });
+      world.sent.push({ draftId: draft.id, step: draft.step, at: now });
+      return { kind: 'sent', providerMessageId: `msg-${world.sent.length}` };
     },
     finalDunningCheck() {
       const end = world.endOnCheck;

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { createWorker } from '../../workers/worker';
-import type { dunningWorkflow } from '../../workflows/dunning';
+import { AFTER_STALL_PATCH, type dunningWorkflow } from '../../workflows/dunning';
 import { draftDecisionSignal, dunningEventSignal, dunningStateQuery } from '../../workflows/play-messages';
-import { timeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
+import { patchIds, timeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 import { fakeActivities, fakeWorld, type FakeWorld } from './dunning-activities';
 
 /**
@@ -58,14 +58,16 @@ describe('dunningWorkflow (time-skipping test server)', () => {
     const invoiceId = `in_${randomUUID().slice(0, 8)}`;
     const workflowId = `dunning:ws_t:${invoiceId}`;
     worlds.set(workflowId, world);
+    world.clock = () => env.currentTimeMs();
     const failedAt = new Date(await env.currentTimeMs()).toISOString();
     const handle = await env.client.workflow.start<typeof dunningWorkflow>('dunningWorkflow', {
       taskQueue,
       workflowId,
       args: [{ workspaceId: 'ws_t', customerId: 'cus_1', invoiceId, failedAt }],
     });
-    return { handle, workflowId };
+    return { handle, workflowId, failedAt: Date.parse(failedAt) };
   }
+  const DAY = 86_400_000;
 
   /** Lets the workflow run up to `days` into the sequence. */
   const advance = (days: number) => env.sleep(`${days} days`);
@@ -84,11 +86,56 @@ describe('dunningWorkflow (time-skipping test server)', () => {
 
   it('in auto mode sends every step, then settles as exhausted', async () => {
     const world = fakeWorld('auto');
-    const { handle } = await start(world);
+    const { handle, failedAt } = await start(world);
     const result = await handle.result();
     expect(result).toEqual({ outcome: 'exhausted', sentSteps: [0, 1, 2, 3, 4] });
     expect(world.sent.map((s) => s.step)).toEqual([0, 1, 2, 3, 4]);
     expect(world.closed).toEqual([{ outcome: 'exhausted', sentSteps: [0, 1, 2, 3, 4] }]);
+    // Each on its day (to the minute), with none of the changes made for a stall: the same commands as before them.
+    expect(world.sent.map((s) => Math.round((s.at - failedAt) / 60_000) / 1440)).toEqual([0, 3, 7, 14, 16]);
+    expect(patchIds(await handle.fetchHistory())).not.toContain(AFTER_STALL_PATCH);
+  });
+
+  /** After a stall from day 3 to day 15.5: emails 1 and 4 sent, the latter late, and email 5 a day after it. */
+  const expectSentAfterStall = async (world: FakeWorld, handle: Awaited<ReturnType<typeof start>>['handle'], failedAt: number) => {
+    expect(await handle.result()).toEqual({ outcome: 'exhausted', sentSteps: [0, 3, 4] });
+    const [, fourth, fifth] = world.sent;
+    expect(fourth!.at - failedAt).toBeGreaterThan(15.5 * DAY);
+    // Email 5 (day 16) waits until a day after email 4 went.
+    expect(fifth!.at - fourth!.at).toBeGreaterThanOrEqual(DAY);
+    expect(fifth!.at - failedAt).toBeGreaterThan(16 * DAY);
+    expect(patchIds(await handle.fetchHistory())).toContain(AFTER_STALL_PATCH);
+  };
+
+  it('a send held from email 2 until day 15.5 cancels each email overtaken meanwhile, sends email 4 then and email 5 a day after it', async () => {
+    const world = fakeWorld('auto');
+    const { handle, workflowId, failedAt } = await start(world);
+    await waitFor(() => world.sent.length === 1);
+    // The provider refuses from email 2 (day 3) on; the send is retried, backing off to 30 minutes.
+    world.senderDown = true;
+    await env.sleep(15.5 * DAY);
+    // Email 2's attempt after day 7 found email 3 due, and email 3's after day 14 email 4: both cancelled, unsent.
+    expect(world.sent.map((s) => s.step)).toEqual([0]);
+    expect(world.overtaken).toEqual([1, 2]);
+    expect([1, 2].map((step) => world.drafts.get(`draft-${workflowId}-${step}`)?.status)).toEqual(['cancelled', 'cancelled']);
+    world.senderDown = false;
+    await expectSentAfterStall(world, handle, failedAt);
+  });
+
+  it('Stripe down from email 2 until day 15.5: the email it held is overtaken and one it could not draft meanwhile is skipped', async () => {
+    const world = fakeWorld('auto');
+    const { handle, workflowId, failedAt } = await start(world);
+    await waitFor(() => world.sent.length === 1);
+    await waitFor(() => world.drafts.has(`draft-${workflowId}-1`));
+    world.stripeDown = true;
+    await env.sleep(15.5 * DAY);
+    // Email 2 (drafted ahead) was cancelled at its send once email 3 fell due; email 3
+    // could not be drafted while Stripe was down, and is not once email 4 fell due.
+    expect(world.overtaken).toEqual([1]);
+    expect(world.drafts.get(`draft-${workflowId}-1`)?.status).toBe('cancelled');
+    expect(world.drafts.has(`draft-${workflowId}-2`)).toBe(false);
+    world.stripeDown = false;
+    await expectSentAfterStall(world, handle, failedAt);
   });
 
   it('a payment before step 2 stops the sequence and cancels the prepared draft', async () => {
