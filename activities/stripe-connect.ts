@@ -40,6 +40,7 @@ const probes: Record<Permission, Probe> = {
   'payment_intents read': (s) => s.paymentIntents.list({ limit: 1 }),
   'products read': (s) => s.products.list({ limit: 1 }),
   'prices read': (s) => s.prices.list({ limit: 1 }),
+  'coupons read': (s) => s.coupons.list({ limit: 1 }),
 };
 
 function unreachable(err: unknown): boolean {

@@ -16,6 +16,8 @@ export const REQUIRED_PERMISSIONS = [
   'payment_intents read',
   'products read',
   'prices read',
+  // A discount's coupon: its restriction to products, and an item's own discount's terms, which a renewal quote applies.
+  'coupons read',
 ] as const;
 
 export type Permission = (typeof REQUIRED_PERMISSIONS)[number];
@@ -23,7 +25,7 @@ export type Permission = (typeof REQUIRED_PERMISSIONS)[number];
 export const RESTRICTED_KEY_HELP =
   'Create a restricted key in the Stripe Dashboard (Developers > API keys > Create restricted key) with these permissions: ' +
   'Customers: Read; Subscriptions: Read; Invoices: Write (read and write; the only write Wysera makes is marking an invoice paid out of band); ' +
-  'Charges: Read; Refunds: Read; PaymentIntents: Read; Products: Read; Prices: Read. Leave everything else at None, then paste the rk_live_... key.';
+  'Charges: Read; Refunds: Read; PaymentIntents: Read; Products: Read; Prices: Read; Coupons: Read. Leave everything else at None, then paste the rk_live_... key.';
 
 export function checkStripeKey(key: string): KeyCheck {
   if (/^sk_live_/.test(key)) {

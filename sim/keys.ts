@@ -28,12 +28,13 @@ export function permissionName(resource: Resource, access: Access): string {
 /**
  * What the project asks users to grant (mission: customers, subscriptions, invoices
  * write, charges, payment intents) plus what a full sync reads: products, prices,
- * refunds and events.
+ * coupons (their restrictions to products), refunds and events.
  */
 export const WYSERA_PERMISSIONS: Permissions = {
   customers: 'read',
   products: 'read',
   prices: 'read',
+  coupons: 'read',
   subscriptions: 'read',
   invoices: 'write',
   charges: 'read',

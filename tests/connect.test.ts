@@ -27,7 +27,7 @@ describe('POST /workspaces refuses and creates nothing', () => {
     expect(res.status).toBe(400);
     expect((res.body.error as { message: string }).message).toContain('stripeKey');
     expect(res.text).toContain('restricted key');
-    for (const p of ['Customers: Read', 'Subscriptions: Read', 'Invoices: Write', 'Charges: Read', 'PaymentIntents: Read']) expect(res.text).toContain(p);
+    for (const p of ['Customers: Read', 'Subscriptions: Read', 'Invoices: Write', 'Charges: Read', 'PaymentIntents: Read', 'Coupons: Read']) expect(res.text).toContain(p);
     expect(await workspaceCount()).toBe(before);
   });
 
@@ -59,7 +59,7 @@ describe('POST /workspaces refuses and creates nothing', () => {
     const res = await h.call('POST', '/workspaces', body({ stripeKey: key }));
     expect(res.status).toBe(400);
     const details = (res.body.error as { details: { missing: string[] } }).details;
-    expect(details.missing.sort()).toEqual(['charges read', 'invoices write', 'payment_intents read']);
+    expect(details.missing.sort()).toEqual(['charges read', 'coupons read', 'invoices write', 'payment_intents read']);
     expect(await workspaceCount()).toBe(before);
   });
 
