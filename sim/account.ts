@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { priceCharge } from './billing';
-import { buildCatalog, decimal, INTERVALS, TIERS, type BillingInterval, type Catalog, type Currency, type Tier, planOf } from './catalog';
+import { buildCatalog, buildCoupon, decimal, INTERVALS, TIERS, type BillingInterval, type Catalog, type Currency, type Tier, planOf } from './catalog';
 import { stripeJson } from './embedded-lists';
 import { Agenda } from './heap';
 import {
@@ -72,6 +72,15 @@ interface Task {
   invoice?: Stripe.Invoice;
 }
 
+/** A discount a subscription runs with, and how many more invoices it takes off (a once-only coupon: one). */
+interface RunningDiscount {
+  d: Stripe.Discount;
+  coupon: Stripe.Coupon;
+  invoicesLeft: number | null;
+  /** The item it discounts alone; null for the whole subscription. */
+  item: Stripe.SubscriptionItem | null;
+}
+
 type ChangeKind = 'upgrade' | 'downgrade' | 'seats_up' | 'seats_down' | 'cancel_at_period_end' | 'cancel_now';
 
 interface SubState {
@@ -86,7 +95,11 @@ interface SubState {
   anchorDay: number;
   periodStart: number;
   periodEnd: number;
-  discount: { d: Stripe.Discount; coupon: Stripe.Coupon; invoicesLeft: number | null } | null;
+  /**
+   * Its discounts, the subscription's and its items' own (`item`), in the order they
+   * were applied: Stripe takes an item's own off its line before the subscription's.
+   */
+  discounts: RunningDiscount[];
   pending: { tier: Tier; seats: number } | null;
   /** Invoices in dunning, by id, with their failed attempts so far. */
   open: Map<string, { invoice: Stripe.Invoice; failures: number }>;
@@ -373,7 +386,7 @@ export class SimAccount {
       anchorDay: dayOfMonth(periodEnd),
       periodStart,
       periodEnd,
-      discount: null,
+      discounts: [],
       pending: null,
       open: new Map(),
       declineRate: rng.weighted<number>([[0.02, 70], [0.08, 22], [0.3, 8]]),
@@ -396,14 +409,51 @@ export class SimAccount {
 
   private applyCoupon(state: SubState): void {
     const usable = this.catalog.coupons.filter((c) => c.currency === null || c.currency === state.currency);
-    const coupon = this.rng.pick(usable);
+    this.attachDiscount(state, this.rng.pick(usable), null);
+  }
+
+  /** Redeems a coupon into a discount of the subscription, or of one of its items, listed after those it has. */
+  private attachDiscount(state: SubState, coupon: Stripe.Coupon, item: Stripe.SubscriptionItem | null): Stripe.Discount {
     const end = coupon.duration === 'repeating' ? addMonths(this.now, coupon.duration_in_months ?? 1) : null;
-    const d = buildDiscount({ id: this.newId('di_1'), start: this.now, end, customer: state.customer.id, subscription: state.sub.id, coupon: coupon.id });
+    const d = buildDiscount({ id: this.newId('di_1'), start: this.now, end, customer: state.customer.id, subscription: state.sub.id, subscriptionItem: item?.id ?? null, coupon: coupon.id });
     coupon.times_redeemed++;
     this.discounts.set(d.id, d);
-    state.discount = { d, coupon, invoicesLeft: coupon.duration === 'once' ? 1 : null };
-    state.sub.discounts = [d.id];
+    state.discounts.push({ d, coupon, invoicesLeft: coupon.duration === 'once' ? 1 : null, item });
+    if (item) item.discounts = [...item.discounts, d.id];
+    else state.sub.discounts = [...state.sub.discounts, d.id];
     this.counts.couponsApplied++;
+    return d;
+  }
+
+  // ---- what a test sets up, as the Dashboard or the API would ------------------
+
+  /** Creates a coupon (as `POST /v1/coupons` does), e.g. one restricted to products (`appliesTo`), which the generated catalog has none of. */
+  createCoupon(c: Omit<Parameters<typeof buildCoupon>[0], 'created'>): Stripe.Coupon {
+    if (this.coupons.get(c.id)) throw new Error(`coupon ${c.id} exists already`);
+    const coupon = buildCoupon({ ...c, created: this.now });
+    this.coupons.add(coupon);
+    return coupon;
+  }
+
+  /**
+   * Applies a coupon to a subscription, or to one of its items (`item`), as a
+   * subscription update's `discounts` does: a new discount, listed after those there and
+   * billed from the next invoice on, told in a `customer.subscription.updated` event.
+   * Stripe refuses an amount coupon in another currency; so does this.
+   */
+  addDiscount(subscriptionId: string, couponId: string, opts: { item?: string } = {}): Stripe.Discount {
+    const state = this.subs.get(subscriptionId);
+    if (!state) throw new Error(`no subscription ${subscriptionId}`);
+    const coupon = this.coupons.get(couponId);
+    if (!coupon) throw new Error(`no coupon ${couponId}`);
+    if (coupon.amount_off !== null && coupon.currency !== state.currency) throw new Error(`coupon ${couponId} is in ${coupon.currency}, the subscription in ${state.currency}`);
+    const sub = state.sub;
+    const item = opts.item === undefined ? null : (sub.items.data.find((i) => i.id === opts.item) ?? null);
+    if (opts.item !== undefined && !item) throw new Error(`subscription ${subscriptionId} has no item ${opts.item}`);
+    const previous = item ? { items: { ...sub.items, data: sub.items.data.map((i) => ({ ...i, discounts: [...i.discounts] })) } } : { discounts: [...sub.discounts] };
+    const d = this.attachDiscount(state, coupon, item);
+    this.emit('customer.subscription.updated', sub, previous);
+    return d;
   }
 
   /** Schedules the end of the current period and maybe one action inside it. */
@@ -618,27 +668,16 @@ export class SimAccount {
 
   private createInvoice(state: SubState, reason: Stripe.Invoice.BillingReason, lines: Stripe.InvoiceLineItem[], periodStart: number, periodEnd: number): Stripe.Invoice {
     const id = this.newId('in_1');
-    const discountIds: string[] = [];
-    const disc = state.discount;
-    if (disc && (disc.d.end === null || this.now < disc.d.end)) {
-      const { coupon } = disc;
-      let amountLeft = coupon.amount_off ?? 0;
-      for (const line of lines) {
-        let off = 0;
-        if (coupon.percent_off !== null) off = Math.round((line.amount * coupon.percent_off) / 100);
-        else if (line.amount > 0) {
-          off = Math.min(amountLeft, line.amount);
-          amountLeft -= off;
-        }
-        if (off !== 0) line.discount_amounts = [{ amount: off, discount: disc.d.id }];
+    // A repeating coupon past its end is gone.
+    for (const r of [...state.discounts]) if (r.d.end !== null && this.now >= r.d.end) this.dropDiscount(state, r);
+    const running = [...state.discounts];
+    this.takeDiscounts(running, lines);
+    const discountIds = running.filter((r) => r.item === null).map((r) => r.d.id);
+    for (const r of running) {
+      if (r.invoicesLeft !== null && reason !== 'subscription_update' && lines.some((l) => l.amount > 0)) {
+        r.invoicesLeft--;
+        if (r.invoicesLeft <= 0) this.dropDiscount(state, r);
       }
-      discountIds.push(disc.d.id);
-      if (disc.invoicesLeft !== null && reason !== 'subscription_update' && lines.some((l) => l.amount > 0)) {
-        disc.invoicesLeft--;
-        if (disc.invoicesLeft <= 0) this.dropDiscount(state);
-      }
-    } else if (disc) {
-      this.dropDiscount(state);
     }
     for (const line of lines) line.invoice = id;
     const customer = state.customer;
@@ -671,11 +710,43 @@ export class SimAccount {
     return invoice;
   }
 
-  private dropDiscount(state: SubState): void {
-    if (!state.discount) return;
-    state.discount.d.end = state.discount.d.end ?? this.now;
-    state.discount = null;
-    state.sub.discounts = [];
+  /**
+   * Sets each line's `discount_amounts` (and an item's own discounts as the line's
+   * `discounts`): its item's own discounts first, then the subscription's ("subscription
+   * item discounts are applied before subscription discounts"), each on what the ones
+   * before left, and a coupon restricted to products only on lines of those. A percent
+   * coupon takes its share of each line, rounded; an amount coupon its amount across the
+   * invoice's lines, from the first, while lines have something left to take.
+   */
+  private takeDiscounts(running: readonly RunningDiscount[], lines: Stripe.InvoiceLineItem[]): void {
+    const amountLeft = new Map(running.map((r) => [r, r.coupon.amount_off ?? 0]));
+    for (const line of lines) {
+      const itemId = line.parent?.subscription_item_details?.subscription_item ?? null;
+      const product = line.pricing?.price_details?.product ?? null;
+      const own = running.filter((r) => r.item !== null && r.item.id === itemId);
+      if (own.length > 0) line.discounts = own.map((r) => r.d.id);
+      let left = line.amount;
+      for (const r of [...own, ...running.filter((x) => x.item === null)]) {
+        const products = r.coupon.applies_to?.products;
+        if (products && (product === null || !products.includes(product))) continue;
+        let off = 0;
+        if (r.coupon.percent_off !== null) off = Math.round((left * r.coupon.percent_off) / 100);
+        else if (left > 0) {
+          off = Math.min(amountLeft.get(r)!, left);
+          amountLeft.set(r, amountLeft.get(r)! - off);
+        }
+        if (off === 0) continue;
+        line.discount_amounts = [...(line.discount_amounts ?? []), { amount: off, discount: r.d.id }];
+        left -= off;
+      }
+    }
+  }
+
+  private dropDiscount(state: SubState, r: RunningDiscount): void {
+    r.d.end = r.d.end ?? this.now;
+    state.discounts = state.discounts.filter((x) => x !== r);
+    if (r.item) r.item.discounts = r.item.discounts.filter((d) => d !== r.d.id);
+    else state.sub.discounts = state.sub.discounts.filter((d) => d !== r.d.id);
   }
 
   /** Charges an open invoice; on decline, schedules Stripe-style retries. */

@@ -190,8 +190,10 @@ export function buildCoupon(c: {
   durationInMonths?: number;
   percentOff?: number;
   amountOff?: { amount: number; currency: Currency };
+  /** The products it is restricted to; stored on the coupon, and answered only when expanded (sim/includable.ts). */
+  appliesTo?: string[];
 }): Stripe.Coupon {
-  return {
+  const coupon: Stripe.Coupon = {
     id: c.id,
     object: 'coupon',
     amount_off: c.amountOff ? c.amountOff.amount : null,
@@ -208,6 +210,8 @@ export function buildCoupon(c: {
     times_redeemed: 0,
     valid: true,
   };
+  if (c.appliesTo) coupon.applies_to = { products: c.appliesTo };
+  return coupon;
 }
 
 /** Products, prices and coupons of a generated account, all created at `created`. */

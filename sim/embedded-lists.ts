@@ -24,7 +24,7 @@ const isList = (v: unknown): v is ListObject =>
  * answered on its own is a page, already cut by its `limit`.
  */
 function embeddedListReplacer(this: unknown, key: string, value: unknown): unknown {
-  if (leftOut(this, key, value)) return undefined;
+  if (leftOut(this, key)) return undefined;
   if (key === '' || !isList(value) || value.data.length <= EMBEDDED_LIST_ITEMS) return value;
   return { ...value, data: value.data.slice(0, EMBEDDED_LIST_ITEMS), has_more: true };
 }

@@ -66,18 +66,21 @@ export function expand(account: SimAccount, body: unknown, paths: string[]): unk
 
 /**
  * Answers an includable field (sim/includable.ts): an invoice's `payments`, built now;
- * a price's or plan's `tiers`, stored with it (a per-unit price has none: nothing to add).
+ * a coupon's `applies_to`, stored with a restricted one (null for one without); a
+ * price's or plan's `tiers`, stored with it (a per-unit price has none: nothing to add).
  */
 function include(account: SimAccount, node: { [key: string]: Json }, field: string): boolean {
   if (field === 'payments') {
     const invoice = typeof node.id === 'string' ? account.invoices.get(node.id) : undefined;
     if (!invoice) return false;
     const data = JSON.parse(JSON.stringify(invoicePayments(account, invoice))) as Json[];
-    node.payments = included({ object: 'list', data, has_more: false, url: `/v1/invoice_payments?invoice=${invoice.id}` });
+    node.payments = { object: 'list', data, has_more: false, url: `/v1/invoice_payments?invoice=${invoice.id}` };
+  } else if (field === 'applies_to') {
+    node.applies_to = node.applies_to ?? null;
+  } else if (!(field in node)) {
     return true;
   }
-  const value = node[field];
-  if (typeof value === 'object' && value !== null) included(value);
+  included(node, field);
   return true;
 }
 

@@ -152,7 +152,7 @@ export function noCancellation(): Stripe.Subscription.CancellationDetails {
   return NO_CANCELLATION;
 }
 
-export function buildDiscount(d: { id: string; start: number; end: number | null; customer: string; subscription: string; coupon: string }): Stripe.Discount {
+export function buildDiscount(d: { id: string; start: number; end: number | null; customer: string; subscription: string; subscriptionItem: string | null; coupon: string }): Stripe.Discount {
   return {
     id: d.id,
     object: 'discount',
@@ -166,7 +166,7 @@ export function buildDiscount(d: { id: string; start: number; end: number | null
     source: { coupon: d.coupon, type: 'coupon' },
     start: d.start,
     subscription: d.subscription,
-    subscription_item: null,
+    subscription_item: d.subscriptionItem,
   };
 }
 
