@@ -26,6 +26,7 @@ import { syncProgressSignal, type SyncResource } from '../workflows/sync-message
 import type { StripeClients } from './stripe-client';
 import { datedRead, type Dated } from './stripe-dated';
 import { PAGE_SIZE, readPricePage, restOfList } from './stripe-lists';
+import { couponReads, readDiscountCoupons, type CouponReads } from './discount-coupons';
 
 export { PAGE_SIZE };
 
@@ -94,8 +95,11 @@ const FETCH_HEARTBEAT_MS = 1000;
 const created = (o: { created: number }) => o.created;
 const oldest = (xs: { created: number }[]): number | null => (xs.length ? Math.min(...xs.map(created)) : null);
 
-/** One page of a resource's list, and how to store it. */
-async function fetchPage(stripe: Stripe, resource: SyncResource, run: PageRun, params: ListParams, ring: Keyring): Promise<Page> {
+/**
+ * One page of a resource's list, and how to store it. `coupons`: the coupons read so
+ * far in this run (readDiscountCoupons), kept across its pages.
+ */
+async function fetchPage(stripe: Stripe, resource: SyncResource, run: PageRun, params: ListParams, ring: Keyring, coupons: CouponReads): Promise<Page> {
   const { workspaceId: ws, livemode } = run;
   // A page's objects are at least as new as its list's read (domain/stripe-clock.ts); what is
   // fetched after it (tiers, the rest of an embedded list) is newer still. `unordered`:
@@ -125,11 +129,14 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, run: PageRun, p
       // The customer's own discount with its coupon's terms, which a renewal quote applies (db/renewal-notes.ts).
       return page(await datedRead(() => stripe.customers.list({ ...params, expand: ['data.discount.source.coupon'] })), (trx, xs, t) => upsertCustomers(trx, ws, xs, t, ring));
     case 'subscriptions': {
-      const read = await datedRead(() => stripe.subscriptions.list({ ...params, status: 'all', expand: ['data.discounts.source.coupon'] }));
+      // The discounts, the subscription's (with their coupons) and its items' own, which a renewal quote applies.
+      const read = await datedRead(() => stripe.subscriptions.list({ ...params, status: 'all', expand: ['data.discounts.source.coupon', 'data.items.data.discounts'] }));
       // A subscription carries its first items only; fetch the rest so the mirror is complete.
       for (const s of read.value.data) {
-        if (s.items.has_more) s.items = await restOfList(s.items, (after) => stripe.subscriptionItems.list({ subscription: s.id, limit: PAGE_SIZE, starting_after: after }));
+        if (s.items.has_more) s.items = await restOfList(s.items, (after) => stripe.subscriptionItems.list({ subscription: s.id, limit: PAGE_SIZE, starting_after: after, expand: ['data.discounts'] }));
       }
+      // Their coupons' restrictions to products lie past the depth a list may expand to.
+      await readDiscountCoupons(stripe, read.value.data, coupons);
       return page(read, (trx, xs, t) => upsertSubscriptions(trx, ws, xs, t), (trx, xs, t) => unorderedReads.subscription(trx, ws, xs, t));
     }
     case 'invoices': {
@@ -202,6 +209,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     const workflowId = ctx.info.workflowExecution?.workflowId;
     let lastSignal = 0;
     let oldestCreated: Date | null = stored?.oldestCreated ?? null;
+    const coupons = couponReads();
+    let couponsRefusedSaid = false;
 
     const signal = async (done: boolean) => {
       if (!deps.client || !workflowId || (!done && Date.now() - lastSignal < progressEveryMs)) return;
@@ -241,7 +250,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       });
       cancelled.catch(() => undefined);
       try {
-        const fetching = fetchPage(stripe, input.resource, { workspaceId: input.workspaceId, runId: input.runId, livemode: access.livemode }, params, deps.keyring);
+        const fetching = fetchPage(stripe, input.resource, { workspaceId: input.workspaceId, runId: input.runId, livemode: access.livemode }, params, deps.keyring, coupons);
         // Abandoned when the activity is cancelled, it may still fail later: nobody waits for that answer.
         fetching.catch(() => undefined);
         page = await Promise.race([fetching, cancelled]);
@@ -274,6 +283,10 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       });
       if (runStatus !== 'running') {
         throw ApplicationFailure.nonRetryable(`sync run ${input.runId} is ${runStatus ?? 'gone'}: its ${input.resource} page was not stored`, 'SyncRunEnded');
+      }
+      if (coupons.refused && !couponsRefusedSaid) {
+        couponsRefusedSaid = true;
+        log.warn("the Stripe key may not read coupons (grant Coupons: Read): discounts' restrictions to products stay unknown, and renewals with a discount are quoted before discounts");
       }
       if (rereads.length > 0) {
         deps.metrics?.syncRereads.inc({ resource: input.resource }, rereads.length);

@@ -4,6 +4,7 @@ import type { Keyring } from '../platform/crypto';
 import { sealCustomerPii } from './customer-pii';
 import type { DunningEndFacts } from '../domain/dunning-ends';
 import { RUNNING_SUBSCRIPTION_STATUSES } from '../domain/mrr/customer';
+import type { DiscountTerms, SubscriptionDiscountTerms } from '../domain/mirror-discounts';
 
 /**
  * The Stripe mirror: maps stripe-node objects to rows of the stripe_* tables and
@@ -223,15 +224,32 @@ export function customerRow(c: Stripe.Customer): Row {
 /** A Discount as versions before 2025-09-30 send it: the coupon expanded on the discount itself, not under `source`. */
 type OlderDiscount = Stripe.Discount & { coupon?: Stripe.Coupon | string | null };
 
-/** The coupon terms MRR needs (percent or amount off, duration, start and end). */
-export function discountTerms(d: string | Stripe.Discount): Record<string, unknown> & { id: string } {
+/**
+ * A coupon as a read that asked for its `applies_to` holds it: the products it is
+ * restricted to, or null for none (nullable in Stripe's API reference). A read that
+ * did not ask gets no `applies_to` at all (an "includable" field).
+ */
+export type ReadCoupon = Omit<Stripe.Coupon, 'applies_to'> & { applies_to?: Stripe.Coupon.AppliesTo | null };
+
+/** The discount's coupon, as the discount carries it (an id, or the coupon where expanded). */
+export function discountCoupon(d: Stripe.Discount): ReadCoupon | string | null {
+  return d.source?.coupon ?? (d as OlderDiscount).coupon ?? null;
+}
+
+/**
+ * The coupon terms a renewal quote needs: percent or amount off, duration, start and
+ * end, and the products the coupon is restricted to (`applies_to`, null for none) where
+ * the coupon was read with it; absent, the restriction is not known.
+ */
+export function discountTerms(d: string | Stripe.Discount): DiscountTerms {
   if (typeof d === 'string') return { id: d };
-  const coupon = d.source?.coupon ?? (d as OlderDiscount).coupon;
+  const coupon = discountCoupon(d);
   const c = coupon && typeof coupon !== 'string' ? coupon : undefined;
+  const restriction = c && 'applies_to' in c ? { applies_to: c.applies_to ? { products: [...c.applies_to.products] } : null } : {};
   return {
     id: d.id,
     coupon: c
-      ? { id: c.id, percent_off: c.percent_off, amount_off: c.amount_off, currency: c.currency, duration: c.duration, duration_in_months: c.duration_in_months }
+      ? { id: c.id, percent_off: c.percent_off, amount_off: c.amount_off, currency: c.currency, duration: c.duration, duration_in_months: c.duration_in_months, ...restriction }
       : { id: typeof coupon === 'string' ? coupon : null },
     start: d.start,
     end: d.end,
@@ -245,10 +263,15 @@ export function discountTerms(d: string | Stripe.Discount): Record<string, unkno
  * 2025-09-30), so an endpoint left on such a version gives that discount's terms
  * without asking Stripe. Where `discounts` is missing, that one discount is the list.
  */
-export function subscriptionDiscounts(s: Stripe.Subscription): (Record<string, unknown> & { id: string })[] {
+export function subscriptionDiscounts(s: Stripe.Subscription): DiscountTerms[] {
   const older = (s as Stripe.Subscription & { discount?: Stripe.Discount | null }).discount;
   const whole = older ? discountTerms(older) : undefined;
   return (s.discounts ?? (older ? [older] : [])).map((d) => (typeof d === 'string' && d === whole?.id ? whole : discountTerms(d)));
+}
+
+/** A subscription's discounts and its items' own, each with its terms where the object carries them (events: bare ids). */
+export function subscriptionDiscountTerms(s: Stripe.Subscription): SubscriptionDiscountTerms {
+  return { discounts: subscriptionDiscounts(s), items: new Map((s.items?.data ?? []).map((i) => [i.id, (i.discounts ?? []).map(discountTerms)])) };
 }
 
 export function subscriptionRow(s: Stripe.Subscription): Row {
@@ -284,20 +307,29 @@ export function subscriptionRow(s: Stripe.Subscription): Row {
  * The subscription's row with the given discount terms instead of its own: an
  * event's bare discount ids completed from the mirror (domain/mirror-discounts.ts).
  */
-export function subscriptionRowWithDiscounts(s: Stripe.Subscription, discounts: Record<string, unknown>[] | undefined): Row {
+export function subscriptionRowWithDiscounts(s: Stripe.Subscription, discounts: SubscriptionDiscountTerms | undefined): Row {
   const row = subscriptionRow(s);
-  return discounts ? { ...row, discounts: json(discounts) } : row;
+  return discounts ? { ...row, discounts: json(discounts.discounts) } : row;
 }
 
-export function subscriptionItemRow(subscriptionId: string, i: Stripe.SubscriptionItem, livemode: boolean): Row {
+/**
+ * A subscription item's row. Its own discounts (Stripe applies them to its line before
+ * the subscription's) with their terms: `discounts` where given (an event's bare ids
+ * completed from the mirror), else as the item carries them.
+ */
+export function subscriptionItemRow(subscriptionId: string, i: Stripe.SubscriptionItem, livemode: boolean, discounts?: DiscountTerms[]): Row {
   return {
     ...base({ ...i, livemode }),
     subscription_id: subscriptionId,
     price_id: i.price.id,
     quantity: i.quantity ?? null,
-    // Its own discounts, as Stripe sent them (ids, or expanded): a renewal quote must not read the item at list price.
-    discounts: json(i.discounts ?? []),
+    discounts: json(discounts ?? (i.discounts ?? []).map(discountTerms)),
   };
+}
+
+/** The rows of the items the subscription carries (with `discounts` as subscriptionRowWithDiscounts takes them), or null when it carries no item list. */
+export function subscriptionItemRows(s: Stripe.Subscription, discounts?: SubscriptionDiscountTerms): Row[] | null {
+  return s.items ? s.items.data.map((i) => subscriptionItemRow(s.id, i, s.livemode, discounts?.items.get(i.id))) : null;
 }
 
 /**
@@ -451,14 +483,14 @@ export async function upsertCustomers(db: Db, workspaceId: string, customers: (S
 /**
  * Subscriptions with their items. When a subscription's item list is complete
  * (`has_more` false), items it no longer lists are removed. `discounts` gives, by
- * subscription id, discount terms to store instead of the object's own (see
- * subscriptionRowWithDiscounts).
+ * subscription id, discount terms to store instead of the object's own, for it and
+ * its items (see subscriptionRowWithDiscounts).
  */
-export async function upsertSubscriptions(db: Db, workspaceId: string, subs: Stripe.Subscription[], stateAt: StateAt, discounts?: ReadonlyMap<string, Record<string, unknown>[]>): Promise<string[]> {
+export async function upsertSubscriptions(db: Db, workspaceId: string, subs: Stripe.Subscription[], stateAt: StateAt, discounts?: ReadonlyMap<string, SubscriptionDiscountTerms>): Promise<string[]> {
   const rows = subs.map((s) => subscriptionRowWithDiscounts(s, discounts?.get(s.id)));
   const written = new Set(await upsertRows(db, 'stripe_subscriptions', workspaceId, stateAt, rows));
   const applied = subs.filter((s) => written.has(s.id));
-  const items = applied.flatMap((s) => (s.items?.data ?? []).map((i) => subscriptionItemRow(s.id, i, s.livemode)));
+  const items = applied.flatMap((s) => subscriptionItemRows(s, discounts?.get(s.id)) ?? []);
   await upsertRows(db, 'stripe_subscription_items', workspaceId, stateAt, items, (r) => r.subscription_id as string);
   const complete = applied.filter((s) => s.items && !s.items.has_more);
   await pruneChildren(db, 'stripe_subscription_items', 'subscription_id', workspaceId, stateAt, new Map(complete.map((s) => [s.id, s.items.data.map((i) => i.id)])));

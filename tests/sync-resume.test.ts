@@ -85,9 +85,12 @@ describe('a sync whose worker is killed', () => {
     // Each page was stored once: the recorded pages are exactly the list's pages.
     const invoices = done.resources.find((r) => r.resource === 'invoices')!;
     expect(invoices.pages).toBe(Math.ceil(account.invoices.size / 100));
-    // Pages fetched twice: at most the one in flight per resource.
+    // Pages fetched twice: at most the one in flight per resource. (Not the reads of single
+    // objects a page names, a tiered price's tiers or a discount's coupon: a page in flight
+    // at the kill is read again with them.)
     const seen = new Map<string, number>();
-    for (const r of h.sim.requests()) if (r.method === 'GET' && r.status === 200) seen.set(r.path + r.query, (seen.get(r.path + r.query) ?? 0) + 1);
+    const pageRead = (path: string) => !/^\/v1\/(prices|coupons)\/[^/]+$/.test(path);
+    for (const r of h.sim.requests()) if (r.method === 'GET' && r.status === 200 && pageRead(r.path)) seen.set(r.path + r.query, (seen.get(r.path + r.query) ?? 0) + 1);
     const refetched = [...seen.values()].filter((n) => n > 1).length;
     expect(refetched).toBeLessThanOrEqual(8);
     // The replacement did the rest: requests continued after the kill.

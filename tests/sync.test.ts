@@ -1,3 +1,4 @@
+import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncProgressView } from '../workflows/sync-messages';
 import { syncProgressQuery } from '../workflows/sync-messages';
@@ -10,6 +11,27 @@ let h: SyncHarness;
 let workspaceId: string;
 let owner: string;
 let longLists: ReturnType<typeof giveLongLists>;
+let restricted: ReturnType<typeof giveRestrictedDiscounts>;
+
+const productOf = (price: Stripe.Price) => (typeof price.product === 'string' ? price.product : price.product.id);
+
+/**
+ * Discounts the generated history has none of, as the Dashboard would add them: a
+ * coupon restricted to one subscription's plan, on that subscription; a discount of its
+ * plan item's own; and one on the long subscription's last item, past the ten Stripe
+ * embeds (the sync pages it from the items' own list).
+ */
+function giveRestrictedDiscounts() {
+  const account = h.sim.account();
+  const subscription = account.subscriptions.rows.find((s) => s.status === 'active' && s.discounts.length === 0 && s.id !== longLists.subscription.id)!;
+  const plan = subscription.items.data[0]!;
+  const coupon = account.createCoupon({ id: 'PLANONLY30', name: '30% off one plan', duration: 'forever', percentOff: 30, appliesTo: [productOf(plan.price)] });
+  const onSubscription = account.addDiscount(subscription.id, coupon.id);
+  const onItem = account.addDiscount(subscription.id, 'PARTNER10', { item: plan.id });
+  const farItem = longLists.subscription.items.data[longLists.subscription.items.data.length - 1]!;
+  const onFarItem = account.addDiscount(longLists.subscription.id, coupon.id, { item: farItem.id });
+  return { subscription, plan, coupon, onSubscription, onItem, farItem, onFarItem };
+}
 
 const MIRROR = ['stripe_products', 'stripe_prices', 'stripe_customers', 'stripe_subscriptions', 'stripe_subscription_items', 'stripe_invoices', 'stripe_invoice_lines', 'stripe_charges', 'stripe_refunds', 'stripe_payment_intents'];
 
@@ -45,6 +67,7 @@ beforeAll(async () => {
   h = await syncHarness({ seed: 'sync-test', customers: 60, months: 24, rateLimit: 40 });
   // Lists longer than Stripe embeds: the sync must page the rest from their own urls.
   longLists = giveLongLists(h.sim.account());
+  restricted = giveRestrictedDiscounts();
   await h.startWorker();
   ({ id: workspaceId, owner } = await h.createWorkspace({
     name: 'Sync test',
@@ -104,8 +127,38 @@ describe('the first sync', () => {
       for (const d of row.discounts) {
         expect(typeof d.coupon.percent_off === 'number' || typeof d.coupon.amount_off === 'number').toBe(true);
         expect(['once', 'repeating', 'forever']).toContain(d.coupon.duration);
+        // Read with its restriction: none for the generated coupons.
+        expect('applies_to' in d.coupon).toBe(true);
       }
     }
+  });
+
+  it("stores each item's own discounts with their coupons' terms, and every coupon's restriction to products, reading each coupon once", async () => {
+    const { subscription, plan, coupon, onSubscription, onItem, farItem, onFarItem } = restricted;
+    const terms = (id: string, c: { id: string; percent_off: number }, appliesTo: { products: string[] } | null) => ({
+      id,
+      coupon: { id: c.id, percent_off: c.percent_off, amount_off: null, currency: null, duration: 'forever', duration_in_months: null, applies_to: appliesTo },
+      start: h.sim.account().discounts.get(id)!.start,
+      end: null,
+    });
+    const planOnly = { products: [productOf(plan.price)] };
+    const itemDiscounts = async (id: string) => (await h.db('stripe_subscription_items').where({ workspace_id: workspaceId, id }).first<{ discounts: unknown }>('discounts'))?.discounts;
+    expect(await itemDiscounts(plan.id)).toEqual([terms(onItem.id, { id: 'PARTNER10', percent_off: 10 }, null)]);
+    // Past the items Stripe embeds: read from the items' list, its discounts expanded there.
+    expect(await itemDiscounts(farItem.id)).toEqual([terms(onFarItem.id, { id: coupon.id, percent_off: 30 }, planOnly)]);
+    const subDiscounts = await h.db('stripe_subscriptions').where({ workspace_id: workspaceId, id: subscription.id }).first<{ discounts: unknown }>('discounts');
+    expect(subDiscounts?.discounts).toEqual([terms(onSubscription.id, { id: coupon.id, percent_off: 30 }, planOnly)]);
+    // Items without discounts of their own store none.
+    expect(await itemDiscounts(longLists.subscription.items.data[0]!.id)).toEqual([]);
+    // Each coupon a discount names was read once for its restriction, however many pages and discounts name it.
+    const named = new Set(
+      h.sim
+        .account()
+        .subscriptions.rows.flatMap((s) => [...s.discounts, ...s.items.data.flatMap((i) => i.discounts)])
+        .map((d) => h.sim.account().discounts.get(typeof d === 'string' ? d : d.id)!.source.coupon as string),
+    );
+    const couponReads = h.sim.requests().filter((r) => r.path.startsWith('/v1/coupons/') && r.status === 200);
+    expect(couponReads.map((r) => r.path).sort()).toEqual([...named].map((id) => `/v1/coupons/${id}`).sort());
   });
 
   it('reports progress per resource: objects, pages, done', () => {

@@ -10,8 +10,8 @@ import {
   mirroredChildrenStateAt,
   mirroredRows,
   refundRow,
-  subscriptionDiscounts,
-  subscriptionItemRow,
+  subscriptionDiscountTerms,
+  subscriptionItemRows,
   subscriptionRowWithDiscounts,
   upsertCharges,
   upsertInvoices,
@@ -23,7 +23,7 @@ import {
   type StateAt,
 } from '../db/mirror';
 import { chargeStage, eventSecond, furtherAlong, invoiceStage, mayBeEitherSide, mirrorVerdict, sameRowContents, sameRowSet, storedStateEnds, subscriptionStage, type LifeStage } from '../domain/mirror-compare';
-import { resolveDiscounts, type DiscountTerms } from '../domain/mirror-discounts';
+import { resolveSubscriptionDiscounts, type SubscriptionDiscountTerms } from '../domain/mirror-discounts';
 import { MIRRORED_OBJECTS, REREAD_EVENT_TYPE, type MirroredObject, type RereadPayload, type SubscribedEventType } from '../domain/event-types';
 import type { Dated } from '../activities/stripe-dated';
 import { groupBy } from '../domain/group-by';
@@ -56,17 +56,19 @@ interface MirrorKind<T extends { id: string }, C = never> {
   childTable: MirrorTable;
   parentColumn: string;
   row(o: T, carry?: C): MirrorRow;
-  /** The embedded list's rows, or null when the object does not carry the list. */
-  children(o: T): MirrorRow[] | null;
+  /** The embedded list's rows (with what `carry` completes of them), or null when the object does not carry the list. */
+  children(o: T, carry?: C): MirrorRow[] | null;
   /** The embedded list stops short (`has_more`): the object alone is not its full state. */
   truncated(o: T): boolean;
   /**
-   * Completes the event's object from the stored row (undefined: not mirrored): what
-   * to carry over, as far as the row knows, and `doubt` when only Stripe can tell the
-   * rest (what is carried is then written should Stripe not answer). Absent: the object
-   * is complete as it is.
+   * Completes the event's object from the stored row (undefined: not mirrored) and,
+   * where `completesFromList` says so, its list's stored rows: what to carry over, as
+   * far as they know, and `doubt` when only Stripe can tell the rest (what is carried
+   * is then written should Stripe not answer). Absent: the object is complete as it is.
    */
-  complete?(o: T, stored: Record<string, unknown> | undefined): { carry: C; doubt: boolean };
+  complete?(o: T, stored: Record<string, unknown> | undefined, storedList: readonly Record<string, unknown>[]): { carry: C; doubt: boolean };
+  /** Whether `complete` needs the stored rows of the object's list (read only for the objects that do). */
+  completesFromList?(o: T): boolean;
   /** How far along its life a row's state is: settles a same-second tie Stripe cannot (domain/mirror-compare.ts). */
   stage(row: MirrorRow): LifeStage;
   refetch(r: MirrorRefetch, workspaceId: string, id: string): Promise<Dated<T> | null>;
@@ -74,19 +76,21 @@ interface MirrorKind<T extends { id: string }, C = never> {
   write(db: Db, workspaceId: string, objects: T[], stateAt: StateAt, carries: ReadonlyMap<string, C>): Promise<Set<string>>;
 }
 
-const subscriptions: MirrorKind<Stripe.Subscription, DiscountTerms[]> = {
+const subscriptions: MirrorKind<Stripe.Subscription, SubscriptionDiscountTerms> = {
   table: 'stripe_subscriptions',
   childTable: 'stripe_subscription_items',
   parentColumn: 'subscription_id',
   row: subscriptionRowWithDiscounts,
-  children: (s) => (s.items ? s.items.data.map((i) => subscriptionItemRow(s.id, i, s.livemode)) : null),
+  children: subscriptionItemRows,
   truncated: (s) => s.items?.has_more === true,
   stage: subscriptionStage,
-  // Events carry discounts as bare ids; the sync and the refetch store their coupon terms.
-  complete: (s, stored) => {
-    const resolved = resolveDiscounts(subscriptionDiscounts(s), stored?.discounts);
+  // Events carry discounts, the subscription's and its items' own, as bare ids; the sync and the refetch store their coupon terms.
+  complete: (s, stored, storedItems) => {
+    const resolved = resolveSubscriptionDiscounts(subscriptionDiscountTerms(s), stored?.discounts, storedItems.map((i) => i.discounts));
     return { carry: resolved.terms, doubt: !resolved.complete };
   },
+  // Most items have no discount of their own: their stored rows are not read for none.
+  completesFromList: (s) => (s.items?.data ?? []).some((i) => (i.discounts ?? []).length > 0),
   refetch: (r, ws, id) => r.subscription(ws, id),
   write: async (db, ws, subs, at, discounts) => new Set(await upsertSubscriptions(db, ws, subs, at, discounts)),
 };
@@ -162,15 +166,17 @@ export function parseReread(payload: unknown): RereadPayload | Error {
  * together in one transaction (each object as the state of its own event's time). A
  * pass of the relay thus costs a few statements per kind instead of a few per event.
  *
- * A subscription event's discounts are bare ids: the coupon terms the mirror already
- * holds for those discount ids are kept (domain/mirror-discounts.ts).
+ * A subscription event's discounts, its own and its items', are bare ids: the coupon
+ * terms the mirror already holds for those discount ids are kept
+ * (domain/mirror-discounts.ts).
  *
  * With `refetch`, an event in doubt is not trusted: when the mirror already holds a
  * different state from the same second (Stripe's event times have one-second
  * resolution, so arrival order would decide; two different events of one object in
  * the same second count the same), when the object's embedded list is truncated, or
- * when a subscription lists a discount the mirror holds no terms for (added or
- * changed), the object's current state is read from Stripe through the workspace's
+ * when a subscription or one of its items lists a discount the mirror holds no full
+ * terms for (added or changed, or stored before the mirror kept a coupon's
+ * restriction), the object's current state is read from Stripe through the workspace's
  * rate-limited client (a few at a time) and written instead. If Stripe cannot be
  * reached, that event's result carries the error (StripeUnavailableError) and nothing
  * is written for it; the other events go through, and the caller retries the failed
@@ -358,12 +364,16 @@ async function applyKind<T extends { id: string }, C>(
     return written === undefined ? at : Math.max(at ?? 0, written);
   };
 
+  // The stored lists `complete` reads, in one query for the objects that need theirs.
+  const listIds = kind.completesFromList ? [...newest.values()].filter((t) => kind.completesFromList!(t.object)).map((t) => t.object.id) : [];
+  const storedLists = listIds.length > 0 ? await mirroredChildrenOf(db, kind.childTable, kind.parentColumn, workspaceId, listIds) : new Map<string, Record<string, unknown>[]>();
+
   const clear: Target<T>[] = [];
   const carries = new Map<string, C>();
   const doubtful: (Target<T> & { carry: C | undefined })[] = [];
   for (const t of newest.values()) {
     const row = stored.get(t.object.id);
-    const completed = kind.complete?.(t.object, row);
+    const completed = kind.complete?.(t.object, row, storedLists.get(t.object.id) ?? []);
     // In doubt, what the mirror could complete is carried all the same: it is what is
     // written should Stripe not be asked (no `refetch`) or not know the object.
     const carry = completed?.carry;
@@ -377,7 +387,7 @@ async function applyKind<T extends { id: string }, C>(
         truncated: kind.truncated(t.object) || completed?.doubt === true || t.tiedWithOther,
         differs: async () => {
           if (!row || !sameRowContents(kind.row(t.object, carry), row)) return true;
-          const children = kind.children(t.object);
+          const children = kind.children(t.object, carry);
           if (children === null) return false;
           const storedChildren = await mirroredChildrenOf(db, kind.childTable, kind.parentColumn, workspaceId, [t.object.id]);
           return !sameRowSet(children, storedChildren.get(t.object.id) ?? []);

@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import type { StripeClients } from '../activities/stripe-client';
 import { PAGE_SIZE, restOfList } from '../activities/stripe-lists';
 import { datedRead, type Dated } from '../activities/stripe-dated';
+import { couponReads, readDiscountCoupons } from '../activities/discount-coupons';
 import { readStripe, StripeKeyMissingError, workspaceStripeClients } from '../activities/stripe-reader';
 import type { Db } from '../db/knex';
 import type { Keyring } from '../platform/crypto';
@@ -15,7 +16,7 @@ import type { Keyring } from '../platform/crypto';
  * when Stripe cannot be reached or keeps refusing (429, 5xx): worth retrying later.
  */
 export interface MirrorRefetch {
-  /** The subscription with every item and its discounts' coupon terms. */
+  /** The subscription with every item, and the coupon terms (restriction included) of its discounts and its items' own. */
   subscription(workspaceId: string, subscriptionId: string): Promise<Dated<Stripe.Subscription> | null>;
   /** The invoice with every line. */
   invoice(workspaceId: string, invoiceId: string): Promise<Dated<Stripe.Invoice> | null>;
@@ -51,10 +52,13 @@ export function createMirrorRefetch(deps: MirrorRefetchDeps): MirrorRefetch {
   return {
     subscription: (workspaceId, id) =>
       read(workspaceId, `subscription ${id}`, async (stripe) => {
-        // Discounts with their coupons expanded, as the sync stores them: the mirror keeps each discount's terms.
-        const read = await datedRead(() => stripe.subscriptions.retrieve(id, { expand: ['discounts.source.coupon'] }));
+        // Discounts with their coupons and the coupons' restrictions expanded, as the sync
+        // stores them: the mirror keeps each discount's terms. Four levels reach the
+        // subscription's; an item's own are one level deeper, their coupons read after.
+        const read = await datedRead(() => stripe.subscriptions.retrieve(id, { expand: ['discounts.source.coupon.applies_to', 'items.data.discounts'] }));
         const s = read.value;
-        if (s.items.has_more) s.items = await restOfList(s.items, (after) => stripe.subscriptionItems.list({ subscription: id, limit: PAGE_SIZE, starting_after: after }));
+        if (s.items.has_more) s.items = await restOfList(s.items, (after) => stripe.subscriptionItems.list({ subscription: id, limit: PAGE_SIZE, starting_after: after, expand: ['data.discounts'] }));
+        await readDiscountCoupons(stripe, [s], couponReads());
         return read;
       }),
 

@@ -45,8 +45,8 @@ describe('requests stripe-mock accepts', () => {
       ['products', () => stripe.products.list(page)],
       ['prices', () => stripe.prices.list(page)],
       ['customers', () => stripe.customers.list({ ...page, created, expand: ['data.discount.source.coupon'] })],
-      ['subscriptions', () => stripe.subscriptions.list({ ...page, created, status: 'all', expand: ['data.discounts.source.coupon'] })],
-      ['subscription items', () => stripe.subscriptionItems.list({ subscription: 'sub_contract', limit: PAGE_SIZE, starting_after: 'si_cursor' })],
+      ['subscriptions', () => stripe.subscriptions.list({ ...page, created, status: 'all', expand: ['data.discounts.source.coupon', 'data.items.data.discounts'] })],
+      ['subscription items', () => stripe.subscriptionItems.list({ subscription: 'sub_contract', limit: PAGE_SIZE, starting_after: 'si_cursor', expand: ['data.discounts'] })],
       ['invoices', () => stripe.invoices.list({ ...page, created })],
       ['invoice lines', () => stripe.invoices.listLineItems('in_contract', { limit: PAGE_SIZE, starting_after: 'il_cursor' })],
       ['charges', () => stripe.charges.list({ ...page, created })],
@@ -61,6 +61,9 @@ describe('requests stripe-mock accepts', () => {
     }
     const tiered = await stripe.prices.retrieve('price_contract', { expand: ['tiers'] });
     expect(tiered.object).toBe('price');
+    // A discount's coupon with its restriction: on its own, and through a subscription's re-read.
+    expect((await stripe.coupons.retrieve('co_contract', { expand: ['applies_to'] })).object).toBe('coupon');
+    expect((await stripe.subscriptions.retrieve('sub_contract', { expand: ['discounts.source.coupon.applies_to', 'items.data.discounts'] })).object).toBe('subscription');
   });
 
   it('does reject what the spec does not allow (so acceptance above means something)', async () => {

@@ -1,10 +1,15 @@
 import fc from 'fast-check';
+import { pino } from 'pino';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
 import { endpointOf, StripeClients } from '../../activities/stripe-client';
 import { StripeUnavailableError } from '../../activities/stripe-reader';
+import { createSyncActivities } from '../../activities/sync';
+import { createSyncRun, newSyncRunId } from '../../db/sync';
 import type { Knex } from '../../db/knex';
-import { discountTerms, upsertInvoices, upsertSubscriptions } from '../../db/mirror';
+import { discountTerms, upsertInvoices, upsertSubscriptions, type ReadCoupon } from '../../db/mirror';
+import { WYSERA_PERMISSIONS } from '../../sim/keys';
 import { insertWorkspace } from '../../db/workspaces';
 import type { SubscribedEventType } from '../../domain/event-types';
 import { generateKeySpec, parseKeyring } from '../../platform/crypto';
@@ -335,14 +340,16 @@ describe('discounts as bare ids', () => {
     await insertWorkspace(db, keyring, { id, name: id, webhookSecret: 'whsec_refetch', stripeKey: sim.accounts[0]!.restrictedKey });
     return id;
   }
-  /** The subscription as a sync stores it: discounts expanded, their coupons too (full terms). */
+  /** A discount as a sync reads it: expanded, its coupon too, with the coupon's restriction (null for none). */
+  function readDiscount(d: string | Stripe.Discount): Stripe.Discount {
+    const discount = clone(account().discounts.get(typeof d === 'string' ? d : d.id)!);
+    const coupon = account().coupons.get(typeof discount.source.coupon === 'string' ? discount.source.coupon : discount.source.coupon!.id)!;
+    const read: ReadCoupon = { ...clone(coupon), applies_to: coupon.applies_to ?? null };
+    return { ...discount, source: { ...discount.source, coupon: read as Stripe.Coupon } };
+  }
+  /** The subscription as a sync stores it: its discounts and its items' own read with their coupons (full terms). */
   function syncShaped(s: Stripe.Subscription): Stripe.Subscription {
-    const discounts = (s.discounts ?? []).map((d) => {
-      const discount = clone(account().discounts.get(typeof d === 'string' ? d : d.id)!);
-      const coupon = discount.source.coupon;
-      return { ...discount, source: { ...discount.source, coupon: account().coupons.get(typeof coupon === 'string' ? coupon : coupon!.id)! } };
-    });
-    return { ...s, discounts };
+    return { ...s, discounts: (s.discounts ?? []).map(readDiscount), items: { ...s.items, data: s.items.data.map((i) => ({ ...i, discounts: i.discounts.map(readDiscount) })) } };
   }
   const storedDiscounts = async (workspace: string, id: string) => (await db('stripe_subscriptions').where({ workspace_id: workspace, id }).first<{ discounts: unknown }>())?.discounts;
 
@@ -387,17 +394,32 @@ describe('discounts as bare ids', () => {
     expect(stripeRequests()).toHaveLength(1);
   });
 
-  it("an endpoint on a version before 2025-03-31 sends the discount whole: its terms are stored without asking Stripe", async () => {
-    const workspace = await freshWorkspace();
+  it("an endpoint on a version before 2025-03-31 sends the discount whole: its terms are kept, its coupon's restriction only Stripe tells", async () => {
     const current = clone(account().subscriptions.rows.find((s) => s.discounts?.length === 1)!);
     const t = pastSecond(3);
-    await upsertSubscriptions(db, workspace, [{ ...syncShaped(current), discounts: [] }], new Date((t - 5) * 1000));
-    // That version's event: `discounts` as ids, and `discount` with its coupon expanded on it (no `source` before 2025-09-30).
+    // That version's event: `discounts` as ids, and `discount` with its coupon expanded on it (no `source` before 2025-09-30), without its restriction.
     const [whole] = syncShaped(current).discounts as Stripe.Discount[];
     const { source, ...olderDiscount } = whole!;
-    const event = { ...clone(current), discount: { ...olderDiscount, coupon: source.coupon } };
-    expect(await apply(workspace, 'customer.subscription.updated', event, t)).toEqual({ written: true, refetched: false });
+    const { applies_to: _unread, ...coupon } = source.coupon as ReadCoupon;
+    const event = { ...clone(current), discount: { ...olderDiscount, coupon } };
+    const { applies_to: _none, ...unrestricted } = discountTerms(whole!).coupon as Record<string, unknown>;
+    const withoutRestriction = { ...discountTerms(whole!), coupon: unrestricted };
+    // Stripe not asked: the whole discount's terms, restriction unknown.
+    const plain = await freshWorkspace();
+    await upsertSubscriptions(db, plain, [{ ...syncShaped(current), discounts: [] }], new Date((t - 5) * 1000));
+    expect(await apply(plain, 'customer.subscription.updated', event, t, false)).toEqual({ written: true, refetched: false });
+    expect(await storedDiscounts(plain, current.id)).toEqual([withoutRestriction]);
+    // Asked once, Stripe gives the restriction with the terms; the same discount's full terms stored already need no asking.
+    const workspace = await freshWorkspace();
+    await upsertSubscriptions(db, workspace, [{ ...syncShaped(current), discounts: [] }], new Date((t - 5) * 1000));
+    expect(await apply(workspace, 'customer.subscription.updated', event, t)).toEqual({ written: true, refetched: true });
     expect(await storedDiscounts(workspace, current.id)).toEqual([discountTerms(whole!)]);
+    expect(stripeRequests().map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/subscriptions/${current.id}`]);
+    sim.resetStats();
+    const synced = await freshWorkspace();
+    await upsertSubscriptions(db, synced, [syncShaped(current)], new Date((t - 5) * 1000));
+    expect(await apply(synced, 'customer.subscription.updated', event, t)).toEqual({ written: true, refetched: false });
+    expect(await storedDiscounts(synced, current.id)).toEqual([discountTerms(whole!)]);
     expect(stripeRequests()).toEqual([]);
   });
 
@@ -484,5 +506,85 @@ describe('events applied together (a relay pass)', () => {
     expect(results.map((r) => r.refetched)).toEqual([false, false]);
     expect(results[1]!.written).toBe(true);
     expect(stripeRequests()).toEqual([]);
+  });
+});
+
+describe("items' own discounts as bare ids", () => {
+  // A subscription event lists each item's discounts by id, as it does the subscription's.
+  /** A running subscription of the simulated account with a discount of its plan item's own (and none of its own). */
+  function withItemDiscount(): { sub: Stripe.Subscription; discount: Stripe.Discount } {
+    const sub = simSubscription((s) => s.status === 'active' && (s.discounts ?? []).length === 0 && s.items.data.length > 0 && s.items.data.every((i) => i.discounts.length === 0));
+    const discount = account().addDiscount(sub.id, 'PARTNER10', { item: sub.items.data[0]!.id });
+    return { sub: clone(account().subscriptions.get(sub.id)!), discount };
+  }
+  const storedDiscounts = async (workspace: string, id: string) => (await db('stripe_subscriptions').where({ workspace_id: workspace, id }).first<{ discounts: unknown }>())?.discounts;
+  const storedItemDiscounts = async (workspace: string, itemId: string) => (await db('stripe_subscription_items').where({ workspace_id: workspace, id: itemId }).first<{ discounts: unknown }>('discounts'))?.discounts;
+  /** What a sync stores of the item's discount: its coupon's terms and restriction (none). */
+  const fullTerms = (discount: Stripe.Discount) => ({
+    id: discount.id,
+    coupon: { id: 'PARTNER10', percent_off: 10, amount_off: null, currency: null, duration: 'forever', duration_in_months: null, applies_to: null },
+    start: discount.start,
+    end: null,
+  });
+
+  it('keep the terms the mirror holds for them, asking Stripe nothing', async () => {
+    const { sub, discount } = withItemDiscount();
+    const item = sub.items.data[0]!;
+    const t = pastSecond(40);
+    // As the sync stored it, with the item's discount read whole.
+    await upsertSubscriptions(db, ws, [{ ...sub, items: { ...sub.items, data: sub.items.data.map((i) => (i.id === item.id ? { ...i, discounts: [{ ...discount, source: { type: 'coupon', coupon: { ...clone(account().coupons.get('PARTNER10')!), applies_to: null } as unknown as Stripe.Coupon } }] } : i)) } }], new Date((t - 5) * 1000));
+    expect(await storedItemDiscounts(ws, item.id)).toEqual([fullTerms(discount)]);
+    const status = sub.status === 'past_due' ? 'active' : 'past_due';
+    expect(await apply(ws, 'customer.subscription.updated', { ...sub, status }, t)).toEqual({ written: true, refetched: false });
+    expect((await subscriptionRow(ws, sub.id))?.status).toBe(status);
+    expect(await storedItemDiscounts(ws, item.id)).toEqual([fullTerms(discount)]);
+    expect(stripeRequests()).toEqual([]);
+  });
+
+  it("one the mirror holds no terms for is read from Stripe with the subscription, its coupon read for its terms and restriction", async () => {
+    const { sub, discount } = withItemDiscount();
+    const item = sub.items.data[0]!;
+    const t = pastSecond(45);
+    await upsertSubscriptions(db, ws, [{ ...sub, items: { ...sub.items, data: sub.items.data.map((i) => ({ ...i, discounts: [] })) } }], new Date((t - 5) * 1000));
+    expect(await apply(ws, 'customer.subscription.updated', sub, t)).toEqual({ written: true, refetched: true });
+    // The item's discounts lie one level past what a subscription's read may expand to its coupons: the coupon is read on its own.
+    expect(stripeRequests().map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/subscriptions/${sub.id}`, 'GET /v1/coupons/PARTNER10']);
+    expect(await storedItemDiscounts(ws, item.id)).toEqual([fullTerms(discount)]);
+    // Without a refetch the id is stored as the event has it: a renewal quote reads it as unknown.
+    const plain = wsPlain;
+    await upsertSubscriptions(db, plain, [{ ...sub, items: { ...sub.items, data: sub.items.data.map((i) => ({ ...i, discounts: [] })) } }], new Date((t - 5) * 1000));
+    expect(await apply(plain, 'customer.subscription.updated', sub, t, false)).toEqual({ written: true, refetched: false });
+    expect(await storedItemDiscounts(plain, item.id)).toEqual([{ id: discount.id }]);
+  });
+
+  it('read with a key that may not read coupons, keeps what the subscription tells of it, its terms unknown', async () => {
+    const { sub, discount } = withItemDiscount();
+    const item = sub.items.data[0]!;
+    const { coupons: _none, ...permissions } = WYSERA_PERMISSIONS;
+    const workspace = 'ws_refetchNoCoupons';
+    await insertWorkspace(db, keyring, { id: workspace, name: workspace, webhookSecret: 'whsec_refetch', stripeKey: sim.addRestrictedKey(permissions) });
+    const t = pastSecond(50);
+    expect(await apply(workspace, 'customer.subscription.created', sub, t)).toEqual({ written: true, refetched: true });
+    expect(stripeRequests().map((r) => [r.path, r.status])).toEqual([
+      [`/v1/subscriptions/${sub.id}`, 200],
+      ['/v1/coupons/PARTNER10', 403],
+    ]);
+    expect(await storedItemDiscounts(workspace, item.id)).toEqual([{ id: discount.id, coupon: { id: 'PARTNER10' }, start: discount.start, end: null }]);
+
+    // A sync with that key (made before Wysera asked for Coupons: Read) completes, asking for one coupon only, and says why.
+    const runId = newSyncRunId();
+    await createSyncRun(db, { id: runId, workspaceId: workspace, workflowId: `sync-${runId}`, mode: 'full', windowStart: null, requestedBy: 'test' });
+    const said: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => said.push((JSON.parse(line) as { msg: string }).msg) });
+    sim.resetStats();
+    await new MockActivityEnvironment().run(createSyncActivities({ db, keyring, stripe, log }).syncResource, { workspaceId: workspace, runId, resource: 'subscriptions' as const, createdGte: null, spanStart: null });
+    expect(stripeRequests().filter((r) => r.path.startsWith('/v1/coupons/')).map((r) => r.status)).toEqual([403]);
+    expect(said).toEqual([expect.stringContaining('grant Coupons: Read') as string]);
+    expect(await storedItemDiscounts(workspace, item.id)).toEqual([{ id: discount.id, coupon: { id: 'PARTNER10' }, start: discount.start, end: null }]);
+    const generated = account().subscriptions.rows.find((x) => (x.discounts ?? []).length > 0)!;
+    const [first] = (await storedDiscounts(workspace, generated.id)) as { coupon: Record<string, unknown> }[];
+    // The subscription's own discounts keep their coupons' terms, read with the list; their restriction stays unknown.
+    expect(typeof first!.coupon.percent_off === 'number' || typeof first!.coupon.amount_off === 'number').toBe(true);
+    expect('applies_to' in first!.coupon).toBe(false);
   });
 });

@@ -301,4 +301,67 @@ describe('relay re-fetches when ordering is in doubt', () => {
     expect((await syncedAt(before!)).getTime()).toBeGreaterThan(beforeSynced.getTime());
     expect((await metrics.relayRefetches.get()).values.find((v) => v.labels.type === 'wysera.reread')?.value).toBe(2);
   });
+
+  it("completes an event's bare discount ids, its items' own too, from the terms the sync stored, asking Stripe nothing", async () => {
+    const customerOf = (sub: Stripe.Subscription) => (typeof sub.customer === 'string' ? sub.customer : sub.customer.id);
+    const productOf = (price: Stripe.Price) => (typeof price.product === 'string' ? price.product : price.product.id);
+    // A workspace of its own on the same account: a mirror no test above wrote to.
+    const wsDiscounts = 'ws_relayDiscounts';
+    await insertWorkspace(database.db, keyring, { id: wsDiscounts, name: wsDiscounts, webhookSecret: 'whsec_rr', stripeKey: sim.accounts[0]!.restrictedKey });
+    const account = sim.account();
+    const sub = account.subscriptions.rows.find((s) => s.status === 'active' && s.discounts.length === 0 && s.items.data.every((i) => i.discounts.length === 0))!;
+    const plan = sub.items.data[0]!;
+    // A coupon restricted to the plan's product on the subscription, and a discount of the plan item's own.
+    account.createCoupon({ id: 'RELAYPLAN20', name: '20% off the plan', duration: 'forever', percentOff: 20, appliesTo: [productOf(plan.price)] });
+    const restricted = account.addDiscount(sub.id, 'RELAYPLAN20');
+    const own = account.addDiscount(sub.id, 'PARTNER10', { item: plan.id });
+    const runId = newSyncRunId();
+    await createSyncRun(database.db, { id: runId, workspaceId: wsDiscounts, workflowId: `sync-${runId}`, mode: 'full', windowStart: null, requestedBy: 'test' });
+    const sync = createSyncActivities({ db: database.db, keyring, stripe: new StripeClients({ endpoint: endpointOf(sim.url) }), log: pino({ level: 'silent' }) });
+    await new MockActivityEnvironment().run(sync.syncResource, { workspaceId: wsDiscounts, runId, resource: 'subscriptions' as const, createdGte: null, spanStart: null });
+    const terms = (d: Stripe.Discount, coupon: { id: string; percent_off: number }, appliesTo: { products: string[] } | null) => ({
+      id: d.id,
+      coupon: { id: coupon.id, percent_off: coupon.percent_off, amount_off: null, currency: null, duration: 'forever', duration_in_months: null, applies_to: appliesTo },
+      start: d.start,
+      end: null,
+    });
+    const expected = { discounts: [terms(restricted, { id: 'RELAYPLAN20', percent_off: 20 }, { products: [productOf(plan.price)] })], plan: [terms(own, { id: 'PARTNER10', percent_off: 10 }, null)] };
+    const stored = async () => ({
+      discounts: (await database.db('stripe_subscriptions').where({ workspace_id: wsDiscounts, id: sub.id }).first<{ discounts: unknown }>('discounts'))?.discounts,
+      plan: (await database.db('stripe_subscription_items').where({ workspace_id: wsDiscounts, id: plan.id }).first<{ discounts: unknown }>('discounts'))?.discounts,
+    });
+    expect(await stored()).toEqual(expected);
+
+    // The event Stripe sent as the item's discount was added (every discount by id), delivered with its metadata changed since.
+    const sent = account.events.rows.findLast((e) => e.type === 'customer.subscription.updated' && (e.data.object as { id: string }).id === sub.id)!;
+    const event = sent.data.object as Stripe.Subscription;
+    expect(event.discounts).toEqual([restricted.id]);
+    expect(event.items.data[0]!.discounts).toEqual([own.id]);
+    const changed = { ...event, metadata: { ...event.metadata, seats_note: 'changed' } };
+    const at = account.now + 30;
+    await insertInboxEvent(database.db, {
+      workspaceId: wsDiscounts,
+      eventId: 'evt_rr_discounts',
+      type: 'customer.subscription.updated',
+      customerId: customerOf(sub),
+      objectId: sub.id,
+      stripeCreated: new Date(at * 1000),
+      livemode: false,
+      payload: stripeEvent('customer.subscription.updated', changed, { id: 'evt_rr_discounts', created: at }),
+    });
+    sim.resetStats();
+    const metrics = createMetrics();
+    const relay = relayAskingStripe(new StripeClients({ endpoint: endpointOf(sim.url) }), { metrics });
+    relay.start();
+    try {
+      await eventually(() => database.db('webhook_inbox').where({ workspace_id: wsDiscounts, event_id: 'evt_rr_discounts' }).first<{ status: string }>('status'), (r) => r.status === 'processed');
+    } finally {
+      await relay.stop();
+    }
+    // The event's state, the discounts with the terms the sync read, and nothing asked of Stripe.
+    expect((await database.db('stripe_subscriptions').where({ workspace_id: wsDiscounts, id: sub.id }).first<{ metadata: Record<string, string> }>('metadata'))?.metadata).toMatchObject({ seats_note: 'changed' });
+    expect(await stored()).toEqual(expected);
+    expect(sim.requests().filter((r) => r.account === account.id)).toEqual([]);
+    expect((await metrics.relayRefetches.get()).values).toEqual([]);
+  });
 });

@@ -94,7 +94,7 @@ describe('the item a long-term subscription renews by', () => {
     // As a subscription event writes it: the item's discounts as Stripe lists them (ids).
     const item = { ...stripeFixture('subscription_item'), id: 'si_sub_cus_both_price_plan_y', subscription: 'sub_cus_both', price: { ...stripeFixture('price'), id: 'price_plan_y' }, quantity: 1, discounts: ['di_item_only'] } as unknown as Stripe.SubscriptionItem;
     await db('stripe_subscription_items').where({ workspace_id: ws, id: item.id }).update({ discounts: subscriptionItemRow('sub_cus_both', item, false).discounts });
-    expect(await db('stripe_subscription_items').where({ workspace_id: ws, id: item.id }).first('discounts')).toEqual({ discounts: ['di_item_only'] });
+    expect(await db('stripe_subscription_items').where({ workspace_id: ws, id: item.id }).first('discounts')).toEqual({ discounts: [{ id: 'di_item_only' }] });
     expect(await renewalQuote(db, ws, 'sub_cus_both', end, year)).toMatchObject({ price: { amount: 99_000 }, listPrice: { amount: 99_000 }, discountUnknown: true });
     // The add-on billed at another period has none: its quarter is quoted as before.
     expect(await renewalQuote(db, ws, 'sub_cus_both', end, { interval: 'month', intervalCount: 3 })).toMatchObject({ price: { amount: 30_000 }, discountUnknown: false });
