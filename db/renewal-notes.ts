@@ -185,8 +185,9 @@ export async function renewingItem(db: Db, workspaceId: string, subscriptionId: 
 /**
  * What the subscription renews at `renewsAt` for a `period` (its renewing item's:
  * domain/renewal-price.ts), from every item the mirror holds for it, with the
- * discounts still attached (and its customer's, which bills it where none of its own
- * runs). Null when it is not mirrored or cannot be priced.
+ * discounts still attached, the subscription's and each item's own (and its
+ * customer's, which bills it where none of its own runs). Null when it is not
+ * mirrored or cannot be priced.
  */
 export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: string, renewsAt: Date, period: { interval: string; intervalCount: number }): Promise<RenewalPrice | null> {
   const [sub, items] = await Promise.all([
@@ -204,10 +205,11 @@ export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: 
         this.on('s.workspace_id', 'i.workspace_id').andOn('s.id', 'i.subscription_id');
       })
       .where({ 'i.workspace_id': workspaceId, 'i.subscription_id': subscriptionId })
-      .select<(PriceTermRow & { quantity: number | null; item_discounts: unknown; currency: string; recurring_interval: string | null; recurring_interval_count: number | null; cut_short: boolean })[]>(
+      .select<(PriceTermRow & { quantity: number | null; item_discounts: unknown; product_id: string; currency: string; recurring_interval: string | null; recurring_interval_count: number | null; cut_short: boolean })[]>(
         ...PRICE_TERM_COLUMNS,
         'i.quantity',
         'i.discounts as item_discounts',
+        'p.product_id',
         'p.currency',
         'p.recurring_interval',
         'p.recurring_interval_count',
@@ -223,8 +225,9 @@ export async function renewalQuote(db: Db, workspaceId: string, subscriptionId: 
       interval: i.recurring_interval,
       intervalCount: i.recurring_interval_count,
       cutShort: i.cut_short,
+      product: i.product_id,
       // Null for an item stored before migration 035: read as none (the common case) until its subscription's next event or sync writes them.
-      ownDiscounts: Array.isArray(i.item_discounts) ? i.item_discounts.length : 0,
+      discounts: i.item_discounts ?? [],
     })),
     sub.discounts,
     renewsAt,

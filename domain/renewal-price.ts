@@ -14,8 +14,13 @@ export interface RenewingItem extends PriceTerms {
    * end, on an invoice the mirror cannot date (an item's own period is not kept).
    */
   cutShort?: boolean;
-  /** How many discounts of its own the item carries (Stripe's item-level `discounts`), whose terms the mirror does not keep. */
-  ownDiscounts?: number;
+  /** Its price's product: a coupon restricted to products (`applies_to`) takes off only their lines. Absent: not known. */
+  product?: string | null;
+  /**
+   * Its own discounts (Stripe's item-level `discounts`) as the mirror stores them, like
+   * the subscription's; Stripe applies them to its line alone, before the subscription's.
+   */
+  discounts?: unknown;
 }
 
 /** What the renewal invoice will charge for the subscription's fixed items. */
@@ -27,9 +32,10 @@ export interface RenewalPrice {
   /** Items billed on use come on top of `price`: their amount is set when the period closes. */
   plusUsage: boolean;
   /**
-   * A discount still attached whose terms the mirror does not hold (an event's bare id
-   * Stripe was not asked about yet, an amount coupon priced for the subscription's
-   * currency through options the mirror does not keep, an item's own discount), or the customer's own discount
+   * A discount still attached, the subscription's or an item's own, whose terms the
+   * mirror does not hold (an event's bare id Stripe was not asked about yet, a coupon
+   * whose restriction to products was not read, an amount coupon priced for the
+   * subscription's currency through options the mirror does not keep), or the customer's own discount
    * where it would bill the renewal (known only as of the last sync): `price` is then
    * the list price, before every discount, and the note says so.
    */
@@ -38,47 +44,103 @@ export interface RenewalPrice {
 
 /**
  * A discount as the mirror stores it (db/mirror.ts `discountTerms`): the coupon's
- * terms, and `end` (Unix seconds) for a coupon that runs out. An event's bare id the
- * mirror could not complete has no coupon terms: what it takes off is unknown.
+ * terms, its restriction (`applies_to`: the products it is restricted to, null for
+ * none, absent where not read), and `end` (Unix seconds) for a coupon that runs out.
+ * An event's bare id the mirror could not complete has no coupon terms: what it takes
+ * off is unknown.
  */
 const storedDiscount = z.looseObject({
+  id: z.string().nullish(),
   coupon: z
     .looseObject({
       percent_off: z.number().nullish(),
       amount_off: z.number().int().nullish(),
       currency: z.string().nullish(),
+      applies_to: z.unknown().optional(),
     })
     .nullish(),
   end: z.number().nullish(),
 });
-type Coupon = NonNullable<z.infer<typeof storedDiscount>['coupon']>;
+
+/** A running discount's coupon: what it takes off, and the products it is restricted to (null: any). */
+interface Coupon {
+  discountId: string | null;
+  percentOff: number | null;
+  amountOff: number | null;
+  currency: string | null;
+  products: readonly string[] | null;
+}
+
+/**
+ * A coupon's restriction as stored: the products (null: none, or an empty list, as a
+ * restriction names at least one), or undefined where it was not read or is unreadable.
+ */
+function restrictionOf(appliesTo: unknown): readonly string[] | null | undefined {
+  if (appliesTo === null) return null;
+  const parsed = z.object({ products: z.array(z.string()) }).safeParse(appliesTo);
+  if (!parsed.success) return undefined;
+  return parsed.data.products.length > 0 ? parsed.data.products : null;
+}
 
 /**
  * The discounts still attached at `at` (Stripe removes a once-only coupon after its
  * invoice, and a repeating one ends at `end`), and how many of those the mirror
- * holds no terms for. Anything unreadable counts as no discount.
+ * holds no full terms for (a bare id, as items stored their discounts before their
+ * terms were kept, counts so). Anything else unreadable counts as no discount.
  */
 function discountsRunningAt(stored: unknown, at: Date): { coupons: Coupon[]; unknown: number } {
   const coupons: Coupon[] = [];
   let unknown = 0;
   for (const entry of Array.isArray(stored) ? stored : []) {
+    if (typeof entry === 'string') {
+      unknown++;
+      continue;
+    }
     const parsed = storedDiscount.safeParse(entry);
     if (!parsed.success) continue;
-    const { coupon, end } = parsed.data;
+    const { id, coupon, end } = parsed.data;
     if (typeof end === 'number' && end * 1000 <= at.getTime()) continue;
-    if (coupon && (typeof coupon.percent_off === 'number' || typeof coupon.amount_off === 'number')) coupons.push(coupon);
-    else unknown++;
+    const products = restrictionOf(coupon?.applies_to);
+    if (coupon && (typeof coupon.percent_off === 'number' || typeof coupon.amount_off === 'number') && products !== undefined) {
+      coupons.push({ discountId: id ?? null, percentOff: coupon.percent_off ?? null, amountOff: coupon.amount_off ?? null, currency: coupon.currency ?? null, products });
+    } else unknown++;
   }
   return { coupons, unknown };
 }
 
 /**
+ * Takes a coupon off the given lines (indexes into `lines`, in order), in place: a
+ * percent coupon its share of each line (rounded per line, as the invoice's discount
+ * amounts are), an amount coupon its amount across them, never below zero.
+ */
+function takeOff(coupon: Coupon, lines: number[], which: readonly number[]): void {
+  if (coupon.percentOff !== null) {
+    const pct = coupon.percentOff;
+    for (const i of which) lines[i] = lines[i]! - Math.round((lines[i]! * pct) / 100);
+  } else if (coupon.amountOff !== null) {
+    let left = coupon.amountOff;
+    for (const i of which) {
+      const off = Math.min(left, Math.max(0, lines[i]!));
+      lines[i] = lines[i]! - off;
+      left -= off;
+    }
+  }
+}
+
+/** Whether a coupon takes anything off a line of this product (unknown: a restricted coupon on an unknown product). */
+const appliesTo = (coupon: Coupon, product: string | null | undefined): boolean | undefined =>
+  coupon.products === null ? true : product == null ? undefined : coupon.products.includes(product);
+
+/**
  * What a subscription renews at, per the renewing item's `period`: each fixed item
- * billed at that period, its unit amount times its quantity, less the subscription's
- * discounts that run past the renewal, in the order Stripe lists them. A percent
+ * billed at that period, its unit amount times its quantity, less the discounts that
+ * run past the renewal, in Stripe's order: an item's own on its line first, then the
+ * subscription's across the lines (Stripe: "subscription item discounts are applied
+ * before subscription discounts"), each list in the order Stripe gives it. A percent
  * coupon takes its share of each line (rounded per line, as the invoice's discount
  * amounts are); an amount coupon in the subscription's currency takes its amount
- * across the lines, never below zero. Items billed at another period (a monthly
+ * across its lines, never below zero; a coupon restricted to products (`applies_to`)
+ * takes off only the lines of those. Items billed at another period (a monthly
  * add-on beside a yearly plan) are not part of the renewal's price. Null when the
  * items mix currencies, none has a fixed price, or one billed at the period has an
  * amount the mirror cannot work out (domain/price-amount.ts periodAmount), or a fixed
@@ -99,33 +161,32 @@ export function renewalPrice(items: readonly RenewingItem[], discounts: unknown,
   const lines = amounts as number[];
   const list = lines.reduce((a, b) => a + b, 0);
   const running = discountsRunningAt(discounts, renewsAt);
-  // An amount coupon in another currency applies through its currency_options, which the mirror does not keep;
-  // nor does it keep the terms of an item's own discounts (which Stripe applies to that item alone).
-  let unknown =
-    running.unknown + running.coupons.filter((c) => typeof c.percent_off !== 'number' && c.currency?.toLowerCase() !== currency).length + licensed.filter((i) => (i.ownDiscounts ?? 0) > 0).length;
+  const own = licensed.map((i) => discountsRunningAt(i.discounts, renewsAt));
+  const subscriptionIds = new Set(running.coupons.map((c) => c.discountId).filter((id) => id !== null));
+  let unknown = running.unknown + own.reduce((n, o) => n + o.unknown, 0);
+  // An amount coupon in another currency applies through its currency_options, which the mirror does not keep.
+  unknown += [...running.coupons, ...own.flatMap((o) => o.coupons)].filter((c) => c.percentOff === null && c.currency?.toLowerCase() !== currency).length;
+  licensed.forEach((item, i) => {
+    // A restricted coupon on a line of a product the mirror does not know; and an item
+    // reusing one of its subscription's discounts, which Stripe's docs do not say it
+    // takes off that line once or twice.
+    if ([...own[i]!.coupons, ...running.coupons].some((c) => appliesTo(c, item.product) === undefined)) unknown++;
+    if (own[i]!.coupons.some((c) => c.discountId !== null && subscriptionIds.has(c.discountId))) unknown++;
+  });
   // Stripe bills a subscription with no discount of its own running with its customer's. The
   // mirror learns of a customer's discount only at a sync (no customer event is subscribed to),
   // so it may be gone or used up by now: the price is quoted before discounts rather than after
   // one that may no longer apply.
   if (running.coupons.length === 0 && running.unknown === 0) {
-    const own = discountsRunningAt(customerDiscount ? [customerDiscount] : [], renewsAt);
-    unknown += own.coupons.length + own.unknown;
+    const customers = discountsRunningAt(customerDiscount ? [customerDiscount] : [], renewsAt);
+    unknown += customers.coupons.length + customers.unknown;
   }
   const result = (amount: number): RenewalPrice => ({ price: { amount, currency }, listPrice: { amount: list, currency }, plusUsage: metered.length > 0, discountUnknown: unknown > 0 });
   // With any discount unknown, the price is quoted before them all: "before discounts", never half of them.
   if (unknown > 0) return result(list);
-  for (const coupon of running.coupons) {
-    if (typeof coupon.percent_off === 'number') {
-      const pct = coupon.percent_off;
-      lines.forEach((amount, i) => (lines[i] = amount - Math.round((amount * pct) / 100)));
-    } else if (typeof coupon.amount_off === 'number') {
-      let left = coupon.amount_off;
-      lines.forEach((amount, i) => {
-        const off = Math.min(left, Math.max(0, amount));
-        lines[i] = amount - off;
-        left -= off;
-      });
-    }
-  }
+  licensed.forEach((item, i) => {
+    for (const coupon of own[i]!.coupons) if (appliesTo(coupon, item.product)) takeOff(coupon, lines, [i]);
+  });
+  for (const coupon of running.coupons) takeOff(coupon, lines, licensed.flatMap((item, i) => (appliesTo(coupon, item.product) ? [i] : [])));
   return result(lines.reduce((a, b) => a + b, 0));
 }

@@ -189,7 +189,8 @@ describe('renewal notes', () => {
     const cancelAt = (id: string, afterRenewal: string) => db('stripe_subscriptions').where({ workspace_id: ws, id }).update({ cancel_at: db.raw(`current_period_end + interval '${afterRenewal}'`) });
     await cancelAt('sub_cus_stub', '3 months');
     await cancelAt('sub_cus_whole', '1 year');
-    const forever = { id: 'di_partner', coupon: { id: 'PARTNER10', percent_off: 10, amount_off: null, currency: null, duration: 'forever', duration_in_months: null }, start: Math.floor(ago(300).getTime() / 1000), end: null };
+    // As a sync stores it: the coupon's terms, and no restriction to products.
+    const forever = { id: 'di_partner', coupon: { id: 'PARTNER10', percent_off: 10, amount_off: null, currency: null, duration: 'forever', duration_in_months: null, applies_to: null }, start: Math.floor(ago(300).getTime() / 1000), end: null };
     await db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_cus_partner' }).update({ discounts: JSON.stringify([forever]) });
     await upsertCustomers(db, ws, ['cus_partner', 'cus_stub', 'cus_whole'].map((id) => contact(id, 'Pat Partner')), new Date(), h.keyring);
 
@@ -222,6 +223,34 @@ describe('renewal notes', () => {
     }
     // Once a note for a renewal is open (or ended any other way), a look opens no second one.
     expect((await scanRenewals(scanDeps, new Date(), [ws])).opened).toBe(0);
+  });
+
+  it("quotes a renewal after an item's own discount and a coupon restricted to some of its products", async () => {
+    // cus_perks: Growth yearly with 20% off of its own, two seats at $120 a year, and $50 off for good restricted to the seats.
+    const perks = new CustomerBuilder('cus_perks')
+      .price('price_growth_y', 99_000, 'year')
+      .price('price_seat_y', 12_000, 'year')
+      .subscription('sub_cus_perks', { items: ['price_growth_y', 'price_seat_y'], current_period_start: ago(340), current_period_end: ago(-25) })
+      .build();
+    await seedMirror(db, ws, [perks]);
+    await db('stripe_subscription_items').where({ workspace_id: ws, id: 'si_sub_cus_perks_price_seat_y' }).update({ quantity: 2 });
+    // As a sync stores them: each discount with its coupon's terms and restriction.
+    const start = Math.floor(ago(200).getTime() / 1000);
+    const planOwn = { id: 'di_perks_plan', coupon: { id: 'PLAN20', percent_off: 20, amount_off: null, currency: null, duration: 'forever', duration_in_months: null, applies_to: null }, start, end: null };
+    const seatsOnly = { id: 'di_perks_seats', coupon: { id: 'SEATS50USD', percent_off: null, amount_off: 5_000, currency: 'usd', duration: 'forever', duration_in_months: null, applies_to: { products: ['prod_price_seat_y'] } }, start, end: null };
+    await db('stripe_subscription_items').where({ workspace_id: ws, id: 'si_sub_cus_perks_price_growth_y' }).update({ discounts: JSON.stringify([planOwn]) });
+    await db('stripe_subscriptions').where({ workspace_id: ws, id: 'sub_cus_perks' }).update({ discounts: JSON.stringify([seatsOnly]) });
+    await upsertCustomers(db, ws, [contact('cus_perks', 'Pia Perks')], new Date(), h.keyring);
+
+    await setPlay('review');
+    await scanRenewals(scanDeps, new Date(), [ws]);
+    const note = (await notes()).get('cus_perks')!;
+    await eventually(() => temporal.client.workflow.getHandle(note.workflowId).query(renewalNoteStateQuery), (s) => s.phase === 'waiting_for_review');
+    const draft = (await draftOf(note))!;
+    // $990 less its own 20% ($792), and the seats' $240 less the $50 restricted to them ($190); not $50 off the plan as well.
+    expect(draft.bodyText).toContain('Your Growth plan renews on');
+    expect(draft.bodyText).toContain('at $982.00 per year with your discount;');
+    expect(draft.facts).toMatchObject({ plan: { price: { amount: 98_200, currency: 'usd' }, listPrice: { amount: 123_000, currency: 'usd' }, discountUnknown: false } });
   });
 
   it("quotes a plan priced by seat tiers, before discounts for a customer with their own, and no price where the mirror cannot work one out", async () => {

@@ -9,8 +9,15 @@ const seconds = (iso: string) => Date.parse(iso) / 1000;
 const item = (unitAmount: number | null, quantity = 1, more: Partial<RenewingItem> = {}): RenewingItem => ({ unitAmount, quantity, currency: 'usd', usageType: 'licensed', billingScheme: 'per_unit', tiersMode: null, tiers: null, transformQuantity: null, interval: 'year', intervalCount: 1, ...more });
 /** The renewal of a yearly subscription. */
 const renewalPrice = (items: readonly RenewingItem[], discounts: unknown, at: Date) => priceAt(items, discounts, at, { interval: 'year', intervalCount: 1 });
-const percent = (pct: number, end: number | null = null) => ({ id: `di_${pct}`, coupon: { id: `P${pct}`, percent_off: pct, amount_off: null, currency: null, duration: end ? 'repeating' : 'forever' }, start: seconds('2026-01-01T00:00:00Z'), end });
-const amountOff = (amount: number, currency: string) => ({ id: `di_a${amount}`, coupon: { id: `A${amount}`, percent_off: null, amount_off: amount, currency, duration: 'forever' }, start: seconds('2026-01-01T00:00:00Z'), end: null });
+/** A coupon's restriction as a read with `applies_to` gives it: the products, or null for none. */
+type AppliesTo = { products: string[] } | null;
+const percent = (pct: number, end: number | null = null, appliesTo: AppliesTo = null) => ({ id: `di_${pct}`, coupon: { id: `P${pct}`, percent_off: pct, amount_off: null, currency: null, duration: end ? 'repeating' : 'forever', applies_to: appliesTo }, start: seconds('2026-01-01T00:00:00Z'), end });
+const amountOff = (amount: number, currency: string, appliesTo: AppliesTo = null) => ({ id: `di_a${amount}`, coupon: { id: `A${amount}`, percent_off: null, amount_off: amount, currency, duration: 'forever', applies_to: appliesTo }, start: seconds('2026-01-01T00:00:00Z'), end: null });
+/** A discount stored before the mirror kept a coupon's restriction: its terms without `applies_to`. */
+const unrestrictedUnknown = (d: ReturnType<typeof percent>) => {
+  const { applies_to: _unknown, ...coupon } = d.coupon;
+  return { ...d, coupon };
+};
 
 describe('what a subscription renews at', () => {
   it('adds every fixed item for its quantity', () => {
@@ -49,6 +56,52 @@ describe('what a subscription renews at', () => {
     expect(renewalPrice([item(10_000)], [{ id: 'di_named', coupon: { id: 'SPRING' }, end: null }], renewsAt)?.discountUnknown).toBe(true);
     expect(renewalPrice([item(10_000)], [{ id: 'di_old', coupon: { id: 'OLD' }, end: seconds('2027-01-01T00:00:00Z') }], renewsAt)?.discountUnknown).toBe(false);
     expect(renewalPrice([item(10_000)], 'garbage', renewsAt)).toMatchObject({ price: { amount: 10_000 }, discountUnknown: false });
+  });
+
+  it("takes an item's own discounts off its line alone, before the subscription's", () => {
+    const plan = item(100_000, 1, { product: 'prod_plan', discounts: [amountOff(10_000, 'usd')] });
+    const seats = item(20_000, 1, { product: 'prod_seats' });
+    // $100 off the plan's line only (not the seats'), then 10% of each line: $810 + $180.
+    expect(renewalPrice([plan, seats], [percent(10)], renewsAt)).toEqual({ price: { amount: 81_000 + 18_000, currency: 'usd' }, listPrice: { amount: 120_000, currency: 'usd' }, plusUsage: false, discountUnknown: false });
+    // In Stripe's order: the item's 10% first, then the subscription's $100 off what is left across the lines.
+    const tenOff = item(100_000, 1, { product: 'prod_plan', discounts: [percent(10)] });
+    expect(renewalPrice([tenOff, seats], [amountOff(10_000, 'usd')], renewsAt)?.price.amount).toBe(90_000 - 10_000 + 20_000);
+    // An item's own discount that ended before the renewal takes nothing off; an item billed at another period is not in the price.
+    expect(renewalPrice([item(100_000, 1, { product: 'prod_plan', discounts: [percent(25, seconds('2027-01-01T00:00:00Z'))] })], [], renewsAt)?.price.amount).toBe(100_000);
+    expect(renewalPrice([seats, item(1_000, 1, { interval: 'month', discounts: [{ id: 'di_unknown' }] })], [], renewsAt)).toMatchObject({ price: { amount: 20_000 }, discountUnknown: false });
+  });
+
+  it('takes a coupon restricted to products off the lines of those products only', () => {
+    const plan = item(100_000, 1, { product: 'prod_plan' });
+    const seats = item(20_000, 3, { product: 'prod_seats' });
+    // 50% off the seats alone: $1,000 + $300.
+    expect(renewalPrice([plan, seats], [percent(50, null, { products: ['prod_seats'] })], renewsAt)?.price.amount).toBe(100_000 + 30_000);
+    // An amount restricted to the seats takes at most what their lines come to.
+    expect(renewalPrice([plan, seats], [amountOff(100_000, 'usd', { products: ['prod_seats'] })], renewsAt)?.price.amount).toBe(100_000);
+    // Restricted to a product the subscription does not have: nothing off.
+    expect(renewalPrice([plan], [percent(50, null, { products: ['prod_other'] })], renewsAt)).toMatchObject({ price: { amount: 100_000 }, discountUnknown: false });
+    // An item's own restricted coupon likewise.
+    expect(renewalPrice([item(100_000, 1, { product: 'prod_plan', discounts: [percent(50, null, { products: ['prod_seats'] })] })], [], renewsAt)?.price.amount).toBe(100_000);
+  });
+
+  it("quotes before discounts where a coupon's restriction, or a restricted coupon's line, is not known", () => {
+    const plan = item(100_000, 1, { product: 'prod_plan' });
+    // Stored before the mirror kept restrictions: it may be restricted to another product.
+    expect(renewalPrice([plan], [unrestrictedUnknown(percent(10))], renewsAt)).toMatchObject({ price: { amount: 100_000 }, listPrice: { amount: 100_000 }, discountUnknown: true });
+    expect(renewalPrice([item(100_000, 1, { product: 'prod_plan', discounts: [unrestrictedUnknown(percent(10))] })], [], renewsAt)?.discountUnknown).toBe(true);
+    // A restricted coupon and a line whose product is not known; an unrestricted one needs no product.
+    expect(renewalPrice([item(100_000)], [percent(10, null, { products: ['prod_plan'] })], renewsAt)?.discountUnknown).toBe(true);
+    expect(renewalPrice([item(100_000)], [percent(10)], renewsAt)).toMatchObject({ price: { amount: 90_000 }, discountUnknown: false });
+  });
+
+  it("quotes before discounts where an item's own discount is not known", () => {
+    // As items stored their discounts before their terms were kept: ids only.
+    expect(renewalPrice([item(100_000, 1, { product: 'prod_plan', discounts: ['di_item'] })], [percent(10)], renewsAt)).toMatchObject({ price: { amount: 100_000 }, discountUnknown: true });
+    expect(renewalPrice([item(100_000, 1, { product: 'prod_plan', discounts: [{ id: 'di_item' }] })], [], renewsAt)?.discountUnknown).toBe(true);
+    // An amount in another currency, as for the subscription's.
+    expect(renewalPrice([item(100_000, 1, { product: 'prod_plan', discounts: [amountOff(500, 'eur')] })], [], renewsAt)?.discountUnknown).toBe(true);
+    // A discount of the subscription's that the item lists as well: whether Stripe takes it off the line once or twice is not documented.
+    expect(renewalPrice([item(100_000, 1, { product: 'prod_plan', discounts: [percent(10)] })], [percent(10)], renewsAt)?.discountUnknown).toBe(true);
   });
 
   it('says when items billed on use come on top, and has no price it cannot work out', () => {

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { subscriptionItemRow } from '../../db/mirror';
+import { subscriptionItemRow, subscriptionRow } from '../../db/mirror';
 import { stripeFixture } from '../helpers/stripe';
 import { seedMirror } from '../../db/analytics-seed';
 import type { Knex } from '../../db/knex';
@@ -88,16 +88,33 @@ describe('the item a long-term subscription renews by', () => {
     expect(await renewalQuote(db, ws, 'sub_cus_both', end, quarter)).toMatchObject({ price: { amount: 30_000, currency: 'usd' } });
   });
 
-  it("quotes before discounts a renewal whose item carries a discount of its own, whose terms the mirror does not keep", async () => {
+  it("quotes before discounts a renewal whose item carries a discount of its own whose terms the mirror does not hold", async () => {
     const year = { interval: 'year', intervalCount: 1 };
     expect(await renewalQuote(db, ws, 'sub_cus_both', end, year)).toMatchObject({ price: { amount: 99_000 }, discountUnknown: false });
-    // As a subscription event writes it: the item's discounts as Stripe lists them (ids).
+    // As a subscription event writes it, where the mirror could not complete it: the discount's id alone.
     const item = { ...stripeFixture('subscription_item'), id: 'si_sub_cus_both_price_plan_y', subscription: 'sub_cus_both', price: { ...stripeFixture('price'), id: 'price_plan_y' }, quantity: 1, discounts: ['di_item_only'] } as unknown as Stripe.SubscriptionItem;
     await db('stripe_subscription_items').where({ workspace_id: ws, id: item.id }).update({ discounts: subscriptionItemRow('sub_cus_both', item, false).discounts });
     expect(await db('stripe_subscription_items').where({ workspace_id: ws, id: item.id }).first('discounts')).toEqual({ discounts: [{ id: 'di_item_only' }] });
     expect(await renewalQuote(db, ws, 'sub_cus_both', end, year)).toMatchObject({ price: { amount: 99_000 }, listPrice: { amount: 99_000 }, discountUnknown: true });
+    // As items stored their discounts before their terms were kept: ids as Stripe listed them.
+    await db('stripe_subscription_items').where({ workspace_id: ws, id: item.id }).update({ discounts: JSON.stringify(['di_item_only']) });
+    expect(await renewalQuote(db, ws, 'sub_cus_both', end, year)).toMatchObject({ price: { amount: 99_000 }, discountUnknown: true });
     // The add-on billed at another period has none: its quarter is quoted as before.
     expect(await renewalQuote(db, ws, 'sub_cus_both', end, { interval: 'month', intervalCount: 3 })).toMatchObject({ price: { amount: 30_000 }, discountUnknown: false });
+  });
+
+  it("takes an item's own discount off its line, and a restricted coupon off its products' lines only", async () => {
+    const year = { interval: 'year', intervalCount: 1 };
+    const coupon = (id: string, percentOff: number, appliesTo: { products: string[] } | null) =>
+      ({ ...stripeFixture('coupon'), id, percent_off: percentOff, amount_off: null, currency: null, duration: 'forever', duration_in_months: null, applies_to: appliesTo }) as unknown as Stripe.Coupon;
+    const discount = (id: string, c: Stripe.Coupon) => ({ ...stripeFixture('discount'), id, source: { type: 'coupon', coupon: c }, end: null }) as unknown as Stripe.Discount;
+    // As a sync writes them: each discount with its coupon read with its restriction.
+    const subscription = { ...stripeFixture('subscription'), id: 'sub_cus_tiered', items: { object: 'list', has_more: false, data: [] }, discounts: [discount('di_extra_half', coupon('EXTRA50', 50, { products: ['prod_price_extra_y'] }))] } as unknown as Stripe.Subscription;
+    const seatsItem = { ...stripeFixture('subscription_item'), id: 'si_sub_cus_tiered_price_seats_y', price: { ...stripeFixture('price'), id: 'price_seats_y' }, quantity: 20, discounts: [discount('di_seats_quarter', coupon('SEATS25', 25, null))] } as unknown as Stripe.SubscriptionItem;
+    await db('stripe_subscriptions').where({ workspace_id: ws, id: subscription.id }).update({ discounts: subscriptionRow(subscription).discounts });
+    await db('stripe_subscription_items').where({ workspace_id: ws, id: seatsItem.id }).update({ discounts: subscriptionItemRow(subscription.id, seatsItem, false).discounts });
+    // Seats $1,600 less their own 25% ($1,200); packages $300 untouched; the add-on's $500 halved by the coupon restricted to it.
+    expect(await renewalQuote(db, ws, 'sub_cus_tiered', end, year)).toEqual({ price: { amount: 120_000 + 30_000 + 25_000, currency: 'usd' }, listPrice: { amount: 160_000 + 30_000 + 50_000, currency: 'usd' }, plusUsage: false, discountUnknown: false });
   });
 
   it('is the dearest of its period by what it charges for its quantity, tiers and packages priced as Stripe bills them', async () => {
