@@ -9,7 +9,7 @@ import type { Logger } from '../platform/logger';
 import { warningThrottle } from '../platform/warning-throttle';
 import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
-import { redactionOf } from './redaction';
+import { hidesMrr, redactionOf } from './redaction';
 
 const STRIPE_ID = /^[A-Za-z0-9_]{1,255}$/;
 const params = z.object({ customerId: z.string().regex(STRIPE_ID, 'must be a Stripe customer id (cus_...)') });
@@ -46,7 +46,7 @@ export function customersRouter({ db, keyring, log }: { db: Knex; keyring: Keyri
     const { workspaceId } = authOf(res);
     const q = parseOr400(listQuery, req.query, 'query');
     const redaction = redactionOf(res);
-    const mrrHidden = redaction.policy.revenue || redaction.policy.fields.has('mrr');
+    const mrrHidden = hidesMrr(redaction);
     if (q.sort === 'mrr' && mrrHidden) throw new HttpError(400, 'invalid query: sort: mrr is hidden for your role; use sort=newest');
     if (q.sort === 'risk' && redaction.policy.fields.has('risk')) throw new HttpError(400, 'invalid query: sort: risk is hidden for your role; use sort=newest');
     const sort = q.sort ?? (mrrHidden ? 'newest' : 'mrr');

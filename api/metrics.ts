@@ -26,7 +26,7 @@ import { authOf, requireWorkspaceRole } from './auth';
 import { HttpError, parseOr400 } from './errors';
 import { metricsAdminRouter } from './metrics-admin';
 import { toCsv } from './metrics-csv';
-import { redactionOf } from './redaction';
+import { hidesMrr, redactionOf } from './redaction';
 
 export const METRICS = ['mrr', 'movements', 'cohorts', 'retention', 'grr', 'nrr', 'arpa', 'ltv', 'churn-rate', 'quick-ratio', 'nps'] as const;
 type Metric = (typeof METRICS)[number];
@@ -172,9 +172,10 @@ export function metricsRouter({ db, keyring }: { db: Knex; keyring: Keyring }): 
     const redaction = redactionOf(res);
     const redacted = redaction.active;
     const base = { workspaceId: auth.workspaceId, metric, redacted };
+    const order = hidesMrr(redaction) ? 'id' : 'mrr';
     if (metric === 'cohorts' || metric === 'nps') {
       if (!q.cohort) throw new HttpError(400, 'invalid query: cohort: required for the cohort drill-down (YYYY-MM)');
-      const customers = await withContacts(db, keyring, auth.workspaceId, await cohortMembers(db, auth.workspaceId, q.cohort, q.limit));
+      const customers = await withContacts(db, keyring, auth.workspaceId, await cohortMembers(db, auth.workspaceId, q.cohort, q.limit, order));
       const shown = redaction.apply(customers) as Record<string, unknown>[];
       send(res, q.format, { ...base, cohort: q.cohort, customers: shown }, shown, `${metric}-${q.cohort}`);
       return;
@@ -182,7 +183,7 @@ export function metricsRouter({ db, keyring }: { db: Knex; keyring: Keyring }): 
     if (!q.period) throw new HttpError(400, 'invalid query: period: required (YYYY-MM, YYYY-Qn or YYYY)');
     const [first, last] = periodMonths(q.period);
     if (metric === 'mrr' || metric === 'arpa' || metric === 'ltv') {
-      const customers = await withContacts(db, keyring, auth.workspaceId, await payingCustomersAt(db, auth.workspaceId, new Date(monthStart(last + 1)), q.limit));
+      const customers = await withContacts(db, keyring, auth.workspaceId, await payingCustomersAt(db, auth.workspaceId, new Date(monthStart(last + 1)), q.limit, order));
       const shown = redaction.apply(customers) as Record<string, unknown>[];
       send(res, q.format, { ...base, period: q.period, customers: shown }, shown, `${metric}-${q.period}`);
       return;

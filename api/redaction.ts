@@ -16,6 +16,12 @@ export interface Redaction {
   apply<T>(value: T): T;
 }
 
+/**
+ * Whether a customer's MRR is hidden from the caller: then no list is ordered or cut by
+ * it either, since the order itself would tell what is hidden.
+ */
+export const hidesMrr = (redaction: Redaction): boolean => redaction.policy.revenue || redaction.policy.fields.has('mrr');
+
 const redactionFrom = (policy: RedactionPolicy): Redaction => ({ policy, active: hidesAnything(policy), apply: (v) => redact(v, policy) });
 
 /**

@@ -356,8 +356,14 @@ export async function listMovements(db: Db, workspaceId: string, range: { from: 
   return rows.map(toMovement);
 }
 
+/**
+ * The order of a drill-down's customers: the biggest payers first, or by id for a
+ * reader from whom MRR is hidden (an order by it would tell what is hidden).
+ */
+export type DrilldownOrder = 'mrr' | 'id';
+
 /** Customers paying just before `at`, with their MRR then: the drill-down behind an MRR figure. */
-export async function payingCustomersAt(db: Db, workspaceId: string, at: Date, limit: number): Promise<{ customerId: string; mrr: number }[]> {
+export async function payingCustomersAt(db: Db, workspaceId: string, at: Date, limit: number, order: DrilldownOrder = 'mrr'): Promise<{ customerId: string; mrr: number }[]> {
   const rows = await db
     .select<{ customer_id: string; mrr_after: number }[]>('customer_id', 'mrr_after')
     .from(
@@ -370,29 +376,40 @@ export async function payingCustomersAt(db: Db, workspaceId: string, at: Date, l
         .as('latest'),
     )
     .where('mrr_after', '>', 0)
-    .orderBy([{ column: 'mrr_after', order: 'desc' }, { column: 'customer_id' }])
+    .orderBy(order === 'mrr' ? [{ column: 'mrr_after', order: 'desc' }, { column: 'customer_id' }] : [{ column: 'customer_id' }])
     .limit(limit);
   return rows.map((r) => ({ customerId: r.customer_id, mrr: r.mrr_after }));
 }
 
 /**
- * SQL for a customer's MRR now, in the reporting currency (the customer named by the
- * `workspace` and `customer` column references of the query it goes in): after their
- * latest movement dated up to now, as domain/mrr mrrAt works it out. Not the summary
- * row's `mrr`, which is after every movement known, and so already 0 for a customer
- * who cancelled for the end of a period they still pay for. One index lookup a customer.
+ * The workspace's customers with a movement still ahead (a cancellation for the end of
+ * the period is stored dated when it takes effect), each with the MRR before the first
+ * of them: what they pay now. A customer's movements chain (each one's MRR before is
+ * the one before's MRR after), so a customer with nothing ahead pays what their summary
+ * row says, after every movement: CURRENT_MRR takes one or the other. One pass over the
+ * movements dated ahead (the (workspace_id, at) index), whatever the workspace's size.
+ * Join it as `ahead` beside analytics_customers as `a`.
  */
-export function currentMrrSql(workspace: string, customer: string): string {
-  return `coalesce((select m.mrr_after from analytics_movements m where m.workspace_id = ${workspace} and m.customer_id = ${customer} and m.at <= now() order by m.at desc, m.id desc limit 1), 0)`;
+export function movementsAhead(db: Db, workspaceId: string): Knex.QueryBuilder {
+  return db('analytics_movements')
+    .distinctOn('customer_id')
+    .where({ workspace_id: workspaceId })
+    .andWhere('at', '>', db.fn.now())
+    .orderBy([{ column: 'customer_id' }, { column: 'at' }, { column: 'id' }])
+    .select('customer_id', 'mrr_before')
+    .as('ahead');
 }
+/** A customer's MRR now, in the reporting currency: see movementsAhead. */
+export const CURRENT_MRR = 'coalesce(ahead.mrr_before, a.mrr, 0)';
 
 /** Members of a cohort with their MRR now. */
-export async function cohortMembers(db: Db, workspaceId: string, cohortMonth: string, limit: number): Promise<{ customerId: string; mrr: number }[]> {
+export async function cohortMembers(db: Db, workspaceId: string, cohortMonth: string, limit: number, order: DrilldownOrder = 'mrr'): Promise<{ customerId: string; mrr: number }[]> {
   const rows = await db('analytics_customers as a')
+    .leftJoin(movementsAhead(db, workspaceId), 'ahead.customer_id', 'a.customer_id')
     .where({ 'a.workspace_id': workspaceId, 'a.cohort_month': cohortMonth })
-    .orderBy([{ column: 'mrr', order: 'desc' }, { column: 'a.customer_id' }])
+    .orderBy(order === 'mrr' ? [{ column: 'mrr', order: 'desc' }, { column: 'a.customer_id' }] : [{ column: 'a.customer_id' }])
     .limit(limit)
-    .select<{ customer_id: string; mrr: string | number }[]>('a.customer_id', db.raw(`${currentMrrSql('a.workspace_id', 'a.customer_id')} as mrr`));
+    .select<{ customer_id: string; mrr: string | number }[]>('a.customer_id', db.raw(`${CURRENT_MRR} as mrr`));
   return rows.map((r) => ({ customerId: r.customer_id, mrr: Number(r.mrr) }));
 }
 
@@ -436,7 +453,7 @@ export async function analyticsStale(db: Db, workspaceId: string): Promise<boole
 }
 
 /** The worker catch-up's lock of one of its steps for a workspace, for the transaction, if no other worker holds it (workers/catch-up.ts). */
-export async function tryCatchUpLock(trx: Db, step: 'prices' | 'analytics', workspaceId: string): Promise<boolean> {
+export async function tryCatchUpLock(trx: Db, step: 'prices' | 'products' | 'analytics', workspaceId: string): Promise<boolean> {
   const { rows } = await trx.raw<{ rows: { got: boolean }[] }>('select pg_try_advisory_xact_lock(hashtext(?)) as got', [`catch-up:${step}:${workspaceId}`]);
   return rows[0]?.got === true;
 }

@@ -1,5 +1,5 @@
 import type { Db } from './knex';
-import { currentMrrSql } from './analytics';
+import { CURRENT_MRR, movementsAhead } from './analytics';
 import { churnRisks } from './churn-risk';
 import { emailHashes, openRow, piiContext } from './customer-pii';
 import { foldName, nameContains } from '../domain/customer-search';
@@ -117,7 +117,8 @@ export async function listCustomers(db: Db, ring: Keyring, workspaceId: string, 
     .leftJoin('analytics_customers as a', function () {
       this.on('a.workspace_id', 'c.workspace_id').andOn('a.customer_id', 'c.id');
     })
-    .select<{ id: string; email: string | null; name: string | null; mrr: string | number; currency: string | null; cohort_month: string | null; created: Date | null }[]>('c.id', 'c.email', 'c.name', db.raw(`${currentMrrSql('c.workspace_id', 'c.id')} as mrr`), 'a.currency', 'a.cohort_month', 'c.created');
+    .leftJoin(movementsAhead(db, workspaceId), 'ahead.customer_id', 'c.id')
+    .select<{ id: string; email: string | null; name: string | null; mrr: string | number; currency: string | null; cohort_month: string | null; created: Date | null }[]>('c.id', 'c.email', 'c.name', db.raw(`${CURRENT_MRR} as mrr`), 'a.currency', 'a.cohort_month', 'c.created');
   if (q.sort !== 'risk') risks = await churnRisks(db, workspaceId, now, rows.map((r) => r.id));
   return {
     total,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recomputeWorkspace } from '../activities/analytics';
 import { cohortMembers } from '../db/analytics';
+import { createApiToken } from '../db/api-tokens';
 import { seedMirror } from '../db/analytics-seed';
 import { listCustomers } from '../db/customer-list';
 import { customerProfile } from '../db/customer-profile';
@@ -8,6 +9,7 @@ import { insertWorkspace } from '../db/workspaces';
 import { DAY_MS } from '../domain/durations';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { CustomerBuilder } from './domain/mrr-builder';
+import { startApi } from './helpers/api';
 import { freshDatabase } from './helpers/db';
 
 /**
@@ -71,5 +73,26 @@ describe("a customer's MRR now", () => {
       { customerId: 'cus_leaving', mrr: 9_900 },
       { customerId: 'cus_gone', mrr: 0 },
     ]);
+  });
+
+  it("orders a drill-down by customer, not by MRR, for a role from whom MRR is hidden", async () => {
+    const api = await startApi(database.db, keyring);
+    try {
+      const ids = async (role: 'viewer' | 'finance', path: string) => {
+        const { token } = await createApiToken(database.db, { workspaceId: ws, role, name: `${role} ${path}`, createdBy: 'test' });
+        const res = await api.request('GET', `/workspaces/${ws}/metrics/${path}`, { token });
+        expect(res.status).toBe(200);
+        return (res.body as { customers: { customerId: string }[] }).customers.map((c) => c.customerId);
+      };
+      const cohort = `cohorts/drilldown?cohort=${monthsAgo(3)}`;
+      expect(await ids('finance', cohort)).toEqual(['cus_leaving', 'cus_gone']);
+      // The biggest payer first would tell a viewer whose MRR is bigger.
+      expect(await ids('viewer', cohort)).toEqual(['cus_gone', 'cus_leaving']);
+      const paying = `mrr/drilldown?period=${monthsAgo(2)}`;
+      expect(await ids('finance', paying)).toEqual(['cus_leaving', 'cus_gone']);
+      expect(await ids('viewer', paying)).toEqual(['cus_gone', 'cus_leaving']);
+    } finally {
+      await api.close();
+    }
   });
 });
