@@ -494,7 +494,40 @@ export async function upsertSubscriptions(db: Db, workspaceId: string, subs: Str
   await upsertRows(db, 'stripe_subscription_items', workspaceId, stateAt, items, (r) => r.subscription_id as string);
   const complete = applied.filter((s) => s.items && !s.items.has_more);
   await pruneChildren(db, 'stripe_subscription_items', 'subscription_id', workspaceId, stateAt, new Map(complete.map((s) => [s.id, s.items.data.map((i) => i.id)])));
+  // Even an event older than the mirror's state names prices that exist: their terms never change.
+  await recordItemPrices(db, workspaceId, subs);
   return [...written];
+}
+
+/**
+ * Prices the mirror learns of from the subscription items that bill on them.
+ *
+ * Stripe's price list leaves out archived prices unless asked for them, yet a
+ * subscription keeps billing on a price archived since (a customer grandfathered
+ * after a price change); and a price created after the last sync first reaches the
+ * mirror in a subscription's event (no price event is subscribed to). Without its row
+ * such an item has no amount: no renewal price, no plan to pitch up from or down to.
+ * Each item carries its price whole, so the price is written from it, unless the
+ * mirror already holds it: what a read of the price itself told is never replaced.
+ *
+ * The row is dated at the price's creation, the earliest its state can be from (its
+ * amount terms never change once created), so any read of the price on its own is
+ * newer and replaces it. A tiered price's tiers come only when asked for, never in an
+ * item: it is written as not read yet (`synced_at` at the epoch, which makes it stale
+ * in db/price-terms.ts), and the worker's catch-up reads it by its id.
+ */
+export async function recordItemPrices(db: Db, workspaceId: string, subs: readonly Stripe.Subscription[]): Promise<void> {
+  const byId = new Map<string, Stripe.Price>();
+  for (const s of subs) for (const item of s.items?.data ?? []) if (item.price?.id) byId.set(item.price.id, item.price);
+  if (byId.size === 0) return;
+  const rows = [...byId.values()].map((price) => ({
+    ...priceRow(price),
+    workspace_id: workspaceId,
+    stripe_state_at: new Date(price.created * 1000),
+    stripe_read_until: null,
+    synced_at: price.billing_scheme === 'tiered' && !price.tiers ? new Date(0) : db.fn.now(),
+  }));
+  await db('stripe_prices').insert(rows).onConflict(['workspace_id', 'id']).ignore();
 }
 
 /** Invoices with their lines; lines of a complete list replace the stored ones. */

@@ -10,7 +10,8 @@ import { PRICE_TERMS_COMPLETE_SINCE, workspacesWithStalePriceTerms } from '../db
 import { insertWorkspace } from '../db/workspaces';
 import { generateKeySpec, parseKeyring } from '../platform/crypto';
 import { createLogger } from '../platform/logger';
-import { recomputeStaleAnalytics, refreshStalePriceTerms } from '../workers/catch-up';
+import { readUnknownProducts, recomputeStaleAnalytics, refreshStalePriceTerms } from '../workers/catch-up';
+import { workspacesWithUnknownProducts } from '../db/unknown-products';
 import { freshDatabase } from './helpers/db';
 import { startStripeMock } from './setup/stripe-mock';
 
@@ -62,6 +63,22 @@ describe("the worker's catch-up after an upgrade", () => {
     expect(await refreshStalePriceTerms(deps)).toEqual({ workspaces: 0, prices: 0, failed: 0 });
     // Its MRR was worked out from the prices as they were: to be recomputed.
     expect(await rulesOf('ws_stale')).toBeNull();
+  });
+
+  it('reads the products that prices name but the mirror does not hold, once', async () => {
+    // A price first seen in a subscription's event, of a product created since the sync.
+    for (const ws of ['ws_fresh', 'ws_no_key']) await upsertPrices(database.db, ws, [{ ...example, id: 'price_of_new_product', product: 'prod_launched' }], new Date());
+    expect(await workspacesWithUnknownProducts(database.db)).toEqual(expect.arrayContaining(['ws_fresh', 'ws_no_key']));
+    const deps = { db: database.db, keyring, stripe: mock.clients, log: createLogger('silent', 'test') };
+    const first = await readUnknownProducts(deps);
+    expect(first.failed).toBe(0);
+    expect(await database.db('stripe_products').where({ workspace_id: 'ws_fresh', id: 'prod_launched' }).first('id')).toEqual({ id: 'prod_launched' });
+    // A workspace without a key cannot be read, and is asked again at the next run.
+    expect(await database.db('stripe_products').where({ workspace_id: 'ws_no_key', id: 'prod_launched' }).first('id')).toBeUndefined();
+    expect(await workspacesWithUnknownProducts(database.db)).not.toContain('ws_fresh');
+    const second = await readUnknownProducts(deps);
+    expect(second).toMatchObject({ products: 0, failed: 0 });
+    expect(second.products).toBeLessThan(first.products);
   });
 
   it('recomputes the analytics of workspaces computed by older rules, or from prices read again, once', async () => {

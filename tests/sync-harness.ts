@@ -11,7 +11,7 @@ import { createMetrics } from '../platform/metrics';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../sim/server';
 import { createWorker } from '../workers/worker';
 import { freshDatabase } from './helpers/db';
-import { connectDevServer, uniqueTaskQueue, workflowBundle, type DevServer } from './helpers/temporal';
+import { connectDevServer, eventually, uniqueTaskQueue, workflowBundle, type DevServer } from './helpers/temporal';
 
 export const OPERATOR_TOKEN = `op_${'k'.repeat(40)}`;
 
@@ -30,6 +30,12 @@ export interface SyncHarness {
   call(method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; body: Record<string, unknown>; text: string }>;
   /** POST /workspaces as the operator (which starts the first sync unless `sync: false`): the new workspace and its owner's token. */
   createWorkspace(body: Record<string, unknown>): Promise<{ id: string; owner: string }>;
+  /**
+   * A workspace connected to the simulator's first account with its restricted key,
+   * once its first sync has ended (a worker must be running): its id and owner token,
+   * and the run as the API shows it.
+   */
+  syncedWorkspace(name: string, webhookSecret: string): Promise<{ id: string; owner: string; run: { status: string; error: string | null } }>;
   startWorker(): Promise<{ worker: Worker; stop(): Promise<void> }>;
   close(): Promise<void>;
 }
@@ -70,6 +76,12 @@ export async function syncHarness(simOptions: SimulatorOptions, opts: { keySpec?
       const res = await harness.call('POST', '/workspaces', body);
       if (res.status !== 201) throw new Error(`POST /workspaces answered ${res.status}: ${res.text}`);
       return { id: (res.body.workspace as { id: string }).id, owner: res.body.ownerToken as string };
+    },
+    async syncedWorkspace(name, webhookSecret) {
+      const { id, owner } = await harness.createWorkspace({ name, stripeKey: sim.accounts[0]!.restrictedKey, webhookSecret });
+      type Run = { run?: { status: string; error: string | null } };
+      const done = await eventually(async () => (await harness.call('GET', `/workspaces/${id}/sync`, undefined, owner)).body as Run, (b) => b.run !== undefined && b.run.status !== 'running', 90_000);
+      return { id, owner, run: done.run! };
     },
     async startWorker() {
       const worker = await createWorker({

@@ -85,8 +85,8 @@ describe('mirror upserts', () => {
       ),
     );
     expect(written).toEqual(['sub_early']);
-    // Subscriptions, their items, the removal of items no longer listed: three statements.
-    expect(statements).toHaveLength(3);
+    // Subscriptions, their items, the removal of items no longer listed, the prices they bill on (unless mirrored): four statements.
+    expect(statements).toHaveLength(4);
     const items = await db('stripe_subscription_items').whereIn('subscription_id', ['sub_early', 'sub_late']).orderBy('id').select<{ id: string; quantity: number; stripe_state_at: Date }[]>('id', 'quantity', 'stripe_state_at');
     expect(items.map((i) => [i.id, i.quantity, i.stripe_state_at.toISOString()])).toEqual([
       ['si_e2', 2, t('20').toISOString()],

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customerPlan } from '../db/customer-plan';
 import { priceCharge } from '../sim/billing';
-import { eventually } from './helpers/temporal';
 import { syncHarness, type SyncHarness } from './sync-harness';
 
 /**
@@ -16,11 +15,9 @@ beforeAll(async () => {
   // A fixed "now": this account has live Enterprise subscriptions of more than 20 seats.
   h = await syncHarness({ seed: 'sync-tiers', customers: 40, months: 12, now: 1_780_000_000, rateLimit: 0 });
   await h.startWorker();
-  let owner: string;
-  ({ id: workspaceId, owner } = await h.createWorkspace({ name: 'Tiers', stripeKey: h.sim.accounts[0]!.restrictedKey, webhookSecret: 'whsec_syncTiers1' }));
-  type Run = { run?: { status: string; error: string | null } };
-  const done = await eventually(async () => (await h.call('GET', `/workspaces/${workspaceId}/sync`, undefined, owner)).body as Run, (b) => b.run !== undefined && b.run.status !== 'running', 90_000);
-  expect(done.run).toMatchObject({ status: 'completed', error: null });
+  const synced = await h.syncedWorkspace('Tiers', 'whsec_syncTiers1');
+  expect(synced.run).toMatchObject({ status: 'completed', error: null });
+  workspaceId = synced.id;
 }, 120_000);
 
 afterAll(async () => {
