@@ -911,15 +911,23 @@ export class SimAccount {
     const old = this.prices.get(priceId);
     if (!old || !old.active) throw new Error(`no active price ${priceId}`);
     if (old.billing_scheme !== 'per_unit') throw new Error(`price ${priceId} is not per unit`);
-    const next: Stripe.Price = { ...old, id: this.newId('price_1', 24), created: this.now, unit_amount: unitAmount, unit_amount_decimal: decimal(unitAmount) };
+    const next: Stripe.Price = { ...structuredClone(old), id: this.newId('price_1', 24), created: this.now, unit_amount: unitAmount, unit_amount_decimal: decimal(unitAmount) };
+    this.prices.add(next);
+    this.emit('price.created', next);
+    // Stripe refuses to archive a product's default price: the product moves to the new one first.
+    const product = this.products.get(typeof old.product === 'string' ? old.product : old.product.id);
+    if (product?.default_price === old.id) {
+      product.default_price = next.id;
+      product.updated = this.now;
+      this.emit('product.updated', product, { default_price: old.id });
+    }
+    const lookupKey = old.lookup_key;
     old.active = false;
     old.lookup_key = null;
-    this.prices.add(next);
     this.catalog.replacePrice(old, next);
     // Items embed the legacy plan view of their price as a copy: it shows the archiving too.
     for (const item of this.subscriptionItems.values()) if (item.price.id === old.id) item.plan = planOf(old);
-    this.emit('price.created', next);
-    this.emit('price.updated', old, { active: true, lookup_key: next.lookup_key });
+    this.emit('price.updated', old, lookupKey === null ? { active: true } : { active: true, lookup_key: lookupKey });
     return next;
   }
 

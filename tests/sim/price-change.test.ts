@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TIERS, type BillingInterval, type Currency } from '../../sim/catalog';
 import { startSimulator, type Simulator } from '../../sim/server';
 
 /**
@@ -24,6 +25,9 @@ describe('a price change in the simulator', () => {
     const running = account.subscriptions.rows.filter((s) => s.status === 'active' && s.items.data[0]!.price.billing_scheme === 'per_unit');
     const old = running[0]!.items.data[0]!.price;
     const onOld = running.filter((s) => s.items.data[0]!.price.id === old.id).map((s) => s.id);
+    const eventsBefore = account.events.rows.length;
+    const product = account.products.get(old.product as string)!;
+    const wasDefault = product.default_price === old.id;
     const next = account.changePrice(old.id, (old.unit_amount ?? 0) + 1_000);
 
     const listed = (await stripe.prices.list({ limit: 100 }).autoPagingToArray({ limit: 1_000 })).map((p) => p.id);
@@ -41,12 +45,28 @@ describe('a price change in the simulator', () => {
       expect(item.price).toMatchObject({ id: old.id, active: false });
       expect(item.plan).toMatchObject({ id: old.id, active: false });
     }
-    const types = account.events.rows.slice(-2).map((e) => e.type);
-    expect(types).toEqual(['price.created', 'price.updated']);
+    const events = account.events.rows.slice(eventsBefore);
+    expect(events.map((e) => e.type)).toEqual(wasDefault ? ['price.created', 'product.updated', 'price.updated'] : ['price.created', 'price.updated']);
+    expect(events.at(-1)!.data.previous_attributes).toEqual({ active: true, lookup_key: next.lookup_key });
+  });
+
+  it("moves the product's default price first when that is the price changed", async () => {
+    const account = sim.account();
+    const product = account.products.rows.find((p) => typeof p.default_price === 'string' && account.prices.get(p.default_price)?.billing_scheme === 'per_unit')!;
+    const old = account.prices.get(product.default_price as string)!;
+    const next = account.changePrice(old.id, (old.unit_amount ?? 0) + 500);
+    // Stripe will not archive a product's default price.
+    expect((await stripe.products.retrieve(product.id)).default_price).toBe(next.id);
+    const updated = account.events.rows.find((e) => e.type === 'product.updated' && (e.data.object).id === product.id);
+    expect(updated?.data.previous_attributes).toEqual({ default_price: old.id });
   });
 
   it('sells the new price to later signups', () => {
     const account = sim.account();
+    // The catalogue sells the new price where it sold the old one.
+    const next = account.prices.rows.at(-1)!;
+    const { tier, interval } = next.metadata as { tier: string; interval: BillingInterval };
+    expect(account.catalog.planPrice(TIERS.find((t) => t.key === tier)!, interval, next.currency as Currency).id).toBe(next.id);
     const before = new Set(account.subscriptions.rows.map((s) => s.id));
     account.advance(40 * 86_400);
     const later = account.subscriptions.rows.filter((s) => !before.has(s.id));
