@@ -3,12 +3,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { readBody, recorded, reply, takeFailure, type ReceiverState } from './shared';
 
-/**
+/*
  * The receiver's SES peer: the API v2's SendEmail on the wire (restJson1,
  * `POST /v2/email/outbound-emails`, SigV4-signed), answered like SES (200
  * `{ MessageId }`, or the status with the error type in `x-amzn-errortype` and
  * `{ message }`), so @aws-sdk/client-sesv2 with its `endpoint` here talks to it as to SES.
  */
+
 /** A member SES's model requires, missing or of another type, in the words of AWS's validation errors. */
 const MISSING = 'Member must not be null';
 const required = (kind: string) => ({ error: (issue: { input?: unknown }) => (issue.input === undefined ? MISSING : `Member must be ${kind}`) });

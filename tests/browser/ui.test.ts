@@ -659,8 +659,8 @@ describe('web UI in a browser', () => {
       { workspaceId: WS, customerId: 'cus_ui_reasons', play: 'churn', step: 'save', workflowId: `churn:${WS}:ui_reasons`, subjectRef: null, templateKey: 'downgrade', status: 'drafted', toAddress: 'reasons@example.com', subject: 'A plan that fits', bodyHtml: `<p>${link}</p>`, bodyText: link, facts, scheduledFor: null },
       'system:churn',
     );
+    const owner = await loggedIn('owner');
     try {
-      const owner = await loggedIn('owner');
       await owner.page.goto(`${api.url}/w/${WS}/drafts/${draft.id}`);
       await contentText(owner.page);
       const reasons = owner.page.locator('table.facts tr', { hasText: 'Risk · reasons' }).locator('td');
@@ -668,8 +668,8 @@ describe('web UI in a browser', () => {
       // The link wraps inside its panel: nothing is wider than the window.
       expect(await owner.page.locator('html').evaluate((root: { scrollWidth: number; clientWidth: number }) => root.scrollWidth - root.clientWidth)).toBeLessThanOrEqual(0);
       await shot(owner.page, 'owner-draft-reasons');
-      await owner.context.close();
     } finally {
+      await owner.context.close();
       await transitionDraft(database.db, draft.id, { to: 'discarded', actor: 'system:test' });
     }
   });
