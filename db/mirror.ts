@@ -518,7 +518,9 @@ export async function upsertSubscriptions(db: Db, workspaceId: string, subs: Str
  */
 export async function recordItemPrices(db: Db, workspaceId: string, subs: readonly Stripe.Subscription[]): Promise<void> {
   const byId = new Map<string, Stripe.Price>();
-  for (const s of subs) for (const item of s.items?.data ?? []) if (item.price?.id) byId.set(item.price.id, item.price);
+  // Only a whole price: an item of an older API version, or a payload cut short, may carry less.
+  const whole = (p: Stripe.Price | undefined): p is Stripe.Price => typeof p?.id === 'string' && typeof p.created === 'number' && typeof p.currency === 'string' && typeof p.type === 'string';
+  for (const s of subs) for (const item of s.items?.data ?? []) if (whole(item.price)) byId.set(item.price.id, item.price);
   if (byId.size === 0) return;
   const rows = [...byId.values()].map((price) => ({
     ...priceRow(price),

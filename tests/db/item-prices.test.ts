@@ -40,6 +40,13 @@ describe('prices known from subscription items', () => {
     expect(await stalePriceIds(db, ws)).not.toContain('price_grandfathered');
   });
 
+  it('leaves out a price an item carries only in part', async () => {
+    const partial = { id: 'price_partial', object: 'price' } as unknown as Stripe.Price;
+    await recordItemPrices(db, ws, [subscriptionOn(partial), subscriptionOn(price({ id: 'price_whole_beside' }))]);
+    expect(await row('price_partial')).toBeUndefined();
+    expect(await row('price_whole_beside')).toBeDefined();
+  });
+
   it('never replaces what a read of the price told, and gives way to any later read', async () => {
     await upsertPrices(db, ws, [price({ id: 'price_listed', unit_amount: 4_900 })], new Date('2026-01-01T00:00:00Z'));
     await recordItemPrices(db, ws, [subscriptionOn(price({ id: 'price_listed', unit_amount: 1 }))]);
