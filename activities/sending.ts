@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { findDraftById, transitionDraft, type Draft } from '../db/drafts';
 import type { Knex } from '../db/knex';
 import { getEmailSettings, type EmailSettings } from '../db/play-settings';
-import { clearSenderRefusal, findSend, finishSend, reserveSend, sendKeyOf } from '../db/sends';
+import { clearSenderRefusal, closeUnsent, finishSend, reserveSend, sendKeyOf } from '../db/sends';
 import { isSendableDraft, SENDABLE_DRAFT_STATUSES } from '../domain/drafts';
 import { isOvertaken } from '../domain/dunning-schedule';
 import { EmailSendError, NO_PROVIDER_MESSAGE, type EmailSender } from '../email/sender';
@@ -103,14 +103,20 @@ export function createSendingActivities(deps: SendingActivityDeps) {
 
   /**
    * Cancels the draft when its sequence's next step is due (nextStepAt), unless the
-   * ledger shows an earlier attempt may have sent it: that one is settled as sent or
-   * unconfirmed below, never cancelled.
+   * ledger shows an attempt holds or held it: that one is settled as sent or unconfirmed
+   * below, never cancelled. The ledger row is closed first, in the same transaction, so
+   * an earlier attempt still running (timed out and retried by Temporal) cannot reserve
+   * it and send after the cancel.
    */
-  async function overtaken(p: SendPrecondition, draft: Draft, actor: string): Promise<SendOutcome | null> {
+  async function overtaken(p: SendPrecondition, draft: Draft, actor: string, provider: string): Promise<SendOutcome | null> {
     if (!p.nextStepAt || !isOvertaken({ at: p.nextStepAt }, Date.now())) return null;
-    const earlier = await findSend(db, sendKeyOf(draft.id));
-    if (earlier && earlier.status !== 'retry') return null;
-    await transitionDraft(db, draft.id, { to: 'cancelled', actor, reason: OVERTAKEN_REASON, onlyFrom: SENDABLE_DRAFT_STATUSES });
+    const closed = await db.transaction(async (trx) => {
+      const ledger = { workspaceId: draft.workspaceId, draftId: draft.id, idempotencyKey: sendKeyOf(draft.id), provider, toAddress: draft.toAddress ?? '', reason: OVERTAKEN_REASON };
+      if (!(await closeUnsent(trx, ledger))) return false;
+      await transitionDraft(trx, draft.id, { to: 'cancelled', actor, reason: OVERTAKEN_REASON, onlyFrom: SENDABLE_DRAFT_STATUSES });
+      return true;
+    });
+    if (!closed) return null;
     log.info({ workspaceId: draft.workspaceId, draftId: draft.id, nextStepAt: p.nextStepAt }, 'dunning send overtaken by the next step: cancelled');
     return { kind: 'overtaken', nextStepAt: p.nextStepAt };
   }
@@ -137,7 +143,7 @@ export function createSendingActivities(deps: SendingActivityDeps) {
       if (!isSendableDraft(draft.status)) return { kind: 'not_sendable', status: draft.status };
 
       if (input.precondition) {
-        const blocked = (await overtaken(input.precondition, draft, input.actor)) ?? (await checkPrecondition(input.precondition));
+        const blocked = (await overtaken(input.precondition, draft, input.actor, sender.provider)) ?? (await checkPrecondition(input.precondition));
         if (blocked) return blocked;
       }
 

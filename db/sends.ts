@@ -93,6 +93,27 @@ export async function reserveSend(db: Db, r: Reservation): Promise<{ reserved: S
 }
 
 /**
+ * Closes a send that must never go out (its draft overtaken by the next step), as one
+ * write to its ledger row: a new row, or one a refused attempt left in 'retry', becomes
+ * 'failed' with `reason`. An attempt of the same send still running (a timed-out one
+ * Temporal has already retried) then finds the row taken and never calls the provider.
+ * False when an attempt holds or held it already (sending, sent, failed, unconfirmed):
+ * that attempt settles it.
+ */
+export async function closeUnsent(db: Db, r: Reservation & { reason: string }): Promise<boolean> {
+  const { rows } = await db.raw<{ rows: { id: string }[] }>(
+    `insert into sends (workspace_id, draft_id, idempotency_key, provider, status, to_address, error, finished_at)
+     values (?, ?, ?, ?, 'failed', ?, ?, now())
+     on conflict (idempotency_key) do update
+       set status = 'failed', error = excluded.error, sender_refused_at = null, finished_at = now()
+       where sends.status = 'retry'
+     returning id`,
+    [r.workspaceId, r.draftId, r.idempotencyKey, r.provider, r.toAddress, r.reason],
+  );
+  return rows.length > 0;
+}
+
+/**
  * Records how an attempt ended. `senderRefused` (with 'retry'): the provider refused the
  * workspace's sender, not this message, and the send waits for that to be put right
  * (`senderHold`).

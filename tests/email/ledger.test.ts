@@ -6,7 +6,7 @@ import { createSendingActivities, type SendPrecondition } from '../../activities
 import { verifyAuditChain, listAudit } from '../../db/audit';
 import { findDraftById } from '../../db/drafts';
 import { putEmailSettings } from '../../db/play-settings';
-import { findSend, sendKeyOf } from '../../db/sends';
+import { findSend, reserveSend, sendKeyOf } from '../../db/sends';
 import { insertWorkspace } from '../../db/workspaces';
 import { createSendGridSender } from '../../email/sendgrid';
 import { createSesSender } from '../../email/ses';
@@ -52,6 +52,28 @@ describe('sendDraft and the send ledger', () => {
 
   const sentTo = (key: string) => receiver.messages.filter((m) => m.idempotencyKey === key);
   const invoiceOpen = (invoice: Stripe.Invoice): SendPrecondition => ({ kind: 'invoice_open', workspaceId: ws, invoiceId: invoice.id });
+
+  it('closes the ledger when a send is overtaken, so an attempt still running reserves nothing', async () => {
+    const draft = await sendableDraft(database.db, ws);
+    const overtaken: SendPrecondition = { ...invoiceOpen(open), nextStepAt: new Date(Date.now() - 60_000).toISOString() };
+    expect((await acts.sendDraft({ draftId: draft.id, actor: 'system:test', precondition: overtaken })).kind).toBe('overtaken');
+    expect((await findDraftById(database.db, draft.id))?.status).toBe('cancelled');
+    // An earlier attempt, timed out and retried by Temporal but still running, reaches its reservation now.
+    const key = sendKeyOf(draft.id);
+    const late = await reserveSend(database.db, { workspaceId: ws, draftId: draft.id, idempotencyKey: key, provider: 'sendgrid', toAddress: draft.toAddress! });
+    expect(late).toMatchObject({ existing: { status: 'failed' } });
+    expect(sentTo(key)).toEqual([]);
+  });
+
+  it('never cancels an overtaken send an earlier attempt already holds', async () => {
+    const draft = await sendableDraft(database.db, ws);
+    const key = sendKeyOf(draft.id);
+    // The earlier attempt reserved it and is calling the provider.
+    await reserveSend(database.db, { workspaceId: ws, draftId: draft.id, idempotencyKey: key, provider: 'sendgrid', toAddress: draft.toAddress! });
+    const overtaken: SendPrecondition = { ...invoiceOpen(open), nextStepAt: new Date(Date.now() - 60_000).toISOString() };
+    expect((await acts.sendDraft({ draftId: draft.id, actor: 'system:test', precondition: overtaken })).kind).toBe('unconfirmed');
+    expect((await findDraftById(database.db, draft.id))?.status).toBe('sent');
+  });
 
   it('sends a draft once and records it; a second call sends nothing', async () => {
     const draft = await sendableDraft(database.db, ws);
