@@ -4,7 +4,7 @@ import type { Keyring } from '../platform/crypto';
 import { sealCustomerPii } from './customer-pii';
 import type { DunningEndFacts } from '../domain/dunning-ends';
 import { RUNNING_SUBSCRIPTION_STATUSES } from '../domain/mrr/customer';
-import type { DiscountTerms, SubscriptionDiscountTerms } from '../domain/mirror-discounts';
+import { fullyKnown, resolveSubscriptionDiscounts, type DiscountTerms, type SubscriptionDiscountTerms } from '../domain/mirror-discounts';
 
 /**
  * The Stripe mirror: maps stripe-node objects to rows of the stripe_* tables and
@@ -231,6 +231,16 @@ type OlderDiscount = Stripe.Discount & { coupon?: Stripe.Coupon | string | null 
  */
 export type ReadCoupon = Omit<Stripe.Coupon, 'applies_to'> & { applies_to?: Stripe.Coupon.AppliesTo | null };
 
+/**
+ * Why a coupon could not be read with its restriction (activities/discount-coupons.ts):
+ * `refused`, the key may not read coupons; `gone`, Stripe no longer has the coupon
+ * (deleted, while its discounts run on).
+ */
+export type CouponUnreadable = 'refused' | 'gone';
+
+/** A discount as a read leaves it: where its coupon could not be read, why (`coupon_unreadable`, Wysera's own field). */
+export type ReadDiscount = Stripe.Discount & { coupon_unreadable?: CouponUnreadable };
+
 /** The discount's coupon, as the discount carries it (an id, or the coupon where expanded). */
 export function discountCoupon(d: Stripe.Discount): ReadCoupon | string | null {
   return d.source?.coupon ?? (d as OlderDiscount).coupon ?? null;
@@ -239,18 +249,22 @@ export function discountCoupon(d: Stripe.Discount): ReadCoupon | string | null {
 /**
  * The coupon terms a renewal quote needs: percent or amount off, duration, start and
  * end, and the products the coupon is restricted to (`applies_to`, null for none) where
- * the coupon was read with it; absent, the restriction is not known.
+ * the coupon was read with it; absent, the restriction is not known, and
+ * `applies_to_unreadable` says why where a read could not give it (nothing more is to
+ * be had by asking again with the same key).
  */
 export function discountTerms(d: string | Stripe.Discount): DiscountTerms {
   if (typeof d === 'string') return { id: d };
   const coupon = discountCoupon(d);
   const c = coupon && typeof coupon !== 'string' ? coupon : undefined;
-  const restriction = c && 'applies_to' in c ? { applies_to: c.applies_to ? { products: [...c.applies_to.products] } : null } : {};
+  const unreadable = (d as ReadDiscount).coupon_unreadable;
+  const restriction =
+    c && 'applies_to' in c ? { applies_to: c.applies_to ? { products: [...c.applies_to.products] } : null } : unreadable ? { applies_to_unreadable: unreadable } : {};
   return {
     id: d.id,
     coupon: c
       ? { id: c.id, percent_off: c.percent_off, amount_off: c.amount_off, currency: c.currency, duration: c.duration, duration_in_months: c.duration_in_months, ...restriction }
-      : { id: typeof coupon === 'string' ? coupon : null },
+      : { id: typeof coupon === 'string' ? coupon : null, ...restriction },
     start: d.start,
     end: d.end,
   };
@@ -481,16 +495,39 @@ export async function upsertCustomers(db: Db, workspaceId: string, customers: (S
 }
 
 /**
+ * The discount terms to store for each subscription and its items: `given` where given,
+ * else the object's own, each completed from the terms already stored for the same
+ * discount ids (domain/mirror-discounts.ts). A read that could not reach a coupon the
+ * mirror holds in full (a key without Coupons: Read after one with it) would otherwise
+ * store its thinner terms over them. The stored rows are read only for subscriptions
+ * with a discount short of its full terms.
+ */
+async function discountsKeepingStored(db: Db, workspaceId: string, subs: readonly Stripe.Subscription[], given: ReadonlyMap<string, SubscriptionDiscountTerms> | undefined): Promise<Map<string, SubscriptionDiscountTerms>> {
+  const terms = new Map(subs.map((s) => [s.id, given?.get(s.id) ?? subscriptionDiscountTerms(s)]));
+  const short = [...terms].filter(([, t]) => !fullyKnown(t)).map(([id]) => id);
+  if (short.length === 0) return terms;
+  const stored: { id: string; discounts: unknown }[] = await db('stripe_subscriptions').where({ workspace_id: workspaceId }).whereRaw('id = any(?)', [short]).select('id', 'discounts');
+  const storedSubs = new Map(stored.map((r) => [r.id, r.discounts]));
+  const storedItems = await mirroredChildrenOf(db, 'stripe_subscription_items', 'subscription_id', workspaceId, short);
+  for (const id of short) {
+    terms.set(id, resolveSubscriptionDiscounts(terms.get(id)!, storedSubs.get(id), (storedItems.get(id) ?? []).map((i) => i.discounts)).terms);
+  }
+  return terms;
+}
+
+/**
  * Subscriptions with their items. When a subscription's item list is complete
  * (`has_more` false), items it no longer lists are removed. `discounts` gives, by
  * subscription id, discount terms to store instead of the object's own, for it and
- * its items (see subscriptionRowWithDiscounts).
+ * its items (see subscriptionRowWithDiscounts); either way, fuller terms stored for
+ * the same discount are kept (discountsKeepingStored).
  */
-export async function upsertSubscriptions(db: Db, workspaceId: string, subs: Stripe.Subscription[], stateAt: StateAt, discounts?: ReadonlyMap<string, SubscriptionDiscountTerms>): Promise<string[]> {
-  const rows = subs.map((s) => subscriptionRowWithDiscounts(s, discounts?.get(s.id)));
+export async function upsertSubscriptions(db: Db, workspaceId: string, subs: Stripe.Subscription[], stateAt: StateAt, given?: ReadonlyMap<string, SubscriptionDiscountTerms>): Promise<string[]> {
+  const discounts = await discountsKeepingStored(db, workspaceId, subs, given);
+  const rows = subs.map((s) => subscriptionRowWithDiscounts(s, discounts.get(s.id)));
   const written = new Set(await upsertRows(db, 'stripe_subscriptions', workspaceId, stateAt, rows));
   const applied = subs.filter((s) => written.has(s.id));
-  const items = applied.flatMap((s) => subscriptionItemRows(s, discounts?.get(s.id)) ?? []);
+  const items = applied.flatMap((s) => subscriptionItemRows(s, discounts.get(s.id)) ?? []);
   await upsertRows(db, 'stripe_subscription_items', workspaceId, stateAt, items, (r) => r.subscription_id as string);
   const complete = applied.filter((s) => s.items && !s.items.has_more);
   await pruneChildren(db, 'stripe_subscription_items', 'subscription_id', workspaceId, stateAt, new Map(complete.map((s) => [s.id, s.items.data.map((i) => i.id)])));

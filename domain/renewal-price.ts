@@ -45,7 +45,9 @@ export interface RenewalPrice {
 /**
  * A discount as the mirror stores it (db/mirror.ts `discountTerms`): the coupon's
  * terms, its restriction (`applies_to`: the products it is restricted to, null for
- * none, absent where not read), and `end` (Unix seconds) for a coupon that runs out.
+ * none, absent where not read, or where it could not be, `applies_to_unreadable`
+ * saying why: that settles the mirror's asking, not the quote, which stays before
+ * discounts), and `end` (Unix seconds) for a coupon that runs out.
  * An event's bare id the mirror could not complete has no coupon terms: what it takes
  * off is unknown.
  */

@@ -557,34 +557,77 @@ describe("items' own discounts as bare ids", () => {
     expect(await storedItemDiscounts(plain, item.id)).toEqual([{ id: discount.id }]);
   });
 
+  /** A workspace whose key may read all Wysera asks for but coupons (Coupons: Read is recommended, not required). */
+  async function workspaceWithoutCoupons(id: string): Promise<string> {
+    const { coupons: _none, ...permissions } = WYSERA_PERMISSIONS;
+    await insertWorkspace(db, keyring, { id, name: id, webhookSecret: 'whsec_refetch', stripeKey: sim.addRestrictedKey(permissions) });
+    return id;
+  }
+  /** The workspace's subscriptions synced, and what the sync warned of. */
+  async function syncSubscriptions(workspace: string): Promise<string[]> {
+    const runId = newSyncRunId();
+    await createSyncRun(db, { id: runId, workspaceId: workspace, workflowId: `sync-${runId}`, mode: 'full', windowStart: null, requestedBy: 'test' });
+    const said: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => said.push((JSON.parse(line) as { msg: string }).msg) });
+    await new MockActivityEnvironment().run(createSyncActivities({ db, keyring, stripe, log }).syncResource, { workspaceId: workspace, runId, resource: 'subscriptions' as const, createdGte: null, spanStart: null });
+    return said;
+  }
+  /** What the mirror stores of an item's discount whose coupon the key may not read: its id, and why no more. */
+  const refusedTerms = (discount: Stripe.Discount) => ({ id: discount.id, coupon: { id: 'PARTNER10', applies_to_unreadable: 'refused' }, start: discount.start, end: null });
+
   it('read with a key that may not read coupons, keeps what the subscription tells of it, its terms unknown', async () => {
     const { sub, discount } = withItemDiscount();
     const item = sub.items.data[0]!;
-    const { coupons: _none, ...permissions } = WYSERA_PERMISSIONS;
-    const workspace = 'ws_refetchNoCoupons';
-    await insertWorkspace(db, keyring, { id: workspace, name: workspace, webhookSecret: 'whsec_refetch', stripeKey: sim.addRestrictedKey(permissions) });
+    const workspace = await workspaceWithoutCoupons('ws_refetchNoCoupons');
     const t = pastSecond(50);
     expect(await apply(workspace, 'customer.subscription.created', sub, t)).toEqual({ written: true, refetched: true });
     expect(stripeRequests().map((r) => [r.path, r.status])).toEqual([
       [`/v1/subscriptions/${sub.id}`, 200],
       ['/v1/coupons/PARTNER10', 403],
     ]);
-    expect(await storedItemDiscounts(workspace, item.id)).toEqual([{ id: discount.id, coupon: { id: 'PARTNER10' }, start: discount.start, end: null }]);
+    expect(await storedItemDiscounts(workspace, item.id)).toEqual([refusedTerms(discount)]);
 
-    // A sync with that key (made before Wysera asked for Coupons: Read) completes, asking for one coupon only, and says why.
-    const runId = newSyncRunId();
-    await createSyncRun(db, { id: runId, workspaceId: workspace, workflowId: `sync-${runId}`, mode: 'full', windowStart: null, requestedBy: 'test' });
-    const said: string[] = [];
-    const log = pino({ level: 'warn' }, { write: (line: string) => said.push((JSON.parse(line) as { msg: string }).msg) });
+    // A sync with that key completes, asking for one coupon only, and says why.
     sim.resetStats();
-    await new MockActivityEnvironment().run(createSyncActivities({ db, keyring, stripe, log }).syncResource, { workspaceId: workspace, runId, resource: 'subscriptions' as const, createdGte: null, spanStart: null });
+    const said = await syncSubscriptions(workspace);
     expect(stripeRequests().filter((r) => r.path.startsWith('/v1/coupons/')).map((r) => r.status)).toEqual([403]);
     expect(said).toEqual([expect.stringContaining('grant Coupons: Read') as string]);
-    expect(await storedItemDiscounts(workspace, item.id)).toEqual([{ id: discount.id, coupon: { id: 'PARTNER10' }, start: discount.start, end: null }]);
+    expect(await storedItemDiscounts(workspace, item.id)).toEqual([refusedTerms(discount)]);
     const generated = account().subscriptions.rows.find((x) => (x.discounts ?? []).length > 0)!;
     const [first] = (await storedDiscounts(workspace, generated.id)) as { coupon: Record<string, unknown> }[];
-    // The subscription's own discounts keep their coupons' terms, read with the list; their restriction stays unknown.
+    // The subscription's own discounts keep their coupons' terms, read with the list; their restriction stays unknown, and why is kept.
     expect(typeof first!.coupon.percent_off === 'number' || typeof first!.coupon.amount_off === 'number').toBe(true);
     expect('applies_to' in first!.coupon).toBe(false);
+    expect(first!.coupon.applies_to_unreadable).toBe('refused');
+  });
+
+  it('a coupon the key may not read is asked for once: later events of the subscription ask Stripe nothing', async () => {
+    const { sub, discount } = withItemDiscount();
+    const item = sub.items.data[0]!;
+    const workspace = await workspaceWithoutCoupons('ws_refetchNoCouponsAgain');
+    expect(await apply(workspace, 'customer.subscription.created', sub, pastSecond(60))).toEqual({ written: true, refetched: true });
+    expect(stripeRequests()).toHaveLength(2);
+    sim.resetStats();
+    // Events after the re-read's state, each with other contents than stored, the item's discount a bare id as Stripe sends it.
+    const now = Math.floor(Date.now() / 1000);
+    for (const [i, status] of (['past_due', 'active'] as const).entries()) {
+      expect(await apply(workspace, 'customer.subscription.updated', { ...sub, status }, now + 5 * (i + 1))).toEqual({ written: true, refetched: false });
+      expect((await subscriptionRow(workspace, sub.id))?.status).toBe(status);
+    }
+    expect(stripeRequests()).toEqual([]);
+    expect(await storedItemDiscounts(workspace, item.id)).toEqual([refusedTerms(discount)]);
+  });
+
+  it('a sync with a key that may not read coupons keeps the full terms the mirror holds for a discount', async () => {
+    const { sub, discount } = withItemDiscount();
+    const item = sub.items.data[0]!;
+    const workspace = await workspaceWithoutCoupons('ws_refetchNoCouponsSync');
+    // Stored in full earlier (a key that could read coupons, then rolled for one that may not).
+    const whole = { ...discount, source: { type: 'coupon', coupon: { ...clone(account().coupons.get('PARTNER10')!), applies_to: null } as unknown as Stripe.Coupon } } as Stripe.Discount;
+    await upsertSubscriptions(db, workspace, [{ ...sub, items: { ...sub.items, data: sub.items.data.map((i) => (i.id === item.id ? { ...i, discounts: [whole] } : i)) } }], new Date(pastSecond(65) * 1000));
+    expect(await storedItemDiscounts(workspace, item.id)).toEqual([fullTerms(discount)]);
+    await syncSubscriptions(workspace);
+    expect(stripeRequests().filter((r) => r.path === '/v1/coupons/PARTNER10').map((r) => r.status)).toEqual([403]);
+    expect(await storedItemDiscounts(workspace, item.id)).toEqual([fullTerms(discount)]);
   });
 });

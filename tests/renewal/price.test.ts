@@ -94,6 +94,16 @@ describe('what a subscription renews at', () => {
     expect(renewalPrice([item(100_000)], [percent(10)], renewsAt)).toMatchObject({ price: { amount: 90_000 }, discountUnknown: false });
   });
 
+  it('quotes before discounts where a read could not give the coupon (the key may not read coupons, or it is gone)', () => {
+    const plan = item(100_000, 1, { product: 'prod_plan' });
+    for (const why of ['refused', 'gone']) {
+      const withAmount = { ...unrestrictedUnknown(percent(10)), coupon: { ...unrestrictedUnknown(percent(10)).coupon, applies_to_unreadable: why } };
+      expect(renewalPrice([plan], [withAmount], renewsAt)).toMatchObject({ price: { amount: 100_000 }, listPrice: { amount: 100_000 }, discountUnknown: true });
+      const itemOwn = { id: 'di_item', coupon: { id: 'PARTNER10', applies_to_unreadable: why }, start: seconds('2026-01-01T00:00:00Z'), end: null };
+      expect(renewalPrice([item(100_000, 1, { product: 'prod_plan', discounts: [itemOwn] })], [], renewsAt)).toMatchObject({ price: { amount: 100_000 }, discountUnknown: true });
+    }
+  });
+
   it("quotes before discounts where an item's own discount is not known", () => {
     // As items stored their discounts before their terms were kept: ids only.
     expect(renewalPrice([item(100_000, 1, { product: 'prod_plan', discounts: ['di_item'] })], [percent(10)], renewsAt)).toMatchObject({ price: { amount: 100_000 }, discountUnknown: true });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveDiscounts, resolveSubscriptionDiscounts } from '../../domain/mirror-discounts';
+import { fullyKnown, resolveDiscounts, resolveSubscriptionDiscounts } from '../../domain/mirror-discounts';
 
 /** A discount as a sync stores it: the coupon's terms and its restriction (`applies_to`, null for none). */
 const full = (id: string, percentOff: number, appliesTo: { products: string[] } | null = null) => ({
@@ -13,6 +13,14 @@ const withoutRestriction = (id: string, percentOff: number) => {
   const { applies_to: _dropped, ...coupon } = full(id, percentOff).coupon;
   return { ...full(id, percentOff), coupon };
 };
+
+/** The discount's terms where a read could not give its coupon's restriction (the key may not read coupons, or the coupon is gone). */
+const unreadable = (id: string, percentOff: number, why: 'refused' | 'gone') => {
+  const { applies_to: _dropped, ...coupon } = full(id, percentOff).coupon;
+  return { ...full(id, percentOff), coupon: { ...coupon, applies_to_unreadable: why } };
+};
+/** An item's discount whose coupon, named by id only, could not be read: no terms at all. */
+const couponUnreadable = (id: string, why: 'refused' | 'gone') => ({ id, coupon: { id: `co_${id}`, applies_to_unreadable: why }, start: 1, end: null });
 
 describe('resolveDiscounts', () => {
   it('completes bare ids from the stored terms of the same discounts, in the event order', () => {
@@ -44,6 +52,28 @@ describe('resolveDiscounts', () => {
     // An older API version's event sends the discount whole, its coupon without a restriction: the stored full terms win.
     expect(resolveDiscounts([withoutRestriction('di_a', 10)], [full('di_a', 10)])).toEqual({ terms: [full('di_a', 10)], complete: true });
     expect(resolveDiscounts([withoutRestriction('di_a', 10)], [{ id: 'di_a' }])).toEqual({ terms: [withoutRestriction('di_a', 10)], complete: false });
+  });
+});
+
+describe('discounts whose coupon could not be read', () => {
+  it('are settled: an event listing them is complete, so Stripe is not asked again', () => {
+    for (const why of ['refused', 'gone'] as const) {
+      expect(resolveDiscounts([{ id: 'di_a' }], [unreadable('di_a', 10, why)])).toEqual({ terms: [unreadable('di_a', 10, why)], complete: true });
+      expect(resolveDiscounts([{ id: 'di_i' }], [couponUnreadable('di_i', why)])).toEqual({ terms: [couponUnreadable('di_i', why)], complete: true });
+    }
+  });
+
+  it('give way to full terms, stored or read, and take the amount from terms stored without a restriction', () => {
+    expect(resolveDiscounts([unreadable('di_a', 10, 'refused')], [full('di_a', 10)])).toEqual({ terms: [full('di_a', 10)], complete: true });
+    expect(resolveDiscounts([full('di_a', 10)], [unreadable('di_a', 10, 'refused')])).toEqual({ terms: [full('di_a', 10)], complete: true });
+    expect(resolveDiscounts([couponUnreadable('di_a', 'gone')], [withoutRestriction('di_a', 10)])).toEqual({ terms: [unreadable('di_a', 10, 'gone')], complete: true });
+    expect(resolveDiscounts([{ id: 'di_a' }], [withoutRestriction('di_a', 10)], [couponUnreadable('di_a', 'refused')])).toEqual({ terms: [unreadable('di_a', 10, 'refused')], complete: true });
+  });
+
+  it('are not fully known: stored terms can still add to them', () => {
+    expect(fullyKnown({ discounts: [full('di_a', 10)], items: new Map([['si_plan', [full('di_b', 5)]]]) })).toBe(true);
+    expect(fullyKnown({ discounts: [unreadable('di_a', 10, 'refused')], items: new Map() })).toBe(false);
+    expect(fullyKnown({ discounts: [], items: new Map([['si_plan', [couponUnreadable('di_b', 'gone')]]]) })).toBe(false);
   });
 });
 
