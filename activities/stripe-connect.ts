@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { REQUIRED_PERMISSIONS, type Permission } from '../domain/stripe-keys';
+import { RECOMMENDED_PERMISSIONS, REQUIRED_PERMISSIONS, type Permission, type RecommendedPermission } from '../domain/stripe-keys';
 
 /** Why a connection was refused, with what the HTTP answer should be. */
 export class ConnectRefused extends Error {
@@ -19,6 +19,8 @@ export interface ConnectCheck {
   verified: Permission[];
   /** Permissions that could not be proven without a write; reported, not refused. */
   unverified: Permission[];
+  /** Recommended permissions the key lacks, each with what it costs; reported, not refused. */
+  missingRecommended: { permission: RecommendedPermission; without: string }[];
 }
 
 /**
@@ -52,18 +54,22 @@ function unreachable(err: unknown): boolean {
   );
 }
 
+const isRecommended = (name: Permission): name is RecommendedPermission => name in RECOMMENDED_PERMISSIONS;
+
 /**
  * Validates a key before anything is stored: pulls one customer (proving the key,
  * the mode and the Connect account work), then probes every permission Wysera needs
- * and names each one that is missing. Throws ConnectRefused: 400 for a wrong,
- * revoked or under-privileged key, 503 when Stripe cannot be reached.
+ * and names each one that is missing, and each recommended one, with its cost.
+ * Throws ConnectRefused: 400 for a wrong, revoked or under-privileged key (a missing
+ * recommended permission alone does not refuse it), 503 when Stripe cannot be reached.
  */
 export async function validateConnection(stripe: Stripe): Promise<ConnectCheck> {
   let sampleCustomerId: string | null = null;
   const missing: Permission[] = [];
   const verified: Permission[] = [];
   const unverified: Permission[] = [];
-  for (const name of REQUIRED_PERMISSIONS) {
+  const names: Permission[] = [...REQUIRED_PERMISSIONS, ...(Object.keys(RECOMMENDED_PERMISSIONS) as RecommendedPermission[])];
+  for (const name of names) {
     try {
       const result = await probes[name](stripe);
       if (name === 'customers read') sampleCustomerId = (result as Stripe.ApiList<Stripe.Customer>).data[0]?.id ?? null;
@@ -96,8 +102,10 @@ export async function validateConnection(stripe: Stripe): Promise<ConnectCheck> 
       throw err;
     }
   }
-  if (missing.length) {
-    throw new ConnectRefused(400, `the key is missing these permissions: ${missing.join(', ')}; edit the restricted key in the Stripe Dashboard and grant them`, { missing });
+  const missingRequired = missing.filter((name) => !isRecommended(name));
+  if (missingRequired.length) {
+    throw new ConnectRefused(400, `the key is missing these permissions: ${missingRequired.join(', ')}; edit the restricted key in the Stripe Dashboard and grant them`, { missing: missingRequired });
   }
-  return { sampleCustomerId, verified, unverified };
+  const missingRecommended = missing.filter(isRecommended).map((permission) => ({ permission, without: RECOMMENDED_PERMISSIONS[permission] }));
+  return { sampleCustomerId, verified, unverified, missingRecommended };
 }

@@ -27,7 +27,8 @@ export function keyFormOr400(stripeKey: string): { livemode: boolean; kind: 'res
 /**
  * Proves a key against Stripe before anything is stored (the same check for a new
  * workspace and for a replaced key): it reads, acts for `stripeAccount` when given,
- * and holds every permission Wysera needs. Refusals answer with ConnectRefused's status.
+ * and holds every permission Wysera needs (a recommended one it lacks is named in the
+ * check, not refused). Refusals answer with ConnectRefused's status.
  */
 export async function proveKey(stripe: StripeClients, stripeKey: string, stripeAccount: string | null | undefined, livemode: boolean): Promise<ConnectCheck> {
   try {
@@ -106,7 +107,7 @@ export function stripeConnectionRouter(deps: WorkspacesRouterDeps): Router {
           targetType: 'workspace',
           targetId: current.id,
           before: { stripeAccountId: current.stripeAccountId, hasStripeKey: current.hasStripeKey },
-          after: { stripeAccountId: updated.stripeAccountId, keyKind: key.kind, unverifiedPermissions: check.unverified },
+          after: { stripeAccountId: updated.stripeAccountId, keyKind: key.kind, unverifiedPermissions: check.unverified, missingRecommendedPermissions: check.missingRecommended.map((m) => m.permission) },
         });
         return updated;
       })

@@ -115,7 +115,7 @@ export function workspacesRouter(deps: WorkspacesRouterDeps): Router {
           action: 'workspace.created',
           targetType: 'workspace',
           targetId: id,
-          after: { name: workspace.name, stripeAccountId: workspace.stripeAccountId, livemode: workspace.livemode, keyKind: key.kind, unverifiedPermissions: check.unverified },
+          after: { name: workspace.name, stripeAccountId: workspace.stripeAccountId, livemode: workspace.livemode, keyKind: key.kind, unverifiedPermissions: check.unverified, missingRecommendedPermissions: check.missingRecommended.map((m) => m.permission) },
         });
         return { workspace, token };
       })

@@ -16,16 +16,28 @@ export const REQUIRED_PERMISSIONS = [
   'payment_intents read',
   'products read',
   'prices read',
-  // A discount's coupon: its restriction to products, and an item's own discount's terms, which a renewal quote applies.
-  'coupons read',
 ] as const;
 
-export type Permission = (typeof REQUIRED_PERMISSIONS)[number];
+/**
+ * Permissions Wysera works without, each with what their absence costs: a key lacking
+ * one is connected all the same and the answer names it. Coupons: Read is asked for
+ * since keys made before Wysera read coupons lack it; refusing them would cut every
+ * such workspace off for the sake of a few renewal quotes.
+ */
+export const RECOMMENDED_PERMISSIONS = {
+  // A discount's coupon: its restriction to products, and an item's own discount's terms.
+  'coupons read':
+    "renewal quotes of subscriptions with a coupon restricted to products, or with an item's own discount, read \"before discounts\": the coupons' restrictions and the items' discount terms cannot be read",
+} as const;
+
+export type RequiredPermission = (typeof REQUIRED_PERMISSIONS)[number];
+export type RecommendedPermission = keyof typeof RECOMMENDED_PERMISSIONS;
+export type Permission = RequiredPermission | RecommendedPermission;
 
 export const RESTRICTED_KEY_HELP =
   'Create a restricted key in the Stripe Dashboard (Developers > API keys > Create restricted key) with these permissions: ' +
   'Customers: Read; Subscriptions: Read; Invoices: Write (read and write; the only write Wysera makes is marking an invoice paid out of band); ' +
-  'Charges: Read; Refunds: Read; PaymentIntents: Read; Products: Read; Prices: Read; Coupons: Read. Leave everything else at None, then paste the rk_live_... key.';
+  'Charges: Read; Refunds: Read; PaymentIntents: Read; Products: Read; Prices: Read; and, recommended, Coupons: Read (without it renewal quotes with product-restricted coupons or item discounts read "before discounts"). Leave everything else at None, then paste the rk_live_... key.';
 
 export function checkStripeKey(key: string): KeyCheck {
   if (/^sk_live_/.test(key)) {

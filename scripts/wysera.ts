@@ -228,6 +228,7 @@ async function main(argv: string[]): Promise<void> {
       process.stderr.write(`owner token (shown once, keep it): ${String(created.ownerToken)}\n`);
       const unverified = (created.validation as { unverified: string[] }).unverified;
       if (unverified.length) process.stderr.write(`could not verify without writing: ${unverified.join(', ')}\n`);
+      for (const m of (created.validation as { missingRecommended: { permission: string; without: string }[] }).missingRecommended) process.stderr.write(`the key lacks ${m.permission} (recommended): ${m.without}\n`);
       if (created.syncError) process.stderr.write(`the first sync did not start: ${JSON.stringify(created.syncError)}; run: npm run wysera -- sync\n`);
     }
     if (values.watch && created.sync) await watch(ws.id, created.ownerToken as string);

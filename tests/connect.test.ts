@@ -27,7 +27,8 @@ describe('POST /workspaces refuses and creates nothing', () => {
     expect(res.status).toBe(400);
     expect((res.body.error as { message: string }).message).toContain('stripeKey');
     expect(res.text).toContain('restricted key');
-    for (const p of ['Customers: Read', 'Subscriptions: Read', 'Invoices: Write', 'Charges: Read', 'PaymentIntents: Read', 'Coupons: Read']) expect(res.text).toContain(p);
+    for (const p of ['Customers: Read', 'Subscriptions: Read', 'Invoices: Write', 'Charges: Read', 'PaymentIntents: Read']) expect(res.text).toContain(p);
+    expect(res.text).toContain('recommended, Coupons: Read');
     expect(await workspaceCount()).toBe(before);
   });
 
@@ -53,13 +54,14 @@ describe('POST /workspaces refuses and creates nothing', () => {
     expect(res.text).toContain('invalid or revoked');
   });
 
-  it('names every missing permission', async () => {
+  it('names every missing required permission', async () => {
     const before = await workspaceCount();
     const key = h.sim.addRestrictedKey({ customers: 'read', subscriptions: 'read', invoices: 'read', products: 'read', prices: 'read', refunds: 'read' });
     const res = await h.call('POST', '/workspaces', body({ stripeKey: key }));
     expect(res.status).toBe(400);
     const details = (res.body.error as { details: { missing: string[] } }).details;
-    expect(details.missing.sort()).toEqual(['charges read', 'coupons read', 'invoices write', 'payment_intents read']);
+    // Coupons: Read is recommended: its absence alone refuses nothing.
+    expect(details.missing.sort()).toEqual(['charges read', 'invoices write', 'payment_intents read']);
     expect(await workspaceCount()).toBe(before);
   });
 
@@ -179,6 +181,28 @@ describe("an owner connects or replaces the workspace's credentials", () => {
     const [entry] = await listAudit(h.db, id, { action: 'workspace.stripe_key_connected' });
     expect(entry).toMatchObject({ before: { hasStripeKey: false }, after: { keyKind: 'restricted' } });
     expect(JSON.stringify(entry)).not.toContain(key);
+  });
+
+  it('takes a key without Coupons: Read, naming the recommended permission and what it costs', async () => {
+    const { coupons: _none, ...permissions } = WYSERA_PERMISSIONS;
+    const withoutCoupons = () => h.sim.addRestrictedKey(permissions);
+    const expected = [{ permission: 'coupons read', without: expect.stringContaining('"before discounts"') as string }];
+    const created = await h.call('POST', '/workspaces', body({ name: 'No coupons', stripeKey: withoutCoupons() }));
+    expect(created.status).toBe(201);
+    expect((created.body.validation as { missingRecommended: unknown }).missingRecommended).toEqual(expected);
+    expect((created.body.validation as { missingRecommended: { without: string }[] }).missingRecommended[0]!.without).toMatch(/restricted to products.*item's own discount/);
+    const id = (created.body.workspace as { id: string }).id;
+    const owner = created.body.ownerToken as string;
+    const key = withoutCoupons();
+    const replaced = await h.call('PUT', `/workspaces/${id}/stripe-key`, { stripeKey: key }, owner);
+    expect(replaced.status).toBe(200);
+    expect((replaced.body.validation as { missingRecommended: unknown }).missingRecommended).toEqual(expected);
+    expect(await storedKey(id)).toBe(key);
+    const [entry] = await listAudit(h.db, id, { action: 'workspace.stripe_key_replaced' });
+    expect(entry).toMatchObject({ after: { missingRecommendedPermissions: ['coupons read'] } });
+    // A key with it has nothing missing.
+    const full = await h.call('PUT', `/workspaces/${id}/stripe-key`, { stripeKey: freshKey() }, owner);
+    expect((full.body.validation as { missingRecommended: unknown }).missingRecommended).toEqual([]);
   });
 
   it('replaces a rolled key without a sync unless asked, keeping the account', async () => {
