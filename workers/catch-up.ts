@@ -70,7 +70,7 @@ async function readPerWorkspace(
 /**
  * Reads again from Stripe the prices of every workspace whose mirror holds prices from
  * before it kept all their terms (db/price-terms.ts), or known only from a subscription
- * item that does not carry them (a tiered price's tiers: db/item-prices.ts), so no play
+ * item that does not carry them (a tiered price's tiers: recordItemPrices in db/mirror.ts), so no play
  * quotes a package price per unit or a tiered one not at all until someone happens to
  * run a full sync (a sync since a date reads only prices created since, and Stripe
  * sends no event when a price is only read). One price list per such workspace, each
