@@ -40,7 +40,7 @@ interface SyncProgress {
 
 /** PUT /workspaces/:id/stripe-key's answer (only what the page reads). */
 interface KeyStored {
-  validation: { unverified: string[] };
+  validation: { unverified: string[]; missingRecommended: { permission: string; without: string }[] };
   sync: SyncRun | null;
   syncError?: string;
 }
@@ -218,8 +218,10 @@ export async function stripePage(ctx: PageContext, root: HTMLElement, notice?: s
       submitted.preventDefault();
       act<KeyStored>(button, 'PUT', `${ctx.apiBase}/stripe-key`, { stripeKey: key.value.trim(), sync: syncAfter.checked }, (answer) => {
         const unverified = answer.validation.unverified.length ? ` Not provable without a write, so check them in Stripe: ${answer.validation.unverified.join(', ')}.` : '';
+        // Accepted without them, but they cost something: said so, so the owner can add them in Stripe.
+        const recommended = answer.validation.missingRecommended.map((m) => ` Without ${m.permission}: ${m.without}.`).join('');
         const sync = answer.sync ? ' A full sync has started.' : answer.syncError ? ` The sync could not start: ${answer.syncError}` : '';
-        return `Key checked against Stripe and stored.${unverified}${sync}`;
+        return `Key checked against Stripe and stored.${unverified}${recommended}${sync}`;
       });
     });
     return form;
