@@ -75,6 +75,8 @@ interface Page {
   ids: string[];
   oldestCreated: number | null;
   hasMore: boolean;
+  /** Where the next page starts, when not after the page's last object (a list read in two parts: ARCHIVED_PRICES). */
+  cursor?: string;
   /**
    * Writes the page's objects, as the state of the list's read on Stripe's clock;
    * returns the re-reads it queued (queueSyncRereads).
@@ -88,6 +90,9 @@ interface PageRun {
   runId: string;
   livemode: boolean;
 }
+
+/** The prices cursor's prefix for the list of archived prices, read after the active ones (`archived:` then the last id read). */
+const ARCHIVED_PRICES = 'archived:';
 
 /** How often a page's fetch heartbeats while it waits (the workflow's heartbeat timeout is 5 s). */
 const FETCH_HEARTBEAT_MS = 1000;
@@ -123,8 +128,19 @@ async function fetchPage(stripe: Stripe, resource: SyncResource, run: PageRun, p
   switch (resource) {
     case 'products':
       return page(await datedRead(() => stripe.products.list(params)), (trx, xs, t) => upsertProducts(trx, ws, xs, t));
-    case 'prices':
-      return page(await readPricePage(stripe, params), (trx, xs, t) => upsertPrices(trx, ws, xs, t));
+    case 'prices': {
+      // Stripe lists active prices unless asked for archived ones, which subscriptions
+      // still bill on and past invoices name: the active, then the archived, the cursor
+      // saying which part a page is of.
+      const archived = params.starting_after?.startsWith(ARCHIVED_PRICES);
+      const after = archived ? params.starting_after!.slice(ARCHIVED_PRICES.length) : params.starting_after;
+      const listed = page(await readPricePage(stripe, { limit: params.limit, ...(params.created ? { created: params.created } : {}), ...(after ? { starting_after: after } : {}), ...(archived ? { active: false } : {}) }), (trx, xs, t) =>
+        upsertPrices(trx, ws, xs, t),
+      );
+      const last = listed.ids.at(-1);
+      if (!archived) return listed.hasMore ? listed : { ...listed, hasMore: true, cursor: ARCHIVED_PRICES };
+      return { ...listed, cursor: last ? `${ARCHIVED_PRICES}${last}` : params.starting_after! };
+    }
     case 'customers':
       // The customer's own discount with its coupon's terms, which a renewal quote applies (db/renewal-notes.ts).
       return page(await datedRead(() => stripe.customers.list({ ...params, expand: ['data.discount.source.coupon'] })), (trx, xs, t) => upsertCustomers(trx, ws, xs, t, ring));
@@ -265,8 +281,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         clearInterval(beating);
         stopListening();
       }
-      const done = !page.hasMore || page.ids.length === 0;
-      const nextCursor = page.ids.length ? page.ids[page.ids.length - 1]! : cursor;
+      const done = !page.hasMore || (page.ids.length === 0 && page.cursor === undefined);
+      const nextCursor = page.cursor ?? (page.ids.length ? page.ids[page.ids.length - 1]! : cursor);
       const pageOldest = page.oldestCreated === null ? null : new Date(page.oldestCreated * 1000);
       // A page read as the cancellation came is not stored for a run that has ended.
       ctx.cancellationSignal.throwIfAborted();

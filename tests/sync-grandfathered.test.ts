@@ -17,6 +17,8 @@ let grandfathered: Stripe.Price;
 let current: Stripe.Price;
 /** Live subscriptions on the archived price. */
 let onOld: Stripe.Subscription[];
+/** An archived price no subscription bills on. */
+let retired: Stripe.Price;
 
 const priceRow = (id: string) => h.db('stripe_prices').where({ workspace_id: workspaceId, id }).first<{ unit_amount: number; active: boolean; product_id: string } | undefined>();
 
@@ -31,6 +33,11 @@ beforeAll(async () => {
   grandfathered = account.prices.get(topId)!;
   onOld = live.filter((s) => s.items.data[0]!.price.id === topId);
   current = account.changePrice(topId, grandfathered.unit_amount! + 1_000);
+  // A price no subscription bills on any more, archived too: only a list of archived prices names it.
+  const billed = new Set(account.subscriptions.rows.flatMap((s) => s.items.data.map((i) => i.price.id)));
+  const unbilled = account.prices.rows.find((p) => p.active && p.billing_scheme === 'per_unit' && !billed.has(p.id))!;
+  account.changePrice(unbilled.id, unbilled.unit_amount! + 1_000);
+  retired = unbilled;
 
   await h.startWorker();
   const synced = await h.syncedWorkspace('Grandfathered', 'whsec_grandfathered1');
@@ -52,6 +59,12 @@ describe('prices the price list leaves out', () => {
       const plan = await customerPlan(h.db, workspaceId, sub.customer as string);
       expect(plan?.item.price, sub.id).toEqual({ amount: grandfathered.unit_amount! * sub.items.data[0]!.quantity!, currency: grandfathered.currency });
     }
+  });
+
+  it('lists the archived prices after the active ones, so a price nothing bills on now is mirrored too', async () => {
+    expect(await priceRow(retired.id)).toMatchObject({ unit_amount: retired.unit_amount, active: false });
+    const lists = h.sim.requests().filter((r) => r.method === 'GET' && r.path === '/v1/prices');
+    expect(lists.some((r) => /(^|&)active=false(&|$)/.test(r.query))).toBe(true);
   });
 
   it('mirrors a price created since the sync from the first subscription event that bills on it', async () => {
