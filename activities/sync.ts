@@ -302,7 +302,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       }
       if (coupons.refused && !couponsRefusedSaid) {
         couponsRefusedSaid = true;
-        log.warn("the Stripe key may not read coupons (grant Coupons: Read): discounts' restrictions to products stay unknown, and renewals with a discount are quoted before discounts");
+        log.warn("the Stripe key may not read coupons (grant Coupons: Read): discounts' restrictions to products and items' own discount terms stay unknown, so renewals with such a discount are quoted before discounts");
       }
       if (rereads.length > 0) {
         deps.metrics?.syncRereads.inc({ resource: input.resource }, rereads.length);
