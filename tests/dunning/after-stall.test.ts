@@ -184,7 +184,8 @@ describe('dunning after a send held up', () => {
     const due = precondition(Date.now() - 1000);
     expect(await sending.sendDraft({ draftId: overtaken.id, actor: 'system:dunning', precondition: due })).toEqual({ kind: 'overtaken', nextStepAt: due.nextStepAt });
     expect((await findDraftById(database.db, overtaken.id))?.status).toBe('cancelled');
-    expect(await findSend(database.db, sendKeyOf(overtaken.id))).toBeUndefined();
+    // Its ledger row is closed with the cancel, so no attempt still running can reserve it.
+    expect(await findSend(database.db, sendKeyOf(overtaken.id))).toMatchObject({ status: 'failed', error: OVERTAKEN_REASON });
 
     // An attempt that stopped after calling the provider: the email may have gone, so it is settled as such, never cancelled.
     const mayHaveGone = await sendableDraft(database.db, ws);
